@@ -1,0 +1,11 @@
+//! The generator behind `cargo xtask`: pinned spec → patches → normalisation → models and endpoints → files.
+
+pub mod endpoints;
+pub mod manifest;
+pub mod names;
+pub mod normalize;
+pub mod overlay;
+pub mod regen;
+pub mod spec;
+pub mod split;
+pub mod types;

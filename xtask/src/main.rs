@@ -1,0 +1,62 @@
+//! `cargo xtask <command>`: regen [--target T] [--check], fetch-spec --version V, targets.
+
+use anyhow::{bail, Result};
+use std::time::Instant;
+use xtask::{regen, spec};
+
+const USAGE: &str = "usage: cargo xtask <command>
+  regen [--target T] [--check]   write generated/ for target T (default api.github.com); --check writes nothing
+                                 and fails naming the stale files
+  fetch-spec --version V         download @octokit/openapi@V with npm, rewrite openapi/*.json.gz and the lock
+  targets                        list the targets of the lock file";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = regen::root();
+    match args.first().map(String::as_str) {
+        Some("regen") => {
+            let target = flag(&args, "--target").unwrap_or_else(|| "api.github.com".into());
+            let start = Instant::now();
+            if args.iter().any(|a| a == "--check") {
+                regen::check(&root, &target)?;
+                eprintln!("generated/ is fresh for {target} ({:.2?})", start.elapsed());
+                return Ok(());
+            }
+            let g = regen::generate(&root, &target)?;
+            regen::write(&root, &g)?;
+            let bytes: usize = g.files.values().map(String::len).sum();
+            eprintln!(
+                "regen {target}: {} operations, {} types, {} files, {:.1} MB, patches {:?}, passes {:?} in {:.2?}",
+                g.operations,
+                g.types,
+                g.files.len(),
+                bytes as f64 / 1e6,
+                g.patches,
+                g.passes,
+                start.elapsed()
+            );
+        }
+        Some("fetch-spec") => {
+            let Some(v) = flag(&args, "--version") else { bail!("fetch-spec needs --version V\n{USAGE}") };
+            spec::fetch(&root, &v)?;
+        }
+        Some("targets") => {
+            for f in spec::read_lock(&root)?.files {
+                println!("{}", f.target);
+            }
+        }
+        _ => bail!("{USAGE}"),
+    }
+    Ok(())
+}

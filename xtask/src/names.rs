@@ -1,0 +1,115 @@
+//! Rust names for spec names: types, fields, functions, enum variants.
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop",
+    "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+];
+
+/// Type names that would shadow something the generated code uses unqualified.
+const RESERVED_TYPES: &[&str] = &["Option", "Result", "Vec", "String", "Box", "Value", "Map", "Some", "None", "Ok", "Err", "Self", "Default", "Client", "Error", "Response"];
+
+pub fn is_keyword(s: &str) -> bool {
+    KEYWORDS.contains(&s)
+}
+
+/// Replaces the characters heck would drop in a way that makes distinct spec names collide.
+fn spell_symbols(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        match c {
+            '+' => out.push_str(" plus "),
+            // A leading `-` or a second `-` in a row is a sign (`-1`, `reactions--1`), not a separator.
+            '-' if prev.is_none() || prev == Some('-') => out.push_str(" minus "),
+            '@' => out.push_str(" at "),
+            '*' => out.push_str(" star "),
+            c if c.is_alphanumeric() => out.push(c),
+            _ => out.push(' '),
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// UpperCamelCase type name; never empty, never starts with a digit, never reserved.
+pub fn type_name(s: &str) -> String {
+    let mut n = spell_symbols(s).to_upper_camel_case();
+    if n.is_empty() {
+        n = "Unnamed".into();
+    }
+    if n.starts_with(|c: char| c.is_ascii_digit()) {
+        n = format!("T{n}");
+    }
+    if RESERVED_TYPES.contains(&n.as_str()) {
+        n.push_str("Type");
+    }
+    n
+}
+
+/// Enum variant name for a string value.
+pub fn variant_name(s: &str) -> String {
+    let mut n = spell_symbols(s).to_upper_camel_case();
+    if n.is_empty() {
+        n = "Empty".into();
+    }
+    if n.starts_with(|c: char| c.is_ascii_digit()) {
+        n = format!("V{n}");
+    }
+    if n == "Self" || n == "Other" {
+        n.push('_');
+    }
+    n
+}
+
+/// snake_case identifier text (without `r#`); digits first get a leading underscore.
+pub fn snake(s: &str) -> String {
+    let mut n = spell_symbols(s).to_snake_case();
+    if n.is_empty() {
+        n = "value".into();
+    }
+    if n.starts_with(|c: char| c.is_ascii_digit()) {
+        n = format!("_{n}");
+    }
+    n
+}
+
+/// snake_case identifier, escaped when it is a keyword.
+pub fn field_ident(s: &str) -> proc_macro2::Ident {
+    ident(&snake(s))
+}
+
+/// An identifier from already-cased text, with `r#` for keywords (or `_` for those raw idents cannot carry).
+pub fn ident(s: &str) -> proc_macro2::Ident {
+    if is_keyword(s) {
+        if matches!(s, "self" | "Self" | "super" | "crate") {
+            return proc_macro2::Ident::new(&format!("{s}_"), proc_macro2::Span::call_site());
+        }
+        return proc_macro2::Ident::new_raw(s, proc_macro2::Span::call_site());
+    }
+    proc_macro2::Ident::new(s, proc_macro2::Span::call_site())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reaction_values_do_not_collide() {
+        assert_ne!(variant_name("reactions-+1"), variant_name("reactions--1"));
+        assert_eq!(variant_name("+1"), "Plus1");
+        assert_eq!(variant_name("-1"), "Minus1");
+        assert_ne!(snake("+1"), snake("-1"));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(type_name("nullable-simple-user"), "NullableSimpleUser");
+        assert_eq!(type_name("result"), "ResultType");
+        assert_eq!(snake("list-for-repo"), "list_for_repo");
+        assert_eq!(field_ident("type").to_string(), "r#type");
+        assert_eq!(variant_name("2fa"), "V2fa");
+    }
+}

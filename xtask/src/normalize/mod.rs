@@ -1,0 +1,30 @@
+//! Normalisation passes: rewrites that apply to a class of constructs in GitHub's description, run after the
+//! patches and before generation. Each pass returns how many places it changed, which regen prints.
+
+pub mod enum_varnames;
+pub mod nullable_refs;
+
+use serde_json::Value;
+
+/// Runs every pass in order; returns (pass name, places changed).
+pub fn run(spec: &mut Value) -> Vec<(&'static str, usize)> {
+    vec![("nullable_refs", nullable_refs::run(spec)), ("enum_varnames", enum_varnames::run(spec))]
+}
+
+/// Calls `f` on every JSON object in `v`, depth first.
+pub(crate) fn walk_objects(v: &mut Value, f: &mut impl FnMut(&mut serde_json::Map<String, Value>)) {
+    match v {
+        Value::Object(m) => {
+            f(m);
+            for (_, c) in m.iter_mut() {
+                walk_objects(c, f);
+            }
+        }
+        Value::Array(a) => {
+            for c in a {
+                walk_objects(c, f);
+            }
+        }
+        _ => {}
+    }
+}

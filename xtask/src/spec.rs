@@ -1,0 +1,182 @@
+//! The pinned specs in `openapi/`: the lock file, sha256 verification, decompression and parsing.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Targets the generator knows, in the order `check-all` runs them.
+pub const TARGETS: &[&str] = &["api.github.com", "ghec", "ghes-3.17", "ghes-3.18", "ghes-3.19"];
+
+/// `openapi/lock.json`: where the vendored files came from and what they must hash to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lock {
+    /// The npm package the files were taken from.
+    pub source: String,
+    /// Its version.
+    pub version: String,
+    pub files: Vec<LockedFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockedFile {
+    pub target: String,
+    /// File name under `openapi/` (gzip-compressed JSON).
+    pub file: String,
+    /// Path of the file inside the npm package.
+    pub upstream: String,
+    /// sha256 of the compressed file as stored; checked before anything is decompressed.
+    pub sha256: String,
+    /// sha256 of the decompressed JSON, i.e. of the upstream file byte for byte.
+    pub json_sha256: String,
+}
+
+/// A loaded, verified spec.
+pub struct Spec {
+    pub target: String,
+    pub source: String,
+    pub version: String,
+    pub file: String,
+    pub sha256: String,
+    pub json: serde_json::Value,
+}
+
+pub fn openapi_dir(root: &Path) -> PathBuf {
+    root.join("openapi")
+}
+
+pub fn read_lock(root: &Path) -> Result<Lock> {
+    let path = openapi_dir(root).join("lock.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a valid lock file", path.display()))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Loads the spec of `target`, verifying both hashes from the lock before parsing.
+pub fn load(root: &Path, target: &str) -> Result<Spec> {
+    let lock = read_lock(root)?;
+    let Some(entry) = lock.files.iter().find(|f| f.target == target) else {
+        let known: Vec<&str> = lock.files.iter().map(|f| f.target.as_str()).collect();
+        bail!("unknown target `{target}`; the lock file knows: {}", known.join(", "));
+    };
+    let path = openapi_dir(root).join(&entry.file);
+    let compressed = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let got = sha256_hex(&compressed);
+    if got != entry.sha256 {
+        bail!(
+            "sha256 mismatch for {}: lock says {}, file has {}; refusing to read it (run `cargo xtask fetch-spec` to refresh the pinned files)",
+            path.display(),
+            entry.sha256,
+            got
+        );
+    }
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut raw)
+        .with_context(|| format!("{} is not valid gzip", path.display()))?;
+    let got = sha256_hex(&raw);
+    if got != entry.json_sha256 {
+        bail!("sha256 mismatch for the decompressed {}: lock says {}, content has {}", path.display(), entry.json_sha256, got);
+    }
+    let json = parse_json(&raw).with_context(|| format!("{} is not a valid OpenAPI document", path.display()))?;
+    Ok(Spec {
+        target: target.to_string(),
+        source: lock.source.clone(),
+        version: lock.version.clone(),
+        file: entry.file.clone(),
+        sha256: entry.sha256.clone(),
+        json,
+    })
+}
+
+/// Parses a spec document, with a message that points at the line and column of a syntax error.
+pub fn parse_json(raw: &[u8]) -> Result<serde_json::Value> {
+    let json: serde_json::Value = serde_json::from_slice(raw).map_err(|e| anyhow::anyhow!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    let version = json.get("openapi").and_then(|v| v.as_str()).unwrap_or("");
+    if !version.starts_with("3.0") {
+        bail!("expected an OpenAPI 3.0 document, found openapi = {version:?}");
+    }
+    if !json.get("paths").is_some_and(|p| p.is_object()) {
+        bail!("the document has no `paths` object");
+    }
+    Ok(json)
+}
+
+/// Gzip with fixed settings, so the same input always gives the same bytes.
+pub fn gzip(raw: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+    enc.write_all(raw)?;
+    Ok(enc.finish()?)
+}
+
+/// `cargo xtask fetch-spec --version V`: downloads `@octokit/openapi@V` with npm and rewrites the pinned files and lock.
+pub fn fetch(root: &Path, version: &str) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("xtask-fetch-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let pkg = format!("@octokit/openapi@{version}");
+    let out = std::process::Command::new("npm")
+        .args(["pack", &pkg, "--silent", "--pack-destination"])
+        .arg(&tmp)
+        .output()
+        .context("running `npm pack` (is npm installed?)")?;
+    if !out.status.success() {
+        bail!("`npm pack {pkg}` failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let tgz_name = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default().to_string();
+    let tgz = std::fs::read(tmp.join(&tgz_name)).with_context(|| format!("reading the packed tarball {tgz_name}"))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&tgz[..]));
+    let mut wanted: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().to_string();
+        if TARGETS.iter().any(|t| path == format!("package/generated/{t}.json")) {
+            let mut buf = Vec::new();
+            entry.read_to_end(&mut buf)?;
+            wanted.push((path, buf));
+        }
+    }
+    let mut files = Vec::new();
+    for target in TARGETS {
+        let upstream = format!("package/generated/{target}.json");
+        let Some((_, raw)) = wanted.iter().find(|(p, _)| *p == upstream) else {
+            bail!("{pkg} has no {upstream}");
+        };
+        parse_json(raw).with_context(|| format!("{upstream} in {pkg}"))?;
+        let gz = gzip(raw)?;
+        let file = format!("{target}.json.gz");
+        std::fs::write(openapi_dir(root).join(&file), &gz)?;
+        files.push(LockedFile { target: target.to_string(), file, upstream, sha256: sha256_hex(&gz), json_sha256: sha256_hex(raw) });
+    }
+    let lock = Lock { source: "npm:@octokit/openapi".into(), version: version.into(), files };
+    std::fs::write(openapi_dir(root).join("lock.json"), serde_json::to_string_pretty(&lock)? + "\n")?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    eprintln!("pinned {pkg}: {} files", lock.files.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_is_a_clear_error() {
+        let err = parse_json(b"{\"openapi\": \"3.0.3\", \"paths\": {").unwrap_err().to_string();
+        assert!(err.contains("malformed JSON at line 1"), "{err}");
+    }
+
+    #[test]
+    fn wrong_openapi_version_is_rejected() {
+        let err = parse_json(br#"{"openapi": "2.0", "paths": {}}"#).unwrap_err().to_string();
+        assert!(err.contains("OpenAPI 3.0"), "{err}");
+    }
+
+    #[test]
+    fn gzip_is_deterministic() {
+        assert_eq!(gzip(b"hello").unwrap(), gzip(b"hello").unwrap());
+    }
+}

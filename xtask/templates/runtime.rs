@@ -1,0 +1,501 @@
+//! The client every endpoint function runs on: hosts, headers, the middleware stack, response and error decoding.
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+/// Default REST API base URL.
+pub const DEFAULT_API_BASE: &str = "https://api.github.com";
+/// Default base URL for uploads (release assets).
+pub const DEFAULT_UPLOADS_BASE: &str = "https://uploads.github.com";
+/// Media type asked for by default.
+pub const DEFAULT_ACCEPT: &str = "application/vnd.github+json";
+
+/// Which host an operation is served from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// The REST API host.
+    Api,
+    /// The uploads host (release assets).
+    Uploads,
+}
+
+/// Facts about the operation being sent, attached to every request's extensions so middleware can read them.
+#[derive(Debug, Clone, Copy)]
+pub struct OperationInfo {
+    /// The spec's operation id, e.g. `issues/create`.
+    pub id: &'static str,
+}
+
+/// A GitHub REST client. Cheap to clone; clones share the HTTP stack.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest_middleware::ClientWithMiddleware,
+    api_base: String,
+    uploads_base: String,
+    user_agent: String,
+    api_version: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("api_base", &self.inner.api_base).field("uploads_base", &self.inner.uploads_base).finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    api_base: String,
+    uploads_base: Option<String>,
+    user_agent: String,
+    api_version: Option<String>,
+    http: Option<reqwest_middleware::ClientWithMiddleware>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            api_base: DEFAULT_API_BASE.into(),
+            uploads_base: None,
+            user_agent: concat!("github-rest/", env!("CARGO_PKG_VERSION")).into(),
+            api_version: crate::API_VERSION.map(str::to_string),
+            http: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The REST API base URL, e.g. `https://api.github.com` or `https://ghe.example.com/api/v3`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.api_base = url.into().trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The uploads base URL. Defaults to `https://uploads.github.com` for api.github.com and to the API base for
+    /// any other host.
+    pub fn uploads_url(mut self, url: impl Into<String>) -> Self {
+        self.uploads_base = Some(url.into().trim_end_matches('/').to_string());
+        self
+    }
+
+    /// GitHub Enterprise Server by hostname: `https://HOST/api/v3` and `https://HOST/api/uploads`.
+    pub fn enterprise_host(self, host: &str) -> Self {
+        let host = host.trim_end_matches('/');
+        self.base_url(format!("https://{host}/api/v3")).uploads_url(format!("https://{host}/api/uploads"))
+    }
+
+    /// The `User-Agent` sent with every request (GitHub rejects requests without one).
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// The `X-GitHub-Api-Version` sent with every request; `None` sends none.
+    pub fn api_version(mut self, v: Option<String>) -> Self {
+        self.api_version = v;
+        self
+    }
+
+    /// The HTTP stack: a plain `reqwest::Client` or one wrapped with `reqwest_middleware` layers.
+    pub fn http_client(mut self, http: impl Into<reqwest_middleware::ClientWithMiddleware>) -> Self {
+        self.http = Some(http.into());
+        self
+    }
+
+    /// Builds the client; fails when a base URL does not parse.
+    pub fn build(self) -> Result<Client, Error> {
+        for u in [Some(&self.api_base), self.uploads_base.as_ref()].into_iter().flatten() {
+            url::Url::parse(u).map_err(|e| Error::Config(format!("invalid base URL {u:?}: {e}")))?;
+        }
+        let uploads_base = match self.uploads_base {
+            Some(u) => u,
+            None if self.api_base == DEFAULT_API_BASE => DEFAULT_UPLOADS_BASE.into(),
+            None => self.api_base.clone(),
+        };
+        let http = match self.http {
+            Some(h) => h,
+            None => reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build(),
+        };
+        Ok(Client { inner: Arc::new(Inner { http, api_base: self.api_base, uploads_base, user_agent: self.user_agent, api_version: self.api_version }) })
+    }
+}
+
+impl Client {
+    /// A builder with api.github.com defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The REST API base URL.
+    pub fn api_base(&self) -> &str {
+        &self.inner.api_base
+    }
+
+    /// The uploads base URL.
+    pub fn uploads_base(&self) -> &str {
+        &self.inner.uploads_base
+    }
+
+    /// Sends a request built by an endpoint function.
+    #[doc(hidden)]
+    pub async fn execute(&self, req: Request) -> Result<RawResponse, Error> {
+        let base = match req.host {
+            Host::Api => &self.inner.api_base,
+            Host::Uploads => &self.inner.uploads_base,
+        };
+        let mut url = String::with_capacity(base.len() + req.path.len());
+        url.push_str(base);
+        url.push_str(&req.path);
+        let mut b = self
+            .inner
+            .http
+            .request(req.method, url)
+            .header(http::header::ACCEPT, req.accept)
+            .header(http::header::USER_AGENT, &self.inner.user_agent)
+            .with_extension(OperationInfo { id: req.op });
+        if let Some(v) = &self.inner.api_version {
+            b = b.header("x-github-api-version", v);
+        }
+        if !req.query.is_empty() {
+            b = b.query(&req.query);
+        }
+        if let Some((ct, body)) = req.body {
+            b = b.header(http::header::CONTENT_TYPE, ct).body(body);
+        }
+        let resp = b.send().await.map_err(Error::from_middleware)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(Error::Http)?;
+        Ok(RawResponse { op: req.op, status, headers, body })
+    }
+}
+
+/// A request on its way out; built by the endpoint functions.
+#[doc(hidden)]
+pub struct Request {
+    op: &'static str,
+    method: reqwest::Method,
+    host: Host,
+    path: String,
+    accept: &'static str,
+    query: Vec<(&'static str, String)>,
+    body: Option<(String, reqwest::Body)>,
+}
+
+impl Request {
+    pub fn new(op: &'static str, method: reqwest::Method, host: Host, path: String, accept: &'static str) -> Self {
+        Request { op, method, host, path, accept, query: Vec::new(), body: None }
+    }
+
+    pub fn query(&mut self, name: &'static str, value: String) {
+        self.query.push((name, value));
+    }
+
+    pub fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(body).map_err(Error::Encode)?;
+        self.body = Some(("application/json".into(), bytes.into()));
+        Ok(())
+    }
+
+    pub fn body(&mut self, content_type: &str, body: impl Into<reqwest::Body>) {
+        self.body = Some((content_type.to_string(), body.into()));
+    }
+}
+
+/// Percent-encodes a path parameter, keeping `/` (git refs and file paths carry it on purpose).
+pub fn encode_path(s: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    percent_encoding::utf8_percent_encode(s, KEEP).into()
+}
+
+/// A successful response: status, headers and the decoded body.
+#[derive(Debug, Clone)]
+pub struct Response<T> {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: T,
+}
+
+impl<T> Response<T> {
+    /// The decoded body.
+    pub fn into_body(self) -> T {
+        self.body
+    }
+}
+
+/// Why a body could not be turned into the operation's success type.
+#[doc(hidden)]
+pub enum DecodeFail {
+    /// The status is not one the spec lists for this operation.
+    Unexpected,
+    Json(serde_json::Error),
+    Text(std::str::Utf8Error),
+}
+
+#[doc(hidden)]
+pub fn decode_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, DecodeFail> {
+    serde_json::from_slice(body).map_err(DecodeFail::Json)
+}
+
+#[doc(hidden)]
+pub fn decode_text(body: &Bytes) -> Result<String, DecodeFail> {
+    std::str::from_utf8(body).map(str::to_string).map_err(DecodeFail::Text)
+}
+
+/// A response before decoding.
+#[doc(hidden)]
+pub struct RawResponse {
+    op: &'static str,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl RawResponse {
+    /// Decodes a success with `decode`, or an error status into [`Error::Api`] using the operation's error table.
+    pub fn finish<T>(
+        self,
+        errors: &[(u16, Option<crate::errors::Decoder>)],
+        decode: impl FnOnce(u16, &Bytes) -> Result<T, DecodeFail>,
+    ) -> Result<Response<T>, Error> {
+        let code = self.status.as_u16();
+        if code < 400 {
+            return match decode(code, &self.body) {
+                Ok(body) => Ok(Response { status: self.status, headers: self.headers, body }),
+                Err(DecodeFail::Unexpected) => Err(Error::Api(Box::new(ApiError::new(self.op, self.status, self.headers, self.body, None)))),
+                Err(DecodeFail::Json(e)) => Err(Error::Decode { operation: self.op, status: self.status, source: e, body: self.body }),
+                Err(DecodeFail::Text(e)) => Err(Error::Api(Box::new(ApiError::new(self.op, self.status, self.headers, self.body, Some(e.to_string()))))),
+            };
+        }
+        let decoder = errors.iter().find(|(s, _)| *s == code).and_then(|(_, d)| *d);
+        let mut err = ApiError::new(self.op, self.status, self.headers, self.body, None);
+        if let Some(d) = decoder {
+            match d(&err.raw) {
+                Ok(b) => err.body = b,
+                Err(e) => err.decode_error = Some(e.to_string()),
+            }
+        }
+        Err(Error::Api(Box::new(err)))
+    }
+}
+
+/// Everything that can go wrong with a call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// GitHub answered with an error status (or a status the spec does not list).
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// A success body did not match the spec's schema.
+    #[error("{operation}: could not decode the {status} response: {source}")]
+    Decode { operation: &'static str, status: StatusCode, #[source] source: serde_json::Error, body: Bytes },
+    /// The request body could not be encoded.
+    #[error("could not encode the request body: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// Transport: connection, TLS, timeout, body read.
+    #[error("HTTP transport error: {0}")]
+    Http(#[source] reqwest::Error),
+    /// A middleware layer gave up (rate limit, retry budget, auth...).
+    #[error("middleware: {0:#}")]
+    Middleware(anyhow::Error),
+    /// The client was configured wrongly.
+    #[error("client configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    fn from_middleware(e: reqwest_middleware::Error) -> Self {
+        match e {
+            reqwest_middleware::Error::Reqwest(e) => Error::Http(e),
+            reqwest_middleware::Error::Middleware(e) => Error::Middleware(e),
+        }
+    }
+
+    /// The HTTP status, when GitHub answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API error, when GitHub answered with an error status.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a validation error's `errors` list.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct ValidationErrorItem {
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Rate-limit headers of a response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub used: Option<u64>,
+    /// Unix seconds.
+    pub reset: Option<u64>,
+    pub resource: Option<String>,
+    /// Seconds, from `retry-after`.
+    pub retry_after: Option<u64>,
+}
+
+impl RateLimitHeaders {
+    /// Reads the `x-ratelimit-*` and `retry-after` headers.
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        let num = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        RateLimitHeaders {
+            limit: num("x-ratelimit-limit"),
+            remaining: num("x-ratelimit-remaining"),
+            used: num("x-ratelimit-used"),
+            reset: num("x-ratelimit-reset"),
+            resource: h.get("x-ratelimit-resource").and_then(|v| v.to_str().ok()).map(str::to_string),
+            retry_after: num("retry-after"),
+        }
+    }
+}
+
+/// An error status from GitHub, with everything it said.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Operation id.
+    pub operation: &'static str,
+    pub status: StatusCode,
+    /// GitHub's `message`.
+    pub message: Option<String>,
+    pub documentation_url: Option<String>,
+    /// Validation errors (`errors[]`), when given as objects.
+    pub errors: Vec<ValidationErrorItem>,
+    /// The body decoded into the type the spec gives for this status.
+    pub body: crate::errors::ErrorBody,
+    pub rate_limit: RateLimitHeaders,
+    pub headers: HeaderMap,
+    /// The body as received (kept whatever it is: JSON, HTML, empty).
+    pub raw: Bytes,
+    /// Why the body did not decode into the spec's type, if it did not.
+    pub decode_error: Option<String>,
+}
+
+impl ApiError {
+    fn new(op: &'static str, status: StatusCode, headers: HeaderMap, raw: Bytes, decode_error: Option<String>) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Common {
+            #[serde(default)]
+            message: Option<String>,
+            #[serde(default)]
+            documentation_url: Option<String>,
+            #[serde(default)]
+            errors: Option<serde_json::Value>,
+        }
+        let (message, documentation_url, errors, body) = match serde_json::from_slice::<serde_json::Value>(&raw) {
+            Ok(v) => {
+                let c: Option<Common> = serde_json::from_value(v.clone()).ok();
+                let (m, d, e) = c.map(|c| (c.message, c.documentation_url, c.errors)).unwrap_or_default();
+                let errors = match e {
+                    Some(serde_json::Value::Array(items)) => items
+                        .into_iter()
+                        .map(|i| match i {
+                            serde_json::Value::String(s) => ValidationErrorItem { resource: None, field: None, code: None, message: Some(s) },
+                            other => serde_json::from_value(other).unwrap_or(ValidationErrorItem { resource: None, field: None, code: None, message: None }),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (m, d, errors, crate::errors::ErrorBody::Json(v))
+            }
+            Err(_) if raw.is_empty() => (None, None, Vec::new(), crate::errors::ErrorBody::Empty),
+            Err(_) => (None, None, Vec::new(), crate::errors::ErrorBody::Text(String::from_utf8_lossy(&raw).into_owned())),
+        };
+        ApiError { operation: op, status, message, documentation_url, errors, body, rate_limit: RateLimitHeaders::from_headers(&headers), headers, raw, decode_error }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: GitHub answered {}", self.operation, self.status)?;
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        for e in &self.errors {
+            write!(f, "; {}", [e.resource.as_deref(), e.field.as_deref(), e.code.as_deref(), e.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "))?;
+        }
+        if let Some(u) = &self.documentation_url {
+            write!(f, " ({u})")?;
+        }
+        Ok(())
+    }
+}
+
+/// `Option<Option<T>>` for optional nullable request fields: absent (`None`), `null` (`Some(None)`), or a value.
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// Defines a string enum that keeps values it does not know in `Other`, and writes them back unchanged.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! open_enum {
+    ($(#[$m:meta])* $name:ident { $($v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $(#[doc = $s] $v,)*
+            /// A value this version of the spec does not list.
+            Other(String),
+        }
+        impl $name {
+            /// The value as GitHub spells it.
+            pub fn as_str(&self) -> &str {
+                match self { $($name::$v => $s,)* $name::Other(s) => s }
+            }
+        }
+        impl ::std::convert::From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s { $($s => $name::$v,)* other => $name::Other(other.to_string()) }
+            }
+        }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.as_str()) }
+        }
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                Ok($name::from(&*s))
+            }
+        }
+    };
+}
