@@ -149,7 +149,11 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
             continue;
         }
         let schema = p.get("schema").cloned().unwrap_or(Value::Null);
-        let ty = ts.ty(&schema, &format!("{pascal}-{name}"));
+        // A nullable parameter is no different from an absent one on the wire.
+        let ty = match ts.ty(&schema, &format!("{pascal}-{name}")) {
+            RType::Option(t) => *t,
+            t => t,
+        };
         ts.mark(&ty, Some(&feature), true, false);
         let required = location == "path" || p.get("required").and_then(Value::as_bool).unwrap_or(false);
         params.push(Param {
@@ -565,16 +569,19 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     });
     let host = if op.uploads { quote!(Host::Uploads) } else { quote!(Host::Api) };
     let accept = accept_for(op);
+    let mutable = (!query_stmts.is_empty() || !body_stmt.is_empty()).then(|| quote!(mut));
+    let uses_body = successes.iter().any(|r| r.ty.is_some());
+    let body_param = if uses_body { quote!(body) } else { quote!(_body) };
     let f = quote! {
         #[doc = #doc]
         #deprecated
         pub async fn #fn_ident(&self, #(#args),*) -> Result<Response<#ret>, Error> {
-            let mut req = Request::new(#op_id, reqwest::Method::#method, #host, #path_expr, #accept);
+            let #mutable req = Request::new(#op_id, reqwest::Method::#method, #host, #path_expr, #accept);
             #(#query_stmts)*
             #body_stmt
             let resp = self.client.execute(req).await?;
             const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[#(#errs),*];
-            resp.finish(ERRORS, |status, body| match status {
+            resp.finish(ERRORS, |status, #body_param| match status {
                 #(#arms)*
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             })
