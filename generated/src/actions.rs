@@ -732,7 +732,7 @@ Get the list of partner images available for GitHub-hosted runners for an organi
         &self,
         org: &str,
     ) -> Result<
-        Response<crate::types::ActionsGetHostedRunnersPartnerImagesForOrgResponse>,
+        Response<crate::types::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -1083,7 +1083,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1156,7 +1156,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1227,7 +1227,7 @@ Sets the settings for whether workflows from fork pull requests can run on priva
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1524,7 +1524,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1611,7 +1611,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1651,7 +1651,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1691,7 +1691,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2059,7 +2059,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         runner_group_id: i64,
-        body: &crate::types::ActionsSetRepoAccessToSelfHostedRunnerGroupInOrgRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "actions/set-repo-access-to-self-hosted-runner-group-in-org",
@@ -2651,7 +2651,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         runner_id: i64,
         body: &crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest,
     ) -> Result<
-        Response<crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForOrgResponse>,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -2695,7 +2695,7 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
         runner_id: i64,
         body: &crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest,
     ) -> Result<
-        Response<crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForOrgResponse>,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -2739,9 +2739,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         org: &str,
         runner_id: i64,
     ) -> Result<
-        Response<
-            crate::types::ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrgResponse,
-        >,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -2787,9 +2785,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         runner_id: i64,
         name: &str,
     ) -> Result<
-        Response<
-            crate::types::ActionsRemoveCustomLabelFromSelfHostedRunnerForOrgResponse,
-        >,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -3139,7 +3135,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         secret_name: &str,
-        body: &crate::types::ActionsSetSelectedReposForOrgSecretRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "actions/set-selected-repos-for-org-secret",
@@ -3443,7 +3439,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         name: &str,
         query: &ActionsListSelectedReposForOrgVariableQuery,
     ) -> Result<
-        Response<crate::types::ActionsListSelectedReposForOrgVariableResponse>,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -3489,7 +3485,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         name: &str,
-        body: &crate::types::ActionsSetSelectedReposForOrgVariableRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "actions/set-selected-repos-for-org-variable",
@@ -4107,7 +4103,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4164,7 +4160,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4672,7 +4668,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4747,7 +4743,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4823,7 +4819,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4996,7 +4992,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         query: &ActionsListSelfHostedRunnersForRepoQuery,
     ) -> Result<
-        Response<crate::types::ActionsListSelfHostedRunnersForRepoResponse>,
+        Response<crate::types::ActionsListSelfHostedRunnersForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -5079,9 +5075,9 @@ OAuth tokens and personal access tokens (classic) need the`repo` scope to use th
         &self,
         owner: &str,
         repo: &str,
-        body: &crate::types::ActionsGenerateRunnerJitconfigForRepoRequest,
+        body: &crate::types::ActionsGenerateRunnerJitconfigForOrgRequest,
     ) -> Result<
-        Response<crate::types::ActionsGenerateRunnerJitconfigForRepoResponse>,
+        Response<crate::types::ActionsGenerateRunnerJitconfigForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -5288,7 +5284,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         runner_id: i64,
     ) -> Result<
-        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForRepoResponse>,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -5331,9 +5327,9 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         runner_id: i64,
-        body: &crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForRepoRequest,
+        body: &crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest,
     ) -> Result<
-        Response<crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForRepoResponse>,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -5377,9 +5373,9 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         owner: &str,
         repo: &str,
         runner_id: i64,
-        body: &crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForRepoRequest,
+        body: &crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest,
     ) -> Result<
-        Response<crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForRepoResponse>,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -5425,9 +5421,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         runner_id: i64,
     ) -> Result<
-        Response<
-            crate::types::ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepoResponse,
-        >,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -5475,9 +5469,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         runner_id: i64,
         name: &str,
     ) -> Result<
-        Response<
-            crate::types::ActionsRemoveCustomLabelFromSelfHostedRunnerForRepoResponse,
-        >,
+        Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -5746,7 +5738,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         run_id: i64,
         query: &ActionsListWorkflowRunArtifactsQuery,
-    ) -> Result<Response<crate::types::ActionsListWorkflowRunArtifactsResponse>, Error> {
+    ) -> Result<Response<crate::types::ActionsListArtifactsForRepoResponse>, Error> {
         let mut req = Request::new(
             "actions/list-workflow-run-artifacts",
             reqwest::Method::GET,
@@ -6011,7 +6003,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -6119,7 +6111,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         run_id: i64,
         query: &ActionsListJobsForWorkflowRunQuery,
-    ) -> Result<Response<crate::types::ActionsListJobsForWorkflowRunResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListJobsForWorkflowRunAttemptResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "actions/list-jobs-for-workflow-run",
             reqwest::Method::GET,
@@ -6360,7 +6355,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         run_id: i64,
-        body: Option<&Option<crate::types::ActionsReRunWorkflowFailedJobsRequest>>,
+        body: Option<&Option<crate::types::ActionsReRunWorkflowRequest>>,
     ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
         let mut req = Request::new(
             "actions/re-run-workflow-failed-jobs",
@@ -6444,7 +6439,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         query: &ActionsListRepoSecretsQuery,
-    ) -> Result<Response<crate::types::ActionsListRepoSecretsResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "actions/list-repo-secrets",
             reqwest::Method::GET,
@@ -6645,7 +6643,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         query: &ActionsListRepoVariablesQuery,
-    ) -> Result<Response<crate::types::ActionsListRepoVariablesResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "actions/list-repo-variables",
             reqwest::Method::GET,
@@ -6882,7 +6883,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ActionsGetWorkflowWorkflowId,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
     ) -> Result<Response<crate::types::Workflow>, Error> {
         let req = Request::new(
             "actions/get-workflow",
@@ -6920,7 +6921,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ActionsDisableWorkflowWorkflowId,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
             "actions/disable-workflow",
@@ -6960,7 +6961,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ActionsCreateWorkflowDispatchWorkflowId,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
         body: &crate::types::ActionsCreateWorkflowDispatchRequest,
     ) -> Result<Response<ActionsCreateWorkflowDispatchResponse>, Error> {
         let mut req = Request::new(
@@ -7004,7 +7005,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ActionsEnableWorkflowWorkflowId,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
             "actions/enable-workflow",
@@ -7046,9 +7047,9 @@ This endpoint will return up to 1,000 results for each search when using the fol
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ActionsListWorkflowRunsWorkflowId,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
         query: &ActionsListWorkflowRunsQuery,
-    ) -> Result<Response<crate::types::ActionsListWorkflowRunsResponse>, Error> {
+    ) -> Result<Response<crate::types::ActionsListWorkflowRunsForRepoResponse>, Error> {
         let mut req = Request::new(
             "actions/list-workflow-runs",
             reqwest::Method::GET,
@@ -7122,7 +7123,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ActionsGetWorkflowUsageWorkflowId,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
     ) -> Result<Response<crate::types::WorkflowUsage>, Error> {
         let req = Request::new(
             "actions/get-workflow-usage",
@@ -7165,7 +7166,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         environment_name: &str,
         query: &ActionsListEnvironmentSecretsQuery,
-    ) -> Result<Response<crate::types::ActionsListEnvironmentSecretsResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "actions/list-environment-secrets",
             reqwest::Method::GET,
@@ -7290,7 +7294,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         repo: &str,
         environment_name: &str,
         secret_name: &str,
-        body: &crate::types::ActionsCreateOrUpdateEnvironmentSecretRequest,
+        body: &crate::types::ActionsCreateOrUpdateRepoSecretRequest,
     ) -> Result<Response<ActionsCreateOrUpdateEnvironmentSecretResponse>, Error> {
         let mut req = Request::new(
             "actions/create-or-update-environment-secret",
@@ -7376,7 +7380,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         environment_name: &str,
         query: &ActionsListEnvironmentVariablesQuery,
-    ) -> Result<Response<crate::types::ActionsListEnvironmentVariablesResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "actions/list-environment-variables",
             reqwest::Method::GET,
@@ -7420,7 +7427,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         owner: &str,
         repo: &str,
         environment_name: &str,
-        body: &crate::types::ActionsCreateEnvironmentVariableRequest,
+        body: &crate::types::ActionsCreateRepoVariableRequest,
     ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
         let mut req = Request::new(
             "actions/create-environment-variable",
@@ -7541,7 +7548,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         environment_name: &str,
         name: &str,
-        body: &crate::types::ActionsUpdateEnvironmentVariableRequest,
+        body: &crate::types::ActionsUpdateRepoVariableRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "actions/update-environment-variable",
@@ -7705,9 +7712,9 @@ pub struct ActionsGetActionsCacheListQuery {
     ///An explicit key or prefix for identifying the cache
     pub key: Option<String>,
     ///The property to sort the results by. `created_at` means when the cache was created. `last_accessed_at` means when the cache was last accessed. `size_in_bytes` is the size of the cache in bytes.
-    pub sort: Option<crate::types::ActionsGetActionsCacheListSort>,
+    pub sort: Option<crate::types::CreatedAtOrLastAccessedAtOrSizeInBytes>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::ActionsGetActionsCacheListDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
 }
 ///Query parameters of [`delete_actions_cache_by_key`](ActionsApi::delete_actions_cache_by_key).
 #[derive(Debug, Clone, Default)]
@@ -7803,7 +7810,7 @@ pub struct ActionsListWorkflowRunArtifactsQuery {
     ///The name field of an artifact. When specified, only artifacts with this name will be returned.
     pub name: Option<String>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::ActionsListWorkflowRunArtifactsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
 }
 ///Query parameters of [`get_workflow_run_attempt`](ActionsApi::get_workflow_run_attempt).
 #[derive(Debug, Clone, Default)]
@@ -7833,7 +7840,7 @@ pub struct ActionsListConcurrencyGroupsForWorkflowRunQuery {
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListJobsForWorkflowRunQuery {
     ///Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
-    pub filter: Option<crate::types::ActionsListJobsForWorkflowRunFilter>,
+    pub filter: Option<crate::types::LatestOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -7889,7 +7896,7 @@ pub struct ActionsListWorkflowRunsQuery {
     ///Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
     pub event: Option<String>,
     ///Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub status: Option<crate::types::ActionsListWorkflowRunsStatus>,
+    pub status: Option<crate::types::ActionsListWorkflowRunsForRepoStatus>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -44,7 +44,7 @@ impl<'a> ActivityApi<'a> {
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_26)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -189,7 +189,7 @@ List all notifications for the current user, sorted by most recently updated.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -680,7 +680,7 @@ This endpoint supports the following custom media types. For more information, s
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1419,7 +1419,7 @@ pub enum ActivityListNotificationsForAuthenticatedUserResponse {
 #[derive(Debug, Clone)]
 pub enum ActivityMarkNotificationsAsReadResponse {
     ///HTTP 202
-    Accepted(crate::types::ActivityMarkNotificationsAsReadResponse),
+    Accepted(crate::types::AgentTasksGetTaskByRepoAndIdResponseSessionsItemError),
     ///HTTP 205
     ResetContent,
     ///HTTP 304
@@ -1525,11 +1525,9 @@ pub struct ActivityListWatchersForRepoQuery {
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReposStarredByAuthenticatedUserQuery {
     ///The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
-    pub sort: Option<crate::types::ActivityListReposStarredByAuthenticatedUserSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///The direction to sort the results by.
-    pub direction: Option<
-        crate::types::ActivityListReposStarredByAuthenticatedUserDirection,
-    >,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1627,9 +1625,9 @@ pub struct ActivityListReceivedPublicEventsForUserQuery {
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReposStarredByUserQuery {
     ///The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
-    pub sort: Option<crate::types::ActivityListReposStarredByUserSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::ActivityListReposStarredByUserDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -85,10 +85,10 @@ GitHub App installation access tokens are not supported for this endpoint.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_2)),
-            (401u16, Some(crate::errors::decode_3)),
-            (403u16, Some(crate::errors::decode_4)),
-            (404u16, Some(crate::errors::decode_5)),
-            (422u16, Some(crate::errors::decode_6)),
+            (401u16, Some(crate::errors::decode_2)),
+            (403u16, Some(crate::errors::decode_2)),
+            (404u16, Some(crate::errors::decode_2)),
+            (422u16, Some(crate::errors::decode_2)),
         ];
         resp.finish(
             ERRORS,
@@ -128,7 +128,10 @@ GitHub App installation access tokens are not supported for this endpoint.
         owner: &str,
         repo: &str,
         body: &crate::types::AgentTasksCreateTaskInRepoRequest,
-    ) -> Result<Response<crate::types::AgentTasksCreateTaskInRepoResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::AgentTasksListTasksForRepoResponseTasksItem>,
+        Error,
+    > {
         let mut req = Request::new(
             "agent-tasks/create-task-in-repo",
             reqwest::Method::POST,
@@ -142,10 +145,10 @@ GitHub App installation access tokens are not supported for this endpoint.
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_7)),
-            (401u16, Some(crate::errors::decode_8)),
-            (403u16, Some(crate::errors::decode_9)),
-            (422u16, Some(crate::errors::decode_10)),
+            (400u16, Some(crate::errors::decode_2)),
+            (401u16, Some(crate::errors::decode_2)),
+            (403u16, Some(crate::errors::decode_2)),
+            (422u16, Some(crate::errors::decode_2)),
         ];
         resp.finish(
             ERRORS,
@@ -196,11 +199,11 @@ GitHub App installation access tokens are not supported for this endpoint.
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_11)),
-            (401u16, Some(crate::errors::decode_12)),
-            (403u16, Some(crate::errors::decode_13)),
-            (404u16, Some(crate::errors::decode_14)),
-            (422u16, Some(crate::errors::decode_15)),
+            (400u16, Some(crate::errors::decode_2)),
+            (401u16, Some(crate::errors::decode_2)),
+            (403u16, Some(crate::errors::decode_2)),
+            (404u16, Some(crate::errors::decode_2)),
+            (422u16, Some(crate::errors::decode_2)),
         ];
         resp.finish(
             ERRORS,
@@ -236,7 +239,7 @@ GitHub App installation access tokens are not supported for this endpoint.
     pub async fn list_tasks(
         &self,
         query: &AgentTasksListTasksQuery,
-    ) -> Result<Response<crate::types::AgentTasksListTasksResponse>, Error> {
+    ) -> Result<Response<crate::types::AgentTasksListTasksForRepoResponse>, Error> {
         let mut req = Request::new(
             "agent-tasks/list-tasks",
             reqwest::Method::GET,
@@ -267,10 +270,10 @@ GitHub App installation access tokens are not supported for this endpoint.
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_16)),
-            (401u16, Some(crate::errors::decode_17)),
-            (403u16, Some(crate::errors::decode_18)),
-            (422u16, Some(crate::errors::decode_19)),
+            (400u16, Some(crate::errors::decode_2)),
+            (401u16, Some(crate::errors::decode_2)),
+            (403u16, Some(crate::errors::decode_2)),
+            (422u16, Some(crate::errors::decode_2)),
         ];
         resp.finish(
             ERRORS,
@@ -306,7 +309,7 @@ GitHub App installation access tokens are not supported for this endpoint.
     pub async fn get_task_by_id(
         &self,
         task_id: &str,
-    ) -> Result<Response<crate::types::AgentTasksGetTaskByIdResponse>, Error> {
+    ) -> Result<Response<crate::types::AgentTasksGetTaskByRepoAndIdResponse>, Error> {
         let req = Request::new(
             "agent-tasks/get-task-by-id",
             reqwest::Method::GET,
@@ -316,11 +319,11 @@ GitHub App installation access tokens are not supported for this endpoint.
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_20)),
-            (401u16, Some(crate::errors::decode_21)),
-            (403u16, Some(crate::errors::decode_22)),
-            (404u16, Some(crate::errors::decode_23)),
-            (422u16, Some(crate::errors::decode_24)),
+            (400u16, Some(crate::errors::decode_2)),
+            (401u16, Some(crate::errors::decode_2)),
+            (403u16, Some(crate::errors::decode_2)),
+            (404u16, Some(crate::errors::decode_2)),
+            (422u16, Some(crate::errors::decode_2)),
         ];
         resp.finish(
             ERRORS,
@@ -339,9 +342,9 @@ pub struct AgentTasksListTasksForRepoQuery {
     ///The page number of the results to fetch.
     pub page: Option<i64>,
     ///The field to sort results by. Can be `updated_at` or `created_at`.
-    pub sort: Option<crate::types::AgentTasksListTasksForRepoSort>,
+    pub sort: Option<crate::types::UpdatedAtOrCreatedAt>,
     ///The direction to sort results. Can be `asc` or `desc`.
-    pub direction: Option<crate::types::AgentTasksListTasksForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc2>,
     ///Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
     ///Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
@@ -359,9 +362,9 @@ pub struct AgentTasksListTasksQuery {
     ///The page number of the results to fetch.
     pub page: Option<i64>,
     ///The field to sort results by. Can be `updated_at` or `created_at`.
-    pub sort: Option<crate::types::AgentTasksListTasksSort>,
+    pub sort: Option<crate::types::UpdatedAtOrCreatedAt>,
     ///The direction to sort results. Can be `asc` or `desc`.
-    pub direction: Option<crate::types::AgentTasksListTasksDirection>,
+    pub direction: Option<crate::types::AscOrDesc2>,
     ///Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
     ///Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.

@@ -32,7 +32,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         query: &AgentsListOrgSecretsQuery,
-    ) -> Result<Response<crate::types::AgentsListOrgSecretsResponse>, Error> {
+    ) -> Result<Response<crate::types::ActionsListOrgSecretsResponse>, Error> {
         let mut req = Request::new(
             "agents/list-org-secrets",
             reqwest::Method::GET,
@@ -224,7 +224,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         secret_name: &str,
         query: &AgentsListSelectedReposForOrgSecretQuery,
     ) -> Result<
-        Response<crate::types::AgentsListSelectedReposForOrgSecretResponse>,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -270,7 +270,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         secret_name: &str,
-        body: &crate::types::AgentsSetSelectedReposForOrgSecretRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "agents/set-selected-repos-for-org-secret",
@@ -389,7 +389,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         query: &AgentsListOrgVariablesQuery,
-    ) -> Result<Response<crate::types::AgentsListOrgVariablesResponse>, Error> {
+    ) -> Result<Response<crate::types::ActionsListOrgVariablesResponse>, Error> {
         let mut req = Request::new(
             "agents/list-org-variables",
             reqwest::Method::GET,
@@ -427,7 +427,7 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
     pub async fn create_org_variable(
         &self,
         org: &str,
-        body: &crate::types::AgentsCreateOrgVariableRequest,
+        body: &crate::types::ActionsCreateOrgVariableRequest,
     ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
         let mut req = Request::new(
             "agents/create-org-variable",
@@ -534,7 +534,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         name: &str,
-        body: &crate::types::AgentsUpdateOrgVariableRequest,
+        body: &crate::types::ActionsUpdateOrgVariableRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "agents/update-org-variable",
@@ -575,7 +575,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         name: &str,
         query: &AgentsListSelectedReposForOrgVariableQuery,
     ) -> Result<
-        Response<crate::types::AgentsListSelectedReposForOrgVariableResponse>,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -621,7 +621,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         name: &str,
-        body: &crate::types::AgentsSetSelectedReposForOrgVariableRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "agents/set-selected-repos-for-org-variable",
@@ -741,7 +741,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         query: &AgentsListRepoOrganizationSecretsQuery,
     ) -> Result<
-        Response<crate::types::AgentsListRepoOrganizationSecretsResponse>,
+        Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -787,7 +787,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         query: &AgentsListRepoOrganizationVariablesQuery,
     ) -> Result<
-        Response<crate::types::AgentsListRepoOrganizationVariablesResponse>,
+        Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -833,7 +833,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         query: &AgentsListRepoSecretsQuery,
-    ) -> Result<Response<crate::types::AgentsListRepoSecretsResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "agents/list-repo-secrets",
             reqwest::Method::GET,
@@ -952,7 +955,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         owner: &str,
         repo: &str,
         secret_name: &str,
-        body: &crate::types::AgentsCreateOrUpdateRepoSecretRequest,
+        body: &crate::types::ActionsCreateOrUpdateRepoSecretRequest,
     ) -> Result<Response<AgentsCreateOrUpdateRepoSecretResponse>, Error> {
         let mut req = Request::new(
             "agents/create-or-update-repo-secret",
@@ -1034,7 +1037,10 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         query: &AgentsListRepoVariablesQuery,
-    ) -> Result<Response<crate::types::AgentsListRepoVariablesResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "agents/list-repo-variables",
             reqwest::Method::GET,
@@ -1076,7 +1082,7 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
         &self,
         owner: &str,
         repo: &str,
-        body: &crate::types::AgentsCreateRepoVariableRequest,
+        body: &crate::types::ActionsCreateRepoVariableRequest,
     ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
         let mut req = Request::new(
             "agents/create-repo-variable",
@@ -1189,7 +1195,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         name: &str,
-        body: &crate::types::AgentsUpdateRepoVariableRequest,
+        body: &crate::types::ActionsUpdateRepoVariableRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "agents/update-repo-variable",

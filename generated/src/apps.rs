@@ -168,7 +168,7 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -204,7 +204,7 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -240,7 +240,7 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -448,7 +448,7 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -551,7 +551,7 @@ Deleting an application's grant will also delete all OAuth tokens associated wit
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -584,7 +584,7 @@ OAuth applications and GitHub applications with OAuth authorizations can use thi
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -604,7 +604,7 @@ OAuth  or GitHub application owners can revoke a single token for an OAuth appli
     pub async fn delete_token(
         &self,
         client_id: &str,
-        body: &crate::types::AppsDeleteTokenRequest,
+        body: &crate::types::AppsDeleteAuthorizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "apps/delete-token",
@@ -616,7 +616,7 @@ OAuth  or GitHub application owners can revoke a single token for an OAuth appli
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -636,7 +636,7 @@ OAuth applications and GitHub applications with OAuth authorizations can use thi
     pub async fn reset_token(
         &self,
         client_id: &str,
-        body: &crate::types::AppsResetTokenRequest,
+        body: &crate::types::AppsCheckTokenRequest,
     ) -> Result<Response<crate::types::Authorization>, Error> {
         let mut req = Request::new(
             "apps/reset-token",
@@ -648,7 +648,7 @@ OAuth applications and GitHub applications with OAuth authorizations can use thi
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -689,7 +689,7 @@ Invalid tokens will return `404 NOT FOUND`.
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -914,7 +914,7 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1446,7 +1446,7 @@ pub struct AppsListWebhookDeliveriesQuery {
     ///Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
     ///Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub status: Option<crate::types::AppsListWebhookDeliveriesStatus>,
+    pub status: Option<crate::types::SuccessOrFailure>,
 }
 ///Query parameters of [`list_installation_requests_for_authenticated_app`](AppsApi::list_installation_requests_for_authenticated_app).
 #[derive(Debug, Clone, Default)]
@@ -1503,9 +1503,9 @@ pub struct AppsListPlansQuery {
 #[derive(Debug, Clone, Default)]
 pub struct AppsListAccountsForPlanQuery {
     ///The property to sort the results by.
-    pub sort: Option<crate::types::AppsListAccountsForPlanSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub direction: Option<crate::types::AppsListAccountsForPlanDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1523,9 +1523,9 @@ pub struct AppsListPlansStubbedQuery {
 #[derive(Debug, Clone, Default)]
 pub struct AppsListAccountsForPlanStubbedQuery {
     ///The property to sort the results by.
-    pub sort: Option<crate::types::AppsListAccountsForPlanStubbedSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub direction: Option<crate::types::AppsListAccountsForPlanStubbedDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1551,7 +1551,7 @@ pub struct AppsListInstallationsForAuthenticatedUserQuery {
 #[derive(Debug, Clone)]
 pub enum AppsListInstallationsForAuthenticatedUserResponse {
     ///HTTP 200
-    Ok(crate::types::AppsListInstallationsForAuthenticatedUserResponse),
+    Ok(crate::types::OrgsListAppInstallationsResponse),
     ///HTTP 304
     NotModified,
 }

@@ -64,7 +64,7 @@ Gets a report of AI credit usage for an organization. To use this endpoint, you 
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_30)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -155,7 +155,7 @@ organization admin or billing manager.
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -194,7 +194,7 @@ Gets a budget by ID. The authenticated user must be an organization admin or bil
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_31)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -232,7 +232,7 @@ Deletes a budget by ID for an organization. The authenticated user must be an or
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_32)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -272,7 +272,7 @@ Updates an existing budget for an organization. The authenticated user must be a
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -331,7 +331,7 @@ Gets a report of premium request usage for an organization. To use this endpoint
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_33)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -379,7 +379,7 @@ Gets a report of the total usage for an organization. To use this endpoint, you 
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_34)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -439,7 +439,7 @@ Gets a summary report of usage for an organization. To use this endpoint, you mu
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_35)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -494,7 +494,7 @@ Gets a report of AI credit usage for a user.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_104)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -549,7 +549,7 @@ Gets a report of premium request usage for a user.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_105)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -597,7 +597,7 @@ Gets a report of the total usage for a user.
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_106)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -658,7 +658,7 @@ Gets a summary report of usage for a user.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_107)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,

@@ -57,7 +57,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_37)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -100,7 +100,7 @@ in the campaign.
             (404u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
             (429u16, None),
-            (503u16, Some(crate::errors::decode_38)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -140,7 +140,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_39)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -179,7 +179,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_40)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -222,7 +222,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             (400u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_41)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -241,7 +241,7 @@ pub struct CampaignsListOrgCampaignsQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::CampaignsListOrgCampaignsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///If specified, only campaigns with this state will be returned.
     pub state: Option<crate::types::CampaignState>,
     ///The property by which to sort the results.

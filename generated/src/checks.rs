@@ -445,7 +445,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         repo: &str,
         r#ref: &str,
         query: &ChecksListForRefQuery,
-    ) -> Result<Response<crate::types::ChecksListForRefResponse>, Error> {
+    ) -> Result<Response<crate::types::ChecksListForSuiteResponse>, Error> {
         let mut req = Request::new(
             "checks/list-for-ref",
             reqwest::Method::GET,
@@ -560,9 +560,9 @@ pub struct ChecksListForSuiteQuery {
     ///Returns check runs with the specified `name`.
     pub check_name: Option<String>,
     ///Returns check runs with the specified `status`.
-    pub status: Option<crate::types::ChecksListForSuiteStatus>,
+    pub status: Option<crate::types::QueuedOrInProgressOrCompleted>,
     ///Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub filter: Option<crate::types::ChecksListForSuiteFilter>,
+    pub filter: Option<crate::types::LatestOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -574,9 +574,9 @@ pub struct ChecksListForRefQuery {
     ///Returns check runs with the specified `name`.
     pub check_name: Option<String>,
     ///Returns check runs with the specified `status`.
-    pub status: Option<crate::types::ChecksListForRefStatus>,
+    pub status: Option<crate::types::QueuedOrInProgressOrCompleted>,
     ///Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub filter: Option<crate::types::ChecksListForRefFilter>,
+    pub filter: Option<crate::types::LatestOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

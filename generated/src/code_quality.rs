@@ -60,7 +60,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_47)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -100,7 +100,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_48)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -138,7 +138,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_49)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -180,7 +180,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_50)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -204,13 +204,13 @@ pub struct CodeQualityListFindingsForRepoQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::CodeQualityListFindingsForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     ///If specified, only code quality findings with this state will be returned.
-    pub state: Option<crate::types::CodeQualityListFindingsForRepoState>,
+    pub state: Option<crate::types::OpenOrDismissed>,
 }
 ///The success responses of [`update_setup`](CodeQualityApi::update_setup).
 #[derive(Debug, Clone)]

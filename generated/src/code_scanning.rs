@@ -75,7 +75,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_42)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -145,7 +145,7 @@ for the default branch or for the specified Git reference
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_51)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -189,7 +189,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_52)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -235,7 +235,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_53)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -377,7 +377,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (422u16, None),
-            (503u16, Some(crate::errors::decode_54)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -430,7 +430,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_55)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -508,7 +508,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_56)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -563,7 +563,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_57)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -669,7 +669,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_58)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -707,7 +707,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_59)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -753,7 +753,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_60)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -797,7 +797,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_61)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -842,7 +842,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_62)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -881,7 +881,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_63)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -924,7 +924,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_64)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -962,7 +962,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_65)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1004,7 +1004,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_66)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1084,7 +1084,7 @@ This endpoint is limited to 1,000 requests per hour for each user or app install
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (413u16, None),
-            (503u16, Some(crate::errors::decode_67)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1123,7 +1123,7 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, None),
-            (503u16, Some(crate::errors::decode_68)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1150,11 +1150,11 @@ pub struct CodeScanningListAlertsForOrgQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::CodeScanningListAlertsForOrgDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///If specified, only code scanning alerts with this state will be returned.
     pub state: Option<crate::types::CodeScanningAlertStateQuery>,
     ///The property by which to sort the results.
-    pub sort: Option<crate::types::CodeScanningListAlertsForOrgSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///If specified, only code scanning alerts with this severity will be returned.
     pub severity: Option<crate::types::CodeScanningAlertSeverity>,
     /**Filter alerts by assignees. Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`).
@@ -1176,9 +1176,9 @@ pub struct CodeScanningListAlertsForRepoQuery {
     ///The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::CodeScanningListAlertsForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property by which to sort the results. . `number` is deprecated - we recommend that you use `created` instead.
-    pub sort: Option<crate::types::CodeScanningListAlertsForRepoSort>,
+    pub sort: Option<crate::types::CreatedOrNumberOrUpdated>,
     ///Set to `open`, `closed, `fixed`, or `dismissed` to list code scanning alerts in a specific state.
     pub state: Option<crate::types::CodeScanningAlertState>,
 }
@@ -1236,9 +1236,9 @@ pub struct CodeScanningListRecentAnalysesQuery {
     ///Filter analyses belonging to the same SARIF upload.
     pub sarif_id: Option<String>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::CodeScanningListRecentAnalysesDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property by which to sort the results.
-    pub sort: Option<crate::types::CodeScanningListRecentAnalysesSort>,
+    pub sort: Option<crate::types::Created>,
 }
 ///Query parameters of [`delete_analysis`](CodeScanningApi::delete_analysis).
 #[derive(Debug, Clone, Default)]

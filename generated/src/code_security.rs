@@ -799,9 +799,11 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
         &self,
         org: &str,
         configuration_id: i64,
-        body: &crate::types::CodeSecuritySetConfigurationAsDefaultRequest,
+        body: &crate::types::CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest,
     ) -> Result<
-        Response<crate::types::CodeSecuritySetConfigurationAsDefaultResponse>,
+        Response<
+            crate::types::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse,
+        >,
         Error,
     > {
         let mut req = Request::new(
@@ -978,7 +980,7 @@ Can be: `all`, `attached`, `attaching`, `removed`, `enforced`, `failed`, `updati
 #[derive(Debug, Clone, Default)]
 pub struct CodeSecurityGetConfigurationsForOrgQuery {
     ///The target type of the code security configuration
-    pub target_type: Option<crate::types::CodeSecurityGetConfigurationsForOrgTargetType>,
+    pub target_type: Option<crate::types::GlobalOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

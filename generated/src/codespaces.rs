@@ -88,7 +88,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, None),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -133,7 +133,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, None),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -161,7 +161,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
     pub async fn delete_codespaces_access_users(
         &self,
         org: &str,
-        body: &crate::types::CodespacesDeleteCodespacesAccessUsersRequest,
+        body: &crate::types::CodespacesSetCodespacesAccessUsersRequest,
     ) -> Result<Response<CodespacesDeleteCodespacesAccessUsersResponse>, Error> {
         let mut req = Request::new(
             "codespaces/delete-codespaces-access-users",
@@ -178,7 +178,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, None),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -324,7 +324,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -390,7 +390,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         secret_name: &str,
         query: &CodespacesListSelectedReposForOrgSecretQuery,
     ) -> Result<
-        Response<crate::types::CodespacesListSelectedReposForOrgSecretResponse>,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -436,7 +436,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         secret_name: &str,
-        body: &crate::types::CodespacesSetSelectedReposForOrgSecretRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "codespaces/set-selected-repos-for-org-secret",
@@ -491,7 +491,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, None),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -533,7 +533,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, None),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -697,10 +697,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
         owner: &str,
         repo: &str,
         query: &CodespacesListInRepositoryForAuthenticatedUserQuery,
-    ) -> Result<
-        Response<crate::types::CodespacesListInRepositoryForAuthenticatedUserResponse>,
-        Error,
-    > {
+    ) -> Result<Response<crate::types::CodespacesListInOrganizationResponse>, Error> {
         let mut req = Request::new(
             "codespaces/list-in-repository-for-authenticated-user",
             reqwest::Method::GET,
@@ -764,7 +761,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_69)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -976,8 +973,8 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_70)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1212,7 +1209,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_85)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1307,7 +1304,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_103)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1464,7 +1461,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1533,9 +1530,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
         &self,
         secret_name: &str,
     ) -> Result<
-        Response<
-            crate::types::CodespacesListRepositoriesForSecretForAuthenticatedUserResponse,
-        >,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let req = Request::new(
@@ -1577,7 +1572,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
     pub async fn set_repositories_for_secret_for_authenticated_user(
         &self,
         secret_name: &str,
-        body: &crate::types::CodespacesSetRepositoriesForSecretForAuthenticatedUserRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "codespaces/set-repositories-for-secret-for-authenticated-user",
@@ -1837,7 +1832,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -1968,7 +1963,7 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2136,7 +2131,7 @@ pub struct CodespacesGetCodespacesForUserInOrgQuery {
 #[derive(Debug, Clone)]
 pub enum CodespacesGetCodespacesForUserInOrgResponse {
     ///HTTP 200
-    Ok(crate::types::CodespacesGetCodespacesForUserInOrgResponse),
+    Ok(crate::types::CodespacesListInOrganizationResponse),
     ///HTTP 304
     NotModified,
 }
@@ -2252,7 +2247,7 @@ pub struct CodespacesListForAuthenticatedUserQuery {
 #[derive(Debug, Clone)]
 pub enum CodespacesListForAuthenticatedUserResponse {
     ///HTTP 200
-    Ok(crate::types::CodespacesListForAuthenticatedUserResponse),
+    Ok(crate::types::CodespacesListInOrganizationResponse),
     ///HTTP 304
     NotModified,
 }
@@ -2300,7 +2295,7 @@ pub enum CodespacesDeleteForAuthenticatedUserResponse {
 #[derive(Debug, Clone)]
 pub enum CodespacesCodespaceMachinesForAuthenticatedUserResponse {
     ///HTTP 200
-    Ok(crate::types::CodespacesCodespaceMachinesForAuthenticatedUserResponse),
+    Ok(crate::types::CodespacesRepoMachinesForAuthenticatedUserResponse),
     ///HTTP 304
     NotModified,
 }

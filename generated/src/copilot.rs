@@ -382,7 +382,7 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
     pub async fn remove_organizations_from_enterprise_coding_agent_policy(
         &self,
         enterprise: &str,
-        body: &crate::types::CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyRequest,
+        body: &crate::types::CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "copilot/remove-organizations-from-enterprise-coding-agent-policy",
@@ -571,7 +571,7 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
     pub async fn cancel_copilot_seat_assignment_for_teams(
         &self,
         org: &str,
-        body: &crate::types::CopilotCancelCopilotSeatAssignmentForTeamsRequest,
+        body: &crate::types::CopilotAddCopilotSeatsForTeamsRequest,
     ) -> Result<
         Response<crate::types::CopilotCancelCopilotSeatAssignmentForTeamsResponse>,
         Error,
@@ -626,7 +626,7 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
         &self,
         org: &str,
         body: &crate::types::CopilotAddCopilotSeatsForUsersRequest,
-    ) -> Result<Response<crate::types::CopilotAddCopilotSeatsForUsersResponse>, Error> {
+    ) -> Result<Response<crate::types::CopilotAddCopilotSeatsForTeamsResponse>, Error> {
         let mut req = Request::new(
             "copilot/add-copilot-seats-for-users",
             reqwest::Method::POST,
@@ -675,9 +675,9 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
     pub async fn cancel_copilot_seat_assignment_for_users(
         &self,
         org: &str,
-        body: &crate::types::CopilotCancelCopilotSeatAssignmentForUsersRequest,
+        body: &crate::types::CopilotAddCopilotSeatsForUsersRequest,
     ) -> Result<
-        Response<crate::types::CopilotCancelCopilotSeatAssignmentForUsersResponse>,
+        Response<crate::types::CopilotCancelCopilotSeatAssignmentForTeamsResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -793,7 +793,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -878,7 +878,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
     pub async fn set_copilot_coding_agent_selected_repositories_for_organization(
         &self,
         org: &str,
-        body: &crate::types::CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganizationRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "copilot/set-copilot-coding-agent-selected-repositories-for-organization",
@@ -897,7 +897,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -944,7 +944,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -1079,7 +1079,7 @@ OAuth app tokens and personal access tokens (classic) need the `copilot` scope t
             >,
         >,
     ) -> Result<
-        Response<crate::types::CopilotSetCopilotContentExclusionForOrganizationResponse>,
+        Response<crate::types::AgentTasksGetTaskByRepoAndIdResponseSessionsItemError>,
         Error,
     > {
         let mut req = Request::new(

@@ -93,7 +93,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -178,7 +178,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -221,7 +221,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -314,7 +314,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -339,7 +339,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         &self,
         org: &str,
         space_number: i64,
-        actor_type: crate::types::CopilotSpacesUpdateCollaboratorForOrgActorType,
+        actor_type: crate::types::UserOrTeam,
         actor_identifier: &str,
         body: &crate::types::CopilotSpacesUpdateCollaboratorForOrgRequest,
     ) -> Result<Response<CopilotSpacesUpdateCollaboratorForOrgResponse>, Error> {
@@ -360,7 +360,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -389,7 +389,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         &self,
         org: &str,
         space_number: i64,
-        actor_type: crate::types::CopilotSpacesRemoveCollaboratorForOrgActorType,
+        actor_type: crate::types::UserOrTeam,
         actor_identifier: &str,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
@@ -500,7 +500,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -596,7 +596,7 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -664,7 +664,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
         &self,
         username: &str,
         query: &CopilotSpacesListForUserQuery,
-    ) -> Result<Response<crate::types::CopilotSpacesListForUserResponse>, Error> {
+    ) -> Result<Response<crate::types::CopilotSpacesListForOrgResponse>, Error> {
         let mut req = Request::new(
             "copilot-spaces/list-for-user",
             reqwest::Method::GET,
@@ -722,7 +722,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -804,7 +804,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -843,7 +843,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -871,7 +871,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         username: &str,
         space_number: i64,
     ) -> Result<
-        Response<crate::types::CopilotSpacesListCollaboratorsForUserResponse>,
+        Response<crate::types::CopilotSpacesListCollaboratorsForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -913,7 +913,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         &self,
         username: &str,
         space_number: i64,
-        body: &crate::types::CopilotSpacesAddCollaboratorForUserRequest,
+        body: &crate::types::CopilotSpacesAddCollaboratorForOrgRequest,
     ) -> Result<Response<crate::types::CopilotSpaceCollaborator>, Error> {
         let mut req = Request::new(
             "copilot-spaces/add-collaborator-for-user",
@@ -931,7 +931,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -954,9 +954,9 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         &self,
         username: &str,
         space_number: i64,
-        actor_type: crate::types::CopilotSpacesUpdateCollaboratorForUserActorType,
+        actor_type: crate::types::UserOrTeam,
         actor_identifier: &str,
-        body: &crate::types::CopilotSpacesUpdateCollaboratorForUserRequest,
+        body: &crate::types::CopilotSpacesUpdateCollaboratorForOrgRequest,
     ) -> Result<Response<CopilotSpacesUpdateCollaboratorForUserResponse>, Error> {
         let mut req = Request::new(
             "copilot-spaces/update-collaborator-for-user",
@@ -975,7 +975,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1002,7 +1002,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
         &self,
         username: &str,
         space_number: i64,
-        actor_type: crate::types::CopilotSpacesRemoveCollaboratorForUserActorType,
+        actor_type: crate::types::UserOrTeam,
         actor_identifier: &str,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
@@ -1045,7 +1045,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
         username: &str,
         space_number: i64,
     ) -> Result<
-        Response<crate::types::CopilotSpacesListResourcesForUserResponse>,
+        Response<crate::types::CopilotSpacesListResourcesForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -1091,7 +1091,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
         &self,
         username: &str,
         space_number: i64,
-        body: &crate::types::CopilotSpacesCreateResourceForUserRequest,
+        body: &crate::types::CopilotSpacesCreateResourceForOrgRequest,
     ) -> Result<Response<CopilotSpacesCreateResourceForUserResponse>, Error> {
         let mut req = Request::new(
             "copilot-spaces/create-resource-for-user",
@@ -1109,7 +1109,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1182,7 +1182,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
         username: &str,
         space_number: i64,
         space_resource_id: i64,
-        body: &crate::types::CopilotSpacesUpdateResourceForUserRequest,
+        body: &crate::types::CopilotSpacesUpdateResourceForOrgRequest,
     ) -> Result<Response<crate::types::CopilotSpaceResource>, Error> {
         let mut req = Request::new(
             "copilot-spaces/update-resource-for-user",
@@ -1201,7 +1201,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,

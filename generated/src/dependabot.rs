@@ -414,7 +414,7 @@ Unauthorized users will not see the existence of this endpoint.
     pub async fn update_repository_access_for_org(
         &self,
         org: &str,
-        body: &crate::types::DependabotUpdateRepositoryAccessForOrgRequest,
+        body: &crate::types::DependabotUpdateRepositoryAccessForEnterpriseRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "dependabot/update-repository-access-for-org",
@@ -456,7 +456,7 @@ This operation supports both server-to-server and user-to-server access.
     pub async fn set_repository_access_default_level(
         &self,
         org: &str,
-        body: &crate::types::DependabotSetRepositoryAccessDefaultLevelRequest,
+        body: &crate::types::DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "dependabot/set-repository-access-default-level",
@@ -750,7 +750,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         secret_name: &str,
         query: &DependabotListSelectedReposForOrgSecretQuery,
     ) -> Result<
-        Response<crate::types::DependabotListSelectedReposForOrgSecretResponse>,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -794,7 +794,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         &self,
         org: &str,
         secret_name: &str,
-        body: &crate::types::DependabotSetSelectedReposForOrgSecretRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "dependabot/set-selected-repos-for-org-secret",
@@ -1204,7 +1204,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         owner: &str,
         repo: &str,
         secret_name: &str,
-        body: &crate::types::DependabotCreateOrUpdateRepoSecretRequest,
+        body: &crate::types::CodespacesCreateOrUpdateRepoSecretRequest,
     ) -> Result<Response<DependabotCreateOrUpdateRepoSecretResponse>, Error> {
         let mut req = Request::new(
             "dependabot/create-or-update-repo-secret",
@@ -1305,7 +1305,7 @@ Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubo
 Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.*/
     pub assignee: Option<String>,
     ///The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub scope: Option<crate::types::DependabotListAlertsForEnterpriseScope>,
+    pub scope: Option<crate::types::DevelopmentOrRuntime>,
     /**A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
 
 > [!NOTE]
@@ -1315,9 +1315,9 @@ Use `*` to list alerts with at least one assignee or `none` to list alerts with 
 `created` means when the alert was created.
 `updated` means when the alert's state last changed.
 `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.*/
-    pub sort: Option<crate::types::DependabotListAlertsForEnterpriseSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrEpssPercentage>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::DependabotListAlertsForEnterpriseDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1387,7 +1387,7 @@ Use `*` to list alerts with at least one assignee or `none` to list alerts with 
 Can be: `critical-resource`, `internet-exposed`, `sensitive-data`, `lateral-movement`*/
     pub runtime_risk: Option<String>,
     ///The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub scope: Option<crate::types::DependabotListAlertsForOrgScope>,
+    pub scope: Option<crate::types::DevelopmentOrRuntime>,
     /**A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
 
 > [!NOTE]
@@ -1397,9 +1397,9 @@ Can be: `critical-resource`, `internet-exposed`, `sensitive-data`, `lateral-move
 `created` means when the alert was created.
 `updated` means when the alert's state last changed.
 `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.*/
-    pub sort: Option<crate::types::DependabotListAlertsForOrgSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrEpssPercentage>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::DependabotListAlertsForOrgDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1479,13 +1479,13 @@ Filters the list of alerts based on EPSS percentages. If specified, only alerts 
     pub epss_percentage: Option<String>,
     /**Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
 Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.*/
-    pub has: Option<crate::types::DependabotListAlertsForRepoHas>,
+    pub has: Option<crate::types::DependabotListAlertsForEnterpriseHas>,
     /**Filter alerts by assignees.
 Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
 Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.*/
     pub assignee: Option<String>,
     ///The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub scope: Option<crate::types::DependabotListAlertsForRepoScope>,
+    pub scope: Option<crate::types::DevelopmentOrRuntime>,
     /**A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
 
 > [!NOTE]
@@ -1495,9 +1495,9 @@ Use `*` to list alerts with at least one assignee or `none` to list alerts with 
 `created` means when the alert was created.
 `updated` means when the alert's state last changed.
 `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.*/
-    pub sort: Option<crate::types::DependabotListAlertsForRepoSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrEpssPercentage>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::DependabotListAlertsForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -50,7 +50,7 @@ Gets the diff of the dependency changes between two commits of a repository, bas
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_75)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,

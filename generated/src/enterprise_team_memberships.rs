@@ -104,7 +104,7 @@ Remove multiple team members from an enterprise team.
         &self,
         enterprise: &str,
         enterprise_team: &str,
-        body: &crate::types::EnterpriseTeamMembershipsBulkRemoveRequest,
+        body: &crate::types::EnterpriseTeamMembershipsBulkAddRequest,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
         let mut req = Request::new(
             "enterprise-team-memberships/bulk-remove",

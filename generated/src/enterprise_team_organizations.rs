@@ -104,7 +104,7 @@ Unassign an enterprise team from multiple organizations.
         &self,
         enterprise: &str,
         enterprise_team: &str,
-        body: &crate::types::EnterpriseTeamOrganizationsBulkRemoveRequest,
+        body: &crate::types::EnterpriseTeamOrganizationsBulkAddRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "enterprise-team-organizations/bulk-remove",

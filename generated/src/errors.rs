@@ -72,82 +72,6 @@ pub enum ErrorBody {
     #[cfg(feature = "agent-tasks")]
     ///The `AgentTasksListTasksForRepoError400` error body.
     AgentTasksListTasksForRepoError400(crate::types::AgentTasksListTasksForRepoError400),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksForRepoError401` error body.
-    AgentTasksListTasksForRepoError401(crate::types::AgentTasksListTasksForRepoError401),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksForRepoError403` error body.
-    AgentTasksListTasksForRepoError403(crate::types::AgentTasksListTasksForRepoError403),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksForRepoError404` error body.
-    AgentTasksListTasksForRepoError404(crate::types::AgentTasksListTasksForRepoError404),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksForRepoError422` error body.
-    AgentTasksListTasksForRepoError422(crate::types::AgentTasksListTasksForRepoError422),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksCreateTaskInRepoError400` error body.
-    AgentTasksCreateTaskInRepoError400(crate::types::AgentTasksCreateTaskInRepoError400),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksCreateTaskInRepoError401` error body.
-    AgentTasksCreateTaskInRepoError401(crate::types::AgentTasksCreateTaskInRepoError401),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksCreateTaskInRepoError403` error body.
-    AgentTasksCreateTaskInRepoError403(crate::types::AgentTasksCreateTaskInRepoError403),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksCreateTaskInRepoError422` error body.
-    AgentTasksCreateTaskInRepoError422(crate::types::AgentTasksCreateTaskInRepoError422),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByRepoAndIdError400` error body.
-    AgentTasksGetTaskByRepoAndIdError400(
-        crate::types::AgentTasksGetTaskByRepoAndIdError400,
-    ),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByRepoAndIdError401` error body.
-    AgentTasksGetTaskByRepoAndIdError401(
-        crate::types::AgentTasksGetTaskByRepoAndIdError401,
-    ),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByRepoAndIdError403` error body.
-    AgentTasksGetTaskByRepoAndIdError403(
-        crate::types::AgentTasksGetTaskByRepoAndIdError403,
-    ),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByRepoAndIdError404` error body.
-    AgentTasksGetTaskByRepoAndIdError404(
-        crate::types::AgentTasksGetTaskByRepoAndIdError404,
-    ),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByRepoAndIdError422` error body.
-    AgentTasksGetTaskByRepoAndIdError422(
-        crate::types::AgentTasksGetTaskByRepoAndIdError422,
-    ),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksError400` error body.
-    AgentTasksListTasksError400(crate::types::AgentTasksListTasksError400),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksError401` error body.
-    AgentTasksListTasksError401(crate::types::AgentTasksListTasksError401),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksError403` error body.
-    AgentTasksListTasksError403(crate::types::AgentTasksListTasksError403),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksError422` error body.
-    AgentTasksListTasksError422(crate::types::AgentTasksListTasksError422),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByIdError400` error body.
-    AgentTasksGetTaskByIdError400(crate::types::AgentTasksGetTaskByIdError400),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByIdError401` error body.
-    AgentTasksGetTaskByIdError401(crate::types::AgentTasksGetTaskByIdError401),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByIdError403` error body.
-    AgentTasksGetTaskByIdError403(crate::types::AgentTasksGetTaskByIdError403),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByIdError404` error body.
-    AgentTasksGetTaskByIdError404(crate::types::AgentTasksGetTaskByIdError404),
-    #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksGetTaskByIdError422` error body.
-    AgentTasksGetTaskByIdError422(crate::types::AgentTasksGetTaskByIdError422),
     #[cfg(
         any(
             feature = "actions",
@@ -177,78 +101,37 @@ pub enum ErrorBody {
     )]
     ///The `ValidationError` error body.
     ValidationError(crate::types::ValidationError),
-    #[cfg(feature = "activity")]
+    #[cfg(
+        any(
+            feature = "activity",
+            feature = "billing",
+            feature = "campaigns",
+            feature = "code-quality",
+            feature = "code-scanning",
+            feature = "codespaces",
+            feature = "dependency-graph",
+            feature = "issues",
+            feature = "pulls",
+            feature = "repos",
+            feature = "search",
+            feature = "secret-scanning"
+        )
+    )]
     ///The `ActivityListPublicEventsError503` error body.
     ActivityListPublicEventsError503(crate::types::ActivityListPublicEventsError503),
     #[cfg(feature = "gists")]
     ///The `GistsGetError403` error body.
     GistsGetError403(crate::types::GistsGetError403),
     #[cfg(feature = "gists")]
-    ///The `GistsGetCommentError403` error body.
-    GistsGetCommentError403(crate::types::GistsGetCommentError403),
-    #[cfg(feature = "gists")]
     ///The `serde_json::Map<String, serde_json::Value>` error body.
-    Slot29(serde_json::Map<String, serde_json::Value>),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingAiCreditUsageReportOrgError503` error body.
-    BillingGetGithubBillingAiCreditUsageReportOrgError503(
-        crate::types::BillingGetGithubBillingAiCreditUsageReportOrgError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetBudgetOrgError503` error body.
-    BillingGetBudgetOrgError503(crate::types::BillingGetBudgetOrgError503),
-    #[cfg(feature = "billing")]
-    ///The `BillingDeleteBudgetOrgError503` error body.
-    BillingDeleteBudgetOrgError503(crate::types::BillingDeleteBudgetOrgError503),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingPremiumRequestUsageReportOrgError503` error body.
-    BillingGetGithubBillingPremiumRequestUsageReportOrgError503(
-        crate::types::BillingGetGithubBillingPremiumRequestUsageReportOrgError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingUsageReportOrgError503` error body.
-    BillingGetGithubBillingUsageReportOrgError503(
-        crate::types::BillingGetGithubBillingUsageReportOrgError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingUsageSummaryReportOrgError503` error body.
-    BillingGetGithubBillingUsageSummaryReportOrgError503(
-        crate::types::BillingGetGithubBillingUsageSummaryReportOrgError503,
-    ),
+    Slot6(serde_json::Map<String, serde_json::Value>),
     #[cfg(feature = "orgs")]
     ///The `OrgsUpdateError422` error body.
     OrgsUpdateError422(crate::types::OrgsUpdateError422),
-    #[cfg(feature = "campaigns")]
-    ///The `CampaignsListOrgCampaignsError503` error body.
-    CampaignsListOrgCampaignsError503(crate::types::CampaignsListOrgCampaignsError503),
-    #[cfg(feature = "campaigns")]
-    ///The `CampaignsCreateCampaignError503` error body.
-    CampaignsCreateCampaignError503(crate::types::CampaignsCreateCampaignError503),
-    #[cfg(feature = "campaigns")]
-    ///The `CampaignsGetCampaignSummaryError503` error body.
-    CampaignsGetCampaignSummaryError503(
-        crate::types::CampaignsGetCampaignSummaryError503,
-    ),
-    #[cfg(feature = "campaigns")]
-    ///The `CampaignsDeleteCampaignError503` error body.
-    CampaignsDeleteCampaignError503(crate::types::CampaignsDeleteCampaignError503),
-    #[cfg(feature = "campaigns")]
-    ///The `CampaignsUpdateCampaignError503` error body.
-    CampaignsUpdateCampaignError503(crate::types::CampaignsUpdateCampaignError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningListAlertsForOrgError503` error body.
-    CodeScanningListAlertsForOrgError503(
-        crate::types::CodeScanningListAlertsForOrgError503,
-    ),
-    #[cfg(feature = "orgs")]
+    #[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
     ///The `OrgsRemoveOutsideCollaboratorError422` error body.
     OrgsRemoveOutsideCollaboratorError422(
         crate::types::OrgsRemoveOutsideCollaboratorError422,
-    ),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningListAlertsForOrgError503` error body.
-    SecretScanningListAlertsForOrgError503(
-        crate::types::SecretScanningListAlertsForOrgError503,
     ),
     #[cfg(feature = "secret-scanning")]
     ///The `SecretScanningBulkCreateOrgCustomPatternsError422` error body.
@@ -256,249 +139,19 @@ pub enum ErrorBody {
         crate::types::SecretScanningBulkCreateOrgCustomPatternsError422,
     ),
     #[cfg(feature = "repos")]
-    ///The `ReposDeleteError403` error body.
-    ReposDeleteError403(crate::types::ReposDeleteError403),
-    #[cfg(feature = "code-quality")]
-    ///The `CodeQualityListFindingsForRepoError503` error body.
-    CodeQualityListFindingsForRepoError503(
-        crate::types::CodeQualityListFindingsForRepoError503,
-    ),
-    #[cfg(feature = "code-quality")]
-    ///The `CodeQualityGetFindingError503` error body.
-    CodeQualityGetFindingError503(crate::types::CodeQualityGetFindingError503),
-    #[cfg(feature = "code-quality")]
-    ///The `CodeQualityGetSetupError503` error body.
-    CodeQualityGetSetupError503(crate::types::CodeQualityGetSetupError503),
-    #[cfg(feature = "code-quality")]
-    ///The `CodeQualityUpdateSetupError503` error body.
-    CodeQualityUpdateSetupError503(crate::types::CodeQualityUpdateSetupError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningListAlertsForRepoError503` error body.
-    CodeScanningListAlertsForRepoError503(
-        crate::types::CodeScanningListAlertsForRepoError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetAlertError503` error body.
-    CodeScanningGetAlertError503(crate::types::CodeScanningGetAlertError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningUpdateAlertError503` error body.
-    CodeScanningUpdateAlertError503(crate::types::CodeScanningUpdateAlertError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningCommitAutofixError503` error body.
-    CodeScanningCommitAutofixError503(crate::types::CodeScanningCommitAutofixError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningListAlertInstancesError503` error body.
-    CodeScanningListAlertInstancesError503(
-        crate::types::CodeScanningListAlertInstancesError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningListRecentAnalysesError503` error body.
-    CodeScanningListRecentAnalysesError503(
-        crate::types::CodeScanningListRecentAnalysesError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetAnalysisError503` error body.
-    CodeScanningGetAnalysisError503(crate::types::CodeScanningGetAnalysisError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningDeleteAnalysisError503` error body.
-    CodeScanningDeleteAnalysisError503(crate::types::CodeScanningDeleteAnalysisError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningListCodeqlDatabasesError503` error body.
-    CodeScanningListCodeqlDatabasesError503(
-        crate::types::CodeScanningListCodeqlDatabasesError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetCodeqlDatabaseError503` error body.
-    CodeScanningGetCodeqlDatabaseError503(
-        crate::types::CodeScanningGetCodeqlDatabaseError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningDeleteCodeqlDatabaseError503` error body.
-    CodeScanningDeleteCodeqlDatabaseError503(
-        crate::types::CodeScanningDeleteCodeqlDatabaseError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningCreateVariantAnalysisError503` error body.
-    CodeScanningCreateVariantAnalysisError503(
-        crate::types::CodeScanningCreateVariantAnalysisError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetVariantAnalysisError503` error body.
-    CodeScanningGetVariantAnalysisError503(
-        crate::types::CodeScanningGetVariantAnalysisError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetVariantAnalysisRepoTaskError503` error body.
-    CodeScanningGetVariantAnalysisRepoTaskError503(
-        crate::types::CodeScanningGetVariantAnalysisRepoTaskError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetDefaultSetupError503` error body.
-    CodeScanningGetDefaultSetupError503(
-        crate::types::CodeScanningGetDefaultSetupError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningUpdateDefaultSetupError503` error body.
-    CodeScanningUpdateDefaultSetupError503(
-        crate::types::CodeScanningUpdateDefaultSetupError503,
-    ),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningUploadSarifError503` error body.
-    CodeScanningUploadSarifError503(crate::types::CodeScanningUploadSarifError503),
-    #[cfg(feature = "code-scanning")]
-    ///The `CodeScanningGetSarifError503` error body.
-    CodeScanningGetSarifError503(crate::types::CodeScanningGetSarifError503),
-    #[cfg(feature = "codespaces")]
-    ///The `CodespacesCreateWithRepoForAuthenticatedUserError503` error body.
-    CodespacesCreateWithRepoForAuthenticatedUserError503(
-        crate::types::CodespacesCreateWithRepoForAuthenticatedUserError503,
-    ),
-    #[cfg(feature = "codespaces")]
-    ///The `CodespacesCheckPermissionsForDevcontainerError503` error body.
-    CodespacesCheckPermissionsForDevcontainerError503(
-        crate::types::CodespacesCheckPermissionsForDevcontainerError503,
-    ),
-    #[cfg(feature = "repos")]
-    ///The `ReposGetCommitError503` error body.
-    ReposGetCommitError503(crate::types::ReposGetCommitError503),
-    #[cfg(feature = "repos")]
-    ///The `ReposCompareCommitsWithBaseheadError503` error body.
-    ReposCompareCommitsWithBaseheadError503(
-        crate::types::ReposCompareCommitsWithBaseheadError503,
-    ),
-    #[cfg(feature = "repos")]
     ///The `ReposCreateOrUpdateFileContentsError409` error body.
     ReposCreateOrUpdateFileContentsError409(
         crate::types::ReposCreateOrUpdateFileContentsError409,
     ),
-    #[cfg(feature = "repos")]
-    ///The `ReposDeleteFileError503` error body.
-    ReposDeleteFileError503(crate::types::ReposDeleteFileError503),
-    #[cfg(feature = "dependency-graph")]
-    ///The `DependencyGraphDiffRangeError503` error body.
-    DependencyGraphDiffRangeError503(crate::types::DependencyGraphDiffRangeError503),
     #[cfg(feature = "git")]
     ///The `GitCreateBlobError422` error body.
     GitCreateBlobError422(crate::types::GitCreateBlobError422),
-    #[cfg(feature = "issues")]
-    ///The `IssuesCreateError503` error body.
-    IssuesCreateError503(crate::types::IssuesCreateError503),
-    #[cfg(feature = "issues")]
-    ///The `IssuesUnpinCommentError503` error body.
-    IssuesUnpinCommentError503(crate::types::IssuesUnpinCommentError503),
-    #[cfg(feature = "issues")]
-    ///The `IssuesUpdateError503` error body.
-    IssuesUpdateError503(crate::types::IssuesUpdateError503),
-    #[cfg(feature = "issues")]
-    ///The `IssuesSetIssueFieldValuesError503` error body.
-    IssuesSetIssueFieldValuesError503(crate::types::IssuesSetIssueFieldValuesError503),
-    #[cfg(feature = "issues")]
-    ///The `IssuesAddIssueFieldValuesError503` error body.
-    IssuesAddIssueFieldValuesError503(crate::types::IssuesAddIssueFieldValuesError503),
-    #[cfg(feature = "issues")]
-    ///The `IssuesDeleteIssueFieldValueError503` error body.
-    IssuesDeleteIssueFieldValueError503(
-        crate::types::IssuesDeleteIssueFieldValueError503,
-    ),
-    #[cfg(feature = "issues")]
-    ///The `IssuesReprioritizeSubIssueError503` error body.
-    IssuesReprioritizeSubIssueError503(crate::types::IssuesReprioritizeSubIssueError503),
-    #[cfg(feature = "pulls")]
-    ///The `PullsGetError503` error body.
-    PullsGetError503(crate::types::PullsGetError503),
-    #[cfg(feature = "codespaces")]
-    ///The `CodespacesCreateWithPrForAuthenticatedUserError503` error body.
-    CodespacesCreateWithPrForAuthenticatedUserError503(
-        crate::types::CodespacesCreateWithPrForAuthenticatedUserError503,
-    ),
-    #[cfg(feature = "pulls")]
-    ///The `PullsListFilesError503` error body.
-    PullsListFilesError503(crate::types::PullsListFilesError503),
-    #[cfg(feature = "pulls")]
-    ///The `PullsMergeError405` error body.
-    PullsMergeError405(crate::types::PullsMergeError405),
-    #[cfg(feature = "pulls")]
-    ///The `PullsMergeError409` error body.
-    PullsMergeError409(crate::types::PullsMergeError409),
     #[cfg(feature = "pulls")]
     ///The `PullRequestMergeAsyncResult` error body.
     PullRequestMergeAsyncResult(crate::types::PullRequestMergeAsyncResult),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningListAlertsForRepoError503` error body.
-    SecretScanningListAlertsForRepoError503(
-        crate::types::SecretScanningListAlertsForRepoError503,
-    ),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningGetAlertError503` error body.
-    SecretScanningGetAlertError503(crate::types::SecretScanningGetAlertError503),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningUpdateAlertError503` error body.
-    SecretScanningUpdateAlertError503(crate::types::SecretScanningUpdateAlertError503),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningListLocationsForAlertError503` error body.
-    SecretScanningListLocationsForAlertError503(
-        crate::types::SecretScanningListLocationsForAlertError503,
-    ),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningBulkCreateRepoCustomPatternsError422` error body.
-    SecretScanningBulkCreateRepoCustomPatternsError422(
-        crate::types::SecretScanningBulkCreateRepoCustomPatternsError422,
-    ),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningCreatePushProtectionBypassError503` error body.
-    SecretScanningCreatePushProtectionBypassError503(
-        crate::types::SecretScanningCreatePushProtectionBypassError503,
-    ),
-    #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningGetScanHistoryError503` error body.
-    SecretScanningGetScanHistoryError503(
-        crate::types::SecretScanningGetScanHistoryError503,
-    ),
     #[cfg(feature = "pulls")]
     ///The `PullsCreateError422` error body.
     PullsCreateError422(crate::types::PullsCreateError422),
-    #[cfg(feature = "pulls")]
-    ///The `PullsAddError422` error body.
-    PullsAddError422(crate::types::PullsAddError422),
-    #[cfg(feature = "search")]
-    ///The `SearchCodeError503` error body.
-    SearchCodeError503(crate::types::SearchCodeError503),
-    #[cfg(feature = "search")]
-    ///The `SearchIssuesAndPullRequestsError503` error body.
-    SearchIssuesAndPullRequestsError503(
-        crate::types::SearchIssuesAndPullRequestsError503,
-    ),
-    #[cfg(feature = "search")]
-    ///The `SearchReposError503` error body.
-    SearchReposError503(crate::types::SearchReposError503),
-    #[cfg(feature = "search")]
-    ///The `SearchUsersError503` error body.
-    SearchUsersError503(crate::types::SearchUsersError503),
-    #[cfg(feature = "codespaces")]
-    ///The `CodespacesCreateForAuthenticatedUserError503` error body.
-    CodespacesCreateForAuthenticatedUserError503(
-        crate::types::CodespacesCreateForAuthenticatedUserError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingAiCreditUsageReportUserError503` error body.
-    BillingGetGithubBillingAiCreditUsageReportUserError503(
-        crate::types::BillingGetGithubBillingAiCreditUsageReportUserError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingPremiumRequestUsageReportUserError503` error body.
-    BillingGetGithubBillingPremiumRequestUsageReportUserError503(
-        crate::types::BillingGetGithubBillingPremiumRequestUsageReportUserError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingUsageReportUserError503` error body.
-    BillingGetGithubBillingUsageReportUserError503(
-        crate::types::BillingGetGithubBillingUsageReportUserError503,
-    ),
-    #[cfg(feature = "billing")]
-    ///The `BillingGetGithubBillingUsageSummaryReportUserError503` error body.
-    BillingGetGithubBillingUsageSummaryReportUserError503(
-        crate::types::BillingGetGithubBillingUsageSummaryReportUserError503,
-    ),
     /// JSON for a status the spec gives no schema for, or that did not match the schema.
     Json(serde_json::Value),
     /// A body that is not JSON (an HTML error page from a proxy, say), as text.
@@ -579,138 +232,6 @@ pub fn decode_2(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::AgentTasksListTasksForRepoError400>(body)
         .map(ErrorBody::AgentTasksListTasksForRepoError400)
 }
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_3(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksForRepoError401>(body)
-        .map(ErrorBody::AgentTasksListTasksForRepoError401)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_4(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksForRepoError403>(body)
-        .map(ErrorBody::AgentTasksListTasksForRepoError403)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_5(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksForRepoError404>(body)
-        .map(ErrorBody::AgentTasksListTasksForRepoError404)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_6(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksForRepoError422>(body)
-        .map(ErrorBody::AgentTasksListTasksForRepoError422)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_7(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksCreateTaskInRepoError400>(body)
-        .map(ErrorBody::AgentTasksCreateTaskInRepoError400)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_8(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksCreateTaskInRepoError401>(body)
-        .map(ErrorBody::AgentTasksCreateTaskInRepoError401)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_9(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksCreateTaskInRepoError403>(body)
-        .map(ErrorBody::AgentTasksCreateTaskInRepoError403)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_10(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksCreateTaskInRepoError422>(body)
-        .map(ErrorBody::AgentTasksCreateTaskInRepoError422)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_11(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByRepoAndIdError400>(body)
-        .map(ErrorBody::AgentTasksGetTaskByRepoAndIdError400)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_12(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByRepoAndIdError401>(body)
-        .map(ErrorBody::AgentTasksGetTaskByRepoAndIdError401)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_13(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByRepoAndIdError403>(body)
-        .map(ErrorBody::AgentTasksGetTaskByRepoAndIdError403)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_14(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByRepoAndIdError404>(body)
-        .map(ErrorBody::AgentTasksGetTaskByRepoAndIdError404)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_15(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByRepoAndIdError422>(body)
-        .map(ErrorBody::AgentTasksGetTaskByRepoAndIdError422)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_16(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksError400>(body)
-        .map(ErrorBody::AgentTasksListTasksError400)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_17(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksError401>(body)
-        .map(ErrorBody::AgentTasksListTasksError401)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_18(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksError403>(body)
-        .map(ErrorBody::AgentTasksListTasksError403)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_19(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksListTasksError422>(body)
-        .map(ErrorBody::AgentTasksListTasksError422)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_20(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByIdError400>(body)
-        .map(ErrorBody::AgentTasksGetTaskByIdError400)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_21(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByIdError401>(body)
-        .map(ErrorBody::AgentTasksGetTaskByIdError401)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_22(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByIdError403>(body)
-        .map(ErrorBody::AgentTasksGetTaskByIdError403)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_23(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByIdError404>(body)
-        .map(ErrorBody::AgentTasksGetTaskByIdError404)
-}
-#[cfg(feature = "agent-tasks")]
-#[doc(hidden)]
-pub fn decode_24(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::AgentTasksGetTaskByIdError422>(body)
-        .map(ErrorBody::AgentTasksGetTaskByIdError422)
-}
 #[cfg(
     any(
         feature = "actions",
@@ -739,135 +260,58 @@ pub fn decode_24(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     )
 )]
 #[doc(hidden)]
-pub fn decode_25(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_3(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::ValidationError>(body)
         .map(ErrorBody::ValidationError)
 }
-#[cfg(feature = "activity")]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "dependency-graph",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning"
+    )
+)]
 #[doc(hidden)]
-pub fn decode_26(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_4(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::ActivityListPublicEventsError503>(body)
         .map(ErrorBody::ActivityListPublicEventsError503)
 }
 #[cfg(feature = "gists")]
 #[doc(hidden)]
-pub fn decode_27(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_5(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::GistsGetError403>(body)
         .map(ErrorBody::GistsGetError403)
 }
 #[cfg(feature = "gists")]
 #[doc(hidden)]
-pub fn decode_28(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::GistsGetCommentError403>(body)
-        .map(ErrorBody::GistsGetCommentError403)
-}
-#[cfg(feature = "gists")]
-#[doc(hidden)]
-pub fn decode_29(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_6(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
-        .map(ErrorBody::Slot29)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_30(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingAiCreditUsageReportOrgError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingAiCreditUsageReportOrgError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_31(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::BillingGetBudgetOrgError503>(body)
-        .map(ErrorBody::BillingGetBudgetOrgError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_32(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::BillingDeleteBudgetOrgError503>(body)
-        .map(ErrorBody::BillingDeleteBudgetOrgError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_33(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingPremiumRequestUsageReportOrgError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingPremiumRequestUsageReportOrgError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_34(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingUsageReportOrgError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingUsageReportOrgError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_35(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingUsageSummaryReportOrgError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingUsageSummaryReportOrgError503)
+        .map(ErrorBody::Slot6)
 }
 #[cfg(feature = "orgs")]
 #[doc(hidden)]
-pub fn decode_36(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_7(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::OrgsUpdateError422>(body)
         .map(ErrorBody::OrgsUpdateError422)
 }
-#[cfg(feature = "campaigns")]
+#[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
 #[doc(hidden)]
-pub fn decode_37(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CampaignsListOrgCampaignsError503>(body)
-        .map(ErrorBody::CampaignsListOrgCampaignsError503)
-}
-#[cfg(feature = "campaigns")]
-#[doc(hidden)]
-pub fn decode_38(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CampaignsCreateCampaignError503>(body)
-        .map(ErrorBody::CampaignsCreateCampaignError503)
-}
-#[cfg(feature = "campaigns")]
-#[doc(hidden)]
-pub fn decode_39(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CampaignsGetCampaignSummaryError503>(body)
-        .map(ErrorBody::CampaignsGetCampaignSummaryError503)
-}
-#[cfg(feature = "campaigns")]
-#[doc(hidden)]
-pub fn decode_40(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CampaignsDeleteCampaignError503>(body)
-        .map(ErrorBody::CampaignsDeleteCampaignError503)
-}
-#[cfg(feature = "campaigns")]
-#[doc(hidden)]
-pub fn decode_41(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CampaignsUpdateCampaignError503>(body)
-        .map(ErrorBody::CampaignsUpdateCampaignError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_42(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningListAlertsForOrgError503>(body)
-        .map(ErrorBody::CodeScanningListAlertsForOrgError503)
-}
-#[cfg(feature = "orgs")]
-#[doc(hidden)]
-pub fn decode_43(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_8(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::OrgsRemoveOutsideCollaboratorError422>(body)
         .map(ErrorBody::OrgsRemoveOutsideCollaboratorError422)
 }
 #[cfg(feature = "secret-scanning")]
 #[doc(hidden)]
-pub fn decode_44(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SecretScanningListAlertsForOrgError503>(body)
-        .map(ErrorBody::SecretScanningListAlertsForOrgError503)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_45(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_9(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<
         crate::types::SecretScanningBulkCreateOrgCustomPatternsError422,
     >(body)
@@ -875,401 +319,25 @@ pub fn decode_45(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
 }
 #[cfg(feature = "repos")]
 #[doc(hidden)]
-pub fn decode_46(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::ReposDeleteError403>(body)
-        .map(ErrorBody::ReposDeleteError403)
-}
-#[cfg(feature = "code-quality")]
-#[doc(hidden)]
-pub fn decode_47(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeQualityListFindingsForRepoError503>(body)
-        .map(ErrorBody::CodeQualityListFindingsForRepoError503)
-}
-#[cfg(feature = "code-quality")]
-#[doc(hidden)]
-pub fn decode_48(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeQualityGetFindingError503>(body)
-        .map(ErrorBody::CodeQualityGetFindingError503)
-}
-#[cfg(feature = "code-quality")]
-#[doc(hidden)]
-pub fn decode_49(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeQualityGetSetupError503>(body)
-        .map(ErrorBody::CodeQualityGetSetupError503)
-}
-#[cfg(feature = "code-quality")]
-#[doc(hidden)]
-pub fn decode_50(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeQualityUpdateSetupError503>(body)
-        .map(ErrorBody::CodeQualityUpdateSetupError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_51(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningListAlertsForRepoError503>(body)
-        .map(ErrorBody::CodeScanningListAlertsForRepoError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_52(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningGetAlertError503>(body)
-        .map(ErrorBody::CodeScanningGetAlertError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_53(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningUpdateAlertError503>(body)
-        .map(ErrorBody::CodeScanningUpdateAlertError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_54(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningCommitAutofixError503>(body)
-        .map(ErrorBody::CodeScanningCommitAutofixError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_55(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningListAlertInstancesError503>(body)
-        .map(ErrorBody::CodeScanningListAlertInstancesError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_56(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningListRecentAnalysesError503>(body)
-        .map(ErrorBody::CodeScanningListRecentAnalysesError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_57(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningGetAnalysisError503>(body)
-        .map(ErrorBody::CodeScanningGetAnalysisError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_58(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningDeleteAnalysisError503>(body)
-        .map(ErrorBody::CodeScanningDeleteAnalysisError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_59(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningListCodeqlDatabasesError503>(body)
-        .map(ErrorBody::CodeScanningListCodeqlDatabasesError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_60(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningGetCodeqlDatabaseError503>(body)
-        .map(ErrorBody::CodeScanningGetCodeqlDatabaseError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_61(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodeScanningDeleteCodeqlDatabaseError503,
-    >(body)
-        .map(ErrorBody::CodeScanningDeleteCodeqlDatabaseError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_62(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodeScanningCreateVariantAnalysisError503,
-    >(body)
-        .map(ErrorBody::CodeScanningCreateVariantAnalysisError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_63(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningGetVariantAnalysisError503>(body)
-        .map(ErrorBody::CodeScanningGetVariantAnalysisError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_64(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodeScanningGetVariantAnalysisRepoTaskError503,
-    >(body)
-        .map(ErrorBody::CodeScanningGetVariantAnalysisRepoTaskError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_65(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningGetDefaultSetupError503>(body)
-        .map(ErrorBody::CodeScanningGetDefaultSetupError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_66(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningUpdateDefaultSetupError503>(body)
-        .map(ErrorBody::CodeScanningUpdateDefaultSetupError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_67(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningUploadSarifError503>(body)
-        .map(ErrorBody::CodeScanningUploadSarifError503)
-}
-#[cfg(feature = "code-scanning")]
-#[doc(hidden)]
-pub fn decode_68(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::CodeScanningGetSarifError503>(body)
-        .map(ErrorBody::CodeScanningGetSarifError503)
-}
-#[cfg(feature = "codespaces")]
-#[doc(hidden)]
-pub fn decode_69(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodespacesCreateWithRepoForAuthenticatedUserError503,
-    >(body)
-        .map(ErrorBody::CodespacesCreateWithRepoForAuthenticatedUserError503)
-}
-#[cfg(feature = "codespaces")]
-#[doc(hidden)]
-pub fn decode_70(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodespacesCheckPermissionsForDevcontainerError503,
-    >(body)
-        .map(ErrorBody::CodespacesCheckPermissionsForDevcontainerError503)
-}
-#[cfg(feature = "repos")]
-#[doc(hidden)]
-pub fn decode_71(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::ReposGetCommitError503>(body)
-        .map(ErrorBody::ReposGetCommitError503)
-}
-#[cfg(feature = "repos")]
-#[doc(hidden)]
-pub fn decode_72(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::ReposCompareCommitsWithBaseheadError503>(body)
-        .map(ErrorBody::ReposCompareCommitsWithBaseheadError503)
-}
-#[cfg(feature = "repos")]
-#[doc(hidden)]
-pub fn decode_73(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_10(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::ReposCreateOrUpdateFileContentsError409>(body)
         .map(ErrorBody::ReposCreateOrUpdateFileContentsError409)
 }
-#[cfg(feature = "repos")]
-#[doc(hidden)]
-pub fn decode_74(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::ReposDeleteFileError503>(body)
-        .map(ErrorBody::ReposDeleteFileError503)
-}
-#[cfg(feature = "dependency-graph")]
-#[doc(hidden)]
-pub fn decode_75(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::DependencyGraphDiffRangeError503>(body)
-        .map(ErrorBody::DependencyGraphDiffRangeError503)
-}
 #[cfg(feature = "git")]
 #[doc(hidden)]
-pub fn decode_76(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_11(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::GitCreateBlobError422>(body)
         .map(ErrorBody::GitCreateBlobError422)
 }
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_77(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesCreateError503>(body)
-        .map(ErrorBody::IssuesCreateError503)
-}
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_78(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesUnpinCommentError503>(body)
-        .map(ErrorBody::IssuesUnpinCommentError503)
-}
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_79(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesUpdateError503>(body)
-        .map(ErrorBody::IssuesUpdateError503)
-}
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_80(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesSetIssueFieldValuesError503>(body)
-        .map(ErrorBody::IssuesSetIssueFieldValuesError503)
-}
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_81(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesAddIssueFieldValuesError503>(body)
-        .map(ErrorBody::IssuesAddIssueFieldValuesError503)
-}
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_82(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesDeleteIssueFieldValueError503>(body)
-        .map(ErrorBody::IssuesDeleteIssueFieldValueError503)
-}
-#[cfg(feature = "issues")]
-#[doc(hidden)]
-pub fn decode_83(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::IssuesReprioritizeSubIssueError503>(body)
-        .map(ErrorBody::IssuesReprioritizeSubIssueError503)
-}
 #[cfg(feature = "pulls")]
 #[doc(hidden)]
-pub fn decode_84(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::PullsGetError503>(body)
-        .map(ErrorBody::PullsGetError503)
-}
-#[cfg(feature = "codespaces")]
-#[doc(hidden)]
-pub fn decode_85(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodespacesCreateWithPrForAuthenticatedUserError503,
-    >(body)
-        .map(ErrorBody::CodespacesCreateWithPrForAuthenticatedUserError503)
-}
-#[cfg(feature = "pulls")]
-#[doc(hidden)]
-pub fn decode_86(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::PullsListFilesError503>(body)
-        .map(ErrorBody::PullsListFilesError503)
-}
-#[cfg(feature = "pulls")]
-#[doc(hidden)]
-pub fn decode_87(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::PullsMergeError405>(body)
-        .map(ErrorBody::PullsMergeError405)
-}
-#[cfg(feature = "pulls")]
-#[doc(hidden)]
-pub fn decode_88(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::PullsMergeError409>(body)
-        .map(ErrorBody::PullsMergeError409)
-}
-#[cfg(feature = "pulls")]
-#[doc(hidden)]
-pub fn decode_89(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_12(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::PullRequestMergeAsyncResult>(body)
         .map(ErrorBody::PullRequestMergeAsyncResult)
 }
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_90(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SecretScanningListAlertsForRepoError503>(body)
-        .map(ErrorBody::SecretScanningListAlertsForRepoError503)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_91(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SecretScanningGetAlertError503>(body)
-        .map(ErrorBody::SecretScanningGetAlertError503)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_92(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SecretScanningUpdateAlertError503>(body)
-        .map(ErrorBody::SecretScanningUpdateAlertError503)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_93(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::SecretScanningListLocationsForAlertError503,
-    >(body)
-        .map(ErrorBody::SecretScanningListLocationsForAlertError503)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_94(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::SecretScanningBulkCreateRepoCustomPatternsError422,
-    >(body)
-        .map(ErrorBody::SecretScanningBulkCreateRepoCustomPatternsError422)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_95(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::SecretScanningCreatePushProtectionBypassError503,
-    >(body)
-        .map(ErrorBody::SecretScanningCreatePushProtectionBypassError503)
-}
-#[cfg(feature = "secret-scanning")]
-#[doc(hidden)]
-pub fn decode_96(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SecretScanningGetScanHistoryError503>(body)
-        .map(ErrorBody::SecretScanningGetScanHistoryError503)
-}
 #[cfg(feature = "pulls")]
 #[doc(hidden)]
-pub fn decode_97(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
+pub fn decode_13(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
     serde_json::from_slice::<crate::types::PullsCreateError422>(body)
         .map(ErrorBody::PullsCreateError422)
-}
-#[cfg(feature = "pulls")]
-#[doc(hidden)]
-pub fn decode_98(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::PullsAddError422>(body)
-        .map(ErrorBody::PullsAddError422)
-}
-#[cfg(feature = "search")]
-#[doc(hidden)]
-pub fn decode_99(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SearchCodeError503>(body)
-        .map(ErrorBody::SearchCodeError503)
-}
-#[cfg(feature = "search")]
-#[doc(hidden)]
-pub fn decode_100(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SearchIssuesAndPullRequestsError503>(body)
-        .map(ErrorBody::SearchIssuesAndPullRequestsError503)
-}
-#[cfg(feature = "search")]
-#[doc(hidden)]
-pub fn decode_101(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SearchReposError503>(body)
-        .map(ErrorBody::SearchReposError503)
-}
-#[cfg(feature = "search")]
-#[doc(hidden)]
-pub fn decode_102(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<crate::types::SearchUsersError503>(body)
-        .map(ErrorBody::SearchUsersError503)
-}
-#[cfg(feature = "codespaces")]
-#[doc(hidden)]
-pub fn decode_103(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::CodespacesCreateForAuthenticatedUserError503,
-    >(body)
-        .map(ErrorBody::CodespacesCreateForAuthenticatedUserError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_104(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingAiCreditUsageReportUserError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingAiCreditUsageReportUserError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_105(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingPremiumRequestUsageReportUserError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingPremiumRequestUsageReportUserError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_106(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingUsageReportUserError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingUsageReportUserError503)
-}
-#[cfg(feature = "billing")]
-#[doc(hidden)]
-pub fn decode_107(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<
-        crate::types::BillingGetGithubBillingUsageSummaryReportUserError503,
-    >(body)
-        .map(ErrorBody::BillingGetGithubBillingUsageSummaryReportUserError503)
 }

@@ -82,7 +82,7 @@ Allows you to add a new gist with one or more files.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -127,7 +127,7 @@ Note: With [pagination](https://docs.github.com/rest/guides/using-pagination-in-
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -204,7 +204,7 @@ This endpoint supports the following custom media types. For more information, s
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (403u16, Some(crate::errors::decode_27)),
+            (403u16, Some(crate::errors::decode_5)),
             (404u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -271,7 +271,7 @@ Allows you to update a gist's description and to update, delete, or rename gist 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -395,7 +395,7 @@ This endpoint supports the following custom media types. For more information, s
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (403u16, Some(crate::errors::decode_28)),
+            (403u16, Some(crate::errors::decode_5)),
             (404u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -460,7 +460,7 @@ This endpoint supports the following custom media types. For more information, s
         &self,
         gist_id: &str,
         comment_id: i64,
-        body: &crate::types::GistsUpdateCommentRequest,
+        body: &crate::types::GistsCreateCommentRequest,
     ) -> Result<Response<crate::types::GistComment>, Error> {
         let mut req = Request::new(
             "gists/update-comment",
@@ -589,7 +589,7 @@ This endpoint supports the following custom media types. For more information, s
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -623,7 +623,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (404u16, Some(crate::errors::decode_29)),
+            (404u16, Some(crate::errors::decode_6)),
         ];
         resp.finish(
             ERRORS,
@@ -728,7 +728,7 @@ This endpoint supports the following custom media types. For more information, s
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -768,7 +768,7 @@ Lists public gists for the specified user:
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,

@@ -45,7 +45,7 @@ impl<'a> GitApi<'a> {
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_76)),
+            (422u16, Some(crate::errors::decode_11)),
         ];
         resp.finish(
             ERRORS,
@@ -90,7 +90,7 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -158,7 +158,7 @@ These are the possible values for `reason` in the `verification` object:
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -328,7 +328,7 @@ Creates a reference for your repository. You are unable to create new references
         &self,
         owner: &str,
         repo: &str,
-        body: &crate::types::GitCreateRefRequest,
+        body: &crate::types::PullRequestStackBase,
     ) -> Result<Response<crate::types::GitRef>, Error> {
         let mut req = Request::new(
             "git/create-ref",
@@ -344,7 +344,7 @@ Creates a reference for your repository. You are unable to create new references
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -418,7 +418,7 @@ Updates the provided reference to point to a new SHA. For more information, see 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -485,7 +485,7 @@ These are the possible values for `reason` in the `verification` object:
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -592,7 +592,7 @@ Returns an error if you try to delete a file that does not exist.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -638,7 +638,7 @@ If `truncated` is `true` in the response then the number of items in the `tree` 
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,

@@ -69,7 +69,7 @@ Temporarily restricts interactions to a certain type of GitHub user in any publi
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -165,7 +165,7 @@ Only users with admin access to the organization can configure the cap.
         org: &str,
         body: &crate::types::InteractionsUpdatePullRequestCreationCapForOrgRequest,
     ) -> Result<
-        Response<crate::types::InteractionsUpdatePullRequestCreationCapForOrgResponse>,
+        Response<crate::types::InteractionsGetPullRequestCreationCapForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -184,7 +184,7 @@ Only users with admin access to the organization can configure the cap.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (405u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -206,7 +206,7 @@ Shows which type of GitHub user can interact with this repository and when the r
         owner: &str,
         repo: &str,
     ) -> Result<
-        Response<crate::types::InteractionsGetRestrictionsForRepoResponse>,
+        Response<crate::types::InteractionsGetRestrictionsForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -368,7 +368,7 @@ The bypass list can only hold a maximum of 100 users.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -410,7 +410,7 @@ You can remove a maximum of 100 users per request.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -435,7 +435,7 @@ Only users with admin access to the repository can view the cap configuration.
         owner: &str,
         repo: &str,
     ) -> Result<
-        Response<crate::types::InteractionsGetPullRequestCreationCapForRepoResponse>,
+        Response<crate::types::InteractionsGetPullRequestCreationCapForOrgResponse>,
         Error,
     > {
         let req = Request::new(
@@ -476,9 +476,9 @@ Only users with admin access to the repository can configure the cap.
         &self,
         owner: &str,
         repo: &str,
-        body: &crate::types::InteractionsUpdatePullRequestCreationCapForRepoRequest,
+        body: &crate::types::InteractionsUpdatePullRequestCreationCapForOrgRequest,
     ) -> Result<
-        Response<crate::types::InteractionsUpdatePullRequestCreationCapForRepoResponse>,
+        Response<crate::types::InteractionsGetPullRequestCreationCapForOrgResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -497,7 +497,7 @@ Only users with admin access to the repository can configure the cap.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (405u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -566,7 +566,7 @@ Temporarily restricts which type of GitHub user can interact with your public re
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -608,7 +608,7 @@ Removes any interaction restrictions from your public repositories.
 #[derive(Debug, Clone)]
 pub enum InteractionsGetRestrictionsForAuthenticatedUserResponse {
     ///HTTP 200
-    Ok(crate::types::InteractionsGetRestrictionsForAuthenticatedUserResponse),
+    Ok(crate::types::InteractionsGetRestrictionsForOrgResponse),
     ///HTTP 204
     NoContent,
 }

@@ -85,7 +85,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -319,7 +319,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -375,8 +375,8 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_77)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -436,7 +436,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -542,7 +542,7 @@ This endpoint supports the following custom media types. For more information, s
         owner: &str,
         repo: &str,
         comment_id: i64,
-        body: &crate::types::IssuesUpdateCommentRequest,
+        body: &crate::types::ReposUpdateCommitCommentRequest,
     ) -> Result<Response<crate::types::IssueComment>, Error> {
         let mut req = Request::new(
             "issues/update-comment",
@@ -558,7 +558,7 @@ This endpoint supports the following custom media types. For more information, s
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -605,7 +605,7 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -645,7 +645,7 @@ You can use the REST API to unpin comments on issues.
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_78)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -686,7 +686,7 @@ Lists events for a repository.
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -831,8 +831,8 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_79)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1042,7 +1042,7 @@ This endpoint supports the following custom media types. For more information, s
         owner: &str,
         repo: &str,
         issue_number: i64,
-        body: &crate::types::IssuesCreateCommentRequest,
+        body: &crate::types::ReposUpdateCommitCommentRequest,
     ) -> Result<Response<crate::types::IssueComment>, Error> {
         let mut req = Request::new(
             "issues/create-comment",
@@ -1061,7 +1061,7 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1171,7 +1171,7 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1445,8 +1445,8 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_80)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1499,8 +1499,8 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_81)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1547,8 +1547,8 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_82)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -1641,7 +1641,7 @@ Removes any previous labels and sets the new labels for an issue.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1689,7 +1689,7 @@ Adds labels to an issue.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1825,7 +1825,7 @@ Note that, if you choose not to pass any parameters, you'll need to set `Content
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2063,7 +2063,7 @@ This endpoint supports the following custom media types. For more information, s
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (410u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2104,7 +2104,7 @@ You can use the REST API to reprioritize a sub-issue to a different position in 
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (422u16, Some(crate::errors::decode_0)),
-            (503u16, Some(crate::errors::decode_83)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -2160,7 +2160,7 @@ Requires triage access to the repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2202,7 +2202,7 @@ Requires triage access to the repository. Approving a suggestion also requires p
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2244,7 +2244,7 @@ Requires triage access to the repository. This endpoint only supports issues, no
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2370,7 +2370,7 @@ Creates a label for the specified repository with the given name and color. The 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2562,7 +2562,7 @@ Creates a milestone.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2798,13 +2798,13 @@ pub struct IssuesListQuery {
     ///Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub filter: Option<crate::types::IssuesListFilter>,
     ///Indicates the state of the issues to return.
-    pub state: Option<crate::types::IssuesListState>,
+    pub state: Option<crate::types::OpenOrClosedOrAll>,
     ///A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     ///What to sort results by.
-    pub sort: Option<crate::types::IssuesListSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::IssuesListDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     pub collab: Option<bool>,
@@ -2828,17 +2828,17 @@ pub enum IssuesListResponse {
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListForOrgQuery {
     ///Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub filter: Option<crate::types::IssuesListForOrgFilter>,
+    pub filter: Option<crate::types::IssuesListFilter>,
     ///Indicates the state of the issues to return.
-    pub state: Option<crate::types::IssuesListForOrgState>,
+    pub state: Option<crate::types::OpenOrClosedOrAll>,
     ///A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     ///Can be the name of an issue type.
     pub r#type: Option<String>,
     ///What to sort results by.
-    pub sort: Option<crate::types::IssuesListForOrgSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::IssuesListForOrgDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -2860,7 +2860,7 @@ pub struct IssuesListForRepoQuery {
     ///If an `integer` is passed, it should refer to a milestone by its `number` field. If the string `*` is passed, issues with any milestone are accepted. If the string `none` is passed, issues without milestones are returned.
     pub milestone: Option<String>,
     ///Indicates the state of the issues to return.
-    pub state: Option<crate::types::IssuesListForRepoState>,
+    pub state: Option<crate::types::OpenOrClosedOrAll>,
     ///Can be the name of a user. Pass in `none` for issues with no assigned user, and `*` for issues assigned to any user.
     pub assignee: Option<String>,
     ///Can be the name of an issue type. If the string `*` is passed, issues with any type are accepted. If the string `none` is passed, issues without type are returned.
@@ -2881,9 +2881,9 @@ issues where the `priority` field is `Urgent` AND the `severity` field is
     ///A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     ///What to sort results by.
-    pub sort: Option<crate::types::IssuesListForRepoSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::IssuesListForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -2903,9 +2903,9 @@ pub enum IssuesListForRepoResponse {
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListCommentsForRepoQuery {
     ///The property to sort the results by.
-    pub sort: Option<crate::types::IssuesListCommentsForRepoSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///Either `asc` or `desc`. Ignored without the `sort` parameter.
-    pub direction: Option<crate::types::IssuesListCommentsForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -3119,11 +3119,11 @@ pub struct IssuesListLabelsForRepoQuery {
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListMilestonesQuery {
     ///The state of the milestone. Either `open`, `closed`, or `all`.
-    pub state: Option<crate::types::IssuesListMilestonesState>,
+    pub state: Option<crate::types::OpenOrClosedOrAll>,
     ///What to sort results by. Either `due_on` or `completeness`.
-    pub sort: Option<crate::types::IssuesListMilestonesSort>,
+    pub sort: Option<crate::types::DueOnOrCompleteness>,
     ///The direction of the sort. Either `asc` or `desc`.
-    pub direction: Option<crate::types::IssuesListMilestonesDirection>,
+    pub direction: Option<crate::types::AscOrDesc4>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -3141,15 +3141,15 @@ pub struct IssuesListLabelsForMilestoneQuery {
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListForAuthenticatedUserQuery {
     ///Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub filter: Option<crate::types::IssuesListForAuthenticatedUserFilter>,
+    pub filter: Option<crate::types::IssuesListFilter>,
     ///Indicates the state of the issues to return.
-    pub state: Option<crate::types::IssuesListForAuthenticatedUserState>,
+    pub state: Option<crate::types::OpenOrClosedOrAll>,
     ///A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
     ///What to sort results by.
-    pub sort: Option<crate::types::IssuesListForAuthenticatedUserSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::IssuesListForAuthenticatedUserDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -82,7 +82,7 @@ Initiates the generation of a migration archive.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -394,7 +394,7 @@ return a status `422 Unprocessable Entity` response.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (503u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -579,7 +579,7 @@ new commits to the repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (503u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -666,7 +666,7 @@ site](https://docs.github.com/repositories/working-with-files/managing-large-fil
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (503u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -741,7 +741,7 @@ Initiates the generation of a user migration archive.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -995,13 +995,13 @@ pub struct MigrationsListForOrgQuery {
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///Exclude attributes from the API response to improve performance
-    pub exclude: Option<Vec<crate::types::MigrationsListForOrgExcludeItem>>,
+    pub exclude: Option<Vec<crate::types::Repositories>>,
 }
 ///Query parameters of [`get_status_for_org`](MigrationsApi::get_status_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsGetStatusForOrgQuery {
     ///Exclude attributes from the API response to improve performance
-    pub exclude: Option<Vec<crate::types::MigrationsGetStatusForOrgExcludeItem>>,
+    pub exclude: Option<Vec<crate::types::Repositories>>,
 }
 ///Query parameters of [`list_repos_for_org`](MigrationsApi::list_repos_for_org).
 #[derive(Debug, Clone, Default)]

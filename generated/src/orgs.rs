@@ -164,7 +164,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` or `r
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_36)),
+            (422u16, Some(crate::errors::decode_7)),
         ];
         resp.finish(
             ERRORS,
@@ -807,7 +807,7 @@ Blocks the given user on behalf of the specified organization and returns a 204.
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -956,7 +956,7 @@ edit webhooks that they did not create and users cannot list, view, or edit webh
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1083,7 +1083,7 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1146,7 +1146,7 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
         &self,
         org: &str,
         hook_id: i64,
-        body: Option<&crate::types::OrgsUpdateWebhookConfigForOrgRequest>,
+        body: Option<&crate::types::AppsUpdateWebhookConfigForAppRequest>,
     ) -> Result<Response<crate::types::WebhookConfig>, Error> {
         let mut req = Request::new(
             "orgs/update-webhook-config-for-org",
@@ -1211,7 +1211,7 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1253,7 +1253,7 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1295,7 +1295,7 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1548,7 +1548,7 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
     pub async fn get_summary_stats_by_actor(
         &self,
         org: &str,
-        actor_type: crate::types::OrgsGetSummaryStatsByActorActorType,
+        actor_type: crate::types::OrgsGetRouteStatsByActorActorType,
         actor_id: i64,
         query: &OrgsGetSummaryStatsByActorQuery,
     ) -> Result<Response<crate::types::ApiInsightsSummaryStats>, Error> {
@@ -1668,7 +1668,7 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
     pub async fn get_time_stats_by_actor(
         &self,
         org: &str,
-        actor_type: crate::types::OrgsGetTimeStatsByActorActorType,
+        actor_type: crate::types::OrgsGetRouteStatsByActorActorType,
         actor_id: i64,
         query: &OrgsGetTimeStatsByActorQuery,
     ) -> Result<Response<Vec<crate::types::ApiInsightsTimeStatsItem>>, Error> {
@@ -1870,7 +1870,7 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1907,7 +1907,7 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2291,7 +2291,7 @@ List all users who are members of an organization. If the authenticated user is 
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2443,7 +2443,7 @@ To prevent abuse, organization owners are limited to creating 50 organization in
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2521,7 +2521,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2793,7 +2793,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -3002,7 +3002,7 @@ Removing a user from this list will remove them from all the organization's repo
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_43)),
+            (422u16, Some(crate::errors::decode_8)),
         ];
         resp.finish(
             ERRORS,
@@ -3079,7 +3079,7 @@ Only GitHub Apps can use this endpoint.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -3119,7 +3119,7 @@ Only GitHub Apps can use this endpoint.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -3161,7 +3161,7 @@ Only GitHub Apps can use this endpoint.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -3284,7 +3284,7 @@ Only GitHub Apps can use this endpoint.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -3323,7 +3323,7 @@ Only GitHub Apps can use this endpoint.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -3364,7 +3364,7 @@ Only GitHub Apps can use this endpoint.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -3685,7 +3685,7 @@ To use this endpoint, the authenticated user must be one of:
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4093,7 +4093,7 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
         org: &str,
         query: &OrgsGetImmutableReleasesSettingsRepositoriesQuery,
     ) -> Result<
-        Response<crate::types::OrgsGetImmutableReleasesSettingsRepositoriesResponse>,
+        Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -4134,7 +4134,7 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
     pub async fn set_immutable_releases_settings_repositories(
         &self,
         org: &str,
-        body: &crate::types::OrgsSetImmutableReleasesSettingsRepositoriesRequest,
+        body: &crate::types::ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "orgs/set-immutable-releases-settings-repositories",
@@ -4248,7 +4248,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org`, `wri
         &self,
         org: &str,
         security_product: crate::types::OrgsEnableOrDisableSecurityProductOnAllOrgReposSecurityProduct,
-        enablement: crate::types::OrgsEnableOrDisableSecurityProductOnAllOrgReposEnablement,
+        enablement: crate::types::EnableAllOrDisableAll,
         body: Option<
             &crate::types::OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest,
         >,
@@ -4308,7 +4308,7 @@ Lists all of the authenticated user's organization memberships.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4379,7 +4379,7 @@ Converts the authenticated user to an active member of the organization, if that
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4517,7 +4517,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4548,9 +4548,9 @@ pub enum OrgsListResponse {
 #[derive(Debug, Clone)]
 pub enum OrgsSetClusterDeploymentRecordsResponse {
     ///HTTP 200
-    Ok(crate::types::OrgsSetClusterDeploymentRecordsResponse),
+    Ok(crate::types::OrgsCreateArtifactDeploymentRecordResponse),
     ///HTTP 207
-    MultiStatus(crate::types::OrgsSetClusterDeploymentRecordsResponse2),
+    MultiStatus(crate::types::OrgsSetClusterDeploymentRecordsResponse),
 }
 ///Query parameters of [`list_attestations_bulk`](OrgsApi::list_attestations_bulk).
 #[derive(Debug, Clone, Default)]
@@ -4638,7 +4638,7 @@ pub struct OrgsListWebhookDeliveriesQuery {
     ///Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
     ///Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub status: Option<crate::types::OrgsListWebhookDeliveriesStatus>,
+    pub status: Option<crate::types::SuccessOrFailure>,
 }
 ///Query parameters of [`get_route_stats_by_actor`](OrgsApi::get_route_stats_by_actor).
 #[derive(Debug, Clone, Default)]
@@ -4652,7 +4652,7 @@ pub struct OrgsGetRouteStatsByActorQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::OrgsGetRouteStatsByActorDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property to sort the results by.
     pub sort: Option<Vec<crate::types::OrgsGetRouteStatsByActorSortItem>>,
     ///Providing a substring will filter results where the API route contains the substring. This is a case-insensitive search.
@@ -4670,7 +4670,7 @@ pub struct OrgsGetSubjectStatsQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::OrgsGetSubjectStatsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property to sort the results by.
     pub sort: Option<Vec<crate::types::OrgsGetSubjectStatsSortItem>>,
     ///Providing a substring will filter results where the subject name contains the substring. This is a case-insensitive search.
@@ -4742,9 +4742,9 @@ pub struct OrgsGetUserStatsQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::OrgsGetUserStatsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property to sort the results by.
-    pub sort: Option<Vec<crate::types::OrgsGetUserStatsSortItem>>,
+    pub sort: Option<Vec<crate::types::OrgsGetSubjectStatsSortItem>>,
     ///Providing a substring will filter results where the actor name contains the substring. This is a case-insensitive search.
     pub actor_name_substring: Option<String>,
 }
@@ -4766,9 +4766,7 @@ pub struct OrgsListPendingInvitationsQuery {
     ///Filter invitations by their member role.
     pub role: Option<crate::types::OrgsListPendingInvitationsRole>,
     ///Filter invitations by their invitation source.
-    pub invitation_source: Option<
-        crate::types::OrgsListPendingInvitationsInvitationSource,
-    >,
+    pub invitation_source: Option<crate::types::AllOrMemberOrScim>,
 }
 ///Query parameters of [`list_invitation_teams`](OrgsApi::list_invitation_teams).
 #[derive(Debug, Clone, Default)]
@@ -4782,9 +4780,9 @@ pub struct OrgsListInvitationTeamsQuery {
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListMembersQuery {
     ///Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
-    pub filter: Option<crate::types::OrgsListMembersFilter>,
+    pub filter: Option<crate::types::T2faDisabledOrT2faInsecureOrAll>,
     ///Filter members returned by their role.
-    pub role: Option<crate::types::OrgsListMembersRole>,
+    pub role: Option<crate::types::AllOrAdminOrMember>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -4818,7 +4816,7 @@ pub struct OrgsListOrgRoleUsersQuery {
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListOutsideCollaboratorsQuery {
     ///Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
-    pub filter: Option<crate::types::OrgsListOutsideCollaboratorsFilter>,
+    pub filter: Option<crate::types::T2faDisabledOrT2faInsecureOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -4840,9 +4838,9 @@ pub struct OrgsListPatGrantRequestsQuery {
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The property by which to sort the results.
-    pub sort: Option<crate::types::OrgsListPatGrantRequestsSort>,
+    pub sort: Option<crate::types::CreatedAt>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::OrgsListPatGrantRequestsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///A list of owner usernames to use to filter the results.
     pub owner: Option<Vec<String>>,
     ///The name of the repository to use to filter the results.
@@ -4872,9 +4870,9 @@ pub struct OrgsListPatGrantsQuery {
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The property by which to sort the results.
-    pub sort: Option<crate::types::OrgsListPatGrantsSort>,
+    pub sort: Option<crate::types::CreatedAt>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::OrgsListPatGrantsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///A list of owner usernames to use to filter the results.
     pub owner: Option<Vec<String>>,
     ///The name of the repository to use to filter the results.
@@ -4934,7 +4932,7 @@ pub struct OrgsGetImmutableReleasesSettingsRepositoriesQuery {
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListMembershipsForAuthenticatedUserQuery {
     ///Indicates the state of the memberships to return. If not specified, the API returns both active and pending memberships.
-    pub state: Option<crate::types::OrgsListMembershipsForAuthenticatedUserState>,
+    pub state: Option<crate::types::ActiveOrPending>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

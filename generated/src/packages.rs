@@ -106,7 +106,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
     pub async fn get_package_for_organization(
         &self,
         org: &str,
-        package_type: crate::types::PackagesGetPackageForOrganizationPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<crate::types::Package>, Error> {
         let req = Request::new(
@@ -144,7 +144,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn delete_package_for_org(
         &self,
         org: &str,
-        package_type: crate::types::PackagesDeletePackageForOrgPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
@@ -190,7 +190,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn restore_package_for_org(
         &self,
         org: &str,
-        package_type: crate::types::PackagesRestorePackageForOrgPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesRestorePackageForOrgQuery,
     ) -> Result<Response<()>, Error> {
@@ -234,7 +234,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
     pub async fn get_all_package_versions_for_package_owned_by_org(
         &self,
         org: &str,
-        package_type: crate::types::PackagesGetAllPackageVersionsForPackageOwnedByOrgPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery,
     ) -> Result<Response<Vec<crate::types::PackageVersion>>, Error> {
@@ -284,7 +284,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
     pub async fn get_package_version_for_organization(
         &self,
         org: &str,
-        package_type: crate::types::PackagesGetPackageVersionForOrganizationPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<crate::types::PackageVersion>, Error> {
@@ -324,7 +324,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn delete_package_version_for_org(
         &self,
         org: &str,
-        package_type: crate::types::PackagesDeletePackageVersionForOrgPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<()>, Error> {
@@ -372,7 +372,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn restore_package_version_for_org(
         &self,
         org: &str,
-        package_type: crate::types::PackagesRestorePackageVersionForOrgPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<()>, Error> {
@@ -482,7 +482,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
 [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-the-authenticated-user)*/
     pub async fn get_package_for_authenticated_user(
         &self,
-        package_type: crate::types::PackagesGetPackageForAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<crate::types::Package>, Error> {
         let req = Request::new(
@@ -516,7 +516,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
 [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-the-authenticated-user)*/
     pub async fn delete_package_for_authenticated_user(
         &self,
-        package_type: crate::types::PackagesDeletePackageForAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
@@ -558,7 +558,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
 [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-the-authenticated-user)*/
     pub async fn restore_package_for_authenticated_user(
         &self,
-        package_type: crate::types::PackagesRestorePackageForAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesRestorePackageForAuthenticatedUserQuery,
     ) -> Result<Response<()>, Error> {
@@ -601,7 +601,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
 [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user)*/
     pub async fn get_all_package_versions_for_package_owned_by_authenticated_user(
         &self,
-        package_type: crate::types::PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::PackageVersion>>, Error> {
@@ -650,7 +650,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
 [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-the-authenticated-user)*/
     pub async fn get_package_version_for_authenticated_user(
         &self,
-        package_type: crate::types::PackagesGetPackageVersionForAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<crate::types::PackageVersion>, Error> {
@@ -689,7 +689,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
 [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-version-for-the-authenticated-user)*/
     pub async fn delete_package_version_for_authenticated_user(
         &self,
-        package_type: crate::types::PackagesDeletePackageVersionForAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<()>, Error> {
@@ -734,7 +734,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
 [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-version-for-the-authenticated-user)*/
     pub async fn restore_package_version_for_authenticated_user(
         &self,
-        package_type: crate::types::PackagesRestorePackageVersionForAuthenticatedUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<()>, Error> {
@@ -856,7 +856,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
     pub async fn get_package_for_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesGetPackageForUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<crate::types::Package>, Error> {
         let req = Request::new(
@@ -894,7 +894,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn delete_package_for_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesDeletePackageForUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
@@ -940,7 +940,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn restore_package_for_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesRestorePackageForUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesRestorePackageForUserQuery,
     ) -> Result<Response<()>, Error> {
@@ -985,7 +985,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
     pub async fn get_all_package_versions_for_package_owned_by_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesGetAllPackageVersionsForPackageOwnedByUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
     ) -> Result<Response<Vec<crate::types::PackageVersion>>, Error> {
         let req = Request::new(
@@ -1026,7 +1026,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
     pub async fn get_package_version_for_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesGetPackageVersionForUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<crate::types::PackageVersion>, Error> {
@@ -1067,7 +1067,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn delete_package_version_for_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesDeletePackageVersionForUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<()>, Error> {
@@ -1116,7 +1116,7 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
     pub async fn restore_package_version_for_user(
         &self,
         username: &str,
-        package_type: crate::types::PackagesRestorePackageVersionForUserPackageType,
+        package_type: crate::types::PackagePackageType,
         package_name: &str,
         package_version_id: i64,
     ) -> Result<Response<()>, Error> {
@@ -1152,12 +1152,12 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
 #[derive(Debug, Clone)]
 pub struct PackagesListPackagesForOrganizationQuery {
     ///The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
-    pub package_type: crate::types::PackagesListPackagesForOrganizationPackageType,
+    pub package_type: crate::types::PackagePackageType,
     /**The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
 
 The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
 For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."*/
-    pub visibility: Option<crate::types::PackagesListPackagesForOrganizationVisibility>,
+    pub visibility: Option<crate::types::PublicOrPrivateOrInternal>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1177,22 +1177,18 @@ pub struct PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The state of the package, either active or deleted.
-    pub state: Option<
-        crate::types::PackagesGetAllPackageVersionsForPackageOwnedByOrgState,
-    >,
+    pub state: Option<crate::types::ActiveOrDeleted>,
 }
 ///Query parameters of [`list_packages_for_authenticated_user`](PackagesApi::list_packages_for_authenticated_user).
 #[derive(Debug, Clone)]
 pub struct PackagesListPackagesForAuthenticatedUserQuery {
     ///The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
-    pub package_type: crate::types::PackagesListPackagesForAuthenticatedUserPackageType,
+    pub package_type: crate::types::PackagePackageType,
     /**The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
 
 The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
 For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."*/
-    pub visibility: Option<
-        crate::types::PackagesListPackagesForAuthenticatedUserVisibility,
-    >,
+    pub visibility: Option<crate::types::PublicOrPrivateOrInternal>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1212,20 +1208,18 @@ pub struct PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery 
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The state of the package, either active or deleted.
-    pub state: Option<
-        crate::types::PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserState,
-    >,
+    pub state: Option<crate::types::ActiveOrDeleted>,
 }
 ///Query parameters of [`list_packages_for_user`](PackagesApi::list_packages_for_user).
 #[derive(Debug, Clone)]
 pub struct PackagesListPackagesForUserQuery {
     ///The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
-    pub package_type: crate::types::PackagesListPackagesForUserPackageType,
+    pub package_type: crate::types::PackagePackageType,
     /**The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
 
 The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
 For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."*/
-    pub visibility: Option<crate::types::PackagesListPackagesForUserVisibility>,
+    pub visibility: Option<crate::types::PublicOrPrivateOrInternal>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -91,7 +91,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -242,7 +242,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,

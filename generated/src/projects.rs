@@ -219,7 +219,7 @@ Add a field to an organization-owned project.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -498,7 +498,7 @@ Update a specific item in an organization-owned project.
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -537,7 +537,7 @@ Create a new view in an organization-owned project. Views allow you to customize
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (503u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -627,7 +627,7 @@ Create draft issue item for the specified user owned project.
         &self,
         user_id: &str,
         project_number: i64,
-        body: &crate::types::ProjectsCreateDraftItemForAuthenticatedUserRequest,
+        body: &crate::types::ProjectsCreateDraftItemForOrgRequest,
     ) -> Result<Response<ProjectsCreateDraftItemForAuthenticatedUserResponse>, Error> {
         let mut req = Request::new(
             "projects/create-draft-item-for-authenticated-user",
@@ -672,7 +672,7 @@ Create a new view in a user-owned project. Views allow you to customize how item
         &self,
         user_id: &str,
         project_number: i64,
-        body: &crate::types::ProjectsCreateViewForUserRequest,
+        body: &crate::types::ProjectsCreateViewForOrgRequest,
     ) -> Result<Response<ProjectsCreateViewForUserResponse>, Error> {
         let mut req = Request::new(
             "projects/create-view-for-user",
@@ -690,7 +690,7 @@ Create a new view in a user-owned project. Views allow you to customize how item
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (503u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -868,7 +868,7 @@ Add a field to a specified user owned project.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -998,7 +998,7 @@ Add an issue or pull request item to the specified user owned project.
         &self,
         username: &str,
         project_number: i64,
-        body: &crate::types::ProjectsAddItemForUserRequest,
+        body: &crate::types::ProjectsAddItemForOrgRequest,
     ) -> Result<Response<ProjectsAddItemForUserResponse>, Error> {
         let mut req = Request::new(
             "projects/add-item-for-user",
@@ -1132,7 +1132,7 @@ Update a specific item in a user-owned project.
         username: &str,
         project_number: i64,
         item_id: i64,
-        body: &crate::types::ProjectsUpdateItemForUserRequest,
+        body: &crate::types::ProjectsUpdateItemForOrgRequest,
     ) -> Result<Response<crate::types::ProjectsV2ItemWithContent>, Error> {
         let mut req = Request::new(
             "projects/update-item-for-user",
@@ -1152,7 +1152,7 @@ Update a specific item in a user-owned project.
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1335,7 +1335,7 @@ pub struct ProjectsGetOrgItemQuery {
     /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
 
 Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789*/
-    pub fields: Option<crate::types::ProjectsGetOrgItemFields>,
+    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
 }
 ///The success responses of [`get_org_item`](ProjectsApi::get_org_item).
 #[derive(Debug, Clone)]
@@ -1360,7 +1360,7 @@ pub struct ProjectsListViewItemsForOrgQuery {
 title field will be returned.
 
 Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
-    pub fields: Option<crate::types::ProjectsListViewItemsForOrgFields>,
+    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1468,7 +1468,7 @@ pub struct ProjectsListItemsForUserQuery {
     /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
 
 Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
-    pub fields: Option<crate::types::ProjectsListItemsForUserFields>,
+    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
 }
 ///The success responses of [`list_items_for_user`](ProjectsApi::list_items_for_user).
 #[derive(Debug, Clone)]
@@ -1492,7 +1492,7 @@ pub struct ProjectsGetUserItemQuery {
     /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
 
 Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789*/
-    pub fields: Option<crate::types::ProjectsGetUserItemFields>,
+    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
 }
 ///The success responses of [`get_user_item`](ProjectsApi::get_user_item).
 #[derive(Debug, Clone)]
@@ -1509,7 +1509,7 @@ pub struct ProjectsListViewItemsForUserQuery {
 title field will be returned.
 
 Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
-    pub fields: Option<crate::types::ProjectsListViewItemsForUserFields>,
+    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

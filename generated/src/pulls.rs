@@ -75,7 +75,7 @@ This endpoint supports the following custom media types. For more information, s
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -109,7 +109,7 @@ This endpoint supports the following custom media types. For more information, s
         owner: &str,
         repo: &str,
         body: &crate::types::PullsCreateRequest,
-    ) -> Result<Response<crate::types::PullRequest>, Error> {
+    ) -> Result<Response<crate::types::PullRequest2>, Error> {
         let mut req = Request::new(
             "pulls/create",
             reqwest::Method::POST,
@@ -124,7 +124,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -288,7 +288,7 @@ This endpoint supports the following custom media types. For more information, s
         owner: &str,
         repo: &str,
         comment_id: i64,
-        body: &crate::types::PullsUpdateReviewCommentRequest,
+        body: &crate::types::ReposUpdateCommitCommentRequest,
     ) -> Result<Response<crate::types::PullRequestReviewComment>, Error> {
         let mut req = Request::new(
             "pulls/update-review-comment",
@@ -363,7 +363,7 @@ This endpoint supports the following custom media types. For more information, s
             (404u16, Some(crate::errors::decode_1)),
             (406u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_84)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -396,7 +396,7 @@ This endpoint supports the following custom media types. For more information, s
         repo: &str,
         pull_number: i64,
         body: Option<&crate::types::PullsUpdateRequest>,
-    ) -> Result<Response<crate::types::PullRequest>, Error> {
+    ) -> Result<Response<crate::types::PullRequest2>, Error> {
         let mut req = Request::new(
             "pulls/update",
             reqwest::Method::PATCH,
@@ -414,7 +414,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -525,7 +525,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -558,7 +558,7 @@ This endpoint supports the following custom media types. For more information, s
         repo: &str,
         pull_number: i64,
         comment_id: i64,
-        body: &crate::types::PullsCreateReplyForReviewCommentRequest,
+        body: &crate::types::ReposUpdateCommitCommentRequest,
     ) -> Result<Response<crate::types::PullRequestReviewComment>, Error> {
         let mut req = Request::new(
             "pulls/create-reply-for-review-comment",
@@ -678,9 +678,9 @@ This endpoint supports the following custom media types. For more information, s
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_86)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -757,9 +757,9 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (405u16, Some(crate::errors::decode_87)),
-            (409u16, Some(crate::errors::decode_88)),
-            (422u16, Some(crate::errors::decode_25)),
+            (405u16, Some(crate::errors::decode_8)),
+            (409u16, Some(crate::errors::decode_8)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -807,11 +807,11 @@ If the pull request cannot be merged (e.g. because it is closed, or still a draf
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_89)),
+            (400u16, Some(crate::errors::decode_12)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (409u16, Some(crate::errors::decode_89)),
-            (422u16, Some(crate::errors::decode_25)),
+            (409u16, Some(crate::errors::decode_12)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -973,7 +973,7 @@ Removes review requests from a pull request for a given set of users and/or team
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1153,7 +1153,7 @@ This endpoint supports the following custom media types. For more information, s
         repo: &str,
         pull_number: i64,
         review_id: i64,
-        body: &crate::types::PullsUpdateReviewRequest,
+        body: &crate::types::ReposUpdateCommitCommentRequest,
     ) -> Result<Response<crate::types::PullRequestReview>, Error> {
         let mut req = Request::new(
             "pulls/update-review",
@@ -1392,7 +1392,10 @@ Note: If making a request on behalf of a GitHub App you must also have permissio
         repo: &str,
         pull_number: i64,
         body: Option<&Option<crate::types::PullsUpdateBranchRequest>>,
-    ) -> Result<Response<crate::types::PullsUpdateBranchResponse>, Error> {
+    ) -> Result<
+        Response<crate::types::ActivityMarkRepoNotificationsAsReadResponse>,
+        Error,
+    > {
         let mut req = Request::new(
             "pulls/update-branch",
             reqwest::Method::PUT,
@@ -1410,7 +1413,7 @@ Note: If making a request on behalf of a GitHub App you must also have permissio
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1455,7 +1458,7 @@ Lists pull request stacks in a repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1494,7 +1497,7 @@ base ref must match the previous pull request's head ref.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_97)),
+            (422u16, Some(crate::errors::decode_13)),
         ];
         resp.finish(
             ERRORS,
@@ -1516,7 +1519,7 @@ Gets a pull request stack by providing its stack number.
         owner: &str,
         repo: &str,
         stack_number: i64,
-    ) -> Result<Response<crate::types::PullsGetResponse>, Error> {
+    ) -> Result<Response<crate::types::PullsCreateResponse>, Error> {
         let req = Request::new(
             "pull-request-stacks/get",
             reqwest::Method::GET,
@@ -1556,7 +1559,7 @@ top pull request's head ref.
         repo: &str,
         stack_number: i64,
         body: &crate::types::PullsAddRequest,
-    ) -> Result<Response<crate::types::PullsAddResponse>, Error> {
+    ) -> Result<Response<crate::types::PullsCreateResponse>, Error> {
         let mut req = Request::new(
             "pull-request-stacks/add",
             reqwest::Method::POST,
@@ -1573,7 +1576,7 @@ top pull request's head ref.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_98)),
+            (422u16, Some(crate::errors::decode_13)),
         ];
         resp.finish(
             ERRORS,
@@ -1614,7 +1617,7 @@ dissolved and a `204` is returned.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1630,7 +1633,7 @@ dissolved and a `204` is returned.
 #[derive(Debug, Clone, Default)]
 pub struct PullsListQuery {
     ///Either `open`, `closed`, or `all` to filter by state.
-    pub state: Option<crate::types::PullsListState>,
+    pub state: Option<crate::types::OpenOrClosedOrAll>,
     ///Filter pulls by head user or head organization and branch name in the format of `user:ref-name` or `organization:ref-name`. For example: `github:new-script-format` or `octocat:test-branch`.
     pub head: Option<String>,
     ///Filter pulls by base branch name. Example: `gh-pages`.
@@ -1638,7 +1641,7 @@ pub struct PullsListQuery {
     ///What to sort results by. `popularity` will sort by the number of comments. `long-running` will sort by date created and will limit the results to pull requests that have been open for more than a month and have had activity within the past month.
     pub sort: Option<crate::types::PullsListSort>,
     ///The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
-    pub direction: Option<crate::types::PullsListDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1655,9 +1658,9 @@ pub enum PullsListResponse {
 ///Query parameters of [`list_review_comments_for_repo`](PullsApi::list_review_comments_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListReviewCommentsForRepoQuery {
-    pub sort: Option<crate::types::PullsListReviewCommentsForRepoSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrCreatedAt>,
     ///The direction to sort results. Ignored without `sort` parameter.
-    pub direction: Option<crate::types::PullsListReviewCommentsForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1669,7 +1672,7 @@ pub struct PullsListReviewCommentsForRepoQuery {
 #[derive(Debug, Clone)]
 pub enum PullsGetResponse {
     ///HTTP 200
-    Ok(crate::types::PullRequest),
+    Ok(crate::types::PullRequest2),
     ///HTTP 304
     NotModified,
 }
@@ -1677,9 +1680,9 @@ pub enum PullsGetResponse {
 #[derive(Debug, Clone, Default)]
 pub struct PullsListReviewCommentsQuery {
     ///The property to sort the results by.
-    pub sort: Option<crate::types::PullsListReviewCommentsSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///The direction to sort results. Ignored without `sort` parameter.
-    pub direction: Option<crate::types::PullsListReviewCommentsDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1741,7 +1744,7 @@ pub struct PullsList2Query {
 #[derive(Debug, Clone)]
 pub enum PullsUnstackResponse {
     ///HTTP 200
-    Ok(crate::types::PullsUnstackResponse),
+    Ok(crate::types::PullsCreateResponse),
     ///HTTP 204
     NoContent,
 }

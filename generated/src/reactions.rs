@@ -90,7 +90,7 @@ Create a reaction to a [commit comment](https://docs.github.com/rest/commits/com
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -204,7 +204,7 @@ Create a reaction to an [issue comment](https://docs.github.com/rest/issues/comm
         owner: &str,
         repo: &str,
         comment_id: i64,
-        body: &crate::types::ReactionsCreateForIssueCommentRequest,
+        body: &crate::types::ReactionsCreateForCommitCommentRequest,
     ) -> Result<Response<ReactionsCreateForIssueCommentResponse>, Error> {
         let mut req = Request::new(
             "reactions/create-for-issue-comment",
@@ -220,7 +220,7 @@ Create a reaction to an [issue comment](https://docs.github.com/rest/issues/comm
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -335,7 +335,7 @@ Create a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-a
         owner: &str,
         repo: &str,
         issue_number: i64,
-        body: &crate::types::ReactionsCreateForIssueRequest,
+        body: &crate::types::ReactionsCreateForCommitCommentRequest,
     ) -> Result<Response<ReactionsCreateForIssueResponse>, Error> {
         let mut req = Request::new(
             "reactions/create-for-issue",
@@ -351,7 +351,7 @@ Create a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-a
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -465,7 +465,7 @@ Create a reaction to a [pull request review comment](https://docs.github.com/res
         owner: &str,
         repo: &str,
         comment_id: i64,
-        body: &crate::types::ReactionsCreateForPullRequestReviewCommentRequest,
+        body: &crate::types::ReactionsCreateForCommitCommentRequest,
     ) -> Result<Response<ReactionsCreateForPullRequestReviewCommentResponse>, Error> {
         let mut req = Request::new(
             "reactions/create-for-pull-request-review-comment",
@@ -481,7 +481,7 @@ Create a reaction to a [pull request review comment](https://docs.github.com/res
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -611,7 +611,7 @@ Create a reaction to a [release](https://docs.github.com/rest/releases/releases#
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -690,7 +690,7 @@ pub enum ReactionsCreateForCommitCommentResponse {
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForIssueCommentQuery {
     ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
-    pub content: Option<crate::types::ReactionsListForIssueCommentContent>,
+    pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -708,7 +708,7 @@ pub enum ReactionsCreateForIssueCommentResponse {
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForIssueQuery {
     ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
-    pub content: Option<crate::types::ReactionsListForIssueContent>,
+    pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -726,7 +726,7 @@ pub enum ReactionsCreateForIssueResponse {
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForPullRequestReviewCommentQuery {
     ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
-    pub content: Option<crate::types::ReactionsListForPullRequestReviewCommentContent>,
+    pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -88,7 +88,7 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -162,7 +162,7 @@ Create a repository ruleset for an organization.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -333,7 +333,7 @@ Update a ruleset for an organization.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -451,7 +451,7 @@ OAuth app tokens and personal access tokens (classic) need the `delete_repo` sco
         );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (403u16, Some(crate::errors::decode_46)),
+            (403u16, Some(crate::errors::decode_8)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
         ];
@@ -497,7 +497,7 @@ OAuth app tokens and personal access tokens (classic) need the `delete_repo` sco
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -604,7 +604,7 @@ Artifact attestations are meant to be created using the [attest action](https://
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -725,7 +725,7 @@ Users with admin access to the repository can create an autolink.
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1325,7 +1325,7 @@ Updating pull request review enforcement requires admin or owner permissions to 
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1555,7 +1555,7 @@ Updating required status checks requires admin or owner permissions to the repos
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1632,7 +1632,7 @@ Protected branches are available in public repositories with GitHub Free and Git
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1654,7 +1654,7 @@ Protected branches are available in public repositories with GitHub Free and Git
         owner: &str,
         repo: &str,
         branch: &str,
-        body: Option<&crate::types::ReposAddStatusCheckContextsRequest>,
+        body: Option<&crate::types::ReposSetStatusCheckContextsRequest>,
     ) -> Result<Response<Vec<String>>, Error> {
         let mut req = Request::new(
             "repos/add-status-check-contexts",
@@ -1674,7 +1674,7 @@ Protected branches are available in public repositories with GitHub Free and Git
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1696,7 +1696,7 @@ Protected branches are available in public repositories with GitHub Free and Git
         owner: &str,
         repo: &str,
         branch: &str,
-        body: Option<&crate::types::ReposRemoveStatusCheckContextsRequest>,
+        body: Option<&crate::types::ReposSetStatusCheckContextsRequest>,
     ) -> Result<Response<Vec<String>>, Error> {
         let mut req = Request::new(
             "repos/remove-status-check-contexts",
@@ -1715,7 +1715,7 @@ Protected branches are available in public repositories with GitHub Free and Git
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1870,7 +1870,7 @@ Replaces the list of apps that have push access to this branch. This removes all
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1894,7 +1894,7 @@ Grants the specified apps push access for this branch. Only GitHub Apps that are
         owner: &str,
         repo: &str,
         branch: &str,
-        body: &crate::types::ReposAddAppAccessRestrictionsRequest,
+        body: &crate::types::ReposSetAppAccessRestrictionsRequest,
     ) -> Result<Response<Vec<Option<crate::types::Integration>>>, Error> {
         let mut req = Request::new(
             "repos/add-app-access-restrictions",
@@ -1910,7 +1910,7 @@ Grants the specified apps push access for this branch. Only GitHub Apps that are
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1934,7 +1934,7 @@ Removes the ability of an app to push to this branch. Only GitHub Apps that are 
         owner: &str,
         repo: &str,
         branch: &str,
-        body: &crate::types::ReposRemoveAppAccessRestrictionsRequest,
+        body: &crate::types::ReposSetAppAccessRestrictionsRequest,
     ) -> Result<Response<Vec<Option<crate::types::Integration>>>, Error> {
         let mut req = Request::new(
             "repos/remove-app-access-restrictions",
@@ -1950,7 +1950,7 @@ Removes the ability of an app to push to this branch. Only GitHub Apps that are 
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2030,7 +2030,7 @@ Replaces the list of teams that have push access to this branch. This removes al
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2054,7 +2054,7 @@ Grants the specified teams push access for this branch. You can also give push a
         owner: &str,
         repo: &str,
         branch: &str,
-        body: Option<&crate::types::ReposAddTeamAccessRestrictionsRequest>,
+        body: Option<&crate::types::ReposSetTeamAccessRestrictionsRequest>,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
         let mut req = Request::new(
             "repos/add-team-access-restrictions",
@@ -2072,7 +2072,7 @@ Grants the specified teams push access for this branch. You can also give push a
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2096,7 +2096,7 @@ Removes the ability of a team to push to this branch. You can also remove push a
         owner: &str,
         repo: &str,
         branch: &str,
-        body: Option<&crate::types::ReposRemoveTeamAccessRestrictionsRequest>,
+        body: Option<&crate::types::ReposSetTeamAccessRestrictionsRequest>,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
         let mut req = Request::new(
             "repos/remove-team-access-restrictions",
@@ -2114,7 +2114,7 @@ Removes the ability of a team to push to this branch. You can also remove push a
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2196,7 +2196,7 @@ Replaces the list of people that have push access to this branch. This removes a
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2224,7 +2224,7 @@ Grants the specified people push access for this branch.
         owner: &str,
         repo: &str,
         branch: &str,
-        body: &crate::types::ReposAddUserAccessRestrictionsRequest,
+        body: &crate::types::ReposSetUserAccessRestrictionsRequest,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
         let mut req = Request::new(
             "repos/add-user-access-restrictions",
@@ -2240,7 +2240,7 @@ Grants the specified people push access for this branch.
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2268,7 +2268,7 @@ Removes the ability of a user to push to this branch.
         owner: &str,
         repo: &str,
         branch: &str,
-        body: &crate::types::ReposRemoveUserAccessRestrictionsRequest,
+        body: &crate::types::ReposSetUserAccessRestrictionsRequest,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
         let mut req = Request::new(
             "repos/remove-user-access-restrictions",
@@ -2284,7 +2284,7 @@ Removes the ability of a user to push to this branch.
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2330,7 +2330,7 @@ In order to rename the default branch, fine-grained access tokens also need the 
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2529,7 +2529,7 @@ You are limited to sending 50 invitations to a repository per 24 hour period. No
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2591,7 +2591,7 @@ For more information on fork permissions, see "[About permissions and visibility
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2934,7 +2934,7 @@ Returns all branches where the given commit SHA is the HEAD, or latest commit fo
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -3032,7 +3032,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -3160,9 +3160,9 @@ These are the possible values for `reason` in the `verification` object:
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_71)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -3396,7 +3396,7 @@ These are the possible values for `reason` in the `verification` object:
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (500u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_72)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -3507,8 +3507,8 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (409u16, Some(crate::errors::decode_73)),
-            (422u16, Some(crate::errors::decode_25)),
+            (409u16, Some(crate::errors::decode_10)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -3563,8 +3563,8 @@ You must provide values for both `name` and `email`, whether you choose to use `
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_74)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -3750,7 +3750,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_d
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, None),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -3922,7 +3922,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo_deployment`
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4003,7 +4003,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4681,7 +4681,7 @@ Create a fork for the authenticated user.
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4798,7 +4798,7 @@ share the same `config` as long as those webhooks do not have any `events` that 
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -4911,7 +4911,7 @@ Updates a webhook configured in a repository. If you previously had a `secret` s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5034,7 +5034,7 @@ Returns a list of webhook deliveries for a webhook configured in a repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5073,7 +5073,7 @@ Returns a delivery for a webhook configured in a repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5112,7 +5112,7 @@ Redeliver a webhook delivery for a webhook configured in a repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5510,7 +5510,7 @@ You can create a read-only deploy key.
         req.json(body)?;
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5688,7 +5688,7 @@ Sync a branch of a forked repository to keep it up-to-date with the upstream rep
             (403u16, Some(crate::errors::decode_1)),
             (404u16, None),
             (409u16, None),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5769,7 +5769,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5810,7 +5810,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -5850,7 +5850,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -6035,7 +6035,7 @@ The authenticated user must have write permission to the repository.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -6058,7 +6058,7 @@ The authenticated user must have read permission for the GitHub Pages site.
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: crate::types::ReposGetPagesDeploymentPagesDeploymentId,
+        pages_deployment_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
     ) -> Result<Response<crate::types::PagesDeploymentStatus>, Error> {
         let req = Request::new(
             "repos/get-pages-deployment",
@@ -6098,7 +6098,7 @@ The authenticated user must have write permissions for the GitHub Pages site.
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: crate::types::ReposCancelPagesDeploymentPagesDeploymentId,
+        pages_deployment_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
     ) -> Result<Response<()>, Error> {
         let req = Request::new(
             "repos/cancel-pages-deployment",
@@ -6346,7 +6346,7 @@ Repository admins and other users with the repository-level "edit custom propert
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -6390,7 +6390,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -6438,7 +6438,7 @@ This endpoint supports the following custom media types. For more information, s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -6525,7 +6525,7 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -7099,7 +7099,7 @@ Create a ruleset for a repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -7281,7 +7281,7 @@ Update a ruleset for a repository.
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
             (500u16, Some(crate::errors::decode_1)),
         ];
         resp.finish(
@@ -8237,7 +8237,7 @@ Note:
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -8301,7 +8301,7 @@ The authenticated user has explicit permission to access repositories they own, 
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -8342,7 +8342,7 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -8617,7 +8617,7 @@ pub struct ReposListForOrgQuery {
     ///The property to sort the results by.
     pub sort: Option<crate::types::ReposListForOrgSort>,
     ///The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<crate::types::ReposListForOrgDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -8655,7 +8655,7 @@ For example, `day` will filter for rule suites that occurred in the past 24 hour
   - `all` - all rule suites will be returned.
   - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
   - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.*/
-    pub evaluate_status: Option<crate::types::ReposGetOrgRuleSuitesEvaluateStatus>,
+    pub evaluate_status: Option<crate::types::AllOrActiveOrEvaluate>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -8689,7 +8689,7 @@ pub enum ReposUpdateResponse {
 #[derive(Debug, Clone, Default)]
 pub struct ReposListActivitiesQuery {
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::ReposListActivitiesDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -8753,7 +8753,7 @@ pub struct ReposCodeownersErrorsQuery {
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCollaboratorsQuery {
     ///Filter collaborators returned by their affiliation. `outside` means all outside collaborators of an organization-owned repository. `direct` means all collaborators with permissions to an organization-owned repository, regardless of organization membership status. `all` means all collaborators the authenticated user can see.
-    pub affiliation: Option<crate::types::ReposListCollaboratorsAffiliation>,
+    pub affiliation: Option<crate::types::OutsideOrDirectOrAll>,
     ///Filter collaborators by the permissions they have on the repository. If not specified, all collaborators will be returned.
     pub permission: Option<crate::types::ReposListCollaboratorsPermission>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -8917,7 +8917,7 @@ pub enum ReposCreateDeploymentResponse {
     ///HTTP 201
     Created(crate::types::Deployment),
     ///HTTP 202
-    Accepted(crate::types::ReposCreateDeploymentResponse),
+    Accepted(crate::types::AgentTasksGetTaskByRepoAndIdResponseSessionsItemError),
 }
 ///Query parameters of [`list_deployment_statuses`](ReposApi::list_deployment_statuses).
 #[derive(Debug, Clone, Default)]
@@ -8985,7 +8985,7 @@ pub struct ReposListWebhookDeliveriesQuery {
     ///Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
     ///Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub status: Option<crate::types::ReposListWebhookDeliveriesStatus>,
+    pub status: Option<crate::types::SuccessOrFailure>,
 }
 ///Query parameters of [`list_invitations`](ReposApi::list_invitations).
 #[derive(Debug, Clone, Default)]
@@ -9108,16 +9108,16 @@ pub struct ReposGetRepoRuleSuitesQuery {
     /**The time period to filter by.
 
 For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).*/
-    pub time_period: Option<crate::types::ReposGetRepoRuleSuitesTimePeriod>,
+    pub time_period: Option<crate::types::ReposGetOrgRuleSuitesTimePeriod>,
     ///The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
     pub actor_name: Option<String>,
     ///The rule suite results to filter on. When specified, only suites with this result will be returned.
-    pub rule_suite_result: Option<crate::types::ReposGetRepoRuleSuitesRuleSuiteResult>,
+    pub rule_suite_result: Option<crate::types::ReposGetOrgRuleSuitesRuleSuiteResult>,
     /**The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
   - `all` - all rule suites will be returned.
   - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
   - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.*/
-    pub evaluate_status: Option<crate::types::ReposGetRepoRuleSuitesEvaluateStatus>,
+    pub evaluate_status: Option<crate::types::AllOrActiveOrEvaluate>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -9203,13 +9203,13 @@ pub struct ReposGetAllTopicsQuery {
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetClonesQuery {
     ///The time frame to display results for.
-    pub per: Option<crate::types::ReposGetClonesPer>,
+    pub per: Option<crate::types::DayOrWeek>,
 }
 ///Query parameters of [`get_views`](ReposApi::get_views).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetViewsQuery {
     ///The time frame to display results for.
-    pub per: Option<crate::types::ReposGetViewsPer>,
+    pub per: Option<crate::types::DayOrWeek>,
 }
 ///Query parameters of [`list_public`](ReposApi::list_public).
 #[derive(Debug, Clone, Default)]
@@ -9229,7 +9229,7 @@ pub enum ReposListPublicResponse {
 #[derive(Debug, Clone, Default)]
 pub struct ReposListForAuthenticatedUserQuery {
     ///Limit results to repositories with the specified visibility.
-    pub visibility: Option<crate::types::ReposListForAuthenticatedUserVisibility>,
+    pub visibility: Option<crate::types::AllOrPublicOrPrivate>,
     /**Comma-separated list of values. Can include:
  * `owner`: Repositories that are owned by the authenticated user.
  * `collaborator`: Repositories that the user has been added to as a collaborator.
@@ -9240,7 +9240,7 @@ pub struct ReposListForAuthenticatedUserQuery {
     ///The property to sort the results by.
     pub sort: Option<crate::types::ReposListForAuthenticatedUserSort>,
     ///The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<crate::types::ReposListForAuthenticatedUserDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -9302,11 +9302,11 @@ pub enum ReposAcceptInvitationForAuthenticatedUserResponse {
 #[derive(Debug, Clone, Default)]
 pub struct ReposListForUserQuery {
     ///Limit results to repositories of the specified type.
-    pub r#type: Option<crate::types::ReposListForUserType>,
+    pub r#type: Option<crate::types::AllOrOwnerOrMember>,
     ///The property to sort the results by.
-    pub sort: Option<crate::types::ReposListForUserSort>,
+    pub sort: Option<crate::types::ReposListForAuthenticatedUserSort>,
     ///The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<crate::types::ReposListForUserDirection>,
+    pub direction: Option<crate::types::AscOrDesc3>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

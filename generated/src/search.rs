@@ -69,8 +69,8 @@ This endpoint requires you to authenticate and limits you to 10 requests per min
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_99)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -185,8 +185,8 @@ This query searches for the keyword `windows`, within any open issue that is lab
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_100)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -244,7 +244,7 @@ The labels that best match the query appear first in the search results.
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -296,8 +296,8 @@ This query searches for repositories with the word `tetris` in the name, the des
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_101)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -395,8 +395,8 @@ This endpoint does not accept authentication and will only include publicly visi
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_25)),
-            (503u16, Some(crate::errors::decode_102)),
+            (422u16, Some(crate::errors::decode_3)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -414,9 +414,9 @@ pub struct SearchCodeQuery {
     ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching code](https://docs.github.com/search-github/searching-on-github/searching-code)" for a detailed list of qualifiers.
     pub q: String,
     ///**This field is closing down.** Sorts the results of your query. Can only be `indexed`, which indicates how recently a file has been indexed by the GitHub search infrastructure. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<crate::types::SearchCodeSort>,
+    pub sort: Option<crate::types::Indexed>,
     ///**This field is closing down.** Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<crate::types::SearchCodeOrder>,
+    pub order: Option<crate::types::DescOrAsc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -436,9 +436,9 @@ pub struct SearchCommitsQuery {
     ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching commits](https://docs.github.com/search-github/searching-on-github/searching-commits)" for a detailed list of qualifiers.
     pub q: String,
     ///Sorts the results of your query by `author-date` or `committer-date`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<crate::types::SearchCommitsSort>,
+    pub sort: Option<crate::types::AuthorDateOrCommitterDate>,
     ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<crate::types::SearchCommitsOrder>,
+    pub order: Option<crate::types::DescOrAsc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -460,7 +460,7 @@ pub struct SearchIssuesAndPullRequestsQuery {
     ///Sorts the results of your query by the number of `comments`, `reactions`, `reactions-+1`, `reactions--1`, `reactions-smile`, `reactions-thinking_face`, `reactions-heart`, `reactions-tada`, or `interactions`. You can also sort results by how recently the items were `created` or `updated`, Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::SearchIssuesAndPullRequestsSort>,
     ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<crate::types::SearchIssuesAndPullRequestsOrder>,
+    pub order: Option<crate::types::DescOrAsc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -475,7 +475,7 @@ Example: `http://api.github.com/search/issues?q={query}&advanced_search=true`*/
 
 Semantic and hybrid search require authentication and are rate limited to 10 requests per minute.
 Only applies to issue searches (`/search/issues`).*/
-    pub search_type: Option<crate::types::SearchIssuesAndPullRequestsSearchType>,
+    pub search_type: Option<crate::types::SemanticOrHybrid>,
 }
 ///The success responses of [`issues_and_pull_requests`](SearchApi::issues_and_pull_requests).
 #[derive(Debug, Clone)]
@@ -493,9 +493,9 @@ pub struct SearchLabelsQuery {
     ///The search keywords. This endpoint does not accept qualifiers in the query. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
     pub q: String,
     ///Sorts the results of your query by when the label was `created` or `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<crate::types::SearchLabelsSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated2>,
     ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<crate::types::SearchLabelsOrder>,
+    pub order: Option<crate::types::DescOrAsc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -517,7 +517,7 @@ pub struct SearchReposQuery {
     ///Sorts the results of your query by number of `stars`, `forks`, or `help-wanted-issues` or how recently the items were `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::SearchReposSort>,
     ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<crate::types::SearchReposOrder>,
+    pub order: Option<crate::types::DescOrAsc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -555,9 +555,9 @@ pub struct SearchUsersQuery {
     ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching users](https://docs.github.com/search-github/searching-on-github/searching-users)" for a detailed list of qualifiers.
     pub q: String,
     ///Sorts the results of your query by number of `followers` or `repositories`, or when the person `joined` GitHub. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
-    pub sort: Option<crate::types::SearchUsersSort>,
+    pub sort: Option<crate::types::FollowersOrRepositoriesOrJoined>,
     ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub order: Option<crate::types::SearchUsersOrder>,
+    pub order: Option<crate::types::DescOrAsc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

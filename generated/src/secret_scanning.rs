@@ -104,7 +104,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (503u16, Some(crate::errors::decode_44)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -208,7 +208,7 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_45)),
+            (422u16, Some(crate::errors::decode_9)),
         ];
         resp.finish(
             ERRORS,
@@ -291,7 +291,7 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (412u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -371,7 +371,7 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (409u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -471,7 +471,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
-            (503u16, Some(crate::errors::decode_90)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -516,7 +516,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
-            (503u16, Some(crate::errors::decode_91)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -568,7 +568,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             (403u16, None),
             (404u16, None),
             (422u16, None),
-            (503u16, Some(crate::errors::decode_92)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -616,7 +616,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
-            (503u16, Some(crate::errors::decode_93)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -701,9 +701,9 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         &self,
         owner: &str,
         repo: &str,
-        body: &crate::types::SecretScanningBulkCreateRepoCustomPatternsRequest,
+        body: &crate::types::SecretScanningBulkCreateOrgCustomPatternsRequest,
     ) -> Result<
-        Response<crate::types::SecretScanningBulkCreateRepoCustomPatternsResponse>,
+        Response<crate::types::SecretScanningBulkCreateOrgCustomPatternsResponse>,
         Error,
     > {
         let mut req = Request::new(
@@ -722,7 +722,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_94)),
+            (422u16, Some(crate::errors::decode_9)),
         ];
         resp.finish(
             ERRORS,
@@ -745,7 +745,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         &self,
         owner: &str,
         repo: &str,
-        body: &crate::types::SecretScanningBulkDeleteRepoCustomPatternsRequest,
+        body: &crate::types::SecretScanningBulkDeleteOrgCustomPatternsRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "secret-scanning/bulk-delete-repo-custom-patterns",
@@ -807,7 +807,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
             (412u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -850,7 +850,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             (403u16, None),
             (404u16, None),
             (422u16, None),
-            (503u16, Some(crate::errors::decode_95)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -890,7 +890,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
-            (503u16, Some(crate::errors::decode_96)),
+            (503u16, Some(crate::errors::decode_4)),
         ];
         resp.finish(
             ERRORS,
@@ -905,7 +905,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListAlertsForOrgQuery {
     ///Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub state: Option<crate::types::SecretScanningListAlertsForOrgState>,
+    pub state: Option<crate::types::OpenOrResolved>,
     ///A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub secret_type: Option<String>,
     ///A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
@@ -925,9 +925,9 @@ Cannot be combined with the `exclude_providers` parameter.*/
     ///Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
     pub assignee: Option<String>,
     ///The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
-    pub sort: Option<crate::types::SecretScanningListAlertsForOrgSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::SecretScanningListAlertsForOrgDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -962,15 +962,13 @@ returned.*/
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListOrgCustomPatternsQuery {
     ///Filter custom patterns by state. When absent, returns patterns in all states.
-    pub state: Option<crate::types::SecretScanningListOrgCustomPatternsState>,
+    pub state: Option<crate::types::PublishedOrUnpublished>,
     ///Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
-    pub push_protection: Option<
-        crate::types::SecretScanningListOrgCustomPatternsPushProtection,
-    >,
+    pub push_protection: Option<crate::types::EnabledOrDisabled>,
     ///The property to sort the results by.
-    pub sort: Option<crate::types::SecretScanningListOrgCustomPatternsSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrName>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::SecretScanningListOrgCustomPatternsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -984,7 +982,7 @@ pub struct SecretScanningListOrgCustomPatternsQuery {
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListAlertsForRepoQuery {
     ///Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub state: Option<crate::types::SecretScanningListAlertsForRepoState>,
+    pub state: Option<crate::types::OpenOrResolved>,
     ///A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub secret_type: Option<String>,
     ///A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
@@ -1004,9 +1002,9 @@ Cannot be combined with the `exclude_providers` parameter.*/
     ///Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
     pub assignee: Option<String>,
     ///The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
-    pub sort: Option<crate::types::SecretScanningListAlertsForRepoSort>,
+    pub sort: Option<crate::types::CreatedOrUpdated>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::SecretScanningListAlertsForRepoDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1063,15 +1061,13 @@ pub struct SecretScanningListLocationsForAlertQuery {
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListRepoCustomPatternsQuery {
     ///Filter custom patterns by state. When absent, returns patterns in all states.
-    pub state: Option<crate::types::SecretScanningListRepoCustomPatternsState>,
+    pub state: Option<crate::types::PublishedOrUnpublished>,
     ///Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
-    pub push_protection: Option<
-        crate::types::SecretScanningListRepoCustomPatternsPushProtection,
-    >,
+    pub push_protection: Option<crate::types::EnabledOrDisabled>,
     ///The property to sort the results by.
-    pub sort: Option<crate::types::SecretScanningListRepoCustomPatternsSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrName>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::SecretScanningListRepoCustomPatternsDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -295,7 +295,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -334,7 +334,7 @@ See "[Privately reporting a security vulnerability](https://docs.github.com/code
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -423,7 +423,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -468,7 +468,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -510,7 +510,7 @@ Create a temporary private fork to collaborate on fixing a security vulnerabilit
             (400u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -527,7 +527,7 @@ pub struct SecurityAdvisoriesListGlobalAdvisoriesQuery {
     ///If specified, only advisories with this GHSA (GitHub Security Advisory) identifier will be returned.
     pub ghsa_id: Option<String>,
     ///If specified, only advisories of this type will be returned. By default, a request with no other parameters defined will only return reviewed advisories that are not malware.
-    pub r#type: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesType>,
+    pub r#type: Option<crate::types::ReviewedOrMalwareOrUnreviewed>,
     ///If specified, only advisories with this CVE (Common Vulnerabilities and Exposures) identifier will be returned.
     pub cve_id: Option<String>,
     ///If specified, only advisories for these ecosystems will be returned.
@@ -568,7 +568,7 @@ The EPSS percentile represents the relative rank of the CVE's likelihood of bein
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
     ///The direction to sort the results by.
-    pub direction: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The property to sort the results by.
@@ -578,11 +578,9 @@ The EPSS percentile represents the relative rank of the CVE's likelihood of bein
 #[derive(Debug, Clone, Default)]
 pub struct SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
     ///The direction to sort the results by.
-    pub direction: Option<
-        crate::types::SecurityAdvisoriesListOrgRepositoryAdvisoriesDirection,
-    >,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property to sort the results by.
-    pub sort: Option<crate::types::SecurityAdvisoriesListOrgRepositoryAdvisoriesSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrPublished>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -596,11 +594,9 @@ pub struct SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
 #[derive(Debug, Clone, Default)]
 pub struct SecurityAdvisoriesListRepositoryAdvisoriesQuery {
     ///The direction to sort the results by.
-    pub direction: Option<
-        crate::types::SecurityAdvisoriesListRepositoryAdvisoriesDirection,
-    >,
+    pub direction: Option<crate::types::AscOrDesc>,
     ///The property to sort the results by.
-    pub sort: Option<crate::types::SecurityAdvisoriesListRepositoryAdvisoriesSort>,
+    pub sort: Option<crate::types::CreatedOrUpdatedOrPublished>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -608,5 +604,5 @@ pub struct SecurityAdvisoriesListRepositoryAdvisoriesQuery {
     ///The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///Filter by state of the repository advisories. Only advisories of this state will be returned.
-    pub state: Option<crate::types::SecurityAdvisoriesListRepositoryAdvisoriesState>,
+    pub state: Option<crate::types::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
 }

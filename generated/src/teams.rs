@@ -81,7 +81,7 @@ When you create a new team, you automatically become a team maintainer without e
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -198,7 +198,7 @@ To edit a team, the authenticated user must either be an organization owner or a
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -717,7 +717,7 @@ If you are an organization owner, deleting a parent team will delete all of its 
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -760,7 +760,7 @@ To edit a team, the authenticated user must either be an organization owner or a
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1076,7 +1076,7 @@ If the user is already a member of the team, this endpoint will update the role 
         &self,
         team_id: i64,
         username: &str,
-        body: Option<&crate::types::TeamsAddOrUpdateMembershipForUserLegacyRequest>,
+        body: Option<&crate::types::TeamsAddOrUpdateMembershipForUserInOrgRequest>,
     ) -> Result<Response<crate::types::TeamMembership>, Error> {
         let mut req = Request::new(
             "teams/add-or-update-membership-for-user-legacy",
@@ -1277,7 +1277,7 @@ Note that, if you choose not to pass any parameters, you'll need to set `Content
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1362,7 +1362,7 @@ If the authenticated user is an organization owner or a team maintainer, they ca
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1427,7 +1427,7 @@ pub struct TeamsListQuery {
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     ///Filter team results by their type. For more information, see "[What kind of team should I use?](https://docs.github.com/enterprise-cloud@latest/admin/concepts/enterprise-fundamentals/teams-in-an-enterprise#what-kind-of-team-should-i-use)"
-    pub team_type: Option<crate::types::TeamsListTeamType>,
+    pub team_type: Option<crate::types::AllOrEnterpriseOrOrganization>,
 }
 ///The success responses of [`update_in_org`](TeamsApi::update_in_org).
 #[derive(Debug, Clone)]
@@ -1449,7 +1449,7 @@ pub struct TeamsListPendingInvitationsInOrgQuery {
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListMembersInOrgQuery {
     ///Filters members returned by their role in the team.
-    pub role: Option<crate::types::TeamsListMembersInOrgRole>,
+    pub role: Option<crate::types::MemberOrMaintainerOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1499,7 +1499,7 @@ pub struct TeamsListPendingInvitationsLegacyQuery {
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListMembersLegacyQuery {
     ///Filters members returned by their role in the team.
-    pub role: Option<crate::types::TeamsListMembersLegacyRole>,
+    pub role: Option<crate::types::MemberOrMaintainerOrAll>,
     ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

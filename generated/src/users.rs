@@ -76,7 +76,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope in o
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -188,7 +188,7 @@ Blocks the given user and returns a 204. If the authenticated user cannot block 
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -259,7 +259,7 @@ Sets the visibility for your primary email addresses.
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -350,7 +350,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -373,7 +373,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
 [GitHub docs](https://docs.github.com/rest/users/emails#delete-an-email-address-for-the-authenticated-user)*/
     pub async fn delete_email_for_authenticated_user(
         &self,
-        body: Option<&crate::types::UsersDeleteEmailForAuthenticatedUserRequest>,
+        body: Option<&crate::types::UsersAddEmailForAuthenticatedUserRequest>,
     ) -> Result<Response<UsersDeleteEmailForAuthenticatedUserResponse>, Error> {
         let mut req = Request::new(
             "users/delete-email-for-authenticated-user",
@@ -390,7 +390,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -545,7 +545,7 @@ OAuth app tokens and personal access tokens (classic) need the `user:follow` sco
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -659,7 +659,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:gpg_key` s
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -742,7 +742,7 @@ OAuth app tokens and personal access tokens (classic) need the `admin:gpg_key` s
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -825,7 +825,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:public_key
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1040,7 +1040,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1067,7 +1067,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
 [GitHub docs](https://docs.github.com/rest/users/social-accounts#delete-social-accounts-for-the-authenticated-user)*/
     pub async fn delete_social_account_for_authenticated_user(
         &self,
-        body: &crate::types::UsersDeleteSocialAccountForAuthenticatedUserRequest,
+        body: &crate::types::UsersAddSocialAccountForAuthenticatedUserRequest,
     ) -> Result<Response<UsersDeleteSocialAccountForAuthenticatedUserResponse>, Error> {
         let mut req = Request::new(
             "users/delete-social-account-for-authenticated-user",
@@ -1082,7 +1082,7 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1169,7 +1169,7 @@ OAuth app tokens and personal access tokens (classic) need the `write:ssh_signin
             (401u16, Some(crate::errors::decode_1)),
             (403u16, Some(crate::errors::decode_1)),
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -1288,7 +1288,7 @@ The Emails API enables you to list all of your email addresses, and toggle a pri
     pub async fn get_by_id(
         &self,
         account_id: i64,
-    ) -> Result<Response<crate::types::UsersGetByIdResponse>, Error> {
+    ) -> Result<Response<crate::types::UsersGetAuthenticatedResponse>, Error> {
         let req = Request::new(
             "users/get-by-id",
             reqwest::Method::GET,
@@ -1361,7 +1361,7 @@ The Emails API enables you to list all of your email addresses, and toggle a pri
     pub async fn get_by_username(
         &self,
         username: &str,
-    ) -> Result<Response<crate::types::UsersGetByUsernameResponse>, Error> {
+    ) -> Result<Response<crate::types::UsersGetAuthenticatedResponse>, Error> {
         let req = Request::new(
             "users/get-by-username",
             reqwest::Method::GET,
@@ -1396,8 +1396,8 @@ The collection of attestations returned by this endpoint is filtered according t
         &self,
         username: &str,
         query: &UsersListAttestationsBulkQuery,
-        body: &crate::types::UsersListAttestationsBulkRequest,
-    ) -> Result<Response<crate::types::UsersListAttestationsBulkResponse>, Error> {
+        body: &crate::types::OrgsListAttestationsBulkRequest,
+    ) -> Result<Response<crate::types::OrgsListAttestationsBulkResponse>, Error> {
         let mut req = Request::new(
             "users/list-attestations-bulk",
             reqwest::Method::POST,
@@ -1438,7 +1438,7 @@ Delete artifact attestations in bulk by either subject digests or unique ID.
     pub async fn delete_attestations_bulk(
         &self,
         username: &str,
-        body: &crate::types::UsersDeleteAttestationsBulkRequest,
+        body: &crate::types::OrgsDeleteAttestationsBulkRequest,
     ) -> Result<Response<()>, Error> {
         let mut req = Request::new(
             "users/delete-attestations-bulk",
@@ -1763,7 +1763,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_25)),
+            (422u16, Some(crate::errors::decode_3)),
         ];
         resp.finish(
             ERRORS,
@@ -2261,7 +2261,7 @@ for custom predicate types.*/
 #[derive(Debug, Clone)]
 pub enum UsersListAttestationsResponse {
     ///HTTP 200
-    Ok(crate::types::UsersListAttestationsResponse),
+    Ok(crate::types::ReposListAttestationsResponse),
     ///HTTP 201
     Created(serde_json::Map<String, serde_json::Value>),
     ///HTTP 204

@@ -203,13 +203,16 @@ impl<'a> TypeSpace<'a> {
                     return self.ty(&all[0], hint);
                 }
             }
-            let key = (hint.to_string(), canonical(s));
+            // Inline schemas of the same shape share one type, wherever they sit: GitHub repeats small enums
+            // (`read`/`write`, `asc`/`desc`) and objects hundreds of times, and each copy would cost compile time.
+            let key = (String::new(), canonical(s));
             if dedup {
                 if let Some(&id) = self.inline.get(&key) {
                     return RType::Named(id);
                 }
             }
-            let id = self.reserve(hint, doc_of(s));
+            let name = enum_name(s).unwrap_or_else(|| hint.to_string());
+            let id = self.reserve(&name, doc_of(s));
             if dedup {
                 self.inline.insert(key, id);
             }
@@ -541,7 +544,7 @@ impl<'a> TypeSpace<'a> {
                     };
                     quote! { #fdoc #attrs pub #ident: #ty, }
                 });
-                let default = self.has_default(&RType::Named(id), 0);
+                let default = d.request && self.has_default(&RType::Named(id), 0);
                 let derives = self.derives(d, both_derives, default);
                 quote! {
                     #cfg
@@ -599,9 +602,38 @@ fn direct_children(k: &DefKind) -> Vec<usize> {
     children(k).iter().filter_map(direct_named).collect()
 }
 
-/// Stable text of a schema for deduplication.
+/// Stable text of a schema's shape (documentation and examples left out) for deduplication.
 fn canonical(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "description" | "title" | "example" | "examples" | "externalDocs"))
+                    .map(|(k, v)| (k.clone(), if k == "properties" { strip_props(v) } else { strip(v) }))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+            o => o.clone(),
+        }
+    }
+    // Under `properties` the keys are field names, which must stay even when one is called `description`.
+    fn strip_props(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), strip(v))).collect()),
+            o => strip(o),
+        }
+    }
+    serde_json::to_string(&strip(v)).unwrap_or_default()
+}
+
+/// Small shared enums are named after their values (`ReadOrWrite`), since one type serves many places.
+fn enum_name(s: &Value) -> Option<String> {
+    let values: Vec<&str> = s.get("enum")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    if values.is_empty() || values.len() > 3 {
+        return None;
+    }
+    let name = values.iter().map(|v| names::type_name(v)).collect::<Vec<_>>().join("Or");
+    (name.len() <= 40).then_some(name)
 }
 
 #[cfg(test)]

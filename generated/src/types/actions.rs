@@ -34,7 +34,7 @@ pub struct ActionsCacheStorageLimitForOrganization {
     pub max_cache_size_gb: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheUsageOrgEnterprise {
     ///The count of active caches across all repositories of an enterprise or an organization.
     pub total_active_caches_count: i64,
@@ -42,14 +42,14 @@ pub struct ActionsCacheUsageOrgEnterprise {
     pub total_active_caches_size_in_bytes: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGetActionsCacheUsageByRepoForOrgResponse {
     pub total_count: i64,
     pub repository_cache_usages: Vec<ActionsCacheUsageByRepository>,
 }
 
 ///GitHub Actions Cache Usage by repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheUsageByRepository {
     ///The repository owner and name for the cache usage being shown.
     pub full_name: String,
@@ -59,7 +59,7 @@ pub struct ActionsCacheUsageByRepository {
     pub active_caches_count: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<ActionsHostedRunner>,
@@ -109,19 +109,19 @@ pub struct NullableActionsHostedRunnerPoolImage {
     ///Display name for this image.
     pub display_name: String,
     ///The image provider.
-    pub source: NullableActionsHostedRunnerPoolImageSource,
+    pub source: GithubOrPartnerOrCustom,
     ///The image version of the hosted runner pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The image provider."] NullableActionsHostedRunnerPoolImageSource { Github =
-    "github", Partner = "partner", Custom = "custom", }
+    #[doc = "The image provider."] GithubOrPartnerOrCustom { Github = "github", Partner =
+    "partner", Custom = "custom", }
 }
 
 ///Provides details of a particular machine spec.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerMachineSpec {
     ///The ID used for the `size` parameter when creating a new runner.
     pub id: String,
@@ -140,7 +140,7 @@ crate::open_enum! {
 }
 
 ///Provides details of Public IP for a GitHub-hosted larger runners
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PublicIp {
     ///Whether public IP is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,7 +182,7 @@ pub struct ActionsCreateHostedRunnerForOrgRequestImage {
     pub id: Option<String>,
     ///The source of the runner image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<ActionsCreateHostedRunnerForOrgRequestImageSource>,
+    pub source: Option<GithubOrPartnerOrCustom>,
     ///The version of the runner image to deploy. This is relevant only for runners using custom images.
     #[serde(
         default,
@@ -192,20 +192,14 @@ pub struct ActionsCreateHostedRunnerForOrgRequestImage {
     pub version: Option<Option<String>>,
 }
 
-crate::open_enum! {
-    #[doc = "The source of the runner image."]
-    ActionsCreateHostedRunnerForOrgRequestImageSource { Github = "github", Partner =
-    "partner", Custom = "custom", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListCustomImagesForOrgResponse {
     pub total_count: i64,
     pub images: Vec<ActionsHostedRunnerCustomImage>,
 }
 
 ///Provides details of a custom runner image
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerCustomImage {
     ///The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: i64,
@@ -225,14 +219,14 @@ pub struct ActionsHostedRunnerCustomImage {
     pub state: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListCustomImageVersionsForOrgResponse {
     pub total_count: i64,
     pub image_versions: Vec<ActionsHostedRunnerCustomImageVersion>,
 }
 
 ///Provides details of a hosted runner custom image version
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerCustomImageVersion {
     ///The version of image.
     pub version: String,
@@ -246,7 +240,7 @@ pub struct ActionsHostedRunnerCustomImageVersion {
     pub state_details: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
     pub total_count: i64,
     pub images: Vec<ActionsHostedRunnerCuratedImage>,
@@ -264,28 +258,17 @@ pub struct ActionsHostedRunnerCuratedImage {
     ///Display name for this image.
     pub display_name: String,
     ///The image provider.
-    pub source: ActionsHostedRunnerCuratedImageSource,
+    pub source: GithubOrPartnerOrCustom,
 }
 
-crate::open_enum! {
-    #[doc = "The image provider."] ActionsHostedRunnerCuratedImageSource { Github =
-    "github", Partner = "partner", Custom = "custom", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsGetHostedRunnersPartnerImagesForOrgResponse {
-    pub total_count: i64,
-    pub images: Vec<ActionsHostedRunnerCuratedImage>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerLimits {
     ///Provides details of static public IP limits for GitHub-hosted Hosted Runners
     pub public_ips: ActionsHostedRunnerLimitsPublicIps,
 }
 
 ///Provides details of static public IP limits for GitHub-hosted Hosted Runners
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerLimitsPublicIps {
     ///The maximum number of static public IP addresses that can be used for Hosted Runners.
     pub maximum: i64,
@@ -293,13 +276,13 @@ pub struct ActionsHostedRunnerLimitsPublicIps {
     pub current_usage: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGetHostedRunnersMachineSpecsForOrgResponse {
     pub total_count: i64,
     pub machine_specs: Vec<ActionsHostedRunnerMachineSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGetHostedRunnersPlatformsForOrgResponse {
     pub total_count: i64,
     pub platforms: Vec<String>,
@@ -324,7 +307,7 @@ pub struct ActionsUpdateHostedRunnerForOrgRequest {
     pub size: Option<String>,
     ///The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_source: Option<ActionsUpdateHostedRunnerForOrgRequestImageSource>,
+    pub image_source: Option<GithubOrPartnerOrCustom>,
     ///The unique identifier of the runner image. To list available images, use `GET /actions/hosted-runners/images/github-owned`, `GET /actions/hosted-runners/images/partner`, or `GET /actions/hosted-runners/images/custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
@@ -338,13 +321,6 @@ pub struct ActionsUpdateHostedRunnerForOrgRequest {
     ///Whether to enable image generation for this runner pool. When enabled, the runner pool is used to build and publish custom runner images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`."]
-    ActionsUpdateHostedRunnerForOrgRequestImageSource { Github = "github", Partner =
-    "partner", Custom = "custom", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -389,7 +365,7 @@ pub struct ActionsSetGithubActionsPermissionsOrganizationRequest {
     pub sha_pinning_required: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsArtifactAndLogRetentionResponse {
     ///The number of days artifacts and logs are retained
     pub days: i64,
@@ -417,7 +393,7 @@ crate::open_enum! {
     "first_time_contributors", AllExternalContributors = "all_external_contributors", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsForkPrWorkflowsPrivateRepos {
     ///Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
     pub run_workflows_from_fork_pull_requests: bool,
@@ -444,16 +420,10 @@ pub struct ActionsForkPrWorkflowsPrivateReposRequest {
     pub require_approval_for_fork_pr_workflows: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
     pub total_count: f64,
     pub repositories: Vec<Repository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
-    ///List of repository IDs to enable for GitHub Actions.
-    pub selected_repository_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -472,33 +442,19 @@ pub struct SelectedActions {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SelfHostedRunnersSettings {
     ///The policy that controls whether self-hosted runners can be used by repositories in the organization
-    pub enabled_repositories: SelfHostedRunnersSettingsEnabledRepositories,
+    pub enabled_repositories: AllOrSelectedOrNoneType,
     ///The URL to the endpoint for managing selected repositories for self-hosted runners in the organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The policy that controls whether self-hosted runners can be used by repositories in the organization"]
-    SelfHostedRunnersSettingsEnabledRepositories { All = "all", Selected = "selected",
-    None = "none", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
     ///The policy that controls whether self-hosted runners can be used in the organization
-    pub enabled_repositories: ActionsSetSelfHostedRunnersPermissionsOrganizationRequestEnabledRepositories,
+    pub enabled_repositories: AllOrSelectedOrNoneType,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The policy that controls whether self-hosted runners can be used in the organization"]
-    ActionsSetSelfHostedRunnersPermissionsOrganizationRequestEnabledRepositories { All =
-    "all", Selected = "selected", None = "none", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
@@ -536,13 +492,13 @@ pub struct ActionsSetDefaultWorkflowPermissions {
     pub can_approve_pull_request_reviews: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListSelfHostedRunnerGroupsForOrgResponse {
     pub total_count: f64,
     pub runner_groups: Vec<RunnerGroupsOrg>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RunnerGroupsOrg {
     pub id: f64,
     pub name: String,
@@ -578,7 +534,7 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrgRequest {
     pub name: String,
     ///Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<ActionsCreateSelfHostedRunnerGroupForOrgRequestVisibility>,
+    pub visibility: Option<SelectedOrAllOrPrivate>,
     ///List of repository IDs that can access the runner group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -602,8 +558,7 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrgRequest {
 crate::open_enum! {
     #[doc =
     "Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
-    ActionsCreateSelfHostedRunnerGroupForOrgRequestVisibility { Selected = "selected",
-    All = "all", Private = "private", }
+    SelectedOrAllOrPrivate { Selected = "selected", All = "all", Private = "private", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -612,7 +567,7 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
     pub name: String,
     ///Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<ActionsUpdateSelfHostedRunnerGroupForOrgRequestVisibility>,
+    pub visibility: Option<SelectedOrAllOrPrivate2>,
     ///Whether the runner group can be used by `public` repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allows_public_repositories: Option<bool>,
@@ -634,36 +589,29 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
 crate::open_enum! {
     #[doc =
     "Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories."]
-    ActionsUpdateSelfHostedRunnerGroupForOrgRequestVisibility { Selected = "selected",
-    All = "all", Private = "private", }
+    SelectedOrAllOrPrivate2 { Selected = "selected", All = "all", Private = "private", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListGithubHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<ActionsHostedRunner>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
     pub total_count: f64,
     pub repositories: Vec<MinimalRepository>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsSetRepoAccessToSelfHostedRunnerGroupInOrgRequest {
-    ///List of repository IDs that can access the runner group.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListSelfHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<Runner>,
 }
 
 ///A self hosted runner
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Runner {
     ///The ID of the runner.
     pub id: i64,
@@ -686,7 +634,7 @@ pub struct Runner {
 }
 
 ///A label for a self hosted runner
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RunnerLabel {
     ///Unique identifier of the label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -695,13 +643,13 @@ pub struct RunnerLabel {
     pub name: String,
     ///The type of label. Read-only labels are applied automatically when the runner is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<RunnerLabelType>,
+    pub r#type: Option<ReadOnlyOrCustom>,
 }
 
 crate::open_enum! {
     #[doc =
     "The type of label. Read-only labels are applied automatically when the runner is configured."]
-    RunnerLabelType { ReadOnly = "read-only", Custom = "custom", }
+    ReadOnlyOrCustom { ReadOnly = "read-only", Custom = "custom", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -710,14 +658,14 @@ pub struct ActionsSetSelfHostedRunnersInGroupForOrgRequest {
     pub runners: Vec<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListSelfHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<Runner>,
 }
 
 ///Runner Application
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RunnerApplication {
     pub os: String,
     pub architecture: String,
@@ -743,7 +691,7 @@ pub struct ActionsGenerateRunnerJitconfigForOrgRequest {
     pub work_folder: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
     ///A self hosted runner
     pub runner: Runner,
@@ -752,7 +700,7 @@ pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
 }
 
 ///Authentication Token
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AuthenticationToken {
     ///The token used for authentication
     pub token: String,
@@ -767,16 +715,10 @@ pub struct AuthenticationToken {
     pub single_file: Option<String>,
     ///Describe whether all repositories have been selected or there's a selection involved
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_selection: Option<AuthenticationTokenRepositorySelection>,
+    pub repository_selection: Option<AllOrSelected>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "Describe whether all repositories have been selected or there's a selection involved"]
-    AuthenticationTokenRepositorySelection { All = "all", Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListLabelsForSelfHostedRunnerForOrgResponse {
     pub total_count: i64,
     pub labels: Vec<RunnerLabel>,
@@ -788,40 +730,10 @@ pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
     pub labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest {
     ///The names of the custom labels to add to the runner.
     pub labels: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrgResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrgResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsRemoveCustomLabelFromSelfHostedRunnerForOrgResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListOrgSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<OrganizationActionsSecret>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -833,7 +745,7 @@ pub struct ActionsCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: ActionsCreateOrUpdateOrgSecretRequestVisibility,
+    pub visibility: AllOrPrivateOrSelected2,
     ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
@@ -841,103 +753,14 @@ pub struct ActionsCreateOrUpdateOrgSecretRequest {
     >,
 }
 
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
-    ActionsCreateOrUpdateOrgSecretRequestVisibility { All = "all", Private = "private",
-    Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListSelectedReposForOrgSecretResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsSetSelectedReposForOrgSecretRequest {
-    ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Add selected repository to an organization secret](https://docs.github.com/rest/actions/secrets#add-selected-repository-to-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/actions/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListOrgVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<OrganizationActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ActionsCreateOrgVariableRequest {
-    ///The name of the variable.
-    pub name: String,
-    ///The value of the variable.
-    pub value: String,
-    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    pub visibility: ActionsCreateOrgVariableRequestVisibility,
-    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable."]
-    ActionsCreateOrgVariableRequestVisibility { All = "all", Private = "private",
-    Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsUpdateOrgVariableRequest {
-    ///The name of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The value of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<ActionsUpdateOrgVariableRequestVisibility>,
-    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable."]
-    ActionsUpdateOrgVariableRequestVisibility { All = "all", Private = "private",
-    Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListSelectedReposForOrgVariableResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsSetSelectedReposForOrgVariableRequest {
-    ///The IDs of the repositories that can access the organization variable.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListArtifactsForRepoResponse {
     pub total_count: i64,
     pub artifacts: Vec<Artifact>,
 }
 
 ///An artifact
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Artifact {
     pub id: i64,
     pub node_id: String,
@@ -959,7 +782,7 @@ pub struct Artifact {
     pub workflow_run: Option<ArtifactWorkflowRun>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ArtifactWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -990,16 +813,12 @@ pub struct ActionsCacheStorageLimitForRepository {
 }
 
 crate::open_enum! {
-    ActionsGetActionsCacheListDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    ActionsGetActionsCacheListSort { CreatedAt = "created_at", LastAccessedAt =
+    CreatedAtOrLastAccessedAtOrSizeInBytes { CreatedAt = "created_at", LastAccessedAt =
     "last_accessed_at", SizeInBytes = "size_in_bytes", }
 }
 
 ///Repository actions caches
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheList {
     ///Total number of caches
     pub total_count: i64,
@@ -1007,7 +826,7 @@ pub struct ActionsCacheList {
     pub actions_caches: Vec<ActionsCacheListActionsCachesItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheListActionsCachesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -1026,13 +845,13 @@ pub struct ActionsCacheListActionsCachesItem {
 }
 
 ///A list of active concurrency groups for a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupList {
     pub total_count: i64,
     pub concurrency_groups: Vec<ConcurrencyGroupListConcurrencyGroupsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupListConcurrencyGroupsItem {
     ///The name of the concurrency group.
     pub group_name: String,
@@ -1043,7 +862,7 @@ pub struct ConcurrencyGroupListConcurrencyGroupsItem {
 
 /**A concurrency group with the workflow runs and jobs that are either currently holding
 or waiting for the concurrency group lease.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroup {
     ///The name of the concurrency group.
     pub group_name: String,
@@ -1075,12 +894,11 @@ pub struct ConcurrencyGroupGroupMembersItem {
     ///Web URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
-    pub status: ConcurrencyGroupGroupMembersItemStatus,
+    pub status: InProgressOrPending,
 }
 
 crate::open_enum! {
-    ConcurrencyGroupGroupMembersItemStatus { InProgress = "in_progress", Pending =
-    "pending", }
+    InProgressOrPending { InProgress = "in_progress", Pending = "pending", }
 }
 
 ///Information of a job execution in a workflow run
@@ -1132,12 +950,6 @@ pub struct Job {
 }
 
 crate::open_enum! {
-    #[doc = "The phase of the lifecycle that the job is currently in."] JobStatus {
-    Queued = "queued", InProgress = "in_progress", Completed = "completed", Waiting =
-    "waiting", Requested = "requested", Pending = "pending", }
-}
-
-crate::open_enum! {
     #[doc = "The outcome of the job."] JobConclusion { Success = "success", Failure =
     "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped = "skipped",
     TimedOut = "timed_out", ActionRequired = "action_required", }
@@ -1146,7 +958,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct JobStepsItem {
     ///The phase of the lifecycle that the job is currently in.
-    pub status: JobStepsItemStatus,
+    pub status: QueuedOrInProgressOrCompleted,
     ///The outcome of the job.
     pub conclusion: Option<String>,
     ///The name of the job.
@@ -1160,12 +972,6 @@ pub struct JobStepsItem {
     pub completed_at: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc = "The phase of the lifecycle that the job is currently in."]
-    JobStepsItemStatus { Queued = "queued", InProgress = "in_progress", Completed =
-    "completed", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsReRunJobForWorkflowRunRequest {
     ///Whether to enable debug logging for the re-run.
@@ -1177,7 +983,7 @@ pub struct ActionsReRunJobForWorkflowRunRequest {
 }
 
 ///Actions OIDC subject customization for a repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OidcCustomSubRepo {
     ///Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
     pub use_default: bool,
@@ -1205,19 +1011,7 @@ pub struct ActionsSetCustomOidcSubClaimForRepoRequest {
     pub use_immutable_subject: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListRepoOrganizationSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<ActionsSecret>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListRepoOrganizationVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<ActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsRepositoryPermissions {
     ///Whether GitHub Actions is enabled on the repository.
     pub enabled: bool,
@@ -1250,83 +1044,14 @@ pub struct ActionsWorkflowAccessToRepository {
 repository.
 
 `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization.*/
-    pub access_level: ActionsWorkflowAccessToRepositoryAccessLevel,
+    pub access_level: NoneTypeOrUserOrOrganization,
 }
 
 crate::open_enum! {
     #[doc =
     "Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the\nrepository.\n\n`none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization."]
-    ActionsWorkflowAccessToRepositoryAccessLevel { None = "none", User = "user",
-    Organization = "organization", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListSelfHostedRunnersForRepoResponse {
-    pub total_count: i64,
-    pub runners: Vec<Runner>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsGenerateRunnerJitconfigForRepoRequest {
-    ///The name of the new runner.
-    pub name: String,
-    ///The ID of the runner group to register the runner to.
-    pub runner_group_id: i64,
-    ///The names of the custom labels to add to the runner. **Minimum items**: 1. **Maximum items**: 100.
-    pub labels: Vec<String>,
-    ///The working directory to be used for job execution, relative to the runner install directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub work_folder: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsGenerateRunnerJitconfigForRepoResponse {
-    ///A self hosted runner
-    pub runner: Runner,
-    ///The base64 encoded runner configuration.
-    pub encoded_jit_config: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListLabelsForSelfHostedRunnerForRepoResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsSetCustomLabelsForSelfHostedRunnerForRepoRequest {
-    ///The names of the custom labels to set for the runner. You can pass an empty array to remove all custom labels.
-    pub labels: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsSetCustomLabelsForSelfHostedRunnerForRepoResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsAddCustomLabelsToSelfHostedRunnerForRepoRequest {
-    ///The names of the custom labels to add to the runner.
-    pub labels: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsAddCustomLabelsToSelfHostedRunnerForRepoResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepoResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsRemoveCustomLabelFromSelfHostedRunnerForRepoResponse {
-    pub total_count: i64,
-    pub labels: Vec<RunnerLabel>,
+    NoneTypeOrUserOrOrganization { None = "none", User = "user", Organization =
+    "organization", }
 }
 
 crate::open_enum! {
@@ -1337,14 +1062,14 @@ crate::open_enum! {
     "waiting", Pending = "pending", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListWorkflowRunsForRepoResponse {
     pub total_count: i64,
     pub workflow_runs: Vec<WorkflowRun>,
 }
 
 ///An invocation of a workflow
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRun {
     ///The ID of the workflow run.
     pub id: i64,
@@ -1420,7 +1145,7 @@ pub struct WorkflowRun {
 }
 
 ///A workflow referenced/reused by the initial caller workflow
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReferencedWorkflow {
     pub path: String,
     pub sha: String,
@@ -1434,14 +1159,14 @@ pub struct EnvironmentApprovals {
     ///The list of environments that were approved or rejected
     pub environments: Vec<EnvironmentApprovalsEnvironmentsItem>,
     ///Whether deployment to the environment(s) was approved or rejected or pending (with comments)
-    pub state: EnvironmentApprovalsState,
+    pub state: ApprovedOrRejectedOrPending,
     ///A GitHub user.
     pub user: SimpleUser,
     ///The comment submitted with the deployment review
     pub comment: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnvironmentApprovalsEnvironmentsItem {
     ///The id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1466,28 +1191,18 @@ pub struct EnvironmentApprovalsEnvironmentsItem {
 crate::open_enum! {
     #[doc =
     "Whether deployment to the environment(s) was approved or rejected or pending (with comments)"]
-    EnvironmentApprovalsState { Approved = "approved", Rejected = "rejected", Pending =
+    ApprovedOrRejectedOrPending { Approved = "approved", Rejected = "rejected", Pending =
     "pending", }
 }
 
-crate::open_enum! {
-    ActionsListWorkflowRunArtifactsDirection { Asc = "asc", Desc = "desc", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListWorkflowRunArtifactsResponse {
-    pub total_count: i64,
-    pub artifacts: Vec<Artifact>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListJobsForWorkflowRunAttemptResponse {
     pub total_count: i64,
     pub jobs: Vec<Job>,
 }
 
 ///A list of concurrency groups associated with a workflow run.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupRunList {
     /**The total number of concurrency groups this workflow run participates in,
 derived from the run's configuration. This count is not filtered by
@@ -1498,7 +1213,7 @@ the run has already released its lease in that group).*/
     pub concurrency_groups: Vec<ConcurrencyGroupRunListConcurrencyGroupsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
     ///The name of the concurrency group.
     pub group_name: String,
@@ -1540,12 +1255,7 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     ///Web URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
-    pub status: ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItemStatus,
-}
-
-crate::open_enum! {
-    ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItemStatus { InProgress =
-    "in_progress", Pending = "pending", }
+    pub status: InProgressOrPending,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1570,7 +1280,7 @@ pub struct ReviewCustomGatesStateRequired {
     ///The name of the environment to approve or reject.
     pub environment_name: String,
     ///Whether to approve or reject deployment to the specified environments.
-    pub state: ReviewCustomGatesStateRequiredState,
+    pub state: ApprovedOrRejected,
     ///Optional comment to include with the review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -1578,21 +1288,11 @@ pub struct ReviewCustomGatesStateRequired {
 
 crate::open_enum! {
     #[doc = "Whether to approve or reject deployment to the specified environments."]
-    ReviewCustomGatesStateRequiredState { Approved = "approved", Rejected = "rejected", }
-}
-
-crate::open_enum! {
-    ActionsListJobsForWorkflowRunFilter { Latest = "latest", All = "all", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListJobsForWorkflowRunResponse {
-    pub total_count: i64,
-    pub jobs: Vec<Job>,
+    ApprovedOrRejected { Approved = "approved", Rejected = "rejected", }
 }
 
 ///Details of a deployment that is waiting for protection rules to pass
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PendingDeployment {
     pub environment: PendingDeploymentEnvironment,
     ///The set duration of the wait timer
@@ -1605,7 +1305,7 @@ pub struct PendingDeployment {
     pub reviewers: Vec<PendingDeploymentReviewersItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PendingDeploymentEnvironment {
     ///The id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1621,38 +1321,14 @@ pub struct PendingDeploymentEnvironment {
     pub html_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PendingDeploymentReviewersItem {
-    ///The type of reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<DeploymentReviewerType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewer: Option<PendingDeploymentReviewersItemReviewer>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum PendingDeploymentReviewersItemReviewer {
-    SimpleUser(SimpleUser),
-    Team(Team),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsReviewPendingDeploymentsForRunRequest {
     ///The list of environment ids to approve or reject
     pub environment_ids: Vec<i64>,
     ///Whether to approve or reject deployment to the specified environments.
-    pub state: ActionsReviewPendingDeploymentsForRunRequestState,
+    pub state: ApprovedOrRejected,
     ///A comment to accompany the deployment review
     pub comment: String,
-}
-
-crate::open_enum! {
-    #[doc = "Whether to approve or reject deployment to the specified environments."]
-    ActionsReviewPendingDeploymentsForRunRequestState { Approved = "approved", Rejected =
-    "rejected", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1662,32 +1338,25 @@ pub struct ActionsReRunWorkflowRequest {
     pub enable_debug_logging: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsReRunWorkflowFailedJobsRequest {
-    ///Whether to enable debug logging for the re-run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_debug_logging: Option<bool>,
-}
-
 ///Workflow Run Usage
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRunUsage {
     pub billable: WorkflowRunUsageBillable,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_duration_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRunUsageBillable {
     #[serde(rename = "UBUNTU", default, skip_serializing_if = "Option::is_none")]
     pub ubuntu: Option<WorkflowRunUsageBillableUbuntu>,
     #[serde(rename = "MACOS", default, skip_serializing_if = "Option::is_none")]
-    pub macos: Option<WorkflowRunUsageBillableMacos>,
+    pub macos: Option<WorkflowRunUsageBillableUbuntu>,
     #[serde(rename = "WINDOWS", default, skip_serializing_if = "Option::is_none")]
-    pub windows: Option<WorkflowRunUsageBillableWindows>,
+    pub windows: Option<WorkflowRunUsageBillableUbuntu>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRunUsageBillableUbuntu {
     pub total_ms: i64,
     pub jobs: i64,
@@ -1695,79 +1364,13 @@ pub struct WorkflowRunUsageBillableUbuntu {
     pub job_runs: Option<Vec<WorkflowRunUsageBillableUbuntuJobRunsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRunUsageBillableUbuntuJobRunsItem {
     pub job_id: i64,
     pub duration_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct WorkflowRunUsageBillableMacos {
-    pub total_ms: i64,
-    pub jobs: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_runs: Option<Vec<WorkflowRunUsageBillableMacosJobRunsItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct WorkflowRunUsageBillableMacosJobRunsItem {
-    pub job_id: i64,
-    pub duration_ms: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct WorkflowRunUsageBillableWindows {
-    pub total_ms: i64,
-    pub jobs: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_runs: Option<Vec<WorkflowRunUsageBillableWindowsJobRunsItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct WorkflowRunUsageBillableWindowsJobRunsItem {
-    pub job_id: i64,
-    pub duration_ms: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListRepoSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<ActionsSecret>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsCreateOrUpdateRepoSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key) endpoint.
-    pub encrypted_value: String,
-    ///ID of the key you used to encrypt the secret.
-    pub key_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListRepoVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<ActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsCreateRepoVariableRequest {
-    ///The name of the variable.
-    pub name: String,
-    ///The value of the variable.
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsUpdateRepoVariableRequest {
-    ///The name of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The value of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListRepoWorkflowsResponse {
     pub total_count: i64,
     pub workflows: Vec<Workflow>,
@@ -1796,33 +1399,6 @@ crate::open_enum! {
     "disabled_manually", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsGetWorkflowWorkflowId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsDisableWorkflowWorkflowId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsCreateWorkflowDispatchWorkflowId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateWorkflowDispatchRequest {
     ///The git reference for the workflow. The reference can be a branch or tag name.
@@ -1836,7 +1412,7 @@ pub struct ActionsCreateWorkflowDispatchRequest {
 }
 
 ///Response containing the workflow run ID and URLs.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowDispatchResponse {
     ///The ID of the workflow run.
     pub workflow_run_id: i64,
@@ -1845,116 +1421,25 @@ pub struct WorkflowDispatchResponse {
     pub html_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsEnableWorkflowWorkflowId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    ActionsListWorkflowRunsStatus { Completed = "completed", ActionRequired =
-    "action_required", Cancelled = "cancelled", Failure = "failure", Neutral = "neutral",
-    Skipped = "skipped", Stale = "stale", Success = "success", TimedOut = "timed_out",
-    InProgress = "in_progress", Queued = "queued", Requested = "requested", Waiting =
-    "waiting", Pending = "pending", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsListWorkflowRunsWorkflowId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListWorkflowRunsResponse {
-    pub total_count: i64,
-    pub workflow_runs: Vec<WorkflowRun>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ActionsGetWorkflowUsageWorkflowId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 ///Workflow Usage
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowUsage {
     pub billable: WorkflowUsageBillable,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowUsageBillable {
     #[serde(rename = "UBUNTU", default, skip_serializing_if = "Option::is_none")]
     pub ubuntu: Option<WorkflowUsageBillableUbuntu>,
     #[serde(rename = "MACOS", default, skip_serializing_if = "Option::is_none")]
-    pub macos: Option<WorkflowUsageBillableMacos>,
+    pub macos: Option<WorkflowUsageBillableUbuntu>,
     #[serde(rename = "WINDOWS", default, skip_serializing_if = "Option::is_none")]
-    pub windows: Option<WorkflowUsageBillableWindows>,
+    pub windows: Option<WorkflowUsageBillableUbuntu>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowUsageBillableUbuntu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct WorkflowUsageBillableMacos {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct WorkflowUsageBillableWindows {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListEnvironmentSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<ActionsSecret>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsCreateOrUpdateEnvironmentSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an environment public key](https://docs.github.com/rest/actions/secrets#get-an-environment-public-key) endpoint.
-    pub encrypted_value: String,
-    ///ID of the key you used to encrypt the secret.
-    pub key_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActionsListEnvironmentVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<ActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsCreateEnvironmentVariableRequest {
-    ///The name of the variable.
-    pub name: String,
-    ///The value of the variable.
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsUpdateEnvironmentVariableRequest {
-    ///The name of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The value of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
 }
 

@@ -19,7 +19,7 @@ pub struct Event {
 }
 
 ///Actor
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Actor {
     pub id: i64,
     pub login: String,
@@ -30,7 +30,7 @@ pub struct Actor {
     pub avatar_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EventRepo {
     pub id: i64,
     pub name: String,
@@ -61,7 +61,7 @@ pub enum EventPayload {
 }
 
 ///CreateEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CreateEvent {
     pub r#ref: String,
     pub ref_type: String,
@@ -73,7 +73,7 @@ pub struct CreateEvent {
 }
 
 ///DeleteEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeleteEvent {
     pub r#ref: String,
     pub ref_type: String,
@@ -130,7 +130,7 @@ pub struct Discussion {
 }
 
 ///User
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionAnswerChosenBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -169,7 +169,7 @@ pub struct DiscussionAnswerChosenBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<DiscussionAnswerChosenByType>,
+    pub r#type: Option<BotOrUserOrOrganization>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,8 +177,8 @@ pub struct DiscussionAnswerChosenBy {
 }
 
 crate::open_enum! {
-    DiscussionAnswerChosenByType { Bot = "Bot", User = "User", Organization =
-    "Organization", }
+    BotOrUserOrOrganization { Bot = "Bot", User = "User", Organization = "Organization",
+    }
 }
 
 crate::open_enum! {
@@ -189,7 +189,7 @@ crate::open_enum! {
     Owner = "OWNER", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionCategory {
     pub created_at: String,
     pub description: String,
@@ -205,7 +205,7 @@ pub struct DiscussionCategory {
 }
 
 ///Reactions
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionReactions {
     #[serde(rename = "+1")]
     pub plus_1: i64,
@@ -234,7 +234,7 @@ crate::open_enum! {
 }
 
 ///User
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -273,19 +273,15 @@ pub struct DiscussionUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<DiscussionUserType>,
+    pub r#type: Option<BotOrUserOrOrganization>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
 
-crate::open_enum! {
-    DiscussionUserType { Bot = "Bot", User = "User", Organization = "Organization", }
-}
-
 ///IssuesEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesEvent {
     pub action: String,
     ///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
@@ -303,7 +299,7 @@ pub struct IssuesEvent {
 }
 
 ///IssueCommentEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueCommentEvent {
     pub action: String,
     ///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
@@ -313,13 +309,13 @@ pub struct IssueCommentEvent {
 }
 
 ///ForkEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ForkEvent {
     pub action: String,
     pub forkee: ForkEventForkee,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ForkEventForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -454,7 +450,7 @@ pub struct ForkEventForkee {
     pub has_pull_requests: Option<bool>,
     ///The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -489,20 +485,13 @@ pub struct ForkEventForkee {
     pub public: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
-    ForkEventForkeePullRequestCreationPolicy { All = "all", CollaboratorsOnly =
-    "collaborators_only", }
-}
-
 ///GollumEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GollumEvent {
     pub pages: Vec<GollumEventPagesItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GollumEventPagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_name: Option<String>,
@@ -519,7 +508,7 @@ pub struct GollumEventPagesItem {
 }
 
 ///MemberEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MemberEvent {
     pub action: String,
     ///A GitHub user.
@@ -527,7 +516,7 @@ pub struct MemberEvent {
 }
 
 ///PushEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PushEvent {
     pub repository_id: i64,
     pub push_id: i64,
@@ -537,7 +526,7 @@ pub struct PushEvent {
 }
 
 ///PullRequestEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestEvent {
     pub action: String,
     pub number: i64,
@@ -556,7 +545,7 @@ pub struct PullRequestEvent {
 }
 
 ///PullRequestReviewCommentEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEvent {
     pub action: String,
     ///Pull Request Minimal
@@ -564,7 +553,7 @@ pub struct PullRequestReviewCommentEvent {
     pub comment: PullRequestReviewCommentEventComment,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventComment {
     pub id: i64,
     pub node_id: String,
@@ -594,7 +583,7 @@ pub struct PullRequestReviewCommentEventComment {
 }
 
 ///User
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
@@ -635,49 +624,32 @@ pub struct PullRequestReviewCommentEventCommentUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriptions_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<PullRequestReviewCommentEventCommentUserType>,
+    pub r#type: Option<BotOrUserOrOrganization>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
 
-crate::open_enum! {
-    PullRequestReviewCommentEventCommentUserType { Bot = "Bot", User = "User",
-    Organization = "Organization", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentLinks {
     ///Link
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
     ///Link
-    pub pull_request: PullRequestReviewCommentEventCommentLinksPullRequest,
+    pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
     ///Link
     #[serde(rename = "self")]
-    pub self_: PullRequestReviewCommentEventCommentLinksSelf,
+    pub self_: PullRequestReviewCommentEventCommentLinksHtml,
 }
 
 ///Link
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentLinksHtml {
     pub href: String,
 }
 
-///Link
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewCommentEventCommentLinksPullRequest {
-    pub href: String,
-}
-
-///Link
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewCommentEventCommentLinksSelf {
-    pub href: String,
-}
-
 ///Reactions
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentReactions {
     #[serde(rename = "+1", default, skip_serializing_if = "Option::is_none")]
     pub plus_1: Option<i64>,
@@ -702,7 +674,7 @@ pub struct PullRequestReviewCommentEventCommentReactions {
 }
 
 ///PullRequestReviewEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewEvent {
     pub action: String,
     pub review: PullRequestReviewEventReview,
@@ -710,7 +682,7 @@ pub struct PullRequestReviewEvent {
     pub pull_request: PullRequestMinimal,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewEventReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -736,30 +708,14 @@ pub struct PullRequestReviewEventReview {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewEventReviewLinks {
-    pub html: PullRequestReviewEventReviewLinksHtml,
-    pub pull_request: PullRequestReviewEventReviewLinksPullRequest,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewEventReviewLinksHtml {
-    pub href: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewEventReviewLinksPullRequest {
-    pub href: String,
-}
-
 ///CommitCommentEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitCommentEvent {
     pub action: String,
     pub comment: CommitCommentEventComment,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
@@ -791,13 +747,13 @@ pub struct CommitCommentEventComment {
 }
 
 ///ReleaseEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReleaseEvent {
     pub action: String,
     pub release: ReleaseEventRelease,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReleaseEventRelease {
     pub url: String,
     pub html_url: String,
@@ -847,23 +803,13 @@ pub struct ReleaseEventRelease {
 }
 
 ///WatchEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WatchEvent {
     pub action: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActivityListPublicEventsError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Feed
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Feed {
     pub timeline_url: String,
     pub user_url: String,
@@ -889,7 +835,7 @@ pub struct Feed {
     pub links: FeedLinks,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FeedLinks {
     ///Hypermedia Link with Type
     pub timeline: LinkWithType,
@@ -921,14 +867,14 @@ pub struct FeedLinks {
 }
 
 ///Hypermedia Link with Type
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LinkWithType {
     pub href: String,
     pub r#type: String,
 }
 
 ///Thread
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Thread {
     pub id: String,
     ///Minimal Repository
@@ -942,7 +888,7 @@ pub struct Thread {
     pub subscription_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ThreadSubject {
     pub title: String,
     pub url: String,
@@ -960,14 +906,8 @@ pub struct ActivityMarkNotificationsAsReadRequest {
     pub read: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActivityMarkNotificationsAsReadResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
 ///Thread Subscription
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ThreadSubscription {
     pub subscribed: bool,
     pub ignored: bool,
@@ -994,14 +934,6 @@ pub struct ActivityMarkRepoNotificationsAsReadRequest {
     pub last_read_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ActivityMarkRepoNotificationsAsReadResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListStargazersForRepoResponse {
@@ -1012,19 +944,19 @@ pub enum ActivityListStargazersForRepoResponse {
 }
 
 ///Stargazer
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Stargazer {
     pub starred_at: String,
     pub user: Option<SimpleUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActivityGetStargazerCountForRepoResponse {
     pub count: i64,
 }
 
 ///Repository invitations let you manage who you collaborate with.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositorySubscription {
     ///Determines if notifications should be received from this repository.
     pub subscribed: bool,
@@ -1046,23 +978,6 @@ pub struct ActivitySetRepoSubscriptionRequest {
     pub ignored: Option<bool>,
 }
 
-crate::open_enum! {
-    ActivityListReposStarredByAuthenticatedUserDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    ActivityListReposStarredByAuthenticatedUserSort { Created = "created", Updated =
-    "updated", }
-}
-
-crate::open_enum! {
-    ActivityListReposStarredByUserDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    ActivityListReposStarredByUserSort { Created = "created", Updated = "updated", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListReposStarredByUserResponse {
@@ -1073,7 +988,7 @@ pub enum ActivityListReposStarredByUserResponse {
 }
 
 ///Starred Repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct StarredRepository {
     pub starred_at: String,
     ///A repository on GitHub.

@@ -3,15 +3,14 @@
 use super::*;
 
 crate::open_enum! {
-    AgentTasksListTasksForRepoDirection { Asc = "asc", Desc = "desc", }
+    AscOrDesc2 { Asc = "asc", Desc = "desc", }
 }
 
 crate::open_enum! {
-    AgentTasksListTasksForRepoSort { UpdatedAt = "updated_at", CreatedAt = "created_at",
-    }
+    UpdatedAtOrCreatedAt { UpdatedAt = "updated_at", CreatedAt = "created_at", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse {
     ///List of tasks
     pub tasks: Vec<AgentTasksListTasksForRepoResponseTasksItem>,
@@ -41,18 +40,18 @@ pub struct AgentTasksListTasksForRepoResponseTasksItem {
     pub creator: Option<AgentTasksListTasksForRepoResponseTasksItemCreator>,
     ///Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorType>,
+    pub creator_type: Option<UserOrOrganization>,
     ///User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_collaborators: Option<
-        Vec<AgentTasksListTasksForRepoResponseTasksItemUserCollaboratorsItem>,
+        Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     >,
     ///The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemOwner>,
+    pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemRepository>,
+    pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///Current state of the task, derived from its most recent session
     pub state: AgentTasksListTasksForRepoResponseTasksItemState,
     ///Number of sessions in this task
@@ -84,7 +83,7 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemCreator {
 }
 
 ///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
     ///The unique identifier of the user
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,33 +91,8 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
 }
 
 crate::open_enum! {
-    #[doc = "Type of the task creator"]
-    AgentTasksListTasksForRepoResponseTasksItemCreatorType { User = "user", Organization
+    #[doc = "Type of the task creator"] UserOrOrganization { User = "user", Organization
     = "organization", }
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponseTasksItemUserCollaboratorsItem {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponseTasksItemOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this task belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponseTasksItemRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
 }
 
 crate::open_enum! {
@@ -133,23 +107,20 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
     ///Provider namespace
-    pub provider: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemProvider,
+    pub provider: Github,
     ///Type of artifact. Available Values: `pull`, `branch`.
-    pub r#type: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemType,
+    pub r#type: PullOrBranch,
     ///Resource data (shape depends on type)
     pub data: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData,
 }
 
 crate::open_enum! {
-    #[doc = "Provider namespace"]
-    AgentTasksListTasksForRepoResponseTasksItemArtifactsItemProvider { Github = "github",
-    }
+    #[doc = "Provider namespace"] Github { Github = "github", }
 }
 
 crate::open_enum! {
-    #[doc = "Type of artifact. Available Values: `pull`, `branch`."]
-    AgentTasksListTasksForRepoResponseTasksItemArtifactsItemType { Pull = "pull", Branch
-    = "branch", }
+    #[doc = "Type of artifact. Available Values: `pull`, `branch`."] PullOrBranch { Pull
+    = "pull", Branch = "branch", }
 }
 
 ///Resource data (shape depends on type)
@@ -163,7 +134,7 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
 }
 
 ///A GitHub resource (pull request, issue, etc.)
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
     ///GitHub resource ID
     pub id: i64,
@@ -173,7 +144,7 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 
 }
 
 ///A Git branch reference
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
     ///Head branch name
     pub head_ref: String,
@@ -182,7 +153,7 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 
 }
 
 ///Custom agent metadata associated with this task
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
     ///The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,7 +164,7 @@ pub struct AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
 For 422 Unprocessable Entity the errors array contains validation
 details; for other error status codes only message and
 documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoError400 {
     ///Summary message (e.g. "Validation Failed", "Not Found")
     pub message: String,
@@ -221,134 +192,6 @@ crate::open_enum! {
     Unprocessable = "unprocessable", Custom = "custom", }
 }
 
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError401 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksForRepoError401ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError401ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksForRepoError401ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksListTasksForRepoError401ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError403 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksForRepoError403ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError403ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksForRepoError403ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksListTasksForRepoError403ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError404 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksForRepoError404ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError404ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksForRepoError404ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksListTasksForRepoError404ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError422 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksForRepoError422ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError422ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksForRepoError422ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksListTasksForRepoError422ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AgentTasksCreateTaskInRepoRequest {
     ///The user's prompt for the agent
@@ -371,298 +214,6 @@ pub struct AgentTasksCreateTaskInRepoRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponse {
-    ///Unique task identifier
-    pub id: String,
-    ///API URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    ///Web URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    ///Human-readable name derived from the task prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The entity who created this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<AgentTasksCreateTaskInRepoResponseCreator>,
-    ///Type of the task creator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<AgentTasksCreateTaskInRepoResponseCreatorType>,
-    ///User objects of collaborators on this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators: Option<
-        Vec<AgentTasksCreateTaskInRepoResponseUserCollaboratorsItem>,
-    >,
-    ///The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksCreateTaskInRepoResponseOwner>,
-    ///The repository this task belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksCreateTaskInRepoResponseRepository>,
-    ///Current state of the task, derived from its most recent session
-    pub state: AgentTasksCreateTaskInRepoResponseState,
-    ///Number of sessions in this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_count: Option<i64>,
-    ///Resources created by this task (PRs, branches, etc.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<Vec<AgentTasksCreateTaskInRepoResponseArtifactsItem>>,
-    ///Timestamp when the task was archived, null if not archived
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<String>,
-    ///Timestamp of the most recent update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-    ///Timestamp when the task was created
-    pub created_at: String,
-    ///Custom agent metadata associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent: Option<AgentTasksCreateTaskInRepoResponseCustomAgent>,
-}
-
-///The entity who created this task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksCreateTaskInRepoResponseCreator {
-    Variant0(AgentTasksCreateTaskInRepoResponseCreatorVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseCreatorVariant0 {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Type of the task creator"] AgentTasksCreateTaskInRepoResponseCreatorType {
-    User = "user", Organization = "organization", }
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseUserCollaboratorsItem {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this task belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Current state of the task, derived from its most recent session"]
-    AgentTasksCreateTaskInRepoResponseState { Queued = "queued", InProgress =
-    "in_progress", Completed = "completed", Failed = "failed", Idle = "idle",
-    WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
-    }
-}
-
-///A resource generated by the task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseArtifactsItem {
-    ///Provider namespace
-    pub provider: AgentTasksCreateTaskInRepoResponseArtifactsItemProvider,
-    ///Type of artifact. Available Values: `pull`, `branch`.
-    pub r#type: AgentTasksCreateTaskInRepoResponseArtifactsItemType,
-    ///Resource data (shape depends on type)
-    pub data: AgentTasksCreateTaskInRepoResponseArtifactsItemData,
-}
-
-crate::open_enum! {
-    #[doc = "Provider namespace"] AgentTasksCreateTaskInRepoResponseArtifactsItemProvider
-    { Github = "github", }
-}
-
-crate::open_enum! {
-    #[doc = "Type of artifact. Available Values: `pull`, `branch`."]
-    AgentTasksCreateTaskInRepoResponseArtifactsItemType { Pull = "pull", Branch =
-    "branch", }
-}
-
-///Resource data (shape depends on type)
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksCreateTaskInRepoResponseArtifactsItemData {
-    Variant0(AgentTasksCreateTaskInRepoResponseArtifactsItemDataVariant0),
-    Variant1(AgentTasksCreateTaskInRepoResponseArtifactsItemDataVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub resource (pull request, issue, etc.)
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseArtifactsItemDataVariant0 {
-    ///GitHub resource ID
-    pub id: i64,
-    ///GraphQL global ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_id: Option<String>,
-}
-
-///A Git branch reference
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseArtifactsItemDataVariant1 {
-    ///Head branch name
-    pub head_ref: String,
-    ///Base branch name
-    pub base_ref: String,
-}
-
-///Custom agent metadata associated with this task
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoResponseCustomAgent {
-    ///The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError400 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksCreateTaskInRepoError400ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError400ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksCreateTaskInRepoError400ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksCreateTaskInRepoError400ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError401 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksCreateTaskInRepoError401ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError401ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksCreateTaskInRepoError401ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksCreateTaskInRepoError401ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError403 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksCreateTaskInRepoError403ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError403ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksCreateTaskInRepoError403ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksCreateTaskInRepoError403ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError422 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksCreateTaskInRepoError422ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksCreateTaskInRepoError422ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksCreateTaskInRepoError422ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksCreateTaskInRepoError422ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse {
     ///Unique task identifier
     pub id: String,
@@ -677,29 +228,29 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse {
     pub name: Option<String>,
     ///The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<AgentTasksGetTaskByRepoAndIdResponseCreator>,
+    pub creator: Option<AgentTasksListTasksForRepoResponseTasksItemCreator>,
     ///Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<AgentTasksGetTaskByRepoAndIdResponseCreatorType>,
+    pub creator_type: Option<UserOrOrganization>,
     ///User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_collaborators: Option<
-        Vec<AgentTasksGetTaskByRepoAndIdResponseUserCollaboratorsItem>,
+        Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     >,
     ///The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksGetTaskByRepoAndIdResponseOwner>,
+    pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksGetTaskByRepoAndIdResponseRepository>,
+    pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///Current state of the task, derived from its most recent session
-    pub state: AgentTasksGetTaskByRepoAndIdResponseState,
+    pub state: AgentTasksListTasksForRepoResponseTasksItemState,
     ///Number of sessions in this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i64>,
     ///Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<Vec<AgentTasksGetTaskByRepoAndIdResponseArtifactsItem>>,
+    pub artifacts: Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
     ///Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
@@ -710,123 +261,10 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse {
     pub created_at: String,
     ///Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent: Option<AgentTasksGetTaskByRepoAndIdResponseCustomAgent>,
+    pub custom_agent: Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
     ///Sessions associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<Vec<AgentTasksGetTaskByRepoAndIdResponseSessionsItem>>,
-}
-
-///The entity who created this task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksGetTaskByRepoAndIdResponseCreator {
-    Variant0(AgentTasksGetTaskByRepoAndIdResponseCreatorVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseCreatorVariant0 {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Type of the task creator"] AgentTasksGetTaskByRepoAndIdResponseCreatorType {
-    User = "user", Organization = "organization", }
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseUserCollaboratorsItem {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this task belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Current state of the task, derived from its most recent session"]
-    AgentTasksGetTaskByRepoAndIdResponseState { Queued = "queued", InProgress =
-    "in_progress", Completed = "completed", Failed = "failed", Idle = "idle",
-    WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
-    }
-}
-
-///A resource generated by the task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseArtifactsItem {
-    ///Provider namespace
-    pub provider: AgentTasksGetTaskByRepoAndIdResponseArtifactsItemProvider,
-    ///Type of artifact. Available Values: `pull`, `branch`.
-    pub r#type: AgentTasksGetTaskByRepoAndIdResponseArtifactsItemType,
-    ///Resource data (shape depends on type)
-    pub data: AgentTasksGetTaskByRepoAndIdResponseArtifactsItemData,
-}
-
-crate::open_enum! {
-    #[doc = "Provider namespace"]
-    AgentTasksGetTaskByRepoAndIdResponseArtifactsItemProvider { Github = "github", }
-}
-
-crate::open_enum! {
-    #[doc = "Type of artifact. Available Values: `pull`, `branch`."]
-    AgentTasksGetTaskByRepoAndIdResponseArtifactsItemType { Pull = "pull", Branch =
-    "branch", }
-}
-
-///Resource data (shape depends on type)
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksGetTaskByRepoAndIdResponseArtifactsItemData {
-    Variant0(AgentTasksGetTaskByRepoAndIdResponseArtifactsItemDataVariant0),
-    Variant1(AgentTasksGetTaskByRepoAndIdResponseArtifactsItemDataVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub resource (pull request, issue, etc.)
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseArtifactsItemDataVariant0 {
-    ///GitHub resource ID
-    pub id: i64,
-    ///GraphQL global ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_id: Option<String>,
-}
-
-///A Git branch reference
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseArtifactsItemDataVariant1 {
-    ///Head branch name
-    pub head_ref: String,
-    ///Base branch name
-    pub base_ref: String,
-}
-
-///Custom agent metadata associated with this task
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseCustomAgent {
-    ///The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
 }
 
 ///Full session details within a task
@@ -839,18 +277,18 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
     pub name: Option<String>,
     ///The user who created this session
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemUser>,
+    pub user: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemOwner>,
+    pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///The repository this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemRepository>,
+    pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     ///Task ID this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     ///Current state of a session
-    pub state: AgentTasksGetTaskByRepoAndIdResponseSessionsItemState,
+    pub state: AgentTasksListTasksForRepoResponseTasksItemState,
     ///Creation timestamp
     pub created_at: String,
     ///Last update timestamp
@@ -879,43 +317,11 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
     pub error: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemError>,
 }
 
-///The user who created this session
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemUser {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this session belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Current state of a session"]
-    AgentTasksGetTaskByRepoAndIdResponseSessionsItemState { Queued = "queued", InProgress
-    = "in_progress", Completed = "completed", Failed = "failed", Idle = "idle",
-    WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
-    }
-}
-
 ///Structured information about billing units consumed by the session.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
     ///Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`.
-    pub r#type: AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsageType,
+    pub r#type: AiCreditsOrPremiumRequests,
     ///Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
     pub amount: f64,
 }
@@ -923,917 +329,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
 crate::open_enum! {
     #[doc =
     "Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`."]
-    AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsageType { AiCredits = "ai_credits",
-    PremiumRequests = "premium_requests", }
-}
-
-///Error details for a failed session
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
-    ///Error message
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError400 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByRepoAndIdError400ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError400ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByRepoAndIdError400ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksGetTaskByRepoAndIdError400ErrorsItemCode { Missing = "missing",
-    MissingField = "missing_field", Invalid = "invalid", AlreadyExists =
-    "already_exists", Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError401 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByRepoAndIdError401ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError401ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByRepoAndIdError401ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksGetTaskByRepoAndIdError401ErrorsItemCode { Missing = "missing",
-    MissingField = "missing_field", Invalid = "invalid", AlreadyExists =
-    "already_exists", Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError403 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByRepoAndIdError403ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError403ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByRepoAndIdError403ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksGetTaskByRepoAndIdError403ErrorsItemCode { Missing = "missing",
-    MissingField = "missing_field", Invalid = "invalid", AlreadyExists =
-    "already_exists", Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError404 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByRepoAndIdError404ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError404ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByRepoAndIdError404ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksGetTaskByRepoAndIdError404ErrorsItemCode { Missing = "missing",
-    MissingField = "missing_field", Invalid = "invalid", AlreadyExists =
-    "already_exists", Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError422 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByRepoAndIdError422ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdError422ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByRepoAndIdError422ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"]
-    AgentTasksGetTaskByRepoAndIdError422ErrorsItemCode { Missing = "missing",
-    MissingField = "missing_field", Invalid = "invalid", AlreadyExists =
-    "already_exists", Unprocessable = "unprocessable", Custom = "custom", }
-}
-
-crate::open_enum! {
-    AgentTasksListTasksDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    AgentTasksListTasksSort { UpdatedAt = "updated_at", CreatedAt = "created_at", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponse {
-    ///List of tasks
-    pub tasks: Vec<AgentTasksListTasksResponseTasksItem>,
-    ///Total count of active (non-archived) tasks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_active_count: Option<i64>,
-    ///Total count of archived tasks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_archived_count: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItem {
-    ///Unique task identifier
-    pub id: String,
-    ///API URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    ///Web URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    ///Human-readable name derived from the task prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The entity who created this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<AgentTasksListTasksResponseTasksItemCreator>,
-    ///Type of the task creator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<AgentTasksListTasksResponseTasksItemCreatorType>,
-    ///User objects of collaborators on this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators: Option<
-        Vec<AgentTasksListTasksResponseTasksItemUserCollaboratorsItem>,
-    >,
-    ///The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksListTasksResponseTasksItemOwner>,
-    ///The repository this task belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksListTasksResponseTasksItemRepository>,
-    ///Current state of the task, derived from its most recent session
-    pub state: AgentTasksListTasksResponseTasksItemState,
-    ///Number of sessions in this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_count: Option<i64>,
-    ///Resources created by this task (PRs, branches, etc.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<Vec<AgentTasksListTasksResponseTasksItemArtifactsItem>>,
-    ///Timestamp when the task was archived, null if not archived
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<String>,
-    ///Timestamp of the most recent update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-    ///Timestamp when the task was created
-    pub created_at: String,
-    ///Custom agent metadata associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent: Option<AgentTasksListTasksResponseTasksItemCustomAgent>,
-}
-
-///The entity who created this task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksListTasksResponseTasksItemCreator {
-    Variant0(AgentTasksListTasksResponseTasksItemCreatorVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemCreatorVariant0 {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Type of the task creator"] AgentTasksListTasksResponseTasksItemCreatorType {
-    User = "user", Organization = "organization", }
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemUserCollaboratorsItem {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this task belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Current state of the task, derived from its most recent session"]
-    AgentTasksListTasksResponseTasksItemState { Queued = "queued", InProgress =
-    "in_progress", Completed = "completed", Failed = "failed", Idle = "idle",
-    WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
-    }
-}
-
-///A resource generated by the task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemArtifactsItem {
-    ///Provider namespace
-    pub provider: AgentTasksListTasksResponseTasksItemArtifactsItemProvider,
-    ///Type of artifact. Available Values: `pull`, `branch`.
-    pub r#type: AgentTasksListTasksResponseTasksItemArtifactsItemType,
-    ///Resource data (shape depends on type)
-    pub data: AgentTasksListTasksResponseTasksItemArtifactsItemData,
-}
-
-crate::open_enum! {
-    #[doc = "Provider namespace"]
-    AgentTasksListTasksResponseTasksItemArtifactsItemProvider { Github = "github", }
-}
-
-crate::open_enum! {
-    #[doc = "Type of artifact. Available Values: `pull`, `branch`."]
-    AgentTasksListTasksResponseTasksItemArtifactsItemType { Pull = "pull", Branch =
-    "branch", }
-}
-
-///Resource data (shape depends on type)
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksListTasksResponseTasksItemArtifactsItemData {
-    Variant0(AgentTasksListTasksResponseTasksItemArtifactsItemDataVariant0),
-    Variant1(AgentTasksListTasksResponseTasksItemArtifactsItemDataVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub resource (pull request, issue, etc.)
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemArtifactsItemDataVariant0 {
-    ///GitHub resource ID
-    pub id: i64,
-    ///GraphQL global ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_id: Option<String>,
-}
-
-///A Git branch reference
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemArtifactsItemDataVariant1 {
-    ///Head branch name
-    pub head_ref: String,
-    ///Base branch name
-    pub base_ref: String,
-}
-
-///Custom agent metadata associated with this task
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksResponseTasksItemCustomAgent {
-    ///The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksError400 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksError400ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksError400ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksError400ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksListTasksError400ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksError401 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksError401ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksError401ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksError401ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksListTasksError401ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksError403 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksError403ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksError403ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksError403ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksListTasksError403ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksListTasksError422 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksListTasksError422ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksError422ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksListTasksError422ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksListTasksError422ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponse {
-    ///Unique task identifier
-    pub id: String,
-    ///API URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    ///Web URL for this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    ///Human-readable name derived from the task prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The entity who created this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<AgentTasksGetTaskByIdResponseCreator>,
-    ///Type of the task creator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<AgentTasksGetTaskByIdResponseCreatorType>,
-    ///User objects of collaborators on this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators: Option<
-        Vec<AgentTasksGetTaskByIdResponseUserCollaboratorsItem>,
-    >,
-    ///The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksGetTaskByIdResponseOwner>,
-    ///The repository this task belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksGetTaskByIdResponseRepository>,
-    ///Current state of the task, derived from its most recent session
-    pub state: AgentTasksGetTaskByIdResponseState,
-    ///Number of sessions in this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_count: Option<i64>,
-    ///Resources created by this task (PRs, branches, etc.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<Vec<AgentTasksGetTaskByIdResponseArtifactsItem>>,
-    ///Timestamp when the task was archived, null if not archived
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<String>,
-    ///Timestamp of the most recent update
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-    ///Timestamp when the task was created
-    pub created_at: String,
-    ///Custom agent metadata associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent: Option<AgentTasksGetTaskByIdResponseCustomAgent>,
-    ///Sessions associated with this task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<Vec<AgentTasksGetTaskByIdResponseSessionsItem>>,
-}
-
-///The entity who created this task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksGetTaskByIdResponseCreator {
-    Variant0(AgentTasksGetTaskByIdResponseCreatorVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseCreatorVariant0 {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Type of the task creator"] AgentTasksGetTaskByIdResponseCreatorType { User =
-    "user", Organization = "organization", }
-}
-
-///A GitHub user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseUserCollaboratorsItem {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this task belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Current state of the task, derived from its most recent session"]
-    AgentTasksGetTaskByIdResponseState { Queued = "queued", InProgress = "in_progress",
-    Completed = "completed", Failed = "failed", Idle = "idle", WaitingForUser =
-    "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled", }
-}
-
-///A resource generated by the task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseArtifactsItem {
-    ///Provider namespace
-    pub provider: AgentTasksGetTaskByIdResponseArtifactsItemProvider,
-    ///Type of artifact. Available Values: `pull`, `branch`.
-    pub r#type: AgentTasksGetTaskByIdResponseArtifactsItemType,
-    ///Resource data (shape depends on type)
-    pub data: AgentTasksGetTaskByIdResponseArtifactsItemData,
-}
-
-crate::open_enum! {
-    #[doc = "Provider namespace"] AgentTasksGetTaskByIdResponseArtifactsItemProvider {
-    Github = "github", }
-}
-
-crate::open_enum! {
-    #[doc = "Type of artifact. Available Values: `pull`, `branch`."]
-    AgentTasksGetTaskByIdResponseArtifactsItemType { Pull = "pull", Branch = "branch", }
-}
-
-///Resource data (shape depends on type)
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AgentTasksGetTaskByIdResponseArtifactsItemData {
-    Variant0(AgentTasksGetTaskByIdResponseArtifactsItemDataVariant0),
-    Variant1(AgentTasksGetTaskByIdResponseArtifactsItemDataVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///A GitHub resource (pull request, issue, etc.)
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseArtifactsItemDataVariant0 {
-    ///GitHub resource ID
-    pub id: i64,
-    ///GraphQL global ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_id: Option<String>,
-}
-
-///A Git branch reference
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseArtifactsItemDataVariant1 {
-    ///Head branch name
-    pub head_ref: String,
-    ///Base branch name
-    pub base_ref: String,
-}
-
-///Custom agent metadata associated with this task
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseCustomAgent {
-    ///The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
-///Full session details within a task
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseSessionsItem {
-    ///Session ID
-    pub id: String,
-    ///Session name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The user who created this session
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<AgentTasksGetTaskByIdResponseSessionsItemUser>,
-    ///The owner of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<AgentTasksGetTaskByIdResponseSessionsItemOwner>,
-    ///The repository this session belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<AgentTasksGetTaskByIdResponseSessionsItemRepository>,
-    ///Task ID this session belongs to
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<String>,
-    ///Current state of a session
-    pub state: AgentTasksGetTaskByIdResponseSessionsItemState,
-    ///Creation timestamp
-    pub created_at: String,
-    ///Last update timestamp
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-    ///Completion timestamp
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
-    ///Content of the triggering event
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<String>,
-    ///Head branch name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_ref: Option<String>,
-    ///Base branch name
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_ref: Option<String>,
-    ///Model used for this session
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    ///Structured information about billing units consumed by the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<AgentTasksGetTaskByIdResponseSessionsItemUsage>,
-    ///Error details for a failed session
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<AgentTasksGetTaskByIdResponseSessionsItemError>,
-}
-
-///The user who created this session
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseSessionsItemUser {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The owner of the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseSessionsItemOwner {
-    ///The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-///The repository this session belongs to
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseSessionsItemRepository {
-    ///The unique identifier of the repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "Current state of a session"] AgentTasksGetTaskByIdResponseSessionsItemState
-    { Queued = "queued", InProgress = "in_progress", Completed = "completed", Failed =
-    "failed", Idle = "idle", WaitingForUser = "waiting_for_user", TimedOut = "timed_out",
-    Cancelled = "cancelled", }
-}
-
-///Structured information about billing units consumed by the session.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseSessionsItemUsage {
-    ///Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`.
-    pub r#type: AgentTasksGetTaskByIdResponseSessionsItemUsageType,
-    ///Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
-    pub amount: f64,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`."]
-    AgentTasksGetTaskByIdResponseSessionsItemUsageType { AiCredits = "ai_credits",
-    PremiumRequests = "premium_requests", }
-}
-
-///Error details for a failed session
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdResponseSessionsItemError {
-    ///Error message
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError400 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByIdError400ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError400ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByIdError400ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksGetTaskByIdError400ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError401 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByIdError401ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError401ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByIdError401ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksGetTaskByIdError401ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError403 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByIdError403ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError403ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByIdError403ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksGetTaskByIdError403ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError404 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByIdError404ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError404ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByIdError404ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksGetTaskByIdError404ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
-}
-
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError422 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
-    pub message: String,
-    ///List of validation errors (present only for 422 responses)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<AgentTasksGetTaskByIdError422ErrorsItem>>,
-    ///URL to relevant API documentation
-    pub documentation_url: String,
-}
-
-///A single validation error
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksGetTaskByIdError422ErrorsItem {
-    ///Machine-readable error code
-    pub code: AgentTasksGetTaskByIdError422ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Machine-readable error code"] AgentTasksGetTaskByIdError422ErrorsItemCode {
-    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
-    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
-    }
+    AiCreditsOrPremiumRequests { AiCredits = "ai_credits", PremiumRequests =
+    "premium_requests", }
 }
 

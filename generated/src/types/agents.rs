@@ -2,12 +2,6 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListOrgSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<OrganizationActionsSecret>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AgentsCreateOrUpdateOrgSecretRequest {
     ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/agents/secrets#get-an-organization-public-key) endpoint.
@@ -15,139 +9,9 @@ pub struct AgentsCreateOrUpdateOrgSecretRequest {
     ///ID of the key you used to encrypt the secret.
     pub key_id: String,
     ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: AgentsCreateOrUpdateOrgSecretRequestVisibility,
+    pub visibility: AllOrPrivateOrSelected2,
     ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
-    AgentsCreateOrUpdateOrgSecretRequestVisibility { All = "all", Private = "private",
-    Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListSelectedReposForOrgSecretResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentsSetSelectedReposForOrgSecretRequest {
-    ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Add selected repository to an organization secret](https://docs.github.com/rest/agents/secrets#add-selected-repository-to-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListOrgVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<OrganizationActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AgentsCreateOrgVariableRequest {
-    ///The name of the variable.
-    pub name: String,
-    ///The value of the variable.
-    pub value: String,
-    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    pub visibility: AgentsCreateOrgVariableRequestVisibility,
-    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable."]
-    AgentsCreateOrgVariableRequestVisibility { All = "all", Private = "private", Selected
-    = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentsUpdateOrgVariableRequest {
-    ///The name of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The value of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<AgentsUpdateOrgVariableRequestVisibility>,
-    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable."]
-    AgentsUpdateOrgVariableRequestVisibility { All = "all", Private = "private", Selected
-    = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListSelectedReposForOrgVariableResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentsSetSelectedReposForOrgVariableRequest {
-    ///The IDs of the repositories that can access the organization variable.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListRepoOrganizationSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<ActionsSecret>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListRepoOrganizationVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<ActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListRepoSecretsResponse {
-    pub total_count: i64,
-    pub secrets: Vec<ActionsSecret>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentsCreateOrUpdateRepoSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/agents/secrets#get-a-repository-public-key) endpoint.
-    pub encrypted_value: String,
-    ///ID of the key you used to encrypt the secret.
-    pub key_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AgentsListRepoVariablesResponse {
-    pub total_count: i64,
-    pub variables: Vec<ActionsVariable>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentsCreateRepoVariableRequest {
-    ///The name of the variable.
-    pub name: String,
-    ///The value of the variable.
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentsUpdateRepoVariableRequest {
-    ///The name of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The value of the variable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
 }
 

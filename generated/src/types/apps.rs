@@ -11,7 +11,7 @@ pub struct AppsCreateFromManifestResponse {
     pub slug: Option<String>,
     pub node_id: String,
     pub client_id: String,
-    pub owner: AppsCreateFromManifestResponseOwner,
+    pub owner: IntegrationOwner,
     ///The name of the GitHub app
     pub name: String,
     pub description: Option<String>,
@@ -20,7 +20,7 @@ pub struct AppsCreateFromManifestResponse {
     pub created_at: String,
     pub updated_at: String,
     ///The set of permissions for the GitHub app
-    pub permissions: AppsCreateFromManifestResponsePermissions,
+    pub permissions: IntegrationPermissions,
     ///The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
     pub events: Vec<String>,
     ///The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
@@ -29,49 +29,6 @@ pub struct AppsCreateFromManifestResponse {
     pub client_secret: String,
     pub webhook_secret: Option<String>,
     pub pem: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum AppsCreateFromManifestResponseOwner {
-    SimpleUser(SimpleUser),
-    Enterprise(Enterprise),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsCreateFromManifestResponsePermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AppsUpdateWebhookConfigForAppRequest {
-    ///The URL to which the payloads will be delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
-}
-
-crate::open_enum! {
-    AppsListWebhookDeliveriesStatus { Success = "success", Failure = "failure", }
 }
 
 ///Request to install an integration on a target
@@ -103,7 +60,7 @@ pub struct AppsListInstallationsResponseItem {
     pub id: i64,
     pub account: Option<AppsListInstallationsResponseItemAccount>,
     ///Describe whether all repositories have been selected or there's a selection involved
-    pub repository_selection: AppsListInstallationsResponseItemRepositorySelection,
+    pub repository_selection: AllOrSelected,
     pub access_tokens_url: String,
     pub repositories_url: String,
     pub html_url: String,
@@ -129,7 +86,7 @@ pub struct AppsListInstallationsResponseItem {
     pub contact_email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemAccount {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,393 +123,115 @@ pub struct AppsListInstallationsResponseItemAccount {
     pub updated_at: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "Describe whether all repositories have been selected or there's a selection involved"]
-    AppsListInstallationsResponseItemRepositorySelection { All = "all", Selected =
-    "selected", }
-}
-
 ///The permissions granted to the user access token.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemPermissions {
     ///The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<AppsListInstallationsResponseItemPermissionsActions>,
+    pub actions: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<
-        AppsListInstallationsResponseItemPermissionsAdministration,
-    >,
+    pub administration: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for checks on code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<AppsListInstallationsResponseItemPermissionsChecks>,
+    pub checks: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<AppsListInstallationsResponseItemPermissionsContents>,
+    pub contents: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for deployments and deployment statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<AppsListInstallationsResponseItemPermissionsDeployments>,
+    pub deployments: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for managing repository environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<AppsListInstallationsResponseItemPermissionsEnvironments>,
+    pub environments: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<AppsListInstallationsResponseItemPermissionsIssues>,
+    pub issues: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<AppsListInstallationsResponseItemPermissionsMetadata>,
+    pub metadata: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<AppsListInstallationsResponseItemPermissionsPackages>,
+    pub packages: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<AppsListInstallationsResponseItemPermissionsPages>,
+    pub pages: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<AppsListInstallationsResponseItemPermissionsPullRequests>,
+    pub pull_requests: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<
-        AppsListInstallationsResponseItemPermissionsRepositoryHooks,
-    >,
+    pub repository_hooks: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage repository projects, columns, and cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<
-        AppsListInstallationsResponseItemPermissionsRepositoryProjects,
-    >,
+    pub repository_projects: Option<ReadOrWriteOrAdmin>,
     ///The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<
-        AppsListInstallationsResponseItemPermissionsSecretScanningAlerts,
-    >,
+    pub secret_scanning_alerts: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<AppsListInstallationsResponseItemPermissionsSecrets>,
+    pub secrets: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage security events like code scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<
-        AppsListInstallationsResponseItemPermissionsSecurityEvents,
-    >,
+    pub security_events: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage just a single file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<AppsListInstallationsResponseItemPermissionsSingleFile>,
+    pub single_file: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for commit statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<AppsListInstallationsResponseItemPermissionsStatuses>,
+    pub statuses: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage Dependabot alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<
-        AppsListInstallationsResponseItemPermissionsVulnerabilityAlerts,
-    >,
+    pub vulnerability_alerts: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to update GitHub Actions workflow files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<AppsListInstallationsResponseItemPermissionsWorkflows>,
+    pub workflows: Option<Write>,
     ///The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<AppsListInstallationsResponseItemPermissionsMembers>,
+    pub members: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationAdministration,
-    >,
+    pub organization_administration: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_roles: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationCustomRoles,
-    >,
+    pub organization_custom_roles: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_announcement_banners: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationAnnouncementBanners,
-    >,
+    pub organization_announcement_banners: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationHooks,
-    >,
+    pub organization_hooks: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_tokens: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationPersonalAccessTokens,
-    >,
+    pub organization_personal_access_tokens: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_token_requests: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationPersonalAccessTokenRequests,
-    >,
+    pub organization_personal_access_token_requests: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationPlan,
-    >,
+    pub organization_plan: Option<Read>,
     ///The level of permission to grant the access token to manage organization projects and projects beta (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationProjects,
-    >,
+    pub organization_projects: Option<ReadOrWriteOrAdmin>,
     ///The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationPackages,
-    >,
+    pub organization_packages: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage organization secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationSecrets,
-    >,
+    pub organization_secrets: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationSelfHostedRunners,
-    >,
+    pub organization_self_hosted_runners: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<
-        AppsListInstallationsResponseItemPermissionsOrganizationUserBlocking,
-    >,
+    pub organization_user_blocking: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage team discussions and related comments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_discussions: Option<
-        AppsListInstallationsResponseItemPermissionsTeamDiscussions,
-    >,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
-    AppsListInstallationsResponseItemPermissionsActions { Read = "read", Write = "write",
-    }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation."]
-    AppsListInstallationsResponseItemPermissionsAdministration { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc = "The level of permission to grant the access token for checks on code."]
-    AppsListInstallationsResponseItemPermissionsChecks { Read = "read", Write = "write",
-    }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges."]
-    AppsListInstallationsResponseItemPermissionsContents { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for deployments and deployment statuses."]
-    AppsListInstallationsResponseItemPermissionsDeployments { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for managing repository environments."]
-    AppsListInstallationsResponseItemPermissionsEnvironments { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones."]
-    AppsListInstallationsResponseItemPermissionsIssues { Read = "read", Write = "write",
-    }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata."]
-    AppsListInstallationsResponseItemPermissionsMetadata { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for packages published to GitHub Packages."]
-    AppsListInstallationsResponseItemPermissionsPackages { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds."]
-    AppsListInstallationsResponseItemPermissionsPages { Read = "read", Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges."]
-    AppsListInstallationsResponseItemPermissionsPullRequests { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the post-receive hooks for a repository."]
-    AppsListInstallationsResponseItemPermissionsRepositoryHooks { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage repository projects, columns, and cards."]
-    AppsListInstallationsResponseItemPermissionsRepositoryProjects { Read = "read", Write
-    = "write", Admin = "admin", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage secret scanning alerts."]
-    AppsListInstallationsResponseItemPermissionsSecretScanningAlerts { Read = "read",
-    Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage repository secrets."]
-    AppsListInstallationsResponseItemPermissionsSecrets { Read = "read", Write = "write",
-    }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage security events like code scanning alerts."]
-    AppsListInstallationsResponseItemPermissionsSecurityEvents { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage just a single file."]
-    AppsListInstallationsResponseItemPermissionsSingleFile { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc = "The level of permission to grant the access token for commit statuses."]
-    AppsListInstallationsResponseItemPermissionsStatuses { Read = "read", Write =
-    "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage Dependabot alerts."]
-    AppsListInstallationsResponseItemPermissionsVulnerabilityAlerts { Read = "read",
-    Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to update GitHub Actions workflow files."]
-    AppsListInstallationsResponseItemPermissionsWorkflows { Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for organization teams and members."]
-    AppsListInstallationsResponseItemPermissionsMembers { Read = "read", Write = "write",
-    }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage access to an organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationAdministration { Read =
-    "read", Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change."]
-    AppsListInstallationsResponseItemPermissionsOrganizationCustomRoles { Read = "read",
-    Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage announcement banners for an organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationAnnouncementBanners { Read =
-    "read", Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the post-receive hooks for an organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationHooks { Read = "read", Write
-    = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationPersonalAccessTokens { Read =
-    "read", Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationPersonalAccessTokenRequests {
-    Read = "read", Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for viewing an organization's plan."]
-    AppsListInstallationsResponseItemPermissionsOrganizationPlan { Read = "read", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage organization projects and projects beta (where available)."]
-    AppsListInstallationsResponseItemPermissionsOrganizationProjects { Read = "read",
-    Write = "write", Admin = "admin", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for organization packages published to GitHub Packages."]
-    AppsListInstallationsResponseItemPermissionsOrganizationPackages { Read = "read",
-    Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage organization secrets."]
-    AppsListInstallationsResponseItemPermissionsOrganizationSecrets { Read = "read",
-    Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationSelfHostedRunners { Read =
-    "read", Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage users blocked by the organization."]
-    AppsListInstallationsResponseItemPermissionsOrganizationUserBlocking { Read = "read",
-    Write = "write", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage team discussions and related comments."]
-    AppsListInstallationsResponseItemPermissionsTeamDiscussions { Read = "read", Write =
-    "write", }
+    pub team_discussions: Option<ReadOrWrite>,
 }
 
 ///A GitHub user.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemSuspendedBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -594,7 +273,7 @@ pub struct AppsCreateInstallationAccessTokenRequest {
 }
 
 ///Authentication token for a GitHub App installed on a user or org.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct InstallationToken {
     pub token: String,
     pub expires_at: String,
@@ -602,7 +281,7 @@ pub struct InstallationToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_selection: Option<InstallationTokenRepositorySelection>,
+    pub repository_selection: Option<AllOrSelected>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -611,10 +290,6 @@ pub struct InstallationToken {
     pub has_multiple_single_files: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
-}
-
-crate::open_enum! {
-    InstallationTokenRepositorySelection { All = "all", Selected = "selected", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -630,7 +305,7 @@ pub struct AppsCheckTokenRequest {
 }
 
 ///The authorization for an OAuth app, GitHub App, or a Personal Access Token.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Authorization {
     pub id: i64,
     pub url: String,
@@ -653,7 +328,7 @@ pub struct Authorization {
     pub expires_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AuthorizationApp {
     pub client_id: String,
     pub name: String,
@@ -666,7 +341,7 @@ pub struct NullableScopedInstallation {
     ///The permissions granted to the fine-grained access token.
     pub permissions: AppPermissions,
     ///Describe whether all repositories have been selected or there's a selection involved
-    pub repository_selection: NullableScopedInstallationRepositorySelection,
+    pub repository_selection: AllOrSelected,
     pub single_file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_multiple_single_files: Option<bool>,
@@ -675,24 +350,6 @@ pub struct NullableScopedInstallation {
     pub repositories_url: String,
     ///A GitHub user.
     pub account: SimpleUser,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Describe whether all repositories have been selected or there's a selection involved"]
-    NullableScopedInstallationRepositorySelection { All = "all", Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AppsDeleteTokenRequest {
-    ///The OAuth access token used to authenticate to the GitHub API.
-    pub access_token: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AppsResetTokenRequest {
-    ///The access_token of the OAuth or GitHub application.
-    pub access_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -716,7 +373,7 @@ pub struct AppsScopeTokenRequest {
     pub permissions: Option<AppPermissions>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponse {
     pub total_count: i64,
     pub repositories: Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
@@ -724,7 +381,7 @@ pub struct AppsListReposAccessibleToInstallationResponse {
     pub repository_selection: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     ///Unique identifier of the repository
     pub id: i64,
@@ -735,9 +392,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub license: Option<LicenseSimple>,
     pub forks: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemPermissions,
-    >,
+    pub permissions: Option<RepositoryPermissions>,
     ///A GitHub user.
     pub owner: SimpleUser,
     ///Whether the repository is private or public.
@@ -819,9 +474,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub has_pull_requests: Option<bool>,
     ///The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemPullRequestCreationPolicy,
-    >,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     ///Whether the repository is archived.
     pub archived: bool,
     ///Returns whether or not this repository disabled.
@@ -857,35 +510,27 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
 - `PR_TITLE` - default to the pull request's title.
 - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemSquashMergeCommitTitle,
-    >,
+    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
     /**The default value for a squash merge commit message:
 
 - `PR_BODY` - default to the pull request's body.
 - `COMMIT_MESSAGES` - default to the branch's commit messages.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemSquashMergeCommitMessage,
-    >,
+    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
     /**The default value for a merge commit title.
 
 - `PR_TITLE` - default to the pull request's title.
 - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemMergeCommitTitle,
-    >,
+    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
     /**The default value for a merge commit message.
 
 - `PR_TITLE` - default to the pull request's title.
 - `PR_BODY` - default to the pull request's body.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemMergeCommitMessage,
-    >,
+    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     ///Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
@@ -906,71 +551,14 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub anonymous_access_enabled: Option<bool>,
     ///The status of the code search index for this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_search_index_status: Option<
-        AppsListReposAccessibleToInstallationResponseRepositoriesItemCodeSearchIndexStatus,
-    >,
+    pub code_search_index_status: Option<RepositoryCodeSearchIndexStatus>,
     ///The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values. Present for org repos only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItemPermissions {
-    pub admin: bool,
-    pub pull: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triage: Option<bool>,
-    pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintain: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
-    AppsListReposAccessibleToInstallationResponseRepositoriesItemPullRequestCreationPolicy
-    { All = "all", CollaboratorsOnly = "collaborators_only", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    AppsListReposAccessibleToInstallationResponseRepositoriesItemSquashMergeCommitTitle {
-    PrTitle = "PR_TITLE", CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    AppsListReposAccessibleToInstallationResponseRepositoriesItemSquashMergeCommitMessage
-    { PrBody = "PR_BODY", CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    AppsListReposAccessibleToInstallationResponseRepositoriesItemMergeCommitTitle {
-    PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    AppsListReposAccessibleToInstallationResponseRepositoriesItemMergeCommitMessage {
-    PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
-}
-
-///The status of the code search index for this repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItemCodeSearchIndexStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lexical_search_ok: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lexical_commit_sha: Option<String>,
-}
-
 ///Marketplace Purchase
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplacePurchase {
     pub url: String,
     pub r#type: String,
@@ -985,7 +573,7 @@ pub struct MarketplacePurchase {
     pub marketplace_purchase: MarketplacePurchaseMarketplacePurchase,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplacePurchaseMarketplacePendingChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_installed: Option<bool>,
@@ -1011,7 +599,7 @@ pub struct MarketplaceListingPlan {
     pub description: String,
     pub monthly_price_in_cents: i64,
     pub yearly_price_in_cents: i64,
-    pub price_model: MarketplaceListingPlanPriceModel,
+    pub price_model: FreeOrFlatRateOrPerUnit,
     pub has_free_trial: bool,
     pub unit_name: Option<String>,
     pub state: String,
@@ -1019,11 +607,11 @@ pub struct MarketplaceListingPlan {
 }
 
 crate::open_enum! {
-    MarketplaceListingPlanPriceModel { Free = "FREE", FlatRate = "FLAT_RATE", PerUnit =
+    FreeOrFlatRateOrPerUnit { Free = "FREE", FlatRate = "FLAT_RATE", PerUnit =
     "PER_UNIT", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplacePurchaseMarketplacePurchase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_cycle: Option<String>,
@@ -1044,281 +632,12 @@ pub struct MarketplacePurchaseMarketplacePurchase {
     pub plan: Option<MarketplaceListingPlan>,
 }
 
-crate::open_enum! {
-    AppsListAccountsForPlanDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    AppsListAccountsForPlanSort { Created = "created", Updated = "updated", }
-}
-
-crate::open_enum! {
-    AppsListAccountsForPlanStubbedDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    AppsListAccountsForPlanStubbedSort { Created = "created", Updated = "updated", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsListInstallationsForAuthenticatedUserResponse {
-    pub total_count: i64,
-    pub installations: Vec<Installation>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationReposForAuthenticatedUserResponse {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
-    pub repositories: Vec<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItem,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItem {
-    ///Unique identifier of the repository
-    pub id: i64,
-    pub node_id: String,
-    ///The name of the repository.
-    pub name: String,
-    pub full_name: String,
-    pub license: Option<LicenseSimple>,
-    pub forks: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemPermissions,
-    >,
-    ///A GitHub user.
-    pub owner: SimpleUser,
-    ///Whether the repository is private or public.
-    pub private: bool,
-    pub html_url: String,
-    pub description: Option<String>,
-    pub fork: bool,
-    pub url: String,
-    pub archive_url: String,
-    pub assignees_url: String,
-    pub blobs_url: String,
-    pub branches_url: String,
-    pub collaborators_url: String,
-    pub comments_url: String,
-    pub commits_url: String,
-    pub compare_url: String,
-    pub contents_url: String,
-    pub contributors_url: String,
-    pub deployments_url: String,
-    pub downloads_url: String,
-    pub events_url: String,
-    pub forks_url: String,
-    pub git_commits_url: String,
-    pub git_refs_url: String,
-    pub git_tags_url: String,
-    pub git_url: String,
-    pub issue_comment_url: String,
-    pub issue_events_url: String,
-    pub issues_url: String,
-    pub keys_url: String,
-    pub labels_url: String,
-    pub languages_url: String,
-    pub merges_url: String,
-    pub milestones_url: String,
-    pub notifications_url: String,
-    pub pulls_url: String,
-    pub releases_url: String,
-    pub ssh_url: String,
-    pub stargazers_url: String,
-    pub statuses_url: String,
-    pub subscribers_url: String,
-    pub subscription_url: String,
-    pub tags_url: String,
-    pub teams_url: String,
-    pub trees_url: String,
-    pub clone_url: String,
-    pub mirror_url: Option<String>,
-    pub hooks_url: String,
-    pub svn_url: String,
-    pub homepage: Option<String>,
-    pub language: Option<String>,
-    pub forks_count: i64,
-    pub stargazers_count: i64,
-    pub watchers_count: i64,
-    ///The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
-    pub size: i64,
-    ///The default branch of the repository.
-    pub default_branch: String,
-    pub open_issues_count: i64,
-    ///Whether this repository acts as a template that can be used to generate new repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_template: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topics: Option<Vec<String>>,
-    ///Whether issues are enabled.
-    pub has_issues: bool,
-    ///Whether projects are enabled.
-    pub has_projects: bool,
-    ///Whether the wiki is enabled.
-    pub has_wiki: bool,
-    pub has_pages: bool,
-    ///Whether downloads are enabled.
-    pub has_downloads: bool,
-    ///Whether discussions are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_discussions: Option<bool>,
-    ///Whether pull requests are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemPullRequestCreationPolicy,
-    >,
-    ///Whether the repository is archived.
-    pub archived: bool,
-    ///Returns whether or not this repository disabled.
-    pub disabled: bool,
-    ///The repository visibility: public, private, or internal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<String>,
-    pub pushed_at: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
-    ///Whether to allow rebase merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_rebase_merge: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temp_clone_token: Option<String>,
-    ///Whether to allow squash merges for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_squash_merge: Option<bool>,
-    ///Whether to allow Auto-merge to be used on pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_auto_merge: Option<bool>,
-    ///Whether to delete head branches when pull requests are merged
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_branch_on_merge: Option<bool>,
-    ///Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_update_branch: Option<bool>,
-    ///Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_squash_pr_title_as_default: Option<bool>,
-    /**The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemSquashMergeCommitTitle,
-    >,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemSquashMergeCommitMessage,
-    >,
-    /**The default value for a merge commit title.
-
-- `PR_TITLE` - default to the pull request's title.
-- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemMergeCommitTitle,
-    >,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemMergeCommitMessage,
-    >,
-    ///Whether to allow merge commits for pull requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_merge_commit: Option<bool>,
-    ///Whether to allow forking this repo
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_forking: Option<bool>,
-    ///Whether to require contributors to sign off on web-based commits
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_commit_signoff_required: Option<bool>,
-    pub open_issues: i64,
-    pub watchers: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub master_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_at: Option<String>,
-    ///Whether anonymous git access is enabled for this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub anonymous_access_enabled: Option<bool>,
-    ///The status of the code search index for this repository
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_search_index_status: Option<
-        AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemCodeSearchIndexStatus,
-    >,
-    ///The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values. Present for org repos only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemPermissions {
-    pub admin: bool,
-    pub pull: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triage: Option<bool>,
-    pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintain: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
-    AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemPullRequestCreationPolicy
-    { All = "all", CollaboratorsOnly = "collaborators_only", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemSquashMergeCommitTitle
-    { PrTitle = "PR_TITLE", CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemSquashMergeCommitMessage
-    { PrBody = "PR_BODY", CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemMergeCommitTitle
-    { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemMergeCommitMessage
-    { PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
-}
-
-///The status of the code search index for this repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct AppsListInstallationReposForAuthenticatedUserResponseRepositoriesItemCodeSearchIndexStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lexical_search_ok: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lexical_commit_sha: Option<String>,
+    pub repositories: Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
 }
 
 ///User Marketplace Purchase
@@ -1337,7 +656,7 @@ pub struct UserMarketplacePurchase {
 }
 
 ///Marketplace Account
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplaceAccount {
     pub url: String,
     pub id: i64,

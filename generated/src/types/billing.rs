@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
@@ -21,7 +21,7 @@ pub struct BillingAiCreditUsageReportOrg {
     pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrgTimePeriod {
     ///The year for the usage report.
     pub year: i64,
@@ -33,7 +33,7 @@ pub struct BillingAiCreditUsageReportOrgTimePeriod {
     pub day: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     ///Product name.
     pub product: String,
@@ -67,23 +67,13 @@ pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     pub net_amount: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingAiCreditUsageReportOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
     BillingGetAllBudgetsOrgScope { Enterprise = "enterprise", Organization =
     "organization", Repository = "repository", CostCenter = "cost_center",
     MultiUserCustomer = "multi_user_customer", User = "user", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GetAllBudgets {
     ///Array of budget objects for the enterprise
     pub budgets: Vec<Budget>,
@@ -131,18 +121,18 @@ pub struct Budget {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BudgetBudgetType {
-    Variant0(BudgetBudgetTypeVariant0),
-    Variant1(BudgetBudgetTypeVariant1),
+    Variant0(SkuPricing),
+    Variant1(ProductPricing),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 crate::open_enum! {
-    BudgetBudgetTypeVariant0 { SkuPricing = "SkuPricing", }
+    SkuPricing { SkuPricing = "SkuPricing", }
 }
 
 crate::open_enum! {
-    BudgetBudgetTypeVariant1 { ProductPricing = "ProductPricing", }
+    ProductPricing { ProductPricing = "ProductPricing", }
 }
 
 crate::open_enum! {
@@ -152,7 +142,7 @@ crate::open_enum! {
     "multi_user_cost_center", User = "user", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BudgetBudgetAlerting {
     ///Whether alerts are enabled for this budget. Ignored for user-scope as alerting is disabled for them.
     pub will_alert: bool,
@@ -161,7 +151,7 @@ pub struct BudgetBudgetAlerting {
 }
 
 ///Effective user-level budget details returned when the response is scoped with the `user` query parameter.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GetAllBudgetsEffectiveBudget {
     ///The unique identifier of the effective budget.
     pub id: String,
@@ -210,7 +200,7 @@ pub struct BillingCreateOrganizationBudgetRequest {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingCreateOrganizationBudgetRequestBudgetAlerting {
     ///Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,43 +226,32 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BillingCreateOrganizationBudgetRequestBudgetType {
-    Variant0(BillingCreateOrganizationBudgetRequestBudgetTypeVariant0),
-    Variant1(BillingCreateOrganizationBudgetRequestBudgetTypeVariant1),
-    Variant2(BillingCreateOrganizationBudgetRequestBudgetTypeVariant2),
+    Variant0(BundlePricing),
+    Variant1(ProductPricing),
+    Variant2(SkuPricing),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 crate::open_enum! {
-    BillingCreateOrganizationBudgetRequestBudgetTypeVariant0 { BundlePricing =
-    "BundlePricing", }
+    BundlePricing { BundlePricing = "BundlePricing", }
 }
 
-crate::open_enum! {
-    BillingCreateOrganizationBudgetRequestBudgetTypeVariant1 { ProductPricing =
-    "ProductPricing", }
-}
-
-crate::open_enum! {
-    BillingCreateOrganizationBudgetRequestBudgetTypeVariant2 { SkuPricing = "SkuPricing",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CreateBudget {
     ///A message indicating the result of the create operation
     pub message: String,
     pub budget: CreateBudgetBudget,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CreateBudgetBudget {
     ///ID of the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     ///The type of scope for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_scope: Option<CreateBudgetBudgetBudgetScope>,
+    pub budget_scope: Option<BudgetBudgetScope>,
     ///The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
@@ -289,42 +268,17 @@ pub struct CreateBudgetBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<CreateBudgetBudgetBudgetType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_alerting: Option<CreateBudgetBudgetBudgetAlerting>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of scope for the budget"] CreateBudgetBudgetBudgetScope {
-    Enterprise = "enterprise", Organization = "organization", Repository = "repository",
-    CostCenter = "cost_center", MultiUserCustomer = "multi_user_customer",
-    MultiUserCostCenter = "multi_user_cost_center", User = "user", }
+    pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
 }
 
 ///The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateBudgetBudgetBudgetType {
-    Variant0(CreateBudgetBudgetBudgetTypeVariant0),
-    Variant1(CreateBudgetBudgetBudgetTypeVariant1),
+    Variant0(ProductPricing),
+    Variant1(SkuPricing),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    CreateBudgetBudgetBudgetTypeVariant0 { ProductPricing = "ProductPricing", }
-}
-
-crate::open_enum! {
-    CreateBudgetBudgetBudgetTypeVariant1 { SkuPricing = "SkuPricing", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CreateBudgetBudgetBudgetAlerting {
-    ///Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub will_alert: Option<bool>,
-    ///Array of user login names who will receive alerts. Rejected for user-scope as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_recipients: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -332,7 +286,7 @@ pub struct GetBudget {
     ///ID of the budget.
     pub id: String,
     ///The type of scope for the budget
-    pub budget_scope: GetBudgetBudgetScope,
+    pub budget_scope: BudgetBudgetScope,
     ///The name of the entity to apply the budget to
     pub budget_entity_name: String,
     ///The user login when the budget is scoped to a single user (`user` scope).
@@ -345,71 +299,16 @@ pub struct GetBudget {
     ///A single product or sku to apply the budget to.
     pub budget_product_sku: String,
     ///The type of pricing for the budget
-    pub budget_type: GetBudgetBudgetType,
-    pub budget_alerting: GetBudgetBudgetAlerting,
+    pub budget_type: CreateBudgetBudgetBudgetType,
+    pub budget_alerting: BillingCreateOrganizationBudgetRequestBudgetAlerting,
 }
 
-crate::open_enum! {
-    #[doc = "The type of scope for the budget"] GetBudgetBudgetScope { Enterprise =
-    "enterprise", Organization = "organization", Repository = "repository", CostCenter =
-    "cost_center", MultiUserCustomer = "multi_user_customer", MultiUserCostCenter =
-    "multi_user_cost_center", User = "user", }
-}
-
-///The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum GetBudgetBudgetType {
-    Variant0(GetBudgetBudgetTypeVariant0),
-    Variant1(GetBudgetBudgetTypeVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    GetBudgetBudgetTypeVariant0 { ProductPricing = "ProductPricing", }
-}
-
-crate::open_enum! {
-    GetBudgetBudgetTypeVariant1 { SkuPricing = "SkuPricing", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GetBudgetBudgetAlerting {
-    ///Whether alerts are enabled for this budget. Present but not applicable for user-scope as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub will_alert: Option<bool>,
-    ///Array of user login names who will receive alerts. Present but not applicable for user-scope as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_recipients: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetBudgetOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
 pub struct DeleteBudget {
     ///A message indicating the result of the deletion operation
     pub message: String,
     ///The ID of the deleted budget
     pub id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingDeleteBudgetOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -421,7 +320,7 @@ pub struct BillingUpdateBudgetOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_alerting: Option<BillingUpdateBudgetOrgRequestBudgetAlerting>,
+    pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
     /**The scope of the budget for this organization.
 
 - `organization`: Apply the budget to the organization.
@@ -429,7 +328,7 @@ pub struct BillingUpdateBudgetOrgRequest {
 - `multi_user_customer`: Apply a universal budget to all users in the organization.
 - `user`: Apply the budget to a single user in the organization.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_scope: Option<BillingUpdateBudgetOrgRequestBudgetScope>,
+    pub budget_scope: Option<BillingGetAllBudgetsOrgScope>,
     ///The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
@@ -439,7 +338,7 @@ pub struct BillingUpdateBudgetOrgRequest {
 - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
 - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_type: Option<BillingUpdateBudgetOrgRequestBudgetType>,
+    pub budget_type: Option<BillingCreateOrganizationBudgetRequestBudgetType>,
     ///A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
@@ -448,67 +347,21 @@ pub struct BillingUpdateBudgetOrgRequest {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct BillingUpdateBudgetOrgRequestBudgetAlerting {
-    ///Whether alerts are enabled for this budget. Ignored for user-scopes as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub will_alert: Option<bool>,
-    ///Array of user login names who will receive alerts. Ignored for user-scopes as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_recipients: Option<Vec<String>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The scope of the budget for this organization.\n\n- `organization`: Apply the budget to the organization.\n- `repository`: Apply the budget to a specific repository in the organization.\n- `multi_user_customer`: Apply a universal budget to all users in the organization.\n- `user`: Apply the budget to a single user in the organization."]
-    BillingUpdateBudgetOrgRequestBudgetScope { Enterprise = "enterprise", Organization =
-    "organization", Repository = "repository", CostCenter = "cost_center",
-    MultiUserCustomer = "multi_user_customer", User = "user", }
-}
-
-/**The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
-
-- `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
-- `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
-- `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.*/
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum BillingUpdateBudgetOrgRequestBudgetType {
-    Variant0(BillingUpdateBudgetOrgRequestBudgetTypeVariant0),
-    Variant1(BillingUpdateBudgetOrgRequestBudgetTypeVariant1),
-    Variant2(BillingUpdateBudgetOrgRequestBudgetTypeVariant2),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    BillingUpdateBudgetOrgRequestBudgetTypeVariant0 { BundlePricing = "BundlePricing", }
-}
-
-crate::open_enum! {
-    BillingUpdateBudgetOrgRequestBudgetTypeVariant1 { ProductPricing = "ProductPricing",
-    }
-}
-
-crate::open_enum! {
-    BillingUpdateBudgetOrgRequestBudgetTypeVariant2 { SkuPricing = "SkuPricing", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UpdateBudget {
     ///A message indicating the result of the update operation
     pub message: String,
     pub budget: UpdateBudgetBudget,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UpdateBudgetBudget {
     ///ID of the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     ///The type of scope for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_scope: Option<UpdateBudgetBudgetBudgetScope>,
+    pub budget_scope: Option<BudgetBudgetScope>,
     ///The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
@@ -529,50 +382,15 @@ pub struct UpdateBudgetBudget {
     pub budget_product_sku: Option<String>,
     ///The type of pricing for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_type: Option<UpdateBudgetBudgetBudgetType>,
+    pub budget_type: Option<CreateBudgetBudgetBudgetType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_alerting: Option<UpdateBudgetBudgetBudgetAlerting>,
+    pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
 }
 
-crate::open_enum! {
-    #[doc = "The type of scope for the budget"] UpdateBudgetBudgetBudgetScope {
-    Enterprise = "enterprise", Organization = "organization", Repository = "repository",
-    CostCenter = "cost_center", MultiUserCustomer = "multi_user_customer",
-    MultiUserCostCenter = "multi_user_cost_center", User = "user", }
-}
-
-///The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum UpdateBudgetBudgetBudgetType {
-    Variant0(UpdateBudgetBudgetBudgetTypeVariant0),
-    Variant1(UpdateBudgetBudgetBudgetTypeVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    UpdateBudgetBudgetBudgetTypeVariant0 { ProductPricing = "ProductPricing", }
-}
-
-crate::open_enum! {
-    UpdateBudgetBudgetBudgetTypeVariant1 { SkuPricing = "SkuPricing", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UpdateBudgetBudgetBudgetAlerting {
-    ///Whether alerts are enabled for this budget. Ignored for user-scope as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub will_alert: Option<bool>,
-    ///Array of user login names who will receive alerts. Ignored for user-scope as alerting is always disabled for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_recipients: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
 pub struct BillingPremiumRequestUsageReportOrg {
     #[serde(rename = "timePeriod")]
-    pub time_period: BillingPremiumRequestUsageReportOrgTimePeriod,
+    pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     ///The unique identifier of the organization.
     pub organization: String,
     ///The name of the user for the usage report.
@@ -585,72 +403,16 @@ pub struct BillingPremiumRequestUsageReportOrg {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
-    pub usage_items: Vec<BillingPremiumRequestUsageReportOrgUsageItemsItem>,
+    pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingPremiumRequestUsageReportOrgTimePeriod {
-    ///The year for the usage report.
-    pub year: i64,
-    ///The month for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub month: Option<i64>,
-    ///The day for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingPremiumRequestUsageReportOrgUsageItemsItem {
-    ///Product name.
-    pub product: String,
-    ///SKU name.
-    pub sku: String,
-    ///Model name.
-    pub model: String,
-    ///Unit type of the usage line item.
-    #[serde(rename = "unitType")]
-    pub unit_type: String,
-    ///Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
-    pub price_per_unit: f64,
-    ///Gross quantity of the usage line item.
-    #[serde(rename = "grossQuantity")]
-    pub gross_quantity: f64,
-    ///Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
-    pub gross_amount: f64,
-    ///Discount quantity of the usage line item.
-    #[serde(rename = "discountQuantity")]
-    pub discount_quantity: f64,
-    ///Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
-    pub discount_amount: f64,
-    ///Net quantity of the usage line item.
-    #[serde(rename = "netQuantity")]
-    pub net_quantity: f64,
-    ///Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
-    pub net_amount: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingPremiumRequestUsageReportOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageReport {
     #[serde(rename = "usageItems", default, skip_serializing_if = "Option::is_none")]
     pub usage_items: Option<Vec<BillingUsageReportUsageItemsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageReportUsageItemsItem {
     ///Date of the usage line item.
     pub date: String,
@@ -683,20 +445,10 @@ pub struct BillingUsageReportUsageItemsItem {
     pub repository_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingUsageReportOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageSummaryReportOrg {
     #[serde(rename = "timePeriod")]
-    pub time_period: BillingUsageSummaryReportOrgTimePeriod,
+    pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     ///The unique identifier of the organization.
     pub organization: String,
     ///The name of the repository for the usage report.
@@ -712,19 +464,7 @@ pub struct BillingUsageSummaryReportOrg {
     pub usage_items: Vec<BillingUsageSummaryReportOrgUsageItemsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingUsageSummaryReportOrgTimePeriod {
-    ///The year for the usage report.
-    pub year: i64,
-    ///The month for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub month: Option<i64>,
-    ///The day for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     ///Product name.
     pub product: String,
@@ -756,20 +496,10 @@ pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     pub net_amount: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingUsageSummaryReportOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportUser {
     #[serde(rename = "timePeriod")]
-    pub time_period: BillingAiCreditUsageReportUserTimePeriod,
+    pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     ///The unique identifier of the user.
     pub user: String,
     ///The product for the usage report.
@@ -779,69 +509,13 @@ pub struct BillingAiCreditUsageReportUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
-    pub usage_items: Vec<BillingAiCreditUsageReportUserUsageItemsItem>,
+    pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingAiCreditUsageReportUserTimePeriod {
-    ///The year for the usage report.
-    pub year: i64,
-    ///The month for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub month: Option<i64>,
-    ///The day for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingAiCreditUsageReportUserUsageItemsItem {
-    ///Product name.
-    pub product: String,
-    ///SKU name.
-    pub sku: String,
-    ///Model name.
-    pub model: String,
-    ///Unit type of the usage line item.
-    #[serde(rename = "unitType")]
-    pub unit_type: String,
-    ///Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
-    pub price_per_unit: f64,
-    ///Gross quantity of the usage line item.
-    #[serde(rename = "grossQuantity")]
-    pub gross_quantity: f64,
-    ///Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
-    pub gross_amount: f64,
-    ///Discount quantity of the usage line item.
-    #[serde(rename = "discountQuantity")]
-    pub discount_quantity: f64,
-    ///Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
-    pub discount_amount: f64,
-    ///Net quantity of the usage line item.
-    #[serde(rename = "netQuantity")]
-    pub net_quantity: f64,
-    ///Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
-    pub net_amount: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingAiCreditUsageReportUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingPremiumRequestUsageReportUser {
     #[serde(rename = "timePeriod")]
-    pub time_period: BillingPremiumRequestUsageReportUserTimePeriod,
+    pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     ///The unique identifier of the user.
     pub user: String,
     ///The product for the usage report.
@@ -851,72 +525,16 @@ pub struct BillingPremiumRequestUsageReportUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
-    pub usage_items: Vec<BillingPremiumRequestUsageReportUserUsageItemsItem>,
+    pub usage_items: Vec<BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingPremiumRequestUsageReportUserTimePeriod {
-    ///The year for the usage report.
-    pub year: i64,
-    ///The month for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub month: Option<i64>,
-    ///The day for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingPremiumRequestUsageReportUserUsageItemsItem {
-    ///Product name.
-    pub product: String,
-    ///SKU name.
-    pub sku: String,
-    ///Model name.
-    pub model: String,
-    ///Unit type of the usage line item.
-    #[serde(rename = "unitType")]
-    pub unit_type: String,
-    ///Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
-    pub price_per_unit: f64,
-    ///Gross quantity of the usage line item.
-    #[serde(rename = "grossQuantity")]
-    pub gross_quantity: f64,
-    ///Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
-    pub gross_amount: f64,
-    ///Discount quantity of the usage line item.
-    #[serde(rename = "discountQuantity")]
-    pub discount_quantity: f64,
-    ///Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
-    pub discount_amount: f64,
-    ///Net quantity of the usage line item.
-    #[serde(rename = "netQuantity")]
-    pub net_quantity: f64,
-    ///Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
-    pub net_amount: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingPremiumRequestUsageReportUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageReportUser {
     #[serde(rename = "usageItems", default, skip_serializing_if = "Option::is_none")]
     pub usage_items: Option<Vec<BillingUsageReportUserUsageItemsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageReportUserUsageItemsItem {
     ///Date of the usage line item.
     pub date: String,
@@ -946,20 +564,10 @@ pub struct BillingUsageReportUserUsageItemsItem {
     pub repository_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingUsageReportUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageSummaryReportUser {
     #[serde(rename = "timePeriod")]
-    pub time_period: BillingUsageSummaryReportUserTimePeriod,
+    pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
     ///The unique identifier of the user.
     pub user: String,
     ///The name of the repository for the usage report.
@@ -972,60 +580,6 @@ pub struct BillingUsageSummaryReportUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     #[serde(rename = "usageItems")]
-    pub usage_items: Vec<BillingUsageSummaryReportUserUsageItemsItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingUsageSummaryReportUserTimePeriod {
-    ///The year for the usage report.
-    pub year: i64,
-    ///The month for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub month: Option<i64>,
-    ///The day for the usage report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingUsageSummaryReportUserUsageItemsItem {
-    ///Product name.
-    pub product: String,
-    ///SKU name.
-    pub sku: String,
-    ///Unit type of the usage line item.
-    #[serde(rename = "unitType")]
-    pub unit_type: String,
-    ///Price per unit of the usage line item.
-    #[serde(rename = "pricePerUnit")]
-    pub price_per_unit: f64,
-    ///Gross quantity of the usage line item.
-    #[serde(rename = "grossQuantity")]
-    pub gross_quantity: f64,
-    ///Gross amount of the usage line item.
-    #[serde(rename = "grossAmount")]
-    pub gross_amount: f64,
-    ///Discount quantity of the usage line item.
-    #[serde(rename = "discountQuantity")]
-    pub discount_quantity: f64,
-    ///Discount amount of the usage line item.
-    #[serde(rename = "discountAmount")]
-    pub discount_amount: f64,
-    ///Net quantity of the usage line item.
-    #[serde(rename = "netQuantity")]
-    pub net_quantity: f64,
-    ///Net amount of the usage line item.
-    #[serde(rename = "netAmount")]
-    pub net_amount: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BillingGetGithubBillingUsageSummaryReportUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    pub usage_items: Vec<BillingUsageSummaryReportOrgUsageItemsItem>,
 }
 

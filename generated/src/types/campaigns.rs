@@ -12,10 +12,6 @@ crate::open_enum! {
     "open", Closed = "closed", }
 }
 
-crate::open_enum! {
-    CampaignsListOrgCampaignsDirection { Asc = "asc", Desc = "desc", }
-}
-
 ///The campaign metadata and alert stats.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CampaignSummary {
@@ -51,7 +47,7 @@ pub struct CampaignSummary {
     pub alert_stats: Option<CampaignSummaryAlertStats>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CampaignSummaryAlertStats {
     ///The number of open alerts
     pub open_count: i64,
@@ -59,16 +55,6 @@ pub struct CampaignSummaryAlertStats {
     pub closed_count: i64,
     ///The number of in-progress alerts
     pub in_progress_count: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CampaignsListOrgCampaignsError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -114,36 +100,6 @@ pub struct CampaignsCreateCampaignRequestCodeScanningAlertsItem {
     pub alert_numbers: Vec<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CampaignsCreateCampaignError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CampaignsGetCampaignSummaryError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CampaignsDeleteCampaignError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CampaignsUpdateCampaignRequest {
     ///The name of the campaign
@@ -171,15 +127,5 @@ pub struct CampaignsUpdateCampaignRequest {
     ///Indicates whether a campaign is open or closed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CampaignState>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CampaignsUpdateCampaignError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 

@@ -16,7 +16,7 @@ pub struct ChecksCreateRequest {
     pub external_id: Option<String>,
     ///The current status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ChecksCreateRequestStatus>,
+    pub status: Option<QueuedOrInProgressOrCompleted2>,
     ///The time that the check run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -35,7 +35,7 @@ pub struct ChecksCreateRequest {
 }
 
 crate::open_enum! {
-    #[doc = "The current status."] ChecksCreateRequestStatus { Queued = "queued",
+    #[doc = "The current status."] QueuedOrInProgressOrCompleted2 { Queued = "queued",
     InProgress = "in_progress", Completed = "completed", }
 }
 
@@ -80,7 +80,7 @@ pub struct ChecksCreateRequestOutputAnnotationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
     ///The level of the annotation.
-    pub annotation_level: ChecksCreateRequestOutputAnnotationsItemAnnotationLevel,
+    pub annotation_level: NoticeOrWarningOrFailure,
     ///A short description of the feedback for these lines of code. The maximum size is 64 KB.
     pub message: String,
     ///The title that represents the annotation. The maximum size is 255 characters.
@@ -92,9 +92,8 @@ pub struct ChecksCreateRequestOutputAnnotationsItem {
 }
 
 crate::open_enum! {
-    #[doc = "The level of the annotation."]
-    ChecksCreateRequestOutputAnnotationsItemAnnotationLevel { Notice = "notice", Warning
-    = "warning", Failure = "failure", }
+    #[doc = "The level of the annotation."] NoticeOrWarningOrFailure { Notice = "notice",
+    Warning = "warning", Failure = "failure", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -131,7 +130,7 @@ pub struct CheckRun {
     pub html_url: Option<String>,
     pub details_url: Option<String>,
     ///The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs.
-    pub status: CheckRunStatus,
+    pub status: JobStatus,
     pub conclusion: Option<CheckRunConclusion>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
@@ -148,19 +147,12 @@ pub struct CheckRun {
 }
 
 crate::open_enum! {
-    #[doc =
-    "The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs."]
-    CheckRunStatus { Queued = "queued", InProgress = "in_progress", Completed =
-    "completed", Waiting = "waiting", Requested = "requested", Pending = "pending", }
-}
-
-crate::open_enum! {
     CheckRunConclusion { Success = "success", Failure = "failure", Neutral = "neutral",
     Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out", ActionRequired
     = "action_required", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckRunOutput {
     pub title: Option<String>,
     pub summary: Option<String>,
@@ -169,13 +161,13 @@ pub struct CheckRunOutput {
     pub annotations_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckRunCheckSuite {
     pub id: i64,
 }
 
 ///A deployment created as the result of an Actions check run from a workflow that references an environment
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentSimple {
     pub url: String,
     ///Unique identifier of the deployment
@@ -218,10 +210,10 @@ pub struct ChecksUpdateRequest {
     pub started_at: Option<String>,
     ///The current status of the check run. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ChecksUpdateRequestStatus>,
+    pub status: Option<JobStatus>,
     #[doc = "**Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check. \n**Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conclusion: Option<ChecksUpdateRequestConclusion>,
+    pub conclusion: Option<ChecksCreateRequestConclusion>,
     ///The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
@@ -230,22 +222,7 @@ pub struct ChecksUpdateRequest {
     pub output: Option<ChecksUpdateRequestOutput>,
     ///Possible further actions the integrator can perform, which a user may trigger. Each action includes a `label`, `identifier` and `description`. A maximum of three actions are accepted. To learn more about check runs and requested actions, see "[Check runs and requested actions](https://docs.github.com/rest/guides/using-the-rest-api-to-interact-with-checks#check-runs-and-requested-actions)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<Vec<ChecksUpdateRequestActionsItem>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The current status of the check run. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`."]
-    ChecksUpdateRequestStatus { Queued = "queued", InProgress = "in_progress", Completed
-    = "completed", Waiting = "waiting", Requested = "requested", Pending = "pending", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "**Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check. \n**Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
-    ChecksUpdateRequestConclusion { ActionRequired = "action_required", Cancelled =
-    "cancelled", Failure = "failure", Neutral = "neutral", Success = "success", Skipped =
-    "skipped", Stale = "stale", TimedOut = "timed_out", }
+    pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
 }
 
 ///Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
@@ -261,67 +238,14 @@ pub struct ChecksUpdateRequestOutput {
     pub text: Option<String>,
     ///Adds information from your analysis to specific lines of code. Annotations are visible in GitHub's pull request UI. Annotations are visible in GitHub's pull request UI. The Checks API limits the number of annotations to a maximum of 50 per API request. To create more than 50 annotations, you have to make multiple requests to the [Update a check run](https://docs.github.com/rest/checks/runs#update-a-check-run) endpoint. Each time you update the check run, annotations are appended to the list of annotations that already exist for the check run. GitHub Actions are limited to 10 warning annotations and 10 error annotations per step. For details about annotations in the UI, see "[About status checks](https://docs.github.com/articles/about-status-checks#checks)".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Vec<ChecksUpdateRequestOutputAnnotationsItem>>,
+    pub annotations: Option<Vec<ChecksCreateRequestOutputAnnotationsItem>>,
     ///Adds images to the output displayed in the GitHub pull request UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<Vec<ChecksUpdateRequestOutputImagesItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ChecksUpdateRequestOutputAnnotationsItem {
-    ///The path of the file to add an annotation to. For example, `assets/css/main.css`.
-    pub path: String,
-    ///The start line of the annotation. Line numbers start at 1.
-    pub start_line: i64,
-    ///The end line of the annotation.
-    pub end_line: i64,
-    ///The start column of the annotation. Annotations only support `start_column` and `end_column` on the same line. Omit this parameter if `start_line` and `end_line` have different values. Column numbers start at 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_column: Option<i64>,
-    ///The end column of the annotation. Annotations only support `start_column` and `end_column` on the same line. Omit this parameter if `start_line` and `end_line` have different values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_column: Option<i64>,
-    ///The level of the annotation.
-    pub annotation_level: ChecksUpdateRequestOutputAnnotationsItemAnnotationLevel,
-    ///A short description of the feedback for these lines of code. The maximum size is 64 KB.
-    pub message: String,
-    ///The title that represents the annotation. The maximum size is 255 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    ///Details about this annotation. The maximum size is 64 KB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw_details: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The level of the annotation."]
-    ChecksUpdateRequestOutputAnnotationsItemAnnotationLevel { Notice = "notice", Warning
-    = "warning", Failure = "failure", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ChecksUpdateRequestOutputImagesItem {
-    ///The alternative text for the image.
-    pub alt: String,
-    ///The full URL of the image.
-    pub image_url: String,
-    ///A short image description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caption: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ChecksUpdateRequestActionsItem {
-    ///The text to be displayed on a button in the web UI. The maximum size is 20 characters.
-    pub label: String,
-    ///A short explanation of what this action would do. The maximum size is 40 characters.
-    pub description: String,
-    ///A reference for the action on the integrator's system. The maximum size is 20 characters.
-    pub identifier: String,
+    pub images: Option<Vec<ChecksCreateRequestOutputImagesItem>>,
 }
 
 ///Check Annotation
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckAnnotation {
     pub path: String,
     pub start_line: i64,
@@ -342,7 +266,7 @@ pub struct ChecksCreateSuiteRequest {
 }
 
 ///A suite of checks performed on the code of a given code change
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuite {
     pub id: i64,
     pub node_id: String,
@@ -402,14 +326,14 @@ pub struct ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
 }
 
 ///Check suite configuration preferences for a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuitePreference {
     pub preferences: CheckSuitePreferencePreferences,
     ///Minimal Repository
     pub repository: MinimalRepository,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuitePreferencePreferences {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_trigger_checks: Option<
@@ -417,43 +341,19 @@ pub struct CheckSuitePreferencePreferences {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuitePreferencePreferencesAutoTriggerChecksItem {
     pub app_id: i64,
     pub setting: bool,
 }
 
-crate::open_enum! {
-    ChecksListForSuiteFilter { Latest = "latest", All = "all", }
-}
-
-crate::open_enum! {
-    ChecksListForSuiteStatus { Queued = "queued", InProgress = "in_progress", Completed =
-    "completed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ChecksListForSuiteResponse {
     pub total_count: i64,
     pub check_runs: Vec<CheckRun>,
 }
 
-crate::open_enum! {
-    ChecksListForRefFilter { Latest = "latest", All = "all", }
-}
-
-crate::open_enum! {
-    ChecksListForRefStatus { Queued = "queued", InProgress = "in_progress", Completed =
-    "completed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ChecksListForRefResponse {
-    pub total_count: i64,
-    pub check_runs: Vec<CheckRun>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ChecksListSuitesForRefResponse {
     pub total_count: i64,
     pub check_suites: Vec<CheckSuite>,

@@ -12,7 +12,7 @@ pub struct ClassroomAssignment {
     ///Assignment title.
     pub title: String,
     ///Whether it's a group assignment or individual assignment.
-    pub r#type: ClassroomAssignmentType,
+    pub r#type: IndividualOrGroup,
     ///The link that a student can use to accept the assignment.
     pub invite_link: String,
     ///Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
@@ -47,11 +47,11 @@ pub struct ClassroomAssignment {
 
 crate::open_enum! {
     #[doc = "Whether it's a group assignment or individual assignment."]
-    ClassroomAssignmentType { Individual = "individual", Group = "group", }
+    IndividualOrGroup { Individual = "individual", Group = "group", }
 }
 
 ///A GitHub repository view for Classroom
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomRepository {
     ///A unique identifier of the repository.
     pub id: i64,
@@ -68,7 +68,7 @@ pub struct SimpleClassroomRepository {
 }
 
 ///A GitHub Classroom classroom
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Classroom {
     ///Unique identifier of the classroom.
     pub id: i64,
@@ -83,7 +83,7 @@ pub struct Classroom {
 }
 
 ///A GitHub organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomOrganization {
     pub id: i64,
     pub login: String,
@@ -114,7 +114,7 @@ pub struct ClassroomAcceptedAssignment {
 }
 
 ///A GitHub user simplified for Classroom.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomUser {
     pub id: i64,
     pub login: String,
@@ -132,7 +132,7 @@ pub struct SimpleClassroomAssignment {
     ///Assignment title.
     pub title: String,
     ///Whether it's a Group Assignment or Individual Assignment.
-    pub r#type: SimpleClassroomAssignmentType,
+    pub r#type: IndividualOrGroup,
     ///The link that a student can use to accept the assignment.
     pub invite_link: String,
     ///Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
@@ -165,13 +165,8 @@ pub struct SimpleClassroomAssignment {
     pub classroom: SimpleClassroom,
 }
 
-crate::open_enum! {
-    #[doc = "Whether it's a Group Assignment or Individual Assignment."]
-    SimpleClassroomAssignmentType { Individual = "individual", Group = "group", }
-}
-
 ///A GitHub Classroom classroom
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroom {
     ///Unique identifier of the classroom.
     pub id: i64,
@@ -184,7 +179,7 @@ pub struct SimpleClassroom {
 }
 
 ///Grade for a student or groups GitHub Classroom assignment
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ClassroomAssignmentGrade {
     ///Name of the assignment
     pub assignment_name: String,

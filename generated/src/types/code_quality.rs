@@ -3,11 +3,7 @@
 use super::*;
 
 crate::open_enum! {
-    CodeQualityListFindingsForRepoState { Open = "open", Dismissed = "dismissed", }
-}
-
-crate::open_enum! {
-    CodeQualityListFindingsForRepoDirection { Asc = "asc", Desc = "desc", }
+    OpenOrDismissed { Open = "open", Dismissed = "dismissed", }
 }
 
 ///Code quality finding
@@ -16,7 +12,7 @@ pub struct CodeQualityFinding {
     ///The finding number.
     pub number: i64,
     ///State of the code quality finding.
-    pub state: CodeQualityFindingState,
+    pub state: OpenOrDismissed,
     ///The REST API URL of the code quality finding resource.
     pub url: String,
     ///Code quality rule
@@ -28,11 +24,6 @@ pub struct CodeQualityFinding {
     ///The time the code quality finding was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "State of the code quality finding."] CodeQualityFindingState { Open =
-    "open", Dismissed = "dismissed", }
 }
 
 ///Code quality rule
@@ -50,7 +41,7 @@ pub struct CodeQualityFindingRule {
     ///The severity of the rule used to detect the finding.
     pub severity: CodeQualityFindingRuleSeverity,
     ///The category of the rule used to detect the finding.
-    pub category: CodeQualityFindingRuleCategory,
+    pub category: NoneTypeOrMaintainabilityOrReliability,
 }
 
 crate::open_enum! {
@@ -61,12 +52,12 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc = "The category of the rule used to detect the finding."]
-    CodeQualityFindingRuleCategory { None = "none", Maintainability = "maintainability",
-    Reliability = "reliability", }
+    NoneTypeOrMaintainabilityOrReliability { None = "none", Maintainability =
+    "maintainability", Reliability = "reliability", }
 }
 
 ///Code quality file location
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFindingLocation {
     ///The file path where the finding was detected.
     pub path: String,
@@ -85,7 +76,7 @@ pub struct CodeQualityFindingLocation {
 }
 
 ///Code quality finding message
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFindingMessage {
     ///The message text of the code quality finding.
     pub text: String,
@@ -93,38 +84,18 @@ pub struct CodeQualityFindingMessage {
     pub markdown: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeQualityListFindingsForRepoError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeQualityGetFindingError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Configuration for code quality setup.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualitySetup {
     ///Code quality setup has been configured or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<CodeQualitySetupState>,
+    pub state: Option<ConfiguredOrNotConfigured>,
     ///Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeQualitySetupLanguagesItem>>,
     ///Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<CodeQualitySetupRunnerType>,
+    pub runner_type: Option<StandardOrLabeled>,
     ///Runner label to be used if the runner type is labeled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
@@ -133,15 +104,10 @@ pub struct CodeQualitySetup {
     pub updated_at: Option<String>,
     ///The frequency of the periodic analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<CodeQualitySetupSchedule>,
+    pub schedule: Option<Weekly>,
     ///The AI findings configuration for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ai_findings_option: Option<CodeQualitySetupAiFindingsOption>,
-}
-
-crate::open_enum! {
-    #[doc = "Code quality setup has been configured or not."] CodeQualitySetupState {
-    Configured = "configured", NotConfigured = "not-configured", }
+    pub ai_findings_option: Option<DisabledOrOnPush>,
 }
 
 crate::open_enum! {
@@ -151,28 +117,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "Runner type to be used."] CodeQualitySetupRunnerType { Standard =
-    "standard", Labeled = "labeled", }
-}
-
-crate::open_enum! {
-    #[doc = "The frequency of the periodic analysis."] CodeQualitySetupSchedule { Weekly
-    = "weekly", }
-}
-
-crate::open_enum! {
-    #[doc = "The AI findings configuration for the repository."]
-    CodeQualitySetupAiFindingsOption { Disabled = "disabled", OnPush = "on_push", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeQualityGetSetupError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    #[doc = "The AI findings configuration for the repository."] DisabledOrOnPush {
+    Disabled = "disabled", OnPush = "on_push", }
 }
 
 ///Configuration for code quality setup.
@@ -180,10 +126,10 @@ pub struct CodeQualityGetSetupError503 {
 pub struct CodeQualitySetupUpdate {
     ///The desired state of code quality setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<CodeQualitySetupUpdateState>,
+    pub state: Option<ConfiguredOrNotConfigured>,
     ///Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<CodeQualitySetupUpdateRunnerType>,
+    pub runner_type: Option<StandardOrLabeled2>,
     ///Runner label to be used if the runner type is labeled.
     #[serde(
         default,
@@ -196,17 +142,7 @@ pub struct CodeQualitySetupUpdate {
     pub languages: Option<Vec<CodeQualitySetupUpdateLanguagesItem>>,
     ///Whether AI findings run for Code Quality on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ai_findings_option: Option<CodeQualitySetupUpdateAiFindingsOption>,
-}
-
-crate::open_enum! {
-    #[doc = "The desired state of code quality setup."] CodeQualitySetupUpdateState {
-    Configured = "configured", NotConfigured = "not-configured", }
-}
-
-crate::open_enum! {
-    #[doc = "Runner type to be used."] CodeQualitySetupUpdateRunnerType { Standard =
-    "standard", Labeled = "labeled", }
+    pub ai_findings_option: Option<DisabledOrOnPush2>,
 }
 
 crate::open_enum! {
@@ -217,12 +153,12 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc = "Whether AI findings run for Code Quality on this repository."]
-    CodeQualitySetupUpdateAiFindingsOption { Disabled = "disabled", OnPush = "on_push", }
+    DisabledOrOnPush2 { Disabled = "disabled", OnPush = "on_push", }
 }
 
 /**You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 You should not rely on this always being an actions workflow run object.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualitySetupUpdateResponse {
     ///ID of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,15 +166,5 @@ pub struct CodeQualitySetupUpdateResponse {
     ///URL of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeQualityUpdateSetupError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 

@@ -9,19 +9,11 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    CodeScanningListAlertsForOrgSort { Created = "created", Updated = "updated", }
-}
-
-crate::open_enum! {
     #[doc = "State of a code scanning alert."] CodeScanningAlertStateQuery { Open =
     "open", Closed = "closed", Dismissed = "dismissed", Fixed = "fixed", }
 }
 
-crate::open_enum! {
-    CodeScanningListAlertsForOrgDirection { Asc = "asc", Desc = "desc", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningOrganizationAlertItems {
     ///The security alert number.
     pub number: i64,
@@ -72,7 +64,7 @@ crate::open_enum! {
     "won't fix", UsedInTests = "used in tests", Mitigated = "mitigated", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertRuleSummary {
     ///A unique identifier for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,7 +108,7 @@ crate::open_enum! {
     High = "high", Critical = "critical", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysisTool {
     ///The name of the tool used to generate the code scanning analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,7 +121,7 @@ pub struct CodeScanningAnalysisTool {
     pub guid: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertInstance {
     /**The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
 `refs/heads/<branch name>` or simply `<branch name>`.*/
@@ -162,7 +154,7 @@ For example identifying it as documentation, or a generated file.*/
     pub classifications: Option<Vec<Option<CodeScanningAlertClassification>>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertInstanceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -172,7 +164,7 @@ pub struct CodeScanningAlertInstanceMessage {
 }
 
 ///Describe a region within a file for the alert.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -192,26 +184,12 @@ crate::open_enum! {
     "test", Library = "library", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningListAlertsForOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
-    CodeScanningListAlertsForRepoSort { Created = "created", Number = "number", Updated =
+    CreatedOrNumberOrUpdated { Created = "created", Number = "number", Updated =
     "updated", }
 }
 
-crate::open_enum! {
-    CodeScanningListAlertsForRepoDirection { Asc = "asc", Desc = "desc", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertItems {
     ///The security alert number.
     pub number: i64,
@@ -248,17 +226,7 @@ pub struct CodeScanningAlertItems {
     pub assignees: Option<Vec<SimpleUser>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningListAlertsForRepoError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlert {
     ///The security alert number.
     pub number: i64,
@@ -298,7 +266,7 @@ pub struct CodeScanningAlert {
     pub linked_pull_requests: Option<Vec<PullRequestSimple>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertRule {
     ///A unique identifier for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -308,10 +276,12 @@ pub struct CodeScanningAlertRule {
     pub name: Option<String>,
     ///The severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<CodeScanningAlertRuleSeverity>,
+    pub severity: Option<CodeScanningAlertRuleSummarySeverity>,
     ///The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_severity_level: Option<CodeScanningAlertRuleSecuritySeverityLevel>,
+    pub security_severity_level: Option<
+        CodeScanningAlertRuleSummarySecuritySeverityLevel,
+    >,
     ///A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -327,27 +297,6 @@ pub struct CodeScanningAlertRule {
     ///A link to the documentation for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The severity of the alert."] CodeScanningAlertRuleSeverity { None = "none",
-    Note = "note", Warning = "warning", Error = "error", }
-}
-
-crate::open_enum! {
-    #[doc = "The security severity of the alert."]
-    CodeScanningAlertRuleSecuritySeverityLevel { Low = "low", Medium = "medium", High =
-    "high", Critical = "critical", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetAlertError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -383,16 +332,6 @@ crate::open_enum! {
     CodeScanningAlertSetState { Open = "open", Dismissed = "dismissed", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningUpdateAlertError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAutofix {
     ///The status of an autofix.
@@ -419,7 +358,7 @@ pub struct CodeScanningAutofixCommits {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAutofixCommitsResponse {
     ///The Git reference of target branch for the commit. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,17 +368,7 @@ pub struct CodeScanningAutofixCommitsResponse {
     pub sha: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningCommitAutofixError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertInstanceList {
     /**The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
 `refs/heads/<branch name>` or simply `<branch name>`.*/
@@ -477,31 +406,17 @@ crate::open_enum! {
     Open = "open", Fixed = "fixed", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertInstanceListMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningListAlertInstancesError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
-    CodeScanningListRecentAnalysesSort { Created = "created", }
+    Created { Created = "created", }
 }
 
-crate::open_enum! {
-    CodeScanningListRecentAnalysesDirection { Asc = "asc", Desc = "desc", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysis {
     /**The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
 `refs/heads/<branch name>` or simply `<branch name>`.*/
@@ -534,28 +449,8 @@ pub struct CodeScanningAnalysis {
     pub warning: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningListRecentAnalysesError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetAnalysisError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Successful deletion of a code scanning analysis
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysisDeletion {
     ///Next deletable analysis in chain, without last analysis deletion confirmation
     pub next_analysis_url: Option<String>,
@@ -563,18 +458,8 @@ pub struct CodeScanningAnalysisDeletion {
     pub confirm_delete_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningDeleteAnalysisError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///A CodeQL database.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningCodeqlDatabase {
     ///The ID of the CodeQL database.
     pub id: i64,
@@ -597,36 +482,6 @@ pub struct CodeScanningCodeqlDatabase {
     ///The commit SHA of the repository at the time the CodeQL database was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_oid: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningListCodeqlDatabasesError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetCodeqlDatabaseError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningDeleteCodeqlDatabaseError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -722,7 +577,7 @@ pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
 }
 
 ///Repository Identifier
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisRepository {
     ///A unique identifier of the repository.
     pub id: i64,
@@ -744,7 +599,7 @@ crate::open_enum! {
 }
 
 ///Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub access_mismatch_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
     pub not_found_repos: CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos,
@@ -752,7 +607,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub over_limit_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     ///The total number of repositories that were skipped for this reason.
     pub repository_count: i64,
@@ -760,32 +615,12 @@ pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     pub repositories: Vec<CodeScanningVariantAnalysisRepository>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     ///The total number of repositories that were skipped for this reason.
     pub repository_count: i64,
     ///A list of full repository names that were skipped. This list may not include all repositories that were skipped.
     pub repository_full_names: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningCreateVariantAnalysisError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetVariantAnalysisError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -814,49 +649,33 @@ pub struct CodeScanningVariantAnalysisRepoTask {
     pub artifact_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetVariantAnalysisRepoTaskError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Configuration for code scanning default setup.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningDefaultSetup {
     ///Code scanning default setup has been configured or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<CodeScanningDefaultSetupState>,
+    pub state: Option<ConfiguredOrNotConfigured>,
     ///Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupLanguagesItem>>,
     ///Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<CodeScanningDefaultSetupRunnerType>,
+    pub runner_type: Option<StandardOrLabeled>,
     ///Runner label to be used if the runner type is labeled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
     ///CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite: Option<CodeScanningDefaultSetupQuerySuite>,
+    pub query_suite: Option<DefaultTypeOrExtended>,
     ///Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threat_model: Option<CodeScanningDefaultSetupThreatModel>,
+    pub threat_model: Option<RemoteOrRemoteAndLocal>,
     ///Timestamp of latest configuration update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
     ///The frequency of the periodic analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<CodeScanningDefaultSetupSchedule>,
-}
-
-crate::open_enum! {
-    #[doc = "Code scanning default setup has been configured or not."]
-    CodeScanningDefaultSetupState { Configured = "configured", NotConfigured =
-    "not-configured", }
+    pub schedule: Option<Weekly>,
 }
 
 crate::open_enum! {
@@ -867,35 +686,9 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "Runner type to be used."] CodeScanningDefaultSetupRunnerType { Standard =
-    "standard", Labeled = "labeled", }
-}
-
-crate::open_enum! {
-    #[doc = "CodeQL query suite to be used."] CodeScanningDefaultSetupQuerySuite {
-    Default = "default", Extended = "extended", }
-}
-
-crate::open_enum! {
     #[doc =
     "Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input."]
-    CodeScanningDefaultSetupThreatModel { Remote = "remote", RemoteAndLocal =
-    "remote_and_local", }
-}
-
-crate::open_enum! {
-    #[doc = "The frequency of the periodic analysis."] CodeScanningDefaultSetupSchedule {
-    Weekly = "weekly", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetDefaultSetupError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    RemoteOrRemoteAndLocal { Remote = "remote", RemoteAndLocal = "remote_and_local", }
 }
 
 ///Configuration for code scanning default setup.
@@ -903,10 +696,10 @@ pub struct CodeScanningGetDefaultSetupError503 {
 pub struct CodeScanningDefaultSetupUpdate {
     ///The desired state of code scanning default setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<CodeScanningDefaultSetupUpdateState>,
+    pub state: Option<ConfiguredOrNotConfigured>,
     ///Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<CodeScanningDefaultSetupUpdateRunnerType>,
+    pub runner_type: Option<StandardOrLabeled2>,
     ///Runner label to be used if the runner type is labeled.
     #[serde(
         default,
@@ -916,36 +709,13 @@ pub struct CodeScanningDefaultSetupUpdate {
     pub runner_label: Option<Option<String>>,
     ///CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite: Option<CodeScanningDefaultSetupUpdateQuerySuite>,
+    pub query_suite: Option<DefaultTypeOrExtended>,
     ///Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threat_model: Option<CodeScanningDefaultSetupUpdateThreatModel>,
+    pub threat_model: Option<RemoteOrRemoteAndLocal>,
     ///CodeQL languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupUpdateLanguagesItem>>,
-}
-
-crate::open_enum! {
-    #[doc = "The desired state of code scanning default setup."]
-    CodeScanningDefaultSetupUpdateState { Configured = "configured", NotConfigured =
-    "not-configured", }
-}
-
-crate::open_enum! {
-    #[doc = "Runner type to be used."] CodeScanningDefaultSetupUpdateRunnerType {
-    Standard = "standard", Labeled = "labeled", }
-}
-
-crate::open_enum! {
-    #[doc = "CodeQL query suite to be used."] CodeScanningDefaultSetupUpdateQuerySuite {
-    Default = "default", Extended = "extended", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input."]
-    CodeScanningDefaultSetupUpdateThreatModel { Remote = "remote", RemoteAndLocal =
-    "remote_and_local", }
 }
 
 crate::open_enum! {
@@ -956,7 +726,7 @@ crate::open_enum! {
 
 /**You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 You should not rely on this always being an actions workflow run object.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningDefaultSetupUpdateResponse {
     ///ID of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -964,16 +734,6 @@ pub struct CodeScanningDefaultSetupUpdateResponse {
     ///URL of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningUpdateDefaultSetupError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1001,7 +761,7 @@ This parameter is intended to help integrators ensure that the uploaded SARIF fi
     pub validate: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningSarifsReceipt {
     ///An identifier for the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1011,21 +771,11 @@ pub struct CodeScanningSarifsReceipt {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningUploadSarifError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningSarifsStatus {
     ///`pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processing_status: Option<CodeScanningSarifsStatusProcessingStatus>,
+    pub processing_status: Option<PendingOrCompleteOrFailed>,
     ///The REST API URL for getting the analyses associated with the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analyses_url: Option<String>,
@@ -1037,17 +787,7 @@ pub struct CodeScanningSarifsStatus {
 crate::open_enum! {
     #[doc =
     "`pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed."]
-    CodeScanningSarifsStatusProcessingStatus { Pending = "pending", Complete =
-    "complete", Failed = "failed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeScanningGetSarifError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    PendingOrCompleteOrFailed { Pending = "pending", Complete = "complete", Failed =
+    "failed", }
 }
 

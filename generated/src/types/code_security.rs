@@ -3,7 +3,7 @@
 use super::*;
 
 ///A code security configuration
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfiguration {
     ///The ID of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13,7 +13,7 @@ pub struct CodeSecurityConfiguration {
     pub name: Option<String>,
     ///The type of the code security configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_type: Option<CodeSecurityConfigurationTargetType>,
+    pub target_type: Option<GlobalOrOrganizationOrEnterprise>,
     ///A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -22,12 +22,10 @@ pub struct CodeSecurityConfiguration {
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     ///The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<CodeSecurityConfigurationDependencyGraph>,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<
-        CodeSecurityConfigurationDependencyGraphAutosubmitAction,
-    >,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -35,25 +33,19 @@ pub struct CodeSecurityConfiguration {
     >,
     ///The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<CodeSecurityConfigurationDependabotAlerts>,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        CodeSecurityConfigurationDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependabot delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<
-        CodeSecurityConfigurationDependabotDelegatedAlertDismissal,
-    >,
+    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet2>,
     ///Feature options for code scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_options: Option<CodeSecurityConfigurationCodeScanningOptions>,
     ///The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<
-        CodeSecurityConfigurationCodeScanningDefaultSetup,
-    >,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup_options: Option<
@@ -61,22 +53,16 @@ pub struct CodeSecurityConfiguration {
     >,
     ///The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityConfigurationCodeScanningDelegatedAlertDismissal,
-    >,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<CodeSecurityConfigurationSecretScanning>,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<
-        CodeSecurityConfigurationSecretScanningPushProtection,
-    >,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<
-        CodeSecurityConfigurationSecretScanningDelegatedBypass,
-    >,
+    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
@@ -84,37 +70,25 @@ pub struct CodeSecurityConfiguration {
     >,
     ///The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<
-        CodeSecurityConfigurationSecretScanningValidityChecks,
-    >,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<
-        CodeSecurityConfigurationSecretScanningNonProviderPatterns,
-    >,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<
-        CodeSecurityConfigurationSecretScanningGenericSecrets,
-    >,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityConfigurationSecretScanningDelegatedAlertDismissal,
-    >,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<
-        CodeSecurityConfigurationSecretScanningExtendedMetadata,
-    >,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<
-        CodeSecurityConfigurationPrivateVulnerabilityReporting,
-    >,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
     ///The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<CodeSecurityConfigurationEnforcement>,
+    pub enforcement: Option<EnforcedOrUnenforced>,
     ///The URL of the configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -129,8 +103,8 @@ pub struct CodeSecurityConfiguration {
 
 crate::open_enum! {
     #[doc = "The type of the code security configuration."]
-    CodeSecurityConfigurationTargetType { Global = "global", Organization =
-    "organization", Enterprise = "enterprise", }
+    GlobalOrOrganizationOrEnterprise { Global = "global", Organization = "organization",
+    Enterprise = "enterprise", }
 }
 
 crate::open_enum! {
@@ -140,19 +114,12 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"]
-    CodeSecurityConfigurationDependencyGraph { Enabled = "enabled", Disabled =
-    "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Automatic dependency submission"]
-    CodeSecurityConfigurationDependencyGraphAutosubmitAction { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
+    #[doc = "The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet {
+    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 
 ///Feature options for Automatic dependency submission
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,45 +127,25 @@ pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of Dependabot alerts"]
-    CodeSecurityConfigurationDependabotAlerts { Enabled = "enabled", Disabled =
-    "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot security updates"]
-    CodeSecurityConfigurationDependabotSecurityUpdates { Enabled = "enabled", Disabled =
-    "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
     #[doc = "The enablement status of Dependabot delegated alert dismissal"]
-    CodeSecurityConfigurationDependabotDelegatedAlertDismissal { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
+    EnabledOrDisabledOrNotSet2 { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 
 ///Feature options for code scanning
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningOptions {
     ///Whether to allow repos which use advanced setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_advanced: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning default setup"]
-    CodeSecurityConfigurationCodeScanningDefaultSetup { Enabled = "enabled", Disabled =
-    "disabled", NotSet = "not_set", }
-}
-
 ///Feature options for code scanning default setup
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
     ///Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<
-        CodeSecurityConfigurationCodeScanningDefaultSetupOptionsRunnerType,
-    >,
+    pub runner_type: Option<StandardOrLabeledOrNotSet>,
     ///The label of the runner to use for code scanning when runner_type is 'labeled'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
@@ -206,36 +153,12 @@ pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
 
 crate::open_enum! {
     #[doc = "Whether to use labeled runners or standard GitHub runners."]
-    CodeSecurityConfigurationCodeScanningDefaultSetupOptionsRunnerType { Standard =
-    "standard", Labeled = "labeled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning delegated alert dismissal"]
-    CodeSecurityConfigurationCodeScanningDelegatedAlertDismissal { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning"]
-    CodeSecurityConfigurationSecretScanning { Enabled = "enabled", Disabled = "disabled",
-    NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning push protection"]
-    CodeSecurityConfigurationSecretScanningPushProtection { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated bypass"]
-    CodeSecurityConfigurationSecretScanningDelegatedBypass { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
+    StandardOrLabeledOrNotSet { Standard = "standard", Labeled = "labeled", NotSet =
+    "not_set", }
 }
 
 ///Feature options for secret scanning delegated bypass
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
     ///The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,69 +172,18 @@ pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewer
     ///The ID of the team or role selected as a bypass reviewer
     pub reviewer_id: i64,
     ///The type of the bypass reviewer
-    pub reviewer_type: CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemReviewerType,
+    pub reviewer_type: TeamOrRole,
     ///The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemMode,
-    >,
+    pub mode: Option<AlwaysOrExempt>,
     ///The ID of the security configuration associated with this bypass reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration_id: Option<i64>,
 }
 
 crate::open_enum! {
-    #[doc = "The type of the bypass reviewer"]
-    CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemReviewerType
-    { Team = "TEAM", Role = "ROLE", }
-}
-
-crate::open_enum! {
-    #[doc = "The bypass mode for the reviewer"]
-    CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemMode {
-    Always = "ALWAYS", Exempt = "EXEMPT", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning validity checks"]
-    CodeSecurityConfigurationSecretScanningValidityChecks { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning non-provider patterns"]
-    CodeSecurityConfigurationSecretScanningNonProviderPatterns { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Copilot secret scanning"]
-    CodeSecurityConfigurationSecretScanningGenericSecrets { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated alert dismissal"]
-    CodeSecurityConfigurationSecretScanningDelegatedAlertDismissal { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning extended metadata"]
-    CodeSecurityConfigurationSecretScanningExtendedMetadata { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of private vulnerability reporting"]
-    CodeSecurityConfigurationPrivateVulnerabilityReporting { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"]
-    CodeSecurityConfigurationEnforcement { Enforced = "enforced", Unenforced =
-    "unenforced", }
+    #[doc = "The enforcement status for a security configuration"] EnforcedOrUnenforced {
+    Enforced = "enforced", Unenforced = "unenforced", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -331,19 +203,13 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     >,
     ///The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestCodeSecurity,
-    >,
+    pub code_security: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraph,
-    >,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet3>,
     ///The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitAction,
-    >,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet4>,
     ///Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
@@ -351,14 +217,10 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     >,
     ///The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestDependabotAlerts,
-    >,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet4>,
     ///Security Configuration feature options for code scanning
     #[serde(
         default,
@@ -368,9 +230,7 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     ///The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestCodeScanningDefaultSetup,
-    >,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet4>,
     ///Feature options for code scanning default setup
     #[serde(
         default,
@@ -382,59 +242,37 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     >,
     ///The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestCodeScanningDelegatedAlertDismissal,
-    >,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretProtection,
-    >,
+    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanning,
-    >,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningPushProtection,
-    >,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningValidityChecks,
-    >,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningNonProviderPatterns,
-    >,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningGenericSecrets,
-    >,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningDelegatedAlertDismissal,
-    >,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningExtendedMetadata,
-    >,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestPrivateVulnerabilityReporting,
-    >,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet4>,
     ///The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestEnforcement,
-    >,
+    pub enforcement: Option<EnforcedOrUnenforced2>,
 }
 
 crate::open_enum! {
@@ -446,21 +284,14 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of GitHub Code Security features."]
-    CodeSecurityCreateConfigurationForEnterpriseRequestCodeSecurity { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraph { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
+    #[doc = "The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet3 {
+    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 
 crate::open_enum! {
     #[doc = "The enablement status of Automatic dependency submission"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitAction {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    EnabledOrDisabledOrNotSet4 { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 
 ///Feature options for Automatic dependency submission
@@ -469,18 +300,6 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAut
     ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot alerts"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestDependabotAlerts { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot security updates"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestDependabotSecurityUpdates {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 
 ///Security Configuration feature options for code scanning
@@ -495,18 +314,12 @@ pub struct CodeScanningOptions {
     pub allow_advanced: Option<Option<bool>>,
 }
 
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning default setup"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestCodeScanningDefaultSetup { Enabled
-    = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
 ///Feature options for code scanning default setup
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningDefaultSetupOptions {
     ///Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<CodeScanningDefaultSetupOptionsRunnerType>,
+    pub runner_type: Option<StandardOrLabeledOrNotSet2>,
     ///The label of the runner to use for code scanning default setup when runner_type is 'labeled'.
     #[serde(
         default,
@@ -518,83 +331,20 @@ pub struct CodeScanningDefaultSetupOptions {
 
 crate::open_enum! {
     #[doc = "Whether to use labeled runners or standard GitHub runners."]
-    CodeScanningDefaultSetupOptionsRunnerType { Standard = "standard", Labeled =
-    "labeled", NotSet = "not_set", }
+    StandardOrLabeledOrNotSet2 { Standard = "standard", Labeled = "labeled", NotSet =
+    "not_set", }
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of code scanning delegated alert dismissal"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestCodeScanningDelegatedAlertDismissal
-    { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    #[doc = "The enforcement status for a security configuration"] EnforcedOrUnenforced2
+    { Enforced = "enforced", Unenforced = "unenforced", }
 }
 
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Secret Protection features."]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretProtection { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanning { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning push protection"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningPushProtection {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning validity checks"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningValidityChecks {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning non provider patterns"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningNonProviderPatterns
-    { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Copilot secret scanning"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningGenericSecrets {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated alert dismissal"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningDelegatedAlertDismissal
-    { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning extended metadata"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestSecretScanningExtendedMetadata {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of private vulnerability reporting"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestPrivateVulnerabilityReporting {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"]
-    CodeSecurityCreateConfigurationForEnterpriseRequestEnforcement { Enforced =
-    "enforced", Unenforced = "unenforced", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityDefaultConfigurationsItem {
     ///The visibility of newly created repositories for which the code security configuration will be applied to by default
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos: Option<
-        CodeSecurityDefaultConfigurationsItemDefaultForNewRepos,
-    >,
+    pub default_for_new_repos: Option<PublicOrPrivateAndInternalOrAll>,
     ///A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
@@ -603,8 +353,8 @@ pub struct CodeSecurityDefaultConfigurationsItem {
 crate::open_enum! {
     #[doc =
     "The visibility of newly created repositories for which the code security configuration will be applied to by default"]
-    CodeSecurityDefaultConfigurationsItemDefaultForNewRepos { Public = "public",
-    PrivateAndInternal = "private_and_internal", All = "all", }
+    PublicOrPrivateAndInternalOrAll { Public = "public", PrivateAndInternal =
+    "private_and_internal", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -620,44 +370,30 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
 > [!WARNING]
 > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestAdvancedSecurity,
-    >,
+    pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     ///The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestCodeSecurity,
-    >,
+    pub code_security: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestDependencyGraph,
-    >,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestDependencyGraphAutosubmitAction,
-    >,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestDependencyGraphAutosubmitActionOptions,
+        CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
     ///The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestDependabotAlerts,
-    >,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestCodeScanningDefaultSetup,
-    >,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for code scanning default setup
     #[serde(
         default,
@@ -676,187 +412,49 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     ///The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestCodeScanningDelegatedAlertDismissal,
-    >,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretProtection,
-    >,
+    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanning,
-    >,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningPushProtection,
-    >,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningValidityChecks,
-    >,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningNonProviderPatterns,
-    >,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningGenericSecrets,
-    >,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningDelegatedAlertDismissal,
-    >,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningExtendedMetadata,
-    >,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<
-        CodeSecurityUpdateEnterpriseConfigurationRequestPrivateVulnerabilityReporting,
-    >,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
     ///The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<CodeSecurityUpdateEnterpriseConfigurationRequestEnforcement>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.\n\n> [!WARNING]\n> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
-    CodeSecurityUpdateEnterpriseConfigurationRequestAdvancedSecurity { Enabled =
-    "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
-    "secret_protection", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Code Security features."]
-    CodeSecurityUpdateEnterpriseConfigurationRequestCodeSecurity { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestDependencyGraph { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Automatic dependency submission"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestDependencyGraphAutosubmitAction {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-///Feature options for Automatic dependency submission
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecurityUpdateEnterpriseConfigurationRequestDependencyGraphAutosubmitActionOptions {
-    ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labeled_runners: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot alerts"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestDependabotAlerts { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot security updates"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestDependabotSecurityUpdates { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning default setup"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestCodeScanningDefaultSetup { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning delegated alert dismissal"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestCodeScanningDelegatedAlertDismissal {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Secret Protection features."]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretProtection { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanning { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning push protection"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningPushProtection {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning validity checks"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningValidityChecks {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning non-provider patterns"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningNonProviderPatterns {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Copilot secret scanning"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningGenericSecrets {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated alert dismissal"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningDelegatedAlertDismissal
-    { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning extended metadata"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestSecretScanningExtendedMetadata {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of private vulnerability reporting"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestPrivateVulnerabilityReporting {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"]
-    CodeSecurityUpdateEnterpriseConfigurationRequestEnforcement { Enforced = "enforced",
-    Unenforced = "unenforced", }
+    pub enforcement: Option<EnforcedOrUnenforced>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CodeSecurityAttachEnterpriseConfigurationRequest {
     ///The type of repositories to attach the configuration to.
-    pub scope: CodeSecurityAttachEnterpriseConfigurationRequestScope,
+    pub scope: AllOrAllWithoutConfigurations,
 }
 
 crate::open_enum! {
     #[doc = "The type of repositories to attach the configuration to."]
-    CodeSecurityAttachEnterpriseConfigurationRequestScope { All = "all",
-    AllWithoutConfigurations = "all_without_configurations", }
+    AllOrAllWithoutConfigurations { All = "all", AllWithoutConfigurations =
+    "all_without_configurations", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -876,28 +474,20 @@ crate::open_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
     ///Specifies which types of repository this security configuration is applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<
-        CodeSecuritySetConfigurationAsDefaultForEnterpriseResponseDefaultForNewRepos,
+        CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos,
     >,
     ///A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "Specifies which types of repository this security configuration is applied to by default."]
-    CodeSecuritySetConfigurationAsDefaultForEnterpriseResponseDefaultForNewRepos { All =
-    "all", None = "none", PrivateAndInternal = "private_and_internal", Public = "public",
-    }
-}
-
 ///Repositories associated with a code security configuration and attachment status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationRepositories {
     ///The attachment status of the code security configuration on the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -917,7 +507,7 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    CodeSecurityGetConfigurationsForOrgTargetType { Global = "global", All = "all", }
+    GlobalOrAll { Global = "global", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -933,39 +523,31 @@ pub struct CodeSecurityCreateConfigurationRequest {
 > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<
-        CodeSecurityCreateConfigurationRequestAdvancedSecurity,
+        CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity,
     >,
     ///The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<CodeSecurityCreateConfigurationRequestCodeSecurity>,
+    pub code_security: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<CodeSecurityCreateConfigurationRequestDependencyGraph>,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet3>,
     ///The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<
-        CodeSecurityCreateConfigurationRequestDependencyGraphAutosubmitAction,
-    >,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet4>,
     ///Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        CodeSecurityCreateConfigurationRequestDependencyGraphAutosubmitActionOptions,
+        CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions,
     >,
     ///The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<
-        CodeSecurityCreateConfigurationRequestDependabotAlerts,
-    >,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        CodeSecurityCreateConfigurationRequestDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<
-        CodeSecurityCreateConfigurationRequestDependabotDelegatedAlertDismissal,
-    >,
+    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
     ///Security Configuration feature options for code scanning
     #[serde(
         default,
@@ -975,9 +557,7 @@ pub struct CodeSecurityCreateConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     ///The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<
-        CodeSecurityCreateConfigurationRequestCodeScanningDefaultSetup,
-    >,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet4>,
     ///Feature options for code scanning default setup
     #[serde(
         default,
@@ -989,233 +569,51 @@ pub struct CodeSecurityCreateConfigurationRequest {
     >,
     ///The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityCreateConfigurationRequestCodeScanningDelegatedAlertDismissal,
-    >,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet5>,
     ///The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        CodeSecurityCreateConfigurationRequestSecretProtection,
-    >,
+    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<CodeSecurityCreateConfigurationRequestSecretScanning>,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningPushProtection,
-    >,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypass,
-    >,
+    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet4>,
     ///Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptions,
+        SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
     ///The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningValidityChecks,
-    >,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningNonProviderPatterns,
-    >,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningGenericSecrets,
-    >,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningDelegatedAlertDismissal,
-    >,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningExtendedMetadata,
-    >,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<
-        CodeSecurityCreateConfigurationRequestPrivateVulnerabilityReporting,
-    >,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet4>,
     ///The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<CodeSecurityCreateConfigurationRequestEnforcement>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.\n\n> [!WARNING]\n> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
-    CodeSecurityCreateConfigurationRequestAdvancedSecurity { Enabled = "enabled",
-    Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
-    "secret_protection", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Code Security features."]
-    CodeSecurityCreateConfigurationRequestCodeSecurity { Enabled = "enabled", Disabled =
-    "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"]
-    CodeSecurityCreateConfigurationRequestDependencyGraph { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Automatic dependency submission"]
-    CodeSecurityCreateConfigurationRequestDependencyGraphAutosubmitAction { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-///Feature options for Automatic dependency submission
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecurityCreateConfigurationRequestDependencyGraphAutosubmitActionOptions {
-    ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labeled_runners: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot alerts"]
-    CodeSecurityCreateConfigurationRequestDependabotAlerts { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot security updates"]
-    CodeSecurityCreateConfigurationRequestDependabotSecurityUpdates { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled."]
-    CodeSecurityCreateConfigurationRequestDependabotDelegatedAlertDismissal { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning default setup"]
-    CodeSecurityCreateConfigurationRequestCodeScanningDefaultSetup { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
+    pub enforcement: Option<EnforcedOrUnenforced2>,
 }
 
 crate::open_enum! {
     #[doc = "The enablement status of code scanning delegated alert dismissal"]
-    CodeSecurityCreateConfigurationRequestCodeScanningDelegatedAlertDismissal { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Secret Protection features."]
-    CodeSecurityCreateConfigurationRequestSecretProtection { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning"]
-    CodeSecurityCreateConfigurationRequestSecretScanning { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning push protection"]
-    CodeSecurityCreateConfigurationRequestSecretScanningPushProtection { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated bypass"]
-    CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypass { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-///Feature options for secret scanning delegated bypass
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptions {
-    ///The bypass reviewers for secret scanning delegated bypass
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewers: Option<
-        Vec<
-            CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItem,
-        >,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItem {
-    ///The ID of the team or role selected as a bypass reviewer
-    pub reviewer_id: i64,
-    ///The type of the bypass reviewer
-    pub reviewer_type: CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemReviewerType,
-    ///The bypass mode for the reviewer
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemMode,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of the bypass reviewer"]
-    CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemReviewerType
-    { Team = "TEAM", Role = "ROLE", }
-}
-
-crate::open_enum! {
-    #[doc = "The bypass mode for the reviewer"]
-    CodeSecurityCreateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemMode
-    { Always = "ALWAYS", Exempt = "EXEMPT", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning validity checks"]
-    CodeSecurityCreateConfigurationRequestSecretScanningValidityChecks { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning non provider patterns"]
-    CodeSecurityCreateConfigurationRequestSecretScanningNonProviderPatterns { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Copilot secret scanning"]
-    CodeSecurityCreateConfigurationRequestSecretScanningGenericSecrets { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated alert dismissal"]
-    CodeSecurityCreateConfigurationRequestSecretScanningDelegatedAlertDismissal { Enabled
-    = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning extended metadata"]
-    CodeSecurityCreateConfigurationRequestSecretScanningExtendedMetadata { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of private vulnerability reporting"]
-    CodeSecurityCreateConfigurationRequestPrivateVulnerabilityReporting { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"]
-    CodeSecurityCreateConfigurationRequestEnforcement { Enforced = "enforced", Unenforced
-    = "unenforced", }
+    EnabledOrDisabledOrNotSet5 { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1237,45 +635,33 @@ pub struct CodeSecurityUpdateConfigurationRequest {
 > [!WARNING]
 > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        CodeSecurityUpdateConfigurationRequestAdvancedSecurity,
-    >,
+    pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     ///The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<CodeSecurityUpdateConfigurationRequestCodeSecurity>,
+    pub code_security: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<CodeSecurityUpdateConfigurationRequestDependencyGraph>,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<
-        CodeSecurityUpdateConfigurationRequestDependencyGraphAutosubmitAction,
-    >,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        CodeSecurityUpdateConfigurationRequestDependencyGraphAutosubmitActionOptions,
+        CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
     ///The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<
-        CodeSecurityUpdateConfigurationRequestDependabotAlerts,
-    >,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        CodeSecurityUpdateConfigurationRequestDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<
-        CodeSecurityUpdateConfigurationRequestDependabotDelegatedAlertDismissal,
-    >,
+    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<
-        CodeSecurityUpdateConfigurationRequestCodeScanningDefaultSetup,
-    >,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for code scanning default setup
     #[serde(
         default,
@@ -1294,233 +680,45 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     ///The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityUpdateConfigurationRequestCodeScanningDelegatedAlertDismissal,
-    >,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
     ///The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        CodeSecurityUpdateConfigurationRequestSecretProtection,
-    >,
+    pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<CodeSecurityUpdateConfigurationRequestSecretScanning>,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningPushProtection,
-    >,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypass,
-    >,
+    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
     ///Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptions,
+        SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
     ///The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningValidityChecks,
-    >,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningNonProviderPatterns,
-    >,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningGenericSecrets,
-    >,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedAlertDismissal,
-    >,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningExtendedMetadata,
-    >,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
     ///The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<
-        CodeSecurityUpdateConfigurationRequestPrivateVulnerabilityReporting,
-    >,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
     ///The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<CodeSecurityUpdateConfigurationRequestEnforcement>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.\n\n> [!WARNING]\n> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
-    CodeSecurityUpdateConfigurationRequestAdvancedSecurity { Enabled = "enabled",
-    Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
-    "secret_protection", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Code Security features."]
-    CodeSecurityUpdateConfigurationRequestCodeSecurity { Enabled = "enabled", Disabled =
-    "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"]
-    CodeSecurityUpdateConfigurationRequestDependencyGraph { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Automatic dependency submission"]
-    CodeSecurityUpdateConfigurationRequestDependencyGraphAutosubmitAction { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-///Feature options for Automatic dependency submission
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecurityUpdateConfigurationRequestDependencyGraphAutosubmitActionOptions {
-    ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labeled_runners: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot alerts"]
-    CodeSecurityUpdateConfigurationRequestDependabotAlerts { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot security updates"]
-    CodeSecurityUpdateConfigurationRequestDependabotSecurityUpdates { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled."]
-    CodeSecurityUpdateConfigurationRequestDependabotDelegatedAlertDismissal { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning default setup"]
-    CodeSecurityUpdateConfigurationRequestCodeScanningDefaultSetup { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of code scanning delegated alert dismissal"]
-    CodeSecurityUpdateConfigurationRequestCodeScanningDelegatedAlertDismissal { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of GitHub Secret Protection features."]
-    CodeSecurityUpdateConfigurationRequestSecretProtection { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning"]
-    CodeSecurityUpdateConfigurationRequestSecretScanning { Enabled = "enabled", Disabled
-    = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning push protection"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningPushProtection { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated bypass"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypass { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-///Feature options for secret scanning delegated bypass
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptions {
-    ///The bypass reviewers for secret scanning delegated bypass
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewers: Option<
-        Vec<
-            CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItem,
-        >,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItem {
-    ///The ID of the team or role selected as a bypass reviewer
-    pub reviewer_id: i64,
-    ///The type of the bypass reviewer
-    pub reviewer_type: CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemReviewerType,
-    ///The bypass mode for the reviewer
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemMode,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of the bypass reviewer"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemReviewerType
-    { Team = "TEAM", Role = "ROLE", }
-}
-
-crate::open_enum! {
-    #[doc = "The bypass mode for the reviewer"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedBypassOptionsReviewersItemMode
-    { Always = "ALWAYS", Exempt = "EXEMPT", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning validity checks"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningValidityChecks { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning non-provider patterns"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningNonProviderPatterns { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of Copilot secret scanning"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningGenericSecrets { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning delegated alert dismissal"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningDelegatedAlertDismissal { Enabled
-    = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of secret scanning extended metadata"]
-    CodeSecurityUpdateConfigurationRequestSecretScanningExtendedMetadata { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enablement status of private vulnerability reporting"]
-    CodeSecurityUpdateConfigurationRequestPrivateVulnerabilityReporting { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"]
-    CodeSecurityUpdateConfigurationRequestEnforcement { Enforced = "enforced", Unenforced
-    = "unenforced", }
+    pub enforcement: Option<EnforcedOrUnenforced>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1540,58 +738,14 @@ crate::open_enum! {
     "private_or_internal", Selected = "selected", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecuritySetConfigurationAsDefaultRequest {
-    ///Specify which types of repository this security configuration should be applied to by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos: Option<
-        CodeSecuritySetConfigurationAsDefaultRequestDefaultForNewRepos,
-    >,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Specify which types of repository this security configuration should be applied to by default."]
-    CodeSecuritySetConfigurationAsDefaultRequestDefaultForNewRepos { All = "all", None =
-    "none", PrivateAndInternal = "private_and_internal", Public = "public", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodeSecuritySetConfigurationAsDefaultResponse {
-    ///Specifies which types of repository this security configuration is applied to by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos: Option<
-        CodeSecuritySetConfigurationAsDefaultResponseDefaultForNewRepos,
-    >,
-    ///A code security configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub configuration: Option<CodeSecurityConfiguration>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Specifies which types of repository this security configuration is applied to by default."]
-    CodeSecuritySetConfigurationAsDefaultResponseDefaultForNewRepos { All = "all", None =
-    "none", PrivateAndInternal = "private_and_internal", Public = "public", }
-}
-
 ///Code security configuration associated with a repository and attachment status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationForRepository {
     ///The attachment status of the code security configuration on the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<CodeSecurityConfigurationForRepositoryStatus>,
+    pub status: Option<CodeSecurityConfigurationRepositoriesStatus>,
     ///A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The attachment status of the code security configuration on the repository."]
-    CodeSecurityConfigurationForRepositoryStatus { Attached = "attached", Attaching =
-    "attaching", Detached = "detached", Removed = "removed", Enforced = "enforced",
-    Failed = "failed", Updating = "updating", RemovedByEnterprise =
-    "removed_by_enterprise", }
 }
 

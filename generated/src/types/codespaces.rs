@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListInOrganizationResponse {
     pub total_count: i64,
     pub codespaces: Vec<Codespace>,
@@ -82,7 +82,7 @@ pub struct Codespace {
 }
 
 ///A description of the machine powering a codespace.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceMachine {
     ///The name of the machine.
     pub name: String,
@@ -97,13 +97,13 @@ pub struct CodespaceMachine {
     ///How many cores are available to the codespace.
     pub cpus: i64,
     ///Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
-    pub prebuild_availability: Option<CodespaceMachinePrebuildAvailability>,
+    pub prebuild_availability: Option<NoneTypeOrReadyOrInProgress>,
 }
 
 crate::open_enum! {
     #[doc =
     "Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be \"null\" if prebuilds are not supported or prebuild availability could not be determined. Value will be \"none\" if no prebuild is available. Latest values \"ready\" and \"in_progress\" indicate the prebuild availability status."]
-    CodespaceMachinePrebuildAvailability { None = "none", Ready = "ready", InProgress =
+    NoneTypeOrReadyOrInProgress { None = "none", Ready = "ready", InProgress =
     "in_progress", }
 }
 
@@ -117,7 +117,7 @@ crate::open_enum! {
 }
 
 ///Details about the codespace's git repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceGitStatus {
     ///The number of commits the local repository is ahead of the remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,7 +142,7 @@ crate::open_enum! {
     WestUs2 = "WestUs2", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceRuntimeConstraints {
     ///The privacy settings a user can select from when forwarding a port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,13 +172,7 @@ pub struct CodespacesSetCodespacesAccessUsersRequest {
     pub selected_usernames: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodespacesDeleteCodespacesAccessUsersRequest {
-    ///The usernames of the organization members and outside collaborators whose codespaces should not be billed to the organization.
-    pub selected_usernames: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<CodespacesOrgSecret>,
@@ -194,20 +188,14 @@ pub struct CodespacesOrgSecret {
     ///The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
     ///The type of repositories in the organization that the secret is visible to
-    pub visibility: CodespacesOrgSecretVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     ///The API URL at which the list of repositories this secret is visible to can be retrieved
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc = "The type of repositories in the organization that the secret is visible to"]
-    CodespacesOrgSecretVisibility { All = "all", Private = "private", Selected =
-    "selected", }
-}
-
 ///The public key used for setting Codespaces secrets.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPublicKey {
     ///The identifier for the key.
     pub key_id: String,
@@ -232,41 +220,10 @@ pub struct CodespacesCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: CodespacesCreateOrUpdateOrgSecretRequestVisibility,
+    pub visibility: AllOrPrivateOrSelected2,
     ///An array of repository IDs that can access the organization secret. You can only provide a list of repository IDs when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
-    CodespacesCreateOrUpdateOrgSecretRequestVisibility { All = "all", Private =
-    "private", Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesListSelectedReposForOrgSecretResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodespacesSetSelectedReposForOrgSecretRequest {
-    ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesGetCodespacesForUserInOrgResponse {
-    pub total_count: i64,
-    pub codespaces: Vec<Codespace>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesListInRepositoryForAuthenticatedUserResponse {
-    pub total_count: i64,
-    pub codespaces: Vec<Codespace>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -313,17 +270,7 @@ crate::open_enum! {
     SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesCreateWithRepoForAuthenticatedUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
     pub total_count: i64,
     pub devcontainers: Vec<
@@ -331,7 +278,7 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -340,13 +287,13 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDe
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesRepoMachinesForAuthenticatedUserResponse {
     pub total_count: i64,
     pub machines: Vec<CodespaceMachine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
     ///A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -357,52 +304,32 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
     pub location: String,
     pub devcontainer_path: Option<String>,
 }
 
 ///Permission check result for a given devcontainer config.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPermissionsCheckForDevcontainer {
     ///Whether the user has accepted the permissions defined by the devcontainer config
     pub accepted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesCheckPermissionsForDevcontainerError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<RepoCodespacesSecret>,
 }
 
 ///Set repository secrets for GitHub Codespaces.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepoCodespacesSecret {
     ///The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodespacesCreateOrUpdateRepoSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key) endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encrypted_value: Option<String>,
-    ///ID of the key you used to encrypt the secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -412,7 +339,7 @@ pub struct CodespacesCreateWithPrForAuthenticatedUserRequest {
     pub location: Option<String>,
     ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateWithPrForAuthenticatedUserRequestGeo>,
+    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
     ///IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -437,29 +364,6 @@ pub struct CodespacesCreateWithPrForAuthenticatedUserRequest {
     ///Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
-    CodespacesCreateWithPrForAuthenticatedUserRequestGeo { EuropeWest = "EuropeWest",
-    SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesCreateWithPrForAuthenticatedUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesListForAuthenticatedUserResponse {
-    pub total_count: i64,
-    pub codespaces: Vec<Codespace>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -483,7 +387,7 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant0 {
     pub location: Option<String>,
     ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateForAuthenticatedUserRequestVariant0Geo>,
+    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
     ///IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -510,13 +414,6 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant0 {
     pub retention_period_minutes: Option<i64>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
-    CodespacesCreateForAuthenticatedUserRequestVariant0Geo { EuropeWest = "EuropeWest",
-    SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant1 {
     ///Pull request number for this codespace
@@ -526,7 +423,7 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant1 {
     pub location: Option<String>,
     ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<CodespacesCreateForAuthenticatedUserRequestVariant1Geo>,
+    pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
     ///Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
@@ -550,24 +447,7 @@ pub struct CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
     pub repository_id: i64,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
-    CodespacesCreateForAuthenticatedUserRequestVariant1Geo { EuropeWest = "EuropeWest",
-    SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesCreateForAuthenticatedUserError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListSecretsForAuthenticatedUserResponse {
     pub total_count: i64,
     pub secrets: Vec<CodespacesSecret>,
@@ -583,19 +463,13 @@ pub struct CodespacesSecret {
     ///The date and time at which the secret was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
     ///The type of repositories in the organization that the secret is visible to
-    pub visibility: CodespacesSecretVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     ///The API URL at which the list of repositories this secret is visible to can be retrieved
     pub selected_repositories_url: String,
 }
 
-crate::open_enum! {
-    #[doc = "The type of repositories in the organization that the secret is visible to"]
-    CodespacesSecretVisibility { All = "all", Private = "private", Selected = "selected",
-    }
-}
-
 ///The public key used for setting user Codespaces' Secrets.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesUserPublicKey {
     ///The identifier for the key.
     pub key_id: String,
@@ -613,31 +487,8 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     ///An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
-        Vec<
-            CodespacesCreateOrUpdateSecretForAuthenticatedUserRequestSelectedRepositoryIdsItem,
-        >,
+        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
     >,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum CodespacesCreateOrUpdateSecretForAuthenticatedUserRequestSelectedRepositoryIdsItem {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesListRepositoriesForSecretForAuthenticatedUserResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodespacesSetRepositoriesForSecretForAuthenticatedUserRequest {
-    ///An array of repository ids for which a codespace can access the secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Add a selected repository to a user secret](https://docs.github.com/rest/codespaces/secrets#add-a-selected-repository-to-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
-    pub selected_repository_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -654,7 +505,7 @@ pub struct CodespacesUpdateForAuthenticatedUserRequest {
 }
 
 ///An export of a codespace. Also, latest export details for a codespace can be fetched with id = latest
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceExportDetails {
     ///State of the latest export
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -677,12 +528,6 @@ pub struct CodespaceExportDetails {
     ///Web url for the exported branch
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespacesCodespaceMachinesForAuthenticatedUserResponse {
-    pub total_count: i64,
-    pub machines: Vec<CodespaceMachine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -723,13 +568,13 @@ pub struct CodespaceWithFullRepository {
     ///Last known time this codespace was started.
     pub last_used_at: String,
     ///State of this codespace.
-    pub state: CodespaceWithFullRepositoryState,
+    pub state: CodespaceState,
     ///API URL for this codespace.
     pub url: String,
     ///Details about the codespace's git repository.
-    pub git_status: CodespaceWithFullRepositoryGitStatus,
+    pub git_status: CodespaceGitStatus,
     ///The initally assigned location of a new codespace.
-    pub location: CodespaceWithFullRepositoryLocation,
+    pub location: CodespaceLocation,
     ///The number of minutes of inactivity after which this codespace will be automatically stopped.
     pub idle_timeout_minutes: Option<i64>,
     ///URL to access this codespace on the web.
@@ -747,7 +592,7 @@ pub struct CodespaceWithFullRepository {
     pub pulls_url: Option<String>,
     pub recent_folders: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_constraints: Option<CodespaceWithFullRepositoryRuntimeConstraints>,
+    pub runtime_constraints: Option<CodespaceRuntimeConstraints>,
     ///Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation: Option<bool>,
@@ -763,47 +608,5 @@ pub struct CodespaceWithFullRepository {
     ///When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_expires_at: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "State of this codespace."] CodespaceWithFullRepositoryState { Unknown =
-    "Unknown", Created = "Created", Queued = "Queued", Provisioning = "Provisioning",
-    Available = "Available", Awaiting = "Awaiting", Unavailable = "Unavailable", Deleted
-    = "Deleted", Moved = "Moved", Shutdown = "Shutdown", Archived = "Archived", Starting
-    = "Starting", ShuttingDown = "ShuttingDown", Failed = "Failed", Exporting =
-    "Exporting", Updating = "Updating", Rebuilding = "Rebuilding", }
-}
-
-///Details about the codespace's git repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespaceWithFullRepositoryGitStatus {
-    ///The number of commits the local repository is ahead of the remote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ahead: Option<i64>,
-    ///The number of commits the local repository is behind the remote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub behind: Option<i64>,
-    ///Whether the local repository has unpushed changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_unpushed_changes: Option<bool>,
-    ///Whether the local repository has uncommitted changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_uncommitted_changes: Option<bool>,
-    ///The current branch (or SHA if in detached HEAD state) of the local repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#ref: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The initally assigned location of a new codespace."]
-    CodespaceWithFullRepositoryLocation { EastUs = "EastUs", SouthEastAsia =
-    "SouthEastAsia", WestEurope = "WestEurope", WestUs2 = "WestUs2", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CodespaceWithFullRepositoryRuntimeConstraints {
-    ///The privacy settings a user can select from when forwarding a port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_port_privacy_settings: Option<Vec<String>>,
 }
 

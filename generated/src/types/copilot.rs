@@ -3,7 +3,7 @@
 use super::*;
 
 ///Links to download the Copilot usage metrics report for an enterprise/organization for a specific day.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotUsageMetrics1DayReport {
     ///The URLs to download the Copilot usage metrics report for the enterprise/organization for the specified day.
     pub download_links: Vec<String>,
@@ -12,7 +12,7 @@ pub struct CopilotUsageMetrics1DayReport {
 }
 
 ///Links to download the latest Copilot usage metrics report for an enterprise/organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotUsageMetrics28DayReport {
     ///The URLs to download the latest Copilot usage metrics report for the enterprise/organization.
     pub download_links: Vec<String>,
@@ -59,53 +59,31 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomProp
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyRequest {
-    ///List of organization logins within the enterprise to disable Copilot cloud agent for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations: Option<Vec<String>>,
-    ///List of custom property filters to match organizations. Organizations matching any of the specified property name/value pairs will be included. This is a one-time operation, setting the property on an organization in the future will not automatically update its coding agent policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<
-        Vec<
-            CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyRequestCustomPropertiesItem,
-        >,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyRequestCustomPropertiesItem {
-    ///The name of the custom property to filter by.
-    pub property_name: String,
-    ///The values of the custom property to match.
-    pub values: Vec<String>,
-}
-
 ///Information about the seat breakdown and policies set for an organization with a Copilot Business or Copilot Enterprise subscription.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotOrganizationDetails {
     ///The breakdown of Copilot Business seats for the organization.
     pub seat_breakdown: CopilotOrganizationSeatBreakdown,
     ///The organization policy for allowing or blocking suggestions matching public code (duplication detection filter).
-    pub public_code_suggestions: CopilotOrganizationDetailsPublicCodeSuggestions,
+    pub public_code_suggestions: AllowOrBlockOrUnconfigured,
     ///The organization policy for allowing or disallowing Copilot Chat in the IDE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ide_chat: Option<CopilotOrganizationDetailsIdeChat>,
+    pub ide_chat: Option<EnabledOrDisabledOrUnconfigured>,
     ///The organization policy for allowing or disallowing Copilot features on GitHub.com.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform_chat: Option<CopilotOrganizationDetailsPlatformChat>,
+    pub platform_chat: Option<EnabledOrDisabledOrUnconfigured>,
     ///The organization policy for allowing or disallowing Copilot CLI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cli: Option<CopilotOrganizationDetailsCli>,
+    pub cli: Option<EnabledOrDisabledOrUnconfigured>,
     ///The mode of assigning new seats.
     pub seat_management_setting: CopilotOrganizationDetailsSeatManagementSetting,
     ///The Copilot plan of the organization, or the parent enterprise, when applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_type: Option<CopilotOrganizationDetailsPlanType>,
+    pub plan_type: Option<BusinessOrEnterprise>,
 }
 
 ///The breakdown of Copilot Business seats for the organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotOrganizationSeatBreakdown {
     ///The total number of seats being billed for the organization as of the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,27 +108,14 @@ pub struct CopilotOrganizationSeatBreakdown {
 crate::open_enum! {
     #[doc =
     "The organization policy for allowing or blocking suggestions matching public code (duplication detection filter)."]
-    CopilotOrganizationDetailsPublicCodeSuggestions { Allow = "allow", Block = "block",
-    Unconfigured = "unconfigured", }
+    AllowOrBlockOrUnconfigured { Allow = "allow", Block = "block", Unconfigured =
+    "unconfigured", }
 }
 
 crate::open_enum! {
     #[doc =
     "The organization policy for allowing or disallowing Copilot Chat in the IDE."]
-    CopilotOrganizationDetailsIdeChat { Enabled = "enabled", Disabled = "disabled",
-    Unconfigured = "unconfigured", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The organization policy for allowing or disallowing Copilot features on GitHub.com."]
-    CopilotOrganizationDetailsPlatformChat { Enabled = "enabled", Disabled = "disabled",
-    Unconfigured = "unconfigured", }
-}
-
-crate::open_enum! {
-    #[doc = "The organization policy for allowing or disallowing Copilot CLI."]
-    CopilotOrganizationDetailsCli { Enabled = "enabled", Disabled = "disabled",
+    EnabledOrDisabledOrUnconfigured { Enabled = "enabled", Disabled = "disabled",
     Unconfigured = "unconfigured", }
 }
 
@@ -164,11 +129,10 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "The Copilot plan of the organization, or the parent enterprise, when applicable."]
-    CopilotOrganizationDetailsPlanType { Business = "business", Enterprise =
-    "enterprise", }
+    BusinessOrEnterprise { Business = "business", Enterprise = "enterprise", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotListCopilotSeatsResponse {
     ///Total number of Copilot seats for the organization currently being billed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,7 +142,7 @@ pub struct CopilotListCopilotSeatsResponse {
 }
 
 ///Information about a Copilot Business seat assignment for a user, team, or organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSeatDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
@@ -206,7 +170,7 @@ pub struct CopilotSeatDetails {
     pub updated_at: Option<String>,
     ///The Copilot plan of the organization, or the parent enterprise, when applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_type: Option<CopilotSeatDetailsPlanType>,
+    pub plan_type: Option<BusinessOrEnterpriseOrUnknown>,
 }
 
 ///The team through which the assignee is granted access to GitHub Copilot, if applicable.
@@ -222,7 +186,7 @@ pub enum CopilotSeatDetailsAssigningTeam {
 crate::open_enum! {
     #[doc =
     "The Copilot plan of the organization, or the parent enterprise, when applicable."]
-    CopilotSeatDetailsPlanType { Business = "business", Enterprise = "enterprise",
+    BusinessOrEnterpriseOrUnknown { Business = "business", Enterprise = "enterprise",
     Unknown = "unknown", }
 }
 
@@ -233,19 +197,13 @@ pub struct CopilotAddCopilotSeatsForTeamsRequest {
 }
 
 ///The total number of seats created for members of the specified team(s).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotAddCopilotSeatsForTeamsResponse {
     pub seats_created: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotCancelCopilotSeatAssignmentForTeamsRequest {
-    ///The names of teams from which to revoke access to GitHub Copilot.
-    pub selected_teams: Vec<String>,
-}
-
 ///The total number of seats set to "pending cancellation" for members of the specified team(s).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse {
     pub seats_cancelled: i64,
 }
@@ -256,63 +214,25 @@ pub struct CopilotAddCopilotSeatsForUsersRequest {
     pub selected_usernames: Vec<String>,
 }
 
-///The total number of seats created for the specified user(s).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CopilotAddCopilotSeatsForUsersResponse {
-    pub seats_created: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotCancelCopilotSeatAssignmentForUsersRequest {
-    ///The usernames of the organization members for which to revoke access to GitHub Copilot.
-    pub selected_usernames: Vec<String>,
-}
-
-///The total number of seats set to "pending cancellation" for the specified users.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CopilotCancelCopilotSeatAssignmentForUsersResponse {
-    pub seats_cancelled: i64,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
     ///The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
-    pub enabled_repositories: CopilotGetCopilotCodingAgentPermissionsOrganizationResponseEnabledRepositories,
+    pub enabled_repositories: AllOrSelectedOrNoneType,
     ///The URL for the selected repositories endpoint. Only present when `enabled_repositories` is `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`."]
-    CopilotGetCopilotCodingAgentPermissionsOrganizationResponseEnabledRepositories { All
-    = "all", Selected = "selected", None = "none", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
     ///The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
-    pub enabled_repositories: CopilotSetCopilotCodingAgentPermissionsOrganizationRequestEnabledRepositories,
+    pub enabled_repositories: AllOrSelectedOrNoneType,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`."]
-    CopilotSetCopilotCodingAgentPermissionsOrganizationRequestEnabledRepositories { All =
-    "all", Selected = "selected", None = "none", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse {
     pub total_count: i64,
     pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganizationRequest {
-    ///List of repository IDs to enable for Copilot cloud agent.
-    pub selected_repository_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -337,13 +257,7 @@ pub struct CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVaria
     pub if_none_match: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CopilotSetCopilotContentExclusionForOrganizationResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
     /**The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
 
@@ -366,7 +280,7 @@ The shape of a valid MCP configuration may evolve over time, so this property is
 }
 
 ///The enabled review tools for Copilot cloud agent.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
     ///Whether the CodeQL tool is enabled for the Copilot cloud agent.
     pub codeql: bool,

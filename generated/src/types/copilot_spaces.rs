@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpacesListForOrgResponse {
     ///The list of Copilot Spaces on this page of results.
     pub spaces: Vec<CopilotSpace>,
@@ -63,7 +63,7 @@ pub enum CopilotSpaceOwner {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceResourcesAttributesItem {
     ///The unique identifier of the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,7 +93,7 @@ crate::open_enum! {
 }
 
 ///Metadata specific to the resource type.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceResourcesAttributesItemMetadata {
     ///Repository ID for repository or file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,22 +162,12 @@ crate::open_enum! {
 pub struct CopilotSpacesCreateForOrgRequestResourcesAttributesItem {
     ///The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<
-        CopilotSpacesCreateForOrgRequestResourcesAttributesItemResourceType,
-    >,
+    pub resource_type: Option<CopilotSpaceResourcesAttributesItemResourceType>,
     ///Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<
         CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata,
     >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of resource."]
-    CopilotSpacesCreateForOrgRequestResourcesAttributesItemResourceType { Repository =
-    "repository", GithubFile = "github_file", FreeText = "free_text", GithubIssue =
-    "github_issue", GithubPullRequest = "github_pull_request", MediaContent =
-    "media_content", UploadedTextFile = "uploaded_text_file", }
 }
 
 ///Metadata specific to the resource type.
@@ -217,64 +207,15 @@ pub struct CopilotSpacesUpdateForOrgRequest {
 - `writer`: Organization members can read and edit the space
 - `admin`: Organization members have full admin access to the space*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<CopilotSpacesUpdateForOrgRequestBaseRole>,
+    pub base_role: Option<CopilotSpaceBaseRole>,
     ///Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
-        Vec<CopilotSpacesUpdateForOrgRequestResourcesAttributesItem>,
+        Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The base role that determines default permissions for organization members. Changing this field requires admin permissions.\n- `no_access`: No default access (default)\n- `reader`: Organization members can read the space\n- `writer`: Organization members can read and edit the space\n- `admin`: Organization members have full admin access to the space"]
-    CopilotSpacesUpdateForOrgRequestBaseRole { Reader = "reader", Writer = "writer",
-    Admin = "admin", NoAccess = "no_access", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesUpdateForOrgRequestResourcesAttributesItem {
-    ///The type of resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<
-        CopilotSpacesUpdateForOrgRequestResourcesAttributesItemResourceType,
-    >,
-    ///Metadata specific to the resource type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        CopilotSpacesUpdateForOrgRequestResourcesAttributesItemMetadata,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of resource."]
-    CopilotSpacesUpdateForOrgRequestResourcesAttributesItemResourceType { Repository =
-    "repository", GithubFile = "github_file", FreeText = "free_text", GithubIssue =
-    "github_issue", GithubPullRequest = "github_pull_request", MediaContent =
-    "media_content", UploadedTextFile = "uploaded_text_file", }
-}
-
-///Metadata specific to the resource type.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesUpdateForOrgRequestResourcesAttributesItemMetadata {
-    ///Repository ID for repository or file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    ///File path for file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_path: Option<String>,
-    ///Text content for free text resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    ///Name for the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///Issue or PR number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpacesListCollaboratorsForOrgResponse {
     ///The list of collaborators for this Copilot Space.
     pub collaborators: Vec<CopilotSpaceCollaborator>,
@@ -319,32 +260,31 @@ pub struct CopilotSpaceCollaboratorVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
     ///The collaborator actor type.
-    pub actor_type: CopilotSpaceCollaboratorVariant0ActorType,
+    pub actor_type: User,
     ///The role granted to the collaborator
-    pub role: CopilotSpaceCollaboratorVariant0Role,
+    pub role: ReaderOrWriterOrAdmin,
 }
 
 crate::open_enum! {
-    #[doc = "The collaborator actor type."] CopilotSpaceCollaboratorVariant0ActorType {
-    User = "User", }
+    #[doc = "The collaborator actor type."] User { User = "User", }
 }
 
 crate::open_enum! {
-    #[doc = "The role granted to the collaborator"] CopilotSpaceCollaboratorVariant0Role
-    { Reader = "reader", Writer = "writer", Admin = "admin", }
+    #[doc = "The role granted to the collaborator"] ReaderOrWriterOrAdmin { Reader =
+    "reader", Writer = "writer", Admin = "admin", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceCollaboratorVariant1 {
     ///The collaborator actor type.
-    pub actor_type: CopilotSpaceCollaboratorVariant1ActorType,
+    pub actor_type: Team2,
     ///The role granted to the collaborator
-    pub role: CopilotSpaceCollaboratorVariant1Role,
+    pub role: ReaderOrWriterOrAdmin,
     pub id: i64,
     pub node_id: String,
     pub name: String,
     pub slug: String,
-    pub r#type: CopilotSpaceCollaboratorVariant1Type,
+    pub r#type: Team2,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,63 +305,28 @@ pub struct CopilotSpaceCollaboratorVariant1 {
     pub parent: Option<serde_json::Value>,
 }
 
-crate::open_enum! {
-    #[doc = "The collaborator actor type."] CopilotSpaceCollaboratorVariant1ActorType {
-    Team = "Team", }
-}
-
-crate::open_enum! {
-    #[doc = "The role granted to the collaborator"] CopilotSpaceCollaboratorVariant1Role
-    { Reader = "reader", Writer = "writer", Admin = "admin", }
-}
-
-crate::open_enum! {
-    CopilotSpaceCollaboratorVariant1Type { Team = "Team", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSpacesAddCollaboratorForOrgRequest {
     ///The type of actor (user or team).
-    pub actor_type: CopilotSpacesAddCollaboratorForOrgRequestActorType,
+    pub actor_type: UserOrTeam,
     ///The username (for users) or team slug (for teams). The numeric ID of a user or team is also accepted.
     pub actor_identifier: String,
     ///The role to grant to the collaborator.
-    pub role: CopilotSpacesAddCollaboratorForOrgRequestRole,
+    pub role: ReaderOrWriterOrAdmin,
 }
 
 crate::open_enum! {
-    #[doc = "The type of actor (user or team)."]
-    CopilotSpacesAddCollaboratorForOrgRequestActorType { User = "User", Team = "Team", }
-}
-
-crate::open_enum! {
-    #[doc = "The role to grant to the collaborator."]
-    CopilotSpacesAddCollaboratorForOrgRequestRole { Reader = "reader", Writer = "writer",
-    Admin = "admin", }
-}
-
-crate::open_enum! {
-    CopilotSpacesUpdateCollaboratorForOrgActorType { User = "User", Team = "Team", }
+    #[doc = "The type of actor (user or team)."] UserOrTeam { User = "User", Team =
+    "Team", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSpacesUpdateCollaboratorForOrgRequest {
     ///The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
-    pub role: CopilotSpacesUpdateCollaboratorForOrgRequestRole,
+    pub role: CopilotSpaceBaseRole,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The new role to grant to the collaborator. Use `no_access` to remove the collaborator."]
-    CopilotSpacesUpdateCollaboratorForOrgRequestRole { Reader = "reader", Writer =
-    "writer", Admin = "admin", NoAccess = "no_access", }
-}
-
-crate::open_enum! {
-    CopilotSpacesRemoveCollaboratorForOrgActorType { User = "User", Team = "Team", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpacesListResourcesForOrgResponse {
     ///The list of resources attached to this Copilot Space.
     pub resources: Vec<CopilotSpaceResource>,
@@ -433,7 +338,7 @@ pub struct CopilotSpaceResource {
     ///The unique identifier of the resource.
     pub id: i64,
     ///The type of the resource.
-    pub resource_type: CopilotSpaceResourceResourceType,
+    pub resource_type: CopilotSpaceResourcesAttributesItemResourceType,
     ///The ID of the associated chat attachment, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
@@ -443,13 +348,6 @@ pub struct CopilotSpaceResource {
     pub created_at: String,
     ///The date and time the resource was last updated.
     pub updated_at: String,
-}
-
-crate::open_enum! {
-    #[doc = "The type of the resource."] CopilotSpaceResourceResourceType { Repository =
-    "repository", GithubFile = "github_file", FreeText = "free_text", GithubIssue =
-    "github_issue", GithubPullRequest = "github_pull_request", MediaContent =
-    "media_content", UploadedTextFile = "uploaded_text_file", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -474,12 +372,6 @@ pub struct CopilotSpacesUpdateResourceForOrgRequest {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CopilotSpacesListForUserResponse {
-    ///The list of Copilot Spaces on this page of results.
-    pub spaces: Vec<CopilotSpace>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesCreateForUserRequest {
     ///The name of the Copilot Space.
@@ -495,61 +387,18 @@ pub struct CopilotSpacesCreateForUserRequest {
 - `reader`: Makes the space publicly readable
 Note: User spaces do not support writer or admin base roles.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<CopilotSpacesCreateForUserRequestBaseRole>,
+    pub base_role: Option<ReaderOrNoAccess>,
     ///Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
-        Vec<CopilotSpacesCreateForUserRequestResourcesAttributesItem>,
+        Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
 }
 
 crate::open_enum! {
     #[doc =
     "The base role that determines default permissions for the space.\n- `no_access`: No default access (default)\n- `reader`: Makes the space publicly readable\nNote: User spaces do not support writer or admin base roles."]
-    CopilotSpacesCreateForUserRequestBaseRole { Reader = "reader", NoAccess =
-    "no_access", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesCreateForUserRequestResourcesAttributesItem {
-    ///The type of resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<
-        CopilotSpacesCreateForUserRequestResourcesAttributesItemResourceType,
-    >,
-    ///Metadata specific to the resource type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        CopilotSpacesCreateForUserRequestResourcesAttributesItemMetadata,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of resource."]
-    CopilotSpacesCreateForUserRequestResourcesAttributesItemResourceType { Repository =
-    "repository", GithubFile = "github_file", FreeText = "free_text", GithubIssue =
-    "github_issue", GithubPullRequest = "github_pull_request", MediaContent =
-    "media_content", UploadedTextFile = "uploaded_text_file", }
-}
-
-///Metadata specific to the resource type.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesCreateForUserRequestResourcesAttributesItemMetadata {
-    ///Repository ID for repository or file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    ///File path for file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_path: Option<String>,
-    ///Text content for free text resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    ///Name for the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///Issue or PR number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<i64>,
+    ReaderOrNoAccess { Reader = "reader", NoAccess = "no_access", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -568,137 +417,17 @@ pub struct CopilotSpacesUpdateForUserRequest {
 - `reader`: Makes the space publicly readable
 Note: User spaces do not support writer or admin base roles.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<CopilotSpacesUpdateForUserRequestBaseRole>,
+    pub base_role: Option<ReaderOrNoAccess2>,
     ///Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
-        Vec<CopilotSpacesUpdateForUserRequestResourcesAttributesItem>,
+        Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
 }
 
 crate::open_enum! {
     #[doc =
     "The base role that determines default permissions for the space. Changing this field requires admin permissions.\n- `no_access`: No default access (default)\n- `reader`: Makes the space publicly readable\nNote: User spaces do not support writer or admin base roles."]
-    CopilotSpacesUpdateForUserRequestBaseRole { Reader = "reader", NoAccess =
-    "no_access", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesUpdateForUserRequestResourcesAttributesItem {
-    ///The type of resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<
-        CopilotSpacesUpdateForUserRequestResourcesAttributesItemResourceType,
-    >,
-    ///Metadata specific to the resource type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        CopilotSpacesUpdateForUserRequestResourcesAttributesItemMetadata,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of resource."]
-    CopilotSpacesUpdateForUserRequestResourcesAttributesItemResourceType { Repository =
-    "repository", GithubFile = "github_file", FreeText = "free_text", GithubIssue =
-    "github_issue", GithubPullRequest = "github_pull_request", MediaContent =
-    "media_content", UploadedTextFile = "uploaded_text_file", }
-}
-
-///Metadata specific to the resource type.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesUpdateForUserRequestResourcesAttributesItemMetadata {
-    ///Repository ID for repository or file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    ///File path for file resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_path: Option<String>,
-    ///Text content for free text resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    ///Name for the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///Issue or PR number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CopilotSpacesListCollaboratorsForUserResponse {
-    ///The list of collaborators for this Copilot Space.
-    pub collaborators: Vec<CopilotSpaceCollaborator>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CopilotSpacesAddCollaboratorForUserRequest {
-    ///The type of actor (must be `User` for user-owned spaces; `Team` will be rejected).
-    pub actor_type: CopilotSpacesAddCollaboratorForUserRequestActorType,
-    ///The username of the collaborator. The numeric user ID is also accepted.
-    pub actor_identifier: String,
-    ///The role to grant to the collaborator.
-    pub role: CopilotSpacesAddCollaboratorForUserRequestRole,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The type of actor (must be `User` for user-owned spaces; `Team` will be rejected)."]
-    CopilotSpacesAddCollaboratorForUserRequestActorType { User = "User", Team = "Team", }
-}
-
-crate::open_enum! {
-    #[doc = "The role to grant to the collaborator."]
-    CopilotSpacesAddCollaboratorForUserRequestRole { Reader = "reader", Writer =
-    "writer", Admin = "admin", }
-}
-
-crate::open_enum! {
-    CopilotSpacesUpdateCollaboratorForUserActorType { User = "User", Team = "Team", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CopilotSpacesUpdateCollaboratorForUserRequest {
-    ///The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
-    pub role: CopilotSpacesUpdateCollaboratorForUserRequestRole,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The new role to grant to the collaborator. Use `no_access` to remove the collaborator."]
-    CopilotSpacesUpdateCollaboratorForUserRequestRole { Reader = "reader", Writer =
-    "writer", Admin = "admin", NoAccess = "no_access", }
-}
-
-crate::open_enum! {
-    CopilotSpacesRemoveCollaboratorForUserActorType { User = "User", Team = "Team", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CopilotSpacesListResourcesForUserResponse {
-    ///The list of resources attached to this Copilot Space.
-    pub resources: Vec<CopilotSpaceResource>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CopilotSpacesCreateResourceForUserRequest {
-    ///The type of resource to create.
-    pub resource_type: CopilotSpacesCreateResourceForUserRequestResourceType,
-    ///Resource-specific metadata.
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of resource to create."]
-    CopilotSpacesCreateResourceForUserRequestResourceType { Repository = "repository",
-    GithubFile = "github_file", FreeText = "free_text", GithubIssue = "github_issue",
-    GithubPullRequest = "github_pull_request", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotSpacesUpdateResourceForUserRequest {
-    ///Updated resource-specific metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    ReaderOrNoAccess2 { Reader = "reader", NoAccess = "no_access", }
 }
 

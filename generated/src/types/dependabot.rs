@@ -3,30 +3,25 @@
 use super::*;
 
 crate::open_enum! {
-    DependabotListAlertsForEnterpriseDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    DependabotListAlertsForEnterpriseSort { Created = "created", Updated = "updated",
+    CreatedOrUpdatedOrEpssPercentage { Created = "created", Updated = "updated",
     EpssPercentage = "epss_percentage", }
 }
 
 crate::open_enum! {
-    DependabotListAlertsForEnterpriseScope { Development = "development", Runtime =
-    "runtime", }
+    DevelopmentOrRuntime { Development = "development", Runtime = "runtime", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForEnterpriseHas {
     StringType(String),
-    Array(Vec<DependabotListAlertsForEnterpriseHasVariant1Item>),
+    Array(Vec<Patch>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 crate::open_enum! {
-    DependabotListAlertsForEnterpriseHasVariant1Item { Patch = "patch", }
+    Patch { Patch = "patch", }
 }
 
 ///A Dependabot alert.
@@ -79,7 +74,7 @@ crate::open_enum! {
 }
 
 ///Details for the vulnerable dependency.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertWithRepositoryDependency {
     ///Details for the vulnerable package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,7 +84,7 @@ pub struct DependabotAlertWithRepositoryDependency {
     pub manifest_path: Option<String>,
     ///The execution scope of the vulnerable dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<DependabotAlertWithRepositoryDependencyScope>,
+    pub scope: Option<DevelopmentOrRuntime2>,
     /**The vulnerable dependency's relationship to your project.
 
 > [!NOTE]
@@ -99,7 +94,7 @@ pub struct DependabotAlertWithRepositoryDependency {
 }
 
 ///Details for the vulnerable package.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertPackage {
     ///The package's language or package management ecosystem.
     pub ecosystem: String,
@@ -108,9 +103,8 @@ pub struct DependabotAlertPackage {
 }
 
 crate::open_enum! {
-    #[doc = "The execution scope of the vulnerable dependency."]
-    DependabotAlertWithRepositoryDependencyScope { Development = "development", Runtime =
-    "runtime", }
+    #[doc = "The execution scope of the vulnerable dependency."] DevelopmentOrRuntime2 {
+    Development = "development", Runtime = "runtime", }
 }
 
 crate::open_enum! {
@@ -134,10 +128,10 @@ pub struct DependabotAlertSecurityAdvisory {
     ///Vulnerable version range information for the advisory.
     pub vulnerabilities: Vec<DependabotAlertSecurityVulnerability>,
     ///The severity of the advisory.
-    pub severity: DependabotAlertSecurityAdvisorySeverity,
+    pub severity: DependabotAlertSecurityVulnerabilitySeverity,
     ///The classification of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<DependabotAlertSecurityAdvisoryClassification>,
+    pub classification: Option<GeneralOrMalware>,
     ///Details for the advisory pertaining to the Common Vulnerability Scoring System.
     pub cvss: DependabotAlertSecurityAdvisoryCvss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,25 +175,19 @@ crate::open_enum! {
 }
 
 ///Details pertaining to the package version that patches this vulnerability.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
     ///The package version that patches this vulnerability.
     pub identifier: String,
 }
 
 crate::open_enum! {
-    #[doc = "The severity of the advisory."] DependabotAlertSecurityAdvisorySeverity {
-    Low = "low", Medium = "medium", High = "high", Critical = "critical", }
-}
-
-crate::open_enum! {
-    #[doc = "The classification of the advisory."]
-    DependabotAlertSecurityAdvisoryClassification { General = "general", Malware =
-    "malware", }
+    #[doc = "The classification of the advisory."] GeneralOrMalware { General =
+    "general", Malware = "malware", }
 }
 
 ///Details for the advisory pertaining to the Common Vulnerability Scoring System.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryCvss {
     ///The overall CVSS score of the advisory.
     pub score: f64,
@@ -208,7 +196,7 @@ pub struct DependabotAlertSecurityAdvisoryCvss {
 }
 
 ///A CWE weakness assigned to the advisory.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryCwesItem {
     ///The unique CWE ID.
     pub cwe_id: String,
@@ -220,18 +208,18 @@ pub struct DependabotAlertSecurityAdvisoryCwesItem {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
     ///The type of advisory identifier.
-    pub r#type: DependabotAlertSecurityAdvisoryIdentifiersItemType,
+    pub r#type: CveOrGhsa2,
     ///The value of the advisory identifer.
     pub value: String,
 }
 
 crate::open_enum! {
-    #[doc = "The type of advisory identifier."]
-    DependabotAlertSecurityAdvisoryIdentifiersItemType { Cve = "CVE", Ghsa = "GHSA", }
+    #[doc = "The type of advisory identifier."] CveOrGhsa2 { Cve = "CVE", Ghsa = "GHSA",
+    }
 }
 
 ///A link to additional advisory information.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryReferencesItem {
     ///The URL of the reference.
     pub url: String,
@@ -245,7 +233,7 @@ crate::open_enum! {
 }
 
 ///Information about an active dismissal request for this Dependabot alert.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertDismissalRequestSimple {
     ///The unique identifier of the dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,7 +259,7 @@ crate::open_enum! {
 }
 
 ///The user who requested the dismissal.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertDismissalRequestSimpleRequester {
     ///The unique identifier of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -282,19 +270,18 @@ pub struct DependabotAlertDismissalRequestSimpleRequester {
 }
 
 ///Information about repositories that Dependabot is able to access in an organization
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotRepositoryAccessDetails {
     ///The default repository access level for Dependabot updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_level: Option<DependabotRepositoryAccessDetailsDefaultLevel>,
+    pub default_level: Option<PublicOrInternal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accessible_repositories: Option<Vec<Option<SimpleRepository>>>,
 }
 
 crate::open_enum! {
     #[doc = "The default repository access level for Dependabot updates."]
-    DependabotRepositoryAccessDetailsDefaultLevel { Public = "public", Internal =
-    "internal", }
+    PublicOrInternal { Public = "public", Internal = "internal", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -310,65 +297,28 @@ pub struct DependabotUpdateRepositoryAccessForEnterpriseRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
     ///The default repository access level for Dependabot updates.
-    pub default_level: DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequestDefaultLevel,
+    pub default_level: PublicOrInternal2,
 }
 
 crate::open_enum! {
     #[doc = "The default repository access level for Dependabot updates."]
-    DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequestDefaultLevel { Public =
-    "public", Internal = "internal", }
-}
-
-crate::open_enum! {
-    DependabotListAlertsForOrgDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    DependabotListAlertsForOrgSort { Created = "created", Updated = "updated",
-    EpssPercentage = "epss_percentage", }
-}
-
-crate::open_enum! {
-    DependabotListAlertsForOrgScope { Development = "development", Runtime = "runtime", }
+    PublicOrInternal2 { Public = "public", Internal = "internal", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForOrgHas {
     StringType(String),
-    Array(Vec<DependabotListAlertsForOrgHasVariant1Item>),
+    Array(Vec<PatchOrDeployment>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 crate::open_enum! {
-    DependabotListAlertsForOrgHasVariant1Item { Patch = "patch", Deployment =
-    "deployment", }
+    PatchOrDeployment { Patch = "patch", Deployment = "deployment", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct DependabotUpdateRepositoryAccessForOrgRequest {
-    ///List of repository IDs to add.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_ids_to_add: Option<Vec<i64>>,
-    ///List of repository IDs to remove.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_ids_to_remove: Option<Vec<i64>>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DependabotSetRepositoryAccessDefaultLevelRequest {
-    ///The default repository access level for Dependabot updates.
-    pub default_level: DependabotSetRepositoryAccessDefaultLevelRequestDefaultLevel,
-}
-
-crate::open_enum! {
-    #[doc = "The default repository access level for Dependabot updates."]
-    DependabotSetRepositoryAccessDefaultLevelRequestDefaultLevel { Public = "public",
-    Internal = "internal", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<OrganizationDependabotSecret>,
@@ -382,18 +332,13 @@ pub struct OrganizationDependabotSecret {
     pub created_at: String,
     pub updated_at: String,
     ///Visibility of a secret
-    pub visibility: OrganizationDependabotSecretVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc = "Visibility of a secret"] OrganizationDependabotSecretVisibility { All =
-    "all", Private = "private", Selected = "selected", }
-}
-
 ///The public key used for setting Dependabot Secrets.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotPublicKey {
     ///The identifier for the key.
     pub key_id: String,
@@ -410,19 +355,12 @@ pub struct DependabotCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: DependabotCreateOrUpdateOrgSecretRequestVisibility,
+    pub visibility: AllOrPrivateOrSelected2,
     ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
         Vec<DependabotCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
     >,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
-    DependabotCreateOrUpdateOrgSecretRequestVisibility { All = "all", Private =
-    "private", Selected = "selected", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -434,54 +372,15 @@ pub enum DependabotCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct DependabotListSelectedReposForOrgSecretResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct DependabotSetSelectedReposForOrgSecretRequest {
-    ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Set selected repositories for an organization secret](https://docs.github.com/rest/dependabot/secrets#set-selected-repositories-for-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/dependabot/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-crate::open_enum! {
-    DependabotListAlertsForRepoDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    DependabotListAlertsForRepoSort { Created = "created", Updated = "updated",
-    EpssPercentage = "epss_percentage", }
-}
-
-crate::open_enum! {
-    DependabotListAlertsForRepoScope { Development = "development", Runtime = "runtime",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum DependabotListAlertsForRepoHas {
-    StringType(String),
-    Array(Vec<DependabotListAlertsForRepoHasVariant1Item>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    DependabotListAlertsForRepoHasVariant1Item { Patch = "patch", }
-}
-
 ///A Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlert {
     ///The security alert number.
     pub number: i64,
     ///The state of the Dependabot alert.
-    pub state: DependabotAlertState,
+    pub state: DependabotAlertWithRepositoryState,
     ///Details for the vulnerable dependency.
-    pub dependency: DependabotAlertDependency,
+    pub dependency: DependabotAlertWithRepositoryDependency,
     ///Details for the GitHub Security Advisory.
     pub security_advisory: DependabotAlertSecurityAdvisory,
     ///Details pertaining to one vulnerable version range for the advisory.
@@ -498,7 +397,7 @@ pub struct DependabotAlert {
     pub dismissed_at: Option<String>,
     pub dismissed_by: Option<SimpleUser>,
     ///The reason that the alert was dismissed.
-    pub dismissed_reason: Option<DependabotAlertDismissedReason>,
+    pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
     ///An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
     ///The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -514,55 +413,12 @@ pub struct DependabotAlert {
     pub assignees: Option<Vec<SimpleUser>>,
 }
 
-crate::open_enum! {
-    #[doc = "The state of the Dependabot alert."] DependabotAlertState { AutoDismissed =
-    "auto_dismissed", Dismissed = "dismissed", Fixed = "fixed", Open = "open", }
-}
-
-///Details for the vulnerable dependency.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct DependabotAlertDependency {
-    ///Details for the vulnerable package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package: Option<DependabotAlertPackage>,
-    ///The full path to the dependency manifest file, relative to the root of the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest_path: Option<String>,
-    ///The execution scope of the vulnerable dependency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<DependabotAlertDependencyScope>,
-    /**The vulnerable dependency's relationship to your project.
-
-> [!NOTE]
-> We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<DependabotAlertDependencyRelationship>,
-}
-
-crate::open_enum! {
-    #[doc = "The execution scope of the vulnerable dependency."]
-    DependabotAlertDependencyScope { Development = "development", Runtime = "runtime", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The vulnerable dependency's relationship to your project.\n\n> [!NOTE]\n> We are rolling out support for dependency relationship across ecosystems. This value will be \"unknown\" for all dependencies in unsupported ecosystems."]
-    DependabotAlertDependencyRelationship { Unknown = "unknown", Direct = "direct",
-    Transitive = "transitive", Inconclusive = "inconclusive", }
-}
-
-crate::open_enum! {
-    #[doc = "The reason that the alert was dismissed."] DependabotAlertDismissedReason {
-    FixStarted = "fix_started", Inaccurate = "inaccurate", NoBandwidth = "no_bandwidth",
-    NotUsed = "not_used", TolerableRisk = "tolerable_risk", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct DependabotUpdateAlertRequest {
     /**The state of the Dependabot alert.
 A `dismissed_reason` must be provided when setting the state to `dismissed`.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<DependabotUpdateAlertRequestState>,
+    pub state: Option<DismissedOrOpen>,
     ///**Required when `state` is `dismissed`.** A reason for dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_reason: Option<DependabotUpdateAlertRequestDismissedReason>,
@@ -584,7 +440,7 @@ included in `assignees`. Ignored when no agent is being assigned.*/
 crate::open_enum! {
     #[doc =
     "The state of the Dependabot alert.\nA `dismissed_reason` must be provided when setting the state to `dismissed`."]
-    DependabotUpdateAlertRequestState { Dismissed = "dismissed", Open = "open", }
+    DismissedOrOpen { Dismissed = "dismissed", Open = "open", }
 }
 
 crate::open_enum! {
@@ -610,28 +466,18 @@ pub struct DependabotUpdateAlertRequestAgentAssignment {
     pub model: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<DependabotSecret>,
 }
 
 ///Set secrets for Dependabot.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotSecret {
     ///The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct DependabotCreateOrUpdateRepoSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/dependabot/secrets#get-a-repository-public-key) endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encrypted_value: Option<String>,
-    ///ID of the key you used to encrypt the secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
 }
 

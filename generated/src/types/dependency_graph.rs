@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphDiffItem {
-    pub change_type: DependencyGraphDiffItemChangeType,
+    pub change_type: AddedOrRemoved,
     pub manifest: String,
     pub ecosystem: String,
     pub name: String,
@@ -14,14 +14,14 @@ pub struct DependencyGraphDiffItem {
     pub source_repository_url: Option<String>,
     pub vulnerabilities: Vec<DependencyGraphDiffItemVulnerabilitiesItem>,
     ///Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
-    pub scope: DependencyGraphDiffItemScope,
+    pub scope: UnknownOrRuntimeOrDevelopment,
 }
 
 crate::open_enum! {
-    DependencyGraphDiffItemChangeType { Added = "added", Removed = "removed", }
+    AddedOrRemoved { Added = "added", Removed = "removed", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphDiffItemVulnerabilitiesItem {
     pub severity: String,
     pub advisory_ghsa_id: String,
@@ -32,27 +32,17 @@ pub struct DependencyGraphDiffItemVulnerabilitiesItem {
 crate::open_enum! {
     #[doc =
     "Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment."]
-    DependencyGraphDiffItemScope { Unknown = "unknown", Runtime = "runtime", Development
+    UnknownOrRuntimeOrDevelopment { Unknown = "unknown", Runtime = "runtime", Development
     = "development", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct DependencyGraphDiffRangeError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///A schema for the SPDX JSON format returned by the Dependency Graph.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbom {
     pub sbom: DependencyGraphSpdxSbomSbom,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbom {
     ///The SPDX identifier for the SPDX document.
     #[serde(rename = "SPDXID")]
@@ -78,7 +68,7 @@ pub struct DependencyGraphSpdxSbomSbom {
     pub relationships: Option<Vec<DependencyGraphSpdxSbomSbomRelationshipsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     ///The date and time the SPDX document was created.
     pub created: String,
@@ -86,7 +76,7 @@ pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     pub creators: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomPackagesItem {
     ///A unique SPDX identifier for the package.
     #[serde(rename = "SPDXID", default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +127,7 @@ was not available when the SPDX document was created.*/
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     ///The category of reference to an external resource this reference refers to.
     #[serde(rename = "referenceCategory")]
@@ -150,7 +140,7 @@ pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     pub reference_type: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
     ///The type of relationship between the two SPDX elements.
     #[serde(
@@ -171,7 +161,7 @@ pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
     pub related_spdx_element: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphGenerateSbomReportResponse {
     ///URL to poll for the SBOM export result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,10 +253,10 @@ pub struct Dependency {
     pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
     ///A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<DependencyRelationship>,
+    pub relationship: Option<DirectOrIndirect>,
     ///A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<DependencyScope>,
+    pub scope: Option<RuntimeOrDevelopment>,
     ///Array of package-url (PURLs) of direct child dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
@@ -275,16 +265,16 @@ pub struct Dependency {
 crate::open_enum! {
     #[doc =
     "A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
-    DependencyRelationship { Direct = "direct", Indirect = "indirect", }
+    DirectOrIndirect { Direct = "direct", Indirect = "indirect", }
 }
 
 crate::open_enum! {
     #[doc =
     "A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes."]
-    DependencyScope { Runtime = "runtime", Development = "development", }
+    RuntimeOrDevelopment { Runtime = "runtime", Development = "development", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphCreateRepositorySnapshotResponse {
     ///ID of the created snapshot.
     pub id: i64,

@@ -8,9 +8,3 @@ pub struct EnterpriseTeamMembershipsBulkAddRequest {
     pub usernames: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct EnterpriseTeamMembershipsBulkRemoveRequest {
-    ///The GitHub user handles to be removed from the team.
-    pub usernames: Vec<String>,
-}
-

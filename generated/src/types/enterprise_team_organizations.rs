@@ -8,9 +8,3 @@ pub struct EnterpriseTeamOrganizationsBulkAddRequest {
     pub organization_slugs: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct EnterpriseTeamOrganizationsBulkRemoveRequest {
-    ///Organization slug to unassign the team from.
-    pub organization_slugs: Vec<String>,
-}
-

@@ -17,15 +17,13 @@ pub struct EnterpriseTeamsCreateRequest {
 Whether the enterprise team should be reflected in each organization.
 This value cannot be set.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_to_organizations: Option<EnterpriseTeamsCreateRequestSyncToOrganizations>,
+    pub sync_to_organizations: Option<AllOrDisabled>,
     /**Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
 `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
 `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.
 `all`: The team is assigned to all current and future organizations in the enterprise.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_selection_type: Option<
-        EnterpriseTeamsCreateRequestOrganizationSelectionType,
-    >,
+    pub organization_selection_type: Option<DisabledOrSelectedOrAll>,
     ///The ID of the IdP group to assign team membership with. You can get this value from the [REST API endpoints for SCIM](https://docs.github.com/rest/scim#list-provisioned-scim-groups-for-an-enterprise).
     #[serde(
         default,
@@ -40,28 +38,20 @@ This value cannot be set.*/
 
 Default: `notifications_enabled`*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamsCreateRequestNotificationSetting>,
+    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }
 
 crate::open_enum! {
     #[doc =
     "Retired: this field is no longer supported.\nWhether the enterprise team should be reflected in each organization.\nThis value cannot be set."]
-    EnterpriseTeamsCreateRequestSyncToOrganizations { All = "all", Disabled = "disabled",
-    }
+    AllOrDisabled { All = "all", Disabled = "disabled", }
 }
 
 crate::open_enum! {
     #[doc =
     "Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.\n`disabled`: The team is not assigned to any organizations. This is the default when you create a new team.\n`selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.\n`all`: The team is assigned to all current and future organizations in the enterprise."]
-    EnterpriseTeamsCreateRequestOrganizationSelectionType { Disabled = "disabled",
-    Selected = "selected", All = "all", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The notification setting the team is set to. The options are:\n\n* `notifications_enabled` - team members receive notifications when the team is @mentioned.\n* `notifications_disabled` - no one receives notifications.\n\nDefault: `notifications_enabled`"]
-    EnterpriseTeamsCreateRequestNotificationSetting { NotificationsEnabled =
-    "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
+    DisabledOrSelectedOrAll { Disabled = "disabled", Selected = "selected", All = "all",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -84,15 +74,13 @@ pub struct EnterpriseTeamsUpdateRequest {
 Whether the enterprise team should be reflected in each organization.
 This value cannot be changed.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_to_organizations: Option<EnterpriseTeamsUpdateRequestSyncToOrganizations>,
+    pub sync_to_organizations: Option<AllOrDisabled>,
     /**Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
 `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
 `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments).
 `all`: The team is assigned to all current and future organizations in the enterprise.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_selection_type: Option<
-        EnterpriseTeamsUpdateRequestOrganizationSelectionType,
-    >,
+    pub organization_selection_type: Option<DisabledOrSelectedOrAll>,
     ///The ID of the IdP group to assign team membership with. The new IdP group will replace the existing one, or replace existing direct members if the team isn't currently linked to an IdP group.
     #[serde(
         default,
@@ -105,27 +93,6 @@ This value cannot be changed.*/
 * `notifications_enabled` - team members receive notifications when the team is @mentioned.
 * `notifications_disabled` - no one receives notifications.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<EnterpriseTeamsUpdateRequestNotificationSetting>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Retired: this field is no longer supported.\nWhether the enterprise team should be reflected in each organization.\nThis value cannot be changed."]
-    EnterpriseTeamsUpdateRequestSyncToOrganizations { All = "all", Disabled = "disabled",
-    }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.\n`disabled`: The team is not assigned to any organizations. This is the default when you create a new team.\n`selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments).\n`all`: The team is assigned to all current and future organizations in the enterprise."]
-    EnterpriseTeamsUpdateRequestOrganizationSelectionType { Disabled = "disabled",
-    Selected = "selected", All = "all", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The notification setting the team is set to. The options are:\n\n* `notifications_enabled` - team members receive notifications when the team is @mentioned.\n* `notifications_disabled` - no one receives notifications."]
-    EnterpriseTeamsUpdateRequestNotificationSetting { NotificationsEnabled =
-    "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
+    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }
 

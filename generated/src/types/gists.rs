@@ -3,7 +3,7 @@
 use super::*;
 
 ///Base Gist
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BaseGist {
     pub url: String,
     pub forks_url: String,
@@ -34,7 +34,7 @@ pub struct BaseGist {
     pub history: Option<Vec<serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BaseGistFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -72,17 +72,17 @@ pub struct GistsCreateRequestFilesValue {
 #[serde(untagged)]
 pub enum GistsCreateRequestPublic {
     Boolean(bool),
-    Variant1(GistsCreateRequestPublicVariant1),
+    Variant1(TrueOrFalse),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 crate::open_enum! {
-    GistsCreateRequestPublicVariant1 { True = "true", False = "false", }
+    TrueOrFalse { True = "true", False = "false", }
 }
 
 ///Gist Simple
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<Vec<GistSimpleForksItem>>,
@@ -132,7 +132,7 @@ pub struct GistSimple {
     pub truncated: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimpleForksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -148,7 +148,7 @@ pub struct GistSimpleForksItem {
 }
 
 ///Gist History
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
@@ -162,7 +162,7 @@ pub struct GistHistory {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistHistoryChangeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
@@ -173,7 +173,7 @@ pub struct GistHistoryChangeStatus {
 }
 
 ///Gist
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimpleForkOf {
     pub url: String,
     pub forks_url: String,
@@ -203,7 +203,7 @@ pub struct GistSimpleForkOf {
     pub history: Option<Vec<serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimpleForkOfFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -217,7 +217,7 @@ pub struct GistSimpleForkOfFilesValue {
     pub size: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimpleFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -238,7 +238,7 @@ pub struct GistSimpleFilesValue {
     pub encoding: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistsGetError403 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<GistsGetError403Block>,
@@ -248,7 +248,7 @@ pub struct GistsGetError403 {
     pub documentation_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistsGetError403Block {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -306,49 +306,13 @@ pub struct GistsCreateCommentRequest {
     pub body: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GistsGetCommentError403 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block: Option<GistsGetCommentError403Block>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GistsGetCommentError403Block {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct GistsUpdateCommentRequest {
-    ///The comment text.
-    pub body: String,
-}
-
 ///Gist Commit
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistCommit {
     pub url: String,
     pub version: String,
     pub user: Option<SimpleUser>,
-    pub change_status: GistCommitChangeStatus,
+    pub change_status: GistHistoryChangeStatus,
     pub committed_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GistCommitChangeStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additions: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletions: Option<i64>,
 }
 

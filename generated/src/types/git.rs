@@ -12,7 +12,7 @@ pub struct GitCreateBlobRequest {
 }
 
 ///Short Blob
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ShortBlob {
     pub url: String,
     pub sha: String,
@@ -28,7 +28,7 @@ pub enum GitCreateBlobError422 {
 }
 
 ///Blob
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Blob {
     pub content: String,
     pub encoding: String,
@@ -87,7 +87,7 @@ pub struct GitCreateCommitRequestCommitter {
 }
 
 ///Low-level Git commit operations within a repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitCommit {
     ///SHA for the commit
     pub sha: String,
@@ -96,63 +96,17 @@ pub struct GitCommit {
     ///Identifying information for the git-user
     pub author: GitCommitAuthor,
     ///Identifying information for the git-user
-    pub committer: GitCommitCommitter,
+    pub committer: GitCommitAuthor,
     ///Message describing the purpose of the commit
     pub message: String,
-    pub tree: GitCommitTree,
+    pub tree: ShortBranchCommit,
     pub parents: Vec<GitCommitParentsItem>,
     pub verification: GitCommitVerification,
     pub html_url: String,
 }
 
-///Identifying information for the git-user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GitCommitAuthor {
-    ///Timestamp of the commit
-    pub date: String,
-    ///Git email address of the user
-    pub email: String,
-    ///Name of the git user
-    pub name: String,
-}
-
-///Identifying information for the git-user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GitCommitCommitter {
-    ///Timestamp of the commit
-    pub date: String,
-    ///Git email address of the user
-    pub email: String,
-    ///Name of the git user
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GitCommitTree {
-    ///SHA for the commit
-    pub sha: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GitCommitParentsItem {
-    ///SHA for the commit
-    pub sha: String,
-    pub url: String,
-    pub html_url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GitCommitVerification {
-    pub verified: bool,
-    pub reason: String,
-    pub signature: Option<String>,
-    pub payload: Option<String>,
-    pub verified_at: Option<String>,
-}
-
 ///Git references within a repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitRef {
     pub r#ref: String,
     pub node_id: String,
@@ -160,20 +114,12 @@ pub struct GitRef {
     pub object: GitRefObject,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitRefObject {
     pub r#type: String,
     ///SHA for the reference
     pub sha: String,
     pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct GitCreateRefRequest {
-    ///The name of the fully qualified reference (ie: `refs/heads/master`). If it doesn't start with 'refs' and have at least two slashes, it will be rejected.
-    pub r#ref: String,
-    ///The SHA1 value for this reference.
-    pub sha: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -194,32 +140,20 @@ pub struct GitCreateTagRequest {
     ///The SHA of the git object this is tagging.
     pub object: String,
     ///The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`.
-    pub r#type: GitCreateTagRequestType,
+    pub r#type: CommitOrTreeOrBlob,
     ///An object with information about the individual creating the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tagger: Option<GitCreateTagRequestTagger>,
+    pub tagger: Option<GitCreateCommitRequestAuthor>,
 }
 
 crate::open_enum! {
     #[doc =
     "The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`."]
-    GitCreateTagRequestType { Commit = "commit", Tree = "tree", Blob = "blob", }
-}
-
-///An object with information about the individual creating the tag.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct GitCreateTagRequestTagger {
-    ///The name of the author of the tag
-    pub name: String,
-    ///The email of the author of the tag
-    pub email: String,
-    ///When this object was tagged. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    CommitOrTreeOrBlob { Commit = "commit", Tree = "tree", Blob = "blob", }
 }
 
 ///Metadata for a Git tag
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTag {
     pub node_id: String,
     ///Name of the tag
@@ -236,14 +170,14 @@ pub struct GitTag {
     pub verification: Option<Verification>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTagTagger {
     pub date: String,
     pub email: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTagObject {
     pub sha: String,
     pub r#type: String,
@@ -270,7 +204,7 @@ pub struct GitCreateTreeRequestTreeItem {
     pub mode: Option<GitCreateTreeRequestTreeItemMode>,
     ///Either `blob`, `tree`, or `commit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<GitCreateTreeRequestTreeItemType>,
+    pub r#type: Option<BlobOrTreeOrCommit>,
     /**The SHA1 checksum ID of the object in the tree. Also called `tree.sha`. If the value is `null` then the file will be deleted.
 
 **Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.*/
@@ -295,12 +229,12 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "Either `blob`, `tree`, or `commit`."] GitCreateTreeRequestTreeItemType {
-    Blob = "blob", Tree = "tree", Commit = "commit", }
+    #[doc = "Either `blob`, `tree`, or `commit`."] BlobOrTreeOrCommit { Blob = "blob",
+    Tree = "tree", Commit = "commit", }
 }
 
 ///The hierarchy between files in a Git repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTree {
     pub sha: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,7 +244,7 @@ pub struct GitTree {
     pub tree: Vec<GitTreeTreeItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTreeTreeItem {
     pub path: String,
     pub mode: String,

@@ -3,7 +3,7 @@
 use super::*;
 
 ///Gitignore Template
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitignoreTemplate {
     pub name: String,
     pub source: String,

@@ -2,14 +2,14 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HostedComputeListNetworkConfigurationsForOrgResponse {
     pub total_count: i64,
     pub network_configurations: Vec<NetworkConfiguration>,
 }
 
 ///A hosted compute network configuration.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NetworkConfiguration {
     ///The unique identifier of the network configuration.
     pub id: String,
@@ -17,7 +17,7 @@ pub struct NetworkConfiguration {
     pub name: String,
     ///The hosted compute service the network configuration supports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<NetworkConfigurationComputeService>,
+    pub compute_service: Option<NoneTypeOrActionsOrCodespaces>,
     ///The unique identifier of each network settings in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
@@ -33,7 +33,7 @@ pub struct NetworkConfiguration {
 
 crate::open_enum! {
     #[doc = "The hosted compute service the network configuration supports."]
-    NetworkConfigurationComputeService { None = "none", Actions = "actions", Codespaces =
+    NoneTypeOrActionsOrCodespaces { None = "none", Actions = "actions", Codespaces =
     "codespaces", }
 }
 
@@ -43,9 +43,7 @@ pub struct HostedComputeCreateNetworkConfigurationForOrgRequest {
     pub name: String,
     ///The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<
-        HostedComputeCreateNetworkConfigurationForOrgRequestComputeService,
-    >,
+    pub compute_service: Option<NoneTypeOrActions>,
     ///A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     pub network_settings_ids: Vec<String>,
     ///A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
@@ -58,8 +56,7 @@ pub struct HostedComputeCreateNetworkConfigurationForOrgRequest {
 
 crate::open_enum! {
     #[doc = "The hosted compute service to use for the network configuration."]
-    HostedComputeCreateNetworkConfigurationForOrgRequestComputeService { None = "none",
-    Actions = "actions", }
+    NoneTypeOrActions { None = "none", Actions = "actions", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -69,9 +66,7 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrgRequest {
     pub name: Option<String>,
     ///The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<
-        HostedComputeUpdateNetworkConfigurationForOrgRequestComputeService,
-    >,
+    pub compute_service: Option<NoneTypeOrActions>,
     ///A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
@@ -83,14 +78,8 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrgRequest {
     pub failover_network_enabled: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc = "The hosted compute service to use for the network configuration."]
-    HostedComputeUpdateNetworkConfigurationForOrgRequestComputeService { None = "none",
-    Actions = "actions", }
-}
-
 ///A hosted compute network settings resource.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NetworkSettings {
     ///The unique identifier of the network settings resource.
     pub id: String,

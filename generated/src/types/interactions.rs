@@ -43,7 +43,7 @@ crate::open_enum! {
     "one_week", OneMonth = "one_month", SixMonths = "six_months", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct InteractionsGetPullRequestCreationCapForOrgResponse {
     ///Whether the pull request creation cap is enabled
     pub enabled: bool,
@@ -60,61 +60,10 @@ pub struct InteractionsUpdatePullRequestCreationCapForOrgRequest {
     pub max_open_pull_requests: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct InteractionsUpdatePullRequestCreationCapForOrgResponse {
-    ///Whether the pull request creation cap is enabled
-    pub enabled: bool,
-    ///The maximum number of open pull requests a user can have at one time
-    pub max_open_pull_requests: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum InteractionsGetRestrictionsForRepoResponse {
-    InteractionLimitResponse(InteractionLimitResponse),
-    Variant1(serde_json::Map<String, serde_json::Value>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 ///A list of user logins to add or remove from the pull request creation cap bypass list.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct InteractionLimitPullRequestBypassList {
     ///A list of user logins to add or remove from the bypass list.
     pub users: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct InteractionsGetPullRequestCreationCapForRepoResponse {
-    ///Whether the pull request creation cap is enabled
-    pub enabled: bool,
-    ///The maximum number of open pull requests a user can have at one time
-    pub max_open_pull_requests: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct InteractionsUpdatePullRequestCreationCapForRepoRequest {
-    ///Whether the pull request creation cap is enabled
-    pub enabled: bool,
-    ///The maximum number of open pull requests a user can have at one time
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_open_pull_requests: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct InteractionsUpdatePullRequestCreationCapForRepoResponse {
-    ///Whether the pull request creation cap is enabled
-    pub enabled: bool,
-    ///The maximum number of open pull requests a user can have at one time
-    pub max_open_pull_requests: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum InteractionsGetRestrictionsForAuthenticatedUserResponse {
-    InteractionLimitResponse(InteractionLimitResponse),
-    Variant1(serde_json::Map<String, serde_json::Value>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 

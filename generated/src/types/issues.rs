@@ -3,51 +3,13 @@
 use super::*;
 
 crate::open_enum! {
-    IssuesListDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    IssuesListSort { Created = "created", Updated = "updated", Comments = "comments", }
-}
-
-crate::open_enum! {
-    IssuesListState { Open = "open", Closed = "closed", All = "all", }
+    CreatedOrUpdatedOrComments { Created = "created", Updated = "updated", Comments =
+    "comments", }
 }
 
 crate::open_enum! {
     IssuesListFilter { Assigned = "assigned", Created = "created", Mentioned =
     "mentioned", Subscribed = "subscribed", Repos = "repos", All = "all", }
-}
-
-crate::open_enum! {
-    IssuesListForOrgDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    IssuesListForOrgSort { Created = "created", Updated = "updated", Comments =
-    "comments", }
-}
-
-crate::open_enum! {
-    IssuesListForOrgState { Open = "open", Closed = "closed", All = "all", }
-}
-
-crate::open_enum! {
-    IssuesListForOrgFilter { Assigned = "assigned", Created = "created", Mentioned =
-    "mentioned", Subscribed = "subscribed", Repos = "repos", All = "all", }
-}
-
-crate::open_enum! {
-    IssuesListForRepoDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    IssuesListForRepoSort { Created = "created", Updated = "updated", Comments =
-    "comments", }
-}
-
-crate::open_enum! {
-    IssuesListForRepoState { Open = "open", Closed = "closed", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -86,16 +48,6 @@ pub struct IssuesCreateRequest {
         with = "crate::runtime::double_option"
     )]
     pub r#type: Option<Option<String>>,
-}
-
-///The title of the issue.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesCreateRequestTitle {
-    StringType(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -145,7 +97,7 @@ pub struct IssuesCreateRequestIssueFieldValuesItem {
 }
 
 ///The value to set for the field. For multi-select fields, provide an array of option names.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesCreateRequestIssueFieldValuesItemValue {
     StringType(String),
@@ -155,42 +107,8 @@ pub enum IssuesCreateRequestIssueFieldValuesItemValue {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesCreateError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-crate::open_enum! {
-    IssuesListCommentsForRepoDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    IssuesListCommentsForRepoSort { Created = "created", Updated = "updated", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct IssuesUpdateCommentRequest {
-    ///The contents of the comment.
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesUnpinCommentError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -259,14 +177,14 @@ pub struct IssueEvent {
 }
 
 ///Issue Event Label
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventLabel {
     pub name: Option<String>,
     pub color: Option<String>,
 }
 
 ///Issue Event Dismissed Review
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventDismissedReview {
     pub state: String,
     pub review_id: i64,
@@ -276,13 +194,13 @@ pub struct IssueEventDismissedReview {
 }
 
 ///Issue Event Milestone
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventMilestone {
     pub title: String,
 }
 
 ///Issue Event Project Card
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventProjectCard {
     pub url: String,
     pub id: i64,
@@ -294,14 +212,14 @@ pub struct IssueEventProjectCard {
 }
 
 ///Issue Event Rename
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventRename {
     pub from: String,
     pub to: String,
 }
 
 ///The type of issue.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeWebhook {
     ///The unique identifier of the issue type.
     pub id: i64,
@@ -309,17 +227,11 @@ pub struct IssueTypeWebhook {
     pub name: String,
     ///The color of the issue type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color: Option<IssueTypeWebhookColor>,
-}
-
-crate::open_enum! {
-    #[doc = "The color of the issue type."] IssueTypeWebhookColor { Gray = "gray", Blue =
-    "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red = "red", Pink =
-    "pink", Purple = "purple", }
+    pub color: Option<IssueTypeColor>,
 }
 
 ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueReference {
     ///The number of the referenced issue.
     pub number: i64,
@@ -337,7 +249,7 @@ pub struct NullableIssueReference {
 }
 
 ///The type of the referenced issue.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueReferenceIssueType {
     ///The unique identifier of the issue type.
     pub id: i64,
@@ -351,19 +263,19 @@ pub struct NullableIssueReferenceIssueType {
 }
 
 ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueEventIntent {
     ///The reasoning the agent provided for the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
     ///The confidence level the agent had when performing this action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<NullableIssueEventIntentConfidence>,
+    pub confidence: Option<LowOrMediumOrHigh>,
 }
 
 crate::open_enum! {
     #[doc = "The confidence level the agent had when performing this action."]
-    NullableIssueEventIntentConfidence { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
+    LowOrMediumOrHigh { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -374,7 +286,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub title: Option<Option<IssuesUpdateRequestTitle>>,
+    pub title: Option<Option<IssuesCreateRequestMilestone>>,
     ///The contents of the issue.
     #[serde(
         default,
@@ -391,7 +303,7 @@ pub struct IssuesUpdateRequest {
     pub assignee: Option<Option<String>>,
     ///The open or closed state of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<IssuesUpdateRequestState>,
+    pub state: Option<OpenOrClosed2>,
     ///The reason for the state change. Ignored unless `state` is changed.
     #[serde(
         default,
@@ -407,7 +319,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<IssuesUpdateRequestMilestone>>,
+    pub milestone: Option<Option<IssuesCreateRequestMilestone>>,
     ///Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateRequestLabelsItem>>,
@@ -426,34 +338,10 @@ pub struct IssuesUpdateRequest {
     pub r#type: Option<Option<IssuesUpdateRequestType>>,
 }
 
-///The title of the issue.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesUpdateRequestTitle {
-    StringType(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    #[doc = "The open or closed state of the issue."] IssuesUpdateRequestState { Open =
-    "open", Closed = "closed", }
-}
-
 crate::open_enum! {
     #[doc = "The reason for the state change. Ignored unless `state` is changed."]
     IssuesUpdateRequestStateReason { Completed = "completed", NotPlanned = "not_planned",
     Duplicate = "duplicate", Reopened = "reopened", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesUpdateRequestMilestone {
-    StringType(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -491,13 +379,12 @@ pub struct IssuesUpdateRequestLabelsItemVariant1 {
     pub suggest: Option<bool>,
     ///The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateRequestLabelsItemVariant1Confidence>,
+    pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 crate::open_enum! {
-    #[doc = "The confidence level for this label choice."]
-    IssuesUpdateRequestLabelsItemVariant1Confidence { Low = "low", Medium = "medium",
-    High = "high", }
+    #[doc = "The confidence level for this label choice."] LowOrMediumOrHigh2 { Low =
+    "low", Medium = "medium", High = "high", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -521,13 +408,7 @@ pub struct IssuesUpdateRequestAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     ///The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateRequestAssigneesItemVariant1Confidence>,
-}
-
-crate::open_enum! {
-    #[doc = "The confidence level for this assignee choice."]
-    IssuesUpdateRequestAssigneesItemVariant1Confidence { Low = "low", Medium = "medium",
-    High = "high", }
+    pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -535,7 +416,7 @@ pub struct IssuesUpdateRequestIssueFieldValuesItem {
     ///The ID of the issue field to set
     pub field_id: i64,
     ///The value to set for the field. For multi-select fields, provide an array of option names.
-    pub value: IssuesUpdateRequestIssueFieldValuesItemValue,
+    pub value: IssuesCreateRequestIssueFieldValuesItemValue,
     ///Optional reasoning for setting this field value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
@@ -544,24 +425,7 @@ pub struct IssuesUpdateRequestIssueFieldValuesItem {
     pub suggest: Option<bool>,
     ///The confidence level for this field value choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateRequestIssueFieldValuesItemConfidence>,
-}
-
-///The value to set for the field. For multi-select fields, provide an array of option names.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesUpdateRequestIssueFieldValuesItemValue {
-    StringType(String),
-    Number(f64),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    #[doc = "The confidence level for this field value choice."]
-    IssuesUpdateRequestIssueFieldValuesItemConfidence { Low = "low", Medium = "medium",
-    High = "high", }
+    pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 ///The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
@@ -592,16 +456,10 @@ pub struct IssuesUpdateRequestTypeVariant1 {
     pub suggest: Option<bool>,
     ///The confidence level for this type choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateRequestTypeVariant1Confidence>,
+    pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
-crate::open_enum! {
-    #[doc = "The confidence level for this type choice."]
-    IssuesUpdateRequestTypeVariant1Confidence { Low = "low", Medium = "medium", High =
-    "high", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponse {
     pub id: i64,
     pub node_id: String,
@@ -618,7 +476,7 @@ pub struct IssuesUpdateResponse {
     pub state: String,
     ///The reason for the current state
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<IssuesUpdateResponseStateReason>,
+    pub state_reason: Option<IssueStateReason>,
     ///Title of the issue
     pub title: String,
     ///Contents of the issue
@@ -626,7 +484,7 @@ pub struct IssuesUpdateResponse {
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
     ///Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
-    pub labels: Vec<IssuesUpdateResponseLabelsItem>,
+    pub labels: Vec<IssueLabelsItem>,
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
@@ -636,7 +494,7 @@ pub struct IssuesUpdateResponse {
     pub active_lock_reason: Option<String>,
     pub comments: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<IssuesUpdateResponsePullRequest>,
+    pub pull_request: Option<IssuePullRequest>,
     pub closed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -687,56 +545,13 @@ were not persisted as pending suggestions.*/
     pub suggestions: Option<IssuesUpdateResponseSuggestions>,
 }
 
-crate::open_enum! {
-    #[doc = "The reason for the current state"] IssuesUpdateResponseStateReason {
-    Completed = "completed", Reopened = "reopened", NotPlanned = "not_planned", Duplicate
-    = "duplicate", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum IssuesUpdateResponseLabelsItem {
-    StringType(String),
-    Variant1(IssuesUpdateResponseLabelsItemVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesUpdateResponseLabelsItemVariant1 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesUpdateResponsePullRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_at: Option<String>,
-    pub diff_url: Option<String>,
-    pub html_url: Option<String>,
-    pub patch_url: Option<String>,
-    pub url: Option<String>,
-}
-
 /**Pending suggestions for each suggestible field (`type`,
 `issue_field_values`, `labels`, `assignees`, `state`) the
 request touched. Omitted for fields not in the request or
 with no pending or ignored suggestions. Items tagged
 `ignored` are echoes of the current request's inputs that
 were not persisted as pending suggestions.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Vec<IssuesUpdateResponseSuggestionsTypeItem>>,
@@ -752,7 +567,7 @@ pub struct IssuesUpdateResponseSuggestions {
     pub state: Option<Vec<IssuesUpdateResponseSuggestionsStateItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestionsTypeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -761,66 +576,37 @@ pub struct IssuesUpdateResponseSuggestionsTypeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateResponseSuggestionsTypeItemConfidence>,
+    pub confidence: Option<LowOrMediumOrHigh2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<IssuesUpdateResponseSuggestionsTypeItemIgnoredReason>,
+    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
 }
 
 crate::open_enum! {
-    IssuesUpdateResponseSuggestionsTypeItemConfidence { Low = "low", Medium = "medium",
-    High = "high", }
+    AlreadyAppliedOrIssueAlreadyClosed { AlreadyApplied = "already_applied",
+    IssueAlreadyClosed = "issue_already_closed", }
 }
 
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsTypeItemIgnoredReason { AlreadyApplied =
-    "already_applied", IssueAlreadyClosed = "issue_already_closed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestionsIssueFieldValuesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<IssuesUpdateResponseSuggestionsIssueFieldValuesItemValue>,
+    pub value: Option<IssuesCreateRequestIssueFieldValuesItemValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<
-        IssuesUpdateResponseSuggestionsIssueFieldValuesItemConfidence,
-    >,
+    pub confidence: Option<LowOrMediumOrHigh2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<
-        IssuesUpdateResponseSuggestionsIssueFieldValuesItemIgnoredReason,
-    >,
+    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum IssuesUpdateResponseSuggestionsIssueFieldValuesItemValue {
-    StringType(String),
-    Number(f64),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsIssueFieldValuesItemConfidence { Low = "low", Medium =
-    "medium", High = "high", }
-}
-
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsIssueFieldValuesItemIgnoredReason { AlreadyApplied =
-    "already_applied", IssueAlreadyClosed = "issue_already_closed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestionsLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -829,24 +615,14 @@ pub struct IssuesUpdateResponseSuggestionsLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateResponseSuggestionsLabelsItemConfidence>,
+    pub confidence: Option<LowOrMediumOrHigh2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<IssuesUpdateResponseSuggestionsLabelsItemIgnoredReason>,
+    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
 }
 
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsLabelsItemConfidence { Low = "low", Medium = "medium",
-    High = "high", }
-}
-
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsLabelsItemIgnoredReason { AlreadyApplied =
-    "already_applied", IssueAlreadyClosed = "issue_already_closed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestionsAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -855,26 +631,14 @@ pub struct IssuesUpdateResponseSuggestionsAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateResponseSuggestionsAssigneesItemConfidence>,
+    pub confidence: Option<LowOrMediumOrHigh2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<
-        IssuesUpdateResponseSuggestionsAssigneesItemIgnoredReason,
-    >,
+    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
 }
 
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsAssigneesItemConfidence { Low = "low", Medium =
-    "medium", High = "high", }
-}
-
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsAssigneesItemIgnoredReason { AlreadyApplied =
-    "already_applied", IssueAlreadyClosed = "issue_already_closed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestionsStateItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -887,31 +651,11 @@ pub struct IssuesUpdateResponseSuggestionsStateItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesUpdateResponseSuggestionsStateItemConfidence>,
+    pub confidence: Option<LowOrMediumOrHigh2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason: Option<IssuesUpdateResponseSuggestionsStateItemIgnoredReason>,
-}
-
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsStateItemConfidence { Low = "low", Medium = "medium",
-    High = "high", }
-}
-
-crate::open_enum! {
-    IssuesUpdateResponseSuggestionsStateItemIgnoredReason { AlreadyApplied =
-    "already_applied", IssueAlreadyClosed = "issue_already_closed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesUpdateError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    pub ignored_reason: Option<AlreadyAppliedOrIssueAlreadyClosed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -942,25 +686,13 @@ pub struct IssuesAddAssigneesRequestAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     ///The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesAddAssigneesRequestAssigneesItemVariant1Confidence>,
-}
-
-crate::open_enum! {
-    #[doc = "The confidence level for this assignee choice."]
-    IssuesAddAssigneesRequestAssigneesItemVariant1Confidence { Low = "low", Medium =
-    "medium", High = "high", }
+    pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesRemoveAssigneesRequest {
     ///Usernames of assignees to remove from an issue. _NOTE: Only users with push access can remove assignees from an issue. Assignees are silently ignored otherwise._
     pub assignees: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct IssuesCreateCommentRequest {
-    ///The contents of the comment.
-    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1004,7 +736,7 @@ pub enum IssueEventForIssue {
 }
 
 ///Labeled Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LabeledIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1022,14 +754,14 @@ pub struct LabeledIssueEvent {
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LabeledIssueEventLabel {
     pub name: String,
     pub color: String,
 }
 
 ///Unlabeled Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UnlabeledIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1041,20 +773,14 @@ pub struct UnlabeledIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    pub label: UnlabeledIssueEventLabel,
+    pub label: LabeledIssueEventLabel,
     ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UnlabeledIssueEventLabel {
-    pub name: String,
-    pub color: String,
-}
-
 ///Assigned Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AssignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1077,7 +803,7 @@ pub struct AssignedIssueEvent {
 }
 
 ///Unassigned Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UnassignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1096,7 +822,7 @@ pub struct UnassignedIssueEvent {
 }
 
 ///Milestoned Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MilestonedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1111,13 +837,13 @@ pub struct MilestonedIssueEvent {
     pub milestone: MilestonedIssueEventMilestone,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MilestonedIssueEventMilestone {
     pub title: String,
 }
 
 ///Demilestoned Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DemilestonedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1129,16 +855,11 @@ pub struct DemilestonedIssueEvent {
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    pub milestone: DemilestonedIssueEventMilestone,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct DemilestonedIssueEventMilestone {
-    pub title: String,
+    pub milestone: MilestonedIssueEventMilestone,
 }
 
 ///Renamed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RenamedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1153,14 +874,14 @@ pub struct RenamedIssueEvent {
     pub rename: RenamedIssueEventRename,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RenamedIssueEventRename {
     pub from: String,
     pub to: String,
 }
 
 ///Review Requested Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewRequestedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1183,7 +904,7 @@ pub struct ReviewRequestedIssueEvent {
 }
 
 ///Review Request Removed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewRequestRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1206,7 +927,7 @@ pub struct ReviewRequestRemovedIssueEvent {
 }
 
 ///Review Dismissed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewDismissedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1221,7 +942,7 @@ pub struct ReviewDismissedIssueEvent {
     pub dismissed_review: ReviewDismissedIssueEventDismissedReview,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewDismissedIssueEventDismissedReview {
     pub state: String,
     pub review_id: i64,
@@ -1231,7 +952,7 @@ pub struct ReviewDismissedIssueEventDismissedReview {
 }
 
 ///Locked Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LockedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1247,7 +968,7 @@ pub struct LockedIssueEvent {
 }
 
 ///Added to Project Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AddedToProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1263,7 +984,7 @@ pub struct AddedToProjectIssueEvent {
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AddedToProjectIssueEventProjectCard {
     pub id: i64,
     pub url: String,
@@ -1275,7 +996,7 @@ pub struct AddedToProjectIssueEventProjectCard {
 }
 
 ///Moved Column in Project Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MovedColumnInProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1288,22 +1009,11 @@ pub struct MovedColumnInProjectIssueEvent {
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_card: Option<MovedColumnInProjectIssueEventProjectCard>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct MovedColumnInProjectIssueEventProjectCard {
-    pub id: i64,
-    pub url: String,
-    pub project_id: i64,
-    pub project_url: String,
-    pub column_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_column_name: Option<String>,
+    pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
 ///Removed from Project Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RemovedFromProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1316,22 +1026,11 @@ pub struct RemovedFromProjectIssueEvent {
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_card: Option<RemovedFromProjectIssueEventProjectCard>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RemovedFromProjectIssueEventProjectCard {
-    pub id: i64,
-    pub url: String,
-    pub project_id: i64,
-    pub project_url: String,
-    pub column_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_column_name: Option<String>,
+    pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
 ///Converted Note to Issue Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConvertedNoteToIssueIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1345,22 +1044,11 @@ pub struct ConvertedNoteToIssueIssueEvent {
     ///GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     pub performed_via_github_app: Option<Integration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_card: Option<ConvertedNoteToIssueIssueEventProjectCard>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ConvertedNoteToIssueIssueEventProjectCard {
-    pub id: i64,
-    pub url: String,
-    pub project_id: i64,
-    pub project_url: String,
-    pub column_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_column_name: Option<String>,
+    pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
 ///Issue Type Added Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1380,7 +1068,7 @@ pub struct IssueTypeAddedIssueEvent {
 }
 
 ///Issue Type Removed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1400,7 +1088,7 @@ pub struct IssueTypeRemovedIssueEvent {
 }
 
 ///Issue Type Changed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeChangedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1422,7 +1110,7 @@ pub struct IssueTypeChangedIssueEvent {
 }
 
 ///Sub-issue Added Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SubIssueAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1439,7 +1127,7 @@ pub struct SubIssueAddedIssueEvent {
 }
 
 ///Sub-issue Removed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SubIssueRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1456,7 +1144,7 @@ pub struct SubIssueRemovedIssueEvent {
 }
 
 ///Parent-issue Added Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ParentIssueAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1473,7 +1161,7 @@ pub struct ParentIssueAddedIssueEvent {
 }
 
 ///Parent-issue Removed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ParentIssueRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1490,7 +1178,7 @@ pub struct ParentIssueRemovedIssueEvent {
 }
 
 ///Blocked-by Added Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockedByAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1507,7 +1195,7 @@ pub struct BlockedByAddedIssueEvent {
 }
 
 ///Blocked-by Removed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockedByRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1524,7 +1212,7 @@ pub struct BlockedByRemovedIssueEvent {
 }
 
 ///Blocking Added Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockingAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1541,7 +1229,7 @@ pub struct BlockingAddedIssueEvent {
 }
 
 ///Blocking Removed Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockingRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -1592,72 +1280,11 @@ pub enum IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesSetIssueFieldValuesError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddIssueFieldValuesRequest {
     ///An array of issue field values to add to this issue. Each field value must include the field ID and the value to set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<
-        Vec<IssuesAddIssueFieldValuesRequestIssueFieldValuesItem>,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct IssuesAddIssueFieldValuesRequestIssueFieldValuesItem {
-    ///The ID of the issue field to set
-    pub field_id: i64,
-    /**The value to set for the field. The type depends on the field's data type:
-- For text fields: provide a string value
-- For single_select fields: provide the option name as a string (must match an existing option)
-- For number fields: provide a numeric value
-- For multi_select fields: provide an array of option names (must match existing options)
-- For date fields: provide an ISO 8601 date string*/
-    pub value: IssuesAddIssueFieldValuesRequestIssueFieldValuesItemValue,
-}
-
-/**The value to set for the field. The type depends on the field's data type:
-- For text fields: provide a string value
-- For single_select fields: provide the option name as a string (must match an existing option)
-- For number fields: provide a numeric value
-- For multi_select fields: provide an array of option names (must match existing options)
-- For date fields: provide an ISO 8601 date string*/
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesAddIssueFieldValuesRequestIssueFieldValuesItemValue {
-    StringType(String),
-    Number(f64),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesAddIssueFieldValuesError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesDeleteIssueFieldValueError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    pub issue_field_values: Option<Vec<IssuesCreateRequestIssueFieldValuesItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1723,13 +1350,7 @@ pub struct IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
     pub suggest: Option<bool>,
     ///The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<IssuesAddLabelsRequestVariant0LabelsItemVariant1Confidence>,
-}
-
-crate::open_enum! {
-    #[doc = "The confidence level for this label choice."]
-    IssuesAddLabelsRequestVariant0LabelsItemVariant1Confidence { Low = "low", Medium =
-    "medium", High = "high", }
+    pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1777,16 +1398,6 @@ pub struct IssuesReprioritizeSubIssueRequest {
     pub before_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssuesReprioritizeSubIssueError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
     IssuesListSuggestionsAction { SetType = "set_type", AddLabel = "add_label", AddField
     = "add_field", AddAssignee = "add_assignee", CloseIssue = "close_issue", }
@@ -1806,7 +1417,7 @@ pub struct IssueSuggestion {
     ///The unique identifier of the issue the suggestion applies to.
     pub issue_id: i64,
     ///The kind of change proposed.
-    pub action: IssueSuggestionAction,
+    pub action: IssuesListSuggestionsAction,
     ///The suggestion's lifecycle state.
     pub state: IssueSuggestionState,
     ///The identifier of the target the change applies to (issue type, label, field, assignee, or duplicate issue), when applicable.
@@ -1816,7 +1427,7 @@ pub struct IssueSuggestion {
     ///The rationale the actor provided for the suggestion.
     pub rationale: Option<String>,
     ///The actor's confidence level in the suggestion.
-    pub confidence: Option<IssueSuggestionConfidence>,
+    pub confidence: Option<LowOrMediumOrHigh>,
     ///The unique identifier of the actor that proposed the suggestion.
     pub actor_id: Option<i64>,
     ///The identifier of the timeline event created when the suggestion was approved, when applicable.
@@ -1827,12 +1438,6 @@ pub struct IssueSuggestion {
     pub created_at: String,
     ///The time the suggestion was last updated.
     pub updated_at: String,
-}
-
-crate::open_enum! {
-    #[doc = "The kind of change proposed."] IssueSuggestionAction { SetType = "set_type",
-    AddLabel = "add_label", AddField = "add_field", AddAssignee = "add_assignee",
-    CloseIssue = "close_issue", }
 }
 
 crate::open_enum! {
@@ -1851,11 +1456,6 @@ pub enum IssueSuggestionTargetValue {
     Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    #[doc = "The actor's confidence level in the suggestion."] IssueSuggestionConfidence
-    { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
 }
 
 ///Timeline Event
@@ -1939,7 +1539,7 @@ pub struct TimelineCommentEvent {
 }
 
 ///Timeline Cross Referenced Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCrossReferencedEvent {
     pub event: String,
     ///A GitHub user.
@@ -1950,7 +1550,7 @@ pub struct TimelineCrossReferencedEvent {
     pub source: TimelineCrossReferencedEventSource,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCrossReferencedEventSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
@@ -1960,7 +1560,7 @@ pub struct TimelineCrossReferencedEventSource {
 }
 
 ///Timeline Committed Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCommittedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -1969,61 +1569,15 @@ pub struct TimelineCommittedEvent {
     pub node_id: String,
     pub url: String,
     ///Identifying information for the git-user
-    pub author: TimelineCommittedEventAuthor,
+    pub author: GitCommitAuthor,
     ///Identifying information for the git-user
-    pub committer: TimelineCommittedEventCommitter,
+    pub committer: GitCommitAuthor,
     ///Message describing the purpose of the commit
     pub message: String,
-    pub tree: TimelineCommittedEventTree,
-    pub parents: Vec<TimelineCommittedEventParentsItem>,
-    pub verification: TimelineCommittedEventVerification,
+    pub tree: ShortBranchCommit,
+    pub parents: Vec<GitCommitParentsItem>,
+    pub verification: GitCommitVerification,
     pub html_url: String,
-}
-
-///Identifying information for the git-user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineCommittedEventAuthor {
-    ///Timestamp of the commit
-    pub date: String,
-    ///Git email address of the user
-    pub email: String,
-    ///Name of the git user
-    pub name: String,
-}
-
-///Identifying information for the git-user
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineCommittedEventCommitter {
-    ///Timestamp of the commit
-    pub date: String,
-    ///Git email address of the user
-    pub email: String,
-    ///Name of the git user
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineCommittedEventTree {
-    ///SHA for the commit
-    pub sha: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineCommittedEventParentsItem {
-    ///SHA for the commit
-    pub sha: String,
-    pub url: String,
-    pub html_url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineCommittedEventVerification {
-    pub verified: bool,
-    pub reason: String,
-    pub signature: Option<String>,
-    pub payload: Option<String>,
-    pub verified_at: Option<String>,
 }
 
 ///Timeline Reviewed Event
@@ -2041,7 +1595,7 @@ pub struct TimelineReviewedEvent {
     pub html_url: String,
     pub pull_request_url: String,
     #[serde(rename = "_links")]
-    pub links: TimelineReviewedEventLinks,
+    pub links: PullRequestReviewEventReviewLinks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2056,24 +1610,8 @@ pub struct TimelineReviewedEvent {
     pub author_association: AuthorAssociation,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineReviewedEventLinks {
-    pub html: TimelineReviewedEventLinksHtml,
-    pub pull_request: TimelineReviewedEventLinksPullRequest,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineReviewedEventLinksHtml {
-    pub href: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TimelineReviewedEventLinksPullRequest {
-    pub href: String,
-}
-
 ///Timeline Line Commented Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineLineCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -2084,7 +1622,7 @@ pub struct TimelineLineCommentedEvent {
 }
 
 ///Timeline Commit Commented Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCommitCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -2097,7 +1635,7 @@ pub struct TimelineCommitCommentedEvent {
 }
 
 ///Timeline Assigned Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineAssignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -2117,7 +1655,7 @@ pub struct TimelineAssignedIssueEvent {
 }
 
 ///Timeline Unassigned Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineUnassignedIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -2134,7 +1672,7 @@ pub struct TimelineUnassignedIssueEvent {
 }
 
 ///State Change Issue Event
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct StateChangeIssueEvent {
     pub id: i64,
     pub node_id: String,
@@ -2179,15 +1717,11 @@ pub struct IssuesUpdateLabelRequest {
 }
 
 crate::open_enum! {
-    IssuesListMilestonesDirection { Asc = "asc", Desc = "desc", }
+    AscOrDesc4 { Asc = "asc", Desc = "desc", }
 }
 
 crate::open_enum! {
-    IssuesListMilestonesSort { DueOn = "due_on", Completeness = "completeness", }
-}
-
-crate::open_enum! {
-    IssuesListMilestonesState { Open = "open", Closed = "closed", All = "all", }
+    DueOnOrCompleteness { DueOn = "due_on", Completeness = "completeness", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2196,18 +1730,13 @@ pub struct IssuesCreateMilestoneRequest {
     pub title: String,
     ///The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<IssuesCreateMilestoneRequestState>,
+    pub state: Option<OpenOrClosed>,
     ///A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     ///The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The state of the milestone. Either `open` or `closed`."]
-    IssuesCreateMilestoneRequestState { Open = "open", Closed = "closed", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2217,36 +1746,12 @@ pub struct IssuesUpdateMilestoneRequest {
     pub title: Option<String>,
     ///The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<IssuesUpdateMilestoneRequestState>,
+    pub state: Option<OpenOrClosed>,
     ///A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     ///The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The state of the milestone. Either `open` or `closed`."]
-    IssuesUpdateMilestoneRequestState { Open = "open", Closed = "closed", }
-}
-
-crate::open_enum! {
-    IssuesListForAuthenticatedUserDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    IssuesListForAuthenticatedUserSort { Created = "created", Updated = "updated",
-    Comments = "comments", }
-}
-
-crate::open_enum! {
-    IssuesListForAuthenticatedUserState { Open = "open", Closed = "closed", All = "all",
-    }
-}
-
-crate::open_enum! {
-    IssuesListForAuthenticatedUserFilter { Assigned = "assigned", Created = "created",
-    Mentioned = "mentioned", Subscribed = "subscribed", Repos = "repos", All = "all", }
 }
 

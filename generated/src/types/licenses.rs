@@ -3,7 +3,7 @@
 use super::*;
 
 ///License
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct License {
     pub key: String,
     pub name: String,
@@ -21,7 +21,7 @@ pub struct License {
 }
 
 ///License Content
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LicenseContent {
     pub name: String,
     pub path: String,
@@ -35,15 +35,7 @@ pub struct LicenseContent {
     pub content: String,
     pub encoding: String,
     #[serde(rename = "_links")]
-    pub links: LicenseContentLinks,
+    pub links: ContentDirectoryItemLinks,
     pub license: Option<LicenseSimple>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct LicenseContentLinks {
-    pub git: Option<String>,
-    pub html: Option<String>,
-    #[serde(rename = "self")]
-    pub self_: String,
 }
 

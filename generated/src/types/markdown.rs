@@ -8,14 +8,13 @@ pub struct MarkdownRenderRequest {
     pub text: String,
     ///The rendering mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<MarkdownRenderRequestMode>,
+    pub mode: Option<MarkdownOrGfm>,
     ///The repository context to use when creating references in `gfm` mode.  For example, setting `context` to `octo-org/octo-repo` will change the text `#42` into an HTML link to issue 42 in the `octo-org/octo-repo` repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The rendering mode."] MarkdownRenderRequestMode { Markdown = "markdown", Gfm
-    = "gfm", }
+    #[doc = "The rendering mode."] MarkdownOrGfm { Markdown = "markdown", Gfm = "gfm", }
 }
 

@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Root {
     pub current_user_url: String,
     pub current_user_authorizations_html_url: String,
@@ -42,7 +42,7 @@ pub struct Root {
 }
 
 ///Api Overview
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiOverview {
     pub verifiable_password_authentication: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +81,7 @@ pub struct ApiOverview {
     pub domains: Option<ApiOverviewDomains>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiOverviewSshKeyFingerprints {
     #[serde(rename = "SHA256_RSA", default, skip_serializing_if = "Option::is_none")]
     pub sha256_rsa: Option<String>,
@@ -93,7 +93,7 @@ pub struct ApiOverviewSshKeyFingerprints {
     pub sha256_ed25519: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiOverviewDomains {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<Vec<String>>,
@@ -113,7 +113,7 @@ pub struct ApiOverviewDomains {
     pub artifact_attestations: Option<ApiOverviewDomainsArtifactAttestations>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiOverviewDomainsActionsInbound {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_domains: Option<Vec<String>>,
@@ -121,7 +121,7 @@ pub struct ApiOverviewDomainsActionsInbound {
     pub wildcard_domains: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiOverviewDomainsArtifactAttestations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_domain: Option<String>,

@@ -3,12 +3,12 @@
 use super::*;
 
 crate::open_enum! {
-    #[doc = "Allowed values that can be passed to the exclude param."]
-    MigrationsListForOrgExcludeItem { Repositories = "repositories", }
+    #[doc = "Allowed values that can be passed to the exclude param."] Repositories {
+    Repositories = "repositories", }
 }
 
 ///A migration.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Migration {
     pub id: i64,
     pub owner: Option<SimpleUser>,
@@ -61,16 +61,11 @@ pub struct MigrationsStartForOrgRequest {
     pub org_metadata_only: Option<bool>,
     ///Exclude related items from being returned in the response in order to improve performance of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<MigrationsStartForOrgRequestExcludeItem>>,
+    pub exclude: Option<Vec<Repositories2>>,
 }
 
 crate::open_enum! {
-    MigrationsStartForOrgRequestExcludeItem { Repositories = "repositories", }
-}
-
-crate::open_enum! {
-    #[doc = "Allowed values that can be passed to the exclude param."]
-    MigrationsGetStatusForOrgExcludeItem { Repositories = "repositories", }
+    Repositories2 { Repositories = "repositories", }
 }
 
 ///A repository import from an external source.
@@ -127,7 +122,7 @@ crate::open_enum! {
     DetectionNeedsAuth = "detection_needs_auth", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ImportProjectChoicesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs: Option<String>,
@@ -185,7 +180,7 @@ crate::open_enum! {
 }
 
 ///Porter Author
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PorterAuthor {
     pub id: i64,
     pub remote_id: String,
@@ -207,7 +202,7 @@ pub struct MigrationsMapCommitAuthorRequest {
 }
 
 ///Porter Large File
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PorterLargeFile {
     pub ref_name: String,
     pub path: String,
@@ -218,13 +213,13 @@ pub struct PorterLargeFile {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MigrationsSetLfsPreferenceRequest {
     ///Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import.
-    pub use_lfs: MigrationsSetLfsPreferenceRequestUseLfs,
+    pub use_lfs: OptInOrOptOut,
 }
 
 crate::open_enum! {
     #[doc =
     "Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import."]
-    MigrationsSetLfsPreferenceRequestUseLfs { OptIn = "opt_in", OptOut = "opt_out", }
+    OptInOrOptOut { OptIn = "opt_in", OptOut = "opt_out", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -252,13 +247,7 @@ pub struct MigrationsStartForAuthenticatedUserRequest {
     pub org_metadata_only: Option<bool>,
     ///Exclude attributes from the API response to improve performance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<MigrationsStartForAuthenticatedUserRequestExcludeItem>>,
+    pub exclude: Option<Vec<Repositories>>,
     pub repositories: Vec<String>,
-}
-
-crate::open_enum! {
-    #[doc = "Allowed values that can be passed to the exclude param."]
-    MigrationsStartForAuthenticatedUserRequestExcludeItem { Repositories =
-    "repositories", }
 }
 

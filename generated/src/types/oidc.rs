@@ -8,13 +8,7 @@ pub struct OidcCustomPropertyInclusion {
     ///The name of the custom property that is included in the OIDC token
     pub custom_property_name: String,
     ///Whether the inclusion was defined at the organization or enterprise level
-    pub inclusion_source: OidcCustomPropertyInclusionInclusionSource,
-}
-
-crate::open_enum! {
-    #[doc = "Whether the inclusion was defined at the organization or enterprise level"]
-    OidcCustomPropertyInclusionInclusionSource { Organization = "organization",
-    Enterprise = "enterprise", }
+    pub inclusion_source: OrganizationOrEnterprise,
 }
 
 ///Input for creating an OIDC custom property inclusion
@@ -25,7 +19,7 @@ pub struct OidcCustomPropertyInclusionInput {
 }
 
 ///Actions OIDC Subject customization
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OidcCustomSub {
     ///Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     pub include_claim_keys: Vec<String>,

@@ -3,7 +3,7 @@
 use super::*;
 
 ///Organization Full
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationFull {
     pub login: String,
     pub id: i64,
@@ -131,17 +131,6 @@ This field may be null if the number of private repositories is over 50,000.*/
     pub deploy_keys_enabled_for_repositories: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrganizationFullPlan {
-    pub name: String,
-    pub space: i64,
-    pub private_repos: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filled_seats: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seats: Option<i64>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsUpdateRequest {
     ///Billing email address. This address is not publicized.
@@ -191,9 +180,7 @@ pub struct OrgsUpdateRequest {
     /**Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud.
 **Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members_allowed_repository_creation_type: Option<
-        OrgsUpdateRequestMembersAllowedRepositoryCreationType,
-    >,
+    pub members_allowed_repository_creation_type: Option<AllOrPrivateOrNoneType>,
     ///Whether organization members can create GitHub Pages sites. Existing published sites will not be impacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_pages: Option<bool>,
@@ -249,8 +236,7 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud. \n**Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details."]
-    OrgsUpdateRequestMembersAllowedRepositoryCreationType { All = "all", Private =
-    "private", None = "none", }
+    AllOrPrivateOrNoneType { All = "all", Private = "private", None = "none", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -272,7 +258,7 @@ pub struct OrgsCreateArtifactDeploymentRecordRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     ///The status of the artifact. Can be either deployed or decommissioned.
-    pub status: OrgsCreateArtifactDeploymentRecordRequestStatus,
+    pub status: DeployedOrDecommissioned,
     ///The stage of the deployment.
     pub logical_environment: String,
     ///The physical region of the deployment.
@@ -308,8 +294,8 @@ the repository information from the attestation instead of this parameter.*/
 
 crate::open_enum! {
     #[doc = "The status of the artifact. Can be either deployed or decommissioned."]
-    OrgsCreateArtifactDeploymentRecordRequestStatus { Deployed = "deployed",
-    Decommissioned = "decommissioned", }
+    DeployedOrDecommissioned { Deployed = "deployed", Decommissioned = "decommissioned",
+    }
 }
 
 crate::open_enum! {
@@ -318,7 +304,7 @@ crate::open_enum! {
     "lateral-movement", SensitiveData = "sensitive-data", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsCreateArtifactDeploymentRecordResponse {
     ///The number of deployment records created
     pub total_count: i64,
@@ -327,7 +313,7 @@ pub struct OrgsCreateArtifactDeploymentRecordResponse {
 }
 
 ///Artifact Metadata Deployment Record
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ArtifactDeploymentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -345,7 +331,9 @@ pub struct ArtifactDeploymentRecord {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     ///A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<Vec<ArtifactDeploymentRecordRuntimeRisksItem>>,
+    pub runtime_risks: Option<
+        Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,12 +341,6 @@ pub struct ArtifactDeploymentRecord {
     ///The ID of the provenance attestation associated with the deployment record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation_id: Option<i64>,
-}
-
-crate::open_enum! {
-    ArtifactDeploymentRecordRuntimeRisksItem { CriticalResource = "critical-resource",
-    InternetExposed = "internet-exposed", LateralMovement = "lateral-movement",
-    SensitiveData = "sensitive-data", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -392,7 +374,7 @@ pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     pub version: Option<String>,
     ///The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<OrgsSetClusterDeploymentRecordsRequestDeploymentsItemStatus>,
+    pub status: Option<DeployedOrDecommissioned2>,
     /**The unique identifier for the deployment represented by the new record. To accommodate differing
 containers and namespaces within a record set, the following format is recommended:
 {namespaceName}-{deploymentName}-{containerName}.
@@ -412,60 +394,44 @@ the repository information from the attestation instead of this parameter.*/
     ///A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<
-        Vec<OrgsSetClusterDeploymentRecordsRequestDeploymentsItemRuntimeRisksItem>,
+        Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
     >,
 }
 
 crate::open_enum! {
-    #[doc = "The deployment status of the artifact."]
-    OrgsSetClusterDeploymentRecordsRequestDeploymentsItemStatus { Deployed = "deployed",
-    Decommissioned = "decommissioned", }
+    #[doc = "The deployment status of the artifact."] DeployedOrDecommissioned2 {
+    Deployed = "deployed", Decommissioned = "decommissioned", }
 }
 
-crate::open_enum! {
-    OrgsSetClusterDeploymentRecordsRequestDeploymentsItemRuntimeRisksItem {
-    CriticalResource = "critical-resource", InternetExposed = "internet-exposed",
-    LateralMovement = "lateral-movement", SensitiveData = "sensitive-data", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponse {
-    ///The number of deployment records created
-    pub total_count: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsSetClusterDeploymentRecordsResponse2 {
     ///The number of deployment records created or updated.
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
     ///A list of errors for deployments that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<OrgsSetClusterDeploymentRecordsResponse2ErrorsItem>>,
+    pub errors: Option<Vec<OrgsSetClusterDeploymentRecordsResponseErrorsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsSetClusterDeploymentRecordsResponse2ErrorsItem {
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItem {
     ///The reason the deployment failed processing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<OrgsSetClusterDeploymentRecordsResponse2ErrorsItemCause>,
+    pub cause: Option<UnauthorizedOrNotFound>,
     ///The deployment payload that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<OrgsSetClusterDeploymentRecordsResponse2ErrorsItemDeployment>,
+    pub deployment: Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment>,
 }
 
 crate::open_enum! {
-    #[doc = "The reason the deployment failed processing."]
-    OrgsSetClusterDeploymentRecordsResponse2ErrorsItemCause { Unauthorized =
-    "unauthorized", NotFound = "not_found", }
+    #[doc = "The reason the deployment failed processing."] UnauthorizedOrNotFound {
+    Unauthorized = "unauthorized", NotFound = "not_found", }
 }
 
 ///The deployment payload that could not be processed.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsSetClusterDeploymentRecordsResponse2ErrorsItemDeployment {
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
     ///The name of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -500,51 +466,10 @@ pub struct OrgsCreateClusterDeploymentRecordsJobRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
     ///The list of deployments to record.
-    pub deployments: Vec<OrgsCreateClusterDeploymentRecordsJobRequestDeploymentsItem>,
+    pub deployments: Vec<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct OrgsCreateClusterDeploymentRecordsJobRequestDeploymentsItem {
-    ///The name of the artifact.
-    pub name: String,
-    ///The hex encoded digest of the artifact.
-    pub digest: String,
-    ///The artifact version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    ///The deployment status of the artifact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<
-        OrgsCreateClusterDeploymentRecordsJobRequestDeploymentsItemStatus,
-    >,
-    ///The unique identifier for the deployment represented by the new record.
-    pub deployment_name: String,
-    ///The name of the GitHub repository associated with the artifact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub github_repository: Option<String>,
-    ///Key-value pairs to tag the deployment record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<std::collections::BTreeMap<String, String>>,
-    ///A list of runtime risks associated with the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<
-        Vec<OrgsCreateClusterDeploymentRecordsJobRequestDeploymentsItemRuntimeRisksItem>,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The deployment status of the artifact."]
-    OrgsCreateClusterDeploymentRecordsJobRequestDeploymentsItemStatus { Deployed =
-    "deployed", Decommissioned = "decommissioned", }
-}
-
-crate::open_enum! {
-    OrgsCreateClusterDeploymentRecordsJobRequestDeploymentsItemRuntimeRisksItem {
-    CriticalResource = "critical-resource", InternetExposed = "internet-exposed",
-    LateralMovement = "lateral-movement", SensitiveData = "sensitive-data", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsCreateClusterDeploymentRecordsJobResponse {
     ///The ID of the created job.
     pub job_id: i64,
@@ -598,7 +523,7 @@ pub struct OrgsCreateArtifactStorageRecordRequest {
     pub repository: Option<String>,
     ///The status of the artifact (e.g., active, inactive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<OrgsCreateArtifactStorageRecordRequestStatus>,
+    pub status: Option<ActiveOrEolOrDeleted>,
     /**The name of the GitHub repository associated with the artifact. This should be used
 when there are no provenance attestations available for the artifact. The repository
 must belong to the organization specified in the path parameter.
@@ -613,12 +538,11 @@ the repository information from the attestation instead of this parameter.*/
 }
 
 crate::open_enum! {
-    #[doc = "The status of the artifact (e.g., active, inactive)."]
-    OrgsCreateArtifactStorageRecordRequestStatus { Active = "active", Eol = "eol",
-    Deleted = "deleted", }
+    #[doc = "The status of the artifact (e.g., active, inactive)."] ActiveOrEolOrDeleted
+    { Active = "active", Eol = "eol", Deleted = "deleted", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsCreateArtifactStorageRecordResponse {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -627,7 +551,7 @@ pub struct OrgsCreateArtifactStorageRecordResponse {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -649,7 +573,7 @@ pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListArtifactDeploymentRecordsResponse {
     ///The number of deployment records for this digest and organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -658,7 +582,7 @@ pub struct OrgsListArtifactDeploymentRecordsResponse {
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListArtifactStorageRecordsResponse {
     ///The number of storage records for this digest and organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -669,7 +593,7 @@ pub struct OrgsListArtifactStorageRecordsResponse {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -691,102 +615,7 @@ pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct OrgsListAttestationsBulkRequest {
-    ///List of subject digests to fetch attestations for.
-    pub subject_digests: Vec<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predicate_type: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponse {
-    ///Mapping of subject digest to bundles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations_subject_digests: Option<
-        std::collections::BTreeMap<
-            String,
-            Option<
-                Vec<OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem>,
-            >,
-        >,
-    >,
-    ///Information about the current page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_info: Option<OrgsListAttestationsBulkResponsePageInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
-    ///The bundle of the attestation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<
-        OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_url: Option<String>,
-}
-
-///The bundle of the attestation.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(
-        rename = "verificationMaterial",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-///Information about the current page.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponsePageInfo {
-    ///Indicates whether there is a next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_next: Option<bool>,
-    ///Indicates whether there is a previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_previous: Option<bool>,
-    ///The cursor to the next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-    ///The cursor to the previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<String>,
-}
-
-///The request body must include either `subject_digests` or `attestation_ids`, but not both.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum OrgsDeleteAttestationsBulkRequest {
-    Variant0(OrgsDeleteAttestationsBulkRequestVariant0),
-    Variant1(OrgsDeleteAttestationsBulkRequestVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct OrgsDeleteAttestationsBulkRequestVariant0 {
-    ///List of subject digests associated with the artifact attestations to delete.
-    pub subject_digests: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
-    ///List of unique IDs associated with the artifact attestations to delete.
-    pub attestation_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationRepositoriesResponseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -794,13 +623,13 @@ pub struct OrgsListAttestationRepositoriesResponseItem {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<Vec<OrgsListAttestationsResponseAttestationsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsResponseAttestationsItem {
     /**The attestation's Sigstore Bundle.
 Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
@@ -816,7 +645,7 @@ Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobu
 
 /**The attestation's Sigstore Bundle.
 Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsResponseAttestationsItemBundle {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -831,7 +660,7 @@ pub struct OrgsListAttestationsResponseAttestationsItemBundle {
 }
 
 ///Org Hook
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgHook {
     pub id: i64,
     pub url: String,
@@ -847,7 +676,7 @@ pub struct OrgHook {
     pub r#type: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgHookConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -922,25 +751,6 @@ pub struct OrgsUpdateWebhookRequestConfig {
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct OrgsUpdateWebhookConfigForOrgRequest {
-    ///The URL to which the payloads will be delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
-}
-
-crate::open_enum! {
-    OrgsListWebhookDeliveriesStatus { Success = "success", Failure = "failure", }
-}
-
 crate::open_enum! {
     OrgsGetRouteStatsByActorSortItem { LastRateLimitedTimestamp =
     "last_rate_limited_timestamp", LastRequestTimestamp = "last_request_timestamp",
@@ -949,16 +759,12 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    OrgsGetRouteStatsByActorDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
     OrgsGetRouteStatsByActorActorType { Installation = "installation", ClassicPat =
     "classic_pat", FineGrainedPat = "fine_grained_pat", OauthApp = "oauth_app",
     GithubAppUserToServer = "github_app_user_to_server", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsRouteStatsItem {
     ///The HTTP method
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -985,11 +791,7 @@ crate::open_enum! {
     TotalRequestCount = "total_request_count", }
 }
 
-crate::open_enum! {
-    OrgsGetSubjectStatsDirection { Asc = "asc", Desc = "desc", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsSubjectStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<String>,
@@ -1008,7 +810,7 @@ pub struct ApiInsightsSubjectStatsItem {
 }
 
 ///API Insights usage summary stats for an organization
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsSummaryStats {
     ///The total number of requests within the queried time period
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1018,13 +820,7 @@ pub struct ApiInsightsSummaryStats {
     pub rate_limited_request_count: Option<i64>,
 }
 
-crate::open_enum! {
-    OrgsGetSummaryStatsByActorActorType { Installation = "installation", ClassicPat =
-    "classic_pat", FineGrainedPat = "fine_grained_pat", OauthApp = "oauth_app",
-    GithubAppUserToServer = "github_app_user_to_server", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsTimeStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
@@ -1034,24 +830,7 @@ pub struct ApiInsightsTimeStatsItem {
     pub rate_limited_request_count: Option<i64>,
 }
 
-crate::open_enum! {
-    OrgsGetTimeStatsByActorActorType { Installation = "installation", ClassicPat =
-    "classic_pat", FineGrainedPat = "fine_grained_pat", OauthApp = "oauth_app",
-    GithubAppUserToServer = "github_app_user_to_server", }
-}
-
-crate::open_enum! {
-    OrgsGetUserStatsSortItem { LastRateLimitedTimestamp = "last_rate_limited_timestamp",
-    LastRequestTimestamp = "last_request_timestamp", RateLimitedRequestCount =
-    "rate_limited_request_count", SubjectName = "subject_name", TotalRequestCount =
-    "total_request_count", }
-}
-
-crate::open_enum! {
-    OrgsGetUserStatsDirection { Asc = "asc", Desc = "desc", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsUserStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_type: Option<String>,
@@ -1073,15 +852,8 @@ pub struct ApiInsightsUserStatsItem {
     pub last_request_timestamp: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsListAppInstallationsResponse {
-    pub total_count: i64,
-    pub installations: Vec<Installation>,
-}
-
 crate::open_enum! {
-    OrgsListPendingInvitationsInvitationSource { All = "all", Member = "member", Scim =
-    "scim", }
+    AllOrMemberOrScim { All = "all", Member = "member", Scim = "scim", }
 }
 
 crate::open_enum! {
@@ -1133,7 +905,7 @@ pub struct IssueField {
     pub data_type: IssueFieldDataType,
     ///The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<IssueFieldVisibility>,
+    pub visibility: Option<OrganizationMembersOnlyOrAll>,
     ///Available options for single select and multi select fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<IssueFieldOptionsItem>>,
@@ -1154,11 +926,11 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues)."]
-    IssueFieldVisibility { OrganizationMembersOnly = "organization_members_only", All =
-    "all", }
+    OrganizationMembersOnlyOrAll { OrganizationMembersOnly = "organization_members_only",
+    All = "all", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldOptionsItem {
     ///The unique identifier of the option.
     pub id: i64,
@@ -1169,7 +941,7 @@ pub struct IssueFieldOptionsItem {
     pub description: Option<String>,
     ///The color of the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color: Option<IssueFieldOptionsItemColor>,
+    pub color: Option<IssueTypeColor>,
     ///The priority of the option for ordering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
@@ -1179,12 +951,6 @@ pub struct IssueFieldOptionsItem {
     ///The time the option was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The color of the option."] IssueFieldOptionsItemColor { Gray = "gray", Blue
-    = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red = "red", Pink =
-    "pink", Purple = "purple", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1199,10 +965,10 @@ pub struct OrganizationCreateIssueField {
     )]
     pub description: Option<Option<String>>,
     ///The data type of the issue field.
-    pub data_type: OrganizationCreateIssueFieldDataType,
+    pub data_type: IssueFieldDataType,
     ///The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<OrganizationCreateIssueFieldVisibility>,
+    pub visibility: Option<OrganizationMembersOnlyOrAll>,
     ///Options for select fields. Required when data_type is 'single_select' or 'multi_select'.
     #[serde(
         default,
@@ -1210,19 +976,6 @@ pub struct OrganizationCreateIssueField {
         with = "crate::runtime::double_option"
     )]
     pub options: Option<Option<Vec<OrganizationCreateIssueFieldOptionsItem>>>,
-}
-
-crate::open_enum! {
-    #[doc = "The data type of the issue field."] OrganizationCreateIssueFieldDataType {
-    Text = "text", Date = "date", SingleSelect = "single_select", MultiSelect =
-    "multi_select", Number = "number", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`."]
-    OrganizationCreateIssueFieldVisibility { OrganizationMembersOnly =
-    "organization_members_only", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1262,17 +1015,10 @@ pub struct OrganizationUpdateIssueField {
     pub description: Option<Option<String>>,
     ///The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<OrganizationUpdateIssueFieldVisibility>,
+    pub visibility: Option<OrganizationMembersOnlyOrAll>,
     ///Options for select fields. Only applicable when updating single_select or multi_select fields. When provided, this array **replaces** the entire existing set of options rather than adding to or updating individual options. To retain or update an existing option, include it in the array with its `id`. Options sent without an `id` are treated as new options and may cause existing options to be deleted and recreated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<OrganizationUpdateIssueFieldOptionsItem>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled."]
-    OrganizationUpdateIssueFieldVisibility { OrganizationMembersOnly =
-    "organization_members_only", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1290,15 +1036,9 @@ pub struct OrganizationUpdateIssueFieldOptionsItem {
     )]
     pub description: Option<Option<String>>,
     ///Color for the option.
-    pub color: OrganizationUpdateIssueFieldOptionsItemColor,
+    pub color: OrganizationCreateIssueFieldOptionsItemColor,
     ///Priority of the option for ordering.
     pub priority: i64,
-}
-
-crate::open_enum! {
-    #[doc = "Color for the option."] OrganizationUpdateIssueFieldOptionsItemColor { Gray
-    = "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red =
-    "red", Pink = "pink", Purple = "purple", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1320,13 +1060,7 @@ pub struct OrganizationCreateIssueType {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub color: Option<Option<OrganizationCreateIssueTypeColor>>,
-}
-
-crate::open_enum! {
-    #[doc = "Color for the issue type."] OrganizationCreateIssueTypeColor { Gray =
-    "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red =
-    "red", Pink = "pink", Purple = "purple", }
+    pub color: Option<Option<IssueTypeColor>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1348,22 +1082,16 @@ pub struct OrganizationUpdateIssueType {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub color: Option<Option<OrganizationUpdateIssueTypeColor>>,
+    pub color: Option<Option<IssueTypeColor>>,
 }
 
 crate::open_enum! {
-    #[doc = "Color for the issue type."] OrganizationUpdateIssueTypeColor { Gray =
-    "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red =
-    "red", Pink = "pink", Purple = "purple", }
+    AllOrAdminOrMember { All = "all", Admin = "admin", Member = "member", }
 }
 
 crate::open_enum! {
-    OrgsListMembersRole { All = "all", Admin = "admin", Member = "member", }
-}
-
-crate::open_enum! {
-    OrgsListMembersFilter { V2faDisabled = "2fa_disabled", V2faInsecure = "2fa_insecure",
-    All = "all", }
+    T2faDisabledOrT2faInsecureOrAll { V2faDisabled = "2fa_disabled", V2faInsecure =
+    "2fa_insecure", All = "all", }
 }
 
 ///Org Membership
@@ -1371,9 +1099,9 @@ crate::open_enum! {
 pub struct OrgMembership {
     pub url: String,
     ///The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation.
-    pub state: OrgMembershipState,
+    pub state: ActiveOrPending,
     ///The user's membership type in the organization.
-    pub role: OrgMembershipRole,
+    pub role: AdminOrMemberOrBillingManager,
     ///Whether the user has direct membership in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_membership: Option<bool>,
@@ -1390,17 +1118,12 @@ A limit of 100 enterprise team slugs is returned.*/
 }
 
 crate::open_enum! {
-    #[doc =
-    "The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation."]
-    OrgMembershipState { Active = "active", Pending = "pending", }
+    #[doc = "The user's membership type in the organization."]
+    AdminOrMemberOrBillingManager { Admin = "admin", Member = "member", BillingManager =
+    "billing_manager", }
 }
 
-crate::open_enum! {
-    #[doc = "The user's membership type in the organization."] OrgMembershipRole { Admin
-    = "admin", Member = "member", BillingManager = "billing_manager", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgMembershipPermissions {
     pub can_create_repository: bool,
 }
@@ -1411,16 +1134,16 @@ pub struct OrgsSetMembershipForUserRequest {
  * `admin` - The user will become an owner of the organization.
  * `member` - The user will become a non-owner member of the organization.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<OrgsSetMembershipForUserRequestRole>,
+    pub role: Option<AdminOrMember>,
 }
 
 crate::open_enum! {
     #[doc =
     "The role to give the user in the organization. Can be one of:  \n * `admin` - The user will become an owner of the organization.  \n * `member` - The user will become a non-owner member of the organization."]
-    OrgsSetMembershipForUserRequestRole { Admin = "admin", Member = "member", }
+    AdminOrMember { Admin = "admin", Member = "member", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListOrgRolesResponse {
     ///The total number of organization roles available to the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1431,7 +1154,7 @@ pub struct OrgsListOrgRolesResponse {
 }
 
 ///Organization roles
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationRole {
     ///The unique identifier of the role.
     pub id: i64,
@@ -1445,7 +1168,7 @@ pub struct OrganizationRole {
     pub base_role: Option<OrganizationRoleBaseRole>,
     ///Source answers the question, "where did this role come from?"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<OrganizationRoleSource>,
+    pub source: Option<OrganizationOrEnterpriseOrPredefined>,
     ///A list of permissions included in this role.
     pub permissions: Vec<String>,
     pub organization: Option<SimpleUser>,
@@ -1463,8 +1186,8 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc = "Source answers the question, \"where did this role come from?\""]
-    OrganizationRoleSource { Organization = "Organization", Enterprise = "Enterprise",
-    Predefined = "Predefined", }
+    OrganizationOrEnterpriseOrPredefined { Organization = "Organization", Enterprise =
+    "Enterprise", Predefined = "Predefined", }
 }
 
 ///The Relationship a Team has with a role.
@@ -1472,7 +1195,7 @@ crate::open_enum! {
 pub struct TeamRoleAssignment {
     ///Determines if the team has a direct, indirect, or mixed relationship to a role
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignment: Option<TeamRoleAssignmentAssignment>,
+    pub assignment: Option<DirectOrIndirectOrMixed>,
     pub id: i64,
     pub node_id: String,
     pub name: String,
@@ -1484,14 +1207,14 @@ pub struct TeamRoleAssignment {
     pub notification_setting: Option<String>,
     pub permission: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<TeamRoleAssignmentPermissions>,
+    pub permissions: Option<TeamPermissions>,
     pub url: String,
     pub html_url: String,
     pub members_url: String,
     pub repositories_url: String,
     pub parent: Option<TeamSimple>,
     ///The ownership type of the team
-    pub r#type: TeamRoleAssignmentType,
+    pub r#type: EnterpriseOrOrganization,
     ///Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -1503,30 +1226,16 @@ pub struct TeamRoleAssignment {
 crate::open_enum! {
     #[doc =
     "Determines if the team has a direct, indirect, or mixed relationship to a role"]
-    TeamRoleAssignmentAssignment { Direct = "direct", Indirect = "indirect", Mixed =
-    "mixed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TeamRoleAssignmentPermissions {
-    pub pull: bool,
-    pub triage: bool,
-    pub push: bool,
-    pub maintain: bool,
-    pub admin: bool,
-}
-
-crate::open_enum! {
-    #[doc = "The ownership type of the team"] TeamRoleAssignmentType { Enterprise =
-    "enterprise", Organization = "organization", }
+    DirectOrIndirectOrMixed { Direct = "direct", Indirect = "indirect", Mixed = "mixed",
+    }
 }
 
 ///The Relationship a User has with a role.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UserRoleAssignment {
     ///Determines if the user has a direct, indirect, or mixed relationship to a role
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignment: Option<UserRoleAssignmentAssignment>,
+    pub assignment: Option<DirectOrIndirectOrMixed>,
     ///Team the user has gotten the role through
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_from: Option<Vec<TeamSimple>>,
@@ -1558,18 +1267,6 @@ pub struct UserRoleAssignment {
     pub user_view_type: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "Determines if the user has a direct, indirect, or mixed relationship to a role"]
-    UserRoleAssignmentAssignment { Direct = "direct", Indirect = "indirect", Mixed =
-    "mixed", }
-}
-
-crate::open_enum! {
-    OrgsListOutsideCollaboratorsFilter { V2faDisabled = "2fa_disabled", V2faInsecure =
-    "2fa_insecure", All = "all", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsConvertMemberToOutsideCollaboratorRequest {
     ///When set to `true`, the request will be performed asynchronously. Returns a 202 status code when the job is successfully queued.
@@ -1577,20 +1274,8 @@ pub struct OrgsConvertMemberToOutsideCollaboratorRequest {
     pub r#async: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsRemoveOutsideCollaboratorError422 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
-    OrgsListPatGrantRequestsDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    OrgsListPatGrantRequestsSort { CreatedAt = "created_at", }
+    CreatedAt { CreatedAt = "created_at", }
 }
 
 ///Minimal representation of an organization programmatic access grant request for enumerations
@@ -1603,7 +1288,7 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
     ///A GitHub user.
     pub owner: SimpleUser,
     ///Type of repository selection requested.
-    pub repository_selection: OrganizationProgrammaticAccessGrantRequestRepositorySelection,
+    pub repository_selection: NoneTypeOrAllOrSubset,
     ///URL to the list of repositories requested to be accessed via fine-grained personal access token. Should only be followed when `repository_selection` is `subset`.
     pub repositories_url: String,
     ///Permissions requested, categorized by type of permission.
@@ -1623,13 +1308,12 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
 }
 
 crate::open_enum! {
-    #[doc = "Type of repository selection requested."]
-    OrganizationProgrammaticAccessGrantRequestRepositorySelection { None = "none", All =
-    "all", Subset = "subset", }
+    #[doc = "Type of repository selection requested."] NoneTypeOrAllOrSubset { None =
+    "none", All = "all", Subset = "subset", }
 }
 
 ///Permissions requested, categorized by type of permission.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<std::collections::BTreeMap<String, String>>,
@@ -1645,7 +1329,7 @@ pub struct OrgsReviewPatGrantRequestsInBulkRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pat_request_ids: Option<Vec<i64>>,
     ///Action to apply to the requests.
-    pub action: OrgsReviewPatGrantRequestsInBulkRequestAction,
+    pub action: ApproveOrDeny,
     ///Reason for approving or denying the requests. Max 1024 characters.
     #[serde(
         default,
@@ -1656,14 +1340,14 @@ pub struct OrgsReviewPatGrantRequestsInBulkRequest {
 }
 
 crate::open_enum! {
-    #[doc = "Action to apply to the requests."]
-    OrgsReviewPatGrantRequestsInBulkRequestAction { Approve = "approve", Deny = "deny", }
+    #[doc = "Action to apply to the requests."] ApproveOrDeny { Approve = "approve", Deny
+    = "deny", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsReviewPatGrantRequestRequest {
     ///Action to apply to the request.
-    pub action: OrgsReviewPatGrantRequestRequestAction,
+    pub action: ApproveOrDeny,
     ///Reason for approving or denying the request. Max 1024 characters.
     #[serde(
         default,
@@ -1671,19 +1355,6 @@ pub struct OrgsReviewPatGrantRequestRequest {
         with = "crate::runtime::double_option"
     )]
     pub reason: Option<Option<String>>,
-}
-
-crate::open_enum! {
-    #[doc = "Action to apply to the request."] OrgsReviewPatGrantRequestRequestAction {
-    Approve = "approve", Deny = "deny", }
-}
-
-crate::open_enum! {
-    OrgsListPatGrantsDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    OrgsListPatGrantsSort { CreatedAt = "created_at", }
 }
 
 ///Minimal representation of an organization programmatic access grant for enumerations
@@ -1694,11 +1365,11 @@ pub struct OrganizationProgrammaticAccessGrant {
     ///A GitHub user.
     pub owner: SimpleUser,
     ///Type of repository selection requested.
-    pub repository_selection: OrganizationProgrammaticAccessGrantRepositorySelection,
+    pub repository_selection: NoneTypeOrAllOrSubset,
     ///URL to the list of repositories the fine-grained personal access token can access. Only follow when `repository_selection` is `subset`.
     pub repositories_url: String,
     ///Permissions requested, categorized by type of permission.
-    pub permissions: OrganizationProgrammaticAccessGrantPermissions,
+    pub permissions: OrganizationProgrammaticAccessGrantRequestPermissions,
     ///Date and time when the fine-grained personal access token was approved to access the organization.
     pub access_granted_at: String,
     ///Unique identifier of the user's token. This field can also be found in audit log events and the organization's settings for their PAT grants.
@@ -1713,45 +1384,23 @@ pub struct OrganizationProgrammaticAccessGrant {
     pub token_last_used_at: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc = "Type of repository selection requested."]
-    OrganizationProgrammaticAccessGrantRepositorySelection { None = "none", All = "all",
-    Subset = "subset", }
-}
-
-///Permissions requested, categorized by type of permission.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrganizationProgrammaticAccessGrantPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub other: Option<std::collections::BTreeMap<String, String>>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsUpdatePatAccessesRequest {
     ///Action to apply to the fine-grained personal access token.
-    pub action: OrgsUpdatePatAccessesRequestAction,
+    pub action: Revoke,
     ///The IDs of the fine-grained personal access tokens.
     pub pat_ids: Vec<i64>,
 }
 
 crate::open_enum! {
-    #[doc = "Action to apply to the fine-grained personal access token."]
-    OrgsUpdatePatAccessesRequestAction { Revoke = "revoke", }
+    #[doc = "Action to apply to the fine-grained personal access token."] Revoke { Revoke
+    = "revoke", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsUpdatePatAccessRequest {
     ///Action to apply to the fine-grained personal access token.
-    pub action: OrgsUpdatePatAccessRequestAction,
-}
-
-crate::open_enum! {
-    #[doc = "Action to apply to the fine-grained personal access token."]
-    OrgsUpdatePatAccessRequestAction { Revoke = "revoke", }
+    pub action: Revoke,
 }
 
 ///Custom property defined on an organization
@@ -1764,7 +1413,7 @@ pub struct CustomProperty {
     pub url: Option<String>,
     ///The source type of the property
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_type: Option<CustomPropertySourceType>,
+    pub source_type: Option<OrganizationOrEnterprise>,
     ///The type of the value for the property
     pub value_type: CustomPropertyValueType,
     ///Whether the property is required.
@@ -1798,15 +1447,10 @@ The property can have up to 200 allowed values.*/
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub values_editable_by: Option<Option<CustomPropertyValuesEditableBy>>,
+    pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
     ///Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The source type of the property"] CustomPropertySourceType { Organization =
-    "organization", Enterprise = "enterprise", }
 }
 
 crate::open_enum! {
@@ -1815,18 +1459,8 @@ crate::open_enum! {
     "true_false", Url = "url", }
 }
 
-///Default value of the property
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum CustomPropertyDefaultValue {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 crate::open_enum! {
-    #[doc = "Who can edit the values of the property"] CustomPropertyValuesEditableBy {
+    #[doc = "Who can edit the values of the property"] OrgActorsOrOrgAndRepoActors {
     OrgActors = "org_actors", OrgAndRepoActors = "org_and_repo_actors", }
 }
 
@@ -1840,7 +1474,7 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsRequ
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CustomPropertySetPayload {
     ///The type of the value for the property
-    pub value_type: CustomPropertySetPayloadValueType,
+    pub value_type: CustomPropertyValueType,
     ///Whether the property is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
@@ -1850,7 +1484,7 @@ pub struct CustomPropertySetPayload {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub default_value: Option<Option<CustomPropertySetPayloadDefaultValue>>,
+    pub default_value: Option<Option<CustomPropertyDefaultValue>>,
     ///Short description of the property
     #[serde(
         default,
@@ -1872,36 +1506,14 @@ The property can have up to 200 allowed values.*/
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub values_editable_by: Option<Option<CustomPropertySetPayloadValuesEditableBy>>,
+    pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
     ///Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc = "The type of the value for the property"] CustomPropertySetPayloadValueType {
-    String = "string", SingleSelect = "single_select", MultiSelect = "multi_select",
-    TrueFalse = "true_false", Url = "url", }
-}
-
-///Default value of the property
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum CustomPropertySetPayloadDefaultValue {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-crate::open_enum! {
-    #[doc = "Who can edit the values of the property"]
-    CustomPropertySetPayloadValuesEditableBy { OrgActors = "org_actors", OrgAndRepoActors
-    = "org_and_repo_actors", }
-}
-
 ///List of custom property values for a repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgRepoCustomPropertyValues {
     pub repository_id: i64,
     pub repository_name: String,
@@ -1922,7 +1534,7 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ImmutableReleasesOrganizationSettings {
     ///The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories: ImmutableReleasesOrganizationSettingsEnforcedRepositories,
+    pub enforced_repositories: AllOrNoneTypeOrSelected,
     ///The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -1931,41 +1543,20 @@ pub struct ImmutableReleasesOrganizationSettings {
 crate::open_enum! {
     #[doc =
     "The policy that controls how immutable releases are enforced in the organization."]
-    ImmutableReleasesOrganizationSettingsEnforcedRepositories { All = "all", None =
-    "none", Selected = "selected", }
+    AllOrNoneTypeOrSelected { All = "all", None = "none", Selected = "selected", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsSetImmutableReleasesSettingsRequest {
     ///The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories: OrgsSetImmutableReleasesSettingsRequestEnforcedRepositories,
+    pub enforced_repositories: AllOrNoneTypeOrSelected,
     ///An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
 
 crate::open_enum! {
-    #[doc =
-    "The policy that controls how immutable releases are enforced in the organization."]
-    OrgsSetImmutableReleasesSettingsRequestEnforcedRepositories { All = "all", None =
-    "none", Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct OrgsGetImmutableReleasesSettingsRepositoriesResponse {
-    pub total_count: i64,
-    pub repositories: Vec<MinimalRepository>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct OrgsSetImmutableReleasesSettingsRepositoriesRequest {
-    ///An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
-    pub selected_repository_ids: Vec<i64>,
-}
-
-crate::open_enum! {
-    OrgsEnableOrDisableSecurityProductOnAllOrgReposEnablement { EnableAll = "enable_all",
-    DisableAll = "disable_all", }
+    EnableAllOrDisableAll { EnableAll = "enable_all", DisableAll = "disable_all", }
 }
 
 crate::open_enum! {
@@ -1982,37 +1573,23 @@ pub struct OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest {
     /**CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.
 If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite: Option<
-        OrgsEnableOrDisableSecurityProductOnAllOrgReposRequestQuerySuite,
-    >,
-}
-
-crate::open_enum! {
-    #[doc =
-    "CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.\nIf you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied."]
-    OrgsEnableOrDisableSecurityProductOnAllOrgReposRequestQuerySuite { Default =
-    "default", Extended = "extended", }
-}
-
-crate::open_enum! {
-    OrgsListMembershipsForAuthenticatedUserState { Active = "active", Pending =
-    "pending", }
+    pub query_suite: Option<DefaultTypeOrExtended>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsUpdateMembershipForAuthenticatedUserRequest {
     ///The state that the membership should be in. Only `"active"` will be accepted.
-    pub state: OrgsUpdateMembershipForAuthenticatedUserRequestState,
+    pub state: Active,
 }
 
 crate::open_enum! {
     #[doc =
     "The state that the membership should be in. Only `\"active\"` will be accepted."]
-    OrgsUpdateMembershipForAuthenticatedUserRequestState { Active = "active", }
+    Active { Active = "active", }
 }
 
 ///A fine-grained permission that protects organization resources.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListOrganizationFineGrainedPermissionsResponseItem {
     pub name: String,
     pub description: String,

@@ -14,7 +14,7 @@ pub struct Package {
     pub html_url: String,
     ///The number of versions of the package.
     pub version_count: i64,
-    pub visibility: PackageVisibility,
+    pub visibility: PrivateOrPublic,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,47 +29,20 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    PackageVisibility { Private = "private", Public = "public", }
+    PrivateOrPublic { Private = "private", Public = "public", }
 }
 
 crate::open_enum! {
-    PackagesListPackagesForOrganizationVisibility { Public = "public", Private =
-    "private", Internal = "internal", }
+    PublicOrPrivateOrInternal { Public = "public", Private = "private", Internal =
+    "internal", }
 }
 
 crate::open_enum! {
-    PackagesListPackagesForOrganizationPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetPackageForOrganizationPackageType { Npm = "npm", Maven = "maven", Rubygems
-    = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesDeletePackageForOrgPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesRestorePackageForOrgPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetAllPackageVersionsForPackageOwnedByOrgState { Active = "active", Deleted =
-    "deleted", }
-}
-
-crate::open_enum! {
-    PackagesGetAllPackageVersionsForPackageOwnedByOrgPackageType { Npm = "npm", Maven =
-    "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
-    "container", }
+    ActiveOrDeleted { Active = "active", Deleted = "deleted", }
 }
 
 ///A version of a software package
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersion {
     ///Unique identifier of the package version.
     pub id: i64,
@@ -95,7 +68,7 @@ pub struct PackageVersion {
 ///Package Version Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersionMetadata {
-    pub package_type: PackageVersionMetadataPackageType,
+    pub package_type: PackagePackageType,
     ///Container Metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<PackageVersionMetadataContainer>,
@@ -104,136 +77,16 @@ pub struct PackageVersionMetadata {
     pub docker: Option<PackageVersionMetadataDocker>,
 }
 
-crate::open_enum! {
-    PackageVersionMetadataPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
 ///Container Metadata
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersionMetadataContainer {
     pub tags: Vec<String>,
 }
 
 ///Docker Metadata
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersionMetadataDocker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Vec<String>>,
-}
-
-crate::open_enum! {
-    PackagesGetPackageVersionForOrganizationPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesDeletePackageVersionForOrgPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesRestorePackageVersionForOrgPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesListPackagesForAuthenticatedUserVisibility { Public = "public", Private =
-    "private", Internal = "internal", }
-}
-
-crate::open_enum! {
-    PackagesListPackagesForAuthenticatedUserPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetPackageForAuthenticatedUserPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesDeletePackageForAuthenticatedUserPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesRestorePackageForAuthenticatedUserPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserState { Active =
-    "active", Deleted = "deleted", }
-}
-
-crate::open_enum! {
-    PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserPackageType { Npm =
-    "npm", Maven = "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget",
-    Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetPackageVersionForAuthenticatedUserPackageType { Npm = "npm", Maven =
-    "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
-    "container", }
-}
-
-crate::open_enum! {
-    PackagesDeletePackageVersionForAuthenticatedUserPackageType { Npm = "npm", Maven =
-    "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
-    "container", }
-}
-
-crate::open_enum! {
-    PackagesRestorePackageVersionForAuthenticatedUserPackageType { Npm = "npm", Maven =
-    "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
-    "container", }
-}
-
-crate::open_enum! {
-    PackagesListPackagesForUserVisibility { Public = "public", Private = "private",
-    Internal = "internal", }
-}
-
-crate::open_enum! {
-    PackagesListPackagesForUserPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetPackageForUserPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesDeletePackageForUserPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesRestorePackageForUserPackageType { Npm = "npm", Maven = "maven", Rubygems =
-    "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesGetAllPackageVersionsForPackageOwnedByUserPackageType { Npm = "npm", Maven =
-    "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
-    "container", }
-}
-
-crate::open_enum! {
-    PackagesGetPackageVersionForUserPackageType { Npm = "npm", Maven = "maven", Rubygems
-    = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesDeletePackageVersionForUserPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
-}
-
-crate::open_enum! {
-    PackagesRestorePackageVersionForUserPackageType { Npm = "npm", Maven = "maven",
-    Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container = "container", }
 }
 

@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PrivateRegistriesListOrgPrivateRegistriesResponse {
     pub total_count: i64,
     pub configurations: Vec<OrgPrivateRegistryConfiguration>,
@@ -28,7 +28,7 @@ pub struct OrgPrivateRegistryConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     ///Which type of organization repositories have access to the private registry.
-    pub visibility: OrgPrivateRegistryConfigurationVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     ///The tenant ID of the Azure AD application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -96,13 +96,6 @@ crate::open_enum! {
     "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp = "oidc_gcp", }
 }
 
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the private registry."]
-    OrgPrivateRegistryConfigurationVisibility { All = "all", Private = "private",
-    Selected = "selected", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
     ///The registry type.
@@ -126,7 +119,7 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     ///Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility: PrivateRegistriesCreateOrgPrivateRegistryRequestVisibility,
+    pub visibility: AllOrPrivateOrSelected2,
     ///An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. You can manage the list of selected repositories using the [Update a private registry for an organization](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization) endpoint. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -194,13 +187,6 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc =
-    "Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry."]
-    PrivateRegistriesCreateOrgPrivateRegistryRequestVisibility { All = "all", Private =
-    "private", Selected = "selected", }
-}
-
-crate::open_enum! {
-    #[doc =
     "The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication."]
     PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType { Token = "token",
     UsernamePassword = "username_password", OidcAzure = "oidc_azure", OidcAws =
@@ -214,12 +200,10 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     ///The name of the private registry configuration.
     pub name: String,
     ///The registry type.
-    pub registry_type: OrgPrivateRegistryConfigurationWithSelectedRepositoriesRegistryType,
+    pub registry_type: OrgPrivateRegistryConfigurationRegistryType,
     ///The authentication type for the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<
-        OrgPrivateRegistryConfigurationWithSelectedRepositoriesAuthType,
-    >,
+    pub auth_type: Option<OrgPrivateRegistryConfigurationAuthType>,
     ///The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -230,7 +214,7 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     ///Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility: OrgPrivateRegistryConfigurationWithSelectedRepositoriesVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     ///An array of repository IDs that can access the organization private registry when `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -283,34 +267,7 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     pub updated_at: String,
 }
 
-crate::open_enum! {
-    #[doc = "The registry type."]
-    OrgPrivateRegistryConfigurationWithSelectedRepositoriesRegistryType { MavenRepository
-    = "maven_repository", NugetFeed = "nuget_feed", GoproxyServer = "goproxy_server",
-    NpmRegistry = "npm_registry", RubygemsServer = "rubygems_server", CargoRegistry =
-    "cargo_registry", ComposerRepository = "composer_repository", DockerRegistry =
-    "docker_registry", GitSource = "git_source", HelmRegistry = "helm_registry",
-    HexOrganization = "hex_organization", HexRepository = "hex_repository", PubRepository
-    = "pub_repository", PythonIndex = "python_index", TerraformRegistry =
-    "terraform_registry", }
-}
-
-crate::open_enum! {
-    #[doc = "The authentication type for the private registry."]
-    OrgPrivateRegistryConfigurationWithSelectedRepositoriesAuthType { Token = "token",
-    UsernamePassword = "username_password", OidcAzure = "oidc_azure", OidcAws =
-    "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp =
-    "oidc_gcp", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry."]
-    OrgPrivateRegistryConfigurationWithSelectedRepositoriesVisibility { All = "all",
-    Private = "private", Selected = "selected", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PrivateRegistriesGetOrgPublicKeyResponse {
     ///The identifier for the key.
     pub key_id: String,
@@ -323,7 +280,7 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     ///The registry type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_type: Option<
-        PrivateRegistriesUpdateOrgPrivateRegistryRequestRegistryType,
+        PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
     >,
     ///The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -346,13 +303,13 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     pub key_id: Option<String>,
     ///Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<PrivateRegistriesUpdateOrgPrivateRegistryRequestVisibility>,
+    pub visibility: Option<AllOrPrivateOrSelected2>,
     ///An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
     ///The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<PrivateRegistriesUpdateOrgPrivateRegistryRequestAuthType>,
+    pub auth_type: Option<PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType>,
     ///The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -398,33 +355,5 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     ///The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The registry type."]
-    PrivateRegistriesUpdateOrgPrivateRegistryRequestRegistryType { MavenRepository =
-    "maven_repository", NugetFeed = "nuget_feed", GoproxyServer = "goproxy_server",
-    NpmRegistry = "npm_registry", RubygemsServer = "rubygems_server", CargoRegistry =
-    "cargo_registry", ComposerRepository = "composer_repository", DockerRegistry =
-    "docker_registry", GitSource = "git_source", HelmRegistry = "helm_registry",
-    HexOrganization = "hex_organization", HexRepository = "hex_repository", PubRepository
-    = "pub_repository", PythonIndex = "python_index", TerraformRegistry =
-    "terraform_registry", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry."]
-    PrivateRegistriesUpdateOrgPrivateRegistryRequestVisibility { All = "all", Private =
-    "private", Selected = "selected", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration."]
-    PrivateRegistriesUpdateOrgPrivateRegistryRequestAuthType { Token = "token",
-    UsernamePassword = "username_password", OidcAzure = "oidc_azure", OidcAws =
-    "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp =
-    "oidc_gcp", }
 }
 

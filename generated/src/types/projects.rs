@@ -3,7 +3,7 @@
 use super::*;
 
 ///A projects v2 project
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2 {
     ///The unique identifier of the project.
     pub id: f64,
@@ -34,7 +34,7 @@ pub struct ProjectsV2 {
     pub deleted_by: Option<SimpleUser>,
     ///The current state of the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<ProjectsV2State>,
+    pub state: Option<OpenOrClosed2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_status_update: Option<ProjectsV2StatusUpdate>,
     ///Whether this project is a template
@@ -42,13 +42,8 @@ pub struct ProjectsV2 {
     pub is_template: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc = "The current state of the project."] ProjectsV2State { Open = "open", Closed
-    = "closed", }
-}
-
 ///An status update belonging to a project
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2StatusUpdate {
     ///The unique identifier of the status update.
     pub id: f64,
@@ -135,7 +130,7 @@ pub enum ProjectsV2ItemSimpleContent {
 }
 
 ///A draft issue in a project
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2DraftIssue {
     ///The ID of the draft issue
     pub id: f64,
@@ -197,34 +192,27 @@ crate::open_enum! {
 }
 
 ///An option for a single select field
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2SingleSelectOptions {
     ///The unique identifier of the option.
     pub id: String,
     ///The display name of the option, in raw text and HTML formats.
     pub name: ProjectsV2SingleSelectOptionsName,
     ///The description of the option, in raw text and HTML formats.
-    pub description: ProjectsV2SingleSelectOptionsDescription,
+    pub description: ProjectsV2SingleSelectOptionsName,
     ///The color associated with the option.
     pub color: String,
 }
 
 ///The display name of the option, in raw text and HTML formats.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2SingleSelectOptionsName {
     pub raw: String,
     pub html: String,
 }
 
-///The description of the option, in raw text and HTML formats.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProjectsV2SingleSelectOptionsDescription {
-    pub raw: String,
-    pub html: String,
-}
-
 ///Configuration for iteration fields.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2FieldConfiguration {
     ///The day of the week when the iteration starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,7 +225,7 @@ pub struct ProjectsV2FieldConfiguration {
 }
 
 ///An iteration setting for an iteration field
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2IterationSettings {
     ///The unique identifier of the iteration setting.
     pub id: String,
@@ -246,16 +234,9 @@ pub struct ProjectsV2IterationSettings {
     ///The duration of the iteration in days.
     pub duration: i64,
     ///The iteration title, in raw text and HTML formats.
-    pub title: ProjectsV2IterationSettingsTitle,
+    pub title: ProjectsV2SingleSelectOptionsName,
     ///Whether the iteration has been completed.
     pub completed: bool,
-}
-
-///The iteration title, in raw text and HTML formats.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProjectsV2IterationSettingsTitle {
-    pub raw: String,
-    pub html: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -280,12 +261,12 @@ pub struct ProjectsAddFieldForOrgRequestVariant1 {
     ///The name of the field.
     pub name: String,
     ///The field's data type.
-    pub data_type: ProjectsAddFieldForOrgRequestVariant1DataType,
+    pub data_type: TextOrNumberOrDate,
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsAddFieldForOrgRequestVariant1DataType {
-    Text = "text", Number = "number", Date = "date", }
+    #[doc = "The field's data type."] TextOrNumberOrDate { Text = "text", Number =
+    "number", Date = "date", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -293,14 +274,13 @@ pub struct ProjectsAddFieldForOrgRequestVariant2 {
     ///The name of the field.
     pub name: String,
     ///The field's data type.
-    pub data_type: ProjectsAddFieldForOrgRequestVariant2DataType,
+    pub data_type: SingleSelect,
     ///The options available for single select fields. At least one option must be provided when creating a single select field.
     pub single_select_options: Vec<ProjectsV2FieldSingleSelectOption>,
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsAddFieldForOrgRequestVariant2DataType {
-    SingleSelect = "single_select", }
+    #[doc = "The field's data type."] SingleSelect { SingleSelect = "single_select", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -328,14 +308,13 @@ pub struct ProjectsAddFieldForOrgRequestVariant3 {
     ///The name of the field.
     pub name: String,
     ///The field's data type.
-    pub data_type: ProjectsAddFieldForOrgRequestVariant3DataType,
+    pub data_type: Iteration,
     ///The configuration for iteration fields.
     pub iteration_configuration: ProjectsV2FieldIterationConfiguration,
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsAddFieldForOrgRequestVariant3DataType {
-    Iteration = "iteration", }
+    #[doc = "The field's data type."] Iteration { Iteration = "iteration", }
 }
 
 ///The configuration for iteration fields.
@@ -405,7 +384,7 @@ pub struct ProjectsV2ItemWithContent {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProjectsAddItemForOrgRequest {
     ///The type of item to add to the project. Must be either Issue or PullRequest.
-    pub r#type: ProjectsAddItemForOrgRequestType,
+    pub r#type: IssueOrPullRequest,
     ///The unique identifier of the issue or pull request to add to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -423,16 +402,7 @@ pub struct ProjectsAddItemForOrgRequest {
 crate::open_enum! {
     #[doc =
     "The type of item to add to the project. Must be either Issue or PullRequest."]
-    ProjectsAddItemForOrgRequestType { Issue = "Issue", PullRequest = "PullRequest", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsGetOrgItemFields {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
+    IssueOrPullRequest { Issue = "Issue", PullRequest = "PullRequest", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -470,7 +440,7 @@ pub struct ProjectsCreateViewForOrgRequest {
     ///The name of the view.
     pub name: String,
     ///The layout of the view.
-    pub layout: ProjectsCreateViewForOrgRequestLayout,
+    pub layout: TableOrBoardOrRoadmap,
     ///The filter query for the view. See [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
@@ -490,17 +460,8 @@ For `table` and `board` layouts, this represents the field IDs that should be vi
 }
 
 crate::open_enum! {
-    #[doc = "The layout of the view."] ProjectsCreateViewForOrgRequestLayout { Table =
-    "table", Board = "board", Roadmap = "roadmap", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsCreateViewForOrgRequestSortByItemItem {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
+    #[doc = "The layout of the view."] TableOrBoardOrRoadmap { Table = "table", Board =
+    "board", Roadmap = "roadmap", }
 }
 
 ///A view inside a projects v2 project
@@ -513,7 +474,7 @@ pub struct ProjectsV2View {
     ///The name of the view.
     pub name: String,
     ///The layout of the view.
-    pub layout: ProjectsV2ViewLayout,
+    pub layout: TableOrBoardOrRoadmap,
     ///The node ID of the view.
     pub node_id: String,
     ///The API URL of the project that contains the view.
@@ -531,213 +492,19 @@ pub struct ProjectsV2View {
     ///The list of field IDs that are visible in the view.
     pub visible_fields: Vec<i64>,
     ///The sorting configuration for the view. Each element is a tuple of [field_id, direction] where direction is "asc" or "desc".
-    pub sort_by: Vec<Vec<ProjectsV2ViewSortByItemItem>>,
+    pub sort_by: Vec<Vec<ProjectsCreateViewForOrgRequestSortByItemItem>>,
     ///The list of field IDs used for horizontal grouping.
     pub group_by: Vec<i64>,
     ///The list of field IDs used for vertical grouping (board layout).
     pub vertical_group_by: Vec<i64>,
 }
 
-crate::open_enum! {
-    #[doc = "The layout of the view."] ProjectsV2ViewLayout { Table = "table", Board =
-    "board", Roadmap = "roadmap", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum ProjectsV2ViewSortByItemItem {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsListViewItemsForOrgFields {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ProjectsCreateDraftItemForAuthenticatedUserRequest {
-    ///The title of the draft issue item to create in the project.
-    pub title: String,
-    ///The body content of the draft issue item to create in the project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProjectsCreateViewForUserRequest {
-    ///The name of the view.
-    pub name: String,
-    ///The layout of the view.
-    pub layout: ProjectsCreateViewForUserRequestLayout,
-    ///The filter query for the view. See [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
-    /**`visible_fields` is not applicable to `roadmap` layout views.
-For `table` and `board` layouts, this represents the field IDs that should be visible in the view. If not provided, the default visible fields will be used.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visible_fields: Option<Vec<i64>>,
-    ///Sorting configuration for the view. Each element is a two-element array of `[field_id, direction]` where `direction` is `"asc"` or `"desc"`. Supports multiple sort criteria applied in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_by: Option<Vec<Vec<ProjectsCreateViewForUserRequestSortByItemItem>>>,
-    ///The field IDs to group items by (horizontal grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_by: Option<Vec<i64>>,
-    ///The field IDs to use as columns in `board` layout (vertical grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vertical_group_by: Option<Vec<i64>>,
-}
-
-crate::open_enum! {
-    #[doc = "The layout of the view."] ProjectsCreateViewForUserRequestLayout { Table =
-    "table", Board = "board", Roadmap = "roadmap", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsCreateViewForUserRequestSortByItemItem {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForUserRequest {
-    Variant0(ProjectsAddFieldForUserRequestVariant0),
-    Variant1(ProjectsAddFieldForUserRequestVariant1),
-    Variant2(ProjectsAddFieldForUserRequestVariant2),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProjectsAddFieldForUserRequestVariant0 {
-    ///The name of the field.
-    pub name: String,
-    ///The field's data type.
-    pub data_type: ProjectsAddFieldForUserRequestVariant0DataType,
-}
-
-crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsAddFieldForUserRequestVariant0DataType {
-    Text = "text", Number = "number", Date = "date", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProjectsAddFieldForUserRequestVariant1 {
-    ///The name of the field.
-    pub name: String,
-    ///The field's data type.
-    pub data_type: ProjectsAddFieldForUserRequestVariant1DataType,
-    ///The options available for single select fields. At least one option must be provided when creating a single select field.
-    pub single_select_options: Vec<ProjectsV2FieldSingleSelectOption>,
-}
-
-crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsAddFieldForUserRequestVariant1DataType {
-    SingleSelect = "single_select", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProjectsAddFieldForUserRequestVariant2 {
-    ///The name of the field.
-    pub name: String,
-    ///The field's data type.
-    pub data_type: ProjectsAddFieldForUserRequestVariant2DataType,
-    ///The configuration for iteration fields.
-    pub iteration_configuration: ProjectsV2FieldIterationConfiguration,
-}
-
-crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsAddFieldForUserRequestVariant2DataType {
-    Iteration = "iteration", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsListItemsForUserFields {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProjectsAddItemForUserRequest {
-    ///The type of item to add to the project. Must be either Issue or PullRequest.
-    pub r#type: ProjectsAddItemForUserRequestType,
-    ///The unique identifier of the issue or pull request to add to the project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    ///The repository owner login.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    ///The repository name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repo: Option<String>,
-    ///The issue or pull request number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The type of item to add to the project. Must be either Issue or PullRequest."]
-    ProjectsAddItemForUserRequestType { Issue = "Issue", PullRequest = "PullRequest", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsGetUserItemFields {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ProjectsUpdateItemForUserRequest {
-    ///A list of field updates to apply.
-    pub fields: Vec<ProjectsUpdateItemForUserRequestFieldsItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ProjectsUpdateItemForUserRequestFieldsItem {
-    ///The ID of the project field to update.
-    pub id: i64,
-    /**The new value for the field:
-- For text, number, and date fields, provide the new value directly.
-- For single select and iteration fields, provide the ID of the option or iteration.
-- To clear the field, set this to null.*/
-    pub value: Option<ProjectsUpdateItemForUserRequestFieldsItemValue>,
-}
-
-/**The new value for the field:
-- For text, number, and date fields, provide the new value directly.
-- For single select and iteration fields, provide the ID of the option or iteration.
-- To clear the field, set this to null.*/
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsUpdateItemForUserRequestFieldsItemValue {
-    StringType(String),
-    Number(f64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ProjectsListViewItemsForUserFields {
-    StringType(String),
-    Array(Vec<String>),
+    Variant0(ProjectsAddFieldForOrgRequestVariant1),
+    Variant1(ProjectsAddFieldForOrgRequestVariant2),
+    Variant2(ProjectsAddFieldForOrgRequestVariant3),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }

@@ -3,16 +3,8 @@
 use super::*;
 
 crate::open_enum! {
-    PullsListDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
     PullsListSort { Created = "created", Updated = "updated", Popularity = "popularity",
     LongRunning = "long-running", }
-}
-
-crate::open_enum! {
-    PullsListState { Open = "open", Closed = "closed", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -43,7 +35,7 @@ pub struct PullsCreateRequest {
 
 ///Pull requests let you tell others about changes you've pushed to a repository on GitHub. Once a pull request is sent, interested parties can review the set of changes, discuss potential modifications, and even push follow-up commits if necessary.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequest {
+pub struct PullRequest2 {
     pub url: String,
     pub id: i64,
     pub node_id: String,
@@ -59,14 +51,14 @@ pub struct PullRequest {
     ///Number uniquely identifying the pull request within its repository.
     pub number: i64,
     ///State of this Pull Request. Either `open` or `closed`.
-    pub state: PullRequestState,
+    pub state: OpenOrClosed3,
     pub locked: bool,
     ///The title of the pull request.
     pub title: String,
     ///A GitHub user.
     pub user: SimpleUser,
     pub body: Option<String>,
-    pub labels: Vec<PullRequestLabelsItem>,
+    pub labels: Vec<PullRequest2LabelsItem>,
     pub milestone: Option<Milestone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_lock_reason: Option<String>,
@@ -82,10 +74,10 @@ pub struct PullRequest {
     pub requested_reviewers: Option<Vec<SimpleUser>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<TeamSimple>>,
-    pub head: PullRequestHead,
-    pub base: PullRequestBase,
+    pub head: PullRequest2Head,
+    pub base: PullRequest2Head,
     #[serde(rename = "_links")]
-    pub links: PullRequestLinks,
+    pub links: PullRequestSimpleLinks,
     ///How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     ///The status of auto merging a pull request.
@@ -113,12 +105,12 @@ pub struct PullRequest {
 }
 
 crate::open_enum! {
-    #[doc = "State of this Pull Request. Either `open` or `closed`."] PullRequestState {
+    #[doc = "State of this Pull Request. Either `open` or `closed`."] OpenOrClosed3 {
     Open = "open", Closed = "closed", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestLabelsItem {
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequest2LabelsItem {
     pub id: i64,
     pub node_id: String,
     pub url: String,
@@ -128,8 +120,8 @@ pub struct PullRequestLabelsItem {
     pub default: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestHead {
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequest2Head {
     pub label: String,
     pub r#ref: String,
     ///A repository on GitHub.
@@ -139,61 +131,9 @@ pub struct PullRequestHead {
     pub user: SimpleUser,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestBase {
-    pub label: String,
-    pub r#ref: String,
-    ///A repository on GitHub.
-    pub repo: Repository,
-    pub sha: String,
-    ///A GitHub user.
-    pub user: SimpleUser,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestLinks {
-    ///Hypermedia Link
-    pub comments: Link,
-    ///Hypermedia Link
-    pub commits: Link,
-    ///Hypermedia Link
-    pub statuses: Link,
-    ///Hypermedia Link
-    pub html: Link,
-    ///Hypermedia Link
-    pub issue: Link,
-    ///Hypermedia Link
-    pub review_comments: Link,
-    ///Hypermedia Link
-    pub review_comment: Link,
-    ///Hypermedia Link
-    #[serde(rename = "self")]
-    pub self_: Link,
-}
-
 crate::open_enum! {
-    PullsListReviewCommentsForRepoDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    PullsListReviewCommentsForRepoSort { Created = "created", Updated = "updated",
-    CreatedAt = "created_at", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct PullsUpdateReviewCommentRequest {
-    ///The text of the reply to the review comment.
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsGetError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    CreatedOrUpdatedOrCreatedAt { Created = "created", Updated = "updated", CreatedAt =
+    "created_at", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -206,26 +146,13 @@ pub struct PullsUpdateRequest {
     pub body: Option<String>,
     ///State of this Pull Request. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<PullsUpdateRequestState>,
+    pub state: Option<OpenOrClosed2>,
     ///The name of the branch you want your changes pulled into. This should be an existing branch on the current repository. You cannot update the base branch on a pull request to point to another repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     ///Indicates whether [maintainers can modify](https://docs.github.com/articles/allowing-changes-to-a-pull-request-branch-created-from-a-fork/) the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_can_modify: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "State of this Pull Request. Either `open` or `closed`."]
-    PullsUpdateRequestState { Open = "open", Closed = "closed", }
-}
-
-crate::open_enum! {
-    PullsListReviewCommentsDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    PullsListReviewCommentsSort { Created = "created", Updated = "updated", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -241,7 +168,7 @@ pub struct PullsCreateReviewCommentRequest {
     pub position: Option<i64>,
     ///In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see "[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<PullsCreateReviewCommentRequestSide>,
+    pub side: Option<LeftOrRight3>,
     ///**Required unless using `subject_type:file`**. The line of the blob in the pull request diff that the comment applies to. For a multi-line comment, the last line of the range that your comment applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -250,47 +177,25 @@ pub struct PullsCreateReviewCommentRequest {
     pub start_line: Option<i64>,
     ///**Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see "[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)" in the GitHub Help documentation. See `side` in this table for additional context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_side: Option<PullsCreateReviewCommentRequestStartSide>,
+    pub start_side: Option<LeftOrRightOrSide>,
     ///The ID of the review comment to reply to. To find the ID of a review comment with ["List review comments on a pull request"](#list-review-comments-on-a-pull-request). When specified, all parameters other than `body` in the request body are ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<i64>,
     ///The level at which the comment is targeted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<PullsCreateReviewCommentRequestSubjectType>,
+    pub subject_type: Option<LineOrFile>,
 }
 
 crate::open_enum! {
     #[doc =
     "In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see \"[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)\" in the GitHub Help documentation."]
-    PullsCreateReviewCommentRequestSide { Left = "LEFT", Right = "RIGHT", }
+    LeftOrRight3 { Left = "LEFT", Right = "RIGHT", }
 }
 
 crate::open_enum! {
     #[doc =
     "**Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see \"[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)\" in the GitHub Help documentation. See `side` in this table for additional context."]
-    PullsCreateReviewCommentRequestStartSide { Left = "LEFT", Right = "RIGHT", Side =
-    "side", }
-}
-
-crate::open_enum! {
-    #[doc = "The level at which the comment is targeted."]
-    PullsCreateReviewCommentRequestSubjectType { Line = "line", File = "file", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct PullsCreateReplyForReviewCommentRequest {
-    ///The text of the review comment.
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsListFilesError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+    LeftOrRightOrSide { Left = "LEFT", Right = "RIGHT", Side = "side", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -306,36 +211,15 @@ pub struct PullsMergeRequest {
     pub sha: Option<String>,
     ///The merge method to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_method: Option<PullsMergeRequestMergeMethod>,
-}
-
-crate::open_enum! {
-    #[doc = "The merge method to use."] PullsMergeRequestMergeMethod { Merge = "merge",
-    Squash = "squash", Rebase = "rebase", }
+    pub merge_method: Option<MergeOrSquashOrRebase>,
 }
 
 ///Pull Request Merge Result
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeResult {
     pub sha: String,
     pub merged: bool,
     pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsMergeError405 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsMergeError409 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -351,21 +235,16 @@ pub struct PullsMergeAsyncRequest {
     pub sha: Option<String>,
     ///The merge method to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_method: Option<PullsMergeAsyncRequestMergeMethod>,
+    pub merge_method: Option<MergeOrSquashOrRebase>,
     ///The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_action: Option<PullsMergeAsyncRequestMergeAction>,
-}
-
-crate::open_enum! {
-    #[doc = "The merge method to use."] PullsMergeAsyncRequestMergeMethod { Merge =
-    "merge", Squash = "squash", Rebase = "rebase", }
+    pub merge_action: Option<DefaultTypeOrDirectMergeOrMergeQueue>,
 }
 
 crate::open_enum! {
     #[doc =
     "The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option."]
-    PullsMergeAsyncRequestMergeAction { Default = "default", DirectMerge =
+    DefaultTypeOrDirectMergeOrMergeQueue { Default = "default", DirectMerge =
     "direct_merge", MergeQueue = "merge_queue", }
 }
 
@@ -397,7 +276,7 @@ pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     pub message: String,
     pub uuid: String,
     pub merge_method: PullRequestMergeAsyncResultDetailsVariant0MergeMethod,
-    pub merge_action: PullRequestMergeAsyncResultDetailsVariant0MergeAction,
+    pub merge_action: DefaultTypeOrMergeQueueOrDirectMerge,
     ///SHA that the pull request head must match for the enqueued merge to proceed.
     pub expected_head_sha: String,
 }
@@ -408,25 +287,25 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    PullRequestMergeAsyncResultDetailsVariant0MergeAction { Default = "default",
-    MergeQueue = "merge_queue", DirectMerge = "direct_merge", }
+    DefaultTypeOrMergeQueueOrDirectMerge { Default = "default", MergeQueue =
+    "merge_queue", DirectMerge = "direct_merge", }
 }
 
 ///When the pull request cannot be merged
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant1 {
     pub message: String,
 }
 
 ///When the pull request is already merged
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant2 {
     pub message: String,
     pub sha: String,
 }
 
 ///Pull Request Review Request
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewRequest {
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
@@ -464,7 +343,7 @@ pub struct PullRequestReview {
     pub html_url: String,
     pub pull_request_url: String,
     #[serde(rename = "_links")]
-    pub links: PullRequestReviewLinks,
+    pub links: PullRequestReviewEventReviewLinks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
     ///A commit SHA for the review. If the commit object was garbage collected or forcibly deleted, then it no longer exists in Git and this value will be `null`.
@@ -477,22 +356,6 @@ pub struct PullRequestReview {
     pub author_association: AuthorAssociation,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewLinks {
-    pub html: PullRequestReviewLinksHtml,
-    pub pull_request: PullRequestReviewLinksPullRequest,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewLinksHtml {
-    pub href: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewLinksPullRequest {
-    pub href: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsCreateReviewRequest {
     ///The SHA of the commit that needs a review. Not using the latest commit SHA may render your review comment outdated if a subsequent commit modifies the line you specify as the `position`. Defaults to the most recent commit in the pull request when you do not specify a value.
@@ -503,7 +366,7 @@ pub struct PullsCreateReviewRequest {
     pub body: Option<String>,
     ///The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<PullsCreateReviewRequestEvent>,
+    pub event: Option<ApproveOrRequestChangesOrComment>,
     ///Use the following table to specify the location, destination, and contents of the draft review comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<PullsCreateReviewRequestCommentsItem>>,
@@ -512,7 +375,7 @@ pub struct PullsCreateReviewRequest {
 crate::open_enum! {
     #[doc =
     "The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready."]
-    PullsCreateReviewRequestEvent { Approve = "APPROVE", RequestChanges =
+    ApproveOrRequestChangesOrComment { Approve = "APPROVE", RequestChanges =
     "REQUEST_CHANGES", Comment = "COMMENT", }
 }
 
@@ -533,12 +396,6 @@ pub struct PullsCreateReviewRequestCommentsItem {
     pub start_line: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct PullsUpdateReviewRequest {
-    ///The body text of the pull request review.
-    pub body: String,
 }
 
 ///Legacy Review Comment
@@ -575,10 +432,10 @@ pub struct ReviewComment {
     pub reactions: Option<ReactionRollup>,
     ///The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<ReviewCommentSide>,
+    pub side: Option<LeftOrRight2>,
     ///The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_side: Option<ReviewCommentStartSide>,
+    pub start_side: Option<LeftOrRight>,
     ///The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -593,10 +450,10 @@ pub struct ReviewComment {
     pub original_start_line: Option<i64>,
     ///The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<ReviewCommentSubjectType>,
+    pub subject_type: Option<LineOrFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewCommentLinks {
     ///Hypermedia Link
     #[serde(rename = "self")]
@@ -607,31 +464,16 @@ pub struct ReviewCommentLinks {
     pub pull_request: Link,
 }
 
-crate::open_enum! {
-    #[doc = "The side of the first line of the range for a multi-line comment."]
-    ReviewCommentSide { Left = "LEFT", Right = "RIGHT", }
-}
-
-crate::open_enum! {
-    #[doc = "The side of the first line of the range for a multi-line comment."]
-    ReviewCommentStartSide { Left = "LEFT", Right = "RIGHT", }
-}
-
-crate::open_enum! {
-    #[doc = "The level at which the comment is targeted, can be a diff line or a file."]
-    ReviewCommentSubjectType { Line = "line", File = "file", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsDismissReviewRequest {
     ///The message for the pull request review dismissal
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<PullsDismissReviewRequestEvent>,
+    pub event: Option<Dismiss>,
 }
 
 crate::open_enum! {
-    PullsDismissReviewRequestEvent { Dismiss = "DISMISS", }
+    Dismiss { Dismiss = "DISMISS", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -640,14 +482,7 @@ pub struct PullsSubmitReviewRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     ///The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action.
-    pub event: PullsSubmitReviewRequestEvent,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action."]
-    PullsSubmitReviewRequestEvent { Approve = "APPROVE", RequestChanges =
-    "REQUEST_CHANGES", Comment = "COMMENT", }
+    pub event: ApproveOrRequestChangesOrComment,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -657,16 +492,8 @@ pub struct PullsUpdateBranchRequest {
     pub expected_head_sha: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsUpdateBranchResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
 ///Pull Request Stack Minimal
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackMinimal {
     pub id: i64,
     pub number: i64,
@@ -679,7 +506,7 @@ pub struct PullRequestStackMinimal {
     pub pull_requests: Vec<PullRequestStackMinimalPullRequestsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackMinimalBase {
     pub r#ref: String,
 }
@@ -687,17 +514,13 @@ pub struct PullRequestStackMinimalBase {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackMinimalPullRequestsItem {
     pub number: i64,
-    pub state: PullRequestStackMinimalPullRequestsItemState,
+    pub state: OpenOrClosed2,
     pub draft: bool,
     pub merged_at: Option<String>,
     pub head: PullRequestStackMinimalPullRequestsItemHead,
 }
 
-crate::open_enum! {
-    PullRequestStackMinimalPullRequestsItemState { Open = "open", Closed = "closed", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackMinimalPullRequestsItemHead {
     pub r#ref: String,
     pub sha: String,
@@ -709,22 +532,17 @@ pub struct PullsCreateRequest2 {
     pub pull_requests: Vec<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullsCreateResponse {
     pub id: i64,
     pub number: i64,
     pub node_id: String,
     pub url: String,
-    pub base: PullsCreateResponseBase,
+    pub base: PullRequestStackMinimalBase,
     ///Whether the stack has any open pull request. False when all pull requests are merged or closed.
     pub open: bool,
     pub created_at: String,
     pub pull_requests: Vec<PullRequestStackPullRequest>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsCreateResponseBase {
-    pub r#ref: String,
 }
 
 ///Pull Request Stack Pull Request
@@ -733,51 +551,19 @@ pub struct PullRequestStackPullRequest {
     pub id: i64,
     pub number: i64,
     pub url: String,
-    pub head: PullRequestStackPullRequestHead,
-    pub base: PullRequestStackPullRequestBase,
+    pub head: PullRequestMinimalHead,
+    pub base: PullRequestMinimalHead,
     pub node_id: String,
     pub title: String,
-    pub state: PullRequestStackPullRequestState,
+    pub state: OpenOrClosed2,
     pub merged_at: Option<String>,
     pub draft: bool,
     pub html_url: String,
     pub user: Option<SimpleUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestStackPullRequestHead {
-    pub r#ref: String,
-    pub sha: String,
-    pub repo: PullRequestStackPullRequestHeadRepo,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestStackPullRequestHeadRepo {
-    pub id: i64,
-    pub url: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestStackPullRequestBase {
-    pub r#ref: String,
-    pub sha: String,
-    pub repo: PullRequestStackPullRequestBaseRepo,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestStackPullRequestBaseRepo {
-    pub id: i64,
-    pub url: String,
-    pub name: String,
-}
-
-crate::open_enum! {
-    PullRequestStackPullRequestState { Open = "open", Closed = "closed", }
-}
-
 ///Validation Error
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullsCreateError422 {
     pub message: String,
     pub documentation_url: String,
@@ -785,7 +571,7 @@ pub struct PullsCreateError422 {
     pub errors: Option<Vec<PullsCreateError422ErrorsItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullsCreateError422ErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
@@ -805,120 +591,14 @@ pub struct PullsCreateError422ErrorsItem {
 pub enum PullsCreateError422ErrorsItemValue {
     StringType(Option<String>),
     Integer(Option<i64>),
-    Array(Option<Vec<PullsCreateError422ErrorsItemValueVariant2Item>>),
+    Array(Option<Vec<IssuesCreateRequestTitle>>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum PullsCreateError422ErrorsItemValueVariant2Item {
-    StringType(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsGetResponse {
-    pub id: i64,
-    pub number: i64,
-    pub node_id: String,
-    pub url: String,
-    pub base: PullsGetResponseBase,
-    ///Whether the stack has any open pull request. False when all pull requests are merged or closed.
-    pub open: bool,
-    pub created_at: String,
-    pub pull_requests: Vec<PullRequestStackPullRequest>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsGetResponseBase {
-    pub r#ref: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsAddRequest {
     ///An ordered list of pull request numbers to append to the stack, from the current top upward.
     pub pull_requests: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsAddResponse {
-    pub id: i64,
-    pub number: i64,
-    pub node_id: String,
-    pub url: String,
-    pub base: PullsAddResponseBase,
-    ///Whether the stack has any open pull request. False when all pull requests are merged or closed.
-    pub open: bool,
-    pub created_at: String,
-    pub pull_requests: Vec<PullRequestStackPullRequest>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsAddResponseBase {
-    pub r#ref: String,
-}
-
-///Validation Error
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsAddError422 {
-    pub message: String,
-    pub documentation_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<PullsAddError422ErrorsItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsAddError422ErrorsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<PullsAddError422ErrorsItemValue>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum PullsAddError422ErrorsItemValue {
-    StringType(Option<String>),
-    Integer(Option<i64>),
-    Array(Option<Vec<PullsAddError422ErrorsItemValueVariant2Item>>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum PullsAddError422ErrorsItemValueVariant2Item {
-    StringType(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsUnstackResponse {
-    pub id: i64,
-    pub number: i64,
-    pub node_id: String,
-    pub url: String,
-    pub base: PullsUnstackResponseBase,
-    ///Whether the stack has any open pull request. False when all pull requests are merged or closed.
-    pub open: bool,
-    pub created_at: String,
-    pub pull_requests: Vec<PullRequestStackPullRequest>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullsUnstackResponseBase {
-    pub r#ref: String,
 }
 

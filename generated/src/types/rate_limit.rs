@@ -3,14 +3,14 @@
 use super::*;
 
 ///Rate Limit Overview
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RateLimitOverview {
     pub resources: RateLimitOverviewResources,
     ///Rate Limit
     pub rate: RateLimit,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RateLimitOverviewResources {
     ///Rate Limit
     pub core: RateLimit,
@@ -49,7 +49,7 @@ pub struct RateLimitOverviewResources {
 }
 
 ///Rate Limit
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RateLimit {
     pub limit: i64,
     pub remaining: i64,

@@ -15,87 +15,14 @@ pub struct Reaction {
     pub node_id: String,
     pub user: Option<SimpleUser>,
     ///The reaction to use
-    pub content: ReactionContent,
+    pub content: ReactionsListForCommitCommentContent,
     pub created_at: String,
-}
-
-crate::open_enum! {
-    #[doc = "The reaction to use"] ReactionContent { Plus1 = "+1", Minus1 = "-1", Laugh =
-    "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
-    "rocket", Eyes = "eyes", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReactionsCreateForCommitCommentRequest {
     ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment.
-    pub content: ReactionsCreateForCommitCommentRequestContent,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment."]
-    ReactionsCreateForCommitCommentRequestContent { Plus1 = "+1", Minus1 = "-1", Laugh =
-    "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
-    "rocket", Eyes = "eyes", }
-}
-
-crate::open_enum! {
-    ReactionsListForIssueCommentContent { Plus1 = "+1", Minus1 = "-1", Laugh = "laugh",
-    Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket = "rocket", Eyes =
-    "eyes", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ReactionsCreateForIssueCommentRequest {
-    ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue comment.
-    pub content: ReactionsCreateForIssueCommentRequestContent,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue comment."]
-    ReactionsCreateForIssueCommentRequestContent { Plus1 = "+1", Minus1 = "-1", Laugh =
-    "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
-    "rocket", Eyes = "eyes", }
-}
-
-crate::open_enum! {
-    ReactionsListForIssueContent { Plus1 = "+1", Minus1 = "-1", Laugh = "laugh", Confused
-    = "confused", Heart = "heart", Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ReactionsCreateForIssueRequest {
-    ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue.
-    pub content: ReactionsCreateForIssueRequestContent,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue."]
-    ReactionsCreateForIssueRequestContent { Plus1 = "+1", Minus1 = "-1", Laugh = "laugh",
-    Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket = "rocket", Eyes =
-    "eyes", }
-}
-
-crate::open_enum! {
-    ReactionsListForPullRequestReviewCommentContent { Plus1 = "+1", Minus1 = "-1", Laugh
-    = "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
-    "rocket", Eyes = "eyes", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ReactionsCreateForPullRequestReviewCommentRequest {
-    ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the pull request review comment.
-    pub content: ReactionsCreateForPullRequestReviewCommentRequestContent,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the pull request review comment."]
-    ReactionsCreateForPullRequestReviewCommentRequestContent { Plus1 = "+1", Minus1 =
-    "-1", Laugh = "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray",
-    Rocket = "rocket", Eyes = "eyes", }
+    pub content: ReactionsListForCommitCommentContent,
 }
 
 crate::open_enum! {
@@ -106,13 +33,6 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReactionsCreateForReleaseRequest {
     ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release.
-    pub content: ReactionsCreateForReleaseRequestContent,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release."]
-    ReactionsCreateForReleaseRequestContent { Plus1 = "+1", Laugh = "laugh", Heart =
-    "heart", Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
+    pub content: ReactionsListForReleaseContent,
 }
 

@@ -3,10 +3,6 @@
 use super::*;
 
 crate::open_enum! {
-    ReposListForOrgDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
     ReposListForOrgSort { Created = "created", Updated = "updated", Pushed = "pushed",
     FullName = "full_name", }
 }
@@ -31,7 +27,7 @@ pub struct ReposCreateInOrgRequest {
     pub private: Option<bool>,
     ///The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<ReposCreateInOrgRequestVisibility>,
+    pub visibility: Option<PublicOrPrivate>,
     ///Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
@@ -84,16 +80,14 @@ The default value for a squash merge commit title:
 - `PR_TITLE` - default to the pull request's title.
 - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<ReposCreateInOrgRequestSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
     /**The default value for a squash merge commit message:
 
 - `PR_BODY` - default to the pull request's body.
 - `COMMIT_MESSAGES` - default to the branch's commit messages.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<
-        ReposCreateInOrgRequestSquashMergeCommitMessage,
-    >,
+    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
     /**Required when using `merge_commit_message`.
 
 The default value for a merge commit title.
@@ -101,50 +95,17 @@ The default value for a merge commit title.
 - `PR_TITLE` - default to the pull request's title.
 - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<ReposCreateInOrgRequestMergeCommitTitle>,
+    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
     /**The default value for a merge commit message.
 
 - `PR_TITLE` - default to the pull request's title.
 - `PR_BODY` - default to the pull request's body.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<ReposCreateInOrgRequestMergeCommitMessage>,
+    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     ///The custom properties for the new repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-crate::open_enum! {
-    #[doc = "The visibility of the repository."] ReposCreateInOrgRequestVisibility {
-    Public = "public", Private = "private", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Required when using `squash_merge_commit_message`.\n\nThe default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    ReposCreateInOrgRequestSquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle
-    = "COMMIT_OR_PR_TITLE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    ReposCreateInOrgRequestSquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages
-    = "COMMIT_MESSAGES", Blank = "BLANK", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Required when using `merge_commit_message`.\n\nThe default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    ReposCreateInOrgRequestMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
-    "MERGE_MESSAGE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    ReposCreateInOrgRequestMergeCommitMessage { PrBody = "PR_BODY", PrTitle = "PR_TITLE",
-    Blank = "BLANK", }
 }
 
 ///A set of rules to apply when specified conditions are met.
@@ -159,7 +120,7 @@ pub struct RepositoryRuleset {
     pub target: Option<RepositoryRulesetTarget>,
     ///The type of the source of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_type: Option<RepositoryRulesetSourceType>,
+    pub source_type: Option<RepositoryOrOrganizationOrEnterprise>,
     ///The name of the source
     pub source: String,
     ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
@@ -191,9 +152,9 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The type of the source of the ruleset"] RepositoryRulesetSourceType {
-    Repository = "Repository", Organization = "Organization", Enterprise = "Enterprise",
-    }
+    #[doc = "The type of the source of the ruleset"] RepositoryOrOrganizationOrEnterprise
+    { Repository = "Repository", Organization = "Organization", Enterprise =
+    "Enterprise", }
 }
 
 crate::open_enum! {
@@ -217,7 +178,7 @@ pub struct RepositoryRulesetBypassActor {
     pub actor_type: RepositoryRulesetBypassActorActorType,
     ///When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_mode: Option<RepositoryRulesetBypassActorBypassMode>,
+    pub bypass_mode: Option<AlwaysOrPullRequestOrExempt>,
 }
 
 crate::open_enum! {
@@ -230,8 +191,8 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created."]
-    RepositoryRulesetBypassActorBypassMode { Always = "always", PullRequest =
-    "pull_request", Exempt = "exempt", }
+    AlwaysOrPullRequestOrExempt { Always = "always", PullRequest = "pull_request", Exempt
+    = "exempt", }
 }
 
 crate::open_enum! {
@@ -241,7 +202,7 @@ crate::open_enum! {
     "pull_requests_only", Never = "never", Exempt = "exempt", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRulesetLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<RepositoryRulesetLinksSelf>,
@@ -249,14 +210,14 @@ pub struct RepositoryRulesetLinks {
     pub html: Option<RepositoryRulesetLinksHtml>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRulesetLinksSelf {
     ///The URL of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRulesetLinksHtml {
     ///The html URL of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,18 +268,8 @@ pub enum OrgRulesetConditions {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_name: Option<OrgRulesetConditionsVariant0RefName>,
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_name: OrgRulesetConditionsVariant0RepositoryName,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgRulesetConditionsVariant0RefName {
-    ///Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<String>>,
-    ///Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -338,18 +289,8 @@ pub struct OrgRulesetConditionsVariant0RepositoryName {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_name: Option<OrgRulesetConditionsVariant1RefName>,
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_id: OrgRulesetConditionsVariant1RepositoryId,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgRulesetConditionsVariant1RefName {
-    ///Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<String>>,
-    ///Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -363,18 +304,8 @@ pub struct OrgRulesetConditionsVariant1RepositoryId {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_name: Option<OrgRulesetConditionsVariant2RefName>,
+    pub ref_name: Option<RepositoryRulesetConditions2RefName>,
     pub repository_property: OrgRulesetConditionsVariant2RepositoryProperty,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgRulesetConditionsVariant2RefName {
-    ///Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<String>>,
-    ///Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -396,14 +327,13 @@ pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
     pub property_values: Vec<String>,
     ///The source of the repository property. Defaults to 'custom' if not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<RepositoryRulesetConditionsRepositoryPropertySpecSource>,
+    pub source: Option<CustomOrSystem>,
 }
 
 crate::open_enum! {
     #[doc =
     "The source of the repository property. Defaults to 'custom' if not specified."]
-    RepositoryRulesetConditionsRepositoryPropertySpecSource { Custom = "custom", System =
-    "system", }
+    CustomOrSystem { Custom = "custom", System = "system", }
 }
 
 ///A repository rule.
@@ -440,23 +370,23 @@ pub enum RepositoryRule {
 ///Only allow users with bypass permission to create matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCreation {
-    pub r#type: RepositoryRuleCreationType,
+    pub r#type: Creation,
 }
 
 crate::open_enum! {
-    RepositoryRuleCreationType { Creation = "creation", }
+    Creation { Creation = "creation", }
 }
 
 ///Only allow users with bypass permission to update matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleUpdate {
-    pub r#type: RepositoryRuleUpdateType,
+    pub r#type: Update,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleUpdateType { Update = "update", }
+    Update { Update = "update", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -468,34 +398,33 @@ pub struct RepositoryRuleUpdateParameters {
 ///Only allow users with bypass permissions to delete matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDeletion {
-    pub r#type: RepositoryRuleDeletionType,
+    pub r#type: Deletion,
 }
 
 crate::open_enum! {
-    RepositoryRuleDeletionType { Deletion = "deletion", }
+    Deletion { Deletion = "deletion", }
 }
 
 ///Prevent merge commits from being pushed to matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredLinearHistory {
-    pub r#type: RepositoryRuleRequiredLinearHistoryType,
+    pub r#type: RequiredLinearHistory,
 }
 
 crate::open_enum! {
-    RepositoryRuleRequiredLinearHistoryType { RequiredLinearHistory =
-    "required_linear_history", }
+    RequiredLinearHistory { RequiredLinearHistory = "required_linear_history", }
 }
 
 ///Merges must be performed via a merge queue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMergeQueue {
-    pub r#type: RepositoryRuleMergeQueueType,
+    pub r#type: MergeQueue,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleMergeQueueType { MergeQueue = "merge_queue", }
+    MergeQueue { MergeQueue = "merge_queue", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -503,13 +432,13 @@ pub struct RepositoryRuleMergeQueueParameters {
     ///Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
     pub check_response_timeout_minutes: i64,
     ///When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge.
-    pub grouping_strategy: RepositoryRuleMergeQueueParametersGroupingStrategy,
+    pub grouping_strategy: AllgreenOrHeadgreen,
     ///Limit the number of queued pull requests requesting checks and workflow runs at the same time.
     pub max_entries_to_build: i64,
     ///The maximum number of PRs that will be merged together in a group.
     pub max_entries_to_merge: i64,
     ///Method to use when merging changes from queued pull requests.
-    pub merge_method: RepositoryRuleMergeQueueParametersMergeMethod,
+    pub merge_method: MergeOrSquashOrRebase2,
     ///The minimum number of PRs that will be merged together in a group.
     pub min_entries_to_merge: i64,
     ///The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
@@ -519,27 +448,24 @@ pub struct RepositoryRuleMergeQueueParameters {
 crate::open_enum! {
     #[doc =
     "When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge."]
-    RepositoryRuleMergeQueueParametersGroupingStrategy { Allgreen = "ALLGREEN", Headgreen
-    = "HEADGREEN", }
+    AllgreenOrHeadgreen { Allgreen = "ALLGREEN", Headgreen = "HEADGREEN", }
 }
 
 crate::open_enum! {
     #[doc = "Method to use when merging changes from queued pull requests."]
-    RepositoryRuleMergeQueueParametersMergeMethod { Merge = "MERGE", Squash = "SQUASH",
-    Rebase = "REBASE", }
+    MergeOrSquashOrRebase2 { Merge = "MERGE", Squash = "SQUASH", Rebase = "REBASE", }
 }
 
 ///Choose which environments must be successfully deployed to before refs can be pushed into a ref that matches this rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredDeployments {
-    pub r#type: RepositoryRuleRequiredDeploymentsType,
+    pub r#type: RequiredDeployments,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleRequiredDeploymentsType { RequiredDeployments = "required_deployments",
-    }
+    RequiredDeployments { RequiredDeployments = "required_deployments", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -551,32 +477,30 @@ pub struct RepositoryRuleRequiredDeploymentsParameters {
 ///Commits pushed to matching refs must have verified signatures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredSignatures {
-    pub r#type: RepositoryRuleRequiredSignaturesType,
+    pub r#type: RequiredSignatures,
 }
 
 crate::open_enum! {
-    RepositoryRuleRequiredSignaturesType { RequiredSignatures = "required_signatures", }
+    RequiredSignatures { RequiredSignatures = "required_signatures", }
 }
 
 ///Require all commits be made to a non-target branch and submitted via a pull request before they can be merged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulePullRequest {
-    pub r#type: RepositoryRulePullRequestType,
+    pub r#type: PullRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRulePullRequestType { PullRequest = "pull_request", }
+    PullRequest { PullRequest = "pull_request", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulePullRequestParameters {
     ///Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_merge_methods: Option<
-        Vec<RepositoryRulePullRequestParametersAllowedMergeMethodsItem>,
-    >,
+    pub allowed_merge_methods: Option<Vec<MergeOrSquashOrRebase>>,
     ///New, reviewable commits pushed will dismiss previous pull request review approvals.
     pub dismiss_stale_reviews_on_push: bool,
     ///Specify people, teams, or apps allowed to dismiss pull request reviews.
@@ -598,11 +522,6 @@ A collection of reviewers and associated file patterns. Each reviewer has a list
     pub required_reviewers: Option<
         Vec<RepositoryRuleParamsRequiredReviewerConfiguration>,
     >,
-}
-
-crate::open_enum! {
-    RepositoryRulePullRequestParametersAllowedMergeMethodsItem { Merge = "merge", Squash
-    = "squash", Rebase = "rebase", }
 }
 
 ///Specify people, teams, or apps allowed to dismiss pull request reviews.
@@ -647,25 +566,19 @@ pub struct RepositoryRuleParamsReviewer {
     ///ID of the reviewer which must review changes to matching files.
     pub id: i64,
     ///The type of the reviewer
-    pub r#type: RepositoryRuleParamsReviewerType,
-}
-
-crate::open_enum! {
-    #[doc = "The type of the reviewer"] RepositoryRuleParamsReviewerType { Team = "Team",
-    }
+    pub r#type: Team2,
 }
 
 ///Choose which status checks must pass before the ref is updated. When enabled, commits must first be pushed to another ref where the checks pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredStatusChecks {
-    pub r#type: RepositoryRuleRequiredStatusChecksType,
+    pub r#type: RequiredStatusChecks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleRequiredStatusChecksType { RequiredStatusChecks =
-    "required_status_checks", }
+    RequiredStatusChecks { RequiredStatusChecks = "required_status_checks", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -692,24 +605,23 @@ pub struct RepositoryRuleParamsStatusCheckConfiguration {
 ///Prevent users with push access from force pushing to refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleNonFastForward {
-    pub r#type: RepositoryRuleNonFastForwardType,
+    pub r#type: NonFastForward,
 }
 
 crate::open_enum! {
-    RepositoryRuleNonFastForwardType { NonFastForward = "non_fast_forward", }
+    NonFastForward { NonFastForward = "non_fast_forward", }
 }
 
 ///Parameters to be used for the commit_message_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitMessagePattern {
-    pub r#type: RepositoryRuleCommitMessagePatternType,
+    pub r#type: CommitMessagePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleCommitMessagePatternType { CommitMessagePattern =
-    "commit_message_pattern", }
+    CommitMessagePattern { CommitMessagePattern = "commit_message_pattern", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -735,143 +647,62 @@ crate::open_enum! {
 ///Parameters to be used for the commit_author_email_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitAuthorEmailPattern {
-    pub r#type: RepositoryRuleCommitAuthorEmailPatternType,
+    pub r#type: CommitAuthorEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleCommitAuthorEmailPatternParameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleCommitAuthorEmailPatternType { CommitAuthorEmailPattern =
-    "commit_author_email_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleCommitAuthorEmailPatternParameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleCommitAuthorEmailPatternParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleCommitAuthorEmailPatternParametersOperator { StartsWith =
-    "starts_with", EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
+    CommitAuthorEmailPattern { CommitAuthorEmailPattern = "commit_author_email_pattern",
+    }
 }
 
 ///Parameters to be used for the committer_email_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitterEmailPattern {
-    pub r#type: RepositoryRuleCommitterEmailPatternType,
+    pub r#type: CommitterEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleCommitterEmailPatternParameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleCommitterEmailPatternType { CommitterEmailPattern =
-    "committer_email_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleCommitterEmailPatternParameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleCommitterEmailPatternParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleCommitterEmailPatternParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
+    CommitterEmailPattern { CommitterEmailPattern = "committer_email_pattern", }
 }
 
 ///Parameters to be used for the branch_name_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleBranchNamePattern {
-    pub r#type: RepositoryRuleBranchNamePatternType,
+    pub r#type: BranchNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleBranchNamePatternParameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleBranchNamePatternType { BranchNamePattern = "branch_name_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleBranchNamePatternParameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleBranchNamePatternParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleBranchNamePatternParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
+    BranchNamePattern { BranchNamePattern = "branch_name_pattern", }
 }
 
 ///Parameters to be used for the tag_name_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleTagNamePattern {
-    pub r#type: RepositoryRuleTagNamePatternType,
+    pub r#type: TagNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleTagNamePatternParameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleTagNamePatternType { TagNamePattern = "tag_name_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleTagNamePatternParameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleTagNamePatternParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleTagNamePatternParametersOperator { StartsWith = "starts_with", EndsWith
-    = "ends_with", Contains = "contains", Regex = "regex", }
+    TagNamePattern { TagNamePattern = "tag_name_pattern", }
 }
 
 ///Require all changes made to a targeted branch to pass the specified workflows before they can be merged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleWorkflows {
-    pub r#type: RepositoryRuleWorkflowsType,
+    pub r#type: Workflows,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleWorkflowsType { Workflows = "workflows", }
+    Workflows { Workflows = "workflows", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -901,13 +732,13 @@ pub struct RepositoryRuleParamsWorkflowFileReference {
 ///Choose which tools must provide code scanning results before the reference is updated. When configured, code scanning must be enabled and have results for both the commit and the reference being updated.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCodeScanning {
-    pub r#type: RepositoryRuleCodeScanningType,
+    pub r#type: CodeScanning,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleCodeScanningType { CodeScanning = "code_scanning", }
+    CodeScanning { CodeScanning = "code_scanning", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -945,13 +776,13 @@ crate::open_enum! {
 ///Request Copilot code review for new pull requests automatically if the author has access to Copilot code review and their premium requests quota has not reached the limit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCopilotCodeReview {
-    pub r#type: RepositoryRuleCopilotCodeReviewType,
+    pub r#type: CopilotCodeReview,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleCopilotCodeReviewType { CopilotCodeReview = "copilot_code_review", }
+    CopilotCodeReview { CopilotCodeReview = "copilot_code_review", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -967,25 +798,24 @@ pub struct RepositoryRuleCopilotCodeReviewParameters {
 ///Enforce any added or changed dependencies to comply with the organization's license policy.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleLicenseComplianceScanning {
-    pub r#type: RepositoryRuleLicenseComplianceScanningType,
+    pub r#type: LicenseComplianceScanning,
 }
 
 crate::open_enum! {
-    RepositoryRuleLicenseComplianceScanningType { LicenseComplianceScanning =
+    LicenseComplianceScanning { LicenseComplianceScanning =
     "license_compliance_scanning", }
 }
 
 ///Prevent commits that include changes in specified file and folder paths from being pushed to the commit graph. This includes absolute paths that contain file names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleFilePathRestriction {
-    pub r#type: RepositoryRuleFilePathRestrictionType,
+    pub r#type: FilePathRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleFilePathRestrictionType { FilePathRestriction =
-    "file_path_restriction", }
+    FilePathRestriction { FilePathRestriction = "file_path_restriction", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -997,13 +827,13 @@ pub struct RepositoryRuleFilePathRestrictionParameters {
 ///Prevent commits that include file paths that exceed the specified character limit from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMaxFilePathLength {
-    pub r#type: RepositoryRuleMaxFilePathLengthType,
+    pub r#type: MaxFilePathLength,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleMaxFilePathLengthType { MaxFilePathLength = "max_file_path_length", }
+    MaxFilePathLength { MaxFilePathLength = "max_file_path_length", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -1015,14 +845,13 @@ pub struct RepositoryRuleMaxFilePathLengthParameters {
 ///Prevent commits that include files with specified file extensions from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleFileExtensionRestriction {
-    pub r#type: RepositoryRuleFileExtensionRestrictionType,
+    pub r#type: FileExtensionRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleFileExtensionRestrictionType { FileExtensionRestriction =
-    "file_extension_restriction", }
+    FileExtensionRestriction { FileExtensionRestriction = "file_extension_restriction", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -1034,13 +863,13 @@ pub struct RepositoryRuleFileExtensionRestrictionParameters {
 ///Prevent commits with individual files that exceed the specified limit from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMaxFileSize {
-    pub r#type: RepositoryRuleMaxFileSizeType,
+    pub r#type: MaxFileSize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
 }
 
 crate::open_enum! {
-    RepositoryRuleMaxFileSizeType { MaxFileSize = "max_file_size", }
+    MaxFileSize { MaxFileSize = "max_file_size", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -1107,8 +936,7 @@ pub enum OrgRules {
 }
 
 crate::open_enum! {
-    ReposGetOrgRuleSuitesEvaluateStatus { All = "all", Active = "active", Evaluate =
-    "evaluate", }
+    AllOrActiveOrEvaluate { All = "all", Active = "active", Evaluate = "evaluate", }
 }
 
 crate::open_enum! {
@@ -1121,7 +949,7 @@ crate::open_enum! {
     "month", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuitesItem {
     ///The unique identifier of the rule insight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1151,26 +979,20 @@ pub struct RuleSuitesItem {
     pub pushed_at: Option<String>,
     ///The result of the rule evaluations for rules with the `active` enforcement status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<RuleSuitesItemResult>,
+    pub result: Option<PassOrFailOrBypass>,
     ///The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation_result: Option<RuleSuitesItemEvaluationResult>,
+    pub evaluation_result: Option<PassOrFailOrBypass>,
 }
 
 crate::open_enum! {
     #[doc =
     "The result of the rule evaluations for rules with the `active` enforcement status."]
-    RuleSuitesItemResult { Pass = "pass", Fail = "fail", Bypass = "bypass", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`."]
-    RuleSuitesItemEvaluationResult { Pass = "pass", Fail = "fail", Bypass = "bypass", }
+    PassOrFailOrBypass { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
 
 ///Response
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuite {
     ///The unique identifier of the rule insight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1200,10 +1022,10 @@ pub struct RuleSuite {
     pub pushed_at: Option<String>,
     ///The result of the rule evaluations for rules with the `active` enforcement status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<RuleSuiteResult>,
+    pub result: Option<PassOrFailOrBypass>,
     ///The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation_result: Option<RuleSuiteEvaluationResult>,
+    pub evaluation_result: Option<PassOrFailOrBypass2>,
     ///Details on the evaluated rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_evaluations: Option<Vec<RuleSuiteRuleEvaluationsItem>>,
@@ -1211,26 +1033,20 @@ pub struct RuleSuite {
 
 crate::open_enum! {
     #[doc =
-    "The result of the rule evaluations for rules with the `active` enforcement status."]
-    RuleSuiteResult { Pass = "pass", Fail = "fail", Bypass = "bypass", }
-}
-
-crate::open_enum! {
-    #[doc =
     "The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run."]
-    RuleSuiteEvaluationResult { Pass = "pass", Fail = "fail", Bypass = "bypass", }
+    PassOrFailOrBypass2 { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuiteRuleEvaluationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_source: Option<RuleSuiteRuleEvaluationsItemRuleSource>,
     ///The enforcement level of this rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<RuleSuiteRuleEvaluationsItemEnforcement>,
+    pub enforcement: Option<ActiveOrEvaluateOrDeletedRuleset>,
     ///The result of the evaluation of the individual rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<RuleSuiteRuleEvaluationsItemResult>,
+    pub result: Option<PassOrFail>,
     ///The type of rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_type: Option<String>,
@@ -1239,7 +1055,7 @@ pub struct RuleSuiteRuleEvaluationsItem {
     pub details: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuiteRuleEvaluationsItemRuleSource {
     ///The type of rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1254,13 +1070,13 @@ pub struct RuleSuiteRuleEvaluationsItemRuleSource {
 
 crate::open_enum! {
     #[doc = "The enforcement level of this rule source."]
-    RuleSuiteRuleEvaluationsItemEnforcement { Active = "active", Evaluate = "evaluate",
+    ActiveOrEvaluateOrDeletedRuleset { Active = "active", Evaluate = "evaluate",
     DeletedRuleset = "deleted ruleset", }
 }
 
 crate::open_enum! {
-    #[doc = "The result of the evaluation of the individual rule."]
-    RuleSuiteRuleEvaluationsItemResult { Pass = "pass", Fail = "fail", }
+    #[doc = "The result of the evaluation of the individual rule."] PassOrFail { Pass =
+    "pass", Fail = "fail", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1270,7 +1086,7 @@ pub struct ReposUpdateOrgRulesetRequest {
     pub name: Option<String>,
     ///The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<ReposUpdateOrgRulesetRequestTarget>,
+    pub target: Option<RepositoryRulesetTarget>,
     ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<RepositoryRuleEnforcement>,
@@ -1286,19 +1102,6 @@ For repository policy rulesets, the conditions object should only contain the `r
     ///An array of rules within the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<OrgRules>>,
-}
-
-crate::open_enum! {
-    #[doc = "The target of the ruleset"] ReposUpdateOrgRulesetRequestTarget { Branch =
-    "branch", Tag = "tag", Push = "push", Repository = "repository", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposDeleteError403 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1318,7 +1121,7 @@ pub struct ReposUpdateRequest {
     pub private: Option<bool>,
     ///The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<ReposUpdateRequestVisibility>,
+    pub visibility: Option<PublicOrPrivate>,
     /**Specify which security and analysis features to enable or disable for the repository.
 
 To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
@@ -1347,9 +1150,7 @@ You can check which security and analysis features are currently enabled by usin
     pub has_pull_requests: Option<bool>,
     ///The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<
-        ReposUpdateRequestPullRequestCreationPolicy,
-    >,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     ///Either `true` to make this repo available as a template repository or `false` to prevent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
@@ -1384,14 +1185,14 @@ The default value for a squash merge commit title:
 - `PR_TITLE` - default to the pull request's title.
 - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<ReposUpdateRequestSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
     /**The default value for a squash merge commit message:
 
 - `PR_BODY` - default to the pull request's body.
 - `COMMIT_MESSAGES` - default to the branch's commit messages.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<ReposUpdateRequestSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
     /**Required when using `merge_commit_message`.
 
 The default value for a merge commit title.
@@ -1399,14 +1200,14 @@ The default value for a merge commit title.
 - `PR_TITLE` - default to the pull request's title.
 - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<ReposUpdateRequestMergeCommitTitle>,
+    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
     /**The default value for a merge commit message.
 
 - `PR_TITLE` - default to the pull request's title.
 - `PR_BODY` - default to the pull request's body.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<ReposUpdateRequestMergeCommitMessage>,
+    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     ///Whether to archive this repository. `false` will unarchive a previously archived repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
@@ -1416,11 +1217,6 @@ The default value for a merge commit title.
     ///Either `true` to require contributors to sign off on web-based commits, or `false` to not require contributors to sign off on web-based commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The visibility of the repository."] ReposUpdateRequestVisibility { Public =
-    "public", Private = "private", }
 }
 
 /**Specify which security and analysis features to enable or disable for the repository.
@@ -1442,41 +1238,41 @@ For standalone Code Scanning or Secret Protection products, this parameter canno
     pub advanced_security: Option<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
     ///Use the `status` property to enable or disable GitHub Code Security for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<ReposUpdateRequestSecurityAndAnalysisCodeSecurity>,
+    pub code_security: Option<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
     ///Use the `status` property to enable or disable secret scanning for this repository. For more information, see "[About secret scanning](/code-security/secret-security/about-secret-scanning)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<ReposUpdateRequestSecurityAndAnalysisSecretScanning>,
+    pub secret_scanning: Option<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
     ///Use the `status` property to enable or disable secret scanning push protection for this repository. For more information, see "[Protecting pushes with secret scanning](/code-security/secret-scanning/protecting-pushes-with-secret-scanning)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningPushProtection,
+        ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
     ///Use the `status` property to enable or disable secret scanning AI detection for this repository. For more information, see "[Responsible detection of generic secrets with AI](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/generic-secret-detection/responsible-ai-generic-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_ai_detection: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningAiDetection,
+        ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
     ///Use the `status` property to enable or disable secret scanning non-provider patterns for this repository. For more information, see "[Supported secret scanning patterns](/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningNonProviderPatterns,
+        ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
     ///Use the `status` property to enable or disable secret scanning delegated alert dismissal for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedAlertDismissal,
+        ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
     ///Use the `status` property to enable or disable secret scanning delegated bypass for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypass,
+        ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
     /**Feature options for secret scanning delegated bypass.
 This object is only honored when `security_and_analysis.secret_scanning_delegated_bypass.status` is set to `enabled`.
 You can send this object in the same request as `secret_scanning_delegated_bypass`, or update just the options in a separate request.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptions,
+        SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
 }
 
@@ -1492,137 +1288,6 @@ pub struct ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity {
     pub status: Option<String>,
 }
 
-///Use the `status` property to enable or disable GitHub Code Security for this repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisCodeSecurity {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-///Use the `status` property to enable or disable secret scanning for this repository. For more information, see "[About secret scanning](/code-security/secret-security/about-secret-scanning)."
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanning {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-///Use the `status` property to enable or disable secret scanning push protection for this repository. For more information, see "[Protecting pushes with secret scanning](/code-security/secret-scanning/protecting-pushes-with-secret-scanning)."
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningPushProtection {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-///Use the `status` property to enable or disable secret scanning AI detection for this repository. For more information, see "[Responsible detection of generic secrets with AI](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/generic-secret-detection/responsible-ai-generic-secrets)."
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningAiDetection {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-///Use the `status` property to enable or disable secret scanning non-provider patterns for this repository. For more information, see "[Supported secret scanning patterns](/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningNonProviderPatterns {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-///Use the `status` property to enable or disable secret scanning delegated alert dismissal for this repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedAlertDismissal {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-///Use the `status` property to enable or disable secret scanning delegated bypass for this repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypass {
-    ///Can be `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-/**Feature options for secret scanning delegated bypass.
-This object is only honored when `security_and_analysis.secret_scanning_delegated_bypass.status` is set to `enabled`.
-You can send this object in the same request as `secret_scanning_delegated_bypass`, or update just the options in a separate request.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptions {
-    /**The bypass reviewers for secret scanning delegated bypass.
-If you omit this field, the existing set of reviewers is unchanged.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewers: Option<
-        Vec<
-            ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem,
-        >,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
-    ///The ID of the team or role selected as a bypass reviewer
-    pub reviewer_id: i64,
-    ///The type of the bypass reviewer
-    pub reviewer_type: ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemReviewerType,
-    ///The bypass mode for the reviewer
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemMode,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "The type of the bypass reviewer"]
-    ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemReviewerType
-    { Team = "TEAM", Role = "ROLE", }
-}
-
-crate::open_enum! {
-    #[doc = "The bypass mode for the reviewer"]
-    ReposUpdateRequestSecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemMode
-    { Always = "ALWAYS", Exempt = "EXEMPT", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`."]
-    ReposUpdateRequestPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
-    "collaborators_only", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Required when using `squash_merge_commit_message`.\n\nThe default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    ReposUpdateRequestSquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
-    "COMMIT_OR_PR_TITLE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    ReposUpdateRequestSquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages =
-    "COMMIT_MESSAGES", Blank = "BLANK", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Required when using `merge_commit_message`.\n\nThe default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    ReposUpdateRequestMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
-    "MERGE_MESSAGE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    ReposUpdateRequestMergeCommitMessage { PrBody = "PR_BODY", PrTitle = "PR_TITLE",
-    Blank = "BLANK", }
-}
-
 crate::open_enum! {
     ReposListActivitiesActivityType { Push = "push", ForcePush = "force_push",
     BranchCreation = "branch_creation", BranchDeletion = "branch_deletion", PrMerge =
@@ -1632,10 +1297,6 @@ crate::open_enum! {
 crate::open_enum! {
     ReposListActivitiesTimePeriod { Day = "day", Week = "week", Month = "month", Quarter
     = "quarter", Year = "year", }
-}
-
-crate::open_enum! {
-    ReposListActivitiesDirection { Asc = "asc", Desc = "desc", }
 }
 
 ///Activity
@@ -1666,70 +1327,18 @@ crate::open_enum! {
 pub struct ReposCreateAttestationRequest {
     /**The attestation's Sigstore Bundle.
 Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-    pub bundle: ReposCreateAttestationRequestBundle,
+    pub bundle: OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
 }
 
-/**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposCreateAttestationRequestBundle {
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(
-        rename = "verificationMaterial",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposCreateAttestationResponse {
     ///The ID of the attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposListAttestationsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<Vec<ReposListAttestationsResponseAttestationsItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposListAttestationsResponseAttestationsItem {
-    /**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<ReposListAttestationsResponseAttestationsItemBundle>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initiator: Option<String>,
-}
-
-/**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposListAttestationsResponseAttestationsItemBundle {
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(
-        rename = "verificationMaterial",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
 ///An autolink reference.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Autolink {
     pub id: i64,
     ///The prefix of a key that is linkified.
@@ -1754,7 +1363,7 @@ pub struct ReposCreateAutolinkRequest {
 }
 
 ///Check Dependabot security updates
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckAutomatedSecurityFixes {
     ///Whether Dependabot security updates are enabled for the repository.
     pub enabled: bool,
@@ -1763,7 +1372,7 @@ pub struct CheckAutomatedSecurityFixes {
 }
 
 ///Short Branch
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ShortBranch {
     pub name: String,
     pub commit: ShortBranchCommit,
@@ -1775,14 +1384,8 @@ pub struct ShortBranch {
     pub protection_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ShortBranchCommit {
-    pub sha: String,
-    pub url: String,
-}
-
 ///Branch Protection
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -1803,15 +1406,13 @@ pub struct BranchProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_linear_history: Option<BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_force_pushes: Option<BranchProtectionAllowForcePushes>,
+    pub allow_force_pushes: Option<BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_deletions: Option<BranchProtectionAllowDeletions>,
+    pub allow_deletions: Option<BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_creations: Option<BranchProtectionBlockCreations>,
+    pub block_creations: Option<BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_conversation_resolution: Option<
-        BranchProtectionRequiredConversationResolution,
-    >,
+    pub required_conversation_resolution: Option<BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1823,11 +1424,11 @@ pub struct BranchProtection {
     pub lock_branch: Option<BranchProtectionLockBranch>,
     ///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_fork_syncing: Option<BranchProtectionAllowForkSyncing>,
+    pub allow_fork_syncing: Option<BranchProtectionLockBranch>,
 }
 
 ///Protected Branch Required Status Check
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredStatusCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -1841,21 +1442,21 @@ pub struct ProtectedBranchRequiredStatusCheck {
     pub strict: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredStatusCheckChecksItem {
     pub context: String,
     pub app_id: Option<i64>,
 }
 
 ///Protected Branch Admin Enforced
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchAdminEnforced {
     pub url: String,
     pub enabled: bool,
 }
 
 ///Protected Branch Pull Request Review
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -1877,7 +1478,7 @@ pub struct ProtectedBranchPullRequestReview {
     pub require_last_push_approval: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
     ///The list of users with review dismissal access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1897,7 +1498,7 @@ pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
 }
 
 ///Allow specific users, teams, or apps to bypass pull request requirements.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
     ///The list of users allowed to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1911,7 +1512,7 @@ pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
 }
 
 ///Branch Restriction Policy
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchRestrictionPolicy {
     pub url: String,
     pub users_url: String,
@@ -1922,7 +1523,7 @@ pub struct BranchRestrictionPolicy {
     pub apps: Vec<BranchRestrictionPolicyAppsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchRestrictionPolicyUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -1964,7 +1565,7 @@ pub struct BranchRestrictionPolicyUsersItem {
     pub user_view_type: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchRestrictionPolicyAppsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -1994,7 +1595,7 @@ pub struct BranchRestrictionPolicyAppsItem {
     pub events: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchRestrictionPolicyAppsItemOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -2046,7 +1647,7 @@ pub struct BranchRestrictionPolicyAppsItemOwner {
     pub user_view_type: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchRestrictionPolicyAppsItemPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
@@ -2058,58 +1659,27 @@ pub struct BranchRestrictionPolicyAppsItemPermissions {
     pub single_file: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchProtectionRequiredLinearHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BranchProtectionAllowForcePushes {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BranchProtectionAllowDeletions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BranchProtectionBlockCreations {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BranchProtectionRequiredConversationResolution {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchProtectionRequiredSignatures {
     pub url: String,
     pub enabled: bool,
 }
 
 ///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchProtectionLockBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
-///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct BranchProtectionAllowForkSyncing {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
 ///Branch With Protection
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchWithProtection {
     pub name: String,
     ///Commit
@@ -2126,7 +1696,7 @@ pub struct BranchWithProtection {
     pub required_approving_review_count: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchWithProtectionLinks {
     pub html: String,
     #[serde(rename = "self")]
@@ -2220,7 +1790,7 @@ pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
     ///Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
-        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsBypassPullRequestAllowances,
+        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
 }
 
@@ -2238,20 +1808,6 @@ pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissal
     pub apps: Option<Vec<String>>,
 }
 
-///Allow specific users, teams, or apps to bypass pull request requirements.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsBypassPullRequestAllowances {
-    ///The list of user `login`s allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<String>>,
-    ///The list of team `slug`s allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teams: Option<Vec<String>>,
-    ///The list of app `slug`s allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apps: Option<Vec<String>>,
-}
-
 ///Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequestRestrictions {
@@ -2265,7 +1821,7 @@ pub struct ReposUpdateBranchProtectionRequestRestrictions {
 }
 
 ///Branch protections protect branches
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranch {
     pub url: String,
     ///Status Check Policy
@@ -2274,15 +1830,15 @@ pub struct ProtectedBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_pull_request_reviews: Option<ProtectedBranchRequiredPullRequestReviews>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_signatures: Option<ProtectedBranchRequiredSignatures>,
+    pub required_signatures: Option<BranchProtectionRequiredSignatures>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforce_admins: Option<ProtectedBranchEnforceAdmins>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_linear_history: Option<ProtectedBranchRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_force_pushes: Option<ProtectedBranchAllowForcePushes>,
+    pub allow_force_pushes: Option<ProtectedBranchRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_deletions: Option<ProtectedBranchAllowDeletions>,
+    pub allow_deletions: Option<ProtectedBranchRequiredLinearHistory>,
     ///Branch Restriction Policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<BranchRestrictionPolicy>,
@@ -2291,32 +1847,26 @@ pub struct ProtectedBranch {
         ProtectedBranchRequiredConversationResolution,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_creations: Option<ProtectedBranchBlockCreations>,
+    pub block_creations: Option<ProtectedBranchRequiredLinearHistory>,
     ///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_branch: Option<ProtectedBranchLockBranch>,
     ///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_fork_syncing: Option<ProtectedBranchAllowForkSyncing>,
+    pub allow_fork_syncing: Option<ProtectedBranchLockBranch>,
 }
 
 ///Status Check Policy
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct StatusCheckPolicy {
     pub url: String,
     pub strict: bool,
     pub contexts: Vec<String>,
-    pub checks: Vec<StatusCheckPolicyChecksItem>,
+    pub checks: Vec<ProtectedBranchRequiredStatusCheckChecksItem>,
     pub contexts_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct StatusCheckPolicyChecksItem {
-    pub context: String,
-    pub app_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredPullRequestReviews {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2338,7 +1888,7 @@ pub struct ProtectedBranchRequiredPullRequestReviews {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     pub url: String,
     pub users_url: String,
@@ -2349,7 +1899,7 @@ pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     pub apps: Option<Vec<Option<Integration>>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
     pub users: Vec<SimpleUser>,
     pub teams: Vec<Team>,
@@ -2357,54 +1907,26 @@ pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances 
     pub apps: Option<Vec<Option<Integration>>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProtectedBranchRequiredSignatures {
-    pub url: String,
-    pub enabled: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchEnforceAdmins {
     pub url: String,
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredLinearHistory {
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProtectedBranchAllowForcePushes {
-    pub enabled: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProtectedBranchAllowDeletions {
-    pub enabled: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredConversationResolution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProtectedBranchBlockCreations {
-    pub enabled: bool,
-}
-
 ///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchLockBranch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ProtectedBranchAllowForkSyncing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
@@ -2414,7 +1936,7 @@ pub struct ReposUpdatePullRequestReviewProtectionRequest {
     ///Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_restrictions: Option<
-        ReposUpdatePullRequestReviewProtectionRequestDismissalRestrictions,
+        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
     ///Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2431,36 +1953,8 @@ pub struct ReposUpdatePullRequestReviewProtectionRequest {
     ///Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
-        ReposUpdatePullRequestReviewProtectionRequestBypassPullRequestAllowances,
+        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
-}
-
-///Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdatePullRequestReviewProtectionRequestDismissalRestrictions {
-    ///The list of user `login`s with dismissal access
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<String>>,
-    ///The list of team `slug`s with dismissal access
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teams: Option<Vec<String>>,
-    ///The list of app `slug`s with dismissal access
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apps: Option<Vec<String>>,
-}
-
-///Allow specific users, teams, or apps to bypass pull request requirements.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdatePullRequestReviewProtectionRequestBypassPullRequestAllowances {
-    ///The list of user `login`s allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<String>>,
-    ///The list of team `slug`s allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teams: Option<Vec<String>>,
-    ///The list of app `slug`s allowed to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apps: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2473,16 +1967,9 @@ pub struct ReposUpdateStatusCheckProtectionRequest {
     pub contexts: Option<Vec<String>>,
     ///The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<Vec<ReposUpdateStatusCheckProtectionRequestChecksItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateStatusCheckProtectionRequestChecksItem {
-    ///The name of the required check
-    pub context: String,
-    ///The ID of the GitHub App that must provide this check. Omit this field to automatically select the GitHub App that has recently provided this check, or any app if it was not set by a GitHub App. Pass -1 to explicitly allow any app to set the status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<i64>,
+    pub checks: Option<
+        Vec<ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem>,
+    >,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2499,48 +1986,8 @@ pub struct ReposSetStatusCheckContextsRequestVariant0 {
     pub contexts: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposAddStatusCheckContextsRequest {
-    Variant0(ReposAddStatusCheckContextsRequestVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposAddStatusCheckContextsRequestVariant0 {
-    ///The name of the status checks
-    pub contexts: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposRemoveStatusCheckContextsRequest {
-    Variant0(ReposRemoveStatusCheckContextsRequestVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposRemoveStatusCheckContextsRequestVariant0 {
-    ///The name of the status checks
-    pub contexts: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposSetAppAccessRestrictionsRequest {
-    ///The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
-    pub apps: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposAddAppAccessRestrictionsRequest {
-    ///The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
-    pub apps: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposRemoveAppAccessRestrictionsRequest {
     ///The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
     pub apps: Vec<String>,
 }
@@ -2559,48 +2006,8 @@ pub struct ReposSetTeamAccessRestrictionsRequestVariant0 {
     pub teams: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposAddTeamAccessRestrictionsRequest {
-    Variant0(ReposAddTeamAccessRestrictionsRequestVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposAddTeamAccessRestrictionsRequestVariant0 {
-    ///The slug values for teams
-    pub teams: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposRemoveTeamAccessRestrictionsRequest {
-    Variant0(ReposRemoveTeamAccessRestrictionsRequestVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposRemoveTeamAccessRestrictionsRequestVariant0 {
-    ///The slug values for teams
-    pub teams: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposSetUserAccessRestrictionsRequest {
-    ///The username for users
-    pub users: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposAddUserAccessRestrictionsRequest {
-    ///The username for users
-    pub users: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposRemoveUserAccessRestrictionsRequest {
     ///The username for users
     pub users: Vec<String>,
 }
@@ -2612,12 +2019,12 @@ pub struct ReposRenameBranchRequest {
 }
 
 ///A list of errors found in a repo's CODEOWNERS file
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeownersErrors {
     pub errors: Vec<CodeownersErrorsErrorsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeownersErrorsErrorsItem {
     ///The line number where this errors occurs.
     pub line: i64,
@@ -2643,12 +2050,11 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    ReposListCollaboratorsAffiliation { Outside = "outside", Direct = "direct", All =
-    "all", }
+    OutsideOrDirectOrAll { Outside = "outside", Direct = "direct", All = "all", }
 }
 
 ///Collaborator
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Collaborator {
     pub login: String,
     pub id: i64,
@@ -2679,7 +2085,7 @@ pub struct Collaborator {
     pub user_view_type: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CollaboratorPermissions {
     pub pull: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2725,28 +2131,22 @@ crate::open_enum! {
 }
 
 ///Repository Collaborator Permission
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryCollaboratorPermission {
     pub permission: String,
     pub role_name: String,
     pub user: Option<Collaborator>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdateCommitCommentRequest {
-    ///The contents of the comment
-    pub body: String,
-}
-
 ///Branch Short
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchShort {
     pub name: String,
     pub commit: BranchShortCommit,
     pub protected: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchShortCommit {
     pub sha: String,
     pub url: String,
@@ -2767,18 +2167,8 @@ pub struct ReposCreateCommitCommentRequest {
     pub line: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposGetCommitError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Combined Commit Status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CombinedCommitStatus {
     pub state: String,
     pub statuses: Vec<SimpleCommitStatus>,
@@ -2791,7 +2181,7 @@ pub struct CombinedCommitStatus {
 }
 
 ///Simple Commit Status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommitStatus {
     pub description: Option<String>,
     pub id: i64,
@@ -2808,7 +2198,7 @@ pub struct SimpleCommitStatus {
 }
 
 ///The status of a commit.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Status {
     pub url: String,
     pub avatar_url: Option<String>,
@@ -2824,7 +2214,7 @@ pub struct Status {
 }
 
 ///Community Profile
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommunityProfile {
     pub health_percentage: i64,
     pub description: Option<String>,
@@ -2835,7 +2225,7 @@ pub struct CommunityProfile {
     pub content_reports_enabled: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommunityProfileFiles {
     pub code_of_conduct: Option<CodeOfConductSimple>,
     ///Community Health File
@@ -2852,7 +2242,7 @@ pub struct CommunityProfileFiles {
 }
 
 ///Community Health File
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableCommunityHealthFile {
     pub url: String,
     pub html_url: String,
@@ -2882,16 +2272,6 @@ pub struct CommitComparison {
 crate::open_enum! {
     CommitComparisonStatus { Diverged = "diverged", Ahead = "ahead", Behind = "behind",
     Identical = "identical", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposCompareCommitsWithBaseheadError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -2927,18 +2307,10 @@ crate::open_enum! {
     Symlink = "symlink", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ContentDirectoryItemLinks {
-    pub git: Option<String>,
-    pub html: Option<String>,
-    #[serde(rename = "self")]
-    pub self_: String,
-}
-
 ///Content File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentFile {
-    pub r#type: ContentFileType,
+    pub r#type: File,
     pub encoding: String,
     pub size: i64,
     pub name: String,
@@ -2950,7 +2322,7 @@ pub struct ContentFile {
     pub html_url: Option<String>,
     pub download_url: Option<String>,
     #[serde(rename = "_links")]
-    pub links: ContentFileLinks,
+    pub links: ContentDirectoryItemLinks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2958,21 +2330,13 @@ pub struct ContentFile {
 }
 
 crate::open_enum! {
-    ContentFileType { File = "file", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ContentFileLinks {
-    pub git: Option<String>,
-    pub html: Option<String>,
-    #[serde(rename = "self")]
-    pub self_: String,
+    File { File = "file", }
 }
 
 ///An object describing a symlink
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentSymlink {
-    pub r#type: ContentSymlinkType,
+    pub r#type: Symlink,
     pub target: String,
     pub size: i64,
     pub name: String,
@@ -2983,25 +2347,17 @@ pub struct ContentSymlink {
     pub html_url: Option<String>,
     pub download_url: Option<String>,
     #[serde(rename = "_links")]
-    pub links: ContentSymlinkLinks,
+    pub links: ContentDirectoryItemLinks,
 }
 
 crate::open_enum! {
-    ContentSymlinkType { Symlink = "symlink", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ContentSymlinkLinks {
-    pub git: Option<String>,
-    pub html: Option<String>,
-    #[serde(rename = "self")]
-    pub self_: String,
+    Symlink { Symlink = "symlink", }
 }
 
 ///An object describing a submodule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentSubmodule {
-    pub r#type: ContentSubmoduleType,
+    pub r#type: Submodule,
     pub submodule_git_url: String,
     pub size: i64,
     pub name: String,
@@ -3012,19 +2368,11 @@ pub struct ContentSubmodule {
     pub html_url: Option<String>,
     pub download_url: Option<String>,
     #[serde(rename = "_links")]
-    pub links: ContentSubmoduleLinks,
+    pub links: ContentDirectoryItemLinks,
 }
 
 crate::open_enum! {
-    ContentSubmoduleType { Submodule = "submodule", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ContentSubmoduleLinks {
-    pub git: Option<String>,
-    pub html: Option<String>,
-    #[serde(rename = "self")]
-    pub self_: String,
+    Submodule { Submodule = "submodule", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -3044,7 +2392,7 @@ pub struct ReposCreateOrUpdateFileContentsRequest {
     pub committer: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
     ///The author of the file. Default: The `committer` or the authenticated user if you omit `committer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<ReposCreateOrUpdateFileContentsRequestAuthor>,
+    pub author: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
 }
 
 ///The person that committed the file. Default: the authenticated user.
@@ -3058,25 +2406,14 @@ pub struct ReposCreateOrUpdateFileContentsRequestCommitter {
     pub date: Option<String>,
 }
 
-///The author of the file. Default: The `committer` or the authenticated user if you omit `committer`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposCreateOrUpdateFileContentsRequestAuthor {
-    ///The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
-    pub name: String,
-    ///The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
-    pub email: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-}
-
 ///File Commit
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommit {
     pub content: Option<FileCommitContent>,
     pub commit: FileCommitCommit,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommitContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -3100,7 +2437,7 @@ pub struct FileCommitContent {
     pub links: Option<FileCommitContentLinks>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommitContentLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
@@ -3110,7 +2447,7 @@ pub struct FileCommitContentLinks {
     pub html: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommitCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
@@ -3123,7 +2460,7 @@ pub struct FileCommitCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<FileCommitCommitAuthor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub committer: Option<FileCommitCommitCommitter>,
+    pub committer: Option<FileCommitCommitAuthor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3134,7 +2471,7 @@ pub struct FileCommitCommit {
     pub verification: Option<FileCommitCommitVerification>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommitCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
@@ -3144,17 +2481,7 @@ pub struct FileCommitCommitAuthor {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct FileCommitCommitCommitter {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommitCommitTree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -3162,17 +2489,7 @@ pub struct FileCommitCommitTree {
     pub sha: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct FileCommitCommitParentsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommitCommitVerification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
@@ -3209,7 +2526,7 @@ pub struct ReposDeleteFileRequest {
     pub committer: Option<ReposDeleteFileRequestCommitter>,
     ///object containing information about the author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<ReposDeleteFileRequestAuthor>,
+    pub author: Option<ReposDeleteFileRequestCommitter>,
 }
 
 ///object containing information about the committer.
@@ -3223,29 +2540,8 @@ pub struct ReposDeleteFileRequestCommitter {
     pub email: Option<String>,
 }
 
-///object containing information about the author.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposDeleteFileRequestAuthor {
-    ///The name of the author (or committer) of the commit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///The email of the author (or committer) of the commit
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposDeleteFileError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 ///Contributor
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Contributor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
@@ -3333,12 +2629,6 @@ pub enum ReposCreateDeploymentRequestPayload {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct ReposCreateDeploymentResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
 ///The status of a deployment.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentStatus {
@@ -3419,7 +2709,7 @@ pub struct ReposCreateDispatchEventRequest {
     pub client_payload: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposGetAllEnvironmentsResponse {
     ///The number of environments in this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3429,7 +2719,7 @@ pub struct ReposGetAllEnvironmentsResponse {
 }
 
 ///Details of a deployment environment
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Environment {
     ///The id of the environment.
     pub id: i64,
@@ -3460,7 +2750,7 @@ pub enum EnvironmentProtectionRulesItem {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnvironmentProtectionRulesItemVariant0 {
     pub id: i64,
     pub node_id: String,
@@ -3470,7 +2760,7 @@ pub struct EnvironmentProtectionRulesItemVariant0 {
     pub wait_timer: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnvironmentProtectionRulesItemVariant1 {
     pub id: i64,
     pub node_id: String,
@@ -3480,28 +2770,10 @@ pub struct EnvironmentProtectionRulesItemVariant1 {
     pub r#type: String,
     ///The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewers: Option<Vec<EnvironmentProtectionRulesItemVariant1ReviewersItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct EnvironmentProtectionRulesItemVariant1ReviewersItem {
-    ///The type of reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<DeploymentReviewerType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewer: Option<EnvironmentProtectionRulesItemVariant1ReviewersItemReviewer>,
+    pub reviewers: Option<Vec<PendingDeploymentReviewersItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentProtectionRulesItemVariant1ReviewersItemReviewer {
-    SimpleUser(SimpleUser),
-    Team(Team),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
 pub struct EnvironmentProtectionRulesItemVariant2 {
     pub id: i64,
     pub node_id: String,
@@ -3553,7 +2825,7 @@ pub struct ReposCreateOrUpdateEnvironmentRequestReviewersItem {
     pub id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposListDeploymentBranchPoliciesResponse {
     ///The number of deployment branch policies for the environment.
     pub total_count: i64,
@@ -3561,7 +2833,7 @@ pub struct ReposListDeploymentBranchPoliciesResponse {
 }
 
 ///Details of a deployment branch or tag policy.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentBranchPolicy {
     ///The unique identifier of the branch or tag policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3573,12 +2845,12 @@ pub struct DeploymentBranchPolicy {
     pub name: Option<String>,
     ///Whether this rule targets a branch or tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<DeploymentBranchPolicyType>,
+    pub r#type: Option<BranchOrTag>,
 }
 
 crate::open_enum! {
-    #[doc = "Whether this rule targets a branch or tag."] DeploymentBranchPolicyType {
-    Branch = "branch", Tag = "tag", }
+    #[doc = "Whether this rule targets a branch or tag."] BranchOrTag { Branch =
+    "branch", Tag = "tag", }
 }
 
 ///Deployment branch and tag policy name pattern
@@ -3588,12 +2860,7 @@ pub struct DeploymentBranchPolicyNamePatternWithType {
     pub name: String,
     ///Whether this rule targets a branch or tag
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<DeploymentBranchPolicyNamePatternWithTypeType>,
-}
-
-crate::open_enum! {
-    #[doc = "Whether this rule targets a branch or tag"]
-    DeploymentBranchPolicyNamePatternWithTypeType { Branch = "branch", Tag = "tag", }
+    pub r#type: Option<BranchOrTag>,
 }
 
 ///Deployment branch policy name pattern
@@ -3603,7 +2870,7 @@ pub struct DeploymentBranchPolicyNamePattern {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposGetAllDeploymentProtectionRulesResponse {
     ///The number of enabled custom deployment protection rules for this environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3613,7 +2880,7 @@ pub struct ReposGetAllDeploymentProtectionRulesResponse {
 }
 
 ///Deployment protection rule
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentProtectionRule {
     ///The unique identifier for the deployment protection rule.
     pub id: i64,
@@ -3626,7 +2893,7 @@ pub struct DeploymentProtectionRule {
 }
 
 ///A GitHub App that is providing a custom deployment protection rule.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CustomDeploymentRuleApp {
     ///The unique identifier of the deployment protection rule integration.
     pub id: i64,
@@ -3645,7 +2912,7 @@ pub struct ReposCreateDeploymentProtectionRuleRequest {
     pub integration_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
     ///The total number of custom deployment protection rule integrations available for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3678,16 +2945,16 @@ pub struct ReposCreateForkRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryHashAlgorithm {
     ///The Git hash algorithm used by this repository.
-    pub hash_algorithm: RepositoryHashAlgorithmHashAlgorithm,
+    pub hash_algorithm: Sha1OrSha256,
 }
 
 crate::open_enum! {
-    #[doc = "The Git hash algorithm used by this repository."]
-    RepositoryHashAlgorithmHashAlgorithm { Sha1 = "sha1", Sha256 = "sha256", }
+    #[doc = "The Git hash algorithm used by this repository."] Sha1OrSha256 { Sha1 =
+    "sha1", Sha256 = "sha256", }
 }
 
 ///Webhooks for repositories.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Hook {
     pub r#type: String,
     ///Unique identifier of the webhook.
@@ -3712,7 +2979,7 @@ pub struct Hook {
 }
 
 ///Hook Response
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookResponse {
     pub code: Option<i64>,
     pub status: Option<String>,
@@ -3726,29 +2993,13 @@ pub struct ReposCreateWebhookRequest {
     pub name: Option<String>,
     ///Key/value pairs to provide settings for this webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<ReposCreateWebhookRequestConfig>,
+    pub config: Option<AppsUpdateWebhookConfigForAppRequest>,
     ///Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
     ///Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
-}
-
-///Key/value pairs to provide settings for this webhook.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposCreateWebhookRequestConfig {
-    ///The URL to which the payloads will be delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -3785,12 +3036,8 @@ pub struct ReposUpdateWebhookConfigForRepoRequest {
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
 
-crate::open_enum! {
-    ReposListWebhookDeliveriesStatus { Success = "success", Failure = "failure", }
-}
-
 ///Check immutable releases
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckImmutableReleases {
     ///Whether immutable releases are enabled for the repository.
     pub enabled: bool,
@@ -3813,7 +3060,7 @@ crate::open_enum! {
 }
 
 ///An SSH key granting access to a single repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeployKey {
     pub id: i64,
     pub key: String,
@@ -3851,18 +3098,18 @@ pub struct ReposMergeUpstreamRequest {
 }
 
 ///Results of a successful merge upstream request
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MergedUpstream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_type: Option<MergedUpstreamMergeType>,
+    pub merge_type: Option<MergeOrFastForwardOrNoneType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
 }
 
 crate::open_enum! {
-    MergedUpstreamMergeType { Merge = "merge", FastForward = "fast-forward", None =
+    MergeOrFastForwardOrNoneType { Merge = "merge", FastForward = "fast-forward", None =
     "none", }
 }
 
@@ -3878,17 +3125,17 @@ pub struct ReposMergeRequest {
 }
 
 ///The configuration for GitHub Pages for a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Page {
     ///The API address for accessing this Page resource.
     pub url: String,
     ///The status of the most recent build of the Page.
-    pub status: Option<PageStatus>,
+    pub status: Option<BuiltOrBuildingOrErrored>,
     ///The Pages site's custom domain
     pub cname: Option<String>,
     ///The state if the domain is verified
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protected_domain_state: Option<PageProtectedDomainState>,
+    pub protected_domain_state: Option<PendingOrVerifiedOrUnverified>,
     ///The timestamp when a pending domain becomes unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_domain_unverified_at: Option<String>,
@@ -3899,7 +3146,7 @@ pub struct Page {
     pub html_url: Option<String>,
     ///The process in which the Page will be built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<PageBuildType>,
+    pub build_type: Option<LegacyOrWorkflow>,
     ///Pages Source Hash
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PagesSourceHash>,
@@ -3914,22 +3161,22 @@ pub struct Page {
 }
 
 crate::open_enum! {
-    #[doc = "The status of the most recent build of the Page."] PageStatus { Built =
-    "built", Building = "building", Errored = "errored", }
+    #[doc = "The status of the most recent build of the Page."] BuiltOrBuildingOrErrored
+    { Built = "built", Building = "building", Errored = "errored", }
 }
 
 crate::open_enum! {
-    #[doc = "The state if the domain is verified"] PageProtectedDomainState { Pending =
-    "pending", Verified = "verified", Unverified = "unverified", }
+    #[doc = "The state if the domain is verified"] PendingOrVerifiedOrUnverified {
+    Pending = "pending", Verified = "verified", Unverified = "unverified", }
 }
 
 crate::open_enum! {
-    #[doc = "The process in which the Page will be built."] PageBuildType { Legacy =
+    #[doc = "The process in which the Page will be built."] LegacyOrWorkflow { Legacy =
     "legacy", Workflow = "workflow", }
 }
 
 ///Pages Source Hash
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesSourceHash {
     pub branch: String,
     pub path: String,
@@ -3968,7 +3215,7 @@ pub struct ReposUpdateInformationAboutPagesSiteRequest {
     pub https_enforced: Option<bool>,
     ///The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<ReposUpdateInformationAboutPagesSiteRequestBuildType>,
+    pub build_type: Option<LegacyOrWorkflow2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposUpdateInformationAboutPagesSiteRequestSource>,
 }
@@ -3976,14 +3223,13 @@ pub struct ReposUpdateInformationAboutPagesSiteRequest {
 crate::open_enum! {
     #[doc =
     "The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch."]
-    ReposUpdateInformationAboutPagesSiteRequestBuildType { Legacy = "legacy", Workflow =
-    "workflow", }
+    LegacyOrWorkflow2 { Legacy = "legacy", Workflow = "workflow", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReposUpdateInformationAboutPagesSiteRequestSource {
-    Variant0(ReposUpdateInformationAboutPagesSiteRequestSourceVariant0),
+    Variant0(GhPagesOrMasterOrMasterDocs),
     Variant1(ReposUpdateInformationAboutPagesSiteRequestSourceVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -3992,8 +3238,8 @@ pub enum ReposUpdateInformationAboutPagesSiteRequestSource {
 crate::open_enum! {
     #[doc =
     "Update the source for the repository. Must include the branch name, and may optionally specify the subdirectory `/docs`. Possible values are `\"gh-pages\"`, `\"master\"`, and `\"master /docs\"`."]
-    ReposUpdateInformationAboutPagesSiteRequestSourceVariant0 { GhPages = "gh-pages",
-    Master = "master", MasterDocs = "master /docs", }
+    GhPagesOrMasterOrMasterDocs { GhPages = "gh-pages", Master = "master", MasterDocs =
+    "master /docs", }
 }
 
 ///Update the source for the repository. Must include the branch name and path.
@@ -4002,14 +3248,13 @@ pub struct ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
     ///The repository branch used to publish your site's source files.
     pub branch: String,
     ///The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`.
-    pub path: ReposUpdateInformationAboutPagesSiteRequestSourceVariant1Path,
+    pub path: UnnamedOrDocs,
 }
 
 crate::open_enum! {
     #[doc =
     "The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`."]
-    ReposUpdateInformationAboutPagesSiteRequestSourceVariant1Path { Empty = "/", Docs =
-    "/docs", }
+    UnnamedOrDocs { Empty = "/", Docs = "/docs", }
 }
 
 ///The source branch and directory used to publish your Pages site.
@@ -4017,16 +3262,10 @@ crate::open_enum! {
 pub struct ReposCreatePagesSiteRequest {
     ///The process in which the Page will be built. Possible values are `"legacy"` and `"workflow"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<ReposCreatePagesSiteRequestBuildType>,
+    pub build_type: Option<LegacyOrWorkflow2>,
     ///The source branch and directory used to publish your Pages site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposCreatePagesSiteRequestSource>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The process in which the Page will be built. Possible values are `\"legacy\"` and `\"workflow\"`."]
-    ReposCreatePagesSiteRequestBuildType { Legacy = "legacy", Workflow = "workflow", }
 }
 
 ///The source branch and directory used to publish your Pages site.
@@ -4036,17 +3275,17 @@ pub struct ReposCreatePagesSiteRequestSource {
     pub branch: String,
     ///The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<ReposCreatePagesSiteRequestSourcePath>,
+    pub path: Option<UnnamedOrDocs2>,
 }
 
 crate::open_enum! {
     #[doc =
     "The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`"]
-    ReposCreatePagesSiteRequestSourcePath { Empty = "/", Docs = "/docs", }
+    UnnamedOrDocs2 { Empty = "/", Docs = "/docs", }
 }
 
 ///Page Build
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageBuild {
     pub url: String,
     pub status: String,
@@ -4058,13 +3297,13 @@ pub struct PageBuild {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageBuildError {
     pub message: Option<String>,
 }
 
 ///Page Build Status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageBuildStatus {
     pub url: String,
     pub status: String,
@@ -4092,7 +3331,7 @@ pub struct ReposCreatePagesDeploymentRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageDeployment {
     ///The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
-    pub id: PageDeploymentId,
+    pub id: ProjectsCreateViewForOrgRequestSortByItemItem,
     ///The URI to monitor GitHub Pages deployment status.
     pub status_url: String,
     ///The URI to the deployed GitHub Pages.
@@ -4102,27 +3341,8 @@ pub struct PageDeployment {
     pub preview_url: Option<String>,
 }
 
-///The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum PageDeploymentId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposGetPagesDeploymentPagesDeploymentId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 ///GitHub Pages deployment status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesDeploymentStatus {
     ///The current status of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4139,17 +3359,8 @@ crate::open_enum! {
     "deployment_lost", Succeed = "succeed", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposCancelPagesDeploymentPagesDeploymentId {
-    Integer(i64),
-    StringType(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 ///Pages Health Check Status
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<PagesHealthCheckDomain>,
@@ -4157,7 +3368,7 @@ pub struct PagesHealthCheck {
     pub alt_domain: Option<PagesHealthCheckAltDomain>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesHealthCheckDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -4217,7 +3428,7 @@ pub struct PagesHealthCheckDomain {
     pub caa_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesHealthCheckAltDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -4277,7 +3488,7 @@ pub struct PagesHealthCheckAltDomain {
     pub caa_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposCheckPrivateVulnerabilityReportingResponse {
     ///Whether or not private vulnerability reporting is enabled for the repository.
     pub enabled: bool,
@@ -4290,7 +3501,7 @@ pub struct ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
 }
 
 ///A release.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Release {
     pub url: String,
     pub html_url: String,
@@ -4362,14 +3573,13 @@ pub struct ReposCreateReleaseRequest {
     pub generate_release_notes: Option<bool>,
     ///Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub make_latest: Option<ReposCreateReleaseRequestMakeLatest>,
+    pub make_latest: Option<TrueOrFalseOrLegacy>,
 }
 
 crate::open_enum! {
     #[doc =
     "Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
-    ReposCreateReleaseRequestMakeLatest { True = "true", False = "false", Legacy =
-    "legacy", }
+    TrueOrFalseOrLegacy { True = "true", False = "false", Legacy = "legacy", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -4400,7 +3610,7 @@ pub struct ReposGenerateReleaseNotesRequest {
 }
 
 ///Generated name and body describing a release
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReleaseNotesContent {
     ///The generated name of the release
     pub name: String,
@@ -4430,17 +3640,10 @@ pub struct ReposUpdateReleaseRequest {
     pub prerelease: Option<bool>,
     ///Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub make_latest: Option<ReposUpdateReleaseRequestMakeLatest>,
+    pub make_latest: Option<TrueOrFalseOrLegacy>,
     ///If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. If there is already a discussion linked to the release, this parameter is ignored. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_category_name: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
-    ReposUpdateReleaseRequestMakeLatest { True = "true", False = "false", Legacy =
-    "legacy", }
 }
 
 ///A repository rule with ruleset details.
@@ -4476,10 +3679,10 @@ pub enum RepositoryRuleDetailed {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant0 {
-    pub r#type: RepositoryRuleDetailedVariant0Type,
+    pub r#type: Creation,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant0RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -4489,821 +3692,351 @@ pub struct RepositoryRuleDetailedVariant0 {
 }
 
 crate::open_enum! {
-    RepositoryRuleDetailedVariant0Type { Creation = "creation", }
-}
-
-crate::open_enum! {
     #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant0RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
+    RepositoryOrOrganization { Repository = "Repository", Organization = "Organization",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant1 {
-    pub r#type: RepositoryRuleDetailedVariant1Type,
+    pub r#type: Update,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant1Parameters>,
+    pub parameters: Option<RepositoryRuleUpdateParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant1RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant1Type { Update = "update", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant1Parameters {
-    ///Branch can pull changes from its upstream repository
-    pub update_allows_fetch_and_merge: bool,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant1RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant2 {
-    pub r#type: RepositoryRuleDetailedVariant2Type,
+    pub r#type: Deletion,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant2RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant2Type { Deletion = "deletion", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant2RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant3 {
-    pub r#type: RepositoryRuleDetailedVariant3Type,
+    pub r#type: RequiredLinearHistory,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant3RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant3Type { RequiredLinearHistory =
-    "required_linear_history", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant3RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant4 {
-    pub r#type: RepositoryRuleDetailedVariant4Type,
+    pub r#type: MergeQueue,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant4Parameters>,
+    pub parameters: Option<RepositoryRuleMergeQueueParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant4RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant4Type { MergeQueue = "merge_queue", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant4Parameters {
-    ///Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
-    pub check_response_timeout_minutes: i64,
-    ///When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge.
-    pub grouping_strategy: RepositoryRuleDetailedVariant4ParametersGroupingStrategy,
-    ///Limit the number of queued pull requests requesting checks and workflow runs at the same time.
-    pub max_entries_to_build: i64,
-    ///The maximum number of PRs that will be merged together in a group.
-    pub max_entries_to_merge: i64,
-    ///Method to use when merging changes from queued pull requests.
-    pub merge_method: RepositoryRuleDetailedVariant4ParametersMergeMethod,
-    ///The minimum number of PRs that will be merged together in a group.
-    pub min_entries_to_merge: i64,
-    ///The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
-    pub min_entries_to_merge_wait_minutes: i64,
-}
-
-crate::open_enum! {
-    #[doc =
-    "When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge."]
-    RepositoryRuleDetailedVariant4ParametersGroupingStrategy { Allgreen = "ALLGREEN",
-    Headgreen = "HEADGREEN", }
-}
-
-crate::open_enum! {
-    #[doc = "Method to use when merging changes from queued pull requests."]
-    RepositoryRuleDetailedVariant4ParametersMergeMethod { Merge = "MERGE", Squash =
-    "SQUASH", Rebase = "REBASE", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant4RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant5 {
-    pub r#type: RepositoryRuleDetailedVariant5Type,
+    pub r#type: RequiredDeployments,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant5Parameters>,
+    pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant5RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant5Type { RequiredDeployments = "required_deployments", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant5Parameters {
-    ///The environments that must be successfully deployed to before branches can be merged.
-    pub required_deployment_environments: Vec<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant5RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant6 {
-    pub r#type: RepositoryRuleDetailedVariant6Type,
+    pub r#type: RequiredSignatures,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant6RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant6Type { RequiredSignatures = "required_signatures", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant6RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant7 {
-    pub r#type: RepositoryRuleDetailedVariant7Type,
+    pub r#type: PullRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant7Parameters>,
+    pub parameters: Option<RepositoryRulePullRequestParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant7RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant7Type { PullRequest = "pull_request", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant7Parameters {
-    ///Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_merge_methods: Option<
-        Vec<RepositoryRuleDetailedVariant7ParametersAllowedMergeMethodsItem>,
-    >,
-    ///New, reviewable commits pushed will dismiss previous pull request review approvals.
-    pub dismiss_stale_reviews_on_push: bool,
-    ///Specify people, teams, or apps allowed to dismiss pull request reviews.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restriction: Option<RepositoryRuleParamsDismissalRestriction>,
-    ///Require an approving review in pull requests that modify files that have a designated code owner.
-    pub require_code_owner_review: bool,
-    ///Whether the most recent reviewable push must be approved by someone other than the person who pushed it.
-    pub require_last_push_approval: bool,
-    ///The number of approving reviews that are required before a pull request can be merged.
-    pub required_approving_review_count: i64,
-    ///All conversations on code must be resolved before a pull request can be merged.
-    pub required_review_thread_resolution: bool,
-    /**> [!NOTE]
-> `required_reviewers` is in beta and subject to change.
-
-A collection of reviewers and associated file patterns. Each reviewer has a list of file patterns which determine the files that reviewer is required to review.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_reviewers: Option<
-        Vec<RepositoryRuleParamsRequiredReviewerConfiguration>,
-    >,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant7ParametersAllowedMergeMethodsItem { Merge = "merge",
-    Squash = "squash", Rebase = "rebase", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant7RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant8 {
-    pub r#type: RepositoryRuleDetailedVariant8Type,
+    pub r#type: RequiredStatusChecks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant8Parameters>,
+    pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant8RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant8Type { RequiredStatusChecks = "required_status_checks",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant8Parameters {
-    ///Allow repositories and branches to be created if a check would otherwise prohibit it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub do_not_enforce_on_create: Option<bool>,
-    ///Status checks that are required.
-    pub required_status_checks: Vec<RepositoryRuleParamsStatusCheckConfiguration>,
-    ///Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
-    pub strict_required_status_checks_policy: bool,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant8RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant9 {
-    pub r#type: RepositoryRuleDetailedVariant9Type,
+    pub r#type: NonFastForward,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant9RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant9Type { NonFastForward = "non_fast_forward", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant9RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant10 {
-    pub r#type: RepositoryRuleDetailedVariant10Type,
+    pub r#type: CommitMessagePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant10Parameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant10RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant10Type { CommitMessagePattern =
-    "commit_message_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant10Parameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleDetailedVariant10ParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleDetailedVariant10ParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant10RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant11 {
-    pub r#type: RepositoryRuleDetailedVariant11Type,
+    pub r#type: CommitAuthorEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant11Parameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant11RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant11Type { CommitAuthorEmailPattern =
-    "commit_author_email_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant11Parameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleDetailedVariant11ParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleDetailedVariant11ParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant11RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant12 {
-    pub r#type: RepositoryRuleDetailedVariant12Type,
+    pub r#type: CommitterEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant12Parameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant12RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant12Type { CommitterEmailPattern =
-    "committer_email_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant12Parameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleDetailedVariant12ParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleDetailedVariant12ParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant12RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant13 {
-    pub r#type: RepositoryRuleDetailedVariant13Type,
+    pub r#type: BranchNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant13Parameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant13RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant13Type { BranchNamePattern = "branch_name_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant13Parameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleDetailedVariant13ParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleDetailedVariant13ParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant13RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant14 {
-    pub r#type: RepositoryRuleDetailedVariant14Type,
+    pub r#type: TagNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant14Parameters>,
+    pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant14RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant14Type { TagNamePattern = "tag_name_pattern", }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant14Parameters {
-    ///How this rule appears when configuring it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negate: Option<bool>,
-    ///The operator to use for matching.
-    pub operator: RepositoryRuleDetailedVariant14ParametersOperator,
-    ///The pattern to match with.
-    pub pattern: String,
-}
-
-crate::open_enum! {
-    #[doc = "The operator to use for matching."]
-    RepositoryRuleDetailedVariant14ParametersOperator { StartsWith = "starts_with",
-    EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant14RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant15 {
-    pub r#type: RepositoryRuleDetailedVariant15Type,
+    pub r#type: Workflows,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant15Parameters>,
+    pub parameters: Option<RepositoryRuleWorkflowsParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant15RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant15Type { Workflows = "workflows", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant15Parameters {
-    ///Allow repositories and branches to be created if a check would otherwise prohibit it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub do_not_enforce_on_create: Option<bool>,
-    ///Workflows that must pass for this rule to pass.
-    pub workflows: Vec<RepositoryRuleParamsWorkflowFileReference>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant15RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant16 {
-    pub r#type: RepositoryRuleDetailedVariant16Type,
+    pub r#type: CodeScanning,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant16Parameters>,
+    pub parameters: Option<RepositoryRuleCodeScanningParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant16RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant16Type { CodeScanning = "code_scanning", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant16Parameters {
-    ///Tools that must provide code scanning results for this rule to pass.
-    pub code_scanning_tools: Vec<RepositoryRuleParamsCodeScanningTool>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant16RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant17 {
-    pub r#type: RepositoryRuleDetailedVariant17Type,
+    pub r#type: CopilotCodeReview,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant17Parameters>,
+    pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant17RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant17Type { CopilotCodeReview = "copilot_code_review", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant17Parameters {
-    ///Copilot automatically reviews draft pull requests before they are marked as ready for review.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_draft_pull_requests: Option<bool>,
-    ///Copilot automatically reviews each new push to the pull request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review_on_push: Option<bool>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant17RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant18 {
-    pub r#type: RepositoryRuleDetailedVariant18Type,
+    pub r#type: LicenseComplianceScanning,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant18RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant18Type { LicenseComplianceScanning =
-    "license_compliance_scanning", }
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant18RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant19 {
-    pub r#type: RepositoryRuleDetailedVariant19Type,
+    pub r#type: FilePathRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant19Parameters>,
+    pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant19RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant19Type { FilePathRestriction = "file_path_restriction",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant19Parameters {
-    ///The file paths that are restricted from being pushed to the commit graph.
-    pub restricted_file_paths: Vec<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant19RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant20 {
-    pub r#type: RepositoryRuleDetailedVariant20Type,
+    pub r#type: MaxFilePathLength,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant20Parameters>,
+    pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant20RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant20Type { MaxFilePathLength = "max_file_path_length", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant20Parameters {
-    ///The maximum amount of characters allowed in file paths.
-    pub max_file_path_length: i64,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant20RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant21 {
-    pub r#type: RepositoryRuleDetailedVariant21Type,
+    pub r#type: FileExtensionRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant21Parameters>,
+    pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant21RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant21Type { FileExtensionRestriction =
-    "file_extension_restriction", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant21Parameters {
-    ///The file extensions that are restricted from being pushed to the commit graph.
-    pub restricted_file_extensions: Vec<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant21RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant22 {
-    pub r#type: RepositoryRuleDetailedVariant22Type,
+    pub r#type: MaxFileSize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<RepositoryRuleDetailedVariant22Parameters>,
+    pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
     ///The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<RepositoryRuleDetailedVariant22RulesetSourceType>,
+    pub ruleset_source_type: Option<RepositoryOrOrganization>,
     ///The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
     ///The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
-}
-
-crate::open_enum! {
-    RepositoryRuleDetailedVariant22Type { MaxFileSize = "max_file_size", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryRuleDetailedVariant22Parameters {
-    ///The maximum file size allowed in megabytes. This limit does not apply to Git Large File Storage (Git LFS).
-    pub max_file_size: i64,
-}
-
-crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
-    RepositoryRuleDetailedVariant22RulesetSourceType { Repository = "Repository",
-    Organization = "Organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -5312,7 +4045,7 @@ pub struct ReposCreateRepoRulesetRequest {
     pub name: String,
     ///The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<ReposCreateRepoRulesetRequestTarget>,
+    pub target: Option<BranchOrTagOrPush>,
     ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
     ///The actors that can bypass the rules in this ruleset
@@ -5327,23 +4060,8 @@ pub struct ReposCreateRepoRulesetRequest {
 }
 
 crate::open_enum! {
-    #[doc = "The target of the ruleset"] ReposCreateRepoRulesetRequestTarget { Branch =
-    "branch", Tag = "tag", Push = "push", }
-}
-
-crate::open_enum! {
-    ReposGetRepoRuleSuitesEvaluateStatus { All = "all", Active = "active", Evaluate =
-    "evaluate", }
-}
-
-crate::open_enum! {
-    ReposGetRepoRuleSuitesRuleSuiteResult { Pass = "pass", Fail = "fail", Bypass =
-    "bypass", All = "all", }
-}
-
-crate::open_enum! {
-    ReposGetRepoRuleSuitesTimePeriod { Hour = "hour", Day = "day", Week = "week", Month =
-    "month", }
+    #[doc = "The target of the ruleset"] BranchOrTagOrPush { Branch = "branch", Tag =
+    "tag", Push = "push", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -5353,7 +4071,7 @@ pub struct ReposUpdateRepoRulesetRequest {
     pub name: Option<String>,
     ///The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<ReposUpdateRepoRulesetRequestTarget>,
+    pub target: Option<BranchOrTagOrPush2>,
     ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<RepositoryRuleEnforcement>,
@@ -5369,12 +4087,12 @@ pub struct ReposUpdateRepoRulesetRequest {
 }
 
 crate::open_enum! {
-    #[doc = "The target of the ruleset"] ReposUpdateRepoRulesetRequestTarget { Branch =
-    "branch", Tag = "tag", Push = "push", }
+    #[doc = "The target of the ruleset"] BranchOrTagOrPush2 { Branch = "branch", Tag =
+    "tag", Push = "push", }
 }
 
 ///Commit Activity
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitActivity {
     pub days: Vec<i64>,
     pub total: i64,
@@ -5382,14 +4100,14 @@ pub struct CommitActivity {
 }
 
 ///Contributor Activity
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContributorActivity {
     pub author: Option<SimpleUser>,
     pub total: i64,
     pub weeks: Vec<ContributorActivityWeeksItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContributorActivityWeeksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub w: Option<i64>,
@@ -5402,7 +4120,7 @@ pub struct ContributorActivityWeeksItem {
 }
 
 ///Participation Stats
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ParticipationStats {
     pub all: Vec<i64>,
     pub owner: Vec<i64>,
@@ -5439,23 +4157,17 @@ crate::open_enum! {
 }
 
 ///Tag
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Tag {
     pub name: String,
-    pub commit: TagCommit,
+    pub commit: ShortBranchCommit,
     pub zipball_url: String,
     pub tarball_url: String,
     pub node_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TagCommit {
-    pub sha: String,
-    pub url: String,
-}
-
 ///A topic aggregates entities that are related to a subject.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Topic {
     pub names: Vec<String>,
 }
@@ -5467,11 +4179,11 @@ pub struct ReposReplaceAllTopicsRequest {
 }
 
 crate::open_enum! {
-    ReposGetClonesPer { Day = "day", Week = "week", }
+    DayOrWeek { Day = "day", Week = "week", }
 }
 
 ///Clone Traffic
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CloneTraffic {
     pub count: i64,
     pub uniques: i64,
@@ -5479,7 +4191,7 @@ pub struct CloneTraffic {
 }
 
 ///Traffic
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Traffic {
     pub timestamp: String,
     pub uniques: i64,
@@ -5487,7 +4199,7 @@ pub struct Traffic {
 }
 
 ///Content Traffic
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentTraffic {
     pub path: String,
     pub title: String,
@@ -5496,19 +4208,15 @@ pub struct ContentTraffic {
 }
 
 ///Referrer Traffic
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReferrerTraffic {
     pub referrer: String,
     pub count: i64,
     pub uniques: i64,
 }
 
-crate::open_enum! {
-    ReposGetViewsPer { Day = "day", Week = "week", }
-}
-
 ///View Traffic
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ViewTraffic {
     pub count: i64,
     pub uniques: i64,
@@ -5546,10 +4254,6 @@ pub struct ReposCreateUsingTemplateRequest {
 }
 
 crate::open_enum! {
-    ReposListForAuthenticatedUserDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
     ReposListForAuthenticatedUserSort { Created = "created", Updated = "updated", Pushed
     = "pushed", FullName = "full_name", }
 }
@@ -5560,8 +4264,7 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    ReposListForAuthenticatedUserVisibility { All = "all", Public = "public", Private =
-    "private", }
+    AllOrPublicOrPrivate { All = "all", Public = "public", Private = "private", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -5623,18 +4326,14 @@ The default value for a squash merge commit title:
 - `PR_TITLE` - default to the pull request's title.
 - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<
-        ReposCreateForAuthenticatedUserRequestSquashMergeCommitTitle,
-    >,
+    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
     /**The default value for a squash merge commit message:
 
 - `PR_BODY` - default to the pull request's body.
 - `COMMIT_MESSAGES` - default to the branch's commit messages.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<
-        ReposCreateForAuthenticatedUserRequestSquashMergeCommitMessage,
-    >,
+    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
     /**Required when using `merge_commit_message`.
 
 The default value for a merge commit title.
@@ -5642,18 +4341,14 @@ The default value for a merge commit title.
 - `PR_TITLE` - default to the pull request's title.
 - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<
-        ReposCreateForAuthenticatedUserRequestMergeCommitTitle,
-    >,
+    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
     /**The default value for a merge commit message.
 
 - `PR_TITLE` - default to the pull request's title.
 - `PR_BODY` - default to the pull request's body.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<
-        ReposCreateForAuthenticatedUserRequestMergeCommitMessage,
-    >,
+    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     ///Whether downloads are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
@@ -5663,43 +4358,6 @@ The default value for a merge commit title.
 }
 
 crate::open_enum! {
-    #[doc =
-    "Required when using `squash_merge_commit_message`.\n\nThe default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    ReposCreateForAuthenticatedUserRequestSquashMergeCommitTitle { PrTitle = "PR_TITLE",
-    CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    ReposCreateForAuthenticatedUserRequestSquashMergeCommitMessage { PrBody = "PR_BODY",
-    CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "Required when using `merge_commit_message`.\n\nThe default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    ReposCreateForAuthenticatedUserRequestMergeCommitTitle { PrTitle = "PR_TITLE",
-    MergeMessage = "MERGE_MESSAGE", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    ReposCreateForAuthenticatedUserRequestMergeCommitMessage { PrBody = "PR_BODY",
-    PrTitle = "PR_TITLE", Blank = "BLANK", }
-}
-
-crate::open_enum! {
-    ReposListForUserDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    ReposListForUserSort { Created = "created", Updated = "updated", Pushed = "pushed",
-    FullName = "full_name", }
-}
-
-crate::open_enum! {
-    ReposListForUserType { All = "all", Owner = "owner", Member = "member", }
+    AllOrOwnerOrMember { All = "all", Owner = "owner", Member = "member", }
 }
 

@@ -3,14 +3,14 @@
 use super::*;
 
 crate::open_enum! {
-    SearchCodeOrder { Desc = "desc", Asc = "asc", }
+    DescOrAsc { Desc = "desc", Asc = "asc", }
 }
 
 crate::open_enum! {
-    SearchCodeSort { Indexed = "indexed", }
+    Indexed { Indexed = "indexed", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchCodeResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -18,7 +18,7 @@ pub struct SearchCodeResponse {
 }
 
 ///Code Search Result Item
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSearchResultItem {
     pub name: String,
     pub path: String,
@@ -42,7 +42,7 @@ pub struct CodeSearchResultItem {
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchResultTextMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_url: Option<String>,
@@ -56,7 +56,7 @@ pub struct SearchResultTextMatchesItem {
     pub matches: Option<Vec<SearchResultTextMatchesItemMatchesItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchResultTextMatchesItemMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -64,25 +64,12 @@ pub struct SearchResultTextMatchesItemMatchesItem {
     pub indices: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SearchCodeError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
-    SearchCommitsOrder { Desc = "desc", Asc = "asc", }
+    AuthorDateOrCommitterDate { AuthorDate = "author-date", CommitterDate =
+    "committer-date", }
 }
 
-crate::open_enum! {
-    SearchCommitsSort { AuthorDate = "author-date", CommitterDate = "committer-date", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchCommitsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -90,7 +77,7 @@ pub struct SearchCommitsResponse {
 }
 
 ///Commit Search Result Item
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitSearchResultItem {
     pub url: String,
     pub sha: String,
@@ -99,7 +86,7 @@ pub struct CommitSearchResultItem {
     pub commit: CommitSearchResultItemCommit,
     pub author: Option<SimpleUser>,
     pub committer: Option<GitUser>,
-    pub parents: Vec<CommitSearchResultItemParentsItem>,
+    pub parents: Vec<FileCommitCommitParentsItem>,
     ///Minimal Repository
     pub repository: MinimalRepository,
     pub score: f64,
@@ -109,48 +96,28 @@ pub struct CommitSearchResultItem {
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitSearchResultItemCommit {
     pub author: CommitSearchResultItemCommitAuthor,
     pub committer: Option<GitUser>,
     pub comment_count: i64,
     pub message: String,
-    pub tree: CommitSearchResultItemCommitTree,
+    pub tree: ShortBranchCommit,
     pub url: String,
     ///Verification
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitSearchResultItemCommitAuthor {
     pub name: String,
     pub email: String,
     pub date: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CommitSearchResultItemCommitTree {
-    pub sha: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CommitSearchResultItemParentsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha: Option<String>,
-}
-
 crate::open_enum! {
-    SearchIssuesAndPullRequestsSearchType { Semantic = "semantic", Hybrid = "hybrid", }
-}
-
-crate::open_enum! {
-    SearchIssuesAndPullRequestsOrder { Desc = "desc", Asc = "asc", }
+    SemanticOrHybrid { Semantic = "semantic", Hybrid = "hybrid", }
 }
 
 crate::open_enum! {
@@ -167,7 +134,7 @@ pub struct SearchIssuesAndPullRequestsResponse {
     pub incomplete_results: bool,
     pub items: Vec<IssueSearchResultItem>,
     ///The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`.
-    pub search_type: SearchIssuesAndPullRequestsResponseSearchType,
+    pub search_type: LexicalOrSemanticOrHybrid,
     ///When a semantic or hybrid search falls back to lexical search, this field contains the reasons for the fallback. Only present when a fallback occurred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_fallback_reason: Option<
@@ -216,7 +183,7 @@ pub struct IssueSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<IssueSearchResultItemPullRequest>,
+    pub pull_request: Option<IssuePullRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub score: f64,
@@ -245,7 +212,7 @@ pub struct IssueSearchResultItem {
     pub reactions: Option<ReactionRollup>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueSearchResultItemLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -263,21 +230,11 @@ pub struct IssueSearchResultItemLabelsItem {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct IssueSearchResultItemPullRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged_at: Option<String>,
-    pub diff_url: Option<String>,
-    pub html_url: Option<String>,
-    pub patch_url: Option<String>,
-    pub url: Option<String>,
-}
-
 crate::open_enum! {
     #[doc =
     "The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`."]
-    SearchIssuesAndPullRequestsResponseSearchType { Lexical = "lexical", Semantic =
-    "semantic", Hybrid = "hybrid", }
+    LexicalOrSemanticOrHybrid { Lexical = "lexical", Semantic = "semantic", Hybrid =
+    "hybrid", }
 }
 
 crate::open_enum! {
@@ -288,25 +245,11 @@ crate::open_enum! {
     "only_non_semantic_fields_requested", ServiceUnavailable = "service_unavailable", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SearchIssuesAndPullRequestsError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
 crate::open_enum! {
-    SearchLabelsOrder { Desc = "desc", Asc = "asc", }
+    CreatedOrUpdated2 { Created = "created", Updated = "updated", }
 }
 
-crate::open_enum! {
-    SearchLabelsSort { Created = "created", Updated = "updated", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchLabelsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -314,7 +257,7 @@ pub struct SearchLabelsResponse {
 }
 
 ///Label Search Result Item
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LabelSearchResultItem {
     pub id: i64,
     pub node_id: String,
@@ -330,15 +273,11 @@ pub struct LabelSearchResultItem {
 }
 
 crate::open_enum! {
-    SearchReposOrder { Desc = "desc", Asc = "asc", }
-}
-
-crate::open_enum! {
     SearchReposSort { Stars = "stars", Forks = "forks", HelpWantedIssues =
     "help-wanted-issues", Updated = "updated", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchReposResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -346,7 +285,7 @@ pub struct SearchReposResponse {
 }
 
 ///Repo Search Result Item
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepoSearchResultItem {
     pub id: i64,
     pub node_id: String,
@@ -429,9 +368,7 @@ pub struct RepoSearchResultItem {
     pub has_pull_requests: Option<bool>,
     ///The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<
-        RepoSearchResultItemPullRequestCreationPolicy,
-    >,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     pub archived: bool,
     ///Returns whether or not this repository disabled.
     pub disabled: bool,
@@ -440,7 +377,7 @@ pub struct RepoSearchResultItem {
     pub visibility: Option<String>,
     pub license: Option<LicenseSimple>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<RepoSearchResultItemPermissions>,
+    pub permissions: Option<FullRepositoryPermissions>,
     ///Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
@@ -464,35 +401,7 @@ pub struct RepoSearchResultItem {
     pub web_commit_signoff_required: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
-    RepoSearchResultItemPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
-    "collaborators_only", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepoSearchResultItemPermissions {
-    pub admin: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintain: Option<bool>,
-    pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triage: Option<bool>,
-    pub pull: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SearchReposError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchTopicsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -500,7 +409,7 @@ pub struct SearchTopicsResponse {
 }
 
 ///Topic Search Result Item
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TopicSearchResultItem {
     pub name: String,
     pub display_name: Option<String>,
@@ -523,16 +432,16 @@ pub struct TopicSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub related: Option<Vec<TopicSearchResultItemRelatedItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aliases: Option<Vec<TopicSearchResultItemAliasesItem>>,
+    pub aliases: Option<Vec<TopicSearchResultItemRelatedItem>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TopicSearchResultItemRelatedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_relation: Option<TopicSearchResultItemRelatedItemTopicRelation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TopicSearchResultItemRelatedItemTopicRelation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -544,34 +453,12 @@ pub struct TopicSearchResultItemRelatedItemTopicRelation {
     pub relation_type: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TopicSearchResultItemAliasesItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic_relation: Option<TopicSearchResultItemAliasesItemTopicRelation>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TopicSearchResultItemAliasesItemTopicRelation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relation_type: Option<String>,
-}
-
 crate::open_enum! {
-    SearchUsersOrder { Desc = "desc", Asc = "asc", }
+    FollowersOrRepositoriesOrJoined { Followers = "followers", Repositories =
+    "repositories", Joined = "joined", }
 }
 
-crate::open_enum! {
-    SearchUsersSort { Followers = "followers", Repositories = "repositories", Joined =
-    "joined", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SearchUsersResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
@@ -579,7 +466,7 @@ pub struct SearchUsersResponse {
 }
 
 ///User Search Result Item
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UserSearchResultItem {
     pub login: String,
     pub id: i64,
@@ -633,15 +520,5 @@ pub struct UserSearchResultItem {
     pub suspended_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SearchUsersError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 

@@ -3,18 +3,10 @@
 use super::*;
 
 crate::open_enum! {
-    SecretScanningListAlertsForOrgDirection { Asc = "asc", Desc = "desc", }
+    OpenOrResolved { Open = "open", Resolved = "resolved", }
 }
 
-crate::open_enum! {
-    SecretScanningListAlertsForOrgSort { Created = "created", Updated = "updated", }
-}
-
-crate::open_enum! {
-    SecretScanningListAlertsForOrgState { Open = "open", Resolved = "resolved", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationSecretScanningAlert {
     ///The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,7 +79,7 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
     pub resolution_comment: Option<String>,
     ///The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<OrganizationSecretScanningAlertValidity>,
+    pub validity: Option<ActiveOrInactiveOrUnknown>,
     ///Whether the secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
@@ -130,8 +122,8 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc = "The token status as of the latest validity check."]
-    OrganizationSecretScanningAlertValidity { Active = "active", Inactive = "inactive",
-    Unknown = "unknown", }
+    ActiveOrInactiveOrUnknown { Active = "active", Inactive = "inactive", Unknown =
+    "unknown", }
 }
 
 ///Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
@@ -158,7 +150,7 @@ pub enum NullableSecretScanningFirstDetectedLocation {
 }
 
 ///Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationCommit {
     ///The file path in the repository
     pub path: String,
@@ -184,7 +176,7 @@ pub struct SecretScanningLocationCommit {
 }
 
 ///Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationWikiCommit {
     ///The file path of the wiki page
     pub path: String,
@@ -207,7 +199,7 @@ pub struct SecretScanningLocationWikiCommit {
 }
 
 ///Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationIssueTitle {
     ///The API URL to get the issue where the secret was detected.
     pub issue_title_url: String,
@@ -217,7 +209,7 @@ pub struct SecretScanningLocationIssueTitle {
 }
 
 ///Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationIssueBody {
     ///The API URL to get the issue where the secret was detected.
     pub issue_body_url: String,
@@ -227,7 +219,7 @@ pub struct SecretScanningLocationIssueBody {
 }
 
 ///Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationIssueComment {
     ///The API URL to get the issue comment where the secret was detected.
     pub issue_comment_url: String,
@@ -237,28 +229,28 @@ pub struct SecretScanningLocationIssueComment {
 }
 
 ///Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationDiscussionTitle {
     ///The URL to the discussion where the secret was detected.
     pub discussion_title_url: String,
 }
 
 ///Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationDiscussionBody {
     ///The URL to the discussion where the secret was detected.
     pub discussion_body_url: String,
 }
 
 ///Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationDiscussionComment {
     ///The API URL to get the discussion comment where the secret was detected.
     pub discussion_comment_url: String,
 }
 
 ///Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestTitle {
     ///The API URL to get the pull request where the secret was detected.
     pub pull_request_title_url: String,
@@ -268,7 +260,7 @@ pub struct SecretScanningLocationPullRequestTitle {
 }
 
 ///Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestBody {
     ///The API URL to get the pull request where the secret was detected.
     pub pull_request_body_url: String,
@@ -278,7 +270,7 @@ pub struct SecretScanningLocationPullRequestBody {
 }
 
 ///Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestComment {
     ///The API URL to get the pull request comment where the secret was detected.
     pub pull_request_comment_url: String,
@@ -288,7 +280,7 @@ pub struct SecretScanningLocationPullRequestComment {
 }
 
 ///Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestReview {
     ///The API URL to get the pull request review where the secret was detected.
     pub pull_request_review_url: String,
@@ -298,7 +290,7 @@ pub struct SecretScanningLocationPullRequestReview {
 }
 
 ///Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestReviewComment {
     ///The API URL to get the pull request review comment where the secret was detected.
     pub pull_request_review_comment_url: String,
@@ -307,33 +299,12 @@ pub struct SecretScanningLocationPullRequestReviewComment {
     pub html_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningListAlertsForOrgError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
+crate::open_enum! {
+    CreatedOrUpdatedOrName { Created = "created", Updated = "updated", Name = "name", }
 }
 
 crate::open_enum! {
-    SecretScanningListOrgCustomPatternsDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    SecretScanningListOrgCustomPatternsSort { Created = "created", Updated = "updated",
-    Name = "name", }
-}
-
-crate::open_enum! {
-    SecretScanningListOrgCustomPatternsPushProtection { Enabled = "enabled", Disabled =
-    "disabled", }
-}
-
-crate::open_enum! {
-    SecretScanningListOrgCustomPatternsState { Published = "published", Unpublished =
-    "unpublished", }
+    PublishedOrUnpublished { Published = "published", Unpublished = "unpublished", }
 }
 
 ///A custom pattern for secret scanning.
@@ -348,7 +319,7 @@ pub struct SecretScanningCustomPattern {
     ///A URL-friendly identifier for the custom pattern, derived from its name.
     pub slug: String,
     ///The state of the custom pattern.
-    pub state: SecretScanningCustomPatternState,
+    pub state: PublishedOrUnpublished,
     ///Whether push protection is enabled for this custom pattern.
     pub push_protection_enabled: bool,
     ///The start delimiter regex for the custom pattern.
@@ -372,11 +343,6 @@ pub struct SecretScanningCustomPattern {
     ///The date and time the custom pattern was last updated in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = "The state of the custom pattern."] SecretScanningCustomPatternState {
-    Published = "published", Unpublished = "unpublished", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -408,14 +374,14 @@ Defaults to `\z|[^0-9A-Za-z]` when not specified.*/
     pub must_not_match: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsResponse {
     ///The list of successfully created custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_patterns: Option<Vec<SecretScanningCustomPattern>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
     ///A summary message describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -430,7 +396,7 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
     ///List of validation errors for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -438,7 +404,7 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValu
 }
 
 ///A validation error for a custom pattern in a batch operation.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningCustomPatternValidationError {
     ///A machine-readable code describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,9 +431,7 @@ pub struct SecretScanningBulkDeleteOrgCustomPatternsRequest {
 `resolve_alerts` resolves the alerts as "pattern deleted".
 Defaults to `delete_alerts` when not specified.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_delete_action: Option<
-        SecretScanningBulkDeleteOrgCustomPatternsRequestPostDeleteAction,
-    >,
+    pub post_delete_action: Option<DeleteAlertsOrResolveAlerts>,
 }
 
 ///A custom pattern to delete in a bulk operation.
@@ -487,8 +451,8 @@ pub struct SecretScanningCustomPatternToDelete {
 crate::open_enum! {
     #[doc =
     "What to do with alerts associated with the deleted patterns.\n`delete_alerts` permanently removes the alerts.\n`resolve_alerts` resolves the alerts as \"pattern deleted\".\nDefaults to `delete_alerts` when not specified."]
-    SecretScanningBulkDeleteOrgCustomPatternsRequestPostDeleteAction { DeleteAlerts =
-    "delete_alerts", ResolveAlerts = "resolve_alerts", }
+    DeleteAlertsOrResolveAlerts { DeleteAlerts = "delete_alerts", ResolveAlerts =
+    "resolve_alerts", }
 }
 
 ///Fields to update on a custom pattern. At least one updatable field (`pattern`, `start_delimiter`, `end_delimiter`, `must_match`, or `must_not_match`) must also be provided. Only provided fields will be updated.
@@ -514,7 +478,7 @@ pub struct SecretScanningCustomPatternToUpdate {
 }
 
 ///A collection of secret scanning patterns and their settings related to push protection.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningPatternConfiguration {
     ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -527,7 +491,7 @@ pub struct SecretScanningPatternConfiguration {
     pub custom_pattern_overrides: Option<Vec<SecretScanningPatternOverride>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningPatternOverride {
     ///The ID of the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -558,33 +522,32 @@ pub struct SecretScanningPatternOverride {
     pub bypass_rate: Option<i64>,
     ///The default push protection setting for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_setting: Option<SecretScanningPatternOverrideDefaultSetting>,
+    pub default_setting: Option<DisabledOrEnabled>,
     ///The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_setting: Option<SecretScanningPatternOverrideEnterpriseSetting>,
+    pub enterprise_setting: Option<NotSetOrDisabledOrEnabled>,
     ///The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setting: Option<SecretScanningPatternOverrideSetting>,
+    pub setting: Option<NotSetOrDisabledOrEnabled2>,
 }
 
 crate::open_enum! {
-    #[doc = "The default push protection setting for this pattern."]
-    SecretScanningPatternOverrideDefaultSetting { Disabled = "disabled", Enabled =
-    "enabled", }
+    #[doc = "The default push protection setting for this pattern."] DisabledOrEnabled {
+    Disabled = "disabled", Enabled = "enabled", }
 }
 
 crate::open_enum! {
     #[doc =
     "The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise."]
-    SecretScanningPatternOverrideEnterpriseSetting { NotSet = "not-set", Disabled =
-    "disabled", Enabled = "enabled", }
+    NotSetOrDisabledOrEnabled { NotSet = "not-set", Disabled = "disabled", Enabled =
+    "enabled", }
 }
 
 crate::open_enum! {
     #[doc =
     "The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting."]
-    SecretScanningPatternOverrideSetting { NotSet = "not-set", Disabled = "disabled",
-    Enabled = "enabled", }
+    NotSetOrDisabledOrEnabled2 { NotSet = "not-set", Disabled = "disabled", Enabled =
+    "enabled", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -615,15 +578,7 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsIt
     pub token_type: Option<String>,
     ///Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_setting: Option<
-        SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItemPushProtectionSetting,
-    >,
-}
-
-crate::open_enum! {
-    #[doc = "Push protection setting to set for the pattern."]
-    SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItemPushProtectionSetting
-    { NotSet = "not-set", Disabled = "disabled", Enabled = "enabled", }
+    pub push_protection_setting: Option<NotSetOrDisabledOrEnabled2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -640,37 +595,17 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem
     pub custom_pattern_version: Option<Option<String>>,
     ///Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_setting: Option<
-        SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItemPushProtectionSetting,
-    >,
+    pub push_protection_setting: Option<DisabledOrEnabled>,
 }
 
-crate::open_enum! {
-    #[doc = "Push protection setting to set for the pattern."]
-    SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItemPushProtectionSetting
-    { Disabled = "disabled", Enabled = "enabled", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsResponse {
     ///The updated pattern configuration version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_config_version: Option<String>,
 }
 
-crate::open_enum! {
-    SecretScanningListAlertsForRepoDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    SecretScanningListAlertsForRepoSort { Created = "created", Updated = "updated", }
-}
-
-crate::open_enum! {
-    SecretScanningListAlertsForRepoState { Open = "open", Resolved = "resolved", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningAlert {
     ///The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -740,7 +675,7 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
     pub push_protection_bypass_request_html_url: Option<String>,
     ///The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<SecretScanningAlertValidity>,
+    pub validity: Option<ActiveOrInactiveOrUnknown>,
     ///Whether the detected secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
@@ -768,23 +703,7 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
     pub closure_request_reviewer: Option<SimpleUser>,
 }
 
-crate::open_enum! {
-    #[doc = "The token status as of the latest validity check."]
-    SecretScanningAlertValidity { Active = "active", Inactive = "inactive", Unknown =
-    "unknown", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningListAlertsForRepoError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningAlertWithMetadata {
     ///The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -854,7 +773,7 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
     pub push_protection_bypass_request_html_url: Option<String>,
     ///The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity: Option<SecretScanningAlertWithMetadataValidity>,
+    pub validity: Option<ActiveOrInactiveOrUnknown>,
     ///Whether the detected secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
@@ -885,28 +804,12 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
     pub metadata: Option<Vec<SecretScanningAlertMetadataItem>>,
 }
 
-crate::open_enum! {
-    #[doc = "The token status as of the latest validity check."]
-    SecretScanningAlertWithMetadataValidity { Active = "active", Inactive = "inactive",
-    Unknown = "unknown", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningAlertMetadataItem {
     ///The metadata key.
     pub key: String,
     ///The metadata value.
     pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningGetAlertError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -941,27 +844,16 @@ pub struct SecretScanningUpdateAlertRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub validity: Option<Option<SecretScanningUpdateAlertRequestValidity>>,
+    pub validity: Option<Option<ActiveOrInactive>>,
 }
 
 crate::open_enum! {
     #[doc =
     "Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override."]
-    SecretScanningUpdateAlertRequestValidity { Active = "active", Inactive = "inactive",
-    }
+    ActiveOrInactive { Active = "active", Inactive = "inactive", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningUpdateAlertError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocation {
     ///The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1004,91 +896,6 @@ pub enum SecretScanningLocationDetails {
     Other(serde_json::Value),
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningListLocationsForAlertError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-crate::open_enum! {
-    SecretScanningListRepoCustomPatternsDirection { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
-    SecretScanningListRepoCustomPatternsSort { Created = "created", Updated = "updated",
-    Name = "name", }
-}
-
-crate::open_enum! {
-    SecretScanningListRepoCustomPatternsPushProtection { Enabled = "enabled", Disabled =
-    "disabled", }
-}
-
-crate::open_enum! {
-    SecretScanningListRepoCustomPatternsState { Published = "published", Unpublished =
-    "unpublished", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct SecretScanningBulkCreateRepoCustomPatternsRequest {
-    ///The list of custom patterns to create.
-    pub patterns: Vec<SecretScanningCustomPatternToCreate>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningBulkCreateRepoCustomPatternsResponse {
-    ///The list of successfully created custom patterns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_patterns: Option<Vec<SecretScanningCustomPattern>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningBulkCreateRepoCustomPatternsError422 {
-    ///A summary message describing the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    ///A map of validation errors keyed by the zero-based index of the pattern that failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_errors: Option<
-        std::collections::BTreeMap<
-            String,
-            SecretScanningBulkCreateRepoCustomPatternsError422ValidationErrorsValue,
-        >,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningBulkCreateRepoCustomPatternsError422ValidationErrorsValue {
-    ///List of validation errors for this pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<SecretScanningCustomPatternValidationError>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct SecretScanningBulkDeleteRepoCustomPatternsRequest {
-    ///The list of custom patterns to delete.
-    pub patterns: Vec<SecretScanningCustomPatternToDelete>,
-    /**What to do with alerts associated with the deleted patterns.
-`delete_alerts` permanently removes the alerts.
-`resolve_alerts` resolves the alerts as "pattern deleted".
-Defaults to `delete_alerts` when not specified.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_delete_action: Option<
-        SecretScanningBulkDeleteRepoCustomPatternsRequestPostDeleteAction,
-    >,
-}
-
-crate::open_enum! {
-    #[doc =
-    "What to do with alerts associated with the deleted patterns.\n`delete_alerts` permanently removes the alerts.\n`resolve_alerts` resolves the alerts as \"pattern deleted\".\nDefaults to `delete_alerts` when not specified."]
-    SecretScanningBulkDeleteRepoCustomPatternsRequestPostDeleteAction { DeleteAlerts =
-    "delete_alerts", ResolveAlerts = "resolve_alerts", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SecretScanningCreatePushProtectionBypassRequest {
     ///The reason for bypassing push protection.
@@ -1103,7 +910,7 @@ crate::open_enum! {
     UsedInTests = "used_in_tests", WillFixLater = "will_fix_later", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningPushProtectionBypass {
     ///The reason for bypassing push protection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1116,17 +923,7 @@ pub struct SecretScanningPushProtectionBypass {
     pub token_type: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningCreatePushProtectionBypassError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningScanHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental_scans: Option<Vec<SecretScanningScan>>,
@@ -1143,7 +940,7 @@ pub struct SecretScanningScanHistory {
 }
 
 ///Information on a single scan performed by secret scanning on the repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningScan {
     ///The type of scan
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1164,7 +961,7 @@ This usually resolves on its own at the next scheduled scan attempt. If "failed"
     pub started_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     ///The type of scan
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1189,15 +986,5 @@ This usually resolves on its own at the next scheduled scan attempt. If "failed"
     ///Level at which the custom pattern is defined, one of "repository", "organization", or "enterprise"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_scope: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecretScanningGetScanHistoryError503 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documentation_url: Option<String>,
 }
 

@@ -8,10 +8,6 @@ crate::open_enum! {
     }
 }
 
-crate::open_enum! {
-    SecurityAdvisoriesListGlobalAdvisoriesDirection { Asc = "asc", Desc = "desc", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
@@ -43,8 +39,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    SecurityAdvisoriesListGlobalAdvisoriesType { Reviewed = "reviewed", Malware =
-    "malware", Unreviewed = "unreviewed", }
+    ReviewedOrMalwareOrUnreviewed { Reviewed = "reviewed", Malware = "malware",
+    Unreviewed = "unreviewed", }
 }
 
 ///A GitHub Security Advisory.
@@ -65,7 +61,7 @@ pub struct GlobalAdvisory {
     ///A detailed description of what the advisory entails.
     pub description: Option<String>,
     ///The type of advisory.
-    pub r#type: GlobalAdvisoryType,
+    pub r#type: ReviewedOrUnreviewedOrMalware,
     ///The severity of the advisory.
     pub severity: GlobalAdvisorySeverity,
     ///The URL of the advisory's source code.
@@ -97,8 +93,8 @@ This field is only populated when the advisory is imported from the National Vul
 }
 
 crate::open_enum! {
-    #[doc = "The type of advisory."] GlobalAdvisoryType { Reviewed = "reviewed",
-    Unreviewed = "unreviewed", Malware = "malware", }
+    #[doc = "The type of advisory."] ReviewedOrUnreviewedOrMalware { Reviewed =
+    "reviewed", Unreviewed = "unreviewed", Malware = "malware", }
 }
 
 crate::open_enum! {
@@ -109,18 +105,17 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryIdentifiersItem {
     ///The type of identifier.
-    pub r#type: GlobalAdvisoryIdentifiersItemType,
+    pub r#type: CveOrGhsa,
     ///The identifier value.
     pub value: String,
 }
 
 crate::open_enum! {
-    #[doc = "The type of identifier."] GlobalAdvisoryIdentifiersItemType { Cve = "CVE",
-    Ghsa = "GHSA", }
+    #[doc = "The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
 }
 
 ///A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Vulnerability {
     ///The name of the package affected by the vulnerability.
     pub package: Option<VulnerabilityPackage>,
@@ -141,15 +136,7 @@ pub struct VulnerabilityPackage {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GlobalAdvisoryCvss {
-    ///The CVSS vector.
-    pub vector_string: Option<String>,
-    ///The CVSS score.
-    pub score: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryCwesItem {
     ///The Common Weakness Enumeration (CWE) identifier.
     pub cwe_id: String,
@@ -179,13 +166,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    SecurityAdvisoriesListOrgRepositoryAdvisoriesSort { Created = "created", Updated =
-    "updated", Published = "published", }
-}
-
-crate::open_enum! {
-    SecurityAdvisoriesListOrgRepositoryAdvisoriesDirection { Asc = "asc", Desc = "desc",
-    }
+    CreatedOrUpdatedOrPublished { Created = "created", Updated = "updated", Published =
+    "published", }
 }
 
 ///A repository security advisory.
@@ -209,7 +191,7 @@ pub struct RepositoryAdvisory {
     pub author: Option<SimpleUser>,
     ///The publisher of the advisory.
     pub publisher: Option<SimpleUser>,
-    pub identifiers: Vec<RepositoryAdvisoryIdentifiersItem>,
+    pub identifiers: Vec<GlobalAdvisoryIdentifiersItem>,
     ///The state of the advisory.
     pub state: RepositoryAdvisoryState,
     ///The date and time of when the advisory was created, in ISO 8601 format.
@@ -224,10 +206,10 @@ pub struct RepositoryAdvisory {
     pub withdrawn_at: Option<String>,
     pub submission: Option<RepositoryAdvisorySubmission>,
     pub vulnerabilities: Option<Vec<RepositoryAdvisoryVulnerability>>,
-    pub cvss: Option<RepositoryAdvisoryCvss>,
+    pub cvss: Option<GlobalAdvisoryCvss>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
-    pub cwes: Option<Vec<RepositoryAdvisoryCwesItem>>,
+    pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
     ///A list of only the CWE IDs.
     pub cwe_ids: Option<Vec<String>>,
     pub credits: Option<Vec<RepositoryAdvisoryCreditsItem>>,
@@ -245,36 +227,23 @@ crate::open_enum! {
     "critical", High = "high", Medium = "medium", Low = "low", }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisoryIdentifiersItem {
-    ///The type of identifier.
-    pub r#type: RepositoryAdvisoryIdentifiersItemType,
-    ///The identifier value.
-    pub value: String,
-}
-
-crate::open_enum! {
-    #[doc = "The type of identifier."] RepositoryAdvisoryIdentifiersItemType { Cve =
-    "CVE", Ghsa = "GHSA", }
-}
-
 crate::open_enum! {
     #[doc = "The state of the advisory."] RepositoryAdvisoryState { Published =
     "published", Closed = "closed", Withdrawn = "withdrawn", Draft = "draft", Triage =
     "triage", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisorySubmission {
     ///Whether a private vulnerability report was accepted by the repository's administrators.
     pub accepted: bool,
 }
 
 ///A product affected by the vulnerability detailed in a repository security advisory.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisoryVulnerability {
     ///The name of the package affected by the vulnerability.
-    pub package: Option<RepositoryAdvisoryVulnerabilityPackage>,
+    pub package: Option<VulnerabilityPackage>,
     ///The range of the package versions affected by the vulnerability.
     pub vulnerable_version_range: Option<String>,
     ///The package version(s) that resolve the vulnerability.
@@ -283,32 +252,7 @@ pub struct RepositoryAdvisoryVulnerability {
     pub vulnerable_functions: Option<Vec<String>>,
 }
 
-///The name of the package affected by the vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryAdvisoryVulnerabilityPackage {
-    ///The package's language or package management ecosystem.
-    pub ecosystem: SecurityAdvisoryEcosystems,
-    ///The unique package name within its ecosystem.
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryAdvisoryCvss {
-    ///The CVSS vector.
-    pub vector_string: Option<String>,
-    ///The CVSS score.
-    pub score: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RepositoryAdvisoryCwesItem {
-    ///The Common Weakness Enumeration (CWE) identifier.
-    pub cwe_id: String,
-    ///The name of the CWE.
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
 pub struct RepositoryAdvisoryCreditsItem {
     ///The username of the user credited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,27 +270,13 @@ pub struct RepositoryAdvisoryCredit {
     ///The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
     ///The state of the user's acceptance of the credit.
-    pub state: RepositoryAdvisoryCreditState,
+    pub state: AcceptedOrDeclinedOrPending,
 }
 
 crate::open_enum! {
     #[doc = "The state of the user's acceptance of the credit."]
-    RepositoryAdvisoryCreditState { Accepted = "accepted", Declined = "declined", Pending
-    = "pending", }
-}
-
-crate::open_enum! {
-    SecurityAdvisoriesListRepositoryAdvisoriesState { Triage = "triage", Draft = "draft",
-    Published = "published", Closed = "closed", }
-}
-
-crate::open_enum! {
-    SecurityAdvisoriesListRepositoryAdvisoriesSort { Created = "created", Updated =
-    "updated", Published = "published", }
-}
-
-crate::open_enum! {
-    SecurityAdvisoriesListRepositoryAdvisoriesDirection { Asc = "asc", Desc = "desc", }
+    AcceptedOrDeclinedOrPending { Accepted = "accepted", Declined = "declined", Pending =
+    "pending", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -384,7 +314,7 @@ pub struct RepositoryAdvisoryCreate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<RepositoryAdvisoryCreateSeverity>>,
+    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
     ///The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -446,13 +376,6 @@ pub struct RepositoryAdvisoryCreateCreditsItem {
     pub r#type: SecurityAdvisoryCreditTypes,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The severity of the advisory. You must choose between setting this field or `cvss_vector_string`."]
-    RepositoryAdvisoryCreateSeverity { Critical = "critical", High = "high", Medium =
-    "medium", Low = "low", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PrivateVulnerabilityReportCreate {
     ///A short summary of the advisory.
@@ -466,7 +389,7 @@ pub struct PrivateVulnerabilityReportCreate {
         with = "crate::runtime::double_option"
     )]
     pub vulnerabilities: Option<
-        Option<Vec<PrivateVulnerabilityReportCreateVulnerabilitiesItem>>,
+        Option<Vec<RepositoryAdvisoryCreateVulnerabilitiesItem>>,
     >,
     ///A list of Common Weakness Enumeration (CWE) IDs.
     #[serde(
@@ -481,7 +404,7 @@ pub struct PrivateVulnerabilityReportCreate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<PrivateVulnerabilityReportCreateSeverity>>,
+    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
     ///The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -492,54 +415,6 @@ pub struct PrivateVulnerabilityReportCreate {
     ///Whether to create a temporary private fork of the repository to collaborate on a fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PrivateVulnerabilityReportCreateVulnerabilitiesItem {
-    ///The name of the package affected by the vulnerability.
-    pub package: PrivateVulnerabilityReportCreateVulnerabilitiesItemPackage,
-    ///The range of the package versions affected by the vulnerability.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub vulnerable_version_range: Option<Option<String>>,
-    ///The package version(s) that resolve the vulnerability.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub patched_versions: Option<Option<String>>,
-    ///The functions in the package that are affected.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub vulnerable_functions: Option<Option<Vec<String>>>,
-}
-
-///The name of the package affected by the vulnerability.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PrivateVulnerabilityReportCreateVulnerabilitiesItemPackage {
-    ///The package's language or package management ecosystem.
-    pub ecosystem: SecurityAdvisoryEcosystems,
-    ///The unique package name within its ecosystem.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub name: Option<Option<String>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    "The severity of the advisory. You must choose between setting this field or `cvss_vector_string`."]
-    PrivateVulnerabilityReportCreateSeverity { Critical = "critical", High = "high",
-    Medium = "medium", Low = "low", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -559,7 +434,7 @@ pub struct RepositoryAdvisoryUpdate {
     pub cve_id: Option<Option<String>>,
     ///A product affected by the vulnerability detailed in a repository security advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerabilities: Option<Vec<RepositoryAdvisoryUpdateVulnerabilitiesItem>>,
+    pub vulnerabilities: Option<Vec<RepositoryAdvisoryCreateVulnerabilitiesItem>>,
     ///A list of Common Weakness Enumeration (CWE) IDs.
     #[serde(
         default,
@@ -573,14 +448,14 @@ pub struct RepositoryAdvisoryUpdate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub credits: Option<Option<Vec<RepositoryAdvisoryUpdateCreditsItem>>>,
+    pub credits: Option<Option<Vec<RepositoryAdvisoryCreateCreditsItem>>>,
     ///The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<RepositoryAdvisoryUpdateSeverity>>,
+    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
     ///The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -590,7 +465,7 @@ pub struct RepositoryAdvisoryUpdate {
     pub cvss_vector_string: Option<Option<String>>,
     ///The state of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<RepositoryAdvisoryUpdateState>,
+    pub state: Option<PublishedOrClosedOrDraft>,
     ///A list of usernames who have been granted write access to the advisory.
     #[serde(
         default,
@@ -607,64 +482,8 @@ pub struct RepositoryAdvisoryUpdate {
     pub collaborating_teams: Option<Option<Vec<String>>>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RepositoryAdvisoryUpdateVulnerabilitiesItem {
-    ///The name of the package affected by the vulnerability.
-    pub package: RepositoryAdvisoryUpdateVulnerabilitiesItemPackage,
-    ///The range of the package versions affected by the vulnerability.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub vulnerable_version_range: Option<Option<String>>,
-    ///The package version(s) that resolve the vulnerability.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub patched_versions: Option<Option<String>>,
-    ///The functions in the package that are affected.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub vulnerable_functions: Option<Option<Vec<String>>>,
-}
-
-///The name of the package affected by the vulnerability.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RepositoryAdvisoryUpdateVulnerabilitiesItemPackage {
-    ///The package's language or package management ecosystem.
-    pub ecosystem: SecurityAdvisoryEcosystems,
-    ///The unique package name within its ecosystem.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::runtime::double_option"
-    )]
-    pub name: Option<Option<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RepositoryAdvisoryUpdateCreditsItem {
-    ///The username of the user credited.
-    pub login: String,
-    ///The type of credit the user is receiving.
-    pub r#type: SecurityAdvisoryCreditTypes,
-}
-
 crate::open_enum! {
-    #[doc =
-    "The severity of the advisory. You must choose between setting this field or `cvss_vector_string`."]
-    RepositoryAdvisoryUpdateSeverity { Critical = "critical", High = "high", Medium =
-    "medium", Low = "low", }
-}
-
-crate::open_enum! {
-    #[doc = "The state of the advisory."] RepositoryAdvisoryUpdateState { Published =
+    #[doc = "The state of the advisory."] PublishedOrClosedOrDraft { Published =
     "published", Closed = "closed", Draft = "draft", }
 }
 

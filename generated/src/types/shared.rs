@@ -2,36 +2,46 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "campaigns",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "repos",
+        feature = "secret-scanning",
+        feature = "security-advisories"
+    )
+)]
+crate::open_enum! {
+    AscOrDesc { Asc = "asc", Desc = "desc", }
+}
+
 #[cfg(any(feature = "dependabot", feature = "security-advisories"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GlobalAdvisoryCvss {
+    ///The CVSS vector.
+    pub vector_string: Option<String>,
+    ///The CVSS score.
+    pub score: Option<f64>,
+}
+
+#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CvssSeverities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cvss_v3: Option<CvssSeveritiesCvssV3>,
+    pub cvss_v3: Option<GlobalAdvisoryCvss>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cvss_v4: Option<CvssSeveritiesCvssV4>,
-}
-
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CvssSeveritiesCvssV3 {
-    ///The CVSS 3 vector string.
-    pub vector_string: Option<String>,
-    ///The CVSS 3 score.
-    pub score: Option<f64>,
-}
-
-#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CvssSeveritiesCvssV4 {
-    ///The CVSS 4 vector string.
-    pub vector_string: Option<String>,
-    ///The CVSS 4 score.
-    pub score: Option<f64>,
+    pub cvss_v4: Option<GlobalAdvisoryCvss>,
 }
 
 #[cfg(any(feature = "dependabot", feature = "security-advisories"))]
 ///The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAdvisoryEpss {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<f64>,
@@ -72,7 +82,7 @@ pub struct SecurityAdvisoryEpss {
     )
 )]
 ///A GitHub user.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -117,7 +127,7 @@ pub struct SimpleUser {
     )
 )]
 ///Validation Error Simple
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ValidationErrorSimple {
     pub message: String,
     pub documentation_url: String,
@@ -170,7 +180,7 @@ pub struct ValidationErrorSimple {
     )
 )]
 ///Basic Error
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BasicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -180,6 +190,22 @@ pub struct BasicError {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "agent-tasks",
+        feature = "copilot",
+        feature = "repos"
+    )
+)]
+///Error details for a failed session
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
+    ///Error message
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[cfg(
@@ -257,7 +283,7 @@ pub enum IntegrationOwner {
     )
 )]
 ///An enterprise on GitHub.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Enterprise {
     ///A short description of the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,7 +317,7 @@ pub struct Enterprise {
     )
 )]
 ///The set of permissions for the GitHub app
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IntegrationPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<String>,
@@ -333,8 +359,29 @@ pub enum WebhookConfigInsecureSsl {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct AppsUpdateWebhookConfigForAppRequest {
+    ///The URL to which the payloads will be delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
+}
+
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+crate::open_enum! {
+    SuccessOrFailure { Success = "success", Failure = "failure", }
+}
+
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 ///Delivery made by a webhook, without request and response information.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryItem {
     ///Unique identifier of the webhook delivery.
     pub id: i64,
@@ -391,7 +438,7 @@ pub struct HookDeliveryItem {
     )
 )]
 ///Validation Error
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ValidationError {
     pub message: String,
     pub documentation_url: String,
@@ -426,7 +473,7 @@ pub struct ValidationError {
         feature = "users"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ValidationErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
@@ -480,7 +527,7 @@ pub enum ValidationErrorErrorsItemValue {
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 ///Delivery made by a webhook.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDelivery {
     ///Unique identifier of the delivery.
     pub id: i64,
@@ -515,7 +562,7 @@ pub struct HookDelivery {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryRequest {
     ///The request headers sent with the webhook delivery.
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
@@ -524,12 +571,47 @@ pub struct HookDeliveryRequest {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryResponse {
     ///The response headers received when the delivery was made.
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     ///The response payload received.
     pub payload: Option<String>,
+}
+
+#[cfg(any(feature = "actions", feature = "apps", feature = "orgs"))]
+crate::open_enum! {
+    #[doc =
+    "Describe whether all repositories have been selected or there's a selection involved"]
+    AllOrSelected { All = "all", Selected = "selected", }
+}
+
+#[cfg(any(feature = "apps", feature = "orgs"))]
+crate::open_enum! {
+    #[doc =
+    "The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
+    ReadOrWrite { Read = "read", Write = "write", }
+}
+
+#[cfg(any(feature = "apps", feature = "orgs"))]
+crate::open_enum! {
+    #[doc =
+    "The level of permission to grant the access token to manage repository projects, columns, and cards."]
+    ReadOrWriteOrAdmin { Read = "read", Write = "write", Admin = "admin", }
+}
+
+#[cfg(any(feature = "apps", feature = "orgs"))]
+crate::open_enum! {
+    #[doc =
+    "The level of permission to grant the access token to update GitHub Actions workflow files."]
+    Write { Write = "write", }
+}
+
+#[cfg(any(feature = "apps", feature = "orgs"))]
+crate::open_enum! {
+    #[doc =
+    "The level of permission to grant the access token for viewing an organization's plan."]
+    Read { Read = "read", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
@@ -540,7 +622,7 @@ pub struct Installation {
     pub id: i64,
     pub account: Option<InstallationAccount>,
     ///Describe whether all repositories have been selected or there's a selection involved
-    pub repository_selection: InstallationRepositorySelection,
+    pub repository_selection: AllOrSelected,
     pub access_tokens_url: String,
     pub repositories_url: String,
     pub html_url: String,
@@ -578,585 +660,174 @@ pub enum InstallationAccount {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "Describe whether all repositories have been selected or there's a selection involved"]
-    InstallationRepositorySelection { All = "all", Selected = "selected", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
 ///The permissions granted to the fine-grained access token.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppPermissions {
     ///The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<AppPermissionsActions>,
+    pub actions: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<AppPermissionsAdministration>,
+    pub administration: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to create and retrieve build artifact metadata records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_metadata: Option<AppPermissionsArtifactMetadata>,
+    pub artifact_metadata: Option<ReadOrWrite>,
     ///The level of permission to create and retrieve the access token for repository attestations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<AppPermissionsAttestations>,
+    pub attestations: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for checks on code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<AppPermissionsChecks>,
+    pub checks: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage code quality data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_quality: Option<AppPermissionsCodeQuality>,
+    pub code_quality: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to create, edit, delete, and list Codespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codespaces: Option<AppPermissionsCodespaces>,
+    pub codespaces: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<AppPermissionsContents>,
+    pub contents: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage Dependabot secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_secrets: Option<AppPermissionsDependabotSecrets>,
+    pub dependabot_secrets: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for deployments and deployment statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<AppPermissionsDeployments>,
+    pub deployments: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for discussions and related comments and labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<AppPermissionsDiscussions>,
+    pub discussions: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for managing repository environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<AppPermissionsEnvironments>,
+    pub environments: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<AppPermissionsIssues>,
+    pub issues: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the merge queues for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_queues: Option<AppPermissionsMergeQueues>,
+    pub merge_queues: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<AppPermissionsMetadata>,
+    pub metadata: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<AppPermissionsPackages>,
+    pub packages: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<AppPermissionsPages>,
+    pub pages: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<AppPermissionsPullRequests>,
+    pub pull_requests: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and edit custom properties for a repository, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_custom_properties: Option<AppPermissionsRepositoryCustomProperties>,
+    pub repository_custom_properties: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks: Option<AppPermissionsRepositoryHooks>,
+    pub repository_hooks: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage repository projects, columns, and cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects: Option<AppPermissionsRepositoryProjects>,
+    pub repository_projects: Option<ReadOrWriteOrAdmin>,
     ///The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<AppPermissionsSecretScanningAlerts>,
+    pub secret_scanning_alerts: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<AppPermissionsSecrets>,
+    pub secrets: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage security events like code scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events: Option<AppPermissionsSecurityEvents>,
+    pub security_events: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage just a single file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<AppPermissionsSingleFile>,
+    pub single_file: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for commit statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<AppPermissionsStatuses>,
+    pub statuses: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage Dependabot alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts: Option<AppPermissionsVulnerabilityAlerts>,
+    pub vulnerability_alerts: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to update GitHub Actions workflow files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<AppPermissionsWorkflows>,
+    pub workflows: Option<Write>,
     ///The level of permission to grant the access token to view and edit custom properties for an organization, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties_for_organizations: Option<
-        AppPermissionsCustomPropertiesForOrganizations,
-    >,
+    pub custom_properties_for_organizations: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<AppPermissionsMembers>,
+    pub members: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration: Option<AppPermissionsOrganizationAdministration>,
+    pub organization_administration: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for custom repository roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_roles: Option<AppPermissionsOrganizationCustomRoles>,
+    pub organization_custom_roles: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for custom organization roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_org_roles: Option<AppPermissionsOrganizationCustomOrgRoles>,
+    pub organization_custom_org_roles: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for repository custom properties management at the organization level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_properties: Option<
-        AppPermissionsOrganizationCustomProperties,
-    >,
+    pub organization_custom_properties: Option<ReadOrWriteOrAdmin>,
     ///The level of permission to grant the access token for managing access to GitHub Copilot for members of an organization with a Copilot Business subscription. This property is in public preview and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_copilot_seat_management: Option<
-        AppPermissionsOrganizationCopilotSeatManagement,
-    >,
+    pub organization_copilot_seat_management: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage Copilot cloud agent settings for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_copilot_agent_settings: Option<
-        AppPermissionsOrganizationCopilotAgentSettings,
-    >,
+    pub organization_copilot_agent_settings: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_announcement_banners: Option<
-        AppPermissionsOrganizationAnnouncementBanners,
-    >,
+    pub organization_announcement_banners: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view events triggered by an activity in an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_events: Option<AppPermissionsOrganizationEvents>,
+    pub organization_events: Option<Read>,
     ///The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks: Option<AppPermissionsOrganizationHooks>,
+    pub organization_hooks: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_tokens: Option<
-        AppPermissionsOrganizationPersonalAccessTokens,
-    >,
+    pub organization_personal_access_tokens: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_token_requests: Option<
-        AppPermissionsOrganizationPersonalAccessTokenRequests,
-    >,
+    pub organization_personal_access_token_requests: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan: Option<AppPermissionsOrganizationPlan>,
+    pub organization_plan: Option<Read>,
     ///The level of permission to grant the access token to manage organization projects and projects public preview (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects: Option<AppPermissionsOrganizationProjects>,
+    pub organization_projects: Option<ReadOrWriteOrAdmin>,
     ///The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages: Option<AppPermissionsOrganizationPackages>,
+    pub organization_packages: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage organization secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets: Option<AppPermissionsOrganizationSecrets>,
+    pub organization_secrets: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners: Option<
-        AppPermissionsOrganizationSelfHostedRunners,
-    >,
+    pub organization_self_hosted_runners: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<AppPermissionsOrganizationUserBlocking>,
+    pub organization_user_blocking: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the email addresses belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email_addresses: Option<AppPermissionsEmailAddresses>,
+    pub email_addresses: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the followers belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers: Option<AppPermissionsFollowers>,
+    pub followers: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage git SSH keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git_ssh_keys: Option<AppPermissionsGitSshKeys>,
+    pub git_ssh_keys: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage GPG keys belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpg_keys: Option<AppPermissionsGpgKeys>,
+    pub gpg_keys: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to view and manage interaction limits on a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interaction_limits: Option<AppPermissionsInteractionLimits>,
+    pub interaction_limits: Option<ReadOrWrite>,
     ///The level of permission to grant the access token to manage the profile settings belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<AppPermissionsProfile>,
+    pub profile: Option<Write>,
     ///The level of permission to grant the access token to list and manage repositories a user is starring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starring: Option<AppPermissionsStarring>,
+    pub starring: Option<ReadOrWrite>,
     ///The level of permission to grant the access token for organization custom properties management at the enterprise level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_custom_properties_for_organizations: Option<
-        AppPermissionsEnterpriseCustomPropertiesForOrganizations,
-    >,
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
-    AppPermissionsActions { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation."]
-    AppPermissionsAdministration { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to create and retrieve build artifact metadata records."]
-    AppPermissionsArtifactMetadata { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to create and retrieve the access token for repository attestations."]
-    AppPermissionsAttestations { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc = "The level of permission to grant the access token for checks on code."]
-    AppPermissionsChecks { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage code quality data."]
-    AppPermissionsCodeQuality { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to create, edit, delete, and list Codespaces."]
-    AppPermissionsCodespaces { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges."]
-    AppPermissionsContents { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage Dependabot secrets."]
-    AppPermissionsDependabotSecrets { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for deployments and deployment statuses."]
-    AppPermissionsDeployments { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for discussions and related comments and labels."]
-    AppPermissionsDiscussions { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for managing repository environments."]
-    AppPermissionsEnvironments { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones."]
-    AppPermissionsIssues { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the merge queues for a repository."]
-    AppPermissionsMergeQueues { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata."]
-    AppPermissionsMetadata { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for packages published to GitHub Packages."]
-    AppPermissionsPackages { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds."]
-    AppPermissionsPages { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges."]
-    AppPermissionsPullRequests { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and edit custom properties for a repository, when allowed by the property."]
-    AppPermissionsRepositoryCustomProperties { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the post-receive hooks for a repository."]
-    AppPermissionsRepositoryHooks { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage repository projects, columns, and cards."]
-    AppPermissionsRepositoryProjects { Read = "read", Write = "write", Admin = "admin", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage secret scanning alerts."]
-    AppPermissionsSecretScanningAlerts { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage repository secrets."]
-    AppPermissionsSecrets { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage security events like code scanning alerts."]
-    AppPermissionsSecurityEvents { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage just a single file."]
-    AppPermissionsSingleFile { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc = "The level of permission to grant the access token for commit statuses."]
-    AppPermissionsStatuses { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage Dependabot alerts."]
-    AppPermissionsVulnerabilityAlerts { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to update GitHub Actions workflow files."]
-    AppPermissionsWorkflows { Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and edit custom properties for an organization, when allowed by the property."]
-    AppPermissionsCustomPropertiesForOrganizations { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for organization teams and members."]
-    AppPermissionsMembers { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage access to an organization."]
-    AppPermissionsOrganizationAdministration { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for custom repository roles management."]
-    AppPermissionsOrganizationCustomRoles { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for custom organization roles management."]
-    AppPermissionsOrganizationCustomOrgRoles { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for repository custom properties management at the organization level."]
-    AppPermissionsOrganizationCustomProperties { Read = "read", Write = "write", Admin =
-    "admin", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for managing access to GitHub Copilot for members of an organization with a Copilot Business subscription. This property is in public preview and is subject to change."]
-    AppPermissionsOrganizationCopilotSeatManagement { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage Copilot cloud agent settings for an organization."]
-    AppPermissionsOrganizationCopilotAgentSettings { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage announcement banners for an organization."]
-    AppPermissionsOrganizationAnnouncementBanners { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view events triggered by an activity in an organization."]
-    AppPermissionsOrganizationEvents { Read = "read", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the post-receive hooks for an organization."]
-    AppPermissionsOrganizationHooks { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization."]
-    AppPermissionsOrganizationPersonalAccessTokens { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization."]
-    AppPermissionsOrganizationPersonalAccessTokenRequests { Read = "read", Write =
-    "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for viewing an organization's plan."]
-    AppPermissionsOrganizationPlan { Read = "read", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage organization projects and projects public preview (where available)."]
-    AppPermissionsOrganizationProjects { Read = "read", Write = "write", Admin = "admin",
-    }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for organization packages published to GitHub Packages."]
-    AppPermissionsOrganizationPackages { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage organization secrets."]
-    AppPermissionsOrganizationSecrets { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization."]
-    AppPermissionsOrganizationSelfHostedRunners { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage users blocked by the organization."]
-    AppPermissionsOrganizationUserBlocking { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the email addresses belonging to a user."]
-    AppPermissionsEmailAddresses { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the followers belonging to a user."]
-    AppPermissionsFollowers { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc = "The level of permission to grant the access token to manage git SSH keys."]
-    AppPermissionsGitSshKeys { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage GPG keys belonging to a user."]
-    AppPermissionsGpgKeys { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to view and manage interaction limits on a repository."]
-    AppPermissionsInteractionLimits { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to manage the profile settings belonging to a user."]
-    AppPermissionsProfile { Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token to list and manage repositories a user is starring."]
-    AppPermissionsStarring { Read = "read", Write = "write", }
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-crate::open_enum! {
-    #[doc =
-    "The level of permission to grant the access token for organization custom properties management at the enterprise level."]
-    AppPermissionsEnterpriseCustomPropertiesForOrganizations { Read = "read", Write =
-    "write", Admin = "admin", }
+    pub enterprise_custom_properties_for_organizations: Option<ReadOrWriteOrAdmin>,
 }
 
 #[cfg(
@@ -1176,7 +847,7 @@ crate::open_enum! {
     )
 )]
 ///A repository on GitHub.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Repository {
     ///Unique identifier of the repository
     pub id: i64,
@@ -1269,7 +940,7 @@ pub struct Repository {
     pub has_pull_requests: Option<bool>,
     ///The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<RepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     ///Whether the repository is archived.
     pub archived: bool,
     ///Returns whether or not this repository disabled.
@@ -1305,27 +976,27 @@ pub struct Repository {
 - `PR_TITLE` - default to the pull request's title.
 - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
     /**The default value for a squash merge commit message:
 
 - `PR_BODY` - default to the pull request's body.
 - `COMMIT_MESSAGES` - default to the branch's commit messages.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
     /**The default value for a merge commit title.
 
 - `PR_TITLE` - default to the pull request's title.
 - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<RepositoryMergeCommitTitle>,
+    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
     /**The default value for a merge commit message.
 
 - `PR_TITLE` - default to the pull request's title.
 - `PR_BODY` - default to the pull request's body.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<RepositoryMergeCommitMessage>,
+    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     ///Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
@@ -1368,7 +1039,7 @@ pub struct Repository {
     )
 )]
 ///License Simple
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LicenseSimple {
     pub key: String,
     pub name: String,
@@ -1392,10 +1063,11 @@ pub struct LicenseSimple {
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "teams"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryPermissions {
     pub admin: bool,
     pub pull: bool,
@@ -1410,23 +1082,29 @@ pub struct RepositoryPermissions {
     any(
         feature = "actions",
         feature = "activity",
+        feature = "agents",
         feature = "apps",
+        feature = "checks",
         feature = "code-scanning",
         feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
         feature = "issues",
         feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
         feature = "projects",
         feature = "pulls",
         feature = "repos",
         feature = "search",
-        feature = "security-advisories"
+        feature = "security-advisories",
+        feature = "teams"
     )
 )]
 crate::open_enum! {
     #[doc =
     "The policy controlling who can create pull requests: all or collaborators_only."]
-    RepositoryPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
-    "collaborators_only", }
+    AllOrCollaboratorsOnly { All = "all", CollaboratorsOnly = "collaborators_only", }
 }
 
 #[cfg(
@@ -1448,7 +1126,7 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "The default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    RepositorySquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
+    PrTitleOrCommitOrPrTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
     "COMMIT_OR_PR_TITLE", }
 }
 
@@ -1471,7 +1149,7 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    RepositorySquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages =
+    PrBodyOrCommitMessagesOrBlank { PrBody = "PR_BODY", CommitMessages =
     "COMMIT_MESSAGES", Blank = "BLANK", }
 }
 
@@ -1494,7 +1172,7 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "The default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    RepositoryMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
+    PrTitleOrMergeMessage { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
 }
 
 #[cfg(
@@ -1516,8 +1194,7 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    RepositoryMergeCommitMessage { PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank =
-    "BLANK", }
+    PrBodyOrPrTitleOrBlank { PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
 }
 
 #[cfg(
@@ -1537,7 +1214,7 @@ crate::open_enum! {
     )
 )]
 ///The status of the code search index for this repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryCodeSearchIndexStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_search_ok: Option<bool>,
@@ -1564,7 +1241,7 @@ pub struct RepositoryCodeSearchIndexStatus {
     )
 )]
 ///Code Of Conduct
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeOfConduct {
     pub key: String,
     pub name: String,
@@ -1572,6 +1249,61 @@ pub struct CodeOfConduct {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub html_url: Option<String>,
+}
+
+#[cfg(any(feature = "oidc", feature = "orgs"))]
+crate::open_enum! {
+    #[doc = "Whether the inclusion was defined at the organization or enterprise level"]
+    OrganizationOrEnterprise { Organization = "organization", Enterprise = "enterprise",
+    }
+}
+
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams"
+    )
+)]
+crate::open_enum! {
+    #[doc = "The type of the bypass reviewer"] TeamOrRole { Team = "TEAM", Role = "ROLE",
+    }
+}
+
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams"
+    )
+)]
+crate::open_enum! {
+    #[doc = "The bypass mode for the reviewer"] AlwaysOrExempt { Always = "ALWAYS",
+    Exempt = "EXEMPT", }
 }
 
 #[cfg(
@@ -1585,7 +1317,7 @@ pub struct CodeOfConduct {
     )
 )]
 ///A GitHub repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleRepository {
     ///A unique identifier of the repository.
     pub id: i64,
@@ -1683,7 +1415,7 @@ pub struct SimpleRepository {
 
 #[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
 ///Group of enterprise owners and/or members
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnterpriseTeam {
     pub id: i64,
     pub name: String,
@@ -1709,7 +1441,7 @@ pub struct EnterpriseTeam {
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }
 
-#[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
+#[cfg(any(feature = "copilot", feature = "enterprise-teams", feature = "teams"))]
 crate::open_enum! {
     #[doc =
     "Whether team members will receive notifications when the team is mentioned."]
@@ -1726,7 +1458,7 @@ crate::open_enum! {
     )
 )]
 ///A GitHub organization.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationSimple {
     pub login: String,
     pub id: i64,
@@ -1744,7 +1476,7 @@ pub struct OrganizationSimple {
 
 #[cfg(any(feature = "activity", feature = "issues"))]
 ///Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Label {
     ///Unique identifier for the label.
     pub id: i64,
@@ -1763,7 +1495,7 @@ pub struct Label {
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
 ///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Issue {
     pub id: i64,
     pub node_id: String,
@@ -1859,7 +1591,7 @@ pub enum IssueLabelsItem {
 }
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -1899,7 +1631,7 @@ pub struct Milestone {
     ///The number of the milestone.
     pub number: i64,
     ///The state of the milestone.
-    pub state: MilestoneState,
+    pub state: OpenOrClosed,
     ///The title of the milestone.
     pub title: String,
     pub description: Option<String>,
@@ -1924,12 +1656,19 @@ pub struct Milestone {
     )
 )]
 crate::open_enum! {
-    #[doc = "The state of the milestone."] MilestoneState { Open = "open", Closed =
+    #[doc = "The state of the milestone."] OpenOrClosed { Open = "open", Closed =
     "closed", }
 }
 
-#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_at: Option<String>,
@@ -1950,7 +1689,7 @@ pub struct IssuePullRequest {
     )
 )]
 ///The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueType {
     ///The unique identifier of the issue type.
     pub id: i64,
@@ -2020,7 +1759,7 @@ crate::open_enum! {
     )
 )]
 ///Reaction Rollup
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReactionRollup {
     pub url: String,
     pub total_count: i64,
@@ -2045,7 +1784,7 @@ pub struct ReactionRollup {
     )
 )]
 ///Sub-issues Summary
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SubIssuesSummary {
     pub total: i64,
     pub completed: i64,
@@ -2061,7 +1800,7 @@ pub struct SubIssuesSummary {
     )
 )]
 ///Comments provide a way for people to collaborate on an issue.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueComment {
     ///Unique identifier of the issue comment
     pub id: i64,
@@ -2105,7 +1844,7 @@ pub struct IssueComment {
     )
 )]
 ///Context around who pinned an issue comment and when it was pinned.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullablePinnedIssueComment {
     pub pinned_at: String,
     pub pinned_by: Option<SimpleUser>,
@@ -2120,7 +1859,7 @@ pub struct NullablePinnedIssueComment {
     )
 )]
 ///Details about why an issue comment was minimized.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueCommentMinimized {
     ///The reason the comment was minimized.
     pub reason: Option<String>,
@@ -2135,7 +1874,7 @@ pub struct NullableIssueCommentMinimized {
     )
 )]
 ///Issue Dependencies Summary
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueDependenciesSummary {
     pub blocked_by: i64,
     pub blocking: i64,
@@ -2214,7 +1953,7 @@ pub enum IssueFieldValueValue {
     )
 )]
 ///Details about the selected option (only present for single_select fields)
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldValueSingleSelectOption {
     ///Unique identifier for the option.
     pub id: i64,
@@ -2232,7 +1971,7 @@ pub struct IssueFieldValueSingleSelectOption {
         feature = "search"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldValueMultiSelectOptionsItem {
     ///Unique identifier for the option.
     pub id: i64,
@@ -2244,45 +1983,46 @@ pub struct IssueFieldValueMultiSelectOptionsItem {
 
 #[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
 ///Pull Request Minimal
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimal {
     pub id: i64,
     pub number: i64,
     pub url: String,
     pub head: PullRequestMinimalHead,
-    pub base: PullRequestMinimalBase,
+    pub base: PullRequestMinimalHead,
 }
 
-#[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[cfg(
+    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimalHead {
     pub r#ref: String,
     pub sha: String,
     pub repo: PullRequestMinimalHeadRepo,
 }
 
-#[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[cfg(
+    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimalHeadRepo {
     pub id: i64,
     pub url: String,
     pub name: String,
 }
 
-#[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestMinimalBase {
-    pub r#ref: String,
-    pub sha: String,
-    pub repo: PullRequestMinimalBaseRepo,
+#[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestReviewEventReviewLinks {
+    pub html: PullRequestReviewEventReviewLinksHtml,
+    pub pull_request: PullRequestReviewEventReviewLinksHtml,
 }
 
-#[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestMinimalBaseRepo {
-    pub id: i64,
-    pub url: String,
-    pub name: String,
+#[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestReviewEventReviewLinksHtml {
+    pub href: String,
 }
 
 #[cfg(any(feature = "activity", feature = "repos"))]
@@ -2297,7 +2037,7 @@ pub struct ReleaseAsset {
     pub name: String,
     pub label: Option<String>,
     ///State of the release asset.
-    pub state: ReleaseAssetState,
+    pub state: UploadedOrOpen,
     pub content_type: String,
     pub size: i64,
     pub digest: Option<String>,
@@ -2309,13 +2049,39 @@ pub struct ReleaseAsset {
 
 #[cfg(any(feature = "activity", feature = "repos"))]
 crate::open_enum! {
-    #[doc = "State of the release asset."] ReleaseAssetState { Uploaded = "uploaded",
-    Open = "open", }
+    #[doc = "State of the release asset."] UploadedOrOpen { Uploaded = "uploaded", Open =
+    "open", }
+}
+
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "code-quality",
+        feature = "code-scanning",
+        feature = "codespaces",
+        feature = "dependency-graph",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search",
+        feature = "secret-scanning"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActivityListPublicEventsError503 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation_url: Option<String>,
 }
 
 #[cfg(any(feature = "gists", feature = "users"))]
 ///Public User
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PublicUser {
     pub login: String,
     pub id: i64,
@@ -2369,12 +2135,36 @@ pub struct PublicUser {
 }
 
 #[cfg(any(feature = "gists", feature = "users"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PublicUserPlan {
     pub collaborators: i64,
     pub name: String,
     pub space: i64,
     pub private_repos: i64,
+}
+
+#[cfg(any(feature = "issues", feature = "pulls"))]
+crate::open_enum! {
+    OpenOrClosedOrAll { Open = "open", Closed = "closed", All = "all", }
+}
+
+#[cfg(any(feature = "apps", feature = "issues", feature = "pulls", feature = "repos"))]
+crate::open_enum! {
+    AscOrDesc3 { Asc = "asc", Desc = "desc", }
+}
+
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "apps",
+        feature = "code-scanning",
+        feature = "issues",
+        feature = "pulls",
+        feature = "secret-scanning"
+    )
+)]
+crate::open_enum! {
+    CreatedOrUpdated { Created = "created", Updated = "updated", }
 }
 
 #[cfg(
@@ -2395,7 +2185,7 @@ pub struct PublicUserPlan {
     )
 )]
 ///Minimal Repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MinimalRepository {
     pub id: i64,
     pub node_id: String,
@@ -2491,7 +2281,7 @@ pub struct MinimalRepository {
     pub has_pull_requests: Option<bool>,
     ///The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<MinimalRepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2555,31 +2345,7 @@ pub struct MinimalRepository {
         feature = "teams"
     )
 )]
-crate::open_enum! {
-    #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
-    MinimalRepositoryPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
-    "collaborators_only", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MinimalRepositoryPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<bool>,
@@ -2610,7 +2376,7 @@ pub struct MinimalRepositoryPermissions {
         feature = "teams"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MinimalRepositoryLicense {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -2642,7 +2408,7 @@ pub struct MinimalRepositoryLicense {
         feature = "teams"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAndAnalysis {
     /**Enable or disable GitHub Advanced Security for the repository.
 
@@ -2650,34 +2416,26 @@ For standalone Code Scanning or Secret Protection products, this parameter canno
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<SecurityAndAnalysisCodeSecurity>,
+    pub code_security: Option<SecurityAndAnalysisAdvancedSecurity>,
     ///Enable or disable Dependabot security updates for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        SecurityAndAnalysisDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<SecurityAndAnalysisSecretScanning>,
+    pub secret_scanning: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<
-        SecurityAndAnalysisSecretScanningPushProtection,
-    >,
+    pub secret_scanning_push_protection: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
-        SecurityAndAnalysisSecretScanningNonProviderPatterns,
+        SecurityAndAnalysisAdvancedSecurity,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_ai_detection: Option<
-        SecurityAndAnalysisSecretScanningAiDetection,
-    >,
+    pub secret_scanning_ai_detection: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
-        SecurityAndAnalysisSecretScanningDelegatedAlertDismissal,
+        SecurityAndAnalysisAdvancedSecurity,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<
-        SecurityAndAnalysisSecretScanningDelegatedBypass,
-    >,
+    pub secret_scanning_delegated_bypass: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
@@ -2705,10 +2463,10 @@ For standalone Code Scanning or Secret Protection products, this parameter canno
 /**Enable or disable GitHub Advanced Security for the repository.
 
 For standalone Code Scanning or Secret Protection products, this parameter cannot be used.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAndAnalysisAdvancedSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisAdvancedSecurityStatus>,
+    pub status: Option<EnabledOrDisabled>,
 }
 
 #[cfg(
@@ -2725,13 +2483,13 @@ pub struct SecurityAndAnalysisAdvancedSecurity {
         feature = "packages",
         feature = "repos",
         feature = "search",
+        feature = "secret-scanning",
         feature = "security-advisories",
         feature = "teams"
     )
 )]
 crate::open_enum! {
-    SecurityAndAnalysisAdvancedSecurityStatus { Enabled = "enabled", Disabled =
-    "disabled", }
+    EnabledOrDisabled { Enabled = "enabled", Disabled = "disabled", }
 }
 
 #[cfg(
@@ -2740,6 +2498,7 @@ crate::open_enum! {
         feature = "activity",
         feature = "agents",
         feature = "checks",
+        feature = "code-security",
         feature = "codespaces",
         feature = "copilot",
         feature = "dependabot",
@@ -2752,385 +2511,7 @@ crate::open_enum! {
         feature = "teams"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisCodeSecurity {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisCodeSecurityStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisCodeSecurityStatus { Enabled = "enabled", Disabled = "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-///Enable or disable Dependabot security updates for the repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisDependabotSecurityUpdates {
-    ///The enablement status of Dependabot security updates for the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisDependabotSecurityUpdatesStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    #[doc = "The enablement status of Dependabot security updates for the repository."]
-    SecurityAndAnalysisDependabotSecurityUpdatesStatus { Enabled = "enabled", Disabled =
-    "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisSecretScanning {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisSecretScanningStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisSecretScanningStatus { Enabled = "enabled", Disabled = "disabled",
-    }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisSecretScanningPushProtection {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisSecretScanningPushProtectionStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisSecretScanningPushProtectionStatus { Enabled = "enabled", Disabled
-    = "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisSecretScanningNonProviderPatterns {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisSecretScanningNonProviderPatternsStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisSecretScanningNonProviderPatternsStatus { Enabled = "enabled",
-    Disabled = "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisSecretScanningAiDetection {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisSecretScanningAiDetectionStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisSecretScanningAiDetectionStatus { Enabled = "enabled", Disabled =
-    "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisSecretScanningDelegatedAlertDismissal {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisSecretScanningDelegatedAlertDismissalStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisSecretScanningDelegatedAlertDismissalStatus { Enabled = "enabled",
-    Disabled = "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SecurityAndAnalysisSecretScanningDelegatedBypass {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<SecurityAndAnalysisSecretScanningDelegatedBypassStatus>,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    SecurityAndAnalysisSecretScanningDelegatedBypassStatus { Enabled = "enabled",
-    Disabled = "disabled", }
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     ///The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3145,6 +2526,7 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
         feature = "activity",
         feature = "agents",
         feature = "checks",
+        feature = "code-security",
         feature = "codespaces",
         feature = "copilot",
         feature = "dependabot",
@@ -3157,65 +2539,57 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
         feature = "teams"
     )
 )]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     ///The ID of the team or role selected as a bypass reviewer
     pub reviewer_id: i64,
     ///The type of the bypass reviewer
-    pub reviewer_type: SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemReviewerType,
+    pub reviewer_type: TeamOrRole,
     ///The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemMode,
-    >,
+    pub mode: Option<AlwaysOrExempt>,
+}
+
+#[cfg(any(feature = "orgs", feature = "teams"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrganizationFullPlan {
+    pub name: String,
+    pub space: i64,
+    pub private_repos: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filled_seats: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats: Option<i64>,
 }
 
 #[cfg(
     any(
         feature = "actions",
-        feature = "activity",
         feature = "agents",
-        feature = "checks",
         feature = "codespaces",
         feature = "copilot",
         feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
+        feature = "orgs"
     )
 )]
-crate::open_enum! {
-    #[doc = "The type of the bypass reviewer"]
-    SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemReviewerType {
-    Team = "TEAM", Role = "ROLE", }
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
+    ///List of repository IDs to enable for GitHub Actions.
+    pub selected_repository_ids: Vec<i64>,
 }
 
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity",
-        feature = "agents",
-        feature = "checks",
-        feature = "codespaces",
-        feature = "copilot",
-        feature = "dependabot",
-        feature = "migrations",
-        feature = "orgs",
-        feature = "packages",
-        feature = "repos",
-        feature = "search",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
+#[cfg(any(feature = "actions", feature = "copilot"))]
 crate::open_enum! {
-    #[doc = "The bypass mode for the reviewer"]
-    SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItemMode { Always =
-    "ALWAYS", Exempt = "EXEMPT", }
+    #[doc =
+    "The policy that controls whether self-hosted runners can be used by repositories in the organization"]
+    AllOrSelectedOrNoneType { All = "all", Selected = "selected", None = "none", }
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActionsListOrgSecretsResponse {
+    pub total_count: i64,
+    pub secrets: Vec<OrganizationActionsSecret>,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
@@ -3227,20 +2601,28 @@ pub struct OrganizationActionsSecret {
     pub created_at: String,
     pub updated_at: String,
     ///Visibility of a secret
-    pub visibility: OrganizationActionsSecretVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-#[cfg(any(feature = "actions", feature = "agents"))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "private-registries"
+    )
+)]
 crate::open_enum! {
-    #[doc = "Visibility of a secret"] OrganizationActionsSecretVisibility { All = "all",
-    Private = "private", Selected = "selected", }
+    #[doc = "Visibility of a secret"] AllOrPrivateOrSelected { All = "all", Private =
+    "private", Selected = "selected", }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 ///The public key used for setting Actions Secrets.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsPublicKey {
     ///The identifier for the key.
     pub key_id: String,
@@ -3256,6 +2638,53 @@ pub struct ActionsPublicKey {
     pub created_at: Option<String>,
 }
 
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "private-registries"
+    )
+)]
+crate::open_enum! {
+    #[doc =
+    "Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
+    AllOrPrivateOrSelected2 { All = "all", Private = "private", Selected = "selected", }
+}
+
+#[cfg(any(feature = "actions", feature = "codespaces"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+    Integer(i64),
+    StringType(String),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "orgs"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActionsListSelectedReposForOrgSecretResponse {
+    pub total_count: i64,
+    pub repositories: Vec<MinimalRepository>,
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActionsListOrgVariablesResponse {
+    pub total_count: i64,
+    pub variables: Vec<OrganizationActionsVariable>,
+}
+
 #[cfg(any(feature = "actions", feature = "agents"))]
 ///Organization variable for GitHub Actions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -3269,15 +2698,143 @@ pub struct OrganizationActionsVariable {
     ///The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
     ///Visibility of a variable
-    pub visibility: OrganizationActionsVariableVisibility,
+    pub visibility: AllOrPrivateOrSelected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-crate::open_enum! {
-    #[doc = "Visibility of a variable"] OrganizationActionsVariableVisibility { All =
-    "all", Private = "private", Selected = "selected", }
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ActionsCreateOrgVariableRequest {
+    ///The name of the variable.
+    pub name: String,
+    ///The value of the variable.
+    pub value: String,
+    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
+    pub visibility: AllOrPrivateOrSelected2,
+    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_repository_ids: Option<Vec<i64>>,
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ActionsUpdateOrgVariableRequest {
+    ///The name of the variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    ///The value of the variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<AllOrPrivateOrSelected2>,
+    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_repository_ids: Option<Vec<i64>>,
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct OrgsListAttestationsBulkRequest {
+    ///List of subject digests to fetch attestations for.
+    pub subject_digests: Vec<String>,
+    /**Optional filter for fetching attestations with a given predicate type.
+This option accepts `provenance`, `sbom`, `release`, or freeform text
+for custom predicate types.*/
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsListAttestationsBulkResponse {
+    ///Mapping of subject digest to bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestations_subject_digests: Option<
+        std::collections::BTreeMap<
+            String,
+            Option<
+                Vec<OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem>,
+            >,
+        >,
+    >,
+    ///Information about the current page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_info: Option<OrgsListAttestationsBulkResponsePageInfo>,
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
+    ///The bundle of the attestation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<
+        OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_url: Option<String>,
+}
+
+#[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
+///The bundle of the attestation.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(
+        rename = "verificationMaterial",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
+    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+///Information about the current page.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsListAttestationsBulkResponsePageInfo {
+    ///Indicates whether there is a next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_next: Option<bool>,
+    ///Indicates whether there is a previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_previous: Option<bool>,
+    ///The cursor to the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    ///The cursor to the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+///The request body must include either `subject_digests` or `attestation_ids`, but not both.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum OrgsDeleteAttestationsBulkRequest {
+    Variant0(OrgsDeleteAttestationsBulkRequestVariant0),
+    Variant1(OrgsDeleteAttestationsBulkRequestVariant1),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct OrgsDeleteAttestationsBulkRequestVariant0 {
+    ///List of subject digests associated with the artifact attestations to delete.
+    pub subject_digests: Vec<String>,
+}
+
+#[cfg(any(feature = "orgs", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
+    ///List of unique IDs associated with the artifact attestations to delete.
+    pub attestation_ids: Vec<i64>,
 }
 
 #[cfg(
@@ -3315,12 +2872,12 @@ pub struct Team {
     pub members_url: String,
     pub repositories_url: String,
     ///The ownership type of the team
-    pub r#type: TeamType,
+    pub r#type: EnterpriseOrOrganization,
     /**How the team's access to the repository was granted. This property is only
 present when the team is returned in a repository context, such as
 `GET /repos/{owner}/{repo}/teams`.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_source: Option<TeamAccessSource>,
+    pub access_source: Option<DirectOrOrganizationOrEnterprise>,
     ///Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -3345,7 +2902,7 @@ present when the team is returned in a repository context, such as
         feature = "teams"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamPermissions {
     pub pull: bool,
     pub triage: bool,
@@ -3370,8 +2927,8 @@ pub struct TeamPermissions {
     )
 )]
 crate::open_enum! {
-    #[doc = "The ownership type of the team"] TeamType { Enterprise = "enterprise",
-    Organization = "organization", }
+    #[doc = "The ownership type of the team"] EnterpriseOrOrganization { Enterprise =
+    "enterprise", Organization = "organization", }
 }
 
 #[cfg(
@@ -3392,8 +2949,8 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc =
     "How the team's access to the repository was granted. This property is only\npresent when the team is returned in a repository context, such as\n`GET /repos/{owner}/{repo}/teams`."]
-    TeamAccessSource { Direct = "direct", Organization = "organization", Enterprise =
-    "enterprise", }
+    DirectOrOrganizationOrEnterprise { Direct = "direct", Organization = "organization",
+    Enterprise = "enterprise", }
 }
 
 #[cfg(
@@ -3439,7 +2996,7 @@ pub struct TeamSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
     ///The ownership type of the team
-    pub r#type: TeamSimpleType,
+    pub r#type: EnterpriseOrOrganization,
     ///Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -3448,29 +3005,14 @@ pub struct TeamSimple {
     pub enterprise_id: Option<i64>,
 }
 
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "campaigns",
-        feature = "code-scanning",
-        feature = "copilot",
-        feature = "issues",
-        feature = "orgs",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
+#[cfg(any(feature = "copilot-spaces", feature = "repos"))]
 crate::open_enum! {
-    #[doc = "The ownership type of the team"] TeamSimpleType { Enterprise = "enterprise",
-    Organization = "organization", }
+    #[doc = "The collaborator actor type."] Team2 { Team = "Team", }
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
 ///Organization Invitation
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationInvitation {
     pub id: i64,
     pub login: Option<String>,
@@ -3488,6 +3030,35 @@ pub struct OrganizationInvitation {
     pub invitation_teams_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_source: Option<String>,
+}
+
+#[cfg(any(feature = "apps", feature = "orgs"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsListAppInstallationsResponse {
+    pub total_count: i64,
+    pub installations: Vec<Installation>,
+}
+
+#[cfg(any(feature = "orgs", feature = "teams"))]
+crate::open_enum! {
+    #[doc =
+    "The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation."]
+    ActiveOrPending { Active = "active", Pending = "pending", }
+}
+
+#[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OrgsRemoveOutsideCollaboratorError422 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation_url: Option<String>,
+}
+
+#[cfg(any(feature = "issues", feature = "projects", feature = "pulls"))]
+crate::open_enum! {
+    #[doc = "The current state of the project."] OpenOrClosed2 { Open = "open", Closed =
+    "closed", }
 }
 
 #[cfg(
@@ -3536,7 +3107,7 @@ pub struct PullRequestSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<Team>>,
     pub head: PullRequestSimpleHead,
-    pub base: PullRequestSimpleBase,
+    pub base: PullRequestSimpleHead,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     ///How the author is associated with the repository.
@@ -3559,7 +3130,7 @@ pub struct PullRequestSimple {
         feature = "repos"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimpleLabelsItem {
     pub id: i64,
     pub node_id: String,
@@ -3578,7 +3149,7 @@ pub struct PullRequestSimpleLabelsItem {
         feature = "repos"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimpleHead {
     pub label: String,
     pub r#ref: String,
@@ -3596,25 +3167,7 @@ pub struct PullRequestSimpleHead {
         feature = "repos"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestSimpleBase {
-    pub label: String,
-    pub r#ref: String,
-    ///A repository on GitHub.
-    pub repo: Repository,
-    pub sha: String,
-    pub user: Option<SimpleUser>,
-}
-
-#[cfg(
-    any(
-        feature = "code-scanning",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimpleLinks {
     ///Hypermedia Link
     pub comments: Link,
@@ -3644,7 +3197,7 @@ pub struct PullRequestSimpleLinks {
     )
 )]
 ///Hypermedia Link
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Link {
     pub href: String,
 }
@@ -3663,7 +3216,7 @@ pub struct AutoMerge {
     ///A GitHub user.
     pub enabled_by: SimpleUser,
     ///The merge method to use.
-    pub merge_method: AutoMergeMergeMethod,
+    pub merge_method: MergeOrSquashOrRebase,
     ///Title for the merge commit message.
     pub commit_title: String,
     ///Commit message for the merge commit.
@@ -3679,7 +3232,7 @@ pub struct AutoMerge {
     )
 )]
 crate::open_enum! {
-    #[doc = "The merge method to use."] AutoMergeMergeMethod { Merge = "merge", Squash =
+    #[doc = "The merge method to use."] MergeOrSquashOrRebase { Merge = "merge", Squash =
     "squash", Rebase = "rebase", }
 }
 
@@ -3692,7 +3245,7 @@ crate::open_enum! {
     )
 )]
 ///The stack information associated with a pull request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStack {
     pub base: PullRequestStackBase,
     ///The total number of pull requests in the stack.
@@ -3712,17 +3265,39 @@ pub struct PullRequestStack {
 #[cfg(
     any(
         feature = "code-scanning",
+        feature = "git",
         feature = "projects",
         feature = "pulls",
         feature = "repos"
     )
 )]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackBase {
     ///The base ref of the stack this pull request belongs to.
     pub r#ref: String,
     ///The base SHA of the stack this pull request belongs to.
     pub sha: String,
+}
+
+#[cfg(any(feature = "actions", feature = "projects", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ProjectsCreateViewForOrgRequestSortByItemItem {
+    Integer(i64),
+    StringType(String),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "orgs", feature = "repos"))]
+///Default value of the property
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum CustomPropertyDefaultValue {
+    StringType(String),
+    Array(Vec<String>),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
@@ -3732,23 +3307,18 @@ pub struct CustomPropertyValue {
     ///The name of the property
     pub property_name: String,
     ///The value assigned to the property
-    pub value: Option<CustomPropertyValueValue>,
+    pub value: Option<CustomPropertyDefaultValue>,
 }
 
-#[cfg(any(feature = "orgs", feature = "repos"))]
-///The value assigned to the property
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum CustomPropertyValueValue {
-    StringType(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
+#[cfg(any(feature = "repos", feature = "users"))]
+crate::open_enum! {
+    #[doc = "The visibility of the repository."] PublicOrPrivate { Public = "public",
+    Private = "private", }
 }
 
 #[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
 ///Full Repository
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FullRepository {
     pub id: i64,
     pub node_id: String,
@@ -3826,7 +3396,7 @@ pub struct FullRepository {
     pub has_pull_requests: Option<bool>,
     ///The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<FullRepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     pub archived: bool,
     ///Returns whether or not this repository disabled.
     pub disabled: bool,
@@ -3861,27 +3431,27 @@ pub struct FullRepository {
 - `PR_TITLE` - default to the pull request's title.
 - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<FullRepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
     /**The default value for a squash merge commit message:
 
 - `PR_BODY` - default to the pull request's body.
 - `COMMIT_MESSAGES` - default to the branch's commit messages.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<FullRepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
     /**The default value for a merge commit title.
 
   - `PR_TITLE` - default to the pull request's title.
   - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<FullRepositoryMergeCommitTitle>,
+    pub merge_commit_title: Option<PrTitleOrMergeMessage>,
     /**The default value for a merge commit message.
 
 - `PR_TITLE` - default to the pull request's title.
 - `PR_BODY` - default to the pull request's body.
 - `BLANK` - default to a blank commit message.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<FullRepositoryMergeCommitMessage>,
+    pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3915,16 +3485,15 @@ pub struct FullRepository {
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-crate::open_enum! {
-    #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
-    FullRepositoryPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
-    "collaborators_only", }
-}
-
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[cfg(
+    any(
+        feature = "codespaces",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FullRepositoryPermissions {
     pub admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3936,40 +3505,8 @@ pub struct FullRepositoryPermissions {
 }
 
 #[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    FullRepositorySquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
-    "COMMIT_OR_PR_TITLE", }
-}
-
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    FullRepositorySquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages =
-    "COMMIT_MESSAGES", Blank = "BLANK", }
-}
-
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit title.\n\n  - `PR_TITLE` - default to the pull request's title.\n  - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    FullRepositoryMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
-    "MERGE_MESSAGE", }
-}
-
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    FullRepositoryMergeCommitMessage { PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank =
-    "BLANK", }
-}
-
-#[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
 ///Code of Conduct Simple
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeOfConductSimple {
     pub url: String,
     pub key: String,
@@ -3979,7 +3516,7 @@ pub struct CodeOfConductSimple {
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 ///The historical version of a ruleset
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RulesetVersion {
     ///The ID of the previous version of the ruleset
     pub version_id: i64,
@@ -3990,7 +3527,7 @@ pub struct RulesetVersion {
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 ///The actor who updated the ruleset
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RulesetVersionActor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -3999,30 +3536,48 @@ pub struct RulesetVersionActor {
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RulesetVersionWithState {
     ///The ID of the previous version of the ruleset
     pub version_id: i64,
     ///The actor who updated the ruleset
-    pub actor: RulesetVersionWithStateActor,
+    pub actor: RulesetVersionActor,
     pub updated_at: String,
     ///The state of the ruleset version
     pub state: serde_json::Map<String, serde_json::Value>,
 }
 
-#[cfg(any(feature = "orgs", feature = "repos"))]
-///The actor who updated the ruleset
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct RulesetVersionWithStateActor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+#[cfg(any(feature = "code-scanning", feature = "orgs"))]
+crate::open_enum! {
+    #[doc =
+    "CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.\nIf you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied."]
+    DefaultTypeOrExtended { Default = "default", Extended = "extended", }
+}
+
+#[cfg(any(feature = "actions", feature = "checks"))]
+crate::open_enum! {
+    #[doc = "The phase of the lifecycle that the job is currently in."] JobStatus {
+    Queued = "queued", InProgress = "in_progress", Completed = "completed", Waiting =
+    "waiting", Requested = "requested", Pending = "pending", }
+}
+
+#[cfg(any(feature = "actions", feature = "checks"))]
+crate::open_enum! {
+    #[doc = "The phase of the lifecycle that the job is currently in."]
+    QueuedOrInProgressOrCompleted { Queued = "queued", InProgress = "in_progress",
+    Completed = "completed", }
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActionsListRepoOrganizationSecretsResponse {
+    pub total_count: i64,
+    pub secrets: Vec<ActionsSecret>,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 ///Set secrets for GitHub Actions.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsSecret {
     ///The name of the secret.
     pub name: String,
@@ -4031,8 +3586,15 @@ pub struct ActionsSecret {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActionsListRepoOrganizationVariablesResponse {
+    pub total_count: i64,
+    pub variables: Vec<ActionsVariable>,
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
 ///Actions Variable
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsVariable {
     ///The name of the variable.
     pub name: String,
@@ -4046,7 +3608,7 @@ pub struct ActionsVariable {
 
 #[cfg(any(feature = "actions", feature = "checks"))]
 ///A commit.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommit {
     ///SHA for the commit
     pub id: String,
@@ -4059,12 +3621,12 @@ pub struct SimpleCommit {
     ///Information about the Git author
     pub author: Option<SimpleCommitAuthor>,
     ///Information about the Git committer
-    pub committer: Option<SimpleCommitCommitter>,
+    pub committer: Option<SimpleCommitAuthor>,
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
 ///Information about the Git author
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommitAuthor {
     ///Name of the commit's author
     pub name: String,
@@ -4073,19 +3635,34 @@ pub struct SimpleCommitAuthor {
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
-///Information about the Git committer
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct SimpleCommitCommitter {
-    ///Name of the commit's committer
-    pub name: String,
-    ///Git email address of the commit's committer
-    pub email: String,
+crate::open_enum! {
+    LatestOrAll { Latest = "latest", All = "all", }
+}
+
+#[cfg(any(feature = "actions", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PendingDeploymentReviewersItem {
+    ///The type of reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<DeploymentReviewerType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<PendingDeploymentReviewersItemReviewer>,
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
 crate::open_enum! {
     #[doc = "The type of reviewer."] DeploymentReviewerType { User = "User", Team =
     "Team", }
+}
+
+#[cfg(any(feature = "actions", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum PendingDeploymentReviewersItemReviewer {
+    SimpleUser(SimpleUser),
+    Team(Team),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
@@ -4132,9 +3709,77 @@ pub enum DeploymentPayload {
     Other(serde_json::Value),
 }
 
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ActionsCreateOrUpdateRepoSecretRequest {
+    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key) endpoint.
+    pub encrypted_value: String,
+    ///ID of the key you used to encrypt the secret.
+    pub key_id: String,
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ActionsCreateRepoVariableRequest {
+    ///The name of the variable.
+    pub name: String,
+    ///The value of the variable.
+    pub value: String,
+}
+
+#[cfg(any(feature = "actions", feature = "agents"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ActionsUpdateRepoVariableRequest {
+    ///The name of the variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    ///The value of the variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[cfg(any(feature = "repos", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ReposListAttestationsResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestations: Option<Vec<ReposListAttestationsResponseAttestationsItem>>,
+}
+
+#[cfg(any(feature = "repos", feature = "users"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ReposListAttestationsResponseAttestationsItem {
+    /**The attestation's Sigstore Bundle.
+Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<
+        OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
+}
+
+#[cfg(
+    any(
+        feature = "git",
+        feature = "issues",
+        feature = "pulls",
+        feature = "repos",
+        feature = "search"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ShortBranchCommit {
+    pub sha: String,
+    pub url: String,
+}
+
 #[cfg(any(feature = "pulls", feature = "repos"))]
 ///Commit
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Commit {
     pub url: String,
     pub sha: String,
@@ -4143,7 +3788,7 @@ pub struct Commit {
     pub comments_url: String,
     pub commit: CommitCommit,
     pub author: Option<CommitAuthor>,
-    pub committer: Option<CommitCommitter>,
+    pub committer: Option<CommitAuthor>,
     pub parents: Vec<CommitParentsItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CommitStats>,
@@ -4152,14 +3797,14 @@ pub struct Commit {
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitCommit {
     pub url: String,
     pub author: Option<GitUser>,
     pub committer: Option<GitUser>,
     pub message: String,
     pub comment_count: i64,
-    pub tree: CommitCommitTree,
+    pub tree: ShortBranchCommit,
     ///Verification
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
@@ -4167,7 +3812,7 @@ pub struct CommitCommit {
 
 #[cfg(any(feature = "pulls", feature = "repos", feature = "search"))]
 ///Metaproperties for Git author/committer information.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -4177,16 +3822,9 @@ pub struct GitUser {
     pub date: Option<String>,
 }
 
-#[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct CommitCommitTree {
-    pub sha: String,
-    pub url: String,
-}
-
 #[cfg(any(feature = "git", feature = "pulls", feature = "repos", feature = "search"))]
 ///Verification
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Verification {
     pub verified: bool,
     pub reason: String,
@@ -4207,16 +3845,6 @@ pub enum CommitAuthor {
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum CommitCommitter {
-    SimpleUser(SimpleUser),
-    EmptyObject(serde_json::Map<String, serde_json::Value>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
 pub struct CommitParentsItem {
     pub sha: String,
     pub url: String,
@@ -4225,7 +3853,7 @@ pub struct CommitParentsItem {
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additions: Option<i64>,
@@ -4261,6 +3889,40 @@ crate::open_enum! {
     }
 }
 
+#[cfg(any(feature = "code-quality", feature = "code-scanning"))]
+crate::open_enum! {
+    #[doc = "Code quality setup has been configured or not."] ConfiguredOrNotConfigured {
+    Configured = "configured", NotConfigured = "not-configured", }
+}
+
+#[cfg(any(feature = "code-quality", feature = "code-scanning"))]
+crate::open_enum! {
+    #[doc = "Runner type to be used."] StandardOrLabeled { Standard = "standard", Labeled
+    = "labeled", }
+}
+
+#[cfg(any(feature = "code-quality", feature = "code-scanning"))]
+crate::open_enum! {
+    #[doc = "The frequency of the periodic analysis."] Weekly { Weekly = "weekly", }
+}
+
+#[cfg(any(feature = "code-quality", feature = "code-scanning"))]
+crate::open_enum! {
+    #[doc = "Runner type to be used."] StandardOrLabeled2 { Standard = "standard",
+    Labeled = "labeled", }
+}
+
+#[cfg(any(feature = "codespaces", feature = "dependabot"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct CodespacesCreateOrUpdateRepoSecretRequest {
+    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key) endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_value: Option<String>,
+    ///ID of the key you used to encrypt the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
 #[cfg(any(feature = "issues", feature = "repos"))]
 ///Commit Comment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -4284,9 +3946,36 @@ pub struct CommitComment {
     pub reactions: Option<ReactionRollup>,
 }
 
+#[cfg(any(feature = "issues", feature = "pulls", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ReposUpdateCommitCommentRequest {
+    ///The contents of the comment
+    pub body: String,
+}
+
+#[cfg(any(feature = "licenses", feature = "repos"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ContentDirectoryItemLinks {
+    pub git: Option<String>,
+    pub html: Option<String>,
+    #[serde(rename = "self")]
+    pub self_: String,
+}
+
+#[cfg(any(feature = "repos", feature = "search"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct FileCommitCommitParentsItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+}
+
 #[cfg(any(feature = "git", feature = "repos"))]
 ///Repository rule violation was detected
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleViolationError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -4299,14 +3988,14 @@ pub struct RepositoryRuleViolationError {
 }
 
 #[cfg(any(feature = "git", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleViolationErrorMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<RepositoryRuleViolationErrorMetadataSecretScanning>,
 }
 
 #[cfg(any(feature = "git", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_placeholders: Option<
@@ -4315,13 +4004,55 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanning {
 }
 
 #[cfg(any(feature = "git", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
     ///The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+}
+
+#[cfg(any(feature = "git", feature = "issues"))]
+///Identifying information for the git-user
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GitCommitAuthor {
+    ///Timestamp of the commit
+    pub date: String,
+    ///Git email address of the user
+    pub email: String,
+    ///Name of the git user
+    pub name: String,
+}
+
+#[cfg(any(feature = "git", feature = "issues"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GitCommitParentsItem {
+    ///SHA for the commit
+    pub sha: String,
+    pub url: String,
+    pub html_url: String,
+}
+
+#[cfg(any(feature = "git", feature = "issues"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GitCommitVerification {
+    pub verified: bool,
+    pub reason: String,
+    pub signature: Option<String>,
+    pub payload: Option<String>,
+    pub verified_at: Option<String>,
+}
+
+#[cfg(any(feature = "issues", feature = "pulls"))]
+///The title of the issue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum IssuesCreateRequestTitle {
+    StringType(String),
+    Integer(i64),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
@@ -4374,7 +4105,7 @@ pub struct PullRequestReviewComment {
     pub original_start_line: Option<i64>,
     ///The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_side: Option<PullRequestReviewCommentStartSide>,
+    pub start_side: Option<LeftOrRight>,
     ///The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -4383,10 +4114,10 @@ pub struct PullRequestReviewComment {
     pub original_line: Option<i64>,
     ///The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<PullRequestReviewCommentSide>,
+    pub side: Option<LeftOrRight2>,
     ///The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_type: Option<PullRequestReviewCommentSubjectType>,
+    pub subject_type: Option<LineOrFile>,
     ///Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
@@ -4397,48 +4128,45 @@ pub struct PullRequestReviewComment {
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentLinks {
     #[serde(rename = "self")]
     pub self_: PullRequestReviewCommentLinksSelf,
-    pub html: PullRequestReviewCommentLinksHtml,
-    pub pull_request: PullRequestReviewCommentLinksPullRequest,
+    pub html: PullRequestReviewCommentLinksSelf,
+    pub pull_request: PullRequestReviewCommentLinksSelf,
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentLinksSelf {
-    pub href: String,
-}
-
-#[cfg(any(feature = "issues", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewCommentLinksHtml {
-    pub href: String,
-}
-
-#[cfg(any(feature = "issues", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PullRequestReviewCommentLinksPullRequest {
     pub href: String,
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
     #[doc = "The side of the first line of the range for a multi-line comment."]
-    PullRequestReviewCommentStartSide { Left = "LEFT", Right = "RIGHT", }
+    LeftOrRight { Left = "LEFT", Right = "RIGHT", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
     #[doc =
     "The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment"]
-    PullRequestReviewCommentSide { Left = "LEFT", Right = "RIGHT", }
+    LeftOrRight2 { Left = "LEFT", Right = "RIGHT", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
     #[doc = "The level at which the comment is targeted, can be a diff line or a file."]
-    PullRequestReviewCommentSubjectType { Line = "line", File = "file", }
+    LineOrFile { Line = "line", File = "file", }
+}
+
+#[cfg(any(feature = "activity", feature = "pulls"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ActivityMarkRepoNotificationsAsReadResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 

@@ -3,8 +3,8 @@
 use super::*;
 
 crate::open_enum! {
-    TeamsListTeamType { All = "all", Enterprise = "enterprise", Organization =
-    "organization", }
+    AllOrEnterpriseOrOrganization { All = "all", Enterprise = "enterprise", Organization
+    = "organization", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -29,16 +29,16 @@ Default: `secret`
  * `closed` - visible to all members of this organization.
 Default for child team: `closed`*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<TeamsCreateRequestPrivacy>,
+    pub privacy: Option<SecretOrClosed>,
     /**The notification setting the team has chosen. The options are:
  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
  * `notifications_disabled` - no one receives notifications.
 Default: `notifications_enabled`*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<TeamsCreateRequestNotificationSetting>,
+    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
     ///**Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<TeamsCreateRequestPermission>,
+    pub permission: Option<PullOrPush>,
     ///The ID of a team to set as the parent team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_team_id: Option<i64>,
@@ -50,20 +50,13 @@ Default: `notifications_enabled`*/
 crate::open_enum! {
     #[doc =
     "The level of privacy this team should have. The options are:  \n**For a non-nested team:**  \n * `secret` - only visible to organization owners and members of this team.  \n * `closed` - visible to all members of this organization.  \nDefault: `secret`  \n**For a parent or child team:**  \n * `closed` - visible to all members of this organization.  \nDefault for child team: `closed`"]
-    TeamsCreateRequestPrivacy { Secret = "secret", Closed = "closed", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The notification setting the team has chosen. The options are:  \n * `notifications_enabled` - team members receive notifications when the team is @mentioned.  \n * `notifications_disabled` - no one receives notifications.  \nDefault: `notifications_enabled`"]
-    TeamsCreateRequestNotificationSetting { NotificationsEnabled =
-    "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
+    SecretOrClosed { Secret = "secret", Closed = "closed", }
 }
 
 crate::open_enum! {
     #[doc =
     "**Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
-    TeamsCreateRequestPermission { Pull = "pull", Push = "push", }
+    PullOrPush { Pull = "pull", Push = "push", }
 }
 
 ///Groups of organization members that gives permissions on specified repositories.
@@ -81,10 +74,10 @@ pub struct TeamFull {
     pub description: Option<String>,
     ///The level of privacy this team should have
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<TeamFullPrivacy>,
+    pub privacy: Option<ClosedOrSecret>,
     ///The notification setting the team has set
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<TeamFullNotificationSetting>,
+    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
     ///Permission that the team will have for its repositories
     pub permission: String,
     pub members_url: String,
@@ -101,7 +94,7 @@ pub struct TeamFull {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
     ///The ownership type of the team
-    pub r#type: TeamFullType,
+    pub r#type: EnterpriseOrOrganization,
     ///Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -111,18 +104,12 @@ pub struct TeamFull {
 }
 
 crate::open_enum! {
-    #[doc = "The level of privacy this team should have"] TeamFullPrivacy { Closed =
+    #[doc = "The level of privacy this team should have"] ClosedOrSecret { Closed =
     "closed", Secret = "secret", }
 }
 
-crate::open_enum! {
-    #[doc = "The notification setting the team has set"] TeamFullNotificationSetting {
-    NotificationsEnabled = "notifications_enabled", NotificationsDisabled =
-    "notifications_disabled", }
-}
-
 ///Team Organization
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamOrganization {
     pub login: String,
     pub id: i64,
@@ -172,7 +159,7 @@ pub struct TeamOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<TeamOrganizationPlan>,
+    pub plan: Option<OrganizationFullPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_permission: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,22 +188,6 @@ pub struct TeamOrganization {
     pub archived_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TeamOrganizationPlan {
-    pub name: String,
-    pub space: i64,
-    pub private_repos: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filled_seats: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seats: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = "The ownership type of the team"] TeamFullType { Enterprise = "enterprise",
-    Organization = "organization", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsUpdateInOrgRequest {
     ///The name of the team.
@@ -232,15 +203,15 @@ pub struct TeamsUpdateInOrgRequest {
 **For a parent or child team:**
  * `closed` - visible to all members of this organization.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<TeamsUpdateInOrgRequestPrivacy>,
+    pub privacy: Option<SecretOrClosed>,
     /**The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
  * `notifications_disabled` - no one receives notifications.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<TeamsUpdateInOrgRequestNotificationSetting>,
+    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
     ///**Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<TeamsUpdateInOrgRequestPermission>,
+    pub permission: Option<PullOrPushOrAdmin>,
     ///The ID of a team to set as the parent team.
     #[serde(
         default,
@@ -259,30 +230,17 @@ pub struct TeamsUpdateInOrgRequest {
 
 crate::open_enum! {
     #[doc =
-    "The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. When a team is nested, the `privacy` for parent teams cannot be `secret`. The options are:  \n**For a non-nested team:**  \n * `secret` - only visible to organization owners and members of this team.  \n * `closed` - visible to all members of this organization.  \n**For a parent or child team:**  \n * `closed` - visible to all members of this organization."]
-    TeamsUpdateInOrgRequestPrivacy { Secret = "secret", Closed = "closed", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are: \n * `notifications_enabled` - team members receive notifications when the team is @mentioned.  \n * `notifications_disabled` - no one receives notifications."]
-    TeamsUpdateInOrgRequestNotificationSetting { NotificationsEnabled =
-    "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
-}
-
-crate::open_enum! {
-    #[doc =
     "**Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
-    TeamsUpdateInOrgRequestPermission { Pull = "pull", Push = "push", Admin = "admin", }
+    PullOrPushOrAdmin { Pull = "pull", Push = "push", Admin = "admin", }
 }
 
 crate::open_enum! {
-    TeamsListMembersInOrgRole { Member = "member", Maintainer = "maintainer", All =
-    "all", }
+    MemberOrMaintainerOrAll { Member = "member", Maintainer = "maintainer", All = "all",
+    }
 }
 
 ///A user that is a member of a team, including their role on the team and whether the membership is inherited from a child team.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -312,7 +270,7 @@ pub struct TeamMember {
     pub user_view_type: Option<String>,
     ///The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<TeamMemberRole>,
+    pub role: Option<MemberOrMaintainer>,
     ///Whether the user is a member of the team only through a child team. `true` means the membership is inherited from a child team; `false` means the user is a direct (immediate) member of the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited: Option<bool>,
@@ -321,7 +279,7 @@ pub struct TeamMember {
 crate::open_enum! {
     #[doc =
     "The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization."]
-    TeamMemberRole { Member = "member", Maintainer = "maintainer", }
+    MemberOrMaintainer { Member = "member", Maintainer = "maintainer", }
 }
 
 ///Team Membership
@@ -329,36 +287,30 @@ crate::open_enum! {
 pub struct TeamMembership {
     pub url: String,
     ///The role of the user in the team.
-    pub role: TeamMembershipRole,
+    pub role: MemberOrMaintainer2,
     ///The state of the user's membership in the team.
-    pub state: TeamMembershipState,
+    pub state: ActiveOrPending,
 }
 
 crate::open_enum! {
-    #[doc = "The role of the user in the team."] TeamMembershipRole { Member = "member",
+    #[doc = "The role of the user in the team."] MemberOrMaintainer2 { Member = "member",
     Maintainer = "maintainer", }
-}
-
-crate::open_enum! {
-    #[doc = "The state of the user's membership in the team."] TeamMembershipState {
-    Active = "active", Pending = "pending", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateMembershipForUserInOrgRequest {
     ///The role that this user should have in the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<TeamsAddOrUpdateMembershipForUserInOrgRequestRole>,
+    pub role: Option<MemberOrMaintainer3>,
 }
 
 crate::open_enum! {
-    #[doc = "The role that this user should have in the team."]
-    TeamsAddOrUpdateMembershipForUserInOrgRequestRole { Member = "member", Maintainer =
-    "maintainer", }
+    #[doc = "The role that this user should have in the team."] MemberOrMaintainer3 {
+    Member = "member", Maintainer = "maintainer", }
 }
 
 ///A team's access to a repository.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamRepository {
     ///Unique identifier of the repository
     pub id: i64,
@@ -369,7 +321,7 @@ pub struct TeamRepository {
     pub license: Option<LicenseSimple>,
     pub forks: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<TeamRepositoryPermissions>,
+    pub permissions: Option<RepositoryPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
     pub owner: Option<SimpleUser>,
@@ -486,17 +438,6 @@ pub struct TeamRepository {
     pub master_branch: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct TeamRepositoryPermissions {
-    pub admin: bool,
-    pub pull: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triage: Option<bool>,
-    pub push: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintain: Option<bool>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsInOrgRequest {
     ///The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
@@ -518,15 +459,15 @@ pub struct TeamsUpdateLegacyRequest {
 **For a parent or child team:**
  * `closed` - visible to all members of this organization.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<TeamsUpdateLegacyRequestPrivacy>,
+    pub privacy: Option<SecretOrClosed>,
     /**The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
  * `notifications_disabled` - no one receives notifications.*/
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<TeamsUpdateLegacyRequestNotificationSetting>,
+    pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
     ///**Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<TeamsUpdateLegacyRequestPermission>,
+    pub permission: Option<PullOrPushOrAdmin>,
     ///The ID of a team to set as the parent team.
     #[serde(
         default,
@@ -543,54 +484,16 @@ pub struct TeamsUpdateLegacyRequest {
     pub parent_team_slug: Option<Option<String>>,
 }
 
-crate::open_enum! {
-    #[doc =
-    "The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. The options are:  \n**For a non-nested team:**  \n * `secret` - only visible to organization owners and members of this team.  \n * `closed` - visible to all members of this organization.  \n**For a parent or child team:**  \n * `closed` - visible to all members of this organization."]
-    TeamsUpdateLegacyRequestPrivacy { Secret = "secret", Closed = "closed", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are: \n * `notifications_enabled` - team members receive notifications when the team is @mentioned.  \n * `notifications_disabled` - no one receives notifications."]
-    TeamsUpdateLegacyRequestNotificationSetting { NotificationsEnabled =
-    "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
-}
-
-crate::open_enum! {
-    #[doc =
-    "**Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
-    TeamsUpdateLegacyRequestPermission { Pull = "pull", Push = "push", Admin = "admin", }
-}
-
-crate::open_enum! {
-    TeamsListMembersLegacyRole { Member = "member", Maintainer = "maintainer", All =
-    "all", }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct TeamsAddOrUpdateMembershipForUserLegacyRequest {
-    ///The role that this user should have in the team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<TeamsAddOrUpdateMembershipForUserLegacyRequestRole>,
-}
-
-crate::open_enum! {
-    #[doc = "The role that this user should have in the team."]
-    TeamsAddOrUpdateMembershipForUserLegacyRequestRole { Member = "member", Maintainer =
-    "maintainer", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsLegacyRequest {
     ///The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<TeamsAddOrUpdateRepoPermissionsLegacyRequestPermission>,
+    pub permission: Option<PullOrPushOrAdmin2>,
 }
 
 crate::open_enum! {
     #[doc =
     "The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository."]
-    TeamsAddOrUpdateRepoPermissionsLegacyRequestPermission { Pull = "pull", Push =
-    "push", Admin = "admin", }
+    PullOrPushOrAdmin2 { Pull = "pull", Push = "push", Admin = "admin", }
 }
 

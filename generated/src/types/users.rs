@@ -12,7 +12,7 @@ pub enum UsersGetAuthenticatedResponse {
 }
 
 ///Private User
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PrivateUser {
     pub login: String,
     pub id: i64,
@@ -58,19 +58,11 @@ pub struct PrivateUser {
     pub collaborators: i64,
     pub two_factor_authentication: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<PrivateUserPlan>,
+    pub plan: Option<PublicUserPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_plus: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct PrivateUserPlan {
-    pub collaborators: i64,
-    pub name: String,
-    pub space: i64,
-    pub private_repos: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -108,17 +100,11 @@ pub struct UsersUpdateAuthenticatedRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
     ///Denotes whether an email is publicly visible.
-    pub visibility: UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequestVisibility,
-}
-
-crate::open_enum! {
-    #[doc = "Denotes whether an email is publicly visible."]
-    UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequestVisibility { Public =
-    "public", Private = "private", }
+    pub visibility: PublicOrPrivate,
 }
 
 ///Email
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Email {
     pub email: String,
     pub primary: bool,
@@ -140,23 +126,8 @@ pub struct UsersAddEmailForAuthenticatedUserRequestVariant0 {
     pub emails: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum UsersDeleteEmailForAuthenticatedUserRequest {
-    Variant0(UsersDeleteEmailForAuthenticatedUserRequestVariant0),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-///Deletes one or more email addresses from your GitHub account. Must contain at least one email address. **Note:** Alternatively, you can pass a single email address or an `array` of emails addresses directly, but we recommend that you pass an object using the `emails` key.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct UsersDeleteEmailForAuthenticatedUserRequestVariant0 {
-    ///Email addresses associated with the GitHub user account.
-    pub emails: Vec<String>,
-}
-
 ///A unique encryption key
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GpgKey {
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,7 +147,7 @@ pub struct GpgKey {
     pub raw_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GpgKeyEmailsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -184,7 +155,7 @@ pub struct GpgKeyEmailsItem {
     pub verified: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GpgKeySubkeysItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -195,7 +166,7 @@ pub struct GpgKeySubkeysItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<Vec<GpgKeySubkeysItemEmailsItem>>,
+    pub emails: Option<Vec<GpgKeyEmailsItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subkeys: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,14 +187,6 @@ pub struct GpgKeySubkeysItem {
     pub revoked: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct GpgKeySubkeysItemEmailsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified: Option<bool>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersCreateGpgKeyForAuthenticatedUserRequest {
     ///A descriptive name for the new key.
@@ -234,7 +197,7 @@ pub struct UsersCreateGpgKeyForAuthenticatedUserRequest {
 }
 
 ///Key
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Key {
     pub key: String,
     pub id: i64,
@@ -257,7 +220,7 @@ pub struct UsersCreatePublicSshKeyForAuthenticatedUserRequest {
 }
 
 ///Social media account
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SocialAccount {
     pub provider: String,
     pub url: String,
@@ -269,14 +232,8 @@ pub struct UsersAddSocialAccountForAuthenticatedUserRequest {
     pub account_urls: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct UsersDeleteSocialAccountForAuthenticatedUserRequest {
-    ///Full URLs for the social media profiles to delete.
-    pub account_urls: Vec<String>,
-}
-
 ///A public SSH key used to sign Git commits
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SshSigningKey {
     pub key: String,
     pub id: i64,
@@ -293,174 +250,25 @@ pub struct UsersCreateSshSigningKeyForAuthenticatedUserRequest {
     pub key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum UsersGetByIdResponse {
-    PrivateUser(PrivateUser),
-    PublicUser(PublicUser),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum UsersGetByUsernameResponse {
-    PrivateUser(PrivateUser),
-    PublicUser(PublicUser),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct UsersListAttestationsBulkRequest {
-    ///List of subject digests to fetch attestations for.
-    pub subject_digests: Vec<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predicate_type: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsBulkResponse {
-    ///Mapping of subject digest to bundles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations_subject_digests: Option<
-        std::collections::BTreeMap<
-            String,
-            Option<
-                Vec<UsersListAttestationsBulkResponseAttestationsSubjectDigestsValueItem>,
-            >,
-        >,
-    >,
-    ///Information about the current page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_info: Option<UsersListAttestationsBulkResponsePageInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
-    ///The bundle of the attestation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<
-        UsersListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
-    >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_url: Option<String>,
-}
-
-///The bundle of the attestation.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(
-        rename = "verificationMaterial",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-///Information about the current page.
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsBulkResponsePageInfo {
-    ///Indicates whether there is a next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_next: Option<bool>,
-    ///Indicates whether there is a previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_previous: Option<bool>,
-    ///The cursor to the next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-    ///The cursor to the previous page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<String>,
-}
-
-///The request body must include either `subject_digests` or `attestation_ids`, but not both.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum UsersDeleteAttestationsBulkRequest {
-    Variant0(UsersDeleteAttestationsBulkRequestVariant0),
-    Variant1(UsersDeleteAttestationsBulkRequestVariant1),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct UsersDeleteAttestationsBulkRequestVariant0 {
-    ///List of subject digests associated with the artifact attestations to delete.
-    pub subject_digests: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct UsersDeleteAttestationsBulkRequestVariant1 {
-    ///List of unique IDs associated with the artifact attestations to delete.
-    pub attestation_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<Vec<UsersListAttestationsResponseAttestationsItem>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsResponseAttestationsItem {
-    /**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<UsersListAttestationsResponseAttestationsItemBundle>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initiator: Option<String>,
-}
-
-/**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
-pub struct UsersListAttestationsResponseAttestationsItemBundle {
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(
-        rename = "verificationMaterial",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
 crate::open_enum! {
     UsersGetContextForUserSubjectType { Organization = "organization", Repository =
     "repository", Issue = "issue", PullRequest = "pull_request", }
 }
 
 ///Hovercard
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Hovercard {
     pub contexts: Vec<HovercardContextsItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HovercardContextsItem {
     pub message: String,
     pub octicon: String,
 }
 
 ///Key Simple
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct KeySimple {
     pub id: i64,
     pub key: String,
