@@ -16,16 +16,16 @@ pub struct ActionsApi<'a> {
     client: &'a Client,
 }
 impl<'a> ActionsApi<'a> {
-    /**Get GitHub Actions cache retention limit for an enterprise
-
-Gets GitHub Actions cache retention limit for an enterprise. All organizations and repositories under this
-enterprise may not set a higher cache retention limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-an-enterprise)*/
+    /// Get GitHub Actions cache retention limit for an enterprise
+    ///
+    /// Gets GitHub Actions cache retention limit for an enterprise. All organizations and repositories under this
+    /// enterprise may not set a higher cache retention limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-an-enterprise)
     pub async fn get_actions_cache_retention_limit_for_enterprise(
         &self,
         enterprise: &str,
@@ -53,16 +53,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:enterprise` sc
             },
         )
     }
-    /**Set GitHub Actions cache retention limit for an enterprise
-
-Sets GitHub Actions cache retention limit for an enterprise. All organizations and repositories under this
-enterprise may not set a higher cache retention limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`PUT /enterprises/{enterprise}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-an-enterprise)*/
+    /// Set GitHub Actions cache retention limit for an enterprise
+    ///
+    /// Sets GitHub Actions cache retention limit for an enterprise. All organizations and repositories under this
+    /// enterprise may not set a higher cache retention limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `PUT /enterprises/{enterprise}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-an-enterprise)
     pub async fn set_actions_cache_retention_limit_for_enterprise(
         &self,
         enterprise: &str,
@@ -93,16 +93,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:enterprise` sc
             },
         )
     }
-    /**Get GitHub Actions cache storage limit for an enterprise
-
-Gets GitHub Actions cache storage limit for an enterprise. All organizations and repositories under this
-enterprise may not set a higher cache storage limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-an-enterprise)*/
+    /// Get GitHub Actions cache storage limit for an enterprise
+    ///
+    /// Gets GitHub Actions cache storage limit for an enterprise. All organizations and repositories under this
+    /// enterprise may not set a higher cache storage limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-an-enterprise)
     pub async fn get_actions_cache_storage_limit_for_enterprise(
         &self,
         enterprise: &str,
@@ -130,16 +130,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:enterprise` sc
             },
         )
     }
-    /**Set GitHub Actions cache storage limit for an enterprise
-
-Sets GitHub Actions cache storage limit for an enterprise. All organizations and repositories under this
-enterprise may not set a higher cache storage limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`PUT /enterprises/{enterprise}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-an-enterprise)*/
+    /// Set GitHub Actions cache storage limit for an enterprise
+    ///
+    /// Sets GitHub Actions cache storage limit for an enterprise. All organizations and repositories under this
+    /// enterprise may not set a higher cache storage limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `PUT /enterprises/{enterprise}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-an-enterprise)
     pub async fn set_actions_cache_storage_limit_for_enterprise(
         &self,
         enterprise: &str,
@@ -170,16 +170,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:enterprise` sc
             },
         )
     }
-    /**Get GitHub Actions cache retention limit for an organization
-
-Gets GitHub Actions cache retention limit for an organization. All repositories under this
-organization may not set a higher cache retention limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
-
-`GET /organizations/{org}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-an-organization)*/
+    /// Get GitHub Actions cache retention limit for an organization
+    ///
+    /// Gets GitHub Actions cache retention limit for an organization. All repositories under this
+    /// organization may not set a higher cache retention limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
+    ///
+    /// `GET /organizations/{org}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-an-organization)
     pub async fn get_actions_cache_retention_limit_for_organization(
         &self,
         org: &str,
@@ -210,16 +210,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:organization` 
             },
         )
     }
-    /**Set GitHub Actions cache retention limit for an organization
-
-Sets GitHub Actions cache retention limit for an organization. All repositories under this
-organization may not set a higher cache retention limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
-
-`PUT /organizations/{org}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-an-organization)*/
+    /// Set GitHub Actions cache retention limit for an organization
+    ///
+    /// Sets GitHub Actions cache retention limit for an organization. All repositories under this
+    /// organization may not set a higher cache retention limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
+    ///
+    /// `PUT /organizations/{org}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-an-organization)
     pub async fn set_actions_cache_retention_limit_for_organization(
         &self,
         org: &str,
@@ -250,16 +250,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:organization` 
             },
         )
     }
-    /**Get GitHub Actions cache storage limit for an organization
-
-Gets GitHub Actions cache storage limit for an organization. All repositories under this
-organization may not set a higher cache storage limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
-
-`GET /organizations/{org}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-an-organization)*/
+    /// Get GitHub Actions cache storage limit for an organization
+    ///
+    /// Gets GitHub Actions cache storage limit for an organization. All repositories under this
+    /// organization may not set a higher cache storage limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
+    ///
+    /// `GET /organizations/{org}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-an-organization)
     pub async fn get_actions_cache_storage_limit_for_organization(
         &self,
         org: &str,
@@ -287,16 +287,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:organization` 
             },
         )
     }
-    /**Set GitHub Actions cache storage limit for an organization
-
-Sets GitHub Actions cache storage limit for an organization. All organizations and repositories under this
-organization may not set a higher cache storage limit.
-
-OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
-
-`PUT /organizations/{org}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-an-organization)*/
+    /// Set GitHub Actions cache storage limit for an organization
+    ///
+    /// Sets GitHub Actions cache storage limit for an organization. All organizations and repositories under this
+    /// organization may not set a higher cache storage limit.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
+    ///
+    /// `PUT /organizations/{org}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-an-organization)
     pub async fn set_actions_cache_storage_limit_for_organization(
         &self,
         org: &str,
@@ -327,16 +327,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:organization` 
             },
         )
     }
-    /**Get GitHub Actions cache usage for an organization
-
-Gets the total GitHub Actions cache usage for an organization.
-The data fetched using this API is refreshed approximately every 5 minutes, so values returned from this endpoint may take at least 5 minutes to get updated.
-
-OAuth tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/cache/usage` (operation `actions/get-actions-cache-usage-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-usage-for-an-organization)*/
+    /// Get GitHub Actions cache usage for an organization
+    ///
+    /// Gets the total GitHub Actions cache usage for an organization.
+    /// The data fetched using this API is refreshed approximately every 5 minutes, so values returned from this endpoint may take at least 5 minutes to get updated.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/cache/usage` (operation `actions/get-actions-cache-usage-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-usage-for-an-organization)
     pub async fn get_actions_cache_usage_for_org(
         &self,
         org: &str,
@@ -358,16 +358,16 @@ OAuth tokens and personal access tokens (classic) need the `read:org` scope to u
             },
         )
     }
-    /**List repositories with GitHub Actions cache usage for an organization
-
-Lists repositories and their GitHub Actions cache usage for an organization.
-The data fetched using this API is refreshed approximately every 5 minutes, so values returned from this endpoint may take at least 5 minutes to get updated.
-
-OAuth tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/cache/usage-by-repository` (operation `actions/get-actions-cache-usage-by-repo-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#list-repositories-with-github-actions-cache-usage-for-an-organization)*/
+    /// List repositories with GitHub Actions cache usage for an organization
+    ///
+    /// Lists repositories and their GitHub Actions cache usage for an organization.
+    /// The data fetched using this API is refreshed approximately every 5 minutes, so values returned from this endpoint may take at least 5 minutes to get updated.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/cache/usage-by-repository` (operation `actions/get-actions-cache-usage-by-repo-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#list-repositories-with-github-actions-cache-usage-for-an-organization)
     pub async fn get_actions_cache_usage_by_repo_for_org(
         &self,
         org: &str,
@@ -402,15 +402,15 @@ OAuth tokens and personal access tokens (classic) need the `read:org` scope to u
             },
         )
     }
-    /**List GitHub-hosted runners for an organization
-
-Lists all GitHub-hosted runners configured in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `manage_runner:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/hosted-runners` (operation `actions/list-hosted-runners-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-github-hosted-runners-for-an-organization)*/
+    /// List GitHub-hosted runners for an organization
+    ///
+    /// Lists all GitHub-hosted runners configured in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `manage_runner:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners` (operation `actions/list-hosted-runners-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-github-hosted-runners-for-an-organization)
     pub async fn list_hosted_runners_for_org(
         &self,
         org: &str,
@@ -441,14 +441,14 @@ OAuth app tokens and personal access tokens (classic) need the `manage_runner:or
             },
         )
     }
-    /**Create a GitHub-hosted runner for an organization
-
-Creates a GitHub-hosted runner for an organization.
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/hosted-runners` (operation `actions/create-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#create-a-github-hosted-runner-for-an-organization)*/
+    /// Create a GitHub-hosted runner for an organization
+    ///
+    /// Creates a GitHub-hosted runner for an organization.
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/hosted-runners` (operation `actions/create-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#create-a-github-hosted-runner-for-an-organization)
     pub async fn create_hosted_runner_for_org(
         &self,
         org: &str,
@@ -474,15 +474,15 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**List custom images for an organization
-
-List custom images for an organization.
-
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/hosted-runners/images/custom` (operation `actions/list-custom-images-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-custom-images-for-an-organization)*/
+    /// List custom images for an organization
+    ///
+    /// List custom images for an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/images/custom` (operation `actions/list-custom-images-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-custom-images-for-an-organization)
     pub async fn list_custom_images_for_org(
         &self,
         org: &str,
@@ -507,15 +507,15 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**Get a custom image definition for GitHub Actions Hosted Runners
-
-Get a custom image definition for GitHub Actions Hosted Runners.
-
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}` (operation `actions/get-custom-image-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-a-custom-image-definition-for-github-actions-hosted-runners)*/
+    /// Get a custom image definition for GitHub Actions Hosted Runners
+    ///
+    /// Get a custom image definition for GitHub Actions Hosted Runners.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}` (operation `actions/get-custom-image-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-a-custom-image-definition-for-github-actions-hosted-runners)
     pub async fn get_custom_image_for_org(
         &self,
         org: &str,
@@ -542,15 +542,15 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**Delete a custom image from the organization
-
-Delete a custom image from the organization.
-
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}` (operation `actions/delete-custom-image-from-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-a-custom-image-from-the-organization)*/
+    /// Delete a custom image from the organization
+    ///
+    /// Delete a custom image from the organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}` (operation `actions/delete-custom-image-from-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-a-custom-image-from-the-organization)
     pub async fn delete_custom_image_from_org(
         &self,
         org: &str,
@@ -577,15 +577,15 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**List image versions of a custom image for an organization
-
-List image versions of a custom image for an organization.
-
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions` (operation `actions/list-custom-image-versions-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-image-versions-of-a-custom-image-for-an-organization)*/
+    /// List image versions of a custom image for an organization
+    ///
+    /// List image versions of a custom image for an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions` (operation `actions/list-custom-image-versions-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-image-versions-of-a-custom-image-for-an-organization)
     pub async fn list_custom_image_versions_for_org(
         &self,
         org: &str,
@@ -615,15 +615,15 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**Get an image version of a custom image for GitHub Actions Hosted Runners
-
-Get an image version of a custom image for GitHub Actions Hosted Runners.
-
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}` (operation `actions/get-custom-image-version-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-an-image-version-of-a-custom-image-for-github-actions-hosted-runners)*/
+    /// Get an image version of a custom image for GitHub Actions Hosted Runners
+    ///
+    /// Get an image version of a custom image for GitHub Actions Hosted Runners.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}` (operation `actions/get-custom-image-version-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-an-image-version-of-a-custom-image-for-github-actions-hosted-runners)
     pub async fn get_custom_image_version_for_org(
         &self,
         org: &str,
@@ -651,15 +651,15 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**Delete an image version of custom image from the organization
-
-Delete an image version of custom image from the organization.
-
-OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}` (operation `actions/delete-custom-image-version-from-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-an-image-version-of-custom-image-from-the-organization)*/
+    /// Delete an image version of custom image from the organization
+    ///
+    /// Delete an image version of custom image from the organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}` (operation `actions/delete-custom-image-version-from-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-an-image-version-of-custom-image-from-the-organization)
     pub async fn delete_custom_image_version_from_org(
         &self,
         org: &str,
@@ -687,13 +687,13 @@ OAuth tokens and personal access tokens (classic) need the `manage_runners:org` 
             },
         )
     }
-    /**Get GitHub-owned images for GitHub-hosted runners in an organization
-
-Get the list of GitHub-owned images available for GitHub-hosted runners for an organization.
-
-`GET /orgs/{org}/actions/hosted-runners/images/github-owned` (operation `actions/get-hosted-runners-github-owned-images-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-github-owned-images-for-github-hosted-runners-in-an-organization)*/
+    /// Get GitHub-owned images for GitHub-hosted runners in an organization
+    ///
+    /// Get the list of GitHub-owned images available for GitHub-hosted runners for an organization.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/images/github-owned` (operation `actions/get-hosted-runners-github-owned-images-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-github-owned-images-for-github-hosted-runners-in-an-organization)
     pub async fn get_hosted_runners_github_owned_images_for_org(
         &self,
         org: &str,
@@ -721,13 +721,13 @@ Get the list of GitHub-owned images available for GitHub-hosted runners for an o
             },
         )
     }
-    /**Get partner images for GitHub-hosted runners in an organization
-
-Get the list of partner images available for GitHub-hosted runners for an organization.
-
-`GET /orgs/{org}/actions/hosted-runners/images/partner` (operation `actions/get-hosted-runners-partner-images-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-partner-images-for-github-hosted-runners-in-an-organization)*/
+    /// Get partner images for GitHub-hosted runners in an organization
+    ///
+    /// Get the list of partner images available for GitHub-hosted runners for an organization.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/images/partner` (operation `actions/get-hosted-runners-partner-images-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-partner-images-for-github-hosted-runners-in-an-organization)
     pub async fn get_hosted_runners_partner_images_for_org(
         &self,
         org: &str,
@@ -755,13 +755,13 @@ Get the list of partner images available for GitHub-hosted runners for an organi
             },
         )
     }
-    /**Get limits on GitHub-hosted runners for an organization
-
-Get the GitHub-hosted runners limits for an organization.
-
-`GET /orgs/{org}/actions/hosted-runners/limits` (operation `actions/get-hosted-runners-limits-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-limits-on-github-hosted-runners-for-an-organization)*/
+    /// Get limits on GitHub-hosted runners for an organization
+    ///
+    /// Get the GitHub-hosted runners limits for an organization.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/limits` (operation `actions/get-hosted-runners-limits-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-limits-on-github-hosted-runners-for-an-organization)
     pub async fn get_hosted_runners_limits_for_org(
         &self,
         org: &str,
@@ -786,13 +786,13 @@ Get the GitHub-hosted runners limits for an organization.
             },
         )
     }
-    /**Get GitHub-hosted runners machine specs for an organization
-
-Get the list of machine specs available for GitHub-hosted runners for an organization.
-
-`GET /orgs/{org}/actions/hosted-runners/machine-sizes` (operation `actions/get-hosted-runners-machine-specs-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-github-hosted-runners-machine-specs-for-an-organization)*/
+    /// Get GitHub-hosted runners machine specs for an organization
+    ///
+    /// Get the list of machine specs available for GitHub-hosted runners for an organization.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/machine-sizes` (operation `actions/get-hosted-runners-machine-specs-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-github-hosted-runners-machine-specs-for-an-organization)
     pub async fn get_hosted_runners_machine_specs_for_org(
         &self,
         org: &str,
@@ -820,13 +820,13 @@ Get the list of machine specs available for GitHub-hosted runners for an organiz
             },
         )
     }
-    /**Get platforms for GitHub-hosted runners in an organization
-
-Get the list of platforms available for GitHub-hosted runners for an organization.
-
-`GET /orgs/{org}/actions/hosted-runners/platforms` (operation `actions/get-hosted-runners-platforms-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-platforms-for-github-hosted-runners-in-an-organization)*/
+    /// Get platforms for GitHub-hosted runners in an organization
+    ///
+    /// Get the list of platforms available for GitHub-hosted runners for an organization.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/platforms` (operation `actions/get-hosted-runners-platforms-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-platforms-for-github-hosted-runners-in-an-organization)
     pub async fn get_hosted_runners_platforms_for_org(
         &self,
         org: &str,
@@ -854,15 +854,15 @@ Get the list of platforms available for GitHub-hosted runners for an organizatio
             },
         )
     }
-    /**Get a GitHub-hosted runner for an organization
-
-Gets a GitHub-hosted runner configured in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/get-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-a-github-hosted-runner-for-an-organization)*/
+    /// Get a GitHub-hosted runner for an organization
+    ///
+    /// Gets a GitHub-hosted runner configured in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/get-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-a-github-hosted-runner-for-an-organization)
     pub async fn get_hosted_runner_for_org(
         &self,
         org: &str,
@@ -888,13 +888,13 @@ OAuth app tokens and personal access tokens (classic) need the `manage_runners:o
             },
         )
     }
-    /**Delete a GitHub-hosted runner for an organization
-
-Deletes a GitHub-hosted runner for an organization.
-
-`DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/delete-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-a-github-hosted-runner-for-an-organization)*/
+    /// Delete a GitHub-hosted runner for an organization
+    ///
+    /// Deletes a GitHub-hosted runner for an organization.
+    ///
+    /// `DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/delete-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-a-github-hosted-runner-for-an-organization)
     pub async fn delete_hosted_runner_for_org(
         &self,
         org: &str,
@@ -920,14 +920,14 @@ Deletes a GitHub-hosted runner for an organization.
             },
         )
     }
-    /**Update a GitHub-hosted runner for an organization
-
-Updates a GitHub-hosted runner for an organization.
-OAuth app tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/update-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/hosted-runners#update-a-github-hosted-runner-for-an-organization)*/
+    /// Update a GitHub-hosted runner for an organization
+    ///
+    /// Updates a GitHub-hosted runner for an organization.
+    /// OAuth app tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/update-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#update-a-github-hosted-runner-for-an-organization)
     pub async fn update_hosted_runner_for_org(
         &self,
         org: &str,
@@ -955,15 +955,15 @@ OAuth app tokens and personal access tokens (classic) need the `manage_runners:o
             },
         )
     }
-    /**Get GitHub Actions permissions for an organization
-
-Gets the GitHub Actions permissions policy for repositories and allowed actions and reusable workflows in an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions` (operation `actions/get-github-actions-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-github-actions-permissions-for-an-organization)*/
+    /// Get GitHub Actions permissions for an organization
+    ///
+    /// Gets the GitHub Actions permissions policy for repositories and allowed actions and reusable workflows in an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions` (operation `actions/get-github-actions-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-github-actions-permissions-for-an-organization)
     pub async fn get_github_actions_permissions_organization(
         &self,
         org: &str,
@@ -985,15 +985,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Set GitHub Actions permissions for an organization
-
-Sets the GitHub Actions permissions policy for repositories and allowed actions and reusable workflows in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions` (operation `actions/set-github-actions-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-github-actions-permissions-for-an-organization)*/
+    /// Set GitHub Actions permissions for an organization
+    ///
+    /// Sets the GitHub Actions permissions policy for repositories and allowed actions and reusable workflows in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions` (operation `actions/set-github-actions-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-github-actions-permissions-for-an-organization)
     pub async fn set_github_actions_permissions_organization(
         &self,
         org: &str,
@@ -1017,15 +1017,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get artifact and log retention settings for an organization
-
-Gets artifact and log retention settings for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/artifact-and-log-retention` (operation `actions/get-artifact-and-log-retention-settings-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-artifact-and-log-retention-settings-for-an-organization)*/
+    /// Get artifact and log retention settings for an organization
+    ///
+    /// Gets artifact and log retention settings for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/artifact-and-log-retention` (operation `actions/get-artifact-and-log-retention-settings-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-artifact-and-log-retention-settings-for-an-organization)
     pub async fn get_artifact_and_log_retention_settings_organization(
         &self,
         org: &str,
@@ -1053,15 +1053,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set artifact and log retention settings for an organization
-
-Sets artifact and log retention settings for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/artifact-and-log-retention` (operation `actions/set-artifact-and-log-retention-settings-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-artifact-and-log-retention-settings-for-an-organization)*/
+    /// Set artifact and log retention settings for an organization
+    ///
+    /// Sets artifact and log retention settings for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/artifact-and-log-retention` (operation `actions/set-artifact-and-log-retention-settings-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-artifact-and-log-retention-settings-for-an-organization)
     pub async fn set_artifact_and_log_retention_settings_organization(
         &self,
         org: &str,
@@ -1093,15 +1093,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get fork PR contributor approval permissions for an organization
-
-Gets the fork PR contributor approval policy for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/fork-pr-contributor-approval` (operation `actions/get-fork-pr-contributor-approval-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-fork-pr-contributor-approval-permissions-for-an-organization)*/
+    /// Get fork PR contributor approval permissions for an organization
+    ///
+    /// Gets the fork PR contributor approval policy for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/fork-pr-contributor-approval` (operation `actions/get-fork-pr-contributor-approval-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-fork-pr-contributor-approval-permissions-for-an-organization)
     pub async fn get_fork_pr_contributor_approval_permissions_organization(
         &self,
         org: &str,
@@ -1128,15 +1128,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set fork PR contributor approval permissions for an organization
-
-Sets the fork PR contributor approval policy for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/fork-pr-contributor-approval` (operation `actions/set-fork-pr-contributor-approval-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-fork-pr-contributor-approval-permissions-for-an-organization)*/
+    /// Set fork PR contributor approval permissions for an organization
+    ///
+    /// Sets the fork PR contributor approval policy for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/fork-pr-contributor-approval` (operation `actions/set-fork-pr-contributor-approval-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-fork-pr-contributor-approval-permissions-for-an-organization)
     pub async fn set_fork_pr_contributor_approval_permissions_organization(
         &self,
         org: &str,
@@ -1166,13 +1166,13 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get private repo fork PR workflow settings for an organization
-
-Gets the settings for whether workflows from fork pull requests can run on private repositories in an organization.
-
-`GET /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/get-private-repo-fork-pr-workflows-settings-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-private-repo-fork-pr-workflow-settings-for-an-organization)*/
+    /// Get private repo fork PR workflow settings for an organization
+    ///
+    /// Gets the settings for whether workflows from fork pull requests can run on private repositories in an organization.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/get-private-repo-fork-pr-workflows-settings-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-private-repo-fork-pr-workflow-settings-for-an-organization)
     pub async fn get_private_repo_fork_pr_workflows_settings_organization(
         &self,
         org: &str,
@@ -1200,13 +1200,13 @@ Gets the settings for whether workflows from fork pull requests can run on priva
             },
         )
     }
-    /**Set private repo fork PR workflow settings for an organization
-
-Sets the settings for whether workflows from fork pull requests can run on private repositories in an organization.
-
-`PUT /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/set-private-repo-fork-pr-workflows-settings-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-private-repo-fork-pr-workflow-settings-for-an-organization)*/
+    /// Set private repo fork PR workflow settings for an organization
+    ///
+    /// Sets the settings for whether workflows from fork pull requests can run on private repositories in an organization.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/set-private-repo-fork-pr-workflows-settings-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-private-repo-fork-pr-workflow-settings-for-an-organization)
     pub async fn set_private_repo_fork_pr_workflows_settings_organization(
         &self,
         org: &str,
@@ -1237,15 +1237,15 @@ Sets the settings for whether workflows from fork pull requests can run on priva
             },
         )
     }
-    /**List selected repositories enabled for GitHub Actions in an organization
-
-Lists the selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/repositories` (operation `actions/list-selected-repositories-enabled-github-actions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#list-selected-repositories-enabled-for-github-actions-in-an-organization)*/
+    /// List selected repositories enabled for GitHub Actions in an organization
+    ///
+    /// Lists the selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/repositories` (operation `actions/list-selected-repositories-enabled-github-actions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#list-selected-repositories-enabled-for-github-actions-in-an-organization)
     pub async fn list_selected_repositories_enabled_github_actions_organization(
         &self,
         org: &str,
@@ -1282,16 +1282,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories enabled for GitHub Actions in an organization
-
-Replaces the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
-
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/repositories` (operation `actions/set-selected-repositories-enabled-github-actions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-selected-repositories-enabled-for-github-actions-in-an-organization)*/
+    /// Set selected repositories enabled for GitHub Actions in an organization
+    ///
+    /// Replaces the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
+    ///
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/repositories` (operation `actions/set-selected-repositories-enabled-github-actions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-selected-repositories-enabled-for-github-actions-in-an-organization)
     pub async fn set_selected_repositories_enabled_github_actions_organization(
         &self,
         org: &str,
@@ -1318,15 +1318,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Enable a selected repository for GitHub Actions in an organization
-
-Adds a repository to the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/repositories/{repository_id}` (operation `actions/enable-selected-repository-github-actions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#enable-a-selected-repository-for-github-actions-in-an-organization)*/
+    /// Enable a selected repository for GitHub Actions in an organization
+    ///
+    /// Adds a repository to the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/repositories/{repository_id}` (operation `actions/enable-selected-repository-github-actions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#enable-a-selected-repository-for-github-actions-in-an-organization)
     pub async fn enable_selected_repository_github_actions_organization(
         &self,
         org: &str,
@@ -1353,15 +1353,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Disable a selected repository for GitHub Actions in an organization
-
-Removes a repository from the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/permissions/repositories/{repository_id}` (operation `actions/disable-selected-repository-github-actions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#disable-a-selected-repository-for-github-actions-in-an-organization)*/
+    /// Disable a selected repository for GitHub Actions in an organization
+    ///
+    /// Removes a repository from the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/permissions/repositories/{repository_id}` (operation `actions/disable-selected-repository-github-actions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#disable-a-selected-repository-for-github-actions-in-an-organization)
     pub async fn disable_selected_repository_github_actions_organization(
         &self,
         org: &str,
@@ -1388,15 +1388,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Get allowed actions and reusable workflows for an organization
-
-Gets the selected actions and reusable workflows that are allowed in an organization. To use this endpoint, the organization permission policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/selected-actions` (operation `actions/get-allowed-actions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-allowed-actions-and-reusable-workflows-for-an-organization)*/
+    /// Get allowed actions and reusable workflows for an organization
+    ///
+    /// Gets the selected actions and reusable workflows that are allowed in an organization. To use this endpoint, the organization permission policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/selected-actions` (operation `actions/get-allowed-actions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-allowed-actions-and-reusable-workflows-for-an-organization)
     pub async fn get_allowed_actions_organization(
         &self,
         org: &str,
@@ -1421,15 +1421,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Set allowed actions and reusable workflows for an organization
-
-Sets the actions and reusable workflows that are allowed in an organization. To use this endpoint, the organization permission policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/selected-actions` (operation `actions/set-allowed-actions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-allowed-actions-and-reusable-workflows-for-an-organization)*/
+    /// Set allowed actions and reusable workflows for an organization
+    ///
+    /// Sets the actions and reusable workflows that are allowed in an organization. To use this endpoint, the organization permission policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/selected-actions` (operation `actions/set-allowed-actions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-allowed-actions-and-reusable-workflows-for-an-organization)
     pub async fn set_allowed_actions_organization(
         &self,
         org: &str,
@@ -1458,15 +1458,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get self-hosted runners settings for an organization
-
-Gets the settings for self-hosted runners for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/self-hosted-runners` (operation `actions/get-self-hosted-runners-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-self-hosted-runners-settings-for-an-organization)*/
+    /// Get self-hosted runners settings for an organization
+    ///
+    /// Gets the settings for self-hosted runners for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/self-hosted-runners` (operation `actions/get-self-hosted-runners-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-self-hosted-runners-settings-for-an-organization)
     pub async fn get_self_hosted_runners_permissions_organization(
         &self,
         org: &str,
@@ -1494,15 +1494,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set self-hosted runners settings for an organization
-
-Sets the settings for self-hosted runners for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/self-hosted-runners` (operation `actions/set-self-hosted-runners-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-self-hosted-runners-settings-for-an-organization)*/
+    /// Set self-hosted runners settings for an organization
+    ///
+    /// Sets the settings for self-hosted runners for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/self-hosted-runners` (operation `actions/set-self-hosted-runners-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-self-hosted-runners-settings-for-an-organization)
     pub async fn set_self_hosted_runners_permissions_organization(
         &self,
         org: &str,
@@ -1534,15 +1534,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List repositories allowed to use self-hosted runners in an organization
-
-Lists repositories that are allowed to use self-hosted runners in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories` (operation `actions/list-selected-repositories-self-hosted-runners-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#list-repositories-allowed-to-use-self-hosted-runners-in-an-organization)*/
+    /// List repositories allowed to use self-hosted runners in an organization
+    ///
+    /// Lists repositories that are allowed to use self-hosted runners in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories` (operation `actions/list-selected-repositories-self-hosted-runners-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#list-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn list_selected_repositories_self_hosted_runners_organization(
         &self,
         org: &str,
@@ -1582,15 +1582,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set repositories allowed to use self-hosted runners in an organization
-
-Sets repositories that are allowed to use self-hosted runners in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories` (operation `actions/set-selected-repositories-self-hosted-runners-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-repositories-allowed-to-use-self-hosted-runners-in-an-organization)*/
+    /// Set repositories allowed to use self-hosted runners in an organization
+    ///
+    /// Sets repositories that are allowed to use self-hosted runners in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories` (operation `actions/set-selected-repositories-self-hosted-runners-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn set_selected_repositories_self_hosted_runners_organization(
         &self,
         org: &str,
@@ -1621,15 +1621,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add a repository to the list of repositories allowed to use self-hosted runners in an organization
-
-Adds a repository to the list of repositories that are allowed to use self-hosted runners in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}` (operation `actions/enable-selected-repository-self-hosted-runners-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#add-a-repository-to-the-list-of-repositories-allowed-to-use-self-hosted-runners-in-an-organization)*/
+    /// Add a repository to the list of repositories allowed to use self-hosted runners in an organization
+    ///
+    /// Adds a repository to the list of repositories that are allowed to use self-hosted runners in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}` (operation `actions/enable-selected-repository-self-hosted-runners-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#add-a-repository-to-the-list-of-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn enable_selected_repository_self_hosted_runners_organization(
         &self,
         org: &str,
@@ -1661,15 +1661,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove a repository from the list of repositories allowed to use self-hosted runners in an organization
-
-Removes a repository from the list of repositories that are allowed to use self-hosted runners in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
-
-`DELETE /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}` (operation `actions/disable-selected-repository-self-hosted-runners-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#remove-a-repository-from-the-list-of-repositories-allowed-to-use-self-hosted-runners-in-an-organization)*/
+    /// Remove a repository from the list of repositories allowed to use self-hosted runners in an organization
+    ///
+    /// Removes a repository from the list of repositories that are allowed to use self-hosted runners in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}` (operation `actions/disable-selected-repository-self-hosted-runners-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#remove-a-repository-from-the-list-of-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn disable_selected_repository_self_hosted_runners_organization(
         &self,
         org: &str,
@@ -1701,17 +1701,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get default workflow permissions for an organization
-
-Gets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in an organization,
-as well as whether GitHub Actions can submit approving pull request reviews. For more information, see
-"[Setting the permissions of the GITHUB_TOKEN for your organization](https://docs.github.com/organizations/managing-organization-settings/disabling-or-limiting-github-actions-for-your-organization#setting-the-permissions-of-the-github_token-for-your-organization)."
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/permissions/workflow` (operation `actions/get-github-actions-default-workflow-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-an-organization)*/
+    /// Get default workflow permissions for an organization
+    ///
+    /// Gets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in an organization,
+    /// as well as whether GitHub Actions can submit approving pull request reviews. For more information, see
+    /// "[Setting the permissions of the GITHUB_TOKEN for your organization](https://docs.github.com/organizations/managing-organization-settings/disabling-or-limiting-github-actions-for-your-organization#setting-the-permissions-of-the-github_token-for-your-organization)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/permissions/workflow` (operation `actions/get-github-actions-default-workflow-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-an-organization)
     pub async fn get_github_actions_default_workflow_permissions_organization(
         &self,
         org: &str,
@@ -1736,17 +1736,17 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Set default workflow permissions for an organization
-
-Sets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in an organization, and sets if GitHub Actions
-can submit approving pull request reviews. For more information, see
-"[Setting the permissions of the GITHUB_TOKEN for your organization](https://docs.github.com/organizations/managing-organization-settings/disabling-or-limiting-github-actions-for-your-organization#setting-the-permissions-of-the-github_token-for-your-organization)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/permissions/workflow` (operation `actions/set-github-actions-default-workflow-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-default-workflow-permissions-for-an-organization)*/
+    /// Set default workflow permissions for an organization
+    ///
+    /// Sets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in an organization, and sets if GitHub Actions
+    /// can submit approving pull request reviews. For more information, see
+    /// "[Setting the permissions of the GITHUB_TOKEN for your organization](https://docs.github.com/organizations/managing-organization-settings/disabling-or-limiting-github-actions-for-your-organization#setting-the-permissions-of-the-github_token-for-your-organization)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/permissions/workflow` (operation `actions/set-github-actions-default-workflow-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-default-workflow-permissions-for-an-organization)
     pub async fn set_github_actions_default_workflow_permissions_organization(
         &self,
         org: &str,
@@ -1775,15 +1775,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List self-hosted runner groups for an organization
-
-Lists all self-hosted runner groups configured in an organization and inherited from an enterprise.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/runner-groups` (operation `actions/list-self-hosted-runner-groups-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-self-hosted-runner-groups-for-an-organization)*/
+    /// List self-hosted runner groups for an organization
+    ///
+    /// Lists all self-hosted runner groups configured in an organization and inherited from an enterprise.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/runner-groups` (operation `actions/list-self-hosted-runner-groups-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-self-hosted-runner-groups-for-an-organization)
     pub async fn list_self_hosted_runner_groups_for_org(
         &self,
         org: &str,
@@ -1818,15 +1818,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create a self-hosted runner group for an organization
-
-Creates a new self-hosted runner group for an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/runner-groups` (operation `actions/create-self-hosted-runner-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#create-a-self-hosted-runner-group-for-an-organization)*/
+    /// Create a self-hosted runner group for an organization
+    ///
+    /// Creates a new self-hosted runner group for an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/runner-groups` (operation `actions/create-self-hosted-runner-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#create-a-self-hosted-runner-group-for-an-organization)
     pub async fn create_self_hosted_runner_group_for_org(
         &self,
         org: &str,
@@ -1850,15 +1850,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Get a self-hosted runner group for an organization
-
-Gets a specific self-hosted runner group for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/get-self-hosted-runner-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#get-a-self-hosted-runner-group-for-an-organization)*/
+    /// Get a self-hosted runner group for an organization
+    ///
+    /// Gets a specific self-hosted runner group for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/get-self-hosted-runner-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#get-a-self-hosted-runner-group-for-an-organization)
     pub async fn get_self_hosted_runner_group_for_org(
         &self,
         org: &str,
@@ -1884,15 +1884,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Delete a self-hosted runner group from an organization
-
-Deletes a self-hosted runner group for an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/delete-self-hosted-runner-group-from-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#delete-a-self-hosted-runner-group-from-an-organization)*/
+    /// Delete a self-hosted runner group from an organization
+    ///
+    /// Deletes a self-hosted runner group for an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/delete-self-hosted-runner-group-from-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#delete-a-self-hosted-runner-group-from-an-organization)
     pub async fn delete_self_hosted_runner_group_from_org(
         &self,
         org: &str,
@@ -1918,15 +1918,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Update a self-hosted runner group for an organization
-
-Updates the `name` and `visibility` of a self-hosted runner group in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/update-self-hosted-runner-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization)*/
+    /// Update a self-hosted runner group for an organization
+    ///
+    /// Updates the `name` and `visibility` of a self-hosted runner group in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/update-self-hosted-runner-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization)
     pub async fn update_self_hosted_runner_group_for_org(
         &self,
         org: &str,
@@ -1954,15 +1954,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List GitHub-hosted runners in a group for an organization
-
-Lists the GitHub-hosted runners in an organization group.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners` (operation `actions/list-github-hosted-runners-in-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-github-hosted-runners-in-a-group-for-an-organization)*/
+    /// List GitHub-hosted runners in a group for an organization
+    ///
+    /// Lists the GitHub-hosted runners in an organization group.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners` (operation `actions/list-github-hosted-runners-in-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-github-hosted-runners-in-a-group-for-an-organization)
     pub async fn list_github_hosted_runners_in_group_for_org(
         &self,
         org: &str,
@@ -1999,15 +1999,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List repository access to a self-hosted runner group in an organization
-
-Lists the repositories with access to a self-hosted runner group configured in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories` (operation `actions/list-repo-access-to-self-hosted-runner-group-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-repository-access-to-a-self-hosted-runner-group-in-an-organization)*/
+    /// List repository access to a self-hosted runner group in an organization
+    ///
+    /// Lists the repositories with access to a self-hosted runner group configured in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories` (operation `actions/list-repo-access-to-self-hosted-runner-group-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-repository-access-to-a-self-hosted-runner-group-in-an-organization)
     pub async fn list_repo_access_to_self_hosted_runner_group_in_org(
         &self,
         org: &str,
@@ -2046,15 +2046,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set repository access for a self-hosted runner group in an organization
-
-Replaces the list of repositories that have access to a self-hosted runner group configured in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories` (operation `actions/set-repo-access-to-self-hosted-runner-group-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#set-repository-access-for-a-self-hosted-runner-group-in-an-organization)*/
+    /// Set repository access for a self-hosted runner group in an organization
+    ///
+    /// Replaces the list of repositories that have access to a self-hosted runner group configured in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories` (operation `actions/set-repo-access-to-self-hosted-runner-group-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#set-repository-access-for-a-self-hosted-runner-group-in-an-organization)
     pub async fn set_repo_access_to_self_hosted_runner_group_in_org(
         &self,
         org: &str,
@@ -2083,15 +2083,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add repository access to a self-hosted runner group in an organization
-
-Adds a repository to the list of repositories that can access a self-hosted runner group. The runner group must have `visibility` set to `selected`. For more information, see "[Create a self-hosted runner group for an organization](#create-a-self-hosted-runner-group-for-an-organization)."
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}` (operation `actions/add-repo-access-to-self-hosted-runner-group-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#add-repository-access-to-a-self-hosted-runner-group-in-an-organization)*/
+    /// Add repository access to a self-hosted runner group in an organization
+    ///
+    /// Adds a repository to the list of repositories that can access a self-hosted runner group. The runner group must have `visibility` set to `selected`. For more information, see "[Create a self-hosted runner group for an organization](#create-a-self-hosted-runner-group-for-an-organization)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}` (operation `actions/add-repo-access-to-self-hosted-runner-group-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#add-repository-access-to-a-self-hosted-runner-group-in-an-organization)
     pub async fn add_repo_access_to_self_hosted_runner_group_in_org(
         &self,
         org: &str,
@@ -2120,15 +2120,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove repository access to a self-hosted runner group in an organization
-
-Removes a repository from the list of selected repositories that can access a self-hosted runner group. The runner group must have `visibility` set to `selected`. For more information, see "[Create a self-hosted runner group for an organization](#create-a-self-hosted-runner-group-for-an-organization)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}` (operation `actions/remove-repo-access-to-self-hosted-runner-group-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#remove-repository-access-to-a-self-hosted-runner-group-in-an-organization)*/
+    /// Remove repository access to a self-hosted runner group in an organization
+    ///
+    /// Removes a repository from the list of selected repositories that can access a self-hosted runner group. The runner group must have `visibility` set to `selected`. For more information, see "[Create a self-hosted runner group for an organization](#create-a-self-hosted-runner-group-for-an-organization)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}` (operation `actions/remove-repo-access-to-self-hosted-runner-group-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#remove-repository-access-to-a-self-hosted-runner-group-in-an-organization)
     pub async fn remove_repo_access_to_self_hosted_runner_group_in_org(
         &self,
         org: &str,
@@ -2157,15 +2157,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List self-hosted runners in a group for an organization
-
-Lists self-hosted runners that are in a specific organization group.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` (operation `actions/list-self-hosted-runners-in-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-self-hosted-runners-in-a-group-for-an-organization)*/
+    /// List self-hosted runners in a group for an organization
+    ///
+    /// Lists self-hosted runners that are in a specific organization group.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` (operation `actions/list-self-hosted-runners-in-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-self-hosted-runners-in-a-group-for-an-organization)
     pub async fn list_self_hosted_runners_in_group_for_org(
         &self,
         org: &str,
@@ -2202,15 +2202,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set self-hosted runners in a group for an organization
-
-Replaces the list of self-hosted runners that are part of an organization runner group.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` (operation `actions/set-self-hosted-runners-in-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#set-self-hosted-runners-in-a-group-for-an-organization)*/
+    /// Set self-hosted runners in a group for an organization
+    ///
+    /// Replaces the list of self-hosted runners that are part of an organization runner group.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` (operation `actions/set-self-hosted-runners-in-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#set-self-hosted-runners-in-a-group-for-an-organization)
     pub async fn set_self_hosted_runners_in_group_for_org(
         &self,
         org: &str,
@@ -2239,15 +2239,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add a self-hosted runner to a group for an organization
-
-Adds a self-hosted runner to a runner group configured in an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}` (operation `actions/add-self-hosted-runner-to-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#add-a-self-hosted-runner-to-a-group-for-an-organization)*/
+    /// Add a self-hosted runner to a group for an organization
+    ///
+    /// Adds a self-hosted runner to a runner group configured in an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}` (operation `actions/add-self-hosted-runner-to-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#add-a-self-hosted-runner-to-a-group-for-an-organization)
     pub async fn add_self_hosted_runner_to_group_for_org(
         &self,
         org: &str,
@@ -2276,15 +2276,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove a self-hosted runner from a group for an organization
-
-Removes a self-hosted runner from a group configured in an organization. The runner is then returned to the default group.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}` (operation `actions/remove-self-hosted-runner-from-group-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#remove-a-self-hosted-runner-from-a-group-for-an-organization)*/
+    /// Remove a self-hosted runner from a group for an organization
+    ///
+    /// Removes a self-hosted runner from a group configured in an organization. The runner is then returned to the default group.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}` (operation `actions/remove-self-hosted-runner-from-group-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#remove-a-self-hosted-runner-from-a-group-for-an-organization)
     pub async fn remove_self_hosted_runner_from_group_for_org(
         &self,
         org: &str,
@@ -2313,17 +2313,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List self-hosted runners for an organization
-
-Lists all self-hosted runners configured in an organization.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/runners` (operation `actions/list-self-hosted-runners-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-an-organization)*/
+    /// List self-hosted runners for an organization
+    ///
+    /// Lists all self-hosted runners configured in an organization.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/runners` (operation `actions/list-self-hosted-runners-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-an-organization)
     pub async fn list_self_hosted_runners_for_org(
         &self,
         org: &str,
@@ -2358,17 +2358,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List runner applications for an organization
-
-Lists binaries for the runner application that you can download and run.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.  If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/runners/downloads` (operation `actions/list-runner-applications-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-runner-applications-for-an-organization)*/
+    /// List runner applications for an organization
+    ///
+    /// Lists binaries for the runner application that you can download and run.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.  If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/runners/downloads` (operation `actions/list-runner-applications-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-runner-applications-for-an-organization)
     pub async fn list_runner_applications_for_org(
         &self,
         org: &str,
@@ -2392,17 +2392,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create configuration for a just-in-time runner for an organization
-
-Generates a configuration that can be passed to the runner application at startup.
-
-The authenticated user must have admin access to the organization.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/runners/generate-jitconfig` (operation `actions/generate-runner-jitconfig-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization)*/
+    /// Create configuration for a just-in-time runner for an organization
+    ///
+    /// Generates a configuration that can be passed to the runner application at startup.
+    ///
+    /// The authenticated user must have admin access to the organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/runners/generate-jitconfig` (operation `actions/generate-runner-jitconfig-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization)
     pub async fn generate_runner_jitconfig_for_org(
         &self,
         org: &str,
@@ -2436,23 +2436,23 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Create a registration token for an organization
-
-Returns a token that you can pass to the `config` script. The token expires after one hour.
-
-For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to configure your self-hosted runner:
-
-```
-./config.sh --url https://github.com/octo-org --token TOKEN
-```
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/runners/registration-token` (operation `actions/create-registration-token-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-an-organization)*/
+    /// Create a registration token for an organization
+    ///
+    /// Returns a token that you can pass to the `config` script. The token expires after one hour.
+    ///
+    /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to configure your self-hosted runner:
+    ///
+    /// ```
+    /// ./config.sh --url https://github.com/octo-org --token TOKEN
+    /// ```
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/runners/registration-token` (operation `actions/create-registration-token-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-an-organization)
     pub async fn create_registration_token_for_org(
         &self,
         org: &str,
@@ -2477,23 +2477,23 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Create a remove token for an organization
-
-Returns a token that you can pass to the `config` script to remove a self-hosted runner from an organization. The token expires after one hour.
-
-For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to remove your self-hosted runner from an organization:
-
-```
-./config.sh remove --token TOKEN
-```
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/runners/remove-token` (operation `actions/create-remove-token-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-remove-token-for-an-organization)*/
+    /// Create a remove token for an organization
+    ///
+    /// Returns a token that you can pass to the `config` script to remove a self-hosted runner from an organization. The token expires after one hour.
+    ///
+    /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to remove your self-hosted runner from an organization:
+    ///
+    /// ```
+    /// ./config.sh remove --token TOKEN
+    /// ```
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/runners/remove-token` (operation `actions/create-remove-token-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-remove-token-for-an-organization)
     pub async fn create_remove_token_for_org(
         &self,
         org: &str,
@@ -2518,17 +2518,17 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Get a self-hosted runner for an organization
-
-Gets a specific self-hosted runner configured in an organization.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/runners/{runner_id}` (operation `actions/get-self-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#get-a-self-hosted-runner-for-an-organization)*/
+    /// Get a self-hosted runner for an organization
+    ///
+    /// Gets a specific self-hosted runner configured in an organization.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/runners/{runner_id}` (operation `actions/get-self-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#get-a-self-hosted-runner-for-an-organization)
     pub async fn get_self_hosted_runner_for_org(
         &self,
         org: &str,
@@ -2554,17 +2554,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Delete a self-hosted runner from an organization
-
-Forces the removal of a self-hosted runner from an organization. You can use this endpoint to completely remove the runner when the machine you were using no longer exists.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/runners/{runner_id}` (operation `actions/delete-self-hosted-runner-from-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-an-organization)*/
+    /// Delete a self-hosted runner from an organization
+    ///
+    /// Forces the removal of a self-hosted runner from an organization. You can use this endpoint to completely remove the runner when the machine you were using no longer exists.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/runners/{runner_id}` (operation `actions/delete-self-hosted-runner-from-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-an-organization)
     pub async fn delete_self_hosted_runner_from_org(
         &self,
         org: &str,
@@ -2592,17 +2592,17 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**List labels for a self-hosted runner for an organization
-
-Lists all labels for a self-hosted runner configured in an organization.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/list-labels-for-self-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-labels-for-a-self-hosted-runner-for-an-organization)*/
+    /// List labels for a self-hosted runner for an organization
+    ///
+    /// Lists all labels for a self-hosted runner configured in an organization.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/list-labels-for-self-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-labels-for-a-self-hosted-runner-for-an-organization)
     pub async fn list_labels_for_self_hosted_runner_for_org(
         &self,
         org: &str,
@@ -2633,18 +2633,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set custom labels for a self-hosted runner for an organization
-
-Remove all previous custom labels and set the new custom labels for a specific
-self-hosted runner configured in an organization.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PUT /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/set-custom-labels-for-self-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#set-custom-labels-for-a-self-hosted-runner-for-an-organization)*/
+    /// Set custom labels for a self-hosted runner for an organization
+    ///
+    /// Remove all previous custom labels and set the new custom labels for a specific
+    /// self-hosted runner configured in an organization.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PUT /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/set-custom-labels-for-self-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#set-custom-labels-for-a-self-hosted-runner-for-an-organization)
     pub async fn set_custom_labels_for_self_hosted_runner_for_org(
         &self,
         org: &str,
@@ -2678,17 +2678,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add custom labels to a self-hosted runner for an organization
-
-Adds custom labels to a self-hosted runner configured in an organization.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/add-custom-labels-to-self-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#add-custom-labels-to-a-self-hosted-runner-for-an-organization)*/
+    /// Add custom labels to a self-hosted runner for an organization
+    ///
+    /// Adds custom labels to a self-hosted runner configured in an organization.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/add-custom-labels-to-self-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#add-custom-labels-to-a-self-hosted-runner-for-an-organization)
     pub async fn add_custom_labels_to_self_hosted_runner_for_org(
         &self,
         org: &str,
@@ -2722,18 +2722,18 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove all custom labels from a self-hosted runner for an organization
-
-Remove all custom labels from a self-hosted runner configured in an
-organization. Returns the remaining read-only labels from the runner.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`DELETE /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/remove-all-custom-labels-from-self-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-all-custom-labels-from-a-self-hosted-runner-for-an-organization)*/
+    /// Remove all custom labels from a self-hosted runner for an organization
+    ///
+    /// Remove all custom labels from a self-hosted runner configured in an
+    /// organization. Returns the remaining read-only labels from the runner.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `DELETE /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/remove-all-custom-labels-from-self-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-all-custom-labels-from-a-self-hosted-runner-for-an-organization)
     pub async fn remove_all_custom_labels_from_self_hosted_runner_for_org(
         &self,
         org: &str,
@@ -2764,21 +2764,21 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove a custom label from a self-hosted runner for an organization
-
-Remove a custom label from a self-hosted runner configured
-in an organization. Returns the remaining labels from the runner.
-
-This endpoint returns a `404 Not Found` status if the custom label is not
-present on the runner.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`DELETE /orgs/{org}/actions/runners/{runner_id}/labels/{name}` (operation `actions/remove-custom-label-from-self-hosted-runner-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-a-custom-label-from-a-self-hosted-runner-for-an-organization)*/
+    /// Remove a custom label from a self-hosted runner for an organization
+    ///
+    /// Remove a custom label from a self-hosted runner configured
+    /// in an organization. Returns the remaining labels from the runner.
+    ///
+    /// This endpoint returns a `404 Not Found` status if the custom label is not
+    /// present on the runner.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `DELETE /orgs/{org}/actions/runners/{runner_id}/labels/{name}` (operation `actions/remove-custom-label-from-self-hosted-runner-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-a-custom-label-from-a-self-hosted-runner-for-an-organization)
     pub async fn remove_custom_label_from_self_hosted_runner_for_org(
         &self,
         org: &str,
@@ -2812,18 +2812,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List organization secrets
-
-Lists all secrets available in an organization without revealing their
-encrypted values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/secrets` (operation `actions/list-org-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#list-organization-secrets)*/
+    /// List organization secrets
+    ///
+    /// Lists all secrets available in an organization without revealing their
+    /// encrypted values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/secrets` (operation `actions/list-org-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-organization-secrets)
     pub async fn list_org_secrets(
         &self,
         org: &str,
@@ -2852,18 +2852,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets.
-
-The authenticated user must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/secrets/public-key` (operation `actions/get-org-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-organization-public-key)*/
+    /// Get an organization public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets.
+    ///
+    /// The authenticated user must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/secrets/public-key` (operation `actions/get-org-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
         org: &str,
@@ -2887,17 +2887,17 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Get an organization secret
-
-Gets a single organization secret without revealing its encrypted value.
-
-The authenticated user must have collaborator access to a repository to create, update, or read secrets
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/get-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-organization-secret)*/
+    /// Get an organization secret
+    ///
+    /// Gets a single organization secret without revealing its encrypted value.
+    ///
+    /// The authenticated user must have collaborator access to a repository to create, update, or read secrets
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/get-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-organization-secret)
     pub async fn get_org_secret(
         &self,
         org: &str,
@@ -2923,87 +2923,87 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Create or update an organization secret
-
-Creates or updates an organization secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). You must authenticate using an access
-token with the `admin:org` scope to use this endpoint. GitHub Apps must have the `secrets` organization permission to
-use this endpoint.
-
-#### Example encrypting a secret using Node.js
-
-Encrypt your secret using the [tweetsodium](https://github.com/github/tweetsodium) library.
-
-```
-const sodium = require('tweetsodium');
-
-const key = "base64-encoded-public-key";
-const value = "plain-text-secret";
-
-// Convert the message and key to Uint8Array's (Buffer implements that interface)
-const messageBytes = Buffer.from(value);
-const keyBytes = Buffer.from(key, 'base64');
-
-// Encrypt using LibSodium.
-const encryptedBytes = sodium.seal(messageBytes, keyBytes);
-
-// Base64 the encrypted secret
-const encrypted = Buffer.from(encryptedBytes).toString('base64');
-
-console.log(encrypted);
-```
-
-
-#### Example encrypting a secret using Python
-
-Encrypt your secret using [pynacl](https://pynacl.readthedocs.io/en/latest/public/#nacl-public-sealedbox) with Python 3.
-
-```
-from base64 import b64encode
-from nacl import encoding, public
-
-def encrypt(public_key: str, secret_value: str) -> str:
-  """Encrypt a Unicode string using the public key."""
-  public_key = public.PublicKey(public_key.encode("utf-8"), encoding.Base64Encoder())
-  sealed_box = public.SealedBox(public_key)
-  encrypted = sealed_box.encrypt(secret_value.encode("utf-8"))
-  return b64encode(encrypted).decode("utf-8")
-```
-
-#### Example encrypting a secret using C#
-
-Encrypt your secret using the [Sodium.Core](https://www.nuget.org/packages/Sodium.Core/) package.
-
-```
-var secretValue = System.Text.Encoding.UTF8.GetBytes("mySecret");
-var publicKey = Convert.FromBase64String("2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvvcCU=");
-
-var sealedPublicKeyBox = Sodium.SealedPublicKeyBox.Create(secretValue, publicKey);
-
-Console.WriteLine(Convert.ToBase64String(sealedPublicKeyBox));
-```
-
-#### Example encrypting a secret using Ruby
-
-Encrypt your secret using the [rbnacl](https://github.com/RubyCrypto/rbnacl) gem.
-
-```ruby
-require "rbnacl"
-require "base64"
-
-key = Base64.decode64("+ZYvJDZMHUfBkJdyq5Zm9SKqeuBQ4sj+6sfjlH4CgG0=")
-public_key = RbNaCl::PublicKey.new(key)
-
-box = RbNaCl::Boxes::Sealed.from_public_key(public_key)
-encrypted_secret = box.encrypt("my_secret")
-
-# Print the base64 encoded secret
-puts Base64.strict_encode64(encrypted_secret)
-```
-
-`PUT /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/create-or-update-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/reference/actions#create-or-update-an-organization-secret)*/
+    /// Create or update an organization secret
+    ///
+    /// Creates or updates an organization secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). You must authenticate using an access
+    /// token with the `admin:org` scope to use this endpoint. GitHub Apps must have the `secrets` organization permission to
+    /// use this endpoint.
+    ///
+    /// #### Example encrypting a secret using Node.js
+    ///
+    /// Encrypt your secret using the [tweetsodium](https://github.com/github/tweetsodium) library.
+    ///
+    /// ```
+    /// const sodium = require('tweetsodium');
+    ///
+    /// const key = "base64-encoded-public-key";
+    /// const value = "plain-text-secret";
+    ///
+    /// // Convert the message and key to Uint8Array's (Buffer implements that interface)
+    /// const messageBytes = Buffer.from(value);
+    /// const keyBytes = Buffer.from(key, 'base64');
+    ///
+    /// // Encrypt using LibSodium.
+    /// const encryptedBytes = sodium.seal(messageBytes, keyBytes);
+    ///
+    /// // Base64 the encrypted secret
+    /// const encrypted = Buffer.from(encryptedBytes).toString('base64');
+    ///
+    /// console.log(encrypted);
+    /// ```
+    ///
+    ///
+    /// #### Example encrypting a secret using Python
+    ///
+    /// Encrypt your secret using [pynacl](https://pynacl.readthedocs.io/en/latest/public/#nacl-public-sealedbox) with Python 3.
+    ///
+    /// ```
+    /// from base64 import b64encode
+    /// from nacl import encoding, public
+    ///
+    /// def encrypt(public_key: str, secret_value: str) -> str:
+    ///   """Encrypt a Unicode string using the public key."""
+    ///   public_key = public.PublicKey(public_key.encode("utf-8"), encoding.Base64Encoder())
+    ///   sealed_box = public.SealedBox(public_key)
+    ///   encrypted = sealed_box.encrypt(secret_value.encode("utf-8"))
+    ///   return b64encode(encrypted).decode("utf-8")
+    /// ```
+    ///
+    /// #### Example encrypting a secret using C#
+    ///
+    /// Encrypt your secret using the [Sodium.Core](https://www.nuget.org/packages/Sodium.Core/) package.
+    ///
+    /// ```
+    /// var secretValue = System.Text.Encoding.UTF8.GetBytes("mySecret");
+    /// var publicKey = Convert.FromBase64String("2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvvcCU=");
+    ///
+    /// var sealedPublicKeyBox = Sodium.SealedPublicKeyBox.Create(secretValue, publicKey);
+    ///
+    /// Console.WriteLine(Convert.ToBase64String(sealedPublicKeyBox));
+    /// ```
+    ///
+    /// #### Example encrypting a secret using Ruby
+    ///
+    /// Encrypt your secret using the [rbnacl](https://github.com/RubyCrypto/rbnacl) gem.
+    ///
+    /// ```ruby
+    /// require "rbnacl"
+    /// require "base64"
+    ///
+    /// key = Base64.decode64("+ZYvJDZMHUfBkJdyq5Zm9SKqeuBQ4sj+6sfjlH4CgG0=")
+    /// public_key = RbNaCl::PublicKey.new(key)
+    ///
+    /// box = RbNaCl::Boxes::Sealed.from_public_key(public_key)
+    /// encrypted_secret = box.encrypt("my_secret")
+    ///
+    /// # Print the base64 encoded secret
+    /// puts Base64.strict_encode64(encrypted_secret)
+    /// ```
+    ///
+    /// `PUT /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/create-or-update-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/actions#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
         &self,
         org: &str,
@@ -3035,17 +3035,17 @@ puts Base64.strict_encode64(encrypted_secret)
             },
         )
     }
-    /**Delete an organization secret
-
-Deletes a secret in an organization using the secret name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/delete-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#delete-an-organization-secret)*/
+    /// Delete an organization secret
+    ///
+    /// Deletes a secret in an organization using the secret name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/delete-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
         org: &str,
@@ -3071,18 +3071,18 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**List selected repositories for an organization secret
-
-Lists all repositories that have been selected when the `visibility`
-for repository access to a secret is set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/secrets/{secret_name}/repositories` (operation `actions/list-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#list-selected-repositories-for-an-organization-secret)*/
+    /// List selected repositories for an organization secret
+    ///
+    /// Lists all repositories that have been selected when the `visibility`
+    /// for repository access to a secret is set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/secrets/{secret_name}/repositories` (operation `actions/list-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -3118,19 +3118,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for an organization secret
-
-Replaces all repositories for an organization secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret).
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PUT /orgs/{org}/actions/secrets/{secret_name}/repositories` (operation `actions/set-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#set-selected-repositories-for-an-organization-secret)*/
+    /// Set selected repositories for an organization secret
+    ///
+    /// Replaces all repositories for an organization secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret).
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PUT /orgs/{org}/actions/secrets/{secret_name}/repositories` (operation `actions/set-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -3158,19 +3158,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add selected repository to an organization secret
-
-Adds a repository to an organization secret when the `visibility` for
-repository access is set to `selected`. For more information about setting the visibility, see [Create or
-update an organization secret](https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret).
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}` (operation `actions/add-selected-repo-to-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#add-selected-repository-to-an-organization-secret)*/
+    /// Add selected repository to an organization secret
+    ///
+    /// Adds a repository to an organization secret when the `visibility` for
+    /// repository access is set to `selected`. For more information about setting the visibility, see [Create or
+    /// update an organization secret](https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret).
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}` (operation `actions/add-selected-repo-to-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
         &self,
         org: &str,
@@ -3198,19 +3198,19 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove selected repository from an organization secret
-
-Removes a repository from an organization secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret).
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`DELETE /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}` (operation `actions/remove-selected-repo-from-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#remove-selected-repository-from-an-organization-secret)*/
+    /// Remove selected repository from an organization secret
+    ///
+    /// Removes a repository from an organization secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret).
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `DELETE /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}` (operation `actions/remove-selected-repo-from-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
         org: &str,
@@ -3238,17 +3238,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List organization variables
-
-Lists all organization variables.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/variables` (operation `actions/list-org-variables`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#list-organization-variables)*/
+    /// List organization variables
+    ///
+    /// Lists all organization variables.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/variables` (operation `actions/list-org-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-organization-variables)
     pub async fn list_org_variables(
         &self,
         org: &str,
@@ -3277,17 +3277,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create an organization variable
-
-Creates an organization variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/variables` (operation `actions/create-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#create-an-organization-variable)*/
+    /// Create an organization variable
+    ///
+    /// Creates an organization variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/variables` (operation `actions/create-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#create-an-organization-variable)
     pub async fn create_org_variable(
         &self,
         org: &str,
@@ -3311,17 +3311,17 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Get an organization variable
-
-Gets a specific variable in an organization.
-
-The authenticated user must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/variables/{name}` (operation `actions/get-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#get-an-organization-variable)*/
+    /// Get an organization variable
+    ///
+    /// Gets a specific variable in an organization.
+    ///
+    /// The authenticated user must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/variables/{name}` (operation `actions/get-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#get-an-organization-variable)
     pub async fn get_org_variable(
         &self,
         org: &str,
@@ -3347,17 +3347,17 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Delete an organization variable
-
-Deletes an organization variable using the variable name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/variables/{name}` (operation `actions/delete-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#delete-an-organization-variable)*/
+    /// Delete an organization variable
+    ///
+    /// Deletes an organization variable using the variable name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/variables/{name}` (operation `actions/delete-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#delete-an-organization-variable)
     pub async fn delete_org_variable(
         &self,
         org: &str,
@@ -3383,17 +3383,17 @@ OAuth tokens and personal access tokens (classic) need the`admin:org` scope to u
             },
         )
     }
-    /**Update an organization variable
-
-Updates an organization variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PATCH /orgs/{org}/actions/variables/{name}` (operation `actions/update-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#update-an-organization-variable)*/
+    /// Update an organization variable
+    ///
+    /// Updates an organization variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PATCH /orgs/{org}/actions/variables/{name}` (operation `actions/update-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#update-an-organization-variable)
     pub async fn update_org_variable(
         &self,
         org: &str,
@@ -3421,18 +3421,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List selected repositories for an organization variable
-
-Lists all repositories that can access an organization variable
-that is available to selected repositories.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/actions/variables/{name}/repositories` (operation `actions/list-selected-repos-for-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#list-selected-repositories-for-an-organization-variable)*/
+    /// List selected repositories for an organization variable
+    ///
+    /// Lists all repositories that can access an organization variable
+    /// that is available to selected repositories.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/actions/variables/{name}/repositories` (operation `actions/list-selected-repos-for-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-selected-repositories-for-an-organization-variable)
     pub async fn list_selected_repos_for_org_variable(
         &self,
         org: &str,
@@ -3468,19 +3468,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for an organization variable
-
-Replaces all repositories for an organization variable that is available
-to selected repositories. Organization variables that are available to selected
-repositories have their `visibility` field set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PUT /orgs/{org}/actions/variables/{name}/repositories` (operation `actions/set-selected-repos-for-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#set-selected-repositories-for-an-organization-variable)*/
+    /// Set selected repositories for an organization variable
+    ///
+    /// Replaces all repositories for an organization variable that is available
+    /// to selected repositories. Organization variables that are available to selected
+    /// repositories have their `visibility` field set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PUT /orgs/{org}/actions/variables/{name}/repositories` (operation `actions/set-selected-repos-for-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#set-selected-repositories-for-an-organization-variable)
     pub async fn set_selected_repos_for_org_variable(
         &self,
         org: &str,
@@ -3508,18 +3508,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add selected repository to an organization variable
-
-Adds a repository to an organization variable that is available to selected repositories.
-Organization variables that are available to selected repositories have their `visibility` field set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/variables/{name}/repositories/{repository_id}` (operation `actions/add-selected-repo-to-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#add-selected-repository-to-an-organization-variable)*/
+    /// Add selected repository to an organization variable
+    ///
+    /// Adds a repository to an organization variable that is available to selected repositories.
+    /// Organization variables that are available to selected repositories have their `visibility` field set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/variables/{name}/repositories/{repository_id}` (operation `actions/add-selected-repo-to-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#add-selected-repository-to-an-organization-variable)
     pub async fn add_selected_repo_to_org_variable(
         &self,
         org: &str,
@@ -3547,19 +3547,19 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove selected repository from an organization variable
-
-Removes a repository from an organization variable that is
-available to selected repositories. Organization variables that are available to
-selected repositories have their `visibility` field set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`DELETE /orgs/{org}/actions/variables/{name}/repositories/{repository_id}` (operation `actions/remove-selected-repo-from-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#remove-selected-repository-from-an-organization-variable)*/
+    /// Remove selected repository from an organization variable
+    ///
+    /// Removes a repository from an organization variable that is
+    /// available to selected repositories. Organization variables that are available to
+    /// selected repositories have their `visibility` field set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `DELETE /orgs/{org}/actions/variables/{name}/repositories/{repository_id}` (operation `actions/remove-selected-repo-from-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#remove-selected-repository-from-an-organization-variable)
     pub async fn remove_selected_repo_from_org_variable(
         &self,
         org: &str,
@@ -3587,17 +3587,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List artifacts for a repository
-
-Lists all artifacts for a repository.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/artifacts` (operation `actions/list-artifacts-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/artifacts#list-artifacts-for-a-repository)*/
+    /// List artifacts for a repository
+    ///
+    /// Lists all artifacts for a repository.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/artifacts` (operation `actions/list-artifacts-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#list-artifacts-for-a-repository)
     pub async fn list_artifacts_for_repo(
         &self,
         owner: &str,
@@ -3633,17 +3633,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get an artifact
-
-Gets a specific artifact for a workflow run.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}` (operation `actions/get-artifact`)
-
-[GitHub docs](https://docs.github.com/rest/actions/artifacts#get-an-artifact)*/
+    /// Get an artifact
+    ///
+    /// Gets a specific artifact for a workflow run.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}` (operation `actions/get-artifact`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#get-an-artifact)
     pub async fn get_artifact(
         &self,
         owner: &str,
@@ -3671,14 +3671,14 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Delete an artifact
-
-Deletes an artifact for a workflow run.
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/artifacts/{artifact_id}` (operation `actions/delete-artifact`)
-
-[GitHub docs](https://docs.github.com/rest/actions/artifacts#delete-an-artifact)*/
+    /// Delete an artifact
+    ///
+    /// Deletes an artifact for a workflow run.
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/artifacts/{artifact_id}` (operation `actions/delete-artifact`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#delete-an-artifact)
     pub async fn delete_artifact(
         &self,
         owner: &str,
@@ -3706,16 +3706,16 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Download an artifact
-
-Gets a redirect URL to download an archive for a repository. This URL expires after 1 minute. Look for `Location:` in
-the response header to find the URL for the download. The `:archive_format` must be `zip`.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}` (operation `actions/download-artifact`)
-
-[GitHub docs](https://docs.github.com/rest/actions/artifacts#download-an-artifact)*/
+    /// Download an artifact
+    ///
+    /// Gets a redirect URL to download an archive for a repository. This URL expires after 1 minute. Look for `Location:` in
+    /// the response header to find the URL for the download. The `:archive_format` must be `zip`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}` (operation `actions/download-artifact`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#download-an-artifact)
     pub async fn download_artifact(
         &self,
         owner: &str,
@@ -3747,16 +3747,16 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Get GitHub Actions cache retention limit for a repository
-
-Gets GitHub Actions cache retention limit for a repository. This determines how long caches will be retained for, if
-not manually removed or evicted due to size constraints.
-
-OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-a-repository)*/
+    /// Get GitHub Actions cache retention limit for a repository
+    ///
+    /// Gets GitHub Actions cache retention limit for a repository. This determines how long caches will be retained for, if
+    /// not manually removed or evicted due to size constraints.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-a-repository)
     pub async fn get_actions_cache_retention_limit_for_repository(
         &self,
         owner: &str,
@@ -3785,16 +3785,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:repository` sc
             },
         )
     }
-    /**Set GitHub Actions cache retention limit for a repository
-
-Sets GitHub Actions cache retention limit for a repository. This determines how long caches will be retained for, if
-not manually removed or evicted due to size constraints.
-
-OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-a-repository)*/
+    /// Set GitHub Actions cache retention limit for a repository
+    ///
+    /// Sets GitHub Actions cache retention limit for a repository. This determines how long caches will be retained for, if
+    /// not manually removed or evicted due to size constraints.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-a-repository)
     pub async fn set_actions_cache_retention_limit_for_repository(
         &self,
         owner: &str,
@@ -3826,16 +3826,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:repository` sc
             },
         )
     }
-    /**Get GitHub Actions cache storage limit for a repository
-
-Gets GitHub Actions cache storage limit for a repository. This determines the maximum size of caches that can be
-stored before eviction occurs.
-
-OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-a-repository)*/
+    /// Get GitHub Actions cache storage limit for a repository
+    ///
+    /// Gets GitHub Actions cache storage limit for a repository. This determines the maximum size of caches that can be
+    /// stored before eviction occurs.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-a-repository)
     pub async fn get_actions_cache_storage_limit_for_repository(
         &self,
         owner: &str,
@@ -3864,16 +3864,16 @@ OAuth tokens and personal access tokens (classic) need the `admin:repository` sc
             },
         )
     }
-    /**Set GitHub Actions cache storage limit for a repository
-
-Sets GitHub Actions cache storage limit for a repository. This determines the maximum size of caches that can be
-stored before eviction occurs.
-
-OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-a-repository)*/
+    /// Set GitHub Actions cache storage limit for a repository
+    ///
+    /// Sets GitHub Actions cache storage limit for a repository. This determines the maximum size of caches that can be
+    /// stored before eviction occurs.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-a-repository)
     pub async fn set_actions_cache_storage_limit_for_repository(
         &self,
         owner: &str,
@@ -3905,18 +3905,18 @@ OAuth tokens and personal access tokens (classic) need the `admin:repository` sc
             },
         )
     }
-    /**Get GitHub Actions cache usage for a repository
-
-Gets GitHub Actions cache usage for a repository.
-The data fetched using this API is refreshed approximately every 5 minutes, so values returned from this endpoint may take at least 5 minutes to get updated.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/cache/usage` (operation `actions/get-actions-cache-usage`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-usage-for-a-repository)*/
+    /// Get GitHub Actions cache usage for a repository
+    ///
+    /// Gets GitHub Actions cache usage for a repository.
+    /// The data fetched using this API is refreshed approximately every 5 minutes, so values returned from this endpoint may take at least 5 minutes to get updated.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/cache/usage` (operation `actions/get-actions-cache-usage`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-usage-for-a-repository)
     pub async fn get_actions_cache_usage(
         &self,
         owner: &str,
@@ -3942,15 +3942,15 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**List GitHub Actions caches for a repository
-
-Lists the GitHub Actions caches for a repository.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/caches` (operation `actions/get-actions-cache-list`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#list-github-actions-caches-for-a-repository)*/
+    /// List GitHub Actions caches for a repository
+    ///
+    /// Lists the GitHub Actions caches for a repository.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/caches` (operation `actions/get-actions-cache-list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#list-github-actions-caches-for-a-repository)
     pub async fn get_actions_cache_list(
         &self,
         owner: &str,
@@ -3995,15 +3995,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Delete GitHub Actions caches for a repository (using a cache key)
-
-Deletes one or more GitHub Actions caches for a repository, using a complete cache key. By default, all caches that match the provided key are deleted, but you can optionally provide a Git ref to restrict deletions to caches that match both the provided key and the Git ref.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/caches` (operation `actions/delete-actions-cache-by-key`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#delete-github-actions-caches-for-a-repository-using-a-cache-key)*/
+    /// Delete GitHub Actions caches for a repository (using a cache key)
+    ///
+    /// Deletes one or more GitHub Actions caches for a repository, using a complete cache key. By default, all caches that match the provided key are deleted, but you can optionally provide a Git ref to restrict deletions to caches that match both the provided key and the Git ref.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/caches` (operation `actions/delete-actions-cache-by-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#delete-github-actions-caches-for-a-repository-using-a-cache-key)
     pub async fn delete_actions_cache_by_key(
         &self,
         owner: &str,
@@ -4034,15 +4034,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Delete a GitHub Actions cache for a repository (using a cache ID)
-
-Deletes a GitHub Actions cache for a repository, using a cache ID.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/caches/{cache_id}` (operation `actions/delete-actions-cache-by-id`)
-
-[GitHub docs](https://docs.github.com/rest/actions/cache#delete-a-github-actions-cache-for-a-repository-using-a-cache-id)*/
+    /// Delete a GitHub Actions cache for a repository (using a cache ID)
+    ///
+    /// Deletes a GitHub Actions cache for a repository, using a cache ID.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/caches/{cache_id}` (operation `actions/delete-actions-cache-by-id`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/cache#delete-a-github-actions-cache-for-a-repository-using-a-cache-id)
     pub async fn delete_actions_cache_by_id(
         &self,
         owner: &str,
@@ -4070,15 +4070,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List concurrency groups for a repository
-
-Lists the active concurrency groups for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/concurrency_groups` (operation `actions/list-concurrency-groups-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#list-concurrency-groups-for-a-repository)*/
+    /// List concurrency groups for a repository
+    ///
+    /// Lists the active concurrency groups for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/concurrency_groups` (operation `actions/list-concurrency-groups-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#list-concurrency-groups-for-a-repository)
     pub async fn list_concurrency_groups_for_repository(
         &self,
         owner: &str,
@@ -4113,26 +4113,26 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a concurrency group for a repository
-
-Gets a specific concurrency group for a repository, including all instances in the group's queue.
-Returns 404 if the group is inactive or does not exist.
-
-Optionally, pass `ahead_of_run` or `ahead_of_job` to filter the results to only the items
-ahead of the specified workflow run or job in the queue, plus the specified item itself
-(returned as the last element). This is useful for determining what is blocking a particular
-run or job. Returns 422 if the specified run or job is not in this concurrency group.
-
-When using `ahead_of_run`, this matches workflow-level concurrency and any reusable-workflow
-leases held on behalf of that run. Job-level leases within the run are not considered to
-block the run as a whole. Use `ahead_of_job` to match job-level concurrency and reusable-workflow
-leases on the job's ancestor paths.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}` (operation `actions/get-concurrency-group-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#get-a-concurrency-group-for-a-repository)*/
+    /// Get a concurrency group for a repository
+    ///
+    /// Gets a specific concurrency group for a repository, including all instances in the group's queue.
+    /// Returns 404 if the group is inactive or does not exist.
+    ///
+    /// Optionally, pass `ahead_of_run` or `ahead_of_job` to filter the results to only the items
+    /// ahead of the specified workflow run or job in the queue, plus the specified item itself
+    /// (returned as the last element). This is useful for determining what is blocking a particular
+    /// run or job. Returns 422 if the specified run or job is not in this concurrency group.
+    ///
+    /// When using `ahead_of_run`, this matches workflow-level concurrency and any reusable-workflow
+    /// leases held on behalf of that run. Job-level leases within the run are not considered to
+    /// block the run as a whole. Use `ahead_of_job` to match job-level concurrency and reusable-workflow
+    /// leases on the job's ancestor paths.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}` (operation `actions/get-concurrency-group-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#get-a-concurrency-group-for-a-repository)
     pub async fn get_concurrency_group_for_repository(
         &self,
         owner: &str,
@@ -4170,17 +4170,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a job for a workflow run
-
-Gets a specific job in a workflow run.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/jobs/{job_id}` (operation `actions/get-job-for-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run)*/
+    /// Get a job for a workflow run
+    ///
+    /// Gets a specific job in a workflow run.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/jobs/{job_id}` (operation `actions/get-job-for-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run)
     pub async fn get_job_for_workflow_run(
         &self,
         owner: &str,
@@ -4208,18 +4208,18 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Download job logs for a workflow run
-
-Gets a redirect URL to download a plain text file of logs for a workflow job. This link expires after 1 minute. Look
-for `Location:` in the response header to find the URL for the download.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs` (operation `actions/download-job-logs-for-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run)*/
+    /// Download job logs for a workflow run
+    ///
+    /// Gets a redirect URL to download a plain text file of logs for a workflow job. This link expires after 1 minute. Look
+    /// for `Location:` in the response header to find the URL for the download.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs` (operation `actions/download-job-logs-for-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run)
     pub async fn download_job_logs_for_workflow_run(
         &self,
         owner: &str,
@@ -4247,15 +4247,15 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Re-run a job from a workflow run
-
-Re-run a job and its dependent jobs in a workflow run.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun` (operation `actions/re-run-job-for-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-a-job-from-a-workflow-run)*/
+    /// Re-run a job from a workflow run
+    ///
+    /// Re-run a job and its dependent jobs in a workflow run.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun` (operation `actions/re-run-job-for-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-a-job-from-a-workflow-run)
     pub async fn re_run_job_for_workflow_run(
         &self,
         owner: &str,
@@ -4289,15 +4289,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get the customization template for an OIDC subject claim for a repository
-
-Gets the customization template for an OpenID Connect (OIDC) subject claim.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/oidc/customization/sub` (operation `actions/get-custom-oidc-sub-claim-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-a-repository)*/
+    /// Get the customization template for an OIDC subject claim for a repository
+    ///
+    /// Gets the customization template for an OpenID Connect (OIDC) subject claim.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/oidc/customization/sub` (operation `actions/get-custom-oidc-sub-claim-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-a-repository)
     pub async fn get_custom_oidc_sub_claim_for_repo(
         &self,
         owner: &str,
@@ -4326,15 +4326,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Set the customization template for an OIDC subject claim for a repository
-
-Sets the customization template and `opt-in` or `opt-out` flag for an OpenID Connect (OIDC) subject claim for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/oidc/customization/sub` (operation `actions/set-custom-oidc-sub-claim-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#set-the-customization-template-for-an-oidc-subject-claim-for-a-repository)*/
+    /// Set the customization template for an OIDC subject claim for a repository
+    ///
+    /// Sets the customization template and `opt-in` or `opt-out` flag for an OpenID Connect (OIDC) subject claim for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/oidc/customization/sub` (operation `actions/set-custom-oidc-sub-claim-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#set-the-customization-template-for-an-oidc-subject-claim-for-a-repository)
     pub async fn set_custom_oidc_sub_claim_for_repo(
         &self,
         owner: &str,
@@ -4366,18 +4366,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List repository organization secrets
-
-Lists all organization secrets shared with a repository without revealing their encrypted
-values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/organization-secrets` (operation `actions/list-repo-organization-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#list-repository-organization-secrets)*/
+    /// List repository organization secrets
+    ///
+    /// Lists all organization secrets shared with a repository without revealing their encrypted
+    /// values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/organization-secrets` (operation `actions/list-repo-organization-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-repository-organization-secrets)
     pub async fn list_repo_organization_secrets(
         &self,
         owner: &str,
@@ -4413,17 +4413,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List repository organization variables
-
-Lists all organization variables shared with a repository.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/organization-variables` (operation `actions/list-repo-organization-variables`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#list-repository-organization-variables)*/
+    /// List repository organization variables
+    ///
+    /// Lists all organization variables shared with a repository.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/organization-variables` (operation `actions/list-repo-organization-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-repository-organization-variables)
     pub async fn list_repo_organization_variables(
         &self,
         owner: &str,
@@ -4459,15 +4459,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get GitHub Actions permissions for a repository
-
-Gets the GitHub Actions permissions policy for a repository, including whether GitHub Actions is enabled and the actions and reusable workflows allowed to run in the repository.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions` (operation `actions/get-github-actions-permissions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-github-actions-permissions-for-a-repository)*/
+    /// Get GitHub Actions permissions for a repository
+    ///
+    /// Gets the GitHub Actions permissions policy for a repository, including whether GitHub Actions is enabled and the actions and reusable workflows allowed to run in the repository.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions` (operation `actions/get-github-actions-permissions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-github-actions-permissions-for-a-repository)
     pub async fn get_github_actions_permissions_repository(
         &self,
         owner: &str,
@@ -4493,15 +4493,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Set GitHub Actions permissions for a repository
-
-Sets the GitHub Actions permissions policy for enabling GitHub Actions and allowed actions and reusable workflows in the repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions` (operation `actions/set-github-actions-permissions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-github-actions-permissions-for-a-repository)*/
+    /// Set GitHub Actions permissions for a repository
+    ///
+    /// Sets the GitHub Actions permissions policy for enabling GitHub Actions and allowed actions and reusable workflows in the repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions` (operation `actions/set-github-actions-permissions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-github-actions-permissions-for-a-repository)
     pub async fn set_github_actions_permissions_repository(
         &self,
         owner: &str,
@@ -4529,17 +4529,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get the level of access for workflows outside of the repository
-
-Gets the level of access that workflows outside of the repository have to actions and reusable workflows in the repository.
-This endpoint only applies to private repositories.
-For more information, see "[Allowing access to components in a private repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#allowing-access-to-components-in-a-private-repository)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions/access` (operation `actions/get-workflow-access-to-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-the-level-of-access-for-workflows-outside-of-the-repository)*/
+    /// Get the level of access for workflows outside of the repository
+    ///
+    /// Gets the level of access that workflows outside of the repository have to actions and reusable workflows in the repository.
+    /// This endpoint only applies to private repositories.
+    /// For more information, see "[Allowing access to components in a private repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#allowing-access-to-components-in-a-private-repository)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions/access` (operation `actions/get-workflow-access-to-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-the-level-of-access-for-workflows-outside-of-the-repository)
     pub async fn get_workflow_access_to_repository(
         &self,
         owner: &str,
@@ -4565,17 +4565,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Set the level of access for workflows outside of the repository
-
-Sets the level of access that workflows outside of the repository have to actions and reusable workflows in the repository.
-This endpoint only applies to private repositories.
-For more information, see "[Allowing access to components in a private repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#allowing-access-to-components-in-a-private-repository)".
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions/access` (operation `actions/set-workflow-access-to-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-the-level-of-access-for-workflows-outside-of-the-repository)*/
+    /// Set the level of access for workflows outside of the repository
+    ///
+    /// Sets the level of access that workflows outside of the repository have to actions and reusable workflows in the repository.
+    /// This endpoint only applies to private repositories.
+    /// For more information, see "[Allowing access to components in a private repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#allowing-access-to-components-in-a-private-repository)".
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions/access` (operation `actions/set-workflow-access-to-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-the-level-of-access-for-workflows-outside-of-the-repository)
     pub async fn set_workflow_access_to_repository(
         &self,
         owner: &str,
@@ -4603,15 +4603,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get artifact and log retention settings for a repository
-
-Gets artifact and log retention settings for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention` (operation `actions/get-artifact-and-log-retention-settings-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-artifact-and-log-retention-settings-for-a-repository)*/
+    /// Get artifact and log retention settings for a repository
+    ///
+    /// Gets artifact and log retention settings for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention` (operation `actions/get-artifact-and-log-retention-settings-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-artifact-and-log-retention-settings-for-a-repository)
     pub async fn get_artifact_and_log_retention_settings_repository(
         &self,
         owner: &str,
@@ -4639,15 +4639,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Set artifact and log retention settings for a repository
-
-Sets artifact and log retention settings for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention` (operation `actions/set-artifact-and-log-retention-settings-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-artifact-and-log-retention-settings-for-a-repository)*/
+    /// Set artifact and log retention settings for a repository
+    ///
+    /// Sets artifact and log retention settings for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention` (operation `actions/set-artifact-and-log-retention-settings-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-artifact-and-log-retention-settings-for-a-repository)
     pub async fn set_artifact_and_log_retention_settings_repository(
         &self,
         owner: &str,
@@ -4678,15 +4678,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get fork PR contributor approval permissions for a repository
-
-Gets the fork PR contributor approval policy for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval` (operation `actions/get-fork-pr-contributor-approval-permissions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-fork-pr-contributor-approval-permissions-for-a-repository)*/
+    /// Get fork PR contributor approval permissions for a repository
+    ///
+    /// Gets the fork PR contributor approval policy for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval` (operation `actions/get-fork-pr-contributor-approval-permissions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-fork-pr-contributor-approval-permissions-for-a-repository)
     pub async fn get_fork_pr_contributor_approval_permissions_repository(
         &self,
         owner: &str,
@@ -4714,15 +4714,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Set fork PR contributor approval permissions for a repository
-
-Sets the fork PR contributor approval policy for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval` (operation `actions/set-fork-pr-contributor-approval-permissions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-fork-pr-contributor-approval-permissions-for-a-repository)*/
+    /// Set fork PR contributor approval permissions for a repository
+    ///
+    /// Sets the fork PR contributor approval policy for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval` (operation `actions/set-fork-pr-contributor-approval-permissions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-fork-pr-contributor-approval-permissions-for-a-repository)
     pub async fn set_fork_pr_contributor_approval_permissions_repository(
         &self,
         owner: &str,
@@ -4753,15 +4753,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get private repo fork PR workflow settings for a repository
-
-Gets the settings for whether workflows from fork pull requests can run on a private repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/get-private-repo-fork-pr-workflows-settings-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-private-repo-fork-pr-workflow-settings-for-a-repository)*/
+    /// Get private repo fork PR workflow settings for a repository
+    ///
+    /// Gets the settings for whether workflows from fork pull requests can run on a private repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/get-private-repo-fork-pr-workflows-settings-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-private-repo-fork-pr-workflow-settings-for-a-repository)
     pub async fn get_private_repo_fork_pr_workflows_settings_repository(
         &self,
         owner: &str,
@@ -4790,15 +4790,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Set private repo fork PR workflow settings for a repository
-
-Sets the settings for whether workflows from fork pull requests can run on a private repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/set-private-repo-fork-pr-workflows-settings-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-private-repo-fork-pr-workflow-settings-for-a-repository)*/
+    /// Set private repo fork PR workflow settings for a repository
+    ///
+    /// Sets the settings for whether workflows from fork pull requests can run on a private repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/set-private-repo-fork-pr-workflows-settings-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-private-repo-fork-pr-workflow-settings-for-a-repository)
     pub async fn set_private_repo_fork_pr_workflows_settings_repository(
         &self,
         owner: &str,
@@ -4829,15 +4829,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get allowed actions and reusable workflows for a repository
-
-Gets the settings for selected actions and reusable workflows that are allowed in a repository. To use this endpoint, the repository policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for a repository](#set-github-actions-permissions-for-a-repository)."
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions/selected-actions` (operation `actions/get-allowed-actions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-allowed-actions-and-reusable-workflows-for-a-repository)*/
+    /// Get allowed actions and reusable workflows for a repository
+    ///
+    /// Gets the settings for selected actions and reusable workflows that are allowed in a repository. To use this endpoint, the repository policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for a repository](#set-github-actions-permissions-for-a-repository)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions/selected-actions` (operation `actions/get-allowed-actions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-allowed-actions-and-reusable-workflows-for-a-repository)
     pub async fn get_allowed_actions_repository(
         &self,
         owner: &str,
@@ -4863,15 +4863,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Set allowed actions and reusable workflows for a repository
-
-Sets the actions and reusable workflows that are allowed in a repository. To use this endpoint, the repository permission policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for a repository](#set-github-actions-permissions-for-a-repository)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions/selected-actions` (operation `actions/set-allowed-actions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-allowed-actions-and-reusable-workflows-for-a-repository)*/
+    /// Set allowed actions and reusable workflows for a repository
+    ///
+    /// Sets the actions and reusable workflows that are allowed in a repository. To use this endpoint, the repository permission policy for `allowed_actions` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for a repository](#set-github-actions-permissions-for-a-repository)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions/selected-actions` (operation `actions/set-allowed-actions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-allowed-actions-and-reusable-workflows-for-a-repository)
     pub async fn set_allowed_actions_repository(
         &self,
         owner: &str,
@@ -4901,17 +4901,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get default workflow permissions for a repository
-
-Gets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in a repository,
-as well as if GitHub Actions can submit approving pull request reviews.
-For more information, see "[Setting the permissions of the GITHUB_TOKEN for your repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#setting-the-permissions-of-the-github_token-for-your-repository)."
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/permissions/workflow` (operation `actions/get-github-actions-default-workflow-permissions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-a-repository)*/
+    /// Get default workflow permissions for a repository
+    ///
+    /// Gets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in a repository,
+    /// as well as if GitHub Actions can submit approving pull request reviews.
+    /// For more information, see "[Setting the permissions of the GITHUB_TOKEN for your repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#setting-the-permissions-of-the-github_token-for-your-repository)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/permissions/workflow` (operation `actions/get-github-actions-default-workflow-permissions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-a-repository)
     pub async fn get_github_actions_default_workflow_permissions_repository(
         &self,
         owner: &str,
@@ -4937,17 +4937,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Set default workflow permissions for a repository
-
-Sets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in a repository, and sets if GitHub Actions
-can submit approving pull request reviews.
-For more information, see "[Setting the permissions of the GITHUB_TOKEN for your repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#setting-the-permissions-of-the-github_token-for-your-repository)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/permissions/workflow` (operation `actions/set-github-actions-default-workflow-permissions-repository`)
-
-[GitHub docs](https://docs.github.com/rest/actions/permissions#set-default-workflow-permissions-for-a-repository)*/
+    /// Set default workflow permissions for a repository
+    ///
+    /// Sets the default workflow permissions granted to the `GITHUB_TOKEN` when running workflows in a repository, and sets if GitHub Actions
+    /// can submit approving pull request reviews.
+    /// For more information, see "[Setting the permissions of the GITHUB_TOKEN for your repository](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#setting-the-permissions-of-the-github_token-for-your-repository)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/permissions/workflow` (operation `actions/set-github-actions-default-workflow-permissions-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-default-workflow-permissions-for-a-repository)
     pub async fn set_github_actions_default_workflow_permissions_repository(
         &self,
         owner: &str,
@@ -4975,17 +4975,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List self-hosted runners for a repository
-
-Lists all self-hosted runners configured in a repository.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runners` (operation `actions/list-self-hosted-runners-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-a-repository)*/
+    /// List self-hosted runners for a repository
+    ///
+    /// Lists all self-hosted runners configured in a repository.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runners` (operation `actions/list-self-hosted-runners-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-a-repository)
     pub async fn list_self_hosted_runners_for_repo(
         &self,
         owner: &str,
@@ -5024,17 +5024,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List runner applications for a repository
-
-Lists binaries for the runner application that you can download and run.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runners/downloads` (operation `actions/list-runner-applications-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-runner-applications-for-a-repository)*/
+    /// List runner applications for a repository
+    ///
+    /// Lists binaries for the runner application that you can download and run.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runners/downloads` (operation `actions/list-runner-applications-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-runner-applications-for-a-repository)
     pub async fn list_runner_applications_for_repo(
         &self,
         owner: &str,
@@ -5060,17 +5060,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create configuration for a just-in-time runner for a repository
-
-Generates a configuration that can be passed to the runner application at startup.
-
-The authenticated user must have admin access to the repository.
-
-OAuth tokens and personal access tokens (classic) need the`repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig` (operation `actions/generate-runner-jitconfig-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository)*/
+    /// Create configuration for a just-in-time runner for a repository
+    ///
+    /// Generates a configuration that can be passed to the runner application at startup.
+    ///
+    /// The authenticated user must have admin access to the repository.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the`repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig` (operation `actions/generate-runner-jitconfig-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository)
     pub async fn generate_runner_jitconfig_for_repo(
         &self,
         owner: &str,
@@ -5105,23 +5105,23 @@ OAuth tokens and personal access tokens (classic) need the`repo` scope to use th
             },
         )
     }
-    /**Create a registration token for a repository
-
-Returns a token that you can pass to the `config` script. The token expires after one hour.
-
-For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to configure your self-hosted runner:
-
-```
-./config.sh --url https://github.com/octo-org --token TOKEN
-```
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runners/registration-token` (operation `actions/create-registration-token-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-a-repository)*/
+    /// Create a registration token for a repository
+    ///
+    /// Returns a token that you can pass to the `config` script. The token expires after one hour.
+    ///
+    /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to configure your self-hosted runner:
+    ///
+    /// ```
+    /// ./config.sh --url https://github.com/octo-org --token TOKEN
+    /// ```
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runners/registration-token` (operation `actions/create-registration-token-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-a-repository)
     pub async fn create_registration_token_for_repo(
         &self,
         owner: &str,
@@ -5147,23 +5147,23 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Create a remove token for a repository
-
-Returns a token that you can pass to the `config` script to remove a self-hosted runner from an repository. The token expires after one hour.
-
-For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to remove your self-hosted runner from an organization:
-
-```
-./config.sh remove --token TOKEN
-```
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runners/remove-token` (operation `actions/create-remove-token-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-remove-token-for-a-repository)*/
+    /// Create a remove token for a repository
+    ///
+    /// Returns a token that you can pass to the `config` script to remove a self-hosted runner from an repository. The token expires after one hour.
+    ///
+    /// For example, you can replace `TOKEN` in the following example with the registration token provided by this endpoint to remove your self-hosted runner from an organization:
+    ///
+    /// ```
+    /// ./config.sh remove --token TOKEN
+    /// ```
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runners/remove-token` (operation `actions/create-remove-token-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-remove-token-for-a-repository)
     pub async fn create_remove_token_for_repo(
         &self,
         owner: &str,
@@ -5189,17 +5189,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Get a self-hosted runner for a repository
-
-Gets a specific self-hosted runner configured in a repository.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runners/{runner_id}` (operation `actions/get-self-hosted-runner-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#get-a-self-hosted-runner-for-a-repository)*/
+    /// Get a self-hosted runner for a repository
+    ///
+    /// Gets a specific self-hosted runner configured in a repository.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runners/{runner_id}` (operation `actions/get-self-hosted-runner-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#get-a-self-hosted-runner-for-a-repository)
     pub async fn get_self_hosted_runner_for_repo(
         &self,
         owner: &str,
@@ -5227,17 +5227,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a self-hosted runner from a repository
-
-Forces the removal of a self-hosted runner from a repository. You can use this endpoint to completely remove the runner when the machine you were using no longer exists.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}` (operation `actions/delete-self-hosted-runner-from-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-a-repository)*/
+    /// Delete a self-hosted runner from a repository
+    ///
+    /// Forces the removal of a self-hosted runner from a repository. You can use this endpoint to completely remove the runner when the machine you were using no longer exists.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}` (operation `actions/delete-self-hosted-runner-from-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-a-repository)
     pub async fn delete_self_hosted_runner_from_repo(
         &self,
         owner: &str,
@@ -5267,17 +5267,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List labels for a self-hosted runner for a repository
-
-Lists all labels for a self-hosted runner configured in a repository.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/list-labels-for-self-hosted-runner-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-labels-for-a-self-hosted-runner-for-a-repository)*/
+    /// List labels for a self-hosted runner for a repository
+    ///
+    /// Lists all labels for a self-hosted runner configured in a repository.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/list-labels-for-self-hosted-runner-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-labels-for-a-self-hosted-runner-for-a-repository)
     pub async fn list_labels_for_self_hosted_runner_for_repo(
         &self,
         owner: &str,
@@ -5310,18 +5310,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Set custom labels for a self-hosted runner for a repository
-
-Remove all previous custom labels and set the new custom labels for a specific
-self-hosted runner configured in a repository.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/set-custom-labels-for-self-hosted-runner-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#set-custom-labels-for-a-self-hosted-runner-for-a-repository)*/
+    /// Set custom labels for a self-hosted runner for a repository
+    ///
+    /// Remove all previous custom labels and set the new custom labels for a specific
+    /// self-hosted runner configured in a repository.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/set-custom-labels-for-self-hosted-runner-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#set-custom-labels-for-a-self-hosted-runner-for-a-repository)
     pub async fn set_custom_labels_for_self_hosted_runner_for_repo(
         &self,
         owner: &str,
@@ -5357,17 +5357,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Add custom labels to a self-hosted runner for a repository
-
-Adds custom labels to a self-hosted runner configured in a repository.
-
-Authenticated users must have admin access to the organization to use this endpoint.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/add-custom-labels-to-self-hosted-runner-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#add-custom-labels-to-a-self-hosted-runner-for-a-repository)*/
+    /// Add custom labels to a self-hosted runner for a repository
+    ///
+    /// Adds custom labels to a self-hosted runner configured in a repository.
+    ///
+    /// Authenticated users must have admin access to the organization to use this endpoint.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/add-custom-labels-to-self-hosted-runner-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#add-custom-labels-to-a-self-hosted-runner-for-a-repository)
     pub async fn add_custom_labels_to_self_hosted_runner_for_repo(
         &self,
         owner: &str,
@@ -5403,18 +5403,18 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Remove all custom labels from a self-hosted runner for a repository
-
-Remove all custom labels from a self-hosted runner configured in a
-repository. Returns the remaining read-only labels from the runner.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/remove-all-custom-labels-from-self-hosted-runner-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-all-custom-labels-from-a-self-hosted-runner-for-a-repository)*/
+    /// Remove all custom labels from a self-hosted runner for a repository
+    ///
+    /// Remove all custom labels from a self-hosted runner configured in a
+    /// repository. Returns the remaining read-only labels from the runner.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/remove-all-custom-labels-from-self-hosted-runner-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-all-custom-labels-from-a-self-hosted-runner-for-a-repository)
     pub async fn remove_all_custom_labels_from_self_hosted_runner_for_repo(
         &self,
         owner: &str,
@@ -5447,21 +5447,21 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Remove a custom label from a self-hosted runner for a repository
-
-Remove a custom label from a self-hosted runner configured
-in a repository. Returns the remaining labels from the runner.
-
-This endpoint returns a `404 Not Found` status if the custom label is not
-present on the runner.
-
-Authenticated users must have admin access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}` (operation `actions/remove-custom-label-from-self-hosted-runner-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-a-custom-label-from-a-self-hosted-runner-for-a-repository)*/
+    /// Remove a custom label from a self-hosted runner for a repository
+    ///
+    /// Remove a custom label from a self-hosted runner configured
+    /// in a repository. Returns the remaining labels from the runner.
+    ///
+    /// This endpoint returns a `404 Not Found` status if the custom label is not
+    /// present on the runner.
+    ///
+    /// Authenticated users must have admin access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}` (operation `actions/remove-custom-label-from-self-hosted-runner-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-a-custom-label-from-a-self-hosted-runner-for-a-repository)
     pub async fn remove_custom_label_from_self_hosted_runner_for_repo(
         &self,
         owner: &str,
@@ -5497,19 +5497,19 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List workflow runs for a repository
-
-Lists all workflow runs for a repository. You can use parameters to narrow the list of results. For more information about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-This endpoint will return up to 1,000 results for each search when using the following parameters: `actor`, `branch`, `check_suite_id`, `created`, `event`, `head_sha`, `status`.
-
-`GET /repos/{owner}/{repo}/actions/runs` (operation `actions/list-workflow-runs-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository)*/
+    /// List workflow runs for a repository
+    ///
+    /// Lists all workflow runs for a repository. You can use parameters to narrow the list of results. For more information about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// This endpoint will return up to 1,000 results for each search when using the following parameters: `actor`, `branch`, `check_suite_id`, `created`, `event`, `head_sha`, `status`.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs` (operation `actions/list-workflow-runs-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository)
     pub async fn list_workflow_runs_for_repo(
         &self,
         owner: &str,
@@ -5566,17 +5566,17 @@ This endpoint will return up to 1,000 results for each search when using the fol
             },
         )
     }
-    /**Get a workflow run
-
-Gets a specific workflow run.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}` (operation `actions/get-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run)*/
+    /// Get a workflow run
+    ///
+    /// Gets a specific workflow run.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}` (operation `actions/get-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run)
     pub async fn get_workflow_run(
         &self,
         owner: &str,
@@ -5608,17 +5608,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a workflow run
-
-Deletes a specific workflow run.
-
-Anyone with write access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/runs/{run_id}` (operation `actions/delete-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#delete-a-workflow-run)*/
+    /// Delete a workflow run
+    ///
+    /// Deletes a specific workflow run.
+    ///
+    /// Anyone with write access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}` (operation `actions/delete-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#delete-a-workflow-run)
     pub async fn delete_workflow_run(
         &self,
         owner: &str,
@@ -5646,15 +5646,15 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Get the review history for a workflow run
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals` (operation `actions/get-reviews-for-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-the-review-history-for-a-workflow-run)*/
+    /// Get the review history for a workflow run
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals` (operation `actions/get-reviews-for-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-the-review-history-for-a-workflow-run)
     pub async fn get_reviews_for_run(
         &self,
         owner: &str,
@@ -5682,15 +5682,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Approve a workflow run for a fork pull request
-
-Approves a workflow run for a pull request from a public fork of a first time contributor. For more information, see ["Approving workflow runs from public forks](https://docs.github.com/actions/managing-workflow-runs/approving-workflow-runs-from-public-forks)."
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/approve` (operation `actions/approve-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#approve-a-workflow-run-for-a-fork-pull-request)*/
+    /// Approve a workflow run for a fork pull request
+    ///
+    /// Approves a workflow run for a pull request from a public fork of a first time contributor. For more information, see ["Approving workflow runs from public forks](https://docs.github.com/actions/managing-workflow-runs/approving-workflow-runs-from-public-forks)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/approve` (operation `actions/approve-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#approve-a-workflow-run-for-a-fork-pull-request)
     pub async fn approve_workflow_run(
         &self,
         owner: &str,
@@ -5721,17 +5721,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List workflow run artifacts
-
-Lists artifacts for a workflow run.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts` (operation `actions/list-workflow-run-artifacts`)
-
-[GitHub docs](https://docs.github.com/rest/actions/artifacts#list-workflow-run-artifacts)*/
+    /// List workflow run artifacts
+    ///
+    /// Lists artifacts for a workflow run.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts` (operation `actions/list-workflow-run-artifacts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#list-workflow-run-artifacts)
     pub async fn list_workflow_run_artifacts(
         &self,
         owner: &str,
@@ -5772,17 +5772,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a workflow run attempt
-
-Gets a specific workflow run attempt.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}` (operation `actions/get-workflow-run-attempt`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run-attempt)*/
+    /// Get a workflow run attempt
+    ///
+    /// Gets a specific workflow run attempt.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}` (operation `actions/get-workflow-run-attempt`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run-attempt)
     pub async fn get_workflow_run_attempt(
         &self,
         owner: &str,
@@ -5816,18 +5816,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List jobs for a workflow run attempt
-
-Lists jobs for a specific workflow run attempt. You can use parameters to narrow the list of results. For more information
-about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint  with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs` (operation `actions/list-jobs-for-workflow-run-attempt`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt)*/
+    /// List jobs for a workflow run attempt
+    ///
+    /// Lists jobs for a specific workflow run attempt. You can use parameters to narrow the list of results. For more information
+    /// about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint  with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs` (operation `actions/list-jobs-for-workflow-run-attempt`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt)
     pub async fn list_jobs_for_workflow_run_attempt(
         &self,
         owner: &str,
@@ -5869,18 +5869,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Download workflow run attempt logs
-
-Gets a redirect URL to download an archive of log files for a specific workflow run attempt. This link expires after
-1 minute. Look for `Location:` in the response header to find the URL for the download.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs` (operation `actions/download-workflow-run-attempt-logs`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-attempt-logs)*/
+    /// Download workflow run attempt logs
+    ///
+    /// Gets a redirect URL to download an archive of log files for a specific workflow run attempt. This link expires after
+    /// 1 minute. Look for `Location:` in the response header to find the URL for the download.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs` (operation `actions/download-workflow-run-attempt-logs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-attempt-logs)
     pub async fn download_workflow_run_attempt_logs(
         &self,
         owner: &str,
@@ -5910,15 +5910,15 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Cancel a workflow run
-
-Cancels a workflow run using its `id`.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel` (operation `actions/cancel-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run)*/
+    /// Cancel a workflow run
+    ///
+    /// Cancels a workflow run using its `id`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel` (operation `actions/cancel-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run)
     pub async fn cancel_workflow_run(
         &self,
         owner: &str,
@@ -5948,31 +5948,31 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List concurrency groups for a workflow run
-
-Lists all concurrency groups associated with a workflow run or its jobs.
-
-The set of groups is derived from the run's configuration, so a group is
-included even when the run no longer has any items currently holding or
-waiting in it. In that case the `group_members` array will be empty.
-`total_count` reflects the number of groups the run participates in by
-configuration, not the number with active items.
-
-This differs from `GET /repos/{owner}/{repo}/actions/concurrency_groups/{group_name}`,
-which returns 404 when a group has no active items. That endpoint reports
-the live state of a group repo-wide, while this endpoint reports the
-groups associated with a specific run by configuration.
-
-Results are sorted by group name and support cursor-based pagination via
-`before` and `after`. The `after` cursor paginates forward only and does
-not emit a `rel="prev"` Link; use `before` to page backward from a
-forward page's `next` cursor.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups` (operation `actions/list-concurrency-groups-for-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#list-concurrency-groups-for-a-workflow-run)*/
+    /// List concurrency groups for a workflow run
+    ///
+    /// Lists all concurrency groups associated with a workflow run or its jobs.
+    ///
+    /// The set of groups is derived from the run's configuration, so a group is
+    /// included even when the run no longer has any items currently holding or
+    /// waiting in it. In that case the `group_members` array will be empty.
+    /// `total_count` reflects the number of groups the run participates in by
+    /// configuration, not the number with active items.
+    ///
+    /// This differs from `GET /repos/{owner}/{repo}/actions/concurrency_groups/{group_name}`,
+    /// which returns 404 when a group has no active items. That endpoint reports
+    /// the live state of a group repo-wide, while this endpoint reports the
+    /// groups associated with a specific run by configuration.
+    ///
+    /// Results are sorted by group name and support cursor-based pagination via
+    /// `before` and `after`. The `after` cursor paginates forward only and does
+    /// not emit a `rel="prev"` Link; use `before` to page backward from a
+    /// forward page's `next` cursor.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups` (operation `actions/list-concurrency-groups-for-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#list-concurrency-groups-for-a-workflow-run)
     pub async fn list_concurrency_groups_for_workflow_run(
         &self,
         owner: &str,
@@ -6013,18 +6013,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Review custom deployment protection rules for a workflow run
-
-Approve or reject custom deployment protection rules provided by a GitHub App for a workflow run. For more information, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
-
-> [!NOTE]
-> GitHub Apps can only review their own custom deployment protection rules. To approve or reject pending deployments that are waiting for review from a specific person or team, see [`POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments`](https://docs.github.com/rest/actions/workflow-runs#review-pending-deployments-for-a-workflow-run).
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule` (operation `actions/review-custom-gates-for-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#review-custom-deployment-protection-rules-for-a-workflow-run)*/
+    /// Review custom deployment protection rules for a workflow run
+    ///
+    /// Approve or reject custom deployment protection rules provided by a GitHub App for a workflow run. For more information, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
+    ///
+    /// > [!NOTE]
+    /// > GitHub Apps can only review their own custom deployment protection rules. To approve or reject pending deployments that are waiting for review from a specific person or team, see [`POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments`](https://docs.github.com/rest/actions/workflow-runs#review-pending-deployments-for-a-workflow-run).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule` (operation `actions/review-custom-gates-for-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#review-custom-deployment-protection-rules-for-a-workflow-run)
     pub async fn review_custom_gates_for_run(
         &self,
         owner: &str,
@@ -6054,16 +6054,16 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Force cancel a workflow run
-
-Cancels a workflow run and bypasses conditions that would otherwise cause a workflow execution to continue, such as an `always()` condition on a job.
-You should only use this endpoint to cancel a workflow run when the workflow run is not responding to [`POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel`](https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run).
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel` (operation `actions/force-cancel-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#force-cancel-a-workflow-run)*/
+    /// Force cancel a workflow run
+    ///
+    /// Cancels a workflow run and bypasses conditions that would otherwise cause a workflow execution to continue, such as an `always()` condition on a job.
+    /// You should only use this endpoint to cancel a workflow run when the workflow run is not responding to [`POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel`](https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run).
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel` (operation `actions/force-cancel-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#force-cancel-a-workflow-run)
     pub async fn force_cancel_workflow_run(
         &self,
         owner: &str,
@@ -6093,18 +6093,18 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List jobs for a workflow run
-
-Lists jobs for a workflow run. You can use parameters to narrow the list of results. For more information
-about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs` (operation `actions/list-jobs-for-workflow-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run)*/
+    /// List jobs for a workflow run
+    ///
+    /// Lists jobs for a workflow run. You can use parameters to narrow the list of results. For more information
+    /// about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs` (operation `actions/list-jobs-for-workflow-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run)
     pub async fn list_jobs_for_workflow_run(
         &self,
         owner: &str,
@@ -6145,18 +6145,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Download workflow run logs
-
-Gets a redirect URL to download an archive of log files for a workflow run. This link expires after 1 minute. Look for
-`Location:` in the response header to find the URL for the download.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/download-workflow-run-logs`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-logs)*/
+    /// Download workflow run logs
+    ///
+    /// Gets a redirect URL to download an archive of log files for a workflow run. This link expires after 1 minute. Look for
+    /// `Location:` in the response header to find the URL for the download.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/download-workflow-run-logs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-logs)
     pub async fn download_workflow_run_logs(
         &self,
         owner: &str,
@@ -6184,15 +6184,15 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Delete workflow run logs
-
-Deletes all logs for a workflow run.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/delete-workflow-run-logs`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#delete-workflow-run-logs)*/
+    /// Delete workflow run logs
+    ///
+    /// Deletes all logs for a workflow run.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/delete-workflow-run-logs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#delete-workflow-run-logs)
     pub async fn delete_workflow_run_logs(
         &self,
         owner: &str,
@@ -6223,17 +6223,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Get pending deployments for a workflow run
-
-Get all deployment environments for a workflow run that are waiting for protection rules to pass.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments` (operation `actions/get-pending-deployments-for-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-pending-deployments-for-a-workflow-run)*/
+    /// Get pending deployments for a workflow run
+    ///
+    /// Get all deployment environments for a workflow run that are waiting for protection rules to pass.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments` (operation `actions/get-pending-deployments-for-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-pending-deployments-for-a-workflow-run)
     pub async fn get_pending_deployments_for_run(
         &self,
         owner: &str,
@@ -6261,17 +6261,17 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Review pending deployments for a workflow run
-
-Approve or reject pending deployments that are waiting on approval by a required reviewer.
-
-Required reviewers with read access to the repository contents and deployments can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments` (operation `actions/review-pending-deployments-for-run`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#review-pending-deployments-for-a-workflow-run)*/
+    /// Review pending deployments for a workflow run
+    ///
+    /// Approve or reject pending deployments that are waiting on approval by a required reviewer.
+    ///
+    /// Required reviewers with read access to the repository contents and deployments can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments` (operation `actions/review-pending-deployments-for-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#review-pending-deployments-for-a-workflow-run)
     pub async fn review_pending_deployments_for_run(
         &self,
         owner: &str,
@@ -6301,15 +6301,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Re-run a workflow
-
-Re-runs your workflow run using its `id`.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun` (operation `actions/re-run-workflow`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-a-workflow)*/
+    /// Re-run a workflow
+    ///
+    /// Re-runs your workflow run using its `id`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun` (operation `actions/re-run-workflow`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-a-workflow)
     pub async fn re_run_workflow(
         &self,
         owner: &str,
@@ -6341,15 +6341,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Re-run failed jobs from a workflow run
-
-Re-run all of the failed jobs and their dependent jobs in a workflow run using the `id` of the workflow run.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs` (operation `actions/re-run-workflow-failed-jobs`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-failed-jobs-from-a-workflow-run)*/
+    /// Re-run failed jobs from a workflow run
+    ///
+    /// Re-run all of the failed jobs and their dependent jobs in a workflow run using the `id` of the workflow run.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs` (operation `actions/re-run-workflow-failed-jobs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-failed-jobs-from-a-workflow-run)
     pub async fn re_run_workflow_failed_jobs(
         &self,
         owner: &str,
@@ -6381,20 +6381,20 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get workflow run usage
-
-> [!WARNING]
-> This endpoint is in the process of closing down. Refer to "[Actions Get workflow usage and Get workflow run usage endpoints closing down](https://github.blog/changelog/2025-02-02-actions-get-workflow-usage-and-get-workflow-run-usage-endpoints-closing-down/)" for more information.
-
-Gets the number of billable minutes and total run time for a specific workflow run. Billable minutes only apply to workflows in private repositories that use GitHub-hosted runners. Usage is listed for each GitHub-hosted runner operating system in milliseconds. Any job re-runs are also included in the usage. The usage does not include the multiplier for macOS and Windows runners and is not rounded up to the nearest whole minute. For more information, see "[Managing billing for GitHub Actions](https://docs.github.com/github/setting-up-and-managing-billing-and-payments-on-github/managing-billing-for-github-actions)".
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/runs/{run_id}/timing` (operation `actions/get-workflow-run-usage`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-workflow-run-usage)*/
+    /// Get workflow run usage
+    ///
+    /// > [!WARNING]
+    /// > This endpoint is in the process of closing down. Refer to "[Actions Get workflow usage and Get workflow run usage endpoints closing down](https://github.blog/changelog/2025-02-02-actions-get-workflow-usage-and-get-workflow-run-usage-endpoints-closing-down/)" for more information.
+    ///
+    /// Gets the number of billable minutes and total run time for a specific workflow run. Billable minutes only apply to workflows in private repositories that use GitHub-hosted runners. Usage is listed for each GitHub-hosted runner operating system in milliseconds. Any job re-runs are also included in the usage. The usage does not include the multiplier for macOS and Windows runners and is not rounded up to the nearest whole minute. For more information, see "[Managing billing for GitHub Actions](https://docs.github.com/github/setting-up-and-managing-billing-and-payments-on-github/managing-billing-for-github-actions)".
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/timing` (operation `actions/get-workflow-run-usage`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-workflow-run-usage)
     pub async fn get_workflow_run_usage(
         &self,
         owner: &str,
@@ -6422,18 +6422,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List repository secrets
-
-Lists all secrets available in a repository without revealing their encrypted
-values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/secrets` (operation `actions/list-repo-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#list-repository-secrets)*/
+    /// List repository secrets
+    ///
+    /// Lists all secrets available in a repository without revealing their encrypted
+    /// values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/secrets` (operation `actions/list-repo-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
         &self,
         owner: &str,
@@ -6469,18 +6469,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a repository public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/secrets/public-key` (operation `actions/get-repo-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key)*/
+    /// Get a repository public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/secrets/public-key` (operation `actions/get-repo-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
         owner: &str,
@@ -6506,17 +6506,17 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Get a repository secret
-
-Gets a single repository secret without revealing its encrypted value.
-
-The authenticated user must have collaborator access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/get-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#get-a-repository-secret)*/
+    /// Get a repository secret
+    ///
+    /// Gets a single repository secret without revealing its encrypted value.
+    ///
+    /// The authenticated user must have collaborator access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/get-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
         &self,
         owner: &str,
@@ -6544,18 +6544,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create or update a repository secret
-
-Creates or updates a repository secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/create-or-update-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#create-or-update-a-repository-secret)*/
+    /// Create or update a repository secret
+    ///
+    /// Creates or updates a repository secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/create-or-update-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
         &self,
         owner: &str,
@@ -6589,17 +6589,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Delete a repository secret
-
-Deletes a secret in a repository using the secret name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/delete-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#delete-a-repository-secret)*/
+    /// Delete a repository secret
+    ///
+    /// Deletes a secret in a repository using the secret name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/delete-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
         owner: &str,
@@ -6627,17 +6627,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List repository variables
-
-Lists all repository variables.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/variables` (operation `actions/list-repo-variables`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#list-repository-variables)*/
+    /// List repository variables
+    ///
+    /// Lists all repository variables.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/variables` (operation `actions/list-repo-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-repository-variables)
     pub async fn list_repo_variables(
         &self,
         owner: &str,
@@ -6673,17 +6673,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a repository variable
-
-Creates a repository variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/variables` (operation `actions/create-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#create-a-repository-variable)*/
+    /// Create a repository variable
+    ///
+    /// Creates a repository variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/variables` (operation `actions/create-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#create-a-repository-variable)
     pub async fn create_repo_variable(
         &self,
         owner: &str,
@@ -6711,17 +6711,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Get a repository variable
-
-Gets a specific variable in a repository.
-
-The authenticated user must have collaborator access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/get-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#get-a-repository-variable)*/
+    /// Get a repository variable
+    ///
+    /// Gets a specific variable in a repository.
+    ///
+    /// The authenticated user must have collaborator access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/get-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#get-a-repository-variable)
     pub async fn get_repo_variable(
         &self,
         owner: &str,
@@ -6748,17 +6748,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a repository variable
-
-Deletes a repository variable using the variable name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/delete-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#delete-a-repository-variable)*/
+    /// Delete a repository variable
+    ///
+    /// Deletes a repository variable using the variable name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/delete-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#delete-a-repository-variable)
     pub async fn delete_repo_variable(
         &self,
         owner: &str,
@@ -6785,17 +6785,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Update a repository variable
-
-Updates a repository variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/update-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#update-a-repository-variable)*/
+    /// Update a repository variable
+    ///
+    /// Updates a repository variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/update-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#update-a-repository-variable)
     pub async fn update_repo_variable(
         &self,
         owner: &str,
@@ -6824,17 +6824,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List repository workflows
-
-Lists the workflows in a repository.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/workflows` (operation `actions/list-repo-workflows`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflows#list-repository-workflows)*/
+    /// List repository workflows
+    ///
+    /// Lists the workflows in a repository.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/workflows` (operation `actions/list-repo-workflows`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflows#list-repository-workflows)
     pub async fn list_repo_workflows(
         &self,
         owner: &str,
@@ -6867,18 +6867,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a workflow
-
-Gets a specific workflow. You can replace `workflow_id` with the workflow
-file name. For example, you could use `main.yaml`.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}` (operation `actions/get-workflow`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflows#get-a-workflow)*/
+    /// Get a workflow
+    ///
+    /// Gets a specific workflow. You can replace `workflow_id` with the workflow
+    /// file name. For example, you could use `main.yaml`.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}` (operation `actions/get-workflow`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflows#get-a-workflow)
     pub async fn get_workflow(
         &self,
         owner: &str,
@@ -6908,15 +6908,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Disable a workflow
-
-Disables a workflow and sets the `state` of the workflow to `disabled_manually`. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable` (operation `actions/disable-workflow`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflows#disable-a-workflow)*/
+    /// Disable a workflow
+    ///
+    /// Disables a workflow and sets the `state` of the workflow to `disabled_manually`. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable` (operation `actions/disable-workflow`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflows#disable-a-workflow)
     pub async fn disable_workflow(
         &self,
         owner: &str,
@@ -6946,17 +6946,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Create a workflow dispatch event
-
-You can use this endpoint to manually trigger a GitHub Actions workflow run. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
-
-You must configure your GitHub Actions workflow to run when the [`workflow_dispatch` webhook](https://docs.github.com/developers/webhooks-and-events/webhook-events-and-payloads#workflow_dispatch) event occurs. The `inputs` are configured in the workflow file. For more information about how to configure the `workflow_dispatch` event in the workflow file, see "[Events that trigger workflows](https://docs.github.com/actions/reference/events-that-trigger-workflows#workflow_dispatch)."
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches` (operation `actions/create-workflow-dispatch`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event)*/
+    /// Create a workflow dispatch event
+    ///
+    /// You can use this endpoint to manually trigger a GitHub Actions workflow run. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
+    ///
+    /// You must configure your GitHub Actions workflow to run when the [`workflow_dispatch` webhook](https://docs.github.com/developers/webhooks-and-events/webhook-events-and-payloads#workflow_dispatch) event occurs. The `inputs` are configured in the workflow file. For more information about how to configure the `workflow_dispatch` event in the workflow file, see "[Events that trigger workflows](https://docs.github.com/actions/reference/events-that-trigger-workflows#workflow_dispatch)."
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches` (operation `actions/create-workflow-dispatch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event)
     pub async fn create_workflow_dispatch(
         &self,
         owner: &str,
@@ -6992,15 +6992,15 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Enable a workflow
-
-Enables a workflow and sets the `state` of the workflow to `active`. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable` (operation `actions/enable-workflow`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflows#enable-a-workflow)*/
+    /// Enable a workflow
+    ///
+    /// Enables a workflow and sets the `state` of the workflow to `active`. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable` (operation `actions/enable-workflow`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflows#enable-a-workflow)
     pub async fn enable_workflow(
         &self,
         owner: &str,
@@ -7030,19 +7030,19 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List workflow runs for a workflow
-
-List all workflow runs for a workflow. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`. You can use parameters to narrow the list of results. For more information about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
-
-Anyone with read access to the repository can use this endpoint
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-This endpoint will return up to 1,000 results for each search when using the following parameters: `actor`, `branch`, `check_suite_id`, `created`, `event`, `head_sha`, `status`.
-
-`GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs` (operation `actions/list-workflow-runs`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow)*/
+    /// List workflow runs for a workflow
+    ///
+    /// List all workflow runs for a workflow. You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`. You can use parameters to narrow the list of results. For more information about using parameters, see [Parameters](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#parameters).
+    ///
+    /// Anyone with read access to the repository can use this endpoint
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// This endpoint will return up to 1,000 results for each search when using the following parameters: `actor`, `branch`, `check_suite_id`, `created`, `event`, `head_sha`, `status`.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs` (operation `actions/list-workflow-runs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow)
     pub async fn list_workflow_runs(
         &self,
         owner: &str,
@@ -7103,22 +7103,22 @@ This endpoint will return up to 1,000 results for each search when using the fol
             },
         )
     }
-    /**Get workflow usage
-
-> [!WARNING]
-> This endpoint is in the process of closing down. Refer to "[Actions Get workflow usage and Get workflow run usage endpoints closing down](https://github.blog/changelog/2025-02-02-actions-get-workflow-usage-and-get-workflow-run-usage-endpoints-closing-down/)" for more information.
-
-Gets the number of billable minutes used by a specific workflow during the current billing cycle. Billable minutes only apply to workflows in private repositories that use GitHub-hosted runners. Usage is listed for each GitHub-hosted runner operating system in milliseconds. Any job re-runs are also included in the usage. The usage does not include the multiplier for macOS and Windows runners and is not rounded up to the nearest whole minute. For more information, see "[Managing billing for GitHub Actions](https://docs.github.com/github/setting-up-and-managing-billing-and-payments-on-github/managing-billing-for-github-actions)".
-
-You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing` (operation `actions/get-workflow-usage`)
-
-[GitHub docs](https://docs.github.com/rest/actions/workflows#get-workflow-usage)*/
+    /// Get workflow usage
+    ///
+    /// > [!WARNING]
+    /// > This endpoint is in the process of closing down. Refer to "[Actions Get workflow usage and Get workflow run usage endpoints closing down](https://github.blog/changelog/2025-02-02-actions-get-workflow-usage-and-get-workflow-run-usage-endpoints-closing-down/)" for more information.
+    ///
+    /// Gets the number of billable minutes used by a specific workflow during the current billing cycle. Billable minutes only apply to workflows in private repositories that use GitHub-hosted runners. Usage is listed for each GitHub-hosted runner operating system in milliseconds. Any job re-runs are also included in the usage. The usage does not include the multiplier for macOS and Windows runners and is not rounded up to the nearest whole minute. For more information, see "[Managing billing for GitHub Actions](https://docs.github.com/github/setting-up-and-managing-billing-and-payments-on-github/managing-billing-for-github-actions)".
+    ///
+    /// You can replace `workflow_id` with the workflow file name. For example, you could use `main.yaml`.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing` (operation `actions/get-workflow-usage`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/workflows#get-workflow-usage)
     pub async fn get_workflow_usage(
         &self,
         owner: &str,
@@ -7148,18 +7148,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List environment secrets
-
-Lists all secrets available in an environment without revealing their
-encrypted values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/secrets` (operation `actions/list-environment-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#list-environment-secrets)*/
+    /// List environment secrets
+    ///
+    /// Lists all secrets available in an environment without revealing their
+    /// encrypted values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets` (operation `actions/list-environment-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-environment-secrets)
     pub async fn list_environment_secrets(
         &self,
         owner: &str,
@@ -7197,18 +7197,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get an environment public key
-
-Get the public key for an environment, which you need to encrypt environment
-secrets. You need to encrypt a secret before you can create or update secrets.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key` (operation `actions/get-environment-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-environment-public-key)*/
+    /// Get an environment public key
+    ///
+    /// Get the public key for an environment, which you need to encrypt environment
+    /// secrets. You need to encrypt a secret before you can create or update secrets.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key` (operation `actions/get-environment-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-environment-public-key)
     pub async fn get_environment_public_key(
         &self,
         owner: &str,
@@ -7236,17 +7236,17 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Get an environment secret
-
-Gets a single environment secret without revealing its encrypted value.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/get-environment-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-environment-secret)*/
+    /// Get an environment secret
+    ///
+    /// Gets a single environment secret without revealing its encrypted value.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/get-environment-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-environment-secret)
     pub async fn get_environment_secret(
         &self,
         owner: &str,
@@ -7276,18 +7276,18 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Create or update an environment secret
-
-Creates or updates an environment secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/create-or-update-environment-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#create-or-update-an-environment-secret)*/
+    /// Create or update an environment secret
+    ///
+    /// Creates or updates an environment secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/create-or-update-environment-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#create-or-update-an-environment-secret)
     pub async fn create_or_update_environment_secret(
         &self,
         owner: &str,
@@ -7323,17 +7323,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Delete an environment secret
-
-Deletes a secret in an environment using the secret name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/delete-environment-secret`)
-
-[GitHub docs](https://docs.github.com/rest/actions/secrets#delete-an-environment-secret)*/
+    /// Delete an environment secret
+    ///
+    /// Deletes a secret in an environment using the secret name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/delete-environment-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/secrets#delete-an-environment-secret)
     pub async fn delete_environment_secret(
         &self,
         owner: &str,
@@ -7363,17 +7363,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List environment variables
-
-Lists all environment variables.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/variables` (operation `actions/list-environment-variables`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#list-environment-variables)*/
+    /// List environment variables
+    ///
+    /// Lists all environment variables.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/variables` (operation `actions/list-environment-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-environment-variables)
     pub async fn list_environment_variables(
         &self,
         owner: &str,
@@ -7411,17 +7411,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create an environment variable
-
-Create an environment variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/environments/{environment_name}/variables` (operation `actions/create-environment-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#create-an-environment-variable)*/
+    /// Create an environment variable
+    ///
+    /// Create an environment variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/environments/{environment_name}/variables` (operation `actions/create-environment-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#create-an-environment-variable)
     pub async fn create_environment_variable(
         &self,
         owner: &str,
@@ -7451,17 +7451,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Get an environment variable
-
-Gets a specific variable in an environment.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/get-environment-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#get-an-environment-variable)*/
+    /// Get an environment variable
+    ///
+    /// Gets a specific variable in an environment.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/get-environment-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#get-an-environment-variable)
     pub async fn get_environment_variable(
         &self,
         owner: &str,
@@ -7491,17 +7491,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Delete an environment variable
-
-Deletes an environment variable using the variable name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/delete-environment-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#delete-an-environment-variable)*/
+    /// Delete an environment variable
+    ///
+    /// Deletes an environment variable using the variable name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/delete-environment-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#delete-an-environment-variable)
     pub async fn delete_environment_variable(
         &self,
         owner: &str,
@@ -7531,17 +7531,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Update an environment variable
-
-Updates an environment variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/update-environment-variable`)
-
-[GitHub docs](https://docs.github.com/rest/actions/variables#update-an-environment-variable)*/
+    /// Update an environment variable
+    ///
+    /// Updates an environment variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/update-environment-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/variables#update-an-environment-variable)
     pub async fn update_environment_variable(
         &self,
         owner: &str,
@@ -7577,85 +7577,85 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`get_actions_cache_usage_by_repo_for_org`](ActionsApi::get_actions_cache_usage_by_repo_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsGetActionsCacheUsageByRepoForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_hosted_runners_for_org`](ActionsApi::list_hosted_runners_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListHostedRunnersForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_selected_repositories_enabled_github_actions_organization`](ActionsApi::list_selected_repositories_enabled_github_actions_organization).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_selected_repositories_self_hosted_runners_organization`](ActionsApi::list_selected_repositories_self_hosted_runners_organization).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_self_hosted_runner_groups_for_org`](ActionsApi::list_self_hosted_runner_groups_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelfHostedRunnerGroupsForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Only return runner groups that are allowed to be used by this repository.
+    /// Only return runner groups that are allowed to be used by this repository.
     pub visible_to_repository: Option<String>,
 }
 ///Query parameters of [`list_github_hosted_runners_in_group_for_org`](ActionsApi::list_github_hosted_runners_in_group_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListGithubHostedRunnersInGroupForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_access_to_self_hosted_runner_group_in_org`](ActionsApi::list_repo_access_to_self_hosted_runner_group_in_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_self_hosted_runners_in_group_for_org`](ActionsApi::list_self_hosted_runners_in_group_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelfHostedRunnersInGroupForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_self_hosted_runners_for_org`](ActionsApi::list_self_hosted_runners_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelfHostedRunnersForOrgQuery {
-    ///The name of a self-hosted runner.
+    /// The name of a self-hosted runner.
     pub name: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_org_secrets`](ActionsApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListOrgSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_org_secret`](ActionsApi::create_or_update_org_secret).
@@ -7669,189 +7669,189 @@ pub enum ActionsCreateOrUpdateOrgSecretResponse {
 ///Query parameters of [`list_selected_repos_for_org_secret`](ActionsApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelectedReposForOrgSecretQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_org_variables`](ActionsApi::list_org_variables).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListOrgVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_selected_repos_for_org_variable`](ActionsApi::list_selected_repos_for_org_variable).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelectedReposForOrgVariableQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_artifacts_for_repo`](ActionsApi::list_artifacts_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListArtifactsForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The name field of an artifact. When specified, only artifacts with this name will be returned.
+    /// The name field of an artifact. When specified, only artifacts with this name will be returned.
     pub name: Option<String>,
 }
 ///Query parameters of [`get_actions_cache_list`](ActionsApi::get_actions_cache_list).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsGetActionsCacheListQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The full Git reference for narrowing down the cache. The `ref` for a branch should be formatted as `refs/heads/<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
+    /// The full Git reference for narrowing down the cache. The `ref` for a branch should be formatted as `refs/heads/<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
-    ///An explicit key or prefix for identifying the cache
+    /// An explicit key or prefix for identifying the cache
     pub key: Option<String>,
-    ///The property to sort the results by. `created_at` means when the cache was created. `last_accessed_at` means when the cache was last accessed. `size_in_bytes` is the size of the cache in bytes.
+    /// The property to sort the results by. `created_at` means when the cache was created. `last_accessed_at` means when the cache was last accessed. `size_in_bytes` is the size of the cache in bytes.
     pub sort: Option<crate::types::CreatedAtOrLastAccessedAtOrSizeInBytes>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
 }
 ///Query parameters of [`delete_actions_cache_by_key`](ActionsApi::delete_actions_cache_by_key).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsDeleteActionsCacheByKeyQuery {
-    ///A key for identifying the cache.
+    /// A key for identifying the cache.
     pub key: String,
-    ///The full Git reference for narrowing down the cache. The `ref` for a branch should be formatted as `refs/heads/<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
+    /// The full Git reference for narrowing down the cache. The `ref` for a branch should be formatted as `refs/heads/<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
 }
 ///Query parameters of [`list_concurrency_groups_for_repository`](ActionsApi::list_concurrency_groups_for_repository).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListConcurrencyGroupsForRepositoryQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///Query parameters of [`get_concurrency_group_for_repository`](ActionsApi::get_concurrency_group_for_repository).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsGetConcurrencyGroupForRepositoryQuery {
-    /**Filter to items ahead of this workflow run ID in the queue, plus the run itself.
-Matches workflow-level concurrency and reusable-workflow leases held on behalf of
-the run. Mutually exclusive with `ahead_of_job`.*/
+    /// Filter to items ahead of this workflow run ID in the queue, plus the run itself.
+    /// Matches workflow-level concurrency and reusable-workflow leases held on behalf of
+    /// the run. Mutually exclusive with `ahead_of_job`.
     pub ahead_of_run: Option<i64>,
-    /**Filter to items ahead of this job ID in the queue, plus the job itself.
-Matches job-level concurrency and reusable-workflow leases on the job's
-ancestor paths. Mutually exclusive with `ahead_of_run`.*/
+    /// Filter to items ahead of this job ID in the queue, plus the job itself.
+    /// Matches job-level concurrency and reusable-workflow leases on the job's
+    /// ancestor paths. Mutually exclusive with `ahead_of_run`.
     pub ahead_of_job: Option<i64>,
 }
 ///Query parameters of [`list_repo_organization_secrets`](ActionsApi::list_repo_organization_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListRepoOrganizationSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_organization_variables`](ActionsApi::list_repo_organization_variables).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListRepoOrganizationVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_self_hosted_runners_for_repo`](ActionsApi::list_self_hosted_runners_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListSelfHostedRunnersForRepoQuery {
-    ///The name of a self-hosted runner.
+    /// The name of a self-hosted runner.
     pub name: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_workflow_runs_for_repo`](ActionsApi::list_workflow_runs_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListWorkflowRunsForRepoQuery {
-    ///Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
+    /// Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
     pub actor: Option<String>,
-    ///Returns workflow runs associated with a branch. Use the name of the branch of the `push`.
+    /// Returns workflow runs associated with a branch. Use the name of the branch of the `push`.
     pub branch: Option<String>,
-    ///Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
+    /// Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
     pub event: Option<String>,
-    ///Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
+    /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     pub status: Option<crate::types::ActionsListWorkflowRunsForRepoStatus>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Returns workflow runs created within the given date-time range. For more information on the syntax, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
+    /// Returns workflow runs created within the given date-time range. For more information on the syntax, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
     pub created: Option<String>,
-    ///If `true` pull requests are omitted from the response (empty array).
+    /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
-    ///Returns workflow runs with the `check_suite_id` that you specify.
+    /// Returns workflow runs with the `check_suite_id` that you specify.
     pub check_suite_id: Option<i64>,
-    ///Only returns workflow runs that are associated with the specified `head_sha`.
+    /// Only returns workflow runs that are associated with the specified `head_sha`.
     pub head_sha: Option<String>,
 }
 ///Query parameters of [`get_workflow_run`](ActionsApi::get_workflow_run).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsGetWorkflowRunQuery {
-    ///If `true` pull requests are omitted from the response (empty array).
+    /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
 }
 ///Query parameters of [`list_workflow_run_artifacts`](ActionsApi::list_workflow_run_artifacts).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListWorkflowRunArtifactsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The name field of an artifact. When specified, only artifacts with this name will be returned.
+    /// The name field of an artifact. When specified, only artifacts with this name will be returned.
     pub name: Option<String>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
 }
 ///Query parameters of [`get_workflow_run_attempt`](ActionsApi::get_workflow_run_attempt).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsGetWorkflowRunAttemptQuery {
-    ///If `true` pull requests are omitted from the response (empty array).
+    /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
 }
 ///Query parameters of [`list_jobs_for_workflow_run_attempt`](ActionsApi::list_jobs_for_workflow_run_attempt).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListJobsForWorkflowRunAttemptQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_concurrency_groups_for_workflow_run`](ActionsApi::list_concurrency_groups_for_workflow_run).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListConcurrencyGroupsForWorkflowRunQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///Query parameters of [`list_jobs_for_workflow_run`](ActionsApi::list_jobs_for_workflow_run).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListJobsForWorkflowRunQuery {
-    ///Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
+    /// Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
     pub filter: Option<crate::types::LatestOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_secrets`](ActionsApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListRepoSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_repo_secret`](ActionsApi::create_or_update_repo_secret).
@@ -7865,17 +7865,17 @@ pub enum ActionsCreateOrUpdateRepoSecretResponse {
 ///Query parameters of [`list_repo_variables`](ActionsApi::list_repo_variables).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListRepoVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_workflows`](ActionsApi::list_repo_workflows).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListRepoWorkflowsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_workflow_dispatch`](ActionsApi::create_workflow_dispatch).
@@ -7889,33 +7889,33 @@ pub enum ActionsCreateWorkflowDispatchResponse {
 ///Query parameters of [`list_workflow_runs`](ActionsApi::list_workflow_runs).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListWorkflowRunsQuery {
-    ///Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
+    /// Returns someone's workflow runs. Use the login for the user who created the `push` associated with the check suite or workflow run.
     pub actor: Option<String>,
-    ///Returns workflow runs associated with a branch. Use the name of the branch of the `push`.
+    /// Returns workflow runs associated with a branch. Use the name of the branch of the `push`.
     pub branch: Option<String>,
-    ///Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
+    /// Returns workflow run triggered by the event you specify. For example, `push`, `pull_request` or `issue`. For more information, see "[Events that trigger workflows](https://docs.github.com/actions/automating-your-workflow-with-github-actions/events-that-trigger-workflows)."
     pub event: Option<String>,
-    ///Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
+    /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     pub status: Option<crate::types::ActionsListWorkflowRunsForRepoStatus>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Returns workflow runs created within the given date-time range. For more information on the syntax, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
+    /// Returns workflow runs created within the given date-time range. For more information on the syntax, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
     pub created: Option<String>,
-    ///If `true` pull requests are omitted from the response (empty array).
+    /// If `true` pull requests are omitted from the response (empty array).
     pub exclude_pull_requests: Option<bool>,
-    ///Returns workflow runs with the `check_suite_id` that you specify.
+    /// Returns workflow runs with the `check_suite_id` that you specify.
     pub check_suite_id: Option<i64>,
-    ///Only returns workflow runs that are associated with the specified `head_sha`.
+    /// Only returns workflow runs that are associated with the specified `head_sha`.
     pub head_sha: Option<String>,
 }
 ///Query parameters of [`list_environment_secrets`](ActionsApi::list_environment_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListEnvironmentSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_environment_secret`](ActionsApi::create_or_update_environment_secret).
@@ -7929,8 +7929,8 @@ pub enum ActionsCreateOrUpdateEnvironmentSecretResponse {
 ///Query parameters of [`list_environment_variables`](ActionsApi::list_environment_variables).
 #[derive(Debug, Clone, Default)]
 pub struct ActionsListEnvironmentVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

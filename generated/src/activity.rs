@@ -16,14 +16,14 @@ pub struct ActivityApi<'a> {
     client: &'a Client,
 }
 impl<'a> ActivityApi<'a> {
-    /**List public events
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /events` (operation `activity/list-public-events`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-public-events)*/
+    /// List public events
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /events` (operation `activity/list-public-events`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events)
     pub async fn list_public_events(
         &self,
         query: &ActivityListPublicEventsQuery,
@@ -58,26 +58,26 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
-    /**Get feeds
-
-Lists the feeds available to the authenticated user. The response provides a URL for each feed. You can then get a specific feed by sending a request to one of the feed URLs.
-
-*   **Timeline**: The GitHub global public timeline
-*   **User**: The public timeline for any user, using `uri_template`. For more information, see "[Hypermedia](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia)."
-*   **Current user public**: The public timeline for the authenticated user
-*   **Current user**: The private timeline for the authenticated user
-*   **Current user actor**: The private timeline for activity created by the authenticated user
-*   **Current user organizations**: The private timeline for the organizations the authenticated user is a member of.
-*   **Security advisories**: A collection of public announcements that provide information about security-related vulnerabilities in software on GitHub.
-
-By default, timeline resources are returned in JSON. You can specify the `application/atom+xml` type in the `Accept` header to return timeline resources in Atom format. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-> [!NOTE]
-> Private feeds are only returned when [authenticating via Basic Auth](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) since current feed URIs use the older, non revocable auth tokens.
-
-`GET /feeds` (operation `activity/get-feeds`)
-
-[GitHub docs](https://docs.github.com/rest/activity/feeds#get-feeds)*/
+    /// Get feeds
+    ///
+    /// Lists the feeds available to the authenticated user. The response provides a URL for each feed. You can then get a specific feed by sending a request to one of the feed URLs.
+    ///
+    /// *   **Timeline**: The GitHub global public timeline
+    /// *   **User**: The public timeline for any user, using `uri_template`. For more information, see "[Hypermedia](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia)."
+    /// *   **Current user public**: The public timeline for the authenticated user
+    /// *   **Current user**: The private timeline for the authenticated user
+    /// *   **Current user actor**: The private timeline for activity created by the authenticated user
+    /// *   **Current user organizations**: The private timeline for the organizations the authenticated user is a member of.
+    /// *   **Security advisories**: A collection of public announcements that provide information about security-related vulnerabilities in software on GitHub.
+    ///
+    /// By default, timeline resources are returned in JSON. You can specify the `application/atom+xml` type in the `Accept` header to return timeline resources in Atom format. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// > [!NOTE]
+    /// > Private feeds are only returned when [authenticating via Basic Auth](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) since current feed URIs use the older, non revocable auth tokens.
+    ///
+    /// `GET /feeds` (operation `activity/get-feeds`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/feeds#get-feeds)
     pub async fn get_feeds(&self) -> Result<Response<crate::types::Feed>, Error> {
         let req = Request::new(
             "activity/get-feeds",
@@ -96,14 +96,14 @@ By default, timeline resources are returned in JSON. You can specify the `applic
             },
         )
     }
-    /**List public events for a network of repositories
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /networks/{owner}/{repo}/events` (operation `activity/list-public-events-for-repo-network`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-for-a-network-of-repositories)*/
+    /// List public events for a network of repositories
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /networks/{owner}/{repo}/events` (operation `activity/list-public-events-for-repo-network`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-for-a-network-of-repositories)
     pub async fn list_public_events_for_repo_network(
         &self,
         owner: &str,
@@ -149,13 +149,13 @@ By default, timeline resources are returned in JSON. You can specify the `applic
             },
         )
     }
-    /**List notifications for the authenticated user
-
-List all notifications for the current user, sorted by most recently updated.
-
-`GET /notifications` (operation `activity/list-notifications-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#list-notifications-for-the-authenticated-user)*/
+    /// List notifications for the authenticated user
+    ///
+    /// List all notifications for the current user, sorted by most recently updated.
+    ///
+    /// `GET /notifications` (operation `activity/list-notifications-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#list-notifications-for-the-authenticated-user)
     pub async fn list_notifications_for_authenticated_user(
         &self,
         query: &ActivityListNotificationsForAuthenticatedUserQuery,
@@ -207,13 +207,13 @@ List all notifications for the current user, sorted by most recently updated.
             },
         )
     }
-    /**Mark notifications as read
-
-Marks all notifications as "read" for the current user. If the number of notifications is too large to complete in one request, you will receive a `202 Accepted` status and GitHub will run an asynchronous process to mark notifications as "read." To check whether any "unread" notifications remain, you can use the [List notifications for the authenticated user](https://docs.github.com/rest/activity/notifications#list-notifications-for-the-authenticated-user) endpoint and pass the query parameter `all=false`.
-
-`PUT /notifications` (operation `activity/mark-notifications-as-read`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#mark-notifications-as-read)*/
+    /// Mark notifications as read
+    ///
+    /// Marks all notifications as "read" for the current user. If the number of notifications is too large to complete in one request, you will receive a `202 Accepted` status and GitHub will run an asynchronous process to mark notifications as "read." To check whether any "unread" notifications remain, you can use the [List notifications for the authenticated user](https://docs.github.com/rest/activity/notifications#list-notifications-for-the-authenticated-user) endpoint and pass the query parameter `all=false`.
+    ///
+    /// `PUT /notifications` (operation `activity/mark-notifications-as-read`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-notifications-as-read)
     pub async fn mark_notifications_as_read(
         &self,
         body: Option<&crate::types::ActivityMarkNotificationsAsReadRequest>,
@@ -246,13 +246,13 @@ Marks all notifications as "read" for the current user. If the number of notific
             },
         )
     }
-    /**Get a thread
-
-Gets information about a notification thread.
-
-`GET /notifications/threads/{thread_id}` (operation `activity/get-thread`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#get-a-thread)*/
+    /// Get a thread
+    ///
+    /// Gets information about a notification thread.
+    ///
+    /// `GET /notifications/threads/{thread_id}` (operation `activity/get-thread`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#get-a-thread)
     pub async fn get_thread(
         &self,
         thread_id: i64,
@@ -283,13 +283,13 @@ Gets information about a notification thread.
             },
         )
     }
-    /**Mark a thread as done
-
-Marks a thread as "done." Marking a thread as "done" is equivalent to marking a notification in your notification inbox on GitHub as done: https://github.com/notifications.
-
-`DELETE /notifications/threads/{thread_id}` (operation `activity/mark-thread-as-done`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#mark-a-thread-as-done)*/
+    /// Mark a thread as done
+    ///
+    /// Marks a thread as "done." Marking a thread as "done" is equivalent to marking a notification in your notification inbox on GitHub as done: https://github.com/notifications.
+    ///
+    /// `DELETE /notifications/threads/{thread_id}` (operation `activity/mark-thread-as-done`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-a-thread-as-done)
     pub async fn mark_thread_as_done(
         &self,
         thread_id: i64,
@@ -314,13 +314,13 @@ Marks a thread as "done." Marking a thread as "done" is equivalent to marking a 
             },
         )
     }
-    /**Mark a thread as read
-
-Marks a thread as "read." Marking a thread as "read" is equivalent to clicking a notification in your notification inbox on GitHub: https://github.com/notifications.
-
-`PATCH /notifications/threads/{thread_id}` (operation `activity/mark-thread-as-read`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#mark-a-thread-as-read)*/
+    /// Mark a thread as read
+    ///
+    /// Marks a thread as "read." Marking a thread as "read" is equivalent to clicking a notification in your notification inbox on GitHub: https://github.com/notifications.
+    ///
+    /// `PATCH /notifications/threads/{thread_id}` (operation `activity/mark-thread-as-read`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-a-thread-as-read)
     pub async fn mark_thread_as_read(
         &self,
         thread_id: i64,
@@ -348,15 +348,15 @@ Marks a thread as "read." Marking a thread as "read" is equivalent to clicking a
             },
         )
     }
-    /**Get a thread subscription for the authenticated user
-
-This checks to see if the current user is subscribed to a thread. You can also [get a repository subscription](https://docs.github.com/rest/activity/watching#get-a-repository-subscription).
-
-Note that subscriptions are only generated if a user is participating in a conversation--for example, they've replied to the thread, were **@mentioned**, or manually subscribe to a thread.
-
-`GET /notifications/threads/{thread_id}/subscription` (operation `activity/get-thread-subscription-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#get-a-thread-subscription-for-the-authenticated-user)*/
+    /// Get a thread subscription for the authenticated user
+    ///
+    /// This checks to see if the current user is subscribed to a thread. You can also [get a repository subscription](https://docs.github.com/rest/activity/watching#get-a-repository-subscription).
+    ///
+    /// Note that subscriptions are only generated if a user is participating in a conversation--for example, they've replied to the thread, were **@mentioned**, or manually subscribe to a thread.
+    ///
+    /// `GET /notifications/threads/{thread_id}/subscription` (operation `activity/get-thread-subscription-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#get-a-thread-subscription-for-the-authenticated-user)
     pub async fn get_thread_subscription_for_authenticated_user(
         &self,
         thread_id: i64,
@@ -397,17 +397,17 @@ Note that subscriptions are only generated if a user is participating in a conve
             },
         )
     }
-    /**Set a thread subscription
-
-If you are watching a repository, you receive notifications for all threads by default. Use this endpoint to ignore future notifications for threads until you comment on the thread or get an **@mention**.
-
-You can also use this endpoint to subscribe to threads that you are currently not receiving notifications for or to subscribed to threads that you have previously ignored.
-
-Unsubscribing from a conversation in a repository that you are not watching is functionally equivalent to the [Delete a thread subscription](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription) endpoint.
-
-`PUT /notifications/threads/{thread_id}/subscription` (operation `activity/set-thread-subscription`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#set-a-thread-subscription)*/
+    /// Set a thread subscription
+    ///
+    /// If you are watching a repository, you receive notifications for all threads by default. Use this endpoint to ignore future notifications for threads until you comment on the thread or get an **@mention**.
+    ///
+    /// You can also use this endpoint to subscribe to threads that you are currently not receiving notifications for or to subscribed to threads that you have previously ignored.
+    ///
+    /// Unsubscribing from a conversation in a repository that you are not watching is functionally equivalent to the [Delete a thread subscription](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription) endpoint.
+    ///
+    /// `PUT /notifications/threads/{thread_id}/subscription` (operation `activity/set-thread-subscription`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#set-a-thread-subscription)
     pub async fn set_thread_subscription(
         &self,
         thread_id: i64,
@@ -443,13 +443,13 @@ Unsubscribing from a conversation in a repository that you are not watching is f
             },
         )
     }
-    /**Delete a thread subscription
-
-Mutes all future notifications for a conversation until you comment on the thread or get an **@mention**. If you are watching the repository of the thread, you will still receive notifications. To ignore future notifications for a repository you are watching, use the [Set a thread subscription](https://docs.github.com/rest/activity/notifications#set-a-thread-subscription) endpoint and set `ignore` to `true`.
-
-`DELETE /notifications/threads/{thread_id}/subscription` (operation `activity/delete-thread-subscription`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription)*/
+    /// Delete a thread subscription
+    ///
+    /// Mutes all future notifications for a conversation until you comment on the thread or get an **@mention**. If you are watching the repository of the thread, you will still receive notifications. To ignore future notifications for a repository you are watching, use the [Set a thread subscription](https://docs.github.com/rest/activity/notifications#set-a-thread-subscription) endpoint and set `ignore` to `true`.
+    ///
+    /// `DELETE /notifications/threads/{thread_id}/subscription` (operation `activity/delete-thread-subscription`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription)
     pub async fn delete_thread_subscription(
         &self,
         thread_id: i64,
@@ -478,14 +478,14 @@ Mutes all future notifications for a conversation until you comment on the threa
             },
         )
     }
-    /**List public organization events
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /orgs/{org}/events` (operation `activity/list-public-org-events`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-public-organization-events)*/
+    /// List public organization events
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /orgs/{org}/events` (operation `activity/list-public-org-events`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-organization-events)
     pub async fn list_public_org_events(
         &self,
         org: &str,
@@ -514,14 +514,14 @@ Mutes all future notifications for a conversation until you comment on the threa
             },
         )
     }
-    /**List repository events
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /repos/{owner}/{repo}/events` (operation `activity/list-repo-events`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-repository-events)*/
+    /// List repository events
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /repos/{owner}/{repo}/events` (operation `activity/list-repo-events`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-repository-events)
     pub async fn list_repo_events(
         &self,
         owner: &str,
@@ -554,13 +554,13 @@ Mutes all future notifications for a conversation until you comment on the threa
             },
         )
     }
-    /**List repository notifications for the authenticated user
-
-Lists all notifications for the current user in the specified repository.
-
-`GET /repos/{owner}/{repo}/notifications` (operation `activity/list-repo-notifications-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#list-repository-notifications-for-the-authenticated-user)*/
+    /// List repository notifications for the authenticated user
+    ///
+    /// Lists all notifications for the current user in the specified repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/notifications` (operation `activity/list-repo-notifications-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#list-repository-notifications-for-the-authenticated-user)
     pub async fn list_repo_notifications_for_authenticated_user(
         &self,
         owner: &str,
@@ -605,13 +605,13 @@ Lists all notifications for the current user in the specified repository.
             },
         )
     }
-    /**Mark repository notifications as read
-
-Marks all notifications in a repository as "read" for the current user. If the number of notifications is too large to complete in one request, you will receive a `202 Accepted` status and GitHub will run an asynchronous process to mark notifications as "read." To check whether any "unread" notifications remain, you can use the [List repository notifications for the authenticated user](https://docs.github.com/rest/activity/notifications#list-repository-notifications-for-the-authenticated-user) endpoint and pass the query parameter `all=false`.
-
-`PUT /repos/{owner}/{repo}/notifications` (operation `activity/mark-repo-notifications-as-read`)
-
-[GitHub docs](https://docs.github.com/rest/activity/notifications#mark-repository-notifications-as-read)*/
+    /// Mark repository notifications as read
+    ///
+    /// Marks all notifications in a repository as "read" for the current user. If the number of notifications is too large to complete in one request, you will receive a `202 Accepted` status and GitHub will run an asynchronous process to mark notifications as "read." To check whether any "unread" notifications remain, you can use the [List repository notifications for the authenticated user](https://docs.github.com/rest/activity/notifications#list-repository-notifications-for-the-authenticated-user) endpoint and pass the query parameter `all=false`.
+    ///
+    /// `PUT /repos/{owner}/{repo}/notifications` (operation `activity/mark-repo-notifications-as-read`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-repository-notifications-as-read)
     pub async fn mark_repo_notifications_as_read(
         &self,
         owner: &str,
@@ -645,17 +645,17 @@ Marks all notifications in a repository as "read" for the current user. If the n
             },
         )
     }
-    /**List stargazers
-
-Lists the people that have starred the repository.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
-
-`GET /repos/{owner}/{repo}/stargazers` (operation `activity/list-stargazers-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#list-stargazers)*/
+    /// List stargazers
+    ///
+    /// Lists the people that have starred the repository.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
+    ///
+    /// `GET /repos/{owner}/{repo}/stargazers` (operation `activity/list-stargazers-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#list-stargazers)
     pub async fn list_stargazers_for_repo(
         &self,
         owner: &str,
@@ -690,13 +690,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get stargazer count
-
-Gets the current number of users who have starred the repository. Users who previously starred the repository but later removed their star are not included.
-
-`GET /repos/{owner}/{repo}/stargazers/count` (operation `activity/get-stargazer-count-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#get-stargazer-count)*/
+    /// Get stargazer count
+    ///
+    /// Gets the current number of users who have starred the repository. Users who previously starred the repository but later removed their star are not included.
+    ///
+    /// `GET /repos/{owner}/{repo}/stargazers/count` (operation `activity/get-stargazer-count-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#get-stargazer-count)
     pub async fn get_stargazer_count_for_repo(
         &self,
         owner: &str,
@@ -727,13 +727,13 @@ Gets the current number of users who have starred the repository. Users who prev
             },
         )
     }
-    /**List watchers
-
-Lists the people watching the specified repository.
-
-`GET /repos/{owner}/{repo}/subscribers` (operation `activity/list-watchers-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/activity/watching#list-watchers)*/
+    /// List watchers
+    ///
+    /// Lists the people watching the specified repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/subscribers` (operation `activity/list-watchers-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/watching#list-watchers)
     pub async fn list_watchers_for_repo(
         &self,
         owner: &str,
@@ -766,13 +766,13 @@ Lists the people watching the specified repository.
             },
         )
     }
-    /**Get a repository subscription
-
-Gets information about whether the authenticated user is subscribed to the repository.
-
-`GET /repos/{owner}/{repo}/subscription` (operation `activity/get-repo-subscription`)
-
-[GitHub docs](https://docs.github.com/rest/activity/watching#get-a-repository-subscription)*/
+    /// Get a repository subscription
+    ///
+    /// Gets information about whether the authenticated user is subscribed to the repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/subscription` (operation `activity/get-repo-subscription`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/watching#get-a-repository-subscription)
     pub async fn get_repo_subscription(
         &self,
         owner: &str,
@@ -801,13 +801,13 @@ Gets information about whether the authenticated user is subscribed to the repos
             },
         )
     }
-    /**Set a repository subscription
-
-If you would like to watch a repository, set `subscribed` to `true`. If you would like to ignore notifications made within a repository, set `ignored` to `true`. If you would like to stop watching a repository, [delete the repository's subscription](https://docs.github.com/rest/activity/watching#delete-a-repository-subscription) completely.
-
-`PUT /repos/{owner}/{repo}/subscription` (operation `activity/set-repo-subscription`)
-
-[GitHub docs](https://docs.github.com/rest/activity/watching#set-a-repository-subscription)*/
+    /// Set a repository subscription
+    ///
+    /// If you would like to watch a repository, set `subscribed` to `true`. If you would like to ignore notifications made within a repository, set `ignored` to `true`. If you would like to stop watching a repository, [delete the repository's subscription](https://docs.github.com/rest/activity/watching#delete-a-repository-subscription) completely.
+    ///
+    /// `PUT /repos/{owner}/{repo}/subscription` (operation `activity/set-repo-subscription`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/watching#set-a-repository-subscription)
     pub async fn set_repo_subscription(
         &self,
         owner: &str,
@@ -837,13 +837,13 @@ If you would like to watch a repository, set `subscribed` to `true`. If you woul
             },
         )
     }
-    /**Delete a repository subscription
-
-This endpoint should only be used to stop watching a repository. To control whether or not you wish to receive notifications from a repository, [set the repository's subscription manually](https://docs.github.com/rest/activity/watching#set-a-repository-subscription).
-
-`DELETE /repos/{owner}/{repo}/subscription` (operation `activity/delete-repo-subscription`)
-
-[GitHub docs](https://docs.github.com/rest/activity/watching#delete-a-repository-subscription)*/
+    /// Delete a repository subscription
+    ///
+    /// This endpoint should only be used to stop watching a repository. To control whether or not you wish to receive notifications from a repository, [set the repository's subscription manually](https://docs.github.com/rest/activity/watching#set-a-repository-subscription).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/subscription` (operation `activity/delete-repo-subscription`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/watching#delete-a-repository-subscription)
     pub async fn delete_repo_subscription(
         &self,
         owner: &str,
@@ -869,17 +869,17 @@ This endpoint should only be used to stop watching a repository. To control whet
             },
         )
     }
-    /**List repositories starred by the authenticated user
-
-Lists repositories the authenticated user has starred.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
-
-`GET /user/starred` (operation `activity/list-repos-starred-by-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#list-repositories-starred-by-the-authenticated-user)*/
+    /// List repositories starred by the authenticated user
+    ///
+    /// Lists repositories the authenticated user has starred.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
+    ///
+    /// `GET /user/starred` (operation `activity/list-repos-starred-by-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#list-repositories-starred-by-the-authenticated-user)
     pub async fn list_repos_starred_by_authenticated_user(
         &self,
         query: &ActivityListReposStarredByAuthenticatedUserQuery,
@@ -922,13 +922,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Check if a repository is starred by the authenticated user
-
-Whether the authenticated user has starred the repository.
-
-`GET /user/starred/{owner}/{repo}` (operation `activity/check-repo-is-starred-by-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#check-if-a-repository-is-starred-by-the-authenticated-user)*/
+    /// Check if a repository is starred by the authenticated user
+    ///
+    /// Whether the authenticated user has starred the repository.
+    ///
+    /// `GET /user/starred/{owner}/{repo}` (operation `activity/check-repo-is-starred-by-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#check-if-a-repository-is-starred-by-the-authenticated-user)
     pub async fn check_repo_is_starred_by_authenticated_user(
         &self,
         owner: &str,
@@ -965,13 +965,13 @@ Whether the authenticated user has starred the repository.
             },
         )
     }
-    /**Star a repository for the authenticated user
-
-Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-`PUT /user/starred/{owner}/{repo}` (operation `activity/star-repo-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#star-a-repository-for-the-authenticated-user)*/
+    /// Star a repository for the authenticated user
+    ///
+    /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// `PUT /user/starred/{owner}/{repo}` (operation `activity/star-repo-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#star-a-repository-for-the-authenticated-user)
     pub async fn star_repo_for_authenticated_user(
         &self,
         owner: &str,
@@ -1002,13 +1002,13 @@ Note that you'll need to set `Content-Length` to zero when calling out to this e
             },
         )
     }
-    /**Unstar a repository for the authenticated user
-
-Unstar a repository that the authenticated user has previously starred.
-
-`DELETE /user/starred/{owner}/{repo}` (operation `activity/unstar-repo-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#unstar-a-repository-for-the-authenticated-user)*/
+    /// Unstar a repository for the authenticated user
+    ///
+    /// Unstar a repository that the authenticated user has previously starred.
+    ///
+    /// `DELETE /user/starred/{owner}/{repo}` (operation `activity/unstar-repo-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#unstar-a-repository-for-the-authenticated-user)
     pub async fn unstar_repo_for_authenticated_user(
         &self,
         owner: &str,
@@ -1039,13 +1039,13 @@ Unstar a repository that the authenticated user has previously starred.
             },
         )
     }
-    /**List repositories watched by the authenticated user
-
-Lists repositories the authenticated user is watching.
-
-`GET /user/subscriptions` (operation `activity/list-watched-repos-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/watching#list-repositories-watched-by-the-authenticated-user)*/
+    /// List repositories watched by the authenticated user
+    ///
+    /// Lists repositories the authenticated user is watching.
+    ///
+    /// `GET /user/subscriptions` (operation `activity/list-watched-repos-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/watching#list-repositories-watched-by-the-authenticated-user)
     pub async fn list_watched_repos_for_authenticated_user(
         &self,
         query: &ActivityListWatchedReposForAuthenticatedUserQuery,
@@ -1082,16 +1082,16 @@ Lists repositories the authenticated user is watching.
             },
         )
     }
-    /**List events for the authenticated user
-
-If you are authenticated as the given user, you will see your private events. Otherwise, you'll only see public events. _Optional_: use the fine-grained token with following permission set to view private events: "Events" user permissions (read).
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /users/{username}/events` (operation `activity/list-events-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-events-for-the-authenticated-user)*/
+    /// List events for the authenticated user
+    ///
+    /// If you are authenticated as the given user, you will see your private events. Otherwise, you'll only see public events. _Optional_: use the fine-grained token with following permission set to view private events: "Events" user permissions (read).
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /users/{username}/events` (operation `activity/list-events-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-events-for-the-authenticated-user)
     pub async fn list_events_for_authenticated_user(
         &self,
         username: &str,
@@ -1120,16 +1120,16 @@ If you are authenticated as the given user, you will see your private events. Ot
             },
         )
     }
-    /**List organization events for the authenticated user
-
-This is the user's organization dashboard. You must be authenticated as the user to view this.
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /users/{username}/events/orgs/{org}` (operation `activity/list-org-events-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-organization-events-for-the-authenticated-user)*/
+    /// List organization events for the authenticated user
+    ///
+    /// This is the user's organization dashboard. You must be authenticated as the user to view this.
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /users/{username}/events/orgs/{org}` (operation `activity/list-org-events-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-organization-events-for-the-authenticated-user)
     pub async fn list_org_events_for_authenticated_user(
         &self,
         username: &str,
@@ -1162,14 +1162,14 @@ This is the user's organization dashboard. You must be authenticated as the user
             },
         )
     }
-    /**List public events for a user
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /users/{username}/events/public` (operation `activity/list-public-events-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-for-a-user)*/
+    /// List public events for a user
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /users/{username}/events/public` (operation `activity/list-public-events-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-for-a-user)
     pub async fn list_public_events_for_user(
         &self,
         username: &str,
@@ -1198,17 +1198,17 @@ This is the user's organization dashboard. You must be authenticated as the user
             },
         )
     }
-    /**List events received by the authenticated user
-
-These are events that you've received by watching repositories and following users. If you are authenticated as the
-given user, you will see private events. Otherwise, you'll only see public events.
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /users/{username}/received_events` (operation `activity/list-received-events-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-events-received-by-the-authenticated-user)*/
+    /// List events received by the authenticated user
+    ///
+    /// These are events that you've received by watching repositories and following users. If you are authenticated as the
+    /// given user, you will see private events. Otherwise, you'll only see public events.
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /users/{username}/received_events` (operation `activity/list-received-events-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-events-received-by-the-authenticated-user)
     pub async fn list_received_events_for_user(
         &self,
         username: &str,
@@ -1237,14 +1237,14 @@ given user, you will see private events. Otherwise, you'll only see public event
             },
         )
     }
-    /**List public events received by a user
-
-> [!NOTE]
-> This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
-
-`GET /users/{username}/received_events/public` (operation `activity/list-received-public-events-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-received-by-a-user)*/
+    /// List public events received by a user
+    ///
+    /// > [!NOTE]
+    /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
+    ///
+    /// `GET /users/{username}/received_events/public` (operation `activity/list-received-public-events-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-received-by-a-user)
     pub async fn list_received_public_events_for_user(
         &self,
         username: &str,
@@ -1276,17 +1276,17 @@ given user, you will see private events. Otherwise, you'll only see public event
             },
         )
     }
-    /**List repositories starred by a user
-
-Lists repositories a user has starred.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
-
-`GET /users/{username}/starred` (operation `activity/list-repos-starred-by-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/starring#list-repositories-starred-by-a-user)*/
+    /// List repositories starred by a user
+    ///
+    /// Lists repositories a user has starred.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
+    ///
+    /// `GET /users/{username}/starred` (operation `activity/list-repos-starred-by-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/starring#list-repositories-starred-by-a-user)
     pub async fn list_repos_starred_by_user(
         &self,
         username: &str,
@@ -1321,13 +1321,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List repositories watched by a user
-
-Lists repositories a user is watching.
-
-`GET /users/{username}/subscriptions` (operation `activity/list-repos-watched-by-user`)
-
-[GitHub docs](https://docs.github.com/rest/activity/watching#list-repositories-watched-by-a-user)*/
+    /// List repositories watched by a user
+    ///
+    /// Lists repositories a user is watching.
+    ///
+    /// `GET /users/{username}/subscriptions` (operation `activity/list-repos-watched-by-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/activity/watching#list-repositories-watched-by-a-user)
     pub async fn list_repos_watched_by_user(
         &self,
         username: &str,
@@ -1360,9 +1360,9 @@ Lists repositories a user is watching.
 ///Query parameters of [`list_public_events`](ActivityApi::list_public_events).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListPublicEventsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_public_events`](ActivityApi::list_public_events).
@@ -1376,9 +1376,9 @@ pub enum ActivityListPublicEventsResponse {
 ///Query parameters of [`list_public_events_for_repo_network`](ActivityApi::list_public_events_for_repo_network).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListPublicEventsForRepoNetworkQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_public_events_for_repo_network`](ActivityApi::list_public_events_for_repo_network).
@@ -1394,17 +1394,17 @@ pub enum ActivityListPublicEventsForRepoNetworkResponse {
 ///Query parameters of [`list_notifications_for_authenticated_user`](ActivityApi::list_notifications_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListNotificationsForAuthenticatedUserQuery {
-    ///If `true`, show notifications marked as read.
+    /// If `true`, show notifications marked as read.
     pub all: Option<bool>,
-    ///If `true`, only shows notifications in which the user is directly participating or mentioned.
+    /// If `true`, only shows notifications in which the user is directly participating or mentioned.
     pub participating: Option<bool>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///Only show notifications updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show notifications updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub before: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 50). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 50). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_notifications_for_authenticated_user`](ActivityApi::list_notifications_for_authenticated_user).
@@ -1468,33 +1468,33 @@ pub enum ActivityDeleteThreadSubscriptionResponse {
 ///Query parameters of [`list_public_org_events`](ActivityApi::list_public_org_events).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListPublicOrgEventsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_events`](ActivityApi::list_repo_events).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListRepoEventsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_notifications_for_authenticated_user`](ActivityApi::list_repo_notifications_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListRepoNotificationsForAuthenticatedUserQuery {
-    ///If `true`, show notifications marked as read.
+    /// If `true`, show notifications marked as read.
     pub all: Option<bool>,
-    ///If `true`, only shows notifications in which the user is directly participating or mentioned.
+    /// If `true`, only shows notifications in which the user is directly participating or mentioned.
     pub participating: Option<bool>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///Only show notifications updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show notifications updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub before: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`mark_repo_notifications_as_read`](ActivityApi::mark_repo_notifications_as_read).
@@ -1508,29 +1508,29 @@ pub enum ActivityMarkRepoNotificationsAsReadResponse {
 ///Query parameters of [`list_stargazers_for_repo`](ActivityApi::list_stargazers_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListStargazersForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_watchers_for_repo`](ActivityApi::list_watchers_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListWatchersForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repos_starred_by_authenticated_user`](ActivityApi::list_repos_starred_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReposStarredByAuthenticatedUserQuery {
-    ///The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
+    /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_repos_starred_by_authenticated_user`](ActivityApi::list_repos_starred_by_authenticated_user).
@@ -1568,9 +1568,9 @@ pub enum ActivityUnstarRepoForAuthenticatedUserResponse {
 ///Query parameters of [`list_watched_repos_for_authenticated_user`](ActivityApi::list_watched_repos_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListWatchedReposForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_watched_repos_for_authenticated_user`](ActivityApi::list_watched_repos_for_authenticated_user).
@@ -1584,60 +1584,60 @@ pub enum ActivityListWatchedReposForAuthenticatedUserResponse {
 ///Query parameters of [`list_events_for_authenticated_user`](ActivityApi::list_events_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListEventsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_org_events_for_authenticated_user`](ActivityApi::list_org_events_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListOrgEventsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_public_events_for_user`](ActivityApi::list_public_events_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListPublicEventsForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_received_events_for_user`](ActivityApi::list_received_events_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReceivedEventsForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_received_public_events_for_user`](ActivityApi::list_received_public_events_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReceivedPublicEventsForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repos_starred_by_user`](ActivityApi::list_repos_starred_by_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReposStarredByUserQuery {
-    ///The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
+    /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repos_watched_by_user`](ActivityApi::list_repos_watched_by_user).
 #[derive(Debug, Clone, Default)]
 pub struct ActivityListReposWatchedByUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

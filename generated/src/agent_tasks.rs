@@ -16,29 +16,29 @@ pub struct AgentTasksApi<'a> {
     client: &'a Client,
 }
 impl<'a> AgentTasksApi<'a> {
-    /**List tasks for repository
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Returns a list of tasks for a specific repository
-
-**Fine-grained access tokens for "List tasks for repository"**
-
-This endpoint works with the following fine-grained token types:
-
-* [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
-* [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
-
-The fine-grained token must have the following permission set:
-
-* "Agent tasks" repository permissions (read)
-
-GitHub App installation access tokens are not supported for this endpoint.
-
-`GET /agents/repos/{owner}/{repo}/tasks` (operation `agent-tasks/list-tasks-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#list-tasks-for-repository)*/
+    /// List tasks for repository
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Returns a list of tasks for a specific repository
+    ///
+    /// **Fine-grained access tokens for "List tasks for repository"**
+    ///
+    /// This endpoint works with the following fine-grained token types:
+    ///
+    /// * [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
+    /// * [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
+    ///
+    /// The fine-grained token must have the following permission set:
+    ///
+    /// * "Agent tasks" repository permissions (read)
+    ///
+    /// GitHub App installation access tokens are not supported for this endpoint.
+    ///
+    /// `GET /agents/repos/{owner}/{repo}/tasks` (operation `agent-tasks/list-tasks-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#list-tasks-for-repository)
     pub async fn list_tasks_for_repo(
         &self,
         owner: &str,
@@ -98,31 +98,31 @@ GitHub App installation access tokens are not supported for this endpoint.
             },
         )
     }
-    /**Start a task
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Starts a new Copilot cloud agent task for a repository.
-
-This endpoint is only available to users with a Copilot Business or Copilot Enterprise subscription.
-
-**Fine-grained access tokens for "Start a task"**
-
-This endpoint works with the following fine-grained token types:
-
-* [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
-* [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
-
-The fine-grained token must have the following permission set:
-
-* "Agent tasks" repository permissions (read and write)
-
-GitHub App installation access tokens are not supported for this endpoint.
-
-`POST /agents/repos/{owner}/{repo}/tasks` (operation `agent-tasks/create-task-in-repo`)
-
-[GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#start-a-task)*/
+    /// Start a task
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Starts a new Copilot cloud agent task for a repository.
+    ///
+    /// This endpoint is only available to users with a Copilot Business or Copilot Enterprise subscription.
+    ///
+    /// **Fine-grained access tokens for "Start a task"**
+    ///
+    /// This endpoint works with the following fine-grained token types:
+    ///
+    /// * [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
+    /// * [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
+    ///
+    /// The fine-grained token must have the following permission set:
+    ///
+    /// * "Agent tasks" repository permissions (read and write)
+    ///
+    /// GitHub App installation access tokens are not supported for this endpoint.
+    ///
+    /// `POST /agents/repos/{owner}/{repo}/tasks` (operation `agent-tasks/create-task-in-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#start-a-task)
     pub async fn create_task_in_repo(
         &self,
         owner: &str,
@@ -158,29 +158,29 @@ GitHub App installation access tokens are not supported for this endpoint.
             },
         )
     }
-    /**Get a task by repo
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Returns a task by ID scoped to an owner/repo path
-
-**Fine-grained access tokens for "Get a task by repo"**
-
-This endpoint works with the following fine-grained token types:
-
-* [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
-* [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
-
-The fine-grained token must have the following permission set:
-
-* "Agent tasks" repository permissions (read)
-
-GitHub App installation access tokens are not supported for this endpoint.
-
-`GET /agents/repos/{owner}/{repo}/tasks/{task_id}` (operation `agent-tasks/get-task-by-repo-and-id`)
-
-[GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#get-a-task-by-repo)*/
+    /// Get a task by repo
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Returns a task by ID scoped to an owner/repo path
+    ///
+    /// **Fine-grained access tokens for "Get a task by repo"**
+    ///
+    /// This endpoint works with the following fine-grained token types:
+    ///
+    /// * [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
+    /// * [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
+    ///
+    /// The fine-grained token must have the following permission set:
+    ///
+    /// * "Agent tasks" repository permissions (read)
+    ///
+    /// GitHub App installation access tokens are not supported for this endpoint.
+    ///
+    /// `GET /agents/repos/{owner}/{repo}/tasks/{task_id}` (operation `agent-tasks/get-task-by-repo-and-id`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#get-a-task-by-repo)
     pub async fn get_task_by_repo_and_id(
         &self,
         owner: &str,
@@ -213,29 +213,29 @@ GitHub App installation access tokens are not supported for this endpoint.
             },
         )
     }
-    /**List tasks
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Returns a list of tasks for the authenticated user
-
-**Fine-grained access tokens for "List tasks"**
-
-This endpoint works with the following fine-grained token types:
-
-* [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
-* [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
-
-The fine-grained token must have the following permission set:
-
-* "Agent tasks" repository permissions (read)
-
-GitHub App installation access tokens are not supported for this endpoint.
-
-`GET /agents/tasks` (operation `agent-tasks/list-tasks`)
-
-[GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#list-tasks)*/
+    /// List tasks
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Returns a list of tasks for the authenticated user
+    ///
+    /// **Fine-grained access tokens for "List tasks"**
+    ///
+    /// This endpoint works with the following fine-grained token types:
+    ///
+    /// * [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
+    /// * [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
+    ///
+    /// The fine-grained token must have the following permission set:
+    ///
+    /// * "Agent tasks" repository permissions (read)
+    ///
+    /// GitHub App installation access tokens are not supported for this endpoint.
+    ///
+    /// `GET /agents/tasks` (operation `agent-tasks/list-tasks`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#list-tasks)
     pub async fn list_tasks(
         &self,
         query: &AgentTasksListTasksQuery,
@@ -283,29 +283,29 @@ GitHub App installation access tokens are not supported for this endpoint.
             },
         )
     }
-    /**Get a task by ID
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Returns a task by ID with its associated sessions
-
-**Fine-grained access tokens for "Get a task by ID"**
-
-This endpoint works with the following fine-grained token types:
-
-* [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
-* [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
-
-The fine-grained token must have the following permission set:
-
-* "Agent tasks" repository permissions (read)
-
-GitHub App installation access tokens are not supported for this endpoint.
-
-`GET /agents/tasks/{task_id}` (operation `agent-tasks/get-task-by-id`)
-
-[GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#get-a-task-by-id)*/
+    /// Get a task by ID
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Returns a task by ID with its associated sessions
+    ///
+    /// **Fine-grained access tokens for "Get a task by ID"**
+    ///
+    /// This endpoint works with the following fine-grained token types:
+    ///
+    /// * [GitHub App user access tokens](https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app)
+    /// * [Fine-grained personal access tokens](https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens#creating-a-fine-grained-personal-access-token)
+    ///
+    /// The fine-grained token must have the following permission set:
+    ///
+    /// * "Agent tasks" repository permissions (read)
+    ///
+    /// GitHub App installation access tokens are not supported for this endpoint.
+    ///
+    /// `GET /agents/tasks/{task_id}` (operation `agent-tasks/get-task-by-id`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#get-a-task-by-id)
     pub async fn get_task_by_id(
         &self,
         task_id: &str,
@@ -337,38 +337,38 @@ GitHub App installation access tokens are not supported for this endpoint.
 ///Query parameters of [`list_tasks_for_repo`](AgentTasksApi::list_tasks_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct AgentTasksListTasksForRepoQuery {
-    ///The number of results per page (max 100).
+    /// The number of results per page (max 100).
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch.
+    /// The page number of the results to fetch.
     pub page: Option<i64>,
-    ///The field to sort results by. Can be `updated_at` or `created_at`.
+    /// The field to sort results by. Can be `updated_at` or `created_at`.
     pub sort: Option<crate::types::UpdatedAtOrCreatedAt>,
-    ///The direction to sort results. Can be `asc` or `desc`.
+    /// The direction to sort results. Can be `asc` or `desc`.
     pub direction: Option<crate::types::AscOrDesc2>,
-    ///Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
+    /// Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
-    ///Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
+    /// Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
     pub is_archived: Option<bool>,
-    ///Only show tasks updated at or after this time (ISO 8601 timestamp)
+    /// Only show tasks updated at or after this time (ISO 8601 timestamp)
     pub since: Option<String>,
-    ///Filter tasks by creator user ID. Accepts one or more user IDs.
+    /// Filter tasks by creator user ID. Accepts one or more user IDs.
     pub creator_id: Option<Vec<i64>>,
 }
 ///Query parameters of [`list_tasks`](AgentTasksApi::list_tasks).
 #[derive(Debug, Clone, Default)]
 pub struct AgentTasksListTasksQuery {
-    ///The number of results per page (max 100).
+    /// The number of results per page (max 100).
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch.
+    /// The page number of the results to fetch.
     pub page: Option<i64>,
-    ///The field to sort results by. Can be `updated_at` or `created_at`.
+    /// The field to sort results by. Can be `updated_at` or `created_at`.
     pub sort: Option<crate::types::UpdatedAtOrCreatedAt>,
-    ///The direction to sort results. Can be `asc` or `desc`.
+    /// The direction to sort results. Can be `asc` or `desc`.
     pub direction: Option<crate::types::AscOrDesc2>,
-    ///Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
+    /// Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
-    ///Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
+    /// Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
     pub is_archived: Option<bool>,
-    ///Only show tasks updated at or after this time (ISO 8601 timestamp)
+    /// Only show tasks updated at or after this time (ISO 8601 timestamp)
     pub since: Option<String>,
 }

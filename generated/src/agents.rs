@@ -16,18 +16,18 @@ pub struct AgentsApi<'a> {
     client: &'a Client,
 }
 impl<'a> AgentsApi<'a> {
-    /**List organization secrets
-
-Lists all secrets available in an organization without revealing their
-encrypted values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/agents/secrets` (operation `agents/list-org-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#list-organization-secrets)*/
+    /// List organization secrets
+    ///
+    /// Lists all secrets available in an organization without revealing their
+    /// encrypted values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/agents/secrets` (operation `agents/list-org-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-organization-secrets)
     pub async fn list_org_secrets(
         &self,
         org: &str,
@@ -56,18 +56,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/agents/secrets/public-key` (operation `agents/get-org-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#get-an-organization-public-key)*/
+    /// Get an organization public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/agents/secrets/public-key` (operation `agents/get-org-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
         org: &str,
@@ -91,17 +91,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization secret
-
-Gets a single organization secret without revealing its encrypted value.
-
-The authenticated user must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/get-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#get-an-organization-secret)*/
+    /// Get an organization secret
+    ///
+    /// Gets a single organization secret without revealing its encrypted value.
+    ///
+    /// The authenticated user must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/get-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-an-organization-secret)
     pub async fn get_org_secret(
         &self,
         org: &str,
@@ -127,18 +127,18 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Create or update an organization secret
-
-Creates or updates an organization secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/create-or-update-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret)*/
+    /// Create or update an organization secret
+    ///
+    /// Creates or updates an organization secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/create-or-update-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
         &self,
         org: &str,
@@ -170,17 +170,17 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Delete an organization secret
-
-Deletes a secret in an organization using the secret name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/delete-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#delete-an-organization-secret)*/
+    /// Delete an organization secret
+    ///
+    /// Deletes a secret in an organization using the secret name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/delete-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
         org: &str,
@@ -206,18 +206,18 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**List selected repositories for an organization secret
-
-Lists all repositories that have been selected when the `visibility`
-for repository access to a secret is set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/agents/secrets/{secret_name}/repositories` (operation `agents/list-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret)*/
+    /// List selected repositories for an organization secret
+    ///
+    /// Lists all repositories that have been selected when the `visibility`
+    /// for repository access to a secret is set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/agents/secrets/{secret_name}/repositories` (operation `agents/list-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -253,19 +253,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for an organization secret
-
-Replaces all repositories for an organization secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret).
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PUT /orgs/{org}/agents/secrets/{secret_name}/repositories` (operation `agents/set-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret)*/
+    /// Set selected repositories for an organization secret
+    ///
+    /// Replaces all repositories for an organization secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret).
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PUT /orgs/{org}/agents/secrets/{secret_name}/repositories` (operation `agents/set-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -293,19 +293,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add selected repository to an organization secret
-
-Adds a repository to an organization secret when the `visibility` for
-repository access is set to `selected`. For more information about setting the visibility, see [Create or
-update an organization secret](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret).
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /orgs/{org}/agents/secrets/{secret_name}/repositories/{repository_id}` (operation `agents/add-selected-repo-to-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#add-selected-repository-to-an-organization-secret)*/
+    /// Add selected repository to an organization secret
+    ///
+    /// Adds a repository to an organization secret when the `visibility` for
+    /// repository access is set to `selected`. For more information about setting the visibility, see [Create or
+    /// update an organization secret](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret).
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/agents/secrets/{secret_name}/repositories/{repository_id}` (operation `agents/add-selected-repo-to-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
         &self,
         org: &str,
@@ -333,19 +333,19 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove selected repository from an organization secret
-
-Removes a repository from an organization secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret).
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`DELETE /orgs/{org}/agents/secrets/{secret_name}/repositories/{repository_id}` (operation `agents/remove-selected-repo-from-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret)*/
+    /// Remove selected repository from an organization secret
+    ///
+    /// Removes a repository from an organization secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret).
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `DELETE /orgs/{org}/agents/secrets/{secret_name}/repositories/{repository_id}` (operation `agents/remove-selected-repo-from-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
         org: &str,
@@ -373,18 +373,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List organization variables
-
-Lists all agent variables available in an organization.
-Returned variables include their values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/agents/variables` (operation `agents/list-org-variables`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#list-organization-variables)*/
+    /// List organization variables
+    ///
+    /// Lists all agent variables available in an organization.
+    /// Returned variables include their values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/agents/variables` (operation `agents/list-org-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-organization-variables)
     pub async fn list_org_variables(
         &self,
         org: &str,
@@ -413,17 +413,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create an organization variable
-
-Creates an organization agent variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /orgs/{org}/agents/variables` (operation `agents/create-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#create-an-organization-variable)*/
+    /// Create an organization variable
+    ///
+    /// Creates an organization agent variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/agents/variables` (operation `agents/create-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#create-an-organization-variable)
     pub async fn create_org_variable(
         &self,
         org: &str,
@@ -447,17 +447,17 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Get an organization variable
-
-Gets a specific agent variable in an organization.
-
-The authenticated user must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /orgs/{org}/agents/variables/{name}` (operation `agents/get-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#get-an-organization-variable)*/
+    /// Get an organization variable
+    ///
+    /// Gets a specific agent variable in an organization.
+    ///
+    /// The authenticated user must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/agents/variables/{name}` (operation `agents/get-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#get-an-organization-variable)
     pub async fn get_org_variable(
         &self,
         org: &str,
@@ -483,17 +483,17 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Delete an organization variable
-
-Deletes an organization agent variable using the variable name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /orgs/{org}/agents/variables/{name}` (operation `agents/delete-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#delete-an-organization-variable)*/
+    /// Delete an organization variable
+    ///
+    /// Deletes an organization agent variable using the variable name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/agents/variables/{name}` (operation `agents/delete-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#delete-an-organization-variable)
     pub async fn delete_org_variable(
         &self,
         org: &str,
@@ -519,17 +519,17 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Update an organization variable
-
-Updates an organization agent variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PATCH /orgs/{org}/agents/variables/{name}` (operation `agents/update-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#update-an-organization-variable)*/
+    /// Update an organization variable
+    ///
+    /// Updates an organization agent variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PATCH /orgs/{org}/agents/variables/{name}` (operation `agents/update-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#update-an-organization-variable)
     pub async fn update_org_variable(
         &self,
         org: &str,
@@ -557,18 +557,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List selected repositories for an organization variable
-
-Lists all repositories that can access an organization agent variable
-that is available to selected repositories.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`GET /orgs/{org}/agents/variables/{name}/repositories` (operation `agents/list-selected-repos-for-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#list-selected-repositories-for-an-organization-variable)*/
+    /// List selected repositories for an organization variable
+    ///
+    /// Lists all repositories that can access an organization agent variable
+    /// that is available to selected repositories.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `GET /orgs/{org}/agents/variables/{name}/repositories` (operation `agents/list-selected-repos-for-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-selected-repositories-for-an-organization-variable)
     pub async fn list_selected_repos_for_org_variable(
         &self,
         org: &str,
@@ -604,19 +604,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for an organization variable
-
-Replaces all repositories for an organization agent variable that is available
-to selected repositories. Organization variables that are available to selected
-repositories have their `visibility` field set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`PUT /orgs/{org}/agents/variables/{name}/repositories` (operation `agents/set-selected-repos-for-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#set-selected-repositories-for-an-organization-variable)*/
+    /// Set selected repositories for an organization variable
+    ///
+    /// Replaces all repositories for an organization agent variable that is available
+    /// to selected repositories. Organization variables that are available to selected
+    /// repositories have their `visibility` field set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `PUT /orgs/{org}/agents/variables/{name}/repositories` (operation `agents/set-selected-repos-for-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#set-selected-repositories-for-an-organization-variable)
     pub async fn set_selected_repos_for_org_variable(
         &self,
         org: &str,
@@ -644,18 +644,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add selected repository to an organization variable
-
-Adds a repository to an organization agent variable that is available to selected repositories.
-Organization variables that are available to selected repositories have their `visibility` field set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /orgs/{org}/agents/variables/{name}/repositories/{repository_id}` (operation `agents/add-selected-repo-to-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#add-selected-repository-to-an-organization-variable)*/
+    /// Add selected repository to an organization variable
+    ///
+    /// Adds a repository to an organization agent variable that is available to selected repositories.
+    /// Organization variables that are available to selected repositories have their `visibility` field set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/agents/variables/{name}/repositories/{repository_id}` (operation `agents/add-selected-repo-to-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#add-selected-repository-to-an-organization-variable)
     pub async fn add_selected_repo_to_org_variable(
         &self,
         org: &str,
@@ -683,19 +683,19 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Remove selected repository from an organization variable
-
-Removes a repository from an organization agent variable that is
-available to selected repositories. Organization variables that are available to
-selected repositories have their `visibility` field set to `selected`.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
-
-`DELETE /orgs/{org}/agents/variables/{name}/repositories/{repository_id}` (operation `agents/remove-selected-repo-from-org-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#remove-selected-repository-from-an-organization-variable)*/
+    /// Remove selected repository from an organization variable
+    ///
+    /// Removes a repository from an organization agent variable that is
+    /// available to selected repositories. Organization variables that are available to
+    /// selected repositories have their `visibility` field set to `selected`.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
+    ///
+    /// `DELETE /orgs/{org}/agents/variables/{name}/repositories/{repository_id}` (operation `agents/remove-selected-repo-from-org-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#remove-selected-repository-from-an-organization-variable)
     pub async fn remove_selected_repo_from_org_variable(
         &self,
         org: &str,
@@ -723,18 +723,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List repository organization secrets
-
-Lists all organization secrets shared with a repository without revealing their encrypted
-values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/organization-secrets` (operation `agents/list-repo-organization-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#list-repository-organization-secrets)*/
+    /// List repository organization secrets
+    ///
+    /// Lists all organization secrets shared with a repository without revealing their encrypted
+    /// values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/organization-secrets` (operation `agents/list-repo-organization-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-repository-organization-secrets)
     pub async fn list_repo_organization_secrets(
         &self,
         owner: &str,
@@ -770,17 +770,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List repository organization variables
-
-Lists all organization variables shared with a repository.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/organization-variables` (operation `agents/list-repo-organization-variables`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#list-repository-organization-variables)*/
+    /// List repository organization variables
+    ///
+    /// Lists all organization variables shared with a repository.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/organization-variables` (operation `agents/list-repo-organization-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-repository-organization-variables)
     pub async fn list_repo_organization_variables(
         &self,
         owner: &str,
@@ -816,18 +816,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List repository secrets
-
-Lists all secrets available in a repository without revealing their encrypted
-values.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/secrets` (operation `agents/list-repo-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#list-repository-secrets)*/
+    /// List repository secrets
+    ///
+    /// Lists all secrets available in a repository without revealing their encrypted
+    /// values.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/secrets` (operation `agents/list-repo-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
         &self,
         owner: &str,
@@ -863,18 +863,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a repository public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets.
-
-Anyone with read access to the repository can use this endpoint.
-
-If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/secrets/public-key` (operation `agents/get-repo-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#get-a-repository-public-key)*/
+    /// Get a repository public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/secrets/public-key` (operation `agents/get-repo-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
         owner: &str,
@@ -900,17 +900,17 @@ If the repository is private, OAuth tokens and personal access tokens (classic) 
             },
         )
     }
-    /**Get a repository secret
-
-Gets a single repository secret without revealing its encrypted value.
-
-The authenticated user must have collaborator access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/get-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#get-a-repository-secret)*/
+    /// Get a repository secret
+    ///
+    /// Gets a single repository secret without revealing its encrypted value.
+    ///
+    /// The authenticated user must have collaborator access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/get-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
         &self,
         owner: &str,
@@ -938,18 +938,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create or update a repository secret
-
-Creates or updates a repository secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/create-or-update-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#create-or-update-a-repository-secret)*/
+    /// Create or update a repository secret
+    ///
+    /// Creates or updates a repository secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/create-or-update-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
         &self,
         owner: &str,
@@ -983,17 +983,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Delete a repository secret
-
-Deletes a secret in a repository using the secret name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read secrets.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/delete-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/agents/secrets#delete-a-repository-secret)*/
+    /// Delete a repository secret
+    ///
+    /// Deletes a secret in a repository using the secret name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/delete-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
         owner: &str,
@@ -1021,17 +1021,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**List repository variables
-
-Lists all repository variables.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/variables` (operation `agents/list-repo-variables`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#list-repository-variables)*/
+    /// List repository variables
+    ///
+    /// Lists all repository variables.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/variables` (operation `agents/list-repo-variables`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-repository-variables)
     pub async fn list_repo_variables(
         &self,
         owner: &str,
@@ -1067,17 +1067,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a repository variable
-
-Creates a repository variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/agents/variables` (operation `agents/create-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#create-a-repository-variable)*/
+    /// Create a repository variable
+    ///
+    /// Creates a repository variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/agents/variables` (operation `agents/create-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#create-a-repository-variable)
     pub async fn create_repo_variable(
         &self,
         owner: &str,
@@ -1105,17 +1105,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Get a repository variable
-
-Gets a specific variable in a repository.
-
-The authenticated user must have collaborator access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/get-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#get-a-repository-variable)*/
+    /// Get a repository variable
+    ///
+    /// Gets a specific variable in a repository.
+    ///
+    /// The authenticated user must have collaborator access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/get-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#get-a-repository-variable)
     pub async fn get_repo_variable(
         &self,
         owner: &str,
@@ -1142,17 +1142,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a repository variable
-
-Deletes a repository variable using the variable name.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/delete-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#delete-a-repository-variable)*/
+    /// Delete a repository variable
+    ///
+    /// Deletes a repository variable using the variable name.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/delete-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#delete-a-repository-variable)
     pub async fn delete_repo_variable(
         &self,
         owner: &str,
@@ -1179,17 +1179,17 @@ OAuth tokens and personal access tokens (classic) need the `repo` scope to use t
             },
         )
     }
-    /**Update a repository variable
-
-Updates a repository variable that you can reference in a GitHub Actions workflow.
-
-Authenticated users must have collaborator access to a repository to create, update, or read variables.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/update-repo-variable`)
-
-[GitHub docs](https://docs.github.com/rest/agents/variables#update-a-repository-variable)*/
+    /// Update a repository variable
+    ///
+    /// Updates a repository variable that you can reference in a GitHub Actions workflow.
+    ///
+    /// Authenticated users must have collaborator access to a repository to create, update, or read variables.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/update-repo-variable`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/agents/variables#update-a-repository-variable)
     pub async fn update_repo_variable(
         &self,
         owner: &str,
@@ -1222,9 +1222,9 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`list_org_secrets`](AgentsApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListOrgSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_org_secret`](AgentsApi::create_or_update_org_secret).
@@ -1238,49 +1238,49 @@ pub enum AgentsCreateOrUpdateOrgSecretResponse {
 ///Query parameters of [`list_selected_repos_for_org_secret`](AgentsApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListSelectedReposForOrgSecretQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_org_variables`](AgentsApi::list_org_variables).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListOrgVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_selected_repos_for_org_variable`](AgentsApi::list_selected_repos_for_org_variable).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListSelectedReposForOrgVariableQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_repo_organization_secrets`](AgentsApi::list_repo_organization_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListRepoOrganizationSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_organization_variables`](AgentsApi::list_repo_organization_variables).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListRepoOrganizationVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repo_secrets`](AgentsApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListRepoSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_repo_secret`](AgentsApi::create_or_update_repo_secret).
@@ -1294,8 +1294,8 @@ pub enum AgentsCreateOrUpdateRepoSecretResponse {
 ///Query parameters of [`list_repo_variables`](AgentsApi::list_repo_variables).
 #[derive(Debug, Clone, Default)]
 pub struct AgentsListRepoVariablesQuery {
-    ///The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 30). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,15 +16,15 @@ pub struct AppsApi<'a> {
     client: &'a Client,
 }
 impl<'a> AppsApi<'a> {
-    /**Get the authenticated app
-
-Returns the GitHub App associated with the authentication credentials used. To see how many app installations are associated with this GitHub App, see the `installations_count` in the response. For more details about your app's installations, see the "[List installations for the authenticated app](https://docs.github.com/rest/apps/apps#list-installations-for-the-authenticated-app)" endpoint.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /app` (operation `apps/get-authenticated`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#get-the-authenticated-app)*/
+    /// Get the authenticated app
+    ///
+    /// Returns the GitHub App associated with the authentication credentials used. To see how many app installations are associated with this GitHub App, see the `installations_count` in the response. For more details about your app's installations, see the "[List installations for the authenticated app](https://docs.github.com/rest/apps/apps#list-installations-for-the-authenticated-app)" endpoint.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /app` (operation `apps/get-authenticated`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-the-authenticated-app)
     pub async fn get_authenticated(
         &self,
     ) -> Result<Response<Option<crate::types::Integration>>, Error> {
@@ -45,13 +45,13 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Create a GitHub App from a manifest
-
-Use this endpoint to complete the handshake necessary when implementing the [GitHub App Manifest flow](https://docs.github.com/apps/building-github-apps/creating-github-apps-from-a-manifest/). When you create a GitHub App with the manifest flow, you receive a temporary `code` used to retrieve the GitHub App's `id`, `pem` (private key), and `webhook_secret`.
-
-`POST /app-manifests/{code}/conversions` (operation `apps/create-from-manifest`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#create-a-github-app-from-a-manifest)*/
+    /// Create a GitHub App from a manifest
+    ///
+    /// Use this endpoint to complete the handshake necessary when implementing the [GitHub App Manifest flow](https://docs.github.com/apps/building-github-apps/creating-github-apps-from-a-manifest/). When you create a GitHub App with the manifest flow, you receive a temporary `code` used to retrieve the GitHub App's `id`, `pem` (private key), and `webhook_secret`.
+    ///
+    /// `POST /app-manifests/{code}/conversions` (operation `apps/create-from-manifest`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#create-a-github-app-from-a-manifest)
     pub async fn create_from_manifest(
         &self,
         code: &str,
@@ -76,15 +76,15 @@ Use this endpoint to complete the handshake necessary when implementing the [Git
             },
         )
     }
-    /**Get a webhook configuration for an app
-
-Returns the webhook configuration for a GitHub App. For more information about configuring a webhook for your app, see "[Creating a GitHub App](https://docs.github.com/developers/apps/creating-a-github-app)."
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /app/hook/config` (operation `apps/get-webhook-config-for-app`)
-
-[GitHub docs](https://docs.github.com/rest/apps/webhooks#get-a-webhook-configuration-for-an-app)*/
+    /// Get a webhook configuration for an app
+    ///
+    /// Returns the webhook configuration for a GitHub App. For more information about configuring a webhook for your app, see "[Creating a GitHub App](https://docs.github.com/developers/apps/creating-a-github-app)."
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /app/hook/config` (operation `apps/get-webhook-config-for-app`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#get-a-webhook-configuration-for-an-app)
     pub async fn get_webhook_config_for_app(
         &self,
     ) -> Result<Response<crate::types::WebhookConfig>, Error> {
@@ -105,15 +105,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Update a webhook configuration for an app
-
-Updates the webhook configuration for a GitHub App. For more information about configuring a webhook for your app, see "[Creating a GitHub App](https://docs.github.com/developers/apps/creating-a-github-app)."
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`PATCH /app/hook/config` (operation `apps/update-webhook-config-for-app`)
-
-[GitHub docs](https://docs.github.com/rest/apps/webhooks#update-a-webhook-configuration-for-an-app)*/
+    /// Update a webhook configuration for an app
+    ///
+    /// Updates the webhook configuration for a GitHub App. For more information about configuring a webhook for your app, see "[Creating a GitHub App](https://docs.github.com/developers/apps/creating-a-github-app)."
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `PATCH /app/hook/config` (operation `apps/update-webhook-config-for-app`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#update-a-webhook-configuration-for-an-app)
     pub async fn update_webhook_config_for_app(
         &self,
         body: &crate::types::AppsUpdateWebhookConfigForAppRequest,
@@ -136,15 +136,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**List deliveries for an app webhook
-
-Returns a list of webhook deliveries for the webhook configured for a GitHub App.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /app/hook/deliveries` (operation `apps/list-webhook-deliveries`)
-
-[GitHub docs](https://docs.github.com/rest/apps/webhooks#list-deliveries-for-an-app-webhook)*/
+    /// List deliveries for an app webhook
+    ///
+    /// Returns a list of webhook deliveries for the webhook configured for a GitHub App.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /app/hook/deliveries` (operation `apps/list-webhook-deliveries`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#list-deliveries-for-an-app-webhook)
     pub async fn list_webhook_deliveries(
         &self,
         query: &AppsListWebhookDeliveriesQuery,
@@ -178,15 +178,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Get a delivery for an app webhook
-
-Returns a delivery for the webhook configured for a GitHub App.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /app/hook/deliveries/{delivery_id}` (operation `apps/get-webhook-delivery`)
-
-[GitHub docs](https://docs.github.com/rest/apps/webhooks#get-a-delivery-for-an-app-webhook)*/
+    /// Get a delivery for an app webhook
+    ///
+    /// Returns a delivery for the webhook configured for a GitHub App.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /app/hook/deliveries/{delivery_id}` (operation `apps/get-webhook-delivery`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#get-a-delivery-for-an-app-webhook)
     pub async fn get_webhook_delivery(
         &self,
         delivery_id: i64,
@@ -214,15 +214,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Redeliver a delivery for an app webhook
-
-Redeliver a delivery for the webhook configured for a GitHub App.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`POST /app/hook/deliveries/{delivery_id}/attempts` (operation `apps/redeliver-webhook-delivery`)
-
-[GitHub docs](https://docs.github.com/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook)*/
+    /// Redeliver a delivery for an app webhook
+    ///
+    /// Redeliver a delivery for the webhook configured for a GitHub App.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `POST /app/hook/deliveries/{delivery_id}/attempts` (operation `apps/redeliver-webhook-delivery`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook)
     pub async fn redeliver_webhook_delivery(
         &self,
         delivery_id: i64,
@@ -250,13 +250,13 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**List installation requests for the authenticated app
-
-Lists all the pending installation requests for the authenticated GitHub App.
-
-`GET /app/installation-requests` (operation `apps/list-installation-requests-for-authenticated-app`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#list-installation-requests-for-the-authenticated-app)*/
+    /// List installation requests for the authenticated app
+    ///
+    /// Lists all the pending installation requests for the authenticated GitHub App.
+    ///
+    /// `GET /app/installation-requests` (operation `apps/list-installation-requests-for-authenticated-app`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#list-installation-requests-for-the-authenticated-app)
     pub async fn list_installation_requests_for_authenticated_app(
         &self,
         query: &AppsListInstallationRequestsForAuthenticatedAppQuery,
@@ -297,15 +297,15 @@ Lists all the pending installation requests for the authenticated GitHub App.
             },
         )
     }
-    /**List installations for the authenticated app
-
-You must use a [JWT](https://docs.github.com/enterprise-server@3.9/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-The permissions the installation has are included under the `permissions` key.
-
-`GET /app/installations` (operation `apps/list-installations`)
-
-[GitHub docs](https://docs.github.com/enterprise-server@3.9/rest/apps/apps#list-installations-for-the-authenticated-app)*/
+    /// List installations for the authenticated app
+    ///
+    /// You must use a [JWT](https://docs.github.com/enterprise-server@3.9/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// The permissions the installation has are included under the `permissions` key.
+    ///
+    /// `GET /app/installations` (operation `apps/list-installations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/enterprise-server@3.9/rest/apps/apps#list-installations-for-the-authenticated-app)
     pub async fn list_installations(
         &self,
         query: &AppsListInstallationsQuery,
@@ -339,15 +339,15 @@ The permissions the installation has are included under the `permissions` key.
             },
         )
     }
-    /**Get an installation for the authenticated app
-
-Enables an authenticated GitHub App to find an installation's information using the installation id.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /app/installations/{installation_id}` (operation `apps/get-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app)*/
+    /// Get an installation for the authenticated app
+    ///
+    /// Enables an authenticated GitHub App to find an installation's information using the installation id.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /app/installations/{installation_id}` (operation `apps/get-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app)
     pub async fn get_installation(
         &self,
         installation_id: i64,
@@ -374,15 +374,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Delete an installation for the authenticated app
-
-Uninstalls a GitHub App on a user, organization, or enterprise account. If you prefer to temporarily suspend an app's access to your account's resources, then we recommend the "[Suspend an app installation](https://docs.github.com/rest/apps/apps#suspend-an-app-installation)" endpoint.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`DELETE /app/installations/{installation_id}` (operation `apps/delete-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#delete-an-installation-for-the-authenticated-app)*/
+    /// Delete an installation for the authenticated app
+    ///
+    /// Uninstalls a GitHub App on a user, organization, or enterprise account. If you prefer to temporarily suspend an app's access to your account's resources, then we recommend the "[Suspend an app installation](https://docs.github.com/rest/apps/apps#suspend-an-app-installation)" endpoint.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `DELETE /app/installations/{installation_id}` (operation `apps/delete-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#delete-an-installation-for-the-authenticated-app)
     pub async fn delete_installation(
         &self,
         installation_id: i64,
@@ -409,22 +409,22 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Create an installation access token for an app
-
-Creates an installation access token that enables a GitHub App to make authenticated API requests for the app's installation on an organization or individual account. Installation tokens expire one hour from the time you create them. Using an expired token produces a status code of `401 - Unauthorized`, and requires creating a new installation token. By default the installation token has access to all repositories that the installation can access.
-
-> [!NOTE]
-> Starting April 27, 2026, GitHub began a staged rollout of a stateless format (`ghs_APPID_JWT`) to all newly minted GitHub App installation tokens, making them more performant and improving the reliability of our API surface. If your application expects or relies on installation tokens being exactly 40 characters long, it may not handle this new token format correctly. You can now validate your apps and workflows using a temporary request header that lets you enable the token format on demand. For more information about the temporary header, see [the GitHub blog](https://github.blog/changelog/2026-05-15-github-app-installation-tokens-per-request-override-header).
-
-Optionally, you can use the `repositories` or `repository_ids` body parameters to specify individual repositories that the installation access token can access. If you don't use `repositories` or `repository_ids` to grant access to specific repositories, the installation access token will have access to all repositories that the installation was granted access to. The installation access token cannot be granted access to repositories that the installation was not granted access to. Up to 500 repositories can be listed in this manner.
-
-Optionally, use the `permissions` body parameter to specify the permissions that the installation access token should have. If `permissions` is not specified, the installation access token will have all of the permissions that were granted to the app. The installation access token cannot be granted permissions that the app was not granted.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`POST /app/installations/{installation_id}/access_tokens` (operation `apps/create-installation-access-token`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)*/
+    /// Create an installation access token for an app
+    ///
+    /// Creates an installation access token that enables a GitHub App to make authenticated API requests for the app's installation on an organization or individual account. Installation tokens expire one hour from the time you create them. Using an expired token produces a status code of `401 - Unauthorized`, and requires creating a new installation token. By default the installation token has access to all repositories that the installation can access.
+    ///
+    /// > [!NOTE]
+    /// > Starting April 27, 2026, GitHub began a staged rollout of a stateless format (`ghs_APPID_JWT`) to all newly minted GitHub App installation tokens, making them more performant and improving the reliability of our API surface. If your application expects or relies on installation tokens being exactly 40 characters long, it may not handle this new token format correctly. You can now validate your apps and workflows using a temporary request header that lets you enable the token format on demand. For more information about the temporary header, see [the GitHub blog](https://github.blog/changelog/2026-05-15-github-app-installation-tokens-per-request-override-header).
+    ///
+    /// Optionally, you can use the `repositories` or `repository_ids` body parameters to specify individual repositories that the installation access token can access. If you don't use `repositories` or `repository_ids` to grant access to specific repositories, the installation access token will have access to all repositories that the installation was granted access to. The installation access token cannot be granted access to repositories that the installation was not granted access to. Up to 500 repositories can be listed in this manner.
+    ///
+    /// Optionally, use the `permissions` body parameter to specify the permissions that the installation access token should have. If `permissions` is not specified, the installation access token will have all of the permissions that were granted to the app. The installation access token cannot be granted permissions that the app was not granted.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `POST /app/installations/{installation_id}/access_tokens` (operation `apps/create-installation-access-token`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)
     pub async fn create_installation_access_token(
         &self,
         installation_id: i64,
@@ -458,15 +458,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Suspend an app installation
-
-Suspends a GitHub App on a user, organization, or enterprise account, which blocks the app from accessing the account's resources. When a GitHub App is suspended, the app's access to the GitHub API or webhook events is blocked for that account.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`PUT /app/installations/{installation_id}/suspended` (operation `apps/suspend-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#suspend-an-app-installation)*/
+    /// Suspend an app installation
+    ///
+    /// Suspends a GitHub App on a user, organization, or enterprise account, which blocks the app from accessing the account's resources. When a GitHub App is suspended, the app's access to the GitHub API or webhook events is blocked for that account.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `PUT /app/installations/{installation_id}/suspended` (operation `apps/suspend-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#suspend-an-app-installation)
     pub async fn suspend_installation(
         &self,
         installation_id: i64,
@@ -493,15 +493,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Unsuspend an app installation
-
-Removes a GitHub App installation suspension.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`DELETE /app/installations/{installation_id}/suspended` (operation `apps/unsuspend-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#unsuspend-an-app-installation)*/
+    /// Unsuspend an app installation
+    ///
+    /// Removes a GitHub App installation suspension.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `DELETE /app/installations/{installation_id}/suspended` (operation `apps/unsuspend-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#unsuspend-an-app-installation)
     pub async fn unsuspend_installation(
         &self,
         installation_id: i64,
@@ -528,14 +528,14 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Delete an app authorization
-
-OAuth and GitHub application owners can revoke a grant for their application and a specific user. You must provide a valid OAuth `access_token` as an input parameter and the grant for the token's owner will be deleted.
-Deleting an application's grant will also delete all OAuth tokens associated with the application for the user. Once deleted, the application will have no access to the user's account and will no longer be listed on [the application authorizations settings screen within GitHub](https://github.com/settings/applications#authorized).
-
-`DELETE /applications/{client_id}/grant` (operation `apps/delete-authorization`)
-
-[GitHub docs](https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization)*/
+    /// Delete an app authorization
+    ///
+    /// OAuth and GitHub application owners can revoke a grant for their application and a specific user. You must provide a valid OAuth `access_token` as an input parameter and the grant for the token's owner will be deleted.
+    /// Deleting an application's grant will also delete all OAuth tokens associated with the application for the user. Once deleted, the application will have no access to the user's account and will no longer be listed on [the application authorizations settings screen within GitHub](https://github.com/settings/applications#authorized).
+    ///
+    /// `DELETE /applications/{client_id}/grant` (operation `apps/delete-authorization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization)
     pub async fn delete_authorization(
         &self,
         client_id: &str,
@@ -561,13 +561,13 @@ Deleting an application's grant will also delete all OAuth tokens associated wit
             },
         )
     }
-    /**Check a token
-
-OAuth applications and GitHub applications with OAuth authorizations can use this API method for checking OAuth token validity without exceeding the normal rate limits for failed login attempts. Authentication works differently with this particular endpoint. Invalid tokens will return `404 NOT FOUND`.
-
-`POST /applications/{client_id}/token` (operation `apps/check-token`)
-
-[GitHub docs](https://docs.github.com/rest/apps/oauth-applications#check-a-token)*/
+    /// Check a token
+    ///
+    /// OAuth applications and GitHub applications with OAuth authorizations can use this API method for checking OAuth token validity without exceeding the normal rate limits for failed login attempts. Authentication works differently with this particular endpoint. Invalid tokens will return `404 NOT FOUND`.
+    ///
+    /// `POST /applications/{client_id}/token` (operation `apps/check-token`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#check-a-token)
     pub async fn check_token(
         &self,
         client_id: &str,
@@ -594,13 +594,13 @@ OAuth applications and GitHub applications with OAuth authorizations can use thi
             },
         )
     }
-    /**Delete an app token
-
-OAuth  or GitHub application owners can revoke a single token for an OAuth application or a GitHub application with an OAuth authorization.
-
-`DELETE /applications/{client_id}/token` (operation `apps/delete-token`)
-
-[GitHub docs](https://docs.github.com/rest/apps/oauth-applications#delete-an-app-token)*/
+    /// Delete an app token
+    ///
+    /// OAuth  or GitHub application owners can revoke a single token for an OAuth application or a GitHub application with an OAuth authorization.
+    ///
+    /// `DELETE /applications/{client_id}/token` (operation `apps/delete-token`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#delete-an-app-token)
     pub async fn delete_token(
         &self,
         client_id: &str,
@@ -626,13 +626,13 @@ OAuth  or GitHub application owners can revoke a single token for an OAuth appli
             },
         )
     }
-    /**Reset a token
-
-OAuth applications and GitHub applications with OAuth authorizations can use this API method to reset a valid OAuth token without end-user involvement. Applications must save the "token" property in the response because changes take effect immediately. Invalid tokens will return `404 NOT FOUND`.
-
-`PATCH /applications/{client_id}/token` (operation `apps/reset-token`)
-
-[GitHub docs](https://docs.github.com/rest/apps/oauth-applications#reset-a-token)*/
+    /// Reset a token
+    ///
+    /// OAuth applications and GitHub applications with OAuth authorizations can use this API method to reset a valid OAuth token without end-user involvement. Applications must save the "token" property in the response because changes take effect immediately. Invalid tokens will return `404 NOT FOUND`.
+    ///
+    /// `PATCH /applications/{client_id}/token` (operation `apps/reset-token`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#reset-a-token)
     pub async fn reset_token(
         &self,
         client_id: &str,
@@ -658,17 +658,17 @@ OAuth applications and GitHub applications with OAuth authorizations can use thi
             },
         )
     }
-    /**Create a scoped access token
-
-Use a non-scoped user access token to create a repository-scoped and/or permission-scoped user access token. You can specify
-which repositories the token can access and which permissions are granted to the
-token.
-
-Invalid tokens will return `404 NOT FOUND`.
-
-`POST /applications/{client_id}/token/scoped` (operation `apps/scope-token`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#create-a-scoped-access-token)*/
+    /// Create a scoped access token
+    ///
+    /// Use a non-scoped user access token to create a repository-scoped and/or permission-scoped user access token. You can specify
+    /// which repositories the token can access and which permissions are granted to the
+    /// token.
+    ///
+    /// Invalid tokens will return `404 NOT FOUND`.
+    ///
+    /// `POST /applications/{client_id}/token/scoped` (operation `apps/scope-token`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#create-a-scoped-access-token)
     pub async fn scope_token(
         &self,
         client_id: &str,
@@ -699,14 +699,14 @@ Invalid tokens will return `404 NOT FOUND`.
             },
         )
     }
-    /**Get an app
-
-> [!NOTE]
-> The `:app_slug` is just the URL-friendly name of your GitHub App. You can find this on the settings page for your GitHub App (e.g., `https://github.com/settings/apps/:app_slug`).
-
-`GET /apps/{app_slug}` (operation `apps/get-by-slug`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#get-an-app)*/
+    /// Get an app
+    ///
+    /// > [!NOTE]
+    /// > The `:app_slug` is just the URL-friendly name of your GitHub App. You can find this on the settings page for your GitHub App (e.g., `https://github.com/settings/apps/:app_slug`).
+    ///
+    /// `GET /apps/{app_slug}` (operation `apps/get-by-slug`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-an-app)
     pub async fn get_by_slug(
         &self,
         app_slug: &str,
@@ -731,13 +731,13 @@ Invalid tokens will return `404 NOT FOUND`.
             },
         )
     }
-    /**List repositories accessible to the app installation
-
-List repositories that an app installation can access.
-
-`GET /installation/repositories` (operation `apps/list-repos-accessible-to-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation)*/
+    /// List repositories accessible to the app installation
+    ///
+    /// List repositories that an app installation can access.
+    ///
+    /// `GET /installation/repositories` (operation `apps/list-repos-accessible-to-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation)
     pub async fn list_repos_accessible_to_installation(
         &self,
         query: &AppsListReposAccessibleToInstallationQuery,
@@ -772,15 +772,15 @@ List repositories that an app installation can access.
             },
         )
     }
-    /**Revoke an installation access token
-
-Revokes the installation token you're using to authenticate as an installation and access this endpoint.
-
-Once an installation token is revoked, the token is invalidated and cannot be used. Other endpoints that require the revoked installation token must have a new installation token to work. You can create a new token using the "[Create an installation access token for an app](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)" endpoint.
-
-`DELETE /installation/token` (operation `apps/revoke-installation-access-token`)
-
-[GitHub docs](https://docs.github.com/rest/apps/installations#revoke-an-installation-access-token)*/
+    /// Revoke an installation access token
+    ///
+    /// Revokes the installation token you're using to authenticate as an installation and access this endpoint.
+    ///
+    /// Once an installation token is revoked, the token is invalidated and cannot be used. Other endpoints that require the revoked installation token must have a new installation token to work. You can create a new token using the "[Create an installation access token for an app](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)" endpoint.
+    ///
+    /// `DELETE /installation/token` (operation `apps/revoke-installation-access-token`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/installations#revoke-an-installation-access-token)
     pub async fn revoke_installation_access_token(&self) -> Result<Response<()>, Error> {
         let req = Request::new(
             "apps/revoke-installation-access-token",
@@ -799,15 +799,15 @@ Once an installation token is revoked, the token is invalidated and cannot be us
             },
         )
     }
-    /**Get a subscription plan for an account
-
-Shows whether the user or organization account actively subscribes to a plan listed by the authenticated GitHub App. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
-
-GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
-
-`GET /marketplace_listing/accounts/{account_id}` (operation `apps/get-subscription-plan-for-account`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#get-a-subscription-plan-for-an-account)*/
+    /// Get a subscription plan for an account
+    ///
+    /// Shows whether the user or organization account actively subscribes to a plan listed by the authenticated GitHub App. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
+    ///
+    /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
+    ///
+    /// `GET /marketplace_listing/accounts/{account_id}` (operation `apps/get-subscription-plan-for-account`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#get-a-subscription-plan-for-an-account)
     pub async fn get_subscription_plan_for_account(
         &self,
         account_id: i64,
@@ -835,15 +835,15 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
             },
         )
     }
-    /**List plans
-
-Lists all plans that are part of your GitHub Marketplace listing.
-
-GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
-
-`GET /marketplace_listing/plans` (operation `apps/list-plans`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#list-plans)*/
+    /// List plans
+    ///
+    /// Lists all plans that are part of your GitHub Marketplace listing.
+    ///
+    /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
+    ///
+    /// `GET /marketplace_listing/plans` (operation `apps/list-plans`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-plans)
     pub async fn list_plans(
         &self,
         query: &AppsListPlansQuery,
@@ -874,15 +874,15 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
             },
         )
     }
-    /**List accounts for a plan
-
-Returns user and organization accounts associated with the specified plan, including free plans. For per-seat pricing, you see the list of accounts that have purchased the plan, including the number of seats purchased. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
-
-GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
-
-`GET /marketplace_listing/plans/{plan_id}/accounts` (operation `apps/list-accounts-for-plan`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#list-accounts-for-a-plan)*/
+    /// List accounts for a plan
+    ///
+    /// Returns user and organization accounts associated with the specified plan, including free plans. For per-seat pricing, you see the list of accounts that have purchased the plan, including the number of seats purchased. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
+    ///
+    /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
+    ///
+    /// `GET /marketplace_listing/plans/{plan_id}/accounts` (operation `apps/list-accounts-for-plan`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-accounts-for-a-plan)
     pub async fn list_accounts_for_plan(
         &self,
         plan_id: i64,
@@ -924,15 +924,15 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
             },
         )
     }
-    /**Get a subscription plan for an account (stubbed)
-
-Shows whether the user or organization account actively subscribes to a plan listed by the authenticated GitHub App. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
-
-GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
-
-`GET /marketplace_listing/stubbed/accounts/{account_id}` (operation `apps/get-subscription-plan-for-account-stubbed`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#get-a-subscription-plan-for-an-account-stubbed)*/
+    /// Get a subscription plan for an account (stubbed)
+    ///
+    /// Shows whether the user or organization account actively subscribes to a plan listed by the authenticated GitHub App. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
+    ///
+    /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
+    ///
+    /// `GET /marketplace_listing/stubbed/accounts/{account_id}` (operation `apps/get-subscription-plan-for-account-stubbed`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#get-a-subscription-plan-for-an-account-stubbed)
     pub async fn get_subscription_plan_for_account_stubbed(
         &self,
         account_id: i64,
@@ -960,15 +960,15 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
             },
         )
     }
-    /**List plans (stubbed)
-
-Lists all plans that are part of your GitHub Marketplace listing.
-
-GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
-
-`GET /marketplace_listing/stubbed/plans` (operation `apps/list-plans-stubbed`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#list-plans-stubbed)*/
+    /// List plans (stubbed)
+    ///
+    /// Lists all plans that are part of your GitHub Marketplace listing.
+    ///
+    /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
+    ///
+    /// `GET /marketplace_listing/stubbed/plans` (operation `apps/list-plans-stubbed`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-plans-stubbed)
     pub async fn list_plans_stubbed(
         &self,
         query: &AppsListPlansStubbedQuery,
@@ -998,15 +998,15 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
             },
         )
     }
-    /**List accounts for a plan (stubbed)
-
-Returns repository and organization accounts associated with the specified plan, including free plans. For per-seat pricing, you see the list of accounts that have purchased the plan, including the number of seats purchased. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
-
-GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
-
-`GET /marketplace_listing/stubbed/plans/{plan_id}/accounts` (operation `apps/list-accounts-for-plan-stubbed`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#list-accounts-for-a-plan-stubbed)*/
+    /// List accounts for a plan (stubbed)
+    ///
+    /// Returns repository and organization accounts associated with the specified plan, including free plans. For per-seat pricing, you see the list of accounts that have purchased the plan, including the number of seats purchased. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
+    ///
+    /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
+    ///
+    /// `GET /marketplace_listing/stubbed/plans/{plan_id}/accounts` (operation `apps/list-accounts-for-plan-stubbed`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-accounts-for-a-plan-stubbed)
     pub async fn list_accounts_for_plan_stubbed(
         &self,
         plan_id: i64,
@@ -1046,15 +1046,15 @@ GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/a
             },
         )
     }
-    /**Get an organization installation for the authenticated app
-
-Enables an authenticated GitHub App to find the organization's installation information.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /orgs/{org}/installation` (operation `apps/get-org-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#get-an-organization-installation-for-the-authenticated-app)*/
+    /// Get an organization installation for the authenticated app
+    ///
+    /// Enables an authenticated GitHub App to find the organization's installation information.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /orgs/{org}/installation` (operation `apps/get-org-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-an-organization-installation-for-the-authenticated-app)
     pub async fn get_org_installation(
         &self,
         org: &str,
@@ -1076,15 +1076,15 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**Get a repository installation for the authenticated app
-
-Enables an authenticated GitHub App to find the repository's installation information. The installation's account type will be either an organization or a user account, depending which account the repository belongs to.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /repos/{owner}/{repo}/installation` (operation `apps/get-repo-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app)*/
+    /// Get a repository installation for the authenticated app
+    ///
+    /// Enables an authenticated GitHub App to find the repository's installation information. The installation's account type will be either an organization or a user account, depending which account the repository belongs to.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/installation` (operation `apps/get-repo-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app)
     pub async fn get_repo_installation(
         &self,
         owner: &str,
@@ -1119,17 +1119,17 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
             },
         )
     }
-    /**List app installations accessible to the user access token
-
-Lists installations of your GitHub App that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access.
-
-The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
-
-You can find the permissions for the installation under the `permissions` key.
-
-`GET /user/installations` (operation `apps/list-installations-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token)*/
+    /// List app installations accessible to the user access token
+    ///
+    /// Lists installations of your GitHub App that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access.
+    ///
+    /// The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
+    ///
+    /// You can find the permissions for the installation under the `permissions` key.
+    ///
+    /// `GET /user/installations` (operation `apps/list-installations-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token)
     pub async fn list_installations_for_authenticated_user(
         &self,
         query: &AppsListInstallationsForAuthenticatedUserQuery,
@@ -1166,17 +1166,17 @@ You can find the permissions for the installation under the `permissions` key.
             },
         )
     }
-    /**List repositories accessible to the user access token
-
-List repositories that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access for an installation.
-
-The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
-
-The access the user has to each repository is included in the hash under the `permissions` key.
-
-`GET /user/installations/{installation_id}/repositories` (operation `apps/list-installation-repos-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-user-access-token)*/
+    /// List repositories accessible to the user access token
+    ///
+    /// List repositories that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access for an installation.
+    ///
+    /// The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
+    ///
+    /// The access the user has to each repository is included in the hash under the `permissions` key.
+    ///
+    /// `GET /user/installations/{installation_id}/repositories` (operation `apps/list-installation-repos-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-user-access-token)
     pub async fn list_installation_repos_for_authenticated_user(
         &self,
         installation_id: i64,
@@ -1219,15 +1219,15 @@ The access the user has to each repository is included in the hash under the `pe
             },
         )
     }
-    /**Add a repository to an app installation
-
-Add a single repository to an installation. The authenticated user must have admin access to the repository.
-
-This endpoint only works for PATs (classic) with the `repo` scope.
-
-`PUT /user/installations/{installation_id}/repositories/{repository_id}` (operation `apps/add-repo-to-installation-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/apps/installations#add-a-repository-to-an-app-installation)*/
+    /// Add a repository to an app installation
+    ///
+    /// Add a single repository to an installation. The authenticated user must have admin access to the repository.
+    ///
+    /// This endpoint only works for PATs (classic) with the `repo` scope.
+    ///
+    /// `PUT /user/installations/{installation_id}/repositories/{repository_id}` (operation `apps/add-repo-to-installation-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/installations#add-a-repository-to-an-app-installation)
     pub async fn add_repo_to_installation_for_authenticated_user(
         &self,
         installation_id: i64,
@@ -1264,15 +1264,15 @@ This endpoint only works for PATs (classic) with the `repo` scope.
             },
         )
     }
-    /**Remove a repository from an app installation
-
-Remove a single repository from an installation. The authenticated user must have admin access to the repository. The installation must have the `repository_selection` of `selected`.
-
-This endpoint only works for PATs (classic) with the `repo` scope.
-
-`DELETE /user/installations/{installation_id}/repositories/{repository_id}` (operation `apps/remove-repo-from-installation-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/apps/installations#remove-a-repository-from-an-app-installation)*/
+    /// Remove a repository from an app installation
+    ///
+    /// Remove a single repository from an installation. The authenticated user must have admin access to the repository. The installation must have the `repository_selection` of `selected`.
+    ///
+    /// This endpoint only works for PATs (classic) with the `repo` scope.
+    ///
+    /// `DELETE /user/installations/{installation_id}/repositories/{repository_id}` (operation `apps/remove-repo-from-installation-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/installations#remove-a-repository-from-an-app-installation)
     pub async fn remove_repo_from_installation_for_authenticated_user(
         &self,
         installation_id: i64,
@@ -1315,13 +1315,13 @@ This endpoint only works for PATs (classic) with the `repo` scope.
             },
         )
     }
-    /**List subscriptions for the authenticated user
-
-Lists the active subscriptions for the authenticated user.
-
-`GET /user/marketplace_purchases` (operation `apps/list-subscriptions-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#list-subscriptions-for-the-authenticated-user)*/
+    /// List subscriptions for the authenticated user
+    ///
+    /// Lists the active subscriptions for the authenticated user.
+    ///
+    /// `GET /user/marketplace_purchases` (operation `apps/list-subscriptions-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-subscriptions-for-the-authenticated-user)
     pub async fn list_subscriptions_for_authenticated_user(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserQuery,
@@ -1358,13 +1358,13 @@ Lists the active subscriptions for the authenticated user.
             },
         )
     }
-    /**List subscriptions for the authenticated user (stubbed)
-
-Lists the active subscriptions for the authenticated user.
-
-`GET /user/marketplace_purchases/stubbed` (operation `apps/list-subscriptions-for-authenticated-user-stubbed`)
-
-[GitHub docs](https://docs.github.com/rest/apps/marketplace#list-subscriptions-for-the-authenticated-user-stubbed)*/
+    /// List subscriptions for the authenticated user (stubbed)
+    ///
+    /// Lists the active subscriptions for the authenticated user.
+    ///
+    /// `GET /user/marketplace_purchases/stubbed` (operation `apps/list-subscriptions-for-authenticated-user-stubbed`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-subscriptions-for-the-authenticated-user-stubbed)
     pub async fn list_subscriptions_for_authenticated_user_stubbed(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserStubbedQuery,
@@ -1407,15 +1407,15 @@ Lists the active subscriptions for the authenticated user.
             },
         )
     }
-    /**Get a user installation for the authenticated app
-
-Enables an authenticated GitHub App to find the user’s installation information.
-
-You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
-
-`GET /users/{username}/installation` (operation `apps/get-user-installation`)
-
-[GitHub docs](https://docs.github.com/rest/apps/apps#get-a-user-installation-for-the-authenticated-app)*/
+    /// Get a user installation for the authenticated app
+    ///
+    /// Enables an authenticated GitHub App to find the user’s installation information.
+    ///
+    /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
+    ///
+    /// `GET /users/{username}/installation` (operation `apps/get-user-installation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-a-user-installation-for-the-authenticated-app)
     pub async fn get_user_installation(
         &self,
         username: &str,
@@ -1441,19 +1441,19 @@ You must use a [JWT](https://docs.github.com/apps/building-github-apps/authentic
 ///Query parameters of [`list_webhook_deliveries`](AppsApi::list_webhook_deliveries).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListWebhookDeliveriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
+    /// Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
-    ///Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
+    /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
     pub status: Option<crate::types::SuccessOrFailure>,
 }
 ///Query parameters of [`list_installation_requests_for_authenticated_app`](AppsApi::list_installation_requests_for_authenticated_app).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListInstallationRequestsForAuthenticatedAppQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_installation_requests_for_authenticated_app`](AppsApi::list_installation_requests_for_authenticated_app).
@@ -1467,20 +1467,20 @@ pub enum AppsListInstallationRequestsForAuthenticatedAppResponse {
 ///Query parameters of [`list_installations`](AppsApi::list_installations).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListInstallationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     pub outdated: Option<String>,
 }
 ///Query parameters of [`list_repos_accessible_to_installation`](AppsApi::list_repos_accessible_to_installation).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListReposAccessibleToInstallationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_repos_accessible_to_installation`](AppsApi::list_repos_accessible_to_installation).
@@ -1494,41 +1494,41 @@ pub enum AppsListReposAccessibleToInstallationResponse {
 ///Query parameters of [`list_plans`](AppsApi::list_plans).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListPlansQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_accounts_for_plan`](AppsApi::list_accounts_for_plan).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListAccountsForPlanQuery {
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
+    /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_plans_stubbed`](AppsApi::list_plans_stubbed).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListPlansStubbedQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_accounts_for_plan_stubbed`](AppsApi::list_accounts_for_plan_stubbed).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListAccountsForPlanStubbedQuery {
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
+    /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_repo_installation`](AppsApi::get_repo_installation).
@@ -1542,9 +1542,9 @@ pub enum AppsGetRepoInstallationResponse {
 ///Query parameters of [`list_installations_for_authenticated_user`](AppsApi::list_installations_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListInstallationsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_installations_for_authenticated_user`](AppsApi::list_installations_for_authenticated_user).
@@ -1558,9 +1558,9 @@ pub enum AppsListInstallationsForAuthenticatedUserResponse {
 ///Query parameters of [`list_installation_repos_for_authenticated_user`](AppsApi::list_installation_repos_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListInstallationReposForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_installation_repos_for_authenticated_user`](AppsApi::list_installation_repos_for_authenticated_user).
@@ -1590,9 +1590,9 @@ pub enum AppsRemoveRepoFromInstallationForAuthenticatedUserResponse {
 ///Query parameters of [`list_subscriptions_for_authenticated_user`](AppsApi::list_subscriptions_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListSubscriptionsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_subscriptions_for_authenticated_user`](AppsApi::list_subscriptions_for_authenticated_user).
@@ -1606,9 +1606,9 @@ pub enum AppsListSubscriptionsForAuthenticatedUserResponse {
 ///Query parameters of [`list_subscriptions_for_authenticated_user_stubbed`](AppsApi::list_subscriptions_for_authenticated_user_stubbed).
 #[derive(Debug, Clone, Default)]
 pub struct AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_subscriptions_for_authenticated_user_stubbed`](AppsApi::list_subscriptions_for_authenticated_user_stubbed).

@@ -16,15 +16,15 @@ pub struct BillingApi<'a> {
     client: &'a Client,
 }
 impl<'a> BillingApi<'a> {
-    /**Get billing AI credit usage report for an organization
-
-Gets a report of AI credit usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
-
-**Note:** Only data from the past 24 months is accessible via this endpoint.
-
-`GET /organizations/{org}/settings/billing/ai_credit/usage` (operation `billing/get-github-billing-ai-credit-usage-report-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-ai-credit-usage-report-for-an-organization)*/
+    /// Get billing AI credit usage report for an organization
+    ///
+    /// Gets a report of AI credit usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
+    ///
+    /// **Note:** Only data from the past 24 months is accessible via this endpoint.
+    ///
+    /// `GET /organizations/{org}/settings/billing/ai_credit/usage` (operation `billing/get-github-billing-ai-credit-usage-report-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-ai-credit-usage-report-for-an-organization)
     pub async fn get_github_billing_ai_credit_usage_report_org(
         &self,
         org: &str,
@@ -74,14 +74,14 @@ Gets a report of AI credit usage for an organization. To use this endpoint, you 
             },
         )
     }
-    /**Get all budgets for an organization
-
-Gets all budgets for an organization. The authenticated user must be an organization admin or billing manager.
-Each page returns up to 100 budgets.
-
-`GET /organizations/{org}/settings/billing/budgets` (operation `billing/get-all-budgets-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/budgets#get-all-budgets-for-an-organization)*/
+    /// Get all budgets for an organization
+    ///
+    /// Gets all budgets for an organization. The authenticated user must be an organization admin or billing manager.
+    /// Each page returns up to 100 budgets.
+    ///
+    /// `GET /organizations/{org}/settings/billing/budgets` (operation `billing/get-all-budgets-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/budgets#get-all-budgets-for-an-organization)
     pub async fn get_all_budgets_org(
         &self,
         org: &str,
@@ -123,14 +123,14 @@ Each page returns up to 100 budgets.
             },
         )
     }
-    /**Create a budget for an organization
-
-Creates a new budget for an organization. The authenticated user must be an
-organization admin or billing manager.
-
-`POST /organizations/{org}/settings/billing/budgets` (operation `billing/create-organization-budget`)
-
-[GitHub docs](https://docs.github.com/rest/billing/budgets#create-a-budget-for-an-organization)*/
+    /// Create a budget for an organization
+    ///
+    /// Creates a new budget for an organization. The authenticated user must be an
+    /// organization admin or billing manager.
+    ///
+    /// `POST /organizations/{org}/settings/billing/budgets` (operation `billing/create-organization-budget`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/budgets#create-a-budget-for-an-organization)
     pub async fn create_organization_budget(
         &self,
         org: &str,
@@ -166,13 +166,13 @@ organization admin or billing manager.
             },
         )
     }
-    /**Get a budget by ID for an organization
-
-Gets a budget by ID. The authenticated user must be an organization admin or billing manager.
-
-`GET /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/get-budget-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/budgets#get-a-budget-by-id-for-an-organization)*/
+    /// Get a budget by ID for an organization
+    ///
+    /// Gets a budget by ID. The authenticated user must be an organization admin or billing manager.
+    ///
+    /// `GET /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/get-budget-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/budgets#get-a-budget-by-id-for-an-organization)
     pub async fn get_budget_org(
         &self,
         org: &str,
@@ -204,13 +204,13 @@ Gets a budget by ID. The authenticated user must be an organization admin or bil
             },
         )
     }
-    /**Delete a budget for an organization
-
-Deletes a budget by ID for an organization. The authenticated user must be an organization admin or billing manager.
-
-`DELETE /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/delete-budget-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/budgets#delete-a-budget-for-an-organization)*/
+    /// Delete a budget for an organization
+    ///
+    /// Deletes a budget by ID for an organization. The authenticated user must be an organization admin or billing manager.
+    ///
+    /// `DELETE /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/delete-budget-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/budgets#delete-a-budget-for-an-organization)
     pub async fn delete_budget_org(
         &self,
         org: &str,
@@ -242,13 +242,13 @@ Deletes a budget by ID for an organization. The authenticated user must be an or
             },
         )
     }
-    /**Update a budget for an organization
-
-Updates an existing budget for an organization. The authenticated user must be an organization admin or billing manager.
-
-`PATCH /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/update-budget-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/budgets#update-a-budget-for-an-organization)*/
+    /// Update a budget for an organization
+    ///
+    /// Updates an existing budget for an organization. The authenticated user must be an organization admin or billing manager.
+    ///
+    /// `PATCH /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/update-budget-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/budgets#update-a-budget-for-an-organization)
     pub async fn update_budget_org(
         &self,
         org: &str,
@@ -283,15 +283,15 @@ Updates an existing budget for an organization. The authenticated user must be a
             },
         )
     }
-    /**Get billing premium request usage report for an organization
-
-Gets a report of premium request usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
-
-**Note:** Only data from the past 24 months is accessible via this endpoint.
-
-`GET /organizations/{org}/settings/billing/premium_request/usage` (operation `billing/get-github-billing-premium-request-usage-report-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-premium-request-usage-report-for-an-organization)*/
+    /// Get billing premium request usage report for an organization
+    ///
+    /// Gets a report of premium request usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
+    ///
+    /// **Note:** Only data from the past 24 months is accessible via this endpoint.
+    ///
+    /// `GET /organizations/{org}/settings/billing/premium_request/usage` (operation `billing/get-github-billing-premium-request-usage-report-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-premium-request-usage-report-for-an-organization)
     pub async fn get_github_billing_premium_request_usage_report_org(
         &self,
         org: &str,
@@ -341,15 +341,15 @@ Gets a report of premium request usage for an organization. To use this endpoint
             },
         )
     }
-    /**Get billing usage report for an organization
-
-Gets a report of the total usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
-
-**Note:** This endpoint is only available to organizations with access to the enhanced billing platform. For more information, see "[About the enhanced billing platform](https://docs.github.com/billing/using-the-new-billing-platform)."
-
-`GET /organizations/{org}/settings/billing/usage` (operation `billing/get-github-billing-usage-report-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-report-for-an-organization)*/
+    /// Get billing usage report for an organization
+    ///
+    /// Gets a report of the total usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
+    ///
+    /// **Note:** This endpoint is only available to organizations with access to the enhanced billing platform. For more information, see "[About the enhanced billing platform](https://docs.github.com/billing/using-the-new-billing-platform)."
+    ///
+    /// `GET /organizations/{org}/settings/billing/usage` (operation `billing/get-github-billing-usage-report-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-report-for-an-organization)
     pub async fn get_github_billing_usage_report_org(
         &self,
         org: &str,
@@ -389,18 +389,18 @@ Gets a report of the total usage for an organization. To use this endpoint, you 
             },
         )
     }
-    /**Get billing usage summary for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets a summary report of usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
-
-**Note:** Only data from the past 24 months is accessible via this endpoint.
-
-`GET /organizations/{org}/settings/billing/usage/summary` (operation `billing/get-github-billing-usage-summary-report-org`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-summary-for-an-organization)*/
+    /// Get billing usage summary for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets a summary report of usage for an organization. To use this endpoint, you must be an administrator of an organization within an enterprise or an organization account.
+    ///
+    /// **Note:** Only data from the past 24 months is accessible via this endpoint.
+    ///
+    /// `GET /organizations/{org}/settings/billing/usage/summary` (operation `billing/get-github-billing-usage-summary-report-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-summary-for-an-organization)
     pub async fn get_github_billing_usage_summary_report_org(
         &self,
         org: &str,
@@ -449,15 +449,15 @@ Gets a summary report of usage for an organization. To use this endpoint, you mu
             },
         )
     }
-    /**Get billing AI credit usage report for a user
-
-Gets a report of AI credit usage for a user.
-
-**Note:** Only data from the past 24 months is accessible via this endpoint.
-
-`GET /users/{username}/settings/billing/ai_credit/usage` (operation `billing/get-github-billing-ai-credit-usage-report-user`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-ai-credit-usage-report-for-a-user)*/
+    /// Get billing AI credit usage report for a user
+    ///
+    /// Gets a report of AI credit usage for a user.
+    ///
+    /// **Note:** Only data from the past 24 months is accessible via this endpoint.
+    ///
+    /// `GET /users/{username}/settings/billing/ai_credit/usage` (operation `billing/get-github-billing-ai-credit-usage-report-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-ai-credit-usage-report-for-a-user)
     pub async fn get_github_billing_ai_credit_usage_report_user(
         &self,
         username: &str,
@@ -504,15 +504,15 @@ Gets a report of AI credit usage for a user.
             },
         )
     }
-    /**Get billing premium request usage report for a user
-
-Gets a report of premium request usage for a user.
-
-**Note:** Only data from the past 24 months is accessible via this endpoint.
-
-`GET /users/{username}/settings/billing/premium_request/usage` (operation `billing/get-github-billing-premium-request-usage-report-user`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-premium-request-usage-report-for-a-user)*/
+    /// Get billing premium request usage report for a user
+    ///
+    /// Gets a report of premium request usage for a user.
+    ///
+    /// **Note:** Only data from the past 24 months is accessible via this endpoint.
+    ///
+    /// `GET /users/{username}/settings/billing/premium_request/usage` (operation `billing/get-github-billing-premium-request-usage-report-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-premium-request-usage-report-for-a-user)
     pub async fn get_github_billing_premium_request_usage_report_user(
         &self,
         username: &str,
@@ -559,15 +559,15 @@ Gets a report of premium request usage for a user.
             },
         )
     }
-    /**Get billing usage report for a user
-
-Gets a report of the total usage for a user.
-
-**Note:** This endpoint is only available to users with access to the enhanced billing platform.
-
-`GET /users/{username}/settings/billing/usage` (operation `billing/get-github-billing-usage-report-user`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-report-for-a-user)*/
+    /// Get billing usage report for a user
+    ///
+    /// Gets a report of the total usage for a user.
+    ///
+    /// **Note:** This endpoint is only available to users with access to the enhanced billing platform.
+    ///
+    /// `GET /users/{username}/settings/billing/usage` (operation `billing/get-github-billing-usage-report-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-report-for-a-user)
     pub async fn get_github_billing_usage_report_user(
         &self,
         username: &str,
@@ -607,18 +607,18 @@ Gets a report of the total usage for a user.
             },
         )
     }
-    /**Get billing usage summary for a user
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets a summary report of usage for a user.
-
-**Note:** Only data from the past 24 months is accessible via this endpoint.
-
-`GET /users/{username}/settings/billing/usage/summary` (operation `billing/get-github-billing-usage-summary-report-user`)
-
-[GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-summary-for-a-user)*/
+    /// Get billing usage summary for a user
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets a summary report of usage for a user.
+    ///
+    /// **Note:** Only data from the past 24 months is accessible via this endpoint.
+    ///
+    /// `GET /users/{username}/settings/billing/usage/summary` (operation `billing/get-github-billing-usage-summary-report-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-summary-for-a-user)
     pub async fn get_github_billing_usage_summary_report_user(
         &self,
         username: &str,
@@ -672,129 +672,129 @@ Gets a summary report of usage for a user.
 ///Query parameters of [`get_github_billing_ai_credit_usage_report_org`](BillingApi::get_github_billing_ai_credit_usage_report_org).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingAiCreditUsageReportOrgQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
-    ///The user name to query usage for. The name is not case sensitive.
+    /// The user name to query usage for. The name is not case sensitive.
     pub user: Option<String>,
-    ///The model name to query usage for. The name is not case sensitive.
+    /// The model name to query usage for. The name is not case sensitive.
     pub model: Option<String>,
-    ///The product name to query usage for. The name is not case sensitive.
+    /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
 }
 ///Query parameters of [`get_all_budgets_org`](BillingApi::get_all_budgets_org).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetAllBudgetsOrgQuery {
-    ///The page number of the results to fetch.
+    /// The page number of the results to fetch.
     pub page: Option<i64>,
-    ///The number of results per page (max 100).
+    /// The number of results per page (max 100).
     pub per_page: Option<i64>,
-    /**Filter budgets by scope type.
-
-- `organization`: Budgets scoped to the organization.
-- `repository`: Budgets scoped to a repository.
-- `multi_user_customer`: Universal budgets that apply to all users in the organization.
-- `user`: Budgets scoped to an individual user.*/
+    /// Filter budgets by scope type.
+    ///
+    /// - `organization`: Budgets scoped to the organization.
+    /// - `repository`: Budgets scoped to a repository.
+    /// - `multi_user_customer`: Universal budgets that apply to all users in the organization.
+    /// - `user`: Budgets scoped to an individual user.
     pub scope: Option<crate::types::BillingGetAllBudgetsOrgScope>,
-    ///Filter consumed amount details for budgets by the specified user login.
+    /// Filter consumed amount details for budgets by the specified user login.
     pub user: Option<String>,
 }
 ///Query parameters of [`get_github_billing_premium_request_usage_report_org`](BillingApi::get_github_billing_premium_request_usage_report_org).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingPremiumRequestUsageReportOrgQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
-    ///The user name to query usage for. The name is not case sensitive.
+    /// The user name to query usage for. The name is not case sensitive.
     pub user: Option<String>,
-    ///The model name to query usage for. The name is not case sensitive.
+    /// The model name to query usage for. The name is not case sensitive.
     pub model: Option<String>,
-    ///The product name to query usage for. The name is not case sensitive.
+    /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
 }
 ///Query parameters of [`get_github_billing_usage_report_org`](BillingApi::get_github_billing_usage_report_org).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingUsageReportOrgQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
 }
 ///Query parameters of [`get_github_billing_usage_summary_report_org`](BillingApi::get_github_billing_usage_summary_report_org).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingUsageSummaryReportOrgQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
-    ///The repository name to query for usage in the format owner/repository.
+    /// The repository name to query for usage in the format owner/repository.
     pub repository: Option<String>,
-    ///The product name to query usage for. The name is not case sensitive.
+    /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
-    ///The SKU to query for usage.
+    /// The SKU to query for usage.
     pub sku: Option<String>,
 }
 ///Query parameters of [`get_github_billing_ai_credit_usage_report_user`](BillingApi::get_github_billing_ai_credit_usage_report_user).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingAiCreditUsageReportUserQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
-    ///The model name to query usage for. The name is not case sensitive.
+    /// The model name to query usage for. The name is not case sensitive.
     pub model: Option<String>,
-    ///The product name to query usage for. The name is not case sensitive.
+    /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
 }
 ///Query parameters of [`get_github_billing_premium_request_usage_report_user`](BillingApi::get_github_billing_premium_request_usage_report_user).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingPremiumRequestUsageReportUserQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
-    ///The model name to query usage for. The name is not case sensitive.
+    /// The model name to query usage for. The name is not case sensitive.
     pub model: Option<String>,
-    ///The product name to query usage for. The name is not case sensitive.
+    /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
 }
 ///Query parameters of [`get_github_billing_usage_report_user`](BillingApi::get_github_billing_usage_report_user).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingUsageReportUserQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
 }
 ///Query parameters of [`get_github_billing_usage_summary_report_user`](BillingApi::get_github_billing_usage_summary_report_user).
 #[derive(Debug, Clone, Default)]
 pub struct BillingGetGithubBillingUsageSummaryReportUserQuery {
-    ///If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
+    /// If specified, only return results for a single year. The value of `year` is an integer with four digits representing a year. For example, `2025`. Default value is the current year.
     pub year: Option<i64>,
-    ///If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
+    /// If specified, only return results for a single month. The value of `month` is an integer between `1` and `12`. Default value is the current month. If no year is specified the default `year` is used.
     pub month: Option<i64>,
-    ///If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
+    /// If specified, only return results for a single day. The value of `day` is an integer between `1` and `31`. If no `year` or `month` is specified, the default `year` and `month` are used.
     pub day: Option<i64>,
-    ///The repository name to query for usage in the format owner/repository.
+    /// The repository name to query for usage in the format owner/repository.
     pub repository: Option<String>,
-    ///The product name to query usage for. The name is not case sensitive.
+    /// The product name to query usage for. The name is not case sensitive.
     pub product: Option<String>,
-    ///The SKU to query for usage.
+    /// The SKU to query for usage.
     pub sku: Option<String>,
 }

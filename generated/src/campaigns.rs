@@ -16,17 +16,17 @@ pub struct CampaignsApi<'a> {
     client: &'a Client,
 }
 impl<'a> CampaignsApi<'a> {
-    /**List campaigns for an organization
-
-Lists campaigns in an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
-
-`GET /orgs/{org}/campaigns` (operation `campaigns/list-org-campaigns`)
-
-[GitHub docs](https://docs.github.com/rest/campaigns/campaigns#list-campaigns-for-an-organization)*/
+    /// List campaigns for an organization
+    ///
+    /// Lists campaigns in an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/campaigns` (operation `campaigns/list-org-campaigns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#list-campaigns-for-an-organization)
     pub async fn list_org_campaigns(
         &self,
         org: &str,
@@ -67,20 +67,20 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Create a campaign for an organization
-
-Create a campaign for an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
-
-Fine-grained tokens must have the "Code scanning alerts" repository permissions (read) on all repositories included
-in the campaign.
-
-`POST /orgs/{org}/campaigns` (operation `campaigns/create-campaign`)
-
-[GitHub docs](https://docs.github.com/rest/campaigns/campaigns#create-a-campaign-for-an-organization)*/
+    /// Create a campaign for an organization
+    ///
+    /// Create a campaign for an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens must have the "Code scanning alerts" repository permissions (read) on all repositories included
+    /// in the campaign.
+    ///
+    /// `POST /orgs/{org}/campaigns` (operation `campaigns/create-campaign`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#create-a-campaign-for-an-organization)
     pub async fn create_campaign(
         &self,
         org: &str,
@@ -110,17 +110,17 @@ in the campaign.
             },
         )
     }
-    /**Get a campaign for an organization
-
-Gets a campaign for an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
-
-`GET /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/get-campaign-summary`)
-
-[GitHub docs](https://docs.github.com/rest/campaigns/campaigns#get-a-campaign-for-an-organization)*/
+    /// Get a campaign for an organization
+    ///
+    /// Gets a campaign for an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/get-campaign-summary`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#get-a-campaign-for-an-organization)
     pub async fn get_campaign_summary(
         &self,
         org: &str,
@@ -150,17 +150,17 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Delete a campaign for an organization
-
-Deletes a campaign in an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
-
-`DELETE /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/delete-campaign`)
-
-[GitHub docs](https://docs.github.com/rest/campaigns/campaigns#delete-a-campaign-for-an-organization)*/
+    /// Delete a campaign for an organization
+    ///
+    /// Deletes a campaign in an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/delete-campaign`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#delete-a-campaign-for-an-organization)
     pub async fn delete_campaign(
         &self,
         org: &str,
@@ -189,17 +189,17 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Update a campaign
-
-Updates a campaign in an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
-
-`PATCH /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/update-campaign`)
-
-[GitHub docs](https://docs.github.com/rest/campaigns/campaigns#update-a-campaign)*/
+    /// Update a campaign
+    ///
+    /// Updates a campaign in an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/update-campaign`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#update-a-campaign)
     pub async fn update_campaign(
         &self,
         org: &str,
@@ -236,14 +236,14 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
 ///Query parameters of [`list_org_campaigns`](CampaignsApi::list_org_campaigns).
 #[derive(Debug, Clone, Default)]
 pub struct CampaignsListOrgCampaignsQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///If specified, only campaigns with this state will be returned.
+    /// If specified, only campaigns with this state will be returned.
     pub state: Option<crate::types::CampaignState>,
-    ///The property by which to sort the results.
+    /// The property by which to sort the results.
     pub sort: Option<crate::types::CampaignsListOrgCampaignsSort>,
 }

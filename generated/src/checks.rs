@@ -16,17 +16,17 @@ pub struct ChecksApi<'a> {
     client: &'a Client,
 }
 impl<'a> ChecksApi<'a> {
-    /**Create a check run
-
-**Note:** The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
-
-Creates a new check run for a specific commit in a repository. Your GitHub App must have the `checks:write` permission to create check runs.
-
-In a check suite, GitHub limits the number of check runs with the same name to 1000. Once these check runs exceed 1000, GitHub will start to automatically delete older check runs.
-
-`POST /repos/{owner}/{repo}/check-runs` (operation `checks/create`)
-
-[GitHub docs](https://docs.github.com/rest/reference/checks#create-a-check-run)*/
+    /// Create a check run
+    ///
+    /// **Note:** The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
+    ///
+    /// Creates a new check run for a specific commit in a repository. Your GitHub App must have the `checks:write` permission to create check runs.
+    ///
+    /// In a check suite, GitHub limits the number of check runs with the same name to 1000. Once these check runs exceed 1000, GitHub will start to automatically delete older check runs.
+    ///
+    /// `POST /repos/{owner}/{repo}/check-runs` (operation `checks/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/checks#create-a-check-run)
     pub async fn create(
         &self,
         owner: &str,
@@ -54,18 +54,18 @@ In a check suite, GitHub limits the number of check runs with the same name to 1
             },
         )
     }
-    /**Get a check run
-
-Gets a single check run using its `id`.
-
-> [!NOTE]
-> The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
-
-`GET /repos/{owner}/{repo}/check-runs/{check_run_id}` (operation `checks/get`)
-
-[GitHub docs](https://docs.github.com/rest/checks/runs#get-a-check-run)*/
+    /// Get a check run
+    ///
+    /// Gets a single check run using its `id`.
+    ///
+    /// > [!NOTE]
+    /// > The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/check-runs/{check_run_id}` (operation `checks/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/runs#get-a-check-run)
     pub async fn get(
         &self,
         owner: &str,
@@ -93,18 +93,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Update a check run
-
-Updates a check run for a specific commit in a repository.
-
-> [!NOTE]
-> The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
-
-OAuth apps and personal access tokens (classic) cannot use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}` (operation `checks/update`)
-
-[GitHub docs](https://docs.github.com/rest/checks/runs#update-a-check-run)*/
+    /// Update a check run
+    ///
+    /// Updates a check run for a specific commit in a repository.
+    ///
+    /// > [!NOTE]
+    /// > The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
+    ///
+    /// OAuth apps and personal access tokens (classic) cannot use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}` (operation `checks/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/runs#update-a-check-run)
     pub async fn update(
         &self,
         owner: &str,
@@ -134,15 +134,15 @@ OAuth apps and personal access tokens (classic) cannot use this endpoint.
             },
         )
     }
-    /**List check run annotations
-
-Lists annotations for a check run using the annotation `id`.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
-
-`GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations` (operation `checks/list-annotations`)
-
-[GitHub docs](https://docs.github.com/rest/checks/runs#list-check-run-annotations)*/
+    /// List check run annotations
+    ///
+    /// Lists annotations for a check run using the annotation `id`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations` (operation `checks/list-annotations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/runs#list-check-run-annotations)
     pub async fn list_annotations(
         &self,
         owner: &str,
@@ -177,15 +177,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Rerequest a check run
-
-Triggers GitHub to rerequest an existing check run, without pushing new code to a repository. This endpoint will trigger the [`check_run` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) event with the action `rerequested`. When a check run is `rerequested`, the `status` of the check suite it belongs to is reset to `queued` and the `conclusion` is cleared. The check run itself is not updated. GitHub apps recieving the [`check_run` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) with the `rerequested` action should then decide if the check run should be reset or updated and call the [update `check_run` endpoint](https://docs.github.com/rest/checks/runs#update-a-check-run) to update the check_run if desired.
-
-For more information about how to re-run GitHub Actions jobs, see "[Re-run a job from a workflow run](https://docs.github.com/rest/actions/workflow-runs#re-run-a-job-from-a-workflow-run)".
-
-`POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest` (operation `checks/rerequest-run`)
-
-[GitHub docs](https://docs.github.com/rest/checks/runs#rerequest-a-check-run)*/
+    /// Rerequest a check run
+    ///
+    /// Triggers GitHub to rerequest an existing check run, without pushing new code to a repository. This endpoint will trigger the [`check_run` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) event with the action `rerequested`. When a check run is `rerequested`, the `status` of the check suite it belongs to is reset to `queued` and the `conclusion` is cleared. The check run itself is not updated. GitHub apps recieving the [`check_run` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) with the `rerequested` action should then decide if the check run should be reset or updated and call the [update `check_run` endpoint](https://docs.github.com/rest/checks/runs#update-a-check-run) to update the check_run if desired.
+    ///
+    /// For more information about how to re-run GitHub Actions jobs, see "[Re-run a job from a workflow run](https://docs.github.com/rest/actions/workflow-runs#re-run-a-job-from-a-workflow-run)".
+    ///
+    /// `POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest` (operation `checks/rerequest-run`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/runs#rerequest-a-check-run)
     pub async fn rerequest_run(
         &self,
         owner: &str,
@@ -217,18 +217,18 @@ For more information about how to re-run GitHub Actions jobs, see "[Re-run a job
             },
         )
     }
-    /**Create a check suite
-
-Creates a check suite manually. By default, check suites are automatically created when you create a [check run](https://docs.github.com/rest/checks/runs). You only need to use this endpoint for manually creating check suites when you've disabled automatic creation using "[Update repository preferences for check suites](https://docs.github.com/rest/checks/suites#update-repository-preferences-for-check-suites)".
-
-> [!NOTE]
-> The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
-
-OAuth apps and personal access tokens (classic) cannot use this endpoint.
-
-`POST /repos/{owner}/{repo}/check-suites` (operation `checks/create-suite`)
-
-[GitHub docs](https://docs.github.com/rest/checks/suites#create-a-check-suite)*/
+    /// Create a check suite
+    ///
+    /// Creates a check suite manually. By default, check suites are automatically created when you create a [check run](https://docs.github.com/rest/checks/runs). You only need to use this endpoint for manually creating check suites when you've disabled automatic creation using "[Update repository preferences for check suites](https://docs.github.com/rest/checks/suites#update-repository-preferences-for-check-suites)".
+    ///
+    /// > [!NOTE]
+    /// > The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+    ///
+    /// OAuth apps and personal access tokens (classic) cannot use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/check-suites` (operation `checks/create-suite`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/suites#create-a-check-suite)
     pub async fn create_suite(
         &self,
         owner: &str,
@@ -262,14 +262,14 @@ OAuth apps and personal access tokens (classic) cannot use this endpoint.
             },
         )
     }
-    /**Update repository preferences for check suites
-
-Changes the default automatic flow when creating check suites. By default, a check suite is automatically created each time code is pushed to a repository. When you disable the automatic creation of check suites, you can manually [Create a check suite](https://docs.github.com/rest/checks/suites#create-a-check-suite).
-You must have admin permissions in the repository to set preferences for check suites.
-
-`PATCH /repos/{owner}/{repo}/check-suites/preferences` (operation `checks/set-suites-preferences`)
-
-[GitHub docs](https://docs.github.com/rest/checks/suites#update-repository-preferences-for-check-suites)*/
+    /// Update repository preferences for check suites
+    ///
+    /// Changes the default automatic flow when creating check suites. By default, a check suite is automatically created each time code is pushed to a repository. When you disable the automatic creation of check suites, you can manually [Create a check suite](https://docs.github.com/rest/checks/suites#create-a-check-suite).
+    /// You must have admin permissions in the repository to set preferences for check suites.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/check-suites/preferences` (operation `checks/set-suites-preferences`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/suites#update-repository-preferences-for-check-suites)
     pub async fn set_suites_preferences(
         &self,
         owner: &str,
@@ -297,18 +297,18 @@ You must have admin permissions in the repository to set preferences for check s
             },
         )
     }
-    /**Get a check suite
-
-Gets a single check suite using its `id`.
-
-> [!NOTE]
-> The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
-
-`GET /repos/{owner}/{repo}/check-suites/{check_suite_id}` (operation `checks/get-suite`)
-
-[GitHub docs](https://docs.github.com/rest/checks/suites#get-a-check-suite)*/
+    /// Get a check suite
+    ///
+    /// Gets a single check suite using its `id`.
+    ///
+    /// > [!NOTE]
+    /// > The Checks API only looks for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}` (operation `checks/get-suite`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/suites#get-a-check-suite)
     pub async fn get_suite(
         &self,
         owner: &str,
@@ -336,18 +336,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List check runs in a check suite
-
-Lists check runs for a check suite using its `id`.
-
-> [!NOTE]
-> The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
-
-`GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs` (operation `checks/list-for-suite`)
-
-[GitHub docs](https://docs.github.com/rest/checks/runs#list-check-runs-in-a-check-suite)*/
+    /// List check runs in a check suite
+    ///
+    /// Lists check runs for a check suite using its `id`.
+    ///
+    /// > [!NOTE]
+    /// > The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs` (operation `checks/list-for-suite`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/runs#list-check-runs-in-a-check-suite)
     pub async fn list_for_suite(
         &self,
         owner: &str,
@@ -391,13 +391,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Rerequest a check suite
-
-Triggers GitHub to rerequest an existing check suite, without pushing new code to a repository. This endpoint will trigger the [`check_suite` webhook](https://docs.github.com/webhooks/event-payloads/#check_suite) event with the action `rerequested`. When a check suite is `rerequested`, its `status` is reset to `queued` and the `conclusion` is cleared.
-
-`POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest` (operation `checks/rerequest-suite`)
-
-[GitHub docs](https://docs.github.com/rest/checks/suites#rerequest-a-check-suite)*/
+    /// Rerequest a check suite
+    ///
+    /// Triggers GitHub to rerequest an existing check suite, without pushing new code to a repository. This endpoint will trigger the [`check_suite` webhook](https://docs.github.com/webhooks/event-payloads/#check_suite) event with the action `rerequested`. When a check suite is `rerequested`, its `status` is reset to `queued` and the `conclusion` is cleared.
+    ///
+    /// `POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest` (operation `checks/rerequest-suite`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/suites#rerequest-a-check-suite)
     pub async fn rerequest_suite(
         &self,
         owner: &str,
@@ -425,20 +425,20 @@ Triggers GitHub to rerequest an existing check suite, without pushing new code t
             },
         )
     }
-    /**List check runs for a Git reference
-
-Lists check runs for a commit ref. The `ref` can be a SHA, branch name, or a tag name.
-
-> [!NOTE]
-> The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
-
-If there are more than 1000 check suites on a single git reference, this endpoint will limit check runs to the 1000 most recent check suites. To iterate over all possible check runs, use the [List check suites for a Git reference](https://docs.github.com/rest/reference/checks#list-check-suites-for-a-git-reference) endpoint and provide the `check_suite_id` parameter to the [List check runs in a check suite](https://docs.github.com/rest/reference/checks#list-check-runs-in-a-check-suite) endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
-
-`GET /repos/{owner}/{repo}/commits/{ref}/check-runs` (operation `checks/list-for-ref`)
-
-[GitHub docs](https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference)*/
+    /// List check runs for a Git reference
+    ///
+    /// Lists check runs for a commit ref. The `ref` can be a SHA, branch name, or a tag name.
+    ///
+    /// > [!NOTE]
+    /// > The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array.
+    ///
+    /// If there are more than 1000 check suites on a single git reference, this endpoint will limit check runs to the 1000 most recent check suites. To iterate over all possible check runs, use the [List check suites for a Git reference](https://docs.github.com/rest/reference/checks#list-check-suites-for-a-git-reference) endpoint and provide the `check_suite_id` parameter to the [List check runs in a check suite](https://docs.github.com/rest/reference/checks#list-check-runs-in-a-check-suite) endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs` (operation `checks/list-for-ref`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference)
     pub async fn list_for_ref(
         &self,
         owner: &str,
@@ -485,18 +485,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List check suites for a Git reference
-
-Lists check suites for a commit `ref`. The `ref` can be a SHA, branch name, or a tag name.
-
-> [!NOTE]
-> The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
-
-`GET /repos/{owner}/{repo}/commits/{ref}/check-suites` (operation `checks/list-suites-for-ref`)
-
-[GitHub docs](https://docs.github.com/rest/checks/suites#list-check-suites-for-a-git-reference)*/
+    /// List check suites for a Git reference
+    ///
+    /// Lists check suites for a commit `ref`. The `ref` can be a SHA, branch name, or a tag name.
+    ///
+    /// > [!NOTE]
+    /// > The endpoints to manage checks only look for pushes in the repository where the check suite or check run were created. Pushes to a branch in a forked repository are not detected and return an empty `pull_requests` array and a `null` value for `head_branch`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{ref}/check-suites` (operation `checks/list-suites-for-ref`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/checks/suites#list-check-suites-for-a-git-reference)
     pub async fn list_suites_for_ref(
         &self,
         owner: &str,
@@ -541,9 +541,9 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`list_annotations`](ChecksApi::list_annotations).
 #[derive(Debug, Clone, Default)]
 pub struct ChecksListAnnotationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_suite`](ChecksApi::create_suite).
@@ -557,41 +557,41 @@ pub enum ChecksCreateSuiteResponse {
 ///Query parameters of [`list_for_suite`](ChecksApi::list_for_suite).
 #[derive(Debug, Clone, Default)]
 pub struct ChecksListForSuiteQuery {
-    ///Returns check runs with the specified `name`.
+    /// Returns check runs with the specified `name`.
     pub check_name: Option<String>,
-    ///Returns check runs with the specified `status`.
+    /// Returns check runs with the specified `status`.
     pub status: Option<crate::types::QueuedOrInProgressOrCompleted>,
-    ///Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
+    /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
     pub filter: Option<crate::types::LatestOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_for_ref`](ChecksApi::list_for_ref).
 #[derive(Debug, Clone, Default)]
 pub struct ChecksListForRefQuery {
-    ///Returns check runs with the specified `name`.
+    /// Returns check runs with the specified `name`.
     pub check_name: Option<String>,
-    ///Returns check runs with the specified `status`.
+    /// Returns check runs with the specified `status`.
     pub status: Option<crate::types::QueuedOrInProgressOrCompleted>,
-    ///Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
+    /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
     pub filter: Option<crate::types::LatestOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
     pub app_id: Option<i64>,
 }
 ///Query parameters of [`list_suites_for_ref`](ChecksApi::list_suites_for_ref).
 #[derive(Debug, Clone, Default)]
 pub struct ChecksListSuitesForRefQuery {
-    ///Filters check suites by GitHub App `id`.
+    /// Filters check suites by GitHub App `id`.
     pub app_id: Option<i64>,
-    ///Returns check runs with the specified `name`.
+    /// Returns check runs with the specified `name`.
     pub check_name: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

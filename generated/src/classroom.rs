@@ -16,17 +16,17 @@ pub struct ClassroomApi<'a> {
     client: &'a Client,
 }
 impl<'a> ClassroomApi<'a> {
-    /**Closing down - Get an assignment
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
-> For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
-
-Gets a GitHub Classroom assignment. Assignment will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
-
-`GET /assignments/{assignment_id}` (operation `classroom/get-an-assignment`)
-
-[GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-an-assignment)*/
+    /// Closing down - Get an assignment
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
+    /// > For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
+    ///
+    /// Gets a GitHub Classroom assignment. Assignment will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
+    ///
+    /// `GET /assignments/{assignment_id}` (operation `classroom/get-an-assignment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-an-assignment)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -57,17 +57,17 @@ Gets a GitHub Classroom assignment. Assignment will only be returned if the curr
             },
         )
     }
-    /**Closing down - List accepted assignments for an assignment
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
-> For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
-
-Lists any assignment repositories that have been created by students accepting a GitHub Classroom assignment. Accepted assignments will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
-
-`GET /assignments/{assignment_id}/accepted_assignments` (operation `classroom/list-accepted-assignments-for-an-assignment`)
-
-[GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-accepted-assignments-for-an-assignment)*/
+    /// Closing down - List accepted assignments for an assignment
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
+    /// > For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
+    ///
+    /// Lists any assignment repositories that have been created by students accepting a GitHub Classroom assignment. Accepted assignments will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
+    ///
+    /// `GET /assignments/{assignment_id}/accepted_assignments` (operation `classroom/list-accepted-assignments-for-an-assignment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-accepted-assignments-for-an-assignment)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -104,17 +104,17 @@ Lists any assignment repositories that have been created by students accepting a
             },
         )
     }
-    /**Closing down - Get assignment grades
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
-> For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
-
-Gets grades for a GitHub Classroom assignment. Grades will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
-
-`GET /assignments/{assignment_id}/grades` (operation `classroom/get-assignment-grades`)
-
-[GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-assignment-grades)*/
+    /// Closing down - Get assignment grades
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
+    /// > For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
+    ///
+    /// Gets grades for a GitHub Classroom assignment. Grades will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
+    ///
+    /// `GET /assignments/{assignment_id}/grades` (operation `classroom/get-assignment-grades`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-assignment-grades)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -145,17 +145,17 @@ Gets grades for a GitHub Classroom assignment. Grades will only be returned if t
             },
         )
     }
-    /**Closing down - List classrooms
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
-> For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
-
-Lists GitHub Classroom classrooms for the current user. Classrooms will only be returned if the current user is an administrator of one or more GitHub Classrooms.
-
-`GET /classrooms` (operation `classroom/list-classrooms`)
-
-[GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-classrooms)*/
+    /// Closing down - List classrooms
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
+    /// > For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
+    ///
+    /// Lists GitHub Classroom classrooms for the current user. Classrooms will only be returned if the current user is an administrator of one or more GitHub Classrooms.
+    ///
+    /// `GET /classrooms` (operation `classroom/list-classrooms`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-classrooms)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -188,17 +188,17 @@ Lists GitHub Classroom classrooms for the current user. Classrooms will only be 
             },
         )
     }
-    /**Closing down - Get a classroom
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
-> For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
-
-Gets a GitHub Classroom classroom for the current user. Classroom will only be returned if the current user is an administrator of the GitHub Classroom.
-
-`GET /classrooms/{classroom_id}` (operation `classroom/get-a-classroom`)
-
-[GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-a-classroom)*/
+    /// Closing down - Get a classroom
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
+    /// > For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
+    ///
+    /// Gets a GitHub Classroom classroom for the current user. Classroom will only be returned if the current user is an administrator of the GitHub Classroom.
+    ///
+    /// `GET /classrooms/{classroom_id}` (operation `classroom/get-a-classroom`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-a-classroom)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -229,17 +229,17 @@ Gets a GitHub Classroom classroom for the current user. Classroom will only be r
             },
         )
     }
-    /**Closing down - List assignments for a classroom
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
-> For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
-
-Lists GitHub Classroom assignments for a classroom. Assignments will only be returned if the current user is an administrator of the GitHub Classroom.
-
-`GET /classrooms/{classroom_id}/assignments` (operation `classroom/list-assignments-for-a-classroom`)
-
-[GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-assignments-for-a-classroom)*/
+    /// Closing down - List assignments for a classroom
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed on August 28, 2026.
+    /// > For more information, see the [GitHub Classroom sunset notice](https://gh.io/classroom-sunset).
+    ///
+    /// Lists GitHub Classroom assignments for a classroom. Assignments will only be returned if the current user is an administrator of the GitHub Classroom.
+    ///
+    /// `GET /classrooms/{classroom_id}/assignments` (operation `classroom/list-assignments-for-a-classroom`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-assignments-for-a-classroom)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
     )]
@@ -280,24 +280,24 @@ Lists GitHub Classroom assignments for a classroom. Assignments will only be ret
 ///Query parameters of [`list_accepted_assignments_for_an_assignment`](ClassroomApi::list_accepted_assignments_for_an_assignment).
 #[derive(Debug, Clone, Default)]
 pub struct ClassroomListAcceptedAssignmentsForAnAssignmentQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_classrooms`](ClassroomApi::list_classrooms).
 #[derive(Debug, Clone, Default)]
 pub struct ClassroomListClassroomsQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_assignments_for_a_classroom`](ClassroomApi::list_assignments_for_a_classroom).
 #[derive(Debug, Clone, Default)]
 pub struct ClassroomListAssignmentsForAClassroomQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }

@@ -16,15 +16,15 @@ pub struct CodeQualityApi<'a> {
     client: &'a Client,
 }
 impl<'a> CodeQualityApi<'a> {
-    /**List code quality findings for a repository
-
-Lists code quality findings for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-quality/findings` (operation `code-quality/list-findings-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/code-quality/code-quality#list-code-quality-findings-for-a-repository)*/
+    /// List code quality findings for a repository
+    ///
+    /// Lists code quality findings for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-quality/findings` (operation `code-quality/list-findings-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#list-code-quality-findings-for-a-repository)
     pub async fn list_findings_for_repo(
         &self,
         owner: &str,
@@ -70,15 +70,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a code quality finding
-
-Gets a single code quality finding.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-quality/findings/{finding_number}` (operation `code-quality/get-finding`)
-
-[GitHub docs](https://docs.github.com/rest/code-quality/code-quality#get-a-code-quality-finding)*/
+    /// Get a code quality finding
+    ///
+    /// Gets a single code quality finding.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-quality/findings/{finding_number}` (operation `code-quality/get-finding`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#get-a-code-quality-finding)
     pub async fn get_finding(
         &self,
         owner: &str,
@@ -110,15 +110,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a code quality setup configuration
-
-Gets a code quality setup configuration.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-quality/setup` (operation `code-quality/get-setup`)
-
-[GitHub docs](https://docs.github.com/rest/code-quality/code-quality#get-a-code-quality-setup-configuration)*/
+    /// Get a code quality setup configuration
+    ///
+    /// Gets a code quality setup configuration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-quality/setup` (operation `code-quality/get-setup`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#get-a-code-quality-setup-configuration)
     pub async fn get_setup(
         &self,
         owner: &str,
@@ -148,15 +148,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Update a code quality setup configuration
-
-Updates a code quality setup configuration.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`PATCH /repos/{owner}/{repo}/code-quality/setup` (operation `code-quality/update-setup`)
-
-[GitHub docs](https://docs.github.com/rest/code-quality/code-quality#update-a-code-quality-setup-configuration)*/
+    /// Update a code quality setup configuration
+    ///
+    /// Updates a code quality setup configuration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/code-quality/setup` (operation `code-quality/update-setup`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#update-a-code-quality-setup-configuration)
     pub async fn update_setup(
         &self,
         owner: &str,
@@ -201,15 +201,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`list_findings_for_repo`](CodeQualityApi::list_findings_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct CodeQualityListFindingsForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///If specified, only code quality findings with this state will be returned.
+    /// If specified, only code quality findings with this state will be returned.
     pub state: Option<crate::types::OpenOrDismissed>,
 }
 ///The success responses of [`update_setup`](CodeQualityApi::update_setup).

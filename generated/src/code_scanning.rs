@@ -16,17 +16,17 @@ pub struct CodeScanningApi<'a> {
     client: &'a Client,
 }
 impl<'a> CodeScanningApi<'a> {
-    /**List code scanning alerts for an organization
-
-Lists code scanning alerts for the default branch for all eligible repositories in an organization. Eligible repositories are repositories that are owned by organizations that you own or for which you are a security manager. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` or `repo`s cope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /orgs/{org}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-an-organization)*/
+    /// List code scanning alerts for an organization
+    ///
+    /// Lists code scanning alerts for the default branch for all eligible repositories in an organization. Eligible repositories are repositories that are owned by organizations that you own or for which you are a security manager. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` or `repo`s cope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /orgs/{org}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-an-organization)
     pub async fn list_alerts_for_org(
         &self,
         org: &str,
@@ -85,22 +85,22 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**List code scanning alerts for a repository
-
-Lists all open code scanning alerts for the default branch (usually `main`
-or `master`). You must use an access token with the `security_events` scope to use
-this endpoint with private repos, the `public_repo` scope also grants permission to read
-security events on public repos only. GitHub Apps must have the `security_events` read
-permission to use this endpoint.
-
-The response includes a `most_recent_instance` object.
-This provides details of the most recent instance of this alert
-for the default branch or for the specified Git reference
-(if you used `ref` in the request).
-
-`GET /repos/{owner}/{repo}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/reference/code-scanning#list-code-scanning-alerts-for-a-repository)*/
+    /// List code scanning alerts for a repository
+    ///
+    /// Lists all open code scanning alerts for the default branch (usually `main`
+    /// or `master`). You must use an access token with the `security_events` scope to use
+    /// this endpoint with private repos, the `public_repo` scope also grants permission to read
+    /// security events on public repos only. GitHub Apps must have the `security_events` read
+    /// permission to use this endpoint.
+    ///
+    /// The response includes a `most_recent_instance` object.
+    /// This provides details of the most recent instance of this alert
+    /// for the default branch or for the specified Git reference
+    /// (if you used `ref` in the request).
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/code-scanning#list-code-scanning-alerts-for-a-repository)
     pub async fn list_alerts_for_repo(
         &self,
         owner: &str,
@@ -159,15 +159,15 @@ for the default branch or for the specified Git reference
             },
         )
     }
-    /**Get a code scanning alert
-
-Gets a single code scanning alert.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}` (operation `code-scanning/get-alert`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-alert)*/
+    /// Get a code scanning alert
+    ///
+    /// Gets a single code scanning alert.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}` (operation `code-scanning/get-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-alert)
     pub async fn get_alert(
         &self,
         owner: &str,
@@ -203,14 +203,14 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Update a code scanning alert
-
-Updates the status of a single code scanning alert.
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}` (operation `code-scanning/update-alert`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#update-a-code-scanning-alert)*/
+    /// Update a code scanning alert
+    ///
+    /// Updates the status of a single code scanning alert.
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}` (operation `code-scanning/update-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#update-a-code-scanning-alert)
     pub async fn update_alert(
         &self,
         owner: &str,
@@ -245,15 +245,15 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Get the status of an autofix for a code scanning alert
-
-Gets the status and description of an autofix for a code scanning alert on the repository's default branch.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix` (operation `code-scanning/get-autofix`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-status-of-an-autofix-for-a-code-scanning-alert)*/
+    /// Get the status of an autofix for a code scanning alert
+    ///
+    /// Gets the status and description of an autofix for a code scanning alert on the repository's default branch.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix` (operation `code-scanning/get-autofix`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-status-of-an-autofix-for-a-code-scanning-alert)
     pub async fn get_autofix(
         &self,
         owner: &str,
@@ -286,19 +286,19 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Create an autofix for a code scanning alert
-
-Creates an autofix for a code scanning alert from the repository's default branch.
-
-If a new autofix is to be created as a result of this request or is currently being generated, then this endpoint will return a 202 Accepted response.
-
-If an autofix already exists for a given alert, then this endpoint will return a 200 OK response.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix` (operation `code-scanning/create-autofix`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#create-an-autofix-for-a-code-scanning-alert)*/
+    /// Create an autofix for a code scanning alert
+    ///
+    /// Creates an autofix for a code scanning alert from the repository's default branch.
+    ///
+    /// If a new autofix is to be created as a result of this request or is currently being generated, then this endpoint will return a 202 Accepted response.
+    ///
+    /// If an autofix already exists for a given alert, then this endpoint will return a 200 OK response.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix` (operation `code-scanning/create-autofix`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#create-an-autofix-for-a-code-scanning-alert)
     pub async fn create_autofix(
         &self,
         owner: &str,
@@ -339,17 +339,17 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Commit an autofix for a code scanning alert
-
-Commits an autofix for a code scanning alert from the repository's default branch.
-
-If an autofix is committed as a result of this request, then this endpoint will return a 201 Created response.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits` (operation `code-scanning/commit-autofix`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#commit-an-autofix-for-a-code-scanning-alert)*/
+    /// Commit an autofix for a code scanning alert
+    ///
+    /// Commits an autofix for a code scanning alert from the repository's default branch.
+    ///
+    /// If an autofix is committed as a result of this request, then this endpoint will return a 201 Created response.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits` (operation `code-scanning/commit-autofix`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#commit-an-autofix-for-a-code-scanning-alert)
     pub async fn commit_autofix(
         &self,
         owner: &str,
@@ -387,15 +387,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List instances of a code scanning alert
-
-Lists all instances of the specified code scanning alert.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances` (operation `code-scanning/list-alert-instances`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-instances-of-a-code-scanning-alert)*/
+    /// List instances of a code scanning alert
+    ///
+    /// Lists all instances of the specified code scanning alert.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances` (operation `code-scanning/list-alert-instances`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-instances-of-a-code-scanning-alert)
     pub async fn list_alert_instances(
         &self,
         owner: &str,
@@ -440,27 +440,27 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**List code scanning analyses for a repository
-
-Lists the details of all code scanning analyses for a repository,
-starting with the most recent.
-The response is paginated and you can use the `page` and `per_page` parameters
-to list the analyses you're interested in.
-By default 30 analyses are listed per page.
-
-The `rules_count` field in the response give the number of rules
-that were run in the analysis.
-For very old analyses this data is not available,
-and `0` is returned in this field.
-
-> [!WARNING]
-> **Closing down notice:** The `tool_name` field is closing down and will, in future, not be included in the response for this endpoint. The example response reflects this change. The tool name can now be found inside the `tool` field.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/analyses` (operation `code-scanning/list-recent-analyses`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-code-scanning-analyses-for-a-repository)*/
+    /// List code scanning analyses for a repository
+    ///
+    /// Lists the details of all code scanning analyses for a repository,
+    /// starting with the most recent.
+    /// The response is paginated and you can use the `page` and `per_page` parameters
+    /// to list the analyses you're interested in.
+    /// By default 30 analyses are listed per page.
+    ///
+    /// The `rules_count` field in the response give the number of rules
+    /// that were run in the analysis.
+    /// For very old analyses this data is not available,
+    /// and `0` is returned in this field.
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** The `tool_name` field is closing down and will, in future, not be included in the response for this endpoint. The example response reflects this change. The tool name can now be found inside the `tool` field.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/analyses` (operation `code-scanning/list-recent-analyses`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-code-scanning-analyses-for-a-repository)
     pub async fn list_recent_analyses(
         &self,
         owner: &str,
@@ -518,29 +518,29 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Get a code scanning analysis for a repository
-
-Gets a specified code scanning analysis for a repository.
-
-The default JSON response contains fields that describe the analysis.
-This includes the Git reference and commit SHA to which the analysis relates,
-the datetime of the analysis, the name of the code scanning tool,
-and the number of alerts.
-
-The `rules_count` field in the default response give the number of rules
-that were run in the analysis.
-For very old analyses this data is not available,
-and `0` is returned in this field.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/sarif+json`**: Instead of returning a summary of the analysis, this endpoint returns a subset of the analysis data that was uploaded. The data is formatted as [SARIF version 2.1.0](https://docs.oasis-open.org/sarif/sarif/v2.1.0/cs01/sarif-v2.1.0-cs01.html). It also returns additional data such as the `github/alertNumber` and `github/alertUrl` properties.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}` (operation `code-scanning/get-analysis`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-analysis-for-a-repository)*/
+    /// Get a code scanning analysis for a repository
+    ///
+    /// Gets a specified code scanning analysis for a repository.
+    ///
+    /// The default JSON response contains fields that describe the analysis.
+    /// This includes the Git reference and commit SHA to which the analysis relates,
+    /// the datetime of the analysis, the name of the code scanning tool,
+    /// and the number of alerts.
+    ///
+    /// The `rules_count` field in the default response give the number of rules
+    /// that were run in the analysis.
+    /// For very old analyses this data is not available,
+    /// and `0` is returned in this field.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/sarif+json`**: Instead of returning a summary of the analysis, this endpoint returns a subset of the analysis data that was uploaded. The data is formatted as [SARIF version 2.1.0](https://docs.oasis-open.org/sarif/sarif/v2.1.0/cs01/sarif-v2.1.0-cs01.html). It also returns additional data such as the `github/alertNumber` and `github/alertUrl` properties.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}` (operation `code-scanning/get-analysis`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-analysis-for-a-repository)
     pub async fn get_analysis(
         &self,
         owner: &str,
@@ -573,76 +573,76 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Delete a code scanning analysis from a repository
-
-Deletes a specified code scanning analysis from a repository.
-
-You can delete one analysis at a time.
-To delete a series of analyses, start with the most recent analysis and work backwards.
-Conceptually, the process is similar to the undo function in a text editor.
-
-When you list the analyses for a repository,
-one or more will be identified as deletable in the response:
-
-```
-"deletable": true
-```
-
-An analysis is deletable when it's the most recent in a set of analyses.
-Typically, a repository will have multiple sets of analyses
-for each enabled code scanning tool,
-where a set is determined by a unique combination of analysis values:
-
-* `ref`
-* `tool`
-* `category`
-
-If you attempt to delete an analysis that is not the most recent in a set,
-you'll get a 400 response with the message:
-
-```
-Analysis specified is not deletable.
-```
-
-The response from a successful `DELETE` operation provides you with
-two alternative URLs for deleting the next analysis in the set:
-`next_analysis_url` and `confirm_delete_url`.
-Use the `next_analysis_url` URL if you want to avoid accidentally deleting the final analysis
-in a set. This is a useful option if you want to preserve at least one analysis
-for the specified tool in your repository.
-Use the `confirm_delete_url` URL if you are content to remove all analyses for a tool.
-When you delete the last analysis in a set, the value of `next_analysis_url` and `confirm_delete_url`
-in the 200 response is `null`.
-
-As an example of the deletion process,
-let's imagine that you added a workflow that configured a particular code scanning tool
-to analyze the code in a repository. This tool has added 15 analyses:
-10 on the default branch, and another 5 on a topic branch.
-You therefore have two separate sets of analyses for this tool.
-You've now decided that you want to remove all of the analyses for the tool.
-To do this you must make 15 separate deletion requests.
-To start, you must find an analysis that's identified as deletable.
-Each set of analyses always has one that's identified as deletable.
-Having found the deletable analysis for one of the two sets,
-delete this analysis and then continue deleting the next analysis in the set until they're all deleted.
-Then repeat the process for the second set.
-The procedure therefore consists of a nested loop:
-
-**Outer loop**:
-* List the analyses for the repository, filtered by tool.
-* Parse this list to find a deletable analysis. If found:
-
-  **Inner loop**:
-  * Delete the identified analysis.
-  * Parse the response for the value of `confirm_delete_url` and, if found, use this in the next iteration.
-
-The above process assumes that you want to remove all trace of the tool's analyses from the GitHub user interface, for the specified repository, and it therefore uses the `confirm_delete_url` value. Alternatively, you could use the `next_analysis_url` value, which would leave the last analysis in each set undeleted to avoid removing a tool's analysis entirely.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}` (operation `code-scanning/delete-analysis`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#delete-a-code-scanning-analysis-from-a-repository)*/
+    /// Delete a code scanning analysis from a repository
+    ///
+    /// Deletes a specified code scanning analysis from a repository.
+    ///
+    /// You can delete one analysis at a time.
+    /// To delete a series of analyses, start with the most recent analysis and work backwards.
+    /// Conceptually, the process is similar to the undo function in a text editor.
+    ///
+    /// When you list the analyses for a repository,
+    /// one or more will be identified as deletable in the response:
+    ///
+    /// ```
+    /// "deletable": true
+    /// ```
+    ///
+    /// An analysis is deletable when it's the most recent in a set of analyses.
+    /// Typically, a repository will have multiple sets of analyses
+    /// for each enabled code scanning tool,
+    /// where a set is determined by a unique combination of analysis values:
+    ///
+    /// * `ref`
+    /// * `tool`
+    /// * `category`
+    ///
+    /// If you attempt to delete an analysis that is not the most recent in a set,
+    /// you'll get a 400 response with the message:
+    ///
+    /// ```
+    /// Analysis specified is not deletable.
+    /// ```
+    ///
+    /// The response from a successful `DELETE` operation provides you with
+    /// two alternative URLs for deleting the next analysis in the set:
+    /// `next_analysis_url` and `confirm_delete_url`.
+    /// Use the `next_analysis_url` URL if you want to avoid accidentally deleting the final analysis
+    /// in a set. This is a useful option if you want to preserve at least one analysis
+    /// for the specified tool in your repository.
+    /// Use the `confirm_delete_url` URL if you are content to remove all analyses for a tool.
+    /// When you delete the last analysis in a set, the value of `next_analysis_url` and `confirm_delete_url`
+    /// in the 200 response is `null`.
+    ///
+    /// As an example of the deletion process,
+    /// let's imagine that you added a workflow that configured a particular code scanning tool
+    /// to analyze the code in a repository. This tool has added 15 analyses:
+    /// 10 on the default branch, and another 5 on a topic branch.
+    /// You therefore have two separate sets of analyses for this tool.
+    /// You've now decided that you want to remove all of the analyses for the tool.
+    /// To do this you must make 15 separate deletion requests.
+    /// To start, you must find an analysis that's identified as deletable.
+    /// Each set of analyses always has one that's identified as deletable.
+    /// Having found the deletable analysis for one of the two sets,
+    /// delete this analysis and then continue deleting the next analysis in the set until they're all deleted.
+    /// Then repeat the process for the second set.
+    /// The procedure therefore consists of a nested loop:
+    ///
+    /// **Outer loop**:
+    /// * List the analyses for the repository, filtered by tool.
+    /// * Parse this list to find a deletable analysis. If found:
+    ///
+    ///   **Inner loop**:
+    ///   * Delete the identified analysis.
+    ///   * Parse the response for the value of `confirm_delete_url` and, if found, use this in the next iteration.
+    ///
+    /// The above process assumes that you want to remove all trace of the tool's analyses from the GitHub user interface, for the specified repository, and it therefore uses the `confirm_delete_url` value. Alternatively, you could use the `next_analysis_url` value, which would leave the last analysis in each set undeleted to avoid removing a tool's analysis entirely.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}` (operation `code-scanning/delete-analysis`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#delete-a-code-scanning-analysis-from-a-repository)
     pub async fn delete_analysis(
         &self,
         owner: &str,
@@ -679,15 +679,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List CodeQL databases for a repository
-
-Lists the CodeQL databases that are available in a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/codeql/databases` (operation `code-scanning/list-codeql-databases`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-codeql-databases-for-a-repository)*/
+    /// List CodeQL databases for a repository
+    ///
+    /// Lists the CodeQL databases that are available in a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/codeql/databases` (operation `code-scanning/list-codeql-databases`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-codeql-databases-for-a-repository)
     pub async fn list_codeql_databases(
         &self,
         owner: &str,
@@ -717,21 +717,21 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a CodeQL database for a repository
-
-Gets a CodeQL database for a language in a repository.
-
-By default this endpoint returns JSON metadata about the CodeQL database. To
-download the CodeQL database binary content, set the `Accept` header of the request
-to [`application/zip`](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types), and make sure
-your HTTP client is configured to follow redirects or use the `Location` header
-to make a second request to get the redirect URL.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}` (operation `code-scanning/get-codeql-database`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-codeql-database-for-a-repository)*/
+    /// Get a CodeQL database for a repository
+    ///
+    /// Gets a CodeQL database for a language in a repository.
+    ///
+    /// By default this endpoint returns JSON metadata about the CodeQL database. To
+    /// download the CodeQL database binary content, set the `Accept` header of the request
+    /// to [`application/zip`](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types), and make sure
+    /// your HTTP client is configured to follow redirects or use the `Location` header
+    /// to make a second request to get the redirect URL.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}` (operation `code-scanning/get-codeql-database`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-codeql-database-for-a-repository)
     pub async fn get_codeql_database(
         &self,
         owner: &str,
@@ -767,15 +767,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a CodeQL database
-
-Deletes a CodeQL database for a language in a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}` (operation `code-scanning/delete-codeql-database`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#delete-a-codeql-database)*/
+    /// Delete a CodeQL database
+    ///
+    /// Deletes a CodeQL database for a language in a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}` (operation `code-scanning/delete-codeql-database`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#delete-a-codeql-database)
     pub async fn delete_codeql_database(
         &self,
         owner: &str,
@@ -807,20 +807,20 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a CodeQL variant analysis
-
-Creates a new CodeQL variant analysis, which will run a CodeQL query against one or more repositories.
-
-Get started by learning more about [running CodeQL queries at scale with Multi-Repository Variant Analysis](https://docs.github.com/code-security/codeql-for-vs-code/getting-started-with-codeql-for-vs-code/running-codeql-queries-at-scale-with-multi-repository-variant-analysis).
-
-Use the `owner` and `repo` parameters in the URL to specify the controller repository that
-will be used for running GitHub Actions workflows and storing the results of the CodeQL variant analysis.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses` (operation `code-scanning/create-variant-analysis`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#create-a-codeql-variant-analysis)*/
+    /// Create a CodeQL variant analysis
+    ///
+    /// Creates a new CodeQL variant analysis, which will run a CodeQL query against one or more repositories.
+    ///
+    /// Get started by learning more about [running CodeQL queries at scale with Multi-Repository Variant Analysis](https://docs.github.com/code-security/codeql-for-vs-code/getting-started-with-codeql-for-vs-code/running-codeql-queries-at-scale-with-multi-repository-variant-analysis).
+    ///
+    /// Use the `owner` and `repo` parameters in the URL to specify the controller repository that
+    /// will be used for running GitHub Actions workflows and storing the results of the CodeQL variant analysis.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses` (operation `code-scanning/create-variant-analysis`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#create-a-codeql-variant-analysis)
     pub async fn create_variant_analysis(
         &self,
         owner: &str,
@@ -852,15 +852,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get the summary of a CodeQL variant analysis
-
-Gets the summary of a CodeQL variant analysis.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}` (operation `code-scanning/get-variant-analysis`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-summary-of-a-codeql-variant-analysis)*/
+    /// Get the summary of a CodeQL variant analysis
+    ///
+    /// Gets the summary of a CodeQL variant analysis.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}` (operation `code-scanning/get-variant-analysis`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-summary-of-a-codeql-variant-analysis)
     pub async fn get_variant_analysis(
         &self,
         owner: &str,
@@ -891,15 +891,15 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Get the analysis status of a repository in a CodeQL variant analysis
-
-Gets the analysis status of a repository in a CodeQL variant analysis.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}` (operation `code-scanning/get-variant-analysis-repo-task`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-analysis-status-of-a-repository-in-a-codeql-variant-analysis)*/
+    /// Get the analysis status of a repository in a CodeQL variant analysis
+    ///
+    /// Gets the analysis status of a repository in a CodeQL variant analysis.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}` (operation `code-scanning/get-variant-analysis-repo-task`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-analysis-status-of-a-repository-in-a-codeql-variant-analysis)
     pub async fn get_variant_analysis_repo_task(
         &self,
         owner: &str,
@@ -934,15 +934,15 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Get a code scanning default setup configuration
-
-Gets a code scanning default setup configuration.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/default-setup` (operation `code-scanning/get-default-setup`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration)*/
+    /// Get a code scanning default setup configuration
+    ///
+    /// Gets a code scanning default setup configuration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/default-setup` (operation `code-scanning/get-default-setup`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration)
     pub async fn get_default_setup(
         &self,
         owner: &str,
@@ -972,15 +972,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Update a code scanning default setup configuration
-
-Updates a code scanning default setup configuration.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`PATCH /repos/{owner}/{repo}/code-scanning/default-setup` (operation `code-scanning/update-default-setup`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#update-a-code-scanning-default-setup-configuration)*/
+    /// Update a code scanning default setup configuration
+    ///
+    /// Updates a code scanning default setup configuration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/code-scanning/default-setup` (operation `code-scanning/update-default-setup`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#update-a-code-scanning-default-setup-configuration)
     pub async fn update_default_setup(
         &self,
         owner: &str,
@@ -1021,46 +1021,46 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Upload an analysis as SARIF data
-
-Uploads SARIF data containing the results of a code scanning analysis to make the results available in a repository. For troubleshooting information, see "[Troubleshooting SARIF uploads](https://docs.github.com/code-security/code-scanning/troubleshooting-sarif)."
-
-There are two places where you can upload code scanning results.
- - If you upload to a pull request, for example `--ref refs/pull/42/merge` or `--ref refs/pull/42/head`, then the results appear as alerts in a pull request check. For more information, see "[Triaging code scanning alerts in pull requests](https://docs.github.com/code-security/secure-coding/triaging-code-scanning-alerts-in-pull-requests)."
- - If you upload to a branch, for example `--ref refs/heads/my-branch`, then the results appear in the **Security** tab for your repository. For more information, see "[Managing code scanning alerts for your repository](https://docs.github.com/code-security/secure-coding/managing-code-scanning-alerts-for-your-repository#viewing-the-alerts-for-a-repository)."
-
-You must compress the SARIF-formatted analysis data that you want to upload, using `gzip`, and then encode it as a Base64 format string. For example:
-
-```
-gzip -c analysis-data.sarif | base64 -w0
-```
-
-SARIF upload supports a maximum number of entries per the following data objects, and an analysis will be rejected if any of these objects is above its maximum value. For some objects, there are additional values over which the entries will be ignored while keeping the most important entries whenever applicable.
-To get the most out of your analysis when it includes data above the supported limits, try to optimize the analysis configuration. For example, for the CodeQL tool, identify and remove the most noisy queries. For more information, see "[SARIF results exceed one or more limits](https://docs.github.com/code-security/code-scanning/troubleshooting-sarif/results-exceed-limit)."
-
-
-| **SARIF data**                   | **Maximum values** | **Additional limits**                                                            |
-|----------------------------------|:------------------:|----------------------------------------------------------------------------------|
-| Runs per file                    |         20         |                                                                                  |
-| Results per run                  |       25,000       | Only the top 5,000 results will be included, prioritized by severity.            |
-| Rules per run                    |       25,000       |                                                                                  |
-| Tool extensions per run          |        100         |                                                                                  |
-| Thread Flow Locations per result |       10,000       | Only the top 1,000 Thread Flow Locations will be included, using prioritization. |
-| Location per result	             |       1,000        | Only 100 locations will be included.                                             |
-| Tags per rule	                   |         20         | Only 10 tags will be included.                                                   |
-
-
-The `202 Accepted` response includes an `id` value.
-You can use this ID to check the status of the upload by using it in the `/sarifs/{sarif_id}` endpoint.
-For more information, see "[Get information about a SARIF upload](https://docs.github.com/rest/code-scanning/code-scanning#get-information-about-a-sarif-upload)."
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-This endpoint is limited to 1,000 requests per hour for each user or app installation calling it.
-
-`POST /repos/{owner}/{repo}/code-scanning/sarifs` (operation `code-scanning/upload-sarif`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data)*/
+    /// Upload an analysis as SARIF data
+    ///
+    /// Uploads SARIF data containing the results of a code scanning analysis to make the results available in a repository. For troubleshooting information, see "[Troubleshooting SARIF uploads](https://docs.github.com/code-security/code-scanning/troubleshooting-sarif)."
+    ///
+    /// There are two places where you can upload code scanning results.
+    ///  - If you upload to a pull request, for example `--ref refs/pull/42/merge` or `--ref refs/pull/42/head`, then the results appear as alerts in a pull request check. For more information, see "[Triaging code scanning alerts in pull requests](https://docs.github.com/code-security/secure-coding/triaging-code-scanning-alerts-in-pull-requests)."
+    ///  - If you upload to a branch, for example `--ref refs/heads/my-branch`, then the results appear in the **Security** tab for your repository. For more information, see "[Managing code scanning alerts for your repository](https://docs.github.com/code-security/secure-coding/managing-code-scanning-alerts-for-your-repository#viewing-the-alerts-for-a-repository)."
+    ///
+    /// You must compress the SARIF-formatted analysis data that you want to upload, using `gzip`, and then encode it as a Base64 format string. For example:
+    ///
+    /// ```
+    /// gzip -c analysis-data.sarif | base64 -w0
+    /// ```
+    ///
+    /// SARIF upload supports a maximum number of entries per the following data objects, and an analysis will be rejected if any of these objects is above its maximum value. For some objects, there are additional values over which the entries will be ignored while keeping the most important entries whenever applicable.
+    /// To get the most out of your analysis when it includes data above the supported limits, try to optimize the analysis configuration. For example, for the CodeQL tool, identify and remove the most noisy queries. For more information, see "[SARIF results exceed one or more limits](https://docs.github.com/code-security/code-scanning/troubleshooting-sarif/results-exceed-limit)."
+    ///
+    ///
+    /// | **SARIF data**                   | **Maximum values** | **Additional limits**                                                            |
+    /// |----------------------------------|:------------------:|----------------------------------------------------------------------------------|
+    /// | Runs per file                    |         20         |                                                                                  |
+    /// | Results per run                  |       25,000       | Only the top 5,000 results will be included, prioritized by severity.            |
+    /// | Rules per run                    |       25,000       |                                                                                  |
+    /// | Tool extensions per run          |        100         |                                                                                  |
+    /// | Thread Flow Locations per result |       10,000       | Only the top 1,000 Thread Flow Locations will be included, using prioritization. |
+    /// | Location per result	             |       1,000        | Only 100 locations will be included.                                             |
+    /// | Tags per rule	                   |         20         | Only 10 tags will be included.                                                   |
+    ///
+    ///
+    /// The `202 Accepted` response includes an `id` value.
+    /// You can use this ID to check the status of the upload by using it in the `/sarifs/{sarif_id}` endpoint.
+    /// For more information, see "[Get information about a SARIF upload](https://docs.github.com/rest/code-scanning/code-scanning#get-information-about-a-sarif-upload)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// This endpoint is limited to 1,000 requests per hour for each user or app installation calling it.
+    ///
+    /// `POST /repos/{owner}/{repo}/code-scanning/sarifs` (operation `code-scanning/upload-sarif`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data)
     pub async fn upload_sarif(
         &self,
         owner: &str,
@@ -1094,14 +1094,14 @@ This endpoint is limited to 1,000 requests per hour for each user or app install
             },
         )
     }
-    /**Get information about a SARIF upload
-
-Gets information about a SARIF upload, including the status and the URL of the analysis that was uploaded so that you can retrieve details of the analysis. For more information, see "[Get a code scanning analysis for a repository](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-analysis-for-a-repository)."
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
-
-`GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}` (operation `code-scanning/get-sarif`)
-
-[GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-information-about-a-sarif-upload)*/
+    /// Get information about a SARIF upload
+    ///
+    /// Gets information about a SARIF upload, including the status and the URL of the analysis that was uploaded so that you can retrieve details of the analysis. For more information, see "[Get a code scanning analysis for a repository](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-analysis-for-a-repository)."
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}` (operation `code-scanning/get-sarif`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-information-about-a-sarif-upload)
     pub async fn get_sarif(
         &self,
         owner: &str,
@@ -1137,49 +1137,48 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
 ///Query parameters of [`list_alerts_for_org`](CodeScanningApi::list_alerts_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct CodeScanningListAlertsForOrgQuery {
-    ///The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
+    /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub tool_name: Option<String>,
-    ///The GUID of a code scanning tool. Only results by this tool will be listed. Note that some code scanning tools may not include a GUID in their analysis data. You can specify the tool by using either `tool_guid` or `tool_name`, but not both.
+    /// The GUID of a code scanning tool. Only results by this tool will be listed. Note that some code scanning tools may not include a GUID in their analysis data. You can specify the tool by using either `tool_guid` or `tool_name`, but not both.
     pub tool_guid: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///If specified, only code scanning alerts with this state will be returned.
+    /// If specified, only code scanning alerts with this state will be returned.
     pub state: Option<crate::types::CodeScanningAlertStateQuery>,
-    ///The property by which to sort the results.
+    /// The property by which to sort the results.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///If specified, only code scanning alerts with this severity will be returned.
+    /// If specified, only code scanning alerts with this severity will be returned.
     pub severity: Option<crate::types::CodeScanningAlertSeverity>,
-    /**Filter alerts by assignees. Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`).
-Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
-*/
+    /// Filter alerts by assignees. Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`).
+    /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignees: Option<String>,
 }
 ///Query parameters of [`list_alerts_for_repo`](CodeScanningApi::list_alerts_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct CodeScanningListAlertsForRepoQuery {
-    ///The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
+    /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub tool_name: Option<String>,
-    ///The GUID of a code scanning tool. Only results by this tool will be listed. Note that some code scanning tools may not include a GUID in their analysis data. You can specify the tool by using either `tool_guid` or `tool_name`, but not both.
+    /// The GUID of a code scanning tool. Only results by this tool will be listed. Note that some code scanning tools may not include a GUID in their analysis data. You can specify the tool by using either `tool_guid` or `tool_name`, but not both.
     pub tool_guid: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
+    /// The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property by which to sort the results. . `number` is deprecated - we recommend that you use `created` instead.
+    /// The property by which to sort the results. . `number` is deprecated - we recommend that you use `created` instead.
     pub sort: Option<crate::types::CreatedOrNumberOrUpdated>,
-    ///Set to `open`, `closed, `fixed`, or `dismissed` to list code scanning alerts in a specific state.
+    /// Set to `open`, `closed, `fixed`, or `dismissed` to list code scanning alerts in a specific state.
     pub state: Option<crate::types::CodeScanningAlertState>,
 }
 ///The success responses of [`list_alerts_for_repo`](CodeScanningApi::list_alerts_for_repo).
@@ -1209,41 +1208,41 @@ pub enum CodeScanningCreateAutofixResponse {
 ///Query parameters of [`list_alert_instances`](CodeScanningApi::list_alert_instances).
 #[derive(Debug, Clone, Default)]
 pub struct CodeScanningListAlertInstancesQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
+    /// The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
-    ///The number of the pull request for the results you want to list.
+    /// The number of the pull request for the results you want to list.
     pub pr: Option<i64>,
 }
 ///Query parameters of [`list_recent_analyses`](CodeScanningApi::list_recent_analyses).
 #[derive(Debug, Clone, Default)]
 pub struct CodeScanningListRecentAnalysesQuery {
-    ///The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
+    /// The name of a code scanning tool. Only results by this tool will be listed. You can specify the tool by using either `tool_name` or `tool_guid`, but not both.
     pub tool_name: Option<String>,
-    ///The GUID of a code scanning tool. Only results by this tool will be listed. Note that some code scanning tools may not include a GUID in their analysis data. You can specify the tool by using either `tool_guid` or `tool_name`, but not both.
+    /// The GUID of a code scanning tool. Only results by this tool will be listed. Note that some code scanning tools may not include a GUID in their analysis data. You can specify the tool by using either `tool_guid` or `tool_name`, but not both.
     pub tool_guid: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The number of the pull request for the results you want to list.
+    /// The number of the pull request for the results you want to list.
     pub pr: Option<i64>,
-    ///The Git reference for the analyses you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
+    /// The Git reference for the analyses you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
-    ///Filter analyses belonging to the same SARIF upload.
+    /// Filter analyses belonging to the same SARIF upload.
     pub sarif_id: Option<String>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property by which to sort the results.
+    /// The property by which to sort the results.
     pub sort: Option<crate::types::Created>,
 }
 ///Query parameters of [`delete_analysis`](CodeScanningApi::delete_analysis).
 #[derive(Debug, Clone, Default)]
 pub struct CodeScanningDeleteAnalysisQuery {
-    ///Allow deletion if the specified analysis is the last in a set. If you attempt to delete the final analysis in a set without setting this parameter to `true`, you'll get a 400 response with the message: `Analysis is last of its type and deletion may result in the loss of historical alert data. Please specify confirm_delete.`
+    /// Allow deletion if the specified analysis is the last in a set. If you attempt to delete the final analysis in a set without setting this parameter to `true`, you'll get a 400 response with the message: `Analysis is last of its type and deletion may result in the loss of historical alert data. Please specify confirm_delete.`
     pub confirm_delete: Option<String>,
 }
 ///The success responses of [`get_codeql_database`](CodeScanningApi::get_codeql_database).

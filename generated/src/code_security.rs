@@ -16,17 +16,17 @@ pub struct CodeSecurityApi<'a> {
     client: &'a Client,
 }
 impl<'a> CodeSecurityApi<'a> {
-    /**Get code security configurations for an enterprise
-
-Lists all code security configurations available in an enterprise.
-
-The authenticated user must be an administrator of the enterprise in order to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/code-security/configurations` (operation `code-security/get-configurations-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-code-security-configurations-for-an-enterprise)*/
+    /// Get code security configurations for an enterprise
+    ///
+    /// Lists all code security configurations available in an enterprise.
+    ///
+    /// The authenticated user must be an administrator of the enterprise in order to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/code-security/configurations` (operation `code-security/get-configurations-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-code-security-configurations-for-an-enterprise)
     pub async fn get_configurations_for_enterprise(
         &self,
         enterprise: &str,
@@ -64,17 +64,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:enterprise`
             },
         )
     }
-    /**Create a code security configuration for an enterprise
-
-Creates a code security configuration in an enterprise.
-
-The authenticated user must be an administrator of the enterprise in order to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`POST /enterprises/{enterprise}/code-security/configurations` (operation `code-security/create-configuration-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#create-a-code-security-configuration-for-an-enterprise)*/
+    /// Create a code security configuration for an enterprise
+    ///
+    /// Creates a code security configuration in an enterprise.
+    ///
+    /// The authenticated user must be an administrator of the enterprise in order to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `POST /enterprises/{enterprise}/code-security/configurations` (operation `code-security/create-configuration-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#create-a-code-security-configuration-for-an-enterprise)
     pub async fn create_configuration_for_enterprise(
         &self,
         enterprise: &str,
@@ -105,17 +105,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Get default code security configurations for an enterprise
-
-Lists the default code security configurations for an enterprise.
-
-The authenticated user must be an administrator of the enterprise in order to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/code-security/configurations/defaults` (operation `code-security/get-default-configurations-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-default-code-security-configurations-for-an-enterprise)*/
+    /// Get default code security configurations for an enterprise
+    ///
+    /// Lists the default code security configurations for an enterprise.
+    ///
+    /// The authenticated user must be an administrator of the enterprise in order to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/code-security/configurations/defaults` (operation `code-security/get-default-configurations-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-default-code-security-configurations-for-an-enterprise)
     pub async fn get_default_configurations_for_enterprise(
         &self,
         enterprise: &str,
@@ -143,17 +143,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:enterprise`
             },
         )
     }
-    /**Retrieve a code security configuration of an enterprise
-
-Gets a code security configuration available in an enterprise.
-
-The authenticated user must be an administrator of the enterprise in order to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/get-single-configuration-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#retrieve-a-code-security-configuration-of-an-enterprise)*/
+    /// Retrieve a code security configuration of an enterprise
+    ///
+    /// Gets a code security configuration available in an enterprise.
+    ///
+    /// The authenticated user must be an administrator of the enterprise in order to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/get-single-configuration-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#retrieve-a-code-security-configuration-of-an-enterprise)
     pub async fn get_single_configuration_for_enterprise(
         &self,
         enterprise: &str,
@@ -194,19 +194,19 @@ OAuth app tokens and personal access tokens (classic) need the `read:enterprise`
             },
         )
     }
-    /**Delete a code security configuration for an enterprise
-
-Deletes a code security configuration from an enterprise.
-Repositories attached to the configuration will retain their settings but will no longer be associated with
-the configuration.
-
-The authenticated user must be an administrator for the enterprise to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/delete-configuration-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#delete-a-code-security-configuration-for-an-enterprise)*/
+    /// Delete a code security configuration for an enterprise
+    ///
+    /// Deletes a code security configuration from an enterprise.
+    /// Repositories attached to the configuration will retain their settings but will no longer be associated with
+    /// the configuration.
+    ///
+    /// The authenticated user must be an administrator for the enterprise to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/delete-configuration-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#delete-a-code-security-configuration-for-an-enterprise)
     pub async fn delete_configuration_for_enterprise(
         &self,
         enterprise: &str,
@@ -238,17 +238,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Update a custom code security configuration for an enterprise
-
-Updates a code security configuration in an enterprise.
-
-The authenticated user must be an administrator of the enterprise in order to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/update-enterprise-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#update-a-custom-code-security-configuration-for-an-enterprise)*/
+    /// Update a custom code security configuration for an enterprise
+    ///
+    /// Updates a code security configuration in an enterprise.
+    ///
+    /// The authenticated user must be an administrator of the enterprise in order to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/update-enterprise-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#update-a-custom-code-security-configuration-for-an-enterprise)
     pub async fn update_enterprise_configuration(
         &self,
         enterprise: &str,
@@ -287,19 +287,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Attach an enterprise configuration to repositories
-
-Attaches an enterprise code security configuration to repositories. If the repositories specified are already attached to a configuration, they will be re-attached to the provided configuration.
-
-If insufficient GHAS licenses are available to attach the configuration to a repository, only free features will be enabled.
-
-The authenticated user must be an administrator for the enterprise to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach` (operation `code-security/attach-enterprise-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#attach-an-enterprise-configuration-to-repositories)*/
+    /// Attach an enterprise configuration to repositories
+    ///
+    /// Attaches an enterprise code security configuration to repositories. If the repositories specified are already attached to a configuration, they will be re-attached to the provided configuration.
+    ///
+    /// If insufficient GHAS licenses are available to attach the configuration to a repository, only free features will be enabled.
+    ///
+    /// The authenticated user must be an administrator for the enterprise to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach` (operation `code-security/attach-enterprise-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#attach-an-enterprise-configuration-to-repositories)
     pub async fn attach_enterprise_configuration(
         &self,
         enterprise: &str,
@@ -332,19 +332,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Set a code security configuration as a default for an enterprise
-
-Sets a code security configuration as a default to be applied to new repositories in your enterprise.
-
-This configuration will be applied by default to the matching repository type when created, but only for organizations within the enterprise that do not already have a default code security configuration set.
-
-The authenticated user must be an administrator for the enterprise to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults` (operation `code-security/set-configuration-as-default-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-enterprise)*/
+    /// Set a code security configuration as a default for an enterprise
+    ///
+    /// Sets a code security configuration as a default to be applied to new repositories in your enterprise.
+    ///
+    /// This configuration will be applied by default to the matching repository type when created, but only for organizations within the enterprise that do not already have a default code security configuration set.
+    ///
+    /// The authenticated user must be an administrator for the enterprise to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults` (operation `code-security/set-configuration-as-default-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-enterprise)
     pub async fn set_configuration_as_default_for_enterprise(
         &self,
         enterprise: &str,
@@ -381,17 +381,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Get repositories associated with an enterprise code security configuration
-
-Lists the repositories associated with an enterprise code security configuration in an organization.
-
-The authenticated user must be an administrator of the enterprise in order to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories` (operation `code-security/get-repositories-for-enterprise-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-repositories-associated-with-an-enterprise-code-security-configuration)*/
+    /// Get repositories associated with an enterprise code security configuration
+    ///
+    /// Lists the repositories associated with an enterprise code security configuration in an organization.
+    ///
+    /// The authenticated user must be an administrator of the enterprise in order to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories` (operation `code-security/get-repositories-for-enterprise-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-repositories-associated-with-an-enterprise-code-security-configuration)
     pub async fn get_repositories_for_enterprise_configuration(
         &self,
         enterprise: &str,
@@ -437,17 +437,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:enterprise`
             },
         )
     }
-    /**Get code security configurations for an organization
-
-Lists all code security configurations available in an organization.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/code-security/configurations` (operation `code-security/get-configurations-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-code-security-configurations-for-an-organization)*/
+    /// Get code security configurations for an organization
+    ///
+    /// Lists all code security configurations available in an organization.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/code-security/configurations` (operation `code-security/get-configurations-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-code-security-configurations-for-an-organization)
     pub async fn get_configurations_for_org(
         &self,
         org: &str,
@@ -488,17 +488,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` scope 
             },
         )
     }
-    /**Create a code security configuration
-
-Creates a code security configuration in an organization.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`POST /orgs/{org}/code-security/configurations` (operation `code-security/create-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#create-a-code-security-configuration)*/
+    /// Create a code security configuration
+    ///
+    /// Creates a code security configuration in an organization.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/code-security/configurations` (operation `code-security/create-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#create-a-code-security-configuration)
     pub async fn create_configuration(
         &self,
         org: &str,
@@ -525,17 +525,17 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Get default code security configurations
-
-Lists the default code security configurations for an organization.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/code-security/configurations/defaults` (operation `code-security/get-default-configurations`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-default-code-security-configurations)*/
+    /// Get default code security configurations
+    ///
+    /// Lists the default code security configurations for an organization.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/code-security/configurations/defaults` (operation `code-security/get-default-configurations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-default-code-security-configurations)
     pub async fn get_default_configurations(
         &self,
         org: &str,
@@ -567,18 +567,18 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` scope 
             },
         )
     }
-    /**Detach configurations from repositories
-
-Detach code security configuration(s) from a set of repositories.
-Repositories will retain their settings but will no longer be associated with the configuration.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/code-security/configurations/detach` (operation `code-security/detach-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#detach-configurations-from-repositories)*/
+    /// Detach configurations from repositories
+    ///
+    /// Detach code security configuration(s) from a set of repositories.
+    /// Repositories will retain their settings but will no longer be associated with the configuration.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/code-security/configurations/detach` (operation `code-security/detach-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#detach-configurations-from-repositories)
     pub async fn detach_configuration(
         &self,
         org: &str,
@@ -610,17 +610,17 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Get a code security configuration
-
-Gets a code security configuration available in an organization.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`GET /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/get-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-a-code-security-configuration)*/
+    /// Get a code security configuration
+    ///
+    /// Gets a code security configuration available in an organization.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/get-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-a-code-security-configuration)
     pub async fn get_configuration(
         &self,
         org: &str,
@@ -654,19 +654,19 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Delete a code security configuration
-
-Deletes the desired code security configuration from an organization.
-Repositories attached to the configuration will retain their settings but will no longer be associated with
-the configuration.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/delete-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#delete-a-code-security-configuration)*/
+    /// Delete a code security configuration
+    ///
+    /// Deletes the desired code security configuration from an organization.
+    /// Repositories attached to the configuration will retain their settings but will no longer be associated with
+    /// the configuration.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/delete-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#delete-a-code-security-configuration)
     pub async fn delete_configuration(
         &self,
         org: &str,
@@ -698,17 +698,17 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Update a code security configuration
-
-Updates a code security configuration in an organization.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/update-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#update-a-code-security-configuration)*/
+    /// Update a code security configuration
+    ///
+    /// Updates a code security configuration in an organization.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/update-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#update-a-code-security-configuration)
     pub async fn update_configuration(
         &self,
         org: &str,
@@ -741,19 +741,19 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Attach a configuration to repositories
-
-Attach a code security configuration to a set of repositories. If the repositories specified are already attached to a configuration, they will be re-attached to the provided configuration.
-
-If insufficient GHAS licenses are available to attach the configuration to a repository, only free features will be enabled.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`POST /orgs/{org}/code-security/configurations/{configuration_id}/attach` (operation `code-security/attach-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#attach-a-configuration-to-repositories)*/
+    /// Attach a configuration to repositories
+    ///
+    /// Attach a code security configuration to a set of repositories. If the repositories specified are already attached to a configuration, they will be re-attached to the provided configuration.
+    ///
+    /// If insufficient GHAS licenses are available to attach the configuration to a repository, only free features will be enabled.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/code-security/configurations/{configuration_id}/attach` (operation `code-security/attach-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#attach-a-configuration-to-repositories)
     pub async fn attach_configuration(
         &self,
         org: &str,
@@ -782,19 +782,19 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Set a code security configuration as a default for an organization
-
-Sets a code security configuration as a default to be applied to new repositories in your organization.
-
-This configuration will be applied to the matching repository type (all, none, public, private and internal) by default when they are created.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults` (operation `code-security/set-configuration-as-default`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-organization)*/
+    /// Set a code security configuration as a default for an organization
+    ///
+    /// Sets a code security configuration as a default to be applied to new repositories in your organization.
+    ///
+    /// This configuration will be applied to the matching repository type (all, none, public, private and internal) by default when they are created.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults` (operation `code-security/set-configuration-as-default`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-organization)
     pub async fn set_configuration_as_default(
         &self,
         org: &str,
@@ -831,17 +831,17 @@ OAuth app tokens and personal access tokens (classic) need the `write:org` scope
             },
         )
     }
-    /**Get repositories associated with a code security configuration
-
-Lists the repositories associated with a code security configuration in an organization.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories` (operation `code-security/get-repositories-for-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-repositories-associated-with-a-code-security-configuration)*/
+    /// Get repositories associated with a code security configuration
+    ///
+    /// Lists the repositories associated with a code security configuration in an organization.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories` (operation `code-security/get-repositories-for-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-repositories-associated-with-a-code-security-configuration)
     pub async fn get_repositories_for_configuration(
         &self,
         org: &str,
@@ -887,17 +887,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` scope 
             },
         )
     }
-    /**Get the code security configuration associated with a repository
-
-Get the code security configuration that manages a repository's code security settings.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/code-security-configuration` (operation `code-security/get-configuration-for-repository`)
-
-[GitHub docs](https://docs.github.com/rest/code-security/configurations#get-the-code-security-configuration-associated-with-a-repository)*/
+    /// Get the code security configuration associated with a repository
+    ///
+    /// Get the code security configuration that manages a repository's code security settings.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/code-security-configuration` (operation `code-security/get-configuration-for-repository`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-the-code-security-configuration-associated-with-a-repository)
     pub async fn get_configuration_for_repository(
         &self,
         owner: &str,
@@ -939,11 +939,11 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`get_configurations_for_enterprise`](CodeSecurityApi::get_configurations_for_enterprise).
 #[derive(Debug, Clone, Default)]
 pub struct CodeSecurityGetConfigurationsForEnterpriseQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///The success responses of [`get_single_configuration_for_enterprise`](CodeSecurityApi::get_single_configuration_for_enterprise).
@@ -965,27 +965,27 @@ pub enum CodeSecurityUpdateEnterpriseConfigurationResponse {
 ///Query parameters of [`get_repositories_for_enterprise_configuration`](CodeSecurityApi::get_repositories_for_enterprise_configuration).
 #[derive(Debug, Clone, Default)]
 pub struct CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**A comma-separated list of statuses. If specified, only repositories with these attachment statuses will be returned.
-
-Can be: `all`, `attached`, `attaching`, `removed`, `enforced`, `failed`, `updating`, `removed_by_enterprise`*/
+    /// A comma-separated list of statuses. If specified, only repositories with these attachment statuses will be returned.
+    ///
+    /// Can be: `all`, `attached`, `attaching`, `removed`, `enforced`, `failed`, `updating`, `removed_by_enterprise`
     pub status: Option<String>,
 }
 ///Query parameters of [`get_configurations_for_org`](CodeSecurityApi::get_configurations_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct CodeSecurityGetConfigurationsForOrgQuery {
-    ///The target type of the code security configuration
+    /// The target type of the code security configuration
     pub target_type: Option<crate::types::GlobalOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///The success responses of [`get_default_configurations`](CodeSecurityApi::get_default_configurations).
@@ -1015,15 +1015,15 @@ pub enum CodeSecurityUpdateConfigurationResponse {
 ///Query parameters of [`get_repositories_for_configuration`](CodeSecurityApi::get_repositories_for_configuration).
 #[derive(Debug, Clone, Default)]
 pub struct CodeSecurityGetRepositoriesForConfigurationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**A comma-separated list of statuses. If specified, only repositories with these attachment statuses will be returned.
-
-Can be: `all`, `attached`, `attaching`, `detached`, `removed`, `enforced`, `failed`, `updating`, `removed_by_enterprise`*/
+    /// A comma-separated list of statuses. If specified, only repositories with these attachment statuses will be returned.
+    ///
+    /// Can be: `all`, `attached`, `attaching`, `detached`, `removed`, `enforced`, `failed`, `updating`, `removed_by_enterprise`
     pub status: Option<String>,
 }
 ///The success responses of [`get_configuration_for_repository`](CodeSecurityApi::get_configuration_for_repository).

@@ -16,13 +16,13 @@ pub struct CodesOfConductApi<'a> {
     client: &'a Client,
 }
 impl<'a> CodesOfConductApi<'a> {
-    /**Get all codes of conduct
-
-Returns array of all GitHub's codes of conduct.
-
-`GET /codes_of_conduct` (operation `codes-of-conduct/get-all-codes-of-conduct`)
-
-[GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-all-codes-of-conduct)*/
+    /// Get all codes of conduct
+    ///
+    /// Returns array of all GitHub's codes of conduct.
+    ///
+    /// `GET /codes_of_conduct` (operation `codes-of-conduct/get-all-codes-of-conduct`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-all-codes-of-conduct)
     pub async fn get_all_codes_of_conduct(
         &self,
     ) -> Result<Response<CodesOfConductGetAllCodesOfConductResponse>, Error> {
@@ -47,13 +47,13 @@ Returns array of all GitHub's codes of conduct.
             },
         )
     }
-    /**Get a code of conduct
-
-Returns information about the specified GitHub code of conduct.
-
-`GET /codes_of_conduct/{key}` (operation `codes-of-conduct/get-conduct-code`)
-
-[GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-a-code-of-conduct)*/
+    /// Get a code of conduct
+    ///
+    /// Returns information about the specified GitHub code of conduct.
+    ///
+    /// `GET /codes_of_conduct/{key}` (operation `codes-of-conduct/get-conduct-code`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-a-code-of-conduct)
     pub async fn get_conduct_code(
         &self,
         key: &str,

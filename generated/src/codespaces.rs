@@ -16,15 +16,15 @@ pub struct CodespacesApi<'a> {
     client: &'a Client,
 }
 impl<'a> CodespacesApi<'a> {
-    /**List codespaces for the organization
-
-Lists the codespaces associated to a specified organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/codespaces` (operation `codespaces/list-in-organization`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#list-codespaces-for-the-organization)*/
+    /// List codespaces for the organization
+    ///
+    /// Lists the codespaces associated to a specified organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/codespaces` (operation `codespaces/list-in-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#list-codespaces-for-the-organization)
     pub async fn list_in_organization(
         &self,
         org: &str,
@@ -62,14 +62,14 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Manage access control for organization codespaces
-
-Sets which users can access codespaces in an organization. This is synonymous with granting or revoking codespaces access permissions for users according to the visibility.
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/codespaces/access` (operation `codespaces/set-codespaces-access`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)*/
+    /// Manage access control for organization codespaces
+    ///
+    /// Sets which users can access codespaces in an organization. This is synonymous with granting or revoking codespaces access permissions for users according to the visibility.
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/codespaces/access` (operation `codespaces/set-codespaces-access`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)
     #[deprecated(note = "deprecated by GitHub")]
     pub async fn set_codespaces_access(
         &self,
@@ -100,18 +100,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add users to Codespaces access for an organization
-
-Codespaces for the specified users will be billed to the organization.
-
-To use this endpoint, the access settings for the organization must be set to `selected_members`.
-For information on how to change this setting, see "[Manage access control for organization codespaces](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/codespaces/access/selected_users` (operation `codespaces/set-codespaces-access-users`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#add-users-to-codespaces-access-for-an-organization)*/
+    /// Add users to Codespaces access for an organization
+    ///
+    /// Codespaces for the specified users will be billed to the organization.
+    ///
+    /// To use this endpoint, the access settings for the organization must be set to `selected_members`.
+    /// For information on how to change this setting, see "[Manage access control for organization codespaces](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/codespaces/access/selected_users` (operation `codespaces/set-codespaces-access-users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#add-users-to-codespaces-access-for-an-organization)
     #[deprecated(note = "deprecated by GitHub")]
     pub async fn set_codespaces_access_users(
         &self,
@@ -145,18 +145,18 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove users from Codespaces access for an organization
-
-Codespaces for the specified users will no longer be billed to the organization.
-
-To use this endpoint, the access settings for the organization must be set to `selected_members`.
-For information on how to change this setting, see "[Manage access control for organization codespaces](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/codespaces/access/selected_users` (operation `codespaces/delete-codespaces-access-users`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#remove-users-from-codespaces-access-for-an-organization)*/
+    /// Remove users from Codespaces access for an organization
+    ///
+    /// Codespaces for the specified users will no longer be billed to the organization.
+    ///
+    /// To use this endpoint, the access settings for the organization must be set to `selected_members`.
+    /// For information on how to change this setting, see "[Manage access control for organization codespaces](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/codespaces/access/selected_users` (operation `codespaces/delete-codespaces-access-users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#remove-users-from-codespaces-access-for-an-organization)
     #[deprecated(note = "deprecated by GitHub")]
     pub async fn delete_codespaces_access_users(
         &self,
@@ -190,16 +190,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List organization secrets
-
-Lists all Codespaces development environment secrets available at the organization-level without revealing their encrypted
-values.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/codespaces/secrets` (operation `codespaces/list-org-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#list-organization-secrets)*/
+    /// List organization secrets
+    ///
+    /// Lists all Codespaces development environment secrets available at the organization-level without revealing their encrypted
+    /// values.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/codespaces/secrets` (operation `codespaces/list-org-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#list-organization-secrets)
     pub async fn list_org_secrets(
         &self,
         org: &str,
@@ -228,14 +228,14 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization public key
-
-Gets a public key for an organization, which is required in order to encrypt secrets. You need to encrypt the value of a secret before you can create or update secrets.
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/codespaces/secrets/public-key` (operation `codespaces/get-org-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key)*/
+    /// Get an organization public key
+    ///
+    /// Gets a public key for an organization, which is required in order to encrypt secrets. You need to encrypt the value of a secret before you can create or update secrets.
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/codespaces/secrets/public-key` (operation `codespaces/get-org-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
         org: &str,
@@ -260,15 +260,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization secret
-
-Gets an organization development environment secret without revealing its encrypted value.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/get-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-secret)*/
+    /// Get an organization secret
+    ///
+    /// Gets an organization development environment secret without revealing its encrypted value.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/get-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-secret)
     pub async fn get_org_secret(
         &self,
         org: &str,
@@ -294,16 +294,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create or update an organization secret
-
-Creates or updates an organization development environment secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret)*/
+    /// Create or update an organization secret
+    ///
+    /// Creates or updates an organization development environment secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
         &self,
         org: &str,
@@ -338,15 +338,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Delete an organization secret
-
-Deletes an organization development environment secret using the secret name.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/delete-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#delete-an-organization-secret)*/
+    /// Delete an organization secret
+    ///
+    /// Deletes an organization development environment secret using the secret name.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/delete-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
         org: &str,
@@ -374,16 +374,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List selected repositories for an organization secret
-
-Lists all repositories that have been selected when the `visibility`
-for repository access to a secret is set to `selected`.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/list-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret)*/
+    /// List selected repositories for an organization secret
+    ///
+    /// Lists all repositories that have been selected when the `visibility`
+    /// for repository access to a secret is set to `selected`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/list-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -421,17 +421,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for an organization secret
-
-Replaces all repositories for an organization development environment secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret).
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/set-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret)*/
+    /// Set selected repositories for an organization secret
+    ///
+    /// Replaces all repositories for an organization development environment secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/set-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -462,14 +462,14 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add selected repository to an organization secret
-
-Adds a repository to an organization development environment secret when the `visibility` for repository access is set to `selected`. The visibility is set when you [Create or update an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret).
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/add-selected-repo-to-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#add-selected-repository-to-an-organization-secret)*/
+    /// Add selected repository to an organization secret
+    ///
+    /// Adds a repository to an organization development environment secret when the `visibility` for repository access is set to `selected`. The visibility is set when you [Create or update an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret).
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/add-selected-repo-to-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
         &self,
         org: &str,
@@ -501,17 +501,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove selected repository from an organization secret
-
-Removes a repository from an organization development environment secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret).
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/remove-selected-repo-from-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret)*/
+    /// Remove selected repository from an organization secret
+    ///
+    /// Removes a repository from an organization development environment secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/remove-selected-repo-from-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
         org: &str,
@@ -543,15 +543,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List codespaces for a user in organization
-
-Lists the codespaces that a member of an organization has for repositories in that organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/members/{username}/codespaces` (operation `codespaces/get-codespaces-for-user-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#list-codespaces-for-a-user-in-organization)*/
+    /// List codespaces for a user in organization
+    ///
+    /// Lists the codespaces that a member of an organization has for repositories in that organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/members/{username}/codespaces` (operation `codespaces/get-codespaces-for-user-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#list-codespaces-for-a-user-in-organization)
     pub async fn get_codespaces_for_user_in_org(
         &self,
         org: &str,
@@ -593,15 +593,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Delete a codespace from the organization
-
-Deletes a user's codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/members/{username}/codespaces/{codespace_name}` (operation `codespaces/delete-from-organization`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#delete-a-codespace-from-the-organization)*/
+    /// Delete a codespace from the organization
+    ///
+    /// Deletes a user's codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/members/{username}/codespaces/{codespace_name}` (operation `codespaces/delete-from-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#delete-a-codespace-from-the-organization)
     pub async fn delete_from_organization(
         &self,
         org: &str,
@@ -638,15 +638,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Stop a codespace for an organization user
-
-Stops a user's codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop` (operation `codespaces/stop-in-organization`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/organizations#stop-a-codespace-for-an-organization-user)*/
+    /// Stop a codespace for an organization user
+    ///
+    /// Stops a user's codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop` (operation `codespaces/stop-in-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#stop-a-codespace-for-an-organization-user)
     pub async fn stop_in_organization(
         &self,
         org: &str,
@@ -683,15 +683,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List codespaces in a repository for the authenticated user
-
-Lists the codespaces associated to a specified repository and the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces` (operation `codespaces/list-in-repository-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-codespaces-in-a-repository-for-the-authenticated-user)*/
+    /// List codespaces in a repository for the authenticated user
+    ///
+    /// Lists the codespaces associated to a specified repository and the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces` (operation `codespaces/list-in-repository-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-codespaces-in-a-repository-for-the-authenticated-user)
     pub async fn list_in_repository_for_authenticated_user(
         &self,
         owner: &str,
@@ -729,15 +729,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Create a codespace in a repository
-
-Creates a codespace owned by the authenticated user in the specified repository.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/codespaces` (operation `codespaces/create-with-repo-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-in-a-repository)*/
+    /// Create a codespace in a repository
+    ///
+    /// Creates a codespace owned by the authenticated user in the specified repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/codespaces` (operation `codespaces/create-with-repo-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-in-a-repository)
     pub async fn create_with_repo_for_authenticated_user(
         &self,
         owner: &str,
@@ -782,16 +782,16 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**List devcontainer configurations in a repository for the authenticated user
-
-Lists the devcontainer.json files associated with a specified repository and the authenticated user. These files
-specify launchpoint configurations for codespaces created within the repository.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/devcontainers` (operation `codespaces/list-devcontainers-in-repository-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-devcontainer-configurations-in-a-repository-for-the-authenticated-user)*/
+    /// List devcontainer configurations in a repository for the authenticated user
+    ///
+    /// Lists the devcontainer.json files associated with a specified repository and the authenticated user. These files
+    /// specify launchpoint configurations for codespaces created within the repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/devcontainers` (operation `codespaces/list-devcontainers-in-repository-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-devcontainer-configurations-in-a-repository-for-the-authenticated-user)
     pub async fn list_devcontainers_in_repository_for_authenticated_user(
         &self,
         owner: &str,
@@ -835,15 +835,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**List available machine types for a repository
-
-List the machine types available for a given repository based on its configuration.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/machines` (operation `codespaces/repo-machines-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/machines#list-available-machine-types-for-a-repository)*/
+    /// List available machine types for a repository
+    ///
+    /// List the machine types available for a given repository based on its configuration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/machines` (operation `codespaces/repo-machines-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/machines#list-available-machine-types-for-a-repository)
     pub async fn repo_machines_for_authenticated_user(
         &self,
         owner: &str,
@@ -890,15 +890,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Get default attributes for a codespace
-
-Gets the default attributes for codespaces created by the user with the repository.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/new` (operation `codespaces/pre-flight-with-repo-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-default-attributes-for-a-codespace)*/
+    /// Get default attributes for a codespace
+    ///
+    /// Gets the default attributes for codespaces created by the user with the repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/new` (operation `codespaces/pre-flight-with-repo-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-default-attributes-for-a-codespace)
     pub async fn pre_flight_with_repo_for_authenticated_user(
         &self,
         owner: &str,
@@ -938,15 +938,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Check if permissions defined by a devcontainer have been accepted by the authenticated user
-
-Checks whether the permissions defined by a given devcontainer configuration have been accepted by the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/permissions_check` (operation `codespaces/check-permissions-for-devcontainer`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#check-if-permissions-defined-by-a-devcontainer-have-been-accepted-by-the-authenticated-user)*/
+    /// Check if permissions defined by a devcontainer have been accepted by the authenticated user
+    ///
+    /// Checks whether the permissions defined by a given devcontainer configuration have been accepted by the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/permissions_check` (operation `codespaces/check-permissions-for-devcontainer`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#check-if-permissions-defined-by-a-devcontainer-have-been-accepted-by-the-authenticated-user)
     pub async fn check_permissions_for_devcontainer(
         &self,
         owner: &str,
@@ -984,16 +984,16 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**List repository secrets
-
-Lists all development environment secrets available in a repository without revealing their encrypted
-values.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/secrets` (operation `codespaces/list-repo-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#list-repository-secrets)*/
+    /// List repository secrets
+    ///
+    /// Lists all development environment secrets available in a repository without revealing their encrypted
+    /// values.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/secrets` (operation `codespaces/list-repo-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
         &self,
         owner: &str,
@@ -1026,16 +1026,16 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a repository public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets.
-
-If the repository is private, OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/secrets/public-key` (operation `codespaces/get-repo-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key)*/
+    /// Get a repository public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets.
+    ///
+    /// If the repository is private, OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/secrets/public-key` (operation `codespaces/get-repo-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
         owner: &str,
@@ -1061,15 +1061,15 @@ If the repository is private, OAuth app tokens and personal access tokens (class
             },
         )
     }
-    /**Get a repository secret
-
-Gets a single repository development environment secret without revealing its encrypted value.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/get-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-secret)*/
+    /// Get a repository secret
+    ///
+    /// Gets a single repository development environment secret without revealing its encrypted value.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/get-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
         &self,
         owner: &str,
@@ -1097,16 +1097,16 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create or update a repository secret
-
-Creates or updates a repository development environment secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The associated user must be a repository admin.
-
-`PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#create-or-update-a-repository-secret)*/
+    /// Create or update a repository secret
+    ///
+    /// Creates or updates a repository development environment secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The associated user must be a repository admin.
+    ///
+    /// `PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
         &self,
         owner: &str,
@@ -1140,15 +1140,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a repository secret
-
-Deletes a development environment secret in a repository using the secret name.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The associated user must be a repository admin.
-
-`DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/delete-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#delete-a-repository-secret)*/
+    /// Delete a repository secret
+    ///
+    /// Deletes a development environment secret in a repository using the secret name.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The associated user must be a repository admin.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/delete-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
         owner: &str,
@@ -1176,15 +1176,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a codespace from a pull request
-
-Creates a codespace owned by the authenticated user for the specified pull request.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces` (operation `codespaces/create-with-pr-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-from-a-pull-request)*/
+    /// Create a codespace from a pull request
+    ///
+    /// Creates a codespace owned by the authenticated user for the specified pull request.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces` (operation `codespaces/create-with-pr-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-from-a-pull-request)
     pub async fn create_with_pr_for_authenticated_user(
         &self,
         owner: &str,
@@ -1228,15 +1228,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**List codespaces for the authenticated user
-
-Lists the authenticated user's codespaces.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /user/codespaces` (operation `codespaces/list-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-codespaces-for-the-authenticated-user)*/
+    /// List codespaces for the authenticated user
+    ///
+    /// Lists the authenticated user's codespaces.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces` (operation `codespaces/list-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-codespaces-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
         &self,
         query: &CodespacesListForAuthenticatedUserQuery,
@@ -1276,17 +1276,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Create a codespace for the authenticated user
-
-Creates a new codespace, owned by the authenticated user.
-
-This endpoint requires either a `repository_id` OR a `pull_request` but not both.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /user/codespaces` (operation `codespaces/create-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-for-the-authenticated-user)*/
+    /// Create a codespace for the authenticated user
+    ///
+    /// Creates a new codespace, owned by the authenticated user.
+    ///
+    /// This endpoint requires either a `repository_id` OR a `pull_request` but not both.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /user/codespaces` (operation `codespaces/create-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-for-the-authenticated-user)
     pub async fn create_for_authenticated_user(
         &self,
         body: &crate::types::CodespacesCreateForAuthenticatedUserRequest,
@@ -1321,18 +1321,18 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**List secrets for the authenticated user
-
-Lists all development environment secrets available for a user's codespaces without revealing their
-encrypted values.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`GET /user/codespaces/secrets` (operation `codespaces/list-secrets-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#list-secrets-for-the-authenticated-user)*/
+    /// List secrets for the authenticated user
+    ///
+    /// Lists all development environment secrets available for a user's codespaces without revealing their
+    /// encrypted values.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/secrets` (operation `codespaces/list-secrets-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#list-secrets-for-the-authenticated-user)
     pub async fn list_secrets_for_authenticated_user(
         &self,
         query: &CodespacesListSecretsForAuthenticatedUserQuery,
@@ -1363,17 +1363,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Get public key for the authenticated user
-
-Gets your public key, which you need to encrypt secrets. You need to encrypt a secret before you can create or update secrets.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`GET /user/codespaces/secrets/public-key` (operation `codespaces/get-public-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user)*/
+    /// Get public key for the authenticated user
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to encrypt a secret before you can create or update secrets.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/secrets/public-key` (operation `codespaces/get-public-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user)
     pub async fn get_public_key_for_authenticated_user(
         &self,
     ) -> Result<Response<crate::types::CodespacesUserPublicKey>, Error> {
@@ -1394,17 +1394,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Get a secret for the authenticated user
-
-Gets a development environment secret available to a user's codespaces without revealing its encrypted value.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`GET /user/codespaces/secrets/{secret_name}` (operation `codespaces/get-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#get-a-secret-for-the-authenticated-user)*/
+    /// Get a secret for the authenticated user
+    ///
+    /// Gets a development environment secret available to a user's codespaces without revealing its encrypted value.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/secrets/{secret_name}` (operation `codespaces/get-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#get-a-secret-for-the-authenticated-user)
     pub async fn get_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1428,18 +1428,18 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Create or update a secret for the authenticated user
-
-Creates or updates a development environment secret for a user's codespace with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`PUT /user/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#create-or-update-a-secret-for-the-authenticated-user)*/
+    /// Create or update a secret for the authenticated user
+    ///
+    /// Creates or updates a development environment secret for a user's codespace with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `PUT /user/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#create-or-update-a-secret-for-the-authenticated-user)
     pub async fn create_or_update_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1481,17 +1481,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Delete a secret for the authenticated user
-
-Deletes a development environment secret from a user's codespaces using the secret name. Deleting the secret will remove access from all codespaces that were allowed to access the secret.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`DELETE /user/codespaces/secrets/{secret_name}` (operation `codespaces/delete-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#delete-a-secret-for-the-authenticated-user)*/
+    /// Delete a secret for the authenticated user
+    ///
+    /// Deletes a development environment secret from a user's codespaces using the secret name. Deleting the secret will remove access from all codespaces that were allowed to access the secret.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `DELETE /user/codespaces/secrets/{secret_name}` (operation `codespaces/delete-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#delete-a-secret-for-the-authenticated-user)
     pub async fn delete_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1515,17 +1515,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**List selected repositories for a user secret
-
-List the repositories that have been granted the ability to use a user's development environment secret.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`GET /user/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/list-repositories-for-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret)*/
+    /// List selected repositories for a user secret
+    ///
+    /// List the repositories that have been granted the ability to use a user's development environment secret.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/list-repositories-for-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret)
     pub async fn list_repositories_for_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1558,17 +1558,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Set selected repositories for a user secret
-
-Select the repositories that will use a user's development environment secret.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`PUT /user/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/set-repositories-for-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret)*/
+    /// Set selected repositories for a user secret
+    ///
+    /// Select the repositories that will use a user's development environment secret.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `PUT /user/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/set-repositories-for-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret)
     pub async fn set_repositories_for_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1600,17 +1600,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Add a selected repository to a user secret
-
-Adds a repository to the selected repositories for a user's development environment secret.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/add-repository-for-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#add-a-selected-repository-to-a-user-secret)*/
+    /// Add a selected repository to a user secret
+    ///
+    /// Adds a repository to the selected repositories for a user's development environment secret.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/add-repository-for-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#add-a-selected-repository-to-a-user-secret)
     pub async fn add_repository_for_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1642,17 +1642,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Remove a selected repository from a user secret
-
-Removes a repository from the selected repositories for a user's development environment secret.
-
-The authenticated user must have Codespaces access to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
-
-`DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/remove-repository-for-secret-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret)*/
+    /// Remove a selected repository from a user secret
+    ///
+    /// Removes a repository from the selected repositories for a user's development environment secret.
+    ///
+    /// The authenticated user must have Codespaces access to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
+    ///
+    /// `DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/remove-repository-for-secret-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret)
     pub async fn remove_repository_for_secret_for_authenticated_user(
         &self,
         secret_name: &str,
@@ -1684,15 +1684,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` or `c
             },
         )
     }
-    /**Get a codespace for the authenticated user
-
-Gets information about a user's codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /user/codespaces/{codespace_name}` (operation `codespaces/get-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-a-codespace-for-the-authenticated-user)*/
+    /// Get a codespace for the authenticated user
+    ///
+    /// Gets information about a user's codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/{codespace_name}` (operation `codespaces/get-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-a-codespace-for-the-authenticated-user)
     pub async fn get_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1723,15 +1723,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Delete a codespace for the authenticated user
-
-Deletes a user's codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`DELETE /user/codespaces/{codespace_name}` (operation `codespaces/delete-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#delete-a-codespace-for-the-authenticated-user)*/
+    /// Delete a codespace for the authenticated user
+    ///
+    /// Deletes a user's codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `DELETE /user/codespaces/{codespace_name}` (operation `codespaces/delete-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#delete-a-codespace-for-the-authenticated-user)
     pub async fn delete_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1762,17 +1762,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Update a codespace for the authenticated user
-
-Updates a codespace owned by the authenticated user. Currently only the codespace's machine type and recent folders can be modified using this endpoint.
-
-If you specify a new machine type it will be applied the next time your codespace is started.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`PATCH /user/codespaces/{codespace_name}` (operation `codespaces/update-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#update-a-codespace-for-the-authenticated-user)*/
+    /// Update a codespace for the authenticated user
+    ///
+    /// Updates a codespace owned by the authenticated user. Currently only the codespace's machine type and recent folders can be modified using this endpoint.
+    ///
+    /// If you specify a new machine type it will be applied the next time your codespace is started.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `PATCH /user/codespaces/{codespace_name}` (operation `codespaces/update-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#update-a-codespace-for-the-authenticated-user)
     pub async fn update_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1802,17 +1802,17 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Export a codespace for the authenticated user
-
-Triggers an export of the specified codespace and returns a URL and ID where the status of the export can be monitored.
-
-If changes cannot be pushed to the codespace's repository, they will be pushed to a new or previously-existing fork instead.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /user/codespaces/{codespace_name}/exports` (operation `codespaces/export-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#export-a-codespace-for-the-authenticated-user)*/
+    /// Export a codespace for the authenticated user
+    ///
+    /// Triggers an export of the specified codespace and returns a URL and ID where the status of the export can be monitored.
+    ///
+    /// If changes cannot be pushed to the codespace's repository, they will be pushed to a new or previously-existing fork instead.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /user/codespaces/{codespace_name}/exports` (operation `codespaces/export-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#export-a-codespace-for-the-authenticated-user)
     pub async fn export_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1843,15 +1843,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Get details about a codespace export
-
-Gets information about an export of a codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /user/codespaces/{codespace_name}/exports/{export_id}` (operation `codespaces/get-export-details-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-details-about-a-codespace-export)*/
+    /// Get details about a codespace export
+    ///
+    /// Gets information about an export of a codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/{codespace_name}/exports/{export_id}` (operation `codespaces/get-export-details-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-details-about-a-codespace-export)
     pub async fn get_export_details_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1880,15 +1880,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**List machine types for a codespace
-
-List the machine types a codespace can transition to use.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`GET /user/codespaces/{codespace_name}/machines` (operation `codespaces/codespace-machines-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/machines#list-machine-types-for-a-codespace)*/
+    /// List machine types for a codespace
+    ///
+    /// List the machine types a codespace can transition to use.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `GET /user/codespaces/{codespace_name}/machines` (operation `codespaces/codespace-machines-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/machines#list-machine-types-for-a-codespace)
     pub async fn codespace_machines_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1929,19 +1929,19 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Create a repository from an unpublished codespace
-
-Publishes an unpublished codespace, creating a new repository and assigning it to the codespace.
-
-The codespace's token is granted write permissions to the repository, allowing the user to push their changes.
-
-This will fail for a codespace that is already published, meaning it has an associated repository.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /user/codespaces/{codespace_name}/publish` (operation `codespaces/publish-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-repository-from-an-unpublished-codespace)*/
+    /// Create a repository from an unpublished codespace
+    ///
+    /// Publishes an unpublished codespace, creating a new repository and assigning it to the codespace.
+    ///
+    /// The codespace's token is granted write permissions to the repository, allowing the user to push their changes.
+    ///
+    /// This will fail for a codespace that is already published, meaning it has an associated repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /user/codespaces/{codespace_name}/publish` (operation `codespaces/publish-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-repository-from-an-unpublished-codespace)
     pub async fn publish_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -1973,15 +1973,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Start a codespace for the authenticated user
-
-Starts a user's codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /user/codespaces/{codespace_name}/start` (operation `codespaces/start-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#start-a-codespace-for-the-authenticated-user)*/
+    /// Start a codespace for the authenticated user
+    ///
+    /// Starts a user's codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /user/codespaces/{codespace_name}/start` (operation `codespaces/start-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#start-a-codespace-for-the-authenticated-user)
     pub async fn start_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -2017,15 +2017,15 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
             },
         )
     }
-    /**Stop a codespace for the authenticated user
-
-Stops a user's codespace.
-
-OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
-
-`POST /user/codespaces/{codespace_name}/stop` (operation `codespaces/stop-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/codespaces/codespaces#stop-a-codespace-for-the-authenticated-user)*/
+    /// Stop a codespace for the authenticated user
+    ///
+    /// Stops a user's codespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
+    ///
+    /// `POST /user/codespaces/{codespace_name}/stop` (operation `codespaces/stop-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#stop-a-codespace-for-the-authenticated-user)
     pub async fn stop_for_authenticated_user(
         &self,
         codespace_name: &str,
@@ -2058,9 +2058,9 @@ OAuth app tokens and personal access tokens (classic) need the `codespace` scope
 ///Query parameters of [`list_in_organization`](CodespacesApi::list_in_organization).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListInOrganizationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_in_organization`](CodespacesApi::list_in_organization).
@@ -2098,9 +2098,9 @@ pub enum CodespacesDeleteCodespacesAccessUsersResponse {
 ///Query parameters of [`list_org_secrets`](CodespacesApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListOrgSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_org_secret`](CodespacesApi::create_or_update_org_secret).
@@ -2114,17 +2114,17 @@ pub enum CodespacesCreateOrUpdateOrgSecretResponse {
 ///Query parameters of [`list_selected_repos_for_org_secret`](CodespacesApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListSelectedReposForOrgSecretQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`get_codespaces_for_user_in_org`](CodespacesApi::get_codespaces_for_user_in_org).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesGetCodespacesForUserInOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_codespaces_for_user_in_org`](CodespacesApi::get_codespaces_for_user_in_org).
@@ -2154,9 +2154,9 @@ pub enum CodespacesStopInOrganizationResponse {
 ///Query parameters of [`list_in_repository_for_authenticated_user`](CodespacesApi::list_in_repository_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListInRepositoryForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_with_repo_for_authenticated_user`](CodespacesApi::create_with_repo_for_authenticated_user).
@@ -2170,19 +2170,19 @@ pub enum CodespacesCreateWithRepoForAuthenticatedUserResponse {
 ///Query parameters of [`list_devcontainers_in_repository_for_authenticated_user`](CodespacesApi::list_devcontainers_in_repository_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`repo_machines_for_authenticated_user`](CodespacesApi::repo_machines_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesRepoMachinesForAuthenticatedUserQuery {
-    ///The location to check for available machines. Assigned by IP if not provided.
+    /// The location to check for available machines. Assigned by IP if not provided.
     pub location: Option<String>,
-    ///IP for location auto-detection when proxying a request
+    /// IP for location auto-detection when proxying a request
     pub client_ip: Option<String>,
-    ///The branch or commit to check for prebuild availability and devcontainer restrictions.
+    /// The branch or commit to check for prebuild availability and devcontainer restrictions.
     pub r#ref: Option<String>,
 }
 ///The success responses of [`repo_machines_for_authenticated_user`](CodespacesApi::repo_machines_for_authenticated_user).
@@ -2196,25 +2196,25 @@ pub enum CodespacesRepoMachinesForAuthenticatedUserResponse {
 ///Query parameters of [`pre_flight_with_repo_for_authenticated_user`](CodespacesApi::pre_flight_with_repo_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserQuery {
-    ///The branch or commit to check for a default devcontainer path. If not specified, the default branch will be checked.
+    /// The branch or commit to check for a default devcontainer path. If not specified, the default branch will be checked.
     pub r#ref: Option<String>,
-    ///An alternative IP for default location auto-detection, such as when proxying a request.
+    /// An alternative IP for default location auto-detection, such as when proxying a request.
     pub client_ip: Option<String>,
 }
 ///Query parameters of [`check_permissions_for_devcontainer`](CodespacesApi::check_permissions_for_devcontainer).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesCheckPermissionsForDevcontainerQuery {
-    ///The git reference that points to the location of the devcontainer configuration to use for the permission check. The value of `ref` will typically be a branch name (`heads/BRANCH_NAME`). For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
+    /// The git reference that points to the location of the devcontainer configuration to use for the permission check. The value of `ref` will typically be a branch name (`heads/BRANCH_NAME`). For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     pub r#ref: String,
-    ///Path to the devcontainer.json configuration to use for the permission check.
+    /// Path to the devcontainer.json configuration to use for the permission check.
     pub devcontainer_path: String,
 }
 ///Query parameters of [`list_repo_secrets`](CodespacesApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListRepoSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_repo_secret`](CodespacesApi::create_or_update_repo_secret).
@@ -2236,11 +2236,11 @@ pub enum CodespacesCreateWithPrForAuthenticatedUserResponse {
 ///Query parameters of [`list_for_authenticated_user`](CodespacesApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///ID of the Repository to filter on
+    /// ID of the Repository to filter on
     pub repository_id: Option<i64>,
 }
 ///The success responses of [`list_for_authenticated_user`](CodespacesApi::list_for_authenticated_user).
@@ -2262,9 +2262,9 @@ pub enum CodespacesCreateForAuthenticatedUserResponse {
 ///Query parameters of [`list_secrets_for_authenticated_user`](CodespacesApi::list_secrets_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct CodespacesListSecretsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_secret_for_authenticated_user`](CodespacesApi::create_or_update_secret_for_authenticated_user).

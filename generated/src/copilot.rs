@@ -16,19 +16,19 @@ pub struct CopilotApi<'a> {
     client: &'a Client,
 }
 impl<'a> CopilotApi<'a> {
-    /**Get Copilot enterprise usage metrics for a specific day
-
-Use this endpoint to retrieve download links for the Copilot enterprise usage metrics report for a specific day. The report provides comprehensive usage data for Copilot features across the enterprise.
-
-The report contains aggregated metrics for the specified day, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed. Reports are available starting from October 10, 2025, and historical data can be accessed for up to 1 year from the current date.
-
-Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
-
-`GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day` (operation `copilot/copilot-enterprise-one-day-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-usage-metrics-for-a-specific-day)*/
+    /// Get Copilot enterprise usage metrics for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot enterprise usage metrics report for a specific day. The report provides comprehensive usage data for Copilot features across the enterprise.
+    ///
+    /// The report contains aggregated metrics for the specified day, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed. Reports are available starting from October 10, 2025, and historical data can be accessed for up to 1 year from the current date.
+    ///
+    /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day` (operation `copilot/copilot-enterprise-one-day-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-usage-metrics-for-a-specific-day)
     pub async fn copilot_enterprise_one_day_usage_metrics(
         &self,
         enterprise: &str,
@@ -59,19 +59,19 @@ Enterprise owners, billing managers, and authorized users with fine-grained "Vie
             },
         )
     }
-    /**Get Copilot enterprise usage metrics
-
-Use this endpoint to retrieve download links for the latest 28-day enterprise Copilot usage metrics report. The report provides comprehensive usage data for Copilot features across the enterprise.
-
-The report contains aggregated metrics for the previous 28 days, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
-
-Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
-
-`GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest` (operation `copilot/copilot-enterprise-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-usage-metrics)*/
+    /// Get Copilot enterprise usage metrics
+    ///
+    /// Use this endpoint to retrieve download links for the latest 28-day enterprise Copilot usage metrics report. The report provides comprehensive usage data for Copilot features across the enterprise.
+    ///
+    /// The report contains aggregated metrics for the previous 28 days, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
+    ///
+    /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest` (operation `copilot/copilot-enterprise-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-usage-metrics)
     pub async fn copilot_enterprise_usage_metrics(
         &self,
         enterprise: &str,
@@ -100,19 +100,19 @@ Enterprise owners, billing managers, and authorized users with fine-grained "Vie
             },
         )
     }
-    /**Get Copilot enterprise repository report for a specific day
-
-Use this endpoint to retrieve download links for the Copilot enterprise repository report for a specific day. The report provides per-repository pull request metrics for Copilot across the enterprise, with one entry per repository.
-
-The report contains repository-level pull request activity for the specified day, including the Copilot Coding Agent (CCA) and Copilot Code Review (CCR) breakdowns. Only repositories that had activity on the specified day are included. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
-
-Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
-
-`GET /enterprises/{enterprise}/copilot/metrics/reports/repos-1-day` (operation `copilot/copilot-enterprise-repos-one-day-report`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-repository-report-for-a-specific-day)*/
+    /// Get Copilot enterprise repository report for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot enterprise repository report for a specific day. The report provides per-repository pull request metrics for Copilot across the enterprise, with one entry per repository.
+    ///
+    /// The report contains repository-level pull request activity for the specified day, including the Copilot Coding Agent (CCA) and Copilot Code Review (CCR) breakdowns. Only repositories that had activity on the specified day are included. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
+    ///
+    /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/copilot/metrics/reports/repos-1-day` (operation `copilot/copilot-enterprise-repos-one-day-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-repository-report-for-a-specific-day)
     pub async fn copilot_enterprise_repos_one_day_report(
         &self,
         enterprise: &str,
@@ -149,19 +149,19 @@ Enterprise owners, billing managers, and authorized users with fine-grained "Vie
             },
         )
     }
-    /**Get Copilot enterprise user-teams report for a specific day
-
-Use this endpoint to retrieve download links for the Copilot enterprise user-teams report for a specific day. The report provides user-team join data for Copilot across the enterprise, with one entry per user-team pair.
-
-The report contains user-team membership data for the specified day, enabling consumers to join with the existing enterprise user reports to compute team-level usage metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
-
-Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
-
-`GET /enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day` (operation `copilot/copilot-enterprise-user-teams-one-day-report`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-user-teams-report-for-a-specific-day)*/
+    /// Get Copilot enterprise user-teams report for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot enterprise user-teams report for a specific day. The report provides user-team join data for Copilot across the enterprise, with one entry per user-team pair.
+    ///
+    /// The report contains user-team membership data for the specified day, enabling consumers to join with the existing enterprise user reports to compute team-level usage metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
+    ///
+    /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day` (operation `copilot/copilot-enterprise-user-teams-one-day-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-user-teams-report-for-a-specific-day)
     pub async fn copilot_enterprise_user_teams_one_day_report(
         &self,
         enterprise: &str,
@@ -192,19 +192,19 @@ Enterprise owners, billing managers, and authorized users with fine-grained "Vie
             },
         )
     }
-    /**Get Copilot users usage metrics for a specific day
-
-Use this endpoint to retrieve download links for the Copilot user usage metrics report for a specific day. The report provides detailed user-level usage data and engagement metrics for Copilot features across the enterprise.
-
-The report contains user-specific metrics for the specified day, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
-
-Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed. Reports are available starting from October 10, 2025, and historical data can be accessed for up to 1 year from the current date.
-
-Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
-
-`GET /enterprises/{enterprise}/copilot/metrics/reports/users-1-day` (operation `copilot/copilot-users-one-day-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-users-usage-metrics-for-a-specific-day)*/
+    /// Get Copilot users usage metrics for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot user usage metrics report for a specific day. The report provides detailed user-level usage data and engagement metrics for Copilot features across the enterprise.
+    ///
+    /// The report contains user-specific metrics for the specified day, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
+    ///
+    /// Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed. Reports are available starting from October 10, 2025, and historical data can be accessed for up to 1 year from the current date.
+    ///
+    /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/copilot/metrics/reports/users-1-day` (operation `copilot/copilot-users-one-day-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-users-usage-metrics-for-a-specific-day)
     pub async fn copilot_users_one_day_usage_metrics(
         &self,
         enterprise: &str,
@@ -235,19 +235,19 @@ Enterprise owners, billing managers, and authorized users with fine-grained "Vie
             },
         )
     }
-    /**Get Copilot users usage metrics
-
-Use this endpoint to retrieve download links for the latest 28-day enterprise users Copilot usage metrics report. The report provides detailed user-level usage data and engagement metrics for Copilot features across the enterprise.
-
-The report contains user-specific metrics for the previous 28 days, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
-
-Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
-
-Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
-
-`GET /enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest` (operation `copilot/copilot-users-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-users-usage-metrics)*/
+    /// Get Copilot users usage metrics
+    ///
+    /// Use this endpoint to retrieve download links for the latest 28-day enterprise users Copilot usage metrics report. The report provides detailed user-level usage data and engagement metrics for Copilot features across the enterprise.
+    ///
+    /// The report contains user-specific metrics for the previous 28 days, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
+    ///
+    /// Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
+    ///
+    /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest` (operation `copilot/copilot-users-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-users-usage-metrics)
     pub async fn copilot_users_usage_metrics(
         &self,
         enterprise: &str,
@@ -276,21 +276,21 @@ Enterprise owners, billing managers, and authorized users with fine-grained "Vie
             },
         )
     }
-    /**Set the coding agent policy for an enterprise
-
-Sets the policy for Copilot cloud agent usage across an enterprise.
-
-Enterprise owners can configure whether Copilot cloud agent is enabled for all
-organizations, disabled for all organizations, configured by individual organization
-admins, or enabled for selected organizations only.
-
-Only enterprise owners can set the coding agent policy for their enterprise.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
-
-`PUT /enterprises/{enterprise}/copilot/policies/coding_agent` (operation `copilot/set-enterprise-coding-agent-policy`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-the-coding-agent-policy-for-an-enterprise)*/
+    /// Set the coding agent policy for an enterprise
+    ///
+    /// Sets the policy for Copilot cloud agent usage across an enterprise.
+    ///
+    /// Enterprise owners can configure whether Copilot cloud agent is enabled for all
+    /// organizations, disabled for all organizations, configured by individual organization
+    /// admins, or enabled for selected organizations only.
+    ///
+    /// Only enterprise owners can set the coding agent policy for their enterprise.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
+    ///
+    /// `PUT /enterprises/{enterprise}/copilot/policies/coding_agent` (operation `copilot/set-enterprise-coding-agent-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-the-coding-agent-policy-for-an-enterprise)
     pub async fn set_enterprise_coding_agent_policy(
         &self,
         enterprise: &str,
@@ -319,22 +319,22 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Add organizations to the enterprise coding agent policy
-
-Enables Copilot cloud agent for the specified organizations within the enterprise.
-
-The enterprise's coding agent policy must be set to `enabled_for_selected_orgs` before
-using this endpoint. Organizations can be specified by login or matched via custom properties.
-
-Only organizations that have Copilot enabled and belong to the enterprise will be affected.
-
-Only enterprise owners can add organizations to the coding agent policy.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
-
-`POST /enterprises/{enterprise}/copilot/policies/coding_agent/organizations` (operation `copilot/add-organizations-to-enterprise-coding-agent-policy`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#add-organizations-to-the-enterprise-coding-agent-policy)*/
+    /// Add organizations to the enterprise coding agent policy
+    ///
+    /// Enables Copilot cloud agent for the specified organizations within the enterprise.
+    ///
+    /// The enterprise's coding agent policy must be set to `enabled_for_selected_orgs` before
+    /// using this endpoint. Organizations can be specified by login or matched via custom properties.
+    ///
+    /// Only organizations that have Copilot enabled and belong to the enterprise will be affected.
+    ///
+    /// Only enterprise owners can add organizations to the coding agent policy.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
+    ///
+    /// `POST /enterprises/{enterprise}/copilot/policies/coding_agent/organizations` (operation `copilot/add-organizations-to-enterprise-coding-agent-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#add-organizations-to-the-enterprise-coding-agent-policy)
     pub async fn add_organizations_to_enterprise_coding_agent_policy(
         &self,
         enterprise: &str,
@@ -363,22 +363,22 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Remove organizations from the enterprise coding agent policy
-
-Disables Copilot cloud agent for the specified organizations within the enterprise.
-
-The enterprise's coding agent policy must be set to `enabled_for_selected_orgs` before
-using this endpoint. Organizations can be specified by login or matched via custom properties.
-
-Only organizations that have Copilot enabled and belong to the enterprise will be affected.
-
-Only enterprise owners can remove organizations from the coding agent policy.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
-
-`DELETE /enterprises/{enterprise}/copilot/policies/coding_agent/organizations` (operation `copilot/remove-organizations-from-enterprise-coding-agent-policy`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#remove-organizations-from-the-enterprise-coding-agent-policy)*/
+    /// Remove organizations from the enterprise coding agent policy
+    ///
+    /// Disables Copilot cloud agent for the specified organizations within the enterprise.
+    ///
+    /// The enterprise's coding agent policy must be set to `enabled_for_selected_orgs` before
+    /// using this endpoint. Organizations can be specified by login or matched via custom properties.
+    ///
+    /// Only organizations that have Copilot enabled and belong to the enterprise will be affected.
+    ///
+    /// Only enterprise owners can remove organizations from the coding agent policy.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
+    ///
+    /// `DELETE /enterprises/{enterprise}/copilot/policies/coding_agent/organizations` (operation `copilot/remove-organizations-from-enterprise-coding-agent-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#remove-organizations-from-the-enterprise-coding-agent-policy)
     pub async fn remove_organizations_from_enterprise_coding_agent_policy(
         &self,
         enterprise: &str,
@@ -407,22 +407,22 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Get Copilot seat information and settings for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets information about an organization's Copilot subscription, including seat breakdown
-and feature policies. To configure these settings, go to your organization's settings on GitHub.com.
-For more information, see "[Managing policies for Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-policies-for-copilot-business-in-your-organization)."
-
-Only organization owners can view details about the organization's Copilot Business or Copilot Enterprise subscription.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
-
-`GET /orgs/{org}/copilot/billing` (operation `copilot/get-copilot-organization-details`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#get-copilot-seat-information-and-settings-for-an-organization)*/
+    /// Get Copilot seat information and settings for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets information about an organization's Copilot subscription, including seat breakdown
+    /// and feature policies. To configure these settings, go to your organization's settings on GitHub.com.
+    /// For more information, see "[Managing policies for Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-policies-for-copilot-business-in-your-organization)."
+    ///
+    /// Only organization owners can view details about the organization's Copilot Business or Copilot Enterprise subscription.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/copilot/billing` (operation `copilot/get-copilot-organization-details`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#get-copilot-seat-information-and-settings-for-an-organization)
     pub async fn get_copilot_organization_details(
         &self,
         org: &str,
@@ -450,22 +450,22 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**List all Copilot seat assignments for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Lists all Copilot seats for which an organization with a Copilot Business or Copilot Enterprise subscription is currently being billed.
-Only organization owners can view assigned seats.
-
-Each seat object contains information about the assigned user's most recent Copilot activity. Users must have telemetry enabled in their IDE for Copilot in the IDE activity to be reflected in `last_activity_at`.
-For more information about activity data, see [Metrics data properties for GitHub Copilot](https://docs.github.com/copilot/reference/metrics-data).
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
-
-`GET /orgs/{org}/copilot/billing/seats` (operation `copilot/list-copilot-seats`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#list-all-copilot-seat-assignments-for-an-organization)*/
+    /// List all Copilot seat assignments for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Lists all Copilot seats for which an organization with a Copilot Business or Copilot Enterprise subscription is currently being billed.
+    /// Only organization owners can view assigned seats.
+    ///
+    /// Each seat object contains information about the assigned user's most recent Copilot activity. Users must have telemetry enabled in their IDE for Copilot in the IDE activity to be reflected in `last_activity_at`.
+    /// For more information about activity data, see [Metrics data properties for GitHub Copilot](https://docs.github.com/copilot/reference/metrics-data).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/copilot/billing/seats` (operation `copilot/list-copilot-seats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#list-all-copilot-seat-assignments-for-an-organization)
     pub async fn list_copilot_seats(
         &self,
         org: &str,
@@ -499,25 +499,25 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Add teams to the Copilot subscription for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Purchases a GitHub Copilot seat for all users within each specified team.
-The organization will be billed for each seat based on the organization's Copilot plan. For more information about Copilot pricing, see "[About billing for GitHub Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/about-billing-for-github-copilot-in-your-organization)."
-
-Only organization owners can purchase Copilot seats for their organization members. The organization must have a Copilot Business or Copilot Enterprise subscription and a configured suggestion matching policy.
-For more information about setting up a Copilot subscription, see "[Subscribing to Copilot for your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/subscribing-to-copilot-for-your-organization)."
-For more information about setting a suggestion matching policy, see "[Managing policies for Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/setting-policies-for-copilot-in-your-organization/managing-policies-for-copilot-in-your-organization#policies-for-suggestion-matching)."
-
-The response contains the total number of new seats that were created and existing seats that were refreshed.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
-
-`POST /orgs/{org}/copilot/billing/selected_teams` (operation `copilot/add-copilot-seats-for-teams`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#add-teams-to-the-copilot-subscription-for-an-organization)*/
+    /// Add teams to the Copilot subscription for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Purchases a GitHub Copilot seat for all users within each specified team.
+    /// The organization will be billed for each seat based on the organization's Copilot plan. For more information about Copilot pricing, see "[About billing for GitHub Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/about-billing-for-github-copilot-in-your-organization)."
+    ///
+    /// Only organization owners can purchase Copilot seats for their organization members. The organization must have a Copilot Business or Copilot Enterprise subscription and a configured suggestion matching policy.
+    /// For more information about setting up a Copilot subscription, see "[Subscribing to Copilot for your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/subscribing-to-copilot-for-your-organization)."
+    /// For more information about setting a suggestion matching policy, see "[Managing policies for Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/setting-policies-for-copilot-in-your-organization/managing-policies-for-copilot-in-your-organization#policies-for-suggestion-matching)."
+    ///
+    /// The response contains the total number of new seats that were created and existing seats that were refreshed.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/copilot/billing/selected_teams` (operation `copilot/add-copilot-seats-for-teams`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#add-teams-to-the-copilot-subscription-for-an-organization)
     pub async fn add_copilot_seats_for_teams(
         &self,
         org: &str,
@@ -550,24 +550,24 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Remove teams from the Copilot subscription for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Sets seats for all members of each team specified to "pending cancellation".
-This will cause the members of the specified team(s) to lose access to GitHub Copilot at the end of the current billing cycle unless they retain access through another team.
-For more information about disabling access to Copilot, see "[Revoking access to Copilot for members of your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-access-to-github-copilot-in-your-organization/revoking-access-to-copilot-for-members-of-your-organization)."
-
-Only organization owners can cancel Copilot seats for their organization members.
-
-The response contains the total number of seats set to "pending cancellation".
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
-
-`DELETE /orgs/{org}/copilot/billing/selected_teams` (operation `copilot/cancel-copilot-seat-assignment-for-teams`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#remove-teams-from-the-copilot-subscription-for-an-organization)*/
+    /// Remove teams from the Copilot subscription for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Sets seats for all members of each team specified to "pending cancellation".
+    /// This will cause the members of the specified team(s) to lose access to GitHub Copilot at the end of the current billing cycle unless they retain access through another team.
+    /// For more information about disabling access to Copilot, see "[Revoking access to Copilot for members of your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-access-to-github-copilot-in-your-organization/revoking-access-to-copilot-for-members-of-your-organization)."
+    ///
+    /// Only organization owners can cancel Copilot seats for their organization members.
+    ///
+    /// The response contains the total number of seats set to "pending cancellation".
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/copilot/billing/selected_teams` (operation `copilot/cancel-copilot-seat-assignment-for-teams`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#remove-teams-from-the-copilot-subscription-for-an-organization)
     pub async fn cancel_copilot_seat_assignment_for_teams(
         &self,
         org: &str,
@@ -603,25 +603,25 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Add users to the Copilot subscription for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Purchases a GitHub Copilot seat for each user specified.
-The organization will be billed for each seat based on the organization's Copilot plan. For more information about Copilot pricing, see "[About billing for GitHub Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/about-billing-for-github-copilot-in-your-organization)."
-
-Only organization owners can purchase Copilot seats for their organization members. The organization must have a Copilot Business or Copilot Enterprise subscription and a configured suggestion matching policy.
-For more information about setting up a Copilot subscription, see "[Subscribing to Copilot for your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/subscribing-to-copilot-for-your-organization)."
-For more information about setting a suggestion matching policy, see "[Managing policies for Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/setting-policies-for-copilot-in-your-organization/managing-policies-for-copilot-in-your-organization#policies-for-suggestion-matching)."
-
-The response contains the total number of new seats that were created and existing seats that were refreshed.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
-
-`POST /orgs/{org}/copilot/billing/selected_users` (operation `copilot/add-copilot-seats-for-users`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#add-users-to-the-copilot-subscription-for-an-organization)*/
+    /// Add users to the Copilot subscription for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Purchases a GitHub Copilot seat for each user specified.
+    /// The organization will be billed for each seat based on the organization's Copilot plan. For more information about Copilot pricing, see "[About billing for GitHub Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/about-billing-for-github-copilot-in-your-organization)."
+    ///
+    /// Only organization owners can purchase Copilot seats for their organization members. The organization must have a Copilot Business or Copilot Enterprise subscription and a configured suggestion matching policy.
+    /// For more information about setting up a Copilot subscription, see "[Subscribing to Copilot for your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-the-copilot-subscription-for-your-organization/subscribing-to-copilot-for-your-organization)."
+    /// For more information about setting a suggestion matching policy, see "[Managing policies for Copilot in your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/setting-policies-for-copilot-in-your-organization/managing-policies-for-copilot-in-your-organization#policies-for-suggestion-matching)."
+    ///
+    /// The response contains the total number of new seats that were created and existing seats that were refreshed.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/copilot/billing/selected_users` (operation `copilot/add-copilot-seats-for-users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#add-users-to-the-copilot-subscription-for-an-organization)
     pub async fn add_copilot_seats_for_users(
         &self,
         org: &str,
@@ -654,24 +654,24 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Remove users from the Copilot subscription for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Sets seats for all users specified to "pending cancellation".
-This will cause the specified users to lose access to GitHub Copilot at the end of the current billing cycle unless they retain access through team membership.
-For more information about disabling access to Copilot, see "[Revoking access to Copilot for members of your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-access-to-github-copilot-in-your-organization/revoking-access-to-copilot-for-members-of-your-organization)."
-
-Only organization owners can cancel Copilot seats for their organization members.
-
-The response contains the total number of seats set to "pending cancellation".
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
-
-`DELETE /orgs/{org}/copilot/billing/selected_users` (operation `copilot/cancel-copilot-seat-assignment-for-users`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#remove-users-from-the-copilot-subscription-for-an-organization)*/
+    /// Remove users from the Copilot subscription for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Sets seats for all users specified to "pending cancellation".
+    /// This will cause the specified users to lose access to GitHub Copilot at the end of the current billing cycle unless they retain access through team membership.
+    /// For more information about disabling access to Copilot, see "[Revoking access to Copilot for members of your organization](https://docs.github.com/copilot/managing-copilot/managing-github-copilot-in-your-organization/managing-access-to-github-copilot-in-your-organization/revoking-access-to-copilot-for-members-of-your-organization)."
+    ///
+    /// Only organization owners can cancel Copilot seats for their organization members.
+    ///
+    /// The response contains the total number of seats set to "pending cancellation".
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/copilot/billing/selected_users` (operation `copilot/cancel-copilot-seat-assignment-for-users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#remove-users-from-the-copilot-subscription-for-an-organization)
     pub async fn cancel_copilot_seat_assignment_for_users(
         &self,
         org: &str,
@@ -707,22 +707,22 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Get Copilot cloud agent permissions for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets information about which repositories in an organization have been enabled
-or disabled for the Copilot cloud agent.
-
-Organization owners can configure whether Copilot cloud agent is enabled for
-all repositories, selected repositories, or no repositories owned by organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/copilot/coding-agent/permissions` (operation `copilot/get-copilot-coding-agent-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#get-copilot-cloud-agent-permissions-for-an-organization)*/
+    /// Get Copilot cloud agent permissions for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets information about which repositories in an organization have been enabled
+    /// or disabled for the Copilot cloud agent.
+    ///
+    /// Organization owners can configure whether Copilot cloud agent is enabled for
+    /// all repositories, selected repositories, or no repositories owned by organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/copilot/coding-agent/permissions` (operation `copilot/get-copilot-coding-agent-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#get-copilot-cloud-agent-permissions-for-an-organization)
     pub async fn get_copilot_coding_agent_permissions_organization(
         &self,
         org: &str,
@@ -757,21 +757,21 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set Copilot cloud agent permissions for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Sets the policy for which repositories in an organization can use Copilot cloud agent.
-
-Organization owners can configure whether Copilot cloud agent is enabled for
-all repositories, selected repositories, or no repositories owned by the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/copilot/coding-agent/permissions` (operation `copilot/set-copilot-coding-agent-permissions-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-copilot-cloud-agent-permissions-for-an-organization)*/
+    /// Set Copilot cloud agent permissions for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Sets the policy for which repositories in an organization can use Copilot cloud agent.
+    ///
+    /// Organization owners can configure whether Copilot cloud agent is enabled for
+    /// all repositories, selected repositories, or no repositories owned by the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/copilot/coding-agent/permissions` (operation `copilot/set-copilot-coding-agent-permissions-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-copilot-cloud-agent-permissions-for-an-organization)
     pub async fn set_copilot_coding_agent_permissions_organization(
         &self,
         org: &str,
@@ -804,21 +804,21 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List repositories enabled for Copilot cloud agent in an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Lists the selected repositories that are enabled for Copilot cloud agent in an organization.
-
-Organization owners can use this endpoint when the coding agent repository policy
-is set to `selected` to see which repositories have been enabled.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/copilot/coding-agent/permissions/repositories` (operation `copilot/list-copilot-coding-agent-selected-repositories-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#list-repositories-enabled-for-copilot-cloud-agent-in-an-organization)*/
+    /// List repositories enabled for Copilot cloud agent in an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Lists the selected repositories that are enabled for Copilot cloud agent in an organization.
+    ///
+    /// Organization owners can use this endpoint when the coding agent repository policy
+    /// is set to `selected` to see which repositories have been enabled.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/copilot/coding-agent/permissions/repositories` (operation `copilot/list-copilot-coding-agent-selected-repositories-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#list-repositories-enabled-for-copilot-cloud-agent-in-an-organization)
     pub async fn list_copilot_coding_agent_selected_repositories_for_organization(
         &self,
         org: &str,
@@ -861,20 +861,20 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for Copilot cloud agent in an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Replaces the list of selected repositories that are enabled for Copilot cloud
-agent in an organization. This method can only be called when the cloud agent
-repository policy is set to `selected`.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/copilot/coding-agent/permissions/repositories` (operation `copilot/set-copilot-coding-agent-selected-repositories-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-selected-repositories-for-copilot-cloud-agent-in-an-organization)*/
+    /// Set selected repositories for Copilot cloud agent in an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Replaces the list of selected repositories that are enabled for Copilot cloud
+    /// agent in an organization. This method can only be called when the cloud agent
+    /// repository policy is set to `selected`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories` (operation `copilot/set-copilot-coding-agent-selected-repositories-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-selected-repositories-for-copilot-cloud-agent-in-an-organization)
     pub async fn set_copilot_coding_agent_selected_repositories_for_organization(
         &self,
         org: &str,
@@ -908,20 +908,20 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Enable a repository for Copilot cloud agent in an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Adds a repository to the list of selected repositories enabled for Copilot
-cloud agent in an organization. This method can only be called when the
-cloud agent repository policy is set to `selected`.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}` (operation `copilot/enable-copilot-coding-agent-for-repository-in-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#enable-a-repository-for-copilot-cloud-agent-in-an-organization)*/
+    /// Enable a repository for Copilot cloud agent in an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Adds a repository to the list of selected repositories enabled for Copilot
+    /// cloud agent in an organization. This method can only be called when the
+    /// cloud agent repository policy is set to `selected`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}` (operation `copilot/enable-copilot-coding-agent-for-repository-in-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#enable-a-repository-for-copilot-cloud-agent-in-an-organization)
     pub async fn enable_copilot_coding_agent_for_repository_in_organization(
         &self,
         org: &str,
@@ -955,20 +955,20 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Disable a repository for Copilot cloud agent in an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Removes a repository from the list of selected repositories enabled for Copilot
-cloud agent in an organization. This method can only be called when the
-cloud agent repository policy is set to `selected`.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scopes to use this endpoint.
-
-`DELETE /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}` (operation `copilot/disable-copilot-coding-agent-for-repository-in-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#disable-a-repository-for-copilot-cloud-agent-in-an-organization)*/
+    /// Disable a repository for Copilot cloud agent in an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Removes a repository from the list of selected repositories enabled for Copilot
+    /// cloud agent in an organization. This method can only be called when the
+    /// cloud agent repository policy is set to `selected`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scopes to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}` (operation `copilot/disable-copilot-coding-agent-for-repository-in-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#disable-a-repository-for-copilot-cloud-agent-in-an-organization)
     pub async fn disable_copilot_coding_agent_for_repository_in_organization(
         &self,
         org: &str,
@@ -1001,26 +1001,26 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get Copilot content exclusion rules for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets information about an organization's Copilot content exclusion path rules.
-To configure these settings, go to the organization's settings on GitHub.
-For more information, see "[Excluding content from GitHub Copilot](https://docs.github.com/copilot/managing-copilot/configuring-and-auditing-content-exclusion/excluding-content-from-github-copilot#configuring-content-exclusions-for-your-organization)."
-
-Organization owners can view details about Copilot content exclusion rules for the organization.
-
-OAuth app tokens and personal access tokens (classic) need either the `copilot` or `read:org` scopes to use this endpoint.
-
-> [!CAUTION]
-> * At this time, the API does not support comments. This endpoint will not return any comments in the existing rules.
-> * At this time, the API does not support duplicate keys. If your content exclusion configuration contains duplicate keys, the API will return only the last occurrence of that key. For example, if duplicate entries are present, only the final value will be included in the response.
-
-`GET /orgs/{org}/copilot/content_exclusion` (operation `copilot/copilot-content-exclusion-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-content-exclusion-management#get-copilot-content-exclusion-rules-for-an-organization)*/
+    /// Get Copilot content exclusion rules for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets information about an organization's Copilot content exclusion path rules.
+    /// To configure these settings, go to the organization's settings on GitHub.
+    /// For more information, see "[Excluding content from GitHub Copilot](https://docs.github.com/copilot/managing-copilot/configuring-and-auditing-content-exclusion/excluding-content-from-github-copilot#configuring-content-exclusions-for-your-organization)."
+    ///
+    /// Organization owners can view details about Copilot content exclusion rules for the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `copilot` or `read:org` scopes to use this endpoint.
+    ///
+    /// > [!CAUTION]
+    /// > * At this time, the API does not support comments. This endpoint will not return any comments in the existing rules.
+    /// > * At this time, the API does not support duplicate keys. If your content exclusion configuration contains duplicate keys, the API will return only the last occurrence of that key. For example, if duplicate entries are present, only the final value will be included in the response.
+    ///
+    /// `GET /orgs/{org}/copilot/content_exclusion` (operation `copilot/copilot-content-exclusion-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-content-exclusion-management#get-copilot-content-exclusion-rules-for-an-organization)
     pub async fn copilot_content_exclusion_for_organization(
         &self,
         org: &str,
@@ -1049,26 +1049,26 @@ OAuth app tokens and personal access tokens (classic) need either the `copilot` 
             },
         )
     }
-    /**Set Copilot content exclusion rules for an organization
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Sets Copilot content exclusion path rules for an organization.
-To configure these settings, go to the organization's settings on GitHub.
-For more information, see "[Excluding content from GitHub Copilot](https://docs.github.com/copilot/managing-copilot/configuring-and-auditing-content-exclusion/excluding-content-from-github-copilot#configuring-content-exclusions-for-your-organization)."
-
-Organization owners can set Copilot content exclusion rules for the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `copilot` scope to use this endpoint.
-
-> [!CAUTION]
-> * At this time, the API does not support comments. When using this endpoint, any existing comments in your rules will be deleted.
-> * At this time, the API does not support duplicate keys. If you submit content exclusions through the API with duplicate keys, only the last occurrence will be saved. Earlier entries with the same key will be overwritten.
-
-`PUT /orgs/{org}/copilot/content_exclusion` (operation `copilot/set-copilot-content-exclusion-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-content-exclusion-management#set-copilot-content-exclusion-rules-for-an-organization)*/
+    /// Set Copilot content exclusion rules for an organization
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Sets Copilot content exclusion path rules for an organization.
+    /// To configure these settings, go to the organization's settings on GitHub.
+    /// For more information, see "[Excluding content from GitHub Copilot](https://docs.github.com/copilot/managing-copilot/configuring-and-auditing-content-exclusion/excluding-content-from-github-copilot#configuring-content-exclusions-for-your-organization)."
+    ///
+    /// Organization owners can set Copilot content exclusion rules for the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `copilot` scope to use this endpoint.
+    ///
+    /// > [!CAUTION]
+    /// > * At this time, the API does not support comments. When using this endpoint, any existing comments in your rules will be deleted.
+    /// > * At this time, the API does not support duplicate keys. If you submit content exclusions through the API with duplicate keys, only the last occurrence will be saved. Earlier entries with the same key will be overwritten.
+    ///
+    /// `PUT /orgs/{org}/copilot/content_exclusion` (operation `copilot/set-copilot-content-exclusion-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-content-exclusion-management#set-copilot-content-exclusion-rules-for-an-organization)
     pub async fn set_copilot_content_exclusion_for_organization(
         &self,
         org: &str,
@@ -1109,21 +1109,21 @@ OAuth app tokens and personal access tokens (classic) need the `copilot` scope t
             },
         )
     }
-    /**Get Copilot organization usage metrics for a specific day
-
-Use this endpoint to retrieve download links for the Copilot organization usage metrics report for a specific day. The report provides comprehensive usage data for Copilot features across the organization.
-
-The report contains aggregated metrics for the specified day, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
-
-Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
-
-`GET /orgs/{org}/copilot/metrics/reports/organization-1-day` (operation `copilot/copilot-organization-one-day-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-usage-metrics-for-a-specific-day)*/
+    /// Get Copilot organization usage metrics for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot organization usage metrics report for a specific day. The report provides comprehensive usage data for Copilot features across the organization.
+    ///
+    /// The report contains aggregated metrics for the specified day, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
+    ///
+    /// Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
+    ///
+    /// `GET /orgs/{org}/copilot/metrics/reports/organization-1-day` (operation `copilot/copilot-organization-one-day-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-usage-metrics-for-a-specific-day)
     pub async fn copilot_organization_one_day_usage_metrics(
         &self,
         org: &str,
@@ -1160,21 +1160,21 @@ For more information about organization metrics attribution, see [How are metric
             },
         )
     }
-    /**Get Copilot organization usage metrics
-
-Use this endpoint to retrieve download links for the latest 28-day organization Copilot usage metrics report. The report provides comprehensive usage data for Copilot features across the organization.
-
-The report contains aggregated metrics for the previous 28 days, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
-
-Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
-
-`GET /orgs/{org}/copilot/metrics/reports/organization-28-day/latest` (operation `copilot/copilot-organization-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-usage-metrics)*/
+    /// Get Copilot organization usage metrics
+    ///
+    /// Use this endpoint to retrieve download links for the latest 28-day organization Copilot usage metrics report. The report provides comprehensive usage data for Copilot features across the organization.
+    ///
+    /// The report contains aggregated metrics for the previous 28 days, including usage statistics for various Copilot features, user engagement data, and feature adoption metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
+    ///
+    /// Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
+    ///
+    /// `GET /orgs/{org}/copilot/metrics/reports/organization-28-day/latest` (operation `copilot/copilot-organization-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-usage-metrics)
     pub async fn copilot_organization_usage_metrics(
         &self,
         org: &str,
@@ -1203,21 +1203,21 @@ For more information about organization metrics attribution, see [How are metric
             },
         )
     }
-    /**Get Copilot organization repository report for a specific day
-
-Use this endpoint to retrieve download links for the Copilot organization repository report for a specific day. The report provides per-repository pull request metrics for Copilot across the organization, with one entry per repository.
-
-The report contains repository-level pull request activity for the specified day, including the Copilot Coding Agent (CCA) and Copilot Code Review (CCR) breakdowns. Only repositories that had activity on the specified day are included. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
-
-Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
-
-`GET /orgs/{org}/copilot/metrics/reports/repos-1-day` (operation `copilot/copilot-organization-repos-one-day-report`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-repository-report-for-a-specific-day)*/
+    /// Get Copilot organization repository report for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot organization repository report for a specific day. The report provides per-repository pull request metrics for Copilot across the organization, with one entry per repository.
+    ///
+    /// The report contains repository-level pull request activity for the specified day, including the Copilot Coding Agent (CCA) and Copilot Code Review (CCR) breakdowns. Only repositories that had activity on the specified day are included. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
+    ///
+    /// Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
+    ///
+    /// `GET /orgs/{org}/copilot/metrics/reports/repos-1-day` (operation `copilot/copilot-organization-repos-one-day-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-repository-report-for-a-specific-day)
     pub async fn copilot_organization_repos_one_day_report(
         &self,
         org: &str,
@@ -1254,21 +1254,21 @@ For more information about organization metrics attribution, see [How are metric
             },
         )
     }
-    /**Get Copilot organization user-teams report for a specific day
-
-Use this endpoint to retrieve download links for the Copilot organization user-teams report for a specific day. The report provides user-team join data for Copilot across the organization, with one entry per user-team pair.
-
-The report contains user-team membership data for the specified day, enabling consumers to join with the existing organization user reports to compute team-level usage metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
-
-The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
-
-Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
-
-`GET /orgs/{org}/copilot/metrics/reports/user-teams-1-day` (operation `copilot/copilot-organization-user-teams-one-day-report`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-user-teams-report-for-a-specific-day)*/
+    /// Get Copilot organization user-teams report for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot organization user-teams report for a specific day. The report provides user-team join data for Copilot across the organization, with one entry per user-team pair.
+    ///
+    /// The report contains user-team membership data for the specified day, enabling consumers to join with the existing organization user reports to compute team-level usage metrics. Reports are generated daily and made available for download through signed URLs with a limited expiration time.
+    ///
+    /// The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
+    ///
+    /// Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
+    ///
+    /// `GET /orgs/{org}/copilot/metrics/reports/user-teams-1-day` (operation `copilot/copilot-organization-user-teams-one-day-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-user-teams-report-for-a-specific-day)
     pub async fn copilot_organization_user_teams_one_day_report(
         &self,
         org: &str,
@@ -1310,21 +1310,21 @@ For more information about organization metrics attribution, see [How are metric
             },
         )
     }
-    /**Get Copilot organization users usage metrics for a specific day
-
-Use this endpoint to retrieve download links for the Copilot organization user usage metrics report for a specific day. The report provides detailed user-level usage data and engagement metrics for Copilot features across the organization.
-
-The report contains user-specific metrics for the specified day, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
-
-Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
-
-Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
-
-`GET /orgs/{org}/copilot/metrics/reports/users-1-day` (operation `copilot/copilot-organization-users-one-day-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-users-usage-metrics-for-a-specific-day)*/
+    /// Get Copilot organization users usage metrics for a specific day
+    ///
+    /// Use this endpoint to retrieve download links for the Copilot organization user usage metrics report for a specific day. The report provides detailed user-level usage data and engagement metrics for Copilot features across the organization.
+    ///
+    /// The report contains user-specific metrics for the specified day, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
+    ///
+    /// Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date of the report. The report covers a complete day for which data has been processed.
+    ///
+    /// Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
+    ///
+    /// `GET /orgs/{org}/copilot/metrics/reports/users-1-day` (operation `copilot/copilot-organization-users-one-day-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-users-usage-metrics-for-a-specific-day)
     pub async fn copilot_organization_users_one_day_usage_metrics(
         &self,
         org: &str,
@@ -1368,21 +1368,21 @@ For more information about organization metrics attribution, see [How are metric
             },
         )
     }
-    /**Get Copilot organization users usage metrics
-
-Use this endpoint to retrieve download links for the latest 28-day organization users Copilot usage metrics report. The report provides detailed user-level usage data and engagement metrics for Copilot features across the organization.
-
-The report contains user-specific metrics for the previous 28 days, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
-
-Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
-
-Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
-
-`GET /orgs/{org}/copilot/metrics/reports/users-28-day/latest` (operation `copilot/copilot-organization-users-usage-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-users-usage-metrics)*/
+    /// Get Copilot organization users usage metrics
+    ///
+    /// Use this endpoint to retrieve download links for the latest 28-day organization users Copilot usage metrics report. The report provides detailed user-level usage data and engagement metrics for Copilot features across the organization.
+    ///
+    /// The report contains user-specific metrics for the previous 28 days, including individual user engagement statistics, feature usage patterns, and adoption metrics broken down by user. This report allows authorized users to analyze Copilot usage at the user level to understand adoption patterns and identify opportunities for increased engagement.
+    ///
+    /// Reports are generated daily and made available for download through signed URLs with a limited expiration time. The response includes download links to the report files, along with the specific date range covered by the report. The report covers a complete 28-day period ending on the most recent day for which data has been processed.
+    ///
+    /// Organization owners and authorized users with fine-grained "View Organization Copilot Metrics" permission can retrieve Copilot metrics reports for the organization. OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
+    ///
+    /// `GET /orgs/{org}/copilot/metrics/reports/users-28-day/latest` (operation `copilot/copilot-organization-users-usage-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-users-usage-metrics)
     pub async fn copilot_organization_users_usage_metrics(
         &self,
         org: &str,
@@ -1411,23 +1411,23 @@ For more information about organization metrics attribution, see [How are metric
             },
         )
     }
-    /**Get Copilot seat assignment details for a user
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets the GitHub Copilot seat details for a member of an organization who currently has access to GitHub Copilot.
-
-The seat object contains information about the user's most recent Copilot activity. Users must have telemetry enabled in their IDE for Copilot in the IDE activity to be reflected in `last_activity_at`.
-For more information about activity data, see [Metrics data properties for GitHub Copilot](https://docs.github.com/copilot/reference/metrics-data).
-
-Only organization owners can view Copilot seat assignment details for members of their organization.
-
-OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
-
-`GET /orgs/{org}/members/{username}/copilot` (operation `copilot/get-copilot-seat-details-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#get-copilot-seat-assignment-details-for-a-user)*/
+    /// Get Copilot seat assignment details for a user
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets the GitHub Copilot seat details for a member of an organization who currently has access to GitHub Copilot.
+    ///
+    /// The seat object contains information about the user's most recent Copilot activity. Users must have telemetry enabled in their IDE for Copilot in the IDE activity to be reflected in `last_activity_at`.
+    /// For more information about activity data, see [Metrics data properties for GitHub Copilot](https://docs.github.com/copilot/reference/metrics-data).
+    ///
+    /// Only organization owners can view Copilot seat assignment details for members of their organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/members/{username}/copilot` (operation `copilot/get-copilot-seat-details-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#get-copilot-seat-assignment-details-for-a-user)
     pub async fn get_copilot_seat_details_for_user(
         &self,
         org: &str,
@@ -1459,20 +1459,20 @@ OAuth app tokens and personal access tokens (classic) need either the `manage_bi
             },
         )
     }
-    /**Get Copilot cloud agent configuration for a repository
-
-> [!NOTE]
-> This endpoint is in public preview and is subject to change.
-
-Gets the Copilot cloud agent configuration for a repository, including MCP server
-configuration, enabled review tools, Actions workflow approval settings, and firewall
-configuration.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/copilot/cloud-agent/configuration` (operation `copilot/get-copilot-cloud-agent-configuration`)
-
-[GitHub docs](https://docs.github.com/rest/copilot/copilot-cloud-agent-management#get-copilot-cloud-agent-configuration-for-a-repository)*/
+    /// Get Copilot cloud agent configuration for a repository
+    ///
+    /// > [!NOTE]
+    /// > This endpoint is in public preview and is subject to change.
+    ///
+    /// Gets the Copilot cloud agent configuration for a repository, including MCP server
+    /// configuration, enabled review tools, Actions workflow approval settings, and firewall
+    /// configuration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/copilot/cloud-agent/configuration` (operation `copilot/get-copilot-cloud-agent-configuration`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-cloud-agent-management#get-copilot-cloud-agent-configuration-for-a-repository)
     pub async fn get_copilot_cloud_agent_configuration(
         &self,
         owner: &str,
@@ -1510,13 +1510,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`copilot_enterprise_one_day_usage_metrics`](CopilotApi::copilot_enterprise_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotEnterpriseOneDayUsageMetricsQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///Query parameters of [`copilot_enterprise_repos_one_day_report`](CopilotApi::copilot_enterprise_repos_one_day_report).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotEnterpriseReposOneDayReportQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///The success responses of [`copilot_enterprise_repos_one_day_report`](CopilotApi::copilot_enterprise_repos_one_day_report).
@@ -1530,35 +1530,35 @@ pub enum CopilotCopilotEnterpriseReposOneDayReportResponse {
 ///Query parameters of [`copilot_enterprise_user_teams_one_day_report`](CopilotApi::copilot_enterprise_user_teams_one_day_report).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotEnterpriseUserTeamsOneDayReportQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///Query parameters of [`copilot_users_one_day_usage_metrics`](CopilotApi::copilot_users_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotUsersOneDayUsageMetricsQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///Query parameters of [`list_copilot_seats`](CopilotApi::list_copilot_seats).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotListCopilotSeatsQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_copilot_coding_agent_selected_repositories_for_organization`](CopilotApi::list_copilot_coding_agent_selected_repositories_for_organization).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`copilot_organization_one_day_usage_metrics`](CopilotApi::copilot_organization_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotOrganizationOneDayUsageMetricsQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///The success responses of [`copilot_organization_one_day_usage_metrics`](CopilotApi::copilot_organization_one_day_usage_metrics).
@@ -1572,7 +1572,7 @@ pub enum CopilotCopilotOrganizationOneDayUsageMetricsResponse {
 ///Query parameters of [`copilot_organization_repos_one_day_report`](CopilotApi::copilot_organization_repos_one_day_report).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotOrganizationReposOneDayReportQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///The success responses of [`copilot_organization_repos_one_day_report`](CopilotApi::copilot_organization_repos_one_day_report).
@@ -1586,7 +1586,7 @@ pub enum CopilotCopilotOrganizationReposOneDayReportResponse {
 ///Query parameters of [`copilot_organization_user_teams_one_day_report`](CopilotApi::copilot_organization_user_teams_one_day_report).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotOrganizationUserTeamsOneDayReportQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///The success responses of [`copilot_organization_user_teams_one_day_report`](CopilotApi::copilot_organization_user_teams_one_day_report).
@@ -1600,7 +1600,7 @@ pub enum CopilotCopilotOrganizationUserTeamsOneDayReportResponse {
 ///Query parameters of [`copilot_organization_users_one_day_usage_metrics`](CopilotApi::copilot_organization_users_one_day_usage_metrics).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotCopilotOrganizationUsersOneDayUsageMetricsQuery {
-    ///The day to request data for, in `YYYY-MM-DD` format.
+    /// The day to request data for, in `YYYY-MM-DD` format.
     pub day: String,
 }
 ///The success responses of [`copilot_organization_users_one_day_usage_metrics`](CopilotApi::copilot_organization_users_one_day_usage_metrics).

@@ -16,19 +16,19 @@ pub struct CopilotSpacesApi<'a> {
     client: &'a Client,
 }
 impl<'a> CopilotSpacesApi<'a> {
-    /**List organization Copilot Spaces
-
-Lists Copilot Spaces owned by an organization. The authenticated user must have read access to the organization's Copilot Spaces.
-
-Only Spaces that are readable by the authenticated user are returned. This includes public Spaces and internal Spaces if the user is a member of the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in a space; spaces with inaccessible resources are omitted from the response.
-
-`GET /orgs/{org}/copilot-spaces` (operation `copilot-spaces/list-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#list-organization-copilot-spaces)*/
+    /// List organization Copilot Spaces
+    ///
+    /// Lists Copilot Spaces owned by an organization. The authenticated user must have read access to the organization's Copilot Spaces.
+    ///
+    /// Only Spaces that are readable by the authenticated user are returned. This includes public Spaces and internal Spaces if the user is a member of the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in a space; spaces with inaccessible resources are omitted from the response.
+    ///
+    /// `GET /orgs/{org}/copilot-spaces` (operation `copilot-spaces/list-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#list-organization-copilot-spaces)
     pub async fn list_for_org(
         &self,
         org: &str,
@@ -63,19 +63,19 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Create an organization Copilot Space
-
-Creates a new Copilot Space owned by an organization. The authenticated user must have permissions to create spaces in the organization.
-
-Organization members with appropriate permissions can create Copilot Spaces to be shared within their organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by the submitted resources.
-
-`POST /orgs/{org}/copilot-spaces` (operation `copilot-spaces/create-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#create-an-organization-copilot-space)*/
+    /// Create an organization Copilot Space
+    ///
+    /// Creates a new Copilot Space owned by an organization. The authenticated user must have permissions to create spaces in the organization.
+    ///
+    /// Organization members with appropriate permissions can create Copilot Spaces to be shared within their organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by the submitted resources.
+    ///
+    /// `POST /orgs/{org}/copilot-spaces` (operation `copilot-spaces/create-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#create-an-organization-copilot-space)
     pub async fn create_for_org(
         &self,
         org: &str,
@@ -103,19 +103,19 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Get an organization Copilot Space
-
-Gets details about a specific Copilot Space owned by an organization. The authenticated user must have read access to the Space.
-
-Internal Spaces require the authenticated user to be a member of the organization or have been granted read permissions.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`GET /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/get-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#get-an-organization-copilot-space)*/
+    /// Get an organization Copilot Space
+    ///
+    /// Gets details about a specific Copilot Space owned by an organization. The authenticated user must have read access to the Space.
+    ///
+    /// Internal Spaces require the authenticated user to be a member of the organization or have been granted read permissions.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `GET /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/get-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#get-an-organization-copilot-space)
     pub async fn get_for_org(
         &self,
         org: &str,
@@ -144,19 +144,19 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Set an organization Copilot Space
-
-Updates a Copilot Space owned by an organization. The authenticated user must have permissions to update spaces in the organization.
-
-Organization members with appropriate permissions can update Copilot Spaces owned by their organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including any being added or updated.
-
-`PUT /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/update-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#set-an-organization-copilot-space)*/
+    /// Set an organization Copilot Space
+    ///
+    /// Updates a Copilot Space owned by an organization. The authenticated user must have permissions to update spaces in the organization.
+    ///
+    /// Organization members with appropriate permissions can update Copilot Spaces owned by their organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including any being added or updated.
+    ///
+    /// `PUT /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/update-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#set-an-organization-copilot-space)
     pub async fn update_for_org(
         &self,
         org: &str,
@@ -188,21 +188,21 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Delete an organization Copilot Space
-
-Deletes a Copilot Space owned by an organization. The authenticated user must have permissions to delete spaces in the organization.
-
-**Warning:** This action is permanent and cannot be undone. Deleting a Copilot Space will remove all associated resources and configurations.
-
-Organization members with appropriate permissions can delete Copilot Spaces owned by their organization.
-
-OAuth app tokens and personal access tokens (classic) need both the `read:org` and `repo` scopes to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`DELETE /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/delete-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#delete-an-organization-copilot-space)*/
+    /// Delete an organization Copilot Space
+    ///
+    /// Deletes a Copilot Space owned by an organization. The authenticated user must have permissions to delete spaces in the organization.
+    ///
+    /// **Warning:** This action is permanent and cannot be undone. Deleting a Copilot Space will remove all associated resources and configurations.
+    ///
+    /// Organization members with appropriate permissions can delete Copilot Spaces owned by their organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need both the `read:org` and `repo` scopes to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `DELETE /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/delete-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#delete-an-organization-copilot-space)
     pub async fn delete_for_org(
         &self,
         org: &str,
@@ -231,21 +231,21 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**List collaborators for an organization Copilot Space
-
-Lists all collaborators for a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to view collaborators.
-
-Each collaborator entry specifies which user or team has access to the space and at what level (reader, writer, or admin). The space owner (organization) is excluded from this list.
-
-**Note:** Team collaborators listed here are teams that are defined in the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`GET /orgs/{org}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/list-collaborators-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#list-collaborators-for-an-organization-copilot-space)*/
+    /// List collaborators for an organization Copilot Space
+    ///
+    /// Lists all collaborators for a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to view collaborators.
+    ///
+    /// Each collaborator entry specifies which user or team has access to the space and at what level (reader, writer, or admin). The space owner (organization) is excluded from this list.
+    ///
+    /// **Note:** Team collaborators listed here are teams that are defined in the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `GET /orgs/{org}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/list-collaborators-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#list-collaborators-for-an-organization-copilot-space)
     pub async fn list_collaborators_for_org(
         &self,
         org: &str,
@@ -278,20 +278,20 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Add a collaborator to an organization Copilot Space
-
-Adds a collaborator (user or team) to a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to manage collaborators.
-
-**Note:** When adding users as collaborators, they must already be members of the organization.
-When adding teams as collaborators, they must be defined in the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`POST /orgs/{org}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/add-collaborator-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#add-a-collaborator-to-an-organization-copilot-space)*/
+    /// Add a collaborator to an organization Copilot Space
+    ///
+    /// Adds a collaborator (user or team) to a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to manage collaborators.
+    ///
+    /// **Note:** When adding users as collaborators, they must already be members of the organization.
+    /// When adding teams as collaborators, they must be defined in the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `POST /orgs/{org}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/add-collaborator-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#add-a-collaborator-to-an-organization-copilot-space)
     pub async fn add_collaborator_for_org(
         &self,
         org: &str,
@@ -324,17 +324,17 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Set a collaborator role for an organization Copilot Space
-
-Updates the role of a collaborator for a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to manage collaborators.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`PUT /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/update-collaborator-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#set-a-collaborator-role-for-an-organization-copilot-space)*/
+    /// Set a collaborator role for an organization Copilot Space
+    ///
+    /// Updates the role of a collaborator for a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to manage collaborators.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `PUT /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/update-collaborator-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#set-a-collaborator-role-for-an-organization-copilot-space)
     pub async fn update_collaborator_for_org(
         &self,
         org: &str,
@@ -374,17 +374,17 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Remove a collaborator from an organization Copilot Space
-
-Removes a collaborator from a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to manage collaborators.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`DELETE /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/remove-collaborator-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#remove-a-collaborator-from-an-organization-copilot-space)*/
+    /// Remove a collaborator from an organization Copilot Space
+    ///
+    /// Removes a collaborator from a specific Copilot Space owned by an organization. The authenticated user must have appropriate permissions to manage collaborators.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `DELETE /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/remove-collaborator-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#remove-a-collaborator-from-an-organization-copilot-space)
     pub async fn remove_collaborator_for_org(
         &self,
         org: &str,
@@ -417,18 +417,18 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**List resources for an organization Copilot Space
-
-Lists all resources attached to a specific Copilot Space owned by an organization.
-The authenticated user must have appropriate permissions to view the space.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`GET /orgs/{org}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/list-resources-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#list-resources-for-an-organization-copilot-space)*/
+    /// List resources for an organization Copilot Space
+    ///
+    /// Lists all resources attached to a specific Copilot Space owned by an organization.
+    /// The authenticated user must have appropriate permissions to view the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `GET /orgs/{org}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/list-resources-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#list-resources-for-an-organization-copilot-space)
     pub async fn list_resources_for_org(
         &self,
         org: &str,
@@ -461,23 +461,23 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Create a resource for an organization Copilot Space
-
-Creates a new resource in a specific Copilot Space owned by an organization.
-The authenticated user must have write permissions on the space.
-
-The following resource types are supported: `repository`, `github_file`, `free_text`, `github_issue`, `github_pull_request`.
-The `uploaded_text_file` and `media_content` types are not supported via this endpoint.
-
-For `github_file` resources, if a resource with the same repository, file path, and SHA already exists, the existing resource is returned with a `200` status.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including the resource being created.
-
-`POST /orgs/{org}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/create-resource-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#create-a-resource-for-an-organization-copilot-space)*/
+    /// Create a resource for an organization Copilot Space
+    ///
+    /// Creates a new resource in a specific Copilot Space owned by an organization.
+    /// The authenticated user must have write permissions on the space.
+    ///
+    /// The following resource types are supported: `repository`, `github_file`, `free_text`, `github_issue`, `github_pull_request`.
+    /// The `uploaded_text_file` and `media_content` types are not supported via this endpoint.
+    ///
+    /// For `github_file` resources, if a resource with the same repository, file path, and SHA already exists, the existing resource is returned with a `200` status.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including the resource being created.
+    ///
+    /// `POST /orgs/{org}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/create-resource-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#create-a-resource-for-an-organization-copilot-space)
     pub async fn create_resource_for_org(
         &self,
         org: &str,
@@ -517,18 +517,18 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Get a resource for an organization Copilot Space
-
-Gets a specific resource attached to a Copilot Space owned by an organization.
-The authenticated user must have appropriate permissions to view the space.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`GET /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/get-resource-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#get-a-resource-for-an-organization-copilot-space)*/
+    /// Get a resource for an organization Copilot Space
+    ///
+    /// Gets a specific resource attached to a Copilot Space owned by an organization.
+    /// The authenticated user must have appropriate permissions to view the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `GET /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/get-resource-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#get-a-resource-for-an-organization-copilot-space)
     pub async fn get_resource_for_org(
         &self,
         org: &str,
@@ -560,18 +560,18 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Set a resource for an organization Copilot Space
-
-Updates the metadata of a resource in a specific Copilot Space owned by an organization.
-The authenticated user must have write permissions on the space.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including the resource being updated.
-
-`PUT /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/update-resource-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#set-a-resource-for-an-organization-copilot-space)*/
+    /// Set a resource for an organization Copilot Space
+    ///
+    /// Updates the metadata of a resource in a specific Copilot Space owned by an organization.
+    /// The authenticated user must have write permissions on the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including the resource being updated.
+    ///
+    /// `PUT /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/update-resource-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#set-a-resource-for-an-organization-copilot-space)
     pub async fn update_resource_for_org(
         &self,
         org: &str,
@@ -606,18 +606,18 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**Delete a resource from an organization Copilot Space
-
-Deletes a resource from a specific Copilot Space owned by an organization.
-The authenticated user must have write permissions on the space.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
-
-`DELETE /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/delete-resource-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#delete-a-resource-from-an-organization-copilot-space)*/
+    /// Delete a resource from an organization Copilot Space
+    ///
+    /// Deletes a resource from a specific Copilot Space owned by an organization.
+    /// The authenticated user must have write permissions on the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
+    ///
+    /// `DELETE /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/delete-resource-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#delete-a-resource-from-an-organization-copilot-space)
     pub async fn delete_resource_for_org(
         &self,
         org: &str,
@@ -649,17 +649,17 @@ Fine-grained tokens and GitHub App user access tokens must have been granted acc
             },
         )
     }
-    /**List Copilot Spaces for a user
-
-Lists Copilot Spaces owned by a user. The authenticated user must have read access to the user's Copilot Spaces.
-
-Only Spaces that are readable by the authenticated user are returned. This includes the user's own spaces, and public user spaces when accessing another user's spaces.
-
-OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
-
-`GET /users/{username}/copilot-spaces` (operation `copilot-spaces/list-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#list-copilot-spaces-for-a-user)*/
+    /// List Copilot Spaces for a user
+    ///
+    /// Lists Copilot Spaces owned by a user. The authenticated user must have read access to the user's Copilot Spaces.
+    ///
+    /// Only Spaces that are readable by the authenticated user are returned. This includes the user's own spaces, and public user spaces when accessing another user's spaces.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/copilot-spaces` (operation `copilot-spaces/list-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#list-copilot-spaces-for-a-user)
     pub async fn list_for_user(
         &self,
         username: &str,
@@ -694,17 +694,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
             },
         )
     }
-    /**Create a Copilot Space for a user
-
-Creates a new Copilot Space owned by a user. Only the authenticated user can create spaces for their own account.
-
-Users can create personal Copilot Spaces for their individual use.
-
-OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
-
-`POST /users/{username}/copilot-spaces` (operation `copilot-spaces/create-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#create-a-copilot-space-for-a-user)*/
+    /// Create a Copilot Space for a user
+    ///
+    /// Creates a new Copilot Space owned by a user. Only the authenticated user can create spaces for their own account.
+    ///
+    /// Users can create personal Copilot Spaces for their individual use.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
+    ///
+    /// `POST /users/{username}/copilot-spaces` (operation `copilot-spaces/create-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#create-a-copilot-space-for-a-user)
     pub async fn create_for_user(
         &self,
         username: &str,
@@ -732,18 +732,18 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
             },
         )
     }
-    /**Get a Copilot Space for a user
-
-Gets details about a specific Copilot Space owned by a user. The authenticated user must have read access to the Space.
-
-Private user spaces require the authenticated user to be the owner of the space.
-Public user spaces are accessible to any authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/get-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#get-a-copilot-space-for-a-user)*/
+    /// Get a Copilot Space for a user
+    ///
+    /// Gets details about a specific Copilot Space owned by a user. The authenticated user must have read access to the Space.
+    ///
+    /// Private user spaces require the authenticated user to be the owner of the space.
+    /// Public user spaces are accessible to any authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/get-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#get-a-copilot-space-for-a-user)
     pub async fn get_for_user(
         &self,
         username: &str,
@@ -772,17 +772,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Set a Copilot Space for a user
-
-Updates a Copilot Space owned by a user. Only the authenticated user can update spaces for their own account.
-
-Users can update their personal Copilot Spaces.
-
-OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
-
-`PUT /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/update-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#set-a-copilot-space-for-a-user)*/
+    /// Set a Copilot Space for a user
+    ///
+    /// Updates a Copilot Space owned by a user. Only the authenticated user can update spaces for their own account.
+    ///
+    /// Users can update their personal Copilot Spaces.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
+    ///
+    /// `PUT /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/update-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#set-a-copilot-space-for-a-user)
     pub async fn update_for_user(
         &self,
         username: &str,
@@ -814,17 +814,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
             },
         )
     }
-    /**Delete a Copilot Space for a user
-
-Deletes a Copilot Space owned by a user. The authenticated user must be the owner of the space.
-
-**Warning:** This action is permanent and cannot be undone. Deleting a space will remove all associated resources and configurations.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`DELETE /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/delete-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#delete-a-copilot-space-for-a-user)*/
+    /// Delete a Copilot Space for a user
+    ///
+    /// Deletes a Copilot Space owned by a user. The authenticated user must be the owner of the space.
+    ///
+    /// **Warning:** This action is permanent and cannot be undone. Deleting a space will remove all associated resources and configurations.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `DELETE /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/delete-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#delete-a-copilot-space-for-a-user)
     pub async fn delete_for_user(
         &self,
         username: &str,
@@ -853,19 +853,19 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**List collaborators for a Copilot Space for a user
-
-Lists all collaborators for a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
-
-Each collaborator entry specifies which user has access to the space and at what level (reader, writer, or admin). The space owner is excluded from this list.
-
-Team collaborators are not supported for user-owned Copilot Spaces.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`GET /users/{username}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/list-collaborators-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#list-collaborators-for-a-copilot-space-for-a-user)*/
+    /// List collaborators for a Copilot Space for a user
+    ///
+    /// Lists all collaborators for a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
+    ///
+    /// Each collaborator entry specifies which user has access to the space and at what level (reader, writer, or admin). The space owner is excluded from this list.
+    ///
+    /// Team collaborators are not supported for user-owned Copilot Spaces.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/list-collaborators-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#list-collaborators-for-a-copilot-space-for-a-user)
     pub async fn list_collaborators_for_user(
         &self,
         username: &str,
@@ -898,17 +898,17 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**Add a collaborator to a Copilot Space for a user
-
-Adds a collaborator to a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
-
-Team collaborators are not supported for user-owned Copilot Spaces.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`POST /users/{username}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/add-collaborator-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#add-a-collaborator-to-a-copilot-space-for-a-user)*/
+    /// Add a collaborator to a Copilot Space for a user
+    ///
+    /// Adds a collaborator to a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
+    ///
+    /// Team collaborators are not supported for user-owned Copilot Spaces.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `POST /users/{username}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/add-collaborator-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#add-a-collaborator-to-a-copilot-space-for-a-user)
     pub async fn add_collaborator_for_user(
         &self,
         username: &str,
@@ -941,15 +941,15 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**Set a collaborator role for a Copilot Space for a user
-
-Updates the role of a collaborator for a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`PUT /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/update-collaborator-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#set-a-collaborator-role-for-a-copilot-space-for-a-user)*/
+    /// Set a collaborator role for a Copilot Space for a user
+    ///
+    /// Updates the role of a collaborator for a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `PUT /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/update-collaborator-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#set-a-collaborator-role-for-a-copilot-space-for-a-user)
     pub async fn update_collaborator_for_user(
         &self,
         username: &str,
@@ -989,15 +989,15 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**Remove a collaborator from a Copilot Space for a user
-
-Removes a collaborator from a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`DELETE /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/remove-collaborator-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#remove-a-collaborator-from-a-copilot-space-for-a-user)*/
+    /// Remove a collaborator from a Copilot Space for a user
+    ///
+    /// Removes a collaborator from a specific Copilot Space owned by a user. The authenticated user must be the owner of the space or have admin access to the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `DELETE /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/remove-collaborator-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#remove-a-collaborator-from-a-copilot-space-for-a-user)
     pub async fn remove_collaborator_for_user(
         &self,
         username: &str,
@@ -1030,16 +1030,16 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**List resources for a Copilot Space for a user
-
-Lists all resources attached to a specific Copilot Space owned by a user.
-The authenticated user must have appropriate permissions to view the space.
-
-OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
-
-`GET /users/{username}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/list-resources-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#list-resources-for-a-copilot-space-for-a-user)*/
+    /// List resources for a Copilot Space for a user
+    ///
+    /// Lists all resources attached to a specific Copilot Space owned by a user.
+    /// The authenticated user must have appropriate permissions to view the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/list-resources-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#list-resources-for-a-copilot-space-for-a-user)
     pub async fn list_resources_for_user(
         &self,
         username: &str,
@@ -1072,21 +1072,21 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
             },
         )
     }
-    /**Create a resource for a Copilot Space for a user
-
-Creates a new resource in a specific Copilot Space owned by a user.
-The authenticated user must have write permissions on the space.
-
-The following resource types are supported: `repository`, `github_file`, `free_text`, `github_issue`, `github_pull_request`.
-The `uploaded_text_file` and `media_content` types are not supported via this endpoint.
-
-For `github_file` resources, if a resource with the same repository, file path, and SHA already exists, the existing resource is returned with a `200` status.
-
-OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
-
-`POST /users/{username}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/create-resource-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#create-a-resource-for-a-copilot-space-for-a-user)*/
+    /// Create a resource for a Copilot Space for a user
+    ///
+    /// Creates a new resource in a specific Copilot Space owned by a user.
+    /// The authenticated user must have write permissions on the space.
+    ///
+    /// The following resource types are supported: `repository`, `github_file`, `free_text`, `github_issue`, `github_pull_request`.
+    /// The `uploaded_text_file` and `media_content` types are not supported via this endpoint.
+    ///
+    /// For `github_file` resources, if a resource with the same repository, file path, and SHA already exists, the existing resource is returned with a `200` status.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
+    ///
+    /// `POST /users/{username}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/create-resource-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#create-a-resource-for-a-copilot-space-for-a-user)
     pub async fn create_resource_for_user(
         &self,
         username: &str,
@@ -1126,16 +1126,16 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
             },
         )
     }
-    /**Get a resource for a Copilot Space for a user
-
-Gets a specific resource attached to a Copilot Space owned by a user.
-The authenticated user must have appropriate permissions to view the space.
-
-OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
-
-`GET /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/get-resource-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#get-a-resource-for-a-copilot-space-for-a-user)*/
+    /// Get a resource for a Copilot Space for a user
+    ///
+    /// Gets a specific resource attached to a Copilot Space owned by a user.
+    /// The authenticated user must have appropriate permissions to view the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/get-resource-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#get-a-resource-for-a-copilot-space-for-a-user)
     pub async fn get_resource_for_user(
         &self,
         username: &str,
@@ -1167,16 +1167,16 @@ OAuth app tokens and personal access tokens (classic) need the `read:user` scope
             },
         )
     }
-    /**Set a resource for a Copilot Space for a user
-
-Updates the metadata of a resource in a specific Copilot Space owned by a user.
-The authenticated user must have write permissions on the space.
-
-OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
-
-`PUT /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/update-resource-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#set-a-resource-for-a-copilot-space-for-a-user)*/
+    /// Set a resource for a Copilot Space for a user
+    ///
+    /// Updates the metadata of a resource in a specific Copilot Space owned by a user.
+    /// The authenticated user must have write permissions on the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
+    ///
+    /// `PUT /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/update-resource-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#set-a-resource-for-a-copilot-space-for-a-user)
     pub async fn update_resource_for_user(
         &self,
         username: &str,
@@ -1211,16 +1211,16 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
             },
         )
     }
-    /**Delete a resource from a Copilot Space for a user
-
-Deletes a resource from a specific Copilot Space owned by a user.
-The authenticated user must have write permissions on the space.
-
-OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
-
-`DELETE /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/delete-resource-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#delete-a-resource-from-a-copilot-space-for-a-user)*/
+    /// Delete a resource from a Copilot Space for a user
+    ///
+    /// Deletes a resource from a specific Copilot Space owned by a user.
+    /// The authenticated user must have write permissions on the space.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
+    ///
+    /// `DELETE /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/delete-resource-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#delete-a-resource-from-a-copilot-space-for-a-user)
     pub async fn delete_resource_for_user(
         &self,
         username: &str,
@@ -1256,11 +1256,11 @@ OAuth app tokens and personal access tokens (classic) need the `write:user` scop
 ///Query parameters of [`list_for_org`](CopilotSpacesApi::list_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotSpacesListForOrgQuery {
-    ///The number of results per page (max 100).
+    /// The number of results per page (max 100).
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor.
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor.
     pub after: Option<String>,
 }
 ///The success responses of [`update_collaborator_for_org`](CopilotSpacesApi::update_collaborator_for_org).
@@ -1282,11 +1282,11 @@ pub enum CopilotSpacesCreateResourceForOrgResponse {
 ///Query parameters of [`list_for_user`](CopilotSpacesApi::list_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct CopilotSpacesListForUserQuery {
-    ///The number of results per page (max 100).
+    /// The number of results per page (max 100).
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor.
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor.
     pub after: Option<String>,
 }
 ///The success responses of [`update_collaborator_for_user`](CopilotSpacesApi::update_collaborator_for_user).

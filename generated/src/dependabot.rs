@@ -16,19 +16,19 @@ pub struct DependabotApi<'a> {
     client: &'a Client,
 }
 impl<'a> DependabotApi<'a> {
-    /**List Dependabot alerts for an enterprise
-
-Lists Dependabot alerts for repositories that are owned by the specified enterprise.
-
-The authenticated user must be a member of the enterprise to use this endpoint.
-
-Alerts are only returned for organizations in the enterprise for which you are an organization owner or a security manager. For more information about security managers, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/dependabot/alerts` (operation `dependabot/list-alerts-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-an-enterprise)*/
+    /// List Dependabot alerts for an enterprise
+    ///
+    /// Lists Dependabot alerts for repositories that are owned by the specified enterprise.
+    ///
+    /// The authenticated user must be a member of the enterprise to use this endpoint.
+    ///
+    /// Alerts are only returned for organizations in the enterprise for which you are an organization owner or a security manager. For more information about security managers, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/dependabot/alerts` (operation `dependabot/list-alerts-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-an-enterprise)
     pub async fn list_alerts_for_enterprise(
         &self,
         enterprise: &str,
@@ -115,15 +115,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Lists the repositories Dependabot can access in an enterprise
-
-Lists repositories that enterprise admins have allowed Dependabot to access when updating dependencies across organizations in the enterprise.
-
-The authenticated user must be an enterprise owner to use this endpoint.
-
-`GET /enterprises/{enterprise}/dependabot/repository-access` (operation `dependabot/repository-access-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/repository-access#lists-the-repositories-dependabot-can-access-in-an-enterprise)*/
+    /// Lists the repositories Dependabot can access in an enterprise
+    ///
+    /// Lists repositories that enterprise admins have allowed Dependabot to access when updating dependencies across organizations in the enterprise.
+    ///
+    /// The authenticated user must be an enterprise owner to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/dependabot/repository-access` (operation `dependabot/repository-access-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#lists-the-repositories-dependabot-can-access-in-an-enterprise)
     pub async fn repository_access_for_enterprise(
         &self,
         enterprise: &str,
@@ -158,23 +158,23 @@ The authenticated user must be an enterprise owner to use this endpoint.
             },
         )
     }
-    /**Updates Dependabot's repository access list for an enterprise
-
-Updates repositories according to the list of repositories that enterprise admins have given Dependabot access to when they've updated dependencies across organizations in the enterprise.
-
-The authenticated user must be an enterprise owner to use this endpoint.
-
-**Example request body:**
-```json
-{
-  "repository_ids_to_add": [123, 456],
-  "repository_ids_to_remove": [789]
-}
-```
-
-`PATCH /enterprises/{enterprise}/dependabot/repository-access` (operation `dependabot/update-repository-access-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/repository-access#updates-dependabots-repository-access-list-for-an-enterprise)*/
+    /// Updates Dependabot's repository access list for an enterprise
+    ///
+    /// Updates repositories according to the list of repositories that enterprise admins have given Dependabot access to when they've updated dependencies across organizations in the enterprise.
+    ///
+    /// The authenticated user must be an enterprise owner to use this endpoint.
+    ///
+    /// **Example request body:**
+    /// ```json
+    /// {
+    ///   "repository_ids_to_add": [123, 456],
+    ///   "repository_ids_to_remove": [789]
+    /// }
+    /// ```
+    ///
+    /// `PATCH /enterprises/{enterprise}/dependabot/repository-access` (operation `dependabot/update-repository-access-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#updates-dependabots-repository-access-list-for-an-enterprise)
     pub async fn update_repository_access_for_enterprise(
         &self,
         enterprise: &str,
@@ -204,17 +204,17 @@ The authenticated user must be an enterprise owner to use this endpoint.
             },
         )
     }
-    /**Set the default repository access level for Dependabot in an enterprise
-
-Sets the default level of repository access Dependabot will have while performing an update across organizations in the enterprise. Available values are:
-- 'public' - Dependabot will only have access to public repositories, unless access is explicitly granted to non-public repositories.
-- 'internal' - Dependabot will only have access to public and internal repositories, unless access is explicitly granted to private repositories.
-
-The authenticated user must be an enterprise owner to use this endpoint.
-
-`PUT /enterprises/{enterprise}/dependabot/repository-access/default-level` (operation `dependabot/set-repository-access-default-level-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/repository-access#set-the-default-repository-access-level-for-dependabot-in-an-enterprise)*/
+    /// Set the default repository access level for Dependabot in an enterprise
+    ///
+    /// Sets the default level of repository access Dependabot will have while performing an update across organizations in the enterprise. Available values are:
+    /// - 'public' - Dependabot will only have access to public repositories, unless access is explicitly granted to non-public repositories.
+    /// - 'internal' - Dependabot will only have access to public and internal repositories, unless access is explicitly granted to private repositories.
+    ///
+    /// The authenticated user must be an enterprise owner to use this endpoint.
+    ///
+    /// `PUT /enterprises/{enterprise}/dependabot/repository-access/default-level` (operation `dependabot/set-repository-access-default-level-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#set-the-default-repository-access-level-for-dependabot-in-an-enterprise)
     pub async fn set_repository_access_default_level_for_enterprise(
         &self,
         enterprise: &str,
@@ -244,17 +244,17 @@ The authenticated user must be an enterprise owner to use this endpoint.
             },
         )
     }
-    /**List Dependabot alerts for an organization
-
-Lists Dependabot alerts for an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /orgs/{org}/dependabot/alerts` (operation `dependabot/list-alerts-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-an-organization)*/
+    /// List Dependabot alerts for an organization
+    ///
+    /// Lists Dependabot alerts for an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /orgs/{org}/dependabot/alerts` (operation `dependabot/list-alerts-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-an-organization)
     pub async fn list_alerts_for_org(
         &self,
         org: &str,
@@ -348,16 +348,16 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Lists the repositories Dependabot can access in an organization
-
-Lists repositories that organization admins have allowed Dependabot to access when updating dependencies.
-> [!NOTE]
->    This operation supports both server-to-server and user-to-server access.
-Unauthorized users will not see the existence of this endpoint.
-
-`GET /orgs/{org}/dependabot/repository-access` (operation `dependabot/repository-access-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/repository-access#lists-the-repositories-dependabot-can-access-in-an-organization)*/
+    /// Lists the repositories Dependabot can access in an organization
+    ///
+    /// Lists repositories that organization admins have allowed Dependabot to access when updating dependencies.
+    /// > [!NOTE]
+    /// >    This operation supports both server-to-server and user-to-server access.
+    /// Unauthorized users will not see the existence of this endpoint.
+    ///
+    /// `GET /orgs/{org}/dependabot/repository-access` (operation `dependabot/repository-access-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#lists-the-repositories-dependabot-can-access-in-an-organization)
     pub async fn repository_access_for_org(
         &self,
         org: &str,
@@ -392,25 +392,25 @@ Unauthorized users will not see the existence of this endpoint.
             },
         )
     }
-    /**Updates Dependabot's repository access list for an organization
-
-Updates repositories according to the list of repositories that organization admins have given Dependabot access to when they've updated dependencies.
-
-> [!NOTE]
->    This operation supports both server-to-server and user-to-server access.
-Unauthorized users will not see the existence of this endpoint.
-
-**Example request body:**
-```json
-{
-  "repository_ids_to_add": [123, 456],
-  "repository_ids_to_remove": [789]
-}
-```
-
-`PATCH /orgs/{org}/dependabot/repository-access` (operation `dependabot/update-repository-access-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/repository-access#updates-dependabots-repository-access-list-for-an-organization)*/
+    /// Updates Dependabot's repository access list for an organization
+    ///
+    /// Updates repositories according to the list of repositories that organization admins have given Dependabot access to when they've updated dependencies.
+    ///
+    /// > [!NOTE]
+    /// >    This operation supports both server-to-server and user-to-server access.
+    /// Unauthorized users will not see the existence of this endpoint.
+    ///
+    /// **Example request body:**
+    /// ```json
+    /// {
+    ///   "repository_ids_to_add": [123, 456],
+    ///   "repository_ids_to_remove": [789]
+    /// }
+    /// ```
+    ///
+    /// `PATCH /orgs/{org}/dependabot/repository-access` (operation `dependabot/update-repository-access-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#updates-dependabots-repository-access-list-for-an-organization)
     pub async fn update_repository_access_for_org(
         &self,
         org: &str,
@@ -440,19 +440,19 @@ Unauthorized users will not see the existence of this endpoint.
             },
         )
     }
-    /**Set the default repository access level for Dependabot
-
-Sets the default level of repository access Dependabot will have while performing an update.  Available values are:
-- 'public' - Dependabot will only have access to public repositories, unless access is explicitly granted to non-public repositories.
-- 'internal' - Dependabot will only have access to public and internal repositories, unless access is explicitly granted to private repositories.
-
-Unauthorized users will not see the existence of this endpoint.
-
-This operation supports both server-to-server and user-to-server access.
-
-`PUT /orgs/{org}/dependabot/repository-access/default-level` (operation `dependabot/set-repository-access-default-level`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/repository-access#set-the-default-repository-access-level-for-dependabot)*/
+    /// Set the default repository access level for Dependabot
+    ///
+    /// Sets the default level of repository access Dependabot will have while performing an update.  Available values are:
+    /// - 'public' - Dependabot will only have access to public repositories, unless access is explicitly granted to non-public repositories.
+    /// - 'internal' - Dependabot will only have access to public and internal repositories, unless access is explicitly granted to private repositories.
+    ///
+    /// Unauthorized users will not see the existence of this endpoint.
+    ///
+    /// This operation supports both server-to-server and user-to-server access.
+    ///
+    /// `PUT /orgs/{org}/dependabot/repository-access/default-level` (operation `dependabot/set-repository-access-default-level`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#set-the-default-repository-access-level-for-dependabot)
     pub async fn set_repository_access_default_level(
         &self,
         org: &str,
@@ -482,16 +482,16 @@ This operation supports both server-to-server and user-to-server access.
             },
         )
     }
-    /**List organization secrets
-
-Lists all secrets available in an organization without revealing their
-encrypted values.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/dependabot/secrets` (operation `dependabot/list-org-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-organization-secrets)*/
+    /// List organization secrets
+    ///
+    /// Lists all secrets available in an organization without revealing their
+    /// encrypted values.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/dependabot/secrets` (operation `dependabot/list-org-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-organization-secrets)
     pub async fn list_org_secrets(
         &self,
         org: &str,
@@ -520,16 +520,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/dependabot/secrets/public-key` (operation `dependabot/get-org-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-an-organization-public-key)*/
+    /// Get an organization public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/dependabot/secrets/public-key` (operation `dependabot/get-org-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
         org: &str,
@@ -554,15 +554,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization secret
-
-Gets a single organization secret without revealing its encrypted value.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/get-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-an-organization-secret)*/
+    /// Get an organization secret
+    ///
+    /// Gets a single organization secret without revealing its encrypted value.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/get-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-an-organization-secret)
     pub async fn get_org_secret(
         &self,
         org: &str,
@@ -588,87 +588,87 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create or update an organization secret
-
-Creates or updates an organization secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). You must authenticate using an access
-token with the `admin:org` scope to use this endpoint. GitHub Apps must have the `dependabot_secrets` organization
-permission to use this endpoint.
-
-#### Example encrypting a secret using Node.js
-
-Encrypt your secret using the [tweetsodium](https://github.com/github/tweetsodium) library.
-
-```
-const sodium = require('tweetsodium');
-
-const key = "base64-encoded-public-key";
-const value = "plain-text-secret";
-
-// Convert the message and key to Uint8Array's (Buffer implements that interface)
-const messageBytes = Buffer.from(value);
-const keyBytes = Buffer.from(key, 'base64');
-
-// Encrypt using LibSodium.
-const encryptedBytes = sodium.seal(messageBytes, keyBytes);
-
-// Base64 the encrypted secret
-const encrypted = Buffer.from(encryptedBytes).toString('base64');
-
-console.log(encrypted);
-```
-
-
-#### Example encrypting a secret using Python
-
-Encrypt your secret using [pynacl](https://pynacl.readthedocs.io/en/latest/public/#nacl-public-sealedbox) with Python 3.
-
-```
-from base64 import b64encode
-from nacl import encoding, public
-
-def encrypt(public_key: str, secret_value: str) -> str:
-  """Encrypt a Unicode string using the public key."""
-  public_key = public.PublicKey(public_key.encode("utf-8"), encoding.Base64Encoder())
-  sealed_box = public.SealedBox(public_key)
-  encrypted = sealed_box.encrypt(secret_value.encode("utf-8"))
-  return b64encode(encrypted).decode("utf-8")
-```
-
-#### Example encrypting a secret using C#
-
-Encrypt your secret using the [Sodium.Core](https://www.nuget.org/packages/Sodium.Core/) package.
-
-```
-var secretValue = System.Text.Encoding.UTF8.GetBytes("mySecret");
-var publicKey = Convert.FromBase64String("2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvvcCU=");
-
-var sealedPublicKeyBox = Sodium.SealedPublicKeyBox.Create(secretValue, publicKey);
-
-Console.WriteLine(Convert.ToBase64String(sealedPublicKeyBox));
-```
-
-#### Example encrypting a secret using Ruby
-
-Encrypt your secret using the [rbnacl](https://github.com/RubyCrypto/rbnacl) gem.
-
-```ruby
-require "rbnacl"
-require "base64"
-
-key = Base64.decode64("+ZYvJDZMHUfBkJdyq5Zm9SKqeuBQ4sj+6sfjlH4CgG0=")
-public_key = RbNaCl::PublicKey.new(key)
-
-box = RbNaCl::Boxes::Sealed.from_public_key(public_key)
-encrypted_secret = box.encrypt("my_secret")
-
-# Print the base64 encoded secret
-puts Base64.strict_encode64(encrypted_secret)
-```
-
-`PUT /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/create-or-update-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/reference/dependabot#create-or-update-an-organization-secret)*/
+    /// Create or update an organization secret
+    ///
+    /// Creates or updates an organization secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). You must authenticate using an access
+    /// token with the `admin:org` scope to use this endpoint. GitHub Apps must have the `dependabot_secrets` organization
+    /// permission to use this endpoint.
+    ///
+    /// #### Example encrypting a secret using Node.js
+    ///
+    /// Encrypt your secret using the [tweetsodium](https://github.com/github/tweetsodium) library.
+    ///
+    /// ```
+    /// const sodium = require('tweetsodium');
+    ///
+    /// const key = "base64-encoded-public-key";
+    /// const value = "plain-text-secret";
+    ///
+    /// // Convert the message and key to Uint8Array's (Buffer implements that interface)
+    /// const messageBytes = Buffer.from(value);
+    /// const keyBytes = Buffer.from(key, 'base64');
+    ///
+    /// // Encrypt using LibSodium.
+    /// const encryptedBytes = sodium.seal(messageBytes, keyBytes);
+    ///
+    /// // Base64 the encrypted secret
+    /// const encrypted = Buffer.from(encryptedBytes).toString('base64');
+    ///
+    /// console.log(encrypted);
+    /// ```
+    ///
+    ///
+    /// #### Example encrypting a secret using Python
+    ///
+    /// Encrypt your secret using [pynacl](https://pynacl.readthedocs.io/en/latest/public/#nacl-public-sealedbox) with Python 3.
+    ///
+    /// ```
+    /// from base64 import b64encode
+    /// from nacl import encoding, public
+    ///
+    /// def encrypt(public_key: str, secret_value: str) -> str:
+    ///   """Encrypt a Unicode string using the public key."""
+    ///   public_key = public.PublicKey(public_key.encode("utf-8"), encoding.Base64Encoder())
+    ///   sealed_box = public.SealedBox(public_key)
+    ///   encrypted = sealed_box.encrypt(secret_value.encode("utf-8"))
+    ///   return b64encode(encrypted).decode("utf-8")
+    /// ```
+    ///
+    /// #### Example encrypting a secret using C#
+    ///
+    /// Encrypt your secret using the [Sodium.Core](https://www.nuget.org/packages/Sodium.Core/) package.
+    ///
+    /// ```
+    /// var secretValue = System.Text.Encoding.UTF8.GetBytes("mySecret");
+    /// var publicKey = Convert.FromBase64String("2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvvcCU=");
+    ///
+    /// var sealedPublicKeyBox = Sodium.SealedPublicKeyBox.Create(secretValue, publicKey);
+    ///
+    /// Console.WriteLine(Convert.ToBase64String(sealedPublicKeyBox));
+    /// ```
+    ///
+    /// #### Example encrypting a secret using Ruby
+    ///
+    /// Encrypt your secret using the [rbnacl](https://github.com/RubyCrypto/rbnacl) gem.
+    ///
+    /// ```ruby
+    /// require "rbnacl"
+    /// require "base64"
+    ///
+    /// key = Base64.decode64("+ZYvJDZMHUfBkJdyq5Zm9SKqeuBQ4sj+6sfjlH4CgG0=")
+    /// public_key = RbNaCl::PublicKey.new(key)
+    ///
+    /// box = RbNaCl::Boxes::Sealed.from_public_key(public_key)
+    /// encrypted_secret = box.encrypt("my_secret")
+    ///
+    /// # Print the base64 encoded secret
+    /// puts Base64.strict_encode64(encrypted_secret)
+    /// ```
+    ///
+    /// `PUT /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/create-or-update-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/dependabot#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
         &self,
         org: &str,
@@ -700,15 +700,15 @@ puts Base64.strict_encode64(encrypted_secret)
             },
         )
     }
-    /**Delete an organization secret
-
-Deletes a secret in an organization using the secret name.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/delete-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#delete-an-organization-secret)*/
+    /// Delete an organization secret
+    ///
+    /// Deletes a secret in an organization using the secret name.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/delete-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
         org: &str,
@@ -734,16 +734,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List selected repositories for an organization secret
-
-Lists all repositories that have been selected when the `visibility`
-for repository access to a secret is set to `selected`.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories` (operation `dependabot/list-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-selected-repositories-for-an-organization-secret)*/
+    /// List selected repositories for an organization secret
+    ///
+    /// Lists all repositories that have been selected when the `visibility`
+    /// for repository access to a secret is set to `selected`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories` (operation `dependabot/list-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -779,17 +779,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Set selected repositories for an organization secret
-
-Replaces all repositories for an organization secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/dependabot/secrets#create-or-update-an-organization-secret).
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories` (operation `dependabot/set-selected-repos-for-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#set-selected-repositories-for-an-organization-secret)*/
+    /// Set selected repositories for an organization secret
+    ///
+    /// Replaces all repositories for an organization secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/dependabot/secrets#create-or-update-an-organization-secret).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories` (operation `dependabot/set-selected-repos-for-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
         org: &str,
@@ -817,17 +817,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Add selected repository to an organization secret
-
-Adds a repository to an organization secret when the `visibility` for
-repository access is set to `selected`. The visibility is set when you [Create or
-update an organization secret](https://docs.github.com/rest/dependabot/secrets#create-or-update-an-organization-secret).
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}` (operation `dependabot/add-selected-repo-to-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#add-selected-repository-to-an-organization-secret)*/
+    /// Add selected repository to an organization secret
+    ///
+    /// Adds a repository to an organization secret when the `visibility` for
+    /// repository access is set to `selected`. The visibility is set when you [Create or
+    /// update an organization secret](https://docs.github.com/rest/dependabot/secrets#create-or-update-an-organization-secret).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}` (operation `dependabot/add-selected-repo-to-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
         &self,
         org: &str,
@@ -855,17 +855,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove selected repository from an organization secret
-
-Removes a repository from an organization secret when the `visibility`
-for repository access is set to `selected`. The visibility is set when you [Create
-or update an organization secret](https://docs.github.com/rest/dependabot/secrets#create-or-update-an-organization-secret).
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}` (operation `dependabot/remove-selected-repo-from-org-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#remove-selected-repository-from-an-organization-secret)*/
+    /// Remove selected repository from an organization secret
+    ///
+    /// Removes a repository from an organization secret when the `visibility`
+    /// for repository access is set to `selected`. The visibility is set when you [Create
+    /// or update an organization secret](https://docs.github.com/rest/dependabot/secrets#create-or-update-an-organization-secret).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}` (operation `dependabot/remove-selected-repo-from-org-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
         org: &str,
@@ -893,13 +893,13 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List Dependabot alerts for a repository
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/dependabot/alerts` (operation `dependabot/list-alerts-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-a-repository)*/
+    /// List Dependabot alerts for a repository
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependabot/alerts` (operation `dependabot/list-alerts-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-a-repository)
     pub async fn list_alerts_for_repo(
         &self,
         owner: &str,
@@ -991,13 +991,13 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Get a Dependabot alert
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/dependabot/alerts/{alert_number}` (operation `dependabot/get-alert`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/alerts#get-a-dependabot-alert)*/
+    /// Get a Dependabot alert
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependabot/alerts/{alert_number}` (operation `dependabot/get-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#get-a-dependabot-alert)
     pub async fn get_alert(
         &self,
         owner: &str,
@@ -1031,15 +1031,15 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**Update a Dependabot alert
-
-The authenticated user must have access to security alerts for the repository to use this endpoint. For more information, see "[Granting access to security alerts](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-security-and-analysis-settings-for-your-repository#granting-access-to-security-alerts)."
-
-OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`PATCH /repos/{owner}/{repo}/dependabot/alerts/{alert_number}` (operation `dependabot/update-alert`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/alerts#update-a-dependabot-alert)*/
+    /// Update a Dependabot alert
+    ///
+    /// The authenticated user must have access to security alerts for the repository to use this endpoint. For more information, see "[Granting access to security alerts](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-security-and-analysis-settings-for-your-repository#granting-access-to-security-alerts)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/dependabot/alerts/{alert_number}` (operation `dependabot/update-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#update-a-dependabot-alert)
     pub async fn update_alert(
         &self,
         owner: &str,
@@ -1075,16 +1075,16 @@ OAuth app tokens and personal access tokens (classic) need the `security_events`
             },
         )
     }
-    /**List repository secrets
-
-Lists all secrets available in a repository without revealing their encrypted
-values.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/dependabot/secrets` (operation `dependabot/list-repo-secrets`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-repository-secrets)*/
+    /// List repository secrets
+    ///
+    /// Lists all secrets available in a repository without revealing their encrypted
+    /// values.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependabot/secrets` (operation `dependabot/list-repo-secrets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
         &self,
         owner: &str,
@@ -1117,17 +1117,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a repository public key
-
-Gets your public key, which you need to encrypt secrets. You need to
-encrypt a secret before you can create or update secrets. Anyone with read access
-to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint if the repository is private.
-
-`GET /repos/{owner}/{repo}/dependabot/secrets/public-key` (operation `dependabot/get-repo-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-a-repository-public-key)*/
+    /// Get a repository public key
+    ///
+    /// Gets your public key, which you need to encrypt secrets. You need to
+    /// encrypt a secret before you can create or update secrets. Anyone with read access
+    /// to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint if the repository is private.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependabot/secrets/public-key` (operation `dependabot/get-repo-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
         owner: &str,
@@ -1153,15 +1153,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a repository secret
-
-Gets a single repository secret without revealing its encrypted value.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/get-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-a-repository-secret)*/
+    /// Get a repository secret
+    ///
+    /// Gets a single repository secret without revealing its encrypted value.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/get-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
         &self,
         owner: &str,
@@ -1189,16 +1189,16 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create or update a repository secret
-
-Creates or updates a repository secret with an encrypted value. Encrypt your secret using
-[LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/create-or-update-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#create-or-update-a-repository-secret)*/
+    /// Create or update a repository secret
+    ///
+    /// Creates or updates a repository secret with an encrypted value. Encrypt your secret using
+    /// [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/create-or-update-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
         &self,
         owner: &str,
@@ -1232,15 +1232,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a repository secret
-
-Deletes a secret in a repository using the secret name.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/delete-repo-secret`)
-
-[GitHub docs](https://docs.github.com/rest/dependabot/secrets#delete-a-repository-secret)*/
+    /// Delete a repository secret
+    ///
+    /// Deletes a secret in a repository using the secret name.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/delete-repo-secret`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
         owner: &str,
@@ -1272,57 +1272,57 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`list_alerts_for_enterprise`](DependabotApi::list_alerts_for_enterprise).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotListAlertsForEnterpriseQuery {
-    /**A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
-
-Can be: `malware`, `general`*/
+    /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
+    ///
+    /// Can be: `malware`, `general`
     pub classification: Option<String>,
-    /**A comma-separated list of states. If specified, only alerts with these states will be returned.
-
-Can be: `auto_dismissed`, `dismissed`, `fixed`, `open`*/
+    /// A comma-separated list of states. If specified, only alerts with these states will be returned.
+    ///
+    /// Can be: `auto_dismissed`, `dismissed`, `fixed`, `open`
     pub state: Option<String>,
-    /**A comma-separated list of severities. If specified, only alerts with these severities will be returned.
-
-Can be: `low`, `medium`, `high`, `critical`*/
+    /// A comma-separated list of severities. If specified, only alerts with these severities will be returned.
+    ///
+    /// Can be: `low`, `medium`, `high`, `critical`
     pub severity: Option<String>,
-    /**A comma-separated list of ecosystems. If specified, only alerts for these ecosystems will be returned.
-
-Can be: `composer`, `go`, `maven`, `npm`, `nuget`, `pip`, `pub`, `rubygems`, `rust`*/
+    /// A comma-separated list of ecosystems. If specified, only alerts for these ecosystems will be returned.
+    ///
+    /// Can be: `composer`, `go`, `maven`, `npm`, `nuget`, `pip`, `pub`, `rubygems`, `rust`
     pub ecosystem: Option<String>,
-    ///A comma-separated list of package names. If specified, only alerts for these packages will be returned.
+    /// A comma-separated list of package names. If specified, only alerts for these packages will be returned.
     pub package: Option<String>,
-    /**CVE Exploit Prediction Scoring System (EPSS) percentage. Can be specified as:
-- An exact number (`n`)
-- Comparators such as `>n`, `<n`, `>=n`, `<=n`
-- A range like `n..n`, where `n` is a number from 0.0 to 1.0
-
-Filters the list of alerts based on EPSS percentages. If specified, only alerts with the provided EPSS percentages will be returned.*/
+    /// CVE Exploit Prediction Scoring System (EPSS) percentage. Can be specified as:
+    /// - An exact number (`n`)
+    /// - Comparators such as `>n`, `<n`, `>=n`, `<=n`
+    /// - A range like `n..n`, where `n` is a number from 0.0 to 1.0
+    ///
+    /// Filters the list of alerts based on EPSS percentages. If specified, only alerts with the provided EPSS percentages will be returned.
     pub epss_percentage: Option<String>,
-    /**Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
-Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.*/
+    /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
+    /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
     pub has: Option<crate::types::DependabotListAlertsForEnterpriseHas>,
-    /**Filter alerts by assignees.
-Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
-Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.*/
+    /// Filter alerts by assignees.
+    /// Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
+    /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignee: Option<String>,
-    ///The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
+    /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
     pub scope: Option<crate::types::DevelopmentOrRuntime>,
-    /**A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
-
-> [!NOTE]
-> We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.*/
+    /// A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
+    ///
+    /// > [!NOTE]
+    /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
     pub relationship: Option<String>,
-    /**The property by which to sort the results.
-`created` means when the alert was created.
-`updated` means when the alert's state last changed.
-`epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.*/
+    /// The property by which to sort the results.
+    /// `created` means when the alert was created.
+    /// `updated` means when the alert's state last changed.
+    /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
     pub sort: Option<crate::types::CreatedOrUpdatedOrEpssPercentage>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_alerts_for_enterprise`](DependabotApi::list_alerts_for_enterprise).
@@ -1336,75 +1336,75 @@ pub enum DependabotListAlertsForEnterpriseResponse {
 ///Query parameters of [`repository_access_for_enterprise`](DependabotApi::repository_access_for_enterprise).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotRepositoryAccessForEnterpriseQuery {
-    ///The page number of results to fetch.
+    /// The page number of results to fetch.
     pub page: Option<i64>,
-    ///Number of results per page.
+    /// Number of results per page.
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_alerts_for_org`](DependabotApi::list_alerts_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotListAlertsForOrgQuery {
-    /**A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
-
-Can be: `malware`, `general`*/
+    /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
+    ///
+    /// Can be: `malware`, `general`
     pub classification: Option<String>,
-    /**A comma-separated list of states. If specified, only alerts with these states will be returned.
-
-Can be: `auto_dismissed`, `dismissed`, `fixed`, `open`*/
+    /// A comma-separated list of states. If specified, only alerts with these states will be returned.
+    ///
+    /// Can be: `auto_dismissed`, `dismissed`, `fixed`, `open`
     pub state: Option<String>,
-    /**A comma-separated list of severities. If specified, only alerts with these severities will be returned.
-
-Can be: `low`, `medium`, `high`, `critical`*/
+    /// A comma-separated list of severities. If specified, only alerts with these severities will be returned.
+    ///
+    /// Can be: `low`, `medium`, `high`, `critical`
     pub severity: Option<String>,
-    /**A comma-separated list of ecosystems. If specified, only alerts for these ecosystems will be returned.
-
-Can be: `composer`, `go`, `maven`, `npm`, `nuget`, `pip`, `pub`, `rubygems`, `rust`*/
+    /// A comma-separated list of ecosystems. If specified, only alerts for these ecosystems will be returned.
+    ///
+    /// Can be: `composer`, `go`, `maven`, `npm`, `nuget`, `pip`, `pub`, `rubygems`, `rust`
     pub ecosystem: Option<String>,
-    ///A comma-separated list of package names. If specified, only alerts for these packages will be returned.
+    /// A comma-separated list of package names. If specified, only alerts for these packages will be returned.
     pub package: Option<String>,
-    /**CVE Exploit Prediction Scoring System (EPSS) percentage. Can be specified as:
-- An exact number (`n`)
-- Comparators such as `>n`, `<n`, `>=n`, `<=n`
-- A range like `n..n`, where `n` is a number from 0.0 to 1.0
-
-Filters the list of alerts based on EPSS percentages. If specified, only alerts with the provided EPSS percentages will be returned.*/
+    /// CVE Exploit Prediction Scoring System (EPSS) percentage. Can be specified as:
+    /// - An exact number (`n`)
+    /// - Comparators such as `>n`, `<n`, `>=n`, `<=n`
+    /// - A range like `n..n`, where `n` is a number from 0.0 to 1.0
+    ///
+    /// Filters the list of alerts based on EPSS percentages. If specified, only alerts with the provided EPSS percentages will be returned.
     pub epss_percentage: Option<String>,
-    ///A comma-separated list of artifact registry URLs. If specified, only alerts for repositories with storage records matching these URLs will be returned.
+    /// A comma-separated list of artifact registry URLs. If specified, only alerts for repositories with storage records matching these URLs will be returned.
     pub artifact_registry_url: Option<String>,
-    /**A comma-separated list of Artifact Registry name strings. If specified, only alerts for repositories with storage records matching these registries will be returned.
-
-Can be: `jfrog-artifactory`*/
+    /// A comma-separated list of Artifact Registry name strings. If specified, only alerts for repositories with storage records matching these registries will be returned.
+    ///
+    /// Can be: `jfrog-artifactory`
     pub artifact_registry: Option<String>,
-    /**Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
-Multiple `has` filters can be passed to filter for alerts that have all of the values.*/
+    /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
+    /// Multiple `has` filters can be passed to filter for alerts that have all of the values.
     pub has: Option<crate::types::DependabotListAlertsForOrgHas>,
-    /**Filter alerts by assignees.
-Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
-Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.*/
+    /// Filter alerts by assignees.
+    /// Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
+    /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignee: Option<String>,
-    /**A comma-separated list of runtime risk strings. If specified, only alerts for repositories with deployment records matching these risks will be returned.
-
-Can be: `critical-resource`, `internet-exposed`, `sensitive-data`, `lateral-movement`*/
+    /// A comma-separated list of runtime risk strings. If specified, only alerts for repositories with deployment records matching these risks will be returned.
+    ///
+    /// Can be: `critical-resource`, `internet-exposed`, `sensitive-data`, `lateral-movement`
     pub runtime_risk: Option<String>,
-    ///The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
+    /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
     pub scope: Option<crate::types::DevelopmentOrRuntime>,
-    /**A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
-
-> [!NOTE]
-> We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.*/
+    /// A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
+    ///
+    /// > [!NOTE]
+    /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
     pub relationship: Option<String>,
-    /**The property by which to sort the results.
-`created` means when the alert was created.
-`updated` means when the alert's state last changed.
-`epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.*/
+    /// The property by which to sort the results.
+    /// `created` means when the alert was created.
+    /// `updated` means when the alert's state last changed.
+    /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
     pub sort: Option<crate::types::CreatedOrUpdatedOrEpssPercentage>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_alerts_for_org`](DependabotApi::list_alerts_for_org).
@@ -1418,17 +1418,17 @@ pub enum DependabotListAlertsForOrgResponse {
 ///Query parameters of [`repository_access_for_org`](DependabotApi::repository_access_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotRepositoryAccessForOrgQuery {
-    ///The page number of results to fetch.
+    /// The page number of results to fetch.
     pub page: Option<i64>,
-    ///Number of results per page.
+    /// Number of results per page.
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_org_secrets`](DependabotApi::list_org_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotListOrgSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_org_secret`](DependabotApi::create_or_update_org_secret).
@@ -1442,67 +1442,67 @@ pub enum DependabotCreateOrUpdateOrgSecretResponse {
 ///Query parameters of [`list_selected_repos_for_org_secret`](DependabotApi::list_selected_repos_for_org_secret).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotListSelectedReposForOrgSecretQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_alerts_for_repo`](DependabotApi::list_alerts_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotListAlertsForRepoQuery {
-    /**A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
-
-Can be: `malware`, `general`*/
+    /// A comma-separated list of vulnerability classifications. If specified, only alerts for vulnerabilities with these classifications will be returned.
+    ///
+    /// Can be: `malware`, `general`
     pub classification: Option<String>,
-    /**A comma-separated list of states. If specified, only alerts with these states will be returned.
-
-Can be: `auto_dismissed`, `dismissed`, `fixed`, `open`*/
+    /// A comma-separated list of states. If specified, only alerts with these states will be returned.
+    ///
+    /// Can be: `auto_dismissed`, `dismissed`, `fixed`, `open`
     pub state: Option<String>,
-    /**A comma-separated list of severities. If specified, only alerts with these severities will be returned.
-
-Can be: `low`, `medium`, `high`, `critical`*/
+    /// A comma-separated list of severities. If specified, only alerts with these severities will be returned.
+    ///
+    /// Can be: `low`, `medium`, `high`, `critical`
     pub severity: Option<String>,
-    /**A comma-separated list of ecosystems. If specified, only alerts for these ecosystems will be returned.
-
-Can be: `composer`, `go`, `maven`, `npm`, `nuget`, `pip`, `pub`, `rubygems`, `rust`*/
+    /// A comma-separated list of ecosystems. If specified, only alerts for these ecosystems will be returned.
+    ///
+    /// Can be: `composer`, `go`, `maven`, `npm`, `nuget`, `pip`, `pub`, `rubygems`, `rust`
     pub ecosystem: Option<String>,
-    ///A comma-separated list of package names. If specified, only alerts for these packages will be returned.
+    /// A comma-separated list of package names. If specified, only alerts for these packages will be returned.
     pub package: Option<String>,
-    ///A comma-separated list of full manifest paths. If specified, only alerts for these manifests will be returned.
+    /// A comma-separated list of full manifest paths. If specified, only alerts for these manifests will be returned.
     pub manifest: Option<String>,
-    /**CVE Exploit Prediction Scoring System (EPSS) percentage. Can be specified as:
-- An exact number (`n`)
-- Comparators such as `>n`, `<n`, `>=n`, `<=n`
-- A range like `n..n`, where `n` is a number from 0.0 to 1.0
-
-Filters the list of alerts based on EPSS percentages. If specified, only alerts with the provided EPSS percentages will be returned.*/
+    /// CVE Exploit Prediction Scoring System (EPSS) percentage. Can be specified as:
+    /// - An exact number (`n`)
+    /// - Comparators such as `>n`, `<n`, `>=n`, `<=n`
+    /// - A range like `n..n`, where `n` is a number from 0.0 to 1.0
+    ///
+    /// Filters the list of alerts based on EPSS percentages. If specified, only alerts with the provided EPSS percentages will be returned.
     pub epss_percentage: Option<String>,
-    /**Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
-Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.*/
+    /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
+    /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
     pub has: Option<crate::types::DependabotListAlertsForEnterpriseHas>,
-    /**Filter alerts by assignees.
-Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
-Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.*/
+    /// Filter alerts by assignees.
+    /// Provide a comma-separated list of user handles (e.g., `octocat` or `octocat,hubot`) to return alerts assigned to any of the specified users.
+    /// Use `*` to list alerts with at least one assignee or `none` to list alerts with no assignees.
     pub assignee: Option<String>,
-    ///The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
+    /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
     pub scope: Option<crate::types::DevelopmentOrRuntime>,
-    /**A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
-
-> [!NOTE]
-> We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.*/
+    /// A comma-separated list of relationships of the vulnerable dependency to your project. If specified, only alerts with these relationships will be returned.
+    ///
+    /// > [!NOTE]
+    /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
     pub relationship: Option<String>,
-    /**The property by which to sort the results.
-`created` means when the alert was created.
-`updated` means when the alert's state last changed.
-`epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.*/
+    /// The property by which to sort the results.
+    /// `created` means when the alert was created.
+    /// `updated` means when the alert's state last changed.
+    /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
     pub sort: Option<crate::types::CreatedOrUpdatedOrEpssPercentage>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_alerts_for_repo`](DependabotApi::list_alerts_for_repo).
@@ -1524,9 +1524,9 @@ pub enum DependabotGetAlertResponse {
 ///Query parameters of [`list_repo_secrets`](DependabotApi::list_repo_secrets).
 #[derive(Debug, Clone, Default)]
 pub struct DependabotListRepoSecretsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_or_update_repo_secret`](DependabotApi::create_or_update_repo_secret).

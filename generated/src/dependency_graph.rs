@@ -16,13 +16,13 @@ pub struct DependencyGraphApi<'a> {
     client: &'a Client,
 }
 impl<'a> DependencyGraphApi<'a> {
-    /**Get a diff of the dependencies between commits
-
-Gets the diff of the dependency changes between two commits of a repository, based on the changes to the dependency manifests made in those commits.
-
-`GET /repos/{owner}/{repo}/dependency-graph/compare/{basehead}` (operation `dependency-graph/diff-range`)
-
-[GitHub docs](https://docs.github.com/rest/dependency-graph/dependency-review#get-a-diff-of-the-dependencies-between-commits)*/
+    /// Get a diff of the dependencies between commits
+    ///
+    /// Gets the diff of the dependency changes between two commits of a repository, based on the changes to the dependency manifests made in those commits.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependency-graph/compare/{basehead}` (operation `dependency-graph/diff-range`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependency-graph/dependency-review#get-a-diff-of-the-dependencies-between-commits)
     pub async fn diff_range(
         &self,
         owner: &str,
@@ -60,13 +60,13 @@ Gets the diff of the dependency changes between two commits of a repository, bas
             },
         )
     }
-    /**Export a software bill of materials (SBOM) for a repository.
-
-Exports the software bill of materials (SBOM) for a repository in SPDX JSON format.
-
-`GET /repos/{owner}/{repo}/dependency-graph/sbom` (operation `dependency-graph/export-sbom`)
-
-[GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#export-a-software-bill-of-materials-sbom-for-a-repository)*/
+    /// Export a software bill of materials (SBOM) for a repository.
+    ///
+    /// Exports the software bill of materials (SBOM) for a repository in SPDX JSON format.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependency-graph/sbom` (operation `dependency-graph/export-sbom`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#export-a-software-bill-of-materials-sbom-for-a-repository)
     pub async fn export_sbom(
         &self,
         owner: &str,
@@ -95,16 +95,16 @@ Exports the software bill of materials (SBOM) for a repository in SPDX JSON form
             },
         )
     }
-    /**Fetch a software bill of materials (SBOM) for a repository.
-
-Fetches a previously generated software bill of materials (SBOM) for a repository.
-When the SBOM is ready, the response is a 302 redirect to a temporary download URL for the SBOM in SPDX JSON format.
-The generated SBOM report may be retained for up to one week from the original request.
-The temporary download URL returned by this endpoint expires separately, and its expiry is set when the fetch request is made.
-
-`GET /repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}` (operation `dependency-graph/fetch-sbom-report`)
-
-[GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#fetch-a-software-bill-of-materials-sbom-for-a-repository)*/
+    /// Fetch a software bill of materials (SBOM) for a repository.
+    ///
+    /// Fetches a previously generated software bill of materials (SBOM) for a repository.
+    /// When the SBOM is ready, the response is a 302 redirect to a temporary download URL for the SBOM in SPDX JSON format.
+    /// The generated SBOM report may be retained for up to one week from the original request.
+    /// The temporary download URL returned by this endpoint expires separately, and its expiry is set when the fetch request is made.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}` (operation `dependency-graph/fetch-sbom-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#fetch-a-software-bill-of-materials-sbom-for-a-repository)
     pub async fn fetch_sbom_report(
         &self,
         owner: &str,
@@ -136,13 +136,13 @@ The temporary download URL returned by this endpoint expires separately, and its
             },
         )
     }
-    /**Request generation of a software bill of materials (SBOM) for a repository.
-
-Triggers a job to generate a software bill of materials (SBOM) for a repository in SPDX JSON format.
-
-`GET /repos/{owner}/{repo}/dependency-graph/sbom/generate-report` (operation `dependency-graph/generate-sbom-report`)
-
-[GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#request-generation-of-a-software-bill-of-materials-sbom-for-a-repository)*/
+    /// Request generation of a software bill of materials (SBOM) for a repository.
+    ///
+    /// Triggers a job to generate a software bill of materials (SBOM) for a repository in SPDX JSON format.
+    ///
+    /// `GET /repos/{owner}/{repo}/dependency-graph/sbom/generate-report` (operation `dependency-graph/generate-sbom-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#request-generation-of-a-software-bill-of-materials-sbom-for-a-repository)
     pub async fn generate_sbom_report(
         &self,
         owner: &str,
@@ -174,17 +174,17 @@ Triggers a job to generate a software bill of materials (SBOM) for a repository 
             },
         )
     }
-    /**Create a snapshot of dependencies for a repository
-
-Create a new snapshot of a repository's dependencies.
-
-The authenticated user must have access to the repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/dependency-graph/snapshots` (operation `dependency-graph/create-repository-snapshot`)
-
-[GitHub docs](https://docs.github.com/rest/dependency-graph/dependency-submission#create-a-snapshot-of-dependencies-for-a-repository)*/
+    /// Create a snapshot of dependencies for a repository
+    ///
+    /// Create a new snapshot of a repository's dependencies.
+    ///
+    /// The authenticated user must have access to the repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/dependency-graph/snapshots` (operation `dependency-graph/create-repository-snapshot`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/dependency-graph/dependency-submission#create-a-snapshot-of-dependencies-for-a-repository)
     pub async fn create_repository_snapshot(
         &self,
         owner: &str,
@@ -219,7 +219,7 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
 ///Query parameters of [`diff_range`](DependencyGraphApi::diff_range).
 #[derive(Debug, Clone, Default)]
 pub struct DependencyGraphDiffRangeQuery {
-    ///The full path, relative to the repository root, of the dependency manifest file.
+    /// The full path, relative to the repository root, of the dependency manifest file.
     pub name: Option<String>,
 }
 ///The success responses of [`fetch_sbom_report`](DependencyGraphApi::fetch_sbom_report).

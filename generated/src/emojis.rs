@@ -16,13 +16,13 @@ pub struct EmojisApi<'a> {
     client: &'a Client,
 }
 impl<'a> EmojisApi<'a> {
-    /**Get emojis
-
-Lists all the emojis available to use on GitHub.
-
-`GET /emojis` (operation `emojis/get`)
-
-[GitHub docs](https://docs.github.com/rest/emojis/emojis#get-emojis)*/
+    /// Get emojis
+    ///
+    /// Lists all the emojis available to use on GitHub.
+    ///
+    /// `GET /emojis` (operation `emojis/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/emojis/emojis#get-emojis)
     pub async fn get(&self) -> Result<Response<EmojisGetResponse>, Error> {
         let req = Request::new(
             "emojis/get",

@@ -18,13 +18,13 @@ pub struct EnterpriseTeamMembershipsApi<'a> {
     client: &'a Client,
 }
 impl<'a> EnterpriseTeamMembershipsApi<'a> {
-    /**List members in an enterprise team
-
-Lists all team members in an enterprise team.
-
-`GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships` (operation `enterprise-team-memberships/list`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#list-members-in-an-enterprise-team)*/
+    /// List members in an enterprise team
+    ///
+    /// Lists all team members in an enterprise team.
+    ///
+    /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships` (operation `enterprise-team-memberships/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#list-members-in-an-enterprise-team)
     pub async fn list(
         &self,
         enterprise: &str,
@@ -58,13 +58,13 @@ Lists all team members in an enterprise team.
             },
         )
     }
-    /**Bulk add team members
-
-Add multiple team members to an enterprise team.
-
-`POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/add` (operation `enterprise-team-memberships/bulk-add`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#bulk-add-team-members)*/
+    /// Bulk add team members
+    ///
+    /// Add multiple team members to an enterprise team.
+    ///
+    /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/add` (operation `enterprise-team-memberships/bulk-add`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#bulk-add-team-members)
     pub async fn bulk_add(
         &self,
         enterprise: &str,
@@ -93,13 +93,13 @@ Add multiple team members to an enterprise team.
             },
         )
     }
-    /**Bulk remove team members
-
-Remove multiple team members from an enterprise team.
-
-`POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove` (operation `enterprise-team-memberships/bulk-remove`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#bulk-remove-team-members)*/
+    /// Bulk remove team members
+    ///
+    /// Remove multiple team members from an enterprise team.
+    ///
+    /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove` (operation `enterprise-team-memberships/bulk-remove`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#bulk-remove-team-members)
     pub async fn bulk_remove(
         &self,
         enterprise: &str,
@@ -128,13 +128,13 @@ Remove multiple team members from an enterprise team.
             },
         )
     }
-    /**Get enterprise team membership
-
-Returns whether the user is a member of the enterprise team.
-
-`GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/get`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#get-enterprise-team-membership)*/
+    /// Get enterprise team membership
+    ///
+    /// Returns whether the user is a member of the enterprise team.
+    ///
+    /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#get-enterprise-team-membership)
     pub async fn get(
         &self,
         enterprise: &str,
@@ -163,13 +163,13 @@ Returns whether the user is a member of the enterprise team.
             },
         )
     }
-    /**Add team member
-
-Add a team member to an enterprise team.
-
-`PUT /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/add`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#add-team-member)*/
+    /// Add team member
+    ///
+    /// Add a team member to an enterprise team.
+    ///
+    /// `PUT /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/add`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#add-team-member)
     pub async fn add(
         &self,
         enterprise: &str,
@@ -198,13 +198,13 @@ Add a team member to an enterprise team.
             },
         )
     }
-    /**Remove team membership
-
-Remove membership of a specific user from a particular team in an enterprise.
-
-`DELETE /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/remove`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#remove-team-membership)*/
+    /// Remove team membership
+    ///
+    /// Remove membership of a specific user from a particular team in an enterprise.
+    ///
+    /// `DELETE /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/remove`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#remove-team-membership)
     pub async fn remove(
         &self,
         enterprise: &str,
@@ -239,8 +239,8 @@ Remove membership of a specific user from a particular team in an enterprise.
 ///Query parameters of [`list`](EnterpriseTeamMembershipsApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct EnterpriseTeamMembershipsListQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

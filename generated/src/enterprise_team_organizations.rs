@@ -18,13 +18,13 @@ pub struct EnterpriseTeamOrganizationsApi<'a> {
     client: &'a Client,
 }
 impl<'a> EnterpriseTeamOrganizationsApi<'a> {
-    /**Get organization assignments
-
-Get all organizations assigned to an enterprise team
-
-`GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations` (operation `enterprise-team-organizations/get-assignments`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#get-organization-assignments)*/
+    /// Get organization assignments
+    ///
+    /// Get all organizations assigned to an enterprise team
+    ///
+    /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations` (operation `enterprise-team-organizations/get-assignments`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#get-organization-assignments)
     pub async fn get_assignments(
         &self,
         enterprise: &str,
@@ -58,13 +58,13 @@ Get all organizations assigned to an enterprise team
             },
         )
     }
-    /**Add organization assignments
-
-Assign an enterprise team to multiple organizations.
-
-`POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/add` (operation `enterprise-team-organizations/bulk-add`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments)*/
+    /// Add organization assignments
+    ///
+    /// Assign an enterprise team to multiple organizations.
+    ///
+    /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/add` (operation `enterprise-team-organizations/bulk-add`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments)
     pub async fn bulk_add(
         &self,
         enterprise: &str,
@@ -93,13 +93,13 @@ Assign an enterprise team to multiple organizations.
             },
         )
     }
-    /**Remove organization assignments
-
-Unassign an enterprise team from multiple organizations.
-
-`POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove` (operation `enterprise-team-organizations/bulk-remove`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#remove-organization-assignments)*/
+    /// Remove organization assignments
+    ///
+    /// Unassign an enterprise team from multiple organizations.
+    ///
+    /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove` (operation `enterprise-team-organizations/bulk-remove`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#remove-organization-assignments)
     pub async fn bulk_remove(
         &self,
         enterprise: &str,
@@ -128,13 +128,13 @@ Unassign an enterprise team from multiple organizations.
             },
         )
     }
-    /**Get organization assignment
-
-Check if an enterprise team is assigned to an organization
-
-`GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/get-assignment`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#get-organization-assignment)*/
+    /// Get organization assignment
+    ///
+    /// Check if an enterprise team is assigned to an organization
+    ///
+    /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/get-assignment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#get-organization-assignment)
     pub async fn get_assignment(
         &self,
         enterprise: &str,
@@ -163,13 +163,13 @@ Check if an enterprise team is assigned to an organization
             },
         )
     }
-    /**Add an organization assignment
-
-Assign an enterprise team to an organization.
-
-`PUT /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/add`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-an-organization-assignment)*/
+    /// Add an organization assignment
+    ///
+    /// Assign an enterprise team to an organization.
+    ///
+    /// `PUT /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/add`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-an-organization-assignment)
     pub async fn add(
         &self,
         enterprise: &str,
@@ -198,13 +198,13 @@ Assign an enterprise team to an organization.
             },
         )
     }
-    /**Delete an organization assignment
-
-Unassign an enterprise team from an organization.
-
-`DELETE /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/delete`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#delete-an-organization-assignment)*/
+    /// Delete an organization assignment
+    ///
+    /// Unassign an enterprise team from an organization.
+    ///
+    /// `DELETE /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/delete`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#delete-an-organization-assignment)
     pub async fn delete(
         &self,
         enterprise: &str,
@@ -237,8 +237,8 @@ Unassign an enterprise team from an organization.
 ///Query parameters of [`get_assignments`](EnterpriseTeamOrganizationsApi::get_assignments).
 #[derive(Debug, Clone, Default)]
 pub struct EnterpriseTeamOrganizationsGetAssignmentsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,13 +16,13 @@ pub struct EnterpriseTeamsApi<'a> {
     client: &'a Client,
 }
 impl<'a> EnterpriseTeamsApi<'a> {
-    /**List enterprise teams
-
-List all teams in the enterprise for the authenticated user
-
-`GET /enterprises/{enterprise}/teams` (operation `enterprise-teams/list`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#list-enterprise-teams)*/
+    /// List enterprise teams
+    ///
+    /// List all teams in the enterprise for the authenticated user
+    ///
+    /// `GET /enterprises/{enterprise}/teams` (operation `enterprise-teams/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#list-enterprise-teams)
     pub async fn list(
         &self,
         enterprise: &str,
@@ -53,13 +53,13 @@ List all teams in the enterprise for the authenticated user
             },
         )
     }
-    /**Create an enterprise team
-
-To create an enterprise team, the authenticated user must be an owner of the enterprise.
-
-`POST /enterprises/{enterprise}/teams` (operation `enterprise-teams/create`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#create-an-enterprise-team)*/
+    /// Create an enterprise team
+    ///
+    /// To create an enterprise team, the authenticated user must be an owner of the enterprise.
+    ///
+    /// `POST /enterprises/{enterprise}/teams` (operation `enterprise-teams/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#create-an-enterprise-team)
     pub async fn create(
         &self,
         enterprise: &str,
@@ -83,13 +83,13 @@ To create an enterprise team, the authenticated user must be an owner of the ent
             },
         )
     }
-    /**Get an enterprise team
-
-Gets a team using the team's slug. To create the slug, GitHub replaces special characters in the name string, changes all words to lowercase, and replaces spaces with a `-` separator and adds the "ent:" prefix. For example, "My TEam Näme" would become `ent:my-team-name`.
-
-`GET /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/get`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#get-an-enterprise-team)*/
+    /// Get an enterprise team
+    ///
+    /// Gets a team using the team's slug. To create the slug, GitHub replaces special characters in the name string, changes all words to lowercase, and replaces spaces with a `-` separator and adds the "ent:" prefix. For example, "My TEam Näme" would become `ent:my-team-name`.
+    ///
+    /// `GET /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#get-an-enterprise-team)
     pub async fn get(
         &self,
         enterprise: &str,
@@ -117,15 +117,15 @@ Gets a team using the team's slug. To create the slug, GitHub replaces special c
             },
         )
     }
-    /**Delete an enterprise team
-
-To delete an enterprise team, the authenticated user must be an enterprise owner.
-
-If you are an enterprise owner, deleting an enterprise team will delete all of its IdP mappings as well.
-
-`DELETE /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/delete`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#delete-an-enterprise-team)*/
+    /// Delete an enterprise team
+    ///
+    /// To delete an enterprise team, the authenticated user must be an enterprise owner.
+    ///
+    /// If you are an enterprise owner, deleting an enterprise team will delete all of its IdP mappings as well.
+    ///
+    /// `DELETE /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/delete`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#delete-an-enterprise-team)
     pub async fn delete(
         &self,
         enterprise: &str,
@@ -153,13 +153,13 @@ If you are an enterprise owner, deleting an enterprise team will delete all of i
             },
         )
     }
-    /**Update an enterprise team
-
-To edit a team, the authenticated user must be an enterprise owner.
-
-`PATCH /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/update`)
-
-[GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#update-an-enterprise-team)*/
+    /// Update an enterprise team
+    ///
+    /// To edit a team, the authenticated user must be an enterprise owner.
+    ///
+    /// `PATCH /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#update-an-enterprise-team)
     pub async fn update(
         &self,
         enterprise: &str,
@@ -193,8 +193,8 @@ To edit a team, the authenticated user must be an enterprise owner.
 ///Query parameters of [`list`](EnterpriseTeamsApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct EnterpriseTeamsListQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,13 +16,13 @@ pub struct GistsApi<'a> {
     client: &'a Client,
 }
 impl<'a> GistsApi<'a> {
-    /**List gists for the authenticated user
-
-Lists the authenticated user's gists or if called anonymously, this endpoint returns all public gists:
-
-`GET /gists` (operation `gists/list`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#list-gists-for-the-authenticated-user)*/
+    /// List gists for the authenticated user
+    ///
+    /// Lists the authenticated user's gists or if called anonymously, this endpoint returns all public gists:
+    ///
+    /// `GET /gists` (operation `gists/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gists-for-the-authenticated-user)
     pub async fn list(
         &self,
         query: &GistsListQuery,
@@ -56,16 +56,16 @@ Lists the authenticated user's gists or if called anonymously, this endpoint ret
             },
         )
     }
-    /**Create a gist
-
-Allows you to add a new gist with one or more files.
-
-> [!NOTE]
-> Don't name your files "gistfile" with a numerical suffix. This is the format of the automatic naming scheme that Gist uses internally.
-
-`POST /gists` (operation `gists/create`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#create-a-gist)*/
+    /// Create a gist
+    ///
+    /// Allows you to add a new gist with one or more files.
+    ///
+    /// > [!NOTE]
+    /// > Don't name your files "gistfile" with a numerical suffix. This is the format of the automatic naming scheme that Gist uses internally.
+    ///
+    /// `POST /gists` (operation `gists/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#create-a-gist)
     pub async fn create(
         &self,
         body: &crate::types::GistsCreateRequest,
@@ -95,15 +95,15 @@ Allows you to add a new gist with one or more files.
             },
         )
     }
-    /**List public gists
-
-List public gists sorted by most recently updated to least recently updated.
-
-Note: With [pagination](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api), you can fetch up to 3000 gists. For example, you can fetch 100 pages with 30 gists per page or 30 pages with 100 gists per page.
-
-`GET /gists/public` (operation `gists/list-public`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#list-public-gists)*/
+    /// List public gists
+    ///
+    /// List public gists sorted by most recently updated to least recently updated.
+    ///
+    /// Note: With [pagination](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api), you can fetch up to 3000 gists. For example, you can fetch 100 pages with 30 gists per page or 30 pages with 100 gists per page.
+    ///
+    /// `GET /gists/public` (operation `gists/list-public`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-public-gists)
     pub async fn list_public(
         &self,
         query: &GistsListPublicQuery,
@@ -140,13 +140,13 @@ Note: With [pagination](https://docs.github.com/rest/guides/using-pagination-in-
             },
         )
     }
-    /**List starred gists
-
-List the authenticated user's starred gists:
-
-`GET /gists/starred` (operation `gists/list-starred`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#list-starred-gists)*/
+    /// List starred gists
+    ///
+    /// List the authenticated user's starred gists:
+    ///
+    /// `GET /gists/starred` (operation `gists/list-starred`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-starred-gists)
     pub async fn list_starred(
         &self,
         query: &GistsListStarredQuery,
@@ -183,17 +183,17 @@ List the authenticated user's starred gists:
             },
         )
     }
-    /**Get a gist
-
-Gets a specified gist.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
-
-`GET /gists/{gist_id}` (operation `gists/get`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist)*/
+    /// Get a gist
+    ///
+    /// Gets a specified gist.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
+    ///
+    /// `GET /gists/{gist_id}` (operation `gists/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist)
     pub async fn get(&self, gist_id: &str) -> Result<Response<GistsGetResponse>, Error> {
         let req = Request::new(
             "gists/get",
@@ -216,13 +216,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Delete a gist
-
-
-
-`DELETE /gists/{gist_id}` (operation `gists/delete`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#delete-a-gist)*/
+    /// Delete a gist
+    ///
+    ///
+    ///
+    /// `DELETE /gists/{gist_id}` (operation `gists/delete`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#delete-a-gist)
     pub async fn delete(
         &self,
         gist_id: &str,
@@ -248,13 +248,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update a gist
-
-Allows you to update a gist's description and to update, delete, or rename gist files. Files from the previous version of the gist that aren't explicitly changed during an edit are unchanged.
-
-`PATCH /gists/{gist_id}` (operation `gists/update`)
-
-[GitHub docs](https://docs.github.com/rest/reference/gists/#update-a-gist)*/
+    /// Update a gist
+    ///
+    /// Allows you to update a gist's description and to update, delete, or rename gist files. Files from the previous version of the gist that aren't explicitly changed during an edit are unchanged.
+    ///
+    /// `PATCH /gists/{gist_id}` (operation `gists/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/gists/#update-a-gist)
     pub async fn update(
         &self,
         gist_id: &str,
@@ -281,17 +281,17 @@ Allows you to update a gist's description and to update, delete, or rename gist 
             },
         )
     }
-    /**List gist comments
-
-Lists the comments on a gist.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
-
-`GET /gists/{gist_id}/comments` (operation `gists/list-comments`)
-
-[GitHub docs](https://docs.github.com/rest/gists/comments#list-gist-comments)*/
+    /// List gist comments
+    ///
+    /// Lists the comments on a gist.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
+    ///
+    /// `GET /gists/{gist_id}/comments` (operation `gists/list-comments`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/comments#list-gist-comments)
     pub async fn list_comments(
         &self,
         gist_id: &str,
@@ -326,17 +326,17 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create a gist comment
-
-Creates a comment on a gist.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
-
-`POST /gists/{gist_id}/comments` (operation `gists/create-comment`)
-
-[GitHub docs](https://docs.github.com/rest/gists/comments#create-a-gist-comment)*/
+    /// Create a gist comment
+    ///
+    /// Creates a comment on a gist.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
+    ///
+    /// `POST /gists/{gist_id}/comments` (operation `gists/create-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/comments#create-a-gist-comment)
     pub async fn create_comment(
         &self,
         gist_id: &str,
@@ -367,17 +367,17 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get a gist comment
-
-Gets a comment on a gist.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
-
-`GET /gists/{gist_id}/comments/{comment_id}` (operation `gists/get-comment`)
-
-[GitHub docs](https://docs.github.com/rest/gists/comments#get-a-gist-comment)*/
+    /// Get a gist comment
+    ///
+    /// Gets a comment on a gist.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
+    ///
+    /// `GET /gists/{gist_id}/comments/{comment_id}` (operation `gists/get-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/comments#get-a-gist-comment)
     pub async fn get_comment(
         &self,
         gist_id: &str,
@@ -409,13 +409,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Delete a gist comment
-
-
-
-`DELETE /gists/{gist_id}/comments/{comment_id}` (operation `gists/delete-comment`)
-
-[GitHub docs](https://docs.github.com/rest/gists/comments#delete-a-gist-comment)*/
+    /// Delete a gist comment
+    ///
+    ///
+    ///
+    /// `DELETE /gists/{gist_id}/comments/{comment_id}` (operation `gists/delete-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/comments#delete-a-gist-comment)
     pub async fn delete_comment(
         &self,
         gist_id: &str,
@@ -445,17 +445,17 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update a gist comment
-
-Updates a comment on a gist.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
-
-`PATCH /gists/{gist_id}/comments/{comment_id}` (operation `gists/update-comment`)
-
-[GitHub docs](https://docs.github.com/rest/gists/comments#update-a-gist-comment)*/
+    /// Update a gist comment
+    ///
+    /// Updates a comment on a gist.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
+    ///
+    /// `PATCH /gists/{gist_id}/comments/{comment_id}` (operation `gists/update-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/comments#update-a-gist-comment)
     pub async fn update_comment(
         &self,
         gist_id: &str,
@@ -485,13 +485,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List gist commits
-
-
-
-`GET /gists/{gist_id}/commits` (operation `gists/list-commits`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#list-gist-commits)*/
+    /// List gist commits
+    ///
+    ///
+    ///
+    /// `GET /gists/{gist_id}/commits` (operation `gists/list-commits`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gist-commits)
     pub async fn list_commits(
         &self,
         gist_id: &str,
@@ -526,13 +526,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List gist forks
-
-
-
-`GET /gists/{gist_id}/forks` (operation `gists/list-forks`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#list-gist-forks)*/
+    /// List gist forks
+    ///
+    ///
+    ///
+    /// `GET /gists/{gist_id}/forks` (operation `gists/list-forks`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gist-forks)
     pub async fn list_forks(
         &self,
         gist_id: &str,
@@ -567,13 +567,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Fork a gist
-
-
-
-`POST /gists/{gist_id}/forks` (operation `gists/fork`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#fork-a-gist)*/
+    /// Fork a gist
+    ///
+    ///
+    ///
+    /// `POST /gists/{gist_id}/forks` (operation `gists/fork`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#fork-a-gist)
     pub async fn fork(
         &self,
         gist_id: &str,
@@ -602,13 +602,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Check if a gist is starred
-
-
-
-`GET /gists/{gist_id}/star` (operation `gists/check-is-starred`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#check-if-a-gist-is-starred)*/
+    /// Check if a gist is starred
+    ///
+    ///
+    ///
+    /// `GET /gists/{gist_id}/star` (operation `gists/check-is-starred`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#check-if-a-gist-is-starred)
     pub async fn check_is_starred(
         &self,
         gist_id: &str,
@@ -634,13 +634,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Star a gist
-
-Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-`PUT /gists/{gist_id}/star` (operation `gists/star`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#star-a-gist)*/
+    /// Star a gist
+    ///
+    /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// `PUT /gists/{gist_id}/star` (operation `gists/star`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#star-a-gist)
     pub async fn star(
         &self,
         gist_id: &str,
@@ -666,13 +666,13 @@ Note that you'll need to set `Content-Length` to zero when calling out to this e
             },
         )
     }
-    /**Unstar a gist
-
-
-
-`DELETE /gists/{gist_id}/star` (operation `gists/unstar`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#unstar-a-gist)*/
+    /// Unstar a gist
+    ///
+    ///
+    ///
+    /// `DELETE /gists/{gist_id}/star` (operation `gists/unstar`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#unstar-a-gist)
     pub async fn unstar(
         &self,
         gist_id: &str,
@@ -698,17 +698,17 @@ Note that you'll need to set `Content-Length` to zero when calling out to this e
             },
         )
     }
-    /**Get a gist revision
-
-Gets a specified gist revision.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
-
-`GET /gists/{gist_id}/{sha}` (operation `gists/get-revision`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist-revision)*/
+    /// Get a gist revision
+    ///
+    /// Gets a specified gist revision.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
+    ///
+    /// `GET /gists/{gist_id}/{sha}` (operation `gists/get-revision`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist-revision)
     pub async fn get_revision(
         &self,
         gist_id: &str,
@@ -738,13 +738,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List gists for a user
-
-Lists public gists for the specified user:
-
-`GET /users/{username}/gists` (operation `gists/list-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/gists/gists#list-gists-for-a-user)*/
+    /// List gists for a user
+    ///
+    /// Lists public gists for the specified user:
+    ///
+    /// `GET /users/{username}/gists` (operation `gists/list-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gists-for-a-user)
     pub async fn list_for_user(
         &self,
         username: &str,
@@ -782,11 +782,11 @@ Lists public gists for the specified user:
 ///Query parameters of [`list`](GistsApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListQuery {
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list`](GistsApi::list).
@@ -808,11 +808,11 @@ pub enum GistsCreateResponse {
 ///Query parameters of [`list_public`](GistsApi::list_public).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListPublicQuery {
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_public`](GistsApi::list_public).
@@ -826,11 +826,11 @@ pub enum GistsListPublicResponse {
 ///Query parameters of [`list_starred`](GistsApi::list_starred).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListStarredQuery {
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_starred`](GistsApi::list_starred).
@@ -860,9 +860,9 @@ pub enum GistsDeleteResponse {
 ///Query parameters of [`list_comments`](GistsApi::list_comments).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListCommentsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_comments`](GistsApi::list_comments).
@@ -900,9 +900,9 @@ pub enum GistsDeleteCommentResponse {
 ///Query parameters of [`list_commits`](GistsApi::list_commits).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListCommitsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_commits`](GistsApi::list_commits).
@@ -916,9 +916,9 @@ pub enum GistsListCommitsResponse {
 ///Query parameters of [`list_forks`](GistsApi::list_forks).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListForksQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_forks`](GistsApi::list_forks).
@@ -964,10 +964,10 @@ pub enum GistsUnstarResponse {
 ///Query parameters of [`list_for_user`](GistsApi::list_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct GistsListForUserQuery {
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,13 +16,13 @@ pub struct GitignoreApi<'a> {
     client: &'a Client,
 }
 impl<'a> GitignoreApi<'a> {
-    /**Get all gitignore templates
-
-List all templates available to pass as an option when [creating a repository](https://docs.github.com/rest/repos/repos#create-a-repository-for-the-authenticated-user).
-
-`GET /gitignore/templates` (operation `gitignore/get-all-templates`)
-
-[GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-all-gitignore-templates)*/
+    /// Get all gitignore templates
+    ///
+    /// List all templates available to pass as an option when [creating a repository](https://docs.github.com/rest/repos/repos#create-a-repository-for-the-authenticated-user).
+    ///
+    /// `GET /gitignore/templates` (operation `gitignore/get-all-templates`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-all-gitignore-templates)
     pub async fn get_all_templates(
         &self,
     ) -> Result<Response<GitignoreGetAllTemplatesResponse>, Error> {
@@ -47,17 +47,17 @@ List all templates available to pass as an option when [creating a repository](h
             },
         )
     }
-    /**Get a gitignore template
-
-Get the content of a gitignore template.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw .gitignore contents.
-
-`GET /gitignore/templates/{name}` (operation `gitignore/get-template`)
-
-[GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-a-gitignore-template)*/
+    /// Get a gitignore template
+    ///
+    /// Get the content of a gitignore template.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw .gitignore contents.
+    ///
+    /// `GET /gitignore/templates/{name}` (operation `gitignore/get-template`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-a-gitignore-template)
     pub async fn get_template(
         &self,
         name: &str,

@@ -16,15 +16,15 @@ pub struct HostedComputeApi<'a> {
     client: &'a Client,
 }
 impl<'a> HostedComputeApi<'a> {
-    /**List hosted compute network configurations for an organization
-
-Lists all hosted compute network configurations configured in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
-
-`GET /orgs/{org}/settings/network-configurations` (operation `hosted-compute/list-network-configurations-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/network-configurations#list-hosted-compute-network-configurations-for-an-organization)*/
+    /// List hosted compute network configurations for an organization
+    ///
+    /// Lists all hosted compute network configurations configured in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/settings/network-configurations` (operation `hosted-compute/list-network-configurations-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#list-hosted-compute-network-configurations-for-an-organization)
     pub async fn list_network_configurations_for_org(
         &self,
         org: &str,
@@ -59,15 +59,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:network_con
             },
         )
     }
-    /**Create a hosted compute network configuration for an organization
-
-Creates a hosted compute network configuration for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
-
-`POST /orgs/{org}/settings/network-configurations` (operation `hosted-compute/create-network-configuration-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/network-configurations#create-a-hosted-compute-network-configuration-for-an-organization)*/
+    /// Create a hosted compute network configuration for an organization
+    ///
+    /// Creates a hosted compute network configuration for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/settings/network-configurations` (operation `hosted-compute/create-network-configuration-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#create-a-hosted-compute-network-configuration-for-an-organization)
     pub async fn create_network_configuration_for_org(
         &self,
         org: &str,
@@ -94,15 +94,15 @@ OAuth app tokens and personal access tokens (classic) need the `write:network_co
             },
         )
     }
-    /**Get a hosted compute network configuration for an organization
-
-Gets a hosted compute network configuration configured in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
-
-`GET /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/get-network-configuration-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/network-configurations#get-a-hosted-compute-network-configuration-for-an-organization)*/
+    /// Get a hosted compute network configuration for an organization
+    ///
+    /// Gets a hosted compute network configuration configured in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/get-network-configuration-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#get-a-hosted-compute-network-configuration-for-an-organization)
     pub async fn get_network_configuration_for_org(
         &self,
         org: &str,
@@ -129,15 +129,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:network_con
             },
         )
     }
-    /**Delete a hosted compute network configuration from an organization
-
-Deletes a hosted compute network configuration from an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
-
-`DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/delete-network-configuration-from-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/network-configurations#delete-a-hosted-compute-network-configuration-from-an-organization)*/
+    /// Delete a hosted compute network configuration from an organization
+    ///
+    /// Deletes a hosted compute network configuration from an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/delete-network-configuration-from-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#delete-a-hosted-compute-network-configuration-from-an-organization)
     pub async fn delete_network_configuration_from_org(
         &self,
         org: &str,
@@ -164,15 +164,15 @@ OAuth app tokens and personal access tokens (classic) need the `write:network_co
             },
         )
     }
-    /**Update a hosted compute network configuration for an organization
-
-Updates a hosted compute network configuration for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
-
-`PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/update-network-configuration-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/network-configurations#update-a-hosted-compute-network-configuration-for-an-organization)*/
+    /// Update a hosted compute network configuration for an organization
+    ///
+    /// Updates a hosted compute network configuration for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/update-network-configuration-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#update-a-hosted-compute-network-configuration-for-an-organization)
     pub async fn update_network_configuration_for_org(
         &self,
         org: &str,
@@ -201,15 +201,15 @@ OAuth app tokens and personal access tokens (classic) need the `write:network_co
             },
         )
     }
-    /**Get a hosted compute network settings resource for an organization
-
-Gets a hosted compute network settings resource configured for an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
-
-`GET /orgs/{org}/settings/network-settings/{network_settings_id}` (operation `hosted-compute/get-network-settings-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/network-configurations#get-a-hosted-compute-network-settings-resource-for-an-organization)*/
+    /// Get a hosted compute network settings resource for an organization
+    ///
+    /// Gets a hosted compute network settings resource configured for an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/settings/network-settings/{network_settings_id}` (operation `hosted-compute/get-network-settings-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#get-a-hosted-compute-network-settings-resource-for-an-organization)
     pub async fn get_network_settings_for_org(
         &self,
         org: &str,
@@ -240,8 +240,8 @@ OAuth app tokens and personal access tokens (classic) need the `read:network_con
 ///Query parameters of [`list_network_configurations_for_org`](HostedComputeApi::list_network_configurations_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct HostedComputeListNetworkConfigurationsForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

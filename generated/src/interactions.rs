@@ -16,13 +16,13 @@ pub struct InteractionsApi<'a> {
     client: &'a Client,
 }
 impl<'a> InteractionsApi<'a> {
-    /**Get interaction restrictions for an organization
-
-Shows which type of GitHub user can interact with this organization and when the restriction expires. If there is no restrictions, you will see an empty response.
-
-`GET /orgs/{org}/interaction-limits` (operation `interactions/get-restrictions-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/orgs#get-interaction-restrictions-for-an-organization)*/
+    /// Get interaction restrictions for an organization
+    ///
+    /// Shows which type of GitHub user can interact with this organization and when the restriction expires. If there is no restrictions, you will see an empty response.
+    ///
+    /// `GET /orgs/{org}/interaction-limits` (operation `interactions/get-restrictions-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#get-interaction-restrictions-for-an-organization)
     pub async fn get_restrictions_for_org(
         &self,
         org: &str,
@@ -47,13 +47,13 @@ Shows which type of GitHub user can interact with this organization and when the
             },
         )
     }
-    /**Set interaction restrictions for an organization
-
-Temporarily restricts interactions to a certain type of GitHub user in any public repository in the given organization. You must be an organization owner to set these restrictions. Setting the interaction limit at the organization level will overwrite any interaction limits that are set for individual repositories owned by the organization.
-
-`PUT /orgs/{org}/interaction-limits` (operation `interactions/set-restrictions-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/orgs#set-interaction-restrictions-for-an-organization)*/
+    /// Set interaction restrictions for an organization
+    ///
+    /// Temporarily restricts interactions to a certain type of GitHub user in any public repository in the given organization. You must be an organization owner to set these restrictions. Setting the interaction limit at the organization level will overwrite any interaction limits that are set for individual repositories owned by the organization.
+    ///
+    /// `PUT /orgs/{org}/interaction-limits` (operation `interactions/set-restrictions-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#set-interaction-restrictions-for-an-organization)
     pub async fn set_restrictions_for_org(
         &self,
         org: &str,
@@ -79,13 +79,13 @@ Temporarily restricts interactions to a certain type of GitHub user in any publi
             },
         )
     }
-    /**Remove interaction restrictions for an organization
-
-Removes all interaction restrictions from public repositories in the given organization. You must be an organization owner to remove restrictions.
-
-`DELETE /orgs/{org}/interaction-limits` (operation `interactions/remove-restrictions-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/orgs#remove-interaction-restrictions-for-an-organization)*/
+    /// Remove interaction restrictions for an organization
+    ///
+    /// Removes all interaction restrictions from public repositories in the given organization. You must be an organization owner to remove restrictions.
+    ///
+    /// `DELETE /orgs/{org}/interaction-limits` (operation `interactions/remove-restrictions-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#remove-interaction-restrictions-for-an-organization)
     pub async fn remove_restrictions_for_org(
         &self,
         org: &str,
@@ -107,17 +107,17 @@ Removes all interaction restrictions from public repositories in the given organ
             },
         )
     }
-    /**Get pull request creation cap for an org
-
-Gets the pull request creation cap configuration for an organization.
-The cap limits the total number of open pull requests a user can have across all public
-repositories in the organization at one time.
-
-Only users with admin access to the organization can view the cap configuration.
-
-`GET /orgs/{org}/interaction-limits/pulls/creation-cap` (operation `interactions/get-pull-request-creation-cap-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/orgs#get-pull-request-creation-cap-for-an-org)*/
+    /// Get pull request creation cap for an org
+    ///
+    /// Gets the pull request creation cap configuration for an organization.
+    /// The cap limits the total number of open pull requests a user can have across all public
+    /// repositories in the organization at one time.
+    ///
+    /// Only users with admin access to the organization can view the cap configuration.
+    ///
+    /// `GET /orgs/{org}/interaction-limits/pulls/creation-cap` (operation `interactions/get-pull-request-creation-cap-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#get-pull-request-creation-cap-for-an-org)
     pub async fn get_pull_request_creation_cap_for_org(
         &self,
         org: &str,
@@ -149,17 +149,17 @@ Only users with admin access to the organization can view the cap configuration.
             },
         )
     }
-    /**Update pull request creation cap for an org
-
-Updates the pull request creation cap for an organization. The cap limits the total number
-of open pull requests a user can have across all public repositories in the organization
-at one time.
-
-Only users with admin access to the organization can configure the cap.
-
-`PATCH /orgs/{org}/interaction-limits/pulls/creation-cap` (operation `interactions/update-pull-request-creation-cap-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/orgs#update-pull-request-creation-cap-for-an-org)*/
+    /// Update pull request creation cap for an org
+    ///
+    /// Updates the pull request creation cap for an organization. The cap limits the total number
+    /// of open pull requests a user can have across all public repositories in the organization
+    /// at one time.
+    ///
+    /// Only users with admin access to the organization can configure the cap.
+    ///
+    /// `PATCH /orgs/{org}/interaction-limits/pulls/creation-cap` (operation `interactions/update-pull-request-creation-cap-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#update-pull-request-creation-cap-for-an-org)
     pub async fn update_pull_request_creation_cap_for_org(
         &self,
         org: &str,
@@ -194,13 +194,13 @@ Only users with admin access to the organization can configure the cap.
             },
         )
     }
-    /**Get interaction restrictions for a repository
-
-Shows which type of GitHub user can interact with this repository and when the restriction expires. If there are no restrictions, you will see an empty response.
-
-`GET /repos/{owner}/{repo}/interaction-limits` (operation `interactions/get-restrictions-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#get-interaction-restrictions-for-a-repository)*/
+    /// Get interaction restrictions for a repository
+    ///
+    /// Shows which type of GitHub user can interact with this repository and when the restriction expires. If there are no restrictions, you will see an empty response.
+    ///
+    /// `GET /repos/{owner}/{repo}/interaction-limits` (operation `interactions/get-restrictions-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#get-interaction-restrictions-for-a-repository)
     pub async fn get_restrictions_for_repo(
         &self,
         owner: &str,
@@ -229,13 +229,13 @@ Shows which type of GitHub user can interact with this repository and when the r
             },
         )
     }
-    /**Set interaction restrictions for a repository
-
-Temporarily restricts interactions to a certain type of GitHub user within the given repository. You must have owner or admin access to set these restrictions. If an interaction limit is set for the user or organization that owns this repository, you will receive a `409 Conflict` response and will not be able to use this endpoint to change the interaction limit for a single repository.
-
-`PUT /repos/{owner}/{repo}/interaction-limits` (operation `interactions/set-restrictions-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#set-interaction-restrictions-for-a-repository)*/
+    /// Set interaction restrictions for a repository
+    ///
+    /// Temporarily restricts interactions to a certain type of GitHub user within the given repository. You must have owner or admin access to set these restrictions. If an interaction limit is set for the user or organization that owns this repository, you will receive a `409 Conflict` response and will not be able to use this endpoint to change the interaction limit for a single repository.
+    ///
+    /// `PUT /repos/{owner}/{repo}/interaction-limits` (operation `interactions/set-restrictions-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#set-interaction-restrictions-for-a-repository)
     pub async fn set_restrictions_for_repo(
         &self,
         owner: &str,
@@ -263,13 +263,13 @@ Temporarily restricts interactions to a certain type of GitHub user within the g
             },
         )
     }
-    /**Remove interaction restrictions for a repository
-
-Removes all interaction restrictions from the given repository. You must have owner or admin access to remove restrictions. If the interaction limit is set for the user or organization that owns this repository, you will receive a `409 Conflict` response and will not be able to use this endpoint to change the interaction limit for a single repository.
-
-`DELETE /repos/{owner}/{repo}/interaction-limits` (operation `interactions/remove-restrictions-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#remove-interaction-restrictions-for-a-repository)*/
+    /// Remove interaction restrictions for a repository
+    ///
+    /// Removes all interaction restrictions from the given repository. You must have owner or admin access to remove restrictions. If the interaction limit is set for the user or organization that owns this repository, you will receive a `409 Conflict` response and will not be able to use this endpoint to change the interaction limit for a single repository.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/interaction-limits` (operation `interactions/remove-restrictions-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#remove-interaction-restrictions-for-a-repository)
     pub async fn remove_restrictions_for_repo(
         &self,
         owner: &str,
@@ -295,17 +295,17 @@ Removes all interaction restrictions from the given repository. You must have ow
             },
         )
     }
-    /**Get pull request creation cap bypass list for a repository
-
-Lists the users that are on the pull request creation cap bypass list for a
-repository. Users on this list can create pull requests regardless of any
-configured pull request creation cap.
-
-Only users with maintainer permissions can view the bypass list.
-
-`GET /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/get-pull-request-bypass-list-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#get-pull-request-creation-cap-bypass-list-for-a-repository)*/
+    /// Get pull request creation cap bypass list for a repository
+    ///
+    /// Lists the users that are on the pull request creation cap bypass list for a
+    /// repository. Users on this list can create pull requests regardless of any
+    /// configured pull request creation cap.
+    ///
+    /// Only users with maintainer permissions can view the bypass list.
+    ///
+    /// `GET /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/get-pull-request-bypass-list-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#get-pull-request-creation-cap-bypass-list-for-a-repository)
     pub async fn get_pull_request_bypass_list_for_repo(
         &self,
         owner: &str,
@@ -334,19 +334,19 @@ Only users with maintainer permissions can view the bypass list.
             },
         )
     }
-    /**Add users to the pull request creation cap bypass list for a repository
-
-Adds users to the pull request creation cap bypass list for a repository.
-Users on this list can create pull requests regardless of any configured
-pull request creation cap.
-
-Only users with maintainer permissions can modify the bypass list.
-You can add a maximum of 100 users per request.
-The bypass list can only hold a maximum of 100 users.
-
-`PUT /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/set-pull-request-bypass-list-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#add-users-to-the-pull-request-creation-cap-bypass-list-for-a-repository)*/
+    /// Add users to the pull request creation cap bypass list for a repository
+    ///
+    /// Adds users to the pull request creation cap bypass list for a repository.
+    /// Users on this list can create pull requests regardless of any configured
+    /// pull request creation cap.
+    ///
+    /// Only users with maintainer permissions can modify the bypass list.
+    /// You can add a maximum of 100 users per request.
+    /// The bypass list can only hold a maximum of 100 users.
+    ///
+    /// `PUT /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/set-pull-request-bypass-list-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#add-users-to-the-pull-request-creation-cap-bypass-list-for-a-repository)
     pub async fn set_pull_request_bypass_list_for_repo(
         &self,
         owner: &str,
@@ -378,17 +378,17 @@ The bypass list can only hold a maximum of 100 users.
             },
         )
     }
-    /**Remove users from the pull request creation cap bypass list for a repository
-
-Removes users from the pull request creation cap bypass list for a repository.
-Removed users will be subject to any configured pull request creation cap.
-
-Only users with maintainer permissions can modify the bypass list.
-You can remove a maximum of 100 users per request.
-
-`DELETE /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/remove-pull-request-bypass-list-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#remove-users-from-the-pull-request-creation-cap-bypass-list-for-a-repository)*/
+    /// Remove users from the pull request creation cap bypass list for a repository
+    ///
+    /// Removes users from the pull request creation cap bypass list for a repository.
+    /// Removed users will be subject to any configured pull request creation cap.
+    ///
+    /// Only users with maintainer permissions can modify the bypass list.
+    /// You can remove a maximum of 100 users per request.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/remove-pull-request-bypass-list-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#remove-users-from-the-pull-request-creation-cap-bypass-list-for-a-repository)
     pub async fn remove_pull_request_bypass_list_for_repo(
         &self,
         owner: &str,
@@ -420,16 +420,16 @@ You can remove a maximum of 100 users per request.
             },
         )
     }
-    /**Get pull request creation cap for a repository
-
-Gets the pull request creation cap configuration for a repository.
-The cap limits the number of open pull requests a user can have at one time.
-
-Only users with admin access to the repository can view the cap configuration.
-
-`GET /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap` (operation `interactions/get-pull-request-creation-cap-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#get-pull-request-creation-cap-for-a-repository)*/
+    /// Get pull request creation cap for a repository
+    ///
+    /// Gets the pull request creation cap configuration for a repository.
+    /// The cap limits the number of open pull requests a user can have at one time.
+    ///
+    /// Only users with admin access to the repository can view the cap configuration.
+    ///
+    /// `GET /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap` (operation `interactions/get-pull-request-creation-cap-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#get-pull-request-creation-cap-for-a-repository)
     pub async fn get_pull_request_creation_cap_for_repo(
         &self,
         owner: &str,
@@ -462,16 +462,16 @@ Only users with admin access to the repository can view the cap configuration.
             },
         )
     }
-    /**Update pull request creation cap for a repository
-
-Updates the pull request creation cap for a repository. The cap limits the number
-of open pull requests a user can have at one time.
-
-Only users with admin access to the repository can configure the cap.
-
-`PATCH /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap` (operation `interactions/update-pull-request-creation-cap-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/repos#update-pull-request-creation-cap-for-a-repository)*/
+    /// Update pull request creation cap for a repository
+    ///
+    /// Updates the pull request creation cap for a repository. The cap limits the number
+    /// of open pull requests a user can have at one time.
+    ///
+    /// Only users with admin access to the repository can configure the cap.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap` (operation `interactions/update-pull-request-creation-cap-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/repos#update-pull-request-creation-cap-for-a-repository)
     pub async fn update_pull_request_creation_cap_for_repo(
         &self,
         owner: &str,
@@ -507,13 +507,13 @@ Only users with admin access to the repository can configure the cap.
             },
         )
     }
-    /**Get interaction restrictions for your public repositories
-
-Shows which type of GitHub user can interact with your public repositories and when the restriction expires.
-
-`GET /user/interaction-limits` (operation `interactions/get-restrictions-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/user#get-interaction-restrictions-for-your-public-repositories)*/
+    /// Get interaction restrictions for your public repositories
+    ///
+    /// Shows which type of GitHub user can interact with your public repositories and when the restriction expires.
+    ///
+    /// `GET /user/interaction-limits` (operation `interactions/get-restrictions-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/user#get-interaction-restrictions-for-your-public-repositories)
     pub async fn get_restrictions_for_authenticated_user(
         &self,
     ) -> Result<
@@ -545,13 +545,13 @@ Shows which type of GitHub user can interact with your public repositories and w
             },
         )
     }
-    /**Set interaction restrictions for your public repositories
-
-Temporarily restricts which type of GitHub user can interact with your public repositories. Setting the interaction limit at the user level will overwrite any interaction limits that are set for individual repositories owned by the user.
-
-`PUT /user/interaction-limits` (operation `interactions/set-restrictions-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/user#set-interaction-restrictions-for-your-public-repositories)*/
+    /// Set interaction restrictions for your public repositories
+    ///
+    /// Temporarily restricts which type of GitHub user can interact with your public repositories. Setting the interaction limit at the user level will overwrite any interaction limits that are set for individual repositories owned by the user.
+    ///
+    /// `PUT /user/interaction-limits` (operation `interactions/set-restrictions-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/user#set-interaction-restrictions-for-your-public-repositories)
     pub async fn set_restrictions_for_authenticated_user(
         &self,
         body: &crate::types::InteractionLimit,
@@ -576,13 +576,13 @@ Temporarily restricts which type of GitHub user can interact with your public re
             },
         )
     }
-    /**Remove interaction restrictions from your public repositories
-
-Removes any interaction restrictions from your public repositories.
-
-`DELETE /user/interaction-limits` (operation `interactions/remove-restrictions-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/interactions/user#remove-interaction-restrictions-from-your-public-repositories)*/
+    /// Remove interaction restrictions from your public repositories
+    ///
+    /// Removes any interaction restrictions from your public repositories.
+    ///
+    /// `DELETE /user/interaction-limits` (operation `interactions/remove-restrictions-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/interactions/user#remove-interaction-restrictions-from-your-public-repositories)
     pub async fn remove_restrictions_for_authenticated_user(
         &self,
     ) -> Result<Response<()>, Error> {

@@ -16,25 +16,25 @@ pub struct IssuesApi<'a> {
     client: &'a Client,
 }
 impl<'a> IssuesApi<'a> {
-    /**List issues assigned to the authenticated user
-
-List issues assigned to the authenticated user across all visible repositories including owned repositories, member
-repositories, and organization repositories. You can use the `filter` query parameter to fetch issues that are not
-necessarily assigned to you.
-
-> [!NOTE]
-> GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /issues` (operation `issues/list`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#list-issues-assigned-to-the-authenticated-user)*/
+    /// List issues assigned to the authenticated user
+    ///
+    /// List issues assigned to the authenticated user across all visible repositories including owned repositories, member
+    /// repositories, and organization repositories. You can use the `filter` query parameter to fetch issues that are not
+    /// necessarily assigned to you.
+    ///
+    /// > [!NOTE]
+    /// > GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /issues` (operation `issues/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-issues-assigned-to-the-authenticated-user)
     pub async fn list(
         &self,
         query: &IssuesListQuery,
@@ -96,23 +96,23 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List organization issues assigned to the authenticated user
-
-List issues in an organization assigned to the authenticated user.
-
-> [!NOTE]
-> GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /orgs/{org}/issues` (operation `issues/list-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#list-organization-issues-assigned-to-the-authenticated-user)*/
+    /// List organization issues assigned to the authenticated user
+    ///
+    /// List issues in an organization assigned to the authenticated user.
+    ///
+    /// > [!NOTE]
+    /// > GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /orgs/{org}/issues` (operation `issues/list-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-organization-issues-assigned-to-the-authenticated-user)
     pub async fn list_for_org(
         &self,
         org: &str,
@@ -164,13 +164,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List assignees
-
-Lists the [available assignees](https://docs.github.com/articles/assigning-issues-and-pull-requests-to-other-github-users/) for issues in a repository.
-
-`GET /repos/{owner}/{repo}/assignees` (operation `issues/list-assignees`)
-
-[GitHub docs](https://docs.github.com/rest/issues/assignees#list-assignees)*/
+    /// List assignees
+    ///
+    /// Lists the [available assignees](https://docs.github.com/articles/assigning-issues-and-pull-requests-to-other-github-users/) for issues in a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/assignees` (operation `issues/list-assignees`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/assignees#list-assignees)
     pub async fn list_assignees(
         &self,
         owner: &str,
@@ -205,17 +205,17 @@ Lists the [available assignees](https://docs.github.com/articles/assigning-issue
             },
         )
     }
-    /**Check if a user can be assigned
-
-Checks if a user has permission to be assigned to an issue in this repository.
-
-If the `assignee` can be assigned to issues in the repository, a `204` header with no content is returned.
-
-Otherwise a `404` status code is returned.
-
-`GET /repos/{owner}/{repo}/assignees/{assignee}` (operation `issues/check-user-can-be-assigned`)
-
-[GitHub docs](https://docs.github.com/rest/issues/assignees#check-if-a-user-can-be-assigned)*/
+    /// Check if a user can be assigned
+    ///
+    /// Checks if a user has permission to be assigned to an issue in this repository.
+    ///
+    /// If the `assignee` can be assigned to issues in the repository, a `204` header with no content is returned.
+    ///
+    /// Otherwise a `404` status code is returned.
+    ///
+    /// `GET /repos/{owner}/{repo}/assignees/{assignee}` (operation `issues/check-user-can-be-assigned`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/assignees#check-if-a-user-can-be-assigned)
     pub async fn check_user_can_be_assigned(
         &self,
         owner: &str,
@@ -244,23 +244,23 @@ Otherwise a `404` status code is returned.
             },
         )
     }
-    /**List repository issues
-
-List issues in a repository. Only open issues will be listed.
-
-> [!NOTE]
-> GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues` (operation `issues/list-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#list-repository-issues)*/
+    /// List repository issues
+    ///
+    /// List issues in a repository. Only open issues will be listed.
+    ///
+    /// > [!NOTE]
+    /// > GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues` (operation `issues/list-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-repository-issues)
     pub async fn list_for_repo(
         &self,
         owner: &str,
@@ -335,23 +335,23 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create an issue
-
-Any user with pull access to a repository can create an issue. If [issues are disabled in the repository](https://docs.github.com/articles/disabling-issues/), the API returns a `410 Gone` status.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/issues` (operation `issues/create`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#create-an-issue)*/
+    /// Create an issue
+    ///
+    /// Any user with pull access to a repository can create an issue. If [issues are disabled in the repository](https://docs.github.com/articles/disabling-issues/), the API returns a `410 Gone` status.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues` (operation `issues/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#create-an-issue)
     pub async fn create(
         &self,
         owner: &str,
@@ -386,22 +386,22 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List issue comments for a repository
-
-You can use the REST API to list comments on issues and pull requests for a repository. Every pull request is an issue, but not every issue is a pull request.
-
-By default, issue comments are ordered by ascending ID.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/comments` (operation `issues/list-comments-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository)*/
+    /// List issue comments for a repository
+    ///
+    /// You can use the REST API to list comments on issues and pull requests for a repository. Every pull request is an issue, but not every issue is a pull request.
+    ///
+    /// By default, issue comments are ordered by ascending ID.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/comments` (operation `issues/list-comments-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository)
     pub async fn list_comments_for_repo(
         &self,
         owner: &str,
@@ -446,20 +446,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get an issue comment
-
-You can use the REST API to get comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/get-comment`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#get-an-issue-comment)*/
+    /// Get an issue comment
+    ///
+    /// You can use the REST API to get comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/get-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#get-an-issue-comment)
     pub async fn get_comment(
         &self,
         owner: &str,
@@ -489,13 +489,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Delete an issue comment
-
-You can use the REST API to delete comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
-
-`DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/delete-comment`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#delete-an-issue-comment)*/
+    /// Delete an issue comment
+    ///
+    /// You can use the REST API to delete comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/delete-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#delete-an-issue-comment)
     pub async fn delete_comment(
         &self,
         owner: &str,
@@ -523,20 +523,20 @@ You can use the REST API to delete comments on issues and pull requests. Every p
             },
         )
     }
-    /**Update an issue comment
-
-You can use the REST API to update comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/update-comment`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#update-an-issue-comment)*/
+    /// Update an issue comment
+    ///
+    /// You can use the REST API to update comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/update-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#update-an-issue-comment)
     pub async fn update_comment(
         &self,
         owner: &str,
@@ -568,20 +568,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Pin an issue comment
-
-You can use the REST API to pin comments on issues.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PUT /repos/{owner}/{repo}/issues/comments/{comment_id}/pin` (operation `issues/pin-comment`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#pin-an-issue-comment)*/
+    /// Pin an issue comment
+    ///
+    /// You can use the REST API to pin comments on issues.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PUT /repos/{owner}/{repo}/issues/comments/{comment_id}/pin` (operation `issues/pin-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#pin-an-issue-comment)
     pub async fn pin_comment(
         &self,
         owner: &str,
@@ -615,13 +615,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Unpin an issue comment
-
-You can use the REST API to unpin comments on issues.
-
-`DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/pin` (operation `issues/unpin-comment`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#unpin-an-issue-comment)*/
+    /// Unpin an issue comment
+    ///
+    /// You can use the REST API to unpin comments on issues.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/pin` (operation `issues/unpin-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#unpin-an-issue-comment)
     pub async fn unpin_comment(
         &self,
         owner: &str,
@@ -655,13 +655,13 @@ You can use the REST API to unpin comments on issues.
             },
         )
     }
-    /**List issue events for a repository
-
-Lists events for a repository.
-
-`GET /repos/{owner}/{repo}/issues/events` (operation `issues/list-events-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository)*/
+    /// List issue events for a repository
+    ///
+    /// Lists events for a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/events` (operation `issues/list-events-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository)
     pub async fn list_events_for_repo(
         &self,
         owner: &str,
@@ -696,13 +696,13 @@ Lists events for a repository.
             },
         )
     }
-    /**Get an issue event
-
-Gets a single event by the event id.
-
-`GET /repos/{owner}/{repo}/issues/events/{event_id}` (operation `issues/get-event`)
-
-[GitHub docs](https://docs.github.com/rest/issues/events#get-an-issue-event)*/
+    /// Get an issue event
+    ///
+    /// Gets a single event by the event id.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/events/{event_id}` (operation `issues/get-event`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/events#get-an-issue-event)
     pub async fn get_event(
         &self,
         owner: &str,
@@ -734,28 +734,28 @@ Gets a single event by the event id.
             },
         )
     }
-    /**Get an issue
-
-The API returns a [`301 Moved Permanently` status](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects) if the issue was
-[transferred](https://docs.github.com/articles/transferring-an-issue-to-another-repository/) to another repository. If
-the issue was transferred to or deleted from a repository where the authenticated user lacks read access, the API
-returns a `404 Not Found` status. If the issue was deleted from a repository where the authenticated user has read
-access, the API returns a `410 Gone` status. To receive webhook events for transferred and deleted issues, subscribe
-to the [`issues`](https://docs.github.com/webhooks/event-payloads/#issues) webhook.
-
-> [!NOTE]
-> GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}` (operation `issues/get`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#get-an-issue)*/
+    /// Get an issue
+    ///
+    /// The API returns a [`301 Moved Permanently` status](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects) if the issue was
+    /// [transferred](https://docs.github.com/articles/transferring-an-issue-to-another-repository/) to another repository. If
+    /// the issue was transferred to or deleted from a repository where the authenticated user lacks read access, the API
+    /// returns a `404 Not Found` status. If the issue was deleted from a repository where the authenticated user has read
+    /// access, the API returns a `410 Gone` status. To receive webhook events for transferred and deleted issues, subscribe
+    /// to the [`issues`](https://docs.github.com/webhooks/event-payloads/#issues) webhook.
+    ///
+    /// > [!NOTE]
+    /// > GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}` (operation `issues/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#get-an-issue)
     pub async fn get(
         &self,
         owner: &str,
@@ -791,20 +791,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update an issue
-
-Issue owners and users with push access or Triage role can edit an issue.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PATCH /repos/{owner}/{repo}/issues/{issue_number}` (operation `issues/update`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#update-an-issue)*/
+    /// Update an issue
+    ///
+    /// Issue owners and users with push access or Triage role can edit an issue.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}` (operation `issues/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#update-an-issue)
     pub async fn update(
         &self,
         owner: &str,
@@ -846,13 +846,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Add assignees to an issue
-
-Adds up to 10 assignees to an issue. Users already assigned to an issue are not replaced.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/assignees` (operation `issues/add-assignees`)
-
-[GitHub docs](https://docs.github.com/rest/issues/assignees#add-assignees-to-an-issue)*/
+    /// Add assignees to an issue
+    ///
+    /// Adds up to 10 assignees to an issue. Users already assigned to an issue are not replaced.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/assignees` (operation `issues/add-assignees`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/assignees#add-assignees-to-an-issue)
     pub async fn add_assignees(
         &self,
         owner: &str,
@@ -884,13 +884,13 @@ Adds up to 10 assignees to an issue. Users already assigned to an issue are not 
             },
         )
     }
-    /**Remove assignees from an issue
-
-Removes one or more assignees from an issue.
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/assignees` (operation `issues/remove-assignees`)
-
-[GitHub docs](https://docs.github.com/rest/reference/issues#remove-assignees-from-an-issue)*/
+    /// Remove assignees from an issue
+    ///
+    /// Removes one or more assignees from an issue.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/assignees` (operation `issues/remove-assignees`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/issues#remove-assignees-from-an-issue)
     pub async fn remove_assignees(
         &self,
         owner: &str,
@@ -920,17 +920,17 @@ Removes one or more assignees from an issue.
             },
         )
     }
-    /**Check if a user can be assigned to a issue
-
-Checks if a user has permission to be assigned to a specific issue.
-
-If the `assignee` can be assigned to this issue, a `204` status code with no content is returned.
-
-Otherwise a `404` status code is returned.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}` (operation `issues/check-user-can-be-assigned-to-issue`)
-
-[GitHub docs](https://docs.github.com/rest/issues/assignees#check-if-a-user-can-be-assigned-to-a-issue)*/
+    /// Check if a user can be assigned to a issue
+    ///
+    /// Checks if a user has permission to be assigned to a specific issue.
+    ///
+    /// If the `assignee` can be assigned to this issue, a `204` status code with no content is returned.
+    ///
+    /// Otherwise a `404` status code is returned.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}` (operation `issues/check-user-can-be-assigned-to-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/assignees#check-if-a-user-can-be-assigned-to-a-issue)
     pub async fn check_user_can_be_assigned_to_issue(
         &self,
         owner: &str,
@@ -962,22 +962,22 @@ Otherwise a `404` status code is returned.
             },
         )
     }
-    /**List issue comments
-
-You can use the REST API to list comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
-
-Issue comments are ordered by ascending ID.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/comments` (operation `issues/list-comments`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#list-issue-comments)*/
+    /// List issue comments
+    ///
+    /// You can use the REST API to list comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
+    ///
+    /// Issue comments are ordered by ascending ID.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/comments` (operation `issues/list-comments`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#list-issue-comments)
     pub async fn list_comments(
         &self,
         owner: &str,
@@ -1018,25 +1018,25 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create an issue comment
-
-You can use the REST API to create comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications).
-Creating content too quickly using this endpoint may result in secondary rate limiting.
-For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/comments` (operation `issues/create-comment`)
-
-[GitHub docs](https://docs.github.com/rest/issues/comments#create-an-issue-comment)*/
+    /// Create an issue comment
+    ///
+    /// You can use the REST API to create comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications).
+    /// Creating content too quickly using this endpoint may result in secondary rate limiting.
+    /// For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments` (operation `issues/create-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/comments#create-an-issue-comment)
     pub async fn create_comment(
         &self,
         owner: &str,
@@ -1071,20 +1071,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List dependencies an issue is blocked by
-
-You can use the REST API to list the dependencies an issue is blocked by.
-
-This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-
-- **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` (operation `issues/list-dependencies-blocked-by`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#list-dependencies-an-issue-is-blocked-by)*/
+    /// List dependencies an issue is blocked by
+    ///
+    /// You can use the REST API to list the dependencies an issue is blocked by.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` (operation `issues/list-dependencies-blocked-by`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#list-dependencies-an-issue-is-blocked-by)
     pub async fn list_dependencies_blocked_by(
         &self,
         owner: &str,
@@ -1129,24 +1129,24 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Add a dependency an issue is blocked by
-
-You can use the REST API to add a 'blocked by' relationship to an issue.
-
-Creating content too quickly using this endpoint may result in secondary rate limiting.
-For more information, see [Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)
-and [Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api).
-
-This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-
-- **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` (operation `issues/add-blocked-by-dependency`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#add-a-dependency-an-issue-is-blocked-by)*/
+    /// Add a dependency an issue is blocked by
+    ///
+    /// You can use the REST API to add a 'blocked by' relationship to an issue.
+    ///
+    /// Creating content too quickly using this endpoint may result in secondary rate limiting.
+    /// For more information, see [Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)
+    /// and [Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api).
+    ///
+    /// This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` (operation `issues/add-blocked-by-dependency`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#add-a-dependency-an-issue-is-blocked-by)
     pub async fn add_blocked_by_dependency(
         &self,
         owner: &str,
@@ -1188,23 +1188,23 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Remove dependency an issue is blocked by
-
-You can use the REST API to remove a dependency that an issue is blocked by.
-
-Removing content too quickly using this endpoint may result in secondary rate limiting.
-For more information, see [Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)
-and [Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api).
-
-This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-- **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass a specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}` (operation `issues/remove-dependency-blocked-by`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#remove-dependency-an-issue-is-blocked-by)*/
+    /// Remove dependency an issue is blocked by
+    ///
+    /// You can use the REST API to remove a dependency that an issue is blocked by.
+    ///
+    /// Removing content too quickly using this endpoint may result in secondary rate limiting.
+    /// For more information, see [Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)
+    /// and [Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api).
+    ///
+    /// This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    /// - **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass a specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}` (operation `issues/remove-dependency-blocked-by`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#remove-dependency-an-issue-is-blocked-by)
     pub async fn remove_dependency_blocked_by(
         &self,
         owner: &str,
@@ -1247,20 +1247,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List dependencies an issue is blocking
-
-You can use the REST API to list the dependencies an issue is blocking.
-
-This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-
-- **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking` (operation `issues/list-dependencies-blocking`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#list-dependencies-an-issue-is-blocking)*/
+    /// List dependencies an issue is blocking
+    ///
+    /// You can use the REST API to list the dependencies an issue is blocking.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking` (operation `issues/list-dependencies-blocking`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#list-dependencies-an-issue-is-blocking)
     pub async fn list_dependencies_blocking(
         &self,
         owner: &str,
@@ -1305,13 +1305,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List issue events
-
-Lists all events for an issue.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/events` (operation `issues/list-events`)
-
-[GitHub docs](https://docs.github.com/rest/issues/events#list-issue-events)*/
+    /// List issue events
+    ///
+    /// Lists all events for an issue.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/events` (operation `issues/list-events`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/events#list-issue-events)
     pub async fn list_events(
         &self,
         owner: &str,
@@ -1348,13 +1348,13 @@ Lists all events for an issue.
             },
         )
     }
-    /**List issue field values for an issue
-
-Lists all issue field values for an issue.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/list-issue-field-values-for-issue`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-field-values#list-issue-field-values-for-an-issue)*/
+    /// List issue field values for an issue
+    ///
+    /// Lists all issue field values for an issue.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/list-issue-field-values-for-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#list-issue-field-values-for-an-issue)
     pub async fn list_issue_field_values_for_issue(
         &self,
         owner: &str,
@@ -1401,26 +1401,26 @@ Lists all issue field values for an issue.
             },
         )
     }
-    /**Set issue field values for an issue
-
-Set custom field values for an issue, replacing any existing values. You can set values for organization-level issue fields that have been defined for the repository's organization.
-
-This endpoint supports the following field data types:
-- **`text`**: String values for text fields
-- **`single_select`**: Option names for single-select fields (must match an existing option name)
-- **`number`**: Numeric values for number fields
-- **`date`**: ISO 8601 date strings for date fields
-
-This operation will replace all existing field values with the provided ones. If you want to add field values without replacing existing ones, use the `POST` endpoint instead.
-
-Only users with push access to the repository can set issue field values. If you don't have the proper permissions, you'll receive a `403 Forbidden` response.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-`PUT /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/set-issue-field-values`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-field-values#set-issue-field-values-for-an-issue)*/
+    /// Set issue field values for an issue
+    ///
+    /// Set custom field values for an issue, replacing any existing values. You can set values for organization-level issue fields that have been defined for the repository's organization.
+    ///
+    /// This endpoint supports the following field data types:
+    /// - **`text`**: String values for text fields
+    /// - **`single_select`**: Option names for single-select fields (must match an existing option name)
+    /// - **`number`**: Numeric values for number fields
+    /// - **`date`**: ISO 8601 date strings for date fields
+    ///
+    /// This operation will replace all existing field values with the provided ones. If you want to add field values without replacing existing ones, use the `POST` endpoint instead.
+    ///
+    /// Only users with push access to the repository can set issue field values. If you don't have the proper permissions, you'll receive a `403 Forbidden` response.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// `PUT /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/set-issue-field-values`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#set-issue-field-values-for-an-issue)
     pub async fn set_issue_field_values(
         &self,
         owner: &str,
@@ -1456,25 +1456,25 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
             },
         )
     }
-    /**Add issue field values to an issue
-
-Add custom field values to an issue. You can set values for organization-level issue fields that have been defined for the repository's organization.
-Adding an empty array will clear all existing field values for the issue.
-
-This endpoint supports the following field data types:
-- **`text`**: String values for text fields
-- **`single_select`**: Option names for single-select fields (must match an existing option name)
-- **`number`**: Numeric values for number fields
-- **`date`**: ISO 8601 date strings for date fields
-
-Only users with push access to the repository can add issue field values. If you don't have the proper permissions, you'll receive a `403 Forbidden` response.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/add-issue-field-values`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-field-values#add-issue-field-values-to-an-issue)*/
+    /// Add issue field values to an issue
+    ///
+    /// Add custom field values to an issue. You can set values for organization-level issue fields that have been defined for the repository's organization.
+    /// Adding an empty array will clear all existing field values for the issue.
+    ///
+    /// This endpoint supports the following field data types:
+    /// - **`text`**: String values for text fields
+    /// - **`single_select`**: Option names for single-select fields (must match an existing option name)
+    /// - **`number`**: Numeric values for number fields
+    /// - **`date`**: ISO 8601 date strings for date fields
+    ///
+    /// Only users with push access to the repository can add issue field values. If you don't have the proper permissions, you'll receive a `403 Forbidden` response.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/add-issue-field-values`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#add-issue-field-values-to-an-issue)
     pub async fn add_issue_field_values(
         &self,
         owner: &str,
@@ -1510,20 +1510,20 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
             },
         )
     }
-    /**Delete an issue field value from an issue
-
-Remove a specific custom field value from an issue.
-
-Only users with push access to the repository can delete issue field values. If you don't have the proper permissions, you'll receive a `403 Forbidden` response.
-
-If the specified field does not have a value set on the issue, this operation will return a `404` error.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values/{issue_field_id}` (operation `issues/delete-issue-field-value`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issue-field-values#delete-an-issue-field-value-from-an-issue)*/
+    /// Delete an issue field value from an issue
+    ///
+    /// Remove a specific custom field value from an issue.
+    ///
+    /// Only users with push access to the repository can delete issue field values. If you don't have the proper permissions, you'll receive a `403 Forbidden` response.
+    ///
+    /// If the specified field does not have a value set on the issue, this operation will return a `404` error.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values/{issue_field_id}` (operation `issues/delete-issue-field-value`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#delete-an-issue-field-value-from-an-issue)
     pub async fn delete_issue_field_value(
         &self,
         owner: &str,
@@ -1558,13 +1558,13 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
             },
         )
     }
-    /**List labels for an issue
-
-Lists all labels for an issue.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/list-labels-on-issue`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-an-issue)*/
+    /// List labels for an issue
+    ///
+    /// Lists all labels for an issue.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/list-labels-on-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-an-issue)
     pub async fn list_labels_on_issue(
         &self,
         owner: &str,
@@ -1609,13 +1609,13 @@ Lists all labels for an issue.
             },
         )
     }
-    /**Set labels for an issue
-
-Removes any previous labels and sets the new labels for an issue.
-
-`PUT /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/set-labels`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)*/
+    /// Set labels for an issue
+    ///
+    /// Removes any previous labels and sets the new labels for an issue.
+    ///
+    /// `PUT /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/set-labels`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)
     pub async fn set_labels(
         &self,
         owner: &str,
@@ -1657,13 +1657,13 @@ Removes any previous labels and sets the new labels for an issue.
             },
         )
     }
-    /**Add labels to an issue
-
-Adds labels to an issue.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/add-labels`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)*/
+    /// Add labels to an issue
+    ///
+    /// Adds labels to an issue.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/add-labels`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)
     pub async fn add_labels(
         &self,
         owner: &str,
@@ -1705,13 +1705,13 @@ Adds labels to an issue.
             },
         )
     }
-    /**Remove all labels from an issue
-
-Removes all labels from an issue.
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/remove-all-labels`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#remove-all-labels-from-an-issue)*/
+    /// Remove all labels from an issue
+    ///
+    /// Removes all labels from an issue.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/remove-all-labels`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#remove-all-labels-from-an-issue)
     pub async fn remove_all_labels(
         &self,
         owner: &str,
@@ -1746,13 +1746,13 @@ Removes all labels from an issue.
             },
         )
     }
-    /**Remove a label from an issue
-
-Removes the specified label from the issue, and returns the remaining labels on the issue. This endpoint returns a `404 Not Found` status if the label does not exist.
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}` (operation `issues/remove-label`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue)*/
+    /// Remove a label from an issue
+    ///
+    /// Removes the specified label from the issue, and returns the remaining labels on the issue. This endpoint returns a `404 Not Found` status if the label does not exist.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}` (operation `issues/remove-label`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue)
     pub async fn remove_label(
         &self,
         owner: &str,
@@ -1790,15 +1790,15 @@ Removes the specified label from the issue, and returns the remaining labels on 
             },
         )
     }
-    /**Lock an issue
-
-Users with push access can lock an issue or pull request's conversation.
-
-Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-`PUT /repos/{owner}/{repo}/issues/{issue_number}/lock` (operation `issues/lock`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#lock-an-issue)*/
+    /// Lock an issue
+    ///
+    /// Users with push access can lock an issue or pull request's conversation.
+    ///
+    /// Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// `PUT /repos/{owner}/{repo}/issues/{issue_number}/lock` (operation `issues/lock`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#lock-an-issue)
     pub async fn lock(
         &self,
         owner: &str,
@@ -1835,13 +1835,13 @@ Note that, if you choose not to pass any parameters, you'll need to set `Content
             },
         )
     }
-    /**Unlock an issue
-
-Users with push access can unlock an issue's conversation.
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/lock` (operation `issues/unlock`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#unlock-an-issue)*/
+    /// Unlock an issue
+    ///
+    /// Users with push access can unlock an issue's conversation.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/lock` (operation `issues/unlock`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#unlock-an-issue)
     pub async fn unlock(
         &self,
         owner: &str,
@@ -1872,20 +1872,20 @@ Users with push access can unlock an issue's conversation.
             },
         )
     }
-    /**Get parent issue
-
-You can use the REST API to get the parent issue of a sub-issue.
-
-This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/parent` (operation `issues/get-parent`)
-
-[GitHub docs](https://docs.github.com/rest/issues/sub-issues#get-parent-issue)*/
+    /// Get parent issue
+    ///
+    /// You can use the REST API to get the parent issue of a sub-issue.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/parent` (operation `issues/get-parent`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#get-parent-issue)
     pub async fn get_parent(
         &self,
         owner: &str,
@@ -1922,21 +1922,21 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Remove sub-issue
-
-You can use the REST API to remove a sub-issue from an issue.
-Removing content too quickly using this endpoint may result in secondary rate limiting.
-For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass a specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue` (operation `issues/remove-sub-issue`)
-
-[GitHub docs](https://docs.github.com/rest/issues/sub-issues#remove-sub-issue)*/
+    /// Remove sub-issue
+    ///
+    /// You can use the REST API to remove a sub-issue from an issue.
+    /// Removing content too quickly using this endpoint may result in secondary rate limiting.
+    /// For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass a specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue` (operation `issues/remove-sub-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#remove-sub-issue)
     pub async fn remove_sub_issue(
         &self,
         owner: &str,
@@ -1970,20 +1970,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List sub-issues
-
-You can use the REST API to list the sub-issues on an issue.
-
-This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-
-- **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` (operation `issues/list-sub-issues`)
-
-[GitHub docs](https://docs.github.com/rest/issues/sub-issues#list-sub-issues)*/
+    /// List sub-issues
+    ///
+    /// You can use the REST API to list the sub-issues on an issue.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see [Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw Markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the Markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's Markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` (operation `issues/list-sub-issues`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#list-sub-issues)
     pub async fn list_sub_issues(
         &self,
         owner: &str,
@@ -2021,24 +2021,24 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Add sub-issue
-
-You can use the REST API to add sub-issues to issues.
-
-Creating content too quickly using this endpoint may result in secondary rate limiting.
-For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` (operation `issues/add-sub-issue`)
-
-[GitHub docs](https://docs.github.com/rest/issues/sub-issues#add-sub-issue)*/
+    /// Add sub-issue
+    ///
+    /// You can use the REST API to add sub-issues to issues.
+    ///
+    /// Creating content too quickly using this endpoint may result in secondary rate limiting.
+    /// For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` (operation `issues/add-sub-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#add-sub-issue)
     pub async fn add_sub_issue(
         &self,
         owner: &str,
@@ -2073,13 +2073,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Reprioritize sub-issue
-
-You can use the REST API to reprioritize a sub-issue to a different position in the parent list.
-
-`PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority` (operation `issues/reprioritize-sub-issue`)
-
-[GitHub docs](https://docs.github.com/rest/issues/sub-issues#reprioritize-sub-issue)*/
+    /// Reprioritize sub-issue
+    ///
+    /// You can use the REST API to reprioritize a sub-issue to a different position in the parent list.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority` (operation `issues/reprioritize-sub-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#reprioritize-sub-issue)
     pub async fn reprioritize_sub_issue(
         &self,
         owner: &str,
@@ -2114,19 +2114,19 @@ You can use the REST API to reprioritize a sub-issue to a different position in 
             },
         )
     }
-    /**List issue suggestions
-
-Lists the suggestions on an issue. A suggestion is an agent-proposed change to an issue's type, labels, fields, assignees, or closed state that a maintainer can approve or dismiss.
-
-By default only pending suggestions are returned. Use `state=all` to return suggestions in every state, or `state=<state>` to filter to a single state. Use `action=<action>` to return only suggestions for a specific change.
-
-This endpoint is only available while the issue suggestions feature is enabled for the repository, and only supports issues, not pull requests.
-
-Requires triage access to the repository.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/suggestions` (operation `issues/list-suggestions`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#list-issue-suggestions)*/
+    /// List issue suggestions
+    ///
+    /// Lists the suggestions on an issue. A suggestion is an agent-proposed change to an issue's type, labels, fields, assignees, or closed state that a maintainer can approve or dismiss.
+    ///
+    /// By default only pending suggestions are returned. Use `state=all` to return suggestions in every state, or `state=<state>` to filter to a single state. Use `action=<action>` to return only suggestions for a specific change.
+    ///
+    /// This endpoint is only available while the issue suggestions feature is enabled for the repository, and only supports issues, not pull requests.
+    ///
+    /// Requires triage access to the repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/suggestions` (operation `issues/list-suggestions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-issue-suggestions)
     pub async fn list_suggestions(
         &self,
         owner: &str,
@@ -2170,15 +2170,15 @@ Requires triage access to the repository.
             },
         )
     }
-    /**Approve an issue suggestion
-
-Approves a pending suggestion on an issue. Applies the proposed change (creating the corresponding timeline event), transitions the suggestion to `approved`, and dismisses any competing pending suggestions for the same change.
-
-Requires triage access to the repository. Approving a suggestion also requires permission to perform the change it applies (for example, setting the issue type, adding a label or assignee, or closing the issue); this only affects fine-grained access tokens and GitHub Apps whose permissions are narrower than the triage role. This endpoint only supports issues, not pull requests.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/approve` (operation `issues/approve-suggestion`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#approve-an-issue-suggestion)*/
+    /// Approve an issue suggestion
+    ///
+    /// Approves a pending suggestion on an issue. Applies the proposed change (creating the corresponding timeline event), transitions the suggestion to `approved`, and dismisses any competing pending suggestions for the same change.
+    ///
+    /// Requires triage access to the repository. Approving a suggestion also requires permission to perform the change it applies (for example, setting the issue type, adding a label or assignee, or closing the issue); this only affects fine-grained access tokens and GitHub Apps whose permissions are narrower than the triage role. This endpoint only supports issues, not pull requests.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/approve` (operation `issues/approve-suggestion`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#approve-an-issue-suggestion)
     pub async fn approve_suggestion(
         &self,
         owner: &str,
@@ -2212,15 +2212,15 @@ Requires triage access to the repository. Approving a suggestion also requires p
             },
         )
     }
-    /**Dismiss an issue suggestion
-
-Dismisses a pending suggestion on an issue. Transitions the suggestion to `dismissed` without applying any change or creating a timeline event.
-
-Requires triage access to the repository. This endpoint only supports issues, not pull requests.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/dismiss` (operation `issues/dismiss-suggestion`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#dismiss-an-issue-suggestion)*/
+    /// Dismiss an issue suggestion
+    ///
+    /// Dismisses a pending suggestion on an issue. Transitions the suggestion to `dismissed` without applying any change or creating a timeline event.
+    ///
+    /// Requires triage access to the repository. This endpoint only supports issues, not pull requests.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/dismiss` (operation `issues/dismiss-suggestion`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#dismiss-an-issue-suggestion)
     pub async fn dismiss_suggestion(
         &self,
         owner: &str,
@@ -2254,13 +2254,13 @@ Requires triage access to the repository. This endpoint only supports issues, no
             },
         )
     }
-    /**List timeline events for an issue
-
-List all timeline events for an issue.
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/timeline` (operation `issues/list-events-for-timeline`)
-
-[GitHub docs](https://docs.github.com/rest/issues/timeline#list-timeline-events-for-an-issue)*/
+    /// List timeline events for an issue
+    ///
+    /// List all timeline events for an issue.
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/timeline` (operation `issues/list-events-for-timeline`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/timeline#list-timeline-events-for-an-issue)
     pub async fn list_events_for_timeline(
         &self,
         owner: &str,
@@ -2302,13 +2302,13 @@ List all timeline events for an issue.
             },
         )
     }
-    /**List labels for a repository
-
-Lists all labels for a repository.
-
-`GET /repos/{owner}/{repo}/labels` (operation `issues/list-labels-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-a-repository)*/
+    /// List labels for a repository
+    ///
+    /// Lists all labels for a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/labels` (operation `issues/list-labels-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-a-repository)
     pub async fn list_labels_for_repo(
         &self,
         owner: &str,
@@ -2343,13 +2343,13 @@ Lists all labels for a repository.
             },
         )
     }
-    /**Create a label
-
-Creates a label for the specified repository with the given name and color. The name and color parameters are required. The color must be a valid [hexadecimal color code](http://www.color-hex.com/).
-
-`POST /repos/{owner}/{repo}/labels` (operation `issues/create-label`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#create-a-label)*/
+    /// Create a label
+    ///
+    /// Creates a label for the specified repository with the given name and color. The name and color parameters are required. The color must be a valid [hexadecimal color code](http://www.color-hex.com/).
+    ///
+    /// `POST /repos/{owner}/{repo}/labels` (operation `issues/create-label`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#create-a-label)
     pub async fn create_label(
         &self,
         owner: &str,
@@ -2380,13 +2380,13 @@ Creates a label for the specified repository with the given name and color. The 
             },
         )
     }
-    /**Get a label
-
-Gets a label using the given name.
-
-`GET /repos/{owner}/{repo}/labels/{name}` (operation `issues/get-label`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#get-a-label)*/
+    /// Get a label
+    ///
+    /// Gets a label using the given name.
+    ///
+    /// `GET /repos/{owner}/{repo}/labels/{name}` (operation `issues/get-label`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#get-a-label)
     pub async fn get_label(
         &self,
         owner: &str,
@@ -2415,13 +2415,13 @@ Gets a label using the given name.
             },
         )
     }
-    /**Delete a label
-
-Deletes a label using the given label name.
-
-`DELETE /repos/{owner}/{repo}/labels/{name}` (operation `issues/delete-label`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#delete-a-label)*/
+    /// Delete a label
+    ///
+    /// Deletes a label using the given label name.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/labels/{name}` (operation `issues/delete-label`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#delete-a-label)
     pub async fn delete_label(
         &self,
         owner: &str,
@@ -2448,13 +2448,13 @@ Deletes a label using the given label name.
             },
         )
     }
-    /**Update a label
-
-Updates a label using the given label name.
-
-`PATCH /repos/{owner}/{repo}/labels/{name}` (operation `issues/update-label`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#update-a-label)*/
+    /// Update a label
+    ///
+    /// Updates a label using the given label name.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/labels/{name}` (operation `issues/update-label`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#update-a-label)
     pub async fn update_label(
         &self,
         owner: &str,
@@ -2485,13 +2485,13 @@ Updates a label using the given label name.
             },
         )
     }
-    /**List milestones
-
-Lists milestones for a repository.
-
-`GET /repos/{owner}/{repo}/milestones` (operation `issues/list-milestones`)
-
-[GitHub docs](https://docs.github.com/rest/issues/milestones#list-milestones)*/
+    /// List milestones
+    ///
+    /// Lists milestones for a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/milestones` (operation `issues/list-milestones`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/milestones#list-milestones)
     pub async fn list_milestones(
         &self,
         owner: &str,
@@ -2535,13 +2535,13 @@ Lists milestones for a repository.
             },
         )
     }
-    /**Create a milestone
-
-Creates a milestone.
-
-`POST /repos/{owner}/{repo}/milestones` (operation `issues/create-milestone`)
-
-[GitHub docs](https://docs.github.com/rest/issues/milestones#create-a-milestone)*/
+    /// Create a milestone
+    ///
+    /// Creates a milestone.
+    ///
+    /// `POST /repos/{owner}/{repo}/milestones` (operation `issues/create-milestone`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/milestones#create-a-milestone)
     pub async fn create_milestone(
         &self,
         owner: &str,
@@ -2572,13 +2572,13 @@ Creates a milestone.
             },
         )
     }
-    /**Get a milestone
-
-Gets a milestone using the given milestone number.
-
-`GET /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/get-milestone`)
-
-[GitHub docs](https://docs.github.com/rest/issues/milestones#get-a-milestone)*/
+    /// Get a milestone
+    ///
+    /// Gets a milestone using the given milestone number.
+    ///
+    /// `GET /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/get-milestone`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/milestones#get-a-milestone)
     pub async fn get_milestone(
         &self,
         owner: &str,
@@ -2608,13 +2608,13 @@ Gets a milestone using the given milestone number.
             },
         )
     }
-    /**Delete a milestone
-
-Deletes a milestone using the given milestone number.
-
-`DELETE /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/delete-milestone`)
-
-[GitHub docs](https://docs.github.com/rest/issues/milestones#delete-a-milestone)*/
+    /// Delete a milestone
+    ///
+    /// Deletes a milestone using the given milestone number.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/delete-milestone`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/milestones#delete-a-milestone)
     pub async fn delete_milestone(
         &self,
         owner: &str,
@@ -2644,13 +2644,13 @@ Deletes a milestone using the given milestone number.
             },
         )
     }
-    /**Update a milestone
-
-
-
-`PATCH /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/update-milestone`)
-
-[GitHub docs](https://docs.github.com/rest/issues/milestones#update-a-milestone)*/
+    /// Update a milestone
+    ///
+    ///
+    ///
+    /// `PATCH /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/update-milestone`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/milestones#update-a-milestone)
     pub async fn update_milestone(
         &self,
         owner: &str,
@@ -2682,13 +2682,13 @@ Deletes a milestone using the given milestone number.
             },
         )
     }
-    /**List labels for issues in a milestone
-
-Lists labels for issues in a milestone.
-
-`GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels` (operation `issues/list-labels-for-milestone`)
-
-[GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-issues-in-a-milestone)*/
+    /// List labels for issues in a milestone
+    ///
+    /// Lists labels for issues in a milestone.
+    ///
+    /// `GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels` (operation `issues/list-labels-for-milestone`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-issues-in-a-milestone)
     pub async fn list_labels_for_milestone(
         &self,
         owner: &str,
@@ -2723,23 +2723,23 @@ Lists labels for issues in a milestone.
             },
         )
     }
-    /**List user account issues assigned to the authenticated user
-
-List issues across owned and member repositories assigned to the authenticated user.
-
-> [!NOTE]
-> GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /user/issues` (operation `issues/list-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/issues/issues#list-user-account-issues-assigned-to-the-authenticated-user)*/
+    /// List user account issues assigned to the authenticated user
+    ///
+    /// List issues across owned and member repositories assigned to the authenticated user.
+    ///
+    /// > [!NOTE]
+    /// > GitHub's REST API considers every pull request an issue, but not every issue is a pull request. For this reason, "Issues" endpoints may return both issues and pull requests in the response. You can identify pull requests by the `pull_request` key. Be aware that the `id` of a pull request returned from "Issues" endpoints will be an _issue id_. To find out the pull request id, use the "[List pull requests](https://docs.github.com/rest/pulls/pulls#list-pull-requests)" endpoint.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /user/issues` (operation `issues/list-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-user-account-issues-assigned-to-the-authenticated-user)
     pub async fn list_for_authenticated_user(
         &self,
         query: &IssuesListForAuthenticatedUserQuery,
@@ -2795,25 +2795,25 @@ This endpoint supports the following custom media types. For more information, s
 ///Query parameters of [`list`](IssuesApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListQuery {
-    ///Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
+    /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub filter: Option<crate::types::IssuesListFilter>,
-    ///Indicates the state of the issues to return.
+    /// Indicates the state of the issues to return.
     pub state: Option<crate::types::OpenOrClosedOrAll>,
-    ///A list of comma separated label names. Example: `bug,ui,@high`
+    /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
-    ///What to sort results by.
+    /// What to sort results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     pub collab: Option<bool>,
     pub orgs: Option<bool>,
     pub owned: Option<bool>,
     pub pulls: Option<bool>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list`](IssuesApi::list).
@@ -2827,68 +2827,68 @@ pub enum IssuesListResponse {
 ///Query parameters of [`list_for_org`](IssuesApi::list_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListForOrgQuery {
-    ///Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
+    /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub filter: Option<crate::types::IssuesListFilter>,
-    ///Indicates the state of the issues to return.
+    /// Indicates the state of the issues to return.
     pub state: Option<crate::types::OpenOrClosedOrAll>,
-    ///A list of comma separated label names. Example: `bug,ui,@high`
+    /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
-    ///Can be the name of an issue type.
+    /// Can be the name of an issue type.
     pub r#type: Option<String>,
-    ///What to sort results by.
+    /// What to sort results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_assignees`](IssuesApi::list_assignees).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListAssigneesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_for_repo`](IssuesApi::list_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListForRepoQuery {
-    ///If an `integer` is passed, it should refer to a milestone by its `number` field. If the string `*` is passed, issues with any milestone are accepted. If the string `none` is passed, issues without milestones are returned.
+    /// If an `integer` is passed, it should refer to a milestone by its `number` field. If the string `*` is passed, issues with any milestone are accepted. If the string `none` is passed, issues without milestones are returned.
     pub milestone: Option<String>,
-    ///Indicates the state of the issues to return.
+    /// Indicates the state of the issues to return.
     pub state: Option<crate::types::OpenOrClosedOrAll>,
-    ///Can be the name of a user. Pass in `none` for issues with no assigned user, and `*` for issues assigned to any user.
+    /// Can be the name of a user. Pass in `none` for issues with no assigned user, and `*` for issues assigned to any user.
     pub assignee: Option<String>,
-    ///Can be the name of an issue type. If the string `*` is passed, issues with any type are accepted. If the string `none` is passed, issues without type are returned.
+    /// Can be the name of an issue type. If the string `*` is passed, issues with any type are accepted. If the string `none` is passed, issues without type are returned.
     pub r#type: Option<String>,
-    ///The user that created the issue.
+    /// The user that created the issue.
     pub creator: Option<String>,
-    ///A user that's mentioned in the issue.
+    /// A user that's mentioned in the issue.
     pub mentioned: Option<String>,
-    /**A comma-separated list of issue field filters in `field_slug:value` format.
-Only issues matching all specified field values are returned.
-Requires issue fields to be enabled for the repository. Issue fields are
-not available for user-owned repositories, and field availability for
-organization-owned public repositories depends on the organization's
-visibility settings. For example, `priority:Urgent,severity:High` filters
-issues where the `priority` field is `Urgent` AND the `severity` field is
-`High`.*/
+    /// A comma-separated list of issue field filters in `field_slug:value` format.
+    /// Only issues matching all specified field values are returned.
+    /// Requires issue fields to be enabled for the repository. Issue fields are
+    /// not available for user-owned repositories, and field availability for
+    /// organization-owned public repositories depends on the organization's
+    /// visibility settings. For example, `priority:Urgent,severity:High` filters
+    /// issues where the `priority` field is `Urgent` AND the `severity` field is
+    /// `High`.
     pub issue_field_values: Option<String>,
-    ///A list of comma separated label names. Example: `bug,ui,@high`
+    /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
-    ///What to sort results by.
+    /// What to sort results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_for_repo`](IssuesApi::list_for_repo).
@@ -2902,23 +2902,23 @@ pub enum IssuesListForRepoResponse {
 ///Query parameters of [`list_comments_for_repo`](IssuesApi::list_comments_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListCommentsForRepoQuery {
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///Either `asc` or `desc`. Ignored without the `sort` parameter.
+    /// Either `asc` or `desc`. Ignored without the `sort` parameter.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_events_for_repo`](IssuesApi::list_events_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListEventsForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get`](IssuesApi::get).
@@ -2942,19 +2942,19 @@ pub enum IssuesUpdateResponse {
 ///Query parameters of [`list_comments`](IssuesApi::list_comments).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListCommentsQuery {
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_dependencies_blocked_by`](IssuesApi::list_dependencies_blocked_by).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListDependenciesBlockedByQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_dependencies_blocked_by`](IssuesApi::list_dependencies_blocked_by).
@@ -2984,9 +2984,9 @@ pub enum IssuesRemoveDependencyBlockedByResponse {
 ///Query parameters of [`list_dependencies_blocking`](IssuesApi::list_dependencies_blocking).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListDependenciesBlockingQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_dependencies_blocking`](IssuesApi::list_dependencies_blocking).
@@ -3000,17 +3000,17 @@ pub enum IssuesListDependenciesBlockingResponse {
 ///Query parameters of [`list_events`](IssuesApi::list_events).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListEventsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_issue_field_values_for_issue`](IssuesApi::list_issue_field_values_for_issue).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListIssueFieldValuesForIssueQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_issue_field_values_for_issue`](IssuesApi::list_issue_field_values_for_issue).
@@ -3024,9 +3024,9 @@ pub enum IssuesListIssueFieldValuesForIssueResponse {
 ///Query parameters of [`list_labels_on_issue`](IssuesApi::list_labels_on_issue).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListLabelsOnIssueQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_labels_on_issue`](IssuesApi::list_labels_on_issue).
@@ -3080,81 +3080,81 @@ pub enum IssuesGetParentResponse {
 ///Query parameters of [`list_sub_issues`](IssuesApi::list_sub_issues).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListSubIssuesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_suggestions`](IssuesApi::list_suggestions).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListSuggestionsQuery {
-    ///Filter suggestions by their state.
+    /// Filter suggestions by their state.
     pub state: Option<crate::types::IssuesListSuggestionsState>,
-    ///Filter suggestions by the change they propose.
+    /// Filter suggestions by the change they propose.
     pub action: Option<crate::types::IssuesListSuggestionsAction>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_events_for_timeline`](IssuesApi::list_events_for_timeline).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListEventsForTimelineQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///A comma-separated list of timeline event names to exclude from the response.
+    /// A comma-separated list of timeline event names to exclude from the response.
     pub exclude: Option<String>,
 }
 ///Query parameters of [`list_labels_for_repo`](IssuesApi::list_labels_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListLabelsForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_milestones`](IssuesApi::list_milestones).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListMilestonesQuery {
-    ///The state of the milestone. Either `open`, `closed`, or `all`.
+    /// The state of the milestone. Either `open`, `closed`, or `all`.
     pub state: Option<crate::types::OpenOrClosedOrAll>,
-    ///What to sort results by. Either `due_on` or `completeness`.
+    /// What to sort results by. Either `due_on` or `completeness`.
     pub sort: Option<crate::types::DueOnOrCompleteness>,
-    ///The direction of the sort. Either `asc` or `desc`.
+    /// The direction of the sort. Either `asc` or `desc`.
     pub direction: Option<crate::types::AscOrDesc4>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_labels_for_milestone`](IssuesApi::list_labels_for_milestone).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListLabelsForMilestoneQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_for_authenticated_user`](IssuesApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct IssuesListForAuthenticatedUserQuery {
-    ///Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
+    /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
     pub filter: Option<crate::types::IssuesListFilter>,
-    ///Indicates the state of the issues to return.
+    /// Indicates the state of the issues to return.
     pub state: Option<crate::types::OpenOrClosedOrAll>,
-    ///A list of comma separated label names. Example: `bug,ui,@high`
+    /// A list of comma separated label names. Example: `bug,ui,@high`
     pub labels: Option<String>,
-    ///What to sort results by.
+    /// What to sort results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrComments>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_for_authenticated_user`](IssuesApi::list_for_authenticated_user).

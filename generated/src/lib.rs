@@ -4,7 +4,13 @@
 Endpoints are grouped by the spec's tags, one cargo feature per tag (47 features; `full` enables all). Build a [`Client`] and call, for example, `client.issues().create(owner, repo, &body)`.
 
 Responses decode tolerantly: string enums keep values they do not know (`Other`), unknown fields are ignored. Error statuses become [`Error::Api`] carrying GitHub's message, validation errors, rate-limit headers, the body decoded into the spec's error type and the raw bytes.*/
-#![allow(clippy::all)]
+#![allow(
+    clippy::all,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls,
+    rustdoc::invalid_html_tags,
+    rustdoc::invalid_rust_codeblocks
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod errors;
 pub mod runtime;

@@ -16,13 +16,13 @@ pub struct LicensesApi<'a> {
     client: &'a Client,
 }
 impl<'a> LicensesApi<'a> {
-    /**Get all commonly used licenses
-
-Lists the most commonly used licenses on GitHub. For more information, see "[Licensing a repository ](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/licensing-a-repository)."
-
-`GET /licenses` (operation `licenses/get-all-commonly-used`)
-
-[GitHub docs](https://docs.github.com/rest/licenses/licenses#get-all-commonly-used-licenses)*/
+    /// Get all commonly used licenses
+    ///
+    /// Lists the most commonly used licenses on GitHub. For more information, see "[Licensing a repository ](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/licensing-a-repository)."
+    ///
+    /// `GET /licenses` (operation `licenses/get-all-commonly-used`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-all-commonly-used-licenses)
     pub async fn get_all_commonly_used(
         &self,
         query: &LicensesGetAllCommonlyUsedQuery,
@@ -57,13 +57,13 @@ Lists the most commonly used licenses on GitHub. For more information, see "[Lic
             },
         )
     }
-    /**Get a license
-
-Gets information about a specific license. For more information, see "[Licensing a repository ](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/licensing-a-repository)."
-
-`GET /licenses/{license}` (operation `licenses/get`)
-
-[GitHub docs](https://docs.github.com/rest/licenses/licenses#get-a-license)*/
+    /// Get a license
+    ///
+    /// Gets information about a specific license. For more information, see "[Licensing a repository ](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/licensing-a-repository)."
+    ///
+    /// `GET /licenses/{license}` (operation `licenses/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-a-license)
     pub async fn get(
         &self,
         license: &str,
@@ -89,18 +89,18 @@ Gets information about a specific license. For more information, see "[Licensing
             },
         )
     }
-    /**Get the license for a repository
-
-This method returns the contents of the repository's license file, if one is detected.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw contents of the license.
-- **`application/vnd.github.html+json`**: Returns the license contents in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
-
-`GET /repos/{owner}/{repo}/license` (operation `licenses/get-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/licenses/licenses#get-the-license-for-a-repository)*/
+    /// Get the license for a repository
+    ///
+    /// This method returns the contents of the repository's license file, if one is detected.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw contents of the license.
+    /// - **`application/vnd.github.html+json`**: Returns the license contents in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
+    ///
+    /// `GET /repos/{owner}/{repo}/license` (operation `licenses/get-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-the-license-for-a-repository)
     pub async fn get_for_repo(
         &self,
         owner: &str,
@@ -137,9 +137,9 @@ This endpoint supports the following custom media types. For more information, s
 #[derive(Debug, Clone, Default)]
 pub struct LicensesGetAllCommonlyUsedQuery {
     pub featured: Option<bool>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_all_commonly_used`](LicensesApi::get_all_commonly_used).
@@ -161,6 +161,6 @@ pub enum LicensesGetResponse {
 ///Query parameters of [`get_for_repo`](LicensesApi::get_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct LicensesGetForRepoQuery {
-    ///The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
+    /// The Git reference for the results you want to list. The `ref` for a branch can be formatted either as `refs/heads/<branch name>` or simply `<branch name>`. To reference a pull request use `refs/pull/<number>/merge`.
     pub r#ref: Option<String>,
 }

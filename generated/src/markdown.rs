@@ -16,13 +16,13 @@ pub struct MarkdownApi<'a> {
     client: &'a Client,
 }
 impl<'a> MarkdownApi<'a> {
-    /**Render a Markdown document
-
-Depending on what is rendered in the Markdown, you may need to provide additional token scopes for labels, such as `issues:read` or `pull_requests:read`.
-
-`POST /markdown` (operation `markdown/render`)
-
-[GitHub docs](https://docs.github.com/rest/markdown/markdown#render-a-markdown-document)*/
+    /// Render a Markdown document
+    ///
+    /// Depending on what is rendered in the Markdown, you may need to provide additional token scopes for labels, such as `issues:read` or `pull_requests:read`.
+    ///
+    /// `POST /markdown` (operation `markdown/render`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/markdown/markdown#render-a-markdown-document)
     pub async fn render(
         &self,
         body: &crate::types::MarkdownRenderRequest,
@@ -48,13 +48,13 @@ Depending on what is rendered in the Markdown, you may need to provide additiona
             },
         )
     }
-    /**Render a Markdown document in raw mode
-
-You must send Markdown as plain text (using a `Content-Type` header of `text/plain` or `text/x-markdown`) to this endpoint, rather than using JSON format. In raw mode, [GitHub Flavored Markdown](https://github.github.com/gfm/) is not supported and Markdown will be rendered in plain format like a README.md file. Markdown content must be 400 KB or less.
-
-`POST /markdown/raw` (operation `markdown/render-raw`)
-
-[GitHub docs](https://docs.github.com/rest/markdown/markdown#render-a-markdown-document-in-raw-mode)*/
+    /// Render a Markdown document in raw mode
+    ///
+    /// You must send Markdown as plain text (using a `Content-Type` header of `text/plain` or `text/x-markdown`) to this endpoint, rather than using JSON format. In raw mode, [GitHub Flavored Markdown](https://github.github.com/gfm/) is not supported and Markdown will be rendered in plain format like a README.md file. Markdown content must be 400 KB or less.
+    ///
+    /// `POST /markdown/raw` (operation `markdown/render-raw`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/markdown/markdown#render-a-markdown-document-in-raw-mode)
     pub async fn render_raw(
         &self,
         body: impl Into<String>,

@@ -16,13 +16,13 @@ pub struct MetaApi<'a> {
     client: &'a Client,
 }
 impl<'a> MetaApi<'a> {
-    /**GitHub API Root
-
-Get Hypermedia links to resources accessible in GitHub's REST API
-
-`GET /` (operation `meta/root`)
-
-[GitHub docs](https://docs.github.com/rest/meta/meta#github-api-root)*/
+    /// GitHub API Root
+    ///
+    /// Get Hypermedia links to resources accessible in GitHub's REST API
+    ///
+    /// `GET /` (operation `meta/root`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/meta/meta#github-api-root)
     pub async fn root(&self) -> Result<Response<crate::types::Root>, Error> {
         let req = Request::new(
             "meta/root",
@@ -41,20 +41,20 @@ Get Hypermedia links to resources accessible in GitHub's REST API
             },
         )
     }
-    /**Get GitHub meta information
-
-Returns meta information about GitHub, including a list of GitHub's IP addresses. For more information, see "[About GitHub's IP addresses](https://docs.github.com/articles/about-github-s-ip-addresses/)."
-
-The API's response also includes a list of GitHub's domain names, and the public keys used by GitHub to sign commits made through the web UI.
-
-The values shown in the documentation's response are example values. You must always query the API directly to get the latest values.
-
-> [!NOTE]
-> This endpoint returns both IPv4 and IPv6 addresses. However, not all features support IPv6. You should refer to the specific documentation for each feature to determine if IPv6 is supported.
-
-`GET /meta` (operation `meta/get`)
-
-[GitHub docs](https://docs.github.com/rest/meta/meta#get-apiname-meta-information)*/
+    /// Get GitHub meta information
+    ///
+    /// Returns meta information about GitHub, including a list of GitHub's IP addresses. For more information, see "[About GitHub's IP addresses](https://docs.github.com/articles/about-github-s-ip-addresses/)."
+    ///
+    /// The API's response also includes a list of GitHub's domain names, and the public keys used by GitHub to sign commits made through the web UI.
+    ///
+    /// The values shown in the documentation's response are example values. You must always query the API directly to get the latest values.
+    ///
+    /// > [!NOTE]
+    /// > This endpoint returns both IPv4 and IPv6 addresses. However, not all features support IPv6. You should refer to the specific documentation for each feature to determine if IPv6 is supported.
+    ///
+    /// `GET /meta` (operation `meta/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-apiname-meta-information)
     pub async fn get(&self) -> Result<Response<MetaGetResponse>, Error> {
         let req = Request::new(
             "meta/get",
@@ -74,13 +74,13 @@ The values shown in the documentation's response are example values. You must al
             },
         )
     }
-    /**Get Octocat
-
-Get the octocat as ASCII art
-
-`GET /octocat` (operation `meta/get-octocat`)
-
-[GitHub docs](https://docs.github.com/rest/meta/meta#get-octocat)*/
+    /// Get Octocat
+    ///
+    /// Get the octocat as ASCII art
+    ///
+    /// `GET /octocat` (operation `meta/get-octocat`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-octocat)
     pub async fn get_octocat(
         &self,
         query: &MetaGetOctocatQuery,
@@ -105,13 +105,13 @@ Get the octocat as ASCII art
             },
         )
     }
-    /**Get all API versions
-
-Get all supported GitHub API versions.
-
-`GET /versions` (operation `meta/get-all-versions`)
-
-[GitHub docs](https://docs.github.com/rest/meta/meta#get-all-api-versions)*/
+    /// Get all API versions
+    ///
+    /// Get all supported GitHub API versions.
+    ///
+    /// `GET /versions` (operation `meta/get-all-versions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-all-api-versions)
     pub async fn get_all_versions(&self) -> Result<Response<Vec<String>>, Error> {
         let req = Request::new(
             "meta/get-all-versions",
@@ -132,13 +132,13 @@ Get all supported GitHub API versions.
             },
         )
     }
-    /**Get the Zen of GitHub
-
-Get a random sentence from the Zen of GitHub
-
-`GET /zen` (operation `meta/get-zen`)
-
-[GitHub docs](https://docs.github.com/rest/meta/meta#get-the-zen-of-github)*/
+    /// Get the Zen of GitHub
+    ///
+    /// Get a random sentence from the Zen of GitHub
+    ///
+    /// `GET /zen` (operation `meta/get-zen`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-the-zen-of-github)
     pub async fn get_zen(&self) -> Result<Response<String>, Error> {
         let req = Request::new(
             "meta/get-zen",
@@ -169,6 +169,6 @@ pub enum MetaGetResponse {
 ///Query parameters of [`get_octocat`](MetaApi::get_octocat).
 #[derive(Debug, Clone, Default)]
 pub struct MetaGetOctocatQuery {
-    ///The words to show in Octocat's speech bubble
+    /// The words to show in Octocat's speech bubble
     pub s: Option<String>,
 }

@@ -16,15 +16,15 @@ pub struct MigrationsApi<'a> {
     client: &'a Client,
 }
 impl<'a> MigrationsApi<'a> {
-    /**List organization migrations
-
-Lists the most recent migrations, including both exports (which can be started through the REST API) and imports (which cannot be started using the REST API).
-
-A list of `repositories` is only returned for export migrations.
-
-`GET /orgs/{org}/migrations` (operation `migrations/list-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#list-organization-migrations)*/
+    /// List organization migrations
+    ///
+    /// Lists the most recent migrations, including both exports (which can be started through the REST API) and imports (which cannot be started using the REST API).
+    ///
+    /// A list of `repositories` is only returned for export migrations.
+    ///
+    /// `GET /orgs/{org}/migrations` (operation `migrations/list-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#list-organization-migrations)
     pub async fn list_for_org(
         &self,
         org: &str,
@@ -59,13 +59,13 @@ A list of `repositories` is only returned for export migrations.
             },
         )
     }
-    /**Start an organization migration
-
-Initiates the generation of a migration archive.
-
-`POST /orgs/{org}/migrations` (operation `migrations/start-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#start-an-organization-migration)*/
+    /// Start an organization migration
+    ///
+    /// Initiates the generation of a migration archive.
+    ///
+    /// `POST /orgs/{org}/migrations` (operation `migrations/start-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#start-an-organization-migration)
     pub async fn start_for_org(
         &self,
         org: &str,
@@ -92,20 +92,20 @@ Initiates the generation of a migration archive.
             },
         )
     }
-    /**Get an organization migration status
-
-Fetches the status of a migration.
-
-The `state` of a migration can be one of the following values:
-
-*   `pending`, which means the migration hasn't started yet.
-*   `exporting`, which means the migration is in progress.
-*   `exported`, which means the migration finished successfully.
-*   `failed`, which means the migration failed.
-
-`GET /orgs/{org}/migrations/{migration_id}` (operation `migrations/get-status-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#get-an-organization-migration-status)*/
+    /// Get an organization migration status
+    ///
+    /// Fetches the status of a migration.
+    ///
+    /// The `state` of a migration can be one of the following values:
+    ///
+    /// *   `pending`, which means the migration hasn't started yet.
+    /// *   `exporting`, which means the migration is in progress.
+    /// *   `exported`, which means the migration finished successfully.
+    /// *   `failed`, which means the migration failed.
+    ///
+    /// `GET /orgs/{org}/migrations/{migration_id}` (operation `migrations/get-status-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#get-an-organization-migration-status)
     pub async fn get_status_for_org(
         &self,
         org: &str,
@@ -140,13 +140,13 @@ The `state` of a migration can be one of the following values:
             },
         )
     }
-    /**Download an organization migration archive
-
-Fetches the URL to a migration archive.
-
-`GET /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/download-archive-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#download-an-organization-migration-archive)*/
+    /// Download an organization migration archive
+    ///
+    /// Fetches the URL to a migration archive.
+    ///
+    /// `GET /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/download-archive-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#download-an-organization-migration-archive)
     pub async fn download_archive_for_org(
         &self,
         org: &str,
@@ -174,13 +174,13 @@ Fetches the URL to a migration archive.
             },
         )
     }
-    /**Delete an organization migration archive
-
-Deletes a previous migration archive. Migration archives are automatically deleted after seven days.
-
-`DELETE /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/delete-archive-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#delete-an-organization-migration-archive)*/
+    /// Delete an organization migration archive
+    ///
+    /// Deletes a previous migration archive. Migration archives are automatically deleted after seven days.
+    ///
+    /// `DELETE /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/delete-archive-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#delete-an-organization-migration-archive)
     pub async fn delete_archive_for_org(
         &self,
         org: &str,
@@ -208,13 +208,13 @@ Deletes a previous migration archive. Migration archives are automatically delet
             },
         )
     }
-    /**Unlock an organization repository
-
-Unlocks a repository that was locked for migration. You should unlock each migrated repository and [delete them](https://docs.github.com/rest/repos/repos#delete-a-repository) when the migration is complete and you no longer need the source data.
-
-`DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock` (operation `migrations/unlock-repo-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#unlock-an-organization-repository)*/
+    /// Unlock an organization repository
+    ///
+    /// Unlocks a repository that was locked for migration. You should unlock each migrated repository and [delete them](https://docs.github.com/rest/repos/repos#delete-a-repository) when the migration is complete and you no longer need the source data.
+    ///
+    /// `DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock` (operation `migrations/unlock-repo-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#unlock-an-organization-repository)
     pub async fn unlock_repo_for_org(
         &self,
         org: &str,
@@ -244,13 +244,13 @@ Unlocks a repository that was locked for migration. You should unlock each migra
             },
         )
     }
-    /**List repositories in an organization migration
-
-List all the repositories for this organization migration.
-
-`GET /orgs/{org}/migrations/{migration_id}/repositories` (operation `migrations/list-repos-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/orgs#list-repositories-in-an-organization-migration)*/
+    /// List repositories in an organization migration
+    ///
+    /// List all the repositories for this organization migration.
+    ///
+    /// `GET /orgs/{org}/migrations/{migration_id}/repositories` (operation `migrations/list-repos-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#list-repositories-in-an-organization-migration)
     pub async fn list_repos_for_org(
         &self,
         org: &str,
@@ -285,49 +285,49 @@ List all the repositories for this organization migration.
             },
         )
     }
-    /**Get an import status
-
-View the progress of an import.
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-**Import status**
-
-This section includes details about the possible values of the `status` field of the Import Progress response.
-
-An import that does not have errors will progress through these steps:
-
-*   `detecting` - the "detection" step of the import is in progress because the request did not include a `vcs` parameter. The import is identifying the type of source control present at the URL.
-*   `importing` - the "raw" step of the import is in progress. This is where commit data is fetched from the original repository. The import progress response will include `commit_count` (the total number of raw commits that will be imported) and `percent` (0 - 100, the current progress through the import).
-*   `mapping` - the "rewrite" step of the import is in progress. This is where SVN branches are converted to Git branches, and where author updates are applied. The import progress response does not include progress information.
-*   `pushing` - the "push" step of the import is in progress. This is where the importer updates the repository on GitHub. The import progress response will include `push_percent`, which is the percent value reported by `git push` when it is "Writing objects".
-*   `complete` - the import is complete, and the repository is ready on GitHub.
-
-If there are problems, you will see one of these in the `status` field:
-
-*   `auth_failed` - the import requires authentication in order to connect to the original repository. To update authentication for the import, please see the [Update an import](https://docs.github.com/rest/migrations/source-imports#update-an-import) section.
-*   `error` - the import encountered an error. The import progress response will include the `failed_step` and an error message. Contact [GitHub Support](https://support.github.com/contact?tags=dotcom-rest-api) for more information.
-*   `detection_needs_auth` - the importer requires authentication for the originating repository to continue detection. To update authentication for the import, please see the [Update an import](https://docs.github.com/rest/migrations/source-imports#update-an-import) section.
-*   `detection_found_nothing` - the importer didn't recognize any source control at the URL. To resolve, [Cancel the import](https://docs.github.com/rest/migrations/source-imports#cancel-an-import) and [retry](https://docs.github.com/rest/migrations/source-imports#start-an-import) with the correct URL.
-*   `detection_found_multiple` - the importer found several projects or repositories at the provided URL. When this is the case, the Import Progress response will also include a `project_choices` field with the possible project choices as values. To update project choice, please see the [Update an import](https://docs.github.com/rest/migrations/source-imports#update-an-import) section.
-
-**The project_choices field**
-
-When multiple projects are found at the provided URL, the response hash will include a `project_choices` field, the value of which is an array of hashes each representing a project choice. The exact key/value pairs of the project hashes will differ depending on the version control type.
-
-**Git LFS related fields**
-
-This section includes details about Git LFS related fields that may be present in the Import Progress response.
-
-*   `use_lfs` - describes whether the import has been opted in or out of using Git LFS. The value can be `opt_in`, `opt_out`, or `undecided` if no action has been taken.
-*   `has_large_files` - the boolean value describing whether files larger than 100MB were found during the `importing` step.
-*   `large_files_size` - the total size in gigabytes of files larger than 100MB found in the originating repository.
-*   `large_files_count` - the total number of files larger than 100MB found in the originating repository. To see a list of these files, make a "Get Large Files" request.
-
-`GET /repos/{owner}/{repo}/import` (operation `migrations/get-import-status`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-an-import-status)*/
+    /// Get an import status
+    ///
+    /// View the progress of an import.
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// **Import status**
+    ///
+    /// This section includes details about the possible values of the `status` field of the Import Progress response.
+    ///
+    /// An import that does not have errors will progress through these steps:
+    ///
+    /// *   `detecting` - the "detection" step of the import is in progress because the request did not include a `vcs` parameter. The import is identifying the type of source control present at the URL.
+    /// *   `importing` - the "raw" step of the import is in progress. This is where commit data is fetched from the original repository. The import progress response will include `commit_count` (the total number of raw commits that will be imported) and `percent` (0 - 100, the current progress through the import).
+    /// *   `mapping` - the "rewrite" step of the import is in progress. This is where SVN branches are converted to Git branches, and where author updates are applied. The import progress response does not include progress information.
+    /// *   `pushing` - the "push" step of the import is in progress. This is where the importer updates the repository on GitHub. The import progress response will include `push_percent`, which is the percent value reported by `git push` when it is "Writing objects".
+    /// *   `complete` - the import is complete, and the repository is ready on GitHub.
+    ///
+    /// If there are problems, you will see one of these in the `status` field:
+    ///
+    /// *   `auth_failed` - the import requires authentication in order to connect to the original repository. To update authentication for the import, please see the [Update an import](https://docs.github.com/rest/migrations/source-imports#update-an-import) section.
+    /// *   `error` - the import encountered an error. The import progress response will include the `failed_step` and an error message. Contact [GitHub Support](https://support.github.com/contact?tags=dotcom-rest-api) for more information.
+    /// *   `detection_needs_auth` - the importer requires authentication for the originating repository to continue detection. To update authentication for the import, please see the [Update an import](https://docs.github.com/rest/migrations/source-imports#update-an-import) section.
+    /// *   `detection_found_nothing` - the importer didn't recognize any source control at the URL. To resolve, [Cancel the import](https://docs.github.com/rest/migrations/source-imports#cancel-an-import) and [retry](https://docs.github.com/rest/migrations/source-imports#start-an-import) with the correct URL.
+    /// *   `detection_found_multiple` - the importer found several projects or repositories at the provided URL. When this is the case, the Import Progress response will also include a `project_choices` field with the possible project choices as values. To update project choice, please see the [Update an import](https://docs.github.com/rest/migrations/source-imports#update-an-import) section.
+    ///
+    /// **The project_choices field**
+    ///
+    /// When multiple projects are found at the provided URL, the response hash will include a `project_choices` field, the value of which is an array of hashes each representing a project choice. The exact key/value pairs of the project hashes will differ depending on the version control type.
+    ///
+    /// **Git LFS related fields**
+    ///
+    /// This section includes details about Git LFS related fields that may be present in the Import Progress response.
+    ///
+    /// *   `use_lfs` - describes whether the import has been opted in or out of using Git LFS. The value can be `opt_in`, `opt_out`, or `undecided` if no action has been taken.
+    /// *   `has_large_files` - the boolean value describing whether files larger than 100MB were found during the `importing` step.
+    /// *   `large_files_size` - the total size in gigabytes of files larger than 100MB found in the originating repository.
+    /// *   `large_files_count` - the total number of files larger than 100MB found in the originating repository. To see a list of these files, make a "Get Large Files" request.
+    ///
+    /// `GET /repos/{owner}/{repo}/import` (operation `migrations/get-import-status`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-an-import-status)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -359,18 +359,18 @@ This section includes details about Git LFS related fields that may be present i
             },
         )
     }
-    /**Start an import
-
-Start a source import to a GitHub repository using GitHub Importer.
-Importing into a GitHub repository with GitHub Actions enabled is not supported and will
-return a status `422 Unprocessable Entity` response.
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`PUT /repos/{owner}/{repo}/import` (operation `migrations/start-import`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#start-an-import)*/
+    /// Start an import
+    ///
+    /// Start a source import to a GitHub repository using GitHub Importer.
+    /// Importing into a GitHub repository with GitHub Actions enabled is not supported and will
+    /// return a status `422 Unprocessable Entity` response.
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `PUT /repos/{owner}/{repo}/import` (operation `migrations/start-import`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#start-an-import)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -405,16 +405,16 @@ return a status `422 Unprocessable Entity` response.
             },
         )
     }
-    /**Cancel an import
-
-Stop an import for a repository.
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`DELETE /repos/{owner}/{repo}/import` (operation `migrations/cancel-import`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#cancel-an-import)*/
+    /// Cancel an import
+    ///
+    /// Stop an import for a repository.
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/import` (operation `migrations/cancel-import`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#cancel-an-import)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -445,21 +445,21 @@ Stop an import for a repository.
             },
         )
     }
-    /**Update an import
-
-An import can be updated with credentials or a project choice by passing in the appropriate parameters in this API
-request. If no parameters are provided, the import will be restarted.
-
-Some servers (e.g. TFS servers) can have several projects at a single URL. In those cases the import progress will
-have the status `detection_found_multiple` and the Import Progress response will include a `project_choices` array.
-You can select the project to import by providing one of the objects in the `project_choices` array in the update request.
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`PATCH /repos/{owner}/{repo}/import` (operation `migrations/update-import`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#update-an-import)*/
+    /// Update an import
+    ///
+    /// An import can be updated with credentials or a project choice by passing in the appropriate parameters in this API
+    /// request. If no parameters are provided, the import will be restarted.
+    ///
+    /// Some servers (e.g. TFS servers) can have several projects at a single URL. In those cases the import progress will
+    /// have the status `detection_found_multiple` and the Import Progress response will include a `project_choices` array.
+    /// You can select the project to import by providing one of the objects in the `project_choices` array in the update request.
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `PATCH /repos/{owner}/{repo}/import` (operation `migrations/update-import`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#update-an-import)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -494,18 +494,18 @@ You can select the project to import by providing one of the objects in the `pro
             },
         )
     }
-    /**Get commit authors
-
-Each type of source control system represents authors in a different way. For example, a Git commit author has a display name and an email address, but a Subversion commit author just has a username. The GitHub Importer will make the author information valid, but the author might not be correct. For example, it will change the bare Subversion username `hubot` into something like `hubot <hubot@12341234-abab-fefe-8787-fedcba987654>`.
-
-This endpoint and the [Map a commit author](https://docs.github.com/rest/migrations/source-imports#map-a-commit-author) endpoint allow you to provide correct Git author information.
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`GET /repos/{owner}/{repo}/import/authors` (operation `migrations/get-commit-authors`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-commit-authors)*/
+    /// Get commit authors
+    ///
+    /// Each type of source control system represents authors in a different way. For example, a Git commit author has a display name and an email address, but a Subversion commit author just has a username. The GitHub Importer will make the author information valid, but the author might not be correct. For example, it will change the bare Subversion username `hubot` into something like `hubot <hubot@12341234-abab-fefe-8787-fedcba987654>`.
+    ///
+    /// This endpoint and the [Map a commit author](https://docs.github.com/rest/migrations/source-imports#map-a-commit-author) endpoint allow you to provide correct Git author information.
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `GET /repos/{owner}/{repo}/import/authors` (operation `migrations/get-commit-authors`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-commit-authors)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -541,17 +541,17 @@ This endpoint and the [Map a commit author](https://docs.github.com/rest/migrati
             },
         )
     }
-    /**Map a commit author
-
-Update an author's identity for the import. Your application can continue updating authors any time before you push
-new commits to the repository.
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`PATCH /repos/{owner}/{repo}/import/authors/{author_id}` (operation `migrations/map-commit-author`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#map-a-commit-author)*/
+    /// Map a commit author
+    ///
+    /// Update an author's identity for the import. Your application can continue updating authors any time before you push
+    /// new commits to the repository.
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `PATCH /repos/{owner}/{repo}/import/authors/{author_id}` (operation `migrations/map-commit-author`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#map-a-commit-author)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -590,16 +590,16 @@ new commits to the repository.
             },
         )
     }
-    /**Get large files
-
-List files larger than 100MB found during the import
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`GET /repos/{owner}/{repo}/import/large_files` (operation `migrations/get-large-files`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-large-files)*/
+    /// Get large files
+    ///
+    /// List files larger than 100MB found during the import
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `GET /repos/{owner}/{repo}/import/large_files` (operation `migrations/get-large-files`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-large-files)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -630,20 +630,20 @@ List files larger than 100MB found during the import
             },
         )
     }
-    /**Update Git LFS preference
-
-You can import repositories from Subversion, Mercurial, and TFS that include files larger than 100MB. This ability
-is powered by [Git LFS](https://git-lfs.com).
-
-You can learn more about our LFS feature and working with large files [on our help
-site](https://docs.github.com/repositories/working-with-files/managing-large-files).
-
-> [!WARNING]
-> **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
-
-`PATCH /repos/{owner}/{repo}/import/lfs` (operation `migrations/set-lfs-preference`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/source-imports#update-git-lfs-preference)*/
+    /// Update Git LFS preference
+    ///
+    /// You can import repositories from Subversion, Mercurial, and TFS that include files larger than 100MB. This ability
+    /// is powered by [Git LFS](https://git-lfs.com).
+    ///
+    /// You can learn more about our LFS feature and working with large files [on our help
+    /// site](https://docs.github.com/repositories/working-with-files/managing-large-files).
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
+    ///
+    /// `PATCH /repos/{owner}/{repo}/import/lfs` (operation `migrations/set-lfs-preference`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#update-git-lfs-preference)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
     )]
@@ -677,13 +677,13 @@ site](https://docs.github.com/repositories/working-with-files/managing-large-fil
             },
         )
     }
-    /**List user migrations
-
-Lists all migrations a user has started.
-
-`GET /user/migrations` (operation `migrations/list-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#list-user-migrations)*/
+    /// List user migrations
+    ///
+    /// Lists all migrations a user has started.
+    ///
+    /// `GET /user/migrations` (operation `migrations/list-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#list-user-migrations)
     pub async fn list_for_authenticated_user(
         &self,
         query: &MigrationsListForAuthenticatedUserQuery,
@@ -718,13 +718,13 @@ Lists all migrations a user has started.
             },
         )
     }
-    /**Start a user migration
-
-Initiates the generation of a user migration archive.
-
-`POST /user/migrations` (operation `migrations/start-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#start-a-user-migration)*/
+    /// Start a user migration
+    ///
+    /// Initiates the generation of a user migration archive.
+    ///
+    /// `POST /user/migrations` (operation `migrations/start-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#start-a-user-migration)
     pub async fn start_for_authenticated_user(
         &self,
         body: &crate::types::MigrationsStartForAuthenticatedUserRequest,
@@ -755,20 +755,20 @@ Initiates the generation of a user migration archive.
             },
         )
     }
-    /**Get a user migration status
-
-Fetches a single user migration. The response includes the `state` of the migration, which can be one of the following values:
-
-*   `pending` - the migration hasn't started yet.
-*   `exporting` - the migration is in progress.
-*   `exported` - the migration finished successfully.
-*   `failed` - the migration failed.
-
-Once the migration has been `exported` you can [download the migration archive](https://docs.github.com/rest/migrations/users#download-a-user-migration-archive).
-
-`GET /user/migrations/{migration_id}` (operation `migrations/get-status-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#get-a-user-migration-status)*/
+    /// Get a user migration status
+    ///
+    /// Fetches a single user migration. The response includes the `state` of the migration, which can be one of the following values:
+    ///
+    /// *   `pending` - the migration hasn't started yet.
+    /// *   `exporting` - the migration is in progress.
+    /// *   `exported` - the migration finished successfully.
+    /// *   `failed` - the migration failed.
+    ///
+    /// Once the migration has been `exported` you can [download the migration archive](https://docs.github.com/rest/migrations/users#download-a-user-migration-archive).
+    ///
+    /// `GET /user/migrations/{migration_id}` (operation `migrations/get-status-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#get-a-user-migration-status)
     pub async fn get_status_for_authenticated_user(
         &self,
         migration_id: i64,
@@ -810,33 +810,33 @@ Once the migration has been `exported` you can [download the migration archive](
             },
         )
     }
-    /**Download a user migration archive
-
-Fetches the URL to download the migration archive as a `tar.gz` file. Depending on the resources your repository uses, the migration archive can contain JSON files with data for these objects:
-
-*   attachments
-*   bases
-*   commit\_comments
-*   issue\_comments
-*   issue\_events
-*   issues
-*   milestones
-*   organizations
-*   projects
-*   protected\_branches
-*   pull\_request\_reviews
-*   pull\_requests
-*   releases
-*   repositories
-*   review\_comments
-*   schema
-*   users
-
-The archive will also contain an `attachments` directory that includes all attachment files uploaded to GitHub.com and a `repositories` directory that contains the repository's Git data.
-
-`GET /user/migrations/{migration_id}/archive` (operation `migrations/get-archive-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#download-a-user-migration-archive)*/
+    /// Download a user migration archive
+    ///
+    /// Fetches the URL to download the migration archive as a `tar.gz` file. Depending on the resources your repository uses, the migration archive can contain JSON files with data for these objects:
+    ///
+    /// *   attachments
+    /// *   bases
+    /// *   commit\_comments
+    /// *   issue\_comments
+    /// *   issue\_events
+    /// *   issues
+    /// *   milestones
+    /// *   organizations
+    /// *   projects
+    /// *   protected\_branches
+    /// *   pull\_request\_reviews
+    /// *   pull\_requests
+    /// *   releases
+    /// *   repositories
+    /// *   review\_comments
+    /// *   schema
+    /// *   users
+    ///
+    /// The archive will also contain an `attachments` directory that includes all attachment files uploaded to GitHub.com and a `repositories` directory that contains the repository's Git data.
+    ///
+    /// `GET /user/migrations/{migration_id}/archive` (operation `migrations/get-archive-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#download-a-user-migration-archive)
     pub async fn get_archive_for_authenticated_user(
         &self,
         migration_id: i64,
@@ -867,13 +867,13 @@ The archive will also contain an `attachments` directory that includes all attac
             },
         )
     }
-    /**Delete a user migration archive
-
-Deletes a previous migration archive. Downloadable migration archives are automatically deleted after seven days. Migration metadata, which is returned in the [List user migrations](https://docs.github.com/rest/migrations/users#list-user-migrations) and [Get a user migration status](https://docs.github.com/rest/migrations/users#get-a-user-migration-status) endpoints, will continue to be available even after an archive is deleted.
-
-`DELETE /user/migrations/{migration_id}/archive` (operation `migrations/delete-archive-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#delete-a-user-migration-archive)*/
+    /// Delete a user migration archive
+    ///
+    /// Deletes a previous migration archive. Downloadable migration archives are automatically deleted after seven days. Migration metadata, which is returned in the [List user migrations](https://docs.github.com/rest/migrations/users#list-user-migrations) and [Get a user migration status](https://docs.github.com/rest/migrations/users#get-a-user-migration-status) endpoints, will continue to be available even after an archive is deleted.
+    ///
+    /// `DELETE /user/migrations/{migration_id}/archive` (operation `migrations/delete-archive-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#delete-a-user-migration-archive)
     pub async fn delete_archive_for_authenticated_user(
         &self,
         migration_id: i64,
@@ -907,13 +907,13 @@ Deletes a previous migration archive. Downloadable migration archives are automa
             },
         )
     }
-    /**Unlock a user repository
-
-Unlocks a repository. You can lock repositories when you [start a user migration](https://docs.github.com/rest/migrations/users#start-a-user-migration). Once the migration is complete you can unlock each repository to begin using it again or [delete the repository](https://docs.github.com/rest/repos/repos#delete-a-repository) if you no longer need the source data. Returns a status of `404 Not Found` if the repository is not locked.
-
-`DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock` (operation `migrations/unlock-repo-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#unlock-a-user-repository)*/
+    /// Unlock a user repository
+    ///
+    /// Unlocks a repository. You can lock repositories when you [start a user migration](https://docs.github.com/rest/migrations/users#start-a-user-migration). Once the migration is complete you can unlock each repository to begin using it again or [delete the repository](https://docs.github.com/rest/repos/repos#delete-a-repository) if you no longer need the source data. Returns a status of `404 Not Found` if the repository is not locked.
+    ///
+    /// `DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock` (operation `migrations/unlock-repo-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#unlock-a-user-repository)
     pub async fn unlock_repo_for_authenticated_user(
         &self,
         migration_id: i64,
@@ -946,13 +946,13 @@ Unlocks a repository. You can lock repositories when you [start a user migration
             },
         )
     }
-    /**List repositories for a user migration
-
-Lists all the repositories for this user migration.
-
-`GET /user/migrations/{migration_id}/repositories` (operation `migrations/list-repos-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/migrations/users#list-repositories-for-a-user-migration)*/
+    /// List repositories for a user migration
+    ///
+    /// Lists all the repositories for this user migration.
+    ///
+    /// `GET /user/migrations/{migration_id}/repositories` (operation `migrations/list-repos-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/migrations/users#list-repositories-for-a-user-migration)
     pub async fn list_repos_for_authenticated_user(
         &self,
         migration_id: i64,
@@ -990,39 +990,39 @@ Lists all the repositories for this user migration.
 ///Query parameters of [`list_for_org`](MigrationsApi::list_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsListForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Exclude attributes from the API response to improve performance
+    /// Exclude attributes from the API response to improve performance
     pub exclude: Option<Vec<crate::types::Repositories>>,
 }
 ///Query parameters of [`get_status_for_org`](MigrationsApi::get_status_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsGetStatusForOrgQuery {
-    ///Exclude attributes from the API response to improve performance
+    /// Exclude attributes from the API response to improve performance
     pub exclude: Option<Vec<crate::types::Repositories>>,
 }
 ///Query parameters of [`list_repos_for_org`](MigrationsApi::list_repos_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsListReposForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_commit_authors`](MigrationsApi::get_commit_authors).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsGetCommitAuthorsQuery {
-    ///A user ID. Only return users with an ID greater than this ID.
+    /// A user ID. Only return users with an ID greater than this ID.
     pub since: Option<i64>,
 }
 ///Query parameters of [`list_for_authenticated_user`](MigrationsApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsListForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_for_authenticated_user`](MigrationsApi::list_for_authenticated_user).
@@ -1081,8 +1081,8 @@ pub enum MigrationsUnlockRepoForAuthenticatedUserResponse {
 ///Query parameters of [`list_repos_for_authenticated_user`](MigrationsApi::list_repos_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct MigrationsListReposForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

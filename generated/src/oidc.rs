@@ -16,15 +16,15 @@ pub struct OidcApi<'a> {
     client: &'a Client,
 }
 impl<'a> OidcApi<'a> {
-    /**List OIDC custom property inclusions for an enterprise
-
-Lists the repository custom properties that are included in the OIDC token for repository actions in an enterprise.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`GET /enterprises/{enterprise}/actions/oidc/customization/properties/repo` (operation `oidc/list-oidc-custom-property-inclusions-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#list-oidc-custom-property-inclusions-for-an-enterprise)*/
+    /// List OIDC custom property inclusions for an enterprise
+    ///
+    /// Lists the repository custom properties that are included in the OIDC token for repository actions in an enterprise.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `GET /enterprises/{enterprise}/actions/oidc/customization/properties/repo` (operation `oidc/list-oidc-custom-property-inclusions-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#list-oidc-custom-property-inclusions-for-an-enterprise)
     pub async fn list_oidc_custom_property_inclusions_for_enterprise(
         &self,
         enterprise: &str,
@@ -52,15 +52,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Create an OIDC custom property inclusion for an enterprise
-
-Adds a repository custom property to be included in the OIDC token for repository actions in an enterprise.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`POST /enterprises/{enterprise}/actions/oidc/customization/properties/repo` (operation `oidc/create-oidc-custom-property-inclusion-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#create-an-oidc-custom-property-inclusion-for-an-enterprise)*/
+    /// Create an OIDC custom property inclusion for an enterprise
+    ///
+    /// Adds a repository custom property to be included in the OIDC token for repository actions in an enterprise.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `POST /enterprises/{enterprise}/actions/oidc/customization/properties/repo` (operation `oidc/create-oidc-custom-property-inclusion-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#create-an-oidc-custom-property-inclusion-for-an-enterprise)
     pub async fn create_oidc_custom_property_inclusion_for_enterprise(
         &self,
         enterprise: &str,
@@ -91,15 +91,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**Delete an OIDC custom property inclusion for an enterprise
-
-Removes a repository custom property from being included in the OIDC token for repository actions in an enterprise.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
-
-`DELETE /enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}` (operation `oidc/delete-oidc-custom-property-inclusion-for-enterprise`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#delete-an-oidc-custom-property-inclusion-for-an-enterprise)*/
+    /// Delete an OIDC custom property inclusion for an enterprise
+    ///
+    /// Removes a repository custom property from being included in the OIDC token for repository actions in an enterprise.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
+    ///
+    /// `DELETE /enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}` (operation `oidc/delete-oidc-custom-property-inclusion-for-enterprise`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#delete-an-oidc-custom-property-inclusion-for-an-enterprise)
     pub async fn delete_oidc_custom_property_inclusion_for_enterprise(
         &self,
         enterprise: &str,
@@ -130,15 +130,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:enterprise
             },
         )
     }
-    /**List OIDC custom property inclusions for an organization
-
-Lists the repository custom properties that are included in the OIDC token for repository actions in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/oidc/customization/properties/repo` (operation `oidc/list-oidc-custom-property-inclusions-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#list-oidc-custom-property-inclusions-for-an-organization)*/
+    /// List OIDC custom property inclusions for an organization
+    ///
+    /// Lists the repository custom properties that are included in the OIDC token for repository actions in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/oidc/customization/properties/repo` (operation `oidc/list-oidc-custom-property-inclusions-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#list-oidc-custom-property-inclusions-for-an-organization)
     pub async fn list_oidc_custom_property_inclusions_for_org(
         &self,
         org: &str,
@@ -166,15 +166,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` scope 
             },
         )
     }
-    /**Create an OIDC custom property inclusion for an organization
-
-Adds a repository custom property to be included in the OIDC token for repository actions in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/actions/oidc/customization/properties/repo` (operation `oidc/create-oidc-custom-property-inclusion-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#create-an-oidc-custom-property-inclusion-for-an-organization)*/
+    /// Create an OIDC custom property inclusion for an organization
+    ///
+    /// Adds a repository custom property to be included in the OIDC token for repository actions in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/actions/oidc/customization/properties/repo` (operation `oidc/create-oidc-custom-property-inclusion-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#create-an-oidc-custom-property-inclusion-for-an-organization)
     pub async fn create_oidc_custom_property_inclusion_for_org(
         &self,
         org: &str,
@@ -205,15 +205,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Delete an OIDC custom property inclusion for an organization
-
-Removes a repository custom property from being included in the OIDC token for repository actions in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}` (operation `oidc/delete-oidc-custom-property-inclusion-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#delete-an-oidc-custom-property-inclusion-for-an-organization)*/
+    /// Delete an OIDC custom property inclusion for an organization
+    ///
+    /// Removes a repository custom property from being included in the OIDC token for repository actions in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}` (operation `oidc/delete-oidc-custom-property-inclusion-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#delete-an-oidc-custom-property-inclusion-for-an-organization)
     pub async fn delete_oidc_custom_property_inclusion_for_org(
         &self,
         org: &str,
@@ -244,15 +244,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get the customization template for an OIDC subject claim for an organization
-
-Gets the customization template for an OpenID Connect (OIDC) subject claim.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/actions/oidc/customization/sub` (operation `oidc/get-oidc-custom-sub-template-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-an-organization)*/
+    /// Get the customization template for an OIDC subject claim for an organization
+    ///
+    /// Gets the customization template for an OpenID Connect (OIDC) subject claim.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/actions/oidc/customization/sub` (operation `oidc/get-oidc-custom-sub-template-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-an-organization)
     pub async fn get_oidc_custom_sub_template_for_org(
         &self,
         org: &str,
@@ -277,15 +277,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` scope 
             },
         )
     }
-    /**Set the customization template for an OIDC subject claim for an organization
-
-Creates or updates the customization template for an OpenID Connect (OIDC) subject claim.
-
-OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/actions/oidc/customization/sub` (operation `oidc/update-oidc-custom-sub-template-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/actions/oidc#set-the-customization-template-for-an-oidc-subject-claim-for-an-organization)*/
+    /// Set the customization template for an OIDC subject claim for an organization
+    ///
+    /// Creates or updates the customization template for an OpenID Connect (OIDC) subject claim.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/actions/oidc/customization/sub` (operation `oidc/update-oidc-custom-sub-template-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/actions/oidc#set-the-customization-template-for-an-oidc-subject-claim-for-an-organization)
     pub async fn update_oidc_custom_sub_template_for_org(
         &self,
         org: &str,

@@ -16,16 +16,16 @@ pub struct OrgsApi<'a> {
     client: &'a Client,
 }
 impl<'a> OrgsApi<'a> {
-    /**List organizations
-
-Lists all organizations, in the order that they were created.
-
-> [!NOTE]
-> Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of organizations.
-
-`GET /organizations` (operation `orgs/list`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations)*/
+    /// List organizations
+    ///
+    /// Lists all organizations, in the order that they were created.
+    ///
+    /// > [!NOTE]
+    /// > Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of organizations.
+    ///
+    /// `GET /organizations` (operation `orgs/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations)
     pub async fn list(
         &self,
         query: &OrgsListQuery,
@@ -54,21 +54,21 @@ Lists all organizations, in the order that they were created.
             },
         )
     }
-    /**Get an organization
-
-Gets information about an organization.
-
-When the value of `two_factor_requirement_enabled` is `true`, the organization requires all members, billing managers, outside collaborators, guest collaborators, repository collaborators, or everyone with access to any repository within the organization to enable [two-factor authentication](https://docs.github.com/articles/securing-your-account-with-two-factor-authentication-2fa/).
-
-To see the full details about an organization, the authenticated user must be an organization owner.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to see the full details about an organization.
-
-To see information about an organization's GitHub plan, GitHub Apps need the `Organization plan` permission.
-
-`GET /orgs/{org}` (operation `orgs/get`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#get-an-organization)*/
+    /// Get an organization
+    ///
+    /// Gets information about an organization.
+    ///
+    /// When the value of `two_factor_requirement_enabled` is `true`, the organization requires all members, billing managers, outside collaborators, guest collaborators, repository collaborators, or everyone with access to any repository within the organization to enable [two-factor authentication](https://docs.github.com/articles/securing-your-account-with-two-factor-authentication-2fa/).
+    ///
+    /// To see the full details about an organization, the authenticated user must be an organization owner.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to see the full details about an organization.
+    ///
+    /// To see information about an organization's GitHub plan, GitHub Apps need the `Organization plan` permission.
+    ///
+    /// `GET /orgs/{org}` (operation `orgs/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#get-an-organization)
     pub async fn get(
         &self,
         org: &str,
@@ -92,19 +92,19 @@ To see information about an organization's GitHub plan, GitHub Apps need the `Or
             },
         )
     }
-    /**Delete an organization
-
-Deletes an organization and all its repositories.
-
-The organization login will be unavailable for 90 days after deletion.
-
-Please review the Terms of Service regarding account deletion before using this endpoint:
-
-https://docs.github.com/site-policy/github-terms/github-terms-of-service
-
-`DELETE /orgs/{org}` (operation `orgs/delete`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#delete-an-organization)*/
+    /// Delete an organization
+    ///
+    /// Deletes an organization and all its repositories.
+    ///
+    /// The organization login will be unavailable for 90 days after deletion.
+    ///
+    /// Please review the Terms of Service regarding account deletion before using this endpoint:
+    ///
+    /// https://docs.github.com/site-policy/github-terms/github-terms-of-service
+    ///
+    /// `DELETE /orgs/{org}` (operation `orgs/delete`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#delete-an-organization)
     pub async fn delete(
         &self,
         org: &str,
@@ -129,23 +129,23 @@ https://docs.github.com/site-policy/github-terms/github-terms-of-service
             },
         )
     }
-    /**Update an organization
-
-> [!WARNING]
-> **Closing down notice:** GitHub will replace and discontinue `members_allowed_repository_creation_type` in favor of more granular permissions. The new input parameters are `members_can_create_public_repositories`, `members_can_create_private_repositories` for all organizations and `members_can_create_internal_repositories` for organizations associated with an enterprise account using GitHub Enterprise Cloud or GitHub Enterprise Server 2.20+. For more information, see the [blog post](https://developer.github.com/changes/2019-12-03-internal-visibility-changes).
-
-> [!WARNING]
-> **Closing down notice:** Code security product enablement for new repositories through the organization API is closing down. Please use [code security configurations](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-organization) to set defaults instead. For more information on setting a default security configuration, see the [changelog](https://github.blog/changelog/2024-07-09-sunsetting-security-settings-defaults-parameters-in-the-organizations-rest-api/).
-
-Updates the organization's profile and member privileges.
-
-The authenticated user must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` or `repo` scope to use this endpoint.
-
-`PATCH /orgs/{org}` (operation `orgs/update`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#update-an-organization)*/
+    /// Update an organization
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** GitHub will replace and discontinue `members_allowed_repository_creation_type` in favor of more granular permissions. The new input parameters are `members_can_create_public_repositories`, `members_can_create_private_repositories` for all organizations and `members_can_create_internal_repositories` for organizations associated with an enterprise account using GitHub Enterprise Cloud or GitHub Enterprise Server 2.20+. For more information, see the [blog post](https://developer.github.com/changes/2019-12-03-internal-visibility-changes).
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** Code security product enablement for new repositories through the organization API is closing down. Please use [code security configurations](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-organization) to set defaults instead. For more information on setting a default security configuration, see the [changelog](https://github.blog/changelog/2024-07-09-sunsetting-security-settings-defaults-parameters-in-the-organizations-rest-api/).
+    ///
+    /// Updates the organization's profile and member privileges.
+    ///
+    /// The authenticated user must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` or `repo` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}` (operation `orgs/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#update-an-organization)
     pub async fn update(
         &self,
         org: &str,
@@ -174,25 +174,25 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` or `r
             },
         )
     }
-    /**Create an artifact deployment record
-
-Create or update deployment records for an artifact associated
-with an organization.
-This endpoint allows you to record information about a specific
-artifact, such as its name, digest, environments, cluster, and
-deployment.
-The deployment name has to be uniqe within a cluster (i.e a
-combination of logical, physical environment and cluster) as it
-identifies unique deployment.
-Multiple requests for the same combination of logical, physical
-environment, cluster and deployment name will only create one
-record, successive request will update the existing record.
-This allows for a stable tracking of a deployment where the actual
-deployed artifact can change over time.
-
-`POST /orgs/{org}/artifacts/metadata/deployment-record` (operation `orgs/create-artifact-deployment-record`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-an-artifact-deployment-record)*/
+    /// Create an artifact deployment record
+    ///
+    /// Create or update deployment records for an artifact associated
+    /// with an organization.
+    /// This endpoint allows you to record information about a specific
+    /// artifact, such as its name, digest, environments, cluster, and
+    /// deployment.
+    /// The deployment name has to be uniqe within a cluster (i.e a
+    /// combination of logical, physical environment and cluster) as it
+    /// identifies unique deployment.
+    /// Multiple requests for the same combination of logical, physical
+    /// environment, cluster and deployment name will only create one
+    /// record, successive request will update the existing record.
+    /// This allows for a stable tracking of a deployment where the actual
+    /// deployed artifact can change over time.
+    ///
+    /// `POST /orgs/{org}/artifacts/metadata/deployment-record` (operation `orgs/create-artifact-deployment-record`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-an-artifact-deployment-record)
     pub async fn create_artifact_deployment_record(
         &self,
         org: &str,
@@ -225,20 +225,20 @@ deployed artifact can change over time.
             },
         )
     }
-    /**Set cluster deployment records
-
-Set deployment records for a given cluster.
-If proposed records in the 'deployments' field have identical 'cluster', 'logical_environment',
-'physical_environment', and 'deployment_name' values as existing records, the existing records will be updated.
-If no existing records match, new records will be created.
-Note: Artifacts are uniquely identified by the combination of their repository and digest fields. If two entries in the deployments
-array resolve to the same repository and have identical digest fields but differing name and version fields, the endpoint will use
-the artifact name and version from the record processed first, since a single artifact (identified by repository and digest) can
-only have one name and version.
-
-`POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}` (operation `orgs/set-cluster-deployment-records`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#set-cluster-deployment-records)*/
+    /// Set cluster deployment records
+    ///
+    /// Set deployment records for a given cluster.
+    /// If proposed records in the 'deployments' field have identical 'cluster', 'logical_environment',
+    /// 'physical_environment', and 'deployment_name' values as existing records, the existing records will be updated.
+    /// If no existing records match, new records will be created.
+    /// Note: Artifacts are uniquely identified by the combination of their repository and digest fields. If two entries in the deployments
+    /// array resolve to the same repository and have identical digest fields but differing name and version fields, the endpoint will use
+    /// the artifact name and version from the record processed first, since a single artifact (identified by repository and digest) can
+    /// only have one name and version.
+    ///
+    /// `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}` (operation `orgs/set-cluster-deployment-records`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#set-cluster-deployment-records)
     pub async fn set_cluster_deployment_records(
         &self,
         org: &str,
@@ -276,16 +276,16 @@ only have one name and version.
             },
         )
     }
-    /**Create a cluster deployment records job
-
-Create a background job to set deployment records for a given cluster.
-Performs validation and permission checks synchronously, returning rejected
-deployments immediately, then enqueues a background job for the actual
-deployment updates. Use the companion GET endpoint to poll for job status.
-
-`POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs` (operation `orgs/create-cluster-deployment-records-job`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-a-cluster-deployment-records-job)*/
+    /// Create a cluster deployment records job
+    ///
+    /// Create a background job to set deployment records for a given cluster.
+    /// Performs validation and permission checks synchronously, returning rejected
+    /// deployments immediately, then enqueues a background job for the actual
+    /// deployment updates. Use the companion GET endpoint to poll for job status.
+    ///
+    /// `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs` (operation `orgs/create-cluster-deployment-records-job`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-a-cluster-deployment-records-job)
     pub async fn create_cluster_deployment_records_job(
         &self,
         org: &str,
@@ -321,13 +321,13 @@ deployment updates. Use the companion GET endpoint to poll for job status.
             },
         )
     }
-    /**Get cluster deployment records job status
-
-Get the status and results of a previously created cluster deployment records job.
-
-`GET /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}` (operation `orgs/get-cluster-deployment-records-job`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#get-cluster-deployment-records-job-status)*/
+    /// Get cluster deployment records job status
+    ///
+    /// Get the status and results of a previously created cluster deployment records job.
+    ///
+    /// `GET /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}` (operation `orgs/get-cluster-deployment-records-job`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#get-cluster-deployment-records-job-status)
     pub async fn get_cluster_deployment_records_job(
         &self,
         org: &str,
@@ -360,15 +360,15 @@ Get the status and results of a previously created cluster deployment records jo
             },
         )
     }
-    /**Create artifact metadata storage record
-
-Create metadata storage records for artifacts associated with an organization.
-This endpoint will create a new artifact storage record on behalf of any artifact matching the provided digest and
-associated with a repository owned by the organization.
-
-`POST /orgs/{org}/artifacts/metadata/storage-record` (operation `orgs/create-artifact-storage-record`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-artifact-metadata-storage-record)*/
+    /// Create artifact metadata storage record
+    ///
+    /// Create metadata storage records for artifacts associated with an organization.
+    /// This endpoint will create a new artifact storage record on behalf of any artifact matching the provided digest and
+    /// associated with a repository owned by the organization.
+    ///
+    /// `POST /orgs/{org}/artifacts/metadata/storage-record` (operation `orgs/create-artifact-storage-record`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-artifact-metadata-storage-record)
     pub async fn create_artifact_storage_record(
         &self,
         org: &str,
@@ -398,13 +398,13 @@ associated with a repository owned by the organization.
             },
         )
     }
-    /**List artifact deployment records
-
-List deployment records for an artifact metadata associated with an organization.
-
-`GET /orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records` (operation `orgs/list-artifact-deployment-records`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#list-artifact-deployment-records)*/
+    /// List artifact deployment records
+    ///
+    /// List deployment records for an artifact metadata associated with an organization.
+    ///
+    /// `GET /orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records` (operation `orgs/list-artifact-deployment-records`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#list-artifact-deployment-records)
     pub async fn list_artifact_deployment_records(
         &self,
         org: &str,
@@ -433,15 +433,15 @@ List deployment records for an artifact metadata associated with an organization
             },
         )
     }
-    /**List artifact storage records
-
-List artifact storage records with a given subject digest for repositories owned by an organization.
-
-Results are filtered by the authenticated user's permissions; records for repositories the user cannot read are omitted. Fine-grained access tokens require the `artifact-metadata:read` permission.
-
-`GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records` (operation `orgs/list-artifact-storage-records`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#list-artifact-storage-records)*/
+    /// List artifact storage records
+    ///
+    /// List artifact storage records with a given subject digest for repositories owned by an organization.
+    ///
+    /// Results are filtered by the authenticated user's permissions; records for repositories the user cannot read are omitted. Fine-grained access tokens require the `artifact-metadata:read` permission.
+    ///
+    /// `GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records` (operation `orgs/list-artifact-storage-records`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#list-artifact-storage-records)
     pub async fn list_artifact_storage_records(
         &self,
         org: &str,
@@ -467,17 +467,17 @@ Results are filtered by the authenticated user's permissions; records for reposi
             },
         )
     }
-    /**List attestations by bulk subject digests
-
-List a collection of artifact attestations associated with any entry in a list of subject digests owned by an organization.
-
-The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
-
-**Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
-
-`POST /orgs/{org}/attestations/bulk-list` (operation `orgs/list-attestations-bulk`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestations-by-bulk-subject-digests)*/
+    /// List attestations by bulk subject digests
+    ///
+    /// List a collection of artifact attestations associated with any entry in a list of subject digests owned by an organization.
+    ///
+    /// The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
+    ///
+    /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
+    ///
+    /// `POST /orgs/{org}/attestations/bulk-list` (operation `orgs/list-attestations-bulk`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestations-by-bulk-subject-digests)
     pub async fn list_attestations_bulk(
         &self,
         org: &str,
@@ -513,13 +513,13 @@ The collection of attestations returned by this endpoint is filtered according t
             },
         )
     }
-    /**Delete attestations in bulk
-
-Delete artifact attestations in bulk by either subject digests or unique ID.
-
-`POST /orgs/{org}/attestations/delete-request` (operation `orgs/delete-attestations-bulk`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-in-bulk)*/
+    /// Delete attestations in bulk
+    ///
+    /// Delete artifact attestations in bulk by either subject digests or unique ID.
+    ///
+    /// `POST /orgs/{org}/attestations/delete-request` (operation `orgs/delete-attestations-bulk`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-in-bulk)
     pub async fn delete_attestations_bulk(
         &self,
         org: &str,
@@ -547,13 +547,13 @@ Delete artifact attestations in bulk by either subject digests or unique ID.
             },
         )
     }
-    /**Delete attestations by subject digest
-
-Delete an artifact attestation by subject digest.
-
-`DELETE /orgs/{org}/attestations/digest/{subject_digest}` (operation `orgs/delete-attestations-by-subject-digest`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-by-subject-digest)*/
+    /// Delete attestations by subject digest
+    ///
+    /// Delete an artifact attestation by subject digest.
+    ///
+    /// `DELETE /orgs/{org}/attestations/digest/{subject_digest}` (operation `orgs/delete-attestations-by-subject-digest`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-by-subject-digest)
     pub async fn delete_attestations_by_subject_digest(
         &self,
         org: &str,
@@ -582,14 +582,14 @@ Delete an artifact attestation by subject digest.
             },
         )
     }
-    /**List attestation repositories
-
-List repositories owned by the provided organization that have created at least one attested artifact
-Results will be sorted in ascending order by repository ID
-
-`GET /orgs/{org}/attestations/repositories` (operation `orgs/list-attestation-repositories`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestation-repositories)*/
+    /// List attestation repositories
+    ///
+    /// List repositories owned by the provided organization that have created at least one attested artifact
+    /// Results will be sorted in ascending order by repository ID
+    ///
+    /// `GET /orgs/{org}/attestations/repositories` (operation `orgs/list-attestation-repositories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestation-repositories)
     pub async fn list_attestation_repositories(
         &self,
         org: &str,
@@ -629,13 +629,13 @@ Results will be sorted in ascending order by repository ID
             },
         )
     }
-    /**Delete attestations by ID
-
-Delete an artifact attestation by unique ID that is associated with a repository owned by an org.
-
-`DELETE /orgs/{org}/attestations/{attestation_id}` (operation `orgs/delete-attestations-by-id`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-by-id)*/
+    /// Delete attestations by ID
+    ///
+    /// Delete an artifact attestation by unique ID that is associated with a repository owned by an org.
+    ///
+    /// `DELETE /orgs/{org}/attestations/{attestation_id}` (operation `orgs/delete-attestations-by-id`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-by-id)
     pub async fn delete_attestations_by_id(
         &self,
         org: &str,
@@ -665,17 +665,17 @@ Delete an artifact attestation by unique ID that is associated with a repository
             },
         )
     }
-    /**List attestations
-
-List a collection of artifact attestations with a given subject digest that are associated with repositories owned by an organization.
-
-The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
-
-**Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
-
-`GET /orgs/{org}/attestations/{subject_digest}` (operation `orgs/list-attestations`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestations)*/
+    /// List attestations
+    ///
+    /// List a collection of artifact attestations with a given subject digest that are associated with repositories owned by an organization.
+    ///
+    /// The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
+    ///
+    /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
+    ///
+    /// `GET /orgs/{org}/attestations/{subject_digest}` (operation `orgs/list-attestations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestations)
     pub async fn list_attestations(
         &self,
         org: &str,
@@ -714,13 +714,13 @@ The collection of attestations returned by this endpoint is filtered according t
             },
         )
     }
-    /**List users blocked by an organization
-
-List the users blocked by an organization.
-
-`GET /orgs/{org}/blocks` (operation `orgs/list-blocked-users`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/blocking#list-users-blocked-by-an-organization)*/
+    /// List users blocked by an organization
+    ///
+    /// List the users blocked by an organization.
+    ///
+    /// `GET /orgs/{org}/blocks` (operation `orgs/list-blocked-users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#list-users-blocked-by-an-organization)
     pub async fn list_blocked_users(
         &self,
         org: &str,
@@ -749,13 +749,13 @@ List the users blocked by an organization.
             },
         )
     }
-    /**Check if a user is blocked by an organization
-
-Returns a 204 if the given user is blocked by the given organization. Returns a 404 if the organization is not blocking the user, or if the user account has been identified as spam by GitHub.
-
-`GET /orgs/{org}/blocks/{username}` (operation `orgs/check-blocked-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/blocking#check-if-a-user-is-blocked-by-an-organization)*/
+    /// Check if a user is blocked by an organization
+    ///
+    /// Returns a 204 if the given user is blocked by the given organization. Returns a 404 if the organization is not blocking the user, or if the user account has been identified as spam by GitHub.
+    ///
+    /// `GET /orgs/{org}/blocks/{username}` (operation `orgs/check-blocked-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#check-if-a-user-is-blocked-by-an-organization)
     pub async fn check_blocked_user(
         &self,
         org: &str,
@@ -783,13 +783,13 @@ Returns a 204 if the given user is blocked by the given organization. Returns a 
             },
         )
     }
-    /**Block a user from an organization
-
-Blocks the given user on behalf of the specified organization and returns a 204. If the organization cannot block the given user a 422 is returned.
-
-`PUT /orgs/{org}/blocks/{username}` (operation `orgs/block-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/blocking#block-a-user-from-an-organization)*/
+    /// Block a user from an organization
+    ///
+    /// Blocks the given user on behalf of the specified organization and returns a 204. If the organization cannot block the given user a 422 is returned.
+    ///
+    /// `PUT /orgs/{org}/blocks/{username}` (operation `orgs/block-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#block-a-user-from-an-organization)
     pub async fn block_user(
         &self,
         org: &str,
@@ -817,13 +817,13 @@ Blocks the given user on behalf of the specified organization and returns a 204.
             },
         )
     }
-    /**Unblock a user from an organization
-
-Unblocks the given user on behalf of the specified organization.
-
-`DELETE /orgs/{org}/blocks/{username}` (operation `orgs/unblock-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/blocking#unblock-a-user-from-an-organization)*/
+    /// Unblock a user from an organization
+    ///
+    /// Unblocks the given user on behalf of the specified organization.
+    ///
+    /// `DELETE /orgs/{org}/blocks/{username}` (operation `orgs/unblock-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#unblock-a-user-from-an-organization)
     pub async fn unblock_user(
         &self,
         org: &str,
@@ -849,13 +849,13 @@ Unblocks the given user on behalf of the specified organization.
             },
         )
     }
-    /**List failed organization invitations
-
-The return hash contains `failed_at` and `failed_reason` fields which represent the time at which the invitation failed and the reason for the failure.
-
-`GET /orgs/{org}/failed_invitations` (operation `orgs/list-failed-invitations`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#list-failed-organization-invitations)*/
+    /// List failed organization invitations
+    ///
+    /// The return hash contains `failed_at` and `failed_reason` fields which represent the time at which the invitation failed and the reason for the failure.
+    ///
+    /// `GET /orgs/{org}/failed_invitations` (operation `orgs/list-failed-invitations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-failed-organization-invitations)
     pub async fn list_failed_invitations(
         &self,
         org: &str,
@@ -886,18 +886,18 @@ The return hash contains `failed_at` and `failed_reason` fields which represent 
             },
         )
     }
-    /**List organization webhooks
-
-List webhooks for an organization.
-
-The authenticated user must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`GET /orgs/{org}/hooks` (operation `orgs/list-webhooks`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#list-organization-webhooks)*/
+    /// List organization webhooks
+    ///
+    /// List webhooks for an organization.
+    ///
+    /// The authenticated user must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `GET /orgs/{org}/hooks` (operation `orgs/list-webhooks`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#list-organization-webhooks)
     pub async fn list_webhooks(
         &self,
         org: &str,
@@ -928,18 +928,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Create an organization webhook
-
-Create a hook that posts payloads in JSON format.
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or
-edit webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`POST /orgs/{org}/hooks` (operation `orgs/create-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#create-an-organization-webhook)*/
+    /// Create an organization webhook
+    ///
+    /// Create a hook that posts payloads in JSON format.
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or
+    /// edit webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `POST /orgs/{org}/hooks` (operation `orgs/create-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#create-an-organization-webhook)
     pub async fn create_webhook(
         &self,
         org: &str,
@@ -966,19 +966,19 @@ edit webhooks that they did not create and users cannot list, view, or edit webh
             },
         )
     }
-    /**Get an organization webhook
-
-Returns a webhook configured in an organization. To get only the webhook
-`config` properties, see "[Get a webhook configuration for an organization](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-configuration-for-an-organization).
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`GET /orgs/{org}/hooks/{hook_id}` (operation `orgs/get-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-an-organization-webhook)*/
+    /// Get an organization webhook
+    ///
+    /// Returns a webhook configured in an organization. To get only the webhook
+    /// `config` properties, see "[Get a webhook configuration for an organization](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-configuration-for-an-organization).
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `GET /orgs/{org}/hooks/{hook_id}` (operation `orgs/get-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-an-organization-webhook)
     pub async fn get_webhook(
         &self,
         org: &str,
@@ -1006,18 +1006,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Delete an organization webhook
-
-Delete a webhook for an organization.
-
-The authenticated user must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`DELETE /orgs/{org}/hooks/{hook_id}` (operation `orgs/delete-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#delete-an-organization-webhook)*/
+    /// Delete an organization webhook
+    ///
+    /// Delete a webhook for an organization.
+    ///
+    /// The authenticated user must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `DELETE /orgs/{org}/hooks/{hook_id}` (operation `orgs/delete-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#delete-an-organization-webhook)
     pub async fn delete_webhook(
         &self,
         org: &str,
@@ -1045,22 +1045,22 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Update an organization webhook
-
-Updates a webhook configured in an organization. When you update a webhook,
-the `secret` will be overwritten. If you previously had a `secret` set, you must
-provide the same `secret` or set a new `secret` or the secret will be removed. If
-you are only updating individual webhook `config` properties, use "[Update a webhook
-configuration for an organization](https://docs.github.com/rest/orgs/webhooks#update-a-webhook-configuration-for-an-organization)".
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`PATCH /orgs/{org}/hooks/{hook_id}` (operation `orgs/update-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#update-an-organization-webhook)*/
+    /// Update an organization webhook
+    ///
+    /// Updates a webhook configured in an organization. When you update a webhook,
+    /// the `secret` will be overwritten. If you previously had a `secret` set, you must
+    /// provide the same `secret` or set a new `secret` or the secret will be removed. If
+    /// you are only updating individual webhook `config` properties, use "[Update a webhook
+    /// configuration for an organization](https://docs.github.com/rest/orgs/webhooks#update-a-webhook-configuration-for-an-organization)".
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `PATCH /orgs/{org}/hooks/{hook_id}` (operation `orgs/update-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#update-an-organization-webhook)
     pub async fn update_webhook(
         &self,
         org: &str,
@@ -1093,18 +1093,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Get a webhook configuration for an organization
-
-Returns the webhook configuration for an organization. To get more information about the webhook, including the `active` state and `events`, use "[Get an organization webhook ](https://docs.github.com/rest/orgs/webhooks#get-an-organization-webhook)."
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`GET /orgs/{org}/hooks/{hook_id}/config` (operation `orgs/get-webhook-config-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-configuration-for-an-organization)*/
+    /// Get a webhook configuration for an organization
+    ///
+    /// Returns the webhook configuration for an organization. To get more information about the webhook, including the `active` state and `events`, use "[Get an organization webhook ](https://docs.github.com/rest/orgs/webhooks#get-an-organization-webhook)."
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `GET /orgs/{org}/hooks/{hook_id}/config` (operation `orgs/get-webhook-config-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-configuration-for-an-organization)
     pub async fn get_webhook_config_for_org(
         &self,
         org: &str,
@@ -1130,18 +1130,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Update a webhook configuration for an organization
-
-Updates the webhook configuration for an organization. To update more information about the webhook, including the `active` state and `events`, use "[Update an organization webhook ](https://docs.github.com/rest/orgs/webhooks#update-an-organization-webhook)."
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`PATCH /orgs/{org}/hooks/{hook_id}/config` (operation `orgs/update-webhook-config-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#update-a-webhook-configuration-for-an-organization)*/
+    /// Update a webhook configuration for an organization
+    ///
+    /// Updates the webhook configuration for an organization. To update more information about the webhook, including the `active` state and `events`, use "[Update an organization webhook ](https://docs.github.com/rest/orgs/webhooks#update-an-organization-webhook)."
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `PATCH /orgs/{org}/hooks/{hook_id}/config` (operation `orgs/update-webhook-config-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#update-a-webhook-configuration-for-an-organization)
     pub async fn update_webhook_config_for_org(
         &self,
         org: &str,
@@ -1171,18 +1171,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**List deliveries for an organization webhook
-
-Returns a list of webhook deliveries for a webhook configured in an organization.
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`GET /orgs/{org}/hooks/{hook_id}/deliveries` (operation `orgs/list-webhook-deliveries`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#list-deliveries-for-an-organization-webhook)*/
+    /// List deliveries for an organization webhook
+    ///
+    /// Returns a list of webhook deliveries for a webhook configured in an organization.
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `GET /orgs/{org}/hooks/{hook_id}/deliveries` (operation `orgs/list-webhook-deliveries`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#list-deliveries-for-an-organization-webhook)
     pub async fn list_webhook_deliveries(
         &self,
         org: &str,
@@ -1221,18 +1221,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Get a webhook delivery for an organization webhook
-
-Returns a delivery for a webhook configured in an organization.
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`GET /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}` (operation `orgs/get-webhook-delivery`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-delivery-for-an-organization-webhook)*/
+    /// Get a webhook delivery for an organization webhook
+    ///
+    /// Returns a delivery for a webhook configured in an organization.
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `GET /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}` (operation `orgs/get-webhook-delivery`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-delivery-for-an-organization-webhook)
     pub async fn get_webhook_delivery(
         &self,
         org: &str,
@@ -1263,18 +1263,18 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Redeliver a delivery for an organization webhook
-
-Redeliver a delivery for a webhook configured in an organization.
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`POST /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts` (operation `orgs/redeliver-webhook-delivery`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#redeliver-a-delivery-for-an-organization-webhook)*/
+    /// Redeliver a delivery for an organization webhook
+    ///
+    /// Redeliver a delivery for a webhook configured in an organization.
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `POST /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts` (operation `orgs/redeliver-webhook-delivery`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#redeliver-a-delivery-for-an-organization-webhook)
     pub async fn redeliver_webhook_delivery(
         &self,
         org: &str,
@@ -1305,19 +1305,19 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Ping an organization webhook
-
-This will trigger a [ping event](https://docs.github.com/webhooks/#ping-event)
-to be sent to the hook.
-
-You must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
-webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
-
-`POST /orgs/{org}/hooks/{hook_id}/pings` (operation `orgs/ping-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/webhooks#ping-an-organization-webhook)*/
+    /// Ping an organization webhook
+    ///
+    /// This will trigger a [ping event](https://docs.github.com/webhooks/#ping-event)
+    /// to be sent to the hook.
+    ///
+    /// You must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need `admin:org_hook` scope. OAuth apps cannot list, view, or edit
+    /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
+    ///
+    /// `POST /orgs/{org}/hooks/{hook_id}/pings` (operation `orgs/ping-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#ping-an-organization-webhook)
     pub async fn ping_webhook(
         &self,
         org: &str,
@@ -1345,15 +1345,15 @@ webhooks that they did not create and users cannot list, view, or edit webhooks 
             },
         )
     }
-    /**Get route stats by actor
-
-Get API request count statistics for an actor broken down by route within a specified time frame.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}` (operation `api-insights/get-route-stats-by-actor`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-route-stats-by-actor)*/
+    /// Get route stats by actor
+    ///
+    /// Get API request count statistics for an actor broken down by route within a specified time frame.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}` (operation `api-insights/get-route-stats-by-actor`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-route-stats-by-actor)
     pub async fn get_route_stats_by_actor(
         &self,
         org: &str,
@@ -1405,15 +1405,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get subject stats
-
-Get API request statistics for all subjects within an organization within a specified time frame. Subjects can be users or GitHub Apps.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/subject-stats` (operation `api-insights/get-subject-stats`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-subject-stats)*/
+    /// Get subject stats
+    ///
+    /// Get API request statistics for all subjects within an organization within a specified time frame. Subjects can be users or GitHub Apps.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/subject-stats` (operation `api-insights/get-subject-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-subject-stats)
     pub async fn get_subject_stats(
         &self,
         org: &str,
@@ -1460,15 +1460,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get summary stats
-
-Get overall statistics of API requests made within an organization by all users and apps within a specified time frame.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/summary-stats` (operation `api-insights/get-summary-stats`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats)*/
+    /// Get summary stats
+    ///
+    /// Get overall statistics of API requests made within an organization by all users and apps within a specified time frame.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/summary-stats` (operation `api-insights/get-summary-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats)
     pub async fn get_summary_stats(
         &self,
         org: &str,
@@ -1497,15 +1497,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get summary stats by user
-
-Get overall statistics of API requests within the organization for a user.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/summary-stats/users/{user_id}` (operation `api-insights/get-summary-stats-by-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats-by-user)*/
+    /// Get summary stats by user
+    ///
+    /// Get overall statistics of API requests within the organization for a user.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/summary-stats/users/{user_id}` (operation `api-insights/get-summary-stats-by-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats-by-user)
     pub async fn get_summary_stats_by_user(
         &self,
         org: &str,
@@ -1536,15 +1536,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get summary stats by actor
-
-Get overall statistics of API requests within the organization made by a specific actor. Actors can be GitHub App installations, OAuth apps or other tokens on behalf of a user.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/summary-stats/{actor_type}/{actor_id}` (operation `api-insights/get-summary-stats-by-actor`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats-by-actor)*/
+    /// Get summary stats by actor
+    ///
+    /// Get overall statistics of API requests within the organization made by a specific actor. Actors can be GitHub App installations, OAuth apps or other tokens on behalf of a user.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/summary-stats/{actor_type}/{actor_id}` (operation `api-insights/get-summary-stats-by-actor`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats-by-actor)
     pub async fn get_summary_stats_by_actor(
         &self,
         org: &str,
@@ -1578,15 +1578,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get time stats
-
-Get the number of API requests and rate-limited requests made within an organization over a specified time period.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/time-stats` (operation `api-insights/get-time-stats`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats)*/
+    /// Get time stats
+    ///
+    /// Get the number of API requests and rate-limited requests made within an organization over a specified time period.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/time-stats` (operation `api-insights/get-time-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats)
     pub async fn get_time_stats(
         &self,
         org: &str,
@@ -1616,15 +1616,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get time stats by user
-
-Get the number of API requests and rate-limited requests made within an organization by a specific user over a specified time period.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/time-stats/users/{user_id}` (operation `api-insights/get-time-stats-by-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats-by-user)*/
+    /// Get time stats by user
+    ///
+    /// Get the number of API requests and rate-limited requests made within an organization by a specific user over a specified time period.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/time-stats/users/{user_id}` (operation `api-insights/get-time-stats-by-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats-by-user)
     pub async fn get_time_stats_by_user(
         &self,
         org: &str,
@@ -1656,15 +1656,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get time stats by actor
-
-Get the number of API requests and rate-limited requests made within an organization by a specific actor within a specified time period.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/time-stats/{actor_type}/{actor_id}` (operation `api-insights/get-time-stats-by-actor`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats-by-actor)*/
+    /// Get time stats by actor
+    ///
+    /// Get the number of API requests and rate-limited requests made within an organization by a specific actor within a specified time period.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/time-stats/{actor_type}/{actor_id}` (operation `api-insights/get-time-stats-by-actor`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats-by-actor)
     pub async fn get_time_stats_by_actor(
         &self,
         org: &str,
@@ -1699,15 +1699,15 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**Get user stats
-
-Get API usage statistics within an organization for a user broken down by the type of access.
-
-Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
-
-`GET /orgs/{org}/insights/api/user-stats/{user_id}` (operation `api-insights/get-user-stats`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-user-stats)*/
+    /// Get user stats
+    ///
+    /// Get API usage statistics within an organization for a user broken down by the type of access.
+    ///
+    /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
+    ///
+    /// `GET /orgs/{org}/insights/api/user-stats/{user_id}` (operation `api-insights/get-user-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-user-stats)
     pub async fn get_user_stats(
         &self,
         org: &str,
@@ -1756,18 +1756,18 @@ Under normal conditions, you can expect API data to appear within 4–6 hours af
             },
         )
     }
-    /**List app installations for an organization
-
-Lists all GitHub Apps in an organization. The installation count includes
-all GitHub Apps installed on repositories in the organization.
-
-The authenticated user must be an organization owner to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:read` scope to use this endpoint.
-
-`GET /orgs/{org}/installations` (operation `orgs/list-app-installations`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#list-app-installations-for-an-organization)*/
+    /// List app installations for an organization
+    ///
+    /// Lists all GitHub Apps in an organization. The installation count includes
+    /// all GitHub Apps installed on repositories in the organization.
+    ///
+    /// The authenticated user must be an organization owner to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:read` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/installations` (operation `orgs/list-app-installations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-app-installations-for-an-organization)
     pub async fn list_app_installations(
         &self,
         org: &str,
@@ -1796,16 +1796,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:read` scop
             },
         )
     }
-    /**List pending organization invitations
-
-The return hash contains a `role` field which refers to the Organization
-Invitation role and will be one of the following values: `direct_member`, `admin`,
-`billing_manager`, or `hiring_manager`. If the invitee is not a GitHub
-member, the `login` field in the return hash will be `null`.
-
-`GET /orgs/{org}/invitations` (operation `orgs/list-pending-invitations`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#list-pending-organization-invitations)*/
+    /// List pending organization invitations
+    ///
+    /// The return hash contains a `role` field which refers to the Organization
+    /// Invitation role and will be one of the following values: `direct_member`, `admin`,
+    /// `billing_manager`, or `hiring_manager`. If the invitee is not a GitHub
+    /// member, the `login` field in the return hash will be `null`.
+    ///
+    /// `GET /orgs/{org}/invitations` (operation `orgs/list-pending-invitations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-pending-organization-invitations)
     pub async fn list_pending_invitations(
         &self,
         org: &str,
@@ -1842,16 +1842,16 @@ member, the `login` field in the return hash will be `null`.
             },
         )
     }
-    /**Create an organization invitation
-
-Invite people to an organization by using their GitHub user ID or their email address. In order to create invitations in an organization, the authenticated user must be an organization owner.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-`POST /orgs/{org}/invitations` (operation `orgs/create-invitation`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#create-an-organization-invitation)*/
+    /// Create an organization invitation
+    ///
+    /// Invite people to an organization by using their GitHub user ID or their email address. In order to create invitations in an organization, the authenticated user must be an organization owner.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// `POST /orgs/{org}/invitations` (operation `orgs/create-invitation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#create-an-organization-invitation)
     pub async fn create_invitation(
         &self,
         org: &str,
@@ -1880,15 +1880,15 @@ and "[Best practices for using the REST API](https://docs.github.com/rest/guides
             },
         )
     }
-    /**Cancel an organization invitation
-
-Cancel an organization invitation. In order to cancel an organization invitation, the authenticated user must be an organization owner.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications).
-
-`DELETE /orgs/{org}/invitations/{invitation_id}` (operation `orgs/cancel-invitation`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#cancel-an-organization-invitation)*/
+    /// Cancel an organization invitation
+    ///
+    /// Cancel an organization invitation. In order to cancel an organization invitation, the authenticated user must be an organization owner.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications).
+    ///
+    /// `DELETE /orgs/{org}/invitations/{invitation_id}` (operation `orgs/cancel-invitation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#cancel-an-organization-invitation)
     pub async fn cancel_invitation(
         &self,
         org: &str,
@@ -1917,13 +1917,13 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
             },
         )
     }
-    /**List organization invitation teams
-
-List all teams associated with an invitation. In order to see invitations in an organization, the authenticated user must be an organization owner.
-
-`GET /orgs/{org}/invitations/{invitation_id}/teams` (operation `orgs/list-invitation-teams`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-invitation-teams)*/
+    /// List organization invitation teams
+    ///
+    /// List all teams associated with an invitation. In order to see invitations in an organization, the authenticated user must be an organization owner.
+    ///
+    /// `GET /orgs/{org}/invitations/{invitation_id}/teams` (operation `orgs/list-invitation-teams`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-invitation-teams)
     pub async fn list_invitation_teams(
         &self,
         org: &str,
@@ -1958,13 +1958,13 @@ List all teams associated with an invitation. In order to see invitations in an 
             },
         )
     }
-    /**List issue fields for an organization
-
-Lists all issue fields for an organization. OAuth app tokens and personal access tokens (classic) need the read:org scope to use this endpoint.
-
-`GET /orgs/{org}/issue-fields` (operation `orgs/list-issue-fields`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-fields#list-issue-fields-for-an-organization)*/
+    /// List issue fields for an organization
+    ///
+    /// Lists all issue fields for an organization. OAuth app tokens and personal access tokens (classic) need the read:org scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/issue-fields` (operation `orgs/list-issue-fields`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#list-issue-fields-for-an-organization)
     pub async fn list_issue_fields(
         &self,
         org: &str,
@@ -1988,18 +1988,18 @@ Lists all issue fields for an organization. OAuth app tokens and personal access
             },
         )
     }
-    /**Create issue field for an organization
-
-Creates a new issue field for an organization.
-
-You can find out more about issue fields in [Managing issue fields in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/using-issues/managing-issue-fields-in-an-organization).
-
-To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
-personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/issue-fields` (operation `orgs/create-issue-field`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-fields#create-issue-field-for-an-organization)*/
+    /// Create issue field for an organization
+    ///
+    /// Creates a new issue field for an organization.
+    ///
+    /// You can find out more about issue fields in [Managing issue fields in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/using-issues/managing-issue-fields-in-an-organization).
+    ///
+    /// To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
+    /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/issue-fields` (operation `orgs/create-issue-field`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#create-issue-field-for-an-organization)
     pub async fn create_issue_field(
         &self,
         org: &str,
@@ -2026,18 +2026,18 @@ personal access tokens (classic) need the `admin:org` scope to use this endpoint
             },
         )
     }
-    /**Delete issue field for an organization
-
-Deletes an issue field for an organization.
-
-You can find out more about issue fields in [Managing issue fields in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/using-issues/managing-issue-fields-in-an-organization).
-
-To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
-personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/issue-fields/{issue_field_id}` (operation `orgs/delete-issue-field`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-fields#delete-issue-field-for-an-organization)*/
+    /// Delete issue field for an organization
+    ///
+    /// Deletes an issue field for an organization.
+    ///
+    /// You can find out more about issue fields in [Managing issue fields in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/using-issues/managing-issue-fields-in-an-organization).
+    ///
+    /// To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
+    /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/issue-fields/{issue_field_id}` (operation `orgs/delete-issue-field`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#delete-issue-field-for-an-organization)
     pub async fn delete_issue_field(
         &self,
         org: &str,
@@ -2066,18 +2066,18 @@ personal access tokens (classic) need the `admin:org` scope to use this endpoint
             },
         )
     }
-    /**Update issue field for an organization
-
-Updates an issue field for an organization.
-
-You can find out more about issue fields in [Managing issue fields in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/using-issues/managing-issue-fields-in-an-organization).
-
-To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
-personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/issue-fields/{issue_field_id}` (operation `orgs/update-issue-field`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-fields#update-issue-field-for-an-organization)*/
+    /// Update issue field for an organization
+    ///
+    /// Updates an issue field for an organization.
+    ///
+    /// You can find out more about issue fields in [Managing issue fields in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/using-issues/managing-issue-fields-in-an-organization).
+    ///
+    /// To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
+    /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/issue-fields/{issue_field_id}` (operation `orgs/update-issue-field`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#update-issue-field-for-an-organization)
     pub async fn update_issue_field(
         &self,
         org: &str,
@@ -2108,13 +2108,13 @@ personal access tokens (classic) need the `admin:org` scope to use this endpoint
             },
         )
     }
-    /**List issue types for an organization
-
-Lists all issue types for an organization. OAuth app tokens and personal access tokens (classic) need the read:org scope to use this endpoint.
-
-`GET /orgs/{org}/issue-types` (operation `orgs/list-issue-types`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-types#list-issue-types-for-an-organization)*/
+    /// List issue types for an organization
+    ///
+    /// Lists all issue types for an organization. OAuth app tokens and personal access tokens (classic) need the read:org scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/issue-types` (operation `orgs/list-issue-types`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#list-issue-types-for-an-organization)
     pub async fn list_issue_types(
         &self,
         org: &str,
@@ -2138,18 +2138,18 @@ Lists all issue types for an organization. OAuth app tokens and personal access 
             },
         )
     }
-    /**Create issue type for an organization
-
-Create a new issue type for an organization.
-
-You can find out more about issue types in [Managing issue types in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/configuring-issues/managing-issue-types-in-an-organization).
-
-To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
-personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/issue-types` (operation `orgs/create-issue-type`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-types#create-issue-type-for-an-organization)*/
+    /// Create issue type for an organization
+    ///
+    /// Create a new issue type for an organization.
+    ///
+    /// You can find out more about issue types in [Managing issue types in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/configuring-issues/managing-issue-types-in-an-organization).
+    ///
+    /// To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
+    /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/issue-types` (operation `orgs/create-issue-type`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#create-issue-type-for-an-organization)
     pub async fn create_issue_type(
         &self,
         org: &str,
@@ -2176,18 +2176,18 @@ personal access tokens (classic) need the `admin:org` scope to use this endpoint
             },
         )
     }
-    /**Update issue type for an organization
-
-Updates an issue type for an organization.
-
-You can find out more about issue types in [Managing issue types in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/configuring-issues/managing-issue-types-in-an-organization).
-
-To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
-personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/issue-types/{issue_type_id}` (operation `orgs/update-issue-type`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-types#update-issue-type-for-an-organization)*/
+    /// Update issue type for an organization
+    ///
+    /// Updates an issue type for an organization.
+    ///
+    /// You can find out more about issue types in [Managing issue types in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/configuring-issues/managing-issue-types-in-an-organization).
+    ///
+    /// To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
+    /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/issue-types/{issue_type_id}` (operation `orgs/update-issue-type`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#update-issue-type-for-an-organization)
     pub async fn update_issue_type(
         &self,
         org: &str,
@@ -2218,18 +2218,18 @@ personal access tokens (classic) need the `admin:org` scope to use this endpoint
             },
         )
     }
-    /**Delete issue type for an organization
-
-Deletes an issue type for an organization.
-
-You can find out more about issue types in [Managing issue types in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/configuring-issues/managing-issue-types-in-an-organization).
-
-To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
-personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/issue-types/{issue_type_id}` (operation `orgs/delete-issue-type`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/issue-types#delete-issue-type-for-an-organization)*/
+    /// Delete issue type for an organization
+    ///
+    /// Deletes an issue type for an organization.
+    ///
+    /// You can find out more about issue types in [Managing issue types in an organization](https://docs.github.com/issues/tracking-your-work-with-issues/configuring-issues/managing-issue-types-in-an-organization).
+    ///
+    /// To use this endpoint, the authenticated user must be an administrator for the organization. OAuth app tokens and
+    /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/issue-types/{issue_type_id}` (operation `orgs/delete-issue-type`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#delete-issue-type-for-an-organization)
     pub async fn delete_issue_type(
         &self,
         org: &str,
@@ -2258,13 +2258,13 @@ personal access tokens (classic) need the `admin:org` scope to use this endpoint
             },
         )
     }
-    /**List organization members
-
-List all users who are members of an organization. If the authenticated user is also a member of this organization then both concealed and public members will be returned.
-
-`GET /orgs/{org}/members` (operation `orgs/list-members`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-members)*/
+    /// List organization members
+    ///
+    /// List all users who are members of an organization. If the authenticated user is also a member of this organization then both concealed and public members will be returned.
+    ///
+    /// `GET /orgs/{org}/members` (operation `orgs/list-members`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-members)
     pub async fn list_members(
         &self,
         org: &str,
@@ -2301,13 +2301,13 @@ List all users who are members of an organization. If the authenticated user is 
             },
         )
     }
-    /**Check organization membership for a user
-
-Check if a user is, publicly or privately, a member of the organization.
-
-`GET /orgs/{org}/members/{username}` (operation `orgs/check-membership-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#check-organization-membership-for-a-user)*/
+    /// Check organization membership for a user
+    ///
+    /// Check if a user is, publicly or privately, a member of the organization.
+    ///
+    /// `GET /orgs/{org}/members/{username}` (operation `orgs/check-membership-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#check-organization-membership-for-a-user)
     pub async fn check_membership_for_user(
         &self,
         org: &str,
@@ -2334,16 +2334,16 @@ Check if a user is, publicly or privately, a member of the organization.
             },
         )
     }
-    /**Remove an organization member
-
-Removing a user from this list will remove them from all teams and they will no longer have any access to the organization's repositories.
-
-> [!NOTE]
-> If a user has both direct membership in the organization as well as indirect membership via an enterprise team, only their direct membership will be removed. Their indirect membership via an enterprise team remains until the user is removed from the enterprise team.
-
-`DELETE /orgs/{org}/members/{username}` (operation `orgs/remove-member`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#remove-an-organization-member)*/
+    /// Remove an organization member
+    ///
+    /// Removing a user from this list will remove them from all teams and they will no longer have any access to the organization's repositories.
+    ///
+    /// > [!NOTE]
+    /// > If a user has both direct membership in the organization as well as indirect membership via an enterprise team, only their direct membership will be removed. Their indirect membership via an enterprise team remains until the user is removed from the enterprise team.
+    ///
+    /// `DELETE /orgs/{org}/members/{username}` (operation `orgs/remove-member`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#remove-an-organization-member)
     pub async fn remove_member(
         &self,
         org: &str,
@@ -2371,13 +2371,13 @@ Removing a user from this list will remove them from all teams and they will no 
             },
         )
     }
-    /**Get organization membership for a user
-
-In order to get a user's membership with an organization, the authenticated user must be an organization member. The `state` parameter in the response can be used to identify the user's membership status.
-
-`GET /orgs/{org}/memberships/{username}` (operation `orgs/get-membership-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#get-organization-membership-for-a-user)*/
+    /// Get organization membership for a user
+    ///
+    /// In order to get a user's membership with an organization, the authenticated user must be an organization member. The `state` parameter in the response can be used to identify the user's membership status.
+    ///
+    /// `GET /orgs/{org}/memberships/{username}` (operation `orgs/get-membership-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#get-organization-membership-for-a-user)
     pub async fn get_membership_for_user(
         &self,
         org: &str,
@@ -2406,21 +2406,21 @@ In order to get a user's membership with an organization, the authenticated user
             },
         )
     }
-    /**Set organization membership for a user
-
-Only authenticated organization owners can add a member to the organization or update the member's role.
-
-*   If the authenticated user is _adding_ a member to the organization, the invited user will receive an email inviting them to the organization. The user's [membership status](https://docs.github.com/rest/orgs/members#get-organization-membership-for-a-user) will be `pending` until they accept the invitation.
-
-*   Authenticated users can _update_ a user's membership by passing the `role` parameter. If the authenticated user changes a member's role to `admin`, the affected user will receive an email notifying them that they've been made an organization owner. If the authenticated user changes an owner's role to `member`, no email will be sent.
-
-**Rate limits**
-
-To prevent abuse, organization owners are limited to creating 50 organization invitations for an organization within a 24 hour period. If the organization is more than one month old or on a paid plan, the limit is 500 invitations per 24 hour period.
-
-`PUT /orgs/{org}/memberships/{username}` (operation `orgs/set-membership-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#set-organization-membership-for-a-user)*/
+    /// Set organization membership for a user
+    ///
+    /// Only authenticated organization owners can add a member to the organization or update the member's role.
+    ///
+    /// *   If the authenticated user is _adding_ a member to the organization, the invited user will receive an email inviting them to the organization. The user's [membership status](https://docs.github.com/rest/orgs/members#get-organization-membership-for-a-user) will be `pending` until they accept the invitation.
+    ///
+    /// *   Authenticated users can _update_ a user's membership by passing the `role` parameter. If the authenticated user changes a member's role to `admin`, the affected user will receive an email notifying them that they've been made an organization owner. If the authenticated user changes an owner's role to `member`, no email will be sent.
+    ///
+    /// **Rate limits**
+    ///
+    /// To prevent abuse, organization owners are limited to creating 50 organization invitations for an organization within a 24 hour period. If the organization is more than one month old or on a paid plan, the limit is 500 invitations per 24 hour period.
+    ///
+    /// `PUT /orgs/{org}/memberships/{username}` (operation `orgs/set-membership-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#set-organization-membership-for-a-user)
     pub async fn set_membership_for_user(
         &self,
         org: &str,
@@ -2453,18 +2453,18 @@ To prevent abuse, organization owners are limited to creating 50 organization in
             },
         )
     }
-    /**Remove organization membership for a user
-
-In order to remove a user's membership with an organization, the authenticated user must be an organization owner.
-
-If the specified user is an active member of the organization, this will remove them from the organization. If the specified user has been invited to the organization, this will cancel their invitation. The specified user will receive an email notification in both cases.
-
-> [!NOTE]
-> If a user has both direct membership in the organization as well as indirect membership via an enterprise team, only their direct membership will be removed. Their indirect membership via an enterprise team remains until the user is removed from the enterprise team.
-
-`DELETE /orgs/{org}/memberships/{username}` (operation `orgs/remove-membership-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#remove-organization-membership-for-a-user)*/
+    /// Remove organization membership for a user
+    ///
+    /// In order to remove a user's membership with an organization, the authenticated user must be an organization owner.
+    ///
+    /// If the specified user is an active member of the organization, this will remove them from the organization. If the specified user has been invited to the organization, this will cancel their invitation. The specified user will receive an email notification in both cases.
+    ///
+    /// > [!NOTE]
+    /// > If a user has both direct membership in the organization as well as indirect membership via an enterprise team, only their direct membership will be removed. Their indirect membership via an enterprise team remains until the user is removed from the enterprise team.
+    ///
+    /// `DELETE /orgs/{org}/memberships/{username}` (operation `orgs/remove-membership-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#remove-organization-membership-for-a-user)
     pub async fn remove_membership_for_user(
         &self,
         org: &str,
@@ -2493,20 +2493,20 @@ If the specified user is an active member of the organization, this will remove 
             },
         )
     }
-    /**Get all organization roles for an organization
-
-Lists the organization roles available in this organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-To use this endpoint, the authenticated user must be one of:
-
-- An administrator for the organization.
-- An organization member (or a member of a team) assigned a custom organization role that includes the **View organization roles** (`read_organization_custom_org_role`) permission. For more information, see "[Permissions for organization access](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/permissions-of-custom-organization-roles#permissions-for-organization-access)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/organization-roles` (operation `orgs/list-org-roles`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#get-all-organization-roles-for-an-organization)*/
+    /// Get all organization roles for an organization
+    ///
+    /// Lists the organization roles available in this organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    ///
+    /// - An administrator for the organization.
+    /// - An organization member (or a member of a team) assigned a custom organization role that includes the **View organization roles** (`read_organization_custom_org_role`) permission. For more information, see "[Permissions for organization access](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/permissions-of-custom-organization-roles#permissions-for-organization-access)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/organization-roles` (operation `orgs/list-org-roles`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#get-all-organization-roles-for-an-organization)
     pub async fn list_org_roles(
         &self,
         org: &str,
@@ -2531,17 +2531,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove all organization roles for a team
-
-Removes all assigned organization roles from a team. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-The authenticated user must be an administrator for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/organization-roles/teams/{team_slug}` (operation `orgs/revoke-all-org-roles-team`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-all-organization-roles-for-a-team)*/
+    /// Remove all organization roles for a team
+    ///
+    /// Removes all assigned organization roles from a team. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// The authenticated user must be an administrator for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/organization-roles/teams/{team_slug}` (operation `orgs/revoke-all-org-roles-team`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-all-organization-roles-for-a-team)
     pub async fn revoke_all_org_roles_team(
         &self,
         org: &str,
@@ -2567,17 +2567,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Assign an organization role to a team
-
-Assigns an organization role to a team in an organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-The authenticated user must be an administrator for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}` (operation `orgs/assign-team-to-org-role`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#assign-an-organization-role-to-a-team)*/
+    /// Assign an organization role to a team
+    ///
+    /// Assigns an organization role to a team in an organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// The authenticated user must be an administrator for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}` (operation `orgs/assign-team-to-org-role`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#assign-an-organization-role-to-a-team)
     pub async fn assign_team_to_org_role(
         &self,
         org: &str,
@@ -2608,17 +2608,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove an organization role from a team
-
-Removes an organization role from a team. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-The authenticated user must be an administrator for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}` (operation `orgs/revoke-org-role-team`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-an-organization-role-from-a-team)*/
+    /// Remove an organization role from a team
+    ///
+    /// Removes an organization role from a team. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// The authenticated user must be an administrator for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}` (operation `orgs/revoke-org-role-team`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-an-organization-role-from-a-team)
     pub async fn revoke_org_role_team(
         &self,
         org: &str,
@@ -2646,17 +2646,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove all organization roles for a user
-
-Revokes all assigned organization roles from a user. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-The authenticated user must be an administrator for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/organization-roles/users/{username}` (operation `orgs/revoke-all-org-roles-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-all-organization-roles-for-a-user)*/
+    /// Remove all organization roles for a user
+    ///
+    /// Revokes all assigned organization roles from a user. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// The authenticated user must be an administrator for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/organization-roles/users/{username}` (operation `orgs/revoke-all-org-roles-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-all-organization-roles-for-a-user)
     pub async fn revoke_all_org_roles_user(
         &self,
         org: &str,
@@ -2682,17 +2682,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Assign an organization role to a user
-
-Assigns an organization role to a member of an organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-The authenticated user must be an administrator for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/organization-roles/users/{username}/{role_id}` (operation `orgs/assign-user-to-org-role`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#assign-an-organization-role-to-a-user)*/
+    /// Assign an organization role to a user
+    ///
+    /// Assigns an organization role to a member of an organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// The authenticated user must be an administrator for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/organization-roles/users/{username}/{role_id}` (operation `orgs/assign-user-to-org-role`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#assign-an-organization-role-to-a-user)
     pub async fn assign_user_to_org_role(
         &self,
         org: &str,
@@ -2723,17 +2723,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Remove an organization role from a user
-
-Remove an organization role from a user. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-The authenticated user must be an administrator for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/organization-roles/users/{username}/{role_id}` (operation `orgs/revoke-org-role-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-an-organization-role-from-a-user)*/
+    /// Remove an organization role from a user
+    ///
+    /// Remove an organization role from a user. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// The authenticated user must be an administrator for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/organization-roles/users/{username}/{role_id}` (operation `orgs/revoke-org-role-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-an-organization-role-from-a-user)
     pub async fn revoke_org_role_user(
         &self,
         org: &str,
@@ -2761,20 +2761,20 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get an organization role
-
-Gets an organization role that is available to this organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-To use this endpoint, the authenticated user must be one of:
-
-- An administrator for the organization.
-- An organization member (or a member of a team) assigned a custom organization role that includes the **View organization roles** (`read_organization_custom_org_role`) permission. For more information, see "[Permissions for organization access](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/permissions-of-custom-organization-roles#permissions-for-organization-access)."
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/organization-roles/{role_id}` (operation `orgs/get-org-role`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#get-an-organization-role)*/
+    /// Get an organization role
+    ///
+    /// Gets an organization role that is available to this organization. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    ///
+    /// - An administrator for the organization.
+    /// - An organization member (or a member of a team) assigned a custom organization role that includes the **View organization roles** (`read_organization_custom_org_role`) permission. For more information, see "[Permissions for organization access](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/permissions-of-custom-organization-roles#permissions-for-organization-access)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/organization-roles/{role_id}` (operation `orgs/get-org-role`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#get-an-organization-role)
     pub async fn get_org_role(
         &self,
         org: &str,
@@ -2803,17 +2803,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List teams that are assigned to an organization role
-
-Lists the teams that are assigned to an organization role. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-To use this endpoint, you must be an administrator for the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/organization-roles/{role_id}/teams` (operation `orgs/list-org-role-teams`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-teams-that-are-assigned-to-an-organization-role)*/
+    /// List teams that are assigned to an organization role
+    ///
+    /// Lists the teams that are assigned to an organization role. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// To use this endpoint, you must be an administrator for the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/organization-roles/{role_id}/teams` (operation `orgs/list-org-role-teams`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-teams-that-are-assigned-to-an-organization-role)
     pub async fn list_org_role_teams(
         &self,
         org: &str,
@@ -2850,17 +2850,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List users that are assigned to an organization role
-
-Lists organization members that are assigned to an organization role. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
-
-To use this endpoint, you must be an administrator for the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/organization-roles/{role_id}/users` (operation `orgs/list-org-role-users`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-users-that-are-assigned-to-an-organization-role)*/
+    /// List users that are assigned to an organization role
+    ///
+    /// Lists organization members that are assigned to an organization role. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
+    ///
+    /// To use this endpoint, you must be an administrator for the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/organization-roles/{role_id}/users` (operation `orgs/list-org-role-users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-users-that-are-assigned-to-an-organization-role)
     pub async fn list_org_role_users(
         &self,
         org: &str,
@@ -2897,13 +2897,13 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**List outside collaborators for an organization
-
-List all users who are outside collaborators of an organization.
-
-`GET /orgs/{org}/outside_collaborators` (operation `orgs/list-outside-collaborators`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#list-outside-collaborators-for-an-organization)*/
+    /// List outside collaborators for an organization
+    ///
+    /// List all users who are outside collaborators of an organization.
+    ///
+    /// `GET /orgs/{org}/outside_collaborators` (operation `orgs/list-outside-collaborators`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#list-outside-collaborators-for-an-organization)
     pub async fn list_outside_collaborators(
         &self,
         org: &str,
@@ -2935,13 +2935,13 @@ List all users who are outside collaborators of an organization.
             },
         )
     }
-    /**Convert an organization member to outside collaborator
-
-When an organization member is converted to an outside collaborator, they'll only have access to the repositories that their current team membership allows. The user will no longer be a member of the organization. For more information, see "[Converting an organization member to an outside collaborator](https://docs.github.com/articles/converting-an-organization-member-to-an-outside-collaborator/)". Converting an organization member to an outside collaborator may be restricted by enterprise administrators. For more information, see "[Enforcing repository management policies in your enterprise](https://docs.github.com/admin/policies/enforcing-policies-for-your-enterprise/enforcing-repository-management-policies-in-your-enterprise#enforcing-a-policy-for-inviting-outside-collaborators-to-repositories)."
-
-`PUT /orgs/{org}/outside_collaborators/{username}` (operation `orgs/convert-member-to-outside-collaborator`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#convert-an-organization-member-to-outside-collaborator)*/
+    /// Convert an organization member to outside collaborator
+    ///
+    /// When an organization member is converted to an outside collaborator, they'll only have access to the repositories that their current team membership allows. The user will no longer be a member of the organization. For more information, see "[Converting an organization member to an outside collaborator](https://docs.github.com/articles/converting-an-organization-member-to-an-outside-collaborator/)". Converting an organization member to an outside collaborator may be restricted by enterprise administrators. For more information, see "[Enforcing repository management policies in your enterprise](https://docs.github.com/admin/policies/enforcing-policies-for-your-enterprise/enforcing-repository-management-policies-in-your-enterprise#enforcing-a-policy-for-inviting-outside-collaborators-to-repositories)."
+    ///
+    /// `PUT /orgs/{org}/outside_collaborators/{username}` (operation `orgs/convert-member-to-outside-collaborator`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#convert-an-organization-member-to-outside-collaborator)
     pub async fn convert_member_to_outside_collaborator(
         &self,
         org: &str,
@@ -2978,13 +2978,13 @@ When an organization member is converted to an outside collaborator, they'll onl
             },
         )
     }
-    /**Remove outside collaborator from an organization
-
-Removing a user from this list will remove them from all the organization's repositories.
-
-`DELETE /orgs/{org}/outside_collaborators/{username}` (operation `orgs/remove-outside-collaborator`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#remove-outside-collaborator-from-an-organization)*/
+    /// Remove outside collaborator from an organization
+    ///
+    /// Removing a user from this list will remove them from all the organization's repositories.
+    ///
+    /// `DELETE /orgs/{org}/outside_collaborators/{username}` (operation `orgs/remove-outside-collaborator`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#remove-outside-collaborator-from-an-organization)
     pub async fn remove_outside_collaborator(
         &self,
         org: &str,
@@ -3012,15 +3012,15 @@ Removing a user from this list will remove them from all the organization's repo
             },
         )
     }
-    /**List requests to access organization resources with fine-grained personal access tokens
-
-Lists requests from organization members to access organization resources with a fine-grained personal access token.
-
-Only GitHub Apps can use this endpoint.
-
-`GET /orgs/{org}/personal-access-token-requests` (operation `orgs/list-pat-grant-requests`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-requests-to-access-organization-resources-with-fine-grained-personal-access-tokens)*/
+    /// List requests to access organization resources with fine-grained personal access tokens
+    ///
+    /// Lists requests from organization members to access organization resources with a fine-grained personal access token.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `GET /orgs/{org}/personal-access-token-requests` (operation `orgs/list-pat-grant-requests`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-requests-to-access-organization-resources-with-fine-grained-personal-access-tokens)
     pub async fn list_pat_grant_requests(
         &self,
         org: &str,
@@ -3090,15 +3090,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**Review requests to access organization resources with fine-grained personal access tokens
-
-Approves or denies multiple pending requests to access organization resources via a fine-grained personal access token.
-
-Only GitHub Apps can use this endpoint.
-
-`POST /orgs/{org}/personal-access-token-requests` (operation `orgs/review-pat-grant-requests-in-bulk`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#review-requests-to-access-organization-resources-with-fine-grained-personal-access-tokens)*/
+    /// Review requests to access organization resources with fine-grained personal access tokens
+    ///
+    /// Approves or denies multiple pending requests to access organization resources via a fine-grained personal access token.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `POST /orgs/{org}/personal-access-token-requests` (operation `orgs/review-pat-grant-requests-in-bulk`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#review-requests-to-access-organization-resources-with-fine-grained-personal-access-tokens)
     pub async fn review_pat_grant_requests_in_bulk(
         &self,
         org: &str,
@@ -3130,15 +3130,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**Review a request to access organization resources with a fine-grained personal access token
-
-Approves or denies a pending request to access organization resources via a fine-grained personal access token.
-
-Only GitHub Apps can use this endpoint.
-
-`POST /orgs/{org}/personal-access-token-requests/{pat_request_id}` (operation `orgs/review-pat-grant-request`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#review-a-request-to-access-organization-resources-with-a-fine-grained-personal-access-token)*/
+    /// Review a request to access organization resources with a fine-grained personal access token
+    ///
+    /// Approves or denies a pending request to access organization resources via a fine-grained personal access token.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `POST /orgs/{org}/personal-access-token-requests/{pat_request_id}` (operation `orgs/review-pat-grant-request`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#review-a-request-to-access-organization-resources-with-a-fine-grained-personal-access-token)
     pub async fn review_pat_grant_request(
         &self,
         org: &str,
@@ -3172,15 +3172,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**List repositories requested to be accessed by a fine-grained personal access token
-
-Lists the repositories a fine-grained personal access token request is requesting access to.
-
-Only GitHub Apps can use this endpoint.
-
-`GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories` (operation `orgs/list-pat-grant-request-repositories`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-repositories-requested-to-be-accessed-by-a-fine-grained-personal-access-token)*/
+    /// List repositories requested to be accessed by a fine-grained personal access token
+    ///
+    /// Lists the repositories a fine-grained personal access token request is requesting access to.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories` (operation `orgs/list-pat-grant-request-repositories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-repositories-requested-to-be-accessed-by-a-fine-grained-personal-access-token)
     pub async fn list_pat_grant_request_repositories(
         &self,
         org: &str,
@@ -3218,15 +3218,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**List fine-grained personal access tokens with access to organization resources
-
-Lists approved fine-grained personal access tokens owned by organization members that can access organization resources.
-
-Only GitHub Apps can use this endpoint.
-
-`GET /orgs/{org}/personal-access-tokens` (operation `orgs/list-pat-grants`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-fine-grained-personal-access-tokens-with-access-to-organization-resources)*/
+    /// List fine-grained personal access tokens with access to organization resources
+    ///
+    /// Lists approved fine-grained personal access tokens owned by organization members that can access organization resources.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `GET /orgs/{org}/personal-access-tokens` (operation `orgs/list-pat-grants`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-fine-grained-personal-access-tokens-with-access-to-organization-resources)
     pub async fn list_pat_grants(
         &self,
         org: &str,
@@ -3295,15 +3295,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**Update the access to organization resources via fine-grained personal access tokens
-
-Updates the access organization members have to organization resources via fine-grained personal access tokens. Limited to revoking a token's existing access.
-
-Only GitHub Apps can use this endpoint.
-
-`POST /orgs/{org}/personal-access-tokens` (operation `orgs/update-pat-accesses`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#update-the-access-to-organization-resources-via-fine-grained-personal-access-tokens)*/
+    /// Update the access to organization resources via fine-grained personal access tokens
+    ///
+    /// Updates the access organization members have to organization resources via fine-grained personal access tokens. Limited to revoking a token's existing access.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `POST /orgs/{org}/personal-access-tokens` (operation `orgs/update-pat-accesses`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#update-the-access-to-organization-resources-via-fine-grained-personal-access-tokens)
     pub async fn update_pat_accesses(
         &self,
         org: &str,
@@ -3334,15 +3334,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**Update the access a fine-grained personal access token has to organization resources
-
-Updates the access an organization member has to organization resources via a fine-grained personal access token. Limited to revoking the token's existing access. Limited to revoking a token's existing access.
-
-Only GitHub Apps can use this endpoint.
-
-`POST /orgs/{org}/personal-access-tokens/{pat_id}` (operation `orgs/update-pat-access`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#update-the-access-a-fine-grained-personal-access-token-has-to-organization-resources)*/
+    /// Update the access a fine-grained personal access token has to organization resources
+    ///
+    /// Updates the access an organization member has to organization resources via a fine-grained personal access token. Limited to revoking the token's existing access. Limited to revoking a token's existing access.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `POST /orgs/{org}/personal-access-tokens/{pat_id}` (operation `orgs/update-pat-access`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#update-the-access-a-fine-grained-personal-access-token-has-to-organization-resources)
     pub async fn update_pat_access(
         &self,
         org: &str,
@@ -3375,15 +3375,15 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**List repositories a fine-grained personal access token has access to
-
-Lists the repositories a fine-grained personal access token has access to.
-
-Only GitHub Apps can use this endpoint.
-
-`GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories` (operation `orgs/list-pat-grant-repositories`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-repositories-a-fine-grained-personal-access-token-has-access-to)*/
+    /// List repositories a fine-grained personal access token has access to
+    ///
+    /// Lists the repositories a fine-grained personal access token has access to.
+    ///
+    /// Only GitHub Apps can use this endpoint.
+    ///
+    /// `GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories` (operation `orgs/list-pat-grant-repositories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-repositories-a-fine-grained-personal-access-token-has-access-to)
     pub async fn list_pat_grant_repositories(
         &self,
         org: &str,
@@ -3421,14 +3421,14 @@ Only GitHub Apps can use this endpoint.
             },
         )
     }
-    /**Get all custom properties for an organization
-
-Gets all custom properties defined for an organization.
-Organization members can read these properties.
-
-`GET /orgs/{org}/properties/schema` (operation `orgs/custom-properties-for-repos-get-organization-definitions`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#get-all-custom-properties-for-an-organization)*/
+    /// Get all custom properties for an organization
+    ///
+    /// Gets all custom properties defined for an organization.
+    /// Organization members can read these properties.
+    ///
+    /// `GET /orgs/{org}/properties/schema` (operation `orgs/custom-properties-for-repos-get-organization-definitions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#get-all-custom-properties-for-an-organization)
     pub async fn custom_properties_for_repos_get_organization_definitions(
         &self,
         org: &str,
@@ -3453,21 +3453,21 @@ Organization members can read these properties.
             },
         )
     }
-    /**Create or update custom properties for an organization
-
-Creates new or updates existing custom properties defined for an organization in a batch.
-
-If the property already exists, the existing property will be replaced with the new values.
-Missing optional values will fall back to default values, previous values will be overwritten.
-E.g. if a property exists with `values_editable_by: org_and_repo_actors` and it's updated without specifying `values_editable_by`, it will be updated to default value `org_actors`.
-
-To use this endpoint, the authenticated user must be one of:
-  - An administrator for the organization.
-  - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
-
-`PATCH /orgs/{org}/properties/schema` (operation `orgs/custom-properties-for-repos-create-or-update-organization-definitions`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-custom-properties-for-an-organization)*/
+    /// Create or update custom properties for an organization
+    ///
+    /// Creates new or updates existing custom properties defined for an organization in a batch.
+    ///
+    /// If the property already exists, the existing property will be replaced with the new values.
+    /// Missing optional values will fall back to default values, previous values will be overwritten.
+    /// E.g. if a property exists with `values_editable_by: org_and_repo_actors` and it's updated without specifying `values_editable_by`, it will be updated to default value `org_actors`.
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    ///   - An administrator for the organization.
+    ///   - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
+    ///
+    /// `PATCH /orgs/{org}/properties/schema` (operation `orgs/custom-properties-for-repos-create-or-update-organization-definitions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-custom-properties-for-an-organization)
     pub async fn custom_properties_for_repos_create_or_update_organization_definitions(
         &self,
         org: &str,
@@ -3494,14 +3494,14 @@ To use this endpoint, the authenticated user must be one of:
             },
         )
     }
-    /**Get a custom property for an organization
-
-Gets a custom property that is defined for an organization.
-Organization members can read these properties.
-
-`GET /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-get-organization-definition`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#get-a-custom-property-for-an-organization)*/
+    /// Get a custom property for an organization
+    ///
+    /// Gets a custom property that is defined for an organization.
+    /// Organization members can read these properties.
+    ///
+    /// `GET /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-get-organization-definition`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#get-a-custom-property-for-an-organization)
     pub async fn custom_properties_for_repos_get_organization_definition(
         &self,
         org: &str,
@@ -3530,17 +3530,17 @@ Organization members can read these properties.
             },
         )
     }
-    /**Create or update a custom property for an organization
-
-Creates a new or updates an existing custom property that is defined for an organization.
-
-To use this endpoint, the authenticated user must be one of:
-- An administrator for the organization.
-- A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
-
-`PUT /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-create-or-update-organization-definition`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-a-custom-property-for-an-organization)*/
+    /// Create or update a custom property for an organization
+    ///
+    /// Creates a new or updates an existing custom property that is defined for an organization.
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    /// - An administrator for the organization.
+    /// - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
+    ///
+    /// `PUT /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-create-or-update-organization-definition`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-a-custom-property-for-an-organization)
     pub async fn custom_properties_for_repos_create_or_update_organization_definition(
         &self,
         org: &str,
@@ -3571,17 +3571,17 @@ To use this endpoint, the authenticated user must be one of:
             },
         )
     }
-    /**Remove a custom property for an organization
-
-Removes a custom property that is defined for an organization.
-
-To use this endpoint, the authenticated user must be one of:
-  - An administrator for the organization.
-  - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
-
-`DELETE /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-delete-organization-definition`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#remove-a-custom-property-for-an-organization)*/
+    /// Remove a custom property for an organization
+    ///
+    /// Removes a custom property that is defined for an organization.
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    ///   - An administrator for the organization.
+    ///   - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
+    ///
+    /// `DELETE /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-delete-organization-definition`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#remove-a-custom-property-for-an-organization)
     pub async fn custom_properties_for_repos_delete_organization_definition(
         &self,
         org: &str,
@@ -3610,14 +3610,14 @@ To use this endpoint, the authenticated user must be one of:
             },
         )
     }
-    /**List custom property values for organization repositories
-
-Lists organization repositories with all of their custom property values.
-Organization members can read these properties.
-
-`GET /orgs/{org}/properties/values` (operation `orgs/custom-properties-for-repos-get-organization-values`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#list-custom-property-values-for-organization-repositories)*/
+    /// List custom property values for organization repositories
+    ///
+    /// Lists organization repositories with all of their custom property values.
+    /// Organization members can read these properties.
+    ///
+    /// `GET /orgs/{org}/properties/values` (operation `orgs/custom-properties-for-repos-get-organization-values`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#list-custom-property-values-for-organization-repositories)
     pub async fn custom_properties_for_repos_get_organization_values(
         &self,
         org: &str,
@@ -3652,22 +3652,22 @@ Organization members can read these properties.
             },
         )
     }
-    /**Create or update custom property values for organization repositories
-
-Create new or update existing custom property values for repositories in a batch that belong to an organization.
-Each target repository will have its custom property values updated to match the values provided in the request.
-
-A maximum of 30 repositories can be updated in a single request.
-
-Using a value of `null` for a custom property will remove or 'unset' the property value from the repository.
-
-To use this endpoint, the authenticated user must be one of:
-  - An administrator for the organization.
-  - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_values_editor` in the organization.
-
-`PATCH /orgs/{org}/properties/values` (operation `orgs/custom-properties-for-repos-create-or-update-organization-values`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-custom-property-values-for-organization-repositories)*/
+    /// Create or update custom property values for organization repositories
+    ///
+    /// Create new or update existing custom property values for repositories in a batch that belong to an organization.
+    /// Each target repository will have its custom property values updated to match the values provided in the request.
+    ///
+    /// A maximum of 30 repositories can be updated in a single request.
+    ///
+    /// Using a value of `null` for a custom property will remove or 'unset' the property value from the repository.
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    ///   - An administrator for the organization.
+    ///   - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_values_editor` in the organization.
+    ///
+    /// `PATCH /orgs/{org}/properties/values` (operation `orgs/custom-properties-for-repos-create-or-update-organization-values`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-custom-property-values-for-organization-repositories)
     pub async fn custom_properties_for_repos_create_or_update_organization_values(
         &self,
         org: &str,
@@ -3695,13 +3695,13 @@ To use this endpoint, the authenticated user must be one of:
             },
         )
     }
-    /**List public organization members
-
-Members of an organization can choose to have their membership publicized or not.
-
-`GET /orgs/{org}/public_members` (operation `orgs/list-public-members`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#list-public-organization-members)*/
+    /// List public organization members
+    ///
+    /// Members of an organization can choose to have their membership publicized or not.
+    ///
+    /// `GET /orgs/{org}/public_members` (operation `orgs/list-public-members`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-public-organization-members)
     pub async fn list_public_members(
         &self,
         org: &str,
@@ -3730,13 +3730,13 @@ Members of an organization can choose to have their membership publicized or not
             },
         )
     }
-    /**Check public organization membership for a user
-
-Check if the provided user is a public member of the organization.
-
-`GET /orgs/{org}/public_members/{username}` (operation `orgs/check-public-membership-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#check-public-organization-membership-for-a-user)*/
+    /// Check public organization membership for a user
+    ///
+    /// Check if the provided user is a public member of the organization.
+    ///
+    /// `GET /orgs/{org}/public_members/{username}` (operation `orgs/check-public-membership-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#check-public-organization-membership-for-a-user)
     pub async fn check_public_membership_for_user(
         &self,
         org: &str,
@@ -3762,15 +3762,15 @@ Check if the provided user is a public member of the organization.
             },
         )
     }
-    /**Set public organization membership for the authenticated user
-
-The user can publicize their own membership. (A user cannot publicize the membership for another user.)
-
-Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-`PUT /orgs/{org}/public_members/{username}` (operation `orgs/set-public-membership-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#set-public-organization-membership-for-the-authenticated-user)*/
+    /// Set public organization membership for the authenticated user
+    ///
+    /// The user can publicize their own membership. (A user cannot publicize the membership for another user.)
+    ///
+    /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// `PUT /orgs/{org}/public_members/{username}` (operation `orgs/set-public-membership-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#set-public-organization-membership-for-the-authenticated-user)
     pub async fn set_public_membership_for_authenticated_user(
         &self,
         org: &str,
@@ -3798,13 +3798,13 @@ Note that you'll need to set `Content-Length` to zero when calling out to this e
             },
         )
     }
-    /**Remove public organization membership for the authenticated user
-
-Removes the public membership for the authenticated user from the specified organization, unless public visibility is enforced by default.
-
-`DELETE /orgs/{org}/public_members/{username}` (operation `orgs/remove-public-membership-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#remove-public-organization-membership-for-the-authenticated-user)*/
+    /// Remove public organization membership for the authenticated user
+    ///
+    /// Removes the public membership for the authenticated user from the specified organization, unless public visibility is enforced by default.
+    ///
+    /// `DELETE /orgs/{org}/public_members/{username}` (operation `orgs/remove-public-membership-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#remove-public-organization-membership-for-the-authenticated-user)
     pub async fn remove_public_membership_for_authenticated_user(
         &self,
         org: &str,
@@ -3830,13 +3830,13 @@ Removes the public membership for the authenticated user from the specified orga
             },
         )
     }
-    /**Get organization ruleset history
-
-Get the history of an organization ruleset.
-
-`GET /orgs/{org}/rulesets/{ruleset_id}/history` (operation `orgs/get-org-ruleset-history`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#get-organization-ruleset-history)*/
+    /// Get organization ruleset history
+    ///
+    /// Get the history of an organization ruleset.
+    ///
+    /// `GET /orgs/{org}/rulesets/{ruleset_id}/history` (operation `orgs/get-org-ruleset-history`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-organization-ruleset-history)
     pub async fn get_org_ruleset_history(
         &self,
         org: &str,
@@ -3872,13 +3872,13 @@ Get the history of an organization ruleset.
             },
         )
     }
-    /**Get organization ruleset version
-
-Get a version of an organization ruleset.
-
-`GET /orgs/{org}/rulesets/{ruleset_id}/history/{version_id}` (operation `orgs/get-org-ruleset-version`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#get-organization-ruleset-version)*/
+    /// Get organization ruleset version
+    ///
+    /// Get a version of an organization ruleset.
+    ///
+    /// `GET /orgs/{org}/rulesets/{ruleset_id}/history/{version_id}` (operation `orgs/get-org-ruleset-version`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-organization-ruleset-version)
     pub async fn get_org_ruleset_version(
         &self,
         org: &str,
@@ -3909,14 +3909,14 @@ Get a version of an organization ruleset.
             },
         )
     }
-    /**List security manager teams
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
-
-`GET /orgs/{org}/security-managers` (operation `orgs/list-security-manager-teams`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/security-managers#list-security-manager-teams)*/
+    /// List security manager teams
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
+    ///
+    /// `GET /orgs/{org}/security-managers` (operation `orgs/list-security-manager-teams`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/security-managers#list-security-manager-teams)
     #[deprecated(
         note = "deprecated by GitHub on 2024-12-01; removal planned for 2026-01-01"
     )]
@@ -3941,14 +3941,14 @@ Get a version of an organization ruleset.
             },
         )
     }
-    /**Add a security manager team
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
-
-`PUT /orgs/{org}/security-managers/teams/{team_slug}` (operation `orgs/add-security-manager-team`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/security-managers#add-a-security-manager-team)*/
+    /// Add a security manager team
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
+    ///
+    /// `PUT /orgs/{org}/security-managers/teams/{team_slug}` (operation `orgs/add-security-manager-team`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/security-managers#add-a-security-manager-team)
     #[deprecated(
         note = "deprecated by GitHub on 2024-12-01; removal planned for 2026-01-01"
     )]
@@ -3977,14 +3977,14 @@ Get a version of an organization ruleset.
             },
         )
     }
-    /**Remove a security manager team
-
-> [!WARNING]
-> **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
-
-`DELETE /orgs/{org}/security-managers/teams/{team_slug}` (operation `orgs/remove-security-manager-team`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/security-managers#remove-a-security-manager-team)*/
+    /// Remove a security manager team
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
+    ///
+    /// `DELETE /orgs/{org}/security-managers/teams/{team_slug}` (operation `orgs/remove-security-manager-team`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/security-managers#remove-a-security-manager-team)
     #[deprecated(
         note = "deprecated by GitHub on 2024-12-01; removal planned for 2026-01-01"
     )]
@@ -4013,15 +4013,15 @@ Get a version of an organization ruleset.
             },
         )
     }
-    /**Get immutable releases settings for an organization
-
-Gets the immutable releases policy for repositories in an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/settings/immutable-releases` (operation `orgs/get-immutable-releases-settings`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#get-immutable-releases-settings-for-an-organization)*/
+    /// Get immutable releases settings for an organization
+    ///
+    /// Gets the immutable releases policy for repositories in an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/settings/immutable-releases` (operation `orgs/get-immutable-releases-settings`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#get-immutable-releases-settings-for-an-organization)
     pub async fn get_immutable_releases_settings(
         &self,
         org: &str,
@@ -4045,15 +4045,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Set immutable releases settings for an organization
-
-Sets the immutable releases policy for repositories in an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/settings/immutable-releases` (operation `orgs/set-immutable-releases-settings`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#set-immutable-releases-settings-for-an-organization)*/
+    /// Set immutable releases settings for an organization
+    ///
+    /// Sets the immutable releases policy for repositories in an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/settings/immutable-releases` (operation `orgs/set-immutable-releases-settings`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#set-immutable-releases-settings-for-an-organization)
     pub async fn set_immutable_releases_settings(
         &self,
         org: &str,
@@ -4079,15 +4079,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**List selected repositories for immutable releases enforcement
-
-List all of the repositories that have been selected for immutable releases enforcement in an organization.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/settings/immutable-releases/repositories` (operation `orgs/get-immutable-releases-settings-repositories`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#list-selected-repositories-for-immutable-releases-enforcement)*/
+    /// List selected repositories for immutable releases enforcement
+    ///
+    /// List all of the repositories that have been selected for immutable releases enforcement in an organization.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/settings/immutable-releases/repositories` (operation `orgs/get-immutable-releases-settings-repositories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-selected-repositories-for-immutable-releases-enforcement)
     pub async fn get_immutable_releases_settings_repositories(
         &self,
         org: &str,
@@ -4122,15 +4122,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Set selected repositories for immutable releases enforcement
-
-Replaces all repositories that have been selected for immutable releases enforcement in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/settings/immutable-releases/repositories` (operation `orgs/set-immutable-releases-settings-repositories`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#set-selected-repositories-for-immutable-releases-enforcement)*/
+    /// Set selected repositories for immutable releases enforcement
+    ///
+    /// Replaces all repositories that have been selected for immutable releases enforcement in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/settings/immutable-releases/repositories` (operation `orgs/set-immutable-releases-settings-repositories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#set-selected-repositories-for-immutable-releases-enforcement)
     pub async fn set_immutable_releases_settings_repositories(
         &self,
         org: &str,
@@ -4157,15 +4157,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Enable a selected repository for immutable releases in an organization
-
-Adds a repository to the list of selected repositories that are enforced for immutable releases in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PUT /orgs/{org}/settings/immutable-releases/repositories/{repository_id}` (operation `orgs/enable-selected-repository-immutable-releases-organization`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization)*/
+    /// Enable a selected repository for immutable releases in an organization
+    ///
+    /// Adds a repository to the list of selected repositories that are enforced for immutable releases in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PUT /orgs/{org}/settings/immutable-releases/repositories/{repository_id}` (operation `orgs/enable-selected-repository-immutable-releases-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization)
     pub async fn enable_selected_repository_immutable_releases_organization(
         &self,
         org: &str,
@@ -4192,15 +4192,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Disable a selected repository for immutable releases in an organization
-
-Removes a repository from the list of selected repositories that are enforced for immutable releases in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/settings/immutable-releases/repositories/{repository_id}` (operation `orgs/disable-selected-repository-immutable-releases-organization`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization)*/
+    /// Disable a selected repository for immutable releases in an organization
+    ///
+    /// Removes a repository from the list of selected repositories that are enforced for immutable releases in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/settings/immutable-releases/repositories/{repository_id}` (operation `orgs/disable-selected-repository-immutable-releases-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization)
     pub async fn disable_selected_repository_immutable_releases_organization(
         &self,
         org: &str,
@@ -4227,20 +4227,20 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Enable or disable a security feature for an organization
-
-> [!WARNING]
-> **Closing down notice:** The ability to enable or disable a security feature for all eligible repositories in an organization is closing down. Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead. For more information, see the [changelog](https://github.blog/changelog/2024-07-22-deprecation-of-api-endpoint-to-enable-or-disable-a-security-feature-for-an-organization/).
-
-Enables or disables the specified security feature for all eligible repositories in an organization. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-
-The authenticated user must be an organization owner or be member of a team with the security manager role to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org`, `write:org`, or `repo` scopes to use this endpoint.
-
-`POST /orgs/{org}/{security_product}/{enablement}` (operation `orgs/enable-or-disable-security-product-on-all-org-repos`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#enable-or-disable-a-security-feature-for-an-organization)*/
+    /// Enable or disable a security feature for an organization
+    ///
+    /// > [!WARNING]
+    /// > **Closing down notice:** The ability to enable or disable a security feature for all eligible repositories in an organization is closing down. Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead. For more information, see the [changelog](https://github.blog/changelog/2024-07-22-deprecation-of-api-endpoint-to-enable-or-disable-a-security-feature-for-an-organization/).
+    ///
+    /// Enables or disables the specified security feature for all eligible repositories in an organization. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// The authenticated user must be an organization owner or be member of a team with the security manager role to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org`, `write:org`, or `repo` scopes to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/{security_product}/{enablement}` (operation `orgs/enable-or-disable-security-product-on-all-org-repos`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#enable-or-disable-a-security-feature-for-an-organization)
     #[deprecated(
         note = "deprecated by GitHub on 2024-07-22; removal planned for 2025-07-22"
     )]
@@ -4277,13 +4277,13 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org`, `wri
             },
         )
     }
-    /**List organization memberships for the authenticated user
-
-Lists all of the authenticated user's organization memberships.
-
-`GET /user/memberships/orgs` (operation `orgs/list-memberships-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-memberships-for-the-authenticated-user)*/
+    /// List organization memberships for the authenticated user
+    ///
+    /// Lists all of the authenticated user's organization memberships.
+    ///
+    /// `GET /user/memberships/orgs` (operation `orgs/list-memberships-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-memberships-for-the-authenticated-user)
     pub async fn list_memberships_for_authenticated_user(
         &self,
         query: &OrgsListMembershipsForAuthenticatedUserQuery,
@@ -4324,13 +4324,13 @@ Lists all of the authenticated user's organization memberships.
             },
         )
     }
-    /**Get an organization membership for the authenticated user
-
-If the authenticated user is an active or pending member of the organization, this endpoint will return the user's membership. If the authenticated user is not affiliated with the organization, a `404` is returned. This endpoint will return a `403` if the request is made by a GitHub App that is blocked by the organization.
-
-`GET /user/memberships/orgs/{org}` (operation `orgs/get-membership-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user)*/
+    /// Get an organization membership for the authenticated user
+    ///
+    /// If the authenticated user is an active or pending member of the organization, this endpoint will return the user's membership. If the authenticated user is not affiliated with the organization, a `404` is returned. This endpoint will return a `403` if the request is made by a GitHub App that is blocked by the organization.
+    ///
+    /// `GET /user/memberships/orgs/{org}` (operation `orgs/get-membership-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user)
     pub async fn get_membership_for_authenticated_user(
         &self,
         org: &str,
@@ -4355,13 +4355,13 @@ If the authenticated user is an active or pending member of the organization, th
             },
         )
     }
-    /**Update an organization membership for the authenticated user
-
-Converts the authenticated user to an active member of the organization, if that user has a pending invitation from the organization.
-
-`PATCH /user/memberships/orgs/{org}` (operation `orgs/update-membership-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/members#update-an-organization-membership-for-the-authenticated-user)*/
+    /// Update an organization membership for the authenticated user
+    ///
+    /// Converts the authenticated user to an active member of the organization, if that user has a pending invitation from the organization.
+    ///
+    /// `PATCH /user/memberships/orgs/{org}` (operation `orgs/update-membership-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/members#update-an-organization-membership-for-the-authenticated-user)
     pub async fn update_membership_for_authenticated_user(
         &self,
         org: &str,
@@ -4396,18 +4396,18 @@ Converts the authenticated user to an active member of the organization, if that
             },
         )
     }
-    /**List organizations for the authenticated user
-
-List organizations for the authenticated user.
-
-For OAuth app tokens and personal access tokens (classic), this endpoint only lists organizations that your authorization allows you to operate on in some way (e.g., you can list teams with `read:org` scope, you can publicize your organization membership with `user` scope, etc.). Therefore, this API requires at least `user` or `read:org` scope for OAuth app tokens and personal access tokens (classic). Requests with insufficient scope will receive a `403 Forbidden` response.
-
-> [!NOTE]
-> Requests using a fine-grained access token will receive a `200 Success` response with an empty list.
-
-`GET /user/orgs` (operation `orgs/list-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations-for-the-authenticated-user)*/
+    /// List organizations for the authenticated user
+    ///
+    /// List organizations for the authenticated user.
+    ///
+    /// For OAuth app tokens and personal access tokens (classic), this endpoint only lists organizations that your authorization allows you to operate on in some way (e.g., you can list teams with `read:org` scope, you can publicize your organization membership with `user` scope, etc.). Therefore, this API requires at least `user` or `read:org` scope for OAuth app tokens and personal access tokens (classic). Requests with insufficient scope will receive a `403 Forbidden` response.
+    ///
+    /// > [!NOTE]
+    /// > Requests using a fine-grained access token will receive a `200 Success` response with an empty list.
+    ///
+    /// `GET /user/orgs` (operation `orgs/list-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
         &self,
         query: &OrgsListForAuthenticatedUserQuery,
@@ -4442,15 +4442,15 @@ For OAuth app tokens and personal access tokens (classic), this endpoint only li
             },
         )
     }
-    /**List organizations for a user
-
-List [public organization memberships](https://docs.github.com/articles/publicizing-or-concealing-organization-membership) for the specified user.
-
-This method only lists _public_ memberships, regardless of authentication. If you need to fetch all of the organization memberships (public and private) for the authenticated user, use the [List organizations for the authenticated user](https://docs.github.com/rest/orgs/orgs#list-organizations-for-the-authenticated-user) API instead.
-
-`GET /users/{username}/orgs` (operation `orgs/list-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations-for-a-user)*/
+    /// List organizations for a user
+    ///
+    /// List [public organization memberships](https://docs.github.com/articles/publicizing-or-concealing-organization-membership) for the specified user.
+    ///
+    /// This method only lists _public_ memberships, regardless of authentication. If you need to fetch all of the organization memberships (public and private) for the authenticated user, use the [List organizations for the authenticated user](https://docs.github.com/rest/orgs/orgs#list-organizations-for-the-authenticated-user) API instead.
+    ///
+    /// `GET /users/{username}/orgs` (operation `orgs/list-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations-for-a-user)
     pub async fn list_for_user(
         &self,
         username: &str,
@@ -4479,22 +4479,22 @@ This method only lists _public_ memberships, regardless of authentication. If yo
             },
         )
     }
-    /**List organization fine-grained permissions for an organization
-
-Lists the fine-grained permissions that can be used in custom organization roles for an organization. For more information, see "[Managing people's access to your organization with roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/about-custom-organization-roles)."
-
-To list the fine-grained permissions that can be used in custom repository roles for an organization, see "[List repository fine-grained permissions for an organization](https://docs.github.com/rest/orgs/organization-roles#list-repository-fine-grained-permissions-for-an-organization)."
-
-To use this endpoint, the authenticated user must be one of:
-
-- An administrator for the organization.
-- A user, or a user on a team, with the fine-grained permissions of `read_organization_custom_org_role` in the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/organization-fine-grained-permissions` (operation `orgs/list-organization-fine-grained-permissions`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-organization-fine-grained-permissions-for-an-organization)*/
+    /// List organization fine-grained permissions for an organization
+    ///
+    /// Lists the fine-grained permissions that can be used in custom organization roles for an organization. For more information, see "[Managing people's access to your organization with roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/about-custom-organization-roles)."
+    ///
+    /// To list the fine-grained permissions that can be used in custom repository roles for an organization, see "[List repository fine-grained permissions for an organization](https://docs.github.com/rest/orgs/organization-roles#list-repository-fine-grained-permissions-for-an-organization)."
+    ///
+    /// To use this endpoint, the authenticated user must be one of:
+    ///
+    /// - An administrator for the organization.
+    /// - A user, or a user on a team, with the fine-grained permissions of `read_organization_custom_org_role` in the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/organization-fine-grained-permissions` (operation `orgs/list-organization-fine-grained-permissions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-organization-fine-grained-permissions-for-an-organization)
     pub async fn list_organization_fine_grained_permissions(
         &self,
         org: &str,
@@ -4531,9 +4531,9 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
 ///Query parameters of [`list`](OrgsApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListQuery {
-    ///An organization ID. Only return organizations with an ID greater than this ID.
+    /// An organization ID. Only return organizations with an ID greater than this ID.
     pub since: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list`](OrgsApi::list).
@@ -4555,11 +4555,11 @@ pub enum OrgsSetClusterDeploymentRecordsResponse {
 ///Query parameters of [`list_attestations_bulk`](OrgsApi::list_attestations_bulk).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListAttestationsBulkQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///The success responses of [`delete_attestations_by_subject_digest`](OrgsApi::delete_attestations_by_subject_digest).
@@ -4573,15 +4573,15 @@ pub enum OrgsDeleteAttestationsBySubjectDigestResponse {
 ///Query parameters of [`list_attestation_repositories`](OrgsApi::list_attestation_repositories).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListAttestationRepositoriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
+    /// Optional filter for fetching attestations with a given predicate type.
+    /// This option accepts `provenance`, `sbom`, `release`, or freeform text
+    /// for custom predicate types.
     pub predicate_type: Option<String>,
 }
 ///The success responses of [`delete_attestations_by_id`](OrgsApi::delete_attestations_by_id).
@@ -4595,197 +4595,197 @@ pub enum OrgsDeleteAttestationsByIdResponse {
 ///Query parameters of [`list_attestations`](OrgsApi::list_attestations).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListAttestationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
+    /// Optional filter for fetching attestations with a given predicate type.
+    /// This option accepts `provenance`, `sbom`, `release`, or freeform text
+    /// for custom predicate types.
     pub predicate_type: Option<String>,
 }
 ///Query parameters of [`list_blocked_users`](OrgsApi::list_blocked_users).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListBlockedUsersQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_failed_invitations`](OrgsApi::list_failed_invitations).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListFailedInvitationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_webhooks`](OrgsApi::list_webhooks).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListWebhooksQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_webhook_deliveries`](OrgsApi::list_webhook_deliveries).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListWebhookDeliveriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
+    /// Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
-    ///Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
+    /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
     pub status: Option<crate::types::SuccessOrFailure>,
 }
 ///Query parameters of [`get_route_stats_by_actor`](OrgsApi::get_route_stats_by_actor).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetRouteStatsByActorQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<Vec<crate::types::OrgsGetRouteStatsByActorSortItem>>,
-    ///Providing a substring will filter results where the API route contains the substring. This is a case-insensitive search.
+    /// Providing a substring will filter results where the API route contains the substring. This is a case-insensitive search.
     pub api_route_substring: Option<String>,
 }
 ///Query parameters of [`get_subject_stats`](OrgsApi::get_subject_stats).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetSubjectStatsQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<Vec<crate::types::OrgsGetSubjectStatsSortItem>>,
-    ///Providing a substring will filter results where the subject name contains the substring. This is a case-insensitive search.
+    /// Providing a substring will filter results where the subject name contains the substring. This is a case-insensitive search.
     pub subject_name_substring: Option<String>,
 }
 ///Query parameters of [`get_summary_stats`](OrgsApi::get_summary_stats).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetSummaryStatsQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
 }
 ///Query parameters of [`get_summary_stats_by_user`](OrgsApi::get_summary_stats_by_user).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetSummaryStatsByUserQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
 }
 ///Query parameters of [`get_summary_stats_by_actor`](OrgsApi::get_summary_stats_by_actor).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetSummaryStatsByActorQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
 }
 ///Query parameters of [`get_time_stats`](OrgsApi::get_time_stats).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetTimeStatsQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
-    ///The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
+    /// The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
     pub timestamp_increment: String,
 }
 ///Query parameters of [`get_time_stats_by_user`](OrgsApi::get_time_stats_by_user).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetTimeStatsByUserQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
-    ///The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
+    /// The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
     pub timestamp_increment: String,
 }
 ///Query parameters of [`get_time_stats_by_actor`](OrgsApi::get_time_stats_by_actor).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetTimeStatsByActorQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
-    ///The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
+    /// The increment of time used to breakdown the query results (5m, 10m, 1h, etc.)
     pub timestamp_increment: String,
 }
 ///Query parameters of [`get_user_stats`](OrgsApi::get_user_stats).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetUserStatsQuery {
-    ///The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The minimum timestamp to query for stats. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub min_timestamp: String,
-    ///The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The maximum timestamp to query for stats. Defaults to the time 30 days ago. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub max_timestamp: Option<String>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<Vec<crate::types::OrgsGetSubjectStatsSortItem>>,
-    ///Providing a substring will filter results where the actor name contains the substring. This is a case-insensitive search.
+    /// Providing a substring will filter results where the actor name contains the substring. This is a case-insensitive search.
     pub actor_name_substring: Option<String>,
 }
 ///Query parameters of [`list_app_installations`](OrgsApi::list_app_installations).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListAppInstallationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_pending_invitations`](OrgsApi::list_pending_invitations).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListPendingInvitationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Filter invitations by their member role.
+    /// Filter invitations by their member role.
     pub role: Option<crate::types::OrgsListPendingInvitationsRole>,
-    ///Filter invitations by their invitation source.
+    /// Filter invitations by their invitation source.
     pub invitation_source: Option<crate::types::AllOrMemberOrScim>,
 }
 ///Query parameters of [`list_invitation_teams`](OrgsApi::list_invitation_teams).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListInvitationTeamsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_members`](OrgsApi::list_members).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListMembersQuery {
-    ///Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
+    /// Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
     pub filter: Option<crate::types::T2faDisabledOrT2faInsecureOrAll>,
-    ///Filter members returned by their role.
+    /// Filter members returned by their role.
     pub role: Option<crate::types::AllOrAdminOrMember>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`check_membership_for_user`](OrgsApi::check_membership_for_user).
@@ -4799,27 +4799,27 @@ pub enum OrgsCheckMembershipForUserResponse {
 ///Query parameters of [`list_org_role_teams`](OrgsApi::list_org_role_teams).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListOrgRoleTeamsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_org_role_users`](OrgsApi::list_org_role_users).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListOrgRoleUsersQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_outside_collaborators`](OrgsApi::list_outside_collaborators).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListOutsideCollaboratorsQuery {
-    ///Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
+    /// Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
     pub filter: Option<crate::types::T2faDisabledOrT2faInsecureOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`convert_member_to_outside_collaborator`](OrgsApi::convert_member_to_outside_collaborator).
@@ -4833,109 +4833,109 @@ pub enum OrgsConvertMemberToOutsideCollaboratorResponse {
 ///Query parameters of [`list_pat_grant_requests`](OrgsApi::list_pat_grant_requests).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListPatGrantRequestsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The property by which to sort the results.
+    /// The property by which to sort the results.
     pub sort: Option<crate::types::CreatedAt>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///A list of owner usernames to use to filter the results.
+    /// A list of owner usernames to use to filter the results.
     pub owner: Option<Vec<String>>,
-    ///The name of the repository to use to filter the results.
+    /// The name of the repository to use to filter the results.
     pub repository: Option<String>,
-    ///The permission to use to filter the results.
+    /// The permission to use to filter the results.
     pub permission: Option<String>,
-    ///Only show fine-grained personal access tokens used before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show fine-grained personal access tokens used before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub last_used_before: Option<String>,
-    ///Only show fine-grained personal access tokens used after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show fine-grained personal access tokens used after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub last_used_after: Option<String>,
-    ///The ID of the token
+    /// The ID of the token
     pub token_id: Option<Vec<String>>,
 }
 ///Query parameters of [`list_pat_grant_request_repositories`](OrgsApi::list_pat_grant_request_repositories).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListPatGrantRequestRepositoriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_pat_grants`](OrgsApi::list_pat_grants).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListPatGrantsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The property by which to sort the results.
+    /// The property by which to sort the results.
     pub sort: Option<crate::types::CreatedAt>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///A list of owner usernames to use to filter the results.
+    /// A list of owner usernames to use to filter the results.
     pub owner: Option<Vec<String>>,
-    ///The name of the repository to use to filter the results.
+    /// The name of the repository to use to filter the results.
     pub repository: Option<String>,
-    ///The permission to use to filter the results.
+    /// The permission to use to filter the results.
     pub permission: Option<String>,
-    ///Only show fine-grained personal access tokens used before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show fine-grained personal access tokens used before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub last_used_before: Option<String>,
-    ///Only show fine-grained personal access tokens used after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show fine-grained personal access tokens used after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub last_used_after: Option<String>,
-    ///The ID of the token
+    /// The ID of the token
     pub token_id: Option<Vec<String>>,
 }
 ///Query parameters of [`list_pat_grant_repositories`](OrgsApi::list_pat_grant_repositories).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListPatGrantRepositoriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`custom_properties_for_repos_get_organization_values`](OrgsApi::custom_properties_for_repos_get_organization_values).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsCustomPropertiesForReposGetOrganizationValuesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Finds repositories in the organization with a query containing one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching for repositories](https://docs.github.com/articles/searching-for-repositories/)" for a detailed list of qualifiers.
+    /// Finds repositories in the organization with a query containing one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching for repositories](https://docs.github.com/articles/searching-for-repositories/)" for a detailed list of qualifiers.
     pub repository_query: Option<String>,
 }
 ///Query parameters of [`list_public_members`](OrgsApi::list_public_members).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListPublicMembersQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_org_ruleset_history`](OrgsApi::get_org_ruleset_history).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetOrgRulesetHistoryQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_immutable_releases_settings_repositories`](OrgsApi::get_immutable_releases_settings_repositories).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsGetImmutableReleasesSettingsRepositoriesQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_memberships_for_authenticated_user`](OrgsApi::list_memberships_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListMembershipsForAuthenticatedUserQuery {
-    ///Indicates the state of the memberships to return. If not specified, the API returns both active and pending memberships.
+    /// Indicates the state of the memberships to return. If not specified, the API returns both active and pending memberships.
     pub state: Option<crate::types::ActiveOrPending>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_memberships_for_authenticated_user`](OrgsApi::list_memberships_for_authenticated_user).
@@ -4957,9 +4957,9 @@ pub enum OrgsUpdateMembershipForAuthenticatedUserResponse {
 ///Query parameters of [`list_for_authenticated_user`](OrgsApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_for_authenticated_user`](OrgsApi::list_for_authenticated_user).
@@ -4973,8 +4973,8 @@ pub enum OrgsListForAuthenticatedUserResponse {
 ///Query parameters of [`list_for_user`](OrgsApi::list_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct OrgsListForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,15 +16,15 @@ pub struct PackagesApi<'a> {
     client: &'a Client,
 }
 impl<'a> PackagesApi<'a> {
-    /**Get list of conflicting packages during Docker migration for organization
-
-Lists all packages that are in a specific organization, are readable by the requesting user, and that encountered a conflict during a Docker migration.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint.
-
-`GET /orgs/{org}/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-organization)*/
+    /// Get list of conflicting packages during Docker migration for organization
+    ///
+    /// Lists all packages that are in a specific organization, are readable by the requesting user, and that encountered a conflict during a Docker migration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-organization)
     pub async fn list_docker_migration_conflicting_packages_for_organization(
         &self,
         org: &str,
@@ -49,15 +49,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**List packages for an organization
-
-Lists packages in an organization readable by the user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /orgs/{org}/packages` (operation `packages/list-packages-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-an-organization)*/
+    /// List packages for an organization
+    ///
+    /// Lists packages in an organization readable by the user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /orgs/{org}/packages` (operation `packages/list-packages-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-an-organization)
     pub async fn list_packages_for_organization(
         &self,
         org: &str,
@@ -94,15 +94,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Get a package for an organization
-
-Gets a specific package in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /orgs/{org}/packages/{package_type}/{package_name}` (operation `packages/get-package-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-an-organization)*/
+    /// Get a package for an organization
+    ///
+    /// Gets a specific package in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /orgs/{org}/packages/{package_type}/{package_name}` (operation `packages/get-package-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-an-organization)
     pub async fn get_package_for_organization(
         &self,
         org: &str,
@@ -130,17 +130,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Delete a package for an organization
-
-Deletes an entire package in an organization. You cannot delete a public package if any version of the package has more than 5,000 downloads. In this scenario, contact GitHub support for further assistance.
-
-The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`DELETE /orgs/{org}/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-an-organization)*/
+    /// Delete a package for an organization
+    ///
+    /// Deletes an entire package in an organization. You cannot delete a public package if any version of the package has more than 5,000 downloads. In this scenario, contact GitHub support for further assistance.
+    ///
+    /// The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `DELETE /orgs/{org}/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-an-organization)
     pub async fn delete_package_for_org(
         &self,
         org: &str,
@@ -172,21 +172,21 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Restore a package for an organization
-
-Restores an entire package in an organization.
-
-You can restore a deleted package under the following conditions:
-  - The package was deleted within the last 30 days.
-  - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
-
-The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`POST /orgs/{org}/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-an-organization)*/
+    /// Restore a package for an organization
+    ///
+    /// Restores an entire package in an organization.
+    ///
+    /// You can restore a deleted package under the following conditions:
+    ///   - The package was deleted within the last 30 days.
+    ///   - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
+    ///
+    /// The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `POST /orgs/{org}/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-an-organization)
     pub async fn restore_package_for_org(
         &self,
         org: &str,
@@ -222,15 +222,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**List package versions for a package owned by an organization
-
-Lists package versions for a package owned by an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /orgs/{org}/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-org`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization)*/
+    /// List package versions for a package owned by an organization
+    ///
+    /// Lists package versions for a package owned by an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /orgs/{org}/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization)
     pub async fn get_all_package_versions_for_package_owned_by_org(
         &self,
         org: &str,
@@ -272,15 +272,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Get a package version for an organization
-
-Gets a specific package version in an organization.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-organization`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-an-organization)*/
+    /// Get a package version for an organization
+    ///
+    /// Gets a specific package version in an organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-organization`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-an-organization)
     pub async fn get_package_version_for_organization(
         &self,
         org: &str,
@@ -310,17 +310,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Delete package version for an organization
-
-Deletes a specific package version in an organization. If the package is public and the package version has more than 5,000 downloads, you cannot delete the package version. In this scenario, contact GitHub support for further assistance.
-
-The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`DELETE /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#delete-package-version-for-an-organization)*/
+    /// Delete package version for an organization
+    ///
+    /// Deletes a specific package version in an organization. If the package is public and the package version has more than 5,000 downloads, you cannot delete the package version. In this scenario, contact GitHub support for further assistance.
+    ///
+    /// The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `DELETE /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-package-version-for-an-organization)
     pub async fn delete_package_version_for_org(
         &self,
         org: &str,
@@ -354,21 +354,21 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Restore package version for an organization
-
-Restores a specific package version in an organization.
-
-You can restore a deleted package under the following conditions:
-  - The package was deleted within the last 30 days.
-  - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
-
-The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`POST /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#restore-package-version-for-an-organization)*/
+    /// Restore package version for an organization
+    ///
+    /// Restores a specific package version in an organization.
+    ///
+    /// You can restore a deleted package under the following conditions:
+    ///   - The package was deleted within the last 30 days.
+    ///   - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
+    ///
+    /// The authenticated user must have admin permissions in the organization to use this endpoint. If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must also have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `POST /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-package-version-for-an-organization)
     pub async fn restore_package_version_for_org(
         &self,
         org: &str,
@@ -402,15 +402,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Get list of conflicting packages during Docker migration for authenticated-user
-
-Lists all packages that are owned by the authenticated user within the user's namespace, and that encountered a conflict during a Docker migration.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint.
-
-`GET /user/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-authenticated-user)*/
+    /// Get list of conflicting packages during Docker migration for authenticated-user
+    ///
+    /// Lists all packages that are owned by the authenticated user within the user's namespace, and that encountered a conflict during a Docker migration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint.
+    ///
+    /// `GET /user/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-authenticated-user)
     pub async fn list_docker_migration_conflicting_packages_for_authenticated_user(
         &self,
     ) -> Result<Response<Vec<crate::types::Package>>, Error> {
@@ -431,15 +431,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**List packages for the authenticated user's namespace
-
-Lists packages owned by the authenticated user within the user's namespace.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /user/packages` (operation `packages/list-packages-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-the-authenticated-users-namespace)*/
+    /// List packages for the authenticated user's namespace
+    ///
+    /// Lists packages owned by the authenticated user within the user's namespace.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /user/packages` (operation `packages/list-packages-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-the-authenticated-users-namespace)
     pub async fn list_packages_for_authenticated_user(
         &self,
         query: &PackagesListPackagesForAuthenticatedUserQuery,
@@ -471,15 +471,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Get a package for the authenticated user
-
-Gets a specific package for a package owned by the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /user/packages/{package_type}/{package_name}` (operation `packages/get-package-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-the-authenticated-user)*/
+    /// Get a package for the authenticated user
+    ///
+    /// Gets a specific package for a package owned by the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /user/packages/{package_type}/{package_name}` (operation `packages/get-package-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-the-authenticated-user)
     pub async fn get_package_for_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -505,15 +505,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Delete a package for the authenticated user
-
-Deletes a package owned by the authenticated user. You cannot delete a public package if any version of the package has more than 5,000 downloads. In this scenario, contact GitHub support for further assistance.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`DELETE /user/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-the-authenticated-user)*/
+    /// Delete a package for the authenticated user
+    ///
+    /// Deletes a package owned by the authenticated user. You cannot delete a public package if any version of the package has more than 5,000 downloads. In this scenario, contact GitHub support for further assistance.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `DELETE /user/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-the-authenticated-user)
     pub async fn delete_package_for_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -543,19 +543,19 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Restore a package for the authenticated user
-
-Restores a package owned by the authenticated user.
-
-You can restore a deleted package under the following conditions:
-  - The package was deleted within the last 30 days.
-  - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`POST /user/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-the-authenticated-user)*/
+    /// Restore a package for the authenticated user
+    ///
+    /// Restores a package owned by the authenticated user.
+    ///
+    /// You can restore a deleted package under the following conditions:
+    ///   - The package was deleted within the last 30 days.
+    ///   - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `POST /user/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-the-authenticated-user)
     pub async fn restore_package_for_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -590,15 +590,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**List package versions for a package owned by the authenticated user
-
-Lists package versions for a package owned by the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /user/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user)*/
+    /// List package versions for a package owned by the authenticated user
+    ///
+    /// Lists package versions for a package owned by the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /user/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user)
     pub async fn get_all_package_versions_for_package_owned_by_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -639,15 +639,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Get a package version for the authenticated user
-
-Gets a specific package version for a package owned by the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-the-authenticated-user)*/
+    /// Get a package version for the authenticated user
+    ///
+    /// Gets a specific package version for a package owned by the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-the-authenticated-user)
     pub async fn get_package_version_for_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -676,17 +676,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Delete a package version for the authenticated user
-
-Deletes a specific package version for a package owned by the authenticated user.  If the package is public and the package version has more than 5,000 downloads, you cannot delete the package version. In this scenario, contact GitHub support for further assistance.
-
-The authenticated user must have admin permissions in the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-version-for-the-authenticated-user)*/
+    /// Delete a package version for the authenticated user
+    ///
+    /// Deletes a specific package version for a package owned by the authenticated user.  If the package is public and the package version has more than 5,000 downloads, you cannot delete the package version. In this scenario, contact GitHub support for further assistance.
+    ///
+    /// The authenticated user must have admin permissions in the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-version-for-the-authenticated-user)
     pub async fn delete_package_version_for_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -719,19 +719,19 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Restore a package version for the authenticated user
-
-Restores a package version owned by the authenticated user.
-
-You can restore a deleted package version under the following conditions:
-  - The package was deleted within the last 30 days.
-  - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-version-for-the-authenticated-user)*/
+    /// Restore a package version for the authenticated user
+    ///
+    /// Restores a package version owned by the authenticated user.
+    ///
+    /// You can restore a deleted package version under the following conditions:
+    ///   - The package was deleted within the last 30 days.
+    ///   - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-version-for-the-authenticated-user)
     pub async fn restore_package_version_for_authenticated_user(
         &self,
         package_type: crate::types::PackagePackageType,
@@ -764,15 +764,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Get list of conflicting packages during Docker migration for user
-
-Lists all packages that are in a specific user's namespace, that the requesting user has access to, and that encountered a conflict during Docker migration.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint.
-
-`GET /users/{username}/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-user)*/
+    /// Get list of conflicting packages during Docker migration for user
+    ///
+    /// Lists all packages that are in a specific user's namespace, that the requesting user has access to, and that encountered a conflict during Docker migration.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-user)
     pub async fn list_docker_migration_conflicting_packages_for_user(
         &self,
         username: &str,
@@ -799,15 +799,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**List packages for a user
-
-Lists all packages in a user's namespace for which the requesting user has access.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /users/{username}/packages` (operation `packages/list-packages-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-a-user)*/
+    /// List packages for a user
+    ///
+    /// Lists all packages in a user's namespace for which the requesting user has access.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /users/{username}/packages` (operation `packages/list-packages-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-a-user)
     pub async fn list_packages_for_user(
         &self,
         username: &str,
@@ -844,15 +844,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Get a package for a user
-
-Gets a specific package metadata for a public package owned by a user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /users/{username}/packages/{package_type}/{package_name}` (operation `packages/get-package-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-a-user)*/
+    /// Get a package for a user
+    ///
+    /// Gets a specific package metadata for a public package owned by a user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /users/{username}/packages/{package_type}/{package_name}` (operation `packages/get-package-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-a-user)
     pub async fn get_package_for_user(
         &self,
         username: &str,
@@ -880,17 +880,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Delete a package for a user
-
-Deletes an entire package for a user. You cannot delete a public package if any version of the package has more than 5,000 downloads. In this scenario, contact GitHub support for further assistance.
-
-If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`DELETE /users/{username}/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-a-user)*/
+    /// Delete a package for a user
+    ///
+    /// Deletes an entire package for a user. You cannot delete a public package if any version of the package has more than 5,000 downloads. In this scenario, contact GitHub support for further assistance.
+    ///
+    /// If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `DELETE /users/{username}/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-a-user)
     pub async fn delete_package_for_user(
         &self,
         username: &str,
@@ -922,21 +922,21 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Restore a package for a user
-
-Restores an entire package for a user.
-
-You can restore a deleted package under the following conditions:
-  - The package was deleted within the last 30 days.
-  - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
-
-If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`POST /users/{username}/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-a-user)*/
+    /// Restore a package for a user
+    ///
+    /// Restores an entire package for a user.
+    ///
+    /// You can restore a deleted package under the following conditions:
+    ///   - The package was deleted within the last 30 days.
+    ///   - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
+    ///
+    /// If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `POST /users/{username}/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-a-user)
     pub async fn restore_package_for_user(
         &self,
         username: &str,
@@ -973,15 +973,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**List package versions for a package owned by a user
-
-Lists package versions for a public package owned by a specified user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /users/{username}/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user)*/
+    /// List package versions for a package owned by a user
+    ///
+    /// Lists package versions for a public package owned by a specified user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /users/{username}/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user)
     pub async fn get_all_package_versions_for_package_owned_by_user(
         &self,
         username: &str,
@@ -1014,15 +1014,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Get a package version for a user
-
-Gets a specific package version for a public package owned by a specified user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`GET /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-a-user)*/
+    /// Get a package version for a user
+    ///
+    /// Gets a specific package version for a public package owned by a specified user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `GET /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-a-user)
     pub async fn get_package_version_for_user(
         &self,
         username: &str,
@@ -1053,17 +1053,17 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` s
             },
         )
     }
-    /**Delete package version for a user
-
-Deletes a specific package version for a user. If the package is public and the package version has more than 5,000 downloads, you cannot delete the package version. In this scenario, contact GitHub support for further assistance.
-
-If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`DELETE /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#delete-package-version-for-a-user)*/
+    /// Delete package version for a user
+    ///
+    /// Deletes a specific package version for a user. If the package is public and the package version has more than 5,000 downloads, you cannot delete the package version. In this scenario, contact GitHub support for further assistance.
+    ///
+    /// If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `DELETE /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-package-version-for-a-user)
     pub async fn delete_package_version_for_user(
         &self,
         username: &str,
@@ -1098,21 +1098,21 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
             },
         )
     }
-    /**Restore package version for a user
-
-Restores a specific package version for a user.
-
-You can restore a deleted package under the following conditions:
-  - The package was deleted within the last 30 days.
-  - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
-
-If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
-
-`POST /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/packages/packages#restore-package-version-for-a-user)*/
+    /// Restore package version for a user
+    ///
+    /// Restores a specific package version for a user.
+    ///
+    /// You can restore a deleted package under the following conditions:
+    ///   - The package was deleted within the last 30 days.
+    ///   - The same package namespace and version is still available and not reused for a new package. If the same package namespace is not available, you will not be able to restore your package. In this scenario, to restore the deleted package, you must delete the new package that uses the deleted package's namespace first.
+    ///
+    /// If the `package_type` belongs to a GitHub Packages registry that supports granular permissions, the authenticated user must have admin permissions to the package. For the list of these registries, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
+    ///
+    /// `POST /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-package-version-for-a-user)
     pub async fn restore_package_version_for_user(
         &self,
         username: &str,
@@ -1151,83 +1151,83 @@ OAuth app tokens and personal access tokens (classic) need the `read:packages` a
 ///Query parameters of [`list_packages_for_organization`](PackagesApi::list_packages_for_organization).
 #[derive(Debug, Clone)]
 pub struct PackagesListPackagesForOrganizationQuery {
-    ///The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
+    /// The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
     pub package_type: crate::types::PackagePackageType,
-    /**The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
-
-The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
-For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."*/
+    /// The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
+    ///
+    /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
+    /// For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
     pub visibility: Option<crate::types::PublicOrPrivateOrInternal>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`restore_package_for_org`](PackagesApi::restore_package_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct PackagesRestorePackageForOrgQuery {
-    ///package token
+    /// package token
     pub token: Option<String>,
 }
 ///Query parameters of [`get_all_package_versions_for_package_owned_by_org`](PackagesApi::get_all_package_versions_for_package_owned_by_org).
 #[derive(Debug, Clone, Default)]
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The state of the package, either active or deleted.
+    /// The state of the package, either active or deleted.
     pub state: Option<crate::types::ActiveOrDeleted>,
 }
 ///Query parameters of [`list_packages_for_authenticated_user`](PackagesApi::list_packages_for_authenticated_user).
 #[derive(Debug, Clone)]
 pub struct PackagesListPackagesForAuthenticatedUserQuery {
-    ///The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
+    /// The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
     pub package_type: crate::types::PackagePackageType,
-    /**The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
-
-The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
-For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."*/
+    /// The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
+    ///
+    /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
+    /// For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
     pub visibility: Option<crate::types::PublicOrPrivateOrInternal>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`restore_package_for_authenticated_user`](PackagesApi::restore_package_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct PackagesRestorePackageForAuthenticatedUserQuery {
-    ///package token
+    /// package token
     pub token: Option<String>,
 }
 ///Query parameters of [`get_all_package_versions_for_package_owned_by_authenticated_user`](PackagesApi::get_all_package_versions_for_package_owned_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The state of the package, either active or deleted.
+    /// The state of the package, either active or deleted.
     pub state: Option<crate::types::ActiveOrDeleted>,
 }
 ///Query parameters of [`list_packages_for_user`](PackagesApi::list_packages_for_user).
 #[derive(Debug, Clone)]
 pub struct PackagesListPackagesForUserQuery {
-    ///The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
+    /// The type of supported package. Packages in GitHub's Gradle registry have the type `maven`. Docker images pushed to GitHub's Container registry (`ghcr.io`) have the type `container`. You can use the type `docker` to find images that were pushed to GitHub's Docker registry (`docker.pkg.github.com`), even if these have now been migrated to the Container registry.
     pub package_type: crate::types::PackagePackageType,
-    /**The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
-
-The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
-For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."*/
+    /// The selected visibility of the packages.  This parameter is optional and only filters an existing result set.
+    ///
+    /// The `internal` visibility is only supported for GitHub Packages registries that allow for granular permissions. For other ecosystems `internal` is synonymous with `private`.
+    /// For the list of GitHub Packages registries that support granular permissions, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#granular-permissions-for-userorganization-scoped-packages)."
     pub visibility: Option<crate::types::PublicOrPrivateOrInternal>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`restore_package_for_user`](PackagesApi::restore_package_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct PackagesRestorePackageForUserQuery {
-    ///package token
+    /// package token
     pub token: Option<String>,
 }

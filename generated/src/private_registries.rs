@@ -18,16 +18,16 @@ pub struct PrivateRegistriesApi<'a> {
     client: &'a Client,
 }
 impl<'a> PrivateRegistriesApi<'a> {
-    /**List private registries for an organization
-
-Lists all private registry configurations available at the organization-level without revealing their encrypted
-values.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/private-registries` (operation `private-registries/list-org-private-registries`)
-
-[GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#list-private-registries-for-an-organization)*/
+    /// List private registries for an organization
+    ///
+    /// Lists all private registry configurations available at the organization-level without revealing their encrypted
+    /// values.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/private-registries` (operation `private-registries/list-org-private-registries`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#list-private-registries-for-an-organization)
     pub async fn list_org_private_registries(
         &self,
         org: &str,
@@ -62,16 +62,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Create a private registry for an organization
-
-Creates a private registry configuration with an encrypted value for an organization. Encrypt your secret using [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-For OIDC-based registries (`oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp`), the `encrypted_value` and `key_id` fields should be omitted.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`POST /orgs/{org}/private-registries` (operation `private-registries/create-org-private-registry`)
-
-[GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#create-a-private-registry-for-an-organization)*/
+    /// Create a private registry for an organization
+    ///
+    /// Creates a private registry configuration with an encrypted value for an organization. Encrypt your secret using [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    /// For OIDC-based registries (`oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp`), the `encrypted_value` and `key_id` fields should be omitted.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/private-registries` (operation `private-registries/create-org-private-registry`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#create-a-private-registry-for-an-organization)
     pub async fn create_org_private_registry(
         &self,
         org: &str,
@@ -101,15 +101,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Get private registries public key for an organization
-
-Gets the org public key, which is needed to encrypt private registry secrets. You need to encrypt a secret before you can create or update secrets.
-
-OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/private-registries/public-key` (operation `private-registries/get-org-public-key`)
-
-[GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization)*/
+    /// Get private registries public key for an organization
+    ///
+    /// Gets the org public key, which is needed to encrypt private registry secrets. You need to encrypt a secret before you can create or update secrets.
+    ///
+    /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/private-registries/public-key` (operation `private-registries/get-org-public-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization)
     pub async fn get_org_public_key(
         &self,
         org: &str,
@@ -139,15 +139,15 @@ OAuth tokens and personal access tokens (classic) need the `admin:org` scope to 
             },
         )
     }
-    /**Get a private registry for an organization
-
-Get the configuration of a single private registry defined for an organization, omitting its encrypted value.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`GET /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/get-org-private-registry`)
-
-[GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#get-a-private-registry-for-an-organization)*/
+    /// Get a private registry for an organization
+    ///
+    /// Get the configuration of a single private registry defined for an organization, omitting its encrypted value.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/get-org-private-registry`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#get-a-private-registry-for-an-organization)
     pub async fn get_org_private_registry(
         &self,
         org: &str,
@@ -175,15 +175,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Delete a private registry for an organization
-
-Delete a private registry configuration at the organization-level.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/delete-org-private-registry`)
-
-[GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#delete-a-private-registry-for-an-organization)*/
+    /// Delete a private registry for an organization
+    ///
+    /// Delete a private registry configuration at the organization-level.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/delete-org-private-registry`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#delete-a-private-registry-for-an-organization)
     pub async fn delete_org_private_registry(
         &self,
         org: &str,
@@ -212,16 +212,16 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
             },
         )
     }
-    /**Update a private registry for an organization
-
-Updates a private registry configuration with an encrypted value for an organization. Encrypt your secret using [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
-For OIDC-based registries (`oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp`), the `encrypted_value` and `key_id` fields should be omitted.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/update-org-private-registry`)
-
-[GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization)*/
+    /// Update a private registry for an organization
+    ///
+    /// Updates a private registry configuration with an encrypted value for an organization. Encrypt your secret using [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."
+    /// For OIDC-based registries (`oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp`), the `encrypted_value` and `key_id` fields should be omitted.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/update-org-private-registry`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization)
     pub async fn update_org_private_registry(
         &self,
         org: &str,
@@ -256,8 +256,8 @@ OAuth app tokens and personal access tokens (classic) need the `admin:org` scope
 ///Query parameters of [`list_org_private_registries`](PrivateRegistriesApi::list_org_private_registries).
 #[derive(Debug, Clone, Default)]
 pub struct PrivateRegistriesListOrgPrivateRegistriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,13 +16,13 @@ pub struct ProjectsApi<'a> {
     client: &'a Client,
 }
 impl<'a> ProjectsApi<'a> {
-    /**List projects for organization
-
-List all projects owned by a specific organization accessible by the authenticated user.
-
-`GET /orgs/{org}/projectsV2` (operation `projects/list-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/projects#list-projects-for-organization)*/
+    /// List projects for organization
+    ///
+    /// List all projects owned by a specific organization accessible by the authenticated user.
+    ///
+    /// `GET /orgs/{org}/projectsV2` (operation `projects/list-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/projects#list-projects-for-organization)
     pub async fn list_for_org(
         &self,
         org: &str,
@@ -63,13 +63,13 @@ List all projects owned by a specific organization accessible by the authenticat
             },
         )
     }
-    /**Get project for organization
-
-Get a specific organization-owned project.
-
-`GET /orgs/{org}/projectsV2/{project_number}` (operation `projects/get-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/projects#get-project-for-organization)*/
+    /// Get project for organization
+    ///
+    /// Get a specific organization-owned project.
+    ///
+    /// `GET /orgs/{org}/projectsV2/{project_number}` (operation `projects/get-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/projects#get-project-for-organization)
     pub async fn get_for_org(
         &self,
         org: &str,
@@ -101,13 +101,13 @@ Get a specific organization-owned project.
             },
         )
     }
-    /**Create draft item for organization owned project
-
-Create draft issue item for the specified organization owned project.
-
-`POST /orgs/{org}/projectsV2/{project_number}/drafts` (operation `projects/create-draft-item-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/drafts#create-draft-item-for-organization-owned-project)*/
+    /// Create draft item for organization owned project
+    ///
+    /// Create draft issue item for the specified organization owned project.
+    ///
+    /// `POST /orgs/{org}/projectsV2/{project_number}/drafts` (operation `projects/create-draft-item-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/drafts#create-draft-item-for-organization-owned-project)
     pub async fn create_draft_item_for_org(
         &self,
         org: &str,
@@ -142,13 +142,13 @@ Create draft issue item for the specified organization owned project.
             },
         )
     }
-    /**List project fields for organization
-
-List all fields for a specific organization-owned project.
-
-`GET /orgs/{org}/projectsV2/{project_number}/fields` (operation `projects/list-fields-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/fields#list-project-fields-for-organization)*/
+    /// List project fields for organization
+    ///
+    /// List all fields for a specific organization-owned project.
+    ///
+    /// `GET /orgs/{org}/projectsV2/{project_number}/fields` (operation `projects/list-fields-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/fields#list-project-fields-for-organization)
     pub async fn list_fields_for_org(
         &self,
         org: &str,
@@ -191,13 +191,13 @@ List all fields for a specific organization-owned project.
             },
         )
     }
-    /**Add a field to an organization-owned project.
-
-Add a field to an organization-owned project.
-
-`POST /orgs/{org}/projectsV2/{project_number}/fields` (operation `projects/add-field-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/fields#add-a-field-to-an-organization-owned-project)*/
+    /// Add a field to an organization-owned project.
+    ///
+    /// Add a field to an organization-owned project.
+    ///
+    /// `POST /orgs/{org}/projectsV2/{project_number}/fields` (operation `projects/add-field-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/fields#add-a-field-to-an-organization-owned-project)
     pub async fn add_field_for_org(
         &self,
         org: &str,
@@ -233,13 +233,13 @@ Add a field to an organization-owned project.
             },
         )
     }
-    /**Get project field for organization
-
-Get a specific field for an organization-owned project.
-
-`GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}` (operation `projects/get-field-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/fields#get-project-field-for-organization)*/
+    /// Get project field for organization
+    ///
+    /// Get a specific field for an organization-owned project.
+    ///
+    /// `GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}` (operation `projects/get-field-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/fields#get-project-field-for-organization)
     pub async fn get_field_for_org(
         &self,
         org: &str,
@@ -274,13 +274,13 @@ Get a specific field for an organization-owned project.
             },
         )
     }
-    /**List items for an organization owned project
-
-List all items for a specific organization-owned project accessible by the authenticated user.
-
-`GET /orgs/{org}/projectsV2/{project_number}/items` (operation `projects/list-items-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-an-organization-owned-project)*/
+    /// List items for an organization owned project
+    ///
+    /// List all items for a specific organization-owned project accessible by the authenticated user.
+    ///
+    /// `GET /orgs/{org}/projectsV2/{project_number}/items` (operation `projects/list-items-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-an-organization-owned-project)
     pub async fn list_items_for_org(
         &self,
         org: &str,
@@ -337,13 +337,13 @@ List all items for a specific organization-owned project accessible by the authe
             },
         )
     }
-    /**Add item to organization owned project
-
-Add an issue or pull request item to the specified organization owned project.
-
-`POST /orgs/{org}/projectsV2/{project_number}/items` (operation `projects/add-item-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#add-item-to-organization-owned-project)*/
+    /// Add item to organization owned project
+    ///
+    /// Add an issue or pull request item to the specified organization owned project.
+    ///
+    /// `POST /orgs/{org}/projectsV2/{project_number}/items` (operation `projects/add-item-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#add-item-to-organization-owned-project)
     pub async fn add_item_for_org(
         &self,
         org: &str,
@@ -378,13 +378,13 @@ Add an issue or pull request item to the specified organization owned project.
             },
         )
     }
-    /**Get an item for an organization owned project
-
-Get a specific item from an organization-owned project.
-
-`GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/get-org-item`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#get-an-item-for-an-organization-owned-project)*/
+    /// Get an item for an organization owned project
+    ///
+    /// Get a specific item from an organization-owned project.
+    ///
+    /// `GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/get-org-item`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#get-an-item-for-an-organization-owned-project)
     pub async fn get_org_item(
         &self,
         org: &str,
@@ -430,13 +430,13 @@ Get a specific item from an organization-owned project.
             },
         )
     }
-    /**Delete project item for organization
-
-Delete a specific item from an organization-owned project.
-
-`DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/delete-item-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#delete-project-item-for-organization)*/
+    /// Delete project item for organization
+    ///
+    /// Delete a specific item from an organization-owned project.
+    ///
+    /// `DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/delete-item-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#delete-project-item-for-organization)
     pub async fn delete_item_for_org(
         &self,
         org: &str,
@@ -467,13 +467,13 @@ Delete a specific item from an organization-owned project.
             },
         )
     }
-    /**Update project item for organization
-
-Update a specific item in an organization-owned project.
-
-`PATCH /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/update-item-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#update-project-item-for-organization)*/
+    /// Update project item for organization
+    ///
+    /// Update a specific item in an organization-owned project.
+    ///
+    /// `PATCH /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/update-item-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#update-project-item-for-organization)
     pub async fn update_item_for_org(
         &self,
         org: &str,
@@ -508,13 +508,13 @@ Update a specific item in an organization-owned project.
             },
         )
     }
-    /**Create a view for an organization-owned project
-
-Create a new view in an organization-owned project. Views allow you to customize how items in a project are displayed and filtered.
-
-`POST /orgs/{org}/projectsV2/{project_number}/views` (operation `projects/create-view-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/views#create-a-view-for-an-organization-owned-project)*/
+    /// Create a view for an organization-owned project
+    ///
+    /// Create a new view in an organization-owned project. Views allow you to customize how items in a project are displayed and filtered.
+    ///
+    /// `POST /orgs/{org}/projectsV2/{project_number}/views` (operation `projects/create-view-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/views#create-a-view-for-an-organization-owned-project)
     pub async fn create_view_for_org(
         &self,
         org: &str,
@@ -552,13 +552,13 @@ Create a new view in an organization-owned project. Views allow you to customize
             },
         )
     }
-    /**List items for an organization project view
-
-List items in an organization project with the saved view's filter applied.
-
-`GET /orgs/{org}/projectsV2/{project_number}/views/{view_number}/items` (operation `projects/list-view-items-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-an-organization-project-view)*/
+    /// List items for an organization project view
+    ///
+    /// List items in an organization project with the saved view's filter applied.
+    ///
+    /// `GET /orgs/{org}/projectsV2/{project_number}/views/{view_number}/items` (operation `projects/list-view-items-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-an-organization-project-view)
     pub async fn list_view_items_for_org(
         &self,
         org: &str,
@@ -616,13 +616,13 @@ List items in an organization project with the saved view's filter applied.
             },
         )
     }
-    /**Create draft item for user owned project
-
-Create draft issue item for the specified user owned project.
-
-`POST /user/{user_id}/projectsV2/{project_number}/drafts` (operation `projects/create-draft-item-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/drafts#create-draft-item-for-user-owned-project)*/
+    /// Create draft item for user owned project
+    ///
+    /// Create draft issue item for the specified user owned project.
+    ///
+    /// `POST /user/{user_id}/projectsV2/{project_number}/drafts` (operation `projects/create-draft-item-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/drafts#create-draft-item-for-user-owned-project)
     pub async fn create_draft_item_for_authenticated_user(
         &self,
         user_id: &str,
@@ -661,13 +661,13 @@ Create draft issue item for the specified user owned project.
             },
         )
     }
-    /**Create a view for a user-owned project
-
-Create a new view in a user-owned project. Views allow you to customize how items in a project are displayed and filtered.
-
-`POST /users/{user_id}/projectsV2/{project_number}/views` (operation `projects/create-view-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/views#create-a-view-for-a-user-owned-project)*/
+    /// Create a view for a user-owned project
+    ///
+    /// Create a new view in a user-owned project. Views allow you to customize how items in a project are displayed and filtered.
+    ///
+    /// `POST /users/{user_id}/projectsV2/{project_number}/views` (operation `projects/create-view-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/views#create-a-view-for-a-user-owned-project)
     pub async fn create_view_for_user(
         &self,
         user_id: &str,
@@ -705,13 +705,13 @@ Create a new view in a user-owned project. Views allow you to customize how item
             },
         )
     }
-    /**List projects for user
-
-List all projects owned by a specific user accessible by the authenticated user.
-
-`GET /users/{username}/projectsV2` (operation `projects/list-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/projects#list-projects-for-user)*/
+    /// List projects for user
+    ///
+    /// List all projects owned by a specific user accessible by the authenticated user.
+    ///
+    /// `GET /users/{username}/projectsV2` (operation `projects/list-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/projects#list-projects-for-user)
     pub async fn list_for_user(
         &self,
         username: &str,
@@ -753,13 +753,13 @@ List all projects owned by a specific user accessible by the authenticated user.
             },
         )
     }
-    /**Get project for user
-
-Get a specific user-owned project.
-
-`GET /users/{username}/projectsV2/{project_number}` (operation `projects/get-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/projects#get-project-for-user)*/
+    /// Get project for user
+    ///
+    /// Get a specific user-owned project.
+    ///
+    /// `GET /users/{username}/projectsV2/{project_number}` (operation `projects/get-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/projects#get-project-for-user)
     pub async fn get_for_user(
         &self,
         username: &str,
@@ -791,13 +791,13 @@ Get a specific user-owned project.
             },
         )
     }
-    /**List project fields for user
-
-List all fields for a specific user-owned project.
-
-`GET /users/{username}/projectsV2/{project_number}/fields` (operation `projects/list-fields-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/fields#list-project-fields-for-user)*/
+    /// List project fields for user
+    ///
+    /// List all fields for a specific user-owned project.
+    ///
+    /// `GET /users/{username}/projectsV2/{project_number}/fields` (operation `projects/list-fields-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/fields#list-project-fields-for-user)
     pub async fn list_fields_for_user(
         &self,
         username: &str,
@@ -840,13 +840,13 @@ List all fields for a specific user-owned project.
             },
         )
     }
-    /**Add field to user owned project
-
-Add a field to a specified user owned project.
-
-`POST /users/{username}/projectsV2/{project_number}/fields` (operation `projects/add-field-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/fields#add-field-to-user-owned-project)*/
+    /// Add field to user owned project
+    ///
+    /// Add a field to a specified user owned project.
+    ///
+    /// `POST /users/{username}/projectsV2/{project_number}/fields` (operation `projects/add-field-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/fields#add-field-to-user-owned-project)
     pub async fn add_field_for_user(
         &self,
         username: &str,
@@ -882,13 +882,13 @@ Add a field to a specified user owned project.
             },
         )
     }
-    /**Get project field for user
-
-Get a specific field for a user-owned project.
-
-`GET /users/{username}/projectsV2/{project_number}/fields/{field_id}` (operation `projects/get-field-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/fields#get-project-field-for-user)*/
+    /// Get project field for user
+    ///
+    /// Get a specific field for a user-owned project.
+    ///
+    /// `GET /users/{username}/projectsV2/{project_number}/fields/{field_id}` (operation `projects/get-field-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/fields#get-project-field-for-user)
     pub async fn get_field_for_user(
         &self,
         username: &str,
@@ -924,13 +924,13 @@ Get a specific field for a user-owned project.
             },
         )
     }
-    /**List items for a user owned project
-
-List all items for a specific user-owned project accessible by the authenticated user.
-
-`GET /users/{username}/projectsV2/{project_number}/items` (operation `projects/list-items-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-a-user-owned-project)*/
+    /// List items for a user owned project
+    ///
+    /// List all items for a specific user-owned project accessible by the authenticated user.
+    ///
+    /// `GET /users/{username}/projectsV2/{project_number}/items` (operation `projects/list-items-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-a-user-owned-project)
     pub async fn list_items_for_user(
         &self,
         username: &str,
@@ -987,13 +987,13 @@ List all items for a specific user-owned project accessible by the authenticated
             },
         )
     }
-    /**Add item to user owned project
-
-Add an issue or pull request item to the specified user owned project.
-
-`POST /users/{username}/projectsV2/{project_number}/items` (operation `projects/add-item-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#add-item-to-user-owned-project)*/
+    /// Add item to user owned project
+    ///
+    /// Add an issue or pull request item to the specified user owned project.
+    ///
+    /// `POST /users/{username}/projectsV2/{project_number}/items` (operation `projects/add-item-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#add-item-to-user-owned-project)
     pub async fn add_item_for_user(
         &self,
         username: &str,
@@ -1028,13 +1028,13 @@ Add an issue or pull request item to the specified user owned project.
             },
         )
     }
-    /**Get an item for a user owned project
-
-Get a specific item from a user-owned project.
-
-`GET /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/get-user-item`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#get-an-item-for-a-user-owned-project)*/
+    /// Get an item for a user owned project
+    ///
+    /// Get a specific item from a user-owned project.
+    ///
+    /// `GET /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/get-user-item`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#get-an-item-for-a-user-owned-project)
     pub async fn get_user_item(
         &self,
         username: &str,
@@ -1082,13 +1082,13 @@ Get a specific item from a user-owned project.
             },
         )
     }
-    /**Delete project item for user
-
-Delete a specific item from a user-owned project.
-
-`DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/delete-item-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#delete-project-item-for-user)*/
+    /// Delete project item for user
+    ///
+    /// Delete a specific item from a user-owned project.
+    ///
+    /// `DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/delete-item-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#delete-project-item-for-user)
     pub async fn delete_item_for_user(
         &self,
         username: &str,
@@ -1120,13 +1120,13 @@ Delete a specific item from a user-owned project.
             },
         )
     }
-    /**Update project item for user
-
-Update a specific item in a user-owned project.
-
-`PATCH /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/update-item-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#update-project-item-for-user)*/
+    /// Update project item for user
+    ///
+    /// Update a specific item in a user-owned project.
+    ///
+    /// `PATCH /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/update-item-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#update-project-item-for-user)
     pub async fn update_item_for_user(
         &self,
         username: &str,
@@ -1162,13 +1162,13 @@ Update a specific item in a user-owned project.
             },
         )
     }
-    /**List items for a user project view
-
-List items in a user project with the saved view's filter applied.
-
-`GET /users/{username}/projectsV2/{project_number}/views/{view_number}/items` (operation `projects/list-view-items-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-a-user-project-view)*/
+    /// List items for a user project view
+    ///
+    /// List items in a user project with the saved view's filter applied.
+    ///
+    /// `GET /users/{username}/projectsV2/{project_number}/views/{view_number}/items` (operation `projects/list-view-items-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-a-user-project-view)
     pub async fn list_view_items_for_user(
         &self,
         username: &str,
@@ -1230,13 +1230,13 @@ List items in a user project with the saved view's filter applied.
 ///Query parameters of [`list_for_org`](ProjectsApi::list_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListForOrgQuery {
-    ///Limit results to projects of the specified type.
+    /// Limit results to projects of the specified type.
     pub q: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_for_org`](ProjectsApi::list_for_org).
@@ -1266,11 +1266,11 @@ pub enum ProjectsCreateDraftItemForOrgResponse {
 ///Query parameters of [`list_fields_for_org`](ProjectsApi::list_fields_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListFieldsForOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///The success responses of [`list_fields_for_org`](ProjectsApi::list_fields_for_org).
@@ -1300,17 +1300,17 @@ pub enum ProjectsGetFieldForOrgResponse {
 ///Query parameters of [`list_items_for_org`](ProjectsApi::list_items_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListItemsForOrgQuery {
-    ///Search query to filter items, see [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
+    /// Search query to filter items, see [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     pub q: Option<String>,
-    /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
-
-Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
+    /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
+    ///
+    /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
     pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_items_for_org`](ProjectsApi::list_items_for_org).
@@ -1332,9 +1332,9 @@ pub enum ProjectsAddItemForOrgResponse {
 ///Query parameters of [`get_org_item`](ProjectsApi::get_org_item).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsGetOrgItemQuery {
-    /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
-
-Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789*/
+    /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
+    ///
+    /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
     pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
 }
 ///The success responses of [`get_org_item`](ProjectsApi::get_org_item).
@@ -1356,16 +1356,16 @@ pub enum ProjectsCreateViewForOrgResponse {
 ///Query parameters of [`list_view_items_for_org`](ProjectsApi::list_view_items_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListViewItemsForOrgQuery {
-    /**Limit results to specific fields, by their IDs. If not specified, the
-title field will be returned.
-
-Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
+    /// Limit results to specific fields, by their IDs. If not specified, the
+    /// title field will be returned.
+    ///
+    /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
     pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_view_items_for_org`](ProjectsApi::list_view_items_for_org).
@@ -1395,13 +1395,13 @@ pub enum ProjectsCreateViewForUserResponse {
 ///Query parameters of [`list_for_user`](ProjectsApi::list_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListForUserQuery {
-    ///Limit results to projects of the specified type.
+    /// Limit results to projects of the specified type.
     pub q: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_for_user`](ProjectsApi::list_for_user).
@@ -1423,11 +1423,11 @@ pub enum ProjectsGetForUserResponse {
 ///Query parameters of [`list_fields_for_user`](ProjectsApi::list_fields_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListFieldsForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///The success responses of [`list_fields_for_user`](ProjectsApi::list_fields_for_user).
@@ -1457,17 +1457,17 @@ pub enum ProjectsGetFieldForUserResponse {
 ///Query parameters of [`list_items_for_user`](ProjectsApi::list_items_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListItemsForUserQuery {
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///Search query to filter items, see [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
+    /// Search query to filter items, see [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     pub q: Option<String>,
-    /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
-
-Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
+    /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
+    ///
+    /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
     pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
 }
 ///The success responses of [`list_items_for_user`](ProjectsApi::list_items_for_user).
@@ -1489,9 +1489,9 @@ pub enum ProjectsAddItemForUserResponse {
 ///Query parameters of [`get_user_item`](ProjectsApi::get_user_item).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsGetUserItemQuery {
-    /**Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
-
-Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789*/
+    /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
+    ///
+    /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
     pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
 }
 ///The success responses of [`get_user_item`](ProjectsApi::get_user_item).
@@ -1505,16 +1505,16 @@ pub enum ProjectsGetUserItemResponse {
 ///Query parameters of [`list_view_items_for_user`](ProjectsApi::list_view_items_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectsListViewItemsForUserQuery {
-    /**Limit results to specific fields, by their IDs. If not specified, the
-title field will be returned.
-
-Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`*/
+    /// Limit results to specific fields, by their IDs. If not specified, the
+    /// title field will be returned.
+    ///
+    /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
     pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list_view_items_for_user`](ProjectsApi::list_view_items_for_user).

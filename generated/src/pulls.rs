@@ -16,26 +16,26 @@ pub struct PullsApi<'a> {
     client: &'a Client,
 }
 impl<'a> PullsApi<'a> {
-    /**List pull requests
-
-Lists pull requests in a specified repository.
-
-Draft pull requests are available in public repositories with GitHub
-Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing
-plans, and in public and private repositories with GitHub Team and GitHub Enterprise
-Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products)
-in the GitHub Help documentation.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls` (operation `pulls/list`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#list-pull-requests)*/
+    /// List pull requests
+    ///
+    /// Lists pull requests in a specified repository.
+    ///
+    /// Draft pull requests are available in public repositories with GitHub
+    /// Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing
+    /// plans, and in public and private repositories with GitHub Team and GitHub Enterprise
+    /// Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products)
+    /// in the GitHub Help documentation.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls` (operation `pulls/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#list-pull-requests)
     pub async fn list(
         &self,
         owner: &str,
@@ -86,24 +86,24 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create a pull request
-
-Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-To open or update a pull request in a public repository, you must have write access to the head or the source branch. For organization-owned repositories, you must be a member of the organization that owns the repository to open or update a pull request.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/pulls` (operation `pulls/create`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#create-a-pull-request)*/
+    /// Create a pull request
+    ///
+    /// Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// To open or update a pull request in a public repository, you must have write access to the head or the source branch. For organization-owned repositories, you must be a member of the organization that owns the repository to open or update a pull request.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls` (operation `pulls/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#create-a-pull-request)
     pub async fn create(
         &self,
         owner: &str,
@@ -134,21 +134,21 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List review comments in a repository
-
-Lists review comments for all pull requests in a repository. By default,
-review comments are in ascending order by ID.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/comments` (operation `pulls/list-review-comments-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#list-review-comments-in-a-repository)*/
+    /// List review comments in a repository
+    ///
+    /// Lists review comments for all pull requests in a repository. By default,
+    /// review comments are in ascending order by ID.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/comments` (operation `pulls/list-review-comments-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#list-review-comments-in-a-repository)
     pub async fn list_review_comments_for_repo(
         &self,
         owner: &str,
@@ -190,20 +190,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get a review comment for a pull request
-
-Provides details for a specified review comment.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/get-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request)*/
+    /// Get a review comment for a pull request
+    ///
+    /// Provides details for a specified review comment.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/get-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request)
     pub async fn get_review_comment(
         &self,
         owner: &str,
@@ -233,13 +233,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Delete a review comment for a pull request
-
-Deletes a review comment.
-
-`DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/delete-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#delete-a-review-comment-for-a-pull-request)*/
+    /// Delete a review comment for a pull request
+    ///
+    /// Deletes a review comment.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/delete-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#delete-a-review-comment-for-a-pull-request)
     pub async fn delete_review_comment(
         &self,
         owner: &str,
@@ -269,20 +269,20 @@ Deletes a review comment.
             },
         )
     }
-    /**Update a review comment for a pull request
-
-Edits the content of a specified review comment.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/update-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#update-a-review-comment-for-a-pull-request)*/
+    /// Update a review comment for a pull request
+    ///
+    /// Edits the content of a specified review comment.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/update-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#update-a-review-comment-for-a-pull-request)
     pub async fn update_review_comment(
         &self,
         owner: &str,
@@ -312,35 +312,35 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get a pull request
-
-Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Lists details of a pull request by providing its number.
-
-When you get, [create](https://docs.github.com/rest/pulls/pulls/#create-a-pull-request), or [edit](https://docs.github.com/rest/pulls/pulls#update-a-pull-request) a pull request, GitHub creates a merge commit to test whether the pull request can be automatically merged into the base branch. This test commit is not added to the base branch or the head branch. You can review the status of the test commit using the `mergeable` key. For more information, see "[Checking mergeability of pull requests](https://docs.github.com/rest/guides/getting-started-with-the-git-database-api#checking-mergeability-of-pull-requests)".
-
-The value of the `mergeable` attribute can be `true`, `false`, or `null`. If the value is `null`, then GitHub has started a background job to compute the mergeability. After giving the job time to complete, resubmit the request. When the job finishes, you will see a non-`null` value for the `mergeable` attribute in the response. If `mergeable` is `true`, then `merge_commit_sha` will be the SHA of the _test_ merge commit.
-
-The value of the `merge_commit_sha` attribute changes depending on the state of the pull request. Before merging a pull request, the `merge_commit_sha` attribute holds the SHA of the _test_ merge commit. After merging a pull request, the `merge_commit_sha` attribute changes depending on how you merged the pull request:
-
-*   If merged as a [merge commit](https://docs.github.com/articles/about-merge-methods-on-github/), `merge_commit_sha` represents the SHA of the merge commit.
-*   If merged via a [squash](https://docs.github.com/articles/about-merge-methods-on-github/#squashing-your-merge-commits), `merge_commit_sha` represents the SHA of the squashed commit on the base branch.
-*   If [rebased](https://docs.github.com/articles/about-merge-methods-on-github/#rebasing-and-merging-your-commits), `merge_commit_sha` represents the commit that the base branch was updated to.
-
-Pass the appropriate [media type](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types) to fetch diff and patch formats.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-- **`application/vnd.github.diff`**: For more information, see "[git-diff](https://git-scm.com/docs/git-diff)" in the Git documentation. If a diff is corrupt, contact us through the [GitHub Support portal](https://support.github.com/). Include the repository name and pull request ID in your message.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}` (operation `pulls/get`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#get-a-pull-request)*/
+    /// Get a pull request
+    ///
+    /// Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Lists details of a pull request by providing its number.
+    ///
+    /// When you get, [create](https://docs.github.com/rest/pulls/pulls/#create-a-pull-request), or [edit](https://docs.github.com/rest/pulls/pulls#update-a-pull-request) a pull request, GitHub creates a merge commit to test whether the pull request can be automatically merged into the base branch. This test commit is not added to the base branch or the head branch. You can review the status of the test commit using the `mergeable` key. For more information, see "[Checking mergeability of pull requests](https://docs.github.com/rest/guides/getting-started-with-the-git-database-api#checking-mergeability-of-pull-requests)".
+    ///
+    /// The value of the `mergeable` attribute can be `true`, `false`, or `null`. If the value is `null`, then GitHub has started a background job to compute the mergeability. After giving the job time to complete, resubmit the request. When the job finishes, you will see a non-`null` value for the `mergeable` attribute in the response. If `mergeable` is `true`, then `merge_commit_sha` will be the SHA of the _test_ merge commit.
+    ///
+    /// The value of the `merge_commit_sha` attribute changes depending on the state of the pull request. Before merging a pull request, the `merge_commit_sha` attribute holds the SHA of the _test_ merge commit. After merging a pull request, the `merge_commit_sha` attribute changes depending on how you merged the pull request:
+    ///
+    /// *   If merged as a [merge commit](https://docs.github.com/articles/about-merge-methods-on-github/), `merge_commit_sha` represents the SHA of the merge commit.
+    /// *   If merged via a [squash](https://docs.github.com/articles/about-merge-methods-on-github/#squashing-your-merge-commits), `merge_commit_sha` represents the SHA of the squashed commit on the base branch.
+    /// *   If [rebased](https://docs.github.com/articles/about-merge-methods-on-github/#rebasing-and-merging-your-commits), `merge_commit_sha` represents the commit that the base branch was updated to.
+    ///
+    /// Pass the appropriate [media type](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types) to fetch diff and patch formats.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    /// - **`application/vnd.github.diff`**: For more information, see "[git-diff](https://git-scm.com/docs/git-diff)" in the Git documentation. If a diff is corrupt, contact us through the [GitHub Support portal](https://support.github.com/). Include the repository name and pull request ID in your message.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}` (operation `pulls/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#get-a-pull-request)
     pub async fn get(
         &self,
         owner: &str,
@@ -374,22 +374,22 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update a pull request
-
-Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-To open or update a pull request in a public repository, you must have write access to the head or the source branch. For organization-owned repositories, you must be a member of the organization that owns the repository to open or update a pull request.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PATCH /repos/{owner}/{repo}/pulls/{pull_number}` (operation `pulls/update`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#update-a-pull-request)*/
+    /// Update a pull request
+    ///
+    /// Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// To open or update a pull request in a public repository, you must have write access to the head or the source branch. For organization-owned repositories, you must be a member of the organization that owns the repository to open or update a pull request.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/pulls/{pull_number}` (operation `pulls/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#update-a-pull-request)
     pub async fn update(
         &self,
         owner: &str,
@@ -424,21 +424,21 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List review comments on a pull request
-
-Lists all review comments for a specified pull request. By default, review comments
-are in ascending order by ID.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/comments` (operation `pulls/list-review-comments`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#list-review-comments-on-a-pull-request)*/
+    /// List review comments on a pull request
+    ///
+    /// Lists all review comments for a specified pull request. By default, review comments
+    /// are in ascending order by ID.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/comments` (operation `pulls/list-review-comments`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#list-review-comments-on-a-pull-request)
     pub async fn list_review_comments(
         &self,
         owner: &str,
@@ -482,27 +482,27 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create a review comment for a pull request
-
-Creates a review comment on the diff of a specified pull request. To add a regular comment to a pull request timeline, see "[Create an issue comment](https://docs.github.com/rest/issues/comments#create-an-issue-comment)."
-
-If your comment applies to more than one line in the pull request diff, you should use the parameters `line`, `side`, and optionally `start_line` and `start_side` in your request.
-
-The `position` parameter is closing down. If you use `position`, the `line`, `side`, `start_line`, and `start_side` parameters are not required.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/pulls/{pull_number}/comments` (operation `pulls/create-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request)*/
+    /// Create a review comment for a pull request
+    ///
+    /// Creates a review comment on the diff of a specified pull request. To add a regular comment to a pull request timeline, see "[Create an issue comment](https://docs.github.com/rest/issues/comments#create-an-issue-comment)."
+    ///
+    /// If your comment applies to more than one line in the pull request diff, you should use the parameters `line`, `side`, and optionally `start_line` and `start_side` in your request.
+    ///
+    /// The `position` parameter is closing down. If you use `position`, the `line`, `side`, `start_line`, and `start_side` parameters are not required.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments` (operation `pulls/create-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request)
     pub async fn create_review_comment(
         &self,
         owner: &str,
@@ -535,23 +535,23 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create a reply for a review comment
-
-Creates a reply to a review comment for a pull request. For the `comment_id`, provide the ID of the review comment you are replying to. This must be the ID of a _top-level review comment_, not a reply to that comment. Replies to replies are not supported.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
-and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies` (operation `pulls/create-reply-for-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/comments#create-a-reply-for-a-review-comment)*/
+    /// Create a reply for a review comment
+    ///
+    /// Creates a reply to a review comment for a pull request. For the `comment_id`, provide the ID of the review comment you are replying to. This must be the ID of a _top-level review comment_, not a reply to that comment. Replies to replies are not supported.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)"
+    /// and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies` (operation `pulls/create-reply-for-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/comments#create-a-reply-for-a-review-comment)
     pub async fn create_reply_for_review_comment(
         &self,
         owner: &str,
@@ -585,22 +585,22 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List commits on a pull request
-
-Lists a maximum of 250 commits for a pull request. To receive a complete
-commit list for pull requests with more than 250 commits, use the [List commits](https://docs.github.com/rest/commits/commits#list-commits)
-endpoint.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/commits` (operation `pulls/list-commits`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#list-commits-on-a-pull-request)*/
+    /// List commits on a pull request
+    ///
+    /// Lists a maximum of 250 commits for a pull request. To receive a complete
+    /// commit list for pull requests with more than 250 commits, use the [List commits](https://docs.github.com/rest/commits/commits#list-commits)
+    /// endpoint.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/commits` (operation `pulls/list-commits`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#list-commits-on-a-pull-request)
     pub async fn list_commits(
         &self,
         owner: &str,
@@ -635,23 +635,23 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List pull requests files
-
-Lists the files in a specified pull request.
-
-> [!NOTE]
-> Responses include a maximum of 3000 files. The paginated response returns 30 files per page by default.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/files` (operation `pulls/list-files`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#list-pull-requests-files)*/
+    /// List pull requests files
+    ///
+    /// Lists the files in a specified pull request.
+    ///
+    /// > [!NOTE]
+    /// > Responses include a maximum of 3000 files. The paginated response returns 30 files per page by default.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/files` (operation `pulls/list-files`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#list-pull-requests-files)
     pub async fn list_files(
         &self,
         owner: &str,
@@ -690,13 +690,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Check if a pull request has been merged
-
-Checks if a pull request has been merged into the base branch. The HTTP status of the response indicates whether or not the pull request has been merged; the response body is empty.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/merge` (operation `pulls/check-if-merged`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#check-if-a-pull-request-has-been-merged)*/
+    /// Check if a pull request has been merged
+    ///
+    /// Checks if a pull request has been merged into the base branch. The HTTP status of the response indicates whether or not the pull request has been merged; the response body is empty.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge` (operation `pulls/check-if-merged`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#check-if-a-pull-request-has-been-merged)
     pub async fn check_if_merged(
         &self,
         owner: &str,
@@ -724,14 +724,14 @@ Checks if a pull request has been merged into the base branch. The HTTP status o
             },
         )
     }
-    /**Merge a pull request
-
-Merges a pull request into the base branch.
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-`PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge` (operation `pulls/merge`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#merge-a-pull-request)*/
+    /// Merge a pull request
+    ///
+    /// Merges a pull request into the base branch.
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge` (operation `pulls/merge`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#merge-a-pull-request)
     pub async fn merge(
         &self,
         owner: &str,
@@ -769,21 +769,21 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
             },
         )
     }
-    /**Merge a pull request asynchronously
-
-Merges a pull request into the base branch in the background. Merging in this way allows certain types of errors to be retried, and avoids the risk of timeouts for particularly complex merges.
-
-This is the required method for merging stacked PRs, but also supports unstacked PRs. When using this endpoint to merge a stacked pull request, all pull requests in the stack up to and including the requested PR will be merged into the base branch.
-
-The response includes a UUID that can be used to fetch the result of the merge. If another asynchronous merge request has already been made for this pull request, the UUID of that request will be returned instead with a 409 response status to indicate that the merge options may be different from those that were requested. If there isn't an existing asynchronous merge request, a 202 response status is used.
-
-If the pull request is already merged, the merge commit OID will be returned immediately with a 200 status.
-
-If the pull request cannot be merged (e.g. because it is closed, or still a draft) this result will be returned immediately with a 400 response status. Branch protection rules and repository rules are not run at this stage, only basic pull request state checks are performed.
-
-`PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge-async` (operation `pulls/merge-async`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#merge-a-pull-request-asynchronously)*/
+    /// Merge a pull request asynchronously
+    ///
+    /// Merges a pull request into the base branch in the background. Merging in this way allows certain types of errors to be retried, and avoids the risk of timeouts for particularly complex merges.
+    ///
+    /// This is the required method for merging stacked PRs, but also supports unstacked PRs. When using this endpoint to merge a stacked pull request, all pull requests in the stack up to and including the requested PR will be merged into the base branch.
+    ///
+    /// The response includes a UUID that can be used to fetch the result of the merge. If another asynchronous merge request has already been made for this pull request, the UUID of that request will be returned instead with a 409 response status to indicate that the merge options may be different from those that were requested. If there isn't an existing asynchronous merge request, a 202 response status is used.
+    ///
+    /// If the pull request is already merged, the merge commit OID will be returned immediately with a 200 status.
+    ///
+    /// If the pull request cannot be merged (e.g. because it is closed, or still a draft) this result will be returned immediately with a 400 response status. Branch protection rules and repository rules are not run at this stage, only basic pull request state checks are performed.
+    ///
+    /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge-async` (operation `pulls/merge-async`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#merge-a-pull-request-asynchronously)
     pub async fn merge_async(
         &self,
         owner: &str,
@@ -827,17 +827,17 @@ If the pull request cannot be merged (e.g. because it is closed, or still a draf
             },
         )
     }
-    /**Get the result of an asynchronous merge
-
-Fetches the current result of an asynchronous merge request, identified by the UUID that was returned when the merge was requested.
-
-While the merge is still queued, the response includes the UUID, merge method, and expected head SHA of the request. Once the merge has completed, the response reports whether it was merged, including the merge commit OID on success or a message describing why it could not be merged on failure.
-
-The result of an asynchronous merge request is retained for 24 hours after its most recent update. After this window the request expires and this endpoint returns a `404` response for its UUID.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}` (operation `pulls/get-merge-async-result`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#get-the-result-of-an-asynchronous-merge)*/
+    /// Get the result of an asynchronous merge
+    ///
+    /// Fetches the current result of an asynchronous merge request, identified by the UUID that was returned when the merge was requested.
+    ///
+    /// While the merge is still queued, the response includes the UUID, merge method, and expected head SHA of the request. Once the merge has completed, the response reports whether it was merged, including the merge commit OID on success or a message describing why it could not be merged on failure.
+    ///
+    /// The result of an asynchronous merge request is retained for 24 hours after its most recent update. After this window the request expires and this endpoint returns a `404` response for its UUID.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}` (operation `pulls/get-merge-async-result`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#get-the-result-of-an-asynchronous-merge)
     pub async fn get_merge_async_result(
         &self,
         owner: &str,
@@ -870,13 +870,13 @@ The result of an asynchronous merge request is retained for 24 hours after its m
             },
         )
     }
-    /**Get all requested reviewers for a pull request
-
-Gets the users or teams whose review is requested for a pull request. Once a requested reviewer submits a review, they are no longer considered a requested reviewer. Their review will instead be returned by the [List reviews for a pull request](https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request) operation.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/list-requested-reviewers`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/review-requests#get-all-requested-reviewers-for-a-pull-request)*/
+    /// Get all requested reviewers for a pull request
+    ///
+    /// Gets the users or teams whose review is requested for a pull request. Once a requested reviewer submits a review, they are no longer considered a requested reviewer. Their review will instead be returned by the [List reviews for a pull request](https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request) operation.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/list-requested-reviewers`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/review-requests#get-all-requested-reviewers-for-a-pull-request)
     pub async fn list_requested_reviewers(
         &self,
         owner: &str,
@@ -904,13 +904,13 @@ Gets the users or teams whose review is requested for a pull request. Once a req
             },
         )
     }
-    /**Request reviewers for a pull request
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. See "[Secondary rate limits](https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits)" and "[Dealing with secondary rate limits](https://docs.github.com/rest/guides/best-practices-for-integrators#dealing-with-secondary-rate-limits)" for details.
-
-`POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/request-reviewers`)
-
-[GitHub docs](https://docs.github.com/rest/reference/pulls#request-reviewers-for-a-pull-request)*/
+    /// Request reviewers for a pull request
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. See "[Secondary rate limits](https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits)" and "[Dealing with secondary rate limits](https://docs.github.com/rest/guides/best-practices-for-integrators#dealing-with-secondary-rate-limits)" for details.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/request-reviewers`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/pulls#request-reviewers-for-a-pull-request)
     pub async fn request_reviewers(
         &self,
         owner: &str,
@@ -945,13 +945,13 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
             },
         )
     }
-    /**Remove requested reviewers from a pull request
-
-Removes review requests from a pull request for a given set of users and/or teams.
-
-`DELETE /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/remove-requested-reviewers`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/review-requests#remove-requested-reviewers-from-a-pull-request)*/
+    /// Remove requested reviewers from a pull request
+    ///
+    /// Removes review requests from a pull request for a given set of users and/or teams.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/remove-requested-reviewers`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/review-requests#remove-requested-reviewers-from-a-pull-request)
     pub async fn remove_requested_reviewers(
         &self,
         owner: &str,
@@ -983,20 +983,20 @@ Removes review requests from a pull request for a given set of users and/or team
             },
         )
     }
-    /**List reviews for a pull request
-
-Lists all reviews for a specified pull request. The list of reviews returns in chronological order.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews` (operation `pulls/list-reviews`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request)*/
+    /// List reviews for a pull request
+    ///
+    /// Lists all reviews for a specified pull request. The list of reviews returns in chronological order.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews` (operation `pulls/list-reviews`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request)
     pub async fn list_reviews(
         &self,
         owner: &str,
@@ -1031,29 +1031,29 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create a review for a pull request
-
-Creates a review on a specified pull request.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-Pull request reviews created in the `PENDING` state are not submitted and therefore do not include the `submitted_at` property in the response. To create a pending review for a pull request, leave the `event` parameter blank. For more information about submitting a `PENDING` review, see "[Submit a review for a pull request](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request)."
-
-> [!NOTE]
-> To comment on a specific line in a file, you need to first determine the position of that line in the diff. To see a pull request diff, add the `application/vnd.github.v3.diff` media type to the `Accept` header of a call to the [Get a pull request](https://docs.github.com/rest/pulls/pulls#get-a-pull-request) endpoint.
-
-The `position` value equals the number of lines down from the first "@@" hunk header in the file you want to add a comment. The line just below the "@@" line is position 1, the next line is position 2, and so on. The position in the diff continues to increase through lines of whitespace and additional hunks until the beginning of a new file.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews` (operation `pulls/create-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request)*/
+    /// Create a review for a pull request
+    ///
+    /// Creates a review on a specified pull request.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// Pull request reviews created in the `PENDING` state are not submitted and therefore do not include the `submitted_at` property in the response. To create a pending review for a pull request, leave the `event` parameter blank. For more information about submitting a `PENDING` review, see "[Submit a review for a pull request](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request)."
+    ///
+    /// > [!NOTE]
+    /// > To comment on a specific line in a file, you need to first determine the position of that line in the diff. To see a pull request diff, add the `application/vnd.github.v3.diff` media type to the `Accept` header of a call to the [Get a pull request](https://docs.github.com/rest/pulls/pulls#get-a-pull-request) endpoint.
+    ///
+    /// The `position` value equals the number of lines down from the first "@@" hunk header in the file you want to add a comment. The line just below the "@@" line is position 1, the next line is position 2, and so on. The position in the diff continues to increase through lines of whitespace and additional hunks until the beginning of a new file.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews` (operation `pulls/create-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request)
     pub async fn create_review(
         &self,
         owner: &str,
@@ -1088,20 +1088,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get a review for a pull request
-
-Retrieves a pull request review by its ID.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/get-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#get-a-review-for-a-pull-request)*/
+    /// Get a review for a pull request
+    ///
+    /// Retrieves a pull request review by its ID.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/get-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#get-a-review-for-a-pull-request)
     pub async fn get_review(
         &self,
         owner: &str,
@@ -1133,20 +1133,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update a review for a pull request
-
-Updates the contents of a specified review summary comment.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/update-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#update-a-review-for-a-pull-request)*/
+    /// Update a review for a pull request
+    ///
+    /// Updates the contents of a specified review summary comment.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/update-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#update-a-review-for-a-pull-request)
     pub async fn update_review(
         &self,
         owner: &str,
@@ -1180,20 +1180,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Delete a pending review for a pull request
-
-Deletes a pull request review that has not been submitted. Submitted reviews cannot be deleted.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`DELETE /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/delete-pending-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#delete-a-pending-review-for-a-pull-request)*/
+    /// Delete a pending review for a pull request
+    ///
+    /// Deletes a pull request review that has not been submitted. Submitted reviews cannot be deleted.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/delete-pending-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#delete-a-pending-review-for-a-pull-request)
     pub async fn delete_pending_review(
         &self,
         owner: &str,
@@ -1226,20 +1226,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List comments for a pull request review
-
-Lists comments for a specific pull request review.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments` (operation `pulls/list-comments-for-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#list-comments-for-a-pull-request-review)*/
+    /// List comments for a pull request review
+    ///
+    /// Lists comments for a specific pull request review.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments` (operation `pulls/list-comments-for-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#list-comments-for-a-pull-request-review)
     pub async fn list_comments_for_review(
         &self,
         owner: &str,
@@ -1278,23 +1278,23 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Dismiss a review for a pull request
-
-Dismisses a specified review on a pull request.
-
-> [!NOTE]
-> To dismiss a pull request review on a [protected branch](https://docs.github.com/rest/branches/branch-protection), you must be a repository administrator or be included in the list of people or teams who can dismiss pull request reviews.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals` (operation `pulls/dismiss-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#dismiss-a-review-for-a-pull-request)*/
+    /// Dismiss a review for a pull request
+    ///
+    /// Dismisses a specified review on a pull request.
+    ///
+    /// > [!NOTE]
+    /// > To dismiss a pull request review on a [protected branch](https://docs.github.com/rest/branches/branch-protection), you must be a repository administrator or be included in the list of people or teams who can dismiss pull request reviews.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals` (operation `pulls/dismiss-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#dismiss-a-review-for-a-pull-request)
     pub async fn dismiss_review(
         &self,
         owner: &str,
@@ -1329,20 +1329,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Submit a review for a pull request
-
-Submits a pending review for a pull request. For more information about creating a pending review for a pull request, see "[Create a review for a pull request](https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events` (operation `pulls/submit-review`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request)*/
+    /// Submit a review for a pull request
+    ///
+    /// Submits a pending review for a pull request. For more information about creating a pending review for a pull request, see "[Create a review for a pull request](https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events` (operation `pulls/submit-review`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request)
     pub async fn submit_review(
         &self,
         owner: &str,
@@ -1378,14 +1378,14 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update a pull request branch
-
-Updates the pull request branch with the latest upstream changes by merging HEAD from the base branch into the pull request branch.
-Note: If making a request on behalf of a GitHub App you must also have permissions to write the contents of the head repository.
-
-`PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch` (operation `pulls/update-branch`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/pulls#update-a-pull-request-branch)*/
+    /// Update a pull request branch
+    ///
+    /// Updates the pull request branch with the latest upstream changes by merging HEAD from the base branch into the pull request branch.
+    /// Note: If making a request on behalf of a GitHub App you must also have permissions to write the contents of the head repository.
+    ///
+    /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch` (operation `pulls/update-branch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#update-a-pull-request-branch)
     pub async fn update_branch(
         &self,
         owner: &str,
@@ -1423,13 +1423,13 @@ Note: If making a request on behalf of a GitHub App you must also have permissio
             },
         )
     }
-    /**List pull request stacks
-
-Lists pull request stacks in a repository.
-
-`GET /repos/{owner}/{repo}/stacks` (operation `pull-request-stacks/list`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/stacks#list-pull-request-stacks)*/
+    /// List pull request stacks
+    ///
+    /// Lists pull request stacks in a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/stacks` (operation `pull-request-stacks/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#list-pull-request-stacks)
     pub async fn list_2(
         &self,
         owner: &str,
@@ -1468,15 +1468,15 @@ Lists pull request stacks in a repository.
             },
         )
     }
-    /**Create a pull request stack
-
-Creates a stack from an ordered list of pull request numbers. Provide the pull
-request numbers from the bottom of the stack to the top. Each pull request's
-base ref must match the previous pull request's head ref.
-
-`POST /repos/{owner}/{repo}/stacks` (operation `pull-request-stacks/create`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/stacks#create-a-pull-request-stack)*/
+    /// Create a pull request stack
+    ///
+    /// Creates a stack from an ordered list of pull request numbers. Provide the pull
+    /// request numbers from the bottom of the stack to the top. Each pull request's
+    /// base ref must match the previous pull request's head ref.
+    ///
+    /// `POST /repos/{owner}/{repo}/stacks` (operation `pull-request-stacks/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#create-a-pull-request-stack)
     pub async fn create_2(
         &self,
         owner: &str,
@@ -1507,13 +1507,13 @@ base ref must match the previous pull request's head ref.
             },
         )
     }
-    /**Get a pull request stack
-
-Gets a pull request stack by providing its stack number.
-
-`GET /repos/{owner}/{repo}/stacks/{stack_number}` (operation `pull-request-stacks/get`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/stacks#get-a-pull-request-stack)*/
+    /// Get a pull request stack
+    ///
+    /// Gets a pull request stack by providing its stack number.
+    ///
+    /// `GET /repos/{owner}/{repo}/stacks/{stack_number}` (operation `pull-request-stacks/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#get-a-pull-request-stack)
     pub async fn get_2(
         &self,
         owner: &str,
@@ -1543,16 +1543,16 @@ Gets a pull request stack by providing its stack number.
             },
         )
     }
-    /**Add pull requests to a pull request stack
-
-Appends an ordered list of pull request numbers onto the top of an existing
-stack. Provide only the pull requests you want to add, from the current top of
-the stack upward. The first new pull request's base ref must match the current
-top pull request's head ref.
-
-`POST /repos/{owner}/{repo}/stacks/{stack_number}/add` (operation `pull-request-stacks/add`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/stacks#add-pull-requests-to-a-pull-request-stack)*/
+    /// Add pull requests to a pull request stack
+    ///
+    /// Appends an ordered list of pull request numbers onto the top of an existing
+    /// stack. Provide only the pull requests you want to add, from the current top of
+    /// the stack upward. The first new pull request's base ref must match the current
+    /// top pull request's head ref.
+    ///
+    /// `POST /repos/{owner}/{repo}/stacks/{stack_number}/add` (operation `pull-request-stacks/add`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#add-pull-requests-to-a-pull-request-stack)
     pub async fn add(
         &self,
         owner: &str,
@@ -1586,16 +1586,16 @@ top pull request's head ref.
             },
         )
     }
-    /**Remove pull requests from a pull request stack
-
-Removes the unmerged pull requests from a stack. Pull requests that cannot be
-unstacked (for example, those that are queued for merge) are left in place. When pull requests remain in the stack, the updated
-stack is returned with a `200`. When no pull requests remain, the stack is
-dissolved and a `204` is returned.
-
-`POST /repos/{owner}/{repo}/stacks/{stack_number}/unstack` (operation `pull-request-stacks/unstack`)
-
-[GitHub docs](https://docs.github.com/rest/pulls/stacks#remove-pull-requests-from-a-pull-request-stack)*/
+    /// Remove pull requests from a pull request stack
+    ///
+    /// Removes the unmerged pull requests from a stack. Pull requests that cannot be
+    /// unstacked (for example, those that are queued for merge) are left in place. When pull requests remain in the stack, the updated
+    /// stack is returned with a `200`. When no pull requests remain, the stack is
+    /// dissolved and a `204` is returned.
+    ///
+    /// `POST /repos/{owner}/{repo}/stacks/{stack_number}/unstack` (operation `pull-request-stacks/unstack`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#remove-pull-requests-from-a-pull-request-stack)
     pub async fn unstack(
         &self,
         owner: &str,
@@ -1632,19 +1632,19 @@ dissolved and a `204` is returned.
 ///Query parameters of [`list`](PullsApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListQuery {
-    ///Either `open`, `closed`, or `all` to filter by state.
+    /// Either `open`, `closed`, or `all` to filter by state.
     pub state: Option<crate::types::OpenOrClosedOrAll>,
-    ///Filter pulls by head user or head organization and branch name in the format of `user:ref-name` or `organization:ref-name`. For example: `github:new-script-format` or `octocat:test-branch`.
+    /// Filter pulls by head user or head organization and branch name in the format of `user:ref-name` or `organization:ref-name`. For example: `github:new-script-format` or `octocat:test-branch`.
     pub head: Option<String>,
-    ///Filter pulls by base branch name. Example: `gh-pages`.
+    /// Filter pulls by base branch name. Example: `gh-pages`.
     pub base: Option<String>,
-    ///What to sort results by. `popularity` will sort by the number of comments. `long-running` will sort by date created and will limit the results to pull requests that have been open for more than a month and have had activity within the past month.
+    /// What to sort results by. `popularity` will sort by the number of comments. `long-running` will sort by date created and will limit the results to pull requests that have been open for more than a month and have had activity within the past month.
     pub sort: Option<crate::types::PullsListSort>,
-    ///The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
+    /// The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list`](PullsApi::list).
@@ -1659,13 +1659,13 @@ pub enum PullsListResponse {
 #[derive(Debug, Clone, Default)]
 pub struct PullsListReviewCommentsForRepoQuery {
     pub sort: Option<crate::types::CreatedOrUpdatedOrCreatedAt>,
-    ///The direction to sort results. Ignored without `sort` parameter.
+    /// The direction to sort results. Ignored without `sort` parameter.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get`](PullsApi::get).
@@ -1679,31 +1679,31 @@ pub enum PullsGetResponse {
 ///Query parameters of [`list_review_comments`](PullsApi::list_review_comments).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListReviewCommentsQuery {
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///The direction to sort results. Ignored without `sort` parameter.
+    /// The direction to sort results. Ignored without `sort` parameter.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_commits`](PullsApi::list_commits).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListCommitsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_files`](PullsApi::list_files).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListFilesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`merge_async`](PullsApi::merge_async).
@@ -1717,27 +1717,27 @@ pub enum PullsMergeAsyncResponse {
 ///Query parameters of [`list_reviews`](PullsApi::list_reviews).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListReviewsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_comments_for_review`](PullsApi::list_comments_for_review).
 #[derive(Debug, Clone, Default)]
 pub struct PullsListCommentsForReviewQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_2`](PullsApi::list_2).
 #[derive(Debug, Clone, Default)]
 pub struct PullsList2Query {
-    ///Filter to the stack containing this repository pull request number.
+    /// Filter to the stack containing this repository pull request number.
     pub pull_request: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`unstack`](PullsApi::unstack).

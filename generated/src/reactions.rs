@@ -16,13 +16,13 @@ pub struct ReactionsApi<'a> {
     client: &'a Client,
 }
 impl<'a> ReactionsApi<'a> {
-    /**List reactions for a commit comment
-
-List the reactions to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment).
-
-`GET /repos/{owner}/{repo}/comments/{comment_id}/reactions` (operation `reactions/list-for-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-commit-comment)*/
+    /// List reactions for a commit comment
+    ///
+    /// List the reactions to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment).
+    ///
+    /// `GET /repos/{owner}/{repo}/comments/{comment_id}/reactions` (operation `reactions/list-for-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-commit-comment)
     pub async fn list_for_commit_comment(
         &self,
         owner: &str,
@@ -62,13 +62,13 @@ List the reactions to a [commit comment](https://docs.github.com/rest/commits/co
             },
         )
     }
-    /**Create reaction for a commit comment
-
-Create a reaction to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment). A response with an HTTP `200` status means that you already added the reaction type to this commit comment.
-
-`POST /repos/{owner}/{repo}/comments/{comment_id}/reactions` (operation `reactions/create-for-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-commit-comment)*/
+    /// Create reaction for a commit comment
+    ///
+    /// Create a reaction to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment). A response with an HTTP `200` status means that you already added the reaction type to this commit comment.
+    ///
+    /// `POST /repos/{owner}/{repo}/comments/{comment_id}/reactions` (operation `reactions/create-for-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-commit-comment)
     pub async fn create_for_commit_comment(
         &self,
         owner: &str,
@@ -107,16 +107,16 @@ Create a reaction to a [commit comment](https://docs.github.com/rest/commits/com
             },
         )
     }
-    /**Delete a commit comment reaction
-
-> [!NOTE]
-> You can also specify a repository by `repository_id` using the route `DELETE /repositories/:repository_id/comments/:comment_id/reactions/:reaction_id`.
-
-Delete a reaction to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment).
-
-`DELETE /repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-commit-comment-reaction)*/
+    /// Delete a commit comment reaction
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a repository by `repository_id` using the route `DELETE /repositories/:repository_id/comments/:comment_id/reactions/:reaction_id`.
+    ///
+    /// Delete a reaction to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-commit-comment-reaction)
     pub async fn delete_for_commit_comment(
         &self,
         owner: &str,
@@ -146,13 +146,13 @@ Delete a reaction to a [commit comment](https://docs.github.com/rest/commits/com
             },
         )
     }
-    /**List reactions for an issue comment
-
-List the reactions to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment).
-
-`GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` (operation `reactions/list-for-issue-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-an-issue-comment)*/
+    /// List reactions for an issue comment
+    ///
+    /// List the reactions to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment).
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` (operation `reactions/list-for-issue-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-an-issue-comment)
     pub async fn list_for_issue_comment(
         &self,
         owner: &str,
@@ -192,13 +192,13 @@ List the reactions to an [issue comment](https://docs.github.com/rest/issues/com
             },
         )
     }
-    /**Create reaction for an issue comment
-
-Create a reaction to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment). A response with an HTTP `200` status means that you already added the reaction type to this issue comment.
-
-`POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` (operation `reactions/create-for-issue-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-an-issue-comment)*/
+    /// Create reaction for an issue comment
+    ///
+    /// Create a reaction to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment). A response with an HTTP `200` status means that you already added the reaction type to this issue comment.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` (operation `reactions/create-for-issue-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-an-issue-comment)
     pub async fn create_for_issue_comment(
         &self,
         owner: &str,
@@ -237,16 +237,16 @@ Create a reaction to an [issue comment](https://docs.github.com/rest/issues/comm
             },
         )
     }
-    /**Delete an issue comment reaction
-
-> [!NOTE]
-> You can also specify a repository by `repository_id` using the route `DELETE delete /repositories/:repository_id/issues/comments/:comment_id/reactions/:reaction_id`.
-
-Delete a reaction to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment).
-
-`DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-issue-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-an-issue-comment-reaction)*/
+    /// Delete an issue comment reaction
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a repository by `repository_id` using the route `DELETE delete /repositories/:repository_id/issues/comments/:comment_id/reactions/:reaction_id`.
+    ///
+    /// Delete a reaction to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-issue-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-an-issue-comment-reaction)
     pub async fn delete_for_issue_comment(
         &self,
         owner: &str,
@@ -276,13 +276,13 @@ Delete a reaction to an [issue comment](https://docs.github.com/rest/issues/comm
             },
         )
     }
-    /**List reactions for an issue
-
-List the reactions to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue).
-
-`GET /repos/{owner}/{repo}/issues/{issue_number}/reactions` (operation `reactions/list-for-issue`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-an-issue)*/
+    /// List reactions for an issue
+    ///
+    /// List the reactions to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue).
+    ///
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/reactions` (operation `reactions/list-for-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-an-issue)
     pub async fn list_for_issue(
         &self,
         owner: &str,
@@ -323,13 +323,13 @@ List the reactions to an [issue](https://docs.github.com/rest/issues/issues#get-
             },
         )
     }
-    /**Create reaction for an issue
-
-Create a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue). A response with an HTTP `200` status means that you already added the reaction type to this issue.
-
-`POST /repos/{owner}/{repo}/issues/{issue_number}/reactions` (operation `reactions/create-for-issue`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-an-issue)*/
+    /// Create reaction for an issue
+    ///
+    /// Create a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue). A response with an HTTP `200` status means that you already added the reaction type to this issue.
+    ///
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/reactions` (operation `reactions/create-for-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-an-issue)
     pub async fn create_for_issue(
         &self,
         owner: &str,
@@ -368,16 +368,16 @@ Create a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-a
             },
         )
     }
-    /**Delete an issue reaction
-
-> [!NOTE]
-> You can also specify a repository by `repository_id` using the route `DELETE /repositories/:repository_id/issues/:issue_number/reactions/:reaction_id`.
-
-Delete a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue).
-
-`DELETE /repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}` (operation `reactions/delete-for-issue`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-an-issue-reaction)*/
+    /// Delete an issue reaction
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a repository by `repository_id` using the route `DELETE /repositories/:repository_id/issues/:issue_number/reactions/:reaction_id`.
+    ///
+    /// Delete a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}` (operation `reactions/delete-for-issue`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-an-issue-reaction)
     pub async fn delete_for_issue(
         &self,
         owner: &str,
@@ -407,13 +407,13 @@ Delete a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-a
             },
         )
     }
-    /**List reactions for a pull request review comment
-
-List the reactions to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request).
-
-`GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` (operation `reactions/list-for-pull-request-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-pull-request-review-comment)*/
+    /// List reactions for a pull request review comment
+    ///
+    /// List the reactions to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request).
+    ///
+    /// `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` (operation `reactions/list-for-pull-request-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-pull-request-review-comment)
     pub async fn list_for_pull_request_review_comment(
         &self,
         owner: &str,
@@ -453,13 +453,13 @@ List the reactions to a [pull request review comment](https://docs.github.com/re
             },
         )
     }
-    /**Create reaction for a pull request review comment
-
-Create a reaction to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request). A response with an HTTP `200` status means that you already added the reaction type to this pull request review comment.
-
-`POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` (operation `reactions/create-for-pull-request-review-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-pull-request-review-comment)*/
+    /// Create reaction for a pull request review comment
+    ///
+    /// Create a reaction to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request). A response with an HTTP `200` status means that you already added the reaction type to this pull request review comment.
+    ///
+    /// `POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` (operation `reactions/create-for-pull-request-review-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-pull-request-review-comment)
     pub async fn create_for_pull_request_review_comment(
         &self,
         owner: &str,
@@ -498,16 +498,16 @@ Create a reaction to a [pull request review comment](https://docs.github.com/res
             },
         )
     }
-    /**Delete a pull request comment reaction
-
-> [!NOTE]
-> You can also specify a repository by `repository_id` using the route `DELETE /repositories/:repository_id/pulls/comments/:comment_id/reactions/:reaction_id.`
-
-Delete a reaction to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request).
-
-`DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-pull-request-comment`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-pull-request-comment-reaction)*/
+    /// Delete a pull request comment reaction
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a repository by `repository_id` using the route `DELETE /repositories/:repository_id/pulls/comments/:comment_id/reactions/:reaction_id.`
+    ///
+    /// Delete a reaction to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-pull-request-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-pull-request-comment-reaction)
     pub async fn delete_for_pull_request_comment(
         &self,
         owner: &str,
@@ -537,13 +537,13 @@ Delete a reaction to a [pull request review comment](https://docs.github.com/res
             },
         )
     }
-    /**List reactions for a release
-
-List the reactions to a [release](https://docs.github.com/rest/releases/releases#get-a-release).
-
-`GET /repos/{owner}/{repo}/releases/{release_id}/reactions` (operation `reactions/list-for-release`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-release)*/
+    /// List reactions for a release
+    ///
+    /// List the reactions to a [release](https://docs.github.com/rest/releases/releases#get-a-release).
+    ///
+    /// `GET /repos/{owner}/{repo}/releases/{release_id}/reactions` (operation `reactions/list-for-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-release)
     pub async fn list_for_release(
         &self,
         owner: &str,
@@ -583,13 +583,13 @@ List the reactions to a [release](https://docs.github.com/rest/releases/releases
             },
         )
     }
-    /**Create reaction for a release
-
-Create a reaction to a [release](https://docs.github.com/rest/releases/releases#get-a-release). A response with a `Status: 200 OK` means that you already added the reaction type to this release.
-
-`POST /repos/{owner}/{repo}/releases/{release_id}/reactions` (operation `reactions/create-for-release`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-release)*/
+    /// Create reaction for a release
+    ///
+    /// Create a reaction to a [release](https://docs.github.com/rest/releases/releases#get-a-release). A response with a `Status: 200 OK` means that you already added the reaction type to this release.
+    ///
+    /// `POST /repos/{owner}/{repo}/releases/{release_id}/reactions` (operation `reactions/create-for-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-release)
     pub async fn create_for_release(
         &self,
         owner: &str,
@@ -628,16 +628,16 @@ Create a reaction to a [release](https://docs.github.com/rest/releases/releases#
             },
         )
     }
-    /**Delete a release reaction
-
-> [!NOTE]
-> You can also specify a repository by `repository_id` using the route `DELETE delete /repositories/:repository_id/releases/:release_id/reactions/:reaction_id`.
-
-Delete a reaction to a [release](https://docs.github.com/rest/releases/releases#get-a-release).
-
-`DELETE /repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}` (operation `reactions/delete-for-release`)
-
-[GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-release-reaction)*/
+    /// Delete a release reaction
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a repository by `repository_id` using the route `DELETE delete /repositories/:repository_id/releases/:release_id/reactions/:reaction_id`.
+    ///
+    /// Delete a reaction to a [release](https://docs.github.com/rest/releases/releases#get-a-release).
+    ///
+    /// `DELETE /repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}` (operation `reactions/delete-for-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-release-reaction)
     pub async fn delete_for_release(
         &self,
         owner: &str,
@@ -671,11 +671,11 @@ Delete a reaction to a [release](https://docs.github.com/rest/releases/releases#
 ///Query parameters of [`list_for_commit_comment`](ReactionsApi::list_for_commit_comment).
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForCommitCommentQuery {
-    ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a commit comment.
+    /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a commit comment.
     pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_for_commit_comment`](ReactionsApi::create_for_commit_comment).
@@ -689,11 +689,11 @@ pub enum ReactionsCreateForCommitCommentResponse {
 ///Query parameters of [`list_for_issue_comment`](ReactionsApi::list_for_issue_comment).
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForIssueCommentQuery {
-    ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
+    /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
     pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_for_issue_comment`](ReactionsApi::create_for_issue_comment).
@@ -707,11 +707,11 @@ pub enum ReactionsCreateForIssueCommentResponse {
 ///Query parameters of [`list_for_issue`](ReactionsApi::list_for_issue).
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForIssueQuery {
-    ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
+    /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
     pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_for_issue`](ReactionsApi::create_for_issue).
@@ -725,11 +725,11 @@ pub enum ReactionsCreateForIssueResponse {
 ///Query parameters of [`list_for_pull_request_review_comment`](ReactionsApi::list_for_pull_request_review_comment).
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForPullRequestReviewCommentQuery {
-    ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
+    /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
     pub content: Option<crate::types::ReactionsListForCommitCommentContent>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_for_pull_request_review_comment`](ReactionsApi::create_for_pull_request_review_comment).
@@ -743,11 +743,11 @@ pub enum ReactionsCreateForPullRequestReviewCommentResponse {
 ///Query parameters of [`list_for_release`](ReactionsApi::list_for_release).
 #[derive(Debug, Clone, Default)]
 pub struct ReactionsListForReleaseQuery {
-    ///Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a release.
+    /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a release.
     pub content: Option<crate::types::ReactionsListForReleaseContent>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_for_release`](ReactionsApi::create_for_release).

@@ -16,16 +16,16 @@ pub struct ReposApi<'a> {
     client: &'a Client,
 }
 impl<'a> ReposApi<'a> {
-    /**List organization repositories
-
-Lists repositories for the specified organization.
-
-> [!NOTE]
-> In order to see the `security_and_analysis` block for a repository you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-
-`GET /orgs/{org}/repos` (operation `repos/list-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-organization-repositories)*/
+    /// List organization repositories
+    ///
+    /// Lists repositories for the specified organization.
+    ///
+    /// > [!NOTE]
+    /// > In order to see the `security_and_analysis` block for a repository you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// `GET /orgs/{org}/repos` (operation `repos/list-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-organization-repositories)
     pub async fn list_for_org(
         &self,
         org: &str,
@@ -63,15 +63,15 @@ Lists repositories for the specified organization.
             },
         )
     }
-    /**Create an organization repository
-
-Creates a new repository in the specified organization. The authenticated user must be a member of the organization.
-
-OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
-
-`POST /orgs/{org}/repos` (operation `repos/create-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#create-an-organization-repository)*/
+    /// Create an organization repository
+    ///
+    /// Creates a new repository in the specified organization. The authenticated user must be a member of the organization.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
+    ///
+    /// `POST /orgs/{org}/repos` (operation `repos/create-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-an-organization-repository)
     pub async fn create_in_org(
         &self,
         org: &str,
@@ -98,13 +98,13 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             },
         )
     }
-    /**Get all organization repository rulesets
-
-Get all the repository rulesets for an organization.
-
-`GET /orgs/{org}/rulesets` (operation `repos/get-org-rulesets`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#get-all-organization-repository-rulesets)*/
+    /// Get all organization repository rulesets
+    ///
+    /// Get all the repository rulesets for an organization.
+    ///
+    /// `GET /orgs/{org}/rulesets` (operation `repos/get-org-rulesets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-all-organization-repository-rulesets)
     pub async fn get_org_rulesets(
         &self,
         org: &str,
@@ -139,13 +139,13 @@ Get all the repository rulesets for an organization.
             },
         )
     }
-    /**Create an organization repository ruleset
-
-Create a repository ruleset for an organization.
-
-`POST /orgs/{org}/rulesets` (operation `repos/create-org-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#create-an-organization-repository-ruleset)*/
+    /// Create an organization repository ruleset
+    ///
+    /// Create a repository ruleset for an organization.
+    ///
+    /// `POST /orgs/{org}/rulesets` (operation `repos/create-org-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#create-an-organization-repository-ruleset)
     pub async fn create_org_ruleset(
         &self,
         org: &str,
@@ -173,14 +173,14 @@ Create a repository ruleset for an organization.
             },
         )
     }
-    /**List organization rule suites
-
-Lists suites of rule evaluations at the organization level.
-For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
-
-`GET /orgs/{org}/rulesets/rule-suites` (operation `repos/get-org-rule-suites`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rule-suites#list-organization-rule-suites)*/
+    /// List organization rule suites
+    ///
+    /// Lists suites of rule evaluations at the organization level.
+    /// For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
+    ///
+    /// `GET /orgs/{org}/rulesets/rule-suites` (operation `repos/get-org-rule-suites`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rule-suites#list-organization-rule-suites)
     pub async fn get_org_rule_suites(
         &self,
         org: &str,
@@ -230,14 +230,14 @@ For more information, see "[Managing rulesets for repositories in your organizat
             },
         )
     }
-    /**Get an organization rule suite
-
-Gets information about a suite of rule evaluations from within an organization.
-For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
-
-`GET /orgs/{org}/rulesets/rule-suites/{rule_suite_id}` (operation `repos/get-org-rule-suite`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rule-suites#get-an-organization-rule-suite)*/
+    /// Get an organization rule suite
+    ///
+    /// Gets information about a suite of rule evaluations from within an organization.
+    /// For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
+    ///
+    /// `GET /orgs/{org}/rulesets/rule-suites/{rule_suite_id}` (operation `repos/get-org-rule-suite`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rule-suites#get-an-organization-rule-suite)
     pub async fn get_org_rule_suite(
         &self,
         org: &str,
@@ -266,16 +266,16 @@ For more information, see "[Managing rulesets for repositories in your organizat
             },
         )
     }
-    /**Get an organization repository ruleset
-
-Get a repository ruleset for an organization.
-
-**Note:** To prevent leaking sensitive information, the `bypass_actors` property is only returned if the user
-making the API request has write access to the ruleset.
-
-`GET /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/get-org-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#get-an-organization-repository-ruleset)*/
+    /// Get an organization repository ruleset
+    ///
+    /// Get a repository ruleset for an organization.
+    ///
+    /// **Note:** To prevent leaking sensitive information, the `bypass_actors` property is only returned if the user
+    /// making the API request has write access to the ruleset.
+    ///
+    /// `GET /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/get-org-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-an-organization-repository-ruleset)
     pub async fn get_org_ruleset(
         &self,
         org: &str,
@@ -304,13 +304,13 @@ making the API request has write access to the ruleset.
             },
         )
     }
-    /**Update an organization repository ruleset
-
-Update a ruleset for an organization.
-
-`PUT /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/update-org-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#update-an-organization-repository-ruleset)*/
+    /// Update an organization repository ruleset
+    ///
+    /// Update a ruleset for an organization.
+    ///
+    /// `PUT /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/update-org-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#update-an-organization-repository-ruleset)
     pub async fn update_org_ruleset(
         &self,
         org: &str,
@@ -344,13 +344,13 @@ Update a ruleset for an organization.
             },
         )
     }
-    /**Delete an organization repository ruleset
-
-Delete a ruleset for an organization.
-
-`DELETE /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/delete-org-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/orgs/rules#delete-an-organization-repository-ruleset)*/
+    /// Delete an organization repository ruleset
+    ///
+    /// Delete a ruleset for an organization.
+    ///
+    /// `DELETE /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/delete-org-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/orgs/rules#delete-an-organization-repository-ruleset)
     pub async fn delete_org_ruleset(
         &self,
         org: &str,
@@ -379,17 +379,17 @@ Delete a ruleset for an organization.
             },
         )
     }
-    /**Get a repository
-
-The `parent` and `source` objects are present when the repository is a fork. `parent` is the repository this repository was forked from, `source` is the ultimate source for the network.
-
-> [!NOTE]
-> - In order to see the `security_and_analysis` block for a repository you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-> - To view merge-related settings, you must have the `contents:read` and `contents:write` permissions.
-
-`GET /repos/{owner}/{repo}` (operation `repos/get`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#get-a-repository)*/
+    /// Get a repository
+    ///
+    /// The `parent` and `source` objects are present when the repository is a fork. `parent` is the repository this repository was forked from, `source` is the ultimate source for the network.
+    ///
+    /// > [!NOTE]
+    /// > - In order to see the `security_and_analysis` block for a repository you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    /// > - To view merge-related settings, you must have the `contents:read` and `contents:write` permissions.
+    ///
+    /// `GET /repos/{owner}/{repo}` (operation `repos/get`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#get-a-repository)
     pub async fn get(
         &self,
         owner: &str,
@@ -422,18 +422,18 @@ The `parent` and `source` objects are present when the repository is a fork. `pa
             },
         )
     }
-    /**Delete a repository
-
-Deleting a repository requires admin access.
-
-If an organization owner has configured the organization to prevent members from deleting organization-owned
-repositories, you will get a `403 Forbidden` response.
-
-OAuth app tokens and personal access tokens (classic) need the `delete_repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}` (operation `repos/delete`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#delete-a-repository)*/
+    /// Delete a repository
+    ///
+    /// Deleting a repository requires admin access.
+    ///
+    /// If an organization owner has configured the organization to prevent members from deleting organization-owned
+    /// repositories, you will get a `403 Forbidden` response.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `delete_repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}` (operation `repos/delete`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#delete-a-repository)
     pub async fn delete(
         &self,
         owner: &str,
@@ -467,13 +467,13 @@ OAuth app tokens and personal access tokens (classic) need the `delete_repo` sco
             },
         )
     }
-    /**Update a repository
-
-**Note**: To edit a repository's topics, use the [Replace all repository topics](https://docs.github.com/rest/repos/repos#replace-all-repository-topics) endpoint.
-
-`PATCH /repos/{owner}/{repo}` (operation `repos/update`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#update-a-repository)*/
+    /// Update a repository
+    ///
+    /// **Note**: To edit a repository's topics, use the [Replace all repository topics](https://docs.github.com/rest/repos/repos#replace-all-repository-topics) endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}` (operation `repos/update`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#update-a-repository)
     pub async fn update(
         &self,
         owner: &str,
@@ -511,16 +511,16 @@ OAuth app tokens and personal access tokens (classic) need the `delete_repo` sco
             },
         )
     }
-    /**List repository activities
-
-Lists a detailed history of changes to a repository, such as pushes, merges, force pushes, and branch changes, and associates these changes with commits and users.
-
-For more information about viewing repository activity,
-see "[Viewing activity and data for your repository](https://docs.github.com/repositories/viewing-activity-and-data-for-your-repository)."
-
-`GET /repos/{owner}/{repo}/activity` (operation `repos/list-activities`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-activities)*/
+    /// List repository activities
+    ///
+    /// Lists a detailed history of changes to a repository, such as pushes, merges, force pushes, and branch changes, and associates these changes with commits and users.
+    ///
+    /// For more information about viewing repository activity,
+    /// see "[Viewing activity and data for your repository](https://docs.github.com/repositories/viewing-activity-and-data-for-your-repository)."
+    ///
+    /// `GET /repos/{owner}/{repo}/activity` (operation `repos/list-activities`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-activities)
     pub async fn list_activities(
         &self,
         owner: &str,
@@ -573,17 +573,17 @@ see "[Viewing activity and data for your repository](https://docs.github.com/rep
             },
         )
     }
-    /**Create an attestation
-
-Store an artifact attestation and associate it with a repository.
-
-The authenticated user must have write permission to the repository and, if using a fine-grained access token, the `attestations:write` permission is required.
-
-Artifact attestations are meant to be created using the [attest action](https://github.com/actions/attest). For more information, see our guide on [using artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
-
-`POST /repos/{owner}/{repo}/attestations` (operation `repos/create-attestation`)
-
-[GitHub docs](https://docs.github.com/rest/repos/attestations#create-an-attestation)*/
+    /// Create an attestation
+    ///
+    /// Store an artifact attestation and associate it with a repository.
+    ///
+    /// The authenticated user must have write permission to the repository and, if using a fine-grained access token, the `attestations:write` permission is required.
+    ///
+    /// Artifact attestations are meant to be created using the [attest action](https://github.com/actions/attest). For more information, see our guide on [using artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
+    ///
+    /// `POST /repos/{owner}/{repo}/attestations` (operation `repos/create-attestation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/attestations#create-an-attestation)
     pub async fn create_attestation(
         &self,
         owner: &str,
@@ -614,17 +614,17 @@ Artifact attestations are meant to be created using the [attest action](https://
             },
         )
     }
-    /**List attestations
-
-List a collection of artifact attestations with a given subject digest that are associated with a repository.
-
-The authenticated user making the request must have read access to the repository. In addition, when using a fine-grained access token the `attestations:read` permission is required.
-
-**Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
-
-`GET /repos/{owner}/{repo}/attestations/{subject_digest}` (operation `repos/list-attestations`)
-
-[GitHub docs](https://docs.github.com/rest/repos/attestations#list-attestations)*/
+    /// List attestations
+    ///
+    /// List a collection of artifact attestations with a given subject digest that are associated with a repository.
+    ///
+    /// The authenticated user making the request must have read access to the repository. In addition, when using a fine-grained access token the `attestations:read` permission is required.
+    ///
+    /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
+    ///
+    /// `GET /repos/{owner}/{repo}/attestations/{subject_digest}` (operation `repos/list-attestations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/attestations#list-attestations)
     pub async fn list_attestations(
         &self,
         owner: &str,
@@ -665,15 +665,15 @@ The authenticated user making the request must have read access to the repositor
             },
         )
     }
-    /**Get all autolinks of a repository
-
-Gets all autolinks that are configured for a repository.
-
-Information about autolinks are only available to repository administrators.
-
-`GET /repos/{owner}/{repo}/autolinks` (operation `repos/list-autolinks`)
-
-[GitHub docs](https://docs.github.com/rest/repos/autolinks#get-all-autolinks-of-a-repository)*/
+    /// Get all autolinks of a repository
+    ///
+    /// Gets all autolinks that are configured for a repository.
+    ///
+    /// Information about autolinks are only available to repository administrators.
+    ///
+    /// `GET /repos/{owner}/{repo}/autolinks` (operation `repos/list-autolinks`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#get-all-autolinks-of-a-repository)
     pub async fn list_autolinks(
         &self,
         owner: &str,
@@ -699,13 +699,13 @@ Information about autolinks are only available to repository administrators.
             },
         )
     }
-    /**Create an autolink reference for a repository
-
-Users with admin access to the repository can create an autolink.
-
-`POST /repos/{owner}/{repo}/autolinks` (operation `repos/create-autolink`)
-
-[GitHub docs](https://docs.github.com/rest/repos/autolinks#create-an-autolink-reference-for-a-repository)*/
+    /// Create an autolink reference for a repository
+    ///
+    /// Users with admin access to the repository can create an autolink.
+    ///
+    /// `POST /repos/{owner}/{repo}/autolinks` (operation `repos/create-autolink`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#create-an-autolink-reference-for-a-repository)
     pub async fn create_autolink(
         &self,
         owner: &str,
@@ -735,15 +735,15 @@ Users with admin access to the repository can create an autolink.
             },
         )
     }
-    /**Get an autolink reference of a repository
-
-This returns a single autolink reference by ID that was configured for the given repository.
-
-Information about autolinks are only available to repository administrators.
-
-`GET /repos/{owner}/{repo}/autolinks/{autolink_id}` (operation `repos/get-autolink`)
-
-[GitHub docs](https://docs.github.com/rest/repos/autolinks#get-an-autolink-reference-of-a-repository)*/
+    /// Get an autolink reference of a repository
+    ///
+    /// This returns a single autolink reference by ID that was configured for the given repository.
+    ///
+    /// Information about autolinks are only available to repository administrators.
+    ///
+    /// `GET /repos/{owner}/{repo}/autolinks/{autolink_id}` (operation `repos/get-autolink`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#get-an-autolink-reference-of-a-repository)
     pub async fn get_autolink(
         &self,
         owner: &str,
@@ -773,15 +773,15 @@ Information about autolinks are only available to repository administrators.
             },
         )
     }
-    /**Delete an autolink reference from a repository
-
-This deletes a single autolink reference by ID that was configured for the given repository.
-
-Information about autolinks are only available to repository administrators.
-
-`DELETE /repos/{owner}/{repo}/autolinks/{autolink_id}` (operation `repos/delete-autolink`)
-
-[GitHub docs](https://docs.github.com/rest/repos/autolinks#delete-an-autolink-reference-from-a-repository)*/
+    /// Delete an autolink reference from a repository
+    ///
+    /// This deletes a single autolink reference by ID that was configured for the given repository.
+    ///
+    /// Information about autolinks are only available to repository administrators.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/autolinks/{autolink_id}` (operation `repos/delete-autolink`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#delete-an-autolink-reference-from-a-repository)
     pub async fn delete_autolink(
         &self,
         owner: &str,
@@ -811,13 +811,13 @@ Information about autolinks are only available to repository administrators.
             },
         )
     }
-    /**Check if Dependabot security updates are enabled for a repository
-
-Shows whether Dependabot security updates are enabled, disabled or paused for a repository. The authenticated user must have admin read access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
-
-`GET /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/check-automated-security-fixes`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#check-if-dependabot-security-updates-are-enabled-for-a-repository)*/
+    /// Check if Dependabot security updates are enabled for a repository
+    ///
+    /// Shows whether Dependabot security updates are enabled, disabled or paused for a repository. The authenticated user must have admin read access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
+    ///
+    /// `GET /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/check-automated-security-fixes`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-dependabot-security-updates-are-enabled-for-a-repository)
     pub async fn check_automated_security_fixes(
         &self,
         owner: &str,
@@ -843,13 +843,13 @@ Shows whether Dependabot security updates are enabled, disabled or paused for a 
             },
         )
     }
-    /**Enable Dependabot security updates
-
-Enables Dependabot security updates for a repository. The authenticated user must have admin access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
-
-`PUT /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/enable-automated-security-fixes`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#enable-dependabot-security-updates)*/
+    /// Enable Dependabot security updates
+    ///
+    /// Enables Dependabot security updates for a repository. The authenticated user must have admin access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
+    ///
+    /// `PUT /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/enable-automated-security-fixes`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-dependabot-security-updates)
     pub async fn enable_automated_security_fixes(
         &self,
         owner: &str,
@@ -875,13 +875,13 @@ Enables Dependabot security updates for a repository. The authenticated user mus
             },
         )
     }
-    /**Disable Dependabot security updates
-
-Disables Dependabot security updates for a repository. The authenticated user must have admin access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
-
-`DELETE /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/disable-automated-security-fixes`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#disable-dependabot-security-updates)*/
+    /// Disable Dependabot security updates
+    ///
+    /// Disables Dependabot security updates for a repository. The authenticated user must have admin access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
+    ///
+    /// `DELETE /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/disable-automated-security-fixes`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-dependabot-security-updates)
     pub async fn disable_automated_security_fixes(
         &self,
         owner: &str,
@@ -907,13 +907,13 @@ Disables Dependabot security updates for a repository. The authenticated user mu
             },
         )
     }
-    /**List branches
-
-
-
-`GET /repos/{owner}/{repo}/branches` (operation `repos/list-branches`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branches#list-branches)*/
+    /// List branches
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/branches` (operation `repos/list-branches`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branches#list-branches)
     pub async fn list_branches(
         &self,
         owner: &str,
@@ -951,13 +951,13 @@ Disables Dependabot security updates for a repository. The authenticated user mu
             },
         )
     }
-    /**Get a branch
-
-
-
-`GET /repos/{owner}/{repo}/branches/{branch}` (operation `repos/get-branch`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branches#get-a-branch)*/
+    /// Get a branch
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}` (operation `repos/get-branch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branches#get-a-branch)
     pub async fn get_branch(
         &self,
         owner: &str,
@@ -992,13 +992,13 @@ Disables Dependabot security updates for a repository. The authenticated user mu
             },
         )
     }
-    /**Get branch protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/get-branch-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-branch-protection)*/
+    /// Get branch protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/get-branch-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-branch-protection)
     pub async fn get_branch_protection(
         &self,
         owner: &str,
@@ -1028,21 +1028,21 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Update branch protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Protecting a branch requires admin or owner permissions to the repository.
-
-> [!NOTE]
-> Passing new arrays of `users` and `teams` replaces their previous values.
-
-> [!NOTE]
-> The list of users, apps, and teams in total is limited to 100 items.
-
-`PUT /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/update-branch-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-branch-protection)*/
+    /// Update branch protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Protecting a branch requires admin or owner permissions to the repository.
+    ///
+    /// > [!NOTE]
+    /// > Passing new arrays of `users` and `teams` replaces their previous values.
+    ///
+    /// > [!NOTE]
+    /// > The list of users, apps, and teams in total is limited to 100 items.
+    ///
+    /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/update-branch-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-branch-protection)
     pub async fn update_branch_protection(
         &self,
         owner: &str,
@@ -1076,13 +1076,13 @@ Protecting a branch requires admin or owner permissions to the repository.
             },
         )
     }
-    /**Delete branch protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/delete-branch-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-branch-protection)*/
+    /// Delete branch protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/delete-branch-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-branch-protection)
     pub async fn delete_branch_protection(
         &self,
         owner: &str,
@@ -1112,13 +1112,13 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Get admin branch protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/get-admin-branch-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-admin-branch-protection)*/
+    /// Get admin branch protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/get-admin-branch-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-admin-branch-protection)
     pub async fn get_admin_branch_protection(
         &self,
         owner: &str,
@@ -1146,15 +1146,15 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Set admin branch protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Adding admin enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
-
-`POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/set-admin-branch-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-admin-branch-protection)*/
+    /// Set admin branch protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Adding admin enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/set-admin-branch-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-admin-branch-protection)
     pub async fn set_admin_branch_protection(
         &self,
         owner: &str,
@@ -1182,15 +1182,15 @@ Adding admin enforcement requires admin or owner permissions to the repository a
             },
         )
     }
-    /**Delete admin branch protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Removing admin enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/delete-admin-branch-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-admin-branch-protection)*/
+    /// Delete admin branch protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Removing admin enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/delete-admin-branch-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-admin-branch-protection)
     pub async fn delete_admin_branch_protection(
         &self,
         owner: &str,
@@ -1220,13 +1220,13 @@ Removing admin enforcement requires admin or owner permissions to the repository
             },
         )
     }
-    /**Get pull request review protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/get-pull-request-review-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-pull-request-review-protection)*/
+    /// Get pull request review protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/get-pull-request-review-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-pull-request-review-protection)
     pub async fn get_pull_request_review_protection(
         &self,
         owner: &str,
@@ -1254,13 +1254,13 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Delete pull request review protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/delete-pull-request-review-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-pull-request-review-protection)*/
+    /// Delete pull request review protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/delete-pull-request-review-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-pull-request-review-protection)
     pub async fn delete_pull_request_review_protection(
         &self,
         owner: &str,
@@ -1290,18 +1290,18 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Update pull request review protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Updating pull request review enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
-
-> [!NOTE]
-> Passing new arrays of `users` and `teams` replaces their previous values.
-
-`PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/update-pull-request-review-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection)*/
+    /// Update pull request review protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Updating pull request review enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
+    ///
+    /// > [!NOTE]
+    /// > Passing new arrays of `users` and `teams` replaces their previous values.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/update-pull-request-review-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection)
     pub async fn update_pull_request_review_protection(
         &self,
         owner: &str,
@@ -1335,18 +1335,18 @@ Updating pull request review enforcement requires admin or owner permissions to 
             },
         )
     }
-    /**Get commit signature protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-When authenticated with admin or owner permissions to the repository, you can use this endpoint to check whether a branch requires signed commits. An enabled status of `true` indicates you must sign commits on this branch. For more information, see [Signing commits with GPG](https://docs.github.com/articles/signing-commits-with-gpg) in GitHub Help.
-
-> [!NOTE]
-> You must enable branch protection to require signed commits.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/get-commit-signature-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-commit-signature-protection)*/
+    /// Get commit signature protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// When authenticated with admin or owner permissions to the repository, you can use this endpoint to check whether a branch requires signed commits. An enabled status of `true` indicates you must sign commits on this branch. For more information, see [Signing commits with GPG](https://docs.github.com/articles/signing-commits-with-gpg) in GitHub Help.
+    ///
+    /// > [!NOTE]
+    /// > You must enable branch protection to require signed commits.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/get-commit-signature-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-commit-signature-protection)
     pub async fn get_commit_signature_protection(
         &self,
         owner: &str,
@@ -1376,15 +1376,15 @@ When authenticated with admin or owner permissions to the repository, you can us
             },
         )
     }
-    /**Create commit signature protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-When authenticated with admin or owner permissions to the repository, you can use this endpoint to require signed commits on a branch. You must enable branch protection to require signed commits.
-
-`POST /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/create-commit-signature-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#create-commit-signature-protection)*/
+    /// Create commit signature protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// When authenticated with admin or owner permissions to the repository, you can use this endpoint to require signed commits on a branch. You must enable branch protection to require signed commits.
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/create-commit-signature-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#create-commit-signature-protection)
     pub async fn create_commit_signature_protection(
         &self,
         owner: &str,
@@ -1414,15 +1414,15 @@ When authenticated with admin or owner permissions to the repository, you can us
             },
         )
     }
-    /**Delete commit signature protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-When authenticated with admin or owner permissions to the repository, you can use this endpoint to disable required signed commits on a branch. You must enable branch protection to require signed commits.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/delete-commit-signature-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-commit-signature-protection)*/
+    /// Delete commit signature protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// When authenticated with admin or owner permissions to the repository, you can use this endpoint to disable required signed commits on a branch. You must enable branch protection to require signed commits.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/delete-commit-signature-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-commit-signature-protection)
     pub async fn delete_commit_signature_protection(
         &self,
         owner: &str,
@@ -1452,13 +1452,13 @@ When authenticated with admin or owner permissions to the repository, you can us
             },
         )
     }
-    /**Get status checks protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/get-status-checks-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-status-checks-protection)*/
+    /// Get status checks protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/get-status-checks-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-status-checks-protection)
     pub async fn get_status_checks_protection(
         &self,
         owner: &str,
@@ -1488,13 +1488,13 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Remove status check protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/remove-status-check-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-status-check-protection)*/
+    /// Remove status check protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/remove-status-check-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-status-check-protection)
     pub async fn remove_status_check_protection(
         &self,
         owner: &str,
@@ -1522,15 +1522,15 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Update status check protection
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Updating required status checks requires admin or owner permissions to the repository and branch protection to be enabled.
-
-`PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/update-status-check-protection`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-status-check-protection)*/
+    /// Update status check protection
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Updating required status checks requires admin or owner permissions to the repository and branch protection to be enabled.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/update-status-check-protection`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-status-check-protection)
     pub async fn update_status_check_protection(
         &self,
         owner: &str,
@@ -1565,13 +1565,13 @@ Updating required status checks requires admin or owner permissions to the repos
             },
         )
     }
-    /**Get all status check contexts
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/get-all-status-check-contexts`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-all-status-check-contexts)*/
+    /// Get all status check contexts
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/get-all-status-check-contexts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-all-status-check-contexts)
     pub async fn get_all_status_check_contexts(
         &self,
         owner: &str,
@@ -1601,13 +1601,13 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Set status check contexts
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`PUT /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/set-status-check-contexts`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-status-check-contexts)*/
+    /// Set status check contexts
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/set-status-check-contexts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-status-check-contexts)
     pub async fn set_status_check_contexts(
         &self,
         owner: &str,
@@ -1642,13 +1642,13 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Add status check contexts
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`POST /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/add-status-check-contexts`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-status-check-contexts)*/
+    /// Add status check contexts
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/add-status-check-contexts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-status-check-contexts)
     pub async fn add_status_check_contexts(
         &self,
         owner: &str,
@@ -1684,13 +1684,13 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Remove status check contexts
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/remove-status-check-contexts`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-status-check-contexts)*/
+    /// Remove status check contexts
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/remove-status-check-contexts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-status-check-contexts)
     pub async fn remove_status_check_contexts(
         &self,
         owner: &str,
@@ -1725,18 +1725,18 @@ Protected branches are available in public repositories with GitHub Free and Git
             },
         )
     }
-    /**Get access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Lists who has access to this protected branch.
-
-> [!NOTE]
-> Users, apps, and teams `restrictions` are only available for organization-owned repositories.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions` (operation `repos/get-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-access-restrictions)*/
+    /// Get access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Lists who has access to this protected branch.
+    ///
+    /// > [!NOTE]
+    /// > Users, apps, and teams `restrictions` are only available for organization-owned repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions` (operation `repos/get-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-access-restrictions)
     pub async fn get_access_restrictions(
         &self,
         owner: &str,
@@ -1766,15 +1766,15 @@ Lists who has access to this protected branch.
             },
         )
     }
-    /**Delete access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Disables the ability to restrict who can push to this branch.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions` (operation `repos/delete-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-access-restrictions)*/
+    /// Delete access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Disables the ability to restrict who can push to this branch.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions` (operation `repos/delete-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-access-restrictions)
     pub async fn delete_access_restrictions(
         &self,
         owner: &str,
@@ -1802,15 +1802,15 @@ Disables the ability to restrict who can push to this branch.
             },
         )
     }
-    /**Get apps with access to the protected branch
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Lists the GitHub Apps that have push access to this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/get-apps-with-access-to-protected-branch`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-apps-with-access-to-the-protected-branch)*/
+    /// Get apps with access to the protected branch
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Lists the GitHub Apps that have push access to this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/get-apps-with-access-to-protected-branch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-apps-with-access-to-the-protected-branch)
     pub async fn get_apps_with_access_to_protected_branch(
         &self,
         owner: &str,
@@ -1840,15 +1840,15 @@ Lists the GitHub Apps that have push access to this branch. Only GitHub Apps tha
             },
         )
     }
-    /**Set app access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Replaces the list of apps that have push access to this branch. This removes all apps that previously had push access and grants push access to the new list of apps. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
-
-`PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/set-app-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-app-access-restrictions)*/
+    /// Set app access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Replaces the list of apps that have push access to this branch. This removes all apps that previously had push access and grants push access to the new list of apps. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
+    ///
+    /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/set-app-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-app-access-restrictions)
     pub async fn set_app_access_restrictions(
         &self,
         owner: &str,
@@ -1880,15 +1880,15 @@ Replaces the list of apps that have push access to this branch. This removes all
             },
         )
     }
-    /**Add app access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Grants the specified apps push access for this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
-
-`POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/add-app-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-app-access-restrictions)*/
+    /// Add app access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Grants the specified apps push access for this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/add-app-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-app-access-restrictions)
     pub async fn add_app_access_restrictions(
         &self,
         owner: &str,
@@ -1920,15 +1920,15 @@ Grants the specified apps push access for this branch. Only GitHub Apps that are
             },
         )
     }
-    /**Remove app access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Removes the ability of an app to push to this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/remove-app-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-app-access-restrictions)*/
+    /// Remove app access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Removes the ability of an app to push to this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/remove-app-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-app-access-restrictions)
     pub async fn remove_app_access_restrictions(
         &self,
         owner: &str,
@@ -1960,15 +1960,15 @@ Removes the ability of an app to push to this branch. Only GitHub Apps that are 
             },
         )
     }
-    /**Get teams with access to the protected branch
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Lists the teams who have push access to this branch. The list includes child teams.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/get-teams-with-access-to-protected-branch`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-teams-with-access-to-the-protected-branch)*/
+    /// Get teams with access to the protected branch
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Lists the teams who have push access to this branch. The list includes child teams.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/get-teams-with-access-to-protected-branch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-teams-with-access-to-the-protected-branch)
     pub async fn get_teams_with_access_to_protected_branch(
         &self,
         owner: &str,
@@ -1998,15 +1998,15 @@ Lists the teams who have push access to this branch. The list includes child tea
             },
         )
     }
-    /**Set team access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Replaces the list of teams that have push access to this branch. This removes all teams that previously had push access and grants push access to the new list of teams. Team restrictions include child teams.
-
-`PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/set-team-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-team-access-restrictions)*/
+    /// Set team access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Replaces the list of teams that have push access to this branch. This removes all teams that previously had push access and grants push access to the new list of teams. Team restrictions include child teams.
+    ///
+    /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/set-team-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-team-access-restrictions)
     pub async fn set_team_access_restrictions(
         &self,
         owner: &str,
@@ -2040,15 +2040,15 @@ Replaces the list of teams that have push access to this branch. This removes al
             },
         )
     }
-    /**Add team access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Grants the specified teams push access for this branch. You can also give push access to child teams.
-
-`POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/add-team-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-team-access-restrictions)*/
+    /// Add team access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Grants the specified teams push access for this branch. You can also give push access to child teams.
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/add-team-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-team-access-restrictions)
     pub async fn add_team_access_restrictions(
         &self,
         owner: &str,
@@ -2082,15 +2082,15 @@ Grants the specified teams push access for this branch. You can also give push a
             },
         )
     }
-    /**Remove team access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Removes the ability of a team to push to this branch. You can also remove push access for child teams.
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/remove-team-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-team-access-restrictions)*/
+    /// Remove team access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Removes the ability of a team to push to this branch. You can also remove push access for child teams.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/remove-team-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-team-access-restrictions)
     pub async fn remove_team_access_restrictions(
         &self,
         owner: &str,
@@ -2124,15 +2124,15 @@ Removes the ability of a team to push to this branch. You can also remove push a
             },
         )
     }
-    /**Get users with access to the protected branch
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Lists the people who have push access to this branch.
-
-`GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/get-users-with-access-to-protected-branch`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-users-with-access-to-the-protected-branch)*/
+    /// Get users with access to the protected branch
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Lists the people who have push access to this branch.
+    ///
+    /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/get-users-with-access-to-protected-branch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-users-with-access-to-the-protected-branch)
     pub async fn get_users_with_access_to_protected_branch(
         &self,
         owner: &str,
@@ -2162,19 +2162,19 @@ Lists the people who have push access to this branch.
             },
         )
     }
-    /**Set user access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Replaces the list of people that have push access to this branch. This removes all people that previously had push access and grants push access to the new list of people.
-
-| Type    | Description                                                                                                                   |
-| ------- | ----------------------------------------------------------------------------------------------------------------------------- |
-| `array` | Usernames for people who can have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
-
-`PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/set-user-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-user-access-restrictions)*/
+    /// Set user access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Replaces the list of people that have push access to this branch. This removes all people that previously had push access and grants push access to the new list of people.
+    ///
+    /// | Type    | Description                                                                                                                   |
+    /// | ------- | ----------------------------------------------------------------------------------------------------------------------------- |
+    /// | `array` | Usernames for people who can have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
+    ///
+    /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/set-user-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-user-access-restrictions)
     pub async fn set_user_access_restrictions(
         &self,
         owner: &str,
@@ -2206,19 +2206,19 @@ Replaces the list of people that have push access to this branch. This removes a
             },
         )
     }
-    /**Add user access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Grants the specified people push access for this branch.
-
-| Type    | Description                                                                                                                   |
-| ------- | ----------------------------------------------------------------------------------------------------------------------------- |
-| `array` | Usernames for people who can have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
-
-`POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/add-user-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-user-access-restrictions)*/
+    /// Add user access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Grants the specified people push access for this branch.
+    ///
+    /// | Type    | Description                                                                                                                   |
+    /// | ------- | ----------------------------------------------------------------------------------------------------------------------------- |
+    /// | `array` | Usernames for people who can have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/add-user-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-user-access-restrictions)
     pub async fn add_user_access_restrictions(
         &self,
         owner: &str,
@@ -2250,19 +2250,19 @@ Grants the specified people push access for this branch.
             },
         )
     }
-    /**Remove user access restrictions
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Removes the ability of a user to push to this branch.
-
-| Type    | Description                                                                                                                                   |
-| ------- | --------------------------------------------------------------------------------------------------------------------------------------------- |
-| `array` | Usernames of the people who should no longer have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
-
-`DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/remove-user-access-restrictions`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-user-access-restrictions)*/
+    /// Remove user access restrictions
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Removes the ability of a user to push to this branch.
+    ///
+    /// | Type    | Description                                                                                                                                   |
+    /// | ------- | --------------------------------------------------------------------------------------------------------------------------------------------- |
+    /// | `array` | Usernames of the people who should no longer have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
+    ///
+    /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/remove-user-access-restrictions`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-user-access-restrictions)
     pub async fn remove_user_access_restrictions(
         &self,
         owner: &str,
@@ -2294,20 +2294,20 @@ Removes the ability of a user to push to this branch.
             },
         )
     }
-    /**Rename a branch
-
-Renames a branch in a repository.
-
-> [!NOTE]
-> Although the API responds immediately, the branch rename process might take some extra time to complete in the background. You won't be able to push to the old branch name while the rename process is in progress. For more information, see "[Renaming a branch](https://docs.github.com/github/administering-a-repository/renaming-a-branch)".
-
-The authenticated user must have push access to the branch. If the branch is the default branch, the authenticated user must also have admin or owner permissions.
-
-In order to rename the default branch, fine-grained access tokens also need the `administration:write` repository permission.
-
-`POST /repos/{owner}/{repo}/branches/{branch}/rename` (operation `repos/rename-branch`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branches#rename-a-branch)*/
+    /// Rename a branch
+    ///
+    /// Renames a branch in a repository.
+    ///
+    /// > [!NOTE]
+    /// > Although the API responds immediately, the branch rename process might take some extra time to complete in the background. You won't be able to push to the old branch name while the rename process is in progress. For more information, see "[Renaming a branch](https://docs.github.com/github/administering-a-repository/renaming-a-branch)".
+    ///
+    /// The authenticated user must have push access to the branch. If the branch is the default branch, the authenticated user must also have admin or owner permissions.
+    ///
+    /// In order to rename the default branch, fine-grained access tokens also need the `administration:write` repository permission.
+    ///
+    /// `POST /repos/{owner}/{repo}/branches/{branch}/rename` (operation `repos/rename-branch`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branches#rename-a-branch)
     pub async fn rename_branch(
         &self,
         owner: &str,
@@ -2340,17 +2340,17 @@ In order to rename the default branch, fine-grained access tokens also need the 
             },
         )
     }
-    /**List CODEOWNERS errors
-
-List any syntax errors that are detected in the CODEOWNERS
-file.
-
-For more information about the correct CODEOWNERS syntax,
-see "[About code owners](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/about-code-owners)."
-
-`GET /repos/{owner}/{repo}/codeowners/errors` (operation `repos/codeowners-errors`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-codeowners-errors)*/
+    /// List CODEOWNERS errors
+    ///
+    /// List any syntax errors that are detected in the CODEOWNERS
+    /// file.
+    ///
+    /// For more information about the correct CODEOWNERS syntax,
+    /// see "[About code owners](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/about-code-owners)."
+    ///
+    /// `GET /repos/{owner}/{repo}/codeowners/errors` (operation `repos/codeowners-errors`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-codeowners-errors)
     pub async fn codeowners_errors(
         &self,
         owner: &str,
@@ -2380,20 +2380,20 @@ see "[About code owners](https://docs.github.com/repositories/managing-your-repo
             },
         )
     }
-    /**List repository collaborators
-
-For organization-owned repositories, the list of collaborators includes outside collaborators, organization members that are direct collaborators, organization members with access through team memberships, organization members with access through default organization permissions, and organization owners.
-The `permissions` hash returned in the response contains the base role permissions of the collaborator. The `role_name` is the highest role assigned to the collaborator after considering all sources of grants, including: repo, teams, organization, and enterprise.
-There is presently not a way to differentiate between an organization level grant and a repository level grant from this endpoint response.
-
-Team members will include the members of child teams.
-
-The authenticated user must have write, maintain, or admin privileges on the repository to use this endpoint. For organization-owned repositories, the authenticated user needs to be a member of the organization.
-OAuth app tokens and personal access tokens (classic) need the `read:org` and `repo` scopes to use this endpoint.
-
-`GET /repos/{owner}/{repo}/collaborators` (operation `repos/list-collaborators`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/collaborators#list-repository-collaborators)*/
+    /// List repository collaborators
+    ///
+    /// For organization-owned repositories, the list of collaborators includes outside collaborators, organization members that are direct collaborators, organization members with access through team memberships, organization members with access through default organization permissions, and organization owners.
+    /// The `permissions` hash returned in the response contains the base role permissions of the collaborator. The `role_name` is the highest role assigned to the collaborator after considering all sources of grants, including: repo, teams, organization, and enterprise.
+    /// There is presently not a way to differentiate between an organization level grant and a repository level grant from this endpoint response.
+    ///
+    /// Team members will include the members of child teams.
+    ///
+    /// The authenticated user must have write, maintain, or admin privileges on the repository to use this endpoint. For organization-owned repositories, the authenticated user needs to be a member of the organization.
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` and `repo` scopes to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/collaborators` (operation `repos/list-collaborators`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#list-repository-collaborators)
     pub async fn list_collaborators(
         &self,
         owner: &str,
@@ -2434,19 +2434,19 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` and `r
             },
         )
     }
-    /**Check if a user is a repository collaborator
-
-For organization-owned repositories, the list of collaborators includes outside collaborators, organization members that are direct collaborators, organization members with access through team memberships, organization members with access through default organization permissions, and organization owners.
-
-Team members will include the members of child teams.
-
-The authenticated user must have push access to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` and `repo` scopes to use this endpoint.
-
-`GET /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/check-collaborator`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/collaborators#check-if-a-user-is-a-repository-collaborator)*/
+    /// Check if a user is a repository collaborator
+    ///
+    /// For organization-owned repositories, the list of collaborators includes outside collaborators, organization members that are direct collaborators, organization members with access through team memberships, organization members with access through default organization permissions, and organization owners.
+    ///
+    /// Team members will include the members of child teams.
+    ///
+    /// The authenticated user must have push access to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` and `repo` scopes to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/check-collaborator`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#check-if-a-user-is-a-repository-collaborator)
     pub async fn check_collaborator(
         &self,
         owner: &str,
@@ -2474,37 +2474,37 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` and `r
             },
         )
     }
-    /**Add a repository collaborator
-
-Add a user to a repository with a specified level of access. If the repository is owned by an organization, this API does not add the user to the organization - a user that has repository access without being an organization member is called an "outside collaborator" (if they are not an Enterprise Managed User) or a "repository collaborator" if they are an Enterprise Managed User. These users are exempt from some organization policies - see "[Adding outside collaborators to repositories](https://docs.github.com/organizations/managing-user-access-to-your-organizations-repositories/managing-outside-collaborators/adding-outside-collaborators-to-repositories-in-your-organization)" to learn more about these collaborator types.
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications).
-
-Adding an outside collaborator may be restricted by enterprise and organization administrators. For more information, see "[Enforcing repository management policies in your enterprise](https://docs.github.com/admin/policies/enforcing-policies-for-your-enterprise/enforcing-repository-management-policies-in-your-enterprise#enforcing-a-policy-for-inviting-outside-collaborators-to-repositories)" and "[Setting permissions for adding outside collaborators](https://docs.github.com/organizations/managing-organization-settings/setting-permissions-for-adding-outside-collaborators)" for organization settings.
-
-For more information on permission levels, see "[Repository permission levels for an organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/repository-permission-levels-for-an-organization#permission-levels-for-repositories-owned-by-an-organization)". There are restrictions on which permissions can be granted to organization members when an organization base role is in place. In this case, the role being given must be equal to or higher than the org base permission. Otherwise, the request will fail with:
-
-```
-Cannot assign {member} permission of {role name}
-```
-
-Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-The invitee will receive a notification that they have been invited to the repository, which they must accept or decline. They may do this via the notifications page, the email they receive, or by using the [API](https://docs.github.com/rest/collaborators/invitations).
-
-For Enterprise Managed Users, this endpoint does not send invitations - these users are automatically added to organizations and repositories. Enterprise Managed Users can only be added to organizations and repositories within their enterprise.
-
-**Updating an existing collaborator's permission level**
-
-The endpoint can also be used to change the permissions of an existing collaborator without first removing and re-adding the collaborator. To change the permissions, use the same endpoint and pass a different `permission` parameter. The response will be a `204`, with no other indication that the permission level changed.
-
-**Rate limits**
-
-You are limited to sending 50 invitations to a repository per 24 hour period. Note there is no limit if you are inviting organization members to an organization repository.
-
-`PUT /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/add-collaborator`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/collaborators#add-a-repository-collaborator)*/
+    /// Add a repository collaborator
+    ///
+    /// Add a user to a repository with a specified level of access. If the repository is owned by an organization, this API does not add the user to the organization - a user that has repository access without being an organization member is called an "outside collaborator" (if they are not an Enterprise Managed User) or a "repository collaborator" if they are an Enterprise Managed User. These users are exempt from some organization policies - see "[Adding outside collaborators to repositories](https://docs.github.com/organizations/managing-user-access-to-your-organizations-repositories/managing-outside-collaborators/adding-outside-collaborators-to-repositories-in-your-organization)" to learn more about these collaborator types.
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications).
+    ///
+    /// Adding an outside collaborator may be restricted by enterprise and organization administrators. For more information, see "[Enforcing repository management policies in your enterprise](https://docs.github.com/admin/policies/enforcing-policies-for-your-enterprise/enforcing-repository-management-policies-in-your-enterprise#enforcing-a-policy-for-inviting-outside-collaborators-to-repositories)" and "[Setting permissions for adding outside collaborators](https://docs.github.com/organizations/managing-organization-settings/setting-permissions-for-adding-outside-collaborators)" for organization settings.
+    ///
+    /// For more information on permission levels, see "[Repository permission levels for an organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/repository-permission-levels-for-an-organization#permission-levels-for-repositories-owned-by-an-organization)". There are restrictions on which permissions can be granted to organization members when an organization base role is in place. In this case, the role being given must be equal to or higher than the org base permission. Otherwise, the request will fail with:
+    ///
+    /// ```
+    /// Cannot assign {member} permission of {role name}
+    /// ```
+    ///
+    /// Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// The invitee will receive a notification that they have been invited to the repository, which they must accept or decline. They may do this via the notifications page, the email they receive, or by using the [API](https://docs.github.com/rest/collaborators/invitations).
+    ///
+    /// For Enterprise Managed Users, this endpoint does not send invitations - these users are automatically added to organizations and repositories. Enterprise Managed Users can only be added to organizations and repositories within their enterprise.
+    ///
+    /// **Updating an existing collaborator's permission level**
+    ///
+    /// The endpoint can also be used to change the permissions of an existing collaborator without first removing and re-adding the collaborator. To change the permissions, use the same endpoint and pass a different `permission` parameter. The response will be a `204`, with no other indication that the permission level changed.
+    ///
+    /// **Rate limits**
+    ///
+    /// You are limited to sending 50 invitations to a repository per 24 hour period. Note there is no limit if you are inviting organization members to an organization repository.
+    ///
+    /// `PUT /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/add-collaborator`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#add-a-repository-collaborator)
     pub async fn add_collaborator(
         &self,
         owner: &str,
@@ -2543,34 +2543,34 @@ You are limited to sending 50 invitations to a repository per 24 hour period. No
             },
         )
     }
-    /**Remove a repository collaborator
-
-Removes a collaborator from a repository.
-
-To use this endpoint, the authenticated user must either be an administrator of the repository or target themselves for removal.
-
-This endpoint also:
-- Cancels any outstanding invitations sent by the collaborator
-- Unassigns the user from any issues
-- Removes access to organization projects if the user is not an organization member and is not a collaborator on any other organization repositories.
-- Unstars the repository
-- Updates access permissions to packages
-
-Removing a user as a collaborator has the following effects on forks:
- - If the user had access to a fork through their membership to this repository, the user will also be removed from the fork.
- - If the user had their own fork of the repository, the fork will be deleted.
- - If the user still has read access to the repository, open pull requests by this user from a fork will be denied.
-
-> [!NOTE]
-> A user can still have access to the repository through organization permissions like base repository permissions.
-
-Although the API responds immediately, the additional permission updates might take some extra time to complete in the background.
-
-For more information on fork permissions, see "[About permissions and visibility of forks](https://docs.github.com/pull-requests/collaborating-with-pull-requests/working-with-forks/about-permissions-and-visibility-of-forks)".
-
-`DELETE /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/remove-collaborator`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/collaborators#remove-a-repository-collaborator)*/
+    /// Remove a repository collaborator
+    ///
+    /// Removes a collaborator from a repository.
+    ///
+    /// To use this endpoint, the authenticated user must either be an administrator of the repository or target themselves for removal.
+    ///
+    /// This endpoint also:
+    /// - Cancels any outstanding invitations sent by the collaborator
+    /// - Unassigns the user from any issues
+    /// - Removes access to organization projects if the user is not an organization member and is not a collaborator on any other organization repositories.
+    /// - Unstars the repository
+    /// - Updates access permissions to packages
+    ///
+    /// Removing a user as a collaborator has the following effects on forks:
+    ///  - If the user had access to a fork through their membership to this repository, the user will also be removed from the fork.
+    ///  - If the user had their own fork of the repository, the fork will be deleted.
+    ///  - If the user still has read access to the repository, open pull requests by this user from a fork will be denied.
+    ///
+    /// > [!NOTE]
+    /// > A user can still have access to the repository through organization permissions like base repository permissions.
+    ///
+    /// Although the API responds immediately, the additional permission updates might take some extra time to complete in the background.
+    ///
+    /// For more information on fork permissions, see "[About permissions and visibility of forks](https://docs.github.com/pull-requests/collaborating-with-pull-requests/working-with-forks/about-permissions-and-visibility-of-forks)".
+    ///
+    /// `DELETE /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/remove-collaborator`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#remove-a-repository-collaborator)
     pub async fn remove_collaborator(
         &self,
         owner: &str,
@@ -2601,21 +2601,21 @@ For more information on fork permissions, see "[About permissions and visibility
             },
         )
     }
-    /**Get repository permissions for a user
-
-Checks the repository permission and role of a collaborator.
-
-The `permission` attribute provides the legacy base roles of `admin`, `write`, `read`, and `none`, where the
-`maintain` role is mapped to `write` and the `triage` role is mapped to `read`.
-The `role_name` attribute provides the name of the assigned role, including custom roles. The
-`permission` can also be used to determine which base level of access the collaborator has to the repository.
-
-The calculated permissions are the highest role assigned to the collaborator after considering all sources of grants, including: repo, teams, organization, and enterprise.
-There is presently not a way to differentiate between an organization level grant and a repository level grant from this endpoint response.
-
-`GET /repos/{owner}/{repo}/collaborators/{username}/permission` (operation `repos/get-collaborator-permission-level`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user)*/
+    /// Get repository permissions for a user
+    ///
+    /// Checks the repository permission and role of a collaborator.
+    ///
+    /// The `permission` attribute provides the legacy base roles of `admin`, `write`, `read`, and `none`, where the
+    /// `maintain` role is mapped to `write` and the `triage` role is mapped to `read`.
+    /// The `role_name` attribute provides the name of the assigned role, including custom roles. The
+    /// `permission` can also be used to determine which base level of access the collaborator has to the repository.
+    ///
+    /// The calculated permissions are the highest role assigned to the collaborator after considering all sources of grants, including: repo, teams, organization, and enterprise.
+    /// There is presently not a way to differentiate between an organization level grant and a repository level grant from this endpoint response.
+    ///
+    /// `GET /repos/{owner}/{repo}/collaborators/{username}/permission` (operation `repos/get-collaborator-permission-level`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user)
     pub async fn get_collaborator_permission_level(
         &self,
         owner: &str,
@@ -2645,20 +2645,20 @@ There is presently not a way to differentiate between an organization level gran
             },
         )
     }
-    /**List commit comments for a repository
-
-Lists the commit comments for a specified repository. Comments are ordered by ascending ID.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/comments` (operation `repos/list-commit-comments-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/commits/comments#list-commit-comments-for-a-repository)*/
+    /// List commit comments for a repository
+    ///
+    /// Lists the commit comments for a specified repository. Comments are ordered by ascending ID.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/comments` (operation `repos/list-commit-comments-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/comments#list-commit-comments-for-a-repository)
     pub async fn list_commit_comments_for_repo(
         &self,
         owner: &str,
@@ -2691,20 +2691,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get a commit comment
-
-Gets a specified commit comment.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/get-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/commits/comments#get-a-commit-comment)*/
+    /// Get a commit comment
+    ///
+    /// Gets a specified commit comment.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/get-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/comments#get-a-commit-comment)
     pub async fn get_commit_comment(
         &self,
         owner: &str,
@@ -2734,13 +2734,13 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Delete a commit comment
-
-
-
-`DELETE /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/delete-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/commits/comments#delete-a-commit-comment)*/
+    /// Delete a commit comment
+    ///
+    ///
+    ///
+    /// `DELETE /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/delete-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/comments#delete-a-commit-comment)
     pub async fn delete_commit_comment(
         &self,
         owner: &str,
@@ -2770,20 +2770,20 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Update a commit comment
-
-Updates the contents of a specified commit comment.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`PATCH /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/update-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/commits/comments#update-a-commit-comment)*/
+    /// Update a commit comment
+    ///
+    /// Updates the contents of a specified commit comment.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/update-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/comments#update-a-commit-comment)
     pub async fn update_commit_comment(
         &self,
         owner: &str,
@@ -2815,41 +2815,41 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List commits
-
-**Signature verification object**
-
-The response will include a `verification` object that describes the result of verifying the commit's signature. The following fields are included in the `verification` object:
-
-| Name | Type | Description |
-| ---- | ---- | ----------- |
-| `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
-| `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
-| `signature` | `string` | The signature that was extracted from the commit. |
-| `payload` | `string` | The value that was signed. |
-| `verified_at` | `string` | The date the signature was verified by GitHub. |
-
-These are the possible values for `reason` in the `verification` object:
-
-| Value | Description |
-| ----- | ----------- |
-| `expired_key` | The key that made the signature is expired. |
-| `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
-| `gpgverify_error` | There was an error communicating with the signature verification service. |
-| `gpgverify_unavailable` | The signature verification service is currently unavailable. |
-| `unsigned` | The object does not include a signature. |
-| `unknown_signature_type` | A non-PGP signature was found in the commit. |
-| `no_user` | No user was associated with the `committer` email address in the commit. |
-| `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on their account. |
-| `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
-| `unknown_key` | The key that made the signature has not been registered with any user's account. |
-| `malformed_signature` | There was an error parsing the signature. |
-| `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
-| `valid` | None of the above errors applied, so the signature is considered to be verified. |
-
-`GET /repos/{owner}/{repo}/commits` (operation `repos/list-commits`)
-
-[GitHub docs](https://docs.github.com/rest/commits/commits#list-commits)*/
+    /// List commits
+    ///
+    /// **Signature verification object**
+    ///
+    /// The response will include a `verification` object that describes the result of verifying the commit's signature. The following fields are included in the `verification` object:
+    ///
+    /// | Name | Type | Description |
+    /// | ---- | ---- | ----------- |
+    /// | `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
+    /// | `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
+    /// | `signature` | `string` | The signature that was extracted from the commit. |
+    /// | `payload` | `string` | The value that was signed. |
+    /// | `verified_at` | `string` | The date the signature was verified by GitHub. |
+    ///
+    /// These are the possible values for `reason` in the `verification` object:
+    ///
+    /// | Value | Description |
+    /// | ----- | ----------- |
+    /// | `expired_key` | The key that made the signature is expired. |
+    /// | `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
+    /// | `gpgverify_error` | There was an error communicating with the signature verification service. |
+    /// | `gpgverify_unavailable` | The signature verification service is currently unavailable. |
+    /// | `unsigned` | The object does not include a signature. |
+    /// | `unknown_signature_type` | A non-PGP signature was found in the commit. |
+    /// | `no_user` | No user was associated with the `committer` email address in the commit. |
+    /// | `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on their account. |
+    /// | `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
+    /// | `unknown_key` | The key that made the signature has not been registered with any user's account. |
+    /// | `malformed_signature` | There was an error parsing the signature. |
+    /// | `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
+    /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
+    ///
+    /// `GET /repos/{owner}/{repo}/commits` (operation `repos/list-commits`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/commits#list-commits)
     pub async fn list_commits(
         &self,
         owner: &str,
@@ -2905,15 +2905,15 @@ These are the possible values for `reason` in the `verification` object:
             },
         )
     }
-    /**List branches for HEAD commit
-
-Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-Returns all branches where the given commit SHA is the HEAD, or latest commit for the branch.
-
-`GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head` (operation `repos/list-branches-for-head-commit`)
-
-[GitHub docs](https://docs.github.com/rest/commits/commits#list-branches-for-head-commit)*/
+    /// List branches for HEAD commit
+    ///
+    /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// Returns all branches where the given commit SHA is the HEAD, or latest commit for the branch.
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head` (operation `repos/list-branches-for-head-commit`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/commits#list-branches-for-head-commit)
     pub async fn list_branches_for_head_commit(
         &self,
         owner: &str,
@@ -2944,20 +2944,20 @@ Returns all branches where the given commit SHA is the HEAD, or latest commit fo
             },
         )
     }
-    /**List commit comments
-
-Lists the comments for a specified commit.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`GET /repos/{owner}/{repo}/commits/{commit_sha}/comments` (operation `repos/list-comments-for-commit`)
-
-[GitHub docs](https://docs.github.com/rest/commits/comments#list-commit-comments)*/
+    /// List commit comments
+    ///
+    /// Lists the comments for a specified commit.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{commit_sha}/comments` (operation `repos/list-comments-for-commit`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/comments#list-commit-comments)
     pub async fn list_comments_for_commit(
         &self,
         owner: &str,
@@ -2992,24 +2992,24 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Create a commit comment
-
-Create a comment for a commit using its `:commit_sha`.
-
-Access to commit comments can be controlled by organization owners. For more information, see "[Managing commit comments for your organization](https://docs.github.com/organizations/managing-organization-settings/managing-commit-comments-for-your-organization)".
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
-- **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
-- **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
-- **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
-
-`POST /repos/{owner}/{repo}/commits/{commit_sha}/comments` (operation `repos/create-commit-comment`)
-
-[GitHub docs](https://docs.github.com/rest/commits/comments#create-a-commit-comment)*/
+    /// Create a commit comment
+    ///
+    /// Create a comment for a commit using its `:commit_sha`.
+    ///
+    /// Access to commit comments can be controlled by organization owners. For more information, see "[Managing commit comments for your organization](https://docs.github.com/organizations/managing-organization-settings/managing-commit-comments-for-your-organization)".
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github-commitcomment.raw+json`**: Returns the raw markdown body. Response will include `body`. This is the default if you do not pass any specific media type.
+    /// - **`application/vnd.github-commitcomment.text+json`**: Returns a text only representation of the markdown body. Response will include `body_text`.
+    /// - **`application/vnd.github-commitcomment.html+json`**: Returns HTML rendered from the body's markdown. Response will include `body_html`.
+    /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
+    ///
+    /// `POST /repos/{owner}/{repo}/commits/{commit_sha}/comments` (operation `repos/create-commit-comment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/comments#create-a-commit-comment)
     pub async fn create_commit_comment(
         &self,
         owner: &str,
@@ -3042,15 +3042,15 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List pull requests associated with a commit
-
-Lists the merged pull request that introduced the commit to the repository. If the commit is not present in the default branch, it will return merged and open pull requests associated with the commit.
-
-To list the open or merged pull requests associated with a branch, you can set the `commit_sha` parameter to the branch name.
-
-`GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls` (operation `repos/list-pull-requests-associated-with-commit`)
-
-[GitHub docs](https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit)*/
+    /// List pull requests associated with a commit
+    ///
+    /// Lists the merged pull request that introduced the commit to the repository. If the commit is not present in the default branch, it will return merged and open pull requests associated with the commit.
+    ///
+    /// To list the open or merged pull requests associated with a branch, you can set the `commit_sha` parameter to the branch name.
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls` (operation `repos/list-pull-requests-associated-with-commit`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit)
     pub async fn list_pull_requests_associated_with_commit(
         &self,
         owner: &str,
@@ -3087,52 +3087,52 @@ To list the open or merged pull requests associated with a branch, you can set t
             },
         )
     }
-    /**Get a commit
-
-Returns the contents of a single commit reference. You must have `read` access for the repository to use this endpoint.
-
-> [!NOTE]
-> If there are more than 300 files in the commit diff and the default JSON media type is requested, the response will include pagination link headers for the remaining files, up to a limit of 3000 files. Each page contains the static commit information, and the only changes are to the file listing.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)." Pagination query parameters are not supported for these media types.
-
-- **`application/vnd.github.diff`**: Returns the diff of the commit. Larger diffs may time out and return a 5xx status code.
-- **`application/vnd.github.patch`**: Returns the patch of the commit. Diffs with binary data will have no `patch` property. Larger diffs may time out and return a 5xx status code.
-- **`application/vnd.github.sha`**: Returns the commit's SHA-1 hash. You can use this endpoint to check if a remote reference's SHA-1 hash is the same as your local reference's SHA-1 hash by providing the local SHA-1 reference as the ETag.
-
-**Signature verification object**
-
-The response will include a `verification` object that describes the result of verifying the commit's signature. The following fields are included in the `verification` object:
-
-| Name | Type | Description |
-| ---- | ---- | ----------- |
-| `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
-| `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
-| `signature` | `string` | The signature that was extracted from the commit. |
-| `payload` | `string` | The value that was signed. |
-| `verified_at` | `string` | The date the signature was verified by GitHub. |
-
-These are the possible values for `reason` in the `verification` object:
-
-| Value | Description |
-| ----- | ----------- |
-| `expired_key` | The key that made the signature is expired. |
-| `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
-| `gpgverify_error` | There was an error communicating with the signature verification service. |
-| `gpgverify_unavailable` | The signature verification service is currently unavailable. |
-| `unsigned` | The object does not include a signature. |
-| `unknown_signature_type` | A non-PGP signature was found in the commit. |
-| `no_user` | No user was associated with the `committer` email address in the commit. |
-| `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on their account. |
-| `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
-| `unknown_key` | The key that made the signature has not been registered with any user's account. |
-| `malformed_signature` | There was an error parsing the signature. |
-| `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
-| `valid` | None of the above errors applied, so the signature is considered to be verified. |
-
-`GET /repos/{owner}/{repo}/commits/{ref}` (operation `repos/get-commit`)
-
-[GitHub docs](https://docs.github.com/rest/commits/commits#get-a-commit)*/
+    /// Get a commit
+    ///
+    /// Returns the contents of a single commit reference. You must have `read` access for the repository to use this endpoint.
+    ///
+    /// > [!NOTE]
+    /// > If there are more than 300 files in the commit diff and the default JSON media type is requested, the response will include pagination link headers for the remaining files, up to a limit of 3000 files. Each page contains the static commit information, and the only changes are to the file listing.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)." Pagination query parameters are not supported for these media types.
+    ///
+    /// - **`application/vnd.github.diff`**: Returns the diff of the commit. Larger diffs may time out and return a 5xx status code.
+    /// - **`application/vnd.github.patch`**: Returns the patch of the commit. Diffs with binary data will have no `patch` property. Larger diffs may time out and return a 5xx status code.
+    /// - **`application/vnd.github.sha`**: Returns the commit's SHA-1 hash. You can use this endpoint to check if a remote reference's SHA-1 hash is the same as your local reference's SHA-1 hash by providing the local SHA-1 reference as the ETag.
+    ///
+    /// **Signature verification object**
+    ///
+    /// The response will include a `verification` object that describes the result of verifying the commit's signature. The following fields are included in the `verification` object:
+    ///
+    /// | Name | Type | Description |
+    /// | ---- | ---- | ----------- |
+    /// | `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
+    /// | `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
+    /// | `signature` | `string` | The signature that was extracted from the commit. |
+    /// | `payload` | `string` | The value that was signed. |
+    /// | `verified_at` | `string` | The date the signature was verified by GitHub. |
+    ///
+    /// These are the possible values for `reason` in the `verification` object:
+    ///
+    /// | Value | Description |
+    /// | ----- | ----------- |
+    /// | `expired_key` | The key that made the signature is expired. |
+    /// | `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
+    /// | `gpgverify_error` | There was an error communicating with the signature verification service. |
+    /// | `gpgverify_unavailable` | The signature verification service is currently unavailable. |
+    /// | `unsigned` | The object does not include a signature. |
+    /// | `unknown_signature_type` | A non-PGP signature was found in the commit. |
+    /// | `no_user` | No user was associated with the `committer` email address in the commit. |
+    /// | `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on their account. |
+    /// | `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
+    /// | `unknown_key` | The key that made the signature has not been registered with any user's account. |
+    /// | `malformed_signature` | There was an error parsing the signature. |
+    /// | `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
+    /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{ref}` (operation `repos/get-commit`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/commits#get-a-commit)
     pub async fn get_commit(
         &self,
         owner: &str,
@@ -3172,20 +3172,20 @@ These are the possible values for `reason` in the `verification` object:
             },
         )
     }
-    /**Get the combined status for a specific reference
-
-Users with pull access in a repository can access a combined view of commit statuses for a given ref. The ref can be a SHA, a branch name, or a tag name.
-
-
-Additionally, a combined `state` is returned. The `state` is one of:
-
-*   **failure** if any of the contexts report as `error` or `failure`
-*   **pending** if there are no statuses or a context is `pending`
-*   **success** if the latest status for all contexts is `success`
-
-`GET /repos/{owner}/{repo}/commits/{ref}/status` (operation `repos/get-combined-status-for-ref`)
-
-[GitHub docs](https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference)*/
+    /// Get the combined status for a specific reference
+    ///
+    /// Users with pull access in a repository can access a combined view of commit statuses for a given ref. The ref can be a SHA, a branch name, or a tag name.
+    ///
+    ///
+    /// Additionally, a combined `state` is returned. The `state` is one of:
+    ///
+    /// *   **failure** if any of the contexts report as `error` or `failure`
+    /// *   **pending** if there are no statuses or a context is `pending`
+    /// *   **success** if the latest status for all contexts is `success`
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{ref}/status` (operation `repos/get-combined-status-for-ref`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference)
     pub async fn get_combined_status_for_ref(
         &self,
         owner: &str,
@@ -3221,15 +3221,15 @@ Additionally, a combined `state` is returned. The `state` is one of:
             },
         )
     }
-    /**List commit statuses for a reference
-
-Users with pull access in a repository can view commit statuses for a given ref. The ref can be a SHA, a branch name, or a tag name. Statuses are returned in reverse chronological order. The first status in the list will be the latest one.
-
-This resource is also available via a legacy route: `GET /repos/:owner/:repo/statuses/:ref`.
-
-`GET /repos/{owner}/{repo}/commits/{ref}/statuses` (operation `repos/list-commit-statuses-for-ref`)
-
-[GitHub docs](https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference)*/
+    /// List commit statuses for a reference
+    ///
+    /// Users with pull access in a repository can view commit statuses for a given ref. The ref can be a SHA, a branch name, or a tag name. Statuses are returned in reverse chronological order. The first status in the list will be the latest one.
+    ///
+    /// This resource is also available via a legacy route: `GET /repos/:owner/:repo/statuses/:ref`.
+    ///
+    /// `GET /repos/{owner}/{repo}/commits/{ref}/statuses` (operation `repos/list-commit-statuses-for-ref`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference)
     pub async fn list_commit_statuses_for_ref(
         &self,
         owner: &str,
@@ -3270,23 +3270,23 @@ This resource is also available via a legacy route: `GET /repos/:owner/:repo/sta
             },
         )
     }
-    /**Get community profile metrics
-
-Returns all community profile metrics for a repository. The repository cannot be a fork.
-
-The returned metrics include an overall health score, the repository description, the presence of documentation, the
-detected code of conduct, the detected license, and the presence of ISSUE\_TEMPLATE, PULL\_REQUEST\_TEMPLATE,
-README, and CONTRIBUTING files.
-
-The `health_percentage` score is defined as a percentage of how many of
-the recommended community health files are present. For more information, see
-"[About community profiles for public repositories](https://docs.github.com/communities/setting-up-your-project-for-healthy-contributions/about-community-profiles-for-public-repositories)."
-
-`content_reports_enabled` is only returned for organization-owned repositories.
-
-`GET /repos/{owner}/{repo}/community/profile` (operation `repos/get-community-profile-metrics`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/community#get-community-profile-metrics)*/
+    /// Get community profile metrics
+    ///
+    /// Returns all community profile metrics for a repository. The repository cannot be a fork.
+    ///
+    /// The returned metrics include an overall health score, the repository description, the presence of documentation, the
+    /// detected code of conduct, the detected license, and the presence of ISSUE\_TEMPLATE, PULL\_REQUEST\_TEMPLATE,
+    /// README, and CONTRIBUTING files.
+    ///
+    /// The `health_percentage` score is defined as a percentage of how many of
+    /// the recommended community health files are present. For more information, see
+    /// "[About community profiles for public repositories](https://docs.github.com/communities/setting-up-your-project-for-healthy-contributions/about-community-profiles-for-public-repositories)."
+    ///
+    /// `content_reports_enabled` is only returned for organization-owned repositories.
+    ///
+    /// `GET /repos/{owner}/{repo}/community/profile` (operation `repos/get-community-profile-metrics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/community#get-community-profile-metrics)
     pub async fn get_community_profile_metrics(
         &self,
         owner: &str,
@@ -3312,63 +3312,63 @@ the recommended community health files are present. For more information, see
             },
         )
     }
-    /**Compare two commits
-
-Compares two commits against one another. You can compare refs (branches or tags) and commit SHAs in the same repository, or you can compare refs and commit SHAs that exist in different repositories within the same repository network, including fork branches. For more information about how to view a repository's network, see "[Understanding connections between repositories](https://docs.github.com/repositories/viewing-activity-and-data-for-your-repository/understanding-connections-between-repositories)."
-
-This endpoint is equivalent to running the `git log BASE..HEAD` command, but it returns commits in a different order. The `git log BASE..HEAD` command returns commits in reverse chronological order, whereas the API returns commits in chronological order.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.diff`**: Returns the diff of the commit.
-- **`application/vnd.github.patch`**: Returns the patch of the commit. Diffs with binary data will have no `patch` property.
-
-The API response includes details about the files that were changed between the two commits. This includes the status of the change (if a file was added, removed, modified, or renamed), and details of the change itself. For example, files with a `renamed` status have a `previous_filename` field showing the previous filename of the file, and files with a `modified` status have a `patch` field showing the changes made to the file.
-
-When calling this endpoint without any paging parameter (`per_page` or `page`), the returned list is limited to 250 commits, and the last commit in the list is the most recent of the entire comparison.
-
-**Working with large comparisons**
-
-To process a response with a large number of commits, use a query parameter (`per_page` or `page`) to paginate the results. When using pagination:
-
-- The list of changed files is only shown on the first page of results, and it includes up to 300 changed files for the entire comparison.
-- The results are returned in chronological order, but the last commit in the returned list may not be the most recent one in the entire set if there are more pages of results.
-
-For more information on working with pagination, see "[Using pagination in the REST API](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api)."
-
-**Signature verification object**
-
-The response will include a `verification` object that describes the result of verifying the commit's signature. The `verification` object includes the following fields:
-
-| Name | Type | Description |
-| ---- | ---- | ----------- |
-| `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
-| `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
-| `signature` | `string` | The signature that was extracted from the commit. |
-| `payload` | `string` | The value that was signed. |
-| `verified_at` | `string` | The date the signature was verified by GitHub. |
-
-These are the possible values for `reason` in the `verification` object:
-
-| Value | Description |
-| ----- | ----------- |
-| `expired_key` | The key that made the signature is expired. |
-| `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
-| `gpgverify_error` | There was an error communicating with the signature verification service. |
-| `gpgverify_unavailable` | The signature verification service is currently unavailable. |
-| `unsigned` | The object does not include a signature. |
-| `unknown_signature_type` | A non-PGP signature was found in the commit. |
-| `no_user` | No user was associated with the `committer` email address in the commit. |
-| `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on their account. |
-| `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
-| `unknown_key` | The key that made the signature has not been registered with any user's account. |
-| `malformed_signature` | There was an error parsing the signature. |
-| `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
-| `valid` | None of the above errors applied, so the signature is considered to be verified. |
-
-`GET /repos/{owner}/{repo}/compare/{basehead}` (operation `repos/compare-commits-with-basehead`)
-
-[GitHub docs](https://docs.github.com/rest/commits/commits#compare-two-commits)*/
+    /// Compare two commits
+    ///
+    /// Compares two commits against one another. You can compare refs (branches or tags) and commit SHAs in the same repository, or you can compare refs and commit SHAs that exist in different repositories within the same repository network, including fork branches. For more information about how to view a repository's network, see "[Understanding connections between repositories](https://docs.github.com/repositories/viewing-activity-and-data-for-your-repository/understanding-connections-between-repositories)."
+    ///
+    /// This endpoint is equivalent to running the `git log BASE..HEAD` command, but it returns commits in a different order. The `git log BASE..HEAD` command returns commits in reverse chronological order, whereas the API returns commits in chronological order.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.diff`**: Returns the diff of the commit.
+    /// - **`application/vnd.github.patch`**: Returns the patch of the commit. Diffs with binary data will have no `patch` property.
+    ///
+    /// The API response includes details about the files that were changed between the two commits. This includes the status of the change (if a file was added, removed, modified, or renamed), and details of the change itself. For example, files with a `renamed` status have a `previous_filename` field showing the previous filename of the file, and files with a `modified` status have a `patch` field showing the changes made to the file.
+    ///
+    /// When calling this endpoint without any paging parameter (`per_page` or `page`), the returned list is limited to 250 commits, and the last commit in the list is the most recent of the entire comparison.
+    ///
+    /// **Working with large comparisons**
+    ///
+    /// To process a response with a large number of commits, use a query parameter (`per_page` or `page`) to paginate the results. When using pagination:
+    ///
+    /// - The list of changed files is only shown on the first page of results, and it includes up to 300 changed files for the entire comparison.
+    /// - The results are returned in chronological order, but the last commit in the returned list may not be the most recent one in the entire set if there are more pages of results.
+    ///
+    /// For more information on working with pagination, see "[Using pagination in the REST API](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api)."
+    ///
+    /// **Signature verification object**
+    ///
+    /// The response will include a `verification` object that describes the result of verifying the commit's signature. The `verification` object includes the following fields:
+    ///
+    /// | Name | Type | Description |
+    /// | ---- | ---- | ----------- |
+    /// | `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
+    /// | `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
+    /// | `signature` | `string` | The signature that was extracted from the commit. |
+    /// | `payload` | `string` | The value that was signed. |
+    /// | `verified_at` | `string` | The date the signature was verified by GitHub. |
+    ///
+    /// These are the possible values for `reason` in the `verification` object:
+    ///
+    /// | Value | Description |
+    /// | ----- | ----------- |
+    /// | `expired_key` | The key that made the signature is expired. |
+    /// | `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
+    /// | `gpgverify_error` | There was an error communicating with the signature verification service. |
+    /// | `gpgverify_unavailable` | The signature verification service is currently unavailable. |
+    /// | `unsigned` | The object does not include a signature. |
+    /// | `unknown_signature_type` | A non-PGP signature was found in the commit. |
+    /// | `no_user` | No user was associated with the `committer` email address in the commit. |
+    /// | `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on their account. |
+    /// | `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
+    /// | `unknown_key` | The key that made the signature has not been registered with any user's account. |
+    /// | `malformed_signature` | There was an error parsing the signature. |
+    /// | `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
+    /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
+    ///
+    /// `GET /repos/{owner}/{repo}/compare/{basehead}` (operation `repos/compare-commits-with-basehead`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/commits#compare-two-commits)
     pub async fn compare_commits_with_basehead(
         &self,
         owner: &str,
@@ -3406,37 +3406,37 @@ These are the possible values for `reason` in the `verification` object:
             },
         )
     }
-    /**Get repository content
-
-Gets the contents of a file or directory in a repository. Specify the file path or directory with the `path` parameter. If you omit the `path` parameter, you will receive the contents of the repository's root directory.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw file contents for files and symlinks.
-- **`application/vnd.github.html+json`**: Returns the file contents in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
-- **`application/vnd.github.object+json`**: Returns the contents in a consistent object format regardless of the content type. For example, instead of an array of objects for a directory, the response will be an object with an `entries` attribute containing the array of objects.
-
-If the content is a directory, the response will be an array of objects, one object for each item in the directory. When listing the contents of a directory, submodules have their "type" specified as "file". Logically, the value _should_ be "submodule". This behavior exists [for backwards compatibility purposes](https://git.io/v1YCW). In the next major version of the API, the type will be returned as "submodule".
-
-If the content is a symlink and the symlink's target is a normal file in the repository, then the API responds with the content of the file. Otherwise, the API responds with an object describing the symlink itself.
-
-If the content is a submodule, the `submodule_git_url` field identifies the location of the submodule repository, and the `sha` identifies a specific commit within the submodule repository. Git uses the given URL when cloning the submodule repository, and checks out the submodule at that specific commit. If the submodule repository is not hosted on github.com, the Git URLs (`git_url` and `_links["git"]`) and the github.com URLs (`html_url` and `_links["html"]`) will have null values.
-
-**Notes**:
-
-- To get a repository's contents recursively, you can [recursively get the tree](https://docs.github.com/rest/git/trees#get-a-tree).
-- This API has an upper limit of 1,000 files for a directory. If you need to retrieve
-more files, use the [Git Trees API](https://docs.github.com/rest/git/trees#get-a-tree).
-- Download URLs expire and are meant to be used just once. To ensure the download URL does not expire, please use the contents API to obtain a fresh download URL for each download.
-- If the requested file's size is:
-  - 1 MB or smaller: All features of this endpoint are supported.
-  - Between 1-100 MB: Only the `raw` or `object` custom media types are supported. Both will work as normal, except that when using the `object` media type, the `content` field will be an empty
-string and the `encoding` field will be `"none"`. To get the contents of these larger files, use the `raw` media type.
-  - Greater than 100 MB: This endpoint is not supported.
-
-`GET /repos/{owner}/{repo}/contents/{path}` (operation `repos/get-content`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#get-repository-content)*/
+    /// Get repository content
+    ///
+    /// Gets the contents of a file or directory in a repository. Specify the file path or directory with the `path` parameter. If you omit the `path` parameter, you will receive the contents of the repository's root directory.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw file contents for files and symlinks.
+    /// - **`application/vnd.github.html+json`**: Returns the file contents in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
+    /// - **`application/vnd.github.object+json`**: Returns the contents in a consistent object format regardless of the content type. For example, instead of an array of objects for a directory, the response will be an object with an `entries` attribute containing the array of objects.
+    ///
+    /// If the content is a directory, the response will be an array of objects, one object for each item in the directory. When listing the contents of a directory, submodules have their "type" specified as "file". Logically, the value _should_ be "submodule". This behavior exists [for backwards compatibility purposes](https://git.io/v1YCW). In the next major version of the API, the type will be returned as "submodule".
+    ///
+    /// If the content is a symlink and the symlink's target is a normal file in the repository, then the API responds with the content of the file. Otherwise, the API responds with an object describing the symlink itself.
+    ///
+    /// If the content is a submodule, the `submodule_git_url` field identifies the location of the submodule repository, and the `sha` identifies a specific commit within the submodule repository. Git uses the given URL when cloning the submodule repository, and checks out the submodule at that specific commit. If the submodule repository is not hosted on github.com, the Git URLs (`git_url` and `_links["git"]`) and the github.com URLs (`html_url` and `_links["html"]`) will have null values.
+    ///
+    /// **Notes**:
+    ///
+    /// - To get a repository's contents recursively, you can [recursively get the tree](https://docs.github.com/rest/git/trees#get-a-tree).
+    /// - This API has an upper limit of 1,000 files for a directory. If you need to retrieve
+    /// more files, use the [Git Trees API](https://docs.github.com/rest/git/trees#get-a-tree).
+    /// - Download URLs expire and are meant to be used just once. To ensure the download URL does not expire, please use the contents API to obtain a fresh download URL for each download.
+    /// - If the requested file's size is:
+    ///   - 1 MB or smaller: All features of this endpoint are supported.
+    ///   - Between 1-100 MB: Only the `raw` or `object` custom media types are supported. Both will work as normal, except that when using the `object` media type, the `content` field will be an empty
+    /// string and the `encoding` field will be `"none"`. To get the contents of these larger files, use the `raw` media type.
+    ///   - Greater than 100 MB: This endpoint is not supported.
+    ///
+    /// `GET /repos/{owner}/{repo}/contents/{path}` (operation `repos/get-content`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#get-repository-content)
     pub async fn get_content(
         &self,
         owner: &str,
@@ -3474,18 +3474,18 @@ string and the `encoding` field will be `"none"`. To get the contents of these l
             },
         )
     }
-    /**Create or update file contents
-
-Creates a new file or replaces an existing file in a repository.
-
-> [!NOTE]
-> If you use this endpoint and the "[Delete a file](https://docs.github.com/rest/repos/contents/#delete-a-file)" endpoint in parallel, the concurrent requests will conflict and you will receive errors. You must use these endpoints serially instead.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The `workflow` scope is also required in order to modify files in the `.github/workflows` directory.
-
-`PUT /repos/{owner}/{repo}/contents/{path}` (operation `repos/create-or-update-file-contents`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#create-or-update-file-contents)*/
+    /// Create or update file contents
+    ///
+    /// Creates a new file or replaces an existing file in a repository.
+    ///
+    /// > [!NOTE]
+    /// > If you use this endpoint and the "[Delete a file](https://docs.github.com/rest/repos/contents/#delete-a-file)" endpoint in parallel, the concurrent requests will conflict and you will receive errors. You must use these endpoints serially instead.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The `workflow` scope is also required in order to modify files in the `.github/workflows` directory.
+    ///
+    /// `PUT /repos/{owner}/{repo}/contents/{path}` (operation `repos/create-or-update-file-contents`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#create-or-update-file-contents)
     pub async fn create_or_update_file_contents(
         &self,
         owner: &str,
@@ -3525,22 +3525,22 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a file
-
-Deletes a file in a repository.
-
-You can provide an additional `committer` parameter, which is an object containing information about the committer. Or, you can provide an `author` parameter, which is an object containing information about the author.
-
-The `author` section is optional and is filled in with the `committer` information if omitted. If the `committer` information is omitted, the authenticated user's information is used.
-
-You must provide values for both `name` and `email`, whether you choose to use `author` or `committer`. Otherwise, you'll receive a `422` status code.
-
-> [!NOTE]
-> If you use this endpoint and the "[Create or update file contents](https://docs.github.com/rest/repos/contents/#create-or-update-file-contents)" endpoint in parallel, the concurrent requests will conflict and you will receive errors. You must use these endpoints serially instead.
-
-`DELETE /repos/{owner}/{repo}/contents/{path}` (operation `repos/delete-file`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#delete-a-file)*/
+    /// Delete a file
+    ///
+    /// Deletes a file in a repository.
+    ///
+    /// You can provide an additional `committer` parameter, which is an object containing information about the committer. Or, you can provide an `author` parameter, which is an object containing information about the author.
+    ///
+    /// The `author` section is optional and is filled in with the `committer` information if omitted. If the `committer` information is omitted, the authenticated user's information is used.
+    ///
+    /// You must provide values for both `name` and `email`, whether you choose to use `author` or `committer`. Otherwise, you'll receive a `422` status code.
+    ///
+    /// > [!NOTE]
+    /// > If you use this endpoint and the "[Create or update file contents](https://docs.github.com/rest/repos/contents/#create-or-update-file-contents)" endpoint in parallel, the concurrent requests will conflict and you will receive errors. You must use these endpoints serially instead.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/contents/{path}` (operation `repos/delete-file`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#delete-a-file)
     pub async fn delete_file(
         &self,
         owner: &str,
@@ -3574,15 +3574,15 @@ You must provide values for both `name` and `email`, whether you choose to use `
             },
         )
     }
-    /**List repository contributors
-
-Lists contributors to the specified repository and sorts them by the number of commits per contributor in descending order. This endpoint may return information that is a few hours old because the GitHub REST API caches contributor data to improve performance.
-
-GitHub identifies contributors by author email address. This endpoint groups contribution counts by GitHub user, which includes all associated email addresses. To improve performance, only the first 500 author email addresses in the repository link to GitHub users. The rest will appear as anonymous contributors without associated GitHub user information.
-
-`GET /repos/{owner}/{repo}/contributors` (operation `repos/list-contributors`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-contributors)*/
+    /// List repository contributors
+    ///
+    /// Lists contributors to the specified repository and sorts them by the number of commits per contributor in descending order. This endpoint may return information that is a few hours old because the GitHub REST API caches contributor data to improve performance.
+    ///
+    /// GitHub identifies contributors by author email address. This endpoint groups contribution counts by GitHub user, which includes all associated email addresses. To improve performance, only the first 500 author email addresses in the repository link to GitHub users. The rest will appear as anonymous contributors without associated GitHub user information.
+    ///
+    /// `GET /repos/{owner}/{repo}/contributors` (operation `repos/list-contributors`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-contributors)
     pub async fn list_contributors(
         &self,
         owner: &str,
@@ -3625,13 +3625,13 @@ GitHub identifies contributors by author email address. This endpoint groups con
             },
         )
     }
-    /**List deployments
-
-Simple filtering of deployments is available via query parameters:
-
-`GET /repos/{owner}/{repo}/deployments` (operation `repos/list-deployments`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/deployments#list-deployments)*/
+    /// List deployments
+    ///
+    /// Simple filtering of deployments is available via query parameters:
+    ///
+    /// `GET /repos/{owner}/{repo}/deployments` (operation `repos/list-deployments`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#list-deployments)
     pub async fn list_deployments(
         &self,
         owner: &str,
@@ -3676,60 +3676,60 @@ Simple filtering of deployments is available via query parameters:
             },
         )
     }
-    /**Create a deployment
-
-Deployments offer a few configurable parameters with certain defaults.
-
-The `ref` parameter can be any named branch, tag, or SHA. At GitHub we often deploy branches and verify them
-before we merge a pull request.
-
-The `environment` parameter allows deployments to be issued to different runtime environments. Teams often have
-multiple environments for verifying their applications, such as `production`, `staging`, and `qa`. This parameter
-makes it easier to track which environments have requested deployments. The default environment is `production`.
-
-The `auto_merge` parameter is used to ensure that the requested ref is not behind the repository's default branch. If
-the ref _is_ behind the default branch for the repository, we will attempt to merge it for you. If the merge succeeds,
-the API will return a successful merge commit. If merge conflicts prevent the merge from succeeding, the API will
-return a failure response.
-
-By default, [commit statuses](https://docs.github.com/rest/commits/statuses) for every submitted context must be in a `success`
-state. The `required_contexts` parameter allows you to specify a subset of contexts that must be `success`, or to
-specify contexts that have not yet been submitted. You are not required to use commit statuses to deploy. If you do
-not require any contexts or create any commit statuses, the deployment will always succeed.
-
-The `payload` parameter is available for any extra information that a deployment system might need. It is a JSON text
-field that will be passed on when a deployment event is dispatched.
-
-The `task` parameter is used by the deployment system to allow different execution paths. In the web world this might
-be `deploy:migrations` to run schema changes on the system. In the compiled world this could be a flag to compile an
-application with debugging enabled.
-
-Merged branch response:
-
-You will see this response when GitHub automatically merges the base branch into the topic branch instead of creating
-a deployment. This auto-merge happens when:
-*   Auto-merge option is enabled in the repository
-*   Topic branch does not include the latest changes on the base branch, which is `master` in the response example
-*   There are no merge conflicts
-
-If there are no new commits in the base branch, a new request to create a deployment should give a successful
-response.
-
-Merge conflict response:
-
-This error happens when the `auto_merge` option is enabled and when the default branch (in this case `master`), can't
-be merged into the branch that's being deployed (in this case `topic-branch`), due to merge conflicts.
-
-Failed commit status checks:
-
-This error happens when the `required_contexts` parameter indicates that one or more contexts need to have a `success`
-status for the commit to be deployed, but one or more of the required contexts do not have a state of `success`.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_deployment` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/deployments` (operation `repos/create-deployment`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/deployments#create-a-deployment)*/
+    /// Create a deployment
+    ///
+    /// Deployments offer a few configurable parameters with certain defaults.
+    ///
+    /// The `ref` parameter can be any named branch, tag, or SHA. At GitHub we often deploy branches and verify them
+    /// before we merge a pull request.
+    ///
+    /// The `environment` parameter allows deployments to be issued to different runtime environments. Teams often have
+    /// multiple environments for verifying their applications, such as `production`, `staging`, and `qa`. This parameter
+    /// makes it easier to track which environments have requested deployments. The default environment is `production`.
+    ///
+    /// The `auto_merge` parameter is used to ensure that the requested ref is not behind the repository's default branch. If
+    /// the ref _is_ behind the default branch for the repository, we will attempt to merge it for you. If the merge succeeds,
+    /// the API will return a successful merge commit. If merge conflicts prevent the merge from succeeding, the API will
+    /// return a failure response.
+    ///
+    /// By default, [commit statuses](https://docs.github.com/rest/commits/statuses) for every submitted context must be in a `success`
+    /// state. The `required_contexts` parameter allows you to specify a subset of contexts that must be `success`, or to
+    /// specify contexts that have not yet been submitted. You are not required to use commit statuses to deploy. If you do
+    /// not require any contexts or create any commit statuses, the deployment will always succeed.
+    ///
+    /// The `payload` parameter is available for any extra information that a deployment system might need. It is a JSON text
+    /// field that will be passed on when a deployment event is dispatched.
+    ///
+    /// The `task` parameter is used by the deployment system to allow different execution paths. In the web world this might
+    /// be `deploy:migrations` to run schema changes on the system. In the compiled world this could be a flag to compile an
+    /// application with debugging enabled.
+    ///
+    /// Merged branch response:
+    ///
+    /// You will see this response when GitHub automatically merges the base branch into the topic branch instead of creating
+    /// a deployment. This auto-merge happens when:
+    /// *   Auto-merge option is enabled in the repository
+    /// *   Topic branch does not include the latest changes on the base branch, which is `master` in the response example
+    /// *   There are no merge conflicts
+    ///
+    /// If there are no new commits in the base branch, a new request to create a deployment should give a successful
+    /// response.
+    ///
+    /// Merge conflict response:
+    ///
+    /// This error happens when the `auto_merge` option is enabled and when the default branch (in this case `master`), can't
+    /// be merged into the branch that's being deployed (in this case `topic-branch`), due to merge conflicts.
+    ///
+    /// Failed commit status checks:
+    ///
+    /// This error happens when the `required_contexts` parameter indicates that one or more contexts need to have a `success`
+    /// status for the commit to be deployed, but one or more of the required contexts do not have a state of `success`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_deployment` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/deployments` (operation `repos/create-deployment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#create-a-deployment)
     pub async fn create_deployment(
         &self,
         owner: &str,
@@ -3767,13 +3767,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_d
             },
         )
     }
-    /**Get a deployment
-
-
-
-`GET /repos/{owner}/{repo}/deployments/{deployment_id}` (operation `repos/get-deployment`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/deployments#get-a-deployment)*/
+    /// Get a deployment
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/deployments/{deployment_id}` (operation `repos/get-deployment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#get-a-deployment)
     pub async fn get_deployment(
         &self,
         owner: &str,
@@ -3803,22 +3803,22 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_d
             },
         )
     }
-    /**Delete a deployment
-
-If the repository only has one deployment, you can delete the deployment regardless of its status. If the repository has more than one deployment, you can only delete inactive deployments. This ensures that repositories with multiple deployments will always have an active deployment.
-
-To set a deployment as inactive, you must:
-
-*   Create a new deployment that is active so that the system has a record of the current state, then delete the previously active deployment.
-*   Mark the active deployment as inactive by adding any non-successful deployment status.
-
-For more information, see "[Create a deployment](https://docs.github.com/rest/deployments/deployments/#create-a-deployment)" and "[Create a deployment status](https://docs.github.com/rest/deployments/statuses#create-a-deployment-status)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_deployment` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/deployments/{deployment_id}` (operation `repos/delete-deployment`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/deployments#delete-a-deployment)*/
+    /// Delete a deployment
+    ///
+    /// If the repository only has one deployment, you can delete the deployment regardless of its status. If the repository has more than one deployment, you can only delete inactive deployments. This ensures that repositories with multiple deployments will always have an active deployment.
+    ///
+    /// To set a deployment as inactive, you must:
+    ///
+    /// *   Create a new deployment that is active so that the system has a record of the current state, then delete the previously active deployment.
+    /// *   Mark the active deployment as inactive by adding any non-successful deployment status.
+    ///
+    /// For more information, see "[Create a deployment](https://docs.github.com/rest/deployments/deployments/#create-a-deployment)" and "[Create a deployment status](https://docs.github.com/rest/deployments/statuses#create-a-deployment-status)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_deployment` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/deployments/{deployment_id}` (operation `repos/delete-deployment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#delete-a-deployment)
     pub async fn delete_deployment(
         &self,
         owner: &str,
@@ -3849,13 +3849,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `repo_d
             },
         )
     }
-    /**List deployment statuses
-
-Users with pull access can view deployment statuses for a deployment:
-
-`GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` (operation `repos/list-deployment-statuses`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/statuses#list-deployment-statuses)*/
+    /// List deployment statuses
+    ///
+    /// Users with pull access can view deployment statuses for a deployment:
+    ///
+    /// `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` (operation `repos/list-deployment-statuses`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/statuses#list-deployment-statuses)
     pub async fn list_deployment_statuses(
         &self,
         owner: &str,
@@ -3892,15 +3892,15 @@ Users with pull access can view deployment statuses for a deployment:
             },
         )
     }
-    /**Create a deployment status
-
-Users with `push` access can create deployment statuses for a given deployment.
-
-OAuth app tokens and personal access tokens (classic) need the `repo_deployment` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` (operation `repos/create-deployment-status`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/statuses#create-a-deployment-status)*/
+    /// Create a deployment status
+    ///
+    /// Users with `push` access can create deployment statuses for a given deployment.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo_deployment` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` (operation `repos/create-deployment-status`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/statuses#create-a-deployment-status)
     pub async fn create_deployment_status(
         &self,
         owner: &str,
@@ -3932,13 +3932,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo_deployment`
             },
         )
     }
-    /**Get a deployment status
-
-Users with pull access can view a deployment status for a deployment:
-
-`GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}` (operation `repos/get-deployment-status`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/statuses#get-a-deployment-status)*/
+    /// Get a deployment status
+    ///
+    /// Users with pull access can view a deployment status for a deployment:
+    ///
+    /// `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}` (operation `repos/get-deployment-status`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/statuses#get-a-deployment-status)
     pub async fn get_deployment_status(
         &self,
         owner: &str,
@@ -3970,19 +3970,19 @@ Users with pull access can view a deployment status for a deployment:
             },
         )
     }
-    /**Create a repository dispatch event
-
-You can use this endpoint to trigger a webhook event called `repository_dispatch` when you want activity that happens outside of GitHub to trigger a GitHub Actions workflow or GitHub App webhook. You must configure your GitHub Actions workflow or GitHub App to run when the `repository_dispatch` event occurs. For an example `repository_dispatch` webhook payload, see "[RepositoryDispatchEvent](https://docs.github.com/webhooks/event-payloads/#repository_dispatch)."
-
-The `client_payload` parameter is available for any extra information that your workflow might need. This parameter is a JSON payload that will be passed on when the webhook event is dispatched. For example, the `client_payload` can include a message that a user would like to send using a GitHub Actions workflow. Or the `client_payload` can be used as a test to debug your workflow.
-
-This input example shows how you can use the `client_payload` as a test to debug your workflow.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/dispatches` (operation `repos/create-dispatch-event`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event)*/
+    /// Create a repository dispatch event
+    ///
+    /// You can use this endpoint to trigger a webhook event called `repository_dispatch` when you want activity that happens outside of GitHub to trigger a GitHub Actions workflow or GitHub App webhook. You must configure your GitHub Actions workflow or GitHub App to run when the `repository_dispatch` event occurs. For an example `repository_dispatch` webhook payload, see "[RepositoryDispatchEvent](https://docs.github.com/webhooks/event-payloads/#repository_dispatch)."
+    ///
+    /// The `client_payload` parameter is available for any extra information that your workflow might need. This parameter is a JSON payload that will be passed on when the webhook event is dispatched. For example, the `client_payload` can include a message that a user would like to send using a GitHub Actions workflow. Or the `client_payload` can be used as a test to debug your workflow.
+    ///
+    /// This input example shows how you can use the `client_payload` as a test to debug your workflow.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/dispatches` (operation `repos/create-dispatch-event`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event)
     pub async fn create_dispatch_event(
         &self,
         owner: &str,
@@ -4013,17 +4013,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List environments
-
-Lists the environments for a repository.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments` (operation `repos/get-all-environments`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/environments#list-environments)*/
+    /// List environments
+    ///
+    /// Lists the environments for a repository.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments` (operation `repos/get-all-environments`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/environments#list-environments)
     pub async fn get_all_environments(
         &self,
         owner: &str,
@@ -4056,18 +4056,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get an environment
-
-> [!NOTE]
-> To get information about name patterns that branches must match in order to deploy to this environment, see "[Get a deployment branch policy](https://docs.github.com/rest/deployments/branch-policies#get-a-deployment-branch-policy)."
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/get-environment`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/environments#get-an-environment)*/
+    /// Get an environment
+    ///
+    /// > [!NOTE]
+    /// > To get information about name patterns that branches must match in order to deploy to this environment, see "[Get a deployment branch policy](https://docs.github.com/rest/deployments/branch-policies#get-a-deployment-branch-policy)."
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/get-environment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/environments#get-an-environment)
     pub async fn get_environment(
         &self,
         owner: &str,
@@ -4095,21 +4095,21 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create or update an environment
-
-Create or update an environment with protection rules, such as required reviewers. For more information about environment protection rules, see "[Environments](https://docs.github.com/actions/reference/environments#environment-protection-rules)."
-
-> [!NOTE]
-> To create or update name patterns that branches must match in order to deploy to this environment, see "[Deployment branch policies](https://docs.github.com/rest/deployments/branch-policies)."
-
-> [!NOTE]
-> To create or update secrets for an environment, see "[GitHub Actions secrets](https://docs.github.com/rest/actions/secrets)."
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/create-or-update-environment`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/environments#create-or-update-an-environment)*/
+    /// Create or update an environment
+    ///
+    /// Create or update an environment with protection rules, such as required reviewers. For more information about environment protection rules, see "[Environments](https://docs.github.com/actions/reference/environments#environment-protection-rules)."
+    ///
+    /// > [!NOTE]
+    /// > To create or update name patterns that branches must match in order to deploy to this environment, see "[Deployment branch policies](https://docs.github.com/rest/deployments/branch-policies)."
+    ///
+    /// > [!NOTE]
+    /// > To create or update secrets for an environment, see "[GitHub Actions secrets](https://docs.github.com/rest/actions/secrets)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/create-or-update-environment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/environments#create-or-update-an-environment)
     pub async fn create_or_update_environment(
         &self,
         owner: &str,
@@ -4143,13 +4143,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete an environment
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/delete-an-environment`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/environments#delete-an-environment)*/
+    /// Delete an environment
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/delete-an-environment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/environments#delete-an-environment)
     pub async fn delete_an_environment(
         &self,
         owner: &str,
@@ -4177,17 +4177,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List deployment branch policies
-
-Lists the deployment branch policies for an environment.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies` (operation `repos/list-deployment-branch-policies`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/branch-policies#list-deployment-branch-policies)*/
+    /// List deployment branch policies
+    ///
+    /// Lists the deployment branch policies for an environment.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies` (operation `repos/list-deployment-branch-policies`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#list-deployment-branch-policies)
     pub async fn list_deployment_branch_policies(
         &self,
         owner: &str,
@@ -4225,15 +4225,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a deployment branch policy
-
-Creates a deployment branch or tag policy for an environment.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies` (operation `repos/create-deployment-branch-policy`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/branch-policies#create-a-deployment-branch-policy)*/
+    /// Create a deployment branch policy
+    ///
+    /// Creates a deployment branch or tag policy for an environment.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies` (operation `repos/create-deployment-branch-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#create-a-deployment-branch-policy)
     pub async fn create_deployment_branch_policy(
         &self,
         owner: &str,
@@ -4267,17 +4267,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a deployment branch policy
-
-Gets a deployment branch or tag policy for an environment.
-
-Anyone with read access to the repository can use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/get-deployment-branch-policy`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/branch-policies#get-a-deployment-branch-policy)*/
+    /// Get a deployment branch policy
+    ///
+    /// Gets a deployment branch or tag policy for an environment.
+    ///
+    /// Anyone with read access to the repository can use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/get-deployment-branch-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#get-a-deployment-branch-policy)
     pub async fn get_deployment_branch_policy(
         &self,
         owner: &str,
@@ -4307,15 +4307,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Update a deployment branch policy
-
-Updates a deployment branch or tag policy for an environment.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/update-deployment-branch-policy`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/branch-policies#update-a-deployment-branch-policy)*/
+    /// Update a deployment branch policy
+    ///
+    /// Updates a deployment branch or tag policy for an environment.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/update-deployment-branch-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#update-a-deployment-branch-policy)
     pub async fn update_deployment_branch_policy(
         &self,
         owner: &str,
@@ -4347,15 +4347,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a deployment branch policy
-
-Deletes a deployment branch or tag policy for an environment.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/delete-deployment-branch-policy`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/branch-policies#delete-a-deployment-branch-policy)*/
+    /// Delete a deployment branch policy
+    ///
+    /// Deletes a deployment branch or tag policy for an environment.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/delete-deployment-branch-policy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#delete-a-deployment-branch-policy)
     pub async fn delete_deployment_branch_policy(
         &self,
         owner: &str,
@@ -4385,17 +4385,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get all deployment protection rules for an environment
-
-Gets all custom deployment protection rules that are enabled for an environment. Anyone with read access to the repository can use this endpoint. For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
-
-For more information about the app that is providing this custom deployment rule, see the [documentation for the `GET /apps/{app_slug}` endpoint](https://docs.github.com/rest/apps/apps#get-an-app).
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules` (operation `repos/get-all-deployment-protection-rules`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/protection-rules#get-all-deployment-protection-rules-for-an-environment)*/
+    /// Get all deployment protection rules for an environment
+    ///
+    /// Gets all custom deployment protection rules that are enabled for an environment. Anyone with read access to the repository can use this endpoint. For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
+    ///
+    /// For more information about the app that is providing this custom deployment rule, see the [documentation for the `GET /apps/{app_slug}` endpoint](https://docs.github.com/rest/apps/apps#get-an-app).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules` (operation `repos/get-all-deployment-protection-rules`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#get-all-deployment-protection-rules-for-an-environment)
     pub async fn get_all_deployment_protection_rules(
         &self,
         owner: &str,
@@ -4426,19 +4426,19 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a custom deployment protection rule on an environment
-
-Enable a custom deployment protection rule for an environment.
-
-The authenticated user must have admin or owner permissions to the repository to use this endpoint.
-
-For more information about the app that is providing this custom deployment rule, see the [documentation for the `GET /apps/{app_slug}` endpoint](https://docs.github.com/rest/apps/apps#get-an-app), as well as the [guide to creating custom deployment protection rules](https://docs.github.com/actions/managing-workflow-runs-and-deployments/managing-deployments/creating-custom-deployment-protection-rules).
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules` (operation `repos/create-deployment-protection-rule`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/protection-rules#create-a-custom-deployment-protection-rule-on-an-environment)*/
+    /// Create a custom deployment protection rule on an environment
+    ///
+    /// Enable a custom deployment protection rule for an environment.
+    ///
+    /// The authenticated user must have admin or owner permissions to the repository to use this endpoint.
+    ///
+    /// For more information about the app that is providing this custom deployment rule, see the [documentation for the `GET /apps/{app_slug}` endpoint](https://docs.github.com/rest/apps/apps#get-an-app), as well as the [guide to creating custom deployment protection rules](https://docs.github.com/actions/managing-workflow-runs-and-deployments/managing-deployments/creating-custom-deployment-protection-rules).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules` (operation `repos/create-deployment-protection-rule`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#create-a-custom-deployment-protection-rule-on-an-environment)
     pub async fn create_deployment_protection_rule(
         &self,
         owner: &str,
@@ -4468,21 +4468,21 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List custom deployment rule integrations available for an environment
-
-Gets all custom deployment protection rule integrations that are available for an environment.
-
-The authenticated user must have admin or owner permissions to the repository to use this endpoint.
-
-For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
-
-For more information about the app that is providing this custom deployment rule, see "[GET an app](https://docs.github.com/rest/apps/apps#get-an-app)".
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps` (operation `repos/list-custom-deployment-rule-integrations`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/protection-rules#list-custom-deployment-rule-integrations-available-for-an-environment)*/
+    /// List custom deployment rule integrations available for an environment
+    ///
+    /// Gets all custom deployment protection rule integrations that are available for an environment.
+    ///
+    /// The authenticated user must have admin or owner permissions to the repository to use this endpoint.
+    ///
+    /// For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
+    ///
+    /// For more information about the app that is providing this custom deployment rule, see "[GET an app](https://docs.github.com/rest/apps/apps#get-an-app)".
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps` (operation `repos/list-custom-deployment-rule-integrations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#list-custom-deployment-rule-integrations-available-for-an-environment)
     pub async fn list_custom_deployment_rule_integrations(
         &self,
         owner: &str,
@@ -4520,17 +4520,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get a custom deployment protection rule
-
-Gets an enabled custom deployment protection rule for an environment. Anyone with read access to the repository can use this endpoint. For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
-
-For more information about the app that is providing this custom deployment rule, see [`GET /apps/{app_slug}`](https://docs.github.com/rest/apps/apps#get-an-app).
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}` (operation `repos/get-custom-deployment-protection-rule`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/protection-rules#get-a-custom-deployment-protection-rule)*/
+    /// Get a custom deployment protection rule
+    ///
+    /// Gets an enabled custom deployment protection rule for an environment. Anyone with read access to the repository can use this endpoint. For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
+    ///
+    /// For more information about the app that is providing this custom deployment rule, see [`GET /apps/{app_slug}`](https://docs.github.com/rest/apps/apps#get-an-app).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}` (operation `repos/get-custom-deployment-protection-rule`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#get-a-custom-deployment-protection-rule)
     pub async fn get_custom_deployment_protection_rule(
         &self,
         owner: &str,
@@ -4560,17 +4560,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Disable a custom protection rule for an environment
-
-Disables a custom deployment protection rule for an environment.
-
-The authenticated user must have admin or owner permissions to the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}` (operation `repos/disable-deployment-protection-rule`)
-
-[GitHub docs](https://docs.github.com/rest/deployments/protection-rules#disable-a-custom-protection-rule-for-an-environment)*/
+    /// Disable a custom protection rule for an environment
+    ///
+    /// Disables a custom deployment protection rule for an environment.
+    ///
+    /// The authenticated user must have admin or owner permissions to the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}` (operation `repos/disable-deployment-protection-rule`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#disable-a-custom-protection-rule-for-an-environment)
     pub async fn disable_deployment_protection_rule(
         &self,
         owner: &str,
@@ -4600,13 +4600,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List forks
-
-
-
-`GET /repos/{owner}/{repo}/forks` (operation `repos/list-forks`)
-
-[GitHub docs](https://docs.github.com/rest/repos/forks#list-forks)*/
+    /// List forks
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/forks` (operation `repos/list-forks`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/forks#list-forks)
     pub async fn list_forks(
         &self,
         owner: &str,
@@ -4644,19 +4644,19 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a fork
-
-Create a fork for the authenticated user.
-
-> [!NOTE]
-> Forking a Repository happens asynchronously. You may have to wait a short period of time before you can access the git objects. If this takes longer than 5 minutes, be sure to contact [GitHub Support](https://support.github.com/contact?tags=dotcom-rest-api).
-
-> [!NOTE]
-> Although this endpoint works with GitHub Apps, the GitHub App must be installed on the destination account with access to all repositories and on the source account with access to the source repository.
-
-`POST /repos/{owner}/{repo}/forks` (operation `repos/create-fork`)
-
-[GitHub docs](https://docs.github.com/rest/repos/forks#create-a-fork)*/
+    /// Create a fork
+    ///
+    /// Create a fork for the authenticated user.
+    ///
+    /// > [!NOTE]
+    /// > Forking a Repository happens asynchronously. You may have to wait a short period of time before you can access the git objects. If this takes longer than 5 minutes, be sure to contact [GitHub Support](https://support.github.com/contact?tags=dotcom-rest-api).
+    ///
+    /// > [!NOTE]
+    /// > Although this endpoint works with GitHub Apps, the GitHub App must be installed on the destination account with access to all repositories and on the source account with access to the source repository.
+    ///
+    /// `POST /repos/{owner}/{repo}/forks` (operation `repos/create-fork`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/forks#create-a-fork)
     pub async fn create_fork(
         &self,
         owner: &str,
@@ -4691,13 +4691,13 @@ Create a fork for the authenticated user.
             },
         )
     }
-    /**Get the hash algorithm for a repository
-
-Returns the hash algorithm used to store repository objects.
-
-`GET /repos/{owner}/{repo}/hash-algorithm` (operation `repos/get-hash-algorithm`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#get-the-hash-algorithm-for-a-repository)*/
+    /// Get the hash algorithm for a repository
+    ///
+    /// Returns the hash algorithm used to store repository objects.
+    ///
+    /// `GET /repos/{owner}/{repo}/hash-algorithm` (operation `repos/get-hash-algorithm`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#get-the-hash-algorithm-for-a-repository)
     pub async fn get_hash_algorithm(
         &self,
         owner: &str,
@@ -4726,13 +4726,13 @@ Returns the hash algorithm used to store repository objects.
             },
         )
     }
-    /**List repository webhooks
-
-Lists webhooks for a repository. `last response` may return null if there have not been any deliveries within 30 days.
-
-`GET /repos/{owner}/{repo}/hooks` (operation `repos/list-webhooks`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#list-repository-webhooks)*/
+    /// List repository webhooks
+    ///
+    /// Lists webhooks for a repository. `last response` may return null if there have not been any deliveries within 30 days.
+    ///
+    /// `GET /repos/{owner}/{repo}/hooks` (operation `repos/list-webhooks`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#list-repository-webhooks)
     pub async fn list_webhooks(
         &self,
         owner: &str,
@@ -4767,14 +4767,14 @@ Lists webhooks for a repository. `last response` may return null if there have n
             },
         )
     }
-    /**Create a repository webhook
-
-Repositories can have multiple webhooks installed. Each webhook should have a unique `config`. Multiple webhooks can
-share the same `config` as long as those webhooks do not have any `events` that overlap.
-
-`POST /repos/{owner}/{repo}/hooks` (operation `repos/create-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook)*/
+    /// Create a repository webhook
+    ///
+    /// Repositories can have multiple webhooks installed. Each webhook should have a unique `config`. Multiple webhooks can
+    /// share the same `config` as long as those webhooks do not have any `events` that overlap.
+    ///
+    /// `POST /repos/{owner}/{repo}/hooks` (operation `repos/create-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook)
     pub async fn create_webhook(
         &self,
         owner: &str,
@@ -4808,13 +4808,13 @@ share the same `config` as long as those webhooks do not have any `events` that 
             },
         )
     }
-    /**Get a repository webhook
-
-Returns a webhook configured in a repository. To get only the webhook `config` properties, see "[Get a webhook configuration for a repository](https://docs.github.com/rest/webhooks/repo-config#get-a-webhook-configuration-for-a-repository)."
-
-`GET /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/get-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-repository-webhook)*/
+    /// Get a repository webhook
+    ///
+    /// Returns a webhook configured in a repository. To get only the webhook `config` properties, see "[Get a webhook configuration for a repository](https://docs.github.com/rest/webhooks/repo-config#get-a-webhook-configuration-for-a-repository)."
+    ///
+    /// `GET /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/get-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-repository-webhook)
     pub async fn get_webhook(
         &self,
         owner: &str,
@@ -4844,15 +4844,15 @@ Returns a webhook configured in a repository. To get only the webhook `config` p
             },
         )
     }
-    /**Delete a repository webhook
-
-Delete a webhook for an organization.
-
-The authenticated user must be a repository owner, or have admin access in the repository, to delete the webhook.
-
-`DELETE /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/delete-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#delete-a-repository-webhook)*/
+    /// Delete a repository webhook
+    ///
+    /// Delete a webhook for an organization.
+    ///
+    /// The authenticated user must be a repository owner, or have admin access in the repository, to delete the webhook.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/delete-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#delete-a-repository-webhook)
     pub async fn delete_webhook(
         &self,
         owner: &str,
@@ -4882,13 +4882,13 @@ The authenticated user must be a repository owner, or have admin access in the r
             },
         )
     }
-    /**Update a repository webhook
-
-Updates a webhook configured in a repository. If you previously had a `secret` set, you must provide the same `secret` or set a new `secret` or the secret will be removed. If you are only updating individual webhook `config` properties, use "[Update a webhook configuration for a repository](https://docs.github.com/rest/webhooks/repo-config#update-a-webhook-configuration-for-a-repository)."
-
-`PATCH /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/update-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#update-a-repository-webhook)*/
+    /// Update a repository webhook
+    ///
+    /// Updates a webhook configured in a repository. If you previously had a `secret` set, you must provide the same `secret` or set a new `secret` or the secret will be removed. If you are only updating individual webhook `config` properties, use "[Update a webhook configuration for a repository](https://docs.github.com/rest/webhooks/repo-config#update-a-webhook-configuration-for-a-repository)."
+    ///
+    /// `PATCH /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/update-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#update-a-repository-webhook)
     pub async fn update_webhook(
         &self,
         owner: &str,
@@ -4921,15 +4921,15 @@ Updates a webhook configured in a repository. If you previously had a `secret` s
             },
         )
     }
-    /**Get a webhook configuration for a repository
-
-Returns the webhook configuration for a repository. To get more information about the webhook, including the `active` state and `events`, use "[Get a repository webhook](https://docs.github.com/rest/webhooks/repos#get-a-repository-webhook)."
-
-OAuth app tokens and personal access tokens (classic) need the `read:repo_hook` or `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/hooks/{hook_id}/config` (operation `repos/get-webhook-config-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-webhook-configuration-for-a-repository)*/
+    /// Get a webhook configuration for a repository
+    ///
+    /// Returns the webhook configuration for a repository. To get more information about the webhook, including the `active` state and `events`, use "[Get a repository webhook](https://docs.github.com/rest/webhooks/repos#get-a-repository-webhook)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:repo_hook` or `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/hooks/{hook_id}/config` (operation `repos/get-webhook-config-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-webhook-configuration-for-a-repository)
     pub async fn get_webhook_config_for_repo(
         &self,
         owner: &str,
@@ -4957,15 +4957,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:repo_hook` 
             },
         )
     }
-    /**Update a webhook configuration for a repository
-
-Updates the webhook configuration for a repository. To update more information about the webhook, including the `active` state and `events`, use "[Update a repository webhook](https://docs.github.com/rest/webhooks/repos#update-a-repository-webhook)."
-
-OAuth app tokens and personal access tokens (classic) need the `write:repo_hook` or `repo` scope to use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config` (operation `repos/update-webhook-config-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#update-a-webhook-configuration-for-a-repository)*/
+    /// Update a webhook configuration for a repository
+    ///
+    /// Updates the webhook configuration for a repository. To update more information about the webhook, including the `active` state and `events`, use "[Update a repository webhook](https://docs.github.com/rest/webhooks/repos#update-a-repository-webhook)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:repo_hook` or `repo` scope to use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config` (operation `repos/update-webhook-config-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#update-a-webhook-configuration-for-a-repository)
     pub async fn update_webhook_config_for_repo(
         &self,
         owner: &str,
@@ -4997,13 +4997,13 @@ OAuth app tokens and personal access tokens (classic) need the `write:repo_hook`
             },
         )
     }
-    /**List deliveries for a repository webhook
-
-Returns a list of webhook deliveries for a webhook configured in a repository.
-
-`GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries` (operation `repos/list-webhook-deliveries`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#list-deliveries-for-a-repository-webhook)*/
+    /// List deliveries for a repository webhook
+    ///
+    /// Returns a list of webhook deliveries for a webhook configured in a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries` (operation `repos/list-webhook-deliveries`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#list-deliveries-for-a-repository-webhook)
     pub async fn list_webhook_deliveries(
         &self,
         owner: &str,
@@ -5044,13 +5044,13 @@ Returns a list of webhook deliveries for a webhook configured in a repository.
             },
         )
     }
-    /**Get a delivery for a repository webhook
-
-Returns a delivery for a webhook configured in a repository.
-
-`GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}` (operation `repos/get-webhook-delivery`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-delivery-for-a-repository-webhook)*/
+    /// Get a delivery for a repository webhook
+    ///
+    /// Returns a delivery for a webhook configured in a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}` (operation `repos/get-webhook-delivery`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-delivery-for-a-repository-webhook)
     pub async fn get_webhook_delivery(
         &self,
         owner: &str,
@@ -5083,13 +5083,13 @@ Returns a delivery for a webhook configured in a repository.
             },
         )
     }
-    /**Redeliver a delivery for a repository webhook
-
-Redeliver a webhook delivery for a webhook configured in a repository.
-
-`POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts` (operation `repos/redeliver-webhook-delivery`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook)*/
+    /// Redeliver a delivery for a repository webhook
+    ///
+    /// Redeliver a webhook delivery for a webhook configured in a repository.
+    ///
+    /// `POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts` (operation `repos/redeliver-webhook-delivery`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook)
     pub async fn redeliver_webhook_delivery(
         &self,
         owner: &str,
@@ -5122,13 +5122,13 @@ Redeliver a webhook delivery for a webhook configured in a repository.
             },
         )
     }
-    /**Ping a repository webhook
-
-This will trigger a [ping event](https://docs.github.com/webhooks/#ping-event) to be sent to the hook.
-
-`POST /repos/{owner}/{repo}/hooks/{hook_id}/pings` (operation `repos/ping-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#ping-a-repository-webhook)*/
+    /// Ping a repository webhook
+    ///
+    /// This will trigger a [ping event](https://docs.github.com/webhooks/#ping-event) to be sent to the hook.
+    ///
+    /// `POST /repos/{owner}/{repo}/hooks/{hook_id}/pings` (operation `repos/ping-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#ping-a-repository-webhook)
     pub async fn ping_webhook(
         &self,
         owner: &str,
@@ -5158,16 +5158,16 @@ This will trigger a [ping event](https://docs.github.com/webhooks/#ping-event) t
             },
         )
     }
-    /**Test the push repository webhook
-
-This will trigger the hook with the latest push to the current repository if the hook is subscribed to `push` events. If the hook is not subscribed to `push` events, the server will respond with 204 but no test POST will be generated.
-
-> [!NOTE]
-> Previously `/repos/:owner/:repo/hooks/:hook_id/test`
-
-`POST /repos/{owner}/{repo}/hooks/{hook_id}/tests` (operation `repos/test-push-webhook`)
-
-[GitHub docs](https://docs.github.com/rest/repos/webhooks#test-the-push-repository-webhook)*/
+    /// Test the push repository webhook
+    ///
+    /// This will trigger the hook with the latest push to the current repository if the hook is subscribed to `push` events. If the hook is not subscribed to `push` events, the server will respond with 204 but no test POST will be generated.
+    ///
+    /// > [!NOTE]
+    /// > Previously `/repos/:owner/:repo/hooks/:hook_id/test`
+    ///
+    /// `POST /repos/{owner}/{repo}/hooks/{hook_id}/tests` (operation `repos/test-push-webhook`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#test-the-push-repository-webhook)
     pub async fn test_push_webhook(
         &self,
         owner: &str,
@@ -5197,14 +5197,14 @@ This will trigger the hook with the latest push to the current repository if the
             },
         )
     }
-    /**Check if immutable releases are enabled for a repository
-
-Shows whether immutable releases are enabled or disabled. Also identifies whether immutability is being
-enforced by the repository owner.  The authenticated user must have admin read access to the repository.
-
-`GET /repos/{owner}/{repo}/immutable-releases` (operation `repos/check-immutable-releases`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#check-if-immutable-releases-are-enabled-for-a-repository)*/
+    /// Check if immutable releases are enabled for a repository
+    ///
+    /// Shows whether immutable releases are enabled or disabled. Also identifies whether immutability is being
+    /// enforced by the repository owner.  The authenticated user must have admin read access to the repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/immutable-releases` (operation `repos/check-immutable-releases`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-immutable-releases-are-enabled-for-a-repository)
     pub async fn check_immutable_releases(
         &self,
         owner: &str,
@@ -5230,13 +5230,13 @@ enforced by the repository owner.  The authenticated user must have admin read a
             },
         )
     }
-    /**Enable immutable releases
-
-Enables immutable releases for a repository. The authenticated user must have admin access to the repository.
-
-`PUT /repos/{owner}/{repo}/immutable-releases` (operation `repos/enable-immutable-releases`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#enable-immutable-releases)*/
+    /// Enable immutable releases
+    ///
+    /// Enables immutable releases for a repository. The authenticated user must have admin access to the repository.
+    ///
+    /// `PUT /repos/{owner}/{repo}/immutable-releases` (operation `repos/enable-immutable-releases`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-immutable-releases)
     pub async fn enable_immutable_releases(
         &self,
         owner: &str,
@@ -5264,13 +5264,13 @@ Enables immutable releases for a repository. The authenticated user must have ad
             },
         )
     }
-    /**Disable immutable releases
-
-Disables immutable releases for a repository. The authenticated user must have admin access to the repository.
-
-`DELETE /repos/{owner}/{repo}/immutable-releases` (operation `repos/disable-immutable-releases`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#disable-immutable-releases)*/
+    /// Disable immutable releases
+    ///
+    /// Disables immutable releases for a repository. The authenticated user must have admin access to the repository.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/immutable-releases` (operation `repos/disable-immutable-releases`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-immutable-releases)
     pub async fn disable_immutable_releases(
         &self,
         owner: &str,
@@ -5298,13 +5298,13 @@ Disables immutable releases for a repository. The authenticated user must have a
             },
         )
     }
-    /**List repository invitations
-
-When authenticating as a user with admin rights to a repository, this endpoint will list all currently open repository invitations.
-
-`GET /repos/{owner}/{repo}/invitations` (operation `repos/list-invitations`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/invitations#list-repository-invitations)*/
+    /// List repository invitations
+    ///
+    /// When authenticating as a user with admin rights to a repository, this endpoint will list all currently open repository invitations.
+    ///
+    /// `GET /repos/{owner}/{repo}/invitations` (operation `repos/list-invitations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#list-repository-invitations)
     pub async fn list_invitations(
         &self,
         owner: &str,
@@ -5337,13 +5337,13 @@ When authenticating as a user with admin rights to a repository, this endpoint w
             },
         )
     }
-    /**Delete a repository invitation
-
-
-
-`DELETE /repos/{owner}/{repo}/invitations/{invitation_id}` (operation `repos/delete-invitation`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/invitations#delete-a-repository-invitation)*/
+    /// Delete a repository invitation
+    ///
+    ///
+    ///
+    /// `DELETE /repos/{owner}/{repo}/invitations/{invitation_id}` (operation `repos/delete-invitation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#delete-a-repository-invitation)
     pub async fn delete_invitation(
         &self,
         owner: &str,
@@ -5371,13 +5371,13 @@ When authenticating as a user with admin rights to a repository, this endpoint w
             },
         )
     }
-    /**Update a repository invitation
-
-
-
-`PATCH /repos/{owner}/{repo}/invitations/{invitation_id}` (operation `repos/update-invitation`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/invitations#update-a-repository-invitation)*/
+    /// Update a repository invitation
+    ///
+    ///
+    ///
+    /// `PATCH /repos/{owner}/{repo}/invitations/{invitation_id}` (operation `repos/update-invitation`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#update-a-repository-invitation)
     pub async fn update_invitation(
         &self,
         owner: &str,
@@ -5409,15 +5409,15 @@ When authenticating as a user with admin rights to a repository, this endpoint w
             },
         )
     }
-    /**List issue types for a repository
-
-Lists issue types available for a repository (inherited from its organization owner, with any per-repository overrides applied).
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-Fine-grained access tokens require the "Metadata" repository permission (read).
-
-`GET /repos/{owner}/{repo}/issue-types` (operation `repos/list-issue-types`)
-
-[GitHub docs](https://docs.github.com/rest/repos/issue-types#list-issue-types-for-a-repository)*/
+    /// List issue types for a repository
+    ///
+    /// Lists issue types available for a repository (inherited from its organization owner, with any per-repository overrides applied).
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    /// Fine-grained access tokens require the "Metadata" repository permission (read).
+    ///
+    /// `GET /repos/{owner}/{repo}/issue-types` (operation `repos/list-issue-types`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/issue-types#list-issue-types-for-a-repository)
     pub async fn list_issue_types(
         &self,
         owner: &str,
@@ -5445,13 +5445,13 @@ Fine-grained access tokens require the "Metadata" repository permission (read).
             },
         )
     }
-    /**List deploy keys
-
-
-
-`GET /repos/{owner}/{repo}/keys` (operation `repos/list-deploy-keys`)
-
-[GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#list-deploy-keys)*/
+    /// List deploy keys
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/keys` (operation `repos/list-deploy-keys`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#list-deploy-keys)
     pub async fn list_deploy_keys(
         &self,
         owner: &str,
@@ -5484,13 +5484,13 @@ Fine-grained access tokens require the "Metadata" repository permission (read).
             },
         )
     }
-    /**Create a deploy key
-
-You can create a read-only deploy key.
-
-`POST /repos/{owner}/{repo}/keys` (operation `repos/create-deploy-key`)
-
-[GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#create-a-deploy-key)*/
+    /// Create a deploy key
+    ///
+    /// You can create a read-only deploy key.
+    ///
+    /// `POST /repos/{owner}/{repo}/keys` (operation `repos/create-deploy-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#create-a-deploy-key)
     pub async fn create_deploy_key(
         &self,
         owner: &str,
@@ -5520,13 +5520,13 @@ You can create a read-only deploy key.
             },
         )
     }
-    /**Get a deploy key
-
-
-
-`GET /repos/{owner}/{repo}/keys/{key_id}` (operation `repos/get-deploy-key`)
-
-[GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#get-a-deploy-key)*/
+    /// Get a deploy key
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/keys/{key_id}` (operation `repos/get-deploy-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#get-a-deploy-key)
     pub async fn get_deploy_key(
         &self,
         owner: &str,
@@ -5556,13 +5556,13 @@ You can create a read-only deploy key.
             },
         )
     }
-    /**Delete a deploy key
-
-Deploy keys are immutable. If you need to update a key, remove the key and create a new one instead.
-
-`DELETE /repos/{owner}/{repo}/keys/{key_id}` (operation `repos/delete-deploy-key`)
-
-[GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#delete-a-deploy-key)*/
+    /// Delete a deploy key
+    ///
+    /// Deploy keys are immutable. If you need to update a key, remove the key and create a new one instead.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/keys/{key_id}` (operation `repos/delete-deploy-key`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#delete-a-deploy-key)
     pub async fn delete_deploy_key(
         &self,
         owner: &str,
@@ -5590,13 +5590,13 @@ Deploy keys are immutable. If you need to update a key, remove the key and creat
             },
         )
     }
-    /**List repository languages
-
-Lists languages for the specified repository. The value shown for each language is the number of bytes of code written in that language.
-
-`GET /repos/{owner}/{repo}/languages` (operation `repos/list-languages`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-languages)*/
+    /// List repository languages
+    ///
+    /// Lists languages for the specified repository. The value shown for each language is the number of bytes of code written in that language.
+    ///
+    /// `GET /repos/{owner}/{repo}/languages` (operation `repos/list-languages`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-languages)
     pub async fn list_languages(
         &self,
         owner: &str,
@@ -5622,13 +5622,13 @@ Lists languages for the specified repository. The value shown for each language 
             },
         )
     }
-    /**Sync a fork branch with the upstream repository
-
-Sync a branch of a forked repository to keep it up-to-date with the upstream repository.
-
-`POST /repos/{owner}/{repo}/merge-upstream` (operation `repos/merge-upstream`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branches#sync-a-fork-branch-with-the-upstream-repository)*/
+    /// Sync a fork branch with the upstream repository
+    ///
+    /// Sync a branch of a forked repository to keep it up-to-date with the upstream repository.
+    ///
+    /// `POST /repos/{owner}/{repo}/merge-upstream` (operation `repos/merge-upstream`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branches#sync-a-fork-branch-with-the-upstream-repository)
     pub async fn merge_upstream(
         &self,
         owner: &str,
@@ -5659,13 +5659,13 @@ Sync a branch of a forked repository to keep it up-to-date with the upstream rep
             },
         )
     }
-    /**Merge a branch
-
-
-
-`POST /repos/{owner}/{repo}/merges` (operation `repos/merge`)
-
-[GitHub docs](https://docs.github.com/rest/branches/branches#merge-a-branch)*/
+    /// Merge a branch
+    ///
+    ///
+    ///
+    /// `POST /repos/{owner}/{repo}/merges` (operation `repos/merge`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/branches/branches#merge-a-branch)
     pub async fn merge(
         &self,
         owner: &str,
@@ -5701,15 +5701,15 @@ Sync a branch of a forked repository to keep it up-to-date with the upstream rep
             },
         )
     }
-    /**Get a GitHub Pages site
-
-Gets information about a GitHub Pages site.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/pages` (operation `repos/get-pages`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#get-a-apiname-pages-site)*/
+    /// Get a GitHub Pages site
+    ///
+    /// Gets information about a GitHub Pages site.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/pages` (operation `repos/get-pages`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-a-apiname-pages-site)
     pub async fn get_pages(
         &self,
         owner: &str,
@@ -5737,17 +5737,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Update information about a GitHub Pages site
-
-Updates information for a GitHub Pages site. For more information, see "[About GitHub Pages](https://docs.github.com/github/working-with-github-pages/about-github-pages).
-
-The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`PUT /repos/{owner}/{repo}/pages` (operation `repos/update-information-about-pages-site`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#update-information-about-a-apiname-pages-site)*/
+    /// Update information about a GitHub Pages site
+    ///
+    /// Updates information for a GitHub Pages site. For more information, see "[About GitHub Pages](https://docs.github.com/github/working-with-github-pages/about-github-pages).
+    ///
+    /// The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `PUT /repos/{owner}/{repo}/pages` (operation `repos/update-information-about-pages-site`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#update-information-about-a-apiname-pages-site)
     pub async fn update_information_about_pages_site(
         &self,
         owner: &str,
@@ -5779,17 +5779,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a GitHub Pages site
-
-Configures a GitHub Pages site. For more information, see "[About GitHub Pages](https://docs.github.com/github/working-with-github-pages/about-github-pages)."
-
-The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/pages` (operation `repos/create-pages-site`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#create-a-apiname-pages-site)*/
+    /// Create a GitHub Pages site
+    ///
+    /// Configures a GitHub Pages site. For more information, see "[About GitHub Pages](https://docs.github.com/github/working-with-github-pages/about-github-pages)."
+    ///
+    /// The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/pages` (operation `repos/create-pages-site`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#create-a-apiname-pages-site)
     pub async fn create_pages_site(
         &self,
         owner: &str,
@@ -5820,17 +5820,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Delete a GitHub Pages site
-
-Deletes a GitHub Pages site. For more information, see "[About GitHub Pages](https://docs.github.com/github/working-with-github-pages/about-github-pages).
-
-The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`DELETE /repos/{owner}/{repo}/pages` (operation `repos/delete-pages-site`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#delete-a-apiname-pages-site)*/
+    /// Delete a GitHub Pages site
+    ///
+    /// Deletes a GitHub Pages site. For more information, see "[About GitHub Pages](https://docs.github.com/github/working-with-github-pages/about-github-pages).
+    ///
+    /// The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/pages` (operation `repos/delete-pages-site`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#delete-a-apiname-pages-site)
     pub async fn delete_pages_site(
         &self,
         owner: &str,
@@ -5860,15 +5860,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List GitHub Pages builds
-
-Lists builts of a GitHub Pages site.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/pages/builds` (operation `repos/list-pages-builds`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#list-apiname-pages-builds)*/
+    /// List GitHub Pages builds
+    ///
+    /// Lists builts of a GitHub Pages site.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/pages/builds` (operation `repos/list-pages-builds`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#list-apiname-pages-builds)
     pub async fn list_pages_builds(
         &self,
         owner: &str,
@@ -5901,15 +5901,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Request a GitHub Pages build
-
-You can request that your site be built from the latest revision on the default branch. This has the same effect as pushing a commit to your default branch, but does not require an additional commit. Manually triggering page builds can be helpful when diagnosing build warnings and failures.
-
-Build requests are limited to one concurrent build per repository and one concurrent build per requester. If you request a build while another is still in progress, the second request will be queued until the first completes.
-
-`POST /repos/{owner}/{repo}/pages/builds` (operation `repos/request-pages-build`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#request-a-apiname-pages-build)*/
+    /// Request a GitHub Pages build
+    ///
+    /// You can request that your site be built from the latest revision on the default branch. This has the same effect as pushing a commit to your default branch, but does not require an additional commit. Manually triggering page builds can be helpful when diagnosing build warnings and failures.
+    ///
+    /// Build requests are limited to one concurrent build per repository and one concurrent build per requester. If you request a build while another is still in progress, the second request will be queued until the first completes.
+    ///
+    /// `POST /repos/{owner}/{repo}/pages/builds` (operation `repos/request-pages-build`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#request-a-apiname-pages-build)
     pub async fn request_pages_build(
         &self,
         owner: &str,
@@ -5935,15 +5935,15 @@ Build requests are limited to one concurrent build per repository and one concur
             },
         )
     }
-    /**Get latest Pages build
-
-Gets information about the single most recent build of a GitHub Pages site.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/pages/builds/latest` (operation `repos/get-latest-pages-build`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#get-latest-pages-build)*/
+    /// Get latest Pages build
+    ///
+    /// Gets information about the single most recent build of a GitHub Pages site.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/pages/builds/latest` (operation `repos/get-latest-pages-build`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-latest-pages-build)
     pub async fn get_latest_pages_build(
         &self,
         owner: &str,
@@ -5969,15 +5969,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get GitHub Pages build
-
-Gets information about a GitHub Pages build.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/pages/builds/{build_id}` (operation `repos/get-pages-build`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#get-apiname-pages-build)*/
+    /// Get GitHub Pages build
+    ///
+    /// Gets information about a GitHub Pages build.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/pages/builds/{build_id}` (operation `repos/get-pages-build`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-apiname-pages-build)
     pub async fn get_pages_build(
         &self,
         owner: &str,
@@ -6005,15 +6005,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Create a GitHub Pages deployment
-
-Create a GitHub Pages deployment for a repository.
-
-The authenticated user must have write permission to the repository.
-
-`POST /repos/{owner}/{repo}/pages/deployments` (operation `repos/create-pages-deployment`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#create-a-github-pages-deployment)*/
+    /// Create a GitHub Pages deployment
+    ///
+    /// Create a GitHub Pages deployment for a repository.
+    ///
+    /// The authenticated user must have write permission to the repository.
+    ///
+    /// `POST /repos/{owner}/{repo}/pages/deployments` (operation `repos/create-pages-deployment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#create-a-github-pages-deployment)
     pub async fn create_pages_deployment(
         &self,
         owner: &str,
@@ -6045,15 +6045,15 @@ The authenticated user must have write permission to the repository.
             },
         )
     }
-    /**Get the status of a GitHub Pages deployment
-
-Gets the current status of a GitHub Pages deployment.
-
-The authenticated user must have read permission for the GitHub Pages site.
-
-`GET /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}` (operation `repos/get-pages-deployment`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#get-the-status-of-a-github-pages-deployment)*/
+    /// Get the status of a GitHub Pages deployment
+    ///
+    /// Gets the current status of a GitHub Pages deployment.
+    ///
+    /// The authenticated user must have read permission for the GitHub Pages site.
+    ///
+    /// `GET /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}` (operation `repos/get-pages-deployment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-the-status-of-a-github-pages-deployment)
     pub async fn get_pages_deployment(
         &self,
         owner: &str,
@@ -6085,15 +6085,15 @@ The authenticated user must have read permission for the GitHub Pages site.
             },
         )
     }
-    /**Cancel a GitHub Pages deployment
-
-Cancels a GitHub Pages deployment.
-
-The authenticated user must have write permissions for the GitHub Pages site.
-
-`POST /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel` (operation `repos/cancel-pages-deployment`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#cancel-a-github-pages-deployment)*/
+    /// Cancel a GitHub Pages deployment
+    ///
+    /// Cancels a GitHub Pages deployment.
+    ///
+    /// The authenticated user must have write permissions for the GitHub Pages site.
+    ///
+    /// `POST /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel` (operation `repos/cancel-pages-deployment`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#cancel-a-github-pages-deployment)
     pub async fn cancel_pages_deployment(
         &self,
         owner: &str,
@@ -6125,19 +6125,19 @@ The authenticated user must have write permissions for the GitHub Pages site.
             },
         )
     }
-    /**Get a DNS health check for GitHub Pages
-
-Gets a health check of the DNS settings for the `CNAME` record configured for a repository's GitHub Pages.
-
-The first request to this endpoint returns a `202 Accepted` status and starts an asynchronous background task to get the results for the domain. After the background task completes, subsequent requests to this endpoint return a `200 OK` status with the health check results in the response.
-
-The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /repos/{owner}/{repo}/pages/health` (operation `repos/get-pages-health-check`)
-
-[GitHub docs](https://docs.github.com/rest/pages/pages#get-a-dns-health-check-for-github-pages)*/
+    /// Get a DNS health check for GitHub Pages
+    ///
+    /// Gets a health check of the DNS settings for the `CNAME` record configured for a repository's GitHub Pages.
+    ///
+    /// The first request to this endpoint returns a `202 Accepted` status and starts an asynchronous background task to get the results for the domain. After the background task completes, subsequent requests to this endpoint return a `200 OK` status with the health check results in the response.
+    ///
+    /// The authenticated user must be a repository administrator, maintainer, or have the 'manage GitHub Pages settings' permission to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/pages/health` (operation `repos/get-pages-health-check`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-a-dns-health-check-for-github-pages)
     pub async fn get_pages_health_check(
         &self,
         owner: &str,
@@ -6174,13 +6174,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Check if private vulnerability reporting is enabled for a repository
-
-Returns a boolean indicating whether or not private vulnerability reporting is enabled for the repository. For more information, see "[Evaluating the security settings of a repository](https://docs.github.com/code-security/security-advisories/working-with-repository-security-advisories/evaluating-the-security-settings-of-a-repository)".
-
-`GET /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/check-private-vulnerability-reporting`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository)*/
+    /// Check if private vulnerability reporting is enabled for a repository
+    ///
+    /// Returns a boolean indicating whether or not private vulnerability reporting is enabled for the repository. For more information, see "[Evaluating the security settings of a repository](https://docs.github.com/code-security/security-advisories/working-with-repository-security-advisories/evaluating-the-security-settings-of-a-repository)".
+    ///
+    /// `GET /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/check-private-vulnerability-reporting`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository)
     pub async fn check_private_vulnerability_reporting(
         &self,
         owner: &str,
@@ -6211,13 +6211,13 @@ Returns a boolean indicating whether or not private vulnerability reporting is e
             },
         )
     }
-    /**Enable private vulnerability reporting for a repository
-
-Enables private vulnerability reporting for a repository. The authenticated user must have admin access to the repository. For more information, see "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)."
-
-`PUT /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/enable-private-vulnerability-reporting`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#enable-private-vulnerability-reporting-for-a-repository)*/
+    /// Enable private vulnerability reporting for a repository
+    ///
+    /// Enables private vulnerability reporting for a repository. The authenticated user must have admin access to the repository. For more information, see "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)."
+    ///
+    /// `PUT /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/enable-private-vulnerability-reporting`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-private-vulnerability-reporting-for-a-repository)
     pub async fn enable_private_vulnerability_reporting(
         &self,
         owner: &str,
@@ -6245,13 +6245,13 @@ Enables private vulnerability reporting for a repository. The authenticated user
             },
         )
     }
-    /**Disable private vulnerability reporting for a repository
-
-Disables private vulnerability reporting for a repository. The authenticated user must have admin access to the repository. For more information, see "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)".
-
-`DELETE /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/disable-private-vulnerability-reporting`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#disable-private-vulnerability-reporting-for-a-repository)*/
+    /// Disable private vulnerability reporting for a repository
+    ///
+    /// Disables private vulnerability reporting for a repository. The authenticated user must have admin access to the repository. For more information, see "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)".
+    ///
+    /// `DELETE /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/disable-private-vulnerability-reporting`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-private-vulnerability-reporting-for-a-repository)
     pub async fn disable_private_vulnerability_reporting(
         &self,
         owner: &str,
@@ -6279,14 +6279,14 @@ Disables private vulnerability reporting for a repository. The authenticated use
             },
         )
     }
-    /**Get all custom property values for a repository
-
-Gets all custom property values that are set for a repository.
-Users with read access to the repository can use this endpoint.
-
-`GET /repos/{owner}/{repo}/properties/values` (operation `repos/custom-properties-for-repos-get-repository-values`)
-
-[GitHub docs](https://docs.github.com/rest/repos/custom-properties#get-all-custom-property-values-for-a-repository)*/
+    /// Get all custom property values for a repository
+    ///
+    /// Gets all custom property values that are set for a repository.
+    /// Users with read access to the repository can use this endpoint.
+    ///
+    /// `GET /repos/{owner}/{repo}/properties/values` (operation `repos/custom-properties-for-repos-get-repository-values`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/custom-properties#get-all-custom-property-values-for-a-repository)
     pub async fn custom_properties_for_repos_get_repository_values(
         &self,
         owner: &str,
@@ -6315,16 +6315,16 @@ Users with read access to the repository can use this endpoint.
             },
         )
     }
-    /**Create or update custom property values for a repository
-
-Create new or update existing custom property values for a repository.
-Using a value of `null` for a custom property will remove or 'unset' the property value from the repository.
-
-Repository admins and other users with the repository-level "edit custom property values" fine-grained permission can use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/properties/values` (operation `repos/custom-properties-for-repos-create-or-update-repository-values`)
-
-[GitHub docs](https://docs.github.com/rest/repos/custom-properties#create-or-update-custom-property-values-for-a-repository)*/
+    /// Create or update custom property values for a repository
+    ///
+    /// Create new or update existing custom property values for a repository.
+    /// Using a value of `null` for a custom property will remove or 'unset' the property value from the repository.
+    ///
+    /// Repository admins and other users with the repository-level "edit custom property values" fine-grained permission can use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/properties/values` (operation `repos/custom-properties-for-repos-create-or-update-repository-values`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/custom-properties#create-or-update-custom-property-values-for-a-repository)
     pub async fn custom_properties_for_repos_create_or_update_repository_values(
         &self,
         owner: &str,
@@ -6356,18 +6356,18 @@ Repository admins and other users with the repository-level "edit custom propert
             },
         )
     }
-    /**Get a repository README
-
-Gets the preferred README for a repository.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw file contents. This is the default if you do not specify a media type.
-- **`application/vnd.github.html+json`**: Returns the README in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
-
-`GET /repos/{owner}/{repo}/readme` (operation `repos/get-readme`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#get-a-repository-readme)*/
+    /// Get a repository README
+    ///
+    /// Gets the preferred README for a repository.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw file contents. This is the default if you do not specify a media type.
+    /// - **`application/vnd.github.html+json`**: Returns the README in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
+    ///
+    /// `GET /repos/{owner}/{repo}/readme` (operation `repos/get-readme`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#get-a-repository-readme)
     pub async fn get_readme(
         &self,
         owner: &str,
@@ -6403,18 +6403,18 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**Get a repository README for a directory
-
-Gets the README from a repository directory.
-
-This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
-
-- **`application/vnd.github.raw+json`**: Returns the raw file contents. This is the default if you do not specify a media type.
-- **`application/vnd.github.html+json`**: Returns the README in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
-
-`GET /repos/{owner}/{repo}/readme/{dir}` (operation `repos/get-readme-in-directory`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#get-a-repository-readme-for-a-directory)*/
+    /// Get a repository README for a directory
+    ///
+    /// Gets the README from a repository directory.
+    ///
+    /// This endpoint supports the following custom media types. For more information, see "[Media types](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types)."
+    ///
+    /// - **`application/vnd.github.raw+json`**: Returns the raw file contents. This is the default if you do not specify a media type.
+    /// - **`application/vnd.github.html+json`**: Returns the README in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
+    ///
+    /// `GET /repos/{owner}/{repo}/readme/{dir}` (operation `repos/get-readme-in-directory`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#get-a-repository-readme-for-a-directory)
     pub async fn get_readme_in_directory(
         &self,
         owner: &str,
@@ -6448,15 +6448,15 @@ This endpoint supports the following custom media types. For more information, s
             },
         )
     }
-    /**List releases
-
-This returns a list of releases, which does not include regular Git tags that have not been associated with a release. To get a list of Git tags, use the [Repository Tags API](https://docs.github.com/rest/repos/repos#list-repository-tags).
-
-Information about published releases are available to everyone. Only users with push access will receive listings for draft releases.
-
-`GET /repos/{owner}/{repo}/releases` (operation `repos/list-releases`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#list-releases)*/
+    /// List releases
+    ///
+    /// This returns a list of releases, which does not include regular Git tags that have not been associated with a release. To get a list of Git tags, use the [Repository Tags API](https://docs.github.com/rest/repos/repos#list-repository-tags).
+    ///
+    /// Information about published releases are available to everyone. Only users with push access will receive listings for draft releases.
+    ///
+    /// `GET /repos/{owner}/{repo}/releases` (operation `repos/list-releases`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#list-releases)
     pub async fn list_releases(
         &self,
         owner: &str,
@@ -6491,20 +6491,20 @@ Information about published releases are available to everyone. Only users with 
             },
         )
     }
-    /**Create a release
-
-Users with push access to the repository can create a release.
-
-> [!NOTE]
-> If the commit identified by `target_commitish` (or, when `target_commitish` is omitted, the latest commit on the default branch) adds or modifies any file under `.github/workflows/` relative to the repository's default branch, the authenticating token must be authorized to modify workflows. Otherwise, this endpoint returns `404 Not Found`; some authentication paths surface `403 Resource not accessible by integration` instead.
-
-OAuth app tokens and personal access tokens (classic) need the `workflow` scope when the resolved target commit modifies workflow files. Fine-grained access tokens and GitHub App installation tokens also need the "Workflows" repository permission (write). The `GITHUB_TOKEN` available to GitHub Actions cannot be authorized for this; for more information, see "[Automatic token authentication](https://docs.github.com/actions/security-guides/automatic-token-authentication#permissions-for-the-github_token)".
-
-This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
-
-`POST /repos/{owner}/{repo}/releases` (operation `repos/create-release`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#create-a-release)*/
+    /// Create a release
+    ///
+    /// Users with push access to the repository can create a release.
+    ///
+    /// > [!NOTE]
+    /// > If the commit identified by `target_commitish` (or, when `target_commitish` is omitted, the latest commit on the default branch) adds or modifies any file under `.github/workflows/` relative to the repository's default branch, the authenticating token must be authorized to modify workflows. Otherwise, this endpoint returns `404 Not Found`; some authentication paths surface `403 Resource not accessible by integration` instead.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `workflow` scope when the resolved target commit modifies workflow files. Fine-grained access tokens and GitHub App installation tokens also need the "Workflows" repository permission (write). The `GITHUB_TOKEN` available to GitHub Actions cannot be authorized for this; for more information, see "[Automatic token authentication](https://docs.github.com/actions/security-guides/automatic-token-authentication#permissions-for-the-github_token)".
+    ///
+    /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
+    ///
+    /// `POST /repos/{owner}/{repo}/releases` (operation `repos/create-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#create-a-release)
     pub async fn create_release(
         &self,
         owner: &str,
@@ -6535,19 +6535,19 @@ This endpoint triggers [notifications](https://docs.github.com/github/managing-s
             },
         )
     }
-    /**Get a release asset
-
-To download the asset's binary content:
-
-- If within a browser, fetch the location specified in the `browser_download_url` key provided in the response.
-- Alternatively, set the `Accept` header of the request to
-  [`application/octet-stream`](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
-  The API will either redirect the client to the location, or stream it directly if possible.
-  API clients should handle both a `200` or `302` response.
-
-`GET /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/get-release-asset`)
-
-[GitHub docs](https://docs.github.com/rest/releases/assets#get-a-release-asset)*/
+    /// Get a release asset
+    ///
+    /// To download the asset's binary content:
+    ///
+    /// - If within a browser, fetch the location specified in the `browser_download_url` key provided in the response.
+    /// - Alternatively, set the `Accept` header of the request to
+    ///   [`application/octet-stream`](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types).
+    ///   The API will either redirect the client to the location, or stream it directly if possible.
+    ///   API clients should handle both a `200` or `302` response.
+    ///
+    /// `GET /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/get-release-asset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/assets#get-a-release-asset)
     pub async fn get_release_asset(
         &self,
         owner: &str,
@@ -6581,13 +6581,13 @@ To download the asset's binary content:
             },
         )
     }
-    /**Delete a release asset
-
-
-
-`DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/delete-release-asset`)
-
-[GitHub docs](https://docs.github.com/rest/releases/assets#delete-a-release-asset)*/
+    /// Delete a release asset
+    ///
+    ///
+    ///
+    /// `DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/delete-release-asset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/assets#delete-a-release-asset)
     pub async fn delete_release_asset(
         &self,
         owner: &str,
@@ -6617,13 +6617,13 @@ To download the asset's binary content:
             },
         )
     }
-    /**Update a release asset
-
-Users with push access to the repository can edit a release asset.
-
-`PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/update-release-asset`)
-
-[GitHub docs](https://docs.github.com/rest/releases/assets#update-a-release-asset)*/
+    /// Update a release asset
+    ///
+    /// Users with push access to the repository can edit a release asset.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/update-release-asset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/assets#update-a-release-asset)
     pub async fn update_release_asset(
         &self,
         owner: &str,
@@ -6655,13 +6655,13 @@ Users with push access to the repository can edit a release asset.
             },
         )
     }
-    /**Generate release notes content for a release
-
-Generate a name and body describing a [release](https://docs.github.com/rest/releases/releases#get-a-release). The body content will be markdown formatted and contain information like the changes since last release and users who contributed. The generated release notes are not saved anywhere. They are intended to be generated and used when creating a new release.
-
-`POST /repos/{owner}/{repo}/releases/generate-notes` (operation `repos/generate-release-notes`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#generate-release-notes-content-for-a-release)*/
+    /// Generate release notes content for a release
+    ///
+    /// Generate a name and body describing a [release](https://docs.github.com/rest/releases/releases#get-a-release). The body content will be markdown formatted and contain information like the changes since last release and users who contributed. The generated release notes are not saved anywhere. They are intended to be generated and used when creating a new release.
+    ///
+    /// `POST /repos/{owner}/{repo}/releases/generate-notes` (operation `repos/generate-release-notes`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#generate-release-notes-content-for-a-release)
     pub async fn generate_release_notes(
         &self,
         owner: &str,
@@ -6691,15 +6691,15 @@ Generate a name and body describing a [release](https://docs.github.com/rest/rel
             },
         )
     }
-    /**Get the latest release
-
-View the latest published full release for the repository.
-
-The latest release is the most recent non-prerelease, non-draft release, sorted by the `created_at` attribute. The `created_at` attribute is the date of the commit used for the release, and not the date when the release was drafted or published.
-
-`GET /repos/{owner}/{repo}/releases/latest` (operation `repos/get-latest-release`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#get-the-latest-release)*/
+    /// Get the latest release
+    ///
+    /// View the latest published full release for the repository.
+    ///
+    /// The latest release is the most recent non-prerelease, non-draft release, sorted by the `created_at` attribute. The `created_at` attribute is the date of the commit used for the release, and not the date when the release was drafted or published.
+    ///
+    /// `GET /repos/{owner}/{repo}/releases/latest` (operation `repos/get-latest-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#get-the-latest-release)
     pub async fn get_latest_release(
         &self,
         owner: &str,
@@ -6727,13 +6727,13 @@ The latest release is the most recent non-prerelease, non-draft release, sorted 
             },
         )
     }
-    /**Get a release by tag name
-
-Get a published release with the specified tag.
-
-`GET /repos/{owner}/{repo}/releases/tags/{tag}` (operation `repos/get-release-by-tag`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name)*/
+    /// Get a release by tag name
+    ///
+    /// Get a published release with the specified tag.
+    ///
+    /// `GET /repos/{owner}/{repo}/releases/tags/{tag}` (operation `repos/get-release-by-tag`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name)
     pub async fn get_release_by_tag(
         &self,
         owner: &str,
@@ -6762,16 +6762,16 @@ Get a published release with the specified tag.
             },
         )
     }
-    /**Get a release
-
-Gets a public release with the specified release ID.
-
-> [!NOTE]
-> This returns an `upload_url` key corresponding to the endpoint for uploading release assets. This key is a hypermedia resource. For more information, see "[Getting started with the REST API](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia)."
-
-`GET /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/get-release`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#get-a-release)*/
+    /// Get a release
+    ///
+    /// Gets a public release with the specified release ID.
+    ///
+    /// > [!NOTE]
+    /// > This returns an `upload_url` key corresponding to the endpoint for uploading release assets. This key is a hypermedia resource. For more information, see "[Getting started with the REST API](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia)."
+    ///
+    /// `GET /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/get-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#get-a-release)
     pub async fn get_release(
         &self,
         owner: &str,
@@ -6799,13 +6799,13 @@ Gets a public release with the specified release ID.
             },
         )
     }
-    /**Delete a release
-
-Users with push access to the repository can delete a release.
-
-`DELETE /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/delete-release`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#delete-a-release)*/
+    /// Delete a release
+    ///
+    /// Users with push access to the repository can delete a release.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/delete-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#delete-a-release)
     pub async fn delete_release(
         &self,
         owner: &str,
@@ -6835,18 +6835,18 @@ Users with push access to the repository can delete a release.
             },
         )
     }
-    /**Update a release
-
-Users with push access to the repository can edit a release.
-
-> [!NOTE]
-> If the resolved target commit (the new value of `target_commitish` if you are changing it, otherwise the existing target) adds or modifies any file under `.github/workflows/` relative to the repository's default branch, the authenticating token must be authorized to modify workflows. Otherwise, this endpoint returns `404 Not Found`; some authentication paths surface `403 Resource not accessible by integration` instead.
-
-OAuth app tokens and personal access tokens (classic) need the `workflow` scope when the resolved target commit modifies workflow files. Fine-grained access tokens and GitHub App installation tokens also need the "Workflows" repository permission (write). The `GITHUB_TOKEN` available to GitHub Actions cannot be authorized for this; for more information, see "[Automatic token authentication](https://docs.github.com/actions/security-guides/automatic-token-authentication#permissions-for-the-github_token)".
-
-`PATCH /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/update-release`)
-
-[GitHub docs](https://docs.github.com/rest/releases/releases#update-a-release)*/
+    /// Update a release
+    ///
+    /// Users with push access to the repository can edit a release.
+    ///
+    /// > [!NOTE]
+    /// > If the resolved target commit (the new value of `target_commitish` if you are changing it, otherwise the existing target) adds or modifies any file under `.github/workflows/` relative to the repository's default branch, the authenticating token must be authorized to modify workflows. Otherwise, this endpoint returns `404 Not Found`; some authentication paths surface `403 Resource not accessible by integration` instead.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `workflow` scope when the resolved target commit modifies workflow files. Fine-grained access tokens and GitHub App installation tokens also need the "Workflows" repository permission (write). The `GITHUB_TOKEN` available to GitHub Actions cannot be authorized for this; for more information, see "[Automatic token authentication](https://docs.github.com/actions/security-guides/automatic-token-authentication#permissions-for-the-github_token)".
+    ///
+    /// `PATCH /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/update-release`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/releases#update-a-release)
     pub async fn update_release(
         &self,
         owner: &str,
@@ -6880,13 +6880,13 @@ OAuth app tokens and personal access tokens (classic) need the `workflow` scope 
             },
         )
     }
-    /**List release assets
-
-
-
-`GET /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/list-release-assets`)
-
-[GitHub docs](https://docs.github.com/rest/releases/assets#list-release-assets)*/
+    /// List release assets
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/list-release-assets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/assets#list-release-assets)
     pub async fn list_release_assets(
         &self,
         owner: &str,
@@ -6921,31 +6921,31 @@ OAuth app tokens and personal access tokens (classic) need the `workflow` scope 
             },
         )
     }
-    /**Upload a release asset
-
-This endpoint makes use of a [Hypermedia relation](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia) to determine which URL to access. The endpoint you call to upload release assets is specific to your release. Use the `upload_url` returned in
-the response of the [Create a release endpoint](https://docs.github.com/rest/releases/releases#create-a-release) to upload a release asset.
-
-You need to use an HTTP client which supports [SNI](http://en.wikipedia.org/wiki/Server_Name_Indication) to make calls to this endpoint.
-
-Most libraries will set the required `Content-Length` header automatically. Use the required `Content-Type` header to provide the media type of the asset. For a list of media types, see [Media Types](https://www.iana.org/assignments/media-types/media-types.xhtml). For example:
-
-`application/zip`
-
-GitHub expects the asset data in its raw binary form, rather than JSON. You will send the raw binary content of the asset as the request body. Everything else about the endpoint is the same as the rest of the API. For example,
-you'll still need to pass your authentication to be able to upload an asset.
-
-When an upstream failure occurs, you will receive a `502 Bad Gateway` status. This may leave an empty asset with a state of `starter`. It can be safely deleted.
-
-**Notes:**
-*   GitHub renames asset filenames that have special characters, non-alphanumeric characters, and leading or trailing periods. The "[List release assets](https://docs.github.com/rest/releases/assets#list-release-assets)"
-endpoint lists the renamed filenames. For more information and help, contact [GitHub Support](https://support.github.com/contact?tags=dotcom-rest-api).
-*   To find the `release_id` query the [`GET /repos/{owner}/{repo}/releases/latest` endpoint](https://docs.github.com/rest/releases/releases#get-the-latest-release).
-*   If you upload an asset with the same filename as another uploaded asset, you'll receive an error and must delete the old file before you can re-upload the new asset.
-
-`POST /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/upload-release-asset`)
-
-[GitHub docs](https://docs.github.com/rest/releases/assets#upload-a-release-asset)*/
+    /// Upload a release asset
+    ///
+    /// This endpoint makes use of a [Hypermedia relation](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia) to determine which URL to access. The endpoint you call to upload release assets is specific to your release. Use the `upload_url` returned in
+    /// the response of the [Create a release endpoint](https://docs.github.com/rest/releases/releases#create-a-release) to upload a release asset.
+    ///
+    /// You need to use an HTTP client which supports [SNI](http://en.wikipedia.org/wiki/Server_Name_Indication) to make calls to this endpoint.
+    ///
+    /// Most libraries will set the required `Content-Length` header automatically. Use the required `Content-Type` header to provide the media type of the asset. For a list of media types, see [Media Types](https://www.iana.org/assignments/media-types/media-types.xhtml). For example:
+    ///
+    /// `application/zip`
+    ///
+    /// GitHub expects the asset data in its raw binary form, rather than JSON. You will send the raw binary content of the asset as the request body. Everything else about the endpoint is the same as the rest of the API. For example,
+    /// you'll still need to pass your authentication to be able to upload an asset.
+    ///
+    /// When an upstream failure occurs, you will receive a `502 Bad Gateway` status. This may leave an empty asset with a state of `starter`. It can be safely deleted.
+    ///
+    /// **Notes:**
+    /// *   GitHub renames asset filenames that have special characters, non-alphanumeric characters, and leading or trailing periods. The "[List release assets](https://docs.github.com/rest/releases/assets#list-release-assets)"
+    /// endpoint lists the renamed filenames. For more information and help, contact [GitHub Support](https://support.github.com/contact?tags=dotcom-rest-api).
+    /// *   To find the `release_id` query the [`GET /repos/{owner}/{repo}/releases/latest` endpoint](https://docs.github.com/rest/releases/releases#get-the-latest-release).
+    /// *   If you upload an asset with the same filename as another uploaded asset, you'll receive an error and must delete the old file before you can re-upload the new asset.
+    ///
+    /// `POST /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/upload-release-asset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/releases/assets#upload-a-release-asset)
     pub async fn upload_release_asset(
         &self,
         owner: &str,
@@ -6981,16 +6981,16 @@ endpoint lists the renamed filenames. For more information and help, contact [Gi
             },
         )
     }
-    /**Get rules for a branch
-
-Returns all active rules that apply to the specified branch. The branch does not need to exist; rules that would apply
-to a branch with that name will be returned. All active rules that apply will be returned, regardless of the level
-at which they are configured (e.g. repository or organization). Rules in rulesets with "evaluate" or "disabled"
-enforcement statuses are not returned.
-
-`GET /repos/{owner}/{repo}/rules/branches/{branch}` (operation `repos/get-branch-rules`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#get-rules-for-a-branch)*/
+    /// Get rules for a branch
+    ///
+    /// Returns all active rules that apply to the specified branch. The branch does not need to exist; rules that would apply
+    /// to a branch with that name will be returned. All active rules that apply will be returned, regardless of the level
+    /// at which they are configured (e.g. repository or organization). Rules in rulesets with "evaluate" or "disabled"
+    /// enforcement statuses are not returned.
+    ///
+    /// `GET /repos/{owner}/{repo}/rules/branches/{branch}` (operation `repos/get-branch-rules`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-rules-for-a-branch)
     pub async fn get_branch_rules(
         &self,
         owner: &str,
@@ -7024,13 +7024,13 @@ enforcement statuses are not returned.
             },
         )
     }
-    /**Get all repository rulesets
-
-Get all the rulesets for a repository.
-
-`GET /repos/{owner}/{repo}/rulesets` (operation `repos/get-repo-rulesets`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#get-all-repository-rulesets)*/
+    /// Get all repository rulesets
+    ///
+    /// Get all the rulesets for a repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/rulesets` (operation `repos/get-repo-rulesets`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-all-repository-rulesets)
     pub async fn get_repo_rulesets(
         &self,
         owner: &str,
@@ -7072,13 +7072,13 @@ Get all the rulesets for a repository.
             },
         )
     }
-    /**Create a repository ruleset
-
-Create a ruleset for a repository.
-
-`POST /repos/{owner}/{repo}/rulesets` (operation `repos/create-repo-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#create-a-repository-ruleset)*/
+    /// Create a repository ruleset
+    ///
+    /// Create a ruleset for a repository.
+    ///
+    /// `POST /repos/{owner}/{repo}/rulesets` (operation `repos/create-repo-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#create-a-repository-ruleset)
     pub async fn create_repo_ruleset(
         &self,
         owner: &str,
@@ -7110,14 +7110,14 @@ Create a ruleset for a repository.
             },
         )
     }
-    /**List repository rule suites
-
-Lists suites of rule evaluations at the repository level.
-For more information, see "[Managing rulesets for a repository](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/managing-rulesets-for-a-repository#viewing-insights-for-rulesets)."
-
-`GET /repos/{owner}/{repo}/rulesets/rule-suites` (operation `repos/get-repo-rule-suites`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rule-suites#list-repository-rule-suites)*/
+    /// List repository rule suites
+    ///
+    /// Lists suites of rule evaluations at the repository level.
+    /// For more information, see "[Managing rulesets for a repository](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/managing-rulesets-for-a-repository#viewing-insights-for-rulesets)."
+    ///
+    /// `GET /repos/{owner}/{repo}/rulesets/rule-suites` (operation `repos/get-repo-rule-suites`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rule-suites#list-repository-rule-suites)
     pub async fn get_repo_rule_suites(
         &self,
         owner: &str,
@@ -7168,14 +7168,14 @@ For more information, see "[Managing rulesets for a repository](https://docs.git
             },
         )
     }
-    /**Get a repository rule suite
-
-Gets information about a suite of rule evaluations from within a repository.
-For more information, see "[Managing rulesets for a repository](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/managing-rulesets-for-a-repository#viewing-insights-for-rulesets)."
-
-`GET /repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}` (operation `repos/get-repo-rule-suite`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rule-suites#get-a-repository-rule-suite)*/
+    /// Get a repository rule suite
+    ///
+    /// Gets information about a suite of rule evaluations from within a repository.
+    /// For more information, see "[Managing rulesets for a repository](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/managing-rulesets-for-a-repository#viewing-insights-for-rulesets)."
+    ///
+    /// `GET /repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}` (operation `repos/get-repo-rule-suite`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rule-suites#get-a-repository-rule-suite)
     pub async fn get_repo_rule_suite(
         &self,
         owner: &str,
@@ -7206,16 +7206,16 @@ For more information, see "[Managing rulesets for a repository](https://docs.git
             },
         )
     }
-    /**Get a repository ruleset
-
-Get a ruleset for a repository.
-
-**Note:** To prevent leaking sensitive information, the `bypass_actors` property is only returned if the user
-making the API request has write access to the ruleset.
-
-`GET /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/get-repo-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#get-a-repository-ruleset)*/
+    /// Get a repository ruleset
+    ///
+    /// Get a ruleset for a repository.
+    ///
+    /// **Note:** To prevent leaking sensitive information, the `bypass_actors` property is only returned if the user
+    /// making the API request has write access to the ruleset.
+    ///
+    /// `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/get-repo-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-a-repository-ruleset)
     pub async fn get_repo_ruleset(
         &self,
         owner: &str,
@@ -7250,13 +7250,13 @@ making the API request has write access to the ruleset.
             },
         )
     }
-    /**Update a repository ruleset
-
-Update a ruleset for a repository.
-
-`PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/update-repo-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#update-a-repository-ruleset)*/
+    /// Update a repository ruleset
+    ///
+    /// Update a ruleset for a repository.
+    ///
+    /// `PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/update-repo-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#update-a-repository-ruleset)
     pub async fn update_repo_ruleset(
         &self,
         owner: &str,
@@ -7292,13 +7292,13 @@ Update a ruleset for a repository.
             },
         )
     }
-    /**Delete a repository ruleset
-
-Delete a ruleset for a repository.
-
-`DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/delete-repo-ruleset`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#delete-a-repository-ruleset)*/
+    /// Delete a repository ruleset
+    ///
+    /// Delete a ruleset for a repository.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/delete-repo-ruleset`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#delete-a-repository-ruleset)
     pub async fn delete_repo_ruleset(
         &self,
         owner: &str,
@@ -7329,13 +7329,13 @@ Delete a ruleset for a repository.
             },
         )
     }
-    /**Get repository ruleset history
-
-Get the history of a repository ruleset.
-
-`GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history` (operation `repos/get-repo-ruleset-history`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#get-repository-ruleset-history)*/
+    /// Get repository ruleset history
+    ///
+    /// Get the history of a repository ruleset.
+    ///
+    /// `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history` (operation `repos/get-repo-ruleset-history`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-repository-ruleset-history)
     pub async fn get_repo_ruleset_history(
         &self,
         owner: &str,
@@ -7373,13 +7373,13 @@ Get the history of a repository ruleset.
             },
         )
     }
-    /**Get repository ruleset version
-
-Get a version of a repository ruleset.
-
-`GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}` (operation `repos/get-repo-ruleset-version`)
-
-[GitHub docs](https://docs.github.com/rest/repos/rules#get-repository-ruleset-version)*/
+    /// Get repository ruleset version
+    ///
+    /// Get a version of a repository ruleset.
+    ///
+    /// `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}` (operation `repos/get-repo-ruleset-version`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-repository-ruleset-version)
     pub async fn get_repo_ruleset_version(
         &self,
         owner: &str,
@@ -7412,16 +7412,16 @@ Get a version of a repository ruleset.
             },
         )
     }
-    /**Get the weekly commit activity
-
-Returns a weekly aggregate of the number of additions and deletions pushed to a repository.
-
-> [!NOTE]
-> This endpoint can only be used for repositories with fewer than 10,000 commits. If the repository contains 10,000 or more commits, a 422 status code will be returned.
-
-`GET /repos/{owner}/{repo}/stats/code_frequency` (operation `repos/get-code-frequency-stats`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-activity)*/
+    /// Get the weekly commit activity
+    ///
+    /// Returns a weekly aggregate of the number of additions and deletions pushed to a repository.
+    ///
+    /// > [!NOTE]
+    /// > This endpoint can only be used for repositories with fewer than 10,000 commits. If the repository contains 10,000 or more commits, a 422 status code will be returned.
+    ///
+    /// `GET /repos/{owner}/{repo}/stats/code_frequency` (operation `repos/get-code-frequency-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-activity)
     pub async fn get_code_frequency_stats(
         &self,
         owner: &str,
@@ -7455,13 +7455,13 @@ Returns a weekly aggregate of the number of additions and deletions pushed to a 
             },
         )
     }
-    /**Get the last year of commit activity
-
-Returns the last year of commit activity grouped by week. The `days` array is a group of commits per day, starting on `Sunday`.
-
-`GET /repos/{owner}/{repo}/stats/commit_activity` (operation `repos/get-commit-activity-stats`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-last-year-of-commit-activity)*/
+    /// Get the last year of commit activity
+    ///
+    /// Returns the last year of commit activity grouped by week. The `days` array is a group of commits per day, starting on `Sunday`.
+    ///
+    /// `GET /repos/{owner}/{repo}/stats/commit_activity` (operation `repos/get-commit-activity-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-last-year-of-commit-activity)
     pub async fn get_commit_activity_stats(
         &self,
         owner: &str,
@@ -7495,21 +7495,21 @@ Returns the last year of commit activity grouped by week. The `days` array is a 
             },
         )
     }
-    /**Get all contributor commit activity
-
-Returns the `total` number of commits authored by the contributor. In addition, the response includes a Weekly Hash (`weeks` array) with the following information:
-
-*   `w` - Start of the week, given as a [Unix timestamp](https://en.wikipedia.org/wiki/Unix_time).
-*   `a` - Number of additions
-*   `d` - Number of deletions
-*   `c` - Number of commits
-
-> [!NOTE]
-> This endpoint will return `0` values for all addition and deletion counts in repositories with 10,000 or more commits.
-
-`GET /repos/{owner}/{repo}/stats/contributors` (operation `repos/get-contributors-stats`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/statistics#get-all-contributor-commit-activity)*/
+    /// Get all contributor commit activity
+    ///
+    /// Returns the `total` number of commits authored by the contributor. In addition, the response includes a Weekly Hash (`weeks` array) with the following information:
+    ///
+    /// *   `w` - Start of the week, given as a [Unix timestamp](https://en.wikipedia.org/wiki/Unix_time).
+    /// *   `a` - Number of additions
+    /// *   `d` - Number of deletions
+    /// *   `c` - Number of commits
+    ///
+    /// > [!NOTE]
+    /// > This endpoint will return `0` values for all addition and deletion counts in repositories with 10,000 or more commits.
+    ///
+    /// `GET /repos/{owner}/{repo}/stats/contributors` (operation `repos/get-contributors-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-all-contributor-commit-activity)
     pub async fn get_contributors_stats(
         &self,
         owner: &str,
@@ -7543,17 +7543,17 @@ Returns the `total` number of commits authored by the contributor. In addition, 
             },
         )
     }
-    /**Get the weekly commit count
-
-Returns the total commit counts for the `owner` and total commit counts in `all`. `all` is everyone combined, including the `owner` in the last 52 weeks. If you'd like to get the commit counts for non-owners, you can subtract `owner` from `all`.
-
-The array order is oldest week (index 0) to most recent week.
-
-The most recent week is seven days ago at UTC midnight to today at UTC midnight.
-
-`GET /repos/{owner}/{repo}/stats/participation` (operation `repos/get-participation-stats`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-count)*/
+    /// Get the weekly commit count
+    ///
+    /// Returns the total commit counts for the `owner` and total commit counts in `all`. `all` is everyone combined, including the `owner` in the last 52 weeks. If you'd like to get the commit counts for non-owners, you can subtract `owner` from `all`.
+    ///
+    /// The array order is oldest week (index 0) to most recent week.
+    ///
+    /// The most recent week is seven days ago at UTC midnight to today at UTC midnight.
+    ///
+    /// `GET /repos/{owner}/{repo}/stats/participation` (operation `repos/get-participation-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-count)
     pub async fn get_participation_stats(
         &self,
         owner: &str,
@@ -7581,19 +7581,19 @@ The most recent week is seven days ago at UTC midnight to today at UTC midnight.
             },
         )
     }
-    /**Get the hourly commit count for each day
-
-Each array contains the day number, hour number, and number of commits:
-
-*   `0-6`: Sunday - Saturday
-*   `0-23`: Hour of day
-*   Number of commits
-
-For example, `[2, 14, 25]` indicates that there were 25 total commits, during the 2:00pm hour on Tuesdays. All times are based on the time zone of individual commits.
-
-`GET /repos/{owner}/{repo}/stats/punch_card` (operation `repos/get-punch-card-stats`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-hourly-commit-count-for-each-day)*/
+    /// Get the hourly commit count for each day
+    ///
+    /// Each array contains the day number, hour number, and number of commits:
+    ///
+    /// *   `0-6`: Sunday - Saturday
+    /// *   `0-23`: Hour of day
+    /// *   Number of commits
+    ///
+    /// For example, `[2, 14, 25]` indicates that there were 25 total commits, during the 2:00pm hour on Tuesdays. All times are based on the time zone of individual commits.
+    ///
+    /// `GET /repos/{owner}/{repo}/stats/punch_card` (operation `repos/get-punch-card-stats`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-hourly-commit-count-for-each-day)
     pub async fn get_punch_card_stats(
         &self,
         owner: &str,
@@ -7623,15 +7623,15 @@ For example, `[2, 14, 25]` indicates that there were 25 total commits, during th
             },
         )
     }
-    /**Create a commit status
-
-Users with push access in a repository can create commit statuses for a given SHA.
-
-Note: there is a limit of 1000 statuses per `sha` and `context` within a repository. Attempts to create more than 1000 statuses will result in a validation error.
-
-`POST /repos/{owner}/{repo}/statuses/{sha}` (operation `repos/create-commit-status`)
-
-[GitHub docs](https://docs.github.com/rest/commits/statuses#create-a-commit-status)*/
+    /// Create a commit status
+    ///
+    /// Users with push access in a repository can create commit statuses for a given SHA.
+    ///
+    /// Note: there is a limit of 1000 statuses per `sha` and `context` within a repository. Attempts to create more than 1000 statuses will result in a validation error.
+    ///
+    /// `POST /repos/{owner}/{repo}/statuses/{sha}` (operation `repos/create-commit-status`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/commits/statuses#create-a-commit-status)
     pub async fn create_commit_status(
         &self,
         owner: &str,
@@ -7660,13 +7660,13 @@ Note: there is a limit of 1000 statuses per `sha` and `context` within a reposit
             },
         )
     }
-    /**List repository tags
-
-
-
-`GET /repos/{owner}/{repo}/tags` (operation `repos/list-tags`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-tags)*/
+    /// List repository tags
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/tags` (operation `repos/list-tags`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-tags)
     pub async fn list_tags(
         &self,
         owner: &str,
@@ -7699,18 +7699,18 @@ Note: there is a limit of 1000 statuses per `sha` and `context` within a reposit
             },
         )
     }
-    /**Download a repository archive (tar)
-
-Gets a redirect URL to download a tar archive for a repository. If you omit `:ref`, the repository’s default branch (usually
-`main`) will be used. Please make sure your HTTP framework is configured to follow redirects or you will need to use
-the `Location` header to make a second `GET` request.
-
-> [!NOTE]
-> For private repositories, these links are temporary and expire after five minutes.
-
-`GET /repos/{owner}/{repo}/tarball/{ref}` (operation `repos/download-tarball-archive`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#download-a-repository-archive-tar)*/
+    /// Download a repository archive (tar)
+    ///
+    /// Gets a redirect URL to download a tar archive for a repository. If you omit `:ref`, the repository’s default branch (usually
+    /// `main`) will be used. Please make sure your HTTP framework is configured to follow redirects or you will need to use
+    /// the `Location` header to make a second `GET` request.
+    ///
+    /// > [!NOTE]
+    /// > For private repositories, these links are temporary and expire after five minutes.
+    ///
+    /// `GET /repos/{owner}/{repo}/tarball/{ref}` (operation `repos/download-tarball-archive`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#download-a-repository-archive-tar)
     pub async fn download_tarball_archive(
         &self,
         owner: &str,
@@ -7737,17 +7737,17 @@ the `Location` header to make a second `GET` request.
             },
         )
     }
-    /**List repository teams
-
-Lists the teams that have access to the specified repository and that are also visible to the authenticated user.
-
-For a public repository, a team is listed only if that team added the public repository explicitly.
-
-OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to use this endpoint with a public repository, and `repo` scope to use this endpoint with a private repository.
-
-`GET /repos/{owner}/{repo}/teams` (operation `repos/list-teams`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-teams)*/
+    /// List repository teams
+    ///
+    /// Lists the teams that have access to the specified repository and that are also visible to the authenticated user.
+    ///
+    /// For a public repository, a team is listed only if that team added the public repository explicitly.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to use this endpoint with a public repository, and `repo` scope to use this endpoint with a private repository.
+    ///
+    /// `GET /repos/{owner}/{repo}/teams` (operation `repos/list-teams`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-teams)
     pub async fn list_teams(
         &self,
         owner: &str,
@@ -7782,13 +7782,13 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             },
         )
     }
-    /**Get all repository topics
-
-
-
-`GET /repos/{owner}/{repo}/topics` (operation `repos/get-all-topics`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#get-all-repository-topics)*/
+    /// Get all repository topics
+    ///
+    ///
+    ///
+    /// `GET /repos/{owner}/{repo}/topics` (operation `repos/get-all-topics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#get-all-repository-topics)
     pub async fn get_all_topics(
         &self,
         owner: &str,
@@ -7823,13 +7823,13 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             },
         )
     }
-    /**Replace all repository topics
-
-
-
-`PUT /repos/{owner}/{repo}/topics` (operation `repos/replace-all-topics`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#replace-all-repository-topics)*/
+    /// Replace all repository topics
+    ///
+    ///
+    ///
+    /// `PUT /repos/{owner}/{repo}/topics` (operation `repos/replace-all-topics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#replace-all-repository-topics)
     pub async fn replace_all_topics(
         &self,
         owner: &str,
@@ -7860,13 +7860,13 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             },
         )
     }
-    /**Get repository clones
-
-Get the total number of clones and breakdown per day or week for the last 14 days. Timestamps are aligned to UTC midnight of the beginning of the day or week. Week begins on Monday.
-
-`GET /repos/{owner}/{repo}/traffic/clones` (operation `repos/get-clones`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/traffic#get-repository-clones)*/
+    /// Get repository clones
+    ///
+    /// Get the total number of clones and breakdown per day or week for the last 14 days. Timestamps are aligned to UTC midnight of the beginning of the day or week. Week begins on Monday.
+    ///
+    /// `GET /repos/{owner}/{repo}/traffic/clones` (operation `repos/get-clones`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-repository-clones)
     pub async fn get_clones(
         &self,
         owner: &str,
@@ -7898,13 +7898,13 @@ Get the total number of clones and breakdown per day or week for the last 14 day
             },
         )
     }
-    /**Get top referral paths
-
-Get the top 10 popular contents over the last 14 days.
-
-`GET /repos/{owner}/{repo}/traffic/popular/paths` (operation `repos/get-top-paths`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/traffic#get-top-referral-paths)*/
+    /// Get top referral paths
+    ///
+    /// Get the top 10 popular contents over the last 14 days.
+    ///
+    /// `GET /repos/{owner}/{repo}/traffic/popular/paths` (operation `repos/get-top-paths`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-top-referral-paths)
     pub async fn get_top_paths(
         &self,
         owner: &str,
@@ -7932,13 +7932,13 @@ Get the top 10 popular contents over the last 14 days.
             },
         )
     }
-    /**Get top referral sources
-
-Get the top 10 referrers over the last 14 days.
-
-`GET /repos/{owner}/{repo}/traffic/popular/referrers` (operation `repos/get-top-referrers`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/traffic#get-top-referral-sources)*/
+    /// Get top referral sources
+    ///
+    /// Get the top 10 referrers over the last 14 days.
+    ///
+    /// `GET /repos/{owner}/{repo}/traffic/popular/referrers` (operation `repos/get-top-referrers`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-top-referral-sources)
     pub async fn get_top_referrers(
         &self,
         owner: &str,
@@ -7966,13 +7966,13 @@ Get the top 10 referrers over the last 14 days.
             },
         )
     }
-    /**Get page views
-
-Get the total number of views and breakdown per day or week for the last 14 days. Timestamps are aligned to UTC midnight of the beginning of the day or week. Week begins on Monday.
-
-`GET /repos/{owner}/{repo}/traffic/views` (operation `repos/get-views`)
-
-[GitHub docs](https://docs.github.com/rest/metrics/traffic#get-page-views)*/
+    /// Get page views
+    ///
+    /// Get the total number of views and breakdown per day or week for the last 14 days. Timestamps are aligned to UTC midnight of the beginning of the day or week. Week begins on Monday.
+    ///
+    /// `GET /repos/{owner}/{repo}/traffic/views` (operation `repos/get-views`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-page-views)
     pub async fn get_views(
         &self,
         owner: &str,
@@ -8004,13 +8004,13 @@ Get the total number of views and breakdown per day or week for the last 14 days
             },
         )
     }
-    /**Transfer a repository
-
-A transfer request will need to be accepted by the new owner when transferring a personal repository to another user. The response will contain the original `owner`, and the transfer will continue asynchronously. For more details on the requirements to transfer personal and organization-owned repositories, see [about repository transfers](https://docs.github.com/articles/about-repository-transfers/).
-
-`POST /repos/{owner}/{repo}/transfer` (operation `repos/transfer`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#transfer-a-repository)*/
+    /// Transfer a repository
+    ///
+    /// A transfer request will need to be accepted by the new owner when transferring a personal repository to another user. The response will contain the original `owner`, and the transfer will continue asynchronously. For more details on the requirements to transfer personal and organization-owned repositories, see [about repository transfers](https://docs.github.com/articles/about-repository-transfers/).
+    ///
+    /// `POST /repos/{owner}/{repo}/transfer` (operation `repos/transfer`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#transfer-a-repository)
     pub async fn transfer(
         &self,
         owner: &str,
@@ -8038,13 +8038,13 @@ A transfer request will need to be accepted by the new owner when transferring a
             },
         )
     }
-    /**Check if vulnerability alerts are enabled for a repository
-
-Shows whether dependency alerts are enabled or disabled for a repository. The authenticated user must have admin read access to the repository. For more information, see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
-
-`GET /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/check-vulnerability-alerts`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#check-if-vulnerability-alerts-are-enabled-for-a-repository)*/
+    /// Check if vulnerability alerts are enabled for a repository
+    ///
+    /// Shows whether dependency alerts are enabled or disabled for a repository. The authenticated user must have admin read access to the repository. For more information, see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
+    ///
+    /// `GET /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/check-vulnerability-alerts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-vulnerability-alerts-are-enabled-for-a-repository)
     pub async fn check_vulnerability_alerts(
         &self,
         owner: &str,
@@ -8070,13 +8070,13 @@ Shows whether dependency alerts are enabled or disabled for a repository. The au
             },
         )
     }
-    /**Enable vulnerability alerts
-
-Enables dependency alerts and the dependency graph for a repository. The authenticated user must have admin access to the repository. For more information, see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
-
-`PUT /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/enable-vulnerability-alerts`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#enable-vulnerability-alerts)*/
+    /// Enable vulnerability alerts
+    ///
+    /// Enables dependency alerts and the dependency graph for a repository. The authenticated user must have admin access to the repository. For more information, see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
+    ///
+    /// `PUT /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/enable-vulnerability-alerts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-vulnerability-alerts)
     pub async fn enable_vulnerability_alerts(
         &self,
         owner: &str,
@@ -8102,15 +8102,15 @@ Enables dependency alerts and the dependency graph for a repository. The authent
             },
         )
     }
-    /**Disable vulnerability alerts
-
-Disables dependency alerts and the dependency graph for a repository.
-The authenticated user must have admin access to the repository. For more information,
-see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
-
-`DELETE /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/disable-vulnerability-alerts`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#disable-vulnerability-alerts)*/
+    /// Disable vulnerability alerts
+    ///
+    /// Disables dependency alerts and the dependency graph for a repository.
+    /// The authenticated user must have admin access to the repository. For more information,
+    /// see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
+    ///
+    /// `DELETE /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/disable-vulnerability-alerts`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-vulnerability-alerts)
     pub async fn disable_vulnerability_alerts(
         &self,
         owner: &str,
@@ -8136,18 +8136,18 @@ see "[About security alerts for vulnerable dependencies](https://docs.github.com
             },
         )
     }
-    /**Download a repository archive (zip)
-
-Gets a redirect URL to download a zip archive for a repository. If you omit `:ref`, the repository’s default branch (usually
-`main`) will be used. Please make sure your HTTP framework is configured to follow redirects or you will need to use
-the `Location` header to make a second `GET` request.
-
-> [!NOTE]
-> For private repositories, these links are temporary and expire after five minutes. If the repository is empty, you will receive a 404 when you follow the redirect.
-
-`GET /repos/{owner}/{repo}/zipball/{ref}` (operation `repos/download-zipball-archive`)
-
-[GitHub docs](https://docs.github.com/rest/repos/contents#download-a-repository-archive-zip)*/
+    /// Download a repository archive (zip)
+    ///
+    /// Gets a redirect URL to download a zip archive for a repository. If you omit `:ref`, the repository’s default branch (usually
+    /// `main`) will be used. Please make sure your HTTP framework is configured to follow redirects or you will need to use
+    /// the `Location` header to make a second `GET` request.
+    ///
+    /// > [!NOTE]
+    /// > For private repositories, these links are temporary and expire after five minutes. If the repository is empty, you will receive a 404 when you follow the redirect.
+    ///
+    /// `GET /repos/{owner}/{repo}/zipball/{ref}` (operation `repos/download-zipball-archive`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/contents#download-a-repository-archive-zip)
     pub async fn download_zipball_archive(
         &self,
         owner: &str,
@@ -8174,15 +8174,15 @@ the `Location` header to make a second `GET` request.
             },
         )
     }
-    /**Create a repository using a template
-
-Creates a new repository using a repository template. Use the `template_owner` and `template_repo` route parameters to specify the repository to use as the template. If the repository is not public, the authenticated user must own or be a member of an organization that owns the repository. To check if a repository is available to use as a template, get the repository's information using the [Get a repository](https://docs.github.com/rest/repos/repos#get-a-repository) endpoint and check that the `is_template` key is `true`.
-
-OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
-
-`POST /repos/{template_owner}/{template_repo}/generate` (operation `repos/create-using-template`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-using-a-template)*/
+    /// Create a repository using a template
+    ///
+    /// Creates a new repository using a repository template. Use the `template_owner` and `template_repo` route parameters to specify the repository to use as the template. If the repository is not public, the authenticated user must own or be a member of an organization that owns the repository. To check if a repository is available to use as a template, get the repository's information using the [Get a repository](https://docs.github.com/rest/repos/repos#get-a-repository) endpoint and check that the `is_template` key is `true`.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
+    ///
+    /// `POST /repos/{template_owner}/{template_repo}/generate` (operation `repos/create-using-template`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-using-a-template)
     pub async fn create_using_template(
         &self,
         template_owner: &str,
@@ -8210,17 +8210,17 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             },
         )
     }
-    /**List public repositories
-
-Lists all public repositories in the order that they were created.
-
-Note:
-- For GitHub Enterprise Server, this endpoint will only list repositories available to all users on the enterprise.
-- Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of repositories.
-
-`GET /repositories` (operation `repos/list-public`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-public-repositories)*/
+    /// List public repositories
+    ///
+    /// Lists all public repositories in the order that they were created.
+    ///
+    /// Note:
+    /// - For GitHub Enterprise Server, this endpoint will only list repositories available to all users on the enterprise.
+    /// - Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of repositories.
+    ///
+    /// `GET /repositories` (operation `repos/list-public`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-public-repositories)
     pub async fn list_public(
         &self,
         query: &ReposListPublicQuery,
@@ -8250,15 +8250,15 @@ Note:
             },
         )
     }
-    /**List repositories for the authenticated user
-
-Lists repositories that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access.
-
-The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
-
-`GET /user/repos` (operation `repos/list-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repositories-for-the-authenticated-user)*/
+    /// List repositories for the authenticated user
+    ///
+    /// Lists repositories that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access.
+    ///
+    /// The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
+    ///
+    /// `GET /user/repos` (operation `repos/list-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repositories-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
         &self,
         query: &ReposListForAuthenticatedUserQuery,
@@ -8315,15 +8315,15 @@ The authenticated user has explicit permission to access repositories they own, 
             },
         )
     }
-    /**Create a repository for the authenticated user
-
-Creates a new repository for the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
-
-`POST /user/repos` (operation `repos/create-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-for-the-authenticated-user)*/
+    /// Create a repository for the authenticated user
+    ///
+    /// Creates a new repository for the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
+    ///
+    /// `POST /user/repos` (operation `repos/create-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-for-the-authenticated-user)
     pub async fn create_for_authenticated_user(
         &self,
         body: &crate::types::ReposCreateForAuthenticatedUserRequest,
@@ -8356,13 +8356,13 @@ OAuth app tokens and personal access tokens (classic) need the `public_repo` or 
             },
         )
     }
-    /**List repository invitations for the authenticated user
-
-When authenticating as a user, this endpoint will list all currently open repository invitations for that user.
-
-`GET /user/repository_invitations` (operation `repos/list-invitations-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/invitations#list-repository-invitations-for-the-authenticated-user)*/
+    /// List repository invitations for the authenticated user
+    ///
+    /// When authenticating as a user, this endpoint will list all currently open repository invitations for that user.
+    ///
+    /// `GET /user/repository_invitations` (operation `repos/list-invitations-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#list-repository-invitations-for-the-authenticated-user)
     pub async fn list_invitations_for_authenticated_user(
         &self,
         query: &ReposListInvitationsForAuthenticatedUserQuery,
@@ -8400,13 +8400,13 @@ When authenticating as a user, this endpoint will list all currently open reposi
             },
         )
     }
-    /**Decline a repository invitation
-
-
-
-`DELETE /user/repository_invitations/{invitation_id}` (operation `repos/decline-invitation-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/invitations#decline-a-repository-invitation)*/
+    /// Decline a repository invitation
+    ///
+    ///
+    ///
+    /// `DELETE /user/repository_invitations/{invitation_id}` (operation `repos/decline-invitation-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#decline-a-repository-invitation)
     pub async fn decline_invitation_for_authenticated_user(
         &self,
         invitation_id: i64,
@@ -8440,13 +8440,13 @@ When authenticating as a user, this endpoint will list all currently open reposi
             },
         )
     }
-    /**Accept a repository invitation
-
-
-
-`PATCH /user/repository_invitations/{invitation_id}` (operation `repos/accept-invitation-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/collaborators/invitations#accept-a-repository-invitation)*/
+    /// Accept a repository invitation
+    ///
+    ///
+    ///
+    /// `PATCH /user/repository_invitations/{invitation_id}` (operation `repos/accept-invitation-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#accept-a-repository-invitation)
     pub async fn accept_invitation_for_authenticated_user(
         &self,
         invitation_id: i64,
@@ -8480,13 +8480,13 @@ When authenticating as a user, this endpoint will list all currently open reposi
             },
         )
     }
-    /**List repositories for a user
-
-Lists public repositories for the specified user.
-
-`GET /users/{username}/repos` (operation `repos/list-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/repos/repos#list-repositories-for-a-user)*/
+    /// List repositories for a user
+    ///
+    /// Lists public repositories for the specified user.
+    ///
+    /// `GET /users/{username}/repos` (operation `repos/list-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repositories-for-a-user)
     pub async fn list_for_user(
         &self,
         username: &str,
@@ -8524,52 +8524,52 @@ Lists public repositories for the specified user.
             },
         )
     }
-    /**Compare two commits
-
-**Deprecated**: Use `repos.compareCommitsWithBasehead()` (`GET /repos/{owner}/{repo}/compare/{basehead}`) instead. Both `:base` and `:head` must be branch names in `:repo`. To compare branches across other repositories in the same network as `:repo`, use the format `<USERNAME>:branch`.
-
-The response from the API is equivalent to running the `git log base..head` command; however, commits are returned in chronological order. Pass the appropriate [media type](https://docs.github.com/rest/overview/media-types/#commits-commit-comparison-and-pull-requests) to fetch diff and patch formats.
-
-The response also includes details on the files that were changed between the two commits. This includes the status of the change (for example, if a file was added, removed, modified, or renamed), and details of the change itself. For example, files with a `renamed` status have a `previous_filename` field showing the previous filename of the file, and files with a `modified` status have a `patch` field showing the changes made to the file.
-
-**Working with large comparisons**
-
-To process a response with a large number of commits, you can use (`per_page` or `page`) to paginate the results. When using paging, the list of changed files is only returned with page 1, but includes all changed files for the entire comparison. For more information on working with pagination, see "[Traversing with pagination](https://docs.github.com/rest/guides/traversing-with-pagination)."
-
-When calling this API without any paging parameters (`per_page` or `page`), the returned list is limited to 250 commits and the last commit in the list is the most recent of the entire comparison. When a paging parameter is specified, the first commit in the returned list of each page is the earliest.
-
-**Signature verification object**
-
-The response will include a `verification` object that describes the result of verifying the commit's signature. The following fields are included in the `verification` object:
-
-| Name | Type | Description |
-| ---- | ---- | ----------- |
-| `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
-| `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
-| `signature` | `string` | The signature that was extracted from the commit. |
-| `payload` | `string` | The value that was signed. |
-
-These are the possible values for `reason` in the `verification` object:
-
-| Value | Description |
-| ----- | ----------- |
-| `expired_key` | The key that made the signature is expired. |
-| `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
-| `gpgverify_error` | There was an error communicating with the signature verification service. |
-| `gpgverify_unavailable` | The signature verification service is currently unavailable. |
-| `unsigned` | The object does not include a signature. |
-| `unknown_signature_type` | A non-PGP signature was found in the commit. |
-| `no_user` | No user was associated with the `committer` email address in the commit. |
-| `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on her/his account. |
-| `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
-| `unknown_key` | The key that made the signature has not been registered with any user's account. |
-| `malformed_signature` | There was an error parsing the signature. |
-| `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
-| `valid` | None of the above errors applied, so the signature is considered to be verified. |
-
-`GET /repos/{owner}/{repo}/compare/{base}...{head}` (operation `repos/compare-commits`)
-
-[GitHub docs](https://docs.github.com/rest/reference/repos#compare-two-commits)*/
+    /// Compare two commits
+    ///
+    /// **Deprecated**: Use `repos.compareCommitsWithBasehead()` (`GET /repos/{owner}/{repo}/compare/{basehead}`) instead. Both `:base` and `:head` must be branch names in `:repo`. To compare branches across other repositories in the same network as `:repo`, use the format `<USERNAME>:branch`.
+    ///
+    /// The response from the API is equivalent to running the `git log base..head` command; however, commits are returned in chronological order. Pass the appropriate [media type](https://docs.github.com/rest/overview/media-types/#commits-commit-comparison-and-pull-requests) to fetch diff and patch formats.
+    ///
+    /// The response also includes details on the files that were changed between the two commits. This includes the status of the change (for example, if a file was added, removed, modified, or renamed), and details of the change itself. For example, files with a `renamed` status have a `previous_filename` field showing the previous filename of the file, and files with a `modified` status have a `patch` field showing the changes made to the file.
+    ///
+    /// **Working with large comparisons**
+    ///
+    /// To process a response with a large number of commits, you can use (`per_page` or `page`) to paginate the results. When using paging, the list of changed files is only returned with page 1, but includes all changed files for the entire comparison. For more information on working with pagination, see "[Traversing with pagination](https://docs.github.com/rest/guides/traversing-with-pagination)."
+    ///
+    /// When calling this API without any paging parameters (`per_page` or `page`), the returned list is limited to 250 commits and the last commit in the list is the most recent of the entire comparison. When a paging parameter is specified, the first commit in the returned list of each page is the earliest.
+    ///
+    /// **Signature verification object**
+    ///
+    /// The response will include a `verification` object that describes the result of verifying the commit's signature. The following fields are included in the `verification` object:
+    ///
+    /// | Name | Type | Description |
+    /// | ---- | ---- | ----------- |
+    /// | `verified` | `boolean` | Indicates whether GitHub considers the signature in this commit to be verified. |
+    /// | `reason` | `string` | The reason for verified value. Possible values and their meanings are enumerated in table below. |
+    /// | `signature` | `string` | The signature that was extracted from the commit. |
+    /// | `payload` | `string` | The value that was signed. |
+    ///
+    /// These are the possible values for `reason` in the `verification` object:
+    ///
+    /// | Value | Description |
+    /// | ----- | ----------- |
+    /// | `expired_key` | The key that made the signature is expired. |
+    /// | `not_signing_key` | The "signing" flag is not among the usage flags in the GPG key that made the signature. |
+    /// | `gpgverify_error` | There was an error communicating with the signature verification service. |
+    /// | `gpgverify_unavailable` | The signature verification service is currently unavailable. |
+    /// | `unsigned` | The object does not include a signature. |
+    /// | `unknown_signature_type` | A non-PGP signature was found in the commit. |
+    /// | `no_user` | No user was associated with the `committer` email address in the commit. |
+    /// | `unverified_email` | The `committer` email address in the commit was associated with a user, but the email address is not verified on her/his account. |
+    /// | `bad_email` | The `committer` email address in the commit is not included in the identities of the PGP key that made the signature. |
+    /// | `unknown_key` | The key that made the signature has not been registered with any user's account. |
+    /// | `malformed_signature` | There was an error parsing the signature. |
+    /// | `invalid` | The signature could not be cryptographically verified using the key whose key-id was found in the signature. |
+    /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
+    ///
+    /// `GET /repos/{owner}/{repo}/compare/{base}...{head}` (operation `repos/compare-commits`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/reference/repos#compare-two-commits)
     pub async fn compare_commits(
         &self,
         owner: &str,
@@ -8612,53 +8612,52 @@ These are the possible values for `reason` in the `verification` object:
 ///Query parameters of [`list_for_org`](ReposApi::list_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListForOrgQuery {
-    ///Specifies the types of repositories you want returned.
+    /// Specifies the types of repositories you want returned.
     pub r#type: Option<crate::types::ReposListForOrgType>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::ReposListForOrgSort>,
-    ///The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
+    /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_org_rulesets`](ReposApi::get_org_rulesets).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetOrgRulesetsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    /**A comma-separated list of rule targets to filter by.
-If provided, only rulesets that apply to the specified targets will be returned.
-For example, `branch,tag,push`.
-*/
+    /// A comma-separated list of rule targets to filter by.
+    /// If provided, only rulesets that apply to the specified targets will be returned.
+    /// For example, `branch,tag,push`.
     pub targets: Option<String>,
 }
 ///Query parameters of [`get_org_rule_suites`](ReposApi::get_org_rule_suites).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetOrgRuleSuitesQuery {
-    ///The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
+    /// The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
     pub r#ref: Option<String>,
-    ///The name of the repository to filter on.
+    /// The name of the repository to filter on.
     pub repository_name: Option<String>,
-    /**The time period to filter by.
-
-For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).*/
+    /// The time period to filter by.
+    ///
+    /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
     pub time_period: Option<crate::types::ReposGetOrgRuleSuitesTimePeriod>,
-    ///The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
+    /// The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
     pub actor_name: Option<String>,
-    ///The rule suite results to filter on. When specified, only suites with this result will be returned.
+    /// The rule suite results to filter on. When specified, only suites with this result will be returned.
     pub rule_suite_result: Option<crate::types::ReposGetOrgRuleSuitesRuleSuiteResult>,
-    /**The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
-  - `all` - all rule suites will be returned.
-  - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
-  - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.*/
+    /// The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
+    ///   - `all` - all rule suites will be returned.
+    ///   - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
+    ///   - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.
     pub evaluate_status: Option<crate::types::AllOrActiveOrEvaluate>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get`](ReposApi::get).
@@ -8688,51 +8687,51 @@ pub enum ReposUpdateResponse {
 ///Query parameters of [`list_activities`](ReposApi::list_activities).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListActivitiesQuery {
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**The Git reference for the activities you want to list.
-
-The `ref` for a branch can be formatted either as `refs/heads/BRANCH_NAME` or `BRANCH_NAME`, where `BRANCH_NAME` is the name of your branch.*/
+    /// The Git reference for the activities you want to list.
+    ///
+    /// The `ref` for a branch can be formatted either as `refs/heads/BRANCH_NAME` or `BRANCH_NAME`, where `BRANCH_NAME` is the name of your branch.
     pub r#ref: Option<String>,
-    ///The GitHub username to use to filter by the actor who performed the activity.
+    /// The GitHub username to use to filter by the actor who performed the activity.
     pub actor: Option<String>,
-    /**The time period to filter by.
-
-For example, `day` will filter for activity that occurred in the past 24 hours, and `week` will filter for activity that occurred in the past 7 days (168 hours).*/
+    /// The time period to filter by.
+    ///
+    /// For example, `day` will filter for activity that occurred in the past 24 hours, and `week` will filter for activity that occurred in the past 7 days (168 hours).
     pub time_period: Option<crate::types::ReposListActivitiesTimePeriod>,
-    /**The activity type to filter by.
-
-For example, you can choose to filter by "force_push", to see all force pushes to the repository.*/
+    /// The activity type to filter by.
+    ///
+    /// For example, you can choose to filter by "force_push", to see all force pushes to the repository.
     pub activity_type: Option<crate::types::ReposListActivitiesActivityType>,
 }
 ///Query parameters of [`list_attestations`](ReposApi::list_attestations).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListAttestationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
+    /// Optional filter for fetching attestations with a given predicate type.
+    /// This option accepts `provenance`, `sbom`, `release`, or freeform text
+    /// for custom predicate types.
     pub predicate_type: Option<String>,
 }
 ///Query parameters of [`list_branches`](ReposApi::list_branches).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListBranchesQuery {
-    ///Setting to `true` returns only branches protected by branch protections or rulesets. When set to `false`, only unprotected branches are returned. Omitting this parameter returns all branches.
+    /// Setting to `true` returns only branches protected by branch protections or rulesets. When set to `false`, only unprotected branches are returned. Omitting this parameter returns all branches.
     pub protected: Option<bool>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_branch`](ReposApi::get_branch).
@@ -8746,19 +8745,19 @@ pub enum ReposGetBranchResponse {
 ///Query parameters of [`codeowners_errors`](ReposApi::codeowners_errors).
 #[derive(Debug, Clone, Default)]
 pub struct ReposCodeownersErrorsQuery {
-    ///A branch, tag or commit name used to determine which version of the CODEOWNERS file to use. Default: the repository's default branch (e.g. `main`)
+    /// A branch, tag or commit name used to determine which version of the CODEOWNERS file to use. Default: the repository's default branch (e.g. `main`)
     pub r#ref: Option<String>,
 }
 ///Query parameters of [`list_collaborators`](ReposApi::list_collaborators).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCollaboratorsQuery {
-    ///Filter collaborators returned by their affiliation. `outside` means all outside collaborators of an organization-owned repository. `direct` means all collaborators with permissions to an organization-owned repository, regardless of organization membership status. `all` means all collaborators the authenticated user can see.
+    /// Filter collaborators returned by their affiliation. `outside` means all outside collaborators of an organization-owned repository. `direct` means all collaborators with permissions to an organization-owned repository, regardless of organization membership status. `all` means all collaborators the authenticated user can see.
     pub affiliation: Option<crate::types::OutsideOrDirectOrAll>,
-    ///Filter collaborators by the permissions they have on the repository. If not specified, all collaborators will be returned.
+    /// Filter collaborators by the permissions they have on the repository. If not specified, all collaborators will be returned.
     pub permission: Option<crate::types::ReposListCollaboratorsPermission>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`add_collaborator`](ReposApi::add_collaborator).
@@ -8772,69 +8771,69 @@ pub enum ReposAddCollaboratorResponse {
 ///Query parameters of [`list_commit_comments_for_repo`](ReposApi::list_commit_comments_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCommitCommentsForRepoQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_commits`](ReposApi::list_commits).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCommitsQuery {
-    ///SHA or branch to start listing commits from. Default: the repository’s default branch (usually `main`).
+    /// SHA or branch to start listing commits from. Default: the repository’s default branch (usually `main`).
     pub sha: Option<String>,
-    ///Only commits containing this file path will be returned.
+    /// Only commits containing this file path will be returned.
     pub path: Option<String>,
-    ///GitHub username or email address to use to filter by commit author.
+    /// GitHub username or email address to use to filter by commit author.
     pub author: Option<String>,
-    ///GitHub username or email address to use to filter by commit committer.
+    /// GitHub username or email address to use to filter by commit committer.
     pub committer: Option<String>,
-    ///Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Due to limitations of Git, timestamps must be between 1970-01-01 and 2099-12-31 (inclusive) or unexpected results may be returned.
+    /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Due to limitations of Git, timestamps must be between 1970-01-01 and 2099-12-31 (inclusive) or unexpected results may be returned.
     pub since: Option<String>,
-    ///Only commits before this date will be returned. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Due to limitations of Git, timestamps must be between 1970-01-01 and 2099-12-31 (inclusive) or unexpected results may be returned.
+    /// Only commits before this date will be returned. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Due to limitations of Git, timestamps must be between 1970-01-01 and 2099-12-31 (inclusive) or unexpected results may be returned.
     pub until: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_comments_for_commit`](ReposApi::list_comments_for_commit).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCommentsForCommitQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_pull_requests_associated_with_commit`](ReposApi::list_pull_requests_associated_with_commit).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListPullRequestsAssociatedWithCommitQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_commit`](ReposApi::get_commit).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetCommitQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`get_combined_status_for_ref`](ReposApi::get_combined_status_for_ref).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetCombinedStatusForRefQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_commit_statuses_for_ref`](ReposApi::list_commit_statuses_for_ref).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCommitStatusesForRefQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_commit_statuses_for_ref`](ReposApi::list_commit_statuses_for_ref).
@@ -8848,15 +8847,15 @@ pub enum ReposListCommitStatusesForRefResponse {
 ///Query parameters of [`compare_commits_with_basehead`](ReposApi::compare_commits_with_basehead).
 #[derive(Debug, Clone, Default)]
 pub struct ReposCompareCommitsWithBaseheadQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`get_content`](ReposApi::get_content).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetContentQuery {
-    ///The name of the commit/branch/tag. Default: the repository’s default branch.
+    /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub r#ref: Option<String>,
 }
 ///The success responses of [`get_content`](ReposApi::get_content).
@@ -8880,11 +8879,11 @@ pub enum ReposCreateOrUpdateFileContentsResponse {
 ///Query parameters of [`list_contributors`](ReposApi::list_contributors).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListContributorsQuery {
-    ///Set to `1` or `true` to include anonymous contributors in results.
+    /// Set to `1` or `true` to include anonymous contributors in results.
     pub anon: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_contributors`](ReposApi::list_contributors).
@@ -8898,17 +8897,17 @@ pub enum ReposListContributorsResponse {
 ///Query parameters of [`list_deployments`](ReposApi::list_deployments).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListDeploymentsQuery {
-    ///The SHA recorded at creation time.
+    /// The SHA recorded at creation time.
     pub sha: Option<String>,
-    ///The name of the ref. This can be a branch, tag, or SHA.
+    /// The name of the ref. This can be a branch, tag, or SHA.
     pub r#ref: Option<String>,
-    ///The name of the task for the deployment (e.g., `deploy` or `deploy:migrations`).
+    /// The name of the task for the deployment (e.g., `deploy` or `deploy:migrations`).
     pub task: Option<String>,
-    ///The name of the environment that was deployed to (e.g., `staging` or `production`).
+    /// The name of the environment that was deployed to (e.g., `staging` or `production`).
     pub environment: Option<String>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_deployment`](ReposApi::create_deployment).
@@ -8922,25 +8921,25 @@ pub enum ReposCreateDeploymentResponse {
 ///Query parameters of [`list_deployment_statuses`](ReposApi::list_deployment_statuses).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListDeploymentStatusesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_all_environments`](ReposApi::get_all_environments).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetAllEnvironmentsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_deployment_branch_policies`](ReposApi::list_deployment_branch_policies).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListDeploymentBranchPoliciesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`create_deployment_branch_policy`](ReposApi::create_deployment_branch_policy).
@@ -8954,53 +8953,53 @@ pub enum ReposCreateDeploymentBranchPolicyResponse {
 ///Query parameters of [`list_custom_deployment_rule_integrations`](ReposApi::list_custom_deployment_rule_integrations).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListCustomDeploymentRuleIntegrationsQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_forks`](ReposApi::list_forks).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListForksQuery {
-    ///The sort order. `stargazers` will sort by star count.
+    /// The sort order. `stargazers` will sort by star count.
     pub sort: Option<crate::types::ReposListForksSort>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_webhooks`](ReposApi::list_webhooks).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListWebhooksQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_webhook_deliveries`](ReposApi::list_webhook_deliveries).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListWebhookDeliveriesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
+    /// Used for pagination: the starting delivery from which the page of deliveries is fetched. Refer to the `link` header for the next and previous page cursors.
     pub cursor: Option<String>,
-    ///Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
+    /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
     pub status: Option<crate::types::SuccessOrFailure>,
 }
 ///Query parameters of [`list_invitations`](ReposApi::list_invitations).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListInvitationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_deploy_keys`](ReposApi::list_deploy_keys).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListDeployKeysQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`merge`](ReposApi::merge).
@@ -9014,9 +9013,9 @@ pub enum ReposMergeResponse {
 ///Query parameters of [`list_pages_builds`](ReposApi::list_pages_builds).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListPagesBuildsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_pages_health_check`](ReposApi::get_pages_health_check).
@@ -9030,7 +9029,7 @@ pub enum ReposGetPagesHealthCheckResponse {
 ///Query parameters of [`get_readme`](ReposApi::get_readme).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetReadmeQuery {
-    ///The name of the commit/branch/tag. Default: the repository’s default branch.
+    /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub r#ref: Option<String>,
 }
 ///The success responses of [`get_readme`](ReposApi::get_readme).
@@ -9044,15 +9043,15 @@ pub enum ReposGetReadmeResponse {
 ///Query parameters of [`get_readme_in_directory`](ReposApi::get_readme_in_directory).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetReadmeInDirectoryQuery {
-    ///The name of the commit/branch/tag. Default: the repository’s default branch.
+    /// The name of the commit/branch/tag. Default: the repository’s default branch.
     pub r#ref: Option<String>,
 }
 ///Query parameters of [`list_releases`](ReposApi::list_releases).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListReleasesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_release_asset`](ReposApi::get_release_asset).
@@ -9066,9 +9065,9 @@ pub enum ReposGetReleaseAssetResponse {
 ///Query parameters of [`list_release_assets`](ReposApi::list_release_assets).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListReleaseAssetsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`upload_release_asset`](ReposApi::upload_release_asset).
@@ -9080,61 +9079,60 @@ pub struct ReposUploadReleaseAssetQuery {
 ///Query parameters of [`get_branch_rules`](ReposApi::get_branch_rules).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetBranchRulesQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_repo_rulesets`](ReposApi::get_repo_rulesets).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetRepoRulesetsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Include rulesets configured at higher levels that apply to this repository
+    /// Include rulesets configured at higher levels that apply to this repository
     pub includes_parents: Option<bool>,
-    /**A comma-separated list of rule targets to filter by.
-If provided, only rulesets that apply to the specified targets will be returned.
-For example, `branch,tag,push`.
-*/
+    /// A comma-separated list of rule targets to filter by.
+    /// If provided, only rulesets that apply to the specified targets will be returned.
+    /// For example, `branch,tag,push`.
     pub targets: Option<String>,
 }
 ///Query parameters of [`get_repo_rule_suites`](ReposApi::get_repo_rule_suites).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetRepoRuleSuitesQuery {
-    ///The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
+    /// The name of the ref. Cannot contain wildcard characters. Optionally prefix with `refs/heads/` to limit to branches or `refs/tags/` to limit to tags. Omit the prefix to search across all refs. When specified, only rule evaluations triggered for this ref will be returned.
     pub r#ref: Option<String>,
-    /**The time period to filter by.
-
-For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).*/
+    /// The time period to filter by.
+    ///
+    /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
     pub time_period: Option<crate::types::ReposGetOrgRuleSuitesTimePeriod>,
-    ///The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
+    /// The handle for the GitHub user account to filter on. When specified, only rule evaluations triggered by this actor will be returned.
     pub actor_name: Option<String>,
-    ///The rule suite results to filter on. When specified, only suites with this result will be returned.
+    /// The rule suite results to filter on. When specified, only suites with this result will be returned.
     pub rule_suite_result: Option<crate::types::ReposGetOrgRuleSuitesRuleSuiteResult>,
-    /**The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
-  - `all` - all rule suites will be returned.
-  - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
-  - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.*/
+    /// The evaluate status to filter on. When specified, only rule suites resulting from rulesets with the specified evaluate status will be returned.
+    ///   - `all` - all rule suites will be returned.
+    ///   - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
+    ///   - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.
     pub evaluate_status: Option<crate::types::AllOrActiveOrEvaluate>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_repo_ruleset`](ReposApi::get_repo_ruleset).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetRepoRulesetQuery {
-    ///Include rulesets configured at higher levels that apply to this repository
+    /// Include rulesets configured at higher levels that apply to this repository
     pub includes_parents: Option<bool>,
 }
 ///Query parameters of [`get_repo_ruleset_history`](ReposApi::get_repo_ruleset_history).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetRepoRulesetHistoryQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`get_code_frequency_stats`](ReposApi::get_code_frequency_stats).
@@ -9178,43 +9176,43 @@ pub enum ReposGetPunchCardStatsResponse {
 ///Query parameters of [`list_tags`](ReposApi::list_tags).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListTagsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_teams`](ReposApi::list_teams).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListTeamsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_all_topics`](ReposApi::get_all_topics).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetAllTopicsQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`get_clones`](ReposApi::get_clones).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetClonesQuery {
-    ///The time frame to display results for.
+    /// The time frame to display results for.
     pub per: Option<crate::types::DayOrWeek>,
 }
 ///Query parameters of [`get_views`](ReposApi::get_views).
 #[derive(Debug, Clone, Default)]
 pub struct ReposGetViewsQuery {
-    ///The time frame to display results for.
+    /// The time frame to display results for.
     pub per: Option<crate::types::DayOrWeek>,
 }
 ///Query parameters of [`list_public`](ReposApi::list_public).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListPublicQuery {
-    ///A repository ID. Only return repositories with an ID greater than this ID.
+    /// A repository ID. Only return repositories with an ID greater than this ID.
     pub since: Option<i64>,
 }
 ///The success responses of [`list_public`](ReposApi::list_public).
@@ -9228,26 +9226,26 @@ pub enum ReposListPublicResponse {
 ///Query parameters of [`list_for_authenticated_user`](ReposApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListForAuthenticatedUserQuery {
-    ///Limit results to repositories with the specified visibility.
+    /// Limit results to repositories with the specified visibility.
     pub visibility: Option<crate::types::AllOrPublicOrPrivate>,
-    /**Comma-separated list of values. Can include:
- * `owner`: Repositories that are owned by the authenticated user.
- * `collaborator`: Repositories that the user has been added to as a collaborator.
- * `organization_member`: Repositories that the user has access to through being a member of an organization. This includes every repository on every team that the user is on.*/
+    /// Comma-separated list of values. Can include:
+    ///  * `owner`: Repositories that are owned by the authenticated user.
+    ///  * `collaborator`: Repositories that the user has been added to as a collaborator.
+    ///  * `organization_member`: Repositories that the user has access to through being a member of an organization. This includes every repository on every team that the user is on.
     pub affiliation: Option<String>,
-    ///Limit results to repositories of the specified type. Will cause a `422` error if used in the same request as **visibility** or **affiliation**.
+    /// Limit results to repositories of the specified type. Will cause a `422` error if used in the same request as **visibility** or **affiliation**.
     pub r#type: Option<crate::types::ReposListForAuthenticatedUserType>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::ReposListForAuthenticatedUserSort>,
-    ///The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
+    /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Only show repositories updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show repositories updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
-    ///Only show repositories updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Only show repositories updated before the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub before: Option<String>,
 }
 ///The success responses of [`list_for_authenticated_user`](ReposApi::list_for_authenticated_user).
@@ -9269,9 +9267,9 @@ pub enum ReposCreateForAuthenticatedUserResponse {
 ///Query parameters of [`list_invitations_for_authenticated_user`](ReposApi::list_invitations_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListInvitationsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_invitations_for_authenticated_user`](ReposApi::list_invitations_for_authenticated_user).
@@ -9301,22 +9299,22 @@ pub enum ReposAcceptInvitationForAuthenticatedUserResponse {
 ///Query parameters of [`list_for_user`](ReposApi::list_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct ReposListForUserQuery {
-    ///Limit results to repositories of the specified type.
+    /// Limit results to repositories of the specified type.
     pub r#type: Option<crate::types::AllOrOwnerOrMember>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::ReposListForAuthenticatedUserSort>,
-    ///The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
+    /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
     pub direction: Option<crate::types::AscOrDesc3>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`compare_commits`](ReposApi::compare_commits).
 #[derive(Debug, Clone, Default)]
 pub struct ReposCompareCommitsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

@@ -16,32 +16,32 @@ pub struct SearchApi<'a> {
     client: &'a Client,
 }
 impl<'a> SearchApi<'a> {
-    /**Search code
-
-Searches for query terms inside of a file. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
-
-When searching for code, you can get text match metadata for the file **content** and file **path** fields when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you want to find the definition of the `addClass` function inside [jQuery](https://github.com/jquery/jquery) repository, your query would look something like this:
-
-`q=addClass+in:file+language:js+repo:jquery/jquery`
-
-This query searches for the keyword `addClass` within a file's contents. The query limits the search to files where the language is JavaScript in the `jquery/jquery` repository.
-
-Considerations for code search:
-
-Due to the complexity of searching code, there are a few restrictions on how searches are performed:
-
-*   Only the _default branch_ is considered. In most cases, this will be the `master` branch.
-*   Only files smaller than 384 KB are searchable.
-*   You must always include at least one search term when searching source code. For example, searching for [`language:go`](https://github.com/search?utf8=%E2%9C%93&q=language%3Ago&type=Code) is not valid, while [`amazing
-language:go`](https://github.com/search?utf8=%E2%9C%93&q=amazing+language%3Ago&type=Code) is.
-
-This endpoint requires you to authenticate and limits you to 10 requests per minute.
-
-`GET /search/code` (operation `search/code`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-code)*/
+    /// Search code
+    ///
+    /// Searches for query terms inside of a file. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
+    ///
+    /// When searching for code, you can get text match metadata for the file **content** and file **path** fields when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you want to find the definition of the `addClass` function inside [jQuery](https://github.com/jquery/jquery) repository, your query would look something like this:
+    ///
+    /// `q=addClass+in:file+language:js+repo:jquery/jquery`
+    ///
+    /// This query searches for the keyword `addClass` within a file's contents. The query limits the search to files where the language is JavaScript in the `jquery/jquery` repository.
+    ///
+    /// Considerations for code search:
+    ///
+    /// Due to the complexity of searching code, there are a few restrictions on how searches are performed:
+    ///
+    /// *   Only the _default branch_ is considered. In most cases, this will be the `master` branch.
+    /// *   Only files smaller than 384 KB are searchable.
+    /// *   You must always include at least one search term when searching source code. For example, searching for [`language:go`](https://github.com/search?utf8=%E2%9C%93&q=language%3Ago&type=Code) is not valid, while [`amazing
+    /// language:go`](https://github.com/search?utf8=%E2%9C%93&q=amazing+language%3Ago&type=Code) is.
+    ///
+    /// This endpoint requires you to authenticate and limits you to 10 requests per minute.
+    ///
+    /// `GET /search/code` (operation `search/code`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-code)
     pub async fn code(
         &self,
         query: &SearchCodeQuery,
@@ -81,20 +81,20 @@ This endpoint requires you to authenticate and limits you to 10 requests per min
             },
         )
     }
-    /**Search commits
-
-Find commits via various criteria on the default branch (usually `main`). This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
-
-When searching for commits, you can get text match metadata for the **message** field when you provide the `text-match` media type. For more details about how to receive highlighted search results, see [Text match
-metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you want to find commits related to CSS in the [octocat/Spoon-Knife](https://github.com/octocat/Spoon-Knife) repository. Your query would look something like this:
-
-`q=repo:octocat/Spoon-Knife+css`
-
-`GET /search/commits` (operation `search/commits`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-commits)*/
+    /// Search commits
+    ///
+    /// Find commits via various criteria on the default branch (usually `main`). This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
+    ///
+    /// When searching for commits, you can get text match metadata for the **message** field when you provide the `text-match` media type. For more details about how to receive highlighted search results, see [Text match
+    /// metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you want to find commits related to CSS in the [octocat/Spoon-Knife](https://github.com/octocat/Spoon-Knife) repository. Your query would look something like this:
+    ///
+    /// `q=repo:octocat/Spoon-Knife+css`
+    ///
+    /// `GET /search/commits` (operation `search/commits`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-commits)
     pub async fn commits(
         &self,
         query: &SearchCommitsQuery,
@@ -132,25 +132,25 @@ For example, if you want to find commits related to CSS in the [octocat/Spoon-Kn
             },
         )
     }
-    /**Search issues and pull requests
-
-Find issues by state and keyword. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
-
-When searching for issues, you can get text match metadata for the issue **title**, issue **body**, and issue **comment body** fields when you pass the `text-match` media type. For more details about how to receive highlighted
-search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you want to find the oldest unresolved Python bugs on Windows. Your query might look something like this.
-
-`q=windows+label:bug+language:python+state:open&sort=created&order=asc`
-
-This query searches for the keyword `windows`, within any open issue that is labeled as `bug`. The search runs across repositories whose primary language is Python. The results are sorted by creation date in ascending order, which means the oldest issues appear first in the search results.
-
-> [!NOTE]
-> For requests made by GitHub Apps with a user access token, you can't retrieve a combination of issues and pull requests in a single query. Requests that don't include the `is:issue` or `is:pull-request` qualifier will receive an HTTP `422 Unprocessable Entity` response. To get results for both issues and pull requests, you must send separate queries for issues and pull requests. For more information about the `is` qualifier, see "[Searching only issues or pull requests](https://docs.github.com/github/searching-for-information-on-github/searching-issues-and-pull-requests#search-only-issues-or-pull-requests)."
-
-`GET /search/issues` (operation `search/issues-and-pull-requests`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-issues-and-pull-requests)*/
+    /// Search issues and pull requests
+    ///
+    /// Find issues by state and keyword. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
+    ///
+    /// When searching for issues, you can get text match metadata for the issue **title**, issue **body**, and issue **comment body** fields when you pass the `text-match` media type. For more details about how to receive highlighted
+    /// search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you want to find the oldest unresolved Python bugs on Windows. Your query might look something like this.
+    ///
+    /// `q=windows+label:bug+language:python+state:open&sort=created&order=asc`
+    ///
+    /// This query searches for the keyword `windows`, within any open issue that is labeled as `bug`. The search runs across repositories whose primary language is Python. The results are sorted by creation date in ascending order, which means the oldest issues appear first in the search results.
+    ///
+    /// > [!NOTE]
+    /// > For requests made by GitHub Apps with a user access token, you can't retrieve a combination of issues and pull requests in a single query. Requests that don't include the `is:issue` or `is:pull-request` qualifier will receive an HTTP `422 Unprocessable Entity` response. To get results for both issues and pull requests, you must send separate queries for issues and pull requests. For more information about the `is` qualifier, see "[Searching only issues or pull requests](https://docs.github.com/github/searching-for-information-on-github/searching-issues-and-pull-requests#search-only-issues-or-pull-requests)."
+    ///
+    /// `GET /search/issues` (operation `search/issues-and-pull-requests`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-issues-and-pull-requests)
     pub async fn issues_and_pull_requests(
         &self,
         query: &SearchIssuesAndPullRequestsQuery,
@@ -200,21 +200,21 @@ This query searches for the keyword `windows`, within any open issue that is lab
             },
         )
     }
-    /**Search labels
-
-Find labels in a repository with names or descriptions that match search keywords. Returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
-
-When searching for labels, you can get text match metadata for the label **name** and **description** fields when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you want to find labels in the `linguist` repository that match `bug`, `defect`, or `enhancement`. Your query might look like this:
-
-`q=bug+defect+enhancement&repository_id=64778136`
-
-The labels that best match the query appear first in the search results.
-
-`GET /search/labels` (operation `search/labels`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-labels)*/
+    /// Search labels
+    ///
+    /// Find labels in a repository with names or descriptions that match search keywords. Returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
+    ///
+    /// When searching for labels, you can get text match metadata for the label **name** and **description** fields when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you want to find labels in the `linguist` repository that match `bug`, `defect`, or `enhancement`. Your query might look like this:
+    ///
+    /// `q=bug+defect+enhancement&repository_id=64778136`
+    ///
+    /// The labels that best match the query appear first in the search results.
+    ///
+    /// `GET /search/labels` (operation `search/labels`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-labels)
     pub async fn labels(
         &self,
         query: &SearchLabelsQuery,
@@ -255,21 +255,21 @@ The labels that best match the query appear first in the search results.
             },
         )
     }
-    /**Search repositories
-
-Find repositories via various criteria. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
-
-When searching for repositories, you can get text match metadata for the **name** and **description** fields when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you want to search for popular Tetris repositories written in assembly code, your query might look like this:
-
-`q=tetris+language:assembly&sort=stars&order=desc`
-
-This query searches for repositories with the word `tetris` in the name, the description, or the README. The results are limited to repositories where the primary language is assembly. The results are sorted by stars in descending order, so that the most popular repositories appear first in the search results.
-
-`GET /search/repositories` (operation `search/repos`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-repositories)*/
+    /// Search repositories
+    ///
+    /// Find repositories via various criteria. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
+    ///
+    /// When searching for repositories, you can get text match metadata for the **name** and **description** fields when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you want to search for popular Tetris repositories written in assembly code, your query might look like this:
+    ///
+    /// `q=tetris+language:assembly&sort=stars&order=desc`
+    ///
+    /// This query searches for repositories with the word `tetris` in the name, the description, or the README. The results are limited to repositories where the primary language is assembly. The results are sorted by stars in descending order, so that the most popular repositories appear first in the search results.
+    ///
+    /// `GET /search/repositories` (operation `search/repos`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-repositories)
     pub async fn repos(
         &self,
         query: &SearchReposQuery,
@@ -308,21 +308,21 @@ This query searches for repositories with the word `tetris` in the name, the des
             },
         )
     }
-    /**Search topics
-
-Find topics via various criteria. Results are sorted by best match. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api). See "[Searching topics](https://docs.github.com/articles/searching-topics/)" for a detailed list of qualifiers.
-
-When searching for topics, you can get text match metadata for the topic's **short\_description**, **description**, **name**, or **display\_name** field when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you want to search for topics related to Ruby that are featured on https://github.com/topics. Your query might look like this:
-
-`q=ruby+is:featured`
-
-This query searches for topics with the keyword `ruby` and limits the results to find only topics that are featured. The topics that are the best match for the query appear first in the search results.
-
-`GET /search/topics` (operation `search/topics`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-topics)*/
+    /// Search topics
+    ///
+    /// Find topics via various criteria. Results are sorted by best match. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api). See "[Searching topics](https://docs.github.com/articles/searching-topics/)" for a detailed list of qualifiers.
+    ///
+    /// When searching for topics, you can get text match metadata for the topic's **short\_description**, **description**, **name**, or **display\_name** field when you pass the `text-match` media type. For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you want to search for topics related to Ruby that are featured on https://github.com/topics. Your query might look like this:
+    ///
+    /// `q=ruby+is:featured`
+    ///
+    /// This query searches for topics with the keyword `ruby` and limits the results to find only topics that are featured. The topics that are the best match for the query appear first in the search results.
+    ///
+    /// `GET /search/topics` (operation `search/topics`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-topics)
     pub async fn topics(
         &self,
         query: &SearchTopicsQuery,
@@ -352,23 +352,23 @@ This query searches for topics with the keyword `ruby` and limits the results to
             },
         )
     }
-    /**Search users
-
-Find users via various criteria. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
-
-When searching for users, you can get text match metadata for the issue **login**, public **email**, and **name** fields when you pass the `text-match` media type. For more details about highlighting search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata). For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
-
-For example, if you're looking for a list of popular users, you might try this query:
-
-`q=tom+repos:%3E42+followers:%3E1000`
-
-This query searches for users with the name `tom`. The results are restricted to users with more than 42 repositories and over 1,000 followers.
-
-This endpoint does not accept authentication and will only include publicly visible users. As an alternative, you can use the GraphQL API. The GraphQL API requires authentication and will return private users, including Enterprise Managed Users (EMUs), that you are authorized to view. For more information, see "[GraphQL Queries](https://docs.github.com/graphql/reference/queries#search)."
-
-`GET /search/users` (operation `search/users`)
-
-[GitHub docs](https://docs.github.com/rest/search/search#search-users)*/
+    /// Search users
+    ///
+    /// Find users via various criteria. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
+    ///
+    /// When searching for users, you can get text match metadata for the issue **login**, public **email**, and **name** fields when you pass the `text-match` media type. For more details about highlighting search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata). For more details about how to receive highlighted search results, see [Text match metadata](https://docs.github.com/rest/search/search#text-match-metadata).
+    ///
+    /// For example, if you're looking for a list of popular users, you might try this query:
+    ///
+    /// `q=tom+repos:%3E42+followers:%3E1000`
+    ///
+    /// This query searches for users with the name `tom`. The results are restricted to users with more than 42 repositories and over 1,000 followers.
+    ///
+    /// This endpoint does not accept authentication and will only include publicly visible users. As an alternative, you can use the GraphQL API. The GraphQL API requires authentication and will return private users, including Enterprise Managed Users (EMUs), that you are authorized to view. For more information, see "[GraphQL Queries](https://docs.github.com/graphql/reference/queries#search)."
+    ///
+    /// `GET /search/users` (operation `search/users`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/search/search#search-users)
     pub async fn users(
         &self,
         query: &SearchUsersQuery,
@@ -411,15 +411,15 @@ This endpoint does not accept authentication and will only include publicly visi
 ///Query parameters of [`code`](SearchApi::code).
 #[derive(Debug, Clone, Default)]
 pub struct SearchCodeQuery {
-    ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching code](https://docs.github.com/search-github/searching-on-github/searching-code)" for a detailed list of qualifiers.
+    /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching code](https://docs.github.com/search-github/searching-on-github/searching-code)" for a detailed list of qualifiers.
     pub q: String,
-    ///**This field is closing down.** Sorts the results of your query. Can only be `indexed`, which indicates how recently a file has been indexed by the GitHub search infrastructure. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
+    /// **This field is closing down.** Sorts the results of your query. Can only be `indexed`, which indicates how recently a file has been indexed by the GitHub search infrastructure. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::Indexed>,
-    ///**This field is closing down.** Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
+    /// **This field is closing down.** Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
     pub order: Option<crate::types::DescOrAsc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`code`](SearchApi::code).
@@ -433,15 +433,15 @@ pub enum SearchCodeResponse {
 ///Query parameters of [`commits`](SearchApi::commits).
 #[derive(Debug, Clone, Default)]
 pub struct SearchCommitsQuery {
-    ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching commits](https://docs.github.com/search-github/searching-on-github/searching-commits)" for a detailed list of qualifiers.
+    /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching commits](https://docs.github.com/search-github/searching-on-github/searching-commits)" for a detailed list of qualifiers.
     pub q: String,
-    ///Sorts the results of your query by `author-date` or `committer-date`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
+    /// Sorts the results of your query by `author-date` or `committer-date`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::AuthorDateOrCommitterDate>,
-    ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
+    /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
     pub order: Option<crate::types::DescOrAsc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`commits`](SearchApi::commits).
@@ -455,26 +455,26 @@ pub enum SearchCommitsResponse {
 ///Query parameters of [`issues_and_pull_requests`](SearchApi::issues_and_pull_requests).
 #[derive(Debug, Clone, Default)]
 pub struct SearchIssuesAndPullRequestsQuery {
-    ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching issues and pull requests](https://docs.github.com/search-github/searching-on-github/searching-issues-and-pull-requests)" for a detailed list of qualifiers.
+    /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching issues and pull requests](https://docs.github.com/search-github/searching-on-github/searching-issues-and-pull-requests)" for a detailed list of qualifiers.
     pub q: String,
-    ///Sorts the results of your query by the number of `comments`, `reactions`, `reactions-+1`, `reactions--1`, `reactions-smile`, `reactions-thinking_face`, `reactions-heart`, `reactions-tada`, or `interactions`. You can also sort results by how recently the items were `created` or `updated`, Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
+    /// Sorts the results of your query by the number of `comments`, `reactions`, `reactions-+1`, `reactions--1`, `reactions-smile`, `reactions-thinking_face`, `reactions-heart`, `reactions-tada`, or `interactions`. You can also sort results by how recently the items were `created` or `updated`, Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::SearchIssuesAndPullRequestsSort>,
-    ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
+    /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
     pub order: Option<crate::types::DescOrAsc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    /**Set to `true` to use advanced search.
-Example: `http://api.github.com/search/issues?q={query}&advanced_search=true`*/
+    /// Set to `true` to use advanced search.
+    /// Example: `http://api.github.com/search/issues?q={query}&advanced_search=true`
     pub advanced_search: Option<String>,
-    /**The type of search to perform on issues. When not specified, the default is lexical search.
-
-- `semantic` — performs a pure semantic (vector) search using embedding-based understanding.
-- `hybrid` — combines semantic search with lexical search for best results.
-
-Semantic and hybrid search require authentication and are rate limited to 10 requests per minute.
-Only applies to issue searches (`/search/issues`).*/
+    /// The type of search to perform on issues. When not specified, the default is lexical search.
+    ///
+    /// - `semantic` — performs a pure semantic (vector) search using embedding-based understanding.
+    /// - `hybrid` — combines semantic search with lexical search for best results.
+    ///
+    /// Semantic and hybrid search require authentication and are rate limited to 10 requests per minute.
+    /// Only applies to issue searches (`/search/issues`).
     pub search_type: Option<crate::types::SemanticOrHybrid>,
 }
 ///The success responses of [`issues_and_pull_requests`](SearchApi::issues_and_pull_requests).
@@ -488,17 +488,17 @@ pub enum SearchIssuesAndPullRequestsResponse {
 ///Query parameters of [`labels`](SearchApi::labels).
 #[derive(Debug, Clone, Default)]
 pub struct SearchLabelsQuery {
-    ///The id of the repository.
+    /// The id of the repository.
     pub repository_id: i64,
-    ///The search keywords. This endpoint does not accept qualifiers in the query. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
+    /// The search keywords. This endpoint does not accept qualifiers in the query. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
     pub q: String,
-    ///Sorts the results of your query by when the label was `created` or `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
+    /// Sorts the results of your query by when the label was `created` or `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::CreatedOrUpdated2>,
-    ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
+    /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
     pub order: Option<crate::types::DescOrAsc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`labels`](SearchApi::labels).
@@ -512,15 +512,15 @@ pub enum SearchLabelsResponse {
 ///Query parameters of [`repos`](SearchApi::repos).
 #[derive(Debug, Clone, Default)]
 pub struct SearchReposQuery {
-    ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching for repositories](https://docs.github.com/articles/searching-for-repositories/)" for a detailed list of qualifiers.
+    /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching for repositories](https://docs.github.com/articles/searching-for-repositories/)" for a detailed list of qualifiers.
     pub q: String,
-    ///Sorts the results of your query by number of `stars`, `forks`, or `help-wanted-issues` or how recently the items were `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
+    /// Sorts the results of your query by number of `stars`, `forks`, or `help-wanted-issues` or how recently the items were `updated`. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::SearchReposSort>,
-    ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
+    /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
     pub order: Option<crate::types::DescOrAsc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`repos`](SearchApi::repos).
@@ -534,11 +534,11 @@ pub enum SearchReposResponse {
 ///Query parameters of [`topics`](SearchApi::topics).
 #[derive(Debug, Clone, Default)]
 pub struct SearchTopicsQuery {
-    ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
+    /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query).
     pub q: String,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`topics`](SearchApi::topics).
@@ -552,15 +552,15 @@ pub enum SearchTopicsResponse {
 ///Query parameters of [`users`](SearchApi::users).
 #[derive(Debug, Clone, Default)]
 pub struct SearchUsersQuery {
-    ///The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching users](https://docs.github.com/search-github/searching-on-github/searching-users)" for a detailed list of qualifiers.
+    /// The query contains one or more search keywords and qualifiers. Qualifiers allow you to limit your search to specific areas of GitHub. The REST API supports the same qualifiers as the web interface for GitHub. To learn more about the format of the query, see [Constructing a search query](https://docs.github.com/rest/search/search#constructing-a-search-query). See "[Searching users](https://docs.github.com/search-github/searching-on-github/searching-users)" for a detailed list of qualifiers.
     pub q: String,
-    ///Sorts the results of your query by number of `followers` or `repositories`, or when the person `joined` GitHub. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
+    /// Sorts the results of your query by number of `followers` or `repositories`, or when the person `joined` GitHub. Default: [best match](https://docs.github.com/rest/search/search#ranking-search-results)
     pub sort: Option<crate::types::FollowersOrRepositoriesOrJoined>,
-    ///Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
+    /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
     pub order: Option<crate::types::DescOrAsc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`users`](SearchApi::users).

@@ -16,17 +16,17 @@ pub struct SecretScanningApi<'a> {
     client: &'a Client,
 }
 impl<'a> SecretScanningApi<'a> {
-    /**List secret scanning alerts for an organization
-
-Lists secret scanning alerts for eligible repositories in an organization, from newest to oldest.
-
-The authenticated user must be an administrator or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /orgs/{org}/secret-scanning/alerts` (operation `secret-scanning/list-alerts-for-org`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-an-organization)*/
+    /// List secret scanning alerts for an organization
+    ///
+    /// Lists secret scanning alerts for eligible repositories in an organization, from newest to oldest.
+    ///
+    /// The authenticated user must be an administrator or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /orgs/{org}/secret-scanning/alerts` (operation `secret-scanning/list-alerts-for-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-an-organization)
     pub async fn list_alerts_for_org(
         &self,
         org: &str,
@@ -114,15 +114,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**List organization custom patterns
-
-Lists secret scanning custom patterns for an organization.
-
-Personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/list-org-custom-patterns`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#list-organization-custom-patterns)*/
+    /// List organization custom patterns
+    ///
+    /// Lists secret scanning custom patterns for an organization.
+    ///
+    /// Personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/list-org-custom-patterns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#list-organization-custom-patterns)
     pub async fn list_org_custom_patterns(
         &self,
         org: &str,
@@ -175,15 +175,15 @@ Personal access tokens (classic) need the `read:org` scope to use this endpoint.
             },
         )
     }
-    /**Bulk create organization custom patterns
-
-Bulk creates secret scanning custom patterns for an organization.
-
-Personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`POST /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-create-org-custom-patterns`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-create-organization-custom-patterns)*/
+    /// Bulk create organization custom patterns
+    ///
+    /// Bulk creates secret scanning custom patterns for an organization.
+    ///
+    /// Personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `POST /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-create-org-custom-patterns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-create-organization-custom-patterns)
     pub async fn bulk_create_org_custom_patterns(
         &self,
         org: &str,
@@ -218,15 +218,15 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             },
         )
     }
-    /**Bulk delete organization custom patterns
-
-Bulk deletes secret scanning custom patterns for an organization.
-
-Personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`DELETE /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-delete-org-custom-patterns`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-delete-organization-custom-patterns)*/
+    /// Bulk delete organization custom patterns
+    ///
+    /// Bulk deletes secret scanning custom patterns for an organization.
+    ///
+    /// Personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `DELETE /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-delete-org-custom-patterns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-delete-organization-custom-patterns)
     pub async fn bulk_delete_org_custom_patterns(
         &self,
         org: &str,
@@ -258,15 +258,15 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             },
         )
     }
-    /**Update an organization custom pattern
-
-Updates a secret scanning custom pattern for an organization.
-
-Personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/secret-scanning/custom-patterns/{pattern_id}` (operation `secret-scanning/update-org-custom-pattern`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#update-an-organization-custom-pattern)*/
+    /// Update an organization custom pattern
+    ///
+    /// Updates a secret scanning custom pattern for an organization.
+    ///
+    /// Personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/secret-scanning/custom-patterns/{pattern_id}` (operation `secret-scanning/update-org-custom-pattern`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#update-an-organization-custom-pattern)
     pub async fn update_org_custom_pattern(
         &self,
         org: &str,
@@ -301,15 +301,15 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             },
         )
     }
-    /**List organization pattern configurations
-
-Lists the secret scanning pattern configurations for an organization.
-
-Personal access tokens (classic) need the `read:org` scope to use this endpoint.
-
-`GET /orgs/{org}/secret-scanning/pattern-configurations` (operation `secret-scanning/list-org-pattern-configs`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/push-protection#list-organization-pattern-configurations)*/
+    /// List organization pattern configurations
+    ///
+    /// Lists the secret scanning pattern configurations for an organization.
+    ///
+    /// Personal access tokens (classic) need the `read:org` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/secret-scanning/pattern-configurations` (operation `secret-scanning/list-org-pattern-configs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/push-protection#list-organization-pattern-configurations)
     pub async fn list_org_pattern_configs(
         &self,
         org: &str,
@@ -337,15 +337,15 @@ Personal access tokens (classic) need the `read:org` scope to use this endpoint.
             },
         )
     }
-    /**Update organization pattern configurations
-
-Updates the secret scanning pattern configurations for an organization.
-
-Personal access tokens (classic) need the `write:org` scope to use this endpoint.
-
-`PATCH /orgs/{org}/secret-scanning/pattern-configurations` (operation `secret-scanning/update-org-pattern-configs`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/push-protection#update-organization-pattern-configurations)*/
+    /// Update organization pattern configurations
+    ///
+    /// Updates the secret scanning pattern configurations for an organization.
+    ///
+    /// Personal access tokens (classic) need the `write:org` scope to use this endpoint.
+    ///
+    /// `PATCH /orgs/{org}/secret-scanning/pattern-configurations` (operation `secret-scanning/update-org-pattern-configs`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/push-protection#update-organization-pattern-configurations)
     pub async fn update_org_pattern_configs(
         &self,
         org: &str,
@@ -381,17 +381,17 @@ Personal access tokens (classic) need the `write:org` scope to use this endpoint
             },
         )
     }
-    /**List secret scanning alerts for a repository
-
-Lists secret scanning alerts for an eligible repository, from newest to oldest.
-
-The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/secret-scanning/alerts` (operation `secret-scanning/list-alerts-for-repo`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository)*/
+    /// List secret scanning alerts for a repository
+    ///
+    /// Lists secret scanning alerts for an eligible repository, from newest to oldest.
+    ///
+    /// The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/secret-scanning/alerts` (operation `secret-scanning/list-alerts-for-repo`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository)
     pub async fn list_alerts_for_repo(
         &self,
         owner: &str,
@@ -481,17 +481,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Get a secret scanning alert
-
-Gets a single secret scanning alert detected in an eligible repository.
-
-The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}` (operation `secret-scanning/get-alert`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#get-a-secret-scanning-alert)*/
+    /// Get a secret scanning alert
+    ///
+    /// Gets a single secret scanning alert detected in an eligible repository.
+    ///
+    /// The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}` (operation `secret-scanning/get-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#get-a-secret-scanning-alert)
     pub async fn get_alert(
         &self,
         owner: &str,
@@ -530,19 +530,19 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Update a secret scanning alert
-
-Updates the status of a secret scanning alert in an eligible repository.
-
-You can also use this endpoint to assign or unassign an alert to a user who has write access to the repository.
-
-The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}` (operation `secret-scanning/update-alert`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#update-a-secret-scanning-alert)*/
+    /// Update a secret scanning alert
+    ///
+    /// Updates the status of a secret scanning alert in an eligible repository.
+    ///
+    /// You can also use this endpoint to assign or unassign an alert to a user who has write access to the repository.
+    ///
+    /// The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}` (operation `secret-scanning/update-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#update-a-secret-scanning-alert)
     pub async fn update_alert(
         &self,
         owner: &str,
@@ -578,17 +578,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**List locations for a secret scanning alert
-
-Lists all locations for a given secret scanning alert for an eligible repository.
-
-The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations` (operation `secret-scanning/list-locations-for-alert`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-locations-for-a-secret-scanning-alert)*/
+    /// List locations for a secret scanning alert
+    ///
+    /// Lists all locations for a given secret scanning alert for an eligible repository.
+    ///
+    /// The authenticated user must be an administrator for the repository or for the organization that owns the repository to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations` (operation `secret-scanning/list-locations-for-alert`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-locations-for-a-secret-scanning-alert)
     pub async fn list_locations_for_alert(
         &self,
         owner: &str,
@@ -626,15 +626,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**List repository custom patterns
-
-Lists secret scanning custom patterns for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/list-repo-custom-patterns`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#list-repository-custom-patterns)*/
+    /// List repository custom patterns
+    ///
+    /// Lists secret scanning custom patterns for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/list-repo-custom-patterns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#list-repository-custom-patterns)
     pub async fn list_repo_custom_patterns(
         &self,
         owner: &str,
@@ -688,15 +688,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Bulk create repository custom patterns
-
-Bulk creates secret scanning custom patterns for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`POST /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-create-repo-custom-patterns`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-create-repository-custom-patterns)*/
+    /// Bulk create repository custom patterns
+    ///
+    /// Bulk creates secret scanning custom patterns for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `POST /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-create-repo-custom-patterns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-create-repository-custom-patterns)
     pub async fn bulk_create_repo_custom_patterns(
         &self,
         owner: &str,
@@ -732,15 +732,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Bulk delete repository custom patterns
-
-Bulk deletes secret scanning custom patterns for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`DELETE /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-delete-repo-custom-patterns`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-delete-repository-custom-patterns)*/
+    /// Bulk delete repository custom patterns
+    ///
+    /// Bulk deletes secret scanning custom patterns for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `DELETE /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-delete-repo-custom-patterns`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-delete-repository-custom-patterns)
     pub async fn bulk_delete_repo_custom_patterns(
         &self,
         owner: &str,
@@ -773,15 +773,15 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Update a repository custom pattern
-
-Updates a secret scanning custom pattern for a repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`PATCH /repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}` (operation `secret-scanning/update-repo-custom-pattern`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#update-a-repository-custom-pattern)*/
+    /// Update a repository custom pattern
+    ///
+    /// Updates a secret scanning custom pattern for a repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}` (operation `secret-scanning/update-repo-custom-pattern`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#update-a-repository-custom-pattern)
     pub async fn update_repo_custom_pattern(
         &self,
         owner: &str,
@@ -817,17 +817,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
             },
         )
     }
-    /**Create a push protection bypass
-
-Creates a bypass for a previously push protected secret.
-
-The authenticated user must be the original author of the committed secret.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses` (operation `secret-scanning/create-push-protection-bypass`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#create-a-push-protection-bypass)*/
+    /// Create a push protection bypass
+    ///
+    /// Creates a bypass for a previously push protected secret.
+    ///
+    /// The authenticated user must be the original author of the committed secret.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses` (operation `secret-scanning/create-push-protection-bypass`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#create-a-push-protection-bypass)
     pub async fn create_push_protection_bypass(
         &self,
         owner: &str,
@@ -860,18 +860,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**Get secret scanning scan history for a repository
-
-Lists the latest default incremental and backfill scans by type for a repository.
-
-> [!NOTE]
-> This endpoint requires [GitHub Advanced Security](https://docs.github.com/get-started/learning-about-github/about-github-advanced-security).
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
-
-`GET /repos/{owner}/{repo}/secret-scanning/scan-history` (operation `secret-scanning/get-scan-history`)
-
-[GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#get-secret-scanning-scan-history-for-a-repository)*/
+    /// Get secret scanning scan history for a repository
+    ///
+    /// Lists the latest default incremental and backfill scans by type for a repository.
+    ///
+    /// > [!NOTE]
+    /// > This endpoint requires [GitHub Advanced Security](https://docs.github.com/get-started/learning-about-github/about-github-advanced-security).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
+    ///
+    /// `GET /repos/{owner}/{repo}/secret-scanning/scan-history` (operation `secret-scanning/get-scan-history`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#get-secret-scanning-scan-history-for-a-repository)
     pub async fn get_scan_history(
         &self,
         owner: &str,
@@ -904,141 +904,141 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `securi
 ///Query parameters of [`list_alerts_for_org`](SecretScanningApi::list_alerts_for_org).
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListAlertsForOrgQuery {
-    ///Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
+    /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
     pub state: Option<crate::types::OpenOrResolved>,
-    ///A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
+    /// A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub secret_type: Option<String>,
-    ///A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
+    /// A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub exclude_secret_types: Option<String>,
-    /**A comma-separated list of provider slugs to exclude from the results.
-Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
-You can find the provider slug in the `provider_slug` field of each alert.
-Cannot be combined with the `providers` parameter.*/
+    /// A comma-separated list of provider slugs to exclude from the results.
+    /// Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
+    /// You can find the provider slug in the `provider_slug` field of each alert.
+    /// Cannot be combined with the `providers` parameter.
     pub exclude_providers: Option<String>,
-    /**A comma-separated list of provider slugs to filter by.
-Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
-You can find the provider slug in the `provider_slug` field of each alert.
-Cannot be combined with the `exclude_providers` parameter.*/
+    /// A comma-separated list of provider slugs to filter by.
+    /// Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
+    /// You can find the provider slug in the `provider_slug` field of each alert.
+    /// Cannot be combined with the `exclude_providers` parameter.
     pub providers: Option<String>,
-    ///A comma-separated list of resolutions. Only secret scanning alerts with one of these resolutions are listed. Valid resolutions are `false_positive`, `wont_fix`, `revoked`, `pattern_edited`, `pattern_deleted` or `used_in_tests`.
+    /// A comma-separated list of resolutions. Only secret scanning alerts with one of these resolutions are listed. Valid resolutions are `false_positive`, `wont_fix`, `revoked`, `pattern_edited`, `pattern_deleted` or `used_in_tests`.
     pub resolution: Option<String>,
-    ///Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
+    /// Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
     pub assignee: Option<String>,
-    ///The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
+    /// The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events before this cursor. To receive an initial cursor on your first request, include an empty "before" query string.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events before this cursor. To receive an initial cursor on your first request, include an empty "before" query string.
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events after this cursor.  To receive an initial cursor on your first request, include an empty "after" query string.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events after this cursor.  To receive an initial cursor on your first request, include an empty "after" query string.
     pub after: Option<String>,
-    ///A comma-separated list of validities that, when present, will return alerts that match the validities in this list. Valid options are `active`, `inactive`, and `unknown`.
+    /// A comma-separated list of validities that, when present, will return alerts that match the validities in this list. Valid options are `active`, `inactive`, and `unknown`.
     pub validity: Option<String>,
-    ///A boolean value representing whether or not to filter alerts by the publicly-leaked tag being present.
+    /// A boolean value representing whether or not to filter alerts by the publicly-leaked tag being present.
     pub is_publicly_leaked: Option<bool>,
-    ///A boolean value representing whether or not to filter alerts by the multi-repo tag being present.
+    /// A boolean value representing whether or not to filter alerts by the multi-repo tag being present.
     pub is_multi_repo: Option<bool>,
-    ///A boolean value representing whether or not to hide literal secrets in the results.
+    /// A boolean value representing whether or not to hide literal secrets in the results.
     pub hide_secret: Option<bool>,
-    ///A boolean value (`true` or `false`) indicating whether to filter alerts by their push protection bypass status. When set to `true`, only alerts that were created because a push protection rule was bypassed will be returned. When set to `false`, only alerts that were not caused by a push protection bypass will be returned.
+    /// A boolean value (`true` or `false`) indicating whether to filter alerts by their push protection bypass status. When set to `true`, only alerts that were created because a push protection rule was bypassed will be returned. When set to `false`, only alerts that were not caused by a push protection bypass will be returned.
     pub is_bypassed: Option<bool>,
-    /**A comma-separated list of metadata fields to filter alerts by. Only alerts that have all of the
-specified metadata fields attached will be returned. Possible values are: `owner-email`, `owner-id`,
-`owner-name`, `secret-id`, `secret-name`, `secret-issued-date`, `secret-expiration-date`, `organization-name`,
-`organization-id`, `last-used-date`, and `has-organization-access`.*/
+    /// A comma-separated list of metadata fields to filter alerts by. Only alerts that have all of the
+    /// specified metadata fields attached will be returned. Possible values are: `owner-email`, `owner-id`,
+    /// `owner-name`, `secret-id`, `secret-name`, `secret-issued-date`, `secret-expiration-date`, `organization-name`,
+    /// `organization-id`, `last-used-date`, and `has-organization-access`.
     pub included_metadata: Option<String>,
-    /**Filters alerts to only those whose attached `owner_email` metadata field matches the
-provided value. The value must be the lowercase hex-encoded SHA-256 hash of the email
-address to match (for example, the SHA-256 of `user@example.com`). Only alerts that
-have an `owner_email` metadata value whose SHA-256 hash equals this parameter are
-returned.*/
+    /// Filters alerts to only those whose attached `owner_email` metadata field matches the
+    /// provided value. The value must be the lowercase hex-encoded SHA-256 hash of the email
+    /// address to match (for example, the SHA-256 of `user@example.com`). Only alerts that
+    /// have an `owner_email` metadata value whose SHA-256 hash equals this parameter are
+    /// returned.
     pub owner_email_hash: Option<String>,
 }
 ///Query parameters of [`list_org_custom_patterns`](SecretScanningApi::list_org_custom_patterns).
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListOrgCustomPatternsQuery {
-    ///Filter custom patterns by state. When absent, returns patterns in all states.
+    /// Filter custom patterns by state. When absent, returns patterns in all states.
     pub state: Option<crate::types::PublishedOrUnpublished>,
-    ///Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
+    /// Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
     pub push_protection: Option<crate::types::EnabledOrDisabled>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrName>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///Query parameters of [`list_alerts_for_repo`](SecretScanningApi::list_alerts_for_repo).
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListAlertsForRepoQuery {
-    ///Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
+    /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
     pub state: Option<crate::types::OpenOrResolved>,
-    ///A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
+    /// A comma-separated list of secret types to return. All default secret patterns are returned. To return generic patterns, pass the token name(s) in the parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub secret_type: Option<String>,
-    ///A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
+    /// A comma-separated list of secret types to exclude from the results. All default secret patterns are returned except those matching the specified types. Cannot be combined with the `secret_type` parameter. See "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)" for a complete list of secret types.
     pub exclude_secret_types: Option<String>,
-    /**A comma-separated list of provider slugs to exclude from the results.
-Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
-You can find the provider slug in the `provider_slug` field of each alert.
-Cannot be combined with the `providers` parameter.*/
+    /// A comma-separated list of provider slugs to exclude from the results.
+    /// Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
+    /// You can find the provider slug in the `provider_slug` field of each alert.
+    /// Cannot be combined with the `providers` parameter.
     pub exclude_providers: Option<String>,
-    /**A comma-separated list of provider slugs to filter by.
-Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
-You can find the provider slug in the `provider_slug` field of each alert.
-Cannot be combined with the `exclude_providers` parameter.*/
+    /// A comma-separated list of provider slugs to filter by.
+    /// Provider slugs use lowercase with underscores (e.g., `github_secret_scanning`, `clojars`).
+    /// You can find the provider slug in the `provider_slug` field of each alert.
+    /// Cannot be combined with the `exclude_providers` parameter.
     pub providers: Option<String>,
-    ///A comma-separated list of resolutions. Only secret scanning alerts with one of these resolutions are listed. Valid resolutions are `false_positive`, `wont_fix`, `revoked`, `pattern_edited`, `pattern_deleted` or `used_in_tests`.
+    /// A comma-separated list of resolutions. Only secret scanning alerts with one of these resolutions are listed. Valid resolutions are `false_positive`, `wont_fix`, `revoked`, `pattern_edited`, `pattern_deleted` or `used_in_tests`.
     pub resolution: Option<String>,
-    ///Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
+    /// Filters alerts by assignee. Use `*` to get all assigned alerts, `none` to get all unassigned alerts, or a GitHub username to get alerts assigned to a specific user.
     pub assignee: Option<String>,
-    ///The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
+    /// The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
     pub sort: Option<crate::types::CreatedOrUpdated>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events before this cursor. To receive an initial cursor on your first request, include an empty "before" query string.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events before this cursor. To receive an initial cursor on your first request, include an empty "before" query string.
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events after this cursor.  To receive an initial cursor on your first request, include an empty "after" query string.
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for events after this cursor.  To receive an initial cursor on your first request, include an empty "after" query string.
     pub after: Option<String>,
-    ///A comma-separated list of validities that, when present, will return alerts that match the validities in this list. Valid options are `active`, `inactive`, and `unknown`.
+    /// A comma-separated list of validities that, when present, will return alerts that match the validities in this list. Valid options are `active`, `inactive`, and `unknown`.
     pub validity: Option<String>,
-    ///A boolean value representing whether or not to filter alerts by the publicly-leaked tag being present.
+    /// A boolean value representing whether or not to filter alerts by the publicly-leaked tag being present.
     pub is_publicly_leaked: Option<bool>,
-    ///A boolean value representing whether or not to filter alerts by the multi-repo tag being present.
+    /// A boolean value representing whether or not to filter alerts by the multi-repo tag being present.
     pub is_multi_repo: Option<bool>,
-    ///A boolean value representing whether or not to hide literal secrets in the results.
+    /// A boolean value representing whether or not to hide literal secrets in the results.
     pub hide_secret: Option<bool>,
-    ///A boolean value (`true` or `false`) indicating whether to filter alerts by their push protection bypass status. When set to `true`, only alerts that were created because a push protection rule was bypassed will be returned. When set to `false`, only alerts that were not caused by a push protection bypass will be returned.
+    /// A boolean value (`true` or `false`) indicating whether to filter alerts by their push protection bypass status. When set to `true`, only alerts that were created because a push protection rule was bypassed will be returned. When set to `false`, only alerts that were not caused by a push protection bypass will be returned.
     pub is_bypassed: Option<bool>,
-    /**A comma-separated list of metadata fields to filter alerts by. Only alerts that have all of the
-specified metadata fields attached will be returned. Possible values are: `owner-email`, `owner-id`,
-`owner-name`, `secret-id`, `secret-name`, `secret-issued-date`, `secret-expiration-date`, `organization-name`,
-`organization-id`, `last-used-date`, and `has-organization-access`.*/
+    /// A comma-separated list of metadata fields to filter alerts by. Only alerts that have all of the
+    /// specified metadata fields attached will be returned. Possible values are: `owner-email`, `owner-id`,
+    /// `owner-name`, `secret-id`, `secret-name`, `secret-issued-date`, `secret-expiration-date`, `organization-name`,
+    /// `organization-id`, `last-used-date`, and `has-organization-access`.
     pub included_metadata: Option<String>,
-    /**Filters alerts to only those whose attached `owner_email` metadata field matches the
-provided value. The value must be the lowercase hex-encoded SHA-256 hash of the email
-address to match (for example, the SHA-256 of `user@example.com`). Only alerts that
-have an `owner_email` metadata value whose SHA-256 hash equals this parameter are
-returned.*/
+    /// Filters alerts to only those whose attached `owner_email` metadata field matches the
+    /// provided value. The value must be the lowercase hex-encoded SHA-256 hash of the email
+    /// address to match (for example, the SHA-256 of `user@example.com`). Only alerts that
+    /// have an `owner_email` metadata value whose SHA-256 hash equals this parameter are
+    /// returned.
     pub owner_email_hash: Option<String>,
 }
 ///Query parameters of [`get_alert`](SecretScanningApi::get_alert).
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningGetAlertQuery {
-    ///A boolean value representing whether or not to hide literal secrets in the results.
+    /// A boolean value representing whether or not to hide literal secrets in the results.
     pub hide_secret: Option<bool>,
 }
 ///The success responses of [`get_alert`](SecretScanningApi::get_alert).
@@ -1052,28 +1052,28 @@ pub enum SecretScanningGetAlertResponse {
 ///Query parameters of [`list_locations_for_alert`](SecretScanningApi::list_locations_for_alert).
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListLocationsForAlertQuery {
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///Query parameters of [`list_repo_custom_patterns`](SecretScanningApi::list_repo_custom_patterns).
 #[derive(Debug, Clone, Default)]
 pub struct SecretScanningListRepoCustomPatternsQuery {
-    ///Filter custom patterns by state. When absent, returns patterns in all states.
+    /// Filter custom patterns by state. When absent, returns patterns in all states.
     pub state: Option<crate::types::PublishedOrUnpublished>,
-    ///Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
+    /// Filter custom patterns by whether push protection is enabled. When absent, returns patterns regardless of push protection status.
     pub push_protection: Option<crate::types::EnabledOrDisabled>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrName>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }

@@ -18,15 +18,15 @@ pub struct SecurityAdvisoriesApi<'a> {
     client: &'a Client,
 }
 impl<'a> SecurityAdvisoriesApi<'a> {
-    /**List global security advisories
-
-Lists all global security advisories that match the specified parameters. If no other parameters are defined, the request will return only GitHub-reviewed advisories that are not malware.
-
-By default, all responses will exclude advisories for malware, because malware are not standard vulnerabilities. To list advisories for malware, you must include the `type` parameter in your request, with the value `malware`. For more information about the different types of security advisories, see "[About the GitHub Advisory database](https://docs.github.com/code-security/security-advisories/global-security-advisories/about-the-github-advisory-database#about-types-of-security-advisories)."
-
-`GET /advisories` (operation `security-advisories/list-global-advisories`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/global-advisories#list-global-security-advisories)*/
+    /// List global security advisories
+    ///
+    /// Lists all global security advisories that match the specified parameters. If no other parameters are defined, the request will return only GitHub-reviewed advisories that are not malware.
+    ///
+    /// By default, all responses will exclude advisories for malware, because malware are not standard vulnerabilities. To list advisories for malware, you must include the `type` parameter in your request, with the value `malware`. For more information about the different types of security advisories, see "[About the GitHub Advisory database](https://docs.github.com/code-security/security-advisories/global-security-advisories/about-the-github-advisory-database#about-types-of-security-advisories)."
+    ///
+    /// `GET /advisories` (operation `security-advisories/list-global-advisories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/global-advisories#list-global-security-advisories)
     pub async fn list_global_advisories(
         &self,
         query: &SecurityAdvisoriesListGlobalAdvisoriesQuery,
@@ -121,13 +121,13 @@ By default, all responses will exclude advisories for malware, because malware a
             },
         )
     }
-    /**Get a global security advisory
-
-Gets a global security advisory using its GitHub Security Advisory (GHSA) identifier.
-
-`GET /advisories/{ghsa_id}` (operation `security-advisories/get-global-advisory`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/global-advisories#get-a-global-security-advisory)*/
+    /// Get a global security advisory
+    ///
+    /// Gets a global security advisory using its GitHub Security Advisory (GHSA) identifier.
+    ///
+    /// `GET /advisories/{ghsa_id}` (operation `security-advisories/get-global-advisory`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/global-advisories#get-a-global-security-advisory)
     pub async fn get_global_advisory(
         &self,
         ghsa_id: &str,
@@ -151,17 +151,17 @@ Gets a global security advisory using its GitHub Security Advisory (GHSA) identi
             },
         )
     }
-    /**List repository security advisories for an organization
-
-Lists repository security advisories for an organization.
-
-The authenticated user must be an owner or security manager for the organization to use this endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
-
-`GET /orgs/{org}/security-advisories` (operation `security-advisories/list-org-repository-advisories`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#list-repository-security-advisories-for-an-organization)*/
+    /// List repository security advisories for an organization
+    ///
+    /// Lists repository security advisories for an organization.
+    ///
+    /// The authenticated user must be an owner or security manager for the organization to use this endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
+    ///
+    /// `GET /orgs/{org}/security-advisories` (operation `security-advisories/list-org-repository-advisories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#list-repository-security-advisories-for-an-organization)
     pub async fn list_org_repository_advisories(
         &self,
         org: &str,
@@ -205,17 +205,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             },
         )
     }
-    /**List repository security advisories
-
-Lists security advisories in a repository.
-
-The authenticated user can access unpublished security advisories from a repository if they are a security manager or administrator of that repository, or if they are a collaborator on any security advisory.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:read` scope to to get a published security advisory in a private repository, or any unpublished security advisory that the authenticated user has access to.
-
-`GET /repos/{owner}/{repo}/security-advisories` (operation `security-advisories/list-repository-advisories`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#list-repository-security-advisories)*/
+    /// List repository security advisories
+    ///
+    /// Lists security advisories in a repository.
+    ///
+    /// The authenticated user can access unpublished security advisories from a repository if they are a security manager or administrator of that repository, or if they are a collaborator on any security advisory.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:read` scope to to get a published security advisory in a private repository, or any unpublished security advisory that the authenticated user has access to.
+    ///
+    /// `GET /repos/{owner}/{repo}/security-advisories` (operation `security-advisories/list-repository-advisories`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#list-repository-security-advisories)
     pub async fn list_repository_advisories(
         &self,
         owner: &str,
@@ -263,17 +263,17 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             },
         )
     }
-    /**Create a repository security advisory
-
-Creates a new repository security advisory.
-
-In order to create a draft repository security advisory, the authenticated user must be a security manager or administrator of that repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/security-advisories` (operation `security-advisories/create-repository-advisory`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#create-a-repository-security-advisory)*/
+    /// Create a repository security advisory
+    ///
+    /// Creates a new repository security advisory.
+    ///
+    /// In order to create a draft repository security advisory, the authenticated user must be a security manager or administrator of that repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/security-advisories` (operation `security-advisories/create-repository-advisory`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#create-a-repository-security-advisory)
     pub async fn create_repository_advisory(
         &self,
         owner: &str,
@@ -305,14 +305,14 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             },
         )
     }
-    /**Privately report a security vulnerability
-
-Report a security vulnerability to the maintainers of the repository.
-See "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)" for more information about private vulnerability reporting.
-
-`POST /repos/{owner}/{repo}/security-advisories/reports` (operation `security-advisories/create-private-vulnerability-report`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#privately-report-a-security-vulnerability)*/
+    /// Privately report a security vulnerability
+    ///
+    /// Report a security vulnerability to the maintainers of the repository.
+    /// See "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)" for more information about private vulnerability reporting.
+    ///
+    /// `POST /repos/{owner}/{repo}/security-advisories/reports` (operation `security-advisories/create-private-vulnerability-report`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#privately-report-a-security-vulnerability)
     pub async fn create_private_vulnerability_report(
         &self,
         owner: &str,
@@ -344,20 +344,20 @@ See "[Privately reporting a security vulnerability](https://docs.github.com/code
             },
         )
     }
-    /**Get a repository security advisory
-
-Get a repository security advisory using its GitHub Security Advisory (GHSA) identifier.
-
-Anyone can access any published security advisory on a public repository.
-
-The authenticated user can access an unpublished security advisory from a repository if they are a security manager or administrator of that repository, or if they are a
-collaborator on the security advisory.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:read` scope to to get a published security advisory in a private repository, or any unpublished security advisory that the authenticated user has access to.
-
-`GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}` (operation `security-advisories/get-repository-advisory`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#get-a-repository-security-advisory)*/
+    /// Get a repository security advisory
+    ///
+    /// Get a repository security advisory using its GitHub Security Advisory (GHSA) identifier.
+    ///
+    /// Anyone can access any published security advisory on a public repository.
+    ///
+    /// The authenticated user can access an unpublished security advisory from a repository if they are a security manager or administrator of that repository, or if they are a
+    /// collaborator on the security advisory.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:read` scope to to get a published security advisory in a private repository, or any unpublished security advisory that the authenticated user has access to.
+    ///
+    /// `GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}` (operation `security-advisories/get-repository-advisory`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#get-a-repository-security-advisory)
     pub async fn get_repository_advisory(
         &self,
         owner: &str,
@@ -388,18 +388,18 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             },
         )
     }
-    /**Update a repository security advisory
-
-Update a repository security advisory using its GitHub Security Advisory (GHSA) identifier.
-
-In order to update any security advisory, the authenticated user must be a security manager or administrator of that repository,
-or a collaborator on the repository security advisory.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
-
-`PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}` (operation `security-advisories/update-repository-advisory`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#update-a-repository-security-advisory)*/
+    /// Update a repository security advisory
+    ///
+    /// Update a repository security advisory using its GitHub Security Advisory (GHSA) identifier.
+    ///
+    /// In order to update any security advisory, the authenticated user must be a security manager or administrator of that repository,
+    /// or a collaborator on the repository security advisory.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
+    ///
+    /// `PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}` (operation `security-advisories/update-repository-advisory`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#update-a-repository-security-advisory)
     pub async fn update_repository_advisory(
         &self,
         owner: &str,
@@ -433,19 +433,19 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             },
         )
     }
-    /**Request a CVE for a repository security advisory
-
-If you want a CVE identification number for the security vulnerability in your project, and don't already have one, you can request a CVE identification number from GitHub. For more information see "[Requesting a CVE identification number](https://docs.github.com/code-security/security-advisories/repository-security-advisories/publishing-a-repository-security-advisory#requesting-a-cve-identification-number-optional)."
-
-You may request a CVE for public repositories, but cannot do so for private repositories.
-
-In order to request a CVE for a repository security advisory, the authenticated user must be a security manager or administrator of that repository.
-
-OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
-
-`POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve` (operation `security-advisories/create-repository-advisory-cve-request`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#request-a-cve-for-a-repository-security-advisory)*/
+    /// Request a CVE for a repository security advisory
+    ///
+    /// If you want a CVE identification number for the security vulnerability in your project, and don't already have one, you can request a CVE identification number from GitHub. For more information see "[Requesting a CVE identification number](https://docs.github.com/code-security/security-advisories/repository-security-advisories/publishing-a-repository-security-advisory#requesting-a-cve-identification-number-optional)."
+    ///
+    /// You may request a CVE for public repositories, but cannot do so for private repositories.
+    ///
+    /// In order to request a CVE for a repository security advisory, the authenticated user must be a security manager or administrator of that repository.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
+    ///
+    /// `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve` (operation `security-advisories/create-repository-advisory-cve-request`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#request-a-cve-for-a-repository-security-advisory)
     pub async fn create_repository_advisory_cve_request(
         &self,
         owner: &str,
@@ -478,16 +478,16 @@ OAuth app tokens and personal access tokens (classic) need the `repo` or `reposi
             },
         )
     }
-    /**Create a temporary private fork
-
-Create a temporary private fork to collaborate on fixing a security vulnerability in your repository.
-
-> [!NOTE]
-> Forking a repository happens asynchronously. You may have to wait up to 5 minutes before you can access the fork.
-
-`POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks` (operation `security-advisories/create-fork`)
-
-[GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#create-a-temporary-private-fork)*/
+    /// Create a temporary private fork
+    ///
+    /// Create a temporary private fork to collaborate on fixing a security vulnerability in your repository.
+    ///
+    /// > [!NOTE]
+    /// > Forking a repository happens asynchronously. You may have to wait up to 5 minutes before you can access the fork.
+    ///
+    /// `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks` (operation `security-advisories/create-fork`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#create-a-temporary-private-fork)
     pub async fn create_fork(
         &self,
         owner: &str,
@@ -524,85 +524,85 @@ Create a temporary private fork to collaborate on fixing a security vulnerabilit
 ///Query parameters of [`list_global_advisories`](SecurityAdvisoriesApi::list_global_advisories).
 #[derive(Debug, Clone, Default)]
 pub struct SecurityAdvisoriesListGlobalAdvisoriesQuery {
-    ///If specified, only advisories with this GHSA (GitHub Security Advisory) identifier will be returned.
+    /// If specified, only advisories with this GHSA (GitHub Security Advisory) identifier will be returned.
     pub ghsa_id: Option<String>,
-    ///If specified, only advisories of this type will be returned. By default, a request with no other parameters defined will only return reviewed advisories that are not malware.
+    /// If specified, only advisories of this type will be returned. By default, a request with no other parameters defined will only return reviewed advisories that are not malware.
     pub r#type: Option<crate::types::ReviewedOrMalwareOrUnreviewed>,
-    ///If specified, only advisories with this CVE (Common Vulnerabilities and Exposures) identifier will be returned.
+    /// If specified, only advisories with this CVE (Common Vulnerabilities and Exposures) identifier will be returned.
     pub cve_id: Option<String>,
-    ///If specified, only advisories for these ecosystems will be returned.
+    /// If specified, only advisories for these ecosystems will be returned.
     pub ecosystem: Option<crate::types::SecurityAdvisoryEcosystems>,
-    ///If specified, only advisories with these severities will be returned.
+    /// If specified, only advisories with these severities will be returned.
     pub severity: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesSeverity>,
-    /**If specified, only advisories with these Common Weakness Enumerations (CWEs) will be returned.
-
-Example: `cwes=79,284,22` or `cwes[]=79&cwes[]=284&cwes[]=22`*/
+    /// If specified, only advisories with these Common Weakness Enumerations (CWEs) will be returned.
+    ///
+    /// Example: `cwes=79,284,22` or `cwes[]=79&cwes[]=284&cwes[]=22`
     pub cwes: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesCwes>,
-    ///Whether to only return advisories that have been withdrawn.
+    /// Whether to only return advisories that have been withdrawn.
     pub is_withdrawn: Option<bool>,
-    /**If specified, only return advisories that affect any of `package` or `package@version`. A maximum of 1000 packages can be specified.
-If the query parameter causes the URL to exceed the maximum URL length supported by your client, you must specify fewer packages.
-
-Example: `affects=package1,package2@1.0.0,package3@2.0.0` or `affects[]=package1&affects[]=package2@1.0.0`*/
+    /// If specified, only return advisories that affect any of `package` or `package@version`. A maximum of 1000 packages can be specified.
+    /// If the query parameter causes the URL to exceed the maximum URL length supported by your client, you must specify fewer packages.
+    ///
+    /// Example: `affects=package1,package2@1.0.0,package3@2.0.0` or `affects[]=package1&affects[]=package2@1.0.0`
     pub affects: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
-    /**If specified, only return advisories that were published on a date or date range.
-
-For more information on the syntax of the date range, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."*/
+    /// If specified, only return advisories that were published on a date or date range.
+    ///
+    /// For more information on the syntax of the date range, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
     pub published: Option<String>,
-    /**If specified, only return advisories that were updated on a date or date range.
-
-For more information on the syntax of the date range, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."*/
+    /// If specified, only return advisories that were updated on a date or date range.
+    ///
+    /// For more information on the syntax of the date range, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
     pub updated: Option<String>,
-    /**If specified, only show advisories that were updated or published on a date or date range.
-
-For more information on the syntax of the date range, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."*/
+    /// If specified, only show advisories that were updated or published on a date or date range.
+    ///
+    /// For more information on the syntax of the date range, see "[Understanding the search syntax](https://docs.github.com/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates)."
     pub modified: Option<String>,
-    /**If specified, only return advisories that have an EPSS percentage score that matches the provided value.
-The EPSS percentage represents the likelihood of a CVE being exploited.*/
+    /// If specified, only return advisories that have an EPSS percentage score that matches the provided value.
+    /// The EPSS percentage represents the likelihood of a CVE being exploited.
     pub epss_percentage: Option<String>,
-    /**If specified, only return advisories that have an EPSS percentile score that matches the provided value.
-The EPSS percentile represents the relative rank of the CVE's likelihood of being exploited compared to other CVEs.*/
+    /// If specified, only return advisories that have an EPSS percentile score that matches the provided value.
+    /// The EPSS percentile represents the relative rank of the CVE's likelihood of being exploited compared to other CVEs.
     pub epss_percentile: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesSort>,
 }
 ///Query parameters of [`list_org_repository_advisories`](SecurityAdvisoriesApi::list_org_repository_advisories).
 #[derive(Debug, Clone, Default)]
 pub struct SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery {
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrPublished>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///Filter by the state of the repository advisories. Only advisories of this state will be returned.
+    /// Filter by the state of the repository advisories. Only advisories of this state will be returned.
     pub state: Option<crate::types::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
 }
 ///Query parameters of [`list_repository_advisories`](SecurityAdvisoriesApi::list_repository_advisories).
 #[derive(Debug, Clone, Default)]
 pub struct SecurityAdvisoriesListRepositoryAdvisoriesQuery {
-    ///The direction to sort the results by.
+    /// The direction to sort the results by.
     pub direction: Option<crate::types::AscOrDesc>,
-    ///The property to sort the results by.
+    /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdatedOrPublished>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    ///The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of advisories to return per page. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///Filter by state of the repository advisories. Only advisories of this state will be returned.
+    /// Filter by state of the repository advisories. Only advisories of this state will be returned.
     pub state: Option<crate::types::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
 }

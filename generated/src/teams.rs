@@ -16,13 +16,13 @@ pub struct TeamsApi<'a> {
     client: &'a Client,
 }
 impl<'a> TeamsApi<'a> {
-    /**List teams
-
-Lists all teams in an organization that are visible to the authenticated user.
-
-`GET /orgs/{org}/teams` (operation `teams/list`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#list-teams)*/
+    /// List teams
+    ///
+    /// Lists all teams in an organization that are visible to the authenticated user.
+    ///
+    /// `GET /orgs/{org}/teams` (operation `teams/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-teams)
     pub async fn list(
         &self,
         org: &str,
@@ -56,15 +56,15 @@ Lists all teams in an organization that are visible to the authenticated user.
             },
         )
     }
-    /**Create a team
-
-To create a team, the authenticated user must be a member or owner of `{org}`. By default, organization members can create teams. Organization owners can limit team creation to organization owners. For more information, see "[Setting team creation permissions](https://docs.github.com/articles/setting-team-creation-permissions-in-your-organization)."
-
-When you create a new team, you automatically become a team maintainer without explicitly adding yourself to the optional array of `maintainers`. For more information, see "[About teams](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/about-teams)".
-
-`POST /orgs/{org}/teams` (operation `teams/create`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#create-a-team)*/
+    /// Create a team
+    ///
+    /// To create a team, the authenticated user must be a member or owner of `{org}`. By default, organization members can create teams. Organization owners can limit team creation to organization owners. For more information, see "[Setting team creation permissions](https://docs.github.com/articles/setting-team-creation-permissions-in-your-organization)."
+    ///
+    /// When you create a new team, you automatically become a team maintainer without explicitly adding yourself to the optional array of `maintainers`. For more information, see "[About teams](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/about-teams)".
+    ///
+    /// `POST /orgs/{org}/teams` (operation `teams/create`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#create-a-team)
     pub async fn create(
         &self,
         org: &str,
@@ -91,16 +91,16 @@ When you create a new team, you automatically become a team maintainer without e
             },
         )
     }
-    /**Get a team by name
-
-Gets a team using the team's `slug`. To create the `slug`, GitHub replaces special characters in the `name` string, changes all words to lowercase, and replaces spaces with a `-` separator. For example, `"My TEam Näme"` would become `my-team-name`.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}`.
-
-`GET /orgs/{org}/teams/{team_slug}` (operation `teams/get-by-name`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#get-a-team-by-name)*/
+    /// Get a team by name
+    ///
+    /// Gets a team using the team's `slug`. To create the `slug`, GitHub replaces special characters in the `name` string, changes all words to lowercase, and replaces spaces with a `-` separator. For example, `"My TEam Näme"` would become `my-team-name`.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}`.
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}` (operation `teams/get-by-name`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#get-a-team-by-name)
     pub async fn get_by_name(
         &self,
         org: &str,
@@ -128,18 +128,18 @@ Gets a team using the team's `slug`. To create the `slug`, GitHub replaces speci
             },
         )
     }
-    /**Delete a team
-
-To delete a team, the authenticated user must be an organization owner or team maintainer.
-
-If you are an organization owner, deleting a parent team will delete all of its child teams as well.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `DELETE /organizations/{org_id}/team/{team_id}`.
-
-`DELETE /orgs/{org}/teams/{team_slug}` (operation `teams/delete-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#delete-a-team)*/
+    /// Delete a team
+    ///
+    /// To delete a team, the authenticated user must be an organization owner or team maintainer.
+    ///
+    /// If you are an organization owner, deleting a parent team will delete all of its child teams as well.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `DELETE /organizations/{org_id}/team/{team_id}`.
+    ///
+    /// `DELETE /orgs/{org}/teams/{team_slug}` (operation `teams/delete-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#delete-a-team)
     pub async fn delete_in_org(
         &self,
         org: &str,
@@ -165,16 +165,16 @@ If you are an organization owner, deleting a parent team will delete all of its 
             },
         )
     }
-    /**Update a team
-
-To edit a team, the authenticated user must either be an organization owner or a team maintainer.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `PATCH /organizations/{org_id}/team/{team_id}`.
-
-`PATCH /orgs/{org}/teams/{team_slug}` (operation `teams/update-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#update-a-team)*/
+    /// Update a team
+    ///
+    /// To edit a team, the authenticated user must either be an organization owner or a team maintainer.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `PATCH /organizations/{org_id}/team/{team_id}`.
+    ///
+    /// `PATCH /orgs/{org}/teams/{team_slug}` (operation `teams/update-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#update-a-team)
     pub async fn update_in_org(
         &self,
         org: &str,
@@ -214,16 +214,16 @@ To edit a team, the authenticated user must either be an organization owner or a
             },
         )
     }
-    /**List pending team invitations
-
-The return hash contains a `role` field which refers to the Organization Invitation role and will be one of the following values: `direct_member`, `admin`, `billing_manager`, `hiring_manager`, or `reinstate`. If the invitee is not a GitHub member, the `login` field in the return hash will be `null`.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/invitations`.
-
-`GET /orgs/{org}/teams/{team_slug}/invitations` (operation `teams/list-pending-invitations-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#list-pending-team-invitations)*/
+    /// List pending team invitations
+    ///
+    /// The return hash contains a `role` field which refers to the Organization Invitation role and will be one of the following values: `direct_member`, `admin`, `billing_manager`, `hiring_manager`, or `reinstate`. If the invitee is not a GitHub member, the `login` field in the return hash will be `null`.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/invitations`.
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}/invitations` (operation `teams/list-pending-invitations-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#list-pending-team-invitations)
     pub async fn list_pending_invitations_in_org(
         &self,
         org: &str,
@@ -256,17 +256,17 @@ The return hash contains a `role` field which refers to the Organization Invitat
             },
         )
     }
-    /**List team members
-
-Team members will include the members of child teams.
-
-Each member includes their `role` on the team (`member` or `maintainer`) and an `inherited` flag indicating whether the membership is inherited from a child team (`true`) or is a direct membership (`false`). These fields let you read a member's role and direct/inherited status without additional requests.
-
-To list members in a team, the team must be visible to the authenticated user.
-
-`GET /orgs/{org}/teams/{team_slug}/members` (operation `teams/list-members-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#list-team-members)*/
+    /// List team members
+    ///
+    /// Team members will include the members of child teams.
+    ///
+    /// Each member includes their `role` on the team (`member` or `maintainer`) and an `inherited` flag indicating whether the membership is inherited from a child team (`true`) or is a direct membership (`false`). These fields let you read a member's role and direct/inherited status without additional requests.
+    ///
+    /// To list members in a team, the team must be visible to the authenticated user.
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}/members` (operation `teams/list-members-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#list-team-members)
     pub async fn list_members_in_org(
         &self,
         org: &str,
@@ -302,23 +302,23 @@ To list members in a team, the team must be visible to the authenticated user.
             },
         )
     }
-    /**Get team membership for a user
-
-Team members will include the members of child teams.
-
-To get a user's membership with a team, the team must be visible to the authenticated user.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/memberships/{username}`.
-
-> [!NOTE]
-> The response contains the `state` of the membership and the member's `role`.
-
-The `role` for organization owners is set to `maintainer`. For more information about `maintainer` roles, see [Create a team](https://docs.github.com/rest/teams/teams#create-a-team).
-
-`GET /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/get-membership-for-user-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user)*/
+    /// Get team membership for a user
+    ///
+    /// Team members will include the members of child teams.
+    ///
+    /// To get a user's membership with a team, the team must be visible to the authenticated user.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/memberships/{username}`.
+    ///
+    /// > [!NOTE]
+    /// > The response contains the `state` of the membership and the member's `role`.
+    ///
+    /// The `role` for organization owners is set to `maintainer`. For more information about `maintainer` roles, see [Create a team](https://docs.github.com/rest/teams/teams#create-a-team).
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/get-membership-for-user-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user)
     pub async fn get_membership_for_user_in_org(
         &self,
         org: &str,
@@ -346,25 +346,25 @@ The `role` for organization owners is set to `maintainer`. For more information 
             },
         )
     }
-    /**Add or update team membership for a user
-
-Adds an organization member to a team. An authenticated organization owner or team maintainer can add organization members to a team.
-
-Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-> [!NOTE]
-> When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
-
-An organization owner can add someone who is not part of the team's organization to a team. When an organization owner adds someone to a team who is not an organization member, this endpoint will send an invitation to the person via email. This newly-created membership will be in the "pending" state until the person accepts the invitation, at which point the membership will transition to the "active" state and the user will be added as a member of the team.
-
-If the user is already a member of the team, this endpoint will update the role of the team member's role. To update the membership of a team member, the authenticated user must be an organization owner or a team maintainer.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `PUT /organizations/{org_id}/team/{team_id}/memberships/{username}`.
-
-`PUT /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/add-or-update-membership-for-user-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user)*/
+    /// Add or update team membership for a user
+    ///
+    /// Adds an organization member to a team. An authenticated organization owner or team maintainer can add organization members to a team.
+    ///
+    /// Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// > [!NOTE]
+    /// > When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
+    ///
+    /// An organization owner can add someone who is not part of the team's organization to a team. When an organization owner adds someone to a team who is not an organization member, this endpoint will send an invitation to the person via email. This newly-created membership will be in the "pending" state until the person accepts the invitation, at which point the membership will transition to the "active" state and the user will be added as a member of the team.
+    ///
+    /// If the user is already a member of the team, this endpoint will update the role of the team member's role. To update the membership of a team member, the authenticated user must be an organization owner or a team maintainer.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `PUT /organizations/{org_id}/team/{team_id}/memberships/{username}`.
+    ///
+    /// `PUT /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/add-or-update-membership-for-user-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user)
     pub async fn add_or_update_membership_for_user_in_org(
         &self,
         org: &str,
@@ -399,21 +399,21 @@ If the user is already a member of the team, this endpoint will update the role 
             },
         )
     }
-    /**Remove team membership for a user
-
-To remove a membership between a user and a team, the authenticated user must have 'admin' permissions to the team or be an owner of the organization that the team is associated with. Removing team membership does not delete the user, it just removes their membership from the team.
-
-Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-> [!NOTE]
-> When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `DELETE /organizations/{org_id}/team/{team_id}/memberships/{username}`.
-
-`DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/remove-membership-for-user-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user)*/
+    /// Remove team membership for a user
+    ///
+    /// To remove a membership between a user and a team, the authenticated user must have 'admin' permissions to the team or be an owner of the organization that the team is associated with. Removing team membership does not delete the user, it just removes their membership from the team.
+    ///
+    /// Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// > [!NOTE]
+    /// > When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `DELETE /organizations/{org_id}/team/{team_id}/memberships/{username}`.
+    ///
+    /// `DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/remove-membership-for-user-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user)
     pub async fn remove_membership_for_user_in_org(
         &self,
         org: &str,
@@ -441,18 +441,18 @@ Team synchronization is available for organizations using GitHub Enterprise Clou
             },
         )
     }
-    /**List team repositories
-
-Lists a team's repositories visible to the authenticated user.
-
-OAuth app tokens and personal access tokens (classic) need the `read:org` or `repo` scope to use this endpoint.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/repos`.
-
-`GET /orgs/{org}/teams/{team_slug}/repos` (operation `teams/list-repos-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#list-team-repositories)*/
+    /// List team repositories
+    ///
+    /// Lists a team's repositories visible to the authenticated user.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:org` or `repo` scope to use this endpoint.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/repos`.
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}/repos` (operation `teams/list-repos-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-team-repositories)
     pub async fn list_repos_in_org(
         &self,
         org: &str,
@@ -485,22 +485,22 @@ OAuth app tokens and personal access tokens (classic) need the `read:org` or `re
             },
         )
     }
-    /**Check team permissions for a repository
-
-Checks whether a team has `admin`, `push`, `maintain`, `triage`, or `pull` permission for a repository. Repositories inherited through a parent team will also be checked.
-
-You can also get information about the specified repository, including what permissions the team grants on it, by passing the following custom [media type](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types/) via the `application/vnd.github.v3.repository+json` accept header.
-
-If a team doesn't have permission for the repository, you will receive a `404 Not Found` response status.
-
-If the repository is private, you must have at least `read` permission for that repository, and your token must have the `repo` or `admin:org` scope. Otherwise, you will receive a `404 Not Found` response status.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/repos/{owner}/{repo}`.
-
-`GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/check-permissions-for-repo-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository)*/
+    /// Check team permissions for a repository
+    ///
+    /// Checks whether a team has `admin`, `push`, `maintain`, `triage`, or `pull` permission for a repository. Repositories inherited through a parent team will also be checked.
+    ///
+    /// You can also get information about the specified repository, including what permissions the team grants on it, by passing the following custom [media type](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types/) via the `application/vnd.github.v3.repository+json` accept header.
+    ///
+    /// If a team doesn't have permission for the repository, you will receive a `404 Not Found` response status.
+    ///
+    /// If the repository is private, you must have at least `read` permission for that repository, and your token must have the `repo` or `admin:org` scope. Otherwise, you will receive a `404 Not Found` response status.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/repos/{owner}/{repo}`.
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/check-permissions-for-repo-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository)
     pub async fn check_permissions_for_repo_in_org(
         &self,
         org: &str,
@@ -533,18 +533,18 @@ If the repository is private, you must have at least `read` permission for that 
             },
         )
     }
-    /**Add or update team repository permissions
-
-To add a repository to a team or update the team's permission on a repository, the authenticated user must have admin access to the repository, and must be able to see the team. The repository must be owned by the organization, or a direct fork of a repository owned by the organization. You will get a `422 Unprocessable Entity` status if you attempt to add a repository to a team that is not owned by the organization. Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `PUT /organizations/{org_id}/team/{team_id}/repos/{owner}/{repo}`.
-
-For more information about the permission levels, see "[Repository permission levels for an organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/repository-permission-levels-for-an-organization#permission-levels-for-repositories-owned-by-an-organization)".
-
-`PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/add-or-update-repo-permissions-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions)*/
+    /// Add or update team repository permissions
+    ///
+    /// To add a repository to a team or update the team's permission on a repository, the authenticated user must have admin access to the repository, and must be able to see the team. The repository must be owned by the organization, or a direct fork of a repository owned by the organization. You will get a `422 Unprocessable Entity` status if you attempt to add a repository to a team that is not owned by the organization. Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `PUT /organizations/{org_id}/team/{team_id}/repos/{owner}/{repo}`.
+    ///
+    /// For more information about the permission levels, see "[Repository permission levels for an organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/repository-permission-levels-for-an-organization#permission-levels-for-repositories-owned-by-an-organization)".
+    ///
+    /// `PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/add-or-update-repo-permissions-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions)
     pub async fn add_or_update_repo_permissions_in_org(
         &self,
         org: &str,
@@ -577,16 +577,16 @@ For more information about the permission levels, see "[Repository permission le
             },
         )
     }
-    /**Remove a repository from a team
-
-If the authenticated user is an organization owner or a team maintainer, they can remove any repositories from the team. To remove a repository from a team as an organization member, the authenticated user must have admin access to the repository and must be able to see the team. This does not delete the repository, it just removes it from the team.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `DELETE /organizations/{org_id}/team/{team_id}/repos/{owner}/{repo}`.
-
-`DELETE /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/remove-repo-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team)*/
+    /// Remove a repository from a team
+    ///
+    /// If the authenticated user is an organization owner or a team maintainer, they can remove any repositories from the team. To remove a repository from a team as an organization member, the authenticated user must have admin access to the repository and must be able to see the team. This does not delete the repository, it just removes it from the team.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `DELETE /organizations/{org_id}/team/{team_id}/repos/{owner}/{repo}`.
+    ///
+    /// `DELETE /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/remove-repo-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team)
     pub async fn remove_repo_in_org(
         &self,
         org: &str,
@@ -615,16 +615,16 @@ If the authenticated user is an organization owner or a team maintainer, they ca
             },
         )
     }
-    /**List child teams
-
-Lists the child teams of the team specified by `{team_slug}`.
-
-> [!NOTE]
-> You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/teams`.
-
-`GET /orgs/{org}/teams/{team_slug}/teams` (operation `teams/list-child-in-org`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#list-child-teams)*/
+    /// List child teams
+    ///
+    /// Lists the child teams of the team specified by `{team_slug}`.
+    ///
+    /// > [!NOTE]
+    /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/teams`.
+    ///
+    /// `GET /orgs/{org}/teams/{team_slug}/teams` (operation `teams/list-child-in-org`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-child-teams)
     pub async fn list_child_in_org(
         &self,
         org: &str,
@@ -657,14 +657,14 @@ Lists the child teams of the team specified by `{team_slug}`.
             },
         )
     }
-    /**Get a team (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the [Get a team by name](https://docs.github.com/rest/teams/teams#get-a-team-by-name) endpoint.
-
-`GET /teams/{team_id}` (operation `teams/get-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#get-a-team-legacy)*/
+    /// Get a team (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the [Get a team by name](https://docs.github.com/rest/teams/teams#get-a-team-by-name) endpoint.
+    ///
+    /// `GET /teams/{team_id}` (operation `teams/get-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#get-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -691,18 +691,18 @@ Lists the child teams of the team specified by `{team_slug}`.
             },
         )
     }
-    /**Delete a team (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Delete a team](https://docs.github.com/rest/teams/teams#delete-a-team) endpoint.
-
-To delete a team, the authenticated user must be an organization owner or team maintainer.
-
-If you are an organization owner, deleting a parent team will delete all of its child teams as well.
-
-`DELETE /teams/{team_id}` (operation `teams/delete-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#delete-a-team-legacy)*/
+    /// Delete a team (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Delete a team](https://docs.github.com/rest/teams/teams#delete-a-team) endpoint.
+    ///
+    /// To delete a team, the authenticated user must be an organization owner or team maintainer.
+    ///
+    /// If you are an organization owner, deleting a parent team will delete all of its child teams as well.
+    ///
+    /// `DELETE /teams/{team_id}` (operation `teams/delete-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#delete-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -727,19 +727,19 @@ If you are an organization owner, deleting a parent team will delete all of its 
             },
         )
     }
-    /**Update a team (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Update a team](https://docs.github.com/rest/teams/teams#update-a-team) endpoint.
-
-To edit a team, the authenticated user must either be an organization owner or a team maintainer.
-
-> [!NOTE]
-> With nested teams, the `privacy` for parent teams cannot be `secret`.
-
-`PATCH /teams/{team_id}` (operation `teams/update-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#update-a-team-legacy)*/
+    /// Update a team (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Update a team](https://docs.github.com/rest/teams/teams#update-a-team) endpoint.
+    ///
+    /// To edit a team, the authenticated user must either be an organization owner or a team maintainer.
+    ///
+    /// > [!NOTE]
+    /// > With nested teams, the `privacy` for parent teams cannot be `secret`.
+    ///
+    /// `PATCH /teams/{team_id}` (operation `teams/update-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#update-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -776,16 +776,16 @@ To edit a team, the authenticated user must either be an organization owner or a
             },
         )
     }
-    /**List pending team invitations (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List pending team invitations`](https://docs.github.com/rest/teams/members#list-pending-team-invitations) endpoint.
-
-The return hash contains a `role` field which refers to the Organization Invitation role and will be one of the following values: `direct_member`, `admin`, `billing_manager`, `hiring_manager`, or `reinstate`. If the invitee is not a GitHub member, the `login` field in the return hash will be `null`.
-
-`GET /teams/{team_id}/invitations` (operation `teams/list-pending-invitations-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#list-pending-team-invitations-legacy)*/
+    /// List pending team invitations (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List pending team invitations`](https://docs.github.com/rest/teams/members#list-pending-team-invitations) endpoint.
+    ///
+    /// The return hash contains a `role` field which refers to the Organization Invitation role and will be one of the following values: `direct_member`, `admin`, `billing_manager`, `hiring_manager`, or `reinstate`. If the invitee is not a GitHub member, the `login` field in the return hash will be `null`.
+    ///
+    /// `GET /teams/{team_id}/invitations` (operation `teams/list-pending-invitations-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#list-pending-team-invitations-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -820,18 +820,18 @@ The return hash contains a `role` field which refers to the Organization Invitat
             },
         )
     }
-    /**List team members (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List team members`](https://docs.github.com/rest/teams/members#list-team-members) endpoint.
-
-Team members will include the members of child teams.
-
-Each member includes their `role` on the team (`member` or `maintainer`) and an `inherited` flag indicating whether the membership is inherited from a child team (`true`) or is a direct membership (`false`).
-
-`GET /teams/{team_id}/members` (operation `teams/list-members-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#list-team-members-legacy)*/
+    /// List team members (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List team members`](https://docs.github.com/rest/teams/members#list-team-members) endpoint.
+    ///
+    /// Team members will include the members of child teams.
+    ///
+    /// Each member includes their `role` on the team (`member` or `maintainer`) and an `inherited` flag indicating whether the membership is inherited from a child team (`true`) or is a direct membership (`false`).
+    ///
+    /// `GET /teams/{team_id}/members` (operation `teams/list-members-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#list-team-members-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -870,17 +870,17 @@ Each member includes their `role` on the team (`member` or `maintainer`) and an 
             },
         )
     }
-    /**Get team member (Legacy)
-
-The "Get team member" endpoint (described below) is closing down.
-
-We recommend using the [Get team membership for a user](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user) endpoint instead. It allows you to get both active and pending memberships.
-
-To list members in a team, the team must be visible to the authenticated user.
-
-`GET /teams/{team_id}/members/{username}` (operation `teams/get-member-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#get-team-member-legacy)*/
+    /// Get team member (Legacy)
+    ///
+    /// The "Get team member" endpoint (described below) is closing down.
+    ///
+    /// We recommend using the [Get team membership for a user](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user) endpoint instead. It allows you to get both active and pending memberships.
+    ///
+    /// To list members in a team, the team must be visible to the authenticated user.
+    ///
+    /// `GET /teams/{team_id}/members/{username}` (operation `teams/get-member-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#get-team-member-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -909,24 +909,24 @@ To list members in a team, the team must be visible to the authenticated user.
             },
         )
     }
-    /**Add team member (Legacy)
-
-The "Add team member" endpoint (described below) is closing down.
-
-We recommend using the [Add or update team membership for a user](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user) endpoint instead. It allows you to invite new organization members to your teams.
-
-Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-To add someone to a team, the authenticated user must be an organization owner or a team maintainer in the team they're changing. The person being added to the team must be a member of the team's organization.
-
-> [!NOTE]
-> When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
-
-Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-`PUT /teams/{team_id}/members/{username}` (operation `teams/add-member-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#add-team-member-legacy)*/
+    /// Add team member (Legacy)
+    ///
+    /// The "Add team member" endpoint (described below) is closing down.
+    ///
+    /// We recommend using the [Add or update team membership for a user](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user) endpoint instead. It allows you to invite new organization members to your teams.
+    ///
+    /// Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// To add someone to a team, the authenticated user must be an organization owner or a team maintainer in the team they're changing. The person being added to the team must be a member of the team's organization.
+    ///
+    /// > [!NOTE]
+    /// > When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
+    ///
+    /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// `PUT /teams/{team_id}/members/{username}` (operation `teams/add-member-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#add-team-member-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -959,22 +959,22 @@ Note that you'll need to set `Content-Length` to zero when calling out to this e
             },
         )
     }
-    /**Remove team member (Legacy)
-
-The "Remove team member" endpoint (described below) is closing down.
-
-We recommend using the [Remove team membership for a user](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user) endpoint instead. It allows you to remove both active and pending memberships.
-
-Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-To remove a team member, the authenticated user must have 'admin' permissions to the team or be an owner of the org that the team is associated with. Removing a team member does not delete the user, it just removes them from the team.
-
-> [!NOTE]
-> When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
-
-`DELETE /teams/{team_id}/members/{username}` (operation `teams/remove-member-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#remove-team-member-legacy)*/
+    /// Remove team member (Legacy)
+    ///
+    /// The "Remove team member" endpoint (described below) is closing down.
+    ///
+    /// We recommend using the [Remove team membership for a user](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user) endpoint instead. It allows you to remove both active and pending memberships.
+    ///
+    /// Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// To remove a team member, the authenticated user must have 'admin' permissions to the team or be an owner of the org that the team is associated with. Removing a team member does not delete the user, it just removes them from the team.
+    ///
+    /// > [!NOTE]
+    /// > When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
+    ///
+    /// `DELETE /teams/{team_id}/members/{username}` (operation `teams/remove-member-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#remove-team-member-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1003,23 +1003,23 @@ To remove a team member, the authenticated user must have 'admin' permissions to
             },
         )
     }
-    /**Get team membership for a user (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Get team membership for a user](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user) endpoint.
-
-Team members will include the members of child teams.
-
-To get a user's membership with a team, the team must be visible to the authenticated user.
-
-**Note:**
-The response contains the `state` of the membership and the member's `role`.
-
-The `role` for organization owners is set to `maintainer`. For more information about `maintainer` roles, see [Create a team](https://docs.github.com/rest/teams/teams#create-a-team).
-
-`GET /teams/{team_id}/memberships/{username}` (operation `teams/get-membership-for-user-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user-legacy)*/
+    /// Get team membership for a user (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Get team membership for a user](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user) endpoint.
+    ///
+    /// Team members will include the members of child teams.
+    ///
+    /// To get a user's membership with a team, the team must be visible to the authenticated user.
+    ///
+    /// **Note:**
+    /// The response contains the `state` of the membership and the member's `role`.
+    ///
+    /// The `role` for organization owners is set to `maintainer`. For more information about `maintainer` roles, see [Create a team](https://docs.github.com/rest/teams/teams#create-a-team).
+    ///
+    /// `GET /teams/{team_id}/memberships/{username}` (operation `teams/get-membership-for-user-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1050,25 +1050,25 @@ The `role` for organization owners is set to `maintainer`. For more information 
             },
         )
     }
-    /**Add or update team membership for a user (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Add or update team membership for a user](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user) endpoint.
-
-Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-If the user is already a member of the team's organization, this endpoint will add the user to the team. To add a membership between an organization member and a team, the authenticated user must be an organization owner or a team maintainer.
-
-> [!NOTE]
-> When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
-
-If the user is unaffiliated with the team's organization, this endpoint will send an invitation to the user via email. This newly-created membership will be in the "pending" state until the user accepts the invitation, at which point the membership will transition to the "active" state and the user will be added as a member of the team. To add a membership between an unaffiliated user and a team, the authenticated user must be an organization owner.
-
-If the user is already a member of the team, this endpoint will update the role of the team member's role. To update the membership of a team member, the authenticated user must be an organization owner or a team maintainer.
-
-`PUT /teams/{team_id}/memberships/{username}` (operation `teams/add-or-update-membership-for-user-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user-legacy)*/
+    /// Add or update team membership for a user (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Add or update team membership for a user](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user) endpoint.
+    ///
+    /// Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// If the user is already a member of the team's organization, this endpoint will add the user to the team. To add a membership between an organization member and a team, the authenticated user must be an organization owner or a team maintainer.
+    ///
+    /// > [!NOTE]
+    /// > When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
+    ///
+    /// If the user is unaffiliated with the team's organization, this endpoint will send an invitation to the user via email. This newly-created membership will be in the "pending" state until the user accepts the invitation, at which point the membership will transition to the "active" state and the user will be added as a member of the team. To add a membership between an unaffiliated user and a team, the authenticated user must be an organization owner.
+    ///
+    /// If the user is already a member of the team, this endpoint will update the role of the team member's role. To update the membership of a team member, the authenticated user must be an organization owner or a team maintainer.
+    ///
+    /// `PUT /teams/{team_id}/memberships/{username}` (operation `teams/add-or-update-membership-for-user-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1105,21 +1105,21 @@ If the user is already a member of the team, this endpoint will update the role 
             },
         )
     }
-    /**Remove team membership for a user (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Remove team membership for a user](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user) endpoint.
-
-Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
-
-To remove a membership between a user and a team, the authenticated user must have 'admin' permissions to the team or be an owner of the organization that the team is associated with. Removing team membership does not delete the user, it just removes their membership from the team.
-
-> [!NOTE]
-> When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
-
-`DELETE /teams/{team_id}/memberships/{username}` (operation `teams/remove-membership-for-user-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user-legacy)*/
+    /// Remove team membership for a user (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Remove team membership for a user](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user) endpoint.
+    ///
+    /// Team synchronization is available for organizations using GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
+    ///
+    /// To remove a membership between a user and a team, the authenticated user must have 'admin' permissions to the team or be an owner of the organization that the team is associated with. Removing team membership does not delete the user, it just removes their membership from the team.
+    ///
+    /// > [!NOTE]
+    /// > When you have team synchronization set up for a team with your organization's identity provider (IdP), you will see an error if you attempt to use the API for making changes to the team's membership. If you have access to manage group membership in your IdP, you can manage GitHub team membership through your identity provider, which automatically adds and removes team members in an organization. For more information, see "[Synchronizing teams between your identity provider and GitHub](https://docs.github.com/articles/synchronizing-teams-between-your-identity-provider-and-github/)."
+    ///
+    /// `DELETE /teams/{team_id}/memberships/{username}` (operation `teams/remove-membership-for-user-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1148,14 +1148,14 @@ To remove a membership between a user and a team, the authenticated user must ha
             },
         )
     }
-    /**List team repositories (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [List team repositories](https://docs.github.com/rest/teams/teams#list-team-repositories) endpoint.
-
-`GET /teams/{team_id}/repos` (operation `teams/list-repos-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#list-team-repositories-legacy)*/
+    /// List team repositories (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [List team repositories](https://docs.github.com/rest/teams/teams#list-team-repositories) endpoint.
+    ///
+    /// `GET /teams/{team_id}/repos` (operation `teams/list-repos-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-team-repositories-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1191,19 +1191,19 @@ To remove a membership between a user and a team, the authenticated user must ha
             },
         )
     }
-    /**Check team permissions for a repository (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Check team permissions for a repository](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository) endpoint.
-
-> [!NOTE]
-> Repositories inherited through a parent team will also be checked.
-
-You can also get information about the specified repository, including what permissions the team grants on it, by passing the following custom [media type](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types/) via the `Accept` header:
-
-`GET /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/check-permissions-for-repo-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository-legacy)*/
+    /// Check team permissions for a repository (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Check team permissions for a repository](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository) endpoint.
+    ///
+    /// > [!NOTE]
+    /// > Repositories inherited through a parent team will also be checked.
+    ///
+    /// You can also get information about the specified repository, including what permissions the team grants on it, by passing the following custom [media type](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types/) via the `Accept` header:
+    ///
+    /// `GET /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/check-permissions-for-repo-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1238,18 +1238,18 @@ You can also get information about the specified repository, including what perm
             },
         )
     }
-    /**Add or update team repository permissions (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new "[Add or update team repository permissions](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions)" endpoint.
-
-To add a repository to a team or update the team's permission on a repository, the authenticated user must have admin access to the repository, and must be able to see the team. The repository must be owned by the organization, or a direct fork of a repository owned by the organization. You will get a `422 Unprocessable Entity` status if you attempt to add a repository to a team that is not owned by the organization.
-
-Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-`PUT /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/add-or-update-repo-permissions-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions-legacy)*/
+    /// Add or update team repository permissions (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new "[Add or update team repository permissions](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions)" endpoint.
+    ///
+    /// To add a repository to a team or update the team's permission on a repository, the authenticated user must have admin access to the repository, and must be able to see the team. The repository must be owned by the organization, or a direct fork of a repository owned by the organization. You will get a `422 Unprocessable Entity` status if you attempt to add a repository to a team that is not owned by the organization.
+    ///
+    /// Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// `PUT /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/add-or-update-repo-permissions-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1287,16 +1287,16 @@ Note that, if you choose not to pass any parameters, you'll need to set `Content
             },
         )
     }
-    /**Remove a repository from a team (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Remove a repository from a team](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team) endpoint.
-
-If the authenticated user is an organization owner or a team maintainer, they can remove any repositories from the team. To remove a repository from a team as an organization member, the authenticated user must have admin access to the repository and must be able to see the team. NOTE: This does not delete the repository, it just removes it from the team.
-
-`DELETE /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/remove-repo-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team-legacy)*/
+    /// Remove a repository from a team (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [Remove a repository from a team](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team) endpoint.
+    ///
+    /// If the authenticated user is an organization owner or a team maintainer, they can remove any repositories from the team. To remove a repository from a team as an organization member, the authenticated user must have admin access to the repository and must be able to see the team. NOTE: This does not delete the repository, it just removes it from the team.
+    ///
+    /// `DELETE /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/remove-repo-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1327,14 +1327,14 @@ If the authenticated user is an organization owner or a team maintainer, they ca
             },
         )
     }
-    /**List child teams (Legacy)
-
-> [!WARNING]
-> **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List child teams`](https://docs.github.com/rest/teams/teams#list-child-teams) endpoint.
-
-`GET /teams/{team_id}/teams` (operation `teams/list-child-legacy`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#list-child-teams-legacy)*/
+    /// List child teams (Legacy)
+    ///
+    /// > [!WARNING]
+    /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List child teams`](https://docs.github.com/rest/teams/teams#list-child-teams) endpoint.
+    ///
+    /// `GET /teams/{team_id}/teams` (operation `teams/list-child-legacy`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-child-teams-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
     )]
@@ -1372,18 +1372,18 @@ If the authenticated user is an organization owner or a team maintainer, they ca
             },
         )
     }
-    /**List teams for the authenticated user
-
-List all of the teams across all of the organizations to which the authenticated
-user belongs.
-
-OAuth app tokens and personal access tokens (classic) need the `user`, `repo`, or `read:org` scope to use this endpoint.
-
-When using a fine-grained personal access token, the resource owner of the token must be a single organization, and the response will only include the teams from that organization.
-
-`GET /user/teams` (operation `teams/list-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/teams/teams#list-teams-for-the-authenticated-user)*/
+    /// List teams for the authenticated user
+    ///
+    /// List all of the teams across all of the organizations to which the authenticated
+    /// user belongs.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user`, `repo`, or `read:org` scope to use this endpoint.
+    ///
+    /// When using a fine-grained personal access token, the resource owner of the token must be a single organization, and the response will only include the teams from that organization.
+    ///
+    /// `GET /user/teams` (operation `teams/list-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-teams-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
         &self,
         query: &TeamsListForAuthenticatedUserQuery,
@@ -1422,11 +1422,11 @@ When using a fine-grained personal access token, the resource owner of the token
 ///Query parameters of [`list`](TeamsApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
-    ///Filter team results by their type. For more information, see "[What kind of team should I use?](https://docs.github.com/enterprise-cloud@latest/admin/concepts/enterprise-fundamentals/teams-in-an-enterprise#what-kind-of-team-should-i-use)"
+    /// Filter team results by their type. For more information, see "[What kind of team should I use?](https://docs.github.com/enterprise-cloud@latest/admin/concepts/enterprise-fundamentals/teams-in-an-enterprise#what-kind-of-team-should-i-use)"
     pub team_type: Option<crate::types::AllOrEnterpriseOrOrganization>,
 }
 ///The success responses of [`update_in_org`](TeamsApi::update_in_org).
@@ -1440,27 +1440,27 @@ pub enum TeamsUpdateInOrgResponse {
 ///Query parameters of [`list_pending_invitations_in_org`](TeamsApi::list_pending_invitations_in_org).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListPendingInvitationsInOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_members_in_org`](TeamsApi::list_members_in_org).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListMembersInOrgQuery {
-    ///Filters members returned by their role in the team.
+    /// Filters members returned by their role in the team.
     pub role: Option<crate::types::MemberOrMaintainerOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repos_in_org`](TeamsApi::list_repos_in_org).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListReposInOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`check_permissions_for_repo_in_org`](TeamsApi::check_permissions_for_repo_in_org).
@@ -1474,9 +1474,9 @@ pub enum TeamsCheckPermissionsForRepoInOrgResponse {
 ///Query parameters of [`list_child_in_org`](TeamsApi::list_child_in_org).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListChildInOrgQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`update_legacy`](TeamsApi::update_legacy).
@@ -1490,27 +1490,27 @@ pub enum TeamsUpdateLegacyResponse {
 ///Query parameters of [`list_pending_invitations_legacy`](TeamsApi::list_pending_invitations_legacy).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListPendingInvitationsLegacyQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_members_legacy`](TeamsApi::list_members_legacy).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListMembersLegacyQuery {
-    ///Filters members returned by their role in the team.
+    /// Filters members returned by their role in the team.
     pub role: Option<crate::types::MemberOrMaintainerOrAll>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_repos_legacy`](TeamsApi::list_repos_legacy).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListReposLegacyQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`check_permissions_for_repo_legacy`](TeamsApi::check_permissions_for_repo_legacy).
@@ -1524,17 +1524,17 @@ pub enum TeamsCheckPermissionsForRepoLegacyResponse {
 ///Query parameters of [`list_child_legacy`](TeamsApi::list_child_legacy).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListChildLegacyQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_for_authenticated_user`](TeamsApi::list_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct TeamsListForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_for_authenticated_user`](TeamsApi::list_for_authenticated_user).

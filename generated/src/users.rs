@@ -16,13 +16,13 @@ pub struct UsersApi<'a> {
     client: &'a Client,
 }
 impl<'a> UsersApi<'a> {
-    /**Get the authenticated user
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope in order for the response to include private profile information.
-
-`GET /user` (operation `users/get-authenticated`)
-
-[GitHub docs](https://docs.github.com/rest/users/users#get-the-authenticated-user)*/
+    /// Get the authenticated user
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope in order for the response to include private profile information.
+    ///
+    /// `GET /user` (operation `users/get-authenticated`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/users#get-the-authenticated-user)
     pub async fn get_authenticated(
         &self,
     ) -> Result<Response<UsersGetAuthenticatedResponse>, Error> {
@@ -50,13 +50,13 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope in o
             },
         )
     }
-    /**Update the authenticated user
-
-**Note:** If your email is set to private and you send an `email` parameter as part of this request to update your profile, your privacy settings are still enforced: the email address will not be displayed on your public profile or via the API.
-
-`PATCH /user` (operation `users/update-authenticated`)
-
-[GitHub docs](https://docs.github.com/rest/users/users#update-the-authenticated-user)*/
+    /// Update the authenticated user
+    ///
+    /// **Note:** If your email is set to private and you send an `email` parameter as part of this request to update your profile, your privacy settings are still enforced: the email address will not be displayed on your public profile or via the API.
+    ///
+    /// `PATCH /user` (operation `users/update-authenticated`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/users#update-the-authenticated-user)
     pub async fn update_authenticated(
         &self,
         body: Option<&crate::types::UsersUpdateAuthenticatedRequest>,
@@ -90,13 +90,13 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope in o
             },
         )
     }
-    /**List users blocked by the authenticated user
-
-List the users you've blocked on your personal account.
-
-`GET /user/blocks` (operation `users/list-blocked-by-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/blocking#list-users-blocked-by-the-authenticated-user)*/
+    /// List users blocked by the authenticated user
+    ///
+    /// List the users you've blocked on your personal account.
+    ///
+    /// `GET /user/blocks` (operation `users/list-blocked-by-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/blocking#list-users-blocked-by-the-authenticated-user)
     pub async fn list_blocked_by_authenticated_user(
         &self,
         query: &UsersListBlockedByAuthenticatedUserQuery,
@@ -132,13 +132,13 @@ List the users you've blocked on your personal account.
             },
         )
     }
-    /**Check if a user is blocked by the authenticated user
-
-Returns a 204 if the given user is blocked by the authenticated user. Returns a 404 if the given user is not blocked by the authenticated user, or if the given user account has been identified as spam by GitHub.
-
-`GET /user/blocks/{username}` (operation `users/check-blocked`)
-
-[GitHub docs](https://docs.github.com/rest/users/blocking#check-if-a-user-is-blocked-by-the-authenticated-user)*/
+    /// Check if a user is blocked by the authenticated user
+    ///
+    /// Returns a 204 if the given user is blocked by the authenticated user. Returns a 404 if the given user is not blocked by the authenticated user, or if the given user account has been identified as spam by GitHub.
+    ///
+    /// `GET /user/blocks/{username}` (operation `users/check-blocked`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/blocking#check-if-a-user-is-blocked-by-the-authenticated-user)
     pub async fn check_blocked(
         &self,
         username: &str,
@@ -165,13 +165,13 @@ Returns a 204 if the given user is blocked by the authenticated user. Returns a 
             },
         )
     }
-    /**Block a user
-
-Blocks the given user and returns a 204. If the authenticated user cannot block the given user a 422 is returned.
-
-`PUT /user/blocks/{username}` (operation `users/block`)
-
-[GitHub docs](https://docs.github.com/rest/users/blocking#block-a-user)*/
+    /// Block a user
+    ///
+    /// Blocks the given user and returns a 204. If the authenticated user cannot block the given user a 422 is returned.
+    ///
+    /// `PUT /user/blocks/{username}` (operation `users/block`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/blocking#block-a-user)
     pub async fn block(
         &self,
         username: &str,
@@ -199,13 +199,13 @@ Blocks the given user and returns a 204. If the authenticated user cannot block 
             },
         )
     }
-    /**Unblock a user
-
-Unblocks the given user and returns a 204.
-
-`DELETE /user/blocks/{username}` (operation `users/unblock`)
-
-[GitHub docs](https://docs.github.com/rest/users/blocking#unblock-a-user)*/
+    /// Unblock a user
+    ///
+    /// Unblocks the given user and returns a 204.
+    ///
+    /// `DELETE /user/blocks/{username}` (operation `users/unblock`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/blocking#unblock-a-user)
     pub async fn unblock(
         &self,
         username: &str,
@@ -232,13 +232,13 @@ Unblocks the given user and returns a 204.
             },
         )
     }
-    /**Set primary email visibility for the authenticated user
-
-Sets the visibility for your primary email addresses.
-
-`PATCH /user/email/visibility` (operation `users/set-primary-email-visibility-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/emails#set-primary-email-visibility-for-the-authenticated-user)*/
+    /// Set primary email visibility for the authenticated user
+    ///
+    /// Sets the visibility for your primary email addresses.
+    ///
+    /// `PATCH /user/email/visibility` (operation `users/set-primary-email-visibility-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/emails#set-primary-email-visibility-for-the-authenticated-user)
     pub async fn set_primary_email_visibility_for_authenticated_user(
         &self,
         body: &crate::types::UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest,
@@ -279,16 +279,16 @@ Sets the visibility for your primary email addresses.
             },
         )
     }
-    /**List email addresses for the authenticated user
-
-Lists all of your email addresses, and specifies which one is visible
-to the public.
-
-OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
-
-`GET /user/emails` (operation `users/list-emails-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user)*/
+    /// List email addresses for the authenticated user
+    ///
+    /// Lists all of your email addresses, and specifies which one is visible
+    /// to the public.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
+    ///
+    /// `GET /user/emails` (operation `users/list-emails-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user)
     pub async fn list_emails_for_authenticated_user(
         &self,
         query: &UsersListEmailsForAuthenticatedUserQuery,
@@ -324,13 +324,13 @@ OAuth app tokens and personal access tokens (classic) need the `user:email` scop
             },
         )
     }
-    /**Add an email address for the authenticated user
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`POST /user/emails` (operation `users/add-email-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/emails#add-an-email-address-for-the-authenticated-user)*/
+    /// Add an email address for the authenticated user
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `POST /user/emails` (operation `users/add-email-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/emails#add-an-email-address-for-the-authenticated-user)
     pub async fn add_email_for_authenticated_user(
         &self,
         body: Option<&crate::types::UsersAddEmailForAuthenticatedUserRequest>,
@@ -364,13 +364,13 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**Delete an email address for the authenticated user
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`DELETE /user/emails` (operation `users/delete-email-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/emails#delete-an-email-address-for-the-authenticated-user)*/
+    /// Delete an email address for the authenticated user
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `DELETE /user/emails` (operation `users/delete-email-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/emails#delete-an-email-address-for-the-authenticated-user)
     pub async fn delete_email_for_authenticated_user(
         &self,
         body: Option<&crate::types::UsersAddEmailForAuthenticatedUserRequest>,
@@ -401,13 +401,13 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**List followers of the authenticated user
-
-Lists the people following the authenticated user.
-
-`GET /user/followers` (operation `users/list-followers-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#list-followers-of-the-authenticated-user)*/
+    /// List followers of the authenticated user
+    ///
+    /// Lists the people following the authenticated user.
+    ///
+    /// `GET /user/followers` (operation `users/list-followers-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#list-followers-of-the-authenticated-user)
     pub async fn list_followers_for_authenticated_user(
         &self,
         query: &UsersListFollowersForAuthenticatedUserQuery,
@@ -442,13 +442,13 @@ Lists the people following the authenticated user.
             },
         )
     }
-    /**List the people the authenticated user follows
-
-Lists the people who the authenticated user follows.
-
-`GET /user/following` (operation `users/list-followed-by-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#list-the-people-the-authenticated-user-follows)*/
+    /// List the people the authenticated user follows
+    ///
+    /// Lists the people who the authenticated user follows.
+    ///
+    /// `GET /user/following` (operation `users/list-followed-by-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#list-the-people-the-authenticated-user-follows)
     pub async fn list_followed_by_authenticated_user(
         &self,
         query: &UsersListFollowedByAuthenticatedUserQuery,
@@ -483,13 +483,13 @@ Lists the people who the authenticated user follows.
             },
         )
     }
-    /**Check if a person is followed by the authenticated user
-
-
-
-`GET /user/following/{username}` (operation `users/check-person-is-followed-by-authenticated`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#check-if-a-person-is-followed-by-the-authenticated-user)*/
+    /// Check if a person is followed by the authenticated user
+    ///
+    ///
+    ///
+    /// `GET /user/following/{username}` (operation `users/check-person-is-followed-by-authenticated`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#check-if-a-person-is-followed-by-the-authenticated-user)
     pub async fn check_person_is_followed_by_authenticated(
         &self,
         username: &str,
@@ -520,15 +520,15 @@ Lists the people who the authenticated user follows.
             },
         )
     }
-    /**Follow a user
-
-Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP verbs](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
-
-OAuth app tokens and personal access tokens (classic) need the `user:follow` scope to use this endpoint.
-
-`PUT /user/following/{username}` (operation `users/follow`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#follow-a-user)*/
+    /// Follow a user
+    ///
+    /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP verbs](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user:follow` scope to use this endpoint.
+    ///
+    /// `PUT /user/following/{username}` (operation `users/follow`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#follow-a-user)
     pub async fn follow(
         &self,
         username: &str,
@@ -556,13 +556,13 @@ OAuth app tokens and personal access tokens (classic) need the `user:follow` sco
             },
         )
     }
-    /**Unfollow a user
-
-OAuth app tokens and personal access tokens (classic) need the `user:follow` scope to use this endpoint.
-
-`DELETE /user/following/{username}` (operation `users/unfollow`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#unfollow-a-user)*/
+    /// Unfollow a user
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user:follow` scope to use this endpoint.
+    ///
+    /// `DELETE /user/following/{username}` (operation `users/unfollow`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#unfollow-a-user)
     pub async fn unfollow(
         &self,
         username: &str,
@@ -589,15 +589,15 @@ OAuth app tokens and personal access tokens (classic) need the `user:follow` sco
             },
         )
     }
-    /**List GPG keys for the authenticated user
-
-Lists the current user's GPG keys.
-
-OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
-
-`GET /user/gpg_keys` (operation `users/list-gpg-keys-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/gpg-keys#list-gpg-keys-for-the-authenticated-user)*/
+    /// List GPG keys for the authenticated user
+    ///
+    /// Lists the current user's GPG keys.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
+    ///
+    /// `GET /user/gpg_keys` (operation `users/list-gpg-keys-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#list-gpg-keys-for-the-authenticated-user)
     pub async fn list_gpg_keys_for_authenticated_user(
         &self,
         query: &UsersListGpgKeysForAuthenticatedUserQuery,
@@ -633,15 +633,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` sc
             },
         )
     }
-    /**Create a GPG key for the authenticated user
-
-Adds a GPG key to the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `write:gpg_key` scope to use this endpoint.
-
-`POST /user/gpg_keys` (operation `users/create-gpg-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/gpg-keys#create-a-gpg-key-for-the-authenticated-user)*/
+    /// Create a GPG key for the authenticated user
+    ///
+    /// Adds a GPG key to the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:gpg_key` scope to use this endpoint.
+    ///
+    /// `POST /user/gpg_keys` (operation `users/create-gpg-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#create-a-gpg-key-for-the-authenticated-user)
     pub async fn create_gpg_key_for_authenticated_user(
         &self,
         body: &crate::types::UsersCreateGpgKeyForAuthenticatedUserRequest,
@@ -673,15 +673,15 @@ OAuth app tokens and personal access tokens (classic) need the `write:gpg_key` s
             },
         )
     }
-    /**Get a GPG key for the authenticated user
-
-View extended details for a single GPG key.
-
-OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
-
-`GET /user/gpg_keys/{gpg_key_id}` (operation `users/get-gpg-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/gpg-keys#get-a-gpg-key-for-the-authenticated-user)*/
+    /// Get a GPG key for the authenticated user
+    ///
+    /// View extended details for a single GPG key.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
+    ///
+    /// `GET /user/gpg_keys/{gpg_key_id}` (operation `users/get-gpg-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#get-a-gpg-key-for-the-authenticated-user)
     pub async fn get_gpg_key_for_authenticated_user(
         &self,
         gpg_key_id: i64,
@@ -714,15 +714,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` sc
             },
         )
     }
-    /**Delete a GPG key for the authenticated user
-
-Removes a GPG key from the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:gpg_key` scope to use this endpoint.
-
-`DELETE /user/gpg_keys/{gpg_key_id}` (operation `users/delete-gpg-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/gpg-keys#delete-a-gpg-key-for-the-authenticated-user)*/
+    /// Delete a GPG key for the authenticated user
+    ///
+    /// Removes a GPG key from the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:gpg_key` scope to use this endpoint.
+    ///
+    /// `DELETE /user/gpg_keys/{gpg_key_id}` (operation `users/delete-gpg-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#delete-a-gpg-key-for-the-authenticated-user)
     pub async fn delete_gpg_key_for_authenticated_user(
         &self,
         gpg_key_id: i64,
@@ -753,15 +753,15 @@ OAuth app tokens and personal access tokens (classic) need the `admin:gpg_key` s
             },
         )
     }
-    /**List public SSH keys for the authenticated user
-
-Lists the public SSH keys for the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `read:public_key` scope to use this endpoint.
-
-`GET /user/keys` (operation `users/list-public-ssh-keys-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/keys#list-public-ssh-keys-for-the-authenticated-user)*/
+    /// List public SSH keys for the authenticated user
+    ///
+    /// Lists the public SSH keys for the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:public_key` scope to use this endpoint.
+    ///
+    /// `GET /user/keys` (operation `users/list-public-ssh-keys-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/keys#list-public-ssh-keys-for-the-authenticated-user)
     pub async fn list_public_ssh_keys_for_authenticated_user(
         &self,
         query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
@@ -799,15 +799,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:public_key`
             },
         )
     }
-    /**Create a public SSH key for the authenticated user
-
-Adds a public SSH key to the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `write:public_key` scope to use this endpoint.
-
-`POST /user/keys` (operation `users/create-public-ssh-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/keys#create-a-public-ssh-key-for-the-authenticated-user)*/
+    /// Create a public SSH key for the authenticated user
+    ///
+    /// Adds a public SSH key to the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:public_key` scope to use this endpoint.
+    ///
+    /// `POST /user/keys` (operation `users/create-public-ssh-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/keys#create-a-public-ssh-key-for-the-authenticated-user)
     pub async fn create_public_ssh_key_for_authenticated_user(
         &self,
         body: &crate::types::UsersCreatePublicSshKeyForAuthenticatedUserRequest,
@@ -843,15 +843,15 @@ OAuth app tokens and personal access tokens (classic) need the `write:public_key
             },
         )
     }
-    /**Get a public SSH key for the authenticated user
-
-View extended details for a single public SSH key.
-
-OAuth app tokens and personal access tokens (classic) need the `read:public_key` scope to use this endpoint.
-
-`GET /user/keys/{key_id}` (operation `users/get-public-ssh-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/keys#get-a-public-ssh-key-for-the-authenticated-user)*/
+    /// Get a public SSH key for the authenticated user
+    ///
+    /// View extended details for a single public SSH key.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:public_key` scope to use this endpoint.
+    ///
+    /// `GET /user/keys/{key_id}` (operation `users/get-public-ssh-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/keys#get-a-public-ssh-key-for-the-authenticated-user)
     pub async fn get_public_ssh_key_for_authenticated_user(
         &self,
         key_id: i64,
@@ -883,15 +883,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:public_key`
             },
         )
     }
-    /**Delete a public SSH key for the authenticated user
-
-Removes a public SSH key from the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:public_key` scope to use this endpoint.
-
-`DELETE /user/keys/{key_id}` (operation `users/delete-public-ssh-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/keys#delete-a-public-ssh-key-for-the-authenticated-user)*/
+    /// Delete a public SSH key for the authenticated user
+    ///
+    /// Removes a public SSH key from the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:public_key` scope to use this endpoint.
+    ///
+    /// `DELETE /user/keys/{key_id}` (operation `users/delete-public-ssh-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/keys#delete-a-public-ssh-key-for-the-authenticated-user)
     pub async fn delete_public_ssh_key_for_authenticated_user(
         &self,
         key_id: i64,
@@ -922,17 +922,17 @@ OAuth app tokens and personal access tokens (classic) need the `admin:public_key
             },
         )
     }
-    /**List public email addresses for the authenticated user
-
-Lists your publicly visible email address, which you can set with the
-[Set primary email visibility for the authenticated user](https://docs.github.com/rest/users/emails#set-primary-email-visibility-for-the-authenticated-user)
-endpoint.
-
-OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
-
-`GET /user/public_emails` (operation `users/list-public-emails-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/emails#list-public-email-addresses-for-the-authenticated-user)*/
+    /// List public email addresses for the authenticated user
+    ///
+    /// Lists your publicly visible email address, which you can set with the
+    /// [Set primary email visibility for the authenticated user](https://docs.github.com/rest/users/emails#set-primary-email-visibility-for-the-authenticated-user)
+    /// endpoint.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
+    ///
+    /// `GET /user/public_emails` (operation `users/list-public-emails-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/emails#list-public-email-addresses-for-the-authenticated-user)
     pub async fn list_public_emails_for_authenticated_user(
         &self,
         query: &UsersListPublicEmailsForAuthenticatedUserQuery,
@@ -970,13 +970,13 @@ OAuth app tokens and personal access tokens (classic) need the `user:email` scop
             },
         )
     }
-    /**List social accounts for the authenticated user
-
-Lists all of your social accounts.
-
-`GET /user/social_accounts` (operation `users/list-social-accounts-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/social-accounts#list-social-accounts-for-the-authenticated-user)*/
+    /// List social accounts for the authenticated user
+    ///
+    /// Lists all of your social accounts.
+    ///
+    /// `GET /user/social_accounts` (operation `users/list-social-accounts-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#list-social-accounts-for-the-authenticated-user)
     pub async fn list_social_accounts_for_authenticated_user(
         &self,
         query: &UsersListSocialAccountsForAuthenticatedUserQuery,
@@ -1014,15 +1014,15 @@ Lists all of your social accounts.
             },
         )
     }
-    /**Add social accounts for the authenticated user
-
-Add one or more social accounts to the authenticated user's profile.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`POST /user/social_accounts` (operation `users/add-social-account-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/social-accounts#add-social-accounts-for-the-authenticated-user)*/
+    /// Add social accounts for the authenticated user
+    ///
+    /// Add one or more social accounts to the authenticated user's profile.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `POST /user/social_accounts` (operation `users/add-social-account-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#add-social-accounts-for-the-authenticated-user)
     pub async fn add_social_account_for_authenticated_user(
         &self,
         body: &crate::types::UsersAddSocialAccountForAuthenticatedUserRequest,
@@ -1056,15 +1056,15 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**Delete social accounts for the authenticated user
-
-Deletes one or more social accounts from the authenticated user's profile.
-
-OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
-
-`DELETE /user/social_accounts` (operation `users/delete-social-account-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/social-accounts#delete-social-accounts-for-the-authenticated-user)*/
+    /// Delete social accounts for the authenticated user
+    ///
+    /// Deletes one or more social accounts from the authenticated user's profile.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
+    ///
+    /// `DELETE /user/social_accounts` (operation `users/delete-social-account-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#delete-social-accounts-for-the-authenticated-user)
     pub async fn delete_social_account_for_authenticated_user(
         &self,
         body: &crate::types::UsersAddSocialAccountForAuthenticatedUserRequest,
@@ -1097,15 +1097,15 @@ OAuth app tokens and personal access tokens (classic) need the `user` scope to u
             },
         )
     }
-    /**List SSH signing keys for the authenticated user
-
-Lists the SSH signing keys for the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing_key` scope to use this endpoint.
-
-`GET /user/ssh_signing_keys` (operation `users/list-ssh-signing-keys-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#list-ssh-signing-keys-for-the-authenticated-user)*/
+    /// List SSH signing keys for the authenticated user
+    ///
+    /// Lists the SSH signing keys for the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing_key` scope to use this endpoint.
+    ///
+    /// `GET /user/ssh_signing_keys` (operation `users/list-ssh-signing-keys-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#list-ssh-signing-keys-for-the-authenticated-user)
     pub async fn list_ssh_signing_keys_for_authenticated_user(
         &self,
         query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
@@ -1143,15 +1143,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing
             },
         )
     }
-    /**Create a SSH signing key for the authenticated user
-
-Creates an SSH signing key for the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `write:ssh_signing_key` scope to use this endpoint.
-
-`POST /user/ssh_signing_keys` (operation `users/create-ssh-signing-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#create-a-ssh-signing-key-for-the-authenticated-user)*/
+    /// Create a SSH signing key for the authenticated user
+    ///
+    /// Creates an SSH signing key for the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `write:ssh_signing_key` scope to use this endpoint.
+    ///
+    /// `POST /user/ssh_signing_keys` (operation `users/create-ssh-signing-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#create-a-ssh-signing-key-for-the-authenticated-user)
     pub async fn create_ssh_signing_key_for_authenticated_user(
         &self,
         body: &crate::types::UsersCreateSshSigningKeyForAuthenticatedUserRequest,
@@ -1187,15 +1187,15 @@ OAuth app tokens and personal access tokens (classic) need the `write:ssh_signin
             },
         )
     }
-    /**Get an SSH signing key for the authenticated user
-
-Gets extended details for an SSH signing key.
-
-OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing_key` scope to use this endpoint.
-
-`GET /user/ssh_signing_keys/{ssh_signing_key_id}` (operation `users/get-ssh-signing-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#get-an-ssh-signing-key-for-the-authenticated-user)*/
+    /// Get an SSH signing key for the authenticated user
+    ///
+    /// Gets extended details for an SSH signing key.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing_key` scope to use this endpoint.
+    ///
+    /// `GET /user/ssh_signing_keys/{ssh_signing_key_id}` (operation `users/get-ssh-signing-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#get-an-ssh-signing-key-for-the-authenticated-user)
     pub async fn get_ssh_signing_key_for_authenticated_user(
         &self,
         ssh_signing_key_id: i64,
@@ -1230,15 +1230,15 @@ OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing
             },
         )
     }
-    /**Delete an SSH signing key for the authenticated user
-
-Deletes an SSH signing key from the authenticated user's GitHub account.
-
-OAuth app tokens and personal access tokens (classic) need the `admin:ssh_signing_key` scope to use this endpoint.
-
-`DELETE /user/ssh_signing_keys/{ssh_signing_key_id}` (operation `users/delete-ssh-signing-key-for-authenticated-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#delete-an-ssh-signing-key-for-the-authenticated-user)*/
+    /// Delete an SSH signing key for the authenticated user
+    ///
+    /// Deletes an SSH signing key from the authenticated user's GitHub account.
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `admin:ssh_signing_key` scope to use this endpoint.
+    ///
+    /// `DELETE /user/ssh_signing_keys/{ssh_signing_key_id}` (operation `users/delete-ssh-signing-key-for-authenticated-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#delete-an-ssh-signing-key-for-the-authenticated-user)
     pub async fn delete_ssh_signing_key_for_authenticated_user(
         &self,
         ssh_signing_key_id: i64,
@@ -1272,19 +1272,19 @@ OAuth app tokens and personal access tokens (classic) need the `admin:ssh_signin
             },
         )
     }
-    /**Get a user using their ID
-
-Provides publicly available information about someone with a GitHub account. This method takes their durable user `ID` instead of their `login`, which can change over time.
-
-If you are requesting information about an [Enterprise Managed User](https://docs.github.com/enterprise-cloud@latest/admin/managing-iam/understanding-iam-for-enterprises/about-enterprise-managed-users), or a GitHub App bot that is installed in an organization that uses Enterprise Managed Users, your requests must be authenticated as a user or GitHub App that has access to the organization to view that account's information. If you are not authorized, the request will return a `404 Not Found` status.
-
-The `email` key in the following response is the publicly visible email address from your GitHub [profile page](https://github.com/settings/profile). When setting up your profile, you can select a primary email address to be public which provides an email entry for this endpoint. If you do not set a public email address for `email`, then it will have a value of `null`. You only see publicly visible email addresses when authenticated with GitHub. For more information, see [Authentication](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#authentication).
-
-The Emails API enables you to list all of your email addresses, and toggle a primary email to be visible publicly. For more information, see [Emails API](https://docs.github.com/rest/users/emails).
-
-`GET /user/{account_id}` (operation `users/get-by-id`)
-
-[GitHub docs](https://docs.github.com/rest/users/users#get-a-user-using-their-id)*/
+    /// Get a user using their ID
+    ///
+    /// Provides publicly available information about someone with a GitHub account. This method takes their durable user `ID` instead of their `login`, which can change over time.
+    ///
+    /// If you are requesting information about an [Enterprise Managed User](https://docs.github.com/enterprise-cloud@latest/admin/managing-iam/understanding-iam-for-enterprises/about-enterprise-managed-users), or a GitHub App bot that is installed in an organization that uses Enterprise Managed Users, your requests must be authenticated as a user or GitHub App that has access to the organization to view that account's information. If you are not authorized, the request will return a `404 Not Found` status.
+    ///
+    /// The `email` key in the following response is the publicly visible email address from your GitHub [profile page](https://github.com/settings/profile). When setting up your profile, you can select a primary email address to be public which provides an email entry for this endpoint. If you do not set a public email address for `email`, then it will have a value of `null`. You only see publicly visible email addresses when authenticated with GitHub. For more information, see [Authentication](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#authentication).
+    ///
+    /// The Emails API enables you to list all of your email addresses, and toggle a primary email to be visible publicly. For more information, see [Emails API](https://docs.github.com/rest/users/emails).
+    ///
+    /// `GET /user/{account_id}` (operation `users/get-by-id`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/users#get-a-user-using-their-id)
     pub async fn get_by_id(
         &self,
         account_id: i64,
@@ -1308,15 +1308,15 @@ The Emails API enables you to list all of your email addresses, and toggle a pri
             },
         )
     }
-    /**List users
-
-Lists all users, in the order that they signed up on GitHub. This list includes personal user accounts and organization accounts.
-
-Note: Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of users.
-
-`GET /users` (operation `users/list`)
-
-[GitHub docs](https://docs.github.com/rest/users/users#list-users)*/
+    /// List users
+    ///
+    /// Lists all users, in the order that they signed up on GitHub. This list includes personal user accounts and organization accounts.
+    ///
+    /// Note: Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of users.
+    ///
+    /// `GET /users` (operation `users/list`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/users#list-users)
     pub async fn list(
         &self,
         query: &UsersListQuery,
@@ -1345,19 +1345,19 @@ Note: Pagination is powered exclusively by the `since` parameter. Use the [Link 
             },
         )
     }
-    /**Get a user
-
-Provides publicly available information about someone with a GitHub account.
-
-If you are requesting information about an [Enterprise Managed User](https://docs.github.com/enterprise-cloud@latest/admin/managing-iam/understanding-iam-for-enterprises/about-enterprise-managed-users), or a GitHub App bot that is installed in an organization that uses Enterprise Managed Users, your requests must be authenticated as a user or GitHub App that has access to the organization to view that account's information. If you are not authorized, the request will return a `404 Not Found` status.
-
-The `email` key in the following response is the publicly visible email address from your GitHub [profile page](https://github.com/settings/profile). When setting up your profile, you can select a primary email address to be public which provides an email entry for this endpoint. If you do not set a public email address for `email`, then it will have a value of `null`. You only see publicly visible email addresses when authenticated with GitHub. For more information, see [Authentication](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#authentication).
-
-The Emails API enables you to list all of your email addresses, and toggle a primary email to be visible publicly. For more information, see [Emails API](https://docs.github.com/rest/users/emails).
-
-`GET /users/{username}` (operation `users/get-by-username`)
-
-[GitHub docs](https://docs.github.com/rest/users/users#get-a-user)*/
+    /// Get a user
+    ///
+    /// Provides publicly available information about someone with a GitHub account.
+    ///
+    /// If you are requesting information about an [Enterprise Managed User](https://docs.github.com/enterprise-cloud@latest/admin/managing-iam/understanding-iam-for-enterprises/about-enterprise-managed-users), or a GitHub App bot that is installed in an organization that uses Enterprise Managed Users, your requests must be authenticated as a user or GitHub App that has access to the organization to view that account's information. If you are not authorized, the request will return a `404 Not Found` status.
+    ///
+    /// The `email` key in the following response is the publicly visible email address from your GitHub [profile page](https://github.com/settings/profile). When setting up your profile, you can select a primary email address to be public which provides an email entry for this endpoint. If you do not set a public email address for `email`, then it will have a value of `null`. You only see publicly visible email addresses when authenticated with GitHub. For more information, see [Authentication](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#authentication).
+    ///
+    /// The Emails API enables you to list all of your email addresses, and toggle a primary email to be visible publicly. For more information, see [Emails API](https://docs.github.com/rest/users/emails).
+    ///
+    /// `GET /users/{username}` (operation `users/get-by-username`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/users#get-a-user)
     pub async fn get_by_username(
         &self,
         username: &str,
@@ -1381,17 +1381,17 @@ The Emails API enables you to list all of your email addresses, and toggle a pri
             },
         )
     }
-    /**List attestations by bulk subject digests
-
-List a collection of artifact attestations associated with any entry in a list of subject digests owned by a user.
-
-The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
-
-**Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
-
-`POST /users/{username}/attestations/bulk-list` (operation `users/list-attestations-bulk`)
-
-[GitHub docs](https://docs.github.com/rest/users/attestations#list-attestations-by-bulk-subject-digests)*/
+    /// List attestations by bulk subject digests
+    ///
+    /// List a collection of artifact attestations associated with any entry in a list of subject digests owned by a user.
+    ///
+    /// The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
+    ///
+    /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
+    ///
+    /// `POST /users/{username}/attestations/bulk-list` (operation `users/list-attestations-bulk`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/attestations#list-attestations-by-bulk-subject-digests)
     pub async fn list_attestations_bulk(
         &self,
         username: &str,
@@ -1428,13 +1428,13 @@ The collection of attestations returned by this endpoint is filtered according t
             },
         )
     }
-    /**Delete attestations in bulk
-
-Delete artifact attestations in bulk by either subject digests or unique ID.
-
-`POST /users/{username}/attestations/delete-request` (operation `users/delete-attestations-bulk`)
-
-[GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-in-bulk)*/
+    /// Delete attestations in bulk
+    ///
+    /// Delete artifact attestations in bulk by either subject digests or unique ID.
+    ///
+    /// `POST /users/{username}/attestations/delete-request` (operation `users/delete-attestations-bulk`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-in-bulk)
     pub async fn delete_attestations_bulk(
         &self,
         username: &str,
@@ -1463,13 +1463,13 @@ Delete artifact attestations in bulk by either subject digests or unique ID.
             },
         )
     }
-    /**Delete attestations by subject digest
-
-Delete an artifact attestation by subject digest.
-
-`DELETE /users/{username}/attestations/digest/{subject_digest}` (operation `users/delete-attestations-by-subject-digest`)
-
-[GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-by-subject-digest)*/
+    /// Delete attestations by subject digest
+    ///
+    /// Delete an artifact attestation by subject digest.
+    ///
+    /// `DELETE /users/{username}/attestations/digest/{subject_digest}` (operation `users/delete-attestations-by-subject-digest`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-by-subject-digest)
     pub async fn delete_attestations_by_subject_digest(
         &self,
         username: &str,
@@ -1499,13 +1499,13 @@ Delete an artifact attestation by subject digest.
             },
         )
     }
-    /**Delete attestations by ID
-
-Delete an artifact attestation by unique ID that is associated with a repository owned by a user.
-
-`DELETE /users/{username}/attestations/{attestation_id}` (operation `users/delete-attestations-by-id`)
-
-[GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-by-id)*/
+    /// Delete attestations by ID
+    ///
+    /// Delete an artifact attestation by unique ID that is associated with a repository owned by a user.
+    ///
+    /// `DELETE /users/{username}/attestations/{attestation_id}` (operation `users/delete-attestations-by-id`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-by-id)
     pub async fn delete_attestations_by_id(
         &self,
         username: &str,
@@ -1535,17 +1535,17 @@ Delete an artifact attestation by unique ID that is associated with a repository
             },
         )
     }
-    /**List attestations
-
-List a collection of artifact attestations with a given subject digest that are associated with repositories owned by a user.
-
-The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
-
-**Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
-
-`GET /users/{username}/attestations/{subject_digest}` (operation `users/list-attestations`)
-
-[GitHub docs](https://docs.github.com/rest/users/attestations#list-attestations)*/
+    /// List attestations
+    ///
+    /// List a collection of artifact attestations with a given subject digest that are associated with repositories owned by a user.
+    ///
+    /// The collection of attestations returned by this endpoint is filtered according to the authenticated user's permissions; if the authenticated user cannot read a repository, the attestations associated with that repository will not be included in the response. In addition, when using a fine-grained access token the `attestations:read` permission is required.
+    ///
+    /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
+    ///
+    /// `GET /users/{username}/attestations/{subject_digest}` (operation `users/list-attestations`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/attestations#list-attestations)
     pub async fn list_attestations(
         &self,
         username: &str,
@@ -1594,13 +1594,13 @@ The collection of attestations returned by this endpoint is filtered according t
             },
         )
     }
-    /**List followers of a user
-
-Lists the people following the specified user.
-
-`GET /users/{username}/followers` (operation `users/list-followers-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#list-followers-of-a-user)*/
+    /// List followers of a user
+    ///
+    /// Lists the people following the specified user.
+    ///
+    /// `GET /users/{username}/followers` (operation `users/list-followers-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#list-followers-of-a-user)
     pub async fn list_followers_for_user(
         &self,
         username: &str,
@@ -1629,13 +1629,13 @@ Lists the people following the specified user.
             },
         )
     }
-    /**List the people a user follows
-
-Lists the people who the specified user follows.
-
-`GET /users/{username}/following` (operation `users/list-following-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#list-the-people-a-user-follows)*/
+    /// List the people a user follows
+    ///
+    /// Lists the people who the specified user follows.
+    ///
+    /// `GET /users/{username}/following` (operation `users/list-following-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#list-the-people-a-user-follows)
     pub async fn list_following_for_user(
         &self,
         username: &str,
@@ -1664,13 +1664,13 @@ Lists the people who the specified user follows.
             },
         )
     }
-    /**Check if a user follows another user
-
-
-
-`GET /users/{username}/following/{target_user}` (operation `users/check-following-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/followers#check-if-a-user-follows-another-user)*/
+    /// Check if a user follows another user
+    ///
+    ///
+    ///
+    /// `GET /users/{username}/following/{target_user}` (operation `users/check-following-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/followers#check-if-a-user-follows-another-user)
     pub async fn check_following_for_user(
         &self,
         username: &str,
@@ -1696,13 +1696,13 @@ Lists the people who the specified user follows.
             },
         )
     }
-    /**List GPG keys for a user
-
-Lists the GPG keys for a user. This information is accessible by anyone.
-
-`GET /users/{username}/gpg_keys` (operation `users/list-gpg-keys-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/gpg-keys#list-gpg-keys-for-a-user)*/
+    /// List GPG keys for a user
+    ///
+    /// Lists the GPG keys for a user. This information is accessible by anyone.
+    ///
+    /// `GET /users/{username}/gpg_keys` (operation `users/list-gpg-keys-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#list-gpg-keys-for-a-user)
     pub async fn list_gpg_keys_for_user(
         &self,
         username: &str,
@@ -1731,17 +1731,17 @@ Lists the GPG keys for a user. This information is accessible by anyone.
             },
         )
     }
-    /**Get contextual information for a user
-
-Provides hovercard information. You can find out more about someone in relation to their pull requests, issues, repositories, and organizations.
-
-  The `subject_type` and `subject_id` parameters provide context for the person's hovercard, which returns more information than without the parameters. For example, if you wanted to find out more about `octocat` who owns the `Spoon-Knife` repository, you would use a `subject_type` value of `repository` and a `subject_id` value of `1300192` (the ID of the `Spoon-Knife` repository).
-
-OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
-
-`GET /users/{username}/hovercard` (operation `users/get-context-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/users#get-contextual-information-for-a-user)*/
+    /// Get contextual information for a user
+    ///
+    /// Provides hovercard information. You can find out more about someone in relation to their pull requests, issues, repositories, and organizations.
+    ///
+    ///   The `subject_type` and `subject_id` parameters provide context for the person's hovercard, which returns more information than without the parameters. For example, if you wanted to find out more about `octocat` who owns the `Spoon-Knife` repository, you would use a `subject_type` value of `repository` and a `subject_id` value of `1300192` (the ID of the `Spoon-Knife` repository).
+    ///
+    /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// `GET /users/{username}/hovercard` (operation `users/get-context-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/users#get-contextual-information-for-a-user)
     pub async fn get_context_for_user(
         &self,
         username: &str,
@@ -1773,13 +1773,13 @@ OAuth app tokens and personal access tokens (classic) need the `repo` scope to u
             },
         )
     }
-    /**List public keys for a user
-
-Lists the _verified_ public SSH keys for a user. This is accessible by anyone.
-
-`GET /users/{username}/keys` (operation `users/list-public-keys-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/keys#list-public-keys-for-a-user)*/
+    /// List public keys for a user
+    ///
+    /// Lists the _verified_ public SSH keys for a user. This is accessible by anyone.
+    ///
+    /// `GET /users/{username}/keys` (operation `users/list-public-keys-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/keys#list-public-keys-for-a-user)
     pub async fn list_public_keys_for_user(
         &self,
         username: &str,
@@ -1808,13 +1808,13 @@ Lists the _verified_ public SSH keys for a user. This is accessible by anyone.
             },
         )
     }
-    /**List social accounts for a user
-
-Lists social media accounts for a user. This endpoint is accessible by anyone.
-
-`GET /users/{username}/social_accounts` (operation `users/list-social-accounts-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/social-accounts#list-social-accounts-for-a-user)*/
+    /// List social accounts for a user
+    ///
+    /// Lists social media accounts for a user. This endpoint is accessible by anyone.
+    ///
+    /// `GET /users/{username}/social_accounts` (operation `users/list-social-accounts-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#list-social-accounts-for-a-user)
     pub async fn list_social_accounts_for_user(
         &self,
         username: &str,
@@ -1843,13 +1843,13 @@ Lists social media accounts for a user. This endpoint is accessible by anyone.
             },
         )
     }
-    /**List SSH signing keys for a user
-
-Lists the SSH signing keys for a user. This operation is accessible by anyone.
-
-`GET /users/{username}/ssh_signing_keys` (operation `users/list-ssh-signing-keys-for-user`)
-
-[GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#list-ssh-signing-keys-for-a-user)*/
+    /// List SSH signing keys for a user
+    ///
+    /// Lists the SSH signing keys for a user. This operation is accessible by anyone.
+    ///
+    /// `GET /users/{username}/ssh_signing_keys` (operation `users/list-ssh-signing-keys-for-user`)
+    ///
+    /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#list-ssh-signing-keys-for-a-user)
     pub async fn list_ssh_signing_keys_for_user(
         &self,
         username: &str,
@@ -1900,9 +1900,9 @@ pub enum UsersUpdateAuthenticatedResponse {
 ///Query parameters of [`list_blocked_by_authenticated_user`](UsersApi::list_blocked_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListBlockedByAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_blocked_by_authenticated_user`](UsersApi::list_blocked_by_authenticated_user).
@@ -1948,9 +1948,9 @@ pub enum UsersSetPrimaryEmailVisibilityForAuthenticatedUserResponse {
 ///Query parameters of [`list_emails_for_authenticated_user`](UsersApi::list_emails_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListEmailsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_emails_for_authenticated_user`](UsersApi::list_emails_for_authenticated_user).
@@ -1980,9 +1980,9 @@ pub enum UsersDeleteEmailForAuthenticatedUserResponse {
 ///Query parameters of [`list_followers_for_authenticated_user`](UsersApi::list_followers_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListFollowersForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_followers_for_authenticated_user`](UsersApi::list_followers_for_authenticated_user).
@@ -1996,9 +1996,9 @@ pub enum UsersListFollowersForAuthenticatedUserResponse {
 ///Query parameters of [`list_followed_by_authenticated_user`](UsersApi::list_followed_by_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListFollowedByAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_followed_by_authenticated_user`](UsersApi::list_followed_by_authenticated_user).
@@ -2036,9 +2036,9 @@ pub enum UsersUnfollowResponse {
 ///Query parameters of [`list_gpg_keys_for_authenticated_user`](UsersApi::list_gpg_keys_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListGpgKeysForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_gpg_keys_for_authenticated_user`](UsersApi::list_gpg_keys_for_authenticated_user).
@@ -2076,9 +2076,9 @@ pub enum UsersDeleteGpgKeyForAuthenticatedUserResponse {
 ///Query parameters of [`list_public_ssh_keys_for_authenticated_user`](UsersApi::list_public_ssh_keys_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListPublicSshKeysForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_public_ssh_keys_for_authenticated_user`](UsersApi::list_public_ssh_keys_for_authenticated_user).
@@ -2116,9 +2116,9 @@ pub enum UsersDeletePublicSshKeyForAuthenticatedUserResponse {
 ///Query parameters of [`list_public_emails_for_authenticated_user`](UsersApi::list_public_emails_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListPublicEmailsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_public_emails_for_authenticated_user`](UsersApi::list_public_emails_for_authenticated_user).
@@ -2132,9 +2132,9 @@ pub enum UsersListPublicEmailsForAuthenticatedUserResponse {
 ///Query parameters of [`list_social_accounts_for_authenticated_user`](UsersApi::list_social_accounts_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListSocialAccountsForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_social_accounts_for_authenticated_user`](UsersApi::list_social_accounts_for_authenticated_user).
@@ -2164,9 +2164,9 @@ pub enum UsersDeleteSocialAccountForAuthenticatedUserResponse {
 ///Query parameters of [`list_ssh_signing_keys_for_authenticated_user`](UsersApi::list_ssh_signing_keys_for_authenticated_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListSshSigningKeysForAuthenticatedUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///The success responses of [`list_ssh_signing_keys_for_authenticated_user`](UsersApi::list_ssh_signing_keys_for_authenticated_user).
@@ -2204,9 +2204,9 @@ pub enum UsersDeleteSshSigningKeyForAuthenticatedUserResponse {
 ///Query parameters of [`list`](UsersApi::list).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListQuery {
-    ///A user ID. Only return users with an ID greater than this ID.
+    /// A user ID. Only return users with an ID greater than this ID.
     pub since: Option<i64>,
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
 }
 ///The success responses of [`list`](UsersApi::list).
@@ -2220,11 +2220,11 @@ pub enum UsersListResponse {
 ///Query parameters of [`list_attestations_bulk`](UsersApi::list_attestations_bulk).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListAttestationsBulkQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
 }
 ///The success responses of [`delete_attestations_by_subject_digest`](UsersApi::delete_attestations_by_subject_digest).
@@ -2246,15 +2246,15 @@ pub enum UsersDeleteAttestationsByIdResponse {
 ///Query parameters of [`list_attestations`](UsersApi::list_attestations).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListAttestationsQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
-    ///A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub after: Option<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
+    /// Optional filter for fetching attestations with a given predicate type.
+    /// This option accepts `provenance`, `sbom`, `release`, or freeform text
+    /// for custom predicate types.
     pub predicate_type: Option<String>,
 }
 ///The success responses of [`list_attestations`](UsersApi::list_attestations).
@@ -2270,56 +2270,56 @@ pub enum UsersListAttestationsResponse {
 ///Query parameters of [`list_followers_for_user`](UsersApi::list_followers_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListFollowersForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_following_for_user`](UsersApi::list_following_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListFollowingForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_gpg_keys_for_user`](UsersApi::list_gpg_keys_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListGpgKeysForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`get_context_for_user`](UsersApi::get_context_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersGetContextForUserQuery {
-    ///Identifies which additional information you'd like to receive about the person's hovercard. Can be `organization`, `repository`, `issue`, `pull_request`. **Required** when using `subject_id`.
+    /// Identifies which additional information you'd like to receive about the person's hovercard. Can be `organization`, `repository`, `issue`, `pull_request`. **Required** when using `subject_id`.
     pub subject_type: Option<crate::types::UsersGetContextForUserSubjectType>,
-    ///Uses the ID for the `subject_type` you specified. **Required** when using `subject_type`.
+    /// Uses the ID for the `subject_type` you specified. **Required** when using `subject_type`.
     pub subject_id: Option<String>,
 }
 ///Query parameters of [`list_public_keys_for_user`](UsersApi::list_public_keys_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListPublicKeysForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_social_accounts_for_user`](UsersApi::list_social_accounts_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListSocialAccountsForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }
 ///Query parameters of [`list_ssh_signing_keys_for_user`](UsersApi::list_ssh_signing_keys_for_user).
 #[derive(Debug, Clone, Default)]
 pub struct UsersListSshSigningKeysForUserQuery {
-    ///The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
-    ///The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
+    /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub page: Option<i64>,
 }

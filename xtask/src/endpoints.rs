@@ -416,6 +416,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     if let Some(u) = &op.docs_url {
         doc.push_str(&format!("\n\n[GitHub docs]({u})"));
     }
+    let doc = names::doc_attrs(&doc);
     let deprecated = op.deprecated.as_deref().map(|n| quote!(#[deprecated(note = #n)]));
 
     // Arguments.
@@ -460,7 +461,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         let fields = query.iter().map(|p| {
             let id = names::field_ident(&p.rust);
             let t = param_ty(ts, p, true);
-            let d = p.doc.as_deref().map(doc_text).map(|s| quote!(#[doc = #s]));
+            let d = p.doc.as_deref().map(doc_text).map(|s| names::doc_attrs(&s));
             if p.required {
                 quote!(#d pub #id: #t,)
             } else {
@@ -573,7 +574,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     let uses_body = successes.iter().any(|r| r.ty.is_some());
     let body_param = if uses_body { quote!(body) } else { quote!(_body) };
     let f = quote! {
-        #[doc = #doc]
+        #doc
         #deprecated
         pub async fn #fn_ident(&self, #(#args),*) -> Result<Response<#ret>, Error> {
             let #mutable req = Request::new(#op_id, reqwest::Method::#method, #host, #path_expr, #accept);

@@ -113,3 +113,14 @@ mod tests {
         assert_eq!(variant_name("2fa"), "V2fa");
     }
 }
+
+/// Doc attributes, one per line, so prettyplease prints `///` comments rather than one block comment.
+pub fn doc_attrs(text: &str) -> proc_macro2::TokenStream {
+    // Relative links in GitHub's prose point into docs.github.com.
+    let text = text.replace("](/", "](https://docs.github.com/");
+    let lines = text.trim().lines().map(|l| {
+        let l = format!(" {}", l.trim_end());
+        quote::quote!(#[doc = #l])
+    });
+    quote::quote!(#(#lines)*)
+}

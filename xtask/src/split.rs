@@ -125,7 +125,7 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
     let lib_doc = lib_doc(spec, ops.len(), features.len());
     let lib = quote! {
         #![doc = #lib_doc]
-        #![allow(clippy::all)]
+        #![allow(clippy::all, rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks)]
         #![cfg_attr(docsrs, feature(doc_cfg))]
         pub mod errors;
         pub mod runtime;

@@ -272,7 +272,7 @@ impl<'a> TypeSpace<'a> {
                     None => {
                         let m = resolve(self.spec, m);
                         match m.get("type").and_then(Value::as_str) {
-                            Some(t) if m.get("properties").is_none() && m.get("enum").is_none() => names::type_name(t),
+                            Some(t) if m.get("properties").is_none() && m.get("enum").is_none() => heck::ToUpperCamelCase::to_upper_camel_case(t),
                             _ => format!("Variant{i}"),
                         }
                     }
@@ -483,7 +483,7 @@ impl<'a> TypeSpace<'a> {
         let both_derives = self.both_derives;
         let d = &self.defs[id];
         let name = format_ident!("{}", d.name);
-        let doc = d.doc.as_deref().map(|s| quote!(#[doc = #s]));
+        let doc = d.doc.as_deref().map(names::doc_attrs);
         let deprecated = d.deprecated.then(|| quote!(#[deprecated]));
         let cfg = if item_cfg { cfg_attr(d) } else { None };
         match &d.kind {
@@ -532,7 +532,7 @@ impl<'a> TypeSpace<'a> {
                     }
                     let json = &f.json;
                     let rename = (ident.to_string().trim_start_matches("r#") != f.json).then(|| quote!(rename = #json,));
-                    let fdoc = f.doc.as_deref().map(|s| quote!(#[doc = #s]));
+                    let fdoc = f.doc.as_deref().map(names::doc_attrs);
                     let (ty, attrs) = match (f.required, f.nullable) {
                         (true, false) => (t, rename.map(|r| quote!(#[serde(#r)]))),
                         (true, true) => (quote!(Option<#t>), rename.map(|r| quote!(#[serde(#r)]))),
@@ -546,12 +546,39 @@ impl<'a> TypeSpace<'a> {
                 });
                 let default = d.request && self.has_default(&RType::Named(id), 0);
                 let derives = self.derives(d, both_derives, default);
+                // Request types with required fields get `new(required...)`, the rest starting absent.
+                let ctor = (d.request && !default).then(|| {
+                    let req: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
+                    let args = req.iter().map(|f| {
+                        let id = names::field_ident(&f.rust);
+                        let mut t = self.tokens(&f.ty);
+                        if f.boxed {
+                            t = quote!(Box<#t>);
+                        }
+                        if f.nullable {
+                            t = quote!(Option<#t>);
+                        }
+                        quote!(#id: #t)
+                    });
+                    let inits = fields.iter().map(|f| {
+                        let id = names::field_ident(&f.rust);
+                        if f.required { quote!(#id) } else { quote!(#id: None) }
+                    });
+                    quote! {
+                        #cfg
+                        impl #name {
+                            /// A value with the required fields set and every optional field absent.
+                            pub fn new(#(#args),*) -> Self { #name { #(#inits),* } }
+                        }
+                    }
+                });
                 quote! {
                     #cfg
                     #doc
                     #deprecated
                     #derives
                     pub struct #name { #(#fs)* }
+                    #ctor
                 }
             }
         }

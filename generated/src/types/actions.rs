@@ -2,43 +2,43 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///GitHub Actions cache retention policy for an enterprise.
+/// GitHub Actions cache retention policy for an enterprise.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheRetentionLimitForEnterprise {
-    ///For repositories & organizations in an enterprise, the maximum duration, in days, for which caches in a repository may be retained.
+    /// For repositories & organizations in an enterprise, the maximum duration, in days, for which caches in a repository may be retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
 
-///GitHub Actions cache storage policy for an enterprise.
+/// GitHub Actions cache storage policy for an enterprise.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheStorageLimitForEnterprise {
-    ///For repositories & organizations in an enterprise, the maximum size limit for the sum of all caches in a repository, in gigabytes.
+    /// For repositories & organizations in an enterprise, the maximum size limit for the sum of all caches in a repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
 
-///GitHub Actions cache retention policy for an organization.
+/// GitHub Actions cache retention policy for an organization.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheRetentionLimitForOrganization {
-    ///For repositories in this organization, the maximum duration, in days, for which caches in a repository may be retained.
+    /// For repositories in this organization, the maximum duration, in days, for which caches in a repository may be retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
 
-///GitHub Actions cache storage policy for an organization.
+/// GitHub Actions cache storage policy for an organization.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheStorageLimitForOrganization {
-    ///For repositories in the organization, the maximum size limit for the sum of all caches in a repository, in gigabytes.
+    /// For repositories in the organization, the maximum size limit for the sum of all caches in a repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheUsageOrgEnterprise {
-    ///The count of active caches across all repositories of an enterprise or an organization.
+    /// The count of active caches across all repositories of an enterprise or an organization.
     pub total_active_caches_count: i64,
-    ///The total size in bytes of all active cache items across all repositories of an enterprise or an organization.
+    /// The total size in bytes of all active cache items across all repositories of an enterprise or an organization.
     pub total_active_caches_size_in_bytes: i64,
 }
 
@@ -48,14 +48,14 @@ pub struct ActionsGetActionsCacheUsageByRepoForOrgResponse {
     pub repository_cache_usages: Vec<ActionsCacheUsageByRepository>,
 }
 
-///GitHub Actions Cache Usage by repository.
+/// GitHub Actions Cache Usage by repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheUsageByRepository {
-    ///The repository owner and name for the cache usage being shown.
+    /// The repository owner and name for the cache usage being shown.
     pub full_name: String,
-    ///The sum of the size in bytes of all the active cache items in the repository.
+    /// The sum of the size in bytes of all the active cache items in the repository.
     pub active_caches_size_in_bytes: i64,
-    ///The number of active caches in the repository.
+    /// The number of active caches in the repository.
     pub active_caches_count: i64,
 }
 
@@ -65,125 +65,125 @@ pub struct ActionsListHostedRunnersForOrgResponse {
     pub runners: Vec<ActionsHostedRunner>,
 }
 
-///A Github-hosted hosted runner.
+/// A Github-hosted hosted runner.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunner {
-    ///The unique identifier of the hosted runner.
+    /// The unique identifier of the hosted runner.
     pub id: i64,
-    ///The name of the hosted runner.
+    /// The name of the hosted runner.
     pub name: String,
-    ///The unique identifier of the group that the hosted runner belongs to.
+    /// The unique identifier of the group that the hosted runner belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_group_id: Option<i64>,
-    ///Provides details of a hosted runner image
+    /// Provides details of a hosted runner image
     pub image_details: Option<NullableActionsHostedRunnerPoolImage>,
-    ///Provides details of a particular machine spec.
+    /// Provides details of a particular machine spec.
     pub machine_size_details: ActionsHostedRunnerMachineSpec,
-    ///The status of the runner.
+    /// The status of the runner.
     pub status: ActionsHostedRunnerStatus,
-    ///The operating system of the image.
+    /// The operating system of the image.
     pub platform: String,
-    ///The maximum amount of hosted runners. Runners will not scale automatically above this number. Use this setting to limit your cost.
+    /// The maximum amount of hosted runners. Runners will not scale automatically above this number. Use this setting to limit your cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum_runners: Option<i64>,
-    ///Whether public IP is enabled for the hosted runners.
+    /// Whether public IP is enabled for the hosted runners.
     pub public_ip_enabled: bool,
-    ///The public IP ranges when public IP is enabled for the hosted runners.
+    /// The public IP ranges when public IP is enabled for the hosted runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ips: Option<Vec<PublicIp>>,
-    ///The time at which the runner was last used, in ISO 8601 format.
+    /// The time at which the runner was last used, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active_on: Option<String>,
-    ///Whether custom image generation is enabled for the hosted runners.
+    /// Whether custom image generation is enabled for the hosted runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
 
-///Provides details of a hosted runner image
+/// Provides details of a hosted runner image
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableActionsHostedRunnerPoolImage {
-    ///The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
+    /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: String,
-    ///Image size in GB.
+    /// Image size in GB.
     pub size_gb: i64,
-    ///Display name for this image.
+    /// Display name for this image.
     pub display_name: String,
-    ///The image provider.
+    /// The image provider.
     pub source: GithubOrPartnerOrCustom,
-    ///The image version of the hosted runner pool.
+    /// The image version of the hosted runner pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The image provider."] GithubOrPartnerOrCustom { Github = "github", Partner =
-    "partner", Custom = "custom", }
+    #[doc = " The image provider."] GithubOrPartnerOrCustom { Github = "github", Partner
+    = "partner", Custom = "custom", }
 }
 
-///Provides details of a particular machine spec.
+/// Provides details of a particular machine spec.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerMachineSpec {
-    ///The ID used for the `size` parameter when creating a new runner.
+    /// The ID used for the `size` parameter when creating a new runner.
     pub id: String,
-    ///The number of cores.
+    /// The number of cores.
     pub cpu_cores: i64,
-    ///The available RAM for the machine spec.
+    /// The available RAM for the machine spec.
     pub memory_gb: i64,
-    ///The available SSD storage for the machine spec.
+    /// The available SSD storage for the machine spec.
     pub storage_gb: i64,
 }
 
 crate::open_enum! {
-    #[doc = "The status of the runner."] ActionsHostedRunnerStatus { Ready = "Ready",
+    #[doc = " The status of the runner."] ActionsHostedRunnerStatus { Ready = "Ready",
     Provisioning = "Provisioning", Shutdown = "Shutdown", Deleting = "Deleting", Stuck =
     "Stuck", }
 }
 
-///Provides details of Public IP for a GitHub-hosted larger runners
+/// Provides details of Public IP for a GitHub-hosted larger runners
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PublicIp {
-    ///Whether public IP is enabled.
+    /// Whether public IP is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    ///The prefix for the public IP.
+    /// The prefix for the public IP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    ///The length of the IP prefix.
+    /// The length of the IP prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateHostedRunnerForOrgRequest {
-    ///Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
+    /// Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     pub name: String,
-    ///The image of runner. To list all available images, use `GET /actions/hosted-runners/images/github-owned` or `GET /actions/hosted-runners/images/partner`.
+    /// The image of runner. To list all available images, use `GET /actions/hosted-runners/images/github-owned` or `GET /actions/hosted-runners/images/partner`.
     pub image: ActionsCreateHostedRunnerForOrgRequestImage,
-    ///The machine size of the runner. To list available sizes, use `GET actions/hosted-runners/machine-sizes`
+    /// The machine size of the runner. To list available sizes, use `GET actions/hosted-runners/machine-sizes`
     pub size: String,
-    ///The existing runner group to add this runner to.
+    /// The existing runner group to add this runner to.
     pub runner_group_id: i64,
-    ///The maximum amount of runners to scale up to. Runners will not auto-scale above this number. Use this setting to limit your cost.
+    /// The maximum amount of runners to scale up to. Runners will not auto-scale above this number. Use this setting to limit your cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum_runners: Option<i64>,
-    ///Whether this runner should be created with a static public IP. Note limit on account. To list limits on account, use `GET actions/hosted-runners/limits`
+    /// Whether this runner should be created with a static public IP. Note limit on account. To list limits on account, use `GET actions/hosted-runners/limits`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_static_ip: Option<bool>,
-    ///Whether this runner should be used to generate custom images.
+    /// Whether this runner should be used to generate custom images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
 
-///The image of runner. To list all available images, use `GET /actions/hosted-runners/images/github-owned` or `GET /actions/hosted-runners/images/partner`.
+/// The image of runner. To list all available images, use `GET /actions/hosted-runners/images/github-owned` or `GET /actions/hosted-runners/images/partner`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateHostedRunnerForOrgRequestImage {
-    ///The unique identifier of the runner image.
+    /// The unique identifier of the runner image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///The source of the runner image.
+    /// The source of the runner image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<GithubOrPartnerOrCustom>,
-    ///The version of the runner image to deploy. This is relevant only for runners using custom images.
+    /// The version of the runner image to deploy. This is relevant only for runners using custom images.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -198,24 +198,24 @@ pub struct ActionsListCustomImagesForOrgResponse {
     pub images: Vec<ActionsHostedRunnerCustomImage>,
 }
 
-///Provides details of a custom runner image
+/// Provides details of a custom runner image
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerCustomImage {
-    ///The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
+    /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: i64,
-    ///The operating system of the image.
+    /// The operating system of the image.
     pub platform: String,
-    ///Total size of all the image versions in GB.
+    /// Total size of all the image versions in GB.
     pub total_versions_size: i64,
-    ///Display name for this image.
+    /// Display name for this image.
     pub name: String,
-    ///The image provider.
+    /// The image provider.
     pub source: String,
-    ///The number of image versions associated with the image.
+    /// The number of image versions associated with the image.
     pub versions_count: i64,
-    ///The latest image version associated with the image.
+    /// The latest image version associated with the image.
     pub latest_version: String,
-    ///The number of image versions associated with the image.
+    /// The number of image versions associated with the image.
     pub state: String,
 }
 
@@ -225,18 +225,18 @@ pub struct ActionsListCustomImageVersionsForOrgResponse {
     pub image_versions: Vec<ActionsHostedRunnerCustomImageVersion>,
 }
 
-///Provides details of a hosted runner custom image version
+/// Provides details of a hosted runner custom image version
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerCustomImageVersion {
-    ///The version of image.
+    /// The version of image.
     pub version: String,
-    ///The state of image version.
+    /// The state of image version.
     pub state: String,
-    ///Image version size in GB.
+    /// Image version size in GB.
     pub size_gb: i64,
-    ///The creation date time of the image version.
+    /// The creation date time of the image version.
     pub created_on: String,
-    ///The image version status details.
+    /// The image version status details.
     pub state_details: String,
 }
 
@@ -246,33 +246,33 @@ pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
     pub images: Vec<ActionsHostedRunnerCuratedImage>,
 }
 
-///Provides details of a hosted runner image
+/// Provides details of a hosted runner image
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerCuratedImage {
-    ///The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
+    /// The ID of the image. Use this ID for the `image` parameter when creating a new larger runner.
     pub id: String,
-    ///The operating system of the image.
+    /// The operating system of the image.
     pub platform: String,
-    ///Image size in GB.
+    /// Image size in GB.
     pub size_gb: i64,
-    ///Display name for this image.
+    /// Display name for this image.
     pub display_name: String,
-    ///The image provider.
+    /// The image provider.
     pub source: GithubOrPartnerOrCustom,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerLimits {
-    ///Provides details of static public IP limits for GitHub-hosted Hosted Runners
+    /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
     pub public_ips: ActionsHostedRunnerLimitsPublicIps,
 }
 
-///Provides details of static public IP limits for GitHub-hosted Hosted Runners
+/// Provides details of static public IP limits for GitHub-hosted Hosted Runners
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsHostedRunnerLimitsPublicIps {
-    ///The maximum number of static public IP addresses that can be used for Hosted Runners.
+    /// The maximum number of static public IP addresses that can be used for Hosted Runners.
     pub maximum: i64,
-    ///The current number of static public IP addresses in use by Hosted Runners.
+    /// The current number of static public IP addresses in use by Hosted Runners.
     pub current_usage: i64,
 }
 
@@ -290,104 +290,122 @@ pub struct ActionsGetHostedRunnersPlatformsForOrgResponse {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsUpdateHostedRunnerForOrgRequest {
-    ///Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
+    /// Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The existing runner group to add this runner to.
+    /// The existing runner group to add this runner to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_group_id: Option<i64>,
-    ///The maximum amount of runners to scale up to. Runners will not auto-scale above this number. Use this setting to limit your cost.
+    /// The maximum amount of runners to scale up to. Runners will not auto-scale above this number. Use this setting to limit your cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum_runners: Option<i64>,
-    ///Whether this runner should be updated with a static public IP. Note limit on account. To list limits on account, use `GET actions/hosted-runners/limits`
+    /// Whether this runner should be updated with a static public IP. Note limit on account. To list limits on account, use `GET actions/hosted-runners/limits`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_static_ip: Option<bool>,
-    ///The machine size of the runner. To list available sizes, use `GET actions/hosted-runners/machine-sizes`
+    /// The machine size of the runner. To list available sizes, use `GET actions/hosted-runners/machine-sizes`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
-    ///The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`.
+    /// The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_source: Option<GithubOrPartnerOrCustom>,
-    ///The unique identifier of the runner image. To list available images, use `GET /actions/hosted-runners/images/github-owned`, `GET /actions/hosted-runners/images/partner`, or `GET /actions/hosted-runners/images/custom`.
+    /// The unique identifier of the runner image. To list available images, use `GET /actions/hosted-runners/images/github-owned`, `GET /actions/hosted-runners/images/partner`, or `GET /actions/hosted-runners/images/custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
-    ///The version of the runner image to deploy. This is relevant only for runners using custom images.
+    /// The version of the runner image to deploy. This is relevant only for runners using custom images.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub image_version: Option<Option<String>>,
-    ///Whether to enable image generation for this runner pool. When enabled, the runner pool is used to build and publish custom runner images.
+    /// Whether to enable image generation for this runner pool. When enabled, the runner pool is used to build and publish custom runner images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsOrganizationPermissions {
-    ///The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
+    /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
     pub enabled_repositories: EnabledRepositories,
-    ///The API URL to use to get or set the selected repositories that are allowed to run GitHub Actions, when `enabled_repositories` is set to `selected`.
+    /// The API URL to use to get or set the selected repositories that are allowed to run GitHub Actions, when `enabled_repositories` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
-    ///The permissions policy that controls the actions and reusable workflows that are allowed to run.
+    /// The permissions policy that controls the actions and reusable workflows that are allowed to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<AllowedActions>,
-    ///The API URL to use to get or set the actions and reusable workflows that are allowed to run, when `allowed_actions` is set to `selected`.
+    /// The API URL to use to get or set the actions and reusable workflows that are allowed to run, when `allowed_actions` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_actions_url: Option<String>,
-    ///Whether actions must be pinned to a full-length commit SHA.
+    /// Whether actions must be pinned to a full-length commit SHA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The policy that controls the repositories in the organization that are allowed to run GitHub Actions."]
+    " The policy that controls the repositories in the organization that are allowed to run GitHub Actions."]
     EnabledRepositories { All = "all", None = "none", Selected = "selected", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The permissions policy that controls the actions and reusable workflows that are allowed to run."]
+    " The permissions policy that controls the actions and reusable workflows that are allowed to run."]
     AllowedActions { All = "all", LocalOnly = "local_only", Selected = "selected", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsSetGithubActionsPermissionsOrganizationRequest {
-    ///The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
+    /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
     pub enabled_repositories: EnabledRepositories,
-    ///The permissions policy that controls the actions and reusable workflows that are allowed to run.
+    /// The permissions policy that controls the actions and reusable workflows that are allowed to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<AllowedActions>,
-    ///Whether actions must be pinned to a full-length commit SHA.
+    /// Whether actions must be pinned to a full-length commit SHA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
+}
+impl ActionsSetGithubActionsPermissionsOrganizationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enabled_repositories: EnabledRepositories) -> Self {
+        ActionsSetGithubActionsPermissionsOrganizationRequest {
+            enabled_repositories,
+            allowed_actions: None,
+            sha_pinning_required: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsArtifactAndLogRetentionResponse {
-    ///The number of days artifacts and logs are retained
+    /// The number of days artifacts and logs are retained
     pub days: i64,
-    ///The maximum number of days that can be configured
+    /// The maximum number of days that can be configured
     pub maximum_allowed_days: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsArtifactAndLogRetention {
-    ///The number of days to retain artifacts and logs
+    /// The number of days to retain artifacts and logs
     pub days: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsForkPrContributorApproval {
-    ///The policy that controls when fork PR workflows require approval from a maintainer.
+    /// The policy that controls when fork PR workflows require approval from a maintainer.
     pub approval_policy: ActionsForkPrContributorApprovalApprovalPolicy,
+}
+impl ActionsForkPrContributorApproval {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(approval_policy: ActionsForkPrContributorApprovalApprovalPolicy) -> Self {
+        ActionsForkPrContributorApproval {
+            approval_policy,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The policy that controls when fork PR workflows require approval from a maintainer."]
+    " The policy that controls when fork PR workflows require approval from a maintainer."]
     ActionsForkPrContributorApprovalApprovalPolicy { FirstTimeContributorsNewToGithub =
     "first_time_contributors_new_to_github", FirstTimeContributors =
     "first_time_contributors", AllExternalContributors = "all_external_contributors", }
@@ -395,27 +413,27 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsForkPrWorkflowsPrivateRepos {
-    ///Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
+    /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
     pub run_workflows_from_fork_pull_requests: bool,
-    ///Whether GitHub Actions can create pull requests or submit approving pull request reviews from a workflow triggered by a fork pull request.
+    /// Whether GitHub Actions can create pull requests or submit approving pull request reviews from a workflow triggered by a fork pull request.
     pub send_write_tokens_to_workflows: bool,
-    ///Whether to make secrets and variables available to workflows triggered by pull requests from forks.
+    /// Whether to make secrets and variables available to workflows triggered by pull requests from forks.
     pub send_secrets_and_variables: bool,
-    ///Whether workflows triggered by pull requests from forks require approval from a repository administrator to run.
+    /// Whether workflows triggered by pull requests from forks require approval from a repository administrator to run.
     pub require_approval_for_fork_pr_workflows: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsForkPrWorkflowsPrivateReposRequest {
-    ///Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
+    /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
     pub run_workflows_from_fork_pull_requests: bool,
-    ///Whether GitHub Actions can create pull requests or submit approving pull request reviews from a workflow triggered by a fork pull request.
+    /// Whether GitHub Actions can create pull requests or submit approving pull request reviews from a workflow triggered by a fork pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_write_tokens_to_workflows: Option<bool>,
-    ///Whether to make secrets and variables available to workflows triggered by pull requests from forks.
+    /// Whether to make secrets and variables available to workflows triggered by pull requests from forks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_secrets_and_variables: Option<bool>,
-    ///Whether workflows triggered by pull requests from forks require approval from a repository administrator to run.
+    /// Whether workflows triggered by pull requests from forks require approval from a repository administrator to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_approval_for_fork_pr_workflows: Option<bool>,
 }
@@ -428,30 +446,41 @@ pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationRespon
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SelectedActions {
-    ///Whether GitHub-owned actions are allowed. For example, this includes the actions in the `actions` organization.
+    /// Whether GitHub-owned actions are allowed. For example, this includes the actions in the `actions` organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_owned_allowed: Option<bool>,
-    ///Whether actions from GitHub Marketplace verified creators are allowed. Set to `true` to allow all actions by GitHub Marketplace verified creators.
+    /// Whether actions from GitHub Marketplace verified creators are allowed. Set to `true` to allow all actions by GitHub Marketplace verified creators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_allowed: Option<bool>,
-    #[doc = "Specifies a list of string-matching patterns to allow specific action(s) and reusable workflow(s). Wildcards, tags, and SHAs are allowed. For example, `monalisa/octocat@*`, `monalisa/octocat@v2`, `monalisa/*`.\n\n> [!NOTE]\n> The `patterns_allowed` setting only applies to public repositories."]
+    /// Specifies a list of string-matching patterns to allow specific action(s) and reusable workflow(s). Wildcards, tags, and SHAs are allowed. For example, `monalisa/octocat@*`, `monalisa/octocat@v2`, `monalisa/*`.
+    ///
+    /// > [!NOTE]
+    /// > The `patterns_allowed` setting only applies to public repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patterns_allowed: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SelfHostedRunnersSettings {
-    ///The policy that controls whether self-hosted runners can be used by repositories in the organization
+    /// The policy that controls whether self-hosted runners can be used by repositories in the organization
     pub enabled_repositories: AllOrSelectedOrNoneType,
-    ///The URL to the endpoint for managing selected repositories for self-hosted runners in the organization
+    /// The URL to the endpoint for managing selected repositories for self-hosted runners in the organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
-    ///The policy that controls whether self-hosted runners can be used in the organization
+    /// The policy that controls whether self-hosted runners can be used in the organization
     pub enabled_repositories: AllOrSelectedOrNoneType,
+}
+impl ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enabled_repositories: AllOrSelectedOrNoneType) -> Self {
+        ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
+            enabled_repositories,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -464,30 +493,30 @@ pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse 
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationRequest {
-    ///IDs of repositories that can use repository-level self-hosted runners
+    /// IDs of repositories that can use repository-level self-hosted runners
     pub selected_repository_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGetDefaultWorkflowPermissions {
-    ///The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
+    /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
     pub default_workflow_permissions: ActionsDefaultWorkflowPermissions,
-    ///Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
+    /// Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
     pub can_approve_pull_request_reviews: bool,
 }
 
 crate::open_enum! {
     #[doc =
-    "The default workflow permissions granted to the GITHUB_TOKEN when running workflows."]
+    " The default workflow permissions granted to the GITHUB_TOKEN when running workflows."]
     ActionsDefaultWorkflowPermissions { Read = "read", Write = "write", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetDefaultWorkflowPermissions {
-    ///The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
+    /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_workflow_permissions: Option<ActionsDefaultWorkflowPermissions>,
-    ///Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
+    /// Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_approve_pull_request_reviews: Option<bool>,
 }
@@ -504,80 +533,80 @@ pub struct RunnerGroupsOrg {
     pub name: String,
     pub visibility: String,
     pub default: bool,
-    ///Link to the selected repositories resource for this runner group. Not present unless visibility was set to `selected`
+    /// Link to the selected repositories resource for this runner group. Not present unless visibility was set to `selected`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
     pub runners_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_runners_url: Option<String>,
-    ///The identifier of a hosted compute network configuration.
+    /// The identifier of a hosted compute network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
     pub inherited: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_allows_public_repositories: Option<bool>,
     pub allows_public_repositories: bool,
-    ///If `true`, the `restricted_to_workflows` and `selected_workflows` fields cannot be modified.
+    /// If `true`, the `restricted_to_workflows` and `selected_workflows` fields cannot be modified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_restrictions_read_only: Option<bool>,
-    ///If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
+    /// If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_to_workflows: Option<bool>,
-    ///List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
+    /// List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_workflows: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateSelfHostedRunnerGroupForOrgRequest {
-    ///Name of the runner group.
+    /// Name of the runner group.
     pub name: String,
-    ///Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories.
+    /// Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<SelectedOrAllOrPrivate>,
-    ///List of repository IDs that can access the runner group.
+    /// List of repository IDs that can access the runner group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
-    ///List of runner IDs to add to the runner group.
+    /// List of runner IDs to add to the runner group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runners: Option<Vec<i64>>,
-    ///Whether the runner group can be used by `public` repositories.
+    /// Whether the runner group can be used by `public` repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allows_public_repositories: Option<bool>,
-    ///If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
+    /// If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_to_workflows: Option<bool>,
-    ///List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
+    /// List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_workflows: Option<Vec<String>>,
-    ///The identifier of a hosted compute network configuration.
+    /// The identifier of a hosted compute network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
 }
 
 crate::open_enum! {
     #[doc =
-    "Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
+    " Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
     SelectedOrAllOrPrivate { Selected = "selected", All = "all", Private = "private", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
-    ///Name of the runner group.
+    /// Name of the runner group.
     pub name: String,
-    ///Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories.
+    /// Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<SelectedOrAllOrPrivate2>,
-    ///Whether the runner group can be used by `public` repositories.
+    /// Whether the runner group can be used by `public` repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allows_public_repositories: Option<bool>,
-    ///If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
+    /// If `true`, the runner group will be restricted to running only the workflows specified in the `selected_workflows` array.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_to_workflows: Option<bool>,
-    ///List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
+    /// List of workflows the runner group should be allowed to run. This setting will be ignored unless `restricted_to_workflows` is set to `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_workflows: Option<Vec<String>>,
-    ///The identifier of a hosted compute network configuration.
+    /// The identifier of a hosted compute network configuration.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -588,7 +617,7 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
 
 crate::open_enum! {
     #[doc =
-    "Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories."]
+    " Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories."]
     SelectedOrAllOrPrivate2 { Selected = "selected", All = "all", Private = "private", }
 }
 
@@ -610,51 +639,51 @@ pub struct ActionsListSelfHostedRunnersInGroupForOrgResponse {
     pub runners: Vec<Runner>,
 }
 
-///A self hosted runner
+/// A self hosted runner
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Runner {
-    ///The ID of the runner.
+    /// The ID of the runner.
     pub id: i64,
-    ///The ID of the runner group.
+    /// The ID of the runner group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_group_id: Option<i64>,
-    ///The name of the runner.
+    /// The name of the runner.
     pub name: String,
-    ///The Operating System of the runner.
+    /// The Operating System of the runner.
     pub os: String,
-    ///The status of the runner.
+    /// The status of the runner.
     pub status: String,
     pub busy: bool,
     pub labels: Vec<RunnerLabel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<bool>,
-    ///The version of the GitHub Actions Runner software. This is only set if the runner has connected to the service at least once.
+    /// The version of the GitHub Actions Runner software. This is only set if the runner has connected to the service at least once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
-///A label for a self hosted runner
+/// A label for a self hosted runner
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RunnerLabel {
-    ///Unique identifier of the label.
+    /// Unique identifier of the label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///Name of the label.
+    /// Name of the label.
     pub name: String,
-    ///The type of label. Read-only labels are applied automatically when the runner is configured.
+    /// The type of label. Read-only labels are applied automatically when the runner is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<ReadOnlyOrCustom>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The type of label. Read-only labels are applied automatically when the runner is configured."]
+    " The type of label. Read-only labels are applied automatically when the runner is configured."]
     ReadOnlyOrCustom { ReadOnly = "read-only", Custom = "custom", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetSelfHostedRunnersInGroupForOrgRequest {
-    ///List of runner IDs to add to the runner group.
+    /// List of runner IDs to add to the runner group.
     pub runners: Vec<i64>,
 }
 
@@ -664,14 +693,14 @@ pub struct ActionsListSelfHostedRunnersForOrgResponse {
     pub runners: Vec<Runner>,
 }
 
-///Runner Application
+/// Runner Application
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RunnerApplication {
     pub os: String,
     pub architecture: String,
     pub download_url: String,
     pub filename: String,
-    ///A short lived bearer token used to download the runner, if needed.
+    /// A short lived bearer token used to download the runner, if needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_download_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -680,40 +709,40 @@ pub struct RunnerApplication {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsGenerateRunnerJitconfigForOrgRequest {
-    ///The name of the new runner.
+    /// The name of the new runner.
     pub name: String,
-    ///The ID of the runner group to register the runner to.
+    /// The ID of the runner group to register the runner to.
     pub runner_group_id: i64,
-    ///The names of the custom labels to add to the runner. **Minimum items**: 1. **Maximum items**: 100.
+    /// The names of the custom labels to add to the runner. **Minimum items**: 1. **Maximum items**: 100.
     pub labels: Vec<String>,
-    ///The working directory to be used for job execution, relative to the runner install directory.
+    /// The working directory to be used for job execution, relative to the runner install directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_folder: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsGenerateRunnerJitconfigForOrgResponse {
-    ///A self hosted runner
+    /// A self hosted runner
     pub runner: Runner,
-    ///The base64 encoded runner configuration.
+    /// The base64 encoded runner configuration.
     pub encoded_jit_config: String,
 }
 
-///Authentication Token
+/// Authentication Token
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AuthenticationToken {
-    ///The token used for authentication
+    /// The token used for authentication
     pub token: String,
-    ///The time this token expires
+    /// The time this token expires
     pub expires_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
-    ///The repositories this token has access to
+    /// The repositories this token has access to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<String>,
-    ///Describe whether all repositories have been selected or there's a selection involved
+    /// Describe whether all repositories have been selected or there's a selection involved
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<AllOrSelected>,
 }
@@ -726,31 +755,42 @@ pub struct ActionsListLabelsForSelfHostedRunnerForOrgResponse {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
-    ///The names of the custom labels to set for the runner. You can pass an empty array to remove all custom labels.
+    /// The names of the custom labels to set for the runner. You can pass an empty array to remove all custom labels.
     pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest {
-    ///The names of the custom labels to add to the runner.
+    /// The names of the custom labels to add to the runner.
     pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsCreateOrUpdateOrgSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/actions#get-an-organization-public-key) endpoint.
+    /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/actions#get-an-organization-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///ID of the key you used to encrypt the secret.
+    /// ID of the key you used to encrypt the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
+    /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
     pub visibility: AllOrPrivateOrSelected2,
-    ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
+    /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
         Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
     >,
+}
+impl ActionsCreateOrUpdateOrgSecretRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(visibility: AllOrPrivateOrSelected2) -> Self {
+        ActionsCreateOrUpdateOrgSecretRequest {
+            encrypted_value: None,
+            key_id: None,
+            visibility,
+            selected_repository_ids: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -759,23 +799,23 @@ pub struct ActionsListArtifactsForRepoResponse {
     pub artifacts: Vec<Artifact>,
 }
 
-///An artifact
+/// An artifact
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Artifact {
     pub id: i64,
     pub node_id: String,
-    ///The name of the artifact.
+    /// The name of the artifact.
     pub name: String,
-    ///The size in bytes of the artifact.
+    /// The size in bytes of the artifact.
     pub size_in_bytes: i64,
     pub url: String,
     pub archive_download_url: String,
-    ///Whether or not the artifact has expired.
+    /// Whether or not the artifact has expired.
     pub expired: bool,
     pub created_at: Option<String>,
     pub expires_at: Option<String>,
     pub updated_at: Option<String>,
-    ///The SHA256 digest of the artifact. This field will only be populated on artifacts uploaded with upload-artifact v4 or newer. For older versions, this field will be null.
+    /// The SHA256 digest of the artifact. This field will only be populated on artifacts uploaded with upload-artifact v4 or newer. For older versions, this field will be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -796,18 +836,18 @@ pub struct ArtifactWorkflowRun {
     pub head_sha: Option<String>,
 }
 
-///GitHub Actions cache retention policy for a repository.
+/// GitHub Actions cache retention policy for a repository.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheRetentionLimitForRepository {
-    ///The maximum number of days to keep caches in this repository.
+    /// The maximum number of days to keep caches in this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
 
-///GitHub Actions cache storage policy for a repository.
+/// GitHub Actions cache storage policy for a repository.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheStorageLimitForRepository {
-    ///The maximum total cache size for this repository, in gigabytes.
+    /// The maximum total cache size for this repository, in gigabytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
@@ -817,12 +857,12 @@ crate::open_enum! {
     "last_accessed_at", SizeInBytes = "size_in_bytes", }
 }
 
-///Repository actions caches
+/// Repository actions caches
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsCacheList {
-    ///Total number of caches
+    /// Total number of caches
     pub total_count: i64,
-    ///Array of caches
+    /// Array of caches
     pub actions_caches: Vec<ActionsCacheListActionsCachesItem>,
 }
 
@@ -844,7 +884,7 @@ pub struct ActionsCacheListActionsCachesItem {
     pub size_in_bytes: Option<i64>,
 }
 
-///A list of active concurrency groups for a repository.
+/// A list of active concurrency groups for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupList {
     pub total_count: i64,
@@ -853,20 +893,20 @@ pub struct ConcurrencyGroupList {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupListConcurrencyGroupsItem {
-    ///The name of the concurrency group.
+    /// The name of the concurrency group.
     pub group_name: String,
-    ///API URL for this concurrency group.
+    /// API URL for this concurrency group.
     pub group_url: String,
     pub last_acquired_at: Option<String>,
 }
 
-/**A concurrency group with the workflow runs and jobs that are either currently holding
-or waiting for the concurrency group lease.*/
+/// A concurrency group with the workflow runs and jobs that are either currently holding
+/// or waiting for the concurrency group lease.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroup {
-    ///The name of the concurrency group.
+    /// The name of the concurrency group.
     pub group_name: String,
-    ///API URL for this concurrency group.
+    /// API URL for this concurrency group.
     pub group_url: String,
     pub total_count: i64,
     pub group_members: Vec<ConcurrencyGroupGroupMembersItem>,
@@ -874,24 +914,24 @@ pub struct ConcurrencyGroup {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupGroupMembersItem {
-    ///The ID of the workflow run.
+    /// The ID of the workflow run.
     pub run_id: i64,
-    ///The name of the workflow run.
+    /// The name of the workflow run.
     pub run_name: String,
-    ///API URL for the workflow run.
+    /// API URL for the workflow run.
     pub run_url: Option<String>,
-    ///Web URL for the workflow run.
+    /// Web URL for the workflow run.
     pub run_html_url: Option<String>,
-    ///The ID of the job, when the item represents a job-level or reusable-workflow-level lease.
+    /// The ID of the job, when the item represents a job-level or reusable-workflow-level lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<i64>,
-    ///The display name of the job, when the item represents a job-level or reusable-workflow-level lease.
+    /// The display name of the job, when the item represents a job-level or reusable-workflow-level lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
-    ///API URL for the job.
+    /// API URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_url: Option<String>,
-    ///Web URL for the job.
+    /// Web URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
     pub status: InProgressOrPending,
@@ -901,155 +941,165 @@ crate::open_enum! {
     InProgressOrPending { InProgress = "in_progress", Pending = "pending", }
 }
 
-///Information of a job execution in a workflow run
+/// Information of a job execution in a workflow run
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Job {
-    ///The id of the job.
+    /// The id of the job.
     pub id: i64,
-    ///The id of the associated workflow run.
+    /// The id of the associated workflow run.
     pub run_id: i64,
     pub run_url: String,
-    ///Attempt number of the associated workflow run, 1 for first attempt and higher if the workflow was re-run.
+    /// Attempt number of the associated workflow run, 1 for first attempt and higher if the workflow was re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_attempt: Option<i64>,
     pub node_id: String,
-    ///The SHA of the commit that is being run.
+    /// The SHA of the commit that is being run.
     pub head_sha: String,
     pub url: String,
     pub html_url: Option<String>,
-    ///The phase of the lifecycle that the job is currently in.
+    /// The phase of the lifecycle that the job is currently in.
     pub status: JobStatus,
-    ///The outcome of the job.
+    /// The outcome of the job.
     pub conclusion: Option<JobConclusion>,
-    ///The time that the job created, in ISO 8601 format.
+    /// The time that the job created, in ISO 8601 format.
     pub created_at: String,
-    ///The time that the job started, in ISO 8601 format.
+    /// The time that the job started, in ISO 8601 format.
     pub started_at: String,
-    ///The time that the job finished, in ISO 8601 format.
+    /// The time that the job finished, in ISO 8601 format.
     pub completed_at: Option<String>,
-    ///The name of the job.
+    /// The name of the job.
     pub name: String,
-    ///Steps in this job.
+    /// Steps in this job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<JobStepsItem>>,
     pub check_run_url: String,
-    ///Labels for the workflow job. Specified by the "runs_on" attribute in the action's workflow file.
+    /// Labels for the workflow job. Specified by the "runs_on" attribute in the action's workflow file.
     pub labels: Vec<String>,
-    ///The ID of the runner to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
+    /// The ID of the runner to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
     pub runner_id: Option<i64>,
-    ///The name of the runner to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
+    /// The name of the runner to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
     pub runner_name: Option<String>,
-    ///The ID of the runner group to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
+    /// The ID of the runner group to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
     pub runner_group_id: Option<i64>,
-    ///The name of the runner group to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
+    /// The name of the runner group to which this job has been assigned. (If a runner hasn't yet been assigned, this will be null.)
     pub runner_group_name: Option<String>,
-    ///The name of the workflow.
+    /// The name of the workflow.
     pub workflow_name: Option<String>,
-    ///The name of the current branch.
+    /// The name of the current branch.
     pub head_branch: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The outcome of the job."] JobConclusion { Success = "success", Failure =
+    #[doc = " The outcome of the job."] JobConclusion { Success = "success", Failure =
     "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped = "skipped",
     TimedOut = "timed_out", ActionRequired = "action_required", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct JobStepsItem {
-    ///The phase of the lifecycle that the job is currently in.
+    /// The phase of the lifecycle that the job is currently in.
     pub status: QueuedOrInProgressOrCompleted,
-    ///The outcome of the job.
+    /// The outcome of the job.
     pub conclusion: Option<String>,
-    ///The name of the job.
+    /// The name of the job.
     pub name: String,
     pub number: i64,
-    ///The time that the step started, in ISO 8601 format.
+    /// The time that the step started, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    ///The time that the job finished, in ISO 8601 format.
+    /// The time that the job finished, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsReRunJobForWorkflowRunRequest {
-    ///Whether to enable debug logging for the re-run.
+    /// Whether to enable debug logging for the re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debug_logging: Option<bool>,
-    ///Whether to enable the debugger for the re-run of this job.
+    /// Whether to enable the debugger for the re-run of this job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debugger: Option<bool>,
 }
 
-///Actions OIDC subject customization for a repository
+/// Actions OIDC subject customization for a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OidcCustomSubRepo {
-    ///Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
+    /// Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
     pub use_default: bool,
-    ///Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
+    /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_claim_keys: Option<Vec<String>>,
-    ///Whether the repository has opted in to the immutable OIDC subject claim format. When `true`, OIDC tokens will use a stable, repository-ID-based `sub` claim. If not set at the repository level, falls back to the organization-level setting.
+    /// Whether the repository has opted in to the immutable OIDC subject claim format. When `true`, OIDC tokens will use a stable, repository-ID-based `sub` claim. If not set at the repository level, falls back to the organization-level setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
-    ///The current `sub` claim prefix for this repository.
+    /// The current `sub` claim prefix for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_claim_prefix: Option<String>,
 }
 
-///Actions OIDC subject customization for a repository
+/// Actions OIDC subject customization for a repository
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetCustomOidcSubClaimForRepoRequest {
-    ///Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
+    /// Whether to use the default template or not. If `true`, the `include_claim_keys` field is ignored.
     pub use_default: bool,
-    ///Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
+    /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_claim_keys: Option<Vec<String>>,
-    ///Whether to opt in to the immutable OIDC subject claim format for this repository. When `true`, OIDC tokens will use a stable, repository-ID-based `sub` claim.
+    /// Whether to opt in to the immutable OIDC subject claim format for this repository. When `true`, OIDC tokens will use a stable, repository-ID-based `sub` claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsRepositoryPermissions {
-    ///Whether GitHub Actions is enabled on the repository.
+    /// Whether GitHub Actions is enabled on the repository.
     pub enabled: bool,
-    ///The permissions policy that controls the actions and reusable workflows that are allowed to run.
+    /// The permissions policy that controls the actions and reusable workflows that are allowed to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<AllowedActions>,
-    ///The API URL to use to get or set the actions and reusable workflows that are allowed to run, when `allowed_actions` is set to `selected`.
+    /// The API URL to use to get or set the actions and reusable workflows that are allowed to run, when `allowed_actions` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_actions_url: Option<String>,
-    ///Whether actions must be pinned to a full-length commit SHA.
+    /// Whether actions must be pinned to a full-length commit SHA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetGithubActionsPermissionsRepositoryRequest {
-    ///Whether GitHub Actions is enabled on the repository.
+    /// Whether GitHub Actions is enabled on the repository.
     pub enabled: bool,
-    ///The permissions policy that controls the actions and reusable workflows that are allowed to run.
+    /// The permissions policy that controls the actions and reusable workflows that are allowed to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<AllowedActions>,
-    ///Whether actions must be pinned to a full-length commit SHA.
+    /// Whether actions must be pinned to a full-length commit SHA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsWorkflowAccessToRepository {
-    /**Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the
-repository.
-
-`none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization.*/
+    /// Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the
+    /// repository.
+    ///
+    /// `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization.
     pub access_level: NoneTypeOrUserOrOrganization,
+}
+impl ActionsWorkflowAccessToRepository {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(access_level: NoneTypeOrUserOrOrganization) -> Self {
+        ActionsWorkflowAccessToRepository {
+            access_level,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the\nrepository.\n\n`none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization."]
+    " Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the"]
+    #[doc = " repository."] #[doc = " "] #[doc =
+    " `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization."]
     NoneTypeOrUserOrOrganization { None = "none", User = "user", Organization =
     "organization", }
 }
@@ -1068,29 +1118,29 @@ pub struct ActionsListWorkflowRunsForRepoResponse {
     pub workflow_runs: Vec<WorkflowRun>,
 }
 
-///An invocation of a workflow
+/// An invocation of a workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRun {
-    ///The ID of the workflow run.
+    /// The ID of the workflow run.
     pub id: i64,
-    ///The name of the workflow run.
+    /// The name of the workflow run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub node_id: String,
-    ///The ID of the associated check suite.
+    /// The ID of the associated check suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_id: Option<i64>,
-    ///The node ID of the associated check suite.
+    /// The node ID of the associated check suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_node_id: Option<String>,
     pub head_branch: Option<String>,
-    ///The SHA of the head commit that points to the version of the workflow being run.
+    /// The SHA of the head commit that points to the version of the workflow being run.
     pub head_sha: String,
-    ///The full path of the workflow
+    /// The full path of the workflow
     pub path: String,
-    ///The auto incrementing run number for the workflow run.
+    /// The auto incrementing run number for the workflow run.
     pub run_number: i64,
-    ///Attempt number of the run, 1 for first attempt and higher if the workflow was re-run.
+    /// Attempt number of the run, 1 for first attempt and higher if the workflow was re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_attempt: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1098,53 +1148,53 @@ pub struct WorkflowRun {
     pub event: String,
     pub status: Option<String>,
     pub conclusion: Option<String>,
-    ///The ID of the parent workflow.
+    /// The ID of the parent workflow.
     pub workflow_id: i64,
-    ///The URL to the workflow run.
+    /// The URL to the workflow run.
     pub url: String,
     pub html_url: String,
-    ///Pull requests that are open with a `head_sha` or `head_branch` that matches the workflow run. The returned pull requests do not necessarily indicate pull requests that triggered the run.
+    /// Pull requests that are open with a `head_sha` or `head_branch` that matches the workflow run. The returned pull requests do not necessarily indicate pull requests that triggered the run.
     pub pull_requests: Option<Vec<PullRequestMinimal>>,
     pub created_at: String,
     pub updated_at: String,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggering_actor: Option<SimpleUser>,
-    ///The start time of the latest run. Resets on re-run.
+    /// The start time of the latest run. Resets on re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_started_at: Option<String>,
-    ///The URL to the jobs for the workflow run.
+    /// The URL to the jobs for the workflow run.
     pub jobs_url: String,
-    ///The URL to download the logs for the workflow run.
+    /// The URL to download the logs for the workflow run.
     pub logs_url: String,
-    ///The URL to the associated check suite.
+    /// The URL to the associated check suite.
     pub check_suite_url: String,
-    ///The URL to the artifacts for the workflow run.
+    /// The URL to the artifacts for the workflow run.
     pub artifacts_url: String,
-    ///The URL to cancel the workflow run.
+    /// The URL to cancel the workflow run.
     pub cancel_url: String,
-    ///The URL to rerun the workflow run.
+    /// The URL to rerun the workflow run.
     pub rerun_url: String,
-    ///The URL to the previous attempted run of this workflow, if one exists.
+    /// The URL to the previous attempted run of this workflow, if one exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<String>,
-    ///The URL to the workflow.
+    /// The URL to the workflow.
     pub workflow_url: String,
     pub head_commit: Option<SimpleCommit>,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
-    ///Minimal Repository
+    /// Minimal Repository
     pub head_repository: MinimalRepository,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_repository_id: Option<i64>,
-    ///The event-specific title associated with the run or the run-name if set, or the value of `run-name` if it is set in the workflow.
+    /// The event-specific title associated with the run or the run-name if set, or the value of `run-name` if it is set in the workflow.
     pub display_title: String,
 }
 
-///A workflow referenced/reused by the initial caller workflow
+/// A workflow referenced/reused by the initial caller workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReferencedWorkflow {
     pub path: String,
@@ -1153,44 +1203,44 @@ pub struct ReferencedWorkflow {
     pub r#ref: Option<String>,
 }
 
-///An entry in the reviews log for environment deployments
+/// An entry in the reviews log for environment deployments
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnvironmentApprovals {
-    ///The list of environments that were approved or rejected
+    /// The list of environments that were approved or rejected
     pub environments: Vec<EnvironmentApprovalsEnvironmentsItem>,
-    ///Whether deployment to the environment(s) was approved or rejected or pending (with comments)
+    /// Whether deployment to the environment(s) was approved or rejected or pending (with comments)
     pub state: ApprovedOrRejectedOrPending,
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
-    ///The comment submitted with the deployment review
+    /// The comment submitted with the deployment review
     pub comment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnvironmentApprovalsEnvironmentsItem {
-    ///The id of the environment.
+    /// The id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    ///The name of the environment.
+    /// The name of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///The time that the environment was created, in ISO 8601 format.
+    /// The time that the environment was created, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The time that the environment was last updated, in ISO 8601 format.
+    /// The time that the environment was last updated, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
 crate::open_enum! {
     #[doc =
-    "Whether deployment to the environment(s) was approved or rejected or pending (with comments)"]
+    " Whether deployment to the environment(s) was approved or rejected or pending (with comments)"]
     ApprovedOrRejectedOrPending { Approved = "approved", Rejected = "rejected", Pending =
     "pending", }
 }
@@ -1201,58 +1251,58 @@ pub struct ActionsListJobsForWorkflowRunAttemptResponse {
     pub jobs: Vec<Job>,
 }
 
-///A list of concurrency groups associated with a workflow run.
+/// A list of concurrency groups associated with a workflow run.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupRunList {
-    /**The total number of concurrency groups this workflow run participates in,
-derived from the run's configuration. This count is not filtered by
-whether the run currently holds or is waiting in each group, so it can
-include groups whose `group_members` array is empty (for example, when
-the run has already released its lease in that group).*/
+    /// The total number of concurrency groups this workflow run participates in,
+    /// derived from the run's configuration. This count is not filtered by
+    /// whether the run currently holds or is waiting in each group, so it can
+    /// include groups whose `group_members` array is empty (for example, when
+    /// the run has already released its lease in that group).
     pub total_count: i64,
     pub concurrency_groups: Vec<ConcurrencyGroupRunListConcurrencyGroupsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
-    ///The name of the concurrency group.
+    /// The name of the concurrency group.
     pub group_name: String,
-    /**API URL for this concurrency group. May return 404 if the group
-has no active items at the time it is requested, since the
-get-by-name endpoint reports the live repo-wide state of a group
-while this endpoint lists groups associated with a run by
-configuration.*/
+    /// API URL for this concurrency group. May return 404 if the group
+    /// has no active items at the time it is requested, since the
+    /// get-by-name endpoint reports the live repo-wide state of a group
+    /// while this endpoint lists groups associated with a run by
+    /// configuration.
     pub group_url: String,
-    /**Items belonging to this workflow run that are either currently holding or
-waiting for the concurrency group lease. May be empty if the run no
-longer has any active or queued items in this group.*/
+    /// Items belonging to this workflow run that are either currently holding or
+    /// waiting for the concurrency group lease. May be empty if the run no
+    /// longer has any active or queued items in this group.
     pub group_members: Vec<ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
-    ///The ID of the workflow run.
+    /// The ID of the workflow run.
     pub run_id: i64,
-    ///The name of the workflow run.
+    /// The name of the workflow run.
     pub run_name: String,
-    ///API URL for the workflow run.
+    /// API URL for the workflow run.
     pub run_url: Option<String>,
-    ///Web URL for the workflow run.
+    /// Web URL for the workflow run.
     pub run_html_url: Option<String>,
-    ///Queue position. 0 means the item holds the concurrency lease (in_progress), 1 or higher means queued (pending).
+    /// Queue position. 0 means the item holds the concurrency lease (in_progress), 1 or higher means queued (pending).
     pub position: i64,
-    ///API URL to get items ahead of this item in the concurrency group.
+    /// API URL to get items ahead of this item in the concurrency group.
     pub position_url: String,
-    ///The ID of the job, when the item represents a job-level or reusable-workflow-level lease.
+    /// The ID of the job, when the item represents a job-level or reusable-workflow-level lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<i64>,
-    ///The display name of the job, when the item represents a job-level or reusable-workflow-level lease.
+    /// The display name of the job, when the item represents a job-level or reusable-workflow-level lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
-    ///API URL for the job.
+    /// API URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_url: Option<String>,
-    ///Web URL for the job.
+    /// Web URL for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_html_url: Option<String>,
     pub status: InProgressOrPending,
@@ -1269,50 +1319,60 @@ pub enum ActionsReviewCustomGatesForRunRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReviewCustomGatesCommentRequired {
-    ///The name of the environment to approve or reject.
+    /// The name of the environment to approve or reject.
     pub environment_name: String,
-    ///Comment associated with the pending deployment protection rule. **Required when state is not provided.**
+    /// Comment associated with the pending deployment protection rule. **Required when state is not provided.**
     pub comment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReviewCustomGatesStateRequired {
-    ///The name of the environment to approve or reject.
+    /// The name of the environment to approve or reject.
     pub environment_name: String,
-    ///Whether to approve or reject deployment to the specified environments.
+    /// Whether to approve or reject deployment to the specified environments.
     pub state: ApprovedOrRejected,
-    ///Optional comment to include with the review.
+    /// Optional comment to include with the review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
+impl ReviewCustomGatesStateRequired {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(environment_name: String, state: ApprovedOrRejected) -> Self {
+        ReviewCustomGatesStateRequired {
+            environment_name,
+            state,
+            comment: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "Whether to approve or reject deployment to the specified environments."]
+    #[doc = " Whether to approve or reject deployment to the specified environments."]
     ApprovedOrRejected { Approved = "approved", Rejected = "rejected", }
 }
 
-///Details of a deployment that is waiting for protection rules to pass
+/// Details of a deployment that is waiting for protection rules to pass
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PendingDeployment {
     pub environment: PendingDeploymentEnvironment,
-    ///The set duration of the wait timer
+    /// The set duration of the wait timer
     pub wait_timer: i64,
-    ///The time that the wait timer began.
+    /// The time that the wait timer began.
     pub wait_timer_started_at: Option<String>,
-    ///Whether the currently authenticated user can approve the deployment
+    /// Whether the currently authenticated user can approve the deployment
     pub current_user_can_approve: bool,
-    ///The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
+    /// The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
     pub reviewers: Vec<PendingDeploymentReviewersItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PendingDeploymentEnvironment {
-    ///The id of the environment.
+    /// The id of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    ///The name of the environment.
+    /// The name of the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1323,22 +1383,36 @@ pub struct PendingDeploymentEnvironment {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsReviewPendingDeploymentsForRunRequest {
-    ///The list of environment ids to approve or reject
+    /// The list of environment ids to approve or reject
     pub environment_ids: Vec<i64>,
-    ///Whether to approve or reject deployment to the specified environments.
+    /// Whether to approve or reject deployment to the specified environments.
     pub state: ApprovedOrRejected,
-    ///A comment to accompany the deployment review
+    /// A comment to accompany the deployment review
     pub comment: String,
+}
+impl ActionsReviewPendingDeploymentsForRunRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        environment_ids: Vec<i64>,
+        state: ApprovedOrRejected,
+        comment: String,
+    ) -> Self {
+        ActionsReviewPendingDeploymentsForRunRequest {
+            environment_ids,
+            state,
+            comment,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsReRunWorkflowRequest {
-    ///Whether to enable debug logging for the re-run.
+    /// Whether to enable debug logging for the re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debug_logging: Option<bool>,
 }
 
-///Workflow Run Usage
+/// Workflow Run Usage
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowRunUsage {
     pub billable: WorkflowRunUsageBillable,
@@ -1376,7 +1450,7 @@ pub struct ActionsListRepoWorkflowsResponse {
     pub workflows: Vec<Workflow>,
 }
 
-///A GitHub Actions workflow
+/// A GitHub Actions workflow
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Workflow {
     pub id: i64,
@@ -1401,27 +1475,27 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateWorkflowDispatchRequest {
-    ///The git reference for the workflow. The reference can be a branch or tag name.
+    /// The git reference for the workflow. The reference can be a branch or tag name.
     pub r#ref: String,
-    ///Input keys and values configured in the workflow file. The maximum number of properties is 25. Any default properties configured in the workflow file will be used when `inputs` are omitted.
+    /// Input keys and values configured in the workflow file. The maximum number of properties is 25. Any default properties configured in the workflow file will be used when `inputs` are omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<serde_json::Map<String, serde_json::Value>>,
-    ///Whether the response should include the workflow run ID and URLs.
+    /// Whether the response should include the workflow run ID and URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_run_details: Option<bool>,
 }
 
-///Response containing the workflow run ID and URLs.
+/// Response containing the workflow run ID and URLs.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowDispatchResponse {
-    ///The ID of the workflow run.
+    /// The ID of the workflow run.
     pub workflow_run_id: i64,
-    ///The URL to the workflow run.
+    /// The URL to the workflow run.
     pub run_url: String,
     pub html_url: String,
 }
 
-///Workflow Usage
+/// Workflow Usage
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WorkflowUsage {
     pub billable: WorkflowUsageBillable,

@@ -2,15 +2,15 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///Event
+/// Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Event {
     pub id: String,
     pub r#type: Option<String>,
-    ///Actor
+    /// Actor
     pub actor: Actor,
     pub repo: EventRepo,
-    ///Actor
+    /// Actor
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<Actor>,
     pub payload: EventPayload,
@@ -18,7 +18,7 @@ pub struct Event {
     pub created_at: Option<String>,
 }
 
-///Actor
+/// Actor
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Actor {
     pub id: i64,
@@ -60,7 +60,7 @@ pub enum EventPayload {
     Other(serde_json::Value),
 }
 
-///CreateEvent
+/// CreateEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CreateEvent {
     pub r#ref: String,
@@ -72,7 +72,7 @@ pub struct CreateEvent {
     pub pusher_type: String,
 }
 
-///DeleteEvent
+/// DeleteEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeleteEvent {
     pub r#ref: String,
@@ -81,23 +81,23 @@ pub struct DeleteEvent {
     pub pusher_type: String,
 }
 
-///DiscussionEvent
+/// DiscussionEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionEvent {
     pub action: String,
-    ///A Discussion in a repository.
+    /// A Discussion in a repository.
     pub discussion: Discussion,
 }
 
-///A Discussion in a repository.
+/// A Discussion in a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Discussion {
     pub active_lock_reason: Option<String>,
     pub answer_chosen_at: Option<String>,
-    ///User
+    /// User
     pub answer_chosen_by: Option<DiscussionAnswerChosenBy>,
     pub answer_html_url: Option<String>,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<DiscussionAuthorAssociation>,
     pub body: String,
@@ -109,27 +109,27 @@ pub struct Discussion {
     pub locked: bool,
     pub node_id: String,
     pub number: i64,
-    ///Reactions
+    /// Reactions
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<DiscussionReactions>,
     pub repository_url: String,
-    /**The current state of the discussion.
-`converting` means that the discussion is being converted from an issue.
-`transferring` means that the discussion is being transferred from another repository.*/
+    /// The current state of the discussion.
+    /// `converting` means that the discussion is being converted from an issue.
+    /// `transferring` means that the discussion is being transferred from another repository.
     pub state: DiscussionState,
-    ///The reason for the current state
+    /// The reason for the current state
     pub state_reason: Option<DiscussionStateReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
     pub title: String,
     pub updated_at: String,
-    ///User
+    /// User
     pub user: Option<DiscussionUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
 }
 
-///User
+/// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionAnswerChosenBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,7 +182,7 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "How the author is associated with the repository."]
+    #[doc = " How the author is associated with the repository."]
     DiscussionAuthorAssociation { Collaborator = "COLLABORATOR", Contributor =
     "CONTRIBUTOR", FirstTimer = "FIRST_TIMER", FirstTimeContributor =
     "FIRST_TIME_CONTRIBUTOR", Mannequin = "MANNEQUIN", Member = "MEMBER", None = "NONE",
@@ -204,7 +204,7 @@ pub struct DiscussionCategory {
     pub updated_at: String,
 }
 
-///Reactions
+/// Reactions
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionReactions {
     #[serde(rename = "+1")]
@@ -222,18 +222,19 @@ pub struct DiscussionReactions {
 }
 
 crate::open_enum! {
-    #[doc =
-    "The current state of the discussion.\n`converting` means that the discussion is being converted from an issue.\n`transferring` means that the discussion is being transferred from another repository."]
+    #[doc = " The current state of the discussion."] #[doc =
+    " `converting` means that the discussion is being converted from an issue."] #[doc =
+    " `transferring` means that the discussion is being transferred from another repository."]
     DiscussionState { Open = "open", Closed = "closed", Locked = "locked", Converting =
     "converting", Transferring = "transferring", }
 }
 
 crate::open_enum! {
-    #[doc = "The reason for the current state"] DiscussionStateReason { Resolved =
+    #[doc = " The reason for the current state"] DiscussionStateReason { Resolved =
     "resolved", Outdated = "outdated", Duplicate = "duplicate", Reopened = "reopened", }
 }
 
-///User
+/// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiscussionUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,35 +281,35 @@ pub struct DiscussionUser {
     pub user_view_type: Option<String>,
 }
 
-///IssuesEvent
+/// IssuesEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesEvent {
     pub action: String,
-    ///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
+    /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
     pub issue: Issue,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-    ///Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
+    /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
 }
 
-///IssueCommentEvent
+/// IssueCommentEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueCommentEvent {
     pub action: String,
-    ///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
+    /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
     pub issue: Issue,
-    ///Comments provide a way for people to collaborate on an issue.
+    /// Comments provide a way for people to collaborate on an issue.
     pub comment: IssueComment,
 }
 
-///ForkEvent
+/// ForkEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ForkEvent {
     pub action: String,
@@ -327,7 +328,7 @@ pub struct ForkEventForkee {
     pub full_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -448,7 +449,7 @@ pub struct ForkEventForkee {
     pub has_discussions: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
+    /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -485,7 +486,7 @@ pub struct ForkEventForkee {
     pub public: Option<bool>,
 }
 
-///GollumEvent
+/// GollumEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GollumEvent {
     pub pages: Vec<GollumEventPagesItem>,
@@ -507,15 +508,15 @@ pub struct GollumEventPagesItem {
     pub html_url: Option<String>,
 }
 
-///MemberEvent
+/// MemberEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MemberEvent {
     pub action: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub member: SimpleUser,
 }
 
-///PushEvent
+/// PushEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PushEvent {
     pub repository_id: i64,
@@ -525,30 +526,30 @@ pub struct PushEvent {
     pub before: String,
 }
 
-///PullRequestEvent
+/// PullRequestEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestEvent {
     pub action: String,
     pub number: i64,
-    ///Pull Request Minimal
+    /// Pull Request Minimal
     pub pull_request: PullRequestMinimal,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-    ///Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
+    /// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
 }
 
-///PullRequestReviewCommentEvent
+/// PullRequestReviewCommentEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEvent {
     pub action: String,
-    ///Pull Request Minimal
+    /// Pull Request Minimal
     pub pull_request: PullRequestMinimal,
     pub comment: PullRequestReviewCommentEventComment,
 }
@@ -566,7 +567,7 @@ pub struct PullRequestReviewCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<String>,
     pub commit_id: String,
-    ///User
+    /// User
     pub user: Option<PullRequestReviewCommentEventCommentUser>,
     pub body: String,
     pub created_at: String,
@@ -576,13 +577,13 @@ pub struct PullRequestReviewCommentEventComment {
     #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentEventCommentLinks,
     pub original_commit_id: String,
-    ///Reactions
+    /// Reactions
     pub reactions: PullRequestReviewCommentEventCommentReactions,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
 }
 
-///User
+/// User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -633,22 +634,22 @@ pub struct PullRequestReviewCommentEventCommentUser {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentLinks {
-    ///Link
+    /// Link
     pub html: PullRequestReviewCommentEventCommentLinksHtml,
-    ///Link
+    /// Link
     pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
-    ///Link
+    /// Link
     #[serde(rename = "self")]
     pub self_: PullRequestReviewCommentEventCommentLinksHtml,
 }
 
-///Link
+/// Link
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentLinksHtml {
     pub href: String,
 }
 
-///Reactions
+/// Reactions
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentReactions {
     #[serde(rename = "+1", default, skip_serializing_if = "Option::is_none")]
@@ -673,12 +674,12 @@ pub struct PullRequestReviewCommentEventCommentReactions {
     pub url: Option<String>,
 }
 
-///PullRequestReviewEvent
+/// PullRequestReviewEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewEvent {
     pub action: String,
     pub review: PullRequestReviewEventReview,
-    ///Pull Request Minimal
+    /// Pull Request Minimal
     pub pull_request: PullRequestMinimal,
 }
 
@@ -708,7 +709,7 @@ pub struct PullRequestReviewEventReview {
     pub updated_at: Option<String>,
 }
 
-///CommitCommentEvent
+/// CommitCommentEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitCommentEvent {
     pub action: String,
@@ -741,12 +742,12 @@ pub struct CommitCommentEventComment {
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
 }
 
-///ReleaseEvent
+/// ReleaseEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReleaseEvent {
     pub action: String,
@@ -763,25 +764,25 @@ pub struct ReleaseEventRelease {
     pub zipball_url: Option<String>,
     pub id: i64,
     pub node_id: String,
-    ///The name of the tag.
+    /// The name of the tag.
     pub tag_name: String,
-    ///Specifies the commitish value that determines where the Git tag is created from.
+    /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///true to create a draft (unpublished) release, false to create a published one.
+    /// true to create a draft (unpublished) release, false to create a published one.
     pub draft: bool,
-    ///Whether to identify the release as a prerelease or a full release.
+    /// Whether to identify the release as a prerelease or a full release.
     pub prerelease: bool,
-    ///Whether or not the release is immutable.
+    /// Whether or not the release is immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
     pub created_at: String,
     pub published_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub author: SimpleUser,
     pub assets: Vec<ReleaseAsset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -790,10 +791,10 @@ pub struct ReleaseEventRelease {
     pub body_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mentions_count: Option<i64>,
-    ///The URL of the release discussion.
+    /// The URL of the release discussion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -802,13 +803,13 @@ pub struct ReleaseEventRelease {
     pub short_description_html: Option<String>,
 }
 
-///WatchEvent
+/// WatchEvent
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct WatchEvent {
     pub action: String,
 }
 
-///Feed
+/// Feed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Feed {
     pub timeline_url: String,
@@ -825,10 +826,10 @@ pub struct Feed {
     pub current_user_organization_urls: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_advisories_url: Option<String>,
-    ///A feed of discussions for a given repository.
+    /// A feed of discussions for a given repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_url: Option<String>,
-    ///A feed of discussions for a given repository and category.
+    /// A feed of discussions for a given repository and category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_category_url: Option<String>,
     #[serde(rename = "_links")]
@@ -837,47 +838,47 @@ pub struct Feed {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FeedLinks {
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     pub timeline: LinkWithType,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     pub user: LinkWithType,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_advisories: Option<LinkWithType>,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user: Option<LinkWithType>,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_public: Option<LinkWithType>,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_actor: Option<LinkWithType>,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_organization: Option<LinkWithType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_organizations: Option<Vec<LinkWithType>>,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions: Option<LinkWithType>,
-    ///Hypermedia Link with Type
+    /// Hypermedia Link with Type
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_category: Option<LinkWithType>,
 }
 
-///Hypermedia Link with Type
+/// Hypermedia Link with Type
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LinkWithType {
     pub href: String,
     pub r#type: String,
 }
 
-///Thread
+/// Thread
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Thread {
     pub id: String,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub subject: ThreadSubject,
     pub reason: String,
@@ -898,15 +899,15 @@ pub struct ThreadSubject {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActivityMarkNotificationsAsReadRequest {
-    ///Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
+    /// Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read_at: Option<String>,
-    ///Whether the notification has been read.
+    /// Whether the notification has been read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<bool>,
 }
 
-///Thread Subscription
+/// Thread Subscription
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ThreadSubscription {
     pub subscribed: bool,
@@ -922,14 +923,14 @@ pub struct ThreadSubscription {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActivitySetThreadSubscriptionRequest {
-    ///Whether to block all notifications from a thread.
+    /// Whether to block all notifications from a thread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActivityMarkRepoNotificationsAsReadRequest {
-    ///Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
+    /// Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read_at: Option<String>,
 }
@@ -943,7 +944,7 @@ pub enum ActivityListStargazersForRepoResponse {
     Other(serde_json::Value),
 }
 
-///Stargazer
+/// Stargazer
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Stargazer {
     pub starred_at: String,
@@ -955,12 +956,12 @@ pub struct ActivityGetStargazerCountForRepoResponse {
     pub count: i64,
 }
 
-///Repository invitations let you manage who you collaborate with.
+/// Repository invitations let you manage who you collaborate with.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositorySubscription {
-    ///Determines if notifications should be received from this repository.
+    /// Determines if notifications should be received from this repository.
     pub subscribed: bool,
-    ///Determines if all notifications should be blocked from this repository.
+    /// Determines if all notifications should be blocked from this repository.
     pub ignored: bool,
     pub reason: Option<String>,
     pub created_at: String,
@@ -970,10 +971,10 @@ pub struct RepositorySubscription {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActivitySetRepoSubscriptionRequest {
-    ///Determines if notifications should be received from this repository.
+    /// Determines if notifications should be received from this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed: Option<bool>,
-    ///Determines if all notifications should be blocked from this repository.
+    /// Determines if all notifications should be blocked from this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
 }
@@ -987,11 +988,11 @@ pub enum ActivityListReposStarredByUserResponse {
     Other(serde_json::Value),
 }
 
-///Starred Repository
+/// Starred Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct StarredRepository {
     pub starred_at: String,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     pub repo: Repository,
 }
 

@@ -12,68 +12,68 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse {
-    ///List of tasks
+    /// List of tasks
     pub tasks: Vec<AgentTasksListTasksForRepoResponseTasksItem>,
-    ///Total count of active (non-archived) tasks
+    /// Total count of active (non-archived) tasks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_active_count: Option<i64>,
-    ///Total count of archived tasks
+    /// Total count of archived tasks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_archived_count: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItem {
-    ///Unique task identifier
+    /// Unique task identifier
     pub id: String,
-    ///API URL for this task
+    /// API URL for this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///Web URL for this task
+    /// Web URL for this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///Human-readable name derived from the task prompt
+    /// Human-readable name derived from the task prompt
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The entity who created this task
+    /// The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<AgentTasksListTasksForRepoResponseTasksItemCreator>,
-    ///Type of the task creator
+    /// Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_type: Option<UserOrOrganization>,
-    ///User objects of collaborators on this task
+    /// User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_collaborators: Option<
         Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     >,
-    ///The owner of the repository
+    /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///The repository this task belongs to
+    /// The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///Current state of the task, derived from its most recent session
+    /// Current state of the task, derived from its most recent session
     pub state: AgentTasksListTasksForRepoResponseTasksItemState,
-    ///Number of sessions in this task
+    /// Number of sessions in this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i64>,
-    ///Resources created by this task (PRs, branches, etc.)
+    /// Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
-    ///Timestamp when the task was archived, null if not archived
+    /// Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
-    ///Timestamp of the most recent update
+    /// Timestamp of the most recent update
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///Timestamp when the task was created
+    /// Timestamp when the task was created
     pub created_at: String,
-    ///Custom agent metadata associated with this task
+    /// Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_agent: Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
 }
 
-///The entity who created this task
+/// The entity who created this task
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AgentTasksListTasksForRepoResponseTasksItemCreator {
@@ -82,48 +82,48 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemCreator {
     Other(serde_json::Value),
 }
 
-///A GitHub user
+/// A GitHub user
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
-    ///The unique identifier of the user
+    /// The unique identifier of the user
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
 
 crate::open_enum! {
-    #[doc = "Type of the task creator"] UserOrOrganization { User = "user", Organization
+    #[doc = " Type of the task creator"] UserOrOrganization { User = "user", Organization
     = "organization", }
 }
 
 crate::open_enum! {
-    #[doc = "Current state of the task, derived from its most recent session"]
+    #[doc = " Current state of the task, derived from its most recent session"]
     AgentTasksListTasksForRepoResponseTasksItemState { Queued = "queued", InProgress =
     "in_progress", Completed = "completed", Failed = "failed", Idle = "idle",
     WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
     }
 }
 
-///A resource generated by the task
+/// A resource generated by the task
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItem {
-    ///Provider namespace
+    /// Provider namespace
     pub provider: Github,
-    ///Type of artifact. Available Values: `pull`, `branch`.
+    /// Type of artifact. Available Values: `pull`, `branch`.
     pub r#type: PullOrBranch,
-    ///Resource data (shape depends on type)
+    /// Resource data (shape depends on type)
     pub data: AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData,
 }
 
 crate::open_enum! {
-    #[doc = "Provider namespace"] Github { Github = "github", }
+    #[doc = " Provider namespace"] Github { Github = "github", }
 }
 
 crate::open_enum! {
-    #[doc = "Type of artifact. Available Values: `pull`, `branch`."] PullOrBranch { Pull
+    #[doc = " Type of artifact. Available Values: `pull`, `branch`."] PullOrBranch { Pull
     = "pull", Branch = "branch", }
 }
 
-///Resource data (shape depends on type)
+/// Resource data (shape depends on type)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
@@ -133,60 +133,60 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemArtifactsItemData {
     Other(serde_json::Value),
 }
 
-///A GitHub resource (pull request, issue, etc.)
+/// A GitHub resource (pull request, issue, etc.)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant0 {
-    ///GitHub resource ID
+    /// GitHub resource ID
     pub id: i64,
-    ///GraphQL global ID
+    /// GraphQL global ID
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_id: Option<String>,
 }
 
-///A Git branch reference
+/// A Git branch reference
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemArtifactsItemDataVariant1 {
-    ///Head branch name
+    /// Head branch name
     pub head_ref: String,
-    ///Base branch name
+    /// Base branch name
     pub base_ref: String,
 }
 
-///Custom agent metadata associated with this task
+/// Custom agent metadata associated with this task
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponseTasksItemCustomAgent {
-    ///The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
+    /// The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
 
-/**Structured error response following GitHub REST API conventions.
-For 422 Unprocessable Entity the errors array contains validation
-details; for other error status codes only message and
-documentation_url are returned.*/
+/// Structured error response following GitHub REST API conventions.
+/// For 422 Unprocessable Entity the errors array contains validation
+/// details; for other error status codes only message and
+/// documentation_url are returned.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoError400 {
-    ///Summary message (e.g. "Validation Failed", "Not Found")
+    /// Summary message (e.g. "Validation Failed", "Not Found")
     pub message: String,
-    ///List of validation errors (present only for 422 responses)
+    /// List of validation errors (present only for 422 responses)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<AgentTasksListTasksForRepoError400ErrorsItem>>,
-    ///URL to relevant API documentation
+    /// URL to relevant API documentation
     pub documentation_url: String,
 }
 
-///A single validation error
+/// A single validation error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoError400ErrorsItem {
-    ///Machine-readable error code
+    /// Machine-readable error code
     pub code: AgentTasksListTasksForRepoError400ErrorsItemCode,
-    ///Human-readable message (populated when code is "custom")
+    /// Human-readable message (populated when code is "custom")
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "Machine-readable error code"]
+    #[doc = " Machine-readable error code"]
     AgentTasksListTasksForRepoError400ErrorsItemCode { Missing = "missing", MissingField
     = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
     Unprocessable = "unprocessable", Custom = "custom", }
@@ -194,141 +194,141 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AgentTasksCreateTaskInRepoRequest {
-    ///The user's prompt for the agent
+    /// The user's prompt for the agent
     pub prompt: String,
-    ///The model to use for this task. The allowed models may change over time and depend on the user's GitHub Copilot plan and organization policies. Currently supported values: `claude-sonnet-4.6`, `claude-opus-4.6`, `gpt-5.2-codex`, `gpt-5.3-codex`, `gpt-5.4`, `claude-sonnet-4.5`, `claude-opus-4.5`
+    /// The model to use for this task. The allowed models may change over time and depend on the user's GitHub Copilot plan and organization policies. Currently supported values: `claude-sonnet-4.6`, `claude-opus-4.6`, `gpt-5.2-codex`, `gpt-5.3-codex`, `gpt-5.4`, `claude-sonnet-4.5`, `claude-opus-4.5`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    ///Optional identifier for a custom agent to use for this task. Use the custom agent's filename without the extension - for example, for a `.github/agents/performance-optimizer.agent.md` custom agent, use `performance-optimizer`.
+    /// Optional identifier for a custom agent to use for this task. Use the custom agent's filename without the extension - for example, for a `.github/agents/performance-optimizer.agent.md` custom agent, use `performance-optimizer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_agent: Option<String>,
-    ///Whether to create a PR.
+    /// Whether to create a PR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_pull_request: Option<bool>,
-    ///Base ref for new branch/PR
+    /// Base ref for new branch/PR
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_ref: Option<String>,
-    ///Head ref for existing branch/PR. If provided with `base_ref`, the agent looks up open PR context for `head_ref` targeting `base_ref` and commits to `head_ref` instead of creating a new branch.
+    /// Head ref for existing branch/PR. If provided with `base_ref`, the agent looks up open PR context for `head_ref` targeting `base_ref` and commits to `head_ref` instead of creating a new branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse {
-    ///Unique task identifier
+    /// Unique task identifier
     pub id: String,
-    ///API URL for this task
+    /// API URL for this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///Web URL for this task
+    /// Web URL for this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///Human-readable name derived from the task prompt
+    /// Human-readable name derived from the task prompt
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The entity who created this task
+    /// The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<AgentTasksListTasksForRepoResponseTasksItemCreator>,
-    ///Type of the task creator
+    /// Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_type: Option<UserOrOrganization>,
-    ///User objects of collaborators on this task
+    /// User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_collaborators: Option<
         Vec<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
     >,
-    ///The owner of the repository
+    /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///The repository this task belongs to
+    /// The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///Current state of the task, derived from its most recent session
+    /// Current state of the task, derived from its most recent session
     pub state: AgentTasksListTasksForRepoResponseTasksItemState,
-    ///Number of sessions in this task
+    /// Number of sessions in this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i64>,
-    ///Resources created by this task (PRs, branches, etc.)
+    /// Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Vec<AgentTasksListTasksForRepoResponseTasksItemArtifactsItem>>,
-    ///Timestamp when the task was archived, null if not archived
+    /// Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
-    ///Timestamp of the most recent update
+    /// Timestamp of the most recent update
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///Timestamp when the task was created
+    /// Timestamp when the task was created
     pub created_at: String,
-    ///Custom agent metadata associated with this task
+    /// Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_agent: Option<AgentTasksListTasksForRepoResponseTasksItemCustomAgent>,
-    ///Sessions associated with this task
+    /// Sessions associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<Vec<AgentTasksGetTaskByRepoAndIdResponseSessionsItem>>,
 }
 
-///Full session details within a task
+/// Full session details within a task
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItem {
-    ///Session ID
+    /// Session ID
     pub id: String,
-    ///Session name
+    /// Session name
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The user who created this session
+    /// The user who created this session
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///The owner of the repository
+    /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///The repository this session belongs to
+    /// The repository this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0>,
-    ///Task ID this session belongs to
+    /// Task ID this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
-    ///Current state of a session
+    /// Current state of a session
     pub state: AgentTasksListTasksForRepoResponseTasksItemState,
-    ///Creation timestamp
+    /// Creation timestamp
     pub created_at: String,
-    ///Last update timestamp
+    /// Last update timestamp
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///Completion timestamp
+    /// Completion timestamp
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    ///Content of the triggering event
+    /// Content of the triggering event
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    ///Head branch name
+    /// Head branch name
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_ref: Option<String>,
-    ///Base branch name
+    /// Base branch name
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_ref: Option<String>,
-    ///Model used for this session
+    /// Model used for this session
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    ///Structured information about billing units consumed by the session.
+    /// Structured information about billing units consumed by the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage>,
-    ///Error details for a failed session
+    /// Error details for a failed session
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<AgentTasksGetTaskByRepoAndIdResponseSessionsItemError>,
 }
 
-///Structured information about billing units consumed by the session.
+/// Structured information about billing units consumed by the session.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemUsage {
-    ///Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`.
+    /// Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`.
     pub r#type: AiCreditsOrPremiumRequests,
-    ///Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
+    /// Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
     pub amount: f64,
 }
 
 crate::open_enum! {
     #[doc =
-    "Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`."]
+    " Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`."]
     AiCreditsOrPremiumRequests { AiCredits = "ai_credits", PremiumRequests =
     "premium_requests", }
 }

@@ -4,26 +4,26 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsCreateFromManifestResponse {
-    ///Unique identifier of the GitHub app
+    /// Unique identifier of the GitHub app
     pub id: i64,
-    ///The slug name of the GitHub app
+    /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     pub node_id: String,
     pub client_id: String,
     pub owner: IntegrationOwner,
-    ///The name of the GitHub app
+    /// The name of the GitHub app
     pub name: String,
     pub description: Option<String>,
     pub external_url: String,
     pub html_url: String,
     pub created_at: String,
     pub updated_at: String,
-    ///The set of permissions for the GitHub app
+    /// The set of permissions for the GitHub app
     pub permissions: IntegrationPermissions,
-    ///The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
+    /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
     pub events: Vec<String>,
-    ///The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
+    /// The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
     pub client_secret: String,
@@ -31,15 +31,15 @@ pub struct AppsCreateFromManifestResponse {
     pub pem: String,
 }
 
-///Request to install an integration on a target
+/// Request to install an integration on a target
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IntegrationInstallationRequest {
-    ///Unique identifier of the request installation.
+    /// Unique identifier of the request installation.
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     pub account: IntegrationInstallationRequestAccount,
-    ///A GitHub user.
+    /// A GitHub user.
     pub requester: SimpleUser,
     pub created_at: String,
 }
@@ -53,22 +53,22 @@ pub enum IntegrationInstallationRequestAccount {
     Other(serde_json::Value),
 }
 
-///Installation
+/// Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItem {
-    ///The ID of the installation.
+    /// The ID of the installation.
     pub id: i64,
     pub account: Option<AppsListInstallationsResponseItemAccount>,
-    ///Describe whether all repositories have been selected or there's a selection involved
+    /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: AllOrSelected,
     pub access_tokens_url: String,
     pub repositories_url: String,
     pub html_url: String,
     pub app_id: i64,
-    ///The ID of the user or organization this token is being scoped to.
+    /// The ID of the user or organization this token is being scoped to.
     pub target_id: i64,
     pub target_type: String,
-    ///The permissions granted to the user access token.
+    /// The permissions granted to the user access token.
     pub permissions: AppsListInstallationsResponseItemPermissions,
     pub events: Vec<String>,
     pub created_at: String,
@@ -79,7 +79,7 @@ pub struct AppsListInstallationsResponseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
     pub app_slug: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub suspended_by: Option<AppsListInstallationsResponseItemSuspendedBy>,
     pub suspended_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,126 +111,126 @@ pub struct AppsListInstallationsResponseItemAccount {
     pub site_admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    ///A short description of the enterprise.
+    /// A short description of the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The enterprise's website URL.
+    /// The enterprise's website URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website_url: Option<String>,
-    ///The slug url identifier for the enterprise.
+    /// The slug url identifier for the enterprise.
     pub slug: String,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
 }
 
-///The permissions granted to the user access token.
+/// The permissions granted to the user access token.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemPermissions {
-    ///The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
+    /// The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
+    /// The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub administration: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for checks on code.
+    /// The level of permission to grant the access token for checks on code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
+    /// The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for deployments and deployment statuses.
+    /// The level of permission to grant the access token for deployments and deployment statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for managing repository environments.
+    /// The level of permission to grant the access token for managing repository environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
+    /// The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
+    /// The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for packages published to GitHub Packages.
+    /// The level of permission to grant the access token for packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
+    /// The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
+    /// The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_requests: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the post-receive hooks for a repository.
+    /// The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_hooks: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage repository projects, columns, and cards.
+    /// The level of permission to grant the access token to manage repository projects, columns, and cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_projects: Option<ReadOrWriteOrAdmin>,
-    ///The level of permission to grant the access token to view and manage secret scanning alerts.
+    /// The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_alerts: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage repository secrets.
+    /// The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage security events like code scanning alerts.
+    /// The level of permission to grant the access token to view and manage security events like code scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_events: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage just a single file.
+    /// The level of permission to grant the access token to manage just a single file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for commit statuses.
+    /// The level of permission to grant the access token for commit statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statuses: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage Dependabot alerts.
+    /// The level of permission to grant the access token to manage Dependabot alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerability_alerts: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to update GitHub Actions workflow files.
+    /// The level of permission to grant the access token to update GitHub Actions workflow files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<Write>,
-    ///The level of permission to grant the access token for organization teams and members.
+    /// The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage access to an organization.
+    /// The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_administration: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change.
+    /// The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_custom_roles: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage announcement banners for an organization.
+    /// The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_announcement_banners: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the post-receive hooks for an organization.
+    /// The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_hooks: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
+    /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_personal_access_tokens: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
+    /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_personal_access_token_requests: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for viewing an organization's plan.
+    /// The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_plan: Option<Read>,
-    ///The level of permission to grant the access token to manage organization projects and projects beta (where available).
+    /// The level of permission to grant the access token to manage organization projects and projects beta (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_projects: Option<ReadOrWriteOrAdmin>,
-    ///The level of permission to grant the access token for organization packages published to GitHub Packages.
+    /// The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_packages: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage organization secrets.
+    /// The level of permission to grant the access token to manage organization secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_secrets: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
+    /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_self_hosted_runners: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage users blocked by the organization.
+    /// The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_user_blocking: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage team discussions and related comments.
+    /// The level of permission to grant the access token to manage team discussions and related comments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_discussions: Option<ReadOrWrite>,
 }
 
-///A GitHub user.
+/// A GitHub user.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemSuspendedBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,23 +261,23 @@ pub struct AppsListInstallationsResponseItemSuspendedBy {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AppsCreateInstallationAccessTokenRequest {
-    ///List of repository names that the token should have access to
+    /// List of repository names that the token should have access to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<String>>,
-    ///List of repository IDs that the token should have access to
+    /// List of repository IDs that the token should have access to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids: Option<Vec<i64>>,
-    ///The permissions granted to the fine-grained access token.
+    /// The permissions granted to the fine-grained access token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
 }
 
-///Authentication token for a GitHub App installed on a user or org.
+/// Authentication token for a GitHub App installed on a user or org.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct InstallationToken {
     pub token: String,
     pub expires_at: String,
-    ///The permissions granted to the fine-grained access token.
+    /// The permissions granted to the fine-grained access token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,22 +294,22 @@ pub struct InstallationToken {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AppsDeleteAuthorizationRequest {
-    ///The OAuth access token used to authenticate to the GitHub API.
+    /// The OAuth access token used to authenticate to the GitHub API.
     pub access_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AppsCheckTokenRequest {
-    ///The access_token of the OAuth or GitHub application.
+    /// The access_token of the OAuth or GitHub application.
     pub access_token: String,
 }
 
-///The authorization for an OAuth app, GitHub App, or a Personal Access Token.
+/// The authorization for an OAuth app, GitHub App, or a Personal Access Token.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Authorization {
     pub id: i64,
     pub url: String,
-    ///A list of scopes that this authorization is in.
+    /// A list of scopes that this authorization is in.
     pub scopes: Option<Vec<String>>,
     pub token: String,
     pub token_last_eight: Option<String>,
@@ -322,7 +322,7 @@ pub struct Authorization {
     pub fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SimpleUser>,
-    ///Scoped Installation
+    /// Scoped Installation
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<NullableScopedInstallation>,
     pub expires_at: Option<String>,
@@ -335,12 +335,12 @@ pub struct AuthorizationApp {
     pub url: String,
 }
 
-///Scoped Installation
+/// Scoped Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableScopedInstallation {
-    ///The permissions granted to the fine-grained access token.
+    /// The permissions granted to the fine-grained access token.
     pub permissions: AppPermissions,
-    ///Describe whether all repositories have been selected or there's a selection involved
+    /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: AllOrSelected,
     pub single_file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,27 +348,27 @@ pub struct NullableScopedInstallation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
     pub repositories_url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub account: SimpleUser,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AppsScopeTokenRequest {
-    ///The access token used to authenticate to the GitHub API.
+    /// The access token used to authenticate to the GitHub API.
     pub access_token: String,
-    ///The name of the user or organization to scope the user access token to. **Required** unless `target_id` is specified.
+    /// The name of the user or organization to scope the user access token to. **Required** unless `target_id` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    ///The ID of the user or organization to scope the user access token to. **Required** unless `target` is specified.
+    /// The ID of the user or organization to scope the user access token to. **Required** unless `target` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<i64>,
-    ///The list of repository names to scope the user access token to. `repositories` may not be specified if `repository_ids` is specified.
+    /// The list of repository names to scope the user access token to. `repositories` may not be specified if `repository_ids` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<String>>,
-    ///The list of repository IDs to scope the user access token to. `repository_ids` may not be specified if `repositories` is specified.
+    /// The list of repository IDs to scope the user access token to. `repository_ids` may not be specified if `repositories` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids: Option<Vec<i64>>,
-    ///The permissions granted to the fine-grained access token.
+    /// The permissions granted to the fine-grained access token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AppPermissions>,
 }
@@ -383,19 +383,19 @@ pub struct AppsListReposAccessibleToInstallationResponse {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
-    ///Unique identifier of the repository
+    /// Unique identifier of the repository
     pub id: i64,
     pub node_id: String,
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
     pub full_name: String,
     pub license: Option<LicenseSimple>,
     pub forks: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<RepositoryPermissions>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///Whether the repository is private or public.
+    /// Whether the repository is private or public.
     pub private: bool,
     pub html_url: String,
     pub description: Option<String>,
@@ -447,97 +447,97 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub forks_count: i64,
     pub stargazers_count: i64,
     pub watchers_count: i64,
-    ///The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
+    /// The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
     pub size: i64,
-    ///The default branch of the repository.
+    /// The default branch of the repository.
     pub default_branch: String,
     pub open_issues_count: i64,
-    ///Whether this repository acts as a template that can be used to generate new repositories.
+    /// Whether this repository acts as a template that can be used to generate new repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
-    ///Whether issues are enabled.
+    /// Whether issues are enabled.
     pub has_issues: bool,
-    ///Whether projects are enabled.
+    /// Whether projects are enabled.
     pub has_projects: bool,
-    ///Whether the wiki is enabled.
+    /// Whether the wiki is enabled.
     pub has_wiki: bool,
     pub has_pages: bool,
-    ///Whether downloads are enabled.
+    /// Whether downloads are enabled.
     pub has_downloads: bool,
-    ///Whether discussions are enabled.
+    /// Whether discussions are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    ///Whether pull requests are enabled.
+    /// Whether pull requests are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
+    /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
-    ///Whether the repository is archived.
+    /// Whether the repository is archived.
     pub archived: bool,
-    ///Returns whether or not this repository disabled.
+    /// Returns whether or not this repository disabled.
     pub disabled: bool,
-    ///The repository visibility: public, private, or internal.
+    /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
-    ///Whether to allow rebase merges for pull requests.
+    /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
-    ///Whether to allow squash merges for pull requests.
+    /// Whether to allow squash merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    ///Whether to allow Auto-merge to be used on pull requests.
+    /// Whether to allow Auto-merge to be used on pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    ///Whether to delete head branches when pull requests are merged
+    /// Whether to delete head branches when pull requests are merged
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    ///Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
+    /// Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update_branch: Option<bool>,
-    ///Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
+    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    /**The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
-    /**The default value for a merge commit title.
-
-- `PR_TITLE` - default to the pull request's title.
-- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
+    /// The default value for a merge commit title.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<PrTitleOrMergeMessage>,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
-    ///Whether to allow merge commits for pull requests.
+    /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    ///Whether to allow forking this repo
+    /// Whether to allow forking this repo
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    ///Whether to require contributors to sign off on web-based commits
+    /// Whether to require contributors to sign off on web-based commits
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub open_issues: i64,
@@ -546,18 +546,18 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub master_branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    ///Whether anonymous git access is enabled for this repository
+    /// Whether anonymous git access is enabled for this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
-    ///The status of the code search index for this repository
+    /// The status of the code search index for this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search_index_status: Option<RepositoryCodeSearchIndexStatus>,
-    ///The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values. Present for org repos only.
+    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values. Present for org repos only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-///Marketplace Purchase
+/// Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplacePurchase {
     pub url: String,
@@ -583,12 +583,12 @@ pub struct MarketplacePurchaseMarketplacePendingChange {
     pub unit_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///Marketplace Listing Plan
+    /// Marketplace Listing Plan
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<MarketplaceListingPlan>,
 }
 
-///Marketplace Listing Plan
+/// Marketplace Listing Plan
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplaceListingPlan {
     pub url: String,
@@ -627,7 +627,7 @@ pub struct MarketplacePurchaseMarketplacePurchase {
     pub free_trial_ends_on: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///Marketplace Listing Plan
+    /// Marketplace Listing Plan
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<MarketplaceListingPlan>,
 }
@@ -640,7 +640,7 @@ pub struct AppsListInstallationReposForAuthenticatedUserResponse {
     pub repositories: Vec<AppsListReposAccessibleToInstallationResponseRepositoriesItem>,
 }
 
-///User Marketplace Purchase
+/// User Marketplace Purchase
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UserMarketplacePurchase {
     pub billing_cycle: String,
@@ -649,13 +649,13 @@ pub struct UserMarketplacePurchase {
     pub on_free_trial: bool,
     pub free_trial_ends_on: Option<String>,
     pub updated_at: Option<String>,
-    ///Marketplace Account
+    /// Marketplace Account
     pub account: MarketplaceAccount,
-    ///Marketplace Listing Plan
+    /// Marketplace Listing Plan
     pub plan: MarketplaceListingPlan,
 }
 
-///Marketplace Account
+/// Marketplace Account
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MarketplaceAccount {
     pub url: String,

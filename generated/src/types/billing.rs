@@ -6,15 +6,15 @@ use super::*;
 pub struct BillingAiCreditUsageReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
-    ///The unique identifier of the organization.
+    /// The unique identifier of the organization.
     pub organization: String,
-    ///The name of the user for the usage report.
+    /// The name of the user for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    ///The product for the usage report.
+    /// The product for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
-    ///The model for the usage report.
+    /// The model for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
@@ -23,46 +23,46 @@ pub struct BillingAiCreditUsageReportOrg {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrgTimePeriod {
-    ///The year for the usage report.
+    /// The year for the usage report.
     pub year: i64,
-    ///The month for the usage report.
+    /// The month for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month: Option<i64>,
-    ///The day for the usage report.
+    /// The day for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
-    ///Product name.
+    /// Product name.
     pub product: String,
-    ///SKU name.
+    /// SKU name.
     pub sku: String,
-    ///Model name.
+    /// Model name.
     pub model: String,
-    ///Unit type of the usage line item.
+    /// Unit type of the usage line item.
     #[serde(rename = "unitType")]
     pub unit_type: String,
-    ///Price per unit of the usage line item.
+    /// Price per unit of the usage line item.
     #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
-    ///Gross quantity of the usage line item.
+    /// Gross quantity of the usage line item.
     #[serde(rename = "grossQuantity")]
     pub gross_quantity: f64,
-    ///Gross amount of the usage line item.
+    /// Gross amount of the usage line item.
     #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
-    ///Discount quantity of the usage line item.
+    /// Discount quantity of the usage line item.
     #[serde(rename = "discountQuantity")]
     pub discount_quantity: f64,
-    ///Discount amount of the usage line item.
+    /// Discount amount of the usage line item.
     #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
-    ///Net quantity of the usage line item.
+    /// Net quantity of the usage line item.
     #[serde(rename = "netQuantity")]
     pub net_quantity: f64,
-    ///Net amount of the usage line item.
+    /// Net amount of the usage line item.
     #[serde(rename = "netAmount")]
     pub net_amount: f64,
 }
@@ -75,49 +75,49 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GetAllBudgets {
-    ///Array of budget objects for the enterprise
+    /// Array of budget objects for the enterprise
     pub budgets: Vec<Budget>,
-    ///User login included when the response is scoped with the `user` query parameter.
+    /// User login included when the response is scoped with the `user` query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    ///Effective user-level budget details returned when the response is scoped with the `user` query parameter.
+    /// Effective user-level budget details returned when the response is scoped with the `user` query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_budget: Option<GetAllBudgetsEffectiveBudget>,
-    ///Indicates if there are more pages of results available (maps to hasNextPage from billing platform)
+    /// Indicates if there are more pages of results available (maps to hasNextPage from billing platform)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_next_page: Option<bool>,
-    ///Total number of budgets matching the query
+    /// Total number of budgets matching the query
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Budget {
-    ///The unique identifier for the budget
+    /// The unique identifier for the budget
     pub id: String,
-    ///The type of pricing for the budget
+    /// The type of pricing for the budget
     pub budget_type: BudgetBudgetType,
-    ///The budget amount limit in whole dollars. For license-based products, this represents the number of licenses.
+    /// The budget amount limit in whole dollars. For license-based products, this represents the number of licenses.
     pub budget_amount: i64,
-    ///The type of limit enforcement for the budget
+    /// The type of limit enforcement for the budget
     pub prevent_further_usage: bool,
-    ///The scope of the budget
+    /// The scope of the budget
     pub budget_scope: BudgetBudgetScope,
-    ///The name of the entity for the budget (enterprise does not require a name).
+    /// The name of the entity for the budget (enterprise does not require a name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
-    ///The user login when the budget is scoped to a single user (`user` scope).
+    /// The user login when the budget is scoped to a single user (`user` scope).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    ///The amount consumed for a user-scoped budget, or for a multi-user budget when filtering by user.
+    /// The amount consumed for a user-scoped budget, or for a multi-user budget when filtering by user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumed_amount: Option<f64>,
-    ///A single product or sku to apply the budget to.
+    /// A single product or sku to apply the budget to.
     pub budget_product_sku: String,
     pub budget_alerting: BudgetBudgetAlerting,
 }
 
-///The type of pricing for the budget
+/// The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BudgetBudgetType {
@@ -136,7 +136,7 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The scope of the budget"] BudgetBudgetScope { Enterprise = "enterprise",
+    #[doc = " The scope of the budget"] BudgetBudgetScope { Enterprise = "enterprise",
     Organization = "organization", Repository = "repository", CostCenter = "cost_center",
     MultiUserCustomer = "multi_user_customer", MultiUserCostCenter =
     "multi_user_cost_center", User = "user", }
@@ -144,85 +144,91 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BudgetBudgetAlerting {
-    ///Whether alerts are enabled for this budget. Ignored for user-scope as alerting is disabled for them.
+    /// Whether alerts are enabled for this budget. Ignored for user-scope as alerting is disabled for them.
     pub will_alert: bool,
-    ///Array of user login names who will receive alerts. Ignored for user-scope as alerting is disabled for them.
+    /// Array of user login names who will receive alerts. Ignored for user-scope as alerting is disabled for them.
     pub alert_recipients: Vec<String>,
 }
 
-///Effective user-level budget details returned when the response is scoped with the `user` query parameter.
+/// Effective user-level budget details returned when the response is scoped with the `user` query parameter.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GetAllBudgetsEffectiveBudget {
-    ///The unique identifier of the effective budget.
+    /// The unique identifier of the effective budget.
     pub id: String,
-    ///The budget amount for the effective budget.
+    /// The budget amount for the effective budget.
     pub budget_amount: i64,
-    ///The consumed amount for the specified user within the effective budget.
+    /// The consumed amount for the specified user within the effective budget.
     pub consumed_amount: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct BillingCreateOrganizationBudgetRequest {
-    ///The budget amount in whole dollars. For license-based products, this represents the number of licenses.
+    /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_amount: Option<i64>,
-    ///Whether to prevent additional spending once the budget is exceeded. For `user` and `multi_user_customer` scopes, this must be `true`.
+    /// Whether to prevent additional spending once the budget is exceeded. For `user` and `multi_user_customer` scopes, this must be `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
-    /**The scope of the budget for this organization.
-
-- `organization`: Apply the budget to the organization.
-- `repository`: Apply the budget to a specific repository in the organization.
-- `multi_user_customer`: Apply a universal budget to all users in the organization.
-- `user`: Apply the budget to a single user in the organization.
-
-`user` and `multi_user_customer` scopes are only supported when
-`budget_product_sku` is `ai_credits` or `premium_requests`.*/
+    /// The scope of the budget for this organization.
+    ///
+    /// - `organization`: Apply the budget to the organization.
+    /// - `repository`: Apply the budget to a specific repository in the organization.
+    /// - `multi_user_customer`: Apply a universal budget to all users in the organization.
+    /// - `user`: Apply the budget to a single user in the organization.
+    ///
+    /// `user` and `multi_user_customer` scopes are only supported when
+    /// `budget_product_sku` is `ai_credits` or `premium_requests`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_scope: Option<BillingCreateOrganizationBudgetRequestBudgetScope>,
-    ///The name of the entity to apply the budget to
+    /// The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
-    /**The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
-
-- `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
-- `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
-- `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.*/
+    /// The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
+    ///
+    /// - `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
+    /// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
+    /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<BillingCreateOrganizationBudgetRequestBudgetType>,
-    ///A single product or SKU that will be covered in the budget
+    /// A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
-    ///The username of the user for `user` scope budgets. This field is required when `budget_scope` is `user`.
+    /// The username of the user for `user` scope budgets. This field is required when `budget_scope` is `user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingCreateOrganizationBudgetRequestBudgetAlerting {
-    ///Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
+    /// Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub will_alert: Option<bool>,
-    ///Array of user login names who will receive alerts. Rejected for user-scope as alerting is always disabled for them.
+    /// Array of user login names who will receive alerts. Rejected for user-scope as alerting is always disabled for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
 }
 
 crate::open_enum! {
+    #[doc = " The scope of the budget for this organization."] #[doc = " "] #[doc =
+    " - `organization`: Apply the budget to the organization."] #[doc =
+    " - `repository`: Apply the budget to a specific repository in the organization."]
     #[doc =
-    "The scope of the budget for this organization.\n\n- `organization`: Apply the budget to the organization.\n- `repository`: Apply the budget to a specific repository in the organization.\n- `multi_user_customer`: Apply a universal budget to all users in the organization.\n- `user`: Apply the budget to a single user in the organization.\n\n`user` and `multi_user_customer` scopes are only supported when\n`budget_product_sku` is `ai_credits` or `premium_requests`."]
+    " - `multi_user_customer`: Apply a universal budget to all users in the organization."]
+    #[doc = " - `user`: Apply the budget to a single user in the organization."] #[doc =
+    " "] #[doc = " `user` and `multi_user_customer` scopes are only supported when"]
+    #[doc = " `budget_product_sku` is `ai_credits` or `premium_requests`."]
     BillingCreateOrganizationBudgetRequestBudgetScope { Organization = "organization",
     Repository = "repository", MultiUserCustomer = "multi_user_customer", User = "user",
     }
 }
 
-/**The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
-
-- `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
-- `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
-- `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.*/
+/// The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
+///
+/// - `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
+/// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
+/// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BillingCreateOrganizationBudgetRequestBudgetType {
@@ -239,39 +245,39 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CreateBudget {
-    ///A message indicating the result of the create operation
+    /// A message indicating the result of the create operation
     pub message: String,
     pub budget: CreateBudgetBudget,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CreateBudgetBudget {
-    ///ID of the budget.
+    /// ID of the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///The type of scope for the budget
+    /// The type of scope for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_scope: Option<BudgetBudgetScope>,
-    ///The name of the entity to apply the budget to
+    /// The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
-    ///The budget amount in whole dollars. For license-based products, this represents the number of licenses.
+    /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_amount: Option<i64>,
-    ///Whether to prevent additional spending once the budget is exceeded
+    /// Whether to prevent additional spending once the budget is exceeded
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
-    ///A single product or sku to apply the budget to.
+    /// A single product or sku to apply the budget to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
-    ///The type of pricing for the budget
+    /// The type of pricing for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<CreateBudgetBudgetBudgetType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
 }
 
-///The type of pricing for the budget
+/// The type of pricing for the budget
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateBudgetBudgetBudgetType {
@@ -283,104 +289,104 @@ pub enum CreateBudgetBudgetBudgetType {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GetBudget {
-    ///ID of the budget.
+    /// ID of the budget.
     pub id: String,
-    ///The type of scope for the budget
+    /// The type of scope for the budget
     pub budget_scope: BudgetBudgetScope,
-    ///The name of the entity to apply the budget to
+    /// The name of the entity to apply the budget to
     pub budget_entity_name: String,
-    ///The user login when the budget is scoped to a single user (`user` scope).
+    /// The user login when the budget is scoped to a single user (`user` scope).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    ///The budget amount in whole dollars. For license-based products, this represents the number of licenses.
+    /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     pub budget_amount: i64,
-    ///Whether to prevent additional spending once the budget is exceeded
+    /// Whether to prevent additional spending once the budget is exceeded
     pub prevent_further_usage: bool,
-    ///A single product or sku to apply the budget to.
+    /// A single product or sku to apply the budget to.
     pub budget_product_sku: String,
-    ///The type of pricing for the budget
+    /// The type of pricing for the budget
     pub budget_type: CreateBudgetBudgetBudgetType,
     pub budget_alerting: BillingCreateOrganizationBudgetRequestBudgetAlerting,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeleteBudget {
-    ///A message indicating the result of the deletion operation
+    /// A message indicating the result of the deletion operation
     pub message: String,
-    ///The ID of the deleted budget
+    /// The ID of the deleted budget
     pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct BillingUpdateBudgetOrgRequest {
-    ///The budget amount in whole dollars. For license-based products, this represents the number of licenses.
+    /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_amount: Option<i64>,
-    ///Whether to prevent additional spending once the budget is exceeded. For budgets with `user` or `multi_user_customer` scope, this must remain `true`.
+    /// Whether to prevent additional spending once the budget is exceeded. For budgets with `user` or `multi_user_customer` scope, this must remain `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<BillingCreateOrganizationBudgetRequestBudgetAlerting>,
-    /**The scope of the budget for this organization.
-
-- `organization`: Apply the budget to the organization.
-- `repository`: Apply the budget to a specific repository in the organization.
-- `multi_user_customer`: Apply a universal budget to all users in the organization.
-- `user`: Apply the budget to a single user in the organization.*/
+    /// The scope of the budget for this organization.
+    ///
+    /// - `organization`: Apply the budget to the organization.
+    /// - `repository`: Apply the budget to a specific repository in the organization.
+    /// - `multi_user_customer`: Apply a universal budget to all users in the organization.
+    /// - `user`: Apply the budget to a single user in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_scope: Option<BillingGetAllBudgetsOrgScope>,
-    ///The name of the entity to apply the budget to
+    /// The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
-    /**The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
-
-- `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
-- `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
-- `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.*/
+    /// The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
+    ///
+    /// - `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
+    /// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
+    /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<BillingCreateOrganizationBudgetRequestBudgetType>,
-    ///A single product or SKU that will be covered in the budget
+    /// A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
-    ///The username of the user for `user` scope budgets.
+    /// The username of the user for `user` scope budgets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UpdateBudget {
-    ///A message indicating the result of the update operation
+    /// A message indicating the result of the update operation
     pub message: String,
     pub budget: UpdateBudgetBudget,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UpdateBudgetBudget {
-    ///ID of the budget.
+    /// ID of the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///The type of scope for the budget
+    /// The type of scope for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_scope: Option<BudgetBudgetScope>,
-    ///The name of the entity to apply the budget to
+    /// The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
-    ///The user login when the budget is scoped to a single user (`user` scope).
+    /// The user login when the budget is scoped to a single user (`user` scope).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    ///The consumed amount for the specified user within the budget. Only included for `user`-scoped budgets.
+    /// The consumed amount for the specified user within the budget. Only included for `user`-scoped budgets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumed_amount: Option<f64>,
-    ///The budget amount in whole dollars. For license-based products, this represents the number of licenses.
+    /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_amount: Option<i64>,
-    ///Whether to prevent additional spending once the budget is exceeded
+    /// Whether to prevent additional spending once the budget is exceeded
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
-    ///A single product or sku to apply the budget to.
+    /// A single product or sku to apply the budget to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
-    ///The type of pricing for the budget
+    /// The type of pricing for the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<CreateBudgetBudgetBudgetType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -391,15 +397,15 @@ pub struct UpdateBudgetBudget {
 pub struct BillingPremiumRequestUsageReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
-    ///The unique identifier of the organization.
+    /// The unique identifier of the organization.
     pub organization: String,
-    ///The name of the user for the usage report.
+    /// The name of the user for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    ///The product for the usage report.
+    /// The product for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
-    ///The model for the usage report.
+    /// The model for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
@@ -414,33 +420,33 @@ pub struct BillingUsageReport {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageReportUsageItemsItem {
-    ///Date of the usage line item.
+    /// Date of the usage line item.
     pub date: String,
-    ///Product name.
+    /// Product name.
     pub product: String,
-    ///SKU name.
+    /// SKU name.
     pub sku: String,
-    ///Quantity of the usage line item.
+    /// Quantity of the usage line item.
     pub quantity: i64,
-    ///Unit type of the usage line item.
+    /// Unit type of the usage line item.
     #[serde(rename = "unitType")]
     pub unit_type: String,
-    ///Price per unit of the usage line item.
+    /// Price per unit of the usage line item.
     #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
-    ///Gross amount of the usage line item.
+    /// Gross amount of the usage line item.
     #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
-    ///Discount amount of the usage line item.
+    /// Discount amount of the usage line item.
     #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
-    ///Net amount of the usage line item.
+    /// Net amount of the usage line item.
     #[serde(rename = "netAmount")]
     pub net_amount: f64,
-    ///Name of the organization.
+    /// Name of the organization.
     #[serde(rename = "organizationName")]
     pub organization_name: String,
-    ///Name of the repository.
+    /// Name of the repository.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
@@ -449,15 +455,15 @@ pub struct BillingUsageReportUsageItemsItem {
 pub struct BillingUsageSummaryReportOrg {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
-    ///The unique identifier of the organization.
+    /// The unique identifier of the organization.
     pub organization: String,
-    ///The name of the repository for the usage report.
+    /// The name of the repository for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
-    ///The product for the usage report.
+    /// The product for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
-    ///The SKU for the usage report.
+    /// The SKU for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     #[serde(rename = "usageItems")]
@@ -466,32 +472,32 @@ pub struct BillingUsageSummaryReportOrg {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageSummaryReportOrgUsageItemsItem {
-    ///Product name.
+    /// Product name.
     pub product: String,
-    ///SKU name.
+    /// SKU name.
     pub sku: String,
-    ///Unit type of the usage line item.
+    /// Unit type of the usage line item.
     #[serde(rename = "unitType")]
     pub unit_type: String,
-    ///Price per unit of the usage line item.
+    /// Price per unit of the usage line item.
     #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
-    ///Gross quantity of the usage line item.
+    /// Gross quantity of the usage line item.
     #[serde(rename = "grossQuantity")]
     pub gross_quantity: f64,
-    ///Gross amount of the usage line item.
+    /// Gross amount of the usage line item.
     #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
-    ///Discount quantity of the usage line item.
+    /// Discount quantity of the usage line item.
     #[serde(rename = "discountQuantity")]
     pub discount_quantity: f64,
-    ///Discount amount of the usage line item.
+    /// Discount amount of the usage line item.
     #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
-    ///Net quantity of the usage line item.
+    /// Net quantity of the usage line item.
     #[serde(rename = "netQuantity")]
     pub net_quantity: f64,
-    ///Net amount of the usage line item.
+    /// Net amount of the usage line item.
     #[serde(rename = "netAmount")]
     pub net_amount: f64,
 }
@@ -500,12 +506,12 @@ pub struct BillingUsageSummaryReportOrgUsageItemsItem {
 pub struct BillingAiCreditUsageReportUser {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
-    ///The unique identifier of the user.
+    /// The unique identifier of the user.
     pub user: String,
-    ///The product for the usage report.
+    /// The product for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
-    ///The model for the usage report.
+    /// The model for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
@@ -516,12 +522,12 @@ pub struct BillingAiCreditUsageReportUser {
 pub struct BillingPremiumRequestUsageReportUser {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
-    ///The unique identifier of the user.
+    /// The unique identifier of the user.
     pub user: String,
-    ///The product for the usage report.
+    /// The product for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
-    ///The model for the usage report.
+    /// The model for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(rename = "usageItems")]
@@ -536,30 +542,30 @@ pub struct BillingUsageReportUser {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BillingUsageReportUserUsageItemsItem {
-    ///Date of the usage line item.
+    /// Date of the usage line item.
     pub date: String,
-    ///Product name.
+    /// Product name.
     pub product: String,
-    ///SKU name.
+    /// SKU name.
     pub sku: String,
-    ///Quantity of the usage line item.
+    /// Quantity of the usage line item.
     pub quantity: i64,
-    ///Unit type of the usage line item.
+    /// Unit type of the usage line item.
     #[serde(rename = "unitType")]
     pub unit_type: String,
-    ///Price per unit of the usage line item.
+    /// Price per unit of the usage line item.
     #[serde(rename = "pricePerUnit")]
     pub price_per_unit: f64,
-    ///Gross amount of the usage line item.
+    /// Gross amount of the usage line item.
     #[serde(rename = "grossAmount")]
     pub gross_amount: f64,
-    ///Discount amount of the usage line item.
+    /// Discount amount of the usage line item.
     #[serde(rename = "discountAmount")]
     pub discount_amount: f64,
-    ///Net amount of the usage line item.
+    /// Net amount of the usage line item.
     #[serde(rename = "netAmount")]
     pub net_amount: f64,
-    ///Name of the repository.
+    /// Name of the repository.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
@@ -568,15 +574,15 @@ pub struct BillingUsageReportUserUsageItemsItem {
 pub struct BillingUsageSummaryReportUser {
     #[serde(rename = "timePeriod")]
     pub time_period: BillingAiCreditUsageReportOrgTimePeriod,
-    ///The unique identifier of the user.
+    /// The unique identifier of the user.
     pub user: String,
-    ///The name of the repository for the usage report.
+    /// The name of the repository for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
-    ///The product for the usage report.
+    /// The product for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
-    ///The SKU for the usage report.
+    /// The SKU for the usage report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     #[serde(rename = "usageItems")]

@@ -8,40 +8,40 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "Indicates whether a campaign is open or closed"] CampaignState { Open =
+    #[doc = " Indicates whether a campaign is open or closed"] CampaignState { Open =
     "open", Closed = "closed", }
 }
 
-///The campaign metadata and alert stats.
+/// The campaign metadata and alert stats.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CampaignSummary {
-    ///The number of the newly created campaign
+    /// The number of the newly created campaign
     pub number: i64,
-    ///The date and time the campaign was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time the campaign was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub created_at: String,
-    ///The date and time the campaign was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time the campaign was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
-    ///The campaign name
+    /// The campaign name
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The campaign description
+    /// The campaign description
     pub description: String,
-    ///The campaign managers
+    /// The campaign managers
     pub managers: Vec<SimpleUser>,
-    ///The campaign team managers
+    /// The campaign team managers
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_managers: Option<Vec<Team>>,
-    ///The date and time the campaign was published, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time the campaign was published, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<String>,
-    ///The date and time the campaign has ended, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time the campaign has ended, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub ends_at: String,
-    ///The date and time the campaign was closed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the campaign is still open.
+    /// The date and time the campaign was closed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the campaign is still open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<String>,
-    ///Indicates whether a campaign is open or closed
+    /// Indicates whether a campaign is open or closed
     pub state: CampaignState,
-    ///The contact link of the campaign.
+    /// The contact link of the campaign.
     pub contact_link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_stats: Option<CampaignSummaryAlertStats>,
@@ -49,36 +49,36 @@ pub struct CampaignSummary {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CampaignSummaryAlertStats {
-    ///The number of open alerts
+    /// The number of open alerts
     pub open_count: i64,
-    ///The number of closed alerts
+    /// The number of closed alerts
     pub closed_count: i64,
-    ///The number of in-progress alerts
+    /// The number of in-progress alerts
     pub in_progress_count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CampaignsCreateCampaignRequest {
-    ///The name of the campaign
+    /// The name of the campaign
     pub name: String,
-    ///A description for the campaign
+    /// A description for the campaign
     pub description: String,
-    ///The logins of the users to set as the campaign managers. At this time, only a single manager can be supplied.
+    /// The logins of the users to set as the campaign managers. At this time, only a single manager can be supplied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managers: Option<Vec<String>>,
-    ///The slugs of the teams to set as the campaign managers.
+    /// The slugs of the teams to set as the campaign managers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_managers: Option<Vec<String>>,
-    ///The end date and time of the campaign. The date must be in the future.
+    /// The end date and time of the campaign. The date must be in the future.
     pub ends_at: String,
-    ///The contact link of the campaign. Must be a URI.
+    /// The contact link of the campaign. Must be a URI.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub contact_link: Option<Option<String>>,
-    ///The code scanning alerts to include in this campaign
+    /// The code scanning alerts to include in this campaign
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -87,44 +87,44 @@ pub struct CampaignsCreateCampaignRequest {
     pub code_scanning_alerts: Option<
         Option<Vec<CampaignsCreateCampaignRequestCodeScanningAlertsItem>>,
     >,
-    ///If true, will automatically generate issues for the campaign. The default is false.
+    /// If true, will automatically generate issues for the campaign. The default is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_issues: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CampaignsCreateCampaignRequestCodeScanningAlertsItem {
-    ///The repository id
+    /// The repository id
     pub repository_id: i64,
-    ///The alert numbers
+    /// The alert numbers
     pub alert_numbers: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CampaignsUpdateCampaignRequest {
-    ///The name of the campaign
+    /// The name of the campaign
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A description for the campaign
+    /// A description for the campaign
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The logins of the users to set as the campaign managers. At this time, only a single manager can be supplied.
+    /// The logins of the users to set as the campaign managers. At this time, only a single manager can be supplied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managers: Option<Vec<String>>,
-    ///The slugs of the teams to set as the campaign managers.
+    /// The slugs of the teams to set as the campaign managers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_managers: Option<Vec<String>>,
-    ///The end date and time of the campaign, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The end date and time of the campaign, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<String>,
-    ///The contact link of the campaign. Must be a URI.
+    /// The contact link of the campaign. Must be a URI.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub contact_link: Option<Option<String>>,
-    ///Indicates whether a campaign is open or closed
+    /// Indicates whether a campaign is open or closed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CampaignState>,
 }

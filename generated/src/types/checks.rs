@@ -4,144 +4,169 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksCreateRequest {
-    ///The name of the check. For example, "code-coverage".
+    /// The name of the check. For example, "code-coverage".
     pub name: String,
-    ///The SHA of the commit.
+    /// The SHA of the commit.
     pub head_sha: String,
-    ///The URL of the integrator's site that has the full details of the check. If the integrator does not provide this, then the homepage of the GitHub app is used.
+    /// The URL of the integrator's site that has the full details of the check. If the integrator does not provide this, then the homepage of the GitHub app is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details_url: Option<String>,
-    ///A reference for the run on the integrator's system.
+    /// A reference for the run on the integrator's system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    ///The current status.
+    /// The current status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<QueuedOrInProgressOrCompleted2>,
-    ///The time that the check run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the check run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    #[doc = "**Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check. \n**Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
+    /// **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check.
+    /// **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<ChecksCreateRequestConclusion>,
-    ///The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    ///Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
+    /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<ChecksCreateRequestOutput>,
-    ///Displays a button on GitHub that can be clicked to alert your app to do additional tasks. For example, a code linting app can display a button that automatically fixes detected errors. The button created in this object is displayed after the check run completes. When a user clicks the button, GitHub sends the [`check_run.requested_action` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) to your app. Each action includes a `label`, `identifier` and `description`. A maximum of three actions are accepted. To learn more about check runs and requested actions, see "[Check runs and requested actions](https://docs.github.com/rest/reference/checks#check-runs-and-requested-actions)."
+    /// Displays a button on GitHub that can be clicked to alert your app to do additional tasks. For example, a code linting app can display a button that automatically fixes detected errors. The button created in this object is displayed after the check run completes. When a user clicks the button, GitHub sends the [`check_run.requested_action` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) to your app. Each action includes a `label`, `identifier` and `description`. A maximum of three actions are accepted. To learn more about check runs and requested actions, see "[Check runs and requested actions](https://docs.github.com/rest/reference/checks#check-runs-and-requested-actions)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
 }
 
 crate::open_enum! {
-    #[doc = "The current status."] QueuedOrInProgressOrCompleted2 { Queued = "queued",
+    #[doc = " The current status."] QueuedOrInProgressOrCompleted2 { Queued = "queued",
     InProgress = "in_progress", Completed = "completed", }
 }
 
 crate::open_enum! {
     #[doc =
-    "**Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check. \n**Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
+    " **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check."]
+    #[doc =
+    " **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
     ChecksCreateRequestConclusion { ActionRequired = "action_required", Cancelled =
     "cancelled", Failure = "failure", Neutral = "neutral", Success = "success", Skipped =
     "skipped", Stale = "stale", TimedOut = "timed_out", }
 }
 
-///Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
+/// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksCreateRequestOutput {
-    ///The title of the check run.
+    /// The title of the check run.
     pub title: String,
-    ///The summary of the check run. This parameter supports Markdown. **Maximum length**: 65535 characters.
+    /// The summary of the check run. This parameter supports Markdown. **Maximum length**: 65535 characters.
     pub summary: String,
-    ///The details of the check run. This parameter supports Markdown. **Maximum length**: 65535 characters.
+    /// The details of the check run. This parameter supports Markdown. **Maximum length**: 65535 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    ///Adds information from your analysis to specific lines of code. Annotations are visible on GitHub in the **Checks** and **Files changed** tab of the pull request. The Checks API limits the number of annotations to a maximum of 50 per API request. To create more than 50 annotations, you have to make multiple requests to the [Update a check run](https://docs.github.com/rest/reference/checks#update-a-check-run) endpoint. Each time you update the check run, annotations are appended to the list of annotations that already exist for the check run. GitHub Actions are limited to 10 warning annotations and 10 error annotations per step. For details about how you can view annotations on GitHub, see "[About status checks](https://docs.github.com/articles/about-status-checks#checks)".
+    /// Adds information from your analysis to specific lines of code. Annotations are visible on GitHub in the **Checks** and **Files changed** tab of the pull request. The Checks API limits the number of annotations to a maximum of 50 per API request. To create more than 50 annotations, you have to make multiple requests to the [Update a check run](https://docs.github.com/rest/reference/checks#update-a-check-run) endpoint. Each time you update the check run, annotations are appended to the list of annotations that already exist for the check run. GitHub Actions are limited to 10 warning annotations and 10 error annotations per step. For details about how you can view annotations on GitHub, see "[About status checks](https://docs.github.com/articles/about-status-checks#checks)".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Vec<ChecksCreateRequestOutputAnnotationsItem>>,
-    ///Adds images to the output displayed in the GitHub pull request UI.
+    /// Adds images to the output displayed in the GitHub pull request UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ChecksCreateRequestOutputImagesItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ChecksCreateRequestOutputAnnotationsItem {
-    ///The path of the file to add an annotation to. For example, `assets/css/main.css`.
+    /// The path of the file to add an annotation to. For example, `assets/css/main.css`.
     pub path: String,
-    ///The start line of the annotation. Line numbers start at 1.
+    /// The start line of the annotation. Line numbers start at 1.
     pub start_line: i64,
-    ///The end line of the annotation.
+    /// The end line of the annotation.
     pub end_line: i64,
-    ///The start column of the annotation. Annotations only support `start_column` and `end_column` on the same line. Omit this parameter if `start_line` and `end_line` have different values. Column numbers start at 1.
+    /// The start column of the annotation. Annotations only support `start_column` and `end_column` on the same line. Omit this parameter if `start_line` and `end_line` have different values. Column numbers start at 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_column: Option<i64>,
-    ///The end column of the annotation. Annotations only support `start_column` and `end_column` on the same line. Omit this parameter if `start_line` and `end_line` have different values.
+    /// The end column of the annotation. Annotations only support `start_column` and `end_column` on the same line. Omit this parameter if `start_line` and `end_line` have different values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
-    ///The level of the annotation.
+    /// The level of the annotation.
     pub annotation_level: NoticeOrWarningOrFailure,
-    ///A short description of the feedback for these lines of code. The maximum size is 64 KB.
+    /// A short description of the feedback for these lines of code. The maximum size is 64 KB.
     pub message: String,
-    ///The title that represents the annotation. The maximum size is 255 characters.
+    /// The title that represents the annotation. The maximum size is 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///Details about this annotation. The maximum size is 64 KB.
+    /// Details about this annotation. The maximum size is 64 KB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_details: Option<String>,
 }
+impl ChecksCreateRequestOutputAnnotationsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        path: String,
+        start_line: i64,
+        end_line: i64,
+        annotation_level: NoticeOrWarningOrFailure,
+        message: String,
+    ) -> Self {
+        ChecksCreateRequestOutputAnnotationsItem {
+            path,
+            start_line,
+            end_line,
+            start_column: None,
+            end_column: None,
+            annotation_level,
+            message,
+            title: None,
+            raw_details: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The level of the annotation."] NoticeOrWarningOrFailure { Notice = "notice",
-    Warning = "warning", Failure = "failure", }
+    #[doc = " The level of the annotation."] NoticeOrWarningOrFailure { Notice =
+    "notice", Warning = "warning", Failure = "failure", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksCreateRequestOutputImagesItem {
-    ///The alternative text for the image.
+    /// The alternative text for the image.
     pub alt: String,
-    ///The full URL of the image.
+    /// The full URL of the image.
     pub image_url: String,
-    ///A short image description.
+    /// A short image description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksCreateRequestActionsItem {
-    ///The text to be displayed on a button in the web UI. The maximum size is 20 characters.
+    /// The text to be displayed on a button in the web UI. The maximum size is 20 characters.
     pub label: String,
-    ///A short explanation of what this action would do. The maximum size is 40 characters.
+    /// A short explanation of what this action would do. The maximum size is 40 characters.
     pub description: String,
-    ///A reference for the action on the integrator's system. The maximum size is 20 characters.
+    /// A reference for the action on the integrator's system. The maximum size is 20 characters.
     pub identifier: String,
 }
 
-///A check performed on the code of a given code change
+/// A check performed on the code of a given code change
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckRun {
-    ///The id of the check.
+    /// The id of the check.
     pub id: i64,
-    ///The SHA of the commit that is being checked.
+    /// The SHA of the commit that is being checked.
     pub head_sha: String,
     pub node_id: String,
     pub external_id: Option<String>,
     pub url: String,
     pub html_url: Option<String>,
     pub details_url: Option<String>,
-    ///The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs.
+    /// The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs.
     pub status: JobStatus,
     pub conclusion: Option<CheckRunConclusion>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub output: CheckRunOutput,
-    ///The name of the check.
+    /// The name of the check.
     pub name: String,
     pub check_suite: Option<CheckRunCheckSuite>,
     pub app: Option<Integration>,
-    ///Pull requests that are open with a `head_sha` or `head_branch` that matches the check. The returned pull requests do not necessarily indicate pull requests that triggered the check.
+    /// Pull requests that are open with a `head_sha` or `head_branch` that matches the check. The returned pull requests do not necessarily indicate pull requests that triggered the check.
     pub pull_requests: Vec<PullRequestMinimal>,
-    ///A deployment created as the result of an Actions check run from a workflow that references an environment
+    /// A deployment created as the result of an Actions check run from a workflow that references an environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentSimple>,
 }
@@ -166,28 +191,28 @@ pub struct CheckRunCheckSuite {
     pub id: i64,
 }
 
-///A deployment created as the result of an Actions check run from a workflow that references an environment
+/// A deployment created as the result of an Actions check run from a workflow that references an environment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentSimple {
     pub url: String,
-    ///Unique identifier of the deployment
+    /// Unique identifier of the deployment
     pub id: i64,
     pub node_id: String,
-    ///Parameter to specify a task to execute
+    /// Parameter to specify a task to execute
     pub task: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_environment: Option<String>,
-    ///Name for the target deployment environment.
+    /// Name for the target deployment environment.
     pub environment: String,
     pub description: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub statuses_url: String,
     pub repository_url: String,
-    ///Specifies if the given environment is will no longer exist at some point in the future. Default: false.
+    /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transient_environment: Option<bool>,
-    ///Specifies if the given environment is one that end-users directly interact with. Default: false.
+    /// Specifies if the given environment is one that end-users directly interact with. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,55 +221,56 @@ pub struct DeploymentSimple {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksUpdateRequest {
-    ///The name of the check. For example, "code-coverage".
+    /// The name of the check. For example, "code-coverage".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The URL of the integrator's site that has the full details of the check.
+    /// The URL of the integrator's site that has the full details of the check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details_url: Option<String>,
-    ///A reference for the run on the integrator's system.
+    /// A reference for the run on the integrator's system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    ///This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    ///The current status of the check run. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
+    /// The current status of the check run. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<JobStatus>,
-    #[doc = "**Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check. \n**Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this."]
+    /// **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check.
+    /// **Note:** Providing `conclusion` will automatically set the `status` parameter to `completed`. You cannot change a check run conclusion to `stale`, only GitHub can set this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<ChecksCreateRequestConclusion>,
-    ///The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time the check completed. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    ///Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
+    /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<ChecksUpdateRequestOutput>,
-    ///Possible further actions the integrator can perform, which a user may trigger. Each action includes a `label`, `identifier` and `description`. A maximum of three actions are accepted. To learn more about check runs and requested actions, see "[Check runs and requested actions](https://docs.github.com/rest/guides/using-the-rest-api-to-interact-with-checks#check-runs-and-requested-actions)."
+    /// Possible further actions the integrator can perform, which a user may trigger. Each action includes a `label`, `identifier` and `description`. A maximum of three actions are accepted. To learn more about check runs and requested actions, see "[Check runs and requested actions](https://docs.github.com/rest/guides/using-the-rest-api-to-interact-with-checks#check-runs-and-requested-actions)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
 }
 
-///Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
+/// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksUpdateRequestOutput {
-    ///**Required**.
+    /// **Required**.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///Can contain Markdown.
+    /// Can contain Markdown.
     pub summary: String,
-    ///Can contain Markdown.
+    /// Can contain Markdown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    ///Adds information from your analysis to specific lines of code. Annotations are visible in GitHub's pull request UI. Annotations are visible in GitHub's pull request UI. The Checks API limits the number of annotations to a maximum of 50 per API request. To create more than 50 annotations, you have to make multiple requests to the [Update a check run](https://docs.github.com/rest/checks/runs#update-a-check-run) endpoint. Each time you update the check run, annotations are appended to the list of annotations that already exist for the check run. GitHub Actions are limited to 10 warning annotations and 10 error annotations per step. For details about annotations in the UI, see "[About status checks](https://docs.github.com/articles/about-status-checks#checks)".
+    /// Adds information from your analysis to specific lines of code. Annotations are visible in GitHub's pull request UI. Annotations are visible in GitHub's pull request UI. The Checks API limits the number of annotations to a maximum of 50 per API request. To create more than 50 annotations, you have to make multiple requests to the [Update a check run](https://docs.github.com/rest/checks/runs#update-a-check-run) endpoint. Each time you update the check run, annotations are appended to the list of annotations that already exist for the check run. GitHub Actions are limited to 10 warning annotations and 10 error annotations per step. For details about annotations in the UI, see "[About status checks](https://docs.github.com/articles/about-status-checks#checks)".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Vec<ChecksCreateRequestOutputAnnotationsItem>>,
-    ///Adds images to the output displayed in the GitHub pull request UI.
+    /// Adds images to the output displayed in the GitHub pull request UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ChecksCreateRequestOutputImagesItem>>,
 }
 
-///Check Annotation
+/// Check Annotation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckAnnotation {
     pub path: String,
@@ -261,19 +287,19 @@ pub struct CheckAnnotation {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksCreateSuiteRequest {
-    ///The sha of the head commit.
+    /// The sha of the head commit.
     pub head_sha: String,
 }
 
-///A suite of checks performed on the code of a given code change
+/// A suite of checks performed on the code of a given code change
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuite {
     pub id: i64,
     pub node_id: String,
     pub head_branch: Option<String>,
-    ///The SHA of the head commit that is being checked.
+    /// The SHA of the head commit that is being checked.
     pub head_sha: String,
-    ///The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites.
+    /// The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites.
     pub status: Option<CheckSuiteStatus>,
     pub conclusion: Option<CheckSuiteConclusion>,
     pub url: Option<String>,
@@ -281,11 +307,11 @@ pub struct CheckSuite {
     pub after: Option<String>,
     pub pull_requests: Option<Vec<PullRequestMinimal>>,
     pub app: Option<Integration>,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
-    ///A commit.
+    /// A commit.
     pub head_commit: SimpleCommit,
     pub latest_check_runs_count: i64,
     pub check_runs_url: String,
@@ -297,7 +323,7 @@ pub struct CheckSuite {
 
 crate::open_enum! {
     #[doc =
-    "The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites."]
+    " The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites."]
     CheckSuiteStatus { Queued = "queued", InProgress = "in_progress", Completed =
     "completed", Waiting = "waiting", Requested = "requested", Pending = "pending", }
 }
@@ -310,7 +336,7 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksSetSuitesPreferencesRequest {
-    ///Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
+    /// Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_trigger_checks: Option<
         Vec<ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem>,
@@ -319,17 +345,17 @@ pub struct ChecksSetSuitesPreferencesRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
-    ///The `id` of the GitHub App.
+    /// The `id` of the GitHub App.
     pub app_id: i64,
-    ///Set to `true` to enable automatic creation of CheckSuite events upon pushes to the repository, or `false` to disable them.
+    /// Set to `true` to enable automatic creation of CheckSuite events upon pushes to the repository, or `false` to disable them.
     pub setting: bool,
 }
 
-///Check suite configuration preferences for a repository.
+/// Check suite configuration preferences for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuitePreference {
     pub preferences: CheckSuitePreferencePreferences,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
 }
 

@@ -2,87 +2,87 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///A GitHub Classroom assignment
+/// A GitHub Classroom assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ClassroomAssignment {
-    ///Unique identifier of the repository.
+    /// Unique identifier of the repository.
     pub id: i64,
-    ///Whether an accepted assignment creates a public repository.
+    /// Whether an accepted assignment creates a public repository.
     pub public_repo: bool,
-    ///Assignment title.
+    /// Assignment title.
     pub title: String,
-    ///Whether it's a group assignment or individual assignment.
+    /// Whether it's a group assignment or individual assignment.
     pub r#type: IndividualOrGroup,
-    ///The link that a student can use to accept the assignment.
+    /// The link that a student can use to accept the assignment.
     pub invite_link: String,
-    ///Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
+    /// Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
     pub invitations_enabled: bool,
-    ///Sluggified name of the assignment.
+    /// Sluggified name of the assignment.
     pub slug: String,
-    ///Whether students are admins on created repository when a student accepts the assignment.
+    /// Whether students are admins on created repository when a student accepts the assignment.
     pub students_are_repo_admins: bool,
-    ///Whether feedback pull request will be created when a student accepts the assignment.
+    /// Whether feedback pull request will be created when a student accepts the assignment.
     pub feedback_pull_requests_enabled: bool,
-    ///The maximum allowable teams for the assignment.
+    /// The maximum allowable teams for the assignment.
     pub max_teams: Option<i64>,
-    ///The maximum allowable members per team.
+    /// The maximum allowable members per team.
     pub max_members: Option<i64>,
-    ///The selected editor for the assignment.
+    /// The selected editor for the assignment.
     pub editor: String,
-    ///The number of students that have accepted the assignment.
+    /// The number of students that have accepted the assignment.
     pub accepted: i64,
-    ///The number of students that have submitted the assignment.
+    /// The number of students that have submitted the assignment.
     pub submitted: i64,
-    ///The number of students that have passed the assignment.
+    /// The number of students that have passed the assignment.
     pub passing: i64,
-    ///The programming language used in the assignment.
+    /// The programming language used in the assignment.
     pub language: String,
-    ///The time at which the assignment is due.
+    /// The time at which the assignment is due.
     pub deadline: Option<String>,
-    ///A GitHub repository view for Classroom
+    /// A GitHub repository view for Classroom
     pub starter_code_repository: SimpleClassroomRepository,
-    ///A GitHub Classroom classroom
+    /// A GitHub Classroom classroom
     pub classroom: Classroom,
 }
 
 crate::open_enum! {
-    #[doc = "Whether it's a group assignment or individual assignment."]
+    #[doc = " Whether it's a group assignment or individual assignment."]
     IndividualOrGroup { Individual = "individual", Group = "group", }
 }
 
-///A GitHub repository view for Classroom
+/// A GitHub repository view for Classroom
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomRepository {
-    ///A unique identifier of the repository.
+    /// A unique identifier of the repository.
     pub id: i64,
-    ///The full, globally unique name of the repository.
+    /// The full, globally unique name of the repository.
     pub full_name: String,
-    ///The URL to view the repository on GitHub.com.
+    /// The URL to view the repository on GitHub.com.
     pub html_url: String,
-    ///The GraphQL identifier of the repository.
+    /// The GraphQL identifier of the repository.
     pub node_id: String,
-    ///Whether the repository is private.
+    /// Whether the repository is private.
     pub private: bool,
-    ///The default branch for the repository.
+    /// The default branch for the repository.
     pub default_branch: String,
 }
 
-///A GitHub Classroom classroom
+/// A GitHub Classroom classroom
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Classroom {
-    ///Unique identifier of the classroom.
+    /// Unique identifier of the classroom.
     pub id: i64,
-    ///The name of the classroom.
+    /// The name of the classroom.
     pub name: String,
-    ///Whether classroom is archived.
+    /// Whether classroom is archived.
     pub archived: bool,
-    ///A GitHub organization.
+    /// A GitHub organization.
     pub organization: SimpleClassroomOrganization,
-    ///The URL of the classroom on GitHub Classroom.
+    /// The URL of the classroom on GitHub Classroom.
     pub url: String,
 }
 
-///A GitHub organization.
+/// A GitHub organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomOrganization {
     pub id: i64,
@@ -93,27 +93,27 @@ pub struct SimpleClassroomOrganization {
     pub avatar_url: String,
 }
 
-///A GitHub Classroom accepted assignment
+/// A GitHub Classroom accepted assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ClassroomAcceptedAssignment {
-    ///Unique identifier of the repository.
+    /// Unique identifier of the repository.
     pub id: i64,
-    ///Whether an accepted assignment has been submitted.
+    /// Whether an accepted assignment has been submitted.
     pub submitted: bool,
-    ///Whether a submission passed.
+    /// Whether a submission passed.
     pub passing: bool,
-    ///Count of student commits.
+    /// Count of student commits.
     pub commit_count: i64,
-    ///Most recent grade.
+    /// Most recent grade.
     pub grade: String,
     pub students: Vec<SimpleClassroomUser>,
-    ///A GitHub repository view for Classroom
+    /// A GitHub repository view for Classroom
     pub repository: SimpleClassroomRepository,
-    ///A GitHub Classroom assignment
+    /// A GitHub Classroom assignment
     pub assignment: SimpleClassroomAssignment,
 }
 
-///A GitHub user simplified for Classroom.
+/// A GitHub user simplified for Classroom.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomUser {
     pub id: i64,
@@ -122,86 +122,86 @@ pub struct SimpleClassroomUser {
     pub html_url: String,
 }
 
-///A GitHub Classroom assignment
+/// A GitHub Classroom assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroomAssignment {
-    ///Unique identifier of the repository.
+    /// Unique identifier of the repository.
     pub id: i64,
-    ///Whether an accepted assignment creates a public repository.
+    /// Whether an accepted assignment creates a public repository.
     pub public_repo: bool,
-    ///Assignment title.
+    /// Assignment title.
     pub title: String,
-    ///Whether it's a Group Assignment or Individual Assignment.
+    /// Whether it's a Group Assignment or Individual Assignment.
     pub r#type: IndividualOrGroup,
-    ///The link that a student can use to accept the assignment.
+    /// The link that a student can use to accept the assignment.
     pub invite_link: String,
-    ///Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
+    /// Whether the invitation link is enabled. Visiting an enabled invitation link will accept the assignment.
     pub invitations_enabled: bool,
-    ///Sluggified name of the assignment.
+    /// Sluggified name of the assignment.
     pub slug: String,
-    ///Whether students are admins on created repository on accepted assignment.
+    /// Whether students are admins on created repository on accepted assignment.
     pub students_are_repo_admins: bool,
-    ///Whether feedback pull request will be created on assignment acceptance.
+    /// Whether feedback pull request will be created on assignment acceptance.
     pub feedback_pull_requests_enabled: bool,
-    ///The maximum allowable teams for the assignment.
+    /// The maximum allowable teams for the assignment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_teams: Option<i64>,
-    ///The maximum allowable members per team.
+    /// The maximum allowable members per team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_members: Option<i64>,
-    ///The selected editor for the assignment.
+    /// The selected editor for the assignment.
     pub editor: String,
-    ///The number of students that have accepted the assignment.
+    /// The number of students that have accepted the assignment.
     pub accepted: i64,
-    ///The number of students that have submitted the assignment.
+    /// The number of students that have submitted the assignment.
     pub submitted: i64,
-    ///The number of students that have passed the assignment.
+    /// The number of students that have passed the assignment.
     pub passing: i64,
-    ///The programming language used in the assignment.
+    /// The programming language used in the assignment.
     pub language: String,
-    ///The time at which the assignment is due.
+    /// The time at which the assignment is due.
     pub deadline: Option<String>,
-    ///A GitHub Classroom classroom
+    /// A GitHub Classroom classroom
     pub classroom: SimpleClassroom,
 }
 
-///A GitHub Classroom classroom
+/// A GitHub Classroom classroom
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleClassroom {
-    ///Unique identifier of the classroom.
+    /// Unique identifier of the classroom.
     pub id: i64,
-    ///The name of the classroom.
+    /// The name of the classroom.
     pub name: String,
-    ///Returns whether classroom is archived or not.
+    /// Returns whether classroom is archived or not.
     pub archived: bool,
-    ///The url of the classroom on GitHub Classroom.
+    /// The url of the classroom on GitHub Classroom.
     pub url: String,
 }
 
-///Grade for a student or groups GitHub Classroom assignment
+/// Grade for a student or groups GitHub Classroom assignment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ClassroomAssignmentGrade {
-    ///Name of the assignment
+    /// Name of the assignment
     pub assignment_name: String,
-    ///URL of the assignment
+    /// URL of the assignment
     pub assignment_url: String,
-    ///URL of the starter code for the assignment
+    /// URL of the starter code for the assignment
     pub starter_code_url: String,
-    ///GitHub username of the student
+    /// GitHub username of the student
     pub github_username: String,
-    ///Roster identifier of the student
+    /// Roster identifier of the student
     pub roster_identifier: String,
-    ///Name of the student's assignment repository
+    /// Name of the student's assignment repository
     pub student_repository_name: String,
-    ///URL of the student's assignment repository
+    /// URL of the student's assignment repository
     pub student_repository_url: String,
-    ///Timestamp of the student's assignment submission
+    /// Timestamp of the student's assignment submission
     pub submission_timestamp: String,
-    ///Number of points awarded to the student
+    /// Number of points awarded to the student
     pub points_awarded: i64,
-    ///Number of points available for the assignment
+    /// Number of points available for the assignment
     pub points_available: i64,
-    ///If a group assignment, name of the group the student is in
+    /// If a group assignment, name of the group the student is in
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
 }

@@ -6,106 +6,106 @@ crate::open_enum! {
     OpenOrDismissed { Open = "open", Dismissed = "dismissed", }
 }
 
-///Code quality finding
+/// Code quality finding
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFinding {
-    ///The finding number.
+    /// The finding number.
     pub number: i64,
-    ///State of the code quality finding.
+    /// State of the code quality finding.
     pub state: OpenOrDismissed,
-    ///The REST API URL of the code quality finding resource.
+    /// The REST API URL of the code quality finding resource.
     pub url: String,
-    ///Code quality rule
+    /// Code quality rule
     pub rule: CodeQualityFindingRule,
-    ///Code quality file location
+    /// Code quality file location
     pub location: CodeQualityFindingLocation,
-    ///Code quality finding message
+    /// Code quality finding message
     pub message: CodeQualityFindingMessage,
-    ///The time the code quality finding was created.
+    /// The time the code quality finding was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
 
-///Code quality rule
+/// Code quality rule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFindingRule {
-    ///A unique identifier for the rule used to detect the finding.
+    /// A unique identifier for the rule used to detect the finding.
     pub id: String,
-    ///The name of the rule used to detect the finding.
+    /// The name of the rule used to detect the finding.
     pub title: String,
-    ///A short description of the rule used to detect the finding.
+    /// A short description of the rule used to detect the finding.
     pub description: String,
-    ///A detailed description of the rule used to detect the finding.
+    /// A detailed description of the rule used to detect the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
-    ///The severity of the rule used to detect the finding.
+    /// The severity of the rule used to detect the finding.
     pub severity: CodeQualityFindingRuleSeverity,
-    ///The category of the rule used to detect the finding.
+    /// The category of the rule used to detect the finding.
     pub category: NoneTypeOrMaintainabilityOrReliability,
 }
 
 crate::open_enum! {
-    #[doc = "The severity of the rule used to detect the finding."]
+    #[doc = " The severity of the rule used to detect the finding."]
     CodeQualityFindingRuleSeverity { Error = "error", Warning = "warning", Note = "note",
     None = "none", }
 }
 
 crate::open_enum! {
-    #[doc = "The category of the rule used to detect the finding."]
+    #[doc = " The category of the rule used to detect the finding."]
     NoneTypeOrMaintainabilityOrReliability { None = "none", Maintainability =
     "maintainability", Reliability = "reliability", }
 }
 
-///Code quality file location
+/// Code quality file location
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFindingLocation {
-    ///The file path where the finding was detected.
+    /// The file path where the finding was detected.
     pub path: String,
-    ///The line number where the finding starts.
+    /// The line number where the finding starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
-    ///The column number where the finding starts.
+    /// The column number where the finding starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_column: Option<i64>,
-    ///The line number where the finding ends.
+    /// The line number where the finding ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_line: Option<i64>,
-    ///The column number where the finding ends.
+    /// The column number where the finding ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
 }
 
-///Code quality finding message
+/// Code quality finding message
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFindingMessage {
-    ///The message text of the code quality finding.
+    /// The message text of the code quality finding.
     pub text: String,
-    ///The message text of the code quality finding in markdown format.
+    /// The message text of the code quality finding in markdown format.
     pub markdown: String,
 }
 
-///Configuration for code quality setup.
+/// Configuration for code quality setup.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualitySetup {
-    ///Code quality setup has been configured or not.
+    /// Code quality setup has been configured or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ConfiguredOrNotConfigured>,
-    ///Languages to be analyzed.
+    /// Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeQualitySetupLanguagesItem>>,
-    ///Runner type to be used.
+    /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<StandardOrLabeled>,
-    ///Runner label to be used if the runner type is labeled.
+    /// Runner label to be used if the runner type is labeled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
-    ///Timestamp of latest configuration update.
+    /// Timestamp of latest configuration update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The frequency of the periodic analysis.
+    /// The frequency of the periodic analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Weekly>,
-    ///The AI findings configuration for the repository.
+    /// The AI findings configuration for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_findings_option: Option<DisabledOrOnPush>,
 }
@@ -117,30 +117,30 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The AI findings configuration for the repository."] DisabledOrOnPush {
+    #[doc = " The AI findings configuration for the repository."] DisabledOrOnPush {
     Disabled = "disabled", OnPush = "on_push", }
 }
 
-///Configuration for code quality setup.
+/// Configuration for code quality setup.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeQualitySetupUpdate {
-    ///The desired state of code quality setup.
+    /// The desired state of code quality setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ConfiguredOrNotConfigured>,
-    ///Runner type to be used.
+    /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<StandardOrLabeled2>,
-    ///Runner label to be used if the runner type is labeled.
+    /// Runner label to be used if the runner type is labeled.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub runner_label: Option<Option<String>>,
-    ///Languages to be analyzed.
+    /// Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeQualitySetupUpdateLanguagesItem>>,
-    ///Whether AI findings run for Code Quality on this repository.
+    /// Whether AI findings run for Code Quality on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_findings_option: Option<DisabledOrOnPush2>,
 }
@@ -152,18 +152,18 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "Whether AI findings run for Code Quality on this repository."]
+    #[doc = " Whether AI findings run for Code Quality on this repository."]
     DisabledOrOnPush2 { Disabled = "disabled", OnPush = "on_push", }
 }
 
-/**You can use `run_url` to track the status of the run. This includes a property status and conclusion.
-You should not rely on this always being an actions workflow run object.*/
+/// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
+/// You should not rely on this always being an actions workflow run object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualitySetupUpdateResponse {
-    ///ID of the corresponding run.
+    /// ID of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
-    ///URL of the corresponding run.
+    /// URL of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
 }

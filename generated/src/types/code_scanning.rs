@@ -3,48 +3,48 @@
 use super::*;
 
 crate::open_enum! {
-    #[doc = "Severity of a code scanning alert."] CodeScanningAlertSeverity { Critical =
+    #[doc = " Severity of a code scanning alert."] CodeScanningAlertSeverity { Critical =
     "critical", High = "high", Medium = "medium", Low = "low", Warning = "warning", Note
     = "note", Error = "error", }
 }
 
 crate::open_enum! {
-    #[doc = "State of a code scanning alert."] CodeScanningAlertStateQuery { Open =
+    #[doc = " State of a code scanning alert."] CodeScanningAlertStateQuery { Open =
     "open", Closed = "closed", Dismissed = "dismissed", Fixed = "fixed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningOrganizationAlertItems {
-    ///The security alert number.
+    /// The security alert number.
     pub number: i64,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
-    ///The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     pub url: String,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     pub html_url: String,
-    ///The REST API URL for fetching the list of instances for an alert.
+    /// The REST API URL for fetching the list of instances for an alert.
     pub instances_url: String,
-    ///State of a code scanning alert.
+    /// State of a code scanning alert.
     pub state: Option<CodeScanningAlertState>,
-    ///The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<String>,
     pub dismissed_by: Option<SimpleUser>,
-    ///The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<String>,
-    ///**Required when the state is dismissed.** The reason for dismissing or closing the alert.
+    /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
-    ///The dismissal comment associated with the dismissal of the alert.
+    /// The dismissal comment associated with the dismissal of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     pub rule: CodeScanningAlertRuleSummary,
     pub tool: CodeScanningAnalysisTool,
     pub most_recent_instance: CodeScanningAlertInstance,
-    ///A GitHub repository.
+    /// A GitHub repository.
     pub repository: SimpleRepository,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_approved_by: Option<SimpleUser>,
@@ -53,103 +53,103 @@ pub struct CodeScanningOrganizationAlertItems {
 }
 
 crate::open_enum! {
-    #[doc = "State of a code scanning alert."] CodeScanningAlertState { Open = "open",
+    #[doc = " State of a code scanning alert."] CodeScanningAlertState { Open = "open",
     Dismissed = "dismissed", Fixed = "fixed", }
 }
 
 crate::open_enum! {
     #[doc =
-    "**Required when the state is dismissed.** The reason for dismissing or closing the alert."]
+    " **Required when the state is dismissed.** The reason for dismissing or closing the alert."]
     CodeScanningAlertDismissedReason { FalsePositive = "false positive", WonTFix =
     "won't fix", UsedInTests = "used in tests", Mitigated = "mitigated", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertRuleSummary {
-    ///A unique identifier for the rule used to detect the alert.
+    /// A unique identifier for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///The name of the rule used to detect the alert.
+    /// The name of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The severity of the alert.
+    /// The severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<CodeScanningAlertRuleSummarySeverity>,
-    ///The security severity of the alert.
+    /// The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_severity_level: Option<
         CodeScanningAlertRuleSummarySecuritySeverityLevel,
     >,
-    ///A short description of the rule used to detect the alert.
+    /// A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///A description of the rule used to detect the alert.
+    /// A description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_description: Option<String>,
-    ///A set of tags applicable for the rule.
+    /// A set of tags applicable for the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
-    ///Detailed documentation for the rule as GitHub Flavored Markdown.
+    /// Detailed documentation for the rule as GitHub Flavored Markdown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
-    ///A link to the documentation for the rule used to detect the alert.
+    /// A link to the documentation for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The severity of the alert."] CodeScanningAlertRuleSummarySeverity { None =
+    #[doc = " The severity of the alert."] CodeScanningAlertRuleSummarySeverity { None =
     "none", Note = "note", Warning = "warning", Error = "error", }
 }
 
 crate::open_enum! {
-    #[doc = "The security severity of the alert."]
+    #[doc = " The security severity of the alert."]
     CodeScanningAlertRuleSummarySecuritySeverityLevel { Low = "low", Medium = "medium",
     High = "high", Critical = "critical", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysisTool {
-    ///The name of the tool used to generate the code scanning analysis.
+    /// The name of the tool used to generate the code scanning analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The version of the tool used to generate the code scanning analysis.
+    /// The version of the tool used to generate the code scanning analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    ///The GUID of the tool used to generate the code scanning analysis, if provided in the uploaded SARIF data.
+    /// The GUID of the tool used to generate the code scanning analysis, if provided in the uploaded SARIF data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertInstance {
-    /**The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
-`refs/heads/<branch name>` or simply `<branch name>`.*/
+    /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
+    /// `refs/heads/<branch name>` or simply `<branch name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
+    /// Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_key: Option<String>,
-    ///Identifies the variable values associated with the environment in which the analysis that generated this alert instance was performed, such as the language that was analyzed.
+    /// Identifies the variable values associated with the environment in which the analysis that generated this alert instance was performed, such as the language that was analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    ///Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
+    /// Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    ///State of a code scanning alert.
+    /// State of a code scanning alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeScanningAlertState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<CodeScanningAlertInstanceMessage>,
-    ///Describe a region within a file for the alert.
+    /// Describe a region within a file for the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<CodeScanningAlertLocation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    /**Classifications that have been applied to the file that triggered the alert.
-For example identifying it as documentation, or a generated file.*/
+    /// Classifications that have been applied to the file that triggered the alert.
+    /// For example identifying it as documentation, or a generated file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifications: Option<Vec<Option<CodeScanningAlertClassification>>>,
 }
@@ -158,12 +158,12 @@ For example identifying it as documentation, or a generated file.*/
 pub struct CodeScanningAlertInstanceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    ///The message text as GitHub-flavored Markdown, with placeholder links for related locations replaced by links to the relevant code. Only populated when related locations are available for the alert instance.
+    /// The message text as GitHub-flavored Markdown, with placeholder links for related locations replaced by links to the relevant code. Only populated when related locations are available for the alert instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markdown: Option<String>,
 }
 
-///Describe a region within a file for the alert.
+/// Describe a region within a file for the alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +179,7 @@ pub struct CodeScanningAlertLocation {
 }
 
 crate::open_enum! {
-    #[doc = "A classification of the file. For example to identify it as generated."]
+    #[doc = " A classification of the file. For example to identify it as generated."]
     CodeScanningAlertClassification { Source = "source", Generated = "generated", Test =
     "test", Library = "library", }
 }
@@ -191,30 +191,30 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertItems {
-    ///The security alert number.
+    /// The security alert number.
     pub number: i64,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
-    ///The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     pub url: String,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     pub html_url: String,
-    ///The REST API URL for fetching the list of instances for an alert.
+    /// The REST API URL for fetching the list of instances for an alert.
     pub instances_url: String,
-    ///State of a code scanning alert.
+    /// State of a code scanning alert.
     pub state: Option<CodeScanningAlertState>,
-    ///The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<String>,
     pub dismissed_by: Option<SimpleUser>,
-    ///The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<String>,
-    ///**Required when the state is dismissed.** The reason for dismissing or closing the alert.
+    /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
-    ///The dismissal comment associated with the dismissal of the alert.
+    /// The dismissal comment associated with the dismissal of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     pub rule: CodeScanningAlertRuleSummary,
@@ -228,30 +228,30 @@ pub struct CodeScanningAlertItems {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlert {
-    ///The security alert number.
+    /// The security alert number.
     pub number: i64,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
-    ///The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     pub url: String,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     pub html_url: String,
-    ///The REST API URL for fetching the list of instances for an alert.
+    /// The REST API URL for fetching the list of instances for an alert.
     pub instances_url: String,
-    ///State of a code scanning alert.
+    /// State of a code scanning alert.
     pub state: Option<CodeScanningAlertState>,
-    ///The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<String>,
     pub dismissed_by: Option<SimpleUser>,
-    ///The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<String>,
-    ///**Required when the state is dismissed.** The reason for dismissing or closing the alert.
+    /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     pub dismissed_reason: Option<CodeScanningAlertDismissedReason>,
-    ///The dismissal comment associated with the dismissal of the alert.
+    /// The dismissal comment associated with the dismissal of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     pub rule: CodeScanningAlertRule,
@@ -261,148 +261,148 @@ pub struct CodeScanningAlert {
     pub dismissal_approved_by: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-    ///Pull requests linked to this alert.
+    /// Pull requests linked to this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_pull_requests: Option<Vec<PullRequestSimple>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertRule {
-    ///A unique identifier for the rule used to detect the alert.
+    /// A unique identifier for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///The name of the rule used to detect the alert.
+    /// The name of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The severity of the alert.
+    /// The severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<CodeScanningAlertRuleSummarySeverity>,
-    ///The security severity of the alert.
+    /// The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_severity_level: Option<
         CodeScanningAlertRuleSummarySecuritySeverityLevel,
     >,
-    ///A short description of the rule used to detect the alert.
+    /// A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///A description of the rule used to detect the alert.
+    /// A description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_description: Option<String>,
-    ///A set of tags applicable for the rule.
+    /// A set of tags applicable for the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
-    ///Detailed documentation for the rule as GitHub Flavored Markdown.
+    /// Detailed documentation for the rule as GitHub Flavored Markdown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
-    ///A link to the documentation for the rule used to detect the alert.
+    /// A link to the documentation for the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningUpdateAlertRequest {
-    ///Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`.
+    /// Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeScanningAlertSetState>,
-    ///**Required when the state is dismissed.** The reason for dismissing or closing the alert.
+    /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub dismissed_reason: Option<Option<CodeScanningAlertDismissedReason>>,
-    ///The dismissal comment associated with the dismissal of the alert.
+    /// The dismissal comment associated with the dismissal of the alert.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub dismissed_comment: Option<Option<String>>,
-    ///If `true`, attempt to create an alert dismissal request.
+    /// If `true`, attempt to create an alert dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_request: Option<bool>,
-    ///The list of users to assign to the code scanning alert. An empty array unassigns all previous assignees from the alert.
+    /// The list of users to assign to the code scanning alert. An empty array unassigns all previous assignees from the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<String>>,
 }
 
 crate::open_enum! {
     #[doc =
-    "Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`."]
+    " Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`."]
     CodeScanningAlertSetState { Open = "open", Dismissed = "dismissed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAutofix {
-    ///The status of an autofix.
+    /// The status of an autofix.
     pub status: CodeScanningAutofixStatus,
-    ///The description of an autofix.
+    /// The description of an autofix.
     pub description: Option<String>,
-    ///The start time of an autofix in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The start time of an autofix in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub started_at: String,
 }
 
 crate::open_enum! {
-    #[doc = "The status of an autofix."] CodeScanningAutofixStatus { Pending = "pending",
-    Error = "error", Success = "success", Outdated = "outdated", }
+    #[doc = " The status of an autofix."] CodeScanningAutofixStatus { Pending =
+    "pending", Error = "error", Success = "success", Outdated = "outdated", }
 }
 
-///Commit an autofix for a code scanning alert
+/// Commit an autofix for a code scanning alert
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningAutofixCommits {
-    ///The Git reference of target branch for the commit. Branch needs to already exist.  For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
+    /// The Git reference of target branch for the commit. Branch needs to already exist.  For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ref: Option<String>,
-    ///Commit message to be used.
+    /// Commit message to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAutofixCommitsResponse {
-    ///The Git reference of target branch for the commit. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
+    /// The Git reference of target branch for the commit. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ref: Option<String>,
-    ///SHA of commit with autofix.
+    /// SHA of commit with autofix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAlertInstanceList {
-    /**The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
-`refs/heads/<branch name>` or simply `<branch name>`.*/
+    /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
+    /// `refs/heads/<branch name>` or simply `<branch name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
+    /// Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_key: Option<String>,
-    ///Identifies the variable values associated with the environment in which the analysis that generated this alert instance was performed, such as the language that was analyzed.
+    /// Identifies the variable values associated with the environment in which the analysis that generated this alert instance was performed, such as the language that was analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    ///Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
+    /// Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    ///State of a code scanning alert instance.
+    /// State of a code scanning alert instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<CodeScanningAlertInstanceState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<CodeScanningAlertInstanceListMessage>,
-    ///Describe a region within a file for the alert.
+    /// Describe a region within a file for the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<CodeScanningAlertLocation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    /**Classifications that have been applied to the file that triggered the alert.
-For example identifying it as documentation, or a generated file.*/
+    /// Classifications that have been applied to the file that triggered the alert.
+    /// For example identifying it as documentation, or a generated file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifications: Option<Vec<Option<CodeScanningAlertClassification>>>,
 }
 
 crate::open_enum! {
-    #[doc = "State of a code scanning alert instance."] CodeScanningAlertInstanceState {
+    #[doc = " State of a code scanning alert instance."] CodeScanningAlertInstanceState {
     Open = "open", Fixed = "fixed", }
 }
 
@@ -418,130 +418,145 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysis {
-    /**The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
-`refs/heads/<branch name>` or simply `<branch name>`.*/
+    /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
+    /// `refs/heads/<branch name>` or simply `<branch name>`.
     pub r#ref: String,
-    ///The SHA of the commit to which the analysis you are uploading relates.
+    /// The SHA of the commit to which the analysis you are uploading relates.
     pub commit_sha: String,
-    ///Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
+    /// Identifies the configuration under which the analysis was executed. For example, in GitHub Actions this includes the workflow filename and job name.
     pub analysis_key: String,
-    ///Identifies the variable values associated with the environment in which this analysis was performed.
+    /// Identifies the variable values associated with the environment in which this analysis was performed.
     pub environment: String,
-    ///Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
+    /// Identifies the configuration under which the analysis was executed. Used to distinguish between multiple analyses for the same tool and commit, but performed on different languages or different parts of the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     pub error: String,
-    ///The time that the analysis was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the analysis was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
-    ///The total number of results in the analysis.
+    /// The total number of results in the analysis.
     pub results_count: i64,
-    ///The total number of rules used in the analysis.
+    /// The total number of rules used in the analysis.
     pub rules_count: i64,
-    ///Unique identifier for this analysis.
+    /// Unique identifier for this analysis.
     pub id: i64,
-    ///The REST API URL of the analysis resource.
+    /// The REST API URL of the analysis resource.
     pub url: String,
-    ///An identifier for the upload.
+    /// An identifier for the upload.
     pub sarif_id: String,
     pub tool: CodeScanningAnalysisTool,
     pub deletable: bool,
-    ///Warning generated when processing the analysis
+    /// Warning generated when processing the analysis
     pub warning: String,
 }
 
-///Successful deletion of a code scanning analysis
+/// Successful deletion of a code scanning analysis
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningAnalysisDeletion {
-    ///Next deletable analysis in chain, without last analysis deletion confirmation
+    /// Next deletable analysis in chain, without last analysis deletion confirmation
     pub next_analysis_url: Option<String>,
-    ///Next deletable analysis in chain, with last analysis deletion confirmation
+    /// Next deletable analysis in chain, with last analysis deletion confirmation
     pub confirm_delete_url: Option<String>,
 }
 
-///A CodeQL database.
+/// A CodeQL database.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningCodeqlDatabase {
-    ///The ID of the CodeQL database.
+    /// The ID of the CodeQL database.
     pub id: i64,
-    ///The name of the CodeQL database.
+    /// The name of the CodeQL database.
     pub name: String,
-    ///The language of the CodeQL database.
+    /// The language of the CodeQL database.
     pub language: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub uploader: SimpleUser,
-    ///The MIME type of the CodeQL database file.
+    /// The MIME type of the CodeQL database file.
     pub content_type: String,
-    ///The size of the CodeQL database file in bytes.
+    /// The size of the CodeQL database file in bytes.
     pub size: i64,
-    ///The date and time at which the CodeQL database was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the CodeQL database was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub created_at: String,
-    ///The date and time at which the CodeQL database was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the CodeQL database was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
-    ///The URL at which to download the CodeQL database. The `Accept` header must be set to the value of the `content_type` property.
+    /// The URL at which to download the CodeQL database. The `Accept` header must be set to the value of the `content_type` property.
     pub url: String,
-    ///The commit SHA of the repository at the time the CodeQL database was created.
+    /// The commit SHA of the repository at the time the CodeQL database was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_oid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CodeScanningCreateVariantAnalysisRequest {
-    ///The language targeted by the CodeQL query
+    /// The language targeted by the CodeQL query
     pub language: CodeScanningVariantAnalysisLanguage,
-    ///A Base64-encoded tarball containing a CodeQL query and all its dependencies
+    /// A Base64-encoded tarball containing a CodeQL query and all its dependencies
     pub query_pack: String,
-    ///List of repository names (in the form `owner/repo-name`) to run the query against. Precisely one property from `repositories`, `repository_lists` and `repository_owners` is required.
+    /// List of repository names (in the form `owner/repo-name`) to run the query against. Precisely one property from `repositories`, `repository_lists` and `repository_owners` is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<String>>,
-    ///List of repository lists to run the query against. Precisely one property from `repositories`, `repository_lists` and `repository_owners` is required.
+    /// List of repository lists to run the query against. Precisely one property from `repositories`, `repository_lists` and `repository_owners` is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_lists: Option<Vec<String>>,
-    ///List of organization or user names whose repositories the query should be run against. Precisely one property from `repositories`, `repository_lists` and `repository_owners` is required.
+    /// List of organization or user names whose repositories the query should be run against. Precisely one property from `repositories`, `repository_lists` and `repository_owners` is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_owners: Option<Vec<String>>,
 }
+impl CodeScanningCreateVariantAnalysisRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        language: CodeScanningVariantAnalysisLanguage,
+        query_pack: String,
+    ) -> Self {
+        CodeScanningCreateVariantAnalysisRequest {
+            language,
+            query_pack,
+            repositories: None,
+            repository_lists: None,
+            repository_owners: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The language targeted by the CodeQL query"]
+    #[doc = " The language targeted by the CodeQL query"]
     CodeScanningVariantAnalysisLanguage { Actions = "actions", Cpp = "cpp", Csharp =
     "csharp", Go = "go", Java = "java", Javascript = "javascript", Python = "python",
     Ruby = "ruby", Rust = "rust", Swift = "swift", }
 }
 
-///A run of a CodeQL query against one or more repositories.
+/// A run of a CodeQL query against one or more repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysis {
-    ///The ID of the variant analysis.
+    /// The ID of the variant analysis.
     pub id: i64,
-    ///A GitHub repository.
+    /// A GitHub repository.
     pub controller_repo: SimpleRepository,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
-    ///The language targeted by the CodeQL query
+    /// The language targeted by the CodeQL query
     pub query_language: CodeScanningVariantAnalysisLanguage,
-    ///The download url for the query pack.
+    /// The download url for the query pack.
     pub query_pack_url: String,
-    ///The date and time at which the variant analysis was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the variant analysis was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The date and time at which the variant analysis was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the variant analysis was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The date and time at which the variant analysis was completed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the variant analysis has not yet completed or this information is not available.
+    /// The date and time at which the variant analysis was completed, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ. Will be null if the variant analysis has not yet completed or this information is not available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
     pub status: CodeScanningVariantAnalysisStatus,
-    ///The GitHub Actions workflow run used to execute this variant analysis. This is only available if the workflow run has started.
+    /// The GitHub Actions workflow run used to execute this variant analysis. This is only available if the workflow run has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_workflow_run_id: Option<i64>,
-    ///The reason for a failure of the variant analysis. This is only available if the variant analysis has failed.
+    /// The reason for a failure of the variant analysis. This is only available if the variant analysis has failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<CodeScanningVariantAnalysisFailureReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanned_repositories: Option<
         Vec<CodeScanningVariantAnalysisScannedRepositoriesItem>,
     >,
-    ///Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
+    /// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_repositories: Option<CodeScanningVariantAnalysisSkippedRepositories>,
 }
@@ -553,7 +568,7 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc =
-    "The reason for a failure of the variant analysis. This is only available if the variant analysis has failed."]
+    " The reason for a failure of the variant analysis. This is only available if the variant analysis has failed."]
     CodeScanningVariantAnalysisFailureReason { NoReposQueried = "no_repos_queried",
     ActionsWorkflowRunFailed = "actions_workflow_run_failed", InternalError =
     "internal_error", }
@@ -561,44 +576,44 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
-    ///Repository Identifier
+    /// Repository Identifier
     pub repository: CodeScanningVariantAnalysisRepository,
-    ///The new status of the CodeQL variant analysis repository task.
+    /// The new status of the CodeQL variant analysis repository task.
     pub analysis_status: CodeScanningVariantAnalysisStatus2,
-    ///The number of results in the case of a successful analysis. This is only available for successful analyses.
+    /// The number of results in the case of a successful analysis. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_count: Option<i64>,
-    ///The size of the artifact. This is only available for successful analyses.
+    /// The size of the artifact. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_size_in_bytes: Option<i64>,
-    ///The reason of the failure of this repo task. This is only available if the repository task has failed.
+    /// The reason of the failure of this repo task. This is only available if the repository task has failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
 }
 
-///Repository Identifier
+/// Repository Identifier
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisRepository {
-    ///A unique identifier of the repository.
+    /// A unique identifier of the repository.
     pub id: i64,
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
-    ///The full, globally unique, name of the repository.
+    /// The full, globally unique, name of the repository.
     pub full_name: String,
-    ///Whether the repository is private.
+    /// Whether the repository is private.
     pub private: bool,
     pub stargazers_count: i64,
     pub updated_at: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The new status of the CodeQL variant analysis repository task."]
+    #[doc = " The new status of the CodeQL variant analysis repository task."]
     CodeScanningVariantAnalysisStatus2 { Pending = "pending", InProgress = "in_progress",
     Succeeded = "succeeded", Failed = "failed", Canceled = "canceled", TimedOut =
     "timed_out", }
 }
 
-///Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
+/// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub access_mismatch_repos: CodeScanningVariantAnalysisSkippedRepoGroup,
@@ -609,71 +624,71 @@ pub struct CodeScanningVariantAnalysisSkippedRepositories {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
-    ///The total number of repositories that were skipped for this reason.
+    /// The total number of repositories that were skipped for this reason.
     pub repository_count: i64,
-    ///A list of repositories that were skipped. This list may not include all repositories that were skipped. This is only available when the repository was found and the user has access to it.
+    /// A list of repositories that were skipped. This list may not include all repositories that were skipped. This is only available when the repository was found and the user has access to it.
     pub repositories: Vec<CodeScanningVariantAnalysisRepository>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
-    ///The total number of repositories that were skipped for this reason.
+    /// The total number of repositories that were skipped for this reason.
     pub repository_count: i64,
-    ///A list of full repository names that were skipped. This list may not include all repositories that were skipped.
+    /// A list of full repository names that were skipped. This list may not include all repositories that were skipped.
     pub repository_full_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisRepoTask {
-    ///A GitHub repository.
+    /// A GitHub repository.
     pub repository: SimpleRepository,
-    ///The new status of the CodeQL variant analysis repository task.
+    /// The new status of the CodeQL variant analysis repository task.
     pub analysis_status: CodeScanningVariantAnalysisStatus2,
-    ///The size of the artifact. This is only available for successful analyses.
+    /// The size of the artifact. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_size_in_bytes: Option<i64>,
-    ///The number of results in the case of a successful analysis. This is only available for successful analyses.
+    /// The number of results in the case of a successful analysis. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_count: Option<i64>,
-    ///The reason of the failure of this repo task. This is only available if the repository task has failed.
+    /// The reason of the failure of this repo task. This is only available if the repository task has failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
-    ///The SHA of the commit the CodeQL database was built against. This is only available for successful analyses.
+    /// The SHA of the commit the CodeQL database was built against. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_commit_sha: Option<String>,
-    ///The source location prefix to use. This is only available for successful analyses.
+    /// The source location prefix to use. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_location_prefix: Option<String>,
-    ///The URL of the artifact. This is only available for successful analyses.
+    /// The URL of the artifact. This is only available for successful analyses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_url: Option<String>,
 }
 
-///Configuration for code scanning default setup.
+/// Configuration for code scanning default setup.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningDefaultSetup {
-    ///Code scanning default setup has been configured or not.
+    /// Code scanning default setup has been configured or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ConfiguredOrNotConfigured>,
-    ///Languages to be analyzed.
+    /// Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupLanguagesItem>>,
-    ///Runner type to be used.
+    /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<StandardOrLabeled>,
-    ///Runner label to be used if the runner type is labeled.
+    /// Runner label to be used if the runner type is labeled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
-    ///CodeQL query suite to be used.
+    /// CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_suite: Option<DefaultTypeOrExtended>,
-    ///Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
+    /// Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threat_model: Option<RemoteOrRemoteAndLocal>,
-    ///Timestamp of latest configuration update.
+    /// Timestamp of latest configuration update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The frequency of the periodic analysis.
+    /// The frequency of the periodic analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Weekly>,
 }
@@ -687,33 +702,33 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc =
-    "Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input."]
+    " Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input."]
     RemoteOrRemoteAndLocal { Remote = "remote", RemoteAndLocal = "remote_and_local", }
 }
 
-///Configuration for code scanning default setup.
+/// Configuration for code scanning default setup.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningDefaultSetupUpdate {
-    ///The desired state of code scanning default setup.
+    /// The desired state of code scanning default setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ConfiguredOrNotConfigured>,
-    ///Runner type to be used.
+    /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<StandardOrLabeled2>,
-    ///Runner label to be used if the runner type is labeled.
+    /// Runner label to be used if the runner type is labeled.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub runner_label: Option<Option<String>>,
-    ///CodeQL query suite to be used.
+    /// CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_suite: Option<DefaultTypeOrExtended>,
-    ///Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
+    /// Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threat_model: Option<RemoteOrRemoteAndLocal>,
-    ///CodeQL languages to be analyzed.
+    /// CodeQL languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<CodeScanningDefaultSetupUpdateLanguagesItem>>,
 }
@@ -724,69 +739,69 @@ crate::open_enum! {
     "javascript-typescript", Python = "python", Ruby = "ruby", Swift = "swift", }
 }
 
-/**You can use `run_url` to track the status of the run. This includes a property status and conclusion.
-You should not rely on this always being an actions workflow run object.*/
+/// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
+/// You should not rely on this always being an actions workflow run object.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningDefaultSetupUpdateResponse {
-    ///ID of the corresponding run.
+    /// ID of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
-    ///URL of the corresponding run.
+    /// URL of the corresponding run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningUploadSarifRequest {
-    ///The SHA of the commit to which the analysis you are uploading relates.
+    /// The SHA of the commit to which the analysis you are uploading relates.
     pub commit_sha: String,
-    /**The full Git reference, formatted as `refs/heads/<branch name>`,
-`refs/tags/<tag>`, `refs/pull/<number>/merge`, or `refs/pull/<number>/head`.*/
+    /// The full Git reference, formatted as `refs/heads/<branch name>`,
+    /// `refs/tags/<tag>`, `refs/pull/<number>/merge`, or `refs/pull/<number>/head`.
     pub r#ref: String,
-    ///A Base64 string representing the SARIF file to upload. You must first compress your SARIF file using [`gzip`](http://www.gnu.org/software/gzip/manual/gzip.html) and then translate the contents of the file into a Base64 encoding string. For more information, see "[SARIF support for code scanning](https://docs.github.com/code-security/secure-coding/sarif-support-for-code-scanning)."
+    /// A Base64 string representing the SARIF file to upload. You must first compress your SARIF file using [`gzip`](http://www.gnu.org/software/gzip/manual/gzip.html) and then translate the contents of the file into a Base64 encoding string. For more information, see "[SARIF support for code scanning](https://docs.github.com/code-security/secure-coding/sarif-support-for-code-scanning)."
     pub sarif: String,
-    /**The base directory used in the analysis, as it appears in the SARIF file.
-This property is used to convert file paths from absolute to relative, so that alerts can be mapped to their correct location in the repository.*/
+    /// The base directory used in the analysis, as it appears in the SARIF file.
+    /// This property is used to convert file paths from absolute to relative, so that alerts can be mapped to their correct location in the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkout_uri: Option<String>,
-    ///The time that the analysis run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the analysis run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    ///The name of the tool used to generate the code scanning analysis. If this parameter is not used, the tool name defaults to "API". If the uploaded SARIF contains a tool GUID, this will be available for filtering using the `tool_guid` parameter of operations such as `GET /repos/{owner}/{repo}/code-scanning/alerts`.
+    /// The name of the tool used to generate the code scanning analysis. If this parameter is not used, the tool name defaults to "API". If the uploaded SARIF contains a tool GUID, this will be available for filtering using the `tool_guid` parameter of operations such as `GET /repos/{owner}/{repo}/code-scanning/alerts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_name: Option<String>,
-    /**Whether the SARIF file will be validated according to the code scanning specifications.
-This parameter is intended to help integrators ensure that the uploaded SARIF files are correctly rendered by code scanning.*/
+    /// Whether the SARIF file will be validated according to the code scanning specifications.
+    /// This parameter is intended to help integrators ensure that the uploaded SARIF files are correctly rendered by code scanning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validate: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningSarifsReceipt {
-    ///An identifier for the upload.
+    /// An identifier for the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///The REST API URL for checking the status of the upload.
+    /// The REST API URL for checking the status of the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeScanningSarifsStatus {
-    ///`pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
+    /// `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_status: Option<PendingOrCompleteOrFailed>,
-    ///The REST API URL for getting the analyses associated with the upload.
+    /// The REST API URL for getting the analyses associated with the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analyses_url: Option<String>,
-    ///Any errors that ocurred during processing of the delivery.
+    /// Any errors that ocurred during processing of the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
 }
 
 crate::open_enum! {
     #[doc =
-    "`pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed."]
+    " `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed."]
     PendingOrCompleteOrFailed { Pending = "pending", Complete = "complete", Failed =
     "failed", }
 }

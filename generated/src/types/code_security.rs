@@ -2,97 +2,97 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///A code security configuration
+/// A code security configuration
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfiguration {
-    ///The ID of the code security configuration
+    /// The ID of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The name of the code security configuration. Must be unique within the organization.
+    /// The name of the code security configuration. Must be unique within the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The type of the code security configuration.
+    /// The type of the code security configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_type: Option<GlobalOrOrganizationOrEnterprise>,
-    ///A description of the code security configuration
+    /// A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The enablement status of GitHub Advanced Security
+    /// The enablement status of GitHub Advanced Security
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
-    ///The enablement status of Dependency Graph
+    /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Automatic dependency submission
+    /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for Automatic dependency submission
+    /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
         CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
-    ///The enablement status of Dependabot alerts
+    /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependabot security updates
+    /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependabot delegated alert dismissal
+    /// The enablement status of Dependabot delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet2>,
-    ///Feature options for code scanning
+    /// Feature options for code scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_options: Option<CodeSecurityConfigurationCodeScanningOptions>,
-    ///The enablement status of code scanning default setup
+    /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for code scanning default setup
+    /// Feature options for code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup_options: Option<
         CodeSecurityConfigurationCodeScanningDefaultSetupOptions,
     >,
-    ///The enablement status of code scanning delegated alert dismissal
+    /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning
+    /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning push protection
+    /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning delegated bypass
+    /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for secret scanning delegated bypass
+    /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         CodeSecurityConfigurationSecretScanningDelegatedBypassOptions,
     >,
-    ///The enablement status of secret scanning validity checks
+    /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning non-provider patterns
+    /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Copilot secret scanning
+    /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning delegated alert dismissal
+    /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning extended metadata
+    /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of private vulnerability reporting
+    /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
-    ///The enforcement status for a security configuration
+    /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<EnforcedOrUnenforced>,
-    ///The URL of the configuration
+    /// The URL of the configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The URL of the configuration
+    /// The URL of the configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,65 +102,65 @@ pub struct CodeSecurityConfiguration {
 }
 
 crate::open_enum! {
-    #[doc = "The type of the code security configuration."]
+    #[doc = " The type of the code security configuration."]
     GlobalOrOrganizationOrEnterprise { Global = "global", Organization = "organization",
     Enterprise = "enterprise", }
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of GitHub Advanced Security"]
+    #[doc = " The enablement status of GitHub Advanced Security"]
     CodeSecurityConfigurationAdvancedSecurity { Enabled = "enabled", Disabled =
     "disabled", CodeSecurity = "code_security", SecretProtection = "secret_protection", }
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet {
+    #[doc = " The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 
-///Feature options for Automatic dependency submission
+/// Feature options for Automatic dependency submission
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
-    ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
+    /// Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of Dependabot delegated alert dismissal"]
+    #[doc = " The enablement status of Dependabot delegated alert dismissal"]
     EnabledOrDisabledOrNotSet2 { Enabled = "enabled", Disabled = "disabled", NotSet =
     "not_set", }
 }
 
-///Feature options for code scanning
+/// Feature options for code scanning
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningOptions {
-    ///Whether to allow repos which use advanced setup
+    /// Whether to allow repos which use advanced setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_advanced: Option<bool>,
 }
 
-///Feature options for code scanning default setup
+/// Feature options for code scanning default setup
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
-    ///Whether to use labeled runners or standard GitHub runners.
+    /// Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<StandardOrLabeledOrNotSet>,
-    ///The label of the runner to use for code scanning when runner_type is 'labeled'.
+    /// The label of the runner to use for code scanning when runner_type is 'labeled'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "Whether to use labeled runners or standard GitHub runners."]
+    #[doc = " Whether to use labeled runners or standard GitHub runners."]
     StandardOrLabeledOrNotSet { Standard = "standard", Labeled = "labeled", NotSet =
     "not_set", }
 }
 
-///Feature options for secret scanning delegated bypass
+/// Feature options for secret scanning delegated bypass
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
-    ///The bypass reviewers for secret scanning delegated bypass
+    /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
         Vec<CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem>,
@@ -169,69 +169,69 @@ pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
-    ///The ID of the team or role selected as a bypass reviewer
+    /// The ID of the team or role selected as a bypass reviewer
     pub reviewer_id: i64,
-    ///The type of the bypass reviewer
+    /// The type of the bypass reviewer
     pub reviewer_type: TeamOrRole,
-    ///The bypass mode for the reviewer
+    /// The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<AlwaysOrExempt>,
-    ///The ID of the security configuration associated with this bypass reviewer
+    /// The ID of the security configuration associated with this bypass reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration_id: Option<i64>,
 }
 
 crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"] EnforcedOrUnenforced {
-    Enforced = "enforced", Unenforced = "unenforced", }
+    #[doc = " The enforcement status for a security configuration"] EnforcedOrUnenforced
+    { Enforced = "enforced", Unenforced = "unenforced", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
-    ///The name of the code security configuration. Must be unique within the enterprise.
+    /// The name of the code security configuration. Must be unique within the enterprise.
     pub name: String,
-    ///A description of the code security configuration
+    /// A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
-
-> [!WARNING]
-> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
+    /// The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
+    ///
+    /// > [!WARNING]
+    /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<
         CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity,
     >,
-    ///The enablement status of GitHub Code Security features.
+    /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependency Graph
+    /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<EnabledOrDisabledOrNotSet3>,
-    ///The enablement status of Automatic dependency submission
+    /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet4>,
-    ///Feature options for Automatic dependency submission
+    /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
         CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions,
     >,
-    ///The enablement status of Dependabot alerts
+    /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of Dependabot security updates
+    /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet4>,
-    ///Security Configuration feature options for code scanning
+    /// Security Configuration feature options for code scanning
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
-    ///The enablement status of code scanning default setup
+    /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet4>,
-    ///Feature options for code scanning default setup
+    /// Feature options for code scanning default setup
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -240,72 +240,74 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     pub code_scanning_default_setup_options: Option<
         Option<CodeScanningDefaultSetupOptions>,
     >,
-    ///The enablement status of code scanning delegated alert dismissal
+    /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of GitHub Secret Protection features.
+    /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning
+    /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning push protection
+    /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning validity checks
+    /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning non provider patterns
+    /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of Copilot secret scanning
+    /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning delegated alert dismissal
+    /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning extended metadata
+    /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of private vulnerability reporting
+    /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enforcement status for a security configuration
+    /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<EnforcedOrUnenforced2>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.\n\n> [!WARNING]\n> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
+    " The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features."]
+    #[doc = " "] #[doc = " > [!WARNING]"] #[doc =
+    " > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
     CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity { Enabled =
     "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
     "secret_protection", }
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet3 {
+    #[doc = " The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet3 {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of Automatic dependency submission"]
+    #[doc = " The enablement status of Automatic dependency submission"]
     EnabledOrDisabledOrNotSet4 { Enabled = "enabled", Disabled = "disabled", NotSet =
     "not_set", }
 }
 
-///Feature options for Automatic dependency submission
+/// Feature options for Automatic dependency submission
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions {
-    ///Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
+    /// Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
 }
 
-///Security Configuration feature options for code scanning
+/// Security Configuration feature options for code scanning
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningOptions {
-    ///Whether to allow repos which use advanced setup
+    /// Whether to allow repos which use advanced setup
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -314,13 +316,13 @@ pub struct CodeScanningOptions {
     pub allow_advanced: Option<Option<bool>>,
 }
 
-///Feature options for code scanning default setup
+/// Feature options for code scanning default setup
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeScanningDefaultSetupOptions {
-    ///Whether to use labeled runners or standard GitHub runners.
+    /// Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<StandardOrLabeledOrNotSet2>,
-    ///The label of the runner to use for code scanning default setup when runner_type is 'labeled'.
+    /// The label of the runner to use for code scanning default setup when runner_type is 'labeled'.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -330,71 +332,71 @@ pub struct CodeScanningDefaultSetupOptions {
 }
 
 crate::open_enum! {
-    #[doc = "Whether to use labeled runners or standard GitHub runners."]
+    #[doc = " Whether to use labeled runners or standard GitHub runners."]
     StandardOrLabeledOrNotSet2 { Standard = "standard", Labeled = "labeled", NotSet =
     "not_set", }
 }
 
 crate::open_enum! {
-    #[doc = "The enforcement status for a security configuration"] EnforcedOrUnenforced2
+    #[doc = " The enforcement status for a security configuration"] EnforcedOrUnenforced2
     { Enforced = "enforced", Unenforced = "unenforced", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityDefaultConfigurationsItem {
-    ///The visibility of newly created repositories for which the code security configuration will be applied to by default
+    /// The visibility of newly created repositories for which the code security configuration will be applied to by default
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<PublicOrPrivateAndInternalOrAll>,
-    ///A code security configuration
+    /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The visibility of newly created repositories for which the code security configuration will be applied to by default"]
+    " The visibility of newly created repositories for which the code security configuration will be applied to by default"]
     PublicOrPrivateAndInternalOrAll { Public = "public", PrivateAndInternal =
     "private_and_internal", All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
-    ///The name of the code security configuration. Must be unique across the enterprise.
+    /// The name of the code security configuration. Must be unique across the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A description of the code security configuration
+    /// A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
-
-> [!WARNING]
-> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
+    /// The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
+    ///
+    /// > [!WARNING]
+    /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
-    ///The enablement status of GitHub Code Security features.
+    /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependency Graph
+    /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Automatic dependency submission
+    /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for Automatic dependency submission
+    /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
         CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
-    ///The enablement status of Dependabot alerts
+    /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependabot security updates
+    /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of code scanning default setup
+    /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for code scanning default setup
+    /// Feature options for code scanning default setup
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -403,63 +405,71 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     pub code_scanning_default_setup_options: Option<
         Option<CodeScanningDefaultSetupOptions>,
     >,
-    ///Security Configuration feature options for code scanning
+    /// Security Configuration feature options for code scanning
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
-    ///The enablement status of code scanning delegated alert dismissal
+    /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of GitHub Secret Protection features.
+    /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning
+    /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning push protection
+    /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning validity checks
+    /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning non-provider patterns
+    /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Copilot secret scanning
+    /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning delegated alert dismissal
+    /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning extended metadata
+    /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of private vulnerability reporting
+    /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
-    ///The enforcement status for a security configuration
+    /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<EnforcedOrUnenforced>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CodeSecurityAttachEnterpriseConfigurationRequest {
-    ///The type of repositories to attach the configuration to.
+    /// The type of repositories to attach the configuration to.
     pub scope: AllOrAllWithoutConfigurations,
+}
+impl CodeSecurityAttachEnterpriseConfigurationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(scope: AllOrAllWithoutConfigurations) -> Self {
+        CodeSecurityAttachEnterpriseConfigurationRequest {
+            scope,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The type of repositories to attach the configuration to."]
+    #[doc = " The type of repositories to attach the configuration to."]
     AllOrAllWithoutConfigurations { All = "all", AllWithoutConfigurations =
     "all_without_configurations", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest {
-    ///Specify which types of repository this security configuration should be applied to by default.
+    /// Specify which types of repository this security configuration should be applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<
         CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos,
@@ -468,7 +478,7 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseRequest {
 
 crate::open_enum! {
     #[doc =
-    "Specify which types of repository this security configuration should be applied to by default."]
+    " Specify which types of repository this security configuration should be applied to by default."]
     CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos { All =
     "all", None = "none", PrivateAndInternal = "private_and_internal", Public = "public",
     }
@@ -476,30 +486,30 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse {
-    ///Specifies which types of repository this security configuration is applied to by default.
+    /// Specifies which types of repository this security configuration is applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<
         CodeSecuritySetConfigurationAsDefaultForEnterpriseRequestDefaultForNewRepos,
     >,
-    ///A code security configuration
+    /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
 }
 
-///Repositories associated with a code security configuration and attachment status
+/// Repositories associated with a code security configuration and attachment status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationRepositories {
-    ///The attachment status of the code security configuration on the repository.
+    /// The attachment status of the code security configuration on the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<CodeSecurityConfigurationRepositoriesStatus>,
-    ///A GitHub repository.
+    /// A GitHub repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<SimpleRepository>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The attachment status of the code security configuration on the repository."]
+    " The attachment status of the code security configuration on the repository."]
     CodeSecurityConfigurationRepositoriesStatus { Attached = "attached", Attaching =
     "attaching", Detached = "detached", Removed = "removed", Enforced = "enforced",
     Failed = "failed", Updating = "updating", RemovedByEnterprise =
@@ -512,53 +522,53 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecurityCreateConfigurationRequest {
-    ///The name of the code security configuration. Must be unique within the organization.
+    /// The name of the code security configuration. Must be unique within the organization.
     pub name: String,
-    ///A description of the code security configuration
+    /// A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
-
-> [!WARNING]
-> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
+    /// The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
+    ///
+    /// > [!WARNING]
+    /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<
         CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity,
     >,
-    ///The enablement status of GitHub Code Security features.
+    /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependency Graph
+    /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<EnabledOrDisabledOrNotSet3>,
-    ///The enablement status of Automatic dependency submission
+    /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet4>,
-    ///Feature options for Automatic dependency submission
+    /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
         CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions,
     >,
-    ///The enablement status of Dependabot alerts
+    /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of Dependabot security updates
+    /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
+    /// The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
-    ///Security Configuration feature options for code scanning
+    /// Security Configuration feature options for code scanning
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
-    ///The enablement status of code scanning default setup
+    /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet4>,
-    ///Feature options for code scanning default setup
+    /// Feature options for code scanning default setup
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -567,102 +577,102 @@ pub struct CodeSecurityCreateConfigurationRequest {
     pub code_scanning_default_setup_options: Option<
         Option<CodeScanningDefaultSetupOptions>,
     >,
-    ///The enablement status of code scanning delegated alert dismissal
+    /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet5>,
-    ///The enablement status of GitHub Secret Protection features.
+    /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning
+    /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning push protection
+    /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning delegated bypass
+    /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet4>,
-    ///Feature options for secret scanning delegated bypass
+    /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
-    ///The enablement status of secret scanning validity checks
+    /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning non provider patterns
+    /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of Copilot secret scanning
+    /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of secret scanning delegated alert dismissal
+    /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning extended metadata
+    /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of private vulnerability reporting
+    /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enforcement status for a security configuration
+    /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<EnforcedOrUnenforced2>,
 }
 
 crate::open_enum! {
-    #[doc = "The enablement status of code scanning delegated alert dismissal"]
+    #[doc = " The enablement status of code scanning delegated alert dismissal"]
     EnabledOrDisabledOrNotSet5 { Enabled = "enabled", Disabled = "disabled", NotSet =
     "not_set", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecurityDetachConfigurationRequest {
-    ///An array of repository IDs to detach from configurations. Up to 250 IDs can be provided.
+    /// An array of repository IDs to detach from configurations. Up to 250 IDs can be provided.
     pub selected_repository_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodeSecurityUpdateConfigurationRequest {
-    ///The name of the code security configuration. Must be unique within the organization.
+    /// The name of the code security configuration. Must be unique within the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A description of the code security configuration
+    /// A description of the code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
-
-> [!WARNING]
-> `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.*/
+    /// The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features.
+    ///
+    /// > [!WARNING]
+    /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
-    ///The enablement status of GitHub Code Security features.
+    /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependency Graph
+    /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Automatic dependency submission
+    /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for Automatic dependency submission
+    /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
         CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
-    ///The enablement status of Dependabot alerts
+    /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependabot security updates
+    /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
+    /// The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of code scanning default setup
+    /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for code scanning default setup
+    /// Feature options for code scanning default setup
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -671,80 +681,89 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     pub code_scanning_default_setup_options: Option<
         Option<CodeScanningDefaultSetupOptions>,
     >,
-    ///Security Configuration feature options for code scanning
+    /// Security Configuration feature options for code scanning
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
-    ///The enablement status of code scanning delegated alert dismissal
+    /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
-    ///The enablement status of GitHub Secret Protection features.
+    /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning
+    /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning push protection
+    /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning delegated bypass
+    /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
-    ///Feature options for secret scanning delegated bypass
+    /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
-    ///The enablement status of secret scanning validity checks
+    /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning non-provider patterns
+    /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of Copilot secret scanning
+    /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning delegated alert dismissal
+    /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of secret scanning extended metadata
+    /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
-    ///The enablement status of private vulnerability reporting
+    /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
-    ///The enforcement status for a security configuration
+    /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<EnforcedOrUnenforced>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CodeSecurityAttachConfigurationRequest {
-    ///The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`
+    /// The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`
     pub scope: CodeSecurityAttachConfigurationRequestScope,
-    ///An array of repository IDs to attach the configuration to. You can only provide a list of repository ids when the `scope` is set to `selected`.
+    /// An array of repository IDs to attach the configuration to. You can only provide a list of repository ids when the `scope` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
+}
+impl CodeSecurityAttachConfigurationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(scope: CodeSecurityAttachConfigurationRequestScope) -> Self {
+        CodeSecurityAttachConfigurationRequest {
+            scope,
+            selected_repository_ids: None,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`"]
+    " The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`"]
     CodeSecurityAttachConfigurationRequestScope { All = "all", AllWithoutConfigurations =
     "all_without_configurations", Public = "public", PrivateOrInternal =
     "private_or_internal", Selected = "selected", }
 }
 
-///Code security configuration associated with a repository and attachment status
+/// Code security configuration associated with a repository and attachment status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationForRepository {
-    ///The attachment status of the code security configuration on the repository.
+    /// The attachment status of the code security configuration on the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<CodeSecurityConfigurationRepositoriesStatus>,
-    ///A code security configuration
+    /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<CodeSecurityConfiguration>,
 }

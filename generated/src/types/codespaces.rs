@@ -8,107 +8,107 @@ pub struct CodespacesListInOrganizationResponse {
     pub codespaces: Vec<Codespace>,
 }
 
-///A codespace.
+/// A codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Codespace {
     pub id: i64,
-    ///Automatically generated name of this codespace.
+    /// Automatically generated name of this codespace.
     pub name: String,
-    ///Display name for this codespace.
+    /// Display name for this codespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///UUID identifying this codespace's environment.
+    /// UUID identifying this codespace's environment.
     pub environment_id: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///A GitHub user.
+    /// A GitHub user.
     pub billable_owner: SimpleUser,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub machine: Option<CodespaceMachine>,
-    ///Path to devcontainer.json from repo root used to create Codespace.
+    /// Path to devcontainer.json from repo root used to create Codespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
-    ///Whether the codespace was created from a prebuild.
+    /// Whether the codespace was created from a prebuild.
     pub prebuild: Option<bool>,
     pub created_at: String,
     pub updated_at: String,
-    ///Last known time this codespace was started.
+    /// Last known time this codespace was started.
     pub last_used_at: String,
-    ///State of this codespace.
+    /// State of this codespace.
     pub state: CodespaceState,
-    ///API URL for this codespace.
+    /// API URL for this codespace.
     pub url: String,
-    ///Details about the codespace's git repository.
+    /// Details about the codespace's git repository.
     pub git_status: CodespaceGitStatus,
-    ///The initally assigned location of a new codespace.
+    /// The initally assigned location of a new codespace.
     pub location: CodespaceLocation,
-    ///The number of minutes of inactivity after which this codespace will be automatically stopped.
+    /// The number of minutes of inactivity after which this codespace will be automatically stopped.
     pub idle_timeout_minutes: Option<i64>,
-    ///URL to access this codespace on the web.
+    /// URL to access this codespace on the web.
     pub web_url: String,
-    ///API URL to access available alternate machine types for this codespace.
+    /// API URL to access available alternate machine types for this codespace.
     pub machines_url: String,
-    ///API URL to start this codespace.
+    /// API URL to start this codespace.
     pub start_url: String,
-    ///API URL to stop this codespace.
+    /// API URL to stop this codespace.
     pub stop_url: String,
-    ///API URL to publish this codespace to a new repository.
+    /// API URL to publish this codespace to a new repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_url: Option<String>,
-    ///API URL for the Pull Request associated with this codespace, if any.
+    /// API URL for the Pull Request associated with this codespace, if any.
     pub pulls_url: Option<String>,
     pub recent_folders: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_constraints: Option<CodespaceRuntimeConstraints>,
-    ///Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
+    /// Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation: Option<bool>,
-    ///Text to show user when codespace is disabled by a pending operation
+    /// Text to show user when codespace is disabled by a pending operation
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation_disabled_reason: Option<String>,
-    ///Text to show user when codespace idle timeout minutes has been overriden by an organization policy
+    /// Text to show user when codespace idle timeout minutes has been overriden by an organization policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_notice: Option<String>,
-    ///Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
+    /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
-    ///When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
+    /// When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_expires_at: Option<String>,
-    ///The text to display to a user when a codespace has been stopped for a potentially actionable reason.
+    /// The text to display to a user when a codespace has been stopped for a potentially actionable reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known_stop_notice: Option<String>,
 }
 
-///A description of the machine powering a codespace.
+/// A description of the machine powering a codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceMachine {
-    ///The name of the machine.
+    /// The name of the machine.
     pub name: String,
-    ///The display name of the machine includes cores, memory, and storage.
+    /// The display name of the machine includes cores, memory, and storage.
     pub display_name: String,
-    ///The operating system of the machine.
+    /// The operating system of the machine.
     pub operating_system: String,
-    ///How much storage is available to the codespace.
+    /// How much storage is available to the codespace.
     pub storage_in_bytes: i64,
-    ///How much memory is available to the codespace.
+    /// How much memory is available to the codespace.
     pub memory_in_bytes: i64,
-    ///How many cores are available to the codespace.
+    /// How many cores are available to the codespace.
     pub cpus: i64,
-    ///Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
+    /// Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
     pub prebuild_availability: Option<NoneTypeOrReadyOrInProgress>,
 }
 
 crate::open_enum! {
     #[doc =
-    "Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be \"null\" if prebuilds are not supported or prebuild availability could not be determined. Value will be \"none\" if no prebuild is available. Latest values \"ready\" and \"in_progress\" indicate the prebuild availability status."]
+    " Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be \"null\" if prebuilds are not supported or prebuild availability could not be determined. Value will be \"none\" if no prebuild is available. Latest values \"ready\" and \"in_progress\" indicate the prebuild availability status."]
     NoneTypeOrReadyOrInProgress { None = "none", Ready = "ready", InProgress =
     "in_progress", }
 }
 
 crate::open_enum! {
-    #[doc = "State of this codespace."] CodespaceState { Unknown = "Unknown", Created =
+    #[doc = " State of this codespace."] CodespaceState { Unknown = "Unknown", Created =
     "Created", Queued = "Queued", Provisioning = "Provisioning", Available = "Available",
     Awaiting = "Awaiting", Unavailable = "Unavailable", Deleted = "Deleted", Moved =
     "Moved", Shutdown = "Shutdown", Archived = "Archived", Starting = "Starting",
@@ -116,51 +116,60 @@ crate::open_enum! {
     "Updating", Rebuilding = "Rebuilding", }
 }
 
-///Details about the codespace's git repository.
+/// Details about the codespace's git repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceGitStatus {
-    ///The number of commits the local repository is ahead of the remote.
+    /// The number of commits the local repository is ahead of the remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ahead: Option<i64>,
-    ///The number of commits the local repository is behind the remote.
+    /// The number of commits the local repository is behind the remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behind: Option<i64>,
-    ///Whether the local repository has unpushed changes.
+    /// Whether the local repository has unpushed changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_unpushed_changes: Option<bool>,
-    ///Whether the local repository has uncommitted changes.
+    /// Whether the local repository has uncommitted changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_uncommitted_changes: Option<bool>,
-    ///The current branch (or SHA if in detached HEAD state) of the local repository.
+    /// The current branch (or SHA if in detached HEAD state) of the local repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The initally assigned location of a new codespace."] CodespaceLocation {
+    #[doc = " The initally assigned location of a new codespace."] CodespaceLocation {
     EastUs = "EastUs", SouthEastAsia = "SouthEastAsia", WestEurope = "WestEurope",
     WestUs2 = "WestUs2", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceRuntimeConstraints {
-    ///The privacy settings a user can select from when forwarding a port.
+    /// The privacy settings a user can select from when forwarding a port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_port_privacy_settings: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CodespacesSetCodespacesAccessRequest {
-    ///Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization.
+    /// Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization.
     pub visibility: CodespacesSetCodespacesAccessRequestVisibility,
-    ///The usernames of the organization members who should have access to codespaces in the organization. Required when `visibility` is `selected_members`. The provided list of usernames will replace any existing value.
+    /// The usernames of the organization members who should have access to codespaces in the organization. Required when `visibility` is `selected_members`. The provided list of usernames will replace any existing value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_usernames: Option<Vec<String>>,
+}
+impl CodespacesSetCodespacesAccessRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(visibility: CodespacesSetCodespacesAccessRequestVisibility) -> Self {
+        CodespacesSetCodespacesAccessRequest {
+            visibility,
+            selected_usernames: None,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization."]
+    " Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization."]
     CodespacesSetCodespacesAccessRequestVisibility { Disabled = "disabled",
     SelectedMembers = "selected_members", AllMembers = "all_members",
     AllMembersAndOutsideCollaborators = "all_members_and_outside_collaborators", }
@@ -168,7 +177,7 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesSetCodespacesAccessUsersRequest {
-    ///The usernames of the organization members and outside collaborators whose codespaces should be billed to the organization.
+    /// The usernames of the organization members and outside collaborators whose codespaces should be billed to the organization.
     pub selected_usernames: Vec<String>,
 }
 
@@ -178,28 +187,28 @@ pub struct CodespacesListOrgSecretsResponse {
     pub secrets: Vec<CodespacesOrgSecret>,
 }
 
-///Secrets for a GitHub Codespace.
+/// Secrets for a GitHub Codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesOrgSecret {
-    ///The name of the secret
+    /// The name of the secret
     pub name: String,
-    ///The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub created_at: String,
-    ///The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
-    ///The type of repositories in the organization that the secret is visible to
+    /// The type of repositories in the organization that the secret is visible to
     pub visibility: AllOrPrivateOrSelected,
-    ///The API URL at which the list of repositories this secret is visible to can be retrieved
+    /// The API URL at which the list of repositories this secret is visible to can be retrieved
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-///The public key used for setting Codespaces secrets.
+/// The public key used for setting Codespaces secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPublicKey {
-    ///The identifier for the key.
+    /// The identifier for the key.
     pub key_id: String,
-    ///The Base64 encoded public key.
+    /// The Base64 encoded public key.
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -213,59 +222,70 @@ pub struct CodespacesPublicKey {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CodespacesCreateOrUpdateOrgSecretRequest {
-    ///The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key) endpoint.
+    /// The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///The ID of the key you used to encrypt the secret.
+    /// The ID of the key you used to encrypt the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
+    /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
     pub visibility: AllOrPrivateOrSelected2,
-    ///An array of repository IDs that can access the organization secret. You can only provide a list of repository IDs when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
+    /// An array of repository IDs that can access the organization secret. You can only provide a list of repository IDs when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
+}
+impl CodespacesCreateOrUpdateOrgSecretRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(visibility: AllOrPrivateOrSelected2) -> Self {
+        CodespacesCreateOrUpdateOrgSecretRequest {
+            encrypted_value: None,
+            key_id: None,
+            visibility,
+            selected_repository_ids: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateWithRepoForAuthenticatedUserRequest {
-    ///Git ref (typically a branch name) for this codespace
+    /// Git ref (typically a branch name) for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
+    /// The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
+    /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
-    ///IP for location auto-detection when proxying a request
+    /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
-    ///Machine type to use for this codespace
+    /// Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
-    ///Path to devcontainer.json config to use for this codespace
+    /// Path to devcontainer.json config to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
-    ///Whether to authorize requested permissions from devcontainer.json
+    /// Whether to authorize requested permissions from devcontainer.json
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo_permissions_opt_out: Option<bool>,
-    ///Working directory for this codespace
+    /// Working directory for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
-    ///Time in minutes before codespace stops from inactivity
+    /// Time in minutes before codespace stops from inactivity
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_minutes: Option<i64>,
-    ///Display name for this codespace
+    /// Display name for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
+    /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
+    " The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
     CodespacesCreateWithRepoForAuthenticatedUserRequestGeo { EuropeWest = "EuropeWest",
     SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest", }
 }
@@ -295,7 +315,7 @@ pub struct CodespacesRepoMachinesForAuthenticatedUserResponse {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse {
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billable_owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,10 +330,10 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponseDefaults {
     pub devcontainer_path: Option<String>,
 }
 
-///Permission check result for a given devcontainer config.
+/// Permission check result for a given devcontainer config.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesPermissionsCheckForDevcontainer {
-    ///Whether the user has accepted the permissions defined by the devcontainer config
+    /// Whether the user has accepted the permissions defined by the devcontainer config
     pub accepted: bool,
 }
 
@@ -323,10 +343,10 @@ pub struct CodespacesListRepoSecretsResponse {
     pub secrets: Vec<RepoCodespacesSecret>,
 }
 
-///Set repository secrets for GitHub Codespaces.
+/// Set repository secrets for GitHub Codespaces.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepoCodespacesSecret {
-    ///The name of the secret.
+    /// The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
@@ -334,34 +354,34 @@ pub struct RepoCodespacesSecret {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateWithPrForAuthenticatedUserRequest {
-    ///The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
+    /// The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
+    /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
-    ///IP for location auto-detection when proxying a request
+    /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
-    ///Machine type to use for this codespace
+    /// Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
-    ///Path to devcontainer.json config to use for this codespace
+    /// Path to devcontainer.json config to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
-    ///Whether to authorize requested permissions from devcontainer.json
+    /// Whether to authorize requested permissions from devcontainer.json
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo_permissions_opt_out: Option<bool>,
-    ///Working directory for this codespace
+    /// Working directory for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
-    ///Time in minutes before codespace stops from inactivity
+    /// Time in minutes before codespace stops from inactivity
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_minutes: Option<i64>,
-    ///Display name for this codespace
+    /// Display name for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
+    /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
@@ -377,73 +397,73 @@ pub enum CodespacesCreateForAuthenticatedUserRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant0 {
-    ///Repository id for this codespace
+    /// Repository id for this codespace
     pub repository_id: i64,
-    ///Git ref (typically a branch name) for this codespace
+    /// Git ref (typically a branch name) for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
+    /// The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
+    /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
-    ///IP for location auto-detection when proxying a request
+    /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
-    ///Machine type to use for this codespace
+    /// Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
-    ///Path to devcontainer.json config to use for this codespace
+    /// Path to devcontainer.json config to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
-    ///Whether to authorize requested permissions from devcontainer.json
+    /// Whether to authorize requested permissions from devcontainer.json
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo_permissions_opt_out: Option<bool>,
-    ///Working directory for this codespace
+    /// Working directory for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
-    ///Time in minutes before codespace stops from inactivity
+    /// Time in minutes before codespace stops from inactivity
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_minutes: Option<i64>,
-    ///Display name for this codespace
+    /// Display name for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
+    /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant1 {
-    ///Pull request number for this codespace
+    /// Pull request number for this codespace
     pub pull_request: CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest,
-    ///The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
+    /// The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    ///The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
+    /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<CodespacesCreateWithRepoForAuthenticatedUserRequestGeo>,
-    ///Machine type to use for this codespace
+    /// Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
-    ///Path to devcontainer.json config to use for this codespace
+    /// Path to devcontainer.json config to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
-    ///Working directory for this codespace
+    /// Working directory for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
-    ///Time in minutes before codespace stops from inactivity
+    /// Time in minutes before codespace stops from inactivity
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_minutes: Option<i64>,
 }
 
-///Pull request number for this codespace
+/// Pull request number for this codespace
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateForAuthenticatedUserRequestVariant1PullRequest {
-    ///Pull request number
+    /// Pull request number
     pub pull_request_number: i64,
-    ///Repository id for this codespace
+    /// Repository id for this codespace
     pub repository_id: i64,
 }
 
@@ -453,38 +473,38 @@ pub struct CodespacesListSecretsForAuthenticatedUserResponse {
     pub secrets: Vec<CodespacesSecret>,
 }
 
-///Secrets for a GitHub Codespace.
+/// Secrets for a GitHub Codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesSecret {
-    ///The name of the secret
+    /// The name of the secret
     pub name: String,
-    ///The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the secret was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub created_at: String,
-    ///The date and time at which the secret was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the secret was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
-    ///The type of repositories in the organization that the secret is visible to
+    /// The type of repositories in the organization that the secret is visible to
     pub visibility: AllOrPrivateOrSelected,
-    ///The API URL at which the list of repositories this secret is visible to can be retrieved
+    /// The API URL at which the list of repositories this secret is visible to can be retrieved
     pub selected_repositories_url: String,
 }
 
-///The public key used for setting user Codespaces' Secrets.
+/// The public key used for setting user Codespaces' Secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesUserPublicKey {
-    ///The identifier for the key.
+    /// The identifier for the key.
     pub key_id: String,
-    ///The Base64 encoded public key.
+    /// The Base64 encoded public key.
     pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get the public key for the authenticated user](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user) endpoint.
+    /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get the public key for the authenticated user](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///ID of the key you used to encrypt the secret.
+    /// ID of the key you used to encrypt the secret.
     pub key_id: String,
-    ///An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
+    /// An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
         Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
@@ -493,119 +513,119 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesUpdateForAuthenticatedUserRequest {
-    ///A valid machine to transition this codespace to.
+    /// A valid machine to transition this codespace to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
-    ///Display name for this codespace
+    /// Display name for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///Recently opened folders inside the codespace. It is currently used by the clients to determine the folder path to load the codespace in.
+    /// Recently opened folders inside the codespace. It is currently used by the clients to determine the folder path to load the codespace in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent_folders: Option<Vec<String>>,
 }
 
-///An export of a codespace. Also, latest export details for a codespace can be fetched with id = latest
+/// An export of a codespace. Also, latest export details for a codespace can be fetched with id = latest
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceExportDetails {
-    ///State of the latest export
+    /// State of the latest export
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    ///Completion time of the last export operation
+    /// Completion time of the last export operation
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    ///Name of the exported branch
+    /// Name of the exported branch
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    ///Git commit SHA of the exported branch
+    /// Git commit SHA of the exported branch
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    ///Id for the export details
+    /// Id for the export details
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    ///Url for fetching export details
+    /// Url for fetching export details
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_url: Option<String>,
-    ///Web url for the exported branch
+    /// Web url for the exported branch
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesPublishForAuthenticatedUserRequest {
-    ///A name for the new repository.
+    /// A name for the new repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Whether the new repository should be private.
+    /// Whether the new repository should be private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
 
-///A codespace.
+/// A codespace.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespaceWithFullRepository {
     pub id: i64,
-    ///Automatically generated name of this codespace.
+    /// Automatically generated name of this codespace.
     pub name: String,
-    ///Display name for this codespace.
+    /// Display name for this codespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///UUID identifying this codespace's environment.
+    /// UUID identifying this codespace's environment.
     pub environment_id: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///A GitHub user.
+    /// A GitHub user.
     pub billable_owner: SimpleUser,
-    ///Full Repository
+    /// Full Repository
     pub repository: FullRepository,
     pub machine: Option<CodespaceMachine>,
-    ///Path to devcontainer.json from repo root used to create Codespace.
+    /// Path to devcontainer.json from repo root used to create Codespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devcontainer_path: Option<String>,
-    ///Whether the codespace was created from a prebuild.
+    /// Whether the codespace was created from a prebuild.
     pub prebuild: Option<bool>,
     pub created_at: String,
     pub updated_at: String,
-    ///Last known time this codespace was started.
+    /// Last known time this codespace was started.
     pub last_used_at: String,
-    ///State of this codespace.
+    /// State of this codespace.
     pub state: CodespaceState,
-    ///API URL for this codespace.
+    /// API URL for this codespace.
     pub url: String,
-    ///Details about the codespace's git repository.
+    /// Details about the codespace's git repository.
     pub git_status: CodespaceGitStatus,
-    ///The initally assigned location of a new codespace.
+    /// The initally assigned location of a new codespace.
     pub location: CodespaceLocation,
-    ///The number of minutes of inactivity after which this codespace will be automatically stopped.
+    /// The number of minutes of inactivity after which this codespace will be automatically stopped.
     pub idle_timeout_minutes: Option<i64>,
-    ///URL to access this codespace on the web.
+    /// URL to access this codespace on the web.
     pub web_url: String,
-    ///API URL to access available alternate machine types for this codespace.
+    /// API URL to access available alternate machine types for this codespace.
     pub machines_url: String,
-    ///API URL to start this codespace.
+    /// API URL to start this codespace.
     pub start_url: String,
-    ///API URL to stop this codespace.
+    /// API URL to stop this codespace.
     pub stop_url: String,
-    ///API URL to publish this codespace to a new repository.
+    /// API URL to publish this codespace to a new repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_url: Option<String>,
-    ///API URL for the Pull Request associated with this codespace, if any.
+    /// API URL for the Pull Request associated with this codespace, if any.
     pub pulls_url: Option<String>,
     pub recent_folders: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_constraints: Option<CodespaceRuntimeConstraints>,
-    ///Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
+    /// Whether or not a codespace has a pending async operation. This would mean that the codespace is temporarily unavailable. The only thing that you can do with a codespace in this state is delete it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation: Option<bool>,
-    ///Text to show user when codespace is disabled by a pending operation
+    /// Text to show user when codespace is disabled by a pending operation
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_operation_disabled_reason: Option<String>,
-    ///Text to show user when codespace idle timeout minutes has been overriden by an organization policy
+    /// Text to show user when codespace idle timeout minutes has been overriden by an organization policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_notice: Option<String>,
-    ///Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
+    /// Duration in minutes after codespace has gone idle in which it will be deleted. Must be integer minutes between 0 and 43200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
-    ///When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
+    /// When a codespace will be auto-deleted based on the "retention_period_minutes" and "last_used_at"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_expires_at: Option<String>,
 }

@@ -2,35 +2,45 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///Links to download the Copilot usage metrics report for an enterprise/organization for a specific day.
+/// Links to download the Copilot usage metrics report for an enterprise/organization for a specific day.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotUsageMetrics1DayReport {
-    ///The URLs to download the Copilot usage metrics report for the enterprise/organization for the specified day.
+    /// The URLs to download the Copilot usage metrics report for the enterprise/organization for the specified day.
     pub download_links: Vec<String>,
-    ///The day of the report in `YYYY-MM-DD` format.
+    /// The day of the report in `YYYY-MM-DD` format.
     pub report_day: String,
 }
 
-///Links to download the latest Copilot usage metrics report for an enterprise/organization.
+/// Links to download the latest Copilot usage metrics report for an enterprise/organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotUsageMetrics28DayReport {
-    ///The URLs to download the latest Copilot usage metrics report for the enterprise/organization.
+    /// The URLs to download the latest Copilot usage metrics report for the enterprise/organization.
     pub download_links: Vec<String>,
-    ///The start date of the report period in `YYYY-MM-DD` format.
+    /// The start date of the report period in `YYYY-MM-DD` format.
     pub report_start_day: String,
-    ///The end date of the report period in `YYYY-MM-DD` format.
+    /// The end date of the report period in `YYYY-MM-DD` format.
     pub report_end_day: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSetEnterpriseCodingAgentPolicyRequest {
-    ///The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`.
+    /// The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`.
     pub policy_state: CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState,
+}
+impl CopilotSetEnterpriseCodingAgentPolicyRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        policy_state: CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState,
+    ) -> Self {
+        CopilotSetEnterpriseCodingAgentPolicyRequest {
+            policy_state,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`."]
+    " The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`."]
     CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState { EnabledForAllOrgs =
     "enabled_for_all_orgs", DisabledForAllOrgs = "disabled_for_all_orgs",
     EnabledForSelectedOrgs = "enabled_for_selected_orgs", ConfiguredByOrgAdmins =
@@ -39,10 +49,10 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
-    ///List of organization logins within the enterprise to enable Copilot cloud agent for.
+    /// List of organization logins within the enterprise to enable Copilot cloud agent for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizations: Option<Vec<String>>,
-    ///List of custom property filters to match organizations. Organizations matching any of the specified property name/value pairs will be included. This is a one-time operation, setting the property on an organization in the future will not automatically update its coding agent policy.
+    /// List of custom property filters to match organizations. Organizations matching any of the specified property name/value pairs will be included. This is a one-time operation, setting the property on an organization in the future will not automatically update its coding agent policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<
         Vec<
@@ -53,74 +63,74 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyRequestCustomPropertiesItem {
-    ///The name of the custom property to filter by.
+    /// The name of the custom property to filter by.
     pub property_name: String,
-    ///The values of the custom property to match.
+    /// The values of the custom property to match.
     pub values: Vec<String>,
 }
 
-///Information about the seat breakdown and policies set for an organization with a Copilot Business or Copilot Enterprise subscription.
+/// Information about the seat breakdown and policies set for an organization with a Copilot Business or Copilot Enterprise subscription.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotOrganizationDetails {
-    ///The breakdown of Copilot Business seats for the organization.
+    /// The breakdown of Copilot Business seats for the organization.
     pub seat_breakdown: CopilotOrganizationSeatBreakdown,
-    ///The organization policy for allowing or blocking suggestions matching public code (duplication detection filter).
+    /// The organization policy for allowing or blocking suggestions matching public code (duplication detection filter).
     pub public_code_suggestions: AllowOrBlockOrUnconfigured,
-    ///The organization policy for allowing or disallowing Copilot Chat in the IDE.
+    /// The organization policy for allowing or disallowing Copilot Chat in the IDE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ide_chat: Option<EnabledOrDisabledOrUnconfigured>,
-    ///The organization policy for allowing or disallowing Copilot features on GitHub.com.
+    /// The organization policy for allowing or disallowing Copilot features on GitHub.com.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_chat: Option<EnabledOrDisabledOrUnconfigured>,
-    ///The organization policy for allowing or disallowing Copilot CLI.
+    /// The organization policy for allowing or disallowing Copilot CLI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli: Option<EnabledOrDisabledOrUnconfigured>,
-    ///The mode of assigning new seats.
+    /// The mode of assigning new seats.
     pub seat_management_setting: CopilotOrganizationDetailsSeatManagementSetting,
-    ///The Copilot plan of the organization, or the parent enterprise, when applicable.
+    /// The Copilot plan of the organization, or the parent enterprise, when applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_type: Option<BusinessOrEnterprise>,
 }
 
-///The breakdown of Copilot Business seats for the organization.
+/// The breakdown of Copilot Business seats for the organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotOrganizationSeatBreakdown {
-    ///The total number of seats being billed for the organization as of the current billing cycle.
+    /// The total number of seats being billed for the organization as of the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
-    ///Seats added during the current billing cycle.
+    /// Seats added during the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_this_cycle: Option<i64>,
-    ///The number of seats that are pending cancellation at the end of the current billing cycle.
+    /// The number of seats that are pending cancellation at the end of the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_cancellation: Option<i64>,
-    ///The number of users who have been invited to receive a Copilot seat through this organization.
+    /// The number of users who have been invited to receive a Copilot seat through this organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_invitation: Option<i64>,
-    ///The number of seats that have used Copilot during the current billing cycle.
+    /// The number of seats that have used Copilot during the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_this_cycle: Option<i64>,
-    ///The number of seats that have not used Copilot during the current billing cycle.
+    /// The number of seats that have not used Copilot during the current billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_this_cycle: Option<i64>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The organization policy for allowing or blocking suggestions matching public code (duplication detection filter)."]
+    " The organization policy for allowing or blocking suggestions matching public code (duplication detection filter)."]
     AllowOrBlockOrUnconfigured { Allow = "allow", Block = "block", Unconfigured =
     "unconfigured", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The organization policy for allowing or disallowing Copilot Chat in the IDE."]
+    " The organization policy for allowing or disallowing Copilot Chat in the IDE."]
     EnabledOrDisabledOrUnconfigured { Enabled = "enabled", Disabled = "disabled",
     Unconfigured = "unconfigured", }
 }
 
 crate::open_enum! {
-    #[doc = "The mode of assigning new seats."]
+    #[doc = " The mode of assigning new seats."]
     CopilotOrganizationDetailsSeatManagementSetting { AssignAll = "assign_all",
     AssignSelected = "assign_selected", Disabled = "disabled", Unconfigured =
     "unconfigured", }
@@ -128,52 +138,52 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc =
-    "The Copilot plan of the organization, or the parent enterprise, when applicable."]
+    " The Copilot plan of the organization, or the parent enterprise, when applicable."]
     BusinessOrEnterprise { Business = "business", Enterprise = "enterprise", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotListCopilotSeatsResponse {
-    ///Total number of Copilot seats for the organization currently being billed.
+    /// Total number of Copilot seats for the organization currently being billed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_seats: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<CopilotSeatDetails>>,
 }
 
-///Information about a Copilot Business seat assignment for a user, team, or organization.
+/// Information about a Copilot Business seat assignment for a user, team, or organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSeatDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSimple>,
-    ///The team through which the assignee is granted access to GitHub Copilot, if applicable.
+    /// The team through which the assignee is granted access to GitHub Copilot, if applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigning_team: Option<CopilotSeatDetailsAssigningTeam>,
-    ///The pending cancellation date for the seat, in `YYYY-MM-DD` format. This will be null unless the assignee's Copilot access has been canceled during the current billing cycle. If the seat has been cancelled, this corresponds to the start of the organization's next billing cycle.
+    /// The pending cancellation date for the seat, in `YYYY-MM-DD` format. This will be null unless the assignee's Copilot access has been canceled during the current billing cycle. If the seat has been cancelled, this corresponds to the start of the organization's next billing cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_cancellation_date: Option<String>,
-    ///Timestamp of user's last GitHub Copilot activity, in ISO 8601 format.
+    /// Timestamp of user's last GitHub Copilot activity, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_at: Option<String>,
-    ///Last editor that was used by the user for a GitHub Copilot completion.
+    /// Last editor that was used by the user for a GitHub Copilot completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_editor: Option<String>,
-    ///Timestamp of the last time the user authenticated with GitHub Copilot, in ISO 8601 format.
+    /// Timestamp of the last time the user authenticated with GitHub Copilot, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_authenticated_at: Option<String>,
-    ///Timestamp of when the assignee was last granted access to GitHub Copilot, in ISO 8601 format.
+    /// Timestamp of when the assignee was last granted access to GitHub Copilot, in ISO 8601 format.
     pub created_at: String,
-    ///**Closing down notice:** This field is no longer relevant and is closing down. Use the `created_at` field to determine when the assignee was last granted access to GitHub Copilot. Timestamp of when the assignee's GitHub Copilot access was last updated, in ISO 8601 format.
+    /// **Closing down notice:** This field is no longer relevant and is closing down. Use the `created_at` field to determine when the assignee was last granted access to GitHub Copilot. Timestamp of when the assignee's GitHub Copilot access was last updated, in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The Copilot plan of the organization, or the parent enterprise, when applicable.
+    /// The Copilot plan of the organization, or the parent enterprise, when applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_type: Option<BusinessOrEnterpriseOrUnknown>,
 }
 
-///The team through which the assignee is granted access to GitHub Copilot, if applicable.
+/// The team through which the assignee is granted access to GitHub Copilot, if applicable.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CopilotSeatDetailsAssigningTeam {
@@ -185,24 +195,24 @@ pub enum CopilotSeatDetailsAssigningTeam {
 
 crate::open_enum! {
     #[doc =
-    "The Copilot plan of the organization, or the parent enterprise, when applicable."]
+    " The Copilot plan of the organization, or the parent enterprise, when applicable."]
     BusinessOrEnterpriseOrUnknown { Business = "business", Enterprise = "enterprise",
     Unknown = "unknown", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotAddCopilotSeatsForTeamsRequest {
-    ///List of team names within the organization to which to grant access to GitHub Copilot.
+    /// List of team names within the organization to which to grant access to GitHub Copilot.
     pub selected_teams: Vec<String>,
 }
 
-///The total number of seats created for members of the specified team(s).
+/// The total number of seats created for members of the specified team(s).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotAddCopilotSeatsForTeamsResponse {
     pub seats_created: i64,
 }
 
-///The total number of seats set to "pending cancellation" for members of the specified team(s).
+/// The total number of seats set to "pending cancellation" for members of the specified team(s).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse {
     pub seats_cancelled: i64,
@@ -210,23 +220,31 @@ pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotAddCopilotSeatsForUsersRequest {
-    ///The usernames of the organization members to be granted access to GitHub Copilot.
+    /// The usernames of the organization members to be granted access to GitHub Copilot.
     pub selected_usernames: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
-    ///The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
+    /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
     pub enabled_repositories: AllOrSelectedOrNoneType,
-    ///The URL for the selected repositories endpoint. Only present when `enabled_repositories` is `selected`.
+    /// The URL for the selected repositories endpoint. Only present when `enabled_repositories` is `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
-    ///The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
+    /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
     pub enabled_repositories: AllOrSelectedOrNoneType,
+}
+impl CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enabled_repositories: AllOrSelectedOrNoneType) -> Self {
+        CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
+            enabled_repositories,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -238,7 +256,7 @@ pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationRespo
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
-    StringType(String),
+    String(String),
     Variant1(CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant1),
     Variant2(CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -259,36 +277,36 @@ pub struct CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVaria
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
-    /**The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
-
-The shape of a valid MCP configuration may evolve over time, so this property is intentionally not strictly typed. Clients should not assume a fixed schema.*/
+    /// The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
+    ///
+    /// The shape of a valid MCP configuration may evolve over time, so this property is intentionally not strictly typed. Clients should not assume a fixed schema.
     pub mcp_configuration: Option<serde_json::Map<String, serde_json::Value>>,
-    ///The enabled review tools for Copilot cloud agent.
+    /// The enabled review tools for Copilot cloud agent.
     pub enabled_tools: CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools,
-    ///Whether Actions workflow approval is required for Copilot cloud agent pull requests.
+    /// Whether Actions workflow approval is required for Copilot cloud agent pull requests.
     pub require_actions_workflow_approval: bool,
-    ///Whether the firewall is enabled.
+    /// Whether the firewall is enabled.
     pub is_firewall_enabled: bool,
-    ///Whether the firewall recommended allowlist is enabled.
+    /// Whether the firewall recommended allowlist is enabled.
     pub is_firewall_recommended_allowlist_enabled: bool,
-    ///A list of custom allowlist entries, as hosts or URLs, that the firewall will allow the Copilot cloud agent to access.
+    /// A list of custom allowlist entries, as hosts or URLs, that the firewall will allow the Copilot cloud agent to access.
     pub custom_allowlist: Vec<String>,
-    ///Whether automations are enabled in this repository. When true, users can create automations that automatically run agents on a schedule or in response to events like new issues or updated pull requests.
+    /// Whether automations are enabled in this repository. When true, users can create automations that automatically run agents on a schedule or in response to events like new issues or updated pull requests.
     pub is_automations_enabled: bool,
-    ///Whether write access is required for automation triggers. When true, automations will only run if the user triggering the event has write access to the repository. When false, users can create automations that listen for events triggered by users without write access.
+    /// Whether write access is required for automation triggers. When true, automations will only run if the user triggering the event has write access to the repository. When false, users can create automations that listen for events triggered by users without write access.
     pub require_write_access_for_automation_triggers: bool,
 }
 
-///The enabled review tools for Copilot cloud agent.
+/// The enabled review tools for Copilot cloud agent.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools {
-    ///Whether the CodeQL tool is enabled for the Copilot cloud agent.
+    /// Whether the CodeQL tool is enabled for the Copilot cloud agent.
     pub codeql: bool,
-    ///Whether the Copilot code review tool is enabled for the Copilot cloud agent.
+    /// Whether the Copilot code review tool is enabled for the Copilot cloud agent.
     pub copilot_code_review: bool,
-    ///Whether the secret scanning tool is enabled for the Copilot cloud agent.
+    /// Whether the secret scanning tool is enabled for the Copilot cloud agent.
     pub secret_scanning: bool,
-    ///Whether the dependency vulnerability checks tool is enabled for the Copilot cloud agent.
+    /// Whether the dependency vulnerability checks tool is enabled for the Copilot cloud agent.
     pub dependency_vulnerability_checks: bool,
 }
 

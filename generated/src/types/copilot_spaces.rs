@@ -4,56 +4,58 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpacesListForOrgResponse {
-    ///The list of Copilot Spaces on this page of results.
+    /// The list of Copilot Spaces on this page of results.
     pub spaces: Vec<CopilotSpace>,
 }
 
-///A GitHub Copilot Space represents an interactive AI workspace where users can ask questions and get assistance.
+/// A GitHub Copilot Space represents an interactive AI workspace where users can ask questions and get assistance.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpace {
-    ///The unique identifier of the space.
+    /// The unique identifier of the space.
     pub id: i64,
-    ///The number that identifies the space within its owner.
+    /// The number that identifies the space within its owner.
     pub number: i64,
-    ///The display name of the space.
+    /// The display name of the space.
     pub name: String,
-    ///A description of the space.
+    /// A description of the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///General instructions for the Copilot Space.
+    /// General instructions for the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_instructions: Option<String>,
-    /**The base role that determines default permissions.
-- `no_access`: No default access
-- `reader`: Default read permissions
-- `writer`: Default write permissions (organization spaces only)
-- `admin`: Default admin permissions (organization spaces only)*/
+    /// The base role that determines default permissions.
+    /// - `no_access`: No default access
+    /// - `reader`: Default read permissions
+    /// - `writer`: Default write permissions (organization spaces only)
+    /// - `admin`: Default admin permissions (organization spaces only)
     pub base_role: CopilotSpaceBaseRole,
-    ///The user or organization that owns this space.
+    /// The user or organization that owns this space.
     pub owner: CopilotSpaceOwner,
-    ///A GitHub user.
+    /// A GitHub user.
     pub creator: SimpleUser,
-    ///The date and time the space was created.
+    /// The date and time the space was created.
     pub created_at: String,
-    ///The date and time the space was last updated.
+    /// The date and time the space was last updated.
     pub updated_at: String,
-    ///The HTML URL of the space.
+    /// The HTML URL of the space.
     pub html_url: String,
-    ///The API URL of the space.
+    /// The API URL of the space.
     pub api_url: String,
-    ///Resources attached to the space.
+    /// Resources attached to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<Vec<CopilotSpaceResourcesAttributesItem>>,
 }
 
 crate::open_enum! {
-    #[doc =
-    "The base role that determines default permissions.\n- `no_access`: No default access\n- `reader`: Default read permissions\n- `writer`: Default write permissions (organization spaces only)\n- `admin`: Default admin permissions (organization spaces only)"]
+    #[doc = " The base role that determines default permissions."] #[doc =
+    " - `no_access`: No default access"] #[doc = " - `reader`: Default read permissions"]
+    #[doc = " - `writer`: Default write permissions (organization spaces only)"] #[doc =
+    " - `admin`: Default admin permissions (organization spaces only)"]
     CopilotSpaceBaseRole { Reader = "reader", Writer = "writer", Admin = "admin",
     NoAccess = "no_access", }
 }
 
-///The user or organization that owns this space.
+/// The user or organization that owns this space.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CopilotSpaceOwner {
@@ -65,86 +67,86 @@ pub enum CopilotSpaceOwner {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceResourcesAttributesItem {
-    ///The unique identifier of the resource.
+    /// The unique identifier of the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The type of resource.
+    /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<CopilotSpaceResourcesAttributesItemResourceType>,
-    ///The unique identifier of the chat attachment for uploaded files or media content.
+    /// The unique identifier of the chat attachment for uploaded files or media content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
-    ///The date and time the resource was created.
+    /// The date and time the resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The date and time the resource was last updated.
+    /// The date and time the resource was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///Metadata specific to the resource type.
+    /// Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<CopilotSpaceResourcesAttributesItemMetadata>,
 }
 
 crate::open_enum! {
-    #[doc = "The type of resource."] CopilotSpaceResourcesAttributesItemResourceType {
+    #[doc = " The type of resource."] CopilotSpaceResourcesAttributesItemResourceType {
     Repository = "repository", GithubFile = "github_file", FreeText = "free_text",
     GithubIssue = "github_issue", GithubPullRequest = "github_pull_request", MediaContent
     = "media_content", UploadedTextFile = "uploaded_text_file", }
 }
 
-///Metadata specific to the resource type.
+/// Metadata specific to the resource type.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceResourcesAttributesItemMetadata {
-    ///Repository ID for repository or file resources.
+    /// Repository ID for repository or file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    ///File path for file resources.
+    /// File path for file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
-    ///Text content for free text resources.
+    /// Text content for free text resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    ///Name for the resource.
+    /// Name for the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Issue or PR number.
+    /// Issue or PR number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
-    ///Chat attachment ID for uploaded files or media.
+    /// Chat attachment ID for uploaded files or media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
-    ///Media type for media content resources.
+    /// Media type for media content resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
-    ///URL for media content resources.
+    /// URL for media content resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///Height for media content resources.
+    /// Height for media content resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
-    ///Width for media content resources.
+    /// Width for media content resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesCreateForOrgRequest {
-    ///The name of the Copilot Space.
+    /// The name of the Copilot Space.
     pub name: String,
-    ///A description of the Copilot Space.
+    /// A description of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///General instructions for the Copilot Space.
+    /// General instructions for the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_instructions: Option<String>,
-    /**The base role that determines default permissions for organization members.
-- `no_access`: No default access (default)
-- `reader`: Organization members can read the space
-- `writer`: Organization members can read and edit the space
-- `admin`: Organization members have full admin access to the space*/
+    /// The base role that determines default permissions for organization members.
+    /// - `no_access`: No default access (default)
+    /// - `reader`: Organization members can read the space
+    /// - `writer`: Organization members can read and edit the space
+    /// - `admin`: Organization members have full admin access to the space
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<CopilotSpacesCreateForOrgRequestBaseRole>,
-    ///Resources to attach to the space.
+    /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
@@ -153,62 +155,66 @@ pub struct CopilotSpacesCreateForOrgRequest {
 
 crate::open_enum! {
     #[doc =
-    "The base role that determines default permissions for organization members.\n- `no_access`: No default access (default)\n- `reader`: Organization members can read the space\n- `writer`: Organization members can read and edit the space\n- `admin`: Organization members have full admin access to the space"]
+    " The base role that determines default permissions for organization members."] #[doc
+    = " - `no_access`: No default access (default)"] #[doc =
+    " - `reader`: Organization members can read the space"] #[doc =
+    " - `writer`: Organization members can read and edit the space"] #[doc =
+    " - `admin`: Organization members have full admin access to the space"]
     CopilotSpacesCreateForOrgRequestBaseRole { Reader = "reader", Writer = "writer",
     Admin = "admin", NoAccess = "no_access", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesCreateForOrgRequestResourcesAttributesItem {
-    ///The type of resource.
+    /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<CopilotSpaceResourcesAttributesItemResourceType>,
-    ///Metadata specific to the resource type.
+    /// Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<
         CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata,
     >,
 }
 
-///Metadata specific to the resource type.
+/// Metadata specific to the resource type.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesCreateForOrgRequestResourcesAttributesItemMetadata {
-    ///Repository ID for repository or file resources.
+    /// Repository ID for repository or file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    ///File path for file resources.
+    /// File path for file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
-    ///Text content for free text resources.
+    /// Text content for free text resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    ///Name for the resource.
+    /// Name for the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Issue or PR number.
+    /// Issue or PR number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesUpdateForOrgRequest {
-    ///The name of the Copilot Space.
+    /// The name of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A description of the Copilot Space.
+    /// A description of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///General instructions for the Copilot Space.
+    /// General instructions for the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_instructions: Option<String>,
-    /**The base role that determines default permissions for organization members. Changing this field requires admin permissions.
-- `no_access`: No default access (default)
-- `reader`: Organization members can read the space
-- `writer`: Organization members can read and edit the space
-- `admin`: Organization members have full admin access to the space*/
+    /// The base role that determines default permissions for organization members. Changing this field requires admin permissions.
+    /// - `no_access`: No default access (default)
+    /// - `reader`: Organization members can read the space
+    /// - `writer`: Organization members can read and edit the space
+    /// - `admin`: Organization members have full admin access to the space
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<CopilotSpaceBaseRole>,
-    ///Resources to attach to the space.
+    /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
@@ -217,11 +223,11 @@ pub struct CopilotSpacesUpdateForOrgRequest {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpacesListCollaboratorsForOrgResponse {
-    ///The list of collaborators for this Copilot Space.
+    /// The list of collaborators for this Copilot Space.
     pub collaborators: Vec<CopilotSpaceCollaborator>,
 }
 
-///A collaborator (user or team) of a Copilot Space
+/// A collaborator (user or team) of a Copilot Space
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CopilotSpaceCollaborator {
@@ -259,26 +265,26 @@ pub struct CopilotSpaceCollaboratorVariant0 {
     pub starred_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
-    ///The collaborator actor type.
+    /// The collaborator actor type.
     pub actor_type: User,
-    ///The role granted to the collaborator
+    /// The role granted to the collaborator
     pub role: ReaderOrWriterOrAdmin,
 }
 
 crate::open_enum! {
-    #[doc = "The collaborator actor type."] User { User = "User", }
+    #[doc = " The collaborator actor type."] User { User = "User", }
 }
 
 crate::open_enum! {
-    #[doc = "The role granted to the collaborator"] ReaderOrWriterOrAdmin { Reader =
+    #[doc = " The role granted to the collaborator"] ReaderOrWriterOrAdmin { Reader =
     "reader", Writer = "writer", Admin = "admin", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceCollaboratorVariant1 {
-    ///The collaborator actor type.
+    /// The collaborator actor type.
     pub actor_type: Team2,
-    ///The role granted to the collaborator
+    /// The role granted to the collaborator
     pub role: ReaderOrWriterOrAdmin,
     pub id: i64,
     pub node_id: String,
@@ -307,59 +313,93 @@ pub struct CopilotSpaceCollaboratorVariant1 {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSpacesAddCollaboratorForOrgRequest {
-    ///The type of actor (user or team).
+    /// The type of actor (user or team).
     pub actor_type: UserOrTeam,
-    ///The username (for users) or team slug (for teams). The numeric ID of a user or team is also accepted.
+    /// The username (for users) or team slug (for teams). The numeric ID of a user or team is also accepted.
     pub actor_identifier: String,
-    ///The role to grant to the collaborator.
+    /// The role to grant to the collaborator.
     pub role: ReaderOrWriterOrAdmin,
+}
+impl CopilotSpacesAddCollaboratorForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        actor_type: UserOrTeam,
+        actor_identifier: String,
+        role: ReaderOrWriterOrAdmin,
+    ) -> Self {
+        CopilotSpacesAddCollaboratorForOrgRequest {
+            actor_type,
+            actor_identifier,
+            role,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The type of actor (user or team)."] UserOrTeam { User = "User", Team =
+    #[doc = " The type of actor (user or team)."] UserOrTeam { User = "User", Team =
     "Team", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSpacesUpdateCollaboratorForOrgRequest {
-    ///The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
+    /// The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
     pub role: CopilotSpaceBaseRole,
+}
+impl CopilotSpacesUpdateCollaboratorForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(role: CopilotSpaceBaseRole) -> Self {
+        CopilotSpacesUpdateCollaboratorForOrgRequest {
+            role,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpacesListResourcesForOrgResponse {
-    ///The list of resources attached to this Copilot Space.
+    /// The list of resources attached to this Copilot Space.
     pub resources: Vec<CopilotSpaceResource>,
 }
 
-///A resource attached to a Copilot Space.
+/// A resource attached to a Copilot Space.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotSpaceResource {
-    ///The unique identifier of the resource.
+    /// The unique identifier of the resource.
     pub id: i64,
-    ///The type of the resource.
+    /// The type of the resource.
     pub resource_type: CopilotSpaceResourcesAttributesItemResourceType,
-    ///The ID of the associated chat attachment, if any.
+    /// The ID of the associated chat attachment, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
-    ///Resource-specific metadata. The keys and values depend on the resource type.
+    /// Resource-specific metadata. The keys and values depend on the resource type.
     pub metadata: serde_json::Map<String, serde_json::Value>,
-    ///The date and time the resource was created.
+    /// The date and time the resource was created.
     pub created_at: String,
-    ///The date and time the resource was last updated.
+    /// The date and time the resource was last updated.
     pub updated_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CopilotSpacesCreateResourceForOrgRequest {
-    ///The type of resource to create.
+    /// The type of resource to create.
     pub resource_type: CopilotSpacesCreateResourceForOrgRequestResourceType,
-    ///Resource-specific metadata.
+    /// Resource-specific metadata.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+impl CopilotSpacesCreateResourceForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        resource_type: CopilotSpacesCreateResourceForOrgRequestResourceType,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        CopilotSpacesCreateResourceForOrgRequest {
+            resource_type,
+            metadata,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The type of resource to create."]
+    #[doc = " The type of resource to create."]
     CopilotSpacesCreateResourceForOrgRequestResourceType { Repository = "repository",
     GithubFile = "github_file", FreeText = "free_text", GithubIssue = "github_issue",
     GithubPullRequest = "github_pull_request", }
@@ -367,28 +407,28 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesUpdateResourceForOrgRequest {
-    ///Updated resource-specific metadata.
+    /// Updated resource-specific metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesCreateForUserRequest {
-    ///The name of the Copilot Space.
+    /// The name of the Copilot Space.
     pub name: String,
-    ///A description of the Copilot Space.
+    /// A description of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///General instructions for the Copilot Space.
+    /// General instructions for the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_instructions: Option<String>,
-    /**The base role that determines default permissions for the space.
-- `no_access`: No default access (default)
-- `reader`: Makes the space publicly readable
-Note: User spaces do not support writer or admin base roles.*/
+    /// The base role that determines default permissions for the space.
+    /// - `no_access`: No default access (default)
+    /// - `reader`: Makes the space publicly readable
+    /// Note: User spaces do not support writer or admin base roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<ReaderOrNoAccess>,
-    ///Resources to attach to the space.
+    /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
@@ -396,29 +436,31 @@ Note: User spaces do not support writer or admin base roles.*/
 }
 
 crate::open_enum! {
-    #[doc =
-    "The base role that determines default permissions for the space.\n- `no_access`: No default access (default)\n- `reader`: Makes the space publicly readable\nNote: User spaces do not support writer or admin base roles."]
-    ReaderOrNoAccess { Reader = "reader", NoAccess = "no_access", }
+    #[doc = " The base role that determines default permissions for the space."] #[doc =
+    " - `no_access`: No default access (default)"] #[doc =
+    " - `reader`: Makes the space publicly readable"] #[doc =
+    " Note: User spaces do not support writer or admin base roles."] ReaderOrNoAccess {
+    Reader = "reader", NoAccess = "no_access", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CopilotSpacesUpdateForUserRequest {
-    ///The name of the Copilot Space.
+    /// The name of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A description of the Copilot Space.
+    /// A description of the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///General instructions for the Copilot Space.
+    /// General instructions for the Copilot Space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_instructions: Option<String>,
-    /**The base role that determines default permissions for the space. Changing this field requires admin permissions.
-- `no_access`: No default access (default)
-- `reader`: Makes the space publicly readable
-Note: User spaces do not support writer or admin base roles.*/
+    /// The base role that determines default permissions for the space. Changing this field requires admin permissions.
+    /// - `no_access`: No default access (default)
+    /// - `reader`: Makes the space publicly readable
+    /// Note: User spaces do not support writer or admin base roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<ReaderOrNoAccess2>,
-    ///Resources to attach to the space.
+    /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
@@ -427,7 +469,10 @@ Note: User spaces do not support writer or admin base roles.*/
 
 crate::open_enum! {
     #[doc =
-    "The base role that determines default permissions for the space. Changing this field requires admin permissions.\n- `no_access`: No default access (default)\n- `reader`: Makes the space publicly readable\nNote: User spaces do not support writer or admin base roles."]
-    ReaderOrNoAccess2 { Reader = "reader", NoAccess = "no_access", }
+    " The base role that determines default permissions for the space. Changing this field requires admin permissions."]
+    #[doc = " - `no_access`: No default access (default)"] #[doc =
+    " - `reader`: Makes the space publicly readable"] #[doc =
+    " Note: User spaces do not support writer or admin base roles."] ReaderOrNoAccess2 {
+    Reader = "reader", NoAccess = "no_access", }
 }
 

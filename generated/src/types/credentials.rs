@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CredentialsRevokeRequest {
-    ///A list of credentials to be revoked, up to 1000 per request.
+    /// A list of credentials to be revoked, up to 1000 per request.
     pub credentials: Vec<String>,
 }
 

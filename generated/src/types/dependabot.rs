@@ -14,7 +14,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForEnterpriseHas {
-    StringType(String),
+    String(String),
     Array(Vec<Patch>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -24,255 +24,256 @@ crate::open_enum! {
     Patch { Patch = "patch", }
 }
 
-///A Dependabot alert.
+/// A Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertWithRepository {
-    ///The security alert number.
+    /// The security alert number.
     pub number: i64,
-    ///The state of the Dependabot alert.
+    /// The state of the Dependabot alert.
     pub state: DependabotAlertWithRepositoryState,
-    ///Details for the vulnerable dependency.
+    /// Details for the vulnerable dependency.
     pub dependency: DependabotAlertWithRepositoryDependency,
-    ///Details for the GitHub Security Advisory.
+    /// Details for the GitHub Security Advisory.
     pub security_advisory: DependabotAlertSecurityAdvisory,
-    ///Details pertaining to one vulnerable version range for the advisory.
+    /// Details pertaining to one vulnerable version range for the advisory.
     pub security_vulnerability: DependabotAlertSecurityVulnerability,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     pub url: String,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     pub html_url: String,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
-    ///The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub updated_at: String,
-    ///The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<String>,
     pub dismissed_by: Option<SimpleUser>,
-    ///The reason that the alert was dismissed.
+    /// The reason that the alert was dismissed.
     pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
-    ///An optional comment associated with the alert's dismissal.
+    /// An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
-    ///The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fixed_at: Option<String>,
-    ///The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_dismissed_at: Option<String>,
-    ///Information about an active dismissal request for this Dependabot alert.
+    /// Information about an active dismissal request for this Dependabot alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
-    ///The users assigned to this alert.
+    /// The users assigned to this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
-    ///A GitHub repository.
+    /// A GitHub repository.
     pub repository: SimpleRepository,
 }
 
 crate::open_enum! {
-    #[doc = "The state of the Dependabot alert."] DependabotAlertWithRepositoryState {
+    #[doc = " The state of the Dependabot alert."] DependabotAlertWithRepositoryState {
     AutoDismissed = "auto_dismissed", Dismissed = "dismissed", Fixed = "fixed", Open =
     "open", }
 }
 
-///Details for the vulnerable dependency.
+/// Details for the vulnerable dependency.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertWithRepositoryDependency {
-    ///Details for the vulnerable package.
+    /// Details for the vulnerable package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<DependabotAlertPackage>,
-    ///The full path to the dependency manifest file, relative to the root of the repository.
+    /// The full path to the dependency manifest file, relative to the root of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_path: Option<String>,
-    ///The execution scope of the vulnerable dependency.
+    /// The execution scope of the vulnerable dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<DevelopmentOrRuntime2>,
-    /**The vulnerable dependency's relationship to your project.
-
-> [!NOTE]
-> We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.*/
+    /// The vulnerable dependency's relationship to your project.
+    ///
+    /// > [!NOTE]
+    /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<DependabotAlertWithRepositoryDependencyRelationship>,
 }
 
-///Details for the vulnerable package.
+/// Details for the vulnerable package.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertPackage {
-    ///The package's language or package management ecosystem.
+    /// The package's language or package management ecosystem.
     pub ecosystem: String,
-    ///The unique package name within its ecosystem.
+    /// The unique package name within its ecosystem.
     pub name: String,
 }
 
 crate::open_enum! {
-    #[doc = "The execution scope of the vulnerable dependency."] DevelopmentOrRuntime2 {
+    #[doc = " The execution scope of the vulnerable dependency."] DevelopmentOrRuntime2 {
     Development = "development", Runtime = "runtime", }
 }
 
 crate::open_enum! {
-    #[doc =
-    "The vulnerable dependency's relationship to your project.\n\n> [!NOTE]\n> We are rolling out support for dependency relationship across ecosystems. This value will be \"unknown\" for all dependencies in unsupported ecosystems."]
+    #[doc = " The vulnerable dependency's relationship to your project."] #[doc = " "]
+    #[doc = " > [!NOTE]"] #[doc =
+    " > We are rolling out support for dependency relationship across ecosystems. This value will be \"unknown\" for all dependencies in unsupported ecosystems."]
     DependabotAlertWithRepositoryDependencyRelationship { Unknown = "unknown", Direct =
     "direct", Transitive = "transitive", Inconclusive = "inconclusive", }
 }
 
-///Details for the GitHub Security Advisory.
+/// Details for the GitHub Security Advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisory {
-    ///The unique GitHub Security Advisory ID assigned to the advisory.
+    /// The unique GitHub Security Advisory ID assigned to the advisory.
     pub ghsa_id: String,
-    ///The unique CVE ID assigned to the advisory.
+    /// The unique CVE ID assigned to the advisory.
     pub cve_id: Option<String>,
-    ///A short, plain text summary of the advisory.
+    /// A short, plain text summary of the advisory.
     pub summary: String,
-    ///A long-form Markdown-supported description of the advisory.
+    /// A long-form Markdown-supported description of the advisory.
     pub description: String,
-    ///Vulnerable version range information for the advisory.
+    /// Vulnerable version range information for the advisory.
     pub vulnerabilities: Vec<DependabotAlertSecurityVulnerability>,
-    ///The severity of the advisory.
+    /// The severity of the advisory.
     pub severity: DependabotAlertSecurityVulnerabilitySeverity,
-    ///The classification of the advisory.
+    /// The classification of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<GeneralOrMalware>,
-    ///Details for the advisory pertaining to the Common Vulnerability Scoring System.
+    /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
     pub cvss: DependabotAlertSecurityAdvisoryCvss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
-    ///The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
+    /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epss: Option<SecurityAdvisoryEpss>,
-    ///Details for the advisory pertaining to Common Weakness Enumeration.
+    /// Details for the advisory pertaining to Common Weakness Enumeration.
     pub cwes: Vec<DependabotAlertSecurityAdvisoryCwesItem>,
-    ///Values that identify this advisory among security information sources.
+    /// Values that identify this advisory among security information sources.
     pub identifiers: Vec<DependabotAlertSecurityAdvisoryIdentifiersItem>,
-    ///Links to additional advisory information.
+    /// Links to additional advisory information.
     pub references: Vec<DependabotAlertSecurityAdvisoryReferencesItem>,
-    ///The time that the advisory was published in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the advisory was published in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub published_at: String,
-    ///The time that the advisory was last modified in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the advisory was last modified in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub updated_at: String,
-    ///The time that the advisory was withdrawn in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the advisory was withdrawn in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub withdrawn_at: Option<String>,
 }
 
-///Details pertaining to one vulnerable version range for the advisory.
+/// Details pertaining to one vulnerable version range for the advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityVulnerability {
-    ///Details for the vulnerable package.
+    /// Details for the vulnerable package.
     pub package: DependabotAlertPackage,
-    ///The severity of the vulnerability.
+    /// The severity of the vulnerability.
     pub severity: DependabotAlertSecurityVulnerabilitySeverity,
-    ///Conditions that identify vulnerable versions of this vulnerability's package.
+    /// Conditions that identify vulnerable versions of this vulnerability's package.
     pub vulnerable_version_range: String,
-    ///Details pertaining to the package version that patches this vulnerability.
+    /// Details pertaining to the package version that patches this vulnerability.
     pub first_patched_version: Option<
         DependabotAlertSecurityVulnerabilityFirstPatchedVersion,
     >,
 }
 
 crate::open_enum! {
-    #[doc = "The severity of the vulnerability."]
+    #[doc = " The severity of the vulnerability."]
     DependabotAlertSecurityVulnerabilitySeverity { Low = "low", Medium = "medium", High =
     "high", Critical = "critical", }
 }
 
-///Details pertaining to the package version that patches this vulnerability.
+/// Details pertaining to the package version that patches this vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
-    ///The package version that patches this vulnerability.
+    /// The package version that patches this vulnerability.
     pub identifier: String,
 }
 
 crate::open_enum! {
-    #[doc = "The classification of the advisory."] GeneralOrMalware { General =
+    #[doc = " The classification of the advisory."] GeneralOrMalware { General =
     "general", Malware = "malware", }
 }
 
-///Details for the advisory pertaining to the Common Vulnerability Scoring System.
+/// Details for the advisory pertaining to the Common Vulnerability Scoring System.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryCvss {
-    ///The overall CVSS score of the advisory.
+    /// The overall CVSS score of the advisory.
     pub score: f64,
-    ///The full CVSS vector string for the advisory.
+    /// The full CVSS vector string for the advisory.
     pub vector_string: Option<String>,
 }
 
-///A CWE weakness assigned to the advisory.
+/// A CWE weakness assigned to the advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryCwesItem {
-    ///The unique CWE ID.
+    /// The unique CWE ID.
     pub cwe_id: String,
-    ///The short, plain text name of the CWE.
+    /// The short, plain text name of the CWE.
     pub name: String,
 }
 
-///An advisory identifier.
+/// An advisory identifier.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
-    ///The type of advisory identifier.
+    /// The type of advisory identifier.
     pub r#type: CveOrGhsa2,
-    ///The value of the advisory identifer.
+    /// The value of the advisory identifer.
     pub value: String,
 }
 
 crate::open_enum! {
-    #[doc = "The type of advisory identifier."] CveOrGhsa2 { Cve = "CVE", Ghsa = "GHSA",
+    #[doc = " The type of advisory identifier."] CveOrGhsa2 { Cve = "CVE", Ghsa = "GHSA",
     }
 }
 
-///A link to additional advisory information.
+/// A link to additional advisory information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryReferencesItem {
-    ///The URL of the reference.
+    /// The URL of the reference.
     pub url: String,
 }
 
 crate::open_enum! {
-    #[doc = "The reason that the alert was dismissed."]
+    #[doc = " The reason that the alert was dismissed."]
     DependabotAlertWithRepositoryDismissedReason { FixStarted = "fix_started", Inaccurate
     = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used", TolerableRisk =
     "tolerable_risk", }
 }
 
-///Information about an active dismissal request for this Dependabot alert.
+/// Information about an active dismissal request for this Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertDismissalRequestSimple {
-    ///The unique identifier of the dismissal request.
+    /// The unique identifier of the dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The current status of the dismissal request.
+    /// The current status of the dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<DependabotAlertDismissalRequestSimpleStatus>,
-    ///The user who requested the dismissal.
+    /// The user who requested the dismissal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester: Option<DependabotAlertDismissalRequestSimpleRequester>,
-    ///The date and time when the dismissal request was created.
+    /// The date and time when the dismissal request was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The API URL to get more information about this dismissal request.
+    /// The API URL to get more information about this dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The current status of the dismissal request."]
+    #[doc = " The current status of the dismissal request."]
     DependabotAlertDismissalRequestSimpleStatus { Pending = "pending", Approved =
     "approved", Rejected = "rejected", Cancelled = "cancelled", }
 }
 
-///The user who requested the dismissal.
+/// The user who requested the dismissal.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertDismissalRequestSimpleRequester {
-    ///The unique identifier of the user.
+    /// The unique identifier of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The login name of the user.
+    /// The login name of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
 }
 
-///Information about repositories that Dependabot is able to access in an organization
+/// Information about repositories that Dependabot is able to access in an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotRepositoryAccessDetails {
-    ///The default repository access level for Dependabot updates.
+    /// The default repository access level for Dependabot updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_level: Option<PublicOrInternal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,35 +281,43 @@ pub struct DependabotRepositoryAccessDetails {
 }
 
 crate::open_enum! {
-    #[doc = "The default repository access level for Dependabot updates."]
+    #[doc = " The default repository access level for Dependabot updates."]
     PublicOrInternal { Public = "public", Internal = "internal", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct DependabotUpdateRepositoryAccessForEnterpriseRequest {
-    ///List of repository IDs to add.
+    /// List of repository IDs to add.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids_to_add: Option<Vec<i64>>,
-    ///List of repository IDs to remove.
+    /// List of repository IDs to remove.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids_to_remove: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
-    ///The default repository access level for Dependabot updates.
+    /// The default repository access level for Dependabot updates.
     pub default_level: PublicOrInternal2,
+}
+impl DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(default_level: PublicOrInternal2) -> Self {
+        DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
+            default_level,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The default repository access level for Dependabot updates."]
+    #[doc = " The default repository access level for Dependabot updates."]
     PublicOrInternal2 { Public = "public", Internal = "internal", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForOrgHas {
-    StringType(String),
+    String(String),
     Array(Vec<PatchOrDeployment>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -324,144 +333,155 @@ pub struct DependabotListOrgSecretsResponse {
     pub secrets: Vec<OrganizationDependabotSecret>,
 }
 
-///Secrets for GitHub Dependabot for an organization.
+/// Secrets for GitHub Dependabot for an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationDependabotSecret {
-    ///The name of the secret.
+    /// The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
-    ///Visibility of a secret
+    /// Visibility of a secret
     pub visibility: AllOrPrivateOrSelected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-///The public key used for setting Dependabot Secrets.
+/// The public key used for setting Dependabot Secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotPublicKey {
-    ///The identifier for the key.
+    /// The identifier for the key.
     pub key_id: String,
-    ///The Base64 encoded public key.
+    /// The Base64 encoded public key.
     pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DependabotCreateOrUpdateOrgSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/dependabot#get-an-organization-public-key) endpoint.
+    /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/dependabot#get-an-organization-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///ID of the key you used to encrypt the secret.
+    /// ID of the key you used to encrypt the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    ///Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
+    /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
     pub visibility: AllOrPrivateOrSelected2,
-    ///An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
+    /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
         Vec<DependabotCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
     >,
 }
+impl DependabotCreateOrUpdateOrgSecretRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(visibility: AllOrPrivateOrSelected2) -> Self {
+        DependabotCreateOrUpdateOrgSecretRequest {
+            encrypted_value: None,
+            key_id: None,
+            visibility,
+            selected_repository_ids: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DependabotCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
-    StringType(String),
+    String(String),
     Integer(i64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
-///A Dependabot alert.
+/// A Dependabot alert.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlert {
-    ///The security alert number.
+    /// The security alert number.
     pub number: i64,
-    ///The state of the Dependabot alert.
+    /// The state of the Dependabot alert.
     pub state: DependabotAlertWithRepositoryState,
-    ///Details for the vulnerable dependency.
+    /// Details for the vulnerable dependency.
     pub dependency: DependabotAlertWithRepositoryDependency,
-    ///Details for the GitHub Security Advisory.
+    /// Details for the GitHub Security Advisory.
     pub security_advisory: DependabotAlertSecurityAdvisory,
-    ///Details pertaining to one vulnerable version range for the advisory.
+    /// Details pertaining to one vulnerable version range for the advisory.
     pub security_vulnerability: DependabotAlertSecurityVulnerability,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     pub url: String,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     pub html_url: String,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub created_at: String,
-    ///The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was last updated in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub updated_at: String,
-    ///The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub dismissed_at: Option<String>,
     pub dismissed_by: Option<SimpleUser>,
-    ///The reason that the alert was dismissed.
+    /// The reason that the alert was dismissed.
     pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
-    ///An optional comment associated with the alert's dismissal.
+    /// An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
-    ///The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fixed_at: Option<String>,
-    ///The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was auto-dismissed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_dismissed_at: Option<String>,
-    ///Information about an active dismissal request for this Dependabot alert.
+    /// Information about an active dismissal request for this Dependabot alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_request: Option<DependabotAlertDismissalRequestSimple>,
-    ///The users assigned to this alert.
+    /// The users assigned to this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<SimpleUser>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct DependabotUpdateAlertRequest {
-    /**The state of the Dependabot alert.
-A `dismissed_reason` must be provided when setting the state to `dismissed`.*/
+    /// The state of the Dependabot alert.
+    /// A `dismissed_reason` must be provided when setting the state to `dismissed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<DismissedOrOpen>,
-    ///**Required when `state` is `dismissed`.** A reason for dismissing the alert.
+    /// **Required when `state` is `dismissed`.** A reason for dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_reason: Option<DependabotUpdateAlertRequestDismissedReason>,
-    ///An optional comment associated with dismissing the alert.
+    /// An optional comment associated with dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
-    /**Usernames to assign to this Dependabot Alert.
-Pass one or more user logins to _replace_ the set of assignees on this alert.
-Send an empty array (`[]`) to clear all assignees from the alert.
-To assign an AI agent, include the bot login (for example, `copilot-swe-agent[bot]`).*/
+    /// Usernames to assign to this Dependabot Alert.
+    /// Pass one or more user logins to _replace_ the set of assignees on this alert.
+    /// Send an empty array (`[]`) to clear all assignees from the alert.
+    /// To assign an AI agent, include the bot login (for example, `copilot-swe-agent[bot]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<String>>,
-    /**Parameters for AI agent assignment. Only used when an agent bot login is
-included in `assignees`. Ignored when no agent is being assigned.*/
+    /// Parameters for AI agent assignment. Only used when an agent bot login is
+    /// included in `assignees`. Ignored when no agent is being assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_assignment: Option<DependabotUpdateAlertRequestAgentAssignment>,
 }
 
 crate::open_enum! {
-    #[doc =
-    "The state of the Dependabot alert.\nA `dismissed_reason` must be provided when setting the state to `dismissed`."]
+    #[doc = " The state of the Dependabot alert."] #[doc =
+    " A `dismissed_reason` must be provided when setting the state to `dismissed`."]
     DismissedOrOpen { Dismissed = "dismissed", Open = "open", }
 }
 
 crate::open_enum! {
     #[doc =
-    "**Required when `state` is `dismissed`.** A reason for dismissing the alert."]
+    " **Required when `state` is `dismissed`.** A reason for dismissing the alert."]
     DependabotUpdateAlertRequestDismissedReason { FixStarted = "fix_started", Inaccurate
     = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used", TolerableRisk =
     "tolerable_risk", }
 }
 
-/**Parameters for AI agent assignment. Only used when an agent bot login is
-included in `assignees`. Ignored when no agent is being assigned.*/
+/// Parameters for AI agent assignment. Only used when an agent bot login is
+/// included in `assignees`. Ignored when no agent is being assigned.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct DependabotUpdateAlertRequestAgentAssignment {
-    ///Custom instructions for the agent.
+    /// Custom instructions for the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_instructions: Option<String>,
-    ///A custom agent identifier.
+    /// A custom agent identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_agent: Option<String>,
-    ///The model to use for the agent.
+    /// The model to use for the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
@@ -472,10 +492,10 @@ pub struct DependabotListRepoSecretsResponse {
     pub secrets: Vec<DependabotSecret>,
 }
 
-///Set secrets for Dependabot.
+/// Set secrets for Dependabot.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotSecret {
-    ///The name of the secret.
+    /// The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,

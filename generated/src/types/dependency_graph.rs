@@ -13,7 +13,7 @@ pub struct DependencyGraphDiffItem {
     pub license: Option<String>,
     pub source_repository_url: Option<String>,
     pub vulnerabilities: Vec<DependencyGraphDiffItemVulnerabilitiesItem>,
-    ///Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
+    /// Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
     pub scope: UnknownOrRuntimeOrDevelopment,
 }
 
@@ -31,12 +31,12 @@ pub struct DependencyGraphDiffItemVulnerabilitiesItem {
 
 crate::open_enum! {
     #[doc =
-    "Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment."]
+    " Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment."]
     UnknownOrRuntimeOrDevelopment { Unknown = "unknown", Runtime = "runtime", Development
     = "development", }
 }
 
-///A schema for the SPDX JSON format returned by the Dependency Graph.
+/// A schema for the SPDX JSON format returned by the Dependency Graph.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbom {
     pub sbom: DependencyGraphSpdxSbomSbom,
@@ -44,23 +44,23 @@ pub struct DependencyGraphSpdxSbom {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbom {
-    ///The SPDX identifier for the SPDX document.
+    /// The SPDX identifier for the SPDX document.
     #[serde(rename = "SPDXID")]
     pub spdxid: String,
-    ///The version of the SPDX specification that this document conforms to.
+    /// The version of the SPDX specification that this document conforms to.
     #[serde(rename = "spdxVersion")]
     pub spdx_version: String,
-    ///An optional comment about the SPDX document.
+    /// An optional comment about the SPDX document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     #[serde(rename = "creationInfo")]
     pub creation_info: DependencyGraphSpdxSbomSbomCreationInfo,
-    ///The name of the SPDX document.
+    /// The name of the SPDX document.
     pub name: String,
-    ///The license under which the SPDX document is licensed.
+    /// The license under which the SPDX document is licensed.
     #[serde(rename = "dataLicense")]
     pub data_license: String,
-    ///The namespace for the SPDX document.
+    /// The namespace for the SPDX document.
     #[serde(rename = "documentNamespace")]
     pub document_namespace: String,
     pub packages: Vec<DependencyGraphSpdxSbomSbomPackagesItem>,
@@ -70,55 +70,55 @@ pub struct DependencyGraphSpdxSbomSbom {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomCreationInfo {
-    ///The date and time the SPDX document was created.
+    /// The date and time the SPDX document was created.
     pub created: String,
-    ///The tools that were used to generate the SPDX document.
+    /// The tools that were used to generate the SPDX document.
     pub creators: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomPackagesItem {
-    ///A unique SPDX identifier for the package.
+    /// A unique SPDX identifier for the package.
     #[serde(rename = "SPDXID", default, skip_serializing_if = "Option::is_none")]
     pub spdxid: Option<String>,
-    ///The name of the package.
+    /// The name of the package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /**The version of the package. If the package does not have an exact version specified,
-a version range is given.*/
+    /// The version of the package. If the package does not have an exact version specified,
+    /// a version range is given.
     #[serde(rename = "versionInfo", default, skip_serializing_if = "Option::is_none")]
     pub version_info: Option<String>,
-    /**The location where the package can be downloaded,
-or NOASSERTION if this has not been determined.*/
+    /// The location where the package can be downloaded,
+    /// or NOASSERTION if this has not been determined.
     #[serde(
         rename = "downloadLocation",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub download_location: Option<String>,
-    /**Whether the package's file content has been subjected to
-analysis during the creation of the SPDX document.*/
+    /// Whether the package's file content has been subjected to
+    /// analysis during the creation of the SPDX document.
     #[serde(rename = "filesAnalyzed", default, skip_serializing_if = "Option::is_none")]
     pub files_analyzed: Option<bool>,
-    ///The license of the package as determined while creating the SPDX document.
+    /// The license of the package as determined while creating the SPDX document.
     #[serde(
         rename = "licenseConcluded",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub license_concluded: Option<String>,
-    /**The license of the package as declared by its author, or NOASSERTION if this information
-was not available when the SPDX document was created.*/
+    /// The license of the package as declared by its author, or NOASSERTION if this information
+    /// was not available when the SPDX document was created.
     #[serde(
         rename = "licenseDeclared",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub license_declared: Option<String>,
-    ///The distribution source of this package, or NOASSERTION if this was not determined.
+    /// The distribution source of this package, or NOASSERTION if this was not determined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supplier: Option<String>,
-    ///The copyright holders of the package, and any dates present with those notices, if available.
+    /// The copyright holders of the package, and any dates present with those notices, if available.
     #[serde(rename = "copyrightText", default, skip_serializing_if = "Option::is_none")]
     pub copyright_text: Option<String>,
     #[serde(rename = "externalRefs", default, skip_serializing_if = "Option::is_none")]
@@ -129,30 +129,30 @@ was not available when the SPDX document was created.*/
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
-    ///The category of reference to an external resource this reference refers to.
+    /// The category of reference to an external resource this reference refers to.
     #[serde(rename = "referenceCategory")]
     pub reference_category: String,
-    ///A locator for the particular external resource this reference refers to.
+    /// A locator for the particular external resource this reference refers to.
     #[serde(rename = "referenceLocator")]
     pub reference_locator: String,
-    ///The category of reference to an external resource this reference refers to.
+    /// The category of reference to an external resource this reference refers to.
     #[serde(rename = "referenceType")]
     pub reference_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
-    ///The type of relationship between the two SPDX elements.
+    /// The type of relationship between the two SPDX elements.
     #[serde(
         rename = "relationshipType",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub relationship_type: Option<String>,
-    ///The SPDX identifier of the package that is the source of the relationship.
+    /// The SPDX identifier of the package that is the source of the relationship.
     #[serde(rename = "spdxElementId", default, skip_serializing_if = "Option::is_none")]
     pub spdx_element_id: Option<String>,
-    ///The SPDX identifier of the package that is the target of the relationship.
+    /// The SPDX identifier of the package that is the target of the relationship.
     #[serde(
         rename = "relatedSpdxElement",
         default,
@@ -163,59 +163,59 @@ pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphGenerateSbomReportResponse {
-    ///URL to poll for the SBOM export result.
+    /// URL to poll for the SBOM export result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_url: Option<String>,
 }
 
-///Create a new snapshot of a repository's dependencies.
+/// Create a new snapshot of a repository's dependencies.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Snapshot {
-    ///The version of the repository snapshot submission.
+    /// The version of the repository snapshot submission.
     pub version: i64,
     pub job: SnapshotJob,
-    ///The commit SHA associated with this dependency snapshot. Maximum length: 64 characters.
+    /// The commit SHA associated with this dependency snapshot. Maximum length: 64 characters.
     pub sha: String,
-    ///The repository branch that triggered this snapshot.
+    /// The repository branch that triggered this snapshot.
     pub r#ref: String,
-    ///A description of the detector used.
+    /// A description of the detector used.
     pub detector: SnapshotDetector,
-    ///User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
+    /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
-    ///A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
+    /// A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<std::collections::BTreeMap<String, Manifest>>,
-    ///The time at which the snapshot was scanned.
+    /// The time at which the snapshot was scanned.
     pub scanned: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SnapshotJob {
-    ///The external ID of the job.
+    /// The external ID of the job.
     pub id: String,
-    ///Correlator provides a key that is used to group snapshots submitted over time. Only the "latest" submitted snapshot for a given combination of `job.correlator` and `detector.name` will be considered when calculating a repository's current dependencies. Correlator should be as unique as it takes to distinguish all detection runs for a given "wave" of CI workflow you run. If you're using GitHub Actions, a good default value for this could be the environment variables GITHUB_WORKFLOW and GITHUB_JOB concatenated together. If you're using a build matrix, then you'll also need to add additional key(s) to distinguish between each submission inside a matrix variation.
+    /// Correlator provides a key that is used to group snapshots submitted over time. Only the "latest" submitted snapshot for a given combination of `job.correlator` and `detector.name` will be considered when calculating a repository's current dependencies. Correlator should be as unique as it takes to distinguish all detection runs for a given "wave" of CI workflow you run. If you're using GitHub Actions, a good default value for this could be the environment variables GITHUB_WORKFLOW and GITHUB_JOB concatenated together. If you're using a build matrix, then you'll also need to add additional key(s) to distinguish between each submission inside a matrix variation.
     pub correlator: String,
-    ///The url for the job.
+    /// The url for the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///A description of the detector used.
+/// A description of the detector used.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SnapshotDetector {
-    ///The name of the detector used.
+    /// The name of the detector used.
     pub name: String,
-    ///The version of the detector used.
+    /// The version of the detector used.
     pub version: String,
-    ///The url of the detector used.
+    /// The url of the detector used.
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum MetadataValue {
-    StringType(String),
+    String(String),
     Number(f64),
     Boolean(bool),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -224,65 +224,65 @@ pub enum MetadataValue {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Manifest {
-    ///The name of the manifest.
+    /// The name of the manifest.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<ManifestFile>,
-    ///User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
+    /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
-    ///A collection of resolved package dependencies.
+    /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, Dependency>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ManifestFile {
-    ///The path of the manifest file relative to the root of the Git repository.
+    /// The path of the manifest file relative to the root of the Git repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_location: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Dependency {
-    ///Package-url (PURL) of dependency. See https://github.com/package-url/purl-spec for more details.
+    /// Package-url (PURL) of dependency. See https://github.com/package-url/purl-spec for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_url: Option<String>,
-    ///User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
+    /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
-    ///A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
+    /// A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<DirectOrIndirect>,
-    ///A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes.
+    /// A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<RuntimeOrDevelopment>,
-    ///Array of package-url (PURLs) of direct child dependencies.
+    /// Array of package-url (PURLs) of direct child dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
 }
 
 crate::open_enum! {
     #[doc =
-    "A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
+    " A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
     DirectOrIndirect { Direct = "direct", Indirect = "indirect", }
 }
 
 crate::open_enum! {
     #[doc =
-    "A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes."]
+    " A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes."]
     RuntimeOrDevelopment { Runtime = "runtime", Development = "development", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependencyGraphCreateRepositorySnapshotResponse {
-    ///ID of the created snapshot.
+    /// ID of the created snapshot.
     pub id: i64,
-    ///The time at which the snapshot was created.
+    /// The time at which the snapshot was created.
     pub created_at: String,
-    ///Either "SUCCESS", "ACCEPTED", or "INVALID". "SUCCESS" indicates that the snapshot was successfully created and the repository's dependencies were updated. "ACCEPTED" indicates that the snapshot was successfully created, but the repository's dependencies were not updated. "INVALID" indicates that the snapshot was malformed.
+    /// Either "SUCCESS", "ACCEPTED", or "INVALID". "SUCCESS" indicates that the snapshot was successfully created and the repository's dependencies were updated. "ACCEPTED" indicates that the snapshot was successfully created, but the repository's dependencies were not updated. "INVALID" indicates that the snapshot was malformed.
     pub result: String,
-    ///A message providing further details about the result, such as why the dependencies were not updated.
+    /// A message providing further details about the result, such as why the dependencies were not updated.
     pub message: String,
 }
 

@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct EnterpriseTeamMembershipsBulkAddRequest {
-    ///The GitHub user handles to add to the team.
+    /// The GitHub user handles to add to the team.
     pub usernames: Vec<String>,
 }
 

@@ -4,7 +4,7 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct EnterpriseTeamOrganizationsBulkAddRequest {
-    ///Organization slug to assign the team to.
+    /// Organization slug to assign the team to.
     pub organization_slugs: Vec<String>,
 }
 

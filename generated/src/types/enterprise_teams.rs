@@ -4,94 +4,100 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct EnterpriseTeamsCreateRequest {
-    ///The name of the team.
+    /// The name of the team.
     pub name: String,
-    ///A description of the team.
+    /// A description of the team.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    /**Retired: this field is no longer supported.
-Whether the enterprise team should be reflected in each organization.
-This value cannot be set.*/
+    /// Retired: this field is no longer supported.
+    /// Whether the enterprise team should be reflected in each organization.
+    /// This value cannot be set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_to_organizations: Option<AllOrDisabled>,
-    /**Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
-`disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
-`selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.
-`all`: The team is assigned to all current and future organizations in the enterprise.*/
+    /// Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
+    /// `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
+    /// `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.
+    /// `all`: The team is assigned to all current and future organizations in the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_selection_type: Option<DisabledOrSelectedOrAll>,
-    ///The ID of the IdP group to assign team membership with. You can get this value from the [REST API endpoints for SCIM](https://docs.github.com/rest/scim#list-provisioned-scim-groups-for-an-enterprise).
+    /// The ID of the IdP group to assign team membership with. You can get this value from the [REST API endpoints for SCIM](https://docs.github.com/rest/scim#list-provisioned-scim-groups-for-an-enterprise).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub group_id: Option<Option<String>>,
-    /**The notification setting the team is set to. The options are:
-
-* `notifications_enabled` - team members receive notifications when the team is @mentioned.
-* `notifications_disabled` - no one receives notifications.
-
-Default: `notifications_enabled`*/
+    /// The notification setting the team is set to. The options are:
+    ///
+    /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
+    /// * `notifications_disabled` - no one receives notifications.
+    ///
+    /// Default: `notifications_enabled`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }
 
 crate::open_enum! {
-    #[doc =
-    "Retired: this field is no longer supported.\nWhether the enterprise team should be reflected in each organization.\nThis value cannot be set."]
-    AllOrDisabled { All = "all", Disabled = "disabled", }
+    #[doc = " Retired: this field is no longer supported."] #[doc =
+    " Whether the enterprise team should be reflected in each organization."] #[doc =
+    " This value cannot be set."] AllOrDisabled { All = "all", Disabled = "disabled", }
 }
 
 crate::open_enum! {
     #[doc =
-    "Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.\n`disabled`: The team is not assigned to any organizations. This is the default when you create a new team.\n`selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.\n`all`: The team is assigned to all current and future organizations in the enterprise."]
+    " Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`."]
+    #[doc =
+    " `disabled`: The team is not assigned to any organizations. This is the default when you create a new team."]
+    #[doc =
+    " `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint."]
+    #[doc =
+    " `all`: The team is assigned to all current and future organizations in the enterprise."]
     DisabledOrSelectedOrAll { Disabled = "disabled", Selected = "selected", All = "all",
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct EnterpriseTeamsUpdateRequest {
-    ///A new name for the team.
+    /// A new name for the team.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub name: Option<Option<String>>,
-    ///A new description for the team.
+    /// A new description for the team.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    /**Retired: this field is no longer supported.
-Whether the enterprise team should be reflected in each organization.
-This value cannot be changed.*/
+    /// Retired: this field is no longer supported.
+    /// Whether the enterprise team should be reflected in each organization.
+    /// This value cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_to_organizations: Option<AllOrDisabled>,
-    /**Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
-`disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
-`selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments).
-`all`: The team is assigned to all current and future organizations in the enterprise.*/
+    /// Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
+    /// `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
+    /// `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments).
+    /// `all`: The team is assigned to all current and future organizations in the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_selection_type: Option<DisabledOrSelectedOrAll>,
-    ///The ID of the IdP group to assign team membership with. The new IdP group will replace the existing one, or replace existing direct members if the team isn't currently linked to an IdP group.
+    /// The ID of the IdP group to assign team membership with. The new IdP group will replace the existing one, or replace existing direct members if the team isn't currently linked to an IdP group.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub group_id: Option<Option<String>>,
-    /**The notification setting the team is set to. The options are:
-
-* `notifications_enabled` - team members receive notifications when the team is @mentioned.
-* `notifications_disabled` - no one receives notifications.*/
+    /// The notification setting the team is set to. The options are:
+    ///
+    /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
+    /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }

@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///Base Gist
+/// Base Gist
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BaseGist {
     pub url: String,
@@ -23,7 +23,7 @@ pub struct BaseGist {
     pub comments_enabled: Option<bool>,
     pub user: Option<SimpleUser>,
     pub comments_url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,17 +46,17 @@ pub struct BaseGistFilesValue {
     pub raw_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    ///The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
+    /// The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GistsCreateRequest {
-    ///Description of the gist
+    /// Description of the gist
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///Names and content for the files that make up the gist
+    /// Names and content for the files that make up the gist
     pub files: std::collections::BTreeMap<String, GistsCreateRequestFilesValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<GistsCreateRequestPublic>,
@@ -64,7 +64,7 @@ pub struct GistsCreateRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GistsCreateRequestFilesValue {
-    ///Content of the file
+    /// Content of the file
     pub content: String,
 }
 
@@ -81,14 +81,14 @@ crate::open_enum! {
     TrueOrFalse { True = "true", False = "false", }
 }
 
-///Gist Simple
+/// Gist Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks: Option<Vec<GistSimpleForksItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<GistHistory>>,
-    ///Gist
+    /// Gist
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork_of: Option<GistSimpleForkOf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +125,7 @@ pub struct GistSimple {
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_url: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,7 +138,7 @@ pub struct GistSimpleForksItem {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///Public User
+    /// Public User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<PublicUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +147,7 @@ pub struct GistSimpleForksItem {
     pub updated_at: Option<String>,
 }
 
-///Gist History
+/// Gist History
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,7 +172,7 @@ pub struct GistHistoryChangeStatus {
     pub deletions: Option<i64>,
 }
 
-///Gist
+/// Gist
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistSimpleForkOf {
     pub url: String,
@@ -233,7 +233,7 @@ pub struct GistSimpleFilesValue {
     pub truncated: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    ///The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
+    /// The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
@@ -260,23 +260,23 @@ pub struct GistsGetError403Block {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GistsUpdateRequest {
-    ///The description of the gist.
+    /// The description of the gist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The gist files to be updated, renamed, or deleted. Each `key` must match the current filename
-(including extension) of the targeted gist file. For example: `hello.py`.
-
-To delete a file, set the whole file to null. For example: `hello.py : null`.*/
+    /// The gist files to be updated, renamed, or deleted. Each `key` must match the current filename
+    /// (including extension) of the targeted gist file. For example: `hello.py`.
+    ///
+    /// To delete a file, set the whole file to null. For example: `hello.py : null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<std::collections::BTreeMap<String, GistsUpdateRequestFilesValue>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GistsUpdateRequestFilesValue {
-    ///The new content of the file.
+    /// The new content of the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    ///The new filename for the file.
+    /// The new filename for the file.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -285,28 +285,28 @@ pub struct GistsUpdateRequestFilesValue {
     pub filename: Option<Option<String>>,
 }
 
-///A comment made to a gist.
+/// A comment made to a gist.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistComment {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///The comment text.
+    /// The comment text.
     pub body: String,
     pub user: Option<SimpleUser>,
     pub created_at: String,
     pub updated_at: String,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GistsCreateCommentRequest {
-    ///The comment text.
+    /// The comment text.
     pub body: String,
 }
 
-///Gist Commit
+/// Gist Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GistCommit {
     pub url: String,

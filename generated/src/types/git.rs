@@ -4,14 +4,14 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitCreateBlobRequest {
-    ///The new blob's content.
+    /// The new blob's content.
     pub content: String,
-    ///The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
+    /// The encoding used for `content`. Currently, `"utf-8"` and `"base64"` are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
 
-///Short Blob
+/// Short Blob
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ShortBlob {
     pub url: String,
@@ -27,7 +27,7 @@ pub enum GitCreateBlobError422 {
     Other(serde_json::Value),
 }
 
-///Blob
+/// Blob
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Blob {
     pub content: String,
@@ -42,62 +42,62 @@ pub struct Blob {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitCreateCommitRequest {
-    ///The commit message
+    /// The commit message
     pub message: String,
-    ///The SHA of the tree object this commit points to
+    /// The SHA of the tree object this commit points to
     pub tree: String,
-    ///The full SHAs of the commits that were the parents of this commit. If omitted or empty, the commit will be written as a root commit. For a single parent, an array of one SHA should be provided; for a merge commit, an array of more than one should be provided.
+    /// The full SHAs of the commits that were the parents of this commit. If omitted or empty, the commit will be written as a root commit. For a single parent, an array of one SHA should be provided; for a merge commit, an array of more than one should be provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parents: Option<Vec<String>>,
-    ///Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
+    /// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<GitCreateCommitRequestAuthor>,
-    ///Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
+    /// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committer: Option<GitCreateCommitRequestCommitter>,
-    ///The [PGP signature](https://en.wikipedia.org/wiki/Pretty_Good_Privacy) of the commit. GitHub adds the signature to the `gpgsig` header of the created commit. For a commit signature to be verifiable by Git or GitHub, it must be an ASCII-armored detached PGP signature over the string commit as it would be written to the object database. To pass a `signature` parameter, you need to first manually create a valid PGP signature, which can be complicated. You may find it easier to [use the command line](https://git-scm.com/book/id/v2/Git-Tools-Signing-Your-Work) to create signed commits.
+    /// The [PGP signature](https://en.wikipedia.org/wiki/Pretty_Good_Privacy) of the commit. GitHub adds the signature to the `gpgsig` header of the created commit. For a commit signature to be verifiable by Git or GitHub, it must be an ASCII-armored detached PGP signature over the string commit as it would be written to the object database. To pass a `signature` parameter, you need to first manually create a valid PGP signature, which can be complicated. You may find it easier to [use the command line](https://git-scm.com/book/id/v2/Git-Tools-Signing-Your-Work) to create signed commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
 
-///Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
+/// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitCreateCommitRequestAuthor {
-    ///The name of the author (or committer) of the commit
+    /// The name of the author (or committer) of the commit
     pub name: String,
-    ///The email of the author (or committer) of the commit
+    /// The email of the author (or committer) of the commit
     pub email: String,
-    ///Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
 
-///Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
+/// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitCreateCommitRequestCommitter {
-    ///The name of the author (or committer) of the commit
+    /// The name of the author (or committer) of the commit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The email of the author (or committer) of the commit
+    /// The email of the author (or committer) of the commit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    ///Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
 
-///Low-level Git commit operations within a repository
+/// Low-level Git commit operations within a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitCommit {
-    ///SHA for the commit
+    /// SHA for the commit
     pub sha: String,
     pub node_id: String,
     pub url: String,
-    ///Identifying information for the git-user
+    /// Identifying information for the git-user
     pub author: GitCommitAuthor,
-    ///Identifying information for the git-user
+    /// Identifying information for the git-user
     pub committer: GitCommitAuthor,
-    ///Message describing the purpose of the commit
+    /// Message describing the purpose of the commit
     pub message: String,
     pub tree: ShortBranchCommit,
     pub parents: Vec<GitCommitParentsItem>,
@@ -105,7 +105,7 @@ pub struct GitCommit {
     pub html_url: String,
 }
 
-///Git references within a repository
+/// Git references within a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitRef {
     pub r#ref: String,
@@ -117,55 +117,72 @@ pub struct GitRef {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitRefObject {
     pub r#type: String,
-    ///SHA for the reference
+    /// SHA for the reference
     pub sha: String,
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitUpdateRefRequest {
-    ///The SHA1 value to set this reference to
+    /// The SHA1 value to set this reference to
     pub sha: String,
-    ///Indicates whether to force the update or to make sure the update is a fast-forward update. Leaving this out or setting it to `false` will make sure you're not overwriting work.
+    /// Indicates whether to force the update or to make sure the update is a fast-forward update. Leaving this out or setting it to `false` will make sure you're not overwriting work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GitCreateTagRequest {
-    ///The tag's name. This is typically a version (e.g., "v0.0.1").
+    /// The tag's name. This is typically a version (e.g., "v0.0.1").
     pub tag: String,
-    ///The tag message.
+    /// The tag message.
     pub message: String,
-    ///The SHA of the git object this is tagging.
+    /// The SHA of the git object this is tagging.
     pub object: String,
-    ///The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`.
+    /// The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`.
     pub r#type: CommitOrTreeOrBlob,
-    ///An object with information about the individual creating the tag.
+    /// An object with information about the individual creating the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tagger: Option<GitCreateCommitRequestAuthor>,
+}
+impl GitCreateTagRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        tag: String,
+        message: String,
+        object: String,
+        r#type: CommitOrTreeOrBlob,
+    ) -> Self {
+        GitCreateTagRequest {
+            tag,
+            message,
+            object,
+            r#type,
+            tagger: None,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`."]
+    " The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`."]
     CommitOrTreeOrBlob { Commit = "commit", Tree = "tree", Blob = "blob", }
 }
 
-///Metadata for a Git tag
+/// Metadata for a Git tag
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTag {
     pub node_id: String,
-    ///Name of the tag
+    /// Name of the tag
     pub tag: String,
     pub sha: String,
-    ///URL for the tag
+    /// URL for the tag
     pub url: String,
-    ///Message describing the purpose of the tag
+    /// Message describing the purpose of the tag
     pub message: String,
     pub tagger: GitTagTagger,
     pub object: GitTagObject,
-    ///Verification
+    /// Verification
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
@@ -186,61 +203,61 @@ pub struct GitTagObject {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitCreateTreeRequest {
-    ///Objects (of `path`, `mode`, `type`, and `sha`) specifying a tree structure.
+    /// Objects (of `path`, `mode`, `type`, and `sha`) specifying a tree structure.
     pub tree: Vec<GitCreateTreeRequestTreeItem>,
-    /**The SHA1 of an existing Git tree object which will be used as the base for the new tree. If provided, a new Git tree object will be created from entries in the Git tree object pointed to by `base_tree` and entries defined in the `tree` parameter. Entries defined in the `tree` parameter will overwrite items from `base_tree` with the same `path`. If you're creating new changes on a branch, then normally you'd set `base_tree` to the SHA1 of the Git tree object of the current latest commit on the branch you're working on.
-If not provided, GitHub will create a new Git tree object from only the entries defined in the `tree` parameter. If you create a new commit pointing to such a tree, then all files which were a part of the parent commit's tree and were not defined in the `tree` parameter will be listed as deleted by the new commit.*/
+    /// The SHA1 of an existing Git tree object which will be used as the base for the new tree. If provided, a new Git tree object will be created from entries in the Git tree object pointed to by `base_tree` and entries defined in the `tree` parameter. Entries defined in the `tree` parameter will overwrite items from `base_tree` with the same `path`. If you're creating new changes on a branch, then normally you'd set `base_tree` to the SHA1 of the Git tree object of the current latest commit on the branch you're working on.
+    /// If not provided, GitHub will create a new Git tree object from only the entries defined in the `tree` parameter. If you create a new commit pointing to such a tree, then all files which were a part of the parent commit's tree and were not defined in the `tree` parameter will be listed as deleted by the new commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_tree: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct GitCreateTreeRequestTreeItem {
-    ///The file referenced in the tree.
+    /// The file referenced in the tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    ///The file mode; one of `100644` for file (blob), `100755` for executable (blob), `040000` for subdirectory (tree), `160000` for submodule (commit), or `120000` for a blob that specifies the path of a symlink.
+    /// The file mode; one of `100644` for file (blob), `100755` for executable (blob), `040000` for subdirectory (tree), `160000` for submodule (commit), or `120000` for a blob that specifies the path of a symlink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<GitCreateTreeRequestTreeItemMode>,
-    ///Either `blob`, `tree`, or `commit`.
+    /// Either `blob`, `tree`, or `commit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<BlobOrTreeOrCommit>,
-    /**The SHA1 checksum ID of the object in the tree. Also called `tree.sha`. If the value is `null` then the file will be deleted.
-
-**Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.*/
+    /// The SHA1 checksum ID of the object in the tree. Also called `tree.sha`. If the value is `null` then the file will be deleted.
+    ///
+    /// **Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub sha: Option<Option<String>>,
-    /**The content you want this file to have. GitHub will write this blob out and use that SHA for this entry. Use either this, or `tree.sha`.
-
-**Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.*/
+    /// The content you want this file to have. GitHub will write this blob out and use that SHA for this entry. Use either this, or `tree.sha`.
+    ///
+    /// **Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The file mode; one of `100644` for file (blob), `100755` for executable (blob), `040000` for subdirectory (tree), `160000` for submodule (commit), or `120000` for a blob that specifies the path of a symlink."]
+    " The file mode; one of `100644` for file (blob), `100755` for executable (blob), `040000` for subdirectory (tree), `160000` for submodule (commit), or `120000` for a blob that specifies the path of a symlink."]
     GitCreateTreeRequestTreeItemMode { V100644 = "100644", V100755 = "100755", V040000 =
     "040000", V160000 = "160000", V120000 = "120000", }
 }
 
 crate::open_enum! {
-    #[doc = "Either `blob`, `tree`, or `commit`."] BlobOrTreeOrCommit { Blob = "blob",
+    #[doc = " Either `blob`, `tree`, or `commit`."] BlobOrTreeOrCommit { Blob = "blob",
     Tree = "tree", Commit = "commit", }
 }
 
-///The hierarchy between files in a Git repository.
+/// The hierarchy between files in a Git repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitTree {
     pub sha: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub truncated: bool,
-    ///Objects specifying a tree structure
+    /// Objects specifying a tree structure
     pub tree: Vec<GitTreeTreeItem>,
 }
 

@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///Gitignore Template
+/// Gitignore Template
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitignoreTemplate {
     pub name: String,

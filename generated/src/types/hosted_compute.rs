@@ -8,89 +8,89 @@ pub struct HostedComputeListNetworkConfigurationsForOrgResponse {
     pub network_configurations: Vec<NetworkConfiguration>,
 }
 
-///A hosted compute network configuration.
+/// A hosted compute network configuration.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NetworkConfiguration {
-    ///The unique identifier of the network configuration.
+    /// The unique identifier of the network configuration.
     pub id: String,
-    ///The name of the network configuration.
+    /// The name of the network configuration.
     pub name: String,
-    ///The hosted compute service the network configuration supports.
+    /// The hosted compute service the network configuration supports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_service: Option<NoneTypeOrActionsOrCodespaces>,
-    ///The unique identifier of each network settings in the configuration.
+    /// The unique identifier of each network settings in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
-    ///The unique identifier of each failover network settings in the configuration.
+    /// The unique identifier of each failover network settings in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_settings_ids: Option<Vec<String>>,
-    ///Indicates whether the failover network resource is enabled.
+    /// Indicates whether the failover network resource is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
-    ///The time at which the network configuration was created, in ISO 8601 format.
+    /// The time at which the network configuration was created, in ISO 8601 format.
     pub created_on: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The hosted compute service the network configuration supports."]
+    #[doc = " The hosted compute service the network configuration supports."]
     NoneTypeOrActionsOrCodespaces { None = "none", Actions = "actions", Codespaces =
     "codespaces", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct HostedComputeCreateNetworkConfigurationForOrgRequest {
-    ///Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
+    /// Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     pub name: String,
-    ///The hosted compute service to use for the network configuration.
+    /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_service: Option<NoneTypeOrActions>,
-    ///A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
+    /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     pub network_settings_ids: Vec<String>,
-    ///A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
+    /// A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_settings_ids: Option<Vec<String>>,
-    ///Indicates whether the failover network resource is enabled.
+    /// Indicates whether the failover network resource is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
 }
 
 crate::open_enum! {
-    #[doc = "The hosted compute service to use for the network configuration."]
+    #[doc = " The hosted compute service to use for the network configuration."]
     NoneTypeOrActions { None = "none", Actions = "actions", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct HostedComputeUpdateNetworkConfigurationForOrgRequest {
-    ///Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
+    /// Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The hosted compute service to use for the network configuration.
+    /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_service: Option<NoneTypeOrActions>,
-    ///A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
+    /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
-    ///A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
+    /// A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_settings_ids: Option<Vec<String>>,
-    ///Indicates whether the failover network resource is enabled.
+    /// Indicates whether the failover network resource is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
 }
 
-///A hosted compute network settings resource.
+/// A hosted compute network settings resource.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NetworkSettings {
-    ///The unique identifier of the network settings resource.
+    /// The unique identifier of the network settings resource.
     pub id: String,
-    ///The identifier of the network configuration that is using this settings resource.
+    /// The identifier of the network configuration that is using this settings resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
-    ///The name of the network settings resource.
+    /// The name of the network settings resource.
     pub name: String,
-    ///The subnet this network settings resource is configured for.
+    /// The subnet this network settings resource is configured for.
     pub subnet_id: String,
-    ///The location of the subnet this network settings resource is configured for.
+    /// The location of the subnet this network settings resource is configured for.
     pub region: String,
 }
 

@@ -11,10 +11,10 @@ pub enum InteractionsGetRestrictionsForOrgResponse {
     Other(serde_json::Value),
 }
 
-///Interaction limit settings.
+/// Interaction limit settings.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct InteractionLimitResponse {
-    ///The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
+    /// The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
     pub limit: InteractionGroup,
     pub origin: String,
     pub expires_at: String,
@@ -22,48 +22,57 @@ pub struct InteractionLimitResponse {
 
 crate::open_enum! {
     #[doc =
-    "The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect."]
+    " The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect."]
     InteractionGroup { ExistingUsers = "existing_users", ContributorsOnly =
     "contributors_only", CollaboratorsOnly = "collaborators_only", }
 }
 
-///Limit interactions to a specific type of user for a specified duration
+/// Limit interactions to a specific type of user for a specified duration
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InteractionLimit {
-    ///The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
+    /// The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect.
     pub limit: InteractionGroup,
-    ///The duration of the interaction restriction. Default: `one_day`.
+    /// The duration of the interaction restriction. Default: `one_day`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry: Option<InteractionExpiry>,
 }
+impl InteractionLimit {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(limit: InteractionGroup) -> Self {
+        InteractionLimit {
+            limit,
+            expiry: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The duration of the interaction restriction. Default: `one_day`."]
+    #[doc = " The duration of the interaction restriction. Default: `one_day`."]
     InteractionExpiry { OneDay = "one_day", ThreeDays = "three_days", OneWeek =
     "one_week", OneMonth = "one_month", SixMonths = "six_months", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct InteractionsGetPullRequestCreationCapForOrgResponse {
-    ///Whether the pull request creation cap is enabled
+    /// Whether the pull request creation cap is enabled
     pub enabled: bool,
-    ///The maximum number of open pull requests a user can have at one time
+    /// The maximum number of open pull requests a user can have at one time
     pub max_open_pull_requests: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct InteractionsUpdatePullRequestCreationCapForOrgRequest {
-    ///Whether the pull request creation cap is enabled
+    /// Whether the pull request creation cap is enabled
     pub enabled: bool,
-    ///The maximum number of open pull requests a user can have at one time
+    /// The maximum number of open pull requests a user can have at one time
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_open_pull_requests: Option<i64>,
 }
 
-///A list of user logins to add or remove from the pull request creation cap bypass list.
+/// A list of user logins to add or remove from the pull request creation cap bypass list.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct InteractionLimitPullRequestBypassList {
-    ///A list of user logins to add or remove from the bypass list.
+    /// A list of user logins to add or remove from the bypass list.
     pub users: Vec<String>,
 }
 

@@ -14,12 +14,12 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IssuesCreateRequest {
-    ///The title of the issue.
+    /// The title of the issue.
     pub title: IssuesCreateRequestTitle,
-    ///The contents of the issue.
+    /// The contents of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///Login for the user that this issue should be assigned to. _NOTE: Only users with push access can set the assignee for new issues. The assignee is silently dropped otherwise. **This field is closing down.**_
+    /// Login for the user that this issue should be assigned to. _NOTE: Only users with push access can set the assignee for new issues. The assignee is silently dropped otherwise. **This field is closing down.**_
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -32,16 +32,16 @@ pub struct IssuesCreateRequest {
         with = "crate::runtime::double_option"
     )]
     pub milestone: Option<Option<IssuesCreateRequestMilestone>>,
-    ///Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
+    /// Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesCreateRequestLabelsItem>>,
-    ///Logins for Users to assign to this issue. _NOTE: Only users with push access can set assignees for new issues. Assignees are silently dropped otherwise._
+    /// Logins for Users to assign to this issue. _NOTE: Only users with push access can set assignees for new issues. Assignees are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<String>>,
-    ///An array of issue field values to set on this issue. Each field value must include the field ID and the value to set. Issue fields are only available for organization-owned repositories with the feature enabled. Field values are silently dropped otherwise.
+    /// An array of issue field values to set on this issue. Each field value must include the field ID and the value to set. Issue fields are only available for organization-owned repositories with the feature enabled. Field values are silently dropped otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssuesCreateRequestIssueFieldValuesItem>>,
-    ///The name of the issue type to associate with this issue. _NOTE: Only users with push access can set the type for new issues. The type is silently dropped otherwise._
+    /// The name of the issue type to associate with this issue. _NOTE: Only users with push access can set the type for new issues. The type is silently dropped otherwise._
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -49,11 +49,26 @@ pub struct IssuesCreateRequest {
     )]
     pub r#type: Option<Option<String>>,
 }
+impl IssuesCreateRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(title: IssuesCreateRequestTitle) -> Self {
+        IssuesCreateRequest {
+            title,
+            body: None,
+            assignee: None,
+            milestone: None,
+            labels: None,
+            assignees: None,
+            issue_field_values: None,
+            r#type: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesCreateRequestMilestone {
-    StringType(String),
+    String(String),
     Integer(i64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -62,7 +77,7 @@ pub enum IssuesCreateRequestMilestone {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesCreateRequestLabelsItem {
-    StringType(String),
+    String(String),
     Variant1(IssuesCreateRequestLabelsItemVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -90,24 +105,36 @@ pub struct IssuesCreateRequestLabelsItemVariant1 {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IssuesCreateRequestIssueFieldValuesItem {
-    ///The ID of the issue field to set
+    /// The ID of the issue field to set
     pub field_id: i64,
-    ///The value to set for the field. For multi-select fields, provide an array of option names.
+    /// The value to set for the field. For multi-select fields, provide an array of option names.
     pub value: IssuesCreateRequestIssueFieldValuesItemValue,
 }
+impl IssuesCreateRequestIssueFieldValuesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        field_id: i64,
+        value: IssuesCreateRequestIssueFieldValuesItemValue,
+    ) -> Self {
+        IssuesCreateRequestIssueFieldValuesItem {
+            field_id,
+            value,
+        }
+    }
+}
 
-///The value to set for the field. For multi-select fields, provide an array of option names.
+/// The value to set for the field. For multi-select fields, provide an array of option names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesCreateRequestIssueFieldValuesItemValue {
-    StringType(String),
+    String(String),
     Number(f64),
     Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
-///Issue Event
+/// Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEvent {
     pub id: i64,
@@ -120,7 +147,7 @@ pub struct IssueEvent {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<Issue>,
-    ///Issue Event Label
+    /// Issue Event Label
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<IssueEventLabel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,43 +158,43 @@ pub struct IssueEvent {
     pub review_requester: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<SimpleUser>,
-    ///Groups of organization members that gives permissions on specified repositories.
+    /// Groups of organization members that gives permissions on specified repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_team: Option<Team>,
-    ///Issue Event Dismissed Review
+    /// Issue Event Dismissed Review
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_review: Option<IssueEventDismissedReview>,
-    ///Issue Event Milestone
+    /// Issue Event Milestone
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub milestone: Option<IssueEventMilestone>,
-    ///Issue Event Project Card
+    /// Issue Event Project Card
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<IssueEventProjectCard>,
-    ///Issue Event Rename
+    /// Issue Event Rename
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rename: Option<IssueEventRename>,
-    ///The type of issue.
+    /// The type of issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_type: Option<IssueTypeWebhook>,
-    ///The type of issue.
+    /// The type of issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_issue_type: Option<IssueTypeWebhook>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issue: Option<NullableIssueReference>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue: Option<NullableIssueReference>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_by: Option<NullableIssueReference>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocking: Option<NullableIssueReference>,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,14 +203,14 @@ pub struct IssueEvent {
     pub performed_via_github_app: Option<Integration>,
 }
 
-///Issue Event Label
+/// Issue Event Label
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventLabel {
     pub name: Option<String>,
     pub color: Option<String>,
 }
 
-///Issue Event Dismissed Review
+/// Issue Event Dismissed Review
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventDismissedReview {
     pub state: String,
@@ -193,13 +220,13 @@ pub struct IssueEventDismissedReview {
     pub dismissal_commit_id: Option<String>,
 }
 
-///Issue Event Milestone
+/// Issue Event Milestone
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventMilestone {
     pub title: String,
 }
 
-///Issue Event Project Card
+/// Issue Event Project Card
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventProjectCard {
     pub url: String,
@@ -211,107 +238,107 @@ pub struct IssueEventProjectCard {
     pub previous_column_name: Option<String>,
 }
 
-///Issue Event Rename
+/// Issue Event Rename
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueEventRename {
     pub from: String,
     pub to: String,
 }
 
-///The type of issue.
+/// The type of issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeWebhook {
-    ///The unique identifier of the issue type.
+    /// The unique identifier of the issue type.
     pub id: i64,
-    ///The name of the issue type.
+    /// The name of the issue type.
     pub name: String,
-    ///The color of the issue type.
+    /// The color of the issue type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<IssueTypeColor>,
 }
 
-///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+/// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueReference {
-    ///The number of the referenced issue.
+    /// The number of the referenced issue.
     pub number: i64,
-    ///The title of the referenced issue.
+    /// The title of the referenced issue.
     pub title: String,
-    ///The state of the referenced issue.
+    /// The state of the referenced issue.
     pub state: String,
-    ///The reason for the referenced issue's state.
+    /// The reason for the referenced issue's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
-    ///A GitHub repository.
+    /// A GitHub repository.
     pub repository: SimpleRepository,
-    ///The type of the referenced issue.
+    /// The type of the referenced issue.
     pub issue_type: Option<NullableIssueReferenceIssueType>,
 }
 
-///The type of the referenced issue.
+/// The type of the referenced issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueReferenceIssueType {
-    ///The unique identifier of the issue type.
+    /// The unique identifier of the issue type.
     pub id: i64,
-    ///The node identifier of the issue type.
+    /// The node identifier of the issue type.
     pub node_id: String,
-    ///The name of the issue type.
+    /// The name of the issue type.
     pub name: String,
-    ///The color of the issue type.
+    /// The color of the issue type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
 
-///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+/// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueEventIntent {
-    ///The reasoning the agent provided for the change.
+    /// The reasoning the agent provided for the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///The confidence level the agent had when performing this action.
+    /// The confidence level the agent had when performing this action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh>,
 }
 
 crate::open_enum! {
-    #[doc = "The confidence level the agent had when performing this action."]
+    #[doc = " The confidence level the agent had when performing this action."]
     LowOrMediumOrHigh { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesUpdateRequest {
-    ///The title of the issue.
+    /// The title of the issue.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub title: Option<Option<IssuesCreateRequestMilestone>>,
-    ///The contents of the issue.
+    /// The contents of the issue.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub body: Option<Option<String>>,
-    ///Username to assign to this issue. **This field is closing down.**
+    /// Username to assign to this issue. **This field is closing down.**
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub assignee: Option<Option<String>>,
-    ///The open or closed state of the issue.
+    /// The open or closed state of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OpenOrClosed2>,
-    ///The reason for the state change. Ignored unless `state` is changed.
+    /// The reason for the state change. Ignored unless `state` is changed.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub state_reason: Option<Option<IssuesUpdateRequestStateReason>>,
-    ///The ID of the issue to mark as the canonical duplicate when `state_reason` is `duplicate`. The issue must exist and be accessible to the authenticated user. Ignored when `state_reason` is not `duplicate`.
+    /// The ID of the issue to mark as the canonical duplicate when `state_reason` is `duplicate`. The issue must exist and be accessible to the authenticated user. Ignored when `state_reason` is not `duplicate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_issue_id: Option<i64>,
     #[serde(
@@ -320,16 +347,16 @@ pub struct IssuesUpdateRequest {
         with = "crate::runtime::double_option"
     )]
     pub milestone: Option<Option<IssuesCreateRequestMilestone>>,
-    ///Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
+    /// Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateRequestLabelsItem>>,
-    ///Usernames to assign to this issue. Pass one or more user logins to _replace_ the set of assignees on this issue. Send an empty array (`[]`) to clear all assignees from the issue. Only users with push access can set assignees for new issues. Without push access to the repository, assignee changes are silently dropped.
+    /// Usernames to assign to this issue. Pass one or more user logins to _replace_ the set of assignees on this issue. Send an empty array (`[]`) to clear all assignees from the issue. Only users with push access can set assignees for new issues. Without push access to the repository, assignee changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<IssuesUpdateRequestAssigneesItem>>,
-    ///An array of issue field values to set on this issue. Each field value must include the field ID and the value to set. Only users with push access can set field values for issues
+    /// An array of issue field values to set on this issue. Each field value must include the field ID and the value to set. Only users with push access can set field values for issues
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssuesUpdateRequestIssueFieldValuesItem>>,
-    ///The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
+    /// The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -339,7 +366,7 @@ pub struct IssuesUpdateRequest {
 }
 
 crate::open_enum! {
-    #[doc = "The reason for the state change. Ignored unless `state` is changed."]
+    #[doc = " The reason for the state change. Ignored unless `state` is changed."]
     IssuesUpdateRequestStateReason { Completed = "completed", NotPlanned = "not_planned",
     Duplicate = "duplicate", Reopened = "reopened", }
 }
@@ -347,7 +374,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateRequestLabelsItem {
-    StringType(String),
+    String(String),
     Variant1(IssuesUpdateRequestLabelsItemVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -371,26 +398,26 @@ pub struct IssuesUpdateRequestLabelsItemVariant1 {
         with = "crate::runtime::double_option"
     )]
     pub color: Option<Option<String>>,
-    ///Optional reasoning for selecting this label.
+    /// Optional reasoning for selecting this label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
+    /// If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    ///The confidence level for this label choice.
+    /// The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 crate::open_enum! {
-    #[doc = "The confidence level for this label choice."] LowOrMediumOrHigh2 { Low =
+    #[doc = " The confidence level for this label choice."] LowOrMediumOrHigh2 { Low =
     "low", Medium = "medium", High = "high", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateRequestAssigneesItem {
-    StringType(String),
+    String(String),
     Variant1(IssuesUpdateRequestAssigneesItemVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -400,61 +427,76 @@ pub enum IssuesUpdateRequestAssigneesItem {
 pub struct IssuesUpdateRequestAssigneesItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    ///Optional reasoning for selecting this assignee.
+    /// Optional reasoning for selecting this assignee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
+    /// If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    ///The confidence level for this assignee choice.
+    /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IssuesUpdateRequestIssueFieldValuesItem {
-    ///The ID of the issue field to set
+    /// The ID of the issue field to set
     pub field_id: i64,
-    ///The value to set for the field. For multi-select fields, provide an array of option names.
+    /// The value to set for the field. For multi-select fields, provide an array of option names.
     pub value: IssuesCreateRequestIssueFieldValuesItemValue,
-    ///Optional reasoning for setting this field value.
+    /// Optional reasoning for setting this field value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
+    /// If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    ///The confidence level for this field value choice.
+    /// The confidence level for this field value choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh2>,
 }
+impl IssuesUpdateRequestIssueFieldValuesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        field_id: i64,
+        value: IssuesCreateRequestIssueFieldValuesItemValue,
+    ) -> Self {
+        IssuesUpdateRequestIssueFieldValuesItem {
+            field_id,
+            value,
+            rationale: None,
+            suggest: None,
+            confidence: None,
+        }
+    }
+}
 
-///The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
+/// The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateRequestType {
-    StringType(String),
+    String(String),
     Variant1(IssuesUpdateRequestTypeVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
-///The issue type with optional metadata.
+/// The issue type with optional metadata.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesUpdateRequestTypeVariant1 {
-    ///The name of the issue type to associate with this issue, or `null` to remove the current issue type.
+    /// The name of the issue type to associate with this issue, or `null` to remove the current issue type.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub value: Option<Option<String>>,
-    ///Optional reasoning for selecting this type.
+    /// Optional reasoning for selecting this type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
+    /// If `true`, the change is stored as a pending suggestion for human review rather than applied directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    ///The confidence level for this type choice.
+    /// The confidence level for this type choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh2>,
 }
@@ -463,27 +505,27 @@ pub struct IssuesUpdateRequestTypeVariant1 {
 pub struct IssuesUpdateResponse {
     pub id: i64,
     pub node_id: String,
-    ///URL for the issue
+    /// URL for the issue
     pub url: String,
     pub repository_url: String,
     pub labels_url: String,
     pub comments_url: String,
     pub events_url: String,
     pub html_url: String,
-    ///Number uniquely identifying the issue within its repository
+    /// Number uniquely identifying the issue within its repository
     pub number: i64,
-    ///State of the issue; either 'open' or 'closed'
+    /// State of the issue; either 'open' or 'closed'
     pub state: String,
-    ///The reason for the current state
+    /// The reason for the current state
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<IssueStateReason>,
-    ///Title of the issue
+    /// Title of the issue
     pub title: String,
-    ///Contents of the issue
+    /// Contents of the issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
-    ///Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
+    /// Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
     pub labels: Vec<IssueLabelsItem>,
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -508,49 +550,49 @@ pub struct IssuesUpdateResponse {
     pub body_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
-    ///The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
+    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    ///Sub-issues Summary
+    /// Sub-issues Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issues_summary: Option<SubIssuesSummary>,
-    ///URL to get the parent issue of this issue, if it is a sub-issue
+    /// URL to get the parent issue of this issue, if it is a sub-issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
-    ///Issue Dependencies Summary
+    /// Issue Dependencies Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssueFieldValue>>,
-    /**Pending suggestions for each suggestible field (`type`,
-`issue_field_values`, `labels`, `assignees`, `state`) the
-request touched. Omitted for fields not in the request or
-with no pending or ignored suggestions. Items tagged
-`ignored` are echoes of the current request's inputs that
-were not persisted as pending suggestions.*/
+    /// Pending suggestions for each suggestible field (`type`,
+    /// `issue_field_values`, `labels`, `assignees`, `state`) the
+    /// request touched. Omitted for fields not in the request or
+    /// with no pending or ignored suggestions. Items tagged
+    /// `ignored` are echoes of the current request's inputs that
+    /// were not persisted as pending suggestions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestions: Option<IssuesUpdateResponseSuggestions>,
 }
 
-/**Pending suggestions for each suggestible field (`type`,
-`issue_field_values`, `labels`, `assignees`, `state`) the
-request touched. Omitted for fields not in the request or
-with no pending or ignored suggestions. Items tagged
-`ignored` are echoes of the current request's inputs that
-were not persisted as pending suggestions.*/
+/// Pending suggestions for each suggestible field (`type`,
+/// `issue_field_values`, `labels`, `assignees`, `state`) the
+/// request touched. Omitted for fields not in the request or
+/// with no pending or ignored suggestions. Items tagged
+/// `ignored` are echoes of the current request's inputs that
+/// were not persisted as pending suggestions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssuesUpdateResponseSuggestions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,7 +702,7 @@ pub struct IssuesUpdateResponseSuggestionsStateItem {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddAssigneesRequest {
-    ///Usernames of people to assign this issue to. _NOTE: Only users with push access can add assignees to an issue. Assignees are silently ignored otherwise._
+    /// Usernames of people to assign this issue to. _NOTE: Only users with push access can add assignees to an issue. Assignees are silently ignored otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<IssuesAddAssigneesRequestAssigneesItem>>,
 }
@@ -668,7 +710,7 @@ pub struct IssuesAddAssigneesRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesAddAssigneesRequestAssigneesItem {
-    StringType(String),
+    String(String),
     Variant1(IssuesAddAssigneesRequestAssigneesItemVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -676,32 +718,32 @@ pub enum IssuesAddAssigneesRequestAssigneesItem {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddAssigneesRequestAssigneesItemVariant1 {
-    ///The login of the user to assign.
+    /// The login of the user to assign.
     pub login: String,
-    ///Optional reasoning for adding this assignee.
+    /// Optional reasoning for adding this assignee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///If `true`, the assignee is stored as a pending suggestion for human review rather than applied directly.
+    /// If `true`, the assignee is stored as a pending suggestion for human review rather than applied directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    ///The confidence level for this assignee choice.
+    /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesRemoveAssigneesRequest {
-    ///Usernames of assignees to remove from an issue. _NOTE: Only users with push access can remove assignees from an issue. Assignees are silently ignored otherwise._
+    /// Usernames of assignees to remove from an issue. _NOTE: Only users with push access can remove assignees from an issue. Assignees are silently ignored otherwise._
     pub assignees: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddBlockedByDependencyRequest {
-    ///The id of the issue that blocks the current issue
+    /// The id of the issue that blocks the current issue
     pub issue_id: i64,
 }
 
-///Issue Event for Issue
+/// Issue Event for Issue
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssueEventForIssue {
@@ -735,13 +777,13 @@ pub enum IssueEventForIssue {
     Other(serde_json::Value),
 }
 
-///Labeled Issue Event
+/// Labeled Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LabeledIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -749,7 +791,7 @@ pub struct LabeledIssueEvent {
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
     pub label: LabeledIssueEventLabel,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
@@ -760,13 +802,13 @@ pub struct LabeledIssueEventLabel {
     pub color: String,
 }
 
-///Unlabeled Issue Event
+/// Unlabeled Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UnlabeledIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -774,60 +816,60 @@ pub struct UnlabeledIssueEvent {
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
     pub label: LabeledIssueEventLabel,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-///Assigned Issue Event
+/// Assigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AssignedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    ///GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
+    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     pub performed_via_github_app: Option<Integration>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub assignee: SimpleUser,
-    ///A GitHub user.
+    /// A GitHub user.
     pub assigner: SimpleUser,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-///Unassigned Issue Event
+/// Unassigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UnassignedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub assignee: SimpleUser,
-    ///A GitHub user.
+    /// A GitHub user.
     pub assigner: SimpleUser,
 }
 
-///Milestoned Issue Event
+/// Milestoned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MilestonedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -842,13 +884,13 @@ pub struct MilestonedIssueEventMilestone {
     pub title: String,
 }
 
-///Demilestoned Issue Event
+/// Demilestoned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DemilestonedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -858,13 +900,13 @@ pub struct DemilestonedIssueEvent {
     pub milestone: MilestonedIssueEventMilestone,
 }
 
-///Renamed Issue Event
+/// Renamed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RenamedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -880,59 +922,59 @@ pub struct RenamedIssueEventRename {
     pub to: String,
 }
 
-///Review Requested Issue Event
+/// Review Requested Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewRequestedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub review_requester: SimpleUser,
-    ///Groups of organization members that gives permissions on specified repositories.
+    /// Groups of organization members that gives permissions on specified repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_team: Option<Team>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<SimpleUser>,
 }
 
-///Review Request Removed Issue Event
+/// Review Request Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewRequestRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub review_requester: SimpleUser,
-    ///Groups of organization members that gives permissions on specified repositories.
+    /// Groups of organization members that gives permissions on specified repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_team: Option<Team>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<SimpleUser>,
 }
 
-///Review Dismissed Issue Event
+/// Review Dismissed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewDismissedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -951,13 +993,13 @@ pub struct ReviewDismissedIssueEventDismissedReview {
     pub dismissal_commit_id: Option<String>,
 }
 
-///Locked Issue Event
+/// Locked Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LockedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -967,13 +1009,13 @@ pub struct LockedIssueEvent {
     pub lock_reason: Option<String>,
 }
 
-///Added to Project Issue Event
+/// Added to Project Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AddedToProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -995,13 +1037,13 @@ pub struct AddedToProjectIssueEventProjectCard {
     pub previous_column_name: Option<String>,
 }
 
-///Moved Column in Project Issue Event
+/// Moved Column in Project Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MovedColumnInProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -1012,13 +1054,13 @@ pub struct MovedColumnInProjectIssueEvent {
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
-///Removed from Project Issue Event
+/// Removed from Project Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RemovedFromProjectIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -1029,225 +1071,225 @@ pub struct RemovedFromProjectIssueEvent {
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
-///Converted Note to Issue Issue Event
+/// Converted Note to Issue Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ConvertedNoteToIssueIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
-    ///GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
+    /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     pub performed_via_github_app: Option<Integration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<AddedToProjectIssueEventProjectCard>,
 }
 
-///Issue Type Added Issue Event
+/// Issue Type Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///The type of issue.
+    /// The type of issue.
     pub issue_type: Option<IssueTypeWebhook>,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-///Issue Type Removed Issue Event
+/// Issue Type Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///The type of issue.
+    /// The type of issue.
     pub prev_issue_type: Option<IssueTypeWebhook>,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-///Issue Type Changed Issue Event
+/// Issue Type Changed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueTypeChangedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///The type of issue.
+    /// The type of issue.
     pub issue_type: Option<IssueTypeWebhook>,
-    ///The type of issue.
+    /// The type of issue.
     pub prev_issue_type: Option<IssueTypeWebhook>,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-///Sub-issue Added Issue Event
+/// Sub-issue Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SubIssueAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<NullableIssueReference>,
 }
 
-///Sub-issue Removed Issue Event
+/// Sub-issue Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SubIssueRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<NullableIssueReference>,
 }
 
-///Parent-issue Added Issue Event
+/// Parent-issue Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ParentIssueAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<NullableIssueReference>,
 }
 
-///Parent-issue Removed Issue Event
+/// Parent-issue Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ParentIssueRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<NullableIssueReference>,
 }
 
-///Blocked-by Added Issue Event
+/// Blocked-by Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockedByAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<NullableIssueReference>,
 }
 
-///Blocked-by Removed Issue Event
+/// Blocked-by Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockedByRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<NullableIssueReference>,
 }
 
-///Blocking Added Issue Event
+/// Blocking Added Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockingAddedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<NullableIssueReference>,
 }
 
-///Blocking Removed Issue Event
+/// Blocking Removed Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BlockingRemovedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
+    /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<NullableIssueReference>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesSetIssueFieldValuesRequest {
-    ///An array of issue field values to set for this issue. Each field value must include the field ID and the value to set. All existing field values will be replaced.
+    /// An array of issue field values to set for this issue. Each field value must include the field ID and the value to set. All existing field values will be replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<
         Vec<IssuesSetIssueFieldValuesRequestIssueFieldValuesItem>,
@@ -1256,25 +1298,37 @@ pub struct IssuesSetIssueFieldValuesRequest {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
-    ///The ID of the issue field to set
+    /// The ID of the issue field to set
     pub field_id: i64,
-    /**The value to set for the field. The type depends on the field's data type:
-- For text fields: provide a string value
-- For single_select fields: provide the option name as a string (must match an existing option)
-- For number fields: provide a numeric value
-- For date fields: provide an ISO 8601 date string*/
+    /// The value to set for the field. The type depends on the field's data type:
+    /// - For text fields: provide a string value
+    /// - For single_select fields: provide the option name as a string (must match an existing option)
+    /// - For number fields: provide a numeric value
+    /// - For date fields: provide an ISO 8601 date string
     pub value: IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue,
 }
+impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        field_id: i64,
+        value: IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue,
+    ) -> Self {
+        IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
+            field_id,
+            value,
+        }
+    }
+}
 
-/**The value to set for the field. The type depends on the field's data type:
-- For text fields: provide a string value
-- For single_select fields: provide the option name as a string (must match an existing option)
-- For number fields: provide a numeric value
-- For date fields: provide an ISO 8601 date string*/
+/// The value to set for the field. The type depends on the field's data type:
+/// - For text fields: provide a string value
+/// - For single_select fields: provide the option name as a string (must match an existing option)
+/// - For number fields: provide a numeric value
+/// - For date fields: provide an ISO 8601 date string
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue {
-    StringType(String),
+    String(String),
     Number(f64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -1282,7 +1336,7 @@ pub enum IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddIssueFieldValuesRequest {
-    ///An array of issue field values to add to this issue. Each field value must include the field ID and the value to set.
+    /// An array of issue field values to add to this issue. Each field value must include the field ID and the value to set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<IssuesCreateRequestIssueFieldValuesItem>>,
 }
@@ -1298,7 +1352,7 @@ pub enum IssuesSetLabelsRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesSetLabelsRequestVariant0 {
-    ///The names of the labels to set for the issue. The labels you set replace any existing labels. You can pass an empty array to remove all labels. Alternatively, you can pass a single label as a `string` or an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. You can also add labels to the existing labels for an issue. For more information, see "[Add labels to an issue](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)."
+    /// The names of the labels to set for the issue. The labels you set replace any existing labels. You can pass an empty array to remove all labels. Alternatively, you can pass a single label as a `string` or an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. You can also add labels to the existing labels for an issue. For more information, see "[Add labels to an issue](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
 }
@@ -1324,7 +1378,7 @@ pub enum IssuesAddLabelsRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddLabelsRequestVariant0 {
-    ///The labels to add to the issue's existing labels. You can also pass an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. To replace all of the labels for an issue, use "[Set labels for an issue](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)."
+    /// The labels to add to the issue's existing labels. You can also pass an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. To replace all of the labels for an issue, use "[Set labels for an issue](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesAddLabelsRequestVariant0LabelsItem>>,
 }
@@ -1332,7 +1386,7 @@ pub struct IssuesAddLabelsRequestVariant0 {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum IssuesAddLabelsRequestVariant0LabelsItem {
-    StringType(String),
+    String(String),
     Variant1(IssuesAddLabelsRequestVariant0LabelsItemVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -1340,60 +1394,61 @@ pub enum IssuesAddLabelsRequestVariant0LabelsItem {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddLabelsRequestVariant0LabelsItemVariant1 {
-    ///The name of the label to add.
+    /// The name of the label to add.
     pub name: String,
-    ///Optional reasoning for adding this label.
+    /// Optional reasoning for adding this label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
-    ///If `true`, the label is stored as a pending suggestion for human review rather than applied directly.
+    /// If `true`, the label is stored as a pending suggestion for human review rather than applied directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
-    ///The confidence level for this label choice.
+    /// The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<LowOrMediumOrHigh2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesLockRequest {
-    /**The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:
- * `off-topic`
- * `too heated`
- * `resolved`
- * `spam`*/
+    /// The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:
+    ///  * `off-topic`
+    ///  * `too heated`
+    ///  * `resolved`
+    ///  * `spam`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_reason: Option<IssuesLockRequestLockReason>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:  \n * `off-topic`  \n * `too heated`  \n * `resolved`  \n * `spam`"]
-    IssuesLockRequestLockReason { OffTopic = "off-topic", TooHeated = "too heated",
-    Resolved = "resolved", Spam = "spam", }
+    " The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:"]
+    #[doc = "  * `off-topic`"] #[doc = "  * `too heated`"] #[doc = "  * `resolved`"]
+    #[doc = "  * `spam`"] IssuesLockRequestLockReason { OffTopic = "off-topic", TooHeated
+    = "too heated", Resolved = "resolved", Spam = "spam", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesRemoveSubIssueRequest {
-    ///The id of the sub-issue to remove
+    /// The id of the sub-issue to remove
     pub sub_issue_id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesAddSubIssueRequest {
-    ///The id of the sub-issue to add. The sub-issue must belong to the same repository owner as the parent issue
+    /// The id of the sub-issue to add. The sub-issue must belong to the same repository owner as the parent issue
     pub sub_issue_id: i64,
-    ///Option that, when true, instructs the operation to replace the sub-issues current parent issue
+    /// Option that, when true, instructs the operation to replace the sub-issues current parent issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_parent: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesReprioritizeSubIssueRequest {
-    ///The id of the sub-issue to reprioritize
+    /// The id of the sub-issue to reprioritize
     pub sub_issue_id: i64,
-    ///The id of the sub-issue to be prioritized after (either positional argument after OR before should be specified).
+    /// The id of the sub-issue to be prioritized after (either positional argument after OR before should be specified).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
-    ///The id of the sub-issue to be prioritized before (either positional argument after OR before should be specified).
+    /// The id of the sub-issue to be prioritized before (either positional argument after OR before should be specified).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_id: Option<i64>,
 }
@@ -1409,48 +1464,48 @@ crate::open_enum! {
     "invalidated", All = "all", }
 }
 
-///An agent-proposed change to an issue that a maintainer can approve or dismiss.
+/// An agent-proposed change to an issue that a maintainer can approve or dismiss.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueSuggestion {
-    ///The unique identifier of the suggestion.
+    /// The unique identifier of the suggestion.
     pub id: i64,
-    ///The unique identifier of the issue the suggestion applies to.
+    /// The unique identifier of the issue the suggestion applies to.
     pub issue_id: i64,
-    ///The kind of change proposed.
+    /// The kind of change proposed.
     pub action: IssuesListSuggestionsAction,
-    ///The suggestion's lifecycle state.
+    /// The suggestion's lifecycle state.
     pub state: IssueSuggestionState,
-    ///The identifier of the target the change applies to (issue type, label, field, assignee, or duplicate issue), when applicable.
+    /// The identifier of the target the change applies to (issue type, label, field, assignee, or duplicate issue), when applicable.
     pub target_id: Option<i64>,
-    ///The proposed value, when applicable. An array for multi-select field suggestions.
+    /// The proposed value, when applicable. An array for multi-select field suggestions.
     pub target_value: Option<IssueSuggestionTargetValue>,
-    ///The rationale the actor provided for the suggestion.
+    /// The rationale the actor provided for the suggestion.
     pub rationale: Option<String>,
-    ///The actor's confidence level in the suggestion.
+    /// The actor's confidence level in the suggestion.
     pub confidence: Option<LowOrMediumOrHigh>,
-    ///The unique identifier of the actor that proposed the suggestion.
+    /// The unique identifier of the actor that proposed the suggestion.
     pub actor_id: Option<i64>,
-    ///The identifier of the timeline event created when the suggestion was approved, when applicable.
+    /// The identifier of the timeline event created when the suggestion was approved, when applicable.
     pub issue_event_id: Option<i64>,
-    ///The unique identifier of the user who approved or dismissed the suggestion.
+    /// The unique identifier of the user who approved or dismissed the suggestion.
     pub resolved_by: Option<i64>,
-    ///The time the suggestion was created.
+    /// The time the suggestion was created.
     pub created_at: String,
-    ///The time the suggestion was last updated.
+    /// The time the suggestion was last updated.
     pub updated_at: String,
 }
 
 crate::open_enum! {
-    #[doc = "The suggestion's lifecycle state."] IssueSuggestionState { Pending =
+    #[doc = " The suggestion's lifecycle state."] IssueSuggestionState { Pending =
     "pending", Applied = "applied", Approved = "approved", Dismissed = "dismissed",
     Replaced = "replaced", Invalidated = "invalidated", }
 }
 
-///The proposed value, when applicable. An array for multi-select field suggestions.
+/// The proposed value, when applicable. An array for multi-select field suggestions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssueSuggestionTargetValue {
-    StringType(String),
+    String(String),
     Number(f64),
     Boolean(bool),
     Array(Vec<String>),
@@ -1458,7 +1513,7 @@ pub enum IssueSuggestionTargetValue {
     Other(serde_json::Value),
 }
 
-///Timeline Event
+/// Timeline Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum TimelineIssueEvents {
@@ -1499,18 +1554,18 @@ pub enum TimelineIssueEvents {
     Other(serde_json::Value),
 }
 
-///Timeline Comment Event
+/// Timeline Comment Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCommentEvent {
     pub event: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
-    ///Unique identifier of the issue comment
+    /// Unique identifier of the issue comment
     pub id: i64,
     pub node_id: String,
-    ///URL for the issue comment
+    /// URL for the issue comment
     pub url: String,
-    ///Contents of the issue comment
+    /// Contents of the issue comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1518,31 +1573,31 @@ pub struct TimelineCommentEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     pub html_url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
     pub created_at: String,
     pub updated_at: String,
     pub issue_url: String,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    ///Context around who pinned an issue comment and when it was pinned.
+    /// Context around who pinned an issue comment and when it was pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<NullablePinnedIssueComment>,
-    ///Details about why an issue comment was minimized.
+    /// Details about why an issue comment was minimized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<NullableIssueCommentMinimized>,
 }
 
-///Timeline Cross Referenced Event
+/// Timeline Cross Referenced Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCrossReferencedEvent {
     pub event: String,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
     pub created_at: String,
@@ -1554,25 +1609,25 @@ pub struct TimelineCrossReferencedEvent {
 pub struct TimelineCrossReferencedEventSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    ///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
+    /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<Issue>,
 }
 
-///Timeline Committed Event
+/// Timeline Committed Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCommittedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
-    ///SHA for the commit
+    /// SHA for the commit
     pub sha: String,
     pub node_id: String,
     pub url: String,
-    ///Identifying information for the git-user
+    /// Identifying information for the git-user
     pub author: GitCommitAuthor,
-    ///Identifying information for the git-user
+    /// Identifying information for the git-user
     pub committer: GitCommitAuthor,
-    ///Message describing the purpose of the commit
+    /// Message describing the purpose of the commit
     pub message: String,
     pub tree: ShortBranchCommit,
     pub parents: Vec<GitCommitParentsItem>,
@@ -1580,16 +1635,16 @@ pub struct TimelineCommittedEvent {
     pub html_url: String,
 }
 
-///Timeline Reviewed Event
+/// Timeline Reviewed Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineReviewedEvent {
     pub event: String,
-    ///Unique identifier of the review
+    /// Unique identifier of the review
     pub id: i64,
     pub node_id: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
-    ///The text of the review.
+    /// The text of the review.
     pub body: Option<String>,
     pub state: String,
     pub html_url: String,
@@ -1600,17 +1655,17 @@ pub struct TimelineReviewedEvent {
     pub submitted_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///A commit SHA for the review.
+    /// A commit SHA for the review.
     pub commit_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
 }
 
-///Timeline Line Commented Event
+/// Timeline Line Commented Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineLineCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1621,7 +1676,7 @@ pub struct TimelineLineCommentedEvent {
     pub comments: Option<Vec<PullRequestReviewComment>>,
 }
 
-///Timeline Commit Commented Event
+/// Timeline Commit Commented Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineCommitCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1634,50 +1689,50 @@ pub struct TimelineCommitCommentedEvent {
     pub comments: Option<Vec<CommitComment>>,
 }
 
-///Timeline Assigned Issue Event
+/// Timeline Assigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineAssignedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub assignee: SimpleUser,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
-///Timeline Unassigned Issue Event
+/// Timeline Unassigned Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TimelineUnassignedIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
     pub commit_url: Option<String>,
     pub created_at: String,
     pub performed_via_github_app: Option<Integration>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub assignee: SimpleUser,
 }
 
-///State Change Issue Event
+/// State Change Issue Event
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct StateChangeIssueEvent {
     pub id: i64,
     pub node_id: String,
     pub url: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub actor: SimpleUser,
     pub event: String,
     pub commit_id: Option<String>,
@@ -1686,32 +1741,32 @@ pub struct StateChangeIssueEvent {
     pub performed_via_github_app: Option<Integration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
-    ///The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
+    /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<NullableIssueEventIntent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesCreateLabelRequest {
-    ///The name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
+    /// The name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
     pub name: String,
-    ///The [hexadecimal color code](http://www.color-hex.com/) for the label, without the leading `#`.
+    /// The [hexadecimal color code](http://www.color-hex.com/) for the label, without the leading `#`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    ///A short description of the label. Must be 100 characters or fewer.
+    /// A short description of the label. Must be 100 characters or fewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesUpdateLabelRequest {
-    ///The new name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
+    /// The new name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_name: Option<String>,
-    ///The [hexadecimal color code](http://www.color-hex.com/) for the label, without the leading `#`.
+    /// The [hexadecimal color code](http://www.color-hex.com/) for the label, without the leading `#`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    ///A short description of the label. Must be 100 characters or fewer.
+    /// A short description of the label. Must be 100 characters or fewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -1726,31 +1781,31 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesCreateMilestoneRequest {
-    ///The title of the milestone.
+    /// The title of the milestone.
     pub title: String,
-    ///The state of the milestone. Either `open` or `closed`.
+    /// The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OpenOrClosed>,
-    ///A description of the milestone.
+    /// A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesUpdateMilestoneRequest {
-    ///The title of the milestone.
+    /// The title of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///The state of the milestone. Either `open` or `closed`.
+    /// The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OpenOrClosed>,
-    ///A description of the milestone.
+    /// A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The milestone due date. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<String>,
 }

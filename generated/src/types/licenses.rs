@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///License
+/// License
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct License {
     pub key: String,
@@ -20,7 +20,7 @@ pub struct License {
     pub featured: bool,
 }
 
-///License Content
+/// License Content
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LicenseContent {
     pub name: String,

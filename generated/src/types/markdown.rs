@@ -4,17 +4,17 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct MarkdownRenderRequest {
-    ///The Markdown text to render in HTML.
+    /// The Markdown text to render in HTML.
     pub text: String,
-    ///The rendering mode.
+    /// The rendering mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<MarkdownOrGfm>,
-    ///The repository context to use when creating references in `gfm` mode.  For example, setting `context` to `octo-org/octo-repo` will change the text `#42` into an HTML link to issue 42 in the `octo-org/octo-repo` repository.
+    /// The repository context to use when creating references in `gfm` mode.  For example, setting `context` to `octo-org/octo-repo` will change the text `#42` into an HTML link to issue 42 in the `octo-org/octo-repo` repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The rendering mode."] MarkdownOrGfm { Markdown = "markdown", Gfm = "gfm", }
+    #[doc = " The rendering mode."] MarkdownOrGfm { Markdown = "markdown", Gfm = "gfm", }
 }
 

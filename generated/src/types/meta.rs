@@ -41,7 +41,7 @@ pub struct Root {
     pub user_search_url: String,
 }
 
-///Api Overview
+/// Api Overview
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiOverview {
     pub verifiable_password_authentication: bool,

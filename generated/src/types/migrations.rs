@@ -3,11 +3,11 @@
 use super::*;
 
 crate::open_enum! {
-    #[doc = "Allowed values that can be passed to the exclude param."] Repositories {
+    #[doc = " Allowed values that can be passed to the exclude param."] Repositories {
     Repositories = "repositories", }
 }
 
-///A migration.
+/// A migration.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Migration {
     pub id: i64,
@@ -21,7 +21,7 @@ pub struct Migration {
     pub exclude_releases: bool,
     pub exclude_owner_projects: bool,
     pub org_metadata_only: bool,
-    ///The repositories included in the migration. Only returned for export migrations.
+    /// The repositories included in the migration. Only returned for export migrations.
     pub repositories: Vec<Repository>,
     pub url: String,
     pub created_at: String,
@@ -29,37 +29,37 @@ pub struct Migration {
     pub node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
-    ///Exclude related items from being returned in the response in order to improve performance of the request. The array can include any of: `"repositories"`.
+    /// Exclude related items from being returned in the response in order to improve performance of the request. The array can include any of: `"repositories"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct MigrationsStartForOrgRequest {
-    ///A list of arrays indicating which repositories should be migrated.
+    /// A list of arrays indicating which repositories should be migrated.
     pub repositories: Vec<String>,
-    ///Indicates whether repositories should be locked (to prevent manipulation) while migrating data.
+    /// Indicates whether repositories should be locked (to prevent manipulation) while migrating data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_repositories: Option<bool>,
-    ///Indicates whether metadata should be excluded and only git source should be included for the migration.
+    /// Indicates whether metadata should be excluded and only git source should be included for the migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_metadata: Option<bool>,
-    ///Indicates whether the repository git data should be excluded from the migration.
+    /// Indicates whether the repository git data should be excluded from the migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_git_data: Option<bool>,
-    ///Indicates whether attachments should be excluded from the migration (to reduce migration archive file size).
+    /// Indicates whether attachments should be excluded from the migration (to reduce migration archive file size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_attachments: Option<bool>,
-    ///Indicates whether releases should be excluded from the migration (to reduce migration archive file size).
+    /// Indicates whether releases should be excluded from the migration (to reduce migration archive file size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_releases: Option<bool>,
-    ///Indicates whether projects owned by the organization or users should be excluded. from the migration.
+    /// Indicates whether projects owned by the organization or users should be excluded. from the migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_owner_projects: Option<bool>,
-    ///Indicates whether this should only include organization metadata (repositories array should be empty and will ignore other flags).
+    /// Indicates whether this should only include organization metadata (repositories array should be empty and will ignore other flags).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_metadata_only: Option<bool>,
-    ///Exclude related items from being returned in the response in order to improve performance of the request.
+    /// Exclude related items from being returned in the response in order to improve performance of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<Repositories2>>,
 }
@@ -68,13 +68,13 @@ crate::open_enum! {
     Repositories2 { Repositories = "repositories", }
 }
 
-///A repository import from an external source.
+/// A repository import from an external source.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Import {
     pub vcs: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_lfs: Option<bool>,
-    ///The URL of the originating repository.
+    /// The URL of the originating repository.
     pub vcs_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svc_root: Option<String>,
@@ -134,52 +134,52 @@ pub struct ImportProjectChoicesItem {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct MigrationsStartImportRequest {
-    ///The URL of the originating repository.
+    /// The URL of the originating repository.
     pub vcs_url: String,
-    ///The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response.
+    /// The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs: Option<MigrationsStartImportRequestVcs>,
-    ///If authentication is required, the username to provide to `vcs_url`.
+    /// If authentication is required, the username to provide to `vcs_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs_username: Option<String>,
-    ///If authentication is required, the password to provide to `vcs_url`.
+    /// If authentication is required, the password to provide to `vcs_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs_password: Option<String>,
-    ///For a tfvc import, the name of the project that is being imported.
+    /// For a tfvc import, the name of the project that is being imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response."]
+    " The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response."]
     MigrationsStartImportRequestVcs { Subversion = "subversion", Git = "git", Mercurial =
     "mercurial", Tfvc = "tfvc", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct MigrationsUpdateImportRequest {
-    ///The username to provide to the originating repository.
+    /// The username to provide to the originating repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs_username: Option<String>,
-    ///The password to provide to the originating repository.
+    /// The password to provide to the originating repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs_password: Option<String>,
-    ///The type of version control system you are migrating from.
+    /// The type of version control system you are migrating from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcs: Option<MigrationsUpdateImportRequestVcs>,
-    ///For a tfvc import, the name of the project that is being imported.
+    /// For a tfvc import, the name of the project that is being imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The type of version control system you are migrating from."]
+    #[doc = " The type of version control system you are migrating from."]
     MigrationsUpdateImportRequestVcs { Subversion = "subversion", Tfvc = "tfvc", Git =
     "git", Mercurial = "mercurial", }
 }
 
-///Porter Author
+/// Porter Author
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PorterAuthor {
     pub id: i64,
@@ -193,15 +193,15 @@ pub struct PorterAuthor {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct MigrationsMapCommitAuthorRequest {
-    ///The new Git author email.
+    /// The new Git author email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    ///The new Git author name.
+    /// The new Git author name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-///Porter Large File
+/// Porter Large File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PorterLargeFile {
     pub ref_name: String,
@@ -212,40 +212,48 @@ pub struct PorterLargeFile {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MigrationsSetLfsPreferenceRequest {
-    ///Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import.
+    /// Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import.
     pub use_lfs: OptInOrOptOut,
+}
+impl MigrationsSetLfsPreferenceRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(use_lfs: OptInOrOptOut) -> Self {
+        MigrationsSetLfsPreferenceRequest {
+            use_lfs,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import."]
+    " Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import."]
     OptInOrOptOut { OptIn = "opt_in", OptOut = "opt_out", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct MigrationsStartForAuthenticatedUserRequest {
-    ///Lock the repositories being migrated at the start of the migration
+    /// Lock the repositories being migrated at the start of the migration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_repositories: Option<bool>,
-    ///Indicates whether metadata should be excluded and only git source should be included for the migration.
+    /// Indicates whether metadata should be excluded and only git source should be included for the migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_metadata: Option<bool>,
-    ///Indicates whether the repository git data should be excluded from the migration.
+    /// Indicates whether the repository git data should be excluded from the migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_git_data: Option<bool>,
-    ///Do not include attachments in the migration
+    /// Do not include attachments in the migration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_attachments: Option<bool>,
-    ///Do not include releases in the migration
+    /// Do not include releases in the migration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_releases: Option<bool>,
-    ///Indicates whether projects owned by the organization or users should be excluded.
+    /// Indicates whether projects owned by the organization or users should be excluded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_owner_projects: Option<bool>,
-    ///Indicates whether this should only include organization metadata (repositories array should be empty and will ignore other flags).
+    /// Indicates whether this should only include organization metadata (repositories array should be empty and will ignore other flags).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_metadata_only: Option<bool>,
-    ///Exclude attributes from the API response to improve performance
+    /// Exclude attributes from the API response to improve performance
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<Repositories>>,
     pub repositories: Vec<String>,

@@ -2,39 +2,39 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///An OIDC custom property inclusion for repository properties
+/// An OIDC custom property inclusion for repository properties
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OidcCustomPropertyInclusion {
-    ///The name of the custom property that is included in the OIDC token
+    /// The name of the custom property that is included in the OIDC token
     pub custom_property_name: String,
-    ///Whether the inclusion was defined at the organization or enterprise level
+    /// Whether the inclusion was defined at the organization or enterprise level
     pub inclusion_source: OrganizationOrEnterprise,
 }
 
-///Input for creating an OIDC custom property inclusion
+/// Input for creating an OIDC custom property inclusion
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OidcCustomPropertyInclusionInput {
-    ///The name of the custom property to include in the OIDC token
+    /// The name of the custom property to include in the OIDC token
     pub custom_property_name: String,
 }
 
-///Actions OIDC Subject customization
+/// Actions OIDC Subject customization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OidcCustomSub {
-    ///Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
+    /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     pub include_claim_keys: Vec<String>,
-    ///Whether to opt in to the immutable OIDC subject claim format for the organization. When `true`, new OIDC tokens will use a stable, repository-ID-based `sub` claim instead of the name-based format.
+    /// Whether to opt in to the immutable OIDC subject claim format for the organization. When `true`, new OIDC tokens will use a stable, repository-ID-based `sub` claim instead of the name-based format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
 }
 
-///Actions OIDC Subject customization
+/// Actions OIDC Subject customization
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OidcUpdateOidcCustomSubTemplateForOrgRequest {
-    ///Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
+    /// Array of unique strings. Each claim key can only contain alphanumeric characters and underscores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_claim_keys: Option<Vec<String>>,
-    ///Whether to opt in to the immutable OIDC subject claim format for the organization. When `true`, new OIDC tokens will use a stable, repository-ID-based `sub` claim instead of the name-based format.
+    /// Whether to opt in to the immutable OIDC subject claim format for the organization. When `true`, new OIDC tokens will use a stable, repository-ID-based `sub` claim instead of the name-based format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
 }

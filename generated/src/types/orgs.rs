@@ -2,7 +2,7 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///Organization Full
+/// Organization Full
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationFull {
     pub login: String,
@@ -47,9 +47,9 @@ pub struct OrganizationFull {
     pub private_gists: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_usage: Option<i64>,
-    /**The number of collaborators on private repositories.
-
-This field may be null if the number of private repositories is over 50,000.*/
+    /// The number of collaborators on private repositories.
+    ///
+    /// This field may be null if the number of private repositories is over 50,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaborators: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,7 +58,7 @@ This field may be null if the number of private repositories is over 50,000.*/
     pub plan: Option<OrganizationFullPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_permission: Option<String>,
-    ///The default branch for repositories created in this organization.
+    /// The default branch for repositories created in this organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,143 +99,205 @@ This field may be null if the number of private repositories is over 50,000.*/
     pub members_can_fork_private_repositories: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether GitHub Advanced Security is enabled for new repositories and repositories transferred to this organization.\n\nThis field is only visible to organization owners or members of a team with the security manager role."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether GitHub Advanced Security is enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// This field is only visible to organization owners or members of a team with the security manager role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether Dependabot alerts are automatically enabled for new repositories and repositories transferred to this organization.\n\nThis field is only visible to organization owners or members of a team with the security manager role."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether Dependabot alerts are automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// This field is only visible to organization owners or members of a team with the security manager role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether Dependabot security updates are automatically enabled for new repositories and repositories transferred to this organization.\n\nThis field is only visible to organization owners or members of a team with the security manager role."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether Dependabot security updates are automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// This field is only visible to organization owners or members of a team with the security manager role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether dependency graph is automatically enabled for new repositories and repositories transferred to this organization.\n\nThis field is only visible to organization owners or members of a team with the security manager role."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether dependency graph is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// This field is only visible to organization owners or members of a team with the security manager role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether secret scanning is automatically enabled for new repositories and repositories transferred to this organization.\n\nThis field is only visible to organization owners or members of a team with the security manager role."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether secret scanning is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// This field is only visible to organization owners or members of a team with the security manager role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether secret scanning push protection is automatically enabled for new repositories and repositories transferred to this organization.\n\nThis field is only visible to organization owners or members of a team with the security manager role."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether secret scanning push protection is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// This field is only visible to organization owners or members of a team with the security manager role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_enabled_for_new_repositories: Option<bool>,
-    ///Whether a custom link is shown to contributors who are blocked from pushing a secret by push protection.
+    /// Whether a custom link is shown to contributors who are blocked from pushing a secret by push protection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link_enabled: Option<bool>,
-    ///An optional URL string to display to contributors who are blocked from pushing a secret.
+    /// An optional URL string to display to contributors who are blocked from pushing a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub archived_at: Option<String>,
-    ///Controls whether or not deploy keys may be added and used for repositories in the organization.
+    /// Controls whether or not deploy keys may be added and used for repositories in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_keys_enabled_for_repositories: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsUpdateRequest {
-    ///Billing email address. This address is not publicized.
+    /// Billing email address. This address is not publicized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_email: Option<String>,
-    ///The company name.
+    /// The company name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
-    ///The publicly visible email address.
+    /// The publicly visible email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    ///The Twitter username of the company.
+    /// The Twitter username of the company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twitter_username: Option<String>,
-    ///The location.
+    /// The location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    ///The shorthand name of the company.
+    /// The shorthand name of the company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The description of the company. The maximum size is 160 characters.
+    /// The description of the company. The maximum size is 160 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///Whether an organization can use organization projects.
+    /// Whether an organization can use organization projects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_organization_projects: Option<bool>,
-    ///Whether repositories that belong to the organization can use repository projects.
+    /// Whether repositories that belong to the organization can use repository projects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_repository_projects: Option<bool>,
-    ///Default permission level members have for organization repositories.
+    /// Default permission level members have for organization repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_repository_permission: Option<
         OrgsUpdateRequestDefaultRepositoryPermission,
     >,
-    ///Whether of non-admin organization members can create repositories. **Note:** A parameter can override this parameter. See `members_allowed_repository_creation_type` in this table for details.
+    /// Whether of non-admin organization members can create repositories. **Note:** A parameter can override this parameter. See `members_allowed_repository_creation_type` in this table for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_repositories: Option<bool>,
-    ///Whether organization members can create internal repositories, which are visible to all enterprise members. You can only allow members to create internal repositories if your organization is associated with an enterprise account using GitHub Enterprise Cloud or GitHub Enterprise Server 2.20+. For more information, see "[Restricting repository creation in your organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/restricting-repository-creation-in-your-organization)" in the GitHub Help documentation.
+    /// Whether organization members can create internal repositories, which are visible to all enterprise members. You can only allow members to create internal repositories if your organization is associated with an enterprise account using GitHub Enterprise Cloud or GitHub Enterprise Server 2.20+. For more information, see "[Restricting repository creation in your organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/restricting-repository-creation-in-your-organization)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_internal_repositories: Option<bool>,
-    ///Whether organization members can create private repositories, which are visible to organization members with permission. For more information, see "[Restricting repository creation in your organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/restricting-repository-creation-in-your-organization)" in the GitHub Help documentation.
+    /// Whether organization members can create private repositories, which are visible to organization members with permission. For more information, see "[Restricting repository creation in your organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/restricting-repository-creation-in-your-organization)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_private_repositories: Option<bool>,
-    ///Whether organization members can create public repositories, which are visible to anyone. For more information, see "[Restricting repository creation in your organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/restricting-repository-creation-in-your-organization)" in the GitHub Help documentation.
+    /// Whether organization members can create public repositories, which are visible to anyone. For more information, see "[Restricting repository creation in your organization](https://docs.github.com/github/setting-up-and-managing-organizations-and-teams/restricting-repository-creation-in-your-organization)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_public_repositories: Option<bool>,
-    /**Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud.
-**Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details.*/
+    /// Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud.
+    /// **Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_allowed_repository_creation_type: Option<AllOrPrivateOrNoneType>,
-    ///Whether organization members can create GitHub Pages sites. Existing published sites will not be impacted.
+    /// Whether organization members can create GitHub Pages sites. Existing published sites will not be impacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_pages: Option<bool>,
-    ///Whether organization members can create public GitHub Pages sites. Existing published sites will not be impacted.
+    /// Whether organization members can create public GitHub Pages sites. Existing published sites will not be impacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_public_pages: Option<bool>,
-    ///Whether organization members can create private GitHub Pages sites. Existing published sites will not be impacted.
+    /// Whether organization members can create private GitHub Pages sites. Existing published sites will not be impacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_private_pages: Option<bool>,
-    ///Whether organization members can fork private organization repositories.
+    /// Whether organization members can fork private organization repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_fork_private_repositories: Option<bool>,
-    ///Whether contributors to organization repositories are required to sign off on commits they make through GitHub's web interface.
+    /// Whether contributors to organization repositories are required to sign off on commits they make through GitHub's web interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blog: Option<String>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether GitHub Advanced Security is automatically enabled for new repositories and repositories transferred to this organization.\n\nTo use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see \"[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization).\"\n\nYou can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether GitHub Advanced Security is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether Dependabot alerts are automatically enabled for new repositories and repositories transferred to this organization.\n\nTo use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see \"[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization).\"\n\nYou can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether Dependabot alerts are automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_alerts_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether Dependabot security updates are automatically enabled for new repositories and repositories transferred to this organization.\n\nTo use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see \"[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization).\"\n\nYou can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether Dependabot security updates are automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether dependency graph is automatically enabled for new repositories and repositories transferred to this organization.\n\nTo use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see \"[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization).\"\n\nYou can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether dependency graph is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether secret scanning is automatically enabled for new repositories and repositories transferred to this organization.\n\nTo use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see \"[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization).\"\n\nYou can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether secret scanning is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_enabled_for_new_repositories: Option<bool>,
-    #[doc = "**Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.\n\nWhether secret scanning push protection is automatically enabled for new repositories and repositories transferred to this organization.\n\nTo use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see \"[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization).\"\n\nYou can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request."]
+    /// **Endpoint closing down notice.** Please use [code security configurations](https://docs.github.com/rest/code-security/configurations) instead.
+    ///
+    /// Whether secret scanning push protection is automatically enabled for new repositories and repositories transferred to this organization.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /orgs/{org}` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_enabled_for_new_repositories: Option<bool>,
-    ///Whether a custom link is shown to contributors who are blocked from pushing a secret by push protection.
+    /// Whether a custom link is shown to contributors who are blocked from pushing a secret by push protection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link_enabled: Option<bool>,
-    ///If `secret_scanning_push_protection_custom_link_enabled` is true, the URL that will be displayed to contributors who are blocked from pushing a secret.
+    /// If `secret_scanning_push_protection_custom_link_enabled` is true, the URL that will be displayed to contributors who are blocked from pushing a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection_custom_link: Option<String>,
-    ///Controls whether or not deploy keys may be added and used for repositories in the organization.
+    /// Controls whether or not deploy keys may be added and used for repositories in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_keys_enabled_for_repositories: Option<bool>,
 }
 
 crate::open_enum! {
-    #[doc = "Default permission level members have for organization repositories."]
+    #[doc = " Default permission level members have for organization repositories."]
     OrgsUpdateRequestDefaultRepositoryPermission { Read = "read", Write = "write", Admin
     = "admin", None = "none", }
 }
 
 crate::open_enum! {
     #[doc =
-    "Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud. \n**Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details."]
+    " Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud."]
+    #[doc =
+    " **Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details."]
     AllOrPrivateOrNoneType { All = "all", Private = "private", None = "none", }
 }
 
@@ -250,50 +312,75 @@ pub enum OrgsUpdateError422 {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsCreateArtifactDeploymentRecordRequest {
-    ///The name of the artifact.
+    /// The name of the artifact.
     pub name: String,
-    ///The hex encoded digest of the artifact.
+    /// The hex encoded digest of the artifact.
     pub digest: String,
-    ///The artifact version.
+    /// The artifact version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    ///The status of the artifact. Can be either deployed or decommissioned.
+    /// The status of the artifact. Can be either deployed or decommissioned.
     pub status: DeployedOrDecommissioned,
-    ///The stage of the deployment.
+    /// The stage of the deployment.
     pub logical_environment: String,
-    ///The physical region of the deployment.
+    /// The physical region of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
-    ///The deployment cluster.
+    /// The deployment cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    /**The unique identifier for the deployment represented by the new record. To accommodate differing
-containers and namespaces within a cluster, the following format is recommended:
-{namespaceName}-{deploymentName}-{containerName}.*/
+    /// The unique identifier for the deployment represented by the new record. To accommodate differing
+    /// containers and namespaces within a cluster, the following format is recommended:
+    /// {namespaceName}-{deploymentName}-{containerName}.
     pub deployment_name: String,
-    ///The tags associated with the deployment.
+    /// The tags associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
-    ///A list of runtime risks associated with the deployment.
+    /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<
         Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
     >,
-    /**The name of the GitHub repository associated with the artifact. This should be used
-when there are no provenance attestations available for the artifact. The repository
-must belong to the organization specified in the path parameter.
-
-If a provenance attestation is available for the artifact, the API will use
-the repository information from the attestation instead of this parameter.*/
+    /// The name of the GitHub repository associated with the artifact. This should be used
+    /// when there are no provenance attestations available for the artifact. The repository
+    /// must belong to the organization specified in the path parameter.
+    ///
+    /// If a provenance attestation is available for the artifact, the API will use
+    /// the repository information from the attestation instead of this parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_repository: Option<String>,
-    ///If true, the endpoint will return the created or updated record in the response body.
+    /// If true, the endpoint will return the created or updated record in the response body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
+impl OrgsCreateArtifactDeploymentRecordRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: String,
+        digest: String,
+        status: DeployedOrDecommissioned,
+        logical_environment: String,
+        deployment_name: String,
+    ) -> Self {
+        OrgsCreateArtifactDeploymentRecordRequest {
+            name,
+            digest,
+            version: None,
+            status,
+            logical_environment,
+            physical_environment: None,
+            cluster: None,
+            deployment_name,
+            tags: None,
+            runtime_risks: None,
+            github_repository: None,
+            return_records: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The status of the artifact. Can be either deployed or decommissioned."]
+    #[doc = " The status of the artifact. Can be either deployed or decommissioned."]
     DeployedOrDecommissioned { Deployed = "deployed", Decommissioned = "decommissioned",
     }
 }
@@ -306,13 +393,13 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsCreateArtifactDeploymentRecordResponse {
-    ///The number of deployment records created
+    /// The number of deployment records created
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
 }
 
-///Artifact Metadata Deployment Record
+/// Artifact Metadata Deployment Record
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ArtifactDeploymentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,7 +416,7 @@ pub struct ArtifactDeploymentRecord {
     pub deployment_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
-    ///A list of runtime risks associated with the deployment.
+    /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<
         Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
@@ -338,60 +425,60 @@ pub struct ArtifactDeploymentRecord {
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The ID of the provenance attestation associated with the deployment record.
+    /// The ID of the provenance attestation associated with the deployment record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsSetClusterDeploymentRecordsRequest {
-    ///The stage of the deployment.
+    /// The stage of the deployment.
     pub logical_environment: String,
-    ///The physical region of the deployment.
+    /// The physical region of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
-    ///The list of deployments to record.
+    /// The list of deployments to record.
     pub deployments: Vec<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
-    /**When enabled, deployments associated with repositories the actor can write to are processed
-while deployments associated with repositories that cannot be resolved or written to by the actor
-are skipped and reported in the `errors` array. When false (the default), the endpoint returns
-an error if any targeted repository cannot be resolved, the actor lacks write access, or no matching attestation can be found.*/
+    /// When enabled, deployments associated with repositories the actor can write to are processed
+    /// while deployments associated with repositories that cannot be resolved or written to by the actor
+    /// are skipped and reported in the `errors` array. When false (the default), the endpoint returns
+    /// an error if any targeted repository cannot be resolved, the actor lacks write access, or no matching attestation can be found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_success: Option<bool>,
-    ///If true, the endpoint will return the set records in the response body
+    /// If true, the endpoint will return the set records in the response body
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
-    ///The name of the artifact.
+    /// The name of the artifact.
     pub name: String,
-    ///The hex encoded digest of the artifact.
+    /// The hex encoded digest of the artifact.
     pub digest: String,
-    ///The artifact version.
+    /// The artifact version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    ///The deployment status of the artifact.
+    /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<DeployedOrDecommissioned2>,
-    /**The unique identifier for the deployment represented by the new record. To accommodate differing
-containers and namespaces within a record set, the following format is recommended:
-{namespaceName}-{deploymentName}-{containerName}.
-The deployment_name must be unique across all entries in the deployments array.*/
+    /// The unique identifier for the deployment represented by the new record. To accommodate differing
+    /// containers and namespaces within a record set, the following format is recommended:
+    /// {namespaceName}-{deploymentName}-{containerName}.
+    /// The deployment_name must be unique across all entries in the deployments array.
     pub deployment_name: String,
-    /**The name of the GitHub repository associated with the artifact. This should be used
-when there are no provenance attestations available for the artifact. The repository
-must belong to the organization specified in the path parameter.
-
-If a provenance attestation is available for the artifact, the API will use
-the repository information from the attestation instead of this parameter.*/
+    /// The name of the GitHub repository associated with the artifact. This should be used
+    /// when there are no provenance attestations available for the artifact. The repository
+    /// must belong to the organization specified in the path parameter.
+    ///
+    /// If a provenance attestation is available for the artifact, the API will use
+    /// the repository information from the attestation instead of this parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_repository: Option<String>,
-    ///Key-value pairs to tag the deployment record.
+    /// Key-value pairs to tag the deployment record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
-    ///A list of runtime risks associated with the deployment.
+    /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<
         Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
@@ -399,146 +486,146 @@ the repository information from the attestation instead of this parameter.*/
 }
 
 crate::open_enum! {
-    #[doc = "The deployment status of the artifact."] DeployedOrDecommissioned2 {
+    #[doc = " The deployment status of the artifact."] DeployedOrDecommissioned2 {
     Deployed = "deployed", Decommissioned = "decommissioned", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponse {
-    ///The number of deployment records created or updated.
+    /// The number of deployment records created or updated.
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<ArtifactDeploymentRecord>>,
-    ///A list of errors for deployments that could not be processed.
+    /// A list of errors for deployments that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<OrgsSetClusterDeploymentRecordsResponseErrorsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItem {
-    ///The reason the deployment failed processing.
+    /// The reason the deployment failed processing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<UnauthorizedOrNotFound>,
-    ///The deployment payload that could not be processed.
+    /// The deployment payload that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment>,
 }
 
 crate::open_enum! {
-    #[doc = "The reason the deployment failed processing."] UnauthorizedOrNotFound {
+    #[doc = " The reason the deployment failed processing."] UnauthorizedOrNotFound {
     Unauthorized = "unauthorized", NotFound = "not_found", }
 }
 
-///The deployment payload that could not be processed.
+/// The deployment payload that could not be processed.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponseErrorsItemDeployment {
-    ///The name of the artifact.
+    /// The name of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The digest of the artifact.
+    /// The digest of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    ///The name of the deployment that failed processing.
+    /// The name of the deployment that failed processing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_name: Option<String>,
-    ///The version of the deployment.
+    /// The version of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    ///The deployment status.
+    /// The deployment status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    ///The repository associated with the deployment.
+    /// The repository associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_repository: Option<String>,
-    ///Custom metadata tags for the deployment.
+    /// Custom metadata tags for the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<std::collections::BTreeMap<String, String>>,
-    ///Runtime risk classifications for the deployment.
+    /// Runtime risk classifications for the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCreateClusterDeploymentRecordsJobRequest {
-    ///The stage of the deployment.
+    /// The stage of the deployment.
     pub logical_environment: String,
-    ///The physical region of the deployment.
+    /// The physical region of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
-    ///The list of deployments to record.
+    /// The list of deployments to record.
     pub deployments: Vec<OrgsSetClusterDeploymentRecordsRequestDeploymentsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsCreateClusterDeploymentRecordsJobResponse {
-    ///The ID of the created job.
+    /// The ID of the created job.
     pub job_id: i64,
-    ///Deployments that were rejected during authorization.
+    /// Deployments that were rejected during authorization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsGetClusterDeploymentRecordsJobResponse {
-    ///The ID of the job.
+    /// The ID of the job.
     pub job_id: i64,
-    ///The current status of the job.
+    /// The current status of the job.
     pub status: OrgsGetClusterDeploymentRecordsJobResponseStatus,
-    ///When the job started processing (only present when processing, completed, or failed).
+    /// When the job started processing (only present when processing, completed, or failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    ///The number of records successfully mutated (only present when completed).
+    /// The number of records successfully mutated (only present when completed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    ///Processing errors (only present when completed or failed).
+    /// Processing errors (only present when completed or failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 crate::open_enum! {
-    #[doc = "The current status of the job."]
+    #[doc = " The current status of the job."]
     OrgsGetClusterDeploymentRecordsJobResponseStatus { Pending = "pending", Processing =
     "processing", Completed = "completed", Failed = "failed", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCreateArtifactStorageRecordRequest {
-    ///The name of the artifact.
+    /// The name of the artifact.
     pub name: String,
-    ///The digest of the artifact (algorithm:hex-encoded-digest).
+    /// The digest of the artifact (algorithm:hex-encoded-digest).
     pub digest: String,
-    ///The artifact version.
+    /// The artifact version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    ///The URL where the artifact is stored.
+    /// The URL where the artifact is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_url: Option<String>,
-    ///The path of the artifact.
+    /// The path of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    ///The base URL of the artifact registry.
+    /// The base URL of the artifact registry.
     pub registry_url: String,
-    ///The repository name within the registry.
+    /// The repository name within the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
-    ///The status of the artifact (e.g., active, inactive).
+    /// The status of the artifact (e.g., active, inactive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ActiveOrEolOrDeleted>,
-    /**The name of the GitHub repository associated with the artifact. This should be used
-when there are no provenance attestations available for the artifact. The repository
-must belong to the organization specified in the path parameter.
-
-If a provenance attestation is available for the artifact, the API will use
-the repository information from the attestation instead of this parameter.*/
+    /// The name of the GitHub repository associated with the artifact. This should be used
+    /// when there are no provenance attestations available for the artifact. The repository
+    /// must belong to the organization specified in the path parameter.
+    ///
+    /// If a provenance attestation is available for the artifact, the API will use
+    /// the repository information from the attestation instead of this parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_repository: Option<String>,
-    ///If true, the endpoint will return the created record in the response body.
+    /// If true, the endpoint will return the created record in the response body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
 
 crate::open_enum! {
-    #[doc = "The status of the artifact (e.g., active, inactive)."] ActiveOrEolOrDeleted
+    #[doc = " The status of the artifact (e.g., active, inactive)."] ActiveOrEolOrDeleted
     { Active = "active", Eol = "eol", Deleted = "deleted", }
 }
 
@@ -575,7 +662,7 @@ pub struct OrgsCreateArtifactStorageRecordResponseStorageRecordsItem {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListArtifactDeploymentRecordsResponse {
-    ///The number of deployment records for this digest and organization
+    /// The number of deployment records for this digest and organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -584,7 +671,7 @@ pub struct OrgsListArtifactDeploymentRecordsResponse {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListArtifactStorageRecordsResponse {
-    ///The number of storage records for this digest and organization
+    /// The number of storage records for this digest and organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -631,8 +718,8 @@ pub struct OrgsListAttestationsResponse {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsResponseAttestationsItem {
-    /**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
+    /// The attestation's Sigstore Bundle.
+    /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<OrgsListAttestationsResponseAttestationsItemBundle>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -643,8 +730,8 @@ Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobu
     pub initiator: Option<String>,
 }
 
-/**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
+/// The attestation's Sigstore Bundle.
+/// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsResponseAttestationsItemBundle {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
@@ -659,7 +746,7 @@ pub struct OrgsListAttestationsResponseAttestationsItemBundle {
     pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-///Org Hook
+/// Org Hook
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgHook {
     pub id: i64,
@@ -690,27 +777,27 @@ pub struct OrgHookConfig {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCreateWebhookRequest {
-    ///Must be passed as "web".
+    /// Must be passed as "web".
     pub name: String,
-    ///Key/value pairs to provide settings for this webhook.
+    /// Key/value pairs to provide settings for this webhook.
     pub config: OrgsCreateWebhookRequestConfig,
-    ///Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for. Set to `["*"]` to receive all possible events.
+    /// Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for. Set to `["*"]` to receive all possible events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
-    ///Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
+    /// Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
 
-///Key/value pairs to provide settings for this webhook.
+/// Key/value pairs to provide settings for this webhook.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCreateWebhookRequestConfig {
-    ///The URL to which the payloads will be delivered.
+    /// The URL to which the payloads will be delivered.
     pub url: String,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
+    /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
+    /// If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -723,28 +810,28 @@ pub struct OrgsCreateWebhookRequestConfig {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsUpdateWebhookRequest {
-    ///Key/value pairs to provide settings for this webhook.
+    /// Key/value pairs to provide settings for this webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<OrgsUpdateWebhookRequestConfig>,
-    ///Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for.
+    /// Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
-    ///Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
+    /// Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-///Key/value pairs to provide settings for this webhook.
+/// Key/value pairs to provide settings for this webhook.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsUpdateWebhookRequestConfig {
-    ///The URL to which the payloads will be delivered.
+    /// The URL to which the payloads will be delivered.
     pub url: String,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
+    /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
+    /// If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -766,16 +853,16 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsRouteStatsItem {
-    ///The HTTP method
+    /// The HTTP method
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_method: Option<String>,
-    ///The API path's route template
+    /// The API path's route template
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_route: Option<String>,
-    ///The total number of requests within the queried time period
+    /// The total number of requests within the queried time period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
-    ///The total number of requests that were rate limited within the queried time period
+    /// The total number of requests that were rate limited within the queried time period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -809,13 +896,13 @@ pub struct ApiInsightsSubjectStatsItem {
     pub last_request_timestamp: Option<String>,
 }
 
-///API Insights usage summary stats for an organization
+/// API Insights usage summary stats for an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ApiInsightsSummaryStats {
-    ///The total number of requests within the queried time period
+    /// The total number of requests within the queried time period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_request_count: Option<i64>,
-    ///The total number of requests that were rate limited within the queried time period
+    /// The total number of requests that were rate limited within the queried time period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
 }
@@ -864,112 +951,118 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCreateInvitationRequest {
-    ///**Required unless you provide `email`**. GitHub user ID for the person you are inviting.
+    /// **Required unless you provide `email`**. GitHub user ID for the person you are inviting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitee_id: Option<i64>,
-    ///**Required unless you provide `invitee_id`**. Email address of the person you are inviting, which can be an existing GitHub user.
+    /// **Required unless you provide `invitee_id`**. Email address of the person you are inviting, which can be an existing GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /**The role for the new member.
- * `admin` - Organization owners with full administrative rights to the organization and complete access to all repositories and teams.
- * `direct_member` - Non-owner organization members with ability to see other members and join teams by invitation.
- * `billing_manager` - Non-owner organization members with ability to manage the billing settings of your organization.
- * `reinstate` - The previous role assigned to the invitee before they were removed from your organization. Can be one of the roles listed above. Only works if the invitee was previously part of your organization.*/
+    /// The role for the new member.
+    ///  * `admin` - Organization owners with full administrative rights to the organization and complete access to all repositories and teams.
+    ///  * `direct_member` - Non-owner organization members with ability to see other members and join teams by invitation.
+    ///  * `billing_manager` - Non-owner organization members with ability to manage the billing settings of your organization.
+    ///  * `reinstate` - The previous role assigned to the invitee before they were removed from your organization. Can be one of the roles listed above. Only works if the invitee was previously part of your organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<OrgsCreateInvitationRequestRole>,
-    ///Specify IDs for the teams you want to invite new members to.
+    /// Specify IDs for the teams you want to invite new members to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_ids: Option<Vec<i64>>,
 }
 
 crate::open_enum! {
+    #[doc = " The role for the new member."] #[doc =
+    "  * `admin` - Organization owners with full administrative rights to the organization and complete access to all repositories and teams."]
     #[doc =
-    "The role for the new member. \n * `admin` - Organization owners with full administrative rights to the organization and complete access to all repositories and teams.  \n * `direct_member` - Non-owner organization members with ability to see other members and join teams by invitation.  \n * `billing_manager` - Non-owner organization members with ability to manage the billing settings of your organization. \n * `reinstate` - The previous role assigned to the invitee before they were removed from your organization. Can be one of the roles listed above. Only works if the invitee was previously part of your organization."]
+    "  * `direct_member` - Non-owner organization members with ability to see other members and join teams by invitation."]
+    #[doc =
+    "  * `billing_manager` - Non-owner organization members with ability to manage the billing settings of your organization."]
+    #[doc =
+    "  * `reinstate` - The previous role assigned to the invitee before they were removed from your organization. Can be one of the roles listed above. Only works if the invitee was previously part of your organization."]
     OrgsCreateInvitationRequestRole { Admin = "admin", DirectMember = "direct_member",
     BillingManager = "billing_manager", Reinstate = "reinstate", }
 }
 
-///A custom attribute defined at the organization level for attaching structured data to issues.
+/// A custom attribute defined at the organization level for attaching structured data to issues.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueField {
-    ///The unique identifier of the issue field.
+    /// The unique identifier of the issue field.
     pub id: i64,
-    ///The node identifier of the issue field.
+    /// The node identifier of the issue field.
     pub node_id: String,
-    ///The name of the issue field.
+    /// The name of the issue field.
     pub name: String,
-    ///The description of the issue field.
+    /// The description of the issue field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The data type of the issue field.
+    /// The data type of the issue field.
     pub data_type: IssueFieldDataType,
-    ///The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues).
+    /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<OrganizationMembersOnlyOrAll>,
-    ///Available options for single select and multi select fields.
+    /// Available options for single select and multi select fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<IssueFieldOptionsItem>>,
-    ///The time the issue field was created.
+    /// The time the issue field was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The time the issue field was last updated.
+    /// The time the issue field was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The data type of the issue field."] IssueFieldDataType { Text = "text", Date
-    = "date", SingleSelect = "single_select", MultiSelect = "multi_select", Number =
+    #[doc = " The data type of the issue field."] IssueFieldDataType { Text = "text",
+    Date = "date", SingleSelect = "single_select", MultiSelect = "multi_select", Number =
     "number", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues)."]
+    " The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues)."]
     OrganizationMembersOnlyOrAll { OrganizationMembersOnly = "organization_members_only",
     All = "all", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldOptionsItem {
-    ///The unique identifier of the option.
+    /// The unique identifier of the option.
     pub id: i64,
-    ///The name of the option.
+    /// The name of the option.
     pub name: String,
-    ///The description of the option.
+    /// The description of the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The color of the option.
+    /// The color of the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<IssueTypeColor>,
-    ///The priority of the option for ordering.
+    /// The priority of the option for ordering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
-    ///The time the option was created.
+    /// The time the option was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The time the option was last updated.
+    /// The time the option was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrganizationCreateIssueField {
-    ///Name of the issue field.
+    /// Name of the issue field.
     pub name: String,
-    ///Description of the issue field.
+    /// Description of the issue field.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///The data type of the issue field.
+    /// The data type of the issue field.
     pub data_type: IssueFieldDataType,
-    ///The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`.
+    /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<OrganizationMembersOnlyOrAll>,
-    ///Options for select fields. Required when data_type is 'single_select' or 'multi_select'.
+    /// Options for select fields. Required when data_type is 'single_select' or 'multi_select'.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -977,84 +1070,127 @@ pub struct OrganizationCreateIssueField {
     )]
     pub options: Option<Option<Vec<OrganizationCreateIssueFieldOptionsItem>>>,
 }
+impl OrganizationCreateIssueField {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: String, data_type: IssueFieldDataType) -> Self {
+        OrganizationCreateIssueField {
+            name,
+            description: None,
+            data_type,
+            visibility: None,
+            options: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrganizationCreateIssueFieldOptionsItem {
-    ///Name of the option.
+    /// Name of the option.
     pub name: String,
-    ///Description of the option.
+    /// Description of the option.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///Color for the option.
+    /// Color for the option.
     pub color: OrganizationCreateIssueFieldOptionsItemColor,
-    ///Priority of the option for ordering.
+    /// Priority of the option for ordering.
     pub priority: i64,
+}
+impl OrganizationCreateIssueFieldOptionsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: String,
+        color: OrganizationCreateIssueFieldOptionsItemColor,
+        priority: i64,
+    ) -> Self {
+        OrganizationCreateIssueFieldOptionsItem {
+            name,
+            description: None,
+            color,
+            priority,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "Color for the option."] OrganizationCreateIssueFieldOptionsItemColor { Gray
+    #[doc = " Color for the option."] OrganizationCreateIssueFieldOptionsItemColor { Gray
     = "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red =
     "red", Pink = "pink", Purple = "purple", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrganizationUpdateIssueField {
-    ///Name of the issue field.
+    /// Name of the issue field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Description of the issue field.
+    /// Description of the issue field.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled.
+    /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<OrganizationMembersOnlyOrAll>,
-    ///Options for select fields. Only applicable when updating single_select or multi_select fields. When provided, this array **replaces** the entire existing set of options rather than adding to or updating individual options. To retain or update an existing option, include it in the array with its `id`. Options sent without an `id` are treated as new options and may cause existing options to be deleted and recreated.
+    /// Options for select fields. Only applicable when updating single_select or multi_select fields. When provided, this array **replaces** the entire existing set of options rather than adding to or updating individual options. To retain or update an existing option, include it in the array with its `id`. Options sent without an `id` are treated as new options and may cause existing options to be deleted and recreated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<OrganizationUpdateIssueFieldOptionsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrganizationUpdateIssueFieldOptionsItem {
-    ///The id of an existing option to retain or update. Omit this when creating a new option.
+    /// The id of an existing option to retain or update. Omit this when creating a new option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///Name of the option.
+    /// Name of the option.
     pub name: String,
-    ///Description of the option.
+    /// Description of the option.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///Color for the option.
+    /// Color for the option.
     pub color: OrganizationCreateIssueFieldOptionsItemColor,
-    ///Priority of the option for ordering.
+    /// Priority of the option for ordering.
     pub priority: i64,
+}
+impl OrganizationUpdateIssueFieldOptionsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: String,
+        color: OrganizationCreateIssueFieldOptionsItemColor,
+        priority: i64,
+    ) -> Self {
+        OrganizationUpdateIssueFieldOptionsItem {
+            id: None,
+            name,
+            description: None,
+            color,
+            priority,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrganizationCreateIssueType {
-    ///Name of the issue type.
+    /// Name of the issue type.
     pub name: String,
-    ///Whether or not the issue type is enabled at the organization level.
+    /// Whether or not the issue type is enabled at the organization level.
     pub is_enabled: bool,
-    ///Description of the issue type.
+    /// Description of the issue type.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///Color for the issue type.
+    /// Color for the issue type.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -1065,18 +1201,18 @@ pub struct OrganizationCreateIssueType {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrganizationUpdateIssueType {
-    ///Name of the issue type.
+    /// Name of the issue type.
     pub name: String,
-    ///Whether or not the issue type is enabled at the organization level.
+    /// Whether or not the issue type is enabled at the organization level.
     pub is_enabled: bool,
-    ///Description of the issue type.
+    /// Description of the issue type.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///Color for the issue type.
+    /// Color for the issue type.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -1094,23 +1230,23 @@ crate::open_enum! {
     "2fa_insecure", All = "all", }
 }
 
-///Org Membership
+/// Org Membership
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgMembership {
     pub url: String,
-    ///The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation.
+    /// The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation.
     pub state: ActiveOrPending,
-    ///The user's membership type in the organization.
+    /// The user's membership type in the organization.
     pub role: AdminOrMemberOrBillingManager,
-    ///Whether the user has direct membership in the organization.
+    /// Whether the user has direct membership in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_membership: Option<bool>,
-    /**The slugs of the enterprise teams providing the user with indirect membership in the organization.
-A limit of 100 enterprise team slugs is returned.*/
+    /// The slugs of the enterprise teams providing the user with indirect membership in the organization.
+    /// A limit of 100 enterprise team slugs is returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_teams_providing_indirect_membership: Option<Vec<String>>,
     pub organization_url: String,
-    ///A GitHub organization.
+    /// A GitHub organization.
     pub organization: OrganizationSimple,
     pub user: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1118,7 +1254,7 @@ A limit of 100 enterprise team slugs is returned.*/
 }
 
 crate::open_enum! {
-    #[doc = "The user's membership type in the organization."]
+    #[doc = " The user's membership type in the organization."]
     AdminOrMemberOrBillingManager { Admin = "admin", Member = "member", BillingManager =
     "billing_manager", }
 }
@@ -1130,70 +1266,71 @@ pub struct OrgMembershipPermissions {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsSetMembershipForUserRequest {
-    /**The role to give the user in the organization. Can be one of:
- * `admin` - The user will become an owner of the organization.
- * `member` - The user will become a non-owner member of the organization.*/
+    /// The role to give the user in the organization. Can be one of:
+    ///  * `admin` - The user will become an owner of the organization.
+    ///  * `member` - The user will become a non-owner member of the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<AdminOrMember>,
 }
 
 crate::open_enum! {
-    #[doc =
-    "The role to give the user in the organization. Can be one of:  \n * `admin` - The user will become an owner of the organization.  \n * `member` - The user will become a non-owner member of the organization."]
+    #[doc = " The role to give the user in the organization. Can be one of:"] #[doc =
+    "  * `admin` - The user will become an owner of the organization."] #[doc =
+    "  * `member` - The user will become a non-owner member of the organization."]
     AdminOrMember { Admin = "admin", Member = "member", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListOrgRolesResponse {
-    ///The total number of organization roles available to the organization.
+    /// The total number of organization roles available to the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
-    ///The list of organization roles available to the organization.
+    /// The list of organization roles available to the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<OrganizationRole>>,
 }
 
-///Organization roles
+/// Organization roles
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationRole {
-    ///The unique identifier of the role.
+    /// The unique identifier of the role.
     pub id: i64,
-    ///The name of the role.
+    /// The name of the role.
     pub name: String,
-    ///A short description about who this role is for or what permissions it grants.
+    /// A short description about who this role is for or what permissions it grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The system role from which this role inherits permissions.
+    /// The system role from which this role inherits permissions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_role: Option<OrganizationRoleBaseRole>,
-    ///Source answers the question, "where did this role come from?"
+    /// Source answers the question, "where did this role come from?"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<OrganizationOrEnterpriseOrPredefined>,
-    ///A list of permissions included in this role.
+    /// A list of permissions included in this role.
     pub permissions: Vec<String>,
     pub organization: Option<SimpleUser>,
-    ///The date and time the role was created.
+    /// The date and time the role was created.
     pub created_at: String,
-    ///The date and time the role was last updated.
+    /// The date and time the role was last updated.
     pub updated_at: String,
 }
 
 crate::open_enum! {
-    #[doc = "The system role from which this role inherits permissions."]
+    #[doc = " The system role from which this role inherits permissions."]
     OrganizationRoleBaseRole { Read = "read", Triage = "triage", Write = "write",
     Maintain = "maintain", Admin = "admin", }
 }
 
 crate::open_enum! {
-    #[doc = "Source answers the question, \"where did this role come from?\""]
+    #[doc = " Source answers the question, \"where did this role come from?\""]
     OrganizationOrEnterpriseOrPredefined { Organization = "Organization", Enterprise =
     "Enterprise", Predefined = "Predefined", }
 }
 
-///The Relationship a Team has with a role.
+/// The Relationship a Team has with a role.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamRoleAssignment {
-    ///Determines if the team has a direct, indirect, or mixed relationship to a role
+    /// Determines if the team has a direct, indirect, or mixed relationship to a role
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<DirectOrIndirectOrMixed>,
     pub id: i64,
@@ -1213,30 +1350,30 @@ pub struct TeamRoleAssignment {
     pub members_url: String,
     pub repositories_url: String,
     pub parent: Option<TeamSimple>,
-    ///The ownership type of the team
+    /// The ownership type of the team
     pub r#type: EnterpriseOrOrganization,
-    ///Unique identifier of the organization to which this team belongs
+    /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
-    ///Unique identifier of the enterprise to which this team belongs
+    /// Unique identifier of the enterprise to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
 
 crate::open_enum! {
     #[doc =
-    "Determines if the team has a direct, indirect, or mixed relationship to a role"]
+    " Determines if the team has a direct, indirect, or mixed relationship to a role"]
     DirectOrIndirectOrMixed { Direct = "direct", Indirect = "indirect", Mixed = "mixed",
     }
 }
 
-///The Relationship a User has with a role.
+/// The Relationship a User has with a role.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UserRoleAssignment {
-    ///Determines if the user has a direct, indirect, or mixed relationship to a role
+    /// Determines if the user has a direct, indirect, or mixed relationship to a role
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<DirectOrIndirectOrMixed>,
-    ///Team the user has gotten the role through
+    /// Team the user has gotten the role through
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_from: Option<Vec<TeamSimple>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1269,7 +1406,7 @@ pub struct UserRoleAssignment {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsConvertMemberToOutsideCollaboratorRequest {
-    ///When set to `true`, the request will be performed asynchronously. Returns a 202 status code when the job is successfully queued.
+    /// When set to `true`, the request will be performed asynchronously. Returns a 202 status code when the job is successfully queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#async: Option<bool>,
 }
@@ -1278,41 +1415,41 @@ crate::open_enum! {
     CreatedAt { CreatedAt = "created_at", }
 }
 
-///Minimal representation of an organization programmatic access grant request for enumerations
+/// Minimal representation of an organization programmatic access grant request for enumerations
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationProgrammaticAccessGrantRequest {
-    ///Unique identifier of the request for access via fine-grained personal access token. The `pat_request_id` used to review PAT requests.
+    /// Unique identifier of the request for access via fine-grained personal access token. The `pat_request_id` used to review PAT requests.
     pub id: i64,
-    ///Reason for requesting access.
+    /// Reason for requesting access.
     pub reason: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///Type of repository selection requested.
+    /// Type of repository selection requested.
     pub repository_selection: NoneTypeOrAllOrSubset,
-    ///URL to the list of repositories requested to be accessed via fine-grained personal access token. Should only be followed when `repository_selection` is `subset`.
+    /// URL to the list of repositories requested to be accessed via fine-grained personal access token. Should only be followed when `repository_selection` is `subset`.
     pub repositories_url: String,
-    ///Permissions requested, categorized by type of permission.
+    /// Permissions requested, categorized by type of permission.
     pub permissions: OrganizationProgrammaticAccessGrantRequestPermissions,
-    ///Date and time when the request for access was created.
+    /// Date and time when the request for access was created.
     pub created_at: String,
-    ///Unique identifier of the user's token. This field can also be found in audit log events and the organization's settings for their PAT grants.
+    /// Unique identifier of the user's token. This field can also be found in audit log events and the organization's settings for their PAT grants.
     pub token_id: i64,
-    ///The name given to the user's token. This field can also be found in an organization's settings page for Active Tokens.
+    /// The name given to the user's token. This field can also be found in an organization's settings page for Active Tokens.
     pub token_name: String,
-    ///Whether the associated fine-grained personal access token has expired.
+    /// Whether the associated fine-grained personal access token has expired.
     pub token_expired: bool,
-    ///Date and time when the associated fine-grained personal access token expires.
+    /// Date and time when the associated fine-grained personal access token expires.
     pub token_expires_at: Option<String>,
-    ///Date and time when the associated fine-grained personal access token was last used for authentication.
+    /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "Type of repository selection requested."] NoneTypeOrAllOrSubset { None =
+    #[doc = " Type of repository selection requested."] NoneTypeOrAllOrSubset { None =
     "none", All = "all", Subset = "subset", }
 }
 
-///Permissions requested, categorized by type of permission.
+/// Permissions requested, categorized by type of permission.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1325,12 +1462,12 @@ pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsReviewPatGrantRequestsInBulkRequest {
-    ///Unique identifiers of the requests for access via fine-grained personal access token. Must be formed of between 1 and 100 `pat_request_id` values.
+    /// Unique identifiers of the requests for access via fine-grained personal access token. Must be formed of between 1 and 100 `pat_request_id` values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pat_request_ids: Option<Vec<i64>>,
-    ///Action to apply to the requests.
+    /// Action to apply to the requests.
     pub action: ApproveOrDeny,
-    ///Reason for approving or denying the requests. Max 1024 characters.
+    /// Reason for approving or denying the requests. Max 1024 characters.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -1338,17 +1475,27 @@ pub struct OrgsReviewPatGrantRequestsInBulkRequest {
     )]
     pub reason: Option<Option<String>>,
 }
+impl OrgsReviewPatGrantRequestsInBulkRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(action: ApproveOrDeny) -> Self {
+        OrgsReviewPatGrantRequestsInBulkRequest {
+            pat_request_ids: None,
+            action,
+            reason: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "Action to apply to the requests."] ApproveOrDeny { Approve = "approve", Deny
-    = "deny", }
+    #[doc = " Action to apply to the requests."] ApproveOrDeny { Approve = "approve",
+    Deny = "deny", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsReviewPatGrantRequestRequest {
-    ///Action to apply to the request.
+    /// Action to apply to the request.
     pub action: ApproveOrDeny,
-    ///Reason for approving or denying the request. Max 1024 characters.
+    /// Reason for approving or denying the request. Max 1024 characters.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -1356,203 +1503,269 @@ pub struct OrgsReviewPatGrantRequestRequest {
     )]
     pub reason: Option<Option<String>>,
 }
+impl OrgsReviewPatGrantRequestRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(action: ApproveOrDeny) -> Self {
+        OrgsReviewPatGrantRequestRequest {
+            action,
+            reason: None,
+        }
+    }
+}
 
-///Minimal representation of an organization programmatic access grant for enumerations
+/// Minimal representation of an organization programmatic access grant for enumerations
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationProgrammaticAccessGrant {
-    ///Unique identifier of the fine-grained personal access token grant. The `pat_id` used to get details about an approved fine-grained personal access token.
+    /// Unique identifier of the fine-grained personal access token grant. The `pat_id` used to get details about an approved fine-grained personal access token.
     pub id: i64,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///Type of repository selection requested.
+    /// Type of repository selection requested.
     pub repository_selection: NoneTypeOrAllOrSubset,
-    ///URL to the list of repositories the fine-grained personal access token can access. Only follow when `repository_selection` is `subset`.
+    /// URL to the list of repositories the fine-grained personal access token can access. Only follow when `repository_selection` is `subset`.
     pub repositories_url: String,
-    ///Permissions requested, categorized by type of permission.
+    /// Permissions requested, categorized by type of permission.
     pub permissions: OrganizationProgrammaticAccessGrantRequestPermissions,
-    ///Date and time when the fine-grained personal access token was approved to access the organization.
+    /// Date and time when the fine-grained personal access token was approved to access the organization.
     pub access_granted_at: String,
-    ///Unique identifier of the user's token. This field can also be found in audit log events and the organization's settings for their PAT grants.
+    /// Unique identifier of the user's token. This field can also be found in audit log events and the organization's settings for their PAT grants.
     pub token_id: i64,
-    ///The name given to the user's token. This field can also be found in an organization's settings page for Active Tokens.
+    /// The name given to the user's token. This field can also be found in an organization's settings page for Active Tokens.
     pub token_name: String,
-    ///Whether the associated fine-grained personal access token has expired.
+    /// Whether the associated fine-grained personal access token has expired.
     pub token_expired: bool,
-    ///Date and time when the associated fine-grained personal access token expires.
+    /// Date and time when the associated fine-grained personal access token expires.
     pub token_expires_at: Option<String>,
-    ///Date and time when the associated fine-grained personal access token was last used for authentication.
+    /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsUpdatePatAccessesRequest {
-    ///Action to apply to the fine-grained personal access token.
+    /// Action to apply to the fine-grained personal access token.
     pub action: Revoke,
-    ///The IDs of the fine-grained personal access tokens.
+    /// The IDs of the fine-grained personal access tokens.
     pub pat_ids: Vec<i64>,
+}
+impl OrgsUpdatePatAccessesRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(action: Revoke, pat_ids: Vec<i64>) -> Self {
+        OrgsUpdatePatAccessesRequest {
+            action,
+            pat_ids,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "Action to apply to the fine-grained personal access token."] Revoke { Revoke
-    = "revoke", }
+    #[doc = " Action to apply to the fine-grained personal access token."] Revoke {
+    Revoke = "revoke", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsUpdatePatAccessRequest {
-    ///Action to apply to the fine-grained personal access token.
+    /// Action to apply to the fine-grained personal access token.
     pub action: Revoke,
 }
+impl OrgsUpdatePatAccessRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(action: Revoke) -> Self {
+        OrgsUpdatePatAccessRequest {
+            action,
+        }
+    }
+}
 
-///Custom property defined on an organization
+/// Custom property defined on an organization
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomProperty {
-    ///The name of the property
+    /// The name of the property
     pub property_name: String,
-    ///The URL that can be used to fetch, update, or delete info about this property via the API.
+    /// The URL that can be used to fetch, update, or delete info about this property via the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The source type of the property
+    /// The source type of the property
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_type: Option<OrganizationOrEnterprise>,
-    ///The type of the value for the property
+    /// The type of the value for the property
     pub value_type: CustomPropertyValueType,
-    ///Whether the property is required.
+    /// Whether the property is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
-    ///Default value of the property
+    /// Default value of the property
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub default_value: Option<Option<CustomPropertyDefaultValue>>,
-    ///Short description of the property
+    /// Short description of the property
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    /**An ordered list of the allowed values of the property.
-The property can have up to 200 allowed values.*/
+    /// An ordered list of the allowed values of the property.
+    /// The property can have up to 200 allowed values.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub allowed_values: Option<Option<Vec<String>>>,
-    ///Who can edit the values of the property
+    /// Who can edit the values of the property
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
-    ///Whether setting properties values is mandatory
+    /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
 }
+impl CustomProperty {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(property_name: String, value_type: CustomPropertyValueType) -> Self {
+        CustomProperty {
+            property_name,
+            url: None,
+            source_type: None,
+            value_type,
+            required: None,
+            default_value: None,
+            description: None,
+            allowed_values: None,
+            values_editable_by: None,
+            require_explicit_values: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The type of the value for the property"] CustomPropertyValueType { String =
+    #[doc = " The type of the value for the property"] CustomPropertyValueType { String =
     "string", SingleSelect = "single_select", MultiSelect = "multi_select", TrueFalse =
     "true_false", Url = "url", }
 }
 
 crate::open_enum! {
-    #[doc = "Who can edit the values of the property"] OrgActorsOrOrgAndRepoActors {
+    #[doc = " Who can edit the values of the property"] OrgActorsOrOrgAndRepoActors {
     OrgActors = "org_actors", OrgAndRepoActors = "org_and_repo_actors", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsRequest {
-    ///The array of custom properties to create or update.
+    /// The array of custom properties to create or update.
     pub properties: Vec<CustomProperty>,
 }
 
-///Custom property set payload
+/// Custom property set payload
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CustomPropertySetPayload {
-    ///The type of the value for the property
+    /// The type of the value for the property
     pub value_type: CustomPropertyValueType,
-    ///Whether the property is required.
+    /// Whether the property is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
-    ///Default value of the property
+    /// Default value of the property
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub default_value: Option<Option<CustomPropertyDefaultValue>>,
-    ///Short description of the property
+    /// Short description of the property
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    /**An ordered list of the allowed values of the property.
-The property can have up to 200 allowed values.*/
+    /// An ordered list of the allowed values of the property.
+    /// The property can have up to 200 allowed values.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub allowed_values: Option<Option<Vec<String>>>,
-    ///Who can edit the values of the property
+    /// Who can edit the values of the property
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub values_editable_by: Option<Option<OrgActorsOrOrgAndRepoActors>>,
-    ///Whether setting properties values is mandatory
+    /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
 }
+impl CustomPropertySetPayload {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(value_type: CustomPropertyValueType) -> Self {
+        CustomPropertySetPayload {
+            value_type,
+            required: None,
+            default_value: None,
+            description: None,
+            allowed_values: None,
+            values_editable_by: None,
+            require_explicit_values: None,
+        }
+    }
+}
 
-///List of custom property values for a repository
+/// List of custom property values for a repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgRepoCustomPropertyValues {
     pub repository_id: i64,
     pub repository_name: String,
     pub repository_full_name: String,
-    ///List of custom property names and associated values
+    /// List of custom property names and associated values
     pub properties: Vec<CustomPropertyValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
-    ///The names of repositories that the custom property values will be applied to.
+    /// The names of repositories that the custom property values will be applied to.
     pub repository_names: Vec<String>,
-    ///List of custom property names and associated values to apply to the repositories.
+    /// List of custom property names and associated values to apply to the repositories.
     pub properties: Vec<CustomPropertyValue>,
 }
 
-///Check immutable releases settings for an organization.
+/// Check immutable releases settings for an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ImmutableReleasesOrganizationSettings {
-    ///The policy that controls how immutable releases are enforced in the organization.
+    /// The policy that controls how immutable releases are enforced in the organization.
     pub enforced_repositories: AllOrNoneTypeOrSelected,
-    ///The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
+    /// The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The policy that controls how immutable releases are enforced in the organization."]
+    " The policy that controls how immutable releases are enforced in the organization."]
     AllOrNoneTypeOrSelected { All = "all", None = "none", Selected = "selected", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsSetImmutableReleasesSettingsRequest {
-    ///The policy that controls how immutable releases are enforced in the organization.
+    /// The policy that controls how immutable releases are enforced in the organization.
     pub enforced_repositories: AllOrNoneTypeOrSelected,
-    ///An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
+    /// An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
+}
+impl OrgsSetImmutableReleasesSettingsRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(enforced_repositories: AllOrNoneTypeOrSelected) -> Self {
+        OrgsSetImmutableReleasesSettingsRequest {
+            enforced_repositories,
+            selected_repository_ids: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -1570,25 +1783,33 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsEnableOrDisableSecurityProductOnAllOrgReposRequest {
-    /**CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.
-If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied.*/
+    /// CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.
+    /// If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_suite: Option<DefaultTypeOrExtended>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsUpdateMembershipForAuthenticatedUserRequest {
-    ///The state that the membership should be in. Only `"active"` will be accepted.
+    /// The state that the membership should be in. Only `"active"` will be accepted.
     pub state: Active,
+}
+impl OrgsUpdateMembershipForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(state: Active) -> Self {
+        OrgsUpdateMembershipForAuthenticatedUserRequest {
+            state,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The state that the membership should be in. Only `\"active\"` will be accepted."]
+    " The state that the membership should be in. Only `\"active\"` will be accepted."]
     Active { Active = "active", }
 }
 
-///A fine-grained permission that protects organization resources.
+/// A fine-grained permission that protects organization resources.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListOrganizationFineGrainedPermissionsResponseItem {
     pub name: String,

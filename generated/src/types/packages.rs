@@ -2,17 +2,17 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///A software package
+/// A software package
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Package {
-    ///Unique identifier of the package.
+    /// Unique identifier of the package.
     pub id: i64,
-    ///The name of the package.
+    /// The name of the package.
     pub name: String,
     pub package_type: PackagePackageType,
     pub url: String,
     pub html_url: String,
-    ///The number of versions of the package.
+    /// The number of versions of the package.
     pub version_count: i64,
     pub visibility: PrivateOrPublic,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,12 +41,12 @@ crate::open_enum! {
     ActiveOrDeleted { Active = "active", Deleted = "deleted", }
 }
 
-///A version of a software package
+/// A version of a software package
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersion {
-    ///Unique identifier of the package version.
+    /// Unique identifier of the package version.
     pub id: i64,
-    ///The name of the package version.
+    /// The name of the package version.
     pub name: String,
     pub url: String,
     pub package_html_url: String,
@@ -60,30 +60,30 @@ pub struct PackageVersion {
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
-    ///Package Version Metadata
+    /// Package Version Metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<PackageVersionMetadata>,
 }
 
-///Package Version Metadata
+/// Package Version Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersionMetadata {
     pub package_type: PackagePackageType,
-    ///Container Metadata
+    /// Container Metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<PackageVersionMetadataContainer>,
-    ///Docker Metadata
+    /// Docker Metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<PackageVersionMetadataDocker>,
 }
 
-///Container Metadata
+/// Container Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersionMetadataContainer {
     pub tags: Vec<String>,
 }
 
-///Docker Metadata
+/// Docker Metadata
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PackageVersionMetadataDocker {
     #[serde(default, skip_serializing_if = "Option::is_none")]

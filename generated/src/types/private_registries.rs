@@ -8,70 +8,70 @@ pub struct PrivateRegistriesListOrgPrivateRegistriesResponse {
     pub configurations: Vec<OrgPrivateRegistryConfiguration>,
 }
 
-///Private registry configuration for an organization
+/// Private registry configuration for an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgPrivateRegistryConfiguration {
-    ///The name of the private registry configuration.
+    /// The name of the private registry configuration.
     pub name: String,
-    ///The registry type.
+    /// The registry type.
     pub registry_type: OrgPrivateRegistryConfigurationRegistryType,
-    ///The authentication type for the private registry.
+    /// The authentication type for the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<OrgPrivateRegistryConfigurationAuthType>,
-    ///The URL of the private registry.
+    /// The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The username to use when authenticating with the private registry.
+    /// The username to use when authenticating with the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    ///Whether this private registry replaces the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When `true`, Dependabot will only use this registry and will not fall back to the public registry. When `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
+    /// Whether this private registry replaces the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When `true`, Dependabot will only use this registry and will not fall back to the public registry. When `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
-    ///Which type of organization repositories have access to the private registry.
+    /// Which type of organization repositories have access to the private registry.
     pub visibility: AllOrPrivateOrSelected,
-    ///The tenant ID of the Azure AD application.
+    /// The tenant ID of the Azure AD application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    ///The client ID of the Azure AD application.
+    /// The client ID of the Azure AD application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    ///The AWS region.
+    /// The AWS region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region: Option<String>,
-    ///The AWS account ID.
+    /// The AWS account ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    ///The AWS IAM role name.
+    /// The AWS IAM role name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
-    ///The CodeArtifact domain.
+    /// The CodeArtifact domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    ///The CodeArtifact domain owner.
+    /// The CodeArtifact domain owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_owner: Option<String>,
-    ///The JFrog OIDC provider name.
+    /// The JFrog OIDC provider name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jfrog_oidc_provider_name: Option<String>,
-    ///The OIDC audience.
+    /// The OIDC audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    ///The JFrog identity mapping name.
+    /// The JFrog identity mapping name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_mapping_name: Option<String>,
-    ///The Cloudsmith organization namespace.
+    /// The Cloudsmith organization namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    ///The Cloudsmith service account slug.
+    /// The Cloudsmith service account slug.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_slug: Option<String>,
-    ///The Cloudsmith API host.
+    /// The Cloudsmith API host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
-    ///The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`).
+    /// The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_provider: Option<String>,
-    ///The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
+    /// The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
     pub created_at: String,
@@ -79,7 +79,7 @@ pub struct OrgPrivateRegistryConfiguration {
 }
 
 crate::open_enum! {
-    #[doc = "The registry type."] OrgPrivateRegistryConfigurationRegistryType {
+    #[doc = " The registry type."] OrgPrivateRegistryConfigurationRegistryType {
     MavenRepository = "maven_repository", NugetFeed = "nuget_feed", GoproxyServer =
     "goproxy_server", NpmRegistry = "npm_registry", RubygemsServer = "rubygems_server",
     CargoRegistry = "cargo_registry", ComposerRepository = "composer_repository",
@@ -90,7 +90,7 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The authentication type for the private registry."]
+    #[doc = " The authentication type for the private registry."]
     OrgPrivateRegistryConfigurationAuthType { Token = "token", UsernamePassword =
     "username_password", OidcAzure = "oidc_azure", OidcAws = "oidc_aws", OidcJfrog =
     "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp = "oidc_gcp", }
@@ -98,83 +98,118 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
-    ///The registry type.
+    /// The registry type.
     pub registry_type: PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
-    ///The URL of the private registry.
+    /// The URL of the private registry.
     pub url: String,
-    ///The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
+    /// The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub username: Option<Option<String>>,
-    ///Whether this private registry should replace the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When set to `true`, Dependabot will only use this registry and will not fall back to the public registry. When set to `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
+    /// Whether this private registry should replace the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When set to `true`, Dependabot will only use this registry and will not fall back to the public registry. When set to `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
-    ///The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get private registries public key for an organization](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization) endpoint. Required when `auth_type` is `token` or `username_password`. Should be omitted for OIDC auth types.
+    /// The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get private registries public key for an organization](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization) endpoint. Required when `auth_type` is `token` or `username_password`. Should be omitted for OIDC auth types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///The ID of the key you used to encrypt the secret. Required when `auth_type` is `token` or `username_password`. Should be omitted for OIDC auth types.
+    /// The ID of the key you used to encrypt the secret. Required when `auth_type` is `token` or `username_password`. Should be omitted for OIDC auth types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    ///Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
+    /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     pub visibility: AllOrPrivateOrSelected2,
-    ///An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. You can manage the list of selected repositories using the [Update a private registry for an organization](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization) endpoint. This field should be omitted if `visibility` is set to `all` or `private`.
+    /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. You can manage the list of selected repositories using the [Update a private registry for an organization](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization) endpoint. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
-    ///The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication.
+    /// The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType>,
-    ///The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
+    /// The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    ///The client ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
+    /// The client ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    ///The AWS region. Required when `auth_type` is `oidc_aws`.
+    /// The AWS region. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region: Option<String>,
-    ///The AWS account ID. Required when `auth_type` is `oidc_aws`.
+    /// The AWS account ID. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    ///The AWS IAM role name. Required when `auth_type` is `oidc_aws`.
+    /// The AWS IAM role name. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
-    ///The CodeArtifact domain. Required when `auth_type` is `oidc_aws`.
+    /// The CodeArtifact domain. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    ///The CodeArtifact domain owner (AWS account ID). Required when `auth_type` is `oidc_aws`.
+    /// The CodeArtifact domain owner (AWS account ID). Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_owner: Option<String>,
-    ///The JFrog OIDC provider name. Required when `auth_type` is `oidc_jfrog`.
+    /// The JFrog OIDC provider name. Required when `auth_type` is `oidc_jfrog`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jfrog_oidc_provider_name: Option<String>,
-    ///The OIDC audience. Optional for `oidc_aws`, `oidc_jfrog`, and `oidc_gcp`, and required for `oidc_cloudsmith` auth types.
+    /// The OIDC audience. Optional for `oidc_aws`, `oidc_jfrog`, and `oidc_gcp`, and required for `oidc_cloudsmith` auth types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    ///The JFrog identity mapping name. Optional for `oidc_jfrog` auth type.
+    /// The JFrog identity mapping name. Optional for `oidc_jfrog` auth type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_mapping_name: Option<String>,
-    ///The Cloudsmith organization namespace. Required when `auth_type` is `oidc_cloudsmith`.
+    /// The Cloudsmith organization namespace. Required when `auth_type` is `oidc_cloudsmith`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    ///The Cloudsmith service account slug. Required when `auth_type` is `oidc_cloudsmith`.
+    /// The Cloudsmith service account slug. Required when `auth_type` is `oidc_cloudsmith`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_slug: Option<String>,
-    ///The Cloudsmith API host. Optional for `oidc_cloudsmith` auth type. If omitted, `api.cloudsmith.io` is used by default.
+    /// The Cloudsmith API host. Optional for `oidc_cloudsmith` auth type. If omitted, `api.cloudsmith.io` is used by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
-    ///The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`). Required when `auth_type` is `oidc_gcp`.
+    /// The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`). Required when `auth_type` is `oidc_gcp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_provider: Option<String>,
-    ///The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
+    /// The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
 }
+impl PrivateRegistriesCreateOrgPrivateRegistryRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        registry_type: PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
+        url: String,
+        visibility: AllOrPrivateOrSelected2,
+    ) -> Self {
+        PrivateRegistriesCreateOrgPrivateRegistryRequest {
+            registry_type,
+            url,
+            username: None,
+            replaces_base: None,
+            encrypted_value: None,
+            key_id: None,
+            visibility,
+            selected_repository_ids: None,
+            auth_type: None,
+            tenant_id: None,
+            client_id: None,
+            aws_region: None,
+            account_id: None,
+            role_name: None,
+            domain: None,
+            domain_owner: None,
+            jfrog_oidc_provider_name: None,
+            audience: None,
+            identity_mapping_name: None,
+            namespace: None,
+            service_slug: None,
+            api_host: None,
+            workload_identity_provider: None,
+            service_account: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The registry type."]
+    #[doc = " The registry type."]
     PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType { MavenRepository =
     "maven_repository", NugetFeed = "nuget_feed", GoproxyServer = "goproxy_server",
     NpmRegistry = "npm_registry", RubygemsServer = "rubygems_server", CargoRegistry =
@@ -187,80 +222,80 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc =
-    "The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication."]
+    " The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication."]
     PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType { Token = "token",
     UsernamePassword = "username_password", OidcAzure = "oidc_azure", OidcAws =
     "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp =
     "oidc_gcp", }
 }
 
-///Private registry configuration for an organization
+/// Private registry configuration for an organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
-    ///The name of the private registry configuration.
+    /// The name of the private registry configuration.
     pub name: String,
-    ///The registry type.
+    /// The registry type.
     pub registry_type: OrgPrivateRegistryConfigurationRegistryType,
-    ///The authentication type for the private registry.
+    /// The authentication type for the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<OrgPrivateRegistryConfigurationAuthType>,
-    ///The URL of the private registry.
+    /// The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The username to use when authenticating with the private registry.
+    /// The username to use when authenticating with the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    ///Whether this private registry replaces the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When `true`, Dependabot will only use this registry and will not fall back to the public registry. When `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
+    /// Whether this private registry replaces the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When `true`, Dependabot will only use this registry and will not fall back to the public registry. When `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
-    ///Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
+    /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     pub visibility: AllOrPrivateOrSelected,
-    ///An array of repository IDs that can access the organization private registry when `visibility` is set to `selected`.
+    /// An array of repository IDs that can access the organization private registry when `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
-    ///The tenant ID of the Azure AD application.
+    /// The tenant ID of the Azure AD application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    ///The client ID of the Azure AD application.
+    /// The client ID of the Azure AD application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    ///The AWS region.
+    /// The AWS region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region: Option<String>,
-    ///The AWS account ID.
+    /// The AWS account ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    ///The AWS IAM role name.
+    /// The AWS IAM role name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
-    ///The CodeArtifact domain.
+    /// The CodeArtifact domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    ///The CodeArtifact domain owner.
+    /// The CodeArtifact domain owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_owner: Option<String>,
-    ///The JFrog OIDC provider name.
+    /// The JFrog OIDC provider name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jfrog_oidc_provider_name: Option<String>,
-    ///The OIDC audience.
+    /// The OIDC audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    ///The JFrog identity mapping name.
+    /// The JFrog identity mapping name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_mapping_name: Option<String>,
-    ///The Cloudsmith organization namespace.
+    /// The Cloudsmith organization namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    ///The Cloudsmith service account slug.
+    /// The Cloudsmith service account slug.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_slug: Option<String>,
-    ///The Cloudsmith API host.
+    /// The Cloudsmith API host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
-    ///The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`).
+    /// The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_provider: Option<String>,
-    ///The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
+    /// The GCP service account email to impersonate. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
     pub created_at: String,
@@ -269,90 +304,90 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PrivateRegistriesGetOrgPublicKeyResponse {
-    ///The identifier for the key.
+    /// The identifier for the key.
     pub key_id: String,
-    ///The Base64 encoded public key.
+    /// The Base64 encoded public key.
     pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
-    ///The registry type.
+    /// The registry type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_type: Option<
         PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
     >,
-    ///The URL of the private registry.
+    /// The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
+    /// The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub username: Option<Option<String>>,
-    ///Whether this private registry should replace the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When set to `true`, Dependabot will only use this registry and will not fall back to the public registry. When set to `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
+    /// Whether this private registry should replace the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When set to `true`, Dependabot will only use this registry and will not fall back to the public registry. When set to `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
-    ///The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get private registries public key for an organization](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization) endpoint.
+    /// The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get private registries public key for an organization](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///The ID of the key you used to encrypt the secret.
+    /// The ID of the key you used to encrypt the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    ///Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
+    /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<AllOrPrivateOrSelected2>,
-    ///An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
+    /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
-    ///The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration.
+    /// The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<PrivateRegistriesCreateOrgPrivateRegistryRequestAuthType>,
-    ///The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
+    /// The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    ///The client ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
+    /// The client ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    ///The AWS region. Required when `auth_type` is `oidc_aws`.
+    /// The AWS region. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_region: Option<String>,
-    ///The AWS account ID. Required when `auth_type` is `oidc_aws`.
+    /// The AWS account ID. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    ///The AWS IAM role name. Required when `auth_type` is `oidc_aws`.
+    /// The AWS IAM role name. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
-    ///The CodeArtifact domain. Required when `auth_type` is `oidc_aws`.
+    /// The CodeArtifact domain. Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    ///The CodeArtifact domain owner (AWS account ID). Required when `auth_type` is `oidc_aws`.
+    /// The CodeArtifact domain owner (AWS account ID). Required when `auth_type` is `oidc_aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_owner: Option<String>,
-    ///The JFrog OIDC provider name. Required when `auth_type` is `oidc_jfrog`.
+    /// The JFrog OIDC provider name. Required when `auth_type` is `oidc_jfrog`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jfrog_oidc_provider_name: Option<String>,
-    ///The OIDC audience. Optional for `oidc_aws`, `oidc_jfrog`, and `oidc_gcp`, and required for `oidc_cloudsmith` auth types.
+    /// The OIDC audience. Optional for `oidc_aws`, `oidc_jfrog`, and `oidc_gcp`, and required for `oidc_cloudsmith` auth types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    ///The JFrog identity mapping name. Optional for `oidc_jfrog` auth type.
+    /// The JFrog identity mapping name. Optional for `oidc_jfrog` auth type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_mapping_name: Option<String>,
-    ///The Cloudsmith organization namespace. Required when `auth_type` is `oidc_cloudsmith`.
+    /// The Cloudsmith organization namespace. Required when `auth_type` is `oidc_cloudsmith`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    ///The Cloudsmith service account slug. Required when `auth_type` is `oidc_cloudsmith`.
+    /// The Cloudsmith service account slug. Required when `auth_type` is `oidc_cloudsmith`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_slug: Option<String>,
-    ///The Cloudsmith API host. Optional for `oidc_cloudsmith` auth type. If omitted, `api.cloudsmith.io` is used by default.
+    /// The Cloudsmith API host. Optional for `oidc_cloudsmith` auth type. If omitted, `api.cloudsmith.io` is used by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
-    ///The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`). Required when `auth_type` is `oidc_gcp`.
+    /// The full resource name of the GCP Workload Identity Provider (e.g. `projects/<NUM>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>`). Required when `auth_type` is `oidc_gcp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_provider: Option<String>,
-    ///The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
+    /// The GCP service account email to impersonate. Optional for `oidc_gcp` auth type. If omitted, the federated token is used directly (direct WIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
 }

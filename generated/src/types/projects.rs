@@ -2,123 +2,123 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///A projects v2 project
+/// A projects v2 project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2 {
-    ///The unique identifier of the project.
+    /// The unique identifier of the project.
     pub id: f64,
-    ///The node ID of the project.
+    /// The node ID of the project.
     pub node_id: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///A GitHub user.
+    /// A GitHub user.
     pub creator: SimpleUser,
-    ///The project title.
+    /// The project title.
     pub title: String,
-    ///A short description of the project.
+    /// A short description of the project.
     pub description: Option<String>,
-    ///Whether the project is visible to anyone with access to the owner.
+    /// Whether the project is visible to anyone with access to the owner.
     pub public: bool,
-    ///The time when the project was closed.
+    /// The time when the project was closed.
     pub closed_at: Option<String>,
-    ///The time when the project was created.
+    /// The time when the project was created.
     pub created_at: String,
-    ///The time when the project was last updated.
+    /// The time when the project was last updated.
     pub updated_at: String,
-    ///The project number.
+    /// The project number.
     pub number: i64,
-    ///A concise summary of the project.
+    /// A concise summary of the project.
     pub short_description: Option<String>,
-    ///The time when the project was deleted.
+    /// The time when the project was deleted.
     pub deleted_at: Option<String>,
     pub deleted_by: Option<SimpleUser>,
-    ///The current state of the project.
+    /// The current state of the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OpenOrClosed2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_status_update: Option<ProjectsV2StatusUpdate>,
-    ///Whether this project is a template
+    /// Whether this project is a template
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
 }
 
-///An status update belonging to a project
+/// An status update belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2StatusUpdate {
-    ///The unique identifier of the status update.
+    /// The unique identifier of the status update.
     pub id: f64,
-    ///The node ID of the status update.
+    /// The node ID of the status update.
     pub node_id: String,
-    ///The node ID of the project that this status update belongs to.
+    /// The node ID of the project that this status update belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_node_id: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
-    ///The time when the status update was created.
+    /// The time when the status update was created.
     pub created_at: String,
-    ///The time when the status update was last updated.
+    /// The time when the status update was last updated.
     pub updated_at: String,
-    ///The current status.
+    /// The current status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ProjectsV2StatusUpdateStatus>,
-    ///The start date of the period covered by the update.
+    /// The start date of the period covered by the update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
-    ///The target date associated with the update.
+    /// The target date associated with the update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_date: Option<String>,
-    ///Body of the status update
+    /// Body of the status update
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The current status."] ProjectsV2StatusUpdateStatus { Inactive = "INACTIVE",
+    #[doc = " The current status."] ProjectsV2StatusUpdateStatus { Inactive = "INACTIVE",
     OnTrack = "ON_TRACK", AtRisk = "AT_RISK", OffTrack = "OFF_TRACK", Complete =
     "COMPLETE", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsCreateDraftItemForOrgRequest {
-    ///The title of the draft issue item to create in the project.
+    /// The title of the draft issue item to create in the project.
     pub title: String,
-    ///The body content of the draft issue item to create in the project.
+    /// The body content of the draft issue item to create in the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 
-///An item belonging to a project
+/// An item belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2ItemSimple {
-    ///The unique identifier of the project item.
+    /// The unique identifier of the project item.
     pub id: f64,
-    ///The node ID of the project item.
+    /// The node ID of the project item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    ///The content represented by the item.
+    /// The content represented by the item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ProjectsV2ItemSimpleContent>,
-    ///The type of content tracked in a project item
+    /// The type of content tracked in a project item
     pub content_type: ProjectsV2ItemContentType,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
-    ///The time when the item was created.
+    /// The time when the item was created.
     pub created_at: String,
-    ///The time when the item was last updated.
+    /// The time when the item was last updated.
     pub updated_at: String,
-    ///The time when the item was archived.
+    /// The time when the item was archived.
     pub archived_at: Option<String>,
-    ///The URL of the project this item belongs to.
+    /// The URL of the project this item belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_url: Option<String>,
-    ///The URL of the item in the project.
+    /// The URL of the item in the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
 }
 
-///The content represented by the item.
+/// The content represented by the item.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsV2ItemSimpleContent {
@@ -129,61 +129,61 @@ pub enum ProjectsV2ItemSimpleContent {
     Other(serde_json::Value),
 }
 
-///A draft issue in a project
+/// A draft issue in a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2DraftIssue {
-    ///The ID of the draft issue
+    /// The ID of the draft issue
     pub id: f64,
-    ///The node ID of the draft issue
+    /// The node ID of the draft issue
     pub node_id: String,
-    ///The title of the draft issue
+    /// The title of the draft issue
     pub title: String,
-    ///The body content of the draft issue
+    /// The body content of the draft issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
-    ///The time the draft issue was created
+    /// The time the draft issue was created
     pub created_at: String,
-    ///The time the draft issue was last updated
+    /// The time the draft issue was last updated
     pub updated_at: String,
 }
 
 crate::open_enum! {
-    #[doc = "The type of content tracked in a project item"] ProjectsV2ItemContentType {
+    #[doc = " The type of content tracked in a project item"] ProjectsV2ItemContentType {
     Issue = "Issue", PullRequest = "PullRequest", DraftIssue = "DraftIssue", }
 }
 
-///A field inside a projects v2 project
+/// A field inside a projects v2 project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2Field {
-    ///The unique identifier of the field.
+    /// The unique identifier of the field.
     pub id: i64,
-    ///The ID of the issue field.
+    /// The ID of the issue field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_id: Option<i64>,
-    ///The node ID of the field.
+    /// The node ID of the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    ///The API URL of the project that contains the field.
+    /// The API URL of the project that contains the field.
     pub project_url: String,
-    ///The name of the field.
+    /// The name of the field.
     pub name: String,
-    ///The field's data type.
+    /// The field's data type.
     pub data_type: ProjectsV2FieldDataType,
-    ///The options available for single select fields.
+    /// The options available for single select fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<ProjectsV2SingleSelectOptions>>,
-    ///Configuration for iteration fields.
+    /// Configuration for iteration fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<ProjectsV2FieldConfiguration>,
-    ///The time when the field was created.
+    /// The time when the field was created.
     pub created_at: String,
-    ///The time when the field was last updated.
+    /// The time when the field was last updated.
     pub updated_at: String,
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] ProjectsV2FieldDataType { Assignees = "assignees",
+    #[doc = " The field's data type."] ProjectsV2FieldDataType { Assignees = "assignees",
     LinkedPullRequests = "linked_pull_requests", Reviewers = "reviewers", Labels =
     "labels", Milestone = "milestone", Repository = "repository", Title = "title", Text =
     "text", SingleSelect = "single_select", Number = "number", Date = "date", Iteration =
@@ -191,51 +191,51 @@ crate::open_enum! {
     SubIssuesProgress = "sub_issues_progress", }
 }
 
-///An option for a single select field
+/// An option for a single select field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2SingleSelectOptions {
-    ///The unique identifier of the option.
+    /// The unique identifier of the option.
     pub id: String,
-    ///The display name of the option, in raw text and HTML formats.
+    /// The display name of the option, in raw text and HTML formats.
     pub name: ProjectsV2SingleSelectOptionsName,
-    ///The description of the option, in raw text and HTML formats.
+    /// The description of the option, in raw text and HTML formats.
     pub description: ProjectsV2SingleSelectOptionsName,
-    ///The color associated with the option.
+    /// The color associated with the option.
     pub color: String,
 }
 
-///The display name of the option, in raw text and HTML formats.
+/// The display name of the option, in raw text and HTML formats.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2SingleSelectOptionsName {
     pub raw: String,
     pub html: String,
 }
 
-///Configuration for iteration fields.
+/// Configuration for iteration fields.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2FieldConfiguration {
-    ///The day of the week when the iteration starts.
+    /// The day of the week when the iteration starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_day: Option<i64>,
-    ///The duration of the iteration in days.
+    /// The duration of the iteration in days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<Vec<ProjectsV2IterationSettings>>,
 }
 
-///An iteration setting for an iteration field
+/// An iteration setting for an iteration field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2IterationSettings {
-    ///The unique identifier of the iteration setting.
+    /// The unique identifier of the iteration setting.
     pub id: String,
-    ///The start date of the iteration.
+    /// The start date of the iteration.
     pub start_date: String,
-    ///The duration of the iteration in days.
+    /// The duration of the iteration in days.
     pub duration: i64,
-    ///The iteration title, in raw text and HTML formats.
+    /// The iteration title, in raw text and HTML formats.
     pub title: ProjectsV2SingleSelectOptionsName,
-    ///Whether the iteration has been completed.
+    /// Whether the iteration has been completed.
     pub completed: bool,
 }
 
@@ -252,52 +252,75 @@ pub enum ProjectsAddFieldForOrgRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsAddFieldForOrgRequestVariant0 {
-    ///The ID of the IssueField to create the field for.
+    /// The ID of the IssueField to create the field for.
     pub issue_field_id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProjectsAddFieldForOrgRequestVariant1 {
-    ///The name of the field.
+    /// The name of the field.
     pub name: String,
-    ///The field's data type.
+    /// The field's data type.
     pub data_type: TextOrNumberOrDate,
+}
+impl ProjectsAddFieldForOrgRequestVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: String, data_type: TextOrNumberOrDate) -> Self {
+        ProjectsAddFieldForOrgRequestVariant1 {
+            name,
+            data_type,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] TextOrNumberOrDate { Text = "text", Number =
+    #[doc = " The field's data type."] TextOrNumberOrDate { Text = "text", Number =
     "number", Date = "date", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProjectsAddFieldForOrgRequestVariant2 {
-    ///The name of the field.
+    /// The name of the field.
     pub name: String,
-    ///The field's data type.
+    /// The field's data type.
     pub data_type: SingleSelect,
-    ///The options available for single select fields. At least one option must be provided when creating a single select field.
+    /// The options available for single select fields. At least one option must be provided when creating a single select field.
     pub single_select_options: Vec<ProjectsV2FieldSingleSelectOption>,
+}
+impl ProjectsAddFieldForOrgRequestVariant2 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: String,
+        data_type: SingleSelect,
+        single_select_options: Vec<ProjectsV2FieldSingleSelectOption>,
+    ) -> Self {
+        ProjectsAddFieldForOrgRequestVariant2 {
+            name,
+            data_type,
+            single_select_options,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] SingleSelect { SingleSelect = "single_select", }
+    #[doc = " The field's data type."] SingleSelect { SingleSelect = "single_select", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsV2FieldSingleSelectOption {
-    ///The display name of the option.
+    /// The display name of the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The color associated with the option.
+    /// The color associated with the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<ProjectsV2FieldSingleSelectOptionColor>,
-    ///The description of the option.
+    /// The description of the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The color associated with the option."]
+    #[doc = " The color associated with the option."]
     ProjectsV2FieldSingleSelectOptionColor { Blue = "BLUE", Gray = "GRAY", Green =
     "GREEN", Orange = "ORANGE", Pink = "PINK", Purple = "PURPLE", Red = "RED", Yellow =
     "YELLOW", }
@@ -305,131 +328,157 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProjectsAddFieldForOrgRequestVariant3 {
-    ///The name of the field.
+    /// The name of the field.
     pub name: String,
-    ///The field's data type.
+    /// The field's data type.
     pub data_type: Iteration,
-    ///The configuration for iteration fields.
+    /// The configuration for iteration fields.
     pub iteration_configuration: ProjectsV2FieldIterationConfiguration,
+}
+impl ProjectsAddFieldForOrgRequestVariant3 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: String,
+        data_type: Iteration,
+        iteration_configuration: ProjectsV2FieldIterationConfiguration,
+    ) -> Self {
+        ProjectsAddFieldForOrgRequestVariant3 {
+            name,
+            data_type,
+            iteration_configuration,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The field's data type."] Iteration { Iteration = "iteration", }
+    #[doc = " The field's data type."] Iteration { Iteration = "iteration", }
 }
 
-///The configuration for iteration fields.
+/// The configuration for iteration fields.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsV2FieldIterationConfiguration {
-    ///The start date of the first iteration.
+    /// The start date of the first iteration.
     pub start_date: String,
-    ///The default duration for iterations in days. Individual iterations can override this value.
+    /// The default duration for iterations in days. Individual iterations can override this value.
     pub duration: i64,
-    ///Zero or more iterations for the field.
+    /// Zero or more iterations for the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<Vec<ProjectsV2FieldIterationConfigurationIterationsItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsV2FieldIterationConfigurationIterationsItem {
-    ///The title of the iteration.
+    /// The title of the iteration.
     pub title: String,
-    ///The start date of the iteration.
+    /// The start date of the iteration.
     pub start_date: String,
-    ///The duration of the iteration in days.
+    /// The duration of the iteration in days.
     pub duration: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ProjectsListItemsForOrgFields {
-    StringType(String),
+    String(String),
     Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
-///An item belonging to a project
+/// An item belonging to a project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2ItemWithContent {
-    ///The unique identifier of the project item.
+    /// The unique identifier of the project item.
     pub id: f64,
-    ///The node ID of the project item.
+    /// The node ID of the project item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    ///The API URL of the project that contains this item.
+    /// The API URL of the project that contains this item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_url: Option<String>,
-    ///The type of content tracked in a project item
+    /// The type of content tracked in a project item
     pub content_type: ProjectsV2ItemContentType,
-    ///The content of the item, which varies by content type.
+    /// The content of the item, which varies by content type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<serde_json::Map<String, serde_json::Value>>,
-    ///A GitHub user.
+    /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
-    ///The time when the item was created.
+    /// The time when the item was created.
     pub created_at: String,
-    ///The time when the item was last updated.
+    /// The time when the item was last updated.
     pub updated_at: String,
-    ///The time when the item was archived.
+    /// The time when the item was archived.
     pub archived_at: Option<String>,
-    ///The API URL of this item.
+    /// The API URL of this item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
-    ///The fields and values associated with this item.
+    /// The fields and values associated with this item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProjectsAddItemForOrgRequest {
-    ///The type of item to add to the project. Must be either Issue or PullRequest.
+    /// The type of item to add to the project. Must be either Issue or PullRequest.
     pub r#type: IssueOrPullRequest,
-    ///The unique identifier of the issue or pull request to add to the project.
+    /// The unique identifier of the issue or pull request to add to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The repository owner login.
+    /// The repository owner login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    ///The repository name.
+    /// The repository name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
-    ///The issue or pull request number.
+    /// The issue or pull request number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
+}
+impl ProjectsAddItemForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: IssueOrPullRequest) -> Self {
+        ProjectsAddItemForOrgRequest {
+            r#type,
+            id: None,
+            owner: None,
+            repo: None,
+            number: None,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The type of item to add to the project. Must be either Issue or PullRequest."]
+    " The type of item to add to the project. Must be either Issue or PullRequest."]
     IssueOrPullRequest { Issue = "Issue", PullRequest = "PullRequest", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsUpdateItemForOrgRequest {
-    ///A list of field updates to apply.
+    /// A list of field updates to apply.
     pub fields: Vec<ProjectsUpdateItemForOrgRequestFieldsItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ProjectsUpdateItemForOrgRequestFieldsItem {
-    ///The ID of the project field to update.
+    /// The ID of the project field to update.
     pub id: i64,
-    /**The new value for the field:
-- For text, number, and date fields, provide the new value directly.
-- For single select and iteration fields, provide the ID of the option or iteration.
-- To clear the field, set this to null.*/
+    /// The new value for the field:
+    /// - For text, number, and date fields, provide the new value directly.
+    /// - For single select and iteration fields, provide the ID of the option or iteration.
+    /// - To clear the field, set this to null.
     pub value: Option<ProjectsUpdateItemForOrgRequestFieldsItemValue>,
 }
 
-/**The new value for the field:
-- For text, number, and date fields, provide the new value directly.
-- For single select and iteration fields, provide the ID of the option or iteration.
-- To clear the field, set this to null.*/
+/// The new value for the field:
+/// - For text, number, and date fields, provide the new value directly.
+/// - For single select and iteration fields, provide the ID of the option or iteration.
+/// - To clear the field, set this to null.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ProjectsUpdateItemForOrgRequestFieldsItemValue {
-    StringType(String),
+    String(String),
     Number(f64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -437,65 +486,79 @@ pub enum ProjectsUpdateItemForOrgRequestFieldsItemValue {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProjectsCreateViewForOrgRequest {
-    ///The name of the view.
+    /// The name of the view.
     pub name: String,
-    ///The layout of the view.
+    /// The layout of the view.
     pub layout: TableOrBoardOrRoadmap,
-    ///The filter query for the view. See [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
+    /// The filter query for the view. See [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /**`visible_fields` is not applicable to `roadmap` layout views.
-For `table` and `board` layouts, this represents the field IDs that should be visible in the view. If not provided, the default visible fields will be used.*/
+    /// `visible_fields` is not applicable to `roadmap` layout views.
+    /// For `table` and `board` layouts, this represents the field IDs that should be visible in the view. If not provided, the default visible fields will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visible_fields: Option<Vec<i64>>,
-    ///Sorting configuration for the view. Each element is a two-element array of `[field_id, direction]` where `direction` is `"asc"` or `"desc"`. Supports multiple sort criteria applied in order.
+    /// Sorting configuration for the view. Each element is a two-element array of `[field_id, direction]` where `direction` is `"asc"` or `"desc"`. Supports multiple sort criteria applied in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_by: Option<Vec<Vec<ProjectsCreateViewForOrgRequestSortByItemItem>>>,
-    ///The field IDs to group items by (horizontal grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
+    /// The field IDs to group items by (horizontal grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<Vec<i64>>,
-    ///The field IDs to use as columns in `board` layout (vertical grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
+    /// The field IDs to use as columns in `board` layout (vertical grouping). Supports a single field. The field must support grouping; fields such as `Title`, `Reviewers`, `Linked pull requests`, `Sub-issues progress`, `Tracked by`, and `Tracks` cannot be grouped on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertical_group_by: Option<Vec<i64>>,
 }
+impl ProjectsCreateViewForOrgRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: String, layout: TableOrBoardOrRoadmap) -> Self {
+        ProjectsCreateViewForOrgRequest {
+            name,
+            layout,
+            filter: None,
+            visible_fields: None,
+            sort_by: None,
+            group_by: None,
+            vertical_group_by: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The layout of the view."] TableOrBoardOrRoadmap { Table = "table", Board =
+    #[doc = " The layout of the view."] TableOrBoardOrRoadmap { Table = "table", Board =
     "board", Roadmap = "roadmap", }
 }
 
-///A view inside a projects v2 project
+/// A view inside a projects v2 project
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProjectsV2View {
-    ///The unique identifier of the view.
+    /// The unique identifier of the view.
     pub id: i64,
-    ///The number of the view within the project.
+    /// The number of the view within the project.
     pub number: i64,
-    ///The name of the view.
+    /// The name of the view.
     pub name: String,
-    ///The layout of the view.
+    /// The layout of the view.
     pub layout: TableOrBoardOrRoadmap,
-    ///The node ID of the view.
+    /// The node ID of the view.
     pub node_id: String,
-    ///The API URL of the project that contains the view.
+    /// The API URL of the project that contains the view.
     pub project_url: String,
-    ///The web URL of the view.
+    /// The web URL of the view.
     pub html_url: String,
     pub creator: SimpleUser,
-    ///The time when the view was created.
+    /// The time when the view was created.
     pub created_at: String,
-    ///The time when the view was last updated.
+    /// The time when the view was last updated.
     pub updated_at: String,
-    ///The filter query for the view.
+    /// The filter query for the view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    ///The list of field IDs that are visible in the view.
+    /// The list of field IDs that are visible in the view.
     pub visible_fields: Vec<i64>,
-    ///The sorting configuration for the view. Each element is a tuple of [field_id, direction] where direction is "asc" or "desc".
+    /// The sorting configuration for the view. Each element is a tuple of [field_id, direction] where direction is "asc" or "desc".
     pub sort_by: Vec<Vec<ProjectsCreateViewForOrgRequestSortByItemItem>>,
-    ///The list of field IDs used for horizontal grouping.
+    /// The list of field IDs used for horizontal grouping.
     pub group_by: Vec<i64>,
-    ///The list of field IDs used for vertical grouping (board layout).
+    /// The list of field IDs used for vertical grouping (board layout).
     pub vertical_group_by: Vec<i64>,
 }
 

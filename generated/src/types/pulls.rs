@@ -9,31 +9,31 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsCreateRequest {
-    ///The title of the new pull request. Required unless `issue` is specified.
+    /// The title of the new pull request. Required unless `issue` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///The name of the branch where your changes are implemented. For cross-repository pull requests in the same network, namespace `head` with a user like this: `username:branch`.
+    /// The name of the branch where your changes are implemented. For cross-repository pull requests in the same network, namespace `head` with a user like this: `username:branch`.
     pub head: String,
-    ///The name of the repository where the changes in the pull request were made. This field is required for cross-repository pull requests if both repositories are owned by the same organization.
+    /// The name of the repository where the changes in the pull request were made. This field is required for cross-repository pull requests if both repositories are owned by the same organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_repo: Option<String>,
-    ///The name of the branch you want the changes pulled into. This should be an existing branch on the current repository. You cannot submit a pull request to one repository that requests a merge to a base of another repository.
+    /// The name of the branch you want the changes pulled into. This should be an existing branch on the current repository. You cannot submit a pull request to one repository that requests a merge to a base of another repository.
     pub base: String,
-    ///The contents of the pull request.
+    /// The contents of the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///Indicates whether [maintainers can modify](https://docs.github.com/articles/allowing-changes-to-a-pull-request-branch-created-from-a-fork/) the pull request.
+    /// Indicates whether [maintainers can modify](https://docs.github.com/articles/allowing-changes-to-a-pull-request-branch-created-from-a-fork/) the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_can_modify: Option<bool>,
-    ///Indicates whether the pull request is a draft. See "[Draft Pull Requests](https://docs.github.com/articles/about-pull-requests#draft-pull-requests)" in the GitHub Help documentation to learn more.
+    /// Indicates whether the pull request is a draft. See "[Draft Pull Requests](https://docs.github.com/articles/about-pull-requests#draft-pull-requests)" in the GitHub Help documentation to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
-    ///An issue in the repository to convert to a pull request. The issue title, body, and comments will become the title, body, and comments on the new pull request. Required unless `title` is specified.
+    /// An issue in the repository to convert to a pull request. The issue title, body, and comments will become the title, body, and comments on the new pull request. Required unless `title` is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<i64>,
 }
 
-///Pull requests let you tell others about changes you've pushed to a repository on GitHub. Once a pull request is sent, interested parties can review the set of changes, discuss potential modifications, and even push follow-up commits if necessary.
+/// Pull requests let you tell others about changes you've pushed to a repository on GitHub. Once a pull request is sent, interested parties can review the set of changes, discuss potential modifications, and even push follow-up commits if necessary.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequest2 {
     pub url: String,
@@ -48,14 +48,14 @@ pub struct PullRequest2 {
     pub review_comment_url: String,
     pub comments_url: String,
     pub statuses_url: String,
-    ///Number uniquely identifying the pull request within its repository.
+    /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
-    ///State of this Pull Request. Either `open` or `closed`.
+    /// State of this Pull Request. Either `open` or `closed`.
     pub state: OpenOrClosed3,
     pub locked: bool,
-    ///The title of the pull request.
+    /// The title of the pull request.
     pub title: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
     pub body: Option<String>,
     pub labels: Vec<PullRequest2LabelsItem>,
@@ -78,14 +78,14 @@ pub struct PullRequest2 {
     pub base: PullRequest2Head,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    ///The status of auto merging a pull request.
+    /// The status of auto merging a pull request.
     pub auto_merge: Option<AutoMerge>,
-    ///The stack information associated with a pull request.
+    /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    ///Indicates whether or not the pull request is a draft.
+    /// Indicates whether or not the pull request is a draft.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub merged: bool,
@@ -96,7 +96,7 @@ pub struct PullRequest2 {
     pub merged_by: Option<SimpleUser>,
     pub comments: i64,
     pub review_comments: i64,
-    ///Indicates whether maintainers can modify the pull request.
+    /// Indicates whether maintainers can modify the pull request.
     pub maintainer_can_modify: bool,
     pub commits: i64,
     pub additions: i64,
@@ -105,7 +105,7 @@ pub struct PullRequest2 {
 }
 
 crate::open_enum! {
-    #[doc = "State of this Pull Request. Either `open` or `closed`."] OpenOrClosed3 {
+    #[doc = " State of this Pull Request. Either `open` or `closed`."] OpenOrClosed3 {
     Open = "open", Closed = "closed", }
 }
 
@@ -124,10 +124,10 @@ pub struct PullRequest2LabelsItem {
 pub struct PullRequest2Head {
     pub label: String,
     pub r#ref: String,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     pub repo: Repository,
     pub sha: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
 }
 
@@ -138,83 +138,83 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsUpdateRequest {
-    ///The title of the pull request.
+    /// The title of the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///The contents of the pull request.
+    /// The contents of the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///State of this Pull Request. Either `open` or `closed`.
+    /// State of this Pull Request. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OpenOrClosed2>,
-    ///The name of the branch you want your changes pulled into. This should be an existing branch on the current repository. You cannot update the base branch on a pull request to point to another repository.
+    /// The name of the branch you want your changes pulled into. This should be an existing branch on the current repository. You cannot update the base branch on a pull request to point to another repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
-    ///Indicates whether [maintainers can modify](https://docs.github.com/articles/allowing-changes-to-a-pull-request-branch-created-from-a-fork/) the pull request.
+    /// Indicates whether [maintainers can modify](https://docs.github.com/articles/allowing-changes-to-a-pull-request-branch-created-from-a-fork/) the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_can_modify: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsCreateReviewCommentRequest {
-    ///The text of the review comment.
+    /// The text of the review comment.
     pub body: String,
-    ///The SHA of the commit needing a comment. Not using the latest commit SHA may render your comment outdated if a subsequent commit modifies the line you specify as the `position`.
+    /// The SHA of the commit needing a comment. Not using the latest commit SHA may render your comment outdated if a subsequent commit modifies the line you specify as the `position`.
     pub commit_id: String,
-    ///The relative path to the file that necessitates a comment.
+    /// The relative path to the file that necessitates a comment.
     pub path: String,
-    ///**This parameter is closing down. Use `line` instead**. The position in the diff where you want to add a review comment. Note this value is not the same as the line number in the file. The position value equals the number of lines down from the first "@@" hunk header in the file you want to add a comment. The line just below the "@@" line is position 1, the next line is position 2, and so on. The position in the diff continues to increase through lines of whitespace and additional hunks until the beginning of a new file.
+    /// **This parameter is closing down. Use `line` instead**. The position in the diff where you want to add a review comment. Note this value is not the same as the line number in the file. The position value equals the number of lines down from the first "@@" hunk header in the file you want to add a comment. The line just below the "@@" line is position 1, the next line is position 2, and so on. The position in the diff continues to increase through lines of whitespace and additional hunks until the beginning of a new file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    ///In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see "[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)" in the GitHub Help documentation.
+    /// In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see "[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<LeftOrRight3>,
-    ///**Required unless using `subject_type:file`**. The line of the blob in the pull request diff that the comment applies to. For a multi-line comment, the last line of the range that your comment applies to.
+    /// **Required unless using `subject_type:file`**. The line of the blob in the pull request diff that the comment applies to. For a multi-line comment, the last line of the range that your comment applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
-    ///**Required when using multi-line comments unless using `in_reply_to`**. The `start_line` is the first line in the pull request diff that your multi-line comment applies to. To learn more about multi-line comments, see "[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)" in the GitHub Help documentation.
+    /// **Required when using multi-line comments unless using `in_reply_to`**. The `start_line` is the first line in the pull request diff that your multi-line comment applies to. To learn more about multi-line comments, see "[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
-    ///**Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see "[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)" in the GitHub Help documentation. See `side` in this table for additional context.
+    /// **Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see "[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)" in the GitHub Help documentation. See `side` in this table for additional context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<LeftOrRightOrSide>,
-    ///The ID of the review comment to reply to. To find the ID of a review comment with ["List review comments on a pull request"](#list-review-comments-on-a-pull-request). When specified, all parameters other than `body` in the request body are ignored.
+    /// The ID of the review comment to reply to. To find the ID of a review comment with ["List review comments on a pull request"](#list-review-comments-on-a-pull-request). When specified, all parameters other than `body` in the request body are ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<i64>,
-    ///The level at which the comment is targeted.
+    /// The level at which the comment is targeted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<LineOrFile>,
 }
 
 crate::open_enum! {
     #[doc =
-    "In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see \"[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)\" in the GitHub Help documentation."]
+    " In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see \"[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)\" in the GitHub Help documentation."]
     LeftOrRight3 { Left = "LEFT", Right = "RIGHT", }
 }
 
 crate::open_enum! {
     #[doc =
-    "**Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see \"[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)\" in the GitHub Help documentation. See `side` in this table for additional context."]
+    " **Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see \"[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)\" in the GitHub Help documentation. See `side` in this table for additional context."]
     LeftOrRightOrSide { Left = "LEFT", Right = "RIGHT", Side = "side", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsMergeRequest {
-    ///Title for the automatic commit message.
+    /// Title for the automatic commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_title: Option<String>,
-    ///Extra detail to append to automatic commit message.
+    /// Extra detail to append to automatic commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_message: Option<String>,
-    ///SHA that pull request head must match to allow merge.
+    /// SHA that pull request head must match to allow merge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    ///The merge method to use.
+    /// The merge method to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_method: Option<MergeOrSquashOrRebase>,
 }
 
-///Pull Request Merge Result
+/// Pull Request Merge Result
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeResult {
     pub sha: String,
@@ -224,31 +224,31 @@ pub struct PullRequestMergeResult {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsMergeAsyncRequest {
-    ///Title for the automatic commit message.
+    /// Title for the automatic commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_title: Option<String>,
-    ///Extra detail to append to automatic commit message.
+    /// Extra detail to append to automatic commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_message: Option<String>,
-    ///SHA that pull request head must match to allow merge. If not provided, the current head of the PR at the time of the request will be used; if the PR is pushed in between the merge being requested and being executed, the merge will be cancelled.
+    /// SHA that pull request head must match to allow merge. If not provided, the current head of the PR at the time of the request will be used; if the PR is pushed in between the merge being requested and being executed, the merge will be cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    ///The merge method to use.
+    /// The merge method to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_method: Option<MergeOrSquashOrRebase>,
-    ///The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option.
+    /// The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_action: Option<DefaultTypeOrDirectMergeOrMergeQueue>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option."]
+    " The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option."]
     DefaultTypeOrDirectMergeOrMergeQueue { Default = "default", DirectMerge =
     "direct_merge", MergeQueue = "merge_queue", }
 }
 
-///Pull Request Merge Async Result
+/// Pull Request Merge Async Result
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResult {
     pub status: PullRequestMergeAsyncResultStatus,
@@ -270,14 +270,14 @@ pub enum PullRequestMergeAsyncResultDetails {
     Other(serde_json::Value),
 }
 
-///When an asynchronous merge request was created or already existed
+/// When an asynchronous merge request was created or already existed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     pub message: String,
     pub uuid: String,
     pub merge_method: PullRequestMergeAsyncResultDetailsVariant0MergeMethod,
     pub merge_action: DefaultTypeOrMergeQueueOrDirectMerge,
-    ///SHA that the pull request head must match for the enqueued merge to proceed.
+    /// SHA that the pull request head must match for the enqueued merge to proceed.
     pub expected_head_sha: String,
 }
 
@@ -291,20 +291,20 @@ crate::open_enum! {
     "merge_queue", DirectMerge = "direct_merge", }
 }
 
-///When the pull request cannot be merged
+/// When the pull request cannot be merged
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant1 {
     pub message: String,
 }
 
-///When the pull request is already merged
+/// When the pull request is already merged
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant2 {
     pub message: String,
     pub sha: String,
 }
 
-///Pull Request Review Request
+/// Pull Request Review Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewRequest {
     pub users: Vec<SimpleUser>,
@@ -313,31 +313,31 @@ pub struct PullRequestReviewRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsRequestReviewersRequest {
-    ///An array of user `login`s that will be requested.
+    /// An array of user `login`s that will be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<Vec<String>>,
-    ///An array of team `slug`s that will be requested.
+    /// An array of team `slug`s that will be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_reviewers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsRemoveRequestedReviewersRequest {
-    ///An array of user `login`s that will be removed.
+    /// An array of user `login`s that will be removed.
     pub reviewers: Vec<String>,
-    ///An array of team `slug`s that will be removed.
+    /// An array of team `slug`s that will be removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_reviewers: Option<Vec<String>>,
 }
 
-///Pull Request Reviews are reviews on pull requests.
+/// Pull Request Reviews are reviews on pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReview {
-    ///Unique identifier of the review
+    /// Unique identifier of the review
     pub id: i64,
     pub node_id: String,
     pub user: Option<SimpleUser>,
-    ///The text of the review.
+    /// The text of the review.
     pub body: String,
     pub state: String,
     pub html_url: String,
@@ -346,47 +346,47 @@ pub struct PullRequestReview {
     pub links: PullRequestReviewEventReviewLinks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
-    ///A commit SHA for the review. If the commit object was garbage collected or forcibly deleted, then it no longer exists in Git and this value will be `null`.
+    /// A commit SHA for the review. If the commit object was garbage collected or forcibly deleted, then it no longer exists in Git and this value will be `null`.
     pub commit_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsCreateReviewRequest {
-    ///The SHA of the commit that needs a review. Not using the latest commit SHA may render your review comment outdated if a subsequent commit modifies the line you specify as the `position`. Defaults to the most recent commit in the pull request when you do not specify a value.
+    /// The SHA of the commit that needs a review. Not using the latest commit SHA may render your review comment outdated if a subsequent commit modifies the line you specify as the `position`. Defaults to the most recent commit in the pull request when you do not specify a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_id: Option<String>,
-    ///**Required** when using `REQUEST_CHANGES` or `COMMENT` for the `event` parameter. The body text of the pull request review.
+    /// **Required** when using `REQUEST_CHANGES` or `COMMENT` for the `event` parameter. The body text of the pull request review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready.
+    /// The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<ApproveOrRequestChangesOrComment>,
-    ///Use the following table to specify the location, destination, and contents of the draft review comment.
+    /// Use the following table to specify the location, destination, and contents of the draft review comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<PullsCreateReviewRequestCommentsItem>>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready."]
+    " The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready."]
     ApproveOrRequestChangesOrComment { Approve = "APPROVE", RequestChanges =
     "REQUEST_CHANGES", Comment = "COMMENT", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsCreateReviewRequestCommentsItem {
-    ///The relative path to the file that necessitates a review comment.
+    /// The relative path to the file that necessitates a review comment.
     pub path: String,
-    ///The position in the diff where you want to add a review comment. Note this value is not the same as the line number in the file. The `position` value equals the number of lines down from the first "@@" hunk header in the file you want to add a comment. The line just below the "@@" line is position 1, the next line is position 2, and so on. The position in the diff continues to increase through lines of whitespace and additional hunks until the beginning of a new file.
+    /// The position in the diff where you want to add a review comment. Note this value is not the same as the line number in the file. The `position` value equals the number of lines down from the first "@@" hunk header in the file you want to add a comment. The line just below the "@@" line is position 1, the next line is position 2, and so on. The position in the diff continues to increase through lines of whitespace and additional hunks until the beginning of a new file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    ///Text of the review comment.
+    /// Text of the review comment.
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -398,7 +398,7 @@ pub struct PullsCreateReviewRequestCommentsItem {
     pub start_side: Option<String>,
 }
 
-///Legacy Review Comment
+/// Legacy Review Comment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewComment {
     pub url: String,
@@ -419,7 +419,7 @@ pub struct ReviewComment {
     pub updated_at: String,
     pub html_url: String,
     pub pull_request_url: String,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     #[serde(rename = "_links")]
     pub links: ReviewCommentLinks,
@@ -427,46 +427,46 @@ pub struct ReviewComment {
     pub body_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    ///The side of the first line of the range for a multi-line comment.
+    /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<LeftOrRight2>,
-    ///The side of the first line of the range for a multi-line comment.
+    /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<LeftOrRight>,
-    ///The line of the blob to which the comment applies. The last line of the range for a multi-line comment
+    /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
-    ///The original line of the blob to which the comment applies. The last line of the range for a multi-line comment
+    /// The original line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_line: Option<i64>,
-    ///The first line of the range for a multi-line comment.
+    /// The first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
-    ///The original first line of the range for a multi-line comment.
+    /// The original first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_start_line: Option<i64>,
-    ///The level at which the comment is targeted, can be a diff line or a file.
+    /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<LineOrFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReviewCommentLinks {
-    ///Hypermedia Link
+    /// Hypermedia Link
     #[serde(rename = "self")]
     pub self_: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub html: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub pull_request: Link,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsDismissReviewRequest {
-    ///The message for the pull request review dismissal
+    /// The message for the pull request review dismissal
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Dismiss>,
@@ -478,21 +478,30 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PullsSubmitReviewRequest {
-    ///The body text of the pull request review
+    /// The body text of the pull request review
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action.
+    /// The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action.
     pub event: ApproveOrRequestChangesOrComment,
+}
+impl PullsSubmitReviewRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(event: ApproveOrRequestChangesOrComment) -> Self {
+        PullsSubmitReviewRequest {
+            body: None,
+            event,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsUpdateBranchRequest {
-    ///The expected SHA of the pull request's HEAD ref. This is the most recent commit on the pull request's branch. If the expected SHA does not match the pull request's HEAD, you will receive a `422 Unprocessable Entity` status. You can use the "[List commits](https://docs.github.com/rest/commits/commits#list-commits)" endpoint to find the most recent commit SHA. Default: SHA of the pull request's current HEAD ref.
+    /// The expected SHA of the pull request's HEAD ref. This is the most recent commit on the pull request's branch. If the expected SHA does not match the pull request's HEAD, you will receive a `422 Unprocessable Entity` status. You can use the "[List commits](https://docs.github.com/rest/commits/commits#list-commits)" endpoint to find the most recent commit SHA. Default: SHA of the pull request's current HEAD ref.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_head_sha: Option<String>,
 }
 
-///Pull Request Stack Minimal
+/// Pull Request Stack Minimal
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackMinimal {
     pub id: i64,
@@ -500,7 +509,7 @@ pub struct PullRequestStackMinimal {
     pub node_id: String,
     pub url: String,
     pub base: PullRequestStackMinimalBase,
-    ///Whether the stack has any open pull request. False when all pull requests are merged or closed.
+    /// Whether the stack has any open pull request. False when all pull requests are merged or closed.
     pub open: bool,
     pub created_at: String,
     pub pull_requests: Vec<PullRequestStackMinimalPullRequestsItem>,
@@ -528,7 +537,7 @@ pub struct PullRequestStackMinimalPullRequestsItemHead {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsCreateRequest2 {
-    ///An ordered list of pull request numbers forming the stack from bottom to top.
+    /// An ordered list of pull request numbers forming the stack from bottom to top.
     pub pull_requests: Vec<i64>,
 }
 
@@ -539,13 +548,13 @@ pub struct PullsCreateResponse {
     pub node_id: String,
     pub url: String,
     pub base: PullRequestStackMinimalBase,
-    ///Whether the stack has any open pull request. False when all pull requests are merged or closed.
+    /// Whether the stack has any open pull request. False when all pull requests are merged or closed.
     pub open: bool,
     pub created_at: String,
     pub pull_requests: Vec<PullRequestStackPullRequest>,
 }
 
-///Pull Request Stack Pull Request
+/// Pull Request Stack Pull Request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackPullRequest {
     pub id: i64,
@@ -562,7 +571,7 @@ pub struct PullRequestStackPullRequest {
     pub user: Option<SimpleUser>,
 }
 
-///Validation Error
+/// Validation Error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullsCreateError422 {
     pub message: String,
@@ -589,7 +598,7 @@ pub struct PullsCreateError422ErrorsItem {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PullsCreateError422ErrorsItemValue {
-    StringType(Option<String>),
+    String(Option<String>),
     Integer(Option<i64>),
     Array(Option<Vec<IssuesCreateRequestTitle>>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -598,7 +607,7 @@ pub enum PullsCreateError422ErrorsItemValue {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PullsAddRequest {
-    ///An ordered list of pull request numbers to append to the stack, from the current top upward.
+    /// An ordered list of pull request numbers to append to the stack, from the current top upward.
     pub pull_requests: Vec<i64>,
 }
 

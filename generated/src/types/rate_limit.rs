@@ -2,53 +2,53 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-///Rate Limit Overview
+/// Rate Limit Overview
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RateLimitOverview {
     pub resources: RateLimitOverviewResources,
-    ///Rate Limit
+    /// Rate Limit
     pub rate: RateLimit,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RateLimitOverviewResources {
-    ///Rate Limit
+    /// Rate Limit
     pub core: RateLimit,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graphql: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     pub search: RateLimit,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_import: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_manifest: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_runner_registration: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_snapshots: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_sbom: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_autofix: Option<RateLimit>,
-    ///Rate Limit
+    /// Rate Limit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_usage_records: Option<RateLimit>,
 }
 
-///Rate Limit
+/// Rate Limit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RateLimit {
     pub limit: i64,

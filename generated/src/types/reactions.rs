@@ -8,21 +8,29 @@ crate::open_enum! {
     "eyes", }
 }
 
-///Reactions to conversations provide a way to help people express their feelings more simply and effectively.
+/// Reactions to conversations provide a way to help people express their feelings more simply and effectively.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Reaction {
     pub id: i64,
     pub node_id: String,
     pub user: Option<SimpleUser>,
-    ///The reaction to use
+    /// The reaction to use
     pub content: ReactionsListForCommitCommentContent,
     pub created_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReactionsCreateForCommitCommentRequest {
-    ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment.
+    /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment.
     pub content: ReactionsListForCommitCommentContent,
+}
+impl ReactionsCreateForCommitCommentRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(content: ReactionsListForCommitCommentContent) -> Self {
+        ReactionsCreateForCommitCommentRequest {
+            content,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -32,7 +40,15 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReactionsCreateForReleaseRequest {
-    ///The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release.
+    /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release.
     pub content: ReactionsListForReleaseContent,
+}
+impl ReactionsCreateForReleaseRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(content: ReactionsListForReleaseContent) -> Self {
+        ReactionsCreateForReleaseRequest {
+            content,
+        }
+    }
 }
 

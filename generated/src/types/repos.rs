@@ -14,122 +14,122 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateInOrgRequest {
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
-    ///A short description of the repository.
+    /// A short description of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///A URL with more information about the repository.
+    /// A URL with more information about the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,
-    ///Whether the repository is private.
+    /// Whether the repository is private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
-    ///The visibility of the repository.
+    /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<PublicOrPrivate>,
-    ///Either `true` to enable issues for this repository or `false` to disable them.
+    /// Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
-    ///Either `true` to enable projects for this repository or `false` to disable them. **Note:** If you're creating a repository in an organization that has disabled repository projects, the default is `false`, and if you pass `true`, the API returns an error.
+    /// Either `true` to enable projects for this repository or `false` to disable them. **Note:** If you're creating a repository in an organization that has disabled repository projects, the default is `false`, and if you pass `true`, the API returns an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_projects: Option<bool>,
-    ///Either `true` to enable the wiki for this repository or `false` to disable it.
+    /// Either `true` to enable the wiki for this repository or `false` to disable it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_wiki: Option<bool>,
-    ///Whether downloads are enabled.
+    /// Whether downloads are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
-    ///Either `true` to make this repo available as a template repository or `false` to prevent it.
+    /// Either `true` to make this repo available as a template repository or `false` to prevent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    ///The id of the team that will be granted access to this repository. This is only valid when creating a repository in an organization.
+    /// The id of the team that will be granted access to this repository. This is only valid when creating a repository in an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<i64>,
-    ///Pass `true` to create an initial commit with empty README.
+    /// Pass `true` to create an initial commit with empty README.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_init: Option<bool>,
-    ///Desired language or platform [.gitignore template](https://github.com/github/gitignore) to apply. Use the name of the template without the extension. For example, "Haskell".
+    /// Desired language or platform [.gitignore template](https://github.com/github/gitignore) to apply. Use the name of the template without the extension. For example, "Haskell".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitignore_template: Option<String>,
-    ///Choose an [open source license template](https://choosealicense.com/) that best suits your needs, and then use the [license keyword](https://docs.github.com/articles/licensing-a-repository/#searching-github-by-license-type) as the `license_template` string. For example, "mit" or "mpl-2.0".
+    /// Choose an [open source license template](https://choosealicense.com/) that best suits your needs, and then use the [license keyword](https://docs.github.com/articles/licensing-a-repository/#searching-github-by-license-type) as the `license_template` string. For example, "mit" or "mpl-2.0".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license_template: Option<String>,
-    ///Either `true` to allow squash-merging pull requests, or `false` to prevent squash-merging.
+    /// Either `true` to allow squash-merging pull requests, or `false` to prevent squash-merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    ///Either `true` to allow merging pull requests with a merge commit, or `false` to prevent merging pull requests with merge commits.
+    /// Either `true` to allow merging pull requests with a merge commit, or `false` to prevent merging pull requests with merge commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    ///Either `true` to allow rebase-merging pull requests, or `false` to prevent rebase-merging.
+    /// Either `true` to allow rebase-merging pull requests, or `false` to prevent rebase-merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    ///Either `true` to allow auto-merge on pull requests, or `false` to disallow auto-merge.
+    /// Either `true` to allow auto-merge on pull requests, or `false` to disallow auto-merge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    ///Either `true` to allow automatically deleting head branches when pull requests are merged, or `false` to prevent automatic deletion. **The authenticated user must be an organization owner to set this property to `true`.**
+    /// Either `true` to allow automatically deleting head branches when pull requests are merged, or `false` to prevent automatic deletion. **The authenticated user must be an organization owner to set this property to `true`.**
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    ///Either `true` to allow squash-merge commits to use pull request title, or `false` to use commit message. **This property is closing down. Please use `squash_merge_commit_title` instead.
+    /// Either `true` to allow squash-merge commits to use pull request title, or `false` to use commit message. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    /**Required when using `squash_merge_commit_message`.
-
-The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
+    /// Required when using `squash_merge_commit_message`.
+    ///
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
-    /**Required when using `merge_commit_message`.
-
-The default value for a merge commit title.
-
-- `PR_TITLE` - default to the pull request's title.
-- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
+    /// Required when using `merge_commit_message`.
+    ///
+    /// The default value for a merge commit title.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<PrTitleOrMergeMessage>,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
-    ///The custom properties for the new repository. The keys are the custom property names, and the values are the corresponding custom property values.
+    /// The custom properties for the new repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-///A set of rules to apply when specified conditions are met.
+/// A set of rules to apply when specified conditions are met.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleset {
-    ///The ID of the ruleset
+    /// The ID of the ruleset
     pub id: i64,
-    ///The name of the ruleset
+    /// The name of the ruleset
     pub name: String,
-    ///The target of the ruleset
+    /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<RepositoryRulesetTarget>,
-    ///The type of the source of the ruleset
+    /// The type of the source of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_type: Option<RepositoryOrOrganizationOrEnterprise>,
-    ///The name of the source
+    /// The name of the source
     pub source: String,
-    ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
+    /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
-    ///The actors that can bypass the rules in this ruleset
+    /// The actors that can bypass the rules in this ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
-    /**The bypass type of the user making the API request for this ruleset. This field is only returned when
-querying the repository-level endpoint.*/
+    /// The bypass type of the user making the API request for this ruleset. This field is only returned when
+    /// querying the repository-level endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_user_can_bypass: Option<RepositoryRulesetCurrentUserCanBypass>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,42 +147,52 @@ querying the repository-level endpoint.*/
 }
 
 crate::open_enum! {
-    #[doc = "The target of the ruleset"] RepositoryRulesetTarget { Branch = "branch", Tag
-    = "tag", Push = "push", Repository = "repository", }
+    #[doc = " The target of the ruleset"] RepositoryRulesetTarget { Branch = "branch",
+    Tag = "tag", Push = "push", Repository = "repository", }
 }
 
 crate::open_enum! {
-    #[doc = "The type of the source of the ruleset"] RepositoryOrOrganizationOrEnterprise
-    { Repository = "Repository", Organization = "Organization", Enterprise =
-    "Enterprise", }
+    #[doc = " The type of the source of the ruleset"]
+    RepositoryOrOrganizationOrEnterprise { Repository = "Repository", Organization =
+    "Organization", Enterprise = "Enterprise", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise)."]
+    " The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise)."]
     RepositoryRuleEnforcement { Disabled = "disabled", Active = "active", Evaluate =
     "evaluate", }
 }
 
-///An actor that can bypass rules in a ruleset
+/// An actor that can bypass rules in a ruleset
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetBypassActor {
-    ///The ID of the actor that can bypass a ruleset. Required for `Integration`, `RepositoryRole`, `Team`, and `User` actor types. If `actor_type` is `OrganizationAdmin`, `actor_id` is ignored. If `actor_type` is `DeployKey`, this should be null. `OrganizationAdmin` is not applicable for personal repositories.
+    /// The ID of the actor that can bypass a ruleset. Required for `Integration`, `RepositoryRole`, `Team`, and `User` actor types. If `actor_type` is `OrganizationAdmin`, `actor_id` is ignored. If `actor_type` is `DeployKey`, this should be null. `OrganizationAdmin` is not applicable for personal repositories.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub actor_id: Option<Option<i64>>,
-    ///The type of actor that can bypass a ruleset.
+    /// The type of actor that can bypass a ruleset.
     pub actor_type: RepositoryRulesetBypassActorActorType,
-    ///When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created.
+    /// When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_mode: Option<AlwaysOrPullRequestOrExempt>,
 }
+impl RepositoryRulesetBypassActor {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(actor_type: RepositoryRulesetBypassActorActorType) -> Self {
+        RepositoryRulesetBypassActor {
+            actor_id: None,
+            actor_type,
+            bypass_mode: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The type of actor that can bypass a ruleset."]
+    #[doc = " The type of actor that can bypass a ruleset."]
     RepositoryRulesetBypassActorActorType { Integration = "Integration",
     OrganizationAdmin = "OrganizationAdmin", RepositoryRole = "RepositoryRole", Team =
     "Team", DeployKey = "DeployKey", User = "User", }
@@ -190,14 +200,15 @@ crate::open_enum! {
 
 crate::open_enum! {
     #[doc =
-    "When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created."]
+    " When the specified actor can bypass the ruleset. `pull_request` means that an actor can only bypass rules on pull requests. `pull_request` is not applicable for the `DeployKey` actor type. Also, `pull_request` is only applicable to branch rulesets. When `bypass_mode` is `exempt`, rules will not be run for that actor and a bypass audit entry will not be created."]
     AlwaysOrPullRequestOrExempt { Always = "always", PullRequest = "pull_request", Exempt
     = "exempt", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The bypass type of the user making the API request for this ruleset. This field is only returned when\nquerying the repository-level endpoint."]
+    " The bypass type of the user making the API request for this ruleset. This field is only returned when"]
+    #[doc = " querying the repository-level endpoint."]
     RepositoryRulesetCurrentUserCanBypass { Always = "always", PullRequestsOnly =
     "pull_requests_only", Never = "never", Exempt = "exempt", }
 }
@@ -212,14 +223,14 @@ pub struct RepositoryRulesetLinks {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRulesetLinksSelf {
-    ///The URL of the ruleset
+    /// The URL of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRulesetLinksHtml {
-    ///The html URL of the ruleset
+    /// The html URL of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
@@ -233,7 +244,7 @@ pub enum RepositoryRulesetConditions {
     Other(serde_json::Value),
 }
 
-///Parameters for a repository ruleset ref name condition
+/// Parameters for a repository ruleset ref name condition
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetConditions2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,18 +253,18 @@ pub struct RepositoryRulesetConditions2 {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetConditions2RefName {
-    ///Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
+    /// Array of ref names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~DEFAULT_BRANCH` to include the default branch or `~ALL` to include all branches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
-    ///Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
+    /// Array of ref names or patterns to exclude. The condition will not pass if any of these patterns match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
 }
 
-/**Conditions for an organization ruleset.
-The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
-The push rulesets conditions object does not require the `ref_name` property.
-For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.*/
+/// Conditions for an organization ruleset.
+/// The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
+/// The push rulesets conditions object does not require the `ref_name` property.
+/// For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum OrgRulesetConditions {
@@ -264,7 +275,7 @@ pub enum OrgRulesetConditions {
     Other(serde_json::Value),
 }
 
-///Conditions to target repositories by name and refs by name
+/// Conditions to target repositories by name and refs by name
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,18 +285,18 @@ pub struct OrgRulesetConditionsVariant0 {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant0RepositoryName {
-    ///Array of repository names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~ALL` to include all repositories.
+    /// Array of repository names or patterns to include. One of these patterns must match for the condition to pass. Also accepts `~ALL` to include all repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
-    ///Array of repository names or patterns to exclude. The condition will not pass if any of these patterns match.
+    /// Array of repository names or patterns to exclude. The condition will not pass if any of these patterns match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
-    ///Whether renaming of target repositories is prevented.
+    /// Whether renaming of target repositories is prevented.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
 }
 
-///Conditions to target repositories by id and refs by name
+/// Conditions to target repositories by id and refs by name
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -295,12 +306,12 @@ pub struct OrgRulesetConditionsVariant1 {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant1RepositoryId {
-    ///The repository IDs that the ruleset applies to. One of these IDs must match for the condition to pass.
+    /// The repository IDs that the ruleset applies to. One of these IDs must match for the condition to pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids: Option<Vec<i64>>,
 }
 
-///Conditions to target repositories by property and refs by name
+/// Conditions to target repositories by property and refs by name
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,33 +321,33 @@ pub struct OrgRulesetConditionsVariant2 {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgRulesetConditionsVariant2RepositoryProperty {
-    ///The repository properties and values to include. All of these properties must match for the condition to pass.
+    /// The repository properties and values to include. All of these properties must match for the condition to pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
-    ///The repository properties and values to exclude. The condition will not pass if any of these properties match.
+    /// The repository properties and values to exclude. The condition will not pass if any of these properties match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<RepositoryRulesetConditionsRepositoryPropertySpec>>,
 }
 
-///Parameters for a targeting a repository property
+/// Parameters for a targeting a repository property
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
-    ///The name of the repository property to target
+    /// The name of the repository property to target
     pub name: String,
-    ///The values to match for the repository property
+    /// The values to match for the repository property
     pub property_values: Vec<String>,
-    ///The source of the repository property. Defaults to 'custom' if not specified.
+    /// The source of the repository property. Defaults to 'custom' if not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<CustomOrSystem>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The source of the repository property. Defaults to 'custom' if not specified."]
+    " The source of the repository property. Defaults to 'custom' if not specified."]
     CustomOrSystem { Custom = "custom", System = "system", }
 }
 
-///A repository rule.
+/// A repository rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RepositoryRule {
@@ -367,22 +378,37 @@ pub enum RepositoryRule {
     Other(serde_json::Value),
 }
 
-///Only allow users with bypass permission to create matching refs.
+/// Only allow users with bypass permission to create matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCreation {
     pub r#type: Creation,
+}
+impl RepositoryRuleCreation {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: Creation) -> Self {
+        RepositoryRuleCreation { r#type }
+    }
 }
 
 crate::open_enum! {
     Creation { Creation = "creation", }
 }
 
-///Only allow users with bypass permission to update matching refs.
+/// Only allow users with bypass permission to update matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleUpdate {
     pub r#type: Update,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
+}
+impl RepositoryRuleUpdate {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: Update) -> Self {
+        RepositoryRuleUpdate {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -391,36 +417,59 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleUpdateParameters {
-    ///Branch can pull changes from its upstream repository
+    /// Branch can pull changes from its upstream repository
     pub update_allows_fetch_and_merge: bool,
 }
 
-///Only allow users with bypass permissions to delete matching refs.
+/// Only allow users with bypass permissions to delete matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDeletion {
     pub r#type: Deletion,
+}
+impl RepositoryRuleDeletion {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: Deletion) -> Self {
+        RepositoryRuleDeletion { r#type }
+    }
 }
 
 crate::open_enum! {
     Deletion { Deletion = "deletion", }
 }
 
-///Prevent merge commits from being pushed to matching refs.
+/// Prevent merge commits from being pushed to matching refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredLinearHistory {
     pub r#type: RequiredLinearHistory,
+}
+impl RepositoryRuleRequiredLinearHistory {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: RequiredLinearHistory) -> Self {
+        RepositoryRuleRequiredLinearHistory {
+            r#type,
+        }
+    }
 }
 
 crate::open_enum! {
     RequiredLinearHistory { RequiredLinearHistory = "required_linear_history", }
 }
 
-///Merges must be performed via a merge queue.
+/// Merges must be performed via a merge queue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMergeQueue {
     pub r#type: MergeQueue,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
+}
+impl RepositoryRuleMergeQueue {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: MergeQueue) -> Self {
+        RepositoryRuleMergeQueue {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -429,39 +478,70 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMergeQueueParameters {
-    ///Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
+    /// Maximum time for a required status check to report a conclusion. After this much time has elapsed, checks that have not reported a conclusion will be assumed to have failed
     pub check_response_timeout_minutes: i64,
-    ///When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge.
+    /// When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge.
     pub grouping_strategy: AllgreenOrHeadgreen,
-    ///Limit the number of queued pull requests requesting checks and workflow runs at the same time.
+    /// Limit the number of queued pull requests requesting checks and workflow runs at the same time.
     pub max_entries_to_build: i64,
-    ///The maximum number of PRs that will be merged together in a group.
+    /// The maximum number of PRs that will be merged together in a group.
     pub max_entries_to_merge: i64,
-    ///Method to use when merging changes from queued pull requests.
+    /// Method to use when merging changes from queued pull requests.
     pub merge_method: MergeOrSquashOrRebase2,
-    ///The minimum number of PRs that will be merged together in a group.
+    /// The minimum number of PRs that will be merged together in a group.
     pub min_entries_to_merge: i64,
-    ///The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
+    /// The time merge queue should wait after the first PR is added to the queue for the minimum group size to be met. After this time has elapsed, the minimum group size will be ignored and a smaller group will be merged.
     pub min_entries_to_merge_wait_minutes: i64,
+}
+impl RepositoryRuleMergeQueueParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        check_response_timeout_minutes: i64,
+        grouping_strategy: AllgreenOrHeadgreen,
+        max_entries_to_build: i64,
+        max_entries_to_merge: i64,
+        merge_method: MergeOrSquashOrRebase2,
+        min_entries_to_merge: i64,
+        min_entries_to_merge_wait_minutes: i64,
+    ) -> Self {
+        RepositoryRuleMergeQueueParameters {
+            check_response_timeout_minutes,
+            grouping_strategy,
+            max_entries_to_build,
+            max_entries_to_merge,
+            merge_method,
+            min_entries_to_merge,
+            min_entries_to_merge_wait_minutes,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge."]
+    " When set to ALLGREEN, the merge commit created by merge queue for each PR in the group must pass all required checks to merge. When set to HEADGREEN, only the commit at the head of the merge group, i.e. the commit containing changes from all of the PRs in the group, must pass its required checks to merge."]
     AllgreenOrHeadgreen { Allgreen = "ALLGREEN", Headgreen = "HEADGREEN", }
 }
 
 crate::open_enum! {
-    #[doc = "Method to use when merging changes from queued pull requests."]
+    #[doc = " Method to use when merging changes from queued pull requests."]
     MergeOrSquashOrRebase2 { Merge = "MERGE", Squash = "SQUASH", Rebase = "REBASE", }
 }
 
-///Choose which environments must be successfully deployed to before refs can be pushed into a ref that matches this rule.
+/// Choose which environments must be successfully deployed to before refs can be pushed into a ref that matches this rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredDeployments {
     pub r#type: RequiredDeployments,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
+}
+impl RepositoryRuleRequiredDeployments {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: RequiredDeployments) -> Self {
+        RepositoryRuleRequiredDeployments {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -470,26 +550,43 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredDeploymentsParameters {
-    ///The environments that must be successfully deployed to before branches can be merged.
+    /// The environments that must be successfully deployed to before branches can be merged.
     pub required_deployment_environments: Vec<String>,
 }
 
-///Commits pushed to matching refs must have verified signatures.
+/// Commits pushed to matching refs must have verified signatures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredSignatures {
     pub r#type: RequiredSignatures,
+}
+impl RepositoryRuleRequiredSignatures {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: RequiredSignatures) -> Self {
+        RepositoryRuleRequiredSignatures {
+            r#type,
+        }
+    }
 }
 
 crate::open_enum! {
     RequiredSignatures { RequiredSignatures = "required_signatures", }
 }
 
-///Require all commits be made to a non-target branch and submitted via a pull request before they can be merged.
+/// Require all commits be made to a non-target branch and submitted via a pull request before they can be merged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulePullRequest {
     pub r#type: PullRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
+}
+impl RepositoryRulePullRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: PullRequest) -> Self {
+        RepositoryRulePullRequest {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -498,83 +595,124 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulePullRequestParameters {
-    ///Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
+    /// Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_merge_methods: Option<Vec<MergeOrSquashOrRebase>>,
-    ///New, reviewable commits pushed will dismiss previous pull request review approvals.
+    /// New, reviewable commits pushed will dismiss previous pull request review approvals.
     pub dismiss_stale_reviews_on_push: bool,
-    ///Specify people, teams, or apps allowed to dismiss pull request reviews.
+    /// Specify people, teams, or apps allowed to dismiss pull request reviews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_restriction: Option<RepositoryRuleParamsDismissalRestriction>,
-    ///Require an approving review in pull requests that modify files that have a designated code owner.
+    /// Require an approving review in pull requests that modify files that have a designated code owner.
     pub require_code_owner_review: bool,
-    ///Whether the most recent reviewable push must be approved by someone other than the person who pushed it.
+    /// Whether the most recent reviewable push must be approved by someone other than the person who pushed it.
     pub require_last_push_approval: bool,
-    ///The number of approving reviews that are required before a pull request can be merged.
+    /// The number of approving reviews that are required before a pull request can be merged.
     pub required_approving_review_count: i64,
-    ///All conversations on code must be resolved before a pull request can be merged.
+    /// All conversations on code must be resolved before a pull request can be merged.
     pub required_review_thread_resolution: bool,
-    /**> [!NOTE]
-> `required_reviewers` is in beta and subject to change.
-
-A collection of reviewers and associated file patterns. Each reviewer has a list of file patterns which determine the files that reviewer is required to review.*/
+    /// > [!NOTE]
+    /// > `required_reviewers` is in beta and subject to change.
+    ///
+    /// A collection of reviewers and associated file patterns. Each reviewer has a list of file patterns which determine the files that reviewer is required to review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_reviewers: Option<
         Vec<RepositoryRuleParamsRequiredReviewerConfiguration>,
     >,
 }
 
-///Specify people, teams, or apps allowed to dismiss pull request reviews.
+/// Specify people, teams, or apps allowed to dismiss pull request reviews.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleParamsDismissalRestriction {
-    ///Specify people, teams, or apps allowed to dismiss pull request reviews.
+    /// Specify people, teams, or apps allowed to dismiss pull request reviews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actors: Option<Vec<RepositoryRuleParamsActor>>,
-    ///Whether to restrict review dismissal to specific actors.
+    /// Whether to restrict review dismissal to specific actors.
     pub enabled: bool,
 }
 
-///An actor allowed to dismiss pull request reviews
+/// An actor allowed to dismiss pull request reviews
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleParamsActor {
-    ///ID of the actor that can dismiss reviews.
+    /// ID of the actor that can dismiss reviews.
     pub id: i64,
-    ///The type of the actor
+    /// The type of the actor
     pub r#type: RepositoryRuleParamsActorType,
+}
+impl RepositoryRuleParamsActor {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(id: i64, r#type: RepositoryRuleParamsActorType) -> Self {
+        RepositoryRuleParamsActor {
+            id,
+            r#type,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The type of the actor"] RepositoryRuleParamsActorType { User = "User", Team
+    #[doc = " The type of the actor"] RepositoryRuleParamsActorType { User = "User", Team
     = "Team", IntegrationInstallation = "IntegrationInstallation", RepositoryRole =
     "RepositoryRole", }
 }
 
-///A reviewing team, and file patterns describing which files they must approve changes to.
+/// A reviewing team, and file patterns describing which files they must approve changes to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
-    ///Array of file patterns. Pull requests which change matching files must be approved by the specified team. File patterns use fnmatch syntax.
+    /// Array of file patterns. Pull requests which change matching files must be approved by the specified team. File patterns use fnmatch syntax.
     pub file_patterns: Vec<String>,
-    ///Minimum number of approvals required from the specified team. If set to zero, the team will be added to the pull request but approval is optional.
+    /// Minimum number of approvals required from the specified team. If set to zero, the team will be added to the pull request but approval is optional.
     pub minimum_approvals: i64,
-    ///A required reviewing team
+    /// A required reviewing team
     pub reviewer: RepositoryRuleParamsReviewer,
 }
-
-///A required reviewing team
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RepositoryRuleParamsReviewer {
-    ///ID of the reviewer which must review changes to matching files.
-    pub id: i64,
-    ///The type of the reviewer
-    pub r#type: Team2,
+impl RepositoryRuleParamsRequiredReviewerConfiguration {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        file_patterns: Vec<String>,
+        minimum_approvals: i64,
+        reviewer: RepositoryRuleParamsReviewer,
+    ) -> Self {
+        RepositoryRuleParamsRequiredReviewerConfiguration {
+            file_patterns,
+            minimum_approvals,
+            reviewer,
+        }
+    }
 }
 
-///Choose which status checks must pass before the ref is updated. When enabled, commits must first be pushed to another ref where the checks pass.
+/// A required reviewing team
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryRuleParamsReviewer {
+    /// ID of the reviewer which must review changes to matching files.
+    pub id: i64,
+    /// The type of the reviewer
+    pub r#type: Team2,
+}
+impl RepositoryRuleParamsReviewer {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(id: i64, r#type: Team2) -> Self {
+        RepositoryRuleParamsReviewer {
+            id,
+            r#type,
+        }
+    }
+}
+
+/// Choose which status checks must pass before the ref is updated. When enabled, commits must first be pushed to another ref where the checks pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredStatusChecks {
     pub r#type: RequiredStatusChecks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
+}
+impl RepositoryRuleRequiredStatusChecks {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: RequiredStatusChecks) -> Self {
+        RepositoryRuleRequiredStatusChecks {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -583,41 +721,58 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleRequiredStatusChecksParameters {
-    ///Allow repositories and branches to be created if a check would otherwise prohibit it.
+    /// Allow repositories and branches to be created if a check would otherwise prohibit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_not_enforce_on_create: Option<bool>,
-    ///Status checks that are required.
+    /// Status checks that are required.
     pub required_status_checks: Vec<RepositoryRuleParamsStatusCheckConfiguration>,
-    ///Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
+    /// Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
     pub strict_required_status_checks_policy: bool,
 }
 
-///Required status check
+/// Required status check
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleParamsStatusCheckConfiguration {
-    ///The status check context name that must be present on the commit.
+    /// The status check context name that must be present on the commit.
     pub context: String,
-    ///The optional integration ID that this status check must originate from.
+    /// The optional integration ID that this status check must originate from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
 }
 
-///Prevent users with push access from force pushing to refs.
+/// Prevent users with push access from force pushing to refs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleNonFastForward {
     pub r#type: NonFastForward,
+}
+impl RepositoryRuleNonFastForward {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: NonFastForward) -> Self {
+        RepositoryRuleNonFastForward {
+            r#type,
+        }
+    }
 }
 
 crate::open_enum! {
     NonFastForward { NonFastForward = "non_fast_forward", }
 }
 
-///Parameters to be used for the commit_message_pattern rule
+/// Parameters to be used for the commit_message_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitMessagePattern {
     pub r#type: CommitMessagePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+impl RepositoryRuleCommitMessagePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: CommitMessagePattern) -> Self {
+        RepositoryRuleCommitMessagePattern {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -626,30 +781,53 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitMessagePatternParameters {
-    ///How this rule appears when configuring it.
+    /// How this rule appears when configuring it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///If true, the rule will fail if the pattern matches.
+    /// If true, the rule will fail if the pattern matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negate: Option<bool>,
-    ///The operator to use for matching.
+    /// The operator to use for matching.
     pub operator: RepositoryRuleCommitMessagePatternParametersOperator,
-    ///The pattern to match with.
+    /// The pattern to match with.
     pub pattern: String,
+}
+impl RepositoryRuleCommitMessagePatternParameters {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        operator: RepositoryRuleCommitMessagePatternParametersOperator,
+        pattern: String,
+    ) -> Self {
+        RepositoryRuleCommitMessagePatternParameters {
+            name: None,
+            negate: None,
+            operator,
+            pattern,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The operator to use for matching."]
+    #[doc = " The operator to use for matching."]
     RepositoryRuleCommitMessagePatternParametersOperator { StartsWith = "starts_with",
     EndsWith = "ends_with", Contains = "contains", Regex = "regex", }
 }
 
-///Parameters to be used for the commit_author_email_pattern rule
+/// Parameters to be used for the commit_author_email_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitAuthorEmailPattern {
     pub r#type: CommitAuthorEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
+}
+impl RepositoryRuleCommitAuthorEmailPattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: CommitAuthorEmailPattern) -> Self {
+        RepositoryRuleCommitAuthorEmailPattern {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -657,48 +835,84 @@ crate::open_enum! {
     }
 }
 
-///Parameters to be used for the committer_email_pattern rule
+/// Parameters to be used for the committer_email_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCommitterEmailPattern {
     pub r#type: CommitterEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
+impl RepositoryRuleCommitterEmailPattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: CommitterEmailPattern) -> Self {
+        RepositoryRuleCommitterEmailPattern {
+            r#type,
+            parameters: None,
+        }
+    }
+}
 
 crate::open_enum! {
     CommitterEmailPattern { CommitterEmailPattern = "committer_email_pattern", }
 }
 
-///Parameters to be used for the branch_name_pattern rule
+/// Parameters to be used for the branch_name_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleBranchNamePattern {
     pub r#type: BranchNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
+impl RepositoryRuleBranchNamePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: BranchNamePattern) -> Self {
+        RepositoryRuleBranchNamePattern {
+            r#type,
+            parameters: None,
+        }
+    }
+}
 
 crate::open_enum! {
     BranchNamePattern { BranchNamePattern = "branch_name_pattern", }
 }
 
-///Parameters to be used for the tag_name_pattern rule
+/// Parameters to be used for the tag_name_pattern rule
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleTagNamePattern {
     pub r#type: TagNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
 }
+impl RepositoryRuleTagNamePattern {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: TagNamePattern) -> Self {
+        RepositoryRuleTagNamePattern {
+            r#type,
+            parameters: None,
+        }
+    }
+}
 
 crate::open_enum! {
     TagNamePattern { TagNamePattern = "tag_name_pattern", }
 }
 
-///Require all changes made to a targeted branch to pass the specified workflows before they can be merged.
+/// Require all changes made to a targeted branch to pass the specified workflows before they can be merged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleWorkflows {
     pub r#type: Workflows,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
+}
+impl RepositoryRuleWorkflows {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: Workflows) -> Self {
+        RepositoryRuleWorkflows {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -707,34 +921,43 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleWorkflowsParameters {
-    ///Allow repositories and branches to be created if a check would otherwise prohibit it.
+    /// Allow repositories and branches to be created if a check would otherwise prohibit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_not_enforce_on_create: Option<bool>,
-    ///Workflows that must pass for this rule to pass.
+    /// Workflows that must pass for this rule to pass.
     pub workflows: Vec<RepositoryRuleParamsWorkflowFileReference>,
 }
 
-///A workflow that must run for this rule to pass
+/// A workflow that must run for this rule to pass
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleParamsWorkflowFileReference {
-    ///The path to the workflow file
+    /// The path to the workflow file
     pub path: String,
-    ///The ref (branch or tag) of the workflow file to use
+    /// The ref (branch or tag) of the workflow file to use
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///The ID of the repository where the workflow is defined
+    /// The ID of the repository where the workflow is defined
     pub repository_id: i64,
-    ///The commit SHA of the workflow file to use
+    /// The commit SHA of the workflow file to use
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
 }
 
-///Choose which tools must provide code scanning results before the reference is updated. When configured, code scanning must be enabled and have results for both the commit and the reference being updated.
+/// Choose which tools must provide code scanning results before the reference is updated. When configured, code scanning must be enabled and have results for both the commit and the reference being updated.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCodeScanning {
     pub r#type: CodeScanning,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
+}
+impl RepositoryRuleCodeScanning {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: CodeScanning) -> Self {
+        RepositoryRuleCodeScanning {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -743,42 +966,65 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCodeScanningParameters {
-    ///Tools that must provide code scanning results for this rule to pass.
+    /// Tools that must provide code scanning results for this rule to pass.
     pub code_scanning_tools: Vec<RepositoryRuleParamsCodeScanningTool>,
 }
 
-///A tool that must provide code scanning results for this rule to pass.
+/// A tool that must provide code scanning results for this rule to pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleParamsCodeScanningTool {
-    ///The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
+    /// The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
     pub alerts_threshold: RepositoryRuleParamsCodeScanningToolAlertsThreshold,
-    ///The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
+    /// The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
     pub security_alerts_threshold: RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
-    ///The name of a code scanning tool
+    /// The name of a code scanning tool
     pub tool: String,
+}
+impl RepositoryRuleParamsCodeScanningTool {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        alerts_threshold: RepositoryRuleParamsCodeScanningToolAlertsThreshold,
+        security_alerts_threshold: RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
+        tool: String,
+    ) -> Self {
+        RepositoryRuleParamsCodeScanningTool {
+            alerts_threshold,
+            security_alerts_threshold,
+            tool,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see \"[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels).\""]
+    " The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see \"[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels).\""]
     RepositoryRuleParamsCodeScanningToolAlertsThreshold { None = "none", Errors =
     "errors", ErrorsAndWarnings = "errors_and_warnings", All = "all", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see \"[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels).\""]
+    " The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see \"[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels).\""]
     RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold { None = "none", Critical
     = "critical", HighOrHigher = "high_or_higher", MediumOrHigher = "medium_or_higher",
     All = "all", }
 }
 
-///Request Copilot code review for new pull requests automatically if the author has access to Copilot code review and their premium requests quota has not reached the limit.
+/// Request Copilot code review for new pull requests automatically if the author has access to Copilot code review and their premium requests quota has not reached the limit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCopilotCodeReview {
     pub r#type: CopilotCodeReview,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
+}
+impl RepositoryRuleCopilotCodeReview {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: CopilotCodeReview) -> Self {
+        RepositoryRuleCopilotCodeReview {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -787,18 +1033,26 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleCopilotCodeReviewParameters {
-    ///Copilot automatically reviews draft pull requests before they are marked as ready for review.
+    /// Copilot automatically reviews draft pull requests before they are marked as ready for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_draft_pull_requests: Option<bool>,
-    ///Copilot automatically reviews each new push to the pull request.
+    /// Copilot automatically reviews each new push to the pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_on_push: Option<bool>,
 }
 
-///Enforce any added or changed dependencies to comply with the organization's license policy.
+/// Enforce any added or changed dependencies to comply with the organization's license policy.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleLicenseComplianceScanning {
     pub r#type: LicenseComplianceScanning,
+}
+impl RepositoryRuleLicenseComplianceScanning {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: LicenseComplianceScanning) -> Self {
+        RepositoryRuleLicenseComplianceScanning {
+            r#type,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -806,12 +1060,21 @@ crate::open_enum! {
     "license_compliance_scanning", }
 }
 
-///Prevent commits that include changes in specified file and folder paths from being pushed to the commit graph. This includes absolute paths that contain file names.
+/// Prevent commits that include changes in specified file and folder paths from being pushed to the commit graph. This includes absolute paths that contain file names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleFilePathRestriction {
     pub r#type: FilePathRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
+}
+impl RepositoryRuleFilePathRestriction {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: FilePathRestriction) -> Self {
+        RepositoryRuleFilePathRestriction {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -820,16 +1083,25 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleFilePathRestrictionParameters {
-    ///The file paths that are restricted from being pushed to the commit graph.
+    /// The file paths that are restricted from being pushed to the commit graph.
     pub restricted_file_paths: Vec<String>,
 }
 
-///Prevent commits that include file paths that exceed the specified character limit from being pushed to the commit graph.
+/// Prevent commits that include file paths that exceed the specified character limit from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMaxFilePathLength {
     pub r#type: MaxFilePathLength,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
+}
+impl RepositoryRuleMaxFilePathLength {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: MaxFilePathLength) -> Self {
+        RepositoryRuleMaxFilePathLength {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -838,16 +1110,25 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMaxFilePathLengthParameters {
-    ///The maximum amount of characters allowed in file paths.
+    /// The maximum amount of characters allowed in file paths.
     pub max_file_path_length: i64,
 }
 
-///Prevent commits that include files with specified file extensions from being pushed to the commit graph.
+/// Prevent commits that include files with specified file extensions from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleFileExtensionRestriction {
     pub r#type: FileExtensionRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
+}
+impl RepositoryRuleFileExtensionRestriction {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: FileExtensionRestriction) -> Self {
+        RepositoryRuleFileExtensionRestriction {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -856,16 +1137,25 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleFileExtensionRestrictionParameters {
-    ///The file extensions that are restricted from being pushed to the commit graph.
+    /// The file extensions that are restricted from being pushed to the commit graph.
     pub restricted_file_extensions: Vec<String>,
 }
 
-///Prevent commits with individual files that exceed the specified limit from being pushed to the commit graph.
+/// Prevent commits with individual files that exceed the specified limit from being pushed to the commit graph.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMaxFileSize {
     pub r#type: MaxFileSize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
+}
+impl RepositoryRuleMaxFileSize {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(r#type: MaxFileSize) -> Self {
+        RepositoryRuleMaxFileSize {
+            r#type,
+            parameters: None,
+        }
+    }
 }
 
 crate::open_enum! {
@@ -874,39 +1164,52 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleMaxFileSizeParameters {
-    ///The maximum file size allowed in megabytes. This limit does not apply to Git Large File Storage (Git LFS).
+    /// The maximum file size allowed in megabytes. This limit does not apply to Git Large File Storage (Git LFS).
     pub max_file_size: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReposCreateOrgRulesetRequest {
-    ///The name of the ruleset.
+    /// The name of the ruleset.
     pub name: String,
-    ///The target of the ruleset
+    /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<ReposCreateOrgRulesetRequestTarget>,
-    ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
+    /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
-    ///The actors that can bypass the rules in this ruleset
+    /// The actors that can bypass the rules in this ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
-    /**Conditions for an organization ruleset.
-The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
-The push rulesets conditions object does not require the `ref_name` property.
-For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.*/
+    /// Conditions for an organization ruleset.
+    /// The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
+    /// The push rulesets conditions object does not require the `ref_name` property.
+    /// For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<OrgRulesetConditions>,
-    ///An array of rules within the ruleset.
+    /// An array of rules within the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<OrgRules>>,
 }
+impl ReposCreateOrgRulesetRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: String, enforcement: RepositoryRuleEnforcement) -> Self {
+        ReposCreateOrgRulesetRequest {
+            name,
+            target: None,
+            enforcement,
+            bypass_actors: None,
+            conditions: None,
+            rules: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The target of the ruleset"] ReposCreateOrgRulesetRequestTarget { Branch =
+    #[doc = " The target of the ruleset"] ReposCreateOrgRulesetRequestTarget { Branch =
     "branch", Tag = "tag", Push = "push", Repository = "repository", }
 }
 
-///A repository rule.
+/// A repository rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum OrgRules {
@@ -951,89 +1254,89 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuitesItem {
-    ///The unique identifier of the rule insight.
+    /// The unique identifier of the rule insight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The number that identifies the user.
+    /// The number that identifies the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<i64>,
-    ///The handle for the GitHub user account.
+    /// The handle for the GitHub user account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_name: Option<String>,
-    ///The first commit sha before the push evaluation.
+    /// The first commit sha before the push evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_sha: Option<String>,
-    ///The last commit sha in the push evaluation.
+    /// The last commit sha in the push evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_sha: Option<String>,
-    ///The ref name that the evaluation ran on.
+    /// The ref name that the evaluation ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///The ID of the repository associated with the rule evaluation.
+    /// The ID of the repository associated with the rule evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    ///The name of the repository without the `.git` extension.
+    /// The name of the repository without the `.git` extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<String>,
-    ///The result of the rule evaluations for rules with the `active` enforcement status.
+    /// The result of the rule evaluations for rules with the `active` enforcement status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<PassOrFailOrBypass>,
-    ///The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`.
+    /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_result: Option<PassOrFailOrBypass>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The result of the rule evaluations for rules with the `active` enforcement status."]
+    " The result of the rule evaluations for rules with the `active` enforcement status."]
     PassOrFailOrBypass { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
 
-///Response
+/// Response
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuite {
-    ///The unique identifier of the rule insight.
+    /// The unique identifier of the rule insight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The number that identifies the user.
+    /// The number that identifies the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<i64>,
-    ///The handle for the GitHub user account.
+    /// The handle for the GitHub user account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_name: Option<String>,
-    ///The previous commit SHA of the ref.
+    /// The previous commit SHA of the ref.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_sha: Option<String>,
-    ///The new commit SHA of the ref.
+    /// The new commit SHA of the ref.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_sha: Option<String>,
-    ///The ref name that the evaluation ran on.
+    /// The ref name that the evaluation ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<String>,
-    ///The ID of the repository associated with the rule evaluation.
+    /// The ID of the repository associated with the rule evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
-    ///The name of the repository without the `.git` extension.
+    /// The name of the repository without the `.git` extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<String>,
-    ///The result of the rule evaluations for rules with the `active` enforcement status.
+    /// The result of the rule evaluations for rules with the `active` enforcement status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<PassOrFailOrBypass>,
-    ///The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run.
+    /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_result: Option<PassOrFailOrBypass2>,
-    ///Details on the evaluated rules.
+    /// Details on the evaluated rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_evaluations: Option<Vec<RuleSuiteRuleEvaluationsItem>>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run."]
+    " The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run."]
     PassOrFailOrBypass2 { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
 
@@ -1041,249 +1344,249 @@ crate::open_enum! {
 pub struct RuleSuiteRuleEvaluationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_source: Option<RuleSuiteRuleEvaluationsItemRuleSource>,
-    ///The enforcement level of this rule source.
+    /// The enforcement level of this rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<ActiveOrEvaluateOrDeletedRuleset>,
-    ///The result of the evaluation of the individual rule.
+    /// The result of the evaluation of the individual rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<PassOrFail>,
-    ///The type of rule.
+    /// The type of rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_type: Option<String>,
-    ///The detailed failure message for the rule. Null if the rule passed.
+    /// The detailed failure message for the rule. Null if the rule passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RuleSuiteRuleEvaluationsItemRuleSource {
-    ///The type of rule source.
+    /// The type of rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    ///The ID of the rule source.
+    /// The ID of the rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The name of the rule source.
+    /// The name of the rule source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "The enforcement level of this rule source."]
+    #[doc = " The enforcement level of this rule source."]
     ActiveOrEvaluateOrDeletedRuleset { Active = "active", Evaluate = "evaluate",
     DeletedRuleset = "deleted ruleset", }
 }
 
 crate::open_enum! {
-    #[doc = "The result of the evaluation of the individual rule."] PassOrFail { Pass =
+    #[doc = " The result of the evaluation of the individual rule."] PassOrFail { Pass =
     "pass", Fail = "fail", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateOrgRulesetRequest {
-    ///The name of the ruleset.
+    /// The name of the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The target of the ruleset
+    /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<RepositoryRulesetTarget>,
-    ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
+    /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<RepositoryRuleEnforcement>,
-    ///The actors that can bypass the rules in this ruleset
+    /// The actors that can bypass the rules in this ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
-    /**Conditions for an organization ruleset.
-The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
-The push rulesets conditions object does not require the `ref_name` property.
-For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.*/
+    /// Conditions for an organization ruleset.
+    /// The branch and tag rulesets conditions object should contain both `repository_name` and `ref_name` properties, or both `repository_id` and `ref_name` properties, or both `repository_property` and `ref_name` properties.
+    /// The push rulesets conditions object does not require the `ref_name` property.
+    /// For repository policy rulesets, the conditions object should only contain the `repository_name`, the `repository_id`, or the `repository_property`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<OrgRulesetConditions>,
-    ///An array of rules within the ruleset.
+    /// An array of rules within the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<OrgRules>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateRequest {
-    ///The name of the repository.
+    /// The name of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A short description of the repository.
+    /// A short description of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///A URL with more information about the repository.
+    /// A URL with more information about the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,
-    /**Either `true` to make the repository private or `false` to make it public. Default: `false`.
-**Note**: You will get a `422` error if the organization restricts [changing repository visibility](https://docs.github.com/articles/repository-permission-levels-for-an-organization#changing-the-visibility-of-repositories) to organization owners and a non-owner tries to change the value of private.*/
+    /// Either `true` to make the repository private or `false` to make it public. Default: `false`.
+    /// **Note**: You will get a `422` error if the organization restricts [changing repository visibility](https://docs.github.com/articles/repository-permission-levels-for-an-organization#changing-the-visibility-of-repositories) to organization owners and a non-owner tries to change the value of private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
-    ///The visibility of the repository.
+    /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<PublicOrPrivate>,
-    /**Specify which security and analysis features to enable or disable for the repository.
-
-To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-
-For example, to enable GitHub Advanced Security, use this data in the body of the `PATCH` request:
-`{ "security_and_analysis": {"advanced_security": { "status": "enabled" } } }`.
-
-You can check which security and analysis features are currently enabled by using a `GET /repos/{owner}/{repo}` request.*/
+    /// Specify which security and analysis features to enable or disable for the repository.
+    ///
+    /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+    ///
+    /// For example, to enable GitHub Advanced Security, use this data in the body of the `PATCH` request:
+    /// `{ "security_and_analysis": {"advanced_security": { "status": "enabled" } } }`.
+    ///
+    /// You can check which security and analysis features are currently enabled by using a `GET /repos/{owner}/{repo}` request.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub security_and_analysis: Option<Option<ReposUpdateRequestSecurityAndAnalysis>>,
-    ///Either `true` to enable issues for this repository or `false` to disable them.
+    /// Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
-    ///Either `true` to enable projects for this repository or `false` to disable them. **Note:** If you're creating a repository in an organization that has disabled repository projects, the default is `false`, and if you pass `true`, the API returns an error.
+    /// Either `true` to enable projects for this repository or `false` to disable them. **Note:** If you're creating a repository in an organization that has disabled repository projects, the default is `false`, and if you pass `true`, the API returns an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_projects: Option<bool>,
-    ///Either `true` to enable the wiki for this repository or `false` to disable it.
+    /// Either `true` to enable the wiki for this repository or `false` to disable it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_wiki: Option<bool>,
-    ///Either `true` to allow pull requests for this repository or `false` to prevent pull requests.
+    /// Either `true` to allow pull requests for this repository or `false` to prevent pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`.
+    /// The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
-    ///Either `true` to make this repo available as a template repository or `false` to prevent it.
+    /// Either `true` to make this repo available as a template repository or `false` to prevent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
-    ///Updates the default branch for this repository.
+    /// Updates the default branch for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch: Option<String>,
-    ///Either `true` to allow squash-merging pull requests, or `false` to prevent squash-merging.
+    /// Either `true` to allow squash-merging pull requests, or `false` to prevent squash-merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    ///Either `true` to allow merging pull requests with a merge commit, or `false` to prevent merging pull requests with merge commits.
+    /// Either `true` to allow merging pull requests with a merge commit, or `false` to prevent merging pull requests with merge commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    ///Either `true` to allow rebase-merging pull requests, or `false` to prevent rebase-merging.
+    /// Either `true` to allow rebase-merging pull requests, or `false` to prevent rebase-merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    ///Either `true` to allow auto-merge on pull requests, or `false` to disallow auto-merge.
+    /// Either `true` to allow auto-merge on pull requests, or `false` to disallow auto-merge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    ///Either `true` to allow automatically deleting head branches when pull requests are merged, or `false` to prevent automatic deletion.
+    /// Either `true` to allow automatically deleting head branches when pull requests are merged, or `false` to prevent automatic deletion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    ///Either `true` to always allow a pull request head branch that is behind its base branch to be updated even if it is not required to be up to date before merging, or false otherwise.
+    /// Either `true` to always allow a pull request head branch that is behind its base branch to be updated even if it is not required to be up to date before merging, or false otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update_branch: Option<bool>,
-    ///Either `true` to allow squash-merge commits to use pull request title, or `false` to use commit message. **This property is closing down. Please use `squash_merge_commit_title` instead.
+    /// Either `true` to allow squash-merge commits to use pull request title, or `false` to use commit message. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    /**Required when using `squash_merge_commit_message`.
-
-The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
+    /// Required when using `squash_merge_commit_message`.
+    ///
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
-    /**Required when using `merge_commit_message`.
-
-The default value for a merge commit title.
-
-- `PR_TITLE` - default to the pull request's title.
-- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
+    /// Required when using `merge_commit_message`.
+    ///
+    /// The default value for a merge commit title.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<PrTitleOrMergeMessage>,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
-    ///Whether to archive this repository. `false` will unarchive a previously archived repository.
+    /// Whether to archive this repository. `false` will unarchive a previously archived repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
-    ///Either `true` to allow private forks, or `false` to prevent private forks.
+    /// Either `true` to allow private forks, or `false` to prevent private forks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    ///Either `true` to require contributors to sign off on web-based commits, or `false` to not require contributors to sign off on web-based commits.
+    /// Either `true` to require contributors to sign off on web-based commits, or `false` to not require contributors to sign off on web-based commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
 
-/**Specify which security and analysis features to enable or disable for the repository.
-
-To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
-
-For example, to enable GitHub Advanced Security, use this data in the body of the `PATCH` request:
-`{ "security_and_analysis": {"advanced_security": { "status": "enabled" } } }`.
-
-You can check which security and analysis features are currently enabled by using a `GET /repos/{owner}/{repo}` request.*/
+/// Specify which security and analysis features to enable or disable for the repository.
+///
+/// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
+///
+/// For example, to enable GitHub Advanced Security, use this data in the body of the `PATCH` request:
+/// `{ "security_and_analysis": {"advanced_security": { "status": "enabled" } } }`.
+///
+/// You can check which security and analysis features are currently enabled by using a `GET /repos/{owner}/{repo}` request.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateRequestSecurityAndAnalysis {
-    /**Use the `status` property to enable or disable GitHub Advanced Security for this repository.
-For more information, see "[About GitHub Advanced
-Security](/github/getting-started-with-github/learning-about-github/about-github-advanced-security)."
-
-For standalone Code Scanning or Secret Protection products, this parameter cannot be used.*/
+    /// Use the `status` property to enable or disable GitHub Advanced Security for this repository.
+    /// For more information, see "[About GitHub Advanced
+    /// Security](https://docs.github.com/github/getting-started-with-github/learning-about-github/about-github-advanced-security)."
+    ///
+    /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
-    ///Use the `status` property to enable or disable GitHub Code Security for this repository.
+    /// Use the `status` property to enable or disable GitHub Code Security for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
-    ///Use the `status` property to enable or disable secret scanning for this repository. For more information, see "[About secret scanning](/code-security/secret-security/about-secret-scanning)."
+    /// Use the `status` property to enable or disable secret scanning for this repository. For more information, see "[About secret scanning](https://docs.github.com/code-security/secret-security/about-secret-scanning)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity>,
-    ///Use the `status` property to enable or disable secret scanning push protection for this repository. For more information, see "[Protecting pushes with secret scanning](/code-security/secret-scanning/protecting-pushes-with-secret-scanning)."
+    /// Use the `status` property to enable or disable secret scanning push protection for this repository. For more information, see "[Protecting pushes with secret scanning](https://docs.github.com/code-security/secret-scanning/protecting-pushes-with-secret-scanning)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<
         ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
-    ///Use the `status` property to enable or disable secret scanning AI detection for this repository. For more information, see "[Responsible detection of generic secrets with AI](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/generic-secret-detection/responsible-ai-generic-secrets)."
+    /// Use the `status` property to enable or disable secret scanning AI detection for this repository. For more information, see "[Responsible detection of generic secrets with AI](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/generic-secret-detection/responsible-ai-generic-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_ai_detection: Option<
         ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
-    ///Use the `status` property to enable or disable secret scanning non-provider patterns for this repository. For more information, see "[Supported secret scanning patterns](/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
+    /// Use the `status` property to enable or disable secret scanning non-provider patterns for this repository. For more information, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
         ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
-    ///Use the `status` property to enable or disable secret scanning delegated alert dismissal for this repository.
+    /// Use the `status` property to enable or disable secret scanning delegated alert dismissal for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
         ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
-    ///Use the `status` property to enable or disable secret scanning delegated bypass for this repository.
+    /// Use the `status` property to enable or disable secret scanning delegated bypass for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass: Option<
         ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity,
     >,
-    /**Feature options for secret scanning delegated bypass.
-This object is only honored when `security_and_analysis.secret_scanning_delegated_bypass.status` is set to `enabled`.
-You can send this object in the same request as `secret_scanning_delegated_bypass`, or update just the options in a separate request.*/
+    /// Feature options for secret scanning delegated bypass.
+    /// This object is only honored when `security_and_analysis.secret_scanning_delegated_bypass.status` is set to `enabled`.
+    /// You can send this object in the same request as `secret_scanning_delegated_bypass`, or update just the options in a separate request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
         SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
 }
 
-/**Use the `status` property to enable or disable GitHub Advanced Security for this repository.
-For more information, see "[About GitHub Advanced
-Security](/github/getting-started-with-github/learning-about-github/about-github-advanced-security)."
-
-For standalone Code Scanning or Secret Protection products, this parameter cannot be used.*/
+/// Use the `status` property to enable or disable GitHub Advanced Security for this repository.
+/// For more information, see "[About GitHub Advanced
+/// Security](https://docs.github.com/github/getting-started-with-github/learning-about-github/about-github-advanced-security)."
+///
+/// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateRequestSecurityAndAnalysisAdvancedSecurity {
-    ///Can be `enabled` or `disabled`.
+    /// Can be `enabled` or `disabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
@@ -1299,53 +1602,54 @@ crate::open_enum! {
     = "quarter", Year = "year", }
 }
 
-///Activity
+/// Activity
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Activity {
     pub id: i64,
     pub node_id: String,
-    ///The SHA of the commit before the activity.
+    /// The SHA of the commit before the activity.
     pub before: String,
-    ///The SHA of the commit after the activity.
+    /// The SHA of the commit after the activity.
     pub after: String,
-    ///The full Git reference, formatted as `refs/heads/<branch name>`.
+    /// The full Git reference, formatted as `refs/heads/<branch name>`.
     pub r#ref: String,
-    ///The time when the activity occurred.
+    /// The time when the activity occurred.
     pub timestamp: String,
-    ///The type of the activity that was performed.
+    /// The type of the activity that was performed.
     pub activity_type: ActivityActivityType,
     pub actor: Option<SimpleUser>,
 }
 
 crate::open_enum! {
-    #[doc = "The type of the activity that was performed."] ActivityActivityType { Push =
-    "push", ForcePush = "force_push", BranchDeletion = "branch_deletion", BranchCreation
-    = "branch_creation", PrMerge = "pr_merge", MergeQueueMerge = "merge_queue_merge", }
+    #[doc = " The type of the activity that was performed."] ActivityActivityType { Push
+    = "push", ForcePush = "force_push", BranchDeletion = "branch_deletion",
+    BranchCreation = "branch_creation", PrMerge = "pr_merge", MergeQueueMerge =
+    "merge_queue_merge", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateAttestationRequest {
-    /**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
+    /// The attestation's Sigstore Bundle.
+    /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     pub bundle: OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposCreateAttestationResponse {
-    ///The ID of the attestation.
+    /// The ID of the attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
 
-///An autolink reference.
+/// An autolink reference.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Autolink {
     pub id: i64,
-    ///The prefix of a key that is linkified.
+    /// The prefix of a key that is linkified.
     pub key_prefix: String,
-    ///A template for the target URL that is generated if a key was found.
+    /// A template for the target URL that is generated if a key was found.
     pub url_template: String,
-    ///Whether this autolink reference matches alphanumeric characters. If false, this autolink reference only matches numeric characters.
+    /// Whether this autolink reference matches alphanumeric characters. If false, this autolink reference only matches numeric characters.
     pub is_alphanumeric: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
@@ -1353,54 +1657,54 @@ pub struct Autolink {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateAutolinkRequest {
-    ///This prefix appended by certain characters will generate a link any time it is found in an issue, pull request, or commit.
+    /// This prefix appended by certain characters will generate a link any time it is found in an issue, pull request, or commit.
     pub key_prefix: String,
-    ///The URL must contain `<num>` for the reference number. `<num>` matches different characters depending on the value of `is_alphanumeric`.
+    /// The URL must contain `<num>` for the reference number. `<num>` matches different characters depending on the value of `is_alphanumeric`.
     pub url_template: String,
-    ///Whether this autolink reference matches alphanumeric characters. If true, the `<num>` parameter of the `url_template` matches alphanumeric characters `A-Z` (case insensitive), `0-9`, and `-`. If false, this autolink reference only matches numeric characters.
+    /// Whether this autolink reference matches alphanumeric characters. If true, the `<num>` parameter of the `url_template` matches alphanumeric characters `A-Z` (case insensitive), `0-9`, and `-`. If false, this autolink reference only matches numeric characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_alphanumeric: Option<bool>,
 }
 
-///Check Dependabot security updates
+/// Check Dependabot security updates
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckAutomatedSecurityFixes {
-    ///Whether Dependabot security updates are enabled for the repository.
+    /// Whether Dependabot security updates are enabled for the repository.
     pub enabled: bool,
-    ///Whether Dependabot security updates are paused for the repository.
+    /// Whether Dependabot security updates are paused for the repository.
     pub paused: bool,
 }
 
-///Short Branch
+/// Short Branch
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ShortBranch {
     pub name: String,
     pub commit: ShortBranchCommit,
     pub protected: bool,
-    ///Branch Protection
+    /// Branch Protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection: Option<BranchProtection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_url: Option<String>,
 }
 
-///Branch Protection
+/// Branch Protection
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    ///Protected Branch Required Status Check
+    /// Protected Branch Required Status Check
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_status_checks: Option<ProtectedBranchRequiredStatusCheck>,
-    ///Protected Branch Admin Enforced
+    /// Protected Branch Admin Enforced
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforce_admins: Option<ProtectedBranchAdminEnforced>,
-    ///Protected Branch Pull Request Review
+    /// Protected Branch Pull Request Review
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_pull_request_reviews: Option<ProtectedBranchPullRequestReview>,
-    ///Branch Restriction Policy
+    /// Branch Restriction Policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<BranchRestrictionPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1419,15 +1723,15 @@ pub struct BranchProtection {
     pub protection_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_signatures: Option<BranchProtectionRequiredSignatures>,
-    ///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
+    /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_branch: Option<BranchProtectionLockBranch>,
-    ///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
+    /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<BranchProtectionLockBranch>,
 }
 
-///Protected Branch Required Status Check
+/// Protected Branch Required Status Check
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchRequiredStatusCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1448,14 +1752,14 @@ pub struct ProtectedBranchRequiredStatusCheckChecksItem {
     pub app_id: Option<i64>,
 }
 
-///Protected Branch Admin Enforced
+/// Protected Branch Admin Enforced
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchAdminEnforced {
     pub url: String,
     pub enabled: bool,
 }
 
-///Protected Branch Pull Request Review
+/// Protected Branch Pull Request Review
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1464,7 +1768,7 @@ pub struct ProtectedBranchPullRequestReview {
     pub dismissal_restrictions: Option<
         ProtectedBranchPullRequestReviewDismissalRestrictions,
     >,
-    ///Allow specific users, teams, or apps to bypass pull request requirements.
+    /// Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
         ProtectedBranchPullRequestReviewBypassPullRequestAllowances,
@@ -1473,20 +1777,20 @@ pub struct ProtectedBranchPullRequestReview {
     pub require_code_owner_reviews: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
-    ///Whether the most recent push must be approved by someone other than the person who pushed it.
+    /// Whether the most recent push must be approved by someone other than the person who pushed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
-    ///The list of users with review dismissal access.
+    /// The list of users with review dismissal access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<SimpleUser>>,
-    ///The list of teams with review dismissal access.
+    /// The list of teams with review dismissal access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<Team>>,
-    ///The list of apps with review dismissal access.
+    /// The list of apps with review dismissal access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<Integration>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1497,21 +1801,21 @@ pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
     pub teams_url: Option<String>,
 }
 
-///Allow specific users, teams, or apps to bypass pull request requirements.
+/// Allow specific users, teams, or apps to bypass pull request requirements.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
-    ///The list of users allowed to bypass pull request requirements.
+    /// The list of users allowed to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<SimpleUser>>,
-    ///The list of teams allowed to bypass pull request requirements.
+    /// The list of teams allowed to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<Team>>,
-    ///The list of apps allowed to bypass pull request requirements.
+    /// The list of apps allowed to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<Integration>>>,
 }
 
-///Branch Restriction Policy
+/// Branch Restriction Policy
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchRestrictionPolicy {
     pub url: String,
@@ -1671,23 +1975,23 @@ pub struct BranchProtectionRequiredSignatures {
     pub enabled: bool,
 }
 
-///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
+/// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchProtectionLockBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
-///Branch With Protection
+/// Branch With Protection
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchWithProtection {
     pub name: String,
-    ///Commit
+    /// Commit
     pub commit: Commit,
     #[serde(rename = "_links")]
     pub links: BranchWithProtectionLinks,
     pub protected: bool,
-    ///Branch Protection
+    /// Branch Protection
     pub protection: BranchProtection,
     pub protection_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1705,53 +2009,53 @@ pub struct BranchWithProtectionLinks {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequest {
-    ///Require status checks to pass before merging. Set to `null` to disable.
+    /// Require status checks to pass before merging. Set to `null` to disable.
     pub required_status_checks: Option<
         ReposUpdateBranchProtectionRequestRequiredStatusChecks,
     >,
-    ///Enforce all configured restrictions for administrators. Set to `true` to enforce required status checks for repository administrators. Set to `null` to disable.
+    /// Enforce all configured restrictions for administrators. Set to `true` to enforce required status checks for repository administrators. Set to `null` to disable.
     pub enforce_admins: Option<bool>,
-    ///Require at least one approving review on a pull request, before merging. Set to `null` to disable.
+    /// Require at least one approving review on a pull request, before merging. Set to `null` to disable.
     pub required_pull_request_reviews: Option<
         ReposUpdateBranchProtectionRequestRequiredPullRequestReviews,
     >,
-    ///Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
+    /// Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
     pub restrictions: Option<ReposUpdateBranchProtectionRequestRestrictions>,
-    ///Enforces a linear commit Git history, which prevents anyone from pushing merge commits to a branch. Set to `true` to enforce a linear commit history. Set to `false` to disable a linear commit Git history. Your repository must allow squash merging or rebase merging before you can enable a linear commit history. Default: `false`. For more information, see "[Requiring a linear commit history](https://docs.github.com/github/administering-a-repository/requiring-a-linear-commit-history)" in the GitHub Help documentation.
+    /// Enforces a linear commit Git history, which prevents anyone from pushing merge commits to a branch. Set to `true` to enforce a linear commit history. Set to `false` to disable a linear commit Git history. Your repository must allow squash merging or rebase merging before you can enable a linear commit history. Default: `false`. For more information, see "[Requiring a linear commit history](https://docs.github.com/github/administering-a-repository/requiring-a-linear-commit-history)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_linear_history: Option<bool>,
-    ///Permits force pushes to the protected branch by anyone with write access to the repository. Set to `true` to allow force pushes. Set to `false` or `null` to block force pushes. Default: `false`. For more information, see "[Enabling force pushes to a protected branch](https://docs.github.com/github/administering-a-repository/enabling-force-pushes-to-a-protected-branch)" in the GitHub Help documentation."
+    /// Permits force pushes to the protected branch by anyone with write access to the repository. Set to `true` to allow force pushes. Set to `false` or `null` to block force pushes. Default: `false`. For more information, see "[Enabling force pushes to a protected branch](https://docs.github.com/github/administering-a-repository/enabling-force-pushes-to-a-protected-branch)" in the GitHub Help documentation."
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub allow_force_pushes: Option<Option<bool>>,
-    ///Allows deletion of the protected branch by anyone with write access to the repository. Set to `false` to prevent deletion of the protected branch. Default: `false`. For more information, see "[Enabling force pushes to a protected branch](https://docs.github.com/github/administering-a-repository/enabling-force-pushes-to-a-protected-branch)" in the GitHub Help documentation.
+    /// Allows deletion of the protected branch by anyone with write access to the repository. Set to `false` to prevent deletion of the protected branch. Default: `false`. For more information, see "[Enabling force pushes to a protected branch](https://docs.github.com/github/administering-a-repository/enabling-force-pushes-to-a-protected-branch)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_deletions: Option<bool>,
-    ///If set to `true`, the `restrictions` branch protection settings which limits who can push will also block pushes which create new branches, unless the push is initiated by a user, team, or app which has the ability to push. Set to `true` to restrict new branch creation. Default: `false`.
+    /// If set to `true`, the `restrictions` branch protection settings which limits who can push will also block pushes which create new branches, unless the push is initiated by a user, team, or app which has the ability to push. Set to `true` to restrict new branch creation. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_creations: Option<bool>,
-    ///Requires all conversations on code to be resolved before a pull request can be merged into a branch that matches this rule. Set to `false` to disable. Default: `false`.
+    /// Requires all conversations on code to be resolved before a pull request can be merged into a branch that matches this rule. Set to `false` to disable. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_conversation_resolution: Option<bool>,
-    ///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch. Default: `false`.
+    /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_branch: Option<bool>,
-    ///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing. Default: `false`.
+    /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<bool>,
 }
 
-///Require status checks to pass before merging. Set to `null` to disable.
+/// Require status checks to pass before merging. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecks {
-    ///Require branches to be up to date before merging.
+    /// Require branches to be up to date before merging.
     pub strict: bool,
-    ///**Closing down notice**: The list of status checks to require in order to merge into this branch. If any of these checks have recently been set by a particular GitHub App, they will be required to come from that app in future for the branch to merge. Use `checks` instead of `contexts` for more fine-grained control.
+    /// **Closing down notice**: The list of status checks to require in order to merge into this branch. If any of these checks have recently been set by a particular GitHub App, they will be required to come from that app in future for the branch to merge. Use `checks` instead of `contexts` for more fine-grained control.
     pub contexts: Vec<String>,
-    ///The list of status checks to require in order to merge into this branch.
+    /// The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<
         Vec<ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem>,
@@ -1760,71 +2064,71 @@ pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecks {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem {
-    ///The name of the required check
+    /// The name of the required check
     pub context: String,
-    ///The ID of the GitHub App that must provide this check. Omit this field to automatically select the GitHub App that has recently provided this check, or any app if it was not set by a GitHub App. Pass -1 to explicitly allow any app to set the status.
+    /// The ID of the GitHub App that must provide this check. Omit this field to automatically select the GitHub App that has recently provided this check, or any app if it was not set by a GitHub App. Pass -1 to explicitly allow any app to set the status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<i64>,
 }
 
-///Require at least one approving review on a pull request, before merging. Set to `null` to disable.
+/// Require at least one approving review on a pull request, before merging. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviews {
-    ///Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
+    /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_restrictions: Option<
         ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
-    ///Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
+    /// Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismiss_stale_reviews: Option<bool>,
-    ///Blocks merging pull requests until [code owners](https://docs.github.com/articles/about-code-owners/) review them.
+    /// Blocks merging pull requests until [code owners](https://docs.github.com/articles/about-code-owners/) review them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_code_owner_reviews: Option<bool>,
-    ///Specify the number of reviewers required to approve pull requests. Use a number between 1 and 6 or 0 to not require reviewers.
+    /// Specify the number of reviewers required to approve pull requests. Use a number between 1 and 6 or 0 to not require reviewers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
-    ///Whether the most recent push must be approved by someone other than the person who pushed it. Default: `false`.
+    /// Whether the most recent push must be approved by someone other than the person who pushed it. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
-    ///Allow specific users, teams, or apps to bypass pull request requirements.
+    /// Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
         ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
 }
 
-///Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
+/// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions {
-    ///The list of user `login`s with dismissal access
+    /// The list of user `login`s with dismissal access
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
-    ///The list of team `slug`s with dismissal access
+    /// The list of team `slug`s with dismissal access
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<String>>,
-    ///The list of app `slug`s with dismissal access
+    /// The list of app `slug`s with dismissal access
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
 
-///Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
+/// Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateBranchProtectionRequestRestrictions {
-    ///The list of user `login`s with push access
+    /// The list of user `login`s with push access
     pub users: Vec<String>,
-    ///The list of team `slug`s with push access
+    /// The list of team `slug`s with push access
     pub teams: Vec<String>,
-    ///The list of app `slug`s with push access
+    /// The list of app `slug`s with push access
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
 
-///Branch protections protect branches
+/// Branch protections protect branches
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranch {
     pub url: String,
-    ///Status Check Policy
+    /// Status Check Policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_status_checks: Option<StatusCheckPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1839,7 +2143,7 @@ pub struct ProtectedBranch {
     pub allow_force_pushes: Option<ProtectedBranchRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_deletions: Option<ProtectedBranchRequiredLinearHistory>,
-    ///Branch Restriction Policy
+    /// Branch Restriction Policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<BranchRestrictionPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1848,15 +2152,15 @@ pub struct ProtectedBranch {
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_creations: Option<ProtectedBranchRequiredLinearHistory>,
-    ///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
+    /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_branch: Option<ProtectedBranchLockBranch>,
-    ///Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
+    /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<ProtectedBranchLockBranch>,
 }
 
-///Status Check Policy
+/// Status Check Policy
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct StatusCheckPolicy {
     pub url: String,
@@ -1875,7 +2179,7 @@ pub struct ProtectedBranchRequiredPullRequestReviews {
     pub require_code_owner_reviews: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
-    ///Whether the most recent push must be approved by someone other than the person who pushed it.
+    /// Whether the most recent push must be approved by someone other than the person who pushed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1924,7 +2228,7 @@ pub struct ProtectedBranchRequiredConversationResolution {
     pub enabled: Option<bool>,
 }
 
-///Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
+/// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ProtectedBranchLockBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1933,24 +2237,24 @@ pub struct ProtectedBranchLockBranch {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdatePullRequestReviewProtectionRequest {
-    ///Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
+    /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_restrictions: Option<
         ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
     >,
-    ///Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
+    /// Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismiss_stale_reviews: Option<bool>,
-    ///Blocks merging pull requests until [code owners](https://docs.github.com/articles/about-code-owners/) have reviewed.
+    /// Blocks merging pull requests until [code owners](https://docs.github.com/articles/about-code-owners/) have reviewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_code_owner_reviews: Option<bool>,
-    ///Specifies the number of reviewers required to approve pull requests. Use a number between 1 and 6 or 0 to not require reviewers.
+    /// Specifies the number of reviewers required to approve pull requests. Use a number between 1 and 6 or 0 to not require reviewers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
-    ///Whether the most recent push must be approved by someone other than the person who pushed it. Default: `false`
+    /// Whether the most recent push must be approved by someone other than the person who pushed it. Default: `false`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
-    ///Allow specific users, teams, or apps to bypass pull request requirements.
+    /// Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
         ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
@@ -1959,13 +2263,13 @@ pub struct ReposUpdatePullRequestReviewProtectionRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateStatusCheckProtectionRequest {
-    ///Require branches to be up to date before merging.
+    /// Require branches to be up to date before merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
-    ///**Closing down notice**: The list of status checks to require in order to merge into this branch. If any of these checks have recently been set by a particular GitHub App, they will be required to come from that app in future for the branch to merge. Use `checks` instead of `contexts` for more fine-grained control.
+    /// **Closing down notice**: The list of status checks to require in order to merge into this branch. If any of these checks have recently been set by a particular GitHub App, they will be required to come from that app in future for the branch to merge. Use `checks` instead of `contexts` for more fine-grained control.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contexts: Option<Vec<String>>,
-    ///The list of status checks to require in order to merge into this branch.
+    /// The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<
         Vec<ReposUpdateBranchProtectionRequestRequiredStatusChecksChecksItem>,
@@ -1982,13 +2286,13 @@ pub enum ReposSetStatusCheckContextsRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposSetStatusCheckContextsRequestVariant0 {
-    ///The name of the status checks
+    /// The name of the status checks
     pub contexts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposSetAppAccessRestrictionsRequest {
-    ///The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
+    /// The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
     pub apps: Vec<String>,
 }
 
@@ -2002,23 +2306,23 @@ pub enum ReposSetTeamAccessRestrictionsRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposSetTeamAccessRestrictionsRequestVariant0 {
-    ///The slug values for teams
+    /// The slug values for teams
     pub teams: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposSetUserAccessRestrictionsRequest {
-    ///The username for users
+    /// The username for users
     pub users: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposRenameBranchRequest {
-    ///The new name of the branch.
+    /// The new name of the branch.
     pub new_name: String,
 }
 
-///A list of errors found in a repo's CODEOWNERS file
+/// A list of errors found in a repo's CODEOWNERS file
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeownersErrors {
     pub errors: Vec<CodeownersErrorsErrorsItem>,
@@ -2026,21 +2330,21 @@ pub struct CodeownersErrors {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeownersErrorsErrorsItem {
-    ///The line number where this errors occurs.
+    /// The line number where this errors occurs.
     pub line: i64,
-    ///The column number where this errors occurs.
+    /// The column number where this errors occurs.
     pub column: i64,
-    ///The contents of the line where the error occurs.
+    /// The contents of the line where the error occurs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    ///The type of error.
+    /// The type of error.
     pub kind: String,
-    ///Suggested action to fix the error. This will usually be `null`, but is provided for some common errors.
+    /// Suggested action to fix the error. This will usually be `null`, but is provided for some common errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
-    ///A human-readable description of the error, combining information from multiple fields, laid out for display in a monospaced typeface (for example, a command-line setting).
+    /// A human-readable description of the error, combining information from multiple fields, laid out for display in a monospaced typeface (for example, a command-line setting).
     pub message: String,
-    ///The path of the file where the error occured.
+    /// The path of the file where the error occured.
     pub path: String,
 }
 
@@ -2053,7 +2357,7 @@ crate::open_enum! {
     OutsideOrDirectOrAll { Outside = "outside", Direct = "direct", All = "all", }
 }
 
-///Collaborator
+/// Collaborator
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Collaborator {
     pub login: String,
@@ -2098,39 +2402,39 @@ pub struct CollaboratorPermissions {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposAddCollaboratorRequest {
-    ///The permission to grant the collaborator. **Only valid on organization-owned repositories.** We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any.
+    /// The permission to grant the collaborator. **Only valid on organization-owned repositories.** We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
 }
 
-///Repository invitations let you manage who you collaborate with.
+/// Repository invitations let you manage who you collaborate with.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryInvitation {
-    ///Unique identifier of the repository invitation.
+    /// Unique identifier of the repository invitation.
     pub id: i64,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub invitee: Option<SimpleUser>,
     pub inviter: Option<SimpleUser>,
-    ///The permission associated with the invitation.
+    /// The permission associated with the invitation.
     pub permissions: RepositoryInvitationPermissions,
     pub created_at: String,
-    ///Whether or not the invitation has expired
+    /// Whether or not the invitation has expired
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired: Option<bool>,
-    ///URL for the repository invitation
+    /// URL for the repository invitation
     pub url: String,
     pub html_url: String,
     pub node_id: String,
 }
 
 crate::open_enum! {
-    #[doc = "The permission associated with the invitation."]
+    #[doc = " The permission associated with the invitation."]
     RepositoryInvitationPermissions { Read = "read", Write = "write", Admin = "admin",
     Triage = "triage", Maintain = "maintain", }
 }
 
-///Repository Collaborator Permission
+/// Repository Collaborator Permission
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryCollaboratorPermission {
     pub permission: String,
@@ -2138,7 +2442,7 @@ pub struct RepositoryCollaboratorPermission {
     pub user: Option<Collaborator>,
 }
 
-///Branch Short
+/// Branch Short
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchShort {
     pub name: String,
@@ -2154,33 +2458,33 @@ pub struct BranchShortCommit {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateCommitCommentRequest {
-    ///The contents of the comment.
+    /// The contents of the comment.
     pub body: String,
-    ///Relative path of the file to comment on.
+    /// Relative path of the file to comment on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    ///Line index in the diff to comment on.
+    /// Line index in the diff to comment on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    ///**Closing down notice**. Use **position** parameter instead. Line number in the file to comment on.
+    /// **Closing down notice**. Use **position** parameter instead. Line number in the file to comment on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
 }
 
-///Combined Commit Status
+/// Combined Commit Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CombinedCommitStatus {
     pub state: String,
     pub statuses: Vec<SimpleCommitStatus>,
     pub sha: String,
     pub total_count: i64,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub commit_url: String,
     pub url: String,
 }
 
-///Simple Commit Status
+/// Simple Commit Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommitStatus {
     pub description: Option<String>,
@@ -2197,7 +2501,7 @@ pub struct SimpleCommitStatus {
     pub updated_at: String,
 }
 
-///The status of a commit.
+/// The status of a commit.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Status {
     pub url: String,
@@ -2213,7 +2517,7 @@ pub struct Status {
     pub creator: Option<SimpleUser>,
 }
 
-///Community Profile
+/// Community Profile
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommunityProfile {
     pub health_percentage: i64,
@@ -2228,27 +2532,27 @@ pub struct CommunityProfile {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommunityProfileFiles {
     pub code_of_conduct: Option<CodeOfConductSimple>,
-    ///Community Health File
+    /// Community Health File
     pub code_of_conduct_file: Option<NullableCommunityHealthFile>,
     pub license: Option<LicenseSimple>,
-    ///Community Health File
+    /// Community Health File
     pub contributing: Option<NullableCommunityHealthFile>,
-    ///Community Health File
+    /// Community Health File
     pub readme: Option<NullableCommunityHealthFile>,
-    ///Community Health File
+    /// Community Health File
     pub issue_template: Option<NullableCommunityHealthFile>,
-    ///Community Health File
+    /// Community Health File
     pub pull_request_template: Option<NullableCommunityHealthFile>,
 }
 
-///Community Health File
+/// Community Health File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableCommunityHealthFile {
     pub url: String,
     pub html_url: String,
 }
 
-///Commit Comparison
+/// Commit Comparison
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitComparison {
     pub url: String,
@@ -2256,9 +2560,9 @@ pub struct CommitComparison {
     pub permalink_url: String,
     pub diff_url: String,
     pub patch_url: String,
-    ///Commit
+    /// Commit
     pub base_commit: Commit,
-    ///Commit
+    /// Commit
     pub merge_base_commit: Commit,
     pub status: CommitComparisonStatus,
     pub ahead_by: i64,
@@ -2307,7 +2611,7 @@ crate::open_enum! {
     Symlink = "symlink", }
 }
 
-///Content File
+/// Content File
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentFile {
     pub r#type: File,
@@ -2333,7 +2637,7 @@ crate::open_enum! {
     File { File = "file", }
 }
 
-///An object describing a symlink
+/// An object describing a symlink
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentSymlink {
     pub r#type: Symlink,
@@ -2354,7 +2658,7 @@ crate::open_enum! {
     Symlink { Symlink = "symlink", }
 }
 
-///An object describing a submodule
+/// An object describing a submodule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentSubmodule {
     pub r#type: Submodule,
@@ -2377,36 +2681,36 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateOrUpdateFileContentsRequest {
-    ///The commit message.
+    /// The commit message.
     pub message: String,
-    ///The new file content, using Base64 encoding.
+    /// The new file content, using Base64 encoding.
     pub content: String,
-    ///**Required if you are updating a file**. The blob SHA of the file being replaced.
+    /// **Required if you are updating a file**. The blob SHA of the file being replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
-    ///The branch name. Default: the repository’s default branch.
+    /// The branch name. Default: the repository’s default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    ///The person that committed the file. Default: the authenticated user.
+    /// The person that committed the file. Default: the authenticated user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committer: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
-    ///The author of the file. Default: The `committer` or the authenticated user if you omit `committer`.
+    /// The author of the file. Default: The `committer` or the authenticated user if you omit `committer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
 }
 
-///The person that committed the file. Default: the authenticated user.
+/// The person that committed the file. Default: the authenticated user.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateOrUpdateFileContentsRequestCommitter {
-    ///The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
+    /// The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
     pub name: String,
-    ///The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
+    /// The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
 
-///File Commit
+/// File Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommit {
     pub content: Option<FileCommitContent>,
@@ -2514,33 +2818,33 @@ pub enum ReposCreateOrUpdateFileContentsError409 {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposDeleteFileRequest {
-    ///The commit message.
+    /// The commit message.
     pub message: String,
-    ///The blob SHA of the file being deleted.
+    /// The blob SHA of the file being deleted.
     pub sha: String,
-    ///The branch name. Default: the repository’s default branch
+    /// The branch name. Default: the repository’s default branch
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    ///object containing information about the committer.
+    /// object containing information about the committer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committer: Option<ReposDeleteFileRequestCommitter>,
-    ///object containing information about the author.
+    /// object containing information about the author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<ReposDeleteFileRequestCommitter>,
 }
 
-///object containing information about the committer.
+/// object containing information about the committer.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposDeleteFileRequestCommitter {
-    ///The name of the author (or committer) of the commit
+    /// The name of the author (or committer) of the commit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The email of the author (or committer) of the commit
+    /// The email of the author (or committer) of the commit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
 
-///Contributor
+/// Contributor
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Contributor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2589,33 +2893,33 @@ pub struct Contributor {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateDeploymentRequest {
-    ///The ref to deploy. This can be a branch, tag, or SHA.
+    /// The ref to deploy. This can be a branch, tag, or SHA.
     pub r#ref: String,
-    ///Specifies a task to execute (e.g., `deploy` or `deploy:migrations`).
+    /// Specifies a task to execute (e.g., `deploy` or `deploy:migrations`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
-    ///Attempts to automatically merge the default branch into the requested ref, if it's behind the default branch.
+    /// Attempts to automatically merge the default branch into the requested ref, if it's behind the default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_merge: Option<bool>,
-    ///The [status](https://docs.github.com/rest/commits/statuses) contexts to verify against commit status checks. If you omit this parameter, GitHub verifies all unique contexts before creating a deployment. To bypass checking entirely, pass an empty array. Defaults to all unique contexts.
+    /// The [status](https://docs.github.com/rest/commits/statuses) contexts to verify against commit status checks. If you omit this parameter, GitHub verifies all unique contexts before creating a deployment. To bypass checking entirely, pass an empty array. Defaults to all unique contexts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_contexts: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<ReposCreateDeploymentRequestPayload>,
-    ///Name for the target deployment environment (e.g., `production`, `staging`, `qa`).
+    /// Name for the target deployment environment (e.g., `production`, `staging`, `qa`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    ///Short description of the deployment.
+    /// Short description of the deployment.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///Specifies if the given environment is specific to the deployment and will no longer exist at some point in the future. Default: `false`
+    /// Specifies if the given environment is specific to the deployment and will no longer exist at some point in the future. Default: `false`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transient_environment: Option<bool>,
-    ///Specifies if the given environment is one that end-users directly interact with. Default: `true` when `environment` is `production` and `false` otherwise.
+    /// Specifies if the given environment is one that end-users directly interact with. Default: `true` when `environment` is `production` and `false` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
 }
@@ -2624,35 +2928,35 @@ pub struct ReposCreateDeploymentRequest {
 #[serde(untagged)]
 pub enum ReposCreateDeploymentRequestPayload {
     Object(serde_json::Map<String, serde_json::Value>),
-    StringType(String),
+    String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
-///The status of a deployment.
+/// The status of a deployment.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentStatus {
     pub url: String,
     pub id: i64,
     pub node_id: String,
-    ///The state of the status.
+    /// The state of the status.
     pub state: DeploymentStatusState,
     pub creator: Option<SimpleUser>,
-    ///A short description of the status.
+    /// A short description of the status.
     pub description: String,
-    ///The environment of the deployment that the status is for.
+    /// The environment of the deployment that the status is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    ///Closing down notice: the URL to associate with this status.
+    /// Closing down notice: the URL to associate with this status.
     pub target_url: String,
     pub created_at: String,
     pub updated_at: String,
     pub deployment_url: String,
     pub repository_url: String,
-    ///The URL for accessing your environment.
+    /// The URL for accessing your environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_url: Option<String>,
-    ///The URL to associate with this status.
+    /// The URL to associate with this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2660,41 +2964,55 @@ pub struct DeploymentStatus {
 }
 
 crate::open_enum! {
-    #[doc = "The state of the status."] DeploymentStatusState { Error = "error", Failure
+    #[doc = " The state of the status."] DeploymentStatusState { Error = "error", Failure
     = "failure", Inactive = "inactive", Pending = "pending", Success = "success", Queued
     = "queued", InProgress = "in_progress", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReposCreateDeploymentStatusRequest {
-    ///The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub.
+    /// The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub.
     pub state: ReposCreateDeploymentStatusRequestState,
-    /**The target URL to associate with this status. This URL should contain output to keep the user updated while the task is running or serve as historical information for what happened in the deployment.
-
-> [!NOTE]
-> It's recommended to use the `log_url` parameter, which replaces `target_url`.*/
+    /// The target URL to associate with this status. This URL should contain output to keep the user updated while the task is running or serve as historical information for what happened in the deployment.
+    ///
+    /// > [!NOTE]
+    /// > It's recommended to use the `log_url` parameter, which replaces `target_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_url: Option<String>,
-    ///The full URL of the deployment's output. This parameter replaces `target_url`. We will continue to accept `target_url` to support legacy uses, but we recommend replacing `target_url` with `log_url`. Setting `log_url` will automatically set `target_url` to the same value. Default: `""`
+    /// The full URL of the deployment's output. This parameter replaces `target_url`. We will continue to accept `target_url` to support legacy uses, but we recommend replacing `target_url` with `log_url`. Setting `log_url` will automatically set `target_url` to the same value. Default: `""`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_url: Option<String>,
-    ///A short description of the status. The maximum description length is 140 characters.
+    /// A short description of the status. The maximum description length is 140 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///Name for the target deployment environment, which can be changed when setting a deploy status. For example, `production`, `staging`, or `qa`. If not defined, the environment of the previous status on the deployment will be used, if it exists. Otherwise, the environment of the deployment will be used.
+    /// Name for the target deployment environment, which can be changed when setting a deploy status. For example, `production`, `staging`, or `qa`. If not defined, the environment of the previous status on the deployment will be used, if it exists. Otherwise, the environment of the deployment will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    ///Sets the URL for accessing your environment. Default: `""`
+    /// Sets the URL for accessing your environment. Default: `""`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_url: Option<String>,
-    ///Adds a new `inactive` status to all prior non-transient, non-production environment deployments with the same repository and `environment` name as the created status's deployment. An `inactive` status is only added to deployments that had a `success` state. Default: `true`
+    /// Adds a new `inactive` status to all prior non-transient, non-production environment deployments with the same repository and `environment` name as the created status's deployment. An `inactive` status is only added to deployments that had a `success` state. Default: `true`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_inactive: Option<bool>,
+}
+impl ReposCreateDeploymentStatusRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(state: ReposCreateDeploymentStatusRequestState) -> Self {
+        ReposCreateDeploymentStatusRequest {
+            state,
+            target_url: None,
+            log_url: None,
+            description: None,
+            environment: None,
+            environment_url: None,
+            auto_inactive: None,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub."]
+    " The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub."]
     ReposCreateDeploymentStatusRequestState { Error = "error", Failure = "failure",
     Inactive = "inactive", InProgress = "in_progress", Queued = "queued", Pending =
     "pending", Success = "success", }
@@ -2702,40 +3020,40 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateDispatchEventRequest {
-    ///A custom webhook event name. Must be 100 characters or fewer.
+    /// A custom webhook event name. Must be 100 characters or fewer.
     pub event_type: String,
-    ///JSON payload with extra information about the webhook event that your action or workflow may use. The maximum number of top-level properties is 10. The total size of the JSON payload must be less than 64KB.
+    /// JSON payload with extra information about the webhook event that your action or workflow may use. The maximum number of top-level properties is 10. The total size of the JSON payload must be less than 64KB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_payload: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposGetAllEnvironmentsResponse {
-    ///The number of environments in this repository
+    /// The number of environments in this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<Vec<Environment>>,
 }
 
-///Details of a deployment environment
+/// Details of a deployment environment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Environment {
-    ///The id of the environment.
+    /// The id of the environment.
     pub id: i64,
     pub node_id: String,
-    ///The name of the environment.
+    /// The name of the environment.
     pub name: String,
     pub url: String,
     pub html_url: String,
-    ///The time that the environment was created, in ISO 8601 format.
+    /// The time that the environment was created, in ISO 8601 format.
     pub created_at: String,
-    ///The time that the environment was last updated, in ISO 8601 format.
+    /// The time that the environment was last updated, in ISO 8601 format.
     pub updated_at: String,
-    ///Built-in deployment protection rules for the environment.
+    /// Built-in deployment protection rules for the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_rules: Option<Vec<EnvironmentProtectionRulesItem>>,
-    ///The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
+    /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_branch_policy: Option<DeploymentBranchPolicySettings>,
 }
@@ -2755,7 +3073,7 @@ pub struct EnvironmentProtectionRulesItemVariant0 {
     pub id: i64,
     pub node_id: String,
     pub r#type: String,
-    ///The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
+    /// The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timer: Option<i64>,
 }
@@ -2764,11 +3082,11 @@ pub struct EnvironmentProtectionRulesItemVariant0 {
 pub struct EnvironmentProtectionRulesItemVariant1 {
     pub id: i64,
     pub node_id: String,
-    ///Whether deployments to this environment can be approved by the user who created the deployment.
+    /// Whether deployments to this environment can be approved by the user who created the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_self_review: Option<bool>,
     pub r#type: String,
-    ///The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
+    /// The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<Vec<PendingDeploymentReviewersItem>>,
 }
@@ -2780,24 +3098,24 @@ pub struct EnvironmentProtectionRulesItemVariant2 {
     pub r#type: String,
 }
 
-///The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
+/// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentBranchPolicySettings {
-    ///Whether only branches with branch protection rules can deploy to this environment. If `protected_branches` is `true`, `custom_branch_policies` must be `false`; if `protected_branches` is `false`, `custom_branch_policies` must be `true`.
+    /// Whether only branches with branch protection rules can deploy to this environment. If `protected_branches` is `true`, `custom_branch_policies` must be `false`; if `protected_branches` is `false`, `custom_branch_policies` must be `true`.
     pub protected_branches: bool,
-    ///Whether only branches that match the specified name patterns can deploy to this environment.  If `custom_branch_policies` is `true`, `protected_branches` must be `false`; if `custom_branch_policies` is `false`, `protected_branches` must be `true`.
+    /// Whether only branches that match the specified name patterns can deploy to this environment.  If `custom_branch_policies` is `true`, `protected_branches` must be `false`; if `custom_branch_policies` is `false`, `protected_branches` must be `true`.
     pub custom_branch_policies: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateOrUpdateEnvironmentRequest {
-    ///The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
+    /// The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timer: Option<i64>,
-    ///Whether or not a user who created the job is prevented from approving their own job.
+    /// Whether or not a user who created the job is prevented from approving their own job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_self_review: Option<bool>,
-    ///The people or teams that may review jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
+    /// The people or teams that may review jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -2806,7 +3124,7 @@ pub struct ReposCreateOrUpdateEnvironmentRequest {
     pub reviewers: Option<
         Option<Vec<ReposCreateOrUpdateEnvironmentRequestReviewersItem>>,
     >,
-    ///The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
+    /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -2817,104 +3135,110 @@ pub struct ReposCreateOrUpdateEnvironmentRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateOrUpdateEnvironmentRequestReviewersItem {
-    ///The type of reviewer.
+    /// The type of reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<DeploymentReviewerType>,
-    ///The id of the user or team who can review the deployment
+    /// The id of the user or team who can review the deployment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposListDeploymentBranchPoliciesResponse {
-    ///The number of deployment branch policies for the environment.
+    /// The number of deployment branch policies for the environment.
     pub total_count: i64,
     pub branch_policies: Vec<DeploymentBranchPolicy>,
 }
 
-///Details of a deployment branch or tag policy.
+/// Details of a deployment branch or tag policy.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentBranchPolicy {
-    ///The unique identifier of the branch or tag policy.
+    /// The unique identifier of the branch or tag policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
-    ///The name pattern that branches or tags must match in order to deploy to the environment.
+    /// The name pattern that branches or tags must match in order to deploy to the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Whether this rule targets a branch or tag.
+    /// Whether this rule targets a branch or tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<BranchOrTag>,
 }
 
 crate::open_enum! {
-    #[doc = "Whether this rule targets a branch or tag."] BranchOrTag { Branch =
+    #[doc = " Whether this rule targets a branch or tag."] BranchOrTag { Branch =
     "branch", Tag = "tag", }
 }
 
-///Deployment branch and tag policy name pattern
+/// Deployment branch and tag policy name pattern
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct DeploymentBranchPolicyNamePatternWithType {
-    #[doc = "The name pattern that branches or tags must match in order to deploy to the environment.\n\nWildcard characters will not match `/`. For example, to match branches that begin with `release/` and contain an additional single slash, use `release/*/*`.\nFor more information about pattern matching syntax, see the [Ruby File.fnmatch documentation](https://ruby-doc.org/core-2.5.1/File.html#method-c-fnmatch)."]
+    /// The name pattern that branches or tags must match in order to deploy to the environment.
+    ///
+    /// Wildcard characters will not match `/`. For example, to match branches that begin with `release/` and contain an additional single slash, use `release/*/*`.
+    /// For more information about pattern matching syntax, see the [Ruby File.fnmatch documentation](https://ruby-doc.org/core-2.5.1/File.html#method-c-fnmatch).
     pub name: String,
-    ///Whether this rule targets a branch or tag
+    /// Whether this rule targets a branch or tag
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<BranchOrTag>,
 }
 
-///Deployment branch policy name pattern
+/// Deployment branch policy name pattern
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct DeploymentBranchPolicyNamePattern {
-    #[doc = "The name pattern that branches must match in order to deploy to the environment.\n\nWildcard characters will not match `/`. For example, to match branches that begin with `release/` and contain an additional single slash, use `release/*/*`.\nFor more information about pattern matching syntax, see the [Ruby File.fnmatch documentation](https://ruby-doc.org/core-2.5.1/File.html#method-c-fnmatch)."]
+    /// The name pattern that branches must match in order to deploy to the environment.
+    ///
+    /// Wildcard characters will not match `/`. For example, to match branches that begin with `release/` and contain an additional single slash, use `release/*/*`.
+    /// For more information about pattern matching syntax, see the [Ruby File.fnmatch documentation](https://ruby-doc.org/core-2.5.1/File.html#method-c-fnmatch).
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposGetAllDeploymentProtectionRulesResponse {
-    ///The number of enabled custom deployment protection rules for this environment
+    /// The number of enabled custom deployment protection rules for this environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_deployment_protection_rules: Option<Vec<DeploymentProtectionRule>>,
 }
 
-///Deployment protection rule
+/// Deployment protection rule
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeploymentProtectionRule {
-    ///The unique identifier for the deployment protection rule.
+    /// The unique identifier for the deployment protection rule.
     pub id: i64,
-    ///The node ID for the deployment protection rule.
+    /// The node ID for the deployment protection rule.
     pub node_id: String,
-    ///Whether the deployment protection rule is enabled for the environment.
+    /// Whether the deployment protection rule is enabled for the environment.
     pub enabled: bool,
-    ///A GitHub App that is providing a custom deployment protection rule.
+    /// A GitHub App that is providing a custom deployment protection rule.
     pub app: CustomDeploymentRuleApp,
 }
 
-///A GitHub App that is providing a custom deployment protection rule.
+/// A GitHub App that is providing a custom deployment protection rule.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CustomDeploymentRuleApp {
-    ///The unique identifier of the deployment protection rule integration.
+    /// The unique identifier of the deployment protection rule integration.
     pub id: i64,
-    ///The slugified name of the deployment protection rule integration.
+    /// The slugified name of the deployment protection rule integration.
     pub slug: String,
-    ///The URL for the endpoint to get details about the app.
+    /// The URL for the endpoint to get details about the app.
     pub integration_url: String,
-    ///The node ID for the deployment protection rule integration.
+    /// The node ID for the deployment protection rule integration.
     pub node_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateDeploymentProtectionRuleRequest {
-    ///The ID of the custom app that will be enabled on the environment.
+    /// The ID of the custom app that will be enabled on the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
-    ///The total number of custom deployment protection rule integrations available for this environment.
+    /// The total number of custom deployment protection rule integrations available for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2930,42 +3254,42 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateForkRequest {
-    ///Optional parameter to specify the organization name if forking into an organization.
+    /// Optional parameter to specify the organization name if forking into an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
-    ///When forking from an existing repository, a new name for the fork.
+    /// When forking from an existing repository, a new name for the fork.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///When forking from an existing repository, fork with only the default branch.
+    /// When forking from an existing repository, fork with only the default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch_only: Option<bool>,
 }
 
-///Repository hash algorithm
+/// Repository hash algorithm
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryHashAlgorithm {
-    ///The Git hash algorithm used by this repository.
+    /// The Git hash algorithm used by this repository.
     pub hash_algorithm: Sha1OrSha256,
 }
 
 crate::open_enum! {
-    #[doc = "The Git hash algorithm used by this repository."] Sha1OrSha256 { Sha1 =
+    #[doc = " The Git hash algorithm used by this repository."] Sha1OrSha256 { Sha1 =
     "sha1", Sha256 = "sha256", }
 }
 
-///Webhooks for repositories.
+/// Webhooks for repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Hook {
     pub r#type: String,
-    ///Unique identifier of the webhook.
+    /// Unique identifier of the webhook.
     pub id: i64,
-    ///The name of a valid service, use 'web' for a webhook.
+    /// The name of a valid service, use 'web' for a webhook.
     pub name: String,
-    ///Determines whether the hook is actually triggered on pushes.
+    /// Determines whether the hook is actually triggered on pushes.
     pub active: bool,
-    ///Determines what events the hook is triggered for. Default: ['push'].
+    /// Determines what events the hook is triggered for. Default: ['push'].
     pub events: Vec<String>,
-    ///Configuration object of the webhook
+    /// Configuration object of the webhook
     pub config: WebhookConfig,
     pub updated_at: String,
     pub created_at: String,
@@ -2974,11 +3298,11 @@ pub struct Hook {
     pub ping_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliveries_url: Option<String>,
-    ///Hook Response
+    /// Hook Response
     pub last_response: HookResponse,
 }
 
-///Hook Response
+/// Hook Response
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookResponse {
     pub code: Option<i64>,
@@ -2988,78 +3312,78 @@ pub struct HookResponse {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateWebhookRequest {
-    ///Use `web` to create a webhook. Default: `web`. This parameter only accepts the value `web`.
+    /// Use `web` to create a webhook. Default: `web`. This parameter only accepts the value `web`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Key/value pairs to provide settings for this webhook.
+    /// Key/value pairs to provide settings for this webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<AppsUpdateWebhookConfigForAppRequest>,
-    ///Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for.
+    /// Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
-    ///Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
+    /// Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateWebhookRequest {
-    ///Configuration object of the webhook
+    /// Configuration object of the webhook
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<WebhookConfig>,
-    ///Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for. This replaces the entire array of events.
+    /// Determines what [events](https://docs.github.com/webhooks/event-payloads) the hook is triggered for. This replaces the entire array of events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
-    ///Determines a list of events to be added to the list of events that the Hook triggers for.
+    /// Determines a list of events to be added to the list of events that the Hook triggers for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_events: Option<Vec<String>>,
-    ///Determines a list of events to be removed from the list of events that the Hook triggers for.
+    /// Determines a list of events to be removed from the list of events that the Hook triggers for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_events: Option<Vec<String>>,
-    ///Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
+    /// Determines if notifications are sent when the webhook is triggered. Set to `true` to send notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateWebhookConfigForRepoRequest {
-    ///The URL to which the payloads will be delivered.
+    /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
+    /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
+    /// If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<WebhookConfigInsecureSsl>,
 }
 
-///Check immutable releases
+/// Check immutable releases
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckImmutableReleases {
-    ///Whether immutable releases are enabled for the repository.
+    /// Whether immutable releases are enabled for the repository.
     pub enabled: bool,
-    ///Whether immutable releases are enforced by the repository owner.
+    /// Whether immutable releases are enforced by the repository owner.
     pub enforced_by_owner: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateInvitationRequest {
-    ///The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`.
+    /// The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<ReposUpdateInvitationRequestPermissions>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`."]
+    " The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`."]
     ReposUpdateInvitationRequestPermissions { Read = "read", Write = "write", Maintain =
     "maintain", Triage = "triage", Admin = "admin", }
 }
 
-///An SSH key granting access to a single repository.
+/// An SSH key granting access to a single repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DeployKey {
     pub id: i64,
@@ -3079,25 +3403,25 @@ pub struct DeployKey {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateDeployKeyRequest {
-    ///A name for the key.
+    /// A name for the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///The contents of the key.
+    /// The contents of the key.
     pub key: String,
-    /**If `true`, the key will only be able to read repository contents. Otherwise, the key will be able to read and write.
-
-Deploy keys with write access can perform the same actions as an organization member with admin access, or a collaborator on a personal repository. For more information, see "[Repository permission levels for an organization](https://docs.github.com/articles/repository-permission-levels-for-an-organization/)" and "[Permission levels for a user account repository](https://docs.github.com/articles/permission-levels-for-a-user-account-repository/)."*/
+    /// If `true`, the key will only be able to read repository contents. Otherwise, the key will be able to read and write.
+    ///
+    /// Deploy keys with write access can perform the same actions as an organization member with admin access, or a collaborator on a personal repository. For more information, see "[Repository permission levels for an organization](https://docs.github.com/articles/repository-permission-levels-for-an-organization/)" and "[Permission levels for a user account repository](https://docs.github.com/articles/permission-levels-for-a-user-account-repository/)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposMergeUpstreamRequest {
-    ///The name of the branch which should be updated to match upstream.
+    /// The name of the branch which should be updated to match upstream.
     pub branch: String,
 }
 
-///Results of a successful merge upstream request
+/// Results of a successful merge upstream request
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MergedUpstream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3115,79 +3439,79 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposMergeRequest {
-    ///The name of the base branch that the head will be merged into.
+    /// The name of the base branch that the head will be merged into.
     pub base: String,
-    ///The head to merge. This can be a branch name or a commit SHA1.
+    /// The head to merge. This can be a branch name or a commit SHA1.
     pub head: String,
-    ///Commit message to use for the merge commit. If omitted, a default message will be used.
+    /// Commit message to use for the merge commit. If omitted, a default message will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_message: Option<String>,
 }
 
-///The configuration for GitHub Pages for a repository.
+/// The configuration for GitHub Pages for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Page {
-    ///The API address for accessing this Page resource.
+    /// The API address for accessing this Page resource.
     pub url: String,
-    ///The status of the most recent build of the Page.
+    /// The status of the most recent build of the Page.
     pub status: Option<BuiltOrBuildingOrErrored>,
-    ///The Pages site's custom domain
+    /// The Pages site's custom domain
     pub cname: Option<String>,
-    ///The state if the domain is verified
+    /// The state if the domain is verified
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected_domain_state: Option<PendingOrVerifiedOrUnverified>,
-    ///The timestamp when a pending domain becomes unverified.
+    /// The timestamp when a pending domain becomes unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_domain_unverified_at: Option<String>,
-    ///Whether the Page has a custom 404 page.
+    /// Whether the Page has a custom 404 page.
     pub custom_404: bool,
-    ///The web address the Page can be accessed from.
+    /// The web address the Page can be accessed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///The process in which the Page will be built.
+    /// The process in which the Page will be built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_type: Option<LegacyOrWorkflow>,
-    ///Pages Source Hash
+    /// Pages Source Hash
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PagesSourceHash>,
-    ///Whether the GitHub Pages site is publicly visible. If set to `true`, the site is accessible to anyone on the internet. If set to `false`, the site will only be accessible to users who have at least `read` access to the repository that published the site.
+    /// Whether the GitHub Pages site is publicly visible. If set to `true`, the site is accessible to anyone on the internet. If set to `false`, the site will only be accessible to users who have at least `read` access to the repository that published the site.
     pub public: bool,
-    ///Pages Https Certificate
+    /// Pages Https Certificate
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_certificate: Option<PagesHttpsCertificate>,
-    ///Whether https is enabled on the domain
+    /// Whether https is enabled on the domain
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_enforced: Option<bool>,
 }
 
 crate::open_enum! {
-    #[doc = "The status of the most recent build of the Page."] BuiltOrBuildingOrErrored
+    #[doc = " The status of the most recent build of the Page."] BuiltOrBuildingOrErrored
     { Built = "built", Building = "building", Errored = "errored", }
 }
 
 crate::open_enum! {
-    #[doc = "The state if the domain is verified"] PendingOrVerifiedOrUnverified {
+    #[doc = " The state if the domain is verified"] PendingOrVerifiedOrUnverified {
     Pending = "pending", Verified = "verified", Unverified = "unverified", }
 }
 
 crate::open_enum! {
-    #[doc = "The process in which the Page will be built."] LegacyOrWorkflow { Legacy =
+    #[doc = " The process in which the Page will be built."] LegacyOrWorkflow { Legacy =
     "legacy", Workflow = "workflow", }
 }
 
-///Pages Source Hash
+/// Pages Source Hash
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesSourceHash {
     pub branch: String,
     pub path: String,
 }
 
-///Pages Https Certificate
+/// Pages Https Certificate
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesHttpsCertificate {
     pub state: PagesHttpsCertificateState,
     pub description: String,
-    ///Array of the domain set and its alternate name (if it is configured)
+    /// Array of the domain set and its alternate name (if it is configured)
     pub domains: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
@@ -3203,17 +3527,17 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateInformationAboutPagesSiteRequest {
-    ///Specify a custom domain for the repository. Sending a `null` value will remove the custom domain. For more about custom domains, see "[Using a custom domain with GitHub Pages](https://docs.github.com/pages/configuring-a-custom-domain-for-your-github-pages-site)."
+    /// Specify a custom domain for the repository. Sending a `null` value will remove the custom domain. For more about custom domains, see "[Using a custom domain with GitHub Pages](https://docs.github.com/pages/configuring-a-custom-domain-for-your-github-pages-site)."
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cname: Option<Option<String>>,
-    ///Specify whether HTTPS should be enforced for the repository.
+    /// Specify whether HTTPS should be enforced for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_enforced: Option<bool>,
-    ///The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch.
+    /// The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_type: Option<LegacyOrWorkflow2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3222,7 +3546,7 @@ pub struct ReposUpdateInformationAboutPagesSiteRequest {
 
 crate::open_enum! {
     #[doc =
-    "The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch."]
+    " The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch."]
     LegacyOrWorkflow2 { Legacy = "legacy", Workflow = "workflow", }
 }
 
@@ -3237,54 +3561,63 @@ pub enum ReposUpdateInformationAboutPagesSiteRequestSource {
 
 crate::open_enum! {
     #[doc =
-    "Update the source for the repository. Must include the branch name, and may optionally specify the subdirectory `/docs`. Possible values are `\"gh-pages\"`, `\"master\"`, and `\"master /docs\"`."]
+    " Update the source for the repository. Must include the branch name, and may optionally specify the subdirectory `/docs`. Possible values are `\"gh-pages\"`, `\"master\"`, and `\"master /docs\"`."]
     GhPagesOrMasterOrMasterDocs { GhPages = "gh-pages", Master = "master", MasterDocs =
     "master /docs", }
 }
 
-///Update the source for the repository. Must include the branch name and path.
+/// Update the source for the repository. Must include the branch name and path.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
-    ///The repository branch used to publish your site's source files.
+    /// The repository branch used to publish your site's source files.
     pub branch: String,
-    ///The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`.
+    /// The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`.
     pub path: UnnamedOrDocs,
+}
+impl ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(branch: String, path: UnnamedOrDocs) -> Self {
+        ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
+            branch,
+            path,
+        }
+    }
 }
 
 crate::open_enum! {
     #[doc =
-    "The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`."]
+    " The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`."]
     UnnamedOrDocs { Empty = "/", Docs = "/docs", }
 }
 
-///The source branch and directory used to publish your Pages site.
+/// The source branch and directory used to publish your Pages site.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreatePagesSiteRequest {
-    ///The process in which the Page will be built. Possible values are `"legacy"` and `"workflow"`.
+    /// The process in which the Page will be built. Possible values are `"legacy"` and `"workflow"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_type: Option<LegacyOrWorkflow2>,
-    ///The source branch and directory used to publish your Pages site.
+    /// The source branch and directory used to publish your Pages site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposCreatePagesSiteRequestSource>,
 }
 
-///The source branch and directory used to publish your Pages site.
+/// The source branch and directory used to publish your Pages site.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreatePagesSiteRequestSource {
-    ///The repository branch used to publish your site's source files.
+    /// The repository branch used to publish your site's source files.
     pub branch: String,
-    ///The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`
+    /// The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<UnnamedOrDocs2>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`"]
+    " The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`"]
     UnnamedOrDocs2 { Empty = "/", Docs = "/docs", }
 }
 
-///Page Build
+/// Page Build
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageBuild {
     pub url: String,
@@ -3302,55 +3635,55 @@ pub struct PageBuildError {
     pub message: Option<String>,
 }
 
-///Page Build Status
+/// Page Build Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageBuildStatus {
     pub url: String,
     pub status: String,
 }
 
-///The object used to create GitHub Pages deployment
+/// The object used to create GitHub Pages deployment
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreatePagesDeploymentRequest {
-    ///The ID of an artifact that contains the .zip or .tar of static assets to deploy. The artifact belongs to the repository. Either `artifact_id` or `artifact_url` are required.
+    /// The ID of an artifact that contains the .zip or .tar of static assets to deploy. The artifact belongs to the repository. Either `artifact_id` or `artifact_url` are required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_id: Option<f64>,
-    ///The URL of an artifact that contains the .zip or .tar of static assets to deploy. The artifact belongs to the repository. Either `artifact_id` or `artifact_url` are required.
+    /// The URL of an artifact that contains the .zip or .tar of static assets to deploy. The artifact belongs to the repository. Either `artifact_id` or `artifact_url` are required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_url: Option<String>,
-    ///The target environment for this GitHub Pages deployment.
+    /// The target environment for this GitHub Pages deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    ///A unique string that represents the version of the build for this deployment.
+    /// A unique string that represents the version of the build for this deployment.
     pub pages_build_version: String,
-    ///The OIDC token issued by GitHub Actions certifying the origin of the deployment.
+    /// The OIDC token issued by GitHub Actions certifying the origin of the deployment.
     pub oidc_token: String,
 }
 
-///The GitHub Pages deployment status.
+/// The GitHub Pages deployment status.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageDeployment {
-    ///The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
+    /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
     pub id: ProjectsCreateViewForOrgRequestSortByItemItem,
-    ///The URI to monitor GitHub Pages deployment status.
+    /// The URI to monitor GitHub Pages deployment status.
     pub status_url: String,
-    ///The URI to the deployed GitHub Pages.
+    /// The URI to the deployed GitHub Pages.
     pub page_url: String,
-    ///The URI to the deployed GitHub Pages preview.
+    /// The URI to the deployed GitHub Pages preview.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,
 }
 
-///GitHub Pages deployment status
+/// GitHub Pages deployment status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesDeploymentStatus {
-    ///The current status of the deployment.
+    /// The current status of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PagesDeploymentStatusStatus>,
 }
 
 crate::open_enum! {
-    #[doc = "The current status of the deployment."] PagesDeploymentStatusStatus {
+    #[doc = " The current status of the deployment."] PagesDeploymentStatusStatus {
     DeploymentInProgress = "deployment_in_progress", SyncingFiles = "syncing_files",
     FinishedFileSync = "finished_file_sync", UpdatingPages = "updating_pages", PurgingCdn
     = "purging_cdn", DeploymentCancelled = "deployment_cancelled", DeploymentFailed =
@@ -3359,7 +3692,7 @@ crate::open_enum! {
     "deployment_lost", Succeed = "succeed", }
 }
 
-///Pages Health Check Status
+/// Pages Health Check Status
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3490,17 +3823,17 @@ pub struct PagesHealthCheckAltDomain {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposCheckPrivateVulnerabilityReportingResponse {
-    ///Whether or not private vulnerability reporting is enabled for the repository.
+    /// Whether or not private vulnerability reporting is enabled for the repository.
     pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesRequest {
-    ///A list of custom property names and associated values to apply to the repositories.
+    /// A list of custom property names and associated values to apply to the repositories.
     pub properties: Vec<CustomPropertyValue>,
 }
 
-///A release.
+/// A release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Release {
     pub url: String,
@@ -3511,25 +3844,25 @@ pub struct Release {
     pub zipball_url: Option<String>,
     pub id: i64,
     pub node_id: String,
-    ///The name of the tag.
+    /// The name of the tag.
     pub tag_name: String,
-    ///Specifies the commitish value that determines where the Git tag is created from.
+    /// Specifies the commitish value that determines where the Git tag is created from.
     pub target_commitish: String,
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///true to create a draft (unpublished) release, false to create a published one.
+    /// true to create a draft (unpublished) release, false to create a published one.
     pub draft: bool,
-    ///Whether to identify the release as a prerelease or a full release.
+    /// Whether to identify the release as a prerelease or a full release.
     pub prerelease: bool,
-    ///Whether or not the release is immutable.
+    /// Whether or not the release is immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
     pub created_at: String,
     pub published_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub author: SimpleUser,
     pub assets: Vec<ReleaseAsset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3538,56 +3871,56 @@ pub struct Release {
     pub body_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mentions_count: Option<i64>,
-    ///The URL of the release discussion.
+    /// The URL of the release discussion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_url: Option<String>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateReleaseRequest {
-    ///The name of the tag.
+    /// The name of the tag.
     pub tag_name: String,
-    ///Specifies the commitish value that determines where the Git tag is created from. Can be any branch or commit SHA. Unused if the Git tag already exists. Default: the repository's default branch.
+    /// Specifies the commitish value that determines where the Git tag is created from. Can be any branch or commit SHA. Unused if the Git tag already exists. Default: the repository's default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_commitish: Option<String>,
-    ///The name of the release.
+    /// The name of the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Text describing the contents of the tag.
+    /// Text describing the contents of the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///`true` to create a draft (unpublished) release, `false` to create a published one.
+    /// `true` to create a draft (unpublished) release, `false` to create a published one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
-    ///`true` to identify the release as a prerelease. `false` to identify the release as a full release.
+    /// `true` to identify the release as a prerelease. `false` to identify the release as a full release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prerelease: Option<bool>,
-    ///If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
+    /// If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_category_name: Option<String>,
-    ///Whether to automatically generate the name and body for this release. If `name` is specified, the specified name will be used; otherwise, a name will be automatically generated. If `body` is specified, the body will be pre-pended to the automatically generated notes.
+    /// Whether to automatically generate the name and body for this release. If `name` is specified, the specified name will be used; otherwise, a name will be automatically generated. If `body` is specified, the body will be pre-pended to the automatically generated notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_release_notes: Option<bool>,
-    ///Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
+    /// Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub make_latest: Option<TrueOrFalseOrLegacy>,
 }
 
 crate::open_enum! {
     #[doc =
-    "Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
+    " Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
     TrueOrFalseOrLegacy { True = "true", False = "false", Legacy = "legacy", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateReleaseAssetRequest {
-    ///The file name of the asset.
+    /// The file name of the asset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///An alternate short description of the asset. Used in place of the filename.
+    /// An alternate short description of the asset. Used in place of the filename.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3596,57 +3929,57 @@ pub struct ReposUpdateReleaseAssetRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposGenerateReleaseNotesRequest {
-    ///The tag name for the release. This can be an existing tag or a new one.
+    /// The tag name for the release. This can be an existing tag or a new one.
     pub tag_name: String,
-    ///Specifies the commitish value that will be the target for the release's tag. Required if the supplied tag_name does not reference an existing tag. Ignored if the tag_name already exists.
+    /// Specifies the commitish value that will be the target for the release's tag. Required if the supplied tag_name does not reference an existing tag. Ignored if the tag_name already exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_commitish: Option<String>,
-    ///The name of the previous tag to use as the starting point for the release notes. Use to manually specify the range for the set of changes considered as part this release.
+    /// The name of the previous tag to use as the starting point for the release notes. Use to manually specify the range for the set of changes considered as part this release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_tag_name: Option<String>,
-    ///Specifies a path to a file in the repository containing configuration settings used for generating the release notes. If unspecified, the configuration file located in the repository at '.github/release.yml' or '.github/release.yaml' will be used. If that is not present, the default configuration will be used.
+    /// Specifies a path to a file in the repository containing configuration settings used for generating the release notes. If unspecified, the configuration file located in the repository at '.github/release.yml' or '.github/release.yaml' will be used. If that is not present, the default configuration will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration_file_path: Option<String>,
 }
 
-///Generated name and body describing a release
+/// Generated name and body describing a release
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReleaseNotesContent {
-    ///The generated name of the release
+    /// The generated name of the release
     pub name: String,
-    ///The generated body describing the contents of the release supporting markdown formatting
+    /// The generated body describing the contents of the release supporting markdown formatting
     pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateReleaseRequest {
-    ///The name of the tag.
+    /// The name of the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_name: Option<String>,
-    ///Specifies the commitish value that determines where the Git tag is created from. Can be any branch or commit SHA. Unused if the Git tag already exists. Default: the repository's default branch.
+    /// Specifies the commitish value that determines where the Git tag is created from. Can be any branch or commit SHA. Unused if the Git tag already exists. Default: the repository's default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_commitish: Option<String>,
-    ///The name of the release.
+    /// The name of the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///Text describing the contents of the tag.
+    /// Text describing the contents of the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    ///`true` makes the release a draft, and `false` publishes the release.
+    /// `true` makes the release a draft, and `false` publishes the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
-    ///`true` to identify the release as a prerelease, `false` to identify the release as a full release.
+    /// `true` to identify the release as a prerelease, `false` to identify the release as a full release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prerelease: Option<bool>,
-    ///Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
+    /// Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub make_latest: Option<TrueOrFalseOrLegacy>,
-    ///If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. If there is already a discussion linked to the release, this parameter is ignored. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
+    /// If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. If there is already a discussion linked to the release, this parameter is ignored. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_category_name: Option<String>,
 }
 
-///A repository rule with ruleset details.
+/// A repository rule with ruleset details.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RepositoryRuleDetailed {
@@ -3680,19 +4013,19 @@ pub enum RepositoryRuleDetailed {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant0 {
     pub r#type: Creation,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
 
 crate::open_enum! {
-    #[doc = "The type of source for the ruleset that includes this rule."]
+    #[doc = " The type of source for the ruleset that includes this rule."]
     RepositoryOrOrganization { Repository = "Repository", Organization = "Organization",
     }
 }
@@ -3702,13 +4035,13 @@ pub struct RepositoryRuleDetailedVariant1 {
     pub r#type: Update,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleUpdateParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3716,13 +4049,13 @@ pub struct RepositoryRuleDetailedVariant1 {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant2 {
     pub r#type: Deletion,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3730,13 +4063,13 @@ pub struct RepositoryRuleDetailedVariant2 {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant3 {
     pub r#type: RequiredLinearHistory,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3746,13 +4079,13 @@ pub struct RepositoryRuleDetailedVariant4 {
     pub r#type: MergeQueue,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMergeQueueParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3762,13 +4095,13 @@ pub struct RepositoryRuleDetailedVariant5 {
     pub r#type: RequiredDeployments,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredDeploymentsParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3776,13 +4109,13 @@ pub struct RepositoryRuleDetailedVariant5 {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant6 {
     pub r#type: RequiredSignatures,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3792,13 +4125,13 @@ pub struct RepositoryRuleDetailedVariant7 {
     pub r#type: PullRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRulePullRequestParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3808,13 +4141,13 @@ pub struct RepositoryRuleDetailedVariant8 {
     pub r#type: RequiredStatusChecks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleRequiredStatusChecksParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3822,13 +4155,13 @@ pub struct RepositoryRuleDetailedVariant8 {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant9 {
     pub r#type: NonFastForward,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3838,13 +4171,13 @@ pub struct RepositoryRuleDetailedVariant10 {
     pub r#type: CommitMessagePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3854,13 +4187,13 @@ pub struct RepositoryRuleDetailedVariant11 {
     pub r#type: CommitAuthorEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3870,13 +4203,13 @@ pub struct RepositoryRuleDetailedVariant12 {
     pub r#type: CommitterEmailPattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3886,13 +4219,13 @@ pub struct RepositoryRuleDetailedVariant13 {
     pub r#type: BranchNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3902,13 +4235,13 @@ pub struct RepositoryRuleDetailedVariant14 {
     pub r#type: TagNamePattern,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCommitMessagePatternParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3918,13 +4251,13 @@ pub struct RepositoryRuleDetailedVariant15 {
     pub r#type: Workflows,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleWorkflowsParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3934,13 +4267,13 @@ pub struct RepositoryRuleDetailedVariant16 {
     pub r#type: CodeScanning,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCodeScanningParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3950,13 +4283,13 @@ pub struct RepositoryRuleDetailedVariant17 {
     pub r#type: CopilotCodeReview,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleCopilotCodeReviewParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3964,13 +4297,13 @@ pub struct RepositoryRuleDetailedVariant17 {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant18 {
     pub r#type: LicenseComplianceScanning,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3980,13 +4313,13 @@ pub struct RepositoryRuleDetailedVariant19 {
     pub r#type: FilePathRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFilePathRestrictionParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -3996,13 +4329,13 @@ pub struct RepositoryRuleDetailedVariant20 {
     pub r#type: MaxFilePathLength,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFilePathLengthParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -4012,13 +4345,13 @@ pub struct RepositoryRuleDetailedVariant21 {
     pub r#type: FileExtensionRestriction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleFileExtensionRestrictionParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
@@ -4028,70 +4361,83 @@ pub struct RepositoryRuleDetailedVariant22 {
     pub r#type: MaxFileSize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<RepositoryRuleMaxFileSizeParameters>,
-    ///The type of source for the ruleset that includes this rule.
+    /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source_type: Option<RepositoryOrOrganization>,
-    ///The name of the source of the ruleset that includes this rule.
+    /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
-    ///The ID of the ruleset that includes this rule.
+    /// The ID of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReposCreateRepoRulesetRequest {
-    ///The name of the ruleset.
+    /// The name of the ruleset.
     pub name: String,
-    ///The target of the ruleset
+    /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<BranchOrTagOrPush>,
-    ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
+    /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
-    ///The actors that can bypass the rules in this ruleset
+    /// The actors that can bypass the rules in this ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
-    ///Parameters for a repository ruleset ref name condition
+    /// Parameters for a repository ruleset ref name condition
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<RepositoryRulesetConditions2>,
-    ///An array of rules within the ruleset.
+    /// An array of rules within the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RepositoryRule>>,
 }
+impl ReposCreateRepoRulesetRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(name: String, enforcement: RepositoryRuleEnforcement) -> Self {
+        ReposCreateRepoRulesetRequest {
+            name,
+            target: None,
+            enforcement,
+            bypass_actors: None,
+            conditions: None,
+            rules: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The target of the ruleset"] BranchOrTagOrPush { Branch = "branch", Tag =
+    #[doc = " The target of the ruleset"] BranchOrTagOrPush { Branch = "branch", Tag =
     "tag", Push = "push", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateRepoRulesetRequest {
-    ///The name of the ruleset.
+    /// The name of the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The target of the ruleset
+    /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<BranchOrTagOrPush2>,
-    ///The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
+    /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<RepositoryRuleEnforcement>,
-    ///The actors that can bypass the rules in this ruleset
+    /// The actors that can bypass the rules in this ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<RepositoryRulesetBypassActor>>,
-    ///Parameters for a repository ruleset ref name condition
+    /// Parameters for a repository ruleset ref name condition
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<RepositoryRulesetConditions2>,
-    ///An array of rules within the ruleset.
+    /// An array of rules within the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RepositoryRule>>,
 }
 
 crate::open_enum! {
-    #[doc = "The target of the ruleset"] BranchOrTagOrPush2 { Branch = "branch", Tag =
+    #[doc = " The target of the ruleset"] BranchOrTagOrPush2 { Branch = "branch", Tag =
     "tag", Push = "push", }
 }
 
-///Commit Activity
+/// Commit Activity
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitActivity {
     pub days: Vec<i64>,
@@ -4099,7 +4445,7 @@ pub struct CommitActivity {
     pub week: i64,
 }
 
-///Contributor Activity
+/// Contributor Activity
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContributorActivity {
     pub author: Option<SimpleUser>,
@@ -4119,7 +4465,7 @@ pub struct ContributorActivityWeeksItem {
     pub c: Option<i64>,
 }
 
-///Participation Stats
+/// Participation Stats
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ParticipationStats {
     pub all: Vec<i64>,
@@ -4128,35 +4474,46 @@ pub struct ParticipationStats {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReposCreateCommitStatusRequest {
-    ///The state of the status.
+    /// The state of the status.
     pub state: ReposCreateCommitStatusRequestState,
-    /**The target URL to associate with this status. This URL will be linked from the GitHub UI to allow users to easily see the source of the status.
-For example, if your continuous integration system is posting build status, you would want to provide the deep link for the build output for this specific SHA:
-`http://ci.example.com/user/repo/build/sha`*/
+    /// The target URL to associate with this status. This URL will be linked from the GitHub UI to allow users to easily see the source of the status.
+    /// For example, if your continuous integration system is posting build status, you would want to provide the deep link for the build output for this specific SHA:
+    /// `http://ci.example.com/user/repo/build/sha`
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub target_url: Option<Option<String>>,
-    ///A short description of the status.
+    /// A short description of the status.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub description: Option<Option<String>>,
-    ///A string label to differentiate this status from the status of other systems. This field is case-insensitive.
+    /// A string label to differentiate this status from the status of other systems. This field is case-insensitive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
+impl ReposCreateCommitStatusRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(state: ReposCreateCommitStatusRequestState) -> Self {
+        ReposCreateCommitStatusRequest {
+            state,
+            target_url: None,
+            description: None,
+            context: None,
+        }
+    }
+}
 
 crate::open_enum! {
-    #[doc = "The state of the status."] ReposCreateCommitStatusRequestState { Error =
+    #[doc = " The state of the status."] ReposCreateCommitStatusRequestState { Error =
     "error", Failure = "failure", Pending = "pending", Success = "success", }
 }
 
-///Tag
+/// Tag
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Tag {
     pub name: String,
@@ -4166,7 +4523,7 @@ pub struct Tag {
     pub node_id: String,
 }
 
-///A topic aggregates entities that are related to a subject.
+/// A topic aggregates entities that are related to a subject.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Topic {
     pub names: Vec<String>,
@@ -4174,7 +4531,7 @@ pub struct Topic {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposReplaceAllTopicsRequest {
-    ///An array of topics to add to the repository. Pass one or more topics to _replace_ the set of existing topics. Send an empty array (`[]`) to clear all topics from the repository. **Note:** Topic `names` will be saved as lowercase.
+    /// An array of topics to add to the repository. Pass one or more topics to _replace_ the set of existing topics. Send an empty array (`[]`) to clear all topics from the repository. **Note:** Topic `names` will be saved as lowercase.
     pub names: Vec<String>,
 }
 
@@ -4182,7 +4539,7 @@ crate::open_enum! {
     DayOrWeek { Day = "day", Week = "week", }
 }
 
-///Clone Traffic
+/// Clone Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CloneTraffic {
     pub count: i64,
@@ -4190,7 +4547,7 @@ pub struct CloneTraffic {
     pub clones: Vec<Traffic>,
 }
 
-///Traffic
+/// Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Traffic {
     pub timestamp: String,
@@ -4198,7 +4555,7 @@ pub struct Traffic {
     pub count: i64,
 }
 
-///Content Traffic
+/// Content Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentTraffic {
     pub path: String,
@@ -4207,7 +4564,7 @@ pub struct ContentTraffic {
     pub uniques: i64,
 }
 
-///Referrer Traffic
+/// Referrer Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReferrerTraffic {
     pub referrer: String,
@@ -4215,7 +4572,7 @@ pub struct ReferrerTraffic {
     pub uniques: i64,
 }
 
-///View Traffic
+/// View Traffic
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ViewTraffic {
     pub count: i64,
@@ -4225,30 +4582,30 @@ pub struct ViewTraffic {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposTransferRequest {
-    ///The username or organization name the repository will be transferred to.
+    /// The username or organization name the repository will be transferred to.
     pub new_owner: String,
-    ///The new name to be given to the repository.
+    /// The new name to be given to the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_name: Option<String>,
-    ///ID of the team or teams to add to the repository. Teams can only be added to organization-owned repositories.
+    /// ID of the team or teams to add to the repository. Teams can only be added to organization-owned repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_ids: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateUsingTemplateRequest {
-    ///The organization or person who will own the new repository. To create a new repository in an organization, the authenticated user must be a member of the specified organization.
+    /// The organization or person who will own the new repository. To create a new repository in an organization, the authenticated user must be a member of the specified organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    ///The name of the new repository.
+    /// The name of the new repository.
     pub name: String,
-    ///A short description of the new repository.
+    /// A short description of the new repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///Set to `true` to include the directory structure and files from all branches in the template repository, and not just the default branch. Default: `false`.
+    /// Set to `true` to include the directory structure and files from all branches in the template repository, and not just the default branch. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_all_branches: Option<bool>,
-    ///Either `true` to create a new private repository or `false` to create a new public one.
+    /// Either `true` to create a new private repository or `false` to create a new public one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
@@ -4269,90 +4626,90 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateForAuthenticatedUserRequest {
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
-    ///A short description of the repository.
+    /// A short description of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///A URL with more information about the repository.
+    /// A URL with more information about the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,
-    ///Whether the repository is private.
+    /// Whether the repository is private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
-    ///Whether issues are enabled.
+    /// Whether issues are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
-    ///Whether projects are enabled.
+    /// Whether projects are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_projects: Option<bool>,
-    ///Whether the wiki is enabled.
+    /// Whether the wiki is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_wiki: Option<bool>,
-    ///Whether discussions are enabled.
+    /// Whether discussions are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    ///The id of the team that will be granted access to this repository. This is only valid when creating a repository in an organization.
+    /// The id of the team that will be granted access to this repository. This is only valid when creating a repository in an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<i64>,
-    ///Whether the repository is initialized with a minimal README.
+    /// Whether the repository is initialized with a minimal README.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_init: Option<bool>,
-    ///The desired language or platform to apply to the .gitignore.
+    /// The desired language or platform to apply to the .gitignore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitignore_template: Option<String>,
-    ///The license keyword of the open source license for this repository.
+    /// The license keyword of the open source license for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license_template: Option<String>,
-    ///Whether to allow squash merges for pull requests.
+    /// Whether to allow squash merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    ///Whether to allow merge commits for pull requests.
+    /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    ///Whether to allow rebase merges for pull requests.
+    /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
-    ///Whether to allow Auto-merge to be used on pull requests.
+    /// Whether to allow Auto-merge to be used on pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    ///Whether to delete head branches when pull requests are merged
+    /// Whether to delete head branches when pull requests are merged
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    /**Required when using `squash_merge_commit_message`.
-
-The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
+    /// Required when using `squash_merge_commit_message`.
+    ///
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
-    /**Required when using `merge_commit_message`.
-
-The default value for a merge commit title.
-
-- `PR_TITLE` - default to the pull request's title.
-- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
+    /// Required when using `merge_commit_message`.
+    ///
+    /// The default value for a merge commit title.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<PrTitleOrMergeMessage>,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
-    ///Whether downloads are enabled.
+    /// Whether downloads are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
-    ///Whether this repository acts as a template that can be used to generate new repositories.
+    /// Whether this repository acts as a template that can be used to generate new repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
 }

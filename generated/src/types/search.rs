@@ -17,7 +17,7 @@ pub struct SearchCodeResponse {
     pub items: Vec<CodeSearchResultItem>,
 }
 
-///Code Search Result Item
+/// Code Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSearchResultItem {
     pub name: String,
@@ -26,7 +26,7 @@ pub struct CodeSearchResultItem {
     pub url: String,
     pub git_url: String,
     pub html_url: String,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub score: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,7 +37,7 @@ pub struct CodeSearchResultItem {
     pub last_modified_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_numbers: Option<Vec<String>>,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
@@ -76,7 +76,7 @@ pub struct SearchCommitsResponse {
     pub items: Vec<CommitSearchResultItem>,
 }
 
-///Commit Search Result Item
+/// Commit Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitSearchResultItem {
     pub url: String,
@@ -87,11 +87,11 @@ pub struct CommitSearchResultItem {
     pub author: Option<SimpleUser>,
     pub committer: Option<GitUser>,
     pub parents: Vec<FileCommitCommitParentsItem>,
-    ///Minimal Repository
+    /// Minimal Repository
     pub repository: MinimalRepository,
     pub score: f64,
     pub node_id: String,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
@@ -104,7 +104,7 @@ pub struct CommitSearchResultItemCommit {
     pub message: String,
     pub tree: ShortBranchCommit,
     pub url: String,
-    ///Verification
+    /// Verification
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
@@ -133,16 +133,16 @@ pub struct SearchIssuesAndPullRequestsResponse {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<IssueSearchResultItem>,
-    ///The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`.
+    /// The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`.
     pub search_type: LexicalOrSemanticOrHybrid,
-    ///When a semantic or hybrid search falls back to lexical search, this field contains the reasons for the fallback. Only present when a fallback occurred.
+    /// When a semantic or hybrid search falls back to lexical search, this field contains the reasons for the fallback. Only present when a fallback occurred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_fallback_reason: Option<
         Vec<SearchIssuesAndPullRequestsResponseLexicalFallbackReasonItem>,
     >,
 }
 
-///Issue Search Result Item
+/// Issue Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueSearchResultItem {
     pub url: String,
@@ -162,10 +162,10 @@ pub struct IssueSearchResultItem {
     pub assignees: Option<Vec<SimpleUser>>,
     pub user: Option<SimpleUser>,
     pub labels: Vec<IssueSearchResultItemLabelsItem>,
-    ///Sub-issues Summary
+    /// Sub-issues Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issues_summary: Option<SubIssuesSummary>,
-    ///Issue Dependencies Summary
+    /// Issue Dependencies Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +179,7 @@ pub struct IssueSearchResultItem {
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,11 +187,11 @@ pub struct IssueSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub score: f64,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,14 +200,14 @@ pub struct IssueSearchResultItem {
     pub body_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
-    ///The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
+    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
 }
@@ -232,7 +232,7 @@ pub struct IssueSearchResultItemLabelsItem {
 
 crate::open_enum! {
     #[doc =
-    "The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`."]
+    " The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`."]
     LexicalOrSemanticOrHybrid { Lexical = "lexical", Semantic = "semantic", Hybrid =
     "hybrid", }
 }
@@ -256,7 +256,7 @@ pub struct SearchLabelsResponse {
     pub items: Vec<LabelSearchResultItem>,
 }
 
-///Label Search Result Item
+/// Label Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LabelSearchResultItem {
     pub id: i64,
@@ -267,7 +267,7 @@ pub struct LabelSearchResultItem {
     pub default: bool,
     pub description: Option<String>,
     pub score: f64,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
 }
@@ -284,7 +284,7 @@ pub struct SearchReposResponse {
     pub items: Vec<RepoSearchResultItem>,
 }
 
-///Repo Search Result Item
+/// Repo Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepoSearchResultItem {
     pub id: i64,
@@ -366,19 +366,19 @@ pub struct RepoSearchResultItem {
     pub has_discussions: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
+    /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     pub archived: bool,
-    ///Returns whether or not this repository disabled.
+    /// Returns whether or not this repository disabled.
     pub disabled: bool,
-    ///The repository visibility: public, private, or internal.
+    /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub license: Option<LicenseSimple>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FullRepositoryPermissions>,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -408,7 +408,7 @@ pub struct SearchTopicsResponse {
     pub items: Vec<TopicSearchResultItem>,
 }
 
-///Topic Search Result Item
+/// Topic Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TopicSearchResultItem {
     pub name: String,
@@ -426,7 +426,7 @@ pub struct TopicSearchResultItem {
     pub repository_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,7 +465,7 @@ pub struct SearchUsersResponse {
     pub items: Vec<UserSearchResultItem>,
 }
 
-///User Search Result Item
+/// User Search Result Item
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct UserSearchResultItem {
     pub login: String,
@@ -509,7 +509,7 @@ pub struct UserSearchResultItem {
     pub site_admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hireable: Option<bool>,
-    ///Search Result Text Matches
+    /// Search Result Text Matches
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<SearchResultTextMatchesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

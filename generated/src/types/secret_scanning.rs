@@ -8,99 +8,99 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationSecretScanningAlert {
-    ///The security alert number.
+    /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///The REST API URL of the code locations for this alert.
+    /// The REST API URL of the code locations for this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations_url: Option<String>,
-    ///Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
+    /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
-    ///**Required when the `state` is `resolved`.** The reason for resolving the alert.
+    /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<SecretScanningAlertResolution>,
-    ///The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
-    ///The type of secret that secret scanning detected.
+    /// The type of secret that secret scanning detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
-    /**User-friendly name for the detected secret, matching the `secret_type`.
-For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."*/
+    /// User-friendly name for the detected secret, matching the `secret_type`.
+    /// For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type_display_name: Option<String>,
-    ///The provider of the secret that was detected.
+    /// The provider of the secret that was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    ///The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
+    /// The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_slug: Option<String>,
-    ///The secret that was detected.
+    /// The secret that was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    ///A GitHub repository.
+    /// A GitHub repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<SimpleRepository>,
-    ///Whether push protection was bypassed for the detected secret.
+    /// Whether push protection was bypassed for the detected secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_by: Option<SimpleUser>,
-    ///The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
-    ///An optional comment when reviewing a push protection bypass.
+    /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
-    ///An optional comment when requesting a push protection bypass.
+    /// An optional comment when requesting a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_comment: Option<String>,
-    ///The URL to a push protection bypass request.
+    /// The URL to a push protection bypass request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_html_url: Option<String>,
-    ///The comment that was optionally added when this alert was closed
+    /// The comment that was optionally added when this alert was closed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution_comment: Option<String>,
-    ///The token status as of the latest validity check.
+    /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<ActiveOrInactiveOrUnknown>,
-    ///Whether the secret was publicly leaked.
+    /// Whether the secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
-    ///Whether the detected secret was found in multiple repositories in the same organization or enterprise.
+    /// Whether the detected secret was found in multiple repositories in the same organization or enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo: Option<bool>,
-    ///A boolean value representing whether or not alert is base64 encoded
+    /// A boolean value representing whether or not alert is base64 encoded
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_base64_encoded: Option<bool>,
-    ///Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
+    /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_location_detected: Option<NullableSecretScanningFirstDetectedLocation>,
-    ///A boolean value representing whether or not the token in the alert was detected in more than one location.
+    /// A boolean value representing whether or not the token in the alert was detected in more than one location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<SimpleUser>,
-    ///An optional comment from the closure request author.
+    /// An optional comment from the closure request author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_comment: Option<String>,
-    ///An optional comment from the closure request reviewer.
+    /// An optional comment from the closure request reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer_comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,24 +109,24 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
 
 crate::open_enum! {
     #[doc =
-    "Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`."]
+    " Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`."]
     SecretScanningAlertState { Open = "open", Resolved = "resolved", }
 }
 
 crate::open_enum! {
     #[doc =
-    "**Required when the `state` is `resolved`.** The reason for resolving the alert."]
+    " **Required when the `state` is `resolved`.** The reason for resolving the alert."]
     SecretScanningAlertResolution { FalsePositive = "false_positive", WontFix =
     "wont_fix", Revoked = "revoked", UsedInTests = "used_in_tests", }
 }
 
 crate::open_enum! {
-    #[doc = "The token status as of the latest validity check."]
+    #[doc = " The token status as of the latest validity check."]
     ActiveOrInactiveOrUnknown { Active = "active", Inactive = "inactive", Unknown =
     "unknown", }
 }
 
-///Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
+/// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum NullableSecretScanningFirstDetectedLocation {
@@ -149,152 +149,152 @@ pub enum NullableSecretScanningFirstDetectedLocation {
     Other(serde_json::Value),
 }
 
-///Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
+/// Represents a 'commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationCommit {
-    ///The file path in the repository
+    /// The file path in the repository
     pub path: String,
-    ///Line number at which the secret starts in the file
+    /// Line number at which the secret starts in the file
     pub start_line: f64,
-    ///Line number at which the secret ends in the file
+    /// Line number at which the secret ends in the file
     pub end_line: f64,
-    ///The column at which the secret starts within the start line when the file is interpreted as 8BIT ASCII
+    /// The column at which the secret starts within the start line when the file is interpreted as 8BIT ASCII
     pub start_column: f64,
-    ///The column at which the secret ends within the end line when the file is interpreted as 8BIT ASCII
+    /// The column at which the secret ends within the end line when the file is interpreted as 8BIT ASCII
     pub end_column: f64,
-    ///SHA-1 hash ID of the associated blob
+    /// SHA-1 hash ID of the associated blob
     pub blob_sha: String,
-    ///The API URL to get the associated blob resource
+    /// The API URL to get the associated blob resource
     pub blob_url: String,
-    ///SHA-1 hash ID of the associated commit
+    /// SHA-1 hash ID of the associated commit
     pub commit_sha: String,
-    ///The API URL to get the associated commit resource
+    /// The API URL to get the associated commit resource
     pub commit_url: String,
-    ///The GitHub URL to get the associated commit resource.
+    /// The GitHub URL to get the associated commit resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
+/// Represents a 'wiki_commit' secret scanning location type. This location type shows that a secret was detected inside a commit to a repository wiki.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationWikiCommit {
-    ///The file path of the wiki page
+    /// The file path of the wiki page
     pub path: String,
-    ///Line number at which the secret starts in the file
+    /// Line number at which the secret starts in the file
     pub start_line: f64,
-    ///Line number at which the secret ends in the file
+    /// Line number at which the secret ends in the file
     pub end_line: f64,
-    ///The column at which the secret starts within the start line when the file is interpreted as 8-bit ASCII.
+    /// The column at which the secret starts within the start line when the file is interpreted as 8-bit ASCII.
     pub start_column: f64,
-    ///The column at which the secret ends within the end line when the file is interpreted as 8-bit ASCII.
+    /// The column at which the secret ends within the end line when the file is interpreted as 8-bit ASCII.
     pub end_column: f64,
-    ///SHA-1 hash ID of the associated blob
+    /// SHA-1 hash ID of the associated blob
     pub blob_sha: String,
-    ///The GitHub URL to get the associated wiki page
+    /// The GitHub URL to get the associated wiki page
     pub page_url: String,
-    ///SHA-1 hash ID of the associated commit
+    /// SHA-1 hash ID of the associated commit
     pub commit_sha: String,
-    ///The GitHub URL to get the associated wiki commit
+    /// The GitHub URL to get the associated wiki commit
     pub commit_url: String,
 }
 
-///Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
+/// Represents an 'issue_title' secret scanning location type. This location type shows that a secret was detected in the title of an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationIssueTitle {
-    ///The API URL to get the issue where the secret was detected.
+    /// The API URL to get the issue where the secret was detected.
     pub issue_title_url: String,
-    ///The GitHub URL for the issue where the secret was detected.
+    /// The GitHub URL for the issue where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
+/// Represents an 'issue_body' secret scanning location type. This location type shows that a secret was detected in the body of an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationIssueBody {
-    ///The API URL to get the issue where the secret was detected.
+    /// The API URL to get the issue where the secret was detected.
     pub issue_body_url: String,
-    ///The GitHub URL for the issue where the secret was detected.
+    /// The GitHub URL for the issue where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
+/// Represents an 'issue_comment' secret scanning location type. This location type shows that a secret was detected in a comment on an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationIssueComment {
-    ///The API URL to get the issue comment where the secret was detected.
+    /// The API URL to get the issue comment where the secret was detected.
     pub issue_comment_url: String,
-    ///The GitHub URL for the issue comment where the secret was detected.
+    /// The GitHub URL for the issue comment where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
+/// Represents a 'discussion_title' secret scanning location type. This location type shows that a secret was detected in the title of a discussion.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationDiscussionTitle {
-    ///The URL to the discussion where the secret was detected.
+    /// The URL to the discussion where the secret was detected.
     pub discussion_title_url: String,
 }
 
-///Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
+/// Represents a 'discussion_body' secret scanning location type. This location type shows that a secret was detected in the body of a discussion.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationDiscussionBody {
-    ///The URL to the discussion where the secret was detected.
+    /// The URL to the discussion where the secret was detected.
     pub discussion_body_url: String,
 }
 
-///Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
+/// Represents a 'discussion_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a discussion.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationDiscussionComment {
-    ///The API URL to get the discussion comment where the secret was detected.
+    /// The API URL to get the discussion comment where the secret was detected.
     pub discussion_comment_url: String,
 }
 
-///Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
+/// Represents a 'pull_request_title' secret scanning location type. This location type shows that a secret was detected in the title of a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestTitle {
-    ///The API URL to get the pull request where the secret was detected.
+    /// The API URL to get the pull request where the secret was detected.
     pub pull_request_title_url: String,
-    ///The GitHub URL for the pull request where the secret was detected.
+    /// The GitHub URL for the pull request where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
+/// Represents a 'pull_request_body' secret scanning location type. This location type shows that a secret was detected in the body of a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestBody {
-    ///The API URL to get the pull request where the secret was detected.
+    /// The API URL to get the pull request where the secret was detected.
     pub pull_request_body_url: String,
-    ///The GitHub URL for the pull request where the secret was detected.
+    /// The GitHub URL for the pull request where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
+/// Represents a 'pull_request_comment' secret scanning location type. This location type shows that a secret was detected in a comment on a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestComment {
-    ///The API URL to get the pull request comment where the secret was detected.
+    /// The API URL to get the pull request comment where the secret was detected.
     pub pull_request_comment_url: String,
-    ///The GitHub URL for the pull request comment where the secret was detected.
+    /// The GitHub URL for the pull request comment where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
+/// Represents a 'pull_request_review' secret scanning location type. This location type shows that a secret was detected in a review on a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestReview {
-    ///The API URL to get the pull request review where the secret was detected.
+    /// The API URL to get the pull request review where the secret was detected.
     pub pull_request_review_url: String,
-    ///The GitHub URL for the pull request review where the secret was detected.
+    /// The GitHub URL for the pull request review where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
 
-///Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
+/// Represents a 'pull_request_review_comment' secret scanning location type. This location type shows that a secret was detected in a review comment on a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocationPullRequestReviewComment {
-    ///The API URL to get the pull request review comment where the secret was detected.
+    /// The API URL to get the pull request review comment where the secret was detected.
     pub pull_request_review_comment_url: String,
-    ///The GitHub URL for the pull request review comment where the secret was detected.
+    /// The GitHub URL for the pull request review comment where the secret was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
@@ -307,86 +307,86 @@ crate::open_enum! {
     PublishedOrUnpublished { Published = "published", Unpublished = "unpublished", }
 }
 
-///A custom pattern for secret scanning.
+/// A custom pattern for secret scanning.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningCustomPattern {
-    ///The ID of the custom pattern.
+    /// The ID of the custom pattern.
     pub id: i64,
-    ///The name of the custom pattern.
+    /// The name of the custom pattern.
     pub name: String,
-    ///The regular expression of the custom pattern.
+    /// The regular expression of the custom pattern.
     pub pattern: String,
-    ///A URL-friendly identifier for the custom pattern, derived from its name.
+    /// A URL-friendly identifier for the custom pattern, derived from its name.
     pub slug: String,
-    ///The state of the custom pattern.
+    /// The state of the custom pattern.
     pub state: PublishedOrUnpublished,
-    ///Whether push protection is enabled for this custom pattern.
+    /// Whether push protection is enabled for this custom pattern.
     pub push_protection_enabled: bool,
-    ///The start delimiter regex for the custom pattern.
+    /// The start delimiter regex for the custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_delimiter: Option<String>,
-    ///The end delimiter regex for the custom pattern.
+    /// The end delimiter regex for the custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_delimiter: Option<String>,
-    ///List of regexes that the secret must match.
+    /// List of regexes that the secret must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_match: Option<Vec<String>>,
-    ///List of regexes that the secret must not match.
+    /// List of regexes that the secret must not match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_not_match: Option<Vec<String>>,
-    ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
+    /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_version: Option<String>,
-    ///The date and time the custom pattern was created in ISO 8601 format.
+    /// The date and time the custom pattern was created in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The date and time the custom pattern was last updated in ISO 8601 format.
+    /// The date and time the custom pattern was last updated in ISO 8601 format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsRequest {
-    ///The list of custom patterns to create.
+    /// The list of custom patterns to create.
     pub patterns: Vec<SecretScanningCustomPatternToCreate>,
 }
 
-///A custom pattern to create in a bulk operation.
+/// A custom pattern to create in a bulk operation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningCustomPatternToCreate {
-    ///The name of the custom pattern.
+    /// The name of the custom pattern.
     pub name: String,
-    ///The regular expression of the custom pattern.
+    /// The regular expression of the custom pattern.
     pub pattern: String,
-    /**The start delimiter regex for the custom pattern.
-Defaults to `\A|[^0-9A-Za-z]` when not specified.*/
+    /// The start delimiter regex for the custom pattern.
+    /// Defaults to `\A|[^0-9A-Za-z]` when not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_delimiter: Option<String>,
-    /**The end delimiter regex for the custom pattern.
-Defaults to `\z|[^0-9A-Za-z]` when not specified.*/
+    /// The end delimiter regex for the custom pattern.
+    /// Defaults to `\z|[^0-9A-Za-z]` when not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_delimiter: Option<String>,
-    ///List of regexes that the secret must match.
+    /// List of regexes that the secret must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_match: Option<Vec<String>>,
-    ///List of regexes that the secret must not match.
+    /// List of regexes that the secret must not match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_not_match: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsResponse {
-    ///The list of successfully created custom patterns.
+    /// The list of successfully created custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_patterns: Option<Vec<SecretScanningCustomPattern>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
-    ///A summary message describing the error.
+    /// A summary message describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    ///A map of validation errors keyed by the zero-based index of the pattern that failed.
+    /// A map of validation errors keyed by the zero-based index of the pattern that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_errors: Option<
         std::collections::BTreeMap<
@@ -398,24 +398,24 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
-    ///List of validation errors for this pattern.
+    /// List of validation errors for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<SecretScanningCustomPatternValidationError>>,
 }
 
-///A validation error for a custom pattern in a batch operation.
+/// A validation error for a custom pattern in a batch operation.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningCustomPatternValidationError {
-    ///A machine-readable code describing the error.
+    /// A machine-readable code describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<SecretScanningCustomPatternValidationErrorCode>,
-    ///A human-readable description of the error.
+    /// A human-readable description of the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc = "A machine-readable code describing the error."]
+    #[doc = " A machine-readable code describing the error."]
     SecretScanningCustomPatternValidationErrorCode { Invalid = "invalid", Unprocessable =
     "unprocessable", StartDelimiter = "start_delimiter", EndDelimiter = "end_delimiter",
     Name = "name", MustMatch = "must_match", MustNotMatch = "must_not_match",
@@ -424,22 +424,22 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningBulkDeleteOrgCustomPatternsRequest {
-    ///The list of custom patterns to delete.
+    /// The list of custom patterns to delete.
     pub patterns: Vec<SecretScanningCustomPatternToDelete>,
-    /**What to do with alerts associated with the deleted patterns.
-`delete_alerts` permanently removes the alerts.
-`resolve_alerts` resolves the alerts as "pattern deleted".
-Defaults to `delete_alerts` when not specified.*/
+    /// What to do with alerts associated with the deleted patterns.
+    /// `delete_alerts` permanently removes the alerts.
+    /// `resolve_alerts` resolves the alerts as "pattern deleted".
+    /// Defaults to `delete_alerts` when not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_delete_action: Option<DeleteAlertsOrResolveAlerts>,
 }
 
-///A custom pattern to delete in a bulk operation.
+/// A custom pattern to delete in a bulk operation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningCustomPatternToDelete {
-    ///The ID of the custom pattern to delete.
+    /// The ID of the custom pattern to delete.
     pub pattern_id: i64,
-    ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
+    /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -449,122 +449,123 @@ pub struct SecretScanningCustomPatternToDelete {
 }
 
 crate::open_enum! {
-    #[doc =
-    "What to do with alerts associated with the deleted patterns.\n`delete_alerts` permanently removes the alerts.\n`resolve_alerts` resolves the alerts as \"pattern deleted\".\nDefaults to `delete_alerts` when not specified."]
-    DeleteAlertsOrResolveAlerts { DeleteAlerts = "delete_alerts", ResolveAlerts =
-    "resolve_alerts", }
+    #[doc = " What to do with alerts associated with the deleted patterns."] #[doc =
+    " `delete_alerts` permanently removes the alerts."] #[doc =
+    " `resolve_alerts` resolves the alerts as \"pattern deleted\"."] #[doc =
+    " Defaults to `delete_alerts` when not specified."] DeleteAlertsOrResolveAlerts {
+    DeleteAlerts = "delete_alerts", ResolveAlerts = "resolve_alerts", }
 }
 
-///Fields to update on a custom pattern. At least one updatable field (`pattern`, `start_delimiter`, `end_delimiter`, `must_match`, or `must_not_match`) must also be provided. Only provided fields will be updated.
+/// Fields to update on a custom pattern. At least one updatable field (`pattern`, `start_delimiter`, `end_delimiter`, `must_match`, or `must_not_match`) must also be provided. Only provided fields will be updated.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningCustomPatternToUpdate {
-    ///The updated regular expression of the custom pattern.
+    /// The updated regular expression of the custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    ///The updated start delimiter regex for the custom pattern.
+    /// The updated start delimiter regex for the custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_delimiter: Option<String>,
-    ///The updated end delimiter regex for the custom pattern.
+    /// The updated end delimiter regex for the custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_delimiter: Option<String>,
-    ///Updated list of regexes that the secret must match.
+    /// Updated list of regexes that the secret must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_match: Option<Vec<String>>,
-    ///Updated list of regexes that the secret must not match.
+    /// Updated list of regexes that the secret must not match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_not_match: Option<Vec<String>>,
-    ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
+    /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     pub custom_pattern_version: Option<String>,
 }
 
-///A collection of secret scanning patterns and their settings related to push protection.
+/// A collection of secret scanning patterns and their settings related to push protection.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningPatternConfiguration {
-    ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
+    /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_config_version: Option<String>,
-    ///Overrides for partner patterns.
+    /// Overrides for partner patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_pattern_overrides: Option<Vec<SecretScanningPatternOverride>>,
-    ///Overrides for custom patterns defined by the organization.
+    /// Overrides for custom patterns defined by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_overrides: Option<Vec<SecretScanningPatternOverride>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningPatternOverride {
-    ///The ID of the pattern.
+    /// The ID of the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    ///The version of this pattern if it's a custom pattern.
+    /// The version of this pattern if it's a custom pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_version: Option<String>,
-    ///The slug of the pattern.
+    /// The slug of the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    ///The user-friendly name for the pattern.
+    /// The user-friendly name for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    ///The total number of alerts generated by this pattern.
+    /// The total number of alerts generated by this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_total: Option<i64>,
-    ///The percentage of all alerts that this pattern represents, rounded to the nearest integer.
+    /// The percentage of all alerts that this pattern represents, rounded to the nearest integer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_total_percentage: Option<i64>,
-    ///The number of false positive alerts generated by this pattern.
+    /// The number of false positive alerts generated by this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_positives: Option<i64>,
-    ///The percentage of alerts from this pattern that are false positives, rounded to the nearest integer.
+    /// The percentage of alerts from this pattern that are false positives, rounded to the nearest integer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_positive_rate: Option<i64>,
-    ///The percentage of blocks for this pattern that were bypassed, rounded to the nearest integer.
+    /// The percentage of blocks for this pattern that were bypassed, rounded to the nearest integer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_rate: Option<i64>,
-    ///The default push protection setting for this pattern.
+    /// The default push protection setting for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_setting: Option<DisabledOrEnabled>,
-    ///The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
+    /// The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_setting: Option<NotSetOrDisabledOrEnabled>,
-    ///The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
+    /// The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<NotSetOrDisabledOrEnabled2>,
 }
 
 crate::open_enum! {
-    #[doc = "The default push protection setting for this pattern."] DisabledOrEnabled {
+    #[doc = " The default push protection setting for this pattern."] DisabledOrEnabled {
     Disabled = "disabled", Enabled = "enabled", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise."]
+    " The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise."]
     NotSetOrDisabledOrEnabled { NotSet = "not-set", Disabled = "disabled", Enabled =
     "enabled", }
 }
 
 crate::open_enum! {
     #[doc =
-    "The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting."]
+    " The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting."]
     NotSetOrDisabledOrEnabled2 { NotSet = "not-set", Disabled = "disabled", Enabled =
     "enabled", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsRequest {
-    ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
+    /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub pattern_config_version: Option<Option<String>>,
-    ///Pattern settings for provider patterns.
+    /// Pattern settings for provider patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_pattern_settings: Option<
         Vec<SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem>,
     >,
-    ///Pattern settings for custom patterns.
+    /// Pattern settings for custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_settings: Option<
         Vec<SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem>,
@@ -573,130 +574,130 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsItem {
-    ///The ID of the pattern to configure.
+    /// The ID of the pattern to configure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    ///Push protection setting to set for the pattern.
+    /// Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_setting: Option<NotSetOrDisabledOrEnabled2>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem {
-    ///The ID of the pattern to configure.
+    /// The ID of the pattern to configure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    ///The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
+    /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub custom_pattern_version: Option<Option<String>>,
-    ///Push protection setting to set for the pattern.
+    /// Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_setting: Option<DisabledOrEnabled>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsResponse {
-    ///The updated pattern configuration version.
+    /// The updated pattern configuration version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_config_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningAlert {
-    ///The security alert number.
+    /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///The REST API URL of the code locations for this alert.
+    /// The REST API URL of the code locations for this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations_url: Option<String>,
-    ///Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
+    /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
-    ///**Required when the `state` is `resolved`.** The reason for resolving the alert.
+    /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<SecretScanningAlertResolution>,
-    ///The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
-    ///An optional comment to resolve an alert.
+    /// An optional comment to resolve an alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution_comment: Option<String>,
-    ///The type of secret that secret scanning detected.
+    /// The type of secret that secret scanning detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
-    /**User-friendly name for the detected secret, matching the `secret_type`.
-For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."*/
+    /// User-friendly name for the detected secret, matching the `secret_type`.
+    /// For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type_display_name: Option<String>,
-    ///The provider of the secret that was detected.
+    /// The provider of the secret that was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    ///The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
+    /// The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_slug: Option<String>,
-    ///The secret that was detected.
+    /// The secret that was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    ///Whether push protection was bypassed for the detected secret.
+    /// Whether push protection was bypassed for the detected secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_by: Option<SimpleUser>,
-    ///The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
-    ///An optional comment when reviewing a push protection bypass.
+    /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
-    ///An optional comment when requesting a push protection bypass.
+    /// An optional comment when requesting a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_comment: Option<String>,
-    ///The URL to a push protection bypass request.
+    /// The URL to a push protection bypass request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_html_url: Option<String>,
-    ///The token status as of the latest validity check.
+    /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<ActiveOrInactiveOrUnknown>,
-    ///Whether the detected secret was publicly leaked.
+    /// Whether the detected secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
-    ///Whether the detected secret was found in multiple repositories under the same organization or enterprise.
+    /// Whether the detected secret was found in multiple repositories under the same organization or enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo: Option<bool>,
-    ///A boolean value representing whether or not alert is base64 encoded
+    /// A boolean value representing whether or not alert is base64 encoded
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_base64_encoded: Option<bool>,
-    ///Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
+    /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_location_detected: Option<NullableSecretScanningFirstDetectedLocation>,
-    ///A boolean value representing whether or not the token in the alert was detected in more than one location.
+    /// A boolean value representing whether or not the token in the alert was detected in more than one location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<SimpleUser>,
-    ///An optional comment from the closure request author.
+    /// An optional comment from the closure request author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_comment: Option<String>,
-    ///An optional comment from the closure request reviewer.
+    /// An optional comment from the closure request reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer_comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -705,140 +706,140 @@ For a list of built-in patterns, see "[Supported secret scanning patterns](https
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningAlertWithMetadata {
-    ///The security alert number.
+    /// The security alert number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
-    ///The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was created in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The REST API URL of the alert resource.
+    /// The REST API URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The GitHub URL of the alert resource.
+    /// The GitHub URL of the alert resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
-    ///The REST API URL of the code locations for this alert.
+    /// The REST API URL of the code locations for this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locations_url: Option<String>,
-    ///Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
+    /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
-    ///**Required when the `state` is `resolved`.** The reason for resolving the alert.
+    /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<SecretScanningAlertResolution>,
-    ///The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the alert was resolved in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<SimpleUser>,
-    ///An optional comment to resolve an alert.
+    /// An optional comment to resolve an alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution_comment: Option<String>,
-    ///The type of secret that secret scanning detected.
+    /// The type of secret that secret scanning detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
-    /**User-friendly name for the detected secret, matching the `secret_type`.
-For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."*/
+    /// User-friendly name for the detected secret, matching the `secret_type`.
+    /// For a list of built-in patterns, see "[Supported secret scanning patterns](https://docs.github.com/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type_display_name: Option<String>,
-    ///The provider of the secret that was detected.
+    /// The provider of the secret that was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    ///The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
+    /// The slug identifier for the provider of the secret that was detected. Use this value for filtering by provider with the `providers` or `exclude_providers` parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_slug: Option<String>,
-    ///The secret that was detected.
+    /// The secret that was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    ///Whether push protection was bypassed for the detected secret.
+    /// Whether push protection was bypassed for the detected secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_by: Option<SimpleUser>,
-    ///The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that push protection was bypassed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypassed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer: Option<SimpleUser>,
-    ///An optional comment when reviewing a push protection bypass.
+    /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
-    ///An optional comment when requesting a push protection bypass.
+    /// An optional comment when requesting a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_comment: Option<String>,
-    ///The URL to a push protection bypass request.
+    /// The URL to a push protection bypass request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_html_url: Option<String>,
-    ///The token status as of the latest validity check.
+    /// The token status as of the latest validity check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<ActiveOrInactiveOrUnknown>,
-    ///Whether the detected secret was publicly leaked.
+    /// Whether the detected secret was publicly leaked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_leaked: Option<bool>,
-    ///Whether the detected secret was found in multiple repositories under the same organization or enterprise.
+    /// Whether the detected secret was found in multiple repositories under the same organization or enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_repo: Option<bool>,
-    ///A boolean value representing whether or not alert is base64 encoded
+    /// A boolean value representing whether or not alert is base64 encoded
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_base64_encoded: Option<bool>,
-    ///Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
+    /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_location_detected: Option<NullableSecretScanningFirstDetectedLocation>,
-    ///A boolean value representing whether or not the token in the alert was detected in more than one location.
+    /// A boolean value representing whether or not the token in the alert was detected in more than one location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<SimpleUser>,
-    ///An optional comment from the closure request author.
+    /// An optional comment from the closure request author.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_comment: Option<String>,
-    ///An optional comment from the closure request reviewer.
+    /// An optional comment from the closure request reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer_comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_request_reviewer: Option<SimpleUser>,
-    ///A list of metadata key/value pairs associated with the secret scanning alert.
+    /// A list of metadata key/value pairs associated with the secret scanning alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<SecretScanningAlertMetadataItem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningAlertMetadataItem {
-    ///The metadata key.
+    /// The metadata key.
     pub key: String,
-    ///The metadata value.
+    /// The metadata value.
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SecretScanningUpdateAlertRequest {
-    ///Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
+    /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SecretScanningAlertState>,
-    ///**Required when the `state` is `resolved`.** The reason for resolving the alert.
+    /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub resolution: Option<Option<SecretScanningAlertResolution>>,
-    ///An optional comment when closing or reopening an alert. Cannot be updated or deleted.
+    /// An optional comment when closing or reopening an alert. Cannot be updated or deleted.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub resolution_comment: Option<Option<String>>,
-    ///The username of the user to assign to the alert. Set to `null` to unassign the alert.
+    /// The username of the user to assign to the alert. Set to `null` to unassign the alert.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub assignee: Option<Option<String>>,
-    ///Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override.
+    /// Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -849,13 +850,13 @@ pub struct SecretScanningUpdateAlertRequest {
 
 crate::open_enum! {
     #[doc =
-    "Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override."]
+    " Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override."]
     ActiveOrInactive { Active = "active", Inactive = "inactive", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningLocation {
-    ///The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
+    /// The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<SecretScanningLocationType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -864,7 +865,7 @@ pub struct SecretScanningLocation {
 
 crate::open_enum! {
     #[doc =
-    "The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found."]
+    " The location type. Because secrets may be found in different types of resources (ie. code, comments, issues, pull requests, discussions), this field identifies the type of resource where the secret was found."]
     SecretScanningLocationType { Commit = "commit", WikiCommit = "wiki_commit",
     IssueTitle = "issue_title", IssueBody = "issue_body", IssueComment = "issue_comment",
     DiscussionTitle = "discussion_title", DiscussionBody = "discussion_body",
@@ -898,27 +899,39 @@ pub enum SecretScanningLocationDetails {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SecretScanningCreatePushProtectionBypassRequest {
-    ///The reason for bypassing push protection.
+    /// The reason for bypassing push protection.
     pub reason: SecretScanningPushProtectionBypassReason,
-    ///The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
+    /// The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
     pub placeholder_id: String,
+}
+impl SecretScanningCreatePushProtectionBypassRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        reason: SecretScanningPushProtectionBypassReason,
+        placeholder_id: String,
+    ) -> Self {
+        SecretScanningCreatePushProtectionBypassRequest {
+            reason,
+            placeholder_id,
+        }
+    }
 }
 
 crate::open_enum! {
-    #[doc = "The reason for bypassing push protection."]
+    #[doc = " The reason for bypassing push protection."]
     SecretScanningPushProtectionBypassReason { FalsePositive = "false_positive",
     UsedInTests = "used_in_tests", WillFixLater = "will_fix_later", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningPushProtectionBypass {
-    ///The reason for bypassing push protection.
+    /// The reason for bypassing push protection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<SecretScanningPushProtectionBypassReason>,
-    ///The time that the bypass will expire in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
+    /// The time that the bypass will expire in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_at: Option<String>,
-    ///The token type this bypass is for.
+    /// The token type this bypass is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
@@ -939,51 +952,51 @@ pub struct SecretScanningScanHistory {
     pub generic_secrets_backfill_scans: Option<Vec<SecretScanningScan>>,
 }
 
-///Information on a single scan performed by secret scanning on the repository
+/// Information on a single scan performed by secret scanning on the repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningScan {
-    ///The type of scan
+    /// The type of scan
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /**The state of the scan. Either "completed", "running", "pending", "failed", or "unknown".
-
-"failed": this scan type has hit its retry limit and has been marked permanently failed.
-This usually resolves on its own at the next scheduled scan attempt. If "failed" persists, contact Support.
-
-"unknown": the scan is in an unrecognized or currently unhandled state.*/
+    /// The state of the scan. Either "completed", "running", "pending", "failed", or "unknown".
+    ///
+    /// "failed": this scan type has hit its retry limit and has been marked permanently failed.
+    /// This usually resolves on its own at the next scheduled scan attempt. If "failed" persists, contact Support.
+    ///
+    /// "unknown": the scan is in an unrecognized or currently unhandled state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    ///The time that the scan was completed. Empty if the scan is running
+    /// The time that the scan was completed. Empty if the scan is running
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    ///The time that the scan was started. Empty if the scan is pending
+    /// The time that the scan was started. Empty if the scan is pending
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
-    ///The type of scan
+    /// The type of scan
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /**The state of the scan. Either "completed", "running", "pending", "failed", or "unknown".
-
-"failed": this scan type has hit its retry limit and has been marked permanently failed.
-This usually resolves on its own at the next scheduled scan attempt. If "failed" persists, contact Support.
-
-"unknown": the scan is in an unrecognized or currently unhandled state.*/
+    /// The state of the scan. Either "completed", "running", "pending", "failed", or "unknown".
+    ///
+    /// "failed": this scan type has hit its retry limit and has been marked permanently failed.
+    /// This usually resolves on its own at the next scheduled scan attempt. If "failed" persists, contact Support.
+    ///
+    /// "unknown": the scan is in an unrecognized or currently unhandled state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    ///The time that the scan was completed. Empty if the scan is running
+    /// The time that the scan was completed. Empty if the scan is running
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    ///The time that the scan was started. Empty if the scan is pending
+    /// The time that the scan was started. Empty if the scan is pending
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    ///Name of the custom pattern for custom pattern scans
+    /// Name of the custom pattern for custom pattern scans
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_name: Option<String>,
-    ///Level at which the custom pattern is defined, one of "repository", "organization", or "enterprise"
+    /// Level at which the custom pattern is defined, one of "repository", "organization", or "enterprise"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_scope: Option<String>,
 }

@@ -11,7 +11,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
-    StringType(String),
+    String(String),
     Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -20,7 +20,7 @@ pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum SecurityAdvisoriesListGlobalAdvisoriesCwes {
-    StringType(String),
+    String(String),
     Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -32,7 +32,7 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    #[doc = "The package's language or package management ecosystem."]
+    #[doc = " The package's language or package management ecosystem."]
     SecurityAdvisoryEcosystems { Rubygems = "rubygems", Npm = "npm", Pip = "pip", Maven =
     "maven", Nuget = "nuget", Composer = "composer", Go = "go", Rust = "rust", Erlang =
     "erlang", Actions = "actions", Pub = "pub", Other_ = "other", Swift = "swift", }
@@ -43,117 +43,117 @@ crate::open_enum! {
     Unreviewed = "unreviewed", }
 }
 
-///A GitHub Security Advisory.
+/// A GitHub Security Advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisory {
-    ///The GitHub Security Advisory ID.
+    /// The GitHub Security Advisory ID.
     pub ghsa_id: String,
-    ///The Common Vulnerabilities and Exposures (CVE) ID.
+    /// The Common Vulnerabilities and Exposures (CVE) ID.
     pub cve_id: Option<String>,
-    ///The API URL for the advisory.
+    /// The API URL for the advisory.
     pub url: String,
-    ///The URL for the advisory.
+    /// The URL for the advisory.
     pub html_url: String,
-    ///The API URL for the repository advisory.
+    /// The API URL for the repository advisory.
     pub repository_advisory_url: Option<String>,
-    ///A short summary of the advisory.
+    /// A short summary of the advisory.
     pub summary: String,
-    ///A detailed description of what the advisory entails.
+    /// A detailed description of what the advisory entails.
     pub description: Option<String>,
-    ///The type of advisory.
+    /// The type of advisory.
     pub r#type: ReviewedOrUnreviewedOrMalware,
-    ///The severity of the advisory.
+    /// The severity of the advisory.
     pub severity: GlobalAdvisorySeverity,
-    ///The URL of the advisory's source code.
+    /// The URL of the advisory's source code.
     pub source_code_location: Option<String>,
     pub identifiers: Option<Vec<GlobalAdvisoryIdentifiersItem>>,
     pub references: Option<Vec<String>>,
-    ///The date and time of when the advisory was published, in ISO 8601 format.
+    /// The date and time of when the advisory was published, in ISO 8601 format.
     pub published_at: String,
-    ///The date and time of when the advisory was last updated, in ISO 8601 format.
+    /// The date and time of when the advisory was last updated, in ISO 8601 format.
     pub updated_at: String,
-    ///The date and time of when the advisory was reviewed by GitHub, in ISO 8601 format.
+    /// The date and time of when the advisory was reviewed by GitHub, in ISO 8601 format.
     pub github_reviewed_at: Option<String>,
-    /**The date and time when the advisory was published in the National Vulnerability Database, in ISO 8601 format.
-This field is only populated when the advisory is imported from the National Vulnerability Database.*/
+    /// The date and time when the advisory was published in the National Vulnerability Database, in ISO 8601 format.
+    /// This field is only populated when the advisory is imported from the National Vulnerability Database.
     pub nvd_published_at: Option<String>,
-    ///The date and time of when the advisory was withdrawn, in ISO 8601 format.
+    /// The date and time of when the advisory was withdrawn, in ISO 8601 format.
     pub withdrawn_at: Option<String>,
-    ///The products and respective version ranges affected by the advisory.
+    /// The products and respective version ranges affected by the advisory.
     pub vulnerabilities: Option<Vec<Vulnerability>>,
     pub cvss: Option<GlobalAdvisoryCvss>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
-    ///The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
+    /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epss: Option<SecurityAdvisoryEpss>,
     pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
-    ///The users who contributed to the advisory.
+    /// The users who contributed to the advisory.
     pub credits: Option<Vec<GlobalAdvisoryCreditsItem>>,
 }
 
 crate::open_enum! {
-    #[doc = "The type of advisory."] ReviewedOrUnreviewedOrMalware { Reviewed =
+    #[doc = " The type of advisory."] ReviewedOrUnreviewedOrMalware { Reviewed =
     "reviewed", Unreviewed = "unreviewed", Malware = "malware", }
 }
 
 crate::open_enum! {
-    #[doc = "The severity of the advisory."] GlobalAdvisorySeverity { Critical =
+    #[doc = " The severity of the advisory."] GlobalAdvisorySeverity { Critical =
     "critical", High = "high", Medium = "medium", Low = "low", Unknown = "unknown", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryIdentifiersItem {
-    ///The type of identifier.
+    /// The type of identifier.
     pub r#type: CveOrGhsa,
-    ///The identifier value.
+    /// The identifier value.
     pub value: String,
 }
 
 crate::open_enum! {
-    #[doc = "The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
+    #[doc = " The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
 }
 
-///A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
+/// A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Vulnerability {
-    ///The name of the package affected by the vulnerability.
+    /// The name of the package affected by the vulnerability.
     pub package: Option<VulnerabilityPackage>,
-    ///The range of the package versions affected by the vulnerability.
+    /// The range of the package versions affected by the vulnerability.
     pub vulnerable_version_range: Option<String>,
-    ///The package version that resolves the vulnerability.
+    /// The package version that resolves the vulnerability.
     pub first_patched_version: Option<String>,
-    ///The functions in the package that are affected by the vulnerability.
+    /// The functions in the package that are affected by the vulnerability.
     pub vulnerable_functions: Option<Vec<String>>,
 }
 
-///The name of the package affected by the vulnerability.
+/// The name of the package affected by the vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct VulnerabilityPackage {
-    ///The package's language or package management ecosystem.
+    /// The package's language or package management ecosystem.
     pub ecosystem: SecurityAdvisoryEcosystems,
-    ///The unique package name within its ecosystem.
+    /// The unique package name within its ecosystem.
     pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryCwesItem {
-    ///The Common Weakness Enumeration (CWE) identifier.
+    /// The Common Weakness Enumeration (CWE) identifier.
     pub cwe_id: String,
-    ///The name of the CWE.
+    /// The name of the CWE.
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryCreditsItem {
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
-    ///The type of credit the user is receiving.
+    /// The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
 }
 
 crate::open_enum! {
-    #[doc = "The type of credit the user is receiving."] SecurityAdvisoryCreditTypes {
+    #[doc = " The type of credit the user is receiving."] SecurityAdvisoryCreditTypes {
     Analyst = "analyst", Finder = "finder", Reporter = "reporter", Coordinator =
     "coordinator", RemediationDeveloper = "remediation_developer", RemediationReviewer =
     "remediation_reviewer", RemediationVerifier = "remediation_verifier", Tool = "tool",
@@ -170,39 +170,39 @@ crate::open_enum! {
     "published", }
 }
 
-///A repository security advisory.
+/// A repository security advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisory {
-    ///The GitHub Security Advisory ID.
+    /// The GitHub Security Advisory ID.
     pub ghsa_id: String,
-    ///The Common Vulnerabilities and Exposures (CVE) ID.
+    /// The Common Vulnerabilities and Exposures (CVE) ID.
     pub cve_id: Option<String>,
-    ///The API URL for the advisory.
+    /// The API URL for the advisory.
     pub url: String,
-    ///The URL for the advisory.
+    /// The URL for the advisory.
     pub html_url: String,
-    ///A short summary of the advisory.
+    /// A short summary of the advisory.
     pub summary: String,
-    ///A detailed description of what the advisory entails.
+    /// A detailed description of what the advisory entails.
     pub description: Option<String>,
-    ///The severity of the advisory.
+    /// The severity of the advisory.
     pub severity: Option<RepositoryAdvisorySeverity>,
-    ///The author of the advisory.
+    /// The author of the advisory.
     pub author: Option<SimpleUser>,
-    ///The publisher of the advisory.
+    /// The publisher of the advisory.
     pub publisher: Option<SimpleUser>,
     pub identifiers: Vec<GlobalAdvisoryIdentifiersItem>,
-    ///The state of the advisory.
+    /// The state of the advisory.
     pub state: RepositoryAdvisoryState,
-    ///The date and time of when the advisory was created, in ISO 8601 format.
+    /// The date and time of when the advisory was created, in ISO 8601 format.
     pub created_at: Option<String>,
-    ///The date and time of when the advisory was last updated, in ISO 8601 format.
+    /// The date and time of when the advisory was last updated, in ISO 8601 format.
     pub updated_at: Option<String>,
-    ///The date and time of when the advisory was published, in ISO 8601 format.
+    /// The date and time of when the advisory was published, in ISO 8601 format.
     pub published_at: Option<String>,
-    ///The date and time of when the advisory was closed, in ISO 8601 format.
+    /// The date and time of when the advisory was closed, in ISO 8601 format.
     pub closed_at: Option<String>,
-    ///The date and time of when the advisory was withdrawn, in ISO 8601 format.
+    /// The date and time of when the advisory was withdrawn, in ISO 8601 format.
     pub withdrawn_at: Option<String>,
     pub submission: Option<RepositoryAdvisorySubmission>,
     pub vulnerabilities: Option<Vec<RepositoryAdvisoryVulnerability>>,
@@ -210,142 +210,142 @@ pub struct RepositoryAdvisory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_severities: Option<CvssSeverities>,
     pub cwes: Option<Vec<GlobalAdvisoryCwesItem>>,
-    ///A list of only the CWE IDs.
+    /// A list of only the CWE IDs.
     pub cwe_ids: Option<Vec<String>>,
     pub credits: Option<Vec<RepositoryAdvisoryCreditsItem>>,
     pub credits_detailed: Option<Vec<RepositoryAdvisoryCredit>>,
-    ///A list of users that collaborate on the advisory.
+    /// A list of users that collaborate on the advisory.
     pub collaborating_users: Option<Vec<SimpleUser>>,
-    ///A list of teams that collaborate on the advisory.
+    /// A list of teams that collaborate on the advisory.
     pub collaborating_teams: Option<Vec<Team>>,
-    ///A temporary private fork of the advisory's repository for collaborating on a fix.
+    /// A temporary private fork of the advisory's repository for collaborating on a fix.
     pub private_fork: Option<SimpleRepository>,
 }
 
 crate::open_enum! {
-    #[doc = "The severity of the advisory."] RepositoryAdvisorySeverity { Critical =
+    #[doc = " The severity of the advisory."] RepositoryAdvisorySeverity { Critical =
     "critical", High = "high", Medium = "medium", Low = "low", }
 }
 
 crate::open_enum! {
-    #[doc = "The state of the advisory."] RepositoryAdvisoryState { Published =
+    #[doc = " The state of the advisory."] RepositoryAdvisoryState { Published =
     "published", Closed = "closed", Withdrawn = "withdrawn", Draft = "draft", Triage =
     "triage", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisorySubmission {
-    ///Whether a private vulnerability report was accepted by the repository's administrators.
+    /// Whether a private vulnerability report was accepted by the repository's administrators.
     pub accepted: bool,
 }
 
-///A product affected by the vulnerability detailed in a repository security advisory.
+/// A product affected by the vulnerability detailed in a repository security advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisoryVulnerability {
-    ///The name of the package affected by the vulnerability.
+    /// The name of the package affected by the vulnerability.
     pub package: Option<VulnerabilityPackage>,
-    ///The range of the package versions affected by the vulnerability.
+    /// The range of the package versions affected by the vulnerability.
     pub vulnerable_version_range: Option<String>,
-    ///The package version(s) that resolve the vulnerability.
+    /// The package version(s) that resolve the vulnerability.
     pub patched_versions: Option<String>,
-    ///The functions in the package that are affected.
+    /// The functions in the package that are affected.
     pub vulnerable_functions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisoryCreditsItem {
-    ///The username of the user credited.
+    /// The username of the user credited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    ///The type of credit the user is receiving.
+    /// The type of credit the user is receiving.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<SecurityAdvisoryCreditTypes>,
 }
 
-///A credit given to a user for a repository security advisory.
+/// A credit given to a user for a repository security advisory.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryAdvisoryCredit {
-    ///A GitHub user.
+    /// A GitHub user.
     pub user: SimpleUser,
-    ///The type of credit the user is receiving.
+    /// The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
-    ///The state of the user's acceptance of the credit.
+    /// The state of the user's acceptance of the credit.
     pub state: AcceptedOrDeclinedOrPending,
 }
 
 crate::open_enum! {
-    #[doc = "The state of the user's acceptance of the credit."]
+    #[doc = " The state of the user's acceptance of the credit."]
     AcceptedOrDeclinedOrPending { Accepted = "accepted", Declined = "declined", Pending =
     "pending", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct RepositoryAdvisoryCreate {
-    ///A short summary of the advisory.
+    /// A short summary of the advisory.
     pub summary: String,
-    ///A detailed description of what the advisory impacts.
+    /// A detailed description of what the advisory impacts.
     pub description: String,
-    ///The Common Vulnerabilities and Exposures (CVE) ID.
+    /// The Common Vulnerabilities and Exposures (CVE) ID.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cve_id: Option<Option<String>>,
-    ///A product affected by the vulnerability detailed in a repository security advisory.
+    /// A product affected by the vulnerability detailed in a repository security advisory.
     pub vulnerabilities: Vec<RepositoryAdvisoryCreateVulnerabilitiesItem>,
-    ///A list of Common Weakness Enumeration (CWE) IDs.
+    /// A list of Common Weakness Enumeration (CWE) IDs.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cwe_ids: Option<Option<Vec<String>>>,
-    ///A list of users receiving credit for their participation in the security advisory.
+    /// A list of users receiving credit for their participation in the security advisory.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub credits: Option<Option<Vec<RepositoryAdvisoryCreateCreditsItem>>>,
-    ///The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
+    /// The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub severity: Option<Option<RepositoryAdvisorySeverity>>,
-    ///The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
+    /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cvss_vector_string: Option<Option<String>>,
-    ///Whether to create a temporary private fork of the repository to collaborate on a fix.
+    /// Whether to create a temporary private fork of the repository to collaborate on a fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
-    ///The name of the package affected by the vulnerability.
+    /// The name of the package affected by the vulnerability.
     pub package: RepositoryAdvisoryCreateVulnerabilitiesItemPackage,
-    ///The range of the package versions affected by the vulnerability.
+    /// The range of the package versions affected by the vulnerability.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub vulnerable_version_range: Option<Option<String>>,
-    ///The package version(s) that resolve the vulnerability.
+    /// The package version(s) that resolve the vulnerability.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub patched_versions: Option<Option<String>>,
-    ///The functions in the package that are affected.
+    /// The functions in the package that are affected.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -353,13 +353,24 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
     )]
     pub vulnerable_functions: Option<Option<Vec<String>>>,
 }
+impl RepositoryAdvisoryCreateVulnerabilitiesItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(package: RepositoryAdvisoryCreateVulnerabilitiesItemPackage) -> Self {
+        RepositoryAdvisoryCreateVulnerabilitiesItem {
+            package,
+            vulnerable_version_range: None,
+            patched_versions: None,
+            vulnerable_functions: None,
+        }
+    }
+}
 
-///The name of the package affected by the vulnerability.
+/// The name of the package affected by the vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
-    ///The package's language or package management ecosystem.
+    /// The package's language or package management ecosystem.
     pub ecosystem: SecurityAdvisoryEcosystems,
-    ///The unique package name within its ecosystem.
+    /// The unique package name within its ecosystem.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -367,22 +378,40 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
     )]
     pub name: Option<Option<String>>,
 }
+impl RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(ecosystem: SecurityAdvisoryEcosystems) -> Self {
+        RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
+            ecosystem,
+            name: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepositoryAdvisoryCreateCreditsItem {
-    ///The username of the user credited.
+    /// The username of the user credited.
     pub login: String,
-    ///The type of credit the user is receiving.
+    /// The type of credit the user is receiving.
     pub r#type: SecurityAdvisoryCreditTypes,
+}
+impl RepositoryAdvisoryCreateCreditsItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(login: String, r#type: SecurityAdvisoryCreditTypes) -> Self {
+        RepositoryAdvisoryCreateCreditsItem {
+            login,
+            r#type,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct PrivateVulnerabilityReportCreate {
-    ///A short summary of the advisory.
+    /// A short summary of the advisory.
     pub summary: String,
-    ///A detailed description of what the advisory impacts.
+    /// A detailed description of what the advisory impacts.
     pub description: String,
-    ///An array of products affected by the vulnerability detailed in a repository security advisory.
+    /// An array of products affected by the vulnerability detailed in a repository security advisory.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -391,89 +420,89 @@ pub struct PrivateVulnerabilityReportCreate {
     pub vulnerabilities: Option<
         Option<Vec<RepositoryAdvisoryCreateVulnerabilitiesItem>>,
     >,
-    ///A list of Common Weakness Enumeration (CWE) IDs.
+    /// A list of Common Weakness Enumeration (CWE) IDs.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cwe_ids: Option<Option<Vec<String>>>,
-    ///The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
+    /// The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub severity: Option<Option<RepositoryAdvisorySeverity>>,
-    ///The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
+    /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cvss_vector_string: Option<Option<String>>,
-    ///Whether to create a temporary private fork of the repository to collaborate on a fix.
+    /// Whether to create a temporary private fork of the repository to collaborate on a fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct RepositoryAdvisoryUpdate {
-    ///A short summary of the advisory.
+    /// A short summary of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    ///A detailed description of what the advisory impacts.
+    /// A detailed description of what the advisory impacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///The Common Vulnerabilities and Exposures (CVE) ID.
+    /// The Common Vulnerabilities and Exposures (CVE) ID.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cve_id: Option<Option<String>>,
-    ///A product affected by the vulnerability detailed in a repository security advisory.
+    /// A product affected by the vulnerability detailed in a repository security advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerabilities: Option<Vec<RepositoryAdvisoryCreateVulnerabilitiesItem>>,
-    ///A list of Common Weakness Enumeration (CWE) IDs.
+    /// A list of Common Weakness Enumeration (CWE) IDs.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cwe_ids: Option<Option<Vec<String>>>,
-    ///A list of users receiving credit for their participation in the security advisory.
+    /// A list of users receiving credit for their participation in the security advisory.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub credits: Option<Option<Vec<RepositoryAdvisoryCreateCreditsItem>>>,
-    ///The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
+    /// The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub severity: Option<Option<RepositoryAdvisorySeverity>>,
-    ///The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
+    /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub cvss_vector_string: Option<Option<String>>,
-    ///The state of the advisory.
+    /// The state of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<PublishedOrClosedOrDraft>,
-    ///A list of usernames who have been granted write access to the advisory.
+    /// A list of usernames who have been granted write access to the advisory.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub collaborating_users: Option<Option<Vec<String>>>,
-    ///A list of team slugs which have been granted write access to the advisory.
+    /// A list of team slugs which have been granted write access to the advisory.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -483,7 +512,7 @@ pub struct RepositoryAdvisoryUpdate {
 }
 
 crate::open_enum! {
-    #[doc = "The state of the advisory."] PublishedOrClosedOrDraft { Published =
+    #[doc = " The state of the advisory."] PublishedOrClosedOrDraft { Published =
     "published", Closed = "closed", Draft = "draft", }
 }
 

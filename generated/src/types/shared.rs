@@ -24,9 +24,9 @@ crate::open_enum! {
 #[cfg(any(feature = "dependabot", feature = "security-advisories"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryCvss {
-    ///The CVSS vector.
+    /// The CVSS vector.
     pub vector_string: Option<String>,
-    ///The CVSS score.
+    /// The CVSS score.
     pub score: Option<f64>,
 }
 
@@ -40,7 +40,7 @@ pub struct CvssSeverities {
 }
 
 #[cfg(any(feature = "dependabot", feature = "security-advisories"))]
-///The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
+/// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAdvisoryEpss {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +81,7 @@ pub struct SecurityAdvisoryEpss {
         feature = "users"
     )
 )]
-///A GitHub user.
+/// A GitHub user.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +126,7 @@ pub struct SimpleUser {
         feature = "security-advisories"
     )
 )]
-///Validation Error Simple
+/// Validation Error Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ValidationErrorSimple {
     pub message: String,
@@ -179,7 +179,7 @@ pub struct ValidationErrorSimple {
         feature = "users"
     )
 )]
-///Basic Error
+/// Basic Error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BasicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,10 +200,10 @@ pub struct BasicError {
         feature = "repos"
     )
 )]
-///Error details for a failed session
+/// Error details for a failed session
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
-    ///Error message
+    /// Error message
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -220,30 +220,30 @@ pub struct AgentTasksGetTaskByRepoAndIdResponseSessionsItemError {
         feature = "search"
     )
 )]
-///GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
+/// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Integration {
-    ///Unique identifier of the GitHub app
+    /// Unique identifier of the GitHub app
     pub id: i64,
-    ///The slug name of the GitHub app
+    /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     pub node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     pub owner: IntegrationOwner,
-    ///The name of the GitHub app
+    /// The name of the GitHub app
     pub name: String,
     pub description: Option<String>,
     pub external_url: String,
     pub html_url: String,
     pub created_at: String,
     pub updated_at: String,
-    ///The set of permissions for the GitHub app
+    /// The set of permissions for the GitHub app
     pub permissions: IntegrationPermissions,
-    ///The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
+    /// The list of events for the GitHub app. Note that the `installation_target`, `security_advisory`, and `meta` events are not included because they are global events and not specific to an installation.
     pub events: Vec<String>,
-    ///The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
+    /// The number of installations associated with the GitHub app. Only returned when the integration is requesting details about itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
 }
@@ -282,22 +282,22 @@ pub enum IntegrationOwner {
         feature = "search"
     )
 )]
-///An enterprise on GitHub.
+/// An enterprise on GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Enterprise {
-    ///A short description of the enterprise.
+    /// A short description of the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub html_url: String,
-    ///The enterprise's website URL.
+    /// The enterprise's website URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website_url: Option<String>,
-    ///Unique identifier of the enterprise
+    /// Unique identifier of the enterprise
     pub id: i64,
     pub node_id: String,
-    ///The name of the enterprise.
+    /// The name of the enterprise.
     pub name: String,
-    ///The slug url identifier for the enterprise.
+    /// The slug url identifier for the enterprise.
     pub slug: String,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
@@ -316,7 +316,7 @@ pub struct Enterprise {
         feature = "search"
     )
 )]
-///The set of permissions for the GitHub app
+/// The set of permissions for the GitHub app
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IntegrationPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,16 +332,16 @@ pub struct IntegrationPermissions {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-///Configuration object of the webhook
+/// Configuration object of the webhook
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookConfig {
-    ///The URL to which the payloads will be delivered.
+    /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
+    /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
+    /// If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -352,7 +352,7 @@ pub struct WebhookConfig {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookConfigInsecureSsl {
-    StringType(String),
+    String(String),
     Number(f64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -361,13 +361,13 @@ pub enum WebhookConfigInsecureSsl {
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AppsUpdateWebhookConfigForAppRequest {
-    ///The URL to which the payloads will be delivered.
+    /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    ///The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
+    /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    ///If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
+    /// If provided, the `secret` will be used as the `key` to generate the HMAC hex digest value for [delivery signature headers](https://docs.github.com/webhooks/event-payloads/#delivery-headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -380,32 +380,32 @@ crate::open_enum! {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-///Delivery made by a webhook, without request and response information.
+/// Delivery made by a webhook, without request and response information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryItem {
-    ///Unique identifier of the webhook delivery.
+    /// Unique identifier of the webhook delivery.
     pub id: i64,
-    ///Unique identifier for the event (shared with all deliveries for all webhooks that subscribe to this event).
+    /// Unique identifier for the event (shared with all deliveries for all webhooks that subscribe to this event).
     pub guid: String,
-    ///Time when the webhook delivery occurred.
+    /// Time when the webhook delivery occurred.
     pub delivered_at: String,
-    ///Whether the webhook delivery is a redelivery.
+    /// Whether the webhook delivery is a redelivery.
     pub redelivery: bool,
-    ///Time spent delivering.
+    /// Time spent delivering.
     pub duration: f64,
-    ///Describes the response returned after attempting the delivery.
+    /// Describes the response returned after attempting the delivery.
     pub status: String,
-    ///Status code received when delivery was made.
+    /// Status code received when delivery was made.
     pub status_code: i64,
-    ///The event that triggered the delivery.
+    /// The event that triggered the delivery.
     pub event: String,
-    ///The type of activity for the event that triggered the delivery.
+    /// The type of activity for the event that triggered the delivery.
     pub action: Option<String>,
-    ///The id of the GitHub App installation associated with this event.
+    /// The id of the GitHub App installation associated with this event.
     pub installation_id: Option<i64>,
-    ///The id of the repository associated with this event.
+    /// The id of the repository associated with this event.
     pub repository_id: Option<i64>,
-    ///Time when the webhook delivery was throttled.
+    /// Time when the webhook delivery was throttled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_at: Option<String>,
 }
@@ -437,7 +437,7 @@ pub struct HookDeliveryItem {
         feature = "users"
     )
 )]
-///Validation Error
+/// Validation Error
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ValidationError {
     pub message: String,
@@ -518,7 +518,7 @@ pub struct ValidationErrorErrorsItem {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ValidationErrorErrorsItemValue {
-    StringType(Option<String>),
+    String(Option<String>),
     Integer(Option<i64>),
     Array(Option<Vec<String>>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -526,35 +526,35 @@ pub enum ValidationErrorErrorsItemValue {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
-///Delivery made by a webhook.
+/// Delivery made by a webhook.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDelivery {
-    ///Unique identifier of the delivery.
+    /// Unique identifier of the delivery.
     pub id: i64,
-    ///Unique identifier for the event (shared with all deliveries for all webhooks that subscribe to this event).
+    /// Unique identifier for the event (shared with all deliveries for all webhooks that subscribe to this event).
     pub guid: String,
-    ///Time when the delivery was delivered.
+    /// Time when the delivery was delivered.
     pub delivered_at: String,
-    ///Whether the delivery is a redelivery.
+    /// Whether the delivery is a redelivery.
     pub redelivery: bool,
-    ///Time spent delivering.
+    /// Time spent delivering.
     pub duration: f64,
-    ///Description of the status of the attempted delivery
+    /// Description of the status of the attempted delivery
     pub status: String,
-    ///Status code received when delivery was made.
+    /// Status code received when delivery was made.
     pub status_code: i64,
-    ///The event that triggered the delivery.
+    /// The event that triggered the delivery.
     pub event: String,
-    ///The type of activity for the event that triggered the delivery.
+    /// The type of activity for the event that triggered the delivery.
     pub action: Option<String>,
-    ///The id of the GitHub App installation associated with this event.
+    /// The id of the GitHub App installation associated with this event.
     pub installation_id: Option<i64>,
-    ///The id of the repository associated with this event.
+    /// The id of the repository associated with this event.
     pub repository_id: Option<i64>,
-    ///Time when the webhook delivery was throttled.
+    /// Time when the webhook delivery was throttled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_at: Option<String>,
-    ///The URL target of the delivery.
+    /// The URL target of the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub request: HookDeliveryRequest,
@@ -564,64 +564,64 @@ pub struct HookDelivery {
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryRequest {
-    ///The request headers sent with the webhook delivery.
+    /// The request headers sent with the webhook delivery.
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
-    ///The webhook payload.
+    /// The webhook payload.
     pub payload: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryResponse {
-    ///The response headers received when the delivery was made.
+    /// The response headers received when the delivery was made.
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
-    ///The response payload received.
+    /// The response payload received.
     pub payload: Option<String>,
 }
 
 #[cfg(any(feature = "actions", feature = "apps", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
-    "Describe whether all repositories have been selected or there's a selection involved"]
+    " Describe whether all repositories have been selected or there's a selection involved"]
     AllOrSelected { All = "all", Selected = "selected", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
-    "The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
+    " The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts."]
     ReadOrWrite { Read = "read", Write = "write", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
-    "The level of permission to grant the access token to manage repository projects, columns, and cards."]
+    " The level of permission to grant the access token to manage repository projects, columns, and cards."]
     ReadOrWriteOrAdmin { Read = "read", Write = "write", Admin = "admin", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
-    "The level of permission to grant the access token to update GitHub Actions workflow files."]
+    " The level of permission to grant the access token to update GitHub Actions workflow files."]
     Write { Write = "write", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
-    "The level of permission to grant the access token for viewing an organization's plan."]
+    " The level of permission to grant the access token for viewing an organization's plan."]
     Read { Read = "read", }
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
-///Installation
+/// Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Installation {
-    ///The ID of the installation.
+    /// The ID of the installation.
     pub id: i64,
     pub account: Option<InstallationAccount>,
-    ///Describe whether all repositories have been selected or there's a selection involved
+    /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: AllOrSelected,
     pub access_tokens_url: String,
     pub repositories_url: String,
@@ -629,10 +629,10 @@ pub struct Installation {
     pub app_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    ///The ID of the user or organization this token is being scoped to.
+    /// The ID of the user or organization this token is being scoped to.
     pub target_id: i64,
     pub target_type: String,
-    ///The permissions granted to the fine-grained access token.
+    /// The permissions granted to the fine-grained access token.
     pub permissions: AppPermissions,
     pub events: Vec<String>,
     pub created_at: String,
@@ -660,172 +660,172 @@ pub enum InstallationAccount {
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
-///The permissions granted to the fine-grained access token.
+/// The permissions granted to the fine-grained access token.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppPermissions {
-    ///The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
+    /// The level of permission to grant the access token for GitHub Actions workflows, workflow runs, and artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
+    /// The level of permission to grant the access token for repository creation, deletion, settings, teams, and collaborators creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub administration: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to create and retrieve build artifact metadata records.
+    /// The level of permission to grant the access token to create and retrieve build artifact metadata records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_metadata: Option<ReadOrWrite>,
-    ///The level of permission to create and retrieve the access token for repository attestations.
+    /// The level of permission to create and retrieve the access token for repository attestations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for checks on code.
+    /// The level of permission to grant the access token for checks on code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage code quality data.
+    /// The level of permission to grant the access token to view and manage code quality data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_quality: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to create, edit, delete, and list Codespaces.
+    /// The level of permission to grant the access token to create, edit, delete, and list Codespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codespaces: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
+    /// The level of permission to grant the access token for repository contents, commits, branches, downloads, releases, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage Dependabot secrets.
+    /// The level of permission to grant the access token to manage Dependabot secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_secrets: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for deployments and deployment statuses.
+    /// The level of permission to grant the access token for deployments and deployment statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for discussions and related comments and labels.
+    /// The level of permission to grant the access token for discussions and related comments and labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussions: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for managing repository environments.
+    /// The level of permission to grant the access token for managing repository environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
+    /// The level of permission to grant the access token for issues and related comments, assignees, labels, and milestones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issues: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the merge queues for a repository.
+    /// The level of permission to grant the access token to manage the merge queues for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_queues: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
+    /// The level of permission to grant the access token to search repositories, list collaborators, and access repository metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for packages published to GitHub Packages.
+    /// The level of permission to grant the access token for packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
+    /// The level of permission to grant the access token to retrieve Pages statuses, configuration, and builds, as well as create new builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
+    /// The level of permission to grant the access token for pull requests and related comments, assignees, labels, milestones, and merges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_requests: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and edit custom properties for a repository, when allowed by the property.
+    /// The level of permission to grant the access token to view and edit custom properties for a repository, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_custom_properties: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the post-receive hooks for a repository.
+    /// The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_hooks: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage repository projects, columns, and cards.
+    /// The level of permission to grant the access token to manage repository projects, columns, and cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_projects: Option<ReadOrWriteOrAdmin>,
-    ///The level of permission to grant the access token to view and manage secret scanning alerts.
+    /// The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_alerts: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage repository secrets.
+    /// The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage security events like code scanning alerts.
+    /// The level of permission to grant the access token to view and manage security events like code scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_events: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage just a single file.
+    /// The level of permission to grant the access token to manage just a single file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for commit statuses.
+    /// The level of permission to grant the access token for commit statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statuses: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage Dependabot alerts.
+    /// The level of permission to grant the access token to manage Dependabot alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerability_alerts: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to update GitHub Actions workflow files.
+    /// The level of permission to grant the access token to update GitHub Actions workflow files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<Write>,
-    ///The level of permission to grant the access token to view and edit custom properties for an organization, when allowed by the property.
+    /// The level of permission to grant the access token to view and edit custom properties for an organization, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties_for_organizations: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for organization teams and members.
+    /// The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage access to an organization.
+    /// The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_administration: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for custom repository roles management.
+    /// The level of permission to grant the access token for custom repository roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_custom_roles: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for custom organization roles management.
+    /// The level of permission to grant the access token for custom organization roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_custom_org_roles: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for repository custom properties management at the organization level.
+    /// The level of permission to grant the access token for repository custom properties management at the organization level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_custom_properties: Option<ReadOrWriteOrAdmin>,
-    ///The level of permission to grant the access token for managing access to GitHub Copilot for members of an organization with a Copilot Business subscription. This property is in public preview and is subject to change.
+    /// The level of permission to grant the access token for managing access to GitHub Copilot for members of an organization with a Copilot Business subscription. This property is in public preview and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_copilot_seat_management: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage Copilot cloud agent settings for an organization.
+    /// The level of permission to grant the access token to view and manage Copilot cloud agent settings for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_copilot_agent_settings: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage announcement banners for an organization.
+    /// The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_announcement_banners: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view events triggered by an activity in an organization.
+    /// The level of permission to grant the access token to view events triggered by an activity in an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_events: Option<Read>,
-    ///The level of permission to grant the access token to manage the post-receive hooks for an organization.
+    /// The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_hooks: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
+    /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_personal_access_tokens: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
+    /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_personal_access_token_requests: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for viewing an organization's plan.
+    /// The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_plan: Option<Read>,
-    ///The level of permission to grant the access token to manage organization projects and projects public preview (where available).
+    /// The level of permission to grant the access token to manage organization projects and projects public preview (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_projects: Option<ReadOrWriteOrAdmin>,
-    ///The level of permission to grant the access token for organization packages published to GitHub Packages.
+    /// The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_packages: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage organization secrets.
+    /// The level of permission to grant the access token to manage organization secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_secrets: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
+    /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_self_hosted_runners: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage users blocked by the organization.
+    /// The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_user_blocking: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the email addresses belonging to a user.
+    /// The level of permission to grant the access token to manage the email addresses belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_addresses: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the followers belonging to a user.
+    /// The level of permission to grant the access token to manage the followers belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage git SSH keys.
+    /// The level of permission to grant the access token to manage git SSH keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_ssh_keys: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage GPG keys belonging to a user.
+    /// The level of permission to grant the access token to view and manage GPG keys belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpg_keys: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to view and manage interaction limits on a repository.
+    /// The level of permission to grant the access token to view and manage interaction limits on a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction_limits: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token to manage the profile settings belonging to a user.
+    /// The level of permission to grant the access token to manage the profile settings belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Write>,
-    ///The level of permission to grant the access token to list and manage repositories a user is starring.
+    /// The level of permission to grant the access token to list and manage repositories a user is starring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starring: Option<ReadOrWrite>,
-    ///The level of permission to grant the access token for organization custom properties management at the enterprise level.
+    /// The level of permission to grant the access token for organization custom properties management at the enterprise level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_custom_properties_for_organizations: Option<ReadOrWriteOrAdmin>,
 }
@@ -846,22 +846,22 @@ pub struct AppPermissions {
         feature = "security-advisories"
     )
 )]
-///A repository on GitHub.
+/// A repository on GitHub.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Repository {
-    ///Unique identifier of the repository
+    /// Unique identifier of the repository
     pub id: i64,
     pub node_id: String,
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
     pub full_name: String,
     pub license: Option<LicenseSimple>,
     pub forks: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<RepositoryPermissions>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///Whether the repository is private or public.
+    /// Whether the repository is private or public.
     pub private: bool,
     pub html_url: String,
     pub description: Option<String>,
@@ -913,97 +913,97 @@ pub struct Repository {
     pub forks_count: i64,
     pub stargazers_count: i64,
     pub watchers_count: i64,
-    ///The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
+    /// The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
     pub size: i64,
-    ///The default branch of the repository.
+    /// The default branch of the repository.
     pub default_branch: String,
     pub open_issues_count: i64,
-    ///Whether this repository acts as a template that can be used to generate new repositories.
+    /// Whether this repository acts as a template that can be used to generate new repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
-    ///Whether issues are enabled.
+    /// Whether issues are enabled.
     pub has_issues: bool,
-    ///Whether projects are enabled.
+    /// Whether projects are enabled.
     pub has_projects: bool,
-    ///Whether the wiki is enabled.
+    /// Whether the wiki is enabled.
     pub has_wiki: bool,
     pub has_pages: bool,
-    ///Whether downloads are enabled.
+    /// Whether downloads are enabled.
     pub has_downloads: bool,
-    ///Whether discussions are enabled.
+    /// Whether discussions are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_discussions: Option<bool>,
-    ///Whether pull requests are enabled.
+    /// Whether pull requests are enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
+    /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
-    ///Whether the repository is archived.
+    /// Whether the repository is archived.
     pub archived: bool,
-    ///Returns whether or not this repository disabled.
+    /// Returns whether or not this repository disabled.
     pub disabled: bool,
-    ///The repository visibility: public, private, or internal.
+    /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
-    ///Whether to allow rebase merges for pull requests.
+    /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
-    ///Whether to allow squash merges for pull requests.
+    /// Whether to allow squash merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    ///Whether to allow Auto-merge to be used on pull requests.
+    /// Whether to allow Auto-merge to be used on pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    ///Whether to delete head branches when pull requests are merged
+    /// Whether to delete head branches when pull requests are merged
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    ///Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
+    /// Whether or not a pull request head branch that is behind its base branch can always be updated even if it is not required to be up to date before merging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update_branch: Option<bool>,
-    ///Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
+    /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    /**The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
-    /**The default value for a merge commit title.
-
-- `PR_TITLE` - default to the pull request's title.
-- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
+    /// The default value for a merge commit title.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<PrTitleOrMergeMessage>,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
-    ///Whether to allow merge commits for pull requests.
+    /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    ///Whether to allow forking this repo
+    /// Whether to allow forking this repo
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    ///Whether to require contributors to sign off on web-based commits
+    /// Whether to require contributors to sign off on web-based commits
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub open_issues: i64,
@@ -1012,10 +1012,10 @@ pub struct Repository {
     pub master_branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
-    ///Whether anonymous git access is enabled for this repository
+    /// Whether anonymous git access is enabled for this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
-    ///The status of the code search index for this repository
+    /// The status of the code search index for this repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search_index_status: Option<RepositoryCodeSearchIndexStatus>,
 }
@@ -1038,7 +1038,7 @@ pub struct Repository {
         feature = "teams"
     )
 )]
-///License Simple
+/// License Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LicenseSimple {
     pub key: String,
@@ -1103,7 +1103,7 @@ pub struct RepositoryPermissions {
 )]
 crate::open_enum! {
     #[doc =
-    "The policy controlling who can create pull requests: all or collaborators_only."]
+    " The policy controlling who can create pull requests: all or collaborators_only."]
     AllOrCollaboratorsOnly { All = "all", CollaboratorsOnly = "collaborators_only", }
 }
 
@@ -1124,8 +1124,9 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit title:\n\n- `PR_TITLE` - default to the pull request's title.\n- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
+    #[doc = " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
+    " - `PR_TITLE` - default to the pull request's title."] #[doc =
+    " - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
     PrTitleOrCommitOrPrTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
     "COMMIT_OR_PR_TITLE", }
 }
@@ -1147,10 +1148,11 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc =
-    "The default value for a squash merge commit message:\n\n- `PR_BODY` - default to the pull request's body.\n- `COMMIT_MESSAGES` - default to the branch's commit messages.\n- `BLANK` - default to a blank commit message."]
-    PrBodyOrCommitMessagesOrBlank { PrBody = "PR_BODY", CommitMessages =
-    "COMMIT_MESSAGES", Blank = "BLANK", }
+    #[doc = " The default value for a squash merge commit message:"] #[doc = " "] #[doc =
+    " - `PR_BODY` - default to the pull request's body."] #[doc =
+    " - `COMMIT_MESSAGES` - default to the branch's commit messages."] #[doc =
+    " - `BLANK` - default to a blank commit message."] PrBodyOrCommitMessagesOrBlank {
+    PrBody = "PR_BODY", CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
 }
 
 #[cfg(
@@ -1170,8 +1172,9 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit title.\n\n- `PR_TITLE` - default to the pull request's title.\n- `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
+    #[doc = " The default value for a merge commit title."] #[doc = " "] #[doc =
+    " - `PR_TITLE` - default to the pull request's title."] #[doc =
+    " - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
     PrTitleOrMergeMessage { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
 }
 
@@ -1192,9 +1195,11 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc =
-    "The default value for a merge commit message.\n\n- `PR_TITLE` - default to the pull request's title.\n- `PR_BODY` - default to the pull request's body.\n- `BLANK` - default to a blank commit message."]
-    PrBodyOrPrTitleOrBlank { PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
+    #[doc = " The default value for a merge commit message."] #[doc = " "] #[doc =
+    " - `PR_TITLE` - default to the pull request's title."] #[doc =
+    " - `PR_BODY` - default to the pull request's body."] #[doc =
+    " - `BLANK` - default to a blank commit message."] PrBodyOrPrTitleOrBlank { PrBody =
+    "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
 }
 
 #[cfg(
@@ -1213,7 +1218,7 @@ crate::open_enum! {
         feature = "security-advisories"
     )
 )]
-///The status of the code search index for this repository
+/// The status of the code search index for this repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryCodeSearchIndexStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1240,7 +1245,7 @@ pub struct RepositoryCodeSearchIndexStatus {
         feature = "teams"
     )
 )]
-///Code Of Conduct
+/// Code Of Conduct
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeOfConduct {
     pub key: String,
@@ -1253,7 +1258,7 @@ pub struct CodeOfConduct {
 
 #[cfg(any(feature = "oidc", feature = "orgs"))]
 crate::open_enum! {
-    #[doc = "Whether the inclusion was defined at the organization or enterprise level"]
+    #[doc = " Whether the inclusion was defined at the organization or enterprise level"]
     OrganizationOrEnterprise { Organization = "organization", Enterprise = "enterprise",
     }
 }
@@ -1278,8 +1283,8 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc = "The type of the bypass reviewer"] TeamOrRole { Team = "TEAM", Role = "ROLE",
-    }
+    #[doc = " The type of the bypass reviewer"] TeamOrRole { Team = "TEAM", Role =
+    "ROLE", }
 }
 
 #[cfg(
@@ -1302,7 +1307,7 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc = "The bypass mode for the reviewer"] AlwaysOrExempt { Always = "ALWAYS",
+    #[doc = " The bypass mode for the reviewer"] AlwaysOrExempt { Always = "ALWAYS",
     Exempt = "EXEMPT", }
 }
 
@@ -1316,105 +1321,105 @@ crate::open_enum! {
         feature = "security-advisories"
     )
 )]
-///A GitHub repository.
+/// A GitHub repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleRepository {
-    ///A unique identifier of the repository.
+    /// A unique identifier of the repository.
     pub id: i64,
-    ///The GraphQL identifier of the repository.
+    /// The GraphQL identifier of the repository.
     pub node_id: String,
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
-    ///The full, globally unique, name of the repository.
+    /// The full, globally unique, name of the repository.
     pub full_name: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
-    ///Whether the repository is private.
+    /// Whether the repository is private.
     pub private: bool,
-    ///The URL to view the repository on GitHub.com.
+    /// The URL to view the repository on GitHub.com.
     pub html_url: String,
-    ///The repository description.
+    /// The repository description.
     pub description: Option<String>,
-    ///Whether the repository is a fork.
+    /// Whether the repository is a fork.
     pub fork: bool,
-    ///The URL to get more information about the repository from the GitHub API.
+    /// The URL to get more information about the repository from the GitHub API.
     pub url: String,
-    ///A template for the API URL to download the repository as an archive.
+    /// A template for the API URL to download the repository as an archive.
     pub archive_url: String,
-    ///A template for the API URL to list the available assignees for issues in the repository.
+    /// A template for the API URL to list the available assignees for issues in the repository.
     pub assignees_url: String,
-    ///A template for the API URL to create or retrieve a raw Git blob in the repository.
+    /// A template for the API URL to create or retrieve a raw Git blob in the repository.
     pub blobs_url: String,
-    ///A template for the API URL to get information about branches in the repository.
+    /// A template for the API URL to get information about branches in the repository.
     pub branches_url: String,
-    ///A template for the API URL to get information about collaborators of the repository.
+    /// A template for the API URL to get information about collaborators of the repository.
     pub collaborators_url: String,
-    ///A template for the API URL to get information about comments on the repository.
+    /// A template for the API URL to get information about comments on the repository.
     pub comments_url: String,
-    ///A template for the API URL to get information about commits on the repository.
+    /// A template for the API URL to get information about commits on the repository.
     pub commits_url: String,
-    ///A template for the API URL to compare two commits or refs.
+    /// A template for the API URL to compare two commits or refs.
     pub compare_url: String,
-    ///A template for the API URL to get the contents of the repository.
+    /// A template for the API URL to get the contents of the repository.
     pub contents_url: String,
-    ///A template for the API URL to list the contributors to the repository.
+    /// A template for the API URL to list the contributors to the repository.
     pub contributors_url: String,
-    ///The API URL to list the deployments of the repository.
+    /// The API URL to list the deployments of the repository.
     pub deployments_url: String,
-    ///The API URL to list the downloads on the repository.
+    /// The API URL to list the downloads on the repository.
     pub downloads_url: String,
-    ///The API URL to list the events of the repository.
+    /// The API URL to list the events of the repository.
     pub events_url: String,
-    ///The API URL to list the forks of the repository.
+    /// The API URL to list the forks of the repository.
     pub forks_url: String,
-    ///A template for the API URL to get information about Git commits of the repository.
+    /// A template for the API URL to get information about Git commits of the repository.
     pub git_commits_url: String,
-    ///A template for the API URL to get information about Git refs of the repository.
+    /// A template for the API URL to get information about Git refs of the repository.
     pub git_refs_url: String,
-    ///A template for the API URL to get information about Git tags of the repository.
+    /// A template for the API URL to get information about Git tags of the repository.
     pub git_tags_url: String,
-    ///A template for the API URL to get information about issue comments on the repository.
+    /// A template for the API URL to get information about issue comments on the repository.
     pub issue_comment_url: String,
-    ///A template for the API URL to get information about issue events on the repository.
+    /// A template for the API URL to get information about issue events on the repository.
     pub issue_events_url: String,
-    ///A template for the API URL to get information about issues on the repository.
+    /// A template for the API URL to get information about issues on the repository.
     pub issues_url: String,
-    ///A template for the API URL to get information about deploy keys on the repository.
+    /// A template for the API URL to get information about deploy keys on the repository.
     pub keys_url: String,
-    ///A template for the API URL to get information about labels of the repository.
+    /// A template for the API URL to get information about labels of the repository.
     pub labels_url: String,
-    ///The API URL to get information about the languages of the repository.
+    /// The API URL to get information about the languages of the repository.
     pub languages_url: String,
-    ///The API URL to merge branches in the repository.
+    /// The API URL to merge branches in the repository.
     pub merges_url: String,
-    ///A template for the API URL to get information about milestones of the repository.
+    /// A template for the API URL to get information about milestones of the repository.
     pub milestones_url: String,
-    ///A template for the API URL to get information about notifications on the repository.
+    /// A template for the API URL to get information about notifications on the repository.
     pub notifications_url: String,
-    ///A template for the API URL to get information about pull requests on the repository.
+    /// A template for the API URL to get information about pull requests on the repository.
     pub pulls_url: String,
-    ///A template for the API URL to get information about releases on the repository.
+    /// A template for the API URL to get information about releases on the repository.
     pub releases_url: String,
-    ///The API URL to list the stargazers on the repository.
+    /// The API URL to list the stargazers on the repository.
     pub stargazers_url: String,
-    ///A template for the API URL to get information about statuses of a commit.
+    /// A template for the API URL to get information about statuses of a commit.
     pub statuses_url: String,
-    ///The API URL to list the subscribers on the repository.
+    /// The API URL to list the subscribers on the repository.
     pub subscribers_url: String,
-    ///The API URL to subscribe to notifications for this repository.
+    /// The API URL to subscribe to notifications for this repository.
     pub subscription_url: String,
-    ///The API URL to get information about tags on the repository.
+    /// The API URL to get information about tags on the repository.
     pub tags_url: String,
-    ///The API URL to list the teams on the repository.
+    /// The API URL to list the teams on the repository.
     pub teams_url: String,
-    ///A template for the API URL to create or retrieve a raw Git tree of the repository.
+    /// A template for the API URL to create or retrieve a raw Git tree of the repository.
     pub trees_url: String,
-    ///The API URL to list the hooks on the repository.
+    /// The API URL to list the hooks on the repository.
     pub hooks_url: String,
 }
 
 #[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
-///Group of enterprise owners and/or members
+/// Group of enterprise owners and/or members
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct EnterpriseTeam {
     pub id: i64,
@@ -1423,20 +1428,20 @@ pub struct EnterpriseTeam {
     pub description: Option<String>,
     pub slug: String,
     pub url: String,
-    ///Retired: this field will not be returned with GHEC enterprise teams.
+    /// Retired: this field will not be returned with GHEC enterprise teams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_to_organizations: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_selection_type: Option<String>,
     pub group_id: Option<String>,
-    ///Retired: this field will not be returned with GHEC enterprise teams.
+    /// Retired: this field will not be returned with GHEC enterprise teams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
     pub html_url: String,
     pub members_url: String,
     pub created_at: String,
     pub updated_at: String,
-    ///Whether team members will receive notifications when the team is mentioned.
+    /// Whether team members will receive notifications when the team is mentioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
 }
@@ -1444,7 +1449,7 @@ pub struct EnterpriseTeam {
 #[cfg(any(feature = "copilot", feature = "enterprise-teams", feature = "teams"))]
 crate::open_enum! {
     #[doc =
-    "Whether team members will receive notifications when the team is mentioned."]
+    " Whether team members will receive notifications when the team is mentioned."]
     EnterpriseTeamNotificationSetting { NotificationsEnabled = "notifications_enabled",
     NotificationsDisabled = "notifications_disabled", }
 }
@@ -1457,7 +1462,7 @@ crate::open_enum! {
         feature = "orgs"
     )
 )]
-///A GitHub organization.
+/// A GitHub organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationSimple {
     pub login: String,
@@ -1475,51 +1480,51 @@ pub struct OrganizationSimple {
 }
 
 #[cfg(any(feature = "activity", feature = "issues"))]
-///Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
+/// Color-coded labels help you categorize and filter your issues (just like labels in Gmail).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Label {
-    ///Unique identifier for the label.
+    /// Unique identifier for the label.
     pub id: i64,
     pub node_id: String,
-    ///URL for the label
+    /// URL for the label
     pub url: String,
-    ///The name of the label.
+    /// The name of the label.
     pub name: String,
-    ///Optional description of the label, such as its purpose.
+    /// Optional description of the label, such as its purpose.
     pub description: Option<String>,
-    ///6-character hex code, without the leading #, identifying the color
+    /// 6-character hex code, without the leading #, identifying the color
     pub color: String,
-    ///Whether this label comes by default in a new repository.
+    /// Whether this label comes by default in a new repository.
     pub default: bool,
 }
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
-///Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
+/// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Issue {
     pub id: i64,
     pub node_id: String,
-    ///URL for the issue
+    /// URL for the issue
     pub url: String,
     pub repository_url: String,
     pub labels_url: String,
     pub comments_url: String,
     pub events_url: String,
     pub html_url: String,
-    ///Number uniquely identifying the issue within its repository
+    /// Number uniquely identifying the issue within its repository
     pub number: i64,
-    ///State of the issue; either 'open' or 'closed'
+    /// State of the issue; either 'open' or 'closed'
     pub state: String,
-    ///The reason for the current state
+    /// The reason for the current state
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<IssueStateReason>,
-    ///Title of the issue
+    /// Title of the issue
     pub title: String,
-    ///Contents of the issue
+    /// Contents of the issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub user: Option<SimpleUser>,
-    ///Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
+    /// Labels to associate with this issue; pass one or more label names to replace the set of labels on this issue; send an empty array to clear all labels from the issue; note that the labels are silently dropped for users without push access to the repository
     pub labels: Vec<IssueLabelsItem>,
     pub assignee: Option<SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1544,29 +1549,29 @@ pub struct Issue {
     pub body_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline_url: Option<String>,
-    ///The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
+    /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<IssueType>,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    ///Sub-issues Summary
+    /// Sub-issues Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_issues_summary: Option<SubIssuesSummary>,
-    ///URL to get the parent issue of this issue, if it is a sub-issue
+    /// URL to get the parent issue of this issue, if it is a sub-issue
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_issue_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_comment: Option<IssueComment>,
-    ///Issue Dependencies Summary
+    /// Issue Dependencies Summary
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_dependencies_summary: Option<IssueDependenciesSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1575,7 +1580,7 @@ pub struct Issue {
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
 crate::open_enum! {
-    #[doc = "The reason for the current state"] IssueStateReason { Completed =
+    #[doc = " The reason for the current state"] IssueStateReason { Completed =
     "completed", Reopened = "reopened", NotPlanned = "not_planned", Duplicate =
     "duplicate", }
 }
@@ -1584,7 +1589,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssueLabelsItem {
-    StringType(String),
+    String(String),
     Variant1(IssueLabelsItemVariant1),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -1620,7 +1625,7 @@ pub struct IssueLabelsItemVariant1 {
         feature = "search"
     )
 )]
-///A collection of related issues and pull requests.
+/// A collection of related issues and pull requests.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Milestone {
     pub url: String,
@@ -1628,11 +1633,11 @@ pub struct Milestone {
     pub labels_url: String,
     pub id: i64,
     pub node_id: String,
-    ///The number of the milestone.
+    /// The number of the milestone.
     pub number: i64,
-    ///The state of the milestone.
+    /// The state of the milestone.
     pub state: OpenOrClosed,
-    ///The title of the milestone.
+    /// The title of the milestone.
     pub title: String,
     pub description: Option<String>,
     pub creator: Option<SimpleUser>,
@@ -1656,7 +1661,7 @@ pub struct Milestone {
     )
 )]
 crate::open_enum! {
-    #[doc = "The state of the milestone."] OpenOrClosed { Open = "open", Closed =
+    #[doc = " The state of the milestone."] OpenOrClosed { Open = "open", Closed =
     "closed", }
 }
 
@@ -1688,27 +1693,27 @@ pub struct IssuePullRequest {
         feature = "search"
     )
 )]
-///The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
+/// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueType {
-    ///The unique identifier of the issue type.
+    /// The unique identifier of the issue type.
     pub id: i64,
-    ///The node identifier of the issue type.
+    /// The node identifier of the issue type.
     pub node_id: String,
-    ///The name of the issue type.
+    /// The name of the issue type.
     pub name: String,
-    ///The description of the issue type.
+    /// The description of the issue type.
     pub description: Option<String>,
-    ///The color of the issue type.
+    /// The color of the issue type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<IssueTypeColor>,
-    ///The time the issue type created.
+    /// The time the issue type created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    ///The time the issue type last updated.
+    /// The time the issue type last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    ///The enabled state of the issue type.
+    /// The enabled state of the issue type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
 }
@@ -1724,7 +1729,7 @@ pub struct IssueType {
     )
 )]
 crate::open_enum! {
-    #[doc = "The color of the issue type."] IssueTypeColor { Gray = "gray", Blue =
+    #[doc = " The color of the issue type."] IssueTypeColor { Gray = "gray", Blue =
     "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red = "red", Pink =
     "pink", Purple = "purple", }
 }
@@ -1742,7 +1747,7 @@ crate::open_enum! {
     )
 )]
 crate::open_enum! {
-    #[doc = "How the author is associated with the repository."] AuthorAssociation {
+    #[doc = " How the author is associated with the repository."] AuthorAssociation {
     Collaborator = "COLLABORATOR", Contributor = "CONTRIBUTOR", FirstTimer =
     "FIRST_TIMER", FirstTimeContributor = "FIRST_TIME_CONTRIBUTOR", Mannequin =
     "MANNEQUIN", Member = "MEMBER", None = "NONE", Owner = "OWNER", }
@@ -1758,7 +1763,7 @@ crate::open_enum! {
         feature = "search"
     )
 )]
-///Reaction Rollup
+/// Reaction Rollup
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReactionRollup {
     pub url: String,
@@ -1783,7 +1788,7 @@ pub struct ReactionRollup {
         feature = "search"
     )
 )]
-///Sub-issues Summary
+/// Sub-issues Summary
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SubIssuesSummary {
     pub total: i64,
@@ -1799,15 +1804,15 @@ pub struct SubIssuesSummary {
         feature = "search"
     )
 )]
-///Comments provide a way for people to collaborate on an issue.
+/// Comments provide a way for people to collaborate on an issue.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueComment {
-    ///Unique identifier of the issue comment
+    /// Unique identifier of the issue comment
     pub id: i64,
     pub node_id: String,
-    ///URL for the issue comment
+    /// URL for the issue comment
     pub url: String,
-    ///Contents of the issue comment
+    /// Contents of the issue comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1819,18 +1824,18 @@ pub struct IssueComment {
     pub created_at: String,
     pub updated_at: String,
     pub issue_url: String,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_association: Option<AuthorAssociation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<Integration>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
-    ///Context around who pinned an issue comment and when it was pinned.
+    /// Context around who pinned an issue comment and when it was pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<NullablePinnedIssueComment>,
-    ///Details about why an issue comment was minimized.
+    /// Details about why an issue comment was minimized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<NullableIssueCommentMinimized>,
 }
@@ -1843,7 +1848,7 @@ pub struct IssueComment {
         feature = "search"
     )
 )]
-///Context around who pinned an issue comment and when it was pinned.
+/// Context around who pinned an issue comment and when it was pinned.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullablePinnedIssueComment {
     pub pinned_at: String,
@@ -1858,10 +1863,10 @@ pub struct NullablePinnedIssueComment {
         feature = "search"
     )
 )]
-///Details about why an issue comment was minimized.
+/// Details about why an issue comment was minimized.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct NullableIssueCommentMinimized {
-    ///The reason the comment was minimized.
+    /// The reason the comment was minimized.
     pub reason: Option<String>,
 }
 
@@ -1873,7 +1878,7 @@ pub struct NullableIssueCommentMinimized {
         feature = "search"
     )
 )]
-///Issue Dependencies Summary
+/// Issue Dependencies Summary
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueDependenciesSummary {
     pub blocked_by: i64,
@@ -1890,23 +1895,23 @@ pub struct IssueDependenciesSummary {
         feature = "search"
     )
 )]
-///A value assigned to an issue field
+/// A value assigned to an issue field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldValue {
-    ///Unique identifier for the issue field.
+    /// Unique identifier for the issue field.
     pub issue_field_id: i64,
-    ///The human-readable name of the issue field.
+    /// The human-readable name of the issue field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_name: Option<String>,
     pub node_id: String,
-    ///The data type of the issue field
+    /// The data type of the issue field
     pub data_type: IssueFieldValueDataType,
-    ///The value of the issue field
+    /// The value of the issue field
     pub value: Option<IssueFieldValueValue>,
-    ///Details about the selected option (only present for single_select fields)
+    /// Details about the selected option (only present for single_select fields)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_select_option: Option<IssueFieldValueSingleSelectOption>,
-    ///Details about the selected options
+    /// Details about the selected options
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_select_options: Option<Vec<IssueFieldValueMultiSelectOptionsItem>>,
 }
@@ -1920,7 +1925,7 @@ pub struct IssueFieldValue {
     )
 )]
 crate::open_enum! {
-    #[doc = "The data type of the issue field"] IssueFieldValueDataType { Text = "text",
+    #[doc = " The data type of the issue field"] IssueFieldValueDataType { Text = "text",
     SingleSelect = "single_select", MultiSelect = "multi_select", Number = "number", Date
     = "date", }
 }
@@ -1933,11 +1938,11 @@ crate::open_enum! {
         feature = "search"
     )
 )]
-///The value of the issue field
+/// The value of the issue field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssueFieldValueValue {
-    StringType(String),
+    String(String),
     Number(f64),
     Integer(i64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -1952,14 +1957,14 @@ pub enum IssueFieldValueValue {
         feature = "search"
     )
 )]
-///Details about the selected option (only present for single_select fields)
+/// Details about the selected option (only present for single_select fields)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldValueSingleSelectOption {
-    ///Unique identifier for the option.
+    /// Unique identifier for the option.
     pub id: i64,
-    ///The name of the option
+    /// The name of the option
     pub name: String,
-    ///The color of the option
+    /// The color of the option
     pub color: String,
 }
 
@@ -1973,16 +1978,16 @@ pub struct IssueFieldValueSingleSelectOption {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldValueMultiSelectOptionsItem {
-    ///Unique identifier for the option.
+    /// Unique identifier for the option.
     pub id: i64,
-    ///The name of the option
+    /// The name of the option
     pub name: String,
-    ///The color of the option
+    /// The color of the option
     pub color: String,
 }
 
 #[cfg(any(feature = "actions", feature = "activity", feature = "checks"))]
-///Pull Request Minimal
+/// Pull Request Minimal
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestMinimal {
     pub id: i64,
@@ -2026,17 +2031,17 @@ pub struct PullRequestReviewEventReviewLinksHtml {
 }
 
 #[cfg(any(feature = "activity", feature = "repos"))]
-///Data related to a release.
+/// Data related to a release.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReleaseAsset {
     pub url: String,
     pub browser_download_url: String,
     pub id: i64,
     pub node_id: String,
-    ///The file name of the asset.
+    /// The file name of the asset.
     pub name: String,
     pub label: Option<String>,
-    ///State of the release asset.
+    /// State of the release asset.
     pub state: UploadedOrOpen,
     pub content_type: String,
     pub size: i64,
@@ -2049,8 +2054,8 @@ pub struct ReleaseAsset {
 
 #[cfg(any(feature = "activity", feature = "repos"))]
 crate::open_enum! {
-    #[doc = "State of the release asset."] UploadedOrOpen { Uploaded = "uploaded", Open =
-    "open", }
+    #[doc = " State of the release asset."] UploadedOrOpen { Uploaded = "uploaded", Open
+    = "open", }
 }
 
 #[cfg(
@@ -2080,7 +2085,7 @@ pub struct ActivityListPublicEventsError503 {
 }
 
 #[cfg(any(feature = "gists", feature = "users"))]
-///Public User
+/// Public User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PublicUser {
     pub login: String,
@@ -2184,14 +2189,14 @@ crate::open_enum! {
         feature = "teams"
     )
 )]
-///Minimal Repository
+/// Minimal Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct MinimalRepository {
     pub id: i64,
     pub node_id: String,
     pub name: String,
     pub full_name: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
     pub private: bool,
     pub html_url: String,
@@ -2254,7 +2259,7 @@ pub struct MinimalRepository {
     pub stargazers_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchers_count: Option<i64>,
-    ///The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
+    /// The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2279,7 +2284,7 @@ pub struct MinimalRepository {
     pub has_discussions: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
+    /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2306,7 +2311,7 @@ pub struct MinimalRepository {
     pub subscribers_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_count: Option<i64>,
-    ///Code Of Conduct
+    /// Code Of Conduct
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_of_conduct: Option<CodeOfConduct>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2323,7 +2328,7 @@ pub struct MinimalRepository {
     pub web_commit_signoff_required: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_and_analysis: Option<SecurityAndAnalysis>,
-    ///The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
+    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -2410,14 +2415,14 @@ pub struct MinimalRepositoryLicense {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAndAnalysis {
-    /**Enable or disable GitHub Advanced Security for the repository.
-
-For standalone Code Scanning or Secret Protection products, this parameter cannot be used.*/
+    /// Enable or disable GitHub Advanced Security for the repository.
+    ///
+    /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_security: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<SecurityAndAnalysisAdvancedSecurity>,
-    ///Enable or disable Dependabot security updates for the repository.
+    /// Enable or disable Dependabot security updates for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_security_updates: Option<SecurityAndAnalysisAdvancedSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2460,9 +2465,9 @@ For standalone Code Scanning or Secret Protection products, this parameter canno
         feature = "teams"
     )
 )]
-/**Enable or disable GitHub Advanced Security for the repository.
-
-For standalone Code Scanning or Secret Protection products, this parameter cannot be used.*/
+/// Enable or disable GitHub Advanced Security for the repository.
+///
+/// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SecurityAndAnalysisAdvancedSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2513,7 +2518,7 @@ crate::open_enum! {
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
-    ///The bypass reviewers for secret scanning delegated bypass
+    /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
         Vec<SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
@@ -2541,13 +2546,42 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
-    ///The ID of the team or role selected as a bypass reviewer
+    /// The ID of the team or role selected as a bypass reviewer
     pub reviewer_id: i64,
-    ///The type of the bypass reviewer
+    /// The type of the bypass reviewer
     pub reviewer_type: TeamOrRole,
-    ///The bypass mode for the reviewer
+    /// The bypass mode for the reviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<AlwaysOrExempt>,
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "agents",
+        feature = "checks",
+        feature = "code-security",
+        feature = "codespaces",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "migrations",
+        feature = "orgs",
+        feature = "packages",
+        feature = "repos",
+        feature = "search",
+        feature = "security-advisories",
+        feature = "teams"
+    )
+)]
+impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(reviewer_id: i64, reviewer_type: TeamOrRole) -> Self {
+        SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
+            reviewer_id,
+            reviewer_type,
+            mode: None,
+        }
+    }
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
@@ -2574,14 +2608,14 @@ pub struct OrganizationFullPlan {
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest {
-    ///List of repository IDs to enable for GitHub Actions.
+    /// List of repository IDs to enable for GitHub Actions.
     pub selected_repository_ids: Vec<i64>,
 }
 
 #[cfg(any(feature = "actions", feature = "copilot"))]
 crate::open_enum! {
     #[doc =
-    "The policy that controls whether self-hosted runners can be used by repositories in the organization"]
+    " The policy that controls whether self-hosted runners can be used by repositories in the organization"]
     AllOrSelectedOrNoneType { All = "all", Selected = "selected", None = "none", }
 }
 
@@ -2593,14 +2627,14 @@ pub struct ActionsListOrgSecretsResponse {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-///Secrets for GitHub Actions for an organization.
+/// Secrets for GitHub Actions for an organization.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationActionsSecret {
-    ///The name of the secret.
+    /// The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
-    ///Visibility of a secret
+    /// Visibility of a secret
     pub visibility: AllOrPrivateOrSelected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -2616,17 +2650,17 @@ pub struct OrganizationActionsSecret {
     )
 )]
 crate::open_enum! {
-    #[doc = "Visibility of a secret"] AllOrPrivateOrSelected { All = "all", Private =
+    #[doc = " Visibility of a secret"] AllOrPrivateOrSelected { All = "all", Private =
     "private", Selected = "selected", }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-///The public key used for setting Actions Secrets.
+/// The public key used for setting Actions Secrets.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsPublicKey {
-    ///The identifier for the key.
+    /// The identifier for the key.
     pub key_id: String,
-    ///The Base64 encoded public key.
+    /// The Base64 encoded public key.
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -2649,7 +2683,7 @@ pub struct ActionsPublicKey {
 )]
 crate::open_enum! {
     #[doc =
-    "Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
+    " Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
     AllOrPrivateOrSelected2 { All = "all", Private = "private", Selected = "selected", }
 }
 
@@ -2658,7 +2692,7 @@ crate::open_enum! {
 #[serde(untagged)]
 pub enum ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
     Integer(i64),
-    StringType(String),
+    String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -2686,18 +2720,18 @@ pub struct ActionsListOrgVariablesResponse {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-///Organization variable for GitHub Actions.
+/// Organization variable for GitHub Actions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationActionsVariable {
-    ///The name of the variable.
+    /// The name of the variable.
     pub name: String,
-    ///The value of the variable.
+    /// The value of the variable.
     pub value: String,
-    ///The date and time at which the variable was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the variable was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub created_at: String,
-    ///The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
-    ///Visibility of a variable
+    /// Visibility of a variable
     pub visibility: AllOrPrivateOrSelected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -2706,30 +2740,46 @@ pub struct OrganizationActionsVariable {
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsCreateOrgVariableRequest {
-    ///The name of the variable.
+    /// The name of the variable.
     pub name: String,
-    ///The value of the variable.
+    /// The value of the variable.
     pub value: String,
-    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
+    /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
     pub visibility: AllOrPrivateOrSelected2,
-    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
+    /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
+}
+#[cfg(any(feature = "actions", feature = "agents"))]
+impl ActionsCreateOrgVariableRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(
+        name: String,
+        value: String,
+        visibility: AllOrPrivateOrSelected2,
+    ) -> Self {
+        ActionsCreateOrgVariableRequest {
+            name,
+            value,
+            visibility,
+            selected_repository_ids: None,
+        }
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsUpdateOrgVariableRequest {
-    ///The name of the variable.
+    /// The name of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The value of the variable.
+    /// The value of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    ///The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
+    /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<AllOrPrivateOrSelected2>,
-    ///An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
+    /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
@@ -2737,11 +2787,11 @@ pub struct ActionsUpdateOrgVariableRequest {
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsListAttestationsBulkRequest {
-    ///List of subject digests to fetch attestations for.
+    /// List of subject digests to fetch attestations for.
     pub subject_digests: Vec<String>,
-    /**Optional filter for fetching attestations with a given predicate type.
-This option accepts `provenance`, `sbom`, `release`, or freeform text
-for custom predicate types.*/
+    /// Optional filter for fetching attestations with a given predicate type.
+    /// This option accepts `provenance`, `sbom`, `release`, or freeform text
+    /// for custom predicate types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicate_type: Option<String>,
 }
@@ -2749,7 +2799,7 @@ for custom predicate types.*/
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsBulkResponse {
-    ///Mapping of subject digest to bundles.
+    /// Mapping of subject digest to bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations_subject_digests: Option<
         std::collections::BTreeMap<
@@ -2759,7 +2809,7 @@ pub struct OrgsListAttestationsBulkResponse {
             >,
         >,
     >,
-    ///Information about the current page.
+    /// Information about the current page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_info: Option<OrgsListAttestationsBulkResponsePageInfo>,
 }
@@ -2767,7 +2817,7 @@ pub struct OrgsListAttestationsBulkResponse {
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
-    ///The bundle of the attestation.
+    /// The bundle of the attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<
         OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
@@ -2779,7 +2829,7 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
 }
 
 #[cfg(any(feature = "orgs", feature = "repos", feature = "users"))]
-///The bundle of the attestation.
+/// The bundle of the attestation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
@@ -2795,25 +2845,25 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBu
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
-///Information about the current page.
+/// Information about the current page.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsListAttestationsBulkResponsePageInfo {
-    ///Indicates whether there is a next page.
+    /// Indicates whether there is a next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_next: Option<bool>,
-    ///Indicates whether there is a previous page.
+    /// Indicates whether there is a previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_previous: Option<bool>,
-    ///The cursor to the next page.
+    /// The cursor to the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
-    ///The cursor to the previous page.
+    /// The cursor to the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
-///The request body must include either `subject_digests` or `attestation_ids`, but not both.
+/// The request body must include either `subject_digests` or `attestation_ids`, but not both.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum OrgsDeleteAttestationsBulkRequest {
@@ -2826,14 +2876,14 @@ pub enum OrgsDeleteAttestationsBulkRequest {
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsDeleteAttestationsBulkRequestVariant0 {
-    ///List of subject digests associated with the artifact attestations to delete.
+    /// List of subject digests associated with the artifact attestations to delete.
     pub subject_digests: Vec<String>,
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
-    ///List of unique IDs associated with the artifact attestations to delete.
+    /// List of unique IDs associated with the artifact attestations to delete.
     pub attestation_ids: Vec<i64>,
 }
 
@@ -2852,7 +2902,7 @@ pub struct OrgsDeleteAttestationsBulkRequestVariant1 {
         feature = "teams"
     )
 )]
-///Groups of organization members that gives permissions on specified repositories.
+/// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Team {
     pub id: i64,
@@ -2871,17 +2921,17 @@ pub struct Team {
     pub html_url: String,
     pub members_url: String,
     pub repositories_url: String,
-    ///The ownership type of the team
+    /// The ownership type of the team
     pub r#type: EnterpriseOrOrganization,
-    /**How the team's access to the repository was granted. This property is only
-present when the team is returned in a repository context, such as
-`GET /repos/{owner}/{repo}/teams`.*/
+    /// How the team's access to the repository was granted. This property is only
+    /// present when the team is returned in a repository context, such as
+    /// `GET /repos/{owner}/{repo}/teams`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_source: Option<DirectOrOrganizationOrEnterprise>,
-    ///Unique identifier of the organization to which this team belongs
+    /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
-    ///Unique identifier of the enterprise to which this team belongs
+    /// Unique identifier of the enterprise to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
     pub parent: Option<TeamSimple>,
@@ -2927,7 +2977,7 @@ pub struct TeamPermissions {
     )
 )]
 crate::open_enum! {
-    #[doc = "The ownership type of the team"] EnterpriseOrOrganization { Enterprise =
+    #[doc = " The ownership type of the team"] EnterpriseOrOrganization { Enterprise =
     "enterprise", Organization = "organization", }
 }
 
@@ -2948,9 +2998,10 @@ crate::open_enum! {
 )]
 crate::open_enum! {
     #[doc =
-    "How the team's access to the repository was granted. This property is only\npresent when the team is returned in a repository context, such as\n`GET /repos/{owner}/{repo}/teams`."]
-    DirectOrOrganizationOrEnterprise { Direct = "direct", Organization = "organization",
-    Enterprise = "enterprise", }
+    " How the team's access to the repository was granted. This property is only"] #[doc
+    = " present when the team is returned in a repository context, such as"] #[doc =
+    " `GET /repos/{owner}/{repo}/teams`."] DirectOrOrganizationOrEnterprise { Direct =
+    "direct", Organization = "organization", Enterprise = "enterprise", }
 }
 
 #[cfg(
@@ -2968,50 +3019,50 @@ crate::open_enum! {
         feature = "teams"
     )
 )]
-///Groups of organization members that gives permissions on specified repositories.
+/// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamSimple {
-    ///Unique identifier of the team
+    /// Unique identifier of the team
     pub id: i64,
     pub node_id: String,
-    ///URL for the team
+    /// URL for the team
     pub url: String,
     pub members_url: String,
-    ///Name of the team
+    /// Name of the team
     pub name: String,
-    ///Description of the team
+    /// Description of the team
     pub description: Option<String>,
-    ///Permission that the team will have for its repositories
+    /// Permission that the team will have for its repositories
     pub permission: String,
-    ///The level of privacy this team should have
+    /// The level of privacy this team should have
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<String>,
-    ///The notification setting the team has set
+    /// The notification setting the team has set
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<String>,
     pub html_url: String,
     pub repositories_url: String,
     pub slug: String,
-    ///Distinguished Name (DN) that team maps to within LDAP environment
+    /// Distinguished Name (DN) that team maps to within LDAP environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
-    ///The ownership type of the team
+    /// The ownership type of the team
     pub r#type: EnterpriseOrOrganization,
-    ///Unique identifier of the organization to which this team belongs
+    /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
-    ///Unique identifier of the enterprise to which this team belongs
+    /// Unique identifier of the enterprise to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
 
 #[cfg(any(feature = "copilot-spaces", feature = "repos"))]
 crate::open_enum! {
-    #[doc = "The collaborator actor type."] Team2 { Team = "Team", }
+    #[doc = " The collaborator actor type."] Team2 { Team = "Team", }
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
-///Organization Invitation
+/// Organization Invitation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrganizationInvitation {
     pub id: i64,
@@ -3023,7 +3074,7 @@ pub struct OrganizationInvitation {
     pub failed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_reason: Option<String>,
-    ///A GitHub user.
+    /// A GitHub user.
     pub inviter: SimpleUser,
     pub team_count: i64,
     pub node_id: String,
@@ -3042,7 +3093,7 @@ pub struct OrgsListAppInstallationsResponse {
 #[cfg(any(feature = "orgs", feature = "teams"))]
 crate::open_enum! {
     #[doc =
-    "The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation."]
+    " The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation."]
     ActiveOrPending { Active = "active", Pending = "pending", }
 }
 
@@ -3057,7 +3108,7 @@ pub struct OrgsRemoveOutsideCollaboratorError422 {
 
 #[cfg(any(feature = "issues", feature = "projects", feature = "pulls"))]
 crate::open_enum! {
-    #[doc = "The current state of the project."] OpenOrClosed2 { Open = "open", Closed =
+    #[doc = " The current state of the project."] OpenOrClosed2 { Open = "open", Closed =
     "closed", }
 }
 
@@ -3069,7 +3120,7 @@ crate::open_enum! {
         feature = "repos"
     )
 )]
-///Pull Request Simple
+/// Pull Request Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimple {
     pub url: String,
@@ -3110,14 +3161,14 @@ pub struct PullRequestSimple {
     pub base: PullRequestSimpleHead,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    ///The status of auto merging a pull request.
+    /// The status of auto merging a pull request.
     pub auto_merge: Option<AutoMerge>,
-    ///The stack information associated with a pull request.
+    /// The stack information associated with a pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<PullRequestStack>,
-    ///Indicates whether or not the pull request is a draft.
+    /// Indicates whether or not the pull request is a draft.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
 }
@@ -3153,7 +3204,7 @@ pub struct PullRequestSimpleLabelsItem {
 pub struct PullRequestSimpleHead {
     pub label: String,
     pub r#ref: String,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     pub repo: Repository,
     pub sha: String,
     pub user: Option<SimpleUser>,
@@ -3169,21 +3220,21 @@ pub struct PullRequestSimpleHead {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimpleLinks {
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub comments: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub commits: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub statuses: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub html: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub issue: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub review_comments: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     pub review_comment: Link,
-    ///Hypermedia Link
+    /// Hypermedia Link
     #[serde(rename = "self")]
     pub self_: Link,
 }
@@ -3196,7 +3247,7 @@ pub struct PullRequestSimpleLinks {
         feature = "repos"
     )
 )]
-///Hypermedia Link
+/// Hypermedia Link
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Link {
     pub href: String,
@@ -3210,16 +3261,16 @@ pub struct Link {
         feature = "repos"
     )
 )]
-///The status of auto merging a pull request.
+/// The status of auto merging a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AutoMerge {
-    ///A GitHub user.
+    /// A GitHub user.
     pub enabled_by: SimpleUser,
-    ///The merge method to use.
+    /// The merge method to use.
     pub merge_method: MergeOrSquashOrRebase,
-    ///Title for the merge commit message.
+    /// Title for the merge commit message.
     pub commit_title: String,
-    ///Commit message for the merge commit.
+    /// Commit message for the merge commit.
     pub commit_message: String,
 }
 
@@ -3232,8 +3283,8 @@ pub struct AutoMerge {
     )
 )]
 crate::open_enum! {
-    #[doc = "The merge method to use."] MergeOrSquashOrRebase { Merge = "merge", Squash =
-    "squash", Rebase = "rebase", }
+    #[doc = " The merge method to use."] MergeOrSquashOrRebase { Merge = "merge", Squash
+    = "squash", Rebase = "rebase", }
 }
 
 #[cfg(
@@ -3244,20 +3295,20 @@ crate::open_enum! {
         feature = "repos"
     )
 )]
-///The stack information associated with a pull request.
+/// The stack information associated with a pull request.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStack {
     pub base: PullRequestStackBase,
-    ///The total number of pull requests in the stack.
+    /// The total number of pull requests in the stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
-    ///The one-based position of this pull request within the stack, where 1 is the bottom of the stack.
+    /// The one-based position of this pull request within the stack, where 1 is the bottom of the stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    ///The ID of the stack that this pull request belongs to.
+    /// The ID of the stack that this pull request belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    ///The number of the stack that this pull request belongs to.
+    /// The number of the stack that this pull request belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
@@ -3273,9 +3324,9 @@ pub struct PullRequestStack {
 )]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackBase {
-    ///The base ref of the stack this pull request belongs to.
+    /// The base ref of the stack this pull request belongs to.
     pub r#ref: String,
-    ///The base SHA of the stack this pull request belongs to.
+    /// The base SHA of the stack this pull request belongs to.
     pub sha: String,
 }
 
@@ -3284,47 +3335,47 @@ pub struct PullRequestStackBase {
 #[serde(untagged)]
 pub enum ProjectsCreateViewForOrgRequestSortByItemItem {
     Integer(i64),
-    StringType(String),
+    String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
-///Default value of the property
+/// Default value of the property
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CustomPropertyDefaultValue {
-    StringType(String),
+    String(String),
     Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
-///Custom property name and associated value
+/// Custom property name and associated value
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomPropertyValue {
-    ///The name of the property
+    /// The name of the property
     pub property_name: String,
-    ///The value assigned to the property
+    /// The value assigned to the property
     pub value: Option<CustomPropertyDefaultValue>,
 }
 
 #[cfg(any(feature = "repos", feature = "users"))]
 crate::open_enum! {
-    #[doc = "The visibility of the repository."] PublicOrPrivate { Public = "public",
+    #[doc = " The visibility of the repository."] PublicOrPrivate { Public = "public",
     Private = "private", }
 }
 
 #[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-///Full Repository
+/// Full Repository
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FullRepository {
     pub id: i64,
     pub node_id: String,
     pub name: String,
     pub full_name: String,
-    ///A GitHub user.
+    /// A GitHub user.
     pub owner: SimpleUser,
     pub private: bool,
     pub html_url: String,
@@ -3377,7 +3428,7 @@ pub struct FullRepository {
     pub forks_count: i64,
     pub stargazers_count: i64,
     pub watchers_count: i64,
-    ///The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
+    /// The size of the repository, in kilobytes. Size is calculated hourly. When a repository is initially created, the size is 0.
     pub size: i64,
     pub default_branch: String,
     pub open_issues_count: i64,
@@ -3394,13 +3445,13 @@ pub struct FullRepository {
     pub has_discussions: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
-    ///The policy controlling who can create pull requests: all or collaborators_only.
+    /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_creation_policy: Option<AllOrCollaboratorsOnly>,
     pub archived: bool,
-    ///Returns whether or not this repository disabled.
+    /// Returns whether or not this repository disabled.
     pub disabled: bool,
-    ///The repository visibility: public, private, or internal.
+    /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: String,
@@ -3426,30 +3477,30 @@ pub struct FullRepository {
     pub allow_update_branch: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
-    /**The default value for a squash merge commit title:
-
-- `PR_TITLE` - default to the pull request's title.
-- `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).*/
+    /// The default value for a squash merge commit title:
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_title: Option<PrTitleOrCommitOrPrTitle>,
-    /**The default value for a squash merge commit message:
-
-- `PR_BODY` - default to the pull request's body.
-- `COMMIT_MESSAGES` - default to the branch's commit messages.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a squash merge commit message:
+    ///
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash_merge_commit_message: Option<PrBodyOrCommitMessagesOrBlank>,
-    /**The default value for a merge commit title.
-
-  - `PR_TITLE` - default to the pull request's title.
-  - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).*/
+    /// The default value for a merge commit title.
+    ///
+    ///   - `PR_TITLE` - default to the pull request's title.
+    ///   - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_title: Option<PrTitleOrMergeMessage>,
-    /**The default value for a merge commit message.
-
-- `PR_TITLE` - default to the pull request's title.
-- `PR_BODY` - default to the pull request's body.
-- `BLANK` - default to a blank commit message.*/
+    /// The default value for a merge commit message.
+    ///
+    /// - `PR_TITLE` - default to the pull request's title.
+    /// - `PR_BODY` - default to the pull request's body.
+    /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3461,10 +3512,10 @@ pub struct FullRepository {
     pub license: Option<LicenseSimple>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<SimpleUser>,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Repository>,
-    ///A repository on GitHub.
+    /// A repository on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Repository>,
     pub forks: i64,
@@ -3472,15 +3523,15 @@ pub struct FullRepository {
     pub master_branch: Option<String>,
     pub open_issues: i64,
     pub watchers: i64,
-    ///Whether anonymous git access is allowed.
+    /// Whether anonymous git access is allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
-    ///Code of Conduct Simple
+    /// Code of Conduct Simple
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_of_conduct: Option<CodeOfConductSimple>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_and_analysis: Option<SecurityAndAnalysis>,
-    ///The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
+    /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -3505,7 +3556,7 @@ pub struct FullRepositoryPermissions {
 }
 
 #[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
-///Code of Conduct Simple
+/// Code of Conduct Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeOfConductSimple {
     pub url: String,
@@ -3515,18 +3566,18 @@ pub struct CodeOfConductSimple {
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
-///The historical version of a ruleset
+/// The historical version of a ruleset
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RulesetVersion {
-    ///The ID of the previous version of the ruleset
+    /// The ID of the previous version of the ruleset
     pub version_id: i64,
-    ///The actor who updated the ruleset
+    /// The actor who updated the ruleset
     pub actor: RulesetVersionActor,
     pub updated_at: String,
 }
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
-///The actor who updated the ruleset
+/// The actor who updated the ruleset
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RulesetVersionActor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3538,32 +3589,34 @@ pub struct RulesetVersionActor {
 #[cfg(any(feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RulesetVersionWithState {
-    ///The ID of the previous version of the ruleset
+    /// The ID of the previous version of the ruleset
     pub version_id: i64,
-    ///The actor who updated the ruleset
+    /// The actor who updated the ruleset
     pub actor: RulesetVersionActor,
     pub updated_at: String,
-    ///The state of the ruleset version
+    /// The state of the ruleset version
     pub state: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(any(feature = "code-scanning", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
-    "CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.\nIf you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied."]
+    " CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured."]
+    #[doc =
+    " If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied."]
     DefaultTypeOrExtended { Default = "default", Extended = "extended", }
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
 crate::open_enum! {
-    #[doc = "The phase of the lifecycle that the job is currently in."] JobStatus {
+    #[doc = " The phase of the lifecycle that the job is currently in."] JobStatus {
     Queued = "queued", InProgress = "in_progress", Completed = "completed", Waiting =
     "waiting", Requested = "requested", Pending = "pending", }
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
 crate::open_enum! {
-    #[doc = "The phase of the lifecycle that the job is currently in."]
+    #[doc = " The phase of the lifecycle that the job is currently in."]
     QueuedOrInProgressOrCompleted { Queued = "queued", InProgress = "in_progress",
     Completed = "completed", }
 }
@@ -3576,10 +3629,10 @@ pub struct ActionsListRepoOrganizationSecretsResponse {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-///Set secrets for GitHub Actions.
+/// Set secrets for GitHub Actions.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsSecret {
-    ///The name of the secret.
+    /// The name of the secret.
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
@@ -3593,44 +3646,44 @@ pub struct ActionsListRepoOrganizationVariablesResponse {
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
-///Actions Variable
+/// Actions Variable
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsVariable {
-    ///The name of the variable.
+    /// The name of the variable.
     pub name: String,
-    ///The value of the variable.
+    /// The value of the variable.
     pub value: String,
-    ///The date and time at which the variable was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the variable was created, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub created_at: String,
-    ///The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
+    /// The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: String,
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
-///A commit.
+/// A commit.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommit {
-    ///SHA for the commit
+    /// SHA for the commit
     pub id: String,
-    ///SHA for the commit's tree
+    /// SHA for the commit's tree
     pub tree_id: String,
-    ///Message describing the purpose of the commit
+    /// Message describing the purpose of the commit
     pub message: String,
-    ///Timestamp of the commit
+    /// Timestamp of the commit
     pub timestamp: String,
-    ///Information about the Git author
+    /// Information about the Git author
     pub author: Option<SimpleCommitAuthor>,
-    ///Information about the Git committer
+    /// Information about the Git committer
     pub committer: Option<SimpleCommitAuthor>,
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
-///Information about the Git author
+/// Information about the Git author
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SimpleCommitAuthor {
-    ///Name of the commit's author
+    /// Name of the commit's author
     pub name: String,
-    ///Git email address of the commit's author
+    /// Git email address of the commit's author
     pub email: String,
 }
 
@@ -3642,7 +3695,7 @@ crate::open_enum! {
 #[cfg(any(feature = "actions", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PendingDeploymentReviewersItem {
-    ///The type of reviewer.
+    /// The type of reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<DeploymentReviewerType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3651,7 +3704,7 @@ pub struct PendingDeploymentReviewersItem {
 
 #[cfg(any(feature = "actions", feature = "repos"))]
 crate::open_enum! {
-    #[doc = "The type of reviewer."] DeploymentReviewerType { User = "User", Team =
+    #[doc = " The type of reviewer."] DeploymentReviewerType { User = "User", Team =
     "Team", }
 }
 
@@ -3666,22 +3719,22 @@ pub enum PendingDeploymentReviewersItemReviewer {
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
-///A request for a specific ref(branch,sha,tag) to be deployed
+/// A request for a specific ref(branch,sha,tag) to be deployed
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Deployment {
     pub url: String,
-    ///Unique identifier of the deployment
+    /// Unique identifier of the deployment
     pub id: i64,
     pub node_id: String,
     pub sha: String,
-    ///The ref to deploy. This can be a branch, tag, or sha.
+    /// The ref to deploy. This can be a branch, tag, or sha.
     pub r#ref: String,
-    ///Parameter to specify a task to execute
+    /// Parameter to specify a task to execute
     pub task: String,
     pub payload: DeploymentPayload,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_environment: Option<String>,
-    ///Name for the target deployment environment.
+    /// Name for the target deployment environment.
     pub environment: String,
     pub description: Option<String>,
     pub creator: Option<SimpleUser>,
@@ -3689,10 +3742,10 @@ pub struct Deployment {
     pub updated_at: String,
     pub statuses_url: String,
     pub repository_url: String,
-    ///Specifies if the given environment is will no longer exist at some point in the future. Default: false.
+    /// Specifies if the given environment is will no longer exist at some point in the future. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transient_environment: Option<bool>,
-    ///Specifies if the given environment is one that end-users directly interact with. Default: false.
+    /// Specifies if the given environment is one that end-users directly interact with. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3704,7 +3757,7 @@ pub struct Deployment {
 #[serde(untagged)]
 pub enum DeploymentPayload {
     Object(serde_json::Map<String, serde_json::Value>),
-    StringType(String),
+    String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -3712,28 +3765,28 @@ pub enum DeploymentPayload {
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateOrUpdateRepoSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key) endpoint.
+    /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key) endpoint.
     pub encrypted_value: String,
-    ///ID of the key you used to encrypt the secret.
+    /// ID of the key you used to encrypt the secret.
     pub key_id: String,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsCreateRepoVariableRequest {
-    ///The name of the variable.
+    /// The name of the variable.
     pub name: String,
-    ///The value of the variable.
+    /// The value of the variable.
     pub value: String,
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsUpdateRepoVariableRequest {
-    ///The name of the variable.
+    /// The name of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The value of the variable.
+    /// The value of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
@@ -3748,8 +3801,8 @@ pub struct ReposListAttestationsResponse {
 #[cfg(any(feature = "repos", feature = "users"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ReposListAttestationsResponseAttestationsItem {
-    /**The attestation's Sigstore Bundle.
-Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.*/
+    /// The attestation's Sigstore Bundle.
+    /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<
         OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
@@ -3778,7 +3831,7 @@ pub struct ShortBranchCommit {
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-///Commit
+/// Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Commit {
     pub url: String,
@@ -3805,13 +3858,13 @@ pub struct CommitCommit {
     pub message: String,
     pub comment_count: i64,
     pub tree: ShortBranchCommit,
-    ///Verification
+    /// Verification
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
 }
 
 #[cfg(any(feature = "pulls", feature = "repos", feature = "search"))]
-///Metaproperties for Git author/committer information.
+/// Metaproperties for Git author/committer information.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3823,7 +3876,7 @@ pub struct GitUser {
 }
 
 #[cfg(any(feature = "git", feature = "pulls", feature = "repos", feature = "search"))]
-///Verification
+/// Verification
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Verification {
     pub verified: bool,
@@ -3864,7 +3917,7 @@ pub struct CommitStats {
 }
 
 #[cfg(any(feature = "pulls", feature = "repos"))]
-///Diff Entry
+/// Diff Entry
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiffEntry {
     pub sha: Option<String>,
@@ -3891,40 +3944,40 @@ crate::open_enum! {
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = "Code quality setup has been configured or not."] ConfiguredOrNotConfigured {
-    Configured = "configured", NotConfigured = "not-configured", }
+    #[doc = " Code quality setup has been configured or not."] ConfiguredOrNotConfigured
+    { Configured = "configured", NotConfigured = "not-configured", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = "Runner type to be used."] StandardOrLabeled { Standard = "standard", Labeled
-    = "labeled", }
+    #[doc = " Runner type to be used."] StandardOrLabeled { Standard = "standard",
+    Labeled = "labeled", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = "The frequency of the periodic analysis."] Weekly { Weekly = "weekly", }
+    #[doc = " The frequency of the periodic analysis."] Weekly { Weekly = "weekly", }
 }
 
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
-    #[doc = "Runner type to be used."] StandardOrLabeled2 { Standard = "standard",
+    #[doc = " Runner type to be used."] StandardOrLabeled2 { Standard = "standard",
     Labeled = "labeled", }
 }
 
 #[cfg(any(feature = "codespaces", feature = "dependabot"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateOrUpdateRepoSecretRequest {
-    ///Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key) endpoint.
+    /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_value: Option<String>,
-    ///ID of the key you used to encrypt the secret.
+    /// ID of the key you used to encrypt the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
 }
 
 #[cfg(any(feature = "issues", feature = "repos"))]
-///Commit Comment
+/// Commit Comment
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CommitComment {
     pub html_url: String,
@@ -3939,9 +3992,9 @@ pub struct CommitComment {
     pub user: Option<SimpleUser>,
     pub created_at: String,
     pub updated_at: String,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
 }
@@ -3949,7 +4002,7 @@ pub struct CommitComment {
 #[cfg(any(feature = "issues", feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposUpdateCommitCommentRequest {
-    ///The contents of the comment
+    /// The contents of the comment
     pub body: String,
 }
 
@@ -3974,7 +4027,7 @@ pub struct FileCommitCommitParentsItem {
 }
 
 #[cfg(any(feature = "git", feature = "repos"))]
-///Repository rule violation was detected
+/// Repository rule violation was detected
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleViolationError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4006,7 +4059,7 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanning {
 #[cfg(any(feature = "git", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersItem {
-    ///The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
+    /// The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4014,21 +4067,21 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersI
 }
 
 #[cfg(any(feature = "git", feature = "issues"))]
-///Identifying information for the git-user
+/// Identifying information for the git-user
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitCommitAuthor {
-    ///Timestamp of the commit
+    /// Timestamp of the commit
     pub date: String,
-    ///Git email address of the user
+    /// Git email address of the user
     pub email: String,
-    ///Name of the git user
+    /// Name of the git user
     pub name: String,
 }
 
 #[cfg(any(feature = "git", feature = "issues"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GitCommitParentsItem {
-    ///SHA for the commit
+    /// SHA for the commit
     pub sha: String,
     pub url: String,
     pub html_url: String,
@@ -4045,80 +4098,80 @@ pub struct GitCommitVerification {
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
-///The title of the issue.
+/// The title of the issue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesCreateRequestTitle {
-    StringType(String),
+    String(String),
     Integer(i64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
-///Pull Request Review Comments are comments on a portion of the Pull Request's diff.
+/// Pull Request Review Comments are comments on a portion of the Pull Request's diff.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewComment {
-    ///URL for the pull request review comment
+    /// URL for the pull request review comment
     pub url: String,
-    ///The ID of the pull request review to which the comment belongs.
+    /// The ID of the pull request review to which the comment belongs.
     pub pull_request_review_id: Option<i64>,
-    ///The ID of the pull request review comment.
+    /// The ID of the pull request review comment.
     pub id: i64,
-    ///The node ID of the pull request review comment.
+    /// The node ID of the pull request review comment.
     pub node_id: String,
-    ///The diff of the line that the comment refers to.
+    /// The diff of the line that the comment refers to.
     pub diff_hunk: String,
-    ///The relative path of the file to which the comment applies.
+    /// The relative path of the file to which the comment applies.
     pub path: String,
-    ///The line index in the diff to which the comment applies. This field is closing down; use `line` instead.
+    /// The line index in the diff to which the comment applies. This field is closing down; use `line` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    ///The index of the original line in the diff to which the comment applies. This field is closing down; use `original_line` instead.
+    /// The index of the original line in the diff to which the comment applies. This field is closing down; use `original_line` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_position: Option<i64>,
-    ///The SHA of the commit to which the comment applies.
+    /// The SHA of the commit to which the comment applies.
     pub commit_id: String,
-    ///The SHA of the original commit to which the comment applies.
+    /// The SHA of the original commit to which the comment applies.
     pub original_commit_id: String,
-    ///The comment ID to reply to.
+    /// The comment ID to reply to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
     pub user: Option<SimpleUser>,
-    ///The text of the comment.
+    /// The text of the comment.
     pub body: String,
     pub created_at: String,
     pub updated_at: String,
-    ///HTML URL for the pull request review comment.
+    /// HTML URL for the pull request review comment.
     pub html_url: String,
-    ///URL for the pull request that the review comment belongs to.
+    /// URL for the pull request that the review comment belongs to.
     pub pull_request_url: String,
-    ///How the author is associated with the repository.
+    /// How the author is associated with the repository.
     pub author_association: AuthorAssociation,
     #[serde(rename = "_links")]
     pub links: PullRequestReviewCommentLinks,
-    ///The first line of the range for a multi-line comment.
+    /// The first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
-    ///The first line of the range for a multi-line comment.
+    /// The first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_start_line: Option<i64>,
-    ///The side of the first line of the range for a multi-line comment.
+    /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<LeftOrRight>,
-    ///The line of the blob to which the comment applies. The last line of the range for a multi-line comment
+    /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
-    ///The line of the blob to which the comment applies. The last line of the range for a multi-line comment
+    /// The line of the blob to which the comment applies. The last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_line: Option<i64>,
-    ///The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment
+    /// The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<LeftOrRight2>,
-    ///The level at which the comment is targeted, can be a diff line or a file.
+    /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<LineOrFile>,
-    ///Reaction Rollup
+    /// Reaction Rollup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionRollup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4144,20 +4197,20 @@ pub struct PullRequestReviewCommentLinksSelf {
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
-    #[doc = "The side of the first line of the range for a multi-line comment."]
+    #[doc = " The side of the first line of the range for a multi-line comment."]
     LeftOrRight { Left = "LEFT", Right = "RIGHT", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
     #[doc =
-    "The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment"]
+    " The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment"]
     LeftOrRight2 { Left = "LEFT", Right = "RIGHT", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
 crate::open_enum! {
-    #[doc = "The level at which the comment is targeted, can be a diff line or a file."]
+    #[doc = " The level at which the comment is targeted, can be a diff line or a file."]
     LineOrFile { Line = "line", File = "file", }
 }
 

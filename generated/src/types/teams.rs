@@ -9,76 +9,81 @@ crate::open_enum! {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsCreateRequest {
-    ///The name of the team.
+    /// The name of the team.
     pub name: String,
-    ///The description of the team.
+    /// The description of the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    ///List GitHub usernames for organization members who will become team maintainers.
+    /// List GitHub usernames for organization members who will become team maintainers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainers: Option<Vec<String>>,
-    ///The full name (e.g., "organization-name/repository-name") of repositories to add the team to.
+    /// The full name (e.g., "organization-name/repository-name") of repositories to add the team to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_names: Option<Vec<String>>,
-    /**The level of privacy this team should have. The options are:
-**For a non-nested team:**
- * `secret` - only visible to organization owners and members of this team.
- * `closed` - visible to all members of this organization.
-Default: `secret`
-**For a parent or child team:**
- * `closed` - visible to all members of this organization.
-Default for child team: `closed`*/
+    /// The level of privacy this team should have. The options are:
+    /// **For a non-nested team:**
+    ///  * `secret` - only visible to organization owners and members of this team.
+    ///  * `closed` - visible to all members of this organization.
+    /// Default: `secret`
+    /// **For a parent or child team:**
+    ///  * `closed` - visible to all members of this organization.
+    /// Default for child team: `closed`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<SecretOrClosed>,
-    /**The notification setting the team has chosen. The options are:
- * `notifications_enabled` - team members receive notifications when the team is @mentioned.
- * `notifications_disabled` - no one receives notifications.
-Default: `notifications_enabled`*/
+    /// The notification setting the team has chosen. The options are:
+    ///  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
+    ///  * `notifications_disabled` - no one receives notifications.
+    /// Default: `notifications_enabled`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
-    ///**Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
+    /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<PullOrPush>,
-    ///The ID of a team to set as the parent team.
+    /// The ID of a team to set as the parent team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_team_id: Option<i64>,
-    ///The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
+    /// The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_team_slug: Option<String>,
 }
 
 crate::open_enum! {
-    #[doc =
-    "The level of privacy this team should have. The options are:  \n**For a non-nested team:**  \n * `secret` - only visible to organization owners and members of this team.  \n * `closed` - visible to all members of this organization.  \nDefault: `secret`  \n**For a parent or child team:**  \n * `closed` - visible to all members of this organization.  \nDefault for child team: `closed`"]
-    SecretOrClosed { Secret = "secret", Closed = "closed", }
+    #[doc = " The level of privacy this team should have. The options are:"] #[doc =
+    " **For a non-nested team:**"] #[doc =
+    "  * `secret` - only visible to organization owners and members of this team."] #[doc
+    = "  * `closed` - visible to all members of this organization."] #[doc =
+    " Default: `secret`"] #[doc = " **For a parent or child team:**"] #[doc =
+    "  * `closed` - visible to all members of this organization."] #[doc =
+    " Default for child team: `closed`"] SecretOrClosed { Secret = "secret", Closed =
+    "closed", }
 }
 
 crate::open_enum! {
     #[doc =
-    "**Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
+    " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
     PullOrPush { Pull = "pull", Push = "push", }
 }
 
-///Groups of organization members that gives permissions on specified repositories.
+/// Groups of organization members that gives permissions on specified repositories.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamFull {
-    ///Unique identifier of the team
+    /// Unique identifier of the team
     pub id: i64,
     pub node_id: String,
-    ///URL for the team
+    /// URL for the team
     pub url: String,
     pub html_url: String,
-    ///Name of the team
+    /// Name of the team
     pub name: String,
     pub slug: String,
     pub description: Option<String>,
-    ///The level of privacy this team should have
+    /// The level of privacy this team should have
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<ClosedOrSecret>,
-    ///The notification setting the team has set
+    /// The notification setting the team has set
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
-    ///Permission that the team will have for its repositories
+    /// Permission that the team will have for its repositories
     pub permission: String,
     pub members_url: String,
     pub repositories_url: String,
@@ -88,27 +93,27 @@ pub struct TeamFull {
     pub repos_count: i64,
     pub created_at: String,
     pub updated_at: String,
-    ///Team Organization
+    /// Team Organization
     pub organization: TeamOrganization,
-    ///The [distinguished name](https://www.ldap.com/ldap-dns-and-rdns) (DN) of the LDAP entry to map to a team.
+    /// The [distinguished name](https://www.ldap.com/ldap-dns-and-rdns) (DN) of the LDAP entry to map to a team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
-    ///The ownership type of the team
+    /// The ownership type of the team
     pub r#type: EnterpriseOrOrganization,
-    ///Unique identifier of the organization to which this team belongs
+    /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
-    ///Unique identifier of the enterprise to which this team belongs
+    /// Unique identifier of the enterprise to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
 
 crate::open_enum! {
-    #[doc = "The level of privacy this team should have"] ClosedOrSecret { Closed =
+    #[doc = " The level of privacy this team should have"] ClosedOrSecret { Closed =
     "closed", Secret = "secret", }
 }
 
-///Team Organization
+/// Team Organization
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamOrganization {
     pub login: String,
@@ -190,36 +195,36 @@ pub struct TeamOrganization {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsUpdateInOrgRequest {
-    ///The name of the team.
+    /// The name of the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The description of the team.
+    /// The description of the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. When a team is nested, the `privacy` for parent teams cannot be `secret`. The options are:
-**For a non-nested team:**
- * `secret` - only visible to organization owners and members of this team.
- * `closed` - visible to all members of this organization.
-**For a parent or child team:**
- * `closed` - visible to all members of this organization.*/
+    /// The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. When a team is nested, the `privacy` for parent teams cannot be `secret`. The options are:
+    /// **For a non-nested team:**
+    ///  * `secret` - only visible to organization owners and members of this team.
+    ///  * `closed` - visible to all members of this organization.
+    /// **For a parent or child team:**
+    ///  * `closed` - visible to all members of this organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<SecretOrClosed>,
-    /**The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
- * `notifications_enabled` - team members receive notifications when the team is @mentioned.
- * `notifications_disabled` - no one receives notifications.*/
+    /// The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
+    ///  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
+    ///  * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
-    ///**Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
+    /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<PullOrPushOrAdmin>,
-    ///The ID of a team to set as the parent team.
+    /// The ID of a team to set as the parent team.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub parent_team_id: Option<Option<i64>>,
-    ///The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
+    /// The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -230,7 +235,7 @@ pub struct TeamsUpdateInOrgRequest {
 
 crate::open_enum! {
     #[doc =
-    "**Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
+    " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
     PullOrPushOrAdmin { Pull = "pull", Push = "push", Admin = "admin", }
 }
 
@@ -239,7 +244,7 @@ crate::open_enum! {
     }
 }
 
-///A user that is a member of a team, including their role on the team and whether the membership is inherited from a child team.
+/// A user that is a member of a team, including their role on the team and whether the membership is inherited from a child team.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,54 +273,54 @@ pub struct TeamMember {
     pub starred_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
-    ///The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
+    /// The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<MemberOrMaintainer>,
-    ///Whether the user is a member of the team only through a child team. `true` means the membership is inherited from a child team; `false` means the user is a direct (immediate) member of the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
+    /// Whether the user is a member of the team only through a child team. `true` means the membership is inherited from a child team; `false` means the user is a direct (immediate) member of the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited: Option<bool>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization."]
+    " The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization."]
     MemberOrMaintainer { Member = "member", Maintainer = "maintainer", }
 }
 
-///Team Membership
+/// Team Membership
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamMembership {
     pub url: String,
-    ///The role of the user in the team.
+    /// The role of the user in the team.
     pub role: MemberOrMaintainer2,
-    ///The state of the user's membership in the team.
+    /// The state of the user's membership in the team.
     pub state: ActiveOrPending,
 }
 
 crate::open_enum! {
-    #[doc = "The role of the user in the team."] MemberOrMaintainer2 { Member = "member",
-    Maintainer = "maintainer", }
+    #[doc = " The role of the user in the team."] MemberOrMaintainer2 { Member =
+    "member", Maintainer = "maintainer", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateMembershipForUserInOrgRequest {
-    ///The role that this user should have in the team.
+    /// The role that this user should have in the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<MemberOrMaintainer3>,
 }
 
 crate::open_enum! {
-    #[doc = "The role that this user should have in the team."] MemberOrMaintainer3 {
+    #[doc = " The role that this user should have in the team."] MemberOrMaintainer3 {
     Member = "member", Maintainer = "maintainer", }
 }
 
-///A team's access to a repository.
+/// A team's access to a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct TeamRepository {
-    ///Unique identifier of the repository
+    /// Unique identifier of the repository
     pub id: i64,
     pub node_id: String,
-    ///The name of the repository.
+    /// The name of the repository.
     pub name: String,
     pub full_name: String,
     pub license: Option<LicenseSimple>,
@@ -325,7 +330,7 @@ pub struct TeamRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<String>,
     pub owner: Option<SimpleUser>,
-    ///Whether the repository is private or public.
+    /// Whether the repository is private or public.
     pub private: bool,
     pub html_url: String,
     pub description: Option<String>,
@@ -378,54 +383,54 @@ pub struct TeamRepository {
     pub stargazers_count: i64,
     pub watchers_count: i64,
     pub size: i64,
-    ///The default branch of the repository.
+    /// The default branch of the repository.
     pub default_branch: String,
     pub open_issues_count: i64,
-    ///Whether this repository acts as a template that can be used to generate new repositories.
+    /// Whether this repository acts as a template that can be used to generate new repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
-    ///Whether issues are enabled.
+    /// Whether issues are enabled.
     pub has_issues: bool,
-    ///Whether projects are enabled.
+    /// Whether projects are enabled.
     pub has_projects: bool,
-    ///Whether the wiki is enabled.
+    /// Whether the wiki is enabled.
     pub has_wiki: bool,
     pub has_pages: bool,
-    ///Whether downloads are enabled.
+    /// Whether downloads are enabled.
     pub has_downloads: bool,
-    ///Whether the repository is archived.
+    /// Whether the repository is archived.
     pub archived: bool,
-    ///Returns whether or not this repository disabled.
+    /// Returns whether or not this repository disabled.
     pub disabled: bool,
-    ///The repository visibility: public, private, or internal.
+    /// The repository visibility: public, private, or internal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
     pub pushed_at: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
-    ///Whether to allow rebase merges for pull requests.
+    /// Whether to allow rebase merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_rebase_merge: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_clone_token: Option<String>,
-    ///Whether to allow squash merges for pull requests.
+    /// Whether to allow squash merges for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_squash_merge: Option<bool>,
-    ///Whether to allow Auto-merge to be used on pull requests.
+    /// Whether to allow Auto-merge to be used on pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_auto_merge: Option<bool>,
-    ///Whether to delete head branches when pull requests are merged
+    /// Whether to delete head branches when pull requests are merged
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_branch_on_merge: Option<bool>,
-    ///Whether to allow merge commits for pull requests.
+    /// Whether to allow merge commits for pull requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_merge_commit: Option<bool>,
-    ///Whether to allow forking this repo
+    /// Whether to allow forking this repo
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_forking: Option<bool>,
-    ///Whether to require contributors to sign off on web-based commits
+    /// Whether to require contributors to sign off on web-based commits
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -440,42 +445,42 @@ pub struct TeamRepository {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsInOrgRequest {
-    ///The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
+    /// The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsUpdateLegacyRequest {
-    ///The name of the team.
+    /// The name of the team.
     pub name: String,
-    ///The description of the team.
+    /// The description of the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /**The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. The options are:
-**For a non-nested team:**
- * `secret` - only visible to organization owners and members of this team.
- * `closed` - visible to all members of this organization.
-**For a parent or child team:**
- * `closed` - visible to all members of this organization.*/
+    /// The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. The options are:
+    /// **For a non-nested team:**
+    ///  * `secret` - only visible to organization owners and members of this team.
+    ///  * `closed` - visible to all members of this organization.
+    /// **For a parent or child team:**
+    ///  * `closed` - visible to all members of this organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<SecretOrClosed>,
-    /**The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
- * `notifications_enabled` - team members receive notifications when the team is @mentioned.
- * `notifications_disabled` - no one receives notifications.*/
+    /// The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are:
+    ///  * `notifications_enabled` - team members receive notifications when the team is @mentioned.
+    ///  * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
-    ///**Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
+    /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<PullOrPushOrAdmin>,
-    ///The ID of a team to set as the parent team.
+    /// The ID of a team to set as the parent team.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub parent_team_id: Option<Option<i64>>,
-    ///The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
+    /// The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -486,14 +491,14 @@ pub struct TeamsUpdateLegacyRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsLegacyRequest {
-    ///The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
+    /// The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<PullOrPushOrAdmin2>,
 }
 
 crate::open_enum! {
     #[doc =
-    "The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository."]
+    " The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository."]
     PullOrPushOrAdmin2 { Pull = "pull", Push = "push", Admin = "admin", }
 }
 

@@ -11,7 +11,7 @@ pub enum UsersGetAuthenticatedResponse {
     Other(serde_json::Value),
 }
 
-///Private User
+/// Private User
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PrivateUser {
     pub login: String,
@@ -67,43 +67,51 @@ pub struct PrivateUser {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersUpdateAuthenticatedRequest {
-    ///The new name of the user.
+    /// The new name of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///The publicly visible email address of the user.
+    /// The publicly visible email address of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    ///The new blog URL of the user.
+    /// The new blog URL of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blog: Option<String>,
-    ///The new Twitter username of the user.
+    /// The new Twitter username of the user.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
     pub twitter_username: Option<Option<String>>,
-    ///The new company of the user.
+    /// The new company of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
-    ///The new location of the user.
+    /// The new location of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    ///The new hiring availability of the user.
+    /// The new hiring availability of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hireable: Option<bool>,
-    ///The new short biography of the user.
+    /// The new short biography of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
-    ///Denotes whether an email is publicly visible.
+    /// Denotes whether an email is publicly visible.
     pub visibility: PublicOrPrivate,
 }
+impl UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
+    /// A value with the required fields set and every optional field absent.
+    pub fn new(visibility: PublicOrPrivate) -> Self {
+        UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
+            visibility,
+        }
+    }
+}
 
-///Email
+/// Email
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Email {
     pub email: String,
@@ -122,11 +130,11 @@ pub enum UsersAddEmailForAuthenticatedUserRequest {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersAddEmailForAuthenticatedUserRequestVariant0 {
-    ///Adds one or more email addresses to your GitHub account. Must contain at least one email address. **Note:** Alternatively, you can pass a single email address or an `array` of emails addresses directly, but we recommend that you pass an object using the `emails` key.
+    /// Adds one or more email addresses to your GitHub account. Must contain at least one email address. **Note:** Alternatively, you can pass a single email address or an `array` of emails addresses directly, but we recommend that you pass an object using the `emails` key.
     pub emails: Vec<String>,
 }
 
-///A unique encryption key
+/// A unique encryption key
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GpgKey {
     pub id: i64,
@@ -189,14 +197,14 @@ pub struct GpgKeySubkeysItem {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersCreateGpgKeyForAuthenticatedUserRequest {
-    ///A descriptive name for the new key.
+    /// A descriptive name for the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    ///A GPG key in ASCII-armored format.
+    /// A GPG key in ASCII-armored format.
     pub armored_public_key: String,
 }
 
-///Key
+/// Key
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Key {
     pub key: String,
@@ -212,14 +220,14 @@ pub struct Key {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersCreatePublicSshKeyForAuthenticatedUserRequest {
-    ///A descriptive name for the new key.
+    /// A descriptive name for the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///The public SSH key to add to your GitHub account.
+    /// The public SSH key to add to your GitHub account.
     pub key: String,
 }
 
-///Social media account
+/// Social media account
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SocialAccount {
     pub provider: String,
@@ -228,11 +236,11 @@ pub struct SocialAccount {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersAddSocialAccountForAuthenticatedUserRequest {
-    ///Full URLs for the social media profiles to add.
+    /// Full URLs for the social media profiles to add.
     pub account_urls: Vec<String>,
 }
 
-///A public SSH key used to sign Git commits
+/// A public SSH key used to sign Git commits
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct SshSigningKey {
     pub key: String,
@@ -243,10 +251,10 @@ pub struct SshSigningKey {
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UsersCreateSshSigningKeyForAuthenticatedUserRequest {
-    ///A descriptive name for the new key.
+    /// A descriptive name for the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    ///The public SSH key to add to your GitHub account. For more information, see "[Checking for existing SSH keys](https://docs.github.com/authentication/connecting-to-github-with-ssh/checking-for-existing-ssh-keys)."
+    /// The public SSH key to add to your GitHub account. For more information, see "[Checking for existing SSH keys](https://docs.github.com/authentication/connecting-to-github-with-ssh/checking-for-existing-ssh-keys)."
     pub key: String,
 }
 
@@ -255,7 +263,7 @@ crate::open_enum! {
     "repository", Issue = "issue", PullRequest = "pull_request", }
 }
 
-///Hovercard
+/// Hovercard
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Hovercard {
     pub contexts: Vec<HovercardContextsItem>,
@@ -267,7 +275,7 @@ pub struct HovercardContextsItem {
     pub octicon: String,
 }
 
-///Key Simple
+/// Key Simple
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct KeySimple {
     pub id: i64,
