@@ -213,6 +213,29 @@ pub fn encode_path(s: &str) -> std::borrow::Cow<'_, str> {
     percent_encoding::utf8_percent_encode(s, KEEP).into()
 }
 
+/// Body bytes as received; `Debug` shows the length and the start, not megabytes of payload.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct RawBody(pub Bytes);
+
+impl std::ops::Deref for RawBody {
+    type Target = Bytes;
+    fn deref(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RawBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOW: usize = 256;
+        let text = String::from_utf8_lossy(&self.0[..self.0.len().min(SHOW)]);
+        if self.0.len() > SHOW {
+            write!(f, "RawBody({} bytes: {:?}…)", self.0.len(), text)
+        } else {
+            write!(f, "RawBody({:?})", text)
+        }
+    }
+}
+
 /// A successful response: status, headers and the decoded body.
 #[derive(Debug, Clone)]
 pub struct Response<T> {
@@ -268,7 +291,7 @@ impl RawResponse {
             return match decode(code, &self.body) {
                 Ok(body) => Ok(Response { status: self.status, headers: self.headers, body }),
                 Err(DecodeFail::Unexpected) => Err(Error::Api(Box::new(ApiError::new(self.op, self.status, self.headers, self.body, None)))),
-                Err(DecodeFail::Json(e)) => Err(Error::Decode { operation: self.op, status: self.status, source: e, body: self.body }),
+                Err(DecodeFail::Json(e)) => Err(Error::Decode { operation: self.op, status: self.status, source: e, body: RawBody(self.body) }),
                 Err(DecodeFail::Text(e)) => Err(Error::Api(Box::new(ApiError::new(self.op, self.status, self.headers, self.body, Some(e.to_string()))))),
             };
         }
@@ -293,7 +316,7 @@ pub enum Error {
     Api(Box<ApiError>),
     /// A success body did not match the spec's schema.
     #[error("{operation}: could not decode the {status} response: {source}")]
-    Decode { operation: &'static str, status: StatusCode, #[source] source: serde_json::Error, body: Bytes },
+    Decode { operation: &'static str, status: StatusCode, #[source] source: serde_json::Error, body: RawBody },
     /// The request body could not be encoded.
     #[error("could not encode the request body: {0}")]
     Encode(#[source] serde_json::Error),
@@ -391,7 +414,7 @@ pub struct ApiError {
     pub rate_limit: RateLimitHeaders,
     pub headers: HeaderMap,
     /// The body as received (kept whatever it is: JSON, HTML, empty).
-    pub raw: Bytes,
+    pub raw: RawBody,
     /// Why the body did not decode into the spec's type, if it did not.
     pub decode_error: Option<String>,
 }
@@ -426,7 +449,7 @@ impl ApiError {
             Err(_) if raw.is_empty() => (None, None, Vec::new(), crate::errors::ErrorBody::Empty),
             Err(_) => (None, None, Vec::new(), crate::errors::ErrorBody::Text(String::from_utf8_lossy(&raw).into_owned())),
         };
-        ApiError { operation: op, status, message, documentation_url, errors, body, rate_limit: RateLimitHeaders::from_headers(&headers), headers, raw, decode_error }
+        ApiError { operation: op, status, message, documentation_url, errors, body, rate_limit: RateLimitHeaders::from_headers(&headers), headers, raw: RawBody(raw), decode_error }
     }
 }
 

@@ -76,6 +76,7 @@ pub struct ActionsHostedRunner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_group_id: Option<i64>,
     /// Provides details of a hosted runner image
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_details: Option<NullableActionsHostedRunnerPoolImage>,
     /// Provides details of a particular machine spec.
     pub machine_size_details: ActionsHostedRunnerMachineSpec,
@@ -195,7 +196,8 @@ pub struct ActionsCreateHostedRunnerForOrgRequestImage {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ActionsListCustomImagesForOrgResponse {
     pub total_count: i64,
-    pub images: Vec<ActionsHostedRunnerCustomImage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ActionsHostedRunnerCustomImage>>,
 }
 
 /// Provides details of a custom runner image
@@ -237,7 +239,8 @@ pub struct ActionsHostedRunnerCustomImageVersion {
     /// The creation date time of the image version.
     pub created_on: String,
     /// The image version status details.
-    pub state_details: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_details: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -962,7 +965,8 @@ pub struct Job {
     /// The outcome of the job.
     pub conclusion: Option<JobConclusion>,
     /// The time that the job created, in ISO 8601 format.
-    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     /// The time that the job started, in ISO 8601 format.
     pub started_at: String,
     /// The time that the job finished, in ISO 8601 format.

@@ -86,7 +86,8 @@ pub struct DeleteEvent {
 pub struct DiscussionEvent {
     pub action: String,
     /// A Discussion in a repository.
-    pub discussion: Discussion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discussion: Option<Discussion>,
 }
 
 /// A Discussion in a repository.

@@ -88,6 +88,7 @@ pub struct AppsListInstallationsResponseItem {
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemAccount {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -118,8 +119,11 @@ pub struct AppsListInstallationsResponseItemAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website_url: Option<String>,
     /// The slug url identifier for the enterprise.
-    pub slug: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
@@ -443,6 +447,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub hooks_url: String,
     pub svn_url: String,
     pub homepage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub forks_count: i64,
     pub stargazers_count: i64,

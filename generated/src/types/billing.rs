@@ -113,7 +113,8 @@ pub struct Budget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumed_amount: Option<f64>,
     /// A single product or sku to apply the budget to.
-    pub budget_product_sku: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_product_sku: Option<String>,
     pub budget_alerting: BudgetBudgetAlerting,
 }
 
@@ -314,7 +315,8 @@ pub struct DeleteBudget {
     /// A message indicating the result of the deletion operation
     pub message: String,
     /// The ID of the deleted budget
-    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

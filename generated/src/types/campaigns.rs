@@ -42,6 +42,7 @@ pub struct CampaignSummary {
     /// Indicates whether a campaign is open or closed
     pub state: CampaignState,
     /// The contact link of the campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_stats: Option<CampaignSummaryAlertStats>,

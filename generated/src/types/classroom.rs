@@ -40,7 +40,8 @@ pub struct ClassroomAssignment {
     /// The time at which the assignment is due.
     pub deadline: Option<String>,
     /// A GitHub repository view for Classroom
-    pub starter_code_repository: SimpleClassroomRepository,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starter_code_repository: Option<SimpleClassroomRepository>,
     /// A GitHub Classroom classroom
     pub classroom: Classroom,
 }
@@ -77,7 +78,8 @@ pub struct Classroom {
     /// Whether classroom is archived.
     pub archived: bool,
     /// A GitHub organization.
-    pub organization: SimpleClassroomOrganization,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<SimpleClassroomOrganization>,
     /// The URL of the classroom on GitHub Classroom.
     pub url: String,
 }

@@ -602,7 +602,9 @@ pub struct CodeScanningVariantAnalysisRepository {
     pub full_name: String,
     /// Whether the repository is private.
     pub private: bool,
-    pub stargazers_count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stargazers_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 

@@ -57,6 +57,7 @@ pub struct Codespace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_url: Option<String>,
     /// API URL for the Pull Request associated with this codespace, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pulls_url: Option<String>,
     pub recent_folders: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +98,7 @@ pub struct CodespaceMachine {
     /// How many cores are available to the codespace.
     pub cpus: i64,
     /// Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prebuild_availability: Option<NoneTypeOrReadyOrInProgress>,
 }
 
@@ -485,7 +487,8 @@ pub struct CodespacesSecret {
     /// The type of repositories in the organization that the secret is visible to
     pub visibility: AllOrPrivateOrSelected,
     /// The API URL at which the list of repositories this secret is visible to can be retrieved
-    pub selected_repositories_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_repositories_url: Option<String>,
 }
 
 /// The public key used for setting user Codespaces' Secrets.

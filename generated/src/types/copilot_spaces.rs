@@ -28,7 +28,8 @@ pub struct CopilotSpace {
     /// - `reader`: Default read permissions
     /// - `writer`: Default write permissions (organization spaces only)
     /// - `admin`: Default admin permissions (organization spaces only)
-    pub base_role: CopilotSpaceBaseRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_role: Option<CopilotSpaceBaseRole>,
     /// The user or organization that owns this space.
     pub owner: CopilotSpaceOwner,
     /// A GitHub user.
@@ -250,17 +251,25 @@ pub struct CopilotSpaceCollaboratorVariant0 {
     pub gravatar_id: Option<String>,
     pub url: String,
     pub html_url: String,
-    pub followers_url: String,
-    pub following_url: String,
-    pub gists_url: String,
-    pub starred_url: String,
-    pub subscriptions_url: String,
-    pub organizations_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub following_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gists_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starred_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations_url: Option<String>,
     pub repos_url: String,
     pub events_url: String,
-    pub received_events_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_events_url: Option<String>,
     pub r#type: String,
-    pub site_admin: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_admin: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,8 +298,10 @@ pub struct CopilotSpaceCollaboratorVariant1 {
     pub id: i64,
     pub node_id: String,
     pub name: String,
-    pub slug: String,
-    pub r#type: Team2,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<Team2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

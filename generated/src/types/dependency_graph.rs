@@ -14,7 +14,8 @@ pub struct DependencyGraphDiffItem {
     pub source_repository_url: Option<String>,
     pub vulnerabilities: Vec<DependencyGraphDiffItemVulnerabilitiesItem>,
     /// Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
-    pub scope: UnknownOrRuntimeOrDevelopment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<UnknownOrRuntimeOrDevelopment>,
 }
 
 crate::open_enum! {

@@ -15,12 +15,15 @@ pub struct Migration {
     pub guid: String,
     pub state: String,
     pub lock_repositories: bool,
-    pub exclude_metadata: bool,
-    pub exclude_git_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_metadata: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_git_data: Option<bool>,
     pub exclude_attachments: bool,
     pub exclude_releases: bool,
     pub exclude_owner_projects: bool,
-    pub org_metadata_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_metadata_only: Option<bool>,
     /// The repositories included in the migration. Only returned for export migrations.
     pub repositories: Vec<Repository>,
     pub url: String,

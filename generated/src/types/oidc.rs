@@ -8,7 +8,8 @@ pub struct OidcCustomPropertyInclusion {
     /// The name of the custom property that is included in the OIDC token
     pub custom_property_name: String,
     /// Whether the inclusion was defined at the organization or enterprise level
-    pub inclusion_source: OrganizationOrEnterprise,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion_source: Option<OrganizationOrEnterprise>,
 }
 
 /// Input for creating an OIDC custom property inclusion

@@ -149,6 +149,7 @@ pub struct OrganizationFull {
     pub secret_scanning_push_protection_custom_link: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
     /// Controls whether or not deploy keys may be added and used for repositories in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1351,7 +1352,8 @@ pub struct TeamRoleAssignment {
     pub repositories_url: String,
     pub parent: Option<TeamSimple>,
     /// The ownership type of the team
-    pub r#type: EnterpriseOrOrganization,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<EnterpriseOrOrganization>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,

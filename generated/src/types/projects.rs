@@ -236,7 +236,8 @@ pub struct ProjectsV2IterationSettings {
     /// The iteration title, in raw text and HTML formats.
     pub title: ProjectsV2SingleSelectOptionsName,
     /// Whether the iteration has been completed.
-    pub completed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

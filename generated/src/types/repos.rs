@@ -1614,9 +1614,12 @@ pub struct Activity {
     /// The full Git reference, formatted as `refs/heads/<branch name>`.
     pub r#ref: String,
     /// The time when the activity occurred.
-    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
     /// The type of the activity that was performed.
-    pub activity_type: ActivityActivityType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_type: Option<ActivityActivityType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
 }
 
@@ -1739,7 +1742,8 @@ pub struct ProtectedBranchRequiredStatusCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement_level: Option<String>,
     pub contexts: Vec<String>,
-    pub checks: Vec<ProtectedBranchRequiredStatusCheckChecksItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contexts_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2166,7 +2170,8 @@ pub struct StatusCheckPolicy {
     pub url: String,
     pub strict: bool,
     pub contexts: Vec<String>,
-    pub checks: Vec<ProtectedBranchRequiredStatusCheckChecksItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<ProtectedBranchRequiredStatusCheckChecksItem>>,
     pub contexts_url: String,
 }
 
@@ -2384,7 +2389,8 @@ pub struct Collaborator {
     pub site_admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<CollaboratorPermissions>,
-    pub role_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
@@ -2615,11 +2621,13 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ContentFile {
     pub r#type: File,
-    pub encoding: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     pub size: i64,
     pub name: String,
     pub path: String,
-    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     pub sha: String,
     pub url: String,
     pub git_url: Option<String>,

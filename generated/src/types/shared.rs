@@ -95,17 +95,25 @@ pub struct SimpleUser {
     pub gravatar_id: Option<String>,
     pub url: String,
     pub html_url: String,
-    pub followers_url: String,
-    pub following_url: String,
-    pub gists_url: String,
-    pub starred_url: String,
-    pub subscriptions_url: String,
-    pub organizations_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub following_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gists_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starred_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations_url: Option<String>,
     pub repos_url: String,
     pub events_url: String,
-    pub received_events_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_events_url: Option<String>,
     pub r#type: String,
-    pub site_admin: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_admin: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -909,6 +917,7 @@ pub struct Repository {
     pub hooks_url: String,
     pub svn_url: String,
     pub homepage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub forks_count: i64,
     pub stargazers_count: i64,
@@ -2922,7 +2931,8 @@ pub struct Team {
     pub members_url: String,
     pub repositories_url: String,
     /// The ownership type of the team
-    pub r#type: EnterpriseOrOrganization,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<EnterpriseOrOrganization>,
     /// How the team's access to the repository was granted. This property is only
     /// present when the team is returned in a repository context, such as
     /// `GET /repos/{owner}/{repo}/teams`.
@@ -3047,7 +3057,8 @@ pub struct TeamSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
-    pub r#type: EnterpriseOrOrganization,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<EnterpriseOrOrganization>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -3424,6 +3435,7 @@ pub struct FullRepository {
     pub hooks_url: String,
     pub svn_url: String,
     pub homepage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub forks_count: i64,
     pub stargazers_count: i64,
@@ -3442,7 +3454,8 @@ pub struct FullRepository {
     pub has_pages: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_downloads: Option<bool>,
-    pub has_discussions: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_discussions: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
@@ -3920,6 +3933,7 @@ pub struct CommitStats {
 /// Diff Entry
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DiffEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
     pub filename: String,
     pub status: DiffEntryStatus,
@@ -3928,7 +3942,8 @@ pub struct DiffEntry {
     pub changes: i64,
     pub blob_url: String,
     pub raw_url: String,
-    pub contents_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contents_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -99,7 +99,8 @@ pub struct TeamFull {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
-    pub r#type: EnterpriseOrOrganization,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<EnterpriseOrOrganization>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -190,6 +191,7 @@ pub struct TeamOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
     pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
 }
 

@@ -51,12 +51,18 @@ pub struct PrivateUser {
     pub following: i64,
     pub created_at: String,
     pub updated_at: String,
-    pub private_gists: i64,
-    pub total_private_repos: i64,
-    pub owned_private_repos: i64,
-    pub disk_usage: i64,
-    pub collaborators: i64,
-    pub two_factor_authentication: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_gists: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_private_repos: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_private_repos: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_usage: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collaborators: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_factor_authentication: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PublicUserPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,12 +3,18 @@
 
 pub mod enum_varnames;
 pub mod nullable_refs;
+pub mod required_from_examples;
 
 use serde_json::Value;
 
 /// Runs every pass in order; returns (pass name, places changed).
 pub fn run(spec: &mut Value) -> Vec<(&'static str, usize)> {
-    vec![("nullable_refs", nullable_refs::run(spec)), ("enum_varnames", enum_varnames::run(spec))]
+    vec![
+        // First fold `nullable-X` into `X`, so relaxing a field of `X` applies to both uses.
+        ("nullable_refs", nullable_refs::run(spec)),
+        ("required_from_examples", required_from_examples::run(spec)),
+        ("enum_varnames", enum_varnames::run(spec)),
+    ]
 }
 
 /// Calls `f` on every JSON object in `v`, depth first.

@@ -1,0 +1,174 @@
+//! GitHub marks fields `required` that its own responses leave out: the spec's examples for `GET /repos/{o}/{r}`
+//! have no `has_discussions`, older check runs' `pull_requests` entries lack `node_id`, and so on. A strict decoder
+//! fails on exactly those payloads. This pass walks every response example against its schema and, where an
+//! example omits a property the schema requires, drops it from `required`; the field becomes an `Option`.
+//!
+//! The policy this implements (and the generated crate documents): a required response field is trusted unless
+//! GitHub's own examples omit it, or a patch in `openapi/patches/` names it as a field GitHub is known to omit.
+//! Request schemas are not touched: what we send stays strict.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// (JSON pointer of a schema object, property name) pairs to relax.
+type Relax = BTreeSet<(String, String)>;
+
+fn escape(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// Follows `$ref`s from `ptr`; returns the pointer of the schema object reached.
+fn deref(spec: &Value, mut ptr: String) -> Option<String> {
+    for _ in 0..32 {
+        let v = spec.pointer(&ptr)?;
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) => ptr = r.strip_prefix('#')?.to_string(),
+            None => return Some(ptr),
+        }
+    }
+    None
+}
+
+fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    let Some(ptr) = deref(spec, ptr.to_string()) else { return };
+    let Some(schema) = spec.pointer(&ptr) else { return };
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for i in 0..all.len() {
+            walk(spec, &format!("{ptr}/allOf/{i}"), example, out, depth + 1);
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(list) = schema.get(key).and_then(Value::as_array) {
+            // Relax only the member that fits the example best (most of its keys named in the member).
+            if let Value::Object(obj) = example {
+                let score = |i: usize| -> usize {
+                    let p = deref(spec, format!("{ptr}/{key}/{i}")).unwrap_or_default();
+                    let props = spec.pointer(&format!("{p}/properties")).and_then(Value::as_object);
+                    props.map(|props| obj.keys().filter(|k| props.contains_key(*k)).count()).unwrap_or(0)
+                };
+                if let Some(best) = (0..list.len()).max_by_key(|&i| (score(i), usize::MAX - i)) {
+                    walk(spec, &format!("{ptr}/{key}/{best}"), example, out, depth + 1);
+                }
+            }
+        }
+    }
+    match example {
+        Value::Object(obj) => {
+            if let Some(req) = schema.get("required").and_then(Value::as_array) {
+                let missing: Vec<&str> = req.iter().filter_map(Value::as_str).filter(|r| !obj.contains_key(*r)).collect();
+                // An example object that lacks most required fields is a truncated illustration, not evidence that
+                // GitHub omits them; only omissions from otherwise complete objects relax the schema.
+                if missing.len() * 2 <= req.len() {
+                    out.extend(missing.into_iter().map(|r| (ptr.clone(), r.to_string())));
+                }
+            }
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, v) in obj {
+                    if props.contains_key(k) {
+                        walk(spec, &format!("{ptr}/properties/{}", escape(k)), v, out, depth + 1);
+                    }
+                }
+            }
+            if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                let _ = ap;
+                for v in obj.values() {
+                    walk(spec, &format!("{ptr}/additionalProperties"), v, out, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) if schema.get("items").is_some() => {
+            for it in items {
+                walk(spec, &format!("{ptr}/items"), it, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every (schema pointer, example value) pair of the spec's JSON success responses.
+pub fn response_examples(spec: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else { return out };
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else { continue };
+        for (method, op) in item {
+            let Some(responses) = op.get("responses").and_then(Value::as_object) else { continue };
+            for (status, resp) in responses.iter().filter(|(s, _)| s.starts_with('2')) {
+                let base = format!("/paths/{}/{method}/responses/{status}", escape(path));
+                let Some(rptr) = deref(spec, base) else { continue };
+                let Some(content) = spec.pointer(&format!("{rptr}/content")).and_then(Value::as_object) else { continue };
+                let _ = resp;
+                for (mt, media) in content {
+                    if !mt.contains("json") {
+                        continue;
+                    }
+                    let sptr = format!("{rptr}/content/{}/schema", escape(mt));
+                    if let Some(ex) = media.get("example") {
+                        out.push((sptr.clone(), ex.clone()));
+                    }
+                    if let Some(exs) = media.get("examples").and_then(Value::as_object) {
+                        for ex in exs.values() {
+                            let ex = match ex.get("$ref").and_then(Value::as_str) {
+                                Some(r) => r.strip_prefix('#').and_then(|p| spec.pointer(p)).unwrap_or(ex),
+                                None => ex,
+                            };
+                            // `value` may itself point at a components/examples entry.
+                            let mut v = ex.get("value");
+                            if let Some(r) = v.and_then(|v| v.get("$ref")).and_then(Value::as_str) {
+                                v = r.strip_prefix('#').and_then(|p| spec.pointer(p)).and_then(|e| e.get("value"));
+                            }
+                            if let Some(v) = v {
+                                out.push((sptr.clone(), v.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn run(spec: &mut Value) -> usize {
+    let mut relax = Relax::new();
+    for (ptr, ex) in response_examples(spec) {
+        walk(spec, &ptr, &ex, &mut relax, 0);
+    }
+    let mut changed = 0;
+    for (ptr, prop) in &relax {
+        if let Some(req) = spec.pointer_mut(&format!("{ptr}/required")).and_then(Value::as_array_mut) {
+            let before = req.len();
+            req.retain(|r| r.as_str() != Some(prop));
+            changed += before - req.len();
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_missing_from_an_example_becomes_optional() {
+        let mut spec = json!({
+            "paths": {"/r": {"get": {"responses": {"200": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/repo"},
+                "examples": {"default": {"$ref": "#/components/examples/repo"}}}}}}}}},
+            "components": {
+                "schemas": {
+                    "repo": {"type": "object", "required": ["id", "has_discussions", "owner"], "properties": {
+                        "id": {"type": "integer"}, "has_discussions": {"type": "boolean"},
+                        "owner": {"$ref": "#/components/schemas/user"}}},
+                    "user": {"type": "object", "required": ["login", "node_id"], "properties": {
+                        "login": {"type": "string"}, "node_id": {"type": "string"}}}},
+                "examples": {"repo": {"value": {"id": 1, "owner": {"login": "octocat"}}}}}});
+        assert_eq!(run(&mut spec), 2);
+        assert_eq!(spec.pointer("/components/schemas/repo/required").unwrap(), &json!(["id", "owner"]));
+        assert_eq!(spec.pointer("/components/schemas/user/required").unwrap(), &json!(["login"]));
+    }
+}
