@@ -110,8 +110,8 @@ pub mod teams;
 #[cfg(feature = "users")]
 pub mod users;
 pub use runtime::{
-    ApiError, Client, ClientBuilder, Error, Host, OperationInfo, RateLimitHeaders,
-    Response,
+    ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo,
+    RateLimitHeaders, Response,
 };
 /// The GitHub target this crate was generated for.
 pub const TARGET: &str = "api.github.com";

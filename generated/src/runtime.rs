@@ -21,11 +21,29 @@ pub enum Host {
     Uploads,
 }
 
+/// The credential an operation takes. The spec has no security data; the generator decides from GitHub's documented
+/// rules (see `auth_kind` in the generator and the `auth` field of `operations.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// An installation, user, personal or Actions token, as `Authorization: Bearer`.
+    Token,
+    /// The GitHub App's JWT (the app itself, its installations).
+    AppJwt,
+    /// HTTP Basic with the OAuth app's client id and secret (`/applications/{client_id}/…`).
+    Basic,
+    /// No credential (the app-manifest conversion, whose `code` is the credential).
+    None,
+}
+
 /// Facts about the operation being sent, attached to every request's extensions so middleware can read them.
 #[derive(Debug, Clone, Copy)]
 pub struct OperationInfo {
     /// The spec's operation id, e.g. `issues/create`.
     pub id: &'static str,
+    /// The credential it takes.
+    pub auth: AuthKind,
+    /// For paginated operations whose pages are objects, the key of the item array (`workflow_runs`).
+    pub items_key: Option<&'static str>,
 }
 
 /// A GitHub REST client. Cheap to clone; clones share the HTTP stack.
@@ -157,7 +175,7 @@ impl Client {
             .request(req.method, url)
             .header(http::header::ACCEPT, req.accept)
             .header(http::header::USER_AGENT, &self.inner.user_agent)
-            .with_extension(OperationInfo { id: req.op });
+            .with_extension(*req.op);
         if let Some(v) = &self.inner.api_version {
             b = b.header("x-github-api-version", v);
         }
@@ -171,14 +189,14 @@ impl Client {
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(Error::Http)?;
-        Ok(RawResponse { op: req.op, status, headers, body })
+        Ok(RawResponse { op: req.op.id, status, headers, body })
     }
 }
 
 /// A request on its way out; built by the endpoint functions.
 #[doc(hidden)]
 pub struct Request {
-    op: &'static str,
+    op: &'static OperationInfo,
     method: reqwest::Method,
     host: Host,
     path: String,
@@ -188,7 +206,7 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(op: &'static str, method: reqwest::Method, host: Host, path: String, accept: &'static str) -> Self {
+    pub fn new(op: &'static OperationInfo, method: reqwest::Method, host: Host, path: String, accept: &'static str) -> Self {
         Request { op, method, host, path, accept, query: Vec::new(), body: None }
     }
 

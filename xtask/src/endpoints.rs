@@ -64,6 +64,25 @@ pub struct Operation {
     pub body: Option<Body>,
     pub responses: Vec<Resp>,
     pub pagination: Option<Pagination>,
+    /// Which credential the operation takes: `token`, `app_jwt`, `basic` or `none` (see [`auth_kind`]).
+    pub auth: &'static str,
+}
+
+/// The spec carries no security requirements, so the credential an operation takes is decided here, from GitHub's
+/// documented rules: the OAuth-app endpoints under `/applications/{client_id}/` take HTTP Basic with the client id and
+/// secret; endpoints under `/app` (the app itself, its installations and installation requests) and those whose
+/// description says a JWT must be used take the GitHub App JWT; the manifest conversion takes none (its `code` is the
+/// credential); every other operation takes a token (installation, user, personal or `GITHUB_TOKEN`).
+pub fn auth_kind(path: &str, description: &str) -> &'static str {
+    if path.starts_with("/applications/{client_id}/") {
+        "basic"
+    } else if path == "/app" || path.starts_with("/app/") || description.contains("must use a [JWT]") {
+        "app_jwt"
+    } else if path.starts_with("/app-manifests/") {
+        "none"
+    } else {
+        "token"
+    }
 }
 
 impl Operation {
@@ -253,7 +272,9 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
             _ => "deprecated by GitHub".to_string(),
         }
     });
+    let auth = auth_kind(path, op.get("description").and_then(Value::as_str).unwrap_or_default());
     Ok(Operation {
+        auth,
         id,
         method: method.to_uppercase(),
         path: path.to_string(),
@@ -371,7 +392,7 @@ pub fn emit_tag(ts: &TypeSpace, tag: &str, ops: &[&Operation]) -> Emitted {
     let module = quote! {
         #![doc = #tag_doc]
         #![allow(deprecated, clippy::too_many_arguments)]
-        use crate::runtime::{Client, Error, Host, Request, Response};
+        use crate::runtime::{AuthKind, Client, Error, Host, OperationInfo, Request, Response};
         #[allow(unused_imports)]
         use crate::types;
 
@@ -569,6 +590,11 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         }
     });
     let host = if op.uploads { quote!(Host::Uploads) } else { quote!(Host::Api) };
+    let auth = format_ident!("{}", match op.auth { "basic" => "Basic", "app_jwt" => "AppJwt", "none" => "None", _ => "Token" });
+    let items_key = match op.pagination.as_ref().and_then(|p| p.items_key.as_deref()) {
+        Some(k) => quote!(Some(#k)),
+        None => quote!(None),
+    };
     let accept = accept_for(op);
     let mutable = (!query_stmts.is_empty() || !body_stmt.is_empty()).then(|| quote!(mut));
     let uses_body = successes.iter().any(|r| r.ty.is_some());
@@ -577,7 +603,8 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         #doc
         #deprecated
         pub async fn #fn_ident(&self, #(#args),*) -> Result<Response<#ret>, Error> {
-            let #mutable req = Request::new(#op_id, reqwest::Method::#method, #host, #path_expr, #accept);
+            const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
+            let #mutable req = Request::new(&OP, reqwest::Method::#method, #host, #path_expr, #accept);
             #(#query_stmts)*
             #body_stmt
             let resp = self.client.execute(req).await?;

@@ -1,5 +1,6 @@
 //! The generator behind `cargo xtask`: pinned spec → patches → normalisation → models and endpoints → files.
 
+pub mod bench;
 pub mod endpoints;
 pub mod manifest;
 pub mod names;

@@ -8,7 +8,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   regen [--target T] [--check]   write generated/ for target T (default api.github.com); --check writes nothing
                                  and fails naming the stale files
   fetch-spec --version V         download @octokit/openapi@V with npm, rewrite openapi/*.json.gz and the lock
-  targets                        list the targets of the lock file";
+  targets                        list the targets of the lock file
+  bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)";
 
 fn main() {
     if let Err(e) = run() {
@@ -33,8 +34,7 @@ fn run() -> Result<()> {
                 eprintln!("generated/ is fresh for {target} ({:.2?})", start.elapsed());
                 return Ok(());
             }
-            let g = regen::generate(&root, &target)?;
-            regen::write(&root, &g)?;
+            let g = regen::regen(&root, &target)?;
             let bytes: usize = g.files.values().map(String::len).sum();
             eprintln!(
                 "regen {target}: {} operations, {} types, {} files, {:.1} MB, patches {:?}, passes {:?} in {:.2?}",
@@ -50,6 +50,10 @@ fn run() -> Result<()> {
         Some("fetch-spec") => {
             let Some(v) = flag(&args, "--version") else { bail!("fetch-spec needs --version V\n{USAGE}") };
             spec::fetch(&root, &v)?;
+        }
+        Some("bench-compile") => {
+            let runs = flag(&args, "--runs").map(|r| r.parse()).transpose()?.unwrap_or(1);
+            xtask::bench::compile(&root, runs)?;
         }
         Some("targets") => {
             for f in spec::read_lock(&root)?.files {

@@ -33,6 +33,7 @@ pub fn build(spec: &Spec, ts: &TypeSpace, ops: &[Operation], patches: &[String],
                 "status": "generated",
                 "deprecated": op.deprecated.is_some(),
                 "host": if op.uploads { "uploads" } else { "api" },
+                "auth": op.auth,
                 "pagination": op.pagination.as_ref().map(|p| json!({
                     "kind": p.kind,
                     "items_key": p.items_key,

@@ -92,6 +92,13 @@ pub fn check(root: &Path, target: &str) -> Result<()> {
     Ok(())
 }
 
+/// Generates and writes `target`; on any error nothing under `generated/` is touched.
+pub fn regen(root: &Path, target: &str) -> Result<Generated> {
+    let g = generate(root, target)?;
+    write(root, &g)?;
+    Ok(g)
+}
+
 /// Writes the generated crate, removing files that are no longer generated.
 pub fn write(root: &Path, g: &Generated) -> Result<()> {
     let dir = out_dir(root);

@@ -131,7 +131,7 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
         pub mod runtime;
         pub mod types;
         #(#tag_mods)*
-        pub use runtime::{ApiError, Client, ClientBuilder, Error, Host, OperationInfo, RateLimitHeaders, Response};
+        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo, RateLimitHeaders, Response};
         /// The GitHub target this crate was generated for.
         pub const TARGET: &str = #target;
         /// The `@octokit/openapi` version of the spec this crate was generated from.

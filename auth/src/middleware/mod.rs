@@ -1,0 +1,1 @@
+//! reqwest-middleware layers for GitHub: rate limits, retries, conditional requests, tracing.
