@@ -452,6 +452,44 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`get_actions_cache_usage_by_repo_for_org`](Self::get_actions_cache_usage_by_repo_for_org), as a stream of the `repository_cache_usages` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_actions_cache_usage_by_repo_for_org_stream(
+        &self,
+        org: &str,
+        query: &ActionsGetActionsCacheUsageByRepoForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsCacheUsageByRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/get-actions-cache-usage-by-repo-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("repository_cache_usages"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/cache/usage-by-repository", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("repository_cache_usages"),
+        )
+    }
     /// List GitHub-hosted runners for an organization
     ///
     /// Lists all GitHub-hosted runners configured in an organization.
@@ -495,6 +533,39 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_hosted_runners_for_org`](Self::list_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_hosted_runners_for_org_stream(
+        &self,
+        org: &str,
+        query: &ActionsListHostedRunnersForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsHostedRunner> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-hosted-runners-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("runners"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/hosted-runners", crate ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// Create a GitHub-hosted runner for an organization
     ///
@@ -1457,6 +1528,40 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repositories_enabled_github_actions_organization`](Self::list_selected_repositories_enabled_github_actions_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repositories_enabled_github_actions_organization_stream(
+        &self,
+        org: &str,
+        query: &ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-selected-repositories-enabled-github-actions-organization",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/permissions/repositories", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories enabled for GitHub Actions in an organization
     ///
     /// Replaces the list of selected repositories that are enabled for GitHub Actions in an organization. To use this endpoint, the organization permission policy for `enabled_repositories` must be configured to `selected`. For more information, see "[Set GitHub Actions permissions for an organization](#set-github-actions-permissions-for-an-organization)."
@@ -1797,6 +1902,40 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repositories_self_hosted_runners_organization`](Self::list_selected_repositories_self_hosted_runners_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repositories_self_hosted_runners_organization_stream(
+        &self,
+        org: &str,
+        query: &ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-selected-repositories-self-hosted-runners-organization",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/permissions/self-hosted-runners/repositories", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set repositories allowed to use self-hosted runners in an organization
     ///
     /// Sets repositories that are allowed to use self-hosted runners in an organization.
@@ -2063,6 +2202,40 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_self_hosted_runner_groups_for_org`](Self::list_self_hosted_runner_groups_for_org), as a stream of the `runner_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_self_hosted_runner_groups_for_org_stream(
+        &self,
+        org: &str,
+        query: &ActionsListSelfHostedRunnerGroupsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::RunnerGroupsOrg> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-self-hosted-runner-groups-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("runner_groups"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/actions/runner-groups", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.visible_to_repository {
+            req.query("visible_to_repository", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("runner_groups"))
+    }
     /// Create a self-hosted runner group for an organization
     ///
     /// Creates a new self-hosted runner group for an organization.
@@ -2269,6 +2442,42 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_github_hosted_runners_in_group_for_org`](Self::list_github_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_github_hosted_runners_in_group_for_org_stream(
+        &self,
+        org: &str,
+        runner_group_id: i64,
+        query: &ActionsListGithubHostedRunnersInGroupForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsHostedRunner> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-github-hosted-runners-in-group-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("runners"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/runner-groups/{}/hosted-runners", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(&
+                runner_group_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
+    }
     /// List repository access to a self-hosted runner group in an organization
     ///
     /// Lists the repositories with access to a self-hosted runner group configured in an organization.
@@ -2320,6 +2529,42 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_access_to_self_hosted_runner_group_in_org`](Self::list_repo_access_to_self_hosted_runner_group_in_org), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_access_to_self_hosted_runner_group_in_org_stream(
+        &self,
+        org: &str,
+        runner_group_id: i64,
+        query: &ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-repo-access-to-self-hosted-runner-group-in-org",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/runner-groups/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(&
+                runner_group_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set repository access for a self-hosted runner group in an organization
     ///
@@ -2497,6 +2742,42 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_self_hosted_runners_in_group_for_org`](Self::list_self_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_self_hosted_runners_in_group_for_org_stream(
+        &self,
+        org: &str,
+        runner_group_id: i64,
+        query: &ActionsListSelfHostedRunnersInGroupForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Runner> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-self-hosted-runners-in-group-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("runners"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/runner-groups/{}/runners", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(&
+                runner_group_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
+    }
     /// Set self-hosted runners in a group for an organization
     ///
     /// Replaces the list of self-hosted runners that are part of an organization runner group.
@@ -2672,6 +2953,40 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_self_hosted_runners_for_org`](Self::list_self_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_self_hosted_runners_for_org_stream(
+        &self,
+        org: &str,
+        query: &ActionsListSelfHostedRunnersForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Runner> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-self-hosted-runners-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("runners"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/actions/runners", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.name {
+            req.query("name", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// List runner applications for an organization
     ///
@@ -3227,6 +3542,37 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_secrets_stream(
+        &self,
+        org: &str,
+        query: &ActionsListOrgSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-org-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/actions/secrets", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
+    }
     /// Get an organization public key
     ///
     /// Gets your public key, which you need to encrypt secrets. You need to
@@ -3518,6 +3864,41 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repos_for_org_secret_stream(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &ActionsListSelectedReposForOrgSecretQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-selected-repos-for-org-secret",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/secrets/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for an organization secret
     ///
     /// Replaces all repositories for an organization secret when the `visibility`
@@ -3696,6 +4077,37 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_variables_stream(
+        &self,
+        org: &str,
+        query: &ActionsListOrgVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-org-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/actions/variables", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create an organization variable
     ///
@@ -3913,6 +4325,41 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repos_for_org_variable_stream(
+        &self,
+        org: &str,
+        name: &str,
+        query: &ActionsListSelectedReposForOrgVariableQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-selected-repos-for-org-variable",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/actions/variables/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for an organization variable
     ///
     /// Replaces all repositories for an organization variable that is available
@@ -4097,6 +4544,44 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_artifacts_for_repo`](Self::list_artifacts_for_repo), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_artifacts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListArtifactsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::Artifact> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-artifacts-for-repo",
+            auth: AuthKind::Token,
+            items_key: Some("artifacts"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/artifacts", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.name {
+            req.query("name", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("artifacts"))
     }
     /// Get an artifact
     ///
@@ -4505,6 +4990,53 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`get_actions_cache_list`](Self::get_actions_cache_list), as a stream of the `actions_caches` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_actions_cache_list_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsGetActionsCacheListQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsCacheListActionsCachesItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/get-actions-cache-list",
+            auth: AuthKind::Token,
+            items_key: Some("actions_caches"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/caches", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.key {
+            req.query("key", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("actions_caches"))
+    }
     /// Delete GitHub Actions caches for a repository (using a cache key)
     ///
     /// Deletes one or more GitHub Actions caches for a repository, using a complete cache key. By default, all caches that match the provided key are deleted, but you can optionally provide a Git ref to restrict deletions to caches that match both the provided key and the Git ref.
@@ -4636,6 +5168,47 @@ impl<'a> ActionsApi<'a> {
                 200u16 => crate::runtime::decode_json(body),
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
+        )
+    }
+    /// Like [`list_concurrency_groups_for_repository`](Self::list_concurrency_groups_for_repository), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_concurrency_groups_for_repository_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListConcurrencyGroupsForRepositoryQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ConcurrencyGroupListConcurrencyGroupsItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-concurrency-groups-for-repository",
+            auth: AuthKind::Token,
+            items_key: Some("concurrency_groups"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/concurrency_groups", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("concurrency_groups"),
         )
     }
     /// Get a concurrency group for a repository
@@ -4973,6 +5546,41 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_organization_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoOrganizationSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-repo-organization-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/organization-secrets", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
+    }
     /// List repository organization variables
     ///
     /// Lists all organization variables shared with a repository.
@@ -5023,6 +5631,41 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_organization_variables_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoOrganizationVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-repo-organization-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/organization-variables", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Get GitHub Actions permissions for a repository
     ///
@@ -5664,6 +6307,44 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_self_hosted_runners_for_repo`](Self::list_self_hosted_runners_for_repo), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_self_hosted_runners_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListSelfHostedRunnersForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::Runner> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-self-hosted-runners-for-repo",
+            auth: AuthKind::Token,
+            items_key: Some("runners"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/runners", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.name {
+            req.query("name", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
+    }
     /// List runner applications for a repository
     ///
     /// Lists binaries for the runner application that you can download and run.
@@ -6266,6 +6947,65 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_workflow_runs_for_repo`](Self::list_workflow_runs_for_repo), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_workflow_runs_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListWorkflowRunsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::WorkflowRun> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-workflow-runs-for-repo",
+            auth: AuthKind::Token,
+            items_key: Some("workflow_runs"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/runs", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.actor {
+            req.query("actor", v.to_string());
+        }
+        if let Some(v) = &query.branch {
+            req.query("branch", v.to_string());
+        }
+        if let Some(v) = &query.event {
+            req.query("event", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.created {
+            req.query("created", v.to_string());
+        }
+        if let Some(v) = &query.exclude_pull_requests {
+            req.query("exclude_pull_requests", v.to_string());
+        }
+        if let Some(v) = &query.check_suite_id {
+            req.query("check_suite_id", v.to_string());
+        }
+        if let Some(v) = &query.head_sha {
+            req.query("head_sha", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("workflow_runs"))
+    }
     /// Get a workflow run
     ///
     /// Gets a specific workflow run.
@@ -6497,6 +7237,49 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_workflow_run_artifacts`](Self::list_workflow_run_artifacts), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_workflow_run_artifacts_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        query: &ActionsListWorkflowRunArtifactsQuery,
+    ) -> crate::pagination::Pages<crate::types::Artifact> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-workflow-run-artifacts",
+            auth: AuthKind::Token,
+            items_key: Some("artifacts"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/runs/{}/artifacts", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& run_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.name {
+            req.query("name", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("artifacts"))
+    }
     /// Get a workflow run attempt
     ///
     /// Gets a specific workflow run attempt.
@@ -6603,6 +7386,45 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_jobs_for_workflow_run_attempt`](Self::list_jobs_for_workflow_run_attempt), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_jobs_for_workflow_run_attempt_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        attempt_number: i64,
+        query: &ActionsListJobsForWorkflowRunAttemptQuery,
+    ) -> crate::pagination::Pages<crate::types::Job> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-jobs-for-workflow-run-attempt",
+            auth: AuthKind::Token,
+            items_key: Some("jobs"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/runs/{}/attempts/{}/jobs", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& run_id.to_string()), crate
+                ::runtime::encode_path(& attempt_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("jobs"))
     }
     /// Download workflow run attempt logs
     ///
@@ -6763,6 +7585,52 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_concurrency_groups_for_workflow_run`](Self::list_concurrency_groups_for_workflow_run), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_concurrency_groups_for_workflow_run_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        query: &ActionsListConcurrencyGroupsForWorkflowRunQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ConcurrencyGroupRunListConcurrencyGroupsItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-concurrency-groups-for-workflow-run",
+            auth: AuthKind::Token,
+            items_key: Some("concurrency_groups"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/runs/{}/concurrency_groups", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& run_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("concurrency_groups"),
+        )
+    }
     /// Review custom deployment protection rules for a workflow run
     ///
     /// Approve or reject custom deployment protection rules provided by a GitHub App for a workflow run. For more information, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
@@ -6909,6 +7777,46 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_jobs_for_workflow_run`](Self::list_jobs_for_workflow_run), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_jobs_for_workflow_run_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        query: &ActionsListJobsForWorkflowRunQuery,
+    ) -> crate::pagination::Pages<crate::types::Job> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-jobs-for-workflow-run",
+            auth: AuthKind::Token,
+            items_key: Some("jobs"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/runs/{}/jobs", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("jobs"))
     }
     /// Download workflow run logs
     ///
@@ -7274,6 +8182,41 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-repo-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/secrets", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
+    }
     /// Get a repository public key
     ///
     /// Gets your public key, which you need to encrypt secrets. You need to
@@ -7503,6 +8446,41 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_variables_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-repo-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/variables", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
+    }
     /// Create a repository variable
     ///
     /// Creates a repository variable that you can reference in a GitHub Actions workflow.
@@ -7721,6 +8699,41 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_workflows`](Self::list_repo_workflows), as a stream of the `workflows` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_workflows_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoWorkflowsQuery,
+    ) -> crate::pagination::Pages<crate::types::Workflow> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-repo-workflows",
+            auth: AuthKind::Token,
+            items_key: Some("workflows"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/workflows", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("workflows"))
     }
     /// Get a workflow
     ///
@@ -7983,6 +8996,69 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
+    /// Like [`list_workflow_runs`](Self::list_workflow_runs), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_workflow_runs_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        query: &ActionsListWorkflowRunsQuery,
+    ) -> crate::pagination::Pages<crate::types::WorkflowRun> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-workflow-runs",
+            auth: AuthKind::Token,
+            items_key: Some("workflow_runs"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/actions/workflows/{}/runs", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
+                match v { serde_json::Value::String(s) => s, o => o.to_string() })
+                .unwrap_or_default())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.actor {
+            req.query("actor", v.to_string());
+        }
+        if let Some(v) = &query.branch {
+            req.query("branch", v.to_string());
+        }
+        if let Some(v) = &query.event {
+            req.query("event", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.created {
+            req.query("created", v.to_string());
+        }
+        if let Some(v) = &query.exclude_pull_requests {
+            req.query("exclude_pull_requests", v.to_string());
+        }
+        if let Some(v) = &query.check_suite_id {
+            req.query("check_suite_id", v.to_string());
+        }
+        if let Some(v) = &query.head_sha {
+            req.query("head_sha", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("workflow_runs"))
+    }
     /// Get workflow usage
     ///
     /// > [!WARNING]
@@ -8086,6 +9162,43 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_environment_secrets`](Self::list_environment_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_environment_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ActionsListEnvironmentSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-environment-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/environments/{}/secrets", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(environment_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an environment public key
     ///
@@ -8325,6 +9438,43 @@ impl<'a> ActionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_environment_variables`](Self::list_environment_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_environment_variables_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ActionsListEnvironmentVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "actions/list-environment-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/environments/{}/variables", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(environment_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create an environment variable
     ///

@@ -63,6 +63,36 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_public_events`](Self::list_public_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_events_stream(
+        &self,
+        query: &ActivityListPublicEventsQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-public-events",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/events"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get feeds
     ///
     /// Lists the feeds available to the authenticated user. The response provides a URL for each feed. You can then get a specific feed by sending a request to one of the feed URLs.
@@ -164,6 +194,41 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_public_events_for_repo_network`](Self::list_public_events_for_repo_network), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_events_for_repo_network_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListPublicEventsForRepoNetworkQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-public-events-for-repo-network",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/networks/{}/{}/events", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List notifications for the authenticated user
     ///
     /// List all notifications for the current user, sorted by most recently updated.
@@ -226,6 +291,48 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_notifications_for_authenticated_user`](Self::list_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_notifications_for_authenticated_user_stream(
+        &self,
+        query: &ActivityListNotificationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Thread> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-notifications-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/notifications"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.all {
+            req.query("all", v.to_string());
+        }
+        if let Some(v) = &query.participating {
+            req.query("participating", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Mark notifications as read
     ///
@@ -574,6 +681,37 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_public_org_events`](Self::list_public_org_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_org_events_stream(
+        &self,
+        org: &str,
+        query: &ActivityListPublicOrgEventsQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-public-org-events",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/events", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List repository events
     ///
     /// > [!NOTE]
@@ -618,6 +756,41 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_events`](Self::list_repo_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_events_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListRepoEventsQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-repo-events",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/events", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repository notifications for the authenticated user
     ///
@@ -674,6 +847,53 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_notifications_for_authenticated_user`](Self::list_repo_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_notifications_for_authenticated_user_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListRepoNotificationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Thread> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-repo-notifications-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/notifications", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.all {
+            req.query("all", v.to_string());
+        }
+        if let Some(v) = &query.participating {
+            req.query("participating", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Mark repository notifications as read
     ///
@@ -770,6 +990,43 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_stargazers_for_repo`](Self::list_stargazers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stargazers_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListStargazersForRepoQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ActivityListStargazersForRepoResponseItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-stargazers-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/stargazers", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get stargazer count
     ///
     /// Gets the current number of users who have starred the repository. Users who previously starred the repository but later removed their star are not included.
@@ -855,6 +1112,41 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_watchers_for_repo`](Self::list_watchers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_watchers_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListWatchersForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-watchers-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/subscribers", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a repository subscription
     ///
@@ -1031,6 +1323,42 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_starred_by_authenticated_user_stream(
+        &self,
+        query: &ActivityListReposStarredByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-repos-starred-by-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/starred"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a repository is starred by the authenticated user
     ///
@@ -1212,6 +1540,36 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_watched_repos_for_authenticated_user`](Self::list_watched_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_watched_repos_for_authenticated_user_stream(
+        &self,
+        query: &ActivityListWatchedReposForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-watched-repos-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/subscriptions"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List events for the authenticated user
     ///
     /// If you are authenticated as the given user, you will see your private events. Otherwise, you'll only see public events. _Optional_: use the fine-grained token with following permission set to view private events: "Events" user permissions (read).
@@ -1254,6 +1612,37 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_events_for_authenticated_user`](Self::list_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_events_for_authenticated_user_stream(
+        &self,
+        username: &str,
+        query: &ActivityListEventsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-events-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/events", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization events for the authenticated user
     ///
@@ -1302,6 +1691,41 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_org_events_for_authenticated_user`](Self::list_org_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_events_for_authenticated_user_stream(
+        &self,
+        username: &str,
+        org: &str,
+        query: &ActivityListOrgEventsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-org-events-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/events/orgs/{}", crate ::runtime::encode_path(username), crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List public events for a user
     ///
     /// > [!NOTE]
@@ -1342,6 +1766,37 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_public_events_for_user`](Self::list_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_events_for_user_stream(
+        &self,
+        username: &str,
+        query: &ActivityListPublicEventsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-public-events-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/events/public", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List events received by the authenticated user
     ///
@@ -1387,6 +1842,37 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_received_events_for_user`](Self::list_received_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_received_events_for_user_stream(
+        &self,
+        username: &str,
+        query: &ActivityListReceivedEventsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-received-events-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/received_events", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List public events received by a user
     ///
     /// > [!NOTE]
@@ -1430,6 +1916,40 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_received_public_events_for_user`](Self::list_received_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_received_public_events_for_user_stream(
+        &self,
+        username: &str,
+        query: &ActivityListReceivedPublicEventsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-received-public-events-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/received_events/public", crate
+                ::runtime::encode_path(username)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repositories starred by a user
     ///
@@ -1481,6 +2001,45 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_repos_starred_by_user`](Self::list_repos_starred_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_starred_by_user_stream(
+        &self,
+        username: &str,
+        query: &ActivityListReposStarredByUserQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ActivityListReposStarredByUserResponseItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-repos-starred-by-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/starred", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List repositories watched by a user
     ///
     /// Lists repositories a user is watching.
@@ -1520,6 +2079,37 @@ impl<'a> ActivityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repos_watched_by_user`](Self::list_repos_watched_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_watched_by_user_stream(
+        &self,
+        username: &str,
+        query: &ActivityListReposWatchedByUserQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-repos-watched-by-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/subscriptions", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }
 ///Query parameters of [`list_public_events`](ActivityApi::list_public_events).

@@ -103,6 +103,64 @@ impl<'a> AgentTasksApi<'a> {
             },
         )
     }
+    /// Like [`list_tasks_for_repo`](Self::list_tasks_for_repo), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_tasks_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentTasksListTasksForRepoQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AgentTasksListTasksForRepoResponseTasksItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agent-tasks/list-tasks-for-repo",
+            auth: AuthKind::Token,
+            items_key: Some("tasks"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/agents/repos/{}/{}/tasks", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.to_string());
+        }
+        if let Some(v) = &query.is_archived {
+            req.query("is_archived", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.creator_id {
+            req.query(
+                "creator_id",
+                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("tasks"))
+    }
     /// Start a task
     ///
     /// > [!NOTE]
@@ -302,6 +360,53 @@ impl<'a> AgentTasksApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_tasks`](Self::list_tasks), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_tasks_stream(
+        &self,
+        query: &AgentTasksListTasksQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AgentTasksListTasksForRepoResponseTasksItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agent-tasks/list-tasks",
+            auth: AuthKind::Token,
+            items_key: Some("tasks"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/agents/tasks"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.to_string());
+        }
+        if let Some(v) = &query.is_archived {
+            req.query("is_archived", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("tasks"))
     }
     /// Get a task by ID
     ///

@@ -61,6 +61,37 @@ impl<'a> AgentsApi<'a> {
             },
         )
     }
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_secrets_stream(
+        &self,
+        org: &str,
+        query: &AgentsListOrgSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-org-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/agents/secrets", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
+    }
     /// Get an organization public key
     ///
     /// Gets your public key, which you need to encrypt secrets. You need to
@@ -283,6 +314,41 @@ impl<'a> AgentsApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repos_for_org_secret_stream(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &AgentsListSelectedReposForOrgSecretQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-selected-repos-for-org-secret",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/agents/secrets/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for an organization secret
     ///
     /// Replaces all repositories for an organization secret when the `visibility`
@@ -462,6 +528,37 @@ impl<'a> AgentsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_variables_stream(
+        &self,
+        org: &str,
+        query: &AgentsListOrgVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-org-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/agents/variables", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create an organization variable
     ///
@@ -679,6 +776,41 @@ impl<'a> AgentsApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repos_for_org_variable_stream(
+        &self,
+        org: &str,
+        name: &str,
+        query: &AgentsListSelectedReposForOrgVariableQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-selected-repos-for-org-variable",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/agents/variables/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for an organization variable
     ///
     /// Replaces all repositories for an organization agent variable that is available
@@ -865,6 +997,41 @@ impl<'a> AgentsApi<'a> {
             },
         )
     }
+    /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_organization_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoOrganizationSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-repo-organization-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/agents/organization-secrets", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
+    }
     /// List repository organization variables
     ///
     /// Lists all organization variables shared with a repository.
@@ -915,6 +1082,41 @@ impl<'a> AgentsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_organization_variables_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoOrganizationVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-repo-organization-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/agents/organization-variables", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// List repository secrets
     ///
@@ -967,6 +1169,41 @@ impl<'a> AgentsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-repo-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/agents/secrets", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key
     ///
@@ -1196,6 +1433,41 @@ impl<'a> AgentsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_variables_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoVariablesQuery,
+    ) -> crate::pagination::Pages<crate::types::ActionsVariable> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "agents/list-repo-variables",
+            auth: AuthKind::Token,
+            items_key: Some("variables"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/agents/variables", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create a repository variable
     ///

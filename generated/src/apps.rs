@@ -203,6 +203,39 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhook_deliveries_stream(
+        &self,
+        query: &AppsListWebhookDeliveriesQuery,
+    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-webhook-deliveries",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/app/hook/deliveries"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.cursor {
+            req.query("cursor", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a delivery for an app webhook
     ///
     /// Returns a delivery for the webhook configured for a GitHub App.
@@ -337,6 +370,36 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_installation_requests_for_authenticated_app`](Self::list_installation_requests_for_authenticated_app), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installation_requests_for_authenticated_app_stream(
+        &self,
+        query: &AppsListInstallationRequestsForAuthenticatedAppQuery,
+    ) -> crate::pagination::Pages<crate::types::IntegrationInstallationRequest> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-installation-requests-for-authenticated-app",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/app/installation-requests"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List installations for the authenticated app
     ///
     /// You must use a [JWT](https://docs.github.com/enterprise-server@3.9/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
@@ -383,6 +446,42 @@ impl<'a> AppsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_installations`](Self::list_installations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installations_stream(
+        &self,
+        query: &AppsListInstallationsQuery,
+    ) -> crate::pagination::Pages<crate::types::AppsListInstallationsResponseItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-installations",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/app/installations"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.outdated {
+            req.query("outdated", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an installation for the authenticated app
     ///
@@ -877,6 +976,38 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_repos_accessible_to_installation`](Self::list_repos_accessible_to_installation), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_accessible_to_installation_stream(
+        &self,
+        query: &AppsListReposAccessibleToInstallationQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AppsListReposAccessibleToInstallationResponseRepositoriesItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-repos-accessible-to-installation",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/installation/repositories"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Revoke an installation access token
     ///
     /// Revokes the installation token you're using to authenticate as an installation and access this endpoint.
@@ -994,6 +1125,36 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_plans`](Self::list_plans), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_plans_stream(
+        &self,
+        query: &AppsListPlansQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplaceListingPlan> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-plans",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/marketplace_listing/plans"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List accounts for a plan
     ///
     /// Returns user and organization accounts associated with the specified plan, including free plans. For per-seat pricing, you see the list of accounts that have purchased the plan, including the number of seats purchased. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
@@ -1048,6 +1209,46 @@ impl<'a> AppsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_accounts_for_plan`](Self::list_accounts_for_plan), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_accounts_for_plan_stream(
+        &self,
+        plan_id: i64,
+        query: &AppsListAccountsForPlanQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-accounts-for-plan",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/marketplace_listing/plans/{}/accounts", crate ::runtime::encode_path(&
+                plan_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a subscription plan for an account (stubbed)
     ///
@@ -1133,6 +1334,36 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_plans_stubbed`](Self::list_plans_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_plans_stubbed_stream(
+        &self,
+        query: &AppsListPlansStubbedQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplaceListingPlan> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-plans-stubbed",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/marketplace_listing/stubbed/plans"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List accounts for a plan (stubbed)
     ///
     /// Returns repository and organization accounts associated with the specified plan, including free plans. For per-seat pricing, you see the list of accounts that have purchased the plan, including the number of seats purchased. When someone submits a plan change that won't be processed until the end of their billing cycle, you will also see the upcoming pending change.
@@ -1185,6 +1416,46 @@ impl<'a> AppsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_accounts_for_plan_stubbed`](Self::list_accounts_for_plan_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_accounts_for_plan_stubbed_stream(
+        &self,
+        plan_id: i64,
+        query: &AppsListAccountsForPlanStubbedQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-accounts-for-plan-stubbed",
+            auth: AuthKind::AppJwt,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/marketplace_listing/stubbed/plans/{}/accounts", crate
+                ::runtime::encode_path(& plan_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an organization installation for the authenticated app
     ///
@@ -1321,6 +1592,36 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_installations_for_authenticated_user`](Self::list_installations_for_authenticated_user), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installations_for_authenticated_user_stream(
+        &self,
+        query: &AppsListInstallationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Installation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-installations-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: Some("installations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/installations"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("installations"))
+    }
     /// List repositories accessible to the user access token
     ///
     /// List repositories that the authenticated user has explicit permission (`:read`, `:write`, or `:admin`) to access for an installation.
@@ -1378,6 +1679,42 @@ impl<'a> AppsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_installation_repos_for_authenticated_user`](Self::list_installation_repos_for_authenticated_user), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installation_repos_for_authenticated_user_stream(
+        &self,
+        installation_id: i64,
+        query: &AppsListInstallationReposForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AppsListReposAccessibleToInstallationResponseRepositoriesItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-installation-repos-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/user/installations/{}/repositories", crate ::runtime::encode_path(&
+                installation_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Add a repository to an app installation
     ///
@@ -1533,6 +1870,36 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
+    /// Like [`list_subscriptions_for_authenticated_user`](Self::list_subscriptions_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_subscriptions_for_authenticated_user_stream(
+        &self,
+        query: &AppsListSubscriptionsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::UserMarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-subscriptions-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/marketplace_purchases"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List subscriptions for the authenticated user (stubbed)
     ///
     /// Lists the active subscriptions for the authenticated user.
@@ -1586,6 +1953,36 @@ impl<'a> AppsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_subscriptions_for_authenticated_user_stubbed`](Self::list_subscriptions_for_authenticated_user_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_subscriptions_for_authenticated_user_stubbed_stream(
+        &self,
+        query: &AppsListSubscriptionsForAuthenticatedUserStubbedQuery,
+    ) -> crate::pagination::Pages<crate::types::UserMarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "apps/list-subscriptions-for-authenticated-user-stubbed",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/marketplace_purchases/stubbed"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a user installation for the authenticated app
     ///

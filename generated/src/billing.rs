@@ -133,6 +133,46 @@ impl<'a> BillingApi<'a> {
             },
         )
     }
+    /// Like [`get_all_budgets_org`](Self::get_all_budgets_org), as a stream of the `budgets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_budgets_org_stream(
+        &self,
+        org: &str,
+        query: &BillingGetAllBudgetsOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Budget> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "billing/get-all-budgets-org",
+            auth: AuthKind::Token,
+            items_key: Some("budgets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/organizations/{}/settings/billing/budgets", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.scope {
+            req.query("scope", v.as_str().to_string());
+        }
+        if let Some(v) = &query.user {
+            req.query("user", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("budgets"))
+    }
     /// Create a budget for an organization
     ///
     /// Creates a new budget for an organization. The authenticated user must be an

@@ -197,6 +197,43 @@ impl<'a> ChecksApi<'a> {
             },
         )
     }
+    /// Like [`list_annotations`](Self::list_annotations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_annotations_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        check_run_id: i64,
+        query: &ChecksListAnnotationsQuery,
+    ) -> crate::pagination::Pages<crate::types::CheckAnnotation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "checks/list-annotations",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/check-runs/{}/annotations", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& check_run_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Rerequest a check run
     ///
     /// Triggers GitHub to rerequest an existing check run, without pushing new code to a repository. This endpoint will trigger the [`check_run` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) event with the action `rerequested`. When a check run is `rerequested`, the `status` of the check suite it belongs to is reset to `queued` and the `conclusion` is cleared. The check run itself is not updated. GitHub apps recieving the [`check_run` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) with the `rerequested` action should then decide if the check run should be reset or updated and call the [update `check_run` endpoint](https://docs.github.com/rest/checks/runs#update-a-check-run) to update the check_run if desired.
@@ -436,6 +473,52 @@ impl<'a> ChecksApi<'a> {
             },
         )
     }
+    /// Like [`list_for_suite`](Self::list_for_suite), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_suite_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        check_suite_id: i64,
+        query: &ChecksListForSuiteQuery,
+    ) -> crate::pagination::Pages<crate::types::CheckRun> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "checks/list-for-suite",
+            auth: AuthKind::Token,
+            items_key: Some("check_runs"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/check-suites/{}/check-runs", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& check_suite_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.check_name {
+            req.query("check_name", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("check_runs"))
+    }
     /// Rerequest a check suite
     ///
     /// Triggers GitHub to rerequest an existing check suite, without pushing new code to a repository. This endpoint will trigger the [`check_suite` webhook](https://docs.github.com/webhooks/event-payloads/#check_suite) event with the action `rerequested`. When a check suite is `rerequested`, its `status` is reset to `queued` and the `conclusion` is cleared.
@@ -540,6 +623,55 @@ impl<'a> ChecksApi<'a> {
             },
         )
     }
+    /// Like [`list_for_ref`](Self::list_for_ref), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_ref_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ChecksListForRefQuery,
+    ) -> crate::pagination::Pages<crate::types::CheckRun> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "checks/list-for-ref",
+            auth: AuthKind::Token,
+            items_key: Some("check_runs"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}/check-runs", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.check_name {
+            req.query("check_name", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.app_id {
+            req.query("app_id", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("check_runs"))
+    }
     /// List check suites for a Git reference
     ///
     /// Lists check suites for a commit `ref`. The `ref` can be a SHA, branch name, or a tag name.
@@ -596,6 +728,49 @@ impl<'a> ChecksApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_suites_for_ref`](Self::list_suites_for_ref), as a stream of the `check_suites` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_suites_for_ref_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ChecksListSuitesForRefQuery,
+    ) -> crate::pagination::Pages<crate::types::CheckSuite> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "checks/list-suites-for-ref",
+            auth: AuthKind::Token,
+            items_key: Some("check_suites"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}/check-suites", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.app_id {
+            req.query("app_id", v.to_string());
+        }
+        if let Some(v) = &query.check_name {
+            req.query("check_name", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("check_suites"))
     }
 }
 ///Query parameters of [`list_annotations`](ChecksApi::list_annotations).

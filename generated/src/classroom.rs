@@ -114,6 +114,43 @@ impl<'a> ClassroomApi<'a> {
             },
         )
     }
+    /// Like [`list_accepted_assignments_for_an_assignment`](Self::list_accepted_assignments_for_an_assignment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
+    )]
+    pub fn list_accepted_assignments_for_an_assignment_stream(
+        &self,
+        assignment_id: i64,
+        query: &ClassroomListAcceptedAssignmentsForAnAssignmentQuery,
+    ) -> crate::pagination::Pages<crate::types::ClassroomAcceptedAssignment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "classroom/list-accepted-assignments-for-an-assignment",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/assignments/{}/accepted_assignments", crate ::runtime::encode_path(&
+                assignment_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Closing down - Get assignment grades
     ///
     /// > [!WARNING]
@@ -207,6 +244,39 @@ impl<'a> ClassroomApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_classrooms`](Self::list_classrooms), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
+    )]
+    pub fn list_classrooms_stream(
+        &self,
+        query: &ClassroomListClassroomsQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleClassroom> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "classroom/list-classrooms",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/classrooms"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Closing down - Get a classroom
     ///
@@ -305,6 +375,43 @@ impl<'a> ClassroomApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_assignments_for_a_classroom`](Self::list_assignments_for_a_classroom), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
+    )]
+    pub fn list_assignments_for_a_classroom_stream(
+        &self,
+        classroom_id: i64,
+        query: &ClassroomListAssignmentsForAClassroomQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleClassroomAssignment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "classroom/list-assignments-for-a-classroom",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/classrooms/{}/assignments", crate ::runtime::encode_path(& classroom_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }
 ///Query parameters of [`list_accepted_assignments_for_an_assignment`](ClassroomApi::list_accepted_assignments_for_an_assignment).

@@ -90,6 +90,64 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_org_stream(
+        &self,
+        org: &str,
+        query: &CodeScanningListAlertsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningOrganizationAlertItems> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-scanning/list-alerts-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/code-scanning/alerts", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.tool_name {
+            req.query("tool_name", v.to_string());
+        }
+        if let Some(v) = &query.tool_guid {
+            req.query("tool_guid", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.severity {
+            req.query("severity", v.as_str().to_string());
+        }
+        if let Some(v) = &query.assignees {
+            req.query("assignees", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List code scanning alerts for a repository
     ///
     /// Lists all open code scanning alerts for the default branch (usually `main`
@@ -168,6 +226,59 @@ impl<'a> CodeScanningApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodeScanningListAlertsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningAlertItems> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-scanning/list-alerts-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/code-scanning/alerts", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.tool_name {
+            req.query("tool_name", v.to_string());
+        }
+        if let Some(v) = &query.tool_guid {
+            req.query("tool_guid", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a code scanning alert
     ///
@@ -480,6 +591,49 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
+    /// Like [`list_alert_instances`](Self::list_alert_instances), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alert_instances_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        alert_number: i64,
+        query: &CodeScanningListAlertInstancesQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningAlertInstanceList> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-scanning/list-alert-instances",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/code-scanning/alerts/{}/instances", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& alert_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.pr {
+            req.query("pr", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List code scanning analyses for a repository
     ///
     /// Lists the details of all code scanning analyses for a repository,
@@ -562,6 +716,62 @@ impl<'a> CodeScanningApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_recent_analyses`](Self::list_recent_analyses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_recent_analyses_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodeScanningListRecentAnalysesQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningAnalysis> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-scanning/list-recent-analyses",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/code-scanning/analyses", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.tool_name {
+            req.query("tool_name", v.to_string());
+        }
+        if let Some(v) = &query.tool_guid {
+            req.query("tool_guid", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.pr {
+            req.query("pr", v.to_string());
+        }
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.sarif_id {
+            req.query("sarif_id", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a code scanning analysis for a repository
     ///

@@ -69,6 +69,43 @@ impl<'a> CodeSecurityApi<'a> {
             },
         )
     }
+    /// Like [`get_configurations_for_enterprise`](Self::get_configurations_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_configurations_for_enterprise_stream(
+        &self,
+        enterprise: &str,
+        query: &CodeSecurityGetConfigurationsForEnterpriseQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-security/get-configurations-for-enterprise",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/enterprises/{}/code-security/configurations", crate
+                ::runtime::encode_path(enterprise)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a code security configuration for an enterprise
     ///
     /// Creates a code security configuration in an enterprise.
@@ -482,6 +519,48 @@ impl<'a> CodeSecurityApi<'a> {
             },
         )
     }
+    /// Like [`get_repositories_for_enterprise_configuration`](Self::get_repositories_for_enterprise_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repositories_for_enterprise_configuration_stream(
+        &self,
+        enterprise: &str,
+        configuration_id: i64,
+        query: &CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfigurationRepositories> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-security/get-repositories-for-enterprise-configuration",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/enterprises/{}/code-security/configurations/{}/repositories", crate
+                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
+                configuration_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get code security configurations for an organization
     ///
     /// Lists all code security configurations available in an organization.
@@ -537,6 +616,46 @@ impl<'a> CodeSecurityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_configurations_for_org`](Self::get_configurations_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_configurations_for_org_stream(
+        &self,
+        org: &str,
+        query: &CodeSecurityGetConfigurationsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-security/get-configurations-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/code-security/configurations", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.target_type {
+            req.query("target_type", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a code security configuration
     ///
@@ -981,6 +1100,48 @@ impl<'a> CodeSecurityApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_repositories_for_configuration`](Self::get_repositories_for_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repositories_for_configuration_stream(
+        &self,
+        org: &str,
+        configuration_id: i64,
+        query: &CodeSecurityGetRepositoriesForConfigurationQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfigurationRepositories> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "code-security/get-repositories-for-configuration",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/code-security/configurations/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(&
+                configuration_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get the code security configuration associated with a repository
     ///

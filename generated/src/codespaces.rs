@@ -67,6 +67,37 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
+    /// Like [`list_in_organization`](Self::list_in_organization), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_in_organization_stream(
+        &self,
+        org: &str,
+        query: &CodespacesListInOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-in-organization",
+            auth: AuthKind::Token,
+            items_key: Some("codespaces"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/codespaces", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
+    }
     /// Manage access control for organization codespaces
     ///
     /// Sets which users can access codespaces in an organization. This is synonymous with granting or revoking codespaces access permissions for users according to the visibility.
@@ -252,6 +283,37 @@ impl<'a> CodespacesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_secrets_stream(
+        &self,
+        org: &str,
+        query: &CodespacesListOrgSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::CodespacesOrgSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-org-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/codespaces/secrets", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an organization public key
     ///
@@ -471,6 +533,41 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repos_for_org_secret_stream(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &CodespacesListSelectedReposForOrgSecretQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-selected-repos-for-org-secret",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/codespaces/secrets/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for an organization secret
     ///
     /// Replaces all repositories for an organization development environment secret when the `visibility`
@@ -663,6 +760,41 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
+    /// Like [`get_codespaces_for_user_in_org`](Self::get_codespaces_for_user_in_org), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_codespaces_for_user_in_org_stream(
+        &self,
+        org: &str,
+        username: &str,
+        query: &CodespacesGetCodespacesForUserInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/get-codespaces-for-user-in-org",
+            auth: AuthKind::Token,
+            items_key: Some("codespaces"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/members/{}/codespaces", crate ::runtime::encode_path(org),
+                crate ::runtime::encode_path(username)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
+    }
     /// Delete a codespace from the organization
     ///
     /// Deletes a user's codespace.
@@ -814,6 +946,41 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
+    /// Like [`list_in_repository_for_authenticated_user`](Self::list_in_repository_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_in_repository_for_authenticated_user_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodespacesListInRepositoryForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-in-repository-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: Some("codespaces"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/codespaces", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
+    }
     /// Create a codespace in a repository
     ///
     /// Creates a codespace owned by the authenticated user in the specified repository.
@@ -929,6 +1096,43 @@ impl<'a> CodespacesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_devcontainers_in_repository_for_authenticated_user`](Self::list_devcontainers_in_repository_for_authenticated_user), as a stream of the `devcontainers` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_devcontainers_in_repository_for_authenticated_user_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-devcontainers-in-repository-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: Some("devcontainers"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/codespaces/devcontainers", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("devcontainers"))
     }
     /// List available machine types for a repository
     ///
@@ -1140,6 +1344,41 @@ impl<'a> CodespacesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodespacesListRepoSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::RepoCodespacesSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-repo-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/codespaces/secrets", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key
     ///
@@ -1421,6 +1660,39 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &CodespacesListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: Some("codespaces"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/codespaces"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.repository_id {
+            req.query("repository_id", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
+    }
     /// Create a codespace for the authenticated user
     ///
     /// Creates a new codespace, owned by the authenticated user.
@@ -1517,6 +1789,36 @@ impl<'a> CodespacesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_secrets_for_authenticated_user`](Self::list_secrets_for_authenticated_user), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_secrets_for_authenticated_user_stream(
+        &self,
+        query: &CodespacesListSecretsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::CodespacesSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "codespaces/list-secrets-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/codespaces/secrets"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get public key for the authenticated user
     ///

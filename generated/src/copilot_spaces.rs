@@ -68,6 +68,40 @@ impl<'a> CopilotSpacesApi<'a> {
             },
         )
     }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &CopilotSpacesListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::CopilotSpace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "copilot-spaces/list-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("spaces"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/copilot-spaces", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("spaces"))
+    }
     /// Create an organization Copilot Space
     ///
     /// Creates a new Copilot Space owned by an organization. The authenticated user must have permissions to create spaces in the organization.
@@ -768,6 +802,40 @@ impl<'a> CopilotSpacesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &CopilotSpacesListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::CopilotSpace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "copilot-spaces/list-for-user",
+            auth: AuthKind::Token,
+            items_key: Some("spaces"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/copilot-spaces", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("spaces"))
     }
     /// Create a Copilot Space for a user
     ///

@@ -120,6 +120,87 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
+    /// Like [`list_alerts_for_enterprise`](Self::list_alerts_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_enterprise_stream(
+        &self,
+        enterprise: &str,
+        query: &DependabotListAlertsForEnterpriseQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotAlertWithRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/list-alerts-for-enterprise",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/enterprises/{}/dependabot/alerts", crate
+                ::runtime::encode_path(enterprise)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.classification {
+            req.query("classification", v.to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.to_string());
+        }
+        if let Some(v) = &query.severity {
+            req.query("severity", v.to_string());
+        }
+        if let Some(v) = &query.ecosystem {
+            req.query("ecosystem", v.to_string());
+        }
+        if let Some(v) = &query.package {
+            req.query("package", v.to_string());
+        }
+        if let Some(v) = &query.epss_percentage {
+            req.query("epss_percentage", v.to_string());
+        }
+        if let Some(v) = &query.has {
+            req.query(
+                "has",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        if let Some(v) = &query.assignee {
+            req.query("assignee", v.to_string());
+        }
+        if let Some(v) = &query.scope {
+            req.query("scope", v.as_str().to_string());
+        }
+        if let Some(v) = &query.relationship {
+            req.query("relationship", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Lists the repositories Dependabot can access in an enterprise
     ///
     /// Lists repositories that enterprise admins have allowed Dependabot to access when updating dependencies across organizations in the enterprise.
@@ -166,6 +247,44 @@ impl<'a> DependabotApi<'a> {
                 200u16 => crate::runtime::decode_json(body),
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
+        )
+    }
+    /// Like [`repository_access_for_enterprise`](Self::repository_access_for_enterprise), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn repository_access_for_enterprise_stream(
+        &self,
+        enterprise: &str,
+        query: &DependabotRepositoryAccessForEnterpriseQuery,
+    ) -> crate::pagination::Pages<Option<crate::types::SimpleRepository>> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/repository-access-for-enterprise",
+            auth: AuthKind::Token,
+            items_key: Some("accessible_repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/enterprises/{}/dependabot/repository-access", crate
+                ::runtime::encode_path(enterprise)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("accessible_repositories"),
         )
     }
     /// Updates Dependabot's repository access list for an enterprise
@@ -373,6 +492,93 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_org_stream(
+        &self,
+        org: &str,
+        query: &DependabotListAlertsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotAlertWithRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/list-alerts-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/dependabot/alerts", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.classification {
+            req.query("classification", v.to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.to_string());
+        }
+        if let Some(v) = &query.severity {
+            req.query("severity", v.to_string());
+        }
+        if let Some(v) = &query.ecosystem {
+            req.query("ecosystem", v.to_string());
+        }
+        if let Some(v) = &query.package {
+            req.query("package", v.to_string());
+        }
+        if let Some(v) = &query.epss_percentage {
+            req.query("epss_percentage", v.to_string());
+        }
+        if let Some(v) = &query.artifact_registry_url {
+            req.query("artifact_registry_url", v.to_string());
+        }
+        if let Some(v) = &query.artifact_registry {
+            req.query("artifact_registry", v.to_string());
+        }
+        if let Some(v) = &query.has {
+            req.query(
+                "has",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        if let Some(v) = &query.assignee {
+            req.query("assignee", v.to_string());
+        }
+        if let Some(v) = &query.runtime_risk {
+            req.query("runtime_risk", v.to_string());
+        }
+        if let Some(v) = &query.scope {
+            req.query("scope", v.as_str().to_string());
+        }
+        if let Some(v) = &query.relationship {
+            req.query("relationship", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Lists the repositories Dependabot can access in an organization
     ///
     /// Lists repositories that organization admins have allowed Dependabot to access when updating dependencies.
@@ -420,6 +626,44 @@ impl<'a> DependabotApi<'a> {
                 200u16 => crate::runtime::decode_json(body),
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
+        )
+    }
+    /// Like [`repository_access_for_org`](Self::repository_access_for_org), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn repository_access_for_org_stream(
+        &self,
+        org: &str,
+        query: &DependabotRepositoryAccessForOrgQuery,
+    ) -> crate::pagination::Pages<Option<crate::types::SimpleRepository>> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/repository-access-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("accessible_repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/dependabot/repository-access", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("accessible_repositories"),
         )
     }
     /// Updates Dependabot's repository access list for an organization
@@ -564,6 +808,37 @@ impl<'a> DependabotApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_secrets_stream(
+        &self,
+        org: &str,
+        query: &DependabotListOrgSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationDependabotSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/list-org-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/dependabot/secrets", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an organization public key
     ///
@@ -849,6 +1124,41 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
+    /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repos_for_org_secret_stream(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &DependabotListSelectedReposForOrgSecretQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/list-selected-repos-for-org-secret",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/dependabot/secrets/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for an organization secret
     ///
     /// Replaces all repositories for an organization secret when the `visibility`
@@ -1081,6 +1391,91 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &DependabotListAlertsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotAlert> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/list-alerts-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/dependabot/alerts", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.classification {
+            req.query("classification", v.to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.to_string());
+        }
+        if let Some(v) = &query.severity {
+            req.query("severity", v.to_string());
+        }
+        if let Some(v) = &query.ecosystem {
+            req.query("ecosystem", v.to_string());
+        }
+        if let Some(v) = &query.package {
+            req.query("package", v.to_string());
+        }
+        if let Some(v) = &query.manifest {
+            req.query("manifest", v.to_string());
+        }
+        if let Some(v) = &query.epss_percentage {
+            req.query("epss_percentage", v.to_string());
+        }
+        if let Some(v) = &query.has {
+            req.query(
+                "has",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        if let Some(v) = &query.assignee {
+            req.query("assignee", v.to_string());
+        }
+        if let Some(v) = &query.scope {
+            req.query("scope", v.as_str().to_string());
+        }
+        if let Some(v) = &query.relationship {
+            req.query("relationship", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a Dependabot alert
     ///
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
@@ -1221,6 +1616,41 @@ impl<'a> DependabotApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_secrets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &DependabotListRepoSecretsQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotSecret> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "dependabot/list-repo-secrets",
+            auth: AuthKind::Token,
+            items_key: Some("secrets"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/dependabot/secrets", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key
     ///

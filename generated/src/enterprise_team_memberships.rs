@@ -63,6 +63,42 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             },
         )
     }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        enterprise: &str,
+        enterprise_team: &str,
+        query: &EnterpriseTeamMembershipsListQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "enterprise-team-memberships/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/enterprises/{}/teams/{}/memberships", crate
+                ::runtime::encode_path(enterprise), crate
+                ::runtime::encode_path(enterprise_team)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Bulk add team members
     ///
     /// Add multiple team members to an enterprise team.

@@ -63,6 +63,42 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             },
         )
     }
+    /// Like [`get_assignments`](Self::get_assignments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_assignments_stream(
+        &self,
+        enterprise: &str,
+        enterprise_team: &str,
+        query: &EnterpriseTeamOrganizationsGetAssignmentsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "enterprise-team-organizations/get-assignments",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/enterprises/{}/teams/{}/organizations", crate
+                ::runtime::encode_path(enterprise), crate
+                ::runtime::encode_path(enterprise_team)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Add organization assignments
     ///
     /// Assign an enterprise team to multiple organizations.

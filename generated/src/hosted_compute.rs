@@ -64,6 +64,44 @@ impl<'a> HostedComputeApi<'a> {
             },
         )
     }
+    /// Like [`list_network_configurations_for_org`](Self::list_network_configurations_for_org), as a stream of the `network_configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_network_configurations_for_org_stream(
+        &self,
+        org: &str,
+        query: &HostedComputeListNetworkConfigurationsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::NetworkConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "hosted-compute/list-network-configurations-for-org",
+            auth: AuthKind::Token,
+            items_key: Some("network_configurations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/settings/network-configurations", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("network_configurations"),
+        )
+    }
     /// Create a hosted compute network configuration for an organization
     ///
     /// Creates a hosted compute network configuration for an organization.

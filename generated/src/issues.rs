@@ -101,6 +101,66 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &IssuesListQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/issues"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.labels {
+            req.query("labels", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.collab {
+            req.query("collab", v.to_string());
+        }
+        if let Some(v) = &query.orgs {
+            req.query("orgs", v.to_string());
+        }
+        if let Some(v) = &query.owned {
+            req.query("owned", v.to_string());
+        }
+        if let Some(v) = &query.pulls {
+            req.query("pulls", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List organization issues assigned to the authenticated user
     ///
     /// List issues in an organization assigned to the authenticated user.
@@ -174,6 +234,58 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &IssuesListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/issues", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.labels {
+            req.query("labels", v.to_string());
+        }
+        if let Some(v) = &query.r#type {
+            req.query("type", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List assignees
     ///
     /// Lists the [available assignees](https://docs.github.com/articles/assigning-issues-and-pull-requests-to-other-github-users/) for issues in a repository.
@@ -219,6 +331,41 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_assignees`](Self::list_assignees), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_assignees_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListAssigneesQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-assignees",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/assignees", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user can be assigned
     ///
@@ -360,6 +507,74 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.milestone {
+            req.query("milestone", v.to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.assignee {
+            req.query("assignee", v.to_string());
+        }
+        if let Some(v) = &query.r#type {
+            req.query("type", v.to_string());
+        }
+        if let Some(v) = &query.creator {
+            req.query("creator", v.to_string());
+        }
+        if let Some(v) = &query.mentioned {
+            req.query("mentioned", v.to_string());
+        }
+        if let Some(v) = &query.issue_field_values {
+            req.query("issue_field_values", v.to_string());
+        }
+        if let Some(v) = &query.labels {
+            req.query("labels", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create an issue
     ///
     /// Any user with pull access to a repository can create an issue. If [issues are disabled in the repository](https://docs.github.com/articles/disabling-issues/), the API returns a `410 Gone` status.
@@ -480,6 +695,50 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_comments_for_repo`](Self::list_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_comments_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListCommentsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-comments-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/comments", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an issue comment
     ///
@@ -760,6 +1019,41 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_events_for_repo`](Self::list_events_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_events_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListEventsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueEvent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-events-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/events", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an issue event
     ///
@@ -1118,6 +1412,46 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_comments_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListCommentsQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-comments",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/comments", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create an issue comment
     ///
     /// You can use the REST API to create comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
@@ -1238,6 +1572,43 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_dependencies_blocked_by`](Self::list_dependencies_blocked_by), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_dependencies_blocked_by_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListDependenciesBlockedByQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-dependencies-blocked-by",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/dependencies/blocked_by", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add a dependency an issue is blocked by
     ///
@@ -1430,6 +1801,43 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_dependencies_blocking`](Self::list_dependencies_blocking), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_dependencies_blocking_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListDependenciesBlockingQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-dependencies-blocking",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/dependencies/blocking", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List issue events
     ///
     /// Lists all events for an issue.
@@ -1477,6 +1885,43 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_events`](Self::list_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_events_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListEventsQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueEventForIssue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-events",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/events", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List issue field values for an issue
     ///
@@ -1535,6 +1980,43 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_issue_field_values_for_issue`](Self::list_issue_field_values_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_issue_field_values_for_issue_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListIssueFieldValuesForIssueQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueFieldValue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-issue-field-values-for-issue",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/issue-field-values", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Set issue field values for an issue
     ///
@@ -1763,6 +2245,43 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_labels_on_issue`](Self::list_labels_on_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_labels_on_issue_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListLabelsOnIssueQuery,
+    ) -> crate::pagination::Pages<crate::types::Label> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-labels-on-issue",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/labels", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Set labels for an issue
     ///
@@ -2221,6 +2740,43 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_sub_issues`](Self::list_sub_issues), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_sub_issues_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListSubIssuesQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-sub-issues",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/sub_issues", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Add sub-issue
     ///
     /// You can use the REST API to add sub-issues to issues.
@@ -2385,6 +2941,49 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_suggestions`](Self::list_suggestions), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_suggestions_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListSuggestionsQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueSuggestion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-suggestions",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/suggestions", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.action {
+            req.query("action", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Approve an issue suggestion
     ///
     /// Approves a pending suggestion on an issue. Applies the proposed change (creating the corresponding timeline event), transitions the suggestion to `approved`, and dismisses any competing pending suggestions for the same change.
@@ -2532,6 +3131,46 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_events_for_timeline`](Self::list_events_for_timeline), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_events_for_timeline_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListEventsForTimelineQuery,
+    ) -> crate::pagination::Pages<crate::types::TimelineIssueEvents> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-events-for-timeline",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/timeline", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.exclude {
+            req.query("exclude", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List labels for a repository
     ///
     /// Lists all labels for a repository.
@@ -2577,6 +3216,41 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_labels_for_repo`](Self::list_labels_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_labels_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListLabelsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::Label> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-labels-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/labels", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a label
     ///
@@ -2795,6 +3469,50 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_milestones`](Self::list_milestones), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_milestones_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListMilestonesQuery,
+    ) -> crate::pagination::Pages<crate::types::Milestone> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-milestones",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/milestones", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a milestone
     ///
     /// Creates a milestone.
@@ -3008,6 +3726,43 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
+    /// Like [`list_labels_for_milestone`](Self::list_labels_for_milestone), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_labels_for_milestone_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        milestone_number: i64,
+        query: &IssuesListLabelsForMilestoneQuery,
+    ) -> crate::pagination::Pages<crate::types::Label> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-labels-for-milestone",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/milestones/{}/labels", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                milestone_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List user account issues assigned to the authenticated user
     ///
     /// List issues across owned and member repositories assigned to the authenticated user.
@@ -3080,6 +3835,54 @@ impl<'a> IssuesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &IssuesListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "issues/list-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/issues"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.labels {
+            req.query("labels", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }
 ///Query parameters of [`list`](IssuesApi::list).

@@ -13,6 +13,7 @@ Responses decode tolerantly: string enums keep values they do not know (`Other`)
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod errors;
+pub mod pagination;
 pub mod runtime;
 pub mod types;
 #[cfg(feature = "actions")]
@@ -109,6 +110,7 @@ pub mod security_advisories;
 pub mod teams;
 #[cfg(feature = "users")]
 pub mod users;
+pub use pagination::Pages;
 pub use runtime::{
     ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo,
     RateLimitHeaders, Response,

@@ -62,6 +62,39 @@ impl<'a> LicensesApi<'a> {
             },
         )
     }
+    /// Like [`get_all_commonly_used`](Self::get_all_commonly_used), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_commonly_used_stream(
+        &self,
+        query: &LicensesGetAllCommonlyUsedQuery,
+    ) -> crate::pagination::Pages<crate::types::LicenseSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "licenses/get-all-commonly-used",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/licenses"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.featured {
+            req.query("featured", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a license
     ///
     /// Gets information about a specific license. For more information, see "[Licensing a repository ](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/licensing-a-repository)."

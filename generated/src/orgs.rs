@@ -59,6 +59,36 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &OrgsListQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/organizations"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get an organization
     ///
     /// Gets information about an organization.
@@ -542,7 +572,7 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-attestations-bulk",
             auth: AuthKind::Token,
-            items_key: None,
+            items_key: Some("attestations_subject_digests"),
         };
         let mut req = Request::new(
             &OP,
@@ -704,6 +734,47 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_attestation_repositories`](Self::list_attestation_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_attestation_repositories_stream(
+        &self,
+        org: &str,
+        query: &OrgsListAttestationRepositoriesQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::OrgsListAttestationRepositoriesResponseItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-attestation-repositories",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/attestations/repositories", crate ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.predicate_type {
+            req.query("predicate_type", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Delete attestations by ID
     ///
     /// Delete an artifact attestation by unique ID that is associated with a repository owned by an org.
@@ -799,6 +870,49 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_attestations_stream(
+        &self,
+        org: &str,
+        subject_digest: &str,
+        query: &OrgsListAttestationsQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::OrgsListAttestationsResponseAttestationsItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-attestations",
+            auth: AuthKind::Token,
+            items_key: Some("attestations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/attestations/{}", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(subject_digest)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.predicate_type {
+            req.query("predicate_type", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("attestations"))
+    }
     /// List users blocked by an organization
     ///
     /// List the users blocked by an organization.
@@ -838,6 +952,37 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_blocked_users`](Self::list_blocked_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_blocked_users_stream(
+        &self,
+        org: &str,
+        query: &OrgsListBlockedUsersQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-blocked-users",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/blocks", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user is blocked by an organization
     ///
@@ -996,6 +1141,37 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_failed_invitations`](Self::list_failed_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_failed_invitations_stream(
+        &self,
+        org: &str,
+        query: &OrgsListFailedInvitationsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-failed-invitations",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/failed_invitations", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List organization webhooks
     ///
     /// List webhooks for an organization.
@@ -1042,6 +1218,37 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhooks_stream(
+        &self,
+        org: &str,
+        query: &OrgsListWebhooksQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgHook> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-webhooks",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/hooks", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization webhook
     ///
@@ -1371,6 +1578,44 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhook_deliveries_stream(
+        &self,
+        org: &str,
+        hook_id: i64,
+        query: &OrgsListWebhookDeliveriesQuery,
+    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-webhook-deliveries",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/hooks/{}/deliveries", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(& hook_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.cursor {
+            req.query("cursor", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a webhook delivery for an organization webhook
     ///
     /// Returns a delivery for a webhook configured in an organization.
@@ -1575,6 +1820,60 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`get_route_stats_by_actor`](Self::get_route_stats_by_actor), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_route_stats_by_actor_stream(
+        &self,
+        org: &str,
+        actor_type: crate::types::OrgsGetRouteStatsByActorActorType,
+        actor_id: i64,
+        query: &OrgsGetRouteStatsByActorQuery,
+    ) -> crate::pagination::Pages<crate::types::ApiInsightsRouteStatsItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "api-insights/get-route-stats-by-actor",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/insights/api/route-stats/{}/{}", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(& actor_type
+                .as_str().to_string()), crate ::runtime::encode_path(& actor_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        req.query("min_timestamp", query.min_timestamp.to_string());
+        if let Some(v) = &query.max_timestamp {
+            req.query("max_timestamp", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query(
+                "sort",
+                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        if let Some(v) = &query.api_route_substring {
+            req.query("api_route_substring", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get subject stats
     ///
     /// Get API request statistics for all subjects within an organization within a specified time frame. Subjects can be users or GitHub Apps.
@@ -1634,6 +1933,55 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_subject_stats`](Self::get_subject_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_subject_stats_stream(
+        &self,
+        org: &str,
+        query: &OrgsGetSubjectStatsQuery,
+    ) -> crate::pagination::Pages<crate::types::ApiInsightsSubjectStatsItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "api-insights/get-subject-stats",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/insights/api/subject-stats", crate ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        req.query("min_timestamp", query.min_timestamp.to_string());
+        if let Some(v) = &query.max_timestamp {
+            req.query("max_timestamp", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query(
+                "sort",
+                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        if let Some(v) = &query.subject_name_substring {
+            req.query("subject_name_substring", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get summary stats
     ///
@@ -1966,6 +2314,57 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`get_user_stats`](Self::get_user_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_user_stats_stream(
+        &self,
+        org: &str,
+        user_id: &str,
+        query: &OrgsGetUserStatsQuery,
+    ) -> crate::pagination::Pages<crate::types::ApiInsightsUserStatsItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "api-insights/get-user-stats",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/insights/api/user-stats/{}", crate ::runtime::encode_path(org),
+                crate ::runtime::encode_path(user_id)
+            ),
+            "application/vnd.github+json",
+        );
+        req.query("min_timestamp", query.min_timestamp.to_string());
+        if let Some(v) = &query.max_timestamp {
+            req.query("max_timestamp", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query(
+                "sort",
+                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        if let Some(v) = &query.actor_name_substring {
+            req.query("actor_name_substring", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List app installations for an organization
     ///
     /// Lists all GitHub Apps in an organization. The installation count includes
@@ -2010,6 +2409,37 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_app_installations`](Self::list_app_installations), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_app_installations_stream(
+        &self,
+        org: &str,
+        query: &OrgsListAppInstallationsQuery,
+    ) -> crate::pagination::Pages<crate::types::Installation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-app-installations",
+            auth: AuthKind::Token,
+            items_key: Some("installations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/installations", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("installations"))
     }
     /// List pending organization invitations
     ///
@@ -2061,6 +2491,43 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_pending_invitations`](Self::list_pending_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pending_invitations_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPendingInvitationsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-pending-invitations",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/invitations", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.role {
+            req.query("role", v.as_str().to_string());
+        }
+        if let Some(v) = &query.invitation_source {
+            req.query("invitation_source", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization invitation
     ///
@@ -2192,6 +2659,41 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_invitation_teams`](Self::list_invitation_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_invitation_teams_stream(
+        &self,
+        org: &str,
+        invitation_id: i64,
+        query: &OrgsListInvitationTeamsQuery,
+    ) -> crate::pagination::Pages<crate::types::Team> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-invitation-teams",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/invitations/{}/teams", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(& invitation_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List issue fields for an organization
     ///
@@ -2580,6 +3082,43 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_members`](Self::list_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_members_stream(
+        &self,
+        org: &str,
+        query: &OrgsListMembersQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-members",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/members", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.role {
+            req.query("role", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check organization membership for a user
     ///
@@ -3200,6 +3739,42 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_org_role_teams`](Self::list_org_role_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_role_teams_stream(
+        &self,
+        org: &str,
+        role_id: i64,
+        query: &OrgsListOrgRoleTeamsQuery,
+    ) -> crate::pagination::Pages<crate::types::TeamRoleAssignment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-org-role-teams",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/organization-roles/{}/teams", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(& role_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List users that are assigned to an organization role
     ///
     /// Lists organization members that are assigned to an organization role. For more information on organization roles, see "[Using organization roles](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/using-organization-roles)."
@@ -3252,6 +3827,42 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_org_role_users`](Self::list_org_role_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_role_users_stream(
+        &self,
+        org: &str,
+        role_id: i64,
+        query: &OrgsListOrgRoleUsersQuery,
+    ) -> crate::pagination::Pages<crate::types::UserRoleAssignment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-org-role-users",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/organization-roles/{}/users", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(& role_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List outside collaborators for an organization
     ///
     /// List all users who are outside collaborators of an organization.
@@ -3294,6 +3905,40 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_outside_collaborators`](Self::list_outside_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_outside_collaborators_stream(
+        &self,
+        org: &str,
+        query: &OrgsListOutsideCollaboratorsQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-outside-collaborators",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/outside_collaborators", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.filter {
+            req.query("filter", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Convert an organization member to outside collaborator
     ///
@@ -3465,6 +4110,72 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_pat_grant_requests`](Self::list_pat_grant_requests), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grant_requests_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPatGrantRequestsQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::OrganizationProgrammaticAccessGrantRequest,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-pat-grant-requests",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/personal-access-token-requests", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.owner {
+            req.query(
+                "owner",
+                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        if let Some(v) = &query.repository {
+            req.query("repository", v.to_string());
+        }
+        if let Some(v) = &query.permission {
+            req.query("permission", v.to_string());
+        }
+        if let Some(v) = &query.last_used_before {
+            req.query("last_used_before", v.to_string());
+        }
+        if let Some(v) = &query.last_used_after {
+            req.query("last_used_after", v.to_string());
+        }
+        if let Some(v) = &query.token_id {
+            req.query(
+                "token_id",
+                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Review requests to access organization resources with fine-grained personal access tokens
     ///
     /// Approves or denies multiple pending requests to access organization resources via a fine-grained personal access token.
@@ -3608,6 +4319,42 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_pat_grant_request_repositories`](Self::list_pat_grant_request_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grant_request_repositories_stream(
+        &self,
+        org: &str,
+        pat_request_id: i64,
+        query: &OrgsListPatGrantRequestRepositoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-pat-grant-request-repositories",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/personal-access-token-requests/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(&
+                pat_request_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List fine-grained personal access tokens with access to organization resources
     ///
     /// Lists approved fine-grained personal access tokens owned by organization members that can access organization resources.
@@ -3689,6 +4436,69 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_pat_grants`](Self::list_pat_grants), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grants_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPatGrantsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationProgrammaticAccessGrant> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-pat-grants",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/personal-access-tokens", crate ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.owner {
+            req.query(
+                "owner",
+                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        if let Some(v) = &query.repository {
+            req.query("repository", v.to_string());
+        }
+        if let Some(v) = &query.permission {
+            req.query("permission", v.to_string());
+        }
+        if let Some(v) = &query.last_used_before {
+            req.query("last_used_before", v.to_string());
+        }
+        if let Some(v) = &query.last_used_after {
+            req.query("last_used_after", v.to_string());
+        }
+        if let Some(v) = &query.token_id {
+            req.query(
+                "token_id",
+                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            );
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Update the access to organization resources via fine-grained personal access tokens
     ///
@@ -3830,6 +4640,42 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_pat_grant_repositories`](Self::list_pat_grant_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grant_repositories_stream(
+        &self,
+        org: &str,
+        pat_id: i64,
+        query: &OrgsListPatGrantRepositoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-pat-grant-repositories",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/personal-access-tokens/{}/repositories", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(& pat_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get all custom properties for an organization
     ///
@@ -4092,6 +4938,40 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`custom_properties_for_repos_get_organization_values`](Self::custom_properties_for_repos_get_organization_values), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn custom_properties_for_repos_get_organization_values_stream(
+        &self,
+        org: &str,
+        query: &OrgsCustomPropertiesForReposGetOrganizationValuesQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgRepoCustomPropertyValues> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/custom-properties-for-repos-get-organization-values",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/properties/values", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.repository_query {
+            req.query("repository_query", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create or update custom property values for organization repositories
     ///
     /// Create new or update existing custom property values for repositories in a batch that belong to an organization.
@@ -4179,6 +5059,37 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_public_members`](Self::list_public_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_members_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPublicMembersQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-public-members",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/public_members", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check public organization membership for a user
     ///
@@ -4341,6 +5252,41 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_org_ruleset_history`](Self::get_org_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_org_ruleset_history_stream(
+        &self,
+        org: &str,
+        ruleset_id: i64,
+        query: &OrgsGetOrgRulesetHistoryQuery,
+    ) -> crate::pagination::Pages<crate::types::RulesetVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/get-org-ruleset-history",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/rulesets/{}/history", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(& ruleset_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get organization ruleset version
     ///
@@ -4627,6 +5573,40 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`get_immutable_releases_settings_repositories`](Self::get_immutable_releases_settings_repositories), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_immutable_releases_settings_repositories_stream(
+        &self,
+        org: &str,
+        query: &OrgsGetImmutableReleasesSettingsRepositoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/get-immutable-releases-settings-repositories",
+            auth: AuthKind::Token,
+            items_key: Some("repositories"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/settings/immutable-releases/repositories", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
+    }
     /// Set selected repositories for immutable releases enforcement
     ///
     /// Replaces all repositories that have been selected for immutable releases enforcement in an organization. To use this endpoint, the organization immutable releases policy for `enforced_repositories` must be configured to `selected`.
@@ -4854,6 +5834,39 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_memberships_for_authenticated_user`](Self::list_memberships_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_memberships_for_authenticated_user_stream(
+        &self,
+        query: &OrgsListMembershipsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgMembership> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-memberships-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/memberships/orgs"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get an organization membership for the authenticated user
     ///
     /// If the authenticated user is an active or pending member of the organization, this endpoint will return the user's membership. If the authenticated user is not affiliated with the organization, a `404` is returned. This endpoint will return a `403` if the request is made by a GitHub App that is blocked by the organization.
@@ -4987,6 +6000,36 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &OrgsListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/orgs"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List organizations for a user
     ///
     /// List [public organization memberships](https://docs.github.com/articles/publicizing-or-concealing-organization-membership) for the specified user.
@@ -5028,6 +6071,37 @@ impl<'a> OrgsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &OrgsListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "orgs/list-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/orgs", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization fine-grained permissions for an organization
     ///

@@ -104,6 +104,41 @@ impl<'a> PackagesApi<'a> {
             },
         )
     }
+    /// Like [`list_packages_for_organization`](Self::list_packages_for_organization), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_packages_for_organization_stream(
+        &self,
+        org: &str,
+        query: &PackagesListPackagesForOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Package> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "packages/list-packages-for-organization",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/packages", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        req.query("package_type", query.package_type.as_str().to_string());
+        if let Some(v) = &query.visibility {
+            req.query("visibility", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a package for an organization
     ///
     /// Gets a specific package in an organization.
@@ -301,6 +336,46 @@ impl<'a> PackagesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_all_package_versions_for_package_owned_by_org`](Self::get_all_package_versions_for_package_owned_by_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_package_versions_for_package_owned_by_org_stream(
+        &self,
+        org: &str,
+        package_type: crate::types::PackagePackageType,
+        package_name: &str,
+        query: &PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::PackageVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "packages/get-all-package-versions-for-package-owned-by-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/packages/{}/{}/versions", crate ::runtime::encode_path(org),
+                crate ::runtime::encode_path(& package_type.as_str().to_string()), crate
+                ::runtime::encode_path(package_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package version for an organization
     ///
@@ -526,6 +601,40 @@ impl<'a> PackagesApi<'a> {
             },
         )
     }
+    /// Like [`list_packages_for_authenticated_user`](Self::list_packages_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_packages_for_authenticated_user_stream(
+        &self,
+        query: &PackagesListPackagesForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Package> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "packages/list-packages-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/packages"),
+            "application/vnd.github+json",
+        );
+        req.query("package_type", query.package_type.as_str().to_string());
+        if let Some(v) = &query.visibility {
+            req.query("visibility", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a package for the authenticated user
     ///
     /// Gets a specific package for a package owned by the authenticated user.
@@ -713,6 +822,45 @@ impl<'a> PackagesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_all_package_versions_for_package_owned_by_authenticated_user`](Self::get_all_package_versions_for_package_owned_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_package_versions_for_package_owned_by_authenticated_user_stream(
+        &self,
+        package_type: crate::types::PackagePackageType,
+        package_name: &str,
+        query: &PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::PackageVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "packages/get-all-package-versions-for-package-owned-by-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/user/packages/{}/{}/versions", crate ::runtime::encode_path(&
+                package_type.as_str().to_string()), crate
+                ::runtime::encode_path(package_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package version for the authenticated user
     ///
@@ -943,6 +1091,41 @@ impl<'a> PackagesApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_packages_for_user`](Self::list_packages_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_packages_for_user_stream(
+        &self,
+        username: &str,
+        query: &PackagesListPackagesForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Package> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "packages/list-packages-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/packages", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        req.query("package_type", query.package_type.as_str().to_string());
+        if let Some(v) = &query.visibility {
+            req.query("visibility", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package for a user
     ///

@@ -67,6 +67,37 @@ impl<'a> PrivateRegistriesApi<'a> {
             },
         )
     }
+    /// Like [`list_org_private_registries`](Self::list_org_private_registries), as a stream of the `configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_private_registries_stream(
+        &self,
+        org: &str,
+        query: &PrivateRegistriesListOrgPrivateRegistriesQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgPrivateRegistryConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "private-registries/list-org-private-registries",
+            auth: AuthKind::Token,
+            items_key: Some("configurations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/private-registries", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("configurations"))
+    }
     /// Create a private registry for an organization
     ///
     /// Creates a private registry configuration with an encrypted value for an organization. Encrypt your secret using [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages). For more information, see "[Encrypting secrets for the REST API](https://docs.github.com/rest/guides/encrypting-secrets-for-the-rest-api)."

@@ -68,6 +68,43 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &ProjectsListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/projectsV2", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.q {
+            req.query("q", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get project for organization
     ///
     /// Get a specific organization-owned project.
@@ -210,6 +247,44 @@ impl<'a> ProjectsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_fields_for_org`](Self::list_fields_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_fields_for_org_stream(
+        &self,
+        org: &str,
+        project_number: i64,
+        query: &ProjectsListFieldsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2Field> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-fields-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/projectsV2/{}/fields", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(& project_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add a field to an organization-owned project.
     ///
@@ -371,6 +446,58 @@ impl<'a> ProjectsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_items_for_org`](Self::list_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_items_for_org_stream(
+        &self,
+        org: &str,
+        project_number: i64,
+        query: &ProjectsListItemsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-items-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/projectsV2/{}/items", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(& project_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.q {
+            req.query("q", v.to_string());
+        }
+        if let Some(v) = &query.fields {
+            req.query(
+                "fields",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add item to organization owned project
     ///
@@ -681,6 +808,58 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
+    /// Like [`list_view_items_for_org`](Self::list_view_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_view_items_for_org_stream(
+        &self,
+        org: &str,
+        project_number: i64,
+        view_number: i64,
+        query: &ProjectsListViewItemsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-view-items-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/projectsV2/{}/views/{}/items", crate
+                ::runtime::encode_path(org), crate ::runtime::encode_path(&
+                project_number.to_string()), crate ::runtime::encode_path(& view_number
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.fields {
+            req.query(
+                "fields",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create draft item for user owned project
     ///
     /// Create draft issue item for the specified user owned project.
@@ -833,6 +1012,43 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &ProjectsListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/projectsV2", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.q {
+            req.query("q", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get project for user
     ///
     /// Get a specific user-owned project.
@@ -929,6 +1145,44 @@ impl<'a> ProjectsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_fields_for_user`](Self::list_fields_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_fields_for_user_stream(
+        &self,
+        username: &str,
+        project_number: i64,
+        query: &ProjectsListFieldsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2Field> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-fields-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/projectsV2/{}/fields", crate ::runtime::encode_path(username),
+                crate ::runtime::encode_path(& project_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add field to user owned project
     ///
@@ -1091,6 +1345,58 @@ impl<'a> ProjectsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_items_for_user`](Self::list_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_items_for_user_stream(
+        &self,
+        username: &str,
+        project_number: i64,
+        query: &ProjectsListItemsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-items-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/projectsV2/{}/items", crate ::runtime::encode_path(username),
+                crate ::runtime::encode_path(& project_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.q {
+            req.query("q", v.to_string());
+        }
+        if let Some(v) = &query.fields {
+            req.query(
+                "fields",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add item to user owned project
     ///
@@ -1355,6 +1661,58 @@ impl<'a> ProjectsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_view_items_for_user`](Self::list_view_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_view_items_for_user_stream(
+        &self,
+        username: &str,
+        project_number: i64,
+        view_number: i64,
+        query: &ProjectsListViewItemsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "projects/list-view-items-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/projectsV2/{}/views/{}/items", crate
+                ::runtime::encode_path(username), crate ::runtime::encode_path(&
+                project_number.to_string()), crate ::runtime::encode_path(& view_number
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.fields {
+            req.query(
+                "fields",
+                serde_json::to_value(v)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }
 ///Query parameters of [`list_for_org`](ProjectsApi::list_for_org).

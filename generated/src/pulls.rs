@@ -91,6 +91,56 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &PullsListQuery,
+    ) -> crate::pagination::Pages<crate::types::PullRequestSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.head {
+            req.query("head", v.to_string());
+        }
+        if let Some(v) = &query.base {
+            req.query("base", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a pull request
     ///
     /// Draft pull requests are available in public repositories with GitHub Free and GitHub Free for organizations, GitHub Pro, and legacy per-repository billing plans, and in public and private repositories with GitHub Team and GitHub Enterprise Cloud. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
@@ -204,6 +254,50 @@ impl<'a> PullsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_review_comments_for_repo`](Self::list_review_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_review_comments_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &PullsListReviewCommentsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::PullRequestReviewComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list-review-comments-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/comments", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a review comment for a pull request
     ///
@@ -527,6 +621,52 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
+    /// Like [`list_review_comments`](Self::list_review_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_review_comments_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListReviewCommentsQuery,
+    ) -> crate::pagination::Pages<crate::types::PullRequestReviewComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list-review-comments",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/{}/comments", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                pull_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a review comment for a pull request
     ///
     /// Creates a review comment on the diff of a specified pull request. To add a regular comment to a pull request timeline, see "[Create an issue comment](https://docs.github.com/rest/issues/comments#create-an-issue-comment)."
@@ -695,6 +835,43 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commits_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::Commit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list-commits",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/{}/commits", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                pull_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List pull requests files
     ///
     /// Lists the files in a specified pull request.
@@ -754,6 +931,43 @@ impl<'a> PullsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_files`](Self::list_files), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_files_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListFilesQuery,
+    ) -> crate::pagination::Pages<crate::types::DiffEntry> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list-files",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/{}/files", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a pull request has been merged
     ///
@@ -1136,6 +1350,43 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
+    /// Like [`list_reviews`](Self::list_reviews), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_reviews_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListReviewsQuery,
+    ) -> crate::pagination::Pages<crate::types::PullRequestReview> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list-reviews",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/{}/reviews", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                pull_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a review for a pull request
     ///
     /// Creates a review on a specified pull request.
@@ -1408,6 +1659,45 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
+    /// Like [`list_comments_for_review`](Self::list_comments_for_review), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_comments_for_review_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        review_id: i64,
+        query: &PullsListCommentsForReviewQuery,
+    ) -> crate::pagination::Pages<crate::types::ReviewComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pulls/list-comments-for-review",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/{}/reviews/{}/comments", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& pull_number.to_string()), crate
+                ::runtime::encode_path(& review_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Dismiss a review for a pull request
     ///
     /// Dismisses a specified review on a pull request.
@@ -1617,6 +1907,44 @@ impl<'a> PullsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_2`](Self::list_2), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_2_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &PullsList2Query,
+    ) -> crate::pagination::Pages<crate::types::PullRequestStackMinimal> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "pull-request-stacks/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/stacks", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.pull_request {
+            req.query("pull_request", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a pull request stack
     ///

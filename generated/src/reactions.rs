@@ -67,6 +67,46 @@ impl<'a> ReactionsApi<'a> {
             },
         )
     }
+    /// Like [`list_for_commit_comment`](Self::list_for_commit_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_commit_comment_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: i64,
+        query: &ReactionsListForCommitCommentQuery,
+    ) -> crate::pagination::Pages<crate::types::Reaction> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "reactions/list-for-commit-comment",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/comments/{}/reactions", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& comment_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.content {
+            req.query("content", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create reaction for a commit comment
     ///
     /// Create a reaction to a [commit comment](https://docs.github.com/rest/commits/comments#get-a-commit-comment). A response with an HTTP `200` status means that you already added the reaction type to this commit comment.
@@ -211,6 +251,46 @@ impl<'a> ReactionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_for_issue_comment`](Self::list_for_issue_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_issue_comment_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: i64,
+        query: &ReactionsListForIssueCommentQuery,
+    ) -> crate::pagination::Pages<crate::types::Reaction> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "reactions/list-for-issue-comment",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/comments/{}/reactions", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& comment_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.content {
+            req.query("content", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for an issue comment
     ///
@@ -358,6 +438,46 @@ impl<'a> ReactionsApi<'a> {
             },
         )
     }
+    /// Like [`list_for_issue`](Self::list_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_issue_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &ReactionsListForIssueQuery,
+    ) -> crate::pagination::Pages<crate::types::Reaction> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "reactions/list-for-issue",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/issues/{}/reactions", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                issue_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.content {
+            req.query("content", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create reaction for an issue
     ///
     /// Create a reaction to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue). A response with an HTTP `200` status means that you already added the reaction type to this issue.
@@ -503,6 +623,46 @@ impl<'a> ReactionsApi<'a> {
             },
         )
     }
+    /// Like [`list_for_pull_request_review_comment`](Self::list_for_pull_request_review_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_pull_request_review_comment_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: i64,
+        query: &ReactionsListForPullRequestReviewCommentQuery,
+    ) -> crate::pagination::Pages<crate::types::Reaction> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "reactions/list-for-pull-request-review-comment",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pulls/comments/{}/reactions", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& comment_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.content {
+            req.query("content", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create reaction for a pull request review comment
     ///
     /// Create a reaction to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request). A response with an HTTP `200` status means that you already added the reaction type to this pull request review comment.
@@ -647,6 +807,46 @@ impl<'a> ReactionsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_for_release`](Self::list_for_release), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_release_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        release_id: i64,
+        query: &ReactionsListForReleaseQuery,
+    ) -> crate::pagination::Pages<crate::types::Reaction> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "reactions/list-for-release",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/releases/{}/reactions", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& release_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.content {
+            req.query("content", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for a release
     ///

@@ -68,6 +68,46 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &ReposListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/repos", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.r#type {
+            req.query("type", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create an organization repository
     ///
     /// Creates a new repository in the specified organization. The authenticated user must be a member of the organization.
@@ -153,6 +193,40 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_org_rulesets`](Self::get_org_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_org_rulesets_stream(
+        &self,
+        org: &str,
+        query: &ReposGetOrgRulesetsQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryRuleset> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-org-rulesets",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/rulesets", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.targets {
+            req.query("targets", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization repository ruleset
     ///
@@ -254,6 +328,55 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_org_rule_suites`](Self::get_org_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_org_rule_suites_stream(
+        &self,
+        org: &str,
+        query: &ReposGetOrgRuleSuitesQuery,
+    ) -> crate::pagination::Pages<crate::types::RuleSuitesItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-org-rule-suites",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/rulesets/rule-suites", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.repository_name {
+            req.query("repository_name", v.to_string());
+        }
+        if let Some(v) = &query.time_period {
+            req.query("time_period", v.as_str().to_string());
+        }
+        if let Some(v) = &query.actor_name {
+            req.query("actor_name", v.to_string());
+        }
+        if let Some(v) = &query.rule_suite_result {
+            req.query("rule_suite_result", v.as_str().to_string());
+        }
+        if let Some(v) = &query.evaluate_status {
+            req.query("evaluate_status", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an organization rule suite
     ///
@@ -638,6 +761,59 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_activities`](Self::list_activities), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_activities_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListActivitiesQuery,
+    ) -> crate::pagination::Pages<crate::types::Activity> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-activities",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/activity", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.actor {
+            req.query("actor", v.to_string());
+        }
+        if let Some(v) = &query.time_period {
+            req.query("time_period", v.as_str().to_string());
+        }
+        if let Some(v) = &query.activity_type {
+            req.query("activity_type", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create an attestation
     ///
     /// Store an artifact attestation and associate it with a repository.
@@ -739,6 +915,51 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_attestations_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        subject_digest: &str,
+        query: &ReposListAttestationsQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ReposListAttestationsResponseAttestationsItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-attestations",
+            auth: AuthKind::Token,
+            items_key: Some("attestations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/attestations/{}", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(subject_digest)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.predicate_type {
+            req.query("predicate_type", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("attestations"))
     }
     /// Get all autolinks of a repository
     ///
@@ -1065,6 +1286,44 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_branches`](Self::list_branches), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_branches_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListBranchesQuery,
+    ) -> crate::pagination::Pages<crate::types::ShortBranch> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-branches",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/branches", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.protected {
+            req.query("protected", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a branch
     ///
@@ -2734,6 +2993,47 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_collaborators`](Self::list_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_collaborators_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListCollaboratorsQuery,
+    ) -> crate::pagination::Pages<crate::types::Collaborator> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-collaborators",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/collaborators", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.affiliation {
+            req.query("affiliation", v.as_str().to_string());
+        }
+        if let Some(v) = &query.permission {
+            req.query("permission", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Check if a user is a repository collaborator
     ///
     /// For organization-owned repositories, the list of collaborators includes outside collaborators, organization members that are direct collaborators, organization members with access through team memberships, organization members with access through default organization permissions, and organization owners.
@@ -3016,6 +3316,41 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_commit_comments_for_repo`](Self::list_commit_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commit_comments_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListCommitCommentsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::CommitComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-commit-comments-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/comments", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a commit comment
     ///
     /// Gets a specified commit comment.
@@ -3250,6 +3585,59 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commits_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::Commit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-commits",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sha {
+            req.query("sha", v.to_string());
+        }
+        if let Some(v) = &query.path {
+            req.query("path", v.to_string());
+        }
+        if let Some(v) = &query.author {
+            req.query("author", v.to_string());
+        }
+        if let Some(v) = &query.committer {
+            req.query("committer", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.until {
+            req.query("until", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List branches for HEAD commit
     ///
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
@@ -3346,6 +3734,43 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_comments_for_commit`](Self::list_comments_for_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_comments_for_commit_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit_sha: &str,
+        query: &ReposListCommentsForCommitQuery,
+    ) -> crate::pagination::Pages<crate::types::CommitComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-comments-for-commit",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}/comments", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(commit_sha)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a commit comment
     ///
@@ -3452,6 +3877,43 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_pull_requests_associated_with_commit`](Self::list_pull_requests_associated_with_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pull_requests_associated_with_commit_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit_sha: &str,
+        query: &ReposListPullRequestsAssociatedWithCommitQuery,
+    ) -> crate::pagination::Pages<crate::types::PullRequestSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-pull-requests-associated-with-commit",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}/pulls", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(commit_sha)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a commit
     ///
     /// Returns the contents of a single commit reference. You must have `read` access for the repository to use this endpoint.
@@ -3542,6 +4004,42 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`get_commit`](Self::get_commit), as a stream of the `parents` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_commit_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCommitQuery,
+    ) -> crate::pagination::Pages<crate::types::CommitParentsItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-commit",
+            auth: AuthKind::Token,
+            items_key: Some("parents"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("parents"))
+    }
     /// Get the combined status for a specific reference
     ///
     /// Users with pull access in a repository can access a combined view of commit statuses for a given ref. The ref can be a SHA, a branch name, or a tag name.
@@ -3596,6 +4094,42 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`get_combined_status_for_ref`](Self::get_combined_status_for_ref), as a stream of the `statuses` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_combined_status_for_ref_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCombinedStatusForRefQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleCommitStatus> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-combined-status-for-ref",
+            auth: AuthKind::Token,
+            items_key: Some("statuses"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}/status", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("statuses"))
+    }
     /// List commit statuses for a reference
     ///
     /// Users with pull access in a repository can view commit statuses for a given ref. The ref can be a SHA, a branch name, or a tag name. Statuses are returned in reverse chronological order. The first status in the list will be the latest one.
@@ -3649,6 +4183,42 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_commit_statuses_for_ref`](Self::list_commit_statuses_for_ref), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commit_statuses_for_ref_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposListCommitStatusesForRefQuery,
+    ) -> crate::pagination::Pages<crate::types::Status> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-commit-statuses-for-ref",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}/statuses", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get community profile metrics
     ///
@@ -3795,6 +4365,42 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn compare_commits_with_basehead_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        basehead: &str,
+        query: &ReposCompareCommitsWithBaseheadQuery,
+    ) -> crate::pagination::Pages<crate::types::Commit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/compare-commits-with-basehead",
+            auth: AuthKind::Token,
+            items_key: Some("commits"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("commits"))
     }
     /// Get repository content
     ///
@@ -4035,6 +4641,44 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_contributors`](Self::list_contributors), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_contributors_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListContributorsQuery,
+    ) -> crate::pagination::Pages<crate::types::Contributor> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-contributors",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/contributors", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.anon {
+            req.query("anon", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List deployments
     ///
     /// Simple filtering of deployments is available via query parameters:
@@ -4090,6 +4734,53 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_deployments`](Self::list_deployments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_deployments_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListDeploymentsQuery,
+    ) -> crate::pagination::Pages<crate::types::Deployment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-deployments",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/deployments", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sha {
+            req.query("sha", v.to_string());
+        }
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.task {
+            req.query("task", v.to_string());
+        }
+        if let Some(v) = &query.environment {
+            req.query("environment", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a deployment
     ///
@@ -4327,6 +5018,43 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_deployment_statuses`](Self::list_deployment_statuses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_deployment_statuses_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        deployment_id: i64,
+        query: &ReposListDeploymentStatusesQuery,
+    ) -> crate::pagination::Pages<crate::types::DeploymentStatus> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-deployment-statuses",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/deployments/{}/statuses", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& deployment_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a deployment status
     ///
     /// Users with `push` access can create deployment statuses for a given deployment.
@@ -4510,6 +5238,41 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_all_environments`](Self::get_all_environments), as a stream of the `environments` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_environments_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetAllEnvironmentsQuery,
+    ) -> crate::pagination::Pages<crate::types::Environment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-all-environments",
+            auth: AuthKind::Token,
+            items_key: Some("environments"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/environments", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("environments"))
     }
     /// Get an environment
     ///
@@ -4699,6 +5462,43 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_deployment_branch_policies`](Self::list_deployment_branch_policies), as a stream of the `branch_policies` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_deployment_branch_policies_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ReposListDeploymentBranchPoliciesQuery,
+    ) -> crate::pagination::Pages<crate::types::DeploymentBranchPolicy> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-deployment-branch-policies",
+            auth: AuthKind::Token,
+            items_key: Some("branch_policies"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/environments/{}/deployment-branch-policies", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(environment_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("branch_policies"))
     }
     /// Create a deployment branch policy
     ///
@@ -5030,6 +5830,47 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_custom_deployment_rule_integrations`](Self::list_custom_deployment_rule_integrations), as a stream of the `available_custom_deployment_protection_rule_integrations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_custom_deployment_rule_integrations_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ReposListCustomDeploymentRuleIntegrationsQuery,
+    ) -> crate::pagination::Pages<crate::types::CustomDeploymentRuleApp> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-custom-deployment-rule-integrations",
+            auth: AuthKind::Token,
+            items_key: Some("available_custom_deployment_protection_rule_integrations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/environments/{}/deployment_protection_rules/apps", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(environment_name)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(
+            self.client.clone(),
+            req,
+            Some("available_custom_deployment_protection_rule_integrations"),
+        )
+    }
     /// Get a custom deployment protection rule
     ///
     /// Gets an enabled custom deployment protection rule for an environment. Anyone with read access to the repository can use this endpoint. For more information about environments, see "[Using environments for deployment](https://docs.github.com/actions/deployment/targeting-different-environments/using-environments-for-deployment)."
@@ -5169,6 +6010,44 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_forks_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListForksQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-forks",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/forks", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a fork
     ///
     /// Create a fork for the authenticated user.
@@ -5306,6 +6185,41 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhooks_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListWebhooksQuery,
+    ) -> crate::pagination::Pages<crate::types::Hook> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-webhooks",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/hooks", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a repository webhook
     ///
@@ -5618,6 +6532,46 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhook_deliveries_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        hook_id: i64,
+        query: &ReposListWebhookDeliveriesQuery,
+    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-webhook-deliveries",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/hooks/{}/deliveries", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                hook_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.cursor {
+            req.query("cursor", v.to_string());
+        }
+        if let Some(v) = &query.status {
+            req.query("status", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a delivery for a repository webhook
     ///
@@ -5952,6 +6906,41 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_invitations`](Self::list_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_invitations_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListInvitationsQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-invitations",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/invitations", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Delete a repository invitation
     ///
     ///
@@ -6118,6 +7107,41 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_deploy_keys`](Self::list_deploy_keys), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_deploy_keys_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListDeployKeysQuery,
+    ) -> crate::pagination::Pages<crate::types::DeployKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-deploy-keys",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/keys", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a deploy key
     ///
@@ -6590,6 +7614,41 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_pages_builds`](Self::list_pages_builds), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pages_builds_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListPagesBuildsQuery,
+    ) -> crate::pagination::Pages<crate::types::PageBuild> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-pages-builds",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/pages/builds", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Request a GitHub Pages build
     ///
@@ -7256,6 +8315,41 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_releases`](Self::list_releases), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_releases_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListReleasesQuery,
+    ) -> crate::pagination::Pages<crate::types::Release> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-releases",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/releases", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a release
     ///
     /// Users with push access to the repository can create a release.
@@ -7741,6 +8835,43 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_release_assets`](Self::list_release_assets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_release_assets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        release_id: i64,
+        query: &ReposListReleaseAssetsQuery,
+    ) -> crate::pagination::Pages<crate::types::ReleaseAsset> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-release-assets",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/releases/{}/assets", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                release_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Upload a release asset
     ///
     /// This endpoint makes use of a [Hypermedia relation](https://docs.github.com/rest/using-the-rest-api/getting-started-with-the-rest-api#hypermedia) to determine which URL to access. The endpoint you call to upload release assets is specific to your release. Use the `upload_url` returned in
@@ -7854,6 +8985,42 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`get_branch_rules`](Self::get_branch_rules), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_branch_rules_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        branch: &str,
+        query: &ReposGetBranchRulesQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryRuleDetailed> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-branch-rules",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/rules/branches/{}", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(branch)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get all repository rulesets
     ///
     /// Get all the rulesets for a repository.
@@ -7906,6 +9073,47 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_repo_rulesets`](Self::get_repo_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repo_rulesets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetRepoRulesetsQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryRuleset> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-repo-rulesets",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/rulesets", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.includes_parents {
+            req.query("includes_parents", v.to_string());
+        }
+        if let Some(v) = &query.targets {
+            req.query("targets", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a repository ruleset
     ///
@@ -8012,6 +9220,56 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_repo_rule_suites`](Self::get_repo_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repo_rule_suites_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetRepoRuleSuitesQuery,
+    ) -> crate::pagination::Pages<crate::types::RuleSuitesItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-repo-rule-suites",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/rulesets/rule-suites", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        if let Some(v) = &query.time_period {
+            req.query("time_period", v.as_str().to_string());
+        }
+        if let Some(v) = &query.actor_name {
+            req.query("actor_name", v.to_string());
+        }
+        if let Some(v) = &query.rule_suite_result {
+            req.query("rule_suite_result", v.as_str().to_string());
+        }
+        if let Some(v) = &query.evaluate_status {
+            req.query("evaluate_status", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a repository rule suite
     ///
@@ -8242,6 +9500,43 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_repo_ruleset_history`](Self::get_repo_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repo_ruleset_history_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        ruleset_id: i64,
+        query: &ReposGetRepoRulesetHistoryQuery,
+    ) -> crate::pagination::Pages<crate::types::RulesetVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-repo-ruleset-history",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/rulesets/{}/history", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
+                ruleset_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get repository ruleset version
     ///
@@ -8609,6 +9904,41 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_tags`](Self::list_tags), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_tags_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListTagsQuery,
+    ) -> crate::pagination::Pages<crate::types::Tag> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-tags",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/tags", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Download a repository archive (tar)
     ///
     /// Gets a redirect URL to download a tar archive for a repository. If you omit `:ref`, the repository’s default branch (usually
@@ -8702,6 +10032,41 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_teams`](Self::list_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_teams_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListTeamsQuery,
+    ) -> crate::pagination::Pages<crate::types::Team> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-teams",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/teams", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get all repository topics
     ///
     ///
@@ -8747,6 +10112,41 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`get_all_topics`](Self::get_all_topics), as a stream of the `names` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_topics_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetAllTopicsQuery,
+    ) -> crate::pagination::Pages<String> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-all-topics",
+            auth: AuthKind::Token,
+            items_key: Some("names"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/topics", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("names"))
     }
     /// Replace all repository topics
     ///
@@ -9305,6 +10705,57 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &ReposListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/repos"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.visibility {
+            req.query("visibility", v.as_str().to_string());
+        }
+        if let Some(v) = &query.affiliation {
+            req.query("affiliation", v.to_string());
+        }
+        if let Some(v) = &query.r#type {
+            req.query("type", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a repository for the authenticated user
     ///
     /// Creates a new repository for the authenticated user.
@@ -9399,6 +10850,36 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_invitations_for_authenticated_user`](Self::list_invitations_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_invitations_for_authenticated_user_stream(
+        &self,
+        query: &ReposListInvitationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-invitations-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/repository_invitations"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Decline a repository invitation
     ///
@@ -9539,6 +11020,46 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &ReposListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/list-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/repos", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.r#type {
+            req.query("type", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Compare two commits
     ///
     /// **Deprecated**: Use `repos.compareCommitsWithBasehead()` (`GET /repos/{owner}/{repo}/compare/{basehead}`) instead. Both `:base` and `:head` must be branch names in `:repo`. To compare branches across other repositories in the same network as `:repo`, use the format `<USERNAME>:branch`.
@@ -9627,6 +11148,44 @@ impl<'a> ReposApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`compare_commits`](Self::compare_commits), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn compare_commits_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        query: &ReposCompareCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::Commit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/compare-commits",
+            auth: AuthKind::Token,
+            items_key: Some("commits"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/compare/{}...{}", crate ::runtime::encode_path(owner),
+                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(base),
+                crate ::runtime::encode_path(head)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("commits"))
     }
 }
 ///Query parameters of [`list_for_org`](ReposApi::list_for_org).

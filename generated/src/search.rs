@@ -86,6 +86,43 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
+    /// Like [`code`](Self::code), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn code_stream(
+        &self,
+        query: &SearchCodeQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/code",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/code"),
+            "application/vnd.github+json",
+        );
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.order {
+            req.query("order", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
+    }
     /// Search commits
     ///
     /// Find commits via various criteria on the default branch (usually `main`). This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
@@ -141,6 +178,43 @@ impl<'a> SearchApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`commits`](Self::commits), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn commits_stream(
+        &self,
+        query: &SearchCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::CommitSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/commits",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/commits"),
+            "application/vnd.github+json",
+        );
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.order {
+            req.query("order", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search issues and pull requests
     ///
@@ -215,6 +289,49 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
+    /// Like [`issues_and_pull_requests`](Self::issues_and_pull_requests), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn issues_and_pull_requests_stream(
+        &self,
+        query: &SearchIssuesAndPullRequestsQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/issues-and-pull-requests",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/issues"),
+            "application/vnd.github+json",
+        );
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.order {
+            req.query("order", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.advanced_search {
+            req.query("advanced_search", v.to_string());
+        }
+        if let Some(v) = &query.search_type {
+            req.query("search_type", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
+    }
     /// Search labels
     ///
     /// Find labels in a repository with names or descriptions that match search keywords. Returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
@@ -275,6 +392,44 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
+    /// Like [`labels`](Self::labels), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn labels_stream(
+        &self,
+        query: &SearchLabelsQuery,
+    ) -> crate::pagination::Pages<crate::types::LabelSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/labels",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/labels"),
+            "application/vnd.github+json",
+        );
+        req.query("repository_id", query.repository_id.to_string());
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.order {
+            req.query("order", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
+    }
     /// Search repositories
     ///
     /// Find repositories via various criteria. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api).
@@ -333,6 +488,43 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
+    /// Like [`repos`](Self::repos), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn repos_stream(
+        &self,
+        query: &SearchReposQuery,
+    ) -> crate::pagination::Pages<crate::types::RepoSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/repos",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/repositories"),
+            "application/vnd.github+json",
+        );
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.order {
+            req.query("order", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
+    }
     /// Search topics
     ///
     /// Find topics via various criteria. Results are sorted by best match. This method returns up to 100 results [per page](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api). See "[Searching topics](https://docs.github.com/articles/searching-topics/)" for a detailed list of qualifiers.
@@ -381,6 +573,37 @@ impl<'a> SearchApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`topics`](Self::topics), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn topics_stream(
+        &self,
+        query: &SearchTopicsQuery,
+    ) -> crate::pagination::Pages<crate::types::TopicSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/topics",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/topics"),
+            "application/vnd.github+json",
+        );
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search users
     ///
@@ -441,6 +664,43 @@ impl<'a> SearchApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`users`](Self::users), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn users_stream(
+        &self,
+        query: &SearchUsersQuery,
+    ) -> crate::pagination::Pages<crate::types::UserSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "search/users",
+            auth: AuthKind::Token,
+            items_key: Some("items"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/search/users"),
+            "application/vnd.github+json",
+        );
+        req.query("q", query.q.to_string());
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.order {
+            req.query("order", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
 }
 ///Query parameters of [`code`](SearchApi::code).

@@ -119,6 +119,93 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_org_stream(
+        &self,
+        org: &str,
+        query: &SecretScanningListAlertsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSecretScanningAlert> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "secret-scanning/list-alerts-for-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/secret-scanning/alerts", crate ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.secret_type {
+            req.query("secret_type", v.to_string());
+        }
+        if let Some(v) = &query.exclude_secret_types {
+            req.query("exclude_secret_types", v.to_string());
+        }
+        if let Some(v) = &query.exclude_providers {
+            req.query("exclude_providers", v.to_string());
+        }
+        if let Some(v) = &query.providers {
+            req.query("providers", v.to_string());
+        }
+        if let Some(v) = &query.resolution {
+            req.query("resolution", v.to_string());
+        }
+        if let Some(v) = &query.assignee {
+            req.query("assignee", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.validity {
+            req.query("validity", v.to_string());
+        }
+        if let Some(v) = &query.is_publicly_leaked {
+            req.query("is_publicly_leaked", v.to_string());
+        }
+        if let Some(v) = &query.is_multi_repo {
+            req.query("is_multi_repo", v.to_string());
+        }
+        if let Some(v) = &query.hide_secret {
+            req.query("hide_secret", v.to_string());
+        }
+        if let Some(v) = &query.is_bypassed {
+            req.query("is_bypassed", v.to_string());
+        }
+        if let Some(v) = &query.included_metadata {
+            req.query("included_metadata", v.to_string());
+        }
+        if let Some(v) = &query.owner_email_hash {
+            req.query("owner_email_hash", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List organization custom patterns
     ///
     /// Lists secret scanning custom patterns for an organization.
@@ -184,6 +271,58 @@ impl<'a> SecretScanningApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_org_custom_patterns`](Self::list_org_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_custom_patterns_stream(
+        &self,
+        org: &str,
+        query: &SecretScanningListOrgCustomPatternsQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningCustomPattern> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "secret-scanning/list-org-custom-patterns",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/secret-scanning/custom-patterns", crate
+                ::runtime::encode_path(org)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.push_protection {
+            req.query("push_protection", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Bulk create organization custom patterns
     ///
@@ -521,6 +660,95 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &SecretScanningListAlertsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningAlert> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "secret-scanning/list-alerts-for-repo",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/secret-scanning/alerts", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.secret_type {
+            req.query("secret_type", v.to_string());
+        }
+        if let Some(v) = &query.exclude_secret_types {
+            req.query("exclude_secret_types", v.to_string());
+        }
+        if let Some(v) = &query.exclude_providers {
+            req.query("exclude_providers", v.to_string());
+        }
+        if let Some(v) = &query.providers {
+            req.query("providers", v.to_string());
+        }
+        if let Some(v) = &query.resolution {
+            req.query("resolution", v.to_string());
+        }
+        if let Some(v) = &query.assignee {
+            req.query("assignee", v.to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.validity {
+            req.query("validity", v.to_string());
+        }
+        if let Some(v) = &query.is_publicly_leaked {
+            req.query("is_publicly_leaked", v.to_string());
+        }
+        if let Some(v) = &query.is_multi_repo {
+            req.query("is_multi_repo", v.to_string());
+        }
+        if let Some(v) = &query.hide_secret {
+            req.query("hide_secret", v.to_string());
+        }
+        if let Some(v) = &query.is_bypassed {
+            req.query("is_bypassed", v.to_string());
+        }
+        if let Some(v) = &query.included_metadata {
+            req.query("included_metadata", v.to_string());
+        }
+        if let Some(v) = &query.owner_email_hash {
+            req.query("owner_email_hash", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a secret scanning alert
     ///
     /// Gets a single secret scanning alert detected in an eligible repository.
@@ -681,6 +909,43 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
+    /// Like [`list_locations_for_alert`](Self::list_locations_for_alert), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_locations_for_alert_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        alert_number: i64,
+        query: &SecretScanningListLocationsForAlertQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningLocation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "secret-scanning/list-locations-for-alert",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/secret-scanning/alerts/{}/locations", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& alert_number.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List repository custom patterns
     ///
     /// Lists secret scanning custom patterns for a repository.
@@ -747,6 +1012,59 @@ impl<'a> SecretScanningApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_repo_custom_patterns`](Self::list_repo_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_custom_patterns_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &SecretScanningListRepoCustomPatternsQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningCustomPattern> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "secret-scanning/list-repo-custom-patterns",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/secret-scanning/custom-patterns", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.state {
+            req.query("state", v.as_str().to_string());
+        }
+        if let Some(v) = &query.push_protection {
+            req.query("push_protection", v.as_str().to_string());
+        }
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Bulk create repository custom patterns
     ///

@@ -61,6 +61,40 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        org: &str,
+        query: &TeamsListQuery,
+    ) -> crate::pagination::Pages<crate::types::Team> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/orgs/{}/teams", crate ::runtime::encode_path(org)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.team_type {
+            req.query("team_type", v.as_str().to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Create a team
     ///
     /// To create a team, the authenticated user must be a member or owner of `{org}`. By default, organization members can create teams. Organization owners can limit team creation to organization owners. For more information, see "[Setting team creation permissions](https://docs.github.com/articles/setting-team-creation-permissions-in-your-organization)."
@@ -286,6 +320,41 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list_pending_invitations_in_org`](Self::list_pending_invitations_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pending_invitations_in_org_stream(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListPendingInvitationsInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-pending-invitations-in-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/teams/{}/invitations", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(team_slug)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List team members
     ///
     /// Team members will include the members of child teams.
@@ -336,6 +405,44 @@ impl<'a> TeamsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_members_in_org`](Self::list_members_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_members_in_org_stream(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListMembersInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::TeamMember> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-members-in-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/teams/{}/members", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(team_slug)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.role {
+            req.query("role", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get team membership for a user
     ///
@@ -540,6 +647,41 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list_repos_in_org`](Self::list_repos_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_in_org_stream(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListReposInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-repos-in-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/teams/{}/repos", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(team_slug)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Check team permissions for a repository
     ///
     /// Checks whether a team has `admin`, `push`, `maintain`, `triage`, or `pull` permission for a repository. Repositories inherited through a parent team will also be checked.
@@ -732,6 +874,41 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list_child_in_org`](Self::list_child_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_child_in_org_stream(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListChildInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Team> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-child-in-org",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/orgs/{}/teams/{}/teams", crate ::runtime::encode_path(org), crate
+                ::runtime::encode_path(team_slug)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a team (Legacy)
     ///
     /// > [!WARNING]
@@ -915,6 +1092,43 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list_pending_invitations_legacy`](Self::list_pending_invitations_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
+    )]
+    pub fn list_pending_invitations_legacy_stream(
+        &self,
+        team_id: i64,
+        query: &TeamsListPendingInvitationsLegacyQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-pending-invitations-legacy",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/teams/{}/invitations", crate ::runtime::encode_path(& team_id
+                .to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List team members (Legacy)
     ///
     /// > [!WARNING]
@@ -969,6 +1183,45 @@ impl<'a> TeamsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_members_legacy`](Self::list_members_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
+    )]
+    pub fn list_members_legacy_stream(
+        &self,
+        team_id: i64,
+        query: &TeamsListMembersLegacyQuery,
+    ) -> crate::pagination::Pages<crate::types::TeamMember> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-members-legacy",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/teams/{}/members", crate ::runtime::encode_path(& team_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.role {
+            req.query("role", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get team member (Legacy)
     ///
@@ -1326,6 +1579,42 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list_repos_legacy`](Self::list_repos_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
+    )]
+    pub fn list_repos_legacy_stream(
+        &self,
+        team_id: i64,
+        query: &TeamsListReposLegacyQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-repos-legacy",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/teams/{}/repos", crate ::runtime::encode_path(& team_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Check team permissions for a repository (Legacy)
     ///
     /// > [!WARNING]
@@ -1527,6 +1816,42 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
+    /// Like [`list_child_legacy`](Self::list_child_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    #[deprecated(
+        note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
+    )]
+    pub fn list_child_legacy_stream(
+        &self,
+        team_id: i64,
+        query: &TeamsListChildLegacyQuery,
+    ) -> crate::pagination::Pages<crate::types::Team> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-child-legacy",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/teams/{}/teams", crate ::runtime::encode_path(& team_id.to_string())
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List teams for the authenticated user
     ///
     /// List all of the teams across all of the organizations to which the authenticated
@@ -1577,6 +1902,36 @@ impl<'a> TeamsApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &TeamsListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::TeamFull> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "teams/list-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/teams"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }
 ///Query parameters of [`list`](TeamsApi::list).

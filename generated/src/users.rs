@@ -147,6 +147,36 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_blocked_by_authenticated_user`](Self::list_blocked_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_blocked_by_authenticated_user_stream(
+        &self,
+        query: &UsersListBlockedByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-blocked-by-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/blocks"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Check if a user is blocked by the authenticated user
     ///
     /// Returns a 204 if the given user is blocked by the authenticated user. Returns a 404 if the given user is not blocked by the authenticated user, or if the given user account has been identified as spam by GitHub.
@@ -364,6 +394,36 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_emails_for_authenticated_user`](Self::list_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_emails_for_authenticated_user_stream(
+        &self,
+        query: &UsersListEmailsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Email> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-emails-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/emails"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Add an email address for the authenticated user
     ///
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
@@ -497,6 +557,36 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_followers_for_authenticated_user`](Self::list_followers_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_followers_for_authenticated_user_stream(
+        &self,
+        query: &UsersListFollowersForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-followers-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/followers"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List the people the authenticated user follows
     ///
     /// Lists the people who the authenticated user follows.
@@ -542,6 +632,36 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_followed_by_authenticated_user`](Self::list_followed_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_followed_by_authenticated_user_stream(
+        &self,
+        query: &UsersListFollowedByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-followed-by-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/following"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a person is followed by the authenticated user
     ///
@@ -712,6 +832,36 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_gpg_keys_for_authenticated_user`](Self::list_gpg_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_gpg_keys_for_authenticated_user_stream(
+        &self,
+        query: &UsersListGpgKeysForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::GpgKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-gpg-keys-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/gpg_keys"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a GPG key for the authenticated user
     ///
@@ -898,6 +1048,36 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_public_ssh_keys_for_authenticated_user`](Self::list_public_ssh_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_ssh_keys_for_authenticated_user_stream(
+        &self,
+        query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Key> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-public-ssh-keys-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/keys"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a public SSH key for the authenticated user
     ///
@@ -1090,6 +1270,36 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_public_emails_for_authenticated_user`](Self::list_public_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_emails_for_authenticated_user_stream(
+        &self,
+        query: &UsersListPublicEmailsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Email> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-public-emails-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/public_emails"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List social accounts for the authenticated user
     ///
     /// Lists all of your social accounts.
@@ -1138,6 +1348,36 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_social_accounts_for_authenticated_user`](Self::list_social_accounts_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_social_accounts_for_authenticated_user_stream(
+        &self,
+        query: &UsersListSocialAccountsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SocialAccount> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-social-accounts-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/social_accounts"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add social accounts for the authenticated user
     ///
@@ -1282,6 +1522,36 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_ssh_signing_keys_for_authenticated_user`](Self::list_ssh_signing_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_ssh_signing_keys_for_authenticated_user_stream(
+        &self,
+        query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SshSigningKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-ssh-signing-keys-for-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/ssh_signing_keys"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a SSH signing key for the authenticated user
     ///
@@ -1510,6 +1780,36 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &UsersListQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/users"),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.since {
+            req.query("since", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// Get a user
     ///
     /// Provides publicly available information about someone with a GitHub account.
@@ -1571,7 +1871,7 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-attestations-bulk",
             auth: AuthKind::Token,
-            items_key: None,
+            items_key: Some("attestations_subject_digests"),
         };
         let mut req = Request::new(
             &OP,
@@ -1789,6 +2089,49 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_attestations_stream(
+        &self,
+        username: &str,
+        subject_digest: &str,
+        query: &UsersListAttestationsQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ReposListAttestationsResponseAttestationsItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-attestations",
+            auth: AuthKind::Token,
+            items_key: Some("attestations"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/attestations/{}", crate ::runtime::encode_path(username),
+                crate ::runtime::encode_path(subject_digest)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.before {
+            req.query("before", v.to_string());
+        }
+        if let Some(v) = &query.after {
+            req.query("after", v.to_string());
+        }
+        if let Some(v) = &query.predicate_type {
+            req.query("predicate_type", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, Some("attestations"))
+    }
     /// List followers of a user
     ///
     /// Lists the people following the specified user.
@@ -1829,6 +2172,37 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_followers_for_user`](Self::list_followers_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_followers_for_user_stream(
+        &self,
+        username: &str,
+        query: &UsersListFollowersForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-followers-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/followers", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List the people a user follows
     ///
     /// Lists the people who the specified user follows.
@@ -1868,6 +2242,37 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_following_for_user`](Self::list_following_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_following_for_user_stream(
+        &self,
+        username: &str,
+        query: &UsersListFollowingForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-following-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/following", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user follows another user
     ///
@@ -1945,6 +2350,37 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_gpg_keys_for_user`](Self::list_gpg_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_gpg_keys_for_user_stream(
+        &self,
+        username: &str,
+        query: &UsersListGpgKeysForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::GpgKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-gpg-keys-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/gpg_keys", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get contextual information for a user
     ///
@@ -2033,6 +2469,37 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
+    /// Like [`list_public_keys_for_user`](Self::list_public_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_keys_for_user_stream(
+        &self,
+        username: &str,
+        query: &UsersListPublicKeysForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::KeySimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-public-keys-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/keys", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
+    }
     /// List social accounts for a user
     ///
     /// Lists social media accounts for a user. This endpoint is accessible by anyone.
@@ -2072,6 +2539,37 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_social_accounts_for_user`](Self::list_social_accounts_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_social_accounts_for_user_stream(
+        &self,
+        username: &str,
+        query: &UsersListSocialAccountsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SocialAccount> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-social-accounts-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!("/users/{}/social_accounts", crate ::runtime::encode_path(username)),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List SSH signing keys for a user
     ///
@@ -2114,6 +2612,39 @@ impl<'a> UsersApi<'a> {
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )
+    }
+    /// Like [`list_ssh_signing_keys_for_user`](Self::list_ssh_signing_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_ssh_signing_keys_for_user_stream(
+        &self,
+        username: &str,
+        query: &UsersListSshSigningKeysForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SshSigningKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        const OP: OperationInfo = OperationInfo {
+            id: "users/list-ssh-signing-keys-for-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/users/{}/ssh_signing_keys", crate ::runtime::encode_path(username)
+            ),
+            "application/vnd.github+json",
+        );
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }
 ///The success responses of [`get_authenticated`](UsersApi::get_authenticated).

@@ -259,7 +259,7 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
     }
     responses.sort_by_key(|r| r.status);
 
-    let pagination = pagination(spec, ts, &params, &responses);
+    let pagination = pagination(ts, &params, &responses);
     let uploads = op.get("servers").or_else(|| item.get("servers")).and_then(Value::as_array).is_some_and(|s| {
         s.iter().any(|s| s.get("url").and_then(Value::as_str).is_some_and(|u| u.contains("uploads")) || s.pointer("/variables/origin/default").and_then(Value::as_str).is_some_and(|u| u.contains("uploads")))
     });
@@ -293,9 +293,10 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
     })
 }
 
-/// Pagination shape: operations taking `per_page` whose 200 body is an array, or an object wrapping one array.
-fn pagination(spec: &Value, ts: &TypeSpace, params: &[Param], responses: &[Resp]) -> Option<Pagination> {
-    let _ = spec;
+/// Pagination shape of operations taking `per_page`: a top-level array (`array`), an object wrapping one array
+/// (`wrapper`, with its key), or an object whose items are a map keyed by subject (`map`, cursor-paginated bulk
+/// lists). A 200 body that is one of several array shapes (`anyOf` of arrays) is an `array` of an untagged item enum.
+fn pagination(ts: &mut TypeSpace, params: &[Param], responses: &[Resp]) -> Option<Pagination> {
     if !params.iter().any(|p| p.name == "per_page" && p.location == "query") {
         return None;
     }
@@ -308,16 +309,37 @@ fn pagination(spec: &Value, ts: &TypeSpace, params: &[Param], responses: &[Resp]
     };
     match ty {
         RType::Vec(item) => Some(Pagination { kind: "array", items_key: None, item: (**item).clone(), cursor }),
-        RType::Named(id) => {
-            let crate::types::DefKind::Struct(fields) = &ts.defs[*id].kind else { return None };
-            let arrays: Vec<_> = fields.iter().filter(|f| matches!(f.ty, RType::Vec(_))).collect();
-            let f = match arrays.as_slice() {
-                [one] => *one,
-                many => many.iter().find(|f| f.required).copied()?,
-            };
-            let RType::Vec(item) = &f.ty else { return None };
-            Some(Pagination { kind: "wrapper", items_key: Some(f.json.clone()), item: (**item).clone(), cursor })
-        }
+        RType::Named(id) => match ts.defs[*id].kind.clone() {
+            crate::types::DefKind::Struct(fields) => {
+                let arrays: Vec<_> = fields.iter().filter(|f| matches!(f.ty, RType::Vec(_))).collect();
+                let f = match arrays.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        let m = fields.iter().find(|f| matches!(f.ty, RType::Map(_) | RType::Object))?;
+                        return Some(Pagination { kind: "map", items_key: Some(m.json.clone()), item: m.ty.clone(), cursor });
+                    }
+                    many => many.iter().find(|f| f.required).copied()?,
+                };
+                let RType::Vec(item) = &f.ty else { return None };
+                Some(Pagination { kind: "wrapper", items_key: Some(f.json.clone()), item: (**item).clone(), cursor })
+            }
+            crate::types::DefKind::Untagged(variants) if variants.iter().all(|(_, t, _)| matches!(t, RType::Vec(_))) => {
+                let items: Vec<(String, RType)> = variants
+                    .iter()
+                    .filter_map(|(n, t, _)| match t {
+                        RType::Vec(i) => Some((match &**i { RType::Named(d) => ts.defs[*d].name.clone(), _ => n.clone() }, (**i).clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let item = ts.untagged_of(&format!("{}-item", ts.defs[*id].name), items.into_iter());
+                let feature: Vec<String> = ts.defs[*id].features.iter().cloned().collect();
+                for f in &feature {
+                    ts.mark(&item, Some(f), false, true);
+                }
+                Some(Pagination { kind: "array", items_key: None, item, cursor })
+            }
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -599,14 +621,17 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     let mutable = (!query_stmts.is_empty() || !body_stmt.is_empty()).then(|| quote!(mut));
     let uses_body = successes.iter().any(|r| r.ty.is_some());
     let body_param = if uses_body { quote!(body) } else { quote!(_body) };
-    let f = quote! {
+    let build = quote! {
+        const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
+        let #mutable req = Request::new(&OP, reqwest::Method::#method, #host, #path_expr, #accept);
+        #(#query_stmts)*
+        #body_stmt
+    };
+    let mut f = quote! {
         #doc
         #deprecated
         pub async fn #fn_ident(&self, #(#args),*) -> Result<Response<#ret>, Error> {
-            const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
-            let #mutable req = Request::new(&OP, reqwest::Method::#method, #host, #path_expr, #accept);
-            #(#query_stmts)*
-            #body_stmt
+            #build
             let resp = self.client.execute(req).await?;
             const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[#(#errs),*];
             resp.finish(ERRORS, |status, #body_param| match status {
@@ -615,6 +640,33 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             })
         }
     };
+    // Paginated operations (without a request body) also get a stream of items across all pages.
+    if let (Some(p), None) = (op.pagination.as_ref().filter(|p| p.kind != "map"), &op.body) {
+        let stream_ident = format_ident!("{}_stream", op.fn_name);
+        let item = ts.qualified(&p.item);
+        let key = match &p.items_key {
+            Some(k) => quote!(Some(#k)),
+            None => quote!(None),
+        };
+        let what = match &p.items_key {
+            Some(k) => format!("the `{k}` items of every page"),
+            None => "the items of every page".to_string(),
+        };
+        let sdoc = format!(" Like [`{}`](Self::{}), as a stream of {what}: follows `Link: rel=\"next\"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).", op.fn_name, op.fn_name);
+        f.extend(quote! {
+            #[doc = #sdoc]
+            #deprecated
+            pub fn #stream_ident(&self, #(#args),*) -> crate::pagination::Pages<#item> {
+                let mut query = query.clone();
+                if query.per_page.is_none() {
+                    query.per_page = Some(100);
+                }
+                let query = &query;
+                #build
+                crate::pagination::Pages::new(self.client.clone(), req, #key)
+            }
+        });
+    }
     (f, extra)
 }
 

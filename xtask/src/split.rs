@@ -103,8 +103,8 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
     out.insert("src/errors.rs".into(), rs_header.clone() + &format(error_module(ts, ops, errors), "errors")?);
 
     // Runtime, copied from the template so that it too has one writer.
-    let runtime = include_str!("../templates/runtime.rs");
-    out.insert("src/runtime.rs".into(), rs_header.clone() + runtime);
+    out.insert("src/runtime.rs".into(), rs_header.clone() + include_str!("../templates/runtime.rs"));
+    out.insert("src/pagination.rs".into(), rs_header.clone() + include_str!("../templates/pagination.rs"));
 
     // lib.rs
     let tag_mods = by_tag.iter().map(|(tag, _)| {
@@ -128,9 +128,11 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
         #![allow(clippy::all, rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks)]
         #![cfg_attr(docsrs, feature(doc_cfg))]
         pub mod errors;
+        pub mod pagination;
         pub mod runtime;
         pub mod types;
         #(#tag_mods)*
+        pub use pagination::Pages;
         pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo, RateLimitHeaders, Response};
         /// The GitHub target this crate was generated for.
         pub const TARGET: &str = #target;
@@ -190,13 +192,15 @@ doctest = false
 [dependencies]
 anyhow = "1"
 bytes.workspace = true
+futures.workspace = true
 http.workspace = true
 percent-encoding = "2"
 reqwest.workspace = true
 reqwest-middleware.workspace = true
 serde.workspace = true
-serde_json.workspace = true
+serde_json = { workspace = true, features = ["raw_value"] }
 thiserror.workspace = true
+tracing.workspace = true
 url.workspace = true
 
 [features]

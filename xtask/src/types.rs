@@ -271,7 +271,9 @@ impl<'a> TypeSpace<'a> {
                     Some(c) => names::type_name(c),
                     None => {
                         let m = resolve(self.spec, m);
+                        let item_ref = m.pointer("/items/$ref").and_then(Value::as_str).and_then(component_name);
                         match m.get("type").and_then(Value::as_str) {
+                            Some("array") if item_ref.is_some() => format!("{}List", names::type_name(item_ref.unwrap_or_default())),
                             Some(t) if m.get("properties").is_none() && m.get("enum").is_none() => heck::ToUpperCamelCase::to_upper_camel_case(t),
                             _ => format!("Variant{i}"),
                         }
@@ -344,6 +346,13 @@ impl<'a> TypeSpace<'a> {
         if let Some(r) = s.get("required").and_then(Value::as_array) {
             required.extend(r.iter().filter_map(Value::as_str).map(str::to_string));
         }
+    }
+
+    /// A new untagged enum over the given (variant name, type) pairs.
+    pub fn untagged_of(&mut self, name: &str, variants: impl Iterator<Item = (String, RType)>) -> RType {
+        let id = self.reserve(name, Some("One item of a list whose items come in several shapes.".into()));
+        self.defs[id].kind = DefKind::Untagged(variants.map(|(n, t)| (n, t, false)).collect());
+        RType::Named(id)
     }
 
     /// Marks defs reached from `ty` for a feature and a direction.

@@ -8,6 +8,8 @@ use std::sync::Arc;
 pub const DEFAULT_API_BASE: &str = "https://api.github.com";
 /// Default base URL for uploads (release assets).
 pub const DEFAULT_UPLOADS_BASE: &str = "https://uploads.github.com";
+/// Pages fetched at once by a paginated stream when the page count is known.
+pub const DEFAULT_PAGE_CONCURRENCY: usize = 10;
 /// Media type asked for by default.
 pub const DEFAULT_ACCEPT: &str = "application/vnd.github+json";
 
@@ -57,6 +59,7 @@ struct Inner {
     uploads_base: String,
     user_agent: String,
     api_version: Option<String>,
+    page_concurrency: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -71,6 +74,7 @@ pub struct ClientBuilder {
     uploads_base: Option<String>,
     user_agent: String,
     api_version: Option<String>,
+    page_concurrency: usize,
     http: Option<reqwest_middleware::ClientWithMiddleware>,
 }
 
@@ -81,6 +85,7 @@ impl Default for ClientBuilder {
             uploads_base: None,
             user_agent: concat!("github-rest/", env!("CARGO_PKG_VERSION")).into(),
             api_version: crate::API_VERSION.map(str::to_string),
+            page_concurrency: DEFAULT_PAGE_CONCURRENCY,
             http: None,
         }
     }
@@ -118,7 +123,15 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP stack: a plain `reqwest::Client` or one wrapped with `reqwest_middleware` layers.
+    /// Pages a paginated stream fetches at once when the page count is known (default 10; 1 = one at a time).
+    pub fn page_concurrency(mut self, n: usize) -> Self {
+        self.page_concurrency = n.max(1);
+        self
+    }
+
+    /// The HTTP stack: a plain `reqwest::Client` or one wrapped with `reqwest_middleware` layers. Build the
+    /// `reqwest::Client` with `redirect(reqwest::redirect::Policy::none())` to see redirects as the spec's 3xx
+    /// responses (the default client does).
     pub fn http_client(mut self, http: impl Into<reqwest_middleware::ClientWithMiddleware>) -> Self {
         self.http = Some(http.into());
         self
@@ -136,9 +149,26 @@ impl ClientBuilder {
         };
         let http = match self.http {
             Some(h) => h,
-            None => reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build(),
+            None => {
+                // Redirects are part of the API (a moved repository's 301, an archive's 302 with its `Location`), so
+                // they reach the caller as the spec's 3xx responses instead of being followed.
+                let http = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?;
+                reqwest_middleware::ClientBuilder::new(http).build()
+            }
         };
-        Ok(Client { inner: Arc::new(Inner { http, api_base: self.api_base, uploads_base, user_agent: self.user_agent, api_version: self.api_version }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                api_base: self.api_base,
+                uploads_base,
+                user_agent: self.user_agent,
+                api_version: self.api_version,
+                page_concurrency: self.page_concurrency,
+            }),
+        })
     }
 }
 
@@ -158,6 +188,20 @@ impl Client {
         &self.inner.uploads_base
     }
 
+    /// Pages a paginated stream fetches at once.
+    pub fn page_concurrency(&self) -> usize {
+        self.inner.page_concurrency
+    }
+
+    /// Whether `url` is on the configured API or uploads host (scheme, host and port).
+    pub fn is_own_url(&self, url: &str) -> bool {
+        let Ok(u) = url::Url::parse(url) else { return false };
+        [&self.inner.api_base, &self.inner.uploads_base]
+            .iter()
+            .filter_map(|b| url::Url::parse(b).ok())
+            .any(|b| b.scheme() == u.scheme() && b.host_str() == u.host_str() && b.port_or_known_default() == u.port_or_known_default())
+    }
+
     /// Sends a request built by an endpoint function.
     #[doc(hidden)]
     pub async fn execute(&self, req: Request) -> Result<RawResponse, Error> {
@@ -168,27 +212,48 @@ impl Client {
         let mut url = String::with_capacity(base.len() + req.path.len());
         url.push_str(base);
         url.push_str(&req.path);
+        self.send(req.op, req.method, url, req.accept, req.query, req.body).await
+    }
+
+    /// GETs an absolute URL (a next-page link) for operation `op`; refuses URLs on other hosts.
+    #[doc(hidden)]
+    pub async fn execute_url(&self, op: &'static OperationInfo, accept: &'static str, url: &str) -> Result<RawResponse, Error> {
+        if !self.is_own_url(url) {
+            return Err(Error::ForeignUrl(url.to_string()));
+        }
+        self.send(op, reqwest::Method::GET, url.to_string(), accept, Vec::new(), None).await
+    }
+
+    async fn send(
+        &self,
+        op: &'static OperationInfo,
+        method: reqwest::Method,
+        url: String,
+        accept: &'static str,
+        query: Vec<(&'static str, String)>,
+        body: Option<(String, reqwest::Body)>,
+    ) -> Result<RawResponse, Error> {
         let mut b = self
             .inner
             .http
-            .request(req.method, url)
-            .header(http::header::ACCEPT, req.accept)
+            .request(method, url)
+            .header(http::header::ACCEPT, accept)
             .header(http::header::USER_AGENT, &self.inner.user_agent)
-            .with_extension(*req.op);
+            .with_extension(*op);
         if let Some(v) = &self.inner.api_version {
             b = b.header("x-github-api-version", v);
         }
-        if !req.query.is_empty() {
-            b = b.query(&req.query);
+        if !query.is_empty() {
+            b = b.query(&query);
         }
-        if let Some((ct, body)) = req.body {
+        if let Some((ct, body)) = body {
             b = b.header(http::header::CONTENT_TYPE, ct).body(body);
         }
         let resp = b.send().await.map_err(Error::from_middleware)?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(Error::Http)?;
-        Ok(RawResponse { op: req.op.id, status, headers, body })
+        Ok(RawResponse { op: op.id, status, headers, body })
     }
 }
 
@@ -207,6 +272,16 @@ pub struct Request {
 impl Request {
     pub fn new(op: &'static OperationInfo, method: reqwest::Method, host: Host, path: String, accept: &'static str) -> Self {
         Request { op, method, host, path, accept, query: Vec::new(), body: None }
+    }
+
+    /// The operation this request is for.
+    pub fn operation(&self) -> &'static OperationInfo {
+        self.op
+    }
+
+    /// The `Accept` media type.
+    pub fn accept(&self) -> &'static str {
+        self.accept
     }
 
     pub fn query(&mut self, name: &'static str, value: String) {
@@ -298,6 +373,14 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     /// Decodes a success with `decode`, or an error status into [`Error::Api`] using the operation's error table.
     pub fn finish<T>(
         self,
@@ -344,6 +427,9 @@ pub enum Error {
     /// A middleware layer gave up (rate limit, retry budget, auth...).
     #[error("middleware: {0:#}")]
     Middleware(anyhow::Error),
+    /// A link in a response (a next page) points to a host other than the configured API host; it is not followed.
+    #[error("refusing to follow a link to another host: {0}")]
+    ForeignUrl(String),
     /// The client was configured wrongly.
     #[error("client configuration: {0}")]
     Config(String),

@@ -939,8 +939,8 @@ pub struct ActivityMarkRepoNotificationsAsReadRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListStargazersForRepoResponse {
-    Array(Vec<SimpleUser>),
-    Array2(Vec<Stargazer>),
+    SimpleUserList(Vec<SimpleUser>),
+    StargazerList(Vec<Stargazer>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -950,6 +950,16 @@ pub enum ActivityListStargazersForRepoResponse {
 pub struct Stargazer {
     pub starred_at: String,
     pub user: Option<SimpleUser>,
+}
+
+/// One item of a list whose items come in several shapes.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ActivityListStargazersForRepoResponseItem {
+    SimpleUser(SimpleUser),
+    Stargazer(Stargazer),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -983,8 +993,8 @@ pub struct ActivitySetRepoSubscriptionRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListReposStarredByUserResponse {
-    Array(Vec<StarredRepository>),
-    Array2(Vec<Repository>),
+    StarredRepositoryList(Vec<StarredRepository>),
+    RepositoryList(Vec<Repository>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -995,5 +1005,15 @@ pub struct StarredRepository {
     pub starred_at: String,
     /// A repository on GitHub.
     pub repo: Repository,
+}
+
+/// One item of a list whose items come in several shapes.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ActivityListReposStarredByUserResponseItem {
+    StarredRepository(StarredRepository),
+    Repository(Repository),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
 }
 
