@@ -1,1 +1,231 @@
 //! reqwest-middleware layers for GitHub: rate limits, retries, conditional requests, tracing.
+//!
+//! [`MiddlewareConfig`] holds the settings of every layer and [`MiddlewareConfig::install`] adds them to a
+//! `reqwest_middleware::ClientBuilder` in the order they must run:
+//!
+//! 1. [`TraceLayer`]: one `tracing` span per call (operation id, method, status, attempts, rate-limit remaining/reset).
+//! 2. [`CacheLayer`]: conditional requests (`If-None-Match` / `If-Modified-Since`); a 304 is answered from the cache.
+//! 3. [`RateLimitLayer`]: primary and secondary rate limits, with state in a [`RateLimitStore`].
+//! 4. [`ConcurrencyLayer`]: a cap on requests in flight and pacing of content-creating requests.
+//! 5. [`RetryLayer`]: retries of 5xx answers and transport errors with exponential backoff and jitter.
+//!
+//! When a layer gives up it returns `reqwest_middleware::Error::Middleware` whose payload is a
+//! [`MiddlewareError`]; a generated call surfaces it as `github_rest::Error::Middleware(anyhow::Error)`, so callers
+//! can `downcast_ref::<MiddlewareError>()`:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use github_auth::middleware::{MiddlewareConfig, MiddlewareError, PrimaryPolicy};
+//!
+//! let config = MiddlewareConfig::default().primary_policy(PrimaryPolicy::FailFast);
+//! let http = config.install(reqwest_middleware::ClientBuilder::new(reqwest::Client::new())).build();
+//! let client = github_rest::Client::builder().http_client(http).build()?;
+//! match client.apps().get_authenticated().await {
+//!     Err(github_rest::Error::Middleware(e)) => {
+//!         if let Some(MiddlewareError::PrimaryRateLimit { reset_unix, .. }) = e.downcast_ref::<MiddlewareError>() {
+//!             println!("rate limited until {reset_unix}");
+//!         }
+//!     }
+//!     other => { other?; }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod cache;
+mod clock;
+mod concurrency;
+mod error;
+mod ratelimit;
+mod retry;
+mod trace;
+
+pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
+pub use clock::{Clock, TokioClock};
+pub use concurrency::{ConcurrencyConfig, ConcurrencyLayer};
+pub use error::{MiddlewareError, StoreError};
+pub use ratelimit::{
+    MemoryRateLimitStore, PrimaryPolicy, RateLimitConfig, RateLimitEvent, RateLimitHook,
+    RateLimitLayer, RateLimitStore, ResourceState, SecondaryCause,
+};
+pub use retry::{RetryConfig, RetryLayer};
+pub use trace::TraceLayer;
+
+use bytes::Bytes;
+use reqwest::ResponseBuilderExt;
+use sha2::Digest;
+use std::sync::Arc;
+
+/// Settings of every middleware layer; `None` (or `false` for tracing) turns a layer off.
+///
+/// The default turns every layer on with GitHub's documented limits: at most 10 requests in flight, content-creating
+/// requests at least 1 s apart, 3 retries of idempotent requests, a 60 s minimum wait after a secondary rate limit
+/// without `retry-after`, and an in-memory conditional-request cache.
+#[derive(Clone)]
+pub struct MiddlewareConfig {
+    /// Emit a `tracing` span per call.
+    pub tracing: bool,
+    /// Conditional-request cache.
+    pub cache: Option<CacheConfig>,
+    /// Primary and secondary rate limits.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Concurrency cap and write pacing.
+    pub concurrency: Option<ConcurrencyConfig>,
+    /// Retries of 5xx answers and transport errors.
+    pub retry: Option<RetryConfig>,
+    /// The time source and sleeper every layer waits with.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for MiddlewareConfig {
+    fn default() -> Self {
+        MiddlewareConfig {
+            tracing: true,
+            cache: Some(CacheConfig::default()),
+            rate_limit: Some(RateLimitConfig::default()),
+            concurrency: Some(ConcurrencyConfig::default()),
+            retry: Some(RetryConfig::default()),
+            clock: Arc::new(TokioClock::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for MiddlewareConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MiddlewareConfig")
+            .field("tracing", &self.tracing)
+            .field("cache", &self.cache)
+            .field("rate_limit", &self.rate_limit)
+            .field("concurrency", &self.concurrency)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MiddlewareConfig {
+    /// Every layer off; turn on the ones you want.
+    pub fn none() -> Self {
+        MiddlewareConfig {
+            tracing: false,
+            cache: None,
+            rate_limit: None,
+            concurrency: None,
+            retry: None,
+            clock: Arc::new(TokioClock::new()),
+        }
+    }
+
+    /// Turns the tracing span on or off.
+    pub fn tracing(mut self, on: bool) -> Self {
+        self.tracing = on;
+        self
+    }
+
+    /// Sets (`Some`) or turns off (`None`) the conditional-request cache.
+    pub fn cache(mut self, c: Option<CacheConfig>) -> Self {
+        self.cache = c;
+        self
+    }
+
+    /// Sets (`Some`) or turns off (`None`) rate-limit handling.
+    pub fn rate_limit(mut self, c: Option<RateLimitConfig>) -> Self {
+        self.rate_limit = c;
+        self
+    }
+
+    /// Sets (`Some`) or turns off (`None`) the concurrency cap and write pacing.
+    pub fn concurrency(mut self, c: Option<ConcurrencyConfig>) -> Self {
+        self.concurrency = c;
+        self
+    }
+
+    /// Sets (`Some`) or turns off (`None`) retries.
+    pub fn retry(mut self, c: Option<RetryConfig>) -> Self {
+        self.retry = c;
+        self
+    }
+
+    /// The clock every layer reads the time from and sleeps with (tests inject their own).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Shortcut: what to do when the primary rate limit is exhausted (turns rate-limit handling on if it was off).
+    pub fn primary_policy(mut self, p: PrimaryPolicy) -> Self {
+        self.rate_limit
+            .get_or_insert_with(RateLimitConfig::default)
+            .primary = p;
+        self
+    }
+
+    /// Adds the enabled layers to `b`, outermost first: tracing, cache, rate limits, concurrency/pacing, retries.
+    ///
+    /// Add the authentication layer before calling this, so the `Authorization` header is present when the cache
+    /// and the rate-limit state derive the caller's identity from it.
+    pub fn install(
+        &self,
+        mut b: reqwest_middleware::ClientBuilder,
+    ) -> reqwest_middleware::ClientBuilder {
+        if self.tracing {
+            b = b.with(TraceLayer::new());
+        }
+        if let Some(c) = &self.cache {
+            b = b.with(CacheLayer::new(c.clone()));
+        }
+        if let Some(c) = &self.rate_limit {
+            b = b.with(RateLimitLayer::new(c.clone(), self.clock.clone()));
+        }
+        if let Some(c) = &self.concurrency {
+            b = b.with(ConcurrencyLayer::new(c.clone(), self.clock.clone()));
+        }
+        if let Some(c) = &self.retry {
+            b = b.with(RetryLayer::new(c.clone(), self.clock.clone()));
+        }
+        b
+    }
+}
+
+/// A stable, non-reversible name for the credential of a request: the first 128 bits of the SHA-256 of its
+/// `Authorization` header, hex-encoded, or `anonymous`. Stores key on this, never on the header itself.
+pub fn identity(req: &reqwest::Request) -> String {
+    match req.headers().get(http::header::AUTHORIZATION) {
+        Some(v) => hex::encode(&sha2::Sha256::digest(v.as_bytes())[..16]),
+        None => "anonymous".to_string(),
+    }
+}
+
+/// Reads a response's body and gives back an equivalent response (status, version, headers, URL) holding it, so a
+/// layer can look at the body and still pass the response on.
+pub(crate) async fn buffer(
+    resp: reqwest::Response,
+) -> Result<(reqwest::Response, Bytes), reqwest::Error> {
+    let status = resp.status();
+    let version = resp.version();
+    let headers = resp.headers().clone();
+    let url = resp.url().clone();
+    let body = resp.bytes().await?;
+    Ok((rebuild(status, version, headers, url, body.clone()), body))
+}
+
+/// Builds a response from parts.
+pub(crate) fn rebuild(
+    status: http::StatusCode,
+    version: http::Version,
+    headers: http::HeaderMap,
+    url: url::Url,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut r = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url)
+        .body(body.into())
+        .expect("status, version and URL are already valid");
+    *r.headers_mut() = headers;
+    reqwest::Response::from(r)
+}
+
+/// The operation id the generated client attached to a request, if any.
+pub(crate) fn operation_id(ext: &http::Extensions) -> Option<&'static str> {
+    ext.get::<github_rest::OperationInfo>().map(|o| o.id)
+}

@@ -1,0 +1,354 @@
+//! Conditional requests: remember `ETag` / `Last-Modified`, send `If-None-Match` / `If-Modified-Since`, and answer
+//! a 304 from the cache. GitHub does not count a 304 against the primary rate limit when the request is authorised.
+
+use super::{buffer, identity, rebuild, StoreError};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Extensions, Method, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+
+/// A cached successful response. Serialisable, so a shared store can keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedResponse {
+    /// The `ETag` validator.
+    pub etag: Option<String>,
+    /// The `Last-Modified` validator.
+    pub last_modified: Option<String>,
+    /// Response headers (name, value), in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl CachedResponse {
+    /// Approximate size in bytes, for size-bounded stores.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// Where cached responses live. Keys are opaque strings built from method, URL, `Accept` and the caller's identity
+/// (a hash of the `Authorization` header, never the header itself).
+///
+/// A Redis store would `GET`/`SET` the key (prefixed, e.g. `gh:etag:{key}`) holding the entry serialised with
+/// serde (JSON or a binary format), with `EX` for a time bound and Redis' `maxmemory` eviction for a size bound.
+/// Errors are logged by the layer, which then sends the request unconditionally.
+#[async_trait::async_trait]
+pub trait CacheStore: Send + Sync + 'static {
+    /// The entry for `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError>;
+    /// Stores (or replaces) the entry for `key`.
+    async fn put(&self, key: &str, entry: CachedResponse) -> Result<(), StoreError>;
+}
+
+/// An in-memory least-recently-used [`CacheStore`] bounded by entry count and total bytes.
+pub struct MemoryCacheStore {
+    inner: Mutex<MemoryInner>,
+    max_bytes: usize,
+}
+
+struct MemoryInner {
+    map: lru::LruCache<String, CachedResponse>,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for MemoryCacheStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = self.inner.lock().unwrap();
+        f.debug_struct("MemoryCacheStore")
+            .field("entries", &i.map.len())
+            .field("bytes", &i.bytes)
+            .finish()
+    }
+}
+
+impl MemoryCacheStore {
+    /// At most `max_entries` entries and `max_bytes` bytes (keys, headers and bodies); an entry larger than
+    /// `max_bytes` is not kept.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        let cap = std::num::NonZeroUsize::new(max_entries.max(1)).expect("at least one");
+        MemoryCacheStore {
+            inner: Mutex::new(MemoryInner {
+                map: lru::LruCache::new(cap),
+                bytes: 0,
+            }),
+            max_bytes,
+        }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().map.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap().bytes
+    }
+}
+
+impl Default for MemoryCacheStore {
+    /// 1,000 entries, 32 MiB.
+    fn default() -> Self {
+        Self::new(1000, 32 << 20)
+    }
+}
+
+#[async_trait::async_trait]
+impl CacheStore for MemoryCacheStore {
+    async fn get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError> {
+        Ok(self.inner.lock().unwrap().map.get(key).cloned())
+    }
+
+    async fn put(&self, key: &str, entry: CachedResponse) -> Result<(), StoreError> {
+        let size = key.len() + entry.size();
+        let mut i = self.inner.lock().unwrap();
+        if let Some(old) = i.map.pop(key) {
+            i.bytes -= key.len() + old.size();
+        }
+        if size > self.max_bytes {
+            return Ok(());
+        }
+        // `push` reports the entry it evicted for the count bound.
+        if let Some((k, old)) = i.map.push(key.to_string(), entry) {
+            i.bytes -= k.len() + old.size();
+        }
+        i.bytes += size;
+        while i.bytes > self.max_bytes {
+            match i.map.pop_lru() {
+                Some((k, old)) => i.bytes -= k.len() + old.size(),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Settings of [`CacheLayer`].
+#[derive(Clone)]
+pub struct CacheConfig {
+    /// Where entries live (default: [`MemoryCacheStore::default`]).
+    pub store: Arc<dyn CacheStore>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            store: Arc::new(MemoryCacheStore::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheConfig").finish_non_exhaustive()
+    }
+}
+
+/// Makes repeated GETs conditional. A 304 is turned into the cached 200 (cached headers updated by the 304's,
+/// cached body), so the generated decoder sees an ordinary success.
+///
+/// Requests that already carry a validator or a `Range` are left alone, as are responses marked `no-store`.
+pub struct CacheLayer {
+    store: Arc<dyn CacheStore>,
+}
+
+impl CacheLayer {
+    /// A layer with these settings.
+    pub fn new(config: CacheConfig) -> Self {
+        CacheLayer {
+            store: config.store,
+        }
+    }
+}
+
+/// The cache key: method, URL, `Accept` and identity.
+fn cache_key(req: &reqwest::Request) -> String {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    format!(
+        "{} {} accept={} id={}",
+        req.method(),
+        req.url(),
+        accept,
+        identity(req)
+    )
+}
+
+fn header_str(h: &HeaderMap, n: HeaderName) -> Option<String> {
+    h.get(n).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// The 304's headers replace the stored ones, except those describing the body, which the 304 does not carry.
+fn merged_headers(cached: &CachedResponse, fresh: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (n, v) in &cached.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            out.append(n, v);
+        }
+    }
+    let body_headers = [
+        header::CONTENT_LENGTH,
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::TRANSFER_ENCODING,
+    ];
+    for n in fresh.keys() {
+        if body_headers.contains(n) {
+            continue;
+        }
+        out.remove(n);
+        for v in fresh.get_all(n) {
+            out.append(n.clone(), v.clone());
+        }
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl Middleware for CacheLayer {
+    async fn handle(
+        &self,
+        mut req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let h = req.headers();
+        if req.method() != Method::GET
+            || h.contains_key(header::IF_NONE_MATCH)
+            || h.contains_key(header::IF_MODIFIED_SINCE)
+            || h.contains_key(header::RANGE)
+        {
+            return next.run(req, extensions).await;
+        }
+        let key = cache_key(&req);
+        let cached = match self.store.get(&key).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache store unavailable");
+                None
+            }
+        };
+        if let Some(c) = &cached {
+            if let Some(v) = c
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                req.headers_mut().insert(header::IF_NONE_MATCH, v);
+            }
+            if let Some(v) = c
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                req.headers_mut().insert(header::IF_MODIFIED_SINCE, v);
+            }
+        }
+        let resp = next.run(req, extensions).await?;
+        match (resp.status(), cached) {
+            (StatusCode::NOT_MODIFIED, Some(c)) => {
+                tracing::debug!("304 Not Modified; answered from the cache");
+                let headers = merged_headers(&c, resp.headers());
+                Ok(rebuild(
+                    StatusCode::OK,
+                    resp.version(),
+                    headers,
+                    resp.url().clone(),
+                    c.body,
+                ))
+            }
+            (StatusCode::OK, _) => {
+                let etag = header_str(resp.headers(), header::ETAG);
+                let last_modified = header_str(resp.headers(), header::LAST_MODIFIED);
+                let no_store = header_str(resp.headers(), header::CACHE_CONTROL)
+                    .is_some_and(|v| v.contains("no-store"));
+                if (etag.is_none() && last_modified.is_none()) || no_store {
+                    return Ok(resp);
+                }
+                let (resp, body) = buffer(resp).await?;
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .filter_map(|(n, v)| {
+                        Some((n.as_str().to_string(), v.to_str().ok()?.to_string()))
+                    })
+                    .collect();
+                let entry = CachedResponse {
+                    etag,
+                    last_modified,
+                    headers,
+                    body,
+                };
+                if let Err(e) = self.store.put(&key, entry).await {
+                    tracing::warn!(error = %e, "cache store unavailable");
+                }
+                Ok(resp)
+            }
+            _ => Ok(resp),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize) -> CachedResponse {
+        CachedResponse {
+            etag: Some("\"x\"".into()),
+            last_modified: None,
+            headers: vec![],
+            body: Bytes::from(vec![b'a'; n]),
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_store_respects_bounds() {
+        let s = MemoryCacheStore::new(3, 1000);
+        for k in ["a", "b", "c", "d"] {
+            s.put(k, entry(10)).await.unwrap();
+        }
+        assert_eq!(s.len(), 3);
+        assert!(
+            s.get("a").await.unwrap().is_none(),
+            "least recently used went first"
+        );
+        assert_eq!(s.bytes(), 3 * 11);
+        s.put("big", entry(990)).await.unwrap();
+        assert!(s.bytes() <= 1000, "{}", s.bytes());
+        assert!(s.get("big").await.unwrap().is_some());
+        s.put("huge", entry(5000)).await.unwrap();
+        assert!(s.get("huge").await.unwrap().is_none());
+        s.put("big", entry(1)).await.unwrap();
+        assert!(s.bytes() <= 1000);
+        assert_eq!(s.get("big").await.unwrap().unwrap().body.len(), 1);
+    }
+
+    #[test]
+    fn entry_round_trips_through_serde() {
+        let e = entry(3);
+        assert_eq!(
+            serde_json::from_str::<CachedResponse>(&serde_json::to_string(&e).unwrap()).unwrap(),
+            e
+        );
+    }
+}

@@ -1,0 +1,589 @@
+//! Primary and secondary rate limits.
+//!
+//! GitHub's rules (docs "Rate limits for the REST API", "Best practices"): every response carries
+//! `x-ratelimit-limit/remaining/used/reset/resource`; at `remaining: 0` further requests fail with 403 or 429 until
+//! `reset` (Unix seconds). A secondary limit answers 403 or 429, maybe with `retry-after` (wait exactly that long),
+//! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
+
+use super::clock::unix_ms;
+use super::{buffer, identity, operation_id, Clock, MiddlewareError, StoreError};
+use http::{Extensions, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// What GitHub last said about one rate-limit resource of one identity. Serialisable so a shared store can keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceState {
+    /// `x-ratelimit-limit`.
+    pub limit: Option<u64>,
+    /// `x-ratelimit-remaining`.
+    pub remaining: u64,
+    /// `x-ratelimit-used`.
+    pub used: Option<u64>,
+    /// `x-ratelimit-reset`, Unix seconds.
+    pub reset: u64,
+}
+
+impl ResourceState {
+    /// Combines an observation with what a store holds: a later window wins; within one window the lower
+    /// `remaining` wins, because responses of concurrent requests arrive out of order.
+    pub fn merge(current: Option<&ResourceState>, new: ResourceState) -> ResourceState {
+        match current {
+            Some(c) if c.reset > new.reset => c.clone(),
+            Some(c) if c.reset == new.reset && c.remaining < new.remaining => c.clone(),
+            _ => new,
+        }
+    }
+}
+
+/// Where rate-limit state lives: per identity (a hash of the credential, see [`super::identity`]) and per
+/// resource (`core`, `search`, ...), plus a per-identity secondary-limit back-off deadline.
+///
+/// Every argument and result is a string, an integer or a serialisable [`ResourceState`], so the state can be shared
+/// between processes. A Redis store would implement it like this:
+///
+/// - `resource`: `GET gh:rl:{identity}:{resource}` and decode the JSON of a [`ResourceState`].
+/// - `observe`: a Lua script that reads the key, applies the rule of [`ResourceState::merge`] (later `reset` wins,
+///   then lower `remaining`), writes the JSON back and sets `EXPIREAT` to `reset + 60`, so that concurrent workers
+///   never raise `remaining` within a window.
+/// - `backoff_until`: `GET gh:rl2:{identity}` (Unix milliseconds).
+/// - `extend_backoff`: a Lua script that sets the key to `until` only when that is later than the stored value,
+///   with `PXAT until`, so the key disappears when the back-off ends.
+///
+/// Errors are logged by the layer, which then behaves as if the store were empty.
+#[async_trait::async_trait]
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// The last known state of `resource` for `identity`.
+    async fn resource(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<Option<ResourceState>, StoreError>;
+    /// Records what a response said, merging with [`ResourceState::merge`].
+    async fn observe(
+        &self,
+        identity: &str,
+        resource: &str,
+        state: ResourceState,
+    ) -> Result<(), StoreError>;
+    /// Unix milliseconds until which `identity` must not send (secondary rate limit), if any.
+    async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError>;
+    /// Moves the back-off deadline of `identity` to `until_unix_ms` unless it is already later.
+    async fn extend_backoff(&self, identity: &str, until_unix_ms: u64) -> Result<(), StoreError>;
+}
+
+/// The in-process [`RateLimitStore`]: shared by every client built from the same config.
+#[derive(Debug, Default)]
+pub struct MemoryRateLimitStore {
+    resources: Mutex<HashMap<(String, String), ResourceState>>,
+    backoff: Mutex<HashMap<String, u64>>,
+}
+
+impl MemoryRateLimitStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimitStore for MemoryRateLimitStore {
+    async fn resource(
+        &self,
+        identity: &str,
+        resource: &str,
+    ) -> Result<Option<ResourceState>, StoreError> {
+        Ok(self
+            .resources
+            .lock()
+            .unwrap()
+            .get(&(identity.to_string(), resource.to_string()))
+            .cloned())
+    }
+
+    async fn observe(
+        &self,
+        identity: &str,
+        resource: &str,
+        state: ResourceState,
+    ) -> Result<(), StoreError> {
+        let mut m = self.resources.lock().unwrap();
+        let key = (identity.to_string(), resource.to_string());
+        let merged = ResourceState::merge(m.get(&key), state);
+        m.insert(key, merged);
+        Ok(())
+    }
+
+    async fn backoff_until(&self, identity: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.backoff.lock().unwrap().get(identity).copied())
+    }
+
+    async fn extend_backoff(&self, identity: &str, until_unix_ms: u64) -> Result<(), StoreError> {
+        let mut m = self.backoff.lock().unwrap();
+        let e = m.entry(identity.to_string()).or_insert(0);
+        *e = (*e).max(until_unix_ms);
+        Ok(())
+    }
+}
+
+/// What to do when the primary rate limit is used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrimaryPolicy {
+    /// Wait until the reset plus one second, then send.
+    #[default]
+    Wait,
+    /// Wait when the reset is at most this far away, fail fast otherwise.
+    WaitAtMost(Duration),
+    /// Fail at once with [`MiddlewareError::PrimaryRateLimit`].
+    FailFast,
+}
+
+/// How a secondary rate limit was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecondaryCause {
+    /// A `retry-after` header.
+    RetryAfter,
+    /// `x-ratelimit-remaining: 0` with GitHub's secondary-limit message.
+    RemainingZero,
+    /// Only GitHub's message or documentation URL.
+    Message,
+}
+
+/// A rate-limit event, for [`RateLimitConfig::hook`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RateLimitEvent {
+    /// A response carried rate-limit headers.
+    Observed {
+        /// Hash of the credential.
+        identity: String,
+        /// `x-ratelimit-resource` (or the resource guessed from the path).
+        resource: String,
+        /// What the headers said.
+        state: ResourceState,
+        /// The generated operation, if the request came from one.
+        operation: Option<&'static str>,
+    },
+    /// The primary limit is used up and the layer waits for the reset.
+    PrimaryWait {
+        /// The resource.
+        resource: String,
+        /// Unix seconds.
+        reset: u64,
+        /// How long the layer sleeps.
+        wait: Duration,
+    },
+    /// The primary limit is used up and the layer fails fast.
+    PrimaryFailFast {
+        /// The resource.
+        resource: String,
+        /// Unix seconds.
+        reset: u64,
+    },
+    /// A secondary rate limit was hit; the layer waits and sends again.
+    SecondaryWait {
+        /// Attempt that was limited (1-based).
+        attempt: u32,
+        /// How it was recognised.
+        cause: SecondaryCause,
+        /// How long the layer sleeps.
+        wait: Duration,
+    },
+    /// A secondary rate limit was hit and the layer gives up.
+    SecondaryGaveUp {
+        /// Requests sent.
+        attempts: u32,
+    },
+}
+
+/// A function called with every [`RateLimitEvent`]; keep it quick (it runs on the request path).
+pub type RateLimitHook = Arc<dyn Fn(&RateLimitEvent) + Send + Sync>;
+
+/// Settings of [`RateLimitLayer`].
+#[derive(Clone)]
+pub struct RateLimitConfig {
+    /// Where state lives (default: a fresh [`MemoryRateLimitStore`]).
+    pub store: Arc<dyn RateLimitStore>,
+    /// What to do at `remaining: 0` (default [`PrimaryPolicy::Wait`]).
+    pub primary: PrimaryPolicy,
+    /// First wait after a secondary limit without `retry-after` (default 60 s, GitHub's documented minimum);
+    /// doubles on each further hit.
+    pub secondary_min_wait: Duration,
+    /// Upper bound of the doubled wait (default 15 min).
+    pub secondary_max_wait: Duration,
+    /// Requests sent at most for one call while rate limited, the first included (default 4).
+    pub max_attempts: u32,
+    /// Called with every rate-limit event.
+    pub hook: Option<RateLimitHook>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            store: Arc::new(MemoryRateLimitStore::new()),
+            primary: PrimaryPolicy::Wait,
+            secondary_min_wait: Duration::from_secs(60),
+            secondary_max_wait: Duration::from_secs(15 * 60),
+            max_attempts: 4,
+            hook: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RateLimitConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitConfig")
+            .field("primary", &self.primary)
+            .field("secondary_min_wait", &self.secondary_min_wait)
+            .field("secondary_max_wait", &self.secondary_max_wait)
+            .field("max_attempts", &self.max_attempts)
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimitConfig {
+    /// Sets the hook.
+    pub fn hook(mut self, f: impl Fn(&RateLimitEvent) + Send + Sync + 'static) -> Self {
+        self.hook = Some(Arc::new(f));
+        self
+    }
+}
+
+/// Waits out (or fails fast on) primary and secondary rate limits; see the module docs of [`super`].
+pub struct RateLimitLayer {
+    config: RateLimitConfig,
+    clock: Arc<dyn Clock>,
+}
+
+/// The resource a request will most likely be counted against, so the layer can check it before sending.
+fn predict_resource(op: Option<&str>, path: &str) -> &'static str {
+    let p = op
+        .map(|o| format!("/{o}"))
+        .unwrap_or_else(|| path.to_string());
+    let tail = p.trim_start_matches("/api/v3");
+    if tail.starts_with("/search/code") {
+        "code_search"
+    } else if tail.starts_with("/search/") {
+        "search"
+    } else if tail.starts_with("/graphql") {
+        "graphql"
+    } else {
+        "core"
+    }
+}
+
+/// Classifies a 403/429: `Some(cause)` for a secondary limit, `None` when it is not one.
+fn secondary_cause(rl: &github_rest::RateLimitHeaders, body: &[u8]) -> Option<SecondaryCause> {
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    let said = text.contains("secondary rate limit")
+        || text.contains("secondary-rate-limits")
+        || text.contains("abuse detection")
+        || text.contains("abuse-rate-limits");
+    if rl.retry_after.is_some() {
+        Some(SecondaryCause::RetryAfter)
+    } else if said && rl.remaining == Some(0) {
+        Some(SecondaryCause::RemainingZero)
+    } else if said {
+        Some(SecondaryCause::Message)
+    } else {
+        None
+    }
+}
+
+fn message_of(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("message")?
+        .as_str()
+        .map(str::to_string)
+}
+
+impl RateLimitLayer {
+    /// A layer with these settings, sleeping with `clock`.
+    pub fn new(config: RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
+        RateLimitLayer { config, clock }
+    }
+
+    fn emit(&self, e: RateLimitEvent) {
+        tracing::debug!(event = ?e, "rate limit");
+        if let Some(h) = &self.config.hook {
+            h(&e);
+        }
+    }
+
+    /// Sleeps until `deadline`, if it is in the future.
+    async fn sleep_until(&self, deadline: SystemTime) {
+        if let Ok(d) = deadline.duration_since(self.clock.now()) {
+            self.clock.sleep(d).await;
+        }
+    }
+
+    /// The primary limit of `resource` is used up until `reset`: wait for it, or say why not.
+    async fn primary_exhausted(
+        &self,
+        resource: &str,
+        limit: Option<u64>,
+        reset: u64,
+    ) -> Result<(), MiddlewareError> {
+        let target = SystemTime::UNIX_EPOCH + Duration::from_secs(reset + 1);
+        // A reset already in the past (clock skew) still gets the documented extra second.
+        let wait = target
+            .duration_since(self.clock.now())
+            .unwrap_or(Duration::from_secs(1));
+        let ok = match self.config.primary {
+            PrimaryPolicy::Wait => true,
+            PrimaryPolicy::WaitAtMost(max) => wait <= max,
+            PrimaryPolicy::FailFast => false,
+        };
+        if !ok {
+            self.emit(RateLimitEvent::PrimaryFailFast {
+                resource: resource.to_string(),
+                reset,
+            });
+            return Err(MiddlewareError::PrimaryRateLimit {
+                resource: resource.to_string(),
+                limit,
+                reset_unix: reset,
+            });
+        }
+        self.emit(RateLimitEvent::PrimaryWait {
+            resource: resource.to_string(),
+            reset,
+            wait,
+        });
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    /// Waits for the shared secondary back-off and, if the predicted resource is used up, for its reset.
+    async fn before_send(&self, ident: &str, resource: &str) -> Result<(), MiddlewareError> {
+        match self.config.store.backoff_until(ident).await {
+            Ok(Some(until)) => {
+                self.sleep_until(SystemTime::UNIX_EPOCH + Duration::from_millis(until))
+                    .await
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "rate-limit store unavailable"),
+        }
+        match self.config.store.resource(ident, resource).await {
+            Ok(Some(s)) if s.remaining == 0 && s.reset * 1000 > unix_ms(self.clock.now()) => {
+                self.primary_exhausted(resource, s.limit, s.reset).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit store unavailable");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for RateLimitLayer {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let ident = identity(&req);
+        let op = operation_id(extensions);
+        let predicted = predict_resource(op, req.url().path());
+        // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
+        let exempt = req.url().path().ends_with("/rate_limit");
+        let mut pending = Some(req);
+        let mut attempt = 0u32;
+        let mut backoffs = 0u32;
+        loop {
+            attempt += 1;
+            let req = pending
+                .take()
+                .expect("a request is pending at the top of the loop");
+            if !exempt {
+                self.before_send(&ident, predicted)
+                    .await
+                    .map_err(MiddlewareError::into_middleware)?;
+            }
+            let spare = if attempt < self.config.max_attempts {
+                req.try_clone()
+            } else {
+                None
+            };
+            let resp = next.clone().run(req, extensions).await?;
+
+            let rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
+            let resource = rl.resource.clone().unwrap_or_else(|| predicted.to_string());
+            if let (Some(remaining), Some(reset)) = (rl.remaining, rl.reset) {
+                let state = ResourceState {
+                    limit: rl.limit,
+                    remaining,
+                    used: rl.used,
+                    reset,
+                };
+                if let Err(e) = self
+                    .config
+                    .store
+                    .observe(&ident, &resource, state.clone())
+                    .await
+                {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                }
+                self.emit(RateLimitEvent::Observed {
+                    identity: ident.clone(),
+                    resource: resource.clone(),
+                    state,
+                    operation: op,
+                });
+            }
+            if !matches!(
+                resp.status(),
+                StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+            ) {
+                return Ok(resp);
+            }
+            let (resp, body) = buffer(resp).await?;
+            let cause = secondary_cause(&rl, &body);
+            let primary = cause.is_none() && rl.remaining == Some(0);
+            if cause.is_none() && !primary {
+                // A permission or other 403: the caller's business.
+                return Ok(resp);
+            }
+            let Some(spare) = spare else {
+                if primary {
+                    // Nothing left to resend; say what the limit is so the caller can decide.
+                    let reset = rl.reset.unwrap_or_default();
+                    return Err(MiddlewareError::PrimaryRateLimit {
+                        resource,
+                        limit: rl.limit,
+                        reset_unix: reset,
+                    }
+                    .into_middleware());
+                }
+                self.emit(RateLimitEvent::SecondaryGaveUp { attempts: attempt });
+                return Err(MiddlewareError::SecondaryRateLimit {
+                    attempts: attempt,
+                    retry_after: rl.retry_after.map(Duration::from_secs),
+                    message: message_of(&body),
+                }
+                .into_middleware());
+            };
+            pending = Some(spare);
+
+            let Some(cause) = cause else {
+                let reset = rl.reset.unwrap_or_default();
+                self.primary_exhausted(&resource, rl.limit, reset)
+                    .await
+                    .map_err(MiddlewareError::into_middleware)?;
+                continue;
+            };
+            let now = self.clock.now();
+            let wait = match cause {
+                SecondaryCause::RetryAfter => {
+                    Duration::from_secs(rl.retry_after.unwrap_or_default())
+                }
+                SecondaryCause::RemainingZero if rl.reset.is_some() => {
+                    let target = SystemTime::UNIX_EPOCH
+                        + Duration::from_secs(rl.reset.unwrap_or_default() + 1);
+                    target.duration_since(now).unwrap_or(Duration::from_secs(1))
+                }
+                _ => {
+                    backoffs += 1;
+                    let factor = 1u32 << (backoffs - 1).min(16);
+                    self.config
+                        .secondary_min_wait
+                        .saturating_mul(factor)
+                        .min(self.config.secondary_max_wait)
+                }
+            };
+            self.emit(RateLimitEvent::SecondaryWait {
+                attempt,
+                cause,
+                wait,
+            });
+            // Every request of this identity waits, not only this one: GitHub blocks the credential.
+            if let Err(e) = self
+                .config
+                .store
+                .extend_backoff(&ident, unix_ms(now + wait))
+                .await
+            {
+                tracing::warn!(error = %e, "rate-limit store unavailable");
+            }
+            self.clock.sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_lowest_remaining_of_latest_window() {
+        let s = |remaining, reset| ResourceState {
+            limit: Some(5000),
+            remaining,
+            used: None,
+            reset,
+        };
+        assert_eq!(
+            ResourceState::merge(Some(&s(10, 100)), s(20, 100)),
+            s(10, 100)
+        );
+        assert_eq!(
+            ResourceState::merge(Some(&s(10, 100)), s(5, 100)),
+            s(5, 100)
+        );
+        assert_eq!(
+            ResourceState::merge(Some(&s(0, 100)), s(4999, 200)),
+            s(4999, 200)
+        );
+        assert_eq!(ResourceState::merge(Some(&s(3, 200)), s(0, 100)), s(3, 200));
+        let json = serde_json::to_string(&s(1, 2)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ResourceState>(&json).unwrap(),
+            s(1, 2)
+        );
+    }
+
+    #[test]
+    fn resources_predicted() {
+        assert_eq!(predict_resource(Some("search/code"), "/x"), "code_search");
+        assert_eq!(
+            predict_resource(Some("search/issues-and-pull-requests"), "/x"),
+            "search"
+        );
+        assert_eq!(
+            predict_resource(None, "/api/v3/search/repositories"),
+            "search"
+        );
+        assert_eq!(predict_resource(None, "/repos/a/b"), "core");
+    }
+
+    #[test]
+    fn secondary_recognised() {
+        let mut rl = github_rest::RateLimitHeaders::default();
+        let msg = br#"{"message":"You have exceeded a secondary rate limit and have been temporarily blocked from content creation. Please retry your request again later.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}"#;
+        assert_eq!(secondary_cause(&rl, msg), Some(SecondaryCause::Message));
+        assert_eq!(
+            secondary_cause(
+                &rl,
+                br#"{"message":"Resource not accessible by integration"}"#
+            ),
+            None
+        );
+        rl.remaining = Some(0);
+        assert_eq!(
+            secondary_cause(&rl, msg),
+            Some(SecondaryCause::RemainingZero)
+        );
+        assert_eq!(secondary_cause(&rl, b"API rate limit exceeded"), None);
+        rl.retry_after = Some(3);
+        assert_eq!(secondary_cause(&rl, b""), Some(SecondaryCause::RetryAfter));
+    }
+}
