@@ -1,0 +1,265 @@
+//! The reqwest-middleware layer that puts the right credential on each request, and only on requests to the
+//! configured GitHub hosts.
+
+use crate::app_jwt::AppJwt;
+use crate::error::AuthError;
+use crate::installation::InstallationTokens;
+use crate::token::TokenSource;
+use github_rest::{AuthKind, OperationInfo};
+use http::{Extensions, HeaderValue, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+/// The scheme, host and port of the hosts credentials may be sent to.
+#[derive(Debug, Clone)]
+pub(crate) struct AllowedHosts(Vec<(String, String, Option<u16>)>);
+
+impl AllowedHosts {
+    pub(crate) fn new(bases: &[&str]) -> Result<Self, AuthError> {
+        let mut v = Vec::new();
+        for b in bases {
+            let u = url::Url::parse(b)
+                .map_err(|e| AuthError::Config(format!("invalid base URL {b:?}: {e}")))?;
+            let host = u
+                .host_str()
+                .ok_or_else(|| AuthError::Config(format!("base URL {b:?} has no host")))?;
+            v.push((
+                u.scheme().to_string(),
+                host.to_ascii_lowercase(),
+                u.port_or_known_default(),
+            ));
+        }
+        Ok(AllowedHosts(v))
+    }
+
+    pub(crate) fn allows(&self, u: &url::Url) -> bool {
+        let host = u.host_str().map(str::to_ascii_lowercase);
+        self.0.iter().any(|(s, h, p)| {
+            s == u.scheme() && Some(h) == host.as_ref() && *p == u.port_or_known_default()
+        })
+    }
+}
+
+/// Which credentials a client holds.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    /// A bearer token for every request.
+    Token(TokenSource),
+    /// The app's JWT for every request.
+    App(AppJwt),
+    /// The installation's token; the app's JWT for operations that take one.
+    Installation {
+        app: AppJwt,
+        tokens: InstallationTokens,
+    },
+    /// `Basic` client id and secret for every request.
+    Basic(SecretString),
+}
+
+/// How a 401 right after minting an installation token is retried (GitHub may not have replicated it yet).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LagRetry {
+    /// A 401 within this long of minting counts as replication lag.
+    pub(crate) window: Duration,
+    /// Retries with the same token.
+    pub(crate) retries: u32,
+    /// First delay, doubled each retry.
+    pub(crate) delay: Duration,
+}
+
+impl Default for LagRetry {
+    fn default() -> Self {
+        LagRetry {
+            window: Duration::from_secs(10),
+            retries: 3,
+            delay: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The authentication middleware. Add it to a `reqwest_middleware::ClientBuilder` before other layers so retries
+/// and caches below it see authenticated requests.
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub(crate) credential: Credential,
+    pub(crate) hosts: AllowedHosts,
+    pub(crate) lag: LagRetry,
+}
+
+impl std::fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match &self.credential {
+            Credential::Token(TokenSource::Static(_)) => "token",
+            Credential::Token(TokenSource::User(_)) => "user token",
+            Credential::App(_) => "app",
+            Credential::Installation { .. } => "installation",
+            Credential::Basic(_) => "oauth app",
+        };
+        f.debug_struct("AuthLayer")
+            .field("mode", &mode)
+            .field("hosts", &self.hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn set_auth(req: &mut reqwest::Request, value: &str) -> reqwest_middleware::Result<()> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        reqwest_middleware::Error::Middleware(
+            AuthError::Config("credential is not a valid header value".into()).into(),
+        )
+    })?;
+    // Marked sensitive so `Debug` of the headers (and HTTP/2 header compression) leaves it out.
+    v.set_sensitive(true);
+    req.headers_mut().insert(http::header::AUTHORIZATION, v);
+    Ok(())
+}
+
+fn bearer(req: &mut reqwest::Request, token: &SecretString) -> reqwest_middleware::Result<()> {
+    set_auth(req, &format!("Bearer {}", token.expose_secret()))
+}
+
+fn mw(e: AuthError) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::Middleware(e.into())
+}
+
+impl AuthLayer {
+    async fn send_installation(
+        &self,
+        app: &AppJwt,
+        tokens: &InstallationTokens,
+        req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let _ = app;
+        let template = req.try_clone();
+        let mut token = tokens.current().await.map_err(mw)?;
+        let mut req = req;
+        bearer(&mut req, &token.token)?;
+        let mut resp = next.clone().run(req, extensions).await?;
+        let Some(template) = template else {
+            return Ok(resp);
+        };
+        let again = |t: &SecretString| -> reqwest_middleware::Result<reqwest::Request> {
+            let mut r = template
+                .try_clone()
+                .ok_or_else(|| mw(AuthError::Config("request cannot be repeated".into())))?;
+            bearer(&mut r, t)?;
+            Ok(r)
+        };
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        if tokens.just_minted(&token, self.lag.window) {
+            let mut delay = self.lag.delay;
+            for attempt in 1..=self.lag.retries {
+                tracing::debug!(
+                    attempt,
+                    "401 right after minting the installation token; retrying (replication lag)"
+                );
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                resp = next.clone().run(again(&token.token)?, extensions).await?;
+                if resp.status() != StatusCode::UNAUTHORIZED {
+                    break;
+                }
+            }
+            return Ok(resp);
+        }
+        tracing::debug!(
+            installation_id = tokens.installation_id(),
+            "installation token refused (revoked?); minting a new one once"
+        );
+        token = tokens.replace(&token).await.map_err(mw)?;
+        next.run(again(&token.token)?, extensions).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for AuthLayer {
+    async fn handle(
+        &self,
+        mut req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let kind = extensions.get::<OperationInfo>().map(|o| o.auth);
+        if kind == Some(AuthKind::None) {
+            return next.run(req, extensions).await;
+        }
+        if !self.hosts.allows(req.url()) {
+            // A next-page link or a user-built URL on another host: send it, but without our credential.
+            tracing::debug!(
+                host = req.url().host_str().unwrap_or(""),
+                "not sending credentials to a host other than the configured GitHub hosts"
+            );
+            return next.run(req, extensions).await;
+        }
+        match &self.credential {
+            Credential::Basic(h) => {
+                set_auth(&mut req, h.expose_secret())?;
+                next.run(req, extensions).await
+            }
+            Credential::App(jwt) => {
+                bearer(&mut req, &jwt.token().map_err(mw)?)?;
+                next.run(req, extensions).await
+            }
+            Credential::Installation { app, tokens } => {
+                if kind == Some(AuthKind::AppJwt) {
+                    bearer(&mut req, &app.token().map_err(mw)?)?;
+                    return next.run(req, extensions).await;
+                }
+                self.send_installation(app, tokens, req, extensions, next)
+                    .await
+            }
+            Credential::Token(source) => {
+                let template = req.try_clone();
+                let token = source.get().await.map_err(mw)?;
+                bearer(&mut req, &token)?;
+                let resp = next.clone().run(req, extensions).await?;
+                if resp.status() != StatusCode::UNAUTHORIZED
+                    || !matches!(source, TokenSource::User(_))
+                {
+                    return Ok(resp);
+                }
+                let Some(mut again) = template else {
+                    return Ok(resp);
+                };
+                // An expiring user token GitHub refused before we thought it expired: renew once.
+                match source.renew_after_rejection(&token).await.map_err(mw)? {
+                    Some(t) => {
+                        bearer(&mut again, &t)?;
+                        next.run(again, extensions).await
+                    }
+                    None => Ok(resp),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_match_scheme_host_and_port() {
+        let h = AllowedHosts::new(&[
+            "https://api.github.com",
+            "https://uploads.github.com",
+            "http://127.0.0.1:8080/api/v3",
+        ])
+        .unwrap();
+        let ok = |u: &str| h.allows(&url::Url::parse(u).unwrap());
+        assert!(ok("https://api.github.com/repos/a/b"));
+        assert!(ok("https://API.github.com:443/x"));
+        assert!(ok("https://uploads.github.com/repos/a/b/releases/1/assets"));
+        assert!(ok("http://127.0.0.1:8080/api/v3/user"));
+        assert!(!ok("http://api.github.com/x"), "scheme differs");
+        assert!(!ok("https://api.github.com.evil.example/x"));
+        assert!(!ok("https://objects.githubusercontent.com/x"));
+        assert!(!ok("http://127.0.0.1:8081/api/v3/user"), "port differs");
+        assert!(AllowedHosts::new(&["not a url"]).is_err());
+    }
+}
