@@ -5,6 +5,7 @@ use crate::clock::{Clock, ServerClock, SystemClock};
 use crate::error::AuthError;
 use crate::installation::{InstallationTokens, Narrowing, DEFAULT_REFRESH_MARGIN};
 use crate::layer::{AllowedHosts, AuthLayer, Credential, LagRetry};
+use crate::middleware::MiddlewareConfig;
 use crate::store::{MemoryStore, TokenStore};
 use crate::token::{
     ClientCredentials, OnRefresh, TokenSource, UserTokenState, UserTokens, DEFAULT_WEB_BASE,
@@ -53,6 +54,7 @@ pub struct ClientBuilder {
     narrowing: Narrowing,
     lag: LagRetry,
     on_refresh: Option<OnRefresh>,
+    middleware: Option<MiddlewareConfig>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -91,6 +93,7 @@ impl ClientBuilder {
             narrowing: Narrowing::default(),
             lag: LagRetry::default(),
             on_refresh: None,
+            middleware: None,
         }
     }
 
@@ -274,6 +277,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds the middleware layers (rate limits, retries, conditional cache, tracing) under the authentication
+    /// layer, so they see authenticated requests. Without this call the stack has the authentication layer only.
+    pub fn middleware(mut self, config: MiddlewareConfig) -> Self {
+        self.middleware = Some(config);
+        self
+    }
+
     fn parts(&mut self) -> Result<Parts, AuthError> {
         let uploads_base = match &self.uploads_base {
             Some(u) => u.clone(),
@@ -300,6 +310,7 @@ impl ClientBuilder {
             margin: self.margin,
             clock: ServerClock::new(self.clock.clone()),
             lag: self.lag,
+            middleware: self.middleware.clone(),
         })
     }
 
@@ -369,6 +380,7 @@ struct Parts {
     margin: Duration,
     clock: ServerClock,
     lag: LagRetry,
+    middleware: Option<MiddlewareConfig>,
 }
 
 impl Parts {
@@ -378,9 +390,11 @@ impl Parts {
             hosts: self.hosts.clone(),
             lag: self.lag,
         };
-        reqwest_middleware::ClientBuilder::new(self.http.clone())
-            .with(layer)
-            .build()
+        let b = reqwest_middleware::ClientBuilder::new(self.http.clone()).with(layer);
+        match &self.middleware {
+            Some(config) => config.install(b).build(),
+            None => b.build(),
+        }
     }
 
     fn client(&self, credential: Credential) -> Result<github_rest::Client, AuthError> {
