@@ -414,8 +414,6 @@ impl Parts {
 pub struct App {
     jwt: AppJwt,
     client: github_rest::Client,
-    /// The JWT stack, for following next-page links.
-    http: reqwest_middleware::ClientWithMiddleware,
     parts: Arc<Parts>,
 }
 
@@ -436,13 +434,12 @@ impl App {
             .base_url(&parts.api_base)
             .uploads_url(&parts.uploads_base)
             .user_agent(&parts.user_agent)
-            .http_client(http.clone())
+            .http_client(http)
             .build()
             .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(App {
             jwt,
             client,
-            http,
             parts: Arc::new(parts),
         })
     }
@@ -530,56 +527,21 @@ impl App {
         }
     }
 
-    /// Every installation of the app, following `Link: rel="next"` across pages (links to other hosts are
-    /// followed without credentials).
+    /// Every installation of the app: the generated stream, which follows `Link: rel="next"` on the API host and
+    /// refuses links to any other host.
+    pub fn installations_stream(
+        &self,
+    ) -> github_rest::pagination::Pages<github_rest::types::AppsListInstallationsResponseItem> {
+        self.client
+            .apps()
+            .list_installations_stream(&Default::default())
+    }
+
+    /// Every installation of the app, all pages collected.
     pub async fn installations(
         &self,
     ) -> Result<Vec<github_rest::types::AppsListInstallationsResponseItem>, AuthError> {
-        let query = github_rest::apps::AppsListInstallationsQuery {
-            per_page: Some(100),
-            ..Default::default()
-        };
-        let first = self.client.apps().list_installations(&query).await?;
-        let mut all = first.body;
-        let mut next = next_link(&first.headers);
-        // Bounded so a server that links a page to itself cannot loop forever.
-        let mut pages = 1;
-        while let Some(url) = next.take() {
-            pages += 1;
-            if pages > 10_000 {
-                return Err(AuthError::Config(
-                    "more than 10000 pages of installations; stopping".into(),
-                ));
-            }
-            let resp = self
-                .http
-                .get(&url)
-                .header(http::header::ACCEPT, github_rest::runtime::DEFAULT_ACCEPT)
-                .header(http::header::USER_AGENT, &self.parts.user_agent)
-                .send()
-                .await
-                .map_err(|e| {
-                    AuthError::Config(format!("fetching the next page of installations: {e}"))
-                })?;
-            let status = resp.status();
-            next = next_link(resp.headers());
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| AuthError::Config(format!("reading a page of installations: {e}")))?;
-            if !status.is_success() {
-                return Err(AuthError::Page {
-                    status,
-                    url: strip_query(&url),
-                });
-            }
-            let items: Vec<github_rest::types::AppsListInstallationsResponseItem> =
-                serde_json::from_slice(&body).map_err(|e| {
-                    AuthError::Config(format!("decoding a page of installations: {e}"))
-                })?;
-            all.extend(items);
-        }
-        Ok(all)
+        Ok(self.installations_stream().collect_all().await?)
     }
 }
 
@@ -588,57 +550,5 @@ fn not_installed(e: github_rest::Error, target: impl FnOnce() -> String) -> Auth
         AuthError::NotInstalled { target: target() }
     } else {
         AuthError::Api(Box::new(e))
-    }
-}
-
-fn strip_query(url: &str) -> String {
-    url.split('?').next().unwrap_or("").to_string()
-}
-
-/// The `rel="next"` URL of a `Link` header.
-pub(crate) fn next_link(headers: &http::HeaderMap) -> Option<String> {
-    for value in headers.get_all(http::header::LINK) {
-        let Ok(value) = value.to_str() else { continue };
-        for part in value.split(',') {
-            let mut pieces = part.split(';');
-            let Some(url) = pieces
-                .next()
-                .map(str::trim)
-                .and_then(|u| u.strip_prefix('<'))
-                .and_then(|u| u.strip_suffix('>'))
-            else {
-                continue;
-            };
-            if pieces.any(|p| {
-                let p = p.trim();
-                p == "rel=\"next\"" || p == "rel=next"
-            }) {
-                return Some(url.to_string());
-            }
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_next_link() {
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            http::header::LINK,
-            r#"<https://api.github.com/app/installations?page=2>; rel="next", <https://api.github.com/app/installations?page=5>; rel="last""#.parse().unwrap(),
-        );
-        assert_eq!(
-            next_link(&h).as_deref(),
-            Some("https://api.github.com/app/installations?page=2")
-        );
-        h.insert(
-            http::header::LINK,
-            r#"<https://api.github.com/x?page=1>; rel="prev""#.parse().unwrap(),
-        );
-        assert_eq!(next_link(&h), None);
     }
 }

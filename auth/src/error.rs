@@ -47,14 +47,6 @@ pub enum AuthError {
         /// The `Location` GitHub gave.
         location: String,
     },
-    /// A next page (followed from a `Link` header) answered with an error status.
-    #[error("next page {url} answered {status}")]
-    Page {
-        /// The status.
-        status: StatusCode,
-        /// The page URL without its query.
-        url: String,
-    },
     /// The token exchange answered with something that is not a usable token.
     #[error("installation token exchange for installation {installation_id}: {reason}")]
     BadTokenResponse {
@@ -97,7 +89,6 @@ impl AuthError {
             AuthError::Exchange { source, .. } => source.status(),
             AuthError::Api(e) => e.status(),
             AuthError::Refresh { status, .. } => *status,
-            AuthError::Page { status, .. } => Some(*status),
             _ => None,
         }
     }

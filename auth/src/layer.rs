@@ -262,4 +262,38 @@ mod tests {
         assert!(!ok("http://127.0.0.1:8081/api/v3/user"), "port differs");
         assert!(AllowedHosts::new(&["not a url"]).is_err());
     }
+
+    #[tokio::test]
+    async fn raw_requests_to_other_hosts_carry_no_credential() {
+        use wiremock::{matchers::any, Mock, MockServer, ResponseTemplate};
+        let api = MockServer::start().await;
+        let other = MockServer::start().await;
+        for s in [&api, &other] {
+            Mock::given(any())
+                .respond_with(ResponseTemplate::new(200))
+                .mount(s)
+                .await;
+        }
+        let layer = AuthLayer {
+            credential: Credential::Token(TokenSource::Static(SecretString::from("ghp_x"))),
+            hosts: AllowedHosts::new(&[&api.uri()]).unwrap(),
+            lag: LagRetry::default(),
+        };
+        let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(layer)
+            .build();
+        // An absolute next-page URL: same path, another host.
+        http.get(format!("{}/app/installations?page=2", other.uri()))
+            .send()
+            .await
+            .unwrap();
+        http.get(format!("{}/app/installations?page=2", api.uri()))
+            .send()
+            .await
+            .unwrap();
+        let o = other.received_requests().await.unwrap();
+        let a = api.received_requests().await.unwrap();
+        assert!(o[0].headers.get("authorization").is_none());
+        assert_eq!(a[0].headers.get("authorization").unwrap(), "Bearer ghp_x");
+    }
 }

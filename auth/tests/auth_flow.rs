@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use futures::StreamExt;
 use github_auth::{
     AppIssuer, AuthError, ClientBuilder, ClientCredentials, ExposeSecret, ManualClock, MemoryStore,
     SecretString, UserTokens,
@@ -619,7 +620,7 @@ async fn installations_are_found_by_org_repo_and_user_with_the_jwt() {
 }
 
 #[tokio::test]
-async fn listing_installations_follows_next_links_without_credentials_for_other_hosts() {
+async fn listing_installations_follows_next_links_on_the_api_host_only() {
     let api = MockServer::start().await;
     let other = MockServer::start().await;
     Mock::given(method("GET"))
@@ -658,17 +659,44 @@ async fn listing_installations_follows_next_links_without_credentials_for_other_
         .base_url(api.uri())
         .build_app()
         .unwrap();
-    let all = app.installations().await.unwrap();
-    assert_eq!(all.iter().map(|i| i.id).collect::<Vec<_>>(), [1, 2, 3]);
+    // The first two pages are on the API host; the third link points elsewhere and is refused, not followed.
+    let err = app.installations().await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::Api(e) if matches!(**e, github_rest::Error::ForeignUrl(_))),
+        "{err:?}"
+    );
     let api_reqs = api.received_requests().await.unwrap();
     assert_eq!(api_reqs.len(), 2);
     assert!(api_reqs
         .iter()
         .all(|r| r.headers.get("authorization").is_some()));
-    let other_reqs = other.received_requests().await.unwrap();
-    assert_eq!(other_reqs.len(), 1);
     assert!(
-        other_reqs[0].headers.get("authorization").is_none(),
-        "the JWT must not go to another host"
+        other.received_requests().await.unwrap().is_empty(),
+        "nothing, and so no JWT, goes to another host"
     );
+    let mut stream = app.installations_stream();
+    assert_eq!(stream.next().await.unwrap().unwrap().id, 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().id, 2);
+    assert!(stream.next().await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn the_middleware_stack_sits_under_the_auth_layer() {
+    let server = MockServer::start().await;
+    let clock = ManualClock::new(SystemTime::now());
+    let mint = Mint::new(&clock);
+    Mock::given(method("POST"))
+        .and(path(EXCHANGE_PATH))
+        .respond_with(mint.clone())
+        .mount(&server)
+        .await;
+    accept_only(&server, "ghs_1").await;
+    reject_rest(&server).await;
+    let client = installation_builder(&server, &clock)
+        .middleware(github_auth::middleware::MiddlewareConfig::default())
+        .build()
+        .unwrap();
+    list_repos(&client).await.unwrap();
+    list_repos(&client.clone()).await.unwrap();
+    assert_eq!(mint.count(), 1);
 }
