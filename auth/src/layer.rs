@@ -126,13 +126,11 @@ fn mw(e: AuthError) -> reqwest_middleware::Error {
 impl AuthLayer {
     async fn send_installation(
         &self,
-        app: &AppJwt,
         tokens: &InstallationTokens,
         req: reqwest::Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let _ = app;
         let template = req.try_clone();
         let mut token = tokens.current().await.map_err(mw)?;
         let mut req = req;
@@ -210,8 +208,7 @@ impl Middleware for AuthLayer {
                     bearer(&mut req, &app.token().map_err(mw)?)?;
                     return next.run(req, extensions).await;
                 }
-                self.send_installation(app, tokens, req, extensions, next)
-                    .await
+                self.send_installation(tokens, req, extensions, next).await
             }
             Credential::Token(source) => {
                 let template = req.try_clone();
