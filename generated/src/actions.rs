@@ -4124,7 +4124,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         org: &str,
         body: &crate::types::ActionsCreateOrgVariableRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-org-variable",
             auth: AuthKind::Token,
@@ -5375,7 +5375,7 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         job_id: i64,
         body: Option<&Option<crate::types::ActionsReRunJobForWorkflowRunRequest>>,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/re-run-job-for-workflow-run",
             auth: AuthKind::Token,
@@ -5463,7 +5463,7 @@ impl<'a> ActionsApi<'a> {
         owner: &str,
         repo: &str,
         body: &crate::types::ActionsSetCustomOidcSubClaimForRepoRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-custom-oidc-sub-claim-for-repo",
             auth: AuthKind::Token,
@@ -7151,7 +7151,7 @@ impl<'a> ActionsApi<'a> {
         owner: &str,
         repo: &str,
         run_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/approve-workflow-run",
             auth: AuthKind::Token,
@@ -7486,7 +7486,7 @@ impl<'a> ActionsApi<'a> {
         owner: &str,
         repo: &str,
         run_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/cancel-workflow-run",
             auth: AuthKind::Token,
@@ -7692,7 +7692,7 @@ impl<'a> ActionsApi<'a> {
         owner: &str,
         repo: &str,
         run_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/force-cancel-workflow-run",
             auth: AuthKind::Token,
@@ -8009,7 +8009,7 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         run_id: i64,
         body: Option<&Option<crate::types::ActionsReRunWorkflowRequest>>,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/re-run-workflow",
             auth: AuthKind::Token,
@@ -8054,7 +8054,7 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         run_id: i64,
         body: Option<&Option<crate::types::ActionsReRunWorkflowRequest>>,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/re-run-workflow-failed-jobs",
             auth: AuthKind::Token,
@@ -8497,7 +8497,7 @@ impl<'a> ActionsApi<'a> {
         owner: &str,
         repo: &str,
         body: &crate::types::ActionsCreateRepoVariableRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-repo-variable",
             auth: AuthKind::Token,
@@ -9493,7 +9493,7 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         environment_name: &str,
         body: &crate::types::ActionsCreateRepoVariableRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-environment-variable",
             auth: AuthKind::Token,
@@ -9747,7 +9747,7 @@ pub struct ActionsListOrgSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum ActionsCreateOrUpdateOrgSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -9943,7 +9943,7 @@ pub struct ActionsListRepoSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum ActionsCreateOrUpdateRepoSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -10007,7 +10007,7 @@ pub struct ActionsListEnvironmentSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum ActionsCreateOrUpdateEnvironmentSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }

@@ -575,7 +575,7 @@ impl<'a> AgentsApi<'a> {
         &self,
         org: &str,
         body: &crate::types::ActionsCreateOrgVariableRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/create-org-variable",
             auth: AuthKind::Token,
@@ -1485,7 +1485,7 @@ impl<'a> AgentsApi<'a> {
         owner: &str,
         repo: &str,
         body: &crate::types::ActionsCreateRepoVariableRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/create-repo-variable",
             auth: AuthKind::Token,
@@ -1653,7 +1653,7 @@ pub struct AgentsListOrgSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum AgentsCreateOrUpdateOrgSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -1709,7 +1709,7 @@ pub struct AgentsListRepoSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum AgentsCreateOrUpdateRepoSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }

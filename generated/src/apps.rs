@@ -289,7 +289,7 @@ impl<'a> AppsApi<'a> {
     pub async fn redeliver_webhook_delivery(
         &self,
         delivery_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/redeliver-webhook-delivery",
             auth: AuthKind::AppJwt,

@@ -248,7 +248,7 @@ impl<'a> ChecksApi<'a> {
         owner: &str,
         repo: &str,
         check_run_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/rerequest-run",
             auth: AuthKind::Token,
@@ -531,7 +531,7 @@ impl<'a> ChecksApi<'a> {
         owner: &str,
         repo: &str,
         check_suite_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/rerequest-suite",
             auth: AuthKind::Token,

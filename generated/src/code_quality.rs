@@ -280,7 +280,7 @@ pub struct CodeQualityListFindingsForRepoQuery {
 #[derive(Debug, Clone)]
 pub enum CodeQualityUpdateSetupResponse {
     ///HTTP 200
-    Ok(serde_json::Map<String, serde_json::Value>),
+    Ok(serde_json::Value),
     ///HTTP 202
     Accepted(crate::types::CodeQualitySetupUpdateResponse),
 }

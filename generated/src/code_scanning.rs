@@ -1572,7 +1572,7 @@ pub enum CodeScanningGetCodeqlDatabaseResponse {
 #[derive(Debug, Clone)]
 pub enum CodeScanningUpdateDefaultSetupResponse {
     ///HTTP 200
-    Ok(serde_json::Map<String, serde_json::Value>),
+    Ok(serde_json::Value),
     ///HTTP 202
     Accepted(crate::types::CodeScanningDefaultSetupUpdateResponse),
 }

@@ -372,7 +372,7 @@ impl<'a> CodeSecurityApi<'a> {
         enterprise: &str,
         configuration_id: i64,
         body: &crate::types::CodeSecurityAttachEnterpriseConfigurationRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/attach-enterprise-configuration",
             auth: AuthKind::Token,
@@ -958,7 +958,7 @@ impl<'a> CodeSecurityApi<'a> {
         org: &str,
         configuration_id: i64,
         body: &crate::types::CodeSecurityAttachConfigurationRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/attach-configuration",
             auth: AuthKind::Token,

@@ -2649,7 +2649,7 @@ pub struct CodespacesListOrgSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum CodespacesCreateOrUpdateOrgSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -2681,7 +2681,7 @@ pub enum CodespacesGetCodespacesForUserInOrgResponse {
 #[derive(Debug, Clone)]
 pub enum CodespacesDeleteFromOrganizationResponse {
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
     ///HTTP 304
     NotModified,
 }
@@ -2763,7 +2763,7 @@ pub struct CodespacesListRepoSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum CodespacesCreateOrUpdateRepoSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -2813,7 +2813,7 @@ pub struct CodespacesListSecretsForAuthenticatedUserQuery {
 #[derive(Debug, Clone)]
 pub enum CodespacesCreateOrUpdateSecretForAuthenticatedUserResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -2829,7 +2829,7 @@ pub enum CodespacesGetForAuthenticatedUserResponse {
 #[derive(Debug, Clone)]
 pub enum CodespacesDeleteForAuthenticatedUserResponse {
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
     ///HTTP 304
     NotModified,
 }

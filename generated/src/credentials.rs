@@ -42,7 +42,7 @@ impl<'a> CredentialsApi<'a> {
     pub async fn revoke(
         &self,
         body: &crate::types::CredentialsRevokeRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "credentials/revoke",
             auth: AuthKind::Token,

@@ -1990,7 +1990,7 @@ pub struct DependabotListOrgSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum DependabotCreateOrUpdateOrgSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -2088,7 +2088,7 @@ pub struct DependabotListRepoSecretsQuery {
 #[derive(Debug, Clone)]
 pub enum DependabotCreateOrUpdateRepoSecretResponse {
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }

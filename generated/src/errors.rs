@@ -123,8 +123,8 @@ pub enum ErrorBody {
     ///The `GistsGetError403` error body.
     GistsGetError403(crate::types::GistsGetError403),
     #[cfg(feature = "gists")]
-    ///The `serde_json::Map<String, serde_json::Value>` error body.
-    Slot6(serde_json::Map<String, serde_json::Value>),
+    ///The `serde_json::Value` error body.
+    Slot6(serde_json::Value),
     #[cfg(feature = "orgs")]
     ///The `OrgsUpdateError422` error body.
     OrgsUpdateError422(crate::types::OrgsUpdateError422),
@@ -294,8 +294,7 @@ pub fn decode_5(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
 #[cfg(feature = "gists")]
 #[doc(hidden)]
 pub fn decode_6(body: &[u8]) -> Result<ErrorBody, serde_json::Error> {
-    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
-        .map(ErrorBody::Slot6)
+    serde_json::from_slice::<serde_json::Value>(body).map(ErrorBody::Slot6)
 }
 #[cfg(feature = "orgs")]
 #[doc(hidden)]

@@ -325,7 +325,7 @@ impl<'a> OidcApi<'a> {
         &self,
         org: &str,
         body: &crate::types::OidcUpdateOidcCustomSubTemplateForOrgRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/update-oidc-custom-sub-template-for-org",
             auth: AuthKind::Token,

@@ -145,10 +145,7 @@ impl<'a> OrgsApi<'a> {
     /// `DELETE /orgs/{org}` (operation `orgs/delete`)
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#delete-an-organization)
-    pub async fn delete(
-        &self,
-        org: &str,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    pub async fn delete(&self, org: &str) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete",
             auth: AuthKind::Token,
@@ -1680,7 +1677,7 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         hook_id: i64,
         delivery_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/redeliver-webhook-delivery",
             auth: AuthKind::Token,
@@ -4189,7 +4186,7 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         body: &crate::types::OrgsReviewPatGrantRequestsInBulkRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/review-pat-grant-requests-in-bulk",
             auth: AuthKind::Token,
@@ -4513,7 +4510,7 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         body: &crate::types::OrgsUpdatePatAccessesRequest,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-pat-accesses",
             auth: AuthKind::Token,
@@ -6455,7 +6452,7 @@ pub struct OrgsListOutsideCollaboratorsQuery {
 #[derive(Debug, Clone)]
 pub enum OrgsConvertMemberToOutsideCollaboratorResponse {
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
     ///HTTP 204
     NoContent,
 }

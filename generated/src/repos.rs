@@ -6630,7 +6630,7 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         hook_id: i64,
         delivery_id: i64,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/redeliver-webhook-delivery",
             auth: AuthKind::Token,
@@ -11603,7 +11603,7 @@ pub enum ReposGetPagesHealthCheckResponse {
     ///HTTP 200
     Ok(crate::types::PagesHealthCheck),
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
 }
 ///Query parameters of [`get_readme`](ReposApi::get_readme).
 #[derive(Debug, Clone, Default)]
@@ -11720,7 +11720,7 @@ pub enum ReposGetCodeFrequencyStatsResponse {
     ///HTTP 200
     Ok(Vec<Vec<i64>>),
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -11730,7 +11730,7 @@ pub enum ReposGetCommitActivityStatsResponse {
     ///HTTP 200
     Ok(Vec<crate::types::CommitActivity>),
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
     ///HTTP 204
     NoContent,
 }
@@ -11740,7 +11740,7 @@ pub enum ReposGetContributorsStatsResponse {
     ///HTTP 200
     Ok(Vec<crate::types::ContributorActivity>),
     ///HTTP 202
-    Accepted(serde_json::Map<String, serde_json::Value>),
+    Accepted(serde_json::Value),
     ///HTTP 204
     NoContent,
 }

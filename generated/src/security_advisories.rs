@@ -675,7 +675,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         owner: &str,
         repo: &str,
         ghsa_id: &str,
-    ) -> Result<Response<serde_json::Map<String, serde_json::Value>>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/create-repository-advisory-cve-request",
             auth: AuthKind::Token,

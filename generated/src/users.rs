@@ -3029,7 +3029,7 @@ pub enum UsersListAttestationsResponse {
     ///HTTP 200
     Ok(crate::types::ReposListAttestationsResponse),
     ///HTTP 201
-    Created(serde_json::Map<String, serde_json::Value>),
+    Created(serde_json::Value),
     ///HTTP 204
     NoContent,
 }

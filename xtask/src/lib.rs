@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod endpoints;
+pub mod examples;
 pub mod manifest;
 pub mod names;
 pub mod normalize;

@@ -22,11 +22,17 @@ pub struct Generated {
     pub passes: Vec<(&'static str, usize)>,
 }
 
-/// Runs the whole pipeline for `target` without touching the disk (apart from reading the spec and patches).
-pub fn generate(root: &Path, target: &str) -> Result<Generated> {
+/// The spec of `target` as the generator sees it: verified, patched and normalised.
+pub fn prepared(root: &Path, target: &str) -> Result<(crate::spec::Spec, Vec<String>, Vec<(&'static str, usize)>)> {
     let mut spec = crate::spec::load(root, target)?;
     let patches = crate::overlay::apply(root, target, &mut spec.json)?;
     let passes = crate::normalize::run(&mut spec.json);
+    Ok((spec, patches, passes))
+}
+
+/// Runs the whole pipeline for `target` without touching the disk (apart from reading the spec and patches).
+pub fn generate(root: &Path, target: &str) -> Result<Generated> {
+    let (spec, patches, passes) = prepared(root, target)?;
     // Structural validation with openapiv3: a document it cannot read is reported with the failing path.
     if let Err(e) = serde_json::from_value::<openapiv3::OpenAPI>(spec.json.clone()) {
         bail!("{} does not parse as OpenAPI 3.0: {e}", spec.file);

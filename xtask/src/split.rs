@@ -147,6 +147,7 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
     };
     out.insert("src/lib.rs".into(), rs_header.clone() + &format(lib, "lib")?);
 
+    out.insert("tests/fidelity.rs".into(), rs_header.clone() + &format(fidelity_test(ts, ops), "fidelity test")?);
     out.insert("Cargo.toml".into(), cargo_toml(spec, &features));
     out.insert("operations.json".into(), manifest);
     Ok(out)
@@ -202,6 +203,10 @@ serde_json = { workspace = true, features = ["raw_value"] }
 thiserror.workspace = true
 tracing.workspace = true
 url.workspace = true
+
+[dev-dependencies]
+proptest = "1"
+xtask = { path = "../xtask" }
 
 [features]
 "#,
@@ -285,5 +290,117 @@ fn error_module(ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable) -> Token
         }
 
         #(#decoders)*
+    }
+}
+
+/// The fidelity test: every 2xx JSON example of the spec decodes into the `rust_type` of its operation and status;
+/// arbitrary JSON never panics any response type.
+fn fidelity_test(ts: &TypeSpace, ops: &[Operation]) -> TokenStream {
+    let mut arms = Vec::new();
+    let mut cases = Vec::new();
+    for op in ops {
+        for r in op.successes() {
+            let (Some(t), Some("application/json")) = (&r.ty, r.content_type.as_deref()) else { continue };
+            let path: TokenStream = ts.path_string(t).replace("crate::", "github_rest::").parse().expect("type path");
+            let (id, st, f) = (&op.id, r.status, &op.feature);
+            arms.push(quote! { #[cfg(feature = #f)] (#id, #st) => Some(check::<#path>(body)), });
+            cases.push(quote! { #[cfg(feature = #f)] v.push((#id, #st)); });
+        }
+    }
+    quote! {
+        //! Every 2xx `application/json` example of the pinned spec decodes into the type `operations.json` names for
+        //! its operation and status; the same examples with unknown fields added still decode; and arbitrary JSON
+        //! thrown at every response type never panics. Run with `--features full` to cover every operation.
+        #![allow(deprecated, unused_mut)]
+
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        fn check<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), String> {
+            let text = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+            serde_json::from_slice::<T>(&text).map(|_| ()).map_err(|e| e.to_string())
+        }
+
+        /// Decodes `body` as the type of (operation, status); `None` when that operation's feature is off.
+        fn decode(op: &str, status: u16, body: &Value) -> Option<Result<(), String>> {
+            match (op, status) {
+                #(#arms)*
+                _ => None,
+            }
+        }
+
+        /// Every (operation, status) with a JSON success type among the enabled features.
+        fn cases() -> Vec<(&'static str, u16)> {
+            let mut v = Vec::new();
+            #(#cases)*
+            v
+        }
+
+        fn prepared() -> (serde_json::Value, Vec<xtask::examples::Example>) {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+            let (spec, _, _) = xtask::regen::prepared(root, github_rest::TARGET).expect("the pinned spec loads");
+            let examples = xtask::examples::success_examples(&spec.json).into_iter().filter(|e| e.media_type == "application/json").collect();
+            (spec.json, examples)
+        }
+
+        fn run(mutate: impl Fn(&Value, &xtask::examples::Example, &mut Value)) -> (usize, usize, Vec<String>) {
+            let (spec, examples) = prepared();
+            let (mut decoded, mut total, mut failures) = (0, 0, Vec::new());
+            for e in examples {
+                total += 1;
+                let mut v = e.value.clone();
+                mutate(&spec, &e, &mut v);
+                match decode(&e.operation_id, e.status, &v) {
+                    Some(Ok(())) => decoded += 1,
+                    Some(Err(msg)) => failures.push(format!("{} {} example `{}`: {msg}", e.operation_id, e.status, e.name)),
+                    None => {}
+                }
+            }
+            (decoded, total, failures)
+        }
+
+        #[test]
+        fn every_success_example_decodes() {
+            let (decoded, total, failures) = run(|_, _, _| {});
+            println!("decoded {decoded}/{total} examples of {}", github_rest::TARGET);
+            assert!(failures.is_empty(), "{} of {total} examples do not decode:\n{}", failures.len(), failures.join("\n"));
+            if cfg!(feature = "full") {
+                assert_eq!(decoded, total, "with every feature on, every example has a type");
+            }
+        }
+
+        #[test]
+        fn examples_with_unknown_fields_still_decode() {
+            let (decoded, total, failures) = run(|spec, e, v| xtask::examples::add_unknown_fields(spec, &e.schema_ptr, v));
+            println!("decoded {decoded}/{total} examples with unknown fields added to every object");
+            assert!(failures.is_empty(), "{} examples fail once unknown fields are added:\n{}", failures.len(), failures.join("\n"));
+        }
+
+        fn arb_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| serde_json::json!(n)),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| serde_json::json!(f)),
+                "[a-z_]{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-z_]{1,10}", inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+            /// Decoding may fail, but it returns an error: it never panics, whatever the JSON.
+            #[test]
+            fn arbitrary_json_never_panics(v in arb_json()) {
+                for (op, status) in cases() {
+                    let _ = decode(op, status, &v);
+                }
+            }
+        }
     }
 }

@@ -447,7 +447,8 @@ impl<'a> TypeSpace<'a> {
             RType::F64 => quote!(f64),
             RType::Bool => quote!(bool),
             RType::Value => quote!(serde_json::Value),
-            RType::Object => quote!(serde_json::Map<String, serde_json::Value>),
+            // A free-form object: any JSON, since GitHub answers some of these with `null` or an empty body.
+            RType::Object => quote!(serde_json::Value),
             RType::Vec(t) => {
                 let t = self.tokens(t);
                 quote!(Vec<#t>)
@@ -475,7 +476,7 @@ impl<'a> TypeSpace<'a> {
             RType::F64 => "f64".into(),
             RType::Bool => "bool".into(),
             RType::Value => "serde_json::Value".into(),
-            RType::Object => "serde_json::Map<String, serde_json::Value>".into(),
+            RType::Object => "serde_json::Value".into(),
             RType::Vec(t) => format!("Vec<{}>", self.path_string(t)),
             RType::Map(t) => format!("std::collections::BTreeMap<String, {}>", self.path_string(t)),
             RType::Option(t) => format!("Option<{}>", self.path_string(t)),

@@ -739,7 +739,7 @@ pub struct AuthenticationToken {
     /// The time this token expires
     pub expires_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
+    pub permissions: Option<serde_json::Value>,
     /// The repositories this token has access to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
@@ -1483,7 +1483,7 @@ pub struct ActionsCreateWorkflowDispatchRequest {
     pub r#ref: String,
     /// Input keys and values configured in the workflow file. The maximum number of properties is 25. Any default properties configured in the workflow file will be used when `inputs` are omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<serde_json::Map<String, serde_json::Value>>,
+    pub inputs: Option<serde_json::Value>,
     /// Whether the response should include the workflow run ID and URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_run_details: Option<bool>,

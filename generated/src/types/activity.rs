@@ -48,7 +48,7 @@ pub enum EventPayload {
     ForkEvent(ForkEvent),
     GollumEvent(GollumEvent),
     MemberEvent(MemberEvent),
-    PublicEvent(serde_json::Map<String, serde_json::Value>),
+    PublicEvent(serde_json::Value),
     PushEvent(PushEvent),
     PullRequestEvent(PullRequestEvent),
     PullRequestReviewCommentEvent(PullRequestReviewCommentEvent),

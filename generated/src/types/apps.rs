@@ -559,7 +559,7 @@ pub struct AppsListReposAccessibleToInstallationResponseRepositoriesItem {
     pub code_search_index_status: Option<RepositoryCodeSearchIndexStatus>,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values. Present for org repos only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
+    pub custom_properties: Option<serde_json::Value>,
 }
 
 /// Marketplace Purchase

@@ -162,6 +162,7 @@ pub struct SimpleClassroomAssignment {
     /// The programming language used in the assignment.
     pub language: String,
     /// The time at which the assignment is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
     /// A GitHub Classroom classroom
     pub classroom: SimpleClassroom,

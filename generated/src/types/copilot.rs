@@ -280,7 +280,7 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponse {
     /// The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
     ///
     /// The shape of a valid MCP configuration may evolve over time, so this property is intentionally not strictly typed. Clients should not assume a fixed schema.
-    pub mcp_configuration: Option<serde_json::Map<String, serde_json::Value>>,
+    pub mcp_configuration: Option<serde_json::Value>,
     /// The enabled review tools for Copilot cloud agent.
     pub enabled_tools: CopilotGetCopilotCloudAgentConfigurationResponseEnabledTools,
     /// Whether Actions workflow approval is required for Copilot cloud agent pull requests.

@@ -382,7 +382,7 @@ pub struct CopilotSpaceResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
     /// Resource-specific metadata. The keys and values depend on the resource type.
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: serde_json::Value,
     /// The date and time the resource was created.
     pub created_at: String,
     /// The date and time the resource was last updated.
@@ -394,13 +394,13 @@ pub struct CopilotSpacesCreateResourceForOrgRequest {
     /// The type of resource to create.
     pub resource_type: CopilotSpacesCreateResourceForOrgRequestResourceType,
     /// Resource-specific metadata.
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: serde_json::Value,
 }
 impl CopilotSpacesCreateResourceForOrgRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
         resource_type: CopilotSpacesCreateResourceForOrgRequestResourceType,
-        metadata: serde_json::Map<String, serde_json::Value>,
+        metadata: serde_json::Value,
     ) -> Self {
         CopilotSpacesCreateResourceForOrgRequest {
             resource_type,
@@ -420,7 +420,7 @@ crate::open_enum! {
 pub struct CopilotSpacesUpdateResourceForOrgRequest {
     /// Updated resource-specific metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

@@ -6,7 +6,7 @@ use super::*;
 #[serde(untagged)]
 pub enum InteractionsGetRestrictionsForOrgResponse {
     InteractionLimitResponse(InteractionLimitResponse),
-    Variant1(serde_json::Map<String, serde_json::Value>),
+    Variant1(serde_json::Value),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }

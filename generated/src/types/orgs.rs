@@ -563,7 +563,7 @@ pub struct OrgsCreateClusterDeploymentRecordsJobResponse {
     pub job_id: i64,
     /// Deployments that were rejected during authorization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    pub errors: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -580,7 +580,7 @@ pub struct OrgsGetClusterDeploymentRecordsJobResponse {
     pub total_count: Option<i64>,
     /// Processing errors (only present when completed or failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    pub errors: Option<Vec<serde_json::Value>>,
 }
 
 crate::open_enum! {
@@ -742,9 +742,9 @@ pub struct OrgsListAttestationsResponseAttestationsItemBundle {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
+    pub verification_material: Option<serde_json::Value>,
     #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
+    pub dsse_envelope: Option<serde_json::Value>,
 }
 
 /// Org Hook
@@ -1309,7 +1309,7 @@ pub struct OrganizationRole {
     pub source: Option<OrganizationOrEnterpriseOrPredefined>,
     /// A list of permissions included in this role.
     pub permissions: Vec<String>,
-    pub organization: Option<SimpleUser>,
+    pub organization: Option<OrganizationSimple>,
     /// The date and time the role was created.
     pub created_at: String,
     /// The date and time the role was last updated.

@@ -401,7 +401,7 @@ pub struct ProjectsV2ItemWithContent {
     pub content_type: ProjectsV2ItemContentType,
     /// The content of the item, which varies by content type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<serde_json::Map<String, serde_json::Value>>,
+    pub content: Option<serde_json::Value>,
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<SimpleUser>,
@@ -416,7 +416,7 @@ pub struct ProjectsV2ItemWithContent {
     pub item_url: Option<String>,
     /// The fields and values associated with this item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    pub fields: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -105,7 +105,7 @@ pub struct ReposCreateInOrgRequest {
     pub merge_commit_message: Option<PrBodyOrPrTitleOrBlank>,
     /// The custom properties for the new repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
+    pub custom_properties: Option<serde_json::Value>,
 }
 
 /// A set of rules to apply when specified conditions are met.
@@ -2935,7 +2935,7 @@ pub struct ReposCreateDeploymentRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReposCreateDeploymentRequestPayload {
-    Object(serde_json::Map<String, serde_json::Value>),
+    Object(serde_json::Value),
     String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -3032,7 +3032,7 @@ pub struct ReposCreateDispatchEventRequest {
     pub event_type: String,
     /// JSON payload with extra information about the webhook event that your action or workflow may use. The maximum number of top-level properties is 10. The total size of the JSON payload must be less than 64KB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_payload: Option<serde_json::Map<String, serde_json::Value>>,
+    pub client_payload: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

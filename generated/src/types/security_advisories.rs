@@ -191,7 +191,7 @@ pub struct RepositoryAdvisory {
     pub author: Option<SimpleUser>,
     /// The publisher of the advisory.
     pub publisher: Option<SimpleUser>,
-    pub identifiers: Vec<GlobalAdvisoryIdentifiersItem>,
+    pub identifiers: Vec<RepositoryAdvisoryIdentifiersItem>,
     /// The state of the advisory.
     pub state: RepositoryAdvisoryState,
     /// The date and time of when the advisory was created, in ISO 8601 format.
@@ -225,6 +225,14 @@ pub struct RepositoryAdvisory {
 crate::open_enum! {
     #[doc = " The severity of the advisory."] RepositoryAdvisorySeverity { Critical =
     "critical", High = "high", Medium = "medium", Low = "low", }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepositoryAdvisoryIdentifiersItem {
+    /// The type of identifier.
+    pub r#type: CveOrGhsa,
+    /// The identifier value.
+    pub value: Option<String>,
 }
 
 crate::open_enum! {

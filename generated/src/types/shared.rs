@@ -573,16 +573,16 @@ pub struct HookDelivery {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryRequest {
     /// The request headers sent with the webhook delivery.
-    pub headers: Option<serde_json::Map<String, serde_json::Value>>,
+    pub headers: Option<serde_json::Value>,
     /// The webhook payload.
-    pub payload: Option<serde_json::Map<String, serde_json::Value>>,
+    pub payload: Option<serde_json::Value>,
 }
 
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct HookDeliveryResponse {
     /// The response headers received when the delivery was made.
-    pub headers: Option<serde_json::Map<String, serde_json::Value>>,
+    pub headers: Option<serde_json::Value>,
     /// The response payload received.
     pub payload: Option<String>,
 }
@@ -1480,11 +1480,16 @@ pub struct OrganizationSimple {
     pub url: String,
     pub repos_url: String,
     pub events_url: String,
-    pub hooks_url: String,
-    pub issues_url: String,
-    pub members_url: String,
-    pub public_members_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_members_url: Option<String>,
     pub avatar_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -2339,7 +2344,7 @@ pub struct MinimalRepository {
     pub security_and_analysis: Option<SecurityAndAnalysis>,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
+    pub custom_properties: Option<serde_json::Value>,
 }
 
 #[cfg(
@@ -2848,9 +2853,9 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBu
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub verification_material: Option<serde_json::Map<String, serde_json::Value>>,
+    pub verification_material: Option<serde_json::Value>,
     #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Map<String, serde_json::Value>>,
+    pub dsse_envelope: Option<serde_json::Value>,
 }
 
 #[cfg(any(feature = "orgs", feature = "users"))]
@@ -3546,7 +3551,7 @@ pub struct FullRepository {
     pub security_and_analysis: Option<SecurityAndAnalysis>,
     /// The custom properties that were defined for the repository. The keys are the custom property names, and the values are the corresponding custom property values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
+    pub custom_properties: Option<serde_json::Value>,
 }
 
 #[cfg(
@@ -3608,7 +3613,7 @@ pub struct RulesetVersionWithState {
     pub actor: RulesetVersionActor,
     pub updated_at: String,
     /// The state of the ruleset version
-    pub state: serde_json::Map<String, serde_json::Value>,
+    pub state: serde_json::Value,
 }
 
 #[cfg(any(feature = "code-scanning", feature = "orgs"))]
@@ -3769,7 +3774,7 @@ pub struct Deployment {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DeploymentPayload {
-    Object(serde_json::Map<String, serde_json::Value>),
+    Object(serde_json::Value),
     String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
@@ -3904,7 +3909,7 @@ pub struct Verification {
 #[serde(untagged)]
 pub enum CommitAuthor {
     SimpleUser(SimpleUser),
-    EmptyObject(serde_json::Map<String, serde_json::Value>),
+    EmptyObject(serde_json::Value),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }

@@ -2,6 +2,8 @@
 //! patches and before generation. Each pass returns how many places it changed, which regen prints.
 
 pub mod enum_varnames;
+pub mod example_refs;
+pub mod example_shapes;
 pub mod nullable_refs;
 pub mod required_from_examples;
 
@@ -12,6 +14,8 @@ pub fn run(spec: &mut Value) -> Vec<(&'static str, usize)> {
     vec![
         // First fold `nullable-X` into `X`, so relaxing a field of `X` applies to both uses.
         ("nullable_refs", nullable_refs::run(spec)),
+        ("example_refs", example_refs::run(spec)),
+        ("example_shapes", example_shapes::run(spec)),
         ("required_from_examples", required_from_examples::run(spec)),
         ("enum_varnames", enum_varnames::run(spec)),
     ]

@@ -13,9 +13,7 @@ use std::collections::BTreeSet;
 /// (JSON pointer of a schema object, property name) pairs to relax.
 type Relax = BTreeSet<(String, String)>;
 
-fn escape(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
-}
+use crate::examples::escape;
 
 /// Follows `$ref`s from `ptr`; returns the pointer of the schema object reached.
 fn deref(spec: &Value, mut ptr: String) -> Option<String> {
@@ -90,46 +88,7 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
 
 /// Every (schema pointer, example value) pair of the spec's JSON success responses.
 pub fn response_examples(spec: &Value) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let Some(paths) = spec.get("paths").and_then(Value::as_object) else { return out };
-    for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
-        for (method, op) in item {
-            let Some(responses) = op.get("responses").and_then(Value::as_object) else { continue };
-            for (status, resp) in responses.iter().filter(|(s, _)| s.starts_with('2')) {
-                let base = format!("/paths/{}/{method}/responses/{status}", escape(path));
-                let Some(rptr) = deref(spec, base) else { continue };
-                let Some(content) = spec.pointer(&format!("{rptr}/content")).and_then(Value::as_object) else { continue };
-                let _ = resp;
-                for (mt, media) in content {
-                    if !mt.contains("json") {
-                        continue;
-                    }
-                    let sptr = format!("{rptr}/content/{}/schema", escape(mt));
-                    if let Some(ex) = media.get("example") {
-                        out.push((sptr.clone(), ex.clone()));
-                    }
-                    if let Some(exs) = media.get("examples").and_then(Value::as_object) {
-                        for ex in exs.values() {
-                            let ex = match ex.get("$ref").and_then(Value::as_str) {
-                                Some(r) => r.strip_prefix('#').and_then(|p| spec.pointer(p)).unwrap_or(ex),
-                                None => ex,
-                            };
-                            // `value` may itself point at a components/examples entry.
-                            let mut v = ex.get("value");
-                            if let Some(r) = v.and_then(|v| v.get("$ref")).and_then(Value::as_str) {
-                                v = r.strip_prefix('#').and_then(|p| spec.pointer(p)).and_then(|e| e.get("value"));
-                            }
-                            if let Some(v) = v {
-                                out.push((sptr.clone(), v.clone()));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
+    crate::examples::success_examples(spec).into_iter().filter(|e| e.media_type.contains("json")).map(|e| (e.schema_ptr, e.value)).collect()
 }
 
 pub fn run(spec: &mut Value) -> usize {
@@ -156,7 +115,7 @@ mod tests {
     #[test]
     fn field_missing_from_an_example_becomes_optional() {
         let mut spec = json!({
-            "paths": {"/r": {"get": {"responses": {"200": {"content": {"application/json": {
+            "paths": {"/r": {"get": {"operationId": "repos/get", "responses": {"200": {"content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/repo"},
                 "examples": {"default": {"$ref": "#/components/examples/repo"}}}}}}}}},
             "components": {
