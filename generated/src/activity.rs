@@ -1324,6 +1324,48 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
+    /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), asking for `application/vnd.github.v3.star+json`.
+    pub async fn list_repos_starred_by_authenticated_user_star(
+        &self,
+        query: &ActivityListReposStarredByAuthenticatedUserQuery,
+    ) -> Result<Response<Vec<crate::types::StarredRepository>>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "activity/list-repos-starred-by-authenticated-user",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            String::from("/user/starred"),
+            "application/vnd.github.v3.star+json",
+        );
+        if let Some(v) = &query.sort {
+            req.query("sort", v.as_str().to_string());
+        }
+        if let Some(v) = &query.direction {
+            req.query("direction", v.as_str().to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (401u16, Some(crate::errors::decode_1)),
+            (403u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
     /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repos_starred_by_authenticated_user_stream(
         &self,

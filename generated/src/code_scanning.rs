@@ -833,6 +833,44 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
+    /// Like [`get_analysis`](Self::get_analysis), asking for `application/sarif+json`.
+    pub async fn get_analysis_sarif(
+        &self,
+        owner: &str,
+        repo: &str,
+        analysis_id: i64,
+    ) -> Result<Response<serde_json::Value>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "code-scanning/get-analysis",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/code-scanning/analyses/{}", crate
+                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
+                ::runtime::encode_path(& analysis_id.to_string())
+            ),
+            "application/sarif+json",
+        );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (403u16, Some(crate::errors::decode_1)),
+            (404u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_1)),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
     /// Delete a code scanning analysis from a repository
     ///
     /// Deletes a specified code scanning analysis from a repository.

@@ -4004,6 +4004,141 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`get_commit`](Self::get_commit), asking for `application/vnd.github.diff`.
+    pub async fn get_commit_diff(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCommitQuery,
+    ) -> Result<Response<String>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-commit",
+            auth: AuthKind::Token,
+            items_key: Some("parents"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github.diff",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (409u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+            (500u16, Some(crate::errors::decode_1)),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_text(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    /// Like [`get_commit`](Self::get_commit), asking for `application/vnd.github.patch`.
+    pub async fn get_commit_patch(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCommitQuery,
+    ) -> Result<Response<String>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-commit",
+            auth: AuthKind::Token,
+            items_key: Some("parents"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github.patch",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (409u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+            (500u16, Some(crate::errors::decode_1)),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_text(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    /// Like [`get_commit`](Self::get_commit), asking for `application/vnd.github.sha`.
+    pub async fn get_commit_sha(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCommitQuery,
+    ) -> Result<Response<String>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-commit",
+            auth: AuthKind::Token,
+            items_key: Some("parents"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
+            ),
+            "application/vnd.github.sha",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (409u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+            (500u16, Some(crate::errors::decode_1)),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_text(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
     /// Like [`get_commit`](Self::get_commit), as a stream of the `parents` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_commit_stream(
         &self,
@@ -4366,6 +4501,92 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
+    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), asking for `application/vnd.github.diff`.
+    pub async fn compare_commits_with_basehead_diff(
+        &self,
+        owner: &str,
+        repo: &str,
+        basehead: &str,
+        query: &ReposCompareCommitsWithBaseheadQuery,
+    ) -> Result<Response<String>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/compare-commits-with-basehead",
+            auth: AuthKind::Token,
+            items_key: Some("commits"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
+            ),
+            "application/vnd.github.diff",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (500u16, Some(crate::errors::decode_1)),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_text(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), asking for `application/vnd.github.patch`.
+    pub async fn compare_commits_with_basehead_patch(
+        &self,
+        owner: &str,
+        repo: &str,
+        basehead: &str,
+        query: &ReposCompareCommitsWithBaseheadQuery,
+    ) -> Result<Response<String>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/compare-commits-with-basehead",
+            auth: AuthKind::Token,
+            items_key: Some("commits"),
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
+            ),
+            "application/vnd.github.patch",
+        );
+        if let Some(v) = &query.page {
+            req.query("page", v.to_string());
+        }
+        if let Some(v) = &query.per_page {
+            req.query("per_page", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (500u16, Some(crate::errors::decode_1)),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_text(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
     /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn compare_commits_with_basehead_stream(
         &self,
@@ -4471,6 +4692,45 @@ impl<'a> ReposApi<'a> {
                 }
                 302u16 => Ok(ReposGetContentResponse::Found),
                 304u16 => Ok(ReposGetContentResponse::NotModified),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    /// Like [`get_content`](Self::get_content), asking for `application/vnd.github.object`.
+    pub async fn get_content_object(
+        &self,
+        owner: &str,
+        repo: &str,
+        path: &str,
+        query: &ReposGetContentQuery,
+    ) -> Result<Response<crate::types::ContentTree>, Error> {
+        const OP: OperationInfo = OperationInfo {
+            id: "repos/get-content",
+            auth: AuthKind::Token,
+            items_key: None,
+        };
+        let mut req = Request::new(
+            &OP,
+            reqwest::Method::GET,
+            Host::Api,
+            format!(
+                "/repos/{}/{}/contents/{}", crate ::runtime::encode_path(owner), crate
+                ::runtime::encode_path(repo), crate ::runtime::encode_path(path)
+            ),
+            "application/vnd.github.object",
+        );
+        if let Some(v) = &query.r#ref {
+            req.query("ref", v.to_string());
+        }
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (403u16, Some(crate::errors::decode_1)),
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
                 _ => Err(crate::runtime::DecodeFail::Unexpected),
             },
         )

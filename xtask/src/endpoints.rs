@@ -37,6 +37,8 @@ pub struct Resp {
     pub ty: Option<RType>,
     /// Index into the error-body table, for error statuses with a JSON body.
     pub error_slot: Option<usize>,
+    /// The other media types the response can be asked for (`application/vnd.github.diff`…), with their body type.
+    pub alternates: Vec<(String, RType)>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +245,21 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
                 (Some(_), _) => Some(RType::String),
                 (None, _) => None,
             };
+            // Media types other than the primary one, each reachable through its own function.
+            let mut alternates = Vec::new();
+            if let Some(c) = content {
+                for (mt, media) in c {
+                    if Some(mt) == content_type.as_ref() || code >= 400 {
+                        continue;
+                    }
+                    let t = match media.get("schema") {
+                        Some(s) if mt.ends_with("json") || mt.ends_with(".object") => ts.ty(s, &format!("{pascal}-{}", media_suffix(mt))),
+                        _ => RType::String,
+                    };
+                    ts.mark(&t, Some(&feature), false, true);
+                    alternates.push((mt.clone(), t));
+                }
+            }
             let mut error_slot = None;
             if let Some(t) = &ty {
                 if code >= 400 {
@@ -254,7 +271,7 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
                     ts.mark(t, Some(&feature), false, true);
                 }
             }
-            responses.push(Resp { status: code, content_type, ty, error_slot });
+            responses.push(Resp { status: code, content_type, ty, error_slot, alternates });
         }
     }
     responses.sort_by_key(|r| r.status);
@@ -342,6 +359,14 @@ fn pagination(ts: &mut TypeSpace, params: &[Param], responses: &[Resp]) -> Optio
         },
         _ => None,
     }
+}
+
+/// The function-name suffix for an alternate media type: `application/vnd.github.diff` → `diff`.
+pub fn media_suffix(mt: &str) -> String {
+    let sub = mt.split('/').nth(1).unwrap_or(mt);
+    let sub = sub.trim_start_matches("vnd.github.").trim_start_matches("v3.");
+    let sub = sub.split('+').next().unwrap_or(sub);
+    names::snake(sub)
 }
 
 fn reason(status: u16) -> &'static str {
@@ -601,7 +626,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         (quote!(#ename), arms)
     };
 
-    let errs = op.responses.iter().filter(|r| r.status >= 400).map(|r| {
+    let errs: Vec<TokenStream> = op.responses.iter().filter(|r| r.status >= 400).map(|r| {
         let st = r.status;
         match r.error_slot {
             Some(slot) => {
@@ -610,7 +635,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             }
             None => quote!((#st, None)),
         }
-    });
+    }).collect();
     let host = if op.uploads { quote!(Host::Uploads) } else { quote!(Host::Api) };
     let auth = format_ident!("{}", match op.auth { "basic" => "Basic", "app_jwt" => "AppJwt", "none" => "None", _ => "Token" });
     let items_key = match op.pagination.as_ref().and_then(|p| p.items_key.as_deref()) {
@@ -621,12 +646,15 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     let mutable = (!query_stmts.is_empty() || !body_stmt.is_empty()).then(|| quote!(mut));
     let uses_body = successes.iter().any(|r| r.ty.is_some());
     let body_param = if uses_body { quote!(body) } else { quote!(_body) };
-    let build = quote! {
-        const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
-        let #mutable req = Request::new(&OP, reqwest::Method::#method, #host, #path_expr, #accept);
-        #(#query_stmts)*
-        #body_stmt
+    let build_with = |accept: &str| {
+        quote! {
+            const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
+            let #mutable req = Request::new(&OP, reqwest::Method::#method, #host, #path_expr, #accept);
+            #(#query_stmts)*
+            #body_stmt
+        }
     };
+    let build = build_with(&accept);
     let mut f = quote! {
         #doc
         #deprecated
@@ -640,6 +668,30 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             })
         }
     };
+    // Each alternate media type of a success response gets its own function with that `Accept`.
+    for r in &successes {
+        for (mt, t) in &r.alternates {
+            let alt_ident = format_ident!("{}_{}", op.fn_name, media_suffix(mt));
+            let ty = ts.qualified(t);
+            let st = r.status;
+            let decode = if mt.ends_with("json") || mt.ends_with(".object") { quote!(crate::runtime::decode_json(body)) } else { quote!(crate::runtime::decode_text(body)) };
+            let adoc = format!(" Like [`{}`](Self::{}), asking for `{mt}`.", op.fn_name, op.fn_name);
+            let build = build_with(mt);
+            f.extend(quote! {
+                #[doc = #adoc]
+                #deprecated
+                pub async fn #alt_ident(&self, #(#args),*) -> Result<Response<#ty>, Error> {
+                    #build
+                    let resp = self.client.execute(req).await?;
+                    const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[#(#errs),*];
+                    resp.finish(ERRORS, |status, body| match status {
+                        #st => #decode,
+                        _ => Err(crate::runtime::DecodeFail::Unexpected),
+                    })
+                }
+            });
+        }
+    }
     // Paginated operations (without a request body) also get a stream of items across all pages.
     if let (Some(p), None) = (op.pagination.as_ref().filter(|p| p.kind != "map"), &op.body) {
         let stream_ident = format_ident!("{}_stream", op.fn_name);

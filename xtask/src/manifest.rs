@@ -18,6 +18,11 @@ pub fn build(spec: &Spec, ts: &TypeSpace, ops: &[Operation], patches: &[String],
                         "status": r.status.to_string(),
                         "content_type": r.content_type,
                         "rust_type": r.ty.as_ref().map(|t| ts.path_string(t)),
+                        "alternates": r.alternates.iter().map(|(mt, t)| json!({
+                            "content_type": mt,
+                            "rust_type": ts.path_string(t),
+                            "function": format!("{}_{}", op.fn_name, crate::endpoints::media_suffix(mt)),
+                        })).collect::<Vec<_>>(),
                     })
                 })
                 .collect();

@@ -990,6 +990,14 @@ pub struct ActivitySetRepoSubscriptionRequest {
     pub ignored: Option<bool>,
 }
 
+/// Starred Repository
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct StarredRepository {
+    pub starred_at: String,
+    /// A repository on GitHub.
+    pub repo: Repository,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListReposStarredByUserResponse {
@@ -997,14 +1005,6 @@ pub enum ActivityListReposStarredByUserResponse {
     RepositoryList(Vec<Repository>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-/// Starred Repository
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct StarredRepository {
-    pub starred_at: String,
-    /// A repository on GitHub.
-    pub repo: Repository,
 }
 
 /// One item of a list whose items come in several shapes.

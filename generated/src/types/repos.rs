@@ -2687,6 +2687,43 @@ crate::open_enum! {
     Submodule { Submodule = "submodule", }
 }
 
+/// Content Tree
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ContentTree {
+    pub r#type: String,
+    pub size: i64,
+    pub name: String,
+    pub path: String,
+    pub sha: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    pub url: String,
+    pub git_url: Option<String>,
+    pub html_url: Option<String>,
+    pub download_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<ContentTreeEntriesItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    #[serde(rename = "_links")]
+    pub links: ContentDirectoryItemLinks,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ContentTreeEntriesItem {
+    pub r#type: String,
+    pub size: i64,
+    pub name: String,
+    pub path: String,
+    pub sha: String,
+    pub url: String,
+    pub git_url: Option<String>,
+    pub html_url: Option<String>,
+    pub download_url: Option<String>,
+    #[serde(rename = "_links")]
+    pub links: ContentDirectoryItemLinks,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ReposCreateOrUpdateFileContentsRequest {
     /// The commit message.
