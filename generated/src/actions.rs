@@ -3363,7 +3363,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         org: &str,
         runner_id: i64,
-        body: &crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest,
+        body: &crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest,
     ) -> Result<
         Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
@@ -6734,7 +6734,7 @@ impl<'a> ActionsApi<'a> {
         owner: &str,
         repo: &str,
         runner_id: i64,
-        body: &crate::types::ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest,
+        body: &crate::types::ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest,
     ) -> Result<
         Response<crate::types::ActionsListLabelsForSelfHostedRunnerForOrgResponse>,
         Error,
@@ -8751,7 +8751,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
     ) -> Result<Response<crate::types::Workflow>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow",
@@ -8794,7 +8794,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
     ) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/disable-workflow",
@@ -8839,7 +8839,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
         body: &crate::types::ActionsCreateWorkflowDispatchRequest,
     ) -> Result<Response<ActionsCreateWorkflowDispatchResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -8888,7 +8888,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
     ) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/enable-workflow",
@@ -8935,7 +8935,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Result<Response<crate::types::ActionsListWorkflowRunsForRepoResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -9001,7 +9001,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
         query: &ActionsListWorkflowRunsQuery,
     ) -> crate::pagination::Pages<crate::types::WorkflowRun> {
         let mut query = query.clone();
@@ -9079,7 +9079,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        workflow_id: crate::types::IntegerOrString2,
     ) -> Result<Response<crate::types::WorkflowUsage>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-usage",

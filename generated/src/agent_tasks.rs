@@ -474,7 +474,7 @@ pub struct AgentTasksListTasksForRepoQuery {
     /// The field to sort results by. Can be `updated_at` or `created_at`.
     pub sort: Option<crate::types::UpdatedAtOrCreatedAt>,
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub direction: Option<crate::types::AscOrDesc2>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
     /// Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.
@@ -494,7 +494,7 @@ pub struct AgentTasksListTasksQuery {
     /// The field to sort results by. Can be `updated_at` or `created_at`.
     pub sort: Option<crate::types::UpdatedAtOrCreatedAt>,
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub direction: Option<crate::types::AscOrDesc2>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// Comma-separated list of task states to filter by. Can be any combination of: `queued`, `in_progress`, `completed`, `failed`, `idle`, `waiting_for_user`, `timed_out`, `cancelled`.
     pub state: Option<String>,
     /// Filter by archived status. When `true`, returns only archived tasks. When `false` or omitted, returns only non-archived tasks. Defaults to `false`.

@@ -2087,7 +2087,7 @@ pub struct AppsListAccountsForPlanQuery {
     /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -2107,7 +2107,7 @@ pub struct AppsListAccountsForPlanStubbedQuery {
     /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -721,7 +721,7 @@ impl<'a> CopilotApi<'a> {
     pub async fn add_copilot_seats_for_users(
         &self,
         org: &str,
-        body: &crate::types::CopilotAddCopilotSeatsForUsersRequest,
+        body: &crate::types::CodespacesSetCodespacesAccessUsersRequest,
     ) -> Result<Response<crate::types::CopilotAddCopilotSeatsForTeamsResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/add-copilot-seats-for-users",
@@ -776,7 +776,7 @@ impl<'a> CopilotApi<'a> {
     pub async fn cancel_copilot_seat_assignment_for_users(
         &self,
         org: &str,
-        body: &crate::types::CopilotAddCopilotSeatsForUsersRequest,
+        body: &crate::types::CodespacesSetCodespacesAccessUsersRequest,
     ) -> Result<
         Response<crate::types::CopilotCancelCopilotSeatAssignmentForTeamsResponse>,
         Error,

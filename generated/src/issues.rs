@@ -3998,7 +3998,7 @@ pub struct IssuesListCommentsForRepoQuery {
     /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
     /// Either `asc` or `desc`. Ignored without the `sort` parameter.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -4216,7 +4216,7 @@ pub struct IssuesListMilestonesQuery {
     /// What to sort results by. Either `due_on` or `completeness`.
     pub sort: Option<crate::types::DueOnOrCompleteness>,
     /// The direction of the sort. Either `asc` or `desc`.
-    pub direction: Option<crate::types::AscOrDesc4>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -1793,7 +1793,7 @@ pub struct ProjectsListItemsForOrgQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
+    pub fields: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1823,7 +1823,7 @@ pub struct ProjectsGetOrgItemQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
+    pub fields: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
 }
 ///The success responses of [`get_org_item`](ProjectsApi::get_org_item).
 #[derive(Debug, Clone)]
@@ -1848,7 +1848,7 @@ pub struct ProjectsListViewItemsForOrgQuery {
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
+    pub fields: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -1956,7 +1956,7 @@ pub struct ProjectsListItemsForUserQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
+    pub fields: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
 }
 ///The success responses of [`list_items_for_user`](ProjectsApi::list_items_for_user).
 #[derive(Debug, Clone)]
@@ -1980,7 +1980,7 @@ pub struct ProjectsGetUserItemQuery {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
+    pub fields: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
 }
 ///The success responses of [`get_user_item`](ProjectsApi::get_user_item).
 #[derive(Debug, Clone)]
@@ -1997,7 +1997,7 @@ pub struct ProjectsListViewItemsForUserQuery {
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fields: Option<crate::types::ProjectsListItemsForOrgFields>,
+    pub fields: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results before this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub before: Option<String>,
     /// A cursor, as given in the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers). If specified, the query only searches for results after this cursor. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

@@ -2046,7 +2046,7 @@ impl<'a> PullsApi<'a> {
         owner: &str,
         repo: &str,
         stack_number: i64,
-        body: &crate::types::PullsAddRequest,
+        body: &crate::types::PullsCreateRequest2,
     ) -> Result<Response<crate::types::PullsCreateResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/add",
@@ -2139,7 +2139,7 @@ pub struct PullsListQuery {
     /// What to sort results by. `popularity` will sort by the number of comments. `long-running` will sort by date created and will limit the results to pull requests that have been open for more than a month and have had activity within the past month.
     pub sort: Option<crate::types::PullsListSort>,
     /// The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -2158,7 +2158,7 @@ pub enum PullsListResponse {
 pub struct PullsListReviewCommentsForRepoQuery {
     pub sort: Option<crate::types::CreatedOrUpdatedOrCreatedAt>,
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -2180,7 +2180,7 @@ pub struct PullsListReviewCommentsQuery {
     /// The property to sort the results by.
     pub sort: Option<crate::types::CreatedOrUpdated>,
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// Only show results that were last updated after the given time. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub since: Option<String>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

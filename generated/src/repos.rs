@@ -830,7 +830,12 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         body: &crate::types::ReposCreateAttestationRequest,
-    ) -> Result<Response<crate::types::ReposCreateAttestationResponse>, Error> {
+    ) -> Result<
+        Response<
+            crate::types::AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0,
+        >,
+        Error,
+    > {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-attestation",
             auth: AuthKind::Token,
@@ -1726,7 +1731,9 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         branch: &str,
-        body: Option<&crate::types::ReposUpdatePullRequestReviewProtectionRequest>,
+        body: Option<
+            &crate::types::ReposUpdateBranchProtectionRequestRequiredPullRequestReviews,
+        >,
     ) -> Result<Response<crate::types::ProtectedBranchPullRequestReview>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-pull-request-review-protection",
@@ -3115,7 +3122,7 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         username: &str,
-        body: Option<&crate::types::ReposAddCollaboratorRequest>,
+        body: Option<&crate::types::TeamsAddOrUpdateRepoPermissionsInOrgRequest>,
     ) -> Result<Response<ReposAddCollaboratorResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/add-collaborator",
@@ -8087,7 +8094,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        pages_deployment_id: crate::types::IntegerOrString2,
     ) -> Result<Response<crate::types::PagesDeploymentStatus>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pages-deployment",
@@ -8132,7 +8139,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: crate::types::ProjectsCreateViewForOrgRequestSortByItemItem,
+        pages_deployment_id: crate::types::IntegerOrString2,
     ) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/cancel-pages-deployment",
@@ -11456,7 +11463,7 @@ pub struct ReposListForOrgQuery {
     /// The property to sort the results by.
     pub sort: Option<crate::types::ReposListForOrgSort>,
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -12075,9 +12082,9 @@ pub struct ReposListForAuthenticatedUserQuery {
     /// Limit results to repositories of the specified type. Will cause a `422` error if used in the same request as **visibility** or **affiliation**.
     pub r#type: Option<crate::types::ReposListForAuthenticatedUserType>,
     /// The property to sort the results by.
-    pub sort: Option<crate::types::ReposListForAuthenticatedUserSort>,
+    pub sort: Option<crate::types::ReposListForOrgSort>,
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
@@ -12141,9 +12148,9 @@ pub struct ReposListForUserQuery {
     /// Limit results to repositories of the specified type.
     pub r#type: Option<crate::types::AllOrOwnerOrMember>,
     /// The property to sort the results by.
-    pub sort: Option<crate::types::ReposListForAuthenticatedUserSort>,
+    pub sort: Option<crate::types::ReposListForOrgSort>,
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub direction: Option<crate::types::AscOrDesc3>,
+    pub direction: Option<crate::types::AscOrDesc>,
     /// The number of results per page (max 100). For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."
     pub per_page: Option<i64>,
     /// The page number of the results to fetch. For more information, see "[Using pagination in the REST API](https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."

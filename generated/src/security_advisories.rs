@@ -771,7 +771,7 @@ pub struct SecurityAdvisoriesListGlobalAdvisoriesQuery {
     /// If specified, only advisories with these Common Weakness Enumerations (CWEs) will be returned.
     ///
     /// Example: `cwes=79,284,22` or `cwes[]=79&cwes[]=284&cwes[]=22`
-    pub cwes: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesCwes>,
+    pub cwes: Option<crate::types::SecurityAdvisoriesListGlobalAdvisoriesAffects>,
     /// Whether to only return advisories that have been withdrawn.
     pub is_withdrawn: Option<bool>,
     /// If specified, only return advisories that affect any of `package` or `package@version`. A maximum of 1000 packages can be specified.

@@ -1564,7 +1564,7 @@ impl<'a> UsersApi<'a> {
     /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#create-a-ssh-signing-key-for-the-authenticated-user)
     pub async fn create_ssh_signing_key_for_authenticated_user(
         &self,
-        body: &crate::types::UsersCreateSshSigningKeyForAuthenticatedUserRequest,
+        body: &crate::types::UsersCreatePublicSshKeyForAuthenticatedUserRequest,
     ) -> Result<Response<UsersCreateSshSigningKeyForAuthenticatedUserResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "users/create-ssh-signing-key-for-authenticated-user",

@@ -2134,7 +2134,11 @@ fn decode(op: &str, status: u16, body: &Value) -> Option<Result<(), String>> {
         }
         #[cfg(feature = "repos")]
         ("repos/create-attestation", 201u16) => {
-            Some(check::<github_rest::types::ReposCreateAttestationResponse>(body))
+            Some(
+                check::<
+                    github_rest::types::AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0,
+                >(body),
+            )
         }
         #[cfg(feature = "repos")]
         ("repos/list-attestations", 200u16) => {

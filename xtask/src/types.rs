@@ -205,7 +205,17 @@ impl<'a> TypeSpace<'a> {
             }
             // Inline schemas of the same shape share one type, wherever they sit: GitHub repeats small enums
             // (`read`/`write`, `asc`/`desc`) and objects hundreds of times, and each copy would cost compile time.
-            let key = (String::new(), canonical(s));
+            // Nullability is applied where the type is used (`Option<T>`), so it is not part of the shape.
+            let mut shape = s.clone();
+            if let Some(m) = shape.as_object_mut() {
+                m.remove("nullable");
+                // The order of enum values does not change the type either.
+                if let Some(Value::Array(values)) = m.get_mut("enum") {
+                    values.retain(|v| !v.is_null());
+                    values.sort_by_key(|v| v.to_string());
+                }
+            }
+            let key = (String::new(), canonical(&shape));
             if dedup {
                 if let Some(&id) = self.inline.get(&key) {
                     return RType::Named(id);
@@ -639,13 +649,19 @@ fn direct_children(k: &DefKind) -> Vec<usize> {
     children(k).iter().filter_map(direct_named).collect()
 }
 
-/// Stable text of a schema's shape (documentation and examples left out) for deduplication.
+/// Schema keywords that do not change the Rust type (documentation, examples, validation bounds).
+const IGNORED: &[&str] = &[
+    "description", "title", "example", "examples", "externalDocs", "default", "readOnly", "writeOnly", "format", "pattern", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "deprecated",
+];
+
+/// Stable text of a schema's shape (what decides the Rust type) for deduplication.
 fn canonical(v: &Value) -> String {
     fn strip(v: &Value) -> Value {
         match v {
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "description" | "title" | "example" | "examples" | "externalDocs"))
+                    .filter(|(k, _)| !IGNORED.contains(&k.as_str()))
                     .map(|(k, v)| (k.clone(), if k == "properties" { strip_props(v) } else { strip(v) }))
                     .collect(),
             ),
@@ -663,8 +679,19 @@ fn canonical(v: &Value) -> String {
     serde_json::to_string(&strip(v)).unwrap_or_default()
 }
 
-/// Small shared enums are named after their values (`ReadOrWrite`), since one type serves many places.
+/// Small shared enums are named after their values (`ReadOrWrite`), and unions of plain types after the types
+/// (`StringOrInteger`), since one type serves many places.
 fn enum_name(s: &Value) -> Option<String> {
+    if let Some(list) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array) {
+        let types: Option<Vec<String>> = list
+            .iter()
+            .map(|m| match (m.get("type").and_then(Value::as_str), m.get("properties"), m.get("enum"), m.get("$ref")) {
+                (Some(t), None, None, None) if t != "object" && t != "array" => Some(heck::ToUpperCamelCase::to_upper_camel_case(t)),
+                _ => None,
+            })
+            .collect();
+        return types.filter(|t| !t.is_empty() && t.len() <= 3).map(|t| t.join("Or"));
+    }
     let values: Vec<&str> = s.get("enum")?.as_array()?.iter().filter_map(Value::as_str).collect();
     if values.is_empty() || values.len() > 3 {
         return None;

@@ -108,7 +108,14 @@ impl ClientBuilder {
     /// GitHub Enterprise Server by hostname: `https://HOST/api/v3` and `https://HOST/api/uploads`.
     pub fn enterprise_host(self, host: &str) -> Self {
         let host = host.trim_end_matches('/');
-        self.base_url(format!("https://{host}/api/v3")).uploads_url(format!("https://{host}/api/uploads"))
+        self.enterprise_url(&format!("https://{host}"))
+    }
+
+    /// GitHub Enterprise Server by its web URL, scheme included (`http://…` is taken only when written here):
+    /// `URL/api/v3` and `URL/api/uploads`.
+    pub fn enterprise_url(self, url: &str) -> Self {
+        let url = url.trim_end_matches('/');
+        self.base_url(format!("{url}/api/v3")).uploads_url(format!("{url}/api/uploads"))
     }
 
     /// The `User-Agent` sent with every request (GitHub rejects requests without one).

@@ -587,19 +587,13 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrgRequest {
     pub network_configuration_id: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc =
-    " Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
-    SelectedOrAllOrPrivate { Selected = "selected", All = "all", Private = "private", }
-}
-
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
     /// Name of the runner group.
     pub name: String,
     /// Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<SelectedOrAllOrPrivate2>,
+    pub visibility: Option<SelectedOrAllOrPrivate>,
     /// Whether the runner group can be used by `public` repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allows_public_repositories: Option<bool>,
@@ -616,12 +610,6 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgRequest {
         with = "crate::runtime::double_option"
     )]
     pub network_configuration_id: Option<Option<String>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories."]
-    SelectedOrAllOrPrivate2 { Selected = "selected", All = "all", Private = "private", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -762,12 +750,6 @@ pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgRequest {
     pub labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrgRequest {
-    /// The names of the custom labels to add to the runner.
-    pub labels: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionsCreateOrUpdateOrgSecretRequest {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/actions#get-an-organization-public-key) endpoint.
@@ -777,16 +759,14 @@ pub struct ActionsCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: AllOrPrivateOrSelected2,
+    pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
 }
 impl ActionsCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: AllOrPrivateOrSelected2) -> Self {
+    pub fn new(visibility: SelectedOrAllOrPrivate) -> Self {
         ActionsCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
@@ -991,12 +971,6 @@ pub struct Job {
     pub workflow_name: Option<String>,
     /// The name of the current branch.
     pub head_branch: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = " The outcome of the job."] JobConclusion { Success = "success", Failure =
-    "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped = "skipped",
-    TimedOut = "timed_out", ActionRequired = "action_required", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -125,7 +125,7 @@ pub struct Discussion {
     pub title: String,
     pub updated_at: String,
     /// User
-    pub user: Option<DiscussionUser>,
+    pub user: Option<DiscussionAnswerChosenBy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
 }
@@ -233,53 +233,6 @@ crate::open_enum! {
 crate::open_enum! {
     #[doc = " The reason for the current state"] DiscussionStateReason { Resolved =
     "resolved", Outdated = "outdated", Duplicate = "duplicate", Reopened = "reopened", }
-}
-
-/// User
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct DiscussionUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gists_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gravatar_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html_url: Option<String>,
-    pub id: i64,
-    pub login: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_events_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repos_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starred_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscriptions_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BotOrUserOrOrganization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_view_type: Option<String>,
 }
 
 /// IssuesEvent
@@ -642,12 +595,6 @@ pub struct PullRequestReviewCommentEventCommentLinks {
     /// Link
     #[serde(rename = "self")]
     pub self_: PullRequestReviewCommentEventCommentLinksHtml,
-}
-
-/// Link
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequestReviewCommentEventCommentLinksHtml {
-    pub href: String,
 }
 
 /// Reactions

@@ -3,10 +3,6 @@
 use super::*;
 
 crate::open_enum! {
-    AscOrDesc2 { Asc = "asc", Desc = "desc", }
-}
-
-crate::open_enum! {
     UpdatedAtOrCreatedAt { UpdatedAt = "updated_at", CreatedAt = "created_at", }
 }
 
@@ -80,14 +76,6 @@ pub enum AgentTasksListTasksForRepoResponseTasksItemCreator {
     Variant0(AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-/// A GitHub user
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
-    /// The unique identifier of the user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
 }
 
 crate::open_enum! {

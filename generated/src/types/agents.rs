@@ -9,7 +9,7 @@ pub struct AgentsCreateOrUpdateOrgSecretRequest {
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: AllOrPrivateOrSelected2,
+    pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -19,7 +19,7 @@ impl AgentsCreateOrUpdateOrgSecretRequest {
     pub fn new(
         encrypted_value: String,
         key_id: String,
-        visibility: AllOrPrivateOrSelected2,
+        visibility: SelectedOrAllOrPrivate,
     ) -> Self {
         AgentsCreateOrUpdateOrgSecretRequest {
             encrypted_value,

@@ -44,15 +44,6 @@ pub struct IntegrationInstallationRequest {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum IntegrationInstallationRequestAccount {
-    SimpleUser(SimpleUser),
-    Enterprise(Enterprise),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 /// Installation
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItem {

@@ -16,7 +16,7 @@ pub struct ChecksCreateRequest {
     pub external_id: Option<String>,
     /// The current status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<QueuedOrInProgressOrCompleted2>,
+    pub status: Option<QueuedOrInProgressOrCompleted>,
     /// The time that the check run began. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -33,11 +33,6 @@ pub struct ChecksCreateRequest {
     /// Displays a button on GitHub that can be clicked to alert your app to do additional tasks. For example, a code linting app can display a button that automatically fixes detected errors. The button created in this object is displayed after the check run completes. When a user clicks the button, GitHub sends the [`check_run.requested_action` webhook](https://docs.github.com/webhooks/event-payloads/#check_run) to your app. Each action includes a `label`, `identifier` and `description`. A maximum of three actions are accepted. To learn more about check runs and requested actions, see "[Check runs and requested actions](https://docs.github.com/rest/reference/checks#check-runs-and-requested-actions)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ChecksCreateRequestActionsItem>>,
-}
-
-crate::open_enum! {
-    #[doc = " The current status."] QueuedOrInProgressOrCompleted2 { Queued = "queued",
-    InProgress = "in_progress", Completed = "completed", }
 }
 
 crate::open_enum! {
@@ -156,7 +151,7 @@ pub struct CheckRun {
     pub details_url: Option<String>,
     /// The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs.
     pub status: JobStatus,
-    pub conclusion: Option<CheckRunConclusion>,
+    pub conclusion: Option<JobConclusion>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub output: CheckRunOutput,
@@ -169,12 +164,6 @@ pub struct CheckRun {
     /// A deployment created as the result of an Actions check run from a workflow that references an environment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentSimple>,
-}
-
-crate::open_enum! {
-    CheckRunConclusion { Success = "success", Failure = "failure", Neutral = "neutral",
-    Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out", ActionRequired
-    = "action_required", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -300,7 +289,7 @@ pub struct CheckSuite {
     /// The SHA of the head commit that is being checked.
     pub head_sha: String,
     /// The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites.
-    pub status: Option<CheckSuiteStatus>,
+    pub status: Option<JobStatus>,
     pub conclusion: Option<CheckSuiteConclusion>,
     pub url: Option<String>,
     pub before: Option<String>,
@@ -322,19 +311,12 @@ pub struct CheckSuite {
 }
 
 crate::open_enum! {
-    #[doc =
-    " The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites."]
-    CheckSuiteStatus { Queued = "queued", InProgress = "in_progress", Completed =
-    "completed", Waiting = "waiting", Requested = "requested", Pending = "pending", }
-}
-
-crate::open_enum! {
     CheckSuiteConclusion { Success = "success", Failure = "failure", Neutral = "neutral",
     Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out", ActionRequired
     = "action_required", StartupFailure = "startup_failure", Stale = "stale", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksSetSuitesPreferencesRequest {
     /// Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,7 +325,7 @@ pub struct ChecksSetSuitesPreferencesRequest {
     >,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
     /// The `id` of the GitHub App.
     pub app_id: i64,
@@ -354,23 +336,9 @@ pub struct ChecksSetSuitesPreferencesRequestAutoTriggerChecksItem {
 /// Check suite configuration preferences for a repository.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CheckSuitePreference {
-    pub preferences: CheckSuitePreferencePreferences,
+    pub preferences: ChecksSetSuitesPreferencesRequest,
     /// Minimal Repository
     pub repository: MinimalRepository,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct CheckSuitePreferencePreferences {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_trigger_checks: Option<
-        Vec<CheckSuitePreferencePreferencesAutoTriggerChecksItem>,
-    >,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct CheckSuitePreferencePreferencesAutoTriggerChecksItem {
-    pub app_id: i64,
-    pub setting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -2,10 +2,6 @@
 #![allow(unused_imports, deprecated, clippy::large_enum_variant)]
 use super::*;
 
-crate::open_enum! {
-    OpenOrDismissed { Open = "open", Dismissed = "dismissed", }
-}
-
 /// Code quality finding
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeQualityFinding {

@@ -39,7 +39,7 @@ pub struct CodeSecurityConfiguration {
     pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Dependabot delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet2>,
+    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// Feature options for code scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_options: Option<CodeSecurityConfigurationCodeScanningOptions>,
@@ -126,12 +126,6 @@ pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     pub labeled_runners: Option<bool>,
 }
 
-crate::open_enum! {
-    #[doc = " The enablement status of Dependabot delegated alert dismissal"]
-    EnabledOrDisabledOrNotSet2 { Enabled = "enabled", Disabled = "disabled", NotSet =
-    "not_set", }
-}
-
 /// Feature options for code scanning
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningOptions {
@@ -198,29 +192,27 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     /// > [!WARNING]
     /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity,
-    >,
+    pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet3>,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions,
+        CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
     /// Security Configuration feature options for code scanning
     #[serde(
         default,
@@ -230,7 +222,7 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet4>,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
     /// Feature options for code scanning default setup
     #[serde(
         default,
@@ -242,66 +234,37 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseRequest {
     >,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet4>,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced2>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features."]
-    #[doc = " "] #[doc = " > [!WARNING]"] #[doc =
-    " > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
-    CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity { Enabled =
-    "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
-    "secret_protection", }
-}
-
-crate::open_enum! {
-    #[doc = " The enablement status of Dependency Graph"] EnabledOrDisabledOrNotSet3 {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = " The enablement status of Automatic dependency submission"]
-    EnabledOrDisabledOrNotSet4 { Enabled = "enabled", Disabled = "disabled", NotSet =
-    "not_set", }
-}
-
-/// Feature options for Automatic dependency submission
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions {
-    /// Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labeled_runners: Option<bool>,
+    pub enforcement: Option<EnforcedOrUnenforced>,
 }
 
 /// Security Configuration feature options for code scanning
@@ -321,7 +284,7 @@ pub struct CodeScanningOptions {
 pub struct CodeScanningDefaultSetupOptions {
     /// Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeledOrNotSet2>,
+    pub runner_type: Option<StandardOrLabeledOrNotSet>,
     /// The label of the runner to use for code scanning default setup when runner_type is 'labeled'.
     #[serde(
         default,
@@ -329,17 +292,6 @@ pub struct CodeScanningDefaultSetupOptions {
         with = "crate::runtime::double_option"
     )]
     pub runner_label: Option<Option<String>>,
-}
-
-crate::open_enum! {
-    #[doc = " Whether to use labeled runners or standard GitHub runners."]
-    StandardOrLabeledOrNotSet2 { Standard = "standard", Labeled = "labeled", NotSet =
-    "not_set", }
-}
-
-crate::open_enum! {
-    #[doc = " The enforcement status for a security configuration"] EnforcedOrUnenforced2
-    { Enforced = "enforced", Unenforced = "unenforced", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -414,7 +366,7 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
@@ -432,13 +384,13 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationRequest {
     pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
@@ -532,32 +484,30 @@ pub struct CodeSecurityCreateConfigurationRequest {
     /// > [!WARNING]
     /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestAdvancedSecurity,
-    >,
+    pub advanced_security: Option<CodeSecurityConfigurationAdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_security: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<EnabledOrDisabledOrNotSet3>,
+    pub dependency_graph: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependency_graph_autosubmit_action: Option<EnabledOrDisabledOrNotSet>,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        CodeSecurityCreateConfigurationForEnterpriseRequestDependencyGraphAutosubmitActionOptions,
+        CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependabot_alerts: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependabot_security_updates: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
+    pub dependabot_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// Security Configuration feature options for code scanning
     #[serde(
         default,
@@ -567,7 +517,7 @@ pub struct CodeSecurityCreateConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet4>,
+    pub code_scanning_default_setup: Option<EnabledOrDisabledOrNotSet>,
     /// Feature options for code scanning default setup
     #[serde(
         default,
@@ -579,19 +529,19 @@ pub struct CodeSecurityCreateConfigurationRequest {
     >,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet5>,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_push_protection: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_delegated_bypass: Option<EnabledOrDisabledOrNotSet>,
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
@@ -599,13 +549,13 @@ pub struct CodeSecurityCreateConfigurationRequest {
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_validity_checks: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_non_provider_patterns: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet4>,
+    pub secret_scanning_generic_secrets: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
@@ -614,16 +564,10 @@ pub struct CodeSecurityCreateConfigurationRequest {
     pub secret_scanning_extended_metadata: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet4>,
+    pub private_vulnerability_reporting: Option<EnabledOrDisabledOrNotSet>,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<EnforcedOrUnenforced2>,
-}
-
-crate::open_enum! {
-    #[doc = " The enablement status of code scanning delegated alert dismissal"]
-    EnabledOrDisabledOrNotSet5 { Enabled = "enabled", Disabled = "disabled", NotSet =
-    "not_set", }
+    pub enforcement: Option<EnforcedOrUnenforced>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -690,7 +634,7 @@ pub struct CodeSecurityUpdateConfigurationRequest {
     pub code_scanning_options: Option<Option<CodeScanningOptions>>,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet4>,
+    pub code_scanning_delegated_alert_dismissal: Option<EnabledOrDisabledOrNotSet>,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_protection: Option<EnabledOrDisabledOrNotSet>,

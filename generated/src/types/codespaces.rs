@@ -177,12 +177,6 @@ crate::open_enum! {
     AllMembersAndOutsideCollaborators = "all_members_and_outside_collaborators", }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CodespacesSetCodespacesAccessUsersRequest {
-    /// The usernames of the organization members and outside collaborators whose codespaces should be billed to the organization.
-    pub selected_usernames: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CodespacesListOrgSecretsResponse {
     pub total_count: i64,
@@ -231,14 +225,14 @@ pub struct CodespacesCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: AllOrPrivateOrSelected2,
+    pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository IDs that can access the organization secret. You can only provide a list of repository IDs when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
 impl CodespacesCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: AllOrPrivateOrSelected2) -> Self {
+    pub fn new(visibility: SelectedOrAllOrPrivate) -> Self {
         CodespacesCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
@@ -509,9 +503,7 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserRequest {
     pub key_id: String,
     /// An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

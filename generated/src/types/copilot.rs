@@ -218,12 +218,6 @@ pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse {
     pub seats_cancelled: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct CopilotAddCopilotSeatsForUsersRequest {
-    /// The usernames of the organization members to be granted access to GitHub Copilot.
-    pub selected_usernames: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.

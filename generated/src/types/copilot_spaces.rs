@@ -146,23 +146,12 @@ pub struct CopilotSpacesCreateForOrgRequest {
     /// - `writer`: Organization members can read and edit the space
     /// - `admin`: Organization members have full admin access to the space
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<CopilotSpacesCreateForOrgRequestBaseRole>,
+    pub base_role: Option<CopilotSpaceBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The base role that determines default permissions for organization members."] #[doc
-    = " - `no_access`: No default access (default)"] #[doc =
-    " - `reader`: Organization members can read the space"] #[doc =
-    " - `writer`: Organization members can read and edit the space"] #[doc =
-    " - `admin`: Organization members have full admin access to the space"]
-    CopilotSpacesCreateForOrgRequestBaseRole { Reader = "reader", Writer = "writer",
-    Admin = "admin", NoAccess = "no_access", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -470,20 +459,11 @@ pub struct CopilotSpacesUpdateForUserRequest {
     /// - `reader`: Makes the space publicly readable
     /// Note: User spaces do not support writer or admin base roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_role: Option<ReaderOrNoAccess2>,
+    pub base_role: Option<ReaderOrNoAccess>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_attributes: Option<
         Vec<CopilotSpacesCreateForOrgRequestResourcesAttributesItem>,
     >,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The base role that determines default permissions for the space. Changing this field requires admin permissions."]
-    #[doc = " - `no_access`: No default access (default)"] #[doc =
-    " - `reader`: Makes the space publicly readable"] #[doc =
-    " Note: User spaces do not support writer or admin base roles."] ReaderOrNoAccess2 {
-    Reader = "reader", NoAccess = "no_access", }
 }
 

@@ -7,10 +7,6 @@ crate::open_enum! {
     EpssPercentage = "epss_percentage", }
 }
 
-crate::open_enum! {
-    DevelopmentOrRuntime { Development = "development", Runtime = "runtime", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForEnterpriseHas {
@@ -84,7 +80,7 @@ pub struct DependabotAlertWithRepositoryDependency {
     pub manifest_path: Option<String>,
     /// The execution scope of the vulnerable dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<DevelopmentOrRuntime2>,
+    pub scope: Option<DevelopmentOrRuntime>,
     /// The vulnerable dependency's relationship to your project.
     ///
     /// > [!NOTE]
@@ -100,11 +96,6 @@ pub struct DependabotAlertPackage {
     pub ecosystem: String,
     /// The unique package name within its ecosystem.
     pub name: String,
-}
-
-crate::open_enum! {
-    #[doc = " The execution scope of the vulnerable dependency."] DevelopmentOrRuntime2 {
-    Development = "development", Runtime = "runtime", }
 }
 
 crate::open_enum! {
@@ -169,12 +160,6 @@ pub struct DependabotAlertSecurityVulnerability {
     >,
 }
 
-crate::open_enum! {
-    #[doc = " The severity of the vulnerability."]
-    DependabotAlertSecurityVulnerabilitySeverity { Low = "low", Medium = "medium", High =
-    "high", Critical = "critical", }
-}
-
 /// Details pertaining to the package version that patches this vulnerability.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityVulnerabilityFirstPatchedVersion {
@@ -209,14 +194,9 @@ pub struct DependabotAlertSecurityAdvisoryCwesItem {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct DependabotAlertSecurityAdvisoryIdentifiersItem {
     /// The type of advisory identifier.
-    pub r#type: CveOrGhsa2,
+    pub r#type: CveOrGhsa,
     /// The value of the advisory identifer.
     pub value: String,
-}
-
-crate::open_enum! {
-    #[doc = " The type of advisory identifier."] CveOrGhsa2 { Cve = "CVE", Ghsa = "GHSA",
-    }
 }
 
 /// A link to additional advisory information.
@@ -298,20 +278,15 @@ pub struct DependabotUpdateRepositoryAccessForEnterpriseRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
     /// The default repository access level for Dependabot updates.
-    pub default_level: PublicOrInternal2,
+    pub default_level: PublicOrInternal,
 }
 impl DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(default_level: PublicOrInternal2) -> Self {
+    pub fn new(default_level: PublicOrInternal) -> Self {
         DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
             default_level,
         }
     }
-}
-
-crate::open_enum! {
-    #[doc = " The default repository access level for Dependabot updates."]
-    PublicOrInternal2 { Public = "public", Internal = "internal", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -364,16 +339,14 @@ pub struct DependabotCreateOrUpdateOrgSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: AllOrPrivateOrSelected2,
+    pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<DependabotCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<StringOrInteger>>,
 }
 impl DependabotCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: AllOrPrivateOrSelected2) -> Self {
+    pub fn new(visibility: SelectedOrAllOrPrivate) -> Self {
         DependabotCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
@@ -385,7 +358,7 @@ impl DependabotCreateOrUpdateOrgSecretRequest {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum DependabotCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+pub enum StringOrInteger {
     String(String),
     Integer(i64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -438,10 +411,10 @@ pub struct DependabotUpdateAlertRequest {
     /// The state of the Dependabot alert.
     /// A `dismissed_reason` must be provided when setting the state to `dismissed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<DismissedOrOpen>,
+    pub state: Option<OpenOrDismissed>,
     /// **Required when `state` is `dismissed`.** A reason for dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissed_reason: Option<DependabotUpdateAlertRequestDismissedReason>,
+    pub dismissed_reason: Option<DependabotAlertWithRepositoryDismissedReason>,
     /// An optional comment associated with dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
@@ -455,20 +428,6 @@ pub struct DependabotUpdateAlertRequest {
     /// included in `assignees`. Ignored when no agent is being assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_assignment: Option<DependabotUpdateAlertRequestAgentAssignment>,
-}
-
-crate::open_enum! {
-    #[doc = " The state of the Dependabot alert."] #[doc =
-    " A `dismissed_reason` must be provided when setting the state to `dismissed`."]
-    DismissedOrOpen { Dismissed = "dismissed", Open = "open", }
-}
-
-crate::open_enum! {
-    #[doc =
-    " **Required when `state` is `dismissed`.** A reason for dismissing the alert."]
-    DependabotUpdateAlertRequestDismissedReason { FixStarted = "fix_started", Inaccurate
-    = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used", TolerableRisk =
-    "tolerable_risk", }
 }
 
 /// Parameters for AI agent assignment. Only used when an agent bot login is

@@ -183,7 +183,9 @@ pub struct Snapshot {
     pub detector: SnapshotDetector,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<StringOrNumberOrBoolean>>,
+    >,
     /// A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<std::collections::BTreeMap<String, Manifest>>,
@@ -215,7 +217,7 @@ pub struct SnapshotDetector {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum MetadataValue {
+pub enum StringOrNumberOrBoolean {
     String(String),
     Number(f64),
     Boolean(bool),
@@ -231,7 +233,9 @@ pub struct Manifest {
     pub file: Option<ManifestFile>,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<StringOrNumberOrBoolean>>,
+    >,
     /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, Dependency>>,
@@ -251,13 +255,15 @@ pub struct Dependency {
     pub package_url: Option<String>,
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<StringOrNumberOrBoolean>>,
+    >,
     /// A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<DirectOrIndirect>,
     /// A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<RuntimeOrDevelopment>,
+    pub scope: Option<DevelopmentOrRuntime>,
     /// Array of package-url (PURLs) of direct child dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
@@ -267,12 +273,6 @@ crate::open_enum! {
     #[doc =
     " A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
     DirectOrIndirect { Direct = "direct", Indirect = "indirect", }
-}
-
-crate::open_enum! {
-    #[doc =
-    " A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes."]
-    RuntimeOrDevelopment { Runtime = "runtime", Development = "development", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -51,25 +51,13 @@ pub struct GitCreateCommitRequest {
     pub parents: Option<Vec<String>>,
     /// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<GitCreateCommitRequestAuthor>,
+    pub author: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
     /// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committer: Option<GitCreateCommitRequestCommitter>,
     /// The [PGP signature](https://en.wikipedia.org/wiki/Pretty_Good_Privacy) of the commit. GitHub adds the signature to the `gpgsig` header of the created commit. For a commit signature to be verifiable by Git or GitHub, it must be an ASCII-armored detached PGP signature over the string commit as it would be written to the object database. To pass a `signature` parameter, you need to first manually create a valid PGP signature, which can be complicated. You may find it easier to [use the command line](https://git-scm.com/book/id/v2/Git-Tools-Signing-Your-Work) to create signed commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
-}
-
-/// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct GitCreateCommitRequestAuthor {
-    /// The name of the author (or committer) of the commit
-    pub name: String,
-    /// The email of the author (or committer) of the commit
-    pub email: String,
-    /// Indicates when this commit was authored (or committed). This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
 }
 
 /// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
@@ -143,7 +131,7 @@ pub struct GitCreateTagRequest {
     pub r#type: CommitOrTreeOrBlob,
     /// An object with information about the individual creating the tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tagger: Option<GitCreateCommitRequestAuthor>,
+    pub tagger: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
 }
 impl GitCreateTagRequest {
     /// A value with the required fields set and every optional field absent.
@@ -221,7 +209,7 @@ pub struct GitCreateTreeRequestTreeItem {
     pub mode: Option<GitCreateTreeRequestTreeItemMode>,
     /// Either `blob`, `tree`, or `commit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<BlobOrTreeOrCommit>,
+    pub r#type: Option<CommitOrTreeOrBlob>,
     /// The SHA1 checksum ID of the object in the tree. Also called `tree.sha`. If the value is `null` then the file will be deleted.
     ///
     /// **Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.
@@ -243,11 +231,6 @@ crate::open_enum! {
     " The file mode; one of `100644` for file (blob), `100755` for executable (blob), `040000` for subdirectory (tree), `160000` for submodule (commit), or `120000` for a blob that specifies the path of a symlink."]
     GitCreateTreeRequestTreeItemMode { V100644 = "100644", V100755 = "100755", V040000 =
     "040000", V160000 = "160000", V120000 = "120000", }
-}
-
-crate::open_enum! {
-    #[doc = " Either `blob`, `tree`, or `commit`."] BlobOrTreeOrCommit { Blob = "blob",
-    Tree = "tree", Commit = "commit", }
 }
 
 /// The hierarchy between files in a Git repository.

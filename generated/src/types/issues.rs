@@ -15,7 +15,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IssuesCreateRequest {
     /// The title of the issue.
-    pub title: IssuesCreateRequestTitle,
+    pub title: StringOrInteger2,
     /// The contents of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -31,7 +31,7 @@ pub struct IssuesCreateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<IssuesCreateRequestMilestone>>,
+    pub milestone: Option<Option<StringOrInteger2>>,
     /// Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesCreateRequestLabelsItem>>,
@@ -51,7 +51,7 @@ pub struct IssuesCreateRequest {
 }
 impl IssuesCreateRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(title: IssuesCreateRequestTitle) -> Self {
+    pub fn new(title: StringOrInteger2) -> Self {
         IssuesCreateRequest {
             title,
             body: None,
@@ -63,15 +63,6 @@ impl IssuesCreateRequest {
             r#type: None,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesCreateRequestMilestone {
-    String(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -313,7 +304,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub title: Option<Option<IssuesCreateRequestMilestone>>,
+    pub title: Option<Option<StringOrInteger2>>,
     /// The contents of the issue.
     #[serde(
         default,
@@ -330,14 +321,14 @@ pub struct IssuesUpdateRequest {
     pub assignee: Option<Option<String>>,
     /// The open or closed state of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed2>,
+    pub state: Option<OpenOrClosed>,
     /// The reason for the state change. Ignored unless `state` is changed.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub state_reason: Option<Option<IssuesUpdateRequestStateReason>>,
+    pub state_reason: Option<Option<IssueStateReason>>,
     /// The ID of the issue to mark as the canonical duplicate when `state_reason` is `duplicate`. The issue must exist and be accessible to the authenticated user. Ignored when `state_reason` is not `duplicate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_issue_id: Option<i64>,
@@ -346,7 +337,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<IssuesCreateRequestMilestone>>,
+    pub milestone: Option<Option<StringOrInteger2>>,
     /// Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateRequestLabelsItem>>,
@@ -363,12 +354,6 @@ pub struct IssuesUpdateRequest {
         with = "crate::runtime::double_option"
     )]
     pub r#type: Option<Option<IssuesUpdateRequestType>>,
-}
-
-crate::open_enum! {
-    #[doc = " The reason for the state change. Ignored unless `state` is changed."]
-    IssuesUpdateRequestStateReason { Completed = "completed", NotPlanned = "not_planned",
-    Duplicate = "duplicate", Reopened = "reopened", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1305,33 +1290,16 @@ pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// - For single_select fields: provide the option name as a string (must match an existing option)
     /// - For number fields: provide a numeric value
     /// - For date fields: provide an ISO 8601 date string
-    pub value: IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue,
+    pub value: StringOrNumber,
 }
 impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(
-        field_id: i64,
-        value: IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue,
-    ) -> Self {
+    pub fn new(field_id: i64, value: StringOrNumber) -> Self {
         IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
             field_id,
             value,
         }
     }
-}
-
-/// The value to set for the field. The type depends on the field's data type:
-/// - For text fields: provide a string value
-/// - For single_select fields: provide the option name as a string (must match an existing option)
-/// - For number fields: provide a numeric value
-/// - For date fields: provide an ISO 8601 date string
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum IssuesSetIssueFieldValuesRequestIssueFieldValuesItemValue {
-    String(String),
-    Number(f64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1769,10 +1737,6 @@ pub struct IssuesUpdateLabelRequest {
     /// A short description of the label. Must be 100 characters or fewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-}
-
-crate::open_enum! {
-    AscOrDesc4 { Asc = "asc", Desc = "desc", }
 }
 
 crate::open_enum! {

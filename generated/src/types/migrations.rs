@@ -170,16 +170,10 @@ pub struct MigrationsUpdateImportRequest {
     pub vcs_password: Option<String>,
     /// The type of version control system you are migrating from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcs: Option<MigrationsUpdateImportRequestVcs>,
+    pub vcs: Option<MigrationsStartImportRequestVcs>,
     /// For a tfvc import, the name of the project that is being imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = " The type of version control system you are migrating from."]
-    MigrationsUpdateImportRequestVcs { Subversion = "subversion", Tfvc = "tfvc", Git =
-    "git", Mercurial = "mercurial", }
 }
 
 /// Porter Author

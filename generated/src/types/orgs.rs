@@ -462,7 +462,7 @@ pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     pub version: Option<String>,
     /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<DeployedOrDecommissioned2>,
+    pub status: Option<DeployedOrDecommissioned>,
     /// The unique identifier for the deployment represented by the new record. To accommodate differing
     /// containers and namespaces within a record set, the following format is recommended:
     /// {namespaceName}-{deploymentName}-{containerName}.
@@ -484,11 +484,6 @@ pub struct OrgsSetClusterDeploymentRecordsRequestDeploymentsItem {
     pub runtime_risks: Option<
         Vec<OrgsCreateArtifactDeploymentRecordRequestRuntimeRisksItem>,
     >,
-}
-
-crate::open_enum! {
-    #[doc = " The deployment status of the artifact."] DeployedOrDecommissioned2 {
-    Deployed = "deployed", Decommissioned = "decommissioned", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -722,29 +717,15 @@ pub struct OrgsListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<OrgsListAttestationsResponseAttestationsItemBundle>,
+    pub bundle: Option<
+        OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
-}
-
-/// The attestation's Sigstore Bundle.
-/// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct OrgsListAttestationsResponseAttestationsItemBundle {
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(
-        rename = "verificationMaterial",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub verification_material: Option<serde_json::Value>,
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
-    pub dsse_envelope: Option<serde_json::Value>,
 }
 
 /// Org Hook
@@ -996,7 +977,7 @@ pub struct IssueField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The data type of the issue field.
-    pub data_type: IssueFieldDataType,
+    pub data_type: IssueFieldValueDataType,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<OrganizationMembersOnlyOrAll>,
@@ -1009,12 +990,6 @@ pub struct IssueField {
     /// The time the issue field was last updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-}
-
-crate::open_enum! {
-    #[doc = " The data type of the issue field."] IssueFieldDataType { Text = "text",
-    Date = "date", SingleSelect = "single_select", MultiSelect = "multi_select", Number =
-    "number", }
 }
 
 crate::open_enum! {
@@ -1059,7 +1034,7 @@ pub struct OrganizationCreateIssueField {
     )]
     pub description: Option<Option<String>>,
     /// The data type of the issue field.
-    pub data_type: IssueFieldDataType,
+    pub data_type: IssueFieldValueDataType,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<OrganizationMembersOnlyOrAll>,
@@ -1073,7 +1048,7 @@ pub struct OrganizationCreateIssueField {
 }
 impl OrganizationCreateIssueField {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, data_type: IssueFieldDataType) -> Self {
+    pub fn new(name: String, data_type: IssueFieldValueDataType) -> Self {
         OrganizationCreateIssueField {
             name,
             description: None,
@@ -1096,17 +1071,13 @@ pub struct OrganizationCreateIssueFieldOptionsItem {
     )]
     pub description: Option<Option<String>>,
     /// Color for the option.
-    pub color: OrganizationCreateIssueFieldOptionsItemColor,
+    pub color: IssueTypeColor,
     /// Priority of the option for ordering.
     pub priority: i64,
 }
 impl OrganizationCreateIssueFieldOptionsItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(
-        name: String,
-        color: OrganizationCreateIssueFieldOptionsItemColor,
-        priority: i64,
-    ) -> Self {
+    pub fn new(name: String, color: IssueTypeColor, priority: i64) -> Self {
         OrganizationCreateIssueFieldOptionsItem {
             name,
             description: None,
@@ -1114,12 +1085,6 @@ impl OrganizationCreateIssueFieldOptionsItem {
             priority,
         }
     }
-}
-
-crate::open_enum! {
-    #[doc = " Color for the option."] OrganizationCreateIssueFieldOptionsItemColor { Gray
-    = "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red =
-    "red", Pink = "pink", Purple = "purple", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1157,17 +1122,13 @@ pub struct OrganizationUpdateIssueFieldOptionsItem {
     )]
     pub description: Option<Option<String>>,
     /// Color for the option.
-    pub color: OrganizationCreateIssueFieldOptionsItemColor,
+    pub color: IssueTypeColor,
     /// Priority of the option for ordering.
     pub priority: i64,
 }
 impl OrganizationUpdateIssueFieldOptionsItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(
-        name: String,
-        color: OrganizationCreateIssueFieldOptionsItemColor,
-        priority: i64,
-    ) -> Self {
+    pub fn new(name: String, color: IssueTypeColor, priority: i64) -> Self {
         OrganizationUpdateIssueFieldOptionsItem {
             id: None,
             name,
@@ -1317,12 +1278,6 @@ pub struct OrganizationRole {
 }
 
 crate::open_enum! {
-    #[doc = " The system role from which this role inherits permissions."]
-    OrganizationRoleBaseRole { Read = "read", Triage = "triage", Write = "write",
-    Maintain = "maintain", Admin = "admin", }
-}
-
-crate::open_enum! {
     #[doc = " Source answers the question, \"where did this role come from?\""]
     OrganizationOrEnterpriseOrPredefined { Organization = "Organization", Enterprise =
     "Enterprise", Predefined = "Predefined", }
@@ -1353,7 +1308,7 @@ pub struct TeamRoleAssignment {
     pub parent: Option<TeamSimple>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<EnterpriseOrOrganization>,
+    pub r#type: Option<OrganizationOrEnterprise>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -1600,7 +1555,7 @@ pub struct CustomProperty {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub default_value: Option<Option<CustomPropertyDefaultValue>>,
+    pub default_value: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>>,
     /// Short description of the property
     #[serde(
         default,
@@ -1676,7 +1631,7 @@ pub struct CustomPropertySetPayload {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub default_value: Option<Option<CustomPropertyDefaultValue>>,
+    pub default_value: Option<Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>>,
     /// Short description of the property
     #[serde(
         default,
@@ -1740,29 +1695,23 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ImmutableReleasesOrganizationSettings {
     /// The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories: AllOrNoneTypeOrSelected,
+    pub enforced_repositories: AllOrSelectedOrNoneType,
     /// The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
 
-crate::open_enum! {
-    #[doc =
-    " The policy that controls how immutable releases are enforced in the organization."]
-    AllOrNoneTypeOrSelected { All = "all", None = "none", Selected = "selected", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrgsSetImmutableReleasesSettingsRequest {
     /// The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories: AllOrNoneTypeOrSelected,
+    pub enforced_repositories: AllOrSelectedOrNoneType,
     /// An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
 impl OrgsSetImmutableReleasesSettingsRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enforced_repositories: AllOrNoneTypeOrSelected) -> Self {
+    pub fn new(enforced_repositories: AllOrSelectedOrNoneType) -> Self {
         OrgsSetImmutableReleasesSettingsRequest {
             enforced_repositories,
             selected_repository_ids: None,

@@ -29,10 +29,6 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    PrivateOrPublic { Private = "private", Public = "public", }
-}
-
-crate::open_enum! {
     PublicOrPrivateOrInternal { Public = "public", Private = "private", Internal =
     "internal", }
 }

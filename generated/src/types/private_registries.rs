@@ -119,7 +119,7 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility: AllOrPrivateOrSelected2,
+    pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. You can manage the list of selected repositories using the [Update a private registry for an organization](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization) endpoint. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -177,7 +177,7 @@ impl PrivateRegistriesCreateOrgPrivateRegistryRequest {
     pub fn new(
         registry_type: PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
         url: String,
-        visibility: AllOrPrivateOrSelected2,
+        visibility: SelectedOrAllOrPrivate,
     ) -> Self {
         PrivateRegistriesCreateOrgPrivateRegistryRequest {
             registry_type,
@@ -338,7 +338,7 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryRequest {
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<AllOrPrivateOrSelected2>,
+    pub visibility: Option<SelectedOrAllOrPrivate>,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,

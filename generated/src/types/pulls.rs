@@ -51,7 +51,7 @@ pub struct PullRequest2 {
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed3,
+    pub state: OpenOrClosed2,
     pub locked: bool,
     /// The title of the pull request.
     pub title: String,
@@ -105,7 +105,7 @@ pub struct PullRequest2 {
 }
 
 crate::open_enum! {
-    #[doc = " State of this Pull Request. Either `open` or `closed`."] OpenOrClosed3 {
+    #[doc = " State of this Pull Request. Either `open` or `closed`."] OpenOrClosed2 {
     Open = "open", Closed = "closed", }
 }
 
@@ -146,7 +146,7 @@ pub struct PullsUpdateRequest {
     pub body: Option<String>,
     /// State of this Pull Request. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<OpenOrClosed2>,
+    pub state: Option<OpenOrClosed>,
     /// The name of the branch you want your changes pulled into. This should be an existing branch on the current repository. You cannot update the base branch on a pull request to point to another repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
@@ -168,7 +168,7 @@ pub struct PullsCreateReviewCommentRequest {
     pub position: Option<i64>,
     /// In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see "[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<LeftOrRight3>,
+    pub side: Option<LeftOrRight>,
     /// **Required unless using `subject_type:file`**. The line of the blob in the pull request diff that the comment applies to. For a multi-line comment, the last line of the range that your comment applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
@@ -184,12 +184,6 @@ pub struct PullsCreateReviewCommentRequest {
     /// The level at which the comment is targeted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<LineOrFile>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see \"[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)\" in the GitHub Help documentation."]
-    LeftOrRight3 { Left = "LEFT", Right = "RIGHT", }
 }
 
 crate::open_enum! {
@@ -276,7 +270,7 @@ pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     pub message: String,
     pub uuid: String,
     pub merge_method: PullRequestMergeAsyncResultDetailsVariant0MergeMethod,
-    pub merge_action: DefaultTypeOrMergeQueueOrDirectMerge,
+    pub merge_action: DefaultTypeOrDirectMergeOrMergeQueue,
     /// SHA that the pull request head must match for the enqueued merge to proceed.
     pub expected_head_sha: String,
 }
@@ -284,11 +278,6 @@ pub struct PullRequestMergeAsyncResultDetailsVariant0 {
 crate::open_enum! {
     PullRequestMergeAsyncResultDetailsVariant0MergeMethod { Default = "default", Merge =
     "merge", Squash = "squash", Rebase = "rebase", }
-}
-
-crate::open_enum! {
-    DefaultTypeOrMergeQueueOrDirectMerge { Default = "default", MergeQueue =
-    "merge_queue", DirectMerge = "direct_merge", }
 }
 
 /// When the pull request cannot be merged
@@ -523,7 +512,7 @@ pub struct PullRequestStackMinimalBase {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestStackMinimalPullRequestsItem {
     pub number: i64,
-    pub state: OpenOrClosed2,
+    pub state: OpenOrClosed,
     pub draft: bool,
     pub merged_at: Option<String>,
     pub head: PullRequestStackMinimalPullRequestsItemHead,
@@ -564,7 +553,7 @@ pub struct PullRequestStackPullRequest {
     pub base: PullRequestMinimalHead,
     pub node_id: String,
     pub title: String,
-    pub state: OpenOrClosed2,
+    pub state: OpenOrClosed,
     pub merged_at: Option<String>,
     pub draft: bool,
     pub html_url: String,
@@ -600,14 +589,8 @@ pub struct PullsCreateError422ErrorsItem {
 pub enum PullsCreateError422ErrorsItemValue {
     String(Option<String>),
     Integer(Option<i64>),
-    Array(Option<Vec<IssuesCreateRequestTitle>>),
+    Array(Option<Vec<StringOrInteger2>>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct PullsAddRequest {
-    /// An ordered list of pull request numbers to append to the stack, from the current top upward.
-    pub pull_requests: Vec<i64>,
 }
 

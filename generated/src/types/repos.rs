@@ -27,7 +27,7 @@ pub struct ReposCreateInOrgRequest {
     pub private: Option<bool>,
     /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<PublicOrPrivate>,
+    pub visibility: Option<PrivateOrPublic>,
     /// Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
@@ -218,19 +218,12 @@ pub struct RepositoryRulesetLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<RepositoryRulesetLinksSelf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html: Option<RepositoryRulesetLinksHtml>,
+    pub html: Option<RepositoryRulesetLinksSelf>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryRulesetLinksSelf {
     /// The URL of the ruleset
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub href: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct RepositoryRulesetLinksHtml {
-    /// The html URL of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
@@ -1174,7 +1167,7 @@ pub struct ReposCreateOrgRulesetRequest {
     pub name: String,
     /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<ReposCreateOrgRulesetRequestTarget>,
+    pub target: Option<RepositoryRulesetTarget>,
     /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     pub enforcement: RepositoryRuleEnforcement,
     /// The actors that can bypass the rules in this ruleset
@@ -1202,11 +1195,6 @@ impl ReposCreateOrgRulesetRequest {
             rules: None,
         }
     }
-}
-
-crate::open_enum! {
-    #[doc = " The target of the ruleset"] ReposCreateOrgRulesetRequestTarget { Branch =
-    "branch", Tag = "tag", Push = "push", Repository = "repository", }
 }
 
 /// A repository rule.
@@ -1328,16 +1316,10 @@ pub struct RuleSuite {
     pub result: Option<PassOrFailOrBypass>,
     /// The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation_result: Option<PassOrFailOrBypass2>,
+    pub evaluation_result: Option<PassOrFailOrBypass>,
     /// Details on the evaluated rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_evaluations: Option<Vec<RuleSuiteRuleEvaluationsItem>>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run."]
-    PassOrFailOrBypass2 { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -1424,7 +1406,7 @@ pub struct ReposUpdateRequest {
     pub private: Option<bool>,
     /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<PublicOrPrivate>,
+    pub visibility: Option<PrivateOrPublic>,
     /// Specify which security and analysis features to enable or disable for the repository.
     ///
     /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
@@ -1618,16 +1600,9 @@ pub struct Activity {
     pub timestamp: Option<String>,
     /// The type of the activity that was performed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activity_type: Option<ActivityActivityType>,
+    pub activity_type: Option<ReposListActivitiesActivityType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<SimpleUser>,
-}
-
-crate::open_enum! {
-    #[doc = " The type of the activity that was performed."] ActivityActivityType { Push
-    = "push", ForcePush = "force_push", BranchDeletion = "branch_deletion",
-    BranchCreation = "branch_creation", PrMerge = "pr_merge", MergeQueueMerge =
-    "merge_queue_merge", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1635,13 +1610,6 @@ pub struct ReposCreateAttestationRequest {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     pub bundle: OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct ReposCreateAttestationResponse {
-    /// The ID of the attestation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
 }
 
 /// An autolink reference.
@@ -1728,10 +1696,10 @@ pub struct BranchProtection {
     pub required_signatures: Option<BranchProtectionRequiredSignatures>,
     /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_branch: Option<BranchProtectionLockBranch>,
+    pub lock_branch: Option<BranchProtectionRequiredLinearHistory>,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_fork_syncing: Option<BranchProtectionLockBranch>,
+    pub allow_fork_syncing: Option<BranchProtectionRequiredLinearHistory>,
 }
 
 /// Protected Branch Required Status Check
@@ -1979,13 +1947,6 @@ pub struct BranchProtectionRequiredSignatures {
     pub enabled: bool,
 }
 
-/// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct BranchProtectionLockBranch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
 /// Branch With Protection
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchWithProtection {
@@ -2158,10 +2119,10 @@ pub struct ProtectedBranch {
     pub block_creations: Option<ProtectedBranchRequiredLinearHistory>,
     /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_branch: Option<ProtectedBranchLockBranch>,
+    pub lock_branch: Option<ProtectedBranchRequiredConversationResolution>,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_fork_syncing: Option<ProtectedBranchLockBranch>,
+    pub allow_fork_syncing: Option<ProtectedBranchRequiredConversationResolution>,
 }
 
 /// Status Check Policy
@@ -2231,39 +2192,6 @@ pub struct ProtectedBranchRequiredLinearHistory {
 pub struct ProtectedBranchRequiredConversationResolution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-}
-
-/// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct ProtectedBranchLockBranch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposUpdatePullRequestReviewProtectionRequest {
-    /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restrictions: Option<
-        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
-    >,
-    /// Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismiss_stale_reviews: Option<bool>,
-    /// Blocks merging pull requests until [code owners](https://docs.github.com/articles/about-code-owners/) have reviewed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub require_code_owner_reviews: Option<bool>,
-    /// Specifies the number of reviewers required to approve pull requests. Use a number between 1 and 6 or 0 to not require reviewers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_approving_review_count: Option<i64>,
-    /// Whether the most recent push must be approved by someone other than the person who pushed it. Default: `false`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub require_last_push_approval: Option<bool>,
-    /// Allow specific users, teams, or apps to bypass pull request requirements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_pull_request_allowances: Option<
-        ReposUpdateBranchProtectionRequestRequiredPullRequestReviewsDismissalRestrictions,
-    >,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2406,13 +2334,6 @@ pub struct CollaboratorPermissions {
     pub admin: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposAddCollaboratorRequest {
-    /// The permission to grant the collaborator. **Only valid on organization-owned repositories.** We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<String>,
-}
-
 /// Repository invitations let you manage who you collaborate with.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RepositoryInvitation {
@@ -2423,7 +2344,7 @@ pub struct RepositoryInvitation {
     pub invitee: Option<SimpleUser>,
     pub inviter: Option<SimpleUser>,
     /// The permission associated with the invitation.
-    pub permissions: RepositoryInvitationPermissions,
+    pub permissions: OrganizationRoleBaseRole,
     pub created_at: String,
     /// Whether or not the invitation has expired
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2432,12 +2353,6 @@ pub struct RepositoryInvitation {
     pub url: String,
     pub html_url: String,
     pub node_id: String,
-}
-
-crate::open_enum! {
-    #[doc = " The permission associated with the invitation."]
-    RepositoryInvitationPermissions { Read = "read", Write = "write", Admin = "admin",
-    Triage = "triage", Maintain = "maintain", }
 }
 
 /// Repository Collaborator Permission
@@ -2452,14 +2367,8 @@ pub struct RepositoryCollaboratorPermission {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct BranchShort {
     pub name: String,
-    pub commit: BranchShortCommit,
+    pub commit: ShortBranchCommit,
     pub protected: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct BranchShortCommit {
-    pub sha: String,
-    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -2744,17 +2653,6 @@ pub struct ReposCreateOrUpdateFileContentsRequest {
     pub author: Option<ReposCreateOrUpdateFileContentsRequestCommitter>,
 }
 
-/// The person that committed the file. Default: the authenticated user.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct ReposCreateOrUpdateFileContentsRequestCommitter {
-    /// The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
-    pub name: String,
-    /// The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
-    pub email: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-}
-
 /// File Commit
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FileCommit {
@@ -2950,7 +2848,7 @@ pub struct ReposCreateDeploymentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_contexts: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<ReposCreateDeploymentRequestPayload>,
+    pub payload: Option<DeploymentPayload>,
     /// Name for the target deployment environment (e.g., `production`, `staging`, `qa`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
@@ -2967,15 +2865,6 @@ pub struct ReposCreateDeploymentRequest {
     /// Specifies if the given environment is one that end-users directly interact with. Default: `true` when `environment` is `production` and `false` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum ReposCreateDeploymentRequestPayload {
-    Object(serde_json::Value),
-    String(String),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 /// The status of a deployment.
@@ -3418,14 +3307,7 @@ pub struct CheckImmutableReleases {
 pub struct ReposUpdateInvitationRequest {
     /// The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<ReposUpdateInvitationRequestPermissions>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`."]
-    ReposUpdateInvitationRequestPermissions { Read = "read", Write = "write", Maintain =
-    "maintain", Triage = "triage", Admin = "admin", }
+    pub permissions: Option<OrganizationRoleBaseRole>,
 }
 
 /// An SSH key granting access to a single repository.
@@ -3584,15 +3466,9 @@ pub struct ReposUpdateInformationAboutPagesSiteRequest {
     pub https_enforced: Option<bool>,
     /// The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<LegacyOrWorkflow2>,
+    pub build_type: Option<LegacyOrWorkflow>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposUpdateInformationAboutPagesSiteRequestSource>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch."]
-    LegacyOrWorkflow2 { Legacy = "legacy", Workflow = "workflow", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -3640,7 +3516,7 @@ crate::open_enum! {
 pub struct ReposCreatePagesSiteRequest {
     /// The process in which the Page will be built. Possible values are `"legacy"` and `"workflow"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<LegacyOrWorkflow2>,
+    pub build_type: Option<LegacyOrWorkflow>,
     /// The source branch and directory used to publish your Pages site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReposCreatePagesSiteRequestSource>,
@@ -3653,13 +3529,7 @@ pub struct ReposCreatePagesSiteRequestSource {
     pub branch: String,
     /// The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<UnnamedOrDocs2>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`"]
-    UnnamedOrDocs2 { Empty = "/", Docs = "/docs", }
+    pub path: Option<UnnamedOrDocs>,
 }
 
 /// Page Build
@@ -3709,7 +3579,7 @@ pub struct ReposCreatePagesDeploymentRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageDeployment {
     /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
-    pub id: ProjectsCreateViewForOrgRequestSortByItemItem,
+    pub id: IntegerOrString2,
     /// The URI to monitor GitHub Pages deployment status.
     pub status_url: String,
     /// The URI to the deployed GitHub Pages.
@@ -3743,71 +3613,11 @@ pub struct PagesHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<PagesHealthCheckDomain>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alt_domain: Option<PagesHealthCheckAltDomain>,
+    pub alt_domain: Option<PagesHealthCheckDomain>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PagesHealthCheckDomain {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nameservers: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns_resolves: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_proxied: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cloudflare_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_fastly_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_old_ip_address: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_a_record: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_cname_record: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_mx_records_present: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_valid_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_apex_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub should_be_a_record: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cname_to_github_user_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cname_to_pages_dot_github_dot_com: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_cname_to_fastly: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_pointed_to_github_pages_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_non_github_pages_ip_present: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_pages_domain: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_served_by_pages: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_valid: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub responds_to_https: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforces_https: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub https_error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_https_eligible: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caa_error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PagesHealthCheckAltDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4462,7 +4272,7 @@ pub struct ReposUpdateRepoRulesetRequest {
     pub name: Option<String>,
     /// The target of the ruleset
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<BranchOrTagOrPush2>,
+    pub target: Option<BranchOrTagOrPush>,
     /// The enforcement level of the ruleset. `evaluate` allows admins to test rules before enforcing them. Admins can view insights on the Rule Insights page (`evaluate` is only available with GitHub Enterprise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<RepositoryRuleEnforcement>,
@@ -4475,11 +4285,6 @@ pub struct ReposUpdateRepoRulesetRequest {
     /// An array of rules within the ruleset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RepositoryRule>>,
-}
-
-crate::open_enum! {
-    #[doc = " The target of the ruleset"] BranchOrTagOrPush2 { Branch = "branch", Tag =
-    "tag", Push = "push", }
 }
 
 /// Commit Activity
@@ -4653,11 +4458,6 @@ pub struct ReposCreateUsingTemplateRequest {
     /// Either `true` to create a new private repository or `false` to create a new public one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
-}
-
-crate::open_enum! {
-    ReposListForAuthenticatedUserSort { Created = "created", Updated = "updated", Pushed
-    = "pushed", FullName = "full_name", }
 }
 
 crate::open_enum! {

@@ -3,10 +3,6 @@
 use super::*;
 
 crate::open_enum! {
-    DescOrAsc { Desc = "desc", Asc = "asc", }
-}
-
-crate::open_enum! {
     Indexed { Indexed = "indexed", }
 }
 
@@ -243,10 +239,6 @@ crate::open_enum! {
     OrBooleanNotSupported = "or_boolean_not_supported", NoAccessibleRepos =
     "no_accessible_repos", ServerError = "server_error", OnlyNonSemanticFieldsRequested =
     "only_non_semantic_fields_requested", ServiceUnavailable = "service_unavailable", }
-}
-
-crate::open_enum! {
-    CreatedOrUpdated2 { Created = "created", Updated = "updated", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

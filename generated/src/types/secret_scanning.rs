@@ -523,31 +523,19 @@ pub struct SecretScanningPatternOverride {
     pub bypass_rate: Option<i64>,
     /// The default push protection setting for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_setting: Option<DisabledOrEnabled>,
+    pub default_setting: Option<EnabledOrDisabled>,
     /// The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_setting: Option<NotSetOrDisabledOrEnabled>,
     /// The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setting: Option<NotSetOrDisabledOrEnabled2>,
-}
-
-crate::open_enum! {
-    #[doc = " The default push protection setting for this pattern."] DisabledOrEnabled {
-    Disabled = "disabled", Enabled = "enabled", }
+    pub setting: Option<NotSetOrDisabledOrEnabled>,
 }
 
 crate::open_enum! {
     #[doc =
     " The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise."]
     NotSetOrDisabledOrEnabled { NotSet = "not-set", Disabled = "disabled", Enabled =
-    "enabled", }
-}
-
-crate::open_enum! {
-    #[doc =
-    " The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting."]
-    NotSetOrDisabledOrEnabled2 { NotSet = "not-set", Disabled = "disabled", Enabled =
     "enabled", }
 }
 
@@ -579,7 +567,7 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequestProviderPatternSettingsIt
     pub token_type: Option<String>,
     /// Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_setting: Option<NotSetOrDisabledOrEnabled2>,
+    pub push_protection_setting: Option<NotSetOrDisabledOrEnabled>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -596,7 +584,7 @@ pub struct SecretScanningUpdateOrgPatternConfigsRequestCustomPatternSettingsItem
     pub custom_pattern_version: Option<Option<String>>,
     /// Push protection setting to set for the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_setting: Option<DisabledOrEnabled>,
+    pub push_protection_setting: Option<EnabledOrDisabled>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

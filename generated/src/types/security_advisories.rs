@@ -8,24 +8,6 @@ crate::open_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
-    String(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum SecurityAdvisoriesListGlobalAdvisoriesCwes {
-    String(String),
-    Array(Vec<String>),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
 crate::open_enum! {
     SecurityAdvisoriesListGlobalAdvisoriesSeverity { Unknown = "unknown", Low = "low",
     Medium = "medium", High = "high", Critical = "critical", }
@@ -61,9 +43,9 @@ pub struct GlobalAdvisory {
     /// A detailed description of what the advisory entails.
     pub description: Option<String>,
     /// The type of advisory.
-    pub r#type: ReviewedOrUnreviewedOrMalware,
+    pub r#type: ReviewedOrMalwareOrUnreviewed,
     /// The severity of the advisory.
-    pub severity: GlobalAdvisorySeverity,
+    pub severity: SecurityAdvisoriesListGlobalAdvisoriesSeverity,
     /// The URL of the advisory's source code.
     pub source_code_location: Option<String>,
     pub identifiers: Option<Vec<GlobalAdvisoryIdentifiersItem>>,
@@ -92,26 +74,12 @@ pub struct GlobalAdvisory {
     pub credits: Option<Vec<GlobalAdvisoryCreditsItem>>,
 }
 
-crate::open_enum! {
-    #[doc = " The type of advisory."] ReviewedOrUnreviewedOrMalware { Reviewed =
-    "reviewed", Unreviewed = "unreviewed", Malware = "malware", }
-}
-
-crate::open_enum! {
-    #[doc = " The severity of the advisory."] GlobalAdvisorySeverity { Critical =
-    "critical", High = "high", Medium = "medium", Low = "low", Unknown = "unknown", }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct GlobalAdvisoryIdentifiersItem {
     /// The type of identifier.
     pub r#type: CveOrGhsa,
     /// The identifier value.
     pub value: String,
-}
-
-crate::open_enum! {
-    #[doc = " The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
 }
 
 /// A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
@@ -186,7 +154,7 @@ pub struct RepositoryAdvisory {
     /// A detailed description of what the advisory entails.
     pub description: Option<String>,
     /// The severity of the advisory.
-    pub severity: Option<RepositoryAdvisorySeverity>,
+    pub severity: Option<DependabotAlertSecurityVulnerabilitySeverity>,
     /// The author of the advisory.
     pub author: Option<SimpleUser>,
     /// The publisher of the advisory.
@@ -220,11 +188,6 @@ pub struct RepositoryAdvisory {
     pub collaborating_teams: Option<Vec<Team>>,
     /// A temporary private fork of the advisory's repository for collaborating on a fix.
     pub private_fork: Option<SimpleRepository>,
-}
-
-crate::open_enum! {
-    #[doc = " The severity of the advisory."] RepositoryAdvisorySeverity { Critical =
-    "critical", High = "high", Medium = "medium", Low = "low", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -322,7 +285,7 @@ pub struct RepositoryAdvisoryCreate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
+    pub severity: Option<Option<DependabotAlertSecurityVulnerabilitySeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -441,7 +404,7 @@ pub struct PrivateVulnerabilityReportCreate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
+    pub severity: Option<Option<DependabotAlertSecurityVulnerabilitySeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,
@@ -492,7 +455,7 @@ pub struct RepositoryAdvisoryUpdate {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub severity: Option<Option<RepositoryAdvisorySeverity>>,
+    pub severity: Option<Option<DependabotAlertSecurityVulnerabilitySeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
     #[serde(
         default,

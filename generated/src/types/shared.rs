@@ -6,19 +6,45 @@ use super::*;
     any(
         feature = "actions",
         feature = "activity",
+        feature = "agent-tasks",
+        feature = "apps",
         feature = "campaigns",
         feature = "code-quality",
         feature = "code-scanning",
         feature = "dependabot",
         feature = "issues",
         feature = "orgs",
+        feature = "pulls",
         feature = "repos",
+        feature = "search",
         feature = "secret-scanning",
         feature = "security-advisories"
     )
 )]
 crate::open_enum! {
     AscOrDesc { Asc = "asc", Desc = "desc", }
+}
+
+#[cfg(
+    any(
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "security-advisories"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
+    String(String),
+    Array(Vec<String>),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
+#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+crate::open_enum! {
+    #[doc = " The type of identifier."] CveOrGhsa { Cve = "CVE", Ghsa = "GHSA", }
 }
 
 #[cfg(any(feature = "dependabot", feature = "security-advisories"))]
@@ -198,6 +224,15 @@ pub struct BasicError {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+
+#[cfg(any(feature = "agent-tasks", feature = "repos"))]
+/// A GitHub user
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct AgentTasksListTasksForRepoResponseTasksItemCreatorVariant0 {
+    /// The unique identifier of the user
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
 }
 
 #[cfg(
@@ -587,6 +622,16 @@ pub struct HookDeliveryResponse {
     pub payload: Option<String>,
 }
 
+#[cfg(any(feature = "apps", feature = "orgs"))]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum IntegrationInstallationRequestAccount {
+    SimpleUser(SimpleUser),
+    Enterprise(Enterprise),
+    /// A value matching none of the shapes the spec lists, kept as it arrived.
+    Other(serde_json::Value),
+}
+
 #[cfg(any(feature = "actions", feature = "apps", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
@@ -628,7 +673,7 @@ crate::open_enum! {
 pub struct Installation {
     /// The ID of the installation.
     pub id: i64,
-    pub account: Option<InstallationAccount>,
+    pub account: Option<IntegrationInstallationRequestAccount>,
     /// Describe whether all repositories have been selected or there's a selection involved
     pub repository_selection: AllOrSelected,
     pub access_tokens_url: String,
@@ -655,16 +700,6 @@ pub struct Installation {
     pub suspended_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
-}
-
-#[cfg(any(feature = "apps", feature = "orgs"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum InstallationAccount {
-    SimpleUser(SimpleUser),
-    Enterprise(Enterprise),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 #[cfg(any(feature = "apps", feature = "orgs"))]
@@ -1265,7 +1300,22 @@ pub struct CodeOfConduct {
     pub html_url: Option<String>,
 }
 
-#[cfg(any(feature = "oidc", feature = "orgs"))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "campaigns",
+        feature = "code-scanning",
+        feature = "copilot",
+        feature = "issues",
+        feature = "oidc",
+        feature = "orgs",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos",
+        feature = "security-advisories",
+        feature = "teams"
+    )
+)]
 crate::open_enum! {
     #[doc = " Whether the inclusion was defined at the organization or enterprise level"]
     OrganizationOrEnterprise { Organization = "organization", Enterprise = "enterprise",
@@ -1425,6 +1475,18 @@ pub struct SimpleRepository {
     pub trees_url: String,
     /// The API URL to list the hooks on the repository.
     pub hooks_url: String,
+}
+
+#[cfg(any(feature = "dependabot", feature = "dependency-graph"))]
+crate::open_enum! {
+    DevelopmentOrRuntime { Development = "development", Runtime = "runtime", }
+}
+
+#[cfg(any(feature = "dependabot", feature = "security-advisories"))]
+crate::open_enum! {
+    #[doc = " The severity of the vulnerability."]
+    DependabotAlertSecurityVulnerabilitySeverity { Low = "low", Medium = "medium", High =
+    "high", Critical = "critical", }
 }
 
 #[cfg(any(feature = "copilot", feature = "enterprise-teams"))]
@@ -1921,19 +1983,20 @@ pub struct IssueFieldValue {
     /// The data type of the issue field
     pub data_type: IssueFieldValueDataType,
     /// The value of the issue field
-    pub value: Option<IssueFieldValueValue>,
+    pub value: Option<StringOrNumberOrInteger>,
     /// Details about the selected option (only present for single_select fields)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_select_option: Option<IssueFieldValueSingleSelectOption>,
     /// Details about the selected options
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multi_select_options: Option<Vec<IssueFieldValueMultiSelectOptionsItem>>,
+    pub multi_select_options: Option<Vec<IssueFieldValueSingleSelectOption>>,
 }
 
 #[cfg(
     any(
         feature = "activity",
         feature = "issues",
+        feature = "orgs",
         feature = "projects",
         feature = "search"
     )
@@ -1955,7 +2018,7 @@ crate::open_enum! {
 /// The value of the issue field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
-pub enum IssueFieldValueValue {
+pub enum StringOrNumberOrInteger {
     String(String),
     Number(f64),
     Integer(i64),
@@ -1974,24 +2037,6 @@ pub enum IssueFieldValueValue {
 /// Details about the selected option (only present for single_select fields)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct IssueFieldValueSingleSelectOption {
-    /// Unique identifier for the option.
-    pub id: i64,
-    /// The name of the option
-    pub name: String,
-    /// The color of the option
-    pub color: String,
-}
-
-#[cfg(
-    any(
-        feature = "activity",
-        feature = "issues",
-        feature = "projects",
-        feature = "search"
-    )
-)]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct IssueFieldValueMultiSelectOptionsItem {
     /// Unique identifier for the option.
     pub id: i64,
     /// The name of the option
@@ -2032,16 +2077,17 @@ pub struct PullRequestMinimalHeadRepo {
 }
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
+/// Link
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequestReviewEventReviewLinks {
-    pub html: PullRequestReviewEventReviewLinksHtml,
-    pub pull_request: PullRequestReviewEventReviewLinksHtml,
+pub struct PullRequestReviewCommentEventCommentLinksHtml {
+    pub href: String,
 }
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequestReviewEventReviewLinksHtml {
-    pub href: String,
+pub struct PullRequestReviewEventReviewLinks {
+    pub html: PullRequestReviewCommentEventCommentLinksHtml,
+    pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
 }
 
 #[cfg(any(feature = "activity", feature = "repos"))]
@@ -2167,11 +2213,6 @@ crate::open_enum! {
     OpenOrClosedOrAll { Open = "open", Closed = "closed", All = "all", }
 }
 
-#[cfg(any(feature = "apps", feature = "issues", feature = "pulls", feature = "repos"))]
-crate::open_enum! {
-    AscOrDesc3 { Asc = "asc", Desc = "desc", }
-}
-
 #[cfg(
     any(
         feature = "activity",
@@ -2179,6 +2220,7 @@ crate::open_enum! {
         feature = "code-scanning",
         feature = "issues",
         feature = "pulls",
+        feature = "search",
         feature = "secret-scanning"
     )
 )]
@@ -2626,11 +2668,26 @@ pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationRequest
     pub selected_repository_ids: Vec<i64>,
 }
 
-#[cfg(any(feature = "actions", feature = "copilot"))]
+#[cfg(any(feature = "actions", feature = "copilot", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
     " The policy that controls whether self-hosted runners can be used by repositories in the organization"]
     AllOrSelectedOrNoneType { All = "all", Selected = "selected", None = "none", }
+}
+
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "private-registries"
+    )
+)]
+crate::open_enum! {
+    #[doc =
+    " Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
+    SelectedOrAllOrPrivate { Selected = "selected", All = "all", Private = "private", }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]
@@ -2686,25 +2743,10 @@ pub struct ActionsPublicKey {
     pub created_at: Option<String>,
 }
 
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "agents",
-        feature = "codespaces",
-        feature = "dependabot",
-        feature = "private-registries"
-    )
-)]
-crate::open_enum! {
-    #[doc =
-    " Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
-    AllOrPrivateOrSelected2 { All = "all", Private = "private", Selected = "selected", }
-}
-
 #[cfg(any(feature = "actions", feature = "codespaces"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum ActionsCreateOrUpdateOrgSecretRequestSelectedRepositoryIdsItem {
+pub enum IntegerOrString {
     Integer(i64),
     String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -2759,7 +2801,7 @@ pub struct ActionsCreateOrgVariableRequest {
     /// The value of the variable.
     pub value: String,
     /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    pub visibility: AllOrPrivateOrSelected2,
+    pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -2767,11 +2809,7 @@ pub struct ActionsCreateOrgVariableRequest {
 #[cfg(any(feature = "actions", feature = "agents"))]
 impl ActionsCreateOrgVariableRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(
-        name: String,
-        value: String,
-        visibility: AllOrPrivateOrSelected2,
-    ) -> Self {
+    pub fn new(name: String, value: String, visibility: SelectedOrAllOrPrivate) -> Self {
         ActionsCreateOrgVariableRequest {
             name,
             value,
@@ -2792,7 +2830,7 @@ pub struct ActionsUpdateOrgVariableRequest {
     pub value: Option<String>,
     /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<AllOrPrivateOrSelected2>,
+    pub visibility: Option<SelectedOrAllOrPrivate>,
     /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -2937,7 +2975,7 @@ pub struct Team {
     pub repositories_url: String,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<EnterpriseOrOrganization>,
+    pub r#type: Option<OrganizationOrEnterprise>,
     /// How the team's access to the repository was granted. This property is only
     /// present when the team is returned in a repository context, such as
     /// `GET /repos/{owner}/{repo}/teams`.
@@ -2974,26 +3012,6 @@ pub struct TeamPermissions {
     pub push: bool,
     pub maintain: bool,
     pub admin: bool,
-}
-
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "campaigns",
-        feature = "code-scanning",
-        feature = "copilot",
-        feature = "issues",
-        feature = "orgs",
-        feature = "projects",
-        feature = "pulls",
-        feature = "repos",
-        feature = "security-advisories",
-        feature = "teams"
-    )
-)]
-crate::open_enum! {
-    #[doc = " The ownership type of the team"] EnterpriseOrOrganization { Enterprise =
-    "enterprise", Organization = "organization", }
 }
 
 #[cfg(
@@ -3063,7 +3081,7 @@ pub struct TeamSimple {
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<EnterpriseOrOrganization>,
+    pub r#type: Option<OrganizationOrEnterprise>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
@@ -3072,9 +3090,21 @@ pub struct TeamSimple {
     pub enterprise_id: Option<i64>,
 }
 
+#[cfg(any(feature = "codespaces", feature = "copilot"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct CodespacesSetCodespacesAccessUsersRequest {
+    /// The usernames of the organization members and outside collaborators whose codespaces should be billed to the organization.
+    pub selected_usernames: Vec<String>,
+}
+
 #[cfg(any(feature = "copilot-spaces", feature = "repos"))]
 crate::open_enum! {
     #[doc = " The collaborator actor type."] Team2 { Team = "Team", }
+}
+
+#[cfg(any(feature = "packages", feature = "repos", feature = "users"))]
+crate::open_enum! {
+    PrivateOrPublic { Private = "private", Public = "public", }
 }
 
 #[cfg(any(feature = "orgs", feature = "teams"))]
@@ -3113,6 +3143,13 @@ crate::open_enum! {
     ActiveOrPending { Active = "active", Pending = "pending", }
 }
 
+#[cfg(any(feature = "orgs", feature = "repos"))]
+crate::open_enum! {
+    #[doc = " The system role from which this role inherits permissions."]
+    OrganizationRoleBaseRole { Read = "read", Triage = "triage", Write = "write",
+    Maintain = "maintain", Admin = "admin", }
+}
+
 #[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OrgsRemoveOutsideCollaboratorError422 {
@@ -3120,12 +3157,6 @@ pub struct OrgsRemoveOutsideCollaboratorError422 {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
-}
-
-#[cfg(any(feature = "issues", feature = "projects", feature = "pulls"))]
-crate::open_enum! {
-    #[doc = " The current state of the project."] OpenOrClosed2 { Open = "open", Closed =
-    "closed", }
 }
 
 #[cfg(
@@ -3346,23 +3377,26 @@ pub struct PullRequestStackBase {
     pub sha: String,
 }
 
-#[cfg(any(feature = "actions", feature = "projects", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg(any(feature = "issues", feature = "projects"))]
+/// The new value for the field:
+/// - For text, number, and date fields, provide the new value directly.
+/// - For single select and iteration fields, provide the ID of the option or iteration.
+/// - To clear the field, set this to null.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum ProjectsCreateViewForOrgRequestSortByItemItem {
-    Integer(i64),
+pub enum StringOrNumber {
     String(String),
+    Number(f64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
 
-#[cfg(any(feature = "orgs", feature = "repos"))]
-/// Default value of the property
+#[cfg(any(feature = "actions", feature = "projects", feature = "repos"))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum CustomPropertyDefaultValue {
+pub enum IntegerOrString2 {
+    Integer(i64),
     String(String),
-    Array(Vec<String>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -3374,13 +3408,7 @@ pub struct CustomPropertyValue {
     /// The name of the property
     pub property_name: String,
     /// The value assigned to the property
-    pub value: Option<CustomPropertyDefaultValue>,
-}
-
-#[cfg(any(feature = "repos", feature = "users"))]
-crate::open_enum! {
-    #[doc = " The visibility of the repository."] PublicOrPrivate { Public = "public",
-    Private = "private", }
+    pub value: Option<SecurityAdvisoriesListGlobalAdvisoriesAffects>,
 }
 
 #[cfg(any(feature = "codespaces", feature = "repos", feature = "security-advisories"))]
@@ -3616,6 +3644,14 @@ pub struct RulesetVersionWithState {
     pub state: serde_json::Value,
 }
 
+#[cfg(any(feature = "repos", feature = "teams"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct TeamsAddOrUpdateRepoPermissionsInOrgRequest {
+    /// The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+}
+
 #[cfg(any(feature = "code-scanning", feature = "orgs"))]
 crate::open_enum! {
     #[doc =
@@ -3630,6 +3666,13 @@ crate::open_enum! {
     #[doc = " The phase of the lifecycle that the job is currently in."] JobStatus {
     Queued = "queued", InProgress = "in_progress", Completed = "completed", Waiting =
     "waiting", Requested = "requested", Pending = "pending", }
+}
+
+#[cfg(any(feature = "actions", feature = "checks"))]
+crate::open_enum! {
+    #[doc = " The outcome of the job."] JobConclusion { Success = "success", Failure =
+    "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped = "skipped",
+    TimedOut = "timed_out", ActionRequired = "action_required", }
 }
 
 #[cfg(any(feature = "actions", feature = "checks"))]
@@ -3771,7 +3814,7 @@ pub struct Deployment {
 }
 
 #[cfg(any(feature = "actions", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DeploymentPayload {
     Object(serde_json::Value),
@@ -3962,6 +4005,11 @@ crate::open_enum! {
     }
 }
 
+#[cfg(any(feature = "code-quality", feature = "dependabot"))]
+crate::open_enum! {
+    OpenOrDismissed { Open = "open", Dismissed = "dismissed", }
+}
+
 #[cfg(any(feature = "code-quality", feature = "code-scanning"))]
 crate::open_enum! {
     #[doc = " Code quality setup has been configured or not."] ConfiguredOrNotConfigured
@@ -4033,6 +4081,18 @@ pub struct ContentDirectoryItemLinks {
     pub html: Option<String>,
     #[serde(rename = "self")]
     pub self_: String,
+}
+
+#[cfg(any(feature = "git", feature = "repos"))]
+/// The person that committed the file. Default: the authenticated user.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct ReposCreateOrUpdateFileContentsRequestCommitter {
+    /// The name of the author or committer of the commit. You'll receive a `422` status code if `name` is omitted.
+    pub name: String,
+    /// The email of the author or committer of the commit. You'll receive a `422` status code if `email` is omitted.
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
 }
 
 #[cfg(any(feature = "repos", feature = "search"))]
@@ -4121,7 +4181,7 @@ pub struct GitCommitVerification {
 /// The title of the issue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum IssuesCreateRequestTitle {
+pub enum StringOrInteger2 {
     String(String),
     Integer(i64),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
@@ -4204,15 +4264,9 @@ pub struct PullRequestReviewComment {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewCommentLinks {
     #[serde(rename = "self")]
-    pub self_: PullRequestReviewCommentLinksSelf,
-    pub html: PullRequestReviewCommentLinksSelf,
-    pub pull_request: PullRequestReviewCommentLinksSelf,
-}
-
-#[cfg(any(feature = "issues", feature = "pulls"))]
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct PullRequestReviewCommentLinksSelf {
-    pub href: String,
+    pub self_: PullRequestReviewCommentEventCommentLinksHtml,
+    pub html: PullRequestReviewCommentEventCommentLinksHtml,
+    pub pull_request: PullRequestReviewCommentEventCommentLinksHtml,
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]

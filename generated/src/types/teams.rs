@@ -79,7 +79,7 @@ pub struct TeamFull {
     pub description: Option<String>,
     /// The level of privacy this team should have
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<ClosedOrSecret>,
+    pub privacy: Option<SecretOrClosed>,
     /// The notification setting the team has set
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_setting: Option<EnterpriseTeamNotificationSetting>,
@@ -100,18 +100,13 @@ pub struct TeamFull {
     pub ldap_dn: Option<String>,
     /// The ownership type of the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<EnterpriseOrOrganization>,
+    pub r#type: Option<OrganizationOrEnterprise>,
     /// Unique identifier of the organization to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<i64>,
     /// Unique identifier of the enterprise to which this team belongs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
-}
-
-crate::open_enum! {
-    #[doc = " The level of privacy this team should have"] ClosedOrSecret { Closed =
-    "closed", Secret = "secret", }
 }
 
 /// Team Organization
@@ -308,12 +303,7 @@ crate::open_enum! {
 pub struct TeamsAddOrUpdateMembershipForUserInOrgRequest {
     /// The role that this user should have in the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<MemberOrMaintainer3>,
-}
-
-crate::open_enum! {
-    #[doc = " The role that this user should have in the team."] MemberOrMaintainer3 {
-    Member = "member", Maintainer = "maintainer", }
+    pub role: Option<MemberOrMaintainer>,
 }
 
 /// A team's access to a repository.
@@ -446,13 +436,6 @@ pub struct TeamRepository {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct TeamsAddOrUpdateRepoPermissionsInOrgRequest {
-    /// The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct TeamsUpdateLegacyRequest {
     /// The name of the team.
     pub name: String,
@@ -495,12 +478,6 @@ pub struct TeamsUpdateLegacyRequest {
 pub struct TeamsAddOrUpdateRepoPermissionsLegacyRequest {
     /// The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<PullOrPushOrAdmin2>,
-}
-
-crate::open_enum! {
-    #[doc =
-    " The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository."]
-    PullOrPushOrAdmin2 { Pull = "pull", Push = "push", Admin = "admin", }
+    pub permission: Option<PullOrPushOrAdmin>,
 }
 

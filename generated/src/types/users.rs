@@ -106,11 +106,11 @@ pub struct UsersUpdateAuthenticatedRequest {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
     /// Denotes whether an email is publicly visible.
-    pub visibility: PublicOrPrivate,
+    pub visibility: PrivateOrPublic,
 }
 impl UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: PublicOrPrivate) -> Self {
+    pub fn new(visibility: PrivateOrPublic) -> Self {
         UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
             visibility,
         }
@@ -253,15 +253,6 @@ pub struct SshSigningKey {
     pub id: i64,
     pub title: String,
     pub created_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct UsersCreateSshSigningKeyForAuthenticatedUserRequest {
-    /// A descriptive name for the new key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// The public SSH key to add to your GitHub account. For more information, see "[Checking for existing SSH keys](https://docs.github.com/authentication/connecting-to-github-with-ssh/checking-for-existing-ssh-keys)."
-    pub key: String,
 }
 
 crate::open_enum! {
