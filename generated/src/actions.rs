@@ -8751,7 +8751,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
     ) -> Result<Response<crate::types::Workflow>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow",
@@ -8794,7 +8794,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
     ) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/disable-workflow",
@@ -8839,7 +8839,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
         body: &crate::types::ActionsCreateWorkflowDispatchRequest,
     ) -> Result<Response<ActionsCreateWorkflowDispatchResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -8888,7 +8888,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
     ) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/enable-workflow",
@@ -8935,7 +8935,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Result<Response<crate::types::ActionsListWorkflowRunsForRepoResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -9001,7 +9001,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
         query: &ActionsListWorkflowRunsQuery,
     ) -> crate::pagination::Pages<crate::types::WorkflowRun> {
         let mut query = query.clone();
@@ -9079,7 +9079,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        workflow_id: crate::types::IntegerOrString2,
+        workflow_id: crate::types::IntegerOrString,
     ) -> Result<Response<crate::types::WorkflowUsage>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-usage",

@@ -8094,7 +8094,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: crate::types::IntegerOrString2,
+        pages_deployment_id: crate::types::IntegerOrString,
     ) -> Result<Response<crate::types::PagesDeploymentStatus>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pages-deployment",
@@ -8139,7 +8139,7 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-        pages_deployment_id: crate::types::IntegerOrString2,
+        pages_deployment_id: crate::types::IntegerOrString,
     ) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/cancel-pages-deployment",

@@ -5,7 +5,7 @@
 
 use github_rest::issues::{IssuesListForRepoQuery, IssuesListForRepoResponse};
 use github_rest::repos::ReposGetResponse;
-use github_rest::types::{IssuesCreateRequest, IssuesCreateRequestTitle};
+use github_rest::types::{IssuesCreateRequest, IntegerOrString};
 use serde_json::json;
 use tests::{fixture, mock_github};
 use wiremock::matchers::{method, path};
@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("repository {}: {} stars, default branch {}", repo.full_name, repo.stargazers_count, repo.default_branch);
     }
 
-    let mut new_issue = IssuesCreateRequest::new(IssuesCreateRequestTitle::String("Found a bug".into()));
+    let mut new_issue = IssuesCreateRequest::new(IntegerOrString::String("Found a bug".into()));
     new_issue.body = Some("I'm having a problem with this.".into());
     let created = client.issues().create("octocat", "Hello-World", &new_issue).await?;
     println!("created issue #{} ({}): {}", created.body.number, created.status, created.body.html_url);
@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    match client.issues().create("octocat", "locked", &IssuesCreateRequest::new(IssuesCreateRequestTitle::String(String::new()))).await {
+    match client.issues().create("octocat", "locked", &IssuesCreateRequest::new(IntegerOrString::String(String::new()))).await {
         Err(e) => println!("as expected, an error: {e}"),
         Ok(r) => return Err(format!("expected a 422, got {}", r.status).into()),
     }

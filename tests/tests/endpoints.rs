@@ -1,7 +1,7 @@
 //! End-to-end calls through the generated client against a local mock GitHub.
 
 use github_rest::errors::ErrorBody;
-use github_rest::types::{IssuesCreateRequest, IssuesCreateRequestTitle};
+use github_rest::types::{IssuesCreateRequest, IntegerOrString};
 use github_rest::Error;
 use serde_json::json;
 use tests::{fixture, mock_github};
@@ -38,7 +38,7 @@ async fn create_issue_sends_the_body_and_decodes_201() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut body = IssuesCreateRequest::new(IssuesCreateRequestTitle::String("Found a bug".into()));
+    let mut body = IssuesCreateRequest::new(IntegerOrString::String("Found a bug".into()));
     body.body = Some("It breaks".into());
     body.labels = Some(vec![github_rest::types::IssuesCreateRequestLabelsItem::String("bug".into())]);
     let resp = client.issues().create("octocat", "Hello-World", &body).await.expect("issue decodes");
@@ -86,7 +86,7 @@ async fn validation_failure_is_a_typed_api_error_with_field_errors() {
         "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue"
     });
     Mock::given(method("POST")).and(path("/repos/o/r/issues")).respond_with(ResponseTemplate::new(422).set_body_json(body)).mount(&server).await;
-    let req = IssuesCreateRequest::new(IssuesCreateRequestTitle::String(String::new()));
+    let req = IssuesCreateRequest::new(IntegerOrString::String(String::new()));
     let err = client.issues().create("o", "r", &req).await.expect_err("422 is an error");
     let api = err.api().expect("an API error");
     assert_eq!(api.status, 422);

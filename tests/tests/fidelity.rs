@@ -1,7 +1,7 @@
 //! Requests can say everything the API accepts, and responses keep what GitHub sends: explicit null, empty arrays,
 //! optional bodies, unknown enum values, alternate media types, text and binary bodies, the uploads host, 3xx.
 
-use github_rest::types::{Issue, IssuesUpdateRequest, OpenOrClosed, StringOrInteger2};
+use github_rest::types::{Issue, IssuesUpdateRequest, OpenOrClosed, IntegerOrString};
 use github_rest::Client;
 use serde_json::json;
 use tests::{fixture, mock_github};
@@ -20,7 +20,7 @@ async fn optional_nullable_fields_have_three_states_and_arrays_can_be_sent_empty
         .mount(&server)
         .await;
     let body = IssuesUpdateRequest {
-        title: Some(Some(StringOrInteger2::String("New title".into()))),
+        title: Some(Some(IntegerOrString::String("New title".into()))),
         milestone: Some(None),
         labels: Some(vec![]),
         ..Default::default()

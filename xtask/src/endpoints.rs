@@ -88,6 +88,26 @@ pub fn auth_kind(path: &str, description: &str) -> &'static str {
 }
 
 impl Operation {
+    /// Applies a type merge to every type the operation names.
+    pub fn remap(&mut self, map: &[usize]) {
+        use crate::types::remap;
+        for p in &mut self.params {
+            p.ty = remap(&p.ty, map);
+        }
+        if let Some(Body::Json { ty, .. }) = &mut self.body {
+            *ty = remap(ty, map);
+        }
+        for r in &mut self.responses {
+            r.ty = r.ty.as_ref().map(|t| remap(t, map));
+            for (_, t) in &mut r.alternates {
+                *t = remap(t, map);
+            }
+        }
+        if let Some(p) = &mut self.pagination {
+            p.item = remap(&p.item, map);
+        }
+    }
+
     pub fn pascal(&self) -> String {
         format!("{}-{}", self.tag, self.fn_name).to_upper_camel_case()
     }
@@ -106,6 +126,19 @@ pub struct ErrorTable {
 }
 
 impl ErrorTable {
+    /// Applies a type merge: entries that became equal share one slot.
+    pub fn remap(&mut self, map: &[usize], ops: &mut [Operation]) {
+        let old = std::mem::take(&mut self.entries);
+        let slots: Vec<usize> = old.iter().map(|t| self.slot(&crate::types::remap(t, map))).collect();
+        for op in ops {
+            for r in &mut op.responses {
+                if let Some(s) = r.error_slot {
+                    r.error_slot = Some(slots[s]);
+                }
+            }
+        }
+    }
+
     fn slot(&mut self, t: &RType) -> usize {
         match self.entries.iter().position(|e| e == t) {
             Some(i) => i,

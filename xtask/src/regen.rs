@@ -39,7 +39,12 @@ pub fn generate(root: &Path, target: &str) -> Result<Generated> {
     }
     let mut ts = crate::types::TypeSpace::new(&spec.json);
     let mut errors = crate::endpoints::ErrorTable::default();
-    let ops = crate::endpoints::collect(&spec.json, &mut ts, &mut errors)?;
+    let mut ops = crate::endpoints::collect(&spec.json, &mut ts, &mut errors)?;
+    let map = ts.merge_identical();
+    for op in &mut ops {
+        op.remap(&map);
+    }
+    errors.remap(&map, &mut ops);
     ts.break_cycles();
     let manifest = crate::manifest::build(&spec, &ts, &ops, &patches, &passes);
     let files = crate::split::files(&spec, &ts, &ops, &errors, manifest)?;

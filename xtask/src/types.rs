@@ -209,6 +209,14 @@ impl<'a> TypeSpace<'a> {
             let mut shape = s.clone();
             if let Some(m) = shape.as_object_mut() {
                 m.remove("nullable");
+                // Nor does the order of a union of plain types, whose JSON forms never overlap.
+                for key in ["oneOf", "anyOf"] {
+                    if let Some(Value::Array(members)) = m.get_mut(key) {
+                        if members.iter().all(|x| x.get("properties").is_none() && x.get("$ref").is_none() && x.get("enum").is_none()) {
+                            members.sort_by_key(|x| x.to_string());
+                        }
+                    }
+                }
                 // The order of enum values does not change the type either.
                 if let Some(Value::Array(values)) = m.get_mut("enum") {
                     values.retain(|v| !v.is_null());
@@ -400,6 +408,66 @@ impl<'a> TypeSpace<'a> {
                 }
             }
         }
+    }
+
+    /// Merges types that came out identical under one base name (`IntegerOrString`, `IntegerOrString2`) — shapes the
+    /// JSON-level deduplication could not see as equal — and returns the old → kept id map for the caller to apply.
+    pub fn merge_identical(&mut self) -> Vec<usize> {
+        let n = self.defs.len();
+        let mut map: Vec<usize> = (0..n).collect();
+        loop {
+            let mut seen: HashMap<(String, String), usize> = HashMap::new();
+            let mut changed = false;
+            for id in 0..n {
+                if map[id] != id {
+                    continue;
+                }
+                let base = self.defs[id].name.trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+                let sig = format!("{:?}", remap_kind(&self.defs[id].kind, &map, false));
+                match seen.get(&(base.clone(), sig.clone())) {
+                    Some(&keep) => {
+                        map[id] = keep;
+                        changed = true;
+                    }
+                    None => {
+                        seen.insert((base, sig), id);
+                    }
+                }
+            }
+            // Follow chains so every id points at a kept one.
+            for id in 0..n {
+                let mut t = map[id];
+                while map[t] != t {
+                    t = map[t];
+                }
+                map[id] = t;
+            }
+            if !changed {
+                break;
+            }
+        }
+        for id in 0..n {
+            let k = remap_kind(&self.defs[id].kind, &map, true);
+            self.defs[id].kind = k;
+        }
+        for id in 0..n {
+            let keep = map[id];
+            if keep != id {
+                let (request, response, features, core) = {
+                    let d = &self.defs[id];
+                    (d.request, d.response, d.features.clone(), d.core)
+                };
+                let k = &mut self.defs[keep];
+                k.request |= request;
+                k.response |= response;
+                k.core |= core;
+                k.features.extend(features);
+                // The merged-away type is no longer emitted.
+                self.defs[id].features.clear();
+                self.defs[id].core = false;
+            }
+        }
+        map
     }
 
     /// Boxes fields that would make a type contain itself.
@@ -620,6 +688,26 @@ pub fn cfg_attr(d: &TypeDef) -> Option<TokenStream> {
     Some(if d.features.len() == 1 { quote!(#[cfg(feature = #(#fs)*)]) } else { quote!(#[cfg(any(#(feature = #fs),*))]) })
 }
 
+pub fn remap(t: &RType, map: &[usize]) -> RType {
+    match t {
+        RType::Named(id) => RType::Named(map[*id]),
+        RType::Vec(t) => RType::Vec(Box::new(remap(t, map))),
+        RType::Map(t) => RType::Map(Box::new(remap(t, map))),
+        RType::Option(t) => RType::Option(Box::new(remap(t, map))),
+        o => o.clone(),
+    }
+}
+
+fn remap_kind(k: &DefKind, map: &[usize], keep_docs: bool) -> DefKind {
+    match k {
+        DefKind::Struct(fields) => DefKind::Struct(
+            fields.iter().map(|f| Field { ty: remap(&f.ty, map), doc: if keep_docs { f.doc.clone() } else { None }, ..f.clone() }).collect(),
+        ),
+        DefKind::Untagged(v) => DefKind::Untagged(v.iter().map(|(n, t, b)| (n.clone(), remap(t, map), *b)).collect()),
+        o => o.clone(),
+    }
+}
+
 fn children(k: &DefKind) -> Vec<RType> {
     match k {
         DefKind::Struct(f) => f.iter().map(|f| f.ty.clone()).collect(),
@@ -690,7 +778,10 @@ fn enum_name(s: &Value) -> Option<String> {
                 _ => None,
             })
             .collect();
-        return types.filter(|t| !t.is_empty() && t.len() <= 3).map(|t| t.join("Or"));
+        return types.filter(|t| !t.is_empty() && t.len() <= 3).map(|mut t| {
+            t.sort();
+            t.join("Or")
+        });
     }
     let values: Vec<&str> = s.get("enum")?.as_array()?.iter().filter_map(Value::as_str).collect();
     if values.is_empty() || values.len() > 3 {

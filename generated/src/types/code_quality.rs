@@ -125,7 +125,7 @@ pub struct CodeQualitySetupUpdate {
     pub state: Option<ConfiguredOrNotConfigured>,
     /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeled2>,
+    pub runner_type: Option<StandardOrLabeled>,
     /// Runner label to be used if the runner type is labeled.
     #[serde(
         default,
@@ -138,18 +138,13 @@ pub struct CodeQualitySetupUpdate {
     pub languages: Option<Vec<CodeQualitySetupUpdateLanguagesItem>>,
     /// Whether AI findings run for Code Quality on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ai_findings_option: Option<DisabledOrOnPush2>,
+    pub ai_findings_option: Option<DisabledOrOnPush>,
 }
 
 crate::open_enum! {
     CodeQualitySetupUpdateLanguagesItem { Csharp = "csharp", Go = "go", JavaKotlin =
     "java-kotlin", JavascriptTypescript = "javascript-typescript", Python = "python",
     Ruby = "ruby", }
-}
-
-crate::open_enum! {
-    #[doc = " Whether AI findings run for Code Quality on this repository."]
-    DisabledOrOnPush2 { Disabled = "disabled", OnPush = "on_push", }
 }
 
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.

@@ -716,7 +716,7 @@ pub struct CodeScanningDefaultSetupUpdate {
     pub state: Option<ConfiguredOrNotConfigured>,
     /// Runner type to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type: Option<StandardOrLabeled2>,
+    pub runner_type: Option<StandardOrLabeled>,
     /// Runner label to be used if the runner type is labeled.
     #[serde(
         default,

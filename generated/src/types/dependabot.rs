@@ -342,7 +342,7 @@ pub struct DependabotCreateOrUpdateOrgSecretRequest {
     pub visibility: SelectedOrAllOrPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<Vec<StringOrInteger>>,
+    pub selected_repository_ids: Option<Vec<IntegerOrString>>,
 }
 impl DependabotCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
@@ -354,15 +354,6 @@ impl DependabotCreateOrUpdateOrgSecretRequest {
             selected_repository_ids: None,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum StringOrInteger {
-    String(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
 }
 
 /// A Dependabot alert.

@@ -184,7 +184,7 @@ pub struct Snapshot {
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<
-        std::collections::BTreeMap<String, Option<StringOrNumberOrBoolean>>,
+        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
     >,
     /// A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,7 +217,7 @@ pub struct SnapshotDetector {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum StringOrNumberOrBoolean {
+pub enum BooleanOrNumberOrString {
     String(String),
     Number(f64),
     Boolean(bool),
@@ -234,7 +234,7 @@ pub struct Manifest {
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<
-        std::collections::BTreeMap<String, Option<StringOrNumberOrBoolean>>,
+        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
     >,
     /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,7 +256,7 @@ pub struct Dependency {
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<
-        std::collections::BTreeMap<String, Option<StringOrNumberOrBoolean>>,
+        std::collections::BTreeMap<String, Option<BooleanOrNumberOrString>>,
     >,
     /// A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@ crate::open_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IssuesCreateRequest {
     /// The title of the issue.
-    pub title: StringOrInteger2,
+    pub title: IntegerOrString,
     /// The contents of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -31,7 +31,7 @@ pub struct IssuesCreateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<StringOrInteger2>>,
+    pub milestone: Option<Option<IntegerOrString>>,
     /// Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesCreateRequestLabelsItem>>,
@@ -51,7 +51,7 @@ pub struct IssuesCreateRequest {
 }
 impl IssuesCreateRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(title: StringOrInteger2) -> Self {
+    pub fn new(title: IntegerOrString) -> Self {
         IssuesCreateRequest {
             title,
             body: None,
@@ -304,7 +304,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub title: Option<Option<StringOrInteger2>>,
+    pub title: Option<Option<IntegerOrString>>,
     /// The contents of the issue.
     #[serde(
         default,
@@ -337,7 +337,7 @@ pub struct IssuesUpdateRequest {
         skip_serializing_if = "Option::is_none",
         with = "crate::runtime::double_option"
     )]
-    pub milestone: Option<Option<StringOrInteger2>>,
+    pub milestone: Option<Option<IntegerOrString>>,
     /// Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<IssuesUpdateRequestLabelsItem>>,
@@ -1290,11 +1290,11 @@ pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// - For single_select fields: provide the option name as a string (must match an existing option)
     /// - For number fields: provide a numeric value
     /// - For date fields: provide an ISO 8601 date string
-    pub value: StringOrNumber,
+    pub value: NumberOrString,
 }
 impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(field_id: i64, value: StringOrNumber) -> Self {
+    pub fn new(field_id: i64, value: NumberOrString) -> Self {
         IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
             field_id,
             value,

@@ -64,11 +64,7 @@ pub struct MigrationsStartForOrgRequest {
     pub org_metadata_only: Option<bool>,
     /// Exclude related items from being returned in the response in order to improve performance of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<Repositories2>>,
-}
-
-crate::open_enum! {
-    Repositories2 { Repositories = "repositories", }
+    pub exclude: Option<Vec<Repositories>>,
 }
 
 /// A repository import from an external source.

@@ -51,7 +51,7 @@ pub struct PullRequest2 {
     /// Number uniquely identifying the pull request within its repository.
     pub number: i64,
     /// State of this Pull Request. Either `open` or `closed`.
-    pub state: OpenOrClosed2,
+    pub state: OpenOrClosed,
     pub locked: bool,
     /// The title of the pull request.
     pub title: String,
@@ -102,11 +102,6 @@ pub struct PullRequest2 {
     pub additions: i64,
     pub deletions: i64,
     pub changed_files: i64,
-}
-
-crate::open_enum! {
-    #[doc = " State of this Pull Request. Either `open` or `closed`."] OpenOrClosed2 {
-    Open = "open", Closed = "closed", }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -421,7 +416,7 @@ pub struct ReviewComment {
     pub reactions: Option<ReactionRollup>,
     /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<LeftOrRight2>,
+    pub side: Option<LeftOrRight>,
     /// The side of the first line of the range for a multi-line comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<LeftOrRight>,
@@ -589,7 +584,7 @@ pub struct PullsCreateError422ErrorsItem {
 pub enum PullsCreateError422ErrorsItemValue {
     String(Option<String>),
     Integer(Option<i64>),
-    Array(Option<Vec<StringOrInteger2>>),
+    Array(Option<Vec<IntegerOrString>>),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }

@@ -3579,7 +3579,7 @@ pub struct ReposCreatePagesDeploymentRequest {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageDeployment {
     /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
-    pub id: IntegerOrString2,
+    pub id: IntegerOrString,
     /// The URI to monitor GitHub Pages deployment status.
     pub status_url: String,
     /// The URI to the deployed GitHub Pages.

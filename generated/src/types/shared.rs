@@ -1983,7 +1983,7 @@ pub struct IssueFieldValue {
     /// The data type of the issue field
     pub data_type: IssueFieldValueDataType,
     /// The value of the issue field
-    pub value: Option<StringOrNumberOrInteger>,
+    pub value: Option<IntegerOrNumberOrString>,
     /// Details about the selected option (only present for single_select fields)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_select_option: Option<IssueFieldValueSingleSelectOption>,
@@ -2018,7 +2018,7 @@ crate::open_enum! {
 /// The value of the issue field
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
-pub enum StringOrNumberOrInteger {
+pub enum IntegerOrNumberOrString {
     String(String),
     Number(f64),
     Integer(i64),
@@ -2743,8 +2743,18 @@ pub struct ActionsPublicKey {
     pub created_at: Option<String>,
 }
 
-#[cfg(any(feature = "actions", feature = "codespaces"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IntegerOrString {
     Integer(i64),
@@ -3384,19 +3394,9 @@ pub struct PullRequestStackBase {
 /// - To clear the field, set this to null.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum StringOrNumber {
+pub enum NumberOrString {
     String(String),
     Number(f64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[cfg(any(feature = "actions", feature = "projects", feature = "repos"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum IntegerOrString2 {
-    Integer(i64),
-    String(String),
     /// A value matching none of the shapes the spec lists, kept as it arrived.
     Other(serde_json::Value),
 }
@@ -4027,12 +4027,6 @@ crate::open_enum! {
     #[doc = " The frequency of the periodic analysis."] Weekly { Weekly = "weekly", }
 }
 
-#[cfg(any(feature = "code-quality", feature = "code-scanning"))]
-crate::open_enum! {
-    #[doc = " Runner type to be used."] StandardOrLabeled2 { Standard = "standard",
-    Labeled = "labeled", }
-}
-
 #[cfg(any(feature = "codespaces", feature = "dependabot"))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct CodespacesCreateOrUpdateRepoSecretRequest {
@@ -4178,17 +4172,6 @@ pub struct GitCommitVerification {
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]
-/// The title of the issue.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum StringOrInteger2 {
-    String(String),
-    Integer(i64),
-    /// A value matching none of the shapes the spec lists, kept as it arrived.
-    Other(serde_json::Value),
-}
-
-#[cfg(any(feature = "issues", feature = "pulls"))]
 /// Pull Request Review Comments are comments on a portion of the Pull Request's diff.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestReviewComment {
@@ -4247,7 +4230,7 @@ pub struct PullRequestReviewComment {
     pub original_line: Option<i64>,
     /// The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<LeftOrRight2>,
+    pub side: Option<LeftOrRight>,
     /// The level at which the comment is targeted, can be a diff line or a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<LineOrFile>,
@@ -4273,13 +4256,6 @@ pub struct PullRequestReviewCommentLinks {
 crate::open_enum! {
     #[doc = " The side of the first line of the range for a multi-line comment."]
     LeftOrRight { Left = "LEFT", Right = "RIGHT", }
-}
-
-#[cfg(any(feature = "issues", feature = "pulls"))]
-crate::open_enum! {
-    #[doc =
-    " The side of the diff to which the comment applies. The side of the last line of the range for a multi-line comment"]
-    LeftOrRight2 { Left = "LEFT", Right = "RIGHT", }
 }
 
 #[cfg(any(feature = "issues", feature = "pulls"))]

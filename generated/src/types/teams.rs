@@ -289,14 +289,9 @@ crate::open_enum! {
 pub struct TeamMembership {
     pub url: String,
     /// The role of the user in the team.
-    pub role: MemberOrMaintainer2,
+    pub role: MemberOrMaintainer,
     /// The state of the user's membership in the team.
     pub state: ActiveOrPending,
-}
-
-crate::open_enum! {
-    #[doc = " The role of the user in the team."] MemberOrMaintainer2 { Member =
-    "member", Maintainer = "maintainer", }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
