@@ -288,15 +288,24 @@ async fn secondary_minimum_wait_is_configurable_and_backoff_is_shared() {
         ]))
         .mount(&server)
         .await;
+    // The second call starts once the first has met the limit (the hook saw its back-off), not after a fixed
+    // sleep: with the clock paused, a sleep could end before the mock's real-socket answer arrives.
+    let backing_off = Arc::new(tokio::sync::Notify::new());
+    let signal = backing_off.clone();
     let rl = RateLimitConfig {
         secondary_min_wait: Duration::from_secs(5),
         ..RateLimitConfig::default()
-    };
+    }
+    .hook(move |e| {
+        if matches!(e, RateLimitEvent::SecondaryWait { .. }) {
+            signal.notify_one();
+        }
+    });
     let c = client(&config().rate_limit(Some(rl)));
     let t = Instant::now();
     let (a, b) = tokio::join!(c.get(format!("{}/a", server.uri())).send(), async {
         // Starts while the first call is backing off: it must wait for the same deadline.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        backing_off.notified().await;
         let r = c.get(format!("{}/b", server.uri())).send().await;
         (r, t.elapsed())
     });
