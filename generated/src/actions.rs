@@ -25,6 +25,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-an-enterprise)
     pub async fn get_actions_cache_retention_limit_for_enterprise(
         &self,
@@ -66,6 +68,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
     ///
     /// `PUT /enterprises/{enterprise}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-enterprise`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-an-enterprise)
     pub async fn set_actions_cache_retention_limit_for_enterprise(
@@ -112,6 +116,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-an-enterprise)
     pub async fn get_actions_cache_storage_limit_for_enterprise(
         &self,
@@ -153,6 +159,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
     ///
     /// `PUT /enterprises/{enterprise}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-enterprise`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-an-enterprise)
     pub async fn set_actions_cache_storage_limit_for_enterprise(
@@ -199,6 +207,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /organizations/{org}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-an-organization)
     pub async fn get_actions_cache_retention_limit_for_organization(
         &self,
@@ -243,6 +253,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
     ///
     /// `PUT /organizations/{org}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-organization`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-an-organization)
     pub async fn set_actions_cache_retention_limit_for_organization(
@@ -289,6 +301,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /organizations/{org}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-an-organization)
     pub async fn get_actions_cache_storage_limit_for_organization(
         &self,
@@ -330,6 +344,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:organization` scope to use this endpoint.
     ///
     /// `PUT /organizations/{org}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-organization`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-an-organization)
     pub async fn set_actions_cache_storage_limit_for_organization(
@@ -376,6 +392,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/cache/usage` (operation `actions/get-actions-cache-usage-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-usage-for-an-organization)
     pub async fn get_actions_cache_usage_for_org(
         &self,
@@ -411,6 +429,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/cache/usage-by-repository` (operation `actions/get-actions-cache-usage-by-repo-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#list-repositories-with-github-actions-cache-usage-for-an-organization)
     pub async fn get_actions_cache_usage_by_repo_for_org(
@@ -498,6 +518,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/hosted-runners` (operation `actions/list-hosted-runners-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-github-hosted-runners-for-an-organization)
     pub async fn list_hosted_runners_for_org(
         &self,
@@ -574,6 +596,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /orgs/{org}/actions/hosted-runners` (operation `actions/create-hosted-runner-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#create-a-github-hosted-runner-for-an-organization)
     pub async fn create_hosted_runner_for_org(
         &self,
@@ -613,6 +637,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/images/custom` (operation `actions/list-custom-images-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-custom-images-for-an-organization)
     pub async fn list_custom_images_for_org(
         &self,
@@ -650,6 +676,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}` (operation `actions/get-custom-image-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-a-custom-image-definition-for-github-actions-hosted-runners)
     pub async fn get_custom_image_for_org(
@@ -691,6 +719,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}` (operation `actions/delete-custom-image-from-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-a-custom-image-from-the-organization)
     pub async fn delete_custom_image_from_org(
         &self,
@@ -730,6 +760,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions` (operation `actions/list-custom-image-versions-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#list-image-versions-of-a-custom-image-for-an-organization)
     pub async fn list_custom_image_versions_for_org(
@@ -774,6 +806,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}` (operation `actions/get-custom-image-version-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-an-image-version-of-a-custom-image-for-github-actions-hosted-runners)
     pub async fn get_custom_image_version_for_org(
         &self,
@@ -815,6 +849,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}` (operation `actions/delete-custom-image-version-from-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-an-image-version-of-custom-image-from-the-organization)
     pub async fn delete_custom_image_version_from_org(
         &self,
@@ -853,6 +889,8 @@ impl<'a> ActionsApi<'a> {
     /// Get the list of GitHub-owned images available for GitHub-hosted runners for an organization.
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/images/github-owned` (operation `actions/get-hosted-runners-github-owned-images-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-github-owned-images-for-github-hosted-runners-in-an-organization)
     pub async fn get_hosted_runners_github_owned_images_for_org(
@@ -893,6 +931,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/images/partner` (operation `actions/get-hosted-runners-partner-images-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-partner-images-for-github-hosted-runners-in-an-organization)
     pub async fn get_hosted_runners_partner_images_for_org(
         &self,
@@ -932,6 +972,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/limits` (operation `actions/get-hosted-runners-limits-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-limits-on-github-hosted-runners-for-an-organization)
     pub async fn get_hosted_runners_limits_for_org(
         &self,
@@ -967,6 +1009,8 @@ impl<'a> ActionsApi<'a> {
     /// Get the list of machine specs available for GitHub-hosted runners for an organization.
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/machine-sizes` (operation `actions/get-hosted-runners-machine-specs-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-github-hosted-runners-machine-specs-for-an-organization)
     pub async fn get_hosted_runners_machine_specs_for_org(
@@ -1006,6 +1050,8 @@ impl<'a> ActionsApi<'a> {
     /// Get the list of platforms available for GitHub-hosted runners for an organization.
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/platforms` (operation `actions/get-hosted-runners-platforms-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-platforms-for-github-hosted-runners-in-an-organization)
     pub async fn get_hosted_runners_platforms_for_org(
@@ -1048,6 +1094,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/get-hosted-runner-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#get-a-github-hosted-runner-for-an-organization)
     pub async fn get_hosted_runner_for_org(
         &self,
@@ -1084,6 +1132,8 @@ impl<'a> ActionsApi<'a> {
     /// Deletes a GitHub-hosted runner for an organization.
     ///
     /// `DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/delete-hosted-runner-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#delete-a-github-hosted-runner-for-an-organization)
     pub async fn delete_hosted_runner_for_org(
@@ -1122,6 +1172,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `manage_runners:org` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` (operation `actions/update-hosted-runner-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/hosted-runners#update-a-github-hosted-runner-for-an-organization)
     pub async fn update_hosted_runner_for_org(
@@ -1164,6 +1216,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/permissions` (operation `actions/get-github-actions-permissions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-github-actions-permissions-for-an-organization)
     pub async fn get_github_actions_permissions_organization(
         &self,
@@ -1198,6 +1252,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions` (operation `actions/set-github-actions-permissions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-github-actions-permissions-for-an-organization)
     pub async fn set_github_actions_permissions_organization(
@@ -1235,6 +1291,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/permissions/artifact-and-log-retention` (operation `actions/get-artifact-and-log-retention-settings-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-artifact-and-log-retention-settings-for-an-organization)
     pub async fn get_artifact_and_log_retention_settings_organization(
@@ -1276,6 +1334,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/artifact-and-log-retention` (operation `actions/set-artifact-and-log-retention-settings-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-artifact-and-log-retention-settings-for-an-organization)
     pub async fn set_artifact_and_log_retention_settings_organization(
@@ -1322,6 +1382,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/permissions/fork-pr-contributor-approval` (operation `actions/get-fork-pr-contributor-approval-permissions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-fork-pr-contributor-approval-permissions-for-an-organization)
     pub async fn get_fork_pr_contributor_approval_permissions_organization(
         &self,
@@ -1361,6 +1423,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/fork-pr-contributor-approval` (operation `actions/set-fork-pr-contributor-approval-permissions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-fork-pr-contributor-approval-permissions-for-an-organization)
     pub async fn set_fork_pr_contributor_approval_permissions_organization(
@@ -1403,6 +1467,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/get-private-repo-fork-pr-workflows-settings-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-private-repo-fork-pr-workflow-settings-for-an-organization)
     pub async fn get_private_repo_fork_pr_workflows_settings_organization(
         &self,
@@ -1441,6 +1507,8 @@ impl<'a> ActionsApi<'a> {
     /// Sets the settings for whether workflows from fork pull requests can run on private repositories in an organization.
     ///
     /// `PUT /orgs/{org}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/set-private-repo-fork-pr-workflows-settings-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-private-repo-fork-pr-workflow-settings-for-an-organization)
     pub async fn set_private_repo_fork_pr_workflows_settings_organization(
@@ -1485,6 +1553,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/permissions/repositories` (operation `actions/list-selected-repositories-enabled-github-actions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#list-selected-repositories-enabled-for-github-actions-in-an-organization)
     pub async fn list_selected_repositories_enabled_github_actions_organization(
@@ -1571,6 +1641,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/permissions/repositories` (operation `actions/set-selected-repositories-enabled-github-actions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-selected-repositories-enabled-for-github-actions-in-an-organization)
     pub async fn set_selected_repositories_enabled_github_actions_organization(
         &self,
@@ -1610,6 +1682,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/repositories/{repository_id}` (operation `actions/enable-selected-repository-github-actions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#enable-a-selected-repository-for-github-actions-in-an-organization)
     pub async fn enable_selected_repository_github_actions_organization(
@@ -1651,6 +1725,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/permissions/repositories/{repository_id}` (operation `actions/disable-selected-repository-github-actions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#disable-a-selected-repository-for-github-actions-in-an-organization)
     pub async fn disable_selected_repository_github_actions_organization(
         &self,
@@ -1691,6 +1767,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/permissions/selected-actions` (operation `actions/get-allowed-actions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-allowed-actions-and-reusable-workflows-for-an-organization)
     pub async fn get_allowed_actions_organization(
         &self,
@@ -1728,6 +1806,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/selected-actions` (operation `actions/set-allowed-actions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-allowed-actions-and-reusable-workflows-for-an-organization)
     pub async fn set_allowed_actions_organization(
@@ -1771,6 +1851,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/permissions/self-hosted-runners` (operation `actions/get-self-hosted-runners-permissions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-self-hosted-runners-settings-for-an-organization)
     pub async fn get_self_hosted_runners_permissions_organization(
         &self,
@@ -1811,6 +1893,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/self-hosted-runners` (operation `actions/set-self-hosted-runners-permissions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-self-hosted-runners-settings-for-an-organization)
     pub async fn set_self_hosted_runners_permissions_organization(
@@ -1856,6 +1940,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories` (operation `actions/list-selected-repositories-self-hosted-runners-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#list-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn list_selected_repositories_self_hosted_runners_organization(
@@ -1944,6 +2030,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories` (operation `actions/set-selected-repositories-self-hosted-runners-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn set_selected_repositories_self_hosted_runners_organization(
         &self,
@@ -1987,6 +2075,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}` (operation `actions/enable-selected-repository-self-hosted-runners-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#add-a-repository-to-the-list-of-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn enable_selected_repository_self_hosted_runners_organization(
@@ -2032,6 +2122,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope or the "Actions policies" fine-grained permission to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}` (operation `actions/disable-selected-repository-self-hosted-runners-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#remove-a-repository-from-the-list-of-repositories-allowed-to-use-self-hosted-runners-in-an-organization)
     pub async fn disable_selected_repository_self_hosted_runners_organization(
@@ -2080,6 +2172,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/permissions/workflow` (operation `actions/get-github-actions-default-workflow-permissions-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-an-organization)
     pub async fn get_github_actions_default_workflow_permissions_organization(
         &self,
@@ -2119,6 +2213,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/permissions/workflow` (operation `actions/set-github-actions-default-workflow-permissions-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-default-workflow-permissions-for-an-organization)
     pub async fn set_github_actions_default_workflow_permissions_organization(
@@ -2161,6 +2257,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/runner-groups` (operation `actions/list-self-hosted-runner-groups-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-self-hosted-runner-groups-for-an-organization)
     pub async fn list_self_hosted_runner_groups_for_org(
@@ -2244,6 +2342,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /orgs/{org}/actions/runner-groups` (operation `actions/create-self-hosted-runner-group-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#create-a-self-hosted-runner-group-for-an-organization)
     pub async fn create_self_hosted_runner_group_for_org(
         &self,
@@ -2280,6 +2380,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/get-self-hosted-runner-group-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#get-a-self-hosted-runner-group-for-an-organization)
     pub async fn get_self_hosted_runner_group_for_org(
@@ -2320,6 +2422,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/delete-self-hosted-runner-group-from-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#delete-a-self-hosted-runner-group-from-an-organization)
     pub async fn delete_self_hosted_runner_group_from_org(
         &self,
@@ -2358,6 +2462,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/actions/runner-groups/{runner_group_id}` (operation `actions/update-self-hosted-runner-group-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization)
     pub async fn update_self_hosted_runner_group_for_org(
@@ -2399,6 +2505,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners` (operation `actions/list-github-hosted-runners-in-group-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-github-hosted-runners-in-a-group-for-an-organization)
     pub async fn list_github_hosted_runners_in_group_for_org(
@@ -2485,6 +2593,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories` (operation `actions/list-repo-access-to-self-hosted-runner-group-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-repository-access-to-a-self-hosted-runner-group-in-an-organization)
     pub async fn list_repo_access_to_self_hosted_runner_group_in_org(
@@ -2574,6 +2684,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories` (operation `actions/set-repo-access-to-self-hosted-runner-group-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#set-repository-access-for-a-self-hosted-runner-group-in-an-organization)
     pub async fn set_repo_access_to_self_hosted_runner_group_in_org(
         &self,
@@ -2615,6 +2727,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}` (operation `actions/add-repo-access-to-self-hosted-runner-group-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#add-repository-access-to-a-self-hosted-runner-group-in-an-organization)
     pub async fn add_repo_access_to_self_hosted_runner_group_in_org(
@@ -2658,6 +2772,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}` (operation `actions/remove-repo-access-to-self-hosted-runner-group-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#remove-repository-access-to-a-self-hosted-runner-group-in-an-organization)
     pub async fn remove_repo_access_to_self_hosted_runner_group_in_org(
         &self,
@@ -2699,6 +2815,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` (operation `actions/list-self-hosted-runners-in-group-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#list-self-hosted-runners-in-a-group-for-an-organization)
     pub async fn list_self_hosted_runners_in_group_for_org(
@@ -2786,6 +2904,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` (operation `actions/set-self-hosted-runners-in-group-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#set-self-hosted-runners-in-a-group-for-an-organization)
     pub async fn set_self_hosted_runners_in_group_for_org(
         &self,
@@ -2828,6 +2948,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}` (operation `actions/add-self-hosted-runner-to-group-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#add-a-self-hosted-runner-to-a-group-for-an-organization)
     pub async fn add_self_hosted_runner_to_group_for_org(
         &self,
@@ -2869,6 +2991,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}` (operation `actions/remove-self-hosted-runner-from-group-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runner-groups#remove-a-self-hosted-runner-from-a-group-for-an-organization)
     pub async fn remove_self_hosted_runner_from_group_for_org(
@@ -2913,6 +3037,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/runners` (operation `actions/list-self-hosted-runners-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-an-organization)
     pub async fn list_self_hosted_runners_for_org(
@@ -2998,6 +3124,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/runners/downloads` (operation `actions/list-runner-applications-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-runner-applications-for-an-organization)
     pub async fn list_runner_applications_for_org(
         &self,
@@ -3036,6 +3164,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /orgs/{org}/actions/runners/generate-jitconfig` (operation `actions/generate-runner-jitconfig-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization)
     pub async fn generate_runner_jitconfig_for_org(
@@ -3092,6 +3222,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /orgs/{org}/actions/runners/registration-token` (operation `actions/create-registration-token-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-an-organization)
     pub async fn create_registration_token_for_org(
         &self,
@@ -3138,6 +3270,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /orgs/{org}/actions/runners/remove-token` (operation `actions/create-remove-token-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-remove-token-for-an-organization)
     pub async fn create_remove_token_for_org(
         &self,
@@ -3177,6 +3311,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/runners/{runner_id}` (operation `actions/get-self-hosted-runner-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#get-a-self-hosted-runner-for-an-organization)
     pub async fn get_self_hosted_runner_for_org(
@@ -3218,6 +3354,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/actions/runners/{runner_id}` (operation `actions/delete-self-hosted-runner-from-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-an-organization)
     pub async fn delete_self_hosted_runner_from_org(
@@ -3261,6 +3399,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/list-labels-for-self-hosted-runner-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-labels-for-a-self-hosted-runner-for-an-organization)
     pub async fn list_labels_for_self_hosted_runner_for_org(
@@ -3308,6 +3448,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `PUT /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/set-custom-labels-for-self-hosted-runner-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#set-custom-labels-for-a-self-hosted-runner-for-an-organization)
     pub async fn set_custom_labels_for_self_hosted_runner_for_org(
@@ -3357,6 +3499,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `POST /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/add-custom-labels-to-self-hosted-runner-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#add-custom-labels-to-a-self-hosted-runner-for-an-organization)
     pub async fn add_custom_labels_to_self_hosted_runner_for_org(
@@ -3408,6 +3552,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/runners/{runner_id}/labels` (operation `actions/remove-all-custom-labels-from-self-hosted-runner-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-all-custom-labels-from-a-self-hosted-runner-for-an-organization)
     pub async fn remove_all_custom_labels_from_self_hosted_runner_for_org(
         &self,
@@ -3458,6 +3604,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/runners/{runner_id}/labels/{name}` (operation `actions/remove-custom-label-from-self-hosted-runner-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-a-custom-label-from-a-self-hosted-runner-for-an-organization)
     pub async fn remove_custom_label_from_self_hosted_runner_for_org(
         &self,
@@ -3507,6 +3655,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/secrets` (operation `actions/list-org-secrets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-organization-secrets)
     pub async fn list_org_secrets(
@@ -3584,6 +3734,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/secrets/public-key` (operation `actions/get-org-public-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
@@ -3622,6 +3774,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/get-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-organization-secret)
     pub async fn get_org_secret(
@@ -3734,6 +3888,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/create-or-update-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reference/actions#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
         &self,
@@ -3781,6 +3937,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/secrets/{secret_name}` (operation `actions/delete-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
@@ -3822,6 +3980,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/secrets/{secret_name}/repositories` (operation `actions/list-selected-repos-for-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
@@ -3911,6 +4071,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/secrets/{secret_name}/repositories` (operation `actions/set-selected-repos-for-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
@@ -3955,6 +4117,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}` (operation `actions/add-selected-repo-to-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
@@ -4001,6 +4165,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}` (operation `actions/remove-selected-repo-from-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
@@ -4043,6 +4209,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/variables` (operation `actions/list-org-variables`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-organization-variables)
     pub async fn list_org_variables(
@@ -4119,6 +4287,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /orgs/{org}/actions/variables` (operation `actions/create-org-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#create-an-organization-variable)
     pub async fn create_org_variable(
         &self,
@@ -4157,6 +4327,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/variables/{name}` (operation `actions/get-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#get-an-organization-variable)
     pub async fn get_org_variable(
@@ -4199,6 +4371,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/variables/{name}` (operation `actions/delete-org-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#delete-an-organization-variable)
     pub async fn delete_org_variable(
         &self,
@@ -4239,6 +4413,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `PATCH /orgs/{org}/actions/variables/{name}` (operation `actions/update-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#update-an-organization-variable)
     pub async fn update_org_variable(
@@ -4283,6 +4459,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/variables/{name}/repositories` (operation `actions/list-selected-repos-for-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-selected-repositories-for-an-organization-variable)
     pub async fn list_selected_repos_for_org_variable(
@@ -4372,6 +4550,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /orgs/{org}/actions/variables/{name}/repositories` (operation `actions/set-selected-repos-for-org-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#set-selected-repositories-for-an-organization-variable)
     pub async fn set_selected_repos_for_org_variable(
         &self,
@@ -4415,6 +4595,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/variables/{name}/repositories/{repository_id}` (operation `actions/add-selected-repo-to-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#add-selected-repository-to-an-organization-variable)
     pub async fn add_selected_repo_to_org_variable(
@@ -4461,6 +4643,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/variables/{name}/repositories/{repository_id}` (operation `actions/remove-selected-repo-from-org-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#remove-selected-repository-from-an-organization-variable)
     pub async fn remove_selected_repo_from_org_variable(
         &self,
@@ -4503,6 +4687,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/artifacts` (operation `actions/list-artifacts-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#list-artifacts-for-a-repository)
     pub async fn list_artifacts_for_repo(
@@ -4593,6 +4779,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}` (operation `actions/get-artifact`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#get-an-artifact)
     pub async fn get_artifact(
         &self,
@@ -4632,6 +4820,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/artifacts/{artifact_id}` (operation `actions/delete-artifact`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#delete-an-artifact)
     pub async fn delete_artifact(
@@ -4674,6 +4864,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}` (operation `actions/download-artifact`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#download-an-artifact)
     pub async fn download_artifact(
@@ -4721,6 +4913,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/cache/retention-limit` (operation `actions/get-actions-cache-retention-limit-for-repository`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-retention-limit-for-a-repository)
     pub async fn get_actions_cache_retention_limit_for_repository(
         &self,
@@ -4763,6 +4957,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/cache/retention-limit` (operation `actions/set-actions-cache-retention-limit-for-repository`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-retention-limit-for-a-repository)
     pub async fn set_actions_cache_retention_limit_for_repository(
@@ -4810,6 +5006,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/cache/storage-limit` (operation `actions/get-actions-cache-storage-limit-for-repository`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-storage-limit-for-a-repository)
     pub async fn get_actions_cache_storage_limit_for_repository(
         &self,
@@ -4852,6 +5050,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:repository` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/cache/storage-limit` (operation `actions/set-actions-cache-storage-limit-for-repository`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#set-github-actions-cache-storage-limit-for-a-repository)
     pub async fn set_actions_cache_storage_limit_for_repository(
@@ -4901,6 +5101,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/cache/usage` (operation `actions/get-actions-cache-usage`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#get-github-actions-cache-usage-for-a-repository)
     pub async fn get_actions_cache_usage(
         &self,
@@ -4939,6 +5141,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/caches` (operation `actions/get-actions-cache-list`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#list-github-actions-caches-for-a-repository)
     pub async fn get_actions_cache_list(
@@ -5045,6 +5249,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/caches` (operation `actions/delete-actions-cache-by-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#delete-github-actions-caches-for-a-repository-using-a-cache-key)
     pub async fn delete_actions_cache_by_key(
         &self,
@@ -5089,6 +5295,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/caches/{cache_id}` (operation `actions/delete-actions-cache-by-id`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/cache#delete-a-github-actions-cache-for-a-repository-using-a-cache-id)
     pub async fn delete_actions_cache_by_id(
         &self,
@@ -5129,6 +5337,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/concurrency_groups` (operation `actions/list-concurrency-groups-for-repository`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#list-concurrency-groups-for-a-repository)
     pub async fn list_concurrency_groups_for_repository(
@@ -5230,6 +5440,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}` (operation `actions/get-concurrency-group-for-repository`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#get-a-concurrency-group-for-a-repository)
     pub async fn get_concurrency_group_for_repository(
         &self,
@@ -5283,6 +5495,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/jobs/{job_id}` (operation `actions/get-job-for-workflow-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run)
     pub async fn get_job_for_workflow_run(
         &self,
@@ -5327,6 +5541,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs` (operation `actions/download-job-logs-for-workflow-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run)
     pub async fn download_job_logs_for_workflow_run(
         &self,
@@ -5367,6 +5583,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun` (operation `actions/re-run-job-for-workflow-run`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-a-job-from-a-workflow-run)
     pub async fn re_run_job_for_workflow_run(
@@ -5415,6 +5633,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/oidc/customization/sub` (operation `actions/get-custom-oidc-sub-claim-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-a-repository)
     pub async fn get_custom_oidc_sub_claim_for_repo(
         &self,
@@ -5456,6 +5676,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/oidc/customization/sub` (operation `actions/set-custom-oidc-sub-claim-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#set-the-customization-template-for-an-oidc-subject-claim-for-a-repository)
     pub async fn set_custom_oidc_sub_claim_for_repo(
@@ -5504,6 +5726,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/organization-secrets` (operation `actions/list-repo-organization-secrets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-repository-organization-secrets)
     pub async fn list_repo_organization_secrets(
@@ -5591,6 +5815,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/organization-variables` (operation `actions/list-repo-organization-variables`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-repository-organization-variables)
     pub async fn list_repo_organization_variables(
         &self,
@@ -5675,6 +5901,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions` (operation `actions/get-github-actions-permissions-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-github-actions-permissions-for-a-repository)
     pub async fn get_github_actions_permissions_repository(
         &self,
@@ -5713,6 +5941,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions` (operation `actions/set-github-actions-permissions-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-github-actions-permissions-for-a-repository)
     pub async fn set_github_actions_permissions_repository(
@@ -5757,6 +5987,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions/access` (operation `actions/get-workflow-access-to-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-the-level-of-access-for-workflows-outside-of-the-repository)
     pub async fn get_workflow_access_to_repository(
         &self,
@@ -5797,6 +6029,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions/access` (operation `actions/set-workflow-access-to-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-the-level-of-access-for-workflows-outside-of-the-repository)
     pub async fn set_workflow_access_to_repository(
@@ -5839,6 +6073,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention` (operation `actions/get-artifact-and-log-retention-settings-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-artifact-and-log-retention-settings-for-a-repository)
     pub async fn get_artifact_and_log_retention_settings_repository(
         &self,
@@ -5879,6 +6115,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention` (operation `actions/set-artifact-and-log-retention-settings-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-artifact-and-log-retention-settings-for-a-repository)
     pub async fn set_artifact_and_log_retention_settings_repository(
@@ -5924,6 +6162,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval` (operation `actions/get-fork-pr-contributor-approval-permissions-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-fork-pr-contributor-approval-permissions-for-a-repository)
     pub async fn get_fork_pr_contributor_approval_permissions_repository(
         &self,
@@ -5964,6 +6204,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval` (operation `actions/set-fork-pr-contributor-approval-permissions-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-fork-pr-contributor-approval-permissions-for-a-repository)
     pub async fn set_fork_pr_contributor_approval_permissions_repository(
@@ -6009,6 +6251,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/get-private-repo-fork-pr-workflows-settings-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-private-repo-fork-pr-workflow-settings-for-a-repository)
     pub async fn get_private_repo_fork_pr_workflows_settings_repository(
         &self,
@@ -6050,6 +6294,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos` (operation `actions/set-private-repo-fork-pr-workflows-settings-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-private-repo-fork-pr-workflow-settings-for-a-repository)
     pub async fn set_private_repo_fork_pr_workflows_settings_repository(
@@ -6095,6 +6341,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions/selected-actions` (operation `actions/get-allowed-actions-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-allowed-actions-and-reusable-workflows-for-a-repository)
     pub async fn get_allowed_actions_repository(
         &self,
@@ -6133,6 +6381,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions/selected-actions` (operation `actions/set-allowed-actions-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-allowed-actions-and-reusable-workflows-for-a-repository)
     pub async fn set_allowed_actions_repository(
@@ -6179,6 +6429,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/permissions/workflow` (operation `actions/get-github-actions-default-workflow-permissions-repository`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-a-repository)
     pub async fn get_github_actions_default_workflow_permissions_repository(
         &self,
@@ -6219,6 +6471,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/permissions/workflow` (operation `actions/set-github-actions-default-workflow-permissions-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/permissions#set-default-workflow-permissions-for-a-repository)
     pub async fn set_github_actions_default_workflow_permissions_repository(
@@ -6262,6 +6516,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runners` (operation `actions/list-self-hosted-runners-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-a-repository)
     pub async fn list_self_hosted_runners_for_repo(
@@ -6355,6 +6611,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runners/downloads` (operation `actions/list-runner-applications-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-runner-applications-for-a-repository)
     pub async fn list_runner_applications_for_repo(
         &self,
@@ -6395,6 +6653,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig` (operation `actions/generate-runner-jitconfig-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository)
     pub async fn generate_runner_jitconfig_for_repo(
@@ -6452,6 +6712,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/actions/runners/registration-token` (operation `actions/create-registration-token-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-a-repository)
     pub async fn create_registration_token_for_repo(
         &self,
@@ -6499,6 +6761,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/actions/runners/remove-token` (operation `actions/create-remove-token-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#create-a-remove-token-for-a-repository)
     pub async fn create_remove_token_for_repo(
         &self,
@@ -6539,6 +6803,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runners/{runner_id}` (operation `actions/get-self-hosted-runner-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#get-a-self-hosted-runner-for-a-repository)
     pub async fn get_self_hosted_runner_for_repo(
@@ -6582,6 +6848,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}` (operation `actions/delete-self-hosted-runner-from-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-a-repository)
     pub async fn delete_self_hosted_runner_from_repo(
@@ -6627,6 +6895,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/list-labels-for-self-hosted-runner-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#list-labels-for-a-self-hosted-runner-for-a-repository)
     pub async fn list_labels_for_self_hosted_runner_for_repo(
@@ -6676,6 +6946,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/set-custom-labels-for-self-hosted-runner-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#set-custom-labels-for-a-self-hosted-runner-for-a-repository)
     pub async fn set_custom_labels_for_self_hosted_runner_for_repo(
@@ -6727,6 +6999,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/add-custom-labels-to-self-hosted-runner-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#add-custom-labels-to-a-self-hosted-runner-for-a-repository)
     pub async fn add_custom_labels_to_self_hosted_runner_for_repo(
@@ -6780,6 +7054,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels` (operation `actions/remove-all-custom-labels-from-self-hosted-runner-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-all-custom-labels-from-a-self-hosted-runner-for-a-repository)
     pub async fn remove_all_custom_labels_from_self_hosted_runner_for_repo(
         &self,
@@ -6831,6 +7107,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}` (operation `actions/remove-custom-label-from-self-hosted-runner-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/self-hosted-runners#remove-a-custom-label-from-a-self-hosted-runner-for-a-repository)
     pub async fn remove_custom_label_from_self_hosted_runner_for_repo(
@@ -6884,6 +7162,8 @@ impl<'a> ActionsApi<'a> {
     /// This endpoint will return up to 1,000 results for each search when using the following parameters: `actor`, `branch`, `check_suite_id`, `created`, `event`, `head_sha`, `status`.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs` (operation `actions/list-workflow-runs-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository)
     pub async fn list_workflow_runs_for_repo(
@@ -7016,6 +7296,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}` (operation `actions/get-workflow-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run)
     pub async fn get_workflow_run(
         &self,
@@ -7063,6 +7345,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}` (operation `actions/delete-workflow-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#delete-a-workflow-run)
     pub async fn delete_workflow_run(
         &self,
@@ -7104,6 +7388,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals` (operation `actions/get-reviews-for-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-the-review-history-for-a-workflow-run)
     pub async fn get_reviews_for_run(
         &self,
@@ -7144,6 +7430,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/approve` (operation `actions/approve-workflow-run`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#approve-a-workflow-run-for-a-fork-pull-request)
     pub async fn approve_workflow_run(
@@ -7190,6 +7478,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts` (operation `actions/list-workflow-run-artifacts`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/artifacts#list-workflow-run-artifacts)
     pub async fn list_workflow_run_artifacts(
@@ -7290,6 +7580,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}` (operation `actions/get-workflow-run-attempt`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run-attempt)
     pub async fn get_workflow_run_attempt(
         &self,
@@ -7339,6 +7631,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint  with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs` (operation `actions/list-jobs-for-workflow-run-attempt`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt)
     pub async fn list_jobs_for_workflow_run_attempt(
@@ -7437,6 +7731,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs` (operation `actions/download-workflow-run-attempt-logs`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-attempt-logs)
     pub async fn download_workflow_run_attempt_logs(
         &self,
@@ -7479,6 +7775,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel` (operation `actions/cancel-workflow-run`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run)
     pub async fn cancel_workflow_run(
@@ -7538,6 +7836,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups` (operation `actions/list-concurrency-groups-for-workflow-run`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/concurrency-groups#list-concurrency-groups-for-a-workflow-run)
     pub async fn list_concurrency_groups_for_workflow_run(
@@ -7642,6 +7942,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule` (operation `actions/review-custom-gates-for-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#review-custom-deployment-protection-rules-for-a-workflow-run)
     pub async fn review_custom_gates_for_run(
         &self,
@@ -7685,6 +7987,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel` (operation `actions/force-cancel-workflow-run`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#force-cancel-a-workflow-run)
     pub async fn force_cancel_workflow_run(
@@ -7731,6 +8035,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs` (operation `actions/list-jobs-for-workflow-run`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run)
     pub async fn list_jobs_for_workflow_run(
@@ -7829,6 +8135,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/download-workflow-run-logs`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#download-workflow-run-logs)
     pub async fn download_workflow_run_logs(
         &self,
@@ -7869,6 +8177,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/delete-workflow-run-logs`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#delete-workflow-run-logs)
     pub async fn delete_workflow_run_logs(
@@ -7916,6 +8226,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments` (operation `actions/get-pending-deployments-for-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-pending-deployments-for-a-workflow-run)
     pub async fn get_pending_deployments_for_run(
         &self,
@@ -7959,6 +8271,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments` (operation `actions/review-pending-deployments-for-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#review-pending-deployments-for-a-workflow-run)
     pub async fn review_pending_deployments_for_run(
         &self,
@@ -8001,6 +8315,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun` (operation `actions/re-run-workflow`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-a-workflow)
     pub async fn re_run_workflow(
@@ -8046,6 +8362,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs` (operation `actions/re-run-workflow-failed-jobs`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#re-run-failed-jobs-from-a-workflow-run)
     pub async fn re_run_workflow_failed_jobs(
@@ -8097,6 +8415,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/timing` (operation `actions/get-workflow-run-usage`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#get-workflow-run-usage)
     pub async fn get_workflow_run_usage(
         &self,
@@ -8140,6 +8460,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/secrets` (operation `actions/list-repo-secrets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
@@ -8228,6 +8550,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/secrets/public-key` (operation `actions/get-repo-public-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
@@ -8268,6 +8592,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/get-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
@@ -8312,6 +8638,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/create-or-update-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
@@ -8362,6 +8690,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}` (operation `actions/delete-repo-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
@@ -8404,6 +8734,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/actions/variables` (operation `actions/list-repo-variables`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-repository-variables)
     pub async fn list_repo_variables(
@@ -8491,6 +8823,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/actions/variables` (operation `actions/create-repo-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#create-a-repository-variable)
     pub async fn create_repo_variable(
         &self,
@@ -8534,6 +8868,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/get-repo-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#get-a-repository-variable)
     pub async fn get_repo_variable(
         &self,
@@ -8576,6 +8912,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/delete-repo-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#delete-a-repository-variable)
     pub async fn delete_repo_variable(
         &self,
@@ -8617,6 +8955,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}/actions/variables/{name}` (operation `actions/update-repo-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#update-a-repository-variable)
     pub async fn update_repo_variable(
@@ -8661,6 +9001,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/actions/workflows` (operation `actions/list-repo-workflows`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflows#list-repository-workflows)
     pub async fn list_repo_workflows(
@@ -8746,6 +9088,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}` (operation `actions/get-workflow`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflows#get-a-workflow)
     pub async fn get_workflow(
         &self,
@@ -8788,6 +9132,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable` (operation `actions/disable-workflow`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflows#disable-a-workflow)
     pub async fn disable_workflow(
@@ -8833,6 +9179,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches` (operation `actions/create-workflow-dispatch`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event)
     pub async fn create_workflow_dispatch(
@@ -8883,6 +9231,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable` (operation `actions/enable-workflow`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflows#enable-a-workflow)
     pub async fn enable_workflow(
         &self,
@@ -8929,6 +9279,8 @@ impl<'a> ActionsApi<'a> {
     /// This endpoint will return up to 1,000 results for each search when using the following parameters: `actor`, `branch`, `check_suite_id`, `created`, `event`, `head_sha`, `status`.
     ///
     /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs` (operation `actions/list-workflow-runs`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow)
     pub async fn list_workflow_runs(
@@ -9074,6 +9426,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing` (operation `actions/get-workflow-usage`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/workflows#get-workflow-usage)
     pub async fn get_workflow_usage(
         &self,
@@ -9119,6 +9473,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets` (operation `actions/list-environment-secrets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#list-environment-secrets)
     pub async fn list_environment_secrets(
@@ -9211,6 +9567,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key` (operation `actions/get-environment-public-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-environment-public-key)
     pub async fn get_environment_public_key(
         &self,
@@ -9253,6 +9611,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/get-environment-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#get-an-environment-secret)
     pub async fn get_environment_secret(
@@ -9299,6 +9659,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/create-or-update-environment-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#create-or-update-an-environment-secret)
     pub async fn create_or_update_environment_secret(
@@ -9351,6 +9713,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}` (operation `actions/delete-environment-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/secrets#delete-an-environment-secret)
     pub async fn delete_environment_secret(
         &self,
@@ -9395,6 +9759,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/variables` (operation `actions/list-environment-variables`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#list-environment-variables)
     pub async fn list_environment_variables(
@@ -9486,6 +9852,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/environments/{environment_name}/variables` (operation `actions/create-environment-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#create-an-environment-variable)
     pub async fn create_environment_variable(
         &self,
@@ -9530,6 +9898,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/get-environment-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#get-an-environment-variable)
     pub async fn get_environment_variable(
@@ -9576,6 +9946,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/delete-environment-variable`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#delete-an-environment-variable)
     pub async fn delete_environment_variable(
         &self,
@@ -9620,6 +9992,8 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}` (operation `actions/update-environment-variable`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/variables#update-an-environment-variable)
     pub async fn update_environment_variable(

@@ -23,6 +23,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /events` (operation `activity/list-public-events`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events)
     pub async fn list_public_events(
         &self,
@@ -112,6 +114,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /feeds` (operation `activity/get-feeds`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/feeds#get-feeds)
     pub async fn get_feeds(&self) -> Result<Response<crate::types::Feed>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -142,6 +146,8 @@ impl<'a> ActivityApi<'a> {
     /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
     ///
     /// `GET /networks/{owner}/{repo}/events` (operation `activity/list-public-events-for-repo-network`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-for-a-network-of-repositories)
     pub async fn list_public_events_for_repo_network(
@@ -234,6 +240,8 @@ impl<'a> ActivityApi<'a> {
     /// List all notifications for the current user, sorted by most recently updated.
     ///
     /// `GET /notifications` (operation `activity/list-notifications-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#list-notifications-for-the-authenticated-user)
     pub async fn list_notifications_for_authenticated_user(
@@ -340,6 +348,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `PUT /notifications` (operation `activity/mark-notifications-as-read`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-notifications-as-read)
     pub async fn mark_notifications_as_read(
         &self,
@@ -384,6 +394,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /notifications/threads/{thread_id}` (operation `activity/get-thread`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#get-a-thread)
     pub async fn get_thread(
         &self,
@@ -426,6 +438,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `DELETE /notifications/threads/{thread_id}` (operation `activity/mark-thread-as-done`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-a-thread-as-done)
     pub async fn mark_thread_as_done(
         &self,
@@ -461,6 +475,8 @@ impl<'a> ActivityApi<'a> {
     /// Marks a thread as "read." Marking a thread as "read" is equivalent to clicking a notification in your notification inbox on GitHub: https://github.com/notifications.
     ///
     /// `PATCH /notifications/threads/{thread_id}` (operation `activity/mark-thread-as-read`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-a-thread-as-read)
     pub async fn mark_thread_as_read(
@@ -502,6 +518,8 @@ impl<'a> ActivityApi<'a> {
     /// Note that subscriptions are only generated if a user is participating in a conversation--for example, they've replied to the thread, were **@mentioned**, or manually subscribe to a thread.
     ///
     /// `GET /notifications/threads/{thread_id}/subscription` (operation `activity/get-thread-subscription-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#get-a-thread-subscription-for-the-authenticated-user)
     pub async fn get_thread_subscription_for_authenticated_user(
@@ -559,6 +577,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `PUT /notifications/threads/{thread_id}/subscription` (operation `activity/set-thread-subscription`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#set-a-thread-subscription)
     pub async fn set_thread_subscription(
         &self,
@@ -606,6 +626,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `DELETE /notifications/threads/{thread_id}/subscription` (operation `activity/delete-thread-subscription`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription)
     pub async fn delete_thread_subscription(
         &self,
@@ -646,6 +668,8 @@ impl<'a> ActivityApi<'a> {
     /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
     ///
     /// `GET /orgs/{org}/events` (operation `activity/list-public-org-events`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-organization-events)
     pub async fn list_public_org_events(
@@ -718,6 +742,8 @@ impl<'a> ActivityApi<'a> {
     /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
     ///
     /// `GET /repos/{owner}/{repo}/events` (operation `activity/list-repo-events`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-repository-events)
     pub async fn list_repo_events(
@@ -797,6 +823,8 @@ impl<'a> ActivityApi<'a> {
     /// Lists all notifications for the current user in the specified repository.
     ///
     /// `GET /repos/{owner}/{repo}/notifications` (operation `activity/list-repo-notifications-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#list-repository-notifications-for-the-authenticated-user)
     pub async fn list_repo_notifications_for_authenticated_user(
@@ -901,6 +929,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/notifications` (operation `activity/mark-repo-notifications-as-read`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/notifications#mark-repository-notifications-as-read)
     pub async fn mark_repo_notifications_as_read(
         &self,
@@ -949,6 +979,8 @@ impl<'a> ActivityApi<'a> {
     /// - **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
     ///
     /// `GET /repos/{owner}/{repo}/stargazers` (operation `activity/list-stargazers-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#list-stargazers)
     pub async fn list_stargazers_for_repo(
@@ -1033,6 +1065,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/stargazers/count` (operation `activity/get-stargazer-count-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#get-stargazer-count)
     pub async fn get_stargazer_count_for_repo(
         &self,
@@ -1074,6 +1108,8 @@ impl<'a> ActivityApi<'a> {
     /// Lists the people watching the specified repository.
     ///
     /// `GET /repos/{owner}/{repo}/subscribers` (operation `activity/list-watchers-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/watching#list-watchers)
     pub async fn list_watchers_for_repo(
@@ -1154,6 +1190,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/subscription` (operation `activity/get-repo-subscription`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/watching#get-a-repository-subscription)
     pub async fn get_repo_subscription(
         &self,
@@ -1193,6 +1231,8 @@ impl<'a> ActivityApi<'a> {
     /// If you would like to watch a repository, set `subscribed` to `true`. If you would like to ignore notifications made within a repository, set `ignored` to `true`. If you would like to stop watching a repository, [delete the repository's subscription](https://docs.github.com/rest/activity/watching#delete-a-repository-subscription) completely.
     ///
     /// `PUT /repos/{owner}/{repo}/subscription` (operation `activity/set-repo-subscription`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/watching#set-a-repository-subscription)
     pub async fn set_repo_subscription(
@@ -1235,6 +1275,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/subscription` (operation `activity/delete-repo-subscription`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/watching#delete-a-repository-subscription)
     pub async fn delete_repo_subscription(
         &self,
@@ -1275,6 +1317,8 @@ impl<'a> ActivityApi<'a> {
     /// - **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
     ///
     /// `GET /user/starred` (operation `activity/list-repos-starred-by-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#list-repositories-starred-by-the-authenticated-user)
     pub async fn list_repos_starred_by_authenticated_user(
@@ -1408,6 +1452,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /user/starred/{owner}/{repo}` (operation `activity/check-repo-is-starred-by-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#check-if-a-repository-is-starred-by-the-authenticated-user)
     pub async fn check_repo_is_starred_by_authenticated_user(
         &self,
@@ -1456,6 +1502,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `PUT /user/starred/{owner}/{repo}` (operation `activity/star-repo-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#star-a-repository-for-the-authenticated-user)
     pub async fn star_repo_for_authenticated_user(
         &self,
@@ -1498,6 +1546,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `DELETE /user/starred/{owner}/{repo}` (operation `activity/unstar-repo-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#unstar-a-repository-for-the-authenticated-user)
     pub async fn unstar_repo_for_authenticated_user(
         &self,
@@ -1539,6 +1589,8 @@ impl<'a> ActivityApi<'a> {
     /// Lists repositories the authenticated user is watching.
     ///
     /// `GET /user/subscriptions` (operation `activity/list-watched-repos-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/watching#list-repositories-watched-by-the-authenticated-user)
     pub async fn list_watched_repos_for_authenticated_user(
@@ -1621,6 +1673,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /users/{username}/events` (operation `activity/list-events-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-events-for-the-authenticated-user)
     pub async fn list_events_for_authenticated_user(
         &self,
@@ -1694,6 +1748,8 @@ impl<'a> ActivityApi<'a> {
     /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
     ///
     /// `GET /users/{username}/events/orgs/{org}` (operation `activity/list-org-events-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-organization-events-for-the-authenticated-user)
     pub async fn list_org_events_for_authenticated_user(
@@ -1775,6 +1831,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /users/{username}/events/public` (operation `activity/list-public-events-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-for-a-user)
     pub async fn list_public_events_for_user(
         &self,
@@ -1850,6 +1908,8 @@ impl<'a> ActivityApi<'a> {
     ///
     /// `GET /users/{username}/received_events` (operation `activity/list-received-events-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-events-received-by-the-authenticated-user)
     pub async fn list_received_events_for_user(
         &self,
@@ -1921,6 +1981,8 @@ impl<'a> ActivityApi<'a> {
     /// > This API is not built to serve real-time use cases. Depending on the time of day, event latency can be anywhere from 30s to 6h.
     ///
     /// `GET /users/{username}/received_events/public` (operation `activity/list-received-public-events-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/events#list-public-events-received-by-a-user)
     pub async fn list_received_public_events_for_user(
@@ -2002,6 +2064,8 @@ impl<'a> ActivityApi<'a> {
     /// - **`application/vnd.github.star+json`**: Includes a timestamp of when the star was created.
     ///
     /// `GET /users/{username}/starred` (operation `activity/list-repos-starred-by-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/starring#list-repositories-starred-by-a-user)
     pub async fn list_repos_starred_by_user(
@@ -2087,6 +2151,8 @@ impl<'a> ActivityApi<'a> {
     /// Lists repositories a user is watching.
     ///
     /// `GET /users/{username}/subscriptions` (operation `activity/list-repos-watched-by-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/activity/watching#list-repositories-watched-by-a-user)
     pub async fn list_repos_watched_by_user(

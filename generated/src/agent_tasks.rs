@@ -38,6 +38,8 @@ impl<'a> AgentTasksApi<'a> {
     ///
     /// `GET /agents/repos/{owner}/{repo}/tasks` (operation `agent-tasks/list-tasks-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#list-tasks-for-repository)
     pub async fn list_tasks_for_repo(
         &self,
@@ -185,6 +187,8 @@ impl<'a> AgentTasksApi<'a> {
     ///
     /// `POST /agents/repos/{owner}/{repo}/tasks` (operation `agent-tasks/create-task-in-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#start-a-task)
     pub async fn create_task_in_repo(
         &self,
@@ -248,6 +252,8 @@ impl<'a> AgentTasksApi<'a> {
     ///
     /// `GET /agents/repos/{owner}/{repo}/tasks/{task_id}` (operation `agent-tasks/get-task-by-repo-and-id`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#get-a-task-by-repo)
     pub async fn get_task_by_repo_and_id(
         &self,
@@ -307,6 +313,8 @@ impl<'a> AgentTasksApi<'a> {
     /// GitHub App installation access tokens are not supported for this endpoint.
     ///
     /// `GET /agents/tasks` (operation `agent-tasks/list-tasks`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#list-tasks)
     pub async fn list_tasks(
@@ -429,6 +437,8 @@ impl<'a> AgentTasksApi<'a> {
     /// GitHub App installation access tokens are not supported for this endpoint.
     ///
     /// `GET /agents/tasks/{task_id}` (operation `agent-tasks/get-task-by-id`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agent-tasks/agent-tasks#get-a-task-by-id)
     pub async fn get_task_by_id(

@@ -27,6 +27,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `GET /orgs/{org}/agents/secrets` (operation `agents/list-org-secrets`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-organization-secrets)
     pub async fn list_org_secrets(
         &self,
@@ -103,6 +105,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `GET /orgs/{org}/agents/secrets/public-key` (operation `agents/get-org-public-key`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
@@ -141,6 +145,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/get-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-an-organization-secret)
     pub async fn get_org_secret(
@@ -183,6 +189,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/create-or-update-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
@@ -231,6 +239,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/agents/secrets/{secret_name}` (operation `agents/delete-org-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
@@ -272,6 +282,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/agents/secrets/{secret_name}/repositories` (operation `agents/list-selected-repos-for-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
@@ -361,6 +373,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `PUT /orgs/{org}/agents/secrets/{secret_name}/repositories` (operation `agents/set-selected-repos-for-org-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
@@ -405,6 +419,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/agents/secrets/{secret_name}/repositories/{repository_id}` (operation `agents/add-selected-repo-to-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
@@ -451,6 +467,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/agents/secrets/{secret_name}/repositories/{repository_id}` (operation `agents/remove-selected-repo-from-org-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
@@ -494,6 +512,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/agents/variables` (operation `agents/list-org-variables`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-organization-variables)
     pub async fn list_org_variables(
@@ -570,6 +590,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `POST /orgs/{org}/agents/variables` (operation `agents/create-org-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#create-an-organization-variable)
     pub async fn create_org_variable(
         &self,
@@ -608,6 +630,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/agents/variables/{name}` (operation `agents/get-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#get-an-organization-variable)
     pub async fn get_org_variable(
@@ -650,6 +674,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/agents/variables/{name}` (operation `agents/delete-org-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#delete-an-organization-variable)
     pub async fn delete_org_variable(
         &self,
@@ -690,6 +716,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `PATCH /orgs/{org}/agents/variables/{name}` (operation `agents/update-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#update-an-organization-variable)
     pub async fn update_org_variable(
@@ -734,6 +762,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/agents/variables/{name}/repositories` (operation `agents/list-selected-repos-for-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-selected-repositories-for-an-organization-variable)
     pub async fn list_selected_repos_for_org_variable(
@@ -823,6 +853,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `PUT /orgs/{org}/agents/variables/{name}/repositories` (operation `agents/set-selected-repos-for-org-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#set-selected-repositories-for-an-organization-variable)
     pub async fn set_selected_repos_for_org_variable(
         &self,
@@ -866,6 +898,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/agents/variables/{name}/repositories/{repository_id}` (operation `agents/add-selected-repo-to-org-variable`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#add-selected-repository-to-an-organization-variable)
     pub async fn add_selected_repo_to_org_variable(
@@ -912,6 +946,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/agents/variables/{name}/repositories/{repository_id}` (operation `agents/remove-selected-repo-from-org-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#remove-selected-repository-from-an-organization-variable)
     pub async fn remove_selected_repo_from_org_variable(
         &self,
@@ -955,6 +991,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/agents/organization-secrets` (operation `agents/list-repo-organization-secrets`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-repository-organization-secrets)
     pub async fn list_repo_organization_secrets(
@@ -1041,6 +1079,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/agents/organization-variables` (operation `agents/list-repo-organization-variables`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-repository-organization-variables)
     pub async fn list_repo_organization_variables(
@@ -1129,6 +1169,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/agents/secrets` (operation `agents/list-repo-secrets`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
         &self,
@@ -1216,6 +1258,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/agents/secrets/public-key` (operation `agents/get-repo-public-key`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
@@ -1256,6 +1300,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/get-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
@@ -1300,6 +1346,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/create-or-update-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
@@ -1350,6 +1398,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/agents/secrets/{secret_name}` (operation `agents/delete-repo-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
@@ -1392,6 +1442,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/agents/variables` (operation `agents/list-repo-variables`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#list-repository-variables)
     pub async fn list_repo_variables(
@@ -1479,6 +1531,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/agents/variables` (operation `agents/create-repo-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#create-a-repository-variable)
     pub async fn create_repo_variable(
         &self,
@@ -1522,6 +1576,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/get-repo-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#get-a-repository-variable)
     pub async fn get_repo_variable(
         &self,
@@ -1564,6 +1620,8 @@ impl<'a> AgentsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/delete-repo-variable`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#delete-a-repository-variable)
     pub async fn delete_repo_variable(
         &self,
@@ -1605,6 +1663,8 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}/agents/variables/{name}` (operation `agents/update-repo-variable`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/agents/variables#update-a-repository-variable)
     pub async fn update_repo_variable(

@@ -24,6 +24,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /app` (operation `apps/get-authenticated`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-the-authenticated-app)
     pub async fn get_authenticated(
         &self,
@@ -55,6 +57,8 @@ impl<'a> AppsApi<'a> {
     /// Use this endpoint to complete the handshake necessary when implementing the [GitHub App Manifest flow](https://docs.github.com/apps/building-github-apps/creating-github-apps-from-a-manifest/). When you create a GitHub App with the manifest flow, you receive a temporary `code` used to retrieve the GitHub App's `id`, `pem` (private key), and `webhook_secret`.
     ///
     /// `POST /app-manifests/{code}/conversions` (operation `apps/create-from-manifest`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#create-a-github-app-from-a-manifest)
     pub async fn create_from_manifest(
@@ -94,6 +98,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /app/hook/config` (operation `apps/get-webhook-config-for-app`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#get-a-webhook-configuration-for-an-app)
     pub async fn get_webhook_config_for_app(
         &self,
@@ -127,6 +133,8 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `PATCH /app/hook/config` (operation `apps/update-webhook-config-for-app`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#update-a-webhook-configuration-for-an-app)
     pub async fn update_webhook_config_for_app(
@@ -163,6 +171,8 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `GET /app/hook/deliveries` (operation `apps/list-webhook-deliveries`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#list-deliveries-for-an-app-webhook)
     pub async fn list_webhook_deliveries(
@@ -244,6 +254,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /app/hook/deliveries/{delivery_id}` (operation `apps/get-webhook-delivery`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#get-a-delivery-for-an-app-webhook)
     pub async fn get_webhook_delivery(
         &self,
@@ -285,6 +297,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `POST /app/hook/deliveries/{delivery_id}/attempts` (operation `apps/redeliver-webhook-delivery`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook)
     pub async fn redeliver_webhook_delivery(
         &self,
@@ -323,6 +337,8 @@ impl<'a> AppsApi<'a> {
     /// Lists all the pending installation requests for the authenticated GitHub App.
     ///
     /// `GET /app/installation-requests` (operation `apps/list-installation-requests-for-authenticated-app`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#list-installation-requests-for-the-authenticated-app)
     pub async fn list_installation_requests_for_authenticated_app(
@@ -408,6 +424,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /app/installations` (operation `apps/list-installations`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/enterprise-server@3.9/rest/apps/apps#list-installations-for-the-authenticated-app)
     pub async fn list_installations(
         &self,
@@ -491,6 +509,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /app/installations/{installation_id}` (operation `apps/get-installation`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app)
     pub async fn get_installation(
         &self,
@@ -530,6 +550,8 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `DELETE /app/installations/{installation_id}` (operation `apps/delete-installation`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#delete-an-installation-for-the-authenticated-app)
     pub async fn delete_installation(
@@ -578,6 +600,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `POST /app/installations/{installation_id}/access_tokens` (operation `apps/create-installation-access-token`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)
     pub async fn create_installation_access_token(
         &self,
@@ -625,6 +649,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `PUT /app/installations/{installation_id}/suspended` (operation `apps/suspend-installation`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#suspend-an-app-installation)
     pub async fn suspend_installation(
         &self,
@@ -665,6 +691,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `DELETE /app/installations/{installation_id}/suspended` (operation `apps/unsuspend-installation`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#unsuspend-an-app-installation)
     pub async fn unsuspend_installation(
         &self,
@@ -704,6 +732,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `DELETE /applications/{client_id}/grant` (operation `apps/delete-authorization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization)
     pub async fn delete_authorization(
         &self,
@@ -740,6 +770,8 @@ impl<'a> AppsApi<'a> {
     /// OAuth applications and GitHub applications with OAuth authorizations can use this API method for checking OAuth token validity without exceeding the normal rate limits for failed login attempts. Authentication works differently with this particular endpoint. Invalid tokens will return `404 NOT FOUND`.
     ///
     /// `POST /applications/{client_id}/token` (operation `apps/check-token`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#check-a-token)
     pub async fn check_token(
@@ -779,6 +811,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `DELETE /applications/{client_id}/token` (operation `apps/delete-token`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#delete-an-app-token)
     pub async fn delete_token(
         &self,
@@ -815,6 +849,8 @@ impl<'a> AppsApi<'a> {
     /// OAuth applications and GitHub applications with OAuth authorizations can use this API method to reset a valid OAuth token without end-user involvement. Applications must save the "token" property in the response because changes take effect immediately. Invalid tokens will return `404 NOT FOUND`.
     ///
     /// `PATCH /applications/{client_id}/token` (operation `apps/reset-token`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/oauth-applications#reset-a-token)
     pub async fn reset_token(
@@ -856,6 +892,8 @@ impl<'a> AppsApi<'a> {
     /// Invalid tokens will return `404 NOT FOUND`.
     ///
     /// `POST /applications/{client_id}/token/scoped` (operation `apps/scope-token`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#create-a-scoped-access-token)
     pub async fn scope_token(
@@ -900,6 +938,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /apps/{app_slug}` (operation `apps/get-by-slug`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-an-app)
     pub async fn get_by_slug(
         &self,
@@ -935,6 +975,8 @@ impl<'a> AppsApi<'a> {
     /// List repositories that an app installation can access.
     ///
     /// `GET /installation/repositories` (operation `apps/list-repos-accessible-to-installation`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation)
     pub async fn list_repos_accessible_to_installation(
@@ -1016,6 +1058,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `DELETE /installation/token` (operation `apps/revoke-installation-access-token`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/installations#revoke-an-installation-access-token)
     pub async fn revoke_installation_access_token(&self) -> Result<Response<()>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -1047,6 +1091,8 @@ impl<'a> AppsApi<'a> {
     /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
     ///
     /// `GET /marketplace_listing/accounts/{account_id}` (operation `apps/get-subscription-plan-for-account`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#get-a-subscription-plan-for-an-account)
     pub async fn get_subscription_plan_for_account(
@@ -1088,6 +1134,8 @@ impl<'a> AppsApi<'a> {
     /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
     ///
     /// `GET /marketplace_listing/plans` (operation `apps/list-plans`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-plans)
     pub async fn list_plans(
@@ -1162,6 +1210,8 @@ impl<'a> AppsApi<'a> {
     /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
     ///
     /// `GET /marketplace_listing/plans/{plan_id}/accounts` (operation `apps/list-accounts-for-plan`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-accounts-for-a-plan)
     pub async fn list_accounts_for_plan(
@@ -1258,6 +1308,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /marketplace_listing/stubbed/accounts/{account_id}` (operation `apps/get-subscription-plan-for-account-stubbed`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#get-a-subscription-plan-for-an-account-stubbed)
     pub async fn get_subscription_plan_for_account_stubbed(
         &self,
@@ -1298,6 +1350,8 @@ impl<'a> AppsApi<'a> {
     /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
     ///
     /// `GET /marketplace_listing/stubbed/plans` (operation `apps/list-plans-stubbed`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-plans-stubbed)
     pub async fn list_plans_stubbed(
@@ -1371,6 +1425,8 @@ impl<'a> AppsApi<'a> {
     /// GitHub Apps must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint. OAuth apps must use [basic authentication](https://docs.github.com/rest/authentication/authenticating-to-the-rest-api#using-basic-authentication) with their client ID and client secret to access this endpoint.
     ///
     /// `GET /marketplace_listing/stubbed/plans/{plan_id}/accounts` (operation `apps/list-accounts-for-plan-stubbed`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-accounts-for-a-plan-stubbed)
     pub async fn list_accounts_for_plan_stubbed(
@@ -1465,6 +1521,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `GET /orgs/{org}/installation` (operation `apps/get-org-installation`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-an-organization-installation-for-the-authenticated-app)
     pub async fn get_org_installation(
         &self,
@@ -1499,6 +1557,8 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/installation` (operation `apps/get-repo-installation`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app)
     pub async fn get_repo_installation(
@@ -1549,6 +1609,8 @@ impl<'a> AppsApi<'a> {
     /// You can find the permissions for the installation under the `permissions` key.
     ///
     /// `GET /user/installations` (operation `apps/list-installations-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token)
     pub async fn list_installations_for_authenticated_user(
@@ -1631,6 +1693,8 @@ impl<'a> AppsApi<'a> {
     /// The access the user has to each repository is included in the hash under the `permissions` key.
     ///
     /// `GET /user/installations/{installation_id}/repositories` (operation `apps/list-installation-repos-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-user-access-token)
     pub async fn list_installation_repos_for_authenticated_user(
@@ -1724,6 +1788,8 @@ impl<'a> AppsApi<'a> {
     ///
     /// `PUT /user/installations/{installation_id}/repositories/{repository_id}` (operation `apps/add-repo-to-installation-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/apps/installations#add-a-repository-to-an-app-installation)
     pub async fn add_repo_to_installation_for_authenticated_user(
         &self,
@@ -1773,6 +1839,8 @@ impl<'a> AppsApi<'a> {
     /// This endpoint only works for PATs (classic) with the `repo` scope.
     ///
     /// `DELETE /user/installations/{installation_id}/repositories/{repository_id}` (operation `apps/remove-repo-from-installation-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/installations#remove-a-repository-from-an-app-installation)
     pub async fn remove_repo_from_installation_for_authenticated_user(
@@ -1827,6 +1895,8 @@ impl<'a> AppsApi<'a> {
     /// Lists the active subscriptions for the authenticated user.
     ///
     /// `GET /user/marketplace_purchases` (operation `apps/list-subscriptions-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-subscriptions-for-the-authenticated-user)
     pub async fn list_subscriptions_for_authenticated_user(
@@ -1905,6 +1975,8 @@ impl<'a> AppsApi<'a> {
     /// Lists the active subscriptions for the authenticated user.
     ///
     /// `GET /user/marketplace_purchases/stubbed` (operation `apps/list-subscriptions-for-authenticated-user-stubbed`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/marketplace#list-subscriptions-for-the-authenticated-user-stubbed)
     pub async fn list_subscriptions_for_authenticated_user_stubbed(
@@ -1991,6 +2063,8 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `GET /users/{username}/installation` (operation `apps/get-user-installation`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/apps/apps#get-a-user-installation-for-the-authenticated-app)
     pub async fn get_user_installation(

@@ -24,6 +24,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `GET /organizations/{org}/settings/billing/ai_credit/usage` (operation `billing/get-github-billing-ai-credit-usage-report-org`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-ai-credit-usage-report-for-an-organization)
     pub async fn get_github_billing_ai_credit_usage_report_org(
         &self,
@@ -85,6 +87,8 @@ impl<'a> BillingApi<'a> {
     /// Each page returns up to 100 budgets.
     ///
     /// `GET /organizations/{org}/settings/billing/budgets` (operation `billing/get-all-budgets-org`)
+    ///
+    /// Available on: api.github.com.
     ///
     /// [GitHub docs](https://docs.github.com/rest/billing/budgets#get-all-budgets-for-an-organization)
     pub async fn get_all_budgets_org(
@@ -180,6 +184,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `POST /organizations/{org}/settings/billing/budgets` (operation `billing/create-organization-budget`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/budgets#create-a-budget-for-an-organization)
     pub async fn create_organization_budget(
         &self,
@@ -227,6 +233,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `GET /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/get-budget-org`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/budgets#get-a-budget-by-id-for-an-organization)
     pub async fn get_budget_org(
         &self,
@@ -270,6 +278,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `DELETE /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/delete-budget-org`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/budgets#delete-a-budget-for-an-organization)
     pub async fn delete_budget_org(
         &self,
@@ -312,6 +322,8 @@ impl<'a> BillingApi<'a> {
     /// Updates an existing budget for an organization. The authenticated user must be an organization admin or billing manager.
     ///
     /// `PATCH /organizations/{org}/settings/billing/budgets/{budget_id}` (operation `billing/update-budget-org`)
+    ///
+    /// Available on: api.github.com.
     ///
     /// [GitHub docs](https://docs.github.com/rest/billing/budgets#update-a-budget-for-an-organization)
     pub async fn update_budget_org(
@@ -360,6 +372,8 @@ impl<'a> BillingApi<'a> {
     /// **Note:** Only data from the past 24 months is accessible via this endpoint.
     ///
     /// `GET /organizations/{org}/settings/billing/premium_request/usage` (operation `billing/get-github-billing-premium-request-usage-report-org`)
+    ///
+    /// Available on: api.github.com.
     ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-premium-request-usage-report-for-an-organization)
     pub async fn get_github_billing_premium_request_usage_report_org(
@@ -424,6 +438,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `GET /organizations/{org}/settings/billing/usage` (operation `billing/get-github-billing-usage-report-org`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-report-for-an-organization)
     pub async fn get_github_billing_usage_report_org(
         &self,
@@ -479,6 +495,8 @@ impl<'a> BillingApi<'a> {
     /// **Note:** Only data from the past 24 months is accessible via this endpoint.
     ///
     /// `GET /organizations/{org}/settings/billing/usage/summary` (operation `billing/get-github-billing-usage-summary-report-org`)
+    ///
+    /// Available on: api.github.com.
     ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-summary-for-an-organization)
     pub async fn get_github_billing_usage_summary_report_org(
@@ -542,6 +560,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `GET /users/{username}/settings/billing/ai_credit/usage` (operation `billing/get-github-billing-ai-credit-usage-report-user`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-ai-credit-usage-report-for-a-user)
     pub async fn get_github_billing_ai_credit_usage_report_user(
         &self,
@@ -601,6 +621,8 @@ impl<'a> BillingApi<'a> {
     /// **Note:** Only data from the past 24 months is accessible via this endpoint.
     ///
     /// `GET /users/{username}/settings/billing/premium_request/usage` (operation `billing/get-github-billing-premium-request-usage-report-user`)
+    ///
+    /// Available on: api.github.com.
     ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-premium-request-usage-report-for-a-user)
     pub async fn get_github_billing_premium_request_usage_report_user(
@@ -662,6 +684,8 @@ impl<'a> BillingApi<'a> {
     ///
     /// `GET /users/{username}/settings/billing/usage` (operation `billing/get-github-billing-usage-report-user`)
     ///
+    /// Available on: api.github.com.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-report-for-a-user)
     pub async fn get_github_billing_usage_report_user(
         &self,
@@ -717,6 +741,8 @@ impl<'a> BillingApi<'a> {
     /// **Note:** Only data from the past 24 months is accessible via this endpoint.
     ///
     /// `GET /users/{username}/settings/billing/usage/summary` (operation `billing/get-github-billing-usage-summary-report-user`)
+    ///
+    /// Available on: api.github.com.
     ///
     /// [GitHub docs](https://docs.github.com/rest/billing/usage#get-billing-usage-summary-for-a-user)
     pub async fn get_github_billing_usage_summary_report_user(

@@ -26,6 +26,8 @@ impl<'a> CampaignsApi<'a> {
     ///
     /// `GET /orgs/{org}/campaigns` (operation `campaigns/list-org-campaigns`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#list-campaigns-for-an-organization)
     pub async fn list_org_campaigns(
         &self,
@@ -125,6 +127,8 @@ impl<'a> CampaignsApi<'a> {
     ///
     /// `POST /orgs/{org}/campaigns` (operation `campaigns/create-campaign`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#create-a-campaign-for-an-organization)
     pub async fn create_campaign(
         &self,
@@ -169,6 +173,8 @@ impl<'a> CampaignsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/get-campaign-summary`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#get-a-campaign-for-an-organization)
     pub async fn get_campaign_summary(
@@ -215,6 +221,8 @@ impl<'a> CampaignsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/delete-campaign`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#delete-a-campaign-for-an-organization)
     pub async fn delete_campaign(
         &self,
@@ -258,6 +266,8 @@ impl<'a> CampaignsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/campaigns/{campaign_number}` (operation `campaigns/update-campaign`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/campaigns/campaigns#update-a-campaign)
     pub async fn update_campaign(

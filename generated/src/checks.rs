@@ -26,6 +26,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/check-runs` (operation `checks/create`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reference/checks#create-a-check-run)
     pub async fn create(
         &self,
@@ -69,6 +71,8 @@ impl<'a> ChecksApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/check-runs/{check_run_id}` (operation `checks/get`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/checks/runs#get-a-check-run)
     pub async fn get(
@@ -114,6 +118,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}` (operation `checks/update`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/checks/runs#update-a-check-run)
     pub async fn update(
         &self,
@@ -156,6 +162,8 @@ impl<'a> ChecksApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations` (operation `checks/list-annotations`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/checks/runs#list-check-run-annotations)
     pub async fn list_annotations(
@@ -242,6 +250,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest` (operation `checks/rerequest-run`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/checks/runs#rerequest-a-check-run)
     pub async fn rerequest_run(
         &self,
@@ -290,6 +300,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/check-suites` (operation `checks/create-suite`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/checks/suites#create-a-check-suite)
     pub async fn create_suite(
         &self,
@@ -336,6 +348,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/check-suites/preferences` (operation `checks/set-suites-preferences`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/checks/suites#update-repository-preferences-for-check-suites)
     pub async fn set_suites_preferences(
         &self,
@@ -380,6 +394,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}` (operation `checks/get-suite`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/checks/suites#get-a-check-suite)
     pub async fn get_suite(
         &self,
@@ -423,6 +439,8 @@ impl<'a> ChecksApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs` (operation `checks/list-for-suite`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/checks/runs#list-check-runs-in-a-check-suite)
     pub async fn list_for_suite(
@@ -525,6 +543,8 @@ impl<'a> ChecksApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest` (operation `checks/rerequest-suite`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/checks/suites#rerequest-a-check-suite)
     pub async fn rerequest_suite(
         &self,
@@ -570,6 +590,8 @@ impl<'a> ChecksApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs` (operation `checks/list-for-ref`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference)
     pub async fn list_for_ref(
@@ -682,6 +704,8 @@ impl<'a> ChecksApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint on a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/commits/{ref}/check-suites` (operation `checks/list-suites-for-ref`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/checks/suites#list-check-suites-for-a-git-reference)
     pub async fn list_suites_for_ref(

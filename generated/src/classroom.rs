@@ -26,6 +26,8 @@ impl<'a> ClassroomApi<'a> {
     ///
     /// `GET /assignments/{assignment_id}` (operation `classroom/get-an-assignment`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-an-assignment)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
@@ -71,6 +73,8 @@ impl<'a> ClassroomApi<'a> {
     /// Lists any assignment repositories that have been created by students accepting a GitHub Classroom assignment. Accepted assignments will only be returned if the current user is an administrator of the GitHub Classroom for the assignment.
     ///
     /// `GET /assignments/{assignment_id}/accepted_assignments` (operation `classroom/list-accepted-assignments-for-an-assignment`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-accepted-assignments-for-an-assignment)
     #[deprecated(
@@ -161,6 +165,8 @@ impl<'a> ClassroomApi<'a> {
     ///
     /// `GET /assignments/{assignment_id}/grades` (operation `classroom/get-assignment-grades`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-assignment-grades)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
@@ -206,6 +212,8 @@ impl<'a> ClassroomApi<'a> {
     /// Lists GitHub Classroom classrooms for the current user. Classrooms will only be returned if the current user is an administrator of one or more GitHub Classrooms.
     ///
     /// `GET /classrooms` (operation `classroom/list-classrooms`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-classrooms)
     #[deprecated(
@@ -288,6 +296,8 @@ impl<'a> ClassroomApi<'a> {
     ///
     /// `GET /classrooms/{classroom_id}` (operation `classroom/get-a-classroom`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---get-a-classroom)
     #[deprecated(
         note = "deprecated by GitHub on 2026-05-22; removal planned for 2026-08-28"
@@ -333,6 +343,8 @@ impl<'a> ClassroomApi<'a> {
     /// Lists GitHub Classroom assignments for a classroom. Assignments will only be returned if the current user is an administrator of the GitHub Classroom.
     ///
     /// `GET /classrooms/{classroom_id}/assignments` (operation `classroom/list-assignments-for-a-classroom`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/classroom/classroom#closing-down---list-assignments-for-a-classroom)
     #[deprecated(

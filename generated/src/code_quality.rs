@@ -24,6 +24,8 @@ impl<'a> CodeQualityApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-quality/findings` (operation `code-quality/list-findings-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#list-code-quality-findings-for-a-repository)
     pub async fn list_findings_for_repo(
         &self,
@@ -127,6 +129,8 @@ impl<'a> CodeQualityApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-quality/findings/{finding_number}` (operation `code-quality/get-finding`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#get-a-code-quality-finding)
     pub async fn get_finding(
         &self,
@@ -172,6 +176,8 @@ impl<'a> CodeQualityApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-quality/setup` (operation `code-quality/get-setup`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#get-a-code-quality-setup-configuration)
     pub async fn get_setup(
         &self,
@@ -214,6 +220,8 @@ impl<'a> CodeQualityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `PATCH /repos/{owner}/{repo}/code-quality/setup` (operation `code-quality/update-setup`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-quality/code-quality#update-a-code-quality-setup-configuration)
     pub async fn update_setup(

@@ -26,6 +26,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /orgs/{org}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-an-organization)
     pub async fn list_alerts_for_org(
         &self,
@@ -163,6 +165,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reference/code-scanning#list-code-scanning-alerts-for-a-repository)
     pub async fn list_alerts_for_repo(
         &self,
@@ -288,6 +292,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}` (operation `code-scanning/get-alert`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-alert)
     pub async fn get_alert(
         &self,
@@ -336,6 +342,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}` (operation `code-scanning/update-alert`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#update-a-code-scanning-alert)
     pub async fn update_alert(
         &self,
@@ -383,6 +391,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix` (operation `code-scanning/get-autofix`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-status-of-an-autofix-for-a-code-scanning-alert)
     pub async fn get_autofix(
@@ -433,6 +443,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix` (operation `code-scanning/create-autofix`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#create-an-autofix-for-a-code-scanning-alert)
     pub async fn create_autofix(
@@ -490,6 +502,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits` (operation `code-scanning/commit-autofix`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#commit-an-autofix-for-a-code-scanning-alert)
     pub async fn commit_autofix(
         &self,
@@ -540,6 +554,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances` (operation `code-scanning/list-alert-instances`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-instances-of-a-code-scanning-alert)
     pub async fn list_alert_instances(
@@ -653,6 +669,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/analyses` (operation `code-scanning/list-recent-analyses`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-code-scanning-analyses-for-a-repository)
     pub async fn list_recent_analyses(
@@ -794,6 +812,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}` (operation `code-scanning/get-analysis`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-analysis-for-a-repository)
     pub async fn get_analysis(
@@ -940,6 +960,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}` (operation `code-scanning/delete-analysis`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#delete-a-code-scanning-analysis-from-a-repository)
     pub async fn delete_analysis(
         &self,
@@ -990,6 +1012,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/codeql/databases` (operation `code-scanning/list-codeql-databases`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#list-codeql-databases-for-a-repository)
     pub async fn list_codeql_databases(
         &self,
@@ -1039,6 +1063,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}` (operation `code-scanning/get-codeql-database`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-codeql-database-for-a-repository)
     pub async fn get_codeql_database(
         &self,
@@ -1087,6 +1113,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}` (operation `code-scanning/delete-codeql-database`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#delete-a-codeql-database)
     pub async fn delete_codeql_database(
@@ -1138,6 +1166,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses` (operation `code-scanning/create-variant-analysis`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#create-a-codeql-variant-analysis)
     pub async fn create_variant_analysis(
         &self,
@@ -1183,6 +1213,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}` (operation `code-scanning/get-variant-analysis`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-summary-of-a-codeql-variant-analysis)
     pub async fn get_variant_analysis(
         &self,
@@ -1226,6 +1258,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}` (operation `code-scanning/get-variant-analysis-repo-task`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-the-analysis-status-of-a-repository-in-a-codeql-variant-analysis)
     pub async fn get_variant_analysis_repo_task(
@@ -1275,6 +1309,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/default-setup` (operation `code-scanning/get-default-setup`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration)
     pub async fn get_default_setup(
         &self,
@@ -1317,6 +1353,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `PATCH /repos/{owner}/{repo}/code-scanning/default-setup` (operation `code-scanning/update-default-setup`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#update-a-code-scanning-default-setup-configuration)
     pub async fn update_default_setup(
@@ -1403,6 +1441,8 @@ impl<'a> CodeScanningApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/code-scanning/sarifs` (operation `code-scanning/upload-sarif`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data)
     pub async fn upload_sarif(
         &self,
@@ -1448,6 +1488,8 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}` (operation `code-scanning/get-sarif`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-scanning/code-scanning#get-information-about-a-sarif-upload)
     pub async fn get_sarif(

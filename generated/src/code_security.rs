@@ -26,6 +26,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/code-security/configurations` (operation `code-security/get-configurations-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-code-security-configurations-for-an-enterprise)
     pub async fn get_configurations_for_enterprise(
         &self,
@@ -116,6 +118,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `POST /enterprises/{enterprise}/code-security/configurations` (operation `code-security/create-configuration-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#create-a-code-security-configuration-for-an-enterprise)
     pub async fn create_configuration_for_enterprise(
         &self,
@@ -162,6 +166,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/code-security/configurations/defaults` (operation `code-security/get-default-configurations-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-default-code-security-configurations-for-an-enterprise)
     pub async fn get_default_configurations_for_enterprise(
         &self,
@@ -204,6 +210,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
     ///
     /// `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/get-single-configuration-for-enterprise`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#retrieve-a-code-security-configuration-of-an-enterprise)
     pub async fn get_single_configuration_for_enterprise(
@@ -263,6 +271,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/delete-configuration-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#delete-a-code-security-configuration-for-an-enterprise)
     pub async fn delete_configuration_for_enterprise(
         &self,
@@ -309,6 +319,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
     ///
     /// `PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}` (operation `code-security/update-enterprise-configuration`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#update-a-custom-code-security-configuration-for-an-enterprise)
     pub async fn update_enterprise_configuration(
@@ -366,6 +378,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach` (operation `code-security/attach-enterprise-configuration`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#attach-an-enterprise-configuration-to-repositories)
     pub async fn attach_enterprise_configuration(
         &self,
@@ -415,6 +429,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
     ///
     /// `PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults` (operation `code-security/set-configuration-as-default-for-enterprise`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-enterprise)
     pub async fn set_configuration_as_default_for_enterprise(
@@ -467,6 +483,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:enterprise` scope to use this endpoint.
     ///
     /// `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories` (operation `code-security/get-repositories-for-enterprise-configuration`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-repositories-associated-with-an-enterprise-code-security-configuration)
     pub async fn get_repositories_for_enterprise_configuration(
@@ -571,6 +589,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `GET /orgs/{org}/code-security/configurations` (operation `code-security/get-configurations-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-code-security-configurations-for-an-organization)
     pub async fn get_configurations_for_org(
         &self,
@@ -667,6 +687,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `POST /orgs/{org}/code-security/configurations` (operation `code-security/create-configuration`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#create-a-code-security-configuration)
     pub async fn create_configuration(
         &self,
@@ -708,6 +730,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/code-security/configurations/defaults` (operation `code-security/get-default-configurations`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-default-code-security-configurations)
     pub async fn get_default_configurations(
@@ -757,6 +781,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `DELETE /orgs/{org}/code-security/configurations/detach` (operation `code-security/detach-configuration`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#detach-configurations-from-repositories)
     pub async fn detach_configuration(
         &self,
@@ -803,6 +829,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/get-configuration`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-a-code-security-configuration)
     pub async fn get_configuration(
@@ -855,6 +883,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `DELETE /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/delete-configuration`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#delete-a-code-security-configuration)
     pub async fn delete_configuration(
         &self,
@@ -901,6 +931,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/code-security/configurations/{configuration_id}` (operation `code-security/update-configuration`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#update-a-code-security-configuration)
     pub async fn update_configuration(
@@ -952,6 +984,8 @@ impl<'a> CodeSecurityApi<'a> {
     ///
     /// `POST /orgs/{org}/code-security/configurations/{configuration_id}/attach` (operation `code-security/attach-configuration`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#attach-a-configuration-to-repositories)
     pub async fn attach_configuration(
         &self,
@@ -997,6 +1031,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults` (operation `code-security/set-configuration-as-default`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#set-a-code-security-configuration-as-a-default-for-an-organization)
     pub async fn set_configuration_as_default(
@@ -1049,6 +1085,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories` (operation `code-security/get-repositories-for-configuration`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-repositories-associated-with-a-code-security-configuration)
     pub async fn get_repositories_for_configuration(
@@ -1152,6 +1190,8 @@ impl<'a> CodeSecurityApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/code-security-configuration` (operation `code-security/get-configuration-for-repository`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/code-security/configurations#get-the-code-security-configuration-associated-with-a-repository)
     pub async fn get_configuration_for_repository(

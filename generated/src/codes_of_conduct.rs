@@ -22,6 +22,8 @@ impl<'a> CodesOfConductApi<'a> {
     ///
     /// `GET /codes_of_conduct` (operation `codes-of-conduct/get-all-codes-of-conduct`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-all-codes-of-conduct)
     pub async fn get_all_codes_of_conduct(
         &self,
@@ -57,6 +59,8 @@ impl<'a> CodesOfConductApi<'a> {
     /// Returns information about the specified GitHub code of conduct.
     ///
     /// `GET /codes_of_conduct/{key}` (operation `codes-of-conduct/get-conduct-code`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-a-code-of-conduct)
     pub async fn get_conduct_code(

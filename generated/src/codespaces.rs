@@ -24,6 +24,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /orgs/{org}/codespaces` (operation `codespaces/list-in-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#list-codespaces-for-the-organization)
     pub async fn list_in_organization(
         &self,
@@ -105,6 +107,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `PUT /orgs/{org}/codespaces/access` (operation `codespaces/set-codespaces-access`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#manage-access-control-for-organization-codespaces)
     #[deprecated(note = "deprecated by GitHub")]
     pub async fn set_codespaces_access(
@@ -151,6 +155,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `POST /orgs/{org}/codespaces/access/selected_users` (operation `codespaces/set-codespaces-access-users`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#add-users-to-codespaces-access-for-an-organization)
     #[deprecated(note = "deprecated by GitHub")]
@@ -202,6 +208,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/codespaces/access/selected_users` (operation `codespaces/delete-codespaces-access-users`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#remove-users-from-codespaces-access-for-an-organization)
     #[deprecated(note = "deprecated by GitHub")]
     pub async fn delete_codespaces_access_users(
@@ -249,6 +257,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets` (operation `codespaces/list-org-secrets`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#list-organization-secrets)
     pub async fn list_org_secrets(
@@ -322,6 +332,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /orgs/{org}/codespaces/secrets/public-key` (operation `codespaces/get-org-public-key`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
@@ -359,6 +371,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/get-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-secret)
     pub async fn get_org_secret(
@@ -399,6 +413,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
@@ -448,6 +464,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/codespaces/secrets/{secret_name}` (operation `codespaces/delete-org-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
@@ -489,6 +507,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/list-selected-repos-for-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
@@ -578,6 +598,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/set-selected-repos-for-org-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
@@ -620,6 +642,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/add-selected-repo-to-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
@@ -668,6 +692,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/remove-selected-repo-from-org-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
@@ -712,6 +738,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/members/{username}/codespaces` (operation `codespaces/get-codespaces-for-user-in-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#list-codespaces-for-a-user-in-organization)
     pub async fn get_codespaces_for_user_in_org(
@@ -803,6 +831,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/members/{username}/codespaces/{codespace_name}` (operation `codespaces/delete-from-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#delete-a-codespace-from-the-organization)
     pub async fn delete_from_organization(
         &self,
@@ -853,6 +883,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop` (operation `codespaces/stop-in-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/organizations#stop-a-codespace-for-an-organization-user)
     pub async fn stop_in_organization(
         &self,
@@ -902,6 +934,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/codespaces` (operation `codespaces/list-in-repository-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-codespaces-in-a-repository-for-the-authenticated-user)
     pub async fn list_in_repository_for_authenticated_user(
@@ -989,6 +1023,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/codespaces` (operation `codespaces/create-with-repo-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-in-a-repository)
     pub async fn create_with_repo_for_authenticated_user(
         &self,
@@ -1047,6 +1083,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/devcontainers` (operation `codespaces/list-devcontainers-in-repository-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-devcontainer-configurations-in-a-repository-for-the-authenticated-user)
     pub async fn list_devcontainers_in_repository_for_authenticated_user(
@@ -1142,6 +1180,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/machines` (operation `codespaces/repo-machines-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/machines#list-available-machine-types-for-a-repository)
     pub async fn repo_machines_for_authenticated_user(
         &self,
@@ -1202,6 +1242,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/new` (operation `codespaces/pre-flight-with-repo-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-default-attributes-for-a-codespace)
     pub async fn pre_flight_with_repo_for_authenticated_user(
         &self,
@@ -1255,6 +1297,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/permissions_check` (operation `codespaces/check-permissions-for-devcontainer`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#check-if-permissions-defined-by-a-devcontainer-have-been-accepted-by-the-authenticated-user)
     pub async fn check_permissions_for_devcontainer(
         &self,
@@ -1306,6 +1350,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/secrets` (operation `codespaces/list-repo-secrets`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
@@ -1389,6 +1435,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/secrets/public-key` (operation `codespaces/get-repo-public-key`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
@@ -1427,6 +1475,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/get-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
@@ -1469,6 +1519,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint. The associated user must be a repository admin.
     ///
     /// `PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
@@ -1517,6 +1569,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}` (operation `codespaces/delete-repo-secret`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/repository-secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(
         &self,
@@ -1557,6 +1611,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces` (operation `codespaces/create-with-pr-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-from-a-pull-request)
     pub async fn create_with_pr_for_authenticated_user(
@@ -1614,6 +1670,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `GET /user/codespaces` (operation `codespaces/list-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#list-codespaces-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
@@ -1703,6 +1761,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `POST /user/codespaces` (operation `codespaces/create-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-codespace-for-the-authenticated-user)
     pub async fn create_for_authenticated_user(
         &self,
@@ -1753,6 +1813,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
     ///
     /// `GET /user/codespaces/secrets` (operation `codespaces/list-secrets-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#list-secrets-for-the-authenticated-user)
     pub async fn list_secrets_for_authenticated_user(
@@ -1830,6 +1892,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /user/codespaces/secrets/public-key` (operation `codespaces/get-public-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user)
     pub async fn get_public_key_for_authenticated_user(
         &self,
@@ -1865,6 +1929,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
     ///
     /// `GET /user/codespaces/secrets/{secret_name}` (operation `codespaces/get-secret-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#get-a-secret-for-the-authenticated-user)
     pub async fn get_secret_for_authenticated_user(
@@ -1905,6 +1971,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
     ///
     /// `PUT /user/codespaces/secrets/{secret_name}` (operation `codespaces/create-or-update-secret-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#create-or-update-a-secret-for-the-authenticated-user)
     pub async fn create_or_update_secret_for_authenticated_user(
@@ -1963,6 +2031,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /user/codespaces/secrets/{secret_name}` (operation `codespaces/delete-secret-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#delete-a-secret-for-the-authenticated-user)
     pub async fn delete_secret_for_authenticated_user(
         &self,
@@ -2001,6 +2071,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
     ///
     /// `GET /user/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/list-repositories-for-secret-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret)
     pub async fn list_repositories_for_secret_for_authenticated_user(
@@ -2050,6 +2122,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `PUT /user/codespaces/secrets/{secret_name}/repositories` (operation `codespaces/set-repositories-for-secret-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret)
     pub async fn set_repositories_for_secret_for_authenticated_user(
         &self,
@@ -2096,6 +2170,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` or `codespace:secrets` scope to use this endpoint.
     ///
     /// `PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/add-repository-for-secret-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#add-a-selected-repository-to-a-user-secret)
     pub async fn add_repository_for_secret_for_authenticated_user(
@@ -2144,6 +2220,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}` (operation `codespaces/remove-repository-for-secret-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret)
     pub async fn remove_repository_for_secret_for_authenticated_user(
         &self,
@@ -2189,6 +2267,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /user/codespaces/{codespace_name}` (operation `codespaces/get-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-a-codespace-for-the-authenticated-user)
     pub async fn get_for_authenticated_user(
         &self,
@@ -2232,6 +2312,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `DELETE /user/codespaces/{codespace_name}` (operation `codespaces/delete-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#delete-a-codespace-for-the-authenticated-user)
     pub async fn delete_for_authenticated_user(
@@ -2279,6 +2361,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `PATCH /user/codespaces/{codespace_name}` (operation `codespaces/update-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#update-a-codespace-for-the-authenticated-user)
     pub async fn update_for_authenticated_user(
         &self,
@@ -2324,6 +2408,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `POST /user/codespaces/{codespace_name}/exports` (operation `codespaces/export-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#export-a-codespace-for-the-authenticated-user)
     pub async fn export_for_authenticated_user(
         &self,
@@ -2368,6 +2454,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `GET /user/codespaces/{codespace_name}/exports/{export_id}` (operation `codespaces/get-export-details-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#get-details-about-a-codespace-export)
     pub async fn get_export_details_for_authenticated_user(
         &self,
@@ -2409,6 +2497,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `GET /user/codespaces/{codespace_name}/machines` (operation `codespaces/codespace-machines-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/machines#list-machine-types-for-a-codespace)
     pub async fn codespace_machines_for_authenticated_user(
@@ -2468,6 +2558,8 @@ impl<'a> CodespacesApi<'a> {
     ///
     /// `POST /user/codespaces/{codespace_name}/publish` (operation `codespaces/publish-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#create-a-repository-from-an-unpublished-codespace)
     pub async fn publish_for_authenticated_user(
         &self,
@@ -2512,6 +2604,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `POST /user/codespaces/{codespace_name}/start` (operation `codespaces/start-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#start-a-codespace-for-the-authenticated-user)
     pub async fn start_for_authenticated_user(
@@ -2561,6 +2655,8 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `codespace` scope to use this endpoint.
     ///
     /// `POST /user/codespaces/{codespace_name}/stop` (operation `codespaces/stop-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/codespaces/codespaces#stop-a-codespace-for-the-authenticated-user)
     pub async fn stop_for_authenticated_user(

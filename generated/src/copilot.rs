@@ -28,6 +28,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day` (operation `copilot/copilot-enterprise-one-day-usage-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-usage-metrics-for-a-specific-day)
     pub async fn copilot_enterprise_one_day_usage_metrics(
         &self,
@@ -76,6 +78,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest` (operation `copilot/copilot-enterprise-usage-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-usage-metrics)
     pub async fn copilot_enterprise_usage_metrics(
         &self,
@@ -121,6 +125,8 @@ impl<'a> CopilotApi<'a> {
     /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
     ///
     /// `GET /enterprises/{enterprise}/copilot/metrics/reports/repos-1-day` (operation `copilot/copilot-enterprise-repos-one-day-report`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-repository-report-for-a-specific-day)
     pub async fn copilot_enterprise_repos_one_day_report(
@@ -176,6 +182,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day` (operation `copilot/copilot-enterprise-user-teams-one-day-report`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-enterprise-user-teams-report-for-a-specific-day)
     pub async fn copilot_enterprise_user_teams_one_day_report(
         &self,
@@ -223,6 +231,8 @@ impl<'a> CopilotApi<'a> {
     /// Enterprise owners, billing managers, and authorized users with fine-grained "View Enterprise Copilot Metrics" permission can retrieve Copilot metrics reports for the enterprise. OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:enterprise` scopes to use this endpoint.
     ///
     /// `GET /enterprises/{enterprise}/copilot/metrics/reports/users-1-day` (operation `copilot/copilot-users-one-day-usage-metrics`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-users-usage-metrics-for-a-specific-day)
     pub async fn copilot_users_one_day_usage_metrics(
@@ -272,6 +282,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest` (operation `copilot/copilot-users-usage-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-users-usage-metrics)
     pub async fn copilot_users_usage_metrics(
         &self,
@@ -319,6 +331,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
     ///
     /// `PUT /enterprises/{enterprise}/copilot/policies/coding_agent` (operation `copilot/set-enterprise-coding-agent-policy`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-the-coding-agent-policy-for-an-enterprise)
     pub async fn set_enterprise_coding_agent_policy(
@@ -369,6 +383,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `POST /enterprises/{enterprise}/copilot/policies/coding_agent/organizations` (operation `copilot/add-organizations-to-enterprise-coding-agent-policy`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#add-organizations-to-the-enterprise-coding-agent-policy)
     pub async fn add_organizations_to_enterprise_coding_agent_policy(
         &self,
@@ -417,6 +433,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:enterprise` scopes to use this endpoint.
     ///
     /// `DELETE /enterprises/{enterprise}/copilot/policies/coding_agent/organizations` (operation `copilot/remove-organizations-from-enterprise-coding-agent-policy`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#remove-organizations-from-the-enterprise-coding-agent-policy)
     pub async fn remove_organizations_from_enterprise_coding_agent_policy(
@@ -467,6 +485,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot/billing` (operation `copilot/get-copilot-organization-details`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#get-copilot-seat-information-and-settings-for-an-organization)
     pub async fn get_copilot_organization_details(
         &self,
@@ -514,6 +534,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
     ///
     /// `GET /orgs/{org}/copilot/billing/seats` (operation `copilot/list-copilot-seats`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#list-all-copilot-seat-assignments-for-an-organization)
     pub async fn list_copilot_seats(
@@ -603,6 +625,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `POST /orgs/{org}/copilot/billing/selected_teams` (operation `copilot/add-copilot-seats-for-teams`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#add-teams-to-the-copilot-subscription-for-an-organization)
     pub async fn add_copilot_seats_for_teams(
         &self,
@@ -657,6 +681,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/copilot/billing/selected_teams` (operation `copilot/cancel-copilot-seat-assignment-for-teams`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#remove-teams-from-the-copilot-subscription-for-an-organization)
     pub async fn cancel_copilot_seat_assignment_for_teams(
@@ -717,6 +743,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `POST /orgs/{org}/copilot/billing/selected_users` (operation `copilot/add-copilot-seats-for-users`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#add-users-to-the-copilot-subscription-for-an-organization)
     pub async fn add_copilot_seats_for_users(
         &self,
@@ -771,6 +799,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `admin:org` scopes to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/copilot/billing/selected_users` (operation `copilot/cancel-copilot-seat-assignment-for-users`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#remove-users-from-the-copilot-subscription-for-an-organization)
     pub async fn cancel_copilot_seat_assignment_for_users(
@@ -828,6 +858,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot/coding-agent/permissions` (operation `copilot/get-copilot-coding-agent-permissions-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#get-copilot-cloud-agent-permissions-for-an-organization)
     pub async fn get_copilot_coding_agent_permissions_organization(
         &self,
@@ -882,6 +914,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `PUT /orgs/{org}/copilot/coding-agent/permissions` (operation `copilot/set-copilot-coding-agent-permissions-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-copilot-cloud-agent-permissions-for-an-organization)
     pub async fn set_copilot_coding_agent_permissions_organization(
         &self,
@@ -933,6 +967,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/copilot/coding-agent/permissions/repositories` (operation `copilot/list-copilot-coding-agent-selected-repositories-for-organization`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#list-repositories-enabled-for-copilot-cloud-agent-in-an-organization)
     pub async fn list_copilot_coding_agent_selected_repositories_for_organization(
@@ -1029,6 +1065,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories` (operation `copilot/set-copilot-coding-agent-selected-repositories-for-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#set-selected-repositories-for-copilot-cloud-agent-in-an-organization)
     pub async fn set_copilot_coding_agent_selected_repositories_for_organization(
         &self,
@@ -1081,6 +1119,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}` (operation `copilot/enable-copilot-coding-agent-for-repository-in-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#enable-a-repository-for-copilot-cloud-agent-in-an-organization)
     pub async fn enable_copilot_coding_agent_for_repository_in_organization(
         &self,
@@ -1132,6 +1172,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scopes to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}` (operation `copilot/disable-copilot-coding-agent-for-repository-in-organization`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-coding-agent-management#disable-a-repository-for-copilot-cloud-agent-in-an-organization)
     pub async fn disable_copilot_coding_agent_for_repository_in_organization(
@@ -1190,6 +1232,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot/content_exclusion` (operation `copilot/copilot-content-exclusion-for-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-content-exclusion-management#get-copilot-content-exclusion-rules-for-an-organization)
     pub async fn copilot_content_exclusion_for_organization(
         &self,
@@ -1242,6 +1286,8 @@ impl<'a> CopilotApi<'a> {
     /// > * At this time, the API does not support duplicate keys. If you submit content exclusions through the API with duplicate keys, only the last occurrence will be saved. Earlier entries with the same key will be overwritten.
     ///
     /// `PUT /orgs/{org}/copilot/content_exclusion` (operation `copilot/set-copilot-content-exclusion-for-organization`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-content-exclusion-management#set-copilot-content-exclusion-rules-for-an-organization)
     pub async fn set_copilot_content_exclusion_for_organization(
@@ -1303,6 +1349,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot/metrics/reports/organization-1-day` (operation `copilot/copilot-organization-one-day-usage-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-usage-metrics-for-a-specific-day)
     pub async fn copilot_organization_one_day_usage_metrics(
         &self,
@@ -1359,6 +1407,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot/metrics/reports/organization-28-day/latest` (operation `copilot/copilot-organization-usage-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-usage-metrics)
     pub async fn copilot_organization_usage_metrics(
         &self,
@@ -1406,6 +1456,8 @@ impl<'a> CopilotApi<'a> {
     /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
     ///
     /// `GET /orgs/{org}/copilot/metrics/reports/repos-1-day` (operation `copilot/copilot-organization-repos-one-day-report`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-repository-report-for-a-specific-day)
     pub async fn copilot_organization_repos_one_day_report(
@@ -1462,6 +1514,8 @@ impl<'a> CopilotApi<'a> {
     /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
     ///
     /// `GET /orgs/{org}/copilot/metrics/reports/user-teams-1-day` (operation `copilot/copilot-organization-user-teams-one-day-report`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-user-teams-report-for-a-specific-day)
     pub async fn copilot_organization_user_teams_one_day_report(
@@ -1523,6 +1577,8 @@ impl<'a> CopilotApi<'a> {
     /// For more information about organization metrics attribution, see [How are metrics attributed across organizations](https://docs.github.com/copilot/concepts/copilot-metrics#how-are-metrics-attributed-across-organizations).
     ///
     /// `GET /orgs/{org}/copilot/metrics/reports/users-1-day` (operation `copilot/copilot-organization-users-one-day-usage-metrics`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-users-usage-metrics-for-a-specific-day)
     pub async fn copilot_organization_users_one_day_usage_metrics(
@@ -1587,6 +1643,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot/metrics/reports/users-28-day/latest` (operation `copilot/copilot-organization-users-usage-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-usage-metrics#get-copilot-organization-users-usage-metrics)
     pub async fn copilot_organization_users_usage_metrics(
         &self,
@@ -1637,6 +1695,8 @@ impl<'a> CopilotApi<'a> {
     ///
     /// `GET /orgs/{org}/members/{username}/copilot` (operation `copilot/get-copilot-seat-details-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-user-management#get-copilot-seat-assignment-details-for-a-user)
     pub async fn get_copilot_seat_details_for_user(
         &self,
@@ -1686,6 +1746,8 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/copilot/cloud-agent/configuration` (operation `copilot/get-copilot-cloud-agent-configuration`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot/copilot-cloud-agent-management#get-copilot-cloud-agent-configuration-for-a-repository)
     pub async fn get_copilot_cloud_agent_configuration(

@@ -28,6 +28,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot-spaces` (operation `copilot-spaces/list-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#list-organization-copilot-spaces)
     pub async fn list_for_org(
         &self,
@@ -114,6 +116,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `POST /orgs/{org}/copilot-spaces` (operation `copilot-spaces/create-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#create-an-organization-copilot-space)
     pub async fn create_for_org(
         &self,
@@ -158,6 +162,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
     ///
     /// `GET /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/get-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#get-an-organization-copilot-space)
     pub async fn get_for_org(
@@ -204,6 +210,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including any being added or updated.
     ///
     /// `PUT /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/update-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#set-an-organization-copilot-space)
     pub async fn update_for_org(
@@ -256,6 +264,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/copilot-spaces/{space_number}` (operation `copilot-spaces/delete-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#delete-an-organization-copilot-space)
     pub async fn delete_for_org(
         &self,
@@ -303,6 +313,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
     ///
     /// `GET /orgs/{org}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/list-collaborators-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#list-collaborators-for-an-organization-copilot-space)
     pub async fn list_collaborators_for_org(
@@ -355,6 +367,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `POST /orgs/{org}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/add-collaborator-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#add-a-collaborator-to-an-organization-copilot-space)
     pub async fn add_collaborator_for_org(
         &self,
@@ -402,6 +416,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
     ///
     /// `PUT /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/update-collaborator-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#set-a-collaborator-role-for-an-organization-copilot-space)
     pub async fn update_collaborator_for_org(
@@ -458,6 +474,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/remove-collaborator-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#remove-a-collaborator-from-an-organization-copilot-space)
     pub async fn remove_collaborator_for_org(
         &self,
@@ -506,6 +524,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space.
     ///
     /// `GET /orgs/{org}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/list-resources-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#list-resources-for-an-organization-copilot-space)
     pub async fn list_resources_for_org(
@@ -560,6 +580,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including the resource being created.
     ///
     /// `POST /orgs/{org}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/create-resource-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#create-a-resource-for-an-organization-copilot-space)
     pub async fn create_resource_for_org(
@@ -617,6 +639,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `GET /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/get-resource-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#get-a-resource-for-an-organization-copilot-space)
     pub async fn get_resource_for_org(
         &self,
@@ -664,6 +688,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// Fine-grained tokens and GitHub App user access tokens must have been granted access to the organization that owns the space. They must also have been granted access to every repository referenced by resources in the space, including the resource being updated.
     ///
     /// `PUT /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/update-resource-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#set-a-resource-for-an-organization-copilot-space)
     pub async fn update_resource_for_org(
@@ -716,6 +742,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `DELETE /orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/delete-resource-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#delete-a-resource-from-an-organization-copilot-space)
     pub async fn delete_resource_for_org(
         &self,
@@ -762,6 +790,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
     ///
     /// `GET /users/{username}/copilot-spaces` (operation `copilot-spaces/list-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#list-copilot-spaces-for-a-user)
     pub async fn list_for_user(
@@ -847,6 +877,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `POST /users/{username}/copilot-spaces` (operation `copilot-spaces/create-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#create-a-copilot-space-for-a-user)
     pub async fn create_for_user(
         &self,
@@ -891,6 +923,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `GET /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/get-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#get-a-copilot-space-for-a-user)
     pub async fn get_for_user(
         &self,
@@ -934,6 +968,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
     ///
     /// `PUT /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/update-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#set-a-copilot-space-for-a-user)
     pub async fn update_for_user(
@@ -982,6 +1018,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `DELETE /users/{username}/copilot-spaces/{space_number}` (operation `copilot-spaces/delete-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/copilot-spaces#delete-a-copilot-space-for-a-user)
     pub async fn delete_for_user(
         &self,
@@ -1027,6 +1065,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
     ///
     /// `GET /users/{username}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/list-collaborators-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#list-collaborators-for-a-copilot-space-for-a-user)
     pub async fn list_collaborators_for_user(
@@ -1076,6 +1116,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `POST /users/{username}/copilot-spaces/{space_number}/collaborators` (operation `copilot-spaces/add-collaborator-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#add-a-collaborator-to-a-copilot-space-for-a-user)
     pub async fn add_collaborator_for_user(
         &self,
@@ -1121,6 +1163,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
     ///
     /// `PUT /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/update-collaborator-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#set-a-collaborator-role-for-a-copilot-space-for-a-user)
     pub async fn update_collaborator_for_user(
@@ -1175,6 +1219,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `DELETE /users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}` (operation `copilot-spaces/remove-collaborator-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/collaborators#remove-a-collaborator-from-a-copilot-space-for-a-user)
     pub async fn remove_collaborator_for_user(
         &self,
@@ -1221,6 +1267,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
     ///
     /// `GET /users/{username}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/list-resources-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#list-resources-for-a-copilot-space-for-a-user)
     pub async fn list_resources_for_user(
@@ -1273,6 +1321,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
     ///
     /// `POST /users/{username}/copilot-spaces/{space_number}/resources` (operation `copilot-spaces/create-resource-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#create-a-resource-for-a-copilot-space-for-a-user)
     pub async fn create_resource_for_user(
@@ -1328,6 +1378,8 @@ impl<'a> CopilotSpacesApi<'a> {
     ///
     /// `GET /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/get-resource-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#get-a-resource-for-a-copilot-space-for-a-user)
     pub async fn get_resource_for_user(
         &self,
@@ -1373,6 +1425,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
     ///
     /// `PUT /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/update-resource-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#set-a-resource-for-a-copilot-space-for-a-user)
     pub async fn update_resource_for_user(
@@ -1422,6 +1476,8 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:user` scope to use this endpoint.
     ///
     /// `DELETE /users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}` (operation `copilot-spaces/delete-resource-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/copilot-spaces/resources#delete-a-resource-from-a-copilot-space-for-a-user)
     pub async fn delete_resource_for_user(

@@ -38,6 +38,8 @@ impl<'a> CredentialsApi<'a> {
     ///
     /// `POST /credentials/revoke` (operation `credentials/revoke`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/credentials/revoke#revoke-a-list-of-credentials)
     pub async fn revoke(
         &self,

@@ -28,6 +28,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/dependabot/alerts` (operation `dependabot/list-alerts-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-an-enterprise)
     pub async fn list_alerts_for_enterprise(
         &self,
@@ -209,6 +211,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/dependabot/repository-access` (operation `dependabot/repository-access-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#lists-the-repositories-dependabot-can-access-in-an-enterprise)
     pub async fn repository_access_for_enterprise(
         &self,
@@ -303,6 +307,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `PATCH /enterprises/{enterprise}/dependabot/repository-access` (operation `dependabot/update-repository-access-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#updates-dependabots-repository-access-list-for-an-enterprise)
     pub async fn update_repository_access_for_enterprise(
         &self,
@@ -348,6 +354,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `PUT /enterprises/{enterprise}/dependabot/repository-access/default-level` (operation `dependabot/set-repository-access-default-level-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#set-the-default-repository-access-level-for-dependabot-in-an-enterprise)
     pub async fn set_repository_access_default_level_for_enterprise(
         &self,
@@ -392,6 +400,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /orgs/{org}/dependabot/alerts` (operation `dependabot/list-alerts-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-an-organization)
     pub async fn list_alerts_for_org(
@@ -588,6 +598,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `GET /orgs/{org}/dependabot/repository-access` (operation `dependabot/repository-access-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#lists-the-repositories-dependabot-can-access-in-an-organization)
     pub async fn repository_access_for_org(
         &self,
@@ -684,6 +696,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `PATCH /orgs/{org}/dependabot/repository-access` (operation `dependabot/update-repository-access-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#updates-dependabots-repository-access-list-for-an-organization)
     pub async fn update_repository_access_for_org(
         &self,
@@ -731,6 +745,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `PUT /orgs/{org}/dependabot/repository-access/default-level` (operation `dependabot/set-repository-access-default-level`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/repository-access#set-the-default-repository-access-level-for-dependabot)
     pub async fn set_repository_access_default_level(
         &self,
@@ -774,6 +790,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets` (operation `dependabot/list-org-secrets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-organization-secrets)
     pub async fn list_org_secrets(
@@ -849,6 +867,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `GET /orgs/{org}/dependabot/secrets/public-key` (operation `dependabot/get-org-public-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-an-organization-public-key)
     pub async fn get_org_public_key(
         &self,
@@ -886,6 +906,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/get-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-an-organization-secret)
     pub async fn get_org_secret(
@@ -998,6 +1020,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `PUT /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/create-or-update-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reference/dependabot#create-or-update-an-organization-secret)
     pub async fn create_or_update_org_secret(
         &self,
@@ -1043,6 +1067,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `DELETE /orgs/{org}/dependabot/secrets/{secret_name}` (operation `dependabot/delete-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#delete-an-organization-secret)
     pub async fn delete_org_secret(
         &self,
@@ -1082,6 +1108,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories` (operation `dependabot/list-selected-repos-for-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-selected-repositories-for-an-organization-secret)
     pub async fn list_selected_repos_for_org_secret(
@@ -1169,6 +1197,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories` (operation `dependabot/set-selected-repos-for-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#set-selected-repositories-for-an-organization-secret)
     pub async fn set_selected_repos_for_org_secret(
         &self,
@@ -1211,6 +1241,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}` (operation `dependabot/add-selected-repo-to-org-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#add-selected-repository-to-an-organization-secret)
     pub async fn add_selected_repo_to_org_secret(
@@ -1255,6 +1287,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}` (operation `dependabot/remove-selected-repo-from-org-secret`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#remove-selected-repository-from-an-organization-secret)
     pub async fn remove_selected_repo_from_org_secret(
         &self,
@@ -1293,6 +1327,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /repos/{owner}/{repo}/dependabot/alerts` (operation `dependabot/list-alerts-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#list-dependabot-alerts-for-a-repository)
     pub async fn list_alerts_for_repo(
@@ -1482,6 +1518,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/dependabot/alerts/{alert_number}` (operation `dependabot/get-alert`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#get-a-dependabot-alert)
     pub async fn get_alert(
         &self,
@@ -1528,6 +1566,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `PATCH /repos/{owner}/{repo}/dependabot/alerts/{alert_number}` (operation `dependabot/update-alert`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/alerts#update-a-dependabot-alert)
     pub async fn update_alert(
@@ -1578,6 +1618,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/dependabot/secrets` (operation `dependabot/list-repo-secrets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#list-repository-secrets)
     pub async fn list_repo_secrets(
@@ -1662,6 +1704,8 @@ impl<'a> DependabotApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/dependabot/secrets/public-key` (operation `dependabot/get-repo-public-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-a-repository-public-key)
     pub async fn get_repo_public_key(
         &self,
@@ -1700,6 +1744,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/get-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#get-a-repository-secret)
     pub async fn get_repo_secret(
@@ -1742,6 +1788,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/create-or-update-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#create-or-update-a-repository-secret)
     pub async fn create_or_update_repo_secret(
@@ -1789,6 +1837,8 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}/dependabot/secrets/{secret_name}` (operation `dependabot/delete-repo-secret`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependabot/secrets#delete-a-repository-secret)
     pub async fn delete_repo_secret(

@@ -22,6 +22,8 @@ impl<'a> DependencyGraphApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/dependency-graph/compare/{basehead}` (operation `dependency-graph/diff-range`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependency-graph/dependency-review#get-a-diff-of-the-dependencies-between-commits)
     pub async fn diff_range(
         &self,
@@ -71,6 +73,8 @@ impl<'a> DependencyGraphApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/dependency-graph/sbom` (operation `dependency-graph/export-sbom`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#export-a-software-bill-of-materials-sbom-for-a-repository)
     pub async fn export_sbom(
         &self,
@@ -114,6 +118,8 @@ impl<'a> DependencyGraphApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}` (operation `dependency-graph/fetch-sbom-report`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#fetch-a-software-bill-of-materials-sbom-for-a-repository)
     pub async fn fetch_sbom_report(
         &self,
@@ -156,6 +162,8 @@ impl<'a> DependencyGraphApi<'a> {
     /// Triggers a job to generate a software bill of materials (SBOM) for a repository in SPDX JSON format.
     ///
     /// `GET /repos/{owner}/{repo}/dependency-graph/sbom/generate-report` (operation `dependency-graph/generate-sbom-report`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependency-graph/sboms#request-generation-of-a-software-bill-of-materials-sbom-for-a-repository)
     pub async fn generate_sbom_report(
@@ -203,6 +211,8 @@ impl<'a> DependencyGraphApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `POST /repos/{owner}/{repo}/dependency-graph/snapshots` (operation `dependency-graph/create-repository-snapshot`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/dependency-graph/dependency-submission#create-a-snapshot-of-dependencies-for-a-repository)
     pub async fn create_repository_snapshot(

@@ -22,6 +22,8 @@ impl<'a> EmojisApi<'a> {
     ///
     /// `GET /emojis` (operation `emojis/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/emojis/emojis#get-emojis)
     pub async fn get(&self) -> Result<Response<EmojisGetResponse>, Error> {
         const OP: OperationInfo = OperationInfo {

@@ -24,6 +24,8 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships` (operation `enterprise-team-memberships/list`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#list-members-in-an-enterprise-team)
     pub async fn list(
         &self,
@@ -105,6 +107,8 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
     ///
     /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/add` (operation `enterprise-team-memberships/bulk-add`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#bulk-add-team-members)
     pub async fn bulk_add(
         &self,
@@ -144,6 +148,8 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
     /// Remove multiple team members from an enterprise team.
     ///
     /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove` (operation `enterprise-team-memberships/bulk-remove`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#bulk-remove-team-members)
     pub async fn bulk_remove(
@@ -185,6 +191,8 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/get`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#get-enterprise-team-membership)
     pub async fn get(
         &self,
@@ -225,6 +233,8 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
     ///
     /// `PUT /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/add`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#add-team-member)
     pub async fn add(
         &self,
@@ -264,6 +274,8 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
     /// Remove membership of a specific user from a particular team in an enterprise.
     ///
     /// `DELETE /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}` (operation `enterprise-team-memberships/remove`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-members#remove-team-membership)
     pub async fn remove(

@@ -24,6 +24,8 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations` (operation `enterprise-team-organizations/get-assignments`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#get-organization-assignments)
     pub async fn get_assignments(
         &self,
@@ -105,6 +107,8 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
     ///
     /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/add` (operation `enterprise-team-organizations/bulk-add`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments)
     pub async fn bulk_add(
         &self,
@@ -144,6 +148,8 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
     /// Unassign an enterprise team from multiple organizations.
     ///
     /// `POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove` (operation `enterprise-team-organizations/bulk-remove`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#remove-organization-assignments)
     pub async fn bulk_remove(
@@ -185,6 +191,8 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/get-assignment`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#get-organization-assignment)
     pub async fn get_assignment(
         &self,
@@ -225,6 +233,8 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
     ///
     /// `PUT /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/add`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-an-organization-assignment)
     pub async fn add(
         &self,
@@ -264,6 +274,8 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
     /// Unassign an enterprise team from an organization.
     ///
     /// `DELETE /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}` (operation `enterprise-team-organizations/delete`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#delete-an-organization-assignment)
     pub async fn delete(

@@ -22,6 +22,8 @@ impl<'a> EnterpriseTeamsApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/teams` (operation `enterprise-teams/list`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#list-enterprise-teams)
     pub async fn list(
         &self,
@@ -95,6 +97,8 @@ impl<'a> EnterpriseTeamsApi<'a> {
     ///
     /// `POST /enterprises/{enterprise}/teams` (operation `enterprise-teams/create`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#create-an-enterprise-team)
     pub async fn create(
         &self,
@@ -129,6 +133,8 @@ impl<'a> EnterpriseTeamsApi<'a> {
     /// Gets a team using the team's slug. To create the slug, GitHub replaces special characters in the name string, changes all words to lowercase, and replaces spaces with a `-` separator and adds the "ent:" prefix. For example, "My TEam Näme" would become `ent:my-team-name`.
     ///
     /// `GET /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/get`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#get-an-enterprise-team)
     pub async fn get(
@@ -171,6 +177,8 @@ impl<'a> EnterpriseTeamsApi<'a> {
     ///
     /// `DELETE /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/delete`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#delete-an-enterprise-team)
     pub async fn delete(
         &self,
@@ -209,6 +217,8 @@ impl<'a> EnterpriseTeamsApi<'a> {
     /// To edit a team, the authenticated user must be an enterprise owner.
     ///
     /// `PATCH /enterprises/{enterprise}/teams/{team_slug}` (operation `enterprise-teams/update`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/enterprise-teams/enterprise-teams#update-an-enterprise-team)
     pub async fn update(

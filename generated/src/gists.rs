@@ -22,6 +22,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `GET /gists` (operation `gists/list`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gists-for-the-authenticated-user)
     pub async fn list(
         &self,
@@ -103,6 +105,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `POST /gists` (operation `gists/create`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#create-a-gist)
     pub async fn create(
         &self,
@@ -145,6 +149,8 @@ impl<'a> GistsApi<'a> {
     /// Note: With [pagination](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api), you can fetch up to 3000 gists. For example, you can fetch 100 pages with 30 gists per page or 30 pages with 100 gists per page.
     ///
     /// `GET /gists/public` (operation `gists/list-public`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-public-gists)
     pub async fn list_public(
@@ -226,6 +232,8 @@ impl<'a> GistsApi<'a> {
     /// List the authenticated user's starred gists:
     ///
     /// `GET /gists/starred` (operation `gists/list-starred`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-starred-gists)
     pub async fn list_starred(
@@ -312,6 +320,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `GET /gists/{gist_id}` (operation `gists/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist)
     pub async fn get(&self, gist_id: &str) -> Result<Response<GistsGetResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -345,6 +355,8 @@ impl<'a> GistsApi<'a> {
     ///
     ///
     /// `DELETE /gists/{gist_id}` (operation `gists/delete`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#delete-a-gist)
     pub async fn delete(
@@ -382,6 +394,8 @@ impl<'a> GistsApi<'a> {
     /// Allows you to update a gist's description and to update, delete, or rename gist files. Files from the previous version of the gist that aren't explicitly changed during an edit are unchanged.
     ///
     /// `PATCH /gists/{gist_id}` (operation `gists/update`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reference/gists/#update-a-gist)
     pub async fn update(
@@ -424,6 +438,8 @@ impl<'a> GistsApi<'a> {
     /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
     ///
     /// `GET /gists/{gist_id}/comments` (operation `gists/list-comments`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/comments#list-gist-comments)
     pub async fn list_comments(
@@ -506,6 +522,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `POST /gists/{gist_id}/comments` (operation `gists/create-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/comments#create-a-gist-comment)
     pub async fn create_comment(
         &self,
@@ -552,6 +570,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `GET /gists/{gist_id}/comments/{comment_id}` (operation `gists/get-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/comments#get-a-gist-comment)
     pub async fn get_comment(
         &self,
@@ -594,6 +614,8 @@ impl<'a> GistsApi<'a> {
     ///
     ///
     /// `DELETE /gists/{gist_id}/comments/{comment_id}` (operation `gists/delete-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/comments#delete-a-gist-comment)
     pub async fn delete_comment(
@@ -640,6 +662,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `PATCH /gists/{gist_id}/comments/{comment_id}` (operation `gists/update-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/comments#update-a-gist-comment)
     pub async fn update_comment(
         &self,
@@ -680,6 +704,8 @@ impl<'a> GistsApi<'a> {
     ///
     ///
     /// `GET /gists/{gist_id}/commits` (operation `gists/list-commits`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gist-commits)
     pub async fn list_commits(
@@ -758,6 +784,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `GET /gists/{gist_id}/forks` (operation `gists/list-forks`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gist-forks)
     pub async fn list_forks(
         &self,
@@ -835,6 +863,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `POST /gists/{gist_id}/forks` (operation `gists/fork`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#fork-a-gist)
     pub async fn fork(
         &self,
@@ -875,6 +905,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `GET /gists/{gist_id}/star` (operation `gists/check-is-starred`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#check-if-a-gist-is-starred)
     pub async fn check_is_starred(
         &self,
@@ -912,6 +944,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `PUT /gists/{gist_id}/star` (operation `gists/star`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#star-a-gist)
     pub async fn star(
         &self,
@@ -948,6 +982,8 @@ impl<'a> GistsApi<'a> {
     ///
     ///
     /// `DELETE /gists/{gist_id}/star` (operation `gists/unstar`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#unstar-a-gist)
     pub async fn unstar(
@@ -990,6 +1026,8 @@ impl<'a> GistsApi<'a> {
     ///
     /// `GET /gists/{gist_id}/{sha}` (operation `gists/get-revision`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist-revision)
     pub async fn get_revision(
         &self,
@@ -1030,6 +1068,8 @@ impl<'a> GistsApi<'a> {
     /// Lists public gists for the specified user:
     ///
     /// `GET /users/{username}/gists` (operation `gists/list-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#list-gists-for-a-user)
     pub async fn list_for_user(

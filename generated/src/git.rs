@@ -22,6 +22,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/git/blobs` (operation `git/create-blob`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/blobs#create-a-blob)
     pub async fn create_blob(
         &self,
@@ -72,6 +74,8 @@ impl<'a> GitApi<'a> {
     /// **Note** This endpoint supports blobs up to 100 megabytes in size.
     ///
     /// `GET /repos/{owner}/{repo}/git/blobs/{file_sha}` (operation `git/get-blob`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/git/blobs#get-a-blob)
     pub async fn get_blob(
@@ -145,6 +149,8 @@ impl<'a> GitApi<'a> {
     /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
     ///
     /// `POST /repos/{owner}/{repo}/git/commits` (operation `git/create-commit`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/git/commits#create-a-commit)
     pub async fn create_commit(
@@ -221,6 +227,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/git/commits/{commit_sha}` (operation `git/get-commit`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/commits#get-a-commit-object)
     pub async fn get_commit(
         &self,
@@ -269,6 +277,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/git/matching-refs/{ref}` (operation `git/list-matching-refs`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/refs#list-matching-references)
     pub async fn list_matching_refs(
         &self,
@@ -312,6 +322,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/git/ref/{ref}` (operation `git/get-ref`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/refs#get-a-reference)
     pub async fn get_ref(
         &self,
@@ -352,6 +364,8 @@ impl<'a> GitApi<'a> {
     /// Creates a reference for your repository. You are unable to create new references for empty repositories, even if the commit SHA-1 hash used exists. Empty repositories are repositories without branches.
     ///
     /// `POST /repos/{owner}/{repo}/git/refs` (operation `git/create-ref`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/git/refs#create-a-reference)
     pub async fn create_ref(
@@ -395,6 +409,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/git/refs/{ref}` (operation `git/delete-ref`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/refs#delete-a-reference)
     pub async fn delete_ref(
         &self,
@@ -435,6 +451,8 @@ impl<'a> GitApi<'a> {
     /// Updates the provided reference to point to a new SHA. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
     ///
     /// `PATCH /repos/{owner}/{repo}/git/refs/{ref}` (operation `git/update-ref`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/git/refs#update-a-reference)
     pub async fn update_ref(
@@ -509,6 +527,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/git/tags` (operation `git/create-tag`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/tags#create-a-tag-object)
     pub async fn create_tag(
         &self,
@@ -579,6 +599,8 @@ impl<'a> GitApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/git/tags/{tag_sha}` (operation `git/get-tag`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/git/tags#get-a-tag)
     pub async fn get_tag(
         &self,
@@ -623,6 +645,8 @@ impl<'a> GitApi<'a> {
     /// Returns an error if you try to delete a file that does not exist.
     ///
     /// `POST /repos/{owner}/{repo}/git/trees` (operation `git/create-tree`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/git/trees#create-a-tree)
     pub async fn create_tree(
@@ -672,6 +696,8 @@ impl<'a> GitApi<'a> {
     /// > The limit for the `tree` array is 100,000 entries with a maximum size of 7 MB when using the `recursive` parameter.
     ///
     /// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}` (operation `git/get-tree`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/git/trees#get-a-tree)
     pub async fn get_tree(

@@ -22,6 +22,8 @@ impl<'a> GitignoreApi<'a> {
     ///
     /// `GET /gitignore/templates` (operation `gitignore/get-all-templates`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-all-gitignore-templates)
     pub async fn get_all_templates(
         &self,
@@ -61,6 +63,8 @@ impl<'a> GitignoreApi<'a> {
     /// - **`application/vnd.github.raw+json`**: Returns the raw .gitignore contents.
     ///
     /// `GET /gitignore/templates/{name}` (operation `gitignore/get-template`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-a-gitignore-template)
     pub async fn get_template(

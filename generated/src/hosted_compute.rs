@@ -24,6 +24,8 @@ impl<'a> HostedComputeApi<'a> {
     ///
     /// `GET /orgs/{org}/settings/network-configurations` (operation `hosted-compute/list-network-configurations-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#list-hosted-compute-network-configurations-for-an-organization)
     pub async fn list_network_configurations_for_org(
         &self,
@@ -110,6 +112,8 @@ impl<'a> HostedComputeApi<'a> {
     ///
     /// `POST /orgs/{org}/settings/network-configurations` (operation `hosted-compute/create-network-configuration-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#create-a-hosted-compute-network-configuration-for-an-organization)
     pub async fn create_network_configuration_for_org(
         &self,
@@ -149,6 +153,8 @@ impl<'a> HostedComputeApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/get-network-configuration-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#get-a-hosted-compute-network-configuration-for-an-organization)
     pub async fn get_network_configuration_for_org(
@@ -190,6 +196,8 @@ impl<'a> HostedComputeApi<'a> {
     ///
     /// `DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/delete-network-configuration-from-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#delete-a-hosted-compute-network-configuration-from-an-organization)
     pub async fn delete_network_configuration_from_org(
         &self,
@@ -229,6 +237,8 @@ impl<'a> HostedComputeApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:network_configurations` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}` (operation `hosted-compute/update-network-configuration-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#update-a-hosted-compute-network-configuration-for-an-organization)
     pub async fn update_network_configuration_for_org(
@@ -271,6 +281,8 @@ impl<'a> HostedComputeApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:network_configurations` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/settings/network-settings/{network_settings_id}` (operation `hosted-compute/get-network-settings-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/network-configurations#get-a-hosted-compute-network-settings-resource-for-an-organization)
     pub async fn get_network_settings_for_org(

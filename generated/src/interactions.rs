@@ -22,6 +22,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `GET /orgs/{org}/interaction-limits` (operation `interactions/get-restrictions-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#get-interaction-restrictions-for-an-organization)
     pub async fn get_restrictions_for_org(
         &self,
@@ -57,6 +59,8 @@ impl<'a> InteractionsApi<'a> {
     /// Temporarily restricts interactions to a certain type of GitHub user in any public repository in the given organization. You must be an organization owner to set these restrictions. Setting the interaction limit at the organization level will overwrite any interaction limits that are set for individual repositories owned by the organization.
     ///
     /// `PUT /orgs/{org}/interaction-limits` (operation `interactions/set-restrictions-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#set-interaction-restrictions-for-an-organization)
     pub async fn set_restrictions_for_org(
@@ -95,6 +99,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/interaction-limits` (operation `interactions/remove-restrictions-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#remove-interaction-restrictions-for-an-organization)
     pub async fn remove_restrictions_for_org(
         &self,
@@ -131,6 +137,8 @@ impl<'a> InteractionsApi<'a> {
     /// Only users with admin access to the organization can view the cap configuration.
     ///
     /// `GET /orgs/{org}/interaction-limits/pulls/creation-cap` (operation `interactions/get-pull-request-creation-cap-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#get-pull-request-creation-cap-for-an-org)
     pub async fn get_pull_request_creation_cap_for_org(
@@ -179,6 +187,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `PATCH /orgs/{org}/interaction-limits/pulls/creation-cap` (operation `interactions/update-pull-request-creation-cap-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/orgs#update-pull-request-creation-cap-for-an-org)
     pub async fn update_pull_request_creation_cap_for_org(
         &self,
@@ -225,6 +235,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/interaction-limits` (operation `interactions/get-restrictions-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#get-interaction-restrictions-for-a-repository)
     pub async fn get_restrictions_for_repo(
         &self,
@@ -265,6 +277,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/interaction-limits` (operation `interactions/set-restrictions-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#set-interaction-restrictions-for-a-repository)
     pub async fn set_restrictions_for_repo(
         &self,
@@ -303,6 +317,8 @@ impl<'a> InteractionsApi<'a> {
     /// Removes all interaction restrictions from the given repository. You must have owner or admin access to remove restrictions. If the interaction limit is set for the user or organization that owns this repository, you will receive a `409 Conflict` response and will not be able to use this endpoint to change the interaction limit for a single repository.
     ///
     /// `DELETE /repos/{owner}/{repo}/interaction-limits` (operation `interactions/remove-restrictions-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#remove-interaction-restrictions-for-a-repository)
     pub async fn remove_restrictions_for_repo(
@@ -344,6 +360,8 @@ impl<'a> InteractionsApi<'a> {
     /// Only users with maintainer permissions can view the bypass list.
     ///
     /// `GET /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/get-pull-request-bypass-list-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#get-pull-request-creation-cap-bypass-list-for-a-repository)
     pub async fn get_pull_request_bypass_list_for_repo(
@@ -390,6 +408,8 @@ impl<'a> InteractionsApi<'a> {
     /// The bypass list can only hold a maximum of 100 users.
     ///
     /// `PUT /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/set-pull-request-bypass-list-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#add-users-to-the-pull-request-creation-cap-bypass-list-for-a-repository)
     pub async fn set_pull_request_bypass_list_for_repo(
@@ -438,6 +458,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/interaction-limits/pulls/bypass-list` (operation `interactions/remove-pull-request-bypass-list-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#remove-users-from-the-pull-request-creation-cap-bypass-list-for-a-repository)
     pub async fn remove_pull_request_bypass_list_for_repo(
         &self,
@@ -483,6 +505,8 @@ impl<'a> InteractionsApi<'a> {
     /// Only users with admin access to the repository can view the cap configuration.
     ///
     /// `GET /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap` (operation `interactions/get-pull-request-creation-cap-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#get-pull-request-creation-cap-for-a-repository)
     pub async fn get_pull_request_creation_cap_for_repo(
@@ -531,6 +555,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/interaction-limits/pulls/creation-cap` (operation `interactions/update-pull-request-creation-cap-for-repo`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/repos#update-pull-request-creation-cap-for-a-repository)
     pub async fn update_pull_request_creation_cap_for_repo(
         &self,
@@ -578,6 +604,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `GET /user/interaction-limits` (operation `interactions/get-restrictions-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/user#get-interaction-restrictions-for-your-public-repositories)
     pub async fn get_restrictions_for_authenticated_user(
         &self,
@@ -621,6 +649,8 @@ impl<'a> InteractionsApi<'a> {
     ///
     /// `PUT /user/interaction-limits` (operation `interactions/set-restrictions-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/user#set-interaction-restrictions-for-your-public-repositories)
     pub async fn set_restrictions_for_authenticated_user(
         &self,
@@ -656,6 +686,8 @@ impl<'a> InteractionsApi<'a> {
     /// Removes any interaction restrictions from your public repositories.
     ///
     /// `DELETE /user/interaction-limits` (operation `interactions/remove-restrictions-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/interactions/user#remove-interaction-restrictions-from-your-public-repositories)
     pub async fn remove_restrictions_for_authenticated_user(

@@ -34,6 +34,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /issues` (operation `issues/list`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-issues-assigned-to-the-authenticated-user)
     pub async fn list(
         &self,
@@ -177,6 +179,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /orgs/{org}/issues` (operation `issues/list-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-organization-issues-assigned-to-the-authenticated-user)
     pub async fn list_for_org(
         &self,
@@ -292,6 +296,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/assignees` (operation `issues/list-assignees`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/assignees#list-assignees)
     pub async fn list_assignees(
         &self,
@@ -377,6 +383,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/assignees/{assignee}` (operation `issues/check-user-can-be-assigned`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/assignees#check-if-a-user-can-be-assigned)
     pub async fn check_user_can_be_assigned(
         &self,
@@ -426,6 +434,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues` (operation `issues/list-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-repository-issues)
     pub async fn list_for_repo(
@@ -591,6 +601,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues` (operation `issues/create`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#create-an-issue)
     pub async fn create(
         &self,
@@ -645,6 +657,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues/comments` (operation `issues/list-comments-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository)
     pub async fn list_comments_for_repo(
@@ -753,6 +767,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/get-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#get-an-issue-comment)
     pub async fn get_comment(
         &self,
@@ -793,6 +809,8 @@ impl<'a> IssuesApi<'a> {
     /// You can use the REST API to delete comments on issues and pull requests. Every pull request is an issue, but not every issue is a pull request.
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/delete-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#delete-an-issue-comment)
     pub async fn delete_comment(
@@ -839,6 +857,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}` (operation `issues/update-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#update-an-issue-comment)
     pub async fn update_comment(
@@ -890,6 +910,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/issues/comments/{comment_id}/pin` (operation `issues/pin-comment`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#pin-an-issue-comment)
     pub async fn pin_comment(
         &self,
@@ -935,6 +957,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/pin` (operation `issues/unpin-comment`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#unpin-an-issue-comment)
     pub async fn unpin_comment(
         &self,
@@ -979,6 +1003,8 @@ impl<'a> IssuesApi<'a> {
     /// Lists events for a repository.
     ///
     /// `GET /repos/{owner}/{repo}/issues/events` (operation `issues/list-events-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository)
     pub async fn list_events_for_repo(
@@ -1061,6 +1087,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/issues/events/{event_id}` (operation `issues/get-event`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/events#get-an-issue-event)
     pub async fn get_event(
         &self,
@@ -1119,6 +1147,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}` (operation `issues/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#get-an-issue)
     pub async fn get(
         &self,
@@ -1173,6 +1203,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}` (operation `issues/update`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#update-an-issue)
     pub async fn update(
         &self,
@@ -1226,6 +1258,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/assignees` (operation `issues/add-assignees`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/assignees#add-assignees-to-an-issue)
     pub async fn add_assignees(
         &self,
@@ -1268,6 +1302,8 @@ impl<'a> IssuesApi<'a> {
     /// Removes one or more assignees from an issue.
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/assignees` (operation `issues/remove-assignees`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reference/issues#remove-assignees-from-an-issue)
     pub async fn remove_assignees(
@@ -1313,6 +1349,8 @@ impl<'a> IssuesApi<'a> {
     /// Otherwise a `404` status code is returned.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}` (operation `issues/check-user-can-be-assigned-to-issue`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/assignees#check-if-a-user-can-be-assigned-to-a-issue)
     pub async fn check_user_can_be_assigned_to_issue(
@@ -1365,6 +1403,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/comments` (operation `issues/list-comments`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#list-issue-comments)
     pub async fn list_comments(
@@ -1470,6 +1510,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments` (operation `issues/create-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/comments#create-an-issue-comment)
     pub async fn create_comment(
         &self,
@@ -1522,6 +1564,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` (operation `issues/list-dependencies-blocked-by`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#list-dependencies-an-issue-is-blocked-by)
     pub async fn list_dependencies_blocked_by(
@@ -1627,6 +1671,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` (operation `issues/add-blocked-by-dependency`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#add-a-dependency-an-issue-is-blocked-by)
     pub async fn add_blocked_by_dependency(
         &self,
@@ -1690,6 +1736,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}` (operation `issues/remove-dependency-blocked-by`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#remove-dependency-an-issue-is-blocked-by)
     pub async fn remove_dependency_blocked_by(
         &self,
@@ -1750,6 +1798,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking` (operation `issues/list-dependencies-blocking`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-dependencies#list-dependencies-an-issue-is-blocking)
     pub async fn list_dependencies_blocking(
@@ -1844,6 +1894,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/events` (operation `issues/list-events`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/events#list-issue-events)
     pub async fn list_events(
         &self,
@@ -1928,6 +1980,8 @@ impl<'a> IssuesApi<'a> {
     /// Lists all issue field values for an issue.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/list-issue-field-values-for-issue`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#list-issue-field-values-for-an-issue)
     pub async fn list_issue_field_values_for_issue(
@@ -2037,6 +2091,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/set-issue-field-values`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#set-issue-field-values-for-an-issue)
     pub async fn set_issue_field_values(
         &self,
@@ -2096,6 +2152,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` (operation `issues/add-issue-field-values`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#add-issue-field-values-to-an-issue)
     pub async fn add_issue_field_values(
         &self,
@@ -2150,6 +2208,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values/{issue_field_id}` (operation `issues/delete-issue-field-value`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issue-field-values#delete-an-issue-field-value-from-an-issue)
     pub async fn delete_issue_field_value(
         &self,
@@ -2195,6 +2255,8 @@ impl<'a> IssuesApi<'a> {
     /// Lists all labels for an issue.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/list-labels-on-issue`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-an-issue)
     pub async fn list_labels_on_issue(
@@ -2289,6 +2351,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/set-labels`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)
     pub async fn set_labels(
         &self,
@@ -2341,6 +2405,8 @@ impl<'a> IssuesApi<'a> {
     /// Adds labels to an issue.
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/add-labels`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)
     pub async fn add_labels(
@@ -2395,6 +2461,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels` (operation `issues/remove-all-labels`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#remove-all-labels-from-an-issue)
     pub async fn remove_all_labels(
         &self,
@@ -2440,6 +2508,8 @@ impl<'a> IssuesApi<'a> {
     /// Removes the specified label from the issue, and returns the remaining labels on the issue. This endpoint returns a `404 Not Found` status if the label does not exist.
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}` (operation `issues/remove-label`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue)
     pub async fn remove_label(
@@ -2492,6 +2562,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/issues/{issue_number}/lock` (operation `issues/lock`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#lock-an-issue)
     pub async fn lock(
         &self,
@@ -2539,6 +2611,8 @@ impl<'a> IssuesApi<'a> {
     /// Users with push access can unlock an issue's conversation.
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/lock` (operation `issues/unlock`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#unlock-an-issue)
     pub async fn unlock(
@@ -2588,6 +2662,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/parent` (operation `issues/get-parent`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#get-parent-issue)
     pub async fn get_parent(
@@ -2645,6 +2721,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue` (operation `issues/remove-sub-issue`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#remove-sub-issue)
     pub async fn remove_sub_issue(
         &self,
@@ -2696,6 +2774,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` (operation `issues/list-sub-issues`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#list-sub-issues)
     pub async fn list_sub_issues(
@@ -2794,6 +2874,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` (operation `issues/add-sub-issue`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#add-sub-issue)
     pub async fn add_sub_issue(
         &self,
@@ -2839,6 +2921,8 @@ impl<'a> IssuesApi<'a> {
     /// You can use the REST API to reprioritize a sub-issue to a different position in the parent list.
     ///
     /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority` (operation `issues/reprioritize-sub-issue`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/sub-issues#reprioritize-sub-issue)
     pub async fn reprioritize_sub_issue(
@@ -2891,6 +2975,8 @@ impl<'a> IssuesApi<'a> {
     /// Requires triage access to the repository.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/suggestions` (operation `issues/list-suggestions`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-issue-suggestions)
     pub async fn list_suggestions(
@@ -2992,6 +3078,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/approve` (operation `issues/approve-suggestion`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#approve-an-issue-suggestion)
     pub async fn approve_suggestion(
         &self,
@@ -3039,6 +3127,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/dismiss` (operation `issues/dismiss-suggestion`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#dismiss-an-issue-suggestion)
     pub async fn dismiss_suggestion(
         &self,
@@ -3083,6 +3173,8 @@ impl<'a> IssuesApi<'a> {
     /// List all timeline events for an issue.
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/timeline` (operation `issues/list-events-for-timeline`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/timeline#list-timeline-events-for-an-issue)
     pub async fn list_events_for_timeline(
@@ -3177,6 +3269,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/labels` (operation `issues/list-labels-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-a-repository)
     pub async fn list_labels_for_repo(
         &self,
@@ -3258,6 +3352,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/labels` (operation `issues/create-label`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#create-a-label)
     pub async fn create_label(
         &self,
@@ -3300,6 +3396,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/labels/{name}` (operation `issues/get-label`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#get-a-label)
     pub async fn get_label(
         &self,
@@ -3340,6 +3438,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/labels/{name}` (operation `issues/delete-label`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#delete-a-label)
     pub async fn delete_label(
         &self,
@@ -3377,6 +3477,8 @@ impl<'a> IssuesApi<'a> {
     /// Updates a label using the given label name.
     ///
     /// `PATCH /repos/{owner}/{repo}/labels/{name}` (operation `issues/update-label`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#update-a-label)
     pub async fn update_label(
@@ -3419,6 +3521,8 @@ impl<'a> IssuesApi<'a> {
     /// Lists milestones for a repository.
     ///
     /// `GET /repos/{owner}/{repo}/milestones` (operation `issues/list-milestones`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/milestones#list-milestones)
     pub async fn list_milestones(
@@ -3519,6 +3623,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/milestones` (operation `issues/create-milestone`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/milestones#create-a-milestone)
     pub async fn create_milestone(
         &self,
@@ -3561,6 +3667,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/get-milestone`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/milestones#get-a-milestone)
     pub async fn get_milestone(
         &self,
@@ -3602,6 +3710,8 @@ impl<'a> IssuesApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/delete-milestone`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/issues/milestones#delete-a-milestone)
     pub async fn delete_milestone(
         &self,
@@ -3642,6 +3752,8 @@ impl<'a> IssuesApi<'a> {
     ///
     ///
     /// `PATCH /repos/{owner}/{repo}/milestones/{milestone_number}` (operation `issues/update-milestone`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/milestones#update-a-milestone)
     pub async fn update_milestone(
@@ -3685,6 +3797,8 @@ impl<'a> IssuesApi<'a> {
     /// Lists labels for issues in a milestone.
     ///
     /// `GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels` (operation `issues/list-labels-for-milestone`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/labels#list-labels-for-issues-in-a-milestone)
     pub async fn list_labels_for_milestone(
@@ -3778,6 +3892,8 @@ impl<'a> IssuesApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /user/issues` (operation `issues/list-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/issues/issues#list-user-account-issues-assigned-to-the-authenticated-user)
     pub async fn list_for_authenticated_user(

@@ -122,6 +122,9 @@ pub const SPEC_VERSION: &str = "23.0.2";
 /// sha256 of the pinned (compressed) spec file.
 pub const SPEC_SHA256: &str = "54759605ee34077311da46214b042f18c233bc04effab7f2e9a09940fc13d1cf";
 /// The `X-GitHub-Api-Version` sent by default, when the target has API versions.
-pub const API_VERSION: Option<&str> = None;
+pub const API_VERSION: Option<&str> = Some("2022-11-28");
 /// Operations in the spec (all generated).
 pub const OPERATION_COUNT: usize = 1223usize;
+/// For a GitHub Enterprise Server target, the release it was generated for; a server reporting an older
+/// `X-GitHub-Enterprise-Version` gets one warning in the logs.
+pub const GHES_RELEASE: Option<(u32, u32)> = None;

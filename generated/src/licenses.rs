@@ -22,6 +22,8 @@ impl<'a> LicensesApi<'a> {
     ///
     /// `GET /licenses` (operation `licenses/get-all-commonly-used`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-all-commonly-used-licenses)
     pub async fn get_all_commonly_used(
         &self,
@@ -101,6 +103,8 @@ impl<'a> LicensesApi<'a> {
     ///
     /// `GET /licenses/{license}` (operation `licenses/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-a-license)
     pub async fn get(
         &self,
@@ -142,6 +146,8 @@ impl<'a> LicensesApi<'a> {
     /// - **`application/vnd.github.html+json`**: Returns the license contents in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
     ///
     /// `GET /repos/{owner}/{repo}/license` (operation `licenses/get-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-the-license-for-a-repository)
     pub async fn get_for_repo(

@@ -22,6 +22,8 @@ impl<'a> MarkdownApi<'a> {
     ///
     /// `POST /markdown` (operation `markdown/render`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/markdown/markdown#render-a-markdown-document)
     pub async fn render(
         &self,
@@ -58,6 +60,8 @@ impl<'a> MarkdownApi<'a> {
     /// You must send Markdown as plain text (using a `Content-Type` header of `text/plain` or `text/x-markdown`) to this endpoint, rather than using JSON format. In raw mode, [GitHub Flavored Markdown](https://github.github.com/gfm/) is not supported and Markdown will be rendered in plain format like a README.md file. Markdown content must be 400 KB or less.
     ///
     /// `POST /markdown/raw` (operation `markdown/render-raw`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/markdown/markdown#render-a-markdown-document-in-raw-mode)
     pub async fn render_raw(

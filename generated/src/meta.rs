@@ -22,6 +22,8 @@ impl<'a> MetaApi<'a> {
     ///
     /// `GET /` (operation `meta/root`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/meta/meta#github-api-root)
     pub async fn root(&self) -> Result<Response<crate::types::Root>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -59,6 +61,8 @@ impl<'a> MetaApi<'a> {
     ///
     /// `GET /meta` (operation `meta/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-apiname-meta-information)
     pub async fn get(&self) -> Result<Response<MetaGetResponse>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -89,6 +93,8 @@ impl<'a> MetaApi<'a> {
     /// Get the octocat as ASCII art
     ///
     /// `GET /octocat` (operation `meta/get-octocat`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-octocat)
     pub async fn get_octocat(
@@ -126,6 +132,8 @@ impl<'a> MetaApi<'a> {
     ///
     /// `GET /versions` (operation `meta/get-all-versions`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-all-api-versions)
     pub async fn get_all_versions(&self) -> Result<Response<Vec<String>>, Error> {
         const OP: OperationInfo = OperationInfo {
@@ -157,6 +165,8 @@ impl<'a> MetaApi<'a> {
     /// Get a random sentence from the Zen of GitHub
     ///
     /// `GET /zen` (operation `meta/get-zen`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-the-zen-of-github)
     pub async fn get_zen(&self) -> Result<Response<String>, Error> {

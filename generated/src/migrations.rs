@@ -24,6 +24,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `GET /orgs/{org}/migrations` (operation `migrations/list-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#list-organization-migrations)
     pub async fn list_for_org(
         &self,
@@ -107,6 +109,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `POST /orgs/{org}/migrations` (operation `migrations/start-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#start-an-organization-migration)
     pub async fn start_for_org(
         &self,
@@ -151,6 +155,8 @@ impl<'a> MigrationsApi<'a> {
     /// *   `failed`, which means the migration failed.
     ///
     /// `GET /orgs/{org}/migrations/{migration_id}` (operation `migrations/get-status-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#get-an-organization-migration-status)
     pub async fn get_status_for_org(
@@ -198,6 +204,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `GET /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/download-archive-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#download-an-organization-migration-archive)
     pub async fn download_archive_for_org(
         &self,
@@ -237,6 +245,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/delete-archive-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#delete-an-organization-migration-archive)
     pub async fn delete_archive_for_org(
         &self,
@@ -275,6 +285,8 @@ impl<'a> MigrationsApi<'a> {
     /// Unlocks a repository that was locked for migration. You should unlock each migrated repository and [delete them](https://docs.github.com/rest/repos/repos#delete-a-repository) when the migration is complete and you no longer need the source data.
     ///
     /// `DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock` (operation `migrations/unlock-repo-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#unlock-an-organization-repository)
     pub async fn unlock_repo_for_org(
@@ -316,6 +328,8 @@ impl<'a> MigrationsApi<'a> {
     /// List all the repositories for this organization migration.
     ///
     /// `GET /orgs/{org}/migrations/{migration_id}/repositories` (operation `migrations/list-repos-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/orgs#list-repositories-in-an-organization-migration)
     pub async fn list_repos_for_org(
@@ -434,6 +448,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/import` (operation `migrations/get-import-status`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-an-import-status)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
@@ -481,6 +497,8 @@ impl<'a> MigrationsApi<'a> {
     /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
     ///
     /// `PUT /repos/{owner}/{repo}/import` (operation `migrations/start-import`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#start-an-import)
     #[deprecated(
@@ -531,6 +549,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/import` (operation `migrations/cancel-import`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#cancel-an-import)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
@@ -580,6 +600,8 @@ impl<'a> MigrationsApi<'a> {
     /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
     ///
     /// `PATCH /repos/{owner}/{repo}/import` (operation `migrations/update-import`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#update-an-import)
     #[deprecated(
@@ -632,6 +654,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/import/authors` (operation `migrations/get-commit-authors`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-commit-authors)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
@@ -682,6 +706,8 @@ impl<'a> MigrationsApi<'a> {
     /// > **Endpoint closing down notice:** Due to very low levels of usage and available alternatives, this endpoint is closing down and will no longer be available from 00:00 UTC on April 12, 2024. For more details and alternatives, see the [changelog](https://gh.io/source-imports-api-deprecation).
     ///
     /// `PATCH /repos/{owner}/{repo}/import/authors/{author_id}` (operation `migrations/map-commit-author`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#map-a-commit-author)
     #[deprecated(
@@ -736,6 +762,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/import/large_files` (operation `migrations/get-large-files`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#get-large-files)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
@@ -785,6 +813,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/import/lfs` (operation `migrations/set-lfs-preference`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/source-imports#update-git-lfs-preference)
     #[deprecated(
         note = "deprecated by GitHub on 2023-10-12; removal planned for 2024-04-12"
@@ -829,6 +859,8 @@ impl<'a> MigrationsApi<'a> {
     /// Lists all migrations a user has started.
     ///
     /// `GET /user/migrations` (operation `migrations/list-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#list-user-migrations)
     pub async fn list_for_authenticated_user(
@@ -906,6 +938,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `POST /user/migrations` (operation `migrations/start-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#start-a-user-migration)
     pub async fn start_for_authenticated_user(
         &self,
@@ -954,6 +988,8 @@ impl<'a> MigrationsApi<'a> {
     /// Once the migration has been `exported` you can [download the migration archive](https://docs.github.com/rest/migrations/users#download-a-user-migration-archive).
     ///
     /// `GET /user/migrations/{migration_id}` (operation `migrations/get-status-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#get-a-user-migration-status)
     pub async fn get_status_for_authenticated_user(
@@ -1028,6 +1064,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `GET /user/migrations/{migration_id}/archive` (operation `migrations/get-archive-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#download-a-user-migration-archive)
     pub async fn get_archive_for_authenticated_user(
         &self,
@@ -1069,6 +1107,8 @@ impl<'a> MigrationsApi<'a> {
     /// Deletes a previous migration archive. Downloadable migration archives are automatically deleted after seven days. Migration metadata, which is returned in the [List user migrations](https://docs.github.com/rest/migrations/users#list-user-migrations) and [Get a user migration status](https://docs.github.com/rest/migrations/users#get-a-user-migration-status) endpoints, will continue to be available even after an archive is deleted.
     ///
     /// `DELETE /user/migrations/{migration_id}/archive` (operation `migrations/delete-archive-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#delete-a-user-migration-archive)
     pub async fn delete_archive_for_authenticated_user(
@@ -1115,6 +1155,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// `DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock` (operation `migrations/unlock-repo-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#unlock-a-user-repository)
     pub async fn unlock_repo_for_authenticated_user(
         &self,
@@ -1158,6 +1200,8 @@ impl<'a> MigrationsApi<'a> {
     /// Lists all the repositories for this user migration.
     ///
     /// `GET /user/migrations/{migration_id}/repositories` (operation `migrations/list-repos-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/migrations/users#list-repositories-for-a-user-migration)
     pub async fn list_repos_for_authenticated_user(

@@ -24,6 +24,8 @@ impl<'a> OidcApi<'a> {
     ///
     /// `GET /enterprises/{enterprise}/actions/oidc/customization/properties/repo` (operation `oidc/list-oidc-custom-property-inclusions-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#list-oidc-custom-property-inclusions-for-an-enterprise)
     pub async fn list_oidc_custom_property_inclusions_for_enterprise(
         &self,
@@ -64,6 +66,8 @@ impl<'a> OidcApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:enterprise` scope to use this endpoint.
     ///
     /// `POST /enterprises/{enterprise}/actions/oidc/customization/properties/repo` (operation `oidc/create-oidc-custom-property-inclusion-for-enterprise`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#create-an-oidc-custom-property-inclusion-for-an-enterprise)
     pub async fn create_oidc_custom_property_inclusion_for_enterprise(
@@ -109,6 +113,8 @@ impl<'a> OidcApi<'a> {
     ///
     /// `DELETE /enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}` (operation `oidc/delete-oidc-custom-property-inclusion-for-enterprise`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#delete-an-oidc-custom-property-inclusion-for-an-enterprise)
     pub async fn delete_oidc_custom_property_inclusion_for_enterprise(
         &self,
@@ -153,6 +159,8 @@ impl<'a> OidcApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/oidc/customization/properties/repo` (operation `oidc/list-oidc-custom-property-inclusions-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#list-oidc-custom-property-inclusions-for-an-organization)
     pub async fn list_oidc_custom_property_inclusions_for_org(
         &self,
@@ -193,6 +201,8 @@ impl<'a> OidcApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `POST /orgs/{org}/actions/oidc/customization/properties/repo` (operation `oidc/create-oidc-custom-property-inclusion-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#create-an-oidc-custom-property-inclusion-for-an-organization)
     pub async fn create_oidc_custom_property_inclusion_for_org(
@@ -238,6 +248,8 @@ impl<'a> OidcApi<'a> {
     ///
     /// `DELETE /orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}` (operation `oidc/delete-oidc-custom-property-inclusion-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#delete-an-oidc-custom-property-inclusion-for-an-organization)
     pub async fn delete_oidc_custom_property_inclusion_for_org(
         &self,
@@ -282,6 +294,8 @@ impl<'a> OidcApi<'a> {
     ///
     /// `GET /orgs/{org}/actions/oidc/customization/sub` (operation `oidc/get-oidc-custom-sub-template-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-an-organization)
     pub async fn get_oidc_custom_sub_template_for_org(
         &self,
@@ -319,6 +333,8 @@ impl<'a> OidcApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/actions/oidc/customization/sub` (operation `oidc/update-oidc-custom-sub-template-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/actions/oidc#set-the-customization-template-for-an-oidc-subject-claim-for-an-organization)
     pub async fn update_oidc_custom_sub_template_for_org(

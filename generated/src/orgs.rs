@@ -25,6 +25,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /organizations` (operation `orgs/list`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations)
     pub async fn list(
         &self,
@@ -103,6 +105,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}` (operation `orgs/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#get-an-organization)
     pub async fn get(
         &self,
@@ -143,6 +147,8 @@ impl<'a> OrgsApi<'a> {
     /// https://docs.github.com/site-policy/github-terms/github-terms-of-service
     ///
     /// `DELETE /orgs/{org}` (operation `orgs/delete`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#delete-an-organization)
     pub async fn delete(&self, org: &str) -> Result<Response<serde_json::Value>, Error> {
@@ -186,6 +192,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` or `repo` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}` (operation `orgs/update`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#update-an-organization)
     pub async fn update(
@@ -239,6 +247,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/artifacts/metadata/deployment-record` (operation `orgs/create-artifact-deployment-record`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-an-artifact-deployment-record)
     pub async fn create_artifact_deployment_record(
         &self,
@@ -289,6 +299,8 @@ impl<'a> OrgsApi<'a> {
     /// only have one name and version.
     ///
     /// `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}` (operation `orgs/set-cluster-deployment-records`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#set-cluster-deployment-records)
     pub async fn set_cluster_deployment_records(
@@ -342,6 +354,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs` (operation `orgs/create-cluster-deployment-records-job`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-a-cluster-deployment-records-job)
     pub async fn create_cluster_deployment_records_job(
         &self,
@@ -389,6 +403,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}` (operation `orgs/get-cluster-deployment-records-job`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#get-cluster-deployment-records-job-status)
     pub async fn get_cluster_deployment_records_job(
         &self,
@@ -435,6 +451,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/artifacts/metadata/storage-record` (operation `orgs/create-artifact-storage-record`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#create-artifact-metadata-storage-record)
     pub async fn create_artifact_storage_record(
         &self,
@@ -475,6 +493,8 @@ impl<'a> OrgsApi<'a> {
     /// List deployment records for an artifact metadata associated with an organization.
     ///
     /// `GET /orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records` (operation `orgs/list-artifact-deployment-records`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#list-artifact-deployment-records)
     pub async fn list_artifact_deployment_records(
@@ -518,6 +538,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records` (operation `orgs/list-artifact-storage-records`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/artifact-metadata#list-artifact-storage-records)
     pub async fn list_artifact_storage_records(
         &self,
@@ -558,6 +580,8 @@ impl<'a> OrgsApi<'a> {
     /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
     ///
     /// `POST /orgs/{org}/attestations/bulk-list` (operation `orgs/list-attestations-bulk`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestations-by-bulk-subject-digests)
     pub async fn list_attestations_bulk(
@@ -606,6 +630,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/attestations/delete-request` (operation `orgs/delete-attestations-bulk`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-in-bulk)
     pub async fn delete_attestations_bulk(
         &self,
@@ -644,6 +670,8 @@ impl<'a> OrgsApi<'a> {
     /// Delete an artifact attestation by subject digest.
     ///
     /// `DELETE /orgs/{org}/attestations/digest/{subject_digest}` (operation `orgs/delete-attestations-by-subject-digest`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-by-subject-digest)
     pub async fn delete_attestations_by_subject_digest(
@@ -685,6 +713,8 @@ impl<'a> OrgsApi<'a> {
     /// Results will be sorted in ascending order by repository ID
     ///
     /// `GET /orgs/{org}/attestations/repositories` (operation `orgs/list-attestation-repositories`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestation-repositories)
     pub async fn list_attestation_repositories(
@@ -778,6 +808,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/attestations/{attestation_id}` (operation `orgs/delete-attestations-by-id`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#delete-attestations-by-id)
     pub async fn delete_attestations_by_id(
         &self,
@@ -822,6 +854,8 @@ impl<'a> OrgsApi<'a> {
     /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
     ///
     /// `GET /orgs/{org}/attestations/{subject_digest}` (operation `orgs/list-attestations`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/attestations#list-attestations)
     pub async fn list_attestations(
@@ -916,6 +950,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/blocks` (operation `orgs/list-blocked-users`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#list-users-blocked-by-an-organization)
     pub async fn list_blocked_users(
         &self,
@@ -987,6 +1023,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/blocks/{username}` (operation `orgs/check-blocked-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#check-if-a-user-is-blocked-by-an-organization)
     pub async fn check_blocked_user(
         &self,
@@ -1025,6 +1063,8 @@ impl<'a> OrgsApi<'a> {
     /// Blocks the given user on behalf of the specified organization and returns a 204. If the organization cannot block the given user a 422 is returned.
     ///
     /// `PUT /orgs/{org}/blocks/{username}` (operation `orgs/block-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#block-a-user-from-an-organization)
     pub async fn block_user(
@@ -1065,6 +1105,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/blocks/{username}` (operation `orgs/unblock-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/blocking#unblock-a-user-from-an-organization)
     pub async fn unblock_user(
         &self,
@@ -1101,6 +1143,8 @@ impl<'a> OrgsApi<'a> {
     /// The return hash contains `failed_at` and `failed_reason` fields which represent the time at which the invitation failed and the reason for the failure.
     ///
     /// `GET /orgs/{org}/failed_invitations` (operation `orgs/list-failed-invitations`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-failed-organization-invitations)
     pub async fn list_failed_invitations(
@@ -1180,6 +1224,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/hooks` (operation `orgs/list-webhooks`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#list-organization-webhooks)
     pub async fn list_webhooks(
         &self,
@@ -1258,6 +1304,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/hooks` (operation `orgs/create-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#create-an-organization-webhook)
     pub async fn create_webhook(
         &self,
@@ -1302,6 +1350,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/hooks/{hook_id}` (operation `orgs/get-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-an-organization-webhook)
     pub async fn get_webhook(
         &self,
@@ -1345,6 +1395,8 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `DELETE /orgs/{org}/hooks/{hook_id}` (operation `orgs/delete-webhook`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#delete-an-organization-webhook)
     pub async fn delete_webhook(
@@ -1393,6 +1445,8 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `PATCH /orgs/{org}/hooks/{hook_id}` (operation `orgs/update-webhook`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#update-an-organization-webhook)
     pub async fn update_webhook(
@@ -1443,6 +1497,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/hooks/{hook_id}/config` (operation `orgs/get-webhook-config-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-configuration-for-an-organization)
     pub async fn get_webhook_config_for_org(
         &self,
@@ -1484,6 +1540,8 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `PATCH /orgs/{org}/hooks/{hook_id}/config` (operation `orgs/update-webhook-config-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#update-a-webhook-configuration-for-an-organization)
     pub async fn update_webhook_config_for_org(
@@ -1530,6 +1588,8 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `GET /orgs/{org}/hooks/{hook_id}/deliveries` (operation `orgs/list-webhook-deliveries`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#list-deliveries-for-an-organization-webhook)
     pub async fn list_webhook_deliveries(
@@ -1624,6 +1684,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}` (operation `orgs/get-webhook-delivery`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#get-a-webhook-delivery-for-an-organization-webhook)
     pub async fn get_webhook_delivery(
         &self,
@@ -1670,6 +1732,8 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `POST /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts` (operation `orgs/redeliver-webhook-delivery`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#redeliver-a-delivery-for-an-organization-webhook)
     pub async fn redeliver_webhook_delivery(
@@ -1719,6 +1783,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/hooks/{hook_id}/pings` (operation `orgs/ping-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/webhooks#ping-an-organization-webhook)
     pub async fn ping_webhook(
         &self,
@@ -1759,6 +1825,8 @@ impl<'a> OrgsApi<'a> {
     /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
     ///
     /// `GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}` (operation `api-insights/get-route-stats-by-actor`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-route-stats-by-actor)
     pub async fn get_route_stats_by_actor(
@@ -1879,6 +1947,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/insights/api/subject-stats` (operation `api-insights/get-subject-stats`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-subject-stats)
     pub async fn get_subject_stats(
         &self,
@@ -1988,6 +2058,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/insights/api/summary-stats` (operation `api-insights/get-summary-stats`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats)
     pub async fn get_summary_stats(
         &self,
@@ -2029,6 +2101,8 @@ impl<'a> OrgsApi<'a> {
     /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
     ///
     /// `GET /orgs/{org}/insights/api/summary-stats/users/{user_id}` (operation `api-insights/get-summary-stats-by-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats-by-user)
     pub async fn get_summary_stats_by_user(
@@ -2073,6 +2147,8 @@ impl<'a> OrgsApi<'a> {
     /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
     ///
     /// `GET /orgs/{org}/insights/api/summary-stats/{actor_type}/{actor_id}` (operation `api-insights/get-summary-stats-by-actor`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-summary-stats-by-actor)
     pub async fn get_summary_stats_by_actor(
@@ -2121,6 +2197,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/insights/api/time-stats` (operation `api-insights/get-time-stats`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats)
     pub async fn get_time_stats(
         &self,
@@ -2163,6 +2241,8 @@ impl<'a> OrgsApi<'a> {
     /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
     ///
     /// `GET /orgs/{org}/insights/api/time-stats/users/{user_id}` (operation `api-insights/get-time-stats-by-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats-by-user)
     pub async fn get_time_stats_by_user(
@@ -2208,6 +2288,8 @@ impl<'a> OrgsApi<'a> {
     /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
     ///
     /// `GET /orgs/{org}/insights/api/time-stats/{actor_type}/{actor_id}` (operation `api-insights/get-time-stats-by-actor`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-time-stats-by-actor)
     pub async fn get_time_stats_by_actor(
@@ -2256,6 +2338,8 @@ impl<'a> OrgsApi<'a> {
     /// Under normal conditions, you can expect API data to appear within 4–6 hours after making a request. During incidents or periods of unusually high volume, it may take longer to show up.
     ///
     /// `GET /orgs/{org}/insights/api/user-stats/{user_id}` (operation `api-insights/get-user-stats`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/api-insights#get-user-stats)
     pub async fn get_user_stats(
@@ -2373,6 +2457,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/installations` (operation `orgs/list-app-installations`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-app-installations-for-an-organization)
     pub async fn list_app_installations(
         &self,
@@ -2446,6 +2532,8 @@ impl<'a> OrgsApi<'a> {
     /// member, the `login` field in the return hash will be `null`.
     ///
     /// `GET /orgs/{org}/invitations` (operation `orgs/list-pending-invitations`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-pending-organization-invitations)
     pub async fn list_pending_invitations(
@@ -2535,6 +2623,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/invitations` (operation `orgs/create-invitation`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#create-an-organization-invitation)
     pub async fn create_invitation(
         &self,
@@ -2577,6 +2667,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/invitations/{invitation_id}` (operation `orgs/cancel-invitation`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#cancel-an-organization-invitation)
     pub async fn cancel_invitation(
         &self,
@@ -2616,6 +2708,8 @@ impl<'a> OrgsApi<'a> {
     /// List all teams associated with an invitation. In order to see invitations in an organization, the authenticated user must be an organization owner.
     ///
     /// `GET /orgs/{org}/invitations/{invitation_id}/teams` (operation `orgs/list-invitation-teams`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-invitation-teams)
     pub async fn list_invitation_teams(
@@ -2698,6 +2792,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/issue-fields` (operation `orgs/list-issue-fields`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#list-issue-fields-for-an-organization)
     pub async fn list_issue_fields(
         &self,
@@ -2737,6 +2833,8 @@ impl<'a> OrgsApi<'a> {
     /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `POST /orgs/{org}/issue-fields` (operation `orgs/create-issue-field`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#create-issue-field-for-an-organization)
     pub async fn create_issue_field(
@@ -2780,6 +2878,8 @@ impl<'a> OrgsApi<'a> {
     /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/issue-fields/{issue_field_id}` (operation `orgs/delete-issue-field`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#delete-issue-field-for-an-organization)
     pub async fn delete_issue_field(
@@ -2826,6 +2926,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `PATCH /orgs/{org}/issue-fields/{issue_field_id}` (operation `orgs/update-issue-field`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-fields#update-issue-field-for-an-organization)
     pub async fn update_issue_field(
         &self,
@@ -2868,6 +2970,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/issue-types` (operation `orgs/list-issue-types`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#list-issue-types-for-an-organization)
     pub async fn list_issue_types(
         &self,
@@ -2907,6 +3011,8 @@ impl<'a> OrgsApi<'a> {
     /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `POST /orgs/{org}/issue-types` (operation `orgs/create-issue-type`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#create-issue-type-for-an-organization)
     pub async fn create_issue_type(
@@ -2950,6 +3056,8 @@ impl<'a> OrgsApi<'a> {
     /// personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/issue-types/{issue_type_id}` (operation `orgs/update-issue-type`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#update-issue-type-for-an-organization)
     pub async fn update_issue_type(
@@ -2998,6 +3106,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/issue-types/{issue_type_id}` (operation `orgs/delete-issue-type`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/issue-types#delete-issue-type-for-an-organization)
     pub async fn delete_issue_type(
         &self,
@@ -3037,6 +3147,8 @@ impl<'a> OrgsApi<'a> {
     /// List all users who are members of an organization. If the authenticated user is also a member of this organization then both concealed and public members will be returned.
     ///
     /// `GET /orgs/{org}/members` (operation `orgs/list-members`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-members)
     pub async fn list_members(
@@ -3123,6 +3235,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/members/{username}` (operation `orgs/check-membership-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#check-organization-membership-for-a-user)
     pub async fn check_membership_for_user(
         &self,
@@ -3164,6 +3278,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/members/{username}` (operation `orgs/remove-member`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#remove-an-organization-member)
     pub async fn remove_member(
         &self,
@@ -3202,6 +3318,8 @@ impl<'a> OrgsApi<'a> {
     /// In order to get a user's membership with an organization, the authenticated user must be an organization member. The `state` parameter in the response can be used to identify the user's membership status.
     ///
     /// `GET /orgs/{org}/memberships/{username}` (operation `orgs/get-membership-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#get-organization-membership-for-a-user)
     pub async fn get_membership_for_user(
@@ -3250,6 +3368,8 @@ impl<'a> OrgsApi<'a> {
     /// To prevent abuse, organization owners are limited to creating 50 organization invitations for an organization within a 24 hour period. If the organization is more than one month old or on a paid plan, the limit is 500 invitations per 24 hour period.
     ///
     /// `PUT /orgs/{org}/memberships/{username}` (operation `orgs/set-membership-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#set-organization-membership-for-a-user)
     pub async fn set_membership_for_user(
@@ -3300,6 +3420,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/memberships/{username}` (operation `orgs/remove-membership-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#remove-organization-membership-for-a-user)
     pub async fn remove_membership_for_user(
         &self,
@@ -3347,6 +3469,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/organization-roles` (operation `orgs/list-org-roles`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#get-all-organization-roles-for-an-organization)
     pub async fn list_org_roles(
         &self,
@@ -3386,6 +3510,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/organization-roles/teams/{team_slug}` (operation `orgs/revoke-all-org-roles-team`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-all-organization-roles-for-a-team)
     pub async fn revoke_all_org_roles_team(
@@ -3427,6 +3553,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}` (operation `orgs/assign-team-to-org-role`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#assign-an-organization-role-to-a-team)
     pub async fn assign_team_to_org_role(
@@ -3474,6 +3602,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}` (operation `orgs/revoke-org-role-team`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-an-organization-role-from-a-team)
     pub async fn revoke_org_role_team(
         &self,
@@ -3517,6 +3647,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/organization-roles/users/{username}` (operation `orgs/revoke-all-org-roles-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-all-organization-roles-for-a-user)
     pub async fn revoke_all_org_roles_user(
         &self,
@@ -3557,6 +3689,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/organization-roles/users/{username}/{role_id}` (operation `orgs/assign-user-to-org-role`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#assign-an-organization-role-to-a-user)
     pub async fn assign_user_to_org_role(
@@ -3604,6 +3738,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/organization-roles/users/{username}/{role_id}` (operation `orgs/revoke-org-role-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#remove-an-organization-role-from-a-user)
     pub async fn revoke_org_role_user(
         &self,
@@ -3650,6 +3786,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/organization-roles/{role_id}` (operation `orgs/get-org-role`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#get-an-organization-role)
     pub async fn get_org_role(
         &self,
@@ -3693,6 +3831,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/organization-roles/{role_id}/teams` (operation `orgs/list-org-role-teams`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-teams-that-are-assigned-to-an-organization-role)
     pub async fn list_org_role_teams(
@@ -3782,6 +3922,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/organization-roles/{role_id}/users` (operation `orgs/list-org-role-users`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-users-that-are-assigned-to-an-organization-role)
     pub async fn list_org_role_users(
         &self,
@@ -3866,6 +4008,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/outside_collaborators` (operation `orgs/list-outside-collaborators`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#list-outside-collaborators-for-an-organization)
     pub async fn list_outside_collaborators(
         &self,
@@ -3943,6 +4087,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `PUT /orgs/{org}/outside_collaborators/{username}` (operation `orgs/convert-member-to-outside-collaborator`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#convert-an-organization-member-to-outside-collaborator)
     pub async fn convert_member_to_outside_collaborator(
         &self,
@@ -3991,6 +4137,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/outside_collaborators/{username}` (operation `orgs/remove-outside-collaborator`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/outside-collaborators#remove-outside-collaborator-from-an-organization)
     pub async fn remove_outside_collaborator(
         &self,
@@ -4031,6 +4179,8 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `GET /orgs/{org}/personal-access-token-requests` (operation `orgs/list-pat-grant-requests`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-requests-to-access-organization-resources-with-fine-grained-personal-access-tokens)
     pub async fn list_pat_grant_requests(
@@ -4181,6 +4331,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/personal-access-token-requests` (operation `orgs/review-pat-grant-requests-in-bulk`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#review-requests-to-access-organization-resources-with-fine-grained-personal-access-tokens)
     pub async fn review_pat_grant_requests_in_bulk(
         &self,
@@ -4225,6 +4377,8 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `POST /orgs/{org}/personal-access-token-requests/{pat_request_id}` (operation `orgs/review-pat-grant-request`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#review-a-request-to-access-organization-resources-with-a-fine-grained-personal-access-token)
     pub async fn review_pat_grant_request(
@@ -4272,6 +4426,8 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories` (operation `orgs/list-pat-grant-request-repositories`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-repositories-requested-to-be-accessed-by-a-fine-grained-personal-access-token)
     pub async fn list_pat_grant_request_repositories(
@@ -4359,6 +4515,8 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `GET /orgs/{org}/personal-access-tokens` (operation `orgs/list-pat-grants`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-fine-grained-personal-access-tokens-with-access-to-organization-resources)
     pub async fn list_pat_grants(
@@ -4505,6 +4663,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `POST /orgs/{org}/personal-access-tokens` (operation `orgs/update-pat-accesses`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#update-the-access-to-organization-resources-via-fine-grained-personal-access-tokens)
     pub async fn update_pat_accesses(
         &self,
@@ -4548,6 +4708,8 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `POST /orgs/{org}/personal-access-tokens/{pat_id}` (operation `orgs/update-pat-access`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#update-the-access-a-fine-grained-personal-access-token-has-to-organization-resources)
     pub async fn update_pat_access(
@@ -4594,6 +4756,8 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories` (operation `orgs/list-pat-grant-repositories`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/personal-access-tokens#list-repositories-a-fine-grained-personal-access-token-has-access-to)
     pub async fn list_pat_grant_repositories(
@@ -4681,6 +4845,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/properties/schema` (operation `orgs/custom-properties-for-repos-get-organization-definitions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#get-all-custom-properties-for-an-organization)
     pub async fn custom_properties_for_repos_get_organization_definitions(
         &self,
@@ -4725,6 +4891,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `PATCH /orgs/{org}/properties/schema` (operation `orgs/custom-properties-for-repos-create-or-update-organization-definitions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-custom-properties-for-an-organization)
     pub async fn custom_properties_for_repos_create_or_update_organization_definitions(
         &self,
@@ -4763,6 +4931,8 @@ impl<'a> OrgsApi<'a> {
     /// Organization members can read these properties.
     ///
     /// `GET /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-get-organization-definition`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#get-a-custom-property-for-an-organization)
     pub async fn custom_properties_for_repos_get_organization_definition(
@@ -4807,6 +4977,8 @@ impl<'a> OrgsApi<'a> {
     /// - A user, or a user on a team, with the fine-grained permission of `custom_properties_org_definitions_manager` in the organization.
     ///
     /// `PUT /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-create-or-update-organization-definition`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-a-custom-property-for-an-organization)
     pub async fn custom_properties_for_repos_create_or_update_organization_definition(
@@ -4854,6 +5026,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/properties/schema/{custom_property_name}` (operation `orgs/custom-properties-for-repos-delete-organization-definition`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#remove-a-custom-property-for-an-organization)
     pub async fn custom_properties_for_repos_delete_organization_definition(
         &self,
@@ -4894,6 +5068,8 @@ impl<'a> OrgsApi<'a> {
     /// Organization members can read these properties.
     ///
     /// `GET /orgs/{org}/properties/values` (operation `orgs/custom-properties-for-repos-get-organization-values`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#list-custom-property-values-for-organization-repositories)
     pub async fn custom_properties_for_repos_get_organization_values(
@@ -4984,6 +5160,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `PATCH /orgs/{org}/properties/values` (operation `orgs/custom-properties-for-repos-create-or-update-organization-values`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/custom-properties#create-or-update-custom-property-values-for-organization-repositories)
     pub async fn custom_properties_for_repos_create_or_update_organization_values(
         &self,
@@ -5022,6 +5200,8 @@ impl<'a> OrgsApi<'a> {
     /// Members of an organization can choose to have their membership publicized or not.
     ///
     /// `GET /orgs/{org}/public_members` (operation `orgs/list-public-members`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-public-organization-members)
     pub async fn list_public_members(
@@ -5094,6 +5274,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/public_members/{username}` (operation `orgs/check-public-membership-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#check-public-organization-membership-for-a-user)
     pub async fn check_public_membership_for_user(
         &self,
@@ -5132,6 +5314,8 @@ impl<'a> OrgsApi<'a> {
     /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
     ///
     /// `PUT /orgs/{org}/public_members/{username}` (operation `orgs/set-public-membership-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#set-public-organization-membership-for-the-authenticated-user)
     pub async fn set_public_membership_for_authenticated_user(
@@ -5172,6 +5356,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/public_members/{username}` (operation `orgs/remove-public-membership-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#remove-public-organization-membership-for-the-authenticated-user)
     pub async fn remove_public_membership_for_authenticated_user(
         &self,
@@ -5208,6 +5394,8 @@ impl<'a> OrgsApi<'a> {
     /// Get the history of an organization ruleset.
     ///
     /// `GET /orgs/{org}/rulesets/{ruleset_id}/history` (operation `orgs/get-org-ruleset-history`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-organization-ruleset-history)
     pub async fn get_org_ruleset_history(
@@ -5291,6 +5479,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/rulesets/{ruleset_id}/history/{version_id}` (operation `orgs/get-org-ruleset-version`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-organization-ruleset-version)
     pub async fn get_org_ruleset_version(
         &self,
@@ -5334,6 +5524,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/security-managers` (operation `orgs/list-security-manager-teams`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/security-managers#list-security-manager-teams)
     #[deprecated(
         note = "deprecated by GitHub on 2024-12-01; removal planned for 2026-01-01"
@@ -5370,6 +5562,8 @@ impl<'a> OrgsApi<'a> {
     /// > **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
     ///
     /// `PUT /orgs/{org}/security-managers/teams/{team_slug}` (operation `orgs/add-security-manager-team`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/security-managers#add-a-security-manager-team)
     #[deprecated(
@@ -5411,6 +5605,8 @@ impl<'a> OrgsApi<'a> {
     /// > **Closing down notice:** This operation is closing down and will be removed starting January 1, 2026. Please use the "[Organization Roles](https://docs.github.com/rest/orgs/organization-roles)" endpoints instead.
     ///
     /// `DELETE /orgs/{org}/security-managers/teams/{team_slug}` (operation `orgs/remove-security-manager-team`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/security-managers#remove-a-security-manager-team)
     #[deprecated(
@@ -5454,6 +5650,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /orgs/{org}/settings/immutable-releases` (operation `orgs/get-immutable-releases-settings`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#get-immutable-releases-settings-for-an-organization)
     pub async fn get_immutable_releases_settings(
         &self,
@@ -5490,6 +5688,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PUT /orgs/{org}/settings/immutable-releases` (operation `orgs/set-immutable-releases-settings`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#set-immutable-releases-settings-for-an-organization)
     pub async fn set_immutable_releases_settings(
@@ -5529,6 +5729,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/settings/immutable-releases/repositories` (operation `orgs/get-immutable-releases-settings-repositories`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-selected-repositories-for-immutable-releases-enforcement)
     pub async fn get_immutable_releases_settings_repositories(
@@ -5612,6 +5814,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `PUT /orgs/{org}/settings/immutable-releases/repositories` (operation `orgs/set-immutable-releases-settings-repositories`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#set-selected-repositories-for-immutable-releases-enforcement)
     pub async fn set_immutable_releases_settings_repositories(
         &self,
@@ -5652,6 +5856,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `PUT /orgs/{org}/settings/immutable-releases/repositories/{repository_id}` (operation `orgs/enable-selected-repository-immutable-releases-organization`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization)
     pub async fn enable_selected_repository_immutable_releases_organization(
         &self,
@@ -5691,6 +5897,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/settings/immutable-releases/repositories/{repository_id}` (operation `orgs/disable-selected-repository-immutable-releases-organization`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization)
     pub async fn disable_selected_repository_immutable_releases_organization(
@@ -5736,6 +5944,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org`, `write:org`, or `repo` scopes to use this endpoint.
     ///
     /// `POST /orgs/{org}/{security_product}/{enablement}` (operation `orgs/enable-or-disable-security-product-on-all-org-repos`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#enable-or-disable-a-security-feature-for-an-organization)
     #[deprecated(
@@ -5784,6 +5994,8 @@ impl<'a> OrgsApi<'a> {
     /// Lists all of the authenticated user's organization memberships.
     ///
     /// `GET /user/memberships/orgs` (operation `orgs/list-memberships-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#list-organization-memberships-for-the-authenticated-user)
     pub async fn list_memberships_for_authenticated_user(
@@ -5870,6 +6082,8 @@ impl<'a> OrgsApi<'a> {
     ///
     /// `GET /user/memberships/orgs/{org}` (operation `orgs/get-membership-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user)
     pub async fn get_membership_for_authenticated_user(
         &self,
@@ -5905,6 +6119,8 @@ impl<'a> OrgsApi<'a> {
     /// Converts the authenticated user to an active member of the organization, if that user has a pending invitation from the organization.
     ///
     /// `PATCH /user/memberships/orgs/{org}` (operation `orgs/update-membership-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/members#update-an-organization-membership-for-the-authenticated-user)
     pub async fn update_membership_for_authenticated_user(
@@ -5956,6 +6172,8 @@ impl<'a> OrgsApi<'a> {
     /// > Requests using a fine-grained access token will receive a `200 Success` response with an empty list.
     ///
     /// `GET /user/orgs` (operation `orgs/list-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
@@ -6034,6 +6252,8 @@ impl<'a> OrgsApi<'a> {
     /// This method only lists _public_ memberships, regardless of authentication. If you need to fetch all of the organization memberships (public and private) for the authenticated user, use the [List organizations for the authenticated user](https://docs.github.com/rest/orgs/orgs#list-organizations-for-the-authenticated-user) API instead.
     ///
     /// `GET /users/{username}/orgs` (operation `orgs/list-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/orgs#list-organizations-for-a-user)
     pub async fn list_for_user(
@@ -6114,6 +6334,8 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/organization-fine-grained-permissions` (operation `orgs/list-organization-fine-grained-permissions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/organization-roles#list-organization-fine-grained-permissions-for-an-organization)
     pub async fn list_organization_fine_grained_permissions(

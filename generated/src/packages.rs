@@ -24,6 +24,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /orgs/{org}/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-organization)
     pub async fn list_docker_migration_conflicting_packages_for_organization(
         &self,
@@ -61,6 +63,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `GET /orgs/{org}/packages` (operation `packages/list-packages-for-organization`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-an-organization)
     pub async fn list_packages_for_organization(
@@ -147,6 +151,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /orgs/{org}/packages/{package_type}/{package_name}` (operation `packages/get-package-for-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-an-organization)
     pub async fn get_package_for_organization(
         &self,
@@ -189,6 +195,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `DELETE /orgs/{org}/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-an-organization)
     pub async fn delete_package_for_org(
@@ -241,6 +249,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `POST /orgs/{org}/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-an-organization)
     pub async fn restore_package_for_org(
         &self,
@@ -289,6 +299,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `GET /orgs/{org}/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization)
     pub async fn get_all_package_versions_for_package_owned_by_org(
@@ -385,6 +397,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-organization`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-an-organization)
     pub async fn get_package_version_for_organization(
         &self,
@@ -429,6 +443,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `DELETE /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-package-version-for-an-organization)
     pub async fn delete_package_version_for_org(
@@ -483,6 +499,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `POST /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-package-version-for-an-organization)
     pub async fn restore_package_version_for_org(
         &self,
@@ -530,6 +548,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /user/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-authenticated-user)
     pub async fn list_docker_migration_conflicting_packages_for_authenticated_user(
         &self,
@@ -563,6 +583,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `GET /user/packages` (operation `packages/list-packages-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-the-authenticated-users-namespace)
     pub async fn list_packages_for_authenticated_user(
@@ -643,6 +665,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /user/packages/{package_type}/{package_name}` (operation `packages/get-package-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-the-authenticated-user)
     pub async fn get_package_for_authenticated_user(
         &self,
@@ -681,6 +705,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `DELETE /user/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-the-authenticated-user)
     pub async fn delete_package_for_authenticated_user(
@@ -729,6 +755,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `POST /user/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-the-authenticated-user)
     pub async fn restore_package_for_authenticated_user(
         &self,
@@ -776,6 +804,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `GET /user/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user)
     pub async fn get_all_package_versions_for_package_owned_by_authenticated_user(
@@ -870,6 +900,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-the-authenticated-user)
     pub async fn get_package_version_for_authenticated_user(
         &self,
@@ -913,6 +945,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-version-for-the-authenticated-user)
     pub async fn delete_package_version_for_authenticated_user(
@@ -964,6 +998,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-version-for-the-authenticated-user)
     pub async fn restore_package_version_for_authenticated_user(
         &self,
@@ -1010,6 +1046,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /users/{username}/docker/conflicts` (operation `packages/list-docker-migration-conflicting-packages-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-user)
     pub async fn list_docker_migration_conflicting_packages_for_user(
         &self,
@@ -1049,6 +1087,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` scope to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `GET /users/{username}/packages` (operation `packages/list-packages-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-packages-for-a-user)
     pub async fn list_packages_for_user(
@@ -1135,6 +1175,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /users/{username}/packages/{package_type}/{package_name}` (operation `packages/get-package-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-for-a-user)
     pub async fn get_package_for_user(
         &self,
@@ -1177,6 +1219,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `DELETE /users/{username}/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-a-package-for-a-user)
     pub async fn delete_package_for_user(
@@ -1229,6 +1273,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `POST /users/{username}/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-a-package-for-a-user)
     pub async fn restore_package_for_user(
         &self,
@@ -1279,6 +1325,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /users/{username}/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user)
     pub async fn get_all_package_versions_for_package_owned_by_user(
         &self,
@@ -1325,6 +1373,8 @@ impl<'a> PackagesApi<'a> {
     ///
     /// `GET /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#get-a-package-version-for-a-user)
     pub async fn get_package_version_for_user(
         &self,
@@ -1370,6 +1420,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `delete:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `DELETE /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#delete-package-version-for-a-user)
     pub async fn delete_package_version_for_user(
@@ -1424,6 +1476,8 @@ impl<'a> PackagesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:packages` and `write:packages` scopes to use this endpoint. For more information, see "[About permissions for GitHub Packages](https://docs.github.com/packages/learn-github-packages/about-permissions-for-github-packages#permissions-for-repository-scoped-packages)."
     ///
     /// `POST /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/packages/packages#restore-package-version-for-a-user)
     pub async fn restore_package_version_for_user(

@@ -27,6 +27,8 @@ impl<'a> PrivateRegistriesApi<'a> {
     ///
     /// `GET /orgs/{org}/private-registries` (operation `private-registries/list-org-private-registries`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#list-private-registries-for-an-organization)
     pub async fn list_org_private_registries(
         &self,
@@ -107,6 +109,8 @@ impl<'a> PrivateRegistriesApi<'a> {
     ///
     /// `POST /orgs/{org}/private-registries` (operation `private-registries/create-org-private-registry`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#create-a-private-registry-for-an-organization)
     pub async fn create_org_private_registry(
         &self,
@@ -149,6 +153,8 @@ impl<'a> PrivateRegistriesApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/private-registries/public-key` (operation `private-registries/get-org-public-key`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#get-private-registries-public-key-for-an-organization)
     pub async fn get_org_public_key(
@@ -193,6 +199,8 @@ impl<'a> PrivateRegistriesApi<'a> {
     ///
     /// `GET /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/get-org-private-registry`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#get-a-private-registry-for-an-organization)
     pub async fn get_org_private_registry(
         &self,
@@ -233,6 +241,8 @@ impl<'a> PrivateRegistriesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `DELETE /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/delete-org-private-registry`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#delete-a-private-registry-for-an-organization)
     pub async fn delete_org_private_registry(
@@ -276,6 +286,8 @@ impl<'a> PrivateRegistriesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/private-registries/{secret_name}` (operation `private-registries/update-org-private-registry`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization)
     pub async fn update_org_private_registry(

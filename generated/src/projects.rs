@@ -22,6 +22,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `GET /orgs/{org}/projectsV2` (operation `projects/list-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/projects#list-projects-for-organization)
     pub async fn list_for_org(
         &self,
@@ -111,6 +113,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `GET /orgs/{org}/projectsV2/{project_number}` (operation `projects/get-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/projects#get-project-for-organization)
     pub async fn get_for_org(
         &self,
@@ -153,6 +157,8 @@ impl<'a> ProjectsApi<'a> {
     /// Create draft issue item for the specified organization owned project.
     ///
     /// `POST /orgs/{org}/projectsV2/{project_number}/drafts` (operation `projects/create-draft-item-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/drafts#create-draft-item-for-organization-owned-project)
     pub async fn create_draft_item_for_org(
@@ -199,6 +205,8 @@ impl<'a> ProjectsApi<'a> {
     /// List all fields for a specific organization-owned project.
     ///
     /// `GET /orgs/{org}/projectsV2/{project_number}/fields` (operation `projects/list-fields-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/fields#list-project-fields-for-organization)
     pub async fn list_fields_for_org(
@@ -292,6 +300,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `POST /orgs/{org}/projectsV2/{project_number}/fields` (operation `projects/add-field-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/fields#add-a-field-to-an-organization-owned-project)
     pub async fn add_field_for_org(
         &self,
@@ -339,6 +349,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}` (operation `projects/get-field-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/fields#get-project-field-for-organization)
     pub async fn get_field_for_org(
         &self,
@@ -384,6 +396,8 @@ impl<'a> ProjectsApi<'a> {
     /// List all items for a specific organization-owned project accessible by the authenticated user.
     ///
     /// `GET /orgs/{org}/projectsV2/{project_number}/items` (operation `projects/list-items-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-an-organization-owned-project)
     pub async fn list_items_for_org(
@@ -505,6 +519,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `POST /orgs/{org}/projectsV2/{project_number}/items` (operation `projects/add-item-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#add-item-to-organization-owned-project)
     pub async fn add_item_for_org(
         &self,
@@ -550,6 +566,8 @@ impl<'a> ProjectsApi<'a> {
     /// Get a specific item from an organization-owned project.
     ///
     /// `GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/get-org-item`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#get-an-item-for-an-organization-owned-project)
     pub async fn get_org_item(
@@ -608,6 +626,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/delete-item-for-org`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#delete-project-item-for-organization)
     pub async fn delete_item_for_org(
         &self,
@@ -649,6 +669,8 @@ impl<'a> ProjectsApi<'a> {
     /// Update a specific item in an organization-owned project.
     ///
     /// `PATCH /orgs/{org}/projectsV2/{project_number}/items/{item_id}` (operation `projects/update-item-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#update-project-item-for-organization)
     pub async fn update_item_for_org(
@@ -695,6 +717,8 @@ impl<'a> ProjectsApi<'a> {
     /// Create a new view in an organization-owned project. Views allow you to customize how items in a project are displayed and filtered.
     ///
     /// `POST /orgs/{org}/projectsV2/{project_number}/views` (operation `projects/create-view-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/views#create-a-view-for-an-organization-owned-project)
     pub async fn create_view_for_org(
@@ -744,6 +768,8 @@ impl<'a> ProjectsApi<'a> {
     /// List items in an organization project with the saved view's filter applied.
     ///
     /// `GET /orgs/{org}/projectsV2/{project_number}/views/{view_number}/items` (operation `projects/list-view-items-for-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-an-organization-project-view)
     pub async fn list_view_items_for_org(
@@ -866,6 +892,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `POST /user/{user_id}/projectsV2/{project_number}/drafts` (operation `projects/create-draft-item-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/drafts#create-draft-item-for-user-owned-project)
     pub async fn create_draft_item_for_authenticated_user(
         &self,
@@ -916,6 +944,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `POST /users/{user_id}/projectsV2/{project_number}/views` (operation `projects/create-view-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/views#create-a-view-for-a-user-owned-project)
     pub async fn create_view_for_user(
         &self,
@@ -964,6 +994,8 @@ impl<'a> ProjectsApi<'a> {
     /// List all projects owned by a specific user accessible by the authenticated user.
     ///
     /// `GET /users/{username}/projectsV2` (operation `projects/list-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/projects#list-projects-for-user)
     pub async fn list_for_user(
@@ -1055,6 +1087,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `GET /users/{username}/projectsV2/{project_number}` (operation `projects/get-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/projects#get-project-for-user)
     pub async fn get_for_user(
         &self,
@@ -1097,6 +1131,8 @@ impl<'a> ProjectsApi<'a> {
     /// List all fields for a specific user-owned project.
     ///
     /// `GET /users/{username}/projectsV2/{project_number}/fields` (operation `projects/list-fields-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/fields#list-project-fields-for-user)
     pub async fn list_fields_for_user(
@@ -1190,6 +1226,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `POST /users/{username}/projectsV2/{project_number}/fields` (operation `projects/add-field-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/fields#add-field-to-user-owned-project)
     pub async fn add_field_for_user(
         &self,
@@ -1237,6 +1275,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `GET /users/{username}/projectsV2/{project_number}/fields/{field_id}` (operation `projects/get-field-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/fields#get-project-field-for-user)
     pub async fn get_field_for_user(
         &self,
@@ -1283,6 +1323,8 @@ impl<'a> ProjectsApi<'a> {
     /// List all items for a specific user-owned project accessible by the authenticated user.
     ///
     /// `GET /users/{username}/projectsV2/{project_number}/items` (operation `projects/list-items-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-a-user-owned-project)
     pub async fn list_items_for_user(
@@ -1404,6 +1446,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `POST /users/{username}/projectsV2/{project_number}/items` (operation `projects/add-item-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#add-item-to-user-owned-project)
     pub async fn add_item_for_user(
         &self,
@@ -1449,6 +1493,8 @@ impl<'a> ProjectsApi<'a> {
     /// Get a specific item from a user-owned project.
     ///
     /// `GET /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/get-user-item`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#get-an-item-for-a-user-owned-project)
     pub async fn get_user_item(
@@ -1509,6 +1555,8 @@ impl<'a> ProjectsApi<'a> {
     ///
     /// `DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/delete-item-for-user`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#delete-project-item-for-user)
     pub async fn delete_item_for_user(
         &self,
@@ -1551,6 +1599,8 @@ impl<'a> ProjectsApi<'a> {
     /// Update a specific item in a user-owned project.
     ///
     /// `PATCH /users/{username}/projectsV2/{project_number}/items/{item_id}` (operation `projects/update-item-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#update-project-item-for-user)
     pub async fn update_item_for_user(
@@ -1598,6 +1648,8 @@ impl<'a> ProjectsApi<'a> {
     /// List items in a user project with the saved view's filter applied.
     ///
     /// `GET /users/{username}/projectsV2/{project_number}/views/{view_number}/items` (operation `projects/list-view-items-for-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/projects/items#list-items-for-a-user-project-view)
     pub async fn list_view_items_for_user(

@@ -35,6 +35,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls` (operation `pulls/list`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#list-pull-requests)
     pub async fn list(
         &self,
@@ -158,6 +160,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pulls` (operation `pulls/create`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#create-a-pull-request)
     pub async fn create(
         &self,
@@ -207,6 +211,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls/comments` (operation `pulls/list-review-comments-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#list-review-comments-in-a-repository)
     pub async fn list_review_comments_for_repo(
@@ -312,6 +318,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/get-review-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request)
     pub async fn get_review_comment(
         &self,
@@ -352,6 +360,8 @@ impl<'a> PullsApi<'a> {
     /// Deletes a review comment.
     ///
     /// `DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/delete-review-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#delete-a-review-comment-for-a-pull-request)
     pub async fn delete_review_comment(
@@ -400,6 +410,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}` (operation `pulls/update-review-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#update-a-review-comment-for-a-pull-request)
     pub async fn update_review_comment(
@@ -464,6 +476,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}` (operation `pulls/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#get-a-pull-request)
     pub async fn get(
         &self,
@@ -518,6 +532,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/pulls/{pull_number}` (operation `pulls/update`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#update-a-pull-request)
     pub async fn update(
         &self,
@@ -571,6 +587,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/comments` (operation `pulls/list-review-comments`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#list-review-comments-on-a-pull-request)
     pub async fn list_review_comments(
@@ -687,6 +705,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments` (operation `pulls/create-review-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request)
     pub async fn create_review_comment(
         &self,
@@ -741,6 +761,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies` (operation `pulls/create-reply-for-review-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/comments#create-a-reply-for-a-review-comment)
     pub async fn create_reply_for_review_comment(
         &self,
@@ -794,6 +816,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/commits` (operation `pulls/list-commits`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#list-commits-on-a-pull-request)
     pub async fn list_commits(
@@ -888,6 +912,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/files` (operation `pulls/list-files`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#list-pull-requests-files)
     pub async fn list_files(
         &self,
@@ -975,6 +1001,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge` (operation `pulls/check-if-merged`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#check-if-a-pull-request-has-been-merged)
     pub async fn check_if_merged(
         &self,
@@ -1014,6 +1042,8 @@ impl<'a> PullsApi<'a> {
     /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. For more information, see "[Rate limits for the API](https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)" and "[Best practices for using the REST API](https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api)."
     ///
     /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge` (operation `pulls/merge`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#merge-a-pull-request)
     pub async fn merge(
@@ -1071,6 +1101,8 @@ impl<'a> PullsApi<'a> {
     /// If the pull request cannot be merged (e.g. because it is closed, or still a draft) this result will be returned immediately with a 400 response status. Branch protection rules and repository rules are not run at this stage, only basic pull request state checks are performed.
     ///
     /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge-async` (operation `pulls/merge-async`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#merge-a-pull-request-asynchronously)
     pub async fn merge_async(
@@ -1131,6 +1163,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}` (operation `pulls/get-merge-async-result`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#get-the-result-of-an-asynchronous-merge)
     pub async fn get_merge_async_result(
         &self,
@@ -1175,6 +1209,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/list-requested-reviewers`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/review-requests#get-all-requested-reviewers-for-a-pull-request)
     pub async fn list_requested_reviewers(
         &self,
@@ -1213,6 +1249,8 @@ impl<'a> PullsApi<'a> {
     /// This endpoint triggers [notifications](https://docs.github.com/github/managing-subscriptions-and-notifications-on-github/about-notifications). Creating content too quickly using this endpoint may result in secondary rate limiting. See "[Secondary rate limits](https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits)" and "[Dealing with secondary rate limits](https://docs.github.com/rest/guides/best-practices-for-integrators#dealing-with-secondary-rate-limits)" for details.
     ///
     /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/request-reviewers`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reference/pulls#request-reviewers-for-a-pull-request)
     pub async fn request_reviewers(
@@ -1259,6 +1297,8 @@ impl<'a> PullsApi<'a> {
     /// Removes review requests from a pull request for a given set of users and/or teams.
     ///
     /// `DELETE /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` (operation `pulls/remove-requested-reviewers`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/review-requests#remove-requested-reviewers-from-a-pull-request)
     pub async fn remove_requested_reviewers(
@@ -1309,6 +1349,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews` (operation `pulls/list-reviews`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request)
     pub async fn list_reviews(
@@ -1409,6 +1451,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews` (operation `pulls/create-review`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request)
     pub async fn create_review(
         &self,
@@ -1462,6 +1506,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/get-review`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#get-a-review-for-a-pull-request)
     pub async fn get_review(
         &self,
@@ -1511,6 +1557,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/update-review`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#update-a-review-for-a-pull-request)
     pub async fn update_review(
@@ -1564,6 +1612,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}` (operation `pulls/delete-pending-review`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#delete-a-pending-review-for-a-pull-request)
     pub async fn delete_pending_review(
         &self,
@@ -1614,6 +1664,8 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments` (operation `pulls/list-comments-for-review`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#list-comments-for-a-pull-request-review)
     pub async fn list_comments_for_review(
@@ -1714,6 +1766,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals` (operation `pulls/dismiss-review`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#dismiss-a-review-for-a-pull-request)
     pub async fn dismiss_review(
         &self,
@@ -1767,6 +1821,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events` (operation `pulls/submit-review`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request)
     pub async fn submit_review(
         &self,
@@ -1814,6 +1870,8 @@ impl<'a> PullsApi<'a> {
     /// Note: If making a request on behalf of a GitHub App you must also have permissions to write the contents of the head repository.
     ///
     /// `PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch` (operation `pulls/update-branch`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/pulls#update-a-pull-request-branch)
     pub async fn update_branch(
@@ -1863,6 +1921,8 @@ impl<'a> PullsApi<'a> {
     /// Lists pull request stacks in a repository.
     ///
     /// `GET /repos/{owner}/{repo}/stacks` (operation `pull-request-stacks/list`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#list-pull-request-stacks)
     pub async fn list_2(
@@ -1954,6 +2014,8 @@ impl<'a> PullsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/stacks` (operation `pull-request-stacks/create`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#create-a-pull-request-stack)
     pub async fn create_2(
         &self,
@@ -1995,6 +2057,8 @@ impl<'a> PullsApi<'a> {
     /// Gets a pull request stack by providing its stack number.
     ///
     /// `GET /repos/{owner}/{repo}/stacks/{stack_number}` (operation `pull-request-stacks/get`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#get-a-pull-request-stack)
     pub async fn get_2(
@@ -2039,6 +2103,8 @@ impl<'a> PullsApi<'a> {
     /// top pull request's head ref.
     ///
     /// `POST /repos/{owner}/{repo}/stacks/{stack_number}/add` (operation `pull-request-stacks/add`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#add-pull-requests-to-a-pull-request-stack)
     pub async fn add(
@@ -2087,6 +2153,8 @@ impl<'a> PullsApi<'a> {
     /// dissolved and a `204` is returned.
     ///
     /// `POST /repos/{owner}/{repo}/stacks/{stack_number}/unstack` (operation `pull-request-stacks/unstack`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pulls/stacks#remove-pull-requests-from-a-pull-request-stack)
     pub async fn unstack(

@@ -37,6 +37,8 @@ impl<'a> RateLimitApi<'a> {
     ///
     /// `GET /rate_limit` (operation `rate-limit/get`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user)
     pub async fn get(&self) -> Result<Response<RateLimitGetResponse>, Error> {
         const OP: OperationInfo = OperationInfo {

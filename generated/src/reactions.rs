@@ -22,6 +22,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/comments/{comment_id}/reactions` (operation `reactions/list-for-commit-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-commit-comment)
     pub async fn list_for_commit_comment(
         &self,
@@ -113,6 +115,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/comments/{comment_id}/reactions` (operation `reactions/create-for-commit-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-commit-comment)
     pub async fn create_for_commit_comment(
         &self,
@@ -166,6 +170,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-commit-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-commit-comment-reaction)
     pub async fn delete_for_commit_comment(
         &self,
@@ -206,6 +212,8 @@ impl<'a> ReactionsApi<'a> {
     /// List the reactions to an [issue comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment).
     ///
     /// `GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` (operation `reactions/list-for-issue-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-an-issue-comment)
     pub async fn list_for_issue_comment(
@@ -298,6 +306,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` (operation `reactions/create-for-issue-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-an-issue-comment)
     pub async fn create_for_issue_comment(
         &self,
@@ -351,6 +361,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-issue-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-an-issue-comment-reaction)
     pub async fn delete_for_issue_comment(
         &self,
@@ -391,6 +403,8 @@ impl<'a> ReactionsApi<'a> {
     /// List the reactions to an [issue](https://docs.github.com/rest/issues/issues#get-an-issue).
     ///
     /// `GET /repos/{owner}/{repo}/issues/{issue_number}/reactions` (operation `reactions/list-for-issue`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-an-issue)
     pub async fn list_for_issue(
@@ -484,6 +498,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/reactions` (operation `reactions/create-for-issue`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-an-issue)
     pub async fn create_for_issue(
         &self,
@@ -537,6 +553,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}` (operation `reactions/delete-for-issue`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-an-issue-reaction)
     pub async fn delete_for_issue(
         &self,
@@ -577,6 +595,8 @@ impl<'a> ReactionsApi<'a> {
     /// List the reactions to a [pull request review comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request).
     ///
     /// `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` (operation `reactions/list-for-pull-request-review-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-pull-request-review-comment)
     pub async fn list_for_pull_request_review_comment(
@@ -669,6 +689,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` (operation `reactions/create-for-pull-request-review-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-pull-request-review-comment)
     pub async fn create_for_pull_request_review_comment(
         &self,
@@ -722,6 +744,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}` (operation `reactions/delete-for-pull-request-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-pull-request-comment-reaction)
     pub async fn delete_for_pull_request_comment(
         &self,
@@ -762,6 +786,8 @@ impl<'a> ReactionsApi<'a> {
     /// List the reactions to a [release](https://docs.github.com/rest/releases/releases#get-a-release).
     ///
     /// `GET /repos/{owner}/{repo}/releases/{release_id}/reactions` (operation `reactions/list-for-release`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#list-reactions-for-a-release)
     pub async fn list_for_release(
@@ -854,6 +880,8 @@ impl<'a> ReactionsApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/releases/{release_id}/reactions` (operation `reactions/create-for-release`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#create-reaction-for-a-release)
     pub async fn create_for_release(
         &self,
@@ -906,6 +934,8 @@ impl<'a> ReactionsApi<'a> {
     /// Delete a reaction to a [release](https://docs.github.com/rest/releases/releases#get-a-release).
     ///
     /// `DELETE /repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}` (operation `reactions/delete-for-release`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reactions/reactions#delete-a-release-reaction)
     pub async fn delete_for_release(

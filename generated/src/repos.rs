@@ -25,6 +25,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /orgs/{org}/repos` (operation `repos/list-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-organization-repositories)
     pub async fn list_for_org(
         &self,
@@ -116,6 +118,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /orgs/{org}/repos` (operation `repos/create-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-an-organization-repository)
     pub async fn create_in_org(
         &self,
@@ -153,6 +157,8 @@ impl<'a> ReposApi<'a> {
     /// Get all the repository rulesets for an organization.
     ///
     /// `GET /orgs/{org}/rulesets` (operation `repos/get-org-rulesets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-all-organization-repository-rulesets)
     pub async fn get_org_rulesets(
@@ -234,6 +240,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /orgs/{org}/rulesets` (operation `repos/create-org-ruleset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#create-an-organization-repository-ruleset)
     pub async fn create_org_ruleset(
         &self,
@@ -273,6 +281,8 @@ impl<'a> ReposApi<'a> {
     /// For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
     ///
     /// `GET /orgs/{org}/rulesets/rule-suites` (operation `repos/get-org-rule-suites`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rule-suites#list-organization-rule-suites)
     pub async fn get_org_rule_suites(
@@ -385,6 +395,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /orgs/{org}/rulesets/rule-suites/{rule_suite_id}` (operation `repos/get-org-rule-suite`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rule-suites#get-an-organization-rule-suite)
     pub async fn get_org_rule_suite(
         &self,
@@ -428,6 +440,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/get-org-ruleset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#get-an-organization-repository-ruleset)
     pub async fn get_org_ruleset(
         &self,
@@ -467,6 +481,8 @@ impl<'a> ReposApi<'a> {
     /// Update a ruleset for an organization.
     ///
     /// `PUT /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/update-org-ruleset`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#update-an-organization-repository-ruleset)
     pub async fn update_org_ruleset(
@@ -513,6 +529,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /orgs/{org}/rulesets/{ruleset_id}` (operation `repos/delete-org-ruleset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/orgs/rules#delete-an-organization-repository-ruleset)
     pub async fn delete_org_ruleset(
         &self,
@@ -556,6 +574,8 @@ impl<'a> ReposApi<'a> {
     /// > - To view merge-related settings, you must have the `contents:read` and `contents:write` permissions.
     ///
     /// `GET /repos/{owner}/{repo}` (operation `repos/get`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#get-a-repository)
     pub async fn get(
@@ -606,6 +626,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}` (operation `repos/delete`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#delete-a-repository)
     pub async fn delete(
         &self,
@@ -650,6 +672,8 @@ impl<'a> ReposApi<'a> {
     /// **Note**: To edit a repository's topics, use the [Replace all repository topics](https://docs.github.com/rest/repos/repos#replace-all-repository-topics) endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}` (operation `repos/update`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#update-a-repository)
     pub async fn update(
@@ -702,6 +726,8 @@ impl<'a> ReposApi<'a> {
     /// see "[Viewing activity and data for your repository](https://docs.github.com/repositories/viewing-activity-and-data-for-your-repository)."
     ///
     /// `GET /repos/{owner}/{repo}/activity` (operation `repos/list-activities`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-activities)
     pub async fn list_activities(
@@ -824,6 +850,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/attestations` (operation `repos/create-attestation`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/attestations#create-an-attestation)
     pub async fn create_attestation(
         &self,
@@ -874,6 +902,8 @@ impl<'a> ReposApi<'a> {
     /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
     ///
     /// `GET /repos/{owner}/{repo}/attestations/{subject_digest}` (operation `repos/list-attestations`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/attestations#list-attestations)
     pub async fn list_attestations(
@@ -974,6 +1004,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/autolinks` (operation `repos/list-autolinks`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#get-all-autolinks-of-a-repository)
     pub async fn list_autolinks(
         &self,
@@ -1010,6 +1042,8 @@ impl<'a> ReposApi<'a> {
     /// Users with admin access to the repository can create an autolink.
     ///
     /// `POST /repos/{owner}/{repo}/autolinks` (operation `repos/create-autolink`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#create-an-autolink-reference-for-a-repository)
     pub async fn create_autolink(
@@ -1054,6 +1088,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/autolinks/{autolink_id}` (operation `repos/get-autolink`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#get-an-autolink-reference-of-a-repository)
     pub async fn get_autolink(
         &self,
@@ -1097,6 +1133,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/autolinks/{autolink_id}` (operation `repos/delete-autolink`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/autolinks#delete-an-autolink-reference-from-a-repository)
     pub async fn delete_autolink(
         &self,
@@ -1138,6 +1176,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/check-automated-security-fixes`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-dependabot-security-updates-are-enabled-for-a-repository)
     pub async fn check_automated_security_fixes(
         &self,
@@ -1174,6 +1214,8 @@ impl<'a> ReposApi<'a> {
     /// Enables Dependabot security updates for a repository. The authenticated user must have admin access to the repository. For more information, see "[Configuring Dependabot security updates](https://docs.github.com/articles/configuring-automated-security-fixes)".
     ///
     /// `PUT /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/enable-automated-security-fixes`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-dependabot-security-updates)
     pub async fn enable_automated_security_fixes(
@@ -1212,6 +1254,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/automated-security-fixes` (operation `repos/disable-automated-security-fixes`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-dependabot-security-updates)
     pub async fn disable_automated_security_fixes(
         &self,
@@ -1248,6 +1292,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/branches` (operation `repos/list-branches`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branches#list-branches)
     pub async fn list_branches(
@@ -1336,6 +1382,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}` (operation `repos/get-branch`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branches#get-a-branch)
     pub async fn get_branch(
         &self,
@@ -1381,6 +1429,8 @@ impl<'a> ReposApi<'a> {
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/get-branch-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-branch-protection)
     pub async fn get_branch_protection(
@@ -1431,6 +1481,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/update-branch-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-branch-protection)
     pub async fn update_branch_protection(
         &self,
@@ -1476,6 +1528,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection` (operation `repos/delete-branch-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-branch-protection)
     pub async fn delete_branch_protection(
         &self,
@@ -1516,6 +1570,8 @@ impl<'a> ReposApi<'a> {
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/get-admin-branch-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-admin-branch-protection)
     pub async fn get_admin_branch_protection(
@@ -1558,6 +1614,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/set-admin-branch-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-admin-branch-protection)
     pub async fn set_admin_branch_protection(
         &self,
@@ -1598,6 +1656,8 @@ impl<'a> ReposApi<'a> {
     /// Removing admin enforcement requires admin or owner permissions to the repository and branch protection to be enabled.
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins` (operation `repos/delete-admin-branch-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-admin-branch-protection)
     pub async fn delete_admin_branch_protection(
@@ -1640,6 +1700,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/get-pull-request-review-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-pull-request-review-protection)
     pub async fn get_pull_request_review_protection(
         &self,
@@ -1678,6 +1740,8 @@ impl<'a> ReposApi<'a> {
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/delete-pull-request-review-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-pull-request-review-protection)
     pub async fn delete_pull_request_review_protection(
@@ -1724,6 +1788,8 @@ impl<'a> ReposApi<'a> {
     /// > Passing new arrays of `users` and `teams` replaces their previous values.
     ///
     /// `PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews` (operation `repos/update-pull-request-review-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection)
     pub async fn update_pull_request_review_protection(
@@ -1777,6 +1843,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/get-commit-signature-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-commit-signature-protection)
     pub async fn get_commit_signature_protection(
         &self,
@@ -1819,6 +1887,8 @@ impl<'a> ReposApi<'a> {
     /// When authenticated with admin or owner permissions to the repository, you can use this endpoint to require signed commits on a branch. You must enable branch protection to require signed commits.
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/create-commit-signature-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#create-commit-signature-protection)
     pub async fn create_commit_signature_protection(
@@ -1863,6 +1933,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures` (operation `repos/delete-commit-signature-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-commit-signature-protection)
     pub async fn delete_commit_signature_protection(
         &self,
@@ -1903,6 +1975,8 @@ impl<'a> ReposApi<'a> {
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/get-status-checks-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-status-checks-protection)
     pub async fn get_status_checks_protection(
@@ -1945,6 +2019,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/remove-status-check-protection`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-status-check-protection)
     pub async fn remove_status_check_protection(
         &self,
@@ -1985,6 +2061,8 @@ impl<'a> ReposApi<'a> {
     /// Updating required status checks requires admin or owner permissions to the repository and branch protection to be enabled.
     ///
     /// `PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks` (operation `repos/update-status-check-protection`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#update-status-check-protection)
     pub async fn update_status_check_protection(
@@ -2032,6 +2110,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/get-all-status-check-contexts`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-all-status-check-contexts)
     pub async fn get_all_status_check_contexts(
         &self,
@@ -2072,6 +2152,8 @@ impl<'a> ReposApi<'a> {
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
     ///
     /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/set-status-check-contexts`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-status-check-contexts)
     pub async fn set_status_check_contexts(
@@ -2119,6 +2201,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/add-status-check-contexts`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-status-check-contexts)
     pub async fn add_status_check_contexts(
         &self,
@@ -2165,6 +2249,8 @@ impl<'a> ReposApi<'a> {
     /// Protected branches are available in public repositories with GitHub Free and GitHub Free for organizations, and in public and private repositories with GitHub Pro, GitHub Team, GitHub Enterprise Cloud, and GitHub Enterprise Server. For more information, see [GitHub's products](https://docs.github.com/github/getting-started-with-github/githubs-products) in the GitHub Help documentation.
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts` (operation `repos/remove-status-check-contexts`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-status-check-contexts)
     pub async fn remove_status_check_contexts(
@@ -2217,6 +2303,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions` (operation `repos/get-access-restrictions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-access-restrictions)
     pub async fn get_access_restrictions(
         &self,
@@ -2260,6 +2348,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions` (operation `repos/delete-access-restrictions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#delete-access-restrictions)
     pub async fn delete_access_restrictions(
         &self,
@@ -2300,6 +2390,8 @@ impl<'a> ReposApi<'a> {
     /// Lists the GitHub Apps that have push access to this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/get-apps-with-access-to-protected-branch`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-apps-with-access-to-the-protected-branch)
     pub async fn get_apps_with_access_to_protected_branch(
@@ -2343,6 +2435,8 @@ impl<'a> ReposApi<'a> {
     /// Replaces the list of apps that have push access to this branch. This removes all apps that previously had push access and grants push access to the new list of apps. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
     ///
     /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/set-app-access-restrictions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-app-access-restrictions)
     pub async fn set_app_access_restrictions(
@@ -2389,6 +2483,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/add-app-access-restrictions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-app-access-restrictions)
     pub async fn add_app_access_restrictions(
         &self,
@@ -2433,6 +2529,8 @@ impl<'a> ReposApi<'a> {
     /// Removes the ability of an app to push to this branch. Only GitHub Apps that are installed on the repository and that have been granted write access to the repository contents can be added as authorized actors on a protected branch.
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps` (operation `repos/remove-app-access-restrictions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-app-access-restrictions)
     pub async fn remove_app_access_restrictions(
@@ -2479,6 +2577,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/get-teams-with-access-to-protected-branch`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-teams-with-access-to-the-protected-branch)
     pub async fn get_teams_with_access_to_protected_branch(
         &self,
@@ -2521,6 +2621,8 @@ impl<'a> ReposApi<'a> {
     /// Replaces the list of teams that have push access to this branch. This removes all teams that previously had push access and grants push access to the new list of teams. Team restrictions include child teams.
     ///
     /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/set-team-access-restrictions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-team-access-restrictions)
     pub async fn set_team_access_restrictions(
@@ -2569,6 +2671,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/add-team-access-restrictions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-team-access-restrictions)
     pub async fn add_team_access_restrictions(
         &self,
@@ -2615,6 +2719,8 @@ impl<'a> ReposApi<'a> {
     /// Removes the ability of a team to push to this branch. You can also remove push access for child teams.
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams` (operation `repos/remove-team-access-restrictions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-team-access-restrictions)
     pub async fn remove_team_access_restrictions(
@@ -2663,6 +2769,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/get-users-with-access-to-protected-branch`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#get-users-with-access-to-the-protected-branch)
     pub async fn get_users_with_access_to_protected_branch(
         &self,
@@ -2709,6 +2817,8 @@ impl<'a> ReposApi<'a> {
     /// | `array` | Usernames for people who can have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
     ///
     /// `PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/set-user-access-restrictions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#set-user-access-restrictions)
     pub async fn set_user_access_restrictions(
@@ -2759,6 +2869,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/add-user-access-restrictions`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#add-user-access-restrictions)
     pub async fn add_user_access_restrictions(
         &self,
@@ -2807,6 +2919,8 @@ impl<'a> ReposApi<'a> {
     /// | `array` | Usernames of the people who should no longer have push access. **Note**: The list of users, apps, and teams in total is limited to 100 items. |
     ///
     /// `DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users` (operation `repos/remove-user-access-restrictions`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branch-protection#remove-user-access-restrictions)
     pub async fn remove_user_access_restrictions(
@@ -2858,6 +2972,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/branches/{branch}/rename` (operation `repos/rename-branch`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branches#rename-a-branch)
     pub async fn rename_branch(
         &self,
@@ -2906,6 +3022,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/codeowners/errors` (operation `repos/codeowners-errors`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-codeowners-errors)
     pub async fn codeowners_errors(
         &self,
@@ -2953,6 +3071,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:org` and `repo` scopes to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/collaborators` (operation `repos/list-collaborators`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#list-repository-collaborators)
     pub async fn list_collaborators(
@@ -3053,6 +3173,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/check-collaborator`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#check-if-a-user-is-a-repository-collaborator)
     pub async fn check_collaborator(
         &self,
@@ -3115,6 +3237,8 @@ impl<'a> ReposApi<'a> {
     /// You are limited to sending 50 invitations to a repository per 24 hour period. Note there is no limit if you are inviting organization members to an organization repository.
     ///
     /// `PUT /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/add-collaborator`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#add-a-repository-collaborator)
     pub async fn add_collaborator(
@@ -3187,6 +3311,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/collaborators/{username}` (operation `repos/remove-collaborator`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#remove-a-repository-collaborator)
     pub async fn remove_collaborator(
         &self,
@@ -3237,6 +3363,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/collaborators/{username}/permission` (operation `repos/get-collaborator-permission-level`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user)
     pub async fn get_collaborator_permission_level(
         &self,
@@ -3284,6 +3412,8 @@ impl<'a> ReposApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/comments` (operation `repos/list-commit-comments-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/comments#list-commit-comments-for-a-repository)
     pub async fn list_commit_comments_for_repo(
@@ -3371,6 +3501,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/get-commit-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/commits/comments#get-a-commit-comment)
     pub async fn get_commit_comment(
         &self,
@@ -3411,6 +3543,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `DELETE /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/delete-commit-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/comments#delete-a-commit-comment)
     pub async fn delete_commit_comment(
@@ -3459,6 +3593,8 @@ impl<'a> ReposApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `PATCH /repos/{owner}/{repo}/comments/{comment_id}` (operation `repos/update-commit-comment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/comments#update-a-commit-comment)
     pub async fn update_commit_comment(
@@ -3530,6 +3666,8 @@ impl<'a> ReposApi<'a> {
     /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
     ///
     /// `GET /repos/{owner}/{repo}/commits` (operation `repos/list-commits`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/commits#list-commits)
     pub async fn list_commits(
@@ -3653,6 +3791,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head` (operation `repos/list-branches-for-head-commit`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/commits/commits#list-branches-for-head-commit)
     pub async fn list_branches_for_head_commit(
         &self,
@@ -3701,6 +3841,8 @@ impl<'a> ReposApi<'a> {
     /// - **`application/vnd.github-commitcomment.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/commits/{commit_sha}/comments` (operation `repos/list-comments-for-commit`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/comments#list-commit-comments)
     pub async fn list_comments_for_commit(
@@ -3796,6 +3938,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/commits/{commit_sha}/comments` (operation `repos/create-commit-comment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/commits/comments#create-a-commit-comment)
     pub async fn create_commit_comment(
         &self,
@@ -3841,6 +3985,8 @@ impl<'a> ReposApi<'a> {
     /// To list the open or merged pull requests associated with a branch, you can set the `commit_sha` parameter to the branch name.
     ///
     /// `GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls` (operation `repos/list-pull-requests-associated-with-commit`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit)
     pub async fn list_pull_requests_associated_with_commit(
@@ -3965,6 +4111,8 @@ impl<'a> ReposApi<'a> {
     /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
     ///
     /// `GET /repos/{owner}/{repo}/commits/{ref}` (operation `repos/get-commit`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/commits#get-a-commit)
     pub async fn get_commit(
@@ -4195,6 +4343,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/commits/{ref}/status` (operation `repos/get-combined-status-for-ref`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference)
     pub async fn get_combined_status_for_ref(
         &self,
@@ -4279,6 +4429,8 @@ impl<'a> ReposApi<'a> {
     /// This resource is also available via a legacy route: `GET /repos/:owner/:repo/statuses/:ref`.
     ///
     /// `GET /repos/{owner}/{repo}/commits/{ref}/statuses` (operation `repos/list-commit-statuses-for-ref`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference)
     pub async fn list_commit_statuses_for_ref(
@@ -4378,6 +4530,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/community/profile` (operation `repos/get-community-profile-metrics`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/community#get-community-profile-metrics)
     pub async fn get_community_profile_metrics(
         &self,
@@ -4464,6 +4618,8 @@ impl<'a> ReposApi<'a> {
     /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
     ///
     /// `GET /repos/{owner}/{repo}/compare/{basehead}` (operation `repos/compare-commits-with-basehead`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/commits/commits#compare-two-commits)
     pub async fn compare_commits_with_basehead(
@@ -4660,6 +4816,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/contents/{path}` (operation `repos/get-content`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#get-repository-content)
     pub async fn get_content(
         &self,
@@ -4753,6 +4911,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/contents/{path}` (operation `repos/create-or-update-file-contents`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#create-or-update-file-contents)
     pub async fn create_or_update_file_contents(
         &self,
@@ -4813,6 +4973,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/contents/{path}` (operation `repos/delete-file`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#delete-a-file)
     pub async fn delete_file(
         &self,
@@ -4859,6 +5021,8 @@ impl<'a> ReposApi<'a> {
     /// GitHub identifies contributors by author email address. This endpoint groups contribution counts by GitHub user, which includes all associated email addresses. To improve performance, only the first 500 author email addresses in the repository link to GitHub users. The rest will appear as anonymous contributors without associated GitHub user information.
     ///
     /// `GET /repos/{owner}/{repo}/contributors` (operation `repos/list-contributors`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-contributors)
     pub async fn list_contributors(
@@ -4951,6 +5115,8 @@ impl<'a> ReposApi<'a> {
     /// Simple filtering of deployments is available via query parameters:
     ///
     /// `GET /repos/{owner}/{repo}/deployments` (operation `repos/list-deployments`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#list-deployments)
     pub async fn list_deployments(
@@ -5102,6 +5268,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/deployments` (operation `repos/create-deployment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#create-a-deployment)
     pub async fn create_deployment(
         &self,
@@ -5150,6 +5318,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/deployments/{deployment_id}` (operation `repos/get-deployment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#get-a-deployment)
     pub async fn get_deployment(
@@ -5201,6 +5371,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/deployments/{deployment_id}` (operation `repos/delete-deployment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/deployments#delete-a-deployment)
     pub async fn delete_deployment(
         &self,
@@ -5242,6 +5414,8 @@ impl<'a> ReposApi<'a> {
     /// Users with pull access can view deployment statuses for a deployment:
     ///
     /// `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` (operation `repos/list-deployment-statuses`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/statuses#list-deployment-statuses)
     pub async fn list_deployment_statuses(
@@ -5330,6 +5504,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` (operation `repos/create-deployment-status`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/statuses#create-a-deployment-status)
     pub async fn create_deployment_status(
         &self,
@@ -5372,6 +5548,8 @@ impl<'a> ReposApi<'a> {
     /// Users with pull access can view a deployment status for a deployment:
     ///
     /// `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}` (operation `repos/get-deployment-status`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/statuses#get-a-deployment-status)
     pub async fn get_deployment_status(
@@ -5422,6 +5600,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/dispatches` (operation `repos/create-dispatch-event`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event)
     pub async fn create_dispatch_event(
         &self,
@@ -5467,6 +5647,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/environments` (operation `repos/get-all-environments`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/environments#list-environments)
     pub async fn get_all_environments(
@@ -5552,6 +5734,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/get-environment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/environments#get-an-environment)
     pub async fn get_environment(
         &self,
@@ -5599,6 +5783,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/create-or-update-environment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/environments#create-or-update-an-environment)
     pub async fn create_or_update_environment(
         &self,
@@ -5644,6 +5830,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}` (operation `repos/delete-an-environment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/environments#delete-an-environment)
     pub async fn delete_an_environment(
         &self,
@@ -5686,6 +5874,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies` (operation `repos/list-deployment-branch-policies`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#list-deployment-branch-policies)
     pub async fn list_deployment_branch_policies(
@@ -5775,6 +5965,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies` (operation `repos/create-deployment-branch-policy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#create-a-deployment-branch-policy)
     pub async fn create_deployment_branch_policy(
         &self,
@@ -5824,6 +6016,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/get-deployment-branch-policy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#get-a-deployment-branch-policy)
     pub async fn get_deployment_branch_policy(
         &self,
@@ -5866,6 +6060,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/update-deployment-branch-policy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#update-a-deployment-branch-policy)
     pub async fn update_deployment_branch_policy(
@@ -5912,6 +6108,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}` (operation `repos/delete-deployment-branch-policy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/branch-policies#delete-a-deployment-branch-policy)
     pub async fn delete_deployment_branch_policy(
         &self,
@@ -5956,6 +6154,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules` (operation `repos/get-all-deployment-protection-rules`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#get-all-deployment-protection-rules-for-an-environment)
     pub async fn get_all_deployment_protection_rules(
@@ -6005,6 +6205,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules` (operation `repos/create-deployment-protection-rule`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#create-a-custom-deployment-protection-rule-on-an-environment)
     pub async fn create_deployment_protection_rule(
         &self,
@@ -6053,6 +6255,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps` (operation `repos/list-custom-deployment-rule-integrations`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#list-custom-deployment-rule-integrations-available-for-an-environment)
     pub async fn list_custom_deployment_rule_integrations(
@@ -6148,6 +6352,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}` (operation `repos/get-custom-deployment-protection-rule`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#get-a-custom-deployment-protection-rule)
     pub async fn get_custom_deployment_protection_rule(
         &self,
@@ -6193,6 +6399,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}` (operation `repos/disable-deployment-protection-rule`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deployments/protection-rules#disable-a-custom-protection-rule-for-an-environment)
     pub async fn disable_deployment_protection_rule(
         &self,
@@ -6233,6 +6441,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/forks` (operation `repos/list-forks`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/forks#list-forks)
     pub async fn list_forks(
@@ -6327,6 +6537,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/forks` (operation `repos/create-fork`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/forks#create-a-fork)
     pub async fn create_fork(
         &self,
@@ -6373,6 +6585,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/hash-algorithm` (operation `repos/get-hash-algorithm`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#get-the-hash-algorithm-for-a-repository)
     pub async fn get_hash_algorithm(
         &self,
@@ -6412,6 +6626,8 @@ impl<'a> ReposApi<'a> {
     /// Lists webhooks for a repository. `last response` may return null if there have not been any deliveries within 30 days.
     ///
     /// `GET /repos/{owner}/{repo}/hooks` (operation `repos/list-webhooks`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#list-repository-webhooks)
     pub async fn list_webhooks(
@@ -6495,6 +6711,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/hooks` (operation `repos/create-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook)
     pub async fn create_webhook(
         &self,
@@ -6540,6 +6758,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/get-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-repository-webhook)
     pub async fn get_webhook(
         &self,
@@ -6583,6 +6803,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/delete-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#delete-a-repository-webhook)
     pub async fn delete_webhook(
         &self,
@@ -6623,6 +6845,8 @@ impl<'a> ReposApi<'a> {
     /// Updates a webhook configured in a repository. If you previously had a `secret` set, you must provide the same `secret` or set a new `secret` or the secret will be removed. If you are only updating individual webhook `config` properties, use "[Update a webhook configuration for a repository](https://docs.github.com/rest/webhooks/repo-config#update-a-webhook-configuration-for-a-repository)."
     ///
     /// `PATCH /repos/{owner}/{repo}/hooks/{hook_id}` (operation `repos/update-webhook`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#update-a-repository-webhook)
     pub async fn update_webhook(
@@ -6670,6 +6894,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/hooks/{hook_id}/config` (operation `repos/get-webhook-config-for-repo`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-webhook-configuration-for-a-repository)
     pub async fn get_webhook_config_for_repo(
         &self,
@@ -6710,6 +6936,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `write:repo_hook` or `repo` scope to use this endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config` (operation `repos/update-webhook-config-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#update-a-webhook-configuration-for-a-repository)
     pub async fn update_webhook_config_for_repo(
@@ -6753,6 +6981,8 @@ impl<'a> ReposApi<'a> {
     /// Returns a list of webhook deliveries for a webhook configured in a repository.
     ///
     /// `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries` (operation `repos/list-webhook-deliveries`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#list-deliveries-for-a-repository-webhook)
     pub async fn list_webhook_deliveries(
@@ -6846,6 +7076,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}` (operation `repos/get-webhook-delivery`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#get-a-delivery-for-a-repository-webhook)
     pub async fn get_webhook_delivery(
         &self,
@@ -6889,6 +7121,8 @@ impl<'a> ReposApi<'a> {
     /// Redeliver a webhook delivery for a webhook configured in a repository.
     ///
     /// `POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts` (operation `repos/redeliver-webhook-delivery`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook)
     pub async fn redeliver_webhook_delivery(
@@ -6934,6 +7168,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/hooks/{hook_id}/pings` (operation `repos/ping-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#ping-a-repository-webhook)
     pub async fn ping_webhook(
         &self,
@@ -6978,6 +7214,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/hooks/{hook_id}/tests` (operation `repos/test-push-webhook`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/webhooks#test-the-push-repository-webhook)
     pub async fn test_push_webhook(
         &self,
@@ -7020,6 +7258,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/immutable-releases` (operation `repos/check-immutable-releases`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-immutable-releases-are-enabled-for-a-repository)
     pub async fn check_immutable_releases(
         &self,
@@ -7056,6 +7296,8 @@ impl<'a> ReposApi<'a> {
     /// Enables immutable releases for a repository. The authenticated user must have admin access to the repository.
     ///
     /// `PUT /repos/{owner}/{repo}/immutable-releases` (operation `repos/enable-immutable-releases`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-immutable-releases)
     pub async fn enable_immutable_releases(
@@ -7096,6 +7338,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/immutable-releases` (operation `repos/disable-immutable-releases`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-immutable-releases)
     pub async fn disable_immutable_releases(
         &self,
@@ -7134,6 +7378,8 @@ impl<'a> ReposApi<'a> {
     /// When authenticating as a user with admin rights to a repository, this endpoint will list all currently open repository invitations.
     ///
     /// `GET /repos/{owner}/{repo}/invitations` (operation `repos/list-invitations`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#list-repository-invitations)
     pub async fn list_invitations(
@@ -7214,6 +7460,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/invitations/{invitation_id}` (operation `repos/delete-invitation`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#delete-a-repository-invitation)
     pub async fn delete_invitation(
         &self,
@@ -7252,6 +7500,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `PATCH /repos/{owner}/{repo}/invitations/{invitation_id}` (operation `repos/update-invitation`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#update-a-repository-invitation)
     pub async fn update_invitation(
@@ -7298,6 +7548,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/issue-types` (operation `repos/list-issue-types`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/issue-types#list-issue-types-for-a-repository)
     pub async fn list_issue_types(
         &self,
@@ -7336,6 +7588,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/keys` (operation `repos/list-deploy-keys`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#list-deploy-keys)
     pub async fn list_deploy_keys(
@@ -7416,6 +7670,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/keys` (operation `repos/create-deploy-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#create-a-deploy-key)
     pub async fn create_deploy_key(
         &self,
@@ -7456,6 +7712,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/keys/{key_id}` (operation `repos/get-deploy-key`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#get-a-deploy-key)
     pub async fn get_deploy_key(
@@ -7498,6 +7756,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/keys/{key_id}` (operation `repos/delete-deploy-key`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/deploy-keys/deploy-keys#delete-a-deploy-key)
     pub async fn delete_deploy_key(
         &self,
@@ -7537,6 +7797,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/languages` (operation `repos/list-languages`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-languages)
     pub async fn list_languages(
         &self,
@@ -7573,6 +7835,8 @@ impl<'a> ReposApi<'a> {
     /// Sync a branch of a forked repository to keep it up-to-date with the upstream repository.
     ///
     /// `POST /repos/{owner}/{repo}/merge-upstream` (operation `repos/merge-upstream`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branches#sync-a-fork-branch-with-the-upstream-repository)
     pub async fn merge_upstream(
@@ -7615,6 +7879,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `POST /repos/{owner}/{repo}/merges` (operation `repos/merge`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/branches/branches#merge-a-branch)
     pub async fn merge(
@@ -7665,6 +7931,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pages` (operation `repos/get-pages`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-a-apiname-pages-site)
     pub async fn get_pages(
         &self,
@@ -7707,6 +7975,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `PUT /repos/{owner}/{repo}/pages` (operation `repos/update-information-about-pages-site`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#update-information-about-a-apiname-pages-site)
     pub async fn update_information_about_pages_site(
@@ -7755,6 +8025,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pages` (operation `repos/create-pages-site`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#create-a-apiname-pages-site)
     pub async fn create_pages_site(
         &self,
@@ -7801,6 +8073,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/pages` (operation `repos/delete-pages-site`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#delete-a-apiname-pages-site)
     pub async fn delete_pages_site(
         &self,
@@ -7843,6 +8117,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/pages/builds` (operation `repos/list-pages-builds`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#list-apiname-pages-builds)
     pub async fn list_pages_builds(
@@ -7925,6 +8201,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/pages/builds` (operation `repos/request-pages-build`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#request-a-apiname-pages-build)
     pub async fn request_pages_build(
         &self,
@@ -7964,6 +8242,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pages/builds/latest` (operation `repos/get-latest-pages-build`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-latest-pages-build)
     pub async fn get_latest_pages_build(
         &self,
@@ -8002,6 +8282,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/pages/builds/{build_id}` (operation `repos/get-pages-build`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-apiname-pages-build)
     pub async fn get_pages_build(
@@ -8043,6 +8325,8 @@ impl<'a> ReposApi<'a> {
     /// The authenticated user must have write permission to the repository.
     ///
     /// `POST /repos/{owner}/{repo}/pages/deployments` (operation `repos/create-pages-deployment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#create-a-github-pages-deployment)
     pub async fn create_pages_deployment(
@@ -8089,6 +8373,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}` (operation `repos/get-pages-deployment`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-the-status-of-a-github-pages-deployment)
     pub async fn get_pages_deployment(
         &self,
@@ -8133,6 +8419,8 @@ impl<'a> ReposApi<'a> {
     /// The authenticated user must have write permissions for the GitHub Pages site.
     ///
     /// `POST /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel` (operation `repos/cancel-pages-deployment`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#cancel-a-github-pages-deployment)
     pub async fn cancel_pages_deployment(
@@ -8183,6 +8471,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/pages/health` (operation `repos/get-pages-health-check`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/pages/pages#get-a-dns-health-check-for-github-pages)
     pub async fn get_pages_health_check(
         &self,
@@ -8231,6 +8521,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/check-private-vulnerability-reporting`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository)
     pub async fn check_private_vulnerability_reporting(
         &self,
@@ -8273,6 +8565,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/enable-private-vulnerability-reporting`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-private-vulnerability-reporting-for-a-repository)
     pub async fn enable_private_vulnerability_reporting(
         &self,
@@ -8311,6 +8605,8 @@ impl<'a> ReposApi<'a> {
     /// Disables private vulnerability reporting for a repository. The authenticated user must have admin access to the repository. For more information, see "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)".
     ///
     /// `DELETE /repos/{owner}/{repo}/private-vulnerability-reporting` (operation `repos/disable-private-vulnerability-reporting`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-private-vulnerability-reporting-for-a-repository)
     pub async fn disable_private_vulnerability_reporting(
@@ -8351,6 +8647,8 @@ impl<'a> ReposApi<'a> {
     /// Users with read access to the repository can use this endpoint.
     ///
     /// `GET /repos/{owner}/{repo}/properties/values` (operation `repos/custom-properties-for-repos-get-repository-values`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/custom-properties#get-all-custom-property-values-for-a-repository)
     pub async fn custom_properties_for_repos_get_repository_values(
@@ -8394,6 +8692,8 @@ impl<'a> ReposApi<'a> {
     /// Repository admins and other users with the repository-level "edit custom property values" fine-grained permission can use this endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}/properties/values` (operation `repos/custom-properties-for-repos-create-or-update-repository-values`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/custom-properties#create-or-update-custom-property-values-for-a-repository)
     pub async fn custom_properties_for_repos_create_or_update_repository_values(
@@ -8442,6 +8742,8 @@ impl<'a> ReposApi<'a> {
     /// - **`application/vnd.github.html+json`**: Returns the README in HTML. Markup languages are rendered to HTML using GitHub's open-source [Markup library](https://github.com/github/markup).
     ///
     /// `GET /repos/{owner}/{repo}/readme` (operation `repos/get-readme`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#get-a-repository-readme)
     pub async fn get_readme(
@@ -8495,6 +8797,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/readme/{dir}` (operation `repos/get-readme-in-directory`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#get-a-repository-readme-for-a-directory)
     pub async fn get_readme_in_directory(
         &self,
@@ -8541,6 +8845,8 @@ impl<'a> ReposApi<'a> {
     /// Information about published releases are available to everyone. Only users with push access will receive listings for draft releases.
     ///
     /// `GET /repos/{owner}/{repo}/releases` (operation `repos/list-releases`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#list-releases)
     pub async fn list_releases(
@@ -8630,6 +8936,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/releases` (operation `repos/create-release`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#create-a-release)
     pub async fn create_release(
         &self,
@@ -8678,6 +8986,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/get-release-asset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/assets#get-a-release-asset)
     pub async fn get_release_asset(
         &self,
@@ -8723,6 +9033,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/delete-release-asset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/assets#delete-a-release-asset)
     pub async fn delete_release_asset(
         &self,
@@ -8763,6 +9075,8 @@ impl<'a> ReposApi<'a> {
     /// Users with push access to the repository can edit a release asset.
     ///
     /// `PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}` (operation `repos/update-release-asset`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/releases/assets#update-a-release-asset)
     pub async fn update_release_asset(
@@ -8807,6 +9121,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/releases/generate-notes` (operation `repos/generate-release-notes`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#generate-release-notes-content-for-a-release)
     pub async fn generate_release_notes(
         &self,
@@ -8850,6 +9166,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/releases/latest` (operation `repos/get-latest-release`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#get-the-latest-release)
     pub async fn get_latest_release(
         &self,
@@ -8888,6 +9206,8 @@ impl<'a> ReposApi<'a> {
     /// Get a published release with the specified tag.
     ///
     /// `GET /repos/{owner}/{repo}/releases/tags/{tag}` (operation `repos/get-release-by-tag`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name)
     pub async fn get_release_by_tag(
@@ -8932,6 +9252,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/get-release`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#get-a-release)
     pub async fn get_release(
         &self,
@@ -8970,6 +9292,8 @@ impl<'a> ReposApi<'a> {
     /// Users with push access to the repository can delete a release.
     ///
     /// `DELETE /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/delete-release`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#delete-a-release)
     pub async fn delete_release(
@@ -9017,6 +9341,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/releases/{release_id}` (operation `repos/update-release`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/releases#update-a-release)
     pub async fn update_release(
         &self,
@@ -9061,6 +9387,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/list-release-assets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/releases/assets#list-release-assets)
     pub async fn list_release_assets(
@@ -9163,6 +9491,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/upload-release-asset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/releases/assets#upload-a-release-asset)
     pub async fn upload_release_asset(
         &self,
@@ -9212,6 +9542,8 @@ impl<'a> ReposApi<'a> {
     /// enforcement statuses are not returned.
     ///
     /// `GET /repos/{owner}/{repo}/rules/branches/{branch}` (operation `repos/get-branch-rules`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-rules-for-a-branch)
     pub async fn get_branch_rules(
@@ -9293,6 +9625,8 @@ impl<'a> ReposApi<'a> {
     /// Get all the rulesets for a repository.
     ///
     /// `GET /repos/{owner}/{repo}/rulesets` (operation `repos/get-repo-rulesets`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-all-repository-rulesets)
     pub async fn get_repo_rulesets(
@@ -9388,6 +9722,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/rulesets` (operation `repos/create-repo-ruleset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#create-a-repository-ruleset)
     pub async fn create_repo_ruleset(
         &self,
@@ -9431,6 +9767,8 @@ impl<'a> ReposApi<'a> {
     /// For more information, see "[Managing rulesets for a repository](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/managing-rulesets-for-a-repository#viewing-insights-for-rulesets)."
     ///
     /// `GET /repos/{owner}/{repo}/rulesets/rule-suites` (operation `repos/get-repo-rule-suites`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rule-suites#list-repository-rule-suites)
     pub async fn get_repo_rule_suites(
@@ -9545,6 +9883,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}` (operation `repos/get-repo-rule-suite`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rule-suites#get-a-repository-rule-suite)
     pub async fn get_repo_rule_suite(
         &self,
@@ -9589,6 +9929,8 @@ impl<'a> ReposApi<'a> {
     /// making the API request has write access to the ruleset.
     ///
     /// `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/get-repo-ruleset`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-a-repository-ruleset)
     pub async fn get_repo_ruleset(
@@ -9635,6 +9977,8 @@ impl<'a> ReposApi<'a> {
     /// Update a ruleset for a repository.
     ///
     /// `PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/update-repo-ruleset`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#update-a-repository-ruleset)
     pub async fn update_repo_ruleset(
@@ -9683,6 +10027,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}` (operation `repos/delete-repo-ruleset`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#delete-a-repository-ruleset)
     pub async fn delete_repo_ruleset(
         &self,
@@ -9724,6 +10070,8 @@ impl<'a> ReposApi<'a> {
     /// Get the history of a repository ruleset.
     ///
     /// `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history` (operation `repos/get-repo-ruleset-history`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-repository-ruleset-history)
     pub async fn get_repo_ruleset_history(
@@ -9811,6 +10159,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}` (operation `repos/get-repo-ruleset-version`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/rules#get-repository-ruleset-version)
     pub async fn get_repo_ruleset_version(
         &self,
@@ -9858,6 +10208,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/stats/code_frequency` (operation `repos/get-code-frequency-stats`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-activity)
     pub async fn get_code_frequency_stats(
         &self,
@@ -9902,6 +10254,8 @@ impl<'a> ReposApi<'a> {
     /// Returns the last year of commit activity grouped by week. The `days` array is a group of commits per day, starting on `Sunday`.
     ///
     /// `GET /repos/{owner}/{repo}/stats/commit_activity` (operation `repos/get-commit-activity-stats`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-last-year-of-commit-activity)
     pub async fn get_commit_activity_stats(
@@ -9956,6 +10310,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/stats/contributors` (operation `repos/get-contributors-stats`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-all-contributor-commit-activity)
     pub async fn get_contributors_stats(
         &self,
@@ -10005,6 +10361,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/stats/participation` (operation `repos/get-participation-stats`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-count)
     pub async fn get_participation_stats(
         &self,
@@ -10050,6 +10408,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/stats/punch_card` (operation `repos/get-punch-card-stats`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/statistics#get-the-hourly-commit-count-for-each-day)
     pub async fn get_punch_card_stats(
         &self,
@@ -10093,6 +10453,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/statuses/{sha}` (operation `repos/create-commit-status`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/commits/statuses#create-a-commit-status)
     pub async fn create_commit_status(
         &self,
@@ -10132,6 +10494,8 @@ impl<'a> ReposApi<'a> {
     ///
     ///
     /// `GET /repos/{owner}/{repo}/tags` (operation `repos/list-tags`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-tags)
     pub async fn list_tags(
@@ -10217,6 +10581,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/tarball/{ref}` (operation `repos/download-tarball-archive`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#download-a-repository-archive-tar)
     pub async fn download_tarball_archive(
         &self,
@@ -10258,6 +10624,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to use this endpoint with a public repository, and `repo` scope to use this endpoint with a private repository.
     ///
     /// `GET /repos/{owner}/{repo}/teams` (operation `repos/list-teams`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repository-teams)
     pub async fn list_teams(
@@ -10340,6 +10708,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/topics` (operation `repos/get-all-topics`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#get-all-repository-topics)
     pub async fn get_all_topics(
         &self,
@@ -10421,6 +10791,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PUT /repos/{owner}/{repo}/topics` (operation `repos/replace-all-topics`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#replace-all-repository-topics)
     pub async fn replace_all_topics(
         &self,
@@ -10462,6 +10834,8 @@ impl<'a> ReposApi<'a> {
     /// Get the total number of clones and breakdown per day or week for the last 14 days. Timestamps are aligned to UTC midnight of the beginning of the day or week. Week begins on Monday.
     ///
     /// `GET /repos/{owner}/{repo}/traffic/clones` (operation `repos/get-clones`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-repository-clones)
     pub async fn get_clones(
@@ -10506,6 +10880,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/traffic/popular/paths` (operation `repos/get-top-paths`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-top-referral-paths)
     pub async fn get_top_paths(
         &self,
@@ -10545,6 +10921,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/traffic/popular/referrers` (operation `repos/get-top-referrers`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-top-referral-sources)
     pub async fn get_top_referrers(
         &self,
@@ -10583,6 +10961,8 @@ impl<'a> ReposApi<'a> {
     /// Get the total number of views and breakdown per day or week for the last 14 days. Timestamps are aligned to UTC midnight of the beginning of the day or week. Week begins on Monday.
     ///
     /// `GET /repos/{owner}/{repo}/traffic/views` (operation `repos/get-views`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/metrics/traffic#get-page-views)
     pub async fn get_views(
@@ -10627,6 +11007,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/transfer` (operation `repos/transfer`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#transfer-a-repository)
     pub async fn transfer(
         &self,
@@ -10666,6 +11048,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/check-vulnerability-alerts`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#check-if-vulnerability-alerts-are-enabled-for-a-repository)
     pub async fn check_vulnerability_alerts(
         &self,
@@ -10702,6 +11086,8 @@ impl<'a> ReposApi<'a> {
     /// Enables dependency alerts and the dependency graph for a repository. The authenticated user must have admin access to the repository. For more information, see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
     ///
     /// `PUT /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/enable-vulnerability-alerts`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#enable-vulnerability-alerts)
     pub async fn enable_vulnerability_alerts(
@@ -10741,6 +11127,8 @@ impl<'a> ReposApi<'a> {
     /// see "[About security alerts for vulnerable dependencies](https://docs.github.com/articles/about-security-alerts-for-vulnerable-dependencies)".
     ///
     /// `DELETE /repos/{owner}/{repo}/vulnerability-alerts` (operation `repos/disable-vulnerability-alerts`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#disable-vulnerability-alerts)
     pub async fn disable_vulnerability_alerts(
@@ -10784,6 +11172,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/zipball/{ref}` (operation `repos/download-zipball-archive`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/contents#download-a-repository-archive-zip)
     pub async fn download_zipball_archive(
         &self,
@@ -10823,6 +11213,8 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `public_repo` or `repo` scope to create a public repository, and `repo` scope to create a private repository.
     ///
     /// `POST /repos/{template_owner}/{template_repo}/generate` (operation `repos/create-using-template`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-using-a-template)
     pub async fn create_using_template(
@@ -10867,6 +11259,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `GET /repositories` (operation `repos/list-public`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-public-repositories)
     pub async fn list_public(
         &self,
@@ -10909,6 +11303,8 @@ impl<'a> ReposApi<'a> {
     /// The authenticated user has explicit permission to access repositories they own, repositories where they are a collaborator, and repositories that they can access through an organization membership.
     ///
     /// `GET /user/repos` (operation `repos/list-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repositories-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(
@@ -11031,6 +11427,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `POST /user/repos` (operation `repos/create-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#create-a-repository-for-the-authenticated-user)
     pub async fn create_for_authenticated_user(
         &self,
@@ -11074,6 +11472,8 @@ impl<'a> ReposApi<'a> {
     /// When authenticating as a user, this endpoint will list all currently open repository invitations for that user.
     ///
     /// `GET /user/repository_invitations` (operation `repos/list-invitations-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#list-repository-invitations-for-the-authenticated-user)
     pub async fn list_invitations_for_authenticated_user(
@@ -11154,6 +11554,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `DELETE /user/repository_invitations/{invitation_id}` (operation `repos/decline-invitation-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#decline-a-repository-invitation)
     pub async fn decline_invitation_for_authenticated_user(
         &self,
@@ -11199,6 +11601,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// `PATCH /user/repository_invitations/{invitation_id}` (operation `repos/accept-invitation-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/collaborators/invitations#accept-a-repository-invitation)
     pub async fn accept_invitation_for_authenticated_user(
         &self,
@@ -11243,6 +11647,8 @@ impl<'a> ReposApi<'a> {
     /// Lists public repositories for the specified user.
     ///
     /// `GET /users/{username}/repos` (operation `repos/list-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#list-repositories-for-a-user)
     pub async fn list_for_user(
@@ -11371,6 +11777,8 @@ impl<'a> ReposApi<'a> {
     /// | `valid` | None of the above errors applied, so the signature is considered to be verified. |
     ///
     /// `GET /repos/{owner}/{repo}/compare/{base}...{head}` (operation `repos/compare-commits`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/reference/repos#compare-two-commits)
     pub async fn compare_commits(

@@ -41,6 +41,8 @@ impl<'a> SearchApi<'a> {
     ///
     /// `GET /search/code` (operation `search/code`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-code)
     pub async fn code(
         &self,
@@ -135,6 +137,8 @@ impl<'a> SearchApi<'a> {
     /// `q=repo:octocat/Spoon-Knife+css`
     ///
     /// `GET /search/commits` (operation `search/commits`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-commits)
     pub async fn commits(
@@ -233,6 +237,8 @@ impl<'a> SearchApi<'a> {
     /// > For requests made by GitHub Apps with a user access token, you can't retrieve a combination of issues and pull requests in a single query. Requests that don't include the `is:issue` or `is:pull-request` qualifier will receive an HTTP `422 Unprocessable Entity` response. To get results for both issues and pull requests, you must send separate queries for issues and pull requests. For more information about the `is` qualifier, see "[Searching only issues or pull requests](https://docs.github.com/github/searching-for-information-on-github/searching-issues-and-pull-requests#search-only-issues-or-pull-requests)."
     ///
     /// `GET /search/issues` (operation `search/issues-and-pull-requests`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-issues-and-pull-requests)
     pub async fn issues_and_pull_requests(
@@ -346,6 +352,8 @@ impl<'a> SearchApi<'a> {
     ///
     /// `GET /search/labels` (operation `search/labels`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-labels)
     pub async fn labels(
         &self,
@@ -444,6 +452,8 @@ impl<'a> SearchApi<'a> {
     ///
     /// `GET /search/repositories` (operation `search/repos`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-repositories)
     pub async fn repos(
         &self,
@@ -539,6 +549,8 @@ impl<'a> SearchApi<'a> {
     ///
     /// `GET /search/topics` (operation `search/topics`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-topics)
     pub async fn topics(
         &self,
@@ -620,6 +632,8 @@ impl<'a> SearchApi<'a> {
     /// This endpoint does not accept authentication and will only include publicly visible users. As an alternative, you can use the GraphQL API. The GraphQL API requires authentication and will return private users, including Enterprise Managed Users (EMUs), that you are authorized to view. For more information, see "[GraphQL Queries](https://docs.github.com/graphql/reference/queries#search)."
     ///
     /// `GET /search/users` (operation `search/users`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/search/search#search-users)
     pub async fn users(

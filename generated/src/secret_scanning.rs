@@ -26,6 +26,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `GET /orgs/{org}/secret-scanning/alerts` (operation `secret-scanning/list-alerts-for-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-an-organization)
     pub async fn list_alerts_for_org(
         &self,
@@ -214,6 +216,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `GET /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/list-org-custom-patterns`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#list-organization-custom-patterns)
     pub async fn list_org_custom_patterns(
         &self,
@@ -332,6 +336,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `POST /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-create-org-custom-patterns`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-create-organization-custom-patterns)
     pub async fn bulk_create_org_custom_patterns(
         &self,
@@ -380,6 +386,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `DELETE /orgs/{org}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-delete-org-custom-patterns`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-delete-organization-custom-patterns)
     pub async fn bulk_delete_org_custom_patterns(
         &self,
@@ -424,6 +432,8 @@ impl<'a> SecretScanningApi<'a> {
     /// Personal access tokens (classic) need the `write:org` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/secret-scanning/custom-patterns/{pattern_id}` (operation `secret-scanning/update-org-custom-pattern`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#update-an-organization-custom-pattern)
     pub async fn update_org_custom_pattern(
@@ -473,6 +483,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `GET /orgs/{org}/secret-scanning/pattern-configurations` (operation `secret-scanning/list-org-pattern-configs`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/push-protection#list-organization-pattern-configurations)
     pub async fn list_org_pattern_configs(
         &self,
@@ -513,6 +525,8 @@ impl<'a> SecretScanningApi<'a> {
     /// Personal access tokens (classic) need the `write:org` scope to use this endpoint.
     ///
     /// `PATCH /orgs/{org}/secret-scanning/pattern-configurations` (operation `secret-scanning/update-org-pattern-configs`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/push-protection#update-organization-pattern-configurations)
     pub async fn update_org_pattern_configs(
@@ -564,6 +578,8 @@ impl<'a> SecretScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /repos/{owner}/{repo}/secret-scanning/alerts` (operation `secret-scanning/list-alerts-for-repo`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository)
     pub async fn list_alerts_for_repo(
@@ -759,6 +775,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}` (operation `secret-scanning/get-alert`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#get-a-secret-scanning-alert)
     pub async fn get_alert(
         &self,
@@ -815,6 +833,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}` (operation `secret-scanning/update-alert`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#update-a-secret-scanning-alert)
     pub async fn update_alert(
         &self,
@@ -865,6 +885,8 @@ impl<'a> SecretScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations` (operation `secret-scanning/list-locations-for-alert`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#list-locations-for-a-secret-scanning-alert)
     pub async fn list_locations_for_alert(
@@ -953,6 +975,8 @@ impl<'a> SecretScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/list-repo-custom-patterns`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#list-repository-custom-patterns)
     pub async fn list_repo_custom_patterns(
@@ -1074,6 +1098,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-create-repo-custom-patterns`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-create-repository-custom-patterns)
     pub async fn bulk_create_repo_custom_patterns(
         &self,
@@ -1123,6 +1149,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `DELETE /repos/{owner}/{repo}/secret-scanning/custom-patterns` (operation `secret-scanning/bulk-delete-repo-custom-patterns`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#bulk-delete-repository-custom-patterns)
     pub async fn bulk_delete_repo_custom_patterns(
         &self,
@@ -1168,6 +1196,8 @@ impl<'a> SecretScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `PATCH /repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}` (operation `secret-scanning/update-repo-custom-pattern`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/custom-patterns#update-a-repository-custom-pattern)
     pub async fn update_repo_custom_pattern(
@@ -1220,6 +1250,8 @@ impl<'a> SecretScanningApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses` (operation `secret-scanning/create-push-protection-bypass`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#create-a-push-protection-bypass)
     pub async fn create_push_protection_bypass(
         &self,
@@ -1268,6 +1300,8 @@ impl<'a> SecretScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /repos/{owner}/{repo}/secret-scanning/scan-history` (operation `secret-scanning/get-scan-history`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/secret-scanning/secret-scanning#get-secret-scanning-scan-history-for-a-repository)
     pub async fn get_scan_history(

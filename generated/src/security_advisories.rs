@@ -26,6 +26,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     ///
     /// `GET /advisories` (operation `security-advisories/list-global-advisories`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/global-advisories#list-global-security-advisories)
     pub async fn list_global_advisories(
         &self,
@@ -226,6 +228,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     ///
     /// `GET /advisories/{ghsa_id}` (operation `security-advisories/get-global-advisory`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/global-advisories#get-a-global-security-advisory)
     pub async fn get_global_advisory(
         &self,
@@ -264,6 +268,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/security-advisories` (operation `security-advisories/list-org-repository-advisories`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#list-repository-security-advisories-for-an-organization)
     pub async fn list_org_repository_advisories(
@@ -366,6 +372,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:read` scope to to get a published security advisory in a private repository, or any unpublished security advisory that the authenticated user has access to.
     ///
     /// `GET /repos/{owner}/{repo}/security-advisories` (operation `security-advisories/list-repository-advisories`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#list-repository-security-advisories)
     pub async fn list_repository_advisories(
@@ -477,6 +485,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/security-advisories` (operation `security-advisories/create-repository-advisory`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#create-a-repository-security-advisory)
     pub async fn create_repository_advisory(
         &self,
@@ -520,6 +530,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     /// See "[Privately reporting a security vulnerability](https://docs.github.com/code-security/security-advisories/guidance-on-reporting-and-writing/privately-reporting-a-security-vulnerability)" for more information about private vulnerability reporting.
     ///
     /// `POST /repos/{owner}/{repo}/security-advisories/reports` (operation `security-advisories/create-private-vulnerability-report`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#privately-report-a-security-vulnerability)
     pub async fn create_private_vulnerability_report(
@@ -571,6 +583,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     ///
     /// `GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}` (operation `security-advisories/get-repository-advisory`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#get-a-repository-security-advisory)
     pub async fn get_repository_advisory(
         &self,
@@ -617,6 +631,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` or `repository_advisories:write` scope to use this endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}` (operation `security-advisories/update-repository-advisory`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#update-a-repository-security-advisory)
     pub async fn update_repository_advisory(
@@ -669,6 +685,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     ///
     /// `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve` (operation `security-advisories/create-repository-advisory-cve-request`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#request-a-cve-for-a-repository-security-advisory)
     pub async fn create_repository_advisory_cve_request(
         &self,
@@ -715,6 +733,8 @@ impl<'a> SecurityAdvisoriesApi<'a> {
     /// > Forking a repository happens asynchronously. You may have to wait up to 5 minutes before you can access the fork.
     ///
     /// `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks` (operation `security-advisories/create-fork`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/security-advisories/repository-advisories#create-a-temporary-private-fork)
     pub async fn create_fork(

@@ -22,6 +22,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `GET /orgs/{org}/teams` (operation `teams/list`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-teams)
     pub async fn list(
         &self,
@@ -103,6 +105,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `POST /orgs/{org}/teams` (operation `teams/create`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#create-a-team)
     pub async fn create(
         &self,
@@ -143,6 +147,8 @@ impl<'a> TeamsApi<'a> {
     /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}`.
     ///
     /// `GET /orgs/{org}/teams/{team_slug}` (operation `teams/get-by-name`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#get-a-team-by-name)
     pub async fn get_by_name(
@@ -188,6 +194,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/teams/{team_slug}` (operation `teams/delete-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#delete-a-team)
     pub async fn delete_in_org(
         &self,
@@ -227,6 +235,8 @@ impl<'a> TeamsApi<'a> {
     /// > You can also specify a team by `org_id` and `team_id` using the route `PATCH /organizations/{org_id}/team/{team_id}`.
     ///
     /// `PATCH /orgs/{org}/teams/{team_slug}` (operation `teams/update-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#update-a-team)
     pub async fn update_in_org(
@@ -281,6 +291,8 @@ impl<'a> TeamsApi<'a> {
     /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/invitations`.
     ///
     /// `GET /orgs/{org}/teams/{team_slug}/invitations` (operation `teams/list-pending-invitations-in-org`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#list-pending-team-invitations)
     pub async fn list_pending_invitations_in_org(
@@ -364,6 +376,8 @@ impl<'a> TeamsApi<'a> {
     /// To list members in a team, the team must be visible to the authenticated user.
     ///
     /// `GET /orgs/{org}/teams/{team_slug}/members` (operation `teams/list-members-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#list-team-members)
     pub async fn list_members_in_org(
@@ -460,6 +474,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `GET /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/get-membership-for-user-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user)
     pub async fn get_membership_for_user_in_org(
         &self,
@@ -510,6 +526,8 @@ impl<'a> TeamsApi<'a> {
     /// > You can also specify a team by `org_id` and `team_id` using the route `PUT /organizations/{org_id}/team/{team_id}/memberships/{username}`.
     ///
     /// `PUT /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/add-or-update-membership-for-user-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user)
     pub async fn add_or_update_membership_for_user_in_org(
@@ -565,6 +583,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}` (operation `teams/remove-membership-for-user-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user)
     pub async fn remove_membership_for_user_in_org(
         &self,
@@ -608,6 +628,8 @@ impl<'a> TeamsApi<'a> {
     /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/repos`.
     ///
     /// `GET /orgs/{org}/teams/{team_slug}/repos` (operation `teams/list-repos-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-team-repositories)
     pub async fn list_repos_in_org(
@@ -697,6 +719,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/check-permissions-for-repo-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository)
     pub async fn check_permissions_for_repo_in_org(
         &self,
@@ -746,6 +770,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/add-or-update-repo-permissions-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions)
     pub async fn add_or_update_repo_permissions_in_org(
         &self,
@@ -793,6 +819,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` (operation `teams/remove-repo-in-org`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team)
     pub async fn remove_repo_in_org(
         &self,
@@ -835,6 +863,8 @@ impl<'a> TeamsApi<'a> {
     /// > You can also specify a team by `org_id` and `team_id` using the route `GET /organizations/{org_id}/team/{team_id}/teams`.
     ///
     /// `GET /orgs/{org}/teams/{team_slug}/teams` (operation `teams/list-child-in-org`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-child-teams)
     pub async fn list_child_in_org(
@@ -916,6 +946,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `GET /teams/{team_id}` (operation `teams/get-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#get-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -959,6 +991,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /teams/{team_id}` (operation `teams/delete-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#delete-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -1000,6 +1034,8 @@ impl<'a> TeamsApi<'a> {
     /// > With nested teams, the `privacy` for parent teams cannot be `secret`.
     ///
     /// `PATCH /teams/{team_id}` (operation `teams/update-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#update-a-team-legacy)
     #[deprecated(
@@ -1051,6 +1087,8 @@ impl<'a> TeamsApi<'a> {
     /// The return hash contains a `role` field which refers to the Organization Invitation role and will be one of the following values: `direct_member`, `admin`, `billing_manager`, `hiring_manager`, or `reinstate`. If the invitee is not a GitHub member, the `login` field in the return hash will be `null`.
     ///
     /// `GET /teams/{team_id}/invitations` (operation `teams/list-pending-invitations-legacy`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#list-pending-team-invitations-legacy)
     #[deprecated(
@@ -1139,6 +1177,8 @@ impl<'a> TeamsApi<'a> {
     /// Each member includes their `role` on the team (`member` or `maintainer`) and an `inherited` flag indicating whether the membership is inherited from a child team (`true`) or is a direct membership (`false`).
     ///
     /// `GET /teams/{team_id}/members` (operation `teams/list-members-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#list-team-members-legacy)
     #[deprecated(
@@ -1233,6 +1273,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `GET /teams/{team_id}/members/{username}` (operation `teams/get-member-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#get-team-member-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -1283,6 +1325,8 @@ impl<'a> TeamsApi<'a> {
     /// Note that you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
     ///
     /// `PUT /teams/{team_id}/members/{username}` (operation `teams/add-member-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#add-team-member-legacy)
     #[deprecated(
@@ -1337,6 +1381,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /teams/{team_id}/members/{username}` (operation `teams/remove-member-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#remove-team-member-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -1386,6 +1432,8 @@ impl<'a> TeamsApi<'a> {
     /// The `role` for organization owners is set to `maintainer`. For more information about `maintainer` roles, see [Create a team](https://docs.github.com/rest/teams/teams#create-a-team).
     ///
     /// `GET /teams/{team_id}/memberships/{username}` (operation `teams/get-membership-for-user-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#get-team-membership-for-a-user-legacy)
     #[deprecated(
@@ -1440,6 +1488,8 @@ impl<'a> TeamsApi<'a> {
     /// If the user is already a member of the team, this endpoint will update the role of the team member's role. To update the membership of a team member, the authenticated user must be an organization owner or a team maintainer.
     ///
     /// `PUT /teams/{team_id}/memberships/{username}` (operation `teams/add-or-update-membership-for-user-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user-legacy)
     #[deprecated(
@@ -1497,6 +1547,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /teams/{team_id}/memberships/{username}` (operation `teams/remove-membership-for-user-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/members#remove-team-membership-for-a-user-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -1537,6 +1589,8 @@ impl<'a> TeamsApi<'a> {
     /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [List team repositories](https://docs.github.com/rest/teams/teams#list-team-repositories) endpoint.
     ///
     /// `GET /teams/{team_id}/repos` (operation `teams/list-repos-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-team-repositories-legacy)
     #[deprecated(
@@ -1627,6 +1681,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `GET /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/check-permissions-for-repo-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#check-team-permissions-for-a-repository-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -1677,6 +1733,8 @@ impl<'a> TeamsApi<'a> {
     /// Note that, if you choose not to pass any parameters, you'll need to set `Content-Length` to zero when calling out to this endpoint. For more information, see "[HTTP method](https://docs.github.com/rest/guides/getting-started-with-the-rest-api#http-method)."
     ///
     /// `PUT /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/add-or-update-repo-permissions-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#add-or-update-team-repository-permissions-legacy)
     #[deprecated(
@@ -1730,6 +1788,8 @@ impl<'a> TeamsApi<'a> {
     ///
     /// `DELETE /teams/{team_id}/repos/{owner}/{repo}` (operation `teams/remove-repo-legacy`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#remove-a-repository-from-a-team-legacy)
     #[deprecated(
         note = "deprecated by GitHub on 2020-01-21; removal planned for 2021-02-01"
@@ -1772,6 +1832,8 @@ impl<'a> TeamsApi<'a> {
     /// > **Endpoint closing down notice:** This endpoint route is closing down and will be removed from the Teams API. We recommend migrating your existing code to use the new [`List child teams`](https://docs.github.com/rest/teams/teams#list-child-teams) endpoint.
     ///
     /// `GET /teams/{team_id}/teams` (operation `teams/list-child-legacy`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-child-teams-legacy)
     #[deprecated(
@@ -1862,6 +1924,8 @@ impl<'a> TeamsApi<'a> {
     /// When using a fine-grained personal access token, the resource owner of the token must be a single organization, and the response will only include the teams from that organization.
     ///
     /// `GET /user/teams` (operation `teams/list-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/teams/teams#list-teams-for-the-authenticated-user)
     pub async fn list_for_authenticated_user(

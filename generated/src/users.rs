@@ -22,6 +22,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user` (operation `users/get-authenticated`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/users#get-the-authenticated-user)
     pub async fn get_authenticated(
         &self,
@@ -60,6 +62,8 @@ impl<'a> UsersApi<'a> {
     /// **Note:** If your email is set to private and you send an `email` parameter as part of this request to update your profile, your privacy settings are still enforced: the email address will not be displayed on your public profile or via the API.
     ///
     /// `PATCH /user` (operation `users/update-authenticated`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/users#update-the-authenticated-user)
     pub async fn update_authenticated(
@@ -105,6 +109,8 @@ impl<'a> UsersApi<'a> {
     /// List the users you've blocked on your personal account.
     ///
     /// `GET /user/blocks` (operation `users/list-blocked-by-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#list-users-blocked-by-the-authenticated-user)
     pub async fn list_blocked_by_authenticated_user(
@@ -183,6 +189,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user/blocks/{username}` (operation `users/check-blocked`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#check-if-a-user-is-blocked-by-the-authenticated-user)
     pub async fn check_blocked(
         &self,
@@ -220,6 +228,8 @@ impl<'a> UsersApi<'a> {
     /// Blocks the given user and returns a 204. If the authenticated user cannot block the given user a 422 is returned.
     ///
     /// `PUT /user/blocks/{username}` (operation `users/block`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#block-a-user)
     pub async fn block(
@@ -260,6 +270,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `DELETE /user/blocks/{username}` (operation `users/unblock`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#unblock-a-user)
     pub async fn unblock(
         &self,
@@ -297,6 +309,8 @@ impl<'a> UsersApi<'a> {
     /// Sets the visibility for your primary email addresses.
     ///
     /// `PATCH /user/email/visibility` (operation `users/set-primary-email-visibility-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/emails#set-primary-email-visibility-for-the-authenticated-user)
     pub async fn set_primary_email_visibility_for_authenticated_user(
@@ -352,6 +366,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
     ///
     /// `GET /user/emails` (operation `users/list-emails-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user)
     pub async fn list_emails_for_authenticated_user(
@@ -430,6 +446,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `POST /user/emails` (operation `users/add-email-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/emails#add-an-email-address-for-the-authenticated-user)
     pub async fn add_email_for_authenticated_user(
         &self,
@@ -475,6 +493,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `DELETE /user/emails` (operation `users/delete-email-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/emails#delete-an-email-address-for-the-authenticated-user)
     pub async fn delete_email_for_authenticated_user(
         &self,
@@ -516,6 +536,8 @@ impl<'a> UsersApi<'a> {
     /// Lists the people following the authenticated user.
     ///
     /// `GET /user/followers` (operation `users/list-followers-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#list-followers-of-the-authenticated-user)
     pub async fn list_followers_for_authenticated_user(
@@ -593,6 +615,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user/following` (operation `users/list-followed-by-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#list-the-people-the-authenticated-user-follows)
     pub async fn list_followed_by_authenticated_user(
         &self,
@@ -669,6 +693,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user/following/{username}` (operation `users/check-person-is-followed-by-authenticated`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#check-if-a-person-is-followed-by-the-authenticated-user)
     pub async fn check_person_is_followed_by_authenticated(
         &self,
@@ -713,6 +739,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `PUT /user/following/{username}` (operation `users/follow`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#follow-a-user)
     pub async fn follow(
         &self,
@@ -751,6 +779,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user:follow` scope to use this endpoint.
     ///
     /// `DELETE /user/following/{username}` (operation `users/unfollow`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#unfollow-a-user)
     pub async fn unfollow(
@@ -791,6 +821,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
     ///
     /// `GET /user/gpg_keys` (operation `users/list-gpg-keys-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#list-gpg-keys-for-the-authenticated-user)
     pub async fn list_gpg_keys_for_authenticated_user(
@@ -871,6 +903,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `POST /user/gpg_keys` (operation `users/create-gpg-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#create-a-gpg-key-for-the-authenticated-user)
     pub async fn create_gpg_key_for_authenticated_user(
         &self,
@@ -915,6 +949,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
     ///
     /// `GET /user/gpg_keys/{gpg_key_id}` (operation `users/get-gpg-key-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#get-a-gpg-key-for-the-authenticated-user)
     pub async fn get_gpg_key_for_authenticated_user(
@@ -962,6 +998,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `DELETE /user/gpg_keys/{gpg_key_id}` (operation `users/delete-gpg-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#delete-a-gpg-key-for-the-authenticated-user)
     pub async fn delete_gpg_key_for_authenticated_user(
         &self,
@@ -1005,6 +1043,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:public_key` scope to use this endpoint.
     ///
     /// `GET /user/keys` (operation `users/list-public-ssh-keys-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/keys#list-public-ssh-keys-for-the-authenticated-user)
     pub async fn list_public_ssh_keys_for_authenticated_user(
@@ -1087,6 +1127,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `POST /user/keys` (operation `users/create-public-ssh-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/keys#create-a-public-ssh-key-for-the-authenticated-user)
     pub async fn create_public_ssh_key_for_authenticated_user(
         &self,
@@ -1136,6 +1178,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user/keys/{key_id}` (operation `users/get-public-ssh-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/keys#get-a-public-ssh-key-for-the-authenticated-user)
     pub async fn get_public_ssh_key_for_authenticated_user(
         &self,
@@ -1180,6 +1224,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:public_key` scope to use this endpoint.
     ///
     /// `DELETE /user/keys/{key_id}` (operation `users/delete-public-ssh-key-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/keys#delete-a-public-ssh-key-for-the-authenticated-user)
     pub async fn delete_public_ssh_key_for_authenticated_user(
@@ -1226,6 +1272,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
     ///
     /// `GET /user/public_emails` (operation `users/list-public-emails-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/emails#list-public-email-addresses-for-the-authenticated-user)
     pub async fn list_public_emails_for_authenticated_user(
@@ -1305,6 +1353,8 @@ impl<'a> UsersApi<'a> {
     /// Lists all of your social accounts.
     ///
     /// `GET /user/social_accounts` (operation `users/list-social-accounts-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#list-social-accounts-for-the-authenticated-user)
     pub async fn list_social_accounts_for_authenticated_user(
@@ -1387,6 +1437,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `POST /user/social_accounts` (operation `users/add-social-account-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#add-social-accounts-for-the-authenticated-user)
     pub async fn add_social_account_for_authenticated_user(
         &self,
@@ -1434,6 +1486,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `DELETE /user/social_accounts` (operation `users/delete-social-account-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#delete-social-accounts-for-the-authenticated-user)
     pub async fn delete_social_account_for_authenticated_user(
         &self,
@@ -1479,6 +1533,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:ssh_signing_key` scope to use this endpoint.
     ///
     /// `GET /user/ssh_signing_keys` (operation `users/list-ssh-signing-keys-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#list-ssh-signing-keys-for-the-authenticated-user)
     pub async fn list_ssh_signing_keys_for_authenticated_user(
@@ -1561,6 +1617,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `POST /user/ssh_signing_keys` (operation `users/create-ssh-signing-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#create-a-ssh-signing-key-for-the-authenticated-user)
     pub async fn create_ssh_signing_key_for_authenticated_user(
         &self,
@@ -1610,6 +1668,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user/ssh_signing_keys/{ssh_signing_key_id}` (operation `users/get-ssh-signing-key-for-authenticated-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#get-an-ssh-signing-key-for-the-authenticated-user)
     pub async fn get_ssh_signing_key_for_authenticated_user(
         &self,
@@ -1657,6 +1717,8 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:ssh_signing_key` scope to use this endpoint.
     ///
     /// `DELETE /user/ssh_signing_keys/{ssh_signing_key_id}` (operation `users/delete-ssh-signing-key-for-authenticated-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#delete-an-ssh-signing-key-for-the-authenticated-user)
     pub async fn delete_ssh_signing_key_for_authenticated_user(
@@ -1709,6 +1771,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /user/{account_id}` (operation `users/get-by-id`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/users#get-a-user-using-their-id)
     pub async fn get_by_id(
         &self,
@@ -1745,6 +1809,8 @@ impl<'a> UsersApi<'a> {
     /// Note: Pagination is powered exclusively by the `since` parameter. Use the [Link header](https://docs.github.com/rest/guides/using-pagination-in-the-rest-api#using-link-headers) to get the URL for the next page of users.
     ///
     /// `GET /users` (operation `users/list`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/users#list-users)
     pub async fn list(
@@ -1822,6 +1888,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /users/{username}` (operation `users/get-by-username`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/users#get-a-user)
     pub async fn get_by_username(
         &self,
@@ -1860,6 +1928,8 @@ impl<'a> UsersApi<'a> {
     /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
     ///
     /// `POST /users/{username}/attestations/bulk-list` (operation `users/list-attestations-bulk`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/attestations#list-attestations-by-bulk-subject-digests)
     pub async fn list_attestations_bulk(
@@ -1909,6 +1979,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `POST /users/{username}/attestations/delete-request` (operation `users/delete-attestations-bulk`)
     ///
+    /// Available on: api.github.com, ghec.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-in-bulk)
     pub async fn delete_attestations_bulk(
         &self,
@@ -1948,6 +2020,8 @@ impl<'a> UsersApi<'a> {
     /// Delete an artifact attestation by subject digest.
     ///
     /// `DELETE /users/{username}/attestations/digest/{subject_digest}` (operation `users/delete-attestations-by-subject-digest`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-by-subject-digest)
     pub async fn delete_attestations_by_subject_digest(
@@ -1989,6 +2063,8 @@ impl<'a> UsersApi<'a> {
     /// Delete an artifact attestation by unique ID that is associated with a repository owned by a user.
     ///
     /// `DELETE /users/{username}/attestations/{attestation_id}` (operation `users/delete-attestations-by-id`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/attestations#delete-attestations-by-id)
     pub async fn delete_attestations_by_id(
@@ -2034,6 +2110,8 @@ impl<'a> UsersApi<'a> {
     /// **Please note:** in order to offer meaningful security benefits, an attestation's signature and timestamps **must** be cryptographically verified, and the identity of the attestation signer **must** be validated. Attestations can be verified using the [GitHub CLI `attestation verify` command](https://cli.github.com/manual/gh_attestation_verify). For more information, see [our guide on how to use artifact attestations to establish a build's provenance](https://docs.github.com/actions/security-guides/using-artifact-attestations-to-establish-provenance-for-builds).
     ///
     /// `GET /users/{username}/attestations/{subject_digest}` (operation `users/list-attestations`)
+    ///
+    /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/attestations#list-attestations)
     pub async fn list_attestations(
@@ -2138,6 +2216,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /users/{username}/followers` (operation `users/list-followers-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#list-followers-of-a-user)
     pub async fn list_followers_for_user(
         &self,
@@ -2208,6 +2288,8 @@ impl<'a> UsersApi<'a> {
     /// Lists the people who the specified user follows.
     ///
     /// `GET /users/{username}/following` (operation `users/list-following-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#list-the-people-a-user-follows)
     pub async fn list_following_for_user(
@@ -2280,6 +2362,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /users/{username}/following/{target_user}` (operation `users/check-following-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#check-if-a-user-follows-another-user)
     pub async fn check_following_for_user(
         &self,
@@ -2316,6 +2400,8 @@ impl<'a> UsersApi<'a> {
     /// Lists the GPG keys for a user. This information is accessible by anyone.
     ///
     /// `GET /users/{username}/gpg_keys` (operation `users/list-gpg-keys-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/gpg-keys#list-gpg-keys-for-a-user)
     pub async fn list_gpg_keys_for_user(
@@ -2392,6 +2478,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /users/{username}/hovercard` (operation `users/get-context-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/users#get-contextual-information-for-a-user)
     pub async fn get_context_for_user(
         &self,
@@ -2434,6 +2522,8 @@ impl<'a> UsersApi<'a> {
     /// Lists the _verified_ public SSH keys for a user. This is accessible by anyone.
     ///
     /// `GET /users/{username}/keys` (operation `users/list-public-keys-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/keys#list-public-keys-for-a-user)
     pub async fn list_public_keys_for_user(
@@ -2506,6 +2596,8 @@ impl<'a> UsersApi<'a> {
     ///
     /// `GET /users/{username}/social_accounts` (operation `users/list-social-accounts-for-user`)
     ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
+    ///
     /// [GitHub docs](https://docs.github.com/rest/users/social-accounts#list-social-accounts-for-a-user)
     pub async fn list_social_accounts_for_user(
         &self,
@@ -2576,6 +2668,8 @@ impl<'a> UsersApi<'a> {
     /// Lists the SSH signing keys for a user. This operation is accessible by anyone.
     ///
     /// `GET /users/{username}/ssh_signing_keys` (operation `users/list-ssh-signing-keys-for-user`)
+    ///
+    /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/ssh-signing-keys#list-ssh-signing-keys-for-a-user)
     pub async fn list_ssh_signing_keys_for_user(

@@ -68,6 +68,8 @@ pub struct Operation {
     pub pagination: Option<Pagination>,
     /// Which credential the operation takes: `token`, `app_jwt`, `basic` or `none` (see [`auth_kind`]).
     pub auth: &'static str,
+    /// The targets whose spec has this operation.
+    pub available: Vec<String>,
 }
 
 /// The spec carries no security requirements, so the credential an operation takes is decided here, from GitHub's
@@ -324,6 +326,7 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
     });
     let auth = auth_kind(path, op.get("description").and_then(Value::as_str).unwrap_or_default());
     Ok(Operation {
+        available: Vec::new(),
         auth,
         id,
         method: method.to_uppercase(),
@@ -514,6 +517,9 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         doc.push_str("\n\n");
     }
     doc.push_str(&format!("`{} {}` (operation `{}`)", op.method, op.path, op.id));
+    if !op.available.is_empty() {
+        doc.push_str(&format!("\n\nAvailable on: {}.", op.available.join(", ")));
+    }
     if let Some(u) = &op.docs_url {
         doc.push_str(&format!("\n\n[GitHub docs]({u})"));
     }

@@ -39,6 +39,7 @@ pub fn build(spec: &Spec, ts: &TypeSpace, ops: &[Operation], patches: &[String],
                 "deprecated": op.deprecated.is_some(),
                 "host": if op.uploads { "uploads" } else { "api" },
                 "auth": op.auth,
+                "available_in": op.available,
                 "pagination": op.pagination.as_ref().map(|p| json!({
                     "kind": p.kind,
                     "items_key": p.items_key,

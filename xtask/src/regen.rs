@@ -32,7 +32,15 @@ pub fn prepared(root: &Path, target: &str) -> Result<(crate::spec::Spec, Vec<Str
 
 /// Runs the whole pipeline for `target` without touching the disk (apart from reading the spec and patches).
 pub fn generate(root: &Path, target: &str) -> Result<Generated> {
+    // `XTASK_TIMINGS=1` prints how long each phase took.
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if std::env::var_os("XTASK_TIMINGS").is_some() {
+            eprintln!("{what}: {:.2?}", t0.elapsed());
+        }
+    };
     let (spec, patches, passes) = prepared(root, target)?;
+    lap("spec loaded, patched, normalised");
     // Structural validation with openapiv3: a document it cannot read is reported with the failing path.
     if let Err(e) = serde_json::from_value::<openapiv3::OpenAPI>(spec.json.clone()) {
         bail!("{} does not parse as OpenAPI 3.0: {e}", spec.file);
@@ -45,9 +53,16 @@ pub fn generate(root: &Path, target: &str) -> Result<Generated> {
         op.remap(&map);
     }
     errors.remap(&map, &mut ops);
+    lap("types and operations collected");
+    let by_target = crate::spec::operation_ids_by_target(root)?;
+    lap("availability across targets");
+    for op in &mut ops {
+        op.available = by_target.iter().filter(|(_, ids)| ids.contains(&op.id)).map(|(t, _)| t.clone()).collect();
+    }
     ts.break_cycles();
     let manifest = crate::manifest::build(&spec, &ts, &ops, &patches, &passes);
     let files = crate::split::files(&spec, &ts, &ops, &errors, manifest)?;
+    lap("files emitted and formatted");
     let types = ts.defs.iter().filter(|d| d.core || !d.features.is_empty()).count();
     Ok(Generated { files, operations: ops.len(), types, patches, passes })
 }

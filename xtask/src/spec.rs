@@ -93,6 +93,26 @@ pub fn load(root: &Path, target: &str) -> Result<Spec> {
     })
 }
 
+/// The operation ids of every target in the lock (verified like any load), for the availability of operations.
+pub fn operation_ids_by_target(root: &Path) -> Result<Vec<(String, std::collections::BTreeSet<String>)>> {
+    let mut out = Vec::new();
+    for t in TARGETS {
+        let spec = load(root, t)?;
+        let mut ids = std::collections::BTreeSet::new();
+        if let Some(paths) = spec.json.get("paths").and_then(|p| p.as_object()) {
+            for item in paths.values() {
+                for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+                    if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                        ids.insert(id.to_string());
+                    }
+                }
+            }
+        }
+        out.push((t.to_string(), ids));
+    }
+    Ok(out)
+}
+
 /// Parses a spec document, with a message that points at the line and column of a syntax error.
 pub fn parse_json(raw: &[u8]) -> Result<serde_json::Value> {
     let json: serde_json::Value = serde_json::from_slice(raw).map_err(|e| anyhow::anyhow!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;

@@ -115,13 +115,15 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
     let version = &spec.version;
     let target = &spec.target;
     let sha = &spec.sha256;
-    let api_version = spec.json.pointer("/info/x-github-api-versions").or_else(|| spec.json.pointer("/x-github-api-versions"));
-    let _ = api_version;
     let api_version_tokens = match api_version_of(&spec.json) {
         Some(v) => quote!(Some(#v)),
         None => quote!(None),
     };
     let count = ops.len();
+    let ghes = match ghes_release(spec) {
+        Some((a, b)) => quote!(Some((#a, #b))),
+        None => quote!(None),
+    };
     let lib_doc = lib_doc(spec, ops.len(), features.len());
     let lib = quote! {
         #![doc = #lib_doc]
@@ -144,6 +146,9 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
         pub const API_VERSION: Option<&str> = #api_version_tokens;
         /// Operations in the spec (all generated).
         pub const OPERATION_COUNT: usize = #count;
+        /// For a GitHub Enterprise Server target, the release it was generated for; a server reporting an older
+        /// `X-GitHub-Enterprise-Version` gets one warning in the logs.
+        pub const GHES_RELEASE: Option<(u32, u32)> = #ghes;
     };
     out.insert("src/lib.rs".into(), rs_header.clone() + &format(lib, "lib")?);
 
@@ -157,10 +162,18 @@ fn tag_ops_feature(by_tag: &BTreeMap<&str, Vec<&Operation>>, tag: &str) -> Strin
     by_tag[tag][0].feature.clone()
 }
 
-fn api_version_of(spec: &serde_json::Value) -> Option<String> {
-    // api.github.com and GHEC describe date-based API versions; GHES 3.x files do too from 3.9 on.
-    let versions = spec.pointer("/info/x-github-api-versions").or_else(|| spec.get("x-github-api-versions"))?;
-    versions.as_array()?.iter().filter_map(|v| v.as_str()).max().map(str::to_string)
+/// The `X-GitHub-Api-Version` to send. The descriptions carry no version list: they describe the 2022-11-28 REST
+/// API version (changes of later versions are listed per operation under `x-github-breaking-changes`, not applied),
+/// which api.github.com, GHEC and GHES 3.9 and later accept.
+fn api_version_of(_spec: &serde_json::Value) -> Option<String> {
+    Some("2022-11-28".to_string())
+}
+
+/// For GHES targets, the (major, minor) release the description is for.
+fn ghes_release(spec: &Spec) -> Option<(u32, u32)> {
+    let r = spec.json.pointer("/info/x-github-release").and_then(|v| v.as_str()).map(str::to_string).or_else(|| spec.target.strip_prefix("ghes-").map(str::to_string))?;
+    let (a, b) = r.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 fn lib_doc(spec: &Spec, ops: usize, features: usize) -> String {

@@ -60,6 +60,8 @@ struct Inner {
     user_agent: String,
     api_version: Option<String>,
     page_concurrency: usize,
+    /// Set once the server has been seen reporting an older GHES release than the crate was generated for.
+    warned_old_server: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -174,6 +176,7 @@ impl ClientBuilder {
                 user_agent: self.user_agent,
                 api_version: self.api_version,
                 page_concurrency: self.page_concurrency,
+                warned_old_server: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -198,6 +201,22 @@ impl Client {
     /// Pages a paginated stream fetches at once.
     pub fn page_concurrency(&self) -> usize {
         self.inner.page_concurrency
+    }
+
+    /// Warns once when a GitHub Enterprise Server reports an older release than the crate's target: endpoints the
+    /// crate offers may be missing there. It never fails a call.
+    fn check_server_release(&self, headers: &HeaderMap) {
+        let Some(target) = crate::GHES_RELEASE else { return };
+        let Some(v) = headers.get("x-github-enterprise-version").and_then(|v| v.to_str().ok()) else { return };
+        let mut parts = v.trim().split('.').map(|p| p.parse::<u32>().ok());
+        let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else { return };
+        if (major, minor) < target && !self.inner.warned_old_server.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                server = v,
+                generated_for = %format!("{}.{}", target.0, target.1),
+                "GitHub Enterprise Server is older than the release this client was generated for; some endpoints may not exist there"
+            );
+        }
     }
 
     /// Whether `url` is on the configured API or uploads host (scheme, host and port).
@@ -259,6 +278,7 @@ impl Client {
         let resp = b.send().await.map_err(Error::from_middleware)?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        self.check_server_release(&headers);
         let body = resp.bytes().await.map_err(Error::Http)?;
         Ok(RawResponse { op: op.id, status, headers, body })
     }
