@@ -1,6 +1,7 @@
 //! The generator behind `cargo xtask`: pinned spec → patches → normalisation → models and endpoints → files.
 
 pub mod bench;
+pub mod check_all;
 pub mod diff;
 pub mod endpoints;
 pub mod examples;

@@ -9,6 +9,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                                  and fails naming the stale files
   fetch-spec --version V         download @octokit/openapi@V with npm, rewrite openapi/*.json.gz and the lock
   targets                        list the targets of the lock file
+  check-all                      every target: generate, build --features full warning-free, decode its examples
   diff A B                       Markdown of operations added, removed and changed from A to B (targets or spec files)
   bench-compile [--runs N]       clean build time of the generated crate against octorust 0.10 (prints a table)";
 
@@ -52,6 +53,7 @@ fn run() -> Result<()> {
             let Some(v) = flag(&args, "--version") else { bail!("fetch-spec needs --version V\n{USAGE}") };
             spec::fetch(&root, &v)?;
         }
+        Some("check-all") => xtask::check_all::run(&root)?,
         Some("diff") => {
             let (Some(a), Some(b)) = (args.get(1), args.get(2)) else { bail!("diff needs two targets or spec files\n{USAGE}") };
             print!("{}", xtask::diff::report(&root, a, b)?);
