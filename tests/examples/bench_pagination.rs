@@ -22,7 +22,12 @@ struct Labels {
 
 impl Respond for Labels {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let page: usize = req.url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
+        let page: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(1);
         let items: Vec<_> = (0..PER_PAGE)
             .map(|i| {
                 let n = (page - 1) * PER_PAGE + i;
@@ -32,10 +37,19 @@ impl Respond for Labels {
             .collect();
         let mut links = vec![];
         if page < PAGES {
-            links.push(format!("<{}/repos/o/r/labels?per_page={PER_PAGE}&page={}>; rel=\"next\"", self.base, page + 1));
-            links.push(format!("<{}/repos/o/r/labels?per_page={PER_PAGE}&page={PAGES}>; rel=\"last\"", self.base));
+            links.push(format!(
+                "<{}/repos/o/r/labels?per_page={PER_PAGE}&page={}>; rel=\"next\"",
+                self.base,
+                page + 1
+            ));
+            links.push(format!(
+                "<{}/repos/o/r/labels?per_page={PER_PAGE}&page={PAGES}>; rel=\"last\"",
+                self.base
+            ));
         }
-        let mut t = ResponseTemplate::new(200).set_body_json(items).set_delay(LATENCY);
+        let mut t = ResponseTemplate::new(200)
+            .set_body_json(items)
+            .set_delay(LATENCY);
         if !links.is_empty() {
             t = t.insert_header("link", links.join(", ").as_str());
         }
@@ -44,9 +58,17 @@ impl Respond for Labels {
 }
 
 async fn run(server: &MockServer, concurrency: usize) -> (usize, Duration) {
-    let client = Client::builder().base_url(server.uri()).page_concurrency(concurrency).build().unwrap();
+    let client = Client::builder()
+        .base_url(server.uri())
+        .page_concurrency(concurrency)
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let mut s = client.issues().list_labels_for_repo_stream("o", "r", &IssuesListLabelsForRepoQuery::default());
+    let mut s = client.issues().list_labels_for_repo_stream(
+        "o",
+        "r",
+        &IssuesListLabelsForRepoQuery::default(),
+    );
     let mut n = 0;
     let mut last = None;
     while let Some(item) = s.next().await {
@@ -62,13 +84,26 @@ async fn run(server: &MockServer, concurrency: usize) -> (usize, Duration) {
 #[tokio::main]
 async fn main() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/repos/o/r/labels")).respond_with(Labels { base: server.uri() }).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/labels"))
+        .respond_with(Labels { base: server.uri() })
+        .mount(&server)
+        .await;
     let sequential_floor = LATENCY * PAGES as u32;
-    println!("{} items, {PAGES} pages of {PER_PAGE}, {} ms per response", PAGES * PER_PAGE, LATENCY.as_millis());
+    println!(
+        "{} items, {PAGES} pages of {PER_PAGE}, {} ms per response",
+        PAGES * PER_PAGE,
+        LATENCY.as_millis()
+    );
     println!("| mode | items | seconds | latency floor (s) | × floor | × sequential |");
     println!("|---|---:|---:|---:|---:|---:|");
     let (n, seq) = run(&server, 1).await;
-    println!("| sequential (next links) | {n} | {:.2} | {:.2} | {:.2} | 1.00 |", seq.as_secs_f64(), sequential_floor.as_secs_f64(), seq.as_secs_f64() / sequential_floor.as_secs_f64());
+    println!(
+        "| sequential (next links) | {n} | {:.2} | {:.2} | {:.2} | 1.00 |",
+        seq.as_secs_f64(),
+        sequential_floor.as_secs_f64(),
+        seq.as_secs_f64() / sequential_floor.as_secs_f64()
+    );
     for c in [4, 10, 20] {
         // The first page must arrive before the count is known; then the other 99 go in waves of `c`.
         let floor = LATENCY * (1 + (PAGES as u32 - 1).div_ceil(c as u32));

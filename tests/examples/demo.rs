@@ -5,7 +5,7 @@
 
 use github_rest::issues::{IssuesListForRepoQuery, IssuesListForRepoResponse};
 use github_rest::repos::ReposGetResponse;
-use github_rest::types::{IssuesCreateRequest, IntegerOrString};
+use github_rest::types::{IntegerOrString, IssuesCreateRequest};
 use serde_json::json;
 use tests::{fixture, mock_github};
 use wiremock::matchers::{method, path};
@@ -14,11 +14,28 @@ use wiremock::{Mock, ResponseTemplate};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (server, client) = mock_github().await;
-    println!("mock GitHub at {} (generated for {} from @octokit/openapi {})", server.uri(), github_rest::TARGET, github_rest::SPEC_VERSION);
+    println!(
+        "mock GitHub at {} (generated for {} from @octokit/openapi {})",
+        server.uri(),
+        github_rest::TARGET,
+        github_rest::SPEC_VERSION
+    );
 
-    Mock::given(method("GET")).and(path("/repos/octocat/Hello-World")).respond_with(ResponseTemplate::new(200).set_body_json(fixture("full-repository.json"))).mount(&server).await;
-    Mock::given(method("POST")).and(path("/repos/octocat/Hello-World/issues")).respond_with(ResponseTemplate::new(201).set_body_json(fixture("issue.json"))).mount(&server).await;
-    Mock::given(method("GET")).and(path("/repos/octocat/Hello-World/issues")).respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("issue.json")]))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octocat/Hello-World"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("full-repository.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/octocat/Hello-World/issues"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fixture("issue.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octocat/Hello-World/issues"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("issue.json")])))
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/repos/octocat/locked/issues"))
         .respond_with(ResponseTemplate::new(422).set_body_json(json!({
@@ -29,22 +46,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await;
 
     if let ReposGetResponse::Ok(repo) = client.repos().get("octocat", "Hello-World").await?.body {
-        println!("repository {}: {} stars, default branch {}", repo.full_name, repo.stargazers_count, repo.default_branch);
+        println!(
+            "repository {}: {} stars, default branch {}",
+            repo.full_name, repo.stargazers_count, repo.default_branch
+        );
     }
 
     let mut new_issue = IssuesCreateRequest::new(IntegerOrString::String("Found a bug".into()));
     new_issue.body = Some("I'm having a problem with this.".into());
-    let created = client.issues().create("octocat", "Hello-World", &new_issue).await?;
-    println!("created issue #{} ({}): {}", created.body.number, created.status, created.body.html_url);
+    let created = client
+        .issues()
+        .create("octocat", "Hello-World", &new_issue)
+        .await?;
+    println!(
+        "created issue #{} ({}): {}",
+        created.body.number, created.status, created.body.html_url
+    );
 
-    let q = IssuesListForRepoQuery { per_page: Some(50), ..Default::default() };
-    if let IssuesListForRepoResponse::Ok(issues) = client.issues().list_for_repo("octocat", "Hello-World", &q).await?.body {
+    let q = IssuesListForRepoQuery {
+        per_page: Some(50),
+        ..Default::default()
+    };
+    if let IssuesListForRepoResponse::Ok(issues) = client
+        .issues()
+        .list_for_repo("octocat", "Hello-World", &q)
+        .await?
+        .body
+    {
         for i in &issues {
             println!("  #{} {} [{}]", i.number, i.title, i.state);
         }
     }
 
-    match client.issues().create("octocat", "locked", &IssuesCreateRequest::new(IntegerOrString::String(String::new()))).await {
+    match client
+        .issues()
+        .create(
+            "octocat",
+            "locked",
+            &IssuesCreateRequest::new(IntegerOrString::String(String::new())),
+        )
+        .await
+    {
         Err(e) => println!("as expected, an error: {e}"),
         Ok(r) => return Err(format!("expected a 422, got {}", r.status).into()),
     }

@@ -6,13 +6,21 @@ use wiremock::MockServer;
 /// A mock GitHub on 127.0.0.1 and a client whose API and uploads hosts both point at it.
 pub async fn mock_github() -> (MockServer, Client) {
     let server = MockServer::start().await;
-    let client = Client::builder().base_url(server.uri()).uploads_url(format!("{}/uploads", server.uri())).user_agent("github-rest-tests").build().expect("client builds");
+    let client = Client::builder()
+        .base_url(server.uri())
+        .uploads_url(format!("{}/uploads", server.uri()))
+        .user_agent("github-rest-tests")
+        .build()
+        .expect("client builds");
     (server, client)
 }
 
 /// A JSON fixture from `tests/data`.
 pub fn fixture(name: &str) -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }

@@ -1,7 +1,7 @@
 //! End-to-end calls through the generated client against a local mock GitHub.
 
 use github_rest::errors::ErrorBody;
-use github_rest::types::{IssuesCreateRequest, IntegerOrString};
+use github_rest::types::{IntegerOrString, IssuesCreateRequest};
 use github_rest::Error;
 use serde_json::json;
 use tests::{fixture, mock_github};
@@ -15,13 +15,23 @@ async fn get_repository_decodes_the_full_repository() {
         .and(path("/repos/octocat/Hello-World"))
         .and(header("accept", "application/vnd.github+json"))
         .and(header("user-agent", "github-rest-tests"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("full-repository.json")).insert_header("x-ratelimit-remaining", "4999"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fixture("full-repository.json"))
+                .insert_header("x-ratelimit-remaining", "4999"),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    let resp = client.repos().get("octocat", "Hello-World").await.expect("repository decodes");
+    let resp = client
+        .repos()
+        .get("octocat", "Hello-World")
+        .await
+        .expect("repository decodes");
     assert_eq!(resp.status, 200);
-    let github_rest::repos::ReposGetResponse::Ok(repo) = resp.body else { panic!("200 is the Ok variant") };
+    let github_rest::repos::ReposGetResponse::Ok(repo) = resp.body else {
+        panic!("200 is the Ok variant")
+    };
     assert_eq!(repo.full_name, "octocat/Hello-World");
     assert_eq!(repo.owner.login, "octocat");
     assert_eq!(resp.headers["x-ratelimit-remaining"], "4999");
@@ -33,15 +43,23 @@ async fn create_issue_sends_the_body_and_decodes_201() {
     Mock::given(method("POST"))
         .and(path("/repos/octocat/Hello-World/issues"))
         .and(header("content-type", "application/json"))
-        .and(body_json(json!({"title": "Found a bug", "body": "It breaks", "labels": ["bug"]})))
+        .and(body_json(
+            json!({"title": "Found a bug", "body": "It breaks", "labels": ["bug"]}),
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(fixture("issue.json")))
         .expect(1)
         .mount(&server)
         .await;
     let mut body = IssuesCreateRequest::new(IntegerOrString::String("Found a bug".into()));
     body.body = Some("It breaks".into());
-    body.labels = Some(vec![github_rest::types::IssuesCreateRequestLabelsItem::String("bug".into())]);
-    let resp = client.issues().create("octocat", "Hello-World", &body).await.expect("issue decodes");
+    body.labels = Some(vec![
+        github_rest::types::IssuesCreateRequestLabelsItem::String("bug".into()),
+    ]);
+    let resp = client
+        .issues()
+        .create("octocat", "Hello-World", &body)
+        .await
+        .expect("issue decodes");
     assert_eq!(resp.status, 201);
     assert_eq!(resp.body.number, 1347);
     assert_eq!(resp.body.title, "Found a bug");
@@ -50,8 +68,17 @@ async fn create_issue_sends_the_body_and_decodes_201() {
 #[tokio::test]
 async fn no_content_is_a_unit_success() {
     let (server, client) = mock_github().await;
-    Mock::given(method("GET")).and(path("/repos/octocat/Hello-World/collaborators/hubot")).respond_with(ResponseTemplate::new(204)).expect(1).mount(&server).await;
-    let resp = client.repos().check_collaborator("octocat", "Hello-World", "hubot").await.expect("204 is success");
+    Mock::given(method("GET"))
+        .and(path("/repos/octocat/Hello-World/collaborators/hubot"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let resp = client
+        .repos()
+        .check_collaborator("octocat", "Hello-World", "hubot")
+        .await
+        .expect("204 is success");
     assert_eq!(resp.status, 204);
     assert_eq!(resp.body, ());
 }
@@ -64,12 +91,21 @@ async fn not_found_is_a_typed_api_error() {
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository", "status": "404"})))
         .mount(&server)
         .await;
-    let err = client.repos().get("octocat", "missing").await.expect_err("404 is an error");
-    let Error::Api(api) = &err else { panic!("expected Error::Api, got {err:?}") };
+    let err = client
+        .repos()
+        .get("octocat", "missing")
+        .await
+        .expect_err("404 is an error");
+    let Error::Api(api) = &err else {
+        panic!("expected Error::Api, got {err:?}")
+    };
     assert_eq!(api.status, 404);
     assert_eq!(api.operation, "repos/get");
     assert_eq!(api.message.as_deref(), Some("Not Found"));
-    assert_eq!(api.documentation_url.as_deref(), Some("https://docs.github.com/rest/repos/repos#get-a-repository"));
+    assert_eq!(
+        api.documentation_url.as_deref(),
+        Some("https://docs.github.com/rest/repos/repos#get-a-repository")
+    );
     match &api.body {
         ErrorBody::BasicError(b) => assert_eq!(b.message.as_deref(), Some("Not Found")),
         other => panic!("404 body should decode as BasicError, got {other:?}"),
@@ -85,9 +121,17 @@ async fn validation_failure_is_a_typed_api_error_with_field_errors() {
         "errors": [{"resource": "Issue", "field": "title", "code": "missing_field"}],
         "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue"
     });
-    Mock::given(method("POST")).and(path("/repos/o/r/issues")).respond_with(ResponseTemplate::new(422).set_body_json(body)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/repos/o/r/issues"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(body))
+        .mount(&server)
+        .await;
     let req = IssuesCreateRequest::new(IntegerOrString::String(String::new()));
-    let err = client.issues().create("o", "r", &req).await.expect_err("422 is an error");
+    let err = client
+        .issues()
+        .create("o", "r", &req)
+        .await
+        .expect_err("422 is an error");
     let api = err.api().expect("an API error");
     assert_eq!(api.status, 422);
     assert_eq!(api.errors.len(), 1);
@@ -102,8 +146,16 @@ async fn validation_failure_is_a_typed_api_error_with_field_errors() {
 #[tokio::test]
 async fn non_json_error_body_is_kept_raw() {
     let (server, client) = mock_github().await;
-    Mock::given(method("GET")).and(path("/repos/o/r")).respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad gateway</html>")).mount(&server).await;
-    let err = client.repos().get("o", "r").await.expect_err("502 is an error");
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad gateway</html>"))
+        .mount(&server)
+        .await;
+    let err = client
+        .repos()
+        .get("o", "r")
+        .await
+        .expect_err("502 is an error");
     let api = err.api().expect("an API error");
     assert_eq!(api.status, 502);
     assert_eq!(&api.raw[..], b"<html>Bad gateway</html>");
@@ -122,9 +174,20 @@ async fn query_parameters_and_path_encoding() {
         .expect(1)
         .mount(&server)
         .await;
-    let q = github_rest::issues::IssuesListForRepoQuery { state: Some("closed".into()), per_page: Some(2), labels: Some("bug,ui".into()), ..Default::default() };
-    let resp = client.issues().list_for_repo("o", "r", &q).await.expect("list decodes");
-    let github_rest::issues::IssuesListForRepoResponse::Ok(issues) = resp.body else { panic!("200 is the Ok variant") };
+    let q = github_rest::issues::IssuesListForRepoQuery {
+        state: Some("closed".into()),
+        per_page: Some(2),
+        labels: Some("bug,ui".into()),
+        ..Default::default()
+    };
+    let resp = client
+        .issues()
+        .list_for_repo("o", "r", &q)
+        .await
+        .expect("list decodes");
+    let github_rest::issues::IssuesListForRepoResponse::Ok(issues) = resp.body else {
+        panic!("200 is the Ok variant")
+    };
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].number, 1347);
 }

@@ -1,7 +1,7 @@
 //! Requests can say everything the API accepts, and responses keep what GitHub sends: explicit null, empty arrays,
 //! optional bodies, unknown enum values, alternate media types, text and binary bodies, the uploads host, 3xx.
 
-use github_rest::types::{Issue, IssuesUpdateRequest, OpenOrClosed, IntegerOrString};
+use github_rest::types::{IntegerOrString, Issue, IssuesUpdateRequest, OpenOrClosed};
 use github_rest::Client;
 use serde_json::json;
 use tests::{fixture, mock_github};
@@ -14,7 +14,9 @@ async fn optional_nullable_fields_have_three_states_and_arrays_can_be_sent_empty
     // Absent fields are not sent; `Some(None)` is an explicit null; `Some(vec![])` clears the labels.
     Mock::given(method("PATCH"))
         .and(path("/repos/o/r/issues/7"))
-        .and(body_json(json!({"milestone": null, "labels": [], "title": "New title"})))
+        .and(body_json(
+            json!({"milestone": null, "labels": [], "title": "New title"}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("issue.json")))
         .expect(1)
         .mount(&server)
@@ -25,7 +27,11 @@ async fn optional_nullable_fields_have_three_states_and_arrays_can_be_sent_empty
         labels: Some(vec![]),
         ..Default::default()
     };
-    client.issues().update("o", "r", 7, Some(&body)).await.expect("update decodes");
+    client
+        .issues()
+        .update("o", "r", 7, Some(&body))
+        .await
+        .expect("update decodes");
 }
 
 #[tokio::test]
@@ -38,7 +44,11 @@ async fn an_optional_request_body_can_be_left_out() {
         .expect(1)
         .mount(&server)
         .await;
-    client.issues().update("o", "r", 7, None).await.expect("update without a body");
+    client
+        .issues()
+        .update("o", "r", 7, None)
+        .await
+        .expect("update without a body");
 }
 
 #[test]
@@ -53,7 +63,8 @@ fn unknown_enum_values_are_kept_and_written_back_unchanged() {
     let mut issue = fixture("issue.json");
     issue["milestone"]["state"] = json!("archived");
     issue["brand_new_field"] = json!({"x": 1});
-    let issue: Issue = serde_json::from_value(issue).expect("issue with unknown enum value and field decodes");
+    let issue: Issue =
+        serde_json::from_value(issue).expect("issue with unknown enum value and field decodes");
     assert_eq!(issue.milestone.unwrap().state.as_str(), "archived");
 }
 
@@ -69,7 +80,11 @@ async fn alternate_media_types_are_typed_calls() {
         .mount(&server)
         .await;
     let q = github_rest::repos::ReposGetCommitQuery::default();
-    let resp = client.repos().get_commit_diff("o", "r", "abc123", &q).await.unwrap();
+    let resp = client
+        .repos()
+        .get_commit_diff("o", "r", "abc123", &q)
+        .await
+        .unwrap();
     assert_eq!(resp.body, diff);
 }
 
@@ -85,7 +100,9 @@ async fn markdown_is_sent_as_text() {
         .mount(&server)
         .await;
     let resp = client.markdown().render_raw("**Hello**").await.unwrap();
-    let github_rest::markdown::MarkdownRenderRawResponse::Ok(html) = resp.body else { panic!("200 is Ok") };
+    let github_rest::markdown::MarkdownRenderRawResponse::Ok(html) = resp.body else {
+        panic!("200 is Ok")
+    };
     assert_eq!(html, "<p><strong>Hello</strong></p>");
 }
 
@@ -107,30 +124,58 @@ async fn release_assets_go_to_the_uploads_host_from_bytes_or_a_stream() {
         .expect(2)
         .mount(&server)
         .await;
-    let q = github_rest::repos::ReposUploadReleaseAssetQuery { name: "app.zip".into(), label: None };
-    let up = client.repos().upload_release_asset("o", "r", 9, &q, "application/zip", b"PK\x03\x04!".to_vec()).await.unwrap();
+    let q = github_rest::repos::ReposUploadReleaseAssetQuery {
+        name: "app.zip".into(),
+        label: None,
+    };
+    let up = client
+        .repos()
+        .upload_release_asset("o", "r", 9, &q, "application/zip", b"PK\x03\x04!".to_vec())
+        .await
+        .unwrap();
     assert_eq!(up.body.name, "app.zip");
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"PK\x03".to_vec()), Ok(b"\x04!".to_vec())];
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(b"PK\x03".to_vec()), Ok(b"\x04!".to_vec())];
     let stream = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    client.repos().upload_release_asset("o", "r", 9, &q, "application/zip", stream).await.unwrap();
+    client
+        .repos()
+        .upload_release_asset("o", "r", 9, &q, "application/zip", stream)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn enterprise_server_uses_api_v3_and_api_uploads() {
     let server = wiremock::MockServer::start().await;
-    let client = Client::builder().enterprise_url(&server.uri()).build().unwrap();
+    let client = Client::builder()
+        .enterprise_url(&server.uri())
+        .build()
+        .unwrap();
     assert_eq!(client.api_base(), format!("{}/api/v3", server.uri()));
-    assert_eq!(client.uploads_base(), format!("{}/api/uploads", server.uri()));
+    assert_eq!(
+        client.uploads_base(),
+        format!("{}/api/uploads", server.uri())
+    );
     Mock::given(method("POST"))
         .and(path("/api/uploads/repos/o/r/releases/9/assets"))
         .respond_with(ResponseTemplate::new(201).set_body_json(asset()))
         .expect(1)
         .mount(&server)
         .await;
-    let q = github_rest::repos::ReposUploadReleaseAssetQuery { name: "app.zip".into(), label: None };
-    client.repos().upload_release_asset("o", "r", 9, &q, "application/zip", vec![1u8]).await.unwrap();
+    let q = github_rest::repos::ReposUploadReleaseAssetQuery {
+        name: "app.zip".into(),
+        label: None,
+    };
+    client
+        .repos()
+        .upload_release_asset("o", "r", 9, &q, "application/zip", vec![1u8])
+        .await
+        .unwrap();
     // A hostname alone means HTTPS.
-    let ghes = Client::builder().enterprise_host("ghe.example.com").build().unwrap();
+    let ghes = Client::builder()
+        .enterprise_host("ghe.example.com")
+        .build()
+        .unwrap();
     assert_eq!(ghes.api_base(), "https://ghe.example.com/api/v3");
     assert_eq!(ghes.uploads_base(), "https://ghe.example.com/api/uploads");
 }
@@ -140,24 +185,52 @@ async fn redirects_and_not_modified_are_responses_not_failures() {
     let (server, client) = mock_github().await;
     Mock::given(method("GET"))
         .and(path("/repos/o/r/tarball/main"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", "https://codeload.example/o/r/legacy.tar.gz/main"))
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "location",
+            "https://codeload.example/o/r/legacy.tar.gz/main",
+        ))
         .mount(&server)
         .await;
-    let resp = client.repos().download_tarball_archive("o", "r", "main").await.expect("302 is this operation's success");
+    let resp = client
+        .repos()
+        .download_tarball_archive("o", "r", "main")
+        .await
+        .expect("302 is this operation's success");
     assert_eq!(resp.status, 302);
-    assert_eq!(resp.headers["location"], "https://codeload.example/o/r/legacy.tar.gz/main");
+    assert_eq!(
+        resp.headers["location"],
+        "https://codeload.example/o/r/legacy.tar.gz/main"
+    );
 
-    Mock::given(method("POST")).and(path("/markdown/raw")).respond_with(ResponseTemplate::new(304)).mount(&server).await;
-    let resp = client.markdown().render_raw("x").await.expect("304 is modelled");
-    assert!(matches!(resp.body, github_rest::markdown::MarkdownRenderRawResponse::NotModified));
+    Mock::given(method("POST"))
+        .and(path("/markdown/raw"))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    let resp = client
+        .markdown()
+        .render_raw("x")
+        .await
+        .expect("304 is modelled");
+    assert!(matches!(
+        resp.body,
+        github_rest::markdown::MarkdownRenderRawResponse::NotModified
+    ));
 
     Mock::given(method("GET"))
         .and(path("/repos/o/old/issues"))
         .respond_with(ResponseTemplate::new(301).set_body_json(json!({"message": "Moved Permanently", "url": "https://api.github.com/repositories/1/issues"})))
         .mount(&server)
         .await;
-    let resp = client.issues().list_for_repo("o", "old", &Default::default()).await.expect("301 is modelled");
-    assert!(matches!(resp.body, github_rest::issues::IssuesListForRepoResponse::MovedPermanently(_)));
+    let resp = client
+        .issues()
+        .list_for_repo("o", "old", &Default::default())
+        .await
+        .expect("301 is modelled");
+    assert!(matches!(
+        resp.body,
+        github_rest::issues::IssuesListForRepoResponse::MovedPermanently(_)
+    ));
 }
 
 #[tokio::test]

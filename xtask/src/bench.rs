@@ -11,13 +11,18 @@ use std::time::{Duration, Instant};
 
 fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(dir).env("CARGO_TARGET_DIR", target).env("CARGO_INCREMENTAL", "0").args(args);
+    c.current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_INCREMENTAL", "0")
+        .args(args);
     c
 }
 
 fn run(mut c: Command, what: &str) -> Result<Duration> {
     let start = Instant::now();
-    let out = c.output().with_context(|| format!("running cargo for {what}"))?;
+    let out = c
+        .output()
+        .with_context(|| format!("running cargo for {what}"))?;
     if !out.status.success() {
         bail!("{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
@@ -25,14 +30,29 @@ fn run(mut c: Command, what: &str) -> Result<Duration> {
 }
 
 /// Times a clean build of `package` in `dir`: build everything, clean just the package, build it again.
-fn time_package(dir: &Path, target: &Path, package: &str, features: &[&str], runs: usize) -> Result<Duration> {
+fn time_package(
+    dir: &Path,
+    target: &Path,
+    package: &str,
+    features: &[&str],
+    runs: usize,
+) -> Result<Duration> {
     let mut args = vec!["build", "-p", package];
     args.extend_from_slice(features);
-    run(cargo(dir, target, &args), &format!("warm-up build of {package}"))?;
+    run(
+        cargo(dir, target, &args),
+        &format!("warm-up build of {package}"),
+    )?;
     let mut best = Duration::MAX;
     for _ in 0..runs {
-        run(cargo(dir, target, &["clean", "-p", package]), &format!("cargo clean -p {package}"))?;
-        best = best.min(run(cargo(dir, target, &args), &format!("build of {package}"))?);
+        run(
+            cargo(dir, target, &["clean", "-p", package]),
+            &format!("cargo clean -p {package}"),
+        )?;
+        best = best.min(run(
+            cargo(dir, target, &args),
+            &format!("build of {package}"),
+        )?);
     }
     Ok(best)
 }
@@ -50,16 +70,47 @@ pub fn compile(root: &Path, runs: usize) -> Result<()> {
     eprintln!("building octorust 0.10.0 (761 operations) and github-rest ({} operations), best of {runs}…", count_ops(root));
     let octorust = time_package(&peer, &target.join("peer"), "octorust", &[], runs)?;
     let ours_target = target.join("ours");
-    let full = time_package(root, &ours_target, "github-rest", &["--features", "full"], runs)?;
-    let issues = time_package(root, &ours_target, "github-rest", &["--no-default-features", "--features", "issues"], runs)?;
-    let repos = time_package(root, &ours_target, "github-rest", &["--no-default-features", "--features", "repos"], runs)?;
+    let full = time_package(
+        root,
+        &ours_target,
+        "github-rest",
+        &["--features", "full"],
+        runs,
+    )?;
+    let issues = time_package(
+        root,
+        &ours_target,
+        "github-rest",
+        &["--no-default-features", "--features", "issues"],
+        runs,
+    )?;
+    let repos = time_package(
+        root,
+        &ours_target,
+        "github-rest",
+        &["--no-default-features", "--features", "repos"],
+        runs,
+    )?;
     let s = |d: Duration| d.as_secs_f64();
     println!("| crate (clean dev build, crate only) | seconds | × octorust |");
     println!("|---|---:|---:|");
     println!("| octorust 0.10.0 (761 ops) | {:.1} | 1.00 |", s(octorust));
-    println!("| github-rest --features full ({} ops) | {:.1} | {:.2} |", count_ops(root), s(full), s(full) / s(octorust));
-    println!("| github-rest --features issues | {:.1} | {:.2} |", s(issues), s(issues) / s(octorust));
-    println!("| github-rest --features repos | {:.1} | {:.2} |", s(repos), s(repos) / s(octorust));
+    println!(
+        "| github-rest --features full ({} ops) | {:.1} | {:.2} |",
+        count_ops(root),
+        s(full),
+        s(full) / s(octorust)
+    );
+    println!(
+        "| github-rest --features issues | {:.1} | {:.2} |",
+        s(issues),
+        s(issues) / s(octorust)
+    );
+    println!(
+        "| github-rest --features repos | {:.1} | {:.2} |",
+        s(repos),
+        s(repos) / s(octorust)
+    );
     Ok(())
 }
 

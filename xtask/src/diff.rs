@@ -12,17 +12,37 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// Documentation-only keywords: a change in them is not an API change.
-const DOC_KEYS: &[&str] = &["description", "title", "example", "examples", "externalDocs", "summary", "x-github", "x-octokit", "x-github-breaking-changes"];
+const DOC_KEYS: &[&str] = &[
+    "description",
+    "title",
+    "example",
+    "examples",
+    "externalDocs",
+    "summary",
+    "x-github",
+    "x-octokit",
+    "x-github-breaking-changes",
+];
 
 fn load(root: &Path, what: &str) -> Result<(String, Value)> {
-    if crate::spec::read_lock(root)?.files.iter().any(|f| f.target == what) {
+    if crate::spec::read_lock(root)?
+        .files
+        .iter()
+        .any(|f| f.target == what)
+    {
         let (spec, _, _) = crate::regen::prepared(root, what)?;
-        return Ok((format!("{} ({} {})", what, spec.source, spec.version), spec.json));
+        return Ok((
+            format!("{} ({} {})", what, spec.source, spec.version),
+            spec.json,
+        ));
     }
-    let raw = std::fs::read(what).with_context(|| format!("`{what}` is neither a target of the lock file nor a readable spec file"))?;
+    let raw = std::fs::read(what).with_context(|| {
+        format!("`{what}` is neither a target of the lock file nor a readable spec file")
+    })?;
     let raw = if what.ends_with(".gz") {
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out).with_context(|| format!("{what} is not valid gzip"))?;
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+            .with_context(|| format!("{what} is not valid gzip"))?;
         out
     } else {
         raw
@@ -54,7 +74,10 @@ fn expand(spec: &Value, v: &Value, depth: usize) -> Value {
 fn expand_uncached(spec: &Value, v: &Value, depth: usize) -> Value {
     // Deep enough for the fields of nested objects (`repository.owner.login`), shallow enough to stay fast.
     if depth > 4 {
-        return v.get("$ref").map(|r| serde_json::json!({ "$ref": r })).unwrap_or(Value::Null);
+        return v
+            .get("$ref")
+            .map(|r| serde_json::json!({ "$ref": r }))
+            .unwrap_or(Value::Null);
     }
     let v = crate::types::resolve(spec, v);
     match v {
@@ -63,7 +86,15 @@ fn expand_uncached(spec: &Value, v: &Value, depth: usize) -> Value {
                 .filter(|(k, _)| !DOC_KEYS.contains(&k.as_str()))
                 .map(|(k, c)| {
                     let c = if k == "properties" {
-                        Value::Object(c.as_object().map(|p| p.iter().map(|(n, s)| (n.clone(), expand(spec, s, depth + 1))).collect()).unwrap_or_default())
+                        Value::Object(
+                            c.as_object()
+                                .map(|p| {
+                                    p.iter()
+                                        .map(|(n, s)| (n.clone(), expand(spec, s, depth + 1)))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                        )
                     } else {
                         expand(spec, c, depth + 1)
                     };
@@ -90,32 +121,75 @@ struct Op {
 
 fn operations(spec: &Value) -> BTreeMap<String, Op> {
     let mut out = BTreeMap::new();
-    let Some(paths) = spec.get("paths").and_then(Value::as_object) else { return out };
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
     for (path, item) in paths {
-        let shared: Vec<Value> = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let shared: Vec<Value> = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for m in METHODS {
             let Some(op) = item.get(*m) else { continue };
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else { continue };
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
             let mut params = BTreeMap::new();
-            for p in shared.iter().chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten()) {
+            for p in shared.iter().chain(
+                op.get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            ) {
                 let p = crate::types::resolve(spec, p);
-                let key = (p["in"].as_str().unwrap_or_default().to_string(), p["name"].as_str().unwrap_or_default().to_string());
+                let key = (
+                    p["in"].as_str().unwrap_or_default().to_string(),
+                    p["name"].as_str().unwrap_or_default().to_string(),
+                );
                 let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
-                params.insert(key, (required, expand(spec, p.get("schema").unwrap_or(&Value::Null), 0)));
+                params.insert(
+                    key,
+                    (
+                        required,
+                        expand(spec, p.get("schema").unwrap_or(&Value::Null), 0),
+                    ),
+                );
             }
             let mut body = BTreeMap::new();
             if let Some(rb) = op.get("requestBody") {
                 let rb = crate::types::resolve(spec, rb);
-                for (mt, media) in rb.get("content").and_then(Value::as_object).into_iter().flatten() {
-                    body.insert(mt.clone(), expand(spec, media.get("schema").unwrap_or(&Value::Null), 0));
+                for (mt, media) in rb
+                    .get("content")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    body.insert(
+                        mt.clone(),
+                        expand(spec, media.get("schema").unwrap_or(&Value::Null), 0),
+                    );
                 }
             }
             let mut responses = BTreeMap::new();
-            for (status, r) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
+            for (status, r) in op
+                .get("responses")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 let r = crate::types::resolve(spec, r);
                 let mut media = BTreeMap::new();
-                for (mt, c) in r.get("content").and_then(Value::as_object).into_iter().flatten() {
-                    media.insert(mt.clone(), expand(spec, c.get("schema").unwrap_or(&Value::Null), 0));
+                for (mt, c) in r
+                    .get("content")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    media.insert(
+                        mt.clone(),
+                        expand(spec, c.get("schema").unwrap_or(&Value::Null), 0),
+                    );
                 }
                 responses.insert(status.clone(), media);
             }
@@ -124,7 +198,11 @@ fn operations(spec: &Value) -> BTreeMap<String, Op> {
                 Op {
                     method: m.to_uppercase(),
                     path: path.clone(),
-                    summary: op.get("summary").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    summary: op
+                        .get("summary")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
                     params,
                     body,
                     responses,
@@ -143,8 +221,21 @@ fn schema_changes(a: &Value, b: &Value, at: &str, out: &mut Vec<String>, depth: 
         }
         return;
     }
-    let props = |v: &Value| v.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-    let req = |v: &Value| -> BTreeSet<String> { v.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
+    let props = |v: &Value| {
+        v.get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let req = |v: &Value| -> BTreeSet<String> {
+        v.get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
     let (pa, pb) = (props(a), props(b));
     if pa.is_empty() && pb.is_empty() {
         match (a.get("items"), b.get("items")) {
@@ -153,9 +244,23 @@ fn schema_changes(a: &Value, b: &Value, at: &str, out: &mut Vec<String>, depth: 
         }
         return;
     }
-    let name = |k: &str| if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
+    let name = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
     for k in pb.keys().filter(|k| !pa.contains_key(*k)) {
-        out.push(format!("`{}` added{}", name(k), if req(b).contains(k) { " (required)" } else { "" }));
+        out.push(format!(
+            "`{}` added{}",
+            name(k),
+            if req(b).contains(k) {
+                " (required)"
+            } else {
+                ""
+            }
+        ));
     }
     for k in pa.keys().filter(|k| !pb.contains_key(*k)) {
         out.push(format!("`{}` removed", name(k)));
@@ -180,21 +285,36 @@ fn schema_changes(a: &Value, b: &Value, at: &str, out: &mut Vec<String>, depth: 
         v
     };
     if rest(a) != rest(b) {
-        out.push(format!("`{}`: schema changed (type, enum or nullability)", if at.is_empty() { "body" } else { at }));
+        out.push(format!(
+            "`{}`: schema changed (type, enum or nullability)",
+            if at.is_empty() { "body" } else { at }
+        ));
     }
 }
 
 fn op_changes(a: &Op, b: &Op) -> Vec<String> {
     let mut out = Vec::new();
     if a.method != b.method || a.path != b.path {
-        out.push(format!("moved from `{} {}` to `{} {}`", a.method, a.path, b.method, b.path));
+        out.push(format!(
+            "moved from `{} {}` to `{} {}`",
+            a.method, a.path, b.method, b.path
+        ));
     }
     for (k, (req, s)) in &b.params {
         match a.params.get(k) {
-            None => out.push(format!("parameter `{}` ({}) added{}", k.1, k.0, if *req { ", required" } else { "" })),
+            None => out.push(format!(
+                "parameter `{}` ({}) added{}",
+                k.1,
+                k.0,
+                if *req { ", required" } else { "" }
+            )),
             Some((ra, sa)) => {
                 if ra != req {
-                    out.push(format!("parameter `{}` became {}", k.1, if *req { "required" } else { "optional" }));
+                    out.push(format!(
+                        "parameter `{}` became {}",
+                        k.1,
+                        if *req { "required" } else { "optional" }
+                    ));
                 }
                 if sa != s {
                     out.push(format!("parameter `{}`: schema changed", k.1));
@@ -255,11 +375,26 @@ pub fn render(name_a: &str, spec_a: &Value, name_b: &str, spec_b: &Value) -> Str
     let (oa, ob) = (operations(spec_a), operations(spec_b));
     let added: Vec<&String> = ob.keys().filter(|k| !oa.contains_key(*k)).collect();
     let removed: Vec<&String> = oa.keys().filter(|k| !ob.contains_key(*k)).collect();
-    let changed: Vec<(&String, Vec<String>)> = ob.iter().filter_map(|(k, b)| oa.get(k).map(|a| (k, op_changes(a, b)))).filter(|(_, c)| !c.is_empty()).collect();
+    let changed: Vec<(&String, Vec<String>)> = ob
+        .iter()
+        .filter_map(|(k, b)| oa.get(k).map(|a| (k, op_changes(a, b))))
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
     let mut md = String::new();
     let _ = writeln!(md, "# API changes from {name_a} to {name_b}\n");
-    let _ = writeln!(md, "| | operations |\n|---|---:|\n| in {name_a} | {} |\n| in {name_b} | {} |", oa.len(), ob.len());
-    let _ = writeln!(md, "| added | {} |\n| removed | {} |\n| changed | {} |\n", added.len(), removed.len(), changed.len());
+    let _ = writeln!(
+        md,
+        "| | operations |\n|---|---:|\n| in {name_a} | {} |\n| in {name_b} | {} |",
+        oa.len(),
+        ob.len()
+    );
+    let _ = writeln!(
+        md,
+        "| added | {} |\n| removed | {} |\n| changed | {} |\n",
+        added.len(),
+        removed.len(),
+        changed.len()
+    );
     let table = |md: &mut String, title: &str, ids: &[&String], ops: &BTreeMap<String, Op>| {
         let _ = writeln!(md, "## {title} ({})\n", ids.len());
         if ids.is_empty() {
@@ -269,7 +404,13 @@ pub fn render(name_a: &str, spec_a: &Value, name_b: &str, spec_b: &Value) -> Str
         let _ = writeln!(md, "| operation | endpoint | summary |\n|---|---|---|");
         for id in ids {
             let o = &ops[id.as_str()];
-            let _ = writeln!(md, "| `{id}` | `{} {}` | {} |", o.method, o.path, o.summary.replace('|', "\\|"));
+            let _ = writeln!(
+                md,
+                "| `{id}` | `{} {}` | {} |",
+                o.method,
+                o.path,
+                o.summary.replace('|', "\\|")
+            );
         }
         md.push('\n');
     };
@@ -306,7 +447,12 @@ mod tests {
                 "responses": {"200": {"content": {"application/json": {"schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}}}}, "404": {"description": "nf"}}}},
             "/new": {"post": {"operationId": "x/new", "summary": "New", "responses": {"201": {"description": "ok"}}}}}});
         let md = render("A", &a, "B", &b);
-        assert!(md.contains("| added | 1 |") && md.contains("| removed | 1 |") && md.contains("| changed | 1 |"), "{md}");
+        assert!(
+            md.contains("| added | 1 |")
+                && md.contains("| removed | 1 |")
+                && md.contains("| changed | 1 |"),
+            "{md}"
+        );
         assert!(md.contains("| `x/new` | `POST /new` | New |"), "{md}");
         assert!(md.contains("| `x/gone` | `DELETE /gone` | Gone |"), "{md}");
         assert!(md.contains("- parameter `q` became required"), "{md}");

@@ -8,7 +8,9 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+pub const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 #[derive(Debug, Clone)]
 pub struct Param {
@@ -24,9 +26,18 @@ pub struct Param {
 
 #[derive(Debug, Clone)]
 pub enum Body {
-    Json { ty: RType, required: bool },
-    Text { content_type: String, required: bool },
-    Bytes { content_type: Option<String>, required: bool },
+    Json {
+        ty: RType,
+        required: bool,
+    },
+    Text {
+        content_type: String,
+        required: bool,
+    },
+    Bytes {
+        content_type: Option<String>,
+        required: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +91,10 @@ pub struct Operation {
 pub fn auth_kind(path: &str, description: &str) -> &'static str {
     if path.starts_with("/applications/{client_id}/") {
         "basic"
-    } else if path == "/app" || path.starts_with("/app/") || description.contains("must use a [JWT]") {
+    } else if path == "/app"
+        || path.starts_with("/app/")
+        || description.contains("must use a [JWT]")
+    {
         "app_jwt"
     } else if path.starts_with("/app-manifests/") {
         "none"
@@ -131,7 +145,10 @@ impl ErrorTable {
     /// Applies a type merge: entries that became equal share one slot.
     pub fn remap(&mut self, map: &[usize], ops: &mut [Operation]) {
         let old = std::mem::take(&mut self.entries);
-        let slots: Vec<usize> = old.iter().map(|t| self.slot(&crate::types::remap(t, map))).collect();
+        let slots: Vec<usize> = old
+            .iter()
+            .map(|t| self.slot(&crate::types::remap(t, map)))
+            .collect();
         for op in ops {
             for r in &mut op.responses {
                 if let Some(s) = r.error_slot {
@@ -157,15 +174,29 @@ pub fn feature_of(tag: &str) -> String {
 }
 
 /// Reads every operation of the spec (in path order) into the model, adding the types each one reaches.
-pub fn collect(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable) -> anyhow::Result<Vec<Operation>> {
+pub fn collect(
+    spec: &Value,
+    ts: &mut TypeSpace,
+    errors: &mut ErrorTable,
+) -> anyhow::Result<Vec<Operation>> {
     let mut ops = Vec::new();
-    let paths = spec["paths"].as_object().ok_or_else(|| anyhow::anyhow!("spec has no paths"))?;
+    let paths = spec["paths"]
+        .as_object()
+        .ok_or_else(|| anyhow::anyhow!("spec has no paths"))?;
     for (path, item) in paths {
         let item = resolve(spec, item);
-        let shared: Vec<Value> = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let shared: Vec<Value> = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for method in METHODS {
-            let Some(op) = item.get(*method) else { continue };
-            ops.push(collect_op(spec, ts, errors, path, method, op, &shared, item)?);
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
+            ops.push(collect_op(
+                spec, ts, errors, path, method, op, &shared, item,
+            )?);
         }
     }
     // Function names must be unique within a tag's handle.
@@ -182,9 +213,26 @@ pub fn collect(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable) -> any
 }
 
 #[allow(clippy::too_many_arguments)]
-fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &str, method: &str, op: &Value, shared: &[Value], item: &Value) -> anyhow::Result<Operation> {
-    let id = op["operationId"].as_str().ok_or_else(|| anyhow::anyhow!("{} {path} has no operationId", method.to_uppercase()))?.to_string();
-    let tag = op.get("tags").and_then(|t| t.get(0)).and_then(Value::as_str).unwrap_or("misc").to_string();
+fn collect_op(
+    spec: &Value,
+    ts: &mut TypeSpace,
+    errors: &mut ErrorTable,
+    path: &str,
+    method: &str,
+    op: &Value,
+    shared: &[Value],
+    item: &Value,
+) -> anyhow::Result<Operation> {
+    let id = op["operationId"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("{} {path} has no operationId", method.to_uppercase()))?
+        .to_string();
+    let tag = op
+        .get("tags")
+        .and_then(|t| t.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or("misc")
+        .to_string();
     let feature = feature_of(&tag);
     let short = id.split_once('/').map(|(_, s)| s).unwrap_or(&id);
     let fn_name = names::snake(short);
@@ -211,21 +259,38 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
             t => t,
         };
         ts.mark(&ty, Some(&feature), true, false);
-        let required = location == "path" || p.get("required").and_then(Value::as_bool).unwrap_or(false);
+        let required =
+            location == "path" || p.get("required").and_then(Value::as_bool).unwrap_or(false);
         params.push(Param {
             rust: names::snake(&name),
             name,
             location,
             required,
             ty,
-            doc: p.get("description").and_then(Value::as_str).map(str::to_string),
+            doc: p
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             explode: p.get("explode").and_then(Value::as_bool).unwrap_or(false),
         });
     }
     params.reverse();
     // Path parameters in the order the path names them.
-    let order: Vec<String> = path.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(n, _)| n.to_string())).collect();
-    params.sort_by_key(|p| if p.location == "path" { order.iter().position(|n| *n == p.name).unwrap_or(usize::MAX) } else { usize::MAX });
+    let order: Vec<String> = path
+        .split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(n, _)| n.to_string()))
+        .collect();
+    params.sort_by_key(|p| {
+        if p.location == "path" {
+            order
+                .iter()
+                .position(|n| *n == p.name)
+                .unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        }
+    });
     // Unique Rust names for parameters.
     let mut used = std::collections::HashSet::new();
     used.insert("body".to_string());
@@ -244,16 +309,29 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
         Some(rb) => {
             let rb = resolve(spec, rb);
             let required = rb.get("required").and_then(Value::as_bool).unwrap_or(false);
-            let content = rb.get("content").and_then(Value::as_object).cloned().unwrap_or_default();
+            let content = rb
+                .get("content")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             if let Some(mt) = content.get("application/json") {
-                let ty = ts.ty(mt.get("schema").unwrap_or(&Value::Null), &format!("{pascal}-request"));
+                let ty = ts.ty(
+                    mt.get("schema").unwrap_or(&Value::Null),
+                    &format!("{pascal}-request"),
+                );
                 ts.mark(&ty, Some(&feature), true, false);
                 Some(Body::Json { ty, required })
             } else if let Some((ct, _)) = content.iter().find(|(k, _)| k.starts_with("text/")) {
-                Some(Body::Text { content_type: ct.clone(), required })
+                Some(Body::Text {
+                    content_type: ct.clone(),
+                    required,
+                })
             } else {
                 let ct = content.keys().next().cloned();
-                Some(Body::Bytes { content_type: ct.filter(|c| c != "application/octet-stream" && c != "*/*"), required })
+                Some(Body::Bytes {
+                    content_type: ct.filter(|c| c != "application/octet-stream" && c != "*/*"),
+                    required,
+                })
             }
         }
     };
@@ -261,11 +339,16 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
     let mut responses = Vec::new();
     if let Some(rs) = op.get("responses").and_then(Value::as_object) {
         for (status, r) in rs {
-            let Ok(code) = status.parse::<u16>() else { continue };
+            let Ok(code) = status.parse::<u16>() else {
+                continue;
+            };
             let r = resolve(spec, r);
             let content = r.get("content").and_then(Value::as_object);
             let (content_type, schema) = match content {
-                Some(c) if c.contains_key("application/json") => (Some("application/json".to_string()), c["application/json"].get("schema")),
+                Some(c) if c.contains_key("application/json") => (
+                    Some("application/json".to_string()),
+                    c["application/json"].get("schema"),
+                ),
                 Some(c) => match c.iter().next() {
                     Some((k, v)) => (Some(k.clone()), v.get("schema")),
                     None => (None, None),
@@ -274,7 +357,11 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
             };
             let ty = match (&content_type, schema) {
                 (Some(ct), Some(s)) if ct.ends_with("json") => {
-                    let hint = if code < 400 { format!("{pascal}-response") } else { format!("{pascal}-error{code}") };
+                    let hint = if code < 400 {
+                        format!("{pascal}-response")
+                    } else {
+                        format!("{pascal}-error{code}")
+                    };
                     Some(ts.ty(s, &hint))
                 }
                 (Some(_), _) => Some(RType::String),
@@ -288,7 +375,9 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
                         continue;
                     }
                     let t = match media.get("schema") {
-                        Some(s) if mt.ends_with("json") || mt.ends_with(".object") => ts.ty(s, &format!("{pascal}-{}", media_suffix(mt))),
+                        Some(s) if mt.ends_with("json") || mt.ends_with(".object") => {
+                            ts.ty(s, &format!("{pascal}-{}", media_suffix(mt)))
+                        }
                         _ => RType::String,
                     };
                     ts.mark(&t, Some(&feature), false, true);
@@ -306,25 +395,55 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
                     ts.mark(t, Some(&feature), false, true);
                 }
             }
-            responses.push(Resp { status: code, content_type, ty, error_slot, alternates });
+            responses.push(Resp {
+                status: code,
+                content_type,
+                ty,
+                error_slot,
+                alternates,
+            });
         }
     }
     responses.sort_by_key(|r| r.status);
 
     let pagination = pagination(ts, &params, &responses);
-    let uploads = op.get("servers").or_else(|| item.get("servers")).and_then(Value::as_array).is_some_and(|s| {
-        s.iter().any(|s| s.get("url").and_then(Value::as_str).is_some_and(|u| u.contains("uploads")) || s.pointer("/variables/origin/default").and_then(Value::as_str).is_some_and(|u| u.contains("uploads")))
-    });
-    let deprecated = op.get("deprecated").and_then(Value::as_bool).unwrap_or(false).then(|| {
-        let date = op.pointer("/x-github/deprecationDate").and_then(Value::as_str);
-        let removal = op.pointer("/x-github/removalDate").and_then(Value::as_str);
-        match (date, removal) {
-            (Some(d), Some(r)) => format!("deprecated by GitHub on {d}; removal planned for {r}"),
-            (Some(d), None) => format!("deprecated by GitHub on {d}"),
-            _ => "deprecated by GitHub".to_string(),
-        }
-    });
-    let auth = auth_kind(path, op.get("description").and_then(Value::as_str).unwrap_or_default());
+    let uploads = op
+        .get("servers")
+        .or_else(|| item.get("servers"))
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter().any(|s| {
+                s.get("url")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| u.contains("uploads"))
+                    || s.pointer("/variables/origin/default")
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| u.contains("uploads"))
+            })
+        });
+    let deprecated = op
+        .get("deprecated")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        .then(|| {
+            let date = op
+                .pointer("/x-github/deprecationDate")
+                .and_then(Value::as_str);
+            let removal = op.pointer("/x-github/removalDate").and_then(Value::as_str);
+            match (date, removal) {
+                (Some(d), Some(r)) => {
+                    format!("deprecated by GitHub on {d}; removal planned for {r}")
+                }
+                (Some(d), None) => format!("deprecated by GitHub on {d}"),
+                _ => "deprecated by GitHub".to_string(),
+            }
+        });
+    let auth = auth_kind(
+        path,
+        op.get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
     Ok(Operation {
         available: Vec::new(),
         auth,
@@ -334,9 +453,19 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
         tag,
         feature,
         fn_name,
-        summary: op.get("summary").and_then(Value::as_str).unwrap_or_default().to_string(),
-        description: op.get("description").and_then(Value::as_str).map(str::to_string),
-        docs_url: op.pointer("/externalDocs/url").and_then(Value::as_str).map(str::to_string),
+        summary: op
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        description: op
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        docs_url: op
+            .pointer("/externalDocs/url")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         deprecated,
         uploads,
         params,
@@ -350,10 +479,15 @@ fn collect_op(spec: &Value, ts: &mut TypeSpace, errors: &mut ErrorTable, path: &
 /// (`wrapper`, with its key), or an object whose items are a map keyed by subject (`map`, cursor-paginated bulk
 /// lists). A 200 body that is one of several array shapes (`anyOf` of arrays) is an `array` of an untagged item enum.
 fn pagination(ts: &mut TypeSpace, params: &[Param], responses: &[Resp]) -> Option<Pagination> {
-    if !params.iter().any(|p| p.name == "per_page" && p.location == "query") {
+    if !params
+        .iter()
+        .any(|p| p.name == "per_page" && p.location == "query")
+    {
         return None;
     }
-    let cursor = params.iter().any(|p| p.name == "after" || p.name == "before");
+    let cursor = params
+        .iter()
+        .any(|p| p.name == "after" || p.name == "before");
     let ok = responses.iter().find(|r| r.status == 200)?;
     let ty = ok.ty.as_ref()?;
     let ty = match ty {
@@ -361,35 +495,69 @@ fn pagination(ts: &mut TypeSpace, params: &[Param], responses: &[Resp]) -> Optio
         t => t,
     };
     match ty {
-        RType::Vec(item) => Some(Pagination { kind: "array", items_key: None, item: (**item).clone(), cursor }),
+        RType::Vec(item) => Some(Pagination {
+            kind: "array",
+            items_key: None,
+            item: (**item).clone(),
+            cursor,
+        }),
         RType::Named(id) => match ts.defs[*id].kind.clone() {
             crate::types::DefKind::Struct(fields) => {
-                let arrays: Vec<_> = fields.iter().filter(|f| matches!(f.ty, RType::Vec(_))).collect();
+                let arrays: Vec<_> = fields
+                    .iter()
+                    .filter(|f| matches!(f.ty, RType::Vec(_)))
+                    .collect();
                 let f = match arrays.as_slice() {
                     [one] => *one,
                     [] => {
-                        let m = fields.iter().find(|f| matches!(f.ty, RType::Map(_) | RType::Object))?;
-                        return Some(Pagination { kind: "map", items_key: Some(m.json.clone()), item: m.ty.clone(), cursor });
+                        let m = fields
+                            .iter()
+                            .find(|f| matches!(f.ty, RType::Map(_) | RType::Object))?;
+                        return Some(Pagination {
+                            kind: "map",
+                            items_key: Some(m.json.clone()),
+                            item: m.ty.clone(),
+                            cursor,
+                        });
                     }
                     many => many.iter().find(|f| f.required).copied()?,
                 };
                 let RType::Vec(item) = &f.ty else { return None };
-                Some(Pagination { kind: "wrapper", items_key: Some(f.json.clone()), item: (**item).clone(), cursor })
+                Some(Pagination {
+                    kind: "wrapper",
+                    items_key: Some(f.json.clone()),
+                    item: (**item).clone(),
+                    cursor,
+                })
             }
-            crate::types::DefKind::Untagged(variants) if variants.iter().all(|(_, t, _)| matches!(t, RType::Vec(_))) => {
+            crate::types::DefKind::Untagged(variants)
+                if variants.iter().all(|(_, t, _)| matches!(t, RType::Vec(_))) =>
+            {
                 let items: Vec<(String, RType)> = variants
                     .iter()
                     .filter_map(|(n, t, _)| match t {
-                        RType::Vec(i) => Some((match &**i { RType::Named(d) => ts.defs[*d].name.clone(), _ => n.clone() }, (**i).clone())),
+                        RType::Vec(i) => Some((
+                            match &**i {
+                                RType::Named(d) => ts.defs[*d].name.clone(),
+                                _ => n.clone(),
+                            },
+                            (**i).clone(),
+                        )),
                         _ => None,
                     })
                     .collect();
-                let item = ts.untagged_of(&format!("{}-item", ts.defs[*id].name), items.into_iter());
+                let item =
+                    ts.untagged_of(&format!("{}-item", ts.defs[*id].name), items.into_iter());
                 let feature: Vec<String> = ts.defs[*id].features.iter().cloned().collect();
                 for f in &feature {
                     ts.mark(&item, Some(f), false, true);
                 }
-                Some(Pagination { kind: "array", items_key: None, item, cursor })
+                Some(Pagination {
+                    kind: "array",
+                    items_key: None,
+                    item,
+                    cursor,
+                })
             }
             _ => None,
         },
@@ -400,7 +568,9 @@ fn pagination(ts: &mut TypeSpace, params: &[Param], responses: &[Resp]) -> Optio
 /// The function-name suffix for an alternate media type: `application/vnd.github.diff` → `diff`.
 pub fn media_suffix(mt: &str) -> String {
     let sub = mt.split('/').nth(1).unwrap_or(mt);
-    let sub = sub.trim_start_matches("vnd.github.").trim_start_matches("v3.");
+    let sub = sub
+        .trim_start_matches("vnd.github.")
+        .trim_start_matches("v3.");
     let sub = sub.split('+').next().unwrap_or(sub);
     names::snake(sub)
 }
@@ -448,7 +618,9 @@ fn to_text(ts: &TypeSpace, ty: &RType, v: TokenStream) -> TokenStream {
         RType::Value | RType::Object | RType::Map(_) => quote!(#v.to_string()),
         RType::Named(id) => match &ts.defs[*id].kind {
             crate::types::DefKind::Enum(_) => quote!(#v.as_str().to_string()),
-            _ => quote!(serde_json::to_value(#v).map(|v| match v { serde_json::Value::String(s) => s, o => o.to_string() }).unwrap_or_default()),
+            _ => {
+                quote!(serde_json::to_value(#v).map(|v| match v { serde_json::Value::String(s) => s, o => o.to_string() }).unwrap_or_default())
+            }
         },
         _ => quote!(#v.to_string()),
     }
@@ -463,7 +635,9 @@ pub struct Emitted {
 pub fn emit_tag(ts: &TypeSpace, tag: &str, ops: &[&Operation]) -> Emitted {
     let handle = format_ident!("{}", names::type_name(&format!("{tag}-api")));
     let accessor = names::field_ident(tag);
-    let tag_doc = format!("Endpoints tagged `{tag}`; reached with [`Client::{accessor}`](crate::Client::{accessor}).");
+    let tag_doc = format!(
+        "Endpoints tagged `{tag}`; reached with [`Client::{accessor}`](crate::Client::{accessor})."
+    );
     let mut items = Vec::new();
     let mut fns = Vec::new();
     for op in ops {
@@ -516,7 +690,10 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         doc.push_str(&doc_text(d.trim()));
         doc.push_str("\n\n");
     }
-    doc.push_str(&format!("`{} {}` (operation `{}`)", op.method, op.path, op.id));
+    doc.push_str(&format!(
+        "`{} {}` (operation `{}`)",
+        op.method, op.path, op.id
+    ));
     if !op.available.is_empty() {
         doc.push_str(&format!("\n\nAvailable on: {}.", op.available.join(", ")));
     }
@@ -524,7 +701,10 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         doc.push_str(&format!("\n\n[GitHub docs]({u})"));
     }
     let doc = names::doc_attrs(&doc);
-    let deprecated = op.deprecated.as_deref().map(|n| quote!(#[deprecated(note = #n)]));
+    let deprecated = op
+        .deprecated
+        .as_deref()
+        .map(|n| quote!(#[deprecated(note = #n)]));
 
     // Arguments.
     let mut args = Vec::new();
@@ -555,7 +735,9 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     let path_expr = if path_args.is_empty() {
         quote!(String::from(#fmt))
     } else {
-        let enc = path_args.iter().map(|a| quote!(crate::runtime::encode_path(#a)));
+        let enc = path_args
+            .iter()
+            .map(|a| quote!(crate::runtime::encode_path(#a)));
         quote!(format!(#fmt, #(#enc),*))
     };
 
@@ -563,7 +745,13 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     let mut query_stmts = Vec::new();
     if !query.is_empty() {
         let qname = format_ident!("{}Query", pascal);
-        let all_default = query.iter().all(|p| !p.required || matches!(p.ty, RType::String | RType::I64 | RType::Bool | RType::F64 | RType::Vec(_)));
+        let all_default = query.iter().all(|p| {
+            !p.required
+                || matches!(
+                    p.ty,
+                    RType::String | RType::I64 | RType::Bool | RType::F64 | RType::Vec(_)
+                )
+        });
         let derive_default = all_default.then(|| quote!(Default,));
         let fields = query.iter().map(|p| {
             let id = names::field_ident(&p.rust);
@@ -575,7 +763,12 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
                 quote!(#d pub #id: Option<#t>,)
             }
         });
-        let qdoc = format!("Query parameters of [`{}`]({}::{}).", op.fn_name, names::type_name(&format!("{}-api", op.tag)), op.fn_name);
+        let qdoc = format!(
+            "Query parameters of [`{}`]({}::{}).",
+            op.fn_name,
+            names::type_name(&format!("{}-api", op.tag)),
+            op.fn_name
+        );
         extra.push(quote! {
             #[doc = #qdoc]
             #[derive(Debug, Clone, #derive_default)]
@@ -604,7 +797,9 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
                 body_stmt = quote!(req.json(body)?;);
             } else {
                 args.push(quote!(body: Option<&#t>));
-                body_stmt = quote!(if let Some(body) = body { req.json(body)?; });
+                body_stmt = quote!(if let Some(body) = body {
+                    req.json(body)?;
+                });
             }
         }
         Some(crate::endpoints::Body::Text { content_type, .. }) => {
@@ -643,7 +838,14 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         let mut variants = Vec::new();
         let mut arms = Vec::new();
         for r in &successes {
-            let v = format_ident!("{}", if reason(r.status) == "Other" { format!("Status{}", r.status) } else { reason(r.status).to_string() });
+            let v = format_ident!(
+                "{}",
+                if reason(r.status) == "Other" {
+                    format!("Status{}", r.status)
+                } else {
+                    reason(r.status).to_string()
+                }
+            );
             let st = r.status;
             let vdoc = format!("HTTP {st}");
             let decode = decode_expr(r);
@@ -656,7 +858,12 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
                 arms.push(quote!(#st => Ok(#ename::#v),));
             }
         }
-        let edoc = format!("The success responses of [`{}`]({}::{}).", op.fn_name, names::type_name(&format!("{}-api", op.tag)), op.fn_name);
+        let edoc = format!(
+            "The success responses of [`{}`]({}::{}).",
+            op.fn_name,
+            names::type_name(&format!("{}-api", op.tag)),
+            op.fn_name
+        );
         extra.push(quote! {
             #[doc = #edoc]
             #[derive(Debug, Clone)]
@@ -665,18 +872,35 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         (quote!(#ename), arms)
     };
 
-    let errs: Vec<TokenStream> = op.responses.iter().filter(|r| r.status >= 400).map(|r| {
-        let st = r.status;
-        match r.error_slot {
-            Some(slot) => {
-                let f = format_ident!("decode_{}", slot);
-                quote!((#st, Some(crate::errors::#f)))
+    let errs: Vec<TokenStream> = op
+        .responses
+        .iter()
+        .filter(|r| r.status >= 400)
+        .map(|r| {
+            let st = r.status;
+            match r.error_slot {
+                Some(slot) => {
+                    let f = format_ident!("decode_{}", slot);
+                    quote!((#st, Some(crate::errors::#f)))
+                }
+                None => quote!((#st, None)),
             }
-            None => quote!((#st, None)),
+        })
+        .collect();
+    let host = if op.uploads {
+        quote!(Host::Uploads)
+    } else {
+        quote!(Host::Api)
+    };
+    let auth = format_ident!(
+        "{}",
+        match op.auth {
+            "basic" => "Basic",
+            "app_jwt" => "AppJwt",
+            "none" => "None",
+            _ => "Token",
         }
-    }).collect();
-    let host = if op.uploads { quote!(Host::Uploads) } else { quote!(Host::Api) };
-    let auth = format_ident!("{}", match op.auth { "basic" => "Basic", "app_jwt" => "AppJwt", "none" => "None", _ => "Token" });
+    );
     let items_key = match op.pagination.as_ref().and_then(|p| p.items_key.as_deref()) {
         Some(k) => quote!(Some(#k)),
         None => quote!(None),
@@ -684,7 +908,11 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     let accept = accept_for(op);
     let mutable = (!query_stmts.is_empty() || !body_stmt.is_empty()).then(|| quote!(mut));
     let uses_body = successes.iter().any(|r| r.ty.is_some());
-    let body_param = if uses_body { quote!(body) } else { quote!(_body) };
+    let body_param = if uses_body {
+        quote!(body)
+    } else {
+        quote!(_body)
+    };
     let build_with = |accept: &str| {
         quote! {
             const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
@@ -713,8 +941,15 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             let alt_ident = format_ident!("{}_{}", op.fn_name, media_suffix(mt));
             let ty = ts.qualified(t);
             let st = r.status;
-            let decode = if mt.ends_with("json") || mt.ends_with(".object") { quote!(crate::runtime::decode_json(body)) } else { quote!(crate::runtime::decode_text(body)) };
-            let adoc = format!(" Like [`{}`](Self::{}), asking for `{mt}`.", op.fn_name, op.fn_name);
+            let decode = if mt.ends_with("json") || mt.ends_with(".object") {
+                quote!(crate::runtime::decode_json(body))
+            } else {
+                quote!(crate::runtime::decode_text(body))
+            };
+            let adoc = format!(
+                " Like [`{}`](Self::{}), asking for `{mt}`.",
+                op.fn_name, op.fn_name
+            );
             let build = build_with(mt);
             f.extend(quote! {
                 #[doc = #adoc]
@@ -770,7 +1005,10 @@ fn decode_expr(r: &Resp) -> TokenStream {
 }
 
 fn accept_for(op: &Operation) -> String {
-    let types: Vec<&str> = op.successes().filter_map(|r| r.content_type.as_deref()).collect();
+    let types: Vec<&str> = op
+        .successes()
+        .filter_map(|r| r.content_type.as_deref())
+        .collect();
     if types.is_empty() || types.iter().any(|t| *t == "application/json") {
         "application/vnd.github+json".to_string()
     } else {

@@ -25,7 +25,9 @@ pub fn escape(s: &str) -> String {
 
 fn follow<'v>(spec: &'v Value, mut v: &'v Value, ptr: &mut String) -> &'v Value {
     for _ in 0..32 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else { break };
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
         let Some(p) = r.strip_prefix('#') else { break };
         let Some(t) = spec.pointer(p) else { break };
         *ptr = p.to_string();
@@ -37,20 +39,32 @@ fn follow<'v>(spec: &'v Value, mut v: &'v Value, ptr: &mut String) -> &'v Value 
 /// Every example of every 2xx response, in spec order.
 pub fn success_examples(spec: &Value) -> Vec<Example> {
     let mut out = Vec::new();
-    let Some(paths) = spec.get("paths").and_then(Value::as_object) else { return out };
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
     for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
         for (method, op) in item {
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else { continue };
-            let Some(responses) = op.get("responses").and_then(Value::as_object) else { continue };
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(responses) = op.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
             for (status, resp) in responses {
-                let Ok(code) = status.parse::<u16>() else { continue };
+                let Ok(code) = status.parse::<u16>() else {
+                    continue;
+                };
                 if !(200..300).contains(&code) {
                     continue;
                 }
                 let mut rptr = format!("/paths/{}/{method}/responses/{status}", escape(path));
                 let resp = follow(spec, resp, &mut rptr);
-                let Some(content) = resp.get("content").and_then(Value::as_object) else { continue };
+                let Some(content) = resp.get("content").and_then(Value::as_object) else {
+                    continue;
+                };
                 for (mt, media) in content {
                     let schema_ptr = format!("{rptr}/content/{}/schema", escape(mt));
                     let media_ptr = format!("{rptr}/content/{}", escape(mt));
@@ -98,11 +112,18 @@ fn candidates(spec: &Value, ptr: &str, value: &Value, depth: usize) -> Vec<Strin
         return out;
     }
     let mut p = ptr.to_string();
-    let Some(s) = spec.pointer(ptr).map(|s| follow(spec, s, &mut p)) else { return out };
+    let Some(s) = spec.pointer(ptr).map(|s| follow(spec, s, &mut p)) else {
+        return out;
+    };
     out.push(p.clone());
     if let Some(all) = s.get("allOf").and_then(Value::as_array) {
         for i in 0..all.len() {
-            out.extend(candidates(spec, &format!("{p}/allOf/{i}"), value, depth + 1));
+            out.extend(candidates(
+                spec,
+                &format!("{p}/allOf/{i}"),
+                value,
+                depth + 1,
+            ));
         }
     }
     for key in ["oneOf", "anyOf"] {
@@ -110,13 +131,23 @@ fn candidates(spec: &Value, ptr: &str, value: &Value, depth: usize) -> Vec<Strin
             let score = |i: usize| -> usize {
                 let mut q = String::new();
                 let m = follow(spec, &list[i], &mut q);
-                match (m.get("properties").and_then(Value::as_object), value.as_object()) {
-                    (Some(props), Some(obj)) => obj.keys().filter(|k| props.contains_key(*k)).count(),
+                match (
+                    m.get("properties").and_then(Value::as_object),
+                    value.as_object(),
+                ) {
+                    (Some(props), Some(obj)) => {
+                        obj.keys().filter(|k| props.contains_key(*k)).count()
+                    }
                     _ => 0,
                 }
             };
             if let Some(best) = (0..list.len()).max_by_key(|&i| (score(i), usize::MAX - i)) {
-                out.extend(candidates(spec, &format!("{p}/{key}/{best}"), value, depth + 1));
+                out.extend(candidates(
+                    spec,
+                    &format!("{p}/{key}/{best}"),
+                    value,
+                    depth + 1,
+                ));
             }
         }
     }
@@ -139,26 +170,47 @@ fn add_unknown(spec: &Value, schema_ptr: &str, value: &mut Value, depth: usize) 
             let mut is_struct = false;
             for (k, child) in obj.iter_mut() {
                 let key = escape(k);
-                let sub = cands.iter().find(|c| spec.pointer(&format!("{c}/properties/{key}")).is_some()).map(|c| format!("{c}/properties/{key}"));
+                let sub = cands
+                    .iter()
+                    .find(|c| spec.pointer(&format!("{c}/properties/{key}")).is_some())
+                    .map(|c| format!("{c}/properties/{key}"));
                 match sub {
                     Some(sub) => {
                         is_struct = true;
                         add_unknown(spec, &sub, child, depth + 1);
                     }
                     None => {
-                        if let Some(c) = cands.iter().find(|c| spec.pointer(&format!("{c}/additionalProperties")).is_some_and(Value::is_object)) {
-                            add_unknown(spec, &format!("{c}/additionalProperties"), child, depth + 1);
+                        if let Some(c) = cands.iter().find(|c| {
+                            spec.pointer(&format!("{c}/additionalProperties"))
+                                .is_some_and(Value::is_object)
+                        }) {
+                            add_unknown(
+                                spec,
+                                &format!("{c}/additionalProperties"),
+                                child,
+                                depth + 1,
+                            );
                         }
                     }
                 }
             }
-            is_struct |= cands.iter().any(|c| spec.pointer(&format!("{c}/properties")).and_then(Value::as_object).is_some_and(|p| !p.is_empty()));
+            is_struct |= cands.iter().any(|c| {
+                spec.pointer(&format!("{c}/properties"))
+                    .and_then(Value::as_object)
+                    .is_some_and(|p| !p.is_empty())
+            });
             if is_struct {
-                obj.insert("field_added_by_a_later_api_version".into(), serde_json::json!({"nested": [1, "two", null]}));
+                obj.insert(
+                    "field_added_by_a_later_api_version".into(),
+                    serde_json::json!({"nested": [1, "two", null]}),
+                );
             }
         }
         Value::Array(items) => {
-            if let Some(c) = cands.iter().find(|c| spec.pointer(&format!("{c}/items")).is_some()) {
+            if let Some(c) = cands
+                .iter()
+                .find(|c| spec.pointer(&format!("{c}/items")).is_some())
+            {
                 for it in items {
                     add_unknown(spec, &format!("{c}/items"), it, depth + 1);
                 }

@@ -21,7 +21,9 @@ fn main() {
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn run() -> Result<()> {
@@ -50,16 +52,23 @@ fn run() -> Result<()> {
             );
         }
         Some("fetch-spec") => {
-            let Some(v) = flag(&args, "--version") else { bail!("fetch-spec needs --version V\n{USAGE}") };
+            let Some(v) = flag(&args, "--version") else {
+                bail!("fetch-spec needs --version V\n{USAGE}")
+            };
             spec::fetch(&root, &v)?;
         }
         Some("check-all") => xtask::check_all::run(&root)?,
         Some("diff") => {
-            let (Some(a), Some(b)) = (args.get(1), args.get(2)) else { bail!("diff needs two targets or spec files\n{USAGE}") };
+            let (Some(a), Some(b)) = (args.get(1), args.get(2)) else {
+                bail!("diff needs two targets or spec files\n{USAGE}")
+            };
             print!("{}", xtask::diff::report(&root, a, b)?);
         }
         Some("bench-compile") => {
-            let runs = flag(&args, "--runs").map(|r| r.parse()).transpose()?.unwrap_or(1);
+            let runs = flag(&args, "--runs")
+                .map(|r| r.parse())
+                .transpose()?
+                .unwrap_or(1);
             xtask::bench::compile(&root, runs)?;
         }
         Some("targets") => {

@@ -6,7 +6,13 @@ use crate::spec::Spec;
 use crate::types::TypeSpace;
 use serde_json::{json, Value};
 
-pub fn build(spec: &Spec, ts: &TypeSpace, ops: &[Operation], patches: &[String], passes: &[(&str, usize)]) -> String {
+pub fn build(
+    spec: &Spec,
+    ts: &TypeSpace,
+    ops: &[Operation],
+    patches: &[String],
+    passes: &[(&str, usize)],
+) -> String {
     let operations: Vec<Value> = ops
         .iter()
         .map(|op| {

@@ -3,13 +3,18 @@
 use heck::{ToSnakeCase, ToUpperCamelCase};
 
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop",
-    "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
 /// Type names that would shadow something the generated code uses unqualified.
-const RESERVED_TYPES: &[&str] = &["Option", "Result", "Vec", "String", "Box", "Value", "Map", "Some", "None", "Ok", "Err", "Self", "Default", "Client", "Error", "Response"];
+const RESERVED_TYPES: &[&str] = &[
+    "Option", "Result", "Vec", "String", "Box", "Value", "Map", "Some", "None", "Ok", "Err",
+    "Self", "Default", "Client", "Error", "Response",
+];
 
 pub fn is_keyword(s: &str) -> bool {
     KEYWORDS.contains(&s)

@@ -22,18 +22,28 @@ pub struct PatchFile {
 pub fn apply(root: &Path, target: &str, spec: &mut Value) -> Result<Vec<String>> {
     let dir = root.join("openapi/patches");
     let mut files: Vec<_> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect(),
         Err(_) => return Ok(Vec::new()),
     };
     files.sort();
     let mut applied = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path)?;
-        let pf: PatchFile = serde_json::from_str(&text).with_context(|| format!("{} is not a valid patch file", path.display()))?;
+        let pf: PatchFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid patch file", path.display()))?;
         if !pf.targets.iter().any(|t| t == "*" || t == target) {
             continue;
         }
-        json_patch::patch(spec, &pf.patch).with_context(|| format!("patch {} ({}) does not apply to {target}", path.display(), pf.defect))?;
+        json_patch::patch(spec, &pf.patch).with_context(|| {
+            format!(
+                "patch {} ({}) does not apply to {target}",
+                path.display(),
+                pf.defect
+            )
+        })?;
         applied.push(path.file_name().unwrap().to_string_lossy().to_string());
     }
     Ok(applied)

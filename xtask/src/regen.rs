@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 /// The repository root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
 }
 
 /// Where the generated crate lives.
@@ -23,7 +26,10 @@ pub struct Generated {
 }
 
 /// The spec of `target` as the generator sees it: verified, patched and normalised.
-pub fn prepared(root: &Path, target: &str) -> Result<(crate::spec::Spec, Vec<String>, Vec<(&'static str, usize)>)> {
+pub fn prepared(
+    root: &Path,
+    target: &str,
+) -> Result<(crate::spec::Spec, Vec<String>, Vec<(&'static str, usize)>)> {
     let mut spec = crate::spec::load(root, target)?;
     let patches = crate::overlay::apply(root, target, &mut spec.json)?;
     let passes = crate::normalize::run(&mut spec.json);
@@ -57,14 +63,28 @@ pub fn generate(root: &Path, target: &str) -> Result<Generated> {
     let by_target = crate::spec::operation_ids_by_target(root)?;
     lap("availability across targets");
     for op in &mut ops {
-        op.available = by_target.iter().filter(|(_, ids)| ids.contains(&op.id)).map(|(t, _)| t.clone()).collect();
+        op.available = by_target
+            .iter()
+            .filter(|(_, ids)| ids.contains(&op.id))
+            .map(|(t, _)| t.clone())
+            .collect();
     }
     ts.break_cycles();
     let manifest = crate::manifest::build(&spec, &ts, &ops, &patches, &passes);
     let files = crate::split::files(&spec, &ts, &ops, &errors, manifest)?;
     lap("files emitted and formatted");
-    let types = ts.defs.iter().filter(|d| d.core || !d.features.is_empty()).count();
-    Ok(Generated { files, operations: ops.len(), types, patches, passes })
+    let types = ts
+        .defs
+        .iter()
+        .filter(|d| d.core || !d.features.is_empty())
+        .count();
+    Ok(Generated {
+        files,
+        operations: ops.len(),
+        types,
+        patches,
+        passes,
+    })
 }
 
 /// Files under `dir` (relative paths), skipping build output.
@@ -72,7 +92,9 @@ fn existing(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

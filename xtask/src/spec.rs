@@ -7,7 +7,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Targets the generator knows, in the order `check-all` runs them.
-pub const TARGETS: &[&str] = &["api.github.com", "ghec", "ghes-3.17", "ghes-3.18", "ghes-3.19"];
+pub const TARGETS: &[&str] = &[
+    "api.github.com",
+    "ghec",
+    "ghes-3.17",
+    "ghes-3.18",
+    "ghes-3.19",
+];
 
 /// `openapi/lock.json`: where the vendored files came from and what they must hash to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,8 +54,10 @@ pub fn openapi_dir(root: &Path) -> PathBuf {
 
 pub fn read_lock(root: &Path) -> Result<Lock> {
     let path = openapi_dir(root).join("lock.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a valid lock file", path.display()))
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid lock file", path.display()))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -61,7 +69,10 @@ pub fn load(root: &Path, target: &str) -> Result<Spec> {
     let lock = read_lock(root)?;
     let Some(entry) = lock.files.iter().find(|f| f.target == target) else {
         let known: Vec<&str> = lock.files.iter().map(|f| f.target.as_str()).collect();
-        bail!("unknown target `{target}`; the lock file knows: {}", known.join(", "));
+        bail!(
+            "unknown target `{target}`; the lock file knows: {}",
+            known.join(", ")
+        );
     };
     let path = openapi_dir(root).join(&entry.file);
     let compressed = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -80,9 +91,15 @@ pub fn load(root: &Path, target: &str) -> Result<Spec> {
         .with_context(|| format!("{} is not valid gzip", path.display()))?;
     let got = sha256_hex(&raw);
     if got != entry.json_sha256 {
-        bail!("sha256 mismatch for the decompressed {}: lock says {}, content has {}", path.display(), entry.json_sha256, got);
+        bail!(
+            "sha256 mismatch for the decompressed {}: lock says {}, content has {}",
+            path.display(),
+            entry.json_sha256,
+            got
+        );
     }
-    let json = parse_json(&raw).with_context(|| format!("{} is not a valid OpenAPI document", path.display()))?;
+    let json = parse_json(&raw)
+        .with_context(|| format!("{} is not a valid OpenAPI document", path.display()))?;
     Ok(Spec {
         target: target.to_string(),
         source: lock.source.clone(),
@@ -94,7 +111,9 @@ pub fn load(root: &Path, target: &str) -> Result<Spec> {
 }
 
 /// The operation ids of every target in the lock (verified like any load), for the availability of operations.
-pub fn operation_ids_by_target(root: &Path) -> Result<Vec<(String, std::collections::BTreeSet<String>)>> {
+pub fn operation_ids_by_target(
+    root: &Path,
+) -> Result<Vec<(String, std::collections::BTreeSet<String>)>> {
     let mut out = Vec::new();
     for t in TARGETS {
         let spec = load(root, t)?;
@@ -115,7 +134,13 @@ pub fn operation_ids_by_target(root: &Path) -> Result<Vec<(String, std::collecti
 
 /// Parses a spec document, with a message that points at the line and column of a syntax error.
 pub fn parse_json(raw: &[u8]) -> Result<serde_json::Value> {
-    let json: serde_json::Value = serde_json::from_slice(raw).map_err(|e| anyhow::anyhow!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    let json: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
+        anyhow::anyhow!(
+            "malformed JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
     let version = json.get("openapi").and_then(|v| v.as_str()).unwrap_or("");
     if !version.starts_with("3.0") {
         bail!("expected an OpenAPI 3.0 document, found openapi = {version:?}");
@@ -129,7 +154,9 @@ pub fn parse_json(raw: &[u8]) -> Result<serde_json::Value> {
 /// Gzip with fixed settings, so the same input always gives the same bytes.
 pub fn gzip(raw: &[u8]) -> Result<Vec<u8>> {
     use std::io::Write;
-    let mut enc = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
     enc.write_all(raw)?;
     Ok(enc.finish()?)
 }
@@ -145,16 +172,28 @@ pub fn fetch(root: &Path, version: &str) -> Result<()> {
         .output()
         .context("running `npm pack` (is npm installed?)")?;
     if !out.status.success() {
-        bail!("`npm pack {pkg}` failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "`npm pack {pkg}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let tgz_name = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default().to_string();
-    let tgz = std::fs::read(tmp.join(&tgz_name)).with_context(|| format!("reading the packed tarball {tgz_name}"))?;
+    let tgz_name = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let tgz = std::fs::read(tmp.join(&tgz_name))
+        .with_context(|| format!("reading the packed tarball {tgz_name}"))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&tgz[..]));
     let mut wanted: Vec<(String, Vec<u8>)> = Vec::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.to_string_lossy().to_string();
-        if TARGETS.iter().any(|t| path == format!("package/generated/{t}.json")) {
+        if TARGETS
+            .iter()
+            .any(|t| path == format!("package/generated/{t}.json"))
+        {
             let mut buf = Vec::new();
             entry.read_to_end(&mut buf)?;
             wanted.push((path, buf));
@@ -170,10 +209,23 @@ pub fn fetch(root: &Path, version: &str) -> Result<()> {
         let gz = gzip(raw)?;
         let file = format!("{target}.json.gz");
         std::fs::write(openapi_dir(root).join(&file), &gz)?;
-        files.push(LockedFile { target: target.to_string(), file, upstream, sha256: sha256_hex(&gz), json_sha256: sha256_hex(raw) });
+        files.push(LockedFile {
+            target: target.to_string(),
+            file,
+            upstream,
+            sha256: sha256_hex(&gz),
+            json_sha256: sha256_hex(raw),
+        });
     }
-    let lock = Lock { source: "npm:@octokit/openapi".into(), version: version.into(), files };
-    std::fs::write(openapi_dir(root).join("lock.json"), serde_json::to_string_pretty(&lock)? + "\n")?;
+    let lock = Lock {
+        source: "npm:@octokit/openapi".into(),
+        version: version.into(),
+        files,
+    };
+    std::fs::write(
+        openapi_dir(root).join("lock.json"),
+        serde_json::to_string_pretty(&lock)? + "\n",
+    )?;
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!("pinned {pkg}: {} files", lock.files.len());
     Ok(())
@@ -185,13 +237,17 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_clear_error() {
-        let err = parse_json(b"{\"openapi\": \"3.0.3\", \"paths\": {").unwrap_err().to_string();
+        let err = parse_json(b"{\"openapi\": \"3.0.3\", \"paths\": {")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("malformed JSON at line 1"), "{err}");
     }
 
     #[test]
     fn wrong_openapi_version_is_rejected() {
-        let err = parse_json(br#"{"openapi": "2.0", "paths": {}}"#).unwrap_err().to_string();
+        let err = parse_json(br#"{"openapi": "2.0", "paths": {}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("OpenAPI 3.0"), "{err}");
     }
 

@@ -24,7 +24,8 @@ pub fn header(spec: &Spec, comment: &str) -> String {
 }
 
 pub fn format(tokens: TokenStream, what: &str) -> Result<String> {
-    let file: syn::File = syn::parse2(tokens).with_context(|| format!("generated code for {what} does not parse"))?;
+    let file: syn::File =
+        syn::parse2(tokens).with_context(|| format!("generated code for {what} does not parse"))?;
     Ok(prettyplease::unparse(&file))
 }
 
@@ -33,7 +34,13 @@ pub fn module_name(tag: &str) -> String {
 }
 
 /// Builds every file of the generated crate (paths relative to `generated/`).
-pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable, manifest: String) -> Result<BTreeMap<String, String>> {
+pub fn files(
+    spec: &Spec,
+    ts: &TypeSpace,
+    ops: &[Operation],
+    errors: &ErrorTable,
+    manifest: String,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let rs_header = header(spec, "//");
     let mut by_tag: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
@@ -45,7 +52,10 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
     // Endpoint modules.
     for (tag, tag_ops) in &by_tag {
         let e = crate::endpoints::emit_tag(ts, tag, tag_ops);
-        out.insert(format!("src/{}.rs", module_name(tag)), rs_header.clone() + &format(e.module, tag)?);
+        out.insert(
+            format!("src/{}.rs", module_name(tag)),
+            rs_header.clone() + &format(e.module, tag)?,
+        );
     }
 
     // Type files: one per feature for types only it reaches, `core` for always-compiled types, `shared_N` for the rest.
@@ -81,7 +91,11 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
         }
         let n = chunks.len();
         for (i, body) in chunks.into_iter().enumerate() {
-            let name = if n == 1 { base.clone() } else { format!("{base}_{}", i + 1) };
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}_{}", i + 1)
+            };
             let text = format!("{rs_header}#![allow(unused_imports, deprecated, clippy::large_enum_variant)]\nuse super::*;\n\n{body}");
             out.insert(format!("src/types/{name}.rs"), text);
             type_mods.push((name, feature.clone()));
@@ -97,14 +111,26 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
         #![allow(unused_imports)]
         #(#mods)*
     };
-    out.insert("src/types/mod.rs".into(), rs_header.clone() + &format(types_mod, "types")?);
+    out.insert(
+        "src/types/mod.rs".into(),
+        rs_header.clone() + &format(types_mod, "types")?,
+    );
 
     // Error bodies.
-    out.insert("src/errors.rs".into(), rs_header.clone() + &format(error_module(ts, ops, errors), "errors")?);
+    out.insert(
+        "src/errors.rs".into(),
+        rs_header.clone() + &format(error_module(ts, ops, errors), "errors")?,
+    );
 
     // Runtime, copied from the template so that it too has one writer.
-    out.insert("src/runtime.rs".into(), rs_header.clone() + include_str!("../templates/runtime.rs"));
-    out.insert("src/pagination.rs".into(), rs_header.clone() + include_str!("../templates/pagination.rs"));
+    out.insert(
+        "src/runtime.rs".into(),
+        rs_header.clone() + include_str!("../templates/runtime.rs"),
+    );
+    out.insert(
+        "src/pagination.rs".into(),
+        rs_header.clone() + include_str!("../templates/pagination.rs"),
+    );
 
     // lib.rs
     let tag_mods = by_tag.iter().map(|(tag, _)| {
@@ -150,9 +176,15 @@ pub fn files(spec: &Spec, ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable
         /// `X-GitHub-Enterprise-Version` gets one warning in the logs.
         pub const GHES_RELEASE: Option<(u32, u32)> = #ghes;
     };
-    out.insert("src/lib.rs".into(), rs_header.clone() + &format(lib, "lib")?);
+    out.insert(
+        "src/lib.rs".into(),
+        rs_header.clone() + &format(lib, "lib")?,
+    );
 
-    out.insert("tests/fidelity.rs".into(), rs_header.clone() + &format(fidelity_test(ts, ops), "fidelity test")?);
+    out.insert(
+        "tests/fidelity.rs".into(),
+        rs_header.clone() + &format(fidelity_test(ts, ops), "fidelity test")?,
+    );
     out.insert("Cargo.toml".into(), cargo_toml(spec, &features));
     out.insert("operations.json".into(), manifest);
     Ok(out)
@@ -171,7 +203,12 @@ fn api_version_of(_spec: &serde_json::Value) -> Option<String> {
 
 /// For GHES targets, the (major, minor) release the description is for.
 fn ghes_release(spec: &Spec) -> Option<(u32, u32)> {
-    let r = spec.json.pointer("/info/x-github-release").and_then(|v| v.as_str()).map(str::to_string).or_else(|| spec.target.strip_prefix("ghes-").map(str::to_string))?;
+    let r = spec
+        .json
+        .pointer("/info/x-github-release")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| spec.target.strip_prefix("ghes-").map(str::to_string))?;
     let (a, b) = r.split_once('.')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
@@ -224,7 +261,11 @@ xtask = { path = "../xtask" }
 [features]
 "#,
     );
-    let defaults: Vec<String> = DEFAULT_FEATURES.iter().filter(|f| features.contains(*f)).map(|f| format!("\"{f}\"")).collect();
+    let defaults: Vec<String> = DEFAULT_FEATURES
+        .iter()
+        .filter(|f| features.contains(*f))
+        .map(|f| format!("\"{f}\""))
+        .collect();
     s.push_str(&format!("default = [{}]\n", defaults.join(", ")));
     let all: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
     s.push_str(&format!("full = [{}]\n", all.join(", ")));
@@ -272,7 +313,10 @@ fn error_module(ts: &TypeSpace, ops: &[Operation], errors: &ErrorTable) -> Token
         };
         let cfg = cfg_attr(&d);
         let f = format_ident!("decode_{}", i);
-        let vdoc = format!("The `{}` error body.", ts.path_string(t).trim_start_matches("crate::types::"));
+        let vdoc = format!(
+            "The `{}` error body.",
+            ts.path_string(t).trim_start_matches("crate::types::")
+        );
         variants.push(quote!(#cfg #[doc = #vdoc] #v(#ty),));
         decoders.push(quote! {
             #cfg
@@ -313,8 +357,14 @@ fn fidelity_test(ts: &TypeSpace, ops: &[Operation]) -> TokenStream {
     let mut cases = Vec::new();
     for op in ops {
         for r in op.successes() {
-            let (Some(t), Some("application/json")) = (&r.ty, r.content_type.as_deref()) else { continue };
-            let path: TokenStream = ts.path_string(t).replace("crate::", "github_rest::").parse().expect("type path");
+            let (Some(t), Some("application/json")) = (&r.ty, r.content_type.as_deref()) else {
+                continue;
+            };
+            let path: TokenStream = ts
+                .path_string(t)
+                .replace("crate::", "github_rest::")
+                .parse()
+                .expect("type path");
             let (id, st, f) = (&op.id, r.status, &op.feature);
             arms.push(quote! { #[cfg(feature = #f)] (#id, #st) => Some(check::<#path>(body)), });
             cases.push(quote! { #[cfg(feature = #f)] v.push((#id, #st)); });

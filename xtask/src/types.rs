@@ -77,7 +77,9 @@ pub struct TypeSpace<'a> {
 
 pub fn resolve<'v>(spec: &'v Value, mut v: &'v Value) -> &'v Value {
     for _ in 0..32 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else { return v };
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+            return v;
+        };
         match r.strip_prefix('#').and_then(|p| spec.pointer(p)) {
             Some(t) => v = t,
             None => return v,
@@ -91,7 +93,10 @@ fn component_name(r: &str) -> Option<&str> {
 }
 
 fn doc_of(s: &Value) -> Option<String> {
-    let d = s.get("description").and_then(Value::as_str).or_else(|| s.get("title").and_then(Value::as_str))?;
+    let d = s
+        .get("description")
+        .and_then(Value::as_str)
+        .or_else(|| s.get("title").and_then(Value::as_str))?;
     let d = d.trim();
     (!d.is_empty()).then(|| d.to_string())
 }
@@ -102,7 +107,14 @@ fn is_nullable(s: &Value) -> bool {
 
 impl<'a> TypeSpace<'a> {
     pub fn new(spec: &'a Value) -> Self {
-        TypeSpace { spec, defs: Vec::new(), names: HashMap::new(), components: HashMap::new(), inline: HashMap::new(), both_derives: false }
+        TypeSpace {
+            spec,
+            defs: Vec::new(),
+            names: HashMap::new(),
+            components: HashMap::new(),
+            inline: HashMap::new(),
+            both_derives: false,
+        }
     }
 
     fn reserve(&mut self, hint: &str, doc: Option<String>) -> usize {
@@ -136,10 +148,18 @@ impl<'a> TypeSpace<'a> {
                 Some(name) => self.component(name),
                 None => self.ty_inline(target, hint, false),
             };
-            return if is_nullable(target) { RType::Option(Box::new(inner)) } else { inner };
+            return if is_nullable(target) {
+                RType::Option(Box::new(inner))
+            } else {
+                inner
+            };
         }
         let inner = self.ty_inline(schema, hint, true);
-        let nullable = is_nullable(schema) || schema.get("enum").and_then(Value::as_array).is_some_and(|a| a.iter().any(Value::is_null));
+        let nullable = is_nullable(schema)
+            || schema
+                .get("enum")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(Value::is_null));
         if nullable && !matches!(inner, RType::Option(_)) {
             RType::Option(Box::new(inner))
         } else {
@@ -159,7 +179,10 @@ impl<'a> TypeSpace<'a> {
         }
         let id = self.reserve(name, doc_of(schema));
         self.components.insert(name.to_string(), id);
-        self.defs[id].deprecated = schema.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
+        self.defs[id].deprecated = schema
+            .get("deprecated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         self.fill(id, schema);
         RType::Named(id)
     }
@@ -171,7 +194,10 @@ impl<'a> TypeSpace<'a> {
     /// Whether a schema gets a named Rust type of its own (struct, enum or untagged enum).
     fn makes_def(&self, s: &Value) -> bool {
         let s = resolve(self.spec, s);
-        if s.get("enum").and_then(Value::as_array).is_some_and(|a| a.iter().any(Value::is_string)) {
+        if s.get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(Value::is_string))
+        {
             return true;
         }
         if self.one_of(s).is_some() {
@@ -183,15 +209,24 @@ impl<'a> TypeSpace<'a> {
             }
             return true;
         }
-        s.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+        s.get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| !p.is_empty())
     }
 
     /// oneOf / anyOf members that describe alternative shapes (members that only restate `required` are constraints).
     fn one_of<'v>(&self, s: &'v Value) -> Option<&'v Vec<Value>> {
-        let list = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array)?;
+        let list = s
+            .get("oneOf")
+            .or_else(|| s.get("anyOf"))
+            .and_then(Value::as_array)?;
         let shaped = list.iter().any(|m| {
             let m = resolve(self.spec, m);
-            m.get("$ref").is_some() || m.get("type").is_some() || m.get("properties").is_some() || m.get("allOf").is_some() || m.get("enum").is_some()
+            m.get("$ref").is_some()
+                || m.get("type").is_some()
+                || m.get("properties").is_some()
+                || m.get("allOf").is_some()
+                || m.get("enum").is_some()
         });
         (shaped && s.get("properties").is_none()).then_some(list)
     }
@@ -212,7 +247,11 @@ impl<'a> TypeSpace<'a> {
                 // Nor does the order of a union of plain types, whose JSON forms never overlap.
                 for key in ["oneOf", "anyOf"] {
                     if let Some(Value::Array(members)) = m.get_mut(key) {
-                        if members.iter().all(|x| x.get("properties").is_none() && x.get("$ref").is_none() && x.get("enum").is_none()) {
+                        if members.iter().all(|x| {
+                            x.get("properties").is_none()
+                                && x.get("$ref").is_none()
+                                && x.get("enum").is_none()
+                        }) {
                             members.sort_by_key(|x| x.to_string());
                         }
                     }
@@ -251,7 +290,9 @@ impl<'a> TypeSpace<'a> {
                 Some(items) => RType::Vec(Box::new(self.ty(items, &format!("{hint}-item")))),
                 None => RType::Vec(Box::new(RType::Value)),
             },
-            Some("object") | None if s.get("additionalProperties").is_some_and(Value::is_object) => {
+            Some("object") | None
+                if s.get("additionalProperties").is_some_and(Value::is_object) =>
+            {
                 let ap = &s["additionalProperties"];
                 if ap.as_object().is_some_and(|o| o.is_empty()) {
                     RType::Object
@@ -272,7 +313,11 @@ impl<'a> TypeSpace<'a> {
             let mut variants: Vec<(String, String)> = Vec::new();
             for (i, v) in values.iter().enumerate() {
                 let Some(v) = v.as_str() else { continue };
-                let name = names_given.and_then(|n| n.get(i)).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| names::variant_name(v));
+                let name = names_given
+                    .and_then(|n| n.get(i))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| names::variant_name(v));
                 if variants.iter().any(|(_, j)| j == v) {
                     continue;
                 }
@@ -285,14 +330,25 @@ impl<'a> TypeSpace<'a> {
             let list = list.clone();
             let mut variants: Vec<(String, RType, bool)> = Vec::new();
             for (i, m) in list.iter().enumerate() {
-                let base = match m.get("$ref").and_then(Value::as_str).and_then(component_name) {
+                let base = match m
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(component_name)
+                {
                     Some(c) => names::type_name(c),
                     None => {
                         let m = resolve(self.spec, m);
-                        let item_ref = m.pointer("/items/$ref").and_then(Value::as_str).and_then(component_name);
+                        let item_ref = m
+                            .pointer("/items/$ref")
+                            .and_then(Value::as_str)
+                            .and_then(component_name);
                         match m.get("type").and_then(Value::as_str) {
-                            Some("array") if item_ref.is_some() => format!("{}List", names::type_name(item_ref.unwrap_or_default())),
-                            Some(t) if m.get("properties").is_none() && m.get("enum").is_none() => heck::ToUpperCamelCase::to_upper_camel_case(t),
+                            Some("array") if item_ref.is_some() => {
+                                format!("{}List", names::type_name(item_ref.unwrap_or_default()))
+                            }
+                            Some(t) if m.get("properties").is_none() && m.get("enum").is_none() => {
+                                heck::ToUpperCamelCase::to_upper_camel_case(t)
+                            }
                             _ => format!("Variant{i}"),
                         }
                     }
@@ -333,12 +389,26 @@ impl<'a> TypeSpace<'a> {
                 n += 1;
             }
             let pdoc = doc_of(resolve(self.spec, &ps));
-            fields.push(Field { required: required.contains(&json), json, rust, ty, nullable, doc: pdoc, boxed: false });
+            fields.push(Field {
+                required: required.contains(&json),
+                json,
+                rust,
+                ty,
+                nullable,
+                doc: pdoc,
+                boxed: false,
+            });
         }
         self.defs[id].kind = DefKind::Struct(fields);
     }
 
-    fn collect_props(&self, s: &Value, props: &mut Vec<(String, Value)>, required: &mut BTreeSet<String>, depth: usize) {
+    fn collect_props(
+        &self,
+        s: &Value,
+        props: &mut Vec<(String, Value)>,
+        required: &mut BTreeSet<String>,
+        depth: usize,
+    ) {
         let s = resolve(self.spec, s);
         if depth > 16 {
             return;
@@ -353,7 +423,10 @@ impl<'a> TypeSpace<'a> {
                 match props.iter_mut().find(|(n, _)| n == k) {
                     // A later allOf member restating a property refines it; keep the more specific schema.
                     Some(slot) => {
-                        if v.get("$ref").is_some() || v.get("properties").is_some() || slot.1.as_object().is_some_and(|o| o.is_empty()) {
+                        if v.get("$ref").is_some()
+                            || v.get("properties").is_some()
+                            || slot.1.as_object().is_some_and(|o| o.is_empty())
+                        {
                             slot.1 = v.clone();
                         }
                     }
@@ -367,8 +440,15 @@ impl<'a> TypeSpace<'a> {
     }
 
     /// A new untagged enum over the given (variant name, type) pairs.
-    pub fn untagged_of(&mut self, name: &str, variants: impl Iterator<Item = (String, RType)>) -> RType {
-        let id = self.reserve(name, Some("One item of a list whose items come in several shapes.".into()));
+    pub fn untagged_of(
+        &mut self,
+        name: &str,
+        variants: impl Iterator<Item = (String, RType)>,
+    ) -> RType {
+        let id = self.reserve(
+            name,
+            Some("One item of a list whose items come in several shapes.".into()),
+        );
         self.defs[id].kind = DefKind::Untagged(variants.map(|(n, t)| (n, t, false)).collect());
         RType::Named(id)
     }
@@ -422,7 +502,10 @@ impl<'a> TypeSpace<'a> {
                 if map[id] != id {
                     continue;
                 }
-                let base = self.defs[id].name.trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+                let base = self.defs[id]
+                    .name
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .to_string();
                 let sig = format!("{:?}", remap_kind(&self.defs[id].kind, &map, false));
                 match seen.get(&(base.clone(), sig.clone())) {
                     Some(&keep) => {
@@ -511,7 +594,9 @@ impl<'a> TypeSpace<'a> {
     pub fn has_default(&self, ty: &RType, depth: usize) -> bool {
         match ty {
             RType::Named(id) => match &self.defs[*id].kind {
-                DefKind::Struct(fields) if depth < 8 => fields.iter().all(|f| !f.required || f.nullable || self.has_default(&f.ty, depth + 1)),
+                DefKind::Struct(fields) if depth < 8 => fields
+                    .iter()
+                    .all(|f| !f.required || f.nullable || self.has_default(&f.ty, depth + 1)),
                 _ => false,
             },
             _ => true,
@@ -556,7 +641,10 @@ impl<'a> TypeSpace<'a> {
             RType::Value => "serde_json::Value".into(),
             RType::Object => "serde_json::Value".into(),
             RType::Vec(t) => format!("Vec<{}>", self.path_string(t)),
-            RType::Map(t) => format!("std::collections::BTreeMap<String, {}>", self.path_string(t)),
+            RType::Map(t) => format!(
+                "std::collections::BTreeMap<String, {}>",
+                self.path_string(t)
+            ),
             RType::Option(t) => format!("Option<{}>", self.path_string(t)),
             RType::Named(id) => format!("crate::types::{}", self.defs[*id].name),
         }
@@ -650,7 +738,11 @@ impl<'a> TypeSpace<'a> {
                     });
                     let inits = fields.iter().map(|f| {
                         let id = names::field_ident(&f.rust);
-                        if f.required { quote!(#id) } else { quote!(#id: None) }
+                        if f.required {
+                            quote!(#id)
+                        } else {
+                            quote!(#id: None)
+                        }
                     });
                     quote! {
                         #cfg
@@ -685,7 +777,11 @@ pub fn cfg_attr(d: &TypeDef) -> Option<TokenStream> {
         return None;
     }
     let fs = d.features.iter();
-    Some(if d.features.len() == 1 { quote!(#[cfg(feature = #(#fs)*)]) } else { quote!(#[cfg(any(#(feature = #fs),*))]) })
+    Some(if d.features.len() == 1 {
+        quote!(#[cfg(feature = #(#fs)*)])
+    } else {
+        quote!(#[cfg(any(#(feature = #fs),*))])
+    })
 }
 
 pub fn remap(t: &RType, map: &[usize]) -> RType {
@@ -701,9 +797,20 @@ pub fn remap(t: &RType, map: &[usize]) -> RType {
 fn remap_kind(k: &DefKind, map: &[usize], keep_docs: bool) -> DefKind {
     match k {
         DefKind::Struct(fields) => DefKind::Struct(
-            fields.iter().map(|f| Field { ty: remap(&f.ty, map), doc: if keep_docs { f.doc.clone() } else { None }, ..f.clone() }).collect(),
+            fields
+                .iter()
+                .map(|f| Field {
+                    ty: remap(&f.ty, map),
+                    doc: if keep_docs { f.doc.clone() } else { None },
+                    ..f.clone()
+                })
+                .collect(),
         ),
-        DefKind::Untagged(v) => DefKind::Untagged(v.iter().map(|(n, t, b)| (n.clone(), remap(t, map), *b)).collect()),
+        DefKind::Untagged(v) => DefKind::Untagged(
+            v.iter()
+                .map(|(n, t, b)| (n.clone(), remap(t, map), *b))
+                .collect(),
+        ),
         o => o.clone(),
     }
 }
@@ -739,8 +846,28 @@ fn direct_children(k: &DefKind) -> Vec<usize> {
 
 /// Schema keywords that do not change the Rust type (documentation, examples, validation bounds).
 const IGNORED: &[&str] = &[
-    "description", "title", "example", "examples", "externalDocs", "default", "readOnly", "writeOnly", "format", "pattern", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "deprecated",
+    "description",
+    "title",
+    "example",
+    "examples",
+    "externalDocs",
+    "default",
+    "readOnly",
+    "writeOnly",
+    "format",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "deprecated",
 ];
 
 /// Stable text of a schema's shape (what decides the Rust type) for deduplication.
@@ -750,7 +877,16 @@ fn canonical(v: &Value) -> String {
             Value::Object(m) => Value::Object(
                 m.iter()
                     .filter(|(k, _)| !IGNORED.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), if k == "properties" { strip_props(v) } else { strip(v) }))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            if k == "properties" {
+                                strip_props(v)
+                            } else {
+                                strip(v)
+                            },
+                        )
+                    })
                     .collect(),
             ),
             Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
@@ -760,7 +896,9 @@ fn canonical(v: &Value) -> String {
     // Under `properties` the keys are field names, which must stay even when one is called `description`.
     fn strip_props(v: &Value) -> Value {
         match v {
-            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), strip(v))).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), strip(v))).collect())
+            }
             o => strip(o),
         }
     }
@@ -770,24 +908,48 @@ fn canonical(v: &Value) -> String {
 /// Small shared enums are named after their values (`ReadOrWrite`), and unions of plain types after the types
 /// (`StringOrInteger`), since one type serves many places.
 fn enum_name(s: &Value) -> Option<String> {
-    if let Some(list) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Value::as_array) {
+    if let Some(list) = s
+        .get("oneOf")
+        .or_else(|| s.get("anyOf"))
+        .and_then(Value::as_array)
+    {
         let types: Option<Vec<String>> = list
             .iter()
-            .map(|m| match (m.get("type").and_then(Value::as_str), m.get("properties"), m.get("enum"), m.get("$ref")) {
-                (Some(t), None, None, None) if t != "object" && t != "array" => Some(heck::ToUpperCamelCase::to_upper_camel_case(t)),
-                _ => None,
+            .map(|m| {
+                match (
+                    m.get("type").and_then(Value::as_str),
+                    m.get("properties"),
+                    m.get("enum"),
+                    m.get("$ref"),
+                ) {
+                    (Some(t), None, None, None) if t != "object" && t != "array" => {
+                        Some(heck::ToUpperCamelCase::to_upper_camel_case(t))
+                    }
+                    _ => None,
+                }
             })
             .collect();
-        return types.filter(|t| !t.is_empty() && t.len() <= 3).map(|mut t| {
-            t.sort();
-            t.join("Or")
-        });
+        return types
+            .filter(|t| !t.is_empty() && t.len() <= 3)
+            .map(|mut t| {
+                t.sort();
+                t.join("Or")
+            });
     }
-    let values: Vec<&str> = s.get("enum")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    let values: Vec<&str> = s
+        .get("enum")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     if values.is_empty() || values.len() > 3 {
         return None;
     }
-    let name = values.iter().map(|v| names::type_name(v)).collect::<Vec<_>>().join("Or");
+    let name = values
+        .iter()
+        .map(|v| names::type_name(v))
+        .collect::<Vec<_>>()
+        .join("Or");
     (name.len() <= 40).then_some(name)
 }
 
@@ -809,7 +971,9 @@ mod tests {
         let t = ts.ty(&json!({"$ref": "#/components/schemas/node"}), "x");
         ts.break_cycles();
         let RType::Named(id) = t else { panic!() };
-        let DefKind::Struct(f) = &ts.defs[id].kind else { panic!() };
+        let DefKind::Struct(f) = &ts.defs[id].kind else {
+            panic!()
+        };
         assert!(f[0].boxed && f[0].nullable);
         assert!(!f[1].boxed);
     }
@@ -818,9 +982,18 @@ mod tests {
     fn same_named_inline_schemas_stay_distinct() {
         let spec = json!({});
         let mut ts = space(&spec);
-        let a = ts.ty(&json!({"type": "object", "properties": {"a": {"type": "string"}}}), "thing");
-        let b = ts.ty(&json!({"type": "object", "properties": {"b": {"type": "integer"}}}), "thing");
-        let a2 = ts.ty(&json!({"type": "object", "properties": {"a": {"type": "string"}}}), "thing");
+        let a = ts.ty(
+            &json!({"type": "object", "properties": {"a": {"type": "string"}}}),
+            "thing",
+        );
+        let b = ts.ty(
+            &json!({"type": "object", "properties": {"b": {"type": "integer"}}}),
+            "thing",
+        );
+        let a2 = ts.ty(
+            &json!({"type": "object", "properties": {"a": {"type": "string"}}}),
+            "thing",
+        );
         assert_ne!(a, b);
         assert_eq!(a, a2);
         let RType::Named(b) = b else { panic!() };
@@ -833,7 +1006,14 @@ mod tests {
         let mut ts = space(&spec);
         let t = ts.ty(&json!({"allOf": [{"$ref": "#/components/schemas/base"}, {"type": "object", "properties": {"extra": {"type": "string"}}}]}), "merged");
         let RType::Named(id) = t else { panic!() };
-        let DefKind::Struct(f) = &ts.defs[id].kind else { panic!() };
-        assert_eq!(f.iter().map(|f| (f.json.as_str(), f.required)).collect::<Vec<_>>(), vec![("id", true), ("extra", false)]);
+        let DefKind::Struct(f) = &ts.defs[id].kind else {
+            panic!()
+        };
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.json.as_str(), f.required))
+                .collect::<Vec<_>>(),
+            vec![("id", true), ("extra", false)]
+        );
     }
 }

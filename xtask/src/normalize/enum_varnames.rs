@@ -11,7 +11,9 @@ pub fn run(spec: &mut Value) -> usize {
         if m.contains_key("x-enum-varnames") {
             return;
         }
-        let Some(Value::Array(values)) = m.get("enum") else { return };
+        let Some(Value::Array(values)) = m.get("enum") else {
+            return;
+        };
         let mut names: Vec<String> = Vec::new();
         let mut collided = false;
         for v in values {
@@ -32,7 +34,10 @@ pub fn run(spec: &mut Value) -> usize {
             names.push(name);
         }
         if collided {
-            m.insert("x-enum-varnames".into(), names.into_iter().map(Value::String).collect());
+            m.insert(
+                "x-enum-varnames".into(),
+                names.into_iter().map(Value::String).collect(),
+            );
             changed += 1;
         }
     });
@@ -48,7 +53,10 @@ mod tests {
     fn colliding_values_get_distinct_names() {
         let mut spec = json!({"a": {"type": "string", "enum": ["foo_bar", "foo-bar", "baz"]}, "b": {"type": "string", "enum": ["x", "y"]}});
         assert_eq!(run(&mut spec), 1);
-        assert_eq!(spec["a"]["x-enum-varnames"], json!(["FooBar", "FooBar2", "Baz"]));
+        assert_eq!(
+            spec["a"]["x-enum-varnames"],
+            json!(["FooBar", "FooBar2", "Baz"])
+        );
         assert!(spec["b"].get("x-enum-varnames").is_none());
     }
 }

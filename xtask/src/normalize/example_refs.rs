@@ -7,13 +7,22 @@ use serde_json::Value;
 
 const PREFIX: &str = "#/components/examples/";
 
-fn substitute(v: &mut Value, examples: &serde_json::Map<String, Value>, depth: usize, changed: &mut usize) {
+fn substitute(
+    v: &mut Value,
+    examples: &serde_json::Map<String, Value>,
+    depth: usize,
+    changed: &mut usize,
+) {
     if depth > 16 {
         return;
     }
     if let Value::Object(m) = v {
         if m.len() == 1 {
-            if let Some(name) = m.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(PREFIX)) {
+            if let Some(name) = m
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(PREFIX))
+            {
                 if let Some(mut inner) = examples.get(name).and_then(|e| e.get("value")).cloned() {
                     substitute(&mut inner, examples, depth + 1, changed);
                     *v = inner;
@@ -24,28 +33,41 @@ fn substitute(v: &mut Value, examples: &serde_json::Map<String, Value>, depth: u
         }
     }
     match v {
-        Value::Object(m) => m.values_mut().for_each(|c| substitute(c, examples, depth, changed)),
-        Value::Array(a) => a.iter_mut().for_each(|c| substitute(c, examples, depth, changed)),
+        Value::Object(m) => m
+            .values_mut()
+            .for_each(|c| substitute(c, examples, depth, changed)),
+        Value::Array(a) => a
+            .iter_mut()
+            .for_each(|c| substitute(c, examples, depth, changed)),
         _ => {}
     }
 }
 
 /// Runs `f` on every example value written inline in an operation's media types.
 fn inline_values(spec: &mut Value, f: &mut impl FnMut(&mut Value)) {
-    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
     for item in paths.values_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for op in item.values_mut() {
-            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
             for resp in responses.values_mut() {
-                let Some(content) = resp.get_mut("content").and_then(Value::as_object_mut) else { continue };
+                let Some(content) = resp.get_mut("content").and_then(Value::as_object_mut) else {
+                    continue;
+                };
                 for media in content.values_mut() {
                     if let Some(e) = media.get_mut("example") {
                         f(e);
                     }
                     if let Some(exs) = media.get_mut("examples").and_then(Value::as_object_mut) {
                         for e in exs.values_mut() {
-                            if let Some(v) = e.get_mut("value").filter(|v| v.get("$ref").is_none()) {
+                            if let Some(v) = e.get_mut("value").filter(|v| v.get("$ref").is_none())
+                            {
                                 f(v);
                             }
                         }
@@ -57,9 +79,18 @@ fn inline_values(spec: &mut Value, f: &mut impl FnMut(&mut Value)) {
 }
 
 pub fn run(spec: &mut Value) -> usize {
-    let Some(examples) = spec.pointer("/components/examples").and_then(Value::as_object).cloned() else { return 0 };
+    let Some(examples) = spec
+        .pointer("/components/examples")
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return 0;
+    };
     let mut changed = 0;
-    if let Some(own) = spec.pointer_mut("/components/examples").and_then(Value::as_object_mut) {
+    if let Some(own) = spec
+        .pointer_mut("/components/examples")
+        .and_then(Value::as_object_mut)
+    {
         for e in own.values_mut() {
             if let Some(v) = e.get_mut("value").filter(|v| v.get("$ref").is_none()) {
                 substitute(v, &examples, 0, &mut changed);

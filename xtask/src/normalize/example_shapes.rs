@@ -12,11 +12,17 @@ pub fn run(spec: &mut Value) -> usize {
         if !e.media_type.contains("json") || !e.value.is_object() {
             continue;
         }
-        let Some(schema) = spec.pointer(&e.schema_ptr) else { continue };
+        let Some(schema) = spec.pointer(&e.schema_ptr) else {
+            continue;
+        };
         let schema = crate::types::resolve(spec, schema);
         if schema.get("type").and_then(Value::as_str) == Some("array") {
             let wrapped = Value::Array(vec![e.value.clone()]);
-            let entry = if e.local_ptr.ends_with("/example") { wrapped } else { serde_json::json!({ "value": wrapped }) };
+            let entry = if e.local_ptr.ends_with("/example") {
+                wrapped
+            } else {
+                serde_json::json!({ "value": wrapped })
+            };
             fixes.push((e.local_ptr.clone(), entry));
         }
     }
@@ -39,15 +45,30 @@ mod tests {
             "schema": {"type": "array", "items": {"type": "object"}},
             "examples": {"default": {"value": {"id": 1}}}}}}}}}}});
         assert_eq!(run(&mut spec), 1);
-        assert_eq!(spec.pointer("/paths/~1l/get/responses/200/content/application~1json/examples/default/value").unwrap(), &json!([{"id": 1}]));
+        assert_eq!(
+            spec.pointer(
+                "/paths/~1l/get/responses/200/content/application~1json/examples/default/value"
+            )
+            .unwrap(),
+            &json!([{"id": 1}])
+        );
         // A shared example is copied, not changed in place.
         let mut spec = json!({"paths": {"/l": {"get": {"operationId": "x/list", "responses": {"200": {"content": {"application/json": {
             "schema": {"type": "array", "items": {"type": "object"}},
             "examples": {"default": {"$ref": "#/components/examples/item"}}}}}}}}},
             "components": {"examples": {"item": {"value": {"id": 1}}}}});
         assert_eq!(run(&mut spec), 1);
-        assert_eq!(spec.pointer("/components/examples/item/value").unwrap(), &json!({"id": 1}));
-        assert_eq!(spec.pointer("/paths/~1l/get/responses/200/content/application~1json/examples/default/value").unwrap(), &json!([{"id": 1}]));
+        assert_eq!(
+            spec.pointer("/components/examples/item/value").unwrap(),
+            &json!({"id": 1})
+        );
+        assert_eq!(
+            spec.pointer(
+                "/paths/~1l/get/responses/200/content/application~1json/examples/default/value"
+            )
+            .unwrap(),
+            &json!([{"id": 1}])
+        );
         assert_eq!(run(&mut spec), 0, "an array example is left alone");
     }
 }

@@ -22,10 +22,17 @@ fn same_shape(a: &Value, b: &Value) -> bool {
 }
 
 pub fn run(spec: &mut Value) -> usize {
-    let Some(schemas) = spec.pointer("/components/schemas").and_then(Value::as_object) else { return 0 };
+    let Some(schemas) = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
+        return 0;
+    };
     let mut map = std::collections::HashMap::new();
     for (name, s) in schemas {
-        let Some(base) = name.strip_prefix("nullable-") else { continue };
+        let Some(base) = name.strip_prefix("nullable-") else {
+            continue;
+        };
         let Some(b) = schemas.get(base) else { continue };
         if s.get("nullable").and_then(Value::as_bool) == Some(true) && same_shape(s, b) {
             map.insert(format!("{PREFIX}{name}"), format!("{PREFIX}{base}"));
@@ -33,7 +40,9 @@ pub fn run(spec: &mut Value) -> usize {
     }
     let mut changed = 0;
     super::walk_objects(spec, &mut |m| {
-        let Some(Value::String(r)) = m.get("$ref") else { return };
+        let Some(Value::String(r)) = m.get("$ref") else {
+            return;
+        };
         if let Some(base) = map.get(r) {
             m.clear();
             m.insert("allOf".into(), serde_json::json!([{ "$ref": base }]));
@@ -60,8 +69,16 @@ mod tests {
                 "assignee": {"$ref": "#/components/schemas/nullable-user"},
                 "o": {"$ref": "#/components/schemas/nullable-other"}}}}}});
         assert_eq!(run(&mut spec), 1);
-        assert_eq!(spec.pointer("/components/schemas/issue/properties/assignee").unwrap(), &json!({"allOf": [{"$ref": "#/components/schemas/user"}], "nullable": true}));
+        assert_eq!(
+            spec.pointer("/components/schemas/issue/properties/assignee")
+                .unwrap(),
+            &json!({"allOf": [{"$ref": "#/components/schemas/user"}], "nullable": true})
+        );
         // A nullable copy whose shape differs is kept as it is.
-        assert_eq!(spec.pointer("/components/schemas/issue/properties/o/$ref").unwrap(), "#/components/schemas/nullable-other");
+        assert_eq!(
+            spec.pointer("/components/schemas/issue/properties/o/$ref")
+                .unwrap(),
+            "#/components/schemas/nullable-other"
+        );
     }
 }

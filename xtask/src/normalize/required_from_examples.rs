@@ -31,8 +31,12 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
     if depth > 64 {
         return;
     }
-    let Some(ptr) = deref(spec, ptr.to_string()) else { return };
-    let Some(schema) = spec.pointer(&ptr) else { return };
+    let Some(ptr) = deref(spec, ptr.to_string()) else {
+        return;
+    };
+    let Some(schema) = spec.pointer(&ptr) else {
+        return;
+    };
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for i in 0..all.len() {
             walk(spec, &format!("{ptr}/allOf/{i}"), example, out, depth + 1);
@@ -44,11 +48,21 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
             if let Value::Object(obj) = example {
                 let score = |i: usize| -> usize {
                     let p = deref(spec, format!("{ptr}/{key}/{i}")).unwrap_or_default();
-                    let props = spec.pointer(&format!("{p}/properties")).and_then(Value::as_object);
-                    props.map(|props| obj.keys().filter(|k| props.contains_key(*k)).count()).unwrap_or(0)
+                    let props = spec
+                        .pointer(&format!("{p}/properties"))
+                        .and_then(Value::as_object);
+                    props
+                        .map(|props| obj.keys().filter(|k| props.contains_key(*k)).count())
+                        .unwrap_or(0)
                 };
                 if let Some(best) = (0..list.len()).max_by_key(|&i| (score(i), usize::MAX - i)) {
-                    walk(spec, &format!("{ptr}/{key}/{best}"), example, out, depth + 1);
+                    walk(
+                        spec,
+                        &format!("{ptr}/{key}/{best}"),
+                        example,
+                        out,
+                        depth + 1,
+                    );
                 }
             }
         }
@@ -56,7 +70,11 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
     match example {
         Value::Object(obj) => {
             if let Some(req) = schema.get("required").and_then(Value::as_array) {
-                let missing: Vec<&str> = req.iter().filter_map(Value::as_str).filter(|r| !obj.contains_key(*r)).collect();
+                let missing: Vec<&str> = req
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|r| !obj.contains_key(*r))
+                    .collect();
                 // An example object that lacks most required fields is a truncated illustration, not evidence that
                 // GitHub omits them; only omissions from otherwise complete objects relax the schema.
                 if missing.len() * 2 <= req.len() {
@@ -66,14 +84,26 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (k, v) in obj {
                     if props.contains_key(k) {
-                        walk(spec, &format!("{ptr}/properties/{}", escape(k)), v, out, depth + 1);
+                        walk(
+                            spec,
+                            &format!("{ptr}/properties/{}", escape(k)),
+                            v,
+                            out,
+                            depth + 1,
+                        );
                     }
                 }
             }
             if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
                 let _ = ap;
                 for v in obj.values() {
-                    walk(spec, &format!("{ptr}/additionalProperties"), v, out, depth + 1);
+                    walk(
+                        spec,
+                        &format!("{ptr}/additionalProperties"),
+                        v,
+                        out,
+                        depth + 1,
+                    );
                 }
             }
         }
@@ -88,7 +118,11 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
 
 /// Every (schema pointer, example value) pair of the spec's JSON success responses.
 pub fn response_examples(spec: &Value) -> Vec<(String, Value)> {
-    crate::examples::success_examples(spec).into_iter().filter(|e| e.media_type.contains("json")).map(|e| (e.schema_ptr, e.value)).collect()
+    crate::examples::success_examples(spec)
+        .into_iter()
+        .filter(|e| e.media_type.contains("json"))
+        .map(|e| (e.schema_ptr, e.value))
+        .collect()
 }
 
 pub fn run(spec: &mut Value) -> usize {
@@ -98,7 +132,10 @@ pub fn run(spec: &mut Value) -> usize {
     }
     let mut changed = 0;
     for (ptr, prop) in &relax {
-        if let Some(req) = spec.pointer_mut(&format!("{ptr}/required")).and_then(Value::as_array_mut) {
+        if let Some(req) = spec
+            .pointer_mut(&format!("{ptr}/required"))
+            .and_then(Value::as_array_mut)
+        {
             let before = req.len();
             req.retain(|r| r.as_str() != Some(prop));
             changed += before - req.len();
@@ -127,7 +164,13 @@ mod tests {
                         "login": {"type": "string"}, "node_id": {"type": "string"}}}},
                 "examples": {"repo": {"value": {"id": 1, "owner": {"login": "octocat"}}}}}});
         assert_eq!(run(&mut spec), 2);
-        assert_eq!(spec.pointer("/components/schemas/repo/required").unwrap(), &json!(["id", "owner"]));
-        assert_eq!(spec.pointer("/components/schemas/user/required").unwrap(), &json!(["login"]));
+        assert_eq!(
+            spec.pointer("/components/schemas/repo/required").unwrap(),
+            &json!(["id", "owner"])
+        );
+        assert_eq!(
+            spec.pointer("/components/schemas/user/required").unwrap(),
+            &json!(["login"])
+        );
     }
 }
