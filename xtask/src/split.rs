@@ -220,12 +220,27 @@ fn ghes_release(spec: &Spec) -> Option<(u32, u32)> {
 
 fn lib_doc(spec: &Spec, ops: usize, features: usize) -> String {
     format!(
-        "Typed client for GitHub's REST API ({target}), generated from `@octokit/openapi` {version}: {ops} operations.\n\n\
-         Endpoints are grouped by the spec's tags, one cargo feature per tag ({features} features; `full` enables all). \
-         Build a [`Client`] and call, for example, `client.issues().create(owner, repo, &body)`.\n\n\
-         Responses decode tolerantly: string enums keep values they do not know (`Other`), unknown fields are ignored. \
-         Error statuses become [`Error::Api`] carrying GitHub's message, validation errors, rate-limit headers, the \
-         body decoded into the spec's error type and the raw bytes.",
+        "Typed client for GitHub's REST API ({target}), generated from `@octokit/openapi` {version}: {ops} operations.
+
+Endpoints are grouped by the spec's tags, one cargo feature per tag ({features} features; `full` enables all). \
+Build a [`Client`] and call, for example, `client.issues().create(owner, repo, &body)`; list operations also have \
+`<fn>_stream(..)`, a [`Pages`] stream across every page.
+
+# Decoding what GitHub sends
+
+- String enums keep values they do not know (`Other(String)`) and write them back unchanged; unknown fields are \
+  ignored; `oneOf`/`anyOf` types end with an `Other(serde_json::Value)` variant.
+- **Required fields GitHub leaves out.** A response field the spec marks required is a plain field unless GitHub's \
+  own examples show it missing from an otherwise complete object (then it is an `Option`), or a patch in the \
+  repository's `openapi/patches/` names it. Examples that are wrong rather than GitHub's behaviour are corrected by \
+  patches instead. The fidelity test decodes every success example of the spec with this crate's types.
+- Request types are strict: optional nullable fields are `Option<Option<T>>` (absent, explicit `null`, value) and \
+  optional arrays can be sent empty.
+
+# Errors
+
+Error statuses become [`Error::Api`] carrying GitHub's message, validation errors, rate-limit headers, the body \
+decoded into the spec's error type ([`errors::ErrorBody`]) and the raw bytes, whatever they are.",
         target = spec.target,
         version = spec.version
     )
