@@ -19,11 +19,7 @@ async fn app_jwt_installation_token_call_expiry_refresh_call_again() {
     let server = MockServer::start().await;
     let clock = ManualClock::new(SystemTime::now());
     let mint = Mint::new(&clock);
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
     accept_only(&server, "ghs_1").await;
     accept_only(&server, "ghs_2").await;
     reject_rest(&server).await;
@@ -112,16 +108,8 @@ async fn clones_and_clients_on_one_store_share_the_cache_narrowings_do_not() {
     let server = MockServer::start().await;
     let clock = ManualClock::new(SystemTime::now());
     let mint = Mint::new(&clock);
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/installation/repositories"))
-        .respond_with(repos_page())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
+    mount_repos(&server).await;
     let store = Arc::new(MemoryStore::new());
     let a = installation_builder(&server, &clock)
         .token_store(store.clone())
@@ -249,11 +237,7 @@ async fn a_401_right_after_minting_is_retried_with_the_same_token() {
     let server = MockServer::start().await;
     let clock = ManualClock::new(SystemTime::now());
     let mint = Mint::new(&clock);
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
     // The first use of the new token lands on a replica that has not seen it yet.
     Mock::given(method("GET"))
         .and(path("/installation/repositories"))
@@ -280,11 +264,7 @@ async fn a_revoked_token_is_reminted_once_then_the_error_surfaces() {
     let server = MockServer::start().await;
     let clock = ManualClock::new(SystemTime::now());
     let mint = Mint::new(&clock);
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
     // Answers 200 to the tokens in `allowed`, 401 to any other.
     let allowed: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![
         "Bearer ghs_1".into(),
@@ -342,16 +322,8 @@ async fn clock_skew_is_corrected_from_the_date_header() {
     let mut mint = Mint::new(&clock);
     // Our clock runs two hours ahead of GitHub's: every token would look expired on arrival without correction.
     mint.skew = -2 * 3600;
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/installation/repositories"))
-        .respond_with(repos_page())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
+    mount_repos(&server).await;
     let client = installation_builder(&server, &clock).build().unwrap();
     for _ in 0..3 {
         list_repos(&client).await.unwrap();
@@ -685,11 +657,7 @@ async fn the_middleware_stack_sits_under_the_auth_layer() {
     let server = MockServer::start().await;
     let clock = ManualClock::new(SystemTime::now());
     let mint = Mint::new(&clock);
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
     accept_only(&server, "ghs_1").await;
     reject_rest(&server).await;
     let client = installation_builder(&server, &clock)

@@ -44,16 +44,8 @@ async fn secrets_never_show_in_debug_display_or_tracing() {
     let web = MockServer::start().await;
     let clock = ManualClock::new(SystemTime::now());
     let mint = Mint::new(&clock);
-    Mock::given(method("POST"))
-        .and(path(EXCHANGE_PATH))
-        .respond_with(mint.clone())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/installation/repositories"))
-        .respond_with(repos_page())
-        .mount(&server)
-        .await;
+    mount_mint(&server, &mint).await;
+    mount_repos(&server).await;
     Mock::given(method("POST"))
         .and(path("/login/oauth/access_token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "access_token": "ghu_fresh", "expires_in": 28800, "refresh_token": "ghr_fresh" })))

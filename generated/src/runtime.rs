@@ -207,17 +207,22 @@ impl Client {
     /// Warns once when a GitHub Enterprise Server reports an older release than the crate's target: endpoints the
     /// crate offers may be missing there. It never fails a call.
     fn check_server_release(&self, headers: &HeaderMap) {
-        let Some(target) = crate::GHES_RELEASE else { return };
-        let Some(v) = headers.get("x-github-enterprise-version").and_then(|v| v.to_str().ok()) else { return };
-        let mut parts = v.trim().split('.').map(|p| p.parse::<u32>().ok());
-        let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else { return };
-        if (major, minor) < target && !self.inner.warned_old_server.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            tracing::warn!(
-                server = v,
-                generated_for = %format!("{}.{}", target.0, target.1),
-                "GitHub Enterprise Server is older than the release this client was generated for; some endpoints may not exist there"
-            );
+        self.note_server_release(headers, crate::GHES_RELEASE);
+    }
+
+    /// Returns whether this response made the client warn (the first one from an older server does).
+    fn note_server_release(&self, headers: &HeaderMap, target: Option<(u32, u32)>) -> bool {
+        let Some(target) = target else { return false };
+        let Some(v) = headers.get("x-github-enterprise-version").and_then(|v| v.to_str().ok()) else { return false };
+        if !release_older(v, target) || self.inner.warned_old_server.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return false;
         }
+        tracing::warn!(
+            server = v,
+            generated_for = %format!("{}.{}", target.0, target.1),
+            "GitHub Enterprise Server is older than the release this client was generated for; some endpoints may not exist there"
+        );
+        true
     }
 
     /// Whether `url` is on the configured API or uploads host (scheme, host and port).
@@ -258,7 +263,7 @@ impl Client {
         url: String,
         accept: &'static str,
         query: Vec<(&'static str, String)>,
-        body: Option<(String, reqwest::Body)>,
+        body: Option<Body>,
     ) -> Result<RawResponse, Error> {
         let mut b = self
             .inner
@@ -273,8 +278,10 @@ impl Client {
         if !query.is_empty() {
             b = b.query(&query);
         }
-        if let Some((ct, body)) = body {
-            b = b.header(http::header::CONTENT_TYPE, ct).body(body);
+        match body {
+            Some(Body::Bytes(ct, body)) => b = b.header(http::header::CONTENT_TYPE, ct).body(body),
+            Some(Body::Form(form)) => b = b.multipart(form),
+            None => {}
         }
         let resp = b.send().await.map_err(Error::from_middleware)?;
         let status = resp.status();
@@ -294,7 +301,13 @@ pub struct Request {
     path: String,
     accept: &'static str,
     query: Vec<(&'static str, String)>,
-    body: Option<(String, reqwest::Body)>,
+    body: Option<Body>,
+}
+
+/// A request body: bytes with their media type, or a multipart form (which sets its own boundary).
+enum Body {
+    Bytes(String, reqwest::Body),
+    Form(reqwest::multipart::Form),
 }
 
 impl Request {
@@ -318,12 +331,25 @@ impl Request {
 
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
         let bytes = serde_json::to_vec(body).map_err(Error::Encode)?;
-        self.body = Some(("application/json".into(), bytes.into()));
+        self.body = Some(Body::Bytes("application/json".into(), bytes.into()));
         Ok(())
     }
 
     pub fn body(&mut self, content_type: &str, body: impl Into<reqwest::Body>) {
-        self.body = Some((content_type.to_string(), body.into()));
+        self.body = Some(Body::Bytes(content_type.to_string(), body.into()));
+    }
+
+    pub fn multipart(&mut self, form: reqwest::multipart::Form) {
+        self.body = Some(Body::Form(form));
+    }
+}
+
+/// Whether a server's `X-GitHub-Enterprise-Version` (`3.16.2`) is an older release than `target` (3, 17).
+fn release_older(server: &str, target: (u32, u32)) -> bool {
+    let mut parts = server.trim().split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next(), parts.next()) {
+        (Some(Some(major)), Some(Some(minor))) => (major, minor) < target,
+        _ => false,
     }
 }
 
@@ -653,4 +679,26 @@ macro_rules! open_enum {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_enterprise_release_is_noticed_once() {
+        assert!(release_older("3.16.4", (3, 17)));
+        assert!(!release_older("3.17.0", (3, 17)));
+        assert!(!release_older("3.19.1", (3, 17)));
+        assert!(!release_older("garbage", (3, 17)));
+        let client = Client::builder().build().unwrap();
+        let mut old = HeaderMap::new();
+        old.insert("x-github-enterprise-version", "3.16.4".parse().unwrap());
+        let mut new = HeaderMap::new();
+        new.insert("x-github-enterprise-version", "3.19.0".parse().unwrap());
+        assert!(!client.note_server_release(&new, Some((3, 17))), "a newer server is fine");
+        assert!(client.note_server_release(&old, Some((3, 17))), "the first response from an older server warns");
+        assert!(!client.note_server_release(&old, Some((3, 17))), "and only the first");
+        assert!(!client.note_server_release(&old, None), "api.github.com targets never warn");
+    }
 }

@@ -18,9 +18,20 @@ fn repositories_from_before_topics_visibility_templates_and_discussions() {
     // web_commit_signoff_required (2022), has_discussions (2022), temp_clone_token, security_and_analysis.
     let old = without(
         fixture("full-repository.json"),
-        &["topics", "is_template", "visibility", "allow_forking", "web_commit_signoff_required", "has_discussions", "temp_clone_token", "security_and_analysis", "template_repository"],
+        &[
+            "topics",
+            "is_template",
+            "visibility",
+            "allow_forking",
+            "web_commit_signoff_required",
+            "has_discussions",
+            "temp_clone_token",
+            "security_and_analysis",
+            "template_repository",
+        ],
     );
-    let r: FullRepository = serde_json::from_value(old).expect("an older repository payload decodes");
+    let r: FullRepository =
+        serde_json::from_value(old).expect("an older repository payload decodes");
     assert_eq!(r.full_name, "octocat/Hello-World");
     assert_eq!(r.has_discussions, None);
     assert_eq!(r.topics, None);
@@ -33,7 +44,23 @@ fn repositories_from_before_topics_visibility_templates_and_discussions() {
 fn issues_from_before_reactions_state_reason_and_timelines() {
     let old = without(
         fixture("issue.json"),
-        &["state_reason", "timeline_url", "reactions", "performed_via_github_app", "active_lock_reason", "author_association", "closed_by", "body_html", "body_text", "draft", "type", "sub_issues_summary", "issue_dependencies_summary", "pinned_comment", "issue_field_values"],
+        &[
+            "state_reason",
+            "timeline_url",
+            "reactions",
+            "performed_via_github_app",
+            "active_lock_reason",
+            "author_association",
+            "closed_by",
+            "body_html",
+            "body_text",
+            "draft",
+            "type",
+            "sub_issues_summary",
+            "issue_dependencies_summary",
+            "pinned_comment",
+            "issue_field_values",
+        ],
     );
     let i: Issue = serde_json::from_value(old).expect("an older issue payload decodes");
     assert_eq!(i.number, 1347);
@@ -54,6 +81,7 @@ fn check_runs_whose_pull_requests_lack_node_ids() {
             "head": {"ref": "say-hello", "sha": "3dca65fa3e8d4b3da3f3d056c59aee1c50f41390", "repo": {"id": 526, "url": "https://api.github.com/repos/github/hello-world", "name": "hello-world"}},
             "base": {"ref": "master", "sha": "e7fdf7640066d71ad16a86fbcbb9c6a10a18af4f", "repo": {"id": 526, "url": "https://api.github.com/repos/github/hello-world", "name": "hello-world"}}}]
     });
-    let run: github_rest::types::CheckRun = serde_json::from_value(run).expect("a check run decodes");
+    let run: github_rest::types::CheckRun =
+        serde_json::from_value(run).expect("a check run decodes");
     assert_eq!(run.pull_requests[0].number, 3956);
 }

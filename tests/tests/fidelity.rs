@@ -257,3 +257,41 @@ async fn api_errors_carry_the_rate_limit_headers() {
     assert_eq!(api.rate_limit.resource.as_deref(), Some("core"));
     assert_eq!(api.message.as_deref(), Some("API rate limit exceeded"));
 }
+
+#[tokio::test]
+async fn multipart_bodies_are_sent_as_forms() {
+    // GHES's license upload and instance initialisation take multipart/form-data; their endpoint functions hand a
+    // `reqwest::multipart::Form` to the runtime as here.
+    use github_rest::runtime::{Host, OperationInfo, Request};
+    static OP: OperationInfo = OperationInfo {
+        id: "enterprise-admin/license-upload",
+        auth: github_rest::AuthKind::Token,
+        items_key: None,
+    };
+    let (server, client) = mock_github().await;
+    Mock::given(method("PUT"))
+        .and(path("/manage/v1/config/license"))
+        .and(wiremock::matchers::header_regex(
+            "content-type",
+            "^multipart/form-data; boundary=",
+        ))
+        .and(wiremock::matchers::body_string_contains("name=\"license\""))
+        .and(wiremock::matchers::body_string_contains("LICENSE-BYTES"))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut req = Request::new(
+        &OP,
+        reqwest::Method::PUT,
+        Host::Api,
+        "/manage/v1/config/license".into(),
+        "application/json",
+    );
+    req.multipart(reqwest::multipart::Form::new().part(
+        "license",
+        reqwest::multipart::Part::bytes(b"LICENSE-BYTES".to_vec()).file_name("enterprise.ghl"),
+    ));
+    let raw = client.execute(req).await.unwrap();
+    assert_eq!(raw.status(), 202);
+}

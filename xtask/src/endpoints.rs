@@ -38,6 +38,11 @@ pub enum Body {
         content_type: Option<String>,
         required: bool,
     },
+    /// `multipart/form-data`: the caller builds a `reqwest::multipart::Form` with these parts (name, binary).
+    Multipart {
+        parts: Vec<(String, bool)>,
+        required: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +326,25 @@ fn collect_op(
                 );
                 ts.mark(&ty, Some(&feature), true, false);
                 Some(Body::Json { ty, required })
+            } else if let Some(mt) = content.get("multipart/form-data") {
+                let schema = resolve(spec, mt.get("schema").unwrap_or(&Value::Null));
+                let parts = schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|props| {
+                        props
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    resolve(spec, v).get("format").and_then(Value::as_str)
+                                        == Some("binary"),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(Body::Multipart { parts, required })
             } else if let Some((ct, _)) = content.iter().find(|(k, _)| k.starts_with("text/")) {
                 Some(Body::Text {
                     content_type: ct.clone(),
@@ -700,7 +724,8 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     if let Some(u) = &op.docs_url {
         doc.push_str(&format!("\n\n[GitHub docs]({u})"));
     }
-    let doc = names::doc_attrs(&doc);
+    let mut doc_extra = String::new();
+    let doc_at = doc.len();
     let deprecated = op
         .deprecated
         .as_deref()
@@ -806,6 +831,18 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             args.push(quote!(body: impl Into<String>));
             body_stmt = quote!(req.body(#content_type, body.into());)
         }
+        Some(crate::endpoints::Body::Multipart { parts, .. }) => {
+            let list: Vec<String> = parts
+                .iter()
+                .map(|(n, bin)| format!("`{n}`{}", if *bin { " (a file)" } else { "" }))
+                .collect();
+            doc_extra.push_str(&format!(
+                "\n\nThe body is `multipart/form-data` with the parts {}.",
+                list.join(", ")
+            ));
+            args.push(quote!(body: reqwest::multipart::Form));
+            body_stmt = quote!(req.multipart(body);)
+        }
         Some(crate::endpoints::Body::Bytes { content_type, .. }) => {
             args.push(quote!(content_type: &str));
             args.push(quote!(body: impl Into<reqwest::Body>));
@@ -814,6 +851,9 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         }
         None => {}
     }
+
+    doc.insert_str(doc_at, &doc_extra);
+    let doc = names::doc_attrs(&doc);
 
     // Success type.
     let successes: Vec<&Resp> = op.successes().collect();

@@ -55,6 +55,7 @@ pub fn build(
                 "request_body": op.body.as_ref().map(|b| match b {
                     crate::endpoints::Body::Json { ty, required } => json!({"content_type": "application/json", "rust_type": ts.path_string(ty), "required": required}),
                     crate::endpoints::Body::Text { content_type, required } => json!({"content_type": content_type, "rust_type": "String", "required": required}),
+                    crate::endpoints::Body::Multipart { parts, required } => json!({"content_type": "multipart/form-data", "rust_type": "reqwest::multipart::Form", "parts": parts.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), "required": required}),
                     crate::endpoints::Body::Bytes { content_type, required } => json!({"content_type": content_type.clone().unwrap_or_else(|| "application/octet-stream".into()), "rust_type": "reqwest::Body", "required": required}),
                 }),
                 "responses": responses,

@@ -174,3 +174,21 @@ pub async fn list_repos(client: &github_rest::Client) -> Result<(), github_rest:
         .await
         .map(|_| ())
 }
+
+/// Serves installation-token exchanges with `mint`.
+pub async fn mount_mint(server: &MockServer, mint: &Mint) {
+    Mock::given(method("POST"))
+        .and(path(EXCHANGE_PATH))
+        .respond_with(mint.clone())
+        .mount(server)
+        .await;
+}
+
+/// Serves `GET /installation/repositories` with one page of repositories.
+pub async fn mount_repos(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/installation/repositories"))
+        .respond_with(repos_page())
+        .mount(server)
+        .await;
+}
