@@ -14,12 +14,18 @@ use futures::stream::{self, Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use serde_json::value::RawValue;
 
+
+/// Items as they arrive, still JSON: the paging machinery is one non-generic stream shared by every operation, and
+/// only the last step, decoding an item, is per type (which keeps the crate's compile time down).
+type RawItems = Pin<Box<dyn Stream<Item = Result<(&'static str, Box<RawValue>), Error>> + Send>>;
 
 /// A stream of the items of every page of a list operation.
 pub struct Pages<T> {
-    inner: Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>,
+    inner: RawItems,
     total_count: Arc<Mutex<Option<u64>>>,
+    _item: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T> std::fmt::Debug for Pages<T> {
@@ -35,16 +41,27 @@ impl<T> Pages<T> {
     }
 }
 
-impl<T> Stream for Pages<T> {
+impl<T: serde::de::DeserializeOwned> Stream for Pages<T> {
     type Item = Result<T, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
+        self.inner.as_mut().poll_next(cx).map(|item| {
+            item.map(|r| {
+                r.and_then(|(op, raw)| {
+                    serde_json::from_str::<T>(raw.get()).map_err(|e| Error::Decode {
+                        operation: op,
+                        status: http::StatusCode::OK,
+                        source: e,
+                        body: crate::runtime::RawBody(bytes::Bytes::copy_from_slice(raw.get().as_bytes())),
+                    })
+                })
+            })
+        })
     }
 }
 
-/// One decoded page.
-struct Page<T> {
-    items: Vec<T>,
+/// One page, split into its items.
+struct Page {
+    items: Vec<(&'static str, Box<RawValue>)>,
     next: Option<String>,
     last: Option<String>,
 }
@@ -88,12 +105,7 @@ fn with_page(url: &str, page: u64) -> Option<String> {
     Some(u.into())
 }
 
-fn decode_page<T: serde::de::DeserializeOwned>(
-    op: &'static str,
-    items_key: Option<&'static str>,
-    raw: crate::runtime::RawResponse,
-    total: &Mutex<Option<u64>>,
-) -> Result<Option<Page<T>>, Error> {
+fn decode_page(op: &'static str, items_key: Option<&'static str>, raw: crate::runtime::RawResponse, total: &Mutex<Option<u64>>) -> Result<Option<Page>, Error> {
     let status = raw.status();
     if status.as_u16() == 409 {
         // An empty repository answers 409 to list calls: there is nothing to list.
@@ -107,7 +119,7 @@ fn decode_page<T: serde::de::DeserializeOwned>(
             return Err(crate::runtime::DecodeFail::Unexpected);
         }
         match items_key {
-            None => crate::runtime::decode_json::<Vec<T>>(body),
+            None => crate::runtime::decode_json::<Vec<Box<RawValue>>>(body),
             Some(key) => {
                 let map: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
                     serde_json::from_slice(body).map_err(crate::runtime::DecodeFail::Json)?;
@@ -115,34 +127,49 @@ fn decode_page<T: serde::de::DeserializeOwned>(
                     *total.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
                 }
                 match map.get(key) {
-                    Some(v) => serde_json::from_str::<Vec<T>>(v.get()).map_err(crate::runtime::DecodeFail::Json),
+                    Some(v) => serde_json::from_str::<Vec<Box<RawValue>>>(v.get()).map_err(crate::runtime::DecodeFail::Json),
                     None => Ok(Vec::new()),
                 }
             }
         }
     });
-    let _ = op;
-    Ok(Some(Page { items: items?.body, next, last }))
+    Ok(Some(Page { items: items?.body.into_iter().map(|i| (op, i)).collect(), next, last }))
 }
 
-impl<T: serde::de::DeserializeOwned + Send + 'static> Pages<T> {
+impl<T: serde::de::DeserializeOwned> Pages<T> {
     #[doc(hidden)]
     pub fn new(client: Client, req: Request, items_key: Option<&'static str>) -> Self {
         let total = Arc::new(Mutex::new(None));
+        Pages { inner: raw_items(client, req, items_key, total.clone()), total_count: total, _item: std::marker::PhantomData }
+    }
+
+    /// Collects every item, failing on the first error.
+    pub async fn collect_all(self) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut s = self;
+        while let Some(item) = s.next().await {
+            out.push(item?);
+        }
+        Ok(out)
+    }
+}
+
+type Item = Result<(&'static str, Box<RawValue>), Error>;
+
+/// The items of every page, in order, as raw JSON.
+fn raw_items(client: Client, req: Request, items_key: Option<&'static str>, total: Arc<Mutex<Option<u64>>>) -> RawItems {
         let info = req.operation();
         let accept = req.accept();
         let op = info.id;
         let total2 = total.clone();
         let concurrency = client.page_concurrency().max(1);
         // Phase 1: the first page; phase 2: either numbered pages fetched concurrently, or `next` links one by one.
-        enum State<T> {
+        enum State {
             First(Client, Request),
             Next { client: Client, url: Option<String> },
             Done,
-            #[allow(dead_code)]
-            Never(std::marker::PhantomData<T>),
         }
-        let first = stream::unfold(State::<T>::First(client, req), move |state| {
+        let first = stream::unfold(State::First(client, req), move |state| {
             let total = total2.clone();
             async move {
                 match state {
@@ -151,7 +178,7 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> Pages<T> {
                             Ok(r) => r,
                             Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
                         };
-                        let page = match decode_page::<T>(op, items_key, raw, &total) {
+                        let page = match decode_page(op, items_key, raw, &total) {
                             Ok(Some(p)) => p,
                             Ok(None) => return None,
                             Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
@@ -179,11 +206,11 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> Pages<T> {
                                     async move {
                                         let url = url.ok_or_else(|| Error::Config("next-page link is not a URL".into()))?;
                                         let raw = client.execute_url(info, accept, &url).await?;
-                                        Ok::<_, Error>(decode_page::<T>(op, items_key, raw, &total)?.map(|p| p.items).unwrap_or_default())
+                                        Ok::<_, Error>(decode_page(op, items_key, raw, &total)?.map(|p| p.items).unwrap_or_default())
                                     }
                                 })
                                 .buffered(concurrency)
-                                .flat_map(|r: Result<Vec<T>, Error>| match r {
+                                .flat_map(|r: Result<Vec<(&'static str, Box<RawValue>)>, Error>| match r {
                                     Ok(items) => stream::iter(items.into_iter().map(Ok).collect::<Vec<_>>()),
                                     Err(e) => stream::iter(vec![Err(e)]),
                                 });
@@ -198,32 +225,21 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> Pages<T> {
                             Ok(r) => r,
                             Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
                         };
-                        match decode_page::<T>(op, items_key, raw, &total) {
+                        match decode_page(op, items_key, raw, &total) {
                             Ok(Some(p)) => Some((stream::iter(p.items.into_iter().map(Ok)).boxed(), State::Next { client, url: p.next })),
                             Ok(None) => None,
                             Err(e) => Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
                         }
                     }
-                    State::Next { url: None, .. } | State::Done | State::Never(_) => None,
+                    State::Next { url: None, .. } | State::Done => None,
                 }
             }
         });
-        Pages { inner: Box::pin(first.flatten()), total_count: total }
-    }
-
-    /// Collects every item, failing on the first error.
-    pub async fn collect_all(self) -> Result<Vec<T>, Error> {
-        let mut out = Vec::new();
-        let mut s = self;
-        while let Some(item) = s.next().await {
-            out.push(item?);
-        }
-        Ok(out)
-    }
+        Box::pin(first.flatten())
 }
 
 /// Ends a stream right after its first error.
-fn stop_after_error<T: Send + 'static>(s: impl Stream<Item = Result<T, Error>> + Send + 'static) -> impl Stream<Item = Result<T, Error>> + Send + 'static {
+fn stop_after_error(s: impl Stream<Item = Item> + Send + 'static) -> impl Stream<Item = Item> + Send + 'static {
     s.scan(false, |failed, item| {
         if *failed {
             return futures::future::ready(None);
