@@ -83,11 +83,8 @@ impl<'a> AgentTasksApi<'a> {
         if let Some(v) = &query.since {
             req.query("since", v.to_string());
         }
-        if let Some(v) = &query.creator_id {
-            req.query(
-                "creator_id",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.creator_id.as_ref().into_iter().flatten() {
+            req.query("creator_id", x.to_string());
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
@@ -155,11 +152,8 @@ impl<'a> AgentTasksApi<'a> {
         if let Some(v) = &query.since {
             req.query("since", v.to_string());
         }
-        if let Some(v) = &query.creator_id {
-            req.query(
-                "creator_id",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.creator_id.as_ref().into_iter().flatten() {
+            req.query("creator_id", x.to_string());
         }
         crate::pagination::Pages::new(self.client.clone(), req, Some("tasks"))
     }

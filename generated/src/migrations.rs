@@ -50,11 +50,8 @@ impl<'a> MigrationsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        if let Some(v) = &query.exclude {
-            req.query(
-                "exclude",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.exclude.as_ref().into_iter().flatten() {
+            req.query("exclude", x.as_str().to_string());
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
@@ -95,11 +92,8 @@ impl<'a> MigrationsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        if let Some(v) = &query.exclude {
-            req.query(
-                "exclude",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.exclude.as_ref().into_iter().flatten() {
+            req.query("exclude", x.as_str().to_string());
         }
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
@@ -180,11 +174,8 @@ impl<'a> MigrationsApi<'a> {
             ),
             "application/vnd.github+json",
         );
-        if let Some(v) = &query.exclude {
-            req.query(
-                "exclude",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.exclude.as_ref().into_iter().flatten() {
+            req.query("exclude", x.as_str().to_string());
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
@@ -1012,11 +1003,8 @@ impl<'a> MigrationsApi<'a> {
             ),
             "application/vnd.github+json",
         );
-        if let Some(v) = &query.exclude {
-            req.query(
-                "exclude",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.exclude.as_ref().into_iter().flatten() {
+            req.query("exclude", x.to_string());
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[

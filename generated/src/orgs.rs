@@ -1866,11 +1866,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.sort {
-            req.query(
-                "sort",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.sort.as_ref().into_iter().flatten() {
+            req.query("sort", x.as_str().to_string());
         }
         if let Some(v) = &query.api_route_substring {
             req.query("api_route_substring", v.to_string());
@@ -1928,11 +1925,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.sort {
-            req.query(
-                "sort",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.sort.as_ref().into_iter().flatten() {
+            req.query("sort", x.as_str().to_string());
         }
         if let Some(v) = &query.api_route_substring {
             req.query("api_route_substring", v.to_string());
@@ -1982,11 +1976,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.sort {
-            req.query(
-                "sort",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.sort.as_ref().into_iter().flatten() {
+            req.query("sort", x.as_str().to_string());
         }
         if let Some(v) = &query.subject_name_substring {
             req.query("subject_name_substring", v.to_string());
@@ -2039,11 +2030,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.sort {
-            req.query(
-                "sort",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.sort.as_ref().into_iter().flatten() {
+            req.query("sort", x.as_str().to_string());
         }
         if let Some(v) = &query.subject_name_substring {
             req.query("subject_name_substring", v.to_string());
@@ -2376,11 +2364,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.sort {
-            req.query(
-                "sort",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.sort.as_ref().into_iter().flatten() {
+            req.query("sort", x.as_str().to_string());
         }
         if let Some(v) = &query.actor_name_substring {
             req.query("actor_name_substring", v.to_string());
@@ -2435,11 +2420,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.sort {
-            req.query(
-                "sort",
-                v.iter().map(|x| x.as_str().to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.sort.as_ref().into_iter().flatten() {
+            req.query("sort", x.as_str().to_string());
         }
         if let Some(v) = &query.actor_name_substring {
             req.query("actor_name_substring", v.to_string());
@@ -4218,11 +4200,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.owner {
-            req.query(
-                "owner",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.owner.as_ref().into_iter().flatten() {
+            req.query("owner", x.to_string());
         }
         if let Some(v) = &query.repository {
             req.query("repository", v.to_string());
@@ -4236,11 +4215,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.last_used_after {
             req.query("last_used_after", v.to_string());
         }
-        if let Some(v) = &query.token_id {
-            req.query(
-                "token_id",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.token_id.as_ref().into_iter().flatten() {
+            req.query("token_id", x.to_string());
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
@@ -4297,11 +4273,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.owner {
-            req.query(
-                "owner",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.owner.as_ref().into_iter().flatten() {
+            req.query("owner", x.to_string());
         }
         if let Some(v) = &query.repository {
             req.query("repository", v.to_string());
@@ -4315,11 +4288,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.last_used_after {
             req.query("last_used_after", v.to_string());
         }
-        if let Some(v) = &query.token_id {
-            req.query(
-                "token_id",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.token_id.as_ref().into_iter().flatten() {
+            req.query("token_id", x.to_string());
         }
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
@@ -4553,11 +4523,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.owner {
-            req.query(
-                "owner",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.owner.as_ref().into_iter().flatten() {
+            req.query("owner", x.to_string());
         }
         if let Some(v) = &query.repository {
             req.query("repository", v.to_string());
@@ -4571,11 +4538,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.last_used_after {
             req.query("last_used_after", v.to_string());
         }
-        if let Some(v) = &query.token_id {
-            req.query(
-                "token_id",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.token_id.as_ref().into_iter().flatten() {
+            req.query("token_id", x.to_string());
         }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
@@ -4629,11 +4593,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        if let Some(v) = &query.owner {
-            req.query(
-                "owner",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.owner.as_ref().into_iter().flatten() {
+            req.query("owner", x.to_string());
         }
         if let Some(v) = &query.repository {
             req.query("repository", v.to_string());
@@ -4647,11 +4608,8 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.last_used_after {
             req.query("last_used_after", v.to_string());
         }
-        if let Some(v) = &query.token_id {
-            req.query(
-                "token_id",
-                v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-            );
+        for x in query.token_id.as_ref().into_iter().flatten() {
+            req.query("token_id", x.to_string());
         }
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }

@@ -191,3 +191,29 @@ async fn query_parameters_and_path_encoding() {
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].number, 1347);
 }
+
+#[tokio::test]
+async fn array_query_parameters_are_exploded() {
+    // OpenAPI's default for query arrays (style form, explode true): one `name=value` pair per element.
+    let (server, client) = mock_github().await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/migrations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let q = github_rest::migrations::MigrationsListForOrgQuery {
+        exclude: Some(vec![
+            github_rest::types::Repositories::Repositories,
+            github_rest::types::Repositories::Other("owner".into()),
+        ]),
+        ..Default::default()
+    };
+    client
+        .migrations()
+        .list_for_org("acme", &q)
+        .await
+        .expect("empty list decodes");
+    let sent = &server.received_requests().await.unwrap()[0];
+    assert_eq!(sent.url.query(), Some("exclude=repositories&exclude=owner"));
+}

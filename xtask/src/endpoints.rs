@@ -20,7 +20,7 @@ pub struct Param {
     pub required: bool,
     pub ty: RType,
     pub doc: Option<String>,
-    /// Arrays in the query are sent comma-separated (GitHub's `form`, explode=false style) unless exploded.
+    /// Arrays in the query: exploded (`name=a&name=b`, OpenAPI's default for `form` style) or comma-separated.
     pub explode: bool,
 }
 
@@ -276,7 +276,10 @@ fn collect_op(
                 .get("description")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            explode: p.get("explode").and_then(Value::as_bool).unwrap_or(false),
+            explode: p
+                .get("explode")
+                .and_then(Value::as_bool)
+                .unwrap_or(p.get("style").and_then(Value::as_str).unwrap_or("form") == "form"),
         });
     }
     params.reverse();
@@ -803,7 +806,18 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
         for p in &query {
             let id = names::field_ident(&p.rust);
             let name = &p.name;
-            if p.required {
+            if let (RType::Vec(item), true) = (&p.ty, p.explode) {
+                // One `name=value` pair per element.
+                let each = to_text(ts, item, quote!(x));
+                let list = if p.required {
+                    quote!(Some(&query.#id))
+                } else {
+                    quote!(query.#id.as_ref())
+                };
+                query_stmts.push(
+                    quote!(for x in #list.into_iter().flatten() { req.query(#name, #each); }),
+                );
+            } else if p.required {
                 let text = to_text(ts, &p.ty, quote!(query.#id));
                 query_stmts.push(quote!(req.query(#name, #text);));
             } else {
