@@ -441,6 +441,22 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsGetActionsCacheUsageByRepoForOrgResponse>,
         Error,
     > {
+        let req = self.get_actions_cache_usage_by_repo_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_actions_cache_usage_by_repo_for_org_request(
+        &self,
+        org: &str,
+        query: &ActionsGetActionsCacheUsageByRepoForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-usage-by-repo-for-org",
             auth: AuthKind::Token,
@@ -462,15 +478,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_actions_cache_usage_by_repo_for_org`](Self::get_actions_cache_usage_by_repo_for_org), as a stream of the `repository_cache_usages` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_actions_cache_usage_by_repo_for_org_stream(
@@ -483,27 +491,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/get-actions-cache-usage-by-repo-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("repository_cache_usages"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/cache/usage-by-repository", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_actions_cache_usage_by_repo_for_org_request(org, query);
         crate::pagination::Pages::new(
             self.client.clone(),
             req,
@@ -526,6 +514,22 @@ impl<'a> ActionsApi<'a> {
         org: &str,
         query: &ActionsListHostedRunnersForOrgQuery,
     ) -> Result<Response<crate::types::ActionsListHostedRunnersForOrgResponse>, Error> {
+        let req = self.list_hosted_runners_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_hosted_runners_for_org_request(
+        &self,
+        org: &str,
+        query: &ActionsListHostedRunnersForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-hosted-runners-for-org",
             auth: AuthKind::Token,
@@ -546,15 +550,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_hosted_runners_for_org`](Self::list_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_hosted_runners_for_org_stream(
@@ -567,26 +563,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-hosted-runners-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("runners"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners", crate ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_hosted_runners_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// Create a GitHub-hosted runner for an organization
@@ -1567,6 +1544,26 @@ impl<'a> ActionsApi<'a> {
         >,
         Error,
     > {
+        let req = self
+            .list_selected_repositories_enabled_github_actions_organization_request(
+                org,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repositories_enabled_github_actions_organization_request(
+        &self,
+        org: &str,
+        query: &ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repositories-enabled-github-actions-organization",
             auth: AuthKind::Token,
@@ -1588,15 +1585,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repositories_enabled_github_actions_organization`](Self::list_selected_repositories_enabled_github_actions_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repositories_enabled_github_actions_organization_stream(
@@ -1609,27 +1598,11 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-selected-repositories-enabled-github-actions-organization",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/repositories", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_selected_repositories_enabled_github_actions_organization_request(
+                org,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories enabled for GitHub Actions in an organization
@@ -1954,27 +1927,11 @@ impl<'a> ActionsApi<'a> {
         >,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-selected-repositories-self-hosted-runners-organization",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners/repositories", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_selected_repositories_self_hosted_runners_organization_request(
+                org,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -1988,17 +1945,11 @@ impl<'a> ActionsApi<'a> {
             },
         )
     }
-    /// Like [`list_selected_repositories_self_hosted_runners_organization`](Self::list_selected_repositories_self_hosted_runners_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_selected_repositories_self_hosted_runners_organization_stream(
+    fn list_selected_repositories_self_hosted_runners_organization_request(
         &self,
         org: &str,
         query: &ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery,
-    ) -> crate::pagination::Pages<crate::types::Repository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repositories-self-hosted-runners-organization",
             auth: AuthKind::Token,
@@ -2020,6 +1971,24 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_selected_repositories_self_hosted_runners_organization`](Self::list_selected_repositories_self_hosted_runners_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_selected_repositories_self_hosted_runners_organization_stream(
+        &self,
+        org: &str,
+        query: &ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_selected_repositories_self_hosted_runners_organization_request(
+                org,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set repositories allowed to use self-hosted runners in an organization
@@ -2269,6 +2238,22 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListSelfHostedRunnerGroupsForOrgResponse>,
         Error,
     > {
+        let req = self.list_self_hosted_runner_groups_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_self_hosted_runner_groups_for_org_request(
+        &self,
+        org: &str,
+        query: &ActionsListSelfHostedRunnerGroupsForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runner-groups-for-org",
             auth: AuthKind::Token,
@@ -2290,15 +2275,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.visible_to_repository {
             req.query("visible_to_repository", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_self_hosted_runner_groups_for_org`](Self::list_self_hosted_runner_groups_for_org), as a stream of the `runner_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_self_hosted_runner_groups_for_org_stream(
@@ -2311,27 +2288,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-self-hosted-runner-groups-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("runner_groups"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/actions/runner-groups", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.visible_to_repository {
-            req.query("visible_to_repository", v.to_string());
-        }
+        let req = self.list_self_hosted_runner_groups_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("runner_groups"))
     }
     /// Create a self-hosted runner group for an organization
@@ -2518,6 +2475,28 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListGithubHostedRunnersInGroupForOrgResponse>,
         Error,
     > {
+        let req = self
+            .list_github_hosted_runners_in_group_for_org_request(
+                org,
+                runner_group_id,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_github_hosted_runners_in_group_for_org_request(
+        &self,
+        org: &str,
+        runner_group_id: i64,
+        query: &ActionsListGithubHostedRunnersInGroupForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-github-hosted-runners-in-group-for-org",
             auth: AuthKind::Token,
@@ -2540,15 +2519,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_github_hosted_runners_in_group_for_org`](Self::list_github_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_github_hosted_runners_in_group_for_org_stream(
@@ -2562,28 +2533,12 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-github-hosted-runners-in-group-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("runners"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/hosted-runners", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_github_hosted_runners_in_group_for_org_request(
+                org,
+                runner_group_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// List repository access to a self-hosted runner group in an organization
@@ -2608,6 +2563,28 @@ impl<'a> ActionsApi<'a> {
         >,
         Error,
     > {
+        let req = self
+            .list_repo_access_to_self_hosted_runner_group_in_org_request(
+                org,
+                runner_group_id,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_access_to_self_hosted_runner_group_in_org_request(
+        &self,
+        org: &str,
+        runner_group_id: i64,
+        query: &ActionsListRepoAccessToSelfHostedRunnerGroupInOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-access-to-self-hosted-runner-group-in-org",
             auth: AuthKind::Token,
@@ -2630,15 +2607,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_access_to_self_hosted_runner_group_in_org`](Self::list_repo_access_to_self_hosted_runner_group_in_org), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_access_to_self_hosted_runner_group_in_org_stream(
@@ -2652,28 +2621,12 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-repo-access-to-self-hosted-runner-group-in-org",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_repo_access_to_self_hosted_runner_group_in_org_request(
+                org,
+                runner_group_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set repository access for a self-hosted runner group in an organization
@@ -2828,6 +2781,28 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListSelfHostedRunnersInGroupForOrgResponse>,
         Error,
     > {
+        let req = self
+            .list_self_hosted_runners_in_group_for_org_request(
+                org,
+                runner_group_id,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_self_hosted_runners_in_group_for_org_request(
+        &self,
+        org: &str,
+        runner_group_id: i64,
+        query: &ActionsListSelfHostedRunnersInGroupForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runners-in-group-for-org",
             auth: AuthKind::Token,
@@ -2850,15 +2825,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_self_hosted_runners_in_group_for_org`](Self::list_self_hosted_runners_in_group_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_self_hosted_runners_in_group_for_org_stream(
@@ -2872,28 +2839,12 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-self-hosted-runners-in-group-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("runners"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/runners", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_self_hosted_runners_in_group_for_org_request(
+                org,
+                runner_group_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// Set self-hosted runners in a group for an organization
@@ -3049,6 +3000,22 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListSelfHostedRunnersForOrgResponse>,
         Error,
     > {
+        let req = self.list_self_hosted_runners_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_self_hosted_runners_for_org_request(
+        &self,
+        org: &str,
+        query: &ActionsListSelfHostedRunnersForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runners-for-org",
             auth: AuthKind::Token,
@@ -3070,15 +3037,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_self_hosted_runners_for_org`](Self::list_self_hosted_runners_for_org), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_self_hosted_runners_for_org_stream(
@@ -3091,27 +3050,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-self-hosted-runners-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("runners"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/actions/runners", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.name {
-            req.query("name", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_self_hosted_runners_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// List runner applications for an organization
@@ -3664,6 +3603,22 @@ impl<'a> ActionsApi<'a> {
         org: &str,
         query: &ActionsListOrgSecretsQuery,
     ) -> Result<Response<crate::types::ActionsListOrgSecretsResponse>, Error> {
+        let req = self.list_org_secrets_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_secrets_request(
+        &self,
+        org: &str,
+        query: &ActionsListOrgSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-org-secrets",
             auth: AuthKind::Token,
@@ -3682,15 +3637,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_secrets_stream(
@@ -3703,24 +3650,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-org-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/actions/secrets", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_secrets_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an organization public key
@@ -3993,6 +3923,24 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repos_for_org_secret_request(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &ActionsListSelectedReposForOrgSecretQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
@@ -4014,15 +3962,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repos_for_org_secret_stream(
@@ -4036,27 +3976,8 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-selected-repos-for-org-secret",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for an organization secret
@@ -4218,6 +4139,22 @@ impl<'a> ActionsApi<'a> {
         org: &str,
         query: &ActionsListOrgVariablesQuery,
     ) -> Result<Response<crate::types::ActionsListOrgVariablesResponse>, Error> {
+        let req = self.list_org_variables_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_variables_request(
+        &self,
+        org: &str,
+        query: &ActionsListOrgVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-org-variables",
             auth: AuthKind::Token,
@@ -4236,15 +4173,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_variables_stream(
@@ -4257,24 +4186,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-org-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/actions/variables", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_variables_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create an organization variable
@@ -4472,6 +4384,23 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self.list_selected_repos_for_org_variable_request(org, name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(409u16, None)];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repos_for_org_variable_request(
+        &self,
+        org: &str,
+        name: &str,
+        query: &ActionsListSelectedReposForOrgVariableQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repos-for-org-variable",
             auth: AuthKind::Token,
@@ -4493,15 +4422,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(409u16, None)];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repos_for_org_variable_stream(
@@ -4515,27 +4436,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-selected-repos-for-org-variable",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_selected_repos_for_org_variable_request(org, name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for an organization variable
@@ -4697,6 +4598,23 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         query: &ActionsListArtifactsForRepoQuery,
     ) -> Result<Response<crate::types::ActionsListArtifactsForRepoResponse>, Error> {
+        let req = self.list_artifacts_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_artifacts_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListArtifactsForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-artifacts-for-repo",
             auth: AuthKind::Token,
@@ -4721,15 +4639,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.name {
             req.query("name", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_artifacts_for_repo`](Self::list_artifacts_for_repo), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_artifacts_for_repo_stream(
@@ -4743,30 +4653,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-artifacts-for-repo",
-            auth: AuthKind::Token,
-            items_key: Some("artifacts"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/artifacts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.name {
-            req.query("name", v.to_string());
-        }
+        let req = self.list_artifacts_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("artifacts"))
     }
     /// Get an artifact
@@ -5151,6 +5038,23 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         query: &ActionsGetActionsCacheListQuery,
     ) -> Result<Response<crate::types::ActionsCacheList>, Error> {
+        let req = self.get_actions_cache_list_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_actions_cache_list_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsGetActionsCacheListQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-list",
             auth: AuthKind::Token,
@@ -5184,15 +5088,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_actions_cache_list`](Self::get_actions_cache_list), as a stream of the `actions_caches` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_actions_cache_list_stream(
@@ -5206,39 +5102,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/get-actions-cache-list",
-            auth: AuthKind::Token,
-            items_key: Some("actions_caches"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/caches", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.key {
-            req.query("key", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
+        let req = self.get_actions_cache_list_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("actions_caches"))
     }
     /// Delete GitHub Actions caches for a repository (using a cache key)
@@ -5347,6 +5211,26 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         query: &ActionsListConcurrencyGroupsForRepositoryQuery,
     ) -> Result<Response<crate::types::ConcurrencyGroupList>, Error> {
+        let req = self
+            .list_concurrency_groups_for_repository_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_concurrency_groups_for_repository_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListConcurrencyGroupsForRepositoryQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-concurrency-groups-for-repository",
             auth: AuthKind::Token,
@@ -5368,17 +5252,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_concurrency_groups_for_repository`](Self::list_concurrency_groups_for_repository), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_concurrency_groups_for_repository_stream(
@@ -5394,27 +5268,8 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-concurrency-groups-for-repository",
-            auth: AuthKind::Token,
-            items_key: Some("concurrency_groups"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/concurrency_groups", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self
+            .list_concurrency_groups_for_repository_request(owner, repo, query);
         crate::pagination::Pages::new(
             self.client.clone(),
             req,
@@ -5739,6 +5594,23 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
         Error,
     > {
+        let req = self.list_repo_organization_secrets_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_organization_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoOrganizationSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-organization-secrets",
             auth: AuthKind::Token,
@@ -5760,15 +5632,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_organization_secrets_stream(
@@ -5782,27 +5646,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-repo-organization-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/organization-secrets", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_organization_secrets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// List repository organization variables
@@ -5827,6 +5671,23 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
         Error,
     > {
+        let req = self.list_repo_organization_variables_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_organization_variables_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoOrganizationVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-organization-variables",
             auth: AuthKind::Token,
@@ -5848,15 +5709,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_organization_variables_stream(
@@ -5870,27 +5723,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-repo-organization-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/organization-variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_organization_variables_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Get GitHub Actions permissions for a repository
@@ -6529,6 +6362,23 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListSelfHostedRunnersForOrgResponse>,
         Error,
     > {
+        let req = self.list_self_hosted_runners_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_self_hosted_runners_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListSelfHostedRunnersForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runners-for-repo",
             auth: AuthKind::Token,
@@ -6553,15 +6403,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_self_hosted_runners_for_repo`](Self::list_self_hosted_runners_for_repo), as a stream of the `runners` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_self_hosted_runners_for_repo_stream(
@@ -6575,30 +6417,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-self-hosted-runners-for-repo",
-            auth: AuthKind::Token,
-            items_key: Some("runners"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.name {
-            req.query("name", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_self_hosted_runners_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("runners"))
     }
     /// List runner applications for a repository
@@ -7172,6 +6991,23 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         query: &ActionsListWorkflowRunsForRepoQuery,
     ) -> Result<Response<crate::types::ActionsListWorkflowRunsForRepoResponse>, Error> {
+        let req = self.list_workflow_runs_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_workflow_runs_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListWorkflowRunsForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-workflow-runs-for-repo",
             auth: AuthKind::Token,
@@ -7217,15 +7053,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.head_sha {
             req.query("head_sha", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_workflow_runs_for_repo`](Self::list_workflow_runs_for_repo), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_workflow_runs_for_repo_stream(
@@ -7239,51 +7067,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-workflow-runs-for-repo",
-            auth: AuthKind::Token,
-            items_key: Some("workflow_runs"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.actor {
-            req.query("actor", v.to_string());
-        }
-        if let Some(v) = &query.branch {
-            req.query("branch", v.to_string());
-        }
-        if let Some(v) = &query.event {
-            req.query("event", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.created {
-            req.query("created", v.to_string());
-        }
-        if let Some(v) = &query.exclude_pull_requests {
-            req.query("exclude_pull_requests", v.to_string());
-        }
-        if let Some(v) = &query.check_suite_id {
-            req.query("check_suite_id", v.to_string());
-        }
-        if let Some(v) = &query.head_sha {
-            req.query("head_sha", v.to_string());
-        }
+        let req = self.list_workflow_runs_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("workflow_runs"))
     }
     /// Get a workflow run
@@ -7489,6 +7273,24 @@ impl<'a> ActionsApi<'a> {
         run_id: i64,
         query: &ActionsListWorkflowRunArtifactsQuery,
     ) -> Result<Response<crate::types::ActionsListArtifactsForRepoResponse>, Error> {
+        let req = self.list_workflow_run_artifacts_request(owner, repo, run_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_workflow_run_artifacts_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        query: &ActionsListWorkflowRunArtifactsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-workflow-run-artifacts",
             auth: AuthKind::Token,
@@ -7517,15 +7319,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.direction {
             req.query("direction", v.as_str().to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_workflow_run_artifacts`](Self::list_workflow_run_artifacts), as a stream of the `artifacts` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_workflow_run_artifacts_stream(
@@ -7540,34 +7334,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-workflow-run-artifacts",
-            auth: AuthKind::Token,
-            items_key: Some("artifacts"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/artifacts", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.name {
-            req.query("name", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
+        let req = self.list_workflow_run_artifacts_request(owner, repo, run_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("artifacts"))
     }
     /// Get a workflow run attempt
@@ -7646,6 +7413,34 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListJobsForWorkflowRunAttemptResponse>,
         Error,
     > {
+        let req = self
+            .list_jobs_for_workflow_run_attempt_request(
+                owner,
+                repo,
+                run_id,
+                attempt_number,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_jobs_for_workflow_run_attempt_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        attempt_number: i64,
+        query: &ActionsListJobsForWorkflowRunAttemptQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-jobs-for-workflow-run-attempt",
             auth: AuthKind::Token,
@@ -7669,17 +7464,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_jobs_for_workflow_run_attempt`](Self::list_jobs_for_workflow_run_attempt), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_jobs_for_workflow_run_attempt_stream(
@@ -7695,29 +7480,14 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-jobs-for-workflow-run-attempt",
-            auth: AuthKind::Token,
-            items_key: Some("jobs"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/attempts/{}/jobs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string()), crate
-                ::runtime::encode_path(& attempt_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_jobs_for_workflow_run_attempt_request(
+                owner,
+                repo,
+                run_id,
+                attempt_number,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("jobs"))
     }
     /// Download workflow run attempt logs
@@ -7847,6 +7617,33 @@ impl<'a> ActionsApi<'a> {
         run_id: i64,
         query: &ActionsListConcurrencyGroupsForWorkflowRunQuery,
     ) -> Result<Response<crate::types::ConcurrencyGroupRunList>, Error> {
+        let req = self
+            .list_concurrency_groups_for_workflow_run_request(
+                owner,
+                repo,
+                run_id,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_concurrency_groups_for_workflow_run_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        query: &ActionsListConcurrencyGroupsForWorkflowRunQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-concurrency-groups-for-workflow-run",
             auth: AuthKind::Token,
@@ -7872,18 +7669,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_concurrency_groups_for_workflow_run`](Self::list_concurrency_groups_for_workflow_run), as a stream of the `concurrency_groups` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_concurrency_groups_for_workflow_run_stream(
@@ -7900,31 +7686,13 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-concurrency-groups-for-workflow-run",
-            auth: AuthKind::Token,
-            items_key: Some("concurrency_groups"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/concurrency_groups", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self
+            .list_concurrency_groups_for_workflow_run_request(
+                owner,
+                repo,
+                run_id,
+                query,
+            );
         crate::pagination::Pages::new(
             self.client.clone(),
             req,
@@ -8049,6 +7817,24 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListJobsForWorkflowRunAttemptResponse>,
         Error,
     > {
+        let req = self.list_jobs_for_workflow_run_request(owner, repo, run_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_jobs_for_workflow_run_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: i64,
+        query: &ActionsListJobsForWorkflowRunQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-jobs-for-workflow-run",
             auth: AuthKind::Token,
@@ -8074,15 +7860,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_jobs_for_workflow_run`](Self::list_jobs_for_workflow_run), as a stream of the `jobs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_jobs_for_workflow_run_stream(
@@ -8097,31 +7875,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-jobs-for-workflow-run",
-            auth: AuthKind::Token,
-            items_key: Some("jobs"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/jobs", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_jobs_for_workflow_run_request(owner, repo, run_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("jobs"))
     }
     /// Download workflow run logs
@@ -8473,6 +8227,23 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
         Error,
     > {
+        let req = self.list_repo_secrets_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-secrets",
             auth: AuthKind::Token,
@@ -8494,15 +8265,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_secrets_stream(
@@ -8516,27 +8279,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-repo-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/secrets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_secrets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key
@@ -8747,6 +8490,23 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
         Error,
     > {
+        let req = self.list_repo_variables_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_variables_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-variables",
             auth: AuthKind::Token,
@@ -8768,15 +8528,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_variables_stream(
@@ -8790,27 +8542,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-repo-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/variables", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_variables_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create a repository variable
@@ -9011,6 +8743,23 @@ impl<'a> ActionsApi<'a> {
         repo: &str,
         query: &ActionsListRepoWorkflowsQuery,
     ) -> Result<Response<crate::types::ActionsListRepoWorkflowsResponse>, Error> {
+        let req = self.list_repo_workflows_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_workflows_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActionsListRepoWorkflowsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-workflows",
             auth: AuthKind::Token,
@@ -9032,15 +8781,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_workflows`](Self::list_repo_workflows), as a stream of the `workflows` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_workflows_stream(
@@ -9054,27 +8795,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-repo-workflows",
-            auth: AuthKind::Token,
-            items_key: Some("workflows"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_workflows_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("workflows"))
     }
     /// Get a workflow
@@ -9290,6 +9011,24 @@ impl<'a> ActionsApi<'a> {
         workflow_id: crate::types::IntegerOrString,
         query: &ActionsListWorkflowRunsQuery,
     ) -> Result<Response<crate::types::ActionsListWorkflowRunsForRepoResponse>, Error> {
+        let req = self.list_workflow_runs_request(owner, repo, workflow_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_workflow_runs_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        workflow_id: crate::types::IntegerOrString,
+        query: &ActionsListWorkflowRunsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-workflow-runs",
             auth: AuthKind::Token,
@@ -9338,15 +9077,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.head_sha {
             req.query("head_sha", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_workflow_runs`](Self::list_workflow_runs), as a stream of the `workflow_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_workflow_runs_stream(
@@ -9361,54 +9092,7 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-workflow-runs",
-            auth: AuthKind::Token,
-            items_key: Some("workflow_runs"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}/runs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
-                match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.actor {
-            req.query("actor", v.to_string());
-        }
-        if let Some(v) = &query.branch {
-            req.query("branch", v.to_string());
-        }
-        if let Some(v) = &query.event {
-            req.query("event", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.created {
-            req.query("created", v.to_string());
-        }
-        if let Some(v) = &query.exclude_pull_requests {
-            req.query("exclude_pull_requests", v.to_string());
-        }
-        if let Some(v) = &query.check_suite_id {
-            req.query("check_suite_id", v.to_string());
-        }
-        if let Some(v) = &query.head_sha {
-            req.query("head_sha", v.to_string());
-        }
+        let req = self.list_workflow_runs_request(owner, repo, workflow_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("workflow_runs"))
     }
     /// Get workflow usage
@@ -9487,6 +9171,25 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
         Error,
     > {
+        let req = self
+            .list_environment_secrets_request(owner, repo, environment_name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_environment_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ActionsListEnvironmentSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-environment-secrets",
             auth: AuthKind::Token,
@@ -9509,15 +9212,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_environment_secrets`](Self::list_environment_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_environment_secrets_stream(
@@ -9532,28 +9227,8 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-environment-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/secrets", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_environment_secrets_request(owner, repo, environment_name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an environment public key
@@ -9773,6 +9448,25 @@ impl<'a> ActionsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
         Error,
     > {
+        let req = self
+            .list_environment_variables_request(owner, repo, environment_name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_environment_variables_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ActionsListEnvironmentVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-environment-variables",
             auth: AuthKind::Token,
@@ -9795,15 +9489,7 @@ impl<'a> ActionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_environment_variables`](Self::list_environment_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_environment_variables_stream(
@@ -9818,28 +9504,8 @@ impl<'a> ActionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "actions/list-environment-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_environment_variables_request(owner, repo, environment_name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create an environment variable

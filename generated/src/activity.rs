@@ -30,24 +30,7 @@ impl<'a> ActivityApi<'a> {
         &self,
         query: &ActivityListPublicEventsQuery,
     ) -> Result<Response<ActivityListPublicEventsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-public-events",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/events"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_events_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -65,16 +48,10 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
-    /// Like [`list_public_events`](Self::list_public_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_public_events_stream(
+    fn list_public_events_request(
         &self,
         query: &ActivityListPublicEventsQuery,
-    ) -> crate::pagination::Pages<crate::types::Event> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-events",
             auth: AuthKind::Token,
@@ -93,6 +70,19 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_public_events`](Self::list_public_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_events_stream(
+        &self,
+        query: &ActivityListPublicEventsQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_public_events_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get feeds
@@ -156,27 +146,7 @@ impl<'a> ActivityApi<'a> {
         repo: &str,
         query: &ActivityListPublicEventsForRepoNetworkQuery,
     ) -> Result<Response<ActivityListPublicEventsForRepoNetworkResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-public-events-for-repo-network",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/networks/{}/{}/events", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_events_for_repo_network_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -200,18 +170,12 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
-    /// Like [`list_public_events_for_repo_network`](Self::list_public_events_for_repo_network), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_public_events_for_repo_network_stream(
+    fn list_public_events_for_repo_network_request(
         &self,
         owner: &str,
         repo: &str,
         query: &ActivityListPublicEventsForRepoNetworkQuery,
-    ) -> crate::pagination::Pages<crate::types::Event> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-events-for-repo-network",
             auth: AuthKind::Token,
@@ -233,6 +197,21 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_public_events_for_repo_network`](Self::list_public_events_for_repo_network), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_events_for_repo_network_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListPublicEventsForRepoNetworkQuery,
+    ) -> crate::pagination::Pages<crate::types::Event> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_public_events_for_repo_network_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List notifications for the authenticated user
@@ -248,36 +227,7 @@ impl<'a> ActivityApi<'a> {
         &self,
         query: &ActivityListNotificationsForAuthenticatedUserQuery,
     ) -> Result<Response<ActivityListNotificationsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-notifications-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/notifications"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.all {
-            req.query("all", v.to_string());
-        }
-        if let Some(v) = &query.participating {
-            req.query("participating", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_notifications_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -300,16 +250,10 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
-    /// Like [`list_notifications_for_authenticated_user`](Self::list_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_notifications_for_authenticated_user_stream(
+    fn list_notifications_for_authenticated_user_request(
         &self,
         query: &ActivityListNotificationsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Thread> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-notifications-for-authenticated-user",
             auth: AuthKind::Token,
@@ -340,6 +284,19 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_notifications_for_authenticated_user`](Self::list_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_notifications_for_authenticated_user_stream(
+        &self,
+        query: &ActivityListNotificationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Thread> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_notifications_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Mark notifications as read
@@ -677,6 +634,22 @@ impl<'a> ActivityApi<'a> {
         org: &str,
         query: &ActivityListPublicOrgEventsQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self.list_public_org_events_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_public_org_events_request(
+        &self,
+        org: &str,
+        query: &ActivityListPublicOrgEventsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-org-events",
             auth: AuthKind::Token,
@@ -695,15 +668,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_public_org_events`](Self::list_public_org_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_public_org_events_stream(
@@ -716,24 +681,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-public-org-events",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/events", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_org_events_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repository events
@@ -752,6 +700,23 @@ impl<'a> ActivityApi<'a> {
         repo: &str,
         query: &ActivityListRepoEventsQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self.list_repo_events_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_events_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListRepoEventsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repo-events",
             auth: AuthKind::Token,
@@ -773,15 +738,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_events`](Self::list_repo_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_events_stream(
@@ -795,27 +752,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-repo-events",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/events", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_events_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repository notifications for the authenticated user
@@ -833,6 +770,24 @@ impl<'a> ActivityApi<'a> {
         repo: &str,
         query: &ActivityListRepoNotificationsForAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::Thread>>, Error> {
+        let req = self
+            .list_repo_notifications_for_authenticated_user_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_notifications_for_authenticated_user_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListRepoNotificationsForAuthenticatedUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repo-notifications-for-authenticated-user",
             auth: AuthKind::Token,
@@ -866,15 +821,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_notifications_for_authenticated_user`](Self::list_repo_notifications_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_notifications_for_authenticated_user_stream(
@@ -888,39 +835,8 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-repo-notifications-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/notifications", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.all {
-            req.query("all", v.to_string());
-        }
-        if let Some(v) = &query.participating {
-            req.query("participating", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_repo_notifications_for_authenticated_user_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Mark repository notifications as read
@@ -989,6 +905,25 @@ impl<'a> ActivityApi<'a> {
         repo: &str,
         query: &ActivityListStargazersForRepoQuery,
     ) -> Result<Response<crate::types::ActivityListStargazersForRepoResponse>, Error> {
+        let req = self.list_stargazers_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_stargazers_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListStargazersForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-stargazers-for-repo",
             auth: AuthKind::Token,
@@ -1010,17 +945,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_stargazers_for_repo`](Self::list_stargazers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_stargazers_for_repo_stream(
@@ -1036,27 +961,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-stargazers-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/stargazers", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_stargazers_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get stargazer count
@@ -1118,6 +1023,23 @@ impl<'a> ActivityApi<'a> {
         repo: &str,
         query: &ActivityListWatchersForRepoQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_watchers_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_watchers_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ActivityListWatchersForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-watchers-for-repo",
             auth: AuthKind::Token,
@@ -1139,15 +1061,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_watchers_for_repo`](Self::list_watchers_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_watchers_for_repo_stream(
@@ -1161,27 +1075,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-watchers-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/subscribers", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_watchers_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a repository subscription
@@ -1325,30 +1219,7 @@ impl<'a> ActivityApi<'a> {
         &self,
         query: &ActivityListReposStarredByAuthenticatedUserQuery,
     ) -> Result<Response<ActivityListReposStarredByAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-repos-starred-by-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/starred"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_starred_by_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1410,16 +1281,10 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
-    /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_repos_starred_by_authenticated_user_stream(
+    fn list_repos_starred_by_authenticated_user_request(
         &self,
         query: &ActivityListReposStarredByAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Repository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-starred-by-authenticated-user",
             auth: AuthKind::Token,
@@ -1444,6 +1309,19 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_starred_by_authenticated_user_stream(
+        &self,
+        query: &ActivityListReposStarredByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_repos_starred_by_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a repository is starred by the authenticated user
@@ -1597,24 +1475,7 @@ impl<'a> ActivityApi<'a> {
         &self,
         query: &ActivityListWatchedReposForAuthenticatedUserQuery,
     ) -> Result<Response<ActivityListWatchedReposForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-watched-repos-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/subscriptions"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_watched_repos_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1634,16 +1495,10 @@ impl<'a> ActivityApi<'a> {
             },
         )
     }
-    /// Like [`list_watched_repos_for_authenticated_user`](Self::list_watched_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_watched_repos_for_authenticated_user_stream(
+    fn list_watched_repos_for_authenticated_user_request(
         &self,
         query: &ActivityListWatchedReposForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-watched-repos-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1662,6 +1517,19 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_watched_repos_for_authenticated_user`](Self::list_watched_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_watched_repos_for_authenticated_user_stream(
+        &self,
+        query: &ActivityListWatchedReposForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_watched_repos_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List events for the authenticated user
@@ -1681,6 +1549,22 @@ impl<'a> ActivityApi<'a> {
         username: &str,
         query: &ActivityListEventsForAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self.list_events_for_authenticated_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_events_for_authenticated_user_request(
+        &self,
+        username: &str,
+        query: &ActivityListEventsForAuthenticatedUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-events-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1699,15 +1583,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_events_for_authenticated_user`](Self::list_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_events_for_authenticated_user_stream(
@@ -1720,24 +1596,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-events-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/events", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_events_for_authenticated_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization events for the authenticated user
@@ -1758,6 +1617,24 @@ impl<'a> ActivityApi<'a> {
         org: &str,
         query: &ActivityListOrgEventsForAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self
+            .list_org_events_for_authenticated_user_request(username, org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_events_for_authenticated_user_request(
+        &self,
+        username: &str,
+        org: &str,
+        query: &ActivityListOrgEventsForAuthenticatedUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-org-events-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1779,15 +1656,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_events_for_authenticated_user`](Self::list_org_events_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_events_for_authenticated_user_stream(
@@ -1801,27 +1670,8 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-org-events-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/events/orgs/{}", crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_org_events_for_authenticated_user_request(username, org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List public events for a user
@@ -1839,6 +1689,22 @@ impl<'a> ActivityApi<'a> {
         username: &str,
         query: &ActivityListPublicEventsForUserQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self.list_public_events_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_public_events_for_user_request(
+        &self,
+        username: &str,
+        query: &ActivityListPublicEventsForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-events-for-user",
             auth: AuthKind::Token,
@@ -1857,15 +1723,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_public_events_for_user`](Self::list_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_public_events_for_user_stream(
@@ -1878,24 +1736,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-public-events-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/events/public", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_events_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List events received by the authenticated user
@@ -1916,6 +1757,22 @@ impl<'a> ActivityApi<'a> {
         username: &str,
         query: &ActivityListReceivedEventsForUserQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self.list_received_events_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_received_events_for_user_request(
+        &self,
+        username: &str,
+        query: &ActivityListReceivedEventsForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-received-events-for-user",
             auth: AuthKind::Token,
@@ -1934,15 +1791,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_received_events_for_user`](Self::list_received_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_received_events_for_user_stream(
@@ -1955,24 +1804,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-received-events-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/received_events", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_received_events_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List public events received by a user
@@ -1990,6 +1822,22 @@ impl<'a> ActivityApi<'a> {
         username: &str,
         query: &ActivityListReceivedPublicEventsForUserQuery,
     ) -> Result<Response<Vec<crate::types::Event>>, Error> {
+        let req = self.list_received_public_events_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_received_public_events_for_user_request(
+        &self,
+        username: &str,
+        query: &ActivityListReceivedPublicEventsForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-received-public-events-for-user",
             auth: AuthKind::Token,
@@ -2011,15 +1859,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_received_public_events_for_user`](Self::list_received_public_events_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_received_public_events_for_user_stream(
@@ -2032,27 +1872,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-received-public-events-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/received_events/public", crate
-                ::runtime::encode_path(username)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_received_public_events_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repositories starred by a user
@@ -2073,6 +1893,22 @@ impl<'a> ActivityApi<'a> {
         username: &str,
         query: &ActivityListReposStarredByUserQuery,
     ) -> Result<Response<crate::types::ActivityListReposStarredByUserResponse>, Error> {
+        let req = self.list_repos_starred_by_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repos_starred_by_user_request(
+        &self,
+        username: &str,
+        query: &ActivityListReposStarredByUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-starred-by-user",
             auth: AuthKind::Token,
@@ -2097,15 +1933,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repos_starred_by_user`](Self::list_repos_starred_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repos_starred_by_user_stream(
@@ -2120,30 +1948,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-repos-starred-by-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/starred", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_starred_by_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repositories watched by a user
@@ -2160,6 +1965,22 @@ impl<'a> ActivityApi<'a> {
         username: &str,
         query: &ActivityListReposWatchedByUserQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_repos_watched_by_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repos_watched_by_user_request(
+        &self,
+        username: &str,
+        query: &ActivityListReposWatchedByUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-watched-by-user",
             auth: AuthKind::Token,
@@ -2178,15 +1999,7 @@ impl<'a> ActivityApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repos_watched_by_user`](Self::list_repos_watched_by_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repos_watched_by_user_stream(
@@ -2199,24 +2012,7 @@ impl<'a> ActivityApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "activity/list-repos-watched-by-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/subscriptions", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_watched_by_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

@@ -47,45 +47,7 @@ impl<'a> AgentTasksApi<'a> {
         repo: &str,
         query: &AgentTasksListTasksForRepoQuery,
     ) -> Result<Response<crate::types::AgentTasksListTasksForRepoResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "agent-tasks/list-tasks-for-repo",
-            auth: AuthKind::Token,
-            items_key: Some("tasks"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/agents/repos/{}/{}/tasks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.to_string());
-        }
-        if let Some(v) = &query.is_archived {
-            req.query("is_archived", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        for x in query.creator_id.as_ref().into_iter().flatten() {
-            req.query("creator_id", x.to_string());
-        }
+        let req = self.list_tasks_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_2)),
@@ -102,20 +64,12 @@ impl<'a> AgentTasksApi<'a> {
             },
         )
     }
-    /// Like [`list_tasks_for_repo`](Self::list_tasks_for_repo), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_tasks_for_repo_stream(
+    fn list_tasks_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &AgentTasksListTasksForRepoQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::AgentTasksListTasksForRepoResponseTasksItem,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/list-tasks-for-repo",
             auth: AuthKind::Token,
@@ -155,6 +109,23 @@ impl<'a> AgentTasksApi<'a> {
         for x in query.creator_id.as_ref().into_iter().flatten() {
             req.query("creator_id", x.to_string());
         }
+        req
+    }
+    /// Like [`list_tasks_for_repo`](Self::list_tasks_for_repo), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_tasks_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentTasksListTasksForRepoQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AgentTasksListTasksForRepoResponseTasksItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_tasks_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("tasks"))
     }
     /// Start a task
@@ -315,39 +286,7 @@ impl<'a> AgentTasksApi<'a> {
         &self,
         query: &AgentTasksListTasksQuery,
     ) -> Result<Response<crate::types::AgentTasksListTasksForRepoResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "agent-tasks/list-tasks",
-            auth: AuthKind::Token,
-            items_key: Some("tasks"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/agents/tasks"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.to_string());
-        }
-        if let Some(v) = &query.is_archived {
-            req.query("is_archived", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
+        let req = self.list_tasks_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_2)),
@@ -363,18 +302,7 @@ impl<'a> AgentTasksApi<'a> {
             },
         )
     }
-    /// Like [`list_tasks`](Self::list_tasks), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_tasks_stream(
-        &self,
-        query: &AgentTasksListTasksQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::AgentTasksListTasksForRepoResponseTasksItem,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_tasks_request(&self, query: &AgentTasksListTasksQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/list-tasks",
             auth: AuthKind::Token,
@@ -408,6 +336,21 @@ impl<'a> AgentTasksApi<'a> {
         if let Some(v) = &query.since {
             req.query("since", v.to_string());
         }
+        req
+    }
+    /// Like [`list_tasks`](Self::list_tasks), as a stream of the `tasks` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_tasks_stream(
+        &self,
+        query: &AgentTasksListTasksQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AgentTasksListTasksForRepoResponseTasksItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_tasks_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("tasks"))
     }
     /// Get a task by ID

@@ -35,6 +35,22 @@ impl<'a> AgentsApi<'a> {
         org: &str,
         query: &AgentsListOrgSecretsQuery,
     ) -> Result<Response<crate::types::ActionsListOrgSecretsResponse>, Error> {
+        let req = self.list_org_secrets_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_secrets_request(
+        &self,
+        org: &str,
+        query: &AgentsListOrgSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-org-secrets",
             auth: AuthKind::Token,
@@ -53,15 +69,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_secrets_stream(
@@ -74,24 +82,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-org-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/agents/secrets", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_secrets_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an organization public key
@@ -295,6 +286,24 @@ impl<'a> AgentsApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repos_for_org_secret_request(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &AgentsListSelectedReposForOrgSecretQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
@@ -316,15 +325,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repos_for_org_secret_stream(
@@ -338,27 +339,8 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-selected-repos-for-org-secret",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for an organization secret
@@ -521,6 +503,22 @@ impl<'a> AgentsApi<'a> {
         org: &str,
         query: &AgentsListOrgVariablesQuery,
     ) -> Result<Response<crate::types::ActionsListOrgVariablesResponse>, Error> {
+        let req = self.list_org_variables_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_variables_request(
+        &self,
+        org: &str,
+        query: &AgentsListOrgVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-org-variables",
             auth: AuthKind::Token,
@@ -539,15 +537,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_variables`](Self::list_org_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_variables_stream(
@@ -560,24 +550,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-org-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/agents/variables", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_variables_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create an organization variable
@@ -775,6 +748,23 @@ impl<'a> AgentsApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self.list_selected_repos_for_org_variable_request(org, name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(409u16, None)];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repos_for_org_variable_request(
+        &self,
+        org: &str,
+        name: &str,
+        query: &AgentsListSelectedReposForOrgVariableQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-selected-repos-for-org-variable",
             auth: AuthKind::Token,
@@ -796,15 +786,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(409u16, None)];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repos_for_org_variable`](Self::list_selected_repos_for_org_variable), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repos_for_org_variable_stream(
@@ -818,27 +800,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-selected-repos-for-org-variable",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_selected_repos_for_org_variable_request(org, name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for an organization variable
@@ -1004,6 +966,23 @@ impl<'a> AgentsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
         Error,
     > {
+        let req = self.list_repo_organization_secrets_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_organization_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoOrganizationSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-organization-secrets",
             auth: AuthKind::Token,
@@ -1025,15 +1004,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_organization_secrets`](Self::list_repo_organization_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_organization_secrets_stream(
@@ -1047,27 +1018,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-repo-organization-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/agents/organization-secrets", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_organization_secrets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// List repository organization variables
@@ -1092,6 +1043,23 @@ impl<'a> AgentsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
         Error,
     > {
+        let req = self.list_repo_organization_variables_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_organization_variables_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoOrganizationVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-organization-variables",
             auth: AuthKind::Token,
@@ -1113,15 +1081,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_organization_variables`](Self::list_repo_organization_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_organization_variables_stream(
@@ -1135,27 +1095,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-repo-organization-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/agents/organization-variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_organization_variables_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// List repository secrets
@@ -1181,6 +1121,23 @@ impl<'a> AgentsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationSecretsResponse>,
         Error,
     > {
+        let req = self.list_repo_secrets_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-secrets",
             auth: AuthKind::Token,
@@ -1202,15 +1159,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_secrets_stream(
@@ -1224,27 +1173,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-repo-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/agents/secrets", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_secrets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key
@@ -1455,6 +1384,23 @@ impl<'a> AgentsApi<'a> {
         Response<crate::types::ActionsListRepoOrganizationVariablesResponse>,
         Error,
     > {
+        let req = self.list_repo_variables_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_variables_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &AgentsListRepoVariablesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-variables",
             auth: AuthKind::Token,
@@ -1476,15 +1422,7 @@ impl<'a> AgentsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_variables`](Self::list_repo_variables), as a stream of the `variables` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_variables_stream(
@@ -1498,27 +1436,7 @@ impl<'a> AgentsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "agents/list-repo-variables",
-            auth: AuthKind::Token,
-            items_key: Some("variables"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/agents/variables", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_variables_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("variables"))
     }
     /// Create a repository variable

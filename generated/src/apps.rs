@@ -179,27 +179,7 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListWebhookDeliveriesQuery,
     ) -> Result<Response<Vec<crate::types::HookDeliveryItem>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-webhook-deliveries",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/app/hook/deliveries"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.cursor {
-            req.query("cursor", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
+        let req = self.list_webhook_deliveries_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -213,16 +193,10 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_webhook_deliveries_stream(
+    fn list_webhook_deliveries_request(
         &self,
         query: &AppsListWebhookDeliveriesQuery,
-    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-webhook-deliveries",
             auth: AuthKind::AppJwt,
@@ -244,6 +218,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.status {
             req.query("status", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhook_deliveries_stream(
+        &self,
+        query: &AppsListWebhookDeliveriesQuery,
+    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_webhook_deliveries_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a delivery for an app webhook
@@ -348,24 +335,7 @@ impl<'a> AppsApi<'a> {
         Response<AppsListInstallationRequestsForAuthenticatedAppResponse>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-installation-requests-for-authenticated-app",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/app/installation-requests"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_installation_requests_for_authenticated_app_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -386,16 +356,10 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_installation_requests_for_authenticated_app`](Self::list_installation_requests_for_authenticated_app), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_installation_requests_for_authenticated_app_stream(
+    fn list_installation_requests_for_authenticated_app_request(
         &self,
         query: &AppsListInstallationRequestsForAuthenticatedAppQuery,
-    ) -> crate::pagination::Pages<crate::types::IntegrationInstallationRequest> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installation-requests-for-authenticated-app",
             auth: AuthKind::AppJwt,
@@ -414,6 +378,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_installation_requests_for_authenticated_app`](Self::list_installation_requests_for_authenticated_app), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installation_requests_for_authenticated_app_stream(
+        &self,
+        query: &AppsListInstallationRequestsForAuthenticatedAppQuery,
+    ) -> crate::pagination::Pages<crate::types::IntegrationInstallationRequest> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_installation_requests_for_authenticated_app_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List installations for the authenticated app
@@ -431,6 +408,18 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListInstallationsQuery,
     ) -> Result<Response<Vec<crate::types::AppsListInstallationsResponseItem>>, Error> {
+        let req = self.list_installations_request(query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_installations_request(&self, query: &AppsListInstallationsQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installations",
             auth: AuthKind::AppJwt,
@@ -455,15 +444,7 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.outdated {
             req.query("outdated", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_installations`](Self::list_installations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_installations_stream(
@@ -475,30 +456,7 @@ impl<'a> AppsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-installations",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/app/installations"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.outdated {
-            req.query("outdated", v.to_string());
-        }
+        let req = self.list_installations_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an installation for the authenticated app
@@ -983,24 +941,7 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListReposAccessibleToInstallationQuery,
     ) -> Result<Response<AppsListReposAccessibleToInstallationResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-repos-accessible-to-installation",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/installation/repositories"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_accessible_to_installation_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1018,18 +959,10 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_repos_accessible_to_installation`](Self::list_repos_accessible_to_installation), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_repos_accessible_to_installation_stream(
+    fn list_repos_accessible_to_installation_request(
         &self,
         query: &AppsListReposAccessibleToInstallationQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::AppsListReposAccessibleToInstallationResponseRepositoriesItem,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-repos-accessible-to-installation",
             auth: AuthKind::Token,
@@ -1048,6 +981,21 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_repos_accessible_to_installation`](Self::list_repos_accessible_to_installation), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_accessible_to_installation_stream(
+        &self,
+        query: &AppsListReposAccessibleToInstallationQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AppsListReposAccessibleToInstallationResponseRepositoriesItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_repos_accessible_to_installation_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Revoke an installation access token
@@ -1142,24 +1090,7 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListPlansQuery,
     ) -> Result<Response<Vec<crate::types::MarketplaceListingPlan>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-plans",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/marketplace_listing/plans"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_plans_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1173,16 +1104,7 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_plans`](Self::list_plans), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_plans_stream(
-        &self,
-        query: &AppsListPlansQuery,
-    ) -> crate::pagination::Pages<crate::types::MarketplaceListingPlan> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_plans_request(&self, query: &AppsListPlansQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-plans",
             auth: AuthKind::AppJwt,
@@ -1201,6 +1123,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_plans`](Self::list_plans), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_plans_stream(
+        &self,
+        query: &AppsListPlansQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplaceListingPlan> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_plans_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List accounts for a plan
@@ -1219,33 +1154,7 @@ impl<'a> AppsApi<'a> {
         plan_id: i64,
         query: &AppsListAccountsForPlanQuery,
     ) -> Result<Response<Vec<crate::types::MarketplacePurchase>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-accounts-for-plan",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/marketplace_listing/plans/{}/accounts", crate ::runtime::encode_path(&
-                plan_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_accounts_for_plan_request(plan_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1260,17 +1169,11 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_accounts_for_plan`](Self::list_accounts_for_plan), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_accounts_for_plan_stream(
+    fn list_accounts_for_plan_request(
         &self,
         plan_id: i64,
         query: &AppsListAccountsForPlanQuery,
-    ) -> crate::pagination::Pages<crate::types::MarketplacePurchase> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-accounts-for-plan",
             auth: AuthKind::AppJwt,
@@ -1298,6 +1201,20 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_accounts_for_plan`](Self::list_accounts_for_plan), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_accounts_for_plan_stream(
+        &self,
+        plan_id: i64,
+        query: &AppsListAccountsForPlanQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_accounts_for_plan_request(plan_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a subscription plan for an account (stubbed)
@@ -1358,24 +1275,7 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListPlansStubbedQuery,
     ) -> Result<Response<Vec<crate::types::MarketplaceListingPlan>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-plans-stubbed",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/marketplace_listing/stubbed/plans"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_plans_stubbed_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1388,16 +1288,7 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_plans_stubbed`](Self::list_plans_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_plans_stubbed_stream(
-        &self,
-        query: &AppsListPlansStubbedQuery,
-    ) -> crate::pagination::Pages<crate::types::MarketplaceListingPlan> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_plans_stubbed_request(&self, query: &AppsListPlansStubbedQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-plans-stubbed",
             auth: AuthKind::AppJwt,
@@ -1416,6 +1307,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_plans_stubbed`](Self::list_plans_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_plans_stubbed_stream(
+        &self,
+        query: &AppsListPlansStubbedQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplaceListingPlan> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_plans_stubbed_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List accounts for a plan (stubbed)
@@ -1434,33 +1338,7 @@ impl<'a> AppsApi<'a> {
         plan_id: i64,
         query: &AppsListAccountsForPlanStubbedQuery,
     ) -> Result<Response<Vec<crate::types::MarketplacePurchase>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-accounts-for-plan-stubbed",
-            auth: AuthKind::AppJwt,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/marketplace_listing/stubbed/plans/{}/accounts", crate
-                ::runtime::encode_path(& plan_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_accounts_for_plan_stubbed_request(plan_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1473,17 +1351,11 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_accounts_for_plan_stubbed`](Self::list_accounts_for_plan_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_accounts_for_plan_stubbed_stream(
+    fn list_accounts_for_plan_stubbed_request(
         &self,
         plan_id: i64,
         query: &AppsListAccountsForPlanStubbedQuery,
-    ) -> crate::pagination::Pages<crate::types::MarketplacePurchase> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-accounts-for-plan-stubbed",
             auth: AuthKind::AppJwt,
@@ -1511,6 +1383,20 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_accounts_for_plan_stubbed`](Self::list_accounts_for_plan_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_accounts_for_plan_stubbed_stream(
+        &self,
+        plan_id: i64,
+        query: &AppsListAccountsForPlanStubbedQuery,
+    ) -> crate::pagination::Pages<crate::types::MarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_accounts_for_plan_stubbed_request(plan_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an organization installation for the authenticated app
@@ -1617,24 +1503,7 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListInstallationsForAuthenticatedUserQuery,
     ) -> Result<Response<AppsListInstallationsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-installations-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: Some("installations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/installations"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_installations_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1654,16 +1523,10 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_installations_for_authenticated_user`](Self::list_installations_for_authenticated_user), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_installations_for_authenticated_user_stream(
+    fn list_installations_for_authenticated_user_request(
         &self,
         query: &AppsListInstallationsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Installation> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installations-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1682,6 +1545,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_installations_for_authenticated_user`](Self::list_installations_for_authenticated_user), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installations_for_authenticated_user_stream(
+        &self,
+        query: &AppsListInstallationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Installation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_installations_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("installations"))
     }
     /// List repositories accessible to the user access token
@@ -1702,27 +1578,11 @@ impl<'a> AppsApi<'a> {
         installation_id: i64,
         query: &AppsListInstallationReposForAuthenticatedUserQuery,
     ) -> Result<Response<AppsListInstallationReposForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-installation-repos-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/user/installations/{}/repositories", crate ::runtime::encode_path(&
-                installation_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_installation_repos_for_authenticated_user_request(
+                installation_id,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -1744,19 +1604,11 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_installation_repos_for_authenticated_user`](Self::list_installation_repos_for_authenticated_user), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_installation_repos_for_authenticated_user_stream(
+    fn list_installation_repos_for_authenticated_user_request(
         &self,
         installation_id: i64,
         query: &AppsListInstallationReposForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::AppsListReposAccessibleToInstallationResponseRepositoriesItem,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installation-repos-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1778,6 +1630,26 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_installation_repos_for_authenticated_user`](Self::list_installation_repos_for_authenticated_user), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_installation_repos_for_authenticated_user_stream(
+        &self,
+        installation_id: i64,
+        query: &AppsListInstallationReposForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::AppsListReposAccessibleToInstallationResponseRepositoriesItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_installation_repos_for_authenticated_user_request(
+                installation_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Add a repository to an app installation
@@ -1903,24 +1775,7 @@ impl<'a> AppsApi<'a> {
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserQuery,
     ) -> Result<Response<AppsListSubscriptionsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-subscriptions-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/marketplace_purchases"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_subscriptions_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1940,16 +1795,10 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_subscriptions_for_authenticated_user`](Self::list_subscriptions_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_subscriptions_for_authenticated_user_stream(
+    fn list_subscriptions_for_authenticated_user_request(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::UserMarketplacePurchase> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-subscriptions-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1968,6 +1817,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_subscriptions_for_authenticated_user`](Self::list_subscriptions_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_subscriptions_for_authenticated_user_stream(
+        &self,
+        query: &AppsListSubscriptionsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::UserMarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_subscriptions_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List subscriptions for the authenticated user (stubbed)
@@ -1986,24 +1848,7 @@ impl<'a> AppsApi<'a> {
         Response<AppsListSubscriptionsForAuthenticatedUserStubbedResponse>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "apps/list-subscriptions-for-authenticated-user-stubbed",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/marketplace_purchases/stubbed"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_subscriptions_for_authenticated_user_stubbed_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -2026,16 +1871,10 @@ impl<'a> AppsApi<'a> {
             },
         )
     }
-    /// Like [`list_subscriptions_for_authenticated_user_stubbed`](Self::list_subscriptions_for_authenticated_user_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_subscriptions_for_authenticated_user_stubbed_stream(
+    fn list_subscriptions_for_authenticated_user_stubbed_request(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserStubbedQuery,
-    ) -> crate::pagination::Pages<crate::types::UserMarketplacePurchase> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-subscriptions-for-authenticated-user-stubbed",
             auth: AuthKind::Token,
@@ -2054,6 +1893,19 @@ impl<'a> AppsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_subscriptions_for_authenticated_user_stubbed`](Self::list_subscriptions_for_authenticated_user_stubbed), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_subscriptions_for_authenticated_user_stubbed_stream(
+        &self,
+        query: &AppsListSubscriptionsForAuthenticatedUserStubbedQuery,
+    ) -> crate::pagination::Pages<crate::types::UserMarketplacePurchase> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_subscriptions_for_authenticated_user_stubbed_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a user installation for the authenticated app

@@ -96,33 +96,7 @@ impl<'a> BillingApi<'a> {
         org: &str,
         query: &BillingGetAllBudgetsOrgQuery,
     ) -> Result<Response<crate::types::GetAllBudgets>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "billing/get-all-budgets-org",
-            auth: AuthKind::Token,
-            items_key: Some("budgets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/budgets", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.scope {
-            req.query("scope", v.as_str().to_string());
-        }
-        if let Some(v) = &query.user {
-            req.query("user", v.to_string());
-        }
+        let req = self.get_all_budgets_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -137,17 +111,11 @@ impl<'a> BillingApi<'a> {
             },
         )
     }
-    /// Like [`get_all_budgets_org`](Self::get_all_budgets_org), as a stream of the `budgets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_all_budgets_org_stream(
+    fn get_all_budgets_org_request(
         &self,
         org: &str,
         query: &BillingGetAllBudgetsOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::Budget> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-all-budgets-org",
             auth: AuthKind::Token,
@@ -175,6 +143,20 @@ impl<'a> BillingApi<'a> {
         if let Some(v) = &query.user {
             req.query("user", v.to_string());
         }
+        req
+    }
+    /// Like [`get_all_budgets_org`](Self::get_all_budgets_org), as a stream of the `budgets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_budgets_org_stream(
+        &self,
+        org: &str,
+        query: &BillingGetAllBudgetsOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Budget> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_all_budgets_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("budgets"))
     }
     /// Create a budget for an organization

@@ -34,33 +34,7 @@ impl<'a> CampaignsApi<'a> {
         org: &str,
         query: &CampaignsListOrgCampaignsQuery,
     ) -> Result<Response<Vec<crate::types::CampaignSummary>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "campaigns/list-org-campaigns",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/campaigns", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
+        let req = self.list_org_campaigns_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -74,17 +48,11 @@ impl<'a> CampaignsApi<'a> {
             },
         )
     }
-    /// Like [`list_org_campaigns`](Self::list_org_campaigns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_org_campaigns_stream(
+    fn list_org_campaigns_request(
         &self,
         org: &str,
         query: &CampaignsListOrgCampaignsQuery,
-    ) -> crate::pagination::Pages<crate::types::CampaignSummary> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "campaigns/list-org-campaigns",
             auth: AuthKind::Token,
@@ -112,6 +80,20 @@ impl<'a> CampaignsApi<'a> {
         if let Some(v) = &query.sort {
             req.query("sort", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_org_campaigns`](Self::list_org_campaigns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_campaigns_stream(
+        &self,
+        org: &str,
+        query: &CampaignsListOrgCampaignsQuery,
+    ) -> crate::pagination::Pages<crate::types::CampaignSummary> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_org_campaigns_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a campaign for an organization

@@ -173,6 +173,24 @@ impl<'a> ChecksApi<'a> {
         check_run_id: i64,
         query: &ChecksListAnnotationsQuery,
     ) -> Result<Response<Vec<crate::types::CheckAnnotation>>, Error> {
+        let req = self.list_annotations_request(owner, repo, check_run_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_annotations_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        check_run_id: i64,
+        query: &ChecksListAnnotationsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-annotations",
             auth: AuthKind::Token,
@@ -195,15 +213,7 @@ impl<'a> ChecksApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_annotations`](Self::list_annotations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_annotations_stream(
@@ -218,28 +228,7 @@ impl<'a> ChecksApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "checks/list-annotations",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/check-runs/{}/annotations", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& check_run_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_annotations_request(owner, repo, check_run_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Rerequest a check run
@@ -450,6 +439,24 @@ impl<'a> ChecksApi<'a> {
         check_suite_id: i64,
         query: &ChecksListForSuiteQuery,
     ) -> Result<Response<crate::types::ChecksListForSuiteResponse>, Error> {
+        let req = self.list_for_suite_request(owner, repo, check_suite_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_suite_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        check_suite_id: i64,
+        query: &ChecksListForSuiteQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-for-suite",
             auth: AuthKind::Token,
@@ -481,15 +488,7 @@ impl<'a> ChecksApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_suite`](Self::list_for_suite), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_suite_stream(
@@ -504,37 +503,7 @@ impl<'a> ChecksApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "checks/list-for-suite",
-            auth: AuthKind::Token,
-            items_key: Some("check_runs"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/check-suites/{}/check-runs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& check_suite_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.check_name {
-            req.query("check_name", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_suite_request(owner, repo, check_suite_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("check_runs"))
     }
     /// Rerequest a check suite
@@ -601,6 +570,24 @@ impl<'a> ChecksApi<'a> {
         r#ref: &str,
         query: &ChecksListForRefQuery,
     ) -> Result<Response<crate::types::ChecksListForSuiteResponse>, Error> {
+        let req = self.list_for_ref_request(owner, repo, r#ref, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_ref_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ChecksListForRefQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-for-ref",
             auth: AuthKind::Token,
@@ -635,15 +622,7 @@ impl<'a> ChecksApi<'a> {
         if let Some(v) = &query.app_id {
             req.query("app_id", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_ref`](Self::list_for_ref), as a stream of the `check_runs` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_ref_stream(
@@ -658,40 +637,7 @@ impl<'a> ChecksApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "checks/list-for-ref",
-            auth: AuthKind::Token,
-            items_key: Some("check_runs"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/check-runs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(r#ref)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.check_name {
-            req.query("check_name", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.app_id {
-            req.query("app_id", v.to_string());
-        }
+        let req = self.list_for_ref_request(owner, repo, r#ref, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("check_runs"))
     }
     /// List check suites for a Git reference
@@ -715,6 +661,24 @@ impl<'a> ChecksApi<'a> {
         r#ref: &str,
         query: &ChecksListSuitesForRefQuery,
     ) -> Result<Response<crate::types::ChecksListSuitesForRefResponse>, Error> {
+        let req = self.list_suites_for_ref_request(owner, repo, r#ref, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_suites_for_ref_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ChecksListSuitesForRefQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-suites-for-ref",
             auth: AuthKind::Token,
@@ -743,15 +707,7 @@ impl<'a> ChecksApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_suites_for_ref`](Self::list_suites_for_ref), as a stream of the `check_suites` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_suites_for_ref_stream(
@@ -766,34 +722,7 @@ impl<'a> ChecksApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "checks/list-suites-for-ref",
-            auth: AuthKind::Token,
-            items_key: Some("check_suites"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/check-suites", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(r#ref)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.app_id {
-            req.query("app_id", v.to_string());
-        }
-        if let Some(v) = &query.check_name {
-            req.query("check_name", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_suites_for_ref_request(owner, repo, r#ref, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("check_suites"))
     }
 }

@@ -85,6 +85,25 @@ impl<'a> ClassroomApi<'a> {
         assignment_id: i64,
         query: &ClassroomListAcceptedAssignmentsForAnAssignmentQuery,
     ) -> Result<Response<Vec<crate::types::ClassroomAcceptedAssignment>>, Error> {
+        let req = self
+            .list_accepted_assignments_for_an_assignment_request(assignment_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_accepted_assignments_for_an_assignment_request(
+        &self,
+        assignment_id: i64,
+        query: &ClassroomListAcceptedAssignmentsForAnAssignmentQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/list-accepted-assignments-for-an-assignment",
             auth: AuthKind::Token,
@@ -106,17 +125,7 @@ impl<'a> ClassroomApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_accepted_assignments_for_an_assignment`](Self::list_accepted_assignments_for_an_assignment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -132,27 +141,8 @@ impl<'a> ClassroomApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "classroom/list-accepted-assignments-for-an-assignment",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/assignments/{}/accepted_assignments", crate ::runtime::encode_path(&
-                assignment_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_accepted_assignments_for_an_assignment_request(assignment_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Closing down - Get assignment grades
@@ -223,6 +213,20 @@ impl<'a> ClassroomApi<'a> {
         &self,
         query: &ClassroomListClassroomsQuery,
     ) -> Result<Response<Vec<crate::types::SimpleClassroom>>, Error> {
+        let req = self.list_classrooms_request(query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_classrooms_request(&self, query: &ClassroomListClassroomsQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/list-classrooms",
             auth: AuthKind::Token,
@@ -241,17 +245,7 @@ impl<'a> ClassroomApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_classrooms`](Self::list_classrooms), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -266,24 +260,7 @@ impl<'a> ClassroomApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "classroom/list-classrooms",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/classrooms"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_classrooms_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Closing down - Get a classroom
@@ -355,6 +332,24 @@ impl<'a> ClassroomApi<'a> {
         classroom_id: i64,
         query: &ClassroomListAssignmentsForAClassroomQuery,
     ) -> Result<Response<Vec<crate::types::SimpleClassroomAssignment>>, Error> {
+        let req = self.list_assignments_for_a_classroom_request(classroom_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_assignments_for_a_classroom_request(
+        &self,
+        classroom_id: i64,
+        query: &ClassroomListAssignmentsForAClassroomQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/list-assignments-for-a-classroom",
             auth: AuthKind::Token,
@@ -376,17 +371,7 @@ impl<'a> ClassroomApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_assignments_for_a_classroom`](Self::list_assignments_for_a_classroom), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -402,27 +387,7 @@ impl<'a> ClassroomApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "classroom/list-assignments-for-a-classroom",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/classrooms/{}/assignments", crate ::runtime::encode_path(& classroom_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_assignments_for_a_classroom_request(classroom_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

@@ -33,36 +33,7 @@ impl<'a> CodeQualityApi<'a> {
         repo: &str,
         query: &CodeQualityListFindingsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::CodeQualityFinding>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-quality/list-findings-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/code-quality/findings", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
+        let req = self.list_findings_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -77,18 +48,12 @@ impl<'a> CodeQualityApi<'a> {
             },
         )
     }
-    /// Like [`list_findings_for_repo`](Self::list_findings_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_findings_for_repo_stream(
+    fn list_findings_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &CodeQualityListFindingsForRepoQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeQualityFinding> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-quality/list-findings-for-repo",
             auth: AuthKind::Token,
@@ -119,6 +84,21 @@ impl<'a> CodeQualityApi<'a> {
         if let Some(v) = &query.state {
             req.query("state", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_findings_for_repo`](Self::list_findings_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_findings_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodeQualityListFindingsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeQualityFinding> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_findings_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a code quality finding

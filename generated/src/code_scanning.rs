@@ -34,51 +34,7 @@ impl<'a> CodeScanningApi<'a> {
         org: &str,
         query: &CodeScanningListAlertsForOrgQuery,
     ) -> Result<Response<Vec<crate::types::CodeScanningOrganizationAlertItems>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-scanning/list-alerts-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/code-scanning/alerts", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.tool_name {
-            req.query("tool_name", v.to_string());
-        }
-        if let Some(v) = &query.tool_guid {
-            req.query("tool_guid", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.severity {
-            req.query("severity", v.as_str().to_string());
-        }
-        if let Some(v) = &query.assignees {
-            req.query("assignees", v.to_string());
-        }
+        let req = self.list_alerts_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -92,17 +48,11 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_org_stream(
+    fn list_alerts_for_org_request(
         &self,
         org: &str,
         query: &CodeScanningListAlertsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeScanningOrganizationAlertItems> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-alerts-for-org",
             auth: AuthKind::Token,
@@ -148,6 +98,20 @@ impl<'a> CodeScanningApi<'a> {
         if let Some(v) = &query.assignees {
             req.query("assignees", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_org_stream(
+        &self,
+        org: &str,
+        query: &CodeScanningListAlertsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningOrganizationAlertItems> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List code scanning alerts for a repository
@@ -174,45 +138,7 @@ impl<'a> CodeScanningApi<'a> {
         repo: &str,
         query: &CodeScanningListAlertsForRepoQuery,
     ) -> Result<Response<CodeScanningListAlertsForRepoResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-scanning/list-alerts-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.tool_name {
-            req.query("tool_name", v.to_string());
-        }
-        if let Some(v) = &query.tool_guid {
-            req.query("tool_guid", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
+        let req = self.list_alerts_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -231,18 +157,12 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_repo_stream(
+    fn list_alerts_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &CodeScanningListAlertsForRepoQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeScanningAlertItems> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-alerts-for-repo",
             auth: AuthKind::Token,
@@ -282,6 +202,21 @@ impl<'a> CodeScanningApi<'a> {
         if let Some(v) = &query.state {
             req.query("state", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodeScanningListAlertsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningAlertItems> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a code scanning alert
@@ -565,34 +500,7 @@ impl<'a> CodeScanningApi<'a> {
         alert_number: i64,
         query: &CodeScanningListAlertInstancesQuery,
     ) -> Result<Response<Vec<crate::types::CodeScanningAlertInstanceList>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-scanning/list-alert-instances",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}/instances", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.pr {
-            req.query("pr", v.to_string());
-        }
+        let req = self.list_alert_instances_request(owner, repo, alert_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -607,19 +515,13 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_alert_instances`](Self::list_alert_instances), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alert_instances_stream(
+    fn list_alert_instances_request(
         &self,
         owner: &str,
         repo: &str,
         alert_number: i64,
         query: &CodeScanningListAlertInstancesQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeScanningAlertInstanceList> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-alert-instances",
             auth: AuthKind::Token,
@@ -648,6 +550,22 @@ impl<'a> CodeScanningApi<'a> {
         if let Some(v) = &query.pr {
             req.query("pr", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alert_instances`](Self::list_alert_instances), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alert_instances_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        alert_number: i64,
+        query: &CodeScanningListAlertInstancesQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningAlertInstanceList> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alert_instances_request(owner, repo, alert_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List code scanning analyses for a repository
@@ -679,48 +597,7 @@ impl<'a> CodeScanningApi<'a> {
         repo: &str,
         query: &CodeScanningListRecentAnalysesQuery,
     ) -> Result<Response<Vec<crate::types::CodeScanningAnalysis>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-scanning/list-recent-analyses",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/analyses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.tool_name {
-            req.query("tool_name", v.to_string());
-        }
-        if let Some(v) = &query.tool_guid {
-            req.query("tool_guid", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.pr {
-            req.query("pr", v.to_string());
-        }
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.sarif_id {
-            req.query("sarif_id", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
+        let req = self.list_recent_analyses_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -735,18 +612,12 @@ impl<'a> CodeScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_recent_analyses`](Self::list_recent_analyses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_recent_analyses_stream(
+    fn list_recent_analyses_request(
         &self,
         owner: &str,
         repo: &str,
         query: &CodeScanningListRecentAnalysesQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeScanningAnalysis> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-recent-analyses",
             auth: AuthKind::Token,
@@ -789,6 +660,21 @@ impl<'a> CodeScanningApi<'a> {
         if let Some(v) = &query.sort {
             req.query("sort", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_recent_analyses`](Self::list_recent_analyses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_recent_analyses_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodeScanningListRecentAnalysesQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeScanningAnalysis> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_recent_analyses_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a code scanning analysis for a repository

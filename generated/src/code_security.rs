@@ -34,30 +34,7 @@ impl<'a> CodeSecurityApi<'a> {
         enterprise: &str,
         query: &CodeSecurityGetConfigurationsForEnterpriseQuery,
     ) -> Result<Response<Vec<crate::types::CodeSecurityConfiguration>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-security/get-configurations-for-enterprise",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations", crate
-                ::runtime::encode_path(enterprise)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.get_configurations_for_enterprise_request(enterprise, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -71,17 +48,11 @@ impl<'a> CodeSecurityApi<'a> {
             },
         )
     }
-    /// Like [`get_configurations_for_enterprise`](Self::get_configurations_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_configurations_for_enterprise_stream(
+    fn get_configurations_for_enterprise_request(
         &self,
         enterprise: &str,
         query: &CodeSecurityGetConfigurationsForEnterpriseQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfiguration> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-configurations-for-enterprise",
             auth: AuthKind::Token,
@@ -106,6 +77,20 @@ impl<'a> CodeSecurityApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`get_configurations_for_enterprise`](Self::get_configurations_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_configurations_for_enterprise_stream(
+        &self,
+        enterprise: &str,
+        query: &CodeSecurityGetConfigurationsForEnterpriseQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_configurations_for_enterprise_request(enterprise, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a code security configuration for an enterprise
@@ -496,34 +481,12 @@ impl<'a> CodeSecurityApi<'a> {
         Response<Vec<crate::types::CodeSecurityConfigurationRepositories>>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-security/get-repositories-for-enterprise-configuration",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}/repositories", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.to_string());
-        }
+        let req = self
+            .get_repositories_for_enterprise_configuration_request(
+                enterprise,
+                configuration_id,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -537,18 +500,12 @@ impl<'a> CodeSecurityApi<'a> {
             },
         )
     }
-    /// Like [`get_repositories_for_enterprise_configuration`](Self::get_repositories_for_enterprise_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_repositories_for_enterprise_configuration_stream(
+    fn get_repositories_for_enterprise_configuration_request(
         &self,
         enterprise: &str,
         configuration_id: i64,
         query: &CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfigurationRepositories> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-repositories-for-enterprise-configuration",
             auth: AuthKind::Token,
@@ -577,6 +534,26 @@ impl<'a> CodeSecurityApi<'a> {
         if let Some(v) = &query.status {
             req.query("status", v.to_string());
         }
+        req
+    }
+    /// Like [`get_repositories_for_enterprise_configuration`](Self::get_repositories_for_enterprise_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repositories_for_enterprise_configuration_stream(
+        &self,
+        enterprise: &str,
+        configuration_id: i64,
+        query: &CodeSecurityGetRepositoriesForEnterpriseConfigurationQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfigurationRepositories> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .get_repositories_for_enterprise_configuration_request(
+                enterprise,
+                configuration_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get code security configurations for an organization
@@ -597,33 +574,7 @@ impl<'a> CodeSecurityApi<'a> {
         org: &str,
         query: &CodeSecurityGetConfigurationsForOrgQuery,
     ) -> Result<Response<Vec<crate::types::CodeSecurityConfiguration>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-security/get-configurations-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.target_type {
-            req.query("target_type", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.get_configurations_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -637,17 +588,11 @@ impl<'a> CodeSecurityApi<'a> {
             },
         )
     }
-    /// Like [`get_configurations_for_org`](Self::get_configurations_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_configurations_for_org_stream(
+    fn get_configurations_for_org_request(
         &self,
         org: &str,
         query: &CodeSecurityGetConfigurationsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfiguration> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-configurations-for-org",
             auth: AuthKind::Token,
@@ -675,6 +620,20 @@ impl<'a> CodeSecurityApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`get_configurations_for_org`](Self::get_configurations_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_configurations_for_org_stream(
+        &self,
+        org: &str,
+        query: &CodeSecurityGetConfigurationsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_configurations_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a code security configuration
@@ -1098,34 +1057,8 @@ impl<'a> CodeSecurityApi<'a> {
         Response<Vec<crate::types::CodeSecurityConfigurationRepositories>>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "code-security/get-repositories-for-configuration",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.to_string());
-        }
+        let req = self
+            .get_repositories_for_configuration_request(org, configuration_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -1139,18 +1072,12 @@ impl<'a> CodeSecurityApi<'a> {
             },
         )
     }
-    /// Like [`get_repositories_for_configuration`](Self::get_repositories_for_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_repositories_for_configuration_stream(
+    fn get_repositories_for_configuration_request(
         &self,
         org: &str,
         configuration_id: i64,
         query: &CodeSecurityGetRepositoriesForConfigurationQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfigurationRepositories> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-repositories-for-configuration",
             auth: AuthKind::Token,
@@ -1179,6 +1106,22 @@ impl<'a> CodeSecurityApi<'a> {
         if let Some(v) = &query.status {
             req.query("status", v.to_string());
         }
+        req
+    }
+    /// Like [`get_repositories_for_configuration`](Self::get_repositories_for_configuration), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repositories_for_configuration_stream(
+        &self,
+        org: &str,
+        configuration_id: i64,
+        query: &CodeSecurityGetRepositoriesForConfigurationQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSecurityConfigurationRepositories> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .get_repositories_for_configuration_request(org, configuration_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get the code security configuration associated with a repository

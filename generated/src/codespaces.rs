@@ -32,24 +32,7 @@ impl<'a> CodespacesApi<'a> {
         org: &str,
         query: &CodespacesListInOrganizationQuery,
     ) -> Result<Response<CodespacesListInOrganizationResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-in-organization",
-            auth: AuthKind::Token,
-            items_key: Some("codespaces"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/codespaces", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_in_organization_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -69,17 +52,11 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
-    /// Like [`list_in_organization`](Self::list_in_organization), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_in_organization_stream(
+    fn list_in_organization_request(
         &self,
         org: &str,
         query: &CodespacesListInOrganizationQuery,
-    ) -> crate::pagination::Pages<crate::types::Codespace> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-in-organization",
             auth: AuthKind::Token,
@@ -98,6 +75,20 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_in_organization`](Self::list_in_organization), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_in_organization_stream(
+        &self,
+        org: &str,
+        query: &CodespacesListInOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_in_organization_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
     }
     /// Manage access control for organization codespaces
@@ -266,6 +257,22 @@ impl<'a> CodespacesApi<'a> {
         org: &str,
         query: &CodespacesListOrgSecretsQuery,
     ) -> Result<Response<crate::types::CodespacesListOrgSecretsResponse>, Error> {
+        let req = self.list_org_secrets_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_secrets_request(
+        &self,
+        org: &str,
+        query: &CodespacesListOrgSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-org-secrets",
             auth: AuthKind::Token,
@@ -284,15 +291,7 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_secrets_stream(
@@ -305,24 +304,7 @@ impl<'a> CodespacesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-org-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/codespaces/secrets", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_secrets_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an organization public key
@@ -520,6 +502,26 @@ impl<'a> CodespacesApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repos_for_org_secret_request(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &CodespacesListSelectedReposForOrgSecretQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
@@ -541,17 +543,7 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repos_for_org_secret_stream(
@@ -565,27 +557,8 @@ impl<'a> CodespacesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-selected-repos-for-org-secret",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for an organization secret
@@ -748,27 +721,7 @@ impl<'a> CodespacesApi<'a> {
         username: &str,
         query: &CodespacesGetCodespacesForUserInOrgQuery,
     ) -> Result<Response<CodespacesGetCodespacesForUserInOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/get-codespaces-for-user-in-org",
-            auth: AuthKind::Token,
-            items_key: Some("codespaces"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/members/{}/codespaces", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(username)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_codespaces_for_user_in_org_request(org, username, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -788,18 +741,12 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
-    /// Like [`get_codespaces_for_user_in_org`](Self::get_codespaces_for_user_in_org), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_codespaces_for_user_in_org_stream(
+    fn get_codespaces_for_user_in_org_request(
         &self,
         org: &str,
         username: &str,
         query: &CodespacesGetCodespacesForUserInOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::Codespace> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-codespaces-for-user-in-org",
             auth: AuthKind::Token,
@@ -821,6 +768,21 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`get_codespaces_for_user_in_org`](Self::get_codespaces_for_user_in_org), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_codespaces_for_user_in_org_stream(
+        &self,
+        org: &str,
+        username: &str,
+        query: &CodespacesGetCodespacesForUserInOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_codespaces_for_user_in_org_request(org, username, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
     }
     /// Delete a codespace from the organization
@@ -944,27 +906,8 @@ impl<'a> CodespacesApi<'a> {
         repo: &str,
         query: &CodespacesListInRepositoryForAuthenticatedUserQuery,
     ) -> Result<Response<crate::types::CodespacesListInOrganizationResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-in-repository-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: Some("codespaces"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_in_repository_for_authenticated_user_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -980,18 +923,12 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
-    /// Like [`list_in_repository_for_authenticated_user`](Self::list_in_repository_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_in_repository_for_authenticated_user_stream(
+    fn list_in_repository_for_authenticated_user_request(
         &self,
         owner: &str,
         repo: &str,
         query: &CodespacesListInRepositoryForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Codespace> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-in-repository-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1013,6 +950,22 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_in_repository_for_authenticated_user`](Self::list_in_repository_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_in_repository_for_authenticated_user_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodespacesListInRepositoryForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_in_repository_for_authenticated_user_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
     }
     /// Create a codespace in a repository
@@ -1098,27 +1051,12 @@ impl<'a> CodespacesApi<'a> {
         >,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-devcontainers-in-repository-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: Some("devcontainers"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/devcontainers", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_devcontainers_in_repository_for_authenticated_user_request(
+                owner,
+                repo,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -1135,20 +1073,12 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
-    /// Like [`list_devcontainers_in_repository_for_authenticated_user`](Self::list_devcontainers_in_repository_for_authenticated_user), as a stream of the `devcontainers` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_devcontainers_in_repository_for_authenticated_user_stream(
+    fn list_devcontainers_in_repository_for_authenticated_user_request(
         &self,
         owner: &str,
         repo: &str,
         query: &CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-devcontainers-in-repository-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1170,6 +1100,28 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_devcontainers_in_repository_for_authenticated_user`](Self::list_devcontainers_in_repository_for_authenticated_user), as a stream of the `devcontainers` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_devcontainers_in_repository_for_authenticated_user_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodespacesListDevcontainersInRepositoryForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponseDevcontainersItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_devcontainers_in_repository_for_authenticated_user_request(
+                owner,
+                repo,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("devcontainers"))
     }
     /// List available machine types for a repository
@@ -1360,6 +1312,23 @@ impl<'a> CodespacesApi<'a> {
         repo: &str,
         query: &CodespacesListRepoSecretsQuery,
     ) -> Result<Response<crate::types::CodespacesListRepoSecretsResponse>, Error> {
+        let req = self.list_repo_secrets_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &CodespacesListRepoSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-repo-secrets",
             auth: AuthKind::Token,
@@ -1381,15 +1350,7 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_secrets_stream(
@@ -1403,27 +1364,7 @@ impl<'a> CodespacesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-repo-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/secrets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_secrets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key
@@ -1678,27 +1619,7 @@ impl<'a> CodespacesApi<'a> {
         &self,
         query: &CodespacesListForAuthenticatedUserQuery,
     ) -> Result<Response<CodespacesListForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: Some("codespaces"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/codespaces"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.repository_id {
-            req.query("repository_id", v.to_string());
-        }
+        let req = self.list_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1718,16 +1639,10 @@ impl<'a> CodespacesApi<'a> {
             },
         )
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_authenticated_user_stream(
+    fn list_for_authenticated_user_request(
         &self,
         query: &CodespacesListForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Codespace> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1749,6 +1664,19 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.repository_id {
             req.query("repository_id", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &CodespacesListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Codespace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("codespaces"))
     }
     /// Create a codespace for the authenticated user
@@ -1824,6 +1752,21 @@ impl<'a> CodespacesApi<'a> {
         Response<crate::types::CodespacesListSecretsForAuthenticatedUserResponse>,
         Error,
     > {
+        let req = self.list_secrets_for_authenticated_user_request(query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_secrets_for_authenticated_user_request(
+        &self,
+        query: &CodespacesListSecretsForAuthenticatedUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-secrets-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1842,15 +1785,7 @@ impl<'a> CodespacesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_secrets_for_authenticated_user`](Self::list_secrets_for_authenticated_user), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_secrets_for_authenticated_user_stream(
@@ -1862,24 +1797,7 @@ impl<'a> CodespacesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "codespaces/list-secrets-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/codespaces/secrets"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_secrets_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get public key for the authenticated user

@@ -543,24 +543,7 @@ impl<'a> CopilotApi<'a> {
         org: &str,
         query: &CopilotListCopilotSeatsQuery,
     ) -> Result<Response<crate::types::CopilotListCopilotSeatsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "copilot/list-copilot-seats",
-            auth: AuthKind::Token,
-            items_key: Some("seats"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/copilot/billing/seats", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_copilot_seats_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -576,17 +559,11 @@ impl<'a> CopilotApi<'a> {
             },
         )
     }
-    /// Like [`list_copilot_seats`](Self::list_copilot_seats), as a stream of the `seats` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_copilot_seats_stream(
+    fn list_copilot_seats_request(
         &self,
         org: &str,
         query: &CopilotListCopilotSeatsQuery,
-    ) -> crate::pagination::Pages<crate::types::CopilotSeatDetails> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/list-copilot-seats",
             auth: AuthKind::Token,
@@ -605,6 +582,20 @@ impl<'a> CopilotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_copilot_seats`](Self::list_copilot_seats), as a stream of the `seats` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_copilot_seats_stream(
+        &self,
+        org: &str,
+        query: &CopilotListCopilotSeatsQuery,
+    ) -> crate::pagination::Pages<crate::types::CopilotSeatDetails> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_copilot_seats_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("seats"))
     }
     /// Add teams to the Copilot subscription for an organization
@@ -981,27 +972,11 @@ impl<'a> CopilotApi<'a> {
         >,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "copilot/list-copilot-coding-agent-selected-repositories-for-organization",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions/repositories", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_copilot_coding_agent_selected_repositories_for_organization_request(
+                org,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1018,17 +993,11 @@ impl<'a> CopilotApi<'a> {
             },
         )
     }
-    /// Like [`list_copilot_coding_agent_selected_repositories_for_organization`](Self::list_copilot_coding_agent_selected_repositories_for_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_copilot_coding_agent_selected_repositories_for_organization_stream(
+    fn list_copilot_coding_agent_selected_repositories_for_organization_request(
         &self,
         org: &str,
         query: &CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery,
-    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/list-copilot-coding-agent-selected-repositories-for-organization",
             auth: AuthKind::Token,
@@ -1050,6 +1019,24 @@ impl<'a> CopilotApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_copilot_coding_agent_selected_repositories_for_organization`](Self::list_copilot_coding_agent_selected_repositories_for_organization), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_copilot_coding_agent_selected_repositories_for_organization_stream(
+        &self,
+        org: &str,
+        query: &CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_copilot_coding_agent_selected_repositories_for_organization_request(
+                org,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for Copilot cloud agent in an organization

@@ -36,27 +36,7 @@ impl<'a> CopilotSpacesApi<'a> {
         org: &str,
         query: &CopilotSpacesListForOrgQuery,
     ) -> Result<Response<crate::types::CopilotSpacesListForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "copilot-spaces/list-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("spaces"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/copilot-spaces", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.list_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -70,17 +50,11 @@ impl<'a> CopilotSpacesApi<'a> {
             },
         )
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_org_stream(
+    fn list_for_org_request(
         &self,
         org: &str,
         query: &CopilotSpacesListForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::CopilotSpace> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-for-org",
             auth: AuthKind::Token,
@@ -102,6 +76,20 @@ impl<'a> CopilotSpacesApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &CopilotSpacesListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::CopilotSpace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("spaces"))
     }
     /// Create an organization Copilot Space
@@ -799,27 +787,7 @@ impl<'a> CopilotSpacesApi<'a> {
         username: &str,
         query: &CopilotSpacesListForUserQuery,
     ) -> Result<Response<crate::types::CopilotSpacesListForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "copilot-spaces/list-for-user",
-            auth: AuthKind::Token,
-            items_key: Some("spaces"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/copilot-spaces", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.list_for_user_request(username, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -833,17 +801,11 @@ impl<'a> CopilotSpacesApi<'a> {
             },
         )
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_user_stream(
+    fn list_for_user_request(
         &self,
         username: &str,
         query: &CopilotSpacesListForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::CopilotSpace> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-for-user",
             auth: AuthKind::Token,
@@ -865,6 +827,20 @@ impl<'a> CopilotSpacesApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the `spaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &CopilotSpacesListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::CopilotSpace> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("spaces"))
     }
     /// Create a Copilot Space for a user

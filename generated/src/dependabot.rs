@@ -36,74 +36,7 @@ impl<'a> DependabotApi<'a> {
         enterprise: &str,
         query: &DependabotListAlertsForEnterpriseQuery,
     ) -> Result<Response<DependabotListAlertsForEnterpriseResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/list-alerts-for-enterprise",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/enterprises/{}/dependabot/alerts", crate
-                ::runtime::encode_path(enterprise)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.classification {
-            req.query("classification", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.to_string());
-        }
-        if let Some(v) = &query.severity {
-            req.query("severity", v.to_string());
-        }
-        if let Some(v) = &query.ecosystem {
-            req.query("ecosystem", v.to_string());
-        }
-        if let Some(v) = &query.package {
-            req.query("package", v.to_string());
-        }
-        if let Some(v) = &query.epss_percentage {
-            req.query("epss_percentage", v.to_string());
-        }
-        if let Some(v) = &query.has {
-            req.query(
-                "has",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.assignee {
-            req.query("assignee", v.to_string());
-        }
-        if let Some(v) = &query.scope {
-            req.query("scope", v.as_str().to_string());
-        }
-        if let Some(v) = &query.relationship {
-            req.query("relationship", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_alerts_for_enterprise_request(enterprise, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -122,17 +55,11 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_enterprise`](Self::list_alerts_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_enterprise_stream(
+    fn list_alerts_for_enterprise_request(
         &self,
         enterprise: &str,
         query: &DependabotListAlertsForEnterpriseQuery,
-    ) -> crate::pagination::Pages<crate::types::DependabotAlertWithRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-alerts-for-enterprise",
             auth: AuthKind::Token,
@@ -201,6 +128,20 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_enterprise`](Self::list_alerts_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_enterprise_stream(
+        &self,
+        enterprise: &str,
+        query: &DependabotListAlertsForEnterpriseQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotAlertWithRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_enterprise_request(enterprise, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Lists the repositories Dependabot can access in an enterprise
@@ -219,27 +160,7 @@ impl<'a> DependabotApi<'a> {
         enterprise: &str,
         query: &DependabotRepositoryAccessForEnterpriseQuery,
     ) -> Result<Response<crate::types::DependabotRepositoryAccessDetails>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/repository-access-for-enterprise",
-            auth: AuthKind::Token,
-            items_key: Some("accessible_repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/enterprises/{}/dependabot/repository-access", crate
-                ::runtime::encode_path(enterprise)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.repository_access_for_enterprise_request(enterprise, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -253,17 +174,11 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
-    /// Like [`repository_access_for_enterprise`](Self::repository_access_for_enterprise), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn repository_access_for_enterprise_stream(
+    fn repository_access_for_enterprise_request(
         &self,
         enterprise: &str,
         query: &DependabotRepositoryAccessForEnterpriseQuery,
-    ) -> crate::pagination::Pages<Option<crate::types::SimpleRepository>> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/repository-access-for-enterprise",
             auth: AuthKind::Token,
@@ -285,6 +200,20 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`repository_access_for_enterprise`](Self::repository_access_for_enterprise), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn repository_access_for_enterprise_stream(
+        &self,
+        enterprise: &str,
+        query: &DependabotRepositoryAccessForEnterpriseQuery,
+    ) -> crate::pagination::Pages<Option<crate::types::SimpleRepository>> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.repository_access_for_enterprise_request(enterprise, query);
         crate::pagination::Pages::new(
             self.client.clone(),
             req,
@@ -409,80 +338,7 @@ impl<'a> DependabotApi<'a> {
         org: &str,
         query: &DependabotListAlertsForOrgQuery,
     ) -> Result<Response<DependabotListAlertsForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/list-alerts-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/dependabot/alerts", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.classification {
-            req.query("classification", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.to_string());
-        }
-        if let Some(v) = &query.severity {
-            req.query("severity", v.to_string());
-        }
-        if let Some(v) = &query.ecosystem {
-            req.query("ecosystem", v.to_string());
-        }
-        if let Some(v) = &query.package {
-            req.query("package", v.to_string());
-        }
-        if let Some(v) = &query.epss_percentage {
-            req.query("epss_percentage", v.to_string());
-        }
-        if let Some(v) = &query.artifact_registry_url {
-            req.query("artifact_registry_url", v.to_string());
-        }
-        if let Some(v) = &query.artifact_registry {
-            req.query("artifact_registry", v.to_string());
-        }
-        if let Some(v) = &query.has {
-            req.query(
-                "has",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.assignee {
-            req.query("assignee", v.to_string());
-        }
-        if let Some(v) = &query.runtime_risk {
-            req.query("runtime_risk", v.to_string());
-        }
-        if let Some(v) = &query.scope {
-            req.query("scope", v.as_str().to_string());
-        }
-        if let Some(v) = &query.relationship {
-            req.query("relationship", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_alerts_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -502,17 +358,11 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_org_stream(
+    fn list_alerts_for_org_request(
         &self,
         org: &str,
         query: &DependabotListAlertsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::DependabotAlertWithRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-alerts-for-org",
             auth: AuthKind::Token,
@@ -587,6 +437,20 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_org_stream(
+        &self,
+        org: &str,
+        query: &DependabotListAlertsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotAlertWithRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Lists the repositories Dependabot can access in an organization
@@ -606,27 +470,7 @@ impl<'a> DependabotApi<'a> {
         org: &str,
         query: &DependabotRepositoryAccessForOrgQuery,
     ) -> Result<Response<crate::types::DependabotRepositoryAccessDetails>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/repository-access-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("accessible_repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/dependabot/repository-access", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.repository_access_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -640,17 +484,11 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
-    /// Like [`repository_access_for_org`](Self::repository_access_for_org), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn repository_access_for_org_stream(
+    fn repository_access_for_org_request(
         &self,
         org: &str,
         query: &DependabotRepositoryAccessForOrgQuery,
-    ) -> crate::pagination::Pages<Option<crate::types::SimpleRepository>> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/repository-access-for-org",
             auth: AuthKind::Token,
@@ -672,6 +510,20 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`repository_access_for_org`](Self::repository_access_for_org), as a stream of the `accessible_repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn repository_access_for_org_stream(
+        &self,
+        org: &str,
+        query: &DependabotRepositoryAccessForOrgQuery,
+    ) -> crate::pagination::Pages<Option<crate::types::SimpleRepository>> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.repository_access_for_org_request(org, query);
         crate::pagination::Pages::new(
             self.client.clone(),
             req,
@@ -799,6 +651,22 @@ impl<'a> DependabotApi<'a> {
         org: &str,
         query: &DependabotListOrgSecretsQuery,
     ) -> Result<Response<crate::types::DependabotListOrgSecretsResponse>, Error> {
+        let req = self.list_org_secrets_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_org_secrets_request(
+        &self,
+        org: &str,
+        query: &DependabotListOrgSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-org-secrets",
             auth: AuthKind::Token,
@@ -817,15 +685,7 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_org_secrets`](Self::list_org_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_org_secrets_stream(
@@ -838,24 +698,7 @@ impl<'a> DependabotApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/list-org-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/dependabot/secrets", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_secrets_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get an organization public key
@@ -1121,6 +964,24 @@ impl<'a> DependabotApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_selected_repos_for_org_secret_request(
+        &self,
+        org: &str,
+        secret_name: &str,
+        query: &DependabotListSelectedReposForOrgSecretQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
@@ -1142,15 +1003,7 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_selected_repos_for_org_secret`](Self::list_selected_repos_for_org_secret), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_selected_repos_for_org_secret_stream(
@@ -1164,27 +1017,8 @@ impl<'a> DependabotApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/list-selected-repos-for-org-secret",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_selected_repos_for_org_secret_request(org, secret_name, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for an organization secret
@@ -1337,77 +1171,7 @@ impl<'a> DependabotApi<'a> {
         repo: &str,
         query: &DependabotListAlertsForRepoQuery,
     ) -> Result<Response<DependabotListAlertsForRepoResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/list-alerts-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.classification {
-            req.query("classification", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.to_string());
-        }
-        if let Some(v) = &query.severity {
-            req.query("severity", v.to_string());
-        }
-        if let Some(v) = &query.ecosystem {
-            req.query("ecosystem", v.to_string());
-        }
-        if let Some(v) = &query.package {
-            req.query("package", v.to_string());
-        }
-        if let Some(v) = &query.manifest {
-            req.query("manifest", v.to_string());
-        }
-        if let Some(v) = &query.epss_percentage {
-            req.query("epss_percentage", v.to_string());
-        }
-        if let Some(v) = &query.has {
-            req.query(
-                "has",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.assignee {
-            req.query("assignee", v.to_string());
-        }
-        if let Some(v) = &query.scope {
-            req.query("scope", v.as_str().to_string());
-        }
-        if let Some(v) = &query.relationship {
-            req.query("relationship", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_alerts_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -1427,18 +1191,12 @@ impl<'a> DependabotApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_repo_stream(
+    fn list_alerts_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &DependabotListAlertsForRepoQuery,
-    ) -> crate::pagination::Pages<crate::types::DependabotAlert> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-alerts-for-repo",
             auth: AuthKind::Token,
@@ -1510,6 +1268,21 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &DependabotListAlertsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::DependabotAlert> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a Dependabot alert
@@ -1628,6 +1401,23 @@ impl<'a> DependabotApi<'a> {
         repo: &str,
         query: &DependabotListRepoSecretsQuery,
     ) -> Result<Response<crate::types::DependabotListRepoSecretsResponse>, Error> {
+        let req = self.list_repo_secrets_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repo_secrets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &DependabotListRepoSecretsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-repo-secrets",
             auth: AuthKind::Token,
@@ -1649,15 +1439,7 @@ impl<'a> DependabotApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repo_secrets`](Self::list_repo_secrets), as a stream of the `secrets` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repo_secrets_stream(
@@ -1671,27 +1453,7 @@ impl<'a> DependabotApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "dependabot/list-repo-secrets",
-            auth: AuthKind::Token,
-            items_key: Some("secrets"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/secrets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repo_secrets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("secrets"))
     }
     /// Get a repository public key

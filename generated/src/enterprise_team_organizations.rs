@@ -33,6 +33,23 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
         enterprise_team: &str,
         query: &EnterpriseTeamOrganizationsGetAssignmentsQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationSimple>>, Error> {
+        let req = self.get_assignments_request(enterprise, enterprise_team, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_assignments_request(
+        &self,
+        enterprise: &str,
+        enterprise_team: &str,
+        query: &EnterpriseTeamOrganizationsGetAssignmentsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-organizations/get-assignments",
             auth: AuthKind::Token,
@@ -55,15 +72,7 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_assignments`](Self::get_assignments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_assignments_stream(
@@ -77,28 +86,7 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "enterprise-team-organizations/get-assignments",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_assignments_request(enterprise, enterprise_team, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add organization assignments

@@ -30,24 +30,7 @@ impl<'a> EnterpriseTeamsApi<'a> {
         enterprise: &str,
         query: &EnterpriseTeamsListQuery,
     ) -> Result<Response<Vec<crate::types::EnterpriseTeam>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "enterprise-teams/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/enterprises/{}/teams", crate ::runtime::encode_path(enterprise)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_request(enterprise, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -60,17 +43,11 @@ impl<'a> EnterpriseTeamsApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
+    fn list_request(
         &self,
         enterprise: &str,
         query: &EnterpriseTeamsListQuery,
-    ) -> crate::pagination::Pages<crate::types::EnterpriseTeam> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-teams/list",
             auth: AuthKind::Token,
@@ -89,6 +66,20 @@ impl<'a> EnterpriseTeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        enterprise: &str,
+        query: &EnterpriseTeamsListQuery,
+    ) -> crate::pagination::Pages<crate::types::EnterpriseTeam> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(enterprise, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an enterprise team

@@ -29,27 +29,7 @@ impl<'a> GistsApi<'a> {
         &self,
         query: &GistsListQuery,
     ) -> Result<Response<GistsListResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/gists"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -63,16 +43,7 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
-        &self,
-        query: &GistsListQuery,
-    ) -> crate::pagination::Pages<crate::types::BaseGist> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_request(&self, query: &GistsListQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list",
             auth: AuthKind::Token,
@@ -94,6 +65,19 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &GistsListQuery,
+    ) -> crate::pagination::Pages<crate::types::BaseGist> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a gist
@@ -157,27 +141,7 @@ impl<'a> GistsApi<'a> {
         &self,
         query: &GistsListPublicQuery,
     ) -> Result<Response<GistsListPublicResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list-public",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/gists/public"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -194,16 +158,7 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list_public`](Self::list_public), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_public_stream(
-        &self,
-        query: &GistsListPublicQuery,
-    ) -> crate::pagination::Pages<crate::types::BaseGist> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_public_request(&self, query: &GistsListPublicQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-public",
             auth: AuthKind::Token,
@@ -225,6 +180,19 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_public`](Self::list_public), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_stream(
+        &self,
+        query: &GistsListPublicQuery,
+    ) -> crate::pagination::Pages<crate::types::BaseGist> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_public_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List starred gists
@@ -240,27 +208,7 @@ impl<'a> GistsApi<'a> {
         &self,
         query: &GistsListStarredQuery,
     ) -> Result<Response<GistsListStarredResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list-starred",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/gists/starred"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_starred_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -277,16 +225,7 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list_starred`](Self::list_starred), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_starred_stream(
-        &self,
-        query: &GistsListStarredQuery,
-    ) -> crate::pagination::Pages<crate::types::BaseGist> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_starred_request(&self, query: &GistsListStarredQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-starred",
             auth: AuthKind::Token,
@@ -308,6 +247,19 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_starred`](Self::list_starred), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_starred_stream(
+        &self,
+        query: &GistsListStarredQuery,
+    ) -> crate::pagination::Pages<crate::types::BaseGist> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_starred_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a gist
@@ -447,24 +399,7 @@ impl<'a> GistsApi<'a> {
         gist_id: &str,
         query: &GistsListCommentsQuery,
     ) -> Result<Response<GistsListCommentsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list-comments",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/gists/{}/comments", crate ::runtime::encode_path(gist_id)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_comments_request(gist_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -481,17 +416,11 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_comments_stream(
+    fn list_comments_request(
         &self,
         gist_id: &str,
         query: &GistsListCommentsQuery,
-    ) -> crate::pagination::Pages<crate::types::GistComment> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-comments",
             auth: AuthKind::Token,
@@ -510,6 +439,20 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_comments_stream(
+        &self,
+        gist_id: &str,
+        query: &GistsListCommentsQuery,
+    ) -> crate::pagination::Pages<crate::types::GistComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_comments_request(gist_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a gist comment
@@ -713,24 +656,7 @@ impl<'a> GistsApi<'a> {
         gist_id: &str,
         query: &GistsListCommitsQuery,
     ) -> Result<Response<GistsListCommitsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list-commits",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/gists/{}/commits", crate ::runtime::encode_path(gist_id)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_commits_request(gist_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -747,17 +673,11 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_commits_stream(
+    fn list_commits_request(
         &self,
         gist_id: &str,
         query: &GistsListCommitsQuery,
-    ) -> crate::pagination::Pages<crate::types::GistCommit> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-commits",
             auth: AuthKind::Token,
@@ -776,6 +696,20 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commits_stream(
+        &self,
+        gist_id: &str,
+        query: &GistsListCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::GistCommit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_commits_request(gist_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List gist forks
@@ -792,24 +726,7 @@ impl<'a> GistsApi<'a> {
         gist_id: &str,
         query: &GistsListForksQuery,
     ) -> Result<Response<GistsListForksResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list-forks",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/gists/{}/forks", crate ::runtime::encode_path(gist_id)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_forks_request(gist_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -826,17 +743,7 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_forks_stream(
-        &self,
-        gist_id: &str,
-        query: &GistsListForksQuery,
-    ) -> crate::pagination::Pages<crate::types::GistSimple> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_forks_request(&self, gist_id: &str, query: &GistsListForksQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-forks",
             auth: AuthKind::Token,
@@ -855,6 +762,20 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_forks_stream(
+        &self,
+        gist_id: &str,
+        query: &GistsListForksQuery,
+    ) -> crate::pagination::Pages<crate::types::GistSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_forks_request(gist_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Fork a gist
@@ -1077,27 +998,7 @@ impl<'a> GistsApi<'a> {
         username: &str,
         query: &GistsListForUserQuery,
     ) -> Result<Response<Vec<crate::types::BaseGist>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "gists/list-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/gists", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_user_request(username, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_3)),
@@ -1110,17 +1011,11 @@ impl<'a> GistsApi<'a> {
             },
         )
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_user_stream(
+    fn list_for_user_request(
         &self,
         username: &str,
         query: &GistsListForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::BaseGist> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-for-user",
             auth: AuthKind::Token,
@@ -1142,6 +1037,20 @@ impl<'a> GistsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &GistsListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::BaseGist> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

@@ -35,6 +35,22 @@ impl<'a> HostedComputeApi<'a> {
         Response<crate::types::HostedComputeListNetworkConfigurationsForOrgResponse>,
         Error,
     > {
+        let req = self.list_network_configurations_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_network_configurations_for_org_request(
+        &self,
+        org: &str,
+        query: &HostedComputeListNetworkConfigurationsForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/list-network-configurations-for-org",
             auth: AuthKind::Token,
@@ -56,15 +72,7 @@ impl<'a> HostedComputeApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_network_configurations_for_org`](Self::list_network_configurations_for_org), as a stream of the `network_configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_network_configurations_for_org_stream(
@@ -77,27 +85,7 @@ impl<'a> HostedComputeApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "hosted-compute/list-network-configurations-for-org",
-            auth: AuthKind::Token,
-            items_key: Some("network_configurations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/settings/network-configurations", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_network_configurations_for_org_request(org, query);
         crate::pagination::Pages::new(
             self.client.clone(),
             req,

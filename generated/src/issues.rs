@@ -41,54 +41,7 @@ impl<'a> IssuesApi<'a> {
         &self,
         query: &IssuesListQuery,
     ) -> Result<Response<IssuesListResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/issues"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.labels {
-            req.query("labels", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.collab {
-            req.query("collab", v.to_string());
-        }
-        if let Some(v) = &query.orgs {
-            req.query("orgs", v.to_string());
-        }
-        if let Some(v) = &query.owned {
-            req.query("owned", v.to_string());
-        }
-        if let Some(v) = &query.pulls {
-            req.query("pulls", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -103,16 +56,7 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
-        &self,
-        query: &IssuesListQuery,
-    ) -> crate::pagination::Pages<crate::types::Issue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_request(&self, query: &IssuesListQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list",
             auth: AuthKind::Token,
@@ -161,6 +105,19 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &IssuesListQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization issues assigned to the authenticated user
@@ -187,45 +144,7 @@ impl<'a> IssuesApi<'a> {
         org: &str,
         query: &IssuesListForOrgQuery,
     ) -> Result<Response<Vec<crate::types::Issue>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/issues", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.labels {
-            req.query("labels", v.to_string());
-        }
-        if let Some(v) = &query.r#type {
-            req.query("type", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -238,17 +157,7 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_org_stream(
-        &self,
-        org: &str,
-        query: &IssuesListForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::Issue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_for_org_request(&self, org: &str, query: &IssuesListForOrgQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-for-org",
             auth: AuthKind::Token,
@@ -288,6 +197,20 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &IssuesListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List assignees
@@ -305,6 +228,25 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         query: &IssuesListAssigneesQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_assignees_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_assignees_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListAssigneesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-assignees",
             auth: AuthKind::Token,
@@ -326,17 +268,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_assignees`](Self::list_assignees), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_assignees_stream(
@@ -350,27 +282,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-assignees",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/assignees", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_assignees_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user can be assigned
@@ -444,60 +356,7 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         query: &IssuesListForRepoQuery,
     ) -> Result<Response<IssuesListForRepoResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.milestone {
-            req.query("milestone", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.assignee {
-            req.query("assignee", v.to_string());
-        }
-        if let Some(v) = &query.r#type {
-            req.query("type", v.to_string());
-        }
-        if let Some(v) = &query.creator {
-            req.query("creator", v.to_string());
-        }
-        if let Some(v) = &query.mentioned {
-            req.query("mentioned", v.to_string());
-        }
-        if let Some(v) = &query.issue_field_values {
-            req.query("issue_field_values", v.to_string());
-        }
-        if let Some(v) = &query.labels {
-            req.query("labels", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -517,18 +376,12 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_repo_stream(
+    fn list_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &IssuesListForRepoQuery,
-    ) -> crate::pagination::Pages<crate::types::Issue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-for-repo",
             auth: AuthKind::Token,
@@ -583,6 +436,21 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an issue
@@ -667,36 +535,7 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         query: &IssuesListCommentsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::IssueComment>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-comments-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_comments_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -710,18 +549,12 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_comments_for_repo`](Self::list_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_comments_for_repo_stream(
+    fn list_comments_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &IssuesListCommentsForRepoQuery,
-    ) -> crate::pagination::Pages<crate::types::IssueComment> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-comments-for-repo",
             auth: AuthKind::Token,
@@ -752,6 +585,21 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_comments_for_repo`](Self::list_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_comments_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListCommentsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueComment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_comments_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an issue comment
@@ -1013,6 +861,25 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         query: &IssuesListEventsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::IssueEvent>>, Error> {
+        let req = self.list_events_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_events_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListEventsForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-events-for-repo",
             auth: AuthKind::Token,
@@ -1034,17 +901,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_events_for_repo`](Self::list_events_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_events_for_repo_stream(
@@ -1058,27 +915,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-events-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/events", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_events_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an issue event
@@ -1414,6 +1251,27 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListCommentsQuery,
     ) -> Result<Response<Vec<crate::types::IssueComment>>, Error> {
+        let req = self.list_comments_request(owner, repo, issue_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_comments_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListCommentsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-comments",
             auth: AuthKind::Token,
@@ -1439,18 +1297,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_comments_stream(
@@ -1465,31 +1312,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-comments",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_comments_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an issue comment
@@ -1575,28 +1398,8 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListDependenciesBlockedByQuery,
     ) -> Result<Response<IssuesListDependenciesBlockedByResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-dependencies-blocked-by",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/dependencies/blocked_by", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_dependencies_blocked_by_request(owner, repo, issue_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -1617,19 +1420,13 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_dependencies_blocked_by`](Self::list_dependencies_blocked_by), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_dependencies_blocked_by_stream(
+    fn list_dependencies_blocked_by_request(
         &self,
         owner: &str,
         repo: &str,
         issue_number: i64,
         query: &IssuesListDependenciesBlockedByQuery,
-    ) -> crate::pagination::Pages<crate::types::Issue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-dependencies-blocked-by",
             auth: AuthKind::Token,
@@ -1652,6 +1449,23 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_dependencies_blocked_by`](Self::list_dependencies_blocked_by), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_dependencies_blocked_by_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListDependenciesBlockedByQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_dependencies_blocked_by_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add a dependency an issue is blocked by
@@ -1809,28 +1623,8 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListDependenciesBlockingQuery,
     ) -> Result<Response<IssuesListDependenciesBlockingResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-dependencies-blocking",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/dependencies/blocking", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_dependencies_blocking_request(owner, repo, issue_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -1851,19 +1645,13 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_dependencies_blocking`](Self::list_dependencies_blocking), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_dependencies_blocking_stream(
+    fn list_dependencies_blocking_request(
         &self,
         owner: &str,
         repo: &str,
         issue_number: i64,
         query: &IssuesListDependenciesBlockingQuery,
-    ) -> crate::pagination::Pages<crate::types::Issue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-dependencies-blocking",
             auth: AuthKind::Token,
@@ -1886,6 +1674,23 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_dependencies_blocking`](Self::list_dependencies_blocking), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_dependencies_blocking_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListDependenciesBlockingQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_dependencies_blocking_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List issue events
@@ -1904,6 +1709,26 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListEventsQuery,
     ) -> Result<Response<Vec<crate::types::IssueEventForIssue>>, Error> {
+        let req = self.list_events_request(owner, repo, issue_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_events_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListEventsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-events",
             auth: AuthKind::Token,
@@ -1926,17 +1751,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_events`](Self::list_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_events_stream(
@@ -1951,28 +1766,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-events",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/events", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_events_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List issue field values for an issue
@@ -1991,28 +1785,8 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListIssueFieldValuesForIssueQuery,
     ) -> Result<Response<IssuesListIssueFieldValuesForIssueResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-issue-field-values-for-issue",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/issue-field-values", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_issue_field_values_for_issue_request(owner, repo, issue_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -2035,19 +1809,13 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_issue_field_values_for_issue`](Self::list_issue_field_values_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_issue_field_values_for_issue_stream(
+    fn list_issue_field_values_for_issue_request(
         &self,
         owner: &str,
         repo: &str,
         issue_number: i64,
         query: &IssuesListIssueFieldValuesForIssueQuery,
-    ) -> crate::pagination::Pages<crate::types::IssueFieldValue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-issue-field-values-for-issue",
             auth: AuthKind::Token,
@@ -2070,6 +1838,23 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_issue_field_values_for_issue`](Self::list_issue_field_values_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_issue_field_values_for_issue_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListIssueFieldValuesForIssueQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueFieldValue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_issue_field_values_for_issue_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Set issue field values for an issue
@@ -2266,28 +2051,7 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListLabelsOnIssueQuery,
     ) -> Result<Response<IssuesListLabelsOnIssueResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-labels-on-issue",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_labels_on_issue_request(owner, repo, issue_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -2308,19 +2072,13 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_labels_on_issue`](Self::list_labels_on_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_labels_on_issue_stream(
+    fn list_labels_on_issue_request(
         &self,
         owner: &str,
         repo: &str,
         issue_number: i64,
         query: &IssuesListLabelsOnIssueQuery,
-    ) -> crate::pagination::Pages<crate::types::Label> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-labels-on-issue",
             auth: AuthKind::Token,
@@ -2343,6 +2101,22 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_labels_on_issue`](Self::list_labels_on_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_labels_on_issue_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListLabelsOnIssueQuery,
+    ) -> crate::pagination::Pages<crate::types::Label> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_labels_on_issue_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Set labels for an issue
@@ -2785,6 +2559,27 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListSubIssuesQuery,
     ) -> Result<Response<Vec<crate::types::Issue>>, Error> {
+        let req = self.list_sub_issues_request(owner, repo, issue_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_sub_issues_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListSubIssuesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-sub-issues",
             auth: AuthKind::Token,
@@ -2807,18 +2602,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_sub_issues`](Self::list_sub_issues), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_sub_issues_stream(
@@ -2833,28 +2617,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-sub-issues",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/sub_issues", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_sub_issues_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add sub-issue
@@ -2986,6 +2749,27 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListSuggestionsQuery,
     ) -> Result<Response<Vec<crate::types::IssueSuggestion>>, Error> {
+        let req = self.list_suggestions_request(owner, repo, issue_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_suggestions_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListSuggestionsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-suggestions",
             auth: AuthKind::Token,
@@ -3014,18 +2798,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_suggestions`](Self::list_suggestions), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_suggestions_stream(
@@ -3040,34 +2813,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-suggestions",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/suggestions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.action {
-            req.query("action", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_suggestions_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Approve an issue suggestion
@@ -3184,31 +2930,8 @@ impl<'a> IssuesApi<'a> {
         issue_number: i64,
         query: &IssuesListEventsForTimelineQuery,
     ) -> Result<Response<Vec<crate::types::TimelineIssueEvents>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-events-for-timeline",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/timeline", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.exclude {
-            req.query("exclude", v.to_string());
-        }
+        let req = self
+            .list_events_for_timeline_request(owner, repo, issue_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -3223,19 +2946,13 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_events_for_timeline`](Self::list_events_for_timeline), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_events_for_timeline_stream(
+    fn list_events_for_timeline_request(
         &self,
         owner: &str,
         repo: &str,
         issue_number: i64,
         query: &IssuesListEventsForTimelineQuery,
-    ) -> crate::pagination::Pages<crate::types::TimelineIssueEvents> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-events-for-timeline",
             auth: AuthKind::Token,
@@ -3261,6 +2978,23 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.exclude {
             req.query("exclude", v.to_string());
         }
+        req
+    }
+    /// Like [`list_events_for_timeline`](Self::list_events_for_timeline), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_events_for_timeline_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &IssuesListEventsForTimelineQuery,
+    ) -> crate::pagination::Pages<crate::types::TimelineIssueEvents> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_events_for_timeline_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List labels for a repository
@@ -3278,6 +3012,25 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         query: &IssuesListLabelsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::Label>>, Error> {
+        let req = self.list_labels_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_labels_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListLabelsForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-labels-for-repo",
             auth: AuthKind::Token,
@@ -3299,17 +3052,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_labels_for_repo`](Self::list_labels_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_labels_for_repo_stream(
@@ -3323,27 +3066,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-labels-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/labels", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_labels_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a label
@@ -3531,6 +3254,25 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         query: &IssuesListMilestonesQuery,
     ) -> Result<Response<Vec<crate::types::Milestone>>, Error> {
+        let req = self.list_milestones_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_milestones_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &IssuesListMilestonesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-milestones",
             auth: AuthKind::Token,
@@ -3561,17 +3303,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_milestones`](Self::list_milestones), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_milestones_stream(
@@ -3585,36 +3317,7 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-milestones",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/milestones", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_milestones_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a milestone
@@ -3808,6 +3511,25 @@ impl<'a> IssuesApi<'a> {
         milestone_number: i64,
         query: &IssuesListLabelsForMilestoneQuery,
     ) -> Result<Response<Vec<crate::types::Label>>, Error> {
+        let req = self
+            .list_labels_for_milestone_request(owner, repo, milestone_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_labels_for_milestone_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        milestone_number: i64,
+        query: &IssuesListLabelsForMilestoneQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-labels-for-milestone",
             auth: AuthKind::Token,
@@ -3830,15 +3552,7 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_labels_for_milestone`](Self::list_labels_for_milestone), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_labels_for_milestone_stream(
@@ -3853,28 +3567,8 @@ impl<'a> IssuesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-labels-for-milestone",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/milestones/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                milestone_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_labels_for_milestone_request(owner, repo, milestone_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List user account issues assigned to the authenticated user
@@ -3900,42 +3594,7 @@ impl<'a> IssuesApi<'a> {
         &self,
         query: &IssuesListForAuthenticatedUserQuery,
     ) -> Result<Response<IssuesListForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "issues/list-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/issues"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.labels {
-            req.query("labels", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -3952,16 +3611,10 @@ impl<'a> IssuesApi<'a> {
             },
         )
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_authenticated_user_stream(
+    fn list_for_authenticated_user_request(
         &self,
         query: &IssuesListForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Issue> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-for-authenticated-user",
             auth: AuthKind::Token,
@@ -3998,6 +3651,19 @@ impl<'a> IssuesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &IssuesListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Issue> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

@@ -29,27 +29,7 @@ impl<'a> LicensesApi<'a> {
         &self,
         query: &LicensesGetAllCommonlyUsedQuery,
     ) -> Result<Response<LicensesGetAllCommonlyUsedResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "licenses/get-all-commonly-used",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/licenses"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.featured {
-            req.query("featured", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_all_commonly_used_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
         resp.finish(
@@ -64,16 +44,10 @@ impl<'a> LicensesApi<'a> {
             },
         )
     }
-    /// Like [`get_all_commonly_used`](Self::get_all_commonly_used), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_all_commonly_used_stream(
+    fn get_all_commonly_used_request(
         &self,
         query: &LicensesGetAllCommonlyUsedQuery,
-    ) -> crate::pagination::Pages<crate::types::LicenseSimple> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "licenses/get-all-commonly-used",
             auth: AuthKind::Token,
@@ -95,6 +69,19 @@ impl<'a> LicensesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`get_all_commonly_used`](Self::get_all_commonly_used), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_commonly_used_stream(
+        &self,
+        query: &LicensesGetAllCommonlyUsedQuery,
+    ) -> crate::pagination::Pages<crate::types::LicenseSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_all_commonly_used_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a license

@@ -32,6 +32,22 @@ impl<'a> MigrationsApi<'a> {
         org: &str,
         query: &MigrationsListForOrgQuery,
     ) -> Result<Response<Vec<crate::types::Migration>>, Error> {
+        let req = self.list_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_org_request(
+        &self,
+        org: &str,
+        query: &MigrationsListForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-for-org",
             auth: AuthKind::Token,
@@ -53,15 +69,7 @@ impl<'a> MigrationsApi<'a> {
         for x in query.exclude.as_ref().into_iter().flatten() {
             req.query("exclude", x.as_str().to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_org_stream(
@@ -74,27 +82,7 @@ impl<'a> MigrationsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "migrations/list-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/migrations", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        for x in query.exclude.as_ref().into_iter().flatten() {
-            req.query("exclude", x.as_str().to_string());
-        }
+        let req = self.list_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Start an organization migration
@@ -329,6 +317,25 @@ impl<'a> MigrationsApi<'a> {
         migration_id: i64,
         query: &MigrationsListReposForOrgQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_repos_for_org_request(org, migration_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repos_for_org_request(
+        &self,
+        org: &str,
+        migration_id: i64,
+        query: &MigrationsListReposForOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-repos-for-org",
             auth: AuthKind::Token,
@@ -350,17 +357,7 @@ impl<'a> MigrationsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repos_for_org`](Self::list_repos_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repos_for_org_stream(
@@ -374,27 +371,7 @@ impl<'a> MigrationsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "migrations/list-repos-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/migrations/{}/repositories", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& migration_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_for_org_request(org, migration_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an import status
@@ -858,24 +835,7 @@ impl<'a> MigrationsApi<'a> {
         &self,
         query: &MigrationsListForAuthenticatedUserQuery,
     ) -> Result<Response<MigrationsListForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "migrations/list-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/migrations"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -893,16 +853,10 @@ impl<'a> MigrationsApi<'a> {
             },
         )
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_authenticated_user_stream(
+    fn list_for_authenticated_user_request(
         &self,
         query: &MigrationsListForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Migration> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-for-authenticated-user",
             auth: AuthKind::Token,
@@ -921,6 +875,19 @@ impl<'a> MigrationsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &MigrationsListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Migration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Start a user migration
@@ -1197,27 +1164,7 @@ impl<'a> MigrationsApi<'a> {
         migration_id: i64,
         query: &MigrationsListReposForAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "migrations/list-repos-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/user/migrations/{}/repositories", crate ::runtime::encode_path(&
-                migration_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_for_authenticated_user_request(migration_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -1230,17 +1177,11 @@ impl<'a> MigrationsApi<'a> {
             },
         )
     }
-    /// Like [`list_repos_for_authenticated_user`](Self::list_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_repos_for_authenticated_user_stream(
+    fn list_repos_for_authenticated_user_request(
         &self,
         migration_id: i64,
         query: &MigrationsListReposForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-repos-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1262,6 +1203,20 @@ impl<'a> MigrationsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_repos_for_authenticated_user`](Self::list_repos_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repos_for_authenticated_user_stream(
+        &self,
+        migration_id: i64,
+        query: &MigrationsListReposForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_repos_for_authenticated_user_request(migration_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

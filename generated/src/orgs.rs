@@ -32,24 +32,7 @@ impl<'a> OrgsApi<'a> {
         &self,
         query: &OrgsListQuery,
     ) -> Result<Response<OrgsListResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/organizations"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
         resp.finish(
@@ -61,16 +44,7 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
-        &self,
-        query: &OrgsListQuery,
-    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_request(&self, query: &OrgsListQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list",
             auth: AuthKind::Token,
@@ -89,6 +63,19 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &OrgsListQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an organization
@@ -725,6 +712,22 @@ impl<'a> OrgsApi<'a> {
         Response<Vec<crate::types::OrgsListAttestationRepositoriesResponseItem>>,
         Error,
     > {
+        let req = self.list_attestation_repositories_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_attestation_repositories_request(
+        &self,
+        org: &str,
+        query: &OrgsListAttestationRepositoriesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-attestation-repositories",
             auth: AuthKind::Token,
@@ -751,15 +754,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.predicate_type {
             req.query("predicate_type", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_attestation_repositories`](Self::list_attestation_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_attestation_repositories_stream(
@@ -774,32 +769,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-attestation-repositories",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/attestations/repositories", crate ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.predicate_type {
-            req.query("predicate_type", v.to_string());
-        }
+        let req = self.list_attestation_repositories_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Delete attestations by ID
@@ -864,6 +834,23 @@ impl<'a> OrgsApi<'a> {
         subject_digest: &str,
         query: &OrgsListAttestationsQuery,
     ) -> Result<Response<crate::types::OrgsListAttestationsResponse>, Error> {
+        let req = self.list_attestations_request(org, subject_digest, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_attestations_request(
+        &self,
+        org: &str,
+        subject_digest: &str,
+        query: &OrgsListAttestationsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-attestations",
             auth: AuthKind::Token,
@@ -891,15 +878,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.predicate_type {
             req.query("predicate_type", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_attestations_stream(
@@ -915,33 +894,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-attestations",
-            auth: AuthKind::Token,
-            items_key: Some("attestations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/attestations/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(subject_digest)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.predicate_type {
-            req.query("predicate_type", v.to_string());
-        }
+        let req = self.list_attestations_request(org, subject_digest, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("attestations"))
     }
     /// List users blocked by an organization
@@ -958,6 +911,22 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListBlockedUsersQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_blocked_users_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_blocked_users_request(
+        &self,
+        org: &str,
+        query: &OrgsListBlockedUsersQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-blocked-users",
             auth: AuthKind::Token,
@@ -976,15 +945,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_blocked_users`](Self::list_blocked_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_blocked_users_stream(
@@ -997,24 +958,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-blocked-users",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/blocks", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_blocked_users_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user is blocked by an organization
@@ -1152,24 +1096,7 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListFailedInvitationsQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationInvitation>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-failed-invitations",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/failed_invitations", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_failed_invitations_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -1182,17 +1109,11 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_failed_invitations`](Self::list_failed_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_failed_invitations_stream(
+    fn list_failed_invitations_request(
         &self,
         org: &str,
         query: &OrgsListFailedInvitationsQuery,
-    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-failed-invitations",
             auth: AuthKind::Token,
@@ -1211,6 +1132,20 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_failed_invitations`](Self::list_failed_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_failed_invitations_stream(
+        &self,
+        org: &str,
+        query: &OrgsListFailedInvitationsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_failed_invitations_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization webhooks
@@ -1232,24 +1167,7 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListWebhooksQuery,
     ) -> Result<Response<Vec<crate::types::OrgHook>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-webhooks",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/hooks", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_webhooks_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -1262,17 +1180,11 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_webhooks_stream(
+    fn list_webhooks_request(
         &self,
         org: &str,
         query: &OrgsListWebhooksQuery,
-    ) -> crate::pagination::Pages<crate::types::OrgHook> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-webhooks",
             auth: AuthKind::Token,
@@ -1291,6 +1203,20 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhooks_stream(
+        &self,
+        org: &str,
+        query: &OrgsListWebhooksQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgHook> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_webhooks_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization webhook
@@ -1598,30 +1524,7 @@ impl<'a> OrgsApi<'a> {
         hook_id: i64,
         query: &OrgsListWebhookDeliveriesQuery,
     ) -> Result<Response<Vec<crate::types::HookDeliveryItem>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-webhook-deliveries",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/deliveries", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.cursor {
-            req.query("cursor", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
+        let req = self.list_webhook_deliveries_request(org, hook_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -1635,18 +1538,12 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_webhook_deliveries_stream(
+    fn list_webhook_deliveries_request(
         &self,
         org: &str,
         hook_id: i64,
         query: &OrgsListWebhookDeliveriesQuery,
-    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-webhook-deliveries",
             auth: AuthKind::Token,
@@ -1671,6 +1568,21 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.status {
             req.query("status", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_webhook_deliveries_stream(
+        &self,
+        org: &str,
+        hook_id: i64,
+        query: &OrgsListWebhookDeliveriesQuery,
+    ) -> crate::pagination::Pages<crate::types::HookDeliveryItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_webhook_deliveries_request(org, hook_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a webhook delivery for an organization webhook
@@ -1836,6 +1748,25 @@ impl<'a> OrgsApi<'a> {
         actor_id: i64,
         query: &OrgsGetRouteStatsByActorQuery,
     ) -> Result<Response<Vec<crate::types::ApiInsightsRouteStatsItem>>, Error> {
+        let req = self
+            .get_route_stats_by_actor_request(org, actor_type, actor_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_route_stats_by_actor_request(
+        &self,
+        org: &str,
+        actor_type: crate::types::OrgsGetRouteStatsByActorActorType,
+        actor_id: i64,
+        query: &OrgsGetRouteStatsByActorQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-route-stats-by-actor",
             auth: AuthKind::Token,
@@ -1872,15 +1803,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.api_route_substring {
             req.query("api_route_substring", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_route_stats_by_actor`](Self::get_route_stats_by_actor), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_route_stats_by_actor_stream(
@@ -1895,42 +1818,8 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "api-insights/get-route-stats-by-actor",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/insights/api/route-stats/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& actor_type
-                .as_str().to_string()), crate ::runtime::encode_path(& actor_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        req.query("min_timestamp", query.min_timestamp.to_string());
-        if let Some(v) = &query.max_timestamp {
-            req.query("max_timestamp", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        for x in query.sort.as_ref().into_iter().flatten() {
-            req.query("sort", x.as_str().to_string());
-        }
-        if let Some(v) = &query.api_route_substring {
-            req.query("api_route_substring", v.to_string());
-        }
+        let req = self
+            .get_route_stats_by_actor_request(org, actor_type, actor_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get subject stats
@@ -1949,6 +1838,22 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsGetSubjectStatsQuery,
     ) -> Result<Response<Vec<crate::types::ApiInsightsSubjectStatsItem>>, Error> {
+        let req = self.get_subject_stats_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_subject_stats_request(
+        &self,
+        org: &str,
+        query: &OrgsGetSubjectStatsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-subject-stats",
             auth: AuthKind::Token,
@@ -1982,15 +1887,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.subject_name_substring {
             req.query("subject_name_substring", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_subject_stats`](Self::get_subject_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_subject_stats_stream(
@@ -2003,39 +1900,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "api-insights/get-subject-stats",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/insights/api/subject-stats", crate ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        req.query("min_timestamp", query.min_timestamp.to_string());
-        if let Some(v) = &query.max_timestamp {
-            req.query("max_timestamp", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        for x in query.sort.as_ref().into_iter().flatten() {
-            req.query("sort", x.as_str().to_string());
-        }
-        if let Some(v) = &query.subject_name_substring {
-            req.query("subject_name_substring", v.to_string());
-        }
+        let req = self.get_subject_stats_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get summary stats
@@ -2336,6 +2201,23 @@ impl<'a> OrgsApi<'a> {
         user_id: &str,
         query: &OrgsGetUserStatsQuery,
     ) -> Result<Response<Vec<crate::types::ApiInsightsUserStatsItem>>, Error> {
+        let req = self.get_user_stats_request(org, user_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_user_stats_request(
+        &self,
+        org: &str,
+        user_id: &str,
+        query: &OrgsGetUserStatsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-user-stats",
             auth: AuthKind::Token,
@@ -2370,15 +2252,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.actor_name_substring {
             req.query("actor_name_substring", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_user_stats`](Self::get_user_stats), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_user_stats_stream(
@@ -2392,40 +2266,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "api-insights/get-user-stats",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/insights/api/user-stats/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(user_id)
-            ),
-            "application/vnd.github+json",
-        );
-        req.query("min_timestamp", query.min_timestamp.to_string());
-        if let Some(v) = &query.max_timestamp {
-            req.query("max_timestamp", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        for x in query.sort.as_ref().into_iter().flatten() {
-            req.query("sort", x.as_str().to_string());
-        }
-        if let Some(v) = &query.actor_name_substring {
-            req.query("actor_name_substring", v.to_string());
-        }
+        let req = self.get_user_stats_request(org, user_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List app installations for an organization
@@ -2447,6 +2288,22 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListAppInstallationsQuery,
     ) -> Result<Response<crate::types::OrgsListAppInstallationsResponse>, Error> {
+        let req = self.list_app_installations_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_app_installations_request(
+        &self,
+        org: &str,
+        query: &OrgsListAppInstallationsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-app-installations",
             auth: AuthKind::Token,
@@ -2465,15 +2322,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_app_installations`](Self::list_app_installations), as a stream of the `installations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_app_installations_stream(
@@ -2486,24 +2335,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-app-installations",
-            auth: AuthKind::Token,
-            items_key: Some("installations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/installations", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_app_installations_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("installations"))
     }
     /// List pending organization invitations
@@ -2523,30 +2355,7 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListPendingInvitationsQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationInvitation>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-pending-invitations",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/invitations", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.role {
-            req.query("role", v.as_str().to_string());
-        }
-        if let Some(v) = &query.invitation_source {
-            req.query("invitation_source", v.as_str().to_string());
-        }
+        let req = self.list_pending_invitations_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -2559,17 +2368,11 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_pending_invitations`](Self::list_pending_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_pending_invitations_stream(
+    fn list_pending_invitations_request(
         &self,
         org: &str,
         query: &OrgsListPendingInvitationsQuery,
-    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pending-invitations",
             auth: AuthKind::Token,
@@ -2594,6 +2397,20 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.invitation_source {
             req.query("invitation_source", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_pending_invitations`](Self::list_pending_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pending_invitations_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPendingInvitationsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_pending_invitations_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization invitation
@@ -2700,6 +2517,25 @@ impl<'a> OrgsApi<'a> {
         invitation_id: i64,
         query: &OrgsListInvitationTeamsQuery,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
+        let req = self.list_invitation_teams_request(org, invitation_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_invitation_teams_request(
+        &self,
+        org: &str,
+        invitation_id: i64,
+        query: &OrgsListInvitationTeamsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-invitation-teams",
             auth: AuthKind::Token,
@@ -2721,17 +2557,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_invitation_teams`](Self::list_invitation_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_invitation_teams_stream(
@@ -2745,27 +2571,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-invitation-teams",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/invitations/{}/teams", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& invitation_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_invitation_teams_request(org, invitation_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List issue fields for an organization
@@ -3138,30 +2944,7 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListMembersQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-members",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/members", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.role {
-            req.query("role", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_members_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_3)),
@@ -3174,17 +2957,7 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_members`](Self::list_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_members_stream(
-        &self,
-        org: &str,
-        query: &OrgsListMembersQuery,
-    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_members_request(&self, org: &str, query: &OrgsListMembersQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-members",
             auth: AuthKind::Token,
@@ -3209,6 +2982,20 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_members`](Self::list_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_members_stream(
+        &self,
+        org: &str,
+        query: &OrgsListMembersQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_members_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check organization membership for a user
@@ -3823,28 +3610,7 @@ impl<'a> OrgsApi<'a> {
         role_id: i64,
         query: &OrgsListOrgRoleTeamsQuery,
     ) -> Result<Response<Vec<crate::types::TeamRoleAssignment>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-org-role-teams",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/{}/teams", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& role_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_role_teams_request(org, role_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
@@ -3858,18 +3624,12 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_org_role_teams`](Self::list_org_role_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_org_role_teams_stream(
+    fn list_org_role_teams_request(
         &self,
         org: &str,
         role_id: i64,
         query: &OrgsListOrgRoleTeamsQuery,
-    ) -> crate::pagination::Pages<crate::types::TeamRoleAssignment> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-org-role-teams",
             auth: AuthKind::Token,
@@ -3892,6 +3652,21 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_org_role_teams`](Self::list_org_role_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_role_teams_stream(
+        &self,
+        org: &str,
+        role_id: i64,
+        query: &OrgsListOrgRoleTeamsQuery,
+    ) -> crate::pagination::Pages<crate::types::TeamRoleAssignment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_org_role_teams_request(org, role_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List users that are assigned to an organization role
@@ -3913,28 +3688,7 @@ impl<'a> OrgsApi<'a> {
         role_id: i64,
         query: &OrgsListOrgRoleUsersQuery,
     ) -> Result<Response<Vec<crate::types::UserRoleAssignment>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-org-role-users",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/{}/users", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& role_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_role_users_request(org, role_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
@@ -3948,18 +3702,12 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_org_role_users`](Self::list_org_role_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_org_role_users_stream(
+    fn list_org_role_users_request(
         &self,
         org: &str,
         role_id: i64,
         query: &OrgsListOrgRoleUsersQuery,
-    ) -> crate::pagination::Pages<crate::types::UserRoleAssignment> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-org-role-users",
             auth: AuthKind::Token,
@@ -3982,6 +3730,21 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_org_role_users`](Self::list_org_role_users), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_role_users_stream(
+        &self,
+        org: &str,
+        role_id: i64,
+        query: &OrgsListOrgRoleUsersQuery,
+    ) -> crate::pagination::Pages<crate::types::UserRoleAssignment> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_org_role_users_request(org, role_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List outside collaborators for an organization
@@ -3998,6 +3761,22 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListOutsideCollaboratorsQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_outside_collaborators_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_outside_collaborators_request(
+        &self,
+        org: &str,
+        query: &OrgsListOutsideCollaboratorsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-outside-collaborators",
             auth: AuthKind::Token,
@@ -4019,15 +3798,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_outside_collaborators`](Self::list_outside_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_outside_collaborators_stream(
@@ -4040,27 +3811,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-outside-collaborators",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/outside_collaborators", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.filter {
-            req.query("filter", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_outside_collaborators_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Convert an organization member to outside collaborator
@@ -4173,51 +3924,7 @@ impl<'a> OrgsApi<'a> {
         Response<Vec<crate::types::OrganizationProgrammaticAccessGrantRequest>>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-pat-grant-requests",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/personal-access-token-requests", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        for x in query.owner.as_ref().into_iter().flatten() {
-            req.query("owner", x.to_string());
-        }
-        if let Some(v) = &query.repository {
-            req.query("repository", v.to_string());
-        }
-        if let Some(v) = &query.permission {
-            req.query("permission", v.to_string());
-        }
-        if let Some(v) = &query.last_used_before {
-            req.query("last_used_before", v.to_string());
-        }
-        if let Some(v) = &query.last_used_after {
-            req.query("last_used_after", v.to_string());
-        }
-        for x in query.token_id.as_ref().into_iter().flatten() {
-            req.query("token_id", x.to_string());
-        }
+        let req = self.list_pat_grant_requests_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -4233,19 +3940,11 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_pat_grant_requests`](Self::list_pat_grant_requests), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_pat_grant_requests_stream(
+    fn list_pat_grant_requests_request(
         &self,
         org: &str,
         query: &OrgsListPatGrantRequestsQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::OrganizationProgrammaticAccessGrantRequest,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grant-requests",
             auth: AuthKind::Token,
@@ -4291,6 +3990,22 @@ impl<'a> OrgsApi<'a> {
         for x in query.token_id.as_ref().into_iter().flatten() {
             req.query("token_id", x.to_string());
         }
+        req
+    }
+    /// Like [`list_pat_grant_requests`](Self::list_pat_grant_requests), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grant_requests_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPatGrantRequestsQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::OrganizationProgrammaticAccessGrantRequest,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_pat_grant_requests_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Review requests to access organization resources with fine-grained personal access tokens
@@ -4406,28 +4121,8 @@ impl<'a> OrgsApi<'a> {
         pat_request_id: i64,
         query: &OrgsListPatGrantRequestRepositoriesQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-pat-grant-request-repositories",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/personal-access-token-requests/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                pat_request_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_pat_grant_request_repositories_request(org, pat_request_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -4442,18 +4137,12 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_pat_grant_request_repositories`](Self::list_pat_grant_request_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_pat_grant_request_repositories_stream(
+    fn list_pat_grant_request_repositories_request(
         &self,
         org: &str,
         pat_request_id: i64,
         query: &OrgsListPatGrantRequestRepositoriesQuery,
-    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grant-request-repositories",
             auth: AuthKind::Token,
@@ -4476,6 +4165,22 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_pat_grant_request_repositories`](Self::list_pat_grant_request_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grant_request_repositories_stream(
+        &self,
+        org: &str,
+        pat_request_id: i64,
+        query: &OrgsListPatGrantRequestRepositoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_pat_grant_request_repositories_request(org, pat_request_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List fine-grained personal access tokens with access to organization resources
@@ -4497,50 +4202,7 @@ impl<'a> OrgsApi<'a> {
         Response<Vec<crate::types::OrganizationProgrammaticAccessGrant>>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-pat-grants",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/personal-access-tokens", crate ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        for x in query.owner.as_ref().into_iter().flatten() {
-            req.query("owner", x.to_string());
-        }
-        if let Some(v) = &query.repository {
-            req.query("repository", v.to_string());
-        }
-        if let Some(v) = &query.permission {
-            req.query("permission", v.to_string());
-        }
-        if let Some(v) = &query.last_used_before {
-            req.query("last_used_before", v.to_string());
-        }
-        if let Some(v) = &query.last_used_after {
-            req.query("last_used_after", v.to_string());
-        }
-        for x in query.token_id.as_ref().into_iter().flatten() {
-            req.query("token_id", x.to_string());
-        }
+        let req = self.list_pat_grants_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -4556,17 +4218,11 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_pat_grants`](Self::list_pat_grants), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_pat_grants_stream(
+    fn list_pat_grants_request(
         &self,
         org: &str,
         query: &OrgsListPatGrantsQuery,
-    ) -> crate::pagination::Pages<crate::types::OrganizationProgrammaticAccessGrant> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grants",
             auth: AuthKind::Token,
@@ -4611,6 +4267,20 @@ impl<'a> OrgsApi<'a> {
         for x in query.token_id.as_ref().into_iter().flatten() {
             req.query("token_id", x.to_string());
         }
+        req
+    }
+    /// Like [`list_pat_grants`](Self::list_pat_grants), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grants_stream(
+        &self,
+        org: &str,
+        query: &OrgsListPatGrantsQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationProgrammaticAccessGrant> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_pat_grants_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Update the access to organization resources via fine-grained personal access tokens
@@ -4724,28 +4394,7 @@ impl<'a> OrgsApi<'a> {
         pat_id: i64,
         query: &OrgsListPatGrantRepositoriesQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-pat-grant-repositories",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/personal-access-tokens/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& pat_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_pat_grant_repositories_request(org, pat_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -4760,18 +4409,12 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_pat_grant_repositories`](Self::list_pat_grant_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_pat_grant_repositories_stream(
+    fn list_pat_grant_repositories_request(
         &self,
         org: &str,
         pat_id: i64,
         query: &OrgsListPatGrantRepositoriesQuery,
-    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grant-repositories",
             auth: AuthKind::Token,
@@ -4794,6 +4437,21 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_pat_grant_repositories`](Self::list_pat_grant_repositories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_pat_grant_repositories_stream(
+        &self,
+        org: &str,
+        pat_id: i64,
+        query: &OrgsListPatGrantRepositoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::MinimalRepository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_pat_grant_repositories_request(org, pat_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get all custom properties for an organization
@@ -5035,27 +4693,8 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsCustomPropertiesForReposGetOrganizationValuesQuery,
     ) -> Result<Response<Vec<crate::types::OrgRepoCustomPropertyValues>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/custom-properties-for-repos-get-organization-values",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/properties/values", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.repository_query {
-            req.query("repository_query", v.to_string());
-        }
+        let req = self
+            .custom_properties_for_repos_get_organization_values_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -5069,17 +4708,11 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`custom_properties_for_repos_get_organization_values`](Self::custom_properties_for_repos_get_organization_values), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn custom_properties_for_repos_get_organization_values_stream(
+    fn custom_properties_for_repos_get_organization_values_request(
         &self,
         org: &str,
         query: &OrgsCustomPropertiesForReposGetOrganizationValuesQuery,
-    ) -> crate::pagination::Pages<crate::types::OrgRepoCustomPropertyValues> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-get-organization-values",
             auth: AuthKind::Token,
@@ -5101,6 +4734,21 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.repository_query {
             req.query("repository_query", v.to_string());
         }
+        req
+    }
+    /// Like [`custom_properties_for_repos_get_organization_values`](Self::custom_properties_for_repos_get_organization_values), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn custom_properties_for_repos_get_organization_values_stream(
+        &self,
+        org: &str,
+        query: &OrgsCustomPropertiesForReposGetOrganizationValuesQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgRepoCustomPropertyValues> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .custom_properties_for_repos_get_organization_values_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create or update custom property values for organization repositories
@@ -5167,6 +4815,22 @@ impl<'a> OrgsApi<'a> {
         org: &str,
         query: &OrgsListPublicMembersQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_public_members_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_public_members_request(
+        &self,
+        org: &str,
+        query: &OrgsListPublicMembersQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-public-members",
             auth: AuthKind::Token,
@@ -5185,15 +4849,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_public_members`](Self::list_public_members), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_public_members_stream(
@@ -5206,24 +4862,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-public-members",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/public_members", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_members_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check public organization membership for a user
@@ -5362,27 +5001,7 @@ impl<'a> OrgsApi<'a> {
         ruleset_id: i64,
         query: &OrgsGetOrgRulesetHistoryQuery,
     ) -> Result<Response<Vec<crate::types::RulesetVersion>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/get-org-ruleset-history",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/rulesets/{}/history", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& ruleset_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_org_ruleset_history_request(org, ruleset_id, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -5396,18 +5015,12 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`get_org_ruleset_history`](Self::get_org_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_org_ruleset_history_stream(
+    fn get_org_ruleset_history_request(
         &self,
         org: &str,
         ruleset_id: i64,
         query: &OrgsGetOrgRulesetHistoryQuery,
-    ) -> crate::pagination::Pages<crate::types::RulesetVersion> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-org-ruleset-history",
             auth: AuthKind::Token,
@@ -5429,6 +5042,21 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`get_org_ruleset_history`](Self::get_org_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_org_ruleset_history_stream(
+        &self,
+        org: &str,
+        ruleset_id: i64,
+        query: &OrgsGetOrgRulesetHistoryQuery,
+    ) -> crate::pagination::Pages<crate::types::RulesetVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_org_ruleset_history_request(org, ruleset_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get organization ruleset version
@@ -5699,6 +5327,22 @@ impl<'a> OrgsApi<'a> {
         Response<crate::types::ActionsListSelectedReposForOrgSecretResponse>,
         Error,
     > {
+        let req = self.get_immutable_releases_settings_repositories_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_immutable_releases_settings_repositories_request(
+        &self,
+        org: &str,
+        query: &OrgsGetImmutableReleasesSettingsRepositoriesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-immutable-releases-settings-repositories",
             auth: AuthKind::Token,
@@ -5720,15 +5364,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_immutable_releases_settings_repositories`](Self::get_immutable_releases_settings_repositories), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_immutable_releases_settings_repositories_stream(
@@ -5741,27 +5377,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/get-immutable-releases-settings-repositories",
-            auth: AuthKind::Token,
-            items_key: Some("repositories"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases/repositories", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.get_immutable_releases_settings_repositories_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("repositories"))
     }
     /// Set selected repositories for immutable releases enforcement
@@ -5960,27 +5576,7 @@ impl<'a> OrgsApi<'a> {
         &self,
         query: &OrgsListMembershipsForAuthenticatedUserQuery,
     ) -> Result<Response<OrgsListMembershipsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-memberships-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/memberships/orgs"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_memberships_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -6001,16 +5597,10 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_memberships_for_authenticated_user`](Self::list_memberships_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_memberships_for_authenticated_user_stream(
+    fn list_memberships_for_authenticated_user_request(
         &self,
         query: &OrgsListMembershipsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::OrgMembership> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-memberships-for-authenticated-user",
             auth: AuthKind::Token,
@@ -6032,6 +5622,19 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_memberships_for_authenticated_user`](Self::list_memberships_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_memberships_for_authenticated_user_stream(
+        &self,
+        query: &OrgsListMembershipsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgMembership> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_memberships_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an organization membership for the authenticated user
@@ -6138,24 +5741,7 @@ impl<'a> OrgsApi<'a> {
         &self,
         query: &OrgsListForAuthenticatedUserQuery,
     ) -> Result<Response<OrgsListForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/orgs"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -6173,16 +5759,10 @@ impl<'a> OrgsApi<'a> {
             },
         )
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_authenticated_user_stream(
+    fn list_for_authenticated_user_request(
         &self,
         query: &OrgsListForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-for-authenticated-user",
             auth: AuthKind::Token,
@@ -6201,6 +5781,19 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &OrgsListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organizations for a user
@@ -6219,6 +5812,22 @@ impl<'a> OrgsApi<'a> {
         username: &str,
         query: &OrgsListForUserQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationSimple>>, Error> {
+        let req = self.list_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_user_request(
+        &self,
+        username: &str,
+        query: &OrgsListForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-for-user",
             auth: AuthKind::Token,
@@ -6237,15 +5846,7 @@ impl<'a> OrgsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_user_stream(
@@ -6258,24 +5859,7 @@ impl<'a> OrgsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "orgs/list-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/orgs", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization fine-grained permissions for an organization

@@ -72,28 +72,7 @@ impl<'a> PackagesApi<'a> {
         org: &str,
         query: &PackagesListPackagesForOrganizationQuery,
     ) -> Result<Response<Vec<crate::types::Package>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "packages/list-packages-for-organization",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/packages", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        req.query("package_type", query.package_type.as_str().to_string());
-        if let Some(v) = &query.visibility {
-            req.query("visibility", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_packages_for_organization_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, None),
@@ -108,17 +87,11 @@ impl<'a> PackagesApi<'a> {
             },
         )
     }
-    /// Like [`list_packages_for_organization`](Self::list_packages_for_organization), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_packages_for_organization_stream(
+    fn list_packages_for_organization_request(
         &self,
         org: &str,
         query: &PackagesListPackagesForOrganizationQuery,
-    ) -> crate::pagination::Pages<crate::types::Package> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-packages-for-organization",
             auth: AuthKind::Token,
@@ -141,6 +114,20 @@ impl<'a> PackagesApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_packages_for_organization`](Self::list_packages_for_organization), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_packages_for_organization_stream(
+        &self,
+        org: &str,
+        query: &PackagesListPackagesForOrganizationQuery,
+    ) -> crate::pagination::Pages<crate::types::Package> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_packages_for_organization_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package for an organization
@@ -310,31 +297,13 @@ impl<'a> PackagesApi<'a> {
         package_name: &str,
         query: &PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery,
     ) -> Result<Response<Vec<crate::types::PackageVersion>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "packages/get-all-package-versions-for-package-owned-by-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}/versions", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
+        let req = self
+            .get_all_package_versions_for_package_owned_by_org_request(
+                org,
+                package_type,
+                package_name,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -349,19 +318,13 @@ impl<'a> PackagesApi<'a> {
             },
         )
     }
-    /// Like [`get_all_package_versions_for_package_owned_by_org`](Self::get_all_package_versions_for_package_owned_by_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_all_package_versions_for_package_owned_by_org_stream(
+    fn get_all_package_versions_for_package_owned_by_org_request(
         &self,
         org: &str,
         package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::PackageVersion> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-all-package-versions-for-package-owned-by-org",
             auth: AuthKind::Token,
@@ -387,6 +350,28 @@ impl<'a> PackagesApi<'a> {
         if let Some(v) = &query.state {
             req.query("state", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`get_all_package_versions_for_package_owned_by_org`](Self::get_all_package_versions_for_package_owned_by_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_package_versions_for_package_owned_by_org_stream(
+        &self,
+        org: &str,
+        package_type: crate::types::PackagePackageType,
+        package_name: &str,
+        query: &PackagesGetAllPackageVersionsForPackageOwnedByOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::PackageVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .get_all_package_versions_for_package_owned_by_org_request(
+                org,
+                package_type,
+                package_name,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package version for an organization
@@ -591,6 +576,21 @@ impl<'a> PackagesApi<'a> {
         &self,
         query: &PackagesListPackagesForAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::Package>>, Error> {
+        let req = self.list_packages_for_authenticated_user_request(query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(400u16, None)];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_packages_for_authenticated_user_request(
+        &self,
+        query: &PackagesListPackagesForAuthenticatedUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-packages-for-authenticated-user",
             auth: AuthKind::Token,
@@ -613,15 +613,7 @@ impl<'a> PackagesApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(400u16, None)];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_packages_for_authenticated_user`](Self::list_packages_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_packages_for_authenticated_user_stream(
@@ -633,28 +625,7 @@ impl<'a> PackagesApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "packages/list-packages-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/packages"),
-            "application/vnd.github+json",
-        );
-        req.query("package_type", query.package_type.as_str().to_string());
-        if let Some(v) = &query.visibility {
-            req.query("visibility", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_packages_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package for the authenticated user
@@ -814,31 +785,12 @@ impl<'a> PackagesApi<'a> {
         package_name: &str,
         query: &PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery,
     ) -> Result<Response<Vec<crate::types::PackageVersion>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "packages/get-all-package-versions-for-package-owned-by-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/user/packages/{}/{}/versions", crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
+        let req = self
+            .get_all_package_versions_for_package_owned_by_authenticated_user_request(
+                package_type,
+                package_name,
+                query,
+            );
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -853,18 +805,12 @@ impl<'a> PackagesApi<'a> {
             },
         )
     }
-    /// Like [`get_all_package_versions_for_package_owned_by_authenticated_user`](Self::get_all_package_versions_for_package_owned_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_all_package_versions_for_package_owned_by_authenticated_user_stream(
+    fn get_all_package_versions_for_package_owned_by_authenticated_user_request(
         &self,
         package_type: crate::types::PackagePackageType,
         package_name: &str,
         query: &PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::PackageVersion> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-all-package-versions-for-package-owned-by-authenticated-user",
             auth: AuthKind::Token,
@@ -890,6 +836,26 @@ impl<'a> PackagesApi<'a> {
         if let Some(v) = &query.state {
             req.query("state", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`get_all_package_versions_for_package_owned_by_authenticated_user`](Self::get_all_package_versions_for_package_owned_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_all_package_versions_for_package_owned_by_authenticated_user_stream(
+        &self,
+        package_type: crate::types::PackagePackageType,
+        package_name: &str,
+        query: &PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::PackageVersion> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .get_all_package_versions_for_package_owned_by_authenticated_user_request(
+                package_type,
+                package_name,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package version for the authenticated user
@@ -1096,28 +1062,7 @@ impl<'a> PackagesApi<'a> {
         username: &str,
         query: &PackagesListPackagesForUserQuery,
     ) -> Result<Response<Vec<crate::types::Package>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "packages/list-packages-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/packages", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        req.query("package_type", query.package_type.as_str().to_string());
-        if let Some(v) = &query.visibility {
-            req.query("visibility", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_packages_for_user_request(username, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, None),
@@ -1132,17 +1077,11 @@ impl<'a> PackagesApi<'a> {
             },
         )
     }
-    /// Like [`list_packages_for_user`](Self::list_packages_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_packages_for_user_stream(
+    fn list_packages_for_user_request(
         &self,
         username: &str,
         query: &PackagesListPackagesForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Package> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-packages-for-user",
             auth: AuthKind::Token,
@@ -1165,6 +1104,20 @@ impl<'a> PackagesApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_packages_for_user`](Self::list_packages_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_packages_for_user_stream(
+        &self,
+        username: &str,
+        query: &PackagesListPackagesForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Package> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_packages_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a package for a user

@@ -38,24 +38,7 @@ impl<'a> PrivateRegistriesApi<'a> {
         Response<crate::types::PrivateRegistriesListOrgPrivateRegistriesResponse>,
         Error,
     > {
-        const OP: OperationInfo = OperationInfo {
-            id: "private-registries/list-org-private-registries",
-            auth: AuthKind::Token,
-            items_key: Some("configurations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/private-registries", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_org_private_registries_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -69,17 +52,11 @@ impl<'a> PrivateRegistriesApi<'a> {
             },
         )
     }
-    /// Like [`list_org_private_registries`](Self::list_org_private_registries), as a stream of the `configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_org_private_registries_stream(
+    fn list_org_private_registries_request(
         &self,
         org: &str,
         query: &PrivateRegistriesListOrgPrivateRegistriesQuery,
-    ) -> crate::pagination::Pages<crate::types::OrgPrivateRegistryConfiguration> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/list-org-private-registries",
             auth: AuthKind::Token,
@@ -98,6 +75,20 @@ impl<'a> PrivateRegistriesApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_org_private_registries`](Self::list_org_private_registries), as a stream of the `configurations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_private_registries_stream(
+        &self,
+        org: &str,
+        query: &PrivateRegistriesListOrgPrivateRegistriesQuery,
+    ) -> crate::pagination::Pages<crate::types::OrgPrivateRegistryConfiguration> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_org_private_registries_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("configurations"))
     }
     /// Create a private registry for an organization

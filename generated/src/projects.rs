@@ -30,30 +30,7 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         query: &ProjectsListForOrgQuery,
     ) -> Result<Response<ProjectsListForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/projectsV2", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.q {
-            req.query("q", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -70,17 +47,11 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_org_stream(
+    fn list_for_org_request(
         &self,
         org: &str,
         query: &ProjectsListForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-for-org",
             auth: AuthKind::Token,
@@ -105,6 +76,20 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_org_stream(
+        &self,
+        org: &str,
+        query: &ProjectsListForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get project for organization
@@ -215,30 +200,7 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         query: &ProjectsListFieldsForOrgQuery,
     ) -> Result<Response<ProjectsListFieldsForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-fields-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/fields", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.list_fields_for_org_request(org, project_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -256,18 +218,12 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_fields_for_org`](Self::list_fields_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_fields_for_org_stream(
+    fn list_fields_for_org_request(
         &self,
         org: &str,
         project_number: i64,
         query: &ProjectsListFieldsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2Field> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-fields-for-org",
             auth: AuthKind::Token,
@@ -292,6 +248,21 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`list_fields_for_org`](Self::list_fields_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_fields_for_org_stream(
+        &self,
+        org: &str,
+        project_number: i64,
+        query: &ProjectsListFieldsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2Field> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_fields_for_org_request(org, project_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add a field to an organization-owned project.
@@ -406,44 +377,7 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         query: &ProjectsListItemsForOrgQuery,
     ) -> Result<Response<ProjectsListItemsForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-items-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/items", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.q {
-            req.query("q", v.to_string());
-        }
-        if let Some(v) = &query.fields {
-            req.query(
-                "fields",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_items_for_org_request(org, project_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -461,18 +395,12 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_items_for_org`](Self::list_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_items_for_org_stream(
+    fn list_items_for_org_request(
         &self,
         org: &str,
         project_number: i64,
         query: &ProjectsListItemsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-items-for-org",
             auth: AuthKind::Token,
@@ -511,6 +439,21 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_items_for_org`](Self::list_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_items_for_org_stream(
+        &self,
+        org: &str,
+        project_number: i64,
+        query: &ProjectsListItemsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_items_for_org_request(org, project_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add item to organization owned project
@@ -779,43 +722,8 @@ impl<'a> ProjectsApi<'a> {
         view_number: i64,
         query: &ProjectsListViewItemsForOrgQuery,
     ) -> Result<Response<ProjectsListViewItemsForOrgResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-view-items-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/views/{}/items", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& view_number
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.fields {
-            req.query(
-                "fields",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_view_items_for_org_request(org, project_number, view_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -834,19 +742,13 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_view_items_for_org`](Self::list_view_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_view_items_for_org_stream(
+    fn list_view_items_for_org_request(
         &self,
         org: &str,
         project_number: i64,
         view_number: i64,
         query: &ProjectsListViewItemsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-view-items-for-org",
             auth: AuthKind::Token,
@@ -884,6 +786,23 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_view_items_for_org`](Self::list_view_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_view_items_for_org_stream(
+        &self,
+        org: &str,
+        project_number: i64,
+        view_number: i64,
+        query: &ProjectsListViewItemsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_view_items_for_org_request(org, project_number, view_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create draft item for user owned project
@@ -1003,30 +922,7 @@ impl<'a> ProjectsApi<'a> {
         username: &str,
         query: &ProjectsListForUserQuery,
     ) -> Result<Response<ProjectsListForUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/projectsV2", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.q {
-            req.query("q", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_for_user_request(username, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1044,17 +940,11 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_user_stream(
+    fn list_for_user_request(
         &self,
         username: &str,
         query: &ProjectsListForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-for-user",
             auth: AuthKind::Token,
@@ -1079,6 +969,20 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_user_stream(
+        &self,
+        username: &str,
+        query: &ProjectsListForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get project for user
@@ -1141,30 +1045,7 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         query: &ProjectsListFieldsForUserQuery,
     ) -> Result<Response<ProjectsListFieldsForUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-fields-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/fields", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.list_fields_for_user_request(username, project_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1182,18 +1063,12 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_fields_for_user`](Self::list_fields_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_fields_for_user_stream(
+    fn list_fields_for_user_request(
         &self,
         username: &str,
         project_number: i64,
         query: &ProjectsListFieldsForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2Field> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-fields-for-user",
             auth: AuthKind::Token,
@@ -1218,6 +1093,21 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`list_fields_for_user`](Self::list_fields_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_fields_for_user_stream(
+        &self,
+        username: &str,
+        project_number: i64,
+        query: &ProjectsListFieldsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2Field> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_fields_for_user_request(username, project_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add field to user owned project
@@ -1333,44 +1223,7 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         query: &ProjectsListItemsForUserQuery,
     ) -> Result<Response<ProjectsListItemsForUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-items-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/items", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.q {
-            req.query("q", v.to_string());
-        }
-        if let Some(v) = &query.fields {
-            req.query(
-                "fields",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
+        let req = self.list_items_for_user_request(username, project_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1388,18 +1241,12 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_items_for_user`](Self::list_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_items_for_user_stream(
+    fn list_items_for_user_request(
         &self,
         username: &str,
         project_number: i64,
         query: &ProjectsListItemsForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-items-for-user",
             auth: AuthKind::Token,
@@ -1438,6 +1285,21 @@ impl<'a> ProjectsApi<'a> {
                     .unwrap_or_default(),
             );
         }
+        req
+    }
+    /// Like [`list_items_for_user`](Self::list_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_items_for_user_stream(
+        &self,
+        username: &str,
+        project_number: i64,
+        query: &ProjectsListItemsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_items_for_user_request(username, project_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add item to user owned project
@@ -1659,43 +1521,13 @@ impl<'a> ProjectsApi<'a> {
         view_number: i64,
         query: &ProjectsListViewItemsForUserQuery,
     ) -> Result<Response<ProjectsListViewItemsForUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "projects/list-view-items-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/views/{}/items", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& view_number
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.fields {
-            req.query(
-                "fields",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
+        let req = self
+            .list_view_items_for_user_request(
+                username,
+                project_number,
+                view_number,
+                query,
             );
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1714,19 +1546,13 @@ impl<'a> ProjectsApi<'a> {
             },
         )
     }
-    /// Like [`list_view_items_for_user`](Self::list_view_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_view_items_for_user_stream(
+    fn list_view_items_for_user_request(
         &self,
         username: &str,
         project_number: i64,
         view_number: i64,
         query: &ProjectsListViewItemsForUserQuery,
-    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-view-items-for-user",
             auth: AuthKind::Token,
@@ -1764,6 +1590,28 @@ impl<'a> ProjectsApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_view_items_for_user`](Self::list_view_items_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_view_items_for_user_stream(
+        &self,
+        username: &str,
+        project_number: i64,
+        view_number: i64,
+        query: &ProjectsListViewItemsForUserQuery,
+    ) -> crate::pagination::Pages<crate::types::ProjectsV2ItemWithContent> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .list_view_items_for_user_request(
+                username,
+                project_number,
+                view_number,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

@@ -44,42 +44,7 @@ impl<'a> PullsApi<'a> {
         repo: &str,
         query: &PullsListQuery,
     ) -> Result<Response<PullsListResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.head {
-            req.query("head", v.to_string());
-        }
-        if let Some(v) = &query.base {
-            req.query("base", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_3)),
@@ -93,18 +58,7 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
-        &self,
-        owner: &str,
-        repo: &str,
-        query: &PullsListQuery,
-    ) -> crate::pagination::Pages<crate::types::PullRequestSimple> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_request(&self, owner: &str, repo: &str, query: &PullsListQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list",
             auth: AuthKind::Token,
@@ -141,6 +95,21 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &PullsListQuery,
+    ) -> crate::pagination::Pages<crate::types::PullRequestSimple> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a pull request
@@ -221,6 +190,23 @@ impl<'a> PullsApi<'a> {
         repo: &str,
         query: &PullsListReviewCommentsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::PullRequestReviewComment>>, Error> {
+        let req = self.list_review_comments_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_review_comments_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &PullsListReviewCommentsForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-review-comments-for-repo",
             auth: AuthKind::Token,
@@ -251,15 +237,7 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_review_comments_for_repo`](Self::list_review_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_review_comments_for_repo_stream(
@@ -273,36 +251,7 @@ impl<'a> PullsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list-review-comments-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_review_comments_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a review comment for a pull request
@@ -598,6 +547,24 @@ impl<'a> PullsApi<'a> {
         pull_number: i64,
         query: &PullsListReviewCommentsQuery,
     ) -> Result<Response<Vec<crate::types::PullRequestReviewComment>>, Error> {
+        let req = self.list_review_comments_request(owner, repo, pull_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_review_comments_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListReviewCommentsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-review-comments",
             auth: AuthKind::Token,
@@ -629,15 +596,7 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_review_comments`](Self::list_review_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_review_comments_stream(
@@ -652,37 +611,7 @@ impl<'a> PullsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list-review-comments",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_review_comments_request(owner, repo, pull_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a review comment for a pull request
@@ -827,6 +756,24 @@ impl<'a> PullsApi<'a> {
         pull_number: i64,
         query: &PullsListCommitsQuery,
     ) -> Result<Response<Vec<crate::types::Commit>>, Error> {
+        let req = self.list_commits_request(owner, repo, pull_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_commits_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListCommitsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-commits",
             auth: AuthKind::Token,
@@ -849,15 +796,7 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_commits_stream(
@@ -872,28 +811,7 @@ impl<'a> PullsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list-commits",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/commits", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_commits_request(owner, repo, pull_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List pull requests files
@@ -922,28 +840,7 @@ impl<'a> PullsApi<'a> {
         pull_number: i64,
         query: &PullsListFilesQuery,
     ) -> Result<Response<Vec<crate::types::DiffEntry>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list-files",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/files", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_files_request(owner, repo, pull_number, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_3)),
@@ -958,19 +855,13 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
-    /// Like [`list_files`](Self::list_files), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_files_stream(
+    fn list_files_request(
         &self,
         owner: &str,
         repo: &str,
         pull_number: i64,
         query: &PullsListFilesQuery,
-    ) -> crate::pagination::Pages<crate::types::DiffEntry> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-files",
             auth: AuthKind::Token,
@@ -993,6 +884,22 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_files`](Self::list_files), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_files_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListFilesQuery,
+    ) -> crate::pagination::Pages<crate::types::DiffEntry> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_files_request(owner, repo, pull_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a pull request has been merged
@@ -1360,6 +1267,24 @@ impl<'a> PullsApi<'a> {
         pull_number: i64,
         query: &PullsListReviewsQuery,
     ) -> Result<Response<Vec<crate::types::PullRequestReview>>, Error> {
+        let req = self.list_reviews_request(owner, repo, pull_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_reviews_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        query: &PullsListReviewsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-reviews",
             auth: AuthKind::Token,
@@ -1382,15 +1307,7 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_reviews`](Self::list_reviews), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_reviews_stream(
@@ -1405,28 +1322,7 @@ impl<'a> PullsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list-reviews",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_reviews_request(owner, repo, pull_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a review for a pull request
@@ -1676,6 +1572,34 @@ impl<'a> PullsApi<'a> {
         review_id: i64,
         query: &PullsListCommentsForReviewQuery,
     ) -> Result<Response<Vec<crate::types::ReviewComment>>, Error> {
+        let req = self
+            .list_comments_for_review_request(
+                owner,
+                repo,
+                pull_number,
+                review_id,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_comments_for_review_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        pull_number: i64,
+        review_id: i64,
+        query: &PullsListCommentsForReviewQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-comments-for-review",
             auth: AuthKind::Token,
@@ -1699,17 +1623,7 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_comments_for_review`](Self::list_comments_for_review), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_comments_for_review_stream(
@@ -1725,29 +1639,14 @@ impl<'a> PullsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "pulls/list-comments-for-review",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}/comments", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string()), crate
-                ::runtime::encode_path(& review_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_comments_for_review_request(
+                owner,
+                repo,
+                pull_number,
+                review_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Dismiss a review for a pull request
@@ -1931,30 +1830,7 @@ impl<'a> PullsApi<'a> {
         repo: &str,
         query: &PullsList2Query,
     ) -> Result<Response<Vec<crate::types::PullRequestStackMinimal>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "pull-request-stacks/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/stacks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.pull_request {
-            req.query("pull_request", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_2_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -1968,18 +1844,12 @@ impl<'a> PullsApi<'a> {
             },
         )
     }
-    /// Like [`list_2`](Self::list_2), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_2_stream(
+    fn list_2_request(
         &self,
         owner: &str,
         repo: &str,
         query: &PullsList2Query,
-    ) -> crate::pagination::Pages<crate::types::PullRequestStackMinimal> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/list",
             auth: AuthKind::Token,
@@ -2004,6 +1874,21 @@ impl<'a> PullsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_2`](Self::list_2), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_2_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &PullsList2Query,
+    ) -> crate::pagination::Pages<crate::types::PullRequestStackMinimal> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_2_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a pull request stack

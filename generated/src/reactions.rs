@@ -32,6 +32,26 @@ impl<'a> ReactionsApi<'a> {
         comment_id: i64,
         query: &ReactionsListForCommitCommentQuery,
     ) -> Result<Response<Vec<crate::types::Reaction>>, Error> {
+        let req = self.list_for_commit_comment_request(owner, repo, comment_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_commit_comment_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: i64,
+        query: &ReactionsListForCommitCommentQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-commit-comment",
             auth: AuthKind::Token,
@@ -57,17 +77,7 @@ impl<'a> ReactionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_commit_comment`](Self::list_for_commit_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_commit_comment_stream(
@@ -82,31 +92,7 @@ impl<'a> ReactionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "reactions/list-for-commit-comment",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.content {
-            req.query("content", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_commit_comment_request(owner, repo, comment_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for a commit comment
@@ -223,6 +209,26 @@ impl<'a> ReactionsApi<'a> {
         comment_id: i64,
         query: &ReactionsListForIssueCommentQuery,
     ) -> Result<Response<Vec<crate::types::Reaction>>, Error> {
+        let req = self.list_for_issue_comment_request(owner, repo, comment_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_issue_comment_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: i64,
+        query: &ReactionsListForIssueCommentQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-issue-comment",
             auth: AuthKind::Token,
@@ -248,17 +254,7 @@ impl<'a> ReactionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_issue_comment`](Self::list_for_issue_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_issue_comment_stream(
@@ -273,31 +269,7 @@ impl<'a> ReactionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "reactions/list-for-issue-comment",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.content {
-            req.query("content", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_issue_comment_request(owner, repo, comment_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for an issue comment
@@ -414,6 +386,27 @@ impl<'a> ReactionsApi<'a> {
         issue_number: i64,
         query: &ReactionsListForIssueQuery,
     ) -> Result<Response<Vec<crate::types::Reaction>>, Error> {
+        let req = self.list_for_issue_request(owner, repo, issue_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (410u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_issue_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue_number: i64,
+        query: &ReactionsListForIssueQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-issue",
             auth: AuthKind::Token,
@@ -439,18 +432,7 @@ impl<'a> ReactionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (410u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_issue`](Self::list_for_issue), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_issue_stream(
@@ -465,31 +447,7 @@ impl<'a> ReactionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "reactions/list-for-issue",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/reactions", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.content {
-            req.query("content", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_issue_request(owner, repo, issue_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for an issue
@@ -606,6 +564,32 @@ impl<'a> ReactionsApi<'a> {
         comment_id: i64,
         query: &ReactionsListForPullRequestReviewCommentQuery,
     ) -> Result<Response<Vec<crate::types::Reaction>>, Error> {
+        let req = self
+            .list_for_pull_request_review_comment_request(
+                owner,
+                repo,
+                comment_id,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_pull_request_review_comment_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: i64,
+        query: &ReactionsListForPullRequestReviewCommentQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-pull-request-review-comment",
             auth: AuthKind::Token,
@@ -631,17 +615,7 @@ impl<'a> ReactionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_pull_request_review_comment`](Self::list_for_pull_request_review_comment), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_pull_request_review_comment_stream(
@@ -656,31 +630,13 @@ impl<'a> ReactionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "reactions/list-for-pull-request-review-comment",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.content {
-            req.query("content", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_for_pull_request_review_comment_request(
+                owner,
+                repo,
+                comment_id,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for a pull request review comment
@@ -797,6 +753,26 @@ impl<'a> ReactionsApi<'a> {
         release_id: i64,
         query: &ReactionsListForReleaseQuery,
     ) -> Result<Response<Vec<crate::types::Reaction>>, Error> {
+        let req = self.list_for_release_request(owner, repo, release_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_release_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        release_id: i64,
+        query: &ReactionsListForReleaseQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-release",
             auth: AuthKind::Token,
@@ -822,17 +798,7 @@ impl<'a> ReactionsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_release`](Self::list_for_release), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_release_stream(
@@ -847,31 +813,7 @@ impl<'a> ReactionsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "reactions/list-for-release",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& release_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.content {
-            req.query("content", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_release_request(owner, repo, release_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create reaction for a release

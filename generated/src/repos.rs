@@ -33,6 +33,18 @@ impl<'a> ReposApi<'a> {
         org: &str,
         query: &ReposListForOrgQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_for_org_request(org, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_org_request(&self, org: &str, query: &ReposListForOrgQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-for-org",
             auth: AuthKind::Token,
@@ -60,15 +72,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_org_stream(
@@ -81,33 +85,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/repos", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.r#type {
-            req.query("type", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization repository
@@ -166,27 +144,7 @@ impl<'a> ReposApi<'a> {
         org: &str,
         query: &ReposGetOrgRulesetsQuery,
     ) -> Result<Response<Vec<crate::types::RepositoryRuleset>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-org-rulesets",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/rulesets", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.targets {
-            req.query("targets", v.to_string());
-        }
+        let req = self.get_org_rulesets_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -200,17 +158,11 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`get_org_rulesets`](Self::get_org_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_org_rulesets_stream(
+    fn get_org_rulesets_request(
         &self,
         org: &str,
         query: &ReposGetOrgRulesetsQuery,
-    ) -> crate::pagination::Pages<crate::types::RepositoryRuleset> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-org-rulesets",
             auth: AuthKind::Token,
@@ -232,6 +184,20 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.targets {
             req.query("targets", v.to_string());
         }
+        req
+    }
+    /// Like [`get_org_rulesets`](Self::get_org_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_org_rulesets_stream(
+        &self,
+        org: &str,
+        query: &ReposGetOrgRulesetsQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryRuleset> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_org_rulesets_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an organization repository ruleset
@@ -290,42 +256,7 @@ impl<'a> ReposApi<'a> {
         org: &str,
         query: &ReposGetOrgRuleSuitesQuery,
     ) -> Result<Response<Vec<crate::types::RuleSuitesItem>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-org-rule-suites",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/rulesets/rule-suites", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.repository_name {
-            req.query("repository_name", v.to_string());
-        }
-        if let Some(v) = &query.time_period {
-            req.query("time_period", v.as_str().to_string());
-        }
-        if let Some(v) = &query.actor_name {
-            req.query("actor_name", v.to_string());
-        }
-        if let Some(v) = &query.rule_suite_result {
-            req.query("rule_suite_result", v.as_str().to_string());
-        }
-        if let Some(v) = &query.evaluate_status {
-            req.query("evaluate_status", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_org_rule_suites_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -339,17 +270,11 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`get_org_rule_suites`](Self::get_org_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_org_rule_suites_stream(
+    fn get_org_rule_suites_request(
         &self,
         org: &str,
         query: &ReposGetOrgRuleSuitesQuery,
-    ) -> crate::pagination::Pages<crate::types::RuleSuitesItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-org-rule-suites",
             auth: AuthKind::Token,
@@ -386,6 +311,20 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`get_org_rule_suites`](Self::get_org_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_org_rule_suites_stream(
+        &self,
+        org: &str,
+        query: &ReposGetOrgRuleSuitesQuery,
+    ) -> crate::pagination::Pages<crate::types::RuleSuitesItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_org_rule_suites_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get an organization rule suite
@@ -736,6 +675,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListActivitiesQuery,
     ) -> Result<Response<Vec<crate::types::Activity>>, Error> {
+        let req = self.list_activities_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (422u16, Some(crate::errors::decode_0)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_activities_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListActivitiesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-activities",
             auth: AuthKind::Token,
@@ -775,17 +733,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.activity_type {
             req.query("activity_type", v.as_str().to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (422u16, Some(crate::errors::decode_0)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_activities`](Self::list_activities), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_activities_stream(
@@ -799,45 +747,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-activities",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/activity", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.actor {
-            req.query("actor", v.to_string());
-        }
-        if let Some(v) = &query.time_period {
-            req.query("time_period", v.as_str().to_string());
-        }
-        if let Some(v) = &query.activity_type {
-            req.query("activity_type", v.as_str().to_string());
-        }
+        let req = self.list_activities_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create an attestation
@@ -913,6 +823,24 @@ impl<'a> ReposApi<'a> {
         subject_digest: &str,
         query: &ReposListAttestationsQuery,
     ) -> Result<Response<crate::types::ReposListAttestationsResponse>, Error> {
+        let req = self.list_attestations_request(owner, repo, subject_digest, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_attestations_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        subject_digest: &str,
+        query: &ReposListAttestationsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-attestations",
             auth: AuthKind::Token,
@@ -941,15 +869,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.predicate_type {
             req.query("predicate_type", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_attestations_stream(
@@ -966,34 +886,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-attestations",
-            auth: AuthKind::Token,
-            items_key: Some("attestations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/attestations/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(subject_digest)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.predicate_type {
-            req.query("predicate_type", v.to_string());
-        }
+        let req = self.list_attestations_request(owner, repo, subject_digest, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("attestations"))
     }
     /// Get all autolinks of a repository
@@ -1302,6 +1195,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListBranchesQuery,
     ) -> Result<Response<Vec<crate::types::ShortBranch>>, Error> {
+        let req = self.list_branches_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_branches_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListBranchesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-branches",
             auth: AuthKind::Token,
@@ -1326,17 +1238,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_branches`](Self::list_branches), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_branches_stream(
@@ -1350,30 +1252,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-branches",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/branches", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.protected {
-            req.query("protected", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_branches_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a branch
@@ -3081,6 +2960,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListCollaboratorsQuery,
     ) -> Result<Response<Vec<crate::types::Collaborator>>, Error> {
+        let req = self.list_collaborators_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_collaborators_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListCollaboratorsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-collaborators",
             auth: AuthKind::Token,
@@ -3108,17 +3006,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_collaborators`](Self::list_collaborators), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_collaborators_stream(
@@ -3132,33 +3020,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-collaborators",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/collaborators", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.affiliation {
-            req.query("affiliation", v.as_str().to_string());
-        }
-        if let Some(v) = &query.permission {
-            req.query("permission", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_collaborators_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user is a repository collaborator
@@ -3422,6 +3284,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListCommitCommentsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::CommitComment>>, Error> {
+        let req = self.list_commit_comments_for_repo_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_commit_comments_for_repo_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListCommitCommentsForRepoQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-commit-comments-for-repo",
             auth: AuthKind::Token,
@@ -3443,15 +3322,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_commit_comments_for_repo`](Self::list_commit_comments_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_commit_comments_for_repo_stream(
@@ -3465,27 +3336,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-commit-comments-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/comments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_commit_comments_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a commit comment
@@ -3676,45 +3527,7 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListCommitsQuery,
     ) -> Result<Response<Vec<crate::types::Commit>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-commits",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sha {
-            req.query("sha", v.to_string());
-        }
-        if let Some(v) = &query.path {
-            req.query("path", v.to_string());
-        }
-        if let Some(v) = &query.author {
-            req.query("author", v.to_string());
-        }
-        if let Some(v) = &query.committer {
-            req.query("committer", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.until {
-            req.query("until", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_commits_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -3730,18 +3543,12 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_commits_stream(
+    fn list_commits_request(
         &self,
         owner: &str,
         repo: &str,
         query: &ReposListCommitsQuery,
-    ) -> crate::pagination::Pages<crate::types::Commit> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-commits",
             auth: AuthKind::Token,
@@ -3781,6 +3588,21 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commits_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::Commit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_commits_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List branches for HEAD commit
@@ -3852,6 +3674,24 @@ impl<'a> ReposApi<'a> {
         commit_sha: &str,
         query: &ReposListCommentsForCommitQuery,
     ) -> Result<Response<Vec<crate::types::CommitComment>>, Error> {
+        let req = self.list_comments_for_commit_request(owner, repo, commit_sha, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_comments_for_commit_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit_sha: &str,
+        query: &ReposListCommentsForCommitQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-comments-for-commit",
             auth: AuthKind::Token,
@@ -3874,15 +3714,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_comments_for_commit`](Self::list_comments_for_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_comments_for_commit_stream(
@@ -3897,28 +3729,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-comments-for-commit",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(commit_sha)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_comments_for_commit_request(owner, repo, commit_sha, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a commit comment
@@ -3996,6 +3807,32 @@ impl<'a> ReposApi<'a> {
         commit_sha: &str,
         query: &ReposListPullRequestsAssociatedWithCommitQuery,
     ) -> Result<Response<Vec<crate::types::PullRequestSimple>>, Error> {
+        let req = self
+            .list_pull_requests_associated_with_commit_request(
+                owner,
+                repo,
+                commit_sha,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (409u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_pull_requests_associated_with_commit_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit_sha: &str,
+        query: &ReposListPullRequestsAssociatedWithCommitQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-pull-requests-associated-with-commit",
             auth: AuthKind::Token,
@@ -4018,17 +3855,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (409u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_pull_requests_associated_with_commit`](Self::list_pull_requests_associated_with_commit), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_pull_requests_associated_with_commit_stream(
@@ -4043,28 +3870,13 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-pull-requests-associated-with-commit",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/pulls", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(commit_sha)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_pull_requests_associated_with_commit_request(
+                owner,
+                repo,
+                commit_sha,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a commit
@@ -4122,27 +3934,7 @@ impl<'a> ReposApi<'a> {
         r#ref: &str,
         query: &ReposGetCommitQuery,
     ) -> Result<Response<crate::types::Commit>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-commit",
-            auth: AuthKind::Token,
-            items_key: Some("parents"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.get_commit_request(owner, repo, r#ref, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -4294,19 +4086,13 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`get_commit`](Self::get_commit), as a stream of the `parents` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_commit_stream(
+    fn get_commit_request(
         &self,
         owner: &str,
         repo: &str,
         r#ref: &str,
         query: &ReposGetCommitQuery,
-    ) -> crate::pagination::Pages<crate::types::CommitParentsItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit",
             auth: AuthKind::Token,
@@ -4328,6 +4114,22 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`get_commit`](Self::get_commit), as a stream of the `parents` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_commit_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCommitQuery,
+    ) -> crate::pagination::Pages<crate::types::CommitParentsItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_commit_request(owner, repo, r#ref, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("parents"))
     }
     /// Get the combined status for a specific reference
@@ -4353,6 +4155,26 @@ impl<'a> ReposApi<'a> {
         r#ref: &str,
         query: &ReposGetCombinedStatusForRefQuery,
     ) -> Result<Response<crate::types::CombinedCommitStatus>, Error> {
+        let req = self.get_combined_status_for_ref_request(owner, repo, r#ref, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_combined_status_for_ref_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposGetCombinedStatusForRefQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-combined-status-for-ref",
             auth: AuthKind::Token,
@@ -4374,17 +4196,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_combined_status_for_ref`](Self::get_combined_status_for_ref), as a stream of the `statuses` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_combined_status_for_ref_stream(
@@ -4399,27 +4211,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-combined-status-for-ref",
-            auth: AuthKind::Token,
-            items_key: Some("statuses"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/status", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_combined_status_for_ref_request(owner, repo, r#ref, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("statuses"))
     }
     /// List commit statuses for a reference
@@ -4440,27 +4232,7 @@ impl<'a> ReposApi<'a> {
         r#ref: &str,
         query: &ReposListCommitStatusesForRefQuery,
     ) -> Result<Response<ReposListCommitStatusesForRefResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-commit-statuses-for-ref",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/statuses", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_commit_statuses_for_ref_request(owner, repo, r#ref, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
         resp.finish(
@@ -4478,19 +4250,13 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`list_commit_statuses_for_ref`](Self::list_commit_statuses_for_ref), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_commit_statuses_for_ref_stream(
+    fn list_commit_statuses_for_ref_request(
         &self,
         owner: &str,
         repo: &str,
         r#ref: &str,
         query: &ReposListCommitStatusesForRefQuery,
-    ) -> crate::pagination::Pages<crate::types::Status> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-commit-statuses-for-ref",
             auth: AuthKind::Token,
@@ -4512,6 +4278,22 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_commit_statuses_for_ref`](Self::list_commit_statuses_for_ref), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_commit_statuses_for_ref_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        r#ref: &str,
+        query: &ReposListCommitStatusesForRefQuery,
+    ) -> crate::pagination::Pages<crate::types::Status> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_commit_statuses_for_ref_request(owner, repo, r#ref, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get community profile metrics
@@ -4629,27 +4411,8 @@ impl<'a> ReposApi<'a> {
         basehead: &str,
         query: &ReposCompareCommitsWithBaseheadQuery,
     ) -> Result<Response<crate::types::CommitComparison>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/compare-commits-with-basehead",
-            auth: AuthKind::Token,
-            items_key: Some("commits"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .compare_commits_with_basehead_request(owner, repo, basehead, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -4750,19 +4513,13 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn compare_commits_with_basehead_stream(
+    fn compare_commits_with_basehead_request(
         &self,
         owner: &str,
         repo: &str,
         basehead: &str,
         query: &ReposCompareCommitsWithBaseheadQuery,
-    ) -> crate::pagination::Pages<crate::types::Commit> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/compare-commits-with-basehead",
             auth: AuthKind::Token,
@@ -4784,6 +4541,23 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`compare_commits_with_basehead`](Self::compare_commits_with_basehead), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn compare_commits_with_basehead_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        basehead: &str,
+        query: &ReposCompareCommitsWithBaseheadQuery,
+    ) -> crate::pagination::Pages<crate::types::Commit> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self
+            .compare_commits_with_basehead_request(owner, repo, basehead, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("commits"))
     }
     /// Get repository content
@@ -5031,30 +4805,7 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListContributorsQuery,
     ) -> Result<Response<ReposListContributorsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-contributors",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/contributors", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.anon {
-            req.query("anon", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_contributors_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -5072,18 +4823,12 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`list_contributors`](Self::list_contributors), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_contributors_stream(
+    fn list_contributors_request(
         &self,
         owner: &str,
         repo: &str,
         query: &ReposListContributorsQuery,
-    ) -> crate::pagination::Pages<crate::types::Contributor> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-contributors",
             auth: AuthKind::Token,
@@ -5108,6 +4853,21 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_contributors`](Self::list_contributors), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_contributors_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListContributorsQuery,
+    ) -> crate::pagination::Pages<crate::types::Contributor> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_contributors_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List deployments
@@ -5125,6 +4885,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListDeploymentsQuery,
     ) -> Result<Response<Vec<crate::types::Deployment>>, Error> {
+        let req = self.list_deployments_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_deployments_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListDeploymentsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deployments",
             auth: AuthKind::Token,
@@ -5158,15 +4935,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_deployments`](Self::list_deployments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_deployments_stream(
@@ -5180,39 +4949,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-deployments",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/deployments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sha {
-            req.query("sha", v.to_string());
-        }
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.task {
-            req.query("task", v.to_string());
-        }
-        if let Some(v) = &query.environment {
-            req.query("environment", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_deployments_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a deployment
@@ -5425,6 +5162,27 @@ impl<'a> ReposApi<'a> {
         deployment_id: i64,
         query: &ReposListDeploymentStatusesQuery,
     ) -> Result<Response<Vec<crate::types::DeploymentStatus>>, Error> {
+        let req = self
+            .list_deployment_statuses_request(owner, repo, deployment_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_deployment_statuses_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        deployment_id: i64,
+        query: &ReposListDeploymentStatusesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deployment-statuses",
             auth: AuthKind::Token,
@@ -5447,17 +5205,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_deployment_statuses`](Self::list_deployment_statuses), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_deployment_statuses_stream(
@@ -5472,28 +5220,8 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-deployment-statuses",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/deployments/{}/statuses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& deployment_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_deployment_statuses_request(owner, repo, deployment_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a deployment status
@@ -5657,6 +5385,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposGetAllEnvironmentsQuery,
     ) -> Result<Response<crate::types::ReposGetAllEnvironmentsResponse>, Error> {
+        let req = self.get_all_environments_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_all_environments_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetAllEnvironmentsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-all-environments",
             auth: AuthKind::Token,
@@ -5678,15 +5423,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_all_environments`](Self::get_all_environments), as a stream of the `environments` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_all_environments_stream(
@@ -5700,27 +5437,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-all-environments",
-            auth: AuthKind::Token,
-            items_key: Some("environments"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/environments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_all_environments_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("environments"))
     }
     /// Get an environment
@@ -5888,6 +5605,30 @@ impl<'a> ReposApi<'a> {
         Response<crate::types::ReposListDeploymentBranchPoliciesResponse>,
         Error,
     > {
+        let req = self
+            .list_deployment_branch_policies_request(
+                owner,
+                repo,
+                environment_name,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_deployment_branch_policies_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ReposListDeploymentBranchPoliciesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deployment-branch-policies",
             auth: AuthKind::Token,
@@ -5910,15 +5651,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_deployment_branch_policies`](Self::list_deployment_branch_policies), as a stream of the `branch_policies` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_deployment_branch_policies_stream(
@@ -5933,28 +5666,13 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-deployment-branch-policies",
-            auth: AuthKind::Token,
-            items_key: Some("branch_policies"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment-branch-policies", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self
+            .list_deployment_branch_policies_request(
+                owner,
+                repo,
+                environment_name,
+                query,
+            );
         crate::pagination::Pages::new(self.client.clone(), req, Some("branch_policies"))
     }
     /// Create a deployment branch policy
@@ -6269,6 +5987,30 @@ impl<'a> ReposApi<'a> {
         Response<crate::types::ReposListCustomDeploymentRuleIntegrationsResponse>,
         Error,
     > {
+        let req = self
+            .list_custom_deployment_rule_integrations_request(
+                owner,
+                repo,
+                environment_name,
+                query,
+            );
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_custom_deployment_rule_integrations_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        environment_name: &str,
+        query: &ReposListCustomDeploymentRuleIntegrationsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-custom-deployment-rule-integrations",
             auth: AuthKind::Token,
@@ -6291,15 +6033,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_custom_deployment_rule_integrations`](Self::list_custom_deployment_rule_integrations), as a stream of the `available_custom_deployment_protection_rule_integrations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_custom_deployment_rule_integrations_stream(
@@ -6314,28 +6048,13 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-custom-deployment-rule-integrations",
-            auth: AuthKind::Token,
-            items_key: Some("available_custom_deployment_protection_rule_integrations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment_protection_rules/apps", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_custom_deployment_rule_integrations_request(
+                owner,
+                repo,
+                environment_name,
+                query,
+            );
         crate::pagination::Pages::new(
             self.client.clone(),
             req,
@@ -6451,6 +6170,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListForksQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_forks_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (400u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_forks_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListForksQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-forks",
             auth: AuthKind::Token,
@@ -6475,17 +6213,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_forks_stream(
@@ -6499,30 +6227,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-forks",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/forks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_forks_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a fork
@@ -6636,6 +6341,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListWebhooksQuery,
     ) -> Result<Response<Vec<crate::types::Hook>>, Error> {
+        let req = self.list_webhooks_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_webhooks_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListWebhooksQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-webhooks",
             auth: AuthKind::Token,
@@ -6657,17 +6381,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_webhooks`](Self::list_webhooks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_webhooks_stream(
@@ -6681,27 +6395,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-webhooks",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/hooks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_webhooks_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a repository webhook
@@ -6992,6 +6686,27 @@ impl<'a> ReposApi<'a> {
         hook_id: i64,
         query: &ReposListWebhookDeliveriesQuery,
     ) -> Result<Response<Vec<crate::types::HookDeliveryItem>>, Error> {
+        let req = self.list_webhook_deliveries_request(owner, repo, hook_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (400u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_webhook_deliveries_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        hook_id: i64,
+        query: &ReposListWebhookDeliveriesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-webhook-deliveries",
             auth: AuthKind::Token,
@@ -7017,18 +6732,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.status {
             req.query("status", v.as_str().to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (400u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_webhook_deliveries`](Self::list_webhook_deliveries), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_webhook_deliveries_stream(
@@ -7043,31 +6747,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-webhook-deliveries",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/deliveries", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                hook_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.cursor {
-            req.query("cursor", v.to_string());
-        }
-        if let Some(v) = &query.status {
-            req.query("status", v.as_str().to_string());
-        }
+        let req = self.list_webhook_deliveries_request(owner, repo, hook_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a delivery for a repository webhook
@@ -7388,6 +7068,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListInvitationsQuery,
     ) -> Result<Response<Vec<crate::types::RepositoryInvitation>>, Error> {
+        let req = self.list_invitations_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_invitations_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListInvitationsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-invitations",
             auth: AuthKind::Token,
@@ -7409,15 +7106,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_invitations`](Self::list_invitations), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_invitations_stream(
@@ -7431,27 +7120,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-invitations",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/invitations", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_invitations_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Delete a repository invitation
@@ -7598,6 +7267,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListDeployKeysQuery,
     ) -> Result<Response<Vec<crate::types::DeployKey>>, Error> {
+        let req = self.list_deploy_keys_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_deploy_keys_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListDeployKeysQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deploy-keys",
             auth: AuthKind::Token,
@@ -7619,15 +7305,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_deploy_keys`](Self::list_deploy_keys), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_deploy_keys_stream(
@@ -7641,27 +7319,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-deploy-keys",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/keys", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_deploy_keys_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a deploy key
@@ -8127,6 +7785,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListPagesBuildsQuery,
     ) -> Result<Response<Vec<crate::types::PageBuild>>, Error> {
+        let req = self.list_pages_builds_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_pages_builds_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListPagesBuildsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-pages-builds",
             auth: AuthKind::Token,
@@ -8148,15 +7823,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_pages_builds`](Self::list_pages_builds), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_pages_builds_stream(
@@ -8170,27 +7837,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-pages-builds",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/pages/builds", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_pages_builds_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Request a GitHub Pages build
@@ -8855,6 +8502,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListReleasesQuery,
     ) -> Result<Response<Vec<crate::types::Release>>, Error> {
+        let req = self.list_releases_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_releases_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListReleasesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-releases",
             auth: AuthKind::Token,
@@ -8876,17 +8542,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_releases`](Self::list_releases), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_releases_stream(
@@ -8900,27 +8556,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-releases",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/releases", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_releases_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a release
@@ -9398,6 +9034,24 @@ impl<'a> ReposApi<'a> {
         release_id: i64,
         query: &ReposListReleaseAssetsQuery,
     ) -> Result<Response<Vec<crate::types::ReleaseAsset>>, Error> {
+        let req = self.list_release_assets_request(owner, repo, release_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_release_assets_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        release_id: i64,
+        query: &ReposListReleaseAssetsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-release-assets",
             auth: AuthKind::Token,
@@ -9420,15 +9074,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_release_assets`](Self::list_release_assets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_release_assets_stream(
@@ -9443,28 +9089,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-release-assets",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}/assets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                release_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_release_assets_request(owner, repo, release_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Upload a release asset
@@ -9553,6 +9178,24 @@ impl<'a> ReposApi<'a> {
         branch: &str,
         query: &ReposGetBranchRulesQuery,
     ) -> Result<Response<Vec<crate::types::RepositoryRuleDetailed>>, Error> {
+        let req = self.get_branch_rules_request(owner, repo, branch, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_branch_rules_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        branch: &str,
+        query: &ReposGetBranchRulesQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-branch-rules",
             auth: AuthKind::Token,
@@ -9574,15 +9217,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_branch_rules`](Self::get_branch_rules), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_branch_rules_stream(
@@ -9597,27 +9232,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-branch-rules",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/rules/branches/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(branch)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_branch_rules_request(owner, repo, branch, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get all repository rulesets
@@ -9635,33 +9250,7 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposGetRepoRulesetsQuery,
     ) -> Result<Response<Vec<crate::types::RepositoryRuleset>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-repo-rulesets",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.includes_parents {
-            req.query("includes_parents", v.to_string());
-        }
-        if let Some(v) = &query.targets {
-            req.query("targets", v.to_string());
-        }
+        let req = self.get_repo_rulesets_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -9675,18 +9264,12 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`get_repo_rulesets`](Self::get_repo_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_repo_rulesets_stream(
+    fn get_repo_rulesets_request(
         &self,
         owner: &str,
         repo: &str,
         query: &ReposGetRepoRulesetsQuery,
-    ) -> crate::pagination::Pages<crate::types::RepositoryRuleset> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-rulesets",
             auth: AuthKind::Token,
@@ -9714,6 +9297,21 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.targets {
             req.query("targets", v.to_string());
         }
+        req
+    }
+    /// Like [`get_repo_rulesets`](Self::get_repo_rulesets), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repo_rulesets_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetRepoRulesetsQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryRuleset> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_repo_rulesets_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a repository ruleset
@@ -9777,42 +9375,7 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposGetRepoRuleSuitesQuery,
     ) -> Result<Response<Vec<crate::types::RuleSuitesItem>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-repo-rule-suites",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/rule-suites", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.r#ref {
-            req.query("ref", v.to_string());
-        }
-        if let Some(v) = &query.time_period {
-            req.query("time_period", v.as_str().to_string());
-        }
-        if let Some(v) = &query.actor_name {
-            req.query("actor_name", v.to_string());
-        }
-        if let Some(v) = &query.rule_suite_result {
-            req.query("rule_suite_result", v.as_str().to_string());
-        }
-        if let Some(v) = &query.evaluate_status {
-            req.query("evaluate_status", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_repo_rule_suites_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -9826,18 +9389,12 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`get_repo_rule_suites`](Self::get_repo_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn get_repo_rule_suites_stream(
+    fn get_repo_rule_suites_request(
         &self,
         owner: &str,
         repo: &str,
         query: &ReposGetRepoRuleSuitesQuery,
-    ) -> crate::pagination::Pages<crate::types::RuleSuitesItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-rule-suites",
             auth: AuthKind::Token,
@@ -9874,6 +9431,21 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`get_repo_rule_suites`](Self::get_repo_rule_suites), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn get_repo_rule_suites_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetRepoRuleSuitesQuery,
+    ) -> crate::pagination::Pages<crate::types::RuleSuitesItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.get_repo_rule_suites_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a repository rule suite
@@ -10081,6 +9653,27 @@ impl<'a> ReposApi<'a> {
         ruleset_id: i64,
         query: &ReposGetRepoRulesetHistoryQuery,
     ) -> Result<Response<Vec<crate::types::RulesetVersion>>, Error> {
+        let req = self.get_repo_ruleset_history_request(owner, repo, ruleset_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (500u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_repo_ruleset_history_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        ruleset_id: i64,
+        query: &ReposGetRepoRulesetHistoryQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-ruleset-history",
             auth: AuthKind::Token,
@@ -10103,18 +9696,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (500u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_repo_ruleset_history`](Self::get_repo_ruleset_history), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_repo_ruleset_history_stream(
@@ -10129,28 +9711,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-repo-ruleset-history",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/{}/history", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                ruleset_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.get_repo_ruleset_history_request(owner, repo, ruleset_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get repository ruleset version
@@ -10504,6 +10065,23 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListTagsQuery,
     ) -> Result<Response<Vec<crate::types::Tag>>, Error> {
+        let req = self.list_tags_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_tags_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListTagsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-tags",
             auth: AuthKind::Token,
@@ -10525,15 +10103,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_tags`](Self::list_tags), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_tags_stream(
@@ -10547,27 +10117,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-tags",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/tags", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_tags_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Download a repository archive (tar)
@@ -10634,6 +10184,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposListTeamsQuery,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
+        let req = self.list_teams_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_teams_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposListTeamsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-teams",
             auth: AuthKind::Token,
@@ -10655,17 +10224,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_teams`](Self::list_teams), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_teams_stream(
@@ -10679,27 +10238,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-teams",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/teams", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_teams_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get all repository topics
@@ -10717,6 +10256,25 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         query: &ReposGetAllTopicsQuery,
     ) -> Result<Response<crate::types::Topic>, Error> {
+        let req = self.get_all_topics_request(owner, repo, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn get_all_topics_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &ReposGetAllTopicsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-all-topics",
             auth: AuthKind::Token,
@@ -10738,17 +10296,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`get_all_topics`](Self::get_all_topics), as a stream of the `names` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_all_topics_stream(
@@ -10762,27 +10310,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/get-all-topics",
-            auth: AuthKind::Token,
-            items_key: Some("names"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/topics", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.get_all_topics_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("names"))
     }
     /// Replace all repository topics
@@ -11311,45 +10839,7 @@ impl<'a> ReposApi<'a> {
         &self,
         query: &ReposListForAuthenticatedUserQuery,
     ) -> Result<Response<ReposListForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/repos"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.visibility {
-            req.query("visibility", v.as_str().to_string());
-        }
-        if let Some(v) = &query.affiliation {
-            req.query("affiliation", v.to_string());
-        }
-        if let Some(v) = &query.r#type {
-            req.query("type", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
+        let req = self.list_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -11368,16 +10858,10 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_authenticated_user_stream(
+    fn list_for_authenticated_user_request(
         &self,
         query: &ReposListForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Repository> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-for-authenticated-user",
             auth: AuthKind::Token,
@@ -11417,6 +10901,19 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.before {
             req.query("before", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &ReposListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Repository> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a repository for the authenticated user
@@ -11480,24 +10977,7 @@ impl<'a> ReposApi<'a> {
         &self,
         query: &ReposListInvitationsForAuthenticatedUserQuery,
     ) -> Result<Response<ReposListInvitationsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-invitations-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/repository_invitations"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_invitations_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -11518,16 +10998,10 @@ impl<'a> ReposApi<'a> {
             },
         )
     }
-    /// Like [`list_invitations_for_authenticated_user`](Self::list_invitations_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_invitations_for_authenticated_user_stream(
+    fn list_invitations_for_authenticated_user_request(
         &self,
         query: &ReposListInvitationsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::RepositoryInvitation> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-invitations-for-authenticated-user",
             auth: AuthKind::Token,
@@ -11546,6 +11020,19 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_invitations_for_authenticated_user`](Self::list_invitations_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_invitations_for_authenticated_user_stream(
+        &self,
+        query: &ReposListInvitationsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryInvitation> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_invitations_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Decline a repository invitation
@@ -11656,6 +11143,22 @@ impl<'a> ReposApi<'a> {
         username: &str,
         query: &ReposListForUserQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_for_user_request(
+        &self,
+        username: &str,
+        query: &ReposListForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-for-user",
             auth: AuthKind::Token,
@@ -11683,15 +11186,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_user_stream(
@@ -11704,33 +11199,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/list-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/repos", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.r#type {
-            req.query("type", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Compare two commits
@@ -11789,6 +11258,28 @@ impl<'a> ReposApi<'a> {
         head: &str,
         query: &ReposCompareCommitsQuery,
     ) -> Result<Response<crate::types::CommitComparison>, Error> {
+        let req = self.compare_commits_request(owner, repo, base, head, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+            (500u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn compare_commits_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        query: &ReposCompareCommitsQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "repos/compare-commits",
             auth: AuthKind::Token,
@@ -11811,18 +11302,7 @@ impl<'a> ReposApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-            (500u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`compare_commits`](Self::compare_commits), as a stream of the `commits` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn compare_commits_stream(
@@ -11838,28 +11318,7 @@ impl<'a> ReposApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "repos/compare-commits",
-            auth: AuthKind::Token,
-            items_key: Some("commits"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/compare/{}...{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(base),
-                crate ::runtime::encode_path(head)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.compare_commits_request(owner, repo, base, head, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("commits"))
     }
 }

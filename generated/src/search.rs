@@ -48,31 +48,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchCodeQuery,
     ) -> Result<Response<SearchCodeResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/code",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/code"),
-            "application/vnd.github+json",
-        );
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.order {
-            req.query("order", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.code_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -88,16 +64,7 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`code`](Self::code), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn code_stream(
-        &self,
-        query: &SearchCodeQuery,
-    ) -> crate::pagination::Pages<crate::types::CodeSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn code_request(&self, query: &SearchCodeQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/code",
             auth: AuthKind::Token,
@@ -123,6 +90,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`code`](Self::code), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn code_stream(
+        &self,
+        query: &SearchCodeQuery,
+    ) -> crate::pagination::Pages<crate::types::CodeSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.code_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search commits
@@ -145,31 +125,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchCommitsQuery,
     ) -> Result<Response<SearchCommitsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/commits",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/commits"),
-            "application/vnd.github+json",
-        );
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.order {
-            req.query("order", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.commits_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
         resp.finish(
@@ -183,16 +139,7 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`commits`](Self::commits), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn commits_stream(
-        &self,
-        query: &SearchCommitsQuery,
-    ) -> crate::pagination::Pages<crate::types::CommitSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn commits_request(&self, query: &SearchCommitsQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/commits",
             auth: AuthKind::Token,
@@ -218,6 +165,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`commits`](Self::commits), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn commits_stream(
+        &self,
+        query: &SearchCommitsQuery,
+    ) -> crate::pagination::Pages<crate::types::CommitSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.commits_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search issues and pull requests
@@ -245,37 +205,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchIssuesAndPullRequestsQuery,
     ) -> Result<Response<SearchIssuesAndPullRequestsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/issues-and-pull-requests",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/issues"),
-            "application/vnd.github+json",
-        );
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.order {
-            req.query("order", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.advanced_search {
-            req.query("advanced_search", v.to_string());
-        }
-        if let Some(v) = &query.search_type {
-            req.query("search_type", v.as_str().to_string());
-        }
+        let req = self.issues_and_pull_requests_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -295,16 +225,10 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`issues_and_pull_requests`](Self::issues_and_pull_requests), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn issues_and_pull_requests_stream(
+    fn issues_and_pull_requests_request(
         &self,
         query: &SearchIssuesAndPullRequestsQuery,
-    ) -> crate::pagination::Pages<crate::types::IssueSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/issues-and-pull-requests",
             auth: AuthKind::Token,
@@ -336,6 +260,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.search_type {
             req.query("search_type", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`issues_and_pull_requests`](Self::issues_and_pull_requests), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn issues_and_pull_requests_stream(
+        &self,
+        query: &SearchIssuesAndPullRequestsQuery,
+    ) -> crate::pagination::Pages<crate::types::IssueSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.issues_and_pull_requests_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search labels
@@ -359,32 +296,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchLabelsQuery,
     ) -> Result<Response<SearchLabelsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/labels",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/labels"),
-            "application/vnd.github+json",
-        );
-        req.query("repository_id", query.repository_id.to_string());
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.order {
-            req.query("order", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.labels_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -400,16 +312,7 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`labels`](Self::labels), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn labels_stream(
-        &self,
-        query: &SearchLabelsQuery,
-    ) -> crate::pagination::Pages<crate::types::LabelSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn labels_request(&self, query: &SearchLabelsQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/labels",
             auth: AuthKind::Token,
@@ -436,6 +339,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`labels`](Self::labels), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn labels_stream(
+        &self,
+        query: &SearchLabelsQuery,
+    ) -> crate::pagination::Pages<crate::types::LabelSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.labels_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search repositories
@@ -459,31 +375,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchReposQuery,
     ) -> Result<Response<SearchReposResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/repos",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/repositories"),
-            "application/vnd.github+json",
-        );
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.order {
-            req.query("order", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.repos_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_3)),
@@ -498,16 +390,7 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`repos`](Self::repos), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn repos_stream(
-        &self,
-        query: &SearchReposQuery,
-    ) -> crate::pagination::Pages<crate::types::RepoSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn repos_request(&self, query: &SearchReposQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/repos",
             auth: AuthKind::Token,
@@ -533,6 +416,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`repos`](Self::repos), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn repos_stream(
+        &self,
+        query: &SearchReposQuery,
+    ) -> crate::pagination::Pages<crate::types::RepoSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.repos_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search topics
@@ -556,25 +452,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchTopicsQuery,
     ) -> Result<Response<SearchTopicsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/topics",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/topics"),
-            "application/vnd.github+json",
-        );
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.topics_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
         resp.finish(
@@ -586,16 +464,7 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`topics`](Self::topics), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn topics_stream(
-        &self,
-        query: &SearchTopicsQuery,
-    ) -> crate::pagination::Pages<crate::types::TopicSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn topics_request(&self, query: &SearchTopicsQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/topics",
             auth: AuthKind::Token,
@@ -615,6 +484,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`topics`](Self::topics), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn topics_stream(
+        &self,
+        query: &SearchTopicsQuery,
+    ) -> crate::pagination::Pages<crate::types::TopicSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.topics_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
     /// Search users
@@ -640,31 +522,7 @@ impl<'a> SearchApi<'a> {
         &self,
         query: &SearchUsersQuery,
     ) -> Result<Response<SearchUsersResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "search/users",
-            auth: AuthKind::Token,
-            items_key: Some("items"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/search/users"),
-            "application/vnd.github+json",
-        );
-        req.query("q", query.q.to_string());
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.order {
-            req.query("order", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.users_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_3)),
@@ -679,16 +537,7 @@ impl<'a> SearchApi<'a> {
             },
         )
     }
-    /// Like [`users`](Self::users), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn users_stream(
-        &self,
-        query: &SearchUsersQuery,
-    ) -> crate::pagination::Pages<crate::types::UserSearchResultItem> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn users_request(&self, query: &SearchUsersQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "search/users",
             auth: AuthKind::Token,
@@ -714,6 +563,19 @@ impl<'a> SearchApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`users`](Self::users), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn users_stream(
+        &self,
+        query: &SearchUsersQuery,
+    ) -> crate::pagination::Pages<crate::types::UserSearchResultItem> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.users_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("items"))
     }
 }

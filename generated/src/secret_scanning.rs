@@ -34,80 +34,7 @@ impl<'a> SecretScanningApi<'a> {
         org: &str,
         query: &SecretScanningListAlertsForOrgQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationSecretScanningAlert>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "secret-scanning/list-alerts-for-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/alerts", crate ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.secret_type {
-            req.query("secret_type", v.to_string());
-        }
-        if let Some(v) = &query.exclude_secret_types {
-            req.query("exclude_secret_types", v.to_string());
-        }
-        if let Some(v) = &query.exclude_providers {
-            req.query("exclude_providers", v.to_string());
-        }
-        if let Some(v) = &query.providers {
-            req.query("providers", v.to_string());
-        }
-        if let Some(v) = &query.resolution {
-            req.query("resolution", v.to_string());
-        }
-        if let Some(v) = &query.assignee {
-            req.query("assignee", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.validity {
-            req.query("validity", v.to_string());
-        }
-        if let Some(v) = &query.is_publicly_leaked {
-            req.query("is_publicly_leaked", v.to_string());
-        }
-        if let Some(v) = &query.is_multi_repo {
-            req.query("is_multi_repo", v.to_string());
-        }
-        if let Some(v) = &query.hide_secret {
-            req.query("hide_secret", v.to_string());
-        }
-        if let Some(v) = &query.is_bypassed {
-            req.query("is_bypassed", v.to_string());
-        }
-        if let Some(v) = &query.included_metadata {
-            req.query("included_metadata", v.to_string());
-        }
-        if let Some(v) = &query.owner_email_hash {
-            req.query("owner_email_hash", v.to_string());
-        }
+        let req = self.list_alerts_for_org_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -121,17 +48,11 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_org_stream(
+    fn list_alerts_for_org_request(
         &self,
         org: &str,
         query: &SecretScanningListAlertsForOrgQuery,
-    ) -> crate::pagination::Pages<crate::types::OrganizationSecretScanningAlert> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-alerts-for-org",
             auth: AuthKind::Token,
@@ -206,6 +127,20 @@ impl<'a> SecretScanningApi<'a> {
         if let Some(v) = &query.owner_email_hash {
             req.query("owner_email_hash", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_org_stream(
+        &self,
+        org: &str,
+        query: &SecretScanningListAlertsForOrgQuery,
+    ) -> crate::pagination::Pages<crate::types::OrganizationSecretScanningAlert> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_org_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List organization custom patterns
@@ -224,45 +159,7 @@ impl<'a> SecretScanningApi<'a> {
         org: &str,
         query: &SecretScanningListOrgCustomPatternsQuery,
     ) -> Result<Response<Vec<crate::types::SecretScanningCustomPattern>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "secret-scanning/list-org-custom-patterns",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(org)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.push_protection {
-            req.query("push_protection", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.list_org_custom_patterns_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -276,17 +173,11 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_org_custom_patterns`](Self::list_org_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_org_custom_patterns_stream(
+    fn list_org_custom_patterns_request(
         &self,
         org: &str,
         query: &SecretScanningListOrgCustomPatternsQuery,
-    ) -> crate::pagination::Pages<crate::types::SecretScanningCustomPattern> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-org-custom-patterns",
             auth: AuthKind::Token,
@@ -326,6 +217,20 @@ impl<'a> SecretScanningApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`list_org_custom_patterns`](Self::list_org_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_custom_patterns_stream(
+        &self,
+        org: &str,
+        query: &SecretScanningListOrgCustomPatternsQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningCustomPattern> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_org_custom_patterns_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Bulk create organization custom patterns
@@ -588,81 +493,7 @@ impl<'a> SecretScanningApi<'a> {
         repo: &str,
         query: &SecretScanningListAlertsForRepoQuery,
     ) -> Result<Response<Vec<crate::types::SecretScanningAlert>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "secret-scanning/list-alerts-for-repo",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/alerts", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.secret_type {
-            req.query("secret_type", v.to_string());
-        }
-        if let Some(v) = &query.exclude_secret_types {
-            req.query("exclude_secret_types", v.to_string());
-        }
-        if let Some(v) = &query.exclude_providers {
-            req.query("exclude_providers", v.to_string());
-        }
-        if let Some(v) = &query.providers {
-            req.query("providers", v.to_string());
-        }
-        if let Some(v) = &query.resolution {
-            req.query("resolution", v.to_string());
-        }
-        if let Some(v) = &query.assignee {
-            req.query("assignee", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.validity {
-            req.query("validity", v.to_string());
-        }
-        if let Some(v) = &query.is_publicly_leaked {
-            req.query("is_publicly_leaked", v.to_string());
-        }
-        if let Some(v) = &query.is_multi_repo {
-            req.query("is_multi_repo", v.to_string());
-        }
-        if let Some(v) = &query.hide_secret {
-            req.query("hide_secret", v.to_string());
-        }
-        if let Some(v) = &query.is_bypassed {
-            req.query("is_bypassed", v.to_string());
-        }
-        if let Some(v) = &query.included_metadata {
-            req.query("included_metadata", v.to_string());
-        }
-        if let Some(v) = &query.owner_email_hash {
-            req.query("owner_email_hash", v.to_string());
-        }
+        let req = self.list_alerts_for_repo_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, None),
@@ -676,18 +507,12 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_alerts_for_repo_stream(
+    fn list_alerts_for_repo_request(
         &self,
         owner: &str,
         repo: &str,
         query: &SecretScanningListAlertsForRepoQuery,
-    ) -> crate::pagination::Pages<crate::types::SecretScanningAlert> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-alerts-for-repo",
             auth: AuthKind::Token,
@@ -763,6 +588,21 @@ impl<'a> SecretScanningApi<'a> {
         if let Some(v) = &query.owner_email_hash {
             req.query("owner_email_hash", v.to_string());
         }
+        req
+    }
+    /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_alerts_for_repo_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &SecretScanningListAlertsForRepoQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningAlert> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_alerts_for_repo_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a secret scanning alert
@@ -896,6 +736,28 @@ impl<'a> SecretScanningApi<'a> {
         alert_number: i64,
         query: &SecretScanningListLocationsForAlertQuery,
     ) -> Result<Response<Vec<crate::types::SecretScanningLocation>>, Error> {
+        let req = self
+            .list_locations_for_alert_request(owner, repo, alert_number, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, None),
+            (503u16, Some(crate::errors::decode_4)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_locations_for_alert_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        alert_number: i64,
+        query: &SecretScanningListLocationsForAlertQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-locations-for-alert",
             auth: AuthKind::Token,
@@ -918,18 +780,7 @@ impl<'a> SecretScanningApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, None),
-            (503u16, Some(crate::errors::decode_4)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_locations_for_alert`](Self::list_locations_for_alert), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_locations_for_alert_stream(
@@ -944,28 +795,8 @@ impl<'a> SecretScanningApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "secret-scanning/list-locations-for-alert",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/alerts/{}/locations", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self
+            .list_locations_for_alert_request(owner, repo, alert_number, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repository custom patterns
@@ -985,45 +816,7 @@ impl<'a> SecretScanningApi<'a> {
         repo: &str,
         query: &SecretScanningListRepoCustomPatternsQuery,
     ) -> Result<Response<Vec<crate::types::SecretScanningCustomPattern>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "secret-scanning/list-repo-custom-patterns",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
-        if let Some(v) = &query.push_protection {
-            req.query("push_protection", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
+        let req = self.list_repo_custom_patterns_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -1037,18 +830,12 @@ impl<'a> SecretScanningApi<'a> {
             },
         )
     }
-    /// Like [`list_repo_custom_patterns`](Self::list_repo_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_repo_custom_patterns_stream(
+    fn list_repo_custom_patterns_request(
         &self,
         owner: &str,
         repo: &str,
         query: &SecretScanningListRepoCustomPatternsQuery,
-    ) -> crate::pagination::Pages<crate::types::SecretScanningCustomPattern> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-repo-custom-patterns",
             auth: AuthKind::Token,
@@ -1088,6 +875,21 @@ impl<'a> SecretScanningApi<'a> {
         if let Some(v) = &query.after {
             req.query("after", v.to_string());
         }
+        req
+    }
+    /// Like [`list_repo_custom_patterns`](Self::list_repo_custom_patterns), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repo_custom_patterns_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &SecretScanningListRepoCustomPatternsQuery,
+    ) -> crate::pagination::Pages<crate::types::SecretScanningCustomPattern> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_repo_custom_patterns_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Bulk create repository custom patterns

@@ -33,88 +33,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         &self,
         query: &SecurityAdvisoriesListGlobalAdvisoriesQuery,
     ) -> Result<Response<Vec<crate::types::GlobalAdvisory>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "security-advisories/list-global-advisories",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/advisories"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.ghsa_id {
-            req.query("ghsa_id", v.to_string());
-        }
-        if let Some(v) = &query.r#type {
-            req.query("type", v.as_str().to_string());
-        }
-        if let Some(v) = &query.cve_id {
-            req.query("cve_id", v.to_string());
-        }
-        if let Some(v) = &query.ecosystem {
-            req.query("ecosystem", v.as_str().to_string());
-        }
-        if let Some(v) = &query.severity {
-            req.query("severity", v.as_str().to_string());
-        }
-        if let Some(v) = &query.cwes {
-            req.query(
-                "cwes",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.is_withdrawn {
-            req.query("is_withdrawn", v.to_string());
-        }
-        if let Some(v) = &query.affects {
-            req.query(
-                "affects",
-                serde_json::to_value(v)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        o => o.to_string(),
-                    })
-                    .unwrap_or_default(),
-            );
-        }
-        if let Some(v) = &query.published {
-            req.query("published", v.to_string());
-        }
-        if let Some(v) = &query.updated {
-            req.query("updated", v.to_string());
-        }
-        if let Some(v) = &query.modified {
-            req.query("modified", v.to_string());
-        }
-        if let Some(v) = &query.epss_percentage {
-            req.query("epss_percentage", v.to_string());
-        }
-        if let Some(v) = &query.epss_percentile {
-            req.query("epss_percentile", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
+        let req = self.list_global_advisories_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (422u16, Some(crate::errors::decode_0)),
@@ -128,16 +47,10 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             },
         )
     }
-    /// Like [`list_global_advisories`](Self::list_global_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_global_advisories_stream(
+    fn list_global_advisories_request(
         &self,
         query: &SecurityAdvisoriesListGlobalAdvisoriesQuery,
-    ) -> crate::pagination::Pages<crate::types::GlobalAdvisory> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/list-global-advisories",
             auth: AuthKind::Token,
@@ -220,6 +133,19 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         if let Some(v) = &query.sort {
             req.query("sort", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_global_advisories`](Self::list_global_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_global_advisories_stream(
+        &self,
+        query: &SecurityAdvisoriesListGlobalAdvisoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::GlobalAdvisory> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_global_advisories_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a global security advisory
@@ -277,36 +203,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         org: &str,
         query: &SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery,
     ) -> Result<Response<Vec<crate::types::RepositoryAdvisory>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "security-advisories/list-org-repository-advisories",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/security-advisories", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
+        let req = self.list_org_repository_advisories_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -320,17 +217,11 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             },
         )
     }
-    /// Like [`list_org_repository_advisories`](Self::list_org_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_org_repository_advisories_stream(
+    fn list_org_repository_advisories_request(
         &self,
         org: &str,
         query: &SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery,
-    ) -> crate::pagination::Pages<crate::types::RepositoryAdvisory> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/list-org-repository-advisories",
             auth: AuthKind::Token,
@@ -361,6 +252,20 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         if let Some(v) = &query.state {
             req.query("state", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_org_repository_advisories`](Self::list_org_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_org_repository_advisories_stream(
+        &self,
+        org: &str,
+        query: &SecurityAdvisoriesListOrgRepositoryAdvisoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryAdvisory> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_org_repository_advisories_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List repository security advisories
@@ -382,39 +287,7 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         repo: &str,
         query: &SecurityAdvisoriesListRepositoryAdvisoriesQuery,
     ) -> Result<Response<Vec<crate::types::RepositoryAdvisory>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "security-advisories/list-repository-advisories",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.direction {
-            req.query("direction", v.as_str().to_string());
-        }
-        if let Some(v) = &query.sort {
-            req.query("sort", v.as_str().to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.state {
-            req.query("state", v.as_str().to_string());
-        }
+        let req = self.list_repository_advisories_request(owner, repo, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (400u16, Some(crate::errors::decode_1)),
@@ -428,18 +301,12 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             },
         )
     }
-    /// Like [`list_repository_advisories`](Self::list_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_repository_advisories_stream(
+    fn list_repository_advisories_request(
         &self,
         owner: &str,
         repo: &str,
         query: &SecurityAdvisoriesListRepositoryAdvisoriesQuery,
-    ) -> crate::pagination::Pages<crate::types::RepositoryAdvisory> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/list-repository-advisories",
             auth: AuthKind::Token,
@@ -473,6 +340,21 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         if let Some(v) = &query.state {
             req.query("state", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list_repository_advisories`](Self::list_repository_advisories), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_repository_advisories_stream(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: &SecurityAdvisoriesListRepositoryAdvisoriesQuery,
+    ) -> crate::pagination::Pages<crate::types::RepositoryAdvisory> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_repository_advisories_request(owner, repo, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a repository security advisory

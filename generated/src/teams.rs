@@ -30,27 +30,7 @@ impl<'a> TeamsApi<'a> {
         org: &str,
         query: &TeamsListQuery,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/orgs/{}/teams", crate ::runtime::encode_path(org)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
-        if let Some(v) = &query.team_type {
-            req.query("team_type", v.as_str().to_string());
-        }
+        let req = self.list_request(org, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -63,17 +43,7 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
-        &self,
-        org: &str,
-        query: &TeamsListQuery,
-    ) -> crate::pagination::Pages<crate::types::Team> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_request(&self, org: &str, query: &TeamsListQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list",
             auth: AuthKind::Token,
@@ -95,6 +65,20 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.team_type {
             req.query("team_type", v.as_str().to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        org: &str,
+        query: &TeamsListQuery,
+    ) -> crate::pagination::Pages<crate::types::Team> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(org, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a team
@@ -301,6 +285,23 @@ impl<'a> TeamsApi<'a> {
         team_slug: &str,
         query: &TeamsListPendingInvitationsInOrgQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationInvitation>>, Error> {
+        let req = self.list_pending_invitations_in_org_request(org, team_slug, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(422u16, None)];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_pending_invitations_in_org_request(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListPendingInvitationsInOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-pending-invitations-in-org",
             auth: AuthKind::Token,
@@ -322,15 +323,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[(422u16, None)];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_pending_invitations_in_org`](Self::list_pending_invitations_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_pending_invitations_in_org_stream(
@@ -344,27 +337,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-pending-invitations-in-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/invitations", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_pending_invitations_in_org_request(org, team_slug, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List team members
@@ -386,6 +359,23 @@ impl<'a> TeamsApi<'a> {
         team_slug: &str,
         query: &TeamsListMembersInOrgQuery,
     ) -> Result<Response<Vec<crate::types::TeamMember>>, Error> {
+        let req = self.list_members_in_org_request(org, team_slug, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_members_in_org_request(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListMembersInOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-members-in-org",
             auth: AuthKind::Token,
@@ -410,15 +400,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_members_in_org`](Self::list_members_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_members_in_org_stream(
@@ -432,30 +414,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-members-in-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/members", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.role {
-            req.query("role", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_members_in_org_request(org, team_slug, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get team membership for a user
@@ -638,6 +597,23 @@ impl<'a> TeamsApi<'a> {
         team_slug: &str,
         query: &TeamsListReposInOrgQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_repos_in_org_request(org, team_slug, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repos_in_org_request(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListReposInOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-repos-in-org",
             auth: AuthKind::Token,
@@ -659,15 +635,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repos_in_org`](Self::list_repos_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_repos_in_org_stream(
@@ -681,27 +649,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-repos-in-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/repos", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_in_org_request(org, team_slug, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check team permissions for a repository
@@ -873,6 +821,23 @@ impl<'a> TeamsApi<'a> {
         team_slug: &str,
         query: &TeamsListChildInOrgQuery,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
+        let req = self.list_child_in_org_request(org, team_slug, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_child_in_org_request(
+        &self,
+        org: &str,
+        team_slug: &str,
+        query: &TeamsListChildInOrgQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-child-in-org",
             auth: AuthKind::Token,
@@ -894,15 +859,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_child_in_org`](Self::list_child_in_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_child_in_org_stream(
@@ -916,27 +873,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-child-in-org",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/teams", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_child_in_org_request(org, team_slug, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a team (Legacy)
@@ -1099,6 +1036,22 @@ impl<'a> TeamsApi<'a> {
         team_id: i64,
         query: &TeamsListPendingInvitationsLegacyQuery,
     ) -> Result<Response<Vec<crate::types::OrganizationInvitation>>, Error> {
+        let req = self.list_pending_invitations_legacy_request(team_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_pending_invitations_legacy_request(
+        &self,
+        team_id: i64,
+        query: &TeamsListPendingInvitationsLegacyQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-pending-invitations-legacy",
             auth: AuthKind::Token,
@@ -1120,15 +1073,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_pending_invitations_legacy`](Self::list_pending_invitations_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -1144,27 +1089,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-pending-invitations-legacy",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/teams/{}/invitations", crate ::runtime::encode_path(& team_id
-                .to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_pending_invitations_legacy_request(team_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List team members (Legacy)
@@ -1189,6 +1114,24 @@ impl<'a> TeamsApi<'a> {
         team_id: i64,
         query: &TeamsListMembersLegacyQuery,
     ) -> Result<Response<Vec<crate::types::TeamMember>>, Error> {
+        let req = self.list_members_legacy_request(team_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_members_legacy_request(
+        &self,
+        team_id: i64,
+        query: &TeamsListMembersLegacyQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-members-legacy",
             auth: AuthKind::Token,
@@ -1212,17 +1155,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_members_legacy`](Self::list_members_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -1238,29 +1171,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-members-legacy",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/teams/{}/members", crate ::runtime::encode_path(& team_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.role {
-            req.query("role", v.as_str().to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_members_legacy_request(team_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get team member (Legacy)
@@ -1601,6 +1512,24 @@ impl<'a> TeamsApi<'a> {
         team_id: i64,
         query: &TeamsListReposLegacyQuery,
     ) -> Result<Response<Vec<crate::types::MinimalRepository>>, Error> {
+        let req = self.list_repos_legacy_request(team_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (404u16, Some(crate::errors::decode_1)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_repos_legacy_request(
+        &self,
+        team_id: i64,
+        query: &TeamsListReposLegacyQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-repos-legacy",
             auth: AuthKind::Token,
@@ -1621,17 +1550,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (404u16, Some(crate::errors::decode_1)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_repos_legacy`](Self::list_repos_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -1647,26 +1566,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-repos-legacy",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/teams/{}/repos", crate ::runtime::encode_path(& team_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_repos_legacy_request(team_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check team permissions for a repository (Legacy)
@@ -1844,6 +1744,26 @@ impl<'a> TeamsApi<'a> {
         team_id: i64,
         query: &TeamsListChildLegacyQuery,
     ) -> Result<Response<Vec<crate::types::Team>>, Error> {
+        let req = self.list_child_legacy_request(team_id, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
+            (403u16, Some(crate::errors::decode_1)),
+            (404u16, Some(crate::errors::decode_1)),
+            (422u16, Some(crate::errors::decode_3)),
+        ];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_child_legacy_request(
+        &self,
+        team_id: i64,
+        query: &TeamsListChildLegacyQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-child-legacy",
             auth: AuthKind::Token,
@@ -1864,19 +1784,7 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
-            (403u16, Some(crate::errors::decode_1)),
-            (404u16, Some(crate::errors::decode_1)),
-            (422u16, Some(crate::errors::decode_3)),
-        ];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_child_legacy`](Self::list_child_legacy), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     #[deprecated(
@@ -1892,26 +1800,7 @@ impl<'a> TeamsApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-child-legacy",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/teams/{}/teams", crate ::runtime::encode_path(& team_id.to_string())
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_child_legacy_request(team_id, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List teams for the authenticated user
@@ -1932,24 +1821,7 @@ impl<'a> TeamsApi<'a> {
         &self,
         query: &TeamsListForAuthenticatedUserQuery,
     ) -> Result<Response<TeamsListForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "teams/list-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/teams"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (403u16, Some(crate::errors::decode_1)),
@@ -1967,16 +1839,10 @@ impl<'a> TeamsApi<'a> {
             },
         )
     }
-    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_for_authenticated_user_stream(
+    fn list_for_authenticated_user_request(
         &self,
         query: &TeamsListForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::TeamFull> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1995,6 +1861,19 @@ impl<'a> TeamsApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_for_authenticated_user_stream(
+        &self,
+        query: &TeamsListForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::TeamFull> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

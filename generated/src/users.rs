@@ -117,24 +117,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListBlockedByAuthenticatedUserQuery,
     ) -> Result<Response<UsersListBlockedByAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-blocked-by-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/blocks"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_blocked_by_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -153,16 +136,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_blocked_by_authenticated_user`](Self::list_blocked_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_blocked_by_authenticated_user_stream(
+    fn list_blocked_by_authenticated_user_request(
         &self,
         query: &UsersListBlockedByAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-blocked-by-authenticated-user",
             auth: AuthKind::Token,
@@ -181,6 +158,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_blocked_by_authenticated_user`](Self::list_blocked_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_blocked_by_authenticated_user_stream(
+        &self,
+        query: &UsersListBlockedByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_blocked_by_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user is blocked by the authenticated user
@@ -374,24 +364,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListEmailsForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListEmailsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-emails-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/emails"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_emails_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -410,16 +383,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_emails_for_authenticated_user`](Self::list_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_emails_for_authenticated_user_stream(
+    fn list_emails_for_authenticated_user_request(
         &self,
         query: &UsersListEmailsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Email> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-emails-for-authenticated-user",
             auth: AuthKind::Token,
@@ -438,6 +405,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_emails_for_authenticated_user`](Self::list_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_emails_for_authenticated_user_stream(
+        &self,
+        query: &UsersListEmailsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Email> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_emails_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add an email address for the authenticated user
@@ -544,24 +524,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListFollowersForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListFollowersForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-followers-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/followers"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_followers_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -579,16 +542,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_followers_for_authenticated_user`](Self::list_followers_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_followers_for_authenticated_user_stream(
+    fn list_followers_for_authenticated_user_request(
         &self,
         query: &UsersListFollowersForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-followers-for-authenticated-user",
             auth: AuthKind::Token,
@@ -607,6 +564,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_followers_for_authenticated_user`](Self::list_followers_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_followers_for_authenticated_user_stream(
+        &self,
+        query: &UsersListFollowersForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_followers_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List the people the authenticated user follows
@@ -622,24 +592,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListFollowedByAuthenticatedUserQuery,
     ) -> Result<Response<UsersListFollowedByAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-followed-by-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/following"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_followed_by_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -657,16 +610,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_followed_by_authenticated_user`](Self::list_followed_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_followed_by_authenticated_user_stream(
+    fn list_followed_by_authenticated_user_request(
         &self,
         query: &UsersListFollowedByAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-followed-by-authenticated-user",
             auth: AuthKind::Token,
@@ -685,6 +632,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_followed_by_authenticated_user`](Self::list_followed_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_followed_by_authenticated_user_stream(
+        &self,
+        query: &UsersListFollowedByAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_followed_by_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a person is followed by the authenticated user
@@ -829,24 +789,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListGpgKeysForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListGpgKeysForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-gpg-keys-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/gpg_keys"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_gpg_keys_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -865,16 +808,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_gpg_keys_for_authenticated_user`](Self::list_gpg_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_gpg_keys_for_authenticated_user_stream(
+    fn list_gpg_keys_for_authenticated_user_request(
         &self,
         query: &UsersListGpgKeysForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::GpgKey> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-gpg-keys-for-authenticated-user",
             auth: AuthKind::Token,
@@ -893,6 +830,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_gpg_keys_for_authenticated_user`](Self::list_gpg_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_gpg_keys_for_authenticated_user_stream(
+        &self,
+        query: &UsersListGpgKeysForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::GpgKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_gpg_keys_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a GPG key for the authenticated user
@@ -1051,24 +1001,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListPublicSshKeysForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-public-ssh-keys-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/keys"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_ssh_keys_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1089,16 +1022,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_public_ssh_keys_for_authenticated_user`](Self::list_public_ssh_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_public_ssh_keys_for_authenticated_user_stream(
+    fn list_public_ssh_keys_for_authenticated_user_request(
         &self,
         query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Key> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-public-ssh-keys-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1117,6 +1044,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_public_ssh_keys_for_authenticated_user`](Self::list_public_ssh_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_ssh_keys_for_authenticated_user_stream(
+        &self,
+        query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Key> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_public_ssh_keys_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a public SSH key for the authenticated user
@@ -1280,24 +1220,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListPublicEmailsForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListPublicEmailsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-public-emails-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/public_emails"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_emails_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1318,16 +1241,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_public_emails_for_authenticated_user`](Self::list_public_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_public_emails_for_authenticated_user_stream(
+    fn list_public_emails_for_authenticated_user_request(
         &self,
         query: &UsersListPublicEmailsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::Email> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-public-emails-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1346,6 +1263,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_public_emails_for_authenticated_user`](Self::list_public_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_public_emails_for_authenticated_user_stream(
+        &self,
+        query: &UsersListPublicEmailsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::Email> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_public_emails_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List social accounts for the authenticated user
@@ -1361,24 +1291,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListSocialAccountsForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListSocialAccountsForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-social-accounts-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/social_accounts"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_social_accounts_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1399,16 +1312,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_social_accounts_for_authenticated_user`](Self::list_social_accounts_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_social_accounts_for_authenticated_user_stream(
+    fn list_social_accounts_for_authenticated_user_request(
         &self,
         query: &UsersListSocialAccountsForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::SocialAccount> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-social-accounts-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1427,6 +1334,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_social_accounts_for_authenticated_user`](Self::list_social_accounts_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_social_accounts_for_authenticated_user_stream(
+        &self,
+        query: &UsersListSocialAccountsForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SocialAccount> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_social_accounts_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Add social accounts for the authenticated user
@@ -1541,24 +1461,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
     ) -> Result<Response<UsersListSshSigningKeysForAuthenticatedUserResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-ssh-signing-keys-for-authenticated-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/user/ssh_signing_keys"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_ssh_signing_keys_for_authenticated_user_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (401u16, Some(crate::errors::decode_1)),
@@ -1579,16 +1482,10 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_ssh_signing_keys_for_authenticated_user`](Self::list_ssh_signing_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_ssh_signing_keys_for_authenticated_user_stream(
+    fn list_ssh_signing_keys_for_authenticated_user_request(
         &self,
         query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
-    ) -> crate::pagination::Pages<crate::types::SshSigningKey> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-ssh-signing-keys-for-authenticated-user",
             auth: AuthKind::Token,
@@ -1607,6 +1504,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
+        req
+    }
+    /// Like [`list_ssh_signing_keys_for_authenticated_user`](Self::list_ssh_signing_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_ssh_signing_keys_for_authenticated_user_stream(
+        &self,
+        query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
+    ) -> crate::pagination::Pages<crate::types::SshSigningKey> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_ssh_signing_keys_for_authenticated_user_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Create a SSH signing key for the authenticated user
@@ -1817,24 +1727,7 @@ impl<'a> UsersApi<'a> {
         &self,
         query: &UsersListQuery,
     ) -> Result<Response<UsersListResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            String::from("/users"),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.since {
-            req.query("since", v.to_string());
-        }
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
+        let req = self.list_request(query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
         resp.finish(
@@ -1846,16 +1739,7 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_stream(
-        &self,
-        query: &UsersListQuery,
-    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    fn list_request(&self, query: &UsersListQuery) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list",
             auth: AuthKind::Token,
@@ -1874,6 +1758,19 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.per_page {
             req.query("per_page", v.to_string());
         }
+        req
+    }
+    /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_stream(
+        &self,
+        query: &UsersListQuery,
+    ) -> crate::pagination::Pages<crate::types::SimpleUser> {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_request(query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get a user
@@ -2120,33 +2017,7 @@ impl<'a> UsersApi<'a> {
         subject_digest: &str,
         query: &UsersListAttestationsQuery,
     ) -> Result<Response<UsersListAttestationsResponse>, Error> {
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-attestations",
-            auth: AuthKind::Token,
-            items_key: Some("attestations"),
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/attestations/{}", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(subject_digest)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.before {
-            req.query("before", v.to_string());
-        }
-        if let Some(v) = &query.after {
-            req.query("after", v.to_string());
-        }
-        if let Some(v) = &query.predicate_type {
-            req.query("predicate_type", v.to_string());
-        }
+        let req = self.list_attestations_request(username, subject_digest, query);
         let resp = self.client.execute(req).await?;
         const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[
             (404u16, Some(crate::errors::decode_1)),
@@ -2167,20 +2038,12 @@ impl<'a> UsersApi<'a> {
             },
         )
     }
-    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
-    pub fn list_attestations_stream(
+    fn list_attestations_request(
         &self,
         username: &str,
         subject_digest: &str,
         query: &UsersListAttestationsQuery,
-    ) -> crate::pagination::Pages<
-        crate::types::ReposListAttestationsResponseAttestationsItem,
-    > {
-        let mut query = query.clone();
-        if query.per_page.is_none() {
-            query.per_page = Some(100);
-        }
-        let query = &query;
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-attestations",
             auth: AuthKind::Token,
@@ -2208,6 +2071,23 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.predicate_type {
             req.query("predicate_type", v.to_string());
         }
+        req
+    }
+    /// Like [`list_attestations`](Self::list_attestations), as a stream of the `attestations` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
+    pub fn list_attestations_stream(
+        &self,
+        username: &str,
+        subject_digest: &str,
+        query: &UsersListAttestationsQuery,
+    ) -> crate::pagination::Pages<
+        crate::types::ReposListAttestationsResponseAttestationsItem,
+    > {
+        let mut query = query.clone();
+        if query.per_page.is_none() {
+            query.per_page = Some(100);
+        }
+        let query = &query;
+        let req = self.list_attestations_request(username, subject_digest, query);
         crate::pagination::Pages::new(self.client.clone(), req, Some("attestations"))
     }
     /// List followers of a user
@@ -2224,6 +2104,22 @@ impl<'a> UsersApi<'a> {
         username: &str,
         query: &UsersListFollowersForUserQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_followers_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_followers_for_user_request(
+        &self,
+        username: &str,
+        query: &UsersListFollowersForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-followers-for-user",
             auth: AuthKind::Token,
@@ -2242,15 +2138,7 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_followers_for_user`](Self::list_followers_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_followers_for_user_stream(
@@ -2263,24 +2151,7 @@ impl<'a> UsersApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-followers-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/followers", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_followers_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List the people a user follows
@@ -2297,6 +2168,22 @@ impl<'a> UsersApi<'a> {
         username: &str,
         query: &UsersListFollowingForUserQuery,
     ) -> Result<Response<Vec<crate::types::SimpleUser>>, Error> {
+        let req = self.list_following_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_following_for_user_request(
+        &self,
+        username: &str,
+        query: &UsersListFollowingForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-following-for-user",
             auth: AuthKind::Token,
@@ -2315,15 +2202,7 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_following_for_user`](Self::list_following_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_following_for_user_stream(
@@ -2336,24 +2215,7 @@ impl<'a> UsersApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-following-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/following", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_following_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Check if a user follows another user
@@ -2409,6 +2271,22 @@ impl<'a> UsersApi<'a> {
         username: &str,
         query: &UsersListGpgKeysForUserQuery,
     ) -> Result<Response<Vec<crate::types::GpgKey>>, Error> {
+        let req = self.list_gpg_keys_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_gpg_keys_for_user_request(
+        &self,
+        username: &str,
+        query: &UsersListGpgKeysForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-gpg-keys-for-user",
             auth: AuthKind::Token,
@@ -2427,15 +2305,7 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_gpg_keys_for_user`](Self::list_gpg_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_gpg_keys_for_user_stream(
@@ -2448,24 +2318,7 @@ impl<'a> UsersApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-gpg-keys-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/gpg_keys", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_gpg_keys_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// Get contextual information for a user
@@ -2531,6 +2384,22 @@ impl<'a> UsersApi<'a> {
         username: &str,
         query: &UsersListPublicKeysForUserQuery,
     ) -> Result<Response<Vec<crate::types::KeySimple>>, Error> {
+        let req = self.list_public_keys_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_public_keys_for_user_request(
+        &self,
+        username: &str,
+        query: &UsersListPublicKeysForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-public-keys-for-user",
             auth: AuthKind::Token,
@@ -2549,15 +2418,7 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_public_keys_for_user`](Self::list_public_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_public_keys_for_user_stream(
@@ -2570,24 +2431,7 @@ impl<'a> UsersApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-public-keys-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/keys", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_public_keys_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List social accounts for a user
@@ -2604,6 +2448,22 @@ impl<'a> UsersApi<'a> {
         username: &str,
         query: &UsersListSocialAccountsForUserQuery,
     ) -> Result<Response<Vec<crate::types::SocialAccount>>, Error> {
+        let req = self.list_social_accounts_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_social_accounts_for_user_request(
+        &self,
+        username: &str,
+        query: &UsersListSocialAccountsForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-social-accounts-for-user",
             auth: AuthKind::Token,
@@ -2622,15 +2482,7 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_social_accounts_for_user`](Self::list_social_accounts_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_social_accounts_for_user_stream(
@@ -2643,24 +2495,7 @@ impl<'a> UsersApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-social-accounts-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!("/users/{}/social_accounts", crate ::runtime::encode_path(username)),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_social_accounts_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
     /// List SSH signing keys for a user
@@ -2677,6 +2512,22 @@ impl<'a> UsersApi<'a> {
         username: &str,
         query: &UsersListSshSigningKeysForUserQuery,
     ) -> Result<Response<Vec<crate::types::SshSigningKey>>, Error> {
+        let req = self.list_ssh_signing_keys_for_user_request(username, query);
+        let resp = self.client.execute(req).await?;
+        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
+        resp.finish(
+            ERRORS,
+            |status, body| match status {
+                200u16 => crate::runtime::decode_json(body),
+                _ => Err(crate::runtime::DecodeFail::Unexpected),
+            },
+        )
+    }
+    fn list_ssh_signing_keys_for_user_request(
+        &self,
+        username: &str,
+        query: &UsersListSshSigningKeysForUserQuery,
+    ) -> Request {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-ssh-signing-keys-for-user",
             auth: AuthKind::Token,
@@ -2697,15 +2548,7 @@ impl<'a> UsersApi<'a> {
         if let Some(v) = &query.page {
             req.query("page", v.to_string());
         }
-        let resp = self.client.execute(req).await?;
-        const ERRORS: &[(u16, Option<crate::errors::Decoder>)] = &[];
-        resp.finish(
-            ERRORS,
-            |status, body| match status {
-                200u16 => crate::runtime::decode_json(body),
-                _ => Err(crate::runtime::DecodeFail::Unexpected),
-            },
-        )
+        req
     }
     /// Like [`list_ssh_signing_keys_for_user`](Self::list_ssh_signing_keys_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_ssh_signing_keys_for_user_stream(
@@ -2718,26 +2561,7 @@ impl<'a> UsersApi<'a> {
             query.per_page = Some(100);
         }
         let query = &query;
-        const OP: OperationInfo = OperationInfo {
-            id: "users/list-ssh-signing-keys-for-user",
-            auth: AuthKind::Token,
-            items_key: None,
-        };
-        let mut req = Request::new(
-            &OP,
-            reqwest::Method::GET,
-            Host::Api,
-            format!(
-                "/users/{}/ssh_signing_keys", crate ::runtime::encode_path(username)
-            ),
-            "application/vnd.github+json",
-        );
-        if let Some(v) = &query.per_page {
-            req.query("per_page", v.to_string());
-        }
-        if let Some(v) = &query.page {
-            req.query("page", v.to_string());
-        }
+        let req = self.list_ssh_signing_keys_for_user_request(username, query);
         crate::pagination::Pages::new(self.client.clone(), req, None)
     }
 }

@@ -736,11 +736,13 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
 
     // Arguments.
     let mut args = Vec::new();
+    let mut arg_names: Vec<TokenStream> = Vec::new();
     let mut path_args = Vec::new();
     for p in op.params.iter().filter(|p| p.location == "path") {
         let id = names::field_ident(&p.rust);
         let t = param_ty(ts, p, false);
         args.push(quote!(#id: #t));
+        arg_names.push(quote!(#id));
         let text = match &p.ty {
             RType::String => quote!(#id),
             t => {
@@ -803,6 +805,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             pub struct #qname { #(#fields)* }
         });
         args.push(quote!(query: &#qname));
+        arg_names.push(quote!(query));
         for p in &query {
             let id = names::field_ident(&p.rust);
             let name = &p.name;
@@ -975,7 +978,15 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             #body_stmt
         }
     };
-    let build = build_with(&accept);
+    // A paginated operation (without a body) builds its request in one private method that both the call and its
+    // stream use, rather than twice.
+    let paged = op.pagination.as_ref().is_some_and(|p| p.kind != "map") && op.body.is_none();
+    let request_ident = format_ident!("{}_request", op.fn_name);
+    let build = if paged {
+        quote!(let req = self.#request_ident(#(#arg_names),*);)
+    } else {
+        build_with(&accept)
+    };
     let mut f = quote! {
         #doc
         #deprecated
@@ -1020,6 +1031,15 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             });
         }
     }
+    if paged {
+        let built = build_with(&accept);
+        f.extend(quote! {
+            fn #request_ident(&self, #(#args),*) -> Request {
+                #built
+                req
+            }
+        });
+    }
     // Paginated operations (without a request body) also get a stream of items across all pages.
     if let (Some(p), None) = (op.pagination.as_ref().filter(|p| p.kind != "map"), &op.body) {
         let stream_ident = format_ident!("{}_stream", op.fn_name);
@@ -1042,7 +1062,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
                     query.per_page = Some(100);
                 }
                 let query = &query;
-                #build
+                let req = self.#request_ident(#(#arg_names),*);
                 crate::pagination::Pages::new(self.client.clone(), req, #key)
             }
         });
