@@ -860,10 +860,10 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             args.push(quote!(body: reqwest::multipart::Form));
             body_stmt = quote!(req.multipart(body);)
         }
-        Some(crate::endpoints::Body::Bytes { content_type, .. }) => {
+        Some(crate::endpoints::Body::Bytes { .. }) => {
+            // The media type of an upload is the caller's (the asset's own), so it is an argument.
             args.push(quote!(content_type: &str));
             args.push(quote!(body: impl Into<reqwest::Body>));
-            let _ = content_type;
             body_stmt = quote!(req.body(content_type, body);)
         }
         None => {}

@@ -169,7 +169,7 @@ impl<'a> TypeSpace<'a> {
 
     fn component(&mut self, name: &str) -> RType {
         if let Some(&id) = self.components.get(name) {
-            return self.alias_or_named(id);
+            return RType::Named(id);
         }
         let spec = self.spec;
         let schema = &spec["components"]["schemas"][name];
@@ -184,10 +184,6 @@ impl<'a> TypeSpace<'a> {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         self.fill(id, schema);
-        RType::Named(id)
-    }
-
-    fn alias_or_named(&self, id: usize) -> RType {
         RType::Named(id)
     }
 

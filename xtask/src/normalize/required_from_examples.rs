@@ -94,8 +94,10 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
                     }
                 }
             }
-            if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-                let _ = ap;
+            if schema
+                .get("additionalProperties")
+                .is_some_and(Value::is_object)
+            {
                 for v in obj.values() {
                     walk(
                         spec,
