@@ -55,6 +55,7 @@ pub struct ClientBuilder {
     lag: LagRetry,
     on_refresh: Option<OnRefresh>,
     middleware: Option<MiddlewareConfig>,
+    timeouts: github_rest::Timeouts,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -94,6 +95,7 @@ impl ClientBuilder {
             lag: LagRetry::default(),
             on_refresh: None,
             middleware: None,
+            timeouts: github_rest::Timeouts::default(),
         }
     }
 
@@ -205,15 +207,24 @@ impl ClientBuilder {
         self
     }
 
-    /// The `User-Agent` sent with every request.
+    /// The `User-Agent` sent with every request (GitHub refuses requests without one; an empty one fails
+    /// [`build`](Self::build)).
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
         self
     }
 
+    /// Time-outs of the default HTTP client (default: 10 s to connect, 30 s of silence while waiting for any part
+    /// of a response, no limit on the whole exchange so large downloads finish). Ignored with
+    /// [`http_client`](Self::http_client).
+    pub fn timeouts(mut self, timeouts: github_rest::Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// The `reqwest::Client` under the middleware. The default follows no redirects, so 3xx responses reach the
-    /// caller as the spec describes them; a client that follows redirects drops `Authorization` when the host
-    /// changes.
+    /// caller as the spec describes them, and has the [`timeouts`](Self::timeouts); a client that follows
+    /// redirects drops `Authorization` when the host changes.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -292,11 +303,12 @@ impl ClientBuilder {
             }
             None => self.api_base.clone(),
         };
+        github_rest::runtime::check_user_agent(&self.user_agent)
+            .map_err(config_error)?;
         let hosts = AllowedHosts::new(&[&self.api_base, &uploads_base])?;
         let http = match self.http.take() {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
+            None => github_rest::runtime::http_client_builder(self.timeouts)
                 .build()
                 .map_err(|e| AuthError::Config(format!("building the HTTP client: {e}")))?,
         };
@@ -404,7 +416,7 @@ impl Parts {
             .user_agent(&self.user_agent)
             .http_client(self.stack(credential))
             .build()
-            .map_err(|e| AuthError::Config(e.to_string()))
+            .map_err(config_error)
     }
 }
 
@@ -436,7 +448,7 @@ impl App {
             .user_agent(&parts.user_agent)
             .http_client(http)
             .build()
-            .map_err(|e| AuthError::Config(e.to_string()))?;
+            .map_err(config_error)?;
         Ok(App {
             jwt,
             client,
@@ -545,10 +557,18 @@ impl App {
     }
 }
 
+/// A configuration error of the generated client, without repeating its prefix.
+fn config_error(e: github_rest::Error) -> AuthError {
+    match e {
+        github_rest::Error::Config(m) => AuthError::Config(m),
+        other => AuthError::Config(other.to_string()),
+    }
+}
+
 fn not_installed(e: github_rest::Error, target: impl FnOnce() -> String) -> AuthError {
     if e.status() == Some(http::StatusCode::NOT_FOUND) {
         AuthError::NotInstalled { target: target() }
     } else {
-        AuthError::Api(Box::new(e))
+        AuthError::Api(std::sync::Arc::new(e))
     }
 }

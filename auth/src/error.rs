@@ -1,12 +1,16 @@
 //! Errors of the authentication layer.
 
 use http::StatusCode;
+use std::sync::Arc;
 
 /// Everything that can go wrong while obtaining or attaching a credential.
 ///
+/// Cheap to clone: one failed token exchange reaches every caller that waited for it as the same error.
+/// Each message states its own part only; the cause follows as `source()` (anyhow's `{:#}` prints the chain once).
+///
 /// Inside a call made through the generated client this arrives as `github_rest::Error::Middleware`; use
 /// [`AuthError::from_rest`] to get it back.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
     /// The GitHub App private key could not be used for RS256 signing.
@@ -31,13 +35,13 @@ pub enum AuthError {
         target: String,
     },
     /// The installation-token exchange failed.
-    #[error("installation token exchange for installation {installation_id} failed: {source}")]
+    #[error("installation token exchange for installation {installation_id} failed")]
     Exchange {
         /// The installation id.
         installation_id: i64,
         /// What GitHub (or the transport) said.
         #[source]
-        source: Box<github_rest::Error>,
+        source: Arc<github_rest::Error>,
     },
     /// The repository was moved; GitHub answered 301 with its new location.
     #[error("repository {repo} moved permanently to {location}")]
@@ -65,9 +69,9 @@ pub enum AuthError {
     },
     /// An API call made by this crate (installation lookup, listing) failed.
     #[error(transparent)]
-    Api(#[from] Box<github_rest::Error>),
+    Api(Arc<github_rest::Error>),
     /// The token store failed.
-    #[error("token store: {0}")]
+    #[error("token store")]
     Store(#[from] crate::store::StoreError),
 }
 
@@ -96,6 +100,6 @@ impl AuthError {
 
 impl From<github_rest::Error> for AuthError {
     fn from(e: github_rest::Error) -> Self {
-        AuthError::Api(Box::new(e))
+        AuthError::Api(Arc::new(e))
     }
 }

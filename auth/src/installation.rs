@@ -6,14 +6,41 @@ use crate::clock::{parse_rfc3339, ServerClock};
 use crate::error::AuthError;
 use crate::store::{CacheKey, StoredToken, TokenStore};
 use github_rest::types::AppsCreateInstallationAccessTokenRequest;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use secrecy::SecretString;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Default margin before `expires_at` at which a token is replaced.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
-/// How long one refresh may hold the store's lock (and how long others wait for it).
+/// How long one refresh may hold the store's lock (and how long others wait for it before looking again).
 const LOCK_TTL: Duration = Duration::from_secs(30);
+/// How long a refresh waits in all for another process's refresh before giving up.
+const MAX_LOCK_WAIT: Duration = Duration::from_secs(5 * 60);
+/// A token minted by someone else while we waited is used if it has at least this long to live (seconds).
+const MIN_REMAINING: i64 = 5;
+/// A failed refresh is handed to callers arriving this soon after it, instead of asking GitHub again at once.
+const FAILURE_SHARED_FOR: Duration = Duration::from_secs(2);
+/// Exchanges answered with a 5xx or lost in transport are tried this many times in all (minting is safe to repeat).
+const EXCHANGE_ATTEMPTS: u32 = 4;
+/// The wait before the first repeated exchange; doubles each time.
+const EXCHANGE_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// A refresh under way, shared by every caller of this process that needs it, or one that failed a moment ago.
+enum Flight {
+    Running(Shared<BoxFuture<'static, Result<StoredToken, AuthError>>>),
+    Failed {
+        at: tokio::time::Instant,
+        error: AuthError,
+    },
+}
+
+/// Refreshes of this process, by store and cache key.
+fn flights() -> &'static Mutex<HashMap<(usize, CacheKey), Flight>> {
+    static FLIGHTS: OnceLock<Mutex<HashMap<(usize, CacheKey), Flight>>> = OnceLock::new();
+    FLIGHTS.get_or_init(Default::default)
+}
 
 /// What an installation token is narrowed to: the body of the token request. The default is the installation's
 /// full access.
@@ -102,29 +129,113 @@ impl InstallationTokens {
         Ok(self.current().await?.token)
     }
 
-    fn is_fresh(&self, t: &StoredToken) -> bool {
-        self.inner.clock.server_unix() + (self.inner.margin.as_secs() as i64) < t.expires_at
+    /// The refresh margin for `t`: the configured one, but never more than half the token's lifetime, so a
+    /// short-lived token is used for half its life instead of being re-minted on every call.
+    fn margin_for(&self, t: &StoredToken) -> i64 {
+        let lifetime = (t.expires_at - t.minted_at).max(0);
+        (self.inner.margin.as_secs() as i64).min(lifetime / 2)
     }
 
-    /// The cached entry if fresh, otherwise a new one.
+    fn is_fresh(&self, t: &StoredToken) -> bool {
+        self.inner.clock.server_unix() + self.margin_for(t) < t.expires_at
+    }
+
+    /// After waiting for a refresh lock: a token someone else minted while we waited (it is not the stale one we
+    /// saw) is ours as long as it has not expired.
+    fn usable_after_wait(&self, t: &StoredToken, seen: Option<&StoredToken>) -> bool {
+        let minted_meanwhile = seen.is_none_or(|s| !s.same_token(t));
+        self.is_fresh(t)
+            || (minted_meanwhile && self.inner.clock.server_unix() + MIN_REMAINING < t.expires_at)
+    }
+
+    /// The cached entry if fresh, otherwise a new one: one exchange per refresh however many callers ask.
+    ///
+    /// Callers in this process that find the entry stale join one shared refresh (success or error reaches every
+    /// one of them); across processes the store's lock serialises refreshes, and whoever gets the lock after
+    /// another refresh finds that token and uses it.
     pub(crate) async fn current(&self) -> Result<StoredToken, AuthError> {
-        let store = &self.inner.store;
-        let key = &self.inner.key;
-        if let Some(t) = store.get(key).await? {
-            if self.is_fresh(&t) {
-                return Ok(t);
+        let seen = self.inner.store.get(&self.inner.key).await?;
+        if let Some(t) = &seen {
+            if self.is_fresh(t) {
+                return Ok(t.clone());
             }
         }
-        let lease = store.lock(key, LOCK_TTL).await?;
+        let slot = (self.store_id(), self.inner.key.clone());
+        let flight = {
+            let mut map = flights().lock().unwrap_or_else(|e| e.into_inner());
+            match map.get(&slot) {
+                Some(Flight::Running(f)) => f.clone(),
+                Some(Flight::Failed { at, error }) if at.elapsed() < FAILURE_SHARED_FOR => {
+                    return Err(error.clone());
+                }
+                _ => {
+                    let me = self.clone();
+                    let key = slot.clone();
+                    let f = async move {
+                        let result = me.refresh(seen).await;
+                        let mut map = flights().lock().unwrap_or_else(|e| e.into_inner());
+                        match &result {
+                            Ok(_) => map.remove(&key),
+                            Err(e) => map.insert(
+                                key,
+                                Flight::Failed {
+                                    at: tokio::time::Instant::now(),
+                                    error: e.clone(),
+                                },
+                            ),
+                        };
+                        result
+                    }
+                    .boxed()
+                    .shared();
+                    map.insert(slot, Flight::Running(f.clone()));
+                    f
+                }
+            }
+        };
+        flight.await
+    }
+
+    /// Identifies the store, so that clients sharing a store share refreshes and others do not.
+    fn store_id(&self) -> usize {
+        Arc::as_ptr(&self.inner.store) as *const () as usize
+    }
+
+    /// One refresh: take the store's lock (waiting as long as another refresh is under way), look again, and only
+    /// then ask GitHub.
+    async fn refresh(&self, seen: Option<StoredToken>) -> Result<StoredToken, AuthError> {
+        let store = &self.inner.store;
+        let key = &self.inner.key;
+        let started = tokio::time::Instant::now();
+        let lease = loop {
+            match store.lock(key, LOCK_TTL).await {
+                Ok(lease) => break lease,
+                // Someone else (another process) is still refreshing: use what it stored, or keep waiting for it
+                // rather than starting a second exchange.
+                Err(e) if e.is_lock_timeout() => {
+                    if let Some(t) = store.get(key).await? {
+                        if self.usable_after_wait(&t, seen.as_ref()) {
+                            return Ok(t);
+                        }
+                    }
+                    if started.elapsed() >= MAX_LOCK_WAIT {
+                        return Err(e.into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let result = async {
-            // Whoever held the lock before us may have refreshed already.
             if let Some(t) = store.get(key).await? {
-                if self.is_fresh(&t) {
+                if self.usable_after_wait(&t, seen.as_ref()) {
                     return Ok(t);
                 }
             }
             let t = self.exchange().await?;
-            store.put(key, &t).await?;
+            // The token is good even if the store cannot keep it: hand it out, and let the next call try again.
+            if let Err(e) = store.put(key, &t).await {
+                tracing::warn!(error = %e, "could not store the new installation token");
+            }
             Ok(t)
         }
         .await;
@@ -145,7 +256,34 @@ impl InstallationTokens {
         self.inner.clock.server_unix() - t.minted_at <= window.as_secs() as i64
     }
 
+    /// Mints a token, repeating the exchange after a 5xx or a transport failure (the other callers wait for it).
     async fn exchange(&self) -> Result<StoredToken, AuthError> {
+        let mut delay = EXCHANGE_RETRY_DELAY;
+        let mut attempt = 1;
+        loop {
+            let result = self.exchange_checked().await;
+            let transient = match &result {
+                Err(AuthError::Exchange { source, .. }) => match source.status() {
+                    Some(s) => s.is_server_error() && s != http::StatusCode::NOT_IMPLEMENTED,
+                    None => matches!(**source, github_rest::Error::Http(_)),
+                },
+                _ => false,
+            };
+            if !transient || attempt >= EXCHANGE_ATTEMPTS {
+                return result;
+            }
+            tracing::debug!(
+                installation_id = self.inner.installation_id,
+                attempt,
+                "token exchange failed transiently; trying again"
+            );
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            attempt += 1;
+        }
+    }
+
+    async fn exchange_checked(&self) -> Result<StoredToken, AuthError> {
         let id = self.inner.installation_id;
         let offset_before = self.inner.clock.offset();
         let mut result = self.exchange_once().await;
@@ -188,7 +326,7 @@ impl InstallationTokens {
                 }
                 return Err(AuthError::Exchange {
                     installation_id: id,
-                    source: Box::new(e),
+                    source: Arc::new(e),
                 });
             }
         };

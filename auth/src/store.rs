@@ -27,10 +27,51 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A token store failed (connection, decoding, a lock that could not be taken in time).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
+/// A store failed: the token store, the rate-limit state or the conditional-request cache (connection, decoding, a
+/// lock that could not be taken in time). One type for every store of this crate; it is cheap to clone, so one
+/// failure can reach every caller waiting on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    message: String,
+    timed_out: bool,
+}
+
+impl StoreError {
+    /// A failure described by `message` (its causes included: the error keeps no `source()`).
+    pub fn msg(message: impl Into<String>) -> Self {
+        StoreError {
+            message: message.into(),
+            timed_out: false,
+        }
+    }
+
+    /// Wraps any error, its causes written out once each.
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let e = e.into();
+        let mut message = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cur = c.source();
+        }
+        Self::msg(message)
+    }
+
+    /// The refresh lock was still held by someone else after `waited`.
+    pub fn lock_timeout(waited: Duration) -> Self {
+        StoreError {
+            message: format!("timed out after {waited:?} waiting for the refresh lock"),
+            timed_out: true,
+        }
+    }
+
+    /// Whether this is a lock time-out (another caller is still refreshing), as opposed to a broken store.
+    pub fn is_lock_timeout(&self) -> bool {
+        self.timed_out
+    }
+}
 
 /// The cache key of an installation token: API base URL, app, installation and narrowing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -96,7 +137,7 @@ impl StoredToken {
     /// Reads an entry written by [`StoredToken::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         let w: Wire<'_> = serde_json::from_slice(bytes)
-            .map_err(|e| StoreError(format!("undecodable token entry: {e}")))?;
+            .map_err(|e| StoreError::msg(format!("undecodable token entry: {e}")))?;
         Ok(StoredToken {
             token: SecretString::from(w.token.into_owned()),
             expires_at: w.expires_at,
@@ -198,11 +239,7 @@ impl TokenStore for MemoryStore {
         // Waiters queue fairly on the mutex; the timeout keeps a stuck refresh from hanging every caller forever.
         let guard = tokio::time::timeout(ttl, m.lock_owned())
             .await
-            .map_err(|_| {
-                StoreError(format!(
-                    "timed out after {ttl:?} waiting for the refresh lock"
-                ))
-            })?;
+            .map_err(|_| StoreError::lock_timeout(ttl))?;
         Ok(Lease {
             id: String::new(),
             guard: Some(Box::new(guard)),
@@ -277,7 +314,8 @@ mod tests {
         let s = MemoryStore::new();
         let k = CacheKey::new("a", "b", 1, "");
         let lease = s.lock(&k, Duration::from_secs(1)).await.unwrap();
-        assert!(s.lock(&k, Duration::from_millis(50)).await.is_err());
+        let e = s.lock(&k, Duration::from_millis(50)).await.unwrap_err();
+        assert!(e.is_lock_timeout(), "{e}");
         s.unlock(&k, lease).await.unwrap();
         assert!(s.lock(&k, Duration::from_millis(50)).await.is_ok());
     }

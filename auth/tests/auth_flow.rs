@@ -195,11 +195,15 @@ async fn a_401_on_exchange_is_a_typed_error() {
         } => {
             assert_eq!(*installation_id, INSTALLATION);
             assert_eq!(source.status(), Some(http::StatusCode::UNAUTHORIZED));
-            assert!(
-                auth.to_string()
-                    .contains("A JSON web token could not be decoded"),
-                "{auth}"
+            // The call's error names every cause once: the exchange, then what GitHub said.
+            let full = err.to_string();
+            assert_eq!(
+                full.matches("A JSON web token could not be decoded")
+                    .count(),
+                1,
+                "{full}"
             );
+            assert!(full.contains("installation token exchange for installation 77 failed"), "{full}");
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -2,9 +2,10 @@
 //! take no real time.
 
 use github_auth::middleware::{
-    CacheConfig, ConcurrencyConfig, MemoryCacheStore, MiddlewareConfig, MiddlewareError,
-    PrimaryPolicy, RateLimitConfig, RateLimitEvent, RetryConfig, SecondaryCause,
+    CacheConfig, ConcurrencyConfig, MemoryCacheStore, MiddlewareConfig, PrimaryPolicy,
+    RateLimitConfig, RateLimitEvent, RetryConfig, SecondaryCause,
 };
+use github_rest::RateLimitError;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,11 +78,11 @@ async fn hits(s: &MockServer) -> usize {
     s.received_requests().await.unwrap().len()
 }
 
-fn middleware_error(e: &reqwest_middleware::Error) -> &MiddlewareError {
+fn rate_limit_error(e: &reqwest_middleware::Error) -> &RateLimitError {
     match e {
         reqwest_middleware::Error::Middleware(a) => a
-            .downcast_ref::<MiddlewareError>()
-            .expect("a MiddlewareError"),
+            .downcast_ref::<RateLimitError>()
+            .expect("a RateLimitError"),
         other => panic!("expected a middleware error, got {other:?}"),
     }
 }
@@ -149,27 +150,30 @@ async fn primary_exhausted_fails_fast_with_typed_error_through_generated_client(
         .http_client(client(&cfg))
         .build()
         .unwrap();
-    for expected_hits in [1, 1] {
+    for (expected_hits, status) in [(1, Some(403)), (1, None)] {
         let err = gh.apps().get_authenticated().await.unwrap_err();
-        let github_rest::Error::Middleware(e) = &err else {
-            panic!("{err:?}")
-        };
-        match e.downcast_ref::<MiddlewareError>() {
+        // Typed without downcasting: the variant, `status()` and `rate_limit()` all answer.
+        assert!(matches!(err, github_rest::Error::RateLimit(_)), "{err:?}");
+        assert_eq!(err.status().map(|s| s.as_u16()), status);
+        match err.rate_limit() {
             Some(
-                me @ MiddlewareError::PrimaryRateLimit {
+                ref me @ RateLimitError::Primary {
                     reset_unix,
                     limit,
-                    resource,
+                    ref resource,
+                    ..
                 },
             ) => {
                 assert_eq!(
-                    (*reset_unix, *limit, resource.as_str()),
+                    (reset_unix, limit, resource.as_str()),
                     (reset, Some(5000), "core")
                 );
                 assert_eq!(me.reset(), Some(UNIX_EPOCH + Duration::from_secs(reset)));
             }
             other => panic!("{other:?}"),
         }
+        let text = err.to_string();
+        assert_eq!(text.matches("exhausted").count(), 1, "{text}");
         // The second call is refused before it is sent: the state says the window is used up.
         assert_eq!(hits(&server).await, expected_hits);
     }
@@ -191,7 +195,7 @@ async fn primary_wait_at_most_fails_fast_when_reset_is_far() {
     let t = Instant::now();
     let e = c.get(server.uri()).send().await.unwrap_err();
     assert!(
-        matches!(middleware_error(&e), MiddlewareError::PrimaryRateLimit { reset_unix, .. } if *reset_unix == reset)
+        matches!(rate_limit_error(&e), RateLimitError::Primary { reset_unix, status: Some(s), .. } if *reset_unix == reset && s.as_u16() == 429)
     );
     assert!(t.elapsed() < Duration::from_secs(1));
 }
@@ -245,11 +249,12 @@ async fn secondary_without_retry_after_waits_a_minute_doubling_then_gives_up() {
         .await
         .unwrap_err();
     let waited = t.elapsed();
-    match middleware_error(&e) {
-        MiddlewareError::SecondaryRateLimit {
+    match rate_limit_error(&e) {
+        RateLimitError::Secondary {
             attempts,
             retry_after,
             message,
+            ..
         } => {
             assert_eq!((*attempts, *retry_after), (3, None));
             assert!(message.as_deref().unwrap().contains("secondary rate limit"));
@@ -399,10 +404,19 @@ async fn write_requests_are_paced_one_second_apart() {
 async fn concurrency_cap_holds_a_slot_until_the_body_is_gone() {
     let server = MockServer::start().await;
     Mock::given(any()).respond_with(ok()).mount(&server).await;
-    let c = client(&config().concurrency(Some(ConcurrencyConfig {
-        max_in_flight: Some(3),
-        write_interval: None,
-    })));
+    // Bodies are streamed to the caller (the retry layer would read them first, ending the request there).
+    let c = client(
+        &config()
+            .retry(Some(RetryConfig {
+                buffer_body: false,
+                ..RetryConfig::default()
+            }))
+            .concurrency(Some(
+                ConcurrencyConfig::default()
+                    .max_in_flight(Some(3))
+                    .write_interval(None),
+            )),
+    );
     let mut held = Vec::new();
     for i in 0..3 {
         held.push(c.get(format!("{}/{i}", server.uri())).send().await.unwrap());

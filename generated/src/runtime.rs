@@ -13,6 +13,56 @@ pub const DEFAULT_UPLOADS_BASE: &str = "https://uploads.github.com";
 pub const DEFAULT_PAGE_CONCURRENCY: usize = 10;
 /// Media type asked for by default.
 pub const DEFAULT_ACCEPT: &str = "application/vnd.github+json";
+/// How long the default HTTP client waits for a connection to be established.
+pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the default HTTP client waits for the next bytes of a response (its head or any part of its body).
+/// GitHub ends API requests that take more than 10 seconds, so a silent connection is dead long before this; a
+/// large download keeps going as long as bytes keep arriving.
+pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Time-outs of the HTTP client. Every client of this crate and of `github-auth` that is not handed a ready
+/// `reqwest::Client` is built from these by [`http_client_builder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (TCP and TLS); default [`DEFAULT_CONNECT_TIMEOUT`].
+    pub connect: Option<std::time::Duration>,
+    /// Silence while waiting for a response's head or the next part of its body; default [`DEFAULT_READ_TIMEOUT`].
+    pub read: Option<std::time::Duration>,
+    /// The whole exchange, body included; default none, so large downloads are not cut off.
+    pub total: Option<std::time::Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Some(DEFAULT_CONNECT_TIMEOUT), read: Some(DEFAULT_READ_TIMEOUT), total: None }
+    }
+}
+
+/// The `reqwest::ClientBuilder` every default client starts from: no redirects followed (a 3xx reaches the
+/// middleware and the caller as the spec describes it) and the given time-outs, so a server that never answers
+/// cannot hold a connection, or a concurrency slot of the middleware, forever.
+pub fn http_client_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
+    let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(t) = timeouts.connect {
+        b = b.connect_timeout(t);
+    }
+    if let Some(t) = timeouts.read {
+        b = b.read_timeout(t);
+    }
+    if let Some(t) = timeouts.total {
+        b = b.timeout(t);
+    }
+    b
+}
+
+/// Checks a `User-Agent` before any request is sent: GitHub refuses requests without one.
+pub fn check_user_agent(ua: &str) -> Result<(), Error> {
+    if ua.trim().is_empty() {
+        return Err(Error::Config("the User-Agent is empty; GitHub refuses requests without one (use your app's name)".into()));
+    }
+    http::HeaderValue::from_str(ua).map_err(|_| Error::Config(format!("the User-Agent {ua:?} is not a valid header value")))?;
+    Ok(())
+}
 
 /// Which host an operation is served from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +128,7 @@ pub struct ClientBuilder {
     user_agent: String,
     api_version: Option<String>,
     page_concurrency: usize,
+    timeouts: Timeouts,
     http: Option<reqwest_middleware::ClientWithMiddleware>,
 }
 
@@ -89,6 +140,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("github-rest/", env!("CARGO_PKG_VERSION")).into(),
             api_version: crate::API_VERSION.map(str::to_string),
             page_concurrency: DEFAULT_PAGE_CONCURRENCY,
+            timeouts: Timeouts::default(),
             http: None,
         }
     }
@@ -139,6 +191,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Time-outs of the default HTTP client (ignored when [`http_client`](Self::http_client) supplies one).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// The HTTP stack: a plain `reqwest::Client` or one wrapped with `reqwest_middleware` layers. Build the
     /// `reqwest::Client` with `redirect(reqwest::redirect::Policy::none())` to see redirects as the spec's 3xx
     /// responses (the default client does).
@@ -147,8 +205,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client; fails when a base URL does not parse.
+    /// Builds the client; fails when a base URL does not parse or the `User-Agent` is empty.
     pub fn build(self) -> Result<Client, Error> {
+        check_user_agent(&self.user_agent)?;
         for u in [Some(&self.api_base), self.uploads_base.as_ref()].into_iter().flatten() {
             url::Url::parse(u).map_err(|e| Error::Config(format!("invalid base URL {u:?}: {e}")))?;
         }
@@ -162,8 +221,7 @@ impl ClientBuilder {
             None => {
                 // Redirects are part of the API (a moved repository's 301, an archive's 302 with its `Location`), so
                 // they reach the caller as the spec's 3xx responses instead of being followed.
-                let http = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
+                let http = http_client_builder(self.timeouts)
                     .build()
                     .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?;
                 reqwest_middleware::ClientBuilder::new(http).build()
@@ -475,10 +533,14 @@ pub enum Error {
     /// The request body could not be encoded.
     #[error("could not encode the request body: {0}")]
     Encode(#[source] serde_json::Error),
-    /// Transport: connection, TLS, timeout, body read.
-    #[error("HTTP transport error: {0}")]
-    Http(#[source] reqwest::Error),
-    /// A middleware layer gave up (rate limit, retry budget, auth...).
+    /// Transport: connection, TLS, timeout, body read. The message names every cause once, so it is not
+    /// repeated as a `source()`.
+    #[error("HTTP transport error: {}", error_chain(.0))]
+    Http(reqwest::Error),
+    /// A rate limit the middleware could not, or was told not to, wait out.
+    #[error("{0}")]
+    RateLimit(RateLimitError),
+    /// A middleware layer gave up (retry budget, authentication...).
     #[error("middleware: {0:#}")]
     Middleware(anyhow::Error),
     /// A link in a response (a next page) points to a host other than the configured API host; it is not followed.
@@ -493,15 +555,30 @@ impl Error {
     fn from_middleware(e: reqwest_middleware::Error) -> Self {
         match e {
             reqwest_middleware::Error::Reqwest(e) => Error::Http(e),
-            reqwest_middleware::Error::Middleware(e) => Error::Middleware(e),
+            reqwest_middleware::Error::Middleware(e) => match e.downcast::<RateLimitError>() {
+                Ok(r) => Error::RateLimit(r),
+                Err(e) => Error::Middleware(e),
+            },
         }
     }
 
-    /// The HTTP status, when GitHub answered.
+    /// The HTTP status, when GitHub answered (for a rate limit the middleware refused before sending, the status
+    /// GitHub answered when the limit was met).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Api(e) => Some(e.status),
             Error::Decode { status, .. } => Some(*status),
+            Error::RateLimit(r) => r.status(),
+            _ => None,
+        }
+    }
+
+    /// The rate limit this call met: the one the middleware gave up on, or, without the middleware, a 403 or 429
+    /// from GitHub that says it is a rate limit (`retry-after`, or `x-ratelimit-remaining: 0`).
+    pub fn rate_limit(&self) -> Option<RateLimitError> {
+        match self {
+            Error::RateLimit(r) => Some(r.clone()),
+            Error::Api(e) if matches!(e.status.as_u16(), 403 | 429) => RateLimitError::from_response(e.status, &e.rate_limit, e.message.clone(), 1),
             _ => None,
         }
     }
@@ -513,6 +590,21 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// An error and its causes, joined with `: `, each once.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
 }
 
 /// One entry of a validation error's `errors` list.
@@ -552,6 +644,81 @@ impl RateLimitHeaders {
             reset: num("x-ratelimit-reset"),
             resource: h.get("x-ratelimit-resource").and_then(|v| v.to_str().ok()).map(str::to_string),
             retry_after: num("retry-after"),
+        }
+    }
+}
+
+/// A rate limit a call met. The middleware of `github-auth` gives up with this (inside
+/// `reqwest_middleware::Error::Middleware`), and the client surfaces it as [`Error::RateLimit`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RateLimitError {
+    /// The primary limit of `resource` is used up until `reset_unix`.
+    #[error("primary rate limit of `{resource}` exhausted; it resets at Unix time {reset_unix}")]
+    Primary {
+        /// The status GitHub answered (403 or 429); `None` when the middleware refused before sending because it
+        /// already knew the limit was used up.
+        status: Option<StatusCode>,
+        /// GitHub's `x-ratelimit-resource` (`core`, `search`, ...).
+        resource: String,
+        /// `x-ratelimit-limit`, when known.
+        limit: Option<u64>,
+        /// `x-ratelimit-reset`: Unix seconds when the window resets.
+        reset_unix: u64,
+    },
+    /// A secondary rate limit: GitHub kept refusing the request.
+    #[error("secondary rate limit: gave up after {attempts} attempt(s){}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Secondary {
+        /// The status of the last refusal (403 or 429).
+        status: StatusCode,
+        /// Requests sent for this call.
+        attempts: u32,
+        /// The last `retry-after`, if GitHub sent one.
+        retry_after: Option<std::time::Duration>,
+        /// GitHub's last `message`.
+        message: Option<String>,
+    },
+}
+
+impl RateLimitError {
+    /// Classifies a 403 or 429 by its headers: `retry-after` means a secondary limit, `x-ratelimit-remaining: 0`
+    /// the primary one. `None` when the headers say neither.
+    pub fn from_response(status: StatusCode, rl: &RateLimitHeaders, message: Option<String>, attempts: u32) -> Option<Self> {
+        if let Some(secs) = rl.retry_after {
+            return Some(RateLimitError::Secondary { status, attempts, retry_after: Some(std::time::Duration::from_secs(secs)), message });
+        }
+        if rl.remaining == Some(0) {
+            return Some(RateLimitError::Primary {
+                status: Some(status),
+                resource: rl.resource.clone().unwrap_or_else(|| "core".into()),
+                limit: rl.limit,
+                reset_unix: rl.reset.unwrap_or_default(),
+            });
+        }
+        None
+    }
+
+    /// The status GitHub answered, if the request was sent.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            RateLimitError::Primary { status, .. } => *status,
+            RateLimitError::Secondary { status, .. } => Some(*status),
+        }
+    }
+
+    /// When a primary limit resets.
+    pub fn reset(&self) -> Option<std::time::SystemTime> {
+        match self {
+            RateLimitError::Primary { reset_unix, .. } => Some(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(*reset_unix)),
+            RateLimitError::Secondary { .. } => None,
+        }
+    }
+
+    /// How long GitHub asked to wait after a secondary limit, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            RateLimitError::Secondary { retry_after, .. } => *retry_after,
+            RateLimitError::Primary { .. } => None,
         }
     }
 }
@@ -692,6 +859,7 @@ mod tests {
         assert!(!release_older("3.19.1", (3, 17)));
         assert!(!release_older("garbage", (3, 17)));
         let client = Client::builder().build().unwrap();
+        assert!(matches!(Client::builder().user_agent("  ").build(), Err(Error::Config(_))), "an empty User-Agent is refused");
         let mut old = HeaderMap::new();
         old.insert("x-github-enterprise-version", "3.16.4".parse().unwrap());
         let mut new = HeaderMap::new();

@@ -1,30 +1,50 @@
 //! reqwest-middleware layers for GitHub: rate limits, retries, conditional requests, tracing.
 //!
 //! [`MiddlewareConfig`] holds the settings of every layer and [`MiddlewareConfig::install`] adds them to a
-//! `reqwest_middleware::ClientBuilder` in the order they must run:
+//! `reqwest_middleware::ClientBuilder` in the order they must run, outermost first:
 //!
-//! 1. [`TraceLayer`]: one `tracing` span per call (operation id, method, status, attempts, rate-limit remaining/reset).
+//! 1. [`TraceLayer`]: one `tracing` span per call (operation id, method, status, requests sent, rate-limit
+//!    remaining/reset).
 //! 2. [`CacheLayer`]: conditional requests (`If-None-Match` / `If-Modified-Since`); a 304 is answered from the cache.
-//! 3. [`RateLimitLayer`]: primary and secondary rate limits, with state in a [`RateLimitStore`].
-//! 4. [`ConcurrencyLayer`]: a cap on requests in flight and pacing of content-creating requests.
-//! 5. [`RetryLayer`]: retries of 5xx answers and transport errors with exponential backoff and jitter.
+//! 3. [`RateLimitLayer`]: recognises primary and secondary rate limits, records them and sends again.
+//! 4. [`RetryLayer`]: sends again after 5xx answers and transport errors, with exponential backoff and jitter.
+//! 5. [`GateLayer`] (innermost): at the moment a request is actually sent, after any queue, waits for the primary
+//!    limit's reset, a slot under the adaptive in-flight cap, the secondary-limit back-off, and the pacing of writes.
 //!
-//! When a layer gives up it returns `reqwest_middleware::Error::Middleware` whose payload is a
-//! [`MiddlewareError`]; a generated call surfaces it as `github_rest::Error::Middleware(anyhow::Error)`, so callers
-//! can `downcast_ref::<MiddlewareError>()`:
+//! ## Who sends a request again, in which order
+//!
+//! Three layers may send one call's request more than once; each re-send goes through every layer inside it, so
+//! every request that reaches the network has passed the gate:
+//!
+//! - the authentication layer of `github-auth`'s builder (outside all of these): once after a 401 with a freshly
+//!   minted installation token or renewed user token, or up to three times for a token GitHub has not replicated yet;
+//! - [`RateLimitLayer`]: after a secondary limit (the gate holds it until the back-off ends) or a primary limit
+//!   (the gate holds it until the reset, or the policy gives up), up to [`RateLimitConfig::max_attempts`] sends;
+//! - [`RetryLayer`]: after a 5xx or a transport error, idempotent methods only, up to [`RetryConfig::max_retries`].
+//!
+//! ## Under a secondary limit
+//!
+//! A back-off announced by one response (`retry-after`, or GitHub's message, waiting at least a minute, doubling)
+//! holds every request of that credential at the gate until it ends, including those already queued; nothing is sent
+//! inside it. The in-flight cap then restarts at one and grows with each answer up to a ceiling lowered to what
+//! GitHub allowed (`k - 1` when the `k`-th request in flight was refused), raised again by one every
+//! [`ConcurrencyConfig::raise_every`] without a refusal.
+//!
+//! When a layer gives up, a rate limit arrives as `github_rest::Error::RateLimit` (see
+//! `github_rest::Error::rate_limit()`); other failures as `github_rest::Error::Middleware(anyhow::Error)` holding a
+//! [`MiddlewareError`] or an [`crate::AuthError`]:
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! use github_auth::middleware::{MiddlewareConfig, MiddlewareError, PrimaryPolicy};
+//! use github_auth::middleware::{MiddlewareConfig, PrimaryPolicy};
 //!
 //! let config = MiddlewareConfig::default().primary_policy(PrimaryPolicy::FailFast);
 //! let http = config.install(reqwest_middleware::ClientBuilder::new(reqwest::Client::new())).build();
-//! let client = github_rest::Client::builder().http_client(http).build()?;
+//! let client = github_rest::Client::builder().user_agent("my-app").http_client(http).build()?;
 //! match client.apps().get_authenticated().await {
-//!     Err(github_rest::Error::Middleware(e)) => {
-//!         if let Some(MiddlewareError::PrimaryRateLimit { reset_unix, .. }) = e.downcast_ref::<MiddlewareError>() {
-//!             println!("rate limited until {reset_unix}");
-//!         }
+//!     Err(e) if e.rate_limit().is_some() => {
+//!         let limit = e.rate_limit().unwrap();
+//!         println!("rate limited ({:?}) until {:?}", e.status(), limit.reset());
 //!     }
 //!     other => { other?; }
 //! }
@@ -33,16 +53,17 @@
 
 mod cache;
 mod clock;
-mod concurrency;
 mod error;
+mod gate;
 mod ratelimit;
 mod retry;
 mod trace;
 
 pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
 pub use clock::{Clock, TokioClock};
-pub use concurrency::{ConcurrencyConfig, ConcurrencyLayer};
-pub use error::{MiddlewareError, StoreError};
+pub use gate::{ConcurrencyConfig, GateLayer};
+pub use crate::store::StoreError;
+pub use error::MiddlewareError;
 pub use ratelimit::{
     MemoryRateLimitStore, PrimaryPolicy, RateLimitConfig, RateLimitEvent, RateLimitHook,
     RateLimitLayer, RateLimitStore, ResourceState, SecondaryCause,
@@ -57,9 +78,13 @@ use std::sync::Arc;
 
 /// Settings of every middleware layer; `None` (or `false` for tracing) turns a layer off.
 ///
-/// The default turns every layer on with GitHub's documented limits: at most 10 requests in flight, content-creating
-/// requests at least 1 s apart, 3 retries of idempotent requests, a 60 s minimum wait after a secondary rate limit
-/// without `retry-after`, and an in-memory conditional-request cache.
+/// The default turns every layer on with GitHub's documented limits: at most 10 requests in flight per credential
+/// (adapting down to what GitHub allows), content-creating requests at least 1 s apart, 3 retries of idempotent
+/// requests, a 60 s minimum wait after a secondary rate limit without `retry-after`, and an in-memory
+/// conditional-request cache.
+///
+/// Every stack installed from one config (and its clones) shares the gate's state: the in-flight cap, back-off and
+/// write pacing of each credential.
 #[derive(Clone)]
 pub struct MiddlewareConfig {
     /// Emit a `tracing` span per call.
@@ -74,6 +99,7 @@ pub struct MiddlewareConfig {
     pub retry: Option<RetryConfig>,
     /// The time source and sleeper every layer waits with.
     pub clock: Arc<dyn Clock>,
+    lanes: Arc<gate::Lanes>,
 }
 
 impl Default for MiddlewareConfig {
@@ -85,6 +111,7 @@ impl Default for MiddlewareConfig {
             concurrency: Some(ConcurrencyConfig::default()),
             retry: Some(RetryConfig::default()),
             clock: Arc::new(TokioClock::new()),
+            lanes: Arc::default(),
         }
     }
 }
@@ -111,6 +138,7 @@ impl MiddlewareConfig {
             concurrency: None,
             retry: None,
             clock: Arc::new(TokioClock::new()),
+            lanes: Arc::default(),
         }
     }
 
@@ -158,7 +186,7 @@ impl MiddlewareConfig {
         self
     }
 
-    /// Adds the enabled layers to `b`, outermost first: tracing, cache, rate limits, concurrency/pacing, retries.
+    /// Adds the enabled layers to `b`, outermost first: tracing, cache, rate limits, retries, the send gate.
     ///
     /// Add the authentication layer before calling this, so the `Authorization` header is present when the cache
     /// and the rate-limit state derive the caller's identity from it.
@@ -173,13 +201,22 @@ impl MiddlewareConfig {
             b = b.with(CacheLayer::new(c.clone()));
         }
         if let Some(c) = &self.rate_limit {
-            b = b.with(RateLimitLayer::new(c.clone(), self.clock.clone()));
-        }
-        if let Some(c) = &self.concurrency {
-            b = b.with(ConcurrencyLayer::new(c.clone(), self.clock.clone()));
+            b = b.with(RateLimitLayer::new(
+                c.clone(),
+                self.lanes.clone(),
+                self.clock.clone(),
+            ));
         }
         if let Some(c) = &self.retry {
             b = b.with(RetryLayer::new(c.clone(), self.clock.clone()));
+        }
+        if self.rate_limit.is_some() || self.concurrency.is_some() {
+            b = b.with(GateLayer {
+                rate: self.rate_limit.clone(),
+                concurrency: self.concurrency.clone(),
+                lanes: self.lanes.clone(),
+                clock: self.clock.clone(),
+            });
         }
         b
     }

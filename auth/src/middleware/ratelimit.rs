@@ -6,7 +6,9 @@
 //! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
 
 use super::clock::unix_ms;
-use super::{buffer, identity, operation_id, Clock, MiddlewareError, StoreError};
+use super::error::rate_limited;
+use super::gate::{Identity, Lanes, SendInfo};
+use super::{buffer, identity, operation_id, Clock, StoreError};
 use http::{Extensions, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use serde::{Deserialize, Serialize};
@@ -137,8 +139,19 @@ pub enum PrimaryPolicy {
     Wait,
     /// Wait when the reset is at most this far away, fail fast otherwise.
     WaitAtMost(Duration),
-    /// Fail at once with [`MiddlewareError::PrimaryRateLimit`].
+    /// Fail at once with [`github_rest::RateLimitError::Primary`].
     FailFast,
+}
+
+impl PrimaryPolicy {
+    /// Whether this policy waits `wait` for a reset.
+    pub(crate) fn allows(self, wait: Duration) -> bool {
+        match self {
+            PrimaryPolicy::Wait => true,
+            PrimaryPolicy::WaitAtMost(max) => wait <= max,
+            PrimaryPolicy::FailFast => false,
+        }
+    }
 }
 
 /// How a secondary rate limit was recognised.
@@ -247,6 +260,13 @@ impl std::fmt::Debug for RateLimitConfig {
 }
 
 impl RateLimitConfig {
+    /// How long to wait for a primary reset at Unix second `reset`: until one second after it, and at least one
+    /// second when it already passed (clock skew).
+    pub(crate) fn primary_wait(&self, reset: u64, now: SystemTime) -> Duration {
+        let target = SystemTime::UNIX_EPOCH + Duration::from_secs(reset + 1);
+        target.duration_since(now).unwrap_or(Duration::from_secs(1))
+    }
+
     /// Sets the hook.
     pub fn hook(mut self, f: impl Fn(&RateLimitEvent) + Send + Sync + 'static) -> Self {
         self.hook = Some(Arc::new(f));
@@ -254,14 +274,17 @@ impl RateLimitConfig {
     }
 }
 
-/// Waits out (or fails fast on) primary and secondary rate limits; see the module docs of [`super`].
+/// Recognises primary and secondary rate limits in responses, records them (state, back-off deadline, the gate's
+/// adaptive cap) and sends the request again; the waiting itself happens in the send gate, at the moment each
+/// request is actually sent. See the module docs of [`super`].
 pub struct RateLimitLayer {
     config: RateLimitConfig,
+    lanes: Arc<Lanes>,
     clock: Arc<dyn Clock>,
 }
 
-/// The resource a request will most likely be counted against, so the layer can check it before sending.
-fn predict_resource(op: Option<&str>, path: &str) -> &'static str {
+/// The resource a request will most likely be counted against, so the gate can check it before sending.
+pub(crate) fn predict_resource(op: Option<&str>, path: &str) -> &'static str {
     let p = op
         .map(|o| format!("/{o}"))
         .unwrap_or_else(|| path.to_string());
@@ -304,9 +327,12 @@ fn message_of(body: &[u8]) -> Option<String> {
 }
 
 impl RateLimitLayer {
-    /// A layer with these settings, sleeping with `clock`.
-    pub fn new(config: RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
-        RateLimitLayer { config, clock }
+    pub(crate) fn new(config: RateLimitConfig, lanes: Arc<Lanes>, clock: Arc<dyn Clock>) -> Self {
+        RateLimitLayer {
+            config,
+            lanes,
+            clock,
+        }
     }
 
     fn emit(&self, e: RateLimitEvent) {
@@ -316,68 +342,48 @@ impl RateLimitLayer {
         }
     }
 
-    /// Sleeps until `deadline`, if it is in the future.
-    async fn sleep_until(&self, deadline: SystemTime) {
-        if let Ok(d) = deadline.duration_since(self.clock.now()) {
-            self.clock.sleep(d).await;
-        }
-    }
-
-    /// The primary limit of `resource` is used up until `reset`: wait for it, or say why not.
-    async fn primary_exhausted(
-        &self,
-        resource: &str,
-        limit: Option<u64>,
-        reset: u64,
-    ) -> Result<(), MiddlewareError> {
-        let target = SystemTime::UNIX_EPOCH + Duration::from_secs(reset + 1);
-        // A reset already in the past (clock skew) still gets the documented extra second.
-        let wait = target
-            .duration_since(self.clock.now())
-            .unwrap_or(Duration::from_secs(1));
-        let ok = match self.config.primary {
-            PrimaryPolicy::Wait => true,
-            PrimaryPolicy::WaitAtMost(max) => wait <= max,
-            PrimaryPolicy::FailFast => false,
+    /// Records what a response's rate-limit headers say.
+    async fn observe(&self, ident: &str, resource: &str, rl: &github_rest::RateLimitHeaders, op: Option<&'static str>) {
+        let (Some(remaining), Some(reset)) = (rl.remaining, rl.reset) else {
+            return;
         };
-        if !ok {
-            self.emit(RateLimitEvent::PrimaryFailFast {
-                resource: resource.to_string(),
-                reset,
-            });
-            return Err(MiddlewareError::PrimaryRateLimit {
-                resource: resource.to_string(),
-                limit,
-                reset_unix: reset,
-            });
-        }
-        self.emit(RateLimitEvent::PrimaryWait {
-            resource: resource.to_string(),
+        let state = ResourceState {
+            limit: rl.limit,
+            remaining,
+            used: rl.used,
             reset,
-            wait,
+        };
+        if let Err(e) = self.config.store.observe(ident, resource, state.clone()).await {
+            tracing::warn!(error = %e, "rate-limit store unavailable");
+        }
+        self.emit(RateLimitEvent::Observed {
+            identity: ident.to_string(),
+            resource: resource.to_string(),
+            state,
+            operation: op,
         });
-        self.clock.sleep(wait).await;
-        Ok(())
     }
 
-    /// Waits for the shared secondary back-off and, if the predicted resource is used up, for its reset.
-    async fn before_send(&self, ident: &str, resource: &str) -> Result<(), MiddlewareError> {
-        match self.config.store.backoff_until(ident).await {
-            Ok(Some(until)) => {
-                self.sleep_until(SystemTime::UNIX_EPOCH + Duration::from_millis(until))
-                    .await
+    /// How long a secondary limit asks us to wait; `backoffs` counts the waits without a hint so far.
+    fn secondary_wait(
+        &self,
+        cause: SecondaryCause,
+        rl: &github_rest::RateLimitHeaders,
+        backoffs: &mut u32,
+        now: SystemTime,
+    ) -> Duration {
+        match cause {
+            SecondaryCause::RetryAfter => Duration::from_secs(rl.retry_after.unwrap_or_default()),
+            SecondaryCause::RemainingZero if rl.reset.is_some() => {
+                self.config.primary_wait(rl.reset.unwrap_or_default(), now)
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "rate-limit store unavailable"),
-        }
-        match self.config.store.resource(ident, resource).await {
-            Ok(Some(s)) if s.remaining == 0 && s.reset * 1000 > unix_ms(self.clock.now()) => {
-                self.primary_exhausted(resource, s.limit, s.reset).await
-            }
-            Ok(_) => Ok(()),
-            Err(e) => {
-                tracing::warn!(error = %e, "rate-limit store unavailable");
-                Ok(())
+            _ => {
+                *backoffs += 1;
+                let factor = 1u32 << (*backoffs - 1).min(16);
+                self.config
+                    .secondary_min_wait
+                    .saturating_mul(factor)
+                    .min(self.config.secondary_max_wait)
             }
         }
     }
@@ -391,11 +397,10 @@ impl Middleware for RateLimitLayer {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ident = identity(&req);
+        let ident: Arc<str> = Arc::from(identity(&req));
+        extensions.insert(Identity(ident.clone()));
         let op = operation_id(extensions);
         let predicted = predict_resource(op, req.url().path());
-        // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
-        let exempt = req.url().path().ends_with("/rate_limit");
         let mut pending = Some(req);
         let mut attempt = 0u32;
         let mut backoffs = 0u32;
@@ -404,46 +409,20 @@ impl Middleware for RateLimitLayer {
             let req = pending
                 .take()
                 .expect("a request is pending at the top of the loop");
-            if !exempt {
-                self.before_send(&ident, predicted)
-                    .await
-                    .map_err(MiddlewareError::into_middleware)?;
-            }
             let spare = if attempt < self.config.max_attempts {
                 req.try_clone()
             } else {
                 None
             };
+            extensions.remove::<SendInfo>();
             let resp = next.clone().run(req, extensions).await?;
+            let sent = extensions.get::<SendInfo>().copied();
 
+            let status = resp.status();
             let rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
             let resource = rl.resource.clone().unwrap_or_else(|| predicted.to_string());
-            if let (Some(remaining), Some(reset)) = (rl.remaining, rl.reset) {
-                let state = ResourceState {
-                    limit: rl.limit,
-                    remaining,
-                    used: rl.used,
-                    reset,
-                };
-                if let Err(e) = self
-                    .config
-                    .store
-                    .observe(&ident, &resource, state.clone())
-                    .await
-                {
-                    tracing::warn!(error = %e, "rate-limit store unavailable");
-                }
-                self.emit(RateLimitEvent::Observed {
-                    identity: ident.clone(),
-                    resource: resource.clone(),
-                    state,
-                    operation: op,
-                });
-            }
-            if !matches!(
-                resp.status(),
-                StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
-            ) {
+            self.observe(&ident, &resource, &rl, op).await;
+            if !matches!(status, StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS) {
                 return Ok(resp);
             }
             let (resp, body) = buffer(resp).await?;
@@ -453,68 +432,63 @@ impl Middleware for RateLimitLayer {
                 // A permission or other 403: the caller's business.
                 return Ok(resp);
             }
-            let Some(spare) = spare else {
-                if primary {
-                    // Nothing left to resend; say what the limit is so the caller can decide.
-                    let reset = rl.reset.unwrap_or_default();
-                    return Err(MiddlewareError::PrimaryRateLimit {
+            let now = self.clock.now();
+            if primary {
+                let reset = rl.reset.unwrap_or_default();
+                let wait = self.config.primary_wait(reset, now);
+                if spare.is_none() || !self.config.primary.allows(wait) {
+                    if spare.is_some() {
+                        self.emit(RateLimitEvent::PrimaryFailFast {
+                            resource: resource.clone(),
+                            reset,
+                        });
+                    }
+                    return Err(rate_limited(github_rest::RateLimitError::Primary {
+                        status: Some(status),
                         resource,
                         limit: rl.limit,
                         reset_unix: reset,
-                    }
-                    .into_middleware());
+                    }));
                 }
+                if rl.reset.is_none() {
+                    // No reset to wait for: hold this credential back like a secondary limit without a hint.
+                    let wait = self.secondary_wait(SecondaryCause::Message, &rl, &mut backoffs, now);
+                    self.back_off(&ident, sent, now + wait).await;
+                }
+                // The state recorded above makes the gate wait for the reset before the next send.
+                pending = spare;
+                continue;
+            }
+            let cause = cause.expect("a secondary limit");
+            let Some(spare) = spare else {
                 self.emit(RateLimitEvent::SecondaryGaveUp { attempts: attempt });
-                return Err(MiddlewareError::SecondaryRateLimit {
+                return Err(rate_limited(github_rest::RateLimitError::Secondary {
+                    status,
                     attempts: attempt,
                     retry_after: rl.retry_after.map(Duration::from_secs),
                     message: message_of(&body),
-                }
-                .into_middleware());
+                }));
             };
-            pending = Some(spare);
-
-            let Some(cause) = cause else {
-                let reset = rl.reset.unwrap_or_default();
-                self.primary_exhausted(&resource, rl.limit, reset)
-                    .await
-                    .map_err(MiddlewareError::into_middleware)?;
-                continue;
-            };
-            let now = self.clock.now();
-            let wait = match cause {
-                SecondaryCause::RetryAfter => {
-                    Duration::from_secs(rl.retry_after.unwrap_or_default())
-                }
-                SecondaryCause::RemainingZero if rl.reset.is_some() => {
-                    let target = SystemTime::UNIX_EPOCH
-                        + Duration::from_secs(rl.reset.unwrap_or_default() + 1);
-                    target.duration_since(now).unwrap_or(Duration::from_secs(1))
-                }
-                _ => {
-                    backoffs += 1;
-                    let factor = 1u32 << (backoffs - 1).min(16);
-                    self.config
-                        .secondary_min_wait
-                        .saturating_mul(factor)
-                        .min(self.config.secondary_max_wait)
-                }
-            };
+            let wait = self.secondary_wait(cause, &rl, &mut backoffs, now);
             self.emit(RateLimitEvent::SecondaryWait {
                 attempt,
                 cause,
                 wait,
             });
-            // Every request of this identity waits, not only this one: GitHub blocks the credential.
-            if let Err(e) = self
-                .config
-                .store
-                .extend_backoff(&ident, unix_ms(now + wait))
-                .await
-            {
-                tracing::warn!(error = %e, "rate-limit store unavailable");
-            }
-            self.clock.sleep(wait).await;
+            // Every request of this credential waits, not only this one: GitHub blocks the credential. The gate
+            // holds them (this one included) until the deadline.
+            self.back_off(&ident, sent, now + wait).await;
+            pending = Some(spare);
+        }
+    }
+}
+
+impl RateLimitLayer {
+    /// Announces a back-off until `until` to the gate and to the (possibly shared) store.
+    async fn back_off(&self, ident: &Arc<str>, sent: Option<SendInfo>, until: SystemTime) {
+        self.lanes.secondary_hit(ident, sent, until, self.clock.now());
+        if let Err(e) = self.config.store.extend_backoff(ident, unix_ms(until)).await {
+            tracing::warn!(error = %e, "rate-limit store unavailable");
         }
     }
 }

@@ -53,7 +53,7 @@ impl RetryConfig {
     }
 }
 
-/// Counts the requests actually sent for one call; the tracing span reports it.
+/// Counts the requests actually sent for one call (the send gate counts them); the tracing span reports it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Attempts(pub u32);
 
@@ -128,7 +128,6 @@ impl Middleware for RetryLayer {
                 None
             };
             let last = spare.is_none();
-            extensions.get_or_insert_default::<Attempts>().0 += 1;
             tracing::Span::current().record("attempt", attempt);
 
             let outcome = next.clone().run(req, extensions).await;

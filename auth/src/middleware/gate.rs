@@ -1,0 +1,546 @@
+//! The send gate: the innermost layer, where every request (first send or re-send) waits for what limits it at the
+//! moment it is actually sent: the primary limit of its resource, a slot under the in-flight cap, the secondary
+//! limit's back-off, and the pacing of content-creating requests.
+//!
+//! The in-flight cap adapts per credential. It starts small and grows by one per answered request up to its ceiling
+//! (a slow start, so a fresh client or one coming out of a back-off does not send its whole queue at once). When a
+//! secondary limit refuses a request that was sent as the `k`-th in flight, GitHub allowed at most `k - 1` at that
+//! moment, so the ceiling drops to `k - 1` (never below 1). The ceiling is raised back by one every
+//! [`ConcurrencyConfig::raise_every`] without a refusal, up to [`ConcurrencyConfig::max_in_flight`].
+
+use super::clock::unix_ms;
+use super::ratelimit::{predict_resource, RateLimitConfig, RateLimitEvent};
+use super::retry::Attempts;
+use super::{identity, operation_id, rebuild, Clock};
+use futures::StreamExt;
+use http::{Extensions, Method, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Settings of the in-flight cap and of write pacing.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConcurrencyConfig {
+    /// Requests in flight at most per credential (default 10); `None` for no cap. A request counts until its body
+    /// is read or dropped.
+    pub max_in_flight: Option<usize>,
+    /// Minimum gap between the sends of two content-creating requests (POST, PATCH, PUT, DELETE) of one credential
+    /// (default 1 s, GitHub's guidance); `None` for no pacing. Installation-token exchanges are not paced.
+    pub write_interval: Option<Duration>,
+    /// Adapt the cap to secondary limits (default on): slow start, a lower ceiling after a refusal, raised back
+    /// slowly. Off: the cap is always `max_in_flight`.
+    pub adaptive: bool,
+    /// How long the adaptive ceiling stays where a refusal put it before it is raised by one (default 10 s).
+    pub raise_every: Duration,
+}
+
+impl Default for ConcurrencyConfig {
+    fn default() -> Self {
+        ConcurrencyConfig {
+            max_in_flight: Some(10),
+            write_interval: Some(Duration::from_secs(1)),
+            adaptive: true,
+            raise_every: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ConcurrencyConfig {
+    /// Sets the cap (`None`: no cap).
+    pub fn max_in_flight(mut self, n: Option<usize>) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Sets the gap between writes (`None`: no pacing).
+    pub fn write_interval(mut self, d: Option<Duration>) -> Self {
+        self.write_interval = d;
+        self
+    }
+
+    /// Turns the adaptive cap on or off.
+    pub fn adaptive(mut self, on: bool) -> Self {
+        self.adaptive = on;
+        self
+    }
+
+    /// Sets how long the ceiling stays down after a refusal.
+    pub fn raise_every(mut self, d: Duration) -> Self {
+        self.raise_every = d;
+        self
+    }
+}
+
+/// The credential of a request, computed once per call by the outer layers and read by the gate.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity(pub(crate) Arc<str>);
+
+/// Where a request stood when the gate sent it: the `level`-th in flight, under cap `epoch`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendInfo {
+    pub(crate) level: usize,
+    pub(crate) epoch: u64,
+}
+
+/// The gate's state, shared by every stack installed from one [`super::MiddlewareConfig`].
+pub(crate) struct Lanes {
+    lanes: Mutex<lru::LruCache<Arc<str>, Arc<Lane>>>,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes {
+            lanes: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(4096).expect("non-zero"),
+            )),
+        }
+    }
+}
+
+impl Lanes {
+    fn lane(&self, ident: &Arc<str>, config: Option<&ConcurrencyConfig>, now: SystemTime) -> Arc<Lane> {
+        let mut m = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = m.get(ident) {
+            return l.clone();
+        }
+        let l = Arc::new(Lane::new(config, now));
+        m.put(ident.clone(), l.clone());
+        l
+    }
+
+    /// Records a secondary-limit refusal seen by an outer layer (which read the body to recognise it).
+    pub(crate) fn secondary_hit(&self, ident: &Arc<str>, info: Option<SendInfo>, until: SystemTime, now: SystemTime) {
+        let l = self.lanes.lock().unwrap_or_else(|e| e.into_inner()).get(ident).cloned();
+        if let Some(l) = l {
+            l.secondary_hit(info, until, now);
+        }
+    }
+}
+
+/// One credential's cap, back-off and write pacing.
+struct Lane {
+    /// `None` when there is no cap.
+    sem: Option<Arc<Semaphore>>,
+    st: Mutex<LaneState>,
+    /// Writes take turns, so the pacing holds at the moment each is sent.
+    write_turn: tokio::sync::Mutex<()>,
+}
+
+struct LaneState {
+    max: usize,
+    adaptive: bool,
+    raise_every: Duration,
+    /// Highest cap the lane believes GitHub allows.
+    ceiling: usize,
+    /// Slow start: the cap grows by one per answered request up to the ceiling.
+    ramp: usize,
+    /// Permits in circulation (available plus held) minus `debt`.
+    cap: usize,
+    /// Permits to retire as they come back, after the cap was lowered below what is held.
+    debt: usize,
+    in_flight: usize,
+    /// Bumped each time the cap is lowered.
+    epoch: u64,
+    /// When the ceiling last moved.
+    ceiling_since: SystemTime,
+    backoff_until: Option<SystemTime>,
+    next_write: Option<SystemTime>,
+}
+
+impl Lane {
+    fn new(config: Option<&ConcurrencyConfig>, now: SystemTime) -> Self {
+        let max = config.and_then(|c| c.max_in_flight).map(|n| n.max(1));
+        let adaptive = config.is_some_and(|c| c.adaptive);
+        let start = match max {
+            Some(m) if adaptive => 1.min(m),
+            Some(m) => m,
+            None => 0,
+        };
+        Lane {
+            sem: max.map(|_| Arc::new(Semaphore::new(start))),
+            st: Mutex::new(LaneState {
+                max: max.unwrap_or(0),
+                adaptive,
+                raise_every: config.map_or(Duration::from_secs(10), |c| c.raise_every),
+                ceiling: max.unwrap_or(0),
+                ramp: start,
+                cap: start,
+                debt: 0,
+                in_flight: 0,
+                epoch: 0,
+                ceiling_since: now,
+                backoff_until: None,
+                next_write: None,
+            }),
+            write_turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the number of permits in circulation to `min(ramp, ceiling)`.
+    fn resize(&self, st: &mut LaneState) {
+        let Some(sem) = &self.sem else { return };
+        let want = st.ramp.min(st.ceiling).max(1);
+        if want > st.cap {
+            let mut add = want - st.cap;
+            let absorbed = add.min(st.debt);
+            st.debt -= absorbed;
+            add -= absorbed;
+            sem.add_permits(add);
+        } else if want < st.cap {
+            let remove = st.cap - want;
+            let forgotten = sem.forget_permits(remove);
+            st.debt += remove - forgotten;
+        }
+        st.cap = want;
+    }
+
+    /// Waits for a slot under the cap.
+    async fn acquire(self: &Arc<Self>, now: SystemTime) -> Slot {
+        {
+            // Raise the ceiling back by one after a quiet spell.
+            let mut st = self.state();
+            if st.adaptive
+                && st.ceiling < st.max
+                && now.duration_since(st.ceiling_since).unwrap_or_default() >= st.raise_every
+            {
+                st.ceiling += 1;
+                st.ceiling_since = now;
+                self.resize(&mut st);
+            }
+        }
+        let permit = match &self.sem {
+            Some(sem) => Some(
+                sem.clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed"),
+            ),
+            None => None,
+        };
+        let mut st = self.state();
+        st.in_flight += 1;
+        Slot {
+            permit,
+            lane: self.clone(),
+            info: SendInfo {
+                level: st.in_flight,
+                epoch: st.epoch,
+            },
+        }
+    }
+
+    /// An answer that was not a rate limit: the slow start grows, unless the request was sent under a cap that
+    /// has been lowered since (its answer says nothing about the new one).
+    fn answered(&self, info: SendInfo) {
+        let mut st = self.state();
+        if st.adaptive && st.ramp < st.ceiling && info.epoch == st.epoch {
+            st.ramp += 1;
+            self.resize(&mut st);
+        }
+    }
+
+    fn secondary_hit(&self, info: Option<SendInfo>, until: SystemTime, now: SystemTime) {
+        let mut st = self.state();
+        if st.backoff_until.is_none_or(|b| b < until) {
+            st.backoff_until = Some(until);
+        }
+        if !st.adaptive || self.sem.is_none() {
+            return;
+        }
+        // Sent as the k-th in flight and refused: at most k - 1 were allowed.
+        if let Some(i) = info {
+            let bound = i.level.saturating_sub(1).max(1);
+            if bound < st.ceiling {
+                st.ceiling = bound;
+                st.ceiling_since = now;
+            }
+        }
+        // Once per lowering: requests sent under an older cap were already accounted for.
+        if info.is_none_or(|i| i.epoch == st.epoch) {
+            st.epoch += 1;
+            st.ramp = 1;
+            st.ceiling_since = now;
+        }
+        self.resize(&mut st);
+    }
+}
+
+/// A slot under the cap, held until the response body is read or dropped.
+struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    lane: Arc<Lane>,
+    info: SendInfo,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut st = self.lane.state();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        if let Some(p) = self.permit.take() {
+            if st.debt > 0 {
+                st.debt -= 1;
+                p.forget();
+            }
+        }
+    }
+}
+
+fn creates_content(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::POST | Method::PATCH | Method::PUT | Method::DELETE
+    )
+}
+
+/// The operation that mints installation tokens: a POST, but not content creation.
+const TOKEN_EXCHANGE: &str = "apps/create-installation-access-token";
+
+/// The innermost layer; see the module docs. Installed by [`super::MiddlewareConfig::install`].
+pub struct GateLayer {
+    pub(crate) rate: Option<RateLimitConfig>,
+    pub(crate) concurrency: Option<ConcurrencyConfig>,
+    pub(crate) lanes: Arc<Lanes>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl GateLayer {
+    fn emit(&self, e: RateLimitEvent) {
+        tracing::debug!(event = ?e, "rate limit");
+        if let Some(h) = self.rate.as_ref().and_then(|r| r.hook.as_ref()) {
+            h(&e);
+        }
+    }
+
+    /// Waits while the predicted resource's primary limit is used up (or refuses, as the policy says).
+    async fn wait_primary(
+        &self,
+        rate: &RateLimitConfig,
+        ident: &str,
+        resource: &str,
+    ) -> Result<(), github_rest::RateLimitError> {
+        let state = match rate.store.resource(ident, resource).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit store unavailable");
+                None
+            }
+        };
+        let Some(s) = state else { return Ok(()) };
+        if s.remaining > 0 || s.reset * 1000 <= unix_ms(self.clock.now()) {
+            return Ok(());
+        }
+        let wait = rate.primary_wait(s.reset, self.clock.now());
+        if !rate.primary.allows(wait) {
+            self.emit(RateLimitEvent::PrimaryFailFast {
+                resource: resource.to_string(),
+                reset: s.reset,
+            });
+            return Err(github_rest::RateLimitError::Primary {
+                status: None,
+                resource: resource.to_string(),
+                limit: s.limit,
+                reset_unix: s.reset,
+            });
+        }
+        self.emit(RateLimitEvent::PrimaryWait {
+            resource: resource.to_string(),
+            reset: s.reset,
+            wait,
+        });
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    /// The secondary-limit back-off deadline of this credential: the lane's, or a shared store's if later.
+    async fn backoff(&self, rate: Option<&RateLimitConfig>, lane: &Lane, ident: &str) -> Option<SystemTime> {
+        let local = lane.state().backoff_until;
+        let shared = match rate {
+            Some(r) => match r.store.backoff_until(ident).await {
+                Ok(v) => v.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit store unavailable");
+                    None
+                }
+            },
+            None => None,
+        };
+        local.max(shared)
+    }
+
+    /// Holding a slot: waits out any back-off, then (for a write) the pacing, looking at the back-off again after
+    /// every wait, since it may have been announced meanwhile.
+    async fn wait_turn(&self, lane: &Lane, ident: &str, exempt: bool, paced: Option<Duration>) {
+        loop {
+            let now = self.clock.now();
+            if !exempt {
+                if let Some(until) = self.backoff(self.rate.as_ref(), lane, ident).await {
+                    if until > now {
+                        let d = until.duration_since(now).unwrap_or_default();
+                        self.clock.sleep(d).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(interval) = paced else { return };
+            let wait = {
+                let mut st = lane.state();
+                match st.next_write {
+                    Some(t) if t > now => t.duration_since(now).unwrap_or_default(),
+                    _ => {
+                        st.next_write = Some(now + interval);
+                        return;
+                    }
+                }
+            };
+            self.clock.sleep(wait).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for GateLayer {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let ident = match extensions.get::<Identity>() {
+            Some(i) => i.0.clone(),
+            None => Arc::from(identity(&req)),
+        };
+        let op = operation_id(extensions);
+        // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
+        let exempt = req.url().path().ends_with("/rate_limit");
+        let paced = self
+            .concurrency
+            .as_ref()
+            .and_then(|c| c.write_interval)
+            .filter(|_| creates_content(req.method()) && op != Some(TOKEN_EXCHANGE));
+        let lane = self.lanes.lane(&ident, self.concurrency.as_ref(), self.clock.now());
+
+        if let (Some(rate), false) = (&self.rate, exempt) {
+            let resource = predict_resource(op, req.url().path());
+            self.wait_primary(rate, &ident, resource)
+                .await
+                .map_err(super::error::rate_limited)?;
+        }
+        let turn = match paced {
+            Some(_) => Some(lane.write_turn.lock().await),
+            None => None,
+        };
+        let slot = lane.acquire(self.clock.now()).await;
+        self.wait_turn(&lane, &ident, exempt, paced).await;
+        drop(turn);
+
+        extensions.insert(slot.info);
+        extensions.get_or_insert_default::<Attempts>().0 += 1;
+        let resp = next.run(req, extensions).await?;
+        let status = resp.status();
+        if matches!(status, StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS) {
+            // A `retry-after` is read here, before anything else can be sent: the earliest moment this process
+            // can know of the back-off. Limits recognised from the body are reported by the rate-limit layer.
+            let retry_after = github_rest::RateLimitHeaders::from_headers(resp.headers()).retry_after;
+            if let (Some(secs), Some(_)) = (retry_after, &self.rate) {
+                let now = self.clock.now();
+                lane.secondary_hit(Some(slot.info), now + Duration::from_secs(secs), now);
+            }
+        } else {
+            lane.answered(slot.info);
+        }
+        if slot.permit.is_none() {
+            return Ok(resp);
+        }
+        // The slot travels with the body, so a request counts as in flight until its body is read or dropped.
+        let (version, headers, url) = (resp.version(), resp.headers().clone(), resp.url().clone());
+        let body = resp.bytes_stream().map(move |chunk| {
+            let _held = &slot;
+            chunk
+        });
+        Ok(rebuild(
+            status,
+            version,
+            headers,
+            url,
+            reqwest::Body::wrap_stream(body),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lane(max: usize) -> Arc<Lane> {
+        Arc::new(Lane::new(
+            Some(&ConcurrencyConfig::default().max_in_flight(Some(max))),
+            SystemTime::UNIX_EPOCH,
+        ))
+    }
+
+    fn available(l: &Lane) -> usize {
+        l.sem.as_ref().unwrap().available_permits()
+    }
+
+    fn answer(l: &Lane) {
+        let epoch = l.state().epoch;
+        l.answered(SendInfo { level: 1, epoch });
+    }
+
+    #[tokio::test]
+    async fn slow_start_grows_one_per_answer_up_to_the_ceiling() {
+        let l = lane(3);
+        assert_eq!(available(&l), 1);
+        for want in [2, 3, 3] {
+            answer(&l);
+            assert_eq!(available(&l), want);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_at_level_k_caps_at_k_minus_one_and_restarts_slowly() {
+        let l = lane(10);
+        for _ in 0..9 {
+            answer(&l);
+        }
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut slots = Vec::new();
+        for _ in 0..5 {
+            slots.push(l.acquire(t0).await);
+        }
+        let refused = slots[4].info;
+        assert_eq!(refused.level, 5);
+        l.secondary_hit(Some(refused), t0 + Duration::from_secs(1), t0);
+        {
+            let st = l.state();
+            assert_eq!((st.ceiling, st.ramp, st.cap), (4, 1, 1));
+            assert_eq!(st.backoff_until, Some(t0 + Duration::from_secs(1)));
+        }
+        // A second refusal of the same wave lowers the ceiling but does not restart again.
+        l.secondary_hit(Some(slots[3].info), t0 + Duration::from_secs(1), t0);
+        assert_eq!(l.state().ceiling, 3);
+        assert_eq!(l.state().epoch, 1);
+        // Five slots are held while the cap is 1: the permits are retired as they come back.
+        // Answers to requests sent before the refusal do not speed the restart up.
+        l.answered(slots[0].info);
+        assert_eq!(l.state().ramp, 1);
+        drop(slots);
+        assert_eq!(available(&l), 1);
+        for _ in 0..5 {
+            answer(&l);
+        }
+        assert_eq!(available(&l), 3, "the slow start stops at the ceiling");
+        // After a quiet spell the ceiling goes up by one.
+        let later = t0 + Duration::from_secs(11);
+        let s = l.acquire(later).await;
+        assert_eq!(l.state().ceiling, 4);
+        drop(s);
+    }
+}
