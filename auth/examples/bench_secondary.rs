@@ -66,11 +66,10 @@ async fn run(hint: bool) {
         .await;
 
     // Without retry-after GitHub asks for at least a minute; the mock's window is a second, so the minimum is
-    // scaled down with it.
+    // scaled down with it. Everything else is the default (4 sends per call at most).
     let rl = RateLimitConfig {
         secondary_min_wait: WINDOW,
         secondary_max_wait: 4 * WINDOW,
-        max_attempts: 10,
         ..RateLimitConfig::default()
     };
     let config = MiddlewareConfig::default()

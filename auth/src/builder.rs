@@ -303,8 +303,7 @@ impl ClientBuilder {
             }
             None => self.api_base.clone(),
         };
-        github_rest::runtime::check_user_agent(&self.user_agent)
-            .map_err(config_error)?;
+        github_rest::runtime::check_user_agent(&self.user_agent).map_err(config_error)?;
         let hosts = AllowedHosts::new(&[&self.api_base, &uploads_base])?;
         let http = match self.http.take() {
             Some(h) => h,

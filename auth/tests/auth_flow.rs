@@ -203,7 +203,10 @@ async fn a_401_on_exchange_is_a_typed_error() {
                 1,
                 "{full}"
             );
-            assert!(full.contains("installation token exchange for installation 77 failed"), "{full}");
+            assert!(
+                full.contains("installation token exchange for installation 77 failed"),
+                "{full}"
+            );
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -101,7 +101,12 @@ impl Default for Lanes {
 }
 
 impl Lanes {
-    fn lane(&self, ident: &Arc<str>, config: Option<&ConcurrencyConfig>, now: SystemTime) -> Arc<Lane> {
+    fn lane(
+        &self,
+        ident: &Arc<str>,
+        config: Option<&ConcurrencyConfig>,
+        now: SystemTime,
+    ) -> Arc<Lane> {
         let mut m = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(l) = m.get(ident) {
             return l.clone();
@@ -112,8 +117,19 @@ impl Lanes {
     }
 
     /// Records a secondary-limit refusal seen by an outer layer (which read the body to recognise it).
-    pub(crate) fn secondary_hit(&self, ident: &Arc<str>, info: Option<SendInfo>, until: SystemTime, now: SystemTime) {
-        let l = self.lanes.lock().unwrap_or_else(|e| e.into_inner()).get(ident).cloned();
+    pub(crate) fn secondary_hit(
+        &self,
+        ident: &Arc<str>,
+        info: Option<SendInfo>,
+        until: SystemTime,
+        now: SystemTime,
+    ) {
+        let l = self
+            .lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ident)
+            .cloned();
         if let Some(l) = l {
             l.secondary_hit(info, until, now);
         }
@@ -302,6 +318,14 @@ fn creates_content(m: &Method) -> bool {
 /// The operation that mints installation tokens: a POST, but not content creation.
 const TOKEN_EXCHANGE: &str = "apps/create-installation-access-token";
 
+/// The gap a request must keep from the previous write, if it is paced: content-creating methods are, the
+/// installation-token exchange is not.
+fn pacing(config: Option<&ConcurrencyConfig>, m: &Method, op: Option<&str>) -> Option<Duration> {
+    config
+        .and_then(|c| c.write_interval)
+        .filter(|_| creates_content(m) && op != Some(TOKEN_EXCHANGE))
+}
+
 /// The innermost layer; see the module docs. Installed by [`super::MiddlewareConfig::install`].
 pub struct GateLayer {
     pub(crate) rate: Option<RateLimitConfig>,
@@ -359,7 +383,12 @@ impl GateLayer {
     }
 
     /// The secondary-limit back-off deadline of this credential: the lane's, or a shared store's if later.
-    async fn backoff(&self, rate: Option<&RateLimitConfig>, lane: &Lane, ident: &str) -> Option<SystemTime> {
+    async fn backoff(
+        &self,
+        rate: Option<&RateLimitConfig>,
+        lane: &Lane,
+        ident: &str,
+    ) -> Option<SystemTime> {
         let local = lane.state().backoff_until;
         let shared = match rate {
             Some(r) => match r.store.backoff_until(ident).await {
@@ -419,12 +448,10 @@ impl Middleware for GateLayer {
         let op = operation_id(extensions);
         // `/rate_limit` does not count against the limit and is how a caller checks it, so it is never held back.
         let exempt = req.url().path().ends_with("/rate_limit");
-        let paced = self
-            .concurrency
-            .as_ref()
-            .and_then(|c| c.write_interval)
-            .filter(|_| creates_content(req.method()) && op != Some(TOKEN_EXCHANGE));
-        let lane = self.lanes.lane(&ident, self.concurrency.as_ref(), self.clock.now());
+        let paced = pacing(self.concurrency.as_ref(), req.method(), op);
+        let lane = self
+            .lanes
+            .lane(&ident, self.concurrency.as_ref(), self.clock.now());
 
         if let (Some(rate), false) = (&self.rate, exempt) {
             let resource = predict_resource(op, req.url().path());
@@ -444,10 +471,14 @@ impl Middleware for GateLayer {
         extensions.get_or_insert_default::<Attempts>().0 += 1;
         let resp = next.run(req, extensions).await?;
         let status = resp.status();
-        if matches!(status, StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS) {
+        if matches!(
+            status,
+            StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+        ) {
             // A `retry-after` is read here, before anything else can be sent: the earliest moment this process
             // can know of the back-off. Limits recognised from the body are reported by the rate-limit layer.
-            let retry_after = github_rest::RateLimitHeaders::from_headers(resp.headers()).retry_after;
+            let retry_after =
+                github_rest::RateLimitHeaders::from_headers(resp.headers()).retry_after;
             if let (Some(secs), Some(_)) = (retry_after, &self.rate) {
                 let now = self.clock.now();
                 lane.secondary_hit(Some(slot.info), now + Duration::from_secs(secs), now);
@@ -487,6 +518,17 @@ mod tests {
 
     fn available(l: &Lane) -> usize {
         l.sem.as_ref().unwrap().available_permits()
+    }
+
+    #[test]
+    fn writes_are_paced_but_token_exchanges_are_not() {
+        let c = ConcurrencyConfig::default();
+        let s = Some(Duration::from_secs(1));
+        assert_eq!(pacing(Some(&c), &Method::POST, Some("issues/create")), s);
+        assert_eq!(pacing(Some(&c), &Method::DELETE, None), s);
+        assert_eq!(pacing(Some(&c), &Method::GET, Some("issues/get")), None);
+        assert_eq!(pacing(Some(&c), &Method::POST, Some(TOKEN_EXCHANGE)), None);
+        assert_eq!(pacing(None, &Method::POST, None), None);
     }
 
     fn answer(l: &Lane) {

@@ -59,11 +59,11 @@ mod ratelimit;
 mod retry;
 mod trace;
 
+pub use crate::store::StoreError;
 pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
 pub use clock::{Clock, TokioClock};
-pub use gate::{ConcurrencyConfig, GateLayer};
-pub use crate::store::StoreError;
 pub use error::MiddlewareError;
+pub use gate::{ConcurrencyConfig, GateLayer};
 pub use ratelimit::{
     MemoryRateLimitStore, PrimaryPolicy, RateLimitConfig, RateLimitEvent, RateLimitHook,
     RateLimitLayer, RateLimitStore, ResourceState, SecondaryCause,

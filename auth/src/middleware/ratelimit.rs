@@ -343,7 +343,13 @@ impl RateLimitLayer {
     }
 
     /// Records what a response's rate-limit headers say.
-    async fn observe(&self, ident: &str, resource: &str, rl: &github_rest::RateLimitHeaders, op: Option<&'static str>) {
+    async fn observe(
+        &self,
+        ident: &str,
+        resource: &str,
+        rl: &github_rest::RateLimitHeaders,
+        op: Option<&'static str>,
+    ) {
         let (Some(remaining), Some(reset)) = (rl.remaining, rl.reset) else {
             return;
         };
@@ -353,7 +359,12 @@ impl RateLimitLayer {
             used: rl.used,
             reset,
         };
-        if let Err(e) = self.config.store.observe(ident, resource, state.clone()).await {
+        if let Err(e) = self
+            .config
+            .store
+            .observe(ident, resource, state.clone())
+            .await
+        {
             tracing::warn!(error = %e, "rate-limit store unavailable");
         }
         self.emit(RateLimitEvent::Observed {
@@ -422,7 +433,10 @@ impl Middleware for RateLimitLayer {
             let rl = github_rest::RateLimitHeaders::from_headers(resp.headers());
             let resource = rl.resource.clone().unwrap_or_else(|| predicted.to_string());
             self.observe(&ident, &resource, &rl, op).await;
-            if !matches!(status, StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS) {
+            if !matches!(
+                status,
+                StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+            ) {
                 return Ok(resp);
             }
             let (resp, body) = buffer(resp).await?;
@@ -452,7 +466,8 @@ impl Middleware for RateLimitLayer {
                 }
                 if rl.reset.is_none() {
                     // No reset to wait for: hold this credential back like a secondary limit without a hint.
-                    let wait = self.secondary_wait(SecondaryCause::Message, &rl, &mut backoffs, now);
+                    let wait =
+                        self.secondary_wait(SecondaryCause::Message, &rl, &mut backoffs, now);
                     self.back_off(&ident, sent, now + wait).await;
                 }
                 // The state recorded above makes the gate wait for the reset before the next send.
@@ -486,8 +501,14 @@ impl Middleware for RateLimitLayer {
 impl RateLimitLayer {
     /// Announces a back-off until `until` to the gate and to the (possibly shared) store.
     async fn back_off(&self, ident: &Arc<str>, sent: Option<SendInfo>, until: SystemTime) {
-        self.lanes.secondary_hit(ident, sent, until, self.clock.now());
-        if let Err(e) = self.config.store.extend_backoff(ident, unix_ms(until)).await {
+        self.lanes
+            .secondary_hit(ident, sent, until, self.clock.now());
+        if let Err(e) = self
+            .config
+            .store
+            .extend_backoff(ident, unix_ms(until))
+            .await
+        {
             tracing::warn!(error = %e, "rate-limit store unavailable");
         }
     }

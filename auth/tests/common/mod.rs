@@ -58,6 +58,8 @@ pub struct Mint {
     /// Server time minus the client's local time.
     pub skew: i64,
     pub bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// Seconds a minted token lives (GitHub: an hour).
+    pub lifetime: i64,
 }
 
 impl Mint {
@@ -67,6 +69,7 @@ impl Mint {
             clock: clock.clone(),
             skew: 0,
             bodies: Arc::default(),
+            lifetime: 3600,
         }
     }
     pub fn count(&self) -> usize {
@@ -115,7 +118,7 @@ impl Respond for Mint {
         let n = self.minted.fetch_add(1, Ordering::SeqCst) + 1;
         ResponseTemplate::new(201)
             .insert_header("date", date.as_str())
-            .set_body_json(json!({ "token": format!("ghs_{n}"), "expires_at": rfc3339(server_now + 3600), "permissions": {"contents": "read"}, "repository_selection": "all" }))
+            .set_body_json(json!({ "token": format!("ghs_{n}"), "expires_at": rfc3339(server_now + self.lifetime), "permissions": {"contents": "read"}, "repository_selection": "all" }))
     }
 }
 

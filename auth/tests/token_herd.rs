@@ -1,0 +1,157 @@
+//! One token exchange per refresh, however many callers wait: 50 and 1,000 concurrent callers of an installation
+//! client with the default middleware, against a mock token exchange that answers after 50 ms.
+
+mod common;
+
+use common::*;
+use github_auth::middleware::MiddlewareConfig;
+use github_auth::{AuthError, ManualClock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const LATENCY: Duration = Duration::from_millis(50);
+
+/// The mint, after `latency`, optionally answering 500 to the first `fail_first` exchanges.
+#[derive(Clone)]
+struct SlowMint {
+    mint: Mint,
+    fail_first: usize,
+    seen: Arc<AtomicUsize>,
+}
+
+impl Respond for SlowMint {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n = self.seen.fetch_add(1, Ordering::SeqCst);
+        let r = if n < self.fail_first {
+            ResponseTemplate::new(500).set_body_string("<html>oops</html>")
+        } else {
+            self.mint.respond(req)
+        };
+        r.set_delay(LATENCY)
+    }
+}
+
+async fn exchanges(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == EXCHANGE_PATH)
+        .count()
+}
+
+/// `n` concurrent calls, each on its own task; the errors of those that failed.
+async fn callers(client: &github_rest::Client, n: usize) -> Vec<github_rest::Error> {
+    let tasks = (0..n).map(|_| {
+        let c = client.clone();
+        tokio::spawn(async move { list_repos(&c).await })
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter_map(|r| r.expect("no panic").err())
+        .collect()
+}
+
+async fn setup(
+    lifetime: i64,
+    fail_first: usize,
+) -> (MockServer, ManualClock, SlowMint, github_rest::Client) {
+    let server = MockServer::start().await;
+    let clock = ManualClock::new(SystemTime::now());
+    let mut mint = Mint::new(&clock);
+    mint.lifetime = lifetime;
+    let slow = SlowMint {
+        mint,
+        fail_first,
+        seen: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path(EXCHANGE_PATH))
+        .respond_with(slow.clone())
+        .mount(&server)
+        .await;
+    mount_repos(&server).await;
+    let client = installation_builder(&server, &clock)
+        .middleware(MiddlewareConfig::default())
+        .build()
+        .unwrap();
+    (server, clock, slow, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_living_less_than_the_margin_is_minted_once_per_refresh() {
+    for n in [50, 1000] {
+        // 200 s of life against the default 5-minute margin: the margin shrinks to half the lifetime.
+        let (server, clock, mint, client) = setup(200, 0).await;
+        let failed = callers(&client, n).await;
+        assert!(failed.is_empty(), "{n} callers: {:?}", failed.first());
+        assert_eq!(exchanges(&server).await, 1, "{n} callers");
+        // Still fresh 90 s later: no exchange.
+        clock.advance(Duration::from_secs(90));
+        assert!(callers(&client, n).await.is_empty());
+        assert_eq!(mint.mint.count(), 1, "{n} callers, 90 s later");
+        // Past half its life: one refresh for all of them.
+        clock.advance(Duration::from_secs(20));
+        assert!(callers(&client, n).await.is_empty());
+        assert_eq!(mint.mint.count(), 2, "{n} callers, 110 s later");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_exchange_reaches_every_caller_as_the_same_error() {
+    for n in [50, 1000] {
+        let server = MockServer::start().await;
+        let clock = ManualClock::new(SystemTime::now());
+        Mock::given(method("POST"))
+            .and(path(EXCHANGE_PATH))
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .set_body_json(
+                        serde_json::json!({ "message": "A JSON web token could not be decoded" }),
+                    )
+                    .set_delay(LATENCY),
+            )
+            .mount(&server)
+            .await;
+        mount_repos(&server).await;
+        let client = installation_builder(&server, &clock)
+            .middleware(MiddlewareConfig::default())
+            .build()
+            .unwrap();
+        let failed = callers(&client, n).await;
+        assert_eq!(failed.len(), n, "every caller fails");
+        for e in &failed {
+            match AuthError::from_rest(e) {
+                Some(AuthError::Exchange { source, .. }) => {
+                    assert_eq!(source.status(), Some(http::StatusCode::UNAUTHORIZED))
+                }
+                other => panic!("{n} callers: {other:?} ({e})"),
+            }
+        }
+        assert_eq!(
+            exchanges(&server).await,
+            1,
+            "{n} callers: one refused exchange"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_on_the_exchange_is_retried_by_one_caller_while_the_others_wait() {
+    for n in [50, 1000] {
+        let (server, _clock, mint, client) = setup(3600, 1).await;
+        let failed = callers(&client, n).await;
+        assert!(failed.is_empty(), "{n} callers: {:?}", failed.first());
+        assert_eq!(
+            exchanges(&server).await,
+            2,
+            "{n} callers: the 500 and its retry"
+        );
+        assert_eq!(mint.mint.count(), 1, "{n} callers: one token");
+    }
+}
