@@ -55,7 +55,7 @@ pub struct ClientBuilder {
     lag: LagRetry,
     on_refresh: Option<OnRefresh>,
     middleware: Option<MiddlewareConfig>,
-    timeouts: github_rest::Timeouts,
+    http_config: github_rest::HttpConfig,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -95,7 +95,7 @@ impl ClientBuilder {
             lag: LagRetry::default(),
             on_refresh: None,
             middleware: None,
-            timeouts: github_rest::Timeouts::default(),
+            http_config: github_rest::HttpConfig::default(),
         }
     }
 
@@ -218,7 +218,30 @@ impl ClientBuilder {
     /// of a response, no limit on the whole exchange so large downloads finish). Ignored with
     /// [`http_client`](Self::http_client).
     pub fn timeouts(mut self, timeouts: github_rest::Timeouts) -> Self {
-        self.timeouts = timeouts;
+        self.http_config.timeouts = timeouts;
+        self
+    }
+
+    /// The configuration of the default HTTP client, used for the API, uploads and web hosts alike: time-outs,
+    /// extra root certificates (a GHES behind an internal certificate authority), the platform's native roots,
+    /// and the proxy (default: from `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`…). Ignored with
+    /// [`http_client`](Self::http_client).
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use github_auth::{ClientBuilder, SecretString};
+    /// let pem = std::fs::read("corp-root-ca.pem")?;
+    /// let network = github_rest::HttpConfig::default()
+    ///     .add_root_certificates_pem(&pem)?
+    ///     .proxy("http://proxy.corp.example:3128");
+    /// let client = ClientBuilder::token(SecretString::from("ghp_…"))
+    ///     .base_url("https://ghe.corp.example/api/v3")
+    ///     .http_config(network)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn http_config(mut self, config: github_rest::HttpConfig) -> Self {
+        self.http_config = config;
         self
     }
 
@@ -307,9 +330,7 @@ impl ClientBuilder {
         let hosts = AllowedHosts::new(&[&self.api_base, &uploads_base])?;
         let http = match self.http.take() {
             Some(h) => h,
-            None => github_rest::runtime::http_client_builder(self.timeouts)
-                .build()
-                .map_err(|e| AuthError::Config(format!("building the HTTP client: {e}")))?,
+            None => self.http_config.client().map_err(config_error)?,
         };
         Ok(Parts {
             api_base: self.api_base.clone(),

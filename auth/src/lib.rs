@@ -13,6 +13,7 @@ pub mod clock;
 pub mod error;
 pub mod installation;
 pub mod layer;
+pub mod oauth;
 pub mod store;
 pub mod token;
 

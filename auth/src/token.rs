@@ -155,16 +155,6 @@ impl TokenSource {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct RefreshResponse {
-    access_token: Option<String>,
-    expires_in: Option<i64>,
-    refresh_token: Option<String>,
-    refresh_token_expires_in: Option<i64>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 impl UserTokenState {
     async fn refresh(&self, cur: &mut UserTokens) -> Result<(), AuthError> {
         let Some(refresh_token) = cur.refresh_token.as_ref() else {
@@ -184,58 +174,38 @@ impl UserTokenState {
             "{}/login/oauth/access_token",
             self.web_base.trim_end_matches('/')
         );
-        // The secrets travel in the form body of a POST, never in the URL, where proxies and logs would keep them.
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_id", &self.creds.client_id)
-            .append_pair("client_secret", self.creds.client_secret.expose_secret())
-            .append_pair("grant_type", "refresh_token")
-            .append_pair("refresh_token", refresh_token.expose_secret())
-            .finish();
         tracing::debug!(client_id = %self.creds.client_id, "renewing the user access token with its refresh token");
-        let resp = self
-            .http
-            .post(&url)
-            .header(http::header::ACCEPT, "application/json")
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::USER_AGENT, &self.user_agent)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| AuthError::Refresh {
-                status: None,
-                message: e.without_url().to_string(),
-            })?;
-        let status = resp.status();
-        self.clock.observe_date(resp.headers());
-        let parsed: Result<RefreshResponse, _> = resp.json().await;
-        let r = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                return Err(AuthError::Refresh {
-                    status: Some(status),
-                    message: format!("unreadable response: {}", e.without_url()),
-                })
-            }
-        };
+        let refused = |status, message| AuthError::Refresh { status, message };
+        let (status, headers, r) = crate::oauth::post_form(
+            &self.http,
+            &url,
+            &self.user_agent,
+            &[
+                ("client_id", &self.creds.client_id),
+                ("client_secret", self.creds.client_secret.expose_secret()),
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose_secret()),
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            crate::oauth::OAuthError::Http { status, message } => refused(status, message),
+            other => refused(None, other.to_string()),
+        })?;
+        self.clock.observe_date(&headers);
         // GitHub reports OAuth errors with status 200 and an `error` field.
         if let Some(err) = r.error {
             let message = match r.error_description {
                 Some(d) => format!("{err}: {d}"),
                 None => err,
             };
-            return Err(AuthError::Refresh {
-                status: Some(status),
-                message,
-            });
+            return Err(refused(Some(status), message));
         }
         let (Some(access), true) = (r.access_token, status.is_success()) else {
-            return Err(AuthError::Refresh {
-                status: Some(status),
-                message: "no access_token in the response".into(),
-            });
+            return Err(refused(
+                Some(status),
+                "no access_token in the response".into(),
+            ));
         };
         let now = self.clock.server_unix();
         cur.access_token = SecretString::from(access);

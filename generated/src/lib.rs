@@ -121,7 +121,7 @@ pub mod users;
 pub use pagination::Pages;
 pub use runtime::{
     ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo,
-    RateLimitError, RateLimitHeaders, Response, Timeouts,
+    RateLimitError, RateLimitHeaders, Response, HttpConfig, Proxy, Timeouts,
 };
 /// The GitHub target this crate was generated for.
 pub const TARGET: &str = "api.github.com";

@@ -20,8 +20,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::fr
 /// large download keeps going as long as bytes keep arriving.
 pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Time-outs of the HTTP client. Every client of this crate and of `github-auth` that is not handed a ready
-/// `reqwest::Client` is built from these by [`http_client_builder`].
+/// Time-outs of the HTTP client (part of [`HttpConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Establishing a connection (TCP and TLS); default [`DEFAULT_CONNECT_TIMEOUT`].
@@ -38,21 +37,106 @@ impl Default for Timeouts {
     }
 }
 
-/// The `reqwest::ClientBuilder` every default client starts from: no redirects followed (a 3xx reaches the
-/// middleware and the caller as the spec describes it) and the given time-outs, so a server that never answers
-/// cannot hold a connection, or a concurrency slot of the middleware, forever.
-pub fn http_client_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
-    let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
-    if let Some(t) = timeouts.connect {
-        b = b.connect_timeout(t);
+/// Which proxy the HTTP client goes through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Proxy {
+    /// The usual environment variables: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case).
+    #[default]
+    FromEnvironment,
+    /// This proxy (`http://`, `https://` or `socks5://` URL, credentials in it if needed) for every host; the
+    /// environment is still read for hosts it does not cover.
+    Url(String),
+    /// No proxy, whatever the environment says.
+    None,
+}
+
+/// The one configuration of the HTTP client under every client of this crate and of `github-auth` (API, uploads
+/// and web hosts alike): time-outs, extra root certificates (a GitHub Enterprise Server behind an internal
+/// certificate authority), the platform's native roots, and the proxy. Redirects are never followed by the client
+/// itself: a 3xx reaches the middleware and the caller as the description lists it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Time-outs.
+    pub timeouts: Timeouts,
+    /// Roots trusted besides the built-in web roots.
+    pub root_certificates: Vec<reqwest::Certificate>,
+    /// Also trust the operating system's certificate store (default off: the built-in web roots only).
+    pub native_roots: bool,
+    /// The proxy (default: from the environment).
+    pub proxy: Proxy,
+}
+
+impl HttpConfig {
+    /// Sets the time-outs.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
     }
-    if let Some(t) = timeouts.read {
-        b = b.read_timeout(t);
+
+    /// Trusts every certificate of a PEM bundle as a root too; fails when the bundle holds no readable certificate.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::Config(format!("unreadable root certificate PEM: {}", error_chain(&e))))?;
+        if certs.is_empty() {
+            return Err(Error::Config("the root certificate PEM holds no certificate".into()));
+        }
+        self.root_certificates.extend(certs);
+        Ok(self)
     }
-    if let Some(t) = timeouts.total {
-        b = b.timeout(t);
+
+    /// Also trusts the operating system's certificate store.
+    pub fn native_roots(mut self, on: bool) -> Self {
+        self.native_roots = on;
+        self
     }
-    b
+
+    /// Sends every request through this proxy URL.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Proxy::Url(url.into());
+        self
+    }
+
+    /// Uses no proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = Proxy::None;
+        self
+    }
+
+    /// The `reqwest::ClientBuilder` with these settings, for callers that add their own.
+    pub fn builder(&self) -> Result<reqwest::ClientBuilder, Error> {
+        let t = self.timeouts;
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_built_in_native_certs(self.native_roots);
+        if let Some(d) = t.connect {
+            b = b.connect_timeout(d);
+        }
+        if let Some(d) = t.read {
+            b = b.read_timeout(d);
+        }
+        if let Some(d) = t.total {
+            b = b.timeout(d);
+        }
+        for c in &self.root_certificates {
+            b = b.add_root_certificate(c.clone());
+        }
+        match &self.proxy {
+            Proxy::FromEnvironment => {}
+            Proxy::Url(u) => {
+                let p = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::Config(format!("invalid proxy URL {u:?}: {}", error_chain(&e))))?;
+                b = b.proxy(p);
+            }
+            Proxy::None => b = b.no_proxy(),
+        }
+        Ok(b)
+    }
+
+    /// Builds the `reqwest::Client`.
+    pub fn client(&self) -> Result<reqwest::Client, Error> {
+        self.builder()?.build().map_err(|e| Error::Config(format!("building the HTTP client: {}", error_chain(&e))))
+    }
 }
 
 /// Checks a `User-Agent` before any request is sent: GitHub refuses requests without one.
@@ -128,7 +212,7 @@ pub struct ClientBuilder {
     user_agent: String,
     api_version: Option<String>,
     page_concurrency: usize,
-    timeouts: Timeouts,
+    http_config: HttpConfig,
     http: Option<reqwest_middleware::ClientWithMiddleware>,
 }
 
@@ -140,7 +224,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("github-rest/", env!("CARGO_PKG_VERSION")).into(),
             api_version: crate::API_VERSION.map(str::to_string),
             page_concurrency: DEFAULT_PAGE_CONCURRENCY,
-            timeouts: Timeouts::default(),
+            http_config: HttpConfig::default(),
             http: None,
         }
     }
@@ -193,7 +277,14 @@ impl ClientBuilder {
 
     /// Time-outs of the default HTTP client (ignored when [`http_client`](Self::http_client) supplies one).
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
+        self.http_config.timeouts = timeouts;
+        self
+    }
+
+    /// The configuration of the default HTTP client: time-outs, root certificates, proxy (ignored when
+    /// [`http_client`](Self::http_client) supplies one).
+    pub fn http_config(mut self, config: HttpConfig) -> Self {
+        self.http_config = config;
         self
     }
 
@@ -221,9 +312,7 @@ impl ClientBuilder {
             None => {
                 // Redirects are part of the API (a moved repository's 301, an archive's 302 with its `Location`), so
                 // they reach the caller as the spec's 3xx responses instead of being followed.
-                let http = http_client_builder(self.timeouts)
-                    .build()
-                    .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?;
+                let http = self.http_config.client()?;
                 reqwest_middleware::ClientBuilder::new(http).build()
             }
         };

@@ -161,7 +161,7 @@ pub fn files(
         pub mod types;
         #(#tag_mods)*
         pub use pagination::Pages;
-        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo, RateLimitError, RateLimitHeaders, Response, Timeouts};
+        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, OperationInfo, RateLimitError, RateLimitHeaders, Response, HttpConfig, Proxy, Timeouts};
         /// The GitHub target this crate was generated for.
         pub const TARGET: &str = #target;
         /// The `@octokit/openapi` version of the spec this crate was generated from.
