@@ -2,7 +2,11 @@
 //!
 //! - Credentials: GitHub App JWT, installation tokens (exchanged and cached), OAuth-app Basic auth, personal, OAuth
 //!   user and Actions tokens.
-//! - Middleware (reqwest-middleware layers): rate limits, retries, conditional requests, tracing.
+//! - Signing a user in ([`oauth`]): the OAuth web application flow (state, PKCE) and the device flow, ending in the
+//!   user-token client.
+//! - Middleware (reqwest-middleware layers): rate limits, retries, conditional requests, tracing, and the send gate
+//!   where every request waits for back-offs, its slot under the adaptive in-flight cap and write pacing.
+//! - One HTTP configuration (`github_rest::HttpConfig`: time-outs, root certificates, proxy) for every host.
 
 pub mod middleware;
 

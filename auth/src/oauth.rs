@@ -551,7 +551,10 @@ impl SignIn {
                 Some("slow_down") => {
                     let given = a.interval.map(Duration::from_secs).unwrap_or_default();
                     interval = given.max(interval + Duration::from_secs(5));
-                    tracing::debug!(interval_secs = interval.as_secs(), "device flow: slowing down");
+                    tracing::debug!(
+                        interval_secs = interval.as_secs(),
+                        "device flow: slowing down"
+                    );
                     continue;
                 }
                 _ => return self.tokens(status, a),
@@ -617,13 +620,18 @@ mod tests {
         assert_eq!(q["allow_signup"], "false");
         assert_eq!(q["state"], p.state());
         assert_eq!(q["code_challenge_method"], "S256");
-        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(p.pkce_verifier().expose_secret().as_bytes()));
+        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            sha2::Sha256::digest(p.pkce_verifier().expose_secret().as_bytes()),
+        );
         assert_eq!(q["code_challenge"], expected);
         assert!(!u.as_str().contains(p.pkce_verifier().expose_secret()));
         // RFC 7636: 43 to 128 characters.
         assert_eq!(p.pkce_verifier().expose_secret().len(), 43);
-        assert_ne!(s.authorize(AuthorizeRequest::new()).state(), p.state(), "fresh each time");
+        assert_ne!(
+            s.authorize(AuthorizeRequest::new()).state(),
+            p.state(),
+            "fresh each time"
+        );
     }
 
     #[test]
@@ -637,7 +645,10 @@ mod tests {
         );
         assert_eq!(e("expired_token"), OAuthError::Expired);
         assert_eq!(e("access_denied"), OAuthError::AccessDenied);
-        assert!(matches!(e("unsupported_grant_type"), OAuthError::Other { .. }));
+        assert!(matches!(
+            e("unsupported_grant_type"),
+            OAuthError::Other { .. }
+        ));
         assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
     }
 

@@ -44,7 +44,8 @@ fn pki() -> (String, rustls::ServerConfig) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Corp Internal Root CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "Corp Internal Root CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
@@ -110,7 +111,11 @@ async fn a_ghes_behind_an_internal_ca_is_trusted_once_its_root_is_added() {
     let trusted = HttpConfig::default()
         .add_root_certificates_pem(ca_pem.as_bytes())
         .unwrap();
-    let issue = client(&base, trusted).unwrap().issues().get("o", "r", 1).await;
+    let issue = client(&base, trusted)
+        .unwrap()
+        .issues()
+        .get("o", "r", 1)
+        .await;
     assert!(issue.is_ok(), "{:?}", issue.err());
 
     // A bundle that is not PEM is a configuration error, not a panic.
@@ -158,6 +163,10 @@ async fn a_proxy_carries_api_and_web_host_requests() {
         "{lines:?}"
     );
     // Without the proxy the same call cannot reach anything.
-    let direct = client("http://ghe.invalid/api/v3", HttpConfig::default().no_proxy()).unwrap();
+    let direct = client(
+        "http://ghe.invalid/api/v3",
+        HttpConfig::default().no_proxy(),
+    )
+    .unwrap();
     assert!(direct.issues().get("o", "r", 1).await.is_err());
 }

@@ -34,7 +34,13 @@ async fn http_proxy_from_the_environment_is_used_by_default() {
             let _ = sock.write_all(resp.as_bytes()).await;
         }
     });
-    for v in ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"] {
+    for v in [
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "http_proxy",
+    ] {
         std::env::remove_var(v);
     }
     std::env::set_var("HTTP_PROXY", format!("http://{proxy}"));

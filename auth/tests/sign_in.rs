@@ -27,7 +27,8 @@ impl Respond for CodeExchange {
     fn respond(&self, r: &Request) -> ResponseTemplate {
         let f = form(r);
         let error = |code: &str| {
-            ResponseTemplate::new(200).set_body_json(json!({ "error": code, "error_description": "from the mock" }))
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "error": code, "error_description": "from the mock" }))
         };
         if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
             assert_eq!(f["refresh_token"], "ghr_first");
@@ -80,28 +81,41 @@ async fn web_flow_checks_state_sends_pkce_and_ends_in_a_renewing_user_client() {
         .await;
 
     // A redirect carrying another state is refused before anything is sent.
-    let e = sign_in.exchange_code(&pending, "forged", "good").await.unwrap_err();
+    let e = sign_in
+        .exchange_code(&pending, "forged", "good")
+        .await
+        .unwrap_err();
     assert_eq!(e, OAuthError::StateMismatch);
     assert!(web.received_requests().await.unwrap().is_empty());
 
     let state = pending.state().to_string();
-    let e = sign_in.exchange_code(&pending, &state, "stale").await.unwrap_err();
+    let e = sign_in
+        .exchange_code(&pending, &state, "stale")
+        .await
+        .unwrap_err();
     assert_eq!(e, OAuthError::BadVerificationCode);
     let wrong_secret = SignIn::new("Iv1.abc")
         .client_secret(SecretString::from("nope"))
         .web_url(web.uri())
         .build()
         .unwrap();
-    let e = wrong_secret.exchange_code(&pending, &state, "good").await.unwrap_err();
+    let e = wrong_secret
+        .exchange_code(&pending, &state, "good")
+        .await
+        .unwrap_err();
     assert_eq!(e, OAuthError::IncorrectClientCredentials);
-    let other_redirect = sign_in.authorize(AuthorizeRequest::new().redirect_uri("https://evil.example/"));
+    let other_redirect =
+        sign_in.authorize(AuthorizeRequest::new().redirect_uri("https://evil.example/"));
     let e = sign_in
         .exchange_code(&other_redirect, other_redirect.state(), "good")
         .await
         .unwrap_err();
     assert_eq!(e, OAuthError::RedirectUriMismatch);
 
-    let tokens = sign_in.exchange_code(&pending, &state, "good").await.unwrap();
+    let tokens = sign_in
+        .exchange_code(&pending, &state, "good")
+        .await
+        .unwrap();
     assert_eq!(tokens.access_token.expose_secret(), "ghu_first");
     assert!(tokens.expires_at.is_some() && tokens.refresh_token.is_some());
 
@@ -119,7 +133,10 @@ async fn web_flow_checks_state_sends_pkce_and_ends_in_a_renewing_user_client() {
         .web_url(web.uri())
         .user_agent("sign-in-test")
         .on_token_refresh(move |t| {
-            *seen.lock().unwrap() = t.refresh_token.as_ref().map(|r| r.expose_secret().to_string())
+            *seen.lock().unwrap() = t
+                .refresh_token
+                .as_ref()
+                .map(|r| r.expose_secret().to_string())
         })
         .build()
         .unwrap();
@@ -133,11 +150,21 @@ struct Polls(Mutex<VecDeque<serde_json::Value>>);
 impl Respond for Polls {
     fn respond(&self, r: &Request) -> ResponseTemplate {
         let f = form(r);
-        assert_eq!(f["grant_type"], "urn:ietf:params:oauth:grant-type:device_code");
+        assert_eq!(
+            f["grant_type"],
+            "urn:ietf:params:oauth:grant-type:device_code"
+        );
         assert_eq!(f["device_code"], "dev-123");
-        assert!(!f.contains_key("client_secret"), "the device flow needs no secret");
+        assert!(
+            !f.contains_key("client_secret"),
+            "the device flow needs no secret"
+        );
         let mut q = self.0.lock().unwrap();
-        let body = if q.len() > 1 { q.pop_front().unwrap() } else { q[0].clone() };
+        let body = if q.len() > 1 {
+            q.pop_front().unwrap()
+        } else {
+            q[0].clone()
+        };
         ResponseTemplate::new(200).set_body_json(body)
     }
 }
@@ -164,7 +191,10 @@ async fn device_host(expires_in: u64, polls: Vec<serde_json::Value>) -> (MockSer
         .mount(&web)
         .await;
     // No time-outs and no idle-pool timer: under a paused clock they would be the timers the runtime jumps to.
-    let http = reqwest::Client::builder().pool_idle_timeout(None).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
     let sign_in = SignIn::new("Iv1.abc")
         .web_url(web.uri())
         .http_client(http)
@@ -186,7 +216,16 @@ async fn polls(web: &MockServer) -> usize {
 async fn device_flow_waits_while_pending_and_slows_down_when_told() {
     let success = json!({ "access_token": "ghu_dev", "token_type": "bearer", "scope": "repo" });
     // slow_down without a new interval: 5 s + 5 s.
-    let (web, sign_in) = device_host(900, vec![pending(), json!({ "error": "slow_down" }), pending(), success]).await;
+    let (web, sign_in) = device_host(
+        900,
+        vec![
+            pending(),
+            json!({ "error": "slow_down" }),
+            pending(),
+            success,
+        ],
+    )
+    .await;
     let code = sign_in.request_device_code(["repo"]).await.unwrap();
     assert_eq!(code.user_code, "WDJB-MJHT");
     assert_eq!(code.interval, Duration::from_secs(5));
@@ -196,38 +235,61 @@ async fn device_flow_waits_while_pending_and_slows_down_when_told() {
     // Polls at 5 s (pending), 10 s (slow down: interval 10 s), 20 s (pending), 30 s (authorised).
     assert_eq!(polls(&web).await, 4);
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_secs(30) && waited < Duration::from_secs(31), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "{waited:?}"
+    );
 
     // GitHub's own new interval is taken when it is longer.
     let success = json!({ "access_token": "ghu_dev", "token_type": "bearer", "scope": "repo" });
-    let (web, sign_in) = device_host(900, vec![json!({ "error": "slow_down", "interval": 20 }), success]).await;
+    let (web, sign_in) = device_host(
+        900,
+        vec![json!({ "error": "slow_down", "interval": 20 }), success],
+    )
+    .await;
     let code = sign_in.request_device_code(["repo"]).await.unwrap();
     let t = tokio::time::Instant::now();
     sign_in.poll_device(&code).await.unwrap();
     assert_eq!(polls(&web).await, 2);
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_secs(25) && waited < Duration::from_secs(26), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(25) && waited < Duration::from_secs(26),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn device_flow_stops_on_denial_expiry_and_its_own_deadline() {
-    let (web, sign_in) = device_host(900, vec![pending(), json!({ "error": "access_denied" })]).await;
+    let (web, sign_in) =
+        device_host(900, vec![pending(), json!({ "error": "access_denied" })]).await;
     let code = sign_in.request_device_code(["repo"]).await.unwrap();
-    assert_eq!(sign_in.poll_device(&code).await.unwrap_err(), OAuthError::AccessDenied);
+    assert_eq!(
+        sign_in.poll_device(&code).await.unwrap_err(),
+        OAuthError::AccessDenied
+    );
     assert_eq!(polls(&web).await, 2);
 
     let (web, sign_in) = device_host(900, vec![json!({ "error": "expired_token" })]).await;
     let code = sign_in.request_device_code(["repo"]).await.unwrap();
-    assert_eq!(sign_in.poll_device(&code).await.unwrap_err(), OAuthError::Expired);
+    assert_eq!(
+        sign_in.poll_device(&code).await.unwrap_err(),
+        OAuthError::Expired
+    );
     assert_eq!(polls(&web).await, 1);
 
     // Codes living 12 s: polls at 5 and 10 s, then the deadline passes without another request.
     let (web, sign_in) = device_host(12, vec![pending()]).await;
     let code = sign_in.request_device_code(["repo"]).await.unwrap();
-    assert_eq!(sign_in.poll_device(&code).await.unwrap_err(), OAuthError::Expired);
+    assert_eq!(
+        sign_in.poll_device(&code).await.unwrap_err(),
+        OAuthError::Expired
+    );
     assert_eq!(polls(&web).await, 2);
 
     let (_web, sign_in) = device_host(900, vec![json!({ "error": "device_flow_disabled" })]).await;
     let code = sign_in.request_device_code(["repo"]).await.unwrap();
-    assert_eq!(sign_in.poll_device(&code).await.unwrap_err(), OAuthError::DeviceFlowDisabled);
+    assert_eq!(
+        sign_in.poll_device(&code).await.unwrap_err(),
+        OAuthError::DeviceFlowDisabled
+    );
 }
