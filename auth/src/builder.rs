@@ -319,13 +319,8 @@ impl ClientBuilder {
     }
 
     fn parts(&mut self) -> Result<Parts, AuthError> {
-        let uploads_base = match &self.uploads_base {
-            Some(u) => u.clone(),
-            None if self.api_base == github_rest::runtime::DEFAULT_API_BASE => {
-                github_rest::runtime::DEFAULT_UPLOADS_BASE.to_string()
-            }
-            None => self.api_base.clone(),
-        };
+        let uploads_base =
+            github_rest::runtime::uploads_base_for(&self.api_base, self.uploads_base.as_deref());
         github_rest::runtime::check_user_agent(&self.user_agent).map_err(config_error)?;
         let hosts = AllowedHosts::new(&[&self.api_base, &uploads_base])?;
         let http = match self.http.take() {

@@ -1,13 +1,58 @@
 //! Time: a replaceable clock, the offset to GitHub's clock, and the timestamp formats GitHub uses.
 
+use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The source of "now". Replace it in tests to move time forward without waiting.
+/// The one clock of this crate: tells the wall-clock time and sleeps. Token expiry, JWT claims, rate-limit resets,
+/// back-offs and the device flow's polling all read it, so a test (or an application with its own scheduler) can
+/// substitute both.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
-    /// The current local time.
+    /// The current wall-clock time (GitHub's `x-ratelimit-reset` and `expires_at` are wall-clock times).
     fn now(&self) -> SystemTime;
+    /// Completes after `d`; tokio's sleep unless a clock says otherwise.
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// Wall time derived from tokio's clock, sleeping with `tokio::time::sleep`: the system time at construction plus
+/// the tokio time elapsed since, so under `tokio::time::pause()` both the time and the sleeps are virtual and
+/// consistent with each other. The middleware's default.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    wall: SystemTime,
+    mono: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock anchored at the current system time.
+    pub fn new() -> Self {
+        TokioClock {
+            wall: SystemTime::now(),
+            mono: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> SystemTime {
+        self.wall + self.mono.elapsed()
+    }
+}
+
+/// Unix time in milliseconds.
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The operating system's clock.
@@ -20,7 +65,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; for tests.
+/// A clock that only moves when told to; for tests. Its sleeps are tokio's.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     now: Arc<Mutex<SystemTime>>,

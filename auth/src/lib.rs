@@ -23,7 +23,7 @@ pub mod token;
 
 pub use app_jwt::{AppIssuer, AppJwt};
 pub use builder::{App, ClientBuilder};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use error::AuthError;
 pub use installation::{InstallationTokens, Narrowing, DEFAULT_REFRESH_MARGIN};
 pub use layer::AuthLayer;

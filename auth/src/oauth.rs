@@ -25,7 +25,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::middleware::{Clock, TokioClock};
+use crate::clock::{Clock, TokioClock};
 use crate::token::{UserTokens, DEFAULT_WEB_BASE};
 use base64::Engine;
 use http::StatusCode;

@@ -7,7 +7,6 @@ use github_auth::middleware::{MiddlewareConfig, RetryConfig};
 use github_auth::{ClientBuilder, SecretString};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

@@ -139,6 +139,15 @@ impl HttpConfig {
     }
 }
 
+/// The uploads base URL: the one given, `https://uploads.github.com` for api.github.com, the API base otherwise.
+pub fn uploads_base_for(api_base: &str, uploads_base: Option<&str>) -> String {
+    match uploads_base {
+        Some(u) => u.to_string(),
+        None if api_base == DEFAULT_API_BASE => DEFAULT_UPLOADS_BASE.into(),
+        None => api_base.to_string(),
+    }
+}
+
 /// Checks a `User-Agent` before any request is sent: GitHub refuses requests without one.
 pub fn check_user_agent(ua: &str) -> Result<(), Error> {
     if ua.trim().is_empty() {
@@ -302,11 +311,7 @@ impl ClientBuilder {
         for u in [Some(&self.api_base), self.uploads_base.as_ref()].into_iter().flatten() {
             url::Url::parse(u).map_err(|e| Error::Config(format!("invalid base URL {u:?}: {e}")))?;
         }
-        let uploads_base = match self.uploads_base {
-            Some(u) => u,
-            None if self.api_base == DEFAULT_API_BASE => DEFAULT_UPLOADS_BASE.into(),
-            None => self.api_base.clone(),
-        };
+        let uploads_base = uploads_base_for(&self.api_base, self.uploads_base.as_deref());
         let http = match self.http {
             Some(h) => h,
             None => {

@@ -8,10 +8,10 @@
 //! moment, so the ceiling drops to `k - 1` (never below 1). The ceiling is raised back by one every
 //! [`ConcurrencyConfig::raise_every`] without a refusal, up to [`ConcurrencyConfig::max_in_flight`].
 
-use super::clock::unix_ms;
 use super::ratelimit::{predict_resource, RateLimitConfig, RateLimitEvent};
 use super::retry::Attempts;
 use super::{identity, operation_id, rebuild, Clock};
+use crate::clock::unix_ms;
 use futures::StreamExt;
 use http::{Extensions, Method, StatusCode};
 use reqwest_middleware::{Middleware, Next};

@@ -52,16 +52,15 @@
 //! ```
 
 mod cache;
-mod clock;
 mod error;
 mod gate;
 mod ratelimit;
 mod retry;
 mod trace;
 
+pub use crate::clock::{Clock, TokioClock};
 pub use crate::store::StoreError;
 pub use cache::{CacheConfig, CacheLayer, CacheStore, CachedResponse, MemoryCacheStore};
-pub use clock::{Clock, TokioClock};
 pub use error::MiddlewareError;
 pub use gate::{ConcurrencyConfig, GateLayer};
 pub use ratelimit::{

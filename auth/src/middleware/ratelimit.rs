@@ -5,10 +5,10 @@
 //! `reset` (Unix seconds). A secondary limit answers 403 or 429, maybe with `retry-after` (wait exactly that long),
 //! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
 
-use super::clock::unix_ms;
 use super::error::rate_limited;
 use super::gate::{Identity, Lanes, SendInfo};
 use super::{buffer, identity, operation_id, Clock, StoreError};
+use crate::clock::unix_ms;
 use http::{Extensions, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use serde::{Deserialize, Serialize};
