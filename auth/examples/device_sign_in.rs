@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The app's client id and secret (the secret is only needed to renew the user token later).
     let creds = ClientCredentials::new("Iv23abc", "app-client-secret");
-    let sign_in = SignIn::new(&creds.client_id)
+    let sign_in = SignIn::builder(&creds.client_id)
         .web_url(github.uri())
         .user_agent("device-sign-in-example")
         .build()?;

@@ -10,7 +10,7 @@
 //! use github_auth::{ClientBuilder, ClientCredentials};
 //!
 //! let creds = ClientCredentials::new("Iv23abc", "client-secret");
-//! let sign_in = SignIn::new(&creds.client_id)
+//! let sign_in = SignIn::builder(&creds.client_id)
 //!     .client_secret(creds.client_secret.clone())
 //!     .user_agent("my-app")
 //!     .build()?;
@@ -395,7 +395,7 @@ impl std::fmt::Debug for SignIn {
 
 impl SignIn {
     /// Starts building a sign-in for the app with this client id.
-    pub fn new(client_id: impl Into<String>) -> SignInBuilder {
+    pub fn builder(client_id: impl Into<String>) -> SignInBuilder {
         SignInBuilder {
             client_id: client_id.into(),
             client_secret: None,
@@ -595,7 +595,7 @@ mod tests {
     use super::*;
 
     fn sign_in() -> SignIn {
-        SignIn::new("Iv1.abc")
+        SignIn::builder("Iv1.abc")
             .web_url("https://ghe.example.com/")
             .build()
             .unwrap()
@@ -655,7 +655,7 @@ mod tests {
     #[test]
     fn an_empty_user_agent_is_refused() {
         assert!(matches!(
-            SignIn::new("x").user_agent("").build(),
+            SignIn::builder("x").user_agent("").build(),
             Err(OAuthError::Config(_))
         ));
     }

@@ -142,7 +142,7 @@ async fn a_proxy_carries_api_and_web_host_requests() {
     let network = HttpConfig::default().proxy(format!("http://{proxy}"));
     let api = client("http://ghe.invalid/api/v3", network.clone()).unwrap();
     api.issues().get("o", "r", 1).await.unwrap();
-    let sign_in = SignIn::new("Iv1.abc")
+    let sign_in = SignIn::builder("Iv1.abc")
         .client_secret(SecretString::from("s"))
         .web_url("http://ghe.invalid")
         .http_config(network)

@@ -63,7 +63,7 @@ impl Respond for CodeExchange {
 async fn web_flow_checks_state_sends_pkce_and_ends_in_a_renewing_user_client() {
     let web = MockServer::start().await;
     let api = MockServer::start().await;
-    let sign_in = SignIn::new("Iv1.abc")
+    let sign_in = SignIn::builder("Iv1.abc")
         .client_secret(SecretString::from("s3cret"))
         .web_url(web.uri())
         .user_agent("sign-in-test")
@@ -94,7 +94,7 @@ async fn web_flow_checks_state_sends_pkce_and_ends_in_a_renewing_user_client() {
         .await
         .unwrap_err();
     assert_eq!(e, OAuthError::BadVerificationCode);
-    let wrong_secret = SignIn::new("Iv1.abc")
+    let wrong_secret = SignIn::builder("Iv1.abc")
         .client_secret(SecretString::from("nope"))
         .web_url(web.uri())
         .build()
@@ -195,7 +195,7 @@ async fn device_host(expires_in: u64, polls: Vec<serde_json::Value>) -> (MockSer
         .pool_idle_timeout(None)
         .build()
         .unwrap();
-    let sign_in = SignIn::new("Iv1.abc")
+    let sign_in = SignIn::builder("Iv1.abc")
         .web_url(web.uri())
         .http_client(http)
         .build()

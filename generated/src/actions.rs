@@ -41,10 +41,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/cache/retention-limit", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/actions/cache/retention-limit")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -86,10 +86,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/cache/retention-limit", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/actions/cache/retention-limit")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -132,10 +132,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/cache/storage-limit", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/actions/cache/storage-limit")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -177,10 +177,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/cache/storage-limit", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/actions/cache/storage-limit")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -226,10 +226,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/actions/cache/retention-limit", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/actions/cache/retention-limit")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -271,10 +271,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/organizations/{}/actions/cache/retention-limit", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/actions/cache/retention-limit")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -317,10 +317,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/actions/cache/storage-limit", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/actions/cache/storage-limit")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -362,10 +362,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/organizations/{}/actions/cache/storage-limit", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/actions/cache/storage-limit")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -408,7 +408,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/actions/cache/usage", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/cache/usage")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -466,10 +469,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/cache/usage-by-repository", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/cache/usage-by-repository")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -539,9 +542,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -590,9 +594,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -630,10 +635,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/custom", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners/images/custom")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -671,11 +676,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/custom/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                image_definition_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = image_definition_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/hosted-runners/images/custom/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -713,11 +719,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/custom/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                image_definition_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = image_definition_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/hosted-runners/images/custom/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -758,11 +765,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/custom/{}/versions", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                image_definition_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = image_definition_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/hosted-runners/images/custom/{p1}/versions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -801,11 +809,15 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/custom/{}/versions/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                image_definition_id.to_string()), crate ::runtime::encode_path(version)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = image_definition_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(version);
+                format!(
+                    "/orgs/{p0}/actions/hosted-runners/images/custom/{p1}/versions/{p2}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -844,11 +856,15 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/custom/{}/versions/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                image_definition_id.to_string()), crate ::runtime::encode_path(version)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = image_definition_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(version);
+                format!(
+                    "/orgs/{p0}/actions/hosted-runners/images/custom/{p1}/versions/{p2}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -886,10 +902,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/github-owned", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners/images/github-owned")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -927,10 +943,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/images/partner", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners/images/partner")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -965,10 +981,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/limits", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners/limits")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1006,10 +1022,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/machine-sizes", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners/machine-sizes")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1047,10 +1063,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/platforms", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/hosted-runners/platforms")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1088,10 +1104,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& hosted_runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hosted_runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/hosted-runners/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1127,10 +1145,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& hosted_runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hosted_runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/hosted-runners/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1168,10 +1188,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/hosted-runners/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& hosted_runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hosted_runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/hosted-runners/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1209,7 +1231,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/actions/permissions", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1247,7 +1272,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!("/orgs/{}/actions/permissions", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1285,10 +1313,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/artifact-and-log-retention", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/artifact-and-log-retention")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1329,10 +1357,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/artifact-and-log-retention", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/artifact-and-log-retention")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1375,10 +1403,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/fork-pr-contributor-approval", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/fork-pr-contributor-approval")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1418,10 +1446,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/fork-pr-contributor-approval", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/fork-pr-contributor-approval")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1460,10 +1488,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/fork-pr-workflows-private-repos", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/fork-pr-workflows-private-repos")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1502,10 +1530,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/fork-pr-workflows-private-repos", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/fork-pr-workflows-private-repos")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1573,10 +1601,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1631,10 +1659,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1673,11 +1701,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/permissions/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1715,11 +1744,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/permissions/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1756,10 +1786,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/selected-actions", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/selected-actions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1797,10 +1827,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/selected-actions", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/selected-actions")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1840,10 +1870,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/self-hosted-runners")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1884,10 +1914,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/self-hosted-runners")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1959,10 +1989,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!(
+                    "/orgs/{p0}/actions/permissions/self-hosted-runners/repositories"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2016,10 +2048,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!(
+                    "/orgs/{p0}/actions/permissions/self-hosted-runners/repositories"
+                )
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2062,11 +2096,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!(
+                    "/orgs/{p0}/actions/permissions/self-hosted-runners/repositories/{p1}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2109,11 +2146,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/self-hosted-runners/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!(
+                    "/orgs/{p0}/actions/permissions/self-hosted-runners/repositories/{p1}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2157,10 +2197,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/workflow", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/workflow")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2200,10 +2240,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/permissions/workflow", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/permissions/workflow")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2263,7 +2303,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/actions/runner-groups", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runner-groups")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2316,7 +2359,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/actions/runner-groups", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runner-groups")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2355,10 +2401,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2396,10 +2444,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2438,10 +2488,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2506,11 +2558,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/hosted-runners", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/hosted-runners")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2594,11 +2647,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -2655,11 +2709,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2699,12 +2754,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string()), crate ::runtime::encode_path(&
-                repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2743,12 +2800,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string()), crate ::runtime::encode_path(&
-                repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2812,11 +2871,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/runners", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/runners")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2873,11 +2933,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/runners", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/runners")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2917,12 +2978,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/runners/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string()), crate ::runtime::encode_path(& runner_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/runners/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2961,12 +3024,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runner-groups/{}/runners/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                runner_group_id.to_string()), crate ::runtime::encode_path(& runner_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_group_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/runner-groups/{p1}/runners/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3025,7 +3090,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/actions/runners", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runners")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.name {
@@ -3079,9 +3147,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/downloads", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runners/downloads")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3124,10 +3193,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/generate-jitconfig", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runners/generate-jitconfig")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3177,10 +3246,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/registration-token", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runners/registration-token")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3225,10 +3294,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/remove-token", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/runners/remove-token")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3268,10 +3337,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runners/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3311,10 +3382,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runners/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3359,10 +3432,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}/labels", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runners/{p1}/labels")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3409,10 +3484,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}/labels", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runners/{p1}/labels")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3460,10 +3537,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}/labels", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runners/{p1}/labels")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3511,10 +3590,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}/labels", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/actions/runners/{p1}/labels")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3564,11 +3645,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/runners/{}/labels/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& runner_id
-                .to_string()), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = runner_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/actions/runners/{p1}/labels/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3628,7 +3711,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/actions/secrets", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3680,9 +3766,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/public-key", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3722,10 +3809,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/actions/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3836,10 +3924,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/actions/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3884,10 +3973,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/actions/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3950,10 +4040,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/actions/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -4010,10 +4101,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/actions/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4057,11 +4149,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4104,11 +4198,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4164,7 +4260,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/actions/variables", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4216,7 +4315,10 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/actions/variables", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/variables")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4257,10 +4359,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/actions/variables/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4300,10 +4403,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/actions/variables/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4344,10 +4448,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/actions/variables/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4410,10 +4515,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/actions/variables/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -4469,10 +4575,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/actions/variables/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4515,11 +4622,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name), crate
-                ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/variables/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4562,11 +4671,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/variables/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name), crate
-                ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/actions/variables/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4624,10 +4735,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/artifacts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/artifacts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4684,11 +4796,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/artifacts/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                artifact_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = artifact_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/artifacts/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4726,11 +4840,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/artifacts/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                artifact_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = artifact_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/artifacts/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4771,12 +4887,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/artifacts/{}/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& artifact_id.to_string()), crate
-                ::runtime::encode_path(archive_format)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = artifact_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = crate::runtime::encode_path(archive_format);
+                format!("/repos/{p0}/{p1}/actions/artifacts/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4817,10 +4935,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/cache/retention-limit", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/cache/retention-limit")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4863,10 +4982,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/cache/retention-limit", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/cache/retention-limit")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4910,10 +5030,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/cache/storage-limit", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/cache/storage-limit")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4956,10 +5077,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/cache/storage-limit", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/cache/storage-limit")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5005,10 +5127,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/cache/usage", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/cache/usage")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5064,10 +5187,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/caches", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/caches")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5131,10 +5255,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/caches", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/caches")
+            },
             "application/vnd.github+json",
         );
         req.query("key", query.key.to_string());
@@ -5177,11 +5302,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/caches/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                cache_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = cache_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/caches/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5240,10 +5367,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/concurrency_groups", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/concurrency_groups")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5314,11 +5442,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/concurrency_groups/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(concurrency_group_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(concurrency_group_name);
+                format!("/repos/{p0}/{p1}/actions/concurrency_groups/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.ahead_of_run {
@@ -5368,11 +5497,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/jobs/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& job_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = job_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/jobs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5414,11 +5545,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/jobs/{}/logs", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& job_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = job_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/jobs/{p2}/logs")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5458,11 +5591,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/jobs/{}/rerun", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& job_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = job_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/jobs/{p2}/rerun")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -5505,10 +5640,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/oidc/customization/sub", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/oidc/customization/sub")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5550,10 +5686,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/oidc/customization/sub", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/oidc/customization/sub")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5620,10 +5757,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/organization-secrets", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/organization-secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5697,10 +5835,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/organization-variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/organization-variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5751,10 +5890,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5793,10 +5933,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5837,10 +5978,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/access", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions/access")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5881,10 +6023,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/access", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions/access")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5923,10 +6066,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/artifact-and-log-retention", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!(
+                    "/repos/{p0}/{p1}/actions/permissions/artifact-and-log-retention"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5967,10 +6113,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/artifact-and-log-retention", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!(
+                    "/repos/{p0}/{p1}/actions/permissions/artifact-and-log-retention"
+                )
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6012,10 +6161,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/fork-pr-contributor-approval", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!(
+                    "/repos/{p0}/{p1}/actions/permissions/fork-pr-contributor-approval"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6056,10 +6208,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/fork-pr-contributor-approval", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!(
+                    "/repos/{p0}/{p1}/actions/permissions/fork-pr-contributor-approval"
+                )
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6101,10 +6256,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/fork-pr-workflows-private-repos", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!(
+                    "/repos/{p0}/{p1}/actions/permissions/fork-pr-workflows-private-repos"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6146,10 +6304,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/fork-pr-workflows-private-repos", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!(
+                    "/repos/{p0}/{p1}/actions/permissions/fork-pr-workflows-private-repos"
+                )
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6191,10 +6352,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/selected-actions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions/selected-actions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6233,10 +6395,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/selected-actions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions/selected-actions")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -6279,10 +6442,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/workflow", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions/workflow")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6323,10 +6487,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/permissions/workflow", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/permissions/workflow")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6388,10 +6553,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/runners")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.name {
@@ -6447,10 +6613,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/downloads", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/runners/downloads")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6494,10 +6661,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/generate-jitconfig", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/runners/generate-jitconfig")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6548,10 +6716,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/registration-token", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/runners/registration-token")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6597,10 +6766,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/remove-token", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/runners/remove-token")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6641,11 +6811,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6686,11 +6858,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6736,11 +6910,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}/labels", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6788,11 +6964,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}/labels", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6841,11 +7019,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}/labels", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6894,11 +7074,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}/labels", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& runner_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6949,12 +7131,14 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runners/{}/labels/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& runner_id.to_string()), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = runner_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/actions/runners/{p2}/labels/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7017,10 +7201,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/runs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.actor {
@@ -7099,11 +7284,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.exclude_pull_requests {
@@ -7147,11 +7334,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7190,11 +7379,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/approvals", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/approvals")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7233,11 +7424,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/approve", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/approve")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7300,11 +7493,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/artifacts", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/artifacts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -7367,12 +7562,15 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/attempts/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string()), crate
-                ::runtime::encode_path(& attempt_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = attempt_number.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/attempts/{p3}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.exclude_pull_requests {
@@ -7450,12 +7648,15 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/attempts/{}/jobs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string()), crate
-                ::runtime::encode_path(& attempt_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = attempt_number.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/attempts/{p3}/jobs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -7520,12 +7721,15 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/attempts/{}/logs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string()), crate
-                ::runtime::encode_path(& attempt_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = attempt_number.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/attempts/{p3}/logs")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7564,11 +7768,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/cancel", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/cancel")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7653,11 +7859,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/concurrency_groups", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/concurrency_groups")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -7729,11 +7937,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/deployment_protection_rule", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/deployment_protection_rule")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -7774,11 +7984,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/force-cancel", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/force-cancel")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7844,11 +8056,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/jobs", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/jobs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.filter {
@@ -7907,11 +8121,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/logs", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/logs")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7950,11 +8166,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/logs", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(& run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/logs")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7998,11 +8216,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/pending_deployments", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/pending_deployments")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8044,11 +8264,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/pending_deployments", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/pending_deployments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8089,11 +8311,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/rerun", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/rerun")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -8136,11 +8360,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/rerun-failed-jobs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/rerun-failed-jobs")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -8187,11 +8413,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/runs/{}/timing", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/runs/{p2}/timing")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8253,10 +8481,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/secrets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -8310,10 +8539,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/secrets/public-key", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8354,11 +8584,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/secrets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/actions/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8401,11 +8632,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/secrets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/actions/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8451,11 +8683,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/secrets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/actions/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8516,10 +8749,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/variables", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -8573,10 +8807,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/variables", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/variables")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8618,10 +8853,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/variables/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/actions/variables/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8662,10 +8899,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/variables/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/actions/variables/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8707,10 +8946,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/variables/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/actions/variables/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8769,10 +9010,11 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/actions/workflows")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -8827,13 +9069,18 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                serde_json::to_value(workflow_id).map(| v | match v {
-                serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(workflow_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/workflows/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8872,13 +9119,18 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}/disable", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
-                match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(workflow_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/workflows/{p2}/disable")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8920,13 +9172,18 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}/dispatches", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
-                match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(workflow_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/workflows/{p2}/dispatches")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8970,13 +9227,18 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}/enable", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
-                match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(workflow_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/workflows/{p2}/enable")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9038,13 +9300,18 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}/runs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
-                match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(workflow_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/workflows/{p2}/runs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.actor {
@@ -9128,13 +9395,18 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/actions/workflows/{}/timing", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(workflow_id).map(| v |
-                match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(workflow_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/actions/workflows/{p2}/timing")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9199,11 +9471,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/secrets", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -9260,11 +9533,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/secrets/public-key", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9306,12 +9580,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/secrets/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9355,12 +9630,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/secrets/{p3}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -9407,12 +9683,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/secrets/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9476,11 +9753,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -9537,11 +9815,12 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/variables")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -9584,12 +9863,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/variables/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/variables/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9631,12 +9911,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/variables/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/variables/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9679,12 +9960,13 @@ impl<'a> ActionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/variables/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/variables/{p3}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

@@ -185,10 +185,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/networks/{}/{}/events", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/networks/{p0}/{p1}/events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -367,10 +368,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/notifications/threads/{}", crate ::runtime::encode_path(& thread_id
-                .to_string())
-            ),
+            {
+                let p0 = thread_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/notifications/threads/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -411,10 +413,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/notifications/threads/{}", crate ::runtime::encode_path(& thread_id
-                .to_string())
-            ),
+            {
+                let p0 = thread_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/notifications/threads/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -449,10 +452,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/notifications/threads/{}", crate ::runtime::encode_path(& thread_id
-                .to_string())
-            ),
+            {
+                let p0 = thread_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/notifications/threads/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -495,10 +499,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/notifications/threads/{}/subscription", crate ::runtime::encode_path(&
-                thread_id.to_string())
-            ),
+            {
+                let p0 = thread_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/notifications/threads/{p0}/subscription")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -551,10 +556,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/notifications/threads/{}/subscription", crate ::runtime::encode_path(&
-                thread_id.to_string())
-            ),
+            {
+                let p0 = thread_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/notifications/threads/{p0}/subscription")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -599,10 +605,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/notifications/threads/{}/subscription", crate ::runtime::encode_path(&
-                thread_id.to_string())
-            ),
+            {
+                let p0 = thread_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/notifications/threads/{p0}/subscription")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -659,7 +666,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/events", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -726,10 +736,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/events", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -797,10 +808,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/notifications", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/notifications")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.all {
@@ -863,10 +875,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/notifications", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/notifications")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -933,10 +946,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stargazers", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stargazers")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -990,10 +1004,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stargazers/count", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stargazers/count")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1049,10 +1064,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/subscribers", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/subscribers")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1101,10 +1117,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/subscription", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/subscription")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1144,10 +1161,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/subscription", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/subscription")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1186,10 +1204,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/subscription", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/subscription")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1347,10 +1366,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/starred/{}/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/user/starred/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1397,10 +1417,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/user/starred/{}/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/user/starred/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1441,10 +1462,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/starred/{}/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/user/starred/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1574,7 +1596,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/events", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1644,10 +1669,11 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/events/orgs/{}", crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(org);
+                format!("/users/{p0}/events/orgs/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1714,7 +1740,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/events/public", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/events/public")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1782,7 +1811,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/received_events", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/received_events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1847,10 +1879,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/received_events/public", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/received_events/public")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1918,7 +1950,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/starred", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/starred")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -1990,7 +2025,10 @@ impl<'a> ActivityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/subscriptions", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/subscriptions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {

@@ -79,10 +79,11 @@ impl<'a> AgentTasksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/agents/repos/{}/{}/tasks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/agents/repos/{p0}/{p1}/tasks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -173,10 +174,11 @@ impl<'a> AgentTasksApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/agents/repos/{}/{}/tasks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/agents/repos/{p0}/{p1}/tasks")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -235,10 +237,12 @@ impl<'a> AgentTasksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/agents/repos/{}/{}/tasks/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(task_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(task_id);
+                format!("/agents/repos/{p0}/{p1}/tasks/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -391,7 +395,10 @@ impl<'a> AgentTasksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/agents/tasks/{}", crate ::runtime::encode_path(task_id)),
+            {
+                let p0 = crate::runtime::encode_path(task_id);
+                format!("/agents/tasks/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -60,7 +60,10 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/agents/secrets", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/agents/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -112,9 +115,10 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/public-key", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/agents/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -154,10 +158,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/agents/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -199,10 +204,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/agents/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -247,10 +253,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/agents/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -313,10 +320,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/agents/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -373,10 +381,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/agents/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -420,11 +429,13 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/agents/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -467,11 +478,13 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/agents/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -528,7 +541,10 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/agents/variables", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/agents/variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -580,7 +596,10 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/agents/variables", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/agents/variables")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -621,10 +640,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/agents/variables/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -664,10 +684,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/agents/variables/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -708,10 +729,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/agents/variables/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -774,10 +796,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/agents/variables/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -833,10 +856,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                format!("/orgs/{p0}/agents/variables/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -879,11 +903,13 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name), crate
-                ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/agents/variables/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -926,11 +952,13 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/agents/variables/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(name), crate
-                ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/agents/variables/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -992,10 +1020,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/organization-secrets", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/agents/organization-secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1069,10 +1098,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/organization-variables", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/agents/organization-variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1147,10 +1177,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/secrets", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/agents/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1204,10 +1235,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/secrets/public-key", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/agents/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1248,11 +1280,12 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/secrets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/agents/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1295,11 +1328,12 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/secrets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/agents/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1345,11 +1379,12 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/secrets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/agents/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1410,10 +1445,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/variables", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/agents/variables")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1467,10 +1503,11 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/variables", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/agents/variables")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1512,10 +1549,12 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/variables/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/agents/variables/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1556,10 +1595,12 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/variables/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/agents/variables/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1601,10 +1642,12 @@ impl<'a> AgentsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/agents/variables/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/agents/variables/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

@@ -74,7 +74,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/app-manifests/{}/conversions", crate ::runtime::encode_path(code)),
+            {
+                let p0 = crate::runtime::encode_path(code);
+                format!("/app-manifests/{p0}/conversions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -257,10 +260,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/app/hook/deliveries/{}", crate ::runtime::encode_path(& delivery_id
-                .to_string())
-            ),
+            {
+                let p0 = delivery_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/hook/deliveries/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -300,10 +304,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/app/hook/deliveries/{}/attempts", crate ::runtime::encode_path(&
-                delivery_id.to_string())
-            ),
+            {
+                let p0 = delivery_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/hook/deliveries/{p0}/attempts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -483,10 +488,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/app/installations/{}", crate ::runtime::encode_path(& installation_id
-                .to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/installations/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -525,10 +531,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/app/installations/{}", crate ::runtime::encode_path(& installation_id
-                .to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/installations/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -575,10 +582,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/app/installations/{}/access_tokens", crate ::runtime::encode_path(&
-                installation_id.to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/installations/{p0}/access_tokens")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -623,10 +631,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/app/installations/{}/suspended", crate ::runtime::encode_path(&
-                installation_id.to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/installations/{p0}/suspended")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -665,10 +674,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/app/installations/{}/suspended", crate ::runtime::encode_path(&
-                installation_id.to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/app/installations/{p0}/suspended")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -707,7 +717,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/applications/{}/grant", crate ::runtime::encode_path(client_id)),
+            {
+                let p0 = crate::runtime::encode_path(client_id);
+                format!("/applications/{p0}/grant")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -746,7 +759,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/applications/{}/token", crate ::runtime::encode_path(client_id)),
+            {
+                let p0 = crate::runtime::encode_path(client_id);
+                format!("/applications/{p0}/token")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -786,7 +802,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/applications/{}/token", crate ::runtime::encode_path(client_id)),
+            {
+                let p0 = crate::runtime::encode_path(client_id);
+                format!("/applications/{p0}/token")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -825,7 +844,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/applications/{}/token", crate ::runtime::encode_path(client_id)),
+            {
+                let p0 = crate::runtime::encode_path(client_id);
+                format!("/applications/{p0}/token")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -868,9 +890,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/applications/{}/token/scoped", crate ::runtime::encode_path(client_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(client_id);
+                format!("/applications/{p0}/token/scoped")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -912,7 +935,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/apps/{}", crate ::runtime::encode_path(app_slug)),
+            {
+                let p0 = crate::runtime::encode_path(app_slug);
+                format!("/apps/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1056,10 +1082,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/marketplace_listing/accounts/{}", crate ::runtime::encode_path(&
-                account_id.to_string())
-            ),
+            {
+                let p0 = account_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/marketplace_listing/accounts/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1183,10 +1210,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/marketplace_listing/plans/{}/accounts", crate ::runtime::encode_path(&
-                plan_id.to_string())
-            ),
+            {
+                let p0 = plan_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/marketplace_listing/plans/{p0}/accounts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -1241,10 +1269,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/marketplace_listing/stubbed/accounts/{}", crate
-                ::runtime::encode_path(& account_id.to_string())
-            ),
+            {
+                let p0 = account_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/marketplace_listing/stubbed/accounts/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1365,10 +1394,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/marketplace_listing/stubbed/plans/{}/accounts", crate
-                ::runtime::encode_path(& plan_id.to_string())
-            ),
+            {
+                let p0 = plan_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/marketplace_listing/stubbed/plans/{p0}/accounts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -1423,7 +1453,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/installation", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/installation")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1461,10 +1494,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/installation", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/installation")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1618,10 +1652,11 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/installations/{}/repositories", crate ::runtime::encode_path(&
-                installation_id.to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/installations/{p0}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1677,11 +1712,13 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/user/installations/{}/repositories/{}", crate ::runtime::encode_path(&
-                installation_id.to_string()), crate ::runtime::encode_path(&
-                repository_id.to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/user/installations/{p0}/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1732,11 +1769,13 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/installations/{}/repositories/{}", crate ::runtime::encode_path(&
-                installation_id.to_string()), crate ::runtime::encode_path(&
-                repository_id.to_string())
-            ),
+            {
+                let p0 = installation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/user/installations/{p0}/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1932,7 +1971,10 @@ impl<'a> AppsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/installation", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/installation")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -41,10 +41,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/ai_credit/usage", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/settings/billing/ai_credit/usage")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -125,10 +125,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/budgets", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/settings/billing/budgets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -183,10 +183,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/budgets", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/settings/billing/budgets")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -232,10 +232,11 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/budgets/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(budget_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(budget_id);
+                format!("/organizations/{p0}/settings/billing/budgets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -277,10 +278,11 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/budgets/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(budget_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(budget_id);
+                format!("/organizations/{p0}/settings/billing/budgets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -323,10 +325,11 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/budgets/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(budget_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(budget_id);
+                format!("/organizations/{p0}/settings/billing/budgets/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -372,10 +375,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/premium_request/usage", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/settings/billing/premium_request/usage")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -437,10 +440,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/usage", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/settings/billing/usage")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -495,10 +498,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/organizations/{}/settings/billing/usage/summary", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/organizations/{p0}/settings/billing/usage/summary")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -559,10 +562,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/settings/billing/ai_credit/usage", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/settings/billing/ai_credit/usage")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -621,10 +624,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/settings/billing/premium_request/usage", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/settings/billing/premium_request/usage")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -683,10 +686,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/settings/billing/usage", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/settings/billing/usage")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {
@@ -741,10 +744,10 @@ impl<'a> BillingApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/settings/billing/usage/summary", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/settings/billing/usage/summary")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.year {

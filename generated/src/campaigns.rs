@@ -62,7 +62,10 @@ impl<'a> CampaignsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/campaigns", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/campaigns")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -126,7 +129,10 @@ impl<'a> CampaignsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/campaigns", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/campaigns")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -173,10 +179,12 @@ impl<'a> CampaignsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/campaigns/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& campaign_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = campaign_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/campaigns/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -220,10 +228,12 @@ impl<'a> CampaignsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/campaigns/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& campaign_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = campaign_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/campaigns/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -267,10 +277,12 @@ impl<'a> CampaignsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/campaigns/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& campaign_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = campaign_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/campaigns/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

@@ -44,10 +44,11 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-runs", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/check-runs")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -90,11 +91,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-runs/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& check_run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-runs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -137,11 +140,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-runs/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& check_run_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-runs/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -200,11 +205,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-runs/{}/annotations", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& check_run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-runs/{p2}/annotations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -257,11 +264,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-runs/{}/rerequest", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& check_run_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_run_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-runs/{p2}/rerequest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -307,10 +316,11 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-suites", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/check-suites")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -355,10 +365,11 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-suites/preferences", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/check-suites/preferences")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -401,11 +412,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-suites/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                check_suite_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_suite_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-suites/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -466,11 +479,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-suites/{}/check-runs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& check_suite_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_suite_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-suites/{p2}/check-runs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.check_name {
@@ -530,11 +545,13 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/check-suites/{}/rerequest", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& check_suite_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = check_suite_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/check-suites/{p2}/rerequest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -597,11 +614,12 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/check-runs", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}/check-runs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.check_name {
@@ -688,11 +706,12 @@ impl<'a> ChecksApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/check-suites", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}/check-suites")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.app_id {

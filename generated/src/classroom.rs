@@ -45,10 +45,11 @@ impl<'a> ClassroomApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/assignments/{}", crate ::runtime::encode_path(& assignment_id
-                .to_string())
-            ),
+            {
+                let p0 = assignment_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/assignments/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -113,10 +114,11 @@ impl<'a> ClassroomApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/assignments/{}/accepted_assignments", crate ::runtime::encode_path(&
-                assignment_id.to_string())
-            ),
+            {
+                let p0 = assignment_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/assignments/{p0}/accepted_assignments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -174,10 +176,11 @@ impl<'a> ClassroomApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/assignments/{}/grades", crate ::runtime::encode_path(& assignment_id
-                .to_string())
-            ),
+            {
+                let p0 = assignment_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/assignments/{p0}/grades")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -292,10 +295,11 @@ impl<'a> ClassroomApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/classrooms/{}", crate ::runtime::encode_path(& classroom_id
-                .to_string())
-            ),
+            {
+                let p0 = classroom_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/classrooms/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -359,10 +363,11 @@ impl<'a> ClassroomApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/classrooms/{}/assignments", crate ::runtime::encode_path(& classroom_id
-                .to_string())
-            ),
+            {
+                let p0 = classroom_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/classrooms/{p0}/assignments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {

@@ -62,7 +62,10 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/code-scanning/alerts", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/code-scanning/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.tool_name {
@@ -172,10 +175,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.tool_name {
@@ -245,11 +249,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -296,11 +302,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -345,11 +353,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}/autofix", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts/{p2}/autofix")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -397,11 +407,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}/autofix", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts/{p2}/autofix")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -456,11 +468,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}/autofix/commits", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts/{p2}/autofix/commits")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -531,11 +545,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/alerts/{}/instances", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/alerts/{p2}/instances")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -627,10 +643,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/analyses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/analyses")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.tool_name {
@@ -717,11 +734,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/analyses/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& analysis_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = analysis_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/analyses/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -755,11 +774,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/analyses/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& analysis_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = analysis_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/analyses/{p2}")
+            },
             "application/sarif+json",
         );
         let resp = self.client.execute(req).await?;
@@ -865,11 +886,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/analyses/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& analysis_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = analysis_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/analyses/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.confirm_delete {
@@ -915,10 +938,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/codeql/databases", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/codeql/databases")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -967,11 +991,12 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/codeql/databases/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(language)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(language);
+                format!("/repos/{p0}/{p1}/code-scanning/codeql/databases/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1018,11 +1043,12 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/codeql/databases/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(language)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(language);
+                format!("/repos/{p0}/{p1}/code-scanning/codeql/databases/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1070,10 +1096,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/codeql/variant-analyses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/codeql/variant-analyses")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1117,11 +1144,13 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/codeql/variant-analyses/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& codeql_variant_analysis_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = codeql_variant_analysis_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/code-scanning/codeql/variant-analyses/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1165,13 +1194,17 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/codeql/variant-analyses/{}/repos/{}/{}",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(& codeql_variant_analysis_id.to_string()),
-                crate ::runtime::encode_path(repo_owner), crate
-                ::runtime::encode_path(repo_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = codeql_variant_analysis_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = crate::runtime::encode_path(repo_owner);
+                let p4 = crate::runtime::encode_path(repo_name);
+                format!(
+                    "/repos/{p0}/{p1}/code-scanning/codeql/variant-analyses/{p2}/repos/{p3}/{p4}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1212,10 +1245,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/default-setup", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/default-setup")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1258,10 +1292,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/default-setup", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/default-setup")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1345,10 +1380,11 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/sarifs", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-scanning/sarifs")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1393,11 +1429,12 @@ impl<'a> CodeScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-scanning/sarifs/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(sarif_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(sarif_id);
+                format!("/repos/{p0}/{p1}/code-scanning/sarifs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -62,10 +62,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/code-security/configurations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -120,10 +120,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/code-security/configurations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -170,10 +170,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/defaults", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/code-security/configurations/defaults")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -216,11 +216,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/enterprises/{p0}/code-security/configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -273,11 +274,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/enterprises/{p0}/code-security/configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -323,11 +325,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/enterprises/{p0}/code-security/configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -381,11 +384,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}/attach", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/enterprises/{p0}/code-security/configurations/{p1}/attach")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -438,11 +442,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}/defaults", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/enterprises/{p0}/code-security/configurations/{p1}/defaults")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -515,11 +520,14 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/code-security/configurations/{}/repositories", crate
-                ::runtime::encode_path(enterprise), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!(
+                    "/enterprises/{p0}/code-security/configurations/{p1}/repositories"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -602,10 +610,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/code-security/configurations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.target_type {
@@ -663,10 +671,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/code-security/configurations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -706,10 +714,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/defaults", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/code-security/configurations/defaults")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -757,10 +765,10 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/detach", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/code-security/configurations/detach")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -806,11 +814,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/code-security/configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -859,11 +868,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/code-security/configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -909,11 +919,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/code-security/configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -961,11 +972,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}/attach", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/code-security/configurations/{p1}/attach")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1014,11 +1026,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}/defaults", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/code-security/configurations/{p1}/defaults")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1087,11 +1100,12 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/code-security/configurations/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                configuration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = configuration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/code-security/configurations/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1151,10 +1165,11 @@ impl<'a> CodeSecurityApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/code-security-configuration", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/code-security-configuration")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -76,7 +76,10 @@ impl<'a> CodesOfConductApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/codes_of_conduct/{}", crate ::runtime::encode_path(key)),
+            {
+                let p0 = crate::runtime::encode_path(key);
+                format!("/codes_of_conduct/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

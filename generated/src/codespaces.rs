@@ -66,7 +66,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/codespaces", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/codespaces")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -116,7 +119,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!("/orgs/{}/codespaces/access", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/codespaces/access")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -165,10 +171,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/access/selected_users", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/codespaces/access/selected_users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -217,10 +223,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/access/selected_users", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/codespaces/access/selected_users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -282,7 +288,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/codespaces/secrets", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/codespaces/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -330,10 +339,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/public-key", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/codespaces/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -371,10 +380,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -414,10 +424,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -463,10 +474,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -531,10 +543,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -589,10 +602,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -634,11 +648,13 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -683,11 +699,13 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/codespaces/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/codespaces/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -756,10 +774,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/members/{}/codespaces", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/members/{p1}/codespaces")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -811,11 +830,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/members/{}/codespaces/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                let p2 = crate::runtime::encode_path(codespace_name);
+                format!("/orgs/{p0}/members/{p1}/codespaces/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -863,11 +883,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/members/{}/codespaces/{}/stop", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                let p2 = crate::runtime::encode_path(codespace_name);
+                format!("/orgs/{p0}/members/{p1}/codespaces/{p2}/stop")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -938,10 +959,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -994,10 +1016,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1088,10 +1111,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/devcontainers", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces/devcontainers")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1150,10 +1174,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/machines", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces/machines")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.location {
@@ -1215,10 +1240,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/new", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces/new")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -1270,10 +1296,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/permissions_check", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces/permissions_check")
+            },
             "application/vnd.github+json",
         );
         req.query("ref", query.r#ref.to_string());
@@ -1338,10 +1365,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/secrets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1393,10 +1421,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/secrets/public-key", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codespaces/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1435,11 +1464,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/codespaces/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1480,11 +1510,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/codespaces/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1528,11 +1559,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codespaces/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/codespaces/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1572,11 +1604,13 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/codespaces", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/codespaces")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1864,9 +1898,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}", crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                format!("/user/codespaces/secrets/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1910,9 +1945,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}", crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                format!("/user/codespaces/secrets/{p0}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1965,9 +2001,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}", crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                format!("/user/codespaces/secrets/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2009,10 +2046,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}/repositories", crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                format!("/user/codespaces/secrets/{p0}/repositories")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2057,10 +2094,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}/repositories", crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                format!("/user/codespaces/secrets/{p0}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2106,11 +2143,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(secret_name), crate ::runtime::encode_path(&
-                repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/user/codespaces/secrets/{p0}/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2155,11 +2193,12 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/codespaces/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(secret_name), crate ::runtime::encode_path(&
-                repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(secret_name);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/user/codespaces/secrets/{p0}/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2201,7 +2240,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/user/codespaces/{}", crate ::runtime::encode_path(codespace_name)),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2247,7 +2289,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/user/codespaces/{}", crate ::runtime::encode_path(codespace_name)),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2296,7 +2341,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/user/codespaces/{}", crate ::runtime::encode_path(codespace_name)),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2342,10 +2390,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/codespaces/{}/exports", crate
-                ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}/exports")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2389,11 +2437,11 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/codespaces/{}/exports/{}", crate
-                ::runtime::encode_path(codespace_name), crate
-                ::runtime::encode_path(export_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                let p1 = crate::runtime::encode_path(export_id);
+                format!("/user/codespaces/{p0}/exports/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2435,10 +2483,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/codespaces/{}/machines", crate
-                ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}/machines")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2493,10 +2541,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/codespaces/{}/publish", crate
-                ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}/publish")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2539,9 +2587,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/codespaces/{}/start", crate ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}/start")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2590,9 +2639,10 @@ impl<'a> CodespacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/codespaces/{}/stop", crate ::runtime::encode_path(codespace_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(codespace_name);
+                format!("/user/codespaces/{p0}/stop")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

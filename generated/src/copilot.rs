@@ -45,10 +45,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/metrics/reports/enterprise-1-day", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/metrics/reports/enterprise-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -94,10 +94,12 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/metrics/reports/enterprise-28-day/latest", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!(
+                    "/enterprises/{p0}/copilot/metrics/reports/enterprise-28-day/latest"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -143,10 +145,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/metrics/reports/repos-1-day", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/metrics/reports/repos-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -199,10 +201,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/metrics/reports/user-teams-1-day", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/metrics/reports/user-teams-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -249,10 +251,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/metrics/reports/users-1-day", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/metrics/reports/users-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -298,10 +300,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/metrics/reports/users-28-day/latest", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/metrics/reports/users-28-day/latest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -349,10 +351,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/policies/coding_agent", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/policies/coding_agent")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -400,10 +402,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/policies/coding_agent/organizations", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/policies/coding_agent/organizations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -451,10 +453,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/enterprises/{}/copilot/policies/coding_agent/organizations", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/copilot/policies/coding_agent/organizations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -501,7 +503,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/copilot/billing", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/billing")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -573,7 +578,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/copilot/billing/seats", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/billing/seats")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -633,10 +641,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/billing/selected_teams", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/billing/selected_teams")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -693,10 +701,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/billing/selected_teams", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/billing/selected_teams")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -751,10 +759,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/billing/selected_users", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/billing/selected_users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -811,10 +819,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/billing/selected_users", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/billing/selected_users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -870,10 +878,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/coding-agent/permissions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -922,10 +930,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/coding-agent/permissions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1007,10 +1015,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/coding-agent/permissions/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1069,10 +1077,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/coding-agent/permissions/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1123,11 +1131,12 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot/coding-agent/permissions/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1177,11 +1186,12 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/coding-agent/permissions/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot/coding-agent/permissions/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1235,9 +1245,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/content_exclusion", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/content_exclusion")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1299,9 +1310,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/content_exclusion", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/content_exclusion")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1353,10 +1365,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/metrics/reports/organization-1-day", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/metrics/reports/organization-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -1410,10 +1422,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/metrics/reports/organization-28-day/latest", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/metrics/reports/organization-28-day/latest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1461,10 +1473,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/metrics/reports/repos-1-day", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/metrics/reports/repos-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -1522,10 +1534,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/metrics/reports/user-teams-1-day", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/metrics/reports/user-teams-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -1585,10 +1597,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/metrics/reports/users-1-day", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/metrics/reports/users-1-day")
+            },
             "application/vnd.github+json",
         );
         req.query("day", query.day.to_string());
@@ -1646,10 +1658,10 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot/metrics/reports/users-28-day/latest", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot/metrics/reports/users-28-day/latest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1699,10 +1711,11 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/members/{}/copilot", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/members/{p1}/copilot")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1754,10 +1767,11 @@ impl<'a> CopilotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/copilot/cloud-agent/configuration", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/copilot/cloud-agent/configuration")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

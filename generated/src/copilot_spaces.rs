@@ -64,7 +64,10 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/copilot-spaces", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot-spaces")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -121,7 +124,10 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/copilot-spaces", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/copilot-spaces")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -168,10 +174,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -217,10 +225,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -269,10 +279,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -322,11 +334,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/collaborators", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/collaborators")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -373,11 +386,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/collaborators", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/collaborators")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -425,12 +439,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/collaborators/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string()), crate ::runtime::encode_path(& actor_type.as_str()
-                .to_string()), crate ::runtime::encode_path(actor_identifier)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(actor_type.as_str());
+                let p3 = crate::runtime::encode_path(actor_identifier);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/collaborators/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -481,12 +497,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/collaborators/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string()), crate ::runtime::encode_path(& actor_type.as_str()
-                .to_string()), crate ::runtime::encode_path(actor_identifier)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(actor_type.as_str());
+                let p3 = crate::runtime::encode_path(actor_identifier);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/collaborators/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -533,11 +551,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/resources", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/resources")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -587,11 +606,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/resources", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/resources")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -645,12 +665,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/resources/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string()), crate ::runtime::encode_path(& space_resource_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = space_resource_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/resources/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -696,12 +718,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/resources/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string()), crate ::runtime::encode_path(& space_resource_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = space_resource_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/resources/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -748,12 +772,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/copilot-spaces/{}/resources/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& space_number
-                .to_string()), crate ::runtime::encode_path(& space_resource_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = space_resource_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/copilot-spaces/{p1}/resources/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -815,7 +841,10 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/copilot-spaces", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/copilot-spaces")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -870,7 +899,10 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/users/{}/copilot-spaces", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/copilot-spaces")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -916,10 +948,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -963,10 +997,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1011,10 +1047,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1062,11 +1100,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/collaborators", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}/collaborators")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1110,11 +1149,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/collaborators", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}/collaborators")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1160,12 +1200,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/collaborators/{}/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string()), crate ::runtime::encode_path(& actor_type
-                .as_str().to_string()), crate ::runtime::encode_path(actor_identifier)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(actor_type.as_str());
+                let p3 = crate::runtime::encode_path(actor_identifier);
+                format!("/users/{p0}/copilot-spaces/{p1}/collaborators/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1214,12 +1256,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/collaborators/{}/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string()), crate ::runtime::encode_path(& actor_type
-                .as_str().to_string()), crate ::runtime::encode_path(actor_identifier)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(actor_type.as_str());
+                let p3 = crate::runtime::encode_path(actor_identifier);
+                format!("/users/{p0}/copilot-spaces/{p1}/collaborators/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1264,11 +1308,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/resources", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}/resources")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1316,11 +1361,12 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/resources", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/copilot-spaces/{p1}/resources")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1372,12 +1418,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/resources/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string()), crate ::runtime::encode_path(&
-                space_resource_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = space_resource_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/copilot-spaces/{p1}/resources/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1421,12 +1469,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/resources/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string()), crate ::runtime::encode_path(&
-                space_resource_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = space_resource_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/copilot-spaces/{p1}/resources/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1471,12 +1521,14 @@ impl<'a> CopilotSpacesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/copilot-spaces/{}/resources/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                space_number.to_string()), crate ::runtime::encode_path(&
-                space_resource_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = space_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = space_resource_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/copilot-spaces/{p1}/resources/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

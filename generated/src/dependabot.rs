@@ -69,10 +69,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/dependabot/alerts", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/dependabot/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.classification {
@@ -188,10 +188,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/dependabot/repository-access", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/dependabot/repository-access")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -253,10 +253,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/enterprises/{}/dependabot/repository-access", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/dependabot/repository-access")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -300,10 +300,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/dependabot/repository-access/default-level", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/dependabot/repository-access/default-level")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -372,7 +372,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/dependabot/alerts", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/dependabot/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.classification {
@@ -498,10 +501,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/repository-access", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/dependabot/repository-access")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -565,10 +568,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/repository-access", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/dependabot/repository-access")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -614,10 +617,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/repository-access/default-level", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/dependabot/repository-access/default-level")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -676,7 +679,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/dependabot/secrets", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/dependabot/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -726,10 +732,10 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/public-key", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/dependabot/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -767,10 +773,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -881,10 +888,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -927,10 +935,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -991,10 +1000,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -1049,10 +1059,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1094,11 +1105,13 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1139,11 +1152,13 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/dependabot/secrets/{}/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(secret_name),
-                crate ::runtime::encode_path(& repository_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                let p2 = repository_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/dependabot/secrets/{p1}/repositories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1206,10 +1221,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dependabot/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.classification {
@@ -1309,11 +1325,13 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/alerts/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/dependabot/alerts/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1359,11 +1377,13 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/alerts/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/dependabot/alerts/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1427,10 +1447,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/secrets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dependabot/secrets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1483,10 +1504,11 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/secrets/public-key", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dependabot/secrets/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1525,11 +1547,12 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/dependabot/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1570,11 +1593,12 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/dependabot/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1618,11 +1642,12 @@ impl<'a> DependabotApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependabot/secrets/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(secret_name);
+                format!("/repos/{p0}/{p1}/dependabot/secrets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -41,11 +41,12 @@ impl<'a> DependencyGraphApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependency-graph/compare/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(basehead)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(basehead);
+                format!("/repos/{p0}/{p1}/dependency-graph/compare/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.name {
@@ -90,10 +91,11 @@ impl<'a> DependencyGraphApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependency-graph/sbom", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dependency-graph/sbom")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -136,11 +138,12 @@ impl<'a> DependencyGraphApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependency-graph/sbom/fetch-report/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(sbom_uuid)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(sbom_uuid);
+                format!("/repos/{p0}/{p1}/dependency-graph/sbom/fetch-report/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -183,10 +186,11 @@ impl<'a> DependencyGraphApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependency-graph/sbom/generate-report", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dependency-graph/sbom/generate-report")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -233,10 +237,11 @@ impl<'a> DependencyGraphApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dependency-graph/snapshots", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dependency-graph/snapshots")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

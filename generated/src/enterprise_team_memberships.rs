@@ -59,11 +59,11 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/memberships", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                format!("/enterprises/{p0}/teams/{p1}/memberships")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -113,11 +113,11 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/memberships/add", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                format!("/enterprises/{p0}/teams/{p1}/memberships/add")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -155,11 +155,11 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/memberships/remove", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                format!("/enterprises/{p0}/teams/{p1}/memberships/remove")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -197,12 +197,12 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/memberships/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/enterprises/{p0}/teams/{p1}/memberships/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -239,12 +239,12 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/memberships/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/enterprises/{p0}/teams/{p1}/memberships/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -281,12 +281,12 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/memberships/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/enterprises/{p0}/teams/{p1}/memberships/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -59,11 +59,11 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                format!("/enterprises/{p0}/teams/{p1}/organizations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -113,11 +113,11 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations/add", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                format!("/enterprises/{p0}/teams/{p1}/organizations/add")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -155,11 +155,11 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations/remove", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                format!("/enterprises/{p0}/teams/{p1}/organizations/remove")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -197,12 +197,12 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team), crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                let p2 = crate::runtime::encode_path(org);
+                format!("/enterprises/{p0}/teams/{p1}/organizations/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -239,12 +239,12 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team), crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                let p2 = crate::runtime::encode_path(org);
+                format!("/enterprises/{p0}/teams/{p1}/organizations/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -281,12 +281,12 @@ impl<'a> EnterpriseTeamOrganizationsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}/organizations/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(enterprise_team), crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(enterprise_team);
+                let p2 = crate::runtime::encode_path(org);
+                format!("/enterprises/{p0}/teams/{p1}/organizations/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -57,7 +57,10 @@ impl<'a> EnterpriseTeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/enterprises/{}/teams", crate ::runtime::encode_path(enterprise)),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -105,7 +108,10 @@ impl<'a> EnterpriseTeamsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/enterprises/{}/teams", crate ::runtime::encode_path(enterprise)),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/teams")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -142,10 +148,11 @@ impl<'a> EnterpriseTeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}", crate ::runtime::encode_path(enterprise),
-                crate ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/enterprises/{p0}/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -185,10 +192,11 @@ impl<'a> EnterpriseTeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}", crate ::runtime::encode_path(enterprise),
-                crate ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/enterprises/{p0}/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -227,10 +235,11 @@ impl<'a> EnterpriseTeamsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/enterprises/{}/teams/{}", crate ::runtime::encode_path(enterprise),
-                crate ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/enterprises/{p0}/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

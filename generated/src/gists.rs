@@ -285,7 +285,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/gists/{}", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -324,7 +327,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/gists/{}", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -364,7 +370,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/gists/{}", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -430,7 +439,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/gists/{}/comments", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -482,7 +494,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/gists/{}/comments", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/comments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -530,10 +545,12 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/gists/{}/comments/{}", crate ::runtime::encode_path(gist_id), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                let p1 = comment_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/gists/{p0}/comments/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -575,10 +592,12 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/gists/{}/comments/{}", crate ::runtime::encode_path(gist_id), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                let p1 = comment_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/gists/{p0}/comments/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -623,10 +642,12 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/gists/{}/comments/{}", crate ::runtime::encode_path(gist_id), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                let p1 = comment_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/gists/{p0}/comments/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -687,7 +708,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/gists/{}/commits", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/commits")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -753,7 +777,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/gists/{}/forks", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/forks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -800,7 +827,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/gists/{}/forks", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/forks")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -842,7 +872,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/gists/{}/star", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/star")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -881,7 +914,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!("/gists/{}/star", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/star")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -920,7 +956,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/gists/{}/star", crate ::runtime::encode_path(gist_id)),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                format!("/gists/{p0}/star")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -964,10 +1003,11 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/gists/{}/{}", crate ::runtime::encode_path(gist_id), crate
-                ::runtime::encode_path(sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(gist_id);
+                let p1 = crate::runtime::encode_path(sha);
+                format!("/gists/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1025,7 +1065,10 @@ impl<'a> GistsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/gists", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/gists")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.since {

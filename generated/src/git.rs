@@ -40,10 +40,11 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/blobs", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/git/blobs")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -93,10 +94,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/blobs/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(file_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(file_sha);
+                format!("/repos/{p0}/{p1}/git/blobs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -168,10 +171,11 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/commits", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/git/commits")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -245,10 +249,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/commits/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(commit_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(commit_sha);
+                format!("/repos/{p0}/{p1}/git/commits/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -295,10 +301,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/matching-refs/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/git/matching-refs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -340,10 +348,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/ref/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/git/ref/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -383,10 +393,11 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/refs", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/git/refs")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -427,10 +438,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/refs/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/git/refs/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -471,10 +484,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/refs/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/git/refs/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -545,10 +560,11 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/tags", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/git/tags")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -617,10 +633,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/tags/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(tag_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(tag_sha);
+                format!("/repos/{p0}/{p1}/git/tags/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -664,10 +682,11 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/trees", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/git/trees")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -716,10 +735,12 @@ impl<'a> GitApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/git/trees/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(tree_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(tree_sha);
+                format!("/repos/{p0}/{p1}/git/trees/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.recursive {

@@ -80,7 +80,10 @@ impl<'a> GitignoreApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/gitignore/templates/{}", crate ::runtime::encode_path(name)),
+            {
+                let p0 = crate::runtime::encode_path(name);
+                format!("/gitignore/templates/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -60,10 +60,10 @@ impl<'a> HostedComputeApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/network-configurations", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/settings/network-configurations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -117,10 +117,10 @@ impl<'a> HostedComputeApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/network-configurations", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/settings/network-configurations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -159,11 +159,11 @@ impl<'a> HostedComputeApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/network-configurations/{}", crate
-                ::runtime::encode_path(org), crate
-                ::runtime::encode_path(network_configuration_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(network_configuration_id);
+                format!("/orgs/{p0}/settings/network-configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -201,11 +201,11 @@ impl<'a> HostedComputeApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/network-configurations/{}", crate
-                ::runtime::encode_path(org), crate
-                ::runtime::encode_path(network_configuration_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(network_configuration_id);
+                format!("/orgs/{p0}/settings/network-configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -244,11 +244,11 @@ impl<'a> HostedComputeApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/network-configurations/{}", crate
-                ::runtime::encode_path(org), crate
-                ::runtime::encode_path(network_configuration_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(network_configuration_id);
+                format!("/orgs/{p0}/settings/network-configurations/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -287,11 +287,11 @@ impl<'a> HostedComputeApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/network-settings/{}", crate
-                ::runtime::encode_path(org), crate
-                ::runtime::encode_path(network_settings_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(network_settings_id);
+                format!("/orgs/{p0}/settings/network-settings/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -41,7 +41,10 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/interaction-limits", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/interaction-limits")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -77,7 +80,10 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!("/orgs/{}/interaction-limits", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/interaction-limits")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -115,7 +121,10 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/orgs/{}/interaction-limits", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/interaction-limits")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -157,10 +166,10 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/interaction-limits/pulls/creation-cap", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/interaction-limits/pulls/creation-cap")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -207,10 +216,10 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/interaction-limits/pulls/creation-cap", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/interaction-limits/pulls/creation-cap")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -255,10 +264,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -295,10 +305,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -335,10 +346,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -378,10 +390,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits/pulls/bypass-list", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits/pulls/bypass-list")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -427,10 +440,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits/pulls/bypass-list", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits/pulls/bypass-list")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -476,10 +490,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits/pulls/bypass-list", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits/pulls/bypass-list")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -526,10 +541,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits/pulls/creation-cap", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits/pulls/creation-cap")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -576,10 +592,11 @@ impl<'a> InteractionsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/interaction-limits/pulls/creation-cap", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/interaction-limits/pulls/creation-cap")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

@@ -167,7 +167,10 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/issues", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/issues")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.filter {
@@ -256,10 +259,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/assignees", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/assignees")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -313,10 +317,12 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/assignees/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(assignee)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(assignee);
+                format!("/repos/{p0}/{p1}/assignees/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -391,10 +397,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/issues")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.milestone {
@@ -487,10 +494,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/issues")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -564,10 +572,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/issues/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -633,11 +642,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -676,11 +687,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -725,11 +738,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -776,11 +791,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}/pin", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}/pin")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -823,11 +840,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}/pin", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}/pin")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -889,10 +908,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/events", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/issues/events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -942,11 +962,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/events/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                event_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = event_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/events/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1002,11 +1024,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& issue_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1059,11 +1083,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& issue_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1114,11 +1140,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/assignees", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/assignees")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1159,11 +1187,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/assignees", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/assignees")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1206,12 +1236,14 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/assignees/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string()), crate
-                ::runtime::encode_path(assignee)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = crate::runtime::encode_path(assignee);
+                format!("/repos/{p0}/{p1}/issues/{p2}/assignees/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1281,11 +1313,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.since {
@@ -1352,11 +1386,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/comments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1436,11 +1472,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/dependencies/blocked_by", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/dependencies/blocked_by")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1504,11 +1542,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/dependencies/blocked_by", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/dependencies/blocked_by")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1569,12 +1609,15 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/dependencies/blocked_by/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string()), crate
-                ::runtime::encode_path(& issue_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = issue_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/issues/{p2}/dependencies/blocked_by/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1661,11 +1704,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/dependencies/blocking", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/dependencies/blocking")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1738,11 +1783,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/events", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/events")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1825,11 +1872,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/issue-field-values", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/issue-field-values")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1895,11 +1944,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/issue-field-values", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/issue-field-values")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1956,11 +2007,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/issue-field-values", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/issue-field-values")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2012,12 +2065,15 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/issue-field-values/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string()), crate
-                ::runtime::encode_path(& issue_field_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = issue_field_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/issues/{p2}/issue-field-values/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2088,11 +2144,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2144,11 +2202,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2199,11 +2259,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2253,11 +2315,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2302,11 +2366,14 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/labels/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string()), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/issues/{p2}/labels/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2355,11 +2422,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/lock", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& issue_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/lock")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2404,11 +2473,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/lock", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& issue_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/lock")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2455,11 +2526,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/parent", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/parent")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2514,11 +2587,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/sub_issue", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/sub_issue")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2589,11 +2664,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/sub_issues", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/sub_issues")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2656,11 +2733,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/sub_issues", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/sub_issues")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2704,11 +2783,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/sub_issues/priority", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/sub_issues/priority")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2779,11 +2860,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/suggestions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/suggestions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -2843,12 +2926,15 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/suggestions/{}/approve", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string()), crate
-                ::runtime::encode_path(& suggestion_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = suggestion_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/issues/{p2}/suggestions/{p3}/approve")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2892,12 +2978,15 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/suggestions/{}/dismiss", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string()), crate
-                ::runtime::encode_path(& suggestion_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = suggestion_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/issues/{p2}/suggestions/{p3}/dismiss")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2962,11 +3051,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/timeline", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/timeline")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3040,10 +3131,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/labels", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/labels")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3093,10 +3185,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/labels", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/labels")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3137,10 +3230,12 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/labels/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/labels/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3179,10 +3274,12 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/labels/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/labels/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3220,10 +3317,12 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/labels/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(name);
+                format!("/repos/{p0}/{p1}/labels/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -3282,10 +3381,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/milestones", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/milestones")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -3344,10 +3444,11 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/milestones", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/milestones")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3388,11 +3489,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/milestones/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                milestone_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = milestone_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/milestones/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3431,11 +3534,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/milestones/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                milestone_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = milestone_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/milestones/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3475,11 +3580,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/milestones/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                milestone_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = milestone_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/milestones/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -3539,11 +3646,13 @@ impl<'a> IssuesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/milestones/{}/labels", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                milestone_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = milestone_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/milestones/{p2}/labels")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {

@@ -106,7 +106,10 @@ impl<'a> LicensesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/licenses/{}", crate ::runtime::encode_path(license)),
+            {
+                let p0 = crate::runtime::encode_path(license);
+                format!("/licenses/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -152,10 +155,11 @@ impl<'a> LicensesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/license", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/license")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {

@@ -57,7 +57,10 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/migrations", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/migrations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -108,7 +111,10 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/migrations", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/migrations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -156,10 +162,12 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/migrations/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& migration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = migration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/migrations/{p1}")
+            },
             "application/vnd.github+json",
         );
         for x in query.exclude.as_ref().into_iter().flatten() {
@@ -200,10 +208,12 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/migrations/{}/archive", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& migration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = migration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/migrations/{p1}/archive")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -241,10 +251,12 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/migrations/{}/archive", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& migration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = migration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/migrations/{p1}/archive")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -283,11 +295,13 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/migrations/{}/repos/{}/lock", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& migration_id
-                .to_string()), crate ::runtime::encode_path(repo_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = migration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = crate::runtime::encode_path(repo_name);
+                format!("/orgs/{p0}/migrations/{p1}/repos/{p2}/lock")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -345,10 +359,12 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/migrations/{}/repositories", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& migration_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = migration_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/migrations/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -436,10 +452,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -487,10 +504,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -537,10 +555,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -590,10 +609,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -643,10 +663,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import/authors", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import/authors")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.since {
@@ -697,11 +718,13 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import/authors/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                author_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = author_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/import/authors/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -750,10 +773,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import/large_files", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import/large_files")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -802,10 +826,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/import/lfs", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/import/lfs")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -964,10 +989,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/migrations/{}", crate ::runtime::encode_path(& migration_id
-                .to_string())
-            ),
+            {
+                let p0 = migration_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/migrations/{p0}")
+            },
             "application/vnd.github+json",
         );
         for x in query.exclude.as_ref().into_iter().flatten() {
@@ -1035,10 +1061,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/migrations/{}/archive", crate ::runtime::encode_path(&
-                migration_id.to_string())
-            ),
+            {
+                let p0 = migration_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/migrations/{p0}/archive")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1079,10 +1106,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/migrations/{}/archive", crate ::runtime::encode_path(&
-                migration_id.to_string())
-            ),
+            {
+                let p0 = migration_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/migrations/{p0}/archive")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1127,10 +1155,12 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/migrations/{}/repos/{}/lock", crate ::runtime::encode_path(&
-                migration_id.to_string()), crate ::runtime::encode_path(repo_name)
-            ),
+            {
+                let p0 = migration_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(repo_name);
+                format!("/user/migrations/{p0}/repos/{p1}/lock")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1191,10 +1221,11 @@ impl<'a> MigrationsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/migrations/{}/repositories", crate ::runtime::encode_path(&
-                migration_id.to_string())
-            ),
+            {
+                let p0 = migration_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/migrations/{p0}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {

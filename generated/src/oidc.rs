@@ -40,10 +40,10 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/oidc/customization/properties/repo", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/actions/oidc/customization/properties/repo")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -84,10 +84,10 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/oidc/customization/properties/repo", crate
-                ::runtime::encode_path(enterprise)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                format!("/enterprises/{p0}/actions/oidc/customization/properties/repo")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -130,11 +130,13 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/enterprises/{}/actions/oidc/customization/properties/repo/{}", crate
-                ::runtime::encode_path(enterprise), crate
-                ::runtime::encode_path(custom_property_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(enterprise);
+                let p1 = crate::runtime::encode_path(custom_property_name);
+                format!(
+                    "/enterprises/{p0}/actions/oidc/customization/properties/repo/{p1}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -175,10 +177,10 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/oidc/customization/properties/repo", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/oidc/customization/properties/repo")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -219,10 +221,10 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/oidc/customization/properties/repo", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/oidc/customization/properties/repo")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -265,11 +267,11 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/oidc/customization/properties/repo/{}", crate
-                ::runtime::encode_path(org), crate
-                ::runtime::encode_path(custom_property_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(custom_property_name);
+                format!("/orgs/{p0}/actions/oidc/customization/properties/repo/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -310,10 +312,10 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/oidc/customization/sub", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/oidc/customization/sub")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -351,10 +353,10 @@ impl<'a> OidcApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/actions/oidc/customization/sub", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/actions/oidc/customization/sub")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

@@ -108,7 +108,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -148,7 +151,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/orgs/{}", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -197,7 +203,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/orgs/{}", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -254,10 +263,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/metadata/deployment-record", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/artifacts/metadata/deployment-record")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -305,10 +314,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/metadata/deployment-record/cluster/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(cluster)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(cluster);
+                format!("/orgs/{p0}/artifacts/metadata/deployment-record/cluster/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -362,10 +372,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/metadata/deployment-record/cluster/{}/jobs", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(cluster)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(cluster);
+                format!(
+                    "/orgs/{p0}/artifacts/metadata/deployment-record/cluster/{p1}/jobs"
+                )
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -411,11 +424,15 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/metadata/deployment-record/cluster/{}/jobs/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(cluster), crate
-                ::runtime::encode_path(& job_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(cluster);
+                let p2 = job_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!(
+                    "/orgs/{p0}/artifacts/metadata/deployment-record/cluster/{p1}/jobs/{p2}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -455,10 +472,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/metadata/storage-record", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/artifacts/metadata/storage-record")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -501,10 +518,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/{}/metadata/deployment-records", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(subject_digest);
+                format!("/orgs/{p0}/artifacts/{p1}/metadata/deployment-records")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -542,10 +560,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/artifacts/{}/metadata/storage-records", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(subject_digest);
+                format!("/orgs/{p0}/artifacts/{p1}/metadata/storage-records")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -586,9 +605,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/attestations/bulk-list", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/attestations/bulk-list")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -634,9 +654,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/attestations/delete-request", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/attestations/delete-request")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -675,10 +696,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/attestations/digest/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(subject_digest);
+                format!("/orgs/{p0}/attestations/digest/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -737,9 +759,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/attestations/repositories", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/attestations/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -795,10 +818,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/attestations/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& attestation_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = attestation_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/attestations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -860,10 +885,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/attestations/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(subject_digest);
+                format!("/orgs/{p0}/attestations/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -936,7 +962,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/blocks", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/blocks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -984,10 +1013,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/blocks/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/blocks/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1025,10 +1055,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/blocks/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/blocks/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1066,10 +1097,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/blocks/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/blocks/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1123,7 +1155,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/failed_invitations", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/failed_invitations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1194,7 +1229,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/hooks", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/hooks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1247,7 +1285,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/hooks", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/hooks")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1293,10 +1334,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1339,10 +1382,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1390,10 +1435,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1440,10 +1487,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/config", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}/config")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1485,10 +1534,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/config", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}/config")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1553,10 +1604,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/deliveries", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}/deliveries")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1614,11 +1667,14 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/deliveries/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& hook_id.to_string()), crate
-                ::runtime::encode_path(& delivery_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = delivery_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/hooks/{p1}/deliveries/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1663,11 +1719,14 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/deliveries/{}/attempts", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& hook_id
-                .to_string()), crate ::runtime::encode_path(& delivery_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = delivery_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/hooks/{p1}/deliveries/{p2}/attempts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1712,10 +1771,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/hooks/{}/pings", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = hook_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/hooks/{p1}/pings")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1776,12 +1837,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/route-stats/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& actor_type
-                .as_str().to_string()), crate ::runtime::encode_path(& actor_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(actor_type.as_str());
+                let p2 = actor_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/insights/api/route-stats/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -1863,9 +1925,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/subject-stats", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/insights/api/subject-stats")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -1928,9 +1991,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/summary-stats", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/insights/api/summary-stats")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -1973,10 +2037,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/summary-stats/users/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(user_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(user_id);
+                format!("/orgs/{p0}/insights/api/summary-stats/users/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -2020,12 +2085,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/summary-stats/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& actor_type
-                .as_str().to_string()), crate ::runtime::encode_path(& actor_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(actor_type.as_str());
+                let p2 = actor_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/insights/api/summary-stats/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -2067,9 +2133,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/time-stats", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/insights/api/time-stats")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -2113,10 +2180,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/time-stats/users/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(user_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(user_id);
+                format!("/orgs/{p0}/insights/api/time-stats/users/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -2161,12 +2229,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/time-stats/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& actor_type
-                .as_str().to_string()), crate ::runtime::encode_path(& actor_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(actor_type.as_str());
+                let p2 = actor_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/insights/api/time-stats/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -2227,10 +2296,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/insights/api/user-stats/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(user_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(user_id);
+                format!("/orgs/{p0}/insights/api/user-stats/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.query("min_timestamp", query.min_timestamp.to_string());
@@ -2313,7 +2383,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/installations", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/installations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2382,7 +2455,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/invitations", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/invitations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2439,7 +2515,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/invitations", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/invitations")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2483,10 +2562,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/invitations/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& invitation_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = invitation_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/invitations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2545,10 +2626,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/invitations/{}/teams", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& invitation_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = invitation_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/invitations/{p1}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2596,7 +2679,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/issue-fields", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/issue-fields")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2639,7 +2725,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/issue-fields", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/issue-fields")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2684,10 +2773,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/issue-fields/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& issue_field_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = issue_field_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/issue-fields/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2732,10 +2823,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/issue-fields/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& issue_field_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = issue_field_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/issue-fields/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2774,7 +2867,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/issue-types", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/issue-types")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2817,7 +2913,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/issue-types", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/issue-types")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2863,10 +2962,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/issue-types/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& issue_type_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = issue_type_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/issue-types/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2911,10 +3012,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/issue-types/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& issue_type_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = issue_type_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/issue-types/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2967,7 +3070,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/members", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/members")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.filter {
@@ -3021,10 +3127,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/members/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3064,10 +3171,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/members/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3105,10 +3213,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/memberships/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/memberships/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3156,10 +3265,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/memberships/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/memberships/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -3206,10 +3316,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/memberships/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/memberships/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3254,7 +3365,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/organization-roles", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/organization-roles")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3297,10 +3411,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/teams/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/organization-roles/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3341,11 +3456,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/teams/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(team_slug),
-                crate ::runtime::encode_path(& role_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = role_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/organization-roles/teams/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3389,11 +3506,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/teams/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(team_slug),
-                crate ::runtime::encode_path(& role_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = role_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/organization-roles/teams/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3433,10 +3552,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/users/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/organization-roles/users/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3477,11 +3597,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/users/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& role_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                let p2 = role_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/organization-roles/users/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3525,11 +3647,13 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/users/{}/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& role_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                let p2 = role_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/organization-roles/users/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3572,10 +3696,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& role_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = role_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/organization-roles/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3639,11 +3765,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/{}/teams", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& role_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = role_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/organization-roles/{p1}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3717,11 +3844,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-roles/{}/users", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& role_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = role_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/organization-roles/{p1}/users")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3786,7 +3914,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/outside_collaborators", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/outside_collaborators")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.filter {
@@ -3838,10 +3969,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/outside_collaborators/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/outside_collaborators/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -3887,10 +4019,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/outside_collaborators/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/outside_collaborators/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3954,10 +4087,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-token-requests", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/personal-access-token-requests")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4033,10 +4166,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-token-requests", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/personal-access-token-requests")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4081,11 +4214,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-token-requests/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                pat_request_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = pat_request_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/personal-access-token-requests/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4152,11 +4286,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-token-requests/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                pat_request_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = pat_request_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/personal-access-token-requests/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4232,9 +4367,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-tokens", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/personal-access-tokens")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4308,9 +4444,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-tokens", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/personal-access-tokens")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4355,10 +4492,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-tokens/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& pat_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = pat_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/personal-access-tokens/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4424,11 +4563,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/personal-access-tokens/{}/repositories", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& pat_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = pat_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/personal-access-tokens/{p1}/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4477,7 +4617,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/properties/schema", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/properties/schema")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4524,7 +4667,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/orgs/{}/properties/schema", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/properties/schema")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4565,10 +4711,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/properties/schema/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(custom_property_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(custom_property_name);
+                format!("/orgs/{p0}/properties/schema/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4612,10 +4759,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/properties/schema/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(custom_property_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(custom_property_name);
+                format!("/orgs/{p0}/properties/schema/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4659,10 +4807,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/properties/schema/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(custom_property_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(custom_property_name);
+                format!("/orgs/{p0}/properties/schema/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4722,7 +4871,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/properties/values", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/properties/values")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4783,7 +4935,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/orgs/{}/properties/values", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/properties/values")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4840,7 +4995,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/public_members", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/public_members")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4888,10 +5046,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/public_members/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/public_members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4929,10 +5088,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/public_members/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/public_members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4970,10 +5130,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/public_members/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/public_members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5030,10 +5191,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/rulesets/{}/history", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& ruleset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = ruleset_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/rulesets/{p1}/history")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5083,11 +5246,14 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/rulesets/{}/history/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& ruleset_id.to_string()), crate
-                ::runtime::encode_path(& version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = ruleset_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = version_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/rulesets/{p1}/history/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5129,7 +5295,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/security-managers", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/security-managers")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5169,10 +5338,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/security-managers/teams/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/security-managers/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5212,10 +5382,11 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/security-managers/teams/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/security-managers/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5252,9 +5423,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/settings/immutable-releases")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5292,9 +5464,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/settings/immutable-releases")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5352,10 +5525,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/settings/immutable-releases/repositories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -5405,10 +5578,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases/repositories", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/settings/immutable-releases/repositories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5447,11 +5620,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/settings/immutable-releases/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5489,11 +5663,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/settings/immutable-releases/repositories/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& repository_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = repository_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/settings/immutable-releases/repositories/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5543,11 +5718,12 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/{}/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& security_product.as_str().to_string()), crate
-                ::runtime::encode_path(& enablement.as_str().to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(security_product.as_str());
+                let p2 = crate::runtime::encode_path(enablement.as_str());
+                format!("/orgs/{p0}/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -5659,7 +5835,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/user/memberships/orgs/{}", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/user/memberships/orgs/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5698,7 +5877,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/user/memberships/orgs/{}", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/user/memberships/orgs/{p0}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5837,7 +6019,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/orgs", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/orgs")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5898,10 +6083,10 @@ impl<'a> OrgsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/organization-fine-grained-permissions", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/organization-fine-grained-permissions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -40,7 +40,10 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/docker/conflicts", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/docker/conflicts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -101,7 +104,10 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/packages", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/packages")
+            },
             "application/vnd.github+json",
         );
         req.query("package_type", query.package_type.as_str().to_string());
@@ -156,11 +162,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/orgs/{p0}/packages/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -201,11 +208,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/orgs/{p0}/packages/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -255,11 +263,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}/restore", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/orgs/{p0}/packages/{p1}/{p2}/restore")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.token {
@@ -334,11 +343,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}/versions", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/orgs/{p0}/packages/{p1}/{p2}/versions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -401,12 +411,14 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}/versions/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                let p3 = package_version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/orgs/{p0}/packages/{p1}/{p2}/versions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -448,12 +460,14 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}/versions/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                let p3 = package_version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/orgs/{p0}/packages/{p1}/{p2}/versions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -503,12 +517,14 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/packages/{}/{}/versions/{}/restore", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& package_type
-                .as_str().to_string()), crate ::runtime::encode_path(package_name), crate
-                ::runtime::encode_path(& package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                let p3 = package_version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/orgs/{p0}/packages/{p1}/{p2}/versions/{p3}/restore")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -653,10 +669,11 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}", crate ::runtime::encode_path(& package_type
-                .as_str().to_string()), crate ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                format!("/user/packages/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -694,10 +711,11 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}", crate ::runtime::encode_path(& package_type
-                .as_str().to_string()), crate ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                format!("/user/packages/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -744,11 +762,11 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}/restore", crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                format!("/user/packages/{p0}/{p1}/restore")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.token {
@@ -820,11 +838,11 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}/versions", crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                format!("/user/packages/{p0}/{p1}/versions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -884,12 +902,13 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}/versions/{}", crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                let p2 = package_version_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/user/packages/{p0}/{p1}/versions/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -930,12 +949,13 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}/versions/{}", crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                let p2 = package_version_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/user/packages/{p0}/{p1}/versions/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -982,12 +1002,13 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/packages/{}/{}/versions/{}/restore", crate
-                ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(package_type.as_str());
+                let p1 = crate::runtime::encode_path(package_name);
+                let p2 = package_version_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/user/packages/{p0}/{p1}/versions/{p2}/restore")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1028,9 +1049,10 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/docker/conflicts", crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/docker/conflicts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1091,7 +1113,10 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/packages", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/packages")
+            },
             "application/vnd.github+json",
         );
         req.query("package_type", query.package_type.as_str().to_string());
@@ -1146,11 +1171,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}", crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/users/{p0}/packages/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1191,11 +1217,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}", crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(& package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/users/{p0}/packages/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1245,12 +1272,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}/restore", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/users/{p0}/packages/{p1}/{p2}/restore")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.token {
@@ -1296,12 +1323,12 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}/versions", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                format!("/users/{p0}/packages/{p1}/{p2}/versions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1345,13 +1372,14 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}/versions/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                let p3 = package_version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/users/{p0}/packages/{p1}/{p2}/versions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1393,13 +1421,14 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}/versions/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                let p3 = package_version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/users/{p0}/packages/{p1}/{p2}/versions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1449,13 +1478,14 @@ impl<'a> PackagesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/packages/{}/{}/versions/{}/restore", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                package_type.as_str().to_string()), crate
-                ::runtime::encode_path(package_name), crate ::runtime::encode_path(&
-                package_version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(package_type.as_str());
+                let p2 = crate::runtime::encode_path(package_name);
+                let p3 = package_version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/users/{p0}/packages/{p1}/{p2}/versions/{p3}/restore")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -9,14 +9,13 @@
 //! An empty repository's 409 is an empty stream; any other error ends the stream with that error, after every item
 //! already received.
 
-use crate::runtime::{Client, Error, Request};
 pub use crate::runtime::DEFAULT_PAGE_CONCURRENCY as DEFAULT_CONCURRENCY;
+use crate::runtime::{Client, Error, Request};
 use futures::stream::{self, Stream, StreamExt};
+use serde_json::value::RawValue;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use serde_json::value::RawValue;
-
 
 /// Items as they arrive, still JSON: the paging machinery is one non-generic stream shared by every operation, and
 /// only the last step, decoding an item, is per type (which keeps the crate's compile time down).
@@ -31,7 +30,9 @@ pub struct Pages<T> {
 
 impl<T> std::fmt::Debug for Pages<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pages").field("total_count", &self.total_count()).finish_non_exhaustive()
+        f.debug_struct("Pages")
+            .field("total_count", &self.total_count())
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,7 +53,9 @@ impl<T: serde::de::DeserializeOwned> Stream for Pages<T> {
                         operation: op,
                         status: http::StatusCode::OK,
                         source: e,
-                        body: crate::runtime::RawBody(bytes::Bytes::copy_from_slice(raw.get().as_bytes())),
+                        body: crate::runtime::RawBody(bytes::Bytes::copy_from_slice(
+                            raw.get().as_bytes(),
+                        )),
                     })
                 })
             })
@@ -72,8 +75,12 @@ pub fn parse_link(header: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for part in header.split(',') {
         let mut pieces = part.split(';');
-        let Some(url) = pieces.next().map(str::trim) else { continue };
-        let Some(url) = url.strip_prefix('<').and_then(|u| u.strip_suffix('>')) else { continue };
+        let Some(url) = pieces.next().map(str::trim) else {
+            continue;
+        };
+        let Some(url) = url.strip_prefix('<').and_then(|u| u.strip_suffix('>')) else {
+            continue;
+        };
         for p in pieces {
             let p = p.trim();
             if let Some(rel) = p.strip_prefix("rel=") {
@@ -89,7 +96,10 @@ pub fn parse_link(header: &str) -> Vec<(String, String)> {
 /// The value of query parameter `name` in `url`.
 fn query_value(url: &str, name: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
-    let v = u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let v = u
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
     v
 }
 
@@ -98,7 +108,11 @@ fn with_page(url: &str, page: u64) -> Option<String> {
     let pairs: Vec<(String, String)> = u
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "page" { page.to_string() } else { v.into_owned() };
+            let v = if k == "page" {
+                page.to_string()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -106,13 +120,23 @@ fn with_page(url: &str, page: u64) -> Option<String> {
     Some(u.into())
 }
 
-fn decode_page(op: &'static str, items_key: Option<&'static str>, raw: crate::runtime::RawResponse, total: &Mutex<Option<u64>>) -> Result<Option<Page>, Error> {
+fn decode_page(
+    op: &'static str,
+    items_key: Option<&'static str>,
+    raw: crate::runtime::RawResponse,
+    total: &Mutex<Option<u64>>,
+) -> Result<Option<Page>, Error> {
     let status = raw.status();
     if status.as_u16() == 409 {
         // An empty repository answers 409 to list calls: there is nothing to list.
         return Ok(None);
     }
-    let links = raw.headers().get(http::header::LINK).and_then(|v| v.to_str().ok()).map(parse_link).unwrap_or_default();
+    let links = raw
+        .headers()
+        .get(http::header::LINK)
+        .and_then(|v| v.to_str().ok())
+        .map(parse_link)
+        .unwrap_or_default();
     let rel = |r: &str| links.iter().find(|(k, _)| k == r).map(|(_, u)| u.clone());
     let (next, last) = (rel("next"), rel("last"));
     let items = raw.finish(&[], |code, body| {
@@ -124,24 +148,36 @@ fn decode_page(op: &'static str, items_key: Option<&'static str>, raw: crate::ru
             Some(key) => {
                 let map: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
                     serde_json::from_slice(body).map_err(crate::runtime::DecodeFail::Json)?;
-                if let Some(t) = map.get("total_count").and_then(|v| serde_json::from_str::<u64>(v.get()).ok()) {
+                if let Some(t) = map
+                    .get("total_count")
+                    .and_then(|v| serde_json::from_str::<u64>(v.get()).ok())
+                {
                     *total.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
                 }
                 match map.get(key) {
-                    Some(v) => serde_json::from_str::<Vec<Box<RawValue>>>(v.get()).map_err(crate::runtime::DecodeFail::Json),
+                    Some(v) => serde_json::from_str::<Vec<Box<RawValue>>>(v.get())
+                        .map_err(crate::runtime::DecodeFail::Json),
                     None => Ok(Vec::new()),
                 }
             }
         }
     });
-    Ok(Some(Page { items: items?.body.into_iter().map(|i| (op, i)).collect(), next, last }))
+    Ok(Some(Page {
+        items: items?.body.into_iter().map(|i| (op, i)).collect(),
+        next,
+        last,
+    }))
 }
 
 impl<T: serde::de::DeserializeOwned> Pages<T> {
     #[doc(hidden)]
     pub fn new(client: Client, req: Request, items_key: Option<&'static str>) -> Self {
         let total = Arc::new(Mutex::new(None));
-        Pages { inner: raw_items(client, req, items_key, total.clone()), total_count: total, _item: std::marker::PhantomData }
+        Pages {
+            inner: raw_items(client, req, items_key, total.clone()),
+            total_count: total,
+            _item: std::marker::PhantomData,
+        }
     }
 
     /// Collects every item, failing on the first error.
@@ -158,89 +194,123 @@ impl<T: serde::de::DeserializeOwned> Pages<T> {
 type Item = Result<(&'static str, Box<RawValue>), Error>;
 
 /// The items of every page, in order, as raw JSON.
-fn raw_items(client: Client, req: Request, items_key: Option<&'static str>, total: Arc<Mutex<Option<u64>>>) -> RawItems {
-        let info = req.operation();
-        let accept = req.accept();
-        let op = info.id;
-        let total2 = total.clone();
-        let concurrency = client.page_concurrency().max(1);
-        // Phase 1: the first page; phase 2: either numbered pages fetched concurrently, or `next` links one by one.
-        enum State {
-            First(Client, Request),
-            Next { client: Client, url: Option<String> },
-            Done,
-        }
-        let first = stream::unfold(State::First(client, req), move |state| {
-            let total = total2.clone();
-            async move {
-                match state {
-                    State::First(client, req) => {
-                        let raw = match client.execute(req).await {
-                            Ok(r) => r,
-                            Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
-                        };
-                        let page = match decode_page(op, items_key, raw, &total) {
-                            Ok(Some(p)) => p,
-                            Ok(None) => return None,
-                            Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
-                        };
-                        let first_items = stream::iter(page.items.into_iter().map(Ok));
-                        // Numbered pages with a known last page: fetch 2..=last concurrently, in order.
-                        let numbered = match (&page.next, &page.last) {
-                            (Some(next), Some(last)) => match (
-                                query_value(next, "page").and_then(|p| p.parse::<u64>().ok()),
-                                query_value(last, "page").and_then(|p| p.parse::<u64>().ok()),
-                            ) {
-                                (Some(n), Some(l)) if concurrency > 1 && n <= l && l - n < 100_000 => Some((n, l, next.clone())),
-                                _ => None,
-                            },
+fn raw_items(
+    client: Client,
+    req: Request,
+    items_key: Option<&'static str>,
+    total: Arc<Mutex<Option<u64>>>,
+) -> RawItems {
+    let info = req.operation();
+    let accept = req.accept();
+    let op = info.id;
+    let total2 = total.clone();
+    let concurrency = client.page_concurrency().max(1);
+    // Phase 1: the first page; phase 2: either numbered pages fetched concurrently, or `next` links one by one.
+    enum State {
+        First(Client, Request),
+        Next { client: Client, url: Option<String> },
+        Done,
+    }
+    let first = stream::unfold(State::First(client, req), move |state| {
+        let total = total2.clone();
+        async move {
+            match state {
+                State::First(client, req) => {
+                    let raw = match client.execute(req).await {
+                        Ok(r) => r,
+                        Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
+                    };
+                    let page = match decode_page(op, items_key, raw, &total) {
+                        Ok(Some(p)) => p,
+                        Ok(None) => return None,
+                        Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
+                    };
+                    let first_items = stream::iter(page.items.into_iter().map(Ok));
+                    // Numbered pages with a known last page: fetch 2..=last concurrently, in order.
+                    let numbered = match (&page.next, &page.last) {
+                        (Some(next), Some(last)) => match (
+                            query_value(next, "page").and_then(|p| p.parse::<u64>().ok()),
+                            query_value(last, "page").and_then(|p| p.parse::<u64>().ok()),
+                        ) {
+                            (Some(n), Some(l)) if concurrency > 1 && n <= l && l - n < 100_000 => {
+                                Some((n, l, next.clone()))
+                            }
                             _ => None,
-                        };
-                        if let Some((n, l, template)) = numbered {
-                            let c2 = client.clone();
-                            let total = total.clone();
-                            let rest = stream::iter(n..=l)
-                                .map(move |p| {
-                                    let client = c2.clone();
-                                    let total = total.clone();
-                                    let url = with_page(&template, p);
-                                    async move {
-                                        let url = url.ok_or_else(|| Error::Config("next-page link is not a URL".into()))?;
-                                        let raw = client.execute_url(info, accept, &url).await?;
-                                        Ok::<_, Error>(decode_page(op, items_key, raw, &total)?.map(|p| p.items).unwrap_or_default())
+                        },
+                        _ => None,
+                    };
+                    if let Some((n, l, template)) = numbered {
+                        let c2 = client.clone();
+                        let total = total.clone();
+                        let rest = stream::iter(n..=l)
+                            .map(move |p| {
+                                let client = c2.clone();
+                                let total = total.clone();
+                                let url = with_page(&template, p);
+                                async move {
+                                    let url = url.ok_or_else(|| {
+                                        Error::Config("next-page link is not a URL".into())
+                                    })?;
+                                    let raw = client.execute_url(info, accept, &url).await?;
+                                    Ok::<_, Error>(
+                                        decode_page(op, items_key, raw, &total)?
+                                            .map(|p| p.items)
+                                            .unwrap_or_default(),
+                                    )
+                                }
+                            })
+                            .buffered(concurrency)
+                            .flat_map(
+                                |r: Result<Vec<(&'static str, Box<RawValue>)>, Error>| match r {
+                                    Ok(items) => {
+                                        stream::iter(items.into_iter().map(Ok).collect::<Vec<_>>())
                                     }
-                                })
-                                .buffered(concurrency)
-                                .flat_map(|r: Result<Vec<(&'static str, Box<RawValue>)>, Error>| match r {
-                                    Ok(items) => stream::iter(items.into_iter().map(Ok).collect::<Vec<_>>()),
                                     Err(e) => stream::iter(vec![Err(e)]),
-                                });
-                            // Stop at the first error: items after a failed page would leave a gap.
-                            let rest = stop_after_error(rest);
-                            return Some((first_items.chain(rest).boxed(), State::Done));
-                        }
-                        Some((first_items.boxed(), State::Next { client, url: page.next }))
+                                },
+                            );
+                        // Stop at the first error: items after a failed page would leave a gap.
+                        let rest = stop_after_error(rest);
+                        return Some((first_items.chain(rest).boxed(), State::Done));
                     }
-                    State::Next { client, url: Some(url) } => {
-                        let raw = match client.execute_url(info, accept, &url).await {
-                            Ok(r) => r,
-                            Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
-                        };
-                        match decode_page(op, items_key, raw, &total) {
-                            Ok(Some(p)) => Some((stream::iter(p.items.into_iter().map(Ok)).boxed(), State::Next { client, url: p.next })),
-                            Ok(None) => None,
-                            Err(e) => Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
-                        }
-                    }
-                    State::Next { url: None, .. } | State::Done => None,
+                    Some((
+                        first_items.boxed(),
+                        State::Next {
+                            client,
+                            url: page.next,
+                        },
+                    ))
                 }
+                State::Next {
+                    client,
+                    url: Some(url),
+                } => {
+                    let raw = match client.execute_url(info, accept, &url).await {
+                        Ok(r) => r,
+                        Err(e) => return Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
+                    };
+                    match decode_page(op, items_key, raw, &total) {
+                        Ok(Some(p)) => Some((
+                            stream::iter(p.items.into_iter().map(Ok)).boxed(),
+                            State::Next {
+                                client,
+                                url: p.next,
+                            },
+                        )),
+                        Ok(None) => None,
+                        Err(e) => Some((stream::iter(vec![Err(e)]).boxed(), State::Done)),
+                    }
+                }
+                State::Next { url: None, .. } | State::Done => None,
             }
-        });
-        Box::pin(first.flatten())
+        }
+    });
+    Box::pin(first.flatten())
 }
 
 /// Ends a stream right after its first error.
-fn stop_after_error(s: impl Stream<Item = Item> + Send + 'static) -> impl Stream<Item = Item> + Send + 'static {
+fn stop_after_error(
+    s: impl Stream<Item = Item> + Send + 'static,
+) -> impl Stream<Item = Item> + Send + 'static {
     s.scan(false, |failed, item| {
         if *failed {
             return futures::future::ready(None);
@@ -258,9 +328,18 @@ mod tests {
     fn link_header_parses() {
         let h = r#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#;
         let l = parse_link(h);
-        assert_eq!(l[0], ("next".into(), "https://api.github.com/repositories/1/issues?page=2".into()));
+        assert_eq!(
+            l[0],
+            (
+                "next".into(),
+                "https://api.github.com/repositories/1/issues?page=2".into()
+            )
+        );
         assert_eq!(l[1].0, "last");
         assert_eq!(query_value(&l[1].1, "page").as_deref(), Some("5"));
-        assert_eq!(with_page(&l[0].1, 4).unwrap(), "https://api.github.com/repositories/1/issues?page=4");
+        assert_eq!(
+            with_page(&l[0].1, 4).unwrap(),
+            "https://api.github.com/repositories/1/issues?page=4"
+        );
     }
 }

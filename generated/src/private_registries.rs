@@ -66,7 +66,10 @@ impl<'a> PrivateRegistriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/private-registries", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/private-registries")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -120,7 +123,10 @@ impl<'a> PrivateRegistriesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/private-registries", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/private-registries")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -164,10 +170,10 @@ impl<'a> PrivateRegistriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/private-registries/public-key", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/private-registries/public-key")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -207,10 +213,11 @@ impl<'a> PrivateRegistriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/private-registries/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/private-registries/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -250,10 +257,11 @@ impl<'a> PrivateRegistriesApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/private-registries/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/private-registries/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -296,10 +304,11 @@ impl<'a> PrivateRegistriesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/private-registries/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(secret_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(secret_name);
+                format!("/orgs/{p0}/private-registries/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;

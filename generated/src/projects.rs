@@ -61,7 +61,10 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/projectsV2", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/projectsV2")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.q {
@@ -115,10 +118,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -161,10 +166,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/drafts", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}/drafts")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -233,10 +240,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/fields", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}/fields")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -289,10 +298,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/fields", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}/fields")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -338,11 +349,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/fields/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& project_number.to_string()), crate
-                ::runtime::encode_path(& field_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = field_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/projectsV2/{p1}/fields/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -410,10 +424,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/items", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}/items")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.q {
@@ -480,10 +496,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/items", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}/items")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -529,11 +547,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/items/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& project_number.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = item_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/projectsV2/{p1}/items/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.fields {
@@ -587,11 +608,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/items/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& project_number.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = item_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/projectsV2/{p1}/items/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -632,11 +656,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/items/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& project_number.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = item_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/projectsV2/{p1}/items/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -679,10 +706,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/views", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/projectsV2/{p1}/views")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -758,12 +787,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/projectsV2/{}/views/{}/items", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& view_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = view_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/orgs/{p0}/projectsV2/{p1}/views/{p2}/items")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.fields {
@@ -829,10 +860,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/user/{}/projectsV2/{}/drafts", crate ::runtime::encode_path(user_id),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(user_id);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/user/{p0}/projectsV2/{p1}/drafts")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -881,10 +914,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/views", crate ::runtime::encode_path(user_id),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(user_id);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/projectsV2/{p1}/views")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -954,7 +989,10 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/projectsV2", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/projectsV2")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.q {
@@ -1008,10 +1046,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}", crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/projectsV2/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1078,10 +1118,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/fields", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/projectsV2/{p1}/fields")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1134,10 +1176,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/fields", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/projectsV2/{p1}/fields")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1183,12 +1227,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/fields/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& field_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = field_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/projectsV2/{p1}/fields/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1256,10 +1302,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/items", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/projectsV2/{p1}/items")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.before {
@@ -1326,10 +1374,12 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/items", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& project_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/projectsV2/{p1}/items")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1375,12 +1425,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/items/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& item_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = item_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/projectsV2/{p1}/items/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.fields {
@@ -1435,12 +1487,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/items/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& item_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = item_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/projectsV2/{p1}/items/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1481,12 +1535,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/items/{}", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& item_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = item_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/projectsV2/{p1}/items/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1562,12 +1618,14 @@ impl<'a> ProjectsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/projectsV2/{}/views/{}/items", crate
-                ::runtime::encode_path(username), crate ::runtime::encode_path(&
-                project_number.to_string()), crate ::runtime::encode_path(& view_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = project_number.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                let p2 = view_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/users/{p0}/projectsV2/{p1}/views/{p2}/items")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.fields {

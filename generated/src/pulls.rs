@@ -68,10 +68,11 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pulls")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -147,10 +148,11 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pulls")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -216,10 +218,11 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pulls/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -285,11 +288,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -328,11 +333,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -379,11 +386,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -443,11 +452,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -500,11 +511,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -574,11 +587,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -653,11 +668,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/comments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -710,12 +727,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/comments/{}/replies", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string()), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = comment_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/comments/{p3}/replies")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -783,11 +803,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/commits", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/commits")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -871,11 +893,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/files", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/files")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -926,11 +950,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/merge", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/merge")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -969,11 +995,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/merge", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& pull_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/merge")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1028,11 +1056,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/merge-async", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/merge-async")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1089,12 +1119,14 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/merge-async/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string()), crate
-                ::runtime::encode_path(uuid)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = crate::runtime::encode_path(uuid);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/merge-async/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1134,11 +1166,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/requested_reviewers", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/requested_reviewers")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1176,11 +1210,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/requested_reviewers", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/requested_reviewers")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1224,11 +1260,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/requested_reviewers", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/requested_reviewers")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1294,11 +1332,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1366,11 +1406,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1421,12 +1463,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string()), crate ::runtime::encode_path(& review_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = review_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1474,12 +1519,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string()), crate ::runtime::encode_path(& review_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = review_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews/{p3}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1527,12 +1575,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                pull_number.to_string()), crate ::runtime::encode_path(& review_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = review_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1609,12 +1660,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}/comments", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string()), crate
-                ::runtime::encode_path(& review_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = review_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews/{p3}/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1685,12 +1739,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}/dismissals", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string()), crate
-                ::runtime::encode_path(& review_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = review_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews/{p3}/dismissals")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1740,12 +1797,15 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/reviews/{}/events", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string()), crate
-                ::runtime::encode_path(& review_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = review_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/reviews/{p3}/events")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1792,11 +1852,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/{}/update-branch", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pull_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pull_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/{p2}/update-branch")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1859,10 +1921,11 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stacks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stacks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.pull_request {
@@ -1917,10 +1980,11 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stacks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stacks")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1961,11 +2025,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stacks/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& stack_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = stack_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/stacks/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2008,11 +2074,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stacks/{}/add", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& stack_number
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = stack_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/stacks/{p2}/add")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2057,11 +2125,13 @@ impl<'a> PullsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stacks/{}/unstack", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                stack_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = stack_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/stacks/{p2}/unstack")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

@@ -61,11 +61,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/comments/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.content {
@@ -120,11 +122,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/comments/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -175,12 +179,15 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}/reactions/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string()), crate
-                ::runtime::encode_path(& reaction_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = reaction_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/comments/{p2}/reactions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -238,11 +245,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.content {
@@ -297,11 +306,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -352,12 +363,15 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/comments/{}/reactions/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string()), crate
-                ::runtime::encode_path(& reaction_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = reaction_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/issues/comments/{p2}/reactions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -416,11 +430,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/reactions", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.content {
@@ -475,11 +491,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/reactions", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                issue_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/issues/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -530,12 +548,15 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issues/{}/reactions/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& issue_number.to_string()), crate
-                ::runtime::encode_path(& reaction_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = issue_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = reaction_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/issues/{p2}/reactions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -599,11 +620,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/comments/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.content {
@@ -664,11 +687,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pulls/comments/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -719,12 +744,15 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pulls/comments/{}/reactions/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& comment_id.to_string()), crate
-                ::runtime::encode_path(& reaction_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = reaction_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/pulls/comments/{p2}/reactions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -782,11 +810,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& release_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.content {
@@ -841,11 +871,13 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}/reactions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& release_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}/reactions")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -896,12 +928,15 @@ impl<'a> ReactionsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}/reactions/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& release_id.to_string()), crate
-                ::runtime::encode_path(& reaction_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = reaction_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/releases/{p2}/reactions/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

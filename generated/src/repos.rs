@@ -54,7 +54,10 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/repos", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/repos")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#type {
@@ -113,7 +116,10 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/repos", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/repos")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -172,7 +178,10 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/rulesets", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/rulesets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -223,7 +232,10 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/rulesets", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/rulesets")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -284,7 +296,10 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/rulesets/rule-suites", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/rulesets/rule-suites")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -351,10 +366,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/rulesets/rule-suites/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(& rule_suite_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = rule_suite_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/rulesets/rule-suites/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -396,10 +413,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/rulesets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& ruleset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = ruleset_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/rulesets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -439,10 +458,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/rulesets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& ruleset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = ruleset_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/rulesets/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -485,10 +506,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/rulesets/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(& ruleset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = ruleset_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/rulesets/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -531,10 +554,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -582,10 +606,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -630,10 +655,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -703,10 +729,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/activity", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/activity")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.direction {
@@ -783,10 +810,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/attestations", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/attestations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -850,11 +878,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/attestations/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(subject_digest);
+                format!("/repos/{p0}/{p1}/attestations/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -914,10 +943,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/autolinks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/autolinks")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -954,10 +984,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/autolinks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/autolinks")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -999,11 +1030,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/autolinks/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& autolink_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = autolink_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/autolinks/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1044,11 +1077,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/autolinks/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& autolink_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = autolink_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/autolinks/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1086,10 +1121,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/automated-security-fixes", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/automated-security-fixes")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1125,10 +1161,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/automated-security-fixes", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/automated-security-fixes")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1164,10 +1201,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/automated-security-fixes", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/automated-security-fixes")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1223,10 +1261,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/branches")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.protected {
@@ -1279,10 +1318,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1327,11 +1368,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1379,11 +1421,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1425,11 +1468,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1468,11 +1512,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/enforce_admins", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/enforce_admins")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1511,11 +1556,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/enforce_admins", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/enforce_admins")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1554,11 +1600,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/enforce_admins", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/enforce_admins")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1597,11 +1644,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_pull_request_reviews",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_pull_request_reviews"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1638,11 +1688,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_pull_request_reviews",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_pull_request_reviews"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1689,11 +1742,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_pull_request_reviews",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_pull_request_reviews"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1740,11 +1796,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_signatures", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/required_signatures")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1785,11 +1842,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_signatures", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/required_signatures")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1830,11 +1888,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_signatures", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/required_signatures")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1873,11 +1932,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1916,11 +1978,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1960,11 +2025,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2007,11 +2075,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks/contexts",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks/contexts"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2051,11 +2122,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks/contexts",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks/contexts"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2099,11 +2173,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks/contexts",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks/contexts"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2148,11 +2225,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/required_status_checks/contexts",
-                crate ::runtime::encode_path(owner), crate ::runtime::encode_path(repo),
-                crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!(
+                    "/repos/{p0}/{p1}/branches/{p2}/protection/required_status_checks/contexts"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2200,11 +2280,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2245,11 +2326,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2288,11 +2370,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/apps", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/apps")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2334,11 +2417,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/apps", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/apps")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2381,11 +2465,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/apps", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/apps")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2428,11 +2513,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/apps", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/apps")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2474,11 +2560,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/teams", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/teams")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2520,11 +2607,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/teams", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2569,11 +2657,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/teams", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2618,11 +2707,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/teams", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -2666,11 +2756,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/users", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/users")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2716,11 +2807,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/users", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2767,11 +2859,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/users", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2818,11 +2911,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/protection/restrictions/users", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/protection/restrictions/users")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2870,10 +2964,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/branches/{}/rename", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/branches/{p2}/rename")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -2919,10 +3015,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/codeowners/errors", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/codeowners/errors")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -2988,10 +3085,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/collaborators", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/collaborators")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.affiliation {
@@ -3053,11 +3151,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/collaborators/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/repos/{p0}/{p1}/collaborators/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3119,11 +3218,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/collaborators/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/repos/{p0}/{p1}/collaborators/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -3191,11 +3291,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/collaborators/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/repos/{p0}/{p1}/collaborators/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3243,11 +3344,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/collaborators/{}/permission", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/repos/{p0}/{p1}/collaborators/{p2}/permission")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3310,10 +3412,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3370,11 +3473,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& comment_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3413,11 +3518,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& comment_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3464,11 +3571,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/comments/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& comment_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = comment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/comments/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3558,10 +3667,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/commits")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sha {
@@ -3631,11 +3741,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/branches-where-head", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(commit_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(commit_sha);
+                format!("/repos/{p0}/{p1}/commits/{p2}/branches-where-head")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -3701,11 +3812,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(commit_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(commit_sha);
+                format!("/repos/{p0}/{p1}/commits/{p2}/comments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3768,11 +3880,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/comments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(commit_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(commit_sha);
+                format!("/repos/{p0}/{p1}/commits/{p2}/comments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -3842,11 +3955,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/pulls", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(commit_sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(commit_sha);
+                format!("/repos/{p0}/{p1}/commits/{p2}/pulls")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -3968,10 +4082,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}")
+            },
             "application/vnd.github.diff",
         );
         if let Some(v) = &query.page {
@@ -4013,10 +4129,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}")
+            },
             "application/vnd.github.patch",
         );
         if let Some(v) = &query.page {
@@ -4058,10 +4176,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}")
+            },
             "application/vnd.github.sha",
         );
         if let Some(v) = &query.page {
@@ -4102,10 +4222,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -4184,10 +4306,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/status", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}/status")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4266,10 +4390,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/commits/{}/statuses", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/commits/{p2}/statuses")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -4329,10 +4455,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/community/profile", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/community/profile")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -4444,10 +4571,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(basehead);
+                format!("/repos/{p0}/{p1}/compare/{p2}")
+            },
             "application/vnd.github.diff",
         );
         if let Some(v) = &query.page {
@@ -4487,10 +4616,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(basehead);
+                format!("/repos/{p0}/{p1}/compare/{p2}")
+            },
             "application/vnd.github.patch",
         );
         if let Some(v) = &query.page {
@@ -4529,10 +4660,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/compare/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(basehead)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(basehead);
+                format!("/repos/{p0}/{p1}/compare/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -4609,10 +4742,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/contents/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(path)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(path);
+                format!("/repos/{p0}/{p1}/contents/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -4652,10 +4787,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/contents/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(path)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(path);
+                format!("/repos/{p0}/{p1}/contents/{p2}")
+            },
             "application/vnd.github.object",
         );
         if let Some(v) = &query.r#ref {
@@ -4704,10 +4841,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/contents/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(path)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(path);
+                format!("/repos/{p0}/{p1}/contents/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4766,10 +4905,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/contents/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(path)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(path);
+                format!("/repos/{p0}/{p1}/contents/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -4838,10 +4979,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/contributors", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/contributors")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.anon {
@@ -4911,10 +5053,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/deployments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sha {
@@ -5023,10 +5166,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/deployments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5074,11 +5218,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                deployment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = deployment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/deployments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5126,11 +5272,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                deployment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = deployment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/deployments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5192,11 +5340,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments/{}/statuses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& deployment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = deployment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/deployments/{p2}/statuses")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5251,11 +5401,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments/{}/statuses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& deployment_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = deployment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/deployments/{p2}/statuses")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5296,12 +5448,15 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/deployments/{}/statuses/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& deployment_id.to_string()), crate
-                ::runtime::encode_path(& status_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = deployment_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = status_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/deployments/{p2}/statuses/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5346,10 +5501,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/dispatches", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/dispatches")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5411,10 +5567,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/environments")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5469,11 +5626,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5519,11 +5677,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -5565,11 +5724,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5638,11 +5798,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment-branch-policies", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/deployment-branch-policies")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -5702,11 +5863,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment-branch-policies", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/deployment-branch-policies")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5753,12 +5915,16 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment-branch-policies/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate ::runtime::encode_path(&
-                branch_policy_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = branch_policy_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!(
+                    "/repos/{p0}/{p1}/environments/{p2}/deployment-branch-policies/{p3}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5799,12 +5965,16 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment-branch-policies/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate ::runtime::encode_path(&
-                branch_policy_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = branch_policy_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!(
+                    "/repos/{p0}/{p1}/environments/{p2}/deployment-branch-policies/{p3}"
+                )
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -5845,12 +6015,16 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment-branch-policies/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate ::runtime::encode_path(&
-                branch_policy_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = branch_policy_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!(
+                    "/repos/{p0}/{p1}/environments/{p2}/deployment-branch-policies/{p3}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5894,11 +6068,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment_protection_rules", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/deployment_protection_rules")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -5942,11 +6117,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment_protection_rules", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!("/repos/{p0}/{p1}/environments/{p2}/deployment_protection_rules")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6020,11 +6196,14 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment_protection_rules/apps", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                format!(
+                    "/repos/{p0}/{p1}/environments/{p2}/deployment_protection_rules/apps"
+                )
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -6090,12 +6269,16 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment_protection_rules/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate ::runtime::encode_path(&
-                protection_rule_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = protection_rule_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!(
+                    "/repos/{p0}/{p1}/environments/{p2}/deployment_protection_rules/{p3}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6137,12 +6320,16 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/environments/{}/deployment_protection_rules/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(environment_name), crate ::runtime::encode_path(&
-                protection_rule_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(environment_name);
+                let p3 = protection_rule_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!(
+                    "/repos/{p0}/{p1}/environments/{p2}/deployment_protection_rules/{p3}"
+                )
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6198,10 +6385,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/forks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/forks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.sort {
@@ -6260,10 +6448,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/forks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/forks")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -6307,10 +6496,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hash-algorithm", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/hash-algorithm")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6369,10 +6559,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/hooks")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -6423,10 +6614,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/hooks")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -6470,11 +6662,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& hook_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6515,11 +6709,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& hook_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6559,11 +6755,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& hook_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -6606,11 +6804,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/config", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/config")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6650,11 +6850,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/config", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/config")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -6716,11 +6918,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/deliveries", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                hook_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/deliveries")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -6775,12 +6979,15 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/deliveries/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& hook_id.to_string()), crate
-                ::runtime::encode_path(& delivery_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = delivery_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/deliveries/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6821,12 +7028,15 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/deliveries/{}/attempts", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& hook_id.to_string()), crate
-                ::runtime::encode_path(& delivery_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = delivery_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/deliveries/{p3}/attempts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6866,11 +7076,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/pings", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& hook_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/pings")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6912,11 +7124,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/hooks/{}/tests", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& hook_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = hook_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/hooks/{p2}/tests")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6955,10 +7169,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/immutable-releases", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/immutable-releases")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -6994,10 +7209,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/immutable-releases", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/immutable-releases")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7035,10 +7251,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/immutable-releases", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/immutable-releases")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7094,10 +7311,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/invitations", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/invitations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -7147,11 +7365,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/invitations/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                invitation_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = invitation_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/invitations/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7189,11 +7409,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/invitations/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                invitation_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = invitation_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/invitations/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -7234,10 +7456,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/issue-types", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/issue-types")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7293,10 +7516,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/keys", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/keys")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -7346,10 +7570,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/keys", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/keys")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -7389,11 +7614,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/keys/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& key_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = key_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/keys/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7432,11 +7659,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/keys/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& key_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = key_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/keys/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7472,10 +7701,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/languages", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/languages")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7512,10 +7742,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/merge-upstream", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/merge-upstream")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -7556,10 +7787,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/merges", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/merges")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -7606,10 +7838,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7652,10 +7885,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -7701,10 +7935,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -7748,10 +7983,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7811,10 +8047,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/builds", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages/builds")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -7865,10 +8102,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/builds", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages/builds")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7906,10 +8144,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/builds/latest", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages/builds/latest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7948,11 +8187,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/builds/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                build_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = build_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pages/builds/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -7991,10 +8232,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/deployments", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages/deployments")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8038,13 +8280,18 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/deployments/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                serde_json::to_value(pages_deployment_id).map(| v | match v {
-                serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(pages_deployment_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pages/deployments/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8085,13 +8332,18 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/deployments/{}/cancel", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& serde_json::to_value(pages_deployment_id).map(|
-                v | match v { serde_json::Value::String(s) => s, o => o.to_string() })
-                .unwrap_or_default())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = serde_json::to_value(pages_deployment_id)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        o => o.to_string(),
+                    })
+                    .unwrap_or_default();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/pages/deployments/{p2}/cancel")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8135,10 +8387,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/pages/health", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/pages/health")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8188,10 +8441,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/private-vulnerability-reporting", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/private-vulnerability-reporting")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8229,10 +8483,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/private-vulnerability-reporting", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/private-vulnerability-reporting")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8270,10 +8525,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/private-vulnerability-reporting", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/private-vulnerability-reporting")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8312,10 +8568,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/properties/values", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/properties/values")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8358,10 +8615,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/properties/values", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/properties/values")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8408,10 +8666,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/readme", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/readme")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -8463,10 +8722,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/readme/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(dir)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(dir);
+                format!("/repos/{p0}/{p1}/readme/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -8530,10 +8791,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/releases")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -8590,10 +8852,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/releases")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8640,11 +8903,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/assets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                asset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = asset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/assets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8687,11 +8952,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/assets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                asset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = asset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/assets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8731,11 +8998,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/assets/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                asset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = asset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/assets/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -8775,10 +9044,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/generate-notes", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/releases/generate-notes")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -8819,10 +9089,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/latest", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/releases/latest")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8861,10 +9132,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/tags/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(tag)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(tag);
+                format!("/repos/{p0}/{p1}/releases/tags/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8906,11 +9179,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& release_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8947,11 +9222,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& release_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -8996,11 +9273,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& release_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -9061,11 +9340,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/releases/{}/assets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                release_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}/assets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -9137,11 +9418,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Uploads,
-            format!(
-                "/repos/{}/{}/releases/{}/assets", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                release_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = release_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/releases/{p2}/assets")
+            },
             "application/vnd.github+json",
         );
         req.query("name", query.name.to_string());
@@ -9205,10 +9488,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rules/branches/{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(branch)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(branch);
+                format!("/repos/{p0}/{p1}/rules/branches/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -9279,10 +9564,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/rulesets")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -9338,10 +9624,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/rulesets")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -9404,10 +9691,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/rule-suites", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/rulesets/rule-suites")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#ref {
@@ -9473,11 +9761,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/rule-suites/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& rule_suite_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = rule_suite_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/rulesets/rule-suites/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9521,11 +9811,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& ruleset_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = ruleset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/rulesets/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.includes_parents {
@@ -9569,11 +9861,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& ruleset_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = ruleset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/rulesets/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -9617,11 +9911,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(& ruleset_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = ruleset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/rulesets/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9683,11 +9979,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/{}/history", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(&
-                ruleset_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = ruleset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/rulesets/{p2}/history")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -9739,12 +10037,15 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/rulesets/{}/history/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& ruleset_id.to_string()), crate
-                ::runtime::encode_path(& version_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = ruleset_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                let p3 = version_id.to_string();
+                let p3 = crate::runtime::encode_path(&p3);
+                format!("/repos/{p0}/{p1}/rulesets/{p2}/history/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9786,10 +10087,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stats/code_frequency", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stats/code_frequency")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9833,10 +10135,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stats/commit_activity", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stats/commit_activity")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9888,10 +10191,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stats/contributors", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stats/contributors")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9939,10 +10243,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stats/participation", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stats/participation")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -9986,10 +10291,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/stats/punch_card", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/stats/punch_card")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10033,10 +10339,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/statuses/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(sha)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(sha);
+                format!("/repos/{p0}/{p1}/statuses/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -10091,10 +10399,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/tags", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/tags")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -10149,10 +10458,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/tarball/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/tarball/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10212,10 +10523,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/teams", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -10284,10 +10596,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/topics", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/topics")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -10337,10 +10650,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/topics", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/topics")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -10381,10 +10695,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/traffic/clones", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/traffic/clones")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per {
@@ -10425,10 +10740,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/traffic/popular/paths", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/traffic/popular/paths")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10466,10 +10782,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/traffic/popular/referrers", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/traffic/popular/referrers")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10508,10 +10825,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/traffic/views", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/traffic/views")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per {
@@ -10553,10 +10871,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/transfer", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/transfer")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -10593,10 +10912,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/vulnerability-alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/vulnerability-alerts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10632,10 +10952,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/repos/{}/{}/vulnerability-alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/vulnerability-alerts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10673,10 +10994,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/vulnerability-alerts", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/vulnerability-alerts")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10718,10 +11040,12 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/zipball/{}", crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo), crate ::runtime::encode_path(r#ref)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(r#ref);
+                format!("/repos/{p0}/{p1}/zipball/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -10760,10 +11084,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/generate", crate ::runtime::encode_path(template_owner),
-                crate ::runtime::encode_path(template_repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(template_owner);
+                let p1 = crate::runtime::encode_path(template_repo);
+                format!("/repos/{p0}/{p1}/generate")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -11057,10 +11382,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/repository_invitations/{}", crate ::runtime::encode_path(&
-                invitation_id.to_string())
-            ),
+            {
+                let p0 = invitation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/repository_invitations/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -11104,10 +11430,11 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/user/repository_invitations/{}", crate ::runtime::encode_path(&
-                invitation_id.to_string())
-            ),
+            {
+                let p0 = invitation_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/repository_invitations/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -11168,7 +11495,10 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/repos", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/repos")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.r#type {
@@ -11289,11 +11619,13 @@ impl<'a> ReposApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/compare/{}...{}", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo), crate ::runtime::encode_path(base),
-                crate ::runtime::encode_path(head)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(base);
+                let p3 = crate::runtime::encode_path(head);
+                format!("/repos/{p0}/{p1}/compare/{p2}...{p3}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {

@@ -62,9 +62,10 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/alerts", crate ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/secret-scanning/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -187,10 +188,10 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/secret-scanning/custom-patterns")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -261,10 +262,10 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/secret-scanning/custom-patterns")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -308,10 +309,10 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/secret-scanning/custom-patterns")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -356,11 +357,12 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/custom-patterns/{}", crate
-                ::runtime::encode_path(org), crate ::runtime::encode_path(& pattern_id
-                .to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = pattern_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/orgs/{p0}/secret-scanning/custom-patterns/{p1}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -404,10 +406,10 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/pattern-configurations", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/secret-scanning/pattern-configurations")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -451,10 +453,10 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/secret-scanning/pattern-configurations", crate
-                ::runtime::encode_path(org)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/secret-scanning/pattern-configurations")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -522,10 +524,11 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/alerts", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/secret-scanning/alerts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -634,11 +637,13 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/alerts/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/secret-scanning/alerts/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.hide_secret {
@@ -692,11 +697,13 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/alerts/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/secret-scanning/alerts/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -767,11 +774,13 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/alerts/{}/locations", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& alert_number.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = alert_number.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/secret-scanning/alerts/{p2}/locations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.page {
@@ -845,10 +854,11 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/secret-scanning/custom-patterns")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.state {
@@ -921,10 +931,11 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/secret-scanning/custom-patterns")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -969,10 +980,11 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/custom-patterns", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/secret-scanning/custom-patterns")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1018,11 +1030,13 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/custom-patterns/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(& pattern_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = pattern_id.to_string();
+                let p2 = crate::runtime::encode_path(&p2);
+                format!("/repos/{p0}/{p1}/secret-scanning/custom-patterns/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1070,10 +1084,11 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/push-protection-bypasses", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/secret-scanning/push-protection-bypasses")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1120,10 +1135,11 @@ impl<'a> SecretScanningApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/secret-scanning/scan-history", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/secret-scanning/scan-history")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

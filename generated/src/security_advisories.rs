@@ -170,7 +170,10 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/advisories/{}", crate ::runtime::encode_path(ghsa_id)),
+            {
+                let p0 = crate::runtime::encode_path(ghsa_id);
+                format!("/advisories/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -231,7 +234,10 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/security-advisories", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/security-advisories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.direction {
@@ -316,10 +322,11 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/security-advisories")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.direction {
@@ -385,10 +392,11 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories", crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/security-advisories")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -431,10 +439,11 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories/reports", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                format!("/repos/{p0}/{p1}/security-advisories/reports")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -483,11 +492,12 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(ghsa_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(ghsa_id);
+                format!("/repos/{p0}/{p1}/security-advisories/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -533,11 +543,12 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories/{}", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(ghsa_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(ghsa_id);
+                format!("/repos/{p0}/{p1}/security-advisories/{p2}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -585,11 +596,12 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories/{}/cve", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(ghsa_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(ghsa_id);
+                format!("/repos/{p0}/{p1}/security-advisories/{p2}/cve")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -634,11 +646,12 @@ impl<'a> SecurityAdvisoriesApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/repos/{}/{}/security-advisories/{}/forks", crate
-                ::runtime::encode_path(owner), crate ::runtime::encode_path(repo), crate
-                ::runtime::encode_path(ghsa_id)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(owner);
+                let p1 = crate::runtime::encode_path(repo);
+                let p2 = crate::runtime::encode_path(ghsa_id);
+                format!("/repos/{p0}/{p1}/security-advisories/{p2}/forks")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;

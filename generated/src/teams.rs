@@ -53,7 +53,10 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/orgs/{}/teams", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -106,7 +109,10 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!("/orgs/{}/teams", crate ::runtime::encode_path(org)),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                format!("/orgs/{p0}/teams")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -149,10 +155,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -195,10 +202,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -238,10 +246,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -311,10 +320,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/invitations", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}/invitations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -385,10 +395,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/members", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}/members")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.role {
@@ -451,11 +462,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/memberships/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(team_slug), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/teams/{p1}/memberships/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -505,11 +517,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/memberships/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(team_slug), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/teams/{p1}/memberships/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -560,11 +573,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/memberships/{}", crate ::runtime::encode_path(org),
-                crate ::runtime::encode_path(team_slug), crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = crate::runtime::encode_path(username);
+                format!("/orgs/{p0}/teams/{p1}/memberships/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -623,10 +637,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/repos", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}/repos")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -686,11 +701,13 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/repos/{}/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug), crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = crate::runtime::encode_path(owner);
+                let p3 = crate::runtime::encode_path(repo);
+                format!("/orgs/{p0}/teams/{p1}/repos/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -738,11 +755,13 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/repos/{}/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug), crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = crate::runtime::encode_path(owner);
+                let p3 = crate::runtime::encode_path(repo);
+                format!("/orgs/{p0}/teams/{p1}/repos/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -786,11 +805,13 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/repos/{}/{}", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug), crate ::runtime::encode_path(owner),
-                crate ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                let p2 = crate::runtime::encode_path(owner);
+                let p3 = crate::runtime::encode_path(repo);
+                format!("/orgs/{p0}/teams/{p1}/repos/{p2}/{p3}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -847,10 +868,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/orgs/{}/teams/{}/teams", crate ::runtime::encode_path(org), crate
-                ::runtime::encode_path(team_slug)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(org);
+                let p1 = crate::runtime::encode_path(team_slug);
+                format!("/orgs/{p0}/teams/{p1}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -902,7 +924,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/teams/{}", crate ::runtime::encode_path(& team_id.to_string())),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -944,7 +970,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/teams/{}", crate ::runtime::encode_path(& team_id.to_string())),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -992,7 +1022,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PATCH,
             Host::Api,
-            format!("/teams/{}", crate ::runtime::encode_path(& team_id.to_string())),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1061,10 +1095,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/invitations", crate ::runtime::encode_path(& team_id
-                .to_string())
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}/invitations")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1141,9 +1176,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/members", crate ::runtime::encode_path(& team_id.to_string())
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}/members")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.role {
@@ -1204,10 +1241,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/members/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/teams/{p0}/members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1257,10 +1296,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/teams/{}/members/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/teams/{p0}/members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1312,10 +1353,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/teams/{}/members/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/teams/{p0}/members/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1364,10 +1407,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/memberships/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/teams/{p0}/memberships/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1421,10 +1466,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/teams/{}/memberships/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/teams/{p0}/memberships/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1478,10 +1525,12 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/teams/{}/memberships/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(username);
+                format!("/teams/{p0}/memberships/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1539,9 +1588,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/repos", crate ::runtime::encode_path(& team_id.to_string())
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}/repos")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1602,11 +1653,13 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/repos/{}/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(owner);
+                let p2 = crate::runtime::encode_path(repo);
+                format!("/teams/{p0}/repos/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1656,11 +1709,13 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!(
-                "/teams/{}/repos/{}/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(owner);
+                let p2 = crate::runtime::encode_path(repo);
+                format!("/teams/{p0}/repos/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         if let Some(body) = body {
@@ -1709,11 +1764,13 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/teams/{}/repos/{}/{}", crate ::runtime::encode_path(& team_id
-                .to_string()), crate ::runtime::encode_path(owner), crate
-                ::runtime::encode_path(repo)
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                let p1 = crate::runtime::encode_path(owner);
+                let p2 = crate::runtime::encode_path(repo);
+                format!("/teams/{p0}/repos/{p1}/{p2}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1773,9 +1830,11 @@ impl<'a> TeamsApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/teams/{}/teams", crate ::runtime::encode_path(& team_id.to_string())
-            ),
+            {
+                let p0 = team_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/teams/{p0}/teams")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {

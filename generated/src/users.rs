@@ -195,7 +195,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/user/blocks/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/user/blocks/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -235,7 +238,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!("/user/blocks/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/user/blocks/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -276,7 +282,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/user/blocks/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/user/blocks/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -669,7 +678,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/user/following/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/user/following/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -715,7 +727,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::PUT,
             Host::Api,
-            format!("/user/following/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/user/following/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -756,7 +771,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/user/following/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/user/following/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -916,10 +934,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/gpg_keys/{}", crate ::runtime::encode_path(& gpg_key_id
-                .to_string())
-            ),
+            {
+                let p0 = gpg_key_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/gpg_keys/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -964,10 +983,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/gpg_keys/{}", crate ::runtime::encode_path(& gpg_key_id
-                .to_string())
-            ),
+            {
+                let p0 = gpg_key_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/gpg_keys/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1134,7 +1154,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/user/keys/{}", crate ::runtime::encode_path(& key_id.to_string())),
+            {
+                let p0 = key_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/keys/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1181,7 +1205,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!("/user/keys/{}", crate ::runtime::encode_path(& key_id.to_string())),
+            {
+                let p0 = key_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/keys/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1594,10 +1622,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/user/ssh_signing_keys/{}", crate ::runtime::encode_path(&
-                ssh_signing_key_id.to_string())
-            ),
+            {
+                let p0 = ssh_signing_key_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/ssh_signing_keys/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1644,10 +1673,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/user/ssh_signing_keys/{}", crate ::runtime::encode_path(&
-                ssh_signing_key_id.to_string())
-            ),
+            {
+                let p0 = ssh_signing_key_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/ssh_signing_keys/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1697,7 +1727,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/user/{}", crate ::runtime::encode_path(& account_id.to_string())),
+            {
+                let p0 = account_id.to_string();
+                let p0 = crate::runtime::encode_path(&p0);
+                format!("/user/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1801,7 +1835,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1844,10 +1881,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/attestations/bulk-list", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/attestations/bulk-list")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -1893,10 +1930,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::POST,
             Host::Api,
-            format!(
-                "/users/{}/attestations/delete-request", crate
-                ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/attestations/delete-request")
+            },
             "application/vnd.github+json",
         );
         req.json(body)?;
@@ -1935,11 +1972,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/attestations/digest/{}", crate
-                ::runtime::encode_path(username), crate
-                ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(subject_digest);
+                format!("/users/{p0}/attestations/digest/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -1978,10 +2015,12 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::DELETE,
             Host::Api,
-            format!(
-                "/users/{}/attestations/{}", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(& attestation_id.to_string())
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = attestation_id.to_string();
+                let p1 = crate::runtime::encode_path(&p1);
+                format!("/users/{p0}/attestations/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2053,10 +2092,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/attestations/{}", crate ::runtime::encode_path(username),
-                crate ::runtime::encode_path(subject_digest)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(subject_digest);
+                format!("/users/{p0}/attestations/{p1}")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2129,7 +2169,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/followers", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/followers")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2193,7 +2236,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/following", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/following")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2241,10 +2287,11 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/following/{}", crate ::runtime::encode_path(username), crate
-                ::runtime::encode_path(target_user)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                let p1 = crate::runtime::encode_path(target_user);
+                format!("/users/{p0}/following/{p1}")
+            },
             "application/vnd.github+json",
         );
         let resp = self.client.execute(req).await?;
@@ -2296,7 +2343,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/gpg_keys", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/gpg_keys")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2348,7 +2398,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/hovercard", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/hovercard")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.subject_type {
@@ -2409,7 +2462,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/keys", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/keys")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2473,7 +2529,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!("/users/{}/social_accounts", crate ::runtime::encode_path(username)),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/social_accounts")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {
@@ -2537,9 +2596,10 @@ impl<'a> UsersApi<'a> {
             &OP,
             reqwest::Method::GET,
             Host::Api,
-            format!(
-                "/users/{}/ssh_signing_keys", crate ::runtime::encode_path(username)
-            ),
+            {
+                let p0 = crate::runtime::encode_path(username);
+                format!("/users/{p0}/ssh_signing_keys")
+            },
             "application/vnd.github+json",
         );
         if let Some(v) = &query.per_page {

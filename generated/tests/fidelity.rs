@@ -3,6 +3,10 @@
 //! its operation and status; the same examples with unknown fields added still decode; and arbitrary JSON
 //! thrown at every response type never panics. Run with `--features full` to cover every operation.
 #![allow(deprecated, unused_mut)]
+#![allow(
+    clippy::vec_init_then_push,
+    reason = "each push is gated by the feature of its operation"
+)]
 use proptest::prelude::*;
 use serde_json::Value;
 fn check<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), String> {

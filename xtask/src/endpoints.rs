@@ -737,38 +737,46 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     // Arguments.
     let mut args = Vec::new();
     let mut arg_names: Vec<TokenStream> = Vec::new();
-    let mut path_args = Vec::new();
-    for p in op.params.iter().filter(|p| p.location == "path") {
+    // Each path parameter is encoded into a local `p0`, `p1`, … named inside the format string, so the emitted
+    // `format!` holds no code (prettyplease cannot lay out code inside macro arguments).
+    let mut path_lets = Vec::new();
+    for (i, p) in op
+        .params
+        .iter()
+        .filter(|p| p.location == "path")
+        .enumerate()
+    {
         let id = names::field_ident(&p.rust);
         let t = param_ty(ts, p, false);
         args.push(quote!(#id: #t));
         arg_names.push(quote!(#id));
-        let text = match &p.ty {
-            RType::String => quote!(#id),
+        let local = format_ident!("p{}", i);
+        let is_enum = matches!(&p.ty, RType::Named(n) if matches!(ts.defs[*n].kind, crate::types::DefKind::Enum(_)));
+        path_lets.push(match &p.ty {
+            RType::String => quote!(let #local = crate::runtime::encode_path(#id);),
+            _ if is_enum => quote!(let #local = crate::runtime::encode_path(#id.as_str());),
             t => {
                 let s = to_text(ts, t, quote!(#id));
-                quote!(&#s)
+                quote!(let #local = #s; let #local = crate::runtime::encode_path(&#local);)
             }
-        };
-        path_args.push(text);
+        });
     }
     let mut fmt = String::new();
+    let mut n = 0;
     for seg in op.path.split('{') {
         match seg.split_once('}') {
             Some((_, rest)) => {
-                fmt.push_str("{}");
+                fmt.push_str(&format!("{{p{n}}}"));
+                n += 1;
                 fmt.push_str(rest);
             }
             None => fmt.push_str(seg),
         }
     }
-    let path_expr = if path_args.is_empty() {
+    let path_expr = if path_lets.is_empty() {
         quote!(String::from(#fmt))
     } else {
-        let enc = path_args
-            .iter()
-            .map(|a| quote!(crate::runtime::encode_path(#a)));
-        quote!(format!(#fmt, #(#enc),*))
+        quote!({ #(#path_lets)* format!(#fmt) })
     };
 
     let query: Vec<&Param> = op.query_params().collect();
@@ -1083,7 +1091,7 @@ fn accept_for(op: &Operation) -> String {
         .successes()
         .filter_map(|r| r.content_type.as_deref())
         .collect();
-    if types.is_empty() || types.iter().any(|t| *t == "application/json") {
+    if types.is_empty() || types.contains(&"application/json") {
         "application/vnd.github+json".to_string()
     } else {
         types[0].to_string()

@@ -97,6 +97,17 @@ pub fn ident(s: &str) -> proc_macro2::Ident {
     proc_macro2::Ident::new(s, proc_macro2::Span::call_site())
 }
 
+/// Doc attributes, one per line, so prettyplease prints `///` comments rather than one block comment.
+pub fn doc_attrs(text: &str) -> proc_macro2::TokenStream {
+    // Relative links in GitHub's prose point into docs.github.com.
+    let text = text.replace("](/", "](https://docs.github.com/");
+    let lines = text.trim().lines().map(|l| {
+        let l = format!(" {}", l.trim_end());
+        quote::quote!(#[doc = #l])
+    });
+    quote::quote!(#(#lines)*)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,15 +128,4 @@ mod tests {
         assert_eq!(field_ident("type").to_string(), "r#type");
         assert_eq!(variant_name("2fa"), "V2fa");
     }
-}
-
-/// Doc attributes, one per line, so prettyplease prints `///` comments rather than one block comment.
-pub fn doc_attrs(text: &str) -> proc_macro2::TokenStream {
-    // Relative links in GitHub's prose point into docs.github.com.
-    let text = text.replace("](/", "](https://docs.github.com/");
-    let lines = text.trim().lines().map(|l| {
-        let l = format!(" {}", l.trim_end());
-        quote::quote!(#[doc = #l])
-    });
-    quote::quote!(#(#lines)*)
 }

@@ -25,11 +25,11 @@ pub struct Generated {
     pub passes: Vec<(&'static str, usize)>,
 }
 
+/// A prepared spec, the patches applied to it, and each normalisation pass with the number of changes it made.
+pub type Prepared = (crate::spec::Spec, Vec<String>, Vec<(&'static str, usize)>);
+
 /// The spec of `target` as the generator sees it: verified, patched and normalised.
-pub fn prepared(
-    root: &Path,
-    target: &str,
-) -> Result<(crate::spec::Spec, Vec<String>, Vec<(&'static str, usize)>)> {
+pub fn prepared(root: &Path, target: &str) -> Result<Prepared> {
     let mut spec = crate::spec::load(root, target)?;
     let patches = crate::overlay::apply(root, target, &mut spec.json)?;
     let passes = crate::normalize::run(&mut spec.json);

@@ -529,8 +529,7 @@ impl<'a> TypeSpace<'a> {
             let k = remap_kind(&self.defs[id].kind, &map, true);
             self.defs[id].kind = k;
         }
-        for id in 0..n {
-            let keep = map[id];
+        for (id, &keep) in map.iter().enumerate().take(n) {
             if keep != id {
                 let (request, response, features, core) = {
                     let d = &self.defs[id];

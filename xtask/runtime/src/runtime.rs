@@ -32,7 +32,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: Some(DEFAULT_CONNECT_TIMEOUT), read: Some(DEFAULT_READ_TIMEOUT), total: None }
+        Timeouts {
+            connect: Some(DEFAULT_CONNECT_TIMEOUT),
+            read: Some(DEFAULT_READ_TIMEOUT),
+            total: None,
+        }
     }
 }
 
@@ -76,10 +80,16 @@ impl HttpConfig {
 
     /// Trusts every certificate of a PEM bundle as a root too; fails when the bundle holds no readable certificate.
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| Error::Config(format!("unreadable root certificate PEM: {}", error_chain(&e))))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            Error::Config(format!(
+                "unreadable root certificate PEM: {}",
+                error_chain(&e)
+            ))
+        })?;
         if certs.is_empty() {
-            return Err(Error::Config("the root certificate PEM holds no certificate".into()));
+            return Err(Error::Config(
+                "the root certificate PEM holds no certificate".into(),
+            ));
         }
         self.root_certificates.extend(certs);
         Ok(self)
@@ -124,7 +134,9 @@ impl HttpConfig {
         match &self.proxy {
             Proxy::FromEnvironment => {}
             Proxy::Url(u) => {
-                let p = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::Config(format!("invalid proxy URL {u:?}: {}", error_chain(&e))))?;
+                let p = reqwest::Proxy::all(u.as_str()).map_err(|e| {
+                    Error::Config(format!("invalid proxy URL {u:?}: {}", error_chain(&e)))
+                })?;
                 b = b.proxy(p);
             }
             Proxy::None => b = b.no_proxy(),
@@ -134,7 +146,9 @@ impl HttpConfig {
 
     /// Builds the `reqwest::Client`.
     pub fn client(&self) -> Result<reqwest::Client, Error> {
-        self.builder()?.build().map_err(|e| Error::Config(format!("building the HTTP client: {}", error_chain(&e))))
+        self.builder()?
+            .build()
+            .map_err(|e| Error::Config(format!("building the HTTP client: {}", error_chain(&e))))
     }
 }
 
@@ -150,9 +164,13 @@ pub fn uploads_base_for(api_base: &str, uploads_base: Option<&str>) -> String {
 /// Checks a `User-Agent` before any request is sent: GitHub refuses requests without one.
 pub fn check_user_agent(ua: &str) -> Result<(), Error> {
     if ua.trim().is_empty() {
-        return Err(Error::Config("the User-Agent is empty; GitHub refuses requests without one (use your app's name)".into()));
+        return Err(Error::Config(
+            "the User-Agent is empty; GitHub refuses requests without one (use your app's name)"
+                .into(),
+        ));
     }
-    http::HeaderValue::from_str(ua).map_err(|_| Error::Config(format!("the User-Agent {ua:?} is not a valid header value")))?;
+    http::HeaderValue::from_str(ua)
+        .map_err(|_| Error::Config(format!("the User-Agent {ua:?} is not a valid header value")))?;
     Ok(())
 }
 
@@ -209,7 +227,10 @@ struct Inner {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("api_base", &self.inner.api_base).field("uploads_base", &self.inner.uploads_base).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("api_base", &self.inner.api_base)
+            .field("uploads_base", &self.inner.uploads_base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -262,7 +283,8 @@ impl ClientBuilder {
     /// `URL/api/v3` and `URL/api/uploads`.
     pub fn enterprise_url(self, url: &str) -> Self {
         let url = url.trim_end_matches('/');
-        self.base_url(format!("{url}/api/v3")).uploads_url(format!("{url}/api/uploads"))
+        self.base_url(format!("{url}/api/v3"))
+            .uploads_url(format!("{url}/api/uploads"))
     }
 
     /// The `User-Agent` sent with every request (GitHub rejects requests without one).
@@ -299,7 +321,10 @@ impl ClientBuilder {
     /// The HTTP stack: a plain `reqwest::Client` or one wrapped with `reqwest_middleware` layers. Build the
     /// `reqwest::Client` with `redirect(reqwest::redirect::Policy::none())` to see redirects as the spec's 3xx
     /// responses (the default client does).
-    pub fn http_client(mut self, http: impl Into<reqwest_middleware::ClientWithMiddleware>) -> Self {
+    pub fn http_client(
+        mut self,
+        http: impl Into<reqwest_middleware::ClientWithMiddleware>,
+    ) -> Self {
         self.http = Some(http.into());
         self
     }
@@ -307,8 +332,12 @@ impl ClientBuilder {
     /// Builds the client; fails when a base URL does not parse or the `User-Agent` is empty.
     pub fn build(self) -> Result<Client, Error> {
         check_user_agent(&self.user_agent)?;
-        for u in [Some(&self.api_base), self.uploads_base.as_ref()].into_iter().flatten() {
-            url::Url::parse(u).map_err(|e| Error::Config(format!("invalid base URL {u:?}: {e}")))?;
+        for u in [Some(&self.api_base), self.uploads_base.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            url::Url::parse(u)
+                .map_err(|e| Error::Config(format!("invalid base URL {u:?}: {e}")))?;
         }
         let uploads_base = uploads_base_for(&self.api_base, self.uploads_base.as_deref());
         let http = match self.http {
@@ -364,8 +393,18 @@ impl Client {
     /// Returns whether this response made the client warn (the first one from an older server does).
     fn note_server_release(&self, headers: &HeaderMap, target: Option<(u32, u32)>) -> bool {
         let Some(target) = target else { return false };
-        let Some(v) = headers.get("x-github-enterprise-version").and_then(|v| v.to_str().ok()) else { return false };
-        if !release_older(v, target) || self.inner.warned_old_server.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let Some(v) = headers
+            .get("x-github-enterprise-version")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        if !release_older(v, target)
+            || self
+                .inner
+                .warned_old_server
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             return false;
         }
         tracing::warn!(
@@ -378,11 +417,17 @@ impl Client {
 
     /// Whether `url` is on the configured API or uploads host (scheme, host and port).
     pub fn is_own_url(&self, url: &str) -> bool {
-        let Ok(u) = url::Url::parse(url) else { return false };
+        let Ok(u) = url::Url::parse(url) else {
+            return false;
+        };
         [&self.inner.api_base, &self.inner.uploads_base]
             .iter()
             .filter_map(|b| url::Url::parse(b).ok())
-            .any(|b| b.scheme() == u.scheme() && b.host_str() == u.host_str() && b.port_or_known_default() == u.port_or_known_default())
+            .any(|b| {
+                b.scheme() == u.scheme()
+                    && b.host_str() == u.host_str()
+                    && b.port_or_known_default() == u.port_or_known_default()
+            })
     }
 
     /// Sends a request built by an endpoint function.
@@ -395,16 +440,30 @@ impl Client {
         let mut url = String::with_capacity(base.len() + req.path.len());
         url.push_str(base);
         url.push_str(&req.path);
-        self.send(req.op, req.method, url, req.accept, req.query, req.body).await
+        self.send(req.op, req.method, url, req.accept, req.query, req.body)
+            .await
     }
 
     /// GETs an absolute URL (a next-page link) for operation `op`; refuses URLs on other hosts.
     #[doc(hidden)]
-    pub async fn execute_url(&self, op: &'static OperationInfo, accept: &'static str, url: &str) -> Result<RawResponse, Error> {
+    pub async fn execute_url(
+        &self,
+        op: &'static OperationInfo,
+        accept: &'static str,
+        url: &str,
+    ) -> Result<RawResponse, Error> {
         if !self.is_own_url(url) {
             return Err(Error::ForeignUrl(url.to_string()));
         }
-        self.send(op, reqwest::Method::GET, url.to_string(), accept, Vec::new(), None).await
+        self.send(
+            op,
+            reqwest::Method::GET,
+            url.to_string(),
+            accept,
+            Vec::new(),
+            None,
+        )
+        .await
     }
 
     async fn send(
@@ -439,7 +498,12 @@ impl Client {
         let headers = resp.headers().clone();
         self.check_server_release(&headers);
         let body = resp.bytes().await.map_err(Error::Http)?;
-        Ok(RawResponse { op: op.id, status, headers, body })
+        Ok(RawResponse {
+            op: op.id,
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -462,8 +526,22 @@ enum Body {
 }
 
 impl Request {
-    pub fn new(op: &'static OperationInfo, method: reqwest::Method, host: Host, path: String, accept: &'static str) -> Self {
-        Request { op, method, host, path, accept, query: Vec::new(), body: None }
+    pub fn new(
+        op: &'static OperationInfo,
+        method: reqwest::Method,
+        host: Host,
+        path: String,
+        accept: &'static str,
+    ) -> Self {
+        Request {
+            op,
+            method,
+            host,
+            path,
+            accept,
+            query: Vec::new(),
+            body: None,
+        }
     }
 
     /// The operation this request is for.
@@ -506,8 +584,12 @@ fn release_older(server: &str, target: (u32, u32)) -> bool {
 
 /// Percent-encodes a path parameter, keeping `/` (git refs and file paths carry it on purpose).
 pub fn encode_path(s: &str) -> std::borrow::Cow<'_, str> {
-    const KEEP: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
     percent_encoding::utf8_percent_encode(s, KEEP).into()
 }
 
@@ -565,7 +647,9 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, De
 
 #[doc(hidden)]
 pub fn decode_text(body: &Bytes) -> Result<String, DecodeFail> {
-    std::str::from_utf8(body).map(str::to_string).map_err(DecodeFail::Text)
+    std::str::from_utf8(body)
+        .map(str::to_string)
+        .map_err(DecodeFail::Text)
 }
 
 /// A response before decoding.
@@ -595,13 +679,37 @@ impl RawResponse {
         let code = self.status.as_u16();
         if code < 400 {
             return match decode(code, &self.body) {
-                Ok(body) => Ok(Response { status: self.status, headers: self.headers, body }),
-                Err(DecodeFail::Unexpected) => Err(Error::Api(Box::new(ApiError::new(self.op, self.status, self.headers, self.body, None)))),
-                Err(DecodeFail::Json(e)) => Err(Error::Decode { operation: self.op, status: self.status, source: e, body: RawBody(self.body) }),
-                Err(DecodeFail::Text(e)) => Err(Error::Api(Box::new(ApiError::new(self.op, self.status, self.headers, self.body, Some(e.to_string()))))),
+                Ok(body) => Ok(Response {
+                    status: self.status,
+                    headers: self.headers,
+                    body,
+                }),
+                Err(DecodeFail::Unexpected) => Err(Error::Api(Box::new(ApiError::new(
+                    self.op,
+                    self.status,
+                    self.headers,
+                    self.body,
+                    None,
+                )))),
+                Err(DecodeFail::Json(e)) => Err(Error::Decode {
+                    operation: self.op,
+                    status: self.status,
+                    source: e,
+                    body: RawBody(self.body),
+                }),
+                Err(DecodeFail::Text(e)) => Err(Error::Api(Box::new(ApiError::new(
+                    self.op,
+                    self.status,
+                    self.headers,
+                    self.body,
+                    Some(e.to_string()),
+                )))),
             };
         }
-        let decoder = errors.iter().find(|(s, _)| *s == code).and_then(|(_, d)| *d);
+        let decoder = errors
+            .iter()
+            .find(|(s, _)| *s == code)
+            .and_then(|(_, d)| *d);
         let mut err = ApiError::new(self.op, self.status, self.headers, self.body, None);
         if let Some(d) = decoder {
             match d(&err.raw) {
@@ -622,7 +730,13 @@ pub enum Error {
     Api(Box<ApiError>),
     /// A success body did not match the spec's schema.
     #[error("{operation}: could not decode the {status} response: {source}")]
-    Decode { operation: &'static str, status: StatusCode, #[source] source: serde_json::Error, body: RawBody },
+    Decode {
+        operation: &'static str,
+        status: StatusCode,
+        #[source]
+        source: serde_json::Error,
+        body: RawBody,
+    },
     /// The request body could not be encoded.
     #[error("could not encode the request body: {0}")]
     Encode(#[source] serde_json::Error),
@@ -671,7 +785,9 @@ impl Error {
     pub fn rate_limit(&self) -> Option<RateLimitError> {
         match self {
             Error::RateLimit(r) => Some(r.clone()),
-            Error::Api(e) if matches!(e.status.as_u16(), 403 | 429) => RateLimitError::from_response(e.status, &e.rate_limit, e.message.clone(), 1),
+            Error::Api(e) if matches!(e.status.as_u16(), 403 | 429) => {
+                RateLimitError::from_response(e.status, &e.rate_limit, e.message.clone(), 1)
+            }
             _ => None,
         }
     }
@@ -729,13 +845,20 @@ pub struct RateLimitHeaders {
 impl RateLimitHeaders {
     /// Reads the `x-ratelimit-*` and `retry-after` headers.
     pub fn from_headers(h: &HeaderMap) -> Self {
-        let num = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        let num = |n: &str| {
+            h.get(n)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+        };
         RateLimitHeaders {
             limit: num("x-ratelimit-limit"),
             remaining: num("x-ratelimit-remaining"),
             used: num("x-ratelimit-used"),
             reset: num("x-ratelimit-reset"),
-            resource: h.get("x-ratelimit-resource").and_then(|v| v.to_str().ok()).map(str::to_string),
+            resource: h
+                .get("x-ratelimit-resource")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
             retry_after: num("retry-after"),
         }
     }
@@ -776,9 +899,19 @@ pub enum RateLimitError {
 impl RateLimitError {
     /// Classifies a 403 or 429 by its headers: `retry-after` means a secondary limit, `x-ratelimit-remaining: 0`
     /// the primary one. `None` when the headers say neither.
-    pub fn from_response(status: StatusCode, rl: &RateLimitHeaders, message: Option<String>, attempts: u32) -> Option<Self> {
+    pub fn from_response(
+        status: StatusCode,
+        rl: &RateLimitHeaders,
+        message: Option<String>,
+        attempts: u32,
+    ) -> Option<Self> {
         if let Some(secs) = rl.retry_after {
-            return Some(RateLimitError::Secondary { status, attempts, retry_after: Some(std::time::Duration::from_secs(secs)), message });
+            return Some(RateLimitError::Secondary {
+                status,
+                attempts,
+                retry_after: Some(std::time::Duration::from_secs(secs)),
+                message,
+            });
         }
         if rl.remaining == Some(0) {
             return Some(RateLimitError::Primary {
@@ -802,7 +935,9 @@ impl RateLimitError {
     /// When a primary limit resets.
     pub fn reset(&self) -> Option<std::time::SystemTime> {
         match self {
-            RateLimitError::Primary { reset_unix, .. } => Some(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(*reset_unix)),
+            RateLimitError::Primary { reset_unix, .. } => Some(
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(*reset_unix),
+            ),
             RateLimitError::Secondary { .. } => None,
         }
     }
@@ -838,7 +973,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(op: &'static str, status: StatusCode, headers: HeaderMap, raw: Bytes, decode_error: Option<String>) -> Self {
+    fn new(
+        op: &'static str,
+        status: StatusCode,
+        headers: HeaderMap,
+        raw: Bytes,
+        decode_error: Option<String>,
+    ) -> Self {
         #[derive(serde::Deserialize)]
         struct Common {
             #[serde(default)]
@@ -848,16 +989,31 @@ impl ApiError {
             #[serde(default)]
             errors: Option<serde_json::Value>,
         }
-        let (message, documentation_url, errors, body) = match serde_json::from_slice::<serde_json::Value>(&raw) {
+        let (message, documentation_url, errors, body) = match serde_json::from_slice::<
+            serde_json::Value,
+        >(&raw)
+        {
             Ok(v) => {
                 let c: Option<Common> = serde_json::from_value(v.clone()).ok();
-                let (m, d, e) = c.map(|c| (c.message, c.documentation_url, c.errors)).unwrap_or_default();
+                let (m, d, e) = c
+                    .map(|c| (c.message, c.documentation_url, c.errors))
+                    .unwrap_or_default();
                 let errors = match e {
                     Some(serde_json::Value::Array(items)) => items
                         .into_iter()
                         .map(|i| match i {
-                            serde_json::Value::String(s) => ValidationErrorItem { resource: None, field: None, code: None, message: Some(s) },
-                            other => serde_json::from_value(other).unwrap_or(ValidationErrorItem { resource: None, field: None, code: None, message: None }),
+                            serde_json::Value::String(s) => ValidationErrorItem {
+                                resource: None,
+                                field: None,
+                                code: None,
+                                message: Some(s),
+                            },
+                            other => serde_json::from_value(other).unwrap_or(ValidationErrorItem {
+                                resource: None,
+                                field: None,
+                                code: None,
+                                message: None,
+                            }),
                         })
                         .collect(),
                     _ => Vec::new(),
@@ -865,9 +1021,25 @@ impl ApiError {
                 (m, d, errors, crate::errors::ErrorBody::Json(v))
             }
             Err(_) if raw.is_empty() => (None, None, Vec::new(), crate::errors::ErrorBody::Empty),
-            Err(_) => (None, None, Vec::new(), crate::errors::ErrorBody::Text(String::from_utf8_lossy(&raw).into_owned())),
+            Err(_) => (
+                None,
+                None,
+                Vec::new(),
+                crate::errors::ErrorBody::Text(String::from_utf8_lossy(&raw).into_owned()),
+            ),
         };
-        ApiError { operation: op, status, message, documentation_url, errors, body, rate_limit: RateLimitHeaders::from_headers(&headers), headers, raw: RawBody(raw), decode_error }
+        ApiError {
+            operation: op,
+            status,
+            message,
+            documentation_url,
+            errors,
+            body,
+            rate_limit: RateLimitHeaders::from_headers(&headers),
+            headers,
+            raw: RawBody(raw),
+            decode_error,
+        }
     }
 }
 
@@ -878,7 +1050,20 @@ impl std::fmt::Display for ApiError {
             write!(f, ": {m}")?;
         }
         for e in &self.errors {
-            write!(f, "; {}", [e.resource.as_deref(), e.field.as_deref(), e.code.as_deref(), e.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "))?;
+            write!(
+                f,
+                "; {}",
+                [
+                    e.resource.as_deref(),
+                    e.field.as_deref(),
+                    e.code.as_deref(),
+                    e.message.as_deref()
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+            )?;
         }
         if let Some(u) = &self.documentation_url {
             write!(f, " ({u})")?;
@@ -891,14 +1076,19 @@ impl std::fmt::Display for ApiError {
 pub mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(inner) => inner.serialize(s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }
@@ -946,20 +1136,147 @@ mod tests {
     use super::*;
 
     #[test]
+    fn user_agents_are_checked() {
+        assert!(check_user_agent("my-app/1.0").is_ok());
+        assert!(matches!(check_user_agent(""), Err(Error::Config(_))));
+        assert!(matches!(
+            check_user_agent("bad\nvalue"),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn uploads_base_defaults() {
+        assert_eq!(
+            uploads_base_for(DEFAULT_API_BASE, None),
+            DEFAULT_UPLOADS_BASE
+        );
+        assert_eq!(
+            uploads_base_for("https://ghe.example/api/v3", None),
+            "https://ghe.example/api/v3"
+        );
+        assert_eq!(
+            uploads_base_for(DEFAULT_API_BASE, Some("http://127.0.0.1:9")),
+            "http://127.0.0.1:9"
+        );
+    }
+
+    #[test]
+    fn http_config_errors_are_typed() {
+        assert!(HttpConfig::default().client().is_ok());
+        assert!(matches!(
+            HttpConfig::default().add_root_certificates_pem(b"garbage"),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            HttpConfig::default().proxy("::not a url::").client(),
+            Err(Error::Config(_))
+        ));
+        assert!(HttpConfig::default()
+            .no_proxy()
+            .native_roots(true)
+            .client()
+            .is_ok());
+    }
+
+    #[test]
+    fn rate_limits_are_read_from_refusals() {
+        let mut rl = RateLimitHeaders::default();
+        assert_eq!(
+            RateLimitError::from_response(StatusCode::FORBIDDEN, &rl, None, 1),
+            None,
+            "a plain 403"
+        );
+        rl.remaining = Some(0);
+        rl.reset = Some(1_700_000_000);
+        let p = RateLimitError::from_response(StatusCode::FORBIDDEN, &rl, None, 1).unwrap();
+        assert_eq!(p.status(), Some(StatusCode::FORBIDDEN));
+        assert_eq!(
+            p.reset(),
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+        );
+        rl.retry_after = Some(30);
+        let s = RateLimitError::from_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &rl,
+            Some("slow down".into()),
+            2,
+        )
+        .unwrap();
+        assert_eq!(s.retry_after(), Some(std::time::Duration::from_secs(30)));
+        assert_eq!(
+            s.to_string(),
+            "secondary rate limit: gave up after 2 attempt(s) (slow down)"
+        );
+    }
+
+    #[test]
+    fn causes_are_written_once() {
+        #[derive(Debug)]
+        struct Outer(Inner);
+        #[derive(Debug)]
+        struct Inner;
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("request failed")
+            }
+        }
+        impl std::fmt::Display for Inner {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("connection refused")
+            }
+        }
+        impl std::error::Error for Inner {}
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        assert_eq!(
+            error_chain(&Outer(Inner)),
+            "request failed: connection refused"
+        );
+    }
+
+    #[test]
+    fn path_parameters_are_encoded_but_slashes_kept() {
+        assert_eq!(encode_path("heads/feature x"), "heads/feature%20x");
+        assert_eq!(encode_path("a?b#c"), "a%3Fb%23c");
+    }
+
+    #[test]
     fn older_enterprise_release_is_noticed_once() {
         assert!(release_older("3.16.4", (3, 17)));
         assert!(!release_older("3.17.0", (3, 17)));
         assert!(!release_older("3.19.1", (3, 17)));
         assert!(!release_older("garbage", (3, 17)));
         let client = Client::builder().build().unwrap();
-        assert!(matches!(Client::builder().user_agent("  ").build(), Err(Error::Config(_))), "an empty User-Agent is refused");
+        assert!(
+            matches!(
+                Client::builder().user_agent("  ").build(),
+                Err(Error::Config(_))
+            ),
+            "an empty User-Agent is refused"
+        );
         let mut old = HeaderMap::new();
         old.insert("x-github-enterprise-version", "3.16.4".parse().unwrap());
         let mut new = HeaderMap::new();
         new.insert("x-github-enterprise-version", "3.19.0".parse().unwrap());
-        assert!(!client.note_server_release(&new, Some((3, 17))), "a newer server is fine");
-        assert!(client.note_server_release(&old, Some((3, 17))), "the first response from an older server warns");
-        assert!(!client.note_server_release(&old, Some((3, 17))), "and only the first");
-        assert!(!client.note_server_release(&old, None), "api.github.com targets never warn");
+        assert!(
+            !client.note_server_release(&new, Some((3, 17))),
+            "a newer server is fine"
+        );
+        assert!(
+            client.note_server_release(&old, Some((3, 17))),
+            "the first response from an older server warns"
+        );
+        assert!(
+            !client.note_server_release(&old, Some((3, 17))),
+            "and only the first"
+        );
+        assert!(
+            !client.note_server_release(&old, None),
+            "api.github.com targets never warn"
+        );
     }
 }
