@@ -1,0 +1,105 @@
+//! The tracing span of a call, in a test binary of its own: tracing's callsite interest is process-wide, and tests
+//! without a subscriber running in parallel threads of one binary can leave a callsite disabled for this one.
+
+use github_auth::middleware::{MiddlewareConfig, RetryConfig};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Answers with the given responses in turn; the last one repeats.
+struct Seq(Mutex<VecDeque<ResponseTemplate>>);
+
+fn seq(r: impl IntoIterator<Item = ResponseTemplate>) -> Seq {
+    Seq(Mutex::new(r.into_iter().collect()))
+}
+
+impl Respond for Seq {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let mut q = self.0.lock().unwrap();
+        if q.len() > 1 {
+            q.pop_front().unwrap()
+        } else {
+            q.front().unwrap().clone()
+        }
+    }
+}
+
+fn config() -> MiddlewareConfig {
+    MiddlewareConfig::default()
+        .cache(None)
+        .retry(Some(RetryConfig {
+            base_delay: Duration::from_millis(100),
+            jitter: false,
+            ..RetryConfig::default()
+        }))
+}
+
+fn client(c: &MiddlewareConfig) -> reqwest_middleware::ClientWithMiddleware {
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
+    c.install(reqwest_middleware::ClientBuilder::new(http))
+        .build()
+}
+
+/// Collects what the fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tracing_span_carries_operation_status_attempt_and_rate_limit() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(seq([
+            ResponseTemplate::new(502),
+            ResponseTemplate::new(404)
+                .insert_header("x-ratelimit-remaining", "4321")
+                .insert_header("x-ratelimit-reset", "1700000000")
+                .set_body_string(r#"{"message":"Not Found"}"#),
+        ]))
+        .mount(&server)
+        .await;
+    let sink = Sink::default();
+    let w = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let gh = github_rest::Client::builder()
+        .base_url(server.uri())
+        .http_client(client(&config()))
+        .build()
+        .unwrap();
+    let err = gh.apps().get_authenticated().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+    let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let close = out
+        .lines()
+        .find(|l| l.contains("github.request") && l.contains("close"))
+        .expect(&out);
+    for want in [
+        "operation=\"apps/get-authenticated\"",
+        "method=GET",
+        "status=404",
+        "attempt=2",
+        "ratelimit.remaining=4321",
+        "ratelimit.reset=1700000000",
+    ] {
+        assert!(close.contains(want), "{want} missing in {close}");
+    }
+}
