@@ -156,6 +156,8 @@ impl AuthLayer {
                     attempt,
                     "401 right after minting the installation token; retrying (replication lag)"
                 );
+                // Let go of the refusal first: its body holds a slot of the send gate that the re-send may need.
+                drop(resp);
                 tokio::time::sleep(delay).await;
                 delay *= 2;
                 resp = next.clone().run(again(&token.token)?, extensions).await?;
@@ -169,6 +171,8 @@ impl AuthLayer {
             installation_id = tokens.installation_id(),
             "installation token refused (revoked?); minting a new one once"
         );
+        // The refusal is not returned: drop it, and the gate slot it holds, before sending again.
+        drop(resp);
         token = tokens.replace(&token).await.map_err(mw)?;
         next.run(again(&token.token)?, extensions).await
     }
@@ -224,8 +228,10 @@ impl Middleware for AuthLayer {
                     return Ok(resp);
                 };
                 // An expiring user token GitHub refused before we thought it expired: renew once.
+                let resp = crate::middleware::buffer(resp).await?.0;
                 match source.renew_after_rejection(&token).await.map_err(mw)? {
                     Some(t) => {
+                        drop(resp);
                         bearer(&mut again, &t)?;
                         next.run(again, extensions).await
                     }

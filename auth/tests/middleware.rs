@@ -639,3 +639,55 @@ async fn conditional_cache_keys_on_accept() {
         .iter()
         .all(|r| !r.headers.contains_key("if-none-match")));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_gives_up_still_announces_the_back_off() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(seq([
+            ResponseTemplate::new(403).set_body_string(SECONDARY),
+            ok(),
+        ]))
+        .mount(&server)
+        .await;
+    let rl = RateLimitConfig {
+        max_attempts: 1,
+        secondary_min_wait: Duration::from_secs(5),
+        ..RateLimitConfig::default()
+    };
+    let c = client(&config().rate_limit(Some(rl)));
+    let e = c
+        .get(format!("{}/a", server.uri()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        rate_limit_error(&e),
+        RateLimitError::Secondary { attempts: 1, .. }
+    ));
+    // The next call of the same credential waits out the back-off the refusal announced.
+    let t = Instant::now();
+    assert_eq!(
+        c.get(format!("{}/b", server.uri()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(t.elapsed() >= Duration::from_secs(5), "{:?}", t.elapsed());
+    // `/rate_limit` is never held back, not even inside a back-off.
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(403).set_body_string(SECONDARY))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let _ = c.get(format!("{}/c", server.uri())).send().await;
+    let t = Instant::now();
+    c.get(format!("{}/rate_limit", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}

@@ -155,3 +155,35 @@ async fn a_500_on_the_exchange_is_retried_by_one_caller_while_the_others_wait() 
         assert_eq!(mint.mint.count(), 1, "{n} callers: one token");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_sends_after_a_401_do_not_wait_for_the_slot_of_the_refusal() {
+    // A cap of one request in flight: a re-send that waited for the refusal's own slot would never go out.
+    let server = MockServer::start().await;
+    let clock = ManualClock::new(SystemTime::now());
+    let mint = Mint::new(&clock);
+    mount_mint(&server, &mint).await;
+    Mock::given(method("GET"))
+        .and(path("/installation/repositories"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({ "message": "Bad credentials" })),
+        )
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    accept_only(&server, "ghs_1").await;
+    let cap_one = github_auth::middleware::ConcurrencyConfig::default()
+        .max_in_flight(Some(1))
+        .adaptive(false);
+    let client = installation_builder(&server, &clock)
+        .middleware(MiddlewareConfig::default().concurrency(Some(cap_one)))
+        .build()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), list_repos(&client))
+        .await
+        .expect("the re-sends went out")
+        .unwrap();
+    assert_eq!(mint.count(), 1);
+}

@@ -78,6 +78,11 @@ impl ConcurrencyConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Identity(pub(crate) Arc<str>);
 
+/// The resource a re-send is counted against, when a response named it (`x-ratelimit-resource`); otherwise the gate
+/// predicts it from the operation.
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceHint(pub(crate) String);
+
 /// Where a request stood when the gate sent it: the `level`-th in flight, under cap `epoch`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SendInfo {
@@ -222,9 +227,13 @@ impl Lane {
         {
             // Raise the ceiling back by one after a quiet spell.
             let mut st = self.state();
+            // The quiet spell counts from the end of the last back-off, not from the refusal.
+            let quiet_since = st
+                .ceiling_since
+                .max(st.backoff_until.unwrap_or(st.ceiling_since));
             if st.adaptive
                 && st.ceiling < st.max
-                && now.duration_since(st.ceiling_since).unwrap_or_default() >= st.raise_every
+                && now.duration_since(quiet_since).unwrap_or_default() >= st.raise_every
             {
                 st.ceiling += 1;
                 st.ceiling_since = now;
@@ -249,6 +258,30 @@ impl Lane {
                 level: st.in_flight,
                 epoch: st.epoch,
             },
+            counted: true,
+        }
+    }
+
+    /// A slot outside the cap, for a request the gate never holds back (`/rate_limit`).
+    fn exempt_slot(self: &Arc<Self>) -> Slot {
+        let epoch = self.state().epoch;
+        Slot {
+            permit: None,
+            lane: self.clone(),
+            info: SendInfo { level: 0, epoch },
+            counted: false,
+        }
+    }
+
+    /// Takes the next write slot if it is due, or says how long until it is.
+    fn reserve_write(&self, now: SystemTime, interval: Duration) -> Result<(), Duration> {
+        let mut st = self.state();
+        match st.next_write {
+            Some(t) if t > now => Err(t.duration_since(now).unwrap_or_default()),
+            _ => {
+                st.next_write = Some(now + interval);
+                Ok(())
+            }
         }
     }
 
@@ -293,10 +326,15 @@ struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     lane: Arc<Lane>,
     info: SendInfo,
+    /// Whether it counts as in flight (requests exempt from the gate do not).
+    counted: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let mut st = self.lane.state();
         st.in_flight = st.in_flight.saturating_sub(1);
         if let Some(p) = self.permit.take() {
@@ -342,55 +380,61 @@ impl GateLayer {
         }
     }
 
-    /// Waits while the predicted resource's primary limit is used up (or refuses, as the policy says).
-    async fn wait_primary(
+    /// The reset (and limit) of `resource` while its primary limit is used up.
+    async fn primary_exhausted(
         &self,
         rate: &RateLimitConfig,
         ident: &str,
         resource: &str,
-    ) -> Result<(), github_rest::RateLimitError> {
+    ) -> Option<(u64, Option<u64>)> {
         let state = match rate.store.resource(ident, resource).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "rate-limit store unavailable");
                 None
             }
-        };
-        let Some(s) = state else { return Ok(()) };
-        if s.remaining > 0 || s.reset * 1000 <= unix_ms(self.clock.now()) {
+        }?;
+        let future = state.reset.saturating_mul(1000) > unix_ms(self.clock.now());
+        (state.remaining == 0 && future).then_some((state.reset, state.limit))
+    }
+
+    /// Waits while `resource`'s primary limit is used up (or refuses, as the policy says).
+    async fn wait_primary(
+        &self,
+        rate: &RateLimitConfig,
+        ident: &str,
+        resource: &str,
+    ) -> Result<(), github_rest::RateLimitError> {
+        let Some((reset, limit)) = self.primary_exhausted(rate, ident, resource).await else {
             return Ok(());
-        }
-        let wait = rate.primary_wait(s.reset, self.clock.now());
+        };
+        let wait = rate.primary_wait(reset, self.clock.now());
         if !rate.primary.allows(wait) {
             self.emit(RateLimitEvent::PrimaryFailFast {
                 resource: resource.to_string(),
-                reset: s.reset,
+                reset,
             });
             return Err(github_rest::RateLimitError::Primary {
                 status: None,
                 resource: resource.to_string(),
-                limit: s.limit,
-                reset_unix: s.reset,
+                limit,
+                reset_unix: reset,
             });
         }
         self.emit(RateLimitEvent::PrimaryWait {
             resource: resource.to_string(),
-            reset: s.reset,
+            reset,
             wait,
         });
         self.clock.sleep(wait).await;
         Ok(())
     }
 
-    /// The secondary-limit back-off deadline of this credential: the lane's, or a shared store's if later.
-    async fn backoff(
-        &self,
-        rate: Option<&RateLimitConfig>,
-        lane: &Lane,
-        ident: &str,
-    ) -> Option<SystemTime> {
+    /// The secondary-limit back-off deadline of this credential, if it is still ahead: the lane's, or a shared
+    /// store's if later.
+    async fn backoff(&self, lane: &Lane, ident: &str) -> Option<SystemTime> {
         let local = lane.state().backoff_until;
-        let shared = match rate {
+        let shared = match &self.rate {
             Some(r) => match r.store.backoff_until(ident).await {
                 Ok(v) => v.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
                 Err(e) => {
@@ -400,35 +444,54 @@ impl GateLayer {
             },
             None => None,
         };
-        local.max(shared)
+        local.max(shared).filter(|until| *until > self.clock.now())
     }
 
-    /// Holding a slot: waits out any back-off, then (for a write) the pacing, looking at the back-off again after
-    /// every wait, since it may have been announced meanwhile.
-    async fn wait_turn(&self, lane: &Lane, ident: &str, exempt: bool, paced: Option<Duration>) {
+    /// Waits, without holding a slot, until no back-off is announced.
+    async fn wait_backoff(&self, lane: &Lane, ident: &str) {
+        while let Some(until) = self.backoff(lane, ident).await {
+            let d = until.duration_since(self.clock.now()).unwrap_or_default();
+            self.clock.sleep(d).await;
+        }
+    }
+
+    /// Waits for everything that limits this request and returns its slot. The waits for the primary reset, the
+    /// back-off and the write pacing happen without a slot; once a slot is held, the primary limit and the
+    /// back-off are looked at again (either may have been announced while the request queued), and any of them
+    /// sends the request back to waiting without its slot.
+    async fn admit(
+        &self,
+        lane: &Arc<Lane>,
+        ident: &str,
+        resource: &str,
+        paced: Option<Duration>,
+    ) -> Result<Slot, github_rest::RateLimitError> {
         loop {
-            let now = self.clock.now();
-            if !exempt {
-                if let Some(until) = self.backoff(self.rate.as_ref(), lane, ident).await {
-                    if until > now {
-                        let d = until.duration_since(now).unwrap_or_default();
-                        self.clock.sleep(d).await;
-                        continue;
-                    }
+            if let Some(rate) = &self.rate {
+                self.wait_primary(rate, ident, resource).await?;
+            }
+            self.wait_backoff(lane, ident).await;
+            let slot = lane.acquire(self.clock.now()).await;
+            if self.backoff(lane, ident).await.is_some() {
+                continue;
+            }
+            if let Some(rate) = &self.rate {
+                if self
+                    .primary_exhausted(rate, ident, resource)
+                    .await
+                    .is_some()
+                {
+                    continue;
                 }
             }
-            let Some(interval) = paced else { return };
-            let wait = {
-                let mut st = lane.state();
-                match st.next_write {
-                    Some(t) if t > now => t.duration_since(now).unwrap_or_default(),
-                    _ => {
-                        st.next_write = Some(now + interval);
-                        return;
-                    }
+            if let Some(interval) = paced {
+                if let Err(wait) = lane.reserve_write(self.clock.now(), interval) {
+                    drop(slot);
+                    self.clock.sleep(wait).await;
+                    continue;
                 }
-            };
-            self.clock.sleep(wait).await;
+            }
+            return Ok(slot);
         }
     }
 }
@@ -453,19 +516,22 @@ impl Middleware for GateLayer {
             .lanes
             .lane(&ident, self.concurrency.as_ref(), self.clock.now());
 
-        if let (Some(rate), false) = (&self.rate, exempt) {
-            let resource = predict_resource(op, req.url().path());
-            self.wait_primary(rate, &ident, resource)
+        let slot = if exempt {
+            lane.exempt_slot()
+        } else {
+            let resource = match extensions.get::<ResourceHint>() {
+                Some(h) => h.0.clone(),
+                None => predict_resource(op, req.url().path()).to_string(),
+            };
+            // Writes take turns, so that the pacing holds at the moment each is sent.
+            let _turn = match paced {
+                Some(_) => Some(lane.write_turn.lock().await),
+                None => None,
+            };
+            self.admit(&lane, &ident, &resource, paced)
                 .await
-                .map_err(super::error::rate_limited)?;
-        }
-        let turn = match paced {
-            Some(_) => Some(lane.write_turn.lock().await),
-            None => None,
+                .map_err(super::error::rate_limited)?
         };
-        let slot = lane.acquire(self.clock.now()).await;
-        self.wait_turn(&lane, &ident, exempt, paced).await;
-        drop(turn);
 
         extensions.insert(slot.info);
         extensions.get_or_insert_default::<Attempts>().0 += 1;
@@ -481,7 +547,8 @@ impl Middleware for GateLayer {
                 github_rest::RateLimitHeaders::from_headers(resp.headers()).retry_after;
             if let (Some(secs), Some(_)) = (retry_after, &self.rate) {
                 let now = self.clock.now();
-                lane.secondary_hit(Some(slot.info), now + Duration::from_secs(secs), now);
+                let wait = Duration::from_secs(secs).min(super::ratelimit::MAX_WAIT);
+                lane.secondary_hit(Some(slot.info), now + wait, now);
             }
         } else {
             lane.answered(slot.info);

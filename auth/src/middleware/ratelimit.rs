@@ -6,7 +6,7 @@
 //! maybe with `x-ratelimit-remaining: 0` (wait until the reset), otherwise wait at least a minute, longer each time.
 
 use super::error::rate_limited;
-use super::gate::{Identity, Lanes, SendInfo};
+use super::gate::{Identity, Lanes, ResourceHint, SendInfo};
 use super::{buffer, identity, operation_id, Clock, StoreError};
 use crate::clock::unix_ms;
 use http::{Extensions, StatusCode};
@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+/// The longest wait any header can ask for; larger values (a garbled `retry-after` or reset) are cut to this.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What GitHub last said about one rate-limit resource of one identity. Serialisable so a shared store can keep it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,8 +266,12 @@ impl RateLimitConfig {
     /// How long to wait for a primary reset at Unix second `reset`: until one second after it, and at least one
     /// second when it already passed (clock skew).
     pub(crate) fn primary_wait(&self, reset: u64, now: SystemTime) -> Duration {
-        let target = SystemTime::UNIX_EPOCH + Duration::from_secs(reset + 1);
-        target.duration_since(now).unwrap_or(Duration::from_secs(1))
+        SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(reset.saturating_add(1)))
+            .map_or(MAX_WAIT, |target| {
+                target.duration_since(now).unwrap_or(Duration::from_secs(1))
+            })
+            .min(MAX_WAIT)
     }
 
     /// Sets the hook.
@@ -384,7 +391,9 @@ impl RateLimitLayer {
         now: SystemTime,
     ) -> Duration {
         match cause {
-            SecondaryCause::RetryAfter => Duration::from_secs(rl.retry_after.unwrap_or_default()),
+            SecondaryCause::RetryAfter => {
+                Duration::from_secs(rl.retry_after.unwrap_or_default()).min(MAX_WAIT)
+            }
             SecondaryCause::RemainingZero if rl.reset.is_some() => {
                 self.config.primary_wait(rl.reset.unwrap_or_default(), now)
             }
@@ -470,11 +479,16 @@ impl Middleware for RateLimitLayer {
                         self.secondary_wait(SecondaryCause::Message, &rl, &mut backoffs, now);
                     self.back_off(&ident, sent, now + wait).await;
                 }
-                // The state recorded above makes the gate wait for the reset before the next send.
+                // The state recorded above makes the gate wait for the reset of this resource before the re-send.
+                extensions.insert(ResourceHint(resource.clone()));
                 pending = spare;
                 continue;
             }
             let cause = cause.expect("a secondary limit");
+            let wait = self.secondary_wait(cause, &rl, &mut backoffs, now);
+            // Every request of this credential waits, not only this one: GitHub blocks the credential. The gate
+            // holds them (a re-send of this one included) until the deadline, also when this call gives up.
+            self.back_off(&ident, sent, now + wait).await;
             let Some(spare) = spare else {
                 self.emit(RateLimitEvent::SecondaryGaveUp { attempts: attempt });
                 return Err(rate_limited(github_rest::RateLimitError::Secondary {
@@ -484,15 +498,11 @@ impl Middleware for RateLimitLayer {
                     message: message_of(&body),
                 }));
             };
-            let wait = self.secondary_wait(cause, &rl, &mut backoffs, now);
             self.emit(RateLimitEvent::SecondaryWait {
                 attempt,
                 cause,
                 wait,
             });
-            // Every request of this credential waits, not only this one: GitHub blocks the credential. The gate
-            // holds them (this one included) until the deadline.
-            self.back_off(&ident, sent, now + wait).await;
             pending = Some(spare);
         }
     }
