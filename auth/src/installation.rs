@@ -4,7 +4,7 @@
 use crate::app_jwt::AppJwt;
 use crate::clock::{parse_rfc3339, ServerClock};
 use crate::error::AuthError;
-use crate::store::{CacheKey, StoredToken, TokenStore};
+use crate::store::{CacheKey, StoreError, StoredToken, TokenStore};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use github_rest::types::AppsCreateInstallationAccessTokenRequest;
 use secrecy::SecretString;
@@ -20,6 +20,8 @@ const LOCK_TTL: Duration = Duration::from_secs(30);
 const MAX_LOCK_WAIT: Duration = Duration::from_secs(5 * 60);
 /// A token minted by someone else while we waited is used if it has at least this long to live (seconds).
 const MIN_REMAINING: i64 = 5;
+/// Time a refresh may take once it holds the lock (exchanges, their retries, waiting out a back-off).
+const REFRESH_BUDGET: Duration = Duration::from_secs(5 * 60);
 /// A failed refresh is handed to callers arriving this soon after it, instead of asking GitHub again at once.
 const FAILURE_SHARED_FOR: Duration = Duration::from_secs(2);
 /// Exchanges answered with a 5xx or lost in transport are tried this many times in all (minting is safe to repeat).
@@ -34,6 +36,38 @@ enum Flight {
         at: tokio::time::Instant,
         error: AuthError,
     },
+}
+
+/// Clears a flight's entry when its task ends: a failure stays visible for [`FAILURE_SHARED_FOR`], anything else
+/// (success, panic, cancellation) removes it.
+struct FlightGuard(Option<(usize, CacheKey)>);
+
+impl FlightGuard {
+    fn finish(mut self, result: &Result<StoredToken, AuthError>) {
+        let Some(key) = self.0.take() else { return };
+        let mut map = flights().lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(_) => map.remove(&key),
+            Err(e) => map.insert(
+                key,
+                Flight::Failed {
+                    at: tokio::time::Instant::now(),
+                    error: e.clone(),
+                },
+            ),
+        };
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if let Some(key) = self.0.take() {
+            flights()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
+    }
 }
 
 /// Refreshes of this process, by store and cache key.
@@ -169,22 +203,29 @@ impl InstallationTokens {
                     return Err(error.clone());
                 }
                 _ => {
+                    // The refresh runs on a task of its own: callers that give up (a time-out around a call) do not
+                    // park it half-way, and a panic inside it (a store's, say) becomes an error for every waiter
+                    // instead of poisoning the flight. The guard clears the entry however the task ends.
                     let me = self.clone();
-                    let key = slot.clone();
-                    let f = async move {
-                        let result = me.refresh(seen).await;
-                        let mut map = flights().lock().unwrap_or_else(|e| e.into_inner());
-                        match &result {
-                            Ok(_) => map.remove(&key),
-                            Err(e) => map.insert(
-                                key,
-                                Flight::Failed {
-                                    at: tokio::time::Instant::now(),
-                                    error: e.clone(),
-                                },
-                            ),
-                        };
+                    let guard = FlightGuard(Some(slot.clone()));
+                    let task = tokio::spawn(async move {
+                        let result =
+                            tokio::time::timeout(MAX_LOCK_WAIT + REFRESH_BUDGET, me.refresh(seen))
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(AuthError::Store(StoreError::msg(
+                                        "the installation token refresh did not finish in time",
+                                    )))
+                                });
+                        guard.finish(&result);
                         result
+                    });
+                    let f = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(AuthError::Store(StoreError::msg(format!(
+                                "the installation token refresh failed: {e}"
+                            ))))
+                        })
                     }
                     .boxed()
                     .shared();

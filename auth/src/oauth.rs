@@ -147,11 +147,16 @@ pub(crate) async fn post_form(
         status: Some(status),
         message: chain(&e.without_url()),
     })?;
-    let answer: OAuthAnswer = serde_json::from_slice(&bytes).map_err(|e| OAuthError::Http {
+    // The body is not quoted in the error: an answer in another format (form-encoded, say) may hold a token.
+    let answer: OAuthAnswer = serde_json::from_slice(&bytes).map_err(|_| OAuthError::Http {
         status: Some(status),
         message: format!(
-            "not an OAuth answer ({e}): {:?}",
-            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            "the answer is not JSON ({} bytes, content-type {:?})",
+            bytes.len(),
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
         ),
     })?;
     Ok((status, headers, answer))
@@ -455,7 +460,9 @@ impl SignIn {
         returned_state: &str,
         code: &str,
     ) -> Result<UserTokens, OAuthError> {
-        if !constant_time_eq(pending.state.as_bytes(), returned_state.as_bytes()) {
+        if pending.state.is_empty()
+            || !constant_time_eq(pending.state.as_bytes(), returned_state.as_bytes())
+        {
             return Err(OAuthError::StateMismatch);
         }
         let secret = self.client_secret.as_ref().ok_or_else(|| {
@@ -535,7 +542,7 @@ impl SignIn {
             if self.clock.now() >= deadline {
                 return Err(OAuthError::Expired);
             }
-            let (status, _, a) = post_form(
+            let answer = post_form(
                 &self.http,
                 &self.endpoint("/login/oauth/access_token"),
                 &self.user_agent,
@@ -545,7 +552,18 @@ impl SignIn {
                     ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
                 ],
             )
-            .await?;
+            .await;
+            let (status, a) = match answer {
+                Ok((status, _, a)) => (status, a),
+                // A network blip or a 5xx does not end a sign-in the user may be completing: poll again.
+                Err(OAuthError::Http { status, message })
+                    if status.is_none_or(|s| s.is_server_error()) =>
+                {
+                    tracing::debug!(?status, %message, "device flow: poll failed; polling again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             match a.error.as_deref() {
                 Some("authorization_pending") => continue,
                 Some("slow_down") => {

@@ -122,10 +122,7 @@ async fn a_server_that_never_answers_times_out_and_frees_its_slot() {
     let client = ClientBuilder::token(SecretString::from("ghp_x"))
         .base_url(format!("http://{addr}"))
         .user_agent("timeout-test")
-        .timeouts(github_rest::Timeouts {
-            read: Some(Duration::from_millis(300)),
-            ..Default::default()
-        })
+        .timeouts(github_rest::Timeouts::default().read(Some(Duration::from_millis(300))))
         .middleware(
             MiddlewareConfig::default()
                 .cache(None)

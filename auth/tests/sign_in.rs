@@ -165,6 +165,10 @@ impl Respond for Polls {
         } else {
             q[0].clone()
         };
+        if body.is_null() {
+            // Stands for a failing front end.
+            return ResponseTemplate::new(502).set_body_string("<html>Bad gateway</html>");
+        }
         ResponseTemplate::new(200).set_body_json(body)
     }
 }
@@ -292,4 +296,14 @@ async fn device_flow_stops_on_denial_expiry_and_its_own_deadline() {
         sign_in.poll_device(&code).await.unwrap_err(),
         OAuthError::DeviceFlowDisabled
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn device_flow_polls_on_through_a_failing_front_end() {
+    let success = json!({ "access_token": "ghu_dev", "token_type": "bearer", "scope": "repo" });
+    let (web, sign_in) = device_host(900, vec![serde_json::Value::Null, pending(), success]).await;
+    let code = sign_in.request_device_code(["repo"]).await.unwrap();
+    let tokens = sign_in.poll_device(&code).await.unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "ghu_dev");
+    assert_eq!(polls(&web).await, 3);
 }

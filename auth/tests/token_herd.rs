@@ -187,3 +187,15 @@ async fn re_sends_after_a_401_do_not_wait_for_the_slot_of_the_refusal() {
         .unwrap();
     assert_eq!(mint.count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gives_up_mid_refresh_does_not_strand_the_refresh() {
+    let (server, _clock, mint, client) = setup(3600, 0).await;
+    // Gives up long before the 50 ms exchange answers.
+    let gave_up = tokio::time::timeout(Duration::from_millis(5), list_repos(&client)).await;
+    assert!(gave_up.is_err());
+    // The refresh went on without it: the next caller gets its token, and nothing was minted twice.
+    list_repos(&client).await.unwrap();
+    assert_eq!(mint.mint.count(), 1);
+    assert_eq!(exchanges(&server).await, 1);
+}

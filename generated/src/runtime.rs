@@ -22,6 +22,7 @@ pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_
 
 /// Time-outs of the HTTP client (part of [`HttpConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Establishing a connection (TCP and TLS); default [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect: Option<std::time::Duration>,
@@ -38,6 +39,26 @@ impl Default for Timeouts {
             read: Some(DEFAULT_READ_TIMEOUT),
             total: None,
         }
+    }
+}
+
+impl Timeouts {
+    /// Sets the connect time-out (`None`: none).
+    pub fn connect(mut self, d: Option<std::time::Duration>) -> Self {
+        self.connect = d;
+        self
+    }
+
+    /// Sets the read time-out (`None`: none).
+    pub fn read(mut self, d: Option<std::time::Duration>) -> Self {
+        self.read = d;
+        self
+    }
+
+    /// Sets the time-out of the whole exchange (`None`: none).
+    pub fn total(mut self, d: Option<std::time::Duration>) -> Self {
+        self.total = d;
+        self
     }
 }
 
