@@ -35,7 +35,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-retention-limit-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -80,7 +79,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-actions-cache-retention-limit-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -126,7 +124,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-storage-limit-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -171,7 +168,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-actions-cache-storage-limit-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -220,7 +216,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-retention-limit-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -265,7 +260,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-actions-cache-retention-limit-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -311,7 +305,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-storage-limit-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -356,7 +349,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-actions-cache-storage-limit-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -402,7 +394,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-usage-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -463,7 +454,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-usage-by-repo-for-org",
             auth: AuthKind::Token,
-            items_key: Some("repository_cache_usages"),
         };
         let mut req = Request::new(
             &OP,
@@ -536,7 +526,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-hosted-runners-for-org",
             auth: AuthKind::Token,
-            items_key: Some("runners"),
         };
         let mut req = Request::new(
             &OP,
@@ -588,7 +577,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -629,7 +617,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-custom-images-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -670,7 +657,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-custom-image-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -713,7 +699,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-custom-image-from-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -759,7 +744,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-custom-image-versions-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -803,7 +787,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-custom-image-version-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -850,7 +833,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-custom-image-version-from-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -896,7 +878,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-hosted-runners-github-owned-images-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -937,7 +918,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-hosted-runners-partner-images-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -975,7 +955,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-hosted-runners-limits-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1016,7 +995,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-hosted-runners-machine-specs-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1057,7 +1035,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-hosted-runners-platforms-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1098,7 +1075,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1139,7 +1115,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1182,7 +1157,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/update-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1225,7 +1199,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-github-actions-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1266,7 +1239,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-github-actions-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1307,7 +1279,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-artifact-and-log-retention-settings-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1351,7 +1322,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-artifact-and-log-retention-settings-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1397,7 +1367,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-fork-pr-contributor-approval-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1440,7 +1409,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-fork-pr-contributor-approval-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1482,7 +1450,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-private-repo-fork-pr-workflows-settings-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1524,7 +1491,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-private-repo-fork-pr-workflows-settings-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1595,7 +1561,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repositories-enabled-github-actions-organization",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -1653,7 +1618,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-selected-repositories-enabled-github-actions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1695,7 +1659,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/enable-selected-repository-github-actions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1738,7 +1701,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/disable-selected-repository-github-actions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1780,7 +1742,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-allowed-actions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1821,7 +1782,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-allowed-actions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1864,7 +1824,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-self-hosted-runners-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1908,7 +1867,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-self-hosted-runners-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1983,7 +1941,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repositories-self-hosted-runners-organization",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -2042,7 +1999,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-selected-repositories-self-hosted-runners-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2090,7 +2046,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/enable-selected-repository-self-hosted-runners-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2140,7 +2095,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/disable-selected-repository-self-hosted-runners-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2191,7 +2145,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-github-actions-default-workflow-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2234,7 +2187,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-github-actions-default-workflow-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2297,7 +2249,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runner-groups-for-org",
             auth: AuthKind::Token,
-            items_key: Some("runner_groups"),
         };
         let mut req = Request::new(
             &OP,
@@ -2353,7 +2304,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-self-hosted-runner-group-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2395,7 +2345,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-self-hosted-runner-group-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2438,7 +2387,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-self-hosted-runner-group-from-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2482,7 +2430,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/update-self-hosted-runner-group-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2552,7 +2499,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-github-hosted-runners-in-group-for-org",
             auth: AuthKind::Token,
-            items_key: Some("runners"),
         };
         let mut req = Request::new(
             &OP,
@@ -2641,7 +2587,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-access-to-self-hosted-runner-group-in-org",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -2703,7 +2648,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-repo-access-to-self-hosted-runner-group-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2748,7 +2692,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/add-repo-access-to-self-hosted-runner-group-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2794,7 +2737,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-repo-access-to-self-hosted-runner-group-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2865,7 +2807,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runners-in-group-for-org",
             auth: AuthKind::Token,
-            items_key: Some("runners"),
         };
         let mut req = Request::new(
             &OP,
@@ -2927,7 +2868,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-self-hosted-runners-in-group-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2972,7 +2912,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/add-self-hosted-runner-to-group-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3018,7 +2957,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-self-hosted-runner-from-group-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3084,7 +3022,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runners-for-org",
             auth: AuthKind::Token,
-            items_key: Some("runners"),
         };
         let mut req = Request::new(
             &OP,
@@ -3141,7 +3078,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-runner-applications-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3187,7 +3123,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/generate-runner-jitconfig-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3240,7 +3175,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-registration-token-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3288,7 +3222,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-remove-token-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3331,7 +3264,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-self-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3376,7 +3308,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-self-hosted-runner-from-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3426,7 +3357,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-labels-for-self-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3478,7 +3408,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-custom-labels-for-self-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3531,7 +3460,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/add-custom-labels-to-self-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3584,7 +3512,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-all-custom-labels-from-self-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3639,7 +3566,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-custom-label-from-self-hosted-runner-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3705,7 +3631,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-org-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -3760,7 +3685,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-org-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3803,7 +3727,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3918,7 +3841,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-or-update-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3967,7 +3889,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4034,7 +3955,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -4095,7 +4015,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4143,7 +4062,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/add-selected-repo-to-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4192,7 +4110,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-selected-repo-from-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4254,7 +4171,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-org-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -4309,7 +4225,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4353,7 +4268,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4397,7 +4311,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4442,7 +4355,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/update-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4509,7 +4421,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-selected-repos-for-org-variable",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -4569,7 +4480,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-selected-repos-for-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4616,7 +4526,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/add-selected-repo-to-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4665,7 +4574,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-selected-repo-from-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4729,7 +4637,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-artifacts-for-repo",
             auth: AuthKind::Token,
-            items_key: Some("artifacts"),
         };
         let mut req = Request::new(
             &OP,
@@ -4790,7 +4697,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-artifact",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4834,7 +4740,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-artifact",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4881,7 +4786,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/download-artifact",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4929,7 +4833,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-retention-limit-for-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4976,7 +4879,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-actions-cache-retention-limit-for-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5024,7 +4926,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-storage-limit-for-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5071,7 +4972,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-actions-cache-storage-limit-for-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5121,7 +5021,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-usage",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5181,7 +5080,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-actions-cache-list",
             auth: AuthKind::Token,
-            items_key: Some("actions_caches"),
         };
         let mut req = Request::new(
             &OP,
@@ -5249,7 +5147,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-actions-cache-by-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5296,7 +5193,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-actions-cache-by-id",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5361,7 +5257,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-concurrency-groups-for-repository",
             auth: AuthKind::Token,
-            items_key: Some("concurrency_groups"),
         };
         let mut req = Request::new(
             &OP,
@@ -5436,7 +5331,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-concurrency-group-for-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5491,7 +5385,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-job-for-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5539,7 +5432,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/download-job-logs-for-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5585,7 +5477,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/re-run-job-for-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5634,7 +5525,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-custom-oidc-sub-claim-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5680,7 +5570,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-custom-oidc-sub-claim-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5751,7 +5640,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-organization-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -5829,7 +5717,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-organization-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -5884,7 +5771,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-github-actions-permissions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5927,7 +5813,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-github-actions-permissions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5972,7 +5857,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-access-to-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6017,7 +5901,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-workflow-access-to-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6060,7 +5943,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-artifact-and-log-retention-settings-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6107,7 +5989,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-artifact-and-log-retention-settings-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6155,7 +6036,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-fork-pr-contributor-approval-permissions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6202,7 +6082,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-fork-pr-contributor-approval-permissions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6250,7 +6129,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-private-repo-fork-pr-workflows-settings-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6298,7 +6176,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-private-repo-fork-pr-workflows-settings-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6346,7 +6223,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-allowed-actions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6389,7 +6265,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-allowed-actions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6436,7 +6311,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-github-actions-default-workflow-permissions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6481,7 +6355,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-github-actions-default-workflow-permissions-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6547,7 +6420,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-self-hosted-runners-for-repo",
             auth: AuthKind::Token,
-            items_key: Some("runners"),
         };
         let mut req = Request::new(
             &OP,
@@ -6607,7 +6479,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-runner-applications-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6655,7 +6526,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/generate-runner-jitconfig-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6710,7 +6580,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-registration-token-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6760,7 +6629,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-remove-token-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6805,7 +6673,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-self-hosted-runner-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6852,7 +6719,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-self-hosted-runner-from-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6904,7 +6770,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-labels-for-self-hosted-runner-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6958,7 +6823,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/set-custom-labels-for-self-hosted-runner-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7013,7 +6877,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/add-custom-labels-to-self-hosted-runner-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7068,7 +6931,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-all-custom-labels-from-self-hosted-runner-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7125,7 +6987,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/remove-custom-label-from-self-hosted-runner-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7195,7 +7056,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-workflow-runs-for-repo",
             auth: AuthKind::Token,
-            items_key: Some("workflow_runs"),
         };
         let mut req = Request::new(
             &OP,
@@ -7278,7 +7138,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7328,7 +7187,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7373,7 +7231,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-reviews-for-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7418,7 +7275,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/approve-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7487,7 +7343,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-workflow-run-artifacts",
             auth: AuthKind::Token,
-            items_key: Some("artifacts"),
         };
         let mut req = Request::new(
             &OP,
@@ -7556,7 +7411,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-run-attempt",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7642,7 +7496,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-jobs-for-workflow-run-attempt",
             auth: AuthKind::Token,
-            items_key: Some("jobs"),
         };
         let mut req = Request::new(
             &OP,
@@ -7715,7 +7568,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/download-workflow-run-attempt-logs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7762,7 +7614,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/cancel-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7853,7 +7704,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-concurrency-groups-for-workflow-run",
             auth: AuthKind::Token,
-            items_key: Some("concurrency_groups"),
         };
         let mut req = Request::new(
             &OP,
@@ -7931,7 +7781,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/review-custom-gates-for-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7978,7 +7827,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/force-cancel-workflow-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8050,7 +7898,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-jobs-for-workflow-run",
             auth: AuthKind::Token,
-            items_key: Some("jobs"),
         };
         let mut req = Request::new(
             &OP,
@@ -8115,7 +7962,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/download-workflow-run-logs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8160,7 +8006,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-workflow-run-logs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8210,7 +8055,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-pending-deployments-for-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8258,7 +8102,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/review-pending-deployments-for-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8305,7 +8148,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/re-run-workflow",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8354,7 +8196,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/re-run-workflow-failed-jobs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8407,7 +8248,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-run-usage",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8475,7 +8315,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -8533,7 +8372,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-repo-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8578,7 +8416,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8626,7 +8463,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-or-update-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8677,7 +8513,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8743,7 +8578,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -8801,7 +8635,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8847,7 +8680,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8893,7 +8725,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8940,7 +8771,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/update-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9004,7 +8834,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-repo-workflows",
             auth: AuthKind::Token,
-            items_key: Some("workflows"),
         };
         let mut req = Request::new(
             &OP,
@@ -9063,7 +8892,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9113,7 +8941,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/disable-workflow",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9166,7 +8993,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-workflow-dispatch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9221,7 +9047,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/enable-workflow",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9294,7 +9119,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-workflow-runs",
             auth: AuthKind::Token,
-            items_key: Some("workflow_runs"),
         };
         let mut req = Request::new(
             &OP,
@@ -9389,7 +9213,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-workflow-usage",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9465,7 +9288,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-environment-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -9527,7 +9349,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-environment-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9574,7 +9395,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-environment-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9624,7 +9444,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-or-update-environment-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9677,7 +9496,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-environment-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9747,7 +9565,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/list-environment-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -9809,7 +9626,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/create-environment-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9857,7 +9673,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/get-environment-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9905,7 +9720,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/delete-environment-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9954,7 +9768,6 @@ impl<'a> ActionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "actions/update-environment-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

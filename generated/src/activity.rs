@@ -55,7 +55,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-events",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -111,7 +110,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/get-feeds",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -179,7 +177,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-events-for-repo-network",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -258,7 +255,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-notifications-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -316,7 +312,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/mark-notifications-as-read",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -362,7 +357,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/get-thread",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -407,7 +401,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/mark-thread-as-done",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -446,7 +439,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/mark-thread-as-read",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -493,7 +485,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/get-thread-subscription-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -550,7 +541,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/set-thread-subscription",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -599,7 +589,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/delete-thread-subscription",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -660,7 +649,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-org-events",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -730,7 +718,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repo-events",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -802,7 +789,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repo-notifications-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -869,7 +855,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/mark-repo-notifications-as-read",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -940,7 +925,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-stargazers-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -998,7 +982,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/get-stargazer-count-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1058,7 +1041,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-watchers-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1111,7 +1093,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/get-repo-subscription",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1155,7 +1136,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/set-repo-subscription",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1198,7 +1178,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/delete-repo-subscription",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1266,7 +1245,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-starred-by-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1307,7 +1285,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-starred-by-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1360,7 +1337,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/check-repo-is-starred-by-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1411,7 +1387,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/star-repo-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1456,7 +1431,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/unstar-repo-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1524,7 +1498,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-watched-repos-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1590,7 +1563,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-events-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1663,7 +1635,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-org-events-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1734,7 +1705,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-public-events-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1805,7 +1775,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-received-events-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1873,7 +1842,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-received-public-events-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1944,7 +1912,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-starred-by-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2019,7 +1986,6 @@ impl<'a> ActivityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "activity/list-repos-watched-by-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

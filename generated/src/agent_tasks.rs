@@ -73,7 +73,6 @@ impl<'a> AgentTasksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/list-tasks-for-repo",
             auth: AuthKind::Token,
-            items_key: Some("tasks"),
         };
         let mut req = Request::new(
             &OP,
@@ -168,7 +167,6 @@ impl<'a> AgentTasksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/create-task-in-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -231,7 +229,6 @@ impl<'a> AgentTasksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/get-task-by-repo-and-id",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -310,7 +307,6 @@ impl<'a> AgentTasksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/list-tasks",
             auth: AuthKind::Token,
-            items_key: Some("tasks"),
         };
         let mut req = Request::new(
             &OP,
@@ -389,7 +385,6 @@ impl<'a> AgentTasksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agent-tasks/get-task-by-id",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

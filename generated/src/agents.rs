@@ -54,7 +54,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-org-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -109,7 +108,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/get-org-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -152,7 +150,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/get-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -198,7 +195,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/create-or-update-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -247,7 +243,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/delete-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -314,7 +309,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -375,7 +369,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/set-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -423,7 +416,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/add-selected-repo-to-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -472,7 +464,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/remove-selected-repo-from-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -535,7 +526,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-org-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -590,7 +580,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/create-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -634,7 +623,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/get-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -678,7 +666,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/delete-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -723,7 +710,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/update-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -790,7 +776,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-selected-repos-for-org-variable",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -850,7 +835,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/set-selected-repos-for-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -897,7 +881,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/add-selected-repo-to-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -946,7 +929,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/remove-selected-repo-from-org-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1014,7 +996,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-organization-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -1092,7 +1073,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-organization-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -1171,7 +1151,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -1229,7 +1208,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/get-repo-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1274,7 +1252,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/get-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1322,7 +1299,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/create-or-update-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1373,7 +1349,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/delete-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1439,7 +1414,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/list-repo-variables",
             auth: AuthKind::Token,
-            items_key: Some("variables"),
         };
         let mut req = Request::new(
             &OP,
@@ -1497,7 +1471,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/create-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1543,7 +1516,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/get-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1589,7 +1561,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/delete-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1636,7 +1607,6 @@ impl<'a> AgentsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "agents/update-repo-variable",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -33,7 +33,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-authenticated",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -68,7 +67,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/create-from-manifest",
             auth: AuthKind::None,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -110,7 +108,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-webhook-config-for-app",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -147,7 +144,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/update-webhook-config-for-app",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -203,7 +199,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-webhook-deliveries",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -254,7 +249,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-webhook-delivery",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -298,7 +292,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/redeliver-webhook-delivery",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -368,7 +361,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installation-requests-for-authenticated-app",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -428,7 +420,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installations",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -482,7 +473,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -525,7 +515,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/delete-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -576,7 +565,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/create-installation-access-token",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -625,7 +613,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/suspend-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -668,7 +655,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/unsuspend-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -711,7 +697,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/delete-authorization",
             auth: AuthKind::Basic,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -753,7 +738,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/check-token",
             auth: AuthKind::Basic,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -796,7 +780,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/delete-token",
             auth: AuthKind::Basic,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -838,7 +821,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/reset-token",
             auth: AuthKind::Basic,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -884,7 +866,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/scope-token",
             auth: AuthKind::Basic,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -929,7 +910,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-by-slug",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -992,7 +972,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-repos-accessible-to-installation",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -1039,7 +1018,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/revoke-installation-access-token",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1076,7 +1054,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-subscription-plan-for-account",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1135,7 +1112,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-plans",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1204,7 +1180,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-accounts-for-plan",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1263,7 +1238,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-subscription-plan-for-account-stubbed",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1321,7 +1295,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-plans-stubbed",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1388,7 +1361,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-accounts-for-plan-stubbed",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1447,7 +1419,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-org-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1488,7 +1459,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-repo-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1564,7 +1534,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installations-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: Some("installations"),
         };
         let mut req = Request::new(
             &OP,
@@ -1646,7 +1615,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-installation-repos-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -1706,7 +1674,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/add-repo-to-installation-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1763,7 +1730,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/remove-repo-from-installation-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1841,7 +1807,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-subscriptions-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1917,7 +1882,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/list-subscriptions-for-authenticated-user-stubbed",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1965,7 +1929,6 @@ impl<'a> AppsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "apps/get-user-installation",
             auth: AuthKind::AppJwt,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -35,7 +35,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-ai-credit-usage-report-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -119,7 +118,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-all-budgets-org",
             auth: AuthKind::Token,
-            items_key: Some("budgets"),
         };
         let mut req = Request::new(
             &OP,
@@ -177,7 +175,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/create-organization-budget",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -226,7 +223,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-budget-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -272,7 +268,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/delete-budget-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -319,7 +314,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/update-budget-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -369,7 +363,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-premium-request-usage-report-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -434,7 +427,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-usage-report-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -492,7 +484,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-usage-summary-report-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -556,7 +547,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-ai-credit-usage-report-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -618,7 +608,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-premium-request-usage-report-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -680,7 +669,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-usage-report-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -738,7 +726,6 @@ impl<'a> BillingApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "billing/get-github-billing-usage-summary-report-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

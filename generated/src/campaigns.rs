@@ -56,7 +56,6 @@ impl<'a> CampaignsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "campaigns/list-org-campaigns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -123,7 +122,6 @@ impl<'a> CampaignsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "campaigns/create-campaign",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -173,7 +171,6 @@ impl<'a> CampaignsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "campaigns/get-campaign-summary",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -222,7 +219,6 @@ impl<'a> CampaignsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "campaigns/delete-campaign",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -271,7 +267,6 @@ impl<'a> CampaignsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "campaigns/update-campaign",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -38,7 +38,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -85,7 +84,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -134,7 +132,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -199,7 +196,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-annotations",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -258,7 +254,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/rerequest-run",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -310,7 +305,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/create-suite",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -359,7 +353,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/set-suites-preferences",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -406,7 +399,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/get-suite",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -473,7 +465,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-for-suite",
             auth: AuthKind::Token,
-            items_key: Some("check_runs"),
         };
         let mut req = Request::new(
             &OP,
@@ -539,7 +530,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/rerequest-suite",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -608,7 +598,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-for-ref",
             auth: AuthKind::Token,
-            items_key: Some("check_runs"),
         };
         let mut req = Request::new(
             &OP,
@@ -700,7 +689,6 @@ impl<'a> ChecksApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "checks/list-suites-for-ref",
             auth: AuthKind::Token,
-            items_key: Some("check_suites"),
         };
         let mut req = Request::new(
             &OP,

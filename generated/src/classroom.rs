@@ -39,7 +39,6 @@ impl<'a> ClassroomApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/get-an-assignment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -108,7 +107,6 @@ impl<'a> ClassroomApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/list-accepted-assignments-for-an-assignment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -170,7 +168,6 @@ impl<'a> ClassroomApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/get-assignment-grades",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -233,7 +230,6 @@ impl<'a> ClassroomApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/list-classrooms",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -289,7 +285,6 @@ impl<'a> ClassroomApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/get-a-classroom",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -357,7 +352,6 @@ impl<'a> ClassroomApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "classroom/list-assignments-for-a-classroom",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

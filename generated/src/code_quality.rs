@@ -57,7 +57,6 @@ impl<'a> CodeQualityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-quality/list-findings-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -122,7 +121,6 @@ impl<'a> CodeQualityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-quality/get-finding",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -170,7 +168,6 @@ impl<'a> CodeQualityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-quality/get-setup",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -217,7 +214,6 @@ impl<'a> CodeQualityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-quality/update-setup",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -56,7 +56,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-alerts-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -169,7 +168,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-alerts-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -243,7 +241,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -296,7 +293,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/update-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -347,7 +343,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-autofix",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -401,7 +396,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/create-autofix",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -462,7 +456,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/commit-autofix",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -539,7 +532,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-alert-instances",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -637,7 +629,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-recent-analyses",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -728,7 +719,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-analysis",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -768,7 +758,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-analysis",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -880,7 +869,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/delete-analysis",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -932,7 +920,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/list-codeql-databases",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -985,7 +972,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-codeql-database",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1037,7 +1023,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/delete-codeql-database",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1090,7 +1075,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/create-variant-analysis",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1138,7 +1122,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-variant-analysis",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1188,7 +1171,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-variant-analysis-repo-task",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1239,7 +1221,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-default-setup",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1286,7 +1267,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/update-default-setup",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1374,7 +1354,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/upload-sarif",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1423,7 +1402,6 @@ impl<'a> CodeScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-scanning/get-sarif",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

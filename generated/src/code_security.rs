@@ -56,7 +56,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-configurations-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -114,7 +113,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/create-configuration-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -164,7 +162,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-default-configurations-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -210,7 +207,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-single-configuration-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -268,7 +264,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/delete-configuration-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -319,7 +314,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/update-enterprise-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -378,7 +372,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/attach-enterprise-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -436,7 +429,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/set-configuration-as-default-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -514,7 +506,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-repositories-for-enterprise-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -604,7 +595,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-configurations-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -665,7 +655,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/create-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -708,7 +697,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-default-configurations",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -759,7 +747,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/detach-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -808,7 +795,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -862,7 +848,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/delete-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -913,7 +898,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/update-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -966,7 +950,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/attach-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1020,7 +1003,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/set-configuration-as-default",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1094,7 +1076,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-repositories-for-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1159,7 +1140,6 @@ impl<'a> CodeSecurityApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "code-security/get-configuration-for-repository",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -31,7 +31,6 @@ impl<'a> CodesOfConductApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codes-of-conduct/get-all-codes-of-conduct",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -70,7 +69,6 @@ impl<'a> CodesOfConductApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codes-of-conduct/get-conduct-code",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

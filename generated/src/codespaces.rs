@@ -60,7 +60,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-in-organization",
             auth: AuthKind::Token,
-            items_key: Some("codespaces"),
         };
         let mut req = Request::new(
             &OP,
@@ -113,7 +112,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/set-codespaces-access",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -165,7 +163,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/set-codespaces-access-users",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -217,7 +214,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/delete-codespaces-access-users",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -282,7 +278,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-org-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -333,7 +328,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-org-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -374,7 +368,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -418,7 +411,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/create-or-update-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -468,7 +460,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/delete-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -537,7 +528,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -596,7 +586,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/set-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -642,7 +631,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/add-selected-repo-to-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -693,7 +681,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/remove-selected-repo-from-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -768,7 +755,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-codespaces-for-user-in-org",
             auth: AuthKind::Token,
-            items_key: Some("codespaces"),
         };
         let mut req = Request::new(
             &OP,
@@ -824,7 +810,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/delete-from-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -877,7 +862,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/stop-in-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -953,7 +937,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-in-repository-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: Some("codespaces"),
         };
         let mut req = Request::new(
             &OP,
@@ -1010,7 +993,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/create-with-repo-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1105,7 +1087,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-devcontainers-in-repository-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: Some("devcontainers"),
         };
         let mut req = Request::new(
             &OP,
@@ -1168,7 +1149,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/repo-machines-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1234,7 +1214,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/pre-flight-with-repo-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1290,7 +1269,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/check-permissions-for-devcontainer",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1359,7 +1337,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-repo-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -1415,7 +1392,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-repo-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1458,7 +1434,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1504,7 +1479,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/create-or-update-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1553,7 +1527,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/delete-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1598,7 +1571,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/create-with-pr-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1680,7 +1652,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: Some("codespaces"),
         };
         let mut req = Request::new(
             &OP,
@@ -1733,7 +1704,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/create-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1804,7 +1774,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-secrets-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -1853,7 +1822,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-public-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1892,7 +1860,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1939,7 +1906,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/create-or-update-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1995,7 +1961,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/delete-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2040,7 +2005,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/list-repositories-for-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2088,7 +2052,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/set-repositories-for-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2137,7 +2100,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/add-repository-for-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2187,7 +2149,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/remove-repository-for-secret-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2234,7 +2195,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2283,7 +2243,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/delete-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2335,7 +2294,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/update-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2384,7 +2342,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/export-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2431,7 +2388,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/get-export-details-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2477,7 +2433,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/codespace-machines-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2535,7 +2490,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/publish-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2581,7 +2535,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/start-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2633,7 +2586,6 @@ impl<'a> CodespacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "codespaces/stop-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -39,7 +39,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-enterprise-one-day-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -88,7 +87,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-enterprise-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -139,7 +137,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-enterprise-repos-one-day-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -195,7 +192,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-enterprise-user-teams-one-day-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -245,7 +241,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-users-one-day-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -294,7 +289,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-users-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -345,7 +339,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/set-enterprise-coding-agent-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -396,7 +389,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/add-organizations-to-enterprise-coding-agent-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -447,7 +439,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/remove-organizations-from-enterprise-coding-agent-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -497,7 +488,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/get-copilot-organization-details",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -572,7 +562,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/list-copilot-seats",
             auth: AuthKind::Token,
-            items_key: Some("seats"),
         };
         let mut req = Request::new(
             &OP,
@@ -635,7 +624,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/add-copilot-seats-for-teams",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -695,7 +683,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/cancel-copilot-seat-assignment-for-teams",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -753,7 +740,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/add-copilot-seats-for-users",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -813,7 +799,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/cancel-copilot-seat-assignment-for-users",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -872,7 +857,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/get-copilot-coding-agent-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -924,7 +908,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/set-copilot-coding-agent-permissions-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1009,7 +992,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/list-copilot-coding-agent-selected-repositories-for-organization",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -1071,7 +1053,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/set-copilot-coding-agent-selected-repositories-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1125,7 +1106,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/enable-copilot-coding-agent-for-repository-in-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1180,7 +1160,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/disable-copilot-coding-agent-for-repository-in-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1239,7 +1218,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-content-exclusion-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1304,7 +1282,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/set-copilot-content-exclusion-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1359,7 +1336,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-organization-one-day-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1416,7 +1392,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-organization-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1467,7 +1442,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-organization-repos-one-day-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1528,7 +1502,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-organization-user-teams-one-day-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1591,7 +1564,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-organization-users-one-day-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1652,7 +1624,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/copilot-organization-users-usage-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1705,7 +1676,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/get-copilot-seat-details-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1761,7 +1731,6 @@ impl<'a> CopilotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot/get-copilot-cloud-agent-configuration",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

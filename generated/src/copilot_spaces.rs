@@ -58,7 +58,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-for-org",
             auth: AuthKind::Token,
-            items_key: Some("spaces"),
         };
         let mut req = Request::new(
             &OP,
@@ -118,7 +117,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/create-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -168,7 +166,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/get-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -219,7 +216,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/update-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -273,7 +269,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/delete-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -328,7 +323,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-collaborators-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -380,7 +374,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/add-collaborator-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -433,7 +426,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/update-collaborator-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -491,7 +483,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/remove-collaborator-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -545,7 +536,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-resources-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -600,7 +590,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/create-resource-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -659,7 +648,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/get-resource-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -712,7 +700,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/update-resource-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -766,7 +753,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/delete-resource-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -835,7 +821,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-for-user",
             auth: AuthKind::Token,
-            items_key: Some("spaces"),
         };
         let mut req = Request::new(
             &OP,
@@ -893,7 +878,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/create-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -942,7 +926,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/get-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -991,7 +974,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/update-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1041,7 +1023,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/delete-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1094,7 +1075,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-collaborators-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1143,7 +1123,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/add-collaborator-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1194,7 +1173,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/update-collaborator-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1250,7 +1228,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/remove-collaborator-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1302,7 +1279,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/list-resources-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1355,7 +1331,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/create-resource-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1412,7 +1387,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/get-resource-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1463,7 +1437,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/update-resource-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1515,7 +1488,6 @@ impl<'a> CopilotSpacesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "copilot-spaces/delete-resource-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -48,7 +48,6 @@ impl<'a> CredentialsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "credentials/revoke",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

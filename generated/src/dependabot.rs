@@ -63,7 +63,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-alerts-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -182,7 +181,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/repository-access-for-enterprise",
             auth: AuthKind::Token,
-            items_key: Some("accessible_repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -247,7 +245,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/update-repository-access-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -294,7 +291,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/set-repository-access-default-level-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -366,7 +362,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-alerts-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -495,7 +490,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/repository-access-for-org",
             auth: AuthKind::Token,
-            items_key: Some("accessible_repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -562,7 +556,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/update-repository-access-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -611,7 +604,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/set-repository-access-default-level",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -673,7 +665,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-org-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -726,7 +717,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/get-org-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -767,7 +757,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/get-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -882,7 +871,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/create-or-update-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -929,7 +917,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/delete-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -994,7 +981,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -1053,7 +1039,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/set-selected-repos-for-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1099,7 +1084,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/add-selected-repo-to-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1146,7 +1130,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/remove-selected-repo-from-org-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1215,7 +1198,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-alerts-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1319,7 +1301,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/get-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1371,7 +1352,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/update-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1441,7 +1421,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/list-repo-secrets",
             auth: AuthKind::Token,
-            items_key: Some("secrets"),
         };
         let mut req = Request::new(
             &OP,
@@ -1498,7 +1477,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/get-repo-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1541,7 +1519,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/get-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1587,7 +1564,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/create-or-update-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1636,7 +1612,6 @@ impl<'a> DependabotApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependabot/delete-repo-secret",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -35,7 +35,6 @@ impl<'a> DependencyGraphApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependency-graph/diff-range",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -85,7 +84,6 @@ impl<'a> DependencyGraphApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependency-graph/export-sbom",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -132,7 +130,6 @@ impl<'a> DependencyGraphApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependency-graph/fetch-sbom-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -180,7 +177,6 @@ impl<'a> DependencyGraphApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependency-graph/generate-sbom-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -231,7 +227,6 @@ impl<'a> DependencyGraphApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "dependency-graph/create-repository-snapshot",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -29,7 +29,6 @@ impl<'a> EmojisApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "emojis/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -53,7 +53,6 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-memberships/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -107,7 +106,6 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-memberships/bulk-add",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -149,7 +147,6 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-memberships/bulk-remove",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -191,7 +188,6 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-memberships/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -233,7 +229,6 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-memberships/add",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -275,7 +270,6 @@ impl<'a> EnterpriseTeamMembershipsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-team-memberships/remove",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -51,7 +51,6 @@ impl<'a> EnterpriseTeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-teams/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -102,7 +101,6 @@ impl<'a> EnterpriseTeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-teams/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -142,7 +140,6 @@ impl<'a> EnterpriseTeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-teams/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -186,7 +183,6 @@ impl<'a> EnterpriseTeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-teams/delete",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -229,7 +225,6 @@ impl<'a> EnterpriseTeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "enterprise-teams/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -47,7 +47,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -99,7 +98,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -162,7 +160,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-public",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -229,7 +226,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-starred",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -279,7 +275,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -321,7 +316,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/delete",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -364,7 +358,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -433,7 +426,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-comments",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -488,7 +480,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/create-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -539,7 +530,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/get-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -586,7 +576,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/delete-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -636,7 +625,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/update-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -702,7 +690,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-commits",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -771,7 +758,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-forks",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -821,7 +807,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/fork",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -866,7 +851,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/check-is-starred",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -908,7 +892,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/star",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -950,7 +933,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/unstar",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -997,7 +979,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/get-revision",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1059,7 +1040,6 @@ impl<'a> GistsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gists/list-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -34,7 +34,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/create-blob",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -88,7 +87,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/get-blob",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -165,7 +163,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/create-commit",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -243,7 +240,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/get-commit",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -295,7 +291,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/list-matching-refs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -342,7 +337,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/get-ref",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -387,7 +381,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/create-ref",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -432,7 +425,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/delete-ref",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -478,7 +470,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/update-ref",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -554,7 +545,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/create-tag",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -627,7 +617,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/get-tag",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -676,7 +665,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/create-tree",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -729,7 +717,6 @@ impl<'a> GitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "git/get-tree",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -31,7 +31,6 @@ impl<'a> GitignoreApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gitignore/get-all-templates",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -74,7 +73,6 @@ impl<'a> GitignoreApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "gitignore/get-template",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -54,7 +54,6 @@ impl<'a> HostedComputeApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/list-network-configurations-for-org",
             auth: AuthKind::Token,
-            items_key: Some("network_configurations"),
         };
         let mut req = Request::new(
             &OP,
@@ -111,7 +110,6 @@ impl<'a> HostedComputeApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/create-network-configuration-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -153,7 +151,6 @@ impl<'a> HostedComputeApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/get-network-configuration-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -195,7 +192,6 @@ impl<'a> HostedComputeApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/delete-network-configuration-from-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -238,7 +234,6 @@ impl<'a> HostedComputeApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/update-network-configuration-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -281,7 +276,6 @@ impl<'a> HostedComputeApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "hosted-compute/get-network-settings-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

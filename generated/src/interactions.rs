@@ -35,7 +35,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/get-restrictions-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -74,7 +73,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/set-restrictions-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -115,7 +113,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/remove-restrictions-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -160,7 +157,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/get-pull-request-creation-cap-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -210,7 +206,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/update-pull-request-creation-cap-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -258,7 +253,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/get-restrictions-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -299,7 +293,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/set-restrictions-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -340,7 +333,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/remove-restrictions-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -384,7 +376,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/get-pull-request-bypass-list-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -434,7 +425,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/set-pull-request-bypass-list-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -484,7 +474,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/remove-pull-request-bypass-list-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -535,7 +524,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/get-pull-request-creation-cap-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -586,7 +574,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/update-pull-request-creation-cap-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -633,7 +620,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/get-restrictions-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -676,7 +662,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/set-restrictions-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -713,7 +698,6 @@ impl<'a> InteractionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "interactions/remove-restrictions-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -60,7 +60,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -161,7 +160,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -253,7 +251,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-assignees",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -311,7 +308,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/check-user-can-be-assigned",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -391,7 +387,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -488,7 +483,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -566,7 +560,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-comments-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -636,7 +629,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/get-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -681,7 +673,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/delete-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -732,7 +723,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/update-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -785,7 +775,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/pin-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -834,7 +823,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/unpin-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -902,7 +890,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-events-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -956,7 +943,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/get-event",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1018,7 +1004,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1077,7 +1062,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1134,7 +1118,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/add-assignees",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1181,7 +1164,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/remove-assignees",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1230,7 +1212,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/check-user-can-be-assigned-to-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1307,7 +1288,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-comments",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1380,7 +1360,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/create-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1466,7 +1445,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-dependencies-blocked-by",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1536,7 +1514,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/add-blocked-by-dependency",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1603,7 +1580,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/remove-dependency-blocked-by",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1698,7 +1674,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-dependencies-blocking",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1777,7 +1752,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-events",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1866,7 +1840,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-issue-field-values-for-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1938,7 +1911,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/set-issue-field-values",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2001,7 +1973,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/add-issue-field-values",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2059,7 +2030,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/delete-issue-field-value",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2138,7 +2108,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-labels-on-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2196,7 +2165,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/set-labels",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2253,7 +2221,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/add-labels",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2309,7 +2276,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/remove-all-labels",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2360,7 +2326,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/remove-label",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2416,7 +2381,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/lock",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2467,7 +2431,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/unlock",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2520,7 +2483,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/get-parent",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2581,7 +2543,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/remove-sub-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2658,7 +2619,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-sub-issues",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2727,7 +2687,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/add-sub-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2777,7 +2736,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/reprioritize-sub-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2854,7 +2812,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-suggestions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2920,7 +2877,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/approve-suggestion",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2972,7 +2928,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/dismiss-suggestion",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3045,7 +3000,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-events-for-timeline",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3125,7 +3079,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-labels-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3179,7 +3132,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/create-label",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3224,7 +3176,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/get-label",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3268,7 +3219,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/delete-label",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3311,7 +3261,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/update-label",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3375,7 +3324,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-milestones",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3438,7 +3386,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/create-milestone",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3483,7 +3430,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/get-milestone",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3528,7 +3474,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/delete-milestone",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3574,7 +3519,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/update-milestone",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3640,7 +3584,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-labels-for-milestone",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3727,7 +3670,6 @@ impl<'a> IssuesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "issues/list-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -51,7 +51,6 @@ impl<'a> LicensesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "licenses/get-all-commonly-used",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -100,7 +99,6 @@ impl<'a> LicensesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "licenses/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -149,7 +147,6 @@ impl<'a> LicensesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "licenses/get-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -32,7 +32,6 @@ impl<'a> MarkdownApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "markdown/render",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -71,7 +70,6 @@ impl<'a> MarkdownApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "markdown/render-raw",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -29,7 +29,6 @@ impl<'a> MetaApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "meta/root",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -68,7 +67,6 @@ impl<'a> MetaApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "meta/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -104,7 +102,6 @@ impl<'a> MetaApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "meta/get-octocat",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -139,7 +136,6 @@ impl<'a> MetaApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "meta/get-all-versions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -173,7 +169,6 @@ impl<'a> MetaApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "meta/get-zen",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -51,7 +51,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -105,7 +104,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/start-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -156,7 +154,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/get-status-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -202,7 +199,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/download-archive-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -245,7 +241,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/delete-archive-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -289,7 +284,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/unlock-repo-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -353,7 +347,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-repos-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -446,7 +439,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/get-import-status",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -498,7 +490,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/start-import",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -549,7 +540,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/cancel-import",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -603,7 +593,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/update-import",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -657,7 +646,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/get-commit-authors",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -712,7 +700,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/map-commit-author",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -767,7 +754,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/get-large-files",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -820,7 +806,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/set-lfs-preference",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -885,7 +870,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -931,7 +915,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/start-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -983,7 +966,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/get-status-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1055,7 +1037,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/get-archive-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1100,7 +1081,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/delete-archive-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1149,7 +1129,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/unlock-repo-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1215,7 +1194,6 @@ impl<'a> MigrationsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "migrations/list-repos-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

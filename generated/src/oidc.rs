@@ -34,7 +34,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/list-oidc-custom-property-inclusions-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -78,7 +77,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/create-oidc-custom-property-inclusion-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -124,7 +122,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/delete-oidc-custom-property-inclusion-for-enterprise",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -171,7 +168,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/list-oidc-custom-property-inclusions-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -215,7 +211,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/create-oidc-custom-property-inclusion-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -261,7 +256,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/delete-oidc-custom-property-inclusion-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -306,7 +300,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/get-oidc-custom-sub-template-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -347,7 +340,6 @@ impl<'a> OidcApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "oidc/update-oidc-custom-sub-template-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

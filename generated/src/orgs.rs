@@ -48,7 +48,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -102,7 +101,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -145,7 +143,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -197,7 +194,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -257,7 +253,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-artifact-deployment-record",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -308,7 +303,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/set-cluster-deployment-records",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -366,7 +360,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-cluster-deployment-records-job",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -418,7 +411,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-cluster-deployment-records-job",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -466,7 +458,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-artifact-storage-record",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -512,7 +503,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-artifact-deployment-records",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -554,7 +544,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-artifact-storage-records",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -599,7 +588,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-attestations-bulk",
             auth: AuthKind::Token,
-            items_key: Some("attestations_subject_digests"),
         };
         let mut req = Request::new(
             &OP,
@@ -648,7 +636,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete-attestations-bulk",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -690,7 +677,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete-attestations-by-subject-digest",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -753,7 +739,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-attestation-repositories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -812,7 +797,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete-attestations-by-id",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -879,7 +863,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-attestations",
             auth: AuthKind::Token,
-            items_key: Some("attestations"),
         };
         let mut req = Request::new(
             &OP,
@@ -956,7 +939,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-blocked-users",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1007,7 +989,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/check-blocked-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1049,7 +1030,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/block-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1091,7 +1071,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/unblock-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1149,7 +1128,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-failed-invitations",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1223,7 +1201,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-webhooks",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1279,7 +1256,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1328,7 +1304,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1376,7 +1351,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1429,7 +1403,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1481,7 +1454,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-webhook-config-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1528,7 +1500,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-webhook-config-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1598,7 +1569,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-webhook-deliveries",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1661,7 +1631,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-webhook-delivery",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1713,7 +1682,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/redeliver-webhook-delivery",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1765,7 +1733,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/ping-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1831,7 +1798,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-route-stats-by-actor",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1919,7 +1885,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-subject-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1985,7 +1950,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-summary-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2031,7 +1995,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-summary-stats-by-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2079,7 +2042,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-summary-stats-by-actor",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2127,7 +2089,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-time-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2174,7 +2135,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-time-stats-by-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2223,7 +2183,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-time-stats-by-actor",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2290,7 +2249,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "api-insights/get-user-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2377,7 +2335,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-app-installations",
             auth: AuthKind::Token,
-            items_key: Some("installations"),
         };
         let mut req = Request::new(
             &OP,
@@ -2449,7 +2406,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pending-invitations",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2509,7 +2465,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-invitation",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2556,7 +2511,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/cancel-invitation",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2620,7 +2574,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-invitation-teams",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2673,7 +2626,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-issue-fields",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2719,7 +2671,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-issue-field",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2767,7 +2718,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete-issue-field",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2817,7 +2767,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-issue-field",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2861,7 +2810,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-issue-types",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2907,7 +2855,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/create-issue-type",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2956,7 +2903,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-issue-type",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3006,7 +2952,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/delete-issue-type",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3064,7 +3009,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-members",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3121,7 +3065,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/check-membership-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3165,7 +3108,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/remove-member",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3207,7 +3149,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-membership-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3259,7 +3200,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/set-membership-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3310,7 +3250,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/remove-membership-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3359,7 +3298,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-org-roles",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3405,7 +3343,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/revoke-all-org-roles-team",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3450,7 +3387,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/assign-team-to-org-role",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3500,7 +3436,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/revoke-org-role-team",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3546,7 +3481,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/revoke-all-org-roles-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3591,7 +3525,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/assign-user-to-org-role",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3641,7 +3574,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/revoke-org-role-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3690,7 +3622,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-org-role",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3759,7 +3690,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-org-role-teams",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3838,7 +3768,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-org-role-users",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3908,7 +3837,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-outside-collaborators",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3963,7 +3891,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/convert-member-to-outside-collaborator",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4013,7 +3940,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/remove-outside-collaborator",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4081,7 +4007,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grant-requests",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4160,7 +4085,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/review-pat-grant-requests-in-bulk",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4208,7 +4132,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/review-pat-grant-request",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4280,7 +4203,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grant-request-repositories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4361,7 +4283,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grants",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4438,7 +4359,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-pat-accesses",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4486,7 +4406,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-pat-access",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4557,7 +4476,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-pat-grant-repositories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4611,7 +4529,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-get-organization-definitions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4661,7 +4578,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-create-or-update-organization-definitions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4705,7 +4621,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-get-organization-definition",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4753,7 +4668,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-create-or-update-organization-definition",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4801,7 +4715,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-delete-organization-definition",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4865,7 +4778,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-get-organization-values",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4929,7 +4841,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/custom-properties-for-repos-create-or-update-organization-values",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4989,7 +4900,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-public-members",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5040,7 +4950,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/check-public-membership-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5082,7 +4991,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/set-public-membership-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5124,7 +5032,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/remove-public-membership-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5185,7 +5092,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-org-ruleset-history",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5240,7 +5146,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-org-ruleset-version",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5289,7 +5194,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-security-manager-teams",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5332,7 +5236,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/add-security-manager-team",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5376,7 +5279,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/remove-security-manager-team",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5417,7 +5319,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-immutable-releases-settings",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5458,7 +5359,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/set-immutable-releases-settings",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5519,7 +5419,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-immutable-releases-settings-repositories",
             auth: AuthKind::Token,
-            items_key: Some("repositories"),
         };
         let mut req = Request::new(
             &OP,
@@ -5572,7 +5471,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/set-immutable-releases-settings-repositories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5614,7 +5512,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/enable-selected-repository-immutable-releases-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5657,7 +5554,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/disable-selected-repository-immutable-releases-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5712,7 +5608,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/enable-or-disable-security-product-on-all-org-repos",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5780,7 +5675,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-memberships-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5829,7 +5723,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/get-membership-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5871,7 +5764,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/update-membership-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5948,7 +5840,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6013,7 +5904,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6077,7 +5967,6 @@ impl<'a> OrgsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "orgs/list-organization-fine-grained-permissions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -34,7 +34,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-docker-migration-conflicting-packages-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -98,7 +97,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-packages-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -156,7 +154,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-package-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -202,7 +199,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/delete-package-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -257,7 +253,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/restore-package-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -337,7 +332,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-all-package-versions-for-package-owned-by-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -405,7 +399,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-package-version-for-organization",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -454,7 +447,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/delete-package-version-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -511,7 +503,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/restore-package-version-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -558,7 +549,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-docker-migration-conflicting-packages-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -610,7 +600,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-packages-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -663,7 +652,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-package-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -705,7 +693,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/delete-package-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -756,7 +743,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/restore-package-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -832,7 +818,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-all-package-versions-for-package-owned-by-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -896,7 +881,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-package-version-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -943,7 +927,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/delete-package-version-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -996,7 +979,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/restore-package-version-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1043,7 +1025,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-docker-migration-conflicting-packages-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1107,7 +1088,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/list-packages-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1165,7 +1145,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-package-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1211,7 +1190,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/delete-package-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1266,7 +1244,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/restore-package-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1317,7 +1294,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-all-package-versions-for-package-owned-by-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1366,7 +1342,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/get-package-version-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1415,7 +1390,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/delete-package-version-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1472,7 +1446,6 @@ impl<'a> PackagesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "packages/restore-package-version-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -60,7 +60,6 @@ impl<'a> PrivateRegistriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/list-org-private-registries",
             auth: AuthKind::Token,
-            items_key: Some("configurations"),
         };
         let mut req = Request::new(
             &OP,
@@ -117,7 +116,6 @@ impl<'a> PrivateRegistriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/create-org-private-registry",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -164,7 +162,6 @@ impl<'a> PrivateRegistriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/get-org-public-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -207,7 +204,6 @@ impl<'a> PrivateRegistriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/get-org-private-registry",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -251,7 +247,6 @@ impl<'a> PrivateRegistriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/delete-org-private-registry",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -298,7 +293,6 @@ impl<'a> PrivateRegistriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "private-registries/update-org-private-registry",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

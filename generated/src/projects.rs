@@ -55,7 +55,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -112,7 +111,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/get-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -160,7 +158,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/create-draft-item-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -234,7 +231,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-fields-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -292,7 +288,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/add-field-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -343,7 +338,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/get-field-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -418,7 +412,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-items-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -490,7 +483,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/add-item-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -541,7 +533,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/get-org-item",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -602,7 +593,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/delete-item-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -650,7 +640,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/update-item-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -700,7 +689,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/create-view-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -781,7 +769,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-view-items-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -854,7 +841,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/create-draft-item-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -908,7 +894,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/create-view-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -983,7 +968,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1040,7 +1024,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/get-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1112,7 +1095,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-fields-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1170,7 +1152,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/add-field-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1221,7 +1202,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/get-field-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1296,7 +1276,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-items-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1368,7 +1347,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/add-item-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1419,7 +1397,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/get-user-item",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1481,7 +1458,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/delete-item-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1529,7 +1505,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/update-item-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1612,7 +1587,6 @@ impl<'a> ProjectsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "projects/list-view-items-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -62,7 +62,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -142,7 +141,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -212,7 +210,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-review-comments-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -282,7 +279,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/get-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -327,7 +323,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/delete-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -380,7 +375,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/update-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -446,7 +440,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -505,7 +498,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -581,7 +573,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-review-comments",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -662,7 +653,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/create-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -721,7 +711,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/create-reply-for-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -797,7 +786,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-commits",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -887,7 +875,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-files",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -944,7 +931,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/check-if-merged",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -989,7 +975,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/merge",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1050,7 +1035,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/merge-async",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1113,7 +1097,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/get-merge-async-result",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1160,7 +1143,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-requested-reviewers",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1204,7 +1186,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/request-reviewers",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1254,7 +1235,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/remove-requested-reviewers",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1326,7 +1306,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-reviews",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1400,7 +1379,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/create-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1457,7 +1435,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/get-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1513,7 +1490,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/update-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1569,7 +1545,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/delete-pending-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1654,7 +1629,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/list-comments-for-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1733,7 +1707,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/dismiss-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1791,7 +1764,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/submit-review",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1846,7 +1818,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pulls/update-branch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1915,7 +1886,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1974,7 +1944,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2019,7 +1988,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2068,7 +2036,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/add",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2119,7 +2086,6 @@ impl<'a> PullsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "pull-request-stacks/unstack",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -44,7 +44,6 @@ impl<'a> RateLimitApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "rate-limit/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

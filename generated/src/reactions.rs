@@ -55,7 +55,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -116,7 +115,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/create-for-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -173,7 +171,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/delete-for-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -239,7 +236,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-issue-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -300,7 +296,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/create-for-issue-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -357,7 +352,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/delete-for-issue-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -424,7 +418,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -485,7 +478,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/create-for-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -542,7 +534,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/delete-for-issue",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -614,7 +605,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-pull-request-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -681,7 +671,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/create-for-pull-request-review-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -738,7 +727,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/delete-for-pull-request-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -804,7 +792,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/list-for-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -865,7 +852,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/create-for-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -922,7 +908,6 @@ impl<'a> ReactionsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "reactions/delete-for-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -48,7 +48,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -110,7 +109,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -172,7 +170,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-org-rulesets",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -226,7 +223,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-org-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -290,7 +286,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-org-rule-suites",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -360,7 +355,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-org-rule-suite",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -407,7 +401,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-org-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -452,7 +445,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-org-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -500,7 +492,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-org-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -548,7 +539,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -600,7 +590,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -649,7 +638,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -723,7 +711,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-activities",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -804,7 +791,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-attestation",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -872,7 +858,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-attestations",
             auth: AuthKind::Token,
-            items_key: Some("attestations"),
         };
         let mut req = Request::new(
             &OP,
@@ -937,7 +922,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-autolinks",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -978,7 +962,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-autolink",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1024,7 +1007,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-autolink",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1071,7 +1053,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-autolink",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1115,7 +1096,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/check-automated-security-fixes",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1155,7 +1135,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/enable-automated-security-fixes",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1195,7 +1174,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/disable-automated-security-fixes",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1255,7 +1233,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-branches",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1312,7 +1289,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-branch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1362,7 +1338,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-branch-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1415,7 +1390,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-branch-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1462,7 +1436,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-branch-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1506,7 +1479,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-admin-branch-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1550,7 +1522,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/set-admin-branch-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1594,7 +1565,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-admin-branch-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1638,7 +1608,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pull-request-review-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1682,7 +1651,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-pull-request-review-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1736,7 +1704,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-pull-request-review-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1790,7 +1757,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit-signature-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1836,7 +1802,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-commit-signature-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1882,7 +1847,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-commit-signature-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1926,7 +1890,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-status-checks-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1972,7 +1935,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/remove-status-check-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2019,7 +1981,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-status-check-protection",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2069,7 +2030,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-all-status-check-contexts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2116,7 +2076,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/set-status-check-contexts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2167,7 +2126,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/add-status-check-contexts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2219,7 +2177,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/remove-status-check-contexts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2274,7 +2231,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2320,7 +2276,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2364,7 +2319,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-apps-with-access-to-protected-branch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2411,7 +2365,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/set-app-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2459,7 +2412,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/add-app-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2507,7 +2459,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/remove-app-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2554,7 +2505,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-teams-with-access-to-protected-branch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2601,7 +2551,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/set-team-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2651,7 +2600,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/add-team-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2701,7 +2649,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/remove-team-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2750,7 +2697,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-users-with-access-to-protected-branch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2801,7 +2747,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/set-user-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2853,7 +2798,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/add-user-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2905,7 +2849,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/remove-user-access-restrictions",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2958,7 +2901,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/rename-branch",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3009,7 +2951,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/codeowners-errors",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3079,7 +3020,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-collaborators",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3145,7 +3085,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/check-collaborator",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3212,7 +3151,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/add-collaborator",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3285,7 +3223,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/remove-collaborator",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3338,7 +3275,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-collaborator-permission-level",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3406,7 +3342,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-commit-comments-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3467,7 +3402,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3512,7 +3446,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3565,7 +3498,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3661,7 +3593,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-commits",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3735,7 +3666,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-branches-for-head-commit",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -3806,7 +3736,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-comments-for-commit",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3874,7 +3803,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-commit-comment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -3949,7 +3877,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-pull-requests-associated-with-commit",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4076,7 +4003,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit",
             auth: AuthKind::Token,
-            items_key: Some("parents"),
         };
         let mut req = Request::new(
             &OP,
@@ -4123,7 +4049,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit",
             auth: AuthKind::Token,
-            items_key: Some("parents"),
         };
         let mut req = Request::new(
             &OP,
@@ -4170,7 +4095,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit",
             auth: AuthKind::Token,
-            items_key: Some("parents"),
         };
         let mut req = Request::new(
             &OP,
@@ -4216,7 +4140,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit",
             auth: AuthKind::Token,
-            items_key: Some("parents"),
         };
         let mut req = Request::new(
             &OP,
@@ -4300,7 +4223,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-combined-status-for-ref",
             auth: AuthKind::Token,
-            items_key: Some("statuses"),
         };
         let mut req = Request::new(
             &OP,
@@ -4384,7 +4306,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-commit-statuses-for-ref",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4449,7 +4370,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-community-profile-metrics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -4565,7 +4485,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/compare-commits-with-basehead",
             auth: AuthKind::Token,
-            items_key: Some("commits"),
         };
         let mut req = Request::new(
             &OP,
@@ -4610,7 +4529,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/compare-commits-with-basehead",
             auth: AuthKind::Token,
-            items_key: Some("commits"),
         };
         let mut req = Request::new(
             &OP,
@@ -4654,7 +4572,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/compare-commits-with-basehead",
             auth: AuthKind::Token,
-            items_key: Some("commits"),
         };
         let mut req = Request::new(
             &OP,
@@ -4736,7 +4653,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-content",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4781,7 +4697,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-content",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4835,7 +4750,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-or-update-file-contents",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4899,7 +4813,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-file",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -4973,7 +4886,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-contributors",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5047,7 +4959,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deployments",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5160,7 +5071,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-deployment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5212,7 +5122,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-deployment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5266,7 +5175,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-deployment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5334,7 +5242,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deployment-statuses",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5395,7 +5302,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-deployment-status",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5442,7 +5348,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-deployment-status",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5495,7 +5400,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-dispatch-event",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5561,7 +5465,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-all-environments",
             auth: AuthKind::Token,
-            items_key: Some("environments"),
         };
         let mut req = Request::new(
             &OP,
@@ -5620,7 +5523,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-environment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5671,7 +5573,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-or-update-environment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5718,7 +5619,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-an-environment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5792,7 +5692,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deployment-branch-policies",
             auth: AuthKind::Token,
-            items_key: Some("branch_policies"),
         };
         let mut req = Request::new(
             &OP,
@@ -5857,7 +5756,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-deployment-branch-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -5909,7 +5807,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-deployment-branch-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -5959,7 +5856,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-deployment-branch-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6009,7 +5905,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-deployment-branch-policy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6062,7 +5957,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-all-deployment-protection-rules",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6111,7 +6005,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-deployment-protection-rule",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6190,7 +6083,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-custom-deployment-rule-integrations",
             auth: AuthKind::Token,
-            items_key: Some("available_custom_deployment_protection_rule_integrations"),
         };
         let mut req = Request::new(
             &OP,
@@ -6263,7 +6155,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-custom-deployment-protection-rule",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6314,7 +6205,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/disable-deployment-protection-rule",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6379,7 +6269,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-forks",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6442,7 +6331,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-fork",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6490,7 +6378,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-hash-algorithm",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6553,7 +6440,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-webhooks",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6608,7 +6494,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6656,7 +6541,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6703,7 +6587,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6749,7 +6632,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6798,7 +6680,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-webhook-config-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -6844,7 +6725,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-webhook-config-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6912,7 +6792,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-webhook-deliveries",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -6973,7 +6852,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-webhook-delivery",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7022,7 +6900,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/redeliver-webhook-delivery",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7070,7 +6947,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/ping-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7118,7 +6994,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/test-push-webhook",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7163,7 +7038,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/check-immutable-releases",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7203,7 +7077,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/enable-immutable-releases",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7245,7 +7118,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/disable-immutable-releases",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7305,7 +7177,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-invitations",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7359,7 +7230,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-invitation",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7403,7 +7273,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-invitation",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7450,7 +7319,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-issue-types",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7510,7 +7378,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-deploy-keys",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7564,7 +7431,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-deploy-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7608,7 +7474,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-deploy-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7653,7 +7518,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-deploy-key",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7695,7 +7559,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-languages",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7736,7 +7599,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/merge-upstream",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7781,7 +7643,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/merge",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7832,7 +7693,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pages",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -7879,7 +7739,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-information-about-pages-site",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7929,7 +7788,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-pages-site",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -7977,7 +7835,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-pages-site",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8041,7 +7898,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-pages-builds",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8096,7 +7952,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/request-pages-build",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8138,7 +7993,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-latest-pages-build",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8181,7 +8035,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pages-build",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8226,7 +8079,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-pages-deployment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8274,7 +8126,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pages-deployment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8326,7 +8177,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/cancel-pages-deployment",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8381,7 +8231,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-pages-health-check",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8435,7 +8284,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/check-private-vulnerability-reporting",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8477,7 +8325,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/enable-private-vulnerability-reporting",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8519,7 +8366,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/disable-private-vulnerability-reporting",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8562,7 +8408,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/custom-properties-for-repos-get-repository-values",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8609,7 +8454,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/custom-properties-for-repos-create-or-update-repository-values",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8660,7 +8504,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-readme",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8716,7 +8559,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-readme-in-directory",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8785,7 +8627,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-releases",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8846,7 +8687,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -8897,7 +8737,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-release-asset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8946,7 +8785,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-release-asset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -8992,7 +8830,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-release-asset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9038,7 +8875,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/generate-release-notes",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9083,7 +8919,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-latest-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9126,7 +8961,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-release-by-tag",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9173,7 +9007,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9216,7 +9049,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9267,7 +9099,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-release",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9334,7 +9165,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-release-assets",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9412,7 +9242,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/upload-release-asset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9482,7 +9311,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-branch-rules",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9558,7 +9386,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-rulesets",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9618,7 +9445,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-repo-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9685,7 +9511,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-rule-suites",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9755,7 +9580,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-rule-suite",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9805,7 +9629,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9855,7 +9678,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/update-repo-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -9905,7 +9727,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/delete-repo-ruleset",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -9973,7 +9794,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-ruleset-history",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10031,7 +9851,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-repo-ruleset-version",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10081,7 +9900,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-code-frequency-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10129,7 +9947,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-commit-activity-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10185,7 +10002,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-contributors-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10237,7 +10053,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-participation-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10285,7 +10100,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-punch-card-stats",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10333,7 +10147,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-commit-status",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10393,7 +10206,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-tags",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10452,7 +10264,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/download-tarball-archive",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10517,7 +10328,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-teams",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10590,7 +10400,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-all-topics",
             auth: AuthKind::Token,
-            items_key: Some("names"),
         };
         let mut req = Request::new(
             &OP,
@@ -10644,7 +10453,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/replace-all-topics",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10689,7 +10497,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-clones",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10734,7 +10541,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-top-paths",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10776,7 +10582,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-top-referrers",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10819,7 +10624,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/get-views",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10865,7 +10669,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/transfer",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -10906,7 +10709,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/check-vulnerability-alerts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10946,7 +10748,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/enable-vulnerability-alerts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -10988,7 +10789,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/disable-vulnerability-alerts",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -11034,7 +10834,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/download-zipball-archive",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -11078,7 +10877,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-using-template",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -11122,7 +10920,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-public",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -11190,7 +10987,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -11259,7 +11055,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/create-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -11330,7 +11125,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-invitations-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -11376,7 +11170,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/decline-invitation-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -11424,7 +11217,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/accept-invitation-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -11489,7 +11281,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/list-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -11613,7 +11404,6 @@ impl<'a> ReposApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "repos/compare-commits",
             auth: AuthKind::Token,
-            items_key: Some("commits"),
         };
         let mut req = Request::new(
             &OP,

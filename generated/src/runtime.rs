@@ -226,8 +226,6 @@ pub struct OperationInfo {
     pub id: &'static str,
     /// The credential it takes.
     pub auth: AuthKind,
-    /// For paginated operations whose pages are objects, the key of the item array (`workflow_runs`).
-    pub items_key: Option<&'static str>,
 }
 
 /// A GitHub REST client. Cheap to clone; clones share the HTTP stack.

@@ -68,7 +68,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/code",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,
@@ -143,7 +142,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/commits",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,
@@ -232,7 +230,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/issues-and-pull-requests",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,
@@ -316,7 +313,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/labels",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,
@@ -394,7 +390,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/repos",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,
@@ -468,7 +463,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/topics",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,
@@ -541,7 +535,6 @@ impl<'a> SearchApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "search/users",
             auth: AuthKind::Token,
-            items_key: Some("items"),
         };
         let mut req = Request::new(
             &OP,

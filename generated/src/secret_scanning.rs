@@ -56,7 +56,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-alerts-for-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -182,7 +181,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-org-custom-patterns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -256,7 +254,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/bulk-create-org-custom-patterns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -303,7 +300,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/bulk-delete-org-custom-patterns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -351,7 +347,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/update-org-custom-pattern",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -400,7 +395,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-org-pattern-configs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -447,7 +441,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/update-org-pattern-configs",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -518,7 +511,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-alerts-for-repo",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -631,7 +623,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/get-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -691,7 +682,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/update-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -768,7 +758,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-locations-for-alert",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -848,7 +837,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/list-repo-custom-patterns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -925,7 +913,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/bulk-create-repo-custom-patterns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -974,7 +961,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/bulk-delete-repo-custom-patterns",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1024,7 +1010,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/update-repo-custom-pattern",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1078,7 +1063,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/create-push-protection-bypass",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1129,7 +1113,6 @@ impl<'a> SecretScanningApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "secret-scanning/get-scan-history",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

@@ -54,7 +54,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/list-global-advisories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -164,7 +163,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/get-global-advisory",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -228,7 +226,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/list-org-repository-advisories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -316,7 +313,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/list-repository-advisories",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -386,7 +382,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/create-repository-advisory",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -433,7 +428,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/create-private-vulnerability-report",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -486,7 +480,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/get-repository-advisory",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -537,7 +530,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/update-repository-advisory",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -590,7 +582,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/create-repository-advisory-cve-request",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -640,7 +631,6 @@ impl<'a> SecurityAdvisoriesApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "security-advisories/create-fork",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,

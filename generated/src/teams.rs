@@ -47,7 +47,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -103,7 +102,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/create",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -149,7 +147,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/get-by-name",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -196,7 +193,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/delete-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -240,7 +236,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/update-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -314,7 +309,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-pending-invitations-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -389,7 +383,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-members-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -456,7 +449,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/get-membership-for-user-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -511,7 +503,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/add-or-update-membership-for-user-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -567,7 +558,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/remove-membership-for-user-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -631,7 +621,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-repos-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -695,7 +684,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/check-permissions-for-repo-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -749,7 +737,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/add-or-update-repo-permissions-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -799,7 +786,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/remove-repo-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -862,7 +848,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-child-in-org",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -918,7 +903,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/get-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -964,7 +948,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/delete-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1016,7 +999,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/update-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1089,7 +1071,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-pending-invitations-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1170,7 +1151,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-members-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1235,7 +1215,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/get-member-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1290,7 +1269,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/add-member-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1347,7 +1325,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/remove-member-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1401,7 +1378,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/get-membership-for-user-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1460,7 +1436,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/add-or-update-membership-for-user-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1519,7 +1494,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/remove-membership-for-user-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1582,7 +1556,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-repos-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1647,7 +1620,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/check-permissions-for-repo-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1703,7 +1675,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/add-or-update-repo-permissions-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1758,7 +1729,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/remove-repo-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1824,7 +1794,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-child-legacy",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1905,7 +1874,6 @@ impl<'a> TeamsApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "teams/list-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

@@ -31,7 +31,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-authenticated",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -73,7 +72,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/update-authenticated",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -143,7 +141,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-blocked-by-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -189,7 +186,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/check-blocked",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -232,7 +228,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/block",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -276,7 +271,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/unblock",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -322,7 +316,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/set-primary-email-visibility-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -399,7 +392,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-emails-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -445,7 +437,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/add-email-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -492,7 +483,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-email-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -558,7 +548,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-followers-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -626,7 +615,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-followed-by-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -672,7 +660,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/check-person-is-followed-by-authenticated",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -721,7 +708,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/follow",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -765,7 +751,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/unfollow",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -833,7 +818,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-gpg-keys-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -881,7 +865,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/create-gpg-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -928,7 +911,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-gpg-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -977,7 +959,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-gpg-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1049,7 +1030,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-public-ssh-keys-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1097,7 +1077,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/create-public-ssh-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1148,7 +1127,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-public-ssh-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1199,7 +1177,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-public-ssh-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1276,7 +1253,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-public-emails-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1347,7 +1323,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-social-accounts-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1395,7 +1370,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/add-social-account-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1444,7 +1418,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-social-account-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1517,7 +1490,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-ssh-signing-keys-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1565,7 +1537,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/create-ssh-signing-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1616,7 +1587,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-ssh-signing-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1667,7 +1637,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-ssh-signing-key-for-authenticated-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1721,7 +1690,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-by-id",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1777,7 +1745,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1829,7 +1796,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-by-username",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -1875,7 +1841,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-attestations-bulk",
             auth: AuthKind::Token,
-            items_key: Some("attestations_subject_digests"),
         };
         let mut req = Request::new(
             &OP,
@@ -1924,7 +1889,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-attestations-bulk",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -1966,7 +1930,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-attestations-by-subject-digest",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2009,7 +1972,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/delete-attestations-by-id",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2086,7 +2048,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-attestations",
             auth: AuthKind::Token,
-            items_key: Some("attestations"),
         };
         let mut req = Request::new(
             &OP,
@@ -2163,7 +2124,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-followers-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2230,7 +2190,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-following-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2281,7 +2240,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/check-following-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let req = Request::new(
             &OP,
@@ -2337,7 +2295,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-gpg-keys-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2392,7 +2349,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/get-context-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2456,7 +2412,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-public-keys-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2523,7 +2478,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-social-accounts-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,
@@ -2590,7 +2544,6 @@ impl<'a> UsersApi<'a> {
         const OP: OperationInfo = OperationInfo {
             id: "users/list-ssh-signing-keys-for-user",
             auth: AuthKind::Token,
-            items_key: None,
         };
         let mut req = Request::new(
             &OP,

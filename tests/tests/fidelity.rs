@@ -266,7 +266,6 @@ async fn multipart_bodies_are_sent_as_forms() {
     static OP: OperationInfo = OperationInfo {
         id: "enterprise-admin/license-upload",
         auth: github_rest::AuthKind::Token,
-        items_key: None,
     };
     let (server, client) = mock_github().await;
     Mock::given(method("PUT"))

@@ -174,10 +174,6 @@ impl ErrorTable {
     }
 }
 
-pub fn feature_of(tag: &str) -> String {
-    tag.to_string()
-}
-
 /// Reads every operation of the spec (in path order) into the model, adding the types each one reaches.
 pub fn collect(
     spec: &Value,
@@ -238,7 +234,7 @@ fn collect_op(
         .and_then(Value::as_str)
         .unwrap_or("misc")
         .to_string();
-    let feature = feature_of(&tag);
+    let feature = tag.clone();
     let short = id.split_once('/').map(|(_, s)| s).unwrap_or(&id);
     let fn_name = names::snake(short);
     let pascal = format!("{tag}-{fn_name}").to_upper_camel_case();
@@ -653,13 +649,8 @@ fn to_text(ts: &TypeSpace, ty: &RType, v: TokenStream) -> TokenStream {
     }
 }
 
-pub struct Emitted {
-    /// The tag's module: handle struct, query structs, multi-response enums, functions.
-    pub module: TokenStream,
-}
-
 /// Emits the tag module for `ops` (all of one tag).
-pub fn emit_tag(ts: &TypeSpace, tag: &str, ops: &[&Operation]) -> Emitted {
+pub fn emit_tag(ts: &TypeSpace, tag: &str, ops: &[&Operation]) -> TokenStream {
     let handle = format_ident!("{}", names::type_name(&format!("{tag}-api")));
     let accessor = names::field_ident(tag);
     let tag_doc = format!(
@@ -699,7 +690,7 @@ pub fn emit_tag(ts: &TypeSpace, tag: &str, ops: &[&Operation]) -> Emitted {
 
         #(#items)*
     };
-    Emitted { module }
+    module
 }
 
 fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
@@ -966,10 +957,6 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
             _ => "Token",
         }
     );
-    let items_key = match op.pagination.as_ref().and_then(|p| p.items_key.as_deref()) {
-        Some(k) => quote!(Some(#k)),
-        None => quote!(None),
-    };
     let accept = accept_for(op);
     let mutable = (!query_stmts.is_empty() || !body_stmt.is_empty()).then(|| quote!(mut));
     let uses_body = successes.iter().any(|r| r.ty.is_some());
@@ -980,7 +967,7 @@ fn emit_op(ts: &TypeSpace, op: &Operation) -> (TokenStream, Vec<TokenStream>) {
     };
     let build_with = |accept: &str| {
         quote! {
-            const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth, items_key: #items_key };
+            const OP: OperationInfo = OperationInfo { id: #op_id, auth: AuthKind::#auth };
             let #mutable req = Request::new(&OP, reqwest::Method::#method, #host, #path_expr, #accept);
             #(#query_stmts)*
             #body_stmt

@@ -54,7 +54,7 @@ pub fn files(
         let e = crate::endpoints::emit_tag(ts, tag, tag_ops);
         out.insert(
             format!("src/{}.rs", module_name(tag)),
-            rs_header.clone() + &format(e.module, tag)?,
+            rs_header.clone() + &format(e, tag)?,
         );
     }
 
@@ -141,10 +141,7 @@ pub fn files(
     let version = &spec.version;
     let target = &spec.target;
     let sha = &spec.sha256;
-    let api_version_tokens = match api_version_of(&spec.json) {
-        Some(v) => quote!(Some(#v)),
-        None => quote!(None),
-    };
+    let api_version_tokens = quote!(Some(#API_VERSION));
     let count = ops.len();
     let ghes = match ghes_release(spec) {
         Some((a, b)) => quote!(Some((#a, #b))),
@@ -204,9 +201,7 @@ fn tag_ops_feature(by_tag: &BTreeMap<&str, Vec<&Operation>>, tag: &str) -> Strin
 /// The `X-GitHub-Api-Version` to send. The descriptions carry no version list: they describe the 2022-11-28 REST
 /// API version (changes of later versions are listed per operation under `x-github-breaking-changes`, not applied),
 /// which api.github.com, GHEC and GHES 3.9 and later accept.
-fn api_version_of(_spec: &serde_json::Value) -> Option<String> {
-    Some("2022-11-28".to_string())
-}
+const API_VERSION: &str = "2022-11-28";
 
 /// For GHES targets, the (major, minor) release the description is for.
 fn ghes_release(spec: &Spec) -> Option<(u32, u32)> {

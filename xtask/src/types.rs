@@ -71,8 +71,6 @@ pub struct TypeSpace<'a> {
     components: HashMap<String, usize>,
     /// (name hint, canonical schema text) → def, so the same inline schema met twice under one name is one type.
     inline: HashMap<(String, String), usize>,
-    /// Derive both Serialize and Deserialize on every type, not only what its use needs.
-    pub both_derives: bool,
 }
 
 pub fn resolve<'v>(spec: &'v Value, mut v: &'v Value) -> &'v Value {
@@ -113,7 +111,6 @@ impl<'a> TypeSpace<'a> {
             names: HashMap::new(),
             components: HashMap::new(),
             inline: HashMap::new(),
-            both_derives: false,
         }
     }
 
@@ -651,7 +648,6 @@ impl<'a> TypeSpace<'a> {
 
     /// Emits one type definition.
     pub fn emit(&self, id: usize, item_cfg: bool) -> TokenStream {
-        let both_derives = self.both_derives;
         let d = &self.defs[id];
         let name = format_ident!("{}", d.name);
         let doc = d.doc.as_deref().map(names::doc_attrs);
@@ -679,7 +675,7 @@ impl<'a> TypeSpace<'a> {
                     let t = self.tokens(t);
                     quote!(#r(#t),)
                 });
-                let derives = self.derives(d, both_derives, false);
+                let derives = self.derives(d, false);
                 quote! {
                     #cfg
                     #doc
@@ -716,7 +712,7 @@ impl<'a> TypeSpace<'a> {
                     quote! { #fdoc #attrs pub #ident: #ty, }
                 });
                 let default = d.request && self.has_default(&RType::Named(id), 0);
-                let derives = self.derives(d, both_derives, default);
+                let derives = self.derives(d, default);
                 // Request types with required fields get `new(required...)`, the rest starting absent.
                 let ctor = (d.request && !default).then(|| {
                     let req: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
@@ -759,9 +755,9 @@ impl<'a> TypeSpace<'a> {
         }
     }
 
-    fn derives(&self, d: &TypeDef, both: bool, default: bool) -> TokenStream {
-        let ser = (both || d.request || d.core).then(|| quote!(serde::Serialize,));
-        let de = (both || d.response || d.core || !d.request).then(|| quote!(serde::Deserialize,));
+    fn derives(&self, d: &TypeDef, default: bool) -> TokenStream {
+        let ser = (d.request || d.core).then(|| quote!(serde::Serialize,));
+        let de = (d.response || d.core || !d.request).then(|| quote!(serde::Deserialize,));
         let def = default.then(|| quote!(Default,));
         quote!(#[derive(Debug, Clone, PartialEq, #def #ser #de)])
     }
