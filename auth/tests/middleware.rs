@@ -2,36 +2,21 @@
 //! take no real time.
 
 use github_auth::middleware::{
-    CacheConfig, ConcurrencyConfig, MemoryCacheStore, MiddlewareConfig, PrimaryPolicy,
-    RateLimitConfig, RateLimitEvent, RetryConfig, SecondaryCause,
+    CacheConfig, ConcurrencyConfig, MemoryCacheStore, PrimaryPolicy, RateLimitConfig,
+    RateLimitEvent, RetryConfig, SecondaryCause,
 };
 use github_rest::RateLimitError;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 use wiremock::matchers::{any, header, header_exists, method};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[path = "common/mw.rs"]
+mod mw;
+use mw::{client, config, seq};
 
 const SECONDARY: &str = r#"{"message":"You have exceeded a secondary rate limit and have been temporarily blocked from content creation. Please retry your request again later.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}"#;
-
-/// Answers with the given responses in turn; the last one repeats.
-struct Seq(Mutex<VecDeque<ResponseTemplate>>);
-
-fn seq(r: impl IntoIterator<Item = ResponseTemplate>) -> Seq {
-    Seq(Mutex::new(r.into_iter().collect()))
-}
-
-impl Respond for Seq {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut q = self.0.lock().unwrap();
-        if q.len() > 1 {
-            q.pop_front().unwrap()
-        } else {
-            q.front().unwrap().clone()
-        }
-    }
-}
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -42,27 +27,6 @@ fn now_unix() -> u64 {
 
 fn ok() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_string("{}")
-}
-
-/// Fast, deterministic settings: no jitter, short retry backoff, no cache unless a test wants it.
-fn config() -> MiddlewareConfig {
-    MiddlewareConfig::default()
-        .cache(None)
-        .retry(Some(RetryConfig {
-            base_delay: Duration::from_millis(100),
-            jitter: false,
-            ..RetryConfig::default()
-        }))
-}
-
-fn client(c: &MiddlewareConfig) -> reqwest_middleware::ClientWithMiddleware {
-    // No idle-pool timer: under a paused clock it would be the next timer the runtime jumps to.
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
-    c.install(reqwest_middleware::ClientBuilder::new(http))
-        .build()
 }
 
 fn events() -> (Arc<Mutex<Vec<RateLimitEvent>>>, RateLimitConfig) {

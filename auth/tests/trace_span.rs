@@ -1,49 +1,13 @@
 //! The tracing span of a call, in a test binary of its own: tracing's callsite interest is process-wide, and tests
 //! without a subscriber running in parallel threads of one binary can leave a callsite disabled for this one.
 
-use github_auth::middleware::{MiddlewareConfig, RetryConfig};
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Answers with the given responses in turn; the last one repeats.
-struct Seq(Mutex<VecDeque<ResponseTemplate>>);
-
-fn seq(r: impl IntoIterator<Item = ResponseTemplate>) -> Seq {
-    Seq(Mutex::new(r.into_iter().collect()))
-}
-
-impl Respond for Seq {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut q = self.0.lock().unwrap();
-        if q.len() > 1 {
-            q.pop_front().unwrap()
-        } else {
-            q.front().unwrap().clone()
-        }
-    }
-}
-
-fn config() -> MiddlewareConfig {
-    MiddlewareConfig::default()
-        .cache(None)
-        .retry(Some(RetryConfig {
-            base_delay: Duration::from_millis(100),
-            jitter: false,
-            ..RetryConfig::default()
-        }))
-}
-
-fn client(c: &MiddlewareConfig) -> reqwest_middleware::ClientWithMiddleware {
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(None)
-        .build()
-        .unwrap();
-    c.install(reqwest_middleware::ClientBuilder::new(http))
-        .build()
-}
+#[path = "common/mw.rs"]
+mod mw;
+use mw::{client, config, seq};
 
 /// Collects what the fmt subscriber writes.
 #[derive(Clone, Default)]
