@@ -139,13 +139,13 @@ pub(crate) async fn post_form(
         .await
         .map_err(|e| OAuthError::Http {
             status: None,
-            message: chain(&e.without_url()),
+            message: github_rest::runtime::error_chain(&e.without_url()),
         })?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.bytes().await.map_err(|e| OAuthError::Http {
         status: Some(status),
-        message: chain(&e.without_url()),
+        message: github_rest::runtime::error_chain(&e.without_url()),
     })?;
     // The body is not quoted in the error: an answer in another format (form-encoded, say) may hold a token.
     let answer: OAuthAnswer = serde_json::from_slice(&bytes).map_err(|_| OAuthError::Http {
@@ -160,17 +160,6 @@ pub(crate) async fn post_form(
         ),
     })?;
     Ok((status, headers, answer))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn random_token() -> String {

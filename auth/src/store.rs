@@ -48,14 +48,8 @@ impl StoreError {
 
     /// Wraps any error, its causes written out once each.
     pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        let e = e.into();
-        let mut message = e.to_string();
-        let mut cur = e.source();
-        while let Some(c) = cur {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
-            cur = c.source();
-        }
+        let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+        let message = github_rest::runtime::error_chain(&*e);
         Self::msg(message)
     }
 

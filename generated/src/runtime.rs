@@ -821,8 +821,9 @@ impl Error {
     }
 }
 
-/// An error and its causes, joined with `: `, each once.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes, joined with `: `, each once (a cause whose text the message already ends with is not
+/// repeated). Used wherever an error's causes are written into one message.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
