@@ -450,25 +450,64 @@ impl Client {
             })
     }
 
-    /// Sends a request built by an endpoint function.
+    /// Calls the operation `ep` describes and decodes its single kind of success body into `T` (a `String` for
+    /// text, `()` for none).
+    #[doc(hidden)]
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        ep: &'static Endpoint,
+        args: Args<'_>,
+    ) -> Result<Response<T>, Error> {
+        let raw = self.execute(Request::new(ep, args)).await?;
+        raw.finish(ep.errors, |status, body| {
+            match ep.success.iter().find(|(s, _)| *s == status) {
+                Some((_, kind)) => decode_as(*kind, body),
+                None => Err(DecodeFail::Unexpected),
+            }
+        })
+    }
+
+    /// Calls the operation `ep` describes; `decode` reads the success body by status (operations whose success
+    /// statuses carry different bodies).
+    #[doc(hidden)]
+    pub async fn call_with<T>(
+        &self,
+        ep: &'static Endpoint,
+        args: Args<'_>,
+        decode: impl FnOnce(u16, &Bytes) -> Result<T, DecodeFail>,
+    ) -> Result<Response<T>, Error> {
+        let raw = self.execute(Request::new(ep, args)).await?;
+        raw.finish(ep.errors, decode)
+    }
+
+    /// Sends a request.
     #[doc(hidden)]
     pub async fn execute(&self, req: Request) -> Result<RawResponse, Error> {
-        let base = match req.host {
+        let body = req.body.map_err(Error::Encode)?;
+        let base = match req.ep.host {
             Host::Api => &self.inner.api_base,
             Host::Uploads => &self.inner.uploads_base,
         };
         let mut url = String::with_capacity(base.len() + req.path.len());
         url.push_str(base);
         url.push_str(&req.path);
-        self.send(req.op, req.method, url, req.accept, req.query, req.body)
-            .await
+        let info = req.ep.info();
+        self.send(
+            info,
+            req.ep.method.clone(),
+            url,
+            req.accept,
+            req.query,
+            body,
+        )
+        .await
     }
 
     /// GETs an absolute URL (a next-page link) for operation `op`; refuses URLs on other hosts.
     #[doc(hidden)]
     pub async fn execute_url(
         &self,
-        op: &'static OperationInfo,
+        op: OperationInfo,
         accept: &'static str,
         url: &str,
     ) -> Result<RawResponse, Error> {
@@ -488,7 +527,7 @@ impl Client {
 
     async fn send(
         &self,
-        op: &'static OperationInfo,
+        op: OperationInfo,
         method: reqwest::Method,
         url: String,
         accept: &'static str,
@@ -501,7 +540,7 @@ impl Client {
             .request(method, url)
             .header(http::header::ACCEPT, accept)
             .header(http::header::USER_AGENT, &self.inner.user_agent)
-            .with_extension(*op);
+            .with_extension(op);
         if let Some(v) = &self.inner.api_version {
             b = b.header("x-github-api-version", v);
         }
@@ -527,16 +566,175 @@ impl Client {
     }
 }
 
-/// A request on its way out; built by the endpoint functions.
+/// What an endpoint function tells the runtime about its operation: everything except the caller's arguments. The
+/// generator writes one per operation (and per alternate media type) as a `static`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The description's operation id, e.g. `issues/create`.
+    pub id: &'static str,
+    /// The credential it takes.
+    pub auth: AuthKind,
+    pub method: reqwest::Method,
+    pub host: Host,
+    /// The path template, e.g. `/repos/{owner}/{repo}`; the call's path arguments fill its `{…}` in order.
+    pub path: &'static str,
+    /// The `Accept` media type.
+    pub accept: &'static str,
+    /// The success statuses and how each body is read.
+    pub success: &'static [(u16, BodyKind)],
+    /// The error statuses, each with the decoder of the body type the description gives it.
+    pub errors: &'static [(u16, Option<crate::errors::Decoder>)],
+}
+
+impl Endpoint {
+    /// The facts middleware reads from a request's extensions.
+    pub fn info(&self) -> OperationInfo {
+        OperationInfo {
+            id: self.id,
+            auth: self.auth,
+        }
+    }
+}
+
+/// How a success body is read.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// JSON, into the operation's type.
+    Json,
+    /// Text (diffs, patches, raw file contents), into a `String`.
+    Text,
+    /// No body.
+    Empty,
+}
+
+/// Query parameters as `name=value` pairs, in order; written by the generated `…Query` structs.
+#[doc(hidden)]
+#[derive(Debug, Default, Clone)]
+pub struct QueryPairs(Vec<(&'static str, String)>);
+
+impl QueryPairs {
+    /// One pair.
+    pub fn push<T: std::fmt::Display + ?Sized>(&mut self, name: &'static str, value: &T) {
+        self.0.push((name, value.to_string()));
+    }
+    /// One pair when the value is present.
+    pub fn push_opt<T: std::fmt::Display>(&mut self, name: &'static str, value: Option<&T>) {
+        if let Some(v) = value {
+            self.push(name, v);
+        }
+    }
+    /// A list as one comma-separated value (`labels=bug,ui`).
+    pub fn push_joined<T: std::fmt::Display>(
+        &mut self,
+        name: &'static str,
+        values: Option<&Vec<T>>,
+    ) {
+        if let Some(vs) = values {
+            let joined: Vec<String> = vs.iter().map(T::to_string).collect();
+            self.0.push((name, joined.join(",")));
+        }
+    }
+    /// A list as one pair per element (`name=a&name=b`).
+    pub fn push_each<T: std::fmt::Display>(&mut self, name: &'static str, values: Option<&Vec<T>>) {
+        for v in values.into_iter().flatten() {
+            self.push(name, v);
+        }
+    }
+}
+
+/// The query parameters of an operation (`…Query` structs implement it).
+#[doc(hidden)]
+pub trait Query {
+    /// Appends the parameters that are set.
+    fn write(&self, out: &mut QueryPairs);
+}
+
+/// The arguments of one call: path values, query, body and (for alternate media types) the `Accept` override.
+#[doc(hidden)]
+pub struct Args<'a> {
+    path: &'a [&'a (dyn std::fmt::Display + Sync)],
+    query: QueryPairs,
+    body: Result<Option<Body>, serde_json::Error>,
+}
+
+impl<'a> Args<'a> {
+    /// The path values, in the order of the template's `{…}`.
+    pub fn new(path: &'a [&'a (dyn std::fmt::Display + Sync)]) -> Self {
+        Args {
+            path,
+            query: QueryPairs::default(),
+            body: Ok(None),
+        }
+    }
+    pub fn query(mut self, query: &dyn Query) -> Self {
+        query.write(&mut self.query);
+        self
+    }
+    /// Sets `per_page` unless the query set it (streams ask for 100 items a page).
+    pub fn per_page(mut self, n: u32) -> Self {
+        if !self.query.0.iter().any(|(k, _)| *k == "per_page") {
+            self.query.push("per_page", &n);
+        }
+        self
+    }
+    /// A JSON body; an encoding failure is reported when the call is made.
+    pub fn json<B: serde::Serialize + ?Sized>(mut self, body: &B) -> Self {
+        self.body = serde_json::to_vec(body)
+            .map(|bytes| Some(Body::Bytes("application/json".into(), bytes.into())));
+        self
+    }
+    /// A JSON body when there is one.
+    pub fn json_opt<B: serde::Serialize + ?Sized>(self, body: Option<&B>) -> Self {
+        match body {
+            Some(b) => self.json(b),
+            None => self,
+        }
+    }
+    /// A text body of the given media type.
+    pub fn text(self, content_type: &str, body: impl Into<String>) -> Self {
+        self.body(content_type, body.into())
+    }
+    /// A body of the given media type.
+    pub fn body(mut self, content_type: &str, body: impl Into<reqwest::Body>) -> Self {
+        self.body = Ok(Some(Body::Bytes(content_type.to_string(), body.into())));
+        self
+    }
+    /// A `multipart/form-data` body.
+    pub fn form(mut self, form: reqwest::multipart::Form) -> Self {
+        self.body = Ok(Some(Body::Form(form)));
+        self
+    }
+}
+
+/// Fills the `{…}` of a path template with the values, percent-encoded, in order.
+fn fill_path(template: &str, values: &[&(dyn std::fmt::Display + Sync)]) -> String {
+    let mut out = String::with_capacity(template.len() + 16 * values.len());
+    let mut values = values.iter();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        if let Some(v) = values.next() {
+            out.push_str(&encode_path(&v.to_string()));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A request on its way out.
 #[doc(hidden)]
 pub struct Request {
-    op: &'static OperationInfo,
-    method: reqwest::Method,
-    host: Host,
+    ep: &'static Endpoint,
     path: String,
     accept: &'static str,
     query: Vec<(&'static str, String)>,
-    body: Option<Body>,
+    body: Result<Option<Body>, serde_json::Error>,
 }
 
 /// A request body: bytes with their media type, or a multipart form (which sets its own boundary).
@@ -546,27 +744,20 @@ enum Body {
 }
 
 impl Request {
-    pub fn new(
-        op: &'static OperationInfo,
-        method: reqwest::Method,
-        host: Host,
-        path: String,
-        accept: &'static str,
-    ) -> Self {
+    /// The request `ep` describes, with the call's arguments.
+    pub fn new(ep: &'static Endpoint, args: Args<'_>) -> Self {
         Request {
-            op,
-            method,
-            host,
-            path,
-            accept,
-            query: Vec::new(),
-            body: None,
+            ep,
+            path: fill_path(ep.path, args.path),
+            accept: ep.accept,
+            query: args.query.0,
+            body: args.body,
         }
     }
 
     /// The operation this request is for.
-    pub fn operation(&self) -> &'static OperationInfo {
-        self.op
+    pub fn operation(&self) -> OperationInfo {
+        self.ep.info()
     }
 
     /// The `Accept` media type.
@@ -574,22 +765,9 @@ impl Request {
         self.accept
     }
 
-    pub fn query(&mut self, name: &'static str, value: String) {
-        self.query.push((name, value));
-    }
-
-    pub fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(body).map_err(Error::Encode)?;
-        self.body = Some(Body::Bytes("application/json".into(), bytes.into()));
-        Ok(())
-    }
-
-    pub fn body(&mut self, content_type: &str, body: impl Into<reqwest::Body>) {
-        self.body = Some(Body::Bytes(content_type.to_string(), body.into()));
-    }
-
-    pub fn multipart(&mut self, form: reqwest::multipart::Form) {
-        self.body = Some(Body::Form(form));
+    /// The path with its values filled in.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 }
 
@@ -670,6 +848,26 @@ pub fn decode_text(body: &Bytes) -> Result<String, DecodeFail> {
     std::str::from_utf8(body)
         .map(str::to_string)
         .map_err(DecodeFail::Text)
+}
+
+/// Reads a body of the given kind into `T`: JSON with serde_json; text and emptiness through serde's value
+/// deserializers, so `T` is `String` for text and `()` for no body.
+fn decode_as<T: serde::de::DeserializeOwned>(
+    kind: BodyKind,
+    body: &Bytes,
+) -> Result<T, DecodeFail> {
+    use serde::de::value::{StrDeserializer, UnitDeserializer};
+    match kind {
+        BodyKind::Json => decode_json(body),
+        BodyKind::Text => {
+            let text = std::str::from_utf8(body).map_err(DecodeFail::Text)?;
+            T::deserialize(StrDeserializer::<serde_json::Error>::new(text))
+                .map_err(DecodeFail::Json)
+        }
+        BodyKind::Empty => {
+            T::deserialize(UnitDeserializer::<serde_json::Error>::new()).map_err(DecodeFail::Json)
+        }
+    }
 }
 
 /// A response before decoding.
@@ -1155,6 +1353,63 @@ macro_rules! open_enum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_templates_are_filled_in_order_and_encoded() {
+        let n = 42i64;
+        let path = fill_path(
+            "/repos/{owner}/{repo}/contents/{path}/{n}",
+            &[&"oct o", &"hello", &"docs/a b.md", &n],
+        );
+        assert_eq!(path, "/repos/oct%20o/hello/contents/docs/a%20b.md/42");
+        assert_eq!(fill_path("/user", &[]), "/user");
+    }
+
+    #[test]
+    fn query_pairs_join_explode_and_skip_absent_values() {
+        let mut q = QueryPairs::default();
+        q.push("state", "open");
+        q.push_opt::<i64>("page", None);
+        q.push_opt("per_page", Some(&30));
+        q.push_joined("labels", Some(&vec!["bug", "ui"]));
+        q.push_each("ids", Some(&vec![1, 2]));
+        q.push_each::<i64>("none", None);
+        let got: Vec<(&str, &str)> = q.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("state", "open"),
+                ("per_page", "30"),
+                ("labels", "bug,ui"),
+                ("ids", "1"),
+                ("ids", "2")
+            ]
+        );
+        let args = Args::new(&[]).per_page(100);
+        assert_eq!(args.query.0, vec![("per_page", "100".to_string())]);
+    }
+
+    #[test]
+    fn bodies_are_read_by_kind() {
+        let json = Bytes::from_static(br#"{"a":1}"#);
+        let v: serde_json::Value = decode_as(BodyKind::Json, &json).ok().unwrap();
+        assert_eq!(v["a"], 1);
+        let text: String = decode_as(BodyKind::Text, &Bytes::from_static(b"diff --git"))
+            .ok()
+            .unwrap();
+        assert_eq!(text, "diff --git");
+        let _: () = decode_as(BodyKind::Empty, &Bytes::new()).ok().unwrap();
+        assert!(decode_as::<i64>(BodyKind::Json, &json).is_err());
+        assert!(decode_as::<String>(BodyKind::Text, &Bytes::from_static(&[0xff])).is_err());
+    }
+
+    #[test]
+    fn an_unencodable_body_fails_the_call_not_the_build() {
+        let mut bad = std::collections::HashMap::new();
+        bad.insert(vec![1u8], 1);
+        let args = Args::new(&[]).json(&bad);
+        assert!(args.body.is_err());
+    }
 
     #[test]
     fn user_agents_are_checked() {

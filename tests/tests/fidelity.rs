@@ -262,10 +262,16 @@ async fn api_errors_carry_the_rate_limit_headers() {
 async fn multipart_bodies_are_sent_as_forms() {
     // GHES's license upload and instance initialisation take multipart/form-data; their endpoint functions hand a
     // `reqwest::multipart::Form` to the runtime as here.
-    use github_rest::runtime::{Host, OperationInfo, Request};
-    static OP: OperationInfo = OperationInfo {
+    use github_rest::runtime::{Args, BodyKind, Endpoint, Host};
+    static EP: Endpoint = Endpoint {
         id: "enterprise-admin/license-upload",
         auth: github_rest::AuthKind::Token,
+        method: reqwest::Method::PUT,
+        host: Host::Api,
+        path: "/manage/v1/config/license",
+        accept: "application/json",
+        success: &[(202, BodyKind::Empty)],
+        errors: &[],
     };
     let (server, client) = mock_github().await;
     Mock::given(method("PUT"))
@@ -280,17 +286,13 @@ async fn multipart_bodies_are_sent_as_forms() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut req = Request::new(
-        &OP,
-        reqwest::Method::PUT,
-        Host::Api,
-        "/manage/v1/config/license".into(),
-        "application/json",
-    );
-    req.multipart(reqwest::multipart::Form::new().part(
+    let form = reqwest::multipart::Form::new().part(
         "license",
         reqwest::multipart::Part::bytes(b"LICENSE-BYTES".to_vec()).file_name("enterprise.ghl"),
-    ));
-    let raw = client.execute(req).await.unwrap();
-    assert_eq!(raw.status(), 202);
+    );
+    let resp = client
+        .call::<()>(&EP, Args::new(&[]).form(form))
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 202);
 }

@@ -4,7 +4,7 @@
 //! A and B are target names from the lock file (compared as the generator sees them: patched and normalised) or
 //! paths to spec files (`.json` or `.json.gz`, e.g. another `@octokit/openapi` version unpacked by hand).
 
-use crate::endpoints::METHODS;
+use crate::lower::METHODS;
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,7 +79,7 @@ fn expand_uncached(spec: &Value, v: &Value, depth: usize) -> Value {
             .map(|r| serde_json::json!({ "$ref": r }))
             .unwrap_or(Value::Null);
     }
-    let v = crate::types::resolve(spec, v);
+    let v = crate::lower::schema::resolve(spec, v);
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
@@ -142,7 +142,7 @@ fn operations(spec: &Value) -> BTreeMap<String, Op> {
                     .into_iter()
                     .flatten(),
             ) {
-                let p = crate::types::resolve(spec, p);
+                let p = crate::lower::schema::resolve(spec, p);
                 let key = (
                     p["in"].as_str().unwrap_or_default().to_string(),
                     p["name"].as_str().unwrap_or_default().to_string(),
@@ -158,7 +158,7 @@ fn operations(spec: &Value) -> BTreeMap<String, Op> {
             }
             let mut body = BTreeMap::new();
             if let Some(rb) = op.get("requestBody") {
-                let rb = crate::types::resolve(spec, rb);
+                let rb = crate::lower::schema::resolve(spec, rb);
                 for (mt, media) in rb
                     .get("content")
                     .and_then(Value::as_object)
@@ -178,7 +178,7 @@ fn operations(spec: &Value) -> BTreeMap<String, Op> {
                 .into_iter()
                 .flatten()
             {
-                let r = crate::types::resolve(spec, r);
+                let r = crate::lower::schema::resolve(spec, r);
                 let mut media = BTreeMap::new();
                 for (mt, c) in r
                     .get("content")

@@ -1,15 +1,24 @@
-//! The generator behind `cargo xtask`: pinned spec → patches → normalisation → models and endpoints → files.
+//! The generator behind `cargo xtask`. `cargo xtask regen` runs its stages in order, data flowing one way:
+//!
+//! 1. [`spec`]: load the pinned description and verify its sha256;
+//! 2. [`patches`]: apply the documented fixes of upstream defects;
+//! 3. [`normalize`]: the passes that apply to a class of constructs;
+//! 4. [`lower`]: the description becomes the typed [`model`];
+//! 5. [`passes`]: shape sharing, feature marking, cycles, availability;
+//! 6. [`emit`]: types, endpoints, errors, lib, manifest and the fidelity test as tokens and text;
+//! 7. [`layout`]: formatting, file names, the runtime copied in; [`regen`] writes or checks the files.
 
 pub mod bench;
 pub mod check_all;
 pub mod diff;
-pub mod endpoints;
+pub mod emit;
 pub mod examples;
-pub mod manifest;
+pub mod layout;
+pub mod lower;
+pub mod model;
 pub mod names;
 pub mod normalize;
-pub mod overlay;
+pub mod passes;
+pub mod patches;
 pub mod regen;
 pub mod spec;
-pub mod split;
-pub mod types;

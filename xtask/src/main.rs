@@ -39,7 +39,7 @@ fn run() -> Result<()> {
                 return Ok(());
             }
             let g = regen::regen(&root, &target)?;
-            let bytes: usize = g.files.values().map(String::len).sum();
+            let bytes: usize = g.files.values().map(Vec::len).sum();
             eprintln!(
                 "regen {target}: {} operations, {} types, {} files, {:.1} MB, patches {:?}, passes {:?} in {:.2?}",
                 g.operations,

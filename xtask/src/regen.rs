@@ -18,72 +18,68 @@ pub fn out_dir(root: &Path) -> PathBuf {
 }
 
 pub struct Generated {
-    pub files: BTreeMap<String, String>,
+    /// Path under `generated/` → contents.
+    pub files: BTreeMap<String, Vec<u8>>,
     pub operations: usize,
     pub types: usize,
     pub patches: Vec<String>,
     pub passes: Vec<(&'static str, usize)>,
 }
 
-/// A prepared spec, the patches applied to it, and each normalisation pass with the number of changes it made.
+/// A prepared description, the patches applied to it, and each normalisation pass with the number of changes it
+/// made.
 pub type Prepared = (crate::spec::Spec, Vec<String>, Vec<(&'static str, usize)>);
 
-/// The spec of `target` as the generator sees it: verified, patched and normalised.
+/// Stages 1–3: the description of `target` as the generator sees it: verified, patched and normalised.
 pub fn prepared(root: &Path, target: &str) -> Result<Prepared> {
     let mut spec = crate::spec::load(root, target)?;
-    let patches = crate::overlay::apply(root, target, &mut spec.json)?;
+    let patches = crate::patches::apply(root, target, &mut spec.json)?;
     let passes = crate::normalize::run(&mut spec.json);
     Ok((spec, patches, passes))
 }
 
-/// Runs the whole pipeline for `target` without touching the disk (apart from reading the spec and patches).
+/// Runs every stage for `target` without touching the disk (apart from reading the descriptions and patches).
 pub fn generate(root: &Path, target: &str) -> Result<Generated> {
-    // `XTASK_TIMINGS=1` prints how long each phase took.
+    // `XTASK_TIMINGS=1` prints how long each stage took.
     let t0 = std::time::Instant::now();
     let lap = |what: &str| {
         if std::env::var_os("XTASK_TIMINGS").is_some() {
             eprintln!("{what}: {:.2?}", t0.elapsed());
         }
     };
-    let (spec, patches, passes) = prepared(root, target)?;
-    lap("spec loaded, patched, normalised");
-    // Structural validation with openapiv3: a document it cannot read is reported with the failing path.
-    if let Err(e) = serde_json::from_value::<openapiv3::OpenAPI>(spec.json.clone()) {
-        bail!("{} does not parse as OpenAPI 3.0: {e}", spec.file);
-    }
-    let mut ts = crate::types::TypeSpace::new(&spec.json);
-    let mut errors = crate::endpoints::ErrorTable::default();
-    let mut ops = crate::endpoints::collect(&spec.json, &mut ts, &mut errors)?;
-    let map = ts.merge_identical();
-    for op in &mut ops {
-        op.remap(&map);
-    }
-    errors.remap(&map, &mut ops);
-    lap("types and operations collected");
-    let by_target = crate::spec::operation_ids_by_target(root)?;
-    lap("availability across targets");
-    for op in &mut ops {
-        op.available = by_target
-            .iter()
-            .filter(|(_, ids)| ids.contains(&op.id))
-            .map(|(t, _)| t.clone())
-            .collect();
-    }
-    ts.break_cycles();
-    let manifest = crate::manifest::build(&spec, &ts, &ops, &patches, &passes);
-    let files = crate::split::files(&spec, &ts, &ops, &errors, manifest)?;
-    lap("files emitted and formatted");
-    let types = ts
-        .defs
-        .iter()
-        .filter(|d| d.core || !d.features.is_empty())
-        .count();
-    Ok(Generated {
-        files,
-        operations: ops.len(),
-        types,
-        patches,
-        passes,
+    std::thread::scope(|scope| {
+        // Which targets have each operation needs every target's description: read them on another core while this
+        // one prepares the target's own.
+        let targets = scope.spawn(|| crate::spec::operation_ids_by_target(root));
+        let (spec, patches, passes) = prepared(root, target)?;
+        lap("loaded, patched, normalised");
+        // Structural validation with openapiv3, beside lowering: a document it cannot read is reported with the
+        // failing path.
+        let (json, file) = (spec.json.clone(), spec.file.clone());
+        let validation = scope.spawn(move || {
+            serde_json::from_value::<openapiv3::OpenAPI>(json)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("{file} does not parse as OpenAPI 3.0: {e}"))
+        });
+        let mut model = crate::lower::lower(&spec.json)?;
+        lap("lowered");
+        let targets = targets
+            .join()
+            .expect("reading the targets does not panic")?;
+        crate::passes::run(&mut model, &targets);
+        lap("passes");
+        let output = crate::emit::emit(&spec, &model, &patches, &passes)?;
+        lap("emitted");
+        validation.join().expect("validation does not panic")?;
+        let files = crate::layout::files(&spec, output)?;
+        lap("laid out");
+        Ok(Generated {
+            files,
+            operations: model.operations.len(),
+            types: model.emitted().count(),
+            patches,
+            passes,
+        })
     })
 }
 
@@ -117,7 +113,7 @@ pub fn stale_files(root: &Path, g: &Generated) -> Vec<String> {
     let mut bad = Vec::new();
     for (rel, text) in &g.files {
         match std::fs::read(dir.join(rel)) {
-            Ok(bytes) if bytes == text.as_bytes() => {}
+            Ok(bytes) if bytes == *text => {}
             Ok(_) => bad.push(format!("{rel} (differs)")),
             Err(_) => bad.push(format!("{rel} (missing)")),
         }
@@ -160,7 +156,7 @@ pub fn write(root: &Path, g: &Generated) -> Result<()> {
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        if std::fs::read(&p).ok().as_deref() != Some(text.as_bytes()) {
+        if std::fs::read(&p).ok().as_deref() != Some(text.as_slice()) {
             std::fs::write(&p, text)?;
         }
     }

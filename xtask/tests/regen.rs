@@ -26,8 +26,12 @@ fn two_runs_give_the_same_bytes() {
 #[test]
 fn every_rust_file_has_the_header_and_none_is_over_2mb() {
     let g = regen::generate(&regen::root(), "api.github.com").unwrap();
-    for (path, text) in &g.files {
-        assert!(text.len() < 2_000_000, "{path} is {} bytes", text.len());
+    for (path, bytes) in &g.files {
+        assert!(bytes.len() < 2_000_000, "{path} is {} bytes", bytes.len());
+        if path.ends_with(".gz") {
+            continue;
+        }
+        let text = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         let first = text.lines().next().unwrap_or_default();
         if path.ends_with(".rs") || path.ends_with(".toml") {
             assert!(

@@ -15,7 +15,7 @@ pub fn run(spec: &mut Value) -> usize {
         let Some(schema) = spec.pointer(&e.schema_ptr) else {
             continue;
         };
-        let schema = crate::types::resolve(spec, schema);
+        let schema = crate::lower::schema::resolve(spec, schema);
         if schema.get("type").and_then(Value::as_str) == Some("array") {
             let wrapped = Value::Array(vec![e.value.clone()]);
             let entry = if e.local_ptr.ends_with("/example") {

@@ -1,0 +1,163 @@
+//! Emitting the crate's root: `lib.rs` (modules, re-exports, the target's constants, the crate docs) and
+//! `Cargo.toml` (one feature per tag).
+
+use crate::model::Model;
+use crate::names;
+use crate::spec::Spec;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Tags whose endpoints are on by default: small, and what almost every integration touches.
+pub const DEFAULT_FEATURES: &[&str] = &["meta", "rate-limit", "users"];
+
+/// The tags of the model, each with its feature.
+pub fn tags(model: &Model) -> BTreeMap<&str, &str> {
+    model
+        .operations
+        .iter()
+        .map(|o| (o.tag.as_str(), o.feature.as_str()))
+        .collect()
+}
+
+/// `lib.rs`.
+pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
+    let tags = tags(model);
+    let features = tags.values().collect::<BTreeSet<_>>().len();
+    let tag_mods = tags.iter().map(|(tag, feature)| {
+        let m = format_ident!("{}", names::snake(tag));
+        quote! { #[cfg(feature = #feature)] pub mod #m; }
+    });
+    let version = &spec.version;
+    let target = &spec.target;
+    let sha = &spec.sha256;
+    let api_version_tokens = quote!(Some(#API_VERSION));
+    let count = model.operations.len();
+    let ghes = match ghes_release(spec) {
+        Some((a, b)) => quote!(Some((#a, #b))),
+        None => quote!(None),
+    };
+    let lib_doc = lib_doc(spec, count, features);
+    quote! {
+        #![doc = #lib_doc]
+        #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks, reason = "rustdoc comments are the description's own Markdown, written for docs.github.com")]
+        #![allow(clippy::doc_lazy_continuation, clippy::tabs_in_doc_comments, reason = "doc comments are the description's text as GitHub wrote it")]
+        #![allow(clippy::large_enum_variant, reason = "response enums and error bodies hold their payload inline: boxing would cost an allocation per call, and a caller matches on them once")]
+        #![cfg_attr(docsrs, feature(doc_cfg))]
+        pub mod errors;
+        pub mod pagination;
+        pub mod runtime;
+        pub mod types;
+        #(#tag_mods)*
+        pub use pagination::Pages;
+        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts};
+        /// The GitHub target this crate was generated for.
+        pub const TARGET: &str = #target;
+        /// The `@octokit/openapi` version of the spec this crate was generated from.
+        pub const SPEC_VERSION: &str = #version;
+        /// sha256 of the pinned (compressed) spec file.
+        pub const SPEC_SHA256: &str = #sha;
+        /// The `X-GitHub-Api-Version` sent by default, when the target has API versions.
+        pub const API_VERSION: Option<&str> = #api_version_tokens;
+        /// Operations in the spec (all generated).
+        pub const OPERATION_COUNT: usize = #count;
+        /// For a GitHub Enterprise Server target, the release it was generated for; a server reporting an older
+        /// `X-GitHub-Enterprise-Version` gets one warning in the logs.
+        pub const GHES_RELEASE: Option<(u32, u32)> = #ghes;
+    }
+}
+
+/// The `X-GitHub-Api-Version` to send. The descriptions carry no version list: they describe the 2022-11-28 REST
+/// API version (changes of later versions are listed per operation under `x-github-breaking-changes`, not applied),
+/// which api.github.com, GHEC and GHES 3.9 and later accept.
+const API_VERSION: &str = "2022-11-28";
+
+/// For GHES targets, the (major, minor) release the description is for.
+fn ghes_release(spec: &Spec) -> Option<(u32, u32)> {
+    let r = spec
+        .json
+        .pointer("/info/x-github-release")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| spec.target.strip_prefix("ghes-").map(str::to_string))?;
+    let (a, b) = r.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn lib_doc(spec: &Spec, ops: usize, features: usize) -> String {
+    format!(
+        "Typed client for GitHub's REST API ({target}), generated from `@octokit/openapi` {version}: {ops} operations.
+
+Endpoints are grouped by the spec's tags, one cargo feature per tag ({features} features; `full` enables all). \
+Build a [`Client`] and call, for example, `client.issues().create(owner, repo, &body)`; list operations also have \
+`<fn>_stream(..)`, a [`Pages`] stream across every page.
+
+# Decoding what GitHub sends
+
+- String enums keep values they do not know (`Other(String)`) and write them back unchanged; unknown fields are \
+  ignored; `oneOf`/`anyOf` types end with an `Other(serde_json::Value)` variant.
+- **Required fields GitHub leaves out.** A response field the spec marks required is a plain field unless GitHub's \
+  own examples show it missing from an otherwise complete object (then it is an `Option`), or a patch in the \
+  repository's `openapi/patches/` names it. Examples that are wrong rather than GitHub's behaviour are corrected by \
+  patches instead. The fidelity test decodes every success example of the spec with this crate's types.
+- Request types are strict: optional nullable fields are `Option<Option<T>>` (absent, explicit `null`, value) and \
+  optional arrays can be sent empty.
+
+# Errors
+
+Error statuses become [`Error::Api`] carrying GitHub's message, validation errors, rate-limit headers, the body \
+decoded into the spec's error type ([`errors::ErrorBody`]) and the raw bytes, whatever they are.",
+        target = spec.target,
+        version = spec.version
+    )
+}
+
+/// `Cargo.toml`, with one feature per tag, the default set and `full`.
+pub fn cargo_toml(features: &BTreeSet<&str>) -> String {
+    let mut s = String::new();
+    s.push_str(
+        r#"[package]
+name = "github-rest"
+version = "0.1.0"
+description = "Typed client for GitHub's REST API, generated from GitHub's OpenAPI description"
+edition.workspace = true
+license.workspace = true
+
+[lib]
+path = "src/lib.rs"
+doctest = false
+
+[dependencies]
+anyhow = "1"
+bytes.workspace = true
+futures.workspace = true
+http.workspace = true
+percent-encoding = "2"
+reqwest.workspace = true
+reqwest-middleware.workspace = true
+serde.workspace = true
+serde_json = { workspace = true, features = ["raw_value"] }
+thiserror.workspace = true
+tracing.workspace = true
+url.workspace = true
+
+[dev-dependencies]
+flate2.workspace = true
+proptest = "1"
+
+[features]
+"#,
+    );
+    let defaults: Vec<String> = DEFAULT_FEATURES
+        .iter()
+        .filter(|f| features.contains(*f))
+        .map(|f| format!("\"{f}\""))
+        .collect();
+    s.push_str(&format!("default = [{}]\n", defaults.join(", ")));
+    let all: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+    s.push_str(&format!("full = [{}]\n", all.join(", ")));
+    for f in features {
+        s.push_str(&format!("{f} = []\n"));
+    }
+    s
+}

@@ -1,0 +1,58 @@
+//! Emitting: the model becomes token streams and texts, one function per kind of output. Nothing here decides
+//! file names or writes files; that is the layout stage's.
+
+pub mod endpoints;
+pub mod errors;
+pub mod fidelity;
+pub mod lib;
+pub mod manifest;
+pub mod rust;
+pub mod types;
+
+use crate::model::{Model, Operation};
+use crate::spec::Spec;
+use anyhow::Result;
+use proc_macro2::TokenStream;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Everything the generated crate is made of, before formatting and layout.
+pub struct Output {
+    /// (tag, module) for every tag.
+    pub tags: Vec<(String, TokenStream)>,
+    pub types: Vec<types::TypeGroup>,
+    pub errors: TokenStream,
+    pub lib: TokenStream,
+    pub cargo_toml: String,
+    pub manifest: String,
+    pub fidelity_test: TokenStream,
+    /// The gzipped examples the fidelity test decodes.
+    pub examples: Vec<u8>,
+}
+
+/// Emits every part of the crate from the model (and the description, for the examples).
+pub fn emit(
+    spec: &Spec,
+    model: &Model,
+    patches: &[String],
+    passes: &[(&str, usize)],
+) -> Result<Output> {
+    let mut by_tag: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
+    for op in &model.operations {
+        by_tag.entry(op.tag.as_str()).or_default().push(op);
+    }
+    let tags = by_tag
+        .iter()
+        .map(|(tag, ops)| Ok((tag.to_string(), endpoints::tag_module(model, tag, ops)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let features: BTreeSet<&str> = lib::tags(model).into_values().collect();
+    Ok(Output {
+        tags,
+        types: types::groups(model),
+        errors: errors::module(model),
+        lib: lib::lib_rs(spec, model),
+        cargo_toml: lib::cargo_toml(&features),
+        manifest: manifest::json(spec, model, patches, passes),
+        fidelity_test: fidelity::test(model),
+        examples: fidelity::examples(&spec.json)?,
+    })
+}

@@ -1,0 +1,225 @@
+//! Emitting the models: one item (or two, with its `impl`) per type, grouped by the features that reach them.
+
+use super::rust::{cfg_attr, tokens};
+use crate::model::{DefKind, Field, Model, RType, TypeDef, Variant};
+use crate::names;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use std::collections::BTreeMap;
+
+/// The types of one module of `types/`: those reached by exactly one feature (the module is compiled with it), or
+/// the `shared` rest (each item carries its own `cfg`).
+pub struct TypeGroup {
+    pub module: String,
+    pub feature: Option<String>,
+    /// (type name, its items).
+    pub items: Vec<(String, TokenStream)>,
+}
+
+/// Every emitted type, grouped; groups in module order, types in model order.
+pub fn groups(model: &Model) -> Vec<TypeGroup> {
+    let mut by_group: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+    for (id, d) in model.emitted() {
+        let single = (d.features.len() == 1).then(|| d.features.iter().next().cloned());
+        by_group.entry(single.flatten()).or_default().push(id);
+    }
+    let mut out: Vec<TypeGroup> = by_group
+        .into_iter()
+        .map(|(feature, ids)| TypeGroup {
+            module: feature
+                .as_deref()
+                .map(names::snake)
+                .unwrap_or_else(|| "shared".into()),
+            items: ids
+                .iter()
+                .map(|&id| {
+                    (
+                        model.defs[id].name.clone(),
+                        def(model, id, feature.is_none()),
+                    )
+                })
+                .collect(),
+            feature,
+        })
+        .collect();
+    out.sort_by_key(|g| (g.feature.is_none(), g.module.clone()));
+    out
+}
+
+/// One type definition; `item_cfg` adds the type's own `cfg` (for types in the shared module).
+pub fn def(model: &Model, id: usize, item_cfg: bool) -> TokenStream {
+    let d = &model.defs[id];
+    let name = format_ident!("{}", d.name);
+    let doc = d.doc.as_deref().map(names::doc_attrs);
+    let deprecated = d.deprecated.then(|| quote!(#[deprecated]));
+    let cfg = if item_cfg {
+        cfg_attr(&d.features)
+    } else {
+        None
+    };
+    let attrs = quote!(#doc #deprecated);
+    match &d.kind {
+        DefKind::Pending => unreachable!("every reserved type is filled"),
+        DefKind::Enum(variants) => {
+            let vs = variants.iter().map(|(r, j)| {
+                let r = format_ident!("{}", r);
+                quote!(#r = #j,)
+            });
+            quote! {
+                #cfg
+                crate::open_enum! { #attrs #name { #(#vs)* } }
+            }
+        }
+        DefKind::Untagged(variants) => union(model, id, variants, cfg, attrs),
+        DefKind::Struct(fields) => structure(model, id, fields, cfg, attrs),
+    }
+}
+
+fn union(
+    model: &Model,
+    id: usize,
+    variants: &[Variant],
+    cfg: Option<TokenStream>,
+    attrs: TokenStream,
+) -> TokenStream {
+    let d = &model.defs[id];
+    let name = format_ident!("{}", d.name);
+    let vs = variants.iter().map(|v| {
+        let r = format_ident!("{}", v.name);
+        let t = tokens(model, &v.ty);
+        quote!(#r(#t),)
+    });
+    let derives = derives(d, false);
+    // A union of scalars (or lists of them) is written as text in paths and queries, like the value it holds.
+    let display = model.is_text_union(&RType::Named(id)).then(|| {
+        let arms = variants.iter().map(|v| {
+            let r = format_ident!("{}", v.name);
+            match v.ty {
+                RType::Vec(_) => quote! {
+                    #name::#r(v) => {
+                        let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+                        f.write_str(&parts.join(","))
+                    }
+                },
+                _ => quote!(#name::#r(v) => v.fmt(f),),
+            }
+        });
+        quote! {
+            #cfg
+            impl std::fmt::Display for #name {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    match self {
+                        #(#arms)*
+                        #name::Other(serde_json::Value::String(s)) => f.write_str(s),
+                        #name::Other(v) => v.fmt(f),
+                    }
+                }
+            }
+        }
+    });
+    quote! {
+        #cfg
+        #attrs
+        #derives
+        #[serde(untagged)]
+        pub enum #name {
+            #(#vs)*
+            /// A value matching none of the shapes the description lists, kept as it arrived.
+            Other(serde_json::Value),
+        }
+        #display
+    }
+}
+
+fn structure(
+    model: &Model,
+    id: usize,
+    fields: &[Field],
+    cfg: Option<TokenStream>,
+    attrs: TokenStream,
+) -> TokenStream {
+    let d = &model.defs[id];
+    let name = format_ident!("{}", d.name);
+    // Request types tell an absent optional nullable field from an explicit `null`.
+    let fs = fields.iter().map(|f| field(model, f, d.request));
+    let default = d.request && model.has_default(&RType::Named(id), 0);
+    let derives = derives(d, default);
+    let ctor = (d.request && !default).then(|| constructor(model, &name, fields, &cfg));
+    quote! {
+        #cfg
+        #attrs
+        #derives
+        pub struct #name { #(#fs)* }
+        #ctor
+    }
+}
+
+fn field_type(model: &Model, f: &Field) -> TokenStream {
+    let t = tokens(model, &f.ty);
+    if f.boxed {
+        quote!(Box<#t>)
+    } else {
+        t
+    }
+}
+
+fn field(model: &Model, f: &Field, three_state: bool) -> TokenStream {
+    let ident = names::field_ident(&f.rust);
+    let t = field_type(model, f);
+    let json = &f.json;
+    let rename =
+        (ident.to_string().trim_start_matches("r#") != f.json).then(|| quote!(rename = #json,));
+    let fdoc = f.doc.as_deref().map(names::doc_attrs);
+    let (ty, attrs) = match (f.required, f.nullable) {
+        (true, false) => (t, rename.map(|r| quote!(#[serde(#r)]))),
+        (true, true) => (quote!(Option<#t>), rename.map(|r| quote!(#[serde(#r)]))),
+        (false, true) if three_state => (
+            quote!(Option<Option<#t>>),
+            Some(
+                quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none", with = "crate::runtime::double_option")]),
+            ),
+        ),
+        (false, _) => (
+            quote!(Option<#t>),
+            Some(quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none")])),
+        ),
+    };
+    quote! { #fdoc #attrs pub #ident: #ty, }
+}
+
+/// `new(required…)` for request types with required fields; every optional field starts absent.
+fn constructor(
+    model: &Model,
+    name: &proc_macro2::Ident,
+    fields: &[Field],
+    cfg: &Option<TokenStream>,
+) -> TokenStream {
+    let args = fields.iter().filter(|f| f.required).map(|f| {
+        let id = names::field_ident(&f.rust);
+        let t = field_type(model, f);
+        let t = if f.nullable { quote!(Option<#t>) } else { t };
+        quote!(#id: #t)
+    });
+    let inits = fields.iter().map(|f| {
+        let id = names::field_ident(&f.rust);
+        if f.required {
+            quote!(#id)
+        } else {
+            quote!(#id: None)
+        }
+    });
+    quote! {
+        #cfg
+        impl #name {
+            /// A value with the required fields set and every optional field absent.
+            pub fn new(#(#args),*) -> Self { #name { #(#inits),* } }
+        }
+    }
+}
+
+fn derives(d: &TypeDef, default: bool) -> TokenStream {
+    let ser = d.request.then(|| quote!(serde::Serialize,));
+    let de = (d.response || !d.request).then(|| quote!(serde::Deserialize,));
+    let def = default.then(|| quote!(Default,));
+    quote!(#[derive(Debug, Clone, PartialEq, #def #ser #de)])
+}
