@@ -23,7 +23,7 @@ pub enum ErrorBody {
             feature = "security-advisories"
         )
     )]
-    ///The `ValidationErrorSimple` error body.
+    /// The `ValidationErrorSimple` error body.
     ValidationErrorSimple(types::ValidationErrorSimple),
     #[cfg(
         any(
@@ -69,10 +69,10 @@ pub enum ErrorBody {
             feature = "users"
         )
     )]
-    ///The `BasicError` error body.
+    /// The `BasicError` error body.
     BasicError(types::BasicError),
     #[cfg(feature = "agent-tasks")]
-    ///The `AgentTasksListTasksForRepoError400` error body.
+    /// The `AgentTasksListTasksForRepoError400` error body.
     AgentTasksListTasksForRepoError400(types::AgentTasksListTasksForRepoError400),
     #[cfg(
         any(
@@ -101,7 +101,7 @@ pub enum ErrorBody {
             feature = "users"
         )
     )]
-    ///The `ValidationError` error body.
+    /// The `ValidationError` error body.
     ValidationError(types::ValidationError),
     #[cfg(
         any(
@@ -119,38 +119,38 @@ pub enum ErrorBody {
             feature = "secret-scanning"
         )
     )]
-    ///The `ActivityListPublicEventsError503` error body.
+    /// The `ActivityListPublicEventsError503` error body.
     ActivityListPublicEventsError503(types::ActivityListPublicEventsError503),
     #[cfg(feature = "gists")]
-    ///The `GistsGetError403` error body.
+    /// The `GistsGetError403` error body.
     GistsGetError403(types::GistsGetError403),
     #[cfg(feature = "gists")]
-    ///The `serde_json::Value` error body.
+    /// The `serde_json::Value` error body.
     Slot6(serde_json::Value),
     #[cfg(feature = "orgs")]
-    ///The `OrgsUpdateError422` error body.
+    /// The `OrgsUpdateError422` error body.
     OrgsUpdateError422(types::OrgsUpdateError422),
     #[cfg(any(feature = "orgs", feature = "pulls", feature = "repos"))]
-    ///The `OrgsRemoveOutsideCollaboratorError422` error body.
+    /// The `OrgsRemoveOutsideCollaboratorError422` error body.
     OrgsRemoveOutsideCollaboratorError422(types::OrgsRemoveOutsideCollaboratorError422),
     #[cfg(feature = "secret-scanning")]
-    ///The `SecretScanningBulkCreateOrgCustomPatternsError422` error body.
+    /// The `SecretScanningBulkCreateOrgCustomPatternsError422` error body.
     SecretScanningBulkCreateOrgCustomPatternsError422(
         types::SecretScanningBulkCreateOrgCustomPatternsError422,
     ),
     #[cfg(feature = "repos")]
-    ///The `ReposCreateOrUpdateFileContentsError409` error body.
+    /// The `ReposCreateOrUpdateFileContentsError409` error body.
     ReposCreateOrUpdateFileContentsError409(
         types::ReposCreateOrUpdateFileContentsError409,
     ),
     #[cfg(feature = "git")]
-    ///The `GitCreateBlobError422` error body.
+    /// The `GitCreateBlobError422` error body.
     GitCreateBlobError422(types::GitCreateBlobError422),
     #[cfg(feature = "pulls")]
-    ///The `PullRequestMergeAsyncResult` error body.
+    /// The `PullRequestMergeAsyncResult` error body.
     PullRequestMergeAsyncResult(types::PullRequestMergeAsyncResult),
     #[cfg(feature = "pulls")]
-    ///The `PullsCreateError422` error body.
+    /// The `PullsCreateError422` error body.
     PullsCreateError422(types::PullsCreateError422),
     /// JSON for a status the description gives no schema for, or that did not match the schema.
     Json(serde_json::Value),

@@ -125,92 +125,75 @@ fn operations(spec: &Value) -> BTreeMap<String, Op> {
         return out;
     };
     for (path, item) in paths {
-        let shared: Vec<Value> = item
-            .get("parameters")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
         for m in METHODS {
             let Some(op) = item.get(*m) else { continue };
             let Some(id) = op.get("operationId").and_then(Value::as_str) else {
                 continue;
             };
-            let mut params = BTreeMap::new();
-            for p in shared.iter().chain(
-                op.get("parameters")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            ) {
-                let p = crate::lower::schema::resolve(spec, p);
-                let key = (
-                    p["in"].as_str().unwrap_or_default().to_string(),
-                    p["name"].as_str().unwrap_or_default().to_string(),
-                );
-                let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
-                params.insert(
-                    key,
-                    (
-                        required,
-                        expand(spec, p.get("schema").unwrap_or(&Value::Null), 0),
-                    ),
-                );
-            }
-            let mut body = BTreeMap::new();
-            if let Some(rb) = op.get("requestBody") {
-                let rb = crate::lower::schema::resolve(spec, rb);
-                for (mt, media) in rb
-                    .get("content")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    body.insert(
-                        mt.clone(),
-                        expand(spec, media.get("schema").unwrap_or(&Value::Null), 0),
-                    );
-                }
-            }
-            let mut responses = BTreeMap::new();
-            for (status, r) in op
-                .get("responses")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                let r = crate::lower::schema::resolve(spec, r);
-                let mut media = BTreeMap::new();
-                for (mt, c) in r
-                    .get("content")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    media.insert(
-                        mt.clone(),
-                        expand(spec, c.get("schema").unwrap_or(&Value::Null), 0),
-                    );
-                }
-                responses.insert(status.clone(), media);
-            }
-            out.insert(
-                id.to_string(),
-                Op {
-                    method: m.to_uppercase(),
-                    path: path.clone(),
-                    summary: op
-                        .get("summary")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    params,
-                    body,
-                    responses,
-                },
-            );
+            out.insert(id.to_string(), operation(spec, path, m, item, op));
         }
     }
     out
+}
+
+fn operation(spec: &Value, path: &str, method: &str, item: &Value, op: &Value) -> Op {
+    let listed = |v: &Value| {
+        v.get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut params = BTreeMap::new();
+    for p in listed(item).iter().chain(listed(op).iter()) {
+        let p = crate::lower::schema::resolve(spec, p);
+        let key = (
+            p["in"].as_str().unwrap_or_default().to_string(),
+            p["name"].as_str().unwrap_or_default().to_string(),
+        );
+        let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
+        let schema = expand(spec, p.get("schema").unwrap_or(&Value::Null), 0);
+        params.insert(key, (required, schema));
+    }
+    let body = op
+        .get("requestBody")
+        .map(|rb| media_schemas(spec, crate::lower::schema::resolve(spec, rb)))
+        .unwrap_or_default();
+    let responses = op
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(status, r)| {
+            let r = crate::lower::schema::resolve(spec, r);
+            (status.clone(), media_schemas(spec, r))
+        })
+        .collect();
+    Op {
+        method: method.to_uppercase(),
+        path: path.to_string(),
+        summary: op
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        params,
+        body,
+        responses,
+    }
+}
+
+/// Each media type of a body or response with its schema, expanded.
+fn media_schemas(spec: &Value, holder: &Value) -> BTreeMap<String, Value> {
+    holder
+        .get("content")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(mt, media)| {
+            let schema = expand(spec, media.get("schema").unwrap_or(&Value::Null), 0);
+            (mt.clone(), schema)
+        })
+        .collect()
 }
 
 /// What changed between two schemas, as short phrases (property names added, removed, retyped, required).

@@ -38,40 +38,55 @@ pub fn prepared(root: &Path, target: &str) -> Result<Prepared> {
     Ok((spec, patches, passes))
 }
 
+/// The operation ids of each target, for the availability pass.
+pub type Targets = Vec<(String, std::collections::BTreeSet<String>)>;
+
 /// Runs every stage for `target` without touching the disk (apart from reading the descriptions and patches).
 pub fn generate(root: &Path, target: &str) -> Result<Generated> {
-    // `XTASK_TIMINGS=1` prints how long each stage took.
-    let t0 = std::time::Instant::now();
-    let lap = |what: &str| {
-        if std::env::var_os("XTASK_TIMINGS").is_some() {
-            eprintln!("{what}: {:.2?}", t0.elapsed());
-        }
-    };
     std::thread::scope(|scope| {
         // Which targets have each operation needs every target's description: read them on another core while this
         // one prepares the target's own.
         let targets = scope.spawn(|| crate::spec::operation_ids_by_target(root));
         let (spec, patches, passes) = prepared(root, target)?;
         lap("loaded, patched, normalised");
+        let targets = || targets.join().expect("reading the targets does not panic");
+        from_description(&spec, patches, passes, targets)
+    })
+}
+
+/// `XTASK_TIMINGS=1` prints how long each stage took.
+fn lap(what: &str) {
+    use std::sync::OnceLock;
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    if std::env::var_os("XTASK_TIMINGS").is_some() {
+        eprintln!("{what}: {:.2?}", start.elapsed());
+    }
+}
+
+/// Stages 4–7 on a prepared description: lower, passes, emit, lay out (validating the document beside them).
+pub fn from_description(
+    spec: &crate::spec::Spec,
+    patches: Vec<String>,
+    passes: Vec<(&'static str, usize)>,
+    targets: impl FnOnce() -> Result<Targets>,
+) -> Result<Generated> {
+    std::thread::scope(|scope| {
         // Structural validation with openapiv3, beside lowering: a document it cannot read is reported with the
         // failing path.
-        let (json, file) = (spec.json.clone(), spec.file.clone());
-        let validation = scope.spawn(move || {
-            serde_json::from_value::<openapiv3::OpenAPI>(json)
+        let validation = scope.spawn(|| {
+            serde_json::from_value::<openapiv3::OpenAPI>(spec.json.clone())
                 .map(|_| ())
-                .map_err(|e| anyhow::anyhow!("{file} does not parse as OpenAPI 3.0: {e}"))
+                .map_err(|e| anyhow::anyhow!("{} does not parse as OpenAPI 3.0: {e}", spec.file))
         });
         let mut model = crate::lower::lower(&spec.json)?;
         lap("lowered");
-        let targets = targets
-            .join()
-            .expect("reading the targets does not panic")?;
-        crate::passes::run(&mut model, &targets);
+        crate::passes::run(&mut model, &targets()?);
         lap("passes");
-        let output = crate::emit::emit(&spec, &model, &patches, &passes)?;
+        let output = crate::emit::emit(spec, &model, &patches, &passes)?;
         lap("emitted");
         validation.join().expect("validation does not panic")?;
-        let files = crate::layout::files(&spec, output)?;
+        let files = crate::layout::files(spec, output)?;
         lap("laid out");
         Ok(Generated {
             files,

@@ -15,9 +15,9 @@ pub fn tag_module(model: &Model, tag: &str, ops: &[&Operation]) -> Result<TokenS
     let handle = format_ident!("{}", names::type_name(&format!("{tag}-api")));
     let accessor = names::field_ident(tag);
     let tag_doc = format!(
-        "Endpoints tagged `{tag}`; reached with [`Client::{accessor}`](crate::Client::{accessor})."
+        " Endpoints tagged `{tag}`; reached with [`Client::{accessor}`](crate::Client::{accessor})."
     );
-    let accessor_doc = format!("Endpoints tagged `{tag}`.");
+    let accessor_doc = format!(" Endpoints tagged `{tag}`.");
     let mut fns = Vec::new();
     let mut items = Vec::new();
     for op in ops {
@@ -373,7 +373,7 @@ fn query_struct(model: &Model, op: &Operation) -> TokenStream {
             (_, _, false) => quote!(out.push_opt(#key, #value);),
         }
     });
-    let doc = format!("Query parameters of {}.", function_link(op));
+    let doc = format!(" Query parameters of {}.", function_link(op));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, #derive_default)]
@@ -392,7 +392,7 @@ fn response_enum(model: &Model, op: &Operation) -> TokenStream {
     let name = response_name(op);
     let variants = op.successes().map(|r| {
         let v = variant_name(r.status);
-        let doc = format!("HTTP {}", r.status);
+        let doc = format!(" HTTP {}", r.status);
         match &r.ty {
             Some(t) => {
                 let t = qualified(model, t);
@@ -401,7 +401,7 @@ fn response_enum(model: &Model, op: &Operation) -> TokenStream {
             None => quote!(#[doc = #doc] #v,),
         }
     });
-    let doc = format!("The success responses of {}.", function_link(op));
+    let doc = format!(" The success responses of {}.", function_link(op));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]

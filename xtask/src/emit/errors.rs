@@ -29,7 +29,7 @@ pub fn module(model: &Model) -> TokenStream {
         let cfg = cfg_attr(&features[i]);
         let f = format_ident!("decode_{}", i);
         let doc = format!(
-            "The `{}` error body.",
+            " The `{}` error body.",
             model.path_string(t).trim_start_matches("crate::types::")
         );
         variants.push(quote!(#cfg #[doc = #doc] #v(#ty),));

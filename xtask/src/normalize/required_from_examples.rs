@@ -43,78 +43,85 @@ fn walk(spec: &Value, ptr: &str, example: &Value, out: &mut Relax, depth: usize)
         }
     }
     for key in ["oneOf", "anyOf"] {
-        if let Some(list) = schema.get(key).and_then(Value::as_array) {
+        if let (Some(list), Value::Object(obj)) =
+            (schema.get(key).and_then(Value::as_array), example)
+        {
             // Relax only the member that fits the example best (most of its keys named in the member).
-            if let Value::Object(obj) = example {
-                let score = |i: usize| -> usize {
-                    let p = deref(spec, format!("{ptr}/{key}/{i}")).unwrap_or_default();
-                    let props = spec
-                        .pointer(&format!("{p}/properties"))
-                        .and_then(Value::as_object);
-                    props
-                        .map(|props| obj.keys().filter(|k| props.contains_key(*k)).count())
-                        .unwrap_or(0)
-                };
-                if let Some(best) = (0..list.len()).max_by_key(|&i| (score(i), usize::MAX - i)) {
-                    walk(
-                        spec,
-                        &format!("{ptr}/{key}/{best}"),
-                        example,
-                        out,
-                        depth + 1,
-                    );
-                }
+            let score = |i: usize| -> usize {
+                let p = deref(spec, format!("{ptr}/{key}/{i}")).unwrap_or_default();
+                let props = spec
+                    .pointer(&format!("{p}/properties"))
+                    .and_then(Value::as_object);
+                props
+                    .map(|props| obj.keys().filter(|k| props.contains_key(*k)).count())
+                    .unwrap_or(0)
+            };
+            if let Some(best) = (0..list.len()).max_by_key(|&i| (score(i), usize::MAX - i)) {
+                walk(
+                    spec,
+                    &format!("{ptr}/{key}/{best}"),
+                    example,
+                    out,
+                    depth + 1,
+                );
             }
         }
     }
     match example {
-        Value::Object(obj) => {
-            if let Some(req) = schema.get("required").and_then(Value::as_array) {
-                let missing: Vec<&str> = req
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .filter(|r| !obj.contains_key(*r))
-                    .collect();
-                // An example object that lacks most required fields is a truncated illustration, not evidence that
-                // GitHub omits them; only omissions from otherwise complete objects relax the schema.
-                if missing.len() * 2 <= req.len() {
-                    out.extend(missing.into_iter().map(|r| (ptr.clone(), r.to_string())));
-                }
-            }
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                for (k, v) in obj {
-                    if props.contains_key(k) {
-                        walk(
-                            spec,
-                            &format!("{ptr}/properties/{}", escape(k)),
-                            v,
-                            out,
-                            depth + 1,
-                        );
-                    }
-                }
-            }
-            if schema
-                .get("additionalProperties")
-                .is_some_and(Value::is_object)
-            {
-                for v in obj.values() {
-                    walk(
-                        spec,
-                        &format!("{ptr}/additionalProperties"),
-                        v,
-                        out,
-                        depth + 1,
-                    );
-                }
-            }
-        }
+        Value::Object(obj) => walk_object(spec, &ptr, schema, obj, out, depth),
         Value::Array(items) if schema.get("items").is_some() => {
             for it in items {
                 walk(spec, &format!("{ptr}/items"), it, out, depth + 1);
             }
         }
         _ => {}
+    }
+}
+
+/// An example object against its schema: required fields it lacks, then its properties and map values.
+fn walk_object(
+    spec: &Value,
+    ptr: &str,
+    schema: &Value,
+    obj: &serde_json::Map<String, Value>,
+    out: &mut Relax,
+    depth: usize,
+) {
+    if let Some(req) = schema.get("required").and_then(Value::as_array) {
+        let missing: Vec<&str> = req
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|r| !obj.contains_key(*r))
+            .collect();
+        // An example object that lacks most required fields is a truncated illustration, not evidence that
+        // GitHub omits them; only omissions from otherwise complete objects relax the schema.
+        if missing.len() * 2 <= req.len() {
+            out.extend(
+                missing
+                    .into_iter()
+                    .map(|r| (ptr.to_string(), r.to_string())),
+            );
+        }
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, v) in obj.iter().filter(|(k, _)| props.contains_key(*k)) {
+            let at = format!("{ptr}/properties/{}", escape(k));
+            walk(spec, &at, v, out, depth + 1);
+        }
+    }
+    if schema
+        .get("additionalProperties")
+        .is_some_and(Value::is_object)
+    {
+        for v in obj.values() {
+            walk(
+                spec,
+                &format!("{ptr}/additionalProperties"),
+                v,
+                out,
+                depth + 1,
+            );
+        }
     }
 }
 
