@@ -4,13 +4,14 @@ use crate::app_jwt::{AppIssuer, AppJwt};
 use crate::clock::{Clock, ServerClock, SystemClock};
 use crate::error::AuthError;
 use crate::installation::{InstallationTokens, Narrowing, DEFAULT_REFRESH_MARGIN};
-use crate::layer::{AllowedHosts, AuthLayer, Credential, LagRetry};
+use crate::layer::{AuthLayer, Credential, LagRetry};
 use crate::middleware::MiddlewareConfig;
 use crate::store::{MemoryStore, TokenStore};
 use crate::token::{
     ClientCredentials, OnRefresh, TokenSource, UserTokenState, UserTokens, DEFAULT_WEB_BASE,
 };
 use github_rest::types::{AppPermissions, Installation};
+use github_rest::Hosts;
 use secrecy::SecretString;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -322,7 +323,7 @@ impl ClientBuilder {
         let uploads_base =
             github_rest::runtime::uploads_base_for(&self.api_base, self.uploads_base.as_deref());
         github_rest::runtime::check_user_agent(&self.user_agent).map_err(config_error)?;
-        let hosts = AllowedHosts::new(&[&self.api_base, &uploads_base])?;
+        let hosts = Hosts::new(&[&self.api_base, &uploads_base]).map_err(config_error)?;
         let http = match self.http.take() {
             Some(h) => h,
             None => self.http_config.client().map_err(config_error)?,
@@ -402,7 +403,7 @@ struct Parts {
     uploads_base: String,
     user_agent: String,
     http: reqwest::Client,
-    hosts: AllowedHosts,
+    hosts: Hosts,
     store: Arc<dyn TokenStore>,
     margin: Duration,
     clock: ServerClock,

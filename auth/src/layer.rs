@@ -5,41 +5,11 @@ use crate::app_jwt::AppJwt;
 use crate::error::AuthError;
 use crate::installation::InstallationTokens;
 use crate::token::TokenSource;
-use github_rest::{AuthKind, OperationInfo};
+use github_rest::{AuthKind, Hosts, OperationInfo};
 use http::{Extensions, HeaderValue, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
-
-/// The scheme, host and port of the hosts credentials may be sent to.
-#[derive(Debug, Clone)]
-pub(crate) struct AllowedHosts(Vec<(String, String, Option<u16>)>);
-
-impl AllowedHosts {
-    pub(crate) fn new(bases: &[&str]) -> Result<Self, AuthError> {
-        let mut v = Vec::new();
-        for b in bases {
-            let u = url::Url::parse(b)
-                .map_err(|e| AuthError::Config(format!("invalid base URL {b:?}: {e}")))?;
-            let host = u
-                .host_str()
-                .ok_or_else(|| AuthError::Config(format!("base URL {b:?} has no host")))?;
-            v.push((
-                u.scheme().to_string(),
-                host.to_ascii_lowercase(),
-                u.port_or_known_default(),
-            ));
-        }
-        Ok(AllowedHosts(v))
-    }
-
-    pub(crate) fn allows(&self, u: &url::Url) -> bool {
-        let host = u.host_str().map(str::to_ascii_lowercase);
-        self.0.iter().any(|(s, h, p)| {
-            s == u.scheme() && Some(h) == host.as_ref() && *p == u.port_or_known_default()
-        })
-    }
-}
 
 /// Which credentials a client holds.
 #[derive(Clone)]
@@ -83,7 +53,7 @@ impl Default for LagRetry {
 #[derive(Clone)]
 pub struct AuthLayer {
     pub(crate) credential: Credential,
-    pub(crate) hosts: AllowedHosts,
+    pub(crate) hosts: Hosts,
     pub(crate) lag: LagRetry,
 }
 
@@ -246,26 +216,6 @@ impl Middleware for AuthLayer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hosts_match_scheme_host_and_port() {
-        let h = AllowedHosts::new(&[
-            "https://api.github.com",
-            "https://uploads.github.com",
-            "http://127.0.0.1:8080/api/v3",
-        ])
-        .unwrap();
-        let ok = |u: &str| h.allows(&url::Url::parse(u).unwrap());
-        assert!(ok("https://api.github.com/repos/a/b"));
-        assert!(ok("https://API.github.com:443/x"));
-        assert!(ok("https://uploads.github.com/repos/a/b/releases/1/assets"));
-        assert!(ok("http://127.0.0.1:8080/api/v3/user"));
-        assert!(!ok("http://api.github.com/x"), "scheme differs");
-        assert!(!ok("https://api.github.com.evil.example/x"));
-        assert!(!ok("https://objects.githubusercontent.com/x"));
-        assert!(!ok("http://127.0.0.1:8081/api/v3/user"), "port differs");
-        assert!(AllowedHosts::new(&["not a url"]).is_err());
-    }
-
     #[tokio::test]
     async fn raw_requests_to_other_hosts_carry_no_credential() {
         use wiremock::{matchers::any, Mock, MockServer, ResponseTemplate};
@@ -279,7 +229,7 @@ mod tests {
         }
         let layer = AuthLayer {
             credential: Credential::Token(TokenSource::Static(SecretString::from("ghp_x"))),
-            hosts: AllowedHosts::new(&[&api.uri()]).unwrap(),
+            hosts: Hosts::new(&[&api.uri()]).unwrap(),
             lag: LagRetry::default(),
         };
         let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -129,8 +129,8 @@ pub mod teams;
 pub mod users;
 pub use pagination::Pages;
 pub use runtime::{
-    ApiError, AuthKind, Client, ClientBuilder, Error, Host, HttpConfig, OperationInfo,
-    Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
+    ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
+    OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
 };
 /// The GitHub target this crate was generated for.
 pub const TARGET: &str = "api.github.com";

@@ -196,6 +196,40 @@ pub fn check_user_agent(ua: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The hosts a client talks to, as (scheme, host, port): the API and uploads hosts. Credentials, next-page links and
+/// redirects are only followed to these; `github_rest::Client` and `github-auth`'s credential layer both check
+/// URLs with this one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hosts(Vec<(String, String, Option<u16>)>);
+
+impl Hosts {
+    /// The hosts of these base URLs; a URL that does not parse or has no host is a configuration error.
+    pub fn new(bases: &[&str]) -> Result<Self, Error> {
+        let mut v = Vec::new();
+        for b in bases {
+            let u = url::Url::parse(b)
+                .map_err(|e| Error::Config(format!("invalid base URL {b:?}: {e}")))?;
+            let host = u
+                .host_str()
+                .ok_or_else(|| Error::Config(format!("base URL {b:?} has no host")))?;
+            v.push((
+                u.scheme().to_string(),
+                host.to_ascii_lowercase(),
+                u.port_or_known_default(),
+            ));
+        }
+        Ok(Hosts(v))
+    }
+
+    /// Whether `u` is on one of the hosts (same scheme, host and port).
+    pub fn allows(&self, u: &url::Url) -> bool {
+        let host = u.host_str().map(str::to_ascii_lowercase);
+        self.0.iter().any(|(s, h, p)| {
+            s == u.scheme() && Some(h) == host.as_ref() && *p == u.port_or_known_default()
+        })
+    }
+}
+
 /// Which host an operation is served from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {
@@ -238,6 +272,7 @@ struct Inner {
     http: reqwest_middleware::ClientWithMiddleware,
     api_base: String,
     uploads_base: String,
+    hosts: Hosts,
     user_agent: String,
     api_version: Option<String>,
     page_concurrency: usize,
@@ -352,14 +387,8 @@ impl ClientBuilder {
     /// Builds the client; fails when a base URL does not parse or the `User-Agent` is empty.
     pub fn build(self) -> Result<Client, Error> {
         check_user_agent(&self.user_agent)?;
-        for u in [Some(&self.api_base), self.uploads_base.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            url::Url::parse(u)
-                .map_err(|e| Error::Config(format!("invalid base URL {u:?}: {e}")))?;
-        }
         let uploads_base = uploads_base_for(&self.api_base, self.uploads_base.as_deref());
+        let hosts = Hosts::new(&[&self.api_base, &uploads_base])?;
         let http = match self.http {
             Some(h) => h,
             None => {
@@ -374,6 +403,7 @@ impl ClientBuilder {
                 http,
                 api_base: self.api_base,
                 uploads_base,
+                hosts,
                 user_agent: self.user_agent,
                 api_version: self.api_version,
                 page_concurrency: self.page_concurrency,
@@ -437,17 +467,7 @@ impl Client {
 
     /// Whether `url` is on the configured API or uploads host (scheme, host and port).
     pub fn is_own_url(&self, url: &str) -> bool {
-        let Ok(u) = url::Url::parse(url) else {
-            return false;
-        };
-        [&self.inner.api_base, &self.inner.uploads_base]
-            .iter()
-            .filter_map(|b| url::Url::parse(b).ok())
-            .any(|b| {
-                b.scheme() == u.scheme()
-                    && b.host_str() == u.host_str()
-                    && b.port_or_known_default() == u.port_or_known_default()
-            })
+        url::Url::parse(url).is_ok_and(|u| self.inner.hosts.allows(&u))
     }
 
     /// Calls the operation `ep` describes and decodes its single kind of success body into `T` (a `String` for
@@ -1353,6 +1373,26 @@ macro_rules! open_enum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_match_scheme_host_and_port() {
+        let h = Hosts::new(&[
+            "https://api.github.com",
+            "https://uploads.github.com",
+            "http://127.0.0.1:8080/api/v3",
+        ])
+        .unwrap();
+        let ok = |u: &str| h.allows(&url::Url::parse(u).unwrap());
+        assert!(ok("https://api.github.com/repos/a/b"));
+        assert!(ok("https://API.github.com:443/x"));
+        assert!(ok("https://uploads.github.com/repos/a/b/releases/1/assets"));
+        assert!(ok("http://127.0.0.1:8080/api/v3/user"));
+        assert!(!ok("http://api.github.com/x"), "scheme differs");
+        assert!(!ok("https://api.github.com.evil.example/x"));
+        assert!(!ok("https://objects.githubusercontent.com/x"));
+        assert!(!ok("http://127.0.0.1:8081/api/v3/user"), "port differs");
+        assert!(Hosts::new(&["not a url"]).is_err());
+    }
 
     #[test]
     fn path_templates_are_filled_in_order_and_encoded() {

@@ -108,6 +108,18 @@ pub fn doc_attrs(text: &str) -> proc_macro2::TokenStream {
     quote::quote!(#(#lines)*)
 }
 
+/// `base`, or `base` with a suffix (`{base}{sep}2`, `{base}{sep}3`…) when `used` already has it; the result is added
+/// to `used`.
+pub fn unique(base: String, used: &mut std::collections::BTreeSet<String>, sep: &str) -> String {
+    let mut name = base.clone();
+    let mut n = 2;
+    while !used.insert(name.clone()) {
+        name = format!("{base}{sep}{n}");
+        n += 1;
+    }
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,16 +140,4 @@ mod tests {
         assert_eq!(field_ident("type").to_string(), "r#type");
         assert_eq!(variant_name("2fa"), "V2fa");
     }
-}
-
-/// `base`, or `base` with a suffix (`{base}{sep}2`, `{base}{sep}3`…) when `used` already has it; the result is added
-/// to `used`.
-pub fn unique(base: String, used: &mut std::collections::BTreeSet<String>, sep: &str) -> String {
-    let mut name = base.clone();
-    let mut n = 2;
-    while !used.insert(name.clone()) {
-        name = format!("{base}{sep}{n}");
-        n += 1;
-    }
-    name
 }

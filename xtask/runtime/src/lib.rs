@@ -12,8 +12,8 @@ pub mod runtime;
 
 pub use pagination::Pages;
 pub use runtime::{
-    ApiError, AuthKind, Client, ClientBuilder, Error, Host, HttpConfig, OperationInfo, Proxy,
-    RateLimitError, RateLimitHeaders, Response, Timeouts,
+    ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo,
+    Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
 };
 
 /// Stands in for the generated `errors` module: the generator adds one variant per error schema of the target.

@@ -50,7 +50,7 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         pub mod types;
         #(#tag_mods)*
         pub use pagination::Pages;
-        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts};
+        pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts};
         /// The GitHub target this crate was generated for.
         pub const TARGET: &str = #target;
         /// The `@octokit/openapi` version of the spec this crate was generated from.
