@@ -418,7 +418,11 @@ impl Parts {
             hosts: self.hosts.clone(),
             lag: self.lag,
         };
-        let b = reqwest_middleware::ClientBuilder::new(self.http.clone()).with(layer);
+        // Redirects outermost, so each hop gets its credential from the layer below (none on another host) and
+        // passes the rate limits, the cache and tracing.
+        let b = reqwest_middleware::ClientBuilder::new(self.http.clone())
+            .with(github_rest::runtime::FollowRedirects::default())
+            .with(layer);
         match &self.middleware {
             Some(config) => config.install(b).build(),
             None => b.build(),

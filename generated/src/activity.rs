@@ -41,18 +41,8 @@ impl<'a> ActivityApi<'a> {
     pub async fn list_public_events(
         &self,
         query: &ActivityListPublicEventsQuery,
-    ) -> Result<Response<ActivityListPublicEventsResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_PUBLIC_EVENTS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ActivityListPublicEventsResponse::Ok),
-                    304 => Ok(ActivityListPublicEventsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::Event>>, Error> {
+        self.client.call(&LIST_PUBLIC_EVENTS, Args::new(&[]).query(query)).await
     }
     /// Like [`list_public_events`](Self::list_public_events), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_public_events_stream(
@@ -105,27 +95,11 @@ impl<'a> ActivityApi<'a> {
         owner: &str,
         repo: &str,
         query: &ActivityListPublicEventsForRepoNetworkQuery,
-    ) -> Result<Response<ActivityListPublicEventsForRepoNetworkResponse>, Error> {
+    ) -> Result<Response<Vec<types::Event>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_PUBLIC_EVENTS_FOR_REPO_NETWORK,
                 Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(ActivityListPublicEventsForRepoNetworkResponse::Ok)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(
-                                ActivityListPublicEventsForRepoNetworkResponse::MovedPermanently,
-                            )
-                    }
-                    304 => {
-                        Ok(ActivityListPublicEventsForRepoNetworkResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -154,25 +128,11 @@ impl<'a> ActivityApi<'a> {
     pub async fn list_notifications_for_authenticated_user(
         &self,
         query: &ActivityListNotificationsForAuthenticatedUserQuery,
-    ) -> Result<Response<ActivityListNotificationsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::Thread>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_NOTIFICATIONS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                ActivityListNotificationsForAuthenticatedUserResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            ActivityListNotificationsForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -210,7 +170,6 @@ impl<'a> ActivityApi<'a> {
                             .map(ActivityMarkNotificationsAsReadResponse::Accepted)
                     }
                     205 => Ok(ActivityMarkNotificationsAsReadResponse::ResetContent),
-                    304 => Ok(ActivityMarkNotificationsAsReadResponse::NotModified),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -228,18 +187,8 @@ impl<'a> ActivityApi<'a> {
     pub async fn get_thread(
         &self,
         thread_id: i64,
-    ) -> Result<Response<ActivityGetThreadResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_THREAD,
-                Args::new(&[&thread_id]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ActivityGetThreadResponse::Ok),
-                    304 => Ok(ActivityGetThreadResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Thread>, Error> {
+        self.client.call(&GET_THREAD, Args::new(&[&thread_id])).await
     }
     /// Mark a thread as done
     ///
@@ -268,18 +217,8 @@ impl<'a> ActivityApi<'a> {
     pub async fn mark_thread_as_read(
         &self,
         thread_id: i64,
-    ) -> Result<Response<ActivityMarkThreadAsReadResponse>, Error> {
-        self.client
-            .call_with(
-                &MARK_THREAD_AS_READ,
-                Args::new(&[&thread_id]),
-                |status, _body| match status {
-                    205 => Ok(ActivityMarkThreadAsReadResponse::ResetContent),
-                    304 => Ok(ActivityMarkThreadAsReadResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<()>, Error> {
+        self.client.call(&MARK_THREAD_AS_READ, Args::new(&[&thread_id])).await
     }
     /// Get a thread subscription for the authenticated user
     ///
@@ -295,28 +234,11 @@ impl<'a> ActivityApi<'a> {
     pub async fn get_thread_subscription_for_authenticated_user(
         &self,
         thread_id: i64,
-    ) -> Result<
-        Response<ActivityGetThreadSubscriptionForAuthenticatedUserResponse>,
-        Error,
-    > {
+    ) -> Result<Response<types::ThreadSubscription>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_THREAD_SUBSCRIPTION_FOR_AUTHENTICATED_USER,
                 Args::new(&[&thread_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                ActivityGetThreadSubscriptionForAuthenticatedUserResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            ActivityGetThreadSubscriptionForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -337,19 +259,9 @@ impl<'a> ActivityApi<'a> {
         &self,
         thread_id: i64,
         body: Option<&types::ActivitySetThreadSubscriptionRequest>,
-    ) -> Result<Response<ActivitySetThreadSubscriptionResponse>, Error> {
+    ) -> Result<Response<types::ThreadSubscription>, Error> {
         self.client
-            .call_with(
-                &SET_THREAD_SUBSCRIPTION,
-                Args::new(&[&thread_id]).json_opt(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(ActivitySetThreadSubscriptionResponse::Ok)
-                    }
-                    304 => Ok(ActivitySetThreadSubscriptionResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&SET_THREAD_SUBSCRIPTION, Args::new(&[&thread_id]).json_opt(body))
             .await
     }
     /// Delete a thread subscription
@@ -364,18 +276,8 @@ impl<'a> ActivityApi<'a> {
     pub async fn delete_thread_subscription(
         &self,
         thread_id: i64,
-    ) -> Result<Response<ActivityDeleteThreadSubscriptionResponse>, Error> {
-        self.client
-            .call_with(
-                &DELETE_THREAD_SUBSCRIPTION,
-                Args::new(&[&thread_id]),
-                |status, _body| match status {
-                    204 => Ok(ActivityDeleteThreadSubscriptionResponse::NoContent),
-                    304 => Ok(ActivityDeleteThreadSubscriptionResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<()>, Error> {
+        self.client.call(&DELETE_THREAD_SUBSCRIPTION, Args::new(&[&thread_id])).await
     }
     /// List public organization events
     ///
@@ -657,24 +559,9 @@ impl<'a> ActivityApi<'a> {
     pub async fn list_repos_starred_by_authenticated_user(
         &self,
         query: &ActivityListReposStarredByAuthenticatedUserQuery,
-    ) -> Result<Response<ActivityListReposStarredByAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::Repository>>, Error> {
         self.client
-            .call_with(
-                &LIST_REPOS_STARRED_BY_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(ActivityListReposStarredByAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            ActivityListReposStarredByAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_REPOS_STARRED_BY_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_repos_starred_by_authenticated_user`](Self::list_repos_starred_by_authenticated_user), asking for `application/vnd.github.v3.star+json`.
@@ -713,24 +600,11 @@ impl<'a> ActivityApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ActivityCheckRepoIsStarredByAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CHECK_REPO_IS_STARRED_BY_AUTHENTICATED_USER,
                 Args::new(&[&owner, &repo]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            ActivityCheckRepoIsStarredByAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            ActivityCheckRepoIsStarredByAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -747,17 +621,9 @@ impl<'a> ActivityApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ActivityStarRepoForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &STAR_REPO_FOR_AUTHENTICATED_USER,
-                Args::new(&[&owner, &repo]),
-                |status, _body| match status {
-                    204 => Ok(ActivityStarRepoForAuthenticatedUserResponse::NoContent),
-                    304 => Ok(ActivityStarRepoForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&STAR_REPO_FOR_AUTHENTICATED_USER, Args::new(&[&owner, &repo]))
             .await
     }
     /// Unstar a repository for the authenticated user
@@ -773,19 +639,9 @@ impl<'a> ActivityApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ActivityUnstarRepoForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &UNSTAR_REPO_FOR_AUTHENTICATED_USER,
-                Args::new(&[&owner, &repo]),
-                |status, _body| match status {
-                    204 => Ok(ActivityUnstarRepoForAuthenticatedUserResponse::NoContent),
-                    304 => {
-                        Ok(ActivityUnstarRepoForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&UNSTAR_REPO_FOR_AUTHENTICATED_USER, Args::new(&[&owner, &repo]))
             .await
     }
     /// List repositories watched by the authenticated user
@@ -800,25 +656,11 @@ impl<'a> ActivityApi<'a> {
     pub async fn list_watched_repos_for_authenticated_user(
         &self,
         query: &ActivityListWatchedReposForAuthenticatedUserQuery,
-    ) -> Result<Response<ActivityListWatchedReposForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::MinimalRepository>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_WATCHED_REPOS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                ActivityListWatchedReposForAuthenticatedUserResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            ActivityListWatchedReposForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1078,7 +920,7 @@ static LIST_PUBLIC_EVENTS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/events",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (503, Some(errors::decode_4))],
 };
 /// Query parameters of [`list_public_events`](ActivityApi::list_public_events).
@@ -1094,14 +936,6 @@ impl Query for ActivityListPublicEventsQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_public_events`](ActivityApi::list_public_events).
-#[derive(Debug, Clone)]
-pub enum ActivityListPublicEventsResponse {
-    /// HTTP 200
-    Ok(Vec<types::Event>),
-    /// HTTP 304
-    NotModified,
 }
 static GET_FEEDS: Endpoint = Endpoint {
     id: "activity/get-feeds",
@@ -1120,7 +954,7 @@ static LIST_PUBLIC_EVENTS_FOR_REPO_NETWORK: Endpoint = Endpoint {
     host: Host::Api,
     path: "/networks/{owner}/{repo}/events",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_public_events_for_repo_network`](ActivityApi::list_public_events_for_repo_network).
@@ -1137,16 +971,6 @@ impl Query for ActivityListPublicEventsForRepoNetworkQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_public_events_for_repo_network`](ActivityApi::list_public_events_for_repo_network).
-#[derive(Debug, Clone)]
-pub enum ActivityListPublicEventsForRepoNetworkResponse {
-    /// HTTP 200
-    Ok(Vec<types::Event>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_NOTIFICATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/list-notifications-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1154,7 +978,7 @@ static LIST_NOTIFICATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1187,14 +1011,6 @@ impl Query for ActivityListNotificationsForAuthenticatedUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_notifications_for_authenticated_user`](ActivityApi::list_notifications_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityListNotificationsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Thread>),
-    /// HTTP 304
-    NotModified,
-}
 static MARK_NOTIFICATIONS_AS_READ: Endpoint = Endpoint {
     id: "activity/mark-notifications-as-read",
     auth: AuthKind::Token,
@@ -1202,7 +1018,7 @@ static MARK_NOTIFICATIONS_AS_READ: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications",
     accept: "application/vnd.github+json",
-    success: &[(202, BodyKind::Json), (205, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(202, BodyKind::Json), (205, BodyKind::Empty)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// The success responses of [`mark_notifications_as_read`](ActivityApi::mark_notifications_as_read).
@@ -1212,8 +1028,6 @@ pub enum ActivityMarkNotificationsAsReadResponse {
     Accepted(types::AgentTasksGetTaskByRepoAndIdResponseSessionsItemError),
     /// HTTP 205
     ResetContent,
-    /// HTTP 304
-    NotModified,
 }
 static GET_THREAD: Endpoint = Endpoint {
     id: "activity/get-thread",
@@ -1222,17 +1036,9 @@ static GET_THREAD: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications/threads/{thread_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_thread`](ActivityApi::get_thread).
-#[derive(Debug, Clone)]
-pub enum ActivityGetThreadResponse {
-    /// HTTP 200
-    Ok(types::Thread),
-    /// HTTP 304
-    NotModified,
-}
 static MARK_THREAD_AS_DONE: Endpoint = Endpoint {
     id: "activity/mark-thread-as-done",
     auth: AuthKind::Token,
@@ -1250,17 +1056,9 @@ static MARK_THREAD_AS_READ: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications/threads/{thread_id}",
     accept: "application/vnd.github+json",
-    success: &[(205, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(205, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1))],
 };
-/// The success responses of [`mark_thread_as_read`](ActivityApi::mark_thread_as_read).
-#[derive(Debug, Clone)]
-pub enum ActivityMarkThreadAsReadResponse {
-    /// HTTP 205
-    ResetContent,
-    /// HTTP 304
-    NotModified,
-}
 static GET_THREAD_SUBSCRIPTION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/get-thread-subscription-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1268,17 +1066,9 @@ static GET_THREAD_SUBSCRIPTION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications/threads/{thread_id}/subscription",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_thread_subscription_for_authenticated_user`](ActivityApi::get_thread_subscription_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityGetThreadSubscriptionForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::ThreadSubscription),
-    /// HTTP 304
-    NotModified,
-}
 static SET_THREAD_SUBSCRIPTION: Endpoint = Endpoint {
     id: "activity/set-thread-subscription",
     auth: AuthKind::Token,
@@ -1286,17 +1076,9 @@ static SET_THREAD_SUBSCRIPTION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications/threads/{thread_id}/subscription",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`set_thread_subscription`](ActivityApi::set_thread_subscription).
-#[derive(Debug, Clone)]
-pub enum ActivitySetThreadSubscriptionResponse {
-    /// HTTP 200
-    Ok(types::ThreadSubscription),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_THREAD_SUBSCRIPTION: Endpoint = Endpoint {
     id: "activity/delete-thread-subscription",
     auth: AuthKind::Token,
@@ -1304,17 +1086,9 @@ static DELETE_THREAD_SUBSCRIPTION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/notifications/threads/{thread_id}/subscription",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`delete_thread_subscription`](ActivityApi::delete_thread_subscription).
-#[derive(Debug, Clone)]
-pub enum ActivityDeleteThreadSubscriptionResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_PUBLIC_ORG_EVENTS: Endpoint = Endpoint {
     id: "activity/list-public-org-events",
     auth: AuthKind::Token,
@@ -1512,7 +1286,7 @@ static LIST_REPOS_STARRED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/starred",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 static LIST_REPOS_STARRED_BY_AUTHENTICATED_USER_STAR: Endpoint = Endpoint {
@@ -1545,14 +1319,6 @@ impl Query for ActivityListReposStarredByAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_repos_starred_by_authenticated_user`](ActivityApi::list_repos_starred_by_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityListReposStarredByAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Repository>),
-    /// HTTP 304
-    NotModified,
-}
 static CHECK_REPO_IS_STARRED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/check-repo-is-starred-by-authenticated-user",
     auth: AuthKind::Token,
@@ -1560,21 +1326,13 @@ static CHECK_REPO_IS_STARRED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/starred/{owner}/{repo}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`check_repo_is_starred_by_authenticated_user`](ActivityApi::check_repo_is_starred_by_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityCheckRepoIsStarredByAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static STAR_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/star-repo-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1582,21 +1340,13 @@ static STAR_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/starred/{owner}/{repo}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`star_repo_for_authenticated_user`](ActivityApi::star_repo_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityStarRepoForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UNSTAR_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/unstar-repo-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1604,21 +1354,13 @@ static UNSTAR_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/starred/{owner}/{repo}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`unstar_repo_for_authenticated_user`](ActivityApi::unstar_repo_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityUnstarRepoForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_WATCHED_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/list-watched-repos-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1626,7 +1368,7 @@ static LIST_WATCHED_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/subscriptions",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_watched_repos_for_authenticated_user`](ActivityApi::list_watched_repos_for_authenticated_user).
@@ -1642,14 +1384,6 @@ impl Query for ActivityListWatchedReposForAuthenticatedUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_watched_repos_for_authenticated_user`](ActivityApi::list_watched_repos_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ActivityListWatchedReposForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::MinimalRepository>),
-    /// HTTP 304
-    NotModified,
 }
 static LIST_EVENTS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "activity/list-events-for-authenticated-user",

@@ -166,28 +166,11 @@ impl<'a> AppsApi<'a> {
     pub async fn list_installation_requests_for_authenticated_app(
         &self,
         query: &AppsListInstallationRequestsForAuthenticatedAppQuery,
-    ) -> Result<
-        Response<AppsListInstallationRequestsForAuthenticatedAppResponse>,
-        Error,
-    > {
+    ) -> Result<Response<Vec<types::IntegrationInstallationRequest>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_INSTALLATION_REQUESTS_FOR_AUTHENTICATED_APP,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                AppsListInstallationRequestsForAuthenticatedAppResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            AppsListInstallationRequestsForAuthenticatedAppResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -443,20 +426,9 @@ impl<'a> AppsApi<'a> {
     pub async fn list_repos_accessible_to_installation(
         &self,
         query: &AppsListReposAccessibleToInstallationQuery,
-    ) -> Result<Response<AppsListReposAccessibleToInstallationResponse>, Error> {
+    ) -> Result<Response<types::AppsListReposAccessibleToInstallationResponse>, Error> {
         self.client
-            .call_with(
-                &LIST_REPOS_ACCESSIBLE_TO_INSTALLATION,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(AppsListReposAccessibleToInstallationResponse::Ok)
-                    }
-                    304 => Ok(AppsListReposAccessibleToInstallationResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_REPOS_ACCESSIBLE_TO_INSTALLATION, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_repos_accessible_to_installation`](Self::list_repos_accessible_to_installation), as a stream of the `repositories` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -674,21 +646,8 @@ impl<'a> AppsApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<AppsGetRepoInstallationResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_REPO_INSTALLATION,
-                Args::new(&[&owner, &repo]),
-                |status, body| match status {
-                    200 => decode_json(body).map(AppsGetRepoInstallationResponse::Ok),
-                    301 => {
-                        decode_json(body)
-                            .map(AppsGetRepoInstallationResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Installation>, Error> {
+        self.client.call(&GET_REPO_INSTALLATION, Args::new(&[&owner, &repo])).await
     }
     /// List app installations accessible to the user access token
     ///
@@ -706,23 +665,11 @@ impl<'a> AppsApi<'a> {
     pub async fn list_installations_for_authenticated_user(
         &self,
         query: &AppsListInstallationsForAuthenticatedUserQuery,
-    ) -> Result<Response<AppsListInstallationsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::OrgsListAppInstallationsResponse>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_INSTALLATIONS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(AppsListInstallationsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            AppsListInstallationsForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -754,25 +701,14 @@ impl<'a> AppsApi<'a> {
         &self,
         installation_id: i64,
         query: &AppsListInstallationReposForAuthenticatedUserQuery,
-    ) -> Result<Response<AppsListInstallationReposForAuthenticatedUserResponse>, Error> {
+    ) -> Result<
+        Response<types::AppsListInstallationReposForAuthenticatedUserResponse>,
+        Error,
+    > {
         self.client
-            .call_with(
+            .call(
                 &LIST_INSTALLATION_REPOS_FOR_AUTHENTICATED_USER,
                 Args::new(&[&installation_id]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                AppsListInstallationReposForAuthenticatedUserResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            AppsListInstallationReposForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -803,24 +739,11 @@ impl<'a> AppsApi<'a> {
         &self,
         installation_id: i64,
         repository_id: i64,
-    ) -> Result<Response<AppsAddRepoToInstallationForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &ADD_REPO_TO_INSTALLATION_FOR_AUTHENTICATED_USER,
                 Args::new(&[&installation_id, &repository_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            AppsAddRepoToInstallationForAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            AppsAddRepoToInstallationForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -839,27 +762,11 @@ impl<'a> AppsApi<'a> {
         &self,
         installation_id: i64,
         repository_id: i64,
-    ) -> Result<
-        Response<AppsRemoveRepoFromInstallationForAuthenticatedUserResponse>,
-        Error,
-    > {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &REMOVE_REPO_FROM_INSTALLATION_FOR_AUTHENTICATED_USER,
                 Args::new(&[&installation_id, &repository_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            AppsRemoveRepoFromInstallationForAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            AppsRemoveRepoFromInstallationForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -875,23 +782,11 @@ impl<'a> AppsApi<'a> {
     pub async fn list_subscriptions_for_authenticated_user(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserQuery,
-    ) -> Result<Response<AppsListSubscriptionsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::UserMarketplacePurchase>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(AppsListSubscriptionsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            AppsListSubscriptionsForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -918,28 +813,11 @@ impl<'a> AppsApi<'a> {
     pub async fn list_subscriptions_for_authenticated_user_stubbed(
         &self,
         query: &AppsListSubscriptionsForAuthenticatedUserStubbedQuery,
-    ) -> Result<
-        Response<AppsListSubscriptionsForAuthenticatedUserStubbedResponse>,
-        Error,
-    > {
+    ) -> Result<Response<Vec<types::UserMarketplacePurchase>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER_STUBBED,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                AppsListSubscriptionsForAuthenticatedUserStubbedResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            AppsListSubscriptionsForAuthenticatedUserStubbedResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1066,7 +944,7 @@ static LIST_INSTALLATION_REQUESTS_FOR_AUTHENTICATED_APP: Endpoint = Endpoint {
     host: Host::Api,
     path: "/app/installation-requests",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_installation_requests_for_authenticated_app`](AppsApi::list_installation_requests_for_authenticated_app).
@@ -1082,14 +960,6 @@ impl Query for AppsListInstallationRequestsForAuthenticatedAppQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_installation_requests_for_authenticated_app`](AppsApi::list_installation_requests_for_authenticated_app).
-#[derive(Debug, Clone)]
-pub enum AppsListInstallationRequestsForAuthenticatedAppResponse {
-    /// HTTP 200
-    Ok(Vec<types::IntegrationInstallationRequest>),
-    /// HTTP 304
-    NotModified,
 }
 static LIST_INSTALLATIONS: Endpoint = Endpoint {
     id: "apps/list-installations",
@@ -1247,7 +1117,7 @@ static LIST_REPOS_ACCESSIBLE_TO_INSTALLATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/installation/repositories",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_repos_accessible_to_installation`](AppsApi::list_repos_accessible_to_installation).
@@ -1263,14 +1133,6 @@ impl Query for AppsListReposAccessibleToInstallationQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_repos_accessible_to_installation`](AppsApi::list_repos_accessible_to_installation).
-#[derive(Debug, Clone)]
-pub enum AppsListReposAccessibleToInstallationResponse {
-    /// HTTP 200
-    Ok(types::AppsListReposAccessibleToInstallationResponse),
-    /// HTTP 304
-    NotModified,
 }
 static REVOKE_INSTALLATION_ACCESS_TOKEN: Endpoint = Endpoint {
     id: "apps/revoke-installation-access-token",
@@ -1431,17 +1293,9 @@ static GET_REPO_INSTALLATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/installation",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_repo_installation`](AppsApi::get_repo_installation).
-#[derive(Debug, Clone)]
-pub enum AppsGetRepoInstallationResponse {
-    /// HTTP 200
-    Ok(types::Installation),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static LIST_INSTALLATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "apps/list-installations-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1449,7 +1303,7 @@ static LIST_INSTALLATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/installations",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_installations_for_authenticated_user`](AppsApi::list_installations_for_authenticated_user).
@@ -1466,14 +1320,6 @@ impl Query for AppsListInstallationsForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_installations_for_authenticated_user`](AppsApi::list_installations_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum AppsListInstallationsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::OrgsListAppInstallationsResponse),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_INSTALLATION_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "apps/list-installation-repos-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1481,7 +1327,7 @@ static LIST_INSTALLATION_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/installations/{installation_id}/repositories",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_installation_repos_for_authenticated_user`](AppsApi::list_installation_repos_for_authenticated_user).
@@ -1498,14 +1344,6 @@ impl Query for AppsListInstallationReposForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_installation_repos_for_authenticated_user`](AppsApi::list_installation_repos_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum AppsListInstallationReposForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::AppsListInstallationReposForAuthenticatedUserResponse),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_REPO_TO_INSTALLATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "apps/add-repo-to-installation-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1513,17 +1351,9 @@ static ADD_REPO_TO_INSTALLATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/installations/{installation_id}/repositories/{repository_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`add_repo_to_installation_for_authenticated_user`](AppsApi::add_repo_to_installation_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum AppsAddRepoToInstallationForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static REMOVE_REPO_FROM_INSTALLATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "apps/remove-repo-from-installation-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1531,17 +1361,9 @@ static REMOVE_REPO_FROM_INSTALLATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint
     host: Host::Api,
     path: "/user/installations/{installation_id}/repositories/{repository_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1)), (422, None)],
 };
-/// The success responses of [`remove_repo_from_installation_for_authenticated_user`](AppsApi::remove_repo_from_installation_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum AppsRemoveRepoFromInstallationForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "apps/list-subscriptions-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1549,7 +1371,7 @@ static LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/marketplace_purchases",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_subscriptions_for_authenticated_user`](AppsApi::list_subscriptions_for_authenticated_user).
@@ -1566,14 +1388,6 @@ impl Query for AppsListSubscriptionsForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_subscriptions_for_authenticated_user`](AppsApi::list_subscriptions_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum AppsListSubscriptionsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::UserMarketplacePurchase>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER_STUBBED: Endpoint = Endpoint {
     id: "apps/list-subscriptions-for-authenticated-user-stubbed",
     auth: AuthKind::Token,
@@ -1581,7 +1395,7 @@ static LIST_SUBSCRIPTIONS_FOR_AUTHENTICATED_USER_STUBBED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/marketplace_purchases/stubbed",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_subscriptions_for_authenticated_user_stubbed`](AppsApi::list_subscriptions_for_authenticated_user_stubbed).
@@ -1597,14 +1411,6 @@ impl Query for AppsListSubscriptionsForAuthenticatedUserStubbedQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_subscriptions_for_authenticated_user_stubbed`](AppsApi::list_subscriptions_for_authenticated_user_stubbed).
-#[derive(Debug, Clone)]
-pub enum AppsListSubscriptionsForAuthenticatedUserStubbedResponse {
-    /// HTTP 200
-    Ok(Vec<types::UserMarketplacePurchase>),
-    /// HTTP 304
-    NotModified,
 }
 static GET_USER_INSTALLATION: Endpoint = Endpoint {
     id: "apps/get-user-installation",

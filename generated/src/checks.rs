@@ -175,18 +175,8 @@ impl<'a> ChecksApi<'a> {
         owner: &str,
         repo: &str,
         body: &types::ChecksCreateSuiteRequest,
-    ) -> Result<Response<ChecksCreateSuiteResponse>, Error> {
-        self.client
-            .call_with(
-                &CREATE_SUITE,
-                Args::new(&[&owner, &repo]).json(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(ChecksCreateSuiteResponse::Ok),
-                    201 => decode_json(body).map(ChecksCreateSuiteResponse::Created),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::CheckSuite>, Error> {
+        self.client.call(&CREATE_SUITE, Args::new(&[&owner, &repo]).json(body)).await
     }
     /// Update repository preferences for check suites
     ///
@@ -450,14 +440,6 @@ static CREATE_SUITE: Endpoint = Endpoint {
     success: &[(200, BodyKind::Json), (201, BodyKind::Json)],
     errors: &[],
 };
-/// The success responses of [`create_suite`](ChecksApi::create_suite).
-#[derive(Debug, Clone)]
-pub enum ChecksCreateSuiteResponse {
-    /// HTTP 200
-    Ok(types::CheckSuite),
-    /// HTTP 201
-    Created(types::CheckSuite),
-}
 static SET_SUITES_PREFERENCES: Endpoint = Endpoint {
     id: "checks/set-suites-preferences",
     auth: AuthKind::Token,

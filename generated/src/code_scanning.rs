@@ -83,19 +83,9 @@ impl<'a> CodeScanningApi<'a> {
         owner: &str,
         repo: &str,
         query: &CodeScanningListAlertsForRepoQuery,
-    ) -> Result<Response<CodeScanningListAlertsForRepoResponse>, Error> {
+    ) -> Result<Response<Vec<types::CodeScanningAlertItems>>, Error> {
         self.client
-            .call_with(
-                &LIST_ALERTS_FOR_REPO,
-                Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(CodeScanningListAlertsForRepoResponse::Ok)
-                    }
-                    304 => Ok(CodeScanningListAlertsForRepoResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_ALERTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
     /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -127,18 +117,8 @@ impl<'a> CodeScanningApi<'a> {
         owner: &str,
         repo: &str,
         alert_number: i64,
-    ) -> Result<Response<CodeScanningGetAlertResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_ALERT,
-                Args::new(&[&owner, &repo, &alert_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(CodeScanningGetAlertResponse::Ok),
-                    304 => Ok(CodeScanningGetAlertResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::CodeScanningAlert>, Error> {
+        self.client.call(&GET_ALERT, Args::new(&[&owner, &repo, &alert_number])).await
     }
     /// Update a code scanning alert
     ///
@@ -200,20 +180,9 @@ impl<'a> CodeScanningApi<'a> {
         owner: &str,
         repo: &str,
         alert_number: i64,
-    ) -> Result<Response<CodeScanningCreateAutofixResponse>, Error> {
+    ) -> Result<Response<types::CodeScanningAutofix>, Error> {
         self.client
-            .call_with(
-                &CREATE_AUTOFIX,
-                Args::new(&[&owner, &repo, &alert_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(CodeScanningCreateAutofixResponse::Ok),
-                    202 => {
-                        decode_json(body)
-                            .map(CodeScanningCreateAutofixResponse::Accepted)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&CREATE_AUTOFIX, Args::new(&[&owner, &repo, &alert_number]))
             .await
     }
     /// Commit an autofix for a code scanning alert
@@ -798,7 +767,7 @@ static LIST_ALERTS_FOR_REPO: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/code-scanning/alerts",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
@@ -837,14 +806,6 @@ impl Query for CodeScanningListAlertsForRepoQuery {
         out.push_opt("state", self.state.as_ref());
     }
 }
-/// The success responses of [`list_alerts_for_repo`](CodeScanningApi::list_alerts_for_repo).
-#[derive(Debug, Clone)]
-pub enum CodeScanningListAlertsForRepoResponse {
-    /// HTTP 200
-    Ok(Vec<types::CodeScanningAlertItems>),
-    /// HTTP 304
-    NotModified,
-}
 static GET_ALERT: Endpoint = Endpoint {
     id: "code-scanning/get-alert",
     auth: AuthKind::Token,
@@ -852,21 +813,13 @@ static GET_ALERT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (503, Some(errors::decode_4)),
     ],
 };
-/// The success responses of [`get_alert`](CodeScanningApi::get_alert).
-#[derive(Debug, Clone)]
-pub enum CodeScanningGetAlertResponse {
-    /// HTTP 200
-    Ok(types::CodeScanningAlert),
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE_ALERT: Endpoint = Endpoint {
     id: "code-scanning/update-alert",
     auth: AuthKind::Token,
@@ -913,14 +866,6 @@ static CREATE_AUTOFIX: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`create_autofix`](CodeScanningApi::create_autofix).
-#[derive(Debug, Clone)]
-pub enum CodeScanningCreateAutofixResponse {
-    /// HTTP 200
-    Ok(types::CodeScanningAutofix),
-    /// HTTP 202
-    Accepted(types::CodeScanningAutofix),
-}
 static COMMIT_AUTOFIX: Endpoint = Endpoint {
     id: "code-scanning/commit-autofix",
     auth: AuthKind::Token,

@@ -128,28 +128,11 @@ impl<'a> CodeSecurityApi<'a> {
         &self,
         enterprise: &str,
         configuration_id: i64,
-    ) -> Result<
-        Response<CodeSecurityGetSingleConfigurationForEnterpriseResponse>,
-        Error,
-    > {
+    ) -> Result<Response<types::CodeSecurityConfiguration>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_SINGLE_CONFIGURATION_FOR_ENTERPRISE,
                 Args::new(&[&enterprise, &configuration_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                CodeSecurityGetSingleConfigurationForEnterpriseResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            CodeSecurityGetSingleConfigurationForEnterpriseResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -198,23 +181,11 @@ impl<'a> CodeSecurityApi<'a> {
         enterprise: &str,
         configuration_id: i64,
         body: &types::CodeSecurityUpdateEnterpriseConfigurationRequest,
-    ) -> Result<Response<CodeSecurityUpdateEnterpriseConfigurationResponse>, Error> {
+    ) -> Result<Response<types::CodeSecurityConfiguration>, Error> {
         self.client
-            .call_with(
+            .call(
                 &UPDATE_ENTERPRISE_CONFIGURATION,
                 Args::new(&[&enterprise, &configuration_id]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodeSecurityUpdateEnterpriseConfigurationResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            CodeSecurityUpdateEnterpriseConfigurationResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -386,21 +357,8 @@ impl<'a> CodeSecurityApi<'a> {
     pub async fn get_default_configurations(
         &self,
         org: &str,
-    ) -> Result<Response<CodeSecurityGetDefaultConfigurationsResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_DEFAULT_CONFIGURATIONS,
-                Args::new(&[&org]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodeSecurityGetDefaultConfigurationsResponse::Ok)
-                    }
-                    304 => Ok(CodeSecurityGetDefaultConfigurationsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::CodeSecurityDefaultConfigurationsItem>>, Error> {
+        self.client.call(&GET_DEFAULT_CONFIGURATIONS, Args::new(&[&org])).await
     }
     /// Detach configurations from repositories
     ///
@@ -440,20 +398,8 @@ impl<'a> CodeSecurityApi<'a> {
         &self,
         org: &str,
         configuration_id: i64,
-    ) -> Result<Response<CodeSecurityGetConfigurationResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_CONFIGURATION,
-                Args::new(&[&org, &configuration_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(CodeSecurityGetConfigurationResponse::Ok)
-                    }
-                    304 => Ok(CodeSecurityGetConfigurationResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::CodeSecurityConfiguration>, Error> {
+        self.client.call(&GET_CONFIGURATION, Args::new(&[&org, &configuration_id])).await
     }
     /// Delete a code security configuration
     ///
@@ -641,11 +587,6 @@ impl<'a> CodeSecurityApi<'a> {
                     204 => {
                         Ok(CodeSecurityGetConfigurationForRepositoryResponse::NoContent)
                     }
-                    304 => {
-                        Ok(
-                            CodeSecurityGetConfigurationForRepositoryResponse::NotModified,
-                        )
-                    }
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -710,17 +651,9 @@ static GET_SINGLE_CONFIGURATION_FOR_ENTERPRISE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_single_configuration_for_enterprise`](CodeSecurityApi::get_single_configuration_for_enterprise).
-#[derive(Debug, Clone)]
-pub enum CodeSecurityGetSingleConfigurationForEnterpriseResponse {
-    /// HTTP 200
-    Ok(types::CodeSecurityConfiguration),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_CONFIGURATION_FOR_ENTERPRISE: Endpoint = Endpoint {
     id: "code-security/delete-configuration-for-enterprise",
     auth: AuthKind::Token,
@@ -743,21 +676,13 @@ static UPDATE_ENTERPRISE_CONFIGURATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (409, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`update_enterprise_configuration`](CodeSecurityApi::update_enterprise_configuration).
-#[derive(Debug, Clone)]
-pub enum CodeSecurityUpdateEnterpriseConfigurationResponse {
-    /// HTTP 200
-    Ok(types::CodeSecurityConfiguration),
-    /// HTTP 304
-    NotModified,
-}
 static ATTACH_ENTERPRISE_CONFIGURATION: Endpoint = Endpoint {
     id: "code-security/attach-enterprise-configuration",
     auth: AuthKind::Token,
@@ -861,17 +786,9 @@ static GET_DEFAULT_CONFIGURATIONS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/code-security/configurations/defaults",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_default_configurations`](CodeSecurityApi::get_default_configurations).
-#[derive(Debug, Clone)]
-pub enum CodeSecurityGetDefaultConfigurationsResponse {
-    /// HTTP 200
-    Ok(Vec<types::CodeSecurityDefaultConfigurationsItem>),
-    /// HTTP 304
-    NotModified,
-}
 static DETACH_CONFIGURATION: Endpoint = Endpoint {
     id: "code-security/detach-configuration",
     auth: AuthKind::Token,
@@ -894,17 +811,9 @@ static GET_CONFIGURATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/code-security/configurations/{configuration_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_configuration`](CodeSecurityApi::get_configuration).
-#[derive(Debug, Clone)]
-pub enum CodeSecurityGetConfigurationResponse {
-    /// HTTP 200
-    Ok(types::CodeSecurityConfiguration),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_CONFIGURATION: Endpoint = Endpoint {
     id: "code-security/delete-configuration",
     auth: AuthKind::Token,
@@ -997,7 +906,7 @@ static GET_CONFIGURATION_FOR_REPOSITORY: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/code-security-configuration",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json), (204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// The success responses of [`get_configuration_for_repository`](CodeSecurityApi::get_configuration_for_repository).
@@ -1007,6 +916,4 @@ pub enum CodeSecurityGetConfigurationForRepositoryResponse {
     Ok(types::CodeSecurityConfigurationForRepository),
     /// HTTP 204
     NoContent,
-    /// HTTP 304
-    NotModified,
 }

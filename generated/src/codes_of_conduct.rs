@@ -39,21 +39,8 @@ impl<'a> CodesOfConductApi<'a> {
     /// [GitHub docs](https://docs.github.com/rest/codes-of-conduct/codes-of-conduct#get-all-codes-of-conduct)
     pub async fn get_all_codes_of_conduct(
         &self,
-    ) -> Result<Response<CodesOfConductGetAllCodesOfConductResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_ALL_CODES_OF_CONDUCT,
-                Args::new(&[]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodesOfConductGetAllCodesOfConductResponse::Ok)
-                    }
-                    304 => Ok(CodesOfConductGetAllCodesOfConductResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::CodeOfConduct>>, Error> {
+        self.client.call(&GET_ALL_CODES_OF_CONDUCT, Args::new(&[])).await
     }
     /// Get a code of conduct
     ///
@@ -67,20 +54,8 @@ impl<'a> CodesOfConductApi<'a> {
     pub async fn get_conduct_code(
         &self,
         key: &str,
-    ) -> Result<Response<CodesOfConductGetConductCodeResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_CONDUCT_CODE,
-                Args::new(&[&key]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(CodesOfConductGetConductCodeResponse::Ok)
-                    }
-                    304 => Ok(CodesOfConductGetConductCodeResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::CodeOfConduct>, Error> {
+        self.client.call(&GET_CONDUCT_CODE, Args::new(&[&key])).await
     }
 }
 static GET_ALL_CODES_OF_CONDUCT: Endpoint = Endpoint {
@@ -90,17 +65,9 @@ static GET_ALL_CODES_OF_CONDUCT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/codes_of_conduct",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
-/// The success responses of [`get_all_codes_of_conduct`](CodesOfConductApi::get_all_codes_of_conduct).
-#[derive(Debug, Clone)]
-pub enum CodesOfConductGetAllCodesOfConductResponse {
-    /// HTTP 200
-    Ok(Vec<types::CodeOfConduct>),
-    /// HTTP 304
-    NotModified,
-}
 static GET_CONDUCT_CODE: Endpoint = Endpoint {
     id: "codes-of-conduct/get-conduct-code",
     auth: AuthKind::Token,
@@ -108,14 +75,6 @@ static GET_CONDUCT_CODE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/codes_of_conduct/{key}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_conduct_code`](CodesOfConductApi::get_conduct_code).
-#[derive(Debug, Clone)]
-pub enum CodesOfConductGetConductCodeResponse {
-    /// HTTP 200
-    Ok(types::CodeOfConduct),
-    /// HTTP 304
-    NotModified,
-}

@@ -43,20 +43,8 @@ impl<'a> CodespacesApi<'a> {
         &self,
         org: &str,
         query: &CodespacesListInOrganizationQuery,
-    ) -> Result<Response<CodespacesListInOrganizationResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_IN_ORGANIZATION,
-                Args::new(&[&org]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(CodespacesListInOrganizationResponse::Ok)
-                    }
-                    304 => Ok(CodespacesListInOrganizationResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::CodespacesListInOrganizationResponse>, Error> {
+        self.client.call(&LIST_IN_ORGANIZATION, Args::new(&[&org]).query(query)).await
     }
     /// Like [`list_in_organization`](Self::list_in_organization), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_in_organization_stream(
@@ -85,18 +73,8 @@ impl<'a> CodespacesApi<'a> {
         &self,
         org: &str,
         body: &types::CodespacesSetCodespacesAccessRequest,
-    ) -> Result<Response<CodespacesSetCodespacesAccessResponse>, Error> {
-        self.client
-            .call_with(
-                &SET_CODESPACES_ACCESS,
-                Args::new(&[&org]).json(body),
-                |status, _body| match status {
-                    204 => Ok(CodespacesSetCodespacesAccessResponse::NoContent),
-                    304 => Ok(CodespacesSetCodespacesAccessResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<()>, Error> {
+        self.client.call(&SET_CODESPACES_ACCESS, Args::new(&[&org]).json(body)).await
     }
     /// Add users to Codespaces access for an organization
     ///
@@ -117,17 +95,9 @@ impl<'a> CodespacesApi<'a> {
         &self,
         org: &str,
         body: &types::CodespacesSetCodespacesAccessUsersRequest,
-    ) -> Result<Response<CodespacesSetCodespacesAccessUsersResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &SET_CODESPACES_ACCESS_USERS,
-                Args::new(&[&org]).json(body),
-                |status, _body| match status {
-                    204 => Ok(CodespacesSetCodespacesAccessUsersResponse::NoContent),
-                    304 => Ok(CodespacesSetCodespacesAccessUsersResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&SET_CODESPACES_ACCESS_USERS, Args::new(&[&org]).json(body))
             .await
     }
     /// Remove users from Codespaces access for an organization
@@ -149,17 +119,9 @@ impl<'a> CodespacesApi<'a> {
         &self,
         org: &str,
         body: &types::CodespacesSetCodespacesAccessUsersRequest,
-    ) -> Result<Response<CodespacesDeleteCodespacesAccessUsersResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_CODESPACES_ACCESS_USERS,
-                Args::new(&[&org]).json(body),
-                |status, _body| match status {
-                    204 => Ok(CodespacesDeleteCodespacesAccessUsersResponse::NoContent),
-                    304 => Ok(CodespacesDeleteCodespacesAccessUsersResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_CODESPACES_ACCESS_USERS, Args::new(&[&org]).json(body))
             .await
     }
     /// List organization secrets
@@ -407,19 +369,11 @@ impl<'a> CodespacesApi<'a> {
         org: &str,
         username: &str,
         query: &CodespacesGetCodespacesForUserInOrgQuery,
-    ) -> Result<Response<CodespacesGetCodespacesForUserInOrgResponse>, Error> {
+    ) -> Result<Response<types::CodespacesListInOrganizationResponse>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_CODESPACES_FOR_USER_IN_ORG,
                 Args::new(&[&org, &username]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodespacesGetCodespacesForUserInOrgResponse::Ok)
-                    }
-                    304 => Ok(CodespacesGetCodespacesForUserInOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -452,19 +406,11 @@ impl<'a> CodespacesApi<'a> {
         org: &str,
         username: &str,
         codespace_name: &str,
-    ) -> Result<Response<CodespacesDeleteFromOrganizationResponse>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         self.client
-            .call_with(
+            .call(
                 &DELETE_FROM_ORGANIZATION,
                 Args::new(&[&org, &username, &codespace_name]),
-                |status, body| match status {
-                    202 => {
-                        decode_json(body)
-                            .map(CodespacesDeleteFromOrganizationResponse::Accepted)
-                    }
-                    304 => Ok(CodespacesDeleteFromOrganizationResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -484,19 +430,9 @@ impl<'a> CodespacesApi<'a> {
         org: &str,
         username: &str,
         codespace_name: &str,
-    ) -> Result<Response<CodespacesStopInOrganizationResponse>, Error> {
+    ) -> Result<Response<types::Codespace>, Error> {
         self.client
-            .call_with(
-                &STOP_IN_ORGANIZATION,
-                Args::new(&[&org, &username, &codespace_name]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(CodespacesStopInOrganizationResponse::Ok)
-                    }
-                    304 => Ok(CodespacesStopInOrganizationResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&STOP_IN_ORGANIZATION, Args::new(&[&org, &username, &codespace_name]))
             .await
     }
     /// List codespaces in a repository for the authenticated user
@@ -552,26 +488,11 @@ impl<'a> CodespacesApi<'a> {
         owner: &str,
         repo: &str,
         body: &Option<types::CodespacesCreateWithRepoForAuthenticatedUserRequest>,
-    ) -> Result<Response<CodespacesCreateWithRepoForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Codespace>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_WITH_REPO_FOR_AUTHENTICATED_USER,
                 Args::new(&[&owner, &repo]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                CodespacesCreateWithRepoForAuthenticatedUserResponse::Created,
-                            )
-                    }
-                    202 => {
-                        decode_json(body)
-                            .map(
-                                CodespacesCreateWithRepoForAuthenticatedUserResponse::Accepted,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -636,23 +557,14 @@ impl<'a> CodespacesApi<'a> {
         owner: &str,
         repo: &str,
         query: &CodespacesRepoMachinesForAuthenticatedUserQuery,
-    ) -> Result<Response<CodespacesRepoMachinesForAuthenticatedUserResponse>, Error> {
+    ) -> Result<
+        Response<types::CodespacesRepoMachinesForAuthenticatedUserResponse>,
+        Error,
+    > {
         self.client
-            .call_with(
+            .call(
                 &REPO_MACHINES_FOR_AUTHENTICATED_USER,
                 Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodespacesRepoMachinesForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            CodespacesRepoMachinesForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -854,26 +766,11 @@ impl<'a> CodespacesApi<'a> {
         repo: &str,
         pull_number: i64,
         body: &Option<types::CodespacesCreateWithPrForAuthenticatedUserRequest>,
-    ) -> Result<Response<CodespacesCreateWithPrForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Codespace>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_WITH_PR_FOR_AUTHENTICATED_USER,
                 Args::new(&[&owner, &repo, &pull_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                CodespacesCreateWithPrForAuthenticatedUserResponse::Created,
-                            )
-                    }
-                    202 => {
-                        decode_json(body)
-                            .map(
-                                CodespacesCreateWithPrForAuthenticatedUserResponse::Accepted,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -891,21 +788,8 @@ impl<'a> CodespacesApi<'a> {
     pub async fn list_for_authenticated_user(
         &self,
         query: &CodespacesListForAuthenticatedUserQuery,
-    ) -> Result<Response<CodespacesListForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodespacesListForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(CodespacesListForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::CodespacesListInOrganizationResponse>, Error> {
+        self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
     /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the `codespaces` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_authenticated_user_stream(
@@ -934,24 +818,8 @@ impl<'a> CodespacesApi<'a> {
     pub async fn create_for_authenticated_user(
         &self,
         body: &types::CodespacesCreateForAuthenticatedUserRequest,
-    ) -> Result<Response<CodespacesCreateForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &CREATE_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(CodespacesCreateForAuthenticatedUserResponse::Created)
-                    }
-                    202 => {
-                        decode_json(body)
-                            .map(CodespacesCreateForAuthenticatedUserResponse::Accepted)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Codespace>, Error> {
+        self.client.call(&CREATE_FOR_AUTHENTICATED_USER, Args::new(&[]).json(body)).await
     }
     /// List secrets for the authenticated user
     ///
@@ -1205,20 +1073,9 @@ impl<'a> CodespacesApi<'a> {
     pub async fn get_for_authenticated_user(
         &self,
         codespace_name: &str,
-    ) -> Result<Response<CodespacesGetForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Codespace>, Error> {
         self.client
-            .call_with(
-                &GET_FOR_AUTHENTICATED_USER,
-                Args::new(&[&codespace_name]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodespacesGetForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(CodespacesGetForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&GET_FOR_AUTHENTICATED_USER, Args::new(&[&codespace_name]))
             .await
     }
     /// Delete a codespace for the authenticated user
@@ -1235,20 +1092,9 @@ impl<'a> CodespacesApi<'a> {
     pub async fn delete_for_authenticated_user(
         &self,
         codespace_name: &str,
-    ) -> Result<Response<CodespacesDeleteForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<serde_json::Value>, Error> {
         self.client
-            .call_with(
-                &DELETE_FOR_AUTHENTICATED_USER,
-                Args::new(&[&codespace_name]),
-                |status, body| match status {
-                    202 => {
-                        decode_json(body)
-                            .map(CodespacesDeleteForAuthenticatedUserResponse::Accepted)
-                    }
-                    304 => Ok(CodespacesDeleteForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_FOR_AUTHENTICATED_USER, Args::new(&[&codespace_name]))
             .await
     }
     /// Update a codespace for the authenticated user
@@ -1335,27 +1181,13 @@ impl<'a> CodespacesApi<'a> {
         &self,
         codespace_name: &str,
     ) -> Result<
-        Response<CodespacesCodespaceMachinesForAuthenticatedUserResponse>,
+        Response<types::CodespacesRepoMachinesForAuthenticatedUserResponse>,
         Error,
     > {
         self.client
-            .call_with(
+            .call(
                 &CODESPACE_MACHINES_FOR_AUTHENTICATED_USER,
                 Args::new(&[&codespace_name]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                CodespacesCodespaceMachinesForAuthenticatedUserResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            CodespacesCodespaceMachinesForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1400,20 +1232,9 @@ impl<'a> CodespacesApi<'a> {
     pub async fn start_for_authenticated_user(
         &self,
         codespace_name: &str,
-    ) -> Result<Response<CodespacesStartForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Codespace>, Error> {
         self.client
-            .call_with(
-                &START_FOR_AUTHENTICATED_USER,
-                Args::new(&[&codespace_name]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CodespacesStartForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(CodespacesStartForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&START_FOR_AUTHENTICATED_USER, Args::new(&[&codespace_name]))
             .await
     }
     /// Stop a codespace for the authenticated user
@@ -1443,7 +1264,7 @@ static LIST_IN_ORGANIZATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/codespaces",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1465,14 +1286,6 @@ impl Query for CodespacesListInOrganizationQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_in_organization`](CodespacesApi::list_in_organization).
-#[derive(Debug, Clone)]
-pub enum CodespacesListInOrganizationResponse {
-    /// HTTP 200
-    Ok(types::CodespacesListInOrganizationResponse),
-    /// HTTP 304
-    NotModified,
-}
 static SET_CODESPACES_ACCESS: Endpoint = Endpoint {
     id: "codespaces/set-codespaces-access",
     auth: AuthKind::Token,
@@ -1480,7 +1293,7 @@ static SET_CODESPACES_ACCESS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/codespaces/access",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (400, None),
         (404, Some(errors::decode_1)),
@@ -1488,14 +1301,6 @@ static SET_CODESPACES_ACCESS: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`set_codespaces_access`](CodespacesApi::set_codespaces_access).
-#[derive(Debug, Clone)]
-pub enum CodespacesSetCodespacesAccessResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static SET_CODESPACES_ACCESS_USERS: Endpoint = Endpoint {
     id: "codespaces/set-codespaces-access-users",
     auth: AuthKind::Token,
@@ -1503,7 +1308,7 @@ static SET_CODESPACES_ACCESS_USERS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/codespaces/access/selected_users",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (400, None),
         (404, Some(errors::decode_1)),
@@ -1511,14 +1316,6 @@ static SET_CODESPACES_ACCESS_USERS: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`set_codespaces_access_users`](CodespacesApi::set_codespaces_access_users).
-#[derive(Debug, Clone)]
-pub enum CodespacesSetCodespacesAccessUsersResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_CODESPACES_ACCESS_USERS: Endpoint = Endpoint {
     id: "codespaces/delete-codespaces-access-users",
     auth: AuthKind::Token,
@@ -1526,7 +1323,7 @@ static DELETE_CODESPACES_ACCESS_USERS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/codespaces/access/selected_users",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (400, None),
         (404, Some(errors::decode_1)),
@@ -1534,14 +1331,6 @@ static DELETE_CODESPACES_ACCESS_USERS: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete_codespaces_access_users`](CodespacesApi::delete_codespaces_access_users).
-#[derive(Debug, Clone)]
-pub enum CodespacesDeleteCodespacesAccessUsersResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_ORG_SECRETS: Endpoint = Endpoint {
     id: "codespaces/list-org-secrets",
     auth: AuthKind::Token,
@@ -1675,7 +1464,7 @@ static GET_CODESPACES_FOR_USER_IN_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/members/{username}/codespaces",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1697,14 +1486,6 @@ impl Query for CodespacesGetCodespacesForUserInOrgQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`get_codespaces_for_user_in_org`](CodespacesApi::get_codespaces_for_user_in_org).
-#[derive(Debug, Clone)]
-pub enum CodespacesGetCodespacesForUserInOrgResponse {
-    /// HTTP 200
-    Ok(types::CodespacesListInOrganizationResponse),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_FROM_ORGANIZATION: Endpoint = Endpoint {
     id: "codespaces/delete-from-organization",
     auth: AuthKind::Token,
@@ -1712,7 +1493,7 @@ static DELETE_FROM_ORGANIZATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/members/{username}/codespaces/{codespace_name}",
     accept: "application/vnd.github+json",
-    success: &[(202, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(202, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1720,14 +1501,6 @@ static DELETE_FROM_ORGANIZATION: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete_from_organization`](CodespacesApi::delete_from_organization).
-#[derive(Debug, Clone)]
-pub enum CodespacesDeleteFromOrganizationResponse {
-    /// HTTP 202
-    Accepted(serde_json::Value),
-    /// HTTP 304
-    NotModified,
-}
 static STOP_IN_ORGANIZATION: Endpoint = Endpoint {
     id: "codespaces/stop-in-organization",
     auth: AuthKind::Token,
@@ -1735,7 +1508,7 @@ static STOP_IN_ORGANIZATION: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/members/{username}/codespaces/{codespace_name}/stop",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1743,14 +1516,6 @@ static STOP_IN_ORGANIZATION: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`stop_in_organization`](CodespacesApi::stop_in_organization).
-#[derive(Debug, Clone)]
-pub enum CodespacesStopInOrganizationResponse {
-    /// HTTP 200
-    Ok(types::Codespace),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_IN_REPOSITORY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/list-in-repository-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1796,14 +1561,6 @@ static CREATE_WITH_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (503, Some(errors::decode_4)),
     ],
 };
-/// The success responses of [`create_with_repo_for_authenticated_user`](CodespacesApi::create_with_repo_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesCreateWithRepoForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::Codespace),
-    /// HTTP 202
-    Accepted(types::Codespace),
-}
 static LIST_DEVCONTAINERS_IN_REPOSITORY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/list-devcontainers-in-repository-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1841,7 +1598,7 @@ static REPO_MACHINES_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/codespaces/machines",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1865,14 +1622,6 @@ impl Query for CodespacesRepoMachinesForAuthenticatedUserQuery {
         out.push_opt("client_ip", self.client_ip.as_ref());
         out.push_opt("ref", self.r#ref.as_ref());
     }
-}
-/// The success responses of [`repo_machines_for_authenticated_user`](CodespacesApi::repo_machines_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesRepoMachinesForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::CodespacesRepoMachinesForAuthenticatedUserResponse),
-    /// HTTP 304
-    NotModified,
 }
 static PRE_FLIGHT_WITH_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/pre-flight-with-repo-for-authenticated-user",
@@ -2019,14 +1768,6 @@ static CREATE_WITH_PR_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (503, Some(errors::decode_4)),
     ],
 };
-/// The success responses of [`create_with_pr_for_authenticated_user`](CodespacesApi::create_with_pr_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesCreateWithPrForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::Codespace),
-    /// HTTP 202
-    Accepted(types::Codespace),
-}
 static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/list-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2034,7 +1775,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/codespaces",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2059,14 +1800,6 @@ impl Query for CodespacesListForAuthenticatedUserQuery {
         out.push_opt("repository_id", self.repository_id.as_ref());
     }
 }
-/// The success responses of [`list_for_authenticated_user`](CodespacesApi::list_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesListForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::CodespacesListInOrganizationResponse),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/create-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2082,14 +1815,6 @@ static CREATE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (503, Some(errors::decode_4)),
     ],
 };
-/// The success responses of [`create_for_authenticated_user`](CodespacesApi::create_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesCreateForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::Codespace),
-    /// HTTP 202
-    Accepted(types::Codespace),
-}
 static LIST_SECRETS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/list-secrets-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2229,7 +1954,7 @@ static GET_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/codespaces/{codespace_name}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2237,14 +1962,6 @@ static GET_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`get_for_authenticated_user`](CodespacesApi::get_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesGetForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::Codespace),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/delete-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2252,7 +1969,7 @@ static DELETE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/codespaces/{codespace_name}",
     accept: "application/vnd.github+json",
-    success: &[(202, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(202, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2260,14 +1977,6 @@ static DELETE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete_for_authenticated_user`](CodespacesApi::delete_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesDeleteForAuthenticatedUserResponse {
-    /// HTTP 202
-    Accepted(serde_json::Value),
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/update-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2315,7 +2024,7 @@ static CODESPACE_MACHINES_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/codespaces/{codespace_name}/machines",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2323,14 +2032,6 @@ static CODESPACE_MACHINES_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`codespace_machines_for_authenticated_user`](CodespacesApi::codespace_machines_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesCodespaceMachinesForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::CodespacesRepoMachinesForAuthenticatedUserResponse),
-    /// HTTP 304
-    NotModified,
-}
 static PUBLISH_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/publish-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2353,7 +2054,7 @@ static START_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/codespaces/{codespace_name}/start",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (400, Some(errors::decode_1)),
         (401, Some(errors::decode_1)),
@@ -2364,14 +2065,6 @@ static START_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (500, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`start_for_authenticated_user`](CodespacesApi::start_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum CodespacesStartForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::Codespace),
-    /// HTTP 304
-    NotModified,
-}
 static STOP_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "codespaces/stop-for-authenticated-user",
     auth: AuthKind::Token,

@@ -321,23 +321,9 @@ impl<'a> CopilotSpacesApi<'a> {
         org: &str,
         space_number: i64,
         body: &types::CopilotSpacesCreateResourceForOrgRequest,
-    ) -> Result<Response<CopilotSpacesCreateResourceForOrgResponse>, Error> {
+    ) -> Result<Response<types::CopilotSpaceResource>, Error> {
         self.client
-            .call_with(
-                &CREATE_RESOURCE_FOR_ORG,
-                Args::new(&[&org, &space_number]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CopilotSpacesCreateResourceForOrgResponse::Ok)
-                    }
-                    201 => {
-                        decode_json(body)
-                            .map(CopilotSpacesCreateResourceForOrgResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&CREATE_RESOURCE_FOR_ORG, Args::new(&[&org, &space_number]).json(body))
             .await
     }
     /// Get a resource for an organization Copilot Space
@@ -691,22 +677,11 @@ impl<'a> CopilotSpacesApi<'a> {
         username: &str,
         space_number: i64,
         body: &types::CopilotSpacesCreateResourceForOrgRequest,
-    ) -> Result<Response<CopilotSpacesCreateResourceForUserResponse>, Error> {
+    ) -> Result<Response<types::CopilotSpaceResource>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_RESOURCE_FOR_USER,
                 Args::new(&[&username, &space_number]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(CopilotSpacesCreateResourceForUserResponse::Ok)
-                    }
-                    201 => {
-                        decode_json(body)
-                            .map(CopilotSpacesCreateResourceForUserResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -942,14 +917,6 @@ static CREATE_RESOURCE_FOR_ORG: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_resource_for_org`](CopilotSpacesApi::create_resource_for_org).
-#[derive(Debug, Clone)]
-pub enum CopilotSpacesCreateResourceForOrgResponse {
-    /// HTTP 200
-    Ok(types::CopilotSpaceResource),
-    /// HTTP 201
-    Created(types::CopilotSpaceResource),
-}
 static GET_RESOURCE_FOR_ORG: Endpoint = Endpoint {
     id: "copilot-spaces/get-resource-for-org",
     auth: AuthKind::Token,
@@ -1139,14 +1106,6 @@ static CREATE_RESOURCE_FOR_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_resource_for_user`](CopilotSpacesApi::create_resource_for_user).
-#[derive(Debug, Clone)]
-pub enum CopilotSpacesCreateResourceForUserResponse {
-    /// HTTP 200
-    Ok(types::CopilotSpaceResource),
-    /// HTTP 201
-    Created(types::CopilotSpaceResource),
-}
 static GET_RESOURCE_FOR_USER: Endpoint = Endpoint {
     id: "copilot-spaces/get-resource-for-user",
     auth: AuthKind::Token,

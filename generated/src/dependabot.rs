@@ -47,20 +47,9 @@ impl<'a> DependabotApi<'a> {
         &self,
         enterprise: &str,
         query: &DependabotListAlertsForEnterpriseQuery,
-    ) -> Result<Response<DependabotListAlertsForEnterpriseResponse>, Error> {
+    ) -> Result<Response<Vec<types::DependabotAlertWithRepository>>, Error> {
         self.client
-            .call_with(
-                &LIST_ALERTS_FOR_ENTERPRISE,
-                Args::new(&[&enterprise]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(DependabotListAlertsForEnterpriseResponse::Ok)
-                    }
-                    304 => Ok(DependabotListAlertsForEnterpriseResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_ALERTS_FOR_ENTERPRISE, Args::new(&[&enterprise]).query(query))
             .await
     }
     /// Like [`list_alerts_for_enterprise`](Self::list_alerts_for_enterprise), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -183,18 +172,8 @@ impl<'a> DependabotApi<'a> {
         &self,
         org: &str,
         query: &DependabotListAlertsForOrgQuery,
-    ) -> Result<Response<DependabotListAlertsForOrgResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_ALERTS_FOR_ORG,
-                Args::new(&[&org]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(DependabotListAlertsForOrgResponse::Ok),
-                    304 => Ok(DependabotListAlertsForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::DependabotAlertWithRepository>>, Error> {
+        self.client.call(&LIST_ALERTS_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
     /// Like [`list_alerts_for_org`](Self::list_alerts_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_alerts_for_org_stream(
@@ -614,17 +593,9 @@ impl<'a> DependabotApi<'a> {
         owner: &str,
         repo: &str,
         query: &DependabotListAlertsForRepoQuery,
-    ) -> Result<Response<DependabotListAlertsForRepoResponse>, Error> {
+    ) -> Result<Response<Vec<types::DependabotAlert>>, Error> {
         self.client
-            .call_with(
-                &LIST_ALERTS_FOR_REPO,
-                Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(DependabotListAlertsForRepoResponse::Ok),
-                    304 => Ok(DependabotListAlertsForRepoResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_ALERTS_FOR_REPO, Args::new(&[&owner, &repo]).query(query))
             .await
     }
     /// Like [`list_alerts_for_repo`](Self::list_alerts_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -654,18 +625,8 @@ impl<'a> DependabotApi<'a> {
         owner: &str,
         repo: &str,
         alert_number: i64,
-    ) -> Result<Response<DependabotGetAlertResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_ALERT,
-                Args::new(&[&owner, &repo, &alert_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(DependabotGetAlertResponse::Ok),
-                    304 => Ok(DependabotGetAlertResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::DependabotAlert>, Error> {
+        self.client.call(&GET_ALERT, Args::new(&[&owner, &repo, &alert_number])).await
     }
     /// Update a Dependabot alert
     ///
@@ -828,7 +789,7 @@ static LIST_ALERTS_FOR_ENTERPRISE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/enterprises/{enterprise}/dependabot/alerts",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
@@ -910,14 +871,6 @@ impl Query for DependabotListAlertsForEnterpriseQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_alerts_for_enterprise`](DependabotApi::list_alerts_for_enterprise).
-#[derive(Debug, Clone)]
-pub enum DependabotListAlertsForEnterpriseResponse {
-    /// HTTP 200
-    Ok(Vec<types::DependabotAlertWithRepository>),
-    /// HTTP 304
-    NotModified,
-}
 static REPOSITORY_ACCESS_FOR_ENTERPRISE: Endpoint = Endpoint {
     id: "dependabot/repository-access-for-enterprise",
     auth: AuthKind::Token,
@@ -969,7 +922,7 @@ static LIST_ALERTS_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/dependabot/alerts",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (400, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1064,14 +1017,6 @@ impl Query for DependabotListAlertsForOrgQuery {
         out.push_opt("after", self.after.as_ref());
         out.push_opt("per_page", self.per_page.as_ref());
     }
-}
-/// The success responses of [`list_alerts_for_org`](DependabotApi::list_alerts_for_org).
-#[derive(Debug, Clone)]
-pub enum DependabotListAlertsForOrgResponse {
-    /// HTTP 200
-    Ok(Vec<types::DependabotAlertWithRepository>),
-    /// HTTP 304
-    NotModified,
 }
 static REPOSITORY_ACCESS_FOR_ORG: Endpoint = Endpoint {
     id: "dependabot/repository-access-for-org",
@@ -1250,7 +1195,7 @@ static LIST_ALERTS_FOR_REPO: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/dependabot/alerts",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (400, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1336,14 +1281,6 @@ impl Query for DependabotListAlertsForRepoQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_alerts_for_repo`](DependabotApi::list_alerts_for_repo).
-#[derive(Debug, Clone)]
-pub enum DependabotListAlertsForRepoResponse {
-    /// HTTP 200
-    Ok(Vec<types::DependabotAlert>),
-    /// HTTP 304
-    NotModified,
-}
 static GET_ALERT: Endpoint = Endpoint {
     id: "dependabot/get-alert",
     auth: AuthKind::Token,
@@ -1351,17 +1288,9 @@ static GET_ALERT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/dependabot/alerts/{alert_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_alert`](DependabotApi::get_alert).
-#[derive(Debug, Clone)]
-pub enum DependabotGetAlertResponse {
-    /// HTTP 200
-    Ok(types::DependabotAlert),
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE_ALERT: Endpoint = Endpoint {
     id: "dependabot/update-alert",
     auth: AuthKind::Token,

@@ -37,18 +37,10 @@ impl<'a> EmojisApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/emojis/emojis#get-emojis)
-    pub async fn get(&self) -> Result<Response<EmojisGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[]),
-                |status, body| match status {
-                    200 => decode_json(body).map(EmojisGetResponse::Ok),
-                    304 => Ok(EmojisGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn get(
+        &self,
+    ) -> Result<Response<std::collections::BTreeMap<String, String>>, Error> {
+        self.client.call(&GET, Args::new(&[])).await
     }
 }
 static GET: Endpoint = Endpoint {
@@ -58,14 +50,6 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/emojis",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
-/// The success responses of [`get`](EmojisApi::get).
-#[derive(Debug, Clone)]
-pub enum EmojisGetResponse {
-    /// HTTP 200
-    Ok(std::collections::BTreeMap<String, String>),
-    /// HTTP 304
-    NotModified,
-}

@@ -40,18 +40,8 @@ impl<'a> GistsApi<'a> {
     pub async fn list(
         &self,
         query: &GistsListQuery,
-    ) -> Result<Response<GistsListResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsListResponse::Ok),
-                    304 => Ok(GistsListResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::BaseGist>>, Error> {
+        self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
     /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_stream(&self, query: &GistsListQuery) -> Pages<types::BaseGist> {
@@ -73,18 +63,8 @@ impl<'a> GistsApi<'a> {
     pub async fn create(
         &self,
         body: &types::GistsCreateRequest,
-    ) -> Result<Response<GistsCreateResponse>, Error> {
-        self.client
-            .call_with(
-                &CREATE,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => decode_json(body).map(GistsCreateResponse::Created),
-                    304 => Ok(GistsCreateResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::GistSimple>, Error> {
+        self.client.call(&CREATE, Args::new(&[]).json(body)).await
     }
     /// List public gists
     ///
@@ -100,18 +80,8 @@ impl<'a> GistsApi<'a> {
     pub async fn list_public(
         &self,
         query: &GistsListPublicQuery,
-    ) -> Result<Response<GistsListPublicResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_PUBLIC,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsListPublicResponse::Ok),
-                    304 => Ok(GistsListPublicResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::BaseGist>>, Error> {
+        self.client.call(&LIST_PUBLIC, Args::new(&[]).query(query)).await
     }
     /// Like [`list_public`](Self::list_public), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_public_stream(
@@ -136,18 +106,8 @@ impl<'a> GistsApi<'a> {
     pub async fn list_starred(
         &self,
         query: &GistsListStarredQuery,
-    ) -> Result<Response<GistsListStarredResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_STARRED,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsListStarredResponse::Ok),
-                    304 => Ok(GistsListStarredResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::BaseGist>>, Error> {
+        self.client.call(&LIST_STARRED, Args::new(&[]).query(query)).await
     }
     /// Like [`list_starred`](Self::list_starred), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_starred_stream(
@@ -173,18 +133,11 @@ impl<'a> GistsApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#get-a-gist)
-    pub async fn get(&self, gist_id: &str) -> Result<Response<GistsGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[&gist_id]),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsGetResponse::Ok),
-                    304 => Ok(GistsGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn get(
+        &self,
+        gist_id: &str,
+    ) -> Result<Response<types::GistSimple>, Error> {
+        self.client.call(&GET, Args::new(&[&gist_id])).await
     }
     /// Delete a gist
     ///
@@ -195,21 +148,8 @@ impl<'a> GistsApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#delete-a-gist)
-    pub async fn delete(
-        &self,
-        gist_id: &str,
-    ) -> Result<Response<GistsDeleteResponse>, Error> {
-        self.client
-            .call_with(
-                &DELETE,
-                Args::new(&[&gist_id]),
-                |status, _body| match status {
-                    204 => Ok(GistsDeleteResponse::NoContent),
-                    304 => Ok(GistsDeleteResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn delete(&self, gist_id: &str) -> Result<Response<()>, Error> {
+        self.client.call(&DELETE, Args::new(&[&gist_id])).await
     }
     /// Update a gist
     ///
@@ -244,18 +184,8 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: &str,
         query: &GistsListCommentsQuery,
-    ) -> Result<Response<GistsListCommentsResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_COMMENTS,
-                Args::new(&[&gist_id]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsListCommentsResponse::Ok),
-                    304 => Ok(GistsListCommentsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::GistComment>>, Error> {
+        self.client.call(&LIST_COMMENTS, Args::new(&[&gist_id]).query(query)).await
     }
     /// Like [`list_comments`](Self::list_comments), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_comments_stream(
@@ -286,18 +216,8 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: &str,
         body: &types::GistsCreateCommentRequest,
-    ) -> Result<Response<GistsCreateCommentResponse>, Error> {
-        self.client
-            .call_with(
-                &CREATE_COMMENT,
-                Args::new(&[&gist_id]).json(body),
-                |status, body| match status {
-                    201 => decode_json(body).map(GistsCreateCommentResponse::Created),
-                    304 => Ok(GistsCreateCommentResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::GistComment>, Error> {
+        self.client.call(&CREATE_COMMENT, Args::new(&[&gist_id]).json(body)).await
     }
     /// Get a gist comment
     ///
@@ -316,18 +236,8 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: &str,
         comment_id: i64,
-    ) -> Result<Response<GistsGetCommentResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_COMMENT,
-                Args::new(&[&gist_id, &comment_id]),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsGetCommentResponse::Ok),
-                    304 => Ok(GistsGetCommentResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::GistComment>, Error> {
+        self.client.call(&GET_COMMENT, Args::new(&[&gist_id, &comment_id])).await
     }
     /// Delete a gist comment
     ///
@@ -342,18 +252,8 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: &str,
         comment_id: i64,
-    ) -> Result<Response<GistsDeleteCommentResponse>, Error> {
-        self.client
-            .call_with(
-                &DELETE_COMMENT,
-                Args::new(&[&gist_id, &comment_id]),
-                |status, _body| match status {
-                    204 => Ok(GistsDeleteCommentResponse::NoContent),
-                    304 => Ok(GistsDeleteCommentResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<()>, Error> {
+        self.client.call(&DELETE_COMMENT, Args::new(&[&gist_id, &comment_id])).await
     }
     /// Update a gist comment
     ///
@@ -391,18 +291,8 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: &str,
         query: &GistsListCommitsQuery,
-    ) -> Result<Response<GistsListCommitsResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_COMMITS,
-                Args::new(&[&gist_id]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsListCommitsResponse::Ok),
-                    304 => Ok(GistsListCommitsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::GistCommit>>, Error> {
+        self.client.call(&LIST_COMMITS, Args::new(&[&gist_id]).query(query)).await
     }
     /// Like [`list_commits`](Self::list_commits), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_commits_stream(
@@ -429,18 +319,8 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: &str,
         query: &GistsListForksQuery,
-    ) -> Result<Response<GistsListForksResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FORKS,
-                Args::new(&[&gist_id]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(GistsListForksResponse::Ok),
-                    304 => Ok(GistsListForksResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::GistSimple>>, Error> {
+        self.client.call(&LIST_FORKS, Args::new(&[&gist_id]).query(query)).await
     }
     /// Like [`list_forks`](Self::list_forks), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_forks_stream(
@@ -463,21 +343,8 @@ impl<'a> GistsApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#fork-a-gist)
-    pub async fn fork(
-        &self,
-        gist_id: &str,
-    ) -> Result<Response<GistsForkResponse>, Error> {
-        self.client
-            .call_with(
-                &FORK,
-                Args::new(&[&gist_id]),
-                |status, body| match status {
-                    201 => decode_json(body).map(GistsForkResponse::Created),
-                    304 => Ok(GistsForkResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn fork(&self, gist_id: &str) -> Result<Response<types::BaseGist>, Error> {
+        self.client.call(&FORK, Args::new(&[&gist_id])).await
     }
     /// Check if a gist is starred
     ///
@@ -488,21 +355,8 @@ impl<'a> GistsApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#check-if-a-gist-is-starred)
-    pub async fn check_is_starred(
-        &self,
-        gist_id: &str,
-    ) -> Result<Response<GistsCheckIsStarredResponse>, Error> {
-        self.client
-            .call_with(
-                &CHECK_IS_STARRED,
-                Args::new(&[&gist_id]),
-                |status, _body| match status {
-                    204 => Ok(GistsCheckIsStarredResponse::NoContent),
-                    304 => Ok(GistsCheckIsStarredResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn check_is_starred(&self, gist_id: &str) -> Result<Response<()>, Error> {
+        self.client.call(&CHECK_IS_STARRED, Args::new(&[&gist_id])).await
     }
     /// Star a gist
     ///
@@ -513,21 +367,8 @@ impl<'a> GistsApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#star-a-gist)
-    pub async fn star(
-        &self,
-        gist_id: &str,
-    ) -> Result<Response<GistsStarResponse>, Error> {
-        self.client
-            .call_with(
-                &STAR,
-                Args::new(&[&gist_id]),
-                |status, _body| match status {
-                    204 => Ok(GistsStarResponse::NoContent),
-                    304 => Ok(GistsStarResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn star(&self, gist_id: &str) -> Result<Response<()>, Error> {
+        self.client.call(&STAR, Args::new(&[&gist_id])).await
     }
     /// Unstar a gist
     ///
@@ -538,21 +379,8 @@ impl<'a> GistsApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gists/gists#unstar-a-gist)
-    pub async fn unstar(
-        &self,
-        gist_id: &str,
-    ) -> Result<Response<GistsUnstarResponse>, Error> {
-        self.client
-            .call_with(
-                &UNSTAR,
-                Args::new(&[&gist_id]),
-                |status, _body| match status {
-                    204 => Ok(GistsUnstarResponse::NoContent),
-                    304 => Ok(GistsUnstarResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn unstar(&self, gist_id: &str) -> Result<Response<()>, Error> {
+        self.client.call(&UNSTAR, Args::new(&[&gist_id])).await
     }
     /// Get a gist revision
     ///
@@ -610,7 +438,7 @@ static LIST: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list`](GistsApi::list).
@@ -630,14 +458,6 @@ impl Query for GistsListQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list`](GistsApi::list).
-#[derive(Debug, Clone)]
-pub enum GistsListResponse {
-    /// HTTP 200
-    Ok(Vec<types::BaseGist>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE: Endpoint = Endpoint {
     id: "gists/create",
     auth: AuthKind::Token,
@@ -645,21 +465,13 @@ static CREATE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create`](GistsApi::create).
-#[derive(Debug, Clone)]
-pub enum GistsCreateResponse {
-    /// HTTP 201
-    Created(types::GistSimple),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_PUBLIC: Endpoint = Endpoint {
     id: "gists/list-public",
     auth: AuthKind::Token,
@@ -667,7 +479,7 @@ static LIST_PUBLIC: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/public",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (422, Some(errors::decode_3))],
 };
 /// Query parameters of [`list_public`](GistsApi::list_public).
@@ -687,14 +499,6 @@ impl Query for GistsListPublicQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_public`](GistsApi::list_public).
-#[derive(Debug, Clone)]
-pub enum GistsListPublicResponse {
-    /// HTTP 200
-    Ok(Vec<types::BaseGist>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_STARRED: Endpoint = Endpoint {
     id: "gists/list-starred",
     auth: AuthKind::Token,
@@ -702,7 +506,7 @@ static LIST_STARRED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/starred",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_starred`](GistsApi::list_starred).
@@ -722,14 +526,6 @@ impl Query for GistsListStarredQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_starred`](GistsApi::list_starred).
-#[derive(Debug, Clone)]
-pub enum GistsListStarredResponse {
-    /// HTTP 200
-    Ok(Vec<types::BaseGist>),
-    /// HTTP 304
-    NotModified,
-}
 static GET: Endpoint = Endpoint {
     id: "gists/get",
     auth: AuthKind::Token,
@@ -737,17 +533,9 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_5)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get`](GistsApi::get).
-#[derive(Debug, Clone)]
-pub enum GistsGetResponse {
-    /// HTTP 200
-    Ok(types::GistSimple),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE: Endpoint = Endpoint {
     id: "gists/delete",
     auth: AuthKind::Token,
@@ -755,17 +543,9 @@ static DELETE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`delete`](GistsApi::delete).
-#[derive(Debug, Clone)]
-pub enum GistsDeleteResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE: Endpoint = Endpoint {
     id: "gists/update",
     auth: AuthKind::Token,
@@ -783,7 +563,7 @@ static LIST_COMMENTS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/comments",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_comments`](GistsApi::list_comments).
@@ -800,14 +580,6 @@ impl Query for GistsListCommentsQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_comments`](GistsApi::list_comments).
-#[derive(Debug, Clone)]
-pub enum GistsListCommentsResponse {
-    /// HTTP 200
-    Ok(Vec<types::GistComment>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_COMMENT: Endpoint = Endpoint {
     id: "gists/create-comment",
     auth: AuthKind::Token,
@@ -815,17 +587,9 @@ static CREATE_COMMENT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/comments",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`create_comment`](GistsApi::create_comment).
-#[derive(Debug, Clone)]
-pub enum GistsCreateCommentResponse {
-    /// HTTP 201
-    Created(types::GistComment),
-    /// HTTP 304
-    NotModified,
-}
 static GET_COMMENT: Endpoint = Endpoint {
     id: "gists/get-comment",
     auth: AuthKind::Token,
@@ -833,17 +597,9 @@ static GET_COMMENT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/comments/{comment_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_5)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_comment`](GistsApi::get_comment).
-#[derive(Debug, Clone)]
-pub enum GistsGetCommentResponse {
-    /// HTTP 200
-    Ok(types::GistComment),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_COMMENT: Endpoint = Endpoint {
     id: "gists/delete-comment",
     auth: AuthKind::Token,
@@ -851,17 +607,9 @@ static DELETE_COMMENT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/comments/{comment_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`delete_comment`](GistsApi::delete_comment).
-#[derive(Debug, Clone)]
-pub enum GistsDeleteCommentResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE_COMMENT: Endpoint = Endpoint {
     id: "gists/update-comment",
     auth: AuthKind::Token,
@@ -879,7 +627,7 @@ static LIST_COMMITS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/commits",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_commits`](GistsApi::list_commits).
@@ -896,14 +644,6 @@ impl Query for GistsListCommitsQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_commits`](GistsApi::list_commits).
-#[derive(Debug, Clone)]
-pub enum GistsListCommitsResponse {
-    /// HTTP 200
-    Ok(Vec<types::GistCommit>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FORKS: Endpoint = Endpoint {
     id: "gists/list-forks",
     auth: AuthKind::Token,
@@ -911,7 +651,7 @@ static LIST_FORKS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/forks",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_forks`](GistsApi::list_forks).
@@ -928,14 +668,6 @@ impl Query for GistsListForksQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_forks`](GistsApi::list_forks).
-#[derive(Debug, Clone)]
-pub enum GistsListForksResponse {
-    /// HTTP 200
-    Ok(Vec<types::GistSimple>),
-    /// HTTP 304
-    NotModified,
-}
 static FORK: Endpoint = Endpoint {
     id: "gists/fork",
     auth: AuthKind::Token,
@@ -943,21 +675,13 @@ static FORK: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/forks",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`fork`](GistsApi::fork).
-#[derive(Debug, Clone)]
-pub enum GistsForkResponse {
-    /// HTTP 201
-    Created(types::BaseGist),
-    /// HTTP 304
-    NotModified,
-}
 static CHECK_IS_STARRED: Endpoint = Endpoint {
     id: "gists/check-is-starred",
     auth: AuthKind::Token,
@@ -965,17 +689,9 @@ static CHECK_IS_STARRED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/star",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_6))],
 };
-/// The success responses of [`check_is_starred`](GistsApi::check_is_starred).
-#[derive(Debug, Clone)]
-pub enum GistsCheckIsStarredResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static STAR: Endpoint = Endpoint {
     id: "gists/star",
     auth: AuthKind::Token,
@@ -983,17 +699,9 @@ static STAR: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/star",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`star`](GistsApi::star).
-#[derive(Debug, Clone)]
-pub enum GistsStarResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UNSTAR: Endpoint = Endpoint {
     id: "gists/unstar",
     auth: AuthKind::Token,
@@ -1001,17 +709,9 @@ static UNSTAR: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gists/{gist_id}/star",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`unstar`](GistsApi::unstar).
-#[derive(Debug, Clone)]
-pub enum GistsUnstarResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static GET_REVISION: Endpoint = Endpoint {
     id: "gists/get-revision",
     auth: AuthKind::Token,

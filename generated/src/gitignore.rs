@@ -37,20 +37,8 @@ impl<'a> GitignoreApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/gitignore/gitignore#get-all-gitignore-templates)
-    pub async fn get_all_templates(
-        &self,
-    ) -> Result<Response<GitignoreGetAllTemplatesResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_ALL_TEMPLATES,
-                Args::new(&[]),
-                |status, body| match status {
-                    200 => decode_json(body).map(GitignoreGetAllTemplatesResponse::Ok),
-                    304 => Ok(GitignoreGetAllTemplatesResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn get_all_templates(&self) -> Result<Response<Vec<String>>, Error> {
+        self.client.call(&GET_ALL_TEMPLATES, Args::new(&[])).await
     }
     /// Get a gitignore template
     ///
@@ -68,18 +56,8 @@ impl<'a> GitignoreApi<'a> {
     pub async fn get_template(
         &self,
         name: &str,
-    ) -> Result<Response<GitignoreGetTemplateResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_TEMPLATE,
-                Args::new(&[&name]),
-                |status, body| match status {
-                    200 => decode_json(body).map(GitignoreGetTemplateResponse::Ok),
-                    304 => Ok(GitignoreGetTemplateResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::GitignoreTemplate>, Error> {
+        self.client.call(&GET_TEMPLATE, Args::new(&[&name])).await
     }
 }
 static GET_ALL_TEMPLATES: Endpoint = Endpoint {
@@ -89,17 +67,9 @@ static GET_ALL_TEMPLATES: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gitignore/templates",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
-/// The success responses of [`get_all_templates`](GitignoreApi::get_all_templates).
-#[derive(Debug, Clone)]
-pub enum GitignoreGetAllTemplatesResponse {
-    /// HTTP 200
-    Ok(Vec<String>),
-    /// HTTP 304
-    NotModified,
-}
 static GET_TEMPLATE: Endpoint = Endpoint {
     id: "gitignore/get-template",
     auth: AuthKind::Token,
@@ -107,14 +77,6 @@ static GET_TEMPLATE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/gitignore/templates/{name}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
-/// The success responses of [`get_template`](GitignoreApi::get_template).
-#[derive(Debug, Clone)]
-pub enum GitignoreGetTemplateResponse {
-    /// HTTP 200
-    Ok(types::GitignoreTemplate),
-    /// HTTP 304
-    NotModified,
-}

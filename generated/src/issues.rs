@@ -52,18 +52,8 @@ impl<'a> IssuesApi<'a> {
     pub async fn list(
         &self,
         query: &IssuesListQuery,
-    ) -> Result<Response<IssuesListResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesListResponse::Ok),
-                    304 => Ok(IssuesListResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::Issue>>, Error> {
+        self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
     /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_stream(&self, query: &IssuesListQuery) -> Pages<types::Issue> {
@@ -185,21 +175,8 @@ impl<'a> IssuesApi<'a> {
         owner: &str,
         repo: &str,
         query: &IssuesListForRepoQuery,
-    ) -> Result<Response<IssuesListForRepoResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_REPO,
-                Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesListForRepoResponse::Ok),
-                    301 => {
-                        decode_json(body)
-                            .map(IssuesListForRepoResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::Issue>>, Error> {
+        self.client.call(&LIST_FOR_REPO, Args::new(&[&owner, &repo]).query(query)).await
     }
     /// Like [`list_for_repo`](Self::list_for_repo), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_repo_stream(
@@ -469,19 +446,8 @@ impl<'a> IssuesApi<'a> {
         owner: &str,
         repo: &str,
         issue_number: i64,
-    ) -> Result<Response<IssuesGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[&owner, &repo, &issue_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesGetResponse::Ok),
-                    301 => decode_json(body).map(IssuesGetResponse::MovedPermanently),
-                    304 => Ok(IssuesGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Issue>, Error> {
+        self.client.call(&GET, Args::new(&[&owner, &repo, &issue_number])).await
     }
     /// Update an issue
     ///
@@ -505,17 +471,9 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         body: Option<&types::IssuesUpdateRequest>,
-    ) -> Result<Response<IssuesUpdateResponse>, Error> {
+    ) -> Result<Response<types::IssuesUpdateResponse>, Error> {
         self.client
-            .call_with(
-                &UPDATE,
-                Args::new(&[&owner, &repo, &issue_number]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesUpdateResponse::Ok),
-                    301 => decode_json(body).map(IssuesUpdateResponse::MovedPermanently),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&UPDATE, Args::new(&[&owner, &repo, &issue_number]).json_opt(body))
             .await
     }
     /// Add assignees to an issue
@@ -691,24 +649,11 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         query: &IssuesListDependenciesBlockedByQuery,
-    ) -> Result<Response<IssuesListDependenciesBlockedByResponse>, Error> {
+    ) -> Result<Response<Vec<types::Issue>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_DEPENDENCIES_BLOCKED_BY,
                 Args::new(&[&owner, &repo, &issue_number]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(IssuesListDependenciesBlockedByResponse::Ok)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(
-                                IssuesListDependenciesBlockedByResponse::MovedPermanently,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -752,22 +697,11 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         body: &types::IssuesAddBlockedByDependencyRequest,
-    ) -> Result<Response<IssuesAddBlockedByDependencyResponse>, Error> {
+    ) -> Result<Response<types::Issue>, Error> {
         self.client
-            .call_with(
+            .call(
                 &ADD_BLOCKED_BY_DEPENDENCY,
                 Args::new(&[&owner, &repo, &issue_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(IssuesAddBlockedByDependencyResponse::Created)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(IssuesAddBlockedByDependencyResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -796,24 +730,11 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         issue_id: i64,
-    ) -> Result<Response<IssuesRemoveDependencyBlockedByResponse>, Error> {
+    ) -> Result<Response<types::Issue>, Error> {
         self.client
-            .call_with(
+            .call(
                 &REMOVE_DEPENDENCY_BLOCKED_BY,
                 Args::new(&[&owner, &repo, &issue_number, &issue_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(IssuesRemoveDependencyBlockedByResponse::Ok)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(
-                                IssuesRemoveDependencyBlockedByResponse::MovedPermanently,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -839,23 +760,11 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         query: &IssuesListDependenciesBlockingQuery,
-    ) -> Result<Response<IssuesListDependenciesBlockingResponse>, Error> {
+    ) -> Result<Response<Vec<types::Issue>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_DEPENDENCIES_BLOCKING,
                 Args::new(&[&owner, &repo, &issue_number]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(IssuesListDependenciesBlockingResponse::Ok)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(
-                                IssuesListDependenciesBlockingResponse::MovedPermanently,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -922,24 +831,11 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         query: &IssuesListIssueFieldValuesForIssueQuery,
-    ) -> Result<Response<IssuesListIssueFieldValuesForIssueResponse>, Error> {
+    ) -> Result<Response<Vec<types::IssueFieldValue>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_ISSUE_FIELD_VALUES_FOR_ISSUE,
                 Args::new(&[&owner, &repo, &issue_number]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(IssuesListIssueFieldValuesForIssueResponse::Ok)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(
-                                IssuesListIssueFieldValuesForIssueResponse::MovedPermanently,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1073,19 +969,11 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         query: &IssuesListLabelsOnIssueQuery,
-    ) -> Result<Response<IssuesListLabelsOnIssueResponse>, Error> {
+    ) -> Result<Response<Vec<types::Label>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_LABELS_ON_ISSUE,
                 Args::new(&[&owner, &repo, &issue_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesListLabelsOnIssueResponse::Ok),
-                    301 => {
-                        decode_json(body)
-                            .map(IssuesListLabelsOnIssueResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1118,19 +1006,9 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         body: Option<&types::IssuesSetLabelsRequest>,
-    ) -> Result<Response<IssuesSetLabelsResponse>, Error> {
+    ) -> Result<Response<Vec<types::Label>>, Error> {
         self.client
-            .call_with(
-                &SET_LABELS,
-                Args::new(&[&owner, &repo, &issue_number]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesSetLabelsResponse::Ok),
-                    301 => {
-                        decode_json(body).map(IssuesSetLabelsResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&SET_LABELS, Args::new(&[&owner, &repo, &issue_number]).json_opt(body))
             .await
     }
     /// Add labels to an issue
@@ -1148,19 +1026,9 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         body: Option<&types::IssuesAddLabelsRequest>,
-    ) -> Result<Response<IssuesAddLabelsResponse>, Error> {
+    ) -> Result<Response<Vec<types::Label>>, Error> {
         self.client
-            .call_with(
-                &ADD_LABELS,
-                Args::new(&[&owner, &repo, &issue_number]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesAddLabelsResponse::Ok),
-                    301 => {
-                        decode_json(body).map(IssuesAddLabelsResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&ADD_LABELS, Args::new(&[&owner, &repo, &issue_number]).json_opt(body))
             .await
     }
     /// Remove all labels from an issue
@@ -1177,20 +1045,9 @@ impl<'a> IssuesApi<'a> {
         owner: &str,
         repo: &str,
         issue_number: i64,
-    ) -> Result<Response<IssuesRemoveAllLabelsResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &REMOVE_ALL_LABELS,
-                Args::new(&[&owner, &repo, &issue_number]),
-                |status, body| match status {
-                    204 => Ok(IssuesRemoveAllLabelsResponse::NoContent),
-                    301 => {
-                        decode_json(body)
-                            .map(IssuesRemoveAllLabelsResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&REMOVE_ALL_LABELS, Args::new(&[&owner, &repo, &issue_number]))
             .await
     }
     /// Remove a label from an issue
@@ -1208,20 +1065,9 @@ impl<'a> IssuesApi<'a> {
         repo: &str,
         issue_number: i64,
         name: &str,
-    ) -> Result<Response<IssuesRemoveLabelResponse>, Error> {
+    ) -> Result<Response<Vec<types::Label>>, Error> {
         self.client
-            .call_with(
-                &REMOVE_LABEL,
-                Args::new(&[&owner, &repo, &issue_number, &name]),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesRemoveLabelResponse::Ok),
-                    301 => {
-                        decode_json(body)
-                            .map(IssuesRemoveLabelResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&REMOVE_LABEL, Args::new(&[&owner, &repo, &issue_number, &name]))
             .await
     }
     /// Lock an issue
@@ -1284,20 +1130,8 @@ impl<'a> IssuesApi<'a> {
         owner: &str,
         repo: &str,
         issue_number: i64,
-    ) -> Result<Response<IssuesGetParentResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_PARENT,
-                Args::new(&[&owner, &repo, &issue_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(IssuesGetParentResponse::Ok),
-                    301 => {
-                        decode_json(body).map(IssuesGetParentResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Issue>, Error> {
+        self.client.call(&GET_PARENT, Args::new(&[&owner, &repo, &issue_number])).await
     }
     /// Remove sub-issue
     ///
@@ -1830,20 +1664,8 @@ impl<'a> IssuesApi<'a> {
     pub async fn list_for_authenticated_user(
         &self,
         query: &IssuesListForAuthenticatedUserQuery,
-    ) -> Result<Response<IssuesListForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(IssuesListForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(IssuesListForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::Issue>>, Error> {
+        self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
     /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_authenticated_user_stream(
@@ -1864,7 +1686,7 @@ static LIST: Endpoint = Endpoint {
     host: Host::Api,
     path: "/issues",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (422, Some(errors::decode_3))],
 };
 /// Query parameters of [`list`](IssuesApi::list).
@@ -1906,14 +1728,6 @@ impl Query for IssuesListQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list`](IssuesApi::list).
-#[derive(Debug, Clone)]
-pub enum IssuesListResponse {
-    /// HTTP 200
-    Ok(Vec<types::Issue>),
-    /// HTTP 304
-    NotModified,
 }
 static LIST_FOR_ORG: Endpoint = Endpoint {
     id: "issues/list-for-org",
@@ -2001,7 +1815,7 @@ static LIST_FOR_REPO: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (422, Some(errors::decode_3))],
 };
 /// Query parameters of [`list_for_repo`](IssuesApi::list_for_repo).
@@ -2057,14 +1871,6 @@ impl Query for IssuesListForRepoQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_for_repo`](IssuesApi::list_for_repo).
-#[derive(Debug, Clone)]
-pub enum IssuesListForRepoResponse {
-    /// HTTP 200
-    Ok(Vec<types::Issue>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
 }
 static CREATE: Endpoint = Endpoint {
     id: "issues/create",
@@ -2223,19 +2029,9 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
-/// The success responses of [`get`](IssuesApi::get).
-#[derive(Debug, Clone)]
-pub enum IssuesGetResponse {
-    /// HTTP 200
-    Ok(types::Issue),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE: Endpoint = Endpoint {
     id: "issues/update",
     auth: AuthKind::Token,
@@ -2243,7 +2039,7 @@ static UPDATE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
@@ -2252,14 +2048,6 @@ static UPDATE: Endpoint = Endpoint {
         (503, Some(errors::decode_4)),
     ],
 };
-/// The success responses of [`update`](IssuesApi::update).
-#[derive(Debug, Clone)]
-pub enum IssuesUpdateResponse {
-    /// HTTP 200
-    Ok(types::IssuesUpdateResponse),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static ADD_ASSIGNEES: Endpoint = Endpoint {
     id: "issues/add-assignees",
     auth: AuthKind::Token,
@@ -2339,7 +2127,7 @@ static LIST_DEPENDENCIES_BLOCKED_BY: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_dependencies_blocked_by`](IssuesApi::list_dependencies_blocked_by).
@@ -2356,14 +2144,6 @@ impl Query for IssuesListDependenciesBlockedByQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_dependencies_blocked_by`](IssuesApi::list_dependencies_blocked_by).
-#[derive(Debug, Clone)]
-pub enum IssuesListDependenciesBlockedByResponse {
-    /// HTTP 200
-    Ok(Vec<types::Issue>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static ADD_BLOCKED_BY_DEPENDENCY: Endpoint = Endpoint {
     id: "issues/add-blocked-by-dependency",
     auth: AuthKind::Token,
@@ -2371,7 +2151,7 @@ static ADD_BLOCKED_BY_DEPENDENCY: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
@@ -2379,14 +2159,6 @@ static ADD_BLOCKED_BY_DEPENDENCY: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`add_blocked_by_dependency`](IssuesApi::add_blocked_by_dependency).
-#[derive(Debug, Clone)]
-pub enum IssuesAddBlockedByDependencyResponse {
-    /// HTTP 201
-    Created(types::Issue),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static REMOVE_DEPENDENCY_BLOCKED_BY: Endpoint = Endpoint {
     id: "issues/remove-dependency-blocked-by",
     auth: AuthKind::Token,
@@ -2394,7 +2166,7 @@ static REMOVE_DEPENDENCY_BLOCKED_BY: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (400, Some(errors::decode_1)),
         (401, Some(errors::decode_1)),
@@ -2403,14 +2175,6 @@ static REMOVE_DEPENDENCY_BLOCKED_BY: Endpoint = Endpoint {
         (410, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`remove_dependency_blocked_by`](IssuesApi::remove_dependency_blocked_by).
-#[derive(Debug, Clone)]
-pub enum IssuesRemoveDependencyBlockedByResponse {
-    /// HTTP 200
-    Ok(types::Issue),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static LIST_DEPENDENCIES_BLOCKING: Endpoint = Endpoint {
     id: "issues/list-dependencies-blocking",
     auth: AuthKind::Token,
@@ -2418,7 +2182,7 @@ static LIST_DEPENDENCIES_BLOCKING: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_dependencies_blocking`](IssuesApi::list_dependencies_blocking).
@@ -2434,14 +2198,6 @@ impl Query for IssuesListDependenciesBlockingQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_dependencies_blocking`](IssuesApi::list_dependencies_blocking).
-#[derive(Debug, Clone)]
-pub enum IssuesListDependenciesBlockingResponse {
-    /// HTTP 200
-    Ok(Vec<types::Issue>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
 }
 static LIST_EVENTS: Endpoint = Endpoint {
     id: "issues/list-events",
@@ -2474,7 +2230,7 @@ static LIST_ISSUE_FIELD_VALUES_FOR_ISSUE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/issue-field-values",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_issue_field_values_for_issue`](IssuesApi::list_issue_field_values_for_issue).
@@ -2490,14 +2246,6 @@ impl Query for IssuesListIssueFieldValuesForIssueQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_issue_field_values_for_issue`](IssuesApi::list_issue_field_values_for_issue).
-#[derive(Debug, Clone)]
-pub enum IssuesListIssueFieldValuesForIssueResponse {
-    /// HTTP 200
-    Ok(Vec<types::IssueFieldValue>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
 }
 static SET_ISSUE_FIELD_VALUES: Endpoint = Endpoint {
     id: "issues/set-issue-field-values",
@@ -2553,7 +2301,7 @@ static LIST_LABELS_ON_ISSUE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/labels",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_labels_on_issue`](IssuesApi::list_labels_on_issue).
@@ -2570,14 +2318,6 @@ impl Query for IssuesListLabelsOnIssueQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_labels_on_issue`](IssuesApi::list_labels_on_issue).
-#[derive(Debug, Clone)]
-pub enum IssuesListLabelsOnIssueResponse {
-    /// HTTP 200
-    Ok(Vec<types::Label>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static SET_LABELS: Endpoint = Endpoint {
     id: "issues/set-labels",
     auth: AuthKind::Token,
@@ -2585,21 +2325,13 @@ static SET_LABELS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/labels",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (404, Some(errors::decode_1)),
         (410, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`set_labels`](IssuesApi::set_labels).
-#[derive(Debug, Clone)]
-pub enum IssuesSetLabelsResponse {
-    /// HTTP 200
-    Ok(Vec<types::Label>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static ADD_LABELS: Endpoint = Endpoint {
     id: "issues/add-labels",
     auth: AuthKind::Token,
@@ -2607,21 +2339,13 @@ static ADD_LABELS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/labels",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (404, Some(errors::decode_1)),
         (410, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`add_labels`](IssuesApi::add_labels).
-#[derive(Debug, Clone)]
-pub enum IssuesAddLabelsResponse {
-    /// HTTP 200
-    Ok(Vec<types::Label>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static REMOVE_ALL_LABELS: Endpoint = Endpoint {
     id: "issues/remove-all-labels",
     auth: AuthKind::Token,
@@ -2629,17 +2353,9 @@ static REMOVE_ALL_LABELS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/labels",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (301, BodyKind::Json)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
-/// The success responses of [`remove_all_labels`](IssuesApi::remove_all_labels).
-#[derive(Debug, Clone)]
-pub enum IssuesRemoveAllLabelsResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static REMOVE_LABEL: Endpoint = Endpoint {
     id: "issues/remove-label",
     auth: AuthKind::Token,
@@ -2647,17 +2363,9 @@ static REMOVE_LABEL: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
-/// The success responses of [`remove_label`](IssuesApi::remove_label).
-#[derive(Debug, Clone)]
-pub enum IssuesRemoveLabelResponse {
-    /// HTTP 200
-    Ok(Vec<types::Label>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static LOCK: Endpoint = Endpoint {
     id: "issues/lock",
     auth: AuthKind::Token,
@@ -2690,17 +2398,9 @@ static GET_PARENT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/issues/{issue_number}/parent",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (410, Some(errors::decode_1))],
 };
-/// The success responses of [`get_parent`](IssuesApi::get_parent).
-#[derive(Debug, Clone)]
-pub enum IssuesGetParentResponse {
-    /// HTTP 200
-    Ok(types::Issue),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static REMOVE_SUB_ISSUE: Endpoint = Endpoint {
     id: "issues/remove-sub-issue",
     auth: AuthKind::Token,
@@ -3026,7 +2726,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/issues",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_for_authenticated_user`](IssuesApi::list_for_authenticated_user).
@@ -3060,12 +2760,4 @@ impl Query for IssuesListForAuthenticatedUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_for_authenticated_user`](IssuesApi::list_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum IssuesListForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Issue>),
-    /// HTTP 304
-    NotModified,
 }

@@ -128,6 +128,12 @@ pub mod teams;
 #[cfg(feature = "users")]
 pub mod users;
 pub use pagination::Pages;
+/// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
+/// the stream traits that `Pages` needs (`next`, `try_collect`…).
+pub mod prelude {
+    pub use crate::{Client, Error, Pages, Response};
+    pub use futures::{StreamExt, TryStreamExt};
+}
 pub use runtime::{
     ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
     OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,

@@ -40,18 +40,8 @@ impl<'a> LicensesApi<'a> {
     pub async fn get_all_commonly_used(
         &self,
         query: &LicensesGetAllCommonlyUsedQuery,
-    ) -> Result<Response<LicensesGetAllCommonlyUsedResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_ALL_COMMONLY_USED,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(LicensesGetAllCommonlyUsedResponse::Ok),
-                    304 => Ok(LicensesGetAllCommonlyUsedResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::LicenseSimple>>, Error> {
+        self.client.call(&GET_ALL_COMMONLY_USED, Args::new(&[]).query(query)).await
     }
     /// Like [`get_all_commonly_used`](Self::get_all_commonly_used), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn get_all_commonly_used_stream(
@@ -73,21 +63,8 @@ impl<'a> LicensesApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/licenses/licenses#get-a-license)
-    pub async fn get(
-        &self,
-        license: &str,
-    ) -> Result<Response<LicensesGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[&license]),
-                |status, body| match status {
-                    200 => decode_json(body).map(LicensesGetResponse::Ok),
-                    304 => Ok(LicensesGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn get(&self, license: &str) -> Result<Response<types::License>, Error> {
+        self.client.call(&GET, Args::new(&[&license])).await
     }
     /// Get the license for a repository
     ///
@@ -119,7 +96,7 @@ static GET_ALL_COMMONLY_USED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/licenses",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
 /// Query parameters of [`get_all_commonly_used`](LicensesApi::get_all_commonly_used).
@@ -138,14 +115,6 @@ impl Query for LicensesGetAllCommonlyUsedQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`get_all_commonly_used`](LicensesApi::get_all_commonly_used).
-#[derive(Debug, Clone)]
-pub enum LicensesGetAllCommonlyUsedResponse {
-    /// HTTP 200
-    Ok(Vec<types::LicenseSimple>),
-    /// HTTP 304
-    NotModified,
-}
 static GET: Endpoint = Endpoint {
     id: "licenses/get",
     auth: AuthKind::Token,
@@ -153,17 +122,9 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/licenses/{license}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get`](LicensesApi::get).
-#[derive(Debug, Clone)]
-pub enum LicensesGetResponse {
-    /// HTTP 200
-    Ok(types::License),
-    /// HTTP 304
-    NotModified,
-}
 static GET_FOR_REPO: Endpoint = Endpoint {
     id: "licenses/get-for-repo",
     auth: AuthKind::Token,

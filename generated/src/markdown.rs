@@ -40,18 +40,8 @@ impl<'a> MarkdownApi<'a> {
     pub async fn render(
         &self,
         body: &types::MarkdownRenderRequest,
-    ) -> Result<Response<MarkdownRenderResponse>, Error> {
-        self.client
-            .call_with(
-                &RENDER,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    200 => decode_text(body).map(MarkdownRenderResponse::Ok),
-                    304 => Ok(MarkdownRenderResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<String>, Error> {
+        self.client.call(&RENDER, Args::new(&[]).json(body)).await
     }
     /// Render a Markdown document in raw mode
     ///
@@ -65,18 +55,8 @@ impl<'a> MarkdownApi<'a> {
     pub async fn render_raw(
         &self,
         body: impl Into<String>,
-    ) -> Result<Response<MarkdownRenderRawResponse>, Error> {
-        self.client
-            .call_with(
-                &RENDER_RAW,
-                Args::new(&[]).text("text/plain", body),
-                |status, body| match status {
-                    200 => decode_text(body).map(MarkdownRenderRawResponse::Ok),
-                    304 => Ok(MarkdownRenderRawResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<String>, Error> {
+        self.client.call(&RENDER_RAW, Args::new(&[]).text("text/plain", body)).await
     }
 }
 static RENDER: Endpoint = Endpoint {
@@ -86,17 +66,9 @@ static RENDER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/markdown",
     accept: "text/html",
-    success: &[(200, BodyKind::Text), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Text)],
     errors: &[],
 };
-/// The success responses of [`render`](MarkdownApi::render).
-#[derive(Debug, Clone)]
-pub enum MarkdownRenderResponse {
-    /// HTTP 200
-    Ok(String),
-    /// HTTP 304
-    NotModified,
-}
 static RENDER_RAW: Endpoint = Endpoint {
     id: "markdown/render-raw",
     auth: AuthKind::Token,
@@ -104,14 +76,6 @@ static RENDER_RAW: Endpoint = Endpoint {
     host: Host::Api,
     path: "/markdown/raw",
     accept: "text/html",
-    success: &[(200, BodyKind::Text), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Text)],
     errors: &[],
 };
-/// The success responses of [`render_raw`](MarkdownApi::render_raw).
-#[derive(Debug, Clone)]
-pub enum MarkdownRenderRawResponse {
-    /// HTTP 200
-    Ok(String),
-    /// HTTP 304
-    NotModified,
-}

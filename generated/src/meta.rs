@@ -56,18 +56,8 @@ impl<'a> MetaApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/meta/meta#get-apiname-meta-information)
-    pub async fn get(&self) -> Result<Response<MetaGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[]),
-                |status, body| match status {
-                    200 => decode_json(body).map(MetaGetResponse::Ok),
-                    304 => Ok(MetaGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn get(&self) -> Result<Response<types::ApiOverview>, Error> {
+        self.client.call(&GET, Args::new(&[])).await
     }
     /// Get Octocat
     ///
@@ -126,17 +116,9 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/meta",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
-/// The success responses of [`get`](MetaApi::get).
-#[derive(Debug, Clone)]
-pub enum MetaGetResponse {
-    /// HTTP 200
-    Ok(types::ApiOverview),
-    /// HTTP 304
-    NotModified,
-}
 static GET_OCTOCAT: Endpoint = Endpoint {
     id: "meta/get-octocat",
     auth: AuthKind::Token,

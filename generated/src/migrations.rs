@@ -439,21 +439,8 @@ impl<'a> MigrationsApi<'a> {
     pub async fn list_for_authenticated_user(
         &self,
         query: &MigrationsListForAuthenticatedUserQuery,
-    ) -> Result<Response<MigrationsListForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(MigrationsListForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(MigrationsListForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::Migration>>, Error> {
+        self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
     /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_authenticated_user_stream(
@@ -478,21 +465,8 @@ impl<'a> MigrationsApi<'a> {
     pub async fn start_for_authenticated_user(
         &self,
         body: &types::MigrationsStartForAuthenticatedUserRequest,
-    ) -> Result<Response<MigrationsStartForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &START_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(MigrationsStartForAuthenticatedUserResponse::Created)
-                    }
-                    304 => Ok(MigrationsStartForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Migration>, Error> {
+        self.client.call(&START_FOR_AUTHENTICATED_USER, Args::new(&[]).json(body)).await
     }
     /// Get a user migration status
     ///
@@ -514,21 +488,11 @@ impl<'a> MigrationsApi<'a> {
         &self,
         migration_id: i64,
         query: &MigrationsGetStatusForAuthenticatedUserQuery,
-    ) -> Result<Response<MigrationsGetStatusForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Migration>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_STATUS_FOR_AUTHENTICATED_USER,
                 Args::new(&[&migration_id]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(MigrationsGetStatusForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(MigrationsGetStatusForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -564,19 +528,9 @@ impl<'a> MigrationsApi<'a> {
     pub async fn get_archive_for_authenticated_user(
         &self,
         migration_id: i64,
-    ) -> Result<Response<MigrationsGetArchiveForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &GET_ARCHIVE_FOR_AUTHENTICATED_USER,
-                Args::new(&[&migration_id]),
-                |status, _body| match status {
-                    302 => Ok(MigrationsGetArchiveForAuthenticatedUserResponse::Found),
-                    304 => {
-                        Ok(MigrationsGetArchiveForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&GET_ARCHIVE_FOR_AUTHENTICATED_USER, Args::new(&[&migration_id]))
             .await
     }
     /// Delete a user migration archive
@@ -591,25 +545,9 @@ impl<'a> MigrationsApi<'a> {
     pub async fn delete_archive_for_authenticated_user(
         &self,
         migration_id: i64,
-    ) -> Result<Response<MigrationsDeleteArchiveForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_ARCHIVE_FOR_AUTHENTICATED_USER,
-                Args::new(&[&migration_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            MigrationsDeleteArchiveForAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            MigrationsDeleteArchiveForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_ARCHIVE_FOR_AUTHENTICATED_USER, Args::new(&[&migration_id]))
             .await
     }
     /// Unlock a user repository
@@ -625,20 +563,11 @@ impl<'a> MigrationsApi<'a> {
         &self,
         migration_id: i64,
         repo_name: &str,
-    ) -> Result<Response<MigrationsUnlockRepoForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &UNLOCK_REPO_FOR_AUTHENTICATED_USER,
                 Args::new(&[&migration_id, &repo_name]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(MigrationsUnlockRepoForAuthenticatedUserResponse::NoContent)
-                    }
-                    304 => {
-                        Ok(MigrationsUnlockRepoForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -894,7 +823,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/migrations",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_for_authenticated_user`](MigrationsApi::list_for_authenticated_user).
@@ -911,14 +840,6 @@ impl Query for MigrationsListForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_for_authenticated_user`](MigrationsApi::list_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum MigrationsListForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Migration>),
-    /// HTTP 304
-    NotModified,
-}
 static START_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "migrations/start-for-authenticated-user",
     auth: AuthKind::Token,
@@ -926,21 +847,13 @@ static START_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/migrations",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`start_for_authenticated_user`](MigrationsApi::start_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum MigrationsStartForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::Migration),
-    /// HTTP 304
-    NotModified,
-}
 static GET_STATUS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "migrations/get-status-for-authenticated-user",
     auth: AuthKind::Token,
@@ -948,7 +861,7 @@ static GET_STATUS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/migrations/{migration_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -965,14 +878,6 @@ impl Query for MigrationsGetStatusForAuthenticatedUserQuery {
         out.push_each("exclude", self.exclude.as_ref());
     }
 }
-/// The success responses of [`get_status_for_authenticated_user`](MigrationsApi::get_status_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum MigrationsGetStatusForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::Migration),
-    /// HTTP 304
-    NotModified,
-}
 static GET_ARCHIVE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "migrations/get-archive-for-authenticated-user",
     auth: AuthKind::Token,
@@ -980,17 +885,9 @@ static GET_ARCHIVE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/migrations/{migration_id}/archive",
     accept: "application/vnd.github+json",
-    success: &[(302, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(302, BodyKind::Empty)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_archive_for_authenticated_user`](MigrationsApi::get_archive_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum MigrationsGetArchiveForAuthenticatedUserResponse {
-    /// HTTP 302
-    Found,
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_ARCHIVE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "migrations/delete-archive-for-authenticated-user",
     auth: AuthKind::Token,
@@ -998,21 +895,13 @@ static DELETE_ARCHIVE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/migrations/{migration_id}/archive",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete_archive_for_authenticated_user`](MigrationsApi::delete_archive_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum MigrationsDeleteArchiveForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UNLOCK_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "migrations/unlock-repo-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1020,21 +909,13 @@ static UNLOCK_REPO_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/migrations/{migration_id}/repos/{repo_name}/lock",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`unlock_repo_for_authenticated_user`](MigrationsApi::unlock_repo_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum MigrationsUnlockRepoForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_REPOS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "migrations/list-repos-for-authenticated-user",
     auth: AuthKind::Token,

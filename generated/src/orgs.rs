@@ -43,18 +43,8 @@ impl<'a> OrgsApi<'a> {
     pub async fn list(
         &self,
         query: &OrgsListQuery,
-    ) -> Result<Response<OrgsListResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(OrgsListResponse::Ok),
-                    304 => Ok(OrgsListResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::OrganizationSimple>>, Error> {
+        self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
     /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_stream(
@@ -358,16 +348,11 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         subject_digest: &str,
-    ) -> Result<Response<OrgsDeleteAttestationsBySubjectDigestResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &DELETE_ATTESTATIONS_BY_SUBJECT_DIGEST,
                 Args::new(&[&org, &subject_digest]),
-                |status, _body| match status {
-                    200 => Ok(OrgsDeleteAttestationsBySubjectDigestResponse::Ok),
-                    204 => Ok(OrgsDeleteAttestationsBySubjectDigestResponse::NoContent),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -418,17 +403,9 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         attestation_id: i64,
-    ) -> Result<Response<OrgsDeleteAttestationsByIdResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_ATTESTATIONS_BY_ID,
-                Args::new(&[&org, &attestation_id]),
-                |status, _body| match status {
-                    200 => Ok(OrgsDeleteAttestationsByIdResponse::Ok),
-                    204 => Ok(OrgsDeleteAttestationsByIdResponse::NoContent),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_ATTESTATIONS_BY_ID, Args::new(&[&org, &attestation_id]))
             .await
     }
     /// List attestations
@@ -2649,22 +2626,9 @@ impl<'a> OrgsApi<'a> {
     pub async fn list_memberships_for_authenticated_user(
         &self,
         query: &OrgsListMembershipsForAuthenticatedUserQuery,
-    ) -> Result<Response<OrgsListMembershipsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::OrgMembership>>, Error> {
         self.client
-            .call_with(
-                &LIST_MEMBERSHIPS_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(OrgsListMembershipsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(OrgsListMembershipsForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_MEMBERSHIPS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_memberships_for_authenticated_user`](Self::list_memberships_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -2708,24 +2672,11 @@ impl<'a> OrgsApi<'a> {
         &self,
         org: &str,
         body: &types::OrgsUpdateMembershipForAuthenticatedUserRequest,
-    ) -> Result<Response<OrgsUpdateMembershipForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::OrgMembership>, Error> {
         self.client
-            .call_with(
+            .call(
                 &UPDATE_MEMBERSHIP_FOR_AUTHENTICATED_USER,
                 Args::new(&[&org]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(OrgsUpdateMembershipForAuthenticatedUserResponse::Ok)
-                    }
-                    202 => {
-                        decode_json(body)
-                            .map(
-                                OrgsUpdateMembershipForAuthenticatedUserResponse::Accepted,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -2746,20 +2697,8 @@ impl<'a> OrgsApi<'a> {
     pub async fn list_for_authenticated_user(
         &self,
         query: &OrgsListForAuthenticatedUserQuery,
-    ) -> Result<Response<OrgsListForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(OrgsListForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(OrgsListForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::OrganizationSimple>>, Error> {
+        self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
     /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_authenticated_user_stream(
@@ -2839,7 +2778,7 @@ static LIST: Endpoint = Endpoint {
     host: Host::Api,
     path: "/organizations",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
 /// Query parameters of [`list`](OrgsApi::list).
@@ -2855,14 +2794,6 @@ impl Query for OrgsListQuery {
         out.push_opt("since", self.since.as_ref());
         out.push_opt("per_page", self.per_page.as_ref());
     }
-}
-/// The success responses of [`list`](OrgsApi::list).
-#[derive(Debug, Clone)]
-pub enum OrgsListResponse {
-    /// HTTP 200
-    Ok(Vec<types::OrganizationSimple>),
-    /// HTTP 304
-    NotModified,
 }
 static GET: Endpoint = Endpoint {
     id: "orgs/get",
@@ -3024,14 +2955,6 @@ static DELETE_ATTESTATIONS_BY_SUBJECT_DIGEST: Endpoint = Endpoint {
     success: &[(200, BodyKind::Empty), (204, BodyKind::Empty)],
     errors: &[(404, Some(errors::decode_1))],
 };
-/// The success responses of [`delete_attestations_by_subject_digest`](OrgsApi::delete_attestations_by_subject_digest).
-#[derive(Debug, Clone)]
-pub enum OrgsDeleteAttestationsBySubjectDigestResponse {
-    /// HTTP 200
-    Ok,
-    /// HTTP 204
-    NoContent,
-}
 static LIST_ATTESTATION_REPOSITORIES: Endpoint = Endpoint {
     id: "orgs/list-attestation-repositories",
     auth: AuthKind::Token,
@@ -3074,14 +2997,6 @@ static DELETE_ATTESTATIONS_BY_ID: Endpoint = Endpoint {
     success: &[(200, BodyKind::Empty), (204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`delete_attestations_by_id`](OrgsApi::delete_attestations_by_id).
-#[derive(Debug, Clone)]
-pub enum OrgsDeleteAttestationsByIdResponse {
-    /// HTTP 200
-    Ok,
-    /// HTTP 204
-    NoContent,
-}
 static LIST_ATTESTATIONS: Endpoint = Endpoint {
     id: "orgs/list-attestations",
     auth: AuthKind::Token,
@@ -4574,7 +4489,7 @@ static LIST_MEMBERSHIPS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/memberships/orgs",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -4597,14 +4512,6 @@ impl Query for OrgsListMembershipsForAuthenticatedUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_memberships_for_authenticated_user`](OrgsApi::list_memberships_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum OrgsListMembershipsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::OrgMembership>),
-    /// HTTP 304
-    NotModified,
 }
 static GET_MEMBERSHIP_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "orgs/get-membership-for-authenticated-user",
@@ -4630,14 +4537,6 @@ static UPDATE_MEMBERSHIP_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`update_membership_for_authenticated_user`](OrgsApi::update_membership_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum OrgsUpdateMembershipForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::OrgMembership),
-    /// HTTP 202
-    Accepted(types::OrgMembership),
-}
 static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "orgs/list-for-authenticated-user",
     auth: AuthKind::Token,
@@ -4645,7 +4544,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/orgs",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_for_authenticated_user`](OrgsApi::list_for_authenticated_user).
@@ -4661,14 +4560,6 @@ impl Query for OrgsListForAuthenticatedUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_for_authenticated_user`](OrgsApi::list_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum OrgsListForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::OrganizationSimple>),
-    /// HTTP 304
-    NotModified,
 }
 static LIST_FOR_USER: Endpoint = Endpoint {
     id: "orgs/list-for-user",

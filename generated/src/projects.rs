@@ -41,18 +41,8 @@ impl<'a> ProjectsApi<'a> {
         &self,
         org: &str,
         query: &ProjectsListForOrgQuery,
-    ) -> Result<Response<ProjectsListForOrgResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_ORG,
-                Args::new(&[&org]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListForOrgResponse::Ok),
-                    304 => Ok(ProjectsListForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::ProjectsV2>>, Error> {
+        self.client.call(&LIST_FOR_ORG, Args::new(&[&org]).query(query)).await
     }
     /// Like [`list_for_org`](Self::list_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_org_stream(
@@ -79,18 +69,8 @@ impl<'a> ProjectsApi<'a> {
         &self,
         org: &str,
         project_number: i64,
-    ) -> Result<Response<ProjectsGetForOrgResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_FOR_ORG,
-                Args::new(&[&org, &project_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsGetForOrgResponse::Ok),
-                    304 => Ok(ProjectsGetForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::ProjectsV2>, Error> {
+        self.client.call(&GET_FOR_ORG, Args::new(&[&org, &project_number])).await
     }
     /// Create draft item for organization owned project
     ///
@@ -106,19 +86,11 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         body: &types::ProjectsCreateDraftItemForOrgRequest,
-    ) -> Result<Response<ProjectsCreateDraftItemForOrgResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2ItemSimple>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_DRAFT_ITEM_FOR_ORG,
                 Args::new(&[&org, &project_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(ProjectsCreateDraftItemForOrgResponse::Created)
-                    }
-                    304 => Ok(ProjectsCreateDraftItemForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -136,17 +108,9 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         query: &ProjectsListFieldsForOrgQuery,
-    ) -> Result<Response<ProjectsListFieldsForOrgResponse>, Error> {
+    ) -> Result<Response<Vec<types::ProjectsV2Field>>, Error> {
         self.client
-            .call_with(
-                &LIST_FIELDS_FOR_ORG,
-                Args::new(&[&org, &project_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListFieldsForOrgResponse::Ok),
-                    304 => Ok(ProjectsListFieldsForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_FIELDS_FOR_ORG, Args::new(&[&org, &project_number]).query(query))
             .await
     }
     /// Like [`list_fields_for_org`](Self::list_fields_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -176,17 +140,9 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         body: &types::ProjectsAddFieldForOrgRequest,
-    ) -> Result<Response<ProjectsAddFieldForOrgResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2Field>, Error> {
         self.client
-            .call_with(
-                &ADD_FIELD_FOR_ORG,
-                Args::new(&[&org, &project_number]).json(body),
-                |status, body| match status {
-                    201 => decode_json(body).map(ProjectsAddFieldForOrgResponse::Created),
-                    304 => Ok(ProjectsAddFieldForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&ADD_FIELD_FOR_ORG, Args::new(&[&org, &project_number]).json(body))
             .await
     }
     /// Get project field for organization
@@ -203,17 +159,9 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         field_id: i64,
-    ) -> Result<Response<ProjectsGetFieldForOrgResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2Field>, Error> {
         self.client
-            .call_with(
-                &GET_FIELD_FOR_ORG,
-                Args::new(&[&org, &project_number, &field_id]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsGetFieldForOrgResponse::Ok),
-                    304 => Ok(ProjectsGetFieldForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&GET_FIELD_FOR_ORG, Args::new(&[&org, &project_number, &field_id]))
             .await
     }
     /// List items for an organization owned project
@@ -230,17 +178,9 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         query: &ProjectsListItemsForOrgQuery,
-    ) -> Result<Response<ProjectsListItemsForOrgResponse>, Error> {
+    ) -> Result<Response<Vec<types::ProjectsV2ItemWithContent>>, Error> {
         self.client
-            .call_with(
-                &LIST_ITEMS_FOR_ORG,
-                Args::new(&[&org, &project_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListItemsForOrgResponse::Ok),
-                    304 => Ok(ProjectsListItemsForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_ITEMS_FOR_ORG, Args::new(&[&org, &project_number]).query(query))
             .await
     }
     /// Like [`list_items_for_org`](Self::list_items_for_org), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -270,17 +210,9 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         body: &types::ProjectsAddItemForOrgRequest,
-    ) -> Result<Response<ProjectsAddItemForOrgResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2ItemSimple>, Error> {
         self.client
-            .call_with(
-                &ADD_ITEM_FOR_ORG,
-                Args::new(&[&org, &project_number]).json(body),
-                |status, body| match status {
-                    201 => decode_json(body).map(ProjectsAddItemForOrgResponse::Created),
-                    304 => Ok(ProjectsAddItemForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&ADD_ITEM_FOR_ORG, Args::new(&[&org, &project_number]).json(body))
             .await
     }
     /// Get an item for an organization owned project
@@ -298,16 +230,11 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         item_id: i64,
         query: &ProjectsGetOrgItemQuery,
-    ) -> Result<Response<ProjectsGetOrgItemResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2ItemWithContent>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_ORG_ITEM,
                 Args::new(&[&org, &project_number, &item_id]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsGetOrgItemResponse::Ok),
-                    304 => Ok(ProjectsGetOrgItemResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -367,19 +294,9 @@ impl<'a> ProjectsApi<'a> {
         org: &str,
         project_number: i64,
         body: &types::ProjectsCreateViewForOrgRequest,
-    ) -> Result<Response<ProjectsCreateViewForOrgResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2View>, Error> {
         self.client
-            .call_with(
-                &CREATE_VIEW_FOR_ORG,
-                Args::new(&[&org, &project_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body).map(ProjectsCreateViewForOrgResponse::Created)
-                    }
-                    304 => Ok(ProjectsCreateViewForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&CREATE_VIEW_FOR_ORG, Args::new(&[&org, &project_number]).json(body))
             .await
     }
     /// List items for an organization project view
@@ -397,16 +314,11 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         view_number: i64,
         query: &ProjectsListViewItemsForOrgQuery,
-    ) -> Result<Response<ProjectsListViewItemsForOrgResponse>, Error> {
+    ) -> Result<Response<Vec<types::ProjectsV2ItemWithContent>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_VIEW_ITEMS_FOR_ORG,
                 Args::new(&[&org, &project_number, &view_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListViewItemsForOrgResponse::Ok),
-                    304 => Ok(ProjectsListViewItemsForOrgResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -438,25 +350,11 @@ impl<'a> ProjectsApi<'a> {
         user_id: &str,
         project_number: i64,
         body: &types::ProjectsCreateDraftItemForOrgRequest,
-    ) -> Result<Response<ProjectsCreateDraftItemForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2ItemSimple>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_DRAFT_ITEM_FOR_AUTHENTICATED_USER,
                 Args::new(&[&user_id, &project_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                ProjectsCreateDraftItemForAuthenticatedUserResponse::Created,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            ProjectsCreateDraftItemForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -474,18 +372,11 @@ impl<'a> ProjectsApi<'a> {
         user_id: &str,
         project_number: i64,
         body: &types::ProjectsCreateViewForOrgRequest,
-    ) -> Result<Response<ProjectsCreateViewForUserResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2View>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_VIEW_FOR_USER,
                 Args::new(&[&user_id, &project_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body).map(ProjectsCreateViewForUserResponse::Created)
-                    }
-                    304 => Ok(ProjectsCreateViewForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -502,18 +393,8 @@ impl<'a> ProjectsApi<'a> {
         &self,
         username: &str,
         query: &ProjectsListForUserQuery,
-    ) -> Result<Response<ProjectsListForUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_USER,
-                Args::new(&[&username]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListForUserResponse::Ok),
-                    304 => Ok(ProjectsListForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::ProjectsV2>>, Error> {
+        self.client.call(&LIST_FOR_USER, Args::new(&[&username]).query(query)).await
     }
     /// Like [`list_for_user`](Self::list_for_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_user_stream(
@@ -540,18 +421,8 @@ impl<'a> ProjectsApi<'a> {
         &self,
         username: &str,
         project_number: i64,
-    ) -> Result<Response<ProjectsGetForUserResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_FOR_USER,
-                Args::new(&[&username, &project_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsGetForUserResponse::Ok),
-                    304 => Ok(ProjectsGetForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::ProjectsV2>, Error> {
+        self.client.call(&GET_FOR_USER, Args::new(&[&username, &project_number])).await
     }
     /// List project fields for user
     ///
@@ -567,16 +438,11 @@ impl<'a> ProjectsApi<'a> {
         username: &str,
         project_number: i64,
         query: &ProjectsListFieldsForUserQuery,
-    ) -> Result<Response<ProjectsListFieldsForUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::ProjectsV2Field>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_FIELDS_FOR_USER,
                 Args::new(&[&username, &project_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListFieldsForUserResponse::Ok),
-                    304 => Ok(ProjectsListFieldsForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -607,18 +473,11 @@ impl<'a> ProjectsApi<'a> {
         username: &str,
         project_number: i64,
         body: &types::ProjectsAddFieldForUserRequest,
-    ) -> Result<Response<ProjectsAddFieldForUserResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2Field>, Error> {
         self.client
-            .call_with(
+            .call(
                 &ADD_FIELD_FOR_USER,
                 Args::new(&[&username, &project_number]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body).map(ProjectsAddFieldForUserResponse::Created)
-                    }
-                    304 => Ok(ProjectsAddFieldForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -636,16 +495,11 @@ impl<'a> ProjectsApi<'a> {
         username: &str,
         project_number: i64,
         field_id: i64,
-    ) -> Result<Response<ProjectsGetFieldForUserResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2Field>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_FIELD_FOR_USER,
                 Args::new(&[&username, &project_number, &field_id]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsGetFieldForUserResponse::Ok),
-                    304 => Ok(ProjectsGetFieldForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -663,16 +517,11 @@ impl<'a> ProjectsApi<'a> {
         username: &str,
         project_number: i64,
         query: &ProjectsListItemsForUserQuery,
-    ) -> Result<Response<ProjectsListItemsForUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::ProjectsV2ItemWithContent>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_ITEMS_FOR_USER,
                 Args::new(&[&username, &project_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsListItemsForUserResponse::Ok),
-                    304 => Ok(ProjectsListItemsForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -703,16 +552,11 @@ impl<'a> ProjectsApi<'a> {
         username: &str,
         project_number: i64,
         body: &types::ProjectsAddItemForOrgRequest,
-    ) -> Result<Response<ProjectsAddItemForUserResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2ItemSimple>, Error> {
         self.client
-            .call_with(
+            .call(
                 &ADD_ITEM_FOR_USER,
                 Args::new(&[&username, &project_number]).json(body),
-                |status, body| match status {
-                    201 => decode_json(body).map(ProjectsAddItemForUserResponse::Created),
-                    304 => Ok(ProjectsAddItemForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -731,16 +575,11 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         item_id: i64,
         query: &ProjectsGetUserItemQuery,
-    ) -> Result<Response<ProjectsGetUserItemResponse>, Error> {
+    ) -> Result<Response<types::ProjectsV2ItemWithContent>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_USER_ITEM,
                 Args::new(&[&username, &project_number, &item_id]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ProjectsGetUserItemResponse::Ok),
-                    304 => Ok(ProjectsGetUserItemResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -804,18 +643,11 @@ impl<'a> ProjectsApi<'a> {
         project_number: i64,
         view_number: i64,
         query: &ProjectsListViewItemsForUserQuery,
-    ) -> Result<Response<ProjectsListViewItemsForUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::ProjectsV2ItemWithContent>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_VIEW_ITEMS_FOR_USER,
                 Args::new(&[&username, &project_number, &view_number]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(ProjectsListViewItemsForUserResponse::Ok)
-                    }
-                    304 => Ok(ProjectsListViewItemsForUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -843,7 +675,7 @@ static LIST_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_for_org`](ProjectsApi::list_for_org).
@@ -866,14 +698,6 @@ impl Query for ProjectsListForOrgQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_for_org`](ProjectsApi::list_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsListForOrgResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2>),
-    /// HTTP 304
-    NotModified,
-}
 static GET_FOR_ORG: Endpoint = Endpoint {
     id: "projects/get-for-org",
     auth: AuthKind::Token,
@@ -881,17 +705,9 @@ static GET_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_for_org`](ProjectsApi::get_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsGetForOrgResponse {
-    /// HTTP 200
-    Ok(types::ProjectsV2),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_DRAFT_ITEM_FOR_ORG: Endpoint = Endpoint {
     id: "projects/create-draft-item-for-org",
     auth: AuthKind::Token,
@@ -899,17 +715,9 @@ static CREATE_DRAFT_ITEM_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/drafts",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`create_draft_item_for_org`](ProjectsApi::create_draft_item_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsCreateDraftItemForOrgResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2ItemSimple),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FIELDS_FOR_ORG: Endpoint = Endpoint {
     id: "projects/list-fields-for-org",
     auth: AuthKind::Token,
@@ -917,7 +725,7 @@ static LIST_FIELDS_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/fields",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_fields_for_org`](ProjectsApi::list_fields_for_org).
@@ -937,14 +745,6 @@ impl Query for ProjectsListFieldsForOrgQuery {
         out.push_opt("after", self.after.as_ref());
     }
 }
-/// The success responses of [`list_fields_for_org`](ProjectsApi::list_fields_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsListFieldsForOrgResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2Field>),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_FIELD_FOR_ORG: Endpoint = Endpoint {
     id: "projects/add-field-for-org",
     auth: AuthKind::Token,
@@ -952,21 +752,13 @@ static ADD_FIELD_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/fields",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`add_field_for_org`](ProjectsApi::add_field_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsAddFieldForOrgResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2Field),
-    /// HTTP 304
-    NotModified,
-}
 static GET_FIELD_FOR_ORG: Endpoint = Endpoint {
     id: "projects/get-field-for-org",
     auth: AuthKind::Token,
@@ -974,17 +766,9 @@ static GET_FIELD_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/fields/{field_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_field_for_org`](ProjectsApi::get_field_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsGetFieldForOrgResponse {
-    /// HTTP 200
-    Ok(types::ProjectsV2Field),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_ITEMS_FOR_ORG: Endpoint = Endpoint {
     id: "projects/list-items-for-org",
     auth: AuthKind::Token,
@@ -992,7 +776,7 @@ static LIST_ITEMS_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/items",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_items_for_org`](ProjectsApi::list_items_for_org).
@@ -1020,14 +804,6 @@ impl Query for ProjectsListItemsForOrgQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_items_for_org`](ProjectsApi::list_items_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsListItemsForOrgResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2ItemWithContent>),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_ITEM_FOR_ORG: Endpoint = Endpoint {
     id: "projects/add-item-for-org",
     auth: AuthKind::Token,
@@ -1035,17 +811,9 @@ static ADD_ITEM_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/items",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`add_item_for_org`](ProjectsApi::add_item_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsAddItemForOrgResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2ItemSimple),
-    /// HTTP 304
-    NotModified,
-}
 static GET_ORG_ITEM: Endpoint = Endpoint {
     id: "projects/get-org-item",
     auth: AuthKind::Token,
@@ -1053,7 +821,7 @@ static GET_ORG_ITEM: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`get_org_item`](ProjectsApi::get_org_item).
@@ -1068,14 +836,6 @@ impl Query for ProjectsGetOrgItemQuery {
     fn write(&self, out: &mut QueryPairs) {
         out.push_opt("fields", self.fields.as_ref());
     }
-}
-/// The success responses of [`get_org_item`](ProjectsApi::get_org_item).
-#[derive(Debug, Clone)]
-pub enum ProjectsGetOrgItemResponse {
-    /// HTTP 200
-    Ok(types::ProjectsV2ItemWithContent),
-    /// HTTP 304
-    NotModified,
 }
 static DELETE_ITEM_FOR_ORG: Endpoint = Endpoint {
     id: "projects/delete-item-for-org",
@@ -1109,7 +869,7 @@ static CREATE_VIEW_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/views",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1118,14 +878,6 @@ static CREATE_VIEW_FOR_ORG: Endpoint = Endpoint {
         (503, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`create_view_for_org`](ProjectsApi::create_view_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsCreateViewForOrgResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2View),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_VIEW_ITEMS_FOR_ORG: Endpoint = Endpoint {
     id: "projects/list-view-items-for-org",
     auth: AuthKind::Token,
@@ -1133,7 +885,7 @@ static LIST_VIEW_ITEMS_FOR_ORG: Endpoint = Endpoint {
     host: Host::Api,
     path: "/orgs/{org}/projectsV2/{project_number}/views/{view_number}/items",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1163,14 +915,6 @@ impl Query for ProjectsListViewItemsForOrgQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_view_items_for_org`](ProjectsApi::list_view_items_for_org).
-#[derive(Debug, Clone)]
-pub enum ProjectsListViewItemsForOrgResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2ItemWithContent>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_DRAFT_ITEM_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "projects/create-draft-item-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1178,17 +922,9 @@ static CREATE_DRAFT_ITEM_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/{user_id}/projectsV2/{project_number}/drafts",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`create_draft_item_for_authenticated_user`](ProjectsApi::create_draft_item_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsCreateDraftItemForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2ItemSimple),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_VIEW_FOR_USER: Endpoint = Endpoint {
     id: "projects/create-view-for-user",
     auth: AuthKind::Token,
@@ -1196,7 +932,7 @@ static CREATE_VIEW_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{user_id}/projectsV2/{project_number}/views",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1205,14 +941,6 @@ static CREATE_VIEW_FOR_USER: Endpoint = Endpoint {
         (503, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`create_view_for_user`](ProjectsApi::create_view_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsCreateViewForUserResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2View),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FOR_USER: Endpoint = Endpoint {
     id: "projects/list-for-user",
     auth: AuthKind::Token,
@@ -1220,7 +948,7 @@ static LIST_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_for_user`](ProjectsApi::list_for_user).
@@ -1243,14 +971,6 @@ impl Query for ProjectsListForUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
     }
 }
-/// The success responses of [`list_for_user`](ProjectsApi::list_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsListForUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2>),
-    /// HTTP 304
-    NotModified,
-}
 static GET_FOR_USER: Endpoint = Endpoint {
     id: "projects/get-for-user",
     auth: AuthKind::Token,
@@ -1258,17 +978,9 @@ static GET_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_for_user`](ProjectsApi::get_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsGetForUserResponse {
-    /// HTTP 200
-    Ok(types::ProjectsV2),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FIELDS_FOR_USER: Endpoint = Endpoint {
     id: "projects/list-fields-for-user",
     auth: AuthKind::Token,
@@ -1276,7 +988,7 @@ static LIST_FIELDS_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/fields",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_fields_for_user`](ProjectsApi::list_fields_for_user).
@@ -1296,14 +1008,6 @@ impl Query for ProjectsListFieldsForUserQuery {
         out.push_opt("after", self.after.as_ref());
     }
 }
-/// The success responses of [`list_fields_for_user`](ProjectsApi::list_fields_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsListFieldsForUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2Field>),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_FIELD_FOR_USER: Endpoint = Endpoint {
     id: "projects/add-field-for-user",
     auth: AuthKind::Token,
@@ -1311,21 +1015,13 @@ static ADD_FIELD_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/fields",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`add_field_for_user`](ProjectsApi::add_field_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsAddFieldForUserResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2Field),
-    /// HTTP 304
-    NotModified,
-}
 static GET_FIELD_FOR_USER: Endpoint = Endpoint {
     id: "projects/get-field-for-user",
     auth: AuthKind::Token,
@@ -1333,17 +1029,9 @@ static GET_FIELD_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/fields/{field_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_field_for_user`](ProjectsApi::get_field_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsGetFieldForUserResponse {
-    /// HTTP 200
-    Ok(types::ProjectsV2Field),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_ITEMS_FOR_USER: Endpoint = Endpoint {
     id: "projects/list-items-for-user",
     auth: AuthKind::Token,
@@ -1351,7 +1039,7 @@ static LIST_ITEMS_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/items",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_items_for_user`](ProjectsApi::list_items_for_user).
@@ -1379,14 +1067,6 @@ impl Query for ProjectsListItemsForUserQuery {
         out.push_opt("fields", self.fields.as_ref());
     }
 }
-/// The success responses of [`list_items_for_user`](ProjectsApi::list_items_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsListItemsForUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2ItemWithContent>),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_ITEM_FOR_USER: Endpoint = Endpoint {
     id: "projects/add-item-for-user",
     auth: AuthKind::Token,
@@ -1394,17 +1074,9 @@ static ADD_ITEM_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/items",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`add_item_for_user`](ProjectsApi::add_item_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsAddItemForUserResponse {
-    /// HTTP 201
-    Created(types::ProjectsV2ItemSimple),
-    /// HTTP 304
-    NotModified,
-}
 static GET_USER_ITEM: Endpoint = Endpoint {
     id: "projects/get-user-item",
     auth: AuthKind::Token,
@@ -1412,7 +1084,7 @@ static GET_USER_ITEM: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/items/{item_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`get_user_item`](ProjectsApi::get_user_item).
@@ -1427,14 +1099,6 @@ impl Query for ProjectsGetUserItemQuery {
     fn write(&self, out: &mut QueryPairs) {
         out.push_opt("fields", self.fields.as_ref());
     }
-}
-/// The success responses of [`get_user_item`](ProjectsApi::get_user_item).
-#[derive(Debug, Clone)]
-pub enum ProjectsGetUserItemResponse {
-    /// HTTP 200
-    Ok(types::ProjectsV2ItemWithContent),
-    /// HTTP 304
-    NotModified,
 }
 static DELETE_ITEM_FOR_USER: Endpoint = Endpoint {
     id: "projects/delete-item-for-user",
@@ -1468,7 +1132,7 @@ static LIST_VIEW_ITEMS_FOR_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users/{username}/projectsV2/{project_number}/views/{view_number}/items",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1497,12 +1161,4 @@ impl Query for ProjectsListViewItemsForUserQuery {
         out.push_opt("after", self.after.as_ref());
         out.push_opt("per_page", self.per_page.as_ref());
     }
-}
-/// The success responses of [`list_view_items_for_user`](ProjectsApi::list_view_items_for_user).
-#[derive(Debug, Clone)]
-pub enum ProjectsListViewItemsForUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::ProjectsV2ItemWithContent>),
-    /// HTTP 304
-    NotModified,
 }

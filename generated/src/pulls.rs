@@ -55,18 +55,8 @@ impl<'a> PullsApi<'a> {
         owner: &str,
         repo: &str,
         query: &PullsListQuery,
-    ) -> Result<Response<PullsListResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST,
-                Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(PullsListResponse::Ok),
-                    304 => Ok(PullsListResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::PullRequestSimple>>, Error> {
+        self.client.call(&LIST, Args::new(&[&owner, &repo]).query(query)).await
     }
     /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_stream(
@@ -263,18 +253,8 @@ impl<'a> PullsApi<'a> {
         owner: &str,
         repo: &str,
         pull_number: i64,
-    ) -> Result<Response<PullsGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[&owner, &repo, &pull_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(PullsGetResponse::Ok),
-                    304 => Ok(PullsGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::PullRequest2>, Error> {
+        self.client.call(&GET, Args::new(&[&owner, &repo, &pull_number])).await
     }
     /// Update a pull request
     ///
@@ -571,17 +551,9 @@ impl<'a> PullsApi<'a> {
         repo: &str,
         pull_number: i64,
         body: Option<&Option<types::PullsMergeAsyncRequest>>,
-    ) -> Result<Response<PullsMergeAsyncResponse>, Error> {
+    ) -> Result<Response<types::PullRequestMergeAsyncResult>, Error> {
         self.client
-            .call_with(
-                &MERGE_ASYNC,
-                Args::new(&[&owner, &repo, &pull_number]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(PullsMergeAsyncResponse::Ok),
-                    202 => decode_json(body).map(PullsMergeAsyncResponse::Accepted),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&MERGE_ASYNC, Args::new(&[&owner, &repo, &pull_number]).json_opt(body))
             .await
     }
     /// Get the result of an asynchronous merge
@@ -1108,7 +1080,7 @@ static LIST: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/pulls",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
 /// Query parameters of [`list`](PullsApi::list).
@@ -1139,14 +1111,6 @@ impl Query for PullsListQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list`](PullsApi::list).
-#[derive(Debug, Clone)]
-pub enum PullsListResponse {
-    /// HTTP 200
-    Ok(Vec<types::PullRequestSimple>),
-    /// HTTP 304
-    NotModified,
 }
 static CREATE: Endpoint = Endpoint {
     id: "pulls/create",
@@ -1227,7 +1191,7 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/pulls/{pull_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (404, Some(errors::decode_1)),
         (406, Some(errors::decode_1)),
@@ -1235,14 +1199,6 @@ static GET: Endpoint = Endpoint {
         (503, Some(errors::decode_4)),
     ],
 };
-/// The success responses of [`get`](PullsApi::get).
-#[derive(Debug, Clone)]
-pub enum PullsGetResponse {
-    /// HTTP 200
-    Ok(types::PullRequest2),
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE: Endpoint = Endpoint {
     id: "pulls/update",
     auth: AuthKind::Token,
@@ -1400,14 +1356,6 @@ static MERGE_ASYNC: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`merge_async`](PullsApi::merge_async).
-#[derive(Debug, Clone)]
-pub enum PullsMergeAsyncResponse {
-    /// HTTP 200
-    Ok(types::PullRequestMergeAsyncResult),
-    /// HTTP 202
-    Accepted(types::PullRequestMergeAsyncResult),
-}
 static GET_MERGE_ASYNC_RESULT: Endpoint = Endpoint {
     id: "pulls/get-merge-async-result",
     auth: AuthKind::Token,

@@ -52,18 +52,8 @@ impl<'a> RateLimitApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user)
-    pub async fn get(&self) -> Result<Response<RateLimitGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[]),
-                |status, body| match status {
-                    200 => decode_json(body).map(RateLimitGetResponse::Ok),
-                    304 => Ok(RateLimitGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn get(&self) -> Result<Response<types::RateLimitOverview>, Error> {
+        self.client.call(&GET, Args::new(&[])).await
     }
 }
 static GET: Endpoint = Endpoint {
@@ -73,14 +63,6 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/rate_limit",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1))],
 };
-/// The success responses of [`get`](RateLimitApi::get).
-#[derive(Debug, Clone)]
-pub enum RateLimitGetResponse {
-    /// HTTP 200
-    Ok(types::RateLimitOverview),
-    /// HTTP 304
-    NotModified,
-}

@@ -80,22 +80,11 @@ impl<'a> ReactionsApi<'a> {
         repo: &str,
         comment_id: i64,
         body: &types::ReactionsCreateForCommitCommentRequest,
-    ) -> Result<Response<ReactionsCreateForCommitCommentResponse>, Error> {
+    ) -> Result<Response<types::Reaction>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_FOR_COMMIT_COMMENT,
                 Args::new(&[&owner, &repo, &comment_id]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(ReactionsCreateForCommitCommentResponse::Ok)
-                    }
-                    201 => {
-                        decode_json(body)
-                            .map(ReactionsCreateForCommitCommentResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -177,21 +166,11 @@ impl<'a> ReactionsApi<'a> {
         repo: &str,
         comment_id: i64,
         body: &types::ReactionsCreateForCommitCommentRequest,
-    ) -> Result<Response<ReactionsCreateForIssueCommentResponse>, Error> {
+    ) -> Result<Response<types::Reaction>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_FOR_ISSUE_COMMENT,
                 Args::new(&[&owner, &repo, &comment_id]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(ReactionsCreateForIssueCommentResponse::Ok)
-                    }
-                    201 => {
-                        decode_json(body)
-                            .map(ReactionsCreateForIssueCommentResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -273,18 +252,11 @@ impl<'a> ReactionsApi<'a> {
         repo: &str,
         issue_number: i64,
         body: &types::ReactionsCreateForCommitCommentRequest,
-    ) -> Result<Response<ReactionsCreateForIssueResponse>, Error> {
+    ) -> Result<Response<types::Reaction>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_FOR_ISSUE,
                 Args::new(&[&owner, &repo, &issue_number]).json(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReactionsCreateForIssueResponse::Ok),
-                    201 => {
-                        decode_json(body).map(ReactionsCreateForIssueResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -366,24 +338,11 @@ impl<'a> ReactionsApi<'a> {
         repo: &str,
         comment_id: i64,
         body: &types::ReactionsCreateForCommitCommentRequest,
-    ) -> Result<Response<ReactionsCreateForPullRequestReviewCommentResponse>, Error> {
+    ) -> Result<Response<types::Reaction>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_FOR_PULL_REQUEST_REVIEW_COMMENT,
                 Args::new(&[&owner, &repo, &comment_id]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(ReactionsCreateForPullRequestReviewCommentResponse::Ok)
-                    }
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                ReactionsCreateForPullRequestReviewCommentResponse::Created,
-                            )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -465,18 +424,11 @@ impl<'a> ReactionsApi<'a> {
         repo: &str,
         release_id: i64,
         body: &types::ReactionsCreateForReleaseRequest,
-    ) -> Result<Response<ReactionsCreateForReleaseResponse>, Error> {
+    ) -> Result<Response<types::Reaction>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_FOR_RELEASE,
                 Args::new(&[&owner, &repo, &release_id]).json(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReactionsCreateForReleaseResponse::Ok),
-                    201 => {
-                        decode_json(body).map(ReactionsCreateForReleaseResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -544,14 +496,6 @@ static CREATE_FOR_COMMIT_COMMENT: Endpoint = Endpoint {
     success: &[(200, BodyKind::Json), (201, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
-/// The success responses of [`create_for_commit_comment`](ReactionsApi::create_for_commit_comment).
-#[derive(Debug, Clone)]
-pub enum ReactionsCreateForCommitCommentResponse {
-    /// HTTP 200
-    Ok(types::Reaction),
-    /// HTTP 201
-    Created(types::Reaction),
-}
 static DELETE_FOR_COMMIT_COMMENT: Endpoint = Endpoint {
     id: "reactions/delete-for-commit-comment",
     auth: AuthKind::Token,
@@ -599,14 +543,6 @@ static CREATE_FOR_ISSUE_COMMENT: Endpoint = Endpoint {
     success: &[(200, BodyKind::Json), (201, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
-/// The success responses of [`create_for_issue_comment`](ReactionsApi::create_for_issue_comment).
-#[derive(Debug, Clone)]
-pub enum ReactionsCreateForIssueCommentResponse {
-    /// HTTP 200
-    Ok(types::Reaction),
-    /// HTTP 201
-    Created(types::Reaction),
-}
 static DELETE_FOR_ISSUE_COMMENT: Endpoint = Endpoint {
     id: "reactions/delete-for-issue-comment",
     auth: AuthKind::Token,
@@ -654,14 +590,6 @@ static CREATE_FOR_ISSUE: Endpoint = Endpoint {
     success: &[(200, BodyKind::Json), (201, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
-/// The success responses of [`create_for_issue`](ReactionsApi::create_for_issue).
-#[derive(Debug, Clone)]
-pub enum ReactionsCreateForIssueResponse {
-    /// HTTP 200
-    Ok(types::Reaction),
-    /// HTTP 201
-    Created(types::Reaction),
-}
 static DELETE_FOR_ISSUE: Endpoint = Endpoint {
     id: "reactions/delete-for-issue",
     auth: AuthKind::Token,
@@ -709,14 +637,6 @@ static CREATE_FOR_PULL_REQUEST_REVIEW_COMMENT: Endpoint = Endpoint {
     success: &[(200, BodyKind::Json), (201, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
-/// The success responses of [`create_for_pull_request_review_comment`](ReactionsApi::create_for_pull_request_review_comment).
-#[derive(Debug, Clone)]
-pub enum ReactionsCreateForPullRequestReviewCommentResponse {
-    /// HTTP 200
-    Ok(types::Reaction),
-    /// HTTP 201
-    Created(types::Reaction),
-}
 static DELETE_FOR_PULL_REQUEST_COMMENT: Endpoint = Endpoint {
     id: "reactions/delete-for-pull-request-comment",
     auth: AuthKind::Token,
@@ -764,14 +684,6 @@ static CREATE_FOR_RELEASE: Endpoint = Endpoint {
     success: &[(200, BodyKind::Json), (201, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
-/// The success responses of [`create_for_release`](ReactionsApi::create_for_release).
-#[derive(Debug, Clone)]
-pub enum ReactionsCreateForReleaseResponse {
-    /// HTTP 200
-    Ok(types::Reaction),
-    /// HTTP 201
-    Created(types::Reaction),
-}
 static DELETE_FOR_RELEASE: Endpoint = Endpoint {
     id: "reactions/delete-for-release",
     auth: AuthKind::Token,

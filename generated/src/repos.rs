@@ -238,18 +238,8 @@ impl<'a> ReposApi<'a> {
         &self,
         owner: &str,
         repo: &str,
-    ) -> Result<Response<ReposGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[&owner, &repo]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReposGetResponse::Ok),
-                    301 => decode_json(body).map(ReposGetResponse::MovedPermanently),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::FullRepository>, Error> {
+        self.client.call(&GET, Args::new(&[&owner, &repo])).await
     }
     /// Delete a repository
     ///
@@ -265,22 +255,8 @@ impl<'a> ReposApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/repos/repos#delete-a-repository)
-    pub async fn delete(
-        &self,
-        owner: &str,
-        repo: &str,
-    ) -> Result<Response<ReposDeleteResponse>, Error> {
-        self.client
-            .call_with(
-                &DELETE,
-                Args::new(&[&owner, &repo]),
-                |status, body| match status {
-                    204 => Ok(ReposDeleteResponse::NoContent),
-                    307 => decode_json(body).map(ReposDeleteResponse::TemporaryRedirect),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn delete(&self, owner: &str, repo: &str) -> Result<Response<()>, Error> {
+        self.client.call(&DELETE, Args::new(&[&owner, &repo])).await
     }
     /// Update a repository
     ///
@@ -296,18 +272,8 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         body: Option<&types::ReposUpdateRequest>,
-    ) -> Result<Response<ReposUpdateResponse>, Error> {
-        self.client
-            .call_with(
-                &UPDATE,
-                Args::new(&[&owner, &repo]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReposUpdateResponse::Ok),
-                    307 => decode_json(body).map(ReposUpdateResponse::TemporaryRedirect),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::FullRepository>, Error> {
+        self.client.call(&UPDATE, Args::new(&[&owner, &repo]).json_opt(body)).await
     }
     /// List repository activities
     ///
@@ -584,20 +550,8 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         branch: &str,
-    ) -> Result<Response<ReposGetBranchResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_BRANCH,
-                Args::new(&[&owner, &repo, &branch]),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReposGetBranchResponse::Ok),
-                    301 => {
-                        decode_json(body).map(ReposGetBranchResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::BranchWithProtection>, Error> {
+        self.client.call(&GET_BRANCH, Args::new(&[&owner, &repo, &branch])).await
     }
     /// Get branch protection
     ///
@@ -2102,21 +2056,11 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         r#ref: &str,
         query: &ReposListCommitStatusesForRefQuery,
-    ) -> Result<Response<ReposListCommitStatusesForRefResponse>, Error> {
+    ) -> Result<Response<Vec<types::Status>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_COMMIT_STATUSES_FOR_REF,
                 Args::new(&[&owner, &repo, &r#ref]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(ReposListCommitStatusesForRefResponse::Ok)
-                    }
-                    301 => {
-                        decode_json(body)
-                            .map(ReposListCommitStatusesForRefResponse::MovedPermanently)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -2326,7 +2270,6 @@ impl<'a> ReposApi<'a> {
                 |status, body| match status {
                     200 => decode_json(body).map(ReposGetContentResponse::Ok),
                     302 => Ok(ReposGetContentResponse::Found),
-                    304 => Ok(ReposGetContentResponse::NotModified),
                     _ => Err(DecodeFail::Unexpected),
                 },
             )
@@ -2364,22 +2307,11 @@ impl<'a> ReposApi<'a> {
         repo: &str,
         path: &str,
         body: &types::ReposCreateOrUpdateFileContentsRequest,
-    ) -> Result<Response<ReposCreateOrUpdateFileContentsResponse>, Error> {
+    ) -> Result<Response<types::FileCommit>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_OR_UPDATE_FILE_CONTENTS,
                 Args::new(&[&owner, &repo, &path]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(ReposCreateOrUpdateFileContentsResponse::Ok)
-                    }
-                    201 => {
-                        decode_json(body)
-                            .map(ReposCreateOrUpdateFileContentsResponse::Created)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -4170,18 +4102,8 @@ impl<'a> ReposApi<'a> {
         owner: &str,
         repo: &str,
         query: &ReposGetReadmeQuery,
-    ) -> Result<Response<ReposGetReadmeResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_README,
-                Args::new(&[&owner, &repo]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReposGetReadmeResponse::Ok),
-                    304 => Ok(ReposGetReadmeResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::ContentFile>, Error> {
+        self.client.call(&GET_README, Args::new(&[&owner, &repo]).query(query)).await
     }
     /// Get a repository README for a directory
     ///
@@ -5323,18 +5245,8 @@ impl<'a> ReposApi<'a> {
     pub async fn list_public(
         &self,
         query: &ReposListPublicQuery,
-    ) -> Result<Response<ReposListPublicResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_PUBLIC,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(ReposListPublicResponse::Ok),
-                    304 => Ok(ReposListPublicResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::MinimalRepository>>, Error> {
+        self.client.call(&LIST_PUBLIC, Args::new(&[]).query(query)).await
     }
     /// List repositories for the authenticated user
     ///
@@ -5350,20 +5262,8 @@ impl<'a> ReposApi<'a> {
     pub async fn list_for_authenticated_user(
         &self,
         query: &ReposListForAuthenticatedUserQuery,
-    ) -> Result<Response<ReposListForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(ReposListForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(ReposListForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::Repository>>, Error> {
+        self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
     /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_authenticated_user_stream(
@@ -5390,21 +5290,8 @@ impl<'a> ReposApi<'a> {
     pub async fn create_for_authenticated_user(
         &self,
         body: &types::ReposCreateForAuthenticatedUserRequest,
-    ) -> Result<Response<ReposCreateForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &CREATE_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(ReposCreateForAuthenticatedUserResponse::Created)
-                    }
-                    304 => Ok(ReposCreateForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::FullRepository>, Error> {
+        self.client.call(&CREATE_FOR_AUTHENTICATED_USER, Args::new(&[]).json(body)).await
     }
     /// List repository invitations for the authenticated user
     ///
@@ -5418,22 +5305,9 @@ impl<'a> ReposApi<'a> {
     pub async fn list_invitations_for_authenticated_user(
         &self,
         query: &ReposListInvitationsForAuthenticatedUserQuery,
-    ) -> Result<Response<ReposListInvitationsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::RepositoryInvitation>>, Error> {
         self.client
-            .call_with(
-                &LIST_INVITATIONS_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(ReposListInvitationsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(ReposListInvitationsForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_INVITATIONS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_invitations_for_authenticated_user`](Self::list_invitations_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -5459,22 +5333,11 @@ impl<'a> ReposApi<'a> {
     pub async fn decline_invitation_for_authenticated_user(
         &self,
         invitation_id: i64,
-    ) -> Result<Response<ReposDeclineInvitationForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &DECLINE_INVITATION_FOR_AUTHENTICATED_USER,
                 Args::new(&[&invitation_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(ReposDeclineInvitationForAuthenticatedUserResponse::NoContent)
-                    }
-                    304 => {
-                        Ok(
-                            ReposDeclineInvitationForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -5490,22 +5353,11 @@ impl<'a> ReposApi<'a> {
     pub async fn accept_invitation_for_authenticated_user(
         &self,
         invitation_id: i64,
-    ) -> Result<Response<ReposAcceptInvitationForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &ACCEPT_INVITATION_FOR_AUTHENTICATED_USER,
                 Args::new(&[&invitation_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(ReposAcceptInvitationForAuthenticatedUserResponse::NoContent)
-                    }
-                    304 => {
-                        Ok(
-                            ReposAcceptInvitationForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -5800,17 +5652,9 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`get`](ReposApi::get).
-#[derive(Debug, Clone)]
-pub enum ReposGetResponse {
-    /// HTTP 200
-    Ok(types::FullRepository),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static DELETE: Endpoint = Endpoint {
     id: "repos/delete",
     auth: AuthKind::Token,
@@ -5818,21 +5662,13 @@ static DELETE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (307, BodyKind::Json)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (403, Some(errors::decode_8)),
         (404, Some(errors::decode_1)),
         (409, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete`](ReposApi::delete).
-#[derive(Debug, Clone)]
-pub enum ReposDeleteResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 307
-    TemporaryRedirect(types::BasicError),
-}
 static UPDATE: Endpoint = Endpoint {
     id: "repos/update",
     auth: AuthKind::Token,
@@ -5840,21 +5676,13 @@ static UPDATE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (307, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`update`](ReposApi::update).
-#[derive(Debug, Clone)]
-pub enum ReposUpdateResponse {
-    /// HTTP 200
-    Ok(types::FullRepository),
-    /// HTTP 307
-    TemporaryRedirect(types::BasicError),
-}
 static LIST_ACTIVITIES: Endpoint = Endpoint {
     id: "repos/list-activities",
     auth: AuthKind::Token,
@@ -6049,17 +5877,9 @@ static GET_BRANCH: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/branches/{branch}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1))],
 };
-/// The success responses of [`get_branch`](ReposApi::get_branch).
-#[derive(Debug, Clone)]
-pub enum ReposGetBranchResponse {
-    /// HTTP 200
-    Ok(types::BranchWithProtection),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
-}
 static GET_BRANCH_PROTECTION: Endpoint = Endpoint {
     id: "repos/get-branch-protection",
     auth: AuthKind::Token,
@@ -6789,7 +6609,7 @@ static LIST_COMMIT_STATUSES_FOR_REF: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/commits/{ref}/statuses",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (301, BodyKind::Json)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
 /// Query parameters of [`list_commit_statuses_for_ref`](ReposApi::list_commit_statuses_for_ref).
@@ -6805,14 +6625,6 @@ impl Query for ReposListCommitStatusesForRefQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_commit_statuses_for_ref`](ReposApi::list_commit_statuses_for_ref).
-#[derive(Debug, Clone)]
-pub enum ReposListCommitStatusesForRefResponse {
-    /// HTTP 200
-    Ok(Vec<types::Status>),
-    /// HTTP 301
-    MovedPermanently(types::BasicError),
 }
 static GET_COMMUNITY_PROFILE_METRICS: Endpoint = Endpoint {
     id: "repos/get-community-profile-metrics",
@@ -6887,7 +6699,7 @@ static GET_CONTENT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/contents/{path}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (302, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json), (302, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 static GET_CONTENT_OBJECT: Endpoint = Endpoint {
@@ -6918,8 +6730,6 @@ pub enum ReposGetContentResponse {
     Ok(types::ReposGetContentResponse),
     /// HTTP 302
     Found,
-    /// HTTP 304
-    NotModified,
 }
 static CREATE_OR_UPDATE_FILE_CONTENTS: Endpoint = Endpoint {
     id: "repos/create-or-update-file-contents",
@@ -6935,14 +6745,6 @@ static CREATE_OR_UPDATE_FILE_CONTENTS: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_or_update_file_contents`](ReposApi::create_or_update_file_contents).
-#[derive(Debug, Clone)]
-pub enum ReposCreateOrUpdateFileContentsResponse {
-    /// HTTP 200
-    Ok(types::FileCommit),
-    /// HTTP 201
-    Created(types::FileCommit),
-}
 static DELETE_FILE: Endpoint = Endpoint {
     id: "repos/delete-file",
     auth: AuthKind::Token,
@@ -7914,7 +7716,7 @@ static GET_README: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/readme",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_1)), (422, Some(errors::decode_3))],
 };
 /// Query parameters of [`get_readme`](ReposApi::get_readme).
@@ -7927,14 +7729,6 @@ impl Query for ReposGetReadmeQuery {
     fn write(&self, out: &mut QueryPairs) {
         out.push_opt("ref", self.r#ref.as_ref());
     }
-}
-/// The success responses of [`get_readme`](ReposApi::get_readme).
-#[derive(Debug, Clone)]
-pub enum ReposGetReadmeResponse {
-    /// HTTP 200
-    Ok(types::ContentFile),
-    /// HTTP 304
-    NotModified,
 }
 static GET_README_IN_DIRECTORY: Endpoint = Endpoint {
     id: "repos/get-readme-in-directory",
@@ -8657,7 +8451,7 @@ static LIST_PUBLIC: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repositories",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3))],
 };
 /// Query parameters of [`list_public`](ReposApi::list_public).
@@ -8671,14 +8465,6 @@ impl Query for ReposListPublicQuery {
         out.push_opt("since", self.since.as_ref());
     }
 }
-/// The success responses of [`list_public`](ReposApi::list_public).
-#[derive(Debug, Clone)]
-pub enum ReposListPublicResponse {
-    /// HTTP 200
-    Ok(Vec<types::MinimalRepository>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "repos/list-for-authenticated-user",
     auth: AuthKind::Token,
@@ -8686,7 +8472,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/repos",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -8731,14 +8517,6 @@ impl Query for ReposListForAuthenticatedUserQuery {
         out.push_opt("before", self.before.as_ref());
     }
 }
-/// The success responses of [`list_for_authenticated_user`](ReposApi::list_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ReposListForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Repository>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "repos/create-for-authenticated-user",
     auth: AuthKind::Token,
@@ -8746,7 +8524,7 @@ static CREATE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/repos",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (400, Some(errors::decode_1)),
         (401, Some(errors::decode_1)),
@@ -8755,14 +8533,6 @@ static CREATE_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_for_authenticated_user`](ReposApi::create_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ReposCreateForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::FullRepository),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_INVITATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "repos/list-invitations-for-authenticated-user",
     auth: AuthKind::Token,
@@ -8770,7 +8540,7 @@ static LIST_INVITATIONS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/repository_invitations",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -8791,14 +8561,6 @@ impl Query for ReposListInvitationsForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_invitations_for_authenticated_user`](ReposApi::list_invitations_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ReposListInvitationsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::RepositoryInvitation>),
-    /// HTTP 304
-    NotModified,
-}
 static DECLINE_INVITATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "repos/decline-invitation-for-authenticated-user",
     auth: AuthKind::Token,
@@ -8806,21 +8568,13 @@ static DECLINE_INVITATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/repository_invitations/{invitation_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (409, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`decline_invitation_for_authenticated_user`](ReposApi::decline_invitation_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ReposDeclineInvitationForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static ACCEPT_INVITATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "repos/accept-invitation-for-authenticated-user",
     auth: AuthKind::Token,
@@ -8828,21 +8582,13 @@ static ACCEPT_INVITATION_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/repository_invitations/{invitation_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
         (409, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`accept_invitation_for_authenticated_user`](ReposApi::accept_invitation_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum ReposAcceptInvitationForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FOR_USER: Endpoint = Endpoint {
     id: "repos/list-for-user",
     auth: AuthKind::Token,

@@ -255,11 +255,15 @@ pub enum AuthKind {
 
 /// Facts about the operation being sent, attached to every request's extensions so middleware can read them.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct OperationInfo {
-    /// The spec's operation id, e.g. `issues/create`.
+    /// The description's operation id, e.g. `issues/create`.
     pub id: &'static str,
     /// The credential it takes.
     pub auth: AuthKind,
+    /// Whether redirects are followed ([`FollowRedirects`]); `false` where the redirect is the answer (an archive's
+    /// or a log's download link, `302` for "not a member").
+    pub follow_redirects: bool,
 }
 
 /// A GitHub REST client. Cheap to clone; clones share the HTTP stack.
@@ -392,10 +396,12 @@ impl ClientBuilder {
         let http = match self.http {
             Some(h) => h,
             None => {
-                // Redirects are part of the API (a moved repository's 301, an archive's 302 with its `Location`), so
-                // they reach the caller as the spec's 3xx responses instead of being followed.
+                // reqwest follows no redirect itself; the middleware does, so that a stack with more layers can let
+                // every hop pass them.
                 let http = self.http_config.client()?;
-                reqwest_middleware::ClientBuilder::new(http).build()
+                reqwest_middleware::ClientBuilder::new(http)
+                    .with(FollowRedirects::default())
+                    .build()
             }
         };
         Ok(Client {
@@ -613,6 +619,8 @@ impl Endpoint {
         OperationInfo {
             id: self.id,
             auth: self.auth,
+            // An operation that documents a 302 or 303 as a success answers with the link itself.
+            follow_redirects: !self.success.iter().any(|(s, _)| matches!(s, 302 | 303)),
         }
     }
 }
@@ -791,6 +799,86 @@ impl Request {
     }
 }
 
+/// Follows the redirects GitHub answers for moved resources: a renamed or transferred repository, a transferred
+/// issue (`301`, `307`, `308` on any method, the body sent again; `302`/`303` on GET and HEAD). It is a
+/// reqwest-middleware layer so that each hop passes the layers inside it (credentials, rate limits, the cache,
+/// tracing); it goes outermost, and the credential layer then drops the credential on a hop to another host.
+/// Operations whose redirect is the answer (`OperationInfo::follow_redirects` is `false`: download links, `302` for
+/// "not a member") get the 3xx itself, as does a request whose body cannot be sent twice (a stream).
+#[derive(Debug, Clone, Copy)]
+pub struct FollowRedirects {
+    max_hops: usize,
+}
+
+impl Default for FollowRedirects {
+    fn default() -> Self {
+        FollowRedirects { max_hops: 5 }
+    }
+}
+
+impl FollowRedirects {
+    /// At most `n` redirects per call (5 by default); the last 3xx is returned after that.
+    pub fn max_hops(n: usize) -> Self {
+        FollowRedirects { max_hops: n }
+    }
+}
+
+/// The request to send for a redirect `status` to `location`, or `None` if it is not to be followed.
+fn redirected(
+    status: StatusCode,
+    from: &reqwest::Request,
+    location: Option<&http::HeaderValue>,
+) -> Option<reqwest::Request> {
+    let safe = matches!(*from.method(), reqwest::Method::GET | reqwest::Method::HEAD);
+    let follow = match status.as_u16() {
+        301 | 307 | 308 => true,
+        302 | 303 => safe,
+        _ => false,
+    };
+    if !follow {
+        return None;
+    }
+    let url = from.url().join(location?.to_str().ok()?).ok()?;
+    let mut next = from.try_clone()?;
+    *next.url_mut() = url;
+    Some(next)
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for FollowRedirects {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let follow = extensions
+            .get::<OperationInfo>()
+            .is_none_or(|o| o.follow_redirects);
+        if !follow {
+            return next.run(req, extensions).await;
+        }
+        let mut req = req;
+        let mut hops = 0;
+        loop {
+            let again = req.try_clone();
+            let resp = next.clone().run(req, extensions).await?;
+            let Some(again) = again else {
+                return Ok(resp);
+            };
+            let location = resp.headers().get(http::header::LOCATION);
+            match redirected(resp.status(), &again, location) {
+                Some(r) if hops < self.max_hops => {
+                    tracing::debug!(status = resp.status().as_u16(), to = %r.url(), "following a redirect");
+                    hops += 1;
+                    req = r;
+                }
+                _ => return Ok(resp),
+            }
+        }
+    }
+}
+
 /// Whether a server's `X-GitHub-Enterprise-Version` (`3.16.2`) is an older release than `target` (3, 17).
 fn release_older(server: &str, target: (u32, u32)) -> bool {
     let mut parts = server.trim().split('.').map(|p| p.parse::<u32>().ok());
@@ -915,6 +1003,9 @@ impl RawResponse {
         decode: impl FnOnce(u16, &Bytes) -> Result<T, DecodeFail>,
     ) -> Result<Response<T>, Error> {
         let code = self.status.as_u16();
+        if code == 304 {
+            return Err(Error::NotModified(Box::new(self.headers)));
+        }
         if code < 400 {
             return match decode(code, &self.body) {
                 Ok(body) => Ok(Response {
@@ -966,6 +1057,11 @@ pub enum Error {
     /// GitHub answered with an error status (or a status the spec does not list).
     #[error("{0}")]
     Api(Box<ApiError>),
+    /// `304 Not Modified`: the answer to a conditional request (`If-None-Match`, `If-Modified-Since`) whose resource
+    /// has not changed; the headers carry the `ETag`. Only a caller who sent such a header sees it (the conditional
+    /// cache of `github-auth` answers from its cache instead).
+    #[error("not modified (304)")]
+    NotModified(Box<HeaderMap>),
     /// A success body did not match the spec's schema.
     #[error("{operation}: could not decode the {status} response: {source}")]
     Decode {
@@ -1013,6 +1109,7 @@ impl Error {
         match self {
             Error::Api(e) => Some(e.status),
             Error::Decode { status, .. } => Some(*status),
+            Error::NotModified(_) => Some(StatusCode::NOT_MODIFIED),
             Error::RateLimit(r) => r.status(),
             _ => None,
         }
@@ -1392,6 +1489,54 @@ mod tests {
         assert!(!ok("https://objects.githubusercontent.com/x"));
         assert!(!ok("http://127.0.0.1:8081/api/v3/user"), "port differs");
         assert!(Hosts::new(&["not a url"]).is_err());
+    }
+
+    #[test]
+    fn redirects_for_moved_resources_are_followed_with_method_and_body() {
+        let get = reqwest::Client::new()
+            .get("https://api.github.com/repos/old/name")
+            .build()
+            .unwrap();
+        let loc = http::HeaderValue::from_static("https://api.github.com/repositories/42");
+        let r = redirected(StatusCode::MOVED_PERMANENTLY, &get, Some(&loc)).unwrap();
+        assert_eq!(r.url().as_str(), "https://api.github.com/repositories/42");
+        let patch = reqwest::Client::new()
+            .patch("https://api.github.com/repos/old/name")
+            .body("{\"name\":\"x\"}")
+            .build()
+            .unwrap();
+        let rel = http::HeaderValue::from_static("/repositories/42");
+        let r = redirected(StatusCode::TEMPORARY_REDIRECT, &patch, Some(&rel)).unwrap();
+        assert_eq!(r.method(), reqwest::Method::PATCH);
+        assert_eq!(r.url().as_str(), "https://api.github.com/repositories/42");
+        assert_eq!(
+            r.body().and_then(|b| b.as_bytes()),
+            Some(&b"{\"name\":\"x\"}"[..])
+        );
+        // A 302 after a write is not replayed, nor is a redirect without a Location.
+        assert!(redirected(StatusCode::FOUND, &patch, Some(&rel)).is_none());
+        assert!(redirected(StatusCode::MOVED_PERMANENTLY, &get, None).is_none());
+        assert!(redirected(StatusCode::OK, &get, Some(&loc)).is_none());
+    }
+
+    #[test]
+    fn an_operation_answering_with_a_redirect_does_not_follow_it() {
+        let ep = |success: &'static [(u16, BodyKind)]| Endpoint {
+            id: "x",
+            auth: AuthKind::Token,
+            method: reqwest::Method::GET,
+            host: Host::Api,
+            path: "/x",
+            accept: DEFAULT_ACCEPT,
+            success,
+            errors: &[],
+        };
+        assert!(ep(&[(200, BodyKind::Json)]).info().follow_redirects);
+        assert!(
+            !ep(&[(204, BodyKind::Empty), (302, BodyKind::Empty)])
+                .info()
+                .follow_redirects
+        );
     }
 
     #[test]

@@ -59,18 +59,8 @@ impl<'a> SearchApi<'a> {
     pub async fn code(
         &self,
         query: &SearchCodeQuery,
-    ) -> Result<Response<SearchCodeResponse>, Error> {
-        self.client
-            .call_with(
-                &CODE,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchCodeResponse::Ok),
-                    304 => Ok(SearchCodeResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchCodeResponse>, Error> {
+        self.client.call(&CODE, Args::new(&[]).query(query)).await
     }
     /// Like [`code`](Self::code), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn code_stream(
@@ -99,18 +89,8 @@ impl<'a> SearchApi<'a> {
     pub async fn commits(
         &self,
         query: &SearchCommitsQuery,
-    ) -> Result<Response<SearchCommitsResponse>, Error> {
-        self.client
-            .call_with(
-                &COMMITS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchCommitsResponse::Ok),
-                    304 => Ok(SearchCommitsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchCommitsResponse>, Error> {
+        self.client.call(&COMMITS, Args::new(&[]).query(query)).await
     }
     /// Like [`commits`](Self::commits), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn commits_stream(
@@ -144,18 +124,8 @@ impl<'a> SearchApi<'a> {
     pub async fn issues_and_pull_requests(
         &self,
         query: &SearchIssuesAndPullRequestsQuery,
-    ) -> Result<Response<SearchIssuesAndPullRequestsResponse>, Error> {
-        self.client
-            .call_with(
-                &ISSUES_AND_PULL_REQUESTS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchIssuesAndPullRequestsResponse::Ok),
-                    304 => Ok(SearchIssuesAndPullRequestsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchIssuesAndPullRequestsResponse>, Error> {
+        self.client.call(&ISSUES_AND_PULL_REQUESTS, Args::new(&[]).query(query)).await
     }
     /// Like [`issues_and_pull_requests`](Self::issues_and_pull_requests), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn issues_and_pull_requests_stream(
@@ -188,18 +158,8 @@ impl<'a> SearchApi<'a> {
     pub async fn labels(
         &self,
         query: &SearchLabelsQuery,
-    ) -> Result<Response<SearchLabelsResponse>, Error> {
-        self.client
-            .call_with(
-                &LABELS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchLabelsResponse::Ok),
-                    304 => Ok(SearchLabelsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchLabelsResponse>, Error> {
+        self.client.call(&LABELS, Args::new(&[]).query(query)).await
     }
     /// Like [`labels`](Self::labels), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn labels_stream(
@@ -229,18 +189,8 @@ impl<'a> SearchApi<'a> {
     pub async fn repos(
         &self,
         query: &SearchReposQuery,
-    ) -> Result<Response<SearchReposResponse>, Error> {
-        self.client
-            .call_with(
-                &REPOS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchReposResponse::Ok),
-                    304 => Ok(SearchReposResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchReposResponse>, Error> {
+        self.client.call(&REPOS, Args::new(&[]).query(query)).await
     }
     /// Like [`repos`](Self::repos), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn repos_stream(
@@ -270,18 +220,8 @@ impl<'a> SearchApi<'a> {
     pub async fn topics(
         &self,
         query: &SearchTopicsQuery,
-    ) -> Result<Response<SearchTopicsResponse>, Error> {
-        self.client
-            .call_with(
-                &TOPICS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchTopicsResponse::Ok),
-                    304 => Ok(SearchTopicsResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchTopicsResponse>, Error> {
+        self.client.call(&TOPICS, Args::new(&[]).query(query)).await
     }
     /// Like [`topics`](Self::topics), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn topics_stream(
@@ -313,18 +253,8 @@ impl<'a> SearchApi<'a> {
     pub async fn users(
         &self,
         query: &SearchUsersQuery,
-    ) -> Result<Response<SearchUsersResponse>, Error> {
-        self.client
-            .call_with(
-                &USERS,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SearchUsersResponse::Ok),
-                    304 => Ok(SearchUsersResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::SearchUsersResponse>, Error> {
+        self.client.call(&USERS, Args::new(&[]).query(query)).await
     }
     /// Like [`users`](Self::users), as a stream of the `items` items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn users_stream(
@@ -342,7 +272,7 @@ static CODE: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/code",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (422, Some(errors::decode_3)),
@@ -372,14 +302,6 @@ impl Query for SearchCodeQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`code`](SearchApi::code).
-#[derive(Debug, Clone)]
-pub enum SearchCodeResponse {
-    /// HTTP 200
-    Ok(types::SearchCodeResponse),
-    /// HTTP 304
-    NotModified,
-}
 static COMMITS: Endpoint = Endpoint {
     id: "search/commits",
     auth: AuthKind::Token,
@@ -387,7 +309,7 @@ static COMMITS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/commits",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
 /// Query parameters of [`commits`](SearchApi::commits).
@@ -413,14 +335,6 @@ impl Query for SearchCommitsQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`commits`](SearchApi::commits).
-#[derive(Debug, Clone)]
-pub enum SearchCommitsResponse {
-    /// HTTP 200
-    Ok(types::SearchCommitsResponse),
-    /// HTTP 304
-    NotModified,
-}
 static ISSUES_AND_PULL_REQUESTS: Endpoint = Endpoint {
     id: "search/issues-and-pull-requests",
     auth: AuthKind::Token,
@@ -428,7 +342,7 @@ static ISSUES_AND_PULL_REQUESTS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/issues",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -472,14 +386,6 @@ impl Query for SearchIssuesAndPullRequestsQuery {
         out.push_opt("search_type", self.search_type.as_ref());
     }
 }
-/// The success responses of [`issues_and_pull_requests`](SearchApi::issues_and_pull_requests).
-#[derive(Debug, Clone)]
-pub enum SearchIssuesAndPullRequestsResponse {
-    /// HTTP 200
-    Ok(types::SearchIssuesAndPullRequestsResponse),
-    /// HTTP 304
-    NotModified,
-}
 static LABELS: Endpoint = Endpoint {
     id: "search/labels",
     auth: AuthKind::Token,
@@ -487,7 +393,7 @@ static LABELS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/labels",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
@@ -520,14 +426,6 @@ impl Query for SearchLabelsQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`labels`](SearchApi::labels).
-#[derive(Debug, Clone)]
-pub enum SearchLabelsResponse {
-    /// HTTP 200
-    Ok(types::SearchLabelsResponse),
-    /// HTTP 304
-    NotModified,
-}
 static REPOS: Endpoint = Endpoint {
     id: "search/repos",
     auth: AuthKind::Token,
@@ -535,7 +433,7 @@ static REPOS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/repositories",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3)), (503, Some(errors::decode_4))],
 };
 /// Query parameters of [`repos`](SearchApi::repos).
@@ -561,14 +459,6 @@ impl Query for SearchReposQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`repos`](SearchApi::repos).
-#[derive(Debug, Clone)]
-pub enum SearchReposResponse {
-    /// HTTP 200
-    Ok(types::SearchReposResponse),
-    /// HTTP 304
-    NotModified,
-}
 static TOPICS: Endpoint = Endpoint {
     id: "search/topics",
     auth: AuthKind::Token,
@@ -576,7 +466,7 @@ static TOPICS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/topics",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
 /// Query parameters of [`topics`](SearchApi::topics).
@@ -596,14 +486,6 @@ impl Query for SearchTopicsQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`topics`](SearchApi::topics).
-#[derive(Debug, Clone)]
-pub enum SearchTopicsResponse {
-    /// HTTP 200
-    Ok(types::SearchTopicsResponse),
-    /// HTTP 304
-    NotModified,
-}
 static USERS: Endpoint = Endpoint {
     id: "search/users",
     auth: AuthKind::Token,
@@ -611,7 +493,7 @@ static USERS: Endpoint = Endpoint {
     host: Host::Api,
     path: "/search/users",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(422, Some(errors::decode_3)), (503, Some(errors::decode_4))],
 };
 /// Query parameters of [`users`](SearchApi::users).
@@ -636,12 +518,4 @@ impl Query for SearchUsersQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`users`](SearchApi::users).
-#[derive(Debug, Clone)]
-pub enum SearchUsersResponse {
-    /// HTTP 200
-    Ok(types::SearchUsersResponse),
-    /// HTTP 304
-    NotModified,
 }

@@ -248,17 +248,9 @@ impl<'a> SecretScanningApi<'a> {
         repo: &str,
         alert_number: i64,
         query: &SecretScanningGetAlertQuery,
-    ) -> Result<Response<SecretScanningGetAlertResponse>, Error> {
+    ) -> Result<Response<types::SecretScanningAlertWithMetadata>, Error> {
         self.client
-            .call_with(
-                &GET_ALERT,
-                Args::new(&[&owner, &repo, &alert_number]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(SecretScanningGetAlertResponse::Ok),
-                    304 => Ok(SecretScanningGetAlertResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&GET_ALERT, Args::new(&[&owner, &repo, &alert_number]).query(query))
             .await
     }
     /// Update a secret scanning alert
@@ -786,7 +778,7 @@ static GET_ALERT: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, None), (503, Some(errors::decode_4))],
 };
 /// Query parameters of [`get_alert`](SecretScanningApi::get_alert).
@@ -799,14 +791,6 @@ impl Query for SecretScanningGetAlertQuery {
     fn write(&self, out: &mut QueryPairs) {
         out.push_opt("hide_secret", self.hide_secret.as_ref());
     }
-}
-/// The success responses of [`get_alert`](SecretScanningApi::get_alert).
-#[derive(Debug, Clone)]
-pub enum SecretScanningGetAlertResponse {
-    /// HTTP 200
-    Ok(types::SecretScanningAlertWithMetadata),
-    /// HTTP 304
-    NotModified,
 }
 static UPDATE_ALERT: Endpoint = Endpoint {
     id: "secret-scanning/update-alert",

@@ -124,17 +124,9 @@ impl<'a> TeamsApi<'a> {
         org: &str,
         team_slug: &str,
         body: Option<&types::TeamsUpdateInOrgRequest>,
-    ) -> Result<Response<TeamsUpdateInOrgResponse>, Error> {
+    ) -> Result<Response<types::TeamFull>, Error> {
         self.client
-            .call_with(
-                &UPDATE_IN_ORG,
-                Args::new(&[&org, &team_slug]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(TeamsUpdateInOrgResponse::Ok),
-                    201 => decode_json(body).map(TeamsUpdateInOrgResponse::Created),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&UPDATE_IN_ORG, Args::new(&[&org, &team_slug]).json_opt(body))
             .await
     }
     /// List pending team invitations
@@ -533,18 +525,8 @@ impl<'a> TeamsApi<'a> {
         &self,
         team_id: i64,
         body: &types::TeamsUpdateLegacyRequest,
-    ) -> Result<Response<TeamsUpdateLegacyResponse>, Error> {
-        self.client
-            .call_with(
-                &UPDATE_LEGACY,
-                Args::new(&[&team_id]).json(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(TeamsUpdateLegacyResponse::Ok),
-                    201 => decode_json(body).map(TeamsUpdateLegacyResponse::Created),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::TeamFull>, Error> {
+        self.client.call(&UPDATE_LEGACY, Args::new(&[&team_id]).json(body)).await
     }
     /// List pending team invitations (Legacy)
     ///
@@ -984,20 +966,8 @@ impl<'a> TeamsApi<'a> {
     pub async fn list_for_authenticated_user(
         &self,
         query: &TeamsListForAuthenticatedUserQuery,
-    ) -> Result<Response<TeamsListForAuthenticatedUserResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body).map(TeamsListForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(TeamsListForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::TeamFull>>, Error> {
+        self.client.call(&LIST_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query)).await
     }
     /// Like [`list_for_authenticated_user`](Self::list_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_for_authenticated_user_stream(
@@ -1082,14 +1052,6 @@ static UPDATE_IN_ORG: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`update_in_org`](TeamsApi::update_in_org).
-#[derive(Debug, Clone)]
-pub enum TeamsUpdateInOrgResponse {
-    /// HTTP 200
-    Ok(types::TeamFull),
-    /// HTTP 201
-    Created(types::TeamFull),
-}
 static LIST_PENDING_INVITATIONS_IN_ORG: Endpoint = Endpoint {
     id: "teams/list-pending-invitations-in-org",
     auth: AuthKind::Token,
@@ -1291,14 +1253,6 @@ static UPDATE_LEGACY: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`update_legacy`](TeamsApi::update_legacy).
-#[derive(Debug, Clone)]
-pub enum TeamsUpdateLegacyResponse {
-    /// HTTP 200
-    Ok(types::TeamFull),
-    /// HTTP 201
-    Created(types::TeamFull),
-}
 static LIST_PENDING_INVITATIONS_LEGACY: Endpoint = Endpoint {
     id: "teams/list-pending-invitations-legacy",
     auth: AuthKind::Token,
@@ -1507,7 +1461,7 @@ static LIST_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/teams",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_for_authenticated_user`](TeamsApi::list_for_authenticated_user).
@@ -1523,12 +1477,4 @@ impl Query for TeamsListForAuthenticatedUserQuery {
         out.push_opt("per_page", self.per_page.as_ref());
         out.push_opt("page", self.page.as_ref());
     }
-}
-/// The success responses of [`list_for_authenticated_user`](TeamsApi::list_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum TeamsListForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::TeamFull>),
-    /// HTTP 304
-    NotModified,
 }

@@ -39,18 +39,8 @@ impl<'a> UsersApi<'a> {
     /// [GitHub docs](https://docs.github.com/rest/users/users#get-the-authenticated-user)
     pub async fn get_authenticated(
         &self,
-    ) -> Result<Response<UsersGetAuthenticatedResponse>, Error> {
-        self.client
-            .call_with(
-                &GET_AUTHENTICATED,
-                Args::new(&[]),
-                |status, body| match status {
-                    200 => decode_json(body).map(UsersGetAuthenticatedResponse::Ok),
-                    304 => Ok(UsersGetAuthenticatedResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::UsersGetAuthenticatedResponse>, Error> {
+        self.client.call(&GET_AUTHENTICATED, Args::new(&[])).await
     }
     /// Update the authenticated user
     ///
@@ -64,18 +54,8 @@ impl<'a> UsersApi<'a> {
     pub async fn update_authenticated(
         &self,
         body: Option<&types::UsersUpdateAuthenticatedRequest>,
-    ) -> Result<Response<UsersUpdateAuthenticatedResponse>, Error> {
-        self.client
-            .call_with(
-                &UPDATE_AUTHENTICATED,
-                Args::new(&[]).json_opt(body),
-                |status, body| match status {
-                    200 => decode_json(body).map(UsersUpdateAuthenticatedResponse::Ok),
-                    304 => Ok(UsersUpdateAuthenticatedResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::PrivateUser>, Error> {
+        self.client.call(&UPDATE_AUTHENTICATED, Args::new(&[]).json_opt(body)).await
     }
     /// List users blocked by the authenticated user
     ///
@@ -89,20 +69,9 @@ impl<'a> UsersApi<'a> {
     pub async fn list_blocked_by_authenticated_user(
         &self,
         query: &UsersListBlockedByAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListBlockedByAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client
-            .call_with(
-                &LIST_BLOCKED_BY_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListBlockedByAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(UsersListBlockedByAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_BLOCKED_BY_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_blocked_by_authenticated_user`](Self::list_blocked_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -125,21 +94,8 @@ impl<'a> UsersApi<'a> {
     /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#check-if-a-user-is-blocked-by-the-authenticated-user)
-    pub async fn check_blocked(
-        &self,
-        username: &str,
-    ) -> Result<Response<UsersCheckBlockedResponse>, Error> {
-        self.client
-            .call_with(
-                &CHECK_BLOCKED,
-                Args::new(&[&username]),
-                |status, _body| match status {
-                    204 => Ok(UsersCheckBlockedResponse::NoContent),
-                    304 => Ok(UsersCheckBlockedResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn check_blocked(&self, username: &str) -> Result<Response<()>, Error> {
+        self.client.call(&CHECK_BLOCKED, Args::new(&[&username])).await
     }
     /// Block a user
     ///
@@ -150,21 +106,8 @@ impl<'a> UsersApi<'a> {
     /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#block-a-user)
-    pub async fn block(
-        &self,
-        username: &str,
-    ) -> Result<Response<UsersBlockResponse>, Error> {
-        self.client
-            .call_with(
-                &BLOCK,
-                Args::new(&[&username]),
-                |status, _body| match status {
-                    204 => Ok(UsersBlockResponse::NoContent),
-                    304 => Ok(UsersBlockResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn block(&self, username: &str) -> Result<Response<()>, Error> {
+        self.client.call(&BLOCK, Args::new(&[&username])).await
     }
     /// Unblock a user
     ///
@@ -175,21 +118,8 @@ impl<'a> UsersApi<'a> {
     /// Available on: api.github.com, ghec.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/blocking#unblock-a-user)
-    pub async fn unblock(
-        &self,
-        username: &str,
-    ) -> Result<Response<UsersUnblockResponse>, Error> {
-        self.client
-            .call_with(
-                &UNBLOCK,
-                Args::new(&[&username]),
-                |status, _body| match status {
-                    204 => Ok(UsersUnblockResponse::NoContent),
-                    304 => Ok(UsersUnblockResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn unblock(&self, username: &str) -> Result<Response<()>, Error> {
+        self.client.call(&UNBLOCK, Args::new(&[&username])).await
     }
     /// Set primary email visibility for the authenticated user
     ///
@@ -203,28 +133,11 @@ impl<'a> UsersApi<'a> {
     pub async fn set_primary_email_visibility_for_authenticated_user(
         &self,
         body: &types::UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest,
-    ) -> Result<
-        Response<UsersSetPrimaryEmailVisibilityForAuthenticatedUserResponse>,
-        Error,
-    > {
+    ) -> Result<Response<Vec<types::Email>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &SET_PRIMARY_EMAIL_VISIBILITY_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).json(body),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(
-                                UsersSetPrimaryEmailVisibilityForAuthenticatedUserResponse::Ok,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            UsersSetPrimaryEmailVisibilityForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -243,20 +156,9 @@ impl<'a> UsersApi<'a> {
     pub async fn list_emails_for_authenticated_user(
         &self,
         query: &UsersListEmailsForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListEmailsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::Email>>, Error> {
         self.client
-            .call_with(
-                &LIST_EMAILS_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListEmailsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(UsersListEmailsForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_EMAILS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_emails_for_authenticated_user`](Self::list_emails_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -282,20 +184,9 @@ impl<'a> UsersApi<'a> {
     pub async fn add_email_for_authenticated_user(
         &self,
         body: Option<&types::UsersAddEmailForAuthenticatedUserRequest>,
-    ) -> Result<Response<UsersAddEmailForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::Email>>, Error> {
         self.client
-            .call_with(
-                &ADD_EMAIL_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json_opt(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(UsersAddEmailForAuthenticatedUserResponse::Created)
-                    }
-                    304 => Ok(UsersAddEmailForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&ADD_EMAIL_FOR_AUTHENTICATED_USER, Args::new(&[]).json_opt(body))
             .await
     }
     /// Delete an email address for the authenticated user
@@ -310,17 +201,9 @@ impl<'a> UsersApi<'a> {
     pub async fn delete_email_for_authenticated_user(
         &self,
         body: Option<&types::UsersAddEmailForAuthenticatedUserRequest>,
-    ) -> Result<Response<UsersDeleteEmailForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_EMAIL_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json_opt(body),
-                |status, _body| match status {
-                    204 => Ok(UsersDeleteEmailForAuthenticatedUserResponse::NoContent),
-                    304 => Ok(UsersDeleteEmailForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_EMAIL_FOR_AUTHENTICATED_USER, Args::new(&[]).json_opt(body))
             .await
     }
     /// List followers of the authenticated user
@@ -335,22 +218,9 @@ impl<'a> UsersApi<'a> {
     pub async fn list_followers_for_authenticated_user(
         &self,
         query: &UsersListFollowersForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListFollowersForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client
-            .call_with(
-                &LIST_FOLLOWERS_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListFollowersForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(UsersListFollowersForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_FOLLOWERS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_followers_for_authenticated_user`](Self::list_followers_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -376,20 +246,9 @@ impl<'a> UsersApi<'a> {
     pub async fn list_followed_by_authenticated_user(
         &self,
         query: &UsersListFollowedByAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListFollowedByAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
         self.client
-            .call_with(
-                &LIST_FOLLOWED_BY_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListFollowedByAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(UsersListFollowedByAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_FOLLOWED_BY_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_followed_by_authenticated_user`](Self::list_followed_by_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -415,23 +274,9 @@ impl<'a> UsersApi<'a> {
     pub async fn check_person_is_followed_by_authenticated(
         &self,
         username: &str,
-    ) -> Result<Response<UsersCheckPersonIsFollowedByAuthenticatedResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &CHECK_PERSON_IS_FOLLOWED_BY_AUTHENTICATED,
-                Args::new(&[&username]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(UsersCheckPersonIsFollowedByAuthenticatedResponse::NoContent)
-                    }
-                    304 => {
-                        Ok(
-                            UsersCheckPersonIsFollowedByAuthenticatedResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&CHECK_PERSON_IS_FOLLOWED_BY_AUTHENTICATED, Args::new(&[&username]))
             .await
     }
     /// Follow a user
@@ -445,21 +290,8 @@ impl<'a> UsersApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#follow-a-user)
-    pub async fn follow(
-        &self,
-        username: &str,
-    ) -> Result<Response<UsersFollowResponse>, Error> {
-        self.client
-            .call_with(
-                &FOLLOW,
-                Args::new(&[&username]),
-                |status, _body| match status {
-                    204 => Ok(UsersFollowResponse::NoContent),
-                    304 => Ok(UsersFollowResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn follow(&self, username: &str) -> Result<Response<()>, Error> {
+        self.client.call(&FOLLOW, Args::new(&[&username])).await
     }
     /// Unfollow a user
     ///
@@ -470,21 +302,8 @@ impl<'a> UsersApi<'a> {
     /// Available on: api.github.com, ghec, ghes-3.17, ghes-3.18, ghes-3.19.
     ///
     /// [GitHub docs](https://docs.github.com/rest/users/followers#unfollow-a-user)
-    pub async fn unfollow(
-        &self,
-        username: &str,
-    ) -> Result<Response<UsersUnfollowResponse>, Error> {
-        self.client
-            .call_with(
-                &UNFOLLOW,
-                Args::new(&[&username]),
-                |status, _body| match status {
-                    204 => Ok(UsersUnfollowResponse::NoContent),
-                    304 => Ok(UsersUnfollowResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    pub async fn unfollow(&self, username: &str) -> Result<Response<()>, Error> {
+        self.client.call(&UNFOLLOW, Args::new(&[&username])).await
     }
     /// List GPG keys for the authenticated user
     ///
@@ -500,20 +319,9 @@ impl<'a> UsersApi<'a> {
     pub async fn list_gpg_keys_for_authenticated_user(
         &self,
         query: &UsersListGpgKeysForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListGpgKeysForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::GpgKey>>, Error> {
         self.client
-            .call_with(
-                &LIST_GPG_KEYS_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListGpgKeysForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(UsersListGpgKeysForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&LIST_GPG_KEYS_FOR_AUTHENTICATED_USER, Args::new(&[]).query(query))
             .await
     }
     /// Like [`list_gpg_keys_for_authenticated_user`](Self::list_gpg_keys_for_authenticated_user), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
@@ -541,20 +349,9 @@ impl<'a> UsersApi<'a> {
     pub async fn create_gpg_key_for_authenticated_user(
         &self,
         body: &types::UsersCreateGpgKeyForAuthenticatedUserRequest,
-    ) -> Result<Response<UsersCreateGpgKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::GpgKey>, Error> {
         self.client
-            .call_with(
-                &CREATE_GPG_KEY_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(UsersCreateGpgKeyForAuthenticatedUserResponse::Created)
-                    }
-                    304 => Ok(UsersCreateGpgKeyForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&CREATE_GPG_KEY_FOR_AUTHENTICATED_USER, Args::new(&[]).json(body))
             .await
     }
     /// Get a GPG key for the authenticated user
@@ -571,20 +368,9 @@ impl<'a> UsersApi<'a> {
     pub async fn get_gpg_key_for_authenticated_user(
         &self,
         gpg_key_id: i64,
-    ) -> Result<Response<UsersGetGpgKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::GpgKey>, Error> {
         self.client
-            .call_with(
-                &GET_GPG_KEY_FOR_AUTHENTICATED_USER,
-                Args::new(&[&gpg_key_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersGetGpgKeyForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => Ok(UsersGetGpgKeyForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&GET_GPG_KEY_FOR_AUTHENTICATED_USER, Args::new(&[&gpg_key_id]))
             .await
     }
     /// Delete a GPG key for the authenticated user
@@ -601,17 +387,9 @@ impl<'a> UsersApi<'a> {
     pub async fn delete_gpg_key_for_authenticated_user(
         &self,
         gpg_key_id: i64,
-    ) -> Result<Response<UsersDeleteGpgKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_GPG_KEY_FOR_AUTHENTICATED_USER,
-                Args::new(&[&gpg_key_id]),
-                |status, _body| match status {
-                    204 => Ok(UsersDeleteGpgKeyForAuthenticatedUserResponse::NoContent),
-                    304 => Ok(UsersDeleteGpgKeyForAuthenticatedUserResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_GPG_KEY_FOR_AUTHENTICATED_USER, Args::new(&[&gpg_key_id]))
             .await
     }
     /// List public SSH keys for the authenticated user
@@ -628,23 +406,11 @@ impl<'a> UsersApi<'a> {
     pub async fn list_public_ssh_keys_for_authenticated_user(
         &self,
         query: &UsersListPublicSshKeysForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListPublicSshKeysForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::Key>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_PUBLIC_SSH_KEYS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListPublicSshKeysForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            UsersListPublicSshKeysForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -673,25 +439,11 @@ impl<'a> UsersApi<'a> {
     pub async fn create_public_ssh_key_for_authenticated_user(
         &self,
         body: &types::UsersCreatePublicSshKeyForAuthenticatedUserRequest,
-    ) -> Result<Response<UsersCreatePublicSshKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Key>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                UsersCreatePublicSshKeyForAuthenticatedUserResponse::Created,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            UsersCreatePublicSshKeyForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -709,22 +461,9 @@ impl<'a> UsersApi<'a> {
     pub async fn get_public_ssh_key_for_authenticated_user(
         &self,
         key_id: i64,
-    ) -> Result<Response<UsersGetPublicSshKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::Key>, Error> {
         self.client
-            .call_with(
-                &GET_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER,
-                Args::new(&[&key_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersGetPublicSshKeyForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(UsersGetPublicSshKeyForAuthenticatedUserResponse::NotModified)
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&GET_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER, Args::new(&[&key_id]))
             .await
     }
     /// Delete a public SSH key for the authenticated user
@@ -741,25 +480,9 @@ impl<'a> UsersApi<'a> {
     pub async fn delete_public_ssh_key_for_authenticated_user(
         &self,
         key_id: i64,
-    ) -> Result<Response<UsersDeletePublicSshKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER,
-                Args::new(&[&key_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            UsersDeletePublicSshKeyForAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            UsersDeletePublicSshKeyForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER, Args::new(&[&key_id]))
             .await
     }
     /// List public email addresses for the authenticated user
@@ -778,23 +501,11 @@ impl<'a> UsersApi<'a> {
     pub async fn list_public_emails_for_authenticated_user(
         &self,
         query: &UsersListPublicEmailsForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListPublicEmailsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::Email>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_PUBLIC_EMAILS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListPublicEmailsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            UsersListPublicEmailsForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -821,23 +532,11 @@ impl<'a> UsersApi<'a> {
     pub async fn list_social_accounts_for_authenticated_user(
         &self,
         query: &UsersListSocialAccountsForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListSocialAccountsForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::SocialAccount>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_SOCIAL_ACCOUNTS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListSocialAccountsForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            UsersListSocialAccountsForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -866,26 +565,9 @@ impl<'a> UsersApi<'a> {
     pub async fn add_social_account_for_authenticated_user(
         &self,
         body: &types::UsersAddSocialAccountForAuthenticatedUserRequest,
-    ) -> Result<Response<UsersAddSocialAccountForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::SocialAccount>>, Error> {
         self.client
-            .call_with(
-                &ADD_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER,
-                Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                UsersAddSocialAccountForAuthenticatedUserResponse::Created,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            UsersAddSocialAccountForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&ADD_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER, Args::new(&[]).json(body))
             .await
     }
     /// Delete social accounts for the authenticated user
@@ -902,24 +584,11 @@ impl<'a> UsersApi<'a> {
     pub async fn delete_social_account_for_authenticated_user(
         &self,
         body: &types::UsersAddSocialAccountForAuthenticatedUserRequest,
-    ) -> Result<Response<UsersDeleteSocialAccountForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &DELETE_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).json(body),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            UsersDeleteSocialAccountForAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            UsersDeleteSocialAccountForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -937,23 +606,11 @@ impl<'a> UsersApi<'a> {
     pub async fn list_ssh_signing_keys_for_authenticated_user(
         &self,
         query: &UsersListSshSigningKeysForAuthenticatedUserQuery,
-    ) -> Result<Response<UsersListSshSigningKeysForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<Vec<types::SshSigningKey>>, Error> {
         self.client
-            .call_with(
+            .call(
                 &LIST_SSH_SIGNING_KEYS_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersListSshSigningKeysForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            UsersListSshSigningKeysForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -982,25 +639,11 @@ impl<'a> UsersApi<'a> {
     pub async fn create_ssh_signing_key_for_authenticated_user(
         &self,
         body: &types::UsersCreatePublicSshKeyForAuthenticatedUserRequest,
-    ) -> Result<Response<UsersCreateSshSigningKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::SshSigningKey>, Error> {
         self.client
-            .call_with(
+            .call(
                 &CREATE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER,
                 Args::new(&[]).json(body),
-                |status, body| match status {
-                    201 => {
-                        decode_json(body)
-                            .map(
-                                UsersCreateSshSigningKeyForAuthenticatedUserResponse::Created,
-                            )
-                    }
-                    304 => {
-                        Ok(
-                            UsersCreateSshSigningKeyForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1018,23 +661,11 @@ impl<'a> UsersApi<'a> {
     pub async fn get_ssh_signing_key_for_authenticated_user(
         &self,
         ssh_signing_key_id: i64,
-    ) -> Result<Response<UsersGetSshSigningKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<types::SshSigningKey>, Error> {
         self.client
-            .call_with(
+            .call(
                 &GET_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER,
                 Args::new(&[&ssh_signing_key_id]),
-                |status, body| match status {
-                    200 => {
-                        decode_json(body)
-                            .map(UsersGetSshSigningKeyForAuthenticatedUserResponse::Ok)
-                    }
-                    304 => {
-                        Ok(
-                            UsersGetSshSigningKeyForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1052,24 +683,11 @@ impl<'a> UsersApi<'a> {
     pub async fn delete_ssh_signing_key_for_authenticated_user(
         &self,
         ssh_signing_key_id: i64,
-    ) -> Result<Response<UsersDeleteSshSigningKeyForAuthenticatedUserResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &DELETE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER,
                 Args::new(&[&ssh_signing_key_id]),
-                |status, _body| match status {
-                    204 => {
-                        Ok(
-                            UsersDeleteSshSigningKeyForAuthenticatedUserResponse::NoContent,
-                        )
-                    }
-                    304 => {
-                        Ok(
-                            UsersDeleteSshSigningKeyForAuthenticatedUserResponse::NotModified,
-                        )
-                    }
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1108,18 +726,8 @@ impl<'a> UsersApi<'a> {
     pub async fn list(
         &self,
         query: &UsersListQuery,
-    ) -> Result<Response<UsersListResponse>, Error> {
-        self.client
-            .call_with(
-                &LIST,
-                Args::new(&[]).query(query),
-                |status, body| match status {
-                    200 => decode_json(body).map(UsersListResponse::Ok),
-                    304 => Ok(UsersListResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<Vec<types::SimpleUser>>, Error> {
+        self.client.call(&LIST, Args::new(&[]).query(query)).await
     }
     /// Like [`list`](Self::list), as a stream of the items of every page: follows `Link: rel="next"`, 100 items a page unless `per_page` is set. See [`Pages`](crate::pagination::Pages).
     pub fn list_stream(&self, query: &UsersListQuery) -> Pages<types::SimpleUser> {
@@ -1204,16 +812,11 @@ impl<'a> UsersApi<'a> {
         &self,
         username: &str,
         subject_digest: &str,
-    ) -> Result<Response<UsersDeleteAttestationsBySubjectDigestResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
+            .call(
                 &DELETE_ATTESTATIONS_BY_SUBJECT_DIGEST,
                 Args::new(&[&username, &subject_digest]),
-                |status, _body| match status {
-                    200 => Ok(UsersDeleteAttestationsBySubjectDigestResponse::Ok),
-                    204 => Ok(UsersDeleteAttestationsBySubjectDigestResponse::NoContent),
-                    _ => Err(DecodeFail::Unexpected),
-                },
             )
             .await
     }
@@ -1230,17 +833,9 @@ impl<'a> UsersApi<'a> {
         &self,
         username: &str,
         attestation_id: i64,
-    ) -> Result<Response<UsersDeleteAttestationsByIdResponse>, Error> {
+    ) -> Result<Response<()>, Error> {
         self.client
-            .call_with(
-                &DELETE_ATTESTATIONS_BY_ID,
-                Args::new(&[&username, &attestation_id]),
-                |status, _body| match status {
-                    200 => Ok(UsersDeleteAttestationsByIdResponse::Ok),
-                    204 => Ok(UsersDeleteAttestationsByIdResponse::NoContent),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
+            .call(&DELETE_ATTESTATIONS_BY_ID, Args::new(&[&username, &attestation_id]))
             .await
     }
     /// List attestations
@@ -1516,17 +1111,9 @@ static GET_AUTHENTICATED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
-/// The success responses of [`get_authenticated`](UsersApi::get_authenticated).
-#[derive(Debug, Clone)]
-pub enum UsersGetAuthenticatedResponse {
-    /// HTTP 200
-    Ok(types::UsersGetAuthenticatedResponse),
-    /// HTTP 304
-    NotModified,
-}
 static UPDATE_AUTHENTICATED: Endpoint = Endpoint {
     id: "users/update-authenticated",
     auth: AuthKind::Token,
@@ -1534,7 +1121,7 @@ static UPDATE_AUTHENTICATED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1542,14 +1129,6 @@ static UPDATE_AUTHENTICATED: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`update_authenticated`](UsersApi::update_authenticated).
-#[derive(Debug, Clone)]
-pub enum UsersUpdateAuthenticatedResponse {
-    /// HTTP 200
-    Ok(types::PrivateUser),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_BLOCKED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-blocked-by-authenticated-user",
     auth: AuthKind::Token,
@@ -1557,7 +1136,7 @@ static LIST_BLOCKED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/blocks",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1578,14 +1157,6 @@ impl Query for UsersListBlockedByAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_blocked_by_authenticated_user`](UsersApi::list_blocked_by_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListBlockedByAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::SimpleUser>),
-    /// HTTP 304
-    NotModified,
-}
 static CHECK_BLOCKED: Endpoint = Endpoint {
     id: "users/check-blocked",
     auth: AuthKind::Token,
@@ -1593,21 +1164,13 @@ static CHECK_BLOCKED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/blocks/{username}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`check_blocked`](UsersApi::check_blocked).
-#[derive(Debug, Clone)]
-pub enum UsersCheckBlockedResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static BLOCK: Endpoint = Endpoint {
     id: "users/block",
     auth: AuthKind::Token,
@@ -1615,7 +1178,7 @@ static BLOCK: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/blocks/{username}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1623,14 +1186,6 @@ static BLOCK: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`block`](UsersApi::block).
-#[derive(Debug, Clone)]
-pub enum UsersBlockResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UNBLOCK: Endpoint = Endpoint {
     id: "users/unblock",
     auth: AuthKind::Token,
@@ -1638,21 +1193,13 @@ static UNBLOCK: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/blocks/{username}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`unblock`](UsersApi::unblock).
-#[derive(Debug, Clone)]
-pub enum UsersUnblockResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static SET_PRIMARY_EMAIL_VISIBILITY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/set-primary-email-visibility-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1660,7 +1207,7 @@ static SET_PRIMARY_EMAIL_VISIBILITY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint 
     host: Host::Api,
     path: "/user/email/visibility",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1668,14 +1215,6 @@ static SET_PRIMARY_EMAIL_VISIBILITY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint 
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`set_primary_email_visibility_for_authenticated_user`](UsersApi::set_primary_email_visibility_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersSetPrimaryEmailVisibilityForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Email>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_EMAILS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-emails-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1683,7 +1222,7 @@ static LIST_EMAILS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/emails",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1704,14 +1243,6 @@ impl Query for UsersListEmailsForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_emails_for_authenticated_user`](UsersApi::list_emails_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListEmailsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Email>),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_EMAIL_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/add-email-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1719,7 +1250,7 @@ static ADD_EMAIL_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/emails",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1727,14 +1258,6 @@ static ADD_EMAIL_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`add_email_for_authenticated_user`](UsersApi::add_email_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersAddEmailForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(Vec<types::Email>),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_EMAIL_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/delete-email-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1742,7 +1265,7 @@ static DELETE_EMAIL_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/emails",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1750,14 +1273,6 @@ static DELETE_EMAIL_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`delete_email_for_authenticated_user`](UsersApi::delete_email_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersDeleteEmailForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FOLLOWERS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-followers-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1765,7 +1280,7 @@ static LIST_FOLLOWERS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/followers",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_followers_for_authenticated_user`](UsersApi::list_followers_for_authenticated_user).
@@ -1782,14 +1297,6 @@ impl Query for UsersListFollowersForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_followers_for_authenticated_user`](UsersApi::list_followers_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListFollowersForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::SimpleUser>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_FOLLOWED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-followed-by-authenticated-user",
     auth: AuthKind::Token,
@@ -1797,7 +1304,7 @@ static LIST_FOLLOWED_BY_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/following",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(401, Some(errors::decode_1)), (403, Some(errors::decode_1))],
 };
 /// Query parameters of [`list_followed_by_authenticated_user`](UsersApi::list_followed_by_authenticated_user).
@@ -1814,14 +1321,6 @@ impl Query for UsersListFollowedByAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_followed_by_authenticated_user`](UsersApi::list_followed_by_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListFollowedByAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::SimpleUser>),
-    /// HTTP 304
-    NotModified,
-}
 static CHECK_PERSON_IS_FOLLOWED_BY_AUTHENTICATED: Endpoint = Endpoint {
     id: "users/check-person-is-followed-by-authenticated",
     auth: AuthKind::Token,
@@ -1829,21 +1328,13 @@ static CHECK_PERSON_IS_FOLLOWED_BY_AUTHENTICATED: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/following/{username}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`check_person_is_followed_by_authenticated`](UsersApi::check_person_is_followed_by_authenticated).
-#[derive(Debug, Clone)]
-pub enum UsersCheckPersonIsFollowedByAuthenticatedResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static FOLLOW: Endpoint = Endpoint {
     id: "users/follow",
     auth: AuthKind::Token,
@@ -1851,7 +1342,7 @@ static FOLLOW: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/following/{username}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1859,14 +1350,6 @@ static FOLLOW: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`follow`](UsersApi::follow).
-#[derive(Debug, Clone)]
-pub enum UsersFollowResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static UNFOLLOW: Endpoint = Endpoint {
     id: "users/unfollow",
     auth: AuthKind::Token,
@@ -1874,21 +1357,13 @@ static UNFOLLOW: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/following/{username}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`unfollow`](UsersApi::unfollow).
-#[derive(Debug, Clone)]
-pub enum UsersUnfollowResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_GPG_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-gpg-keys-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1896,7 +1371,7 @@ static LIST_GPG_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/gpg_keys",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1917,14 +1392,6 @@ impl Query for UsersListGpgKeysForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_gpg_keys_for_authenticated_user`](UsersApi::list_gpg_keys_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListGpgKeysForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::GpgKey>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/create-gpg-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1932,7 +1399,7 @@ static CREATE_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/gpg_keys",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1940,14 +1407,6 @@ static CREATE_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_gpg_key_for_authenticated_user`](UsersApi::create_gpg_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersCreateGpgKeyForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::GpgKey),
-    /// HTTP 304
-    NotModified,
-}
 static GET_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/get-gpg-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1955,21 +1414,13 @@ static GET_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/gpg_keys/{gpg_key_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`get_gpg_key_for_authenticated_user`](UsersApi::get_gpg_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersGetGpgKeyForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::GpgKey),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/delete-gpg-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -1977,7 +1428,7 @@ static DELETE_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/gpg_keys/{gpg_key_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -1985,14 +1436,6 @@ static DELETE_GPG_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`delete_gpg_key_for_authenticated_user`](UsersApi::delete_gpg_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersDeleteGpgKeyForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_PUBLIC_SSH_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-public-ssh-keys-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2000,7 +1443,7 @@ static LIST_PUBLIC_SSH_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/keys",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2021,14 +1464,6 @@ impl Query for UsersListPublicSshKeysForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_public_ssh_keys_for_authenticated_user`](UsersApi::list_public_ssh_keys_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListPublicSshKeysForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Key>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/create-public-ssh-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2036,7 +1471,7 @@ static CREATE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/keys",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2044,14 +1479,6 @@ static CREATE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_public_ssh_key_for_authenticated_user`](UsersApi::create_public_ssh_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersCreatePublicSshKeyForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::Key),
-    /// HTTP 304
-    NotModified,
-}
 static GET_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/get-public-ssh-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2059,21 +1486,13 @@ static GET_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/keys/{key_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`get_public_ssh_key_for_authenticated_user`](UsersApi::get_public_ssh_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersGetPublicSshKeyForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::Key),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/delete-public-ssh-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2081,21 +1500,13 @@ static DELETE_PUBLIC_SSH_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/keys/{key_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete_public_ssh_key_for_authenticated_user`](UsersApi::delete_public_ssh_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersDeletePublicSshKeyForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_PUBLIC_EMAILS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-public-emails-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2103,7 +1514,7 @@ static LIST_PUBLIC_EMAILS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/public_emails",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2124,14 +1535,6 @@ impl Query for UsersListPublicEmailsForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_public_emails_for_authenticated_user`](UsersApi::list_public_emails_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListPublicEmailsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::Email>),
-    /// HTTP 304
-    NotModified,
-}
 static LIST_SOCIAL_ACCOUNTS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-social-accounts-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2139,7 +1542,7 @@ static LIST_SOCIAL_ACCOUNTS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/social_accounts",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2160,14 +1563,6 @@ impl Query for UsersListSocialAccountsForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_social_accounts_for_authenticated_user`](UsersApi::list_social_accounts_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListSocialAccountsForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::SocialAccount>),
-    /// HTTP 304
-    NotModified,
-}
 static ADD_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/add-social-account-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2175,7 +1570,7 @@ static ADD_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/social_accounts",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2183,14 +1578,6 @@ static ADD_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`add_social_account_for_authenticated_user`](UsersApi::add_social_account_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersAddSocialAccountForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(Vec<types::SocialAccount>),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/delete-social-account-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2198,7 +1585,7 @@ static DELETE_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/social_accounts",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2206,14 +1593,6 @@ static DELETE_SOCIAL_ACCOUNT_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`delete_social_account_for_authenticated_user`](UsersApi::delete_social_account_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersDeleteSocialAccountForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static LIST_SSH_SIGNING_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/list-ssh-signing-keys-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2221,7 +1600,7 @@ static LIST_SSH_SIGNING_KEYS_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/ssh_signing_keys",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2242,14 +1621,6 @@ impl Query for UsersListSshSigningKeysForAuthenticatedUserQuery {
         out.push_opt("page", self.page.as_ref());
     }
 }
-/// The success responses of [`list_ssh_signing_keys_for_authenticated_user`](UsersApi::list_ssh_signing_keys_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersListSshSigningKeysForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(Vec<types::SshSigningKey>),
-    /// HTTP 304
-    NotModified,
-}
 static CREATE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/create-ssh-signing-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2257,7 +1628,7 @@ static CREATE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/ssh_signing_keys",
     accept: "application/vnd.github+json",
-    success: &[(201, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(201, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
@@ -2265,14 +1636,6 @@ static CREATE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
         (422, Some(errors::decode_3)),
     ],
 };
-/// The success responses of [`create_ssh_signing_key_for_authenticated_user`](UsersApi::create_ssh_signing_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersCreateSshSigningKeyForAuthenticatedUserResponse {
-    /// HTTP 201
-    Created(types::SshSigningKey),
-    /// HTTP 304
-    NotModified,
-}
 static GET_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/get-ssh-signing-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2280,21 +1643,13 @@ static GET_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/ssh_signing_keys/{ssh_signing_key_id}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`get_ssh_signing_key_for_authenticated_user`](UsersApi::get_ssh_signing_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersGetSshSigningKeyForAuthenticatedUserResponse {
-    /// HTTP 200
-    Ok(types::SshSigningKey),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     id: "users/delete-ssh-signing-key-for-authenticated-user",
     auth: AuthKind::Token,
@@ -2302,21 +1657,13 @@ static DELETE_SSH_SIGNING_KEY_FOR_AUTHENTICATED_USER: Endpoint = Endpoint {
     host: Host::Api,
     path: "/user/ssh_signing_keys/{ssh_signing_key_id}",
     accept: "application/vnd.github+json",
-    success: &[(204, BodyKind::Empty), (304, BodyKind::Empty)],
+    success: &[(204, BodyKind::Empty)],
     errors: &[
         (401, Some(errors::decode_1)),
         (403, Some(errors::decode_1)),
         (404, Some(errors::decode_1)),
     ],
 };
-/// The success responses of [`delete_ssh_signing_key_for_authenticated_user`](UsersApi::delete_ssh_signing_key_for_authenticated_user).
-#[derive(Debug, Clone)]
-pub enum UsersDeleteSshSigningKeyForAuthenticatedUserResponse {
-    /// HTTP 204
-    NoContent,
-    /// HTTP 304
-    NotModified,
-}
 static GET_BY_ID: Endpoint = Endpoint {
     id: "users/get-by-id",
     auth: AuthKind::Token,
@@ -2334,7 +1681,7 @@ static LIST: Endpoint = Endpoint {
     host: Host::Api,
     path: "/users",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[],
 };
 /// Query parameters of [`list`](UsersApi::list).
@@ -2350,14 +1697,6 @@ impl Query for UsersListQuery {
         out.push_opt("since", self.since.as_ref());
         out.push_opt("per_page", self.per_page.as_ref());
     }
-}
-/// The success responses of [`list`](UsersApi::list).
-#[derive(Debug, Clone)]
-pub enum UsersListResponse {
-    /// HTTP 200
-    Ok(Vec<types::SimpleUser>),
-    /// HTTP 304
-    NotModified,
 }
 static GET_BY_USERNAME: Endpoint = Endpoint {
     id: "users/get-by-username",
@@ -2416,14 +1755,6 @@ static DELETE_ATTESTATIONS_BY_SUBJECT_DIGEST: Endpoint = Endpoint {
     success: &[(200, BodyKind::Empty), (204, BodyKind::Empty)],
     errors: &[(404, Some(errors::decode_1))],
 };
-/// The success responses of [`delete_attestations_by_subject_digest`](UsersApi::delete_attestations_by_subject_digest).
-#[derive(Debug, Clone)]
-pub enum UsersDeleteAttestationsBySubjectDigestResponse {
-    /// HTTP 200
-    Ok,
-    /// HTTP 204
-    NoContent,
-}
 static DELETE_ATTESTATIONS_BY_ID: Endpoint = Endpoint {
     id: "users/delete-attestations-by-id",
     auth: AuthKind::Token,
@@ -2434,14 +1765,6 @@ static DELETE_ATTESTATIONS_BY_ID: Endpoint = Endpoint {
     success: &[(200, BodyKind::Empty), (204, BodyKind::Empty)],
     errors: &[(403, Some(errors::decode_1)), (404, Some(errors::decode_1))],
 };
-/// The success responses of [`delete_attestations_by_id`](UsersApi::delete_attestations_by_id).
-#[derive(Debug, Clone)]
-pub enum UsersDeleteAttestationsByIdResponse {
-    /// HTTP 200
-    Ok,
-    /// HTTP 204
-    NoContent,
-}
 static LIST_ATTESTATIONS: Endpoint = Endpoint {
     id: "users/list-attestations",
     auth: AuthKind::Token,

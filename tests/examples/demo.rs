@@ -3,9 +3,8 @@
 //!
 //! Run with `cargo run -p tests --example demo`.
 
-use github_rest::issues::{IssuesListForRepoQuery, IssuesListForRepoResponse};
-use github_rest::repos::ReposGetResponse;
-use github_rest::types::{IntegerOrString, IssuesCreateRequest};
+use github_rest::issues::IssuesListForRepoQuery;
+use github_rest::types::IssuesCreateRequest;
 use serde_json::json;
 use tests::{fixture, mock_github};
 use wiremock::matchers::{method, path};
@@ -45,14 +44,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .mount(&server)
         .await;
 
-    if let ReposGetResponse::Ok(repo) = client.repos().get("octocat", "Hello-World").await?.body {
-        println!(
-            "repository {}: {} stars, default branch {}",
-            repo.full_name, repo.stargazers_count, repo.default_branch
-        );
-    }
+    let repo = client.repos().get("octocat", "Hello-World").await?.body;
+    println!(
+        "repository {}: {} stars, default branch {}",
+        repo.full_name, repo.stargazers_count, repo.default_branch
+    );
 
-    let mut new_issue = IssuesCreateRequest::new(IntegerOrString::String("Found a bug".into()));
+    let mut new_issue = IssuesCreateRequest::new("Found a bug");
     new_issue.body = Some("I'm having a problem with this.".into());
     let created = client
         .issues()
@@ -67,24 +65,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         per_page: Some(50),
         ..Default::default()
     };
-    if let IssuesListForRepoResponse::Ok(issues) = client
+    let issues = client
         .issues()
         .list_for_repo("octocat", "Hello-World", &q)
         .await?
-        .body
-    {
-        for i in &issues {
-            println!("  #{} {} [{}]", i.number, i.title, i.state);
-        }
+        .body;
+    for i in &issues {
+        println!("  #{} {} [{}]", i.number, i.title, i.state);
     }
 
     match client
         .issues()
-        .create(
-            "octocat",
-            "locked",
-            &IssuesCreateRequest::new(IntegerOrString::String(String::new())),
-        )
+        .create("octocat", "locked", &IssuesCreateRequest::new(""))
         .await
     {
         Err(e) => println!("as expected, an error: {e}"),

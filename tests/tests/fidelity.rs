@@ -100,10 +100,7 @@ async fn markdown_is_sent_as_text() {
         .mount(&server)
         .await;
     let resp = client.markdown().render_raw("**Hello**").await.unwrap();
-    let github_rest::markdown::MarkdownRenderRawResponse::Ok(html) = resp.body else {
-        panic!("200 is Ok")
-    };
-    assert_eq!(html, "<p><strong>Hello</strong></p>");
+    assert_eq!(resp.body, "<p><strong>Hello</strong></p>");
 }
 
 fn asset() -> serde_json::Value {
@@ -202,34 +199,106 @@ async fn redirects_and_not_modified_are_responses_not_failures() {
         "https://codeload.example/o/r/legacy.tar.gz/main"
     );
 
+    // A 304 reaches only a caller who sent a conditional header, as an error carrying the headers.
     Mock::given(method("POST"))
         .and(path("/markdown/raw"))
-        .respond_with(ResponseTemplate::new(304))
+        .respond_with(ResponseTemplate::new(304).insert_header("etag", "\"abc\""))
         .mount(&server)
         .await;
-    let resp = client
-        .markdown()
-        .render_raw("x")
-        .await
-        .expect("304 is modelled");
-    assert!(matches!(
-        resp.body,
-        github_rest::markdown::MarkdownRenderRawResponse::NotModified
-    ));
+    let err = client.markdown().render_raw("x").await.unwrap_err();
+    let github_rest::Error::NotModified(headers) = &err else {
+        panic!("a 304 is Error::NotModified, got {err:?}")
+    };
+    assert_eq!(headers["etag"], "\"abc\"");
+    assert_eq!(err.status(), Some(reqwest::StatusCode::NOT_MODIFIED));
+}
 
+#[tokio::test]
+async fn moved_resources_are_followed_on_every_method() {
+    let (server, client) = mock_github().await;
+    // A renamed repository: GET answers 301 with the new location; the client follows it and decodes the list.
     Mock::given(method("GET"))
         .and(path("/repos/o/old/issues"))
-        .respond_with(ResponseTemplate::new(301).set_body_json(json!({"message": "Moved Permanently", "url": "https://api.github.com/repositories/1/issues"})))
+        .respond_with(
+            ResponseTemplate::new(301)
+                .insert_header(
+                    "location",
+                    format!("{}/repositories/1/issues", server.uri()),
+                )
+                .set_body_json(json!({"message": "Moved Permanently"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repositories/1/issues"))
+        .and(query_param("state", "open"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("issue.json")])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let query = github_rest::issues::IssuesListForRepoQuery {
+        state: Some("open".into()),
+        ..Default::default()
+    };
+    let issues = client
+        .issues()
+        .list_for_repo("o", "old", &query)
+        .await
+        .expect("the redirect is followed");
+    assert_eq!(issues.body.len(), 1);
+
+    // A write to a moved repository answers 307: the same method and body go to the new location.
+    Mock::given(method("PATCH"))
+        .and(path("/repos/o/old"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/repositories/1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repositories/1"))
+        .and(body_json(json!({"description": "moved"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("full-repository.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut update = github_rest::types::ReposUpdateRequest::default();
+    update.description = Some("moved".into());
+    let repo = client
+        .repos()
+        .update("o", "old", Some(&update))
+        .await
+        .expect("307 is followed with its body");
+    assert_eq!(repo.status, 200);
+}
+
+#[tokio::test]
+async fn a_redirect_that_is_the_answer_is_not_followed() {
+    let (server, client) = mock_github().await;
+    // `302` from the membership check means "not a member" (or not visible): it must not be followed.
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/members/someone"))
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "location",
+            format!("{}/orgs/acme/public_members/someone", server.uri()),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/public_members/someone"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
         .mount(&server)
         .await;
     let resp = client
-        .issues()
-        .list_for_repo("o", "old", &Default::default())
+        .orgs()
+        .check_membership_for_user("acme", "someone")
         .await
-        .expect("301 is modelled");
+        .unwrap();
     assert!(matches!(
         resp.body,
-        github_rest::issues::IssuesListForRepoResponse::MovedPermanently(_)
+        github_rest::orgs::OrgsCheckMembershipForUserResponse::Found
     ));
 }
 

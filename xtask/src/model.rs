@@ -290,6 +290,27 @@ impl Operation {
     pub fn successes(&self) -> impl Iterator<Item = &Response> {
         self.responses.iter().filter(|r| r.status < 400)
     }
+    /// The success responses a caller of the function sees. A `304` comes back as `Error::NotModified`, and only to
+    /// a caller who made a conditional request; the redirects of a moved resource (`301`, `307`, `308`) are followed
+    /// by the runtime. A `302` or `303` stays: there the link is the answer.
+    pub fn answers(&self) -> impl Iterator<Item = &Response> {
+        self.successes()
+            .filter(|r| !matches!(r.status, 301 | 304 | 307 | 308))
+    }
+    /// Whether the function returns one body type rather than an enum of statuses: every answer has the same body
+    /// (type and media kind), and no redirect is among several answers (there the status is the answer: `204`
+    /// member or `302` not a member).
+    pub fn one_answer(&self) -> bool {
+        let answers: Vec<&Response> = self.answers().collect();
+        let Some(first) = answers.first() else {
+            return true;
+        };
+        let redirect = answers.len() > 1 && answers.iter().any(|r| matches!(r.status, 302 | 303));
+        !redirect
+            && answers
+                .iter()
+                .all(|r| r.ty == first.ty && r.kind() == first.kind())
+    }
     pub fn errors(&self) -> impl Iterator<Item = &Response> {
         self.responses.iter().filter(|r| r.status >= 400)
     }

@@ -13,9 +13,12 @@
 //!
 //! ## Who sends a request again, in which order
 //!
-//! Three layers may send one call's request more than once; each re-send goes through every layer inside it, so
+//! Four layers may send one call's request more than once; each re-send goes through every layer inside it, so
 //! every request that reaches the network has passed the gate:
 //!
+//! - `github_rest::runtime::FollowRedirects` (outermost, added by `github-auth`'s builder and by `github-rest`'s
+//!   default client): to the new location of a moved resource, up to five hops; the credential layer below it puts
+//!   no credential on a hop to another host;
 //! - the authentication layer of `github-auth`'s builder (outside all of these): once after a 401 with a freshly
 //!   minted installation token or renewed user token, or up to three times for a token GitHub has not replicated yet;
 //! - [`RateLimitLayer`]: after a secondary limit (the gate holds it until the back-off ends) or a primary limit

@@ -370,9 +370,9 @@ pub struct ActionsSetGithubActionsPermissionsOrganizationRequest {
 }
 impl ActionsSetGithubActionsPermissionsOrganizationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enabled_repositories: EnabledRepositories) -> Self {
+    pub fn new(enabled_repositories: impl Into<EnabledRepositories>) -> Self {
         ActionsSetGithubActionsPermissionsOrganizationRequest {
-            enabled_repositories,
+            enabled_repositories: enabled_repositories.into(),
             allowed_actions: None,
             sha_pinning_required: None,
         }
@@ -400,9 +400,11 @@ pub struct ActionsForkPrContributorApproval {
 }
 impl ActionsForkPrContributorApproval {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(approval_policy: ActionsForkPrContributorApprovalApprovalPolicy) -> Self {
+    pub fn new(
+        approval_policy: impl Into<ActionsForkPrContributorApprovalApprovalPolicy>,
+    ) -> Self {
         ActionsForkPrContributorApproval {
-            approval_policy,
+            approval_policy: approval_policy.into(),
         }
     }
 }
@@ -480,9 +482,9 @@ pub struct ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
 }
 impl ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enabled_repositories: AllOrSelectedOrNoneType) -> Self {
+    pub fn new(enabled_repositories: impl Into<AllOrSelectedOrNoneType>) -> Self {
         ActionsSetSelfHostedRunnersPermissionsOrganizationRequest {
-            enabled_repositories,
+            enabled_repositories: enabled_repositories.into(),
         }
     }
 }
@@ -767,11 +769,11 @@ pub struct ActionsCreateOrUpdateOrgSecretRequest {
 }
 impl ActionsCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: SelectedOrAllOrPrivate) -> Self {
+    pub fn new(visibility: impl Into<SelectedOrAllOrPrivate>) -> Self {
         ActionsCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
-            visibility,
+            visibility: visibility.into(),
             selected_repository_ids: None,
         }
     }
@@ -1067,9 +1069,9 @@ pub struct ActionsWorkflowAccessToRepository {
 }
 impl ActionsWorkflowAccessToRepository {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(access_level: NoneTypeOrUserOrOrganization) -> Self {
+    pub fn new(access_level: impl Into<NoneTypeOrUserOrOrganization>) -> Self {
         ActionsWorkflowAccessToRepository {
-            access_level,
+            access_level: access_level.into(),
         }
     }
 }
@@ -1316,10 +1318,13 @@ pub struct ReviewCustomGatesStateRequired {
 }
 impl ReviewCustomGatesStateRequired {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(environment_name: String, state: ApprovedOrRejected) -> Self {
+    pub fn new(
+        environment_name: impl Into<String>,
+        state: impl Into<ApprovedOrRejected>,
+    ) -> Self {
         ReviewCustomGatesStateRequired {
-            environment_name,
-            state,
+            environment_name: environment_name.into(),
+            state: state.into(),
             comment: None,
         }
     }
@@ -1372,14 +1377,14 @@ pub struct ActionsReviewPendingDeploymentsForRunRequest {
 impl ActionsReviewPendingDeploymentsForRunRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        environment_ids: Vec<i64>,
-        state: ApprovedOrRejected,
-        comment: String,
+        environment_ids: impl Into<Vec<i64>>,
+        state: impl Into<ApprovedOrRejected>,
+        comment: impl Into<String>,
     ) -> Self {
         ActionsReviewPendingDeploymentsForRunRequest {
-            environment_ids,
-            state,
-            comment,
+            environment_ids: environment_ids.into(),
+            state: state.into(),
+            comment: comment.into(),
         }
     }
 }

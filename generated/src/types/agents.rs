@@ -18,14 +18,14 @@ pub struct AgentsCreateOrUpdateOrgSecretRequest {
 impl AgentsCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        encrypted_value: String,
-        key_id: String,
-        visibility: SelectedOrAllOrPrivate,
+        encrypted_value: impl Into<String>,
+        key_id: impl Into<String>,
+        visibility: impl Into<SelectedOrAllOrPrivate>,
     ) -> Self {
         AgentsCreateOrUpdateOrgSecretRequest {
-            encrypted_value,
-            key_id,
-            visibility,
+            encrypted_value: encrypted_value.into(),
+            key_id: key_id.into(),
+            visibility: visibility.into(),
             selected_repository_ids: None,
         }
     }

@@ -92,20 +92,20 @@ pub struct ChecksCreateRequestOutputAnnotationsItem {
 impl ChecksCreateRequestOutputAnnotationsItem {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        path: String,
-        start_line: i64,
-        end_line: i64,
-        annotation_level: NoticeOrWarningOrFailure,
-        message: String,
+        path: impl Into<String>,
+        start_line: impl Into<i64>,
+        end_line: impl Into<i64>,
+        annotation_level: impl Into<NoticeOrWarningOrFailure>,
+        message: impl Into<String>,
     ) -> Self {
         ChecksCreateRequestOutputAnnotationsItem {
-            path,
-            start_line,
-            end_line,
+            path: path.into(),
+            start_line: start_line.into(),
+            end_line: end_line.into(),
             start_column: None,
             end_column: None,
-            annotation_level,
-            message,
+            annotation_level: annotation_level.into(),
+            message: message.into(),
             title: None,
             raw_details: None,
         }

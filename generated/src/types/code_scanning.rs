@@ -504,12 +504,12 @@ pub struct CodeScanningCreateVariantAnalysisRequest {
 impl CodeScanningCreateVariantAnalysisRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        language: CodeScanningVariantAnalysisLanguage,
-        query_pack: String,
+        language: impl Into<CodeScanningVariantAnalysisLanguage>,
+        query_pack: impl Into<String>,
     ) -> Self {
         CodeScanningCreateVariantAnalysisRequest {
-            language,
-            query_pack,
+            language: language.into(),
+            query_pack: query_pack.into(),
             repositories: None,
             repository_lists: None,
             repository_owners: None,

@@ -407,9 +407,9 @@ pub struct CodeSecurityAttachEnterpriseConfigurationRequest {
 }
 impl CodeSecurityAttachEnterpriseConfigurationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(scope: AllOrAllWithoutConfigurations) -> Self {
+    pub fn new(scope: impl Into<AllOrAllWithoutConfigurations>) -> Self {
         CodeSecurityAttachEnterpriseConfigurationRequest {
-            scope,
+            scope: scope.into(),
         }
     }
 }
@@ -686,9 +686,9 @@ pub struct CodeSecurityAttachConfigurationRequest {
 }
 impl CodeSecurityAttachConfigurationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(scope: CodeSecurityAttachConfigurationRequestScope) -> Self {
+    pub fn new(scope: impl Into<CodeSecurityAttachConfigurationRequestScope>) -> Self {
         CodeSecurityAttachConfigurationRequest {
-            scope,
+            scope: scope.into(),
             selected_repository_ids: None,
         }
     }

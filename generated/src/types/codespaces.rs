@@ -162,9 +162,11 @@ pub struct CodespacesSetCodespacesAccessRequest {
 }
 impl CodespacesSetCodespacesAccessRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: CodespacesSetCodespacesAccessRequestVisibility) -> Self {
+    pub fn new(
+        visibility: impl Into<CodespacesSetCodespacesAccessRequestVisibility>,
+    ) -> Self {
         CodespacesSetCodespacesAccessRequest {
-            visibility,
+            visibility: visibility.into(),
             selected_usernames: None,
         }
     }
@@ -233,11 +235,11 @@ pub struct CodespacesCreateOrUpdateOrgSecretRequest {
 }
 impl CodespacesCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: SelectedOrAllOrPrivate) -> Self {
+    pub fn new(visibility: impl Into<SelectedOrAllOrPrivate>) -> Self {
         CodespacesCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
-            visibility,
+            visibility: visibility.into(),
             selected_repository_ids: None,
         }
     }

@@ -31,10 +31,10 @@ pub struct CopilotSetEnterpriseCodingAgentPolicyRequest {
 impl CopilotSetEnterpriseCodingAgentPolicyRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        policy_state: CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState,
+        policy_state: impl Into<CopilotSetEnterpriseCodingAgentPolicyRequestPolicyState>,
     ) -> Self {
         CopilotSetEnterpriseCodingAgentPolicyRequest {
-            policy_state,
+            policy_state: policy_state.into(),
         }
     }
 }
@@ -235,9 +235,9 @@ pub struct CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
 }
 impl CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enabled_repositories: AllOrSelectedOrNoneType) -> Self {
+    pub fn new(enabled_repositories: impl Into<AllOrSelectedOrNoneType>) -> Self {
         CopilotSetCopilotCodingAgentPermissionsOrganizationRequest {
-            enabled_repositories,
+            enabled_repositories: enabled_repositories.into(),
         }
     }
 }
@@ -256,6 +256,18 @@ pub enum CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
     Variant2(CopilotSetCopilotContentExclusionForOrganizationRequestValueItemVariant2),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<String> for CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
+    fn from(v: String) -> Self {
+        CopilotSetCopilotContentExclusionForOrganizationRequestValueItem::String(v)
+    }
+}
+impl From<&str> for CopilotSetCopilotContentExclusionForOrganizationRequestValueItem {
+    fn from(v: &str) -> Self {
+        CopilotSetCopilotContentExclusionForOrganizationRequestValueItem::String(
+            v.to_string(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]

@@ -324,14 +324,14 @@ pub struct CopilotSpacesAddCollaboratorForOrgRequest {
 impl CopilotSpacesAddCollaboratorForOrgRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        actor_type: UserOrTeam,
-        actor_identifier: String,
-        role: ReaderOrWriterOrAdmin,
+        actor_type: impl Into<UserOrTeam>,
+        actor_identifier: impl Into<String>,
+        role: impl Into<ReaderOrWriterOrAdmin>,
     ) -> Self {
         CopilotSpacesAddCollaboratorForOrgRequest {
-            actor_type,
-            actor_identifier,
-            role,
+            actor_type: actor_type.into(),
+            actor_identifier: actor_identifier.into(),
+            role: role.into(),
         }
     }
 }
@@ -348,9 +348,9 @@ pub struct CopilotSpacesUpdateCollaboratorForOrgRequest {
 }
 impl CopilotSpacesUpdateCollaboratorForOrgRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(role: CopilotSpaceBaseRole) -> Self {
+    pub fn new(role: impl Into<CopilotSpaceBaseRole>) -> Self {
         CopilotSpacesUpdateCollaboratorForOrgRequest {
-            role,
+            role: role.into(),
         }
     }
 }
@@ -389,12 +389,12 @@ pub struct CopilotSpacesCreateResourceForOrgRequest {
 impl CopilotSpacesCreateResourceForOrgRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        resource_type: CopilotSpacesCreateResourceForOrgRequestResourceType,
-        metadata: serde_json::Value,
+        resource_type: impl Into<CopilotSpacesCreateResourceForOrgRequestResourceType>,
+        metadata: impl Into<serde_json::Value>,
     ) -> Self {
         CopilotSpacesCreateResourceForOrgRequest {
-            resource_type,
-            metadata,
+            resource_type: resource_type.into(),
+            metadata: metadata.into(),
         }
     }
 }

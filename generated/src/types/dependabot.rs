@@ -31,6 +31,16 @@ impl std::fmt::Display for DependabotListAlertsForEnterpriseHas {
         }
     }
 }
+impl From<String> for DependabotListAlertsForEnterpriseHas {
+    fn from(v: String) -> Self {
+        DependabotListAlertsForEnterpriseHas::String(v)
+    }
+}
+impl From<&str> for DependabotListAlertsForEnterpriseHas {
+    fn from(v: &str) -> Self {
+        DependabotListAlertsForEnterpriseHas::String(v.to_string())
+    }
+}
 
 crate::open_enum! {
     Patch { Patch = "patch", }
@@ -298,9 +308,9 @@ pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
 }
 impl DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(default_level: PublicOrInternal) -> Self {
+    pub fn new(default_level: impl Into<PublicOrInternal>) -> Self {
         DependabotSetRepositoryAccessDefaultLevelForEnterpriseRequest {
-            default_level,
+            default_level: default_level.into(),
         }
     }
 }
@@ -326,6 +336,16 @@ impl std::fmt::Display for DependabotListAlertsForOrgHas {
             }
             DependabotListAlertsForOrgHas::Other(v) => v.fmt(f),
         }
+    }
+}
+impl From<String> for DependabotListAlertsForOrgHas {
+    fn from(v: String) -> Self {
+        DependabotListAlertsForOrgHas::String(v)
+    }
+}
+impl From<&str> for DependabotListAlertsForOrgHas {
+    fn from(v: &str) -> Self {
+        DependabotListAlertsForOrgHas::String(v.to_string())
     }
 }
 
@@ -377,11 +397,11 @@ pub struct DependabotCreateOrUpdateOrgSecretRequest {
 }
 impl DependabotCreateOrUpdateOrgSecretRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: SelectedOrAllOrPrivate) -> Self {
+    pub fn new(visibility: impl Into<SelectedOrAllOrPrivate>) -> Self {
         DependabotCreateOrUpdateOrgSecretRequest {
             encrypted_value: None,
             key_id: None,
-            visibility,
+            visibility: visibility.into(),
             selected_repository_ids: None,
         }
     }

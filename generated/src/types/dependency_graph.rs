@@ -238,6 +238,26 @@ impl std::fmt::Display for BooleanOrNumberOrString {
         }
     }
 }
+impl From<String> for BooleanOrNumberOrString {
+    fn from(v: String) -> Self {
+        BooleanOrNumberOrString::String(v)
+    }
+}
+impl From<&str> for BooleanOrNumberOrString {
+    fn from(v: &str) -> Self {
+        BooleanOrNumberOrString::String(v.to_string())
+    }
+}
+impl From<f64> for BooleanOrNumberOrString {
+    fn from(v: f64) -> Self {
+        BooleanOrNumberOrString::Number(v)
+    }
+}
+impl From<bool> for BooleanOrNumberOrString {
+    fn from(v: bool) -> Self {
+        BooleanOrNumberOrString::Boolean(v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Manifest {

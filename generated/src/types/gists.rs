@@ -89,6 +89,11 @@ impl std::fmt::Display for GistsCreateRequestPublic {
         }
     }
 }
+impl From<bool> for GistsCreateRequestPublic {
+    fn from(v: bool) -> Self {
+        GistsCreateRequestPublic::Boolean(v)
+    }
+}
 
 crate::open_enum! {
     TrueOrFalse { True = "true", False = "false", }

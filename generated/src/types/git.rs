@@ -137,16 +137,16 @@ pub struct GitCreateTagRequest {
 impl GitCreateTagRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        tag: String,
-        message: String,
-        object: String,
-        r#type: CommitOrTreeOrBlob,
+        tag: impl Into<String>,
+        message: impl Into<String>,
+        object: impl Into<String>,
+        r#type: impl Into<CommitOrTreeOrBlob>,
     ) -> Self {
         GitCreateTagRequest {
-            tag,
-            message,
-            object,
-            r#type,
+            tag: tag.into(),
+            message: message.into(),
+            object: object.into(),
+            r#type: r#type.into(),
             tagger: None,
         }
     }

@@ -39,9 +39,9 @@ pub struct InteractionLimit {
 }
 impl InteractionLimit {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(limit: InteractionGroup) -> Self {
+    pub fn new(limit: impl Into<InteractionGroup>) -> Self {
         InteractionLimit {
-            limit,
+            limit: limit.into(),
             expiry: None,
         }
     }

@@ -52,9 +52,9 @@ pub struct IssuesCreateRequest {
 }
 impl IssuesCreateRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(title: IntegerOrString) -> Self {
+    pub fn new(title: impl Into<IntegerOrString>) -> Self {
         IssuesCreateRequest {
-            title,
+            title: title.into(),
             body: None,
             assignee: None,
             milestone: None,
@@ -73,6 +73,16 @@ pub enum IssuesCreateRequestLabelsItem {
     Variant1(IssuesCreateRequestLabelsItemVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<String> for IssuesCreateRequestLabelsItem {
+    fn from(v: String) -> Self {
+        IssuesCreateRequestLabelsItem::String(v)
+    }
+}
+impl From<&str> for IssuesCreateRequestLabelsItem {
+    fn from(v: &str) -> Self {
+        IssuesCreateRequestLabelsItem::String(v.to_string())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -105,12 +115,12 @@ pub struct IssuesCreateRequestIssueFieldValuesItem {
 impl IssuesCreateRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        field_id: i64,
-        value: IssuesCreateRequestIssueFieldValuesItemValue,
+        field_id: impl Into<i64>,
+        value: impl Into<IssuesCreateRequestIssueFieldValuesItemValue>,
     ) -> Self {
         IssuesCreateRequestIssueFieldValuesItem {
-            field_id,
-            value,
+            field_id: field_id.into(),
+            value: value.into(),
         }
     }
 }
@@ -139,6 +149,21 @@ impl std::fmt::Display for IssuesCreateRequestIssueFieldValuesItemValue {
             ) => f.write_str(s),
             IssuesCreateRequestIssueFieldValuesItemValue::Other(v) => v.fmt(f),
         }
+    }
+}
+impl From<String> for IssuesCreateRequestIssueFieldValuesItemValue {
+    fn from(v: String) -> Self {
+        IssuesCreateRequestIssueFieldValuesItemValue::String(v)
+    }
+}
+impl From<&str> for IssuesCreateRequestIssueFieldValuesItemValue {
+    fn from(v: &str) -> Self {
+        IssuesCreateRequestIssueFieldValuesItemValue::String(v.to_string())
+    }
+}
+impl From<f64> for IssuesCreateRequestIssueFieldValuesItemValue {
+    fn from(v: f64) -> Self {
+        IssuesCreateRequestIssueFieldValuesItemValue::Number(v)
     }
 }
 
@@ -381,6 +406,16 @@ pub enum IssuesUpdateRequestLabelsItem {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<String> for IssuesUpdateRequestLabelsItem {
+    fn from(v: String) -> Self {
+        IssuesUpdateRequestLabelsItem::String(v)
+    }
+}
+impl From<&str> for IssuesUpdateRequestLabelsItem {
+    fn from(v: &str) -> Self {
+        IssuesUpdateRequestLabelsItem::String(v.to_string())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesUpdateRequestLabelsItemVariant1 {
@@ -424,6 +459,16 @@ pub enum IssuesUpdateRequestAssigneesItem {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+impl From<String> for IssuesUpdateRequestAssigneesItem {
+    fn from(v: String) -> Self {
+        IssuesUpdateRequestAssigneesItem::String(v)
+    }
+}
+impl From<&str> for IssuesUpdateRequestAssigneesItem {
+    fn from(v: &str) -> Self {
+        IssuesUpdateRequestAssigneesItem::String(v.to_string())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct IssuesUpdateRequestAssigneesItemVariant1 {
@@ -459,12 +504,12 @@ pub struct IssuesUpdateRequestIssueFieldValuesItem {
 impl IssuesUpdateRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        field_id: i64,
-        value: IssuesCreateRequestIssueFieldValuesItemValue,
+        field_id: impl Into<i64>,
+        value: impl Into<IssuesCreateRequestIssueFieldValuesItemValue>,
     ) -> Self {
         IssuesUpdateRequestIssueFieldValuesItem {
-            field_id,
-            value,
+            field_id: field_id.into(),
+            value: value.into(),
             rationale: None,
             suggest: None,
             confidence: None,
@@ -480,6 +525,16 @@ pub enum IssuesUpdateRequestType {
     Variant1(IssuesUpdateRequestTypeVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<String> for IssuesUpdateRequestType {
+    fn from(v: String) -> Self {
+        IssuesUpdateRequestType::String(v)
+    }
+}
+impl From<&str> for IssuesUpdateRequestType {
+    fn from(v: &str) -> Self {
+        IssuesUpdateRequestType::String(v.to_string())
+    }
 }
 
 /// The issue type with optional metadata.
@@ -716,6 +771,16 @@ pub enum IssuesAddAssigneesRequestAssigneesItem {
     Variant1(IssuesAddAssigneesRequestAssigneesItemVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<String> for IssuesAddAssigneesRequestAssigneesItem {
+    fn from(v: String) -> Self {
+        IssuesAddAssigneesRequestAssigneesItem::String(v)
+    }
+}
+impl From<&str> for IssuesAddAssigneesRequestAssigneesItem {
+    fn from(v: &str) -> Self {
+        IssuesAddAssigneesRequestAssigneesItem::String(v.to_string())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1311,10 +1376,10 @@ pub struct IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
 }
 impl IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(field_id: i64, value: NumberOrString) -> Self {
+    pub fn new(field_id: impl Into<i64>, value: impl Into<NumberOrString>) -> Self {
         IssuesSetIssueFieldValuesRequestIssueFieldValuesItem {
-            field_id,
-            value,
+            field_id: field_id.into(),
+            value: value.into(),
         }
     }
 }
@@ -1375,6 +1440,16 @@ pub enum IssuesAddLabelsRequestVariant0LabelsItem {
     Variant1(IssuesAddLabelsRequestVariant0LabelsItemVariant1),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+impl From<String> for IssuesAddLabelsRequestVariant0LabelsItem {
+    fn from(v: String) -> Self {
+        IssuesAddLabelsRequestVariant0LabelsItem::String(v)
+    }
+}
+impl From<&str> for IssuesAddLabelsRequestVariant0LabelsItem {
+    fn from(v: &str) -> Self {
+        IssuesAddLabelsRequestVariant0LabelsItem::String(v.to_string())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -1512,6 +1587,26 @@ impl std::fmt::Display for IssueSuggestionTargetValue {
             }
             IssueSuggestionTargetValue::Other(v) => v.fmt(f),
         }
+    }
+}
+impl From<String> for IssueSuggestionTargetValue {
+    fn from(v: String) -> Self {
+        IssueSuggestionTargetValue::String(v)
+    }
+}
+impl From<&str> for IssueSuggestionTargetValue {
+    fn from(v: &str) -> Self {
+        IssueSuggestionTargetValue::String(v.to_string())
+    }
+}
+impl From<f64> for IssueSuggestionTargetValue {
+    fn from(v: f64) -> Self {
+        IssueSuggestionTargetValue::Number(v)
+    }
+}
+impl From<bool> for IssueSuggestionTargetValue {
+    fn from(v: bool) -> Self {
+        IssueSuggestionTargetValue::Boolean(v)
     }
 }
 

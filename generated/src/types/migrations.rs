@@ -211,9 +211,9 @@ pub struct MigrationsSetLfsPreferenceRequest {
 }
 impl MigrationsSetLfsPreferenceRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(use_lfs: OptInOrOptOut) -> Self {
+    pub fn new(use_lfs: impl Into<OptInOrOptOut>) -> Self {
         MigrationsSetLfsPreferenceRequest {
-            use_lfs,
+            use_lfs: use_lfs.into(),
         }
     }
 }

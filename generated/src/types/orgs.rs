@@ -358,21 +358,21 @@ pub struct OrgsCreateArtifactDeploymentRecordRequest {
 impl OrgsCreateArtifactDeploymentRecordRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        name: String,
-        digest: String,
-        status: DeployedOrDecommissioned,
-        logical_environment: String,
-        deployment_name: String,
+        name: impl Into<String>,
+        digest: impl Into<String>,
+        status: impl Into<DeployedOrDecommissioned>,
+        logical_environment: impl Into<String>,
+        deployment_name: impl Into<String>,
     ) -> Self {
         OrgsCreateArtifactDeploymentRecordRequest {
-            name,
-            digest,
+            name: name.into(),
+            digest: digest.into(),
             version: None,
-            status,
-            logical_environment,
+            status: status.into(),
+            logical_environment: logical_environment.into(),
             physical_environment: None,
             cluster: None,
-            deployment_name,
+            deployment_name: deployment_name.into(),
             tags: None,
             runtime_risks: None,
             github_repository: None,
@@ -1049,11 +1049,14 @@ pub struct OrganizationCreateIssueField {
 }
 impl OrganizationCreateIssueField {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, data_type: IssueFieldValueDataType) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        data_type: impl Into<IssueFieldValueDataType>,
+    ) -> Self {
         OrganizationCreateIssueField {
-            name,
+            name: name.into(),
             description: None,
-            data_type,
+            data_type: data_type.into(),
             visibility: None,
             options: None,
         }
@@ -1078,12 +1081,16 @@ pub struct OrganizationCreateIssueFieldOptionsItem {
 }
 impl OrganizationCreateIssueFieldOptionsItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, color: IssueTypeColor, priority: i64) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        color: impl Into<IssueTypeColor>,
+        priority: impl Into<i64>,
+    ) -> Self {
         OrganizationCreateIssueFieldOptionsItem {
-            name,
+            name: name.into(),
             description: None,
-            color,
-            priority,
+            color: color.into(),
+            priority: priority.into(),
         }
     }
 }
@@ -1129,13 +1136,17 @@ pub struct OrganizationUpdateIssueFieldOptionsItem {
 }
 impl OrganizationUpdateIssueFieldOptionsItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, color: IssueTypeColor, priority: i64) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        color: impl Into<IssueTypeColor>,
+        priority: impl Into<i64>,
+    ) -> Self {
         OrganizationUpdateIssueFieldOptionsItem {
             id: None,
-            name,
+            name: name.into(),
             description: None,
-            color,
-            priority,
+            color: color.into(),
+            priority: priority.into(),
         }
     }
 }
@@ -1435,10 +1446,10 @@ pub struct OrgsReviewPatGrantRequestsInBulkRequest {
 }
 impl OrgsReviewPatGrantRequestsInBulkRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: ApproveOrDeny) -> Self {
+    pub fn new(action: impl Into<ApproveOrDeny>) -> Self {
         OrgsReviewPatGrantRequestsInBulkRequest {
             pat_request_ids: None,
-            action,
+            action: action.into(),
             reason: None,
         }
     }
@@ -1463,9 +1474,9 @@ pub struct OrgsReviewPatGrantRequestRequest {
 }
 impl OrgsReviewPatGrantRequestRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: ApproveOrDeny) -> Self {
+    pub fn new(action: impl Into<ApproveOrDeny>) -> Self {
         OrgsReviewPatGrantRequestRequest {
-            action,
+            action: action.into(),
             reason: None,
         }
     }
@@ -1507,10 +1518,10 @@ pub struct OrgsUpdatePatAccessesRequest {
 }
 impl OrgsUpdatePatAccessesRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: Revoke, pat_ids: Vec<i64>) -> Self {
+    pub fn new(action: impl Into<Revoke>, pat_ids: impl Into<Vec<i64>>) -> Self {
         OrgsUpdatePatAccessesRequest {
-            action,
-            pat_ids,
+            action: action.into(),
+            pat_ids: pat_ids.into(),
         }
     }
 }
@@ -1527,9 +1538,9 @@ pub struct OrgsUpdatePatAccessRequest {
 }
 impl OrgsUpdatePatAccessRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(action: Revoke) -> Self {
+    pub fn new(action: impl Into<Revoke>) -> Self {
         OrgsUpdatePatAccessRequest {
-            action,
+            action: action.into(),
         }
     }
 }
@@ -1585,12 +1596,15 @@ pub struct CustomProperty {
 }
 impl CustomProperty {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(property_name: String, value_type: CustomPropertyValueType) -> Self {
+    pub fn new(
+        property_name: impl Into<String>,
+        value_type: impl Into<CustomPropertyValueType>,
+    ) -> Self {
         CustomProperty {
-            property_name,
+            property_name: property_name.into(),
             url: None,
             source_type: None,
-            value_type,
+            value_type: value_type.into(),
             required: None,
             default_value: None,
             description: None,
@@ -1661,9 +1675,9 @@ pub struct CustomPropertySetPayload {
 }
 impl CustomPropertySetPayload {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(value_type: CustomPropertyValueType) -> Self {
+    pub fn new(value_type: impl Into<CustomPropertyValueType>) -> Self {
         CustomPropertySetPayload {
-            value_type,
+            value_type: value_type.into(),
             required: None,
             default_value: None,
             description: None,
@@ -1712,9 +1726,9 @@ pub struct OrgsSetImmutableReleasesSettingsRequest {
 }
 impl OrgsSetImmutableReleasesSettingsRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(enforced_repositories: AllOrSelectedOrNoneType) -> Self {
+    pub fn new(enforced_repositories: impl Into<AllOrSelectedOrNoneType>) -> Self {
         OrgsSetImmutableReleasesSettingsRequest {
-            enforced_repositories,
+            enforced_repositories: enforced_repositories.into(),
             selected_repository_ids: None,
         }
     }
@@ -1748,9 +1762,9 @@ pub struct OrgsUpdateMembershipForAuthenticatedUserRequest {
 }
 impl OrgsUpdateMembershipForAuthenticatedUserRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(state: Active) -> Self {
+    pub fn new(state: impl Into<Active>) -> Self {
         OrgsUpdateMembershipForAuthenticatedUserRequest {
-            state,
+            state: state.into(),
         }
     }
 }

@@ -176,18 +176,20 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryRequest {
 impl PrivateRegistriesCreateOrgPrivateRegistryRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        registry_type: PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
-        url: String,
-        visibility: SelectedOrAllOrPrivate,
+        registry_type: impl Into<
+            PrivateRegistriesCreateOrgPrivateRegistryRequestRegistryType,
+        >,
+        url: impl Into<String>,
+        visibility: impl Into<SelectedOrAllOrPrivate>,
     ) -> Self {
         PrivateRegistriesCreateOrgPrivateRegistryRequest {
-            registry_type,
-            url,
+            registry_type: registry_type.into(),
+            url: url.into(),
             username: None,
             replaces_base: None,
             encrypted_value: None,
             key_id: None,
-            visibility,
+            visibility: visibility.into(),
             selected_repository_ids: None,
             auth_type: None,
             tenant_id: None,

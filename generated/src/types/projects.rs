@@ -267,10 +267,13 @@ pub struct ProjectsAddFieldForOrgRequestVariant1 {
 }
 impl ProjectsAddFieldForOrgRequestVariant1 {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, data_type: TextOrNumberOrDate) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        data_type: impl Into<TextOrNumberOrDate>,
+    ) -> Self {
         ProjectsAddFieldForOrgRequestVariant1 {
-            name,
-            data_type,
+            name: name.into(),
+            data_type: data_type.into(),
         }
     }
 }
@@ -292,14 +295,14 @@ pub struct ProjectsAddFieldForOrgRequestVariant2 {
 impl ProjectsAddFieldForOrgRequestVariant2 {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        name: String,
-        data_type: SingleSelect,
-        single_select_options: Vec<ProjectsV2FieldSingleSelectOption>,
+        name: impl Into<String>,
+        data_type: impl Into<SingleSelect>,
+        single_select_options: impl Into<Vec<ProjectsV2FieldSingleSelectOption>>,
     ) -> Self {
         ProjectsAddFieldForOrgRequestVariant2 {
-            name,
-            data_type,
-            single_select_options,
+            name: name.into(),
+            data_type: data_type.into(),
+            single_select_options: single_select_options.into(),
         }
     }
 }
@@ -340,14 +343,14 @@ pub struct ProjectsAddFieldForOrgRequestVariant3 {
 impl ProjectsAddFieldForOrgRequestVariant3 {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        name: String,
-        data_type: Iteration,
-        iteration_configuration: ProjectsV2FieldIterationConfiguration,
+        name: impl Into<String>,
+        data_type: impl Into<Iteration>,
+        iteration_configuration: impl Into<ProjectsV2FieldIterationConfiguration>,
     ) -> Self {
         ProjectsAddFieldForOrgRequestVariant3 {
-            name,
-            data_type,
-            iteration_configuration,
+            name: name.into(),
+            data_type: data_type.into(),
+            iteration_configuration: iteration_configuration.into(),
         }
     }
 }
@@ -430,9 +433,9 @@ pub struct ProjectsAddItemForOrgRequest {
 }
 impl ProjectsAddItemForOrgRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: IssueOrPullRequest) -> Self {
+    pub fn new(r#type: impl Into<IssueOrPullRequest>) -> Self {
         ProjectsAddItemForOrgRequest {
-            r#type,
+            r#type: r#type.into(),
             id: None,
             owner: None,
             repo: None,
@@ -489,10 +492,13 @@ pub struct ProjectsCreateViewForOrgRequest {
 }
 impl ProjectsCreateViewForOrgRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, layout: TableOrBoardOrRoadmap) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        layout: impl Into<TableOrBoardOrRoadmap>,
+    ) -> Self {
         ProjectsCreateViewForOrgRequest {
-            name,
-            layout,
+            name: name.into(),
+            layout: layout.into(),
             filter: None,
             visible_fields: None,
             sort_by: None,

@@ -471,10 +471,10 @@ pub struct PullsSubmitReviewRequest {
 }
 impl PullsSubmitReviewRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(event: ApproveOrRequestChangesOrComment) -> Self {
+    pub fn new(event: impl Into<ApproveOrRequestChangesOrComment>) -> Self {
         PullsSubmitReviewRequest {
             body: None,
-            event,
+            event: event.into(),
         }
     }
 }

@@ -27,9 +27,9 @@ pub struct ReactionsCreateForCommitCommentRequest {
 }
 impl ReactionsCreateForCommitCommentRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(content: ReactionsListForCommitCommentContent) -> Self {
+    pub fn new(content: impl Into<ReactionsListForCommitCommentContent>) -> Self {
         ReactionsCreateForCommitCommentRequest {
-            content,
+            content: content.into(),
         }
     }
 }
@@ -46,9 +46,9 @@ pub struct ReactionsCreateForReleaseRequest {
 }
 impl ReactionsCreateForReleaseRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(content: ReactionsListForReleaseContent) -> Self {
+    pub fn new(content: impl Into<ReactionsListForReleaseContent>) -> Self {
         ReactionsCreateForReleaseRequest {
-            content,
+            content: content.into(),
         }
     }
 }

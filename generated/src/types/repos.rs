@@ -183,10 +183,10 @@ pub struct RepositoryRulesetBypassActor {
 }
 impl RepositoryRulesetBypassActor {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(actor_type: RepositoryRulesetBypassActorActorType) -> Self {
+    pub fn new(actor_type: impl Into<RepositoryRulesetBypassActorActorType>) -> Self {
         RepositoryRulesetBypassActor {
             actor_id: None,
-            actor_type,
+            actor_type: actor_type.into(),
             bypass_mode: None,
         }
     }
@@ -379,8 +379,10 @@ pub struct RepositoryRuleCreation {
 }
 impl RepositoryRuleCreation {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: Creation) -> Self {
-        RepositoryRuleCreation { r#type }
+    pub fn new(r#type: impl Into<Creation>) -> Self {
+        RepositoryRuleCreation {
+            r#type: r#type.into(),
+        }
     }
 }
 
@@ -397,9 +399,9 @@ pub struct RepositoryRuleUpdate {
 }
 impl RepositoryRuleUpdate {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: Update) -> Self {
+    pub fn new(r#type: impl Into<Update>) -> Self {
         RepositoryRuleUpdate {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -422,8 +424,10 @@ pub struct RepositoryRuleDeletion {
 }
 impl RepositoryRuleDeletion {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: Deletion) -> Self {
-        RepositoryRuleDeletion { r#type }
+    pub fn new(r#type: impl Into<Deletion>) -> Self {
+        RepositoryRuleDeletion {
+            r#type: r#type.into(),
+        }
     }
 }
 
@@ -438,9 +442,9 @@ pub struct RepositoryRuleRequiredLinearHistory {
 }
 impl RepositoryRuleRequiredLinearHistory {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: RequiredLinearHistory) -> Self {
+    pub fn new(r#type: impl Into<RequiredLinearHistory>) -> Self {
         RepositoryRuleRequiredLinearHistory {
-            r#type,
+            r#type: r#type.into(),
         }
     }
 }
@@ -458,9 +462,9 @@ pub struct RepositoryRuleMergeQueue {
 }
 impl RepositoryRuleMergeQueue {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: MergeQueue) -> Self {
+    pub fn new(r#type: impl Into<MergeQueue>) -> Self {
         RepositoryRuleMergeQueue {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -490,22 +494,22 @@ pub struct RepositoryRuleMergeQueueParameters {
 impl RepositoryRuleMergeQueueParameters {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        check_response_timeout_minutes: i64,
-        grouping_strategy: AllgreenOrHeadgreen,
-        max_entries_to_build: i64,
-        max_entries_to_merge: i64,
-        merge_method: MergeOrSquashOrRebase2,
-        min_entries_to_merge: i64,
-        min_entries_to_merge_wait_minutes: i64,
+        check_response_timeout_minutes: impl Into<i64>,
+        grouping_strategy: impl Into<AllgreenOrHeadgreen>,
+        max_entries_to_build: impl Into<i64>,
+        max_entries_to_merge: impl Into<i64>,
+        merge_method: impl Into<MergeOrSquashOrRebase2>,
+        min_entries_to_merge: impl Into<i64>,
+        min_entries_to_merge_wait_minutes: impl Into<i64>,
     ) -> Self {
         RepositoryRuleMergeQueueParameters {
-            check_response_timeout_minutes,
-            grouping_strategy,
-            max_entries_to_build,
-            max_entries_to_merge,
-            merge_method,
-            min_entries_to_merge,
-            min_entries_to_merge_wait_minutes,
+            check_response_timeout_minutes: check_response_timeout_minutes.into(),
+            grouping_strategy: grouping_strategy.into(),
+            max_entries_to_build: max_entries_to_build.into(),
+            max_entries_to_merge: max_entries_to_merge.into(),
+            merge_method: merge_method.into(),
+            min_entries_to_merge: min_entries_to_merge.into(),
+            min_entries_to_merge_wait_minutes: min_entries_to_merge_wait_minutes.into(),
         }
     }
 }
@@ -530,9 +534,9 @@ pub struct RepositoryRuleRequiredDeployments {
 }
 impl RepositoryRuleRequiredDeployments {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: RequiredDeployments) -> Self {
+    pub fn new(r#type: impl Into<RequiredDeployments>) -> Self {
         RepositoryRuleRequiredDeployments {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -555,9 +559,9 @@ pub struct RepositoryRuleRequiredSignatures {
 }
 impl RepositoryRuleRequiredSignatures {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: RequiredSignatures) -> Self {
+    pub fn new(r#type: impl Into<RequiredSignatures>) -> Self {
         RepositoryRuleRequiredSignatures {
-            r#type,
+            r#type: r#type.into(),
         }
     }
 }
@@ -575,9 +579,9 @@ pub struct RepositoryRulePullRequest {
 }
 impl RepositoryRulePullRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: PullRequest) -> Self {
+    pub fn new(r#type: impl Into<PullRequest>) -> Self {
         RepositoryRulePullRequest {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -635,10 +639,13 @@ pub struct RepositoryRuleParamsActor {
 }
 impl RepositoryRuleParamsActor {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(id: i64, r#type: RepositoryRuleParamsActorType) -> Self {
+    pub fn new(
+        id: impl Into<i64>,
+        r#type: impl Into<RepositoryRuleParamsActorType>,
+    ) -> Self {
         RepositoryRuleParamsActor {
-            id,
-            r#type,
+            id: id.into(),
+            r#type: r#type.into(),
         }
     }
 }
@@ -662,14 +669,14 @@ pub struct RepositoryRuleParamsRequiredReviewerConfiguration {
 impl RepositoryRuleParamsRequiredReviewerConfiguration {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        file_patterns: Vec<String>,
-        minimum_approvals: i64,
-        reviewer: RepositoryRuleParamsReviewer,
+        file_patterns: impl Into<Vec<String>>,
+        minimum_approvals: impl Into<i64>,
+        reviewer: impl Into<RepositoryRuleParamsReviewer>,
     ) -> Self {
         RepositoryRuleParamsRequiredReviewerConfiguration {
-            file_patterns,
-            minimum_approvals,
-            reviewer,
+            file_patterns: file_patterns.into(),
+            minimum_approvals: minimum_approvals.into(),
+            reviewer: reviewer.into(),
         }
     }
 }
@@ -684,10 +691,10 @@ pub struct RepositoryRuleParamsReviewer {
 }
 impl RepositoryRuleParamsReviewer {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(id: i64, r#type: Team2) -> Self {
+    pub fn new(id: impl Into<i64>, r#type: impl Into<Team2>) -> Self {
         RepositoryRuleParamsReviewer {
-            id,
-            r#type,
+            id: id.into(),
+            r#type: r#type.into(),
         }
     }
 }
@@ -701,9 +708,9 @@ pub struct RepositoryRuleRequiredStatusChecks {
 }
 impl RepositoryRuleRequiredStatusChecks {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: RequiredStatusChecks) -> Self {
+    pub fn new(r#type: impl Into<RequiredStatusChecks>) -> Self {
         RepositoryRuleRequiredStatusChecks {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -741,9 +748,9 @@ pub struct RepositoryRuleNonFastForward {
 }
 impl RepositoryRuleNonFastForward {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: NonFastForward) -> Self {
+    pub fn new(r#type: impl Into<NonFastForward>) -> Self {
         RepositoryRuleNonFastForward {
-            r#type,
+            r#type: r#type.into(),
         }
     }
 }
@@ -761,9 +768,9 @@ pub struct RepositoryRuleCommitMessagePattern {
 }
 impl RepositoryRuleCommitMessagePattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: CommitMessagePattern) -> Self {
+    pub fn new(r#type: impl Into<CommitMessagePattern>) -> Self {
         RepositoryRuleCommitMessagePattern {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -789,14 +796,14 @@ pub struct RepositoryRuleCommitMessagePatternParameters {
 impl RepositoryRuleCommitMessagePatternParameters {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        operator: RepositoryRuleCommitMessagePatternParametersOperator,
-        pattern: String,
+        operator: impl Into<RepositoryRuleCommitMessagePatternParametersOperator>,
+        pattern: impl Into<String>,
     ) -> Self {
         RepositoryRuleCommitMessagePatternParameters {
             name: None,
             negate: None,
-            operator,
-            pattern,
+            operator: operator.into(),
+            pattern: pattern.into(),
         }
     }
 }
@@ -816,9 +823,9 @@ pub struct RepositoryRuleCommitAuthorEmailPattern {
 }
 impl RepositoryRuleCommitAuthorEmailPattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: CommitAuthorEmailPattern) -> Self {
+    pub fn new(r#type: impl Into<CommitAuthorEmailPattern>) -> Self {
         RepositoryRuleCommitAuthorEmailPattern {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -838,9 +845,9 @@ pub struct RepositoryRuleCommitterEmailPattern {
 }
 impl RepositoryRuleCommitterEmailPattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: CommitterEmailPattern) -> Self {
+    pub fn new(r#type: impl Into<CommitterEmailPattern>) -> Self {
         RepositoryRuleCommitterEmailPattern {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -859,9 +866,9 @@ pub struct RepositoryRuleBranchNamePattern {
 }
 impl RepositoryRuleBranchNamePattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: BranchNamePattern) -> Self {
+    pub fn new(r#type: impl Into<BranchNamePattern>) -> Self {
         RepositoryRuleBranchNamePattern {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -880,9 +887,9 @@ pub struct RepositoryRuleTagNamePattern {
 }
 impl RepositoryRuleTagNamePattern {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: TagNamePattern) -> Self {
+    pub fn new(r#type: impl Into<TagNamePattern>) -> Self {
         RepositoryRuleTagNamePattern {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -901,9 +908,9 @@ pub struct RepositoryRuleWorkflows {
 }
 impl RepositoryRuleWorkflows {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: Workflows) -> Self {
+    pub fn new(r#type: impl Into<Workflows>) -> Self {
         RepositoryRuleWorkflows {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -946,9 +953,9 @@ pub struct RepositoryRuleCodeScanning {
 }
 impl RepositoryRuleCodeScanning {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: CodeScanning) -> Self {
+    pub fn new(r#type: impl Into<CodeScanning>) -> Self {
         RepositoryRuleCodeScanning {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -977,14 +984,16 @@ pub struct RepositoryRuleParamsCodeScanningTool {
 impl RepositoryRuleParamsCodeScanningTool {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        alerts_threshold: RepositoryRuleParamsCodeScanningToolAlertsThreshold,
-        security_alerts_threshold: RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
-        tool: String,
+        alerts_threshold: impl Into<RepositoryRuleParamsCodeScanningToolAlertsThreshold>,
+        security_alerts_threshold: impl Into<
+            RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
+        >,
+        tool: impl Into<String>,
     ) -> Self {
         RepositoryRuleParamsCodeScanningTool {
-            alerts_threshold,
-            security_alerts_threshold,
-            tool,
+            alerts_threshold: alerts_threshold.into(),
+            security_alerts_threshold: security_alerts_threshold.into(),
+            tool: tool.into(),
         }
     }
 }
@@ -1013,9 +1022,9 @@ pub struct RepositoryRuleCopilotCodeReview {
 }
 impl RepositoryRuleCopilotCodeReview {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: CopilotCodeReview) -> Self {
+    pub fn new(r#type: impl Into<CopilotCodeReview>) -> Self {
         RepositoryRuleCopilotCodeReview {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -1042,9 +1051,9 @@ pub struct RepositoryRuleLicenseComplianceScanning {
 }
 impl RepositoryRuleLicenseComplianceScanning {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: LicenseComplianceScanning) -> Self {
+    pub fn new(r#type: impl Into<LicenseComplianceScanning>) -> Self {
         RepositoryRuleLicenseComplianceScanning {
-            r#type,
+            r#type: r#type.into(),
         }
     }
 }
@@ -1063,9 +1072,9 @@ pub struct RepositoryRuleFilePathRestriction {
 }
 impl RepositoryRuleFilePathRestriction {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: FilePathRestriction) -> Self {
+    pub fn new(r#type: impl Into<FilePathRestriction>) -> Self {
         RepositoryRuleFilePathRestriction {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -1090,9 +1099,9 @@ pub struct RepositoryRuleMaxFilePathLength {
 }
 impl RepositoryRuleMaxFilePathLength {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: MaxFilePathLength) -> Self {
+    pub fn new(r#type: impl Into<MaxFilePathLength>) -> Self {
         RepositoryRuleMaxFilePathLength {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -1117,9 +1126,9 @@ pub struct RepositoryRuleFileExtensionRestriction {
 }
 impl RepositoryRuleFileExtensionRestriction {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: FileExtensionRestriction) -> Self {
+    pub fn new(r#type: impl Into<FileExtensionRestriction>) -> Self {
         RepositoryRuleFileExtensionRestriction {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -1144,9 +1153,9 @@ pub struct RepositoryRuleMaxFileSize {
 }
 impl RepositoryRuleMaxFileSize {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(r#type: MaxFileSize) -> Self {
+    pub fn new(r#type: impl Into<MaxFileSize>) -> Self {
         RepositoryRuleMaxFileSize {
-            r#type,
+            r#type: r#type.into(),
             parameters: None,
         }
     }
@@ -1186,11 +1195,14 @@ pub struct ReposCreateOrgRulesetRequest {
 }
 impl ReposCreateOrgRulesetRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, enforcement: RepositoryRuleEnforcement) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        enforcement: impl Into<RepositoryRuleEnforcement>,
+    ) -> Self {
         ReposCreateOrgRulesetRequest {
-            name,
+            name: name.into(),
             target: None,
-            enforcement,
+            enforcement: enforcement.into(),
             bypass_actors: None,
             conditions: None,
             rules: None,
@@ -2932,9 +2944,9 @@ pub struct ReposCreateDeploymentStatusRequest {
 }
 impl ReposCreateDeploymentStatusRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(state: ReposCreateDeploymentStatusRequestState) -> Self {
+    pub fn new(state: impl Into<ReposCreateDeploymentStatusRequestState>) -> Self {
         ReposCreateDeploymentStatusRequest {
-            state,
+            state: state.into(),
             target_url: None,
             log_url: None,
             description: None,
@@ -3498,10 +3510,10 @@ pub struct ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
 }
 impl ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(branch: String, path: UnnamedOrDocs) -> Self {
+    pub fn new(branch: impl Into<String>, path: impl Into<UnnamedOrDocs>) -> Self {
         ReposUpdateInformationAboutPagesSiteRequestSourceVariant1 {
-            branch,
-            path,
+            branch: branch.into(),
+            path: path.into(),
         }
     }
 }
@@ -4249,11 +4261,14 @@ pub struct ReposCreateRepoRulesetRequest {
 }
 impl ReposCreateRepoRulesetRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, enforcement: RepositoryRuleEnforcement) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        enforcement: impl Into<RepositoryRuleEnforcement>,
+    ) -> Self {
         ReposCreateRepoRulesetRequest {
-            name,
+            name: name.into(),
             target: None,
-            enforcement,
+            enforcement: enforcement.into(),
             bypass_actors: None,
             conditions: None,
             rules: None,
@@ -4349,9 +4364,9 @@ pub struct ReposCreateCommitStatusRequest {
 }
 impl ReposCreateCommitStatusRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(state: ReposCreateCommitStatusRequestState) -> Self {
+    pub fn new(state: impl Into<ReposCreateCommitStatusRequestState>) -> Self {
         ReposCreateCommitStatusRequest {
-            state,
+            state: state.into(),
             target_url: None,
             description: None,
             context: None,

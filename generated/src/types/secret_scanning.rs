@@ -896,12 +896,12 @@ pub struct SecretScanningCreatePushProtectionBypassRequest {
 impl SecretScanningCreatePushProtectionBypassRequest {
     /// A value with the required fields set and every optional field absent.
     pub fn new(
-        reason: SecretScanningPushProtectionBypassReason,
-        placeholder_id: String,
+        reason: impl Into<SecretScanningPushProtectionBypassReason>,
+        placeholder_id: impl Into<String>,
     ) -> Self {
         SecretScanningCreatePushProtectionBypassRequest {
-            reason,
-            placeholder_id,
+            reason: reason.into(),
+            placeholder_id: placeholder_id.into(),
         }
     }
 }

@@ -327,9 +327,11 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
 }
 impl RepositoryAdvisoryCreateVulnerabilitiesItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(package: RepositoryAdvisoryCreateVulnerabilitiesItemPackage) -> Self {
+    pub fn new(
+        package: impl Into<RepositoryAdvisoryCreateVulnerabilitiesItemPackage>,
+    ) -> Self {
         RepositoryAdvisoryCreateVulnerabilitiesItem {
-            package,
+            package: package.into(),
             vulnerable_version_range: None,
             patched_versions: None,
             vulnerable_functions: None,
@@ -352,9 +354,9 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
 }
 impl RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(ecosystem: SecurityAdvisoryEcosystems) -> Self {
+    pub fn new(ecosystem: impl Into<SecurityAdvisoryEcosystems>) -> Self {
         RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
-            ecosystem,
+            ecosystem: ecosystem.into(),
             name: None,
         }
     }
@@ -369,10 +371,13 @@ pub struct RepositoryAdvisoryCreateCreditsItem {
 }
 impl RepositoryAdvisoryCreateCreditsItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(login: String, r#type: SecurityAdvisoryCreditTypes) -> Self {
+    pub fn new(
+        login: impl Into<String>,
+        r#type: impl Into<SecurityAdvisoryCreditTypes>,
+    ) -> Self {
         RepositoryAdvisoryCreateCreditsItem {
-            login,
-            r#type,
+            login: login.into(),
+            r#type: r#type.into(),
         }
     }
 }

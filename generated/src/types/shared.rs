@@ -65,6 +65,32 @@ impl std::fmt::Display for SecurityAdvisoriesListGlobalAdvisoriesAffects {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "security-advisories"
+    )
+)]
+impl From<String> for SecurityAdvisoriesListGlobalAdvisoriesAffects {
+    fn from(v: String) -> Self {
+        SecurityAdvisoriesListGlobalAdvisoriesAffects::String(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "security-advisories"
+    )
+)]
+impl From<&str> for SecurityAdvisoriesListGlobalAdvisoriesAffects {
+    fn from(v: &str) -> Self {
+        SecurityAdvisoriesListGlobalAdvisoriesAffects::String(v.to_string())
+    }
+}
 
 #[cfg(any(feature = "dependabot", feature = "security-advisories"))]
 crate::open_enum! {
@@ -435,6 +461,24 @@ impl std::fmt::Display for WebhookConfigInsecureSsl {
             }
             WebhookConfigInsecureSsl::Other(v) => v.fmt(f),
         }
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl From<String> for WebhookConfigInsecureSsl {
+    fn from(v: String) -> Self {
+        WebhookConfigInsecureSsl::String(v)
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl From<&str> for WebhookConfigInsecureSsl {
+    fn from(v: &str) -> Self {
+        WebhookConfigInsecureSsl::String(v.to_string())
+    }
+}
+#[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
+impl From<f64> for WebhookConfigInsecureSsl {
+    fn from(v: f64) -> Self {
+        WebhookConfigInsecureSsl::Number(v)
     }
 }
 
@@ -1707,6 +1751,18 @@ pub enum IssueLabelsItem {
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
 }
+#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+impl From<String> for IssueLabelsItem {
+    fn from(v: String) -> Self {
+        IssueLabelsItem::String(v)
+    }
+}
+#[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
+impl From<&str> for IssueLabelsItem {
+    fn from(v: &str) -> Self {
+        IssueLabelsItem::String(v.to_string())
+    }
+}
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "projects"))]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -2081,6 +2137,58 @@ impl std::fmt::Display for IntegerOrNumberOrString {
             }
             IntegerOrNumberOrString::Other(v) => v.fmt(f),
         }
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search"
+    )
+)]
+impl From<String> for IntegerOrNumberOrString {
+    fn from(v: String) -> Self {
+        IntegerOrNumberOrString::String(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search"
+    )
+)]
+impl From<&str> for IntegerOrNumberOrString {
+    fn from(v: &str) -> Self {
+        IntegerOrNumberOrString::String(v.to_string())
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search"
+    )
+)]
+impl From<f64> for IntegerOrNumberOrString {
+    fn from(v: f64) -> Self {
+        IntegerOrNumberOrString::Number(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search"
+    )
+)]
+impl From<i64> for IntegerOrNumberOrString {
+    fn from(v: i64) -> Self {
+        IntegerOrNumberOrString::Integer(v)
     }
 }
 
@@ -2689,10 +2797,13 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem 
 )]
 impl SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(reviewer_id: i64, reviewer_type: TeamOrRole) -> Self {
+    pub fn new(
+        reviewer_id: impl Into<i64>,
+        reviewer_type: impl Into<TeamOrRole>,
+    ) -> Self {
         SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
-            reviewer_id,
-            reviewer_type,
+            reviewer_id: reviewer_id.into(),
+            reviewer_type: reviewer_type.into(),
             mode: None,
         }
     }
@@ -2841,6 +2952,54 @@ impl std::fmt::Display for IntegerOrString {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl From<i64> for IntegerOrString {
+    fn from(v: i64) -> Self {
+        IntegerOrString::Integer(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl From<String> for IntegerOrString {
+    fn from(v: String) -> Self {
+        IntegerOrString::String(v)
+    }
+}
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "codespaces",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+impl From<&str> for IntegerOrString {
+    fn from(v: &str) -> Self {
+        IntegerOrString::String(v.to_string())
+    }
+}
 
 #[cfg(
     any(
@@ -2898,11 +3057,15 @@ pub struct ActionsCreateOrgVariableRequest {
 #[cfg(any(feature = "actions", feature = "agents"))]
 impl ActionsCreateOrgVariableRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(name: String, value: String, visibility: SelectedOrAllOrPrivate) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        value: impl Into<String>,
+        visibility: impl Into<SelectedOrAllOrPrivate>,
+    ) -> Self {
         ActionsCreateOrgVariableRequest {
-            name,
-            value,
-            visibility,
+            name: name.into(),
+            value: value.into(),
+            visibility: visibility.into(),
             selected_repository_ids: None,
         }
     }
@@ -3490,6 +3653,24 @@ impl std::fmt::Display for NumberOrString {
         }
     }
 }
+#[cfg(any(feature = "issues", feature = "projects"))]
+impl From<String> for NumberOrString {
+    fn from(v: String) -> Self {
+        NumberOrString::String(v)
+    }
+}
+#[cfg(any(feature = "issues", feature = "projects"))]
+impl From<&str> for NumberOrString {
+    fn from(v: &str) -> Self {
+        NumberOrString::String(v.to_string())
+    }
+}
+#[cfg(any(feature = "issues", feature = "projects"))]
+impl From<f64> for NumberOrString {
+    fn from(v: f64) -> Self {
+        NumberOrString::Number(v)
+    }
+}
 
 #[cfg(any(feature = "orgs", feature = "repos"))]
 /// Custom property name and associated value
@@ -3911,6 +4092,18 @@ pub enum DeploymentPayload {
     String(String),
     /// A value matching none of the shapes the description lists, kept as it arrived.
     Other(serde_json::Value),
+}
+#[cfg(any(feature = "actions", feature = "repos"))]
+impl From<String> for DeploymentPayload {
+    fn from(v: String) -> Self {
+        DeploymentPayload::String(v)
+    }
+}
+#[cfg(any(feature = "actions", feature = "repos"))]
+impl From<&str> for DeploymentPayload {
+    fn from(v: &str) -> Self {
+        DeploymentPayload::String(v.to_string())
+    }
 }
 
 #[cfg(any(feature = "actions", feature = "agents"))]

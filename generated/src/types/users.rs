@@ -111,9 +111,9 @@ pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
 }
 impl UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
     /// A value with the required fields set and every optional field absent.
-    pub fn new(visibility: PrivateOrPublic) -> Self {
+    pub fn new(visibility: impl Into<PrivateOrPublic>) -> Self {
         UsersSetPrimaryEmailVisibilityForAuthenticatedUserRequest {
-            visibility,
+            visibility: visibility.into(),
         }
     }
 }

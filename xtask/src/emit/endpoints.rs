@@ -118,7 +118,7 @@ impl<'m> Emitter<'m> {
     fn items(&self) -> TokenStream {
         let op = self.op;
         let mut out = TokenStream::new();
-        let ok: Vec<(u16, BodyKind)> = op.successes().map(|r| (r.status, r.kind())).collect();
+        let ok: Vec<(u16, BodyKind)> = op.answers().map(|r| (r.status, r.kind())).collect();
         out.extend(descriptor(op, &self.ep, &accept_for(op), &ok));
         for (mt, _, r) in alternates(op) {
             let ep = self.alternate_ep(mt);
@@ -132,7 +132,7 @@ impl<'m> Emitter<'m> {
         if op.query_params().next().is_some() {
             out.extend(query_struct(self.model, op));
         }
-        if op.successes().count() > 1 {
+        if !op.one_answer() {
             out.extend(response_enum(self.model, op));
         }
         out
@@ -144,8 +144,8 @@ impl<'m> Emitter<'m> {
         let deprecated = deprecated(op);
         let fn_ident = names::field_ident(&op.fn_name);
         let (args, call_args, ep) = (&self.args, &self.call_args, &self.ep);
-        let successes: Vec<&Response> = op.successes().collect();
-        if successes.len() <= 1 {
+        let successes: Vec<&Response> = op.answers().collect();
+        if op.one_answer() {
             let ret = match successes.first().and_then(|r| r.ty.as_ref()) {
                 Some(t) => qualified(model, t),
                 None => quote!(()),
@@ -387,10 +387,10 @@ fn query_struct(model: &Model, op: &Operation) -> TokenStream {
     }
 }
 
-/// For operations with several success statuses: one variant per status.
+/// For operations whose success statuses carry different bodies: one variant per status.
 fn response_enum(model: &Model, op: &Operation) -> TokenStream {
     let name = response_name(op);
-    let variants = op.successes().map(|r| {
+    let variants = op.answers().map(|r| {
         let v = variant_name(r.status);
         let doc = format!(" HTTP {}", r.status);
         match &r.ty {

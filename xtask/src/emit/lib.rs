@@ -50,6 +50,12 @@ pub fn lib_rs(spec: &Spec, model: &Model) -> TokenStream {
         pub mod types;
         #(#tag_mods)*
         pub use pagination::Pages;
+        /// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
+        /// the stream traits that `Pages` needs (`next`, `try_collect`…).
+        pub mod prelude {
+            pub use crate::{Client, Error, Pages, Response};
+            pub use futures::{StreamExt, TryStreamExt};
+        }
         pub use runtime::{ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig, OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts};
         /// The GitHub target this crate was generated for.
         pub const TARGET: &str = #target;
@@ -129,6 +135,7 @@ doctest = false
 
 [dependencies]
 anyhow = "1"
+async-trait = "0.1"
 bytes.workspace = true
 futures.workspace = true
 http.workspace = true

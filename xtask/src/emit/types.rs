@@ -117,6 +117,7 @@ fn union(
             }
         }
     });
+    let froms = conversions(&name, variants, &cfg);
     quote! {
         #cfg
         #attrs
@@ -128,7 +129,39 @@ fn union(
             Other(serde_json::Value),
         }
         #display
+        #froms
     }
+}
+
+/// `From` the scalars a union holds, so `"text"`, `5` or `true` can be passed where the union is expected.
+fn conversions(
+    name: &proc_macro2::Ident,
+    variants: &[Variant],
+    cfg: &Option<TokenStream>,
+) -> TokenStream {
+    let mut out = TokenStream::new();
+    for v in variants {
+        let r = format_ident!("{}", v.name);
+        let from = |t: TokenStream, convert: TokenStream| {
+            quote! {
+                #cfg
+                impl From<#t> for #name {
+                    fn from(v: #t) -> Self { #name::#r(#convert) }
+                }
+            }
+        };
+        match v.ty {
+            RType::String => {
+                out.extend(from(quote!(String), quote!(v)));
+                out.extend(from(quote!(&str), quote!(v.to_string())));
+            }
+            RType::I64 => out.extend(from(quote!(i64), quote!(v))),
+            RType::F64 => out.extend(from(quote!(f64), quote!(v))),
+            RType::Bool => out.extend(from(quote!(bool), quote!(v))),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn structure(
@@ -198,12 +231,12 @@ fn constructor(
         let id = names::field_ident(&f.rust);
         let t = field_type(model, f);
         let t = if f.nullable { quote!(Option<#t>) } else { t };
-        quote!(#id: #t)
+        quote!(#id: impl Into<#t>)
     });
     let inits = fields.iter().map(|f| {
         let id = names::field_ident(&f.rust);
         if f.required {
-            quote!(#id)
+            quote!(#id: #id.into())
         } else {
             quote!(#id: None)
         }

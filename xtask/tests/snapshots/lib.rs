@@ -38,9 +38,15 @@ pub mod search;
 #[cfg(feature = "widgets")]
 pub mod widgets;
 pub use pagination::Pages;
+/// What most programs use: `use github_rest::prelude::*;` brings the client, its errors and responses, and
+/// the stream traits that `Pages` needs (`next`, `try_collect`…).
+pub mod prelude {
+    pub use crate::{Client, Error, Pages, Response};
+    pub use futures::{StreamExt, TryStreamExt};
+}
 pub use runtime::{
-    ApiError, AuthKind, Client, ClientBuilder, Error, Host, HttpConfig, OperationInfo,
-    Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
+    ApiError, AuthKind, Client, ClientBuilder, Error, Host, Hosts, HttpConfig,
+    OperationInfo, Proxy, RateLimitError, RateLimitHeaders, Response, Timeouts,
 };
 /// The GitHub target this crate was generated for.
 pub const TARGET: &str = "fixture";

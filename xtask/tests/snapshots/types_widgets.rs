@@ -48,6 +48,21 @@ impl std::fmt::Display for IntegerOrString {
         }
     }
 }
+impl From<i64> for IntegerOrString {
+    fn from(v: i64) -> Self {
+        IntegerOrString::Integer(v)
+    }
+}
+impl From<String> for IntegerOrString {
+    fn from(v: String) -> Self {
+        IntegerOrString::String(v)
+    }
+}
+impl From<&str> for IntegerOrString {
+    fn from(v: &str) -> Self {
+        IntegerOrString::String(v.to_string())
+    }
+}
 
 crate::open_enum! {
     RedOrGreen { Red = "red", Green = "green", }

@@ -77,18 +77,8 @@ impl<'a> WidgetsApi<'a> {
         owner: &str,
         repo: &str,
         widget_number: i64,
-    ) -> Result<Response<WidgetsGetResponse>, Error> {
-        self.client
-            .call_with(
-                &GET,
-                Args::new(&[&owner, &repo, &widget_number]),
-                |status, body| match status {
-                    200 => decode_json(body).map(WidgetsGetResponse::Ok),
-                    304 => Ok(WidgetsGetResponse::NotModified),
-                    _ => Err(DecodeFail::Unexpected),
-                },
-            )
-            .await
+    ) -> Result<Response<types::Widget>, Error> {
+        self.client.call(&GET, Args::new(&[&owner, &repo, &widget_number])).await
     }
     /// Like [`get`](Self::get), asking for `application/vnd.github.diff`.
     pub async fn get_diff(
@@ -182,7 +172,7 @@ static GET: Endpoint = Endpoint {
     host: Host::Api,
     path: "/repos/{owner}/{repo}/widgets/{widget_number}",
     accept: "application/vnd.github+json",
-    success: &[(200, BodyKind::Json), (304, BodyKind::Empty)],
+    success: &[(200, BodyKind::Json)],
     errors: &[(404, Some(errors::decode_0))],
 };
 static GET_DIFF: Endpoint = Endpoint {
@@ -195,14 +185,6 @@ static GET_DIFF: Endpoint = Endpoint {
     success: &[(200, BodyKind::Text)],
     errors: &[(404, Some(errors::decode_0))],
 };
-/// The success responses of [`get`](WidgetsApi::get).
-#[derive(Debug, Clone)]
-pub enum WidgetsGetResponse {
-    /// HTTP 200
-    Ok(types::Widget),
-    /// HTTP 304
-    NotModified,
-}
 static DELETE: Endpoint = Endpoint {
     id: "widgets/delete",
     auth: AuthKind::Token,
