@@ -79,12 +79,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .apps()
         .list_installations_for_authenticated_user(&Default::default())
         .await?;
-    use github_rest::apps::AppsListInstallationsForAuthenticatedUserResponse as Listed;
-    if let Listed::Ok(page) = installations.body {
-        println!(
-            "The user can reach {} installation(s) of this app",
-            page.total_count
-        );
-    }
+    println!(
+        "The user can reach {} installation(s) of this app",
+        installations.body.total_count
+    );
     Ok(())
 }

@@ -530,23 +530,9 @@ impl App {
         owner: &str,
         repo: &str,
     ) -> Result<Installation, AuthError> {
-        use github_rest::apps::AppsGetRepoInstallationResponse as R;
+        // A renamed or transferred repository answers 301; the client follows it to the installation.
         match self.client.apps().get_repo_installation(owner, repo).await {
-            Ok(r) => match r.body {
-                R::Ok(i) => Ok(i),
-                R::MovedPermanently(_) => {
-                    let to = r
-                        .headers
-                        .get(http::header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    Err(AuthError::RepositoryMoved {
-                        repo: format!("{owner}/{repo}"),
-                        location: to,
-                    })
-                }
-            },
+            Ok(r) => Ok(r.body),
             Err(e) => Err(not_installed(e, || format!("repo {owner}/{repo}"))),
         }
     }

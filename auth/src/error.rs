@@ -43,14 +43,6 @@ pub enum AuthError {
         #[source]
         source: Arc<github_rest::Error>,
     },
-    /// The repository was moved; GitHub answered 301 with its new location.
-    #[error("repository {repo} moved permanently to {location}")]
-    RepositoryMoved {
-        /// `owner/repo` as asked.
-        repo: String,
-        /// The `Location` GitHub gave.
-        location: String,
-    },
     /// The token exchange answered with something that is not a usable token.
     #[error("installation token exchange for installation {installation_id}: {reason}")]
     BadTokenResponse {

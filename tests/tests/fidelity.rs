@@ -262,8 +262,10 @@ async fn moved_resources_are_followed_on_every_method() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut update = github_rest::types::ReposUpdateRequest::default();
-    update.description = Some("moved".into());
+    let update = github_rest::types::ReposUpdateRequest {
+        description: Some("moved".into()),
+        ..Default::default()
+    };
     let repo = client
         .repos()
         .update("o", "old", Some(&update))
