@@ -2053,7 +2053,7 @@ pub struct PullRequestMinimal {
     pub number: i64,
     pub url: String,
     pub head: PullRequestMinimalHead,
-    pub base: PullRequestMinimalHead,
+    pub base: PullRequestMinimalBase,
 }
 
 #[cfg(
@@ -2063,7 +2063,7 @@ pub struct PullRequestMinimal {
 pub struct PullRequestMinimalHead {
     pub r#ref: String,
     pub sha: String,
-    pub repo: PullRequestMinimalHeadRepo,
+    pub repo: Option<PullRequestMinimalHeadRepo>,
 }
 
 #[cfg(
@@ -2074,6 +2074,16 @@ pub struct PullRequestMinimalHeadRepo {
     pub id: i64,
     pub url: String,
     pub name: String,
+}
+
+#[cfg(
+    any(feature = "actions", feature = "activity", feature = "checks", feature = "pulls")
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestMinimalBase {
+    pub r#ref: String,
+    pub sha: String,
+    pub repo: PullRequestMinimalHeadRepo,
 }
 
 #[cfg(any(feature = "activity", feature = "issues", feature = "pulls"))]
@@ -3215,7 +3225,7 @@ pub struct PullRequestSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_teams: Option<Vec<Team>>,
     pub head: PullRequestSimpleHead,
-    pub base: PullRequestSimpleHead,
+    pub base: PullRequestSimpleBase,
     #[serde(rename = "_links")]
     pub links: PullRequestSimpleLinks,
     /// How the author is associated with the repository.
@@ -3259,6 +3269,23 @@ pub struct PullRequestSimpleLabelsItem {
 )]
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PullRequestSimpleHead {
+    pub label: Option<String>,
+    pub r#ref: String,
+    pub repo: Option<Repository>,
+    pub sha: String,
+    pub user: Option<SimpleUser>,
+}
+
+#[cfg(
+    any(
+        feature = "code-scanning",
+        feature = "projects",
+        feature = "pulls",
+        feature = "repos"
+    )
+)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct PullRequestSimpleBase {
     pub label: String,
     pub r#ref: String,
     /// A repository on GitHub.
