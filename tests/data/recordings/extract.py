@@ -116,6 +116,9 @@ def pygithub(version, root, tpls):
     out = []
     for f in sorted(glob.glob(os.path.join(root, "tests/ReplayData/*.txt"))):
         name = os.path.basename(f)
+        # PyGithub's BadAttributes tests put wrong types into the bodies on purpose: not what GitHub sent.
+        if name.startswith("BadAttributes."):
+            continue
         lines = open(f, encoding="utf-8").read().split("\n")
         i = 0
         while i + 10 <= len(lines):
