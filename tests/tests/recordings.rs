@@ -60,107 +60,111 @@ struct Failure {
     message: String,
 }
 
-/// Decodes `body` with the generated crate's own decoder; checks the type is the one the manifest gives `op`.
-fn check<T: serde::de::DeserializeOwned>(op: &str, body: &[u8]) -> Result<(), Failure> {
-    let manifest = manifest_type(op);
-    let ours = short(std::any::type_name::<T>());
-    assert_eq!(
-        ours, manifest,
-        "the table's type for {op} is not the manifest's"
-    );
-    match decode_json::<T>(body) {
-        Ok(_) => Ok(()),
-        Err(DecodeFail::Json(f)) => Err(Failure {
-            path: f.path,
-            rust_type: f.rust_type,
-            message: f.source.to_string(),
-        }),
-        Err(_) => unreachable!("decode_json only fails on JSON"),
-    }
+/// Decodes `body` into `$t` with the generated crate's own decoder; checks `$t` is the type the manifest gives
+/// the operation.
+macro_rules! check {
+    ($t:ty, $op:expr, $body:expr) => {{
+        let ours = short(std::any::type_name::<$t>());
+        assert_eq!(
+            ours,
+            manifest_type($op),
+            "the table's type for {} is not the manifest's",
+            $op
+        );
+        match decode_json::<$t>($body) {
+            Ok(_) => Ok(()),
+            Err(DecodeFail::Json(f)) => Err(Failure {
+                path: f.path,
+                rust_type: f.rust_type,
+                message: f.source.to_string(),
+            }),
+            Err(_) => unreachable!("decode_json only fails on JSON"),
+        }
+    }};
 }
 
 /// `decode` is the generated type of each operation and status the recordings hold; a recording of any other
 /// operation fails the test rather than being skipped.
 fn decode(op: &str, status: u16, body: &[u8]) -> Result<(), Failure> {
     match (op, status) {
-        ("actions/get-workflow", 200) => check::<Workflow>(op, body),
-        ("actions/get-workflow-run", 200) => check::<WorkflowRun>(op, body),
+        ("actions/get-workflow", 200) => check!(Workflow, op, body),
+        ("actions/get-workflow-run", 200) => check!(WorkflowRun, op, body),
         ("actions/list-jobs-for-workflow-run", 200) => {
-            check::<ActionsListJobsForWorkflowRunAttemptResponse>(op, body)
+            check!(ActionsListJobsForWorkflowRunAttemptResponse, op, body)
         }
-        ("actions/list-repo-workflows", 200) => check::<ActionsListRepoWorkflowsResponse>(op, body),
+        ("actions/list-repo-workflows", 200) => check!(ActionsListRepoWorkflowsResponse, op, body),
         ("actions/list-workflow-runs", 200) => {
-            check::<ActionsListWorkflowRunsForRepoResponse>(op, body)
+            check!(ActionsListWorkflowRunsForRepoResponse, op, body)
         }
         ("actions/list-workflow-runs-for-repo", 200) => {
-            check::<ActionsListWorkflowRunsForRepoResponse>(op, body)
+            check!(ActionsListWorkflowRunsForRepoResponse, op, body)
         }
-        ("checks/create", 201) => check::<CheckRun>(op, body),
-        ("checks/create-suite", 201) => check::<CheckSuite>(op, body),
-        ("checks/get", 200) => check::<CheckRun>(op, body),
-        ("checks/get-suite", 200) => check::<CheckSuite>(op, body),
-        ("checks/list-annotations", 200) => check::<Vec<CheckAnnotation>>(op, body),
-        ("checks/list-for-ref", 200) => check::<ChecksListForSuiteResponse>(op, body),
-        ("checks/list-for-suite", 200) => check::<ChecksListForSuiteResponse>(op, body),
-        ("checks/list-suites-for-ref", 200) => check::<ChecksListSuitesForRefResponse>(op, body),
-        ("checks/set-suites-preferences", 200) => check::<CheckSuitePreference>(op, body),
-        ("checks/update", 200) => check::<CheckRun>(op, body),
-        ("git/create-ref", 201) => check::<GitRef>(op, body),
-        ("git/list-matching-refs", 200) => check::<Vec<GitRef>>(op, body),
-        ("issues/add-labels", 200) => check::<Vec<Label>>(op, body),
-        ("issues/create", 201) => check::<Issue>(op, body),
-        ("issues/create-comment", 201) => check::<IssueComment>(op, body),
-        ("issues/create-label", 201) => check::<Label>(op, body),
-        ("issues/get", 200) => check::<Issue>(op, body),
-        ("issues/get-label", 200) => check::<Label>(op, body),
-        ("issues/list-comments", 200) => check::<Vec<IssueComment>>(op, body),
-        ("issues/list-for-repo", 200) => check::<Vec<Issue>>(op, body),
-        ("issues/list-labels-for-repo", 200) => check::<Vec<Label>>(op, body),
-        ("issues/update", 200) => check::<IssuesUpdateResponse>(op, body),
-        ("issues/update-label", 200) => check::<Label>(op, body),
-        ("pulls/create", 201) => check::<PullRequest2>(op, body),
-        ("pulls/create-review", 200) => check::<PullRequestReview>(op, body),
-        ("pulls/create-review-comment", 201) => check::<PullRequestReviewComment>(op, body),
-        ("pulls/get", 200) => check::<PullRequest2>(op, body),
-        ("pulls/list", 200) => check::<Vec<PullRequestSimple>>(op, body),
-        ("pulls/list-commits", 200) => check::<Vec<Commit>>(op, body),
-        ("pulls/list-files", 200) => check::<Vec<DiffEntry>>(op, body),
-        ("pulls/list-requested-reviewers", 200) => check::<PullRequestReviewRequest>(op, body),
-        ("pulls/list-review-comments", 200) => check::<Vec<PullRequestReviewComment>>(op, body),
-        ("pulls/list-reviews", 200) => check::<Vec<PullRequestReview>>(op, body),
-        ("pulls/request-reviewers", 201) => check::<PullRequestSimple>(op, body),
-        ("pulls/submit-review", 200) => check::<PullRequestReview>(op, body),
-        ("pulls/update", 200) => check::<PullRequest2>(op, body),
-        ("repos/create-commit-status", 201) => check::<Status>(op, body),
-        ("repos/create-in-org", 201) => check::<FullRepository>(op, body),
-        ("repos/create-or-update-file-contents", 200) => check::<FileCommit>(op, body),
-        ("repos/create-or-update-file-contents", 201) => check::<FileCommit>(op, body),
-        ("repos/create-release", 201) => check::<Release>(op, body),
-        ("repos/get", 200) => check::<FullRepository>(op, body),
-        ("repos/get-combined-status-for-ref", 200) => check::<CombinedCommitStatus>(op, body),
-        ("repos/get-commit", 200) => check::<Commit>(op, body),
-        ("repos/get-content", 200) => check::<ReposGetContentResponse>(op, body),
-        ("repos/get-latest-release", 200) => check::<Release>(op, body),
-        ("repos/get-release", 200) => check::<Release>(op, body),
-        ("repos/get-release-asset", 200) => check::<ReleaseAsset>(op, body),
-        ("repos/get-release-by-tag", 200) => check::<Release>(op, body),
-        ("repos/list-commit-statuses-for-ref", 200) => check::<Vec<Status>>(op, body),
-        ("repos/list-commits", 200) => check::<Vec<Commit>>(op, body),
-        ("repos/list-for-authenticated-user", 200) => check::<Vec<Repository>>(op, body),
-        ("repos/list-for-org", 200) => check::<Vec<MinimalRepository>>(op, body),
-        ("repos/list-for-user", 200) => check::<Vec<MinimalRepository>>(op, body),
-        ("repos/list-release-assets", 200) => check::<Vec<ReleaseAsset>>(op, body),
-        ("repos/list-releases", 200) => check::<Vec<Release>>(op, body),
-        ("repos/update", 200) => check::<FullRepository>(op, body),
-        ("repos/update-release", 200) => check::<Release>(op, body),
-        ("repos/update-release-asset", 200) => check::<ReleaseAsset>(op, body),
-        ("repos/upload-release-asset", 201) => check::<ReleaseAsset>(op, body),
-        ("search/code", 200) => check::<SearchCodeResponse>(op, body),
-        ("search/commits", 200) => check::<SearchCommitsResponse>(op, body),
+        ("checks/create", 201) => check!(CheckRun, op, body),
+        ("checks/create-suite", 201) => check!(CheckSuite, op, body),
+        ("checks/get", 200) => check!(CheckRun, op, body),
+        ("checks/get-suite", 200) => check!(CheckSuite, op, body),
+        ("checks/list-annotations", 200) => check!(Vec<CheckAnnotation>, op, body),
+        ("checks/list-for-ref", 200) => check!(ChecksListForSuiteResponse, op, body),
+        ("checks/list-for-suite", 200) => check!(ChecksListForSuiteResponse, op, body),
+        ("checks/list-suites-for-ref", 200) => check!(ChecksListSuitesForRefResponse, op, body),
+        ("checks/set-suites-preferences", 200) => check!(CheckSuitePreference, op, body),
+        ("checks/update", 200) => check!(CheckRun, op, body),
+        ("git/create-ref", 201) => check!(GitRef, op, body),
+        ("git/list-matching-refs", 200) => check!(Vec<GitRef>, op, body),
+        ("issues/add-labels", 200) => check!(Vec<Label>, op, body),
+        ("issues/create", 201) => check!(Issue, op, body),
+        ("issues/create-comment", 201) => check!(IssueComment, op, body),
+        ("issues/create-label", 201) => check!(Label, op, body),
+        ("issues/get", 200) => check!(Issue, op, body),
+        ("issues/get-label", 200) => check!(Label, op, body),
+        ("issues/list-comments", 200) => check!(Vec<IssueComment>, op, body),
+        ("issues/list-for-repo", 200) => check!(Vec<Issue>, op, body),
+        ("issues/list-labels-for-repo", 200) => check!(Vec<Label>, op, body),
+        ("issues/update", 200) => check!(IssuesUpdateResponse, op, body),
+        ("issues/update-label", 200) => check!(Label, op, body),
+        ("pulls/create", 201) => check!(PullRequest2, op, body),
+        ("pulls/create-review", 200) => check!(PullRequestReview, op, body),
+        ("pulls/create-review-comment", 201) => check!(PullRequestReviewComment, op, body),
+        ("pulls/get", 200) => check!(PullRequest2, op, body),
+        ("pulls/list", 200) => check!(Vec<PullRequestSimple>, op, body),
+        ("pulls/list-commits", 200) => check!(Vec<Commit>, op, body),
+        ("pulls/list-files", 200) => check!(Vec<DiffEntry>, op, body),
+        ("pulls/list-requested-reviewers", 200) => check!(PullRequestReviewRequest, op, body),
+        ("pulls/list-review-comments", 200) => check!(Vec<PullRequestReviewComment>, op, body),
+        ("pulls/list-reviews", 200) => check!(Vec<PullRequestReview>, op, body),
+        ("pulls/request-reviewers", 201) => check!(PullRequestSimple, op, body),
+        ("pulls/submit-review", 200) => check!(PullRequestReview, op, body),
+        ("pulls/update", 200) => check!(PullRequest2, op, body),
+        ("repos/create-commit-status", 201) => check!(Status, op, body),
+        ("repos/create-in-org", 201) => check!(FullRepository, op, body),
+        ("repos/create-or-update-file-contents", 200) => check!(FileCommit, op, body),
+        ("repos/create-or-update-file-contents", 201) => check!(FileCommit, op, body),
+        ("repos/create-release", 201) => check!(Release, op, body),
+        ("repos/get", 200) => check!(FullRepository, op, body),
+        ("repos/get-combined-status-for-ref", 200) => check!(CombinedCommitStatus, op, body),
+        ("repos/get-commit", 200) => check!(Commit, op, body),
+        ("repos/get-content", 200) => check!(ReposGetContentResponse, op, body),
+        ("repos/get-latest-release", 200) => check!(Release, op, body),
+        ("repos/get-release", 200) => check!(Release, op, body),
+        ("repos/get-release-asset", 200) => check!(ReleaseAsset, op, body),
+        ("repos/get-release-by-tag", 200) => check!(Release, op, body),
+        ("repos/list-commit-statuses-for-ref", 200) => check!(Vec<Status>, op, body),
+        ("repos/list-commits", 200) => check!(Vec<Commit>, op, body),
+        ("repos/list-for-authenticated-user", 200) => check!(Vec<Repository>, op, body),
+        ("repos/list-for-org", 200) => check!(Vec<MinimalRepository>, op, body),
+        ("repos/list-for-user", 200) => check!(Vec<MinimalRepository>, op, body),
+        ("repos/list-release-assets", 200) => check!(Vec<ReleaseAsset>, op, body),
+        ("repos/list-releases", 200) => check!(Vec<Release>, op, body),
+        ("repos/update", 200) => check!(FullRepository, op, body),
+        ("repos/update-release", 200) => check!(Release, op, body),
+        ("repos/update-release-asset", 200) => check!(ReleaseAsset, op, body),
+        ("repos/upload-release-asset", 201) => check!(ReleaseAsset, op, body),
+        ("search/code", 200) => check!(SearchCodeResponse, op, body),
+        ("search/commits", 200) => check!(SearchCommitsResponse, op, body),
         ("search/issues-and-pull-requests", 200) => {
-            check::<SearchIssuesAndPullRequestsResponse>(op, body)
+            check!(SearchIssuesAndPullRequestsResponse, op, body)
         }
-        ("search/users", 200) => check::<SearchUsersResponse>(op, body),
+        ("search/users", 200) => check!(SearchUsersResponse, op, body),
         _ => panic!("no decoder for {op} {status}: add the operation's type to the table"),
     }
 }
