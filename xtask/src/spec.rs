@@ -221,7 +221,26 @@ pub fn fetch_reference(root: &Path, target: &str, version: &str, why: &str) -> R
     let Some((_, raw)) = files.first() else {
         bail!("{pkg} has no {upstream}");
     };
-    parse_json(raw).with_context(|| format!("{upstream} in {pkg}"))?;
+    let new_reference = parse_json(raw).with_context(|| format!("{upstream} in {pkg}"))?;
+    // What the re-pin changes: fields that become optional, and fields that become required again.
+    let mut pinned = load(root, target)?;
+    crate::overlay::apply(root, target, &mut pinned.json)?;
+    let before = match load_reference(root, target)? {
+        Some((_, old)) => crate::normalize::required_since::relaxations(&pinned.json, &old),
+        None => Vec::new(),
+    };
+    let after = crate::normalize::required_since::relaxations(&pinned.json, &new_reference);
+    println!(
+        "## {target}: reference {version}, {} required fields relaxed (before: {})",
+        after.len(),
+        before.len()
+    );
+    for (ptr, field) in after.iter().filter(|r| !before.contains(r)) {
+        println!("- now optional: `{field}` at `{ptr}`");
+    }
+    for (ptr, field) in before.iter().filter(|r| !after.contains(r)) {
+        println!("- required again: `{field}` at `{ptr}`");
+    }
     let gz = gzip(raw)?;
     let file = format!("reference/{target}.json.gz");
     std::fs::create_dir_all(openapi_dir(root).join("reference"))?;

@@ -14,8 +14,10 @@
 //! for them.
 //!
 //! Places the reference does not describe (a schema or operation added since) are left alone, as are request bodies
-//! (what we send stays strict). A field changes between `T` and `Option<T>` only when the reference is re-pinned with
-//! `cargo xtask fetch-reference`, and `cargo xtask diff` shows the change.
+//! (what we send stays strict). A field changes between `T` and `Option<T>` only through a re-pin: of the reference
+//! (`cargo xtask fetch-reference`, which prints every field that becomes optional or required again), or of the
+//! description itself (`cargo xtask diff OLD NEW` normalises both with this pass and reports fields that became
+//! required or optional).
 
 use crate::examples::escape;
 use serde_json::Value;
@@ -54,6 +56,23 @@ fn target_of(spec: &Value) -> Option<String> {
 
 /// Relaxes every required field of `spec`'s response schemas that `reference` does not require at the same place.
 pub fn apply(spec: &mut Value, reference: &Value) -> usize {
+    let relax = relaxations(spec, reference);
+    let mut changed = 0;
+    for (ptr, field) in relax {
+        if let Some(req) = spec
+            .pointer_mut(&format!("{ptr}/required"))
+            .and_then(Value::as_array_mut)
+        {
+            let before = req.len();
+            req.retain(|r| r.as_str() != Some(&field));
+            changed += before - req.len();
+        }
+    }
+    changed
+}
+
+/// The (schema pointer, field) pairs [`apply`] relaxes, in order.
+pub fn relaxations(spec: &Value, reference: &Value) -> Vec<(String, String)> {
     let mut relax = Vec::new();
     if let (Some(cur), Some(old)) = (
         spec.pointer("/components/schemas")
@@ -101,18 +120,9 @@ pub fn apply(spec: &mut Value, reference: &Value) -> usize {
             }
         }
     }
-    let mut changed = 0;
-    for (ptr, field) in relax {
-        if let Some(req) = spec
-            .pointer_mut(&format!("{ptr}/required"))
-            .and_then(Value::as_array_mut)
-        {
-            let before = req.len();
-            req.retain(|r| r.as_str() != Some(&field));
-            changed += before - req.len();
-        }
-    }
-    changed
+    relax.sort();
+    relax.dedup();
+    relax
 }
 
 /// Walks `cur` and `then` (the same schema in the pinned and the reference description) side by side, collecting
