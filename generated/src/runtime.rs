@@ -763,22 +763,22 @@ mod decode_tests {
 
     #[derive(Debug, serde::Deserialize)]
     struct Page {
-        #[allow(dead_code)]
+        #[allow(dead_code, reason = "decoded, never read")]
         items: Vec<Pull>,
     }
     #[derive(Debug, serde::Deserialize)]
     struct Pull {
-        #[allow(dead_code)]
+        #[allow(dead_code, reason = "decoded, never read")]
         head: Head,
     }
     #[derive(Debug, serde::Deserialize)]
     struct Head {
-        #[allow(dead_code)]
+        #[allow(dead_code, reason = "decoded, never read")]
         repo: Repo,
     }
     #[derive(Debug, serde::Deserialize)]
     struct Repo {
-        #[allow(dead_code)]
+        #[allow(dead_code, reason = "decoded, never read")]
         full_name: String,
     }
 
